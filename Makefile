@@ -1,0 +1,54 @@
+# The two commands of the README: `make run` and `make test`. Everything else supports them.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+ENISHI := $(VENV)/bin/enishi
+SOURCES := $(shell find core graphql plugins -name '*.py' -o -name '*.mako' 2>/dev/null)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test test-sqlite test-postgres install schema docs bench clean
+
+$(VENV)/.deps: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -e '.[test]' --config-settings editable_mode=strict
+	touch $@
+
+# A strict editable install links each source file into place (the only mode in which the
+# root-level graphql/ folder cannot shadow graphql-core), so new files need linking again.
+$(VENV)/.linked: $(VENV)/.deps $(SOURCES)
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e . --config-settings editable_mode=strict
+	touch $@
+
+install: $(VENV)/.linked
+
+run: install
+	$(ENISHI) db upgrade
+	$(ENISHI) demo
+	@token=$$($(ENISHI) token create --role admin --name "make run" | awk '{print $$NF}'); \
+	echo; echo "Enishi is starting on http://$(HOST):$(PORT)/graphql (GraphiQL in a browser)"; \
+	echo "Your admin token: $$token"; echo "Try:"; \
+	echo "  curl -s http://$(HOST):$(PORT)/graphql -H 'Authorization: Bearer '$$token -H 'Content-Type: application/json' \\"; \
+	echo "    -d '{\"query\":\"{ contacts(first: 3, filter: {search: \\\"やまだ\\\"}) { totalCount edges { node { displayName primaryEmail primaryAccount { name } } } } }\"}'"; \
+	echo
+	$(ENISHI) serve --host $(HOST) --port $(PORT)
+
+test: install
+	$(PY) -m pytest -q
+	scripts/with-postgres $(PY) -m pytest -q
+
+test-sqlite: install
+	$(PY) -m pytest -q
+
+test-postgres: install
+	scripts/with-postgres $(PY) -m pytest -q
+
+schema: install
+	$(ENISHI) schema > docs/schema.graphql
+
+docs: install
+	$(ENISHI) hooks-doc > docs/hooks.md
+
+clean:
+	rm -rf $(VENV) build *.egg-info enishi.db enishi.db-wal enishi.db-shm

@@ -1,0 +1,153 @@
+"""The `enishi` command line."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import sys
+
+from .auth import ROLES
+from .plugin_host import PluginError
+from .settings import ConfigError, Settings
+
+
+def _runtime():
+    from .runtime import Runtime
+
+    return Runtime(Settings.from_env())
+
+
+def cmd_serve(args) -> None:
+    import uvicorn
+
+    from . import logs
+    from enishi.graphql.app import create_app
+
+    runtime = _runtime()
+    logs.configure(runtime.settings.log_level)
+    runtime.schema  # build at start-up, so a broken plugin fails now rather than on the first request
+    uvicorn.run(create_app(runtime), host=args.host, port=args.port, log_config=None, access_log=False)
+
+
+def cmd_db_upgrade(_args) -> None:
+    from .db.migrate import upgrade
+
+    upgrade(_runtime())
+    print("database is up to date")
+
+
+def cmd_demo(args) -> None:
+    from .demo import load_demo
+
+    async def run():
+        runtime = _runtime()
+        try:
+            return await load_demo(runtime, scale=args.scale, seed=args.seed, force=args.force)
+        finally:
+            await runtime.close()
+
+    counts = asyncio.run(run())
+    if counts is None:
+        print("demo data already present; nothing loaded (use --force to add more)")
+    else:
+        print("loaded demo data: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+
+
+def cmd_token_create(args) -> None:
+    from .auth import create_user, issue_token
+
+    async def run():
+        runtime = _runtime()
+        try:
+            async with runtime.unit_of_work() as uow:
+                user = await create_user(uow.session, runtime.clock, display_name=args.name or f"{args.role} (cli)", roles=[args.role])
+                return await issue_token(uow.session, runtime.clock, user, label="cli")
+        finally:
+            await runtime.close()
+
+    token = asyncio.run(run())
+    print(f"created a user with role {args.role} and its API token (shown once): {token}")
+
+
+def cmd_schema(_args) -> None:
+    print(_runtime().schema.as_str())
+
+
+def cmd_plugins(_args) -> None:
+    for info in _runtime().plugins.installed():
+        state = "enabled" if info.enabled else "disabled"
+        print(f"{info.name} {info.version} ({state})")
+        print("    hooks: " + (", ".join(info.hooks) or "none"))
+
+
+def cmd_hooks_doc(_args) -> None:
+    from .hookdoc import render
+
+    print(render(), end="")
+
+
+def build_parser(runtime_commands=()) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="enishi", description="Enishi CRM framework")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the GraphQL API with uvicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+    db = sub.add_parser("db", help="database commands").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply the migrations of the core and every installed plugin").set_defaults(func=cmd_db_upgrade)
+    demo = sub.add_parser("demo", help="load realistic Japanese and English demo data")
+    demo.add_argument("--scale", type=int, default=200, help="number of contacts (accounts and activities scale with it)")
+    demo.add_argument("--seed", type=int, default=20241, help="random seed; the same seed gives the same data")
+    demo.add_argument("--force", action="store_true", help="load even when the database already holds contacts")
+    demo.set_defaults(func=cmd_demo)
+    token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
+    create = token.add_parser("create", help="create a user with a role and print a new token (the last word of the output)")
+    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument("--name", help="display name of the new user")
+    create.set_defaults(func=cmd_token_create)
+    sub.add_parser("schema", help="print the composed GraphQL SDL").set_defaults(func=cmd_schema)
+    sub.add_parser("plugins", help="list installed plugins with version and hooks").set_defaults(func=cmd_plugins)
+    sub.add_parser("hooks-doc", help="print the hook reference (docs/hooks.md)").set_defaults(func=cmd_hooks_doc)
+    for plugin, command in runtime_commands:
+        extra = sub.add_parser(command.name, help=f"{command.help} [{plugin}]")
+        command.configure(extra)
+        extra.set_defaults(func=_plugin_command(command))
+    return parser
+
+
+def _plugin_command(command):
+    def run(args) -> None:
+        async def main():
+            runtime = _runtime()
+            try:
+                result = command.run(runtime, args)
+                if inspect.isawaitable(result):
+                    await result
+            finally:
+                await runtime.close()
+
+        asyncio.run(main())
+
+    return run
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        plugin_commands = []
+        if argv and argv[0] not in ("serve", "db", "demo", "token", "schema", "plugins", "hooks-doc", "-h", "--help"):
+            from .plugin_host import PluginHost
+
+            plugin_commands = PluginHost(Settings.from_env()).contributions("enishi_cli_commands")
+        args = build_parser(plugin_commands).parse_args(argv)
+        args.func(args)
+    except (ConfigError, PluginError) as exc:
+        print(f"enishi: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

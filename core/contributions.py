@@ -1,0 +1,110 @@
+"""The value types plugins hand to the core through contribution hooks."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ActivityType:
+    """A kind of timeline entry. `key` is stored on each activity (`meeting`, `support.reply`)."""
+
+    key: str
+    label: str
+    label_ja: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Permission:
+    """A named right and the roles that hold it by default (`admin` holds every permission)."""
+
+    name: str
+    description: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    """A job the worker runs every `interval`. `run(runtime)` may be sync or async and must be
+    idempotent: two workers may run it at once, and a crashed run is simply run again."""
+
+    name: str
+    interval: dt.timedelta
+    run: Callable[..., Any]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class CliCommand:
+    """`enishi <name>`: `configure(parser)` adds arguments; `run(runtime, args)` may be async."""
+
+    name: str
+    help: str
+    configure: Callable[[Any], None]
+    run: Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class PersonalDataField:
+    """One column that holds personal data, for the catalog and records of processing.
+
+    `category` follows fideslang data categories (`user.contact.email`, `user.name`);
+    `erasure` is what erasure does to it: `delete`, `anonymise` or `retain`."""
+
+    entity: str
+    field: str
+    category: str
+    purposes: tuple[str, ...] = ("crm",)
+    provenance: str = "provided"  # provided | observed | inferred
+    sensitive: bool = False
+    erasure: str = "delete"
+    portable: bool = True
+
+
+@dataclass(frozen=True)
+class Event:
+    """A domain event: `type` is `<entity>.<action>` (`contact.created`) or a plugin's own
+    (`loyalty.points_spent`). The payload holds ids and changed field names, never personal data."""
+
+    type: str
+    entity: str
+    entity_id: uuid.UUID | None
+    occurred_at: dt.datetime
+    actor_id: uuid.UUID | None = None
+    payload: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DataSubject:
+    """The person a data-subject request is about, identified by their contact id."""
+
+    contact_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class MergeMove:
+    """What a merge moved (or, in a dry run, would move) from the merged records to the survivor."""
+
+    plugin: str
+    entity: str
+    count: int
+
+
+@dataclass
+class ErasureReport:
+    """What one plugin's erasure did: rows affected per entity and strategy, and what it kept."""
+
+    plugin: str
+    affected: dict[str, int] = field(default_factory=dict)
+    retained: list[dict] = field(default_factory=list)
+
+    def add(self, entity: str, strategy: str, count: int) -> None:
+        key = f"{entity}:{strategy}"
+        self.affected[key] = self.affected.get(key, 0) + count
+
+
+AwaitableOrValue = Any | Awaitable[Any]

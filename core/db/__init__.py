@@ -1,0 +1,104 @@
+"""Database plumbing shared by the core and every plugin: one metadata, portable column types,
+and an async engine configured for SQLite (embedded default) or PostgreSQL."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import JSON, DateTime, MetaData, event
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """The one declarative base: core tables are prefixed `core_`, a plugin's `<plugin>_`."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator):
+    """An instant, always timezone-aware UTC in Python whatever the database stores.
+
+    SQLite has no time zone type, so naive values read back are UTC by construction."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where an instant is required")
+        return value.astimezone(dt.timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+# JSON on SQLite, JSONB on PostgreSQL (indexable, and `->>` works the same through SQLAlchemy).
+JSONType = JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def new_id() -> uuid.UUID:
+    """Subject and record ids are random: they must not carry personal data or ordering hints."""
+    return uuid.uuid4()
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    if is_sqlite(url):
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        _configure_sqlite(engine)
+    else:
+        engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return engine
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """WAL, foreign keys, and writer transactions that take the write lock up front.
+
+    pysqlite's own transaction handling is switched off so that SQLAlchemy's BEGIN is the real
+    one. Sessions opened for writing (`execution_options(enishi_write=True)`) begin IMMEDIATE: two
+    concurrent read-modify-write units of work then serialise instead of failing on upgrade of a
+    shared lock, which is how SQLite gives us the row locking PostgreSQL gives with FOR UPDATE."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn):
+        if conn.get_execution_options().get("enishi_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def sessionmakers(engine: AsyncEngine) -> tuple[async_sessionmaker, async_sessionmaker]:
+    """(reader, writer) session factories over one pool."""
+    reader = async_sessionmaker(engine, expire_on_commit=False)
+    writer = async_sessionmaker(engine.execution_options(enishi_write=True), expire_on_commit=False)
+    return reader, writer

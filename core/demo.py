@@ -1,0 +1,121 @@
+"""A realistic demo data set: Japanese and English companies and people, a timeline, tasks.
+
+Loaded through the services, so search text, events and plugin hooks see it as real input."""
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from sqlalchemy import func, select
+
+from .auth import create_user
+from .models import Contact
+from .services.accounts import create_account
+from .services.activities import log_activity
+from .services.contacts import create_contact
+from .services.tasks import create_task
+
+JA_FAMILY = [("佐藤", "サトウ", "sato"), ("鈴木", "スズキ", "suzuki"), ("高橋", "タカハシ", "takahashi"), ("田中", "タナカ", "tanaka"),
+             ("伊藤", "イトウ", "ito"), ("渡辺", "ワタナベ", "watanabe"), ("山本", "ヤマモト", "yamamoto"), ("中村", "ナカムラ", "nakamura"),
+             ("小林", "コバヤシ", "kobayashi"), ("加藤", "カトウ", "kato"), ("吉田", "ヨシダ", "yoshida"), ("山田", "ヤマダ", "yamada"),
+             ("佐々木", "ササキ", "sasaki"), ("山口", "ヤマグチ", "yamaguchi"), ("松本", "マツモト", "matsumoto"), ("井上", "イノウエ", "inoue")]
+JA_GIVEN = [("太郎", "タロウ", "taro"), ("花子", "ハナコ", "hanako"), ("一郎", "イチロウ", "ichiro"), ("美咲", "ミサキ", "misaki"),
+            ("健太", "ケンタ", "kenta"), ("陽子", "ヨウコ", "yoko"), ("翔太", "ショウタ", "shota"), ("由美", "ユミ", "yumi"),
+            ("大輔", "ダイスケ", "daisuke"), ("愛", "アイ", "ai"), ("拓也", "タクヤ", "takuya"), ("恵", "メグミ", "megumi")]
+EN_GIVEN = ["James", "Emma", "Oliver", "Sophia", "Liam", "Ava", "Noah", "Mia", "William", "Charlotte"]
+EN_FAMILY = ["Smith", "Johnson", "Brown", "Taylor", "Wilson", "Davies", "Evans", "Thomas", "Clark", "Walker"]
+JA_PLACES = [("東京", "トウキョウ", "tokyo"), ("大阪", "オオサカ", "osaka"), ("名古屋", "ナゴヤ", "nagoya"), ("横浜", "ヨコハマ", "yokohama"),
+             ("京都", "キョウト", "kyoto"), ("福岡", "フクオカ", "fukuoka"), ("札幌", "サッポロ", "sapporo"), ("神戸", "コウベ", "kobe")]
+JA_TRADES = [("精機", "セイキ", "seiki", "manufacturing"), ("商事", "ショウジ", "shoji", "trading"), ("電機", "デンキ", "denki", "electronics"),
+             ("化学", "カガク", "kagaku", "chemicals"), ("製薬", "セイヤク", "seiyaku", "pharma"), ("建設", "ケンセツ", "kensetsu", "construction"),
+             ("運輸", "ウンユ", "unyu", "logistics"), ("食品", "ショクヒン", "shokuhin", "food"), ("情報システム", "ジョウホウシステム", "is", "it")]
+EN_COMPANIES = ["Acme", "Globex", "Initech", "Umbrella", "Stark", "Hooli", "Vandelay", "Cyberdyne", "Soylent", "Tyrell"]
+EN_TRADES = [("Industries", "manufacturing"), ("Logistics", "logistics"), ("Software", "it"), ("Foods", "food"), ("Pharma", "pharma")]
+TITLES_JA = ["部長", "課長", "主任", "担当", "取締役", "マネージャー"]
+TITLES_EN = ["Director", "Manager", "Engineer", "VP Sales", "Buyer", "CTO"]
+DEPARTMENTS_JA = ["購買部", "技術部", "経理部", "営業部", "情報システム部"]
+DEPARTMENTS_EN = ["Purchasing", "Engineering", "Finance", "Sales", "IT"]
+ACTIVITIES = [
+    ("call", "phone", "outbound", "電話で導入時期を確認", "Call about rollout timing"),
+    ("call", "phone", "inbound", "見積もりについて問い合わせ", "Inbound question about the quote"),
+    ("email", "email", "outbound", "提案書を送付", "Sent the proposal"),
+    ("email", "email", "inbound", "仕様の質問メールを受信", "Received a spec question"),
+    ("meeting", "in_person", "outbound", "定例打ち合わせ", "Quarterly business review"),
+    ("meeting", "video", "outbound", "デモ実施", "Product demo"),
+    ("note", None, "internal", "決裁者は来月異動予定", "Decision maker moves next month"),
+    ("event", "event", "inbound", "展示会ブースに来訪", "Visited our booth at the expo"),
+]
+
+
+async def load_demo(runtime, *, scale: int = 200, seed: int = 20241, force: bool = False) -> dict | None:
+    """Load `scale` contacts, scale/4 accounts, 5×scale activities and scale/4 tasks."""
+    rng = random.Random(seed)
+    async with runtime.read_session() as session:
+        if not force and (await session.execute(select(func.count()).select_from(Contact))).scalar_one():
+            return None
+    now = runtime.clock.now()
+    async with runtime.unit_of_work() as uow:
+        users = [await create_user(uow.session, runtime.clock, display_name=name, roles=[role])
+                 for name, role in (("営業 一課 (demo)", "sales"), ("Sales Two (demo)", "sales"), ("Marketing (demo)", "marketing"))]
+        account_ids = []
+        for i in range(max(scale // 4, 1)):
+            account = await create_account(uow, _account_data(rng, i, account_ids, users))
+            account_ids.append(account.id)
+        contact_ids = []
+        for i in range(scale):
+            contact = await create_contact(uow, _contact_data(rng, i, account_ids, users, runtime.settings))
+            contact_ids.append(contact.id)
+        for i in range(scale * 5):
+            kind, channel, direction, ja, en = rng.choice(ACTIVITIES)
+            targets = rng.sample(contact_ids, k=min(len(contact_ids), rng.choice((1, 1, 1, 2))))
+            await log_activity(uow, {
+                "type": kind, "channel": channel, "direction": direction, "summary": ja if i % 3 else en,
+                "occurred_at": now - dt.timedelta(minutes=rng.randrange(0, 180 * 24 * 60)),
+                "duration_seconds": rng.choice((None, 900, 1800, 3600)) if kind in ("call", "meeting") else None,
+                "contact_ids": targets, "actor_id": rng.choice(users).id,
+            })
+        for i in range(max(scale // 4, 1)):
+            await create_task(uow, {"title": rng.choice(["見積もりをフォロー", "Send the contract", "日程調整", "Prepare the demo"]),
+                                    "due_at": now + dt.timedelta(days=rng.randrange(-3, 30), hours=rng.randrange(0, 8)),
+                                    "contact_id": rng.choice(contact_ids), "assignee_id": rng.choice(users).id})
+    return {"users": len(users), "accounts": len(account_ids), "contacts": len(contact_ids),
+            "activities": scale * 5, "tasks": max(scale // 4, 1)}
+
+
+def _account_data(rng: random.Random, i: int, earlier: list, users: list) -> dict:
+    if i % 3 == 2:
+        base, (trade, industry) = rng.choice(EN_COMPANIES), rng.choice(EN_TRADES)
+        name = f"{base} {trade} {rng.choice(['Inc.', 'Ltd.', 'Corp.'])}"
+        kana, domain = None, f"{base.lower()}-{trade.lower()}{i}.example.com"
+    else:
+        (place, place_kana, place_romaji), (trade, trade_kana, trade_romaji, industry) = rng.choice(JA_PLACES), rng.choice(JA_TRADES)
+        name = f"株式会社{place}{trade}" if i % 2 else f"{place}{trade}株式会社"
+        kana, domain = f"{place_kana}{trade_kana}", f"{place_romaji}-{trade_romaji}{i}.example.jp"
+    return {"name": name, "name_kana": kana, "domain": domain, "industry": industry,
+            "employee_count": rng.choice((12, 45, 180, 950, 3200, 12000)),
+            "lifecycle_stage": rng.choice(("lead", "prospect", "customer", "customer", "partner")),
+            "parent_id": rng.choice(earlier) if earlier and rng.random() < 0.2 else None,
+            "owner_id": rng.choice(users).id, "custom_fields": {"region": rng.choice(["関東", "関西", "九州", "APAC", "EMEA"])}}
+
+
+def _contact_data(rng: random.Random, i: int, account_ids: list, users: list, settings) -> dict:
+    japanese = i % 4 != 3
+    if japanese:
+        (family, family_kana, family_romaji), (given, given_kana, given_romaji) = rng.choice(JA_FAMILY), rng.choice(JA_GIVEN)
+        email = f"{given_romaji}.{family_romaji}{i}@example.jp"
+        phone = rng.choice([f"03-5{i % 1000:03d}-{rng.randrange(10000):04d}", f"090-{rng.randrange(1000, 9999)}-{rng.randrange(10000):04d}"])
+        title, department = rng.choice(TITLES_JA), rng.choice(DEPARTMENTS_JA)
+    else:
+        family, given, family_kana, given_kana = rng.choice(EN_FAMILY), rng.choice(EN_GIVEN), None, None
+        email = f"{given.lower()}.{family.lower()}{i}@example.com"
+        phone = f"+1 415 555 01{i % 100:02d}"
+        title, department = rng.choice(TITLES_EN), rng.choice(DEPARTMENTS_EN)
+    if i % 50 == 7:
+        # Full-width input, as it arrives from Japanese forms and Excel sheets.
+        email = email.upper().translate({c: c + 0xFEE0 for c in range(0x21, 0x7F)})
+    links = rng.sample(account_ids, k=1 if rng.random() < 0.9 else min(2, len(account_ids)))
+    return {"family_name": family, "given_name": given, "family_name_kana": family_kana, "given_name_kana": given_kana,
+            "job_title": title, "department": department, "emails": [{"address": email, "primary": True}],
+            "phones": [{"number": phone, "primary": True}],
+            "accounts": [{"account_id": a, "primary": n == 0} for n, a in enumerate(links)],
+            "owner_id": rng.choice(users).id, "custom_fields": {"source": rng.choice(["展示会", "web", "referral", "紹介"])}}

@@ -1,0 +1,41 @@
+"""Typed errors. Messages never include personal data: they name fields and codes, not values."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class UserError:
+    """A problem with the caller's input, reported in a mutation payload's `userErrors`."""
+
+    field: str | None
+    message: str
+    code: str
+
+
+class EnishiError(Exception):
+    """Base of the errors the API may show to a caller as they are."""
+
+    code = "ERROR"
+
+
+class InputError(EnishiError):
+    """Bad input: the unit of work is rolled back and the errors are returned in the payload."""
+
+    code = "INVALID_INPUT"
+
+    def __init__(self, errors: list[UserError] | UserError) -> None:
+        self.errors = [errors] if isinstance(errors, UserError) else list(errors)
+        super().__init__("; ".join(f"{e.field}: {e.code}" for e in self.errors))
+
+
+class NotFound(EnishiError):
+    code = "NOT_FOUND"
+
+
+class Forbidden(EnishiError):
+    code = "FORBIDDEN"
+
+
+class Unauthenticated(EnishiError):
+    code = "UNAUTHENTICATED"

@@ -1,0 +1,133 @@
+"""The core's own hook implementations: it is registered as the plugin named `core`, so it takes
+part in every data-subject request and contributes its permissions and activity types exactly as a
+plugin would."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import delete, func, select
+
+from .contributions import ActivityType, DataSubject, ErasureReport, Permission, PersonalDataField
+from .models import Account, Activity, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, Task
+from .plugin_host import hookimpl
+
+ALL_ROLES = ("admin", "manager", "sales", "marketing", "support", "compliance", "integration")
+
+
+@hookimpl
+def enishi_migrations():
+    return Path(__file__).parent / "db" / "migrations" / "versions"
+
+
+@hookimpl
+def enishi_permissions():
+    return [
+        Permission("crm.read", "Read accounts, contacts, activities and tasks", ALL_ROLES),
+        Permission("crm.write", "Create and update accounts and contacts", ("manager", "sales", "marketing", "integration")),
+        Permission("crm.delete", "Soft-delete and restore accounts and contacts", ("manager", "sales")),
+        Permission("crm.destroy", "Destroy accounts and contacts for good", ("compliance",)),
+        Permission("crm.merge", "Merge duplicate contacts and accounts", ("manager", "sales")),
+        Permission("crm.read_deleted", "See soft-deleted records", ("manager", "compliance")),
+        Permission("activity.write", "Log and delete activities", ("manager", "sales", "marketing", "support", "integration")),
+        Permission("task.write", "Create and update tasks", ("manager", "sales", "marketing", "support")),
+        Permission("user.read", "See users", ALL_ROLES),
+        Permission("user.manage", "Create users and tokens", ()),
+        Permission("personal_data.read", "See everything held about a data subject", ("compliance",)),
+    ]
+
+
+@hookimpl
+def enishi_activity_types():
+    return [
+        ActivityType("call", "Call", "電話"),
+        ActivityType("email", "Email", "メール"),
+        ActivityType("meeting", "Meeting", "打ち合わせ"),
+        ActivityType("note", "Note", "メモ"),
+        ActivityType("task", "Task", "タスク"),
+        ActivityType("event", "Event attended", "イベント参加"),
+        ActivityType("system", "System", "システム"),
+    ]
+
+
+@hookimpl
+def enishi_personal_data():
+    contact = [
+        ("family_name", "user.name"), ("given_name", "user.name"), ("family_name_kana", "user.name"),
+        ("given_name_kana", "user.name"), ("job_title", "user.job_title"), ("department", "user.workplace"),
+        ("custom_fields", "user"), ("search_text", "user.name"),
+    ]
+    return [
+        *(PersonalDataField("core_contact", name, category, erasure="anonymise") for name, category in contact),
+        PersonalDataField("core_contact_email", "address", "user.contact.email"),
+        PersonalDataField("core_contact_email", "normalized", "user.contact.email", portable=False),
+        PersonalDataField("core_contact_phone", "e164", "user.contact.phone_number"),
+        PersonalDataField("core_activity", "summary", "user.content", provenance="observed"),
+        PersonalDataField("core_activity", "body", "user.content", provenance="observed"),
+        PersonalDataField("core_task", "title", "user.content", provenance="observed"),
+    ]
+
+
+def _iso(value):
+    return value.isoformat() if value is not None else None
+
+
+async def _sole_activity_ids(session, contact_id):
+    """Activities whose only target is this contact; shared ones also concern other people."""
+    mine = select(ActivityTarget.activity_id).where(ActivityTarget.contact_id == contact_id)
+    shared = (select(ActivityTarget.activity_id).where(ActivityTarget.activity_id.in_(mine))
+              .group_by(ActivityTarget.activity_id).having(func.count() == 1))
+    return list((await session.execute(shared)).scalars())
+
+
+@hookimpl
+async def enishi_subject_collect(uow, subject: DataSubject):
+    session = uow.session
+    contact = await session.get(Contact, subject.contact_id)
+    if contact is None:
+        return None
+    emails = (await session.execute(select(ContactEmail).where(ContactEmail.contact_id == contact.id).order_by(ContactEmail.position))).scalars()
+    phones = (await session.execute(select(ContactPhone).where(ContactPhone.contact_id == contact.id).order_by(ContactPhone.position))).scalars()
+    accounts = await session.execute(select(Account.name, ContactAccount.is_primary).join(ContactAccount, ContactAccount.account_id == Account.id)
+                                     .where(ContactAccount.contact_id == contact.id))
+    activities = (await session.execute(select(Activity).join(ActivityTarget, ActivityTarget.activity_id == Activity.id)
+                                        .where(ActivityTarget.contact_id == contact.id).order_by(Activity.occurred_at))).scalars()
+    tasks = (await session.execute(select(Task).where(Task.contact_id == contact.id))).scalars()
+    return {
+        "contact": {
+            "id": str(contact.id), "family_name": contact.family_name, "given_name": contact.given_name,
+            "family_name_kana": contact.family_name_kana, "given_name_kana": contact.given_name_kana,
+            "job_title": contact.job_title, "department": contact.department, "custom_fields": contact.custom_fields,
+            "created_at": _iso(contact.created_at), "updated_at": _iso(contact.updated_at),
+        },
+        "emails": [{"address": e.address, "label": e.label, "primary": e.is_primary} for e in emails],
+        "phones": [{"number": p.e164, "label": p.label, "primary": p.is_primary} for p in phones],
+        "accounts": [{"name": name, "primary": primary} for name, primary in accounts],
+        # Only the activity itself: who else took part is other people's data.
+        "activities": [{"type": a.type, "channel": a.channel, "direction": a.direction, "occurred_at": _iso(a.occurred_at),
+                        "summary": a.summary, "body": a.body} for a in activities],
+        "tasks": [{"title": t.title, "status": t.status, "due_at": _iso(t.due_at)} for t in tasks],
+    }
+
+
+@hookimpl
+async def enishi_subject_erase(uow, subject: DataSubject):
+    session = uow.session
+    report = ErasureReport("core")
+    contact = await session.get(Contact, subject.contact_id)
+    if contact is None:
+        return report
+    sole = await _sole_activity_ids(session, contact.id)
+    if sole:
+        report.add("core_activity", "delete", (await session.execute(delete(Activity).where(Activity.id.in_(sole)))).rowcount)
+    report.add("core_activity_target", "delete", (await session.execute(
+        delete(ActivityTarget).where(ActivityTarget.contact_id == contact.id))).rowcount)
+    for model in (ContactEmail, ContactPhone, ContactAccount, Task):
+        report.add(model.__tablename__, "delete", (await session.execute(delete(model).where(model.contact_id == contact.id))).rowcount)
+    if contact.search_text or contact.family_name or contact.given_name or contact.custom_fields:
+        for name in ("family_name", "given_name", "family_name_kana", "given_name_kana", "job_title", "department"):
+            setattr(contact, name, None)
+        contact.custom_fields, contact.search_text = {}, ""
+        contact.deleted_at = contact.deleted_at or uow.clock.now()
+        report.add("core_contact", "anonymise", 1)
+    await session.flush()
+    return report

@@ -1,0 +1,135 @@
+"""Every hook Enishi calls, in one place. This module is the reference: docs/hooks.md is
+generated from these docstrings (`enishi hooks-doc`), and a test fails when the two drift.
+
+Conventions
+-----------
+* Every hook is named `enishi_<something>`; implement it in your plugin's `hooks.py` with
+  `@enishi.hookimpl` and take only the arguments you need.
+* Contribution hooks are called once at start-up and return a list; the core merges the lists
+  of every plugin. They must be synchronous.
+* Runtime hooks (events, merges, data-subject hooks) receive the unit of work `uow`. Use
+  `uow.session` for your reads and writes so they join the caller's transaction: if your hook
+  raises, everything rolls back, your rows and the change that fired the hook alike. They may be
+  plain functions or `async def`; the core awaits what needs awaiting, one plugin at a time.
+* Installed versus enabled: data-subject hooks are called for every *installed* plugin, even a
+  disabled one, so that its personal data is still exported and erased. Every other hook is
+  called only for enabled plugins.
+"""
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("enishi")
+
+
+# --- contribution hooks (start-up, synchronous) ------------------------------------------------
+
+
+@hookspec
+def enishi_migrations():
+    """Return the folder of your Alembic migration scripts (a `str` or `Path`).
+
+    Called by `enishi db upgrade` for every installed plugin. Your first revision must set
+    `branch_labels = ("<plugin name>",)` and `down_revision = None`; revisions that need core
+    tables set `depends_on = "core"`. Tables are prefixed with the plugin name."""
+
+
+@hookspec
+def enishi_graphql_types():
+    """Return a list of strawberry types to add to the schema even when no field names them
+    (for example the implementations of an interface)."""
+
+
+@hookspec
+def enishi_graphql_query():
+    """Return a list of `@strawberry.type` classes whose fields are merged into the root `Query`.
+
+    Field names must be unique across plugins; prefix your type names (`LoyaltyMember`) because
+    global ids carry the type name. A duplicated root field stops start-up."""
+
+
+@hookspec
+def enishi_graphql_mutation():
+    """Return a list of `@strawberry.type` classes whose fields are merged into `Mutation`.
+
+    Follow the core's convention: one `input` argument, a payload with the object and
+    `userErrors { field message code }`."""
+
+
+@hookspec
+def enishi_graphql_type_fields():
+    """Return a list of `(type_name, strawberry.field(resolver=..., name=...))` pairs that add
+    fields to existing types, core types included (`("Contact", loyalty_field)` adds
+    `Contact.loyalty`). The resolver receives the parent object as `root`; use a DataLoader from
+    `info.context.loader(...)` to stay free of N+1 queries."""
+
+
+@hookspec
+def enishi_activity_types():
+    """Return a list of `enishi.ActivityType`: the kinds of timeline entry your plugin writes.
+
+    Logging an activity of an unregistered type is refused with code `UNKNOWN_ACTIVITY_TYPE`."""
+
+
+@hookspec
+def enishi_permissions():
+    """Return a list of `enishi.Permission(name, description, roles)`.
+
+    Check them in resolvers with `info.context.require("<name>")`. A permission name used in a
+    check but contributed by no plugin is an error at the first check."""
+
+
+@hookspec
+def enishi_scheduled_jobs():
+    """Return a list of `enishi.ScheduledJob`: periodic, idempotent work run by `enishi worker`."""
+
+
+@hookspec
+def enishi_cli_commands():
+    """Return a list of `enishi.CliCommand`: subcommands added to the `enishi` CLI."""
+
+
+@hookspec
+def enishi_personal_data():
+    """Return a list of `enishi.PersonalDataField` describing every column of yours that holds
+    personal data: the catalog behind data-subject requests and records of processing.
+
+    Called for installed plugins, enabled or not."""
+
+
+# --- runtime hooks (unit of work) -------------------------------------------------------------
+
+
+@hookspec
+def enishi_on_event(event, uow):
+    """Called for every domain event, inside the transaction that caused it.
+
+    `event` is an `enishi.Event`; its `type` is `<entity>.<action>` for core entities
+    (`account.created`, `contact.updated`, `contact.deleted`, `contact.restored`,
+    `contact.destroyed`, `contact.merged`, `activity.logged`, `activity.deleted`,
+    `task.created`, `task.updated`, `task.completed` and the same for accounts), or a plugin's
+    own type. Raise to veto the change: the whole unit of work rolls back. Emit further events
+    with `await uow.emit(...)`. The same event is also written to the outbox for delivery after
+    commit; do not send mail or call webhooks from here."""
+
+
+@hookspec
+def enishi_merge(uow, entity, survivor_id, merged_ids, dry_run):
+    """Called when contacts or accounts are merged (`entity` is `"contact"` or `"account"`).
+
+    Re-point your rows from each id in `merged_ids` to `survivor_id` (unless `dry_run`) and
+    return a list of `enishi.MergeMove` saying what moved (or would move)."""
+
+
+@hookspec
+def enishi_subject_collect(uow, subject):
+    """Return a dict with everything you hold about `subject` (an `enishi.DataSubject`), for
+    access and portability exports; `None` or `{}` if you hold nothing. Values must be JSON
+    serialisable. Never include other people's data from shared records."""
+
+
+@hookspec
+def enishi_subject_erase(uow, subject):
+    """Erase everything you hold about `subject`, per the erasure strategy of each field, and
+    return an `enishi.ErasureReport`. Must be idempotent: a second call after a crash finishes
+    the work and reports zero for what is already gone."""

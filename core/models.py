@@ -1,0 +1,198 @@
+"""Core tables: users and tokens, accounts, contacts, the activity timeline, tasks, the outbox.
+
+Plugins may point foreign keys at these tables; these tables never point at a plugin's."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .db import Base, JSONType, UTCDateTime, new_id
+
+
+class User(Base):
+    __tablename__ = "core_user"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    display_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    roles: Mapped[list] = mapped_column(JSONType, default=list)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ApiToken(Base):
+    """Only a SHA-256 of the token is stored: tokens are 256-bit random, so a slow hash buys
+    nothing and would cost every request."""
+
+    __tablename__ = "core_api_token"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Account(Base):
+    __tablename__ = "core_account"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(300))
+    name_kana: Mapped[str | None] = mapped_column(String(300))
+    # Company name reduced for matching: NFKC, lower case, legal forms (株式会社, Inc.) removed.
+    match_name: Mapped[str] = mapped_column(String(300), index=True)
+    domain: Mapped[str | None] = mapped_column(String(255), index=True)
+    industry: Mapped[str | None] = mapped_column(String(100))
+    employee_count: Mapped[int | None] = mapped_column(Integer)
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_account.id"), index=True)
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_user.id"), index=True)
+    lifecycle_stage: Mapped[str] = mapped_column(String(40), default="lead")
+    custom_fields: Mapped[dict] = mapped_column(JSONType, default=dict)
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_account.id"))
+
+
+class Contact(Base):
+    __tablename__ = "core_contact"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    family_name: Mapped[str | None] = mapped_column(String(200))
+    given_name: Mapped[str | None] = mapped_column(String(200))
+    family_name_kana: Mapped[str | None] = mapped_column(String(200))
+    given_name_kana: Mapped[str | None] = mapped_column(String(200))
+    job_title: Mapped[str | None] = mapped_column(String(200))
+    department: Mapped[str | None] = mapped_column(String(200))
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_user.id"), index=True)
+    custom_fields: Mapped[dict] = mapped_column(JSONType, default=dict)
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_contact.id"))
+
+
+class ContactEmail(Base):
+    __tablename__ = "core_contact_email"
+    __table_args__ = (Index("ix_core_contact_email_normalized", "normalized"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_contact.id", ondelete="CASCADE"), index=True)
+    address: Mapped[str] = mapped_column(String(320))
+    normalized: Mapped[str] = mapped_column(String(320))
+    label: Mapped[str | None] = mapped_column(String(40))
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ContactPhone(Base):
+    __tablename__ = "core_contact_phone"
+    __table_args__ = (Index("ix_core_contact_phone_e164", "e164"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_contact.id", ondelete="CASCADE"), index=True)
+    e164: Mapped[str] = mapped_column(String(20))
+    label: Mapped[str | None] = mapped_column(String(40))
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ContactAccount(Base):
+    __tablename__ = "core_contact_account"
+    __table_args__ = (UniqueConstraint("contact_id", "account_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_contact.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_account.id", ondelete="CASCADE"), index=True)
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Activity(Base):
+    """One interaction on the shared timeline. Ordered by `occurred_at` (back-dating is normal:
+    a call logged the next morning), never by insertion."""
+
+    __tablename__ = "core_activity"
+    __table_args__ = (
+        CheckConstraint("direction IN ('inbound', 'outbound', 'internal')", name="direction"),
+        Index("ix_core_activity_occurred", "occurred_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    type: Mapped[str] = mapped_column(String(60), index=True)
+    channel: Mapped[str | None] = mapped_column(String(40))
+    direction: Mapped[str] = mapped_column(String(10), default="internal")
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_user.id"), index=True)
+    summary: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str | None] = mapped_column(Text)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    source_plugin: Mapped[str] = mapped_column(String(60), default="core")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ActivityTarget(Base):
+    """An activity concerns several contacts and accounts; exactly one of the two is set per row."""
+
+    __tablename__ = "core_activity_target"
+    __table_args__ = (
+        CheckConstraint("(contact_id IS NULL) <> (account_id IS NULL)", name="one_target"),
+        Index("ix_core_activity_target_contact", "contact_id", "activity_id"),
+        Index("ix_core_activity_target_account", "account_id", "activity_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    activity_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_activity.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_contact.id", ondelete="CASCADE"))
+    account_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_account.id", ondelete="CASCADE"))
+
+
+class Task(Base):
+    __tablename__ = "core_task"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'done', 'canceled')", name="status"),
+        Index("ix_core_task_open_due", "status", "due_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    title: Mapped[str] = mapped_column(String(300))
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_user.id"), index=True)
+    contact_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_contact.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_account.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboxEvent(Base):
+    """Every domain event, written in the transaction that caused it, for delivery after commit."""
+
+    __tablename__ = "core_outbox"
+    __table_args__ = (Index("ix_core_outbox_pending", "delivered_at", "seq"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, default=new_id)
+    type: Mapped[str] = mapped_column(String(100), index=True)
+    entity: Mapped[str] = mapped_column(String(60))
+    entity_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    payload: Mapped[dict] = mapped_column(JSONType, default=dict)
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,132 @@
+"""Finding, registering and calling plugins.
+
+Every installed plugin stays registered, so its models load and its data-subject hooks always run;
+"enabled" only gates its GraphQL contributions and event hooks (pretix's model)."""
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .settings import Settings
+
+ENTRY_POINT_GROUP = "enishi.plugins"
+CORE_PLUGIN = "core"
+# Called for installed plugins whether enabled or not: personal data must never be orphaned.
+ALWAYS_CALLED = frozenset({"enishi_migrations", "enishi_personal_data", "enishi_subject_collect", "enishi_subject_erase"})
+
+hookimpl = pluggy.HookimplMarker("enishi")
+log = logging.getLogger("enishi.plugins")
+
+
+class PluginError(RuntimeError):
+    pass
+
+
+async def await_me_maybe(value: Any) -> Any:
+    """Hook implementations may return a value, a coroutine, or a callable giving either."""
+    if callable(value):
+        value = value()
+    if inspect.isawaitable(value):
+        value = await value
+    return value
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    name: str
+    version: str
+    enabled: bool
+    hooks: tuple[str, ...]
+
+
+class PluginHost:
+    def __init__(self, settings: Settings, extra_plugins: Iterable[tuple[str, object]] = ()) -> None:
+        self.settings = settings
+        self.pm = pluggy.PluginManager("enishi")
+        self.pm.add_hookspecs(hookspecs)
+        self._versions: dict[str, str] = {}
+        from . import hooks as core_hooks
+
+        self._register(CORE_PLUGIN, core_hooks, _distribution_version("enishi"))
+        if settings.plugin_autoload:
+            for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+                try:
+                    module = ep.load()
+                except Exception as exc:
+                    raise PluginError(f"plugin {ep.name!r} failed to import: {exc}") from exc
+                self._register(ep.name, module, ep.dist.version if ep.dist else "unknown")
+        for name, module in extra_plugins:
+            self._register(name, module, getattr(module, "__version__", "unknown"))
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"plugin {exc.plugin!r} implements an unknown hook: {exc}") from exc
+        unknown = (settings.enabled_plugins or frozenset()) - set(self._versions)
+        if unknown:
+            raise PluginError(f"ENISHI_PLUGINS names plugins that are not installed: {', '.join(sorted(unknown))}")
+
+    def _register(self, name: str, module: object, version: str) -> None:
+        if self.pm.has_plugin(name):
+            raise PluginError(f"two plugins are named {name!r}")
+        try:
+            self.pm.register(module, name=name)
+        except (pluggy.PluginValidationError, ValueError) as exc:
+            raise PluginError(f"plugin {name!r} cannot be registered: {exc}") from exc
+        self._versions[name] = version
+
+    def is_enabled(self, name: str) -> bool:
+        return name == CORE_PLUGIN or self.settings.plugin_enabled(name)
+
+    def installed(self) -> list[PluginInfo]:
+        infos = []
+        for name in sorted(self._versions, key=lambda n: (n != CORE_PLUGIN, n)):
+            plugin = self.pm.get_plugin(name)
+            hooks = tuple(sorted(c.name for c in self.pm.get_hookcallers(plugin) or ()))
+            infos.append(PluginInfo(name, self._versions[name], self.is_enabled(name), hooks))
+        return infos
+
+    def implementations(self, hook_name: str) -> list[pluggy.HookImpl]:
+        """The implementations to call, in pluggy's order (tryfirst/trylast respected)."""
+        impls = getattr(self.pm.hook, hook_name).get_hookimpls()[::-1]
+        if hook_name in ALWAYS_CALLED:
+            return impls
+        return [impl for impl in impls if self.is_enabled(impl.plugin_name)]
+
+    def contributions(self, hook_name: str) -> list[tuple[str, Any]]:
+        """(plugin name, item) for every item of a contribution hook's lists."""
+        items: list[tuple[str, Any]] = []
+        for impl in self.implementations(hook_name):
+            result = impl.function()
+            if inspect.isawaitable(result):
+                raise PluginError(f"{impl.plugin_name}.{hook_name} must be synchronous")
+            if result is None:
+                continue
+            if not isinstance(result, (list, tuple)):
+                result = [result]
+            items.extend((impl.plugin_name, item) for item in result)
+        return items
+
+    async def call(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call a runtime hook plugin by plugin, awaiting each before the next: the implementations
+        share one database session, which must never be used by two coroutines at once."""
+        results = []
+        for impl in self.implementations(hook_name):
+            value = impl.function(**{name: kwargs[name] for name in impl.argnames})
+            results.append((impl.plugin_name, await await_me_maybe(value)))
+        return results
+
+
+def _distribution_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "0+unknown"

@@ -1,0 +1,91 @@
+"""The running application: settings, clock, plugins, database, and units of work."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .auth import PermissionRegistry
+from .clock import Clock, SystemClock
+from .contributions import ActivityType, Event
+from .db import create_engine, sessionmakers
+from .models import OutboxEvent
+from .plugin_host import PluginHost
+from .settings import Settings
+
+
+class UnitOfWork:
+    """One transaction and the events it raises. Hooks receive it so their writes join in."""
+
+    def __init__(self, runtime: "Runtime", session: AsyncSession, actor_id: uuid.UUID | None) -> None:
+        self.runtime = runtime
+        self.session = session
+        self.actor_id = actor_id
+        self.events: list[Event] = []
+
+    @property
+    def clock(self) -> Clock:
+        return self.runtime.clock
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    async def emit(self, type: str, entity: str, entity_id: uuid.UUID | None, payload: dict | None = None) -> Event:
+        """Record an event in the outbox and run every enabled plugin's `enishi_on_event` now,
+        inside this transaction."""
+        event = Event(type=type, entity=entity, entity_id=entity_id, occurred_at=self.clock.now(),
+                      actor_id=self.actor_id, payload=dict(payload or {}))
+        self.events.append(event)
+        self.session.add(OutboxEvent(type=event.type, entity=entity, entity_id=entity_id, payload=_jsonable(event.payload),
+                                     actor_id=self.actor_id, occurred_at=event.occurred_at))
+        await self.runtime.plugins.call("enishi_on_event", event=event, uow=self)
+        return event
+
+
+def _jsonable(payload: dict) -> dict:
+    return {key: str(value) if isinstance(value, uuid.UUID) else value for key, value in payload.items()}
+
+
+class Runtime:
+    def __init__(self, settings: Settings | None = None, *, clock: Clock | None = None,
+                 extra_plugins: Iterable[tuple[str, object]] = ()) -> None:
+        self.settings = settings or Settings.from_env()
+        self.clock = clock or SystemClock()
+        self.plugins = PluginHost(self.settings, extra_plugins)
+        self.permissions = PermissionRegistry([p for _, p in self.plugins.contributions("enishi_permissions")])
+        self.activity_types: dict[str, ActivityType] = {}
+        for plugin, activity_type in self.plugins.contributions("enishi_activity_types"):
+            if activity_type.key in self.activity_types:
+                raise ValueError(f"activity type {activity_type.key!r} registered twice (by {plugin})")
+            self.activity_types[activity_type.key] = activity_type
+        self.engine = create_engine(self.settings.database_url)
+        self._reader, self._writer = sessionmakers(self.engine)
+        self._schema: Any = None
+
+    @property
+    def schema(self):
+        """The composed GraphQL schema, built on first use from the enabled plugins."""
+        if self._schema is None:
+            from enishi.graphql.schema import build_schema
+
+            self._schema = build_schema(self)
+        return self._schema
+
+    @asynccontextmanager
+    async def unit_of_work(self, actor_id: uuid.UUID | None = None) -> AsyncIterator[UnitOfWork]:
+        """Commit on success, roll back on any exception (a hook's included)."""
+        async with self._writer() as session:
+            async with session.begin():
+                yield UnitOfWork(self, session, actor_id)
+
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        async with self._reader() as session:
+            yield session
+
+    async def close(self) -> None:
+        await self.engine.dispose()

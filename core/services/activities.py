@@ -1,0 +1,69 @@
+"""The timeline: activities ordered by when they happened, targeting contacts and accounts."""
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import delete, select
+
+from ..errors import InputError, UserError
+from ..models import Account, Activity, ActivityTarget, Contact
+from ..runtime import UnitOfWork
+from .common import Checker, check_user
+
+DIRECTIONS = ("inbound", "outbound", "internal")
+MAX_TARGETS = 100
+MAX_BODY = 100_000
+
+
+async def _existing(uow: UnitOfWork, model, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    if not ids:
+        return set()
+    rows = await uow.session.execute(select(model.id).where(model.id.in_(ids), model.deleted_at.is_(None)))
+    return set(rows.scalars())
+
+
+async def log_activity(uow: UnitOfWork, data: dict, *, source_plugin: str = "core") -> Activity:
+    check = Checker()
+    activity_type = data.get("type")
+    if activity_type not in uow.runtime.activity_types:
+        check.fail("type", "is not a registered activity type", "UNKNOWN_ACTIVITY_TYPE")
+    summary = check.text(data, "summary", max_length=500, required=True)
+    body = check.text(data, "body", max_length=MAX_BODY)
+    channel = check.text(data, "channel", max_length=40)
+    direction = check.choice(data, "direction", DIRECTIONS) or "internal"
+    duration = check.non_negative(data, "duration_seconds")
+    occurred_at = data.get("occurred_at") or uow.clock.now()
+    await check_user(uow, check, data, "actor_id")
+    contact_ids = list(dict.fromkeys(data.get("contact_ids") or []))
+    account_ids = list(dict.fromkeys(data.get("account_ids") or []))
+    if not contact_ids and not account_ids:
+        check.fail("contactIds", "an activity needs at least one contact or account", "REQUIRED")
+    if len(contact_ids) + len(account_ids) > MAX_TARGETS:
+        check.fail("contactIds", f"at most {MAX_TARGETS} targets", "TOO_MANY")
+    for field, model, ids in (("contactIds", Contact, contact_ids), ("accountIds", Account, account_ids)):
+        missing = set(ids) - await _existing(uow, model, ids)
+        for i, target in enumerate(ids):
+            if target in missing:
+                check.fail(f"{field}.{i}", "no such record", "NOT_FOUND")
+    check.done()
+    activity = Activity(type=activity_type, channel=channel, direction=direction, occurred_at=occurred_at,
+                        actor_id=data.get("actor_id", uow.actor_id), summary=summary, body=body,
+                        duration_seconds=duration, source_plugin=source_plugin, created_at=uow.clock.now())
+    uow.session.add(activity)
+    await uow.session.flush()
+    uow.session.add_all([ActivityTarget(activity_id=activity.id, contact_id=c) for c in contact_ids]
+                        + [ActivityTarget(activity_id=activity.id, account_id=a) for a in account_ids])
+    await uow.session.flush()
+    await uow.emit("activity.logged", "activity", activity.id, {
+        "type": activity.type, "contact_ids": [str(c) for c in contact_ids], "account_ids": [str(a) for a in account_ids],
+    })
+    return activity
+
+
+async def delete_activity(uow: UnitOfWork, activity_id: uuid.UUID) -> uuid.UUID:
+    activity = (await uow.session.execute(select(Activity).where(Activity.id == activity_id).with_for_update())).scalar_one_or_none()
+    if activity is None:
+        raise InputError(UserError("id", "no such record", "NOT_FOUND"))
+    await uow.emit("activity.deleted", "activity", activity.id, {"type": activity.type})
+    await uow.session.execute(delete(Activity).where(Activity.id == activity.id))
+    return activity.id

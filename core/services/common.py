@@ -1,0 +1,101 @@
+"""Pieces every core service uses: input checking that collects all problems at once, loading a
+row for update, and custom-field rules."""
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+
+from ..errors import InputError, NotFound, UserError
+from ..models import User
+from ..runtime import UnitOfWork
+
+T = TypeVar("T")
+MAX_CUSTOM_FIELDS_BYTES = 16_384
+
+
+class Checker:
+    """Collects input problems so the caller hears about all of them in one answer."""
+
+    def __init__(self) -> None:
+        self.errors: list[UserError] = []
+
+    def fail(self, field: str, message: str, code: str) -> None:
+        self.errors.append(UserError(field, message, code))
+
+    def text(self, data: dict, field: str, *, max_length: int, required: bool = False) -> str | None:
+        value = data.get(field)
+        if value is None:
+            if required:
+                self.fail(field, "is required", "REQUIRED")
+            return None
+        value = value.strip()
+        if not value:
+            if required:
+                self.fail(field, "must not be blank", "REQUIRED")
+            return None
+        if len(value) > max_length:
+            self.fail(field, f"must be at most {max_length} characters", "TOO_LONG")
+        return value
+
+    def choice(self, data: dict, field: str, choices: tuple[str, ...]) -> str | None:
+        value = data.get(field)
+        if value is not None and value not in choices:
+            self.fail(field, f"must be one of: {', '.join(choices)}", "INVALID_CHOICE")
+            return None
+        return value
+
+    def non_negative(self, data: dict, field: str) -> int | None:
+        value = data.get(field)
+        if value is not None and value < 0:
+            self.fail(field, "must not be negative", "OUT_OF_RANGE")
+        return value
+
+    def custom_fields(self, data: dict, field: str = "custom_fields") -> dict | None:
+        value = data.get(field)
+        if value is None:
+            return None
+        if not isinstance(value, dict) or not all(isinstance(k, str) and k for k in value):
+            self.fail(field, "must be a JSON object with non-empty string keys", "INVALID_CUSTOM_FIELDS")
+            return None
+        if len(json.dumps(value, ensure_ascii=False)) > MAX_CUSTOM_FIELDS_BYTES:
+            self.fail(field, f"must be at most {MAX_CUSTOM_FIELDS_BYTES} bytes of JSON", "TOO_LONG")
+            return None
+        return value
+
+    def done(self) -> None:
+        if self.errors:
+            raise InputError(self.errors)
+
+
+async def load_for_update(uow: UnitOfWork, model: type[T], id: uuid.UUID, *, field: str = "id", include_deleted: bool = False) -> T:
+    """The row, locked for this transaction (FOR UPDATE on PostgreSQL; on SQLite the writer
+    transaction already holds the database's write lock)."""
+    row = (await uow.session.execute(select(model).where(model.id == id).with_for_update())).scalar_one_or_none()
+    if row is None or (not include_deleted and getattr(row, "deleted_at", None) is not None):
+        raise InputError(UserError(field, "no such record", "NOT_FOUND"))
+    return row
+
+
+async def check_user(uow: UnitOfWork, checker: Checker, data: dict, field: str) -> None:
+    user_id = data.get(field)
+    if user_id is not None and await uow.session.get(User, user_id) is None:
+        checker.fail(field, "no such user", "NOT_FOUND")
+
+
+def changed_fields(row: Any, values: dict) -> list[str]:
+    """Assign `values` to `row` and return the names that really changed (for event payloads)."""
+    changed = []
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+            changed.append(name)
+    return changed
+
+
+def require_found(row: T | None) -> T:
+    if row is None:
+        raise NotFound("no such record")
+    return row

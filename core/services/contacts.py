@@ -1,0 +1,176 @@
+"""Contacts: people, with several emails and phones (one primary each) and links to accounts."""
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import delete, select
+
+from ..errors import InputError, UserError
+from ..models import Account, Contact, ContactAccount, ContactEmail, ContactPhone
+from ..normalize import InvalidPhoneNumber, is_valid_email, nfkc, normalize_email, normalize_phone, search_key
+from ..runtime import UnitOfWork
+from .common import Checker, changed_fields, check_user, load_for_update
+
+NAME_FIELDS = ("family_name", "given_name", "family_name_kana", "given_name_kana")
+MAX_EMAILS = MAX_PHONES = 20
+MAX_ACCOUNTS = 50
+
+
+def contact_search_text(contact: Contact, emails: list[str], phones: list[str]) -> str:
+    """Every spelling a user may type: names in either order, kana, emails, phone digits."""
+    family, given = contact.family_name or "", contact.given_name or ""
+    family_kana, given_kana = contact.family_name_kana or "", contact.given_name_kana or ""
+    parts = [family + given, given + family, family_kana + given_kana, given_kana + family_kana, *emails]
+    parts += [phone.lstrip("+") for phone in phones]
+    parts += ["0" + phone[3:] for phone in phones if phone.startswith("+81")]
+    return "|".join(dict.fromkeys(search_key(p) for p in parts if p))
+
+
+def _primary_first(items: list[dict]) -> list[dict]:
+    """Exactly one primary: the one marked, else the first."""
+    marked = [i for i, item in enumerate(items) if item.get("primary")]
+    chosen = marked[0] if marked else 0
+    return [dict(item, primary=(i == chosen)) for i, item in enumerate(items)]
+
+
+async def _check_contact_input(uow: UnitOfWork, data: dict, *, creating: bool) -> dict:
+    check = Checker()
+    values: dict = {}
+    for field in (*NAME_FIELDS, "job_title", "department"):
+        if field in data:
+            text = check.text(data, field, max_length=200)
+            values[field] = nfkc(text) if text and field.endswith("_kana") else text
+    if "custom_fields" in data:
+        values["custom_fields"] = check.custom_fields(data) or {}
+    if "owner_id" in data:
+        await check_user(uow, check, data, "owner_id")
+        values["owner_id"] = data["owner_id"]
+    if "emails" in data:
+        emails = data["emails"] or []
+        if len(emails) > MAX_EMAILS:
+            check.fail("emails", f"at most {MAX_EMAILS}", "TOO_MANY")
+        for i, item in enumerate(emails):
+            if not is_valid_email(item["address"]):
+                check.fail(f"emails.{i}.address", "is not an email address", "INVALID_EMAIL")
+        normalized = [normalize_email(e["address"]) for e in emails]
+        if len(set(normalized)) != len(normalized):
+            check.fail("emails", "lists the same address twice", "DUPLICATE")
+        values["emails"] = _primary_first(emails)
+    if "phones" in data:
+        phones = data["phones"] or []
+        if len(phones) > MAX_PHONES:
+            check.fail("phones", f"at most {MAX_PHONES}", "TOO_MANY")
+        parsed = []
+        for i, item in enumerate(phones):
+            try:
+                parsed.append(dict(item, e164=normalize_phone(item["number"], uow.settings.default_phone_region)))
+            except InvalidPhoneNumber:
+                check.fail(f"phones.{i}.number", "is not a valid phone number", "INVALID_PHONE")
+        values["phones"] = _primary_first(parsed)
+    if "accounts" in data:
+        links = data["accounts"] or []
+        if len(links) > MAX_ACCOUNTS:
+            check.fail("accounts", f"at most {MAX_ACCOUNTS}", "TOO_MANY")
+        ids = [link["account_id"] for link in links]
+        if len(set(ids)) != len(ids):
+            check.fail("accounts", "lists the same account twice", "DUPLICATE")
+        found = set((await uow.session.execute(
+            select(Account.id).where(Account.id.in_(ids), Account.deleted_at.is_(None)))).scalars()) if ids else set()
+        for i, account_id in enumerate(ids):
+            if account_id not in found:
+                check.fail(f"accounts.{i}.accountId", "no such account", "NOT_FOUND")
+        values["accounts"] = _primary_first(links)
+    if creating and not any(values.get(f) for f in ("family_name", "given_name", "emails", "phones")):
+        check.fail("familyName", "a contact needs a name, an email or a phone", "REQUIRED")
+    check.done()
+    return values
+
+
+async def _replace_children(uow: UnitOfWork, contact: Contact, values: dict) -> list[str]:
+    changed = []
+    session = uow.session
+    if "emails" in values:
+        await session.execute(delete(ContactEmail).where(ContactEmail.contact_id == contact.id))
+        session.add_all(ContactEmail(contact_id=contact.id, address=nfkc(e["address"]).strip(), normalized=normalize_email(e["address"]),
+                                     label=e.get("label"), is_primary=e["primary"], position=i)
+                        for i, e in enumerate(values.pop("emails")))
+        changed.append("emails")
+    if "phones" in values:
+        await session.execute(delete(ContactPhone).where(ContactPhone.contact_id == contact.id))
+        session.add_all(ContactPhone(contact_id=contact.id, e164=p["e164"], label=p.get("label"), is_primary=p["primary"], position=i)
+                        for i, p in enumerate(values.pop("phones")))
+        changed.append("phones")
+    if "accounts" in values:
+        await session.execute(delete(ContactAccount).where(ContactAccount.contact_id == contact.id))
+        session.add_all(ContactAccount(contact_id=contact.id, account_id=link["account_id"], is_primary=link["primary"])
+                        for link in values.pop("accounts"))
+        changed.append("accounts")
+    await session.flush()
+    return changed
+
+
+async def refresh_search_text(uow: UnitOfWork, contact: Contact) -> None:
+    emails = list((await uow.session.execute(select(ContactEmail.normalized).where(ContactEmail.contact_id == contact.id))).scalars())
+    phones = list((await uow.session.execute(select(ContactPhone.e164).where(ContactPhone.contact_id == contact.id))).scalars())
+    contact.search_text = contact_search_text(contact, emails, phones)
+
+
+async def create_contact(uow: UnitOfWork, data: dict) -> Contact:
+    values = await _check_contact_input(uow, data, creating=True)
+    now = uow.clock.now()
+    contact = Contact(**{k: v for k, v in values.items() if k not in ("emails", "phones", "accounts")},
+                      created_at=now, updated_at=now)
+    contact.custom_fields = contact.custom_fields or {}
+    uow.session.add(contact)
+    await uow.session.flush()
+    await _replace_children(uow, contact, values)
+    await refresh_search_text(uow, contact)
+    await uow.session.flush()
+    await uow.emit("contact.created", "contact", contact.id)
+    return contact
+
+
+async def update_contact(uow: UnitOfWork, contact_id: uuid.UUID, data: dict) -> Contact:
+    contact = await load_for_update(uow, Contact, contact_id)
+    values = await _check_contact_input(uow, data, creating=False)
+    changed = await _replace_children(uow, contact, values)
+    changed += changed_fields(contact, values)
+    if changed:
+        await refresh_search_text(uow, contact)
+        if not contact.search_text:
+            raise InputError(UserError("familyName", "a contact needs a name, an email or a phone", "REQUIRED"))
+        contact.updated_at = uow.clock.now()
+        await uow.session.flush()
+        await uow.emit("contact.updated", "contact", contact.id, {"fields": sorted(changed)})
+    return contact
+
+
+async def delete_contact(uow: UnitOfWork, contact_id: uuid.UUID) -> Contact:
+    contact = await load_for_update(uow, Contact, contact_id)
+    contact.deleted_at = contact.updated_at = uow.clock.now()
+    await uow.session.flush()
+    await uow.emit("contact.deleted", "contact", contact.id)
+    return contact
+
+
+async def restore_contact(uow: UnitOfWork, contact_id: uuid.UUID) -> Contact:
+    contact = await load_for_update(uow, Contact, contact_id, include_deleted=True)
+    if contact.deleted_at is None:
+        raise InputError(UserError("id", "is not deleted", "NOT_DELETED"))
+    if contact.merged_into_id is not None:
+        raise InputError(UserError("id", "was merged into another contact", "MERGED"))
+    contact.deleted_at = None
+    contact.updated_at = uow.clock.now()
+    await uow.session.flush()
+    await uow.emit("contact.restored", "contact", contact.id)
+    return contact
+
+
+async def destroy_contact(uow: UnitOfWork, contact_id: uuid.UUID) -> uuid.UUID:
+    """Remove the contact and everything that cascades from it. Plugins hear
+    `contact.destroyed` first. Data-subject erasure is the privacy plugin's job, not this."""
+    contact = await load_for_update(uow, Contact, contact_id, include_deleted=True)
+    await uow.emit("contact.destroyed", "contact", contact.id)
+    await uow.session.execute(Contact.__table__.update().where(Contact.merged_into_id == contact.id).values(merged_into_id=None))
+    await uow.session.execute(delete(Contact).where(Contact.id == contact.id))
+    return contact.id

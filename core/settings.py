@@ -1,0 +1,113 @@
+"""Configuration: environment variables, optionally backed by a TOML file (`ENISHI_CONFIG`).
+
+An environment variable always wins over the file, so a deployment can override one value."""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _csv(value: str) -> frozenset[str]:
+    return frozenset(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite+aiosqlite:///./enishi.db"
+    environment: str = "development"  # development | production
+    timezone: str = "Asia/Tokyo"
+    default_phone_region: str = "JP"
+    # None means every installed plugin; otherwise only these (the core is always on).
+    enabled_plugins: frozenset[str] | None = None
+    disabled_plugins: frozenset[str] = frozenset()
+    plugin_autoload: bool = True
+    key_encryption_key: str | None = None
+    max_page_size: int = 100
+    default_page_size: int = 20
+    max_query_depth: int = 12
+    max_aliases: int = 50
+    max_tokens: int = 5000
+    max_query_cost: int = 50_000
+    max_body_bytes: int = 1_000_000
+    log_level: str = "INFO"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def plugin_enabled(self, name: str) -> bool:
+        if name in self.disabled_plugins:
+            return False
+        return self.enabled_plugins is None or name in self.enabled_plugins
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if environ is None else environ)
+        values: dict = {}
+        config_file = env.get("ENISHI_CONFIG")
+        if config_file:
+            try:
+                values.update(tomllib.loads(Path(config_file).read_text(encoding="utf-8")))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigError(f"cannot read ENISHI_CONFIG file: {exc}") from exc
+        known = {f.name for f in fields(cls)}
+        for name in known:
+            key = f"ENISHI_{name.upper()}"
+            if key in env:
+                values[name] = env[key]
+        if "ENISHI_PLUGINS" in env:
+            values["enabled_plugins"] = env["ENISHI_PLUGINS"]
+        if "ENISHI_KEK" in env:
+            values["key_encryption_key"] = env["ENISHI_KEK"]
+        if "ENISHI_KEK_FILE" in env:
+            try:
+                values["key_encryption_key"] = Path(env["ENISHI_KEK_FILE"]).read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"cannot read ENISHI_KEK_FILE: {exc}") from exc
+        if env.get("ENISHI_DISABLE_PLUGIN_AUTOLOAD"):
+            values["plugin_autoload"] = False
+        unknown = set(values) - known
+        if unknown:
+            raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+        return cls()._coerce(values)
+
+    def _coerce(self, values: dict) -> "Settings":
+        coerced: dict = {}
+        for f in fields(self):
+            if f.name not in values:
+                continue
+            raw = values[f.name]
+            default = getattr(self, f.name)
+            if f.name == "enabled_plugins":
+                coerced[f.name] = None if raw in ("", "all", None) else (_csv(raw) if isinstance(raw, str) else frozenset(raw))
+            elif isinstance(default, frozenset):
+                coerced[f.name] = _csv(raw) if isinstance(raw, str) else frozenset(raw)
+            elif isinstance(default, bool):
+                coerced[f.name] = raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
+            elif isinstance(default, int):
+                try:
+                    coerced[f.name] = int(raw)
+                except (TypeError, ValueError) as exc:
+                    raise ConfigError(f"{f.name} must be an integer") from exc
+            else:
+                coerced[f.name] = raw
+        settings = replace(self, **coerced)
+        if settings.environment not in ("development", "production"):
+            raise ConfigError("environment must be 'development' or 'production'")
+        try:
+            settings.zone
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"unknown time zone {settings.timezone!r}") from exc
+        return settings

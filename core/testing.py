@@ -1,0 +1,157 @@
+"""pytest fixtures for Enishi and for plugin authors (registered as the `enishi` pytest plugin).
+
+Set `ENISHI_TEST_DATABASE_URL` to run against PostgreSQL; the default is a throw-away SQLite
+file. The schema is migrated once per session and every table is emptied after each test.
+
+    async def test_my_field(enishi_api):
+        api = await enishi_api(plugins=[("myplugin", my_hooks_module)])
+        data = await api.graphql("{ viewer { id } }")
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import uuid
+from dataclasses import dataclass, field, replace
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+
+from .clock import ManualClock
+from .db import Base, is_sqlite
+from .settings import Settings
+
+TEST_START = dt.datetime(2024, 6, 10, 0, 0, tzinfo=dt.timezone.utc)  # Monday 09:00 in Tokyo
+
+
+@pytest.fixture(scope="session")
+def enishi_database_url(tmp_path_factory) -> str:
+    return os.environ.get("ENISHI_TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('enishi')}/test.db"
+
+
+@pytest.fixture(scope="session")
+def enishi_base_settings(enishi_database_url) -> Settings:
+    return Settings(database_url=enishi_database_url, environment="production")
+
+
+async def _reset_database(url: str) -> None:
+    """PostgreSQL: start from an empty schema so a previous run's leftovers cannot hide a migration bug."""
+    if is_sqlite(url):
+        return
+    from .db import create_engine
+
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def enishi_migrated(enishi_base_settings) -> Settings:
+    from .db.migrate import upgrade
+    from .runtime import Runtime
+
+    asyncio.run(_reset_database(enishi_base_settings.database_url))
+    runtime = Runtime(enishi_base_settings)
+    upgrade(runtime)
+    asyncio.run(runtime.close())
+    return enishi_base_settings
+
+
+async def wipe(runtime) -> None:
+    async with runtime.unit_of_work() as uow:
+        tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+        if is_sqlite(runtime.settings.database_url):
+            for name in tables:
+                await uow.session.execute(text(f'DELETE FROM "{name}"'))
+        else:
+            await uow.session.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in tables) + " RESTART IDENTITY CASCADE"))
+
+
+@dataclass
+class Api:
+    """A running app reached over HTTP (httpx's ASGI transport), with a token per role."""
+
+    runtime: object
+    client: object
+    tokens: dict[str, str] = field(default_factory=dict)
+    user_ids: dict[str, uuid.UUID] = field(default_factory=dict)
+
+    @property
+    def clock(self) -> ManualClock:
+        return self.runtime.clock
+
+    async def token(self, role: str = "admin") -> str:
+        if role not in self.tokens:
+            from .auth import create_user, issue_token
+
+            async with self.runtime.unit_of_work() as uow:
+                user = await create_user(uow.session, self.runtime.clock, display_name=f"test {role}", roles=[role],
+                                         email=f"{role}@staff.example")
+                self.tokens[role] = await issue_token(uow.session, self.runtime.clock, user)
+                self.user_ids[role] = user.id
+        return self.tokens[role]
+
+    async def post(self, query: str, variables: dict | None = None, *, role: str = "admin", headers: dict | None = None):
+        token = await self.token(role)
+        return await self.client.post("/graphql", json={"query": query, "variables": variables or {}},
+                                      headers={"Authorization": f"Bearer {token}", **(headers or {})})
+
+    async def graphql(self, query: str, variables: dict | None = None, *, role: str = "admin") -> dict:
+        """The `data` of a query that must succeed without errors."""
+        response = await self.post(query, variables, role=role)
+        body = response.json()
+        assert response.status_code == 200 and not body.get("errors"), body
+        return body["data"]
+
+    async def errors(self, query: str, variables: dict | None = None, *, role: str = "admin") -> list[dict]:
+        """The `errors` of a query that must fail."""
+        body = (await self.post(query, variables, role=role)).json()
+        assert body.get("errors"), body
+        return body["errors"]
+
+    async def mutate(self, name: str, input: dict, selection: str = "", *, role: str = "admin") -> dict:
+        """Run mutation `name(input:)`; returns its payload (with `userErrors`)."""
+        query = (f"mutation($input: {name[0].upper()}{name[1:]}Input!) {{ {name}(input: $input) "
+                 f"{{ {selection} userErrors {{ field message code }} }} }}")
+        return (await self.graphql(query, {"input": input}, role=role))[name]
+
+
+@pytest.fixture
+def enishi_clock() -> ManualClock:
+    return ManualClock(TEST_START)
+
+
+@pytest_asyncio.fixture
+async def enishi_api(enishi_migrated, enishi_clock):
+    """A factory: `await enishi_api(plugins=[...], **setting_overrides)` gives an `Api`."""
+    import httpx
+
+    from enishi.graphql.app import create_app
+
+    from .runtime import Runtime
+
+    made: list[tuple] = []
+
+    async def make(plugins=(), **overrides) -> Api:
+        runtime = Runtime(replace(enishi_migrated, **overrides), clock=enishi_clock, extra_plugins=plugins)
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://enishi.test")
+        made.append((runtime, client))
+        return Api(runtime, client)
+
+    yield make
+    for runtime, client in made:
+        await client.aclose()
+    if made:
+        await wipe(made[0][0])
+    for runtime, _ in made:
+        await runtime.close()
+
+
+@pytest_asyncio.fixture
+async def api(enishi_api) -> Api:
+    """The app with every installed plugin, as an admin would reach it."""
+    return await enishi_api()

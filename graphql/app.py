@@ -1,0 +1,160 @@
+"""The HTTP surface: `/graphql` per the GraphQL-over-HTTP spec, and an unauthenticated `/health`.
+
+A hand-written view rather than strawberry's, so that authentication, body limits, content
+negotiation and status codes are exactly what the spec and our tests say."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from contextlib import asynccontextmanager
+
+from strawberry.types.graphql import OperationType
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.http.ides import get_graphql_ide_html
+
+from enishi.auth import authenticate
+from enishi.runtime import Runtime
+from .context import Context
+from .schema import present_result
+
+log = logging.getLogger("enishi.http")
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+
+
+class _RequestError(Exception):
+    def __init__(self, status: int, message: str, code: str, headers: dict | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.code, self.headers = status, message, code, headers or {}
+
+
+def _error_response(status: int, message: str, code: str, media_type: str = JSON, headers: dict | None = None) -> Response:
+    body = json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}, ensure_ascii=False)
+    return Response(body, status_code=status, media_type=media_type, headers=headers)
+
+
+def _negotiate(request: Request) -> str:
+    """application/graphql-response+json when the client accepts it, else application/json."""
+    accept = request.headers.get("accept", "")
+    if not accept:
+        return JSON
+    types = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+    if GRAPHQL_RESPONSE in types:
+        return GRAPHQL_RESPONSE
+    if JSON in types or "*/*" in types or "application/*" in types:
+        return JSON
+    raise _RequestError(406, "accept application/graphql-response+json or application/json", "NOT_ACCEPTABLE")
+
+
+async def _read_params(request: Request, max_bytes: int) -> dict:
+    if request.method == "GET":
+        params = dict(request.query_params)
+        for key in ("variables", "extensions"):
+            if key in params:
+                try:
+                    params[key] = json.loads(params[key])
+                except ValueError:
+                    raise _RequestError(400, f"`{key}` is not valid JSON", "BAD_REQUEST") from None
+        return params
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != JSON:
+        raise _RequestError(415, "send the request as application/json", "UNSUPPORTED_MEDIA_TYPE")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise _RequestError(413, f"request body over {max_bytes} bytes", "PAYLOAD_TOO_LARGE")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise _RequestError(413, f"request body over {max_bytes} bytes", "PAYLOAD_TOO_LARGE")
+    try:
+        params = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise _RequestError(400, "the body is not valid UTF-8 JSON", "BAD_REQUEST") from None
+    if not isinstance(params, dict):
+        raise _RequestError(400, "the body must be a JSON object", "BAD_REQUEST")
+    return params
+
+
+def _check_params(params: dict) -> tuple[str, dict | None, str | None]:
+    query, variables, operation_name = params.get("query"), params.get("variables"), params.get("operationName")
+    if not isinstance(query, str) or not query.strip():
+        raise _RequestError(400, "`query` must be a non-empty string", "BAD_REQUEST")
+    if variables is not None and not isinstance(variables, dict):
+        raise _RequestError(400, "`variables` must be an object", "BAD_REQUEST")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise _RequestError(400, "`operationName` must be a string", "BAD_REQUEST")
+    return query, variables, operation_name
+
+
+async def _viewer(runtime: Runtime, request: Request):
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _RequestError(401, "send an API token as `Authorization: Bearer <token>`", "UNAUTHENTICATED",
+                            {"WWW-Authenticate": "Bearer"})
+    async with runtime.read_session() as session:
+        viewer = await authenticate(session, runtime.permissions, token.strip())
+    if viewer is None:
+        raise _RequestError(401, "the API token is not valid", "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"})
+    return viewer
+
+
+def create_app(runtime: Runtime) -> Starlette:
+    settings = runtime.settings
+    schema = runtime.schema
+
+    async def graphql_endpoint(request: Request) -> Response:
+        started = time.perf_counter()
+        if request.method == "GET" and "text/html" in request.headers.get("accept", "") and not settings.is_production:
+            return HTMLResponse(get_graphql_ide_html(graphql_ide="graphiql"))
+        media_type = JSON
+        operation_name = None
+        try:
+            media_type = _negotiate(request)
+            query, variables, operation_name = _check_params(await _read_params(request, settings.max_body_bytes))
+            viewer = await _viewer(runtime, request)
+        except _RequestError as error:
+            return _error_response(error.status, error.message, error.code, media_type, error.headers)
+        allowed = (OperationType.QUERY,) if request.method == "GET" else (OperationType.QUERY, OperationType.MUTATION)
+        context = Context(runtime, viewer)
+        try:
+            result = await schema.execute(query, variable_values=variables, context_value=context,
+                                          operation_name=operation_name, allowed_operation_types=allowed)
+        except InvalidOperationTypeError:
+            return _error_response(405, "mutations must be sent with POST", "METHOD_NOT_ALLOWED", media_type, {"Allow": "POST"})
+        except CannotGetOperationTypeError:
+            return _error_response(400, "name one operation of the document in `operationName`", "BAD_REQUEST", media_type)
+        finally:
+            await context.close()
+        body = present_result(result)
+        request_failed = result.data is None and bool(result.errors)
+        status = 400 if request_failed and media_type == GRAPHQL_RESPONSE else 200
+        log.info("graphql", extra={"operation": operation_name, "status": status,
+                                   "ms": round((time.perf_counter() - started) * 1000, 1), "errors": len(result.errors or [])})
+        return Response(json.dumps(body, ensure_ascii=False, default=str), status_code=status, media_type=media_type)
+
+    async def health(_request: Request) -> Response:
+        try:
+            async with runtime.read_session() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception as exc:  # the health check reports, it must not raise
+            log.warning("health check failed: %s", type(exc).__name__)
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        yield
+        await runtime.close()
+
+    app = Starlette(routes=[Route("/graphql", graphql_endpoint, methods=["GET", "POST"]), Route("/health", health, methods=["GET"])],
+                    lifespan=lifespan)
+    app.state.runtime = runtime
+    return app

@@ -1,0 +1,67 @@
+"""Per-request state: who is asking, one read session, and the request's DataLoaders."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.dataloader import DataLoader
+
+from enishi.auth import Viewer
+from enishi.errors import Forbidden
+from enishi.runtime import Runtime
+
+
+class Context:
+    def __init__(self, runtime: Runtime, viewer: Viewer | None) -> None:
+        self.runtime = runtime
+        self.viewer = viewer
+        self._session: AsyncSession | None = None
+        self._session_cm: Any = None
+        # Resolvers run concurrently; one AsyncSession must only ever run one statement at a time.
+        self._lock = asyncio.Lock()
+        self._loaders: dict[Any, DataLoader] = {}
+
+    @property
+    def settings(self):
+        return self.runtime.settings
+
+    def require(self, permission: str) -> Viewer:
+        if permission not in self.runtime.permissions.known:
+            raise RuntimeError(f"unknown permission {permission!r}: contribute it with enishi_permissions")
+        if self.viewer is None:
+            raise Forbidden("authentication required")
+        self.viewer.require(permission)
+        return self.viewer
+
+    def can(self, permission: str) -> bool:
+        return self.viewer is not None and self.viewer.has(permission)
+
+    async def execute(self, statement):
+        async with self._lock:
+            if self._session is None:
+                self._session_cm = self.runtime.read_session()
+                self._session = await self._session_cm.__aenter__()
+            return await self._session.execute(statement)
+
+    async def scalars(self, statement) -> list:
+        return list((await self.execute(statement)).scalars())
+
+    def loader(self, key: Any, factory: Callable[["Context"], Callable]) -> DataLoader:
+        """The request's DataLoader for `key`, created on first use from `factory(context)`,
+        which returns the batch function. Plugins use this for their fields on core types."""
+        loader = self._loaders.get(key)
+        if loader is None:
+            loader = self._loaders[key] = DataLoader(load_fn=factory(self))
+        return loader
+
+    async def after_write(self) -> None:
+        """A mutation committed: later reads must see it, so drop the snapshot and the caches."""
+        await self.close()
+        self._loaders.clear()
+
+    async def close(self) -> None:
+        if self._session_cm is not None:
+            cm, self._session_cm, self._session = self._session_cm, None, None
+            await cm.__aexit__(None, None, None)

@@ -1,0 +1,45 @@
+"""How errors reach a caller: typed `userErrors` in payloads for bad input, GraphQL errors with
+an `extensions.code` for everything else, and nothing internal (no traces, no values) ever."""
+from __future__ import annotations
+
+import logging
+import traceback
+
+import strawberry
+from graphql import GraphQLError
+
+from enishi.errors import EnishiError, UserError
+
+log = logging.getLogger("enishi.graphql")
+INTERNAL_MESSAGE = "Internal server error."
+
+
+@strawberry.type(name="UserError", description="A problem with the input: which field, what, and a stable code.")
+class UserErrorType:
+    field: str | None
+    message: str
+    code: str
+
+    @classmethod
+    def of(cls, error: UserError) -> "UserErrorType":
+        return cls(field=error.field, message=error.message, code=error.code)
+
+
+def present_error(error: GraphQLError) -> GraphQLError:
+    """Known errors keep their message and gain a code; unknown ones are masked and logged by
+    exception type and frames only (exception messages may carry SQL parameters)."""
+    original = error.original_error
+    if original is None:
+        if error.extensions and "code" in error.extensions:
+            return error
+        return GraphQLError(error.message, nodes=error.nodes, source=error.source, positions=error.positions,
+                            path=error.path, extensions={"code": "GRAPHQL_VALIDATION_FAILED"})
+    if isinstance(original, EnishiError):
+        return GraphQLError(str(original), nodes=error.nodes, source=error.source, positions=error.positions,
+                            path=error.path, extensions={"code": original.code})
+    if isinstance(original, GraphQLError):
+        return present_error(original)
+    frames = "".join(traceback.format_tb(original.__traceback__))
+    log.error("unhandled %s in resolver at %s\n%s", type(original).__name__, error.path, frames)
+    return GraphQLError(INTERNAL_MESSAGE, nodes=error.nodes, source=error.source, positions=error.positions,
+                        path=error.path, extensions={"code": "INTERNAL"})

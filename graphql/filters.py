@@ -1,0 +1,196 @@
+"""Filter inputs (`and`/`or`/`not`, eq/in/contains/gt/lt, custom fields) compiled to SQL.
+
+Each entity declares a `FilterSpec`: which input fields map to which column (and of what kind),
+plus special fields with their own compiler (`search`, `accountId`). Everything else is shared."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import strawberry
+from sqlalchemy import Float, and_, cast, false, func, not_, or_, true
+from strawberry.scalars import JSON
+
+from enishi.normalize import like_pattern, nfkc
+from .relay import InvalidArgument, parse_global_id
+
+MAX_FILTER_DEPTH = 5
+MAX_IN_VALUES = 500
+
+
+@strawberry.input(description="Match a text field. `contains` and `startsWith` ignore case; use `search` on the entity for matching that also ignores width and kana.")
+class StringFilter:
+    eq: str | None = None
+    in_: list[str] | None = strawberry.field(default=None, name="in")
+    contains: str | None = None
+    starts_with: str | None = None
+    is_null: bool | None = None
+
+
+@strawberry.input
+class IntFilter:
+    eq: int | None = None
+    in_: list[int] | None = strawberry.field(default=None, name="in")
+    gt: int | None = None
+    gte: int | None = None
+    lt: int | None = None
+    lte: int | None = None
+    is_null: bool | None = None
+
+
+@strawberry.input
+class DateTimeFilter:
+    gt: dt.datetime | None = None
+    gte: dt.datetime | None = None
+    lt: dt.datetime | None = None
+    lte: dt.datetime | None = None
+    is_null: bool | None = None
+
+
+@strawberry.input(description="Match a reference by global id.")
+class IDFilter:
+    eq: strawberry.ID | None = None
+    in_: list[strawberry.ID] | None = strawberry.field(default=None, name="in")
+    is_null: bool | None = None
+
+
+@strawberry.input(description="Match one key of `customFields`. Compare numbers with gt/lt, anything with eq/in.")
+class CustomFieldFilter:
+    key: str
+    eq: JSON | None = None
+    in_: list[JSON] | None = strawberry.field(default=None, name="in")
+    contains: str | None = None
+    gt: float | None = None
+    lt: float | None = None
+    exists: bool | None = None
+
+
+def _aware(value: dt.datetime, name: str) -> dt.datetime:
+    if value.tzinfo is None:
+        raise InvalidArgument(f"filter `{name}` needs a date-time with an offset")
+    return value
+
+
+def _null_check(column, is_null):
+    return column.is_(None) if is_null else column.is_not(None)
+
+
+def _check_in(values: list, name: str) -> list:
+    if len(values) > MAX_IN_VALUES:
+        raise InvalidArgument(f"filter `{name}.in` takes at most {MAX_IN_VALUES} values")
+    return values
+
+
+def string_clause(column, f: StringFilter, name: str):
+    clauses = []
+    if f.eq is not None:
+        clauses.append(column == f.eq)
+    if f.in_ is not None:
+        clauses.append(column.in_(_check_in(f.in_, name)))
+    if f.contains is not None:
+        clauses.append(func.lower(column).like(like_pattern(nfkc(f.contains).lower()), escape="\\"))
+    if f.starts_with is not None:
+        clauses.append(func.lower(column).like(like_pattern(nfkc(f.starts_with).lower())[1:], escape="\\"))
+    if f.is_null is not None:
+        clauses.append(_null_check(column, f.is_null))
+    return clauses
+
+
+def ordered_clause(column, f, name: str, convert: Callable[[Any, str], Any] = lambda v, n: v):
+    clauses = []
+    for op in ("eq", "gt", "gte", "lt", "lte"):
+        value = getattr(f, op, None)
+        if value is not None:
+            value = convert(value, name)
+            clauses.append({"eq": column == value, "gt": column > value, "gte": column >= value,
+                            "lt": column < value, "lte": column <= value}[op])
+    if getattr(f, "in_", None) is not None:
+        clauses.append(column.in_(_check_in(f.in_, name)))
+    if f.is_null is not None:
+        clauses.append(_null_check(column, f.is_null))
+    return clauses
+
+
+def id_clause(column, f: IDFilter, name: str, type_name: str):
+    clauses = []
+    if f.eq is not None:
+        clauses.append(column == parse_global_id(f.eq, type_name, name))
+    if f.in_ is not None:
+        clauses.append(column.in_([parse_global_id(v, type_name, name) for v in _check_in(f.in_, name)]))
+    if f.is_null is not None:
+        clauses.append(_null_check(column, f.is_null))
+    return clauses
+
+
+def custom_field_clauses(column, filters: list[CustomFieldFilter]):
+    clauses = []
+    for f in filters:
+        element = column[f.key]
+        if f.exists is not None:
+            clauses.append(element.is_not(None) if f.exists else element.is_(None))
+        if f.eq is not None:
+            clauses.append(_json_equals(element, f.eq))
+        if f.in_ is not None:
+            clauses.append(or_(*(_json_equals(element, v) for v in _check_in(f.in_, "customField.in"))) if f.in_ else false())
+        if f.contains is not None:
+            clauses.append(func.lower(element.as_string()).like(like_pattern(nfkc(f.contains).lower()), escape="\\"))
+        if f.gt is not None:
+            clauses.append(cast(element.as_float(), Float) > f.gt)
+        if f.lt is not None:
+            clauses.append(cast(element.as_float(), Float) < f.lt)
+    return clauses
+
+
+def _json_equals(element, value):
+    if isinstance(value, bool):
+        return element.as_boolean() == value
+    if isinstance(value, (int, float)):
+        return element.as_float() == value
+    if isinstance(value, str):
+        return element.as_string() == value
+    raise InvalidArgument("customField eq/in compares strings, numbers and booleans")
+
+
+@dataclass
+class FilterSpec:
+    """How one entity's filter input maps to SQL."""
+
+    strings: dict[str, Any] = field(default_factory=dict)
+    ints: dict[str, Any] = field(default_factory=dict)
+    datetimes: dict[str, Any] = field(default_factory=dict)
+    ids: dict[str, tuple[Any, str]] = field(default_factory=dict)
+    custom_fields: Any = None
+    special: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+
+    def compile(self, f, depth: int = 0):
+        if f is None:
+            return true()
+        if depth > MAX_FILTER_DEPTH:
+            raise InvalidArgument(f"filters nest at most {MAX_FILTER_DEPTH} levels")
+        clauses = []
+        for name, column in self.strings.items():
+            if (value := getattr(f, name, None)) is not None:
+                clauses += string_clause(column, value, name)
+        for name, column in self.ints.items():
+            if (value := getattr(f, name, None)) is not None:
+                clauses += ordered_clause(column, value, name)
+        for name, column in self.datetimes.items():
+            if (value := getattr(f, name, None)) is not None:
+                clauses += ordered_clause(column, value, name, _aware)
+        for name, (column, type_name) in self.ids.items():
+            if (value := getattr(f, name, None)) is not None:
+                clauses += id_clause(column, value, name, type_name)
+        if self.custom_fields is not None and (value := getattr(f, "custom_field", None)):
+            clauses += custom_field_clauses(self.custom_fields, value)
+        for name, compiler in self.special.items():
+            if (value := getattr(f, name, None)) is not None:
+                clauses.append(compiler(value))
+        if f.and_:
+            clauses += [self.compile(sub, depth + 1) for sub in f.and_]
+        if f.or_:
+            clauses.append(or_(*(self.compile(sub, depth + 1) for sub in f.or_)))
+        if f.not_ is not None:
+            clauses.append(not_(self.compile(f.not_, depth + 1)))
+        return and_(true(), *clauses)

@@ -1,0 +1,79 @@
+"""Limits that reject abusive queries before any SQL runs: depth, aliases, tokens (strawberry's
+own extensions) and cost (here), where cost counts the objects a query may return given the page
+sizes it asks for, variables included."""
+from __future__ import annotations
+
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    IntValueNode,
+    ListValueNode,
+    OperationDefinitionNode,
+    VariableNode,
+)
+from graphql.execution import ExecutionResult
+from strawberry.extensions import SchemaExtension
+
+PAGE_ARGUMENTS = ("first", "last")
+
+
+class QueryCostLimiter(SchemaExtension):
+    def __init__(self, *, max_cost: int, default_page_size: int) -> None:
+        self.max_cost = max_cost
+        self.default_page_size = default_page_size
+
+    def on_execute(self):
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and context.result is None:
+            cost = self.cost(document, context.operation_name, context.variables or {})
+            if cost > self.max_cost:
+                context.result = ExecutionResult(data=None, errors=[GraphQLError(
+                    f"query cost {cost} exceeds the limit of {self.max_cost}; ask for smaller pages",
+                    extensions={"code": "QUERY_TOO_COSTLY", "cost": cost, "maxCost": self.max_cost})])
+        yield
+
+    def cost(self, document, operation_name: str | None, variables: dict) -> int:
+        fragments = {d.name.value: d for d in document.definitions if getattr(d, "kind", "") == "fragment_definition"}
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        chosen = [op for op in operations if operation_name is None or (op.name and op.name.value == operation_name)]
+        return sum(self._selection_cost(op.selection_set, 1, fragments, variables, set()) for op in chosen[:1])
+
+    def _selection_cost(self, selection_set, multiplier: int, fragments, variables, seen: frozenset | set) -> int:
+        if selection_set is None:
+            return 0
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += multiplier
+                total += self._selection_cost(selection.selection_set, multiplier * self._fan_out(selection, variables),
+                                              fragments, variables, seen)
+            elif isinstance(selection, InlineFragmentNode):
+                total += self._selection_cost(selection.selection_set, multiplier, fragments, variables, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name in seen or name not in fragments:
+                    continue  # cycles and unknown fragments are validation errors already
+                total += self._selection_cost(fragments[name].selection_set, multiplier, fragments, variables, seen | {name})
+        return total
+
+    def _fan_out(self, field: FieldNode, variables: dict) -> int:
+        """How many children one of this field may have: its page size or its id list's length."""
+        for argument in field.arguments or ():
+            name = argument.name.value
+            value = argument.value
+            if isinstance(value, VariableNode):
+                value = variables.get(value.name.value)
+            elif isinstance(value, IntValueNode):
+                value = int(value.value)
+            elif isinstance(value, ListValueNode):
+                value = list(value.values)
+            if name in PAGE_ARGUMENTS and isinstance(value, int):
+                return max(value, 1)
+            if name == "ids" and isinstance(value, list):
+                return max(len(value), 1)
+        if field.selection_set is not None and any(a.name.value in PAGE_ARGUMENTS for a in field.arguments or ()):
+            return self.default_page_size
+        return 1

@@ -1,0 +1,129 @@
+"""Batch loading for the core types: every relation a resolver follows goes through one of these,
+so a page costs a fixed number of statements whatever its size."""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import func, select, union
+
+from enishi.models import Account, Activity, ActivityTarget, Contact, ContactAccount, Task, User
+from .relay import NestedConnection, SortKey
+
+
+def rows_by_id(model):
+    """Factory of a batch function: ids → rows (None where missing)."""
+
+    def factory(ctx):
+        async def load(ids: list) -> list:
+            rows = {row.id: row for row in await ctx.scalars(select(model).where(model.id.in_(ids)))}
+            return [rows.get(i) for i in ids]
+
+        return load
+
+    return factory
+
+
+def rows_by_column(model, column, *order_by):
+    """Factory of a batch function: key → list of rows whose `column` equals the key."""
+
+    def factory(ctx):
+        async def load(keys: list) -> list[list]:
+            grouped: dict[Any, list] = defaultdict(list)
+            for row in await ctx.scalars(select(model).where(column.in_(keys)).order_by(*order_by)):
+                grouped[getattr(row, column.key)].append(row)
+            return [grouped.get(k, []) for k in keys]
+
+        return load
+
+    return factory
+
+
+def load_row(ctx, model, id):
+    return ctx.loader(("row", model), rows_by_id(model)).load(id)
+
+
+def next_action_factory(ctx):
+    """Earliest due date of an open task on the account or on any of its contacts."""
+
+    async def load(account_ids: list) -> list:
+        via_contacts = (select(ContactAccount.account_id.label("account_id"), Task.due_at)
+                        .join(Task, Task.contact_id == ContactAccount.contact_id)
+                        .where(ContactAccount.account_id.in_(account_ids), Task.status == "open"))
+        direct = select(Task.account_id.label("account_id"), Task.due_at).where(Task.account_id.in_(account_ids), Task.status == "open")
+        both = union(direct, via_contacts).subquery()
+        rows = await ctx.execute(select(both.c.account_id, func.min(both.c.due_at)).group_by(both.c.account_id))
+        found = {account_id: due for account_id, due in rows}
+        return [_aware(found.get(a)) for a in account_ids]
+
+    return load
+
+
+def _aware(value):
+    """MIN() over a column returns the driver's raw value; on SQLite that is a naive UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def activity_targets_factory(ctx):
+    async def load(activity_ids: list) -> list[list]:
+        grouped: dict[Any, list] = defaultdict(list)
+        rows = await ctx.execute(select(ActivityTarget.activity_id, ActivityTarget.contact_id, ActivityTarget.account_id)
+                                 .where(ActivityTarget.activity_id.in_(activity_ids)))
+        for activity_id, contact_id, account_id in rows:
+            grouped[activity_id].append((contact_id, account_id))
+        return [grouped.get(a, []) for a in activity_ids]
+
+    return load
+
+
+def _contact_timeline_pairs(owner_ids, types):
+    statement = (select(ActivityTarget.contact_id.label("owner_id"), ActivityTarget.activity_id.label("item_id"))
+                 .where(ActivityTarget.contact_id.in_(owner_ids)))
+    return _only_types(statement, types)
+
+
+def _account_timeline_pairs(owner_ids, types):
+    """An account's timeline: its own activities and those of its contacts, each once."""
+    direct = select(ActivityTarget.account_id.label("owner_id"), ActivityTarget.activity_id.label("item_id")).where(
+        ActivityTarget.account_id.in_(owner_ids))
+    via_contacts = (select(ContactAccount.account_id.label("owner_id"), ActivityTarget.activity_id.label("item_id"))
+                    .join(ActivityTarget, ActivityTarget.contact_id == ContactAccount.contact_id)
+                    .where(ContactAccount.account_id.in_(owner_ids)))
+    if types:
+        direct, via_contacts = _only_types(direct, types), _only_types(via_contacts, types)
+    return union(direct, via_contacts)
+
+
+def _only_types(statement, types):
+    if not types:
+        return statement
+    return statement.where(ActivityTarget.activity_id.in_(select(Activity.id).where(Activity.type.in_(types))))
+
+
+def _account_contact_pairs(owner_ids, _extra):
+    return (select(ContactAccount.account_id.label("owner_id"), ContactAccount.contact_id.label("item_id"))
+            .join(Contact, Contact.id == ContactAccount.contact_id)
+            .where(ContactAccount.account_id.in_(owner_ids), Contact.deleted_at.is_(None)))
+
+
+TIMELINE_ORDER = ((SortKey(Activity.occurred_at, "datetime"), True), (SortKey(Activity.id, "uuid"), True))
+CONTACT_TIMELINE = NestedConnection("contact.timeline", Activity, TIMELINE_ORDER, _contact_timeline_pairs)
+ACCOUNT_TIMELINE = NestedConnection("account.timeline", Activity, TIMELINE_ORDER, _account_timeline_pairs)
+ACCOUNT_CONTACTS = NestedConnection(
+    "account.contacts", Contact,
+    ((SortKey(func.coalesce(Contact.family_name_kana, ""), "text"), False),
+     (SortKey(func.coalesce(Contact.given_name_kana, ""), "text"), False),
+     (SortKey(Contact.id, "uuid"), False)),
+    _account_contact_pairs,
+)
+
+USERS = rows_by_id(User)
+ACCOUNTS = rows_by_id(Account)
+CONTACTS = rows_by_id(Contact)
+ACTIVITIES = rows_by_id(Activity)
+TASKS = rows_by_id(Task)

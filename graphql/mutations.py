@@ -1,0 +1,399 @@
+"""The core's mutations. Each takes one `input` and returns a payload with the object and
+`userErrors`; bad input rolls the whole unit of work back, so it changes nothing."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from enishi.errors import InputError, UserError
+from enishi.runtime import UnitOfWork
+from enishi.services import accounts, activities, contacts, merge, tasks
+from .errors import UserErrorType
+from .relay import parse_global_id, to_global_id
+from .types import Account, Activity, Contact, Task
+
+R = TypeVar("R")
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def input_values(data: Any, ids: dict[str, str] | None = None, skip: tuple[str, ...] = ("id",)) -> dict:
+    """The fields the caller actually sent (UNSET ones left out, explicit nulls kept), with global
+    ids decoded to uuids. `ids` maps a field to the type its id must have."""
+    ids = ids or {}
+    values = {}
+    for name, value in vars(data).items():
+        if name in skip or value is strawberry.UNSET:
+            continue
+        if name in ids and value is not None:
+            value = parse_global_id(value, ids[name], camel(name))
+        values[name] = value
+    return values
+
+
+class _DryRunDone(Exception):
+    """Raised inside a dry run's unit of work so that whatever hooks touched is rolled back."""
+
+    def __init__(self, result: Any) -> None:
+        self.result = result
+
+
+async def run_mutation(info: Info, permission: str, work: Callable[[UnitOfWork], Awaitable[R]], *,
+                       dry_run: bool = False) -> tuple[R | None, list[UserErrorType]]:
+    """Check the permission, run `work` in one unit of work, and turn input errors into userErrors.
+    A dry run computes the same result and then rolls back."""
+    ctx = info.context
+    viewer = ctx.require(permission)
+    try:
+        async with ctx.runtime.unit_of_work(viewer.user_id) as uow:
+            result = await work(uow)
+            if dry_run:
+                raise _DryRunDone(result)
+    except InputError as error:
+        return None, [UserErrorType.of(_camel_error(e)) for e in error.errors]
+    except _DryRunDone as done:
+        return done.result, []
+    await ctx.after_write()
+    return result, []
+
+
+def _camel_error(error: UserError) -> UserError:
+    if error.field is None:
+        return error
+    return UserError(".".join(camel(part) for part in error.field.split(".")), error.message, error.code)
+
+
+# --- payloads ----------------------------------------------------------------------------------
+
+
+@strawberry.type
+class AccountPayload:
+    account: Account | None
+    user_errors: list[UserErrorType]
+
+
+@strawberry.type
+class ContactPayload:
+    contact: Contact | None
+    user_errors: list[UserErrorType]
+
+
+@strawberry.type
+class ActivityPayload:
+    activity: Activity | None
+    user_errors: list[UserErrorType]
+
+
+@strawberry.type
+class TaskPayload:
+    task: Task | None
+    user_errors: list[UserErrorType]
+
+
+@strawberry.type
+class DestroyPayload:
+    destroyed_id: strawberry.ID | None
+    user_errors: list[UserErrorType]
+
+
+@strawberry.type(description="What a merge moved, or would move in a dry run.")
+class MergeMoveType:
+    plugin: str
+    entity: str
+    count: int
+
+
+@strawberry.type
+class MergeContactsPayload:
+    contact: Contact | None
+    moves: list[MergeMoveType]
+    dry_run: bool
+    user_errors: list[UserErrorType]
+
+
+@strawberry.type
+class MergeAccountsPayload:
+    account: Account | None
+    moves: list[MergeMoveType]
+    dry_run: bool
+    user_errors: list[UserErrorType]
+
+
+# --- inputs ------------------------------------------------------------------------------------
+
+
+@strawberry.input
+class CreateAccountInput:
+    name: str
+    name_kana: str | None = strawberry.UNSET
+    domain: str | None = strawberry.UNSET
+    industry: str | None = strawberry.UNSET
+    employee_count: int | None = strawberry.UNSET
+    parent_id: strawberry.ID | None = strawberry.UNSET
+    owner_id: strawberry.ID | None = strawberry.UNSET
+    lifecycle_stage: str | None = strawberry.UNSET
+    custom_fields: JSON | None = strawberry.UNSET
+
+
+@strawberry.input(description="Only the fields sent change; send null to clear one.")
+class UpdateAccountInput:
+    id: strawberry.ID
+    name: str | None = strawberry.UNSET
+    name_kana: str | None = strawberry.UNSET
+    domain: str | None = strawberry.UNSET
+    industry: str | None = strawberry.UNSET
+    employee_count: int | None = strawberry.UNSET
+    parent_id: strawberry.ID | None = strawberry.UNSET
+    owner_id: strawberry.ID | None = strawberry.UNSET
+    lifecycle_stage: str | None = strawberry.UNSET
+    custom_fields: JSON | None = strawberry.UNSET
+
+
+ACCOUNT_IDS = {"parent_id": "Account", "owner_id": "User"}
+
+
+@strawberry.input
+class EmailInput:
+    address: str
+    label: str | None = None
+    primary: bool = False
+
+
+@strawberry.input
+class PhoneInput:
+    number: str = strawberry.field(description="As written: 03-1234-5678, ０３－１２３４－５６７８, +81 3 1234 5678.")
+    label: str | None = None
+    primary: bool = False
+
+
+@strawberry.input
+class AccountLinkInput:
+    account_id: strawberry.ID
+    primary: bool = False
+
+
+@strawberry.input
+class CreateContactInput:
+    family_name: str | None = strawberry.UNSET
+    given_name: str | None = strawberry.UNSET
+    family_name_kana: str | None = strawberry.UNSET
+    given_name_kana: str | None = strawberry.UNSET
+    job_title: str | None = strawberry.UNSET
+    department: str | None = strawberry.UNSET
+    emails: list[EmailInput] | None = strawberry.UNSET
+    phones: list[PhoneInput] | None = strawberry.UNSET
+    accounts: list[AccountLinkInput] | None = strawberry.UNSET
+    owner_id: strawberry.ID | None = strawberry.UNSET
+    custom_fields: JSON | None = strawberry.UNSET
+
+
+@strawberry.input(description="Only the fields sent change; send null to clear one. A list sent (emails, phones, "
+                              "accounts) replaces the old one.")
+class UpdateContactInput:
+    id: strawberry.ID
+    family_name: str | None = strawberry.UNSET
+    given_name: str | None = strawberry.UNSET
+    family_name_kana: str | None = strawberry.UNSET
+    given_name_kana: str | None = strawberry.UNSET
+    job_title: str | None = strawberry.UNSET
+    department: str | None = strawberry.UNSET
+    emails: list[EmailInput] | None = strawberry.UNSET
+    phones: list[PhoneInput] | None = strawberry.UNSET
+    accounts: list[AccountLinkInput] | None = strawberry.UNSET
+    owner_id: strawberry.ID | None = strawberry.UNSET
+    custom_fields: JSON | None = strawberry.UNSET
+
+
+def contact_values(data) -> dict:
+    values = input_values(data, {"owner_id": "User"})
+    for name in ("emails", "phones"):
+        if values.get(name) is not None:
+            values[name] = [vars(item) for item in values[name]]
+    if values.get("accounts") is not None:
+        values["accounts"] = [{"account_id": parse_global_id(link.account_id, "Account", f"accounts.{i}.accountId"),
+                               "primary": link.primary} for i, link in enumerate(values["accounts"])]
+    return values
+
+
+@strawberry.input
+class IdInput:
+    id: strawberry.ID
+
+
+@strawberry.input
+class LogActivityInput:
+    type: str
+    summary: str
+    body: str | None = None
+    channel: str | None = None
+    direction: str | None = None
+    occurred_at: dt.datetime | None = strawberry.field(default=None, description="When it happened; defaults to now. Back-dating is fine.")
+    duration_seconds: int | None = None
+    contact_ids: list[strawberry.ID] | None = None
+    account_ids: list[strawberry.ID] | None = None
+    actor_id: strawberry.ID | None = strawberry.UNSET
+
+
+@strawberry.input
+class CreateTaskInput:
+    title: str
+    due_at: dt.datetime | None = None
+    assignee_id: strawberry.ID | None = strawberry.UNSET
+    contact_id: strawberry.ID | None = None
+    account_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class UpdateTaskInput:
+    id: strawberry.ID
+    title: str | None = strawberry.UNSET
+    due_at: dt.datetime | None = strawberry.UNSET
+    status: str | None = strawberry.UNSET
+    assignee_id: strawberry.ID | None = strawberry.UNSET
+
+
+TASK_IDS = {"assignee_id": "User", "contact_id": "Contact", "account_id": "Account"}
+
+
+@strawberry.input
+class MergeInput:
+    survivor_id: strawberry.ID
+    merged_ids: list[strawberry.ID]
+    dry_run: bool = False
+
+
+def _aware(value: dt.datetime | None, field: str) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise InputError(UserError(field, "needs a time zone offset", "NAIVE_DATETIME"))
+    return value
+
+
+def _id(value: str, type_name: str, field: str = "id"):
+    return parse_global_id(value, type_name, field)
+
+
+async def _account(info: Info, permission: str, work) -> AccountPayload:
+    row, errors = await run_mutation(info, permission, work)
+    return AccountPayload(account=Account.from_row(row) if row else None, user_errors=errors)
+
+
+async def _contact(info: Info, permission: str, work) -> ContactPayload:
+    row, errors = await run_mutation(info, permission, work)
+    return ContactPayload(contact=Contact.from_row(row) if row else None, user_errors=errors)
+
+
+async def _destroy(info: Info, permission: str, type_name: str, work) -> DestroyPayload:
+    destroyed, errors = await run_mutation(info, permission, work)
+    return DestroyPayload(destroyed_id=strawberry.ID(to_global_id(type_name, destroyed)) if destroyed else None, user_errors=errors)
+
+
+async def _merge(info: Info, service, data: MergeInput, type_name: str):
+    async def work(uow):
+        survivor = _id(data.survivor_id, type_name, "survivorId")
+        merged = [_id(m, type_name, f"mergedIds.{i}") for i, m in enumerate(data.merged_ids)]
+        return await service(uow, survivor, merged, dry_run=data.dry_run)
+
+    result, errors = await run_mutation(info, "crm.merge", work, dry_run=data.dry_run)
+    moves = [MergeMoveType(plugin=m.plugin, entity=m.entity, count=m.count) for m in result.moves] if result else []
+    return result, moves, errors
+
+
+@strawberry.type
+class CoreMutation:
+    @strawberry.mutation
+    async def create_account(self, info: Info, input: CreateAccountInput) -> AccountPayload:
+        return await _account(info, "crm.write", lambda uow: accounts.create_account(uow, input_values(input, ACCOUNT_IDS)))
+
+    @strawberry.mutation
+    async def update_account(self, info: Info, input: UpdateAccountInput) -> AccountPayload:
+        return await _account(info, "crm.write", lambda uow: accounts.update_account(
+            uow, _id(input.id, "Account"), input_values(input, ACCOUNT_IDS)))
+
+    @strawberry.mutation(description="Soft delete: the account disappears from lists and can be restored.")
+    async def delete_account(self, info: Info, input: IdInput) -> AccountPayload:
+        return await _account(info, "crm.delete", lambda uow: accounts.delete_account(uow, _id(input.id, "Account")))
+
+    @strawberry.mutation
+    async def restore_account(self, info: Info, input: IdInput) -> AccountPayload:
+        return await _account(info, "crm.delete", lambda uow: accounts.restore_account(uow, _id(input.id, "Account")))
+
+    @strawberry.mutation(description="Remove the account for good, with its links, tasks and timeline targets.")
+    async def destroy_account(self, info: Info, input: IdInput) -> DestroyPayload:
+        return await _destroy(info, "crm.destroy", "Account", lambda uow: accounts.destroy_account(uow, _id(input.id, "Account")))
+
+    @strawberry.mutation
+    async def create_contact(self, info: Info, input: CreateContactInput) -> ContactPayload:
+        return await _contact(info, "crm.write", lambda uow: contacts.create_contact(uow, contact_values(input)))
+
+    @strawberry.mutation
+    async def update_contact(self, info: Info, input: UpdateContactInput) -> ContactPayload:
+        return await _contact(info, "crm.write", lambda uow: contacts.update_contact(uow, _id(input.id, "Contact"), contact_values(input)))
+
+    @strawberry.mutation(description="Soft delete: the contact disappears from lists and can be restored.")
+    async def delete_contact(self, info: Info, input: IdInput) -> ContactPayload:
+        return await _contact(info, "crm.delete", lambda uow: contacts.delete_contact(uow, _id(input.id, "Contact")))
+
+    @strawberry.mutation
+    async def restore_contact(self, info: Info, input: IdInput) -> ContactPayload:
+        return await _contact(info, "crm.delete", lambda uow: contacts.restore_contact(uow, _id(input.id, "Contact")))
+
+    @strawberry.mutation(description="Remove the contact for good. For a data-subject erasure use the privacy plugin.")
+    async def destroy_contact(self, info: Info, input: IdInput) -> DestroyPayload:
+        return await _destroy(info, "crm.destroy", "Contact", lambda uow: contacts.destroy_contact(uow, _id(input.id, "Contact")))
+
+    @strawberry.mutation
+    async def log_activity(self, info: Info, input: LogActivityInput) -> ActivityPayload:
+        async def work(uow):
+            data = input_values(input, {"actor_id": "User"})
+            data["occurred_at"] = _aware(input.occurred_at, "occurredAt")
+            data["contact_ids"] = [_id(c, "Contact", f"contactIds.{i}") for i, c in enumerate(input.contact_ids or [])]
+            data["account_ids"] = [_id(a, "Account", f"accountIds.{i}") for i, a in enumerate(input.account_ids or [])]
+            return await activities.log_activity(uow, data)
+
+        row, errors = await run_mutation(info, "activity.write", work)
+        return ActivityPayload(activity=Activity.from_row(row) if row else None, user_errors=errors)
+
+    @strawberry.mutation
+    async def delete_activity(self, info: Info, input: IdInput) -> DestroyPayload:
+        return await _destroy(info, "activity.write", "Activity", lambda uow: activities.delete_activity(uow, _id(input.id, "Activity")))
+
+    @strawberry.mutation
+    async def create_task(self, info: Info, input: CreateTaskInput) -> TaskPayload:
+        async def work(uow):
+            data = input_values(input, TASK_IDS)
+            data["due_at"] = _aware(input.due_at, "dueAt")
+            return await tasks.create_task(uow, data)
+
+        row, errors = await run_mutation(info, "task.write", work)
+        return TaskPayload(task=Task.from_row(row) if row else None, user_errors=errors)
+
+    @strawberry.mutation
+    async def update_task(self, info: Info, input: UpdateTaskInput) -> TaskPayload:
+        async def work(uow):
+            data = input_values(input, TASK_IDS)
+            if "due_at" in data:
+                data["due_at"] = _aware(data["due_at"], "dueAt")
+            return await tasks.update_task(uow, _id(input.id, "Task"), data)
+
+        row, errors = await run_mutation(info, "task.write", work)
+        return TaskPayload(task=Task.from_row(row) if row else None, user_errors=errors)
+
+    @strawberry.mutation(description="Merge contacts into the survivor; `dryRun` reports what would move and changes nothing.")
+    async def merge_contacts(self, info: Info, input: MergeInput) -> MergeContactsPayload:
+        result, moves, errors = await _merge(info, merge.merge_contacts, input, "Contact")
+        return MergeContactsPayload(contact=Contact.from_row(result.survivor) if result else None, moves=moves,
+                                    dry_run=input.dry_run, user_errors=errors)
+
+    @strawberry.mutation(description="Merge accounts into the survivor; `dryRun` reports what would move and changes nothing.")
+    async def merge_accounts(self, info: Info, input: MergeInput) -> MergeAccountsPayload:
+        result, moves, errors = await _merge(info, merge.merge_accounts, input, "Account")
+        return MergeAccountsPayload(account=Account.from_row(result.survivor) if result else None, moves=moves,
+                                    dry_run=input.dry_run, user_errors=errors)

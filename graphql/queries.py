@@ -1,0 +1,308 @@
+"""The core's root query fields: lists as filtered, ordered connections, plus duplicates."""
+from __future__ import annotations
+
+import datetime as dt
+from enum import Enum
+
+import strawberry
+from sqlalchemy import exists, func, or_, select
+from strawberry.types import Info
+
+from enishi import models
+from enishi.normalize import like_pattern, search_key
+from enishi.services.merge import account_duplicates, contact_duplicates
+from .filters import CustomFieldFilter, DateTimeFilter, FilterSpec, IDFilter, IntFilter, StringFilter, id_clause, string_clause
+from .loaders import TIMELINE_ORDER, load_row
+from .relay import Connection, InvalidArgument, OrderDirection, PageRequest, SortKey, paginate, to_global_id
+from .types import Account, Activity, Contact, Task, User
+
+
+def _search(column):
+    """Substring search on the folded search text: 山田, ヤマダ, やまだ, ＡＢＣ, abc all match."""
+
+    def compile(text: str):
+        key = search_key(text)
+        return column.like(like_pattern(key), escape="\\") if key else column.is_not(None)
+
+    return compile
+
+
+# --- accounts ---------------------------------------------------------------------------------
+
+
+@strawberry.input
+class AccountFilter:
+    and_: list["AccountFilter"] | None = strawberry.field(default=None, name="and")
+    or_: list["AccountFilter"] | None = strawberry.field(default=None, name="or")
+    not_: "AccountFilter | None" = strawberry.field(default=None, name="not")
+    search: str | None = strawberry.field(default=None, description="Name, kana or domain, any width or kana.")
+    name: StringFilter | None = None
+    domain: StringFilter | None = None
+    industry: StringFilter | None = None
+    lifecycle_stage: StringFilter | None = None
+    employee_count: IntFilter | None = None
+    owner_id: IDFilter | None = None
+    parent_id: IDFilter | None = None
+    created_at: DateTimeFilter | None = None
+    updated_at: DateTimeFilter | None = None
+    custom_field: list[CustomFieldFilter] | None = None
+
+
+ACCOUNT_FILTER = FilterSpec(
+    strings={"name": models.Account.name, "domain": models.Account.domain, "industry": models.Account.industry,
+             "lifecycle_stage": models.Account.lifecycle_stage},
+    ints={"employee_count": models.Account.employee_count},
+    datetimes={"created_at": models.Account.created_at, "updated_at": models.Account.updated_at},
+    ids={"owner_id": (models.Account.owner_id, "User"), "parent_id": (models.Account.parent_id, "Account")},
+    custom_fields=models.Account.custom_fields,
+    special={"search": _search(models.Account.search_text)},
+)
+
+
+@strawberry.enum
+class AccountOrderField(Enum):
+    NAME = "name"
+    NAME_KANA = "name_kana"
+    EMPLOYEE_COUNT = "employee_count"
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+
+
+@strawberry.input
+class AccountOrder:
+    field: AccountOrderField
+    direction: OrderDirection = OrderDirection.ASC
+
+
+ACCOUNT_SORT = {
+    AccountOrderField.NAME: SortKey(models.Account.name, "text"),
+    AccountOrderField.NAME_KANA: SortKey(func.coalesce(models.Account.name_kana, ""), "text"),
+    AccountOrderField.EMPLOYEE_COUNT: SortKey(func.coalesce(models.Account.employee_count, -1), "int"),
+    AccountOrderField.CREATED_AT: SortKey(models.Account.created_at, "datetime"),
+    AccountOrderField.UPDATED_AT: SortKey(models.Account.updated_at, "datetime"),
+}
+
+# --- contacts ---------------------------------------------------------------------------------
+
+
+@strawberry.input
+class ContactFilter:
+    and_: list["ContactFilter"] | None = strawberry.field(default=None, name="and")
+    or_: list["ContactFilter"] | None = strawberry.field(default=None, name="or")
+    not_: "ContactFilter | None" = strawberry.field(default=None, name="not")
+    search: str | None = strawberry.field(
+        default=None, description="Names in either order, kana (hiragana or katakana), emails, phones, company names; any width.")
+    family_name: StringFilter | None = None
+    given_name: StringFilter | None = None
+    family_name_kana: StringFilter | None = None
+    job_title: StringFilter | None = None
+    department: StringFilter | None = None
+    email: StringFilter | None = None
+    account_id: IDFilter | None = None
+    owner_id: IDFilter | None = None
+    created_at: DateTimeFilter | None = None
+    updated_at: DateTimeFilter | None = None
+    custom_field: list[CustomFieldFilter] | None = None
+
+
+def _contact_search(text: str):
+    key = search_key(text)
+    if not key:
+        return models.Contact.id.is_not(None)
+    pattern = like_pattern(key)
+    by_company = exists().where(
+        models.ContactAccount.contact_id == models.Contact.id,
+        models.Account.id == models.ContactAccount.account_id,
+        models.Account.search_text.like(pattern, escape="\\"))
+    return or_(models.Contact.search_text.like(pattern, escape="\\"), by_company)
+
+
+def _contact_email(f: StringFilter):
+    clauses = string_clause(models.ContactEmail.normalized, f, "email")
+    return exists().where(models.ContactEmail.contact_id == models.Contact.id, *clauses)
+
+
+def _contact_account(f: IDFilter):
+    return exists().where(models.ContactAccount.contact_id == models.Contact.id,
+                          *id_clause(models.ContactAccount.account_id, f, "accountId", "Account"))
+
+
+CONTACT_FILTER = FilterSpec(
+    strings={"family_name": models.Contact.family_name, "given_name": models.Contact.given_name,
+             "family_name_kana": models.Contact.family_name_kana, "job_title": models.Contact.job_title,
+             "department": models.Contact.department},
+    datetimes={"created_at": models.Contact.created_at, "updated_at": models.Contact.updated_at},
+    ids={"owner_id": (models.Contact.owner_id, "User")},
+    custom_fields=models.Contact.custom_fields,
+    special={"search": _contact_search, "email": _contact_email, "account_id": _contact_account},
+)
+
+
+@strawberry.enum
+class ContactOrderField(Enum):
+    KANA = "kana"
+    FAMILY_NAME = "family_name"
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+
+
+@strawberry.input
+class ContactOrder:
+    field: ContactOrderField
+    direction: OrderDirection = OrderDirection.ASC
+
+
+CONTACT_SORT = {
+    ContactOrderField.KANA: SortKey(func.coalesce(models.Contact.family_name_kana, "") + func.coalesce(models.Contact.given_name_kana, ""), "text"),
+    ContactOrderField.FAMILY_NAME: SortKey(func.coalesce(models.Contact.family_name, ""), "text"),
+    ContactOrderField.CREATED_AT: SortKey(models.Contact.created_at, "datetime"),
+    ContactOrderField.UPDATED_AT: SortKey(models.Contact.updated_at, "datetime"),
+}
+
+# --- activities and tasks ----------------------------------------------------------------------
+
+
+@strawberry.input
+class ActivityFilter:
+    and_: list["ActivityFilter"] | None = strawberry.field(default=None, name="and")
+    or_: list["ActivityFilter"] | None = strawberry.field(default=None, name="or")
+    not_: "ActivityFilter | None" = strawberry.field(default=None, name="not")
+    type: StringFilter | None = None
+    channel: StringFilter | None = None
+    direction: StringFilter | None = None
+    source_plugin: StringFilter | None = None
+    summary: StringFilter | None = None
+    occurred_at: DateTimeFilter | None = None
+    actor_id: IDFilter | None = None
+
+
+ACTIVITY_FILTER = FilterSpec(
+    strings={"type": models.Activity.type, "channel": models.Activity.channel, "direction": models.Activity.direction,
+             "source_plugin": models.Activity.source_plugin, "summary": models.Activity.summary},
+    datetimes={"occurred_at": models.Activity.occurred_at},
+    ids={"actor_id": (models.Activity.actor_id, "User")},
+)
+
+
+@strawberry.input
+class TaskFilter:
+    and_: list["TaskFilter"] | None = strawberry.field(default=None, name="and")
+    or_: list["TaskFilter"] | None = strawberry.field(default=None, name="or")
+    not_: "TaskFilter | None" = strawberry.field(default=None, name="not")
+    status: StringFilter | None = None
+    title: StringFilter | None = None
+    due_at: DateTimeFilter | None = None
+    assignee_id: IDFilter | None = None
+    contact_id: IDFilter | None = None
+    account_id: IDFilter | None = None
+
+
+TASK_FILTER = FilterSpec(
+    strings={"status": models.Task.status, "title": models.Task.title},
+    datetimes={"due_at": models.Task.due_at},
+    ids={"assignee_id": (models.Task.assignee_id, "User"), "contact_id": (models.Task.contact_id, "Contact"),
+         "account_id": (models.Task.account_id, "Account")},
+)
+
+
+def _order(sort: dict, order_by, id_column) -> list[tuple[SortKey, bool]]:
+    order = [(sort[o.field], o.direction == OrderDirection.DESC) for o in order_by or []]
+    if len({id(key) for key, _ in order}) != len(order):
+        raise InvalidArgument("orderBy names a field twice")
+    last_descending = order[-1][1] if order else False
+    return [*order, (SortKey(id_column, "uuid"), last_descending)]
+
+
+@strawberry.type(description="Records that look like the same person or company.")
+class DuplicateGroup:
+    reason: str = strawberry.field(description="email, phone or name for contacts; company_name or domain for accounts")
+    ids: list[strawberry.ID]
+
+
+@strawberry.type
+class ActivityTypeInfo:
+    key: str
+    label: str
+    label_ja: str | None
+    plugin: str
+
+
+@strawberry.type
+class CoreQuery:
+    @strawberry.field(description="The user the request's token belongs to.")
+    async def viewer(self, info: Info) -> User | None:
+        viewer = info.context.viewer
+        row = await load_row(info.context, models.User, viewer.user_id) if viewer else None
+        return User.from_row(row) if row else None
+
+    @strawberry.field
+    async def accounts(self, info: Info, filter: AccountFilter | None = None, order_by: list[AccountOrder] | None = None,
+                       first: int | None = None, after: str | None = None, last: int | None = None,
+                       before: str | None = None, include_deleted: bool = False) -> Connection[Account]:
+        ctx = info.context
+        ctx.require("crm.read_deleted" if include_deleted else "crm.read")
+        statement = select(models.Account).where(ACCOUNT_FILTER.compile(filter))
+        if not include_deleted:
+            statement = statement.where(models.Account.deleted_at.is_(None))
+        order = _order(ACCOUNT_SORT, order_by or [AccountOrder(field=AccountOrderField.NAME)], models.Account.id)
+        return await paginate(ctx, statement, order, PageRequest(first, after, last, before), Account.from_row)
+
+    @strawberry.field
+    async def contacts(self, info: Info, filter: ContactFilter | None = None, order_by: list[ContactOrder] | None = None,
+                       first: int | None = None, after: str | None = None, last: int | None = None,
+                       before: str | None = None, include_deleted: bool = False) -> Connection[Contact]:
+        ctx = info.context
+        ctx.require("crm.read_deleted" if include_deleted else "crm.read")
+        statement = select(models.Contact).where(CONTACT_FILTER.compile(filter))
+        if not include_deleted:
+            statement = statement.where(models.Contact.deleted_at.is_(None))
+        order = _order(CONTACT_SORT, order_by or [ContactOrder(field=ContactOrderField.KANA)], models.Contact.id)
+        return await paginate(ctx, statement, order, PageRequest(first, after, last, before), Contact.from_row)
+
+    @strawberry.field(description="The whole timeline, newest first by when things happened.")
+    async def activities(self, info: Info, filter: ActivityFilter | None = None, first: int | None = None,
+                         after: str | None = None, last: int | None = None, before: str | None = None) -> Connection[Activity]:
+        info.context.require("crm.read")
+        statement = select(models.Activity).where(ACTIVITY_FILTER.compile(filter))
+        return await paginate(info.context, statement, TIMELINE_ORDER, PageRequest(first, after, last, before), Activity.from_row)
+
+    @strawberry.field(description="Tasks, soonest due first; tasks without a due date last.")
+    async def tasks(self, info: Info, filter: TaskFilter | None = None, first: int | None = None, after: str | None = None,
+                    last: int | None = None, before: str | None = None) -> Connection[Task]:
+        info.context.require("crm.read")
+        statement = select(models.Task).where(TASK_FILTER.compile(filter))
+        order = [(SortKey(func.coalesce(models.Task.due_at, dt.datetime(9999, 12, 31, tzinfo=dt.timezone.utc)), "datetime"), False),
+                 (SortKey(models.Task.id, "uuid"), False)]
+        return await paginate(info.context, statement, order, PageRequest(first, after, last, before), Task.from_row)
+
+    @strawberry.field(description="Groups of live contacts sharing an email, a phone or a full name.")
+    async def contact_duplicates(self, info: Info, first: int = 50) -> list[DuplicateGroup]:
+        info.context.require("crm.read")
+        return await _duplicates(info, contact_duplicates, "Contact", first)
+
+    @strawberry.field(description="Groups of live accounts sharing a company name (legal form ignored) or a domain.")
+    async def account_duplicates(self, info: Info, first: int = 50) -> list[DuplicateGroup]:
+        info.context.require("crm.read")
+        return await _duplicates(info, account_duplicates, "Account", first)
+
+    @strawberry.field(description="Every kind of activity the core and the enabled plugins log.")
+    def activity_types(self, info: Info) -> list[ActivityTypeInfo]:
+        info.context.require("crm.read")
+        runtime = info.context.runtime
+        owners = {t.key: plugin for plugin, t in runtime.plugins.contributions("enishi_activity_types")}
+        return [ActivityTypeInfo(key=t.key, label=t.label, label_ja=t.label_ja, plugin=owners.get(t.key, "core"))
+                for t in runtime.activity_types.values()]
+
+    @strawberry.field
+    async def users(self, info: Info) -> list[User]:
+        info.context.require("user.read")
+        return [User.from_row(r) for r in await info.context.scalars(select(models.User).order_by(models.User.display_name))]
+
+
+async def _duplicates(info: Info, finder, type_name: str, first: int) -> list[DuplicateGroup]:
+    if not 0 < first <= info.context.settings.max_page_size:
+        raise InvalidArgument(f"first must be between 1 and {info.context.settings.max_page_size}")
+    runtime = info.context.runtime
+    async with runtime.read_session() as session:
+        groups = await finder(session, first)
+    return [DuplicateGroup(reason=g.reason, ids=[strawberry.ID(to_global_id(type_name, i)) for i in g.ids]) for g in groups]

@@ -1,0 +1,278 @@
+"""Relay helpers: global ids, cursor connections with keyset pagination, and ordering.
+
+Cursors carry the sort values of the row they point at, so paging stays correct and cheap while
+rows are inserted, whatever the page depth (offset paging degrades with both)."""
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from sqlalchemy import Select, and_, func, or_, select
+
+from enishi.errors import EnishiError, InputError, UserError
+
+T = TypeVar("T")
+
+
+class InvalidArgument(EnishiError):
+    code = "INVALID_ARGUMENT"
+
+
+# --- global ids ---------------------------------------------------------------------------------
+
+
+def to_global_id(type_name: str, id: uuid.UUID | str) -> str:
+    return base64.b64encode(f"{type_name}:{id}".encode()).decode()
+
+
+def parse_global_id(value: str, expected: str | tuple[str, ...], field: str) -> uuid.UUID:
+    """The uuid inside a global id of one of the expected types, or a typed input error."""
+    expected = (expected,) if isinstance(expected, str) else expected
+    try:
+        type_name, _, raw = base64.b64decode(str(value).encode(), validate=True).decode().partition(":")
+        parsed = uuid.UUID(raw)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InputError(UserError(field, "is not a valid id", "INVALID_ID")) from None
+    if type_name not in expected:
+        raise InputError(UserError(field, f"must be the id of a {' or '.join(expected)}", "WRONG_ID_TYPE"))
+    return parsed
+
+
+# --- connection types ---------------------------------------------------------------------------
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    _count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="All items matching the filter, on every page. Costs one count query.")
+    async def total_count(self) -> int:
+        return await self._count()
+
+    @strawberry.field(description="The nodes of this page, without cursors.")
+    def nodes(self) -> list[T]:
+        return [edge.node for edge in self.edges]
+
+
+@strawberry.enum
+class OrderDirection(Enum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+# --- keyset pagination --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One orderable column: a never-NULL expression (coalesce nullable columns) and the kind of
+    value it holds, so a cursor can carry it as JSON and bring it back typed."""
+
+    expression: Any
+    kind: str  # text | int | datetime | uuid
+
+    def dump(self, value: Any) -> Any:
+        if self.kind == "datetime":
+            return value.isoformat()
+        if self.kind == "uuid":
+            return str(value)
+        return value
+
+    def load(self, value: Any) -> Any:
+        if self.kind == "datetime":
+            parsed = dt.datetime.fromisoformat(value)
+            if parsed.tzinfo is None:
+                raise ValueError("naive datetime in cursor")
+            return parsed
+        if self.kind == "uuid":
+            return uuid.UUID(value)
+        if self.kind == "int" and not isinstance(value, int):
+            raise ValueError("bad int in cursor")
+        if self.kind == "text" and not isinstance(value, str):
+            raise ValueError("bad text in cursor")
+        return value
+
+
+def _encode_cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()).decode()
+
+
+def _decode_cursor(cursor: str, keys: Sequence[SortKey], field: str) -> list[Any]:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if not isinstance(values, list) or len(values) != len(keys):
+            raise ValueError
+        return [key.load(value) for key, value in zip(keys, values)]
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise InvalidArgument(f"`{field}` is not a cursor of this list") from None
+
+
+def _after(keys: Sequence[tuple[SortKey, bool]], values: list[Any]):
+    """Rows strictly after `values` in the order (k1, k2, …): k1 > v1 OR (k1 = v1 AND k2 > v2) …"""
+    clauses = []
+    for i, (key, descending) in enumerate(keys):
+        equal = [k.expression == v for (k, _), v in zip(keys[:i], values[:i])]
+        beyond = key.expression < values[i] if descending else key.expression > values[i]
+        clauses.append(and_(*equal, beyond))
+    return or_(*clauses)
+
+
+@dataclass
+class PageRequest:
+    first: int | None
+    after: str | None
+    last: int | None
+    before: str | None
+
+    def size(self, settings) -> int:
+        if self.first is not None and self.last is not None:
+            raise InvalidArgument("give `first` or `last`, not both")
+        size = self.last if self.last is not None else self.first
+        if size is None:
+            return settings.default_page_size
+        if size < 0 or size > settings.max_page_size:
+            raise InvalidArgument(f"page size must be between 0 and {settings.max_page_size}")
+        return size
+
+
+async def paginate(ctx, statement: Select, order: Sequence[tuple[SortKey, bool]], page: PageRequest,
+                   to_node: Callable[[Any], Any]) -> Connection:
+    """Run `statement` (which selects an entity) as one page of a connection.
+
+    `order` must end in a unique key (the id) so the order is total and cursors unambiguous."""
+    size = page.size(ctx.settings)
+    keys = [key for key, _ in order]
+    backwards = page.last is not None or (page.before is not None and page.first is None)
+    effective = [(key, descending != backwards) for key, descending in order]
+    paged = statement
+    if page.after is not None:
+        paged = paged.where(_after(order, _decode_cursor(page.after, keys, "after")))
+    if page.before is not None:
+        paged = paged.where(_after([(k, not d) for k, d in order], _decode_cursor(page.before, keys, "before")))
+    paged = paged.add_columns(*(key.expression for key in keys))
+    paged = paged.order_by(*(key.expression.desc() if descending else key.expression.asc() for key, descending in effective))
+    rows = list((await ctx.execute(paged.limit(size + 1))).all())
+    has_more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+    edges = [Edge(cursor=_encode_cursor([key.dump(v) for key, v in zip(keys, row[1:])]), node=to_node(row[0])) for row in rows]
+    count_statement = select(func.count()).select_from(statement.order_by(None).subquery())
+
+    async def count() -> int:
+        return (await ctx.execute(count_statement)).scalar_one()
+
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=has_more if not backwards else page.before is not None,
+            has_previous_page=has_more if backwards else page.after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        _count=count,
+    )
+
+
+# --- connections nested under a list, batched ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NestedConnection:
+    """A connection under each item of a list (`Account.contacts`, `Contact.timeline`).
+
+    `pairs(owner_ids)` returns a select of (owner_id, item_id) rows. The first page of every
+    owner in a request is fetched by one windowed query and the counts by one grouped query, so a
+    page of 100 accounts with their first contacts costs two statements, not two hundred. Pages
+    after a cursor are rarer and asked for one owner at a time; they use `paginate`."""
+
+    name: str
+    model: Any
+    order: tuple[tuple[SortKey, bool], ...]
+    pairs: Callable[..., Select]
+
+    def _first_pages(self, ctx):
+        async def load(keys: list[tuple[Any, int, Any]]) -> list[list[tuple[Any, list[Any]]]]:
+            results: dict[tuple, list] = {key: [] for key in keys}
+            groups: dict[tuple, list] = {}
+            for owner_id, size, extra in keys:
+                groups.setdefault((size, extra), []).append(owner_id)
+            for (size, extra), owner_ids in groups.items():
+                pairs = self.pairs(owner_ids, extra).subquery()
+                sort_columns = [key.expression.label(f"sort_{i}") for i, (key, _) in enumerate(self.order)]
+                rank = func.row_number().over(
+                    partition_by=pairs.c.owner_id,
+                    order_by=[key.expression.desc() if d else key.expression.asc() for key, d in self.order])
+                ranked = (select(pairs.c.owner_id, pairs.c.item_id, *sort_columns, rank.label("rank"))
+                          .join(self.model, self.model.id == pairs.c.item_id).subquery())
+                statement = (select(ranked.c.owner_id, self.model, *(ranked.c[f"sort_{i}"] for i in range(len(self.order))))
+                             .join(self.model, self.model.id == ranked.c.item_id)
+                             .where(ranked.c.rank <= size + 1).order_by(ranked.c.owner_id, ranked.c.rank))
+                for owner_id, item, *values in (await ctx.execute(statement)).all():
+                    results[(owner_id, size, extra)].append((item, values))
+            return [results[key] for key in keys]
+
+        return load
+
+    def _counts(self, ctx):
+        async def load(keys: list[tuple[Any, Any]]) -> list[int]:
+            counts: dict[tuple, int] = {}
+            groups: dict[Any, list] = {}
+            for owner_id, extra in keys:
+                groups.setdefault(extra, []).append(owner_id)
+            for extra, owner_ids in groups.items():
+                pairs = self.pairs(owner_ids, extra).subquery()
+                rows = await ctx.execute(select(pairs.c.owner_id, func.count()).group_by(pairs.c.owner_id))
+                counts.update({(owner_id, extra): n for owner_id, n in rows})
+            return [counts.get(key, 0) for key in keys]
+
+        return load
+
+    async def resolve(self, ctx, owner_id, page: PageRequest, to_node: Callable[[Any], Any], extra: Any = None) -> Connection:
+        counter = ctx.loader((self.name, "count"), self._counts)
+
+        async def count() -> int:
+            return await counter.load((owner_id, extra))
+
+        if page.after is not None or page.before is not None or page.last is not None:
+            pairs = self.pairs([owner_id], extra).subquery()
+            statement = select(self.model).where(self.model.id.in_(select(pairs.c.item_id)))
+            connection = await paginate(ctx, statement, self.order, page, to_node)
+            connection._count = count
+            return connection
+        size = page.size(ctx.settings)
+        rows = await ctx.loader((self.name, "first"), self._first_pages).load((owner_id, size, extra))
+        keys = [key for key, _ in self.order]
+        edges = [Edge(cursor=_encode_cursor([key.dump(v) for key, v in zip(keys, values)]), node=to_node(item))
+                 for item, values in rows[:size]]
+        return Connection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=len(rows) > size, has_previous_page=False,
+                               start_cursor=edges[0].cursor if edges else None,
+                               end_cursor=edges[-1].cursor if edges else None),
+            _count=count,
+        )

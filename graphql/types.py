@@ -1,0 +1,345 @@
+"""The core's GraphQL object types. Resolvers are thin: relations go through the DataLoaders in
+`loaders.py`; authorization is checked once per object (reading a node) or per sensitive field."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import strawberry
+from strawberry import relay
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from enishi import models
+from enishi.contributions import DataSubject
+from . import loaders
+from .relay import Connection, PageRequest, to_global_id
+
+
+def _visible(info: Info, row) -> bool:
+    return row is not None and (row.deleted_at is None or info.context.can("crm.read_deleted"))
+
+
+async def _resolve_rows(cls, info: Info, node_ids: Iterable[str], factory, model):
+    info.context.require("crm.read")
+    ids = []
+    for raw in node_ids:
+        try:
+            ids.append(uuid.UUID(raw))
+        except ValueError:
+            ids.append(None)
+    loader = info.context.loader(("row", model), factory)
+    rows = await loader.load_many([i for i in ids if i is not None])
+    by_id = {row.id: row for row in rows if row is not None}
+    return [cls.from_row(by_id[i]) if i in by_id and (not hasattr(by_id[i], "deleted_at") or _visible(info, by_id[i])) else None
+            for i in ids]
+
+
+@strawberry.type(description="A person who uses Enishi: a salesperson, an agent, an integration.")
+class User(relay.Node):
+    id: relay.NodeID[str]
+    display_name: str
+    roles: list[str]
+    is_active: bool
+    _row: strawberry.Private[Any]
+
+    @classmethod
+    def from_row(cls, row: models.User) -> "User":
+        return cls(id=str(row.id), display_name=row.display_name, roles=list(row.roles), is_active=row.is_active, _row=row)
+
+    @strawberry.field(description="Work email. Needs `user.read`.")
+    def email(self, info: Info) -> str | None:
+        info.context.require("user.read")
+        return self._row.email
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
+        return await _resolve_rows(cls, info, node_ids, loaders.USERS, models.User)
+
+
+async def _user(info: Info, user_id) -> User | None:
+    if user_id is None:
+        return None
+    row = await loaders.load_row(info.context, models.User, user_id)
+    return User.from_row(row) if row else None
+
+
+def _page(first, after, last, before) -> PageRequest:
+    return PageRequest(first=first, after=after, last=last, before=before)
+
+
+@strawberry.type
+class Email:
+    address: str
+    label: str | None
+    is_primary: bool
+
+
+@strawberry.type
+class Phone:
+    e164: str = strawberry.field(description="The number in E.164 form, for example +81312345678.")
+    label: str | None
+    is_primary: bool
+
+
+@strawberry.type(description="A company or organisation.")
+class Account(relay.Node):
+    id: relay.NodeID[str]
+    name: str
+    name_kana: str | None
+    domain: str | None
+    industry: str | None
+    employee_count: int | None
+    lifecycle_stage: str
+    custom_fields: JSON
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    deleted_at: dt.datetime | None
+    _row: strawberry.Private[Any]
+
+    @classmethod
+    def from_row(cls, row: models.Account) -> "Account":
+        return cls(id=str(row.id), name=row.name, name_kana=row.name_kana, domain=row.domain, industry=row.industry,
+                   employee_count=row.employee_count, lifecycle_stage=row.lifecycle_stage, custom_fields=row.custom_fields or {},
+                   created_at=row.created_at, updated_at=row.updated_at, deleted_at=row.deleted_at, _row=row)
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
+        return await _resolve_rows(cls, info, node_ids, loaders.ACCOUNTS, models.Account)
+
+    @strawberry.field
+    async def parent(self, info: Info) -> Account | None:
+        if self._row.parent_id is None:
+            return None
+        row = await loaders.load_row(info.context, models.Account, self._row.parent_id)
+        return Account.from_row(row) if _visible(info, row) else None
+
+    @strawberry.field
+    async def children(self, info: Info) -> list[Account]:
+        rows = await info.context.loader("account.children", loaders.rows_by_column(
+            models.Account, models.Account.parent_id, models.Account.name)).load(self._row.id)
+        return [Account.from_row(r) for r in rows if _visible(info, r)]
+
+    @strawberry.field
+    async def owner(self, info: Info) -> User | None:
+        return await _user(info, self._row.owner_id)
+
+    @strawberry.field(description="The merged-into account, when this one was merged away.")
+    async def merged_into(self, info: Info) -> Account | None:
+        if self._row.merged_into_id is None:
+            return None
+        return Account.from_row(await loaders.load_row(info.context, models.Account, self._row.merged_into_id))
+
+    @strawberry.field(description="The earliest due date of an open task on the account or its contacts.")
+    async def next_action_at(self, info: Info) -> dt.datetime | None:
+        return await info.context.loader("account.next_action", loaders.next_action_factory).load(self._row.id)
+
+    @strawberry.field(description="Contacts linked to the account, in kana order.")
+    async def contacts(self, info: Info, first: int | None = None, after: str | None = None,
+                       last: int | None = None, before: str | None = None) -> Connection[Contact]:
+        return await loaders.ACCOUNT_CONTACTS.resolve(info.context, self._row.id, _page(first, after, last, before), Contact.from_row)
+
+    @strawberry.field(description="Activities of the account and of its contacts, newest first (by when they happened).")
+    async def timeline(self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
+                       before: str | None = None, types: list[str] | None = None) -> Connection[Activity]:
+        return await loaders.ACCOUNT_TIMELINE.resolve(info.context, self._row.id, _page(first, after, last, before),
+                                                      Activity.from_row, tuple(sorted(types)) if types else None)
+
+    @strawberry.field
+    async def tasks(self, info: Info, status: str | None = "open") -> list[Task]:
+        rows = await info.context.loader("account.tasks", loaders.rows_by_column(
+            models.Task, models.Task.account_id, models.Task.due_at, models.Task.id)).load(self._row.id)
+        return [Task.from_row(r) for r in rows if status is None or r.status == status]
+
+
+@strawberry.type
+class AccountLink:
+    is_primary: bool
+    _account_id: strawberry.Private[Any]
+
+    @strawberry.field
+    async def account(self, info: Info) -> Account | None:
+        row = await loaders.load_row(info.context, models.Account, self._account_id)
+        return Account.from_row(row) if _visible(info, row) else None
+
+
+@strawberry.type(description="A person at one or more accounts.")
+class Contact(relay.Node):
+    id: relay.NodeID[str]
+    family_name: str | None
+    given_name: str | None
+    family_name_kana: str | None
+    given_name_kana: str | None
+    job_title: str | None
+    department: str | None
+    custom_fields: JSON
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    deleted_at: dt.datetime | None
+    _row: strawberry.Private[Any]
+
+    @classmethod
+    def from_row(cls, row: models.Contact) -> "Contact":
+        return cls(id=str(row.id), family_name=row.family_name, given_name=row.given_name,
+                   family_name_kana=row.family_name_kana, given_name_kana=row.given_name_kana, job_title=row.job_title,
+                   department=row.department, custom_fields=row.custom_fields or {}, created_at=row.created_at,
+                   updated_at=row.updated_at, deleted_at=row.deleted_at, _row=row)
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
+        return await _resolve_rows(cls, info, node_ids, loaders.CONTACTS, models.Contact)
+
+    @strawberry.field(description="Family name first when the name is Japanese (山田 太郎), given name first otherwise.")
+    def display_name(self) -> str:
+        family, given = self.family_name or "", self.given_name or ""
+        japanese = any(ord(ch) > 0x2E80 for ch in family + given)
+        return (f"{family} {given}" if japanese else f"{given} {family}").strip()
+
+    @strawberry.field
+    async def emails(self, info: Info) -> list[Email]:
+        rows = await info.context.loader("contact.emails", loaders.rows_by_column(
+            models.ContactEmail, models.ContactEmail.contact_id, models.ContactEmail.position)).load(self._row.id)
+        return [Email(address=r.address, label=r.label, is_primary=r.is_primary) for r in rows]
+
+    @strawberry.field
+    async def primary_email(self, info: Info) -> str | None:
+        return next((e.address for e in await self.emails(info) if e.is_primary), None)
+
+    @strawberry.field
+    async def phones(self, info: Info) -> list[Phone]:
+        rows = await info.context.loader("contact.phones", loaders.rows_by_column(
+            models.ContactPhone, models.ContactPhone.contact_id, models.ContactPhone.position)).load(self._row.id)
+        return [Phone(e164=r.e164, label=r.label, is_primary=r.is_primary) for r in rows]
+
+    @strawberry.field
+    async def accounts(self, info: Info) -> list[AccountLink]:
+        rows = await info.context.loader("contact.accounts", loaders.rows_by_column(
+            models.ContactAccount, models.ContactAccount.contact_id, models.ContactAccount.is_primary.desc())).load(self._row.id)
+        return [AccountLink(is_primary=r.is_primary, _account_id=r.account_id) for r in rows]
+
+    @strawberry.field
+    async def primary_account(self, info: Info) -> Account | None:
+        link = next((link for link in await self.accounts(info) if link.is_primary), None)
+        return await link.account(info) if link else None
+
+    @strawberry.field
+    async def owner(self, info: Info) -> User | None:
+        return await _user(info, self._row.owner_id)
+
+    @strawberry.field(description="The surviving contact, when this one was merged away.")
+    async def merged_into(self, info: Info) -> Contact | None:
+        if self._row.merged_into_id is None:
+            return None
+        return Contact.from_row(await loaders.load_row(info.context, models.Contact, self._row.merged_into_id))
+
+    @strawberry.field(description="Activities with this contact, newest first (by when they happened).")
+    async def timeline(self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
+                       before: str | None = None, types: list[str] | None = None) -> Connection[Activity]:
+        return await loaders.CONTACT_TIMELINE.resolve(info.context, self._row.id, _page(first, after, last, before),
+                                                      Activity.from_row, tuple(sorted(types)) if types else None)
+
+    @strawberry.field
+    async def tasks(self, info: Info, status: str | None = "open") -> list[Task]:
+        rows = await info.context.loader("contact.tasks", loaders.rows_by_column(
+            models.Task, models.Task.contact_id, models.Task.due_at, models.Task.id)).load(self._row.id)
+        return [Task.from_row(r) for r in rows if status is None or r.status == status]
+
+    @strawberry.field(description="Everything every plugin holds about this person, as the data-subject "
+                                  "hooks collect it. Needs `personal_data.read` (compliance).")
+    async def personal_data(self, info: Info) -> JSON:
+        info.context.require("personal_data.read")
+        runtime = info.context.runtime
+        async with runtime.unit_of_work(info.context.viewer.user_id) as uow:
+            sections = await runtime.plugins.call("enishi_subject_collect", uow=uow, subject=DataSubject(self._row.id))
+        return {plugin: section for plugin, section in sections if section}
+
+
+@strawberry.type(description="One entry of the timeline.")
+class Activity(relay.Node):
+    id: relay.NodeID[str]
+    type: str
+    channel: str | None
+    direction: str
+    occurred_at: dt.datetime
+    summary: str
+    body: str | None
+    duration_seconds: int | None
+    source_plugin: str
+    created_at: dt.datetime
+    _row: strawberry.Private[Any]
+
+    @classmethod
+    def from_row(cls, row: models.Activity) -> "Activity":
+        return cls(id=str(row.id), type=row.type, channel=row.channel, direction=row.direction, occurred_at=row.occurred_at,
+                   summary=row.summary, body=row.body, duration_seconds=row.duration_seconds, source_plugin=row.source_plugin,
+                   created_at=row.created_at, _row=row)
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
+        return await _resolve_rows(cls, info, node_ids, loaders.ACTIVITIES, models.Activity)
+
+    @strawberry.field
+    async def actor(self, info: Info) -> User | None:
+        return await _user(info, self._row.actor_id)
+
+    async def _targets(self, info: Info):
+        return await info.context.loader("activity.targets", loaders.activity_targets_factory).load(self._row.id)
+
+    @strawberry.field
+    async def contacts(self, info: Info) -> list[Contact]:
+        ids = [c for c, _ in await self._targets(info) if c is not None]
+        rows = await info.context.loader(("row", models.Contact), loaders.CONTACTS).load_many(ids)
+        return [Contact.from_row(r) for r in rows if _visible(info, r)]
+
+    @strawberry.field
+    async def accounts(self, info: Info) -> list[Account]:
+        ids = [a for _, a in await self._targets(info) if a is not None]
+        rows = await info.context.loader(("row", models.Account), loaders.ACCOUNTS).load_many(ids)
+        return [Account.from_row(r) for r in rows if _visible(info, r)]
+
+
+
+@strawberry.type(description="A next action: something someone owes a contact or account by a date.")
+class Task(relay.Node):
+    id: relay.NodeID[str]
+    title: str
+    due_at: dt.datetime | None
+    status: str
+    created_at: dt.datetime
+    completed_at: dt.datetime | None
+    _row: strawberry.Private[Any]
+
+    @classmethod
+    def from_row(cls, row: models.Task) -> "Task":
+        return cls(id=str(row.id), title=row.title, due_at=row.due_at, status=row.status, created_at=row.created_at,
+                   completed_at=row.completed_at, _row=row)
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
+        return await _resolve_rows(cls, info, node_ids, loaders.TASKS, models.Task)
+
+    @strawberry.field
+    async def assignee(self, info: Info) -> User | None:
+        return await _user(info, self._row.assignee_id)
+
+    @strawberry.field
+    async def contact(self, info: Info) -> Contact | None:
+        if self._row.contact_id is None:
+            return None
+        row = await loaders.load_row(info.context, models.Contact, self._row.contact_id)
+        return Contact.from_row(row) if _visible(info, row) else None
+
+    @strawberry.field
+    async def account(self, info: Info) -> Account | None:
+        if self._row.account_id is None:
+            return None
+        row = await loaders.load_row(info.context, models.Account, self._row.account_id)
+        return Account.from_row(row) if _visible(info, row) else None
+
+
+
+def global_id(node_type: type, id) -> str:
+    return to_global_id(node_type.__name__, id)
+

@@ -1,0 +1,5 @@
+"""Bundled plugin `abm`: account-based marketing.
+
+Registered through the `enishi.plugins` entry-point group like any third-party plugin, so
+`enishi plugins` lists it. It implements no hooks yet: its models, service, schema and
+migrations are the work of issue #7, and nothing here claims otherwise."""
