@@ -53,6 +53,18 @@ def search_key(value: str | None) -> str:
     return fold(value).replace(" ", "")
 
 
+_PHONE_LIKE = re.compile(r"^\+?[\d\s\-().]{3,}$")
+
+
+def search_query_key(query: str) -> str:
+    """What a search box's text is matched as: phone-like input (03-1234, (090) 1234) loses its
+    punctuation, because the search text stores phone numbers as digits."""
+    text = nfkc(query).strip()
+    if _PHONE_LIKE.match(text):
+        return re.sub(r"\D", "", text)
+    return search_key(text)
+
+
 def normalize_email(value: str) -> str:
     return nfkc(value).strip().lower()
 

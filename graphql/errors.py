@@ -39,7 +39,8 @@ def present_error(error: GraphQLError) -> GraphQLError:
                             path=error.path, extensions={"code": original.code})
     if isinstance(original, GraphQLError):
         return present_error(original)
-    frames = "".join(traceback.format_tb(original.__traceback__))
+    # File, line and function only: source lines and messages could quote personal data.
+    frames = "\n".join(f"  {f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(original.__traceback__))
     log.error("unhandled %s in resolver at %s\n%s", type(original).__name__, error.path, frames)
     return GraphQLError(INTERNAL_MESSAGE, nodes=error.nodes, source=error.source, positions=error.positions,
                         path=error.path, extensions={"code": "INTERNAL"})

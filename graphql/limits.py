@@ -19,6 +19,24 @@ from strawberry.extensions import SchemaExtension
 PAGE_ARGUMENTS = ("first", "last")
 
 
+class RequireOperationName(SchemaExtension):
+    """A document with several operations must name the one to run (GraphQL spec, "GetOperation");
+    strawberry would silently run the first."""
+
+    def on_execute(self):
+        context = self.execution_context
+        document = context.graphql_document
+        # `operation_name` falls back to the first operation's name; only the caller's own counts.
+        # (A private attribute: the HTTP test for ambiguous documents guards it across upgrades.)
+        if document is not None and context.result is None and context._provided_operation_name is None:
+            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+            if len(operations) > 1:
+                context.result = ExecutionResult(data=None, errors=[GraphQLError(
+                    "the document has several operations: name one in `operationName`",
+                    extensions={"code": "OPERATION_NAME_REQUIRED"})])
+        yield
+
+
 class QueryCostLimiter(SchemaExtension):
     def __init__(self, *, max_cost: int, default_page_size: int) -> None:
         self.max_cost = max_cost

@@ -56,6 +56,7 @@ async def run_mutation(info: Info, permission: str, work: Callable[[UnitOfWork],
         async with ctx.runtime.unit_of_work(viewer.user_id) as uow:
             result = await work(uow)
             if dry_run:
+                uow.session.expunge_all()  # keep what was read; the rollback would expire it
                 raise _DryRunDone(result)
     except InputError as error:
         return None, [UserErrorType.of(_camel_error(e)) for e in error.errors]
@@ -104,7 +105,7 @@ class DestroyPayload:
     user_errors: list[UserErrorType]
 
 
-@strawberry.type(description="What a merge moved, or would move in a dry run.")
+@strawberry.type(name="MergeMove", description="What a merge moved, or would move in a dry run.")
 class MergeMoveType:
     plugin: str
     entity: str
@@ -223,9 +224,14 @@ def contact_values(data) -> dict:
     return values
 
 
-@strawberry.input
-class IdInput:
-    id: strawberry.ID
+def _id_input(name: str) -> type:
+    """Each mutation has its own input type (`DeleteAccountInput`), so one can grow without the others."""
+    return strawberry.input(type(name, (), {"__annotations__": {"id": strawberry.ID}}), name=name)
+
+
+DeleteAccountInput, RestoreAccountInput, DestroyAccountInput = map(_id_input, ("DeleteAccountInput", "RestoreAccountInput", "DestroyAccountInput"))
+DeleteContactInput, RestoreContactInput, DestroyContactInput = map(_id_input, ("DeleteContactInput", "RestoreContactInput", "DestroyContactInput"))
+DeleteActivityInput = _id_input("DeleteActivityInput")
 
 
 @strawberry.input
@@ -264,7 +270,14 @@ TASK_IDS = {"assignee_id": "User", "contact_id": "Contact", "account_id": "Accou
 
 
 @strawberry.input
-class MergeInput:
+class MergeContactsInput:
+    survivor_id: strawberry.ID
+    merged_ids: list[strawberry.ID]
+    dry_run: bool = False
+
+
+@strawberry.input
+class MergeAccountsInput:
     survivor_id: strawberry.ID
     merged_ids: list[strawberry.ID]
     dry_run: bool = False
@@ -295,7 +308,7 @@ async def _destroy(info: Info, permission: str, type_name: str, work) -> Destroy
     return DestroyPayload(destroyed_id=strawberry.ID(to_global_id(type_name, destroyed)) if destroyed else None, user_errors=errors)
 
 
-async def _merge(info: Info, service, data: MergeInput, type_name: str):
+async def _merge(info: Info, service, data, type_name: str):
     async def work(uow):
         survivor = _id(data.survivor_id, type_name, "survivorId")
         merged = [_id(m, type_name, f"mergedIds.{i}") for i, m in enumerate(data.merged_ids)]
@@ -318,15 +331,15 @@ class CoreMutation:
             uow, _id(input.id, "Account"), input_values(input, ACCOUNT_IDS)))
 
     @strawberry.mutation(description="Soft delete: the account disappears from lists and can be restored.")
-    async def delete_account(self, info: Info, input: IdInput) -> AccountPayload:
+    async def delete_account(self, info: Info, input: DeleteAccountInput) -> AccountPayload:
         return await _account(info, "crm.delete", lambda uow: accounts.delete_account(uow, _id(input.id, "Account")))
 
     @strawberry.mutation
-    async def restore_account(self, info: Info, input: IdInput) -> AccountPayload:
+    async def restore_account(self, info: Info, input: RestoreAccountInput) -> AccountPayload:
         return await _account(info, "crm.delete", lambda uow: accounts.restore_account(uow, _id(input.id, "Account")))
 
     @strawberry.mutation(description="Remove the account for good, with its links, tasks and timeline targets.")
-    async def destroy_account(self, info: Info, input: IdInput) -> DestroyPayload:
+    async def destroy_account(self, info: Info, input: DestroyAccountInput) -> DestroyPayload:
         return await _destroy(info, "crm.destroy", "Account", lambda uow: accounts.destroy_account(uow, _id(input.id, "Account")))
 
     @strawberry.mutation
@@ -338,15 +351,15 @@ class CoreMutation:
         return await _contact(info, "crm.write", lambda uow: contacts.update_contact(uow, _id(input.id, "Contact"), contact_values(input)))
 
     @strawberry.mutation(description="Soft delete: the contact disappears from lists and can be restored.")
-    async def delete_contact(self, info: Info, input: IdInput) -> ContactPayload:
+    async def delete_contact(self, info: Info, input: DeleteContactInput) -> ContactPayload:
         return await _contact(info, "crm.delete", lambda uow: contacts.delete_contact(uow, _id(input.id, "Contact")))
 
     @strawberry.mutation
-    async def restore_contact(self, info: Info, input: IdInput) -> ContactPayload:
+    async def restore_contact(self, info: Info, input: RestoreContactInput) -> ContactPayload:
         return await _contact(info, "crm.delete", lambda uow: contacts.restore_contact(uow, _id(input.id, "Contact")))
 
     @strawberry.mutation(description="Remove the contact for good. For a data-subject erasure use the privacy plugin.")
-    async def destroy_contact(self, info: Info, input: IdInput) -> DestroyPayload:
+    async def destroy_contact(self, info: Info, input: DestroyContactInput) -> DestroyPayload:
         return await _destroy(info, "crm.destroy", "Contact", lambda uow: contacts.destroy_contact(uow, _id(input.id, "Contact")))
 
     @strawberry.mutation
@@ -362,7 +375,7 @@ class CoreMutation:
         return ActivityPayload(activity=Activity.from_row(row) if row else None, user_errors=errors)
 
     @strawberry.mutation
-    async def delete_activity(self, info: Info, input: IdInput) -> DestroyPayload:
+    async def delete_activity(self, info: Info, input: DeleteActivityInput) -> DestroyPayload:
         return await _destroy(info, "activity.write", "Activity", lambda uow: activities.delete_activity(uow, _id(input.id, "Activity")))
 
     @strawberry.mutation
@@ -387,13 +400,13 @@ class CoreMutation:
         return TaskPayload(task=Task.from_row(row) if row else None, user_errors=errors)
 
     @strawberry.mutation(description="Merge contacts into the survivor; `dryRun` reports what would move and changes nothing.")
-    async def merge_contacts(self, info: Info, input: MergeInput) -> MergeContactsPayload:
+    async def merge_contacts(self, info: Info, input: MergeContactsInput) -> MergeContactsPayload:
         result, moves, errors = await _merge(info, merge.merge_contacts, input, "Contact")
         return MergeContactsPayload(contact=Contact.from_row(result.survivor) if result else None, moves=moves,
                                     dry_run=input.dry_run, user_errors=errors)
 
     @strawberry.mutation(description="Merge accounts into the survivor; `dryRun` reports what would move and changes nothing.")
-    async def merge_accounts(self, info: Info, input: MergeInput) -> MergeAccountsPayload:
+    async def merge_accounts(self, info: Info, input: MergeAccountsInput) -> MergeAccountsPayload:
         result, moves, errors = await _merge(info, merge.merge_accounts, input, "Account")
         return MergeAccountsPayload(account=Account.from_row(result.survivor) if result else None, moves=moves,
                                     dry_run=input.dry_run, user_errors=errors)

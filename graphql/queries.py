@@ -9,7 +9,7 @@ from sqlalchemy import exists, func, or_, select
 from strawberry.types import Info
 
 from enishi import models
-from enishi.normalize import like_pattern, search_key
+from enishi.normalize import like_pattern, search_query_key
 from enishi.services.merge import account_duplicates, contact_duplicates
 from .filters import CustomFieldFilter, DateTimeFilter, FilterSpec, IDFilter, IntFilter, StringFilter, id_clause, string_clause
 from .loaders import TIMELINE_ORDER, load_row
@@ -21,7 +21,7 @@ def _search(column):
     """Substring search on the folded search text: 山田, ヤマダ, やまだ, ＡＢＣ, abc all match."""
 
     def compile(text: str):
-        key = search_key(text)
+        key = search_query_key(text)
         return column.like(like_pattern(key), escape="\\") if key else column.is_not(None)
 
     return compile
@@ -106,7 +106,7 @@ class ContactFilter:
 
 
 def _contact_search(text: str):
-    key = search_key(text)
+    key = search_query_key(text)
     if not key:
         return models.Contact.id.is_not(None)
     pattern = like_pattern(key)

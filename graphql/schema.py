@@ -15,7 +15,7 @@ from strawberry.tools import merge_types
 
 from enishi.plugin_host import PluginError
 from .errors import present_error
-from .limits import QueryCostLimiter
+from .limits import QueryCostLimiter, RequireOperationName
 from .mutations import CoreMutation
 from .queries import CoreQuery
 
@@ -65,13 +65,16 @@ def build_schema(runtime) -> EnishiSchema:
     type_fields: dict[str, list] = defaultdict(list)
     for plugin, (type_name, field) in plugins.contributions("enishi_graphql_type_fields"):
         type_fields[type_name].append(field)
+    # Factories, not instances: strawberry builds a fresh extension per request (the parser and
+    # validation caches live at module level, so they are still shared).
     extensions = [
-        QueryDepthLimiter(max_depth=settings.max_query_depth),
-        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-        MaxTokensLimiter(max_token_count=settings.max_tokens),
-        QueryCostLimiter(max_cost=settings.max_query_cost, default_page_size=settings.default_page_size),
-        ParserCache(maxsize=256),
-        ValidationCache(maxsize=256),
+        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        RequireOperationName,
+        lambda: QueryCostLimiter(max_cost=settings.max_query_cost, default_page_size=settings.default_page_size),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
     ]
     return EnishiSchema(query=query, mutation=mutation, types=[t for _, t in plugins.contributions("enishi_graphql_types")],
                         extensions=extensions, type_fields=dict(type_fields))

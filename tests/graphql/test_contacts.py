@@ -1,0 +1,151 @@
+from tests.helpers import CONTACT_FIELDS, count_rows, create_account, create_contact, log_activity
+
+YAMADA = {"familyName": "山田", "givenName": "太郎", "familyNameKana": "ヤマダ", "givenNameKana": "タロウ"}
+
+
+async def test_contact_with_full_width_input_is_stored_normalised(api):
+    account = await create_account(api, name="株式会社ＡＢＣ")
+    contact = await create_contact(api, **YAMADA, emails=[{"address": "Taro@ABC.co.jp"}, {"address": "ｔａｒｏ＠ｇｍａｉｌ．ｃｏｍ", "primary": True}],
+                                   phones=[{"number": "０３－１２３４－５６７８"}, {"number": "090 1234 5678", "label": "mobile"}],
+                                   accounts=[{"accountId": account["id"]}])
+    assert contact["displayName"] == "山田 太郎"
+    assert contact["primaryEmail"] == "taro@gmail.com"
+    assert contact["emails"] == [{"address": "Taro@ABC.co.jp", "isPrimary": False}, {"address": "taro@gmail.com", "isPrimary": True}]
+    assert contact["phones"] == [{"e164": "+81312345678", "isPrimary": True}, {"e164": "+819012345678", "isPrimary": False}]
+    assert contact["accounts"] == [{"isPrimary": True, "account": {"id": account["id"], "name": "株式会社ＡＢＣ"}}]
+
+
+async def test_international_contacts_are_first_class(api):
+    contact = await create_contact(api, familyName="Smith", givenName="Emma", phones=[{"number": "+44 20 7946 0958"}],
+                                   emails=[{"address": "emma@example.co.uk"}])
+    assert contact["displayName"] == "Emma Smith"
+    assert contact["phones"][0]["e164"] == "+442079460958"
+
+
+async def test_invalid_contact_input_is_rejected_field_by_field(api):
+    payload = await api.mutate("createContact", {"familyName": "山田", "emails": [{"address": "no-at-sign"}],
+                                                 "phones": [{"number": "12"}], "accounts": [{"accountId": "bm90IGFuIGlk"}]}, "contact { id }")
+    assert payload["contact"] is None
+    assert {(e["field"], e["code"]) for e in payload["userErrors"]} == {("accounts.0.accountId", "INVALID_ID")}
+    payload = await api.mutate("createContact", {"familyName": "山田", "emails": [{"address": "no-at-sign"}],
+                                                 "phones": [{"number": "12"}]}, "contact { id }")
+    assert {(e["field"], e["code"]) for e in payload["userErrors"]} == {("emails.0.address", "INVALID_EMAIL"), ("phones.0.number", "INVALID_PHONE")}
+    empty = await api.mutate("createContact", {}, "contact { id }")
+    assert empty["userErrors"][0]["code"] == "REQUIRED"
+    assert await count_rows(api, "core_contact") == 0
+
+
+async def test_search_finds_japanese_names_in_any_script_and_width(api):
+    account = await create_account(api, name="株式会社ＡＢＣ", nameKana="エービーシー")
+    yamada = await create_contact(api, **YAMADA, emails=[{"address": "Taro@ABC.co.jp"}], phones=[{"number": "03-1234-5678"}])
+    await create_contact(api, familyName="鈴木", givenName="花子", familyNameKana="スズキ", givenNameKana="ハナコ",
+                         accounts=[{"accountId": account["id"]}])
+    await create_contact(api, familyName="Smith", givenName="Emma", emails=[{"address": "emma@example.com"}])
+    query = "query($q: String!) { contacts(filter: {search: $q}) { edges { node { familyName } } } }"
+
+    async def found(q):
+        return sorted(e["node"]["familyName"] for e in (await api.graphql(query, {"q": q}))["contacts"]["edges"])
+
+    for spelling in ("山田", "ヤマダ", "やまだ", "ﾔﾏﾀﾞ", "山田太郎", "山田 太郎", "やまだ たろう", "taro@abc", "ＴＡＲＯ", "0312345678", "03-1234"):
+        assert await found(spelling) == ["山田"], spelling
+    for spelling in ("ＡＢＣ", "abc"):
+        assert await found(spelling) == ["山田", "鈴木"], spelling  # 山田 by email domain, 鈴木 by company name
+    assert await found("えーびーしー") == ["鈴木"]  # the company's kana
+    assert await found("emma smith") == ["Smith"]
+    assert await found("%") == [] and await found("_") == []
+    assert yamada["id"]
+
+
+async def test_update_replaces_lists_and_keeps_one_primary(api):
+    contact = await create_contact(api, **YAMADA, emails=[{"address": "a@example.jp"}, {"address": "b@example.jp"}])
+    payload = await api.mutate("updateContact", {"id": contact["id"], "emails": [{"address": "c@example.jp"}], "jobTitle": "部長"},
+                               "contact { emails { address isPrimary } jobTitle familyName }")
+    assert payload["contact"] == {"emails": [{"address": "c@example.jp", "isPrimary": True}], "jobTitle": "部長", "familyName": "山田"}
+    search = await api.graphql('{ contacts(filter: {search: "a@example"}) { totalCount } }')
+    assert search["contacts"]["totalCount"] == 0
+
+
+async def test_update_cannot_leave_a_contact_without_name_email_or_phone(api):
+    contact = await create_contact(api, familyName="山田", emails=[{"address": "a@example.jp"}])
+    payload = await api.mutate("updateContact", {"id": contact["id"], "familyName": None, "emails": []}, "contact { id }")
+    assert payload["userErrors"][0]["code"] == "REQUIRED"
+    data = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { familyName primaryEmail } } }", {"id": contact["id"]})
+    assert data["node"] == {"familyName": "山田", "primaryEmail": "a@example.jp"}
+
+
+async def test_contact_duplicates_by_email_phone_and_name(api):
+    a = await create_contact(api, **YAMADA, emails=[{"address": "Taro@ABC.co.jp"}])
+    b = await create_contact(api, familyName="山田", givenName="太郎", emails=[{"address": "ｔａｒｏ＠ａｂｃ．ｃｏ．ｊｐ"}])
+    c = await create_contact(api, familyName="Sato", phones=[{"number": "03-1111-2222"}])
+    d = await create_contact(api, familyName="Kato", phones=[{"number": "+81 3 1111 2222"}])
+    await create_contact(api, familyName="Unique", emails=[{"address": "unique@example.jp"}])
+    groups = (await api.graphql("{ contactDuplicates { reason ids } }"))["contactDuplicates"]
+    assert {(g["reason"], frozenset(g["ids"])) for g in groups} == {
+        ("email", frozenset({a["id"], b["id"]})), ("phone", frozenset({c["id"], d["id"]}))}
+
+
+async def test_merge_dry_run_reports_and_changes_nothing_then_merge_moves_everything(api):
+    acme = await create_account(api, name="Acme")
+    globex = await create_account(api, name="Globex")
+    survivor = await create_contact(api, familyName="山田", emails=[{"address": "taro@abc.co.jp"}], accounts=[{"accountId": acme["id"]}])
+    duplicate = await create_contact(api, familyName="山田", givenName="太郎", jobTitle="部長",
+                                     emails=[{"address": "TARO@abc.co.jp"}, {"address": "yamada@home.jp"}],
+                                     accounts=[{"accountId": acme["id"]}, {"accountId": globex["id"]}])
+    await log_activity(api, contactIds=[duplicate["id"]], summary="shared call")
+    await log_activity(api, contactIds=[survivor["id"], duplicate["id"]], summary="meeting with both")
+    await api.mutate("createTask", {"title": "follow up", "contactId": duplicate["id"]}, "task { id }")
+    selection = "contact { id givenName jobTitle emails { address } accounts { account { name } } timeline { totalCount } tasks { title } } moves { plugin entity count } dryRun"
+
+    dry = await api.mutate("mergeContacts", {"survivorId": survivor["id"], "mergedIds": [duplicate["id"]], "dryRun": True}, selection)
+    assert dry["dryRun"] is True
+    assert {(m["entity"], m["count"]) for m in dry["moves"]} == {
+        ("activity_target", 1), ("contact_account", 1), ("contact_email", 1), ("contact_phone", 0), ("task", 1)}
+    assert dry["contact"]["givenName"] is None and dry["contact"]["timeline"]["totalCount"] == 1
+    assert await count_rows(api, "core_outbox WHERE type = 'contact.merged'") == 0
+
+    merged = await api.mutate("mergeContacts", {"survivorId": survivor["id"], "mergedIds": [duplicate["id"]]}, selection)
+    assert merged["userErrors"] == []
+    contact = merged["contact"]
+    assert contact["givenName"] == "太郎" and contact["jobTitle"] == "部長"  # blanks filled from the merged record
+    assert sorted(e["address"] for e in contact["emails"]) == ["taro@abc.co.jp", "yamada@home.jp"]
+    assert sorted(a["account"]["name"] for a in contact["accounts"]) == ["Acme", "Globex"]
+    assert contact["timeline"]["totalCount"] == 2
+    assert contact["tasks"] == [{"title": "follow up"}]
+    gone = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { deletedAt mergedInto { id } } } }", {"id": duplicate["id"]})
+    assert gone["node"]["mergedInto"] == {"id": survivor["id"]}
+    again = await api.mutate("mergeContacts", {"survivorId": survivor["id"], "mergedIds": [duplicate["id"]]}, "contact { id }")
+    assert again["userErrors"][0]["code"] == "ALREADY_MERGED"
+
+
+async def test_merge_accounts_moves_contacts_children_and_timeline(api):
+    survivor = await create_account(api, name="株式会社ABC")
+    duplicate = await create_account(api, name="ABC Inc.", domain="abc.example")
+    await create_account(api, name="ABC Osaka", parentId=duplicate["id"])
+    contact = await create_contact(api, familyName="田中", accounts=[{"accountId": duplicate["id"]}])
+    await log_activity(api, accountIds=[duplicate["id"]], summary="account call")
+    await log_activity(api, contactIds=[contact["id"]], summary="contact call")
+    payload = await api.mutate("mergeAccounts", {"survivorId": survivor["id"], "mergedIds": [duplicate["id"]]},
+                               "account { domain children { name } contacts { totalCount } timeline { totalCount } }")
+    assert payload["account"] == {"domain": "abc.example", "children": [{"name": "ABC Osaka"}], "contacts": {"totalCount": 1},
+                                  "timeline": {"totalCount": 2}}
+
+
+async def test_merge_rejects_bad_requests(api):
+    a = await create_contact(api, familyName="A")
+    account = await create_account(api, name="X")
+    same = await api.mutate("mergeContacts", {"survivorId": a["id"], "mergedIds": [a["id"]]}, "contact { id }")
+    assert same["userErrors"][0]["code"] == "SURVIVOR_IN_MERGED"
+    wrong_type = await api.mutate("mergeContacts", {"survivorId": a["id"], "mergedIds": [account["id"]]}, "contact { id }")
+    assert wrong_type["userErrors"] == [{"field": "mergedIds.0", "message": "must be the id of a Contact", "code": "WRONG_ID_TYPE"}]
+
+
+async def test_soft_deleted_contact_leaves_lists_but_not_the_record(api):
+    contact = await create_contact(api, **YAMADA)
+    await api.mutate("deleteContact", {"id": contact["id"]}, "contact { id }")
+    assert (await api.graphql("{ contacts { totalCount } }"))["contacts"]["totalCount"] == 0
+    sales_view = await api.graphql("query($id: ID!) { node(id: $id) { id } }", {"id": contact["id"]}, role="sales")
+    assert sales_view["node"] is None  # sales cannot see deleted records
+    manager_view = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { deletedAt } } }", {"id": contact["id"]}, role="manager")
+    assert manager_view["node"]["deletedAt"] is not None
+    restored = await api.mutate("restoreContact", {"id": contact["id"]}, "contact { deletedAt }")
+    assert restored["contact"]["deletedAt"] is None

@@ -1,0 +1,74 @@
+"""GraphQL over HTTP: methods, media types, status codes, authentication, body limits."""
+import json
+
+QUERY = "{ viewer { displayName roles } }"
+
+
+async def _auth(api):
+    return {"Authorization": f"Bearer {await api.token('admin')}"}
+
+
+async def test_post_json_answers_with_data(api):
+    response = await api.client.post("/graphql", json={"query": QUERY}, headers=await _auth(api))
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json() == {"data": {"viewer": {"displayName": "test admin", "roles": ["admin"]}}}
+
+
+async def test_get_runs_queries_with_json_variables(api):
+    params = {"query": "query($n: Int) { contacts(first: $n) { totalCount } }", "variables": json.dumps({"n": 1})}
+    response = await api.client.get("/graphql", params=params, headers=await _auth(api))
+    assert response.status_code == 200 and response.json()["data"] == {"contacts": {"totalCount": 0}}
+
+
+async def test_get_refuses_mutations(api):
+    params = {"query": 'mutation { createAccount(input: {name: "x"}) { account { id } } }'}
+    response = await api.client.get("/graphql", params=params, headers=await _auth(api))
+    assert response.status_code == 405 and response.headers["allow"] == "POST"
+    assert (await api.graphql("{ accounts { totalCount } }"))["accounts"]["totalCount"] == 0
+
+
+async def test_graphql_response_media_type_and_400_for_invalid_documents(api):
+    headers = {**await _auth(api), "Accept": "application/graphql-response+json"}
+    ok = await api.client.post("/graphql", json={"query": QUERY}, headers=headers)
+    assert ok.status_code == 200 and ok.headers["content-type"].startswith("application/graphql-response+json")
+    invalid = await api.client.post("/graphql", json={"query": "{ noSuchField }"}, headers=headers)
+    assert invalid.status_code == 400
+    assert invalid.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    syntax = await api.client.post("/graphql", json={"query": "{ viewer {"}, headers={**await _auth(api)})
+    assert syntax.status_code == 200 and syntax.json()["data"] is None  # legacy application/json keeps 200
+
+
+async def test_request_errors_have_their_status_codes(api):
+    auth = await _auth(api)
+    assert (await api.client.post("/graphql", content="query=x", headers={**auth, "Content-Type": "text/plain"})).status_code == 415
+    assert (await api.client.post("/graphql", content=b"{not json", headers={**auth, "Content-Type": "application/json"})).status_code == 400
+    assert (await api.client.post("/graphql", content=b'"\xff\xfe"', headers={**auth, "Content-Type": "application/json"})).status_code == 400
+    assert (await api.client.post("/graphql", json=[1, 2], headers=auth)).status_code == 400
+    assert (await api.client.post("/graphql", json={"query": 5}, headers=auth)).status_code == 400
+    assert (await api.client.post("/graphql", json={"query": QUERY, "variables": [1]}, headers=auth)).status_code == 400
+    assert (await api.client.post("/graphql", json={"query": QUERY}, headers={**auth, "Accept": "text/xml"})).status_code == 406
+    two_operations = {"query": "query A { viewer { id } } query B { viewer { id } }"}
+    ambiguous = await api.client.post("/graphql", json=two_operations, headers={**auth, "Accept": "application/graphql-response+json"})
+    assert ambiguous.status_code == 400 and ambiguous.json()["data"] is None
+    huge = {"query": QUERY, "variables": {"pad": "x" * 2_000_000}}
+    response = await api.client.post("/graphql", json=huge, headers=auth)
+    assert response.status_code == 413 and response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+async def test_every_request_needs_a_valid_token_except_health(api):
+    missing = await api.client.post("/graphql", json={"query": QUERY})
+    assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
+    wrong = await api.client.post("/graphql", json={"query": QUERY}, headers={"Authorization": "Bearer enishi_wrong"})
+    assert wrong.status_code == 401 and wrong.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    health = await api.client.get("/health")
+    assert health.status_code == 200 and health.json() == {"status": "ok"}
+
+
+async def test_graphiql_is_served_in_development_only(enishi_api):
+    development = await enishi_api(environment="development")
+    page = await development.client.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "graphiql" in page.text.lower()
+    production = await enishi_api(environment="production")
+    page = await production.client.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 406 and "graphiql" not in page.text.lower()

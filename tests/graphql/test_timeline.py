@@ -1,0 +1,109 @@
+from tests.helpers import count_rows, create_account, create_contact, log_activity
+
+TIMELINE = "timeline { totalCount edges { node { summary occurredAt } } pageInfo { hasNextPage endCursor } }"
+
+
+async def test_timeline_orders_by_when_it_happened_not_when_it_was_logged(api):
+    contact = await create_contact(api, familyName="山田")
+    await log_activity(api, contactIds=[contact["id"]], summary="today", occurredAt="2024-06-10T09:00:00+09:00")
+    await log_activity(api, contactIds=[contact["id"]], summary="last week, logged late", occurredAt="2024-06-03T15:00:00+09:00")
+    await log_activity(api, contactIds=[contact["id"]], summary="yesterday", occurredAt="2024-06-09T10:00:00+09:00")
+    data = await api.graphql(f"query($id: ID!) {{ node(id: $id) {{ ... on Contact {{ {TIMELINE} }} }} }}", {"id": contact["id"]})
+    timeline = data["node"]["timeline"]
+    assert [e["node"]["summary"] for e in timeline["edges"]] == ["today", "yesterday", "last week, logged late"]
+    assert timeline["edges"][2]["node"]["occurredAt"] == "2024-06-03T06:00:00+00:00"  # stored as the UTC instant
+
+
+async def test_timeline_pages_with_cursors_after_the_first_page(api):
+    contact = await create_contact(api, familyName="山田")
+    for day in range(1, 6):
+        await log_activity(api, contactIds=[contact["id"]], summary=f"day {day}", occurredAt=f"2024-06-0{day}T09:00:00+09:00")
+    query = """query($id: ID!, $after: String) { node(id: $id) { ... on Contact {
+        timeline(first: 2, after: $after) { totalCount edges { node { summary } } pageInfo { hasNextPage endCursor } } } } }"""
+    seen, after = [], None
+    while True:
+        page = (await api.graphql(query, {"id": contact["id"], "after": after}))["node"]["timeline"]
+        assert page["totalCount"] == 5
+        seen += [e["node"]["summary"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == ["day 5", "day 4", "day 3", "day 2", "day 1"]
+
+
+async def test_account_timeline_includes_its_contacts_activities_once(api):
+    account = await create_account(api, name="Acme")
+    tanaka = await create_contact(api, familyName="田中", accounts=[{"accountId": account["id"]}])
+    suzuki = await create_contact(api, familyName="鈴木", accounts=[{"accountId": account["id"]}])
+    outsider = await create_contact(api, familyName="部外者")
+    await log_activity(api, accountIds=[account["id"]], summary="account-level note", type="note", occurredAt="2024-06-01T00:00:00Z")
+    await log_activity(api, contactIds=[tanaka["id"], suzuki["id"]], accountIds=[account["id"]], summary="meeting with both",
+                       type="meeting", occurredAt="2024-06-02T00:00:00Z")
+    await log_activity(api, contactIds=[suzuki["id"]], summary="call with suzuki", occurredAt="2024-06-03T00:00:00Z")
+    await log_activity(api, contactIds=[outsider["id"]], summary="unrelated", occurredAt="2024-06-04T00:00:00Z")
+    data = await api.graphql(f"query($id: ID!) {{ node(id: $id) {{ ... on Account {{ {TIMELINE} }} }} }}", {"id": account["id"]})
+    assert [e["node"]["summary"] for e in data["node"]["timeline"]["edges"]] == ["call with suzuki", "meeting with both", "account-level note"]
+    assert data["node"]["timeline"]["totalCount"] == 3
+    typed = await api.graphql('query($id: ID!) { node(id: $id) { ... on Account { timeline(types: ["meeting"]) { totalCount } } } }',
+                              {"id": account["id"]})
+    assert typed["node"]["timeline"]["totalCount"] == 1
+
+
+async def test_activity_shows_its_targets_actor_and_source(api):
+    account = await create_account(api, name="Acme")
+    contact = await create_contact(api, familyName="田中")
+    activity = await log_activity(api, contactIds=[contact["id"]], accountIds=[account["id"]], durationSeconds=600,
+                                  channel="phone", direction="outbound")
+    data = await api.graphql("""query($id: ID!) { node(id: $id) { ... on Activity {
+        type channel direction durationSeconds sourcePlugin contacts { familyName } accounts { name } actor { displayName } } } }""",
+                             {"id": activity["id"]})
+    assert data["node"] == {"type": "call", "channel": "phone", "direction": "outbound", "durationSeconds": 600, "sourcePlugin": "core",
+                            "contacts": [{"familyName": "田中"}], "accounts": [{"name": "Acme"}], "actor": {"displayName": "test admin"}}
+
+
+async def test_bad_activities_are_refused_and_leave_no_trace(api):
+    contact = await create_contact(api, familyName="田中")
+    payload = await api.mutate("logActivity", {"type": "carrier_pigeon", "summary": "", "contactIds": [], "direction": "sideways",
+                                               "durationSeconds": -5}, "activity { id }")
+    assert {(e["field"], e["code"]) for e in payload["userErrors"]} == {
+        ("type", "UNKNOWN_ACTIVITY_TYPE"), ("summary", "REQUIRED"), ("contactIds", "REQUIRED"), ("direction", "INVALID_CHOICE"),
+        ("durationSeconds", "OUT_OF_RANGE")}
+    naive = await api.mutate("logActivity", {"type": "call", "summary": "x", "contactIds": [contact["id"]],
+                                             "occurredAt": "2024-06-10T09:00:00"}, "activity { id }")
+    assert naive["userErrors"] == [{"field": "occurredAt", "message": "needs a time zone offset", "code": "NAIVE_DATETIME"}]
+    assert await count_rows(api, "core_activity") == 0
+
+
+async def test_activities_query_filters_the_whole_timeline(api):
+    contact = await create_contact(api, familyName="田中")
+    await log_activity(api, contactIds=[contact["id"]], type="email", summary="提案書を送付", occurredAt="2024-05-01T00:00:00Z")
+    await log_activity(api, contactIds=[contact["id"]], type="call", summary="電話", occurredAt="2024-06-01T00:00:00Z")
+    data = await api.graphql("""{ activities(filter: {type: {in: ["email"]}, occurredAt: {lt: "2024-05-15T00:00:00Z"}}) {
+        totalCount edges { node { summary } } } }""")
+    assert data["activities"] == {"totalCount": 1, "edges": [{"node": {"summary": "提案書を送付"}}]}
+
+
+async def test_next_action_is_the_earliest_open_task_on_the_account_or_its_contacts(api):
+    account = await create_account(api, name="Acme")
+    contact = await create_contact(api, familyName="田中", accounts=[{"accountId": account["id"]}])
+    query = "query($id: ID!) { node(id: $id) { ... on Account { nextActionAt tasks { title } } } }"
+    assert (await api.graphql(query, {"id": account["id"]}))["node"]["nextActionAt"] is None
+    late = await api.mutate("createTask", {"title": "契約書送付", "dueAt": "2024-06-20T10:00:00+09:00", "accountId": account["id"]}, "task { id }")
+    soon = await api.mutate("createTask", {"title": "電話する", "dueAt": "2024-06-12T10:00:00+09:00", "contactId": contact["id"]},
+                            "task { id status assignee { displayName } }")
+    assert soon["task"]["status"] == "open" and soon["task"]["assignee"] == {"displayName": "test admin"}
+    data = (await api.graphql(query, {"id": account["id"]}))["node"]
+    assert data["nextActionAt"] == "2024-06-12T01:00:00+00:00"
+    assert data["tasks"] == [{"title": "契約書送付"}]
+    done = await api.mutate("updateTask", {"id": soon["task"]["id"], "status": "done"}, "task { status completedAt }")
+    assert done["task"] == {"status": "done", "completedAt": "2024-06-10T00:00:00+00:00"}
+    assert (await api.graphql(query, {"id": account["id"]}))["node"]["nextActionAt"] == "2024-06-20T01:00:00+00:00"
+    assert await count_rows(api, "core_outbox WHERE type = 'task.completed'") == 1
+    assert late["userErrors"] == []
+
+
+async def test_tasks_query_lists_soonest_first(api):
+    for title, due in [("later", "2024-07-01T00:00:00Z"), ("undated", None), ("soon", "2024-06-11T00:00:00Z")]:
+        await api.mutate("createTask", {"title": title, "dueAt": due}, "task { id }")
+    data = await api.graphql('{ tasks(filter: {status: {eq: "open"}}) { edges { node { title } } } }')
+    assert [e["node"]["title"] for e in data["tasks"]["edges"]] == ["soon", "later", "undated"]

@@ -1,0 +1,31 @@
+"""Small GraphQL snippets shared by the tests."""
+from __future__ import annotations
+
+ACCOUNT_FIELDS = "account { id name nameKana domain employeeCount lifecycleStage customFields deletedAt }"
+CONTACT_FIELDS = ("contact { id familyName givenName familyNameKana givenNameKana displayName primaryEmail "
+                  "emails { address isPrimary } phones { e164 isPrimary } accounts { isPrimary account { id name } } deletedAt }")
+
+
+async def create_account(api, role: str = "admin", **input) -> dict:
+    payload = await api.mutate("createAccount", {"name": "株式会社テスト", **input}, ACCOUNT_FIELDS, role=role)
+    assert payload["userErrors"] == [], payload
+    return payload["account"]
+
+
+async def create_contact(api, role: str = "admin", **input) -> dict:
+    payload = await api.mutate("createContact", input, CONTACT_FIELDS, role=role)
+    assert payload["userErrors"] == [], payload
+    return payload["contact"]
+
+
+async def log_activity(api, **input) -> dict:
+    payload = await api.mutate("logActivity", {"type": "call", "summary": "電話", **input}, "activity { id occurredAt type }")
+    assert payload["userErrors"] == [], payload
+    return payload["activity"]
+
+
+async def count_rows(api, table: str) -> int:
+    from sqlalchemy import text
+
+    async with api.runtime.read_session() as session:
+        return (await session.execute(text(f"SELECT COUNT(*) FROM {table}"))).scalar_one()
