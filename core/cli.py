@@ -69,6 +69,25 @@ def cmd_token_create(args) -> None:
     print(f"created a user with role {args.role} and its API token (shown once): {token}")
 
 
+def cmd_worker(args) -> None:
+    from . import logs
+    from .worker import run_due_jobs, run_forever
+
+    async def run():
+        runtime = _runtime()
+        logs.configure(runtime.settings.log_level)
+        try:
+            if args.once:
+                ran = await run_due_jobs(runtime)
+                print("ran: " + (", ".join(ran) or "nothing was due"))
+            else:
+                await run_forever(runtime, args.poll)
+        finally:
+            await runtime.close()
+
+    asyncio.run(run())
+
+
 def cmd_schema(_args) -> None:
     print(_runtime().schema.as_str())
 
@@ -84,6 +103,9 @@ def cmd_hooks_doc(_args) -> None:
     from .hookdoc import render
 
     print(render(), end="")
+
+
+BUILTIN_COMMANDS = ("serve", "db", "demo", "token", "worker", "schema", "plugins", "hooks-doc", "-h", "--help")
 
 
 def build_parser(runtime_commands=()) -> argparse.ArgumentParser:
@@ -105,6 +127,10 @@ def build_parser(runtime_commands=()) -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--name", help="display name of the new user")
     create.set_defaults(func=cmd_token_create)
+    worker = sub.add_parser("worker", help="run the scheduled jobs of the core and the enabled plugins")
+    worker.add_argument("--once", action="store_true", help="run the jobs that are due now, then exit")
+    worker.add_argument("--poll", type=float, default=5.0, help="seconds between checks for due jobs")
+    worker.set_defaults(func=cmd_worker)
     sub.add_parser("schema", help="print the composed GraphQL SDL").set_defaults(func=cmd_schema)
     sub.add_parser("plugins", help="list installed plugins with version and hooks").set_defaults(func=cmd_plugins)
     sub.add_parser("hooks-doc", help="print the hook reference (docs/hooks.md)").set_defaults(func=cmd_hooks_doc)
@@ -135,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         plugin_commands = []
-        if argv and argv[0] not in ("serve", "db", "demo", "token", "schema", "plugins", "hooks-doc", "-h", "--help"):
+        if argv and argv[0] not in BUILTIN_COMMANDS:
             from .plugin_host import PluginHost
 
             plugin_commands = PluginHost(Settings.from_env()).contributions("enishi_cli_commands")

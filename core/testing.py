@@ -31,6 +31,30 @@ def enishi_database_url(tmp_path_factory) -> str:
     return os.environ.get("ENISHI_TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('enishi')}/test.db"
 
 
+async def _admin(url: str, statement: str) -> None:
+    from .db import create_engine
+
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def enishi_fresh_database_url(enishi_database_url, tmp_path):
+    """A new, empty database of the kind under test (for CLI and server-process tests)."""
+    if is_sqlite(enishi_database_url):
+        yield f"sqlite+aiosqlite:///{tmp_path}/fresh.db"
+        return
+    name = f"enishi_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(enishi_database_url, f'CREATE DATABASE "{name}"'))
+    yield enishi_database_url.rsplit("/", 1)[0] + "/" + name
+    asyncio.run(_admin(enishi_database_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture(scope="session")
 def enishi_base_settings(enishi_database_url) -> Settings:
     return Settings(database_url=enishi_database_url, environment="production")
@@ -118,6 +142,47 @@ class Api:
         query = (f"mutation($input: {name[0].upper()}{name[1:]}Input!) {{ {name}(input: $input) "
                  f"{{ {selection} userErrors {{ field message code }} }} }}")
         return (await self.graphql(query, {"input": input}, role=role))[name]
+
+
+@pytest.fixture
+def enishi_server():
+    """A factory of real `enishi serve` processes: `with enishi_server(env) as url: ...`."""
+    import contextlib
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    @contextlib.contextmanager
+    def start(env: dict):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        process = subprocess.Popen([sys.executable, "-m", "enishi.cli", "serve", "--port", str(port)], env={**os.environ, **env},
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(url + "/health", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("enishi serve did not start:\n" + process.stdout.read().decode(errors="replace"))
+                time.sleep(0.1)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    return start
 
 
 @pytest.fixture

@@ -227,6 +227,19 @@ class ActivityTypeInfo:
     plugin: str
 
 
+@strawberry.type(description="One column holding personal data, as its plugin declares it.")
+class PersonalDataFieldInfo:
+    plugin: str
+    entity: str
+    field: str
+    category: str
+    purposes: list[str]
+    provenance: str
+    sensitive: bool
+    erasure: str
+    portable: bool
+
+
 @strawberry.type
 class CoreQuery:
     @strawberry.field(description="The user the request's token belongs to.")
@@ -292,6 +305,14 @@ class CoreQuery:
         owners = {t.key: plugin for plugin, t in runtime.plugins.contributions("enishi_activity_types")}
         return [ActivityTypeInfo(key=t.key, label=t.label, label_ja=t.label_ja, plugin=owners.get(t.key, "core"))
                 for t in runtime.activity_types.values()]
+
+    @strawberry.field(description="Every personal-data column of the core and of every installed plugin. "
+                                  "Needs `personal_data.read`.")
+    def personal_data_catalog(self, info: Info) -> list[PersonalDataFieldInfo]:
+        info.context.require("personal_data.read")
+        return [PersonalDataFieldInfo(plugin=plugin, entity=f.entity, field=f.field, category=f.category, purposes=list(f.purposes),
+                                      provenance=f.provenance, sensitive=f.sensitive, erasure=f.erasure, portable=f.portable)
+                for plugin, f in info.context.runtime.plugins.contributions("enishi_personal_data")]
 
     @strawberry.field
     async def users(self, info: Info) -> list[User]:

@@ -1,0 +1,73 @@
+"""The `enishi` command line, as an operator runs it, against a fresh database."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def enishi(*args, env, check=True):
+    result = subprocess.run([sys.executable, "-m", "enishi.cli", *args], env={**os.environ, **env}, capture_output=True,
+                            text=True, timeout=600)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_operator_journey_upgrade_demo_token_serve(enishi_fresh_database_url, enishi_server):
+    env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url}
+    assert enishi("db", "upgrade", env=env).stdout.strip() == "database is up to date"
+    loaded = enishi("demo", env=env).stdout
+    assert "50 accounts, 200 contacts, 1000 activities" in loaded
+    assert "already present" in enishi("demo", env=env).stdout
+    token = enishi("token", "create", "--role", "sales", env=env).stdout.split()[-1]
+    assert token.startswith("enishi_")
+    with enishi_server(env) as url:
+        query = """{ accounts { totalCount } contacts(filter: {search: "やまだ"}) { totalCount }
+                     activities { totalCount } tasks { totalCount } }"""
+        body = httpx.post(url + "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token}"}).json()
+    counts = {k: v["totalCount"] for k, v in body["data"].items()}
+    assert counts["accounts"] >= 50 and counts["activities"] >= 1000 and counts["tasks"] > 0
+    assert counts["contacts"] > 0  # Japanese substring search on the demo data
+
+
+def test_token_create_rejects_unknown_roles(enishi_fresh_database_url):
+    result = enishi("token", "create", "--role", "root", env={"ENISHI_DATABASE_URL": enishi_fresh_database_url}, check=False)
+    assert result.returncode != 0 and "invalid choice" in result.stderr
+
+
+def test_plugins_lists_bundled_plugins_with_version_and_hooks():
+    out = enishi("plugins", env={}).stdout
+    for name in ("core", "abm", "loyalty", "privacy", "support"):
+        assert f"{name} 0.1.0 (enabled)" in out
+    assert "enishi_subject_erase" in out
+
+
+def test_plugins_can_be_disabled_by_configuration():
+    out = enishi("plugins", env={"ENISHI_PLUGINS": "abm,privacy"}).stdout
+    assert "abm 0.1.0 (enabled)" in out and "loyalty 0.1.0 (disabled)" in out
+    result = enishi("plugins", env={"ENISHI_PLUGINS": "nonexistent"}, check=False)
+    assert result.returncode == 2 and "not installed: nonexistent" in result.stderr
+
+
+def test_bad_configuration_is_a_clear_message():
+    result = enishi("schema", env={"ENISHI_TIMEZONE": "Mars/Olympus"}, check=False)
+    assert result.returncode == 2 and "unknown time zone" in result.stderr
+    result = enishi("schema", env={"ENISHI_MAX_PAGE_SIZE": "many"}, check=False)
+    assert result.returncode == 2 and "must be an integer" in result.stderr
+
+
+def test_committed_sdl_matches_the_composed_schema():
+    sdl = enishi("schema", env={}).stdout
+    assert (ROOT / "docs" / "schema.graphql").read_text(encoding="utf-8") == sdl, "the schema changed: run `make schema` and review"
+
+
+def test_importing_enishi_from_the_repository_root_does_not_shadow_graphql_core():
+    assert not (ROOT / "graphql" / "__init__.py").exists()
+    result = subprocess.run([sys.executable, "-c", "import strawberry, enishi, graphql; print(graphql.__file__)"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "site-packages" in result.stdout
