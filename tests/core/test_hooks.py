@@ -284,10 +284,7 @@ def test_hook_enishi_migrations():
     assert (locations[0] / "0001_core_tables.py").exists()
 
 
-def test_hook_enishi_cli_commands():
-    """The example plugin adds `enishi example-greet`; see tests/e2e for it installed with pip.
-    Here: an unknown hook name in a plugin stops start-up with a clear message."""
-
+def test_unknown_hook_names_stop_start_up():
     class Misspelled:
         @hookimpl
         def enishi_on_evnt(self, event):
@@ -305,7 +302,7 @@ def _raw_id(global_id: str) -> str:
 
 def test_every_hook_has_a_test():
     tests = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests").rglob("test_*.py"))
-    missing = [name for name in hookdoc.hook_names() if f"def test_hook_{name}(" not in tests]
+    missing = [name for name in hookdoc.hook_names() if not re.search(rf"def test_hook_{name}(\(|_and_)", tests)]
     assert missing == []
 
 

@@ -1,0 +1,69 @@
+"""Real parallel requests against a real server process, on SQLite and PostgreSQL."""
+import asyncio
+import os
+import subprocess
+import sys
+
+import httpx
+
+MERGE = """mutation($s: ID!, $m: ID!) { mergeContacts(input: {survivorId: $s, mergedIds: [$m]}) {
+    contact { id } userErrors { code } } }"""
+
+
+def _prepare(url):
+    env = {**os.environ, "ENISHI_DATABASE_URL": url}
+    subprocess.run([sys.executable, "-m", "enishi.cli", "db", "upgrade"], env=env, check=True, capture_output=True)
+    token = subprocess.run([sys.executable, "-m", "enishi.cli", "token", "create", "--role", "manager"], env=env, check=True,
+                           capture_output=True, text=True).stdout.split()[-1]
+    return {"ENISHI_DATABASE_URL": url}, {"Authorization": f"Bearer {token}"}
+
+
+async def _gql(client, query, variables=None):
+    response = await client.post("/graphql", json={"query": query, "variables": variables or {}})
+    body = response.json()
+    assert response.status_code == 200 and "errors" not in body, body
+    return body["data"]
+
+
+def test_simultaneous_opposite_merges_of_the_same_contacts_let_exactly_one_win(enishi_fresh_database_url, enishi_server):
+    env, headers = _prepare(enishi_fresh_database_url)
+
+    async def scenario(url):
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
+            outcomes = []
+            for round_ in range(5):
+                ids = []
+                for name in ("A", "B"):
+                    data = await _gql(client, 'mutation($n: String) { createContact(input: {familyName: $n}) { contact { id } } }',
+                                      {"n": f"{name}{round_}"})
+                    ids.append(data["createContact"]["contact"]["id"])
+                a, b = ids
+                results = await asyncio.gather(_gql(client, MERGE, {"s": a, "m": b}), _gql(client, MERGE, {"s": b, "m": a}),
+                                               _gql(client, MERGE, {"s": a, "m": b}))
+                winners = [r for r in results if not r["mergeContacts"]["userErrors"]]
+                losers = [r["mergeContacts"]["userErrors"][0]["code"] for r in results if r["mergeContacts"]["userErrors"]]
+                outcomes.append((len(winners), sorted(losers)))
+            live = await _gql(client, "{ contacts { totalCount } }")
+            return outcomes, live["contacts"]["totalCount"]
+
+    with enishi_server(env) as url:
+        outcomes, live = asyncio.run(scenario(url))
+    for winners, losers in outcomes:
+        assert winners == 1 and set(losers) <= {"ALREADY_MERGED", "DELETED"}, outcomes
+    assert live == 5  # one survivor per round, never zero, never two
+
+
+def test_parallel_writes_lose_nothing(enishi_fresh_database_url, enishi_server):
+    env, headers = _prepare(enishi_fresh_database_url)
+
+    async def scenario(url):
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
+            contact = await _gql(client, 'mutation { createContact(input: {familyName: "共有"}) { contact { id } } }')
+            contact_id = contact["createContact"]["contact"]["id"]
+            log = 'mutation($id: ID!, $s: String!) { logActivity(input: {type: "note", summary: $s, contactIds: [$id]}) { userErrors { code } } }'
+            await asyncio.gather(*(_gql(client, log, {"id": contact_id, "s": f"note {i}"}) for i in range(40)))
+            data = await _gql(client, "query($id: ID!) { node(id: $id) { ... on Contact { timeline { totalCount } } } }", {"id": contact_id})
+            return data["node"]["timeline"]["totalCount"]
+
+    with enishi_server(env) as url:
+        assert asyncio.run(scenario(url)) == 40
