@@ -248,6 +248,17 @@ class LogActivityInput:
     actor_id: strawberry.ID | None = strawberry.UNSET
 
 
+@strawberry.input(description="Only the fields sent change. Type and targets cannot change.")
+class UpdateActivityInput:
+    id: strawberry.ID
+    summary: str | None = strawberry.UNSET
+    body: str | None = strawberry.UNSET
+    channel: str | None = strawberry.UNSET
+    direction: str | None = strawberry.UNSET
+    occurred_at: dt.datetime | None = strawberry.UNSET
+    duration_seconds: int | None = strawberry.UNSET
+
+
 @strawberry.input
 class CreateTaskInput:
     title: str
@@ -284,9 +295,12 @@ class MergeAccountsInput:
 
 
 def _aware(value: dt.datetime | None, field: str) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
+    """Instants enter the system as UTC; a time without an offset is ambiguous and refused."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
         raise InputError(UserError(field, "needs a time zone offset", "NAIVE_DATETIME"))
-    return value
+    return value.astimezone(dt.timezone.utc)
 
 
 def _id(value: str, type_name: str, field: str = "id"):
@@ -370,6 +384,17 @@ class CoreMutation:
             data["contact_ids"] = [_id(c, "Contact", f"contactIds.{i}") for i, c in enumerate(input.contact_ids or [])]
             data["account_ids"] = [_id(a, "Account", f"accountIds.{i}") for i, a in enumerate(input.account_ids or [])]
             return await activities.log_activity(uow, data)
+
+        row, errors = await run_mutation(info, "activity.write", work)
+        return ActivityPayload(activity=Activity.from_row(row) if row else None, user_errors=errors)
+
+    @strawberry.mutation
+    async def update_activity(self, info: Info, input: UpdateActivityInput) -> ActivityPayload:
+        async def work(uow):
+            data = input_values(input)
+            if "occurred_at" in data:
+                data["occurred_at"] = _aware(data["occurred_at"], "occurredAt")
+            return await activities.update_activity(uow, _id(input.id, "Activity"), data)
 
         row, errors = await run_mutation(info, "activity.write", work)
         return ActivityPayload(activity=Activity.from_row(row) if row else None, user_errors=errors)

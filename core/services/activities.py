@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 from ..errors import InputError, UserError
 from ..models import Account, Activity, ActivityTarget, Contact
 from ..runtime import UnitOfWork
-from .common import Checker, check_user
+from .common import Checker, changed_fields, check_user
 
 DIRECTIONS = ("inbound", "outbound", "internal")
 MAX_TARGETS = 100
@@ -57,6 +57,34 @@ async def log_activity(uow: UnitOfWork, data: dict, *, source_plugin: str = "cor
     await uow.emit("activity.logged", "activity", activity.id, {
         "type": activity.type, "contact_ids": [str(c) for c in contact_ids], "account_ids": [str(a) for a in account_ids],
     })
+    return activity
+
+
+async def update_activity(uow: UnitOfWork, activity_id: uuid.UUID, data: dict) -> Activity:
+    """Correct what was logged: the text, when it happened, channel, direction, duration.
+    The type and the targets stay: a different interaction is a different activity."""
+    activity = (await uow.session.execute(select(Activity).where(Activity.id == activity_id).with_for_update())).scalar_one_or_none()
+    if activity is None:
+        raise InputError(UserError("id", "no such record", "NOT_FOUND"))
+    check = Checker()
+    values: dict = {}
+    if "summary" in data:
+        values["summary"] = check.text(data, "summary", max_length=500, required=True)
+    if "body" in data:
+        values["body"] = check.text(data, "body", max_length=MAX_BODY)
+    if "channel" in data:
+        values["channel"] = check.text(data, "channel", max_length=40)
+    if "direction" in data:
+        values["direction"] = check.choice(data, "direction", DIRECTIONS) or "internal"
+    if "duration_seconds" in data:
+        values["duration_seconds"] = check.non_negative(data, "duration_seconds")
+    if data.get("occurred_at") is not None:
+        values["occurred_at"] = data["occurred_at"]
+    check.done()
+    changed = changed_fields(activity, values)
+    if changed:
+        await uow.session.flush()
+        await uow.emit("activity.updated", "activity", activity.id, {"type": activity.type, "fields": changed})
     return activity
 
 

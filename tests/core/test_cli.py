@@ -71,3 +71,15 @@ def test_importing_enishi_from_the_repository_root_does_not_shadow_graphql_core(
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "site-packages" in result.stdout
+
+
+def test_configuration_file_with_environment_overrides(tmp_path):
+    config = tmp_path / "enishi.toml"
+    config.write_text('enabled_plugins = ["abm"]\ntimezone = "Europe/Berlin"\n', encoding="utf-8")
+    out = enishi("plugins", env={"ENISHI_CONFIG": str(config)}).stdout
+    assert "abm 0.1.0 (enabled)" in out and "support 0.1.0 (disabled)" in out
+    out = enishi("plugins", env={"ENISHI_CONFIG": str(config), "ENISHI_PLUGINS": "support"}).stdout
+    assert "abm 0.1.0 (disabled)" in out and "support 0.1.0 (enabled)" in out
+    config.write_text('no_such_setting = 1\n', encoding="utf-8")
+    result = enishi("plugins", env={"ENISHI_CONFIG": str(config)}, check=False)
+    assert result.returncode == 2 and "unknown settings: no_such_setting" in result.stderr

@@ -32,6 +32,7 @@ FIELD_PERMISSIONS = {
     "Mutation.restoreContact": ("crm.delete", f'mutation {{ restoreContact(input: {{id: "{NO_ID}"}}) {{ userErrors {{ code }} }} }}'),
     "Mutation.destroyContact": ("crm.destroy", f'mutation {{ destroyContact(input: {{id: "{NO_ID}"}}) {{ userErrors {{ code }} }} }}'),
     "Mutation.logActivity": ("activity.write", 'mutation { logActivity(input: {type: "call", summary: ""}) { userErrors { code } } }'),
+    "Mutation.updateActivity": ("activity.write", f'mutation {{ updateActivity(input: {{id: "{NO_ID}"}}) {{ userErrors {{ code }} }} }}'),
     "Mutation.deleteActivity": ("activity.write", f'mutation {{ deleteActivity(input: {{id: "{NO_ID}"}}) {{ userErrors {{ code }} }} }}'),
     "Mutation.createTask": ("task.write", 'mutation { createTask(input: {title: ""}) { userErrors { code } } }'),
     "Mutation.updateTask": ("task.write", f'mutation {{ updateTask(input: {{id: "{NO_ID}"}}) {{ userErrors {{ code }} }} }}'),

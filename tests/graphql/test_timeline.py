@@ -107,3 +107,19 @@ async def test_tasks_query_lists_soonest_first(api):
         await api.mutate("createTask", {"title": title, "dueAt": due}, "task { id }")
     data = await api.graphql('{ tasks(filter: {status: {eq: "open"}}) { edges { node { title } } } }')
     assert [e["node"]["title"] for e in data["tasks"]["edges"]] == ["soon", "later", "undated"]
+
+
+async def test_activities_can_be_corrected_and_deleted_with_events(api):
+    contact = await create_contact(api, familyName="田中")
+    activity = await log_activity(api, contactIds=[contact["id"]], summary="電話", occurredAt="2024-06-10T09:00:00+09:00")
+    fixed = await api.mutate("updateActivity", {"id": activity["id"], "summary": "電話（不在）", "occurredAt": "2024-06-07T17:30:00+09:00"},
+                             "activity { summary occurredAt type }")
+    assert fixed["activity"] == {"summary": "電話（不在）", "occurredAt": "2024-06-07T08:30:00+00:00", "type": "call"}
+    blank = await api.mutate("updateActivity", {"id": activity["id"], "summary": ""}, "activity { id }")
+    assert blank["userErrors"][0]["code"] == "REQUIRED"
+    deleted = await api.mutate("deleteActivity", {"id": activity["id"]}, "destroyedId")
+    assert deleted["destroyedId"] == activity["id"]
+    events = [t for t in ("activity.logged", "activity.updated", "activity.deleted")
+              if await count_rows(api, f"core_outbox WHERE type = '{t}'") == 1]
+    assert events == ["activity.logged", "activity.updated", "activity.deleted"]
+    assert await count_rows(api, "core_activity") == 0
