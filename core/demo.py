@@ -74,7 +74,7 @@ async def load_demo(runtime, *, scale: int = 200, seed: int = 20241, force: bool
                 "duration_seconds": rng.choice((None, 900, 1800, 3600)) if kind in ("call", "meeting") else None,
                 "contact_ids": targets, "actor_id": rng.choice(users).id,
             })
-        for i in range(max(scale // 4, 1)):
+        for _ in range(max(scale // 4, 1)):
             await create_task(uow, {"title": rng.choice(["見積もりをフォロー", "Send the contract", "日程調整", "Prepare the demo"]),
                                     "due_at": now + dt.timedelta(days=rng.randrange(-3, 30), hours=rng.randrange(0, 8)),
                                     "contact_id": rng.choice(contact_ids), "assignee_id": rng.choice(users).id})

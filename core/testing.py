@@ -208,7 +208,7 @@ async def enishi_api(enishi_migrated, enishi_clock):
         return Api(runtime, client)
 
     yield make
-    for runtime, client in made:
+    for _, client in made:
         await client.aclose()
     if made:
         await wipe(made[0][0])

@@ -63,7 +63,7 @@ def build_schema(runtime) -> EnishiSchema:
     query = _merge("Query", [_node_query(), CoreQuery, *(t for _, t in plugins.contributions("enishi_graphql_query"))])
     mutation = _merge("Mutation", [CoreMutation, *(t for _, t in plugins.contributions("enishi_graphql_mutation"))])
     type_fields: dict[str, list] = defaultdict(list)
-    for plugin, (type_name, field) in plugins.contributions("enishi_graphql_type_fields"):
+    for _, (type_name, field) in plugins.contributions("enishi_graphql_type_fields"):
         type_fields[type_name].append(field)
     # Factories, not instances: strawberry builds a fresh extension per request (the parser and
     # validation caches live at module level, so they are still shared).

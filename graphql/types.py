@@ -19,7 +19,7 @@ from .relay import Connection, PageRequest, to_global_id
 
 
 def _visible(info: Info, row) -> bool:
-    return row is not None and (row.deleted_at is None or info.context.can("crm.read_deleted"))
+    return row is not None and (getattr(row, "deleted_at", None) is None or info.context.can("crm.read_deleted"))
 
 
 async def _resolve_rows(cls, info: Info, node_ids: Iterable[str], factory, model):
@@ -33,8 +33,7 @@ async def _resolve_rows(cls, info: Info, node_ids: Iterable[str], factory, model
     loader = info.context.loader(("row", model), factory)
     rows = await loader.load_many([i for i in ids if i is not None])
     by_id = {row.id: row for row in rows if row is not None}
-    return [cls.from_row(by_id[i]) if i in by_id and (not hasattr(by_id[i], "deleted_at") or _visible(info, by_id[i])) else None
-            for i in ids]
+    return [cls.from_row(by_id[i]) if _visible(info, by_id.get(i)) else None for i in ids]
 
 
 @strawberry.type(description="A person who uses Enishi: a salesperson, an agent, an integration.")
@@ -59,11 +58,16 @@ class User(relay.Node):
         return await _resolve_rows(cls, info, node_ids, loaders.USERS, models.User)
 
 
-async def _user(info: Info, user_id) -> User | None:
-    if user_id is None:
+async def _node(info: Info, node_type, model, record_id):
+    """The related object as `node_type`, or None when unset, missing or hidden from this viewer."""
+    if record_id is None:
         return None
-    row = await loaders.load_row(info.context, models.User, user_id)
-    return User.from_row(row) if row else None
+    row = await loaders.load_row(info.context, model, record_id)
+    return node_type.from_row(row) if _visible(info, row) else None
+
+
+async def _user(info: Info, user_id) -> User | None:
+    return await _node(info, User, models.User, user_id)
 
 
 def _page(first, after, last, before) -> PageRequest:
@@ -111,10 +115,7 @@ class Account(relay.Node):
 
     @strawberry.field
     async def parent(self, info: Info) -> Account | None:
-        if self._row.parent_id is None:
-            return None
-        row = await loaders.load_row(info.context, models.Account, self._row.parent_id)
-        return Account.from_row(row) if _visible(info, row) else None
+        return await _node(info, Account, models.Account, self._row.parent_id)
 
     @strawberry.field
     async def children(self, info: Info) -> list[Account]:
@@ -128,9 +129,7 @@ class Account(relay.Node):
 
     @strawberry.field(description="The merged-into account, when this one was merged away.")
     async def merged_into(self, info: Info) -> Account | None:
-        if self._row.merged_into_id is None:
-            return None
-        return Account.from_row(await loaders.load_row(info.context, models.Account, self._row.merged_into_id))
+        return await _node(info, Account, models.Account, self._row.merged_into_id)
 
     @strawberry.field(description="The earliest due date of an open task on the account or its contacts.")
     async def next_action_at(self, info: Info) -> dt.datetime | None:
@@ -161,8 +160,7 @@ class AccountLink:
 
     @strawberry.field
     async def account(self, info: Info) -> Account | None:
-        row = await loaders.load_row(info.context, models.Account, self._account_id)
-        return Account.from_row(row) if _visible(info, row) else None
+        return await _node(info, Account, models.Account, self._account_id)
 
 
 @strawberry.type(description="A person at one or more accounts.")
@@ -230,9 +228,7 @@ class Contact(relay.Node):
 
     @strawberry.field(description="The surviving contact, when this one was merged away.")
     async def merged_into(self, info: Info) -> Contact | None:
-        if self._row.merged_into_id is None:
-            return None
-        return Contact.from_row(await loaders.load_row(info.context, models.Contact, self._row.merged_into_id))
+        return await _node(info, Contact, models.Contact, self._row.merged_into_id)
 
     @strawberry.field(description="Activities with this contact, newest first (by when they happened).")
     async def timeline(self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
@@ -326,17 +322,11 @@ class Task(relay.Node):
 
     @strawberry.field
     async def contact(self, info: Info) -> Contact | None:
-        if self._row.contact_id is None:
-            return None
-        row = await loaders.load_row(info.context, models.Contact, self._row.contact_id)
-        return Contact.from_row(row) if _visible(info, row) else None
+        return await _node(info, Contact, models.Contact, self._row.contact_id)
 
     @strawberry.field
     async def account(self, info: Info) -> Account | None:
-        if self._row.account_id is None:
-            return None
-        row = await loaders.load_row(info.context, models.Account, self._row.account_id)
-        return Account.from_row(row) if _visible(info, row) else None
+        return await _node(info, Account, models.Account, self._row.account_id)
 
 
 

@@ -10,7 +10,7 @@ from ..errors import InputError, UserError
 from ..models import Account
 from ..normalize import company_match_name, nfkc, search_key
 from ..runtime import UnitOfWork
-from .common import Checker, changed_fields, check_user, load_for_update
+from .common import Checker, changed_fields, check_user, load_for_update, restore, soft_delete
 
 LIFECYCLE_STAGES = ("lead", "prospect", "customer", "partner", "churned", "other")
 DOMAIN_PATTERN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -107,24 +107,11 @@ async def _refuse_cycle(uow: UnitOfWork, account_id: uuid.UUID, parent_id: uuid.
 
 
 async def delete_account(uow: UnitOfWork, account_id: uuid.UUID) -> Account:
-    account = await load_for_update(uow, Account, account_id)
-    account.deleted_at = account.updated_at = uow.clock.now()
-    await uow.session.flush()
-    await uow.emit("account.deleted", "account", account.id)
-    return account
+    return await soft_delete(uow, Account, account_id, "account")
 
 
 async def restore_account(uow: UnitOfWork, account_id: uuid.UUID) -> Account:
-    account = await load_for_update(uow, Account, account_id, include_deleted=True)
-    if account.deleted_at is None:
-        raise InputError(UserError("id", "is not deleted", "NOT_DELETED"))
-    if account.merged_into_id is not None:
-        raise InputError(UserError("id", "was merged into another account", "MERGED"))
-    account.deleted_at = None
-    account.updated_at = uow.clock.now()
-    await uow.session.flush()
-    await uow.emit("account.restored", "account", account.id)
-    return account
+    return await restore(uow, Account, account_id, "account")
 
 
 async def destroy_account(uow: UnitOfWork, account_id: uuid.UUID) -> uuid.UUID:

@@ -99,3 +99,25 @@ def require_found(row: T | None) -> T:
     if row is None:
         raise NotFound("no such record")
     return row
+
+
+async def soft_delete(uow: UnitOfWork, model, record_id: uuid.UUID, entity: str):
+    """Hide a record from lists; `restore` brings it back. Plugins hear `<entity>.deleted`."""
+    row = await load_for_update(uow, model, record_id)
+    row.deleted_at = row.updated_at = uow.clock.now()
+    await uow.session.flush()
+    await uow.emit(f"{entity}.deleted", entity, row.id)
+    return row
+
+
+async def restore(uow: UnitOfWork, model, record_id: uuid.UUID, entity: str):
+    row = await load_for_update(uow, model, record_id, include_deleted=True)
+    if row.deleted_at is None:
+        raise InputError(UserError("id", "is not deleted", "NOT_DELETED"))
+    if row.merged_into_id is not None:
+        raise InputError(UserError("id", f"was merged into another {entity}", "MERGED"))
+    row.deleted_at = None
+    row.updated_at = uow.clock.now()
+    await uow.session.flush()
+    await uow.emit(f"{entity}.restored", entity, row.id)
+    return row

@@ -9,7 +9,7 @@ from ..errors import InputError, UserError
 from ..models import Account, Contact, ContactAccount, ContactEmail, ContactPhone
 from ..normalize import InvalidPhoneNumber, is_valid_email, nfkc, normalize_email, normalize_phone, search_key
 from ..runtime import UnitOfWork
-from .common import Checker, changed_fields, check_user, load_for_update
+from .common import Checker, changed_fields, check_user, load_for_update, restore, soft_delete
 
 NAME_FIELDS = ("family_name", "given_name", "family_name_kana", "given_name_kana")
 MAX_EMAILS = MAX_PHONES = 20
@@ -146,24 +146,11 @@ async def update_contact(uow: UnitOfWork, contact_id: uuid.UUID, data: dict) -> 
 
 
 async def delete_contact(uow: UnitOfWork, contact_id: uuid.UUID) -> Contact:
-    contact = await load_for_update(uow, Contact, contact_id)
-    contact.deleted_at = contact.updated_at = uow.clock.now()
-    await uow.session.flush()
-    await uow.emit("contact.deleted", "contact", contact.id)
-    return contact
+    return await soft_delete(uow, Contact, contact_id, "contact")
 
 
 async def restore_contact(uow: UnitOfWork, contact_id: uuid.UUID) -> Contact:
-    contact = await load_for_update(uow, Contact, contact_id, include_deleted=True)
-    if contact.deleted_at is None:
-        raise InputError(UserError("id", "is not deleted", "NOT_DELETED"))
-    if contact.merged_into_id is not None:
-        raise InputError(UserError("id", "was merged into another contact", "MERGED"))
-    contact.deleted_at = None
-    contact.updated_at = uow.clock.now()
-    await uow.session.flush()
-    await uow.emit("contact.restored", "contact", contact.id)
-    return contact
+    return await restore(uow, Contact, contact_id, "contact")
 
 
 async def destroy_contact(uow: UnitOfWork, contact_id: uuid.UUID) -> uuid.UUID:

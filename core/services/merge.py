@@ -94,7 +94,7 @@ def _fill_blanks(survivor, merged, fields) -> None:
 
 async def _finish(uow: UnitOfWork, entity: str, survivor, merged, moves: list[MergeMove], dry_run: bool) -> MergeResult:
     merged_ids = [m.id for m in merged]
-    for plugin, plugin_moves in await uow.runtime.plugins.call(
+    for _, plugin_moves in await uow.runtime.plugins.call(
             "enishi_merge", uow=uow, entity=entity, survivor_id=survivor.id, merged_ids=merged_ids, dry_run=dry_run):
         moves.extend(plugin_moves or [])
     if not dry_run:

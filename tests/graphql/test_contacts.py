@@ -1,4 +1,4 @@
-from tests.helpers import CONTACT_FIELDS, count_rows, create_account, create_contact, log_activity
+from tests.helpers import count_rows, create_account, create_contact, log_activity
 
 YAMADA = {"familyName": "山田", "givenName": "太郎", "familyNameKana": "ヤマダ", "givenNameKana": "タロウ"}
 
