@@ -231,7 +231,7 @@ def _id_input(name: str) -> type:
 
 DeleteAccountInput, RestoreAccountInput, DestroyAccountInput = map(_id_input, ("DeleteAccountInput", "RestoreAccountInput", "DestroyAccountInput"))
 DeleteContactInput, RestoreContactInput, DestroyContactInput = map(_id_input, ("DeleteContactInput", "RestoreContactInput", "DestroyContactInput"))
-DeleteActivityInput = _id_input("DeleteActivityInput")
+DeleteActivityInput, DeleteTaskInput = map(_id_input, ("DeleteActivityInput", "DeleteTaskInput"))
 
 
 @strawberry.input
@@ -423,6 +423,10 @@ class CoreMutation:
 
         row, errors = await run_mutation(info, "task.write", work)
         return TaskPayload(task=Task.from_row(row) if row else None, user_errors=errors)
+
+    @strawberry.mutation(description="Remove a task for good; to keep it on record, set its status to `canceled` instead.")
+    async def delete_task(self, info: Info, input: DeleteTaskInput) -> DestroyPayload:
+        return await _destroy(info, "task.write", "Task", lambda uow: tasks.delete_task(uow, _id(input.id, "Task")))
 
     @strawberry.mutation(description="Merge contacts into the survivor; `dryRun` reports what would move and changes nothing.")
     async def merge_contacts(self, info: Info, input: MergeContactsInput) -> MergeContactsPayload:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import delete
+
 from ..models import Account, Contact, Task
 from ..runtime import UnitOfWork
 from .common import Checker, changed_fields, check_user, load_for_update
@@ -60,3 +62,10 @@ async def update_task(uow: UnitOfWork, task_id: uuid.UUID, data: dict) -> Task:
         completed = was_open and task.status == "done"
         await uow.emit("task.completed" if completed else "task.updated", "task", task.id, {"fields": changed})
     return task
+
+
+async def delete_task(uow: UnitOfWork, task_id: uuid.UUID) -> uuid.UUID:
+    task = await load_for_update(uow, Task, task_id)
+    await uow.emit("task.deleted", "task", task.id)
+    await uow.session.execute(delete(Task).where(Task.id == task.id))
+    return task.id

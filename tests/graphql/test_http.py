@@ -72,3 +72,16 @@ async def test_graphiql_is_served_in_development_only(enishi_api):
     production = await enishi_api(environment="production")
     page = await production.client.get("/graphql", headers={"Accept": "text/html"})
     assert page.status_code == 406 and "graphiql" not in page.text.lower()
+
+
+async def test_request_logs_are_structured_and_hold_no_personal_data(api, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="enishi")
+    await api.mutate("createContact", {"familyName": "山田", "emails": [{"address": "taro@abc.co.jp"}], "phones": [{"number": "03-1234-5678"}]},
+                     "contact { id }")
+    await api.client.post("/graphql", json={"query": 'query Find { contacts(filter: {search: "山田"}) { totalCount } }',
+                                            "operationName": "Find"}, headers=await _auth(api))
+    records = [r for r in caplog.records if r.name == "enishi.http"]
+    assert [(getattr(r, "operation", None), r.status) for r in records] == [(None, 200), ("Find", 200)]
+    assert "山田" not in caplog.text and "taro@abc.co.jp" not in caplog.text and "1234" not in caplog.text

@@ -123,3 +123,13 @@ async def test_activities_can_be_corrected_and_deleted_with_events(api):
               if await count_rows(api, f"core_outbox WHERE type = '{t}'") == 1]
     assert events == ["activity.logged", "activity.updated", "activity.deleted"]
     assert await count_rows(api, "core_activity") == 0
+
+
+async def test_tasks_can_be_deleted(api):
+    created = await api.mutate("createTask", {"title": "電話する"}, "task { id }")
+    deleted = await api.mutate("deleteTask", {"id": created["task"]["id"]}, "destroyedId")
+    assert deleted == {"destroyedId": created["task"]["id"], "userErrors": []}
+    again = await api.mutate("deleteTask", {"id": created["task"]["id"]}, "destroyedId")
+    assert again["userErrors"][0]["code"] == "NOT_FOUND"
+    assert await count_rows(api, "core_task") == 0
+    assert await count_rows(api, "core_outbox WHERE type = 'task.deleted'") == 1
