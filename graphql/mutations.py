@@ -294,7 +294,7 @@ class MergeAccountsInput:
     dry_run: bool = False
 
 
-def _aware(value: dt.datetime | None, field: str) -> dt.datetime | None:
+def utc_instant(value: dt.datetime | None, field: str) -> dt.datetime | None:
     """Instants enter the system as UTC; a time without an offset is ambiguous and refused."""
     if value is None:
         return None
@@ -380,7 +380,7 @@ class CoreMutation:
     async def log_activity(self, info: Info, input: LogActivityInput) -> ActivityPayload:
         async def work(uow):
             data = input_values(input, {"actor_id": "User"})
-            data["occurred_at"] = _aware(input.occurred_at, "occurredAt")
+            data["occurred_at"] = utc_instant(input.occurred_at, "occurredAt")
             data["contact_ids"] = [_id(c, "Contact", f"contactIds.{i}") for i, c in enumerate(input.contact_ids or [])]
             data["account_ids"] = [_id(a, "Account", f"accountIds.{i}") for i, a in enumerate(input.account_ids or [])]
             return await activities.log_activity(uow, data)
@@ -393,7 +393,7 @@ class CoreMutation:
         async def work(uow):
             data = input_values(input)
             if "occurred_at" in data:
-                data["occurred_at"] = _aware(data["occurred_at"], "occurredAt")
+                data["occurred_at"] = utc_instant(data["occurred_at"], "occurredAt")
             return await activities.update_activity(uow, _id(input.id, "Activity"), data)
 
         row, errors = await run_mutation(info, "activity.write", work)
@@ -407,7 +407,7 @@ class CoreMutation:
     async def create_task(self, info: Info, input: CreateTaskInput) -> TaskPayload:
         async def work(uow):
             data = input_values(input, TASK_IDS)
-            data["due_at"] = _aware(input.due_at, "dueAt")
+            data["due_at"] = utc_instant(input.due_at, "dueAt")
             return await tasks.create_task(uow, data)
 
         row, errors = await run_mutation(info, "task.write", work)
@@ -418,7 +418,7 @@ class CoreMutation:
         async def work(uow):
             data = input_values(input, TASK_IDS)
             if "due_at" in data:
-                data["due_at"] = _aware(data["due_at"], "dueAt")
+                data["due_at"] = utc_instant(data["due_at"], "dueAt")
             return await tasks.update_task(uow, _id(input.id, "Task"), data)
 
         row, errors = await run_mutation(info, "task.write", work)

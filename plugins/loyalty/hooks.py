@@ -1,5 +1,136 @@
-"""Bundled plugin `loyalty`: loyalty points.
+"""Bundled plugin `loyalty`: points ledger, expiry, tiers, earning rules, rewards.
 
-Registered through the `enishi.plugins` entry-point group like any third-party plugin, so
-`enishi plugins` lists it. It implements no hooks yet: its models, service, schema and
-migrations are the work of issue #6, and nothing here claims otherwise."""
+Earns from core activities (`activity.logged`) and from shop integrations that emit
+`purchase.recorded` with `{"member_id" | "contact_id", "order_id", "lines": [{category, amount}]}`."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+
+import strawberry
+from sqlalchemy import select
+
+from enishi import ActivityType, ErasureReport, MergeMove, Permission, PersonalDataField, ScheduledJob, hookimpl
+
+from . import models, schema, service
+
+ALL_ROLES = ("manager", "sales", "marketing", "support", "compliance", "integration")
+
+
+@hookimpl
+def enishi_migrations():
+    return Path(__file__).parent / "migrations" / "versions"
+
+
+@hookimpl
+def enishi_graphql_types():
+    return [schema.LoyaltyProgram, schema.LoyaltyMember, schema.LoyaltyEntry, schema.LoyaltyReward, schema.LoyaltyTier,
+            schema.LoyaltyEarningRule]
+
+
+@hookimpl
+def enishi_graphql_query():
+    return [schema.LoyaltyQuery]
+
+
+@hookimpl
+def enishi_graphql_mutation():
+    return [schema.LoyaltyMutation]
+
+
+@hookimpl
+def enishi_graphql_type_fields():
+    return [("Contact", strawberry.field(resolver=schema.contact_loyalty, name="loyalty",
+                                         description="Loyalty membership: balance, pending points, tier (loyalty plugin)."))]
+
+
+@hookimpl
+def enishi_permissions():
+    return [
+        Permission("loyalty.read", "See memberships, balances and ledgers", ALL_ROLES),
+        Permission("loyalty.operate", "Enrol, earn, spend, record purchases and refunds, redeem",
+                   ("manager", "sales", "marketing", "support", "integration")),
+        Permission("loyalty.adjust", "Adjust balances by hand, with a reason", ("manager",)),
+        Permission("loyalty.configure", "Manage programs, tiers, earning rules and rewards", ("manager", "marketing")),
+    ]
+
+
+@hookimpl
+def enishi_activity_types():
+    return [ActivityType("loyalty.tier_changed", "Loyalty tier changed", "会員ランク変更")]
+
+
+@hookimpl
+def enishi_scheduled_jobs():
+    return [
+        ScheduledJob("loyalty.unlock", dt.timedelta(hours=1), service.unlock_due, "unlock purchase points past their return window"),
+        ScheduledJob("loyalty.expire", dt.timedelta(hours=1), service.expire_due, "expire lots past their expiry date"),
+        ScheduledJob("loyalty.review_tiers", dt.timedelta(days=1), service.review_tiers, "periodic tier review (downgrades)"),
+    ]
+
+
+@hookimpl
+async def enishi_on_event(event, uow):
+    if event.type == "activity.logged" and event.entity_id is not None:
+        contacts = [uuid.UUID(c) for c in event.payload.get("contact_ids", [])]
+        if contacts:
+            await service.award_for_activity(uow, event.payload.get("type"), contacts, str(event.entity_id))
+    elif event.type == "purchase.recorded":
+        await _purchase_from_integration(uow, event.payload)
+
+
+async def _purchase_from_integration(uow, payload: dict) -> None:
+    member_id = payload.get("member_id")
+    if member_id is None and payload.get("contact_id"):
+        member_id = (await uow.session.execute(select(models.LoyaltyMember.id).where(
+            models.LoyaltyMember.contact_id == uuid.UUID(str(payload["contact_id"]))).order_by(models.LoyaltyMember.enrolled_at)
+            .limit(1))).scalar_one_or_none()
+    if member_id is not None:
+        await service.record_purchase(uow, uuid.UUID(str(member_id)), str(payload["order_id"]), payload.get("lines") or [])
+
+
+@hookimpl
+def enishi_personal_data():
+    return [
+        PersonalDataField("loyalty_member", "contact_id", "user.unique_id", purposes=("loyalty",), erasure="anonymise"),
+        PersonalDataField("loyalty_member", "referral_code", "user.unique_id", purposes=("loyalty",), erasure="anonymise"),
+        PersonalDataField("loyalty_entry", "amount", "user.financial", purposes=("loyalty",), provenance="observed",
+                          erasure="retain"),
+        PersonalDataField("loyalty_entry", "reason", "user.content", purposes=("loyalty",), provenance="observed",
+                          erasure="anonymise"),
+        PersonalDataField("loyalty_purchase", "total", "user.financial", purposes=("loyalty",), provenance="observed",
+                          erasure="retain"),
+    ]
+
+
+@hookimpl
+async def enishi_merge(uow, entity, survivor_id, merged_ids, dry_run):
+    if entity != "contact":
+        return []
+    return [MergeMove("loyalty", "loyalty_member", await service.merge_memberships(uow, survivor_id, merged_ids, dry_run))]
+
+
+@hookimpl
+async def enishi_subject_collect(uow, subject):
+    members = (await uow.session.execute(select(models.LoyaltyMember).where(models.LoyaltyMember.contact_id == subject.contact_id))).scalars().all()
+    if not members:
+        return None
+    sections = []
+    for member in members:
+        program = await uow.session.get(models.LoyaltyProgram, member.program_id)
+        entries = (await uow.session.execute(select(models.LoyaltyEntry).where(models.LoyaltyEntry.member_id == member.id)
+                                             .order_by(models.LoyaltyEntry.seq))).scalars()
+        sections.append({
+            "program": program.name, "enrolled_at": member.enrolled_at.isoformat(), "balance": member.balance,
+            "ledger": [{"kind": e.kind, "amount": e.amount, "balance_after": e.balance_after, "reason": e.reason,
+                        "created_at": e.created_at.isoformat()} for e in entries],
+        })
+    return {"memberships": sections}
+
+
+@hookimpl
+async def enishi_subject_erase(uow, subject):
+    report = ErasureReport("loyalty")
+    report.add("loyalty_member", "anonymise", await service.unlink_member(uow, subject.contact_id))
+    return report

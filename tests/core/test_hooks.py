@@ -193,10 +193,10 @@ async def test_hook_enishi_permissions(plugged):
 
 async def test_hook_enishi_scheduled_jobs(plugged):
     plugin, api = plugged
-    assert await run_due_jobs(api.runtime) == ["hooktest.tick"]
-    assert await run_due_jobs(api.runtime) == []  # not due again within the hour
+    assert "hooktest.tick" in await run_due_jobs(api.runtime)
+    assert "hooktest.tick" not in await run_due_jobs(api.runtime)  # not due again within the hour
     api.clock.advance(hours=1)
-    assert await run_due_jobs(api.runtime) == ["hooktest.tick"]
+    assert "hooktest.tick" in await run_due_jobs(api.runtime)
     assert plugin.job_runs == 2
 
 

@@ -98,7 +98,7 @@ async def test_merge_dry_run_reports_and_changes_nothing_then_merge_moves_everyt
 
     dry = await api.mutate("mergeContacts", {"survivorId": survivor["id"], "mergedIds": [duplicate["id"]], "dryRun": True}, selection)
     assert dry["dryRun"] is True
-    assert {(m["entity"], m["count"]) for m in dry["moves"]} == {
+    assert {(m["entity"], m["count"]) for m in dry["moves"] if m["plugin"] == "core"} == {
         ("activity_target", 1), ("contact_account", 1), ("contact_email", 1), ("contact_phone", 0), ("task", 1)}
     assert dry["contact"]["givenName"] is None and dry["contact"]["timeline"]["totalCount"] == 1
     assert await count_rows(api, "core_outbox WHERE type = 'contact.merged'") == 0

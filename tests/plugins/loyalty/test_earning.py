@@ -1,0 +1,165 @@
+"""Purchases, refunds, return windows, tiers and earning rules (issue examples 3 and 4)."""
+from enishi.worker import run_due_jobs
+from tests.plugins.loyalty.helpers import MEMBER, earn, ledger_ok, member, program, purchase_rule, spend, tiers
+
+ORDER = [{"category": "goods", "amount": 11845}, {"category": "shipping", "amount": 500}]  # ¥12,345 in all
+PURCHASE = f"orderId points locked {MEMBER}"
+
+
+async def test_one_point_per_100_yen_excluding_shipping_and_gold_earns_one_and_a_half(api):
+    program_id = await program(api)
+    await tiers(api, program_id)
+    await purchase_rule(api, program_id)
+    bronze = await member(api, program_id)
+    paid = await api.mutate("recordPurchase", {"memberId": bronze, "orderId": "A-1", "lines": ORDER}, PURCHASE)
+    assert paid["points"] == 118 and paid["member"]["balance"] == 118 and paid["member"]["tier"] == {"name": "Bronze"}
+    gold = await member(api, program_id, familyName="鈴木")
+    await earn(api, gold, 5000)
+    paid = await api.mutate("recordPurchase", {"memberId": gold, "orderId": "A-2", "lines": ORDER}, PURCHASE)
+    assert paid["member"]["tier"] == {"name": "Gold"} and paid["points"] == 177
+    duplicate = await api.mutate("recordPurchase", {"memberId": gold, "orderId": "A-2", "lines": ORDER}, PURCHASE)
+    assert duplicate["userErrors"][0]["code"] == "DUPLICATE_ORDER"
+    assert await ledger_ok(api)
+
+
+async def test_tiers_follow_points_earned_not_the_balance(api):
+    program_id = await program(api)
+    await tiers(api, program_id)
+    member_id = await member(api, program_id)
+    api.clock.advance(minutes=1)
+    earned = await earn(api, member_id, 1200)
+    assert earned["member"]["tier"] == {"name": "Silver"}
+    assert earned["member"]["nextTier"] == {"name": "Gold", "pointsNeeded": 3800}
+    spent = await spend(api, member_id, 1000)
+    assert spent["member"]["tier"] == {"name": "Silver"} and spent["member"]["balance"] == 200
+    timeline = await api.graphql("""{ contacts { nodes { timeline(types: ["loyalty.tier_changed"]) {
+        edges { node { summary sourcePlugin } } } } } }""")
+    summaries = [e["node"]["summary"] for e in timeline["contacts"]["nodes"][0]["timeline"]["edges"]]
+    assert summaries == ["Tier: Bronze → Silver", "Tier: — → Bronze"]
+
+
+async def test_automatic_downgrade_when_earned_points_leave_the_window(api):
+    program_id = await program(api, expiryMode="never", expiryDays=None, downgradeMode="automatic")
+    await tiers(api, program_id)
+    member_id = await member(api, program_id)
+    await earn(api, member_id, 1200)
+    api.clock.advance(days=366)
+    await run_due_jobs(api.runtime)
+    data = await api.graphql("query($id: ID!) { node(id: $id) { ... on LoyaltyMember { tier { name } balance earnedLast365Days } } }",
+                             {"id": member_id})
+    assert data["node"] == {"tier": {"name": "Bronze"}, "balance": 1200, "earnedLast365Days": 0}
+
+
+async def test_return_window_locks_purchase_points_until_it_passes(api):
+    program_id = await program(api, lockDays=14)
+    await tiers(api, program_id)
+    await purchase_rule(api, program_id)
+    member_id = await member(api, program_id)
+    paid = await api.mutate("recordPurchase", {"memberId": member_id, "orderId": "B-1", "lines": ORDER}, PURCHASE)
+    assert paid["locked"] is True and paid["member"]["balance"] == 0 and paid["member"]["pending"] == 118
+    assert paid["member"]["earnedLast365Days"] == 0  # locked points do not count toward tiers
+    assert (await spend(api, member_id, 1))["userErrors"][0]["code"] == "INSUFFICIENT_POINTS"
+    refunded_early = await api.mutate("recordPurchase", {"memberId": member_id, "orderId": "B-2", "lines": ORDER}, PURCHASE)
+    assert refunded_early["member"]["pending"] == 236
+    cancel = await api.mutate("refundPurchase", {"programId": program_id, "orderId": "B-2"}, PURCHASE)
+    assert cancel["member"]["pending"] == 118 and cancel["member"]["balance"] == 0
+    api.clock.advance(days=14)
+    assert "loyalty.unlock" in await run_due_jobs(api.runtime)
+    data = await api.graphql("query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance pending earnedLast365Days } } }",
+                             {"id": member_id})
+    assert data["node"] == {"balance": 118, "pending": 0, "earnedLast365Days": 118}
+    assert await ledger_ok(api)
+
+
+async def test_refund_after_spending_goes_negative_and_blocks_redemptions_until_repaid(api):
+    program_id = await program(api)
+    await purchase_rule(api, program_id)
+    member_id = await member(api, program_id)
+    await api.mutate("recordPurchase", {"memberId": member_id, "orderId": "C-1", "lines": ORDER}, PURCHASE)
+    await spend(api, member_id, 100)
+    refund = await api.mutate("refundPurchase", {"programId": program_id, "orderId": "C-1"}, PURCHASE)
+    assert refund["points"] == -118 and refund["member"]["balance"] == -100
+    again = await api.mutate("refundPurchase", {"programId": program_id, "orderId": "C-1"}, PURCHASE)
+    assert again["userErrors"][0]["code"] == "ALREADY_REFUNDED"
+    blocked = await spend(api, member_id, 1)
+    assert blocked["userErrors"][0]["message"] == "redemptions are blocked until a negative balance is back at zero"
+    assert await ledger_ok(api)
+    await earn(api, member_id, 150)
+    assert (await spend(api, member_id, 50))["member"]["balance"] == 0
+    assert await ledger_ok(api)
+
+
+async def test_activity_rules_award_points_within_their_limits_and_dates(api):
+    program_id = await program(api)
+    rule = await api.mutate("createEarningRule", {"programId": program_id, "name": "Event attended", "kind": "activity",
+                                                  "activityType": "event", "points": 50, "limitCount": 1, "limitPeriod": "day",
+                                                  "endsAt": "2024-06-30T15:00:00Z"}, "rule { id }")
+    assert rule["userErrors"] == []
+    member_id = await member(api, program_id)
+    contact_id = (await api.graphql("{ contacts { nodes { id } } }"))["contacts"]["nodes"][0]["id"]
+    log = 'mutation($c: ID!) { logActivity(input: {type: "event", summary: "展示会", contactIds: [$c]}) { userErrors { code } } }'
+    balance = "query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance } } }"
+    await api.graphql(log, {"c": contact_id})
+    await api.graphql(log, {"c": contact_id})  # same day: over the limit
+    assert (await api.graphql(balance, {"id": member_id}))["node"]["balance"] == 50
+    api.clock.advance(days=1)
+    await api.graphql(log, {"c": contact_id})
+    assert (await api.graphql(balance, {"id": member_id}))["node"]["balance"] == 100
+    api.clock.advance(days=30)  # the rule has ended
+    await api.graphql(log, {"c": contact_id})
+    assert (await api.graphql(balance, {"id": member_id}))["node"]["balance"] == 100
+    bad = await api.mutate("createEarningRule", {"programId": program_id, "name": "x", "kind": "activity", "activityType": "telepathy",
+                                                 "points": 5, "limitCount": 1}, "rule { id }")
+    assert {e["code"] for e in bad["userErrors"]} == {"UNKNOWN_ACTIVITY_TYPE", "REQUIRED"}
+
+
+async def test_referrals_reward_both_sides_but_not_oneself_in_another_spelling(api):
+    program_id = await program(api)
+    await api.mutate("createEarningRule", {"programId": program_id, "name": "Referral", "kind": "referral", "points": 300}, "rule { id }")
+    referrer = await member(api, program_id, emails=[{"address": "taro@abc.co.jp"}])
+    friend = await member(api, program_id, familyName="鈴木", emails=[{"address": "hanako@example.jp"}])
+    alias = await member(api, program_id, familyName="ヤマダ", emails=[{"address": "ＴＡＲＯ＠ＡＢＣ．ＣＯ．ＪＰ"}])
+    query = "mutation($a: ID!, $b: ID!) { recordReferral(input: {referrerMemberId: $a, referredMemberId: $b}) { entries { amount } userErrors { code } } }"
+    ok = (await api.graphql(query, {"a": referrer, "b": friend}))["recordReferral"]
+    assert ok == {"entries": [{"amount": 300}, {"amount": 300}], "userErrors": []}
+    twice = (await api.graphql(query, {"a": referrer, "b": friend}))["recordReferral"]
+    assert twice["userErrors"] == [{"code": "ALREADY_REFERRED"}]
+    self_referral = (await api.graphql(query, {"a": referrer, "b": alias}))["recordReferral"]
+    assert self_referral["userErrors"] == [{"code": "SELF_REFERRAL"}]
+
+
+async def test_purchases_arrive_from_shop_integrations_as_events(enishi_api):
+    import strawberry
+    from strawberry.types import Info
+
+    from enishi import hookimpl
+    from enishi.graphql.mutations import run_mutation
+    from enishi.graphql.relay import parse_global_id
+
+    @strawberry.type
+    class ShopMutation:
+        @strawberry.mutation
+        async def shop_order_paid(self, info: Info, contact_id: strawberry.ID, order_id: str, amount: int) -> bool:
+            contact = parse_global_id(contact_id, "Contact", "contactId")
+
+            async def work(uow):
+                await uow.emit("purchase.recorded", "shop_order", None, {
+                    "contact_id": str(contact), "order_id": order_id, "lines": [{"category": "goods", "amount": amount}]})
+                return True
+
+            done, _ = await run_mutation(info, "crm.write", work)
+            return bool(done)
+
+    class Shop:
+        @hookimpl
+        def enishi_graphql_mutation(self):
+            return [ShopMutation]
+
+    api = await enishi_api(plugins=[("shop", Shop())])
+    program_id = await program(api)
+    await purchase_rule(api, program_id)
+    member_id = await member(api, program_id)
+    contact_id = (await api.graphql("{ contacts { nodes { id } } }"))["contacts"]["nodes"][0]["id"]
+    await api.graphql('mutation($c: ID!) { shopOrderPaid(contactId: $c, orderId: "S-1", amount: 5000) }', {"c": contact_id})
+    data = await api.graphql("query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance } } }", {"id": member_id})
+    assert data["node"]["balance"] == 50

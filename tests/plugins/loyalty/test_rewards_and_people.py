@@ -1,0 +1,160 @@
+"""Rewards, Contact.loyalty, privacy, merges, and who may do what."""
+import uuid
+
+import pytest
+from sqlalchemy import event
+
+from enishi import DataSubject
+from enishi.auth import ROLES
+from tests.plugins.loyalty.helpers import earn, ledger_ok, member, program, tiers
+
+REDEEM = "mutation($m: ID!, $r: ID!, $k: String) { redeemReward(input: {memberId: $m, rewardId: $r, idempotencyKey: $k}) { entry { amount } member { balance } userErrors { code } } }"
+
+
+async def _reward(api, program_id, **input) -> str:
+    payload = await api.mutate("createLoyaltyReward", {"programId": program_id, "name": "ギフト券 ¥1,000", "cost": 100, **input},
+                               "reward { id stock }")
+    assert payload["userErrors"] == []
+    return payload["reward"]["id"]
+
+
+async def test_redemption_moves_stock_and_points_together(api):
+    program_id = await program(api)
+    reward_id = await _reward(api, program_id, stock=1, perMemberLimit=1)
+    rich = await member(api, program_id)
+    poor = await member(api, program_id, familyName="鈴木")
+    await earn(api, rich, 500)
+    await earn(api, poor, 50)
+    stock = "query($id: ID!) { node(id: $id) { ... on LoyaltyReward { stock } } }"
+    refused = (await api.graphql(REDEEM, {"m": poor, "r": reward_id}))["redeemReward"]
+    assert refused["userErrors"] == [{"code": "INSUFFICIENT_POINTS"}]
+    assert (await api.graphql(stock, {"id": reward_id}))["node"]["stock"] == 1  # nothing moved
+    done = (await api.graphql(REDEEM, {"m": rich, "r": reward_id, "k": "gift-1"}))["redeemReward"]
+    assert done == {"entry": {"amount": -100}, "member": {"balance": 400}, "userErrors": []}
+    replay = (await api.graphql(REDEEM, {"m": rich, "r": reward_id, "k": "gift-1"}))["redeemReward"]
+    assert replay["member"]["balance"] == 400 and replay["userErrors"] == []
+    assert (await api.graphql(stock, {"id": reward_id}))["node"]["stock"] == 0
+    assert (await api.graphql(REDEEM, {"m": rich, "r": reward_id}))["redeemReward"]["userErrors"] == [{"code": "OUT_OF_STOCK"}]
+    limited = await _reward(api, program_id, perMemberLimit=1)
+    assert (await api.graphql(REDEEM, {"m": rich, "r": limited}))["redeemReward"]["userErrors"] == []
+    assert (await api.graphql(REDEEM, {"m": rich, "r": limited}))["redeemReward"]["userErrors"] == [{"code": "LIMIT_REACHED"}]
+    assert await ledger_ok(api)
+
+
+async def test_rewards_can_require_a_minimum_tier(api):
+    program_id = await program(api)
+    await tiers(api, program_id)
+    gold = (await api.graphql("query($id: ID!) { node(id: $id) { ... on LoyaltyProgram { tiers { id name } } } }", {"id": program_id}))
+    gold_id = next(t["id"] for t in gold["node"]["tiers"] if t["name"] == "Gold")
+    reward_id = await _reward(api, program_id, minTierId=gold_id)
+    member_id = await member(api, program_id)
+    await earn(api, member_id, 1200)
+    assert (await api.graphql(REDEEM, {"m": member_id, "r": reward_id}))["redeemReward"]["userErrors"] == [{"code": "TIER_TOO_LOW"}]
+    await earn(api, member_id, 4000)
+    assert (await api.graphql(REDEEM, {"m": member_id, "r": reward_id}))["redeemReward"]["userErrors"] == []
+
+
+async def test_contact_loyalty_shows_balance_pending_tier_and_expiring_points(api):
+    program_id = await program(api, expiryDays=40, lockDays=7)
+    await tiers(api, program_id)
+    await api.mutate("createEarningRule", {"programId": program_id, "name": "1/100", "kind": "purchase", "points": 1, "perAmount": 100},
+                     "rule { id }")
+    member_id = await member(api, program_id)
+    await earn(api, member_id, 300)
+    await api.mutate("recordPurchase", {"memberId": member_id, "orderId": "X", "lines": [{"amount": 2000}]}, "points")
+    api.clock.advance(days=15)
+    data = await api.graphql("""{ contacts { nodes { loyalty { balance pending tier { name } nextTier { name pointsNeeded }
+        expiringSoon { points expiresAt } } } } }""")
+    assert data["contacts"]["nodes"][0]["loyalty"] == {
+        "balance": 300, "pending": 20, "tier": {"name": "Bronze"}, "nextTier": {"name": "Silver", "pointsNeeded": 700},
+        "expiringSoon": [{"points": 300, "expiresAt": "2024-07-20T00:00:00+00:00"}]}
+
+
+async def test_a_page_of_contacts_with_loyalty_costs_constant_queries(api):
+    program_id = await program(api)
+    await tiers(api, program_id)
+    for i in range(30):
+        member_id = await member(api, program_id, familyName=f"会員{i:02d}")
+        await earn(api, member_id, 10 * i + 1)
+    query = """query($n: Int) { contacts(first: $n) { nodes { displayName loyalty { balance pending earnedLast365Days
+        tier { name } nextTier { name pointsNeeded } expiringSoon { points } } } } }"""
+    counts = []
+    for size in (5, 30):
+        statements = []
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(api.runtime.engine.sync_engine, "before_cursor_execute", listener)
+        await api.graphql(query, {"n": size})
+        event.remove(api.runtime.engine.sync_engine, "before_cursor_execute", listener)
+        counts.append(len([s for s in statements if s.lstrip().upper().startswith("SELECT")]))
+    assert counts[0] == counts[1], counts
+
+
+async def test_export_and_erasure_keep_the_ledger_balanced_but_unlinked(api):
+    program_id = await program(api)
+    member_id = await member(api, program_id, emails=[{"address": "taro@abc.co.jp"}])
+    await earn(api, member_id, 100, reason="山田様へのお詫び")
+    contact_id = (await api.graphql("{ contacts { nodes { id } } }"))["contacts"]["nodes"][0]["id"]
+    exported = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { personalData } } }", {"id": contact_id}, role="compliance")
+    ledger = exported["node"]["personalData"]["loyalty"]["memberships"][0]["ledger"]
+    assert [(e["kind"], e["amount"], e["reason"]) for e in ledger] == [("earn", 100, "山田様へのお詫び")]
+    raw_contact = uuid.UUID(__import__("base64").b64decode(contact_id).decode().split(":")[1])
+    async with api.runtime.unit_of_work() as uow:
+        reports = dict(await api.runtime.plugins.call("enishi_subject_erase", uow=uow, subject=DataSubject(raw_contact)))
+    assert reports["loyalty"].affected == {"loyalty_member:anonymise": 1}
+    data = await api.graphql("""query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance
+        ledger { nodes { amount reason } } } } }""", {"id": member_id})
+    assert data["node"] == {"balance": 100, "ledger": {"nodes": [{"amount": 100, "reason": None}]}}
+    assert (await earn(api, member_id, 1))["userErrors"][0]["code"] == "MEMBER_ERASED"
+    assert await ledger_ok(api)
+
+
+async def test_merging_contacts_moves_points_with_their_expiry(api):
+    program_id = await program(api)
+    survivor = await member(api, program_id, familyName="山田")
+    api.clock.advance(minutes=1)
+    duplicate = await member(api, program_id, familyName="山田", givenName="T.")
+    await earn(api, survivor, 100)
+    api.clock.advance(days=100)
+    await earn(api, duplicate, 50)
+    contacts = (await api.graphql("{ contacts(orderBy: [{field: CREATED_AT}]) { nodes { id } } }"))["contacts"]["nodes"]
+    merged = await api.mutate("mergeContacts", {"survivorId": contacts[0]["id"], "mergedIds": [contacts[1]["id"]]},
+                              "contact { loyalty { balance expiringSoon { points } } } moves { plugin count }")
+    assert {"plugin": "loyalty", "count": 1} in merged["moves"]
+    assert merged["contact"]["loyalty"]["balance"] == 150
+    api.clock.advance(days=266)  # the survivor's own 100 expire; the moved 50 keep their later date
+    from enishi.worker import run_due_jobs
+
+    await run_due_jobs(api.runtime)
+    data = await api.graphql("query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance } } }", {"id": survivor})
+    assert data["node"]["balance"] == 50
+    assert await ledger_ok(api)
+
+
+LOYALTY_FIELDS = {
+    "Query.loyaltyPrograms": "loyalty.read", "Query.pointsLedger": "loyalty.read", "Query.verifyLedger": "loyalty.read",
+    "Mutation.createLoyaltyProgram": "loyalty.configure", "Mutation.upsertLoyaltyTier": "loyalty.configure",
+    "Mutation.createEarningRule": "loyalty.configure", "Mutation.createLoyaltyReward": "loyalty.configure",
+    "Mutation.enrollMember": "loyalty.operate", "Mutation.earnPoints": "loyalty.operate", "Mutation.spendPoints": "loyalty.operate",
+    "Mutation.adjustPoints": "loyalty.adjust", "Mutation.recordPurchase": "loyalty.operate", "Mutation.refundPurchase": "loyalty.operate",
+    "Mutation.redeemReward": "loyalty.operate", "Mutation.recordReferral": "loyalty.operate",
+}
+
+
+async def test_every_loyalty_root_field_has_a_permission(enishi_api):
+    core = (await enishi_api(enabled_plugins=frozenset())).runtime.schema._schema
+    full = (await enishi_api(enabled_plugins=frozenset({"loyalty"}))).runtime.schema._schema
+    added = {f"{root}.{name}" for root in ("Query", "Mutation") for name in full.get_type(root).fields
+             if name not in core.get_type(root).fields}
+    assert added == set(LOYALTY_FIELDS)
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_roles_reach_loyalty_mutations_per_their_permissions(api, role):
+    program_id = await program(api)
+    member_id = await member(api, program_id)
+    granted = api.runtime.permissions.for_roles([role])
+    body = (await api.post("mutation($m: ID!) { earnPoints(input: {memberId: $m, amount: 1}) { userErrors { code } } }",
+                           {"m": member_id}, role=role)).json()
+    assert ("errors" in body) == ("loyalty.operate" not in granted), body
+    body = (await api.post("{ loyaltyPrograms { id } }", role=role)).json()
+    assert ("errors" in body) == ("loyalty.read" not in granted), body
