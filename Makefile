@@ -50,5 +50,8 @@ schema: install
 docs: install
 	$(ENISHI) hooks-doc > docs/hooks.md
 
+bench: install
+	$(PY) bench/loyalty_spend.py
+
 clean:
 	rm -rf $(VENV) build *.egg-info enishi.db enishi.db-wal enishi.db-shm

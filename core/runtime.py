@@ -1,6 +1,7 @@
 """The running application: settings, clock, plugins, database, and units of work."""
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .auth import PermissionRegistry
 from .clock import Clock, SystemClock
 from .contributions import ActivityType, Event
-from .db import create_engine, sessionmakers
+from .db import create_engine, is_sqlite, sessionmakers
 from .models import OutboxEvent
 from .plugin_host import PluginHost
 from .settings import Settings
@@ -64,6 +65,10 @@ class Runtime:
             self.activity_types[activity_type.key] = activity_type
         self.engine = create_engine(self.settings.database_url)
         self._reader, self._writer = sessionmakers(self.engine)
+        # SQLite has one writer at a time. Queueing this process's writers here instead of in
+        # SQLite's busy handler (which sleeps and polls) cuts tail latency under contention; other
+        # processes still wait on the database lock.
+        self._write_gate = asyncio.Lock() if is_sqlite(self.settings.database_url) else None
         self._schema: Any = None
 
     @property
@@ -78,9 +83,12 @@ class Runtime:
     @asynccontextmanager
     async def unit_of_work(self, actor_id: uuid.UUID | None = None) -> AsyncIterator[UnitOfWork]:
         """Commit on success, roll back on any exception (a hook's included)."""
-        async with self._writer() as session:
-            async with session.begin():
+        if self._write_gate is None:
+            async with self._writer() as session, session.begin():
                 yield UnitOfWork(self, session, actor_id)
+            return
+        async with self._write_gate, self._writer() as session, session.begin():
+            yield UnitOfWork(self, session, actor_id)
 
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:
