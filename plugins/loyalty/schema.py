@@ -369,6 +369,19 @@ class LoyaltyQuery:
                                   PageRequest(first, after, last, before), LoyaltyEntry.from_row)
         return await LoyaltyMember.from_row(member).ledger(info, filter, first, after, last, before)
 
+    @strawberry.field(description="Members with points expiring within `withinDays`, soonest first: for reminders.")
+    async def members_with_expiring_points(self, info: Info, program_id: strawberry.ID, within_days: int = 30,
+                                           first: int | None = None, after: str | None = None) -> Connection[LoyaltyMember]:
+        info.context.require("loyalty.read")
+        horizon = info.context.runtime.clock.now() + dt.timedelta(days=max(within_days, 0))
+        soonest = (select(orm.LoyaltyLot.member_id, func.min(orm.LoyaltyLot.expires_at).label("expires_at"))
+                   .where(orm.LoyaltyLot.status == "active", orm.LoyaltyLot.remaining > 0, orm.LoyaltyLot.expires_at <= horizon)
+                   .group_by(orm.LoyaltyLot.member_id).subquery())
+        statement = (select(orm.LoyaltyMember).join(soonest, soonest.c.member_id == orm.LoyaltyMember.id)
+                     .where(orm.LoyaltyMember.program_id == _program(program_id), orm.LoyaltyMember.contact_id.is_not(None)))
+        order = [(SortKey(soonest.c.expires_at, "datetime"), False), (SortKey(orm.LoyaltyMember.id, "uuid"), False)]
+        return await paginate(info.context, statement, order, PageRequest(first, after, None, None), LoyaltyMember.from_row)
+
     @strawberry.field(description="Check every ledger (or one member's): Σ entries = balance = Σ active lots.")
     async def verify_ledger(self, info: Info, member_id: strawberry.ID | None = None) -> LoyaltyLedgerCheck:
         info.context.require("loyalty.read")
@@ -476,6 +489,22 @@ class CreateLoyaltyRewardInput:
     stock: int | None = None
     per_member_limit: int | None = None
     min_tier_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class SetEarningRuleActiveInput:
+    rule_id: strawberry.ID
+    active: bool
+
+
+@strawberry.input(description="Only the fields sent change.")
+class UpdateLoyaltyRewardInput:
+    reward_id: strawberry.ID
+    name: str | None = strawberry.UNSET
+    cost: int | None = strawberry.UNSET
+    stock: int | None = strawberry.UNSET
+    per_member_limit: int | None = strawberry.UNSET
+    active: bool | None = strawberry.UNSET
 
 
 @strawberry.input
@@ -588,6 +617,18 @@ class LoyaltyMutation:
     async def create_loyalty_reward(self, info: Info, input: CreateLoyaltyRewardInput) -> LoyaltyRewardPayload:
         row, errors = await run_mutation(info, "loyalty.configure", lambda uow: service.create_reward(
             uow, _program(input.program_id), input_values(input, {"min_tier_id": "LoyaltyTier"}, skip=("program_id",))))
+        return LoyaltyRewardPayload(reward=LoyaltyReward.from_row(row) if row else None, user_errors=errors)
+
+    @strawberry.mutation
+    async def set_earning_rule_active(self, info: Info, input: SetEarningRuleActiveInput) -> LoyaltyEarningRulePayload:
+        row, errors = await run_mutation(info, "loyalty.configure", lambda uow: service.set_rule_active(
+            uow, parse_global_id(input.rule_id, "LoyaltyEarningRule", "ruleId"), input.active))
+        return LoyaltyEarningRulePayload(rule=LoyaltyEarningRule.from_row(row) if row else None, user_errors=errors)
+
+    @strawberry.mutation
+    async def update_loyalty_reward(self, info: Info, input: UpdateLoyaltyRewardInput) -> LoyaltyRewardPayload:
+        row, errors = await run_mutation(info, "loyalty.configure", lambda uow: service.update_reward(
+            uow, parse_global_id(input.reward_id, "LoyaltyReward", "rewardId"), input_values(input, skip=("reward_id",))))
         return LoyaltyRewardPayload(reward=LoyaltyReward.from_row(row) if row else None, user_errors=errors)
 
     @strawberry.mutation(description="Enrol a contact; enrolling twice returns the existing membership.")

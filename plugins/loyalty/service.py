@@ -138,6 +138,31 @@ async def create_reward(uow: UnitOfWork, program_id: uuid.UUID, data: dict) -> L
     return reward
 
 
+async def set_rule_active(uow: UnitOfWork, rule_id: uuid.UUID, active: bool) -> LoyaltyRule:
+    rule = await load_for_update(uow, LoyaltyRule, rule_id, field="ruleId")
+    rule.active = active
+    await uow.session.flush()
+    return rule
+
+
+async def update_reward(uow: UnitOfWork, reward_id: uuid.UUID, data: dict) -> LoyaltyReward:
+    reward = await load_for_update(uow, LoyaltyReward, reward_id, field="rewardId")
+    check = Checker()
+    if "name" in data:
+        data["name"] = check.text(data, "name", max_length=200, required=True)
+    if "cost" in data and (data["cost"] is None or data["cost"] <= 0):
+        check.fail("cost", "must be positive", "OUT_OF_RANGE")
+    for field in ("stock", "per_member_limit"):
+        if data.get(field) is not None and data[field] < 0:
+            check.fail(field, "must not be negative", "OUT_OF_RANGE")
+    check.done()
+    for field in ("name", "cost", "stock", "per_member_limit", "active"):
+        if field in data:
+            setattr(reward, field, data[field])
+    await uow.session.flush()
+    return reward
+
+
 # --- members and the ledger ---------------------------------------------------------------------
 
 

@@ -1,4 +1,6 @@
 """Purchases, refunds, return windows, tiers and earning rules (issue examples 3 and 4)."""
+import datetime as dt
+
 from enishi.worker import run_due_jobs
 from tests.plugins.loyalty.helpers import MEMBER, earn, ledger_ok, member, program, purchase_rule, spend, tiers
 
@@ -163,3 +165,50 @@ async def test_purchases_arrive_from_shop_integrations_as_events(enishi_api):
     await api.graphql('mutation($c: ID!) { shopOrderPaid(contactId: $c, orderId: "S-1", amount: 5000) }', {"c": contact_id})
     data = await api.graphql("query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance } } }", {"id": member_id})
     assert data["node"]["balance"] == 50
+
+
+async def test_end_of_year_expiry_is_computed_in_tokyo_time(api):
+    member_id = await member(api, await program(api, expiryMode="end_of_year", expiryDays=None))
+    api.clock.set(dt.datetime(2024, 12, 31, 16, 0, tzinfo=dt.timezone.utc))  # 2025-01-01 01:00 in Tokyo
+    await earn(api, member_id, 10)
+    data = await api.graphql("query($id: ID!) { node(id: $id) { ... on LoyaltyMember { ledger { nodes { kind } } } } }", {"id": member_id})
+    assert data["node"]["ledger"]["nodes"] == [{"kind": "earn"}]
+    api.clock.advance(days=364, hours=22)  # 2025-12-31 14:00Z, 23:00 in Tokyo: still valid
+    await run_due_jobs(api.runtime)
+    balance = await api.graphql("query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance } } }", {"id": member_id})
+    assert balance["node"]["balance"] == 10
+    api.clock.advance(hours=1)  # midnight in Tokyo: 2026 has begun
+    await run_due_jobs(api.runtime)
+    balance = await api.graphql("query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance } } }", {"id": member_id})
+    assert balance["node"]["balance"] == 0
+
+
+async def test_weekly_limits_reset_on_monday_in_tokyo(api):
+    program_id = await program(api)
+    await api.mutate("createEarningRule", {"programId": program_id, "name": "Weekly visit", "kind": "activity", "activityType": "meeting",
+                                           "points": 5, "limitCount": 2, "limitPeriod": "week"}, "rule { id }")
+    member_id = await member(api, program_id)
+    contact_id = (await api.graphql("{ contacts { nodes { id } } }"))["contacts"]["nodes"][0]["id"]
+    log = 'mutation($c: ID!) { logActivity(input: {type: "meeting", summary: "訪問", contactIds: [$c]}) { userErrors { code } } }'
+    for _ in range(3):  # Monday 2024-06-10
+        await api.graphql(log, {"c": contact_id})
+    api.clock.advance(days=6, hours=14)  # Sunday 23:00 JST: same week
+    await api.graphql(log, {"c": contact_id})
+    api.clock.advance(hours=1)  # Monday 00:00 JST: a new week
+    await api.graphql(log, {"c": contact_id})
+    data = await api.graphql("query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance } } }", {"id": member_id})
+    assert data["node"]["balance"] == 15
+
+
+async def test_downgrade_modes_none_and_periodic(api):
+    for mode, after_window, after_review in (("none", "Silver", "Silver"), ("periodic", "Silver", "Bronze")):
+        program_id = await program(api, expiryMode="never", expiryDays=None, downgradeMode=mode)
+        await tiers(api, program_id)
+        member_id = await member(api, program_id, familyName=mode)
+        await earn(api, member_id, 1000)
+        api.clock.advance(days=366)
+        await earn(api, member_id, 1)  # re-evaluates at once: only upgrades may happen here
+        tier = "query($id: ID!) { node(id: $id) { ... on LoyaltyMember { tier { name } } } }"
+        assert (await api.graphql(tier, {"id": member_id}))["node"]["tier"]["name"] == after_window
+        await run_due_jobs(api.runtime)  # includes the daily review
+        assert (await api.graphql(tier, {"id": member_id}))["node"]["tier"]["name"] == after_review

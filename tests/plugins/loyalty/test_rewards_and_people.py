@@ -135,6 +135,8 @@ LOYALTY_FIELDS = {
     "Mutation.createLoyaltyProgram": "loyalty.configure", "Mutation.upsertLoyaltyTier": "loyalty.configure",
     "Mutation.createEarningRule": "loyalty.configure", "Mutation.createLoyaltyReward": "loyalty.configure",
     "Mutation.enrollMember": "loyalty.operate", "Mutation.earnPoints": "loyalty.operate", "Mutation.spendPoints": "loyalty.operate",
+    "Query.membersWithExpiringPoints": "loyalty.read",
+    "Mutation.setEarningRuleActive": "loyalty.configure", "Mutation.updateLoyaltyReward": "loyalty.configure",
     "Mutation.adjustPoints": "loyalty.adjust", "Mutation.recordPurchase": "loyalty.operate", "Mutation.refundPurchase": "loyalty.operate",
     "Mutation.redeemReward": "loyalty.operate", "Mutation.recordReferral": "loyalty.operate",
 }
@@ -158,3 +160,35 @@ async def test_roles_reach_loyalty_mutations_per_their_permissions(api, role):
     assert ("errors" in body) == ("loyalty.operate" not in granted), body
     body = (await api.post("{ loyaltyPrograms { id } }", role=role)).json()
     assert ("errors" in body) == ("loyalty.read" not in granted), body
+
+
+async def test_rewards_and_rules_can_be_changed_and_switched_off(api):
+    program_id = await program(api)
+    reward_id = await _reward(api, program_id, stock=5)
+    member_id = await member(api, program_id)
+    await earn(api, member_id, 500)
+    changed = await api.mutate("updateLoyaltyReward", {"rewardId": reward_id, "cost": 200, "active": False}, "reward { cost active stock }")
+    assert changed["reward"] == {"cost": 200, "active": False, "stock": 5}
+    assert (await api.graphql(REDEEM, {"m": member_id, "r": reward_id}))["redeemReward"]["userErrors"] == [{"code": "NOT_FOUND"}]
+    rule = await api.mutate("createEarningRule", {"programId": program_id, "name": "Event", "kind": "activity", "activityType": "event",
+                                                  "points": 10}, "rule { id }")
+    off = await api.mutate("setEarningRuleActive", {"ruleId": rule["rule"]["id"], "active": False}, "rule { active }")
+    assert off["rule"] == {"active": False}
+    contact_id = (await api.graphql("{ contacts { nodes { id } } }"))["contacts"]["nodes"][0]["id"]
+    await api.graphql('mutation($c: ID!) { logActivity(input: {type: "event", summary: "x", contactIds: [$c]}) { userErrors { code } } }',
+                      {"c": contact_id})
+    data = await api.graphql("query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance } } }", {"id": member_id})
+    assert data["node"]["balance"] == 500
+
+
+async def test_reminder_query_lists_members_whose_points_expire_soon(api):
+    program_id = await program(api, expiryDays=40)
+    soon = await member(api, program_id, familyName="早い")
+    await earn(api, soon, 10)
+    api.clock.advance(days=20)
+    later = await member(api, program_id, familyName="遅い")
+    await earn(api, later, 10)
+    query = "query($p: ID!, $d: Int) { membersWithExpiringPoints(programId: $p, withinDays: $d) { nodes { id } } }"
+    assert [n["id"] for n in (await api.graphql(query, {"p": program_id, "d": 30}))["membersWithExpiringPoints"]["nodes"]] == [soon]
+    both = (await api.graphql(query, {"p": program_id, "d": 45}))["membersWithExpiringPoints"]["nodes"]
+    assert [n["id"] for n in both] == [soon, later]
