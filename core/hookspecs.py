@@ -134,3 +134,21 @@ def enishi_subject_erase(uow, subject):
     """Erase everything you hold about `subject`, per the erasure strategy of each field, and
     return an `enishi.ErasureReport`. Must be idempotent: a second call after a crash finishes
     the work and reports zero for what is already gone."""
+
+
+# --- cooperation hooks (a provider plugin answers; callers work without one) -------------------
+
+
+@hookspec
+def enishi_consent_check(uow, contact_ids, purpose):
+    """Answer whether each contact may be processed for `purpose` (`"marketing"`, …).
+
+    Return a dict `{contact_id: bool}`; a contact missing from the dict counts as no consent.
+    Implemented by the privacy plugin. Callers (ABM's audience export, marketing in loyalty) ask
+    only when some plugin implements it: with no consent ledger installed they proceed."""
+
+
+@hookspec
+def enishi_record_provision(uow, contact_ids, recipient, purpose):
+    """Record that the contacts' personal data was provided to a third party `recipient` for
+    `purpose` (APPI third-party provision records). Implemented by the privacy plugin."""

@@ -76,6 +76,10 @@ class PluginHost:
         if self.pm.has_plugin(name):
             raise PluginError(f"two plugins are named {name!r}")
         try:
+            # A plugin may declare hooks of its own for others to implement (ABM asks for deal
+            # stages; privacy answers consent checks): a module or class of pluggy hookspecs.
+            if (specs := getattr(module, "ENISHI_HOOKSPECS", None)) is not None:
+                self.pm.add_hookspecs(specs)
             self.pm.register(module, name=name)
         except (pluggy.PluginValidationError, ValueError) as exc:
             raise PluginError(f"plugin {name!r} cannot be registered: {exc}") from exc
@@ -91,6 +95,11 @@ class PluginHost:
             hooks = tuple(sorted(c.name for c in self.pm.get_hookcallers(plugin) or ()))
             infos.append(PluginInfo(name, self._versions[name], self.is_enabled(name), hooks))
         return infos
+
+    def has_hook(self, hook_name: str) -> bool:
+        """Whether any installed plugin declares this hook (a plugin's own hooks exist only when
+        that plugin is installed; callers of optional providers check first)."""
+        return hasattr(self.pm.hook, hook_name) and getattr(self.pm.hook, hook_name).spec is not None
 
     def implementations(self, hook_name: str) -> list[pluggy.HookImpl]:
         """The implementations to call, in pluggy's order (tryfirst/trylast respected)."""

@@ -93,7 +93,7 @@ class SortKey:
     value it holds, so a cursor can carry it as JSON and bring it back typed."""
 
     expression: Any
-    kind: str  # text | int | datetime | uuid
+    kind: str  # text | int | float | datetime | uuid
 
     def dump(self, value: Any) -> Any:
         if self.kind == "datetime":
@@ -112,6 +112,8 @@ class SortKey:
             return uuid.UUID(value)
         if self.kind == "int" and not isinstance(value, int):
             raise ValueError("bad int in cursor")
+        if self.kind == "float" and not isinstance(value, (int, float)):
+            raise ValueError("bad number in cursor")
         if self.kind == "text" and not isinstance(value, str):
             raise ValueError("bad text in cursor")
         return value

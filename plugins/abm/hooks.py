@@ -1,5 +1,149 @@
-"""Bundled plugin `abm`: account-based marketing.
+"""Bundled plugin `abm`: target accounts, buying committees, departments, engagement scoring.
 
-Registered through the `enishi.plugins` entry-point group like any third-party plugin, so
-`enishi plugins` lists it. It implements no hooks yet: its models, service, schema and
-migrations are the work of issue #7, and nothing here claims otherwise."""
+It declares one hook of its own, `enishi_abm_deal_stage`, which a deals or contracts plugin
+implements so that stages can reach `opportunity` and `customer`."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pluggy
+import strawberry
+from sqlalchemy import delete, select
+
+from enishi import ErasureReport, MergeMove, Permission, PersonalDataField, ScheduledJob, hookimpl
+from enishi.models import Account
+
+from . import models, schema, service
+
+_spec = pluggy.HookspecMarker("enishi")
+
+
+class AbmHookSpecs:
+    @_spec
+    def enishi_abm_deal_stage(self, uow, account_id):
+        """Say where the account's deals stand: `"won"` (a won deal or an active contract),
+        `"open"` (an open opportunity) or `None`. Called when the account is rescored."""
+
+
+ENISHI_HOOKSPECS = AbmHookSpecs
+READERS = ("manager", "sales", "marketing", "support", "compliance", "integration")
+
+
+@hookimpl
+def enishi_migrations():
+    return Path(__file__).parent / "migrations" / "versions"
+
+
+@hookimpl
+def enishi_graphql_types():
+    return [schema.AbmAccount, schema.AbmDepartment]
+
+
+@hookimpl
+def enishi_graphql_query():
+    return [schema.AbmQuery]
+
+
+@hookimpl
+def enishi_graphql_mutation():
+    return [schema.AbmMutation]
+
+
+@hookimpl
+def enishi_graphql_type_fields():
+    return [("Account", strawberry.field(resolver=schema.account_abm, name="abm",
+                                         description="Account-based marketing: tier, stage, engagement, committee (abm plugin)."))]
+
+
+@hookimpl
+def enishi_permissions():
+    return [
+        Permission("abm.read", "See target accounts, tiers, stages and engagement", READERS),
+        Permission("abm.read_people", "See buying committees (roles are personal data)", ("manager", "sales", "marketing")),
+        Permission("abm.write", "Target accounts, departments, buying roles, account plans", ("manager", "sales", "marketing")),
+        Permission("abm.configure", "Change the engagement formula and ICP rules", ("manager", "marketing")),
+        Permission("abm.export", "Export audiences of target accounts' contacts", ("manager", "marketing")),
+    ]
+
+
+@hookimpl
+def enishi_scheduled_jobs():
+    return [ScheduledJob("abm.recompute", dt.timedelta(days=1), service.recompute_all,
+                         "rescore every target account (the engagement window moves with time)")]
+
+
+@hookimpl
+async def enishi_on_event(event, uow):
+    if event.type in ("activity.logged", "activity.updated", "activity.deleted"):
+        await service.recompute(uow, await service.accounts_touched_by_activity(uow.session, event.entity_id))
+    elif event.type in ("contact.updated", "contact.deleted", "contact.restored", "contact.merged"):
+        await service.recompute(uow, await service.accounts_of_contacts(uow.session, [event.entity_id]))
+    elif event.type == "account.updated":
+        await _refresh_icp(uow, event.entity_id)
+
+
+async def _refresh_icp(uow, account_id) -> None:
+    target = (await uow.session.execute(select(models.AbmTargetAccount).where(models.AbmTargetAccount.account_id == account_id)
+                                        .with_for_update())).scalar_one_or_none()
+    if target is None:
+        return
+    config = await service.get_config(uow.session)
+    target.icp_score = service.icp_score(await uow.session.get(Account, account_id), config["icp_rules"])
+    if not target.tier_set_by_hand:
+        target.tier = service.tier_for(target.icp_score, config["tier_thresholds"])
+    await uow.session.flush()
+
+
+@hookimpl
+def enishi_personal_data():
+    return [
+        PersonalDataField("abm_buying_role", "role", "user.job_title", purposes=("account_based_marketing",), provenance="observed"),
+        PersonalDataField("abm_buying_role", "seniority", "user.job_title", purposes=("account_based_marketing",), provenance="inferred",
+                          portable=False),
+        PersonalDataField("abm_target_account", "score", "user.behavior", purposes=("account_based_marketing",),
+                          provenance="inferred", portable=False, erasure="retain"),
+    ]
+
+
+@hookimpl
+async def enishi_merge(uow, entity, survivor_id, merged_ids, dry_run):
+    """Roles move to the survivor, except at accounts where the survivor already has one."""
+    if entity != "contact":
+        return []
+    roles = models.AbmBuyingRole
+    rows = (await uow.session.execute(select(roles).where(roles.contact_id.in_(merged_ids)).order_by(roles.id))).scalars().all()
+    held = set((await uow.session.execute(select(roles.account_id).where(roles.contact_id == survivor_id))).scalars())
+    moved = 0
+    for role in rows:
+        if role.account_id in held:
+            if not dry_run:
+                await uow.session.delete(role)
+            continue
+        held.add(role.account_id)
+        moved += 1
+        if not dry_run:
+            role.contact_id = survivor_id
+    await uow.session.flush()
+    return [MergeMove("abm", "abm_buying_role", moved)]
+
+
+@hookimpl
+async def enishi_subject_collect(uow, subject):
+    rows = (await uow.session.execute(select(models.AbmBuyingRole, Account.name).join(Account, Account.id == models.AbmBuyingRole.account_id)
+                                      .where(models.AbmBuyingRole.contact_id == subject.contact_id))).all()
+    if not rows:
+        return None
+    # Seniority and scores are inferred: not portable, so not in the export.
+    return {"buying_roles": [{"account": name, "role": role.role} for role, name in rows]}
+
+
+@hookimpl
+async def enishi_subject_erase(uow, subject):
+    report = ErasureReport("abm")
+    accounts = (await uow.session.execute(select(models.AbmBuyingRole.account_id).where(
+        models.AbmBuyingRole.contact_id == subject.contact_id))).scalars().all()
+    removed = (await uow.session.execute(delete(models.AbmBuyingRole).where(models.AbmBuyingRole.contact_id == subject.contact_id))).rowcount
+    report.add("abm_buying_role", "delete", removed)
+    await service.recompute(uow, accounts)
+    return report

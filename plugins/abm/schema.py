@@ -1,0 +1,493 @@
+"""ABM's GraphQL: `Account.abm`, `targetAccounts`, and the mutations."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from enum import Enum
+from typing import Any
+
+import strawberry
+from sqlalchemy import select
+from strawberry import relay
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from enishi import models as core
+from enishi.errors import InputError, UserError
+from enishi.graphql.errors import UserErrorType
+from enishi.graphql.loaders import load_row, rows_by_column
+from enishi.graphql.mutations import input_values, run_mutation
+from enishi.graphql.relay import Connection, OrderDirection, PageRequest, SortKey, paginate, parse_global_id
+from enishi.graphql.types import Account, Contact, Task, User
+
+from . import models as orm
+from . import service
+
+TREND_WEEKS = 4
+
+
+def _target_factory(ctx):
+    async def load(account_ids):
+        rows = {t.account_id: t for t in await ctx.scalars(select(orm.AbmTargetAccount).where(
+            orm.AbmTargetAccount.account_id.in_(account_ids)))}
+        return [rows.get(a) for a in account_ids]
+
+    return load
+
+
+def _live_engagement_factory(ctx):
+    """Breakdowns for every target account of the request, computed in one pass."""
+
+    async def load(account_ids):
+        async with ctx.runtime.read_session() as session:
+            config = await service.get_config(session)
+            result = await service.compute_engagement(session, {a: [a] for a in account_ids}, ctx.runtime.clock.now(), config)
+        return [result[a] for a in account_ids]
+
+    return load
+
+
+@strawberry.type
+class AbmBreakdown:
+    name: str
+    points: float
+
+
+@strawberry.type
+class AbmTrendPoint:
+    at: dt.datetime
+    score: float
+
+
+@strawberry.type
+class AbmEngagement:
+    score: float
+    raw: float
+    scored_at: dt.datetime | None
+    _account_id: strawberry.Private[Any]
+
+    async def _live(self, info: Info):
+        return await info.context.loader("abm.engagement", _live_engagement_factory).load(self._account_id)
+
+    @strawberry.field(description="Points by department of the participants (an activity touching two departments counts for both).")
+    async def by_department(self, info: Info) -> list[AbmBreakdown]:
+        live = await self._live(info)
+        return [AbmBreakdown(name=k, points=round(v, 2)) for k, v in sorted(live.by_department.items())]
+
+    @strawberry.field(description="Points by the role that set each activity's multiplier.")
+    async def by_role(self, info: Info) -> list[AbmBreakdown]:
+        live = await self._live(info)
+        return [AbmBreakdown(name=k, points=round(v, 2)) for k, v in sorted(live.by_role.items())]
+
+    @strawberry.field
+    async def departments_engaged(self, info: Info) -> int:
+        return len((await self._live(info)).departments)
+
+    @strawberry.field(description=f"The score now and at each of the previous {TREND_WEEKS - 1} weeks, oldest first.")
+    async def trend(self, info: Info) -> list[AbmTrendPoint]:
+        now = info.context.runtime.clock.now()
+        points = []
+        async with info.context.runtime.read_session() as session:
+            config = await service.get_config(session)
+            for weeks in range(TREND_WEEKS - 1, -1, -1):
+                at = now - dt.timedelta(weeks=weeks)
+                score = (await service.compute_engagement(session, {0: [self._account_id]}, at, config))[0].score
+                points.append(AbmTrendPoint(at=at, score=score))
+        return points
+
+
+@strawberry.type
+class AbmCoverage:
+    required: list[str]
+    present: list[str]
+    missing: list[str]
+    percent: int
+
+
+@strawberry.type
+class AbmDepartment(relay.Node):
+    id: relay.NodeID[str]
+    name: str
+    kind: str
+    _row: strawberry.Private[Any]
+
+    @classmethod
+    def from_row(cls, row) -> "AbmDepartment":
+        return cls(id=str(row.id), name=row.name, kind=row.kind, _row=row)
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
+        info.context.require("abm.read")
+        rows = []
+        for raw in node_ids:
+            try:
+                rows.append(await load_row(info.context, orm.AbmDepartment, uuid.UUID(raw)))
+            except ValueError:
+                rows.append(None)
+        return [cls.from_row(r) if r else None for r in rows]
+
+    @strawberry.field
+    async def parent(self, info: Info) -> AbmDepartment | None:
+        row = await load_row(info.context, orm.AbmDepartment, self._row.parent_id) if self._row.parent_id else None
+        return AbmDepartment.from_row(row) if row else None
+
+
+@strawberry.type
+class AbmCommitteeMember:
+    role: str
+    seniority: str | None
+    _row: strawberry.Private[Any]
+
+    @strawberry.field
+    async def contact(self, info: Info) -> Contact | None:
+        row = await load_row(info.context, core.Contact, self._row.contact_id)
+        return Contact.from_row(row) if row and row.deleted_at is None else None
+
+    @strawberry.field
+    async def department(self, info: Info) -> AbmDepartment | None:
+        row = await load_row(info.context, orm.AbmDepartment, self._row.department_id) if self._row.department_id else None
+        return AbmDepartment.from_row(row) if row else None
+
+
+@strawberry.type
+class AbmHierarchy:
+    _account: strawberry.Private[Any]
+
+    @strawberry.field
+    async def parent(self, info: Info) -> Account | None:
+        return await Account.from_row(self._account).parent(info)
+
+    @strawberry.field
+    async def children(self, info: Info) -> list[Account]:
+        return await Account.from_row(self._account).children(info)
+
+    @strawberry.field(description="Engagement of the account and all its descendants as one, each activity counted once.")
+    async def rollup_score(self, info: Info) -> float:
+        async with info.context.runtime.read_session() as session:
+            tree = await service.descendants(session, self._account.id)
+            config = await service.get_config(session)
+            return (await service.compute_engagement(session, {0: tree}, info.context.runtime.clock.now(), config))[0].score
+
+
+@strawberry.type
+class AbmAccountPlan:
+    objectives: list[str]
+    target_close: dt.date | None
+    review_cadence: str | None
+    notes: str | None
+    updated_at: dt.datetime
+
+
+def _plan(row) -> AbmAccountPlan:
+    return AbmAccountPlan(objectives=list(row.objectives or []), target_close=row.target_close, review_cadence=row.review_cadence,
+                          notes=row.notes, updated_at=row.updated_at)
+
+
+@strawberry.type(description="Account-based marketing view of a target account (abm plugin).")
+class AbmAccount:
+    tier: str | None
+    stage: str
+    icp_score: int
+    rationale: str | None
+    _target: strawberry.Private[Any]
+
+    @strawberry.field
+    async def owner(self, info: Info) -> User | None:
+        row = await load_row(info.context, core.User, self._target.owner_id) if self._target.owner_id else None
+        return User.from_row(row) if row else None
+
+    @strawberry.field
+    def engagement(self) -> AbmEngagement:
+        return AbmEngagement(score=self._target.score, raw=self._target.raw, scored_at=self._target.scored_at,
+                             _account_id=self._target.account_id)
+
+    @strawberry.field
+    async def coverage(self, info: Info) -> AbmCoverage:
+        async with info.context.runtime.read_session() as session:
+            result = await service.coverage(session, self._target, await service.get_config(session))
+        return AbmCoverage(required=result.required, present=result.present, missing=result.missing, percent=result.percent)
+
+    @strawberry.field
+    async def buying_committee(self, info: Info) -> list[AbmCommitteeMember]:
+        info.context.require("abm.read_people")
+        rows = await info.context.loader("abm.committee", rows_by_column(
+            orm.AbmBuyingRole, orm.AbmBuyingRole.account_id, orm.AbmBuyingRole.role)).load(self._target.account_id)
+        return [AbmCommitteeMember(role=r.role, seniority=r.seniority, _row=r) for r in rows]
+
+    @strawberry.field
+    async def departments(self, info: Info) -> list[AbmDepartment]:
+        rows = await info.context.loader("abm.departments", rows_by_column(
+            orm.AbmDepartment, orm.AbmDepartment.account_id, orm.AbmDepartment.name)).load(self._target.account_id)
+        return [AbmDepartment.from_row(r) for r in rows]
+
+    @strawberry.field
+    async def hierarchy(self, info: Info) -> AbmHierarchy:
+        return AbmHierarchy(_account=await load_row(info.context, core.Account, self._target.account_id))
+
+    @strawberry.field
+    async def plan(self, info: Info) -> AbmAccountPlan | None:
+        rows = await info.context.loader("abm.plan", rows_by_column(
+            orm.AbmAccountPlan, orm.AbmAccountPlan.account_id)).load(self._target.account_id)
+        return _plan(rows[0]) if rows else None
+
+
+def _abm(target) -> AbmAccount:
+    return AbmAccount(tier=target.tier, stage=target.stage, icp_score=target.icp_score, rationale=target.rationale, _target=target)
+
+
+async def account_abm(root, info: Info) -> AbmAccount | None:
+    """`Account.abm`: null unless the account is a target account."""
+    info.context.require("abm.read")
+    target = await info.context.loader("abm.target", _target_factory).load(root._row.id)
+    return _abm(target) if target else None
+
+
+@strawberry.enum
+class AbmTargetOrderField(Enum):
+    SCORE = "score"
+    ICP_SCORE = "icp_score"
+    NAME = "name"
+
+
+@strawberry.input
+class AbmTargetOrder:
+    field: AbmTargetOrderField
+    direction: OrderDirection = OrderDirection.DESC
+
+
+@strawberry.input
+class AbmTargetFilter:
+    tier: str | None = None
+    stage: str | None = None
+    owner_id: strawberry.ID | None = None
+
+
+SORT = {AbmTargetOrderField.SCORE: SortKey(orm.AbmTargetAccount.score, "float"),
+        AbmTargetOrderField.ICP_SCORE: SortKey(orm.AbmTargetAccount.icp_score, "int"),
+        AbmTargetOrderField.NAME: SortKey(core.Account.name, "text")}
+
+
+@strawberry.type
+class AbmQuery:
+    @strawberry.field(description="Target accounts, highest engagement first unless ordered otherwise.")
+    async def target_accounts(self, info: Info, filter: AbmTargetFilter | None = None, order_by: list[AbmTargetOrder] | None = None,
+                              first: int | None = None, after: str | None = None, last: int | None = None,
+                              before: str | None = None) -> Connection[Account]:
+        info.context.require("abm.read")
+        statement = (select(core.Account).join(orm.AbmTargetAccount, orm.AbmTargetAccount.account_id == core.Account.id)
+                     .where(core.Account.deleted_at.is_(None)))
+        if filter is not None:
+            if filter.tier is not None:
+                statement = statement.where(orm.AbmTargetAccount.tier == filter.tier)
+            if filter.stage is not None:
+                statement = statement.where(orm.AbmTargetAccount.stage == filter.stage)
+            if filter.owner_id is not None:
+                statement = statement.where(orm.AbmTargetAccount.owner_id == parse_global_id(filter.owner_id, "User", "ownerId"))
+        orders = order_by or [AbmTargetOrder(field=AbmTargetOrderField.SCORE)]
+        order = [(SORT[o.field], o.direction == OrderDirection.DESC) for o in orders]
+        order.append((SortKey(core.Account.id, "uuid"), order[-1][1]))
+        return await paginate(info.context, statement, order, PageRequest(first, after, last, before), Account.from_row)
+
+    @strawberry.field(description="The engagement formula and ICP rules in force.")
+    async def engagement_config(self, info: Info) -> JSON:
+        info.context.require("abm.read")
+        async with info.context.runtime.read_session() as session:
+            return await service.get_config(session)
+
+
+@strawberry.type
+class AbmTargetPayload:
+    account: Account | None
+    user_errors: list[UserErrorType]
+
+
+@strawberry.type
+class AbmUntargetPayload:
+    account_id: strawberry.ID | None
+    user_errors: list[UserErrorType]
+
+
+@strawberry.type
+class AbmDepartmentPayload:
+    department: AbmDepartment | None
+    user_errors: list[UserErrorType]
+
+
+@strawberry.type
+class AbmPlanPayload:
+    plan: AbmAccountPlan | None
+    user_errors: list[UserErrorType]
+
+
+@strawberry.type
+class AbmConfigPayload:
+    config: JSON | None
+    user_errors: list[UserErrorType]
+
+
+@strawberry.type
+class AbmTasksPayload:
+    tasks: list[Task]
+    user_errors: list[UserErrorType]
+
+
+@strawberry.type
+class AbmAudienceMember:
+    role: str | None
+    _member: strawberry.Private[Any]
+
+    @strawberry.field
+    async def contact(self, info: Info) -> Contact:
+        return Contact.from_row(await load_row(info.context, core.Contact, self._member.contact_id))
+
+    @strawberry.field
+    async def account(self, info: Info) -> Account:
+        return Account.from_row(await load_row(info.context, core.Account, self._member.account_id))
+
+
+@strawberry.type
+class AbmAudiencePayload:
+    members: list[AbmAudienceMember]
+    excluded_without_consent: int
+    user_errors: list[UserErrorType]
+
+
+@strawberry.input
+class SetTargetAccountInput:
+    account_id: strawberry.ID
+    tier: str | None = strawberry.field(default=strawberry.UNSET, description="tier_1, tier_2 or tier_3; null to follow the ICP score")
+    owner_id: strawberry.ID | None = strawberry.UNSET
+    rationale: str | None = strawberry.UNSET
+
+
+@strawberry.input
+class UntargetAccountInput:
+    account_id: strawberry.ID
+
+
+@strawberry.input
+class CreateDepartmentInput:
+    account_id: strawberry.ID
+    name: str
+    kind: str = "other"
+    parent_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class AssignBuyingRoleInput:
+    account_id: strawberry.ID
+    contact_id: strawberry.ID
+    role: str | None = strawberry.field(default=None, description="null removes the contact from the committee")
+    department_id: strawberry.ID | None = None
+    seniority: str | None = None
+
+
+@strawberry.input
+class UpsertAccountPlanInput:
+    account_id: strawberry.ID
+    objectives: list[str] | None = None
+    target_close: dt.date | None = None
+    review_cadence: str | None = None
+    notes: str | None = None
+
+
+@strawberry.input
+class SetEngagementConfigInput:
+    config: JSON = strawberry.field(description="Settings to change, e.g. {window_days: 60, weights: {meeting: 12}}.")
+
+
+@strawberry.input
+class CreateCoverageTasksInput:
+    account_id: strawberry.ID
+
+
+@strawberry.input
+class ExportAudienceInput:
+    destination: str
+    third_party: bool = False
+    purpose: str = "marketing"
+    tier: str | None = None
+    stage: str | None = None
+    owner_id: strawberry.ID | None = None
+    roles: list[str] | None = None
+
+
+def _account_id(value) -> uuid.UUID:
+    return parse_global_id(value, "Account", "accountId")
+
+
+async def _target_account(info: Info, permission: str, work) -> AbmTargetPayload:
+    async def run(uow):
+        account_id = await work(uow)
+        return await uow.session.get(core.Account, account_id)
+
+    row, errors = await run_mutation(info, permission, run)
+    return AbmTargetPayload(account=Account.from_row(row) if row else None, user_errors=errors)
+
+
+@strawberry.type
+class AbmMutation:
+    @strawberry.mutation(description="Make the account a target account, or change its tier, owner or rationale.")
+    async def set_target_account(self, info: Info, input: SetTargetAccountInput) -> AbmTargetPayload:
+        async def work(uow):
+            account_id = _account_id(input.account_id)
+            await service.set_target(uow, account_id, input_values(input, {"owner_id": "User"}, skip=("account_id",)))
+            return account_id
+
+        return await _target_account(info, "abm.write", work)
+
+    @strawberry.mutation
+    async def untarget_account(self, info: Info, input: UntargetAccountInput) -> AbmUntargetPayload:
+        done, errors = await run_mutation(info, "abm.write", lambda uow: service.untarget(uow, _account_id(input.account_id)))
+        return AbmUntargetPayload(account_id=input.account_id if done else None, user_errors=errors)
+
+    @strawberry.mutation
+    async def create_department(self, info: Info, input: CreateDepartmentInput) -> AbmDepartmentPayload:
+        row, errors = await run_mutation(info, "abm.write", lambda uow: service.create_department(
+            uow, _account_id(input.account_id), input_values(input, {"parent_id": "AbmDepartment"}, skip=("account_id",))))
+        return AbmDepartmentPayload(department=AbmDepartment.from_row(row) if row else None, user_errors=errors)
+
+    @strawberry.mutation(description="Set a contact's role in the account's buying committee; a null role removes it.")
+    async def assign_buying_role(self, info: Info, input: AssignBuyingRoleInput) -> AbmTargetPayload:
+        async def work(uow):
+            account_id = _account_id(input.account_id)
+            await service.assign_role(uow, account_id, parse_global_id(input.contact_id, "Contact", "contactId"),
+                                      input_values(input, {"department_id": "AbmDepartment"}, skip=("account_id", "contact_id")))
+            return account_id
+
+        return await _target_account(info, "abm.write", work)
+
+    @strawberry.mutation
+    async def upsert_account_plan(self, info: Info, input: UpsertAccountPlanInput) -> AbmPlanPayload:
+        row, errors = await run_mutation(info, "abm.write", lambda uow: service.upsert_plan(
+            uow, _account_id(input.account_id), input_values(input, skip=("account_id",))))
+        return AbmPlanPayload(plan=_plan(row) if row else None, user_errors=errors)
+
+    @strawberry.mutation(description="Change the engagement formula or ICP rules; every target account is rescored.")
+    async def set_engagement_config(self, info: Info, input: SetEngagementConfigInput) -> AbmConfigPayload:
+        async def work(uow):
+            if not isinstance(input.config, dict):
+                raise InputError(UserError("config", "must be an object", "INVALID"))
+            config = await service.set_config(uow, input.config)
+            ids = (await uow.session.execute(select(orm.AbmTargetAccount.account_id))).scalars().all()
+            await service.recompute(uow, ids)
+            return config
+
+        config, errors = await run_mutation(info, "abm.configure", work)
+        return AbmConfigPayload(config=config, user_errors=errors)
+
+    @strawberry.mutation(description="A core task for each buying role the account's tier requires and nobody holds.")
+    async def create_coverage_tasks(self, info: Info, input: CreateCoverageTasksInput) -> AbmTasksPayload:
+        tasks, errors = await run_mutation(info, "abm.write", lambda uow: service.create_coverage_tasks(uow, _account_id(input.account_id)))
+        return AbmTasksPayload(tasks=[Task.from_row(t) for t in tasks or []], user_errors=errors)
+
+    @strawberry.mutation(description="Contacts of matching target accounts, without those lacking consent (privacy plugin).")
+    async def export_audience(self, info: Info, input: ExportAudienceInput) -> AbmAudiencePayload:
+        result, errors = await run_mutation(info, "abm.export", lambda uow: service.export_audience(
+            uow, tier=input.tier, stage=input.stage, roles=input.roles, destination=input.destination,
+            third_party=input.third_party, purpose=input.purpose,
+            owner_id=parse_global_id(input.owner_id, "User", "ownerId") if input.owner_id else None))
+        members, excluded = result if result else ([], 0)
+        return AbmAudiencePayload(members=[AbmAudienceMember(role=m.role, _member=m) for m in members],
+                                  excluded_without_consent=excluded, user_errors=errors)

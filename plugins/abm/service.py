@@ -1,0 +1,497 @@
+"""Account-based marketing rules: ICP fit, buying committees, engagement scoring, stages.
+
+Engagement (defaults, all configurable with `set_config`):
+    raw   = Σ over the account's activities in the window of
+            weight(activity) × max(role multiplier of the account's participants)
+    score = round(raw × min(1 + 0.1 × (departments engaged − 1), 1.3), 1)
+An account's activities are its own and its contacts' (the core timeline); an activity with
+several participants counts once. Scores are stored on the target account and recomputed when
+activities, roles or contacts change, and daily (the window moves with time)."""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, or_, select
+
+from enishi.errors import InputError, UserError
+from enishi.models import Account, Activity, ActivityTarget, Contact, ContactAccount, User
+from enishi.runtime import UnitOfWork
+from enishi.services.common import Checker
+from enishi.services.tasks import create_task
+
+from .models import (
+    CADENCES,
+    DEPARTMENT_KINDS,
+    ROLES,
+    SENIORITIES,
+    STAGES,
+    TIERS,
+    AbmAccountPlan,
+    AbmBuyingRole,
+    AbmConfig,
+    AbmDepartment,
+    AbmTargetAccount,
+)
+
+DEFAULT_CONFIG = {
+    "window_days": 30,
+    "weights": {"meeting": 10, "call_connected": 5, "call": 0, "email_inbound": 3, "email_outbound": 0.5, "event": 8,
+                "note": 0, "task": 0},
+    "role_multipliers": {"decision_maker": 2.0, "budget_holder": 2.0, "executive_sponsor": 2.0, "champion": 1.5, "influencer": 1.2},
+    "department_bonus": 0.1,
+    "department_cap": 1.3,
+    "mqa_score": 60,
+    "mqa_departments": 2,
+    "engaged_score": 30,
+    "aware_days": 90,
+    "icp_rules": [
+        {"field": "employee_count", "op": "gte", "value": 1000, "points": 40},
+        {"field": "industry", "op": "in", "value": ["manufacturing", "electronics", "it"], "points": 30},
+        {"field": "custom_fields.country", "op": "eq", "value": "JP", "points": 20},
+    ],
+    "tier_thresholds": {"tier_1": 80, "tier_2": 50, "tier_3": 30},
+    "required_roles": {
+        "tier_1": ["decision_maker", "budget_holder", "champion", "influencer", "end_user"],
+        "tier_2": ["decision_maker", "budget_holder", "champion"],
+        "tier_3": ["decision_maker", "champion"],
+    },
+}
+MQA_ROLES = ("decision_maker", "budget_holder")
+RECOMPUTE_CHUNK = 500
+
+
+def _fail(field_name: str, message: str, code: str) -> InputError:
+    return InputError(UserError(field_name, message, code))
+
+
+# --- configuration ------------------------------------------------------------------------------
+
+
+async def get_config(session) -> dict:
+    row = await session.get(AbmConfig, "default")
+    config = copy.deepcopy(DEFAULT_CONFIG)
+    if row is not None:
+        for key, value in row.values.items():
+            config[key] = {**config[key], **value} if isinstance(config.get(key), dict) and key != "tier_thresholds" else value
+    return config
+
+
+def _check_config(values: dict) -> None:
+    check = Checker()
+    for key, value in values.items():
+        if key not in DEFAULT_CONFIG:
+            check.fail(key, "is not a setting of the engagement formula", "UNKNOWN_SETTING")
+        elif isinstance(DEFAULT_CONFIG[key], (int, float)) and (not isinstance(value, (int, float)) or value < 0):
+            check.fail(key, "must be a non-negative number", "OUT_OF_RANGE")
+        elif key in ("weights", "role_multipliers") and not all(isinstance(v, (int, float)) and v >= 0 for v in value.values()):
+            check.fail(key, "values must be non-negative numbers", "OUT_OF_RANGE")
+        elif key == "role_multipliers" and set(value) - set(ROLES):
+            check.fail(key, "names unknown roles", "INVALID_CHOICE")
+    check.done()
+
+
+async def set_config(uow: UnitOfWork, values: dict) -> dict:
+    _check_config(values)
+    row = await uow.session.get(AbmConfig, "default", with_for_update=True)
+    if row is None:
+        row = AbmConfig(name="default", values={}, updated_at=uow.clock.now())
+        uow.session.add(row)
+    row.values = {**row.values, **values}
+    row.updated_at = uow.clock.now()
+    await uow.session.flush()
+    await uow.emit("abm.config_changed", "abm_config", None, {"keys": sorted(values)})
+    return await get_config(uow.session)
+
+
+# --- ICP fit and target accounts ----------------------------------------------------------------
+
+
+def _field_value(account: Account, name: str):
+    if name.startswith("custom_fields."):
+        return (account.custom_fields or {}).get(name.split(".", 1)[1])
+    return getattr(account, name, None)
+
+
+def icp_score(account: Account, rules: list[dict]) -> int:
+    score = 0
+    for rule in rules:
+        value, wanted = _field_value(account, rule["field"]), rule["value"]
+        matched = value is not None and {
+            "gte": lambda: value >= wanted, "lte": lambda: value <= wanted, "eq": lambda: value == wanted,
+            "in": lambda: value in wanted,
+        }[rule["op"]]()
+        score += rule["points"] if matched else 0
+    return score
+
+
+def tier_for(score: int, thresholds: dict) -> str | None:
+    for tier in TIERS:
+        if score >= thresholds[tier]:
+            return tier
+    return None
+
+
+async def set_target(uow: UnitOfWork, account_id: uuid.UUID, data: dict) -> AbmTargetAccount:
+    """Target the account (or update its targeting). The tier follows the ICP score unless one
+    is given by hand."""
+    account = await uow.session.get(Account, account_id)
+    if account is None or account.deleted_at is not None:
+        raise _fail("accountId", "no such account", "NOT_FOUND")
+    check = Checker()
+    tier = check.choice(data, "tier", TIERS)
+    if data.get("owner_id") is not None and await uow.session.get(User, data["owner_id"]) is None:
+        check.fail("ownerId", "no such user", "NOT_FOUND")
+    rationale = check.text(data, "rationale", max_length=5000)
+    check.done()
+    config = await get_config(uow.session)
+    target = (await uow.session.execute(select(AbmTargetAccount).where(AbmTargetAccount.account_id == account_id)
+                                        .with_for_update())).scalar_one_or_none()
+    created = target is None
+    if created:
+        target = AbmTargetAccount(account_id=account_id, created_at=uow.clock.now(), stage="target", score=0.0, raw=0.0)
+        uow.session.add(target)
+    target.icp_score = icp_score(account, config["icp_rules"])
+    if "tier" in data:
+        target.tier_set_by_hand = tier is not None
+    target.tier = tier if target.tier_set_by_hand else tier_for(target.icp_score, config["tier_thresholds"])
+    if "owner_id" in data:
+        target.owner_id = data["owner_id"]
+    if "rationale" in data:
+        target.rationale = rationale
+    await uow.session.flush()
+    await uow.emit("abm.account_targeted" if created else "abm.target_updated", "account", account_id, {"tier": target.tier})
+    await recompute(uow, [account_id])
+    return target
+
+
+async def untarget(uow: UnitOfWork, account_id: uuid.UUID) -> uuid.UUID:
+    removed = (await uow.session.execute(delete(AbmTargetAccount).where(AbmTargetAccount.account_id == account_id))).rowcount
+    if not removed:
+        raise _fail("accountId", "is not a target account", "NOT_TARGETED")
+    await uow.emit("abm.account_untargeted", "account", account_id)
+    return account_id
+
+
+# --- departments, committees, plans -------------------------------------------------------------
+
+
+async def create_department(uow: UnitOfWork, account_id: uuid.UUID, data: dict) -> AbmDepartment:
+    check = Checker()
+    name = check.text(data, "name", max_length=200, required=True)
+    kind = check.choice(data, "kind", DEPARTMENT_KINDS) or "other"
+    account = await uow.session.get(Account, account_id)
+    if account is None or account.deleted_at is not None:
+        check.fail("accountId", "no such account", "NOT_FOUND")
+    parent_id = data.get("parent_id")
+    if parent_id is not None:
+        parent = await uow.session.get(AbmDepartment, parent_id)
+        if parent is None or parent.account_id != account_id:
+            check.fail("parentId", "no such department at this account", "NOT_FOUND")
+    check.done()
+    exists = (await uow.session.execute(select(AbmDepartment.id).where(AbmDepartment.account_id == account_id,
+                                                                         AbmDepartment.name == name))).first()
+    if exists:
+        raise _fail("name", "the account already has a department of this name", "DUPLICATE")
+    department = AbmDepartment(account_id=account_id, name=name, kind=kind, parent_id=parent_id)
+    uow.session.add(department)
+    await uow.session.flush()
+    return department
+
+
+async def assign_role(uow: UnitOfWork, account_id: uuid.UUID, contact_id: uuid.UUID, data: dict) -> AbmBuyingRole | None:
+    """Give the contact a role in the account's buying committee (role None removes it)."""
+    check = Checker()
+    role = check.choice(data, "role", ROLES)
+    seniority = check.choice(data, "seniority", SENIORITIES)
+    linked = (await uow.session.execute(select(ContactAccount.id).join(Contact, Contact.id == ContactAccount.contact_id).where(
+        ContactAccount.account_id == account_id, ContactAccount.contact_id == contact_id, Contact.deleted_at.is_(None)))).first()
+    if not linked:
+        check.fail("contactId", "is not a contact of this account", "NOT_LINKED")
+    department_id = data.get("department_id")
+    if department_id is not None:
+        department = await uow.session.get(AbmDepartment, department_id)
+        if department is None or department.account_id != account_id:
+            check.fail("departmentId", "no such department at this account", "NOT_FOUND")
+    check.done()
+    existing = (await uow.session.execute(select(AbmBuyingRole).where(
+        AbmBuyingRole.account_id == account_id, AbmBuyingRole.contact_id == contact_id).with_for_update())).scalar_one_or_none()
+    if role is None:
+        if existing is not None:
+            await uow.session.delete(existing)
+        result = None
+    else:
+        result = existing or AbmBuyingRole(account_id=account_id, contact_id=contact_id)
+        result.role, result.department_id, result.seniority = role, department_id, seniority
+        uow.session.add(result)
+    await uow.session.flush()
+    await uow.emit("abm.role_assigned", "account", account_id, {"role": role})
+    await recompute(uow, [account_id])
+    return result
+
+
+async def upsert_plan(uow: UnitOfWork, account_id: uuid.UUID, data: dict) -> AbmAccountPlan:
+    check = Checker()
+    objectives = data.get("objectives") or []
+    if len(objectives) > 50 or any(not o.strip() or len(o) > 500 for o in objectives):
+        check.fail("objectives", "give up to 50 objectives of 1 to 500 characters", "INVALID")
+    cadence = check.choice(data, "review_cadence", CADENCES)
+    notes = check.text(data, "notes", max_length=20000)
+    account = await uow.session.get(Account, account_id)
+    if account is None or account.deleted_at is not None:
+        check.fail("accountId", "no such account", "NOT_FOUND")
+    check.done()
+    plan = (await uow.session.execute(select(AbmAccountPlan).where(AbmAccountPlan.account_id == account_id)
+                                      .with_for_update())).scalar_one_or_none()
+    if plan is None:
+        plan = AbmAccountPlan(account_id=account_id)
+        uow.session.add(plan)
+    plan.objectives = [o.strip() for o in objectives]
+    plan.target_close, plan.review_cadence, plan.notes = data.get("target_close"), cadence, notes
+    plan.updated_at = uow.clock.now()
+    await uow.session.flush()
+    return plan
+
+
+# --- engagement ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Engagement:
+    raw: float = 0.0
+    score: float = 0.0
+    departments: set = field(default_factory=set)
+    by_department: dict = field(default_factory=lambda: defaultdict(float))
+    by_role: dict = field(default_factory=lambda: defaultdict(float))
+    decision_maker_engaged: bool = False
+    last_activity_at: dt.datetime | None = None
+
+
+def activity_weight(config: dict, activity_type: str, direction: str, duration_seconds: int | None) -> float:
+    weights = config["weights"]
+    if activity_type == "call":
+        return weights.get("call_connected" if duration_seconds else "call", 0)
+    if activity_type == "email":
+        return weights.get(f"email_{direction}", 0)
+    return weights.get(activity_type, 0)
+
+
+async def compute_engagement(session, units: dict, now: dt.datetime, config: dict) -> dict:
+    """Engagement for each unit (a key → the account ids it spans: one account, or a hierarchy),
+    in a fixed number of queries whatever the number of units."""
+    all_accounts = {a for ids in units.values() for a in ids}
+    if not all_accounts:
+        return {}
+    window_start = now - dt.timedelta(days=config["window_days"])
+    horizon = min(window_start, now - dt.timedelta(days=config["aware_days"]))
+    links = (await session.execute(select(ContactAccount.account_id, ContactAccount.contact_id).where(
+        ContactAccount.account_id.in_(all_accounts)))).all()
+    contacts_of = defaultdict(set)
+    for account_id, contact_id in links:
+        contacts_of[account_id].add(contact_id)
+    roles = (await session.execute(select(AbmBuyingRole.account_id, AbmBuyingRole.contact_id, AbmBuyingRole.role, AbmDepartment.name)
+                                   .outerjoin(AbmDepartment, AbmDepartment.id == AbmBuyingRole.department_id)
+                                   .where(AbmBuyingRole.account_id.in_(all_accounts)))).all()
+    role_of = {(account_id, contact_id): (role, department) for account_id, contact_id, role, department in roles}
+    all_contacts = {c for _, c in links}
+    activity_columns = (Activity.id, Activity.type, Activity.direction, Activity.duration_seconds, Activity.occurred_at)
+    in_horizon = (Activity.occurred_at >= horizon, Activity.occurred_at <= now)
+    rows = (await session.execute(select(ActivityTarget.account_id, ActivityTarget.contact_id, *activity_columns)
+                                  .join(Activity, Activity.id == ActivityTarget.activity_id)
+                                  .where(or_(ActivityTarget.account_id.in_(all_accounts), ActivityTarget.contact_id.in_(all_contacts)),
+                                         *in_horizon))).all()
+    activities, account_targets, contact_targets = {}, defaultdict(set), defaultdict(set)
+    for account_id, contact_id, activity_id, *details in rows:
+        activities[activity_id] = details
+        if account_id is not None:
+            account_targets[activity_id].add(account_id)
+        if contact_id is not None:
+            contact_targets[activity_id].add(contact_id)
+    results = {}
+    for key, account_ids in units.items():
+        account_set = set(account_ids)
+        unit_contacts = set().union(*(contacts_of[a] for a in account_set)) if account_set else set()
+        engagement = Engagement()
+        for activity_id, (activity_type, direction, duration, occurred_at) in activities.items():
+            participants = contact_targets[activity_id] & unit_contacts
+            if not participants and not (account_targets[activity_id] & account_set):
+                continue
+            if engagement.last_activity_at is None or occurred_at > engagement.last_activity_at:
+                engagement.last_activity_at = occurred_at
+            weight = activity_weight(config, activity_type, direction, duration)
+            if occurred_at < window_start or weight <= 0:
+                continue
+            placed = [role_of[(a, c)] for c in participants for a in account_set if (a, c) in role_of]
+            multiplier, best_role = max(((config["role_multipliers"].get(role, 1.0), role) for role, _ in placed), default=(1.0, None))
+            points = weight * multiplier
+            engagement.raw += points
+            engagement.by_role[best_role or "none"] += points
+            for role, department in placed:
+                if department:
+                    engagement.departments.add(department)
+                if role in MQA_ROLES:
+                    engagement.decision_maker_engaged = True
+            for department in {d for _, d in placed if d}:
+                engagement.by_department[department] += points
+        factor = min(1 + config["department_bonus"] * (max(len(engagement.departments), 1) - 1), config["department_cap"])
+        engagement.raw = round(engagement.raw, 4)
+        engagement.score = round(engagement.raw * factor, 1)
+        results[key] = engagement
+    return results
+
+
+def stage_for(engagement: Engagement, deal: str | None, config: dict) -> str:
+    if deal == "won":
+        return "customer"
+    if deal == "open":
+        return "opportunity"
+    if (engagement.score >= config["mqa_score"] and len(engagement.departments) >= config["mqa_departments"]
+            and engagement.decision_maker_engaged):
+        return "mqa"
+    if engagement.score >= config["engaged_score"]:
+        return "engaged"
+    if engagement.last_activity_at is not None:
+        return "aware"
+    return "target"
+
+
+async def deal_stage(uow: UnitOfWork, account_id) -> str | None:
+    """What deal plugins say of the account: "won" beats "open" beats nothing."""
+    if not uow.runtime.plugins.has_hook("enishi_abm_deal_stage"):
+        return None
+    answers = [answer for _, answer in await uow.runtime.plugins.call("enishi_abm_deal_stage", uow=uow, account_id=account_id)]
+    return "won" if "won" in answers else "open" if "open" in answers else None
+
+
+async def recompute(uow: UnitOfWork, account_ids) -> int:
+    """Recompute and store score and stage of the target accounts among `account_ids`; emit
+    `abm.score_changed` / `abm.stage_changed` for what moved. Returns how many were scored."""
+    targets = (await uow.session.execute(select(AbmTargetAccount).where(AbmTargetAccount.account_id.in_(list(account_ids)))
+                                         .order_by(AbmTargetAccount.account_id).with_for_update())).scalars().all()
+    if not targets:
+        return 0
+    config = await get_config(uow.session)
+    now = uow.clock.now()
+    engagement = await compute_engagement(uow.session, {t.account_id: [t.account_id] for t in targets}, now, config)
+    for target in targets:
+        result = engagement[target.account_id]
+        stage = stage_for(result, await deal_stage(uow, target.account_id), config)
+        if result.score != target.score:
+            await uow.emit("abm.score_changed", "account", target.account_id, {"from": target.score, "to": result.score})
+        if stage != target.stage:
+            await uow.emit("abm.stage_changed", "account", target.account_id, {"from": target.stage, "to": stage})
+        target.score, target.raw, target.stage, target.scored_at = result.score, result.raw, stage, now
+    await uow.session.flush()
+    return len(targets)
+
+
+async def accounts_touched_by_activity(session, activity_id) -> set:
+    direct = select(ActivityTarget.account_id).where(ActivityTarget.activity_id == activity_id, ActivityTarget.account_id.is_not(None))
+    via_contacts = (select(ContactAccount.account_id).join(ActivityTarget, ActivityTarget.contact_id == ContactAccount.contact_id)
+                    .where(ActivityTarget.activity_id == activity_id))
+    return set((await session.execute(direct.union(via_contacts))).scalars())
+
+
+async def accounts_of_contacts(session, contact_ids) -> set:
+    return set((await session.execute(select(ContactAccount.account_id).where(ContactAccount.contact_id.in_(list(contact_ids))))).scalars())
+
+
+async def recompute_all(runtime) -> int:
+    """The daily job: every target account, in chunks of one transaction each."""
+    async with runtime.read_session() as session:
+        ids = list((await session.execute(select(AbmTargetAccount.account_id).order_by(AbmTargetAccount.account_id))).scalars())
+    scored = 0
+    for start in range(0, len(ids), RECOMPUTE_CHUNK):
+        async with runtime.unit_of_work() as uow:
+            scored += await recompute(uow, ids[start:start + RECOMPUTE_CHUNK])
+    return scored
+
+
+async def descendants(session, account_id) -> list:
+    tree, frontier = [account_id], [account_id]
+    for _ in range(50):
+        frontier = list((await session.execute(select(Account.id).where(Account.parent_id.in_(frontier),
+                                                                         Account.deleted_at.is_(None)))).scalars())
+        if not frontier:
+            break
+        tree += frontier
+    return tree
+
+
+# --- coverage, tasks, audiences -----------------------------------------------------------------
+
+
+@dataclass
+class Coverage:
+    required: list
+    present: list
+    missing: list
+    percent: int
+
+
+async def coverage(session, target: AbmTargetAccount, config: dict) -> Coverage:
+    required = list(config["required_roles"].get(target.tier or "", []))
+    present = sorted(set((await session.execute(select(AbmBuyingRole.role).where(AbmBuyingRole.account_id == target.account_id))).scalars()))
+    missing = [r for r in required if r not in present]
+    percent = round(100 * (len(required) - len(missing)) / len(required)) if required else 100
+    return Coverage(required, present, missing, percent)
+
+
+async def create_coverage_tasks(uow: UnitOfWork, account_id) -> list:
+    target = (await uow.session.execute(select(AbmTargetAccount).where(AbmTargetAccount.account_id == account_id))).scalar_one_or_none()
+    if target is None:
+        raise _fail("accountId", "is not a target account", "NOT_TARGETED")
+    account = await uow.session.get(Account, account_id)
+    missing = (await coverage(uow.session, target, await get_config(uow.session))).missing
+    return [await create_task(uow, {"title": f"Find the {role.replace('_', ' ')} at {account.name}", "account_id": account_id,
+                                    "assignee_id": target.owner_id or uow.actor_id}) for role in missing]
+
+
+@dataclass
+class AudienceMember:
+    contact_id: uuid.UUID
+    account_id: uuid.UUID
+    role: str | None
+
+
+async def export_audience(uow: UnitOfWork, *, tier=None, stage=None, owner_id=None, roles=None, destination: str,
+                          third_party: bool, purpose: str = "marketing") -> tuple[list[AudienceMember], int]:
+    """The contacts of the matching target accounts. With a consent provider installed (the
+    privacy plugin), contacts without consent for `purpose` are left out, and a provision to a
+    third party is recorded."""
+    check = Checker()
+    destination = check.text({"destination": destination}, "destination", max_length=200, required=True)
+    if roles and set(roles) - set(ROLES):
+        check.fail("roles", f"must be among: {', '.join(ROLES)}", "INVALID_CHOICE")
+    if stage is not None and stage not in STAGES:
+        check.fail("stage", f"must be one of: {', '.join(STAGES)}", "INVALID_CHOICE")
+    check.done()
+    statement = (select(ContactAccount.contact_id, ContactAccount.account_id, AbmBuyingRole.role)
+                 .join(AbmTargetAccount, AbmTargetAccount.account_id == ContactAccount.account_id)
+                 .join(Contact, Contact.id == ContactAccount.contact_id)
+                 .outerjoin(AbmBuyingRole, (AbmBuyingRole.account_id == ContactAccount.account_id)
+                            & (AbmBuyingRole.contact_id == ContactAccount.contact_id))
+                 .where(Contact.deleted_at.is_(None)).order_by(ContactAccount.account_id, ContactAccount.contact_id))
+    for column, value in ((AbmTargetAccount.tier, tier), (AbmTargetAccount.stage, stage), (AbmTargetAccount.owner_id, owner_id)):
+        if value is not None:
+            statement = statement.where(column == value)
+    if roles:
+        statement = statement.where(AbmBuyingRole.role.in_(roles))
+    members = [AudienceMember(c, a, r) for c, a, r in (await uow.session.execute(statement)).all()]
+    plugins = uow.runtime.plugins
+    excluded = 0
+    if members and plugins.implementations("enishi_consent_check"):
+        contact_ids = sorted({m.contact_id for m in members})
+        answers = [answer or {} for _, answer in await plugins.call("enishi_consent_check", uow=uow, contact_ids=contact_ids, purpose=purpose)]
+        allowed = {c for c in contact_ids if all(answer.get(c) is True for answer in answers)}
+        excluded = len([m for m in members if m.contact_id not in allowed])
+        members = [m for m in members if m.contact_id in allowed]
+    if third_party and members:
+        await plugins.call("enishi_record_provision", uow=uow, contact_ids=sorted({m.contact_id for m in members}),
+                           recipient=destination, purpose=purpose)
+    await uow.emit("abm.audience_exported", "abm_audience", None, {"contacts": len(members), "excluded": excluded,
+                                                                    "third_party": third_party})
+    return members, excluded
