@@ -52,6 +52,7 @@ docs: install
 
 bench: install
 	$(PY) bench/loyalty_spend.py
+	$(PY) bench/abm_recompute.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info enishi.db enishi.db-wal enishi.db-shm

@@ -303,22 +303,24 @@ async def compute_engagement(session, units: dict, now: dt.datetime, config: dic
                                   .join(Activity, Activity.id == ActivityTarget.activity_id)
                                   .where(or_(ActivityTarget.account_id.in_(all_accounts), ActivityTarget.contact_id.in_(all_contacts)),
                                          *in_horizon))).all()
-    activities, account_targets, contact_targets = {}, defaultdict(set), defaultdict(set)
+    activities, contact_targets = {}, defaultdict(set)
+    by_account, by_contact = defaultdict(set), defaultdict(set)
     for account_id, contact_id, activity_id, *details in rows:
         activities[activity_id] = details
         if account_id is not None:
-            account_targets[activity_id].add(account_id)
+            by_account[account_id].add(activity_id)
         if contact_id is not None:
             contact_targets[activity_id].add(contact_id)
+            by_contact[contact_id].add(activity_id)
     results = {}
     for key, account_ids in units.items():
         account_set = set(account_ids)
-        unit_contacts = set().union(*(contacts_of[a] for a in account_set)) if account_set else set()
+        unit_contacts = set().union(*(contacts_of[a] for a in account_set))
+        reached = set().union(*(by_account[a] for a in account_set), *(by_contact[c] for c in unit_contacts))
         engagement = Engagement()
-        for activity_id, (activity_type, direction, duration, occurred_at) in activities.items():
+        for activity_id in reached:
+            activity_type, direction, duration, occurred_at = activities[activity_id]
             participants = contact_targets[activity_id] & unit_contacts
-            if not participants and not (account_targets[activity_id] & account_set):
-                continue
             if engagement.last_activity_at is None or occurred_at > engagement.last_activity_at:
                 engagement.last_activity_at = occurred_at
             weight = activity_weight(config, activity_type, direction, duration)

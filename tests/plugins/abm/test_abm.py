@@ -323,3 +323,30 @@ async def test_assigning_a_role_requires_the_contact_to_be_at_the_account(api, a
     payload = await api.mutate("assignBuyingRole", {"accountId": account_id, "contactId": outsider["id"], "role": "champion"},
                                "account { id }")
     assert payload["userErrors"][0] == {"field": "contactId", "message": "is not a contact of this account", "code": "NOT_LINKED"}
+
+
+ABM_FIELDS = {
+    "Query.targetAccounts": "abm.read", "Query.engagementConfig": "abm.read",
+    "Mutation.setTargetAccount": "abm.write", "Mutation.untargetAccount": "abm.write", "Mutation.createDepartment": "abm.write",
+    "Mutation.assignBuyingRole": "abm.write", "Mutation.upsertAccountPlan": "abm.write", "Mutation.createCoverageTasks": "abm.write",
+    "Mutation.setEngagementConfig": "abm.configure", "Mutation.exportAudience": "abm.export",
+}
+
+
+async def test_every_abm_root_field_has_a_permission(enishi_api):
+    core = (await enishi_api(enabled_plugins=frozenset())).runtime.schema._schema
+    full = (await enishi_api(enabled_plugins=frozenset({"abm"}))).runtime.schema._schema
+    added = {f"{root}.{name}" for root in ("Query", "Mutation") for name in full.get_type(root).fields
+             if name not in core.get_type(root).fields}
+    assert added == set(ABM_FIELDS)
+
+
+@pytest.mark.parametrize("role", ["sales", "support", "marketing", "compliance"])
+async def test_roles_reach_abm_fields_per_their_permissions(api, role):
+    account = await create_account(api, name="Acme")
+    granted = api.runtime.permissions.for_roles([role])
+    body = (await api.post("mutation($a: ID!) { setTargetAccount(input: {accountId: $a}) { userErrors { code } } }",
+                           {"a": account["id"]}, role=role)).json()
+    assert ("errors" in body) == ("abm.write" not in granted), body
+    body = (await api.post("{ targetAccounts { totalCount } }", role=role)).json()
+    assert ("errors" in body) == ("abm.read" not in granted), body

@@ -1,0 +1,125 @@
+"""ABM engagement recompute for N target accounts, against a floor measured in the same run.
+
+Data (bulk-inserted): N accounts, 3 contacts each with buying roles in two departments, and 5
+activities per account in the scoring window. Enishi: the `abm.recompute` job (every target
+account rescored and stored, in chunks). Floor: one hand-written SQL aggregate of activity weights
+per account over the same rows (no multipliers, no departments, nothing stored): the scan any
+implementation must pay. Rounds interleave. Writes bench/results/abm_recompute.json.
+
+    python bench/abm_recompute.py [--accounts 10000] [--rounds 2]
+"""
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import insert, text
+
+from enishi.clock import ManualClock
+from enishi.db.migrate import upgrade
+from enishi.models import Account, Activity, ActivityTarget, Contact, ContactAccount
+from enishi.plugins.abm.models import AbmBuyingRole, AbmDepartment, AbmTargetAccount
+from enishi.plugins.abm.service import recompute_all
+from enishi.runtime import Runtime
+from enishi.settings import Settings
+
+HERE = Path(__file__).resolve().parent
+NOW = dt.datetime(2024, 6, 10, tzinfo=dt.timezone.utc)
+FLOOR_SQL = """
+SELECT owner, SUM(w) FROM (
+  SELECT t.account_id AS owner, a.id AS activity,
+         CASE a.type WHEN 'meeting' THEN 10 WHEN 'event' THEN 8 WHEN 'call' THEN 5 ELSE 3 END AS w
+    FROM core_activity_target t JOIN core_activity a ON a.id = t.activity_id
+   WHERE t.account_id IS NOT NULL AND a.occurred_at >= :start
+  UNION
+  SELECT ca.account_id, a.id, CASE a.type WHEN 'meeting' THEN 10 WHEN 'event' THEN 8 WHEN 'call' THEN 5 ELSE 3 END
+    FROM core_contact_account ca JOIN core_activity_target t ON t.contact_id = ca.contact_id
+    JOIN core_activity a ON a.id = t.activity_id
+   WHERE a.occurred_at >= :start
+) per_activity GROUP BY owner
+"""
+
+
+async def load(runtime, accounts: int) -> None:
+    rng = random.Random(7)
+    rows = {name: [] for name in ("accounts", "targets", "departments", "contacts", "links", "roles", "activities", "act_targets")}
+    for i in range(accounts):
+        account_id = uuid.uuid4()
+        rows["accounts"].append({"id": account_id, "name": f"Account {i}", "match_name": f"account{i}", "lifecycle_stage": "prospect",
+                                 "custom_fields": {}, "search_text": "", "created_at": NOW, "updated_at": NOW})
+        rows["targets"].append({"id": uuid.uuid4(), "account_id": account_id, "tier": "tier_1", "tier_set_by_hand": True,
+                                "icp_score": 90, "stage": "target", "score": 0.0, "raw": 0.0, "created_at": NOW})
+        departments = [uuid.uuid4(), uuid.uuid4()]
+        for n, department in enumerate(departments):
+            rows["departments"].append({"id": department, "account_id": account_id, "name": f"D{n}", "kind": "other"})
+        contacts = []
+        for n, role in enumerate(("decision_maker", "champion", "end_user")):
+            contact_id = uuid.uuid4()
+            contacts.append(contact_id)
+            rows["contacts"].append({"id": contact_id, "family_name": f"C{i}-{n}", "custom_fields": {}, "search_text": "",
+                                     "created_at": NOW, "updated_at": NOW})
+            rows["links"].append({"id": uuid.uuid4(), "contact_id": contact_id, "account_id": account_id, "is_primary": True})
+            rows["roles"].append({"id": uuid.uuid4(), "account_id": account_id, "contact_id": contact_id, "role": role,
+                                  "department_id": departments[n % 2]})
+        for _ in range(5):
+            activity_id = uuid.uuid4()
+            rows["activities"].append({"id": activity_id, "type": rng.choice(["meeting", "event", "call", "email"]), "direction": "inbound",
+                                       "occurred_at": NOW - dt.timedelta(days=rng.randrange(0, 45)), "summary": "x",
+                                       "duration_seconds": 60, "source_plugin": "core", "created_at": NOW})
+            rows["act_targets"].append({"id": uuid.uuid4(), "activity_id": activity_id, "contact_id": rng.choice(contacts)})
+    async with runtime.unit_of_work() as uow:
+        for model, key in ((Account, "accounts"), (AbmTargetAccount, "targets"), (AbmDepartment, "departments"),
+                           (Contact, "contacts"), (ContactAccount, "links"), (AbmBuyingRole, "roles"), (Activity, "activities"),
+                           (ActivityTarget, "act_targets")):
+            for start in range(0, len(rows[key]), 5000):
+                await uow.session.execute(insert(model), rows[key][start:start + 5000])
+
+
+async def run(accounts: int, rounds: int, url: str) -> dict:
+    runtime = Runtime(Settings(database_url=url, environment="production"), clock=ManualClock(NOW))
+    await asyncio.to_thread(upgrade, runtime)
+    started = time.perf_counter()
+    await load(runtime, accounts)
+    load_seconds = time.perf_counter() - started
+    timings = {"floor": [], "enishi": []}
+    for _ in range(rounds):
+        started = time.perf_counter()
+        async with runtime.read_session() as session:
+            rows = (await session.execute(text(FLOOR_SQL), {"start": NOW - dt.timedelta(days=30)})).all()
+        timings["floor"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        scored = await recompute_all(runtime)
+        timings["enishi"].append(time.perf_counter() - started)
+    await runtime.close()
+    assert scored == accounts and len(rows) > 0
+    return {"load_seconds": load_seconds, "timings": timings}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--accounts", type=int, default=10000)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    url = os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='enishi-abm-')}/bench.db"
+    result = asyncio.run(run(args.accounts, args.rounds, url))
+    floor, enishi = (statistics.median(result["timings"][k]) for k in ("floor", "enishi"))
+    database = "postgresql" if "postgresql" in url else "sqlite"
+    print(f"ABM recompute of {args.accounts} target accounts ({args.accounts * 5} activities), {database}, {args.rounds} rounds")
+    print(f"  floor (one SQL aggregate): {floor:.2f} s   enishi (score, stage, store): {enishi:.2f} s   ratio {enishi / floor:.1f}×"
+          f"   ({args.accounts / enishi:.0f} accounts/s)")
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "abm_recompute.json").write_text(json.dumps({
+        "workload": "abm_recompute", "database": database, "accounts": args.accounts, **result, "ratio": enishi / floor,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
