@@ -65,6 +65,13 @@ def enishi_graphql_type_fields():
 
 
 @hookspec
+def enishi_http_routes():
+    """Return a list of starlette routes to mount beside `/graphql` (paths should start with
+    `/<plugin>/`). They are **not** authenticated by the core: use them for links that carry their
+    own proof, such as a survey link with a single-use token, and check it yourself."""
+
+
+@hookspec
 def enishi_activity_types():
     """Return a list of `enishi.ActivityType`: the kinds of timeline entry your plugin writes.
 

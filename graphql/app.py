@@ -154,7 +154,8 @@ def create_app(runtime: Runtime) -> Starlette:
         yield
         await runtime.close()
 
-    app = Starlette(routes=[Route("/graphql", graphql_endpoint, methods=["GET", "POST"]), Route("/health", health, methods=["GET"])],
-                    lifespan=lifespan)
+    routes = [Route("/graphql", graphql_endpoint, methods=["GET", "POST"]), Route("/health", health, methods=["GET"])]
+    routes += [route for _, route in runtime.plugins.contributions("enishi_http_routes")]
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.runtime = runtime
     return app

@@ -1,5 +1,143 @@
-"""Bundled plugin `support`: support ticketing with SLAs.
+"""Bundled plugin `support`: tickets, SLA clocks on business calendars, escalation, CSAT, KB, metrics."""
+from __future__ import annotations
 
-Registered through the `enishi.plugins` entry-point group like any third-party plugin, so
-`enishi plugins` lists it. It implements no hooks yet: its models, service, schema and
-migrations are the work of issue #5, and nothing here claims otherwise."""
+import datetime as dt
+import json
+from pathlib import Path
+
+import strawberry
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from enishi import ActivityType, ErasureReport, MergeMove, Permission, PersonalDataField, ScheduledJob, hookimpl
+from enishi.errors import InputError
+
+from . import models, schema, service
+
+AGENTS = ("manager", "support")
+
+
+@hookimpl
+def enishi_migrations():
+    return Path(__file__).parent / "migrations" / "versions"
+
+
+@hookimpl
+def enishi_graphql_types():
+    return [schema.SupportTicket, schema.SupportGroup, schema.SupportKbArticle]
+
+
+@hookimpl
+def enishi_graphql_query():
+    return [schema.SupportQuery]
+
+
+@hookimpl
+def enishi_graphql_mutation():
+    return [schema.SupportMutation]
+
+
+@hookimpl
+def enishi_graphql_type_fields():
+    return [("Contact", strawberry.field(resolver=schema.contact_tickets, name="tickets", description="Support tickets (support plugin).")),
+            ("Account", strawberry.field(resolver=schema.account_tickets, name="tickets", description="Support tickets (support plugin)."))]
+
+
+@hookimpl
+def enishi_permissions():
+    return [
+        Permission("support.read", "See tickets and published knowledge base articles",
+                   ("manager", "sales", "marketing", "support", "compliance", "integration")),
+        Permission("support.agent", "Work tickets: create, reply, internal notes, assign, merge, macros, KB drafts",
+                   (*AGENTS, "integration")),
+        Permission("support.configure", "Manage SLA policies, calendars, escalation rules, groups, macros, KB categories",
+                   ("manager",)),
+        Permission("support.metrics", "See support metrics", AGENTS),
+    ]
+
+
+@hookimpl
+def enishi_activity_types():
+    return [ActivityType("support.message", "Support message", "サポート対応")]
+
+
+@hookimpl
+def enishi_scheduled_jobs():
+    return [
+        ScheduledJob("support.escalations", dt.timedelta(minutes=1), service.sweep_escalations, "fire SLA warnings and escalations"),
+        ScheduledJob("support.auto_close", dt.timedelta(hours=1), service.close_solved, "close tickets solved 4 days ago"),
+        ScheduledJob("support.csat", dt.timedelta(minutes=10), service.send_surveys, "send CSAT surveys a day after solving"),
+    ]
+
+
+async def _csat_link(request: Request):
+    """POST /support/csat/{token} {"rating": 1-5, "comment": "…"}: the survey link, no login."""
+    runtime = request.app.state.runtime
+    try:
+        body = json.loads(await request.body() or b"{}")
+        rating, comment = int(body.get("rating")), body.get("comment")
+    except (ValueError, TypeError, AttributeError):
+        return JSONResponse({"error": "send {\"rating\": 1..5}", "code": "BAD_REQUEST"}, status_code=400)
+    try:
+        async with runtime.unit_of_work() as uow:
+            await service.submit_csat(uow, request.path_params["token"], rating, comment if isinstance(comment, str) else None)
+    except InputError as error:
+        code = error.errors[0].code
+        return JSONResponse({"error": error.errors[0].message, "code": code},
+                            status_code={"INVALID_TOKEN": 404, "ALREADY_ANSWERED": 409}.get(code, 400))
+    return JSONResponse({"accepted": True})
+
+
+@hookimpl
+def enishi_http_routes():
+    return [Route("/support/csat/{token}", _csat_link, methods=["POST"])]
+
+
+@hookimpl
+def enishi_personal_data():
+    return [
+        PersonalDataField("support_ticket", "requester_id", "user.unique_id", purposes=("support",), erasure="anonymise"),
+        PersonalDataField("support_ticket", "subject", "user.content", purposes=("support",), erasure="retain"),
+        PersonalDataField("support_article", "body", "user.content", purposes=("support",), erasure="anonymise"),
+        PersonalDataField("support_csat", "comment", "user.content", purposes=("support",), provenance="provided"),
+    ]
+
+
+@hookimpl
+async def enishi_merge(uow, entity, survivor_id, merged_ids, dry_run):
+    column = {"contact": models.SupportTicket.requester_id, "account": models.SupportTicket.account_id}[entity]
+    tickets = (await uow.session.execute(select(models.SupportTicket).where(column.in_(merged_ids)))).scalars().all()
+    if not dry_run:
+        for ticket in tickets:
+            setattr(ticket, column.key, survivor_id)
+        await uow.session.flush()
+    return [MergeMove("support", "support_ticket", len(tickets))]
+
+
+@hookimpl
+async def enishi_subject_collect(uow, subject):
+    tickets = (await uow.session.execute(select(models.SupportTicket).where(models.SupportTicket.requester_id == subject.contact_id)
+                                         .order_by(models.SupportTicket.number))).scalars().all()
+    if not tickets:
+        return None
+    export = []
+    for ticket in tickets:
+        # Only the person's own messages and the public replies to them; internal notes and other
+        # people's messages (a CC) are not theirs.
+        articles = (await uow.session.execute(select(models.SupportArticle).where(
+            models.SupportArticle.ticket_id == ticket.id, models.SupportArticle.public.is_(True)).order_by(models.SupportArticle.created_at))).scalars()
+        export.append({"number": ticket.number, "subject": ticket.subject, "status": ticket.status, "created_at": ticket.created_at.isoformat(),
+                       "messages": [{"from": a.author_type, "body": a.body, "at": a.created_at.isoformat()} for a in articles
+                                    if a.author_type == "agent" or a.author_contact_id in (None, subject.contact_id)]})
+    return {"tickets": export}
+
+
+@hookimpl
+async def enishi_subject_erase(uow, subject):
+    report = ErasureReport("support")
+    for key, count in (await service.erase_requester(uow, subject.contact_id)).items():
+        entity, strategy = key.split(":")
+        report.add(entity, strategy, count)
+    return report

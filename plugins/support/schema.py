@@ -1,0 +1,570 @@
+"""Support's GraphQL: tickets with articles, timers and history; configuration; KB; metrics."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from enum import Enum
+from typing import Annotated, Any
+
+import strawberry
+from sqlalchemy import select
+from strawberry import relay
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from enishi import models as core
+from enishi.graphql.errors import UserErrorType
+from enishi.graphql.filters import DateTimeFilter, FilterSpec, IDFilter, StringFilter
+from enishi.graphql.loaders import load_row, rows_by_column
+from enishi.graphql.mutations import input_values, run_mutation
+from enishi.graphql.relay import Connection, OrderDirection, PageRequest, SortKey, paginate, parse_global_id, to_global_id
+from enishi.graphql.types import Account, Contact, User
+
+from . import models as orm
+from . import service
+
+
+def _node_resolver(model):
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
+        info.context.require("support.read")
+        rows = []
+        for raw in node_ids:
+            try:
+                rows.append(await load_row(info.context, model, uuid.UUID(raw)))
+            except ValueError:
+                rows.append(None)
+        return [cls.from_row(r) if r else None for r in rows]
+
+    return classmethod(resolve_nodes)
+
+
+@strawberry.type
+class SupportArticle:
+    public: bool
+    author_type: str
+    channel: str
+    body: str | None
+    created_at: dt.datetime
+    _row: strawberry.Private[Any]
+
+    @strawberry.field
+    async def author(self, info: Info) -> User | None:
+        row = await load_row(info.context, core.User, self._row.author_user_id) if self._row.author_user_id else None
+        return User.from_row(row) if row else None
+
+
+@strawberry.type
+class SupportTimer:
+    kind: str
+    target_minutes: float
+    started_at: dt.datetime
+    due_at: dt.datetime | None
+    fulfilled_at: dt.datetime | None
+    breached_at: dt.datetime | None
+    elapsed_business_minutes: float
+    paused: bool
+
+
+@strawberry.type
+class SupportStatusEvent:
+    status: str
+    at: dt.datetime
+
+
+@strawberry.type
+class SupportGroup(relay.Node):
+    id: relay.NodeID[str]
+    name: str
+    assignment: str
+
+    @classmethod
+    def from_row(cls, row) -> "SupportGroup":
+        return cls(id=str(row.id), name=row.name, assignment=row.assignment)
+
+    resolve_nodes = _node_resolver(orm.SupportGroup)
+
+
+@strawberry.type
+class SupportTicket(relay.Node):
+    id: relay.NodeID[str]
+    number: int
+    subject: str
+    status: str
+    priority: str
+    channel: str
+    tags: list[str]
+    custom_fields: JSON
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    solved_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    reopened_count: int
+    _row: strawberry.Private[Any]
+
+    @classmethod
+    def from_row(cls, r) -> "SupportTicket":
+        return cls(id=str(r.id), number=r.number, subject=r.subject, status=r.status, priority=r.priority, channel=r.channel,
+                   tags=list(r.tags or []), custom_fields=r.custom_fields or {}, created_at=r.created_at, updated_at=r.updated_at,
+                   solved_at=r.solved_at, closed_at=r.closed_at, reopened_count=r.reopened_count, _row=r)
+
+    resolve_nodes = _node_resolver(orm.SupportTicket)
+
+    @strawberry.field
+    async def requester(self, info: Info) -> Contact | None:
+        row = await load_row(info.context, core.Contact, self._row.requester_id) if self._row.requester_id else None
+        return Contact.from_row(row) if row else None
+
+    @strawberry.field
+    async def account(self, info: Info) -> Account | None:
+        row = await load_row(info.context, core.Account, self._row.account_id) if self._row.account_id else None
+        return Account.from_row(row) if row else None
+
+    @strawberry.field
+    async def assignee(self, info: Info) -> User | None:
+        row = await load_row(info.context, core.User, self._row.assignee_id) if self._row.assignee_id else None
+        return User.from_row(row) if row else None
+
+    @strawberry.field
+    async def group(self, info: Info) -> SupportGroup | None:
+        row = await load_row(info.context, orm.SupportGroup, self._row.group_id) if self._row.group_id else None
+        return SupportGroup.from_row(row) if row else None
+
+    @strawberry.field(description="Public replies and internal notes, oldest first. Internal notes need `support.agent`.")
+    async def articles(self, info: Info) -> list[SupportArticle]:
+        rows = await info.context.loader("support.articles", rows_by_column(
+            orm.SupportArticle, orm.SupportArticle.ticket_id, orm.SupportArticle.created_at)).load(self._row.id)
+        agent = info.context.can("support.agent")
+        return [SupportArticle(public=r.public, author_type=r.author_type, channel=r.channel, body=r.body, created_at=r.created_at, _row=r)
+                for r in rows if r.public or agent]
+
+    @strawberry.field(description="SLA timers of the ticket's policy, computed now from its history.")
+    async def timers(self, info: Info) -> list[SupportTimer]:
+        async with info.context.runtime.read_session() as session:
+            result = await service.timers(session, self._row, info.context.runtime.clock.now())
+        return [SupportTimer(kind=t.kind, target_minutes=t.target_minutes, started_at=t.started_at, due_at=t.due_at,
+                             fulfilled_at=t.fulfilled_at, breached_at=t.breached_at, elapsed_business_minutes=t.elapsed_minutes,
+                             paused=t.paused) for t in result]
+
+    @strawberry.field(description="Status history, oldest first.")
+    async def events(self, info: Info) -> list[SupportStatusEvent]:
+        rows = await info.context.loader("support.history", rows_by_column(
+            orm.SupportStatusChange, orm.SupportStatusChange.ticket_id, orm.SupportStatusChange.changed_at)).load(self._row.id)
+        return [SupportStatusEvent(status=r.status, at=r.changed_at) for r in rows]
+
+    @strawberry.field
+    async def follow_up_of(self, info: Info) -> SupportTicket | None:
+        row = await load_row(info.context, orm.SupportTicket, self._row.follow_up_of_id) if self._row.follow_up_of_id else None
+        return SupportTicket.from_row(row) if row else None
+
+
+@strawberry.type
+class SupportKbArticle(relay.Node):
+    id: relay.NodeID[str]
+    title: str
+    body: str
+    locale: str
+    status: str
+    published_at: dt.datetime | None
+
+    @classmethod
+    def from_row(cls, r) -> "SupportKbArticle":
+        return cls(id=str(r.id), title=r.title, body=r.body, locale=r.locale, status=r.status, published_at=r.published_at)
+
+    resolve_nodes = _node_resolver(orm.SupportKbArticle)
+
+
+@strawberry.type
+class SupportMetricsRow:
+    key: str
+    tickets: int
+    first_reply_median_minutes: float | None
+    mttr_minutes: float | None
+    fcr_percent: float | None
+    backlog: int
+    sla_attainment_percent: float | None
+    csat_percent: float | None
+    csat_answers: int
+
+
+@strawberry.enum
+class SupportMetricsGroup(Enum):
+    AGENT = "agent"
+    GROUP = "group"
+    PRIORITY = "priority"
+
+
+@strawberry.input
+class SupportTicketFilter:
+    and_: list["SupportTicketFilter"] | None = strawberry.field(default=None, name="and")
+    or_: list["SupportTicketFilter"] | None = strawberry.field(default=None, name="or")
+    not_: "SupportTicketFilter | None" = strawberry.field(default=None, name="not")
+    status: StringFilter | None = None
+    priority: StringFilter | None = None
+    subject: StringFilter | None = None
+    requester_id: IDFilter | None = None
+    account_id: IDFilter | None = None
+    assignee_id: IDFilter | None = None
+    created_at: DateTimeFilter | None = None
+
+
+TICKET_FILTER = FilterSpec(
+    strings={"status": orm.SupportTicket.status, "priority": orm.SupportTicket.priority, "subject": orm.SupportTicket.subject},
+    ids={"requester_id": (orm.SupportTicket.requester_id, "Contact"), "account_id": (orm.SupportTicket.account_id, "Account"),
+         "assignee_id": (orm.SupportTicket.assignee_id, "User")},
+    datetimes={"created_at": orm.SupportTicket.created_at},
+)
+
+
+@strawberry.enum
+class SupportTicketOrderField(Enum):
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+    NUMBER = "number"
+
+
+@strawberry.input
+class SupportTicketOrder:
+    field: SupportTicketOrderField
+    direction: OrderDirection = OrderDirection.DESC
+
+
+SORT = {SupportTicketOrderField.CREATED_AT: SortKey(orm.SupportTicket.created_at, "datetime"),
+        SupportTicketOrderField.UPDATED_AT: SortKey(orm.SupportTicket.updated_at, "datetime"),
+        SupportTicketOrderField.NUMBER: SortKey(orm.SupportTicket.number, "int")}
+
+
+async def _ticket_list(info: Info, statement, filter, order_by, first, after, last, before) -> Connection[SupportTicket]:
+    info.context.require("support.read")
+    statement = statement.where(TICKET_FILTER.compile(filter))
+    orders = order_by or [SupportTicketOrder(field=SupportTicketOrderField.CREATED_AT)]
+    order = [(SORT[o.field], o.direction == OrderDirection.DESC) for o in orders]
+    order.append((SortKey(orm.SupportTicket.id, "uuid"), order[-1][1]))
+    return await paginate(info.context, statement, order, PageRequest(first, after, last, before), SupportTicket.from_row)
+
+
+async def contact_tickets(root, info: Info, first: int | None = None, after: str | None = None) -> Connection[SupportTicket]:
+    """`Contact.tickets`: the contact's tickets, newest first."""
+    statement = select(orm.SupportTicket).where(orm.SupportTicket.requester_id == root._row.id)
+    return await _ticket_list(info, statement, None, None, first, after, None, None)
+
+
+async def account_tickets(root, info: Info, first: int | None = None, after: str | None = None) -> Connection[SupportTicket]:
+    """`Account.tickets`: the account's tickets, newest first."""
+    statement = select(orm.SupportTicket).where(orm.SupportTicket.account_id == root._row.id)
+    return await _ticket_list(info, statement, None, None, first, after, None, None)
+
+
+@strawberry.type
+class SupportQuery:
+    @strawberry.field
+    async def tickets(self, info: Info, filter: SupportTicketFilter | None = None, order_by: list[SupportTicketOrder] | None = None,
+                      first: int | None = None, after: str | None = None, last: int | None = None,
+                      before: str | None = None) -> Connection[SupportTicket]:
+        return await _ticket_list(info, select(orm.SupportTicket), filter, order_by, first, after, last, before)
+
+    @strawberry.field
+    async def ticket(self, info: Info, number: int) -> SupportTicket | None:
+        info.context.require("support.read")
+        row = (await info.context.execute(select(orm.SupportTicket).where(orm.SupportTicket.number == number))).scalar_one_or_none()
+        return SupportTicket.from_row(row) if row else None
+
+    @strawberry.field(description="Knowledge base articles; `search` works for Japanese. Drafts need `support.agent`.")
+    async def kb_articles(self, info: Info, search: str | None = None, locale: str | None = None, first: int | None = None,
+                          after: str | None = None) -> Connection[SupportKbArticle]:
+        info.context.require("support.read")
+        statement = select(orm.SupportKbArticle)
+        if not info.context.can("support.agent"):
+            statement = statement.where(orm.SupportKbArticle.status == "published")
+        if search:
+            statement = statement.where(service.kb_search_clause(search))
+        if locale:
+            statement = statement.where(orm.SupportKbArticle.locale == locale)
+        order = [(SortKey(orm.SupportKbArticle.updated_at, "datetime"), True), (SortKey(orm.SupportKbArticle.id, "uuid"), True)]
+        return await paginate(info.context, statement, order, PageRequest(first, after, None, None), SupportKbArticle.from_row)
+
+    @strawberry.field(description="First reply (median), MTTR, FCR, backlog, SLA attainment and CSAT over tickets created in [from, to).")
+    async def support_metrics(self, info: Info, from_: Annotated[dt.datetime, strawberry.argument(name="from")],
+                              to: dt.datetime | None = None,
+                              group_by: SupportMetricsGroup = SupportMetricsGroup.PRIORITY) -> list[SupportMetricsRow]:
+        info.context.require("support.metrics")
+        async with info.context.runtime.read_session() as session:
+            rows = await service.metrics(session, from_, to, group_by.value, info.context.runtime.clock.now())
+        return [SupportMetricsRow(**vars(r)) for r in rows]
+
+
+@strawberry.type
+class SupportTicketPayload:
+    ticket: SupportTicket | None
+    user_errors: list[UserErrorType]
+
+
+@strawberry.type
+class SupportConfigPayload:
+    id: strawberry.ID | None
+    user_errors: list[UserErrorType]
+
+
+@strawberry.type
+class SupportCsatPayload:
+    accepted: bool
+    user_errors: list[UserErrorType]
+
+
+@strawberry.type
+class SupportKbArticlePayload:
+    article: SupportKbArticle | None
+    user_errors: list[UserErrorType]
+
+
+@strawberry.input
+class CreateTicketInput:
+    subject: str
+    body: str | None = None
+    priority: str = "normal"
+    channel: str = "email"
+    requester_id: strawberry.ID | None = None
+    account_id: strawberry.ID | None = None
+    group_id: strawberry.ID | None = None
+    tags: list[str] | None = None
+
+
+@strawberry.input
+class ReplyToTicketInput:
+    ticket_id: strawberry.ID
+    body: str
+    from_customer: bool = strawberry.field(default=False, description="A message from the requester (an inbound email, the portal).")
+
+
+@strawberry.input
+class AddInternalNoteInput:
+    ticket_id: strawberry.ID
+    body: str
+
+
+@strawberry.input
+class UpdateTicketInput:
+    ticket_id: strawberry.ID
+    subject: str | None = strawberry.UNSET
+    status: str | None = strawberry.UNSET
+    priority: str | None = strawberry.UNSET
+    tags: list[str] | None = strawberry.UNSET
+    group_id: strawberry.ID | None = strawberry.UNSET
+
+
+@strawberry.input
+class AssignTicketInput:
+    ticket_id: strawberry.ID
+    assignee_id: strawberry.ID | None = strawberry.field(default=None, description="null: the group's assignment rule picks")
+    group_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class MergeTicketsInput:
+    target_id: strawberry.ID
+    source_ids: list[strawberry.ID]
+
+
+@strawberry.input
+class ApplyMacroInput:
+    ticket_id: strawberry.ID
+    macro_id: strawberry.ID
+
+
+@strawberry.input
+class CreateSupportCalendarInput:
+    name: str
+    timezone: str | None = None
+    weekly_hours: JSON = strawberry.field(description='{"mon": [["09:00", "17:00"]], …}')
+    holidays: list[str] | None = None
+    holiday_country: str | None = strawberry.field(default="JP", description="Country whose public holidays close the calendar")
+
+
+@strawberry.input
+class CreateSlaPolicyInput:
+    name: str
+    targets: JSON = strawberry.field(description='Minutes per priority and timer: {"urgent": {"first_reply": 240}}')
+    conditions: JSON | None = None
+    calendar_id: strawberry.ID | None = strawberry.field(default=None, description="null: calendar hours (24/7)")
+    position: int | None = None
+
+
+@strawberry.input
+class AddEscalationRuleInput:
+    policy_id: strawberry.ID
+    timer: str
+    level: int = 1
+    percent: int | None = None
+    minutes_after_breach: int | None = None
+    reassign_group_id: strawberry.ID | None = None
+    raise_priority: bool = False
+
+
+@strawberry.input
+class CreateSupportGroupInput:
+    name: str
+    assignment: str = "round_robin"
+
+
+@strawberry.input
+class SetSupportAgentInput:
+    group_id: strawberry.ID
+    user_id: strawberry.ID
+    away: bool = False
+
+
+@strawberry.input
+class CreateMacroInput:
+    name: str
+    reply: str | None = None
+    status: str | None = None
+    priority: str | None = None
+    add_tags: list[str] | None = None
+    remove_tags: list[str] | None = None
+
+
+@strawberry.input
+class SubmitCsatInput:
+    token: str
+    rating: int
+    comment: str | None = None
+
+
+@strawberry.input
+class CreateKbCategoryInput:
+    name: str
+    locale: str = "ja"
+
+
+@strawberry.input
+class SaveKbArticleInput:
+    id: strawberry.ID | None = None
+    title: str | None = strawberry.UNSET
+    body: str | None = strawberry.UNSET
+    locale: str | None = strawberry.UNSET
+    status: str | None = strawberry.UNSET
+    category_id: strawberry.ID | None = strawberry.UNSET
+
+
+def _ticket_id(value) -> uuid.UUID:
+    return parse_global_id(value, "SupportTicket", "ticketId")
+
+
+async def _ticket_payload(info: Info, permission: str, work) -> SupportTicketPayload:
+    async def run(uow):
+        ticket_id = await work(uow)
+        return await uow.session.get(orm.SupportTicket, ticket_id)
+
+    row, errors = await run_mutation(info, permission, run)
+    return SupportTicketPayload(ticket=SupportTicket.from_row(row) if row else None, user_errors=errors)
+
+
+async def _config(info: Info, work) -> SupportConfigPayload:
+    row, errors = await run_mutation(info, "support.configure", work)
+    type_names = {orm.SupportCalendar: "SupportCalendar", orm.SupportSlaPolicy: "SupportSlaPolicy", orm.SupportGroup: "SupportGroup",
+                  orm.SupportEscalationRule: "SupportEscalationRule", orm.SupportMacro: "SupportMacro",
+                  orm.SupportGroupMember: "SupportGroupMember", orm.SupportKbCategory: "SupportKbCategory"}
+    return SupportConfigPayload(id=strawberry.ID(to_global_id(type_names[type(row)], row.id)) if row else None, user_errors=errors)
+
+
+@strawberry.type
+class SupportMutation:
+    @strawberry.mutation
+    async def create_ticket(self, info: Info, input: CreateTicketInput) -> SupportTicketPayload:
+        async def work(uow):
+            data = input_values(input, {"requester_id": "Contact", "account_id": "Account", "group_id": "SupportGroup"})
+            return (await service.create_ticket(uow, data)).id
+
+        return await _ticket_payload(info, "support.agent", work)
+
+    @strawberry.mutation(description="A public reply (the requester sees it), or the requester's own message with fromCustomer.")
+    async def reply_to_ticket(self, info: Info, input: ReplyToTicketInput) -> SupportTicketPayload:
+        async def work(uow):
+            article = await service.reply(uow, _ticket_id(input.ticket_id), input.body, as_customer=input.from_customer)
+            return article.ticket_id
+
+        return await _ticket_payload(info, "support.agent", work)
+
+    @strawberry.mutation(description="A note for agents only; it does not count as a reply for the SLA.")
+    async def add_internal_note(self, info: Info, input: AddInternalNoteInput) -> SupportTicketPayload:
+        async def work(uow):
+            return (await service.reply(uow, _ticket_id(input.ticket_id), input.body, public=False)).ticket_id
+
+        return await _ticket_payload(info, "support.agent", work)
+
+    @strawberry.mutation
+    async def update_ticket(self, info: Info, input: UpdateTicketInput) -> SupportTicketPayload:
+        async def work(uow):
+            data = input_values(input, {"group_id": "SupportGroup"}, skip=("ticket_id",))
+            return (await service.update_ticket(uow, _ticket_id(input.ticket_id), data)).id
+
+        return await _ticket_payload(info, "support.agent", work)
+
+    @strawberry.mutation
+    async def assign_ticket(self, info: Info, input: AssignTicketInput) -> SupportTicketPayload:
+        async def work(uow):
+            assignee = parse_global_id(input.assignee_id, "User", "assigneeId") if input.assignee_id else None
+            group = parse_global_id(input.group_id, "SupportGroup", "groupId") if input.group_id else None
+            return (await service.assign(uow, _ticket_id(input.ticket_id), assignee, group)).id
+
+        return await _ticket_payload(info, "support.agent", work)
+
+    @strawberry.mutation
+    async def merge_tickets(self, info: Info, input: MergeTicketsInput) -> SupportTicketPayload:
+        async def work(uow):
+            sources = [parse_global_id(s, "SupportTicket", f"sourceIds.{i}") for i, s in enumerate(input.source_ids)]
+            return (await service.merge_tickets(uow, _ticket_id(input.target_id), sources)).id
+
+        return await _ticket_payload(info, "support.agent", work)
+
+    @strawberry.mutation(description="Reply, status, tags and priority from a macro, in one transaction.")
+    async def apply_macro(self, info: Info, input: ApplyMacroInput) -> SupportTicketPayload:
+        async def work(uow):
+            return (await service.apply_macro(uow, _ticket_id(input.ticket_id), parse_global_id(input.macro_id, "SupportMacro", "macroId"))).id
+
+        return await _ticket_payload(info, "support.agent", work)
+
+    @strawberry.mutation
+    async def create_support_calendar(self, info: Info, input: CreateSupportCalendarInput) -> SupportConfigPayload:
+        return await _config(info, lambda uow: service.create_calendar(uow, input_values(input)))
+
+    @strawberry.mutation
+    async def create_sla_policy(self, info: Info, input: CreateSlaPolicyInput) -> SupportConfigPayload:
+        return await _config(info, lambda uow: service.create_policy(uow, input_values(input, {"calendar_id": "SupportCalendar"})))
+
+    @strawberry.mutation
+    async def add_escalation_rule(self, info: Info, input: AddEscalationRuleInput) -> SupportConfigPayload:
+        return await _config(info, lambda uow: service.add_escalation_rule(
+            uow, parse_global_id(input.policy_id, "SupportSlaPolicy", "policyId"),
+            input_values(input, {"reassign_group_id": "SupportGroup"}, skip=("policy_id",))))
+
+    @strawberry.mutation
+    async def create_support_group(self, info: Info, input: CreateSupportGroupInput) -> SupportConfigPayload:
+        return await _config(info, lambda uow: service.create_group(uow, input.name, input.assignment))
+
+    @strawberry.mutation(description="Add an agent to a group, or mark them away (assignment skips them).")
+    async def set_support_agent(self, info: Info, input: SetSupportAgentInput) -> SupportConfigPayload:
+        return await _config(info, lambda uow: service.set_member(uow, parse_global_id(input.group_id, "SupportGroup", "groupId"),
+                                                                  parse_global_id(input.user_id, "User", "userId"), input.away))
+
+    @strawberry.mutation
+    async def create_macro(self, info: Info, input: CreateMacroInput) -> SupportConfigPayload:
+        return await _config(info, lambda uow: service.create_macro(uow, input_values(input)))
+
+    @strawberry.mutation(description="Answer a satisfaction survey with its single-use token (also at POST /support/csat/{token}).")
+    async def submit_csat(self, info: Info, input: SubmitCsatInput) -> SupportCsatPayload:
+        done, errors = await run_mutation(info, "support.read", lambda uow: service.submit_csat(uow, input.token, input.rating, input.comment))
+        return SupportCsatPayload(accepted=done is not None, user_errors=errors)
+
+    @strawberry.mutation
+    async def create_kb_category(self, info: Info, input: CreateKbCategoryInput) -> SupportConfigPayload:
+        return await _config(info, lambda uow: service.create_kb_category(uow, input.name, input.locale))
+
+    @strawberry.mutation(description="Create a knowledge base article (no id) or change one; status published publishes it.")
+    async def save_kb_article(self, info: Info, input: SaveKbArticleInput) -> SupportKbArticlePayload:
+        async def work(uow):
+            article_id = parse_global_id(input.id, "SupportKbArticle", "id") if input.id else None
+            return await service.save_kb_article(uow, input_values(input, {"category_id": "SupportKbCategory"}), article_id)
+
+        row, errors = await run_mutation(info, "support.agent", work)
+        return SupportKbArticlePayload(article=SupportKbArticle.from_row(row) if row else None, user_errors=errors)

@@ -1,0 +1,707 @@
+"""Support rules: tickets, SLA clocks on business calendars, escalation, assignment, macros,
+merging, CSAT, the knowledge base and metrics. No GraphQL here.
+
+SLA clocks are computed from the ticket's status history, never stored as running counters:
+time in pausing statuses (pending, on_hold) does not count, solved/closed/merged stop the clock."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import statistics
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from enishi.errors import InputError, UserError
+from enishi.models import Account, Contact, User
+from enishi.normalize import like_pattern, search_key, search_query_key
+from enishi.runtime import UnitOfWork
+from enishi.services.activities import log_activity
+from enishi.services.common import Checker, load_for_update
+
+from .calendar import BusinessCalendar
+from .models import (
+    PAUSING,
+    PRIORITIES,
+    STATUSES,
+    STOPPED,
+    TIMERS,
+    SupportArticle,
+    SupportCalendar,
+    SupportCsat,
+    SupportEscalationFired,
+    SupportEscalationRule,
+    SupportGroup,
+    SupportGroupMember,
+    SupportKbArticle,
+    SupportKbCategory,
+    SupportMacro,
+    SupportSlaPolicy,
+    SupportStatusChange,
+    SupportTicket,
+)
+
+AUTO_CLOSE_AFTER = dt.timedelta(days=4)
+CSAT_DELAY = dt.timedelta(hours=24)
+FCR_REOPEN_WINDOW = dt.timedelta(days=7)
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _fail(field: str, message: str, code: str) -> InputError:
+    return InputError(UserError(field, message, code))
+
+
+# --- configuration: calendars, groups, policies, rules, macros ----------------------------------
+
+
+async def create_calendar(uow: UnitOfWork, data: dict) -> SupportCalendar:
+    check = Checker()
+    name = check.text(data, "name", max_length=200, required=True)
+    zone = data.get("timezone") or uow.settings.timezone
+    try:
+        BusinessCalendar.from_row(SupportCalendar(timezone=zone, weekly_hours={}, holidays=[]))
+    except Exception:
+        check.fail("timezone", "is not a known time zone", "INVALID_TIMEZONE")
+    weekly = data.get("weekly_hours") or {}
+    for day, spans in weekly.items():
+        if day not in WEEKDAYS:
+            check.fail("weeklyHours", f"unknown day {day!r}", "INVALID_DAY")
+            continue
+        for opens, closes in spans:
+            try:
+                if dt.time.fromisoformat(opens) >= dt.time.fromisoformat(closes):
+                    check.fail("weeklyHours", "each span must open before it closes", "INVALID_HOURS")
+            except ValueError:
+                check.fail("weeklyHours", "times are HH:MM", "INVALID_HOURS")
+    holidays = data.get("holidays") or []
+    for day in holidays:
+        try:
+            dt.date.fromisoformat(day)
+        except ValueError:
+            check.fail("holidays", "dates are YYYY-MM-DD", "INVALID_DATE")
+    check.done()
+    calendar = SupportCalendar(name=name, timezone=zone, weekly_hours=weekly, holidays=sorted(holidays),
+                               holiday_country=data.get("holiday_country"))
+    uow.session.add(calendar)
+    await uow.session.flush()
+    return calendar
+
+
+async def create_group(uow: UnitOfWork, name: str, assignment: str = "round_robin") -> SupportGroup:
+    if assignment not in ("round_robin", "least_open", "manual"):
+        raise _fail("assignment", "must be round_robin, least_open or manual", "INVALID_CHOICE")
+    if (await uow.session.execute(select(SupportGroup.id).where(SupportGroup.name == name))).first():
+        raise _fail("name", "a group of this name exists", "DUPLICATE")
+    group = SupportGroup(name=name, assignment=assignment)
+    uow.session.add(group)
+    await uow.session.flush()
+    return group
+
+
+async def set_member(uow: UnitOfWork, group_id, user_id, away: bool = False) -> SupportGroupMember:
+    if await uow.session.get(SupportGroup, group_id) is None:
+        raise _fail("groupId", "no such group", "NOT_FOUND")
+    if await uow.session.get(User, user_id) is None:
+        raise _fail("userId", "no such user", "NOT_FOUND")
+    member = (await uow.session.execute(select(SupportGroupMember).where(
+        SupportGroupMember.group_id == group_id, SupportGroupMember.user_id == user_id))).scalar_one_or_none()
+    if member is None:
+        member = SupportGroupMember(group_id=group_id, user_id=user_id)
+        uow.session.add(member)
+    member.away = away
+    await uow.session.flush()
+    return member
+
+
+async def create_policy(uow: UnitOfWork, data: dict) -> SupportSlaPolicy:
+    check = Checker()
+    name = check.text(data, "name", max_length=200, required=True)
+    targets = data.get("targets") or {}
+    for priority, timers in targets.items():
+        if priority not in PRIORITIES or not isinstance(timers, dict):
+            check.fail("targets", f"unknown priority {priority!r}", "INVALID_CHOICE")
+            continue
+        for timer, minutes in timers.items():
+            if timer not in TIMERS or not isinstance(minutes, (int, float)) or minutes <= 0:
+                check.fail("targets", f"{priority}.{timer} must be a known timer with positive minutes", "INVALID_TARGET")
+    calendar_id = data.get("calendar_id")
+    if calendar_id is not None and await uow.session.get(SupportCalendar, calendar_id) is None:
+        check.fail("calendarId", "no such calendar", "NOT_FOUND")
+    check.done()
+    position = data.get("position")
+    if position is None:
+        position = ((await uow.session.execute(select(func.max(SupportSlaPolicy.position)))).scalar_one() or 0) + 1
+    policy = SupportSlaPolicy(name=name, position=position, conditions=data.get("conditions") or {}, targets=targets, calendar_id=calendar_id)
+    uow.session.add(policy)
+    await uow.session.flush()
+    return policy
+
+
+async def add_escalation_rule(uow: UnitOfWork, policy_id, data: dict) -> SupportEscalationRule:
+    check = Checker()
+    if await uow.session.get(SupportSlaPolicy, policy_id) is None:
+        check.fail("policyId", "no such policy", "NOT_FOUND")
+    if data.get("timer") not in TIMERS:
+        check.fail("timer", f"must be one of: {', '.join(TIMERS)}", "INVALID_CHOICE")
+    percent, after = data.get("percent"), data.get("minutes_after_breach")
+    if (percent is None) == (after is None):
+        check.fail("percent", "give either a percent of the target (a warning) or minutes after breach", "REQUIRED")
+    if percent is not None and not 0 < percent < 100:
+        check.fail("percent", "must be between 1 and 99", "OUT_OF_RANGE")
+    if after is not None and after < 0:
+        check.fail("minutesAfterBreach", "must not be negative", "OUT_OF_RANGE")
+    check.done()
+    rule = SupportEscalationRule(policy_id=policy_id, timer=data["timer"], level=0 if percent is not None else data.get("level") or 1,
+                                 percent=percent, minutes_after_breach=after, reassign_group_id=data.get("reassign_group_id"),
+                                 raise_priority=bool(data.get("raise_priority")))
+    uow.session.add(rule)
+    await uow.session.flush()
+    return rule
+
+
+async def create_macro(uow: UnitOfWork, data: dict) -> SupportMacro:
+    check = Checker()
+    name = check.text(data, "name", max_length=200, required=True)
+    check.choice(data, "status", STATUSES)
+    check.choice(data, "priority", PRIORITIES)
+    check.done()
+    macro = SupportMacro(name=name, reply=data.get("reply"), status=data.get("status"), priority=data.get("priority"),
+                         add_tags=data.get("add_tags") or [], remove_tags=data.get("remove_tags") or [])
+    uow.session.add(macro)
+    await uow.session.flush()
+    return macro
+
+
+# --- tickets ------------------------------------------------------------------------------------
+
+
+def _matches(policy: SupportSlaPolicy, ticket: SupportTicket) -> bool:
+    c = policy.conditions or {}
+    return ((not c.get("priorities") or ticket.priority in c["priorities"])
+            and (not c.get("tags") or set(c["tags"]) & set(ticket.tags or []))
+            and (not c.get("group_ids") or str(ticket.group_id) in c["group_ids"])
+            and (not c.get("account_ids") or str(ticket.account_id) in c["account_ids"]))
+
+
+async def _apply_policy(uow: UnitOfWork, ticket: SupportTicket) -> None:
+    policies = (await uow.session.execute(select(SupportSlaPolicy).order_by(SupportSlaPolicy.position, SupportSlaPolicy.name))).scalars()
+    ticket.policy_id = next((p.id for p in policies if _matches(p, ticket)), None)
+
+
+async def _set_status(uow: UnitOfWork, ticket: SupportTicket, status: str) -> None:
+    if status == ticket.status:
+        return
+    previous, now = ticket.status, uow.clock.now()
+    ticket.status, ticket.updated_at = status, now
+    uow.session.add(SupportStatusChange(ticket_id=ticket.id, status=status, changed_at=now))
+    if status == "solved":
+        ticket.solved_at = now
+        token_hash = hashlib.sha256(secrets.token_bytes(32)).hexdigest()  # replaced by the real token when sent
+        uow.session.add(SupportCsat(ticket_id=ticket.id, token_hash=token_hash, status="scheduled", send_at=now + CSAT_DELAY))
+        await uow.emit("support.ticket_solved", "support_ticket", ticket.id)
+    elif status == "closed":
+        ticket.closed_at = now
+        await uow.emit("support.ticket_closed", "support_ticket", ticket.id)
+    if previous == "solved" and status not in STOPPED:
+        ticket.reopened_count += 1
+        ticket.solved_at = None
+        await uow.session.execute(update(SupportCsat).where(SupportCsat.ticket_id == ticket.id, SupportCsat.status == "scheduled")
+                                  .values(status="cancelled"))
+        await uow.emit("support.ticket_reopened", "support_ticket", ticket.id)
+    await uow.session.flush()
+    await uow.emit("support.status_changed", "support_ticket", ticket.id, {"from": previous, "to": status})
+
+
+async def _auto_assign(uow: UnitOfWork, ticket: SupportTicket) -> None:
+    group = await uow.session.get(SupportGroup, ticket.group_id) if ticket.group_id else None
+    if group is None or group.assignment == "manual":
+        return
+    members = (await uow.session.execute(select(SupportGroupMember).where(SupportGroupMember.group_id == group.id,
+                                                                         SupportGroupMember.away.is_(False)).with_for_update())).scalars().all()
+    if not members:
+        return
+    open_counts = dict((await uow.session.execute(select(SupportTicket.assignee_id, func.count()).where(
+        SupportTicket.group_id == group.id, SupportTicket.status.not_in(STOPPED)).group_by(SupportTicket.assignee_id))).all())
+    epoch = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+
+    def fairness(member):
+        recency = member.last_assigned_at or epoch
+        return (open_counts.get(member.user_id, 0), recency) if group.assignment == "least_open" else (recency, str(member.user_id))
+
+    chosen = min(members, key=fairness)
+    chosen.last_assigned_at = uow.clock.now()
+    ticket.assignee_id = chosen.user_id
+
+
+async def _next_number(uow: UnitOfWork) -> int:
+    return ((await uow.session.execute(select(func.max(SupportTicket.number)))).scalar_one() or 0) + 1
+
+
+async def create_ticket(uow: UnitOfWork, data: dict, *, follow_up_of=None) -> SupportTicket:
+    check = Checker()
+    subject = check.text(data, "subject", max_length=300, required=True)
+    priority = check.choice(data, "priority", PRIORITIES) or "normal"
+    requester_id = data.get("requester_id")
+    if requester_id is not None:
+        contact = await uow.session.get(Contact, requester_id)
+        if contact is None or contact.deleted_at is not None:
+            check.fail("requesterId", "no such contact", "NOT_FOUND")
+    if data.get("account_id") is not None and await uow.session.get(Account, data["account_id"]) is None:
+        check.fail("accountId", "no such account", "NOT_FOUND")
+    if data.get("group_id") is not None and await uow.session.get(SupportGroup, data["group_id"]) is None:
+        check.fail("groupId", "no such group", "NOT_FOUND")
+    body = check.text(data, "body", max_length=100_000)
+    check.done()
+    now = uow.clock.now()
+    ticket = SupportTicket(number=await _next_number(uow), subject=subject, status="new", priority=priority,
+                           channel=data.get("channel") or "email", requester_id=requester_id, account_id=data.get("account_id"),
+                           group_id=data.get("group_id"), assignee_id=data.get("assignee_id"),
+                           tags=sorted(set(data.get("tags") or [])), custom_fields=data.get("custom_fields") or {},
+                           follow_up_of_id=follow_up_of, created_at=now, updated_at=now, reopened_count=0)
+    await _apply_policy(uow, ticket)
+    if ticket.assignee_id is None:
+        await _auto_assign(uow, ticket)
+    uow.session.add(ticket)
+    await uow.session.flush()
+    uow.session.add(SupportStatusChange(ticket_id=ticket.id, status="new", changed_at=now))
+    await uow.emit("support.ticket_created", "support_ticket", ticket.id, {"number": ticket.number, "priority": priority})
+    if body:
+        await _add_article(uow, ticket, body=body, public=True, author_type="customer", author_contact_id=requester_id)
+    return ticket
+
+
+async def _add_article(uow: UnitOfWork, ticket: SupportTicket, *, body: str, public: bool, author_type: str,
+                       author_user_id=None, author_contact_id=None, channel: str | None = None) -> SupportArticle:
+    now = uow.clock.now()
+    first_reply = public and author_type == "agent" and not (await uow.session.execute(select(SupportArticle.id).where(
+        SupportArticle.ticket_id == ticket.id, SupportArticle.public.is_(True), SupportArticle.author_type == "agent"))).first()
+    article = SupportArticle(ticket_id=ticket.id, public=public, author_type=author_type, author_user_id=author_user_id,
+                             author_contact_id=author_contact_id, channel=channel or ticket.channel, body=body, created_at=now)
+    uow.session.add(article)
+    ticket.updated_at = now
+    await uow.session.flush()
+    await uow.emit("support.article_added", "support_ticket", ticket.id, {"public": public, "author": author_type})
+    if first_reply:
+        await uow.emit("support.first_replied", "support_ticket", ticket.id)
+    if public and ticket.requester_id is not None:
+        # The customer's history shows support next to calls and meetings.
+        await log_activity(uow, {"type": "support.message", "summary": f"#{ticket.number} {ticket.subject}", "body": body,
+                                 "channel": article.channel, "direction": "inbound" if author_type == "customer" else "outbound",
+                                 "contact_ids": [ticket.requester_id], "actor_id": author_user_id}, source_plugin="support")
+    return article
+
+
+async def _ticket(uow: UnitOfWork, ticket_id) -> SupportTicket:
+    return await load_for_update(uow, SupportTicket, ticket_id, field="ticketId")
+
+
+async def reply(uow: UnitOfWork, ticket_id, body: str, *, public: bool = True, as_customer: bool = False) -> SupportArticle:
+    """An agent's public reply or internal note, or a customer's message. A customer writing to a
+    solved ticket reopens it; to a closed one, opens a follow-up ticket."""
+    if not (body or "").strip():
+        raise _fail("body", "must not be blank", "REQUIRED")
+    ticket = await _ticket(uow, ticket_id)
+    if ticket.status == "merged":
+        raise _fail("ticketId", "was merged into another ticket", "MERGED")
+    if as_customer:
+        if ticket.status == "closed":
+            follow_up = await create_ticket(uow, {"subject": ticket.subject, "priority": ticket.priority, "requester_id": ticket.requester_id,
+                                                  "account_id": ticket.account_id, "group_id": ticket.group_id, "tags": ticket.tags},
+                                            follow_up_of=ticket.id)
+            return await _add_article(uow, follow_up, body=body, public=True, author_type="customer", author_contact_id=ticket.requester_id)
+        if ticket.status in ("solved", "pending"):
+            await _set_status(uow, ticket, "open")
+        return await _add_article(uow, ticket, body=body, public=True, author_type="customer", author_contact_id=ticket.requester_id)
+    article = await _add_article(uow, ticket, body=body, public=public, author_type="agent", author_user_id=uow.actor_id)
+    if public and ticket.status == "new":
+        await _set_status(uow, ticket, "open")
+    return article
+
+
+async def update_ticket(uow: UnitOfWork, ticket_id, data: dict) -> SupportTicket:
+    ticket = await _ticket(uow, ticket_id)
+    check = Checker()
+    status = check.choice(data, "status", tuple(s for s in STATUSES if s != "merged"))
+    priority = check.choice(data, "priority", PRIORITIES)
+    subject = check.text(data, "subject", max_length=300, required="subject" in data)
+    if data.get("group_id") is not None and await uow.session.get(SupportGroup, data["group_id"]) is None:
+        check.fail("groupId", "no such group", "NOT_FOUND")
+    check.done()
+    if ticket.status == "merged":
+        raise _fail("ticketId", "was merged into another ticket", "MERGED")
+    if subject:
+        ticket.subject = subject
+    if priority:
+        ticket.priority = priority
+    if "tags" in data:
+        ticket.tags = sorted(set(data["tags"] or []))
+    if "group_id" in data:
+        ticket.group_id = data["group_id"]
+    if priority or "tags" in data or "group_id" in data:
+        await _apply_policy(uow, ticket)
+    if status:
+        await _set_status(uow, ticket, status)
+    ticket.updated_at = uow.clock.now()
+    await uow.session.flush()
+    await uow.emit("support.ticket_updated", "support_ticket", ticket.id, {"fields": sorted(data)})
+    return ticket
+
+
+async def assign(uow: UnitOfWork, ticket_id, assignee_id=None, group_id=None) -> SupportTicket:
+    ticket = await _ticket(uow, ticket_id)
+    if group_id is not None:
+        if await uow.session.get(SupportGroup, group_id) is None:
+            raise _fail("groupId", "no such group", "NOT_FOUND")
+        ticket.group_id = group_id
+    if assignee_id is not None:
+        if await uow.session.get(User, assignee_id) is None:
+            raise _fail("assigneeId", "no such user", "NOT_FOUND")
+        ticket.assignee_id = assignee_id
+    else:
+        ticket.assignee_id = None
+        await _auto_assign(uow, ticket)
+    await uow.session.flush()
+    await uow.emit("support.ticket_assigned", "support_ticket", ticket.id)
+    return ticket
+
+
+async def apply_macro(uow: UnitOfWork, ticket_id, macro_id) -> SupportTicket:
+    macro = await uow.session.get(SupportMacro, macro_id)
+    if macro is None:
+        raise _fail("macroId", "no such macro", "NOT_FOUND")
+    ticket = await _ticket(uow, ticket_id)
+    if macro.reply:
+        await reply(uow, ticket.id, macro.reply)
+    tags = (set(ticket.tags or []) | set(macro.add_tags)) - set(macro.remove_tags)
+    data = {"tags": sorted(tags)}
+    if macro.priority:
+        data["priority"] = macro.priority
+    if macro.status:
+        data["status"] = macro.status
+    return await update_ticket(uow, ticket.id, data)
+
+
+async def merge_tickets(uow: UnitOfWork, target_id, source_ids) -> SupportTicket:
+    if target_id in source_ids or not source_ids:
+        raise _fail("sourceIds", "name other tickets to merge into the target", "INVALID")
+    target = await _ticket(uow, target_id)
+    for source_id in sorted(source_ids):
+        source = await _ticket(uow, source_id)
+        if source.status == "merged":
+            raise _fail("sourceIds", "a ticket was already merged", "ALREADY_MERGED")
+        await uow.session.execute(update(SupportArticle).where(SupportArticle.ticket_id == source.id).values(ticket_id=target.id))
+        source.merged_into_id = target.id
+        await _set_status(uow, source, "merged")
+    await uow.emit("support.tickets_merged", "support_ticket", target.id, {"merged": [str(s) for s in source_ids]})
+    return target
+
+
+# --- SLA timers ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Timer:
+    kind: str
+    target_minutes: float
+    started_at: dt.datetime
+    due_at: dt.datetime | None
+    fulfilled_at: dt.datetime | None
+    breached_at: dt.datetime | None
+    elapsed_minutes: float
+    paused: bool
+
+
+def _active_intervals(history, until):
+    """(start, end) spans in which the clock runs, from the status history, cut at `until`."""
+    spans = []
+    for (at, status), nxt in zip(history, [*history[1:], (until, None)]):
+        end = min(nxt[0], until)
+        if status not in PAUSING and status not in STOPPED and at < end:
+            spans.append((at, end))
+    return spans
+
+
+def compute_timer(calendar: BusinessCalendar, history, kind: str, target: float, start: dt.datetime,
+                  fulfilled_at: dt.datetime | None, now: dt.datetime) -> Timer:
+    end = fulfilled_at or now
+    elapsed, due = 0.0, None
+    for a, b in _active_intervals(history, end):
+        a = max(a, start)
+        if a >= b:
+            continue
+        available = calendar.minutes_between(a, b)
+        if due is None and elapsed + available >= target:
+            due = calendar.add_minutes(a, target - elapsed)
+        elapsed += available
+    last_status = next((status for at, status in reversed(history) if at <= end), None)
+    running = last_status is not None and last_status not in PAUSING and last_status not in STOPPED
+    if due is None and running:
+        due = calendar.add_minutes(end, target - elapsed)
+    breached = due if due is not None and due <= end and (fulfilled_at is None or due < fulfilled_at) else None
+    return Timer(kind, target, start, due, fulfilled_at, breached, round(elapsed, 2), paused=not running and fulfilled_at is None)
+
+
+def _next_reply_cycle(articles) -> tuple[dt.datetime, dt.datetime | None] | None:
+    """The current (or last) wait for an agent: from the first customer message after an agent's
+    public reply until the agent's next public reply."""
+    replied, waiting_since, cycle = False, None, None
+    for article in articles:
+        if article.author_type == "agent":
+            if waiting_since is not None:
+                cycle, waiting_since = (waiting_since, article.created_at), None
+            replied = True
+        elif article.author_type == "customer" and replied and waiting_since is None:
+            waiting_since = article.created_at
+    return (waiting_since, None) if waiting_since is not None else cycle
+
+
+async def timers(session, ticket: SupportTicket, now: dt.datetime) -> list[Timer]:
+    policy = await session.get(SupportSlaPolicy, ticket.policy_id) if ticket.policy_id else None
+    if policy is None:
+        return []
+    targets = (policy.targets or {}).get(ticket.priority, {})
+    calendar_row = await session.get(SupportCalendar, policy.calendar_id) if policy.calendar_id else None
+    calendar = BusinessCalendar.from_row(calendar_row) if calendar_row else BusinessCalendar.around_the_clock()
+    history = [(c.changed_at, c.status) for c in (await session.execute(select(SupportStatusChange).where(
+        SupportStatusChange.ticket_id == ticket.id).order_by(SupportStatusChange.changed_at, SupportStatusChange.id))).scalars()]
+    articles = (await session.execute(select(SupportArticle).where(SupportArticle.ticket_id == ticket.id, SupportArticle.public.is_(True))
+                                      .order_by(SupportArticle.created_at, SupportArticle.id))).scalars().all()
+    agent_replies = [a.created_at for a in articles if a.author_type == "agent"]
+    result = []
+    if "first_reply" in targets:
+        result.append(compute_timer(calendar, history, "first_reply", targets["first_reply"], ticket.created_at,
+                                    agent_replies[0] if agent_replies else None, now))
+    if "next_reply" in targets and (cycle := _next_reply_cycle(articles)) is not None:
+        result.append(compute_timer(calendar, history, "next_reply", targets["next_reply"], cycle[0], cycle[1], now))
+    if "periodic_update" in targets and agent_replies and ticket.status not in STOPPED:
+        result.append(compute_timer(calendar, history, "periodic_update", targets["periodic_update"], agent_replies[-1], None, now))
+    if "resolution" in targets:
+        result.append(compute_timer(calendar, history, "resolution", targets["resolution"], ticket.created_at, ticket.solved_at, now))
+    return result
+
+
+# --- escalation, auto-close, CSAT (scheduled) ---------------------------------------------------
+
+
+PRIORITY_UP = {"low": "normal", "normal": "high", "high": "urgent", "urgent": "urgent"}
+
+
+async def _escalate_ticket(uow: UnitOfWork, ticket: SupportTicket, now: dt.datetime) -> int:
+    rules = (await uow.session.execute(select(SupportEscalationRule).where(SupportEscalationRule.policy_id == ticket.policy_id)
+                                       .order_by(SupportEscalationRule.level))).scalars().all()
+    if not rules:
+        return 0
+    fired = 0
+    for timer in await timers(uow.session, ticket, now):
+        if timer.fulfilled_at is not None:
+            continue
+        cycle = f"{timer.kind}:{timer.started_at.isoformat()}"
+        for rule in (r for r in rules if r.timer == timer.kind):
+            if rule.percent is not None:
+                due = timer.elapsed_minutes >= timer.target_minutes * rule.percent / 100
+            else:
+                due = timer.breached_at is not None and now >= timer.breached_at + dt.timedelta(minutes=rule.minutes_after_breach)
+            if not due:
+                continue
+            try:
+                async with uow.session.begin_nested():
+                    uow.session.add(SupportEscalationFired(ticket_id=ticket.id, rule_id=rule.id, cycle=cycle, fired_at=now))
+            except IntegrityError:
+                continue  # fired already: exactly once, however many sweeps run
+            fired += 1
+            payload = {"timer": timer.kind, "level": rule.level}
+            if rule.level == 0:
+                await uow.emit("support.sla_warning", "support_ticket", ticket.id, payload)
+                continue
+            if rule.minutes_after_breach == 0 or rule.level == 1:
+                await uow.emit("support.sla_breached", "support_ticket", ticket.id, payload)
+            if rule.reassign_group_id is not None:
+                ticket.group_id, ticket.assignee_id = rule.reassign_group_id, None
+                await _auto_assign(uow, ticket)
+            if rule.raise_priority:
+                ticket.priority = PRIORITY_UP[ticket.priority]
+            await uow.emit("support.escalated", "support_ticket", ticket.id, payload)
+    await uow.session.flush()
+    return fired
+
+
+async def sweep_escalations(runtime) -> int:
+    """Fire the escalation rules that are due. Each ticket is handled under its row lock and each
+    firing is a unique row, so two sweeps at once (two workers) fire every rule exactly once."""
+    async with runtime.read_session() as session:
+        ids = list((await session.execute(select(SupportTicket.id).where(SupportTicket.status.not_in(STOPPED),
+                                                                           SupportTicket.policy_id.is_not(None)))).scalars())
+    fired = 0
+    for ticket_id in ids:
+        async with runtime.unit_of_work() as uow:
+            ticket = await uow.session.get(SupportTicket, ticket_id, with_for_update=True, populate_existing=True)
+            if ticket is not None and ticket.status not in STOPPED:
+                fired += await _escalate_ticket(uow, ticket, runtime.clock.now())
+    return fired
+
+
+async def close_solved(runtime) -> int:
+    async with runtime.read_session() as session:
+        ids = list((await session.execute(select(SupportTicket.id).where(
+            SupportTicket.status == "solved", SupportTicket.solved_at <= runtime.clock.now() - AUTO_CLOSE_AFTER))).scalars())
+    for ticket_id in ids:
+        async with runtime.unit_of_work() as uow:
+            ticket = await uow.session.get(SupportTicket, ticket_id, with_for_update=True, populate_existing=True)
+            if ticket.status == "solved":
+                await _set_status(uow, ticket, "closed")
+    return len(ids)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def send_surveys(runtime) -> int:
+    """Surveys due (a day after solving) are sent: the single-use token travels only in the outbox
+    event the mailer delivers; the table keeps its hash."""
+    sent = 0
+    async with runtime.unit_of_work() as uow:
+        due = (await uow.session.execute(select(SupportCsat).where(SupportCsat.status == "scheduled",
+                                                                   SupportCsat.send_at <= runtime.clock.now()).with_for_update())).scalars().all()
+        for survey in due:
+            token = secrets.token_urlsafe(24)
+            survey.token_hash, survey.status = hash_token(token), "sent"
+            await uow.emit("support.csat_requested", "support_ticket", survey.ticket_id, {"token": token})
+            sent += 1
+    return sent
+
+
+async def submit_csat(uow: UnitOfWork, token: str, rating: int, comment: str | None) -> SupportCsat:
+    if not 1 <= rating <= 5:
+        raise _fail("rating", "must be between 1 and 5", "OUT_OF_RANGE")
+    survey = (await uow.session.execute(select(SupportCsat).where(SupportCsat.token_hash == hash_token(token or ""))
+                                        .with_for_update())).scalar_one_or_none()
+    if survey is None or survey.status in ("scheduled", "cancelled"):
+        raise _fail("token", "is not a valid survey link", "INVALID_TOKEN")
+    if survey.status == "answered":
+        raise _fail("token", "this survey was already answered", "ALREADY_ANSWERED")
+    survey.status, survey.rating, survey.comment, survey.answered_at = "answered", rating, comment, uow.clock.now()
+    await uow.session.flush()
+    await uow.emit("support.csat_received", "support_ticket", survey.ticket_id, {"rating": rating})
+    return survey
+
+
+# --- knowledge base -----------------------------------------------------------------------------
+
+
+async def create_kb_category(uow: UnitOfWork, name: str, locale: str, parent_id=None) -> SupportKbCategory:
+    if locale not in ("ja", "en"):
+        raise _fail("locale", "must be ja or en", "INVALID_CHOICE")
+    category = SupportKbCategory(name=name, locale=locale, parent_id=parent_id)
+    uow.session.add(category)
+    await uow.session.flush()
+    return category
+
+
+async def save_kb_article(uow: UnitOfWork, data: dict, article_id=None) -> SupportKbArticle:
+    check = Checker()
+    article = await load_for_update(uow, SupportKbArticle, article_id, field="id") if article_id else SupportKbArticle()
+    if article_id is None or "title" in data:
+        article.title = check.text(data, "title", max_length=300, required=True)
+    if article_id is None or "body" in data:
+        article.body = check.text(data, "body", max_length=200_000, required=True)
+    locale = check.choice(data, "locale", ("ja", "en"))
+    status = check.choice(data, "status", ("draft", "published"))
+    check.done()
+    if article_id is None:
+        article.locale, article.status = locale or "ja", status or "draft"
+        uow.session.add(article)
+    else:
+        article.locale, article.status = locale or article.locale, status or article.status
+    if "category_id" in data:
+        article.category_id = data["category_id"]
+    now = uow.clock.now()
+    article.updated_at = now
+    if article.status == "published" and article.published_at is None:
+        article.published_at = now
+    article.search_text = "|".join(filter(None, (search_key(article.title), search_key(article.body))))
+    await uow.session.flush()
+    return article
+
+
+def kb_search_clause(text: str):
+    return SupportKbArticle.search_text.like(like_pattern(search_query_key(text)), escape="\\")
+
+
+# --- metrics ------------------------------------------------------------------------------------
+
+
+@dataclass
+class MetricsRow:
+    key: str
+    tickets: int
+    first_reply_median_minutes: float | None
+    mttr_minutes: float | None
+    fcr_percent: float | None
+    backlog: int
+    sla_attainment_percent: float | None
+    csat_percent: float | None
+    csat_answers: int
+
+
+async def metrics(session, start: dt.datetime, end: dt.datetime | None, group_by: str, now: dt.datetime) -> list[MetricsRow]:
+    """Over tickets created in [start, end) (no end: up to now): first-reply time (median, calendar minutes), mean
+    time to resolution, first-contact resolution (solved with one public agent reply and not
+    reopened within 7 days), backlog (open at `end`), SLA attainment (timers met), CSAT (4–5 good)."""
+    period = select(SupportTicket).where(SupportTicket.created_at >= start, SupportTicket.status != "merged")
+    if end is not None:
+        period = period.where(SupportTicket.created_at < end)
+    tickets = (await session.execute(period)).scalars().all()
+    key_of = {"agent": lambda t: str(t.assignee_id), "group": lambda t: str(t.group_id), "priority": lambda t: t.priority}[group_by]
+    groups: dict[str, list] = {}
+    for ticket in tickets:
+        groups.setdefault(key_of(ticket), []).append(ticket)
+    rows = []
+    for key, members in sorted(groups.items()):
+        ids = [t.id for t in members]
+        articles = (await session.execute(select(SupportArticle).where(SupportArticle.ticket_id.in_(ids), SupportArticle.public.is_(True),
+                                                                       SupportArticle.author_type == "agent")
+                                          .order_by(SupportArticle.created_at))).scalars().all()
+        replies: dict = {}
+        for article in articles:
+            replies.setdefault(article.ticket_id, []).append(article.created_at)
+        first = [(replies[t.id][0] - t.created_at).total_seconds() / 60 for t in members if t.id in replies]
+        solved = [t for t in members if t.solved_at is not None or t.status == "closed"]
+        resolution = [((t.solved_at or t.closed_at) - t.created_at).total_seconds() / 60 for t in solved if (t.solved_at or t.closed_at)]
+        fcr = [t for t in solved if len(replies.get(t.id, [])) == 1 and t.reopened_count == 0]
+        met = total = 0
+        for ticket in members:
+            for timer in await timers(session, ticket, now):
+                if timer.fulfilled_at is not None or timer.breached_at is not None:
+                    total += 1
+                    met += timer.breached_at is None
+        answers = (await session.execute(select(SupportCsat.rating).where(SupportCsat.ticket_id.in_(ids),
+                                                                          SupportCsat.status == "answered"))).scalars().all()
+        rows.append(MetricsRow(
+            key=key, tickets=len(members),
+            first_reply_median_minutes=round(statistics.median(first), 1) if first else None,
+            mttr_minutes=round(statistics.mean(resolution), 1) if resolution else None,
+            fcr_percent=round(100 * len(fcr) / len(solved), 1) if solved else None,
+            backlog=sum(1 for t in members if t.status not in STOPPED),
+            sla_attainment_percent=round(100 * met / total, 1) if total else None,
+            csat_percent=round(100 * sum(1 for r in answers if r >= 4) / len(answers), 1) if answers else None,
+            csat_answers=len(answers)))
+    return rows
+
+
+# --- privacy ------------------------------------------------------------------------------------
+
+
+async def erase_requester(uow: UnitOfWork, contact_id) -> dict:
+    """Tickets stay (their numbers and metrics matter) but lose the person: requester unlinked,
+    the person's own messages emptied."""
+    tickets = (await uow.session.execute(select(SupportTicket.id).where(SupportTicket.requester_id == contact_id))).scalars().all()
+    bodies = (await uow.session.execute(update(SupportArticle).where(
+        (SupportArticle.author_contact_id == contact_id) | ((SupportArticle.ticket_id.in_(tickets)) & (SupportArticle.author_type == "customer")))
+        .values(body=None, author_contact_id=None).execution_options(synchronize_session=False))).rowcount
+    requesters = (await uow.session.execute(update(SupportTicket).where(SupportTicket.requester_id == contact_id)
+                                            .values(requester_id=None).execution_options(synchronize_session=False))).rowcount
+    return {"support_article:anonymise": bodies, "support_ticket:anonymise": requesters}

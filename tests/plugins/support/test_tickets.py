@@ -1,0 +1,228 @@
+"""Ticket life cycle, assignment, macros, merging, CSAT, knowledge base, metrics, privacy."""
+import json
+
+from sqlalchemy import text
+
+from enishi.graphql.relay import to_global_id
+from enishi.worker import run_due_jobs
+from tests.helpers import create_account, create_contact
+
+T = "ticket { id number status priority tags assignee { displayName } followUpOf { number } reopenedCount }"
+
+
+async def _config(api, name, input):
+    payload = await api.mutate(name, input, "id")
+    assert payload["userErrors"] == [], payload
+    return payload["id"]
+
+
+async def _ticket(api, **input):
+    payload = await api.mutate("createTicket", {"subject": "請求書について", **input}, T, role="support")
+    assert payload["userErrors"] == [], payload
+    return payload["ticket"]
+
+
+async def _reply(api, ticket_id, body, customer=False):
+    payload = await api.mutate("replyToTicket", {"ticketId": ticket_id, "body": body, "fromCustomer": customer}, T, role="support")
+    assert payload["userErrors"] == [], payload
+    return payload["ticket"]
+
+
+async def _status(api, ticket_id, status):
+    return (await api.mutate("updateTicket", {"ticketId": ticket_id, "status": status}, T, role="support"))["ticket"]
+
+
+async def _outbox_tokens(api):
+    async with api.runtime.read_session() as session:
+        rows = await session.execute(text("SELECT payload FROM core_outbox WHERE type = 'support.csat_requested' ORDER BY seq"))
+        return [(json.loads(p) if isinstance(p, str) else p)["token"] for (p,) in rows]
+
+
+async def test_public_messages_reach_the_core_timeline_and_internal_notes_do_not(api):
+    contact = await create_contact(api, familyName="山田")
+    ticket = await _ticket(api, requesterId=contact["id"], body="請求書が届きません")
+    await _reply(api, ticket["id"], "再送しました")
+    await api.mutate("addInternalNote", {"ticketId": ticket["id"], "body": "経理に確認済み"}, "ticket { id }", role="support")
+    data = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { timeline { nodes { type direction sourcePlugin } } "
+                             "tickets { totalCount nodes { number } } } } }", {"id": contact["id"]})
+    timeline = data["node"]["timeline"]["nodes"]
+    assert sorted(n["direction"] for n in timeline) == ["inbound", "outbound"]
+    assert {n["sourcePlugin"] for n in timeline} == {"support"}
+    assert data["node"]["tickets"]["totalCount"] == 1
+    sales_view = await api.graphql("query($id: ID!) { node(id: $id) { ... on SupportTicket { articles { body } } } }",
+                                   {"id": ticket["id"]}, role="sales")
+    assert [a["body"] for a in sales_view["node"]["articles"]] == ["請求書が届きません", "再送しました"]  # no internal note
+
+
+async def test_a_customer_reply_reopens_a_solved_ticket_and_cancels_its_survey(api):
+    ticket = await _ticket(api, body="質問")
+    await _reply(api, ticket["id"], "回答")
+    assert (await _status(api, ticket["id"], "solved"))["status"] == "solved"
+    api.clock.advance(hours=2)
+    reopened = await _reply(api, ticket["id"], "まだ解決していません", customer=True)
+    assert reopened["status"] == "open" and reopened["reopenedCount"] == 1
+    api.clock.advance(days=2)
+    await run_due_jobs(api.runtime)
+    assert await _outbox_tokens(api) == []  # the survey was cancelled by the reopening
+
+
+async def test_solved_tickets_close_after_four_days_and_a_later_reply_opens_a_follow_up(api):
+    ticket = await _ticket(api, body="質問")
+    await _status(api, ticket["id"], "solved")
+    api.clock.advance(days=3, hours=23)
+    await run_due_jobs(api.runtime)
+    assert (await api.graphql("query($id: ID!) { node(id: $id) { ... on SupportTicket { status } } }", {"id": ticket["id"]}))["node"]["status"] == "solved"
+    api.clock.advance(hours=1)
+    await run_due_jobs(api.runtime)
+    assert (await api.graphql("query($id: ID!) { node(id: $id) { ... on SupportTicket { status } } }", {"id": ticket["id"]}))["node"]["status"] == "closed"
+    follow_up = await api.mutate("replyToTicket", {"ticketId": ticket["id"], "body": "また問題が", "fromCustomer": True}, T, role="support")
+    listing = await api.graphql("{ tickets(orderBy: [{field: NUMBER, direction: DESC}]) { nodes { number followUpOf { number } status } } }")
+    assert listing["tickets"]["nodes"][0] == {"number": ticket["number"] + 1, "followUpOf": {"number": ticket["number"]}, "status": "new"}
+    assert follow_up["userErrors"] == []
+
+
+async def test_example_4_csat_through_the_token_link(api):
+    ratings = [5, 4, 4, 3, 5, 2, 5, 4]
+    for _ in ratings:
+        ticket = await _ticket(api, body="?")
+        await _reply(api, ticket["id"], "!")
+        await _status(api, ticket["id"], "solved")
+    api.clock.advance(hours=23)
+    await run_due_jobs(api.runtime)
+    assert await _outbox_tokens(api) == []  # not before 24 hours
+    api.clock.advance(hours=1)
+    await run_due_jobs(api.runtime)
+    tokens = await _outbox_tokens(api)
+    assert len(tokens) == len(ratings)
+    for token, rating in zip(tokens, ratings):
+        response = await api.client.post(f"/support/csat/{token}", json={"rating": rating, "comment": "ありがとう"})
+        assert response.status_code == 200 and response.json() == {"accepted": True}
+    again = await api.client.post(f"/support/csat/{tokens[0]}", json={"rating": 1})
+    assert again.status_code == 409
+    assert (await api.client.post("/support/csat/forged", json={"rating": 5})).status_code == 404
+    assert (await api.client.post(f"/support/csat/{tokens[0]}", json={"rating": "five"})).status_code == 400
+    rows = (await api.graphql('{ supportMetrics(from: "2024-06-01T00:00:00Z", to: "2024-07-01T00:00:00Z") { key csatPercent csatAnswers } }'))
+    assert rows["supportMetrics"] == [{"key": "normal", "csatPercent": 75.0, "csatAnswers": 8}]
+
+
+async def test_round_robin_assignment_skips_agents_who_are_away(api):
+    group = await _config(api, "createSupportGroup", {"name": "一次対応"})
+    agents = {}
+    for role in ("support", "manager", "integration"):
+        await api.token(role)
+        agents[role] = to_global_id("User", api.user_ids[role])
+        await _config(api, "setSupportAgent", {"groupId": group, "userId": agents[role], "away": role == "integration"})
+    assigned = []
+    for _ in range(4):
+        api.clock.advance(minutes=1)
+        assigned.append((await _ticket(api, groupId=group))["assignee"]["displayName"])
+    assert assigned == [assigned[0], assigned[1], assigned[0], assigned[1]] and set(assigned) == {"test support", "test manager"}
+
+
+async def test_macros_apply_reply_status_and_tags_in_one_transaction(api):
+    macro = await _config(api, "createMacro", {"name": "解決済みにする", "reply": "ご連絡ありがとうございました。", "status": "solved",
+                                               "addTags": ["faq"], "priority": "low"})
+    ticket = await _ticket(api, body="?", tags=["billing"])
+    applied = await api.mutate("applyMacro", {"ticketId": ticket["id"], "macroId": macro}, T, role="support")
+    assert applied["ticket"]["status"] == "solved" and applied["ticket"]["tags"] == ["billing", "faq"]
+    assert applied["ticket"]["priority"] == "low"
+    bad = await api.mutate("applyMacro", {"ticketId": ticket["id"], "macroId": "U3VwcG9ydE1hY3JvOjAwMDAwMDAwLTAwMDAtNDAwMC04MDAwLTAwMDAwMDAwMDAwMA=="},
+                           T, role="support")
+    assert bad["userErrors"][0]["code"] == "NOT_FOUND"
+
+
+async def test_merging_tickets_moves_the_conversation(api):
+    target = await _ticket(api, body="一通目")
+    source = await _ticket(api, body="二通目")
+    merged = await api.mutate("mergeTickets", {"targetId": target["id"], "sourceIds": [source["id"]]}, "ticket { id }", role="support")
+    assert merged["userErrors"] == []
+    data = await api.graphql("query($t: ID!, $s: ID!) { t: node(id: $t) { ... on SupportTicket { articles { body } } } "
+                             "s: node(id: $s) { ... on SupportTicket { status } } }", {"t": target["id"], "s": source["id"]})
+    assert sorted(a["body"] for a in data["t"]["articles"]) == ["一通目", "二通目"] and data["s"]["status"] == "merged"
+
+
+async def test_knowledge_base_search_works_for_japanese(api):
+    for title, status in (("パスワードの再設定方法", "published"), ("請求書の再発行", "published"), ("社内メモ", "draft")):
+        payload = await api.mutate("saveKbArticle", {"title": title, "body": f"{title}の手順です。", "locale": "ja", "status": status},
+                                   "article { id }", role="support")
+        assert payload["userErrors"] == []
+    query = 'query($q: String) { kbArticles(search: $q) { nodes { title } } }'
+    assert (await api.graphql(query, {"q": "パスワード"}, role="sales"))["kbArticles"]["nodes"] == [{"title": "パスワードの再設定方法"}]
+    assert (await api.graphql(query, {"q": "ぱすわーど"}, role="sales"))["kbArticles"]["nodes"] == [{"title": "パスワードの再設定方法"}]
+    assert (await api.graphql(query, {"q": "ﾊﾟｽﾜｰﾄﾞ"}, role="sales"))["kbArticles"]["nodes"] == [{"title": "パスワードの再設定方法"}]
+    assert (await api.graphql(query, {"q": "再発行"}, role="sales"))["kbArticles"]["nodes"] == [{"title": "請求書の再発行"}]
+    assert len((await api.graphql(query, {"q": None}, role="sales"))["kbArticles"]["nodes"]) == 2  # drafts hidden
+    assert len((await api.graphql(query, {"q": None}, role="support"))["kbArticles"]["nodes"]) == 3
+
+
+async def test_metrics_first_reply_mttr_fcr_backlog_and_sla(api):
+    await _config(api, "createSlaPolicy", {"name": "any", "targets": {"normal": {"first_reply": 60}, "high": {"first_reply": 60}}})
+    fast = await _ticket(api, body="a")
+    api.clock.advance(minutes=30)
+    await _reply(api, fast["id"], "ok")
+    api.clock.advance(minutes=30)
+    await _status(api, fast["id"], "solved")
+    slow = await _ticket(api, body="b", priority="high")
+    api.clock.advance(minutes=90)
+    await _reply(api, slow["id"], "late")
+    await _reply(api, slow["id"], "again")
+    await _ticket(api, body="c")  # still open: backlog
+    rows = (await api.graphql("""{ supportMetrics(from: "2024-06-01T00:00:00Z", groupBy: PRIORITY) {
+        key tickets firstReplyMedianMinutes mttrMinutes fcrPercent backlog slaAttainmentPercent } }"""))["supportMetrics"]
+    assert rows == [
+        {"key": "high", "tickets": 1, "firstReplyMedianMinutes": 90.0, "mttrMinutes": None, "fcrPercent": None, "backlog": 1,
+         "slaAttainmentPercent": 0.0},
+        {"key": "normal", "tickets": 2, "firstReplyMedianMinutes": 30.0, "mttrMinutes": 60.0, "fcrPercent": 100.0, "backlog": 1,
+         "slaAttainmentPercent": 100.0},
+    ]
+
+
+async def test_requester_erasure_keeps_the_ticket_without_the_person(api):
+    import base64
+    import uuid
+
+    from enishi import DataSubject
+
+    account = await create_account(api, name="Acme")
+    contact = await create_contact(api, familyName="山田", accounts=[{"accountId": account["id"]}])
+    ticket = await _ticket(api, requesterId=contact["id"], accountId=account["id"], body="私の電話番号は 03-1234-5678 です")
+    await _reply(api, ticket["id"], "承知しました")
+    exported = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { personalData } } }", {"id": contact["id"]},
+                                 role="compliance")
+    assert exported["node"]["personalData"]["support"]["tickets"][0]["messages"][0]["body"] == "私の電話番号は 03-1234-5678 です"
+    subject = DataSubject(uuid.UUID(base64.b64decode(contact["id"]).decode().split(":")[1]))
+    async with api.runtime.unit_of_work() as uow:
+        reports = dict(await api.runtime.plugins.call("enishi_subject_erase", uow=uow, subject=subject))
+    assert reports["support"].affected == {"support_article:anonymise": 1, "support_ticket:anonymise": 1}
+    data = await api.graphql("query($id: ID!) { node(id: $id) { ... on SupportTicket { number requester { id } account { name } "
+                             "articles { body } } } }", {"id": ticket["id"]})
+    assert data["node"]["requester"] is None and data["node"]["account"] == {"name": "Acme"}
+    assert [a["body"] for a in data["node"]["articles"]] == [None, "承知しました"]
+
+
+async def test_bad_ticket_input_is_refused(api):
+    bad = await api.mutate("createTicket", {"subject": " ", "priority": "critical"}, "ticket { id }", role="support")
+    assert {e["code"] for e in bad["userErrors"]} == {"REQUIRED", "INVALID_CHOICE"}
+    denied = await api.post('mutation { createTicket(input: {subject: "x"}) { ticket { id } } }', role="sales")
+    assert denied.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert (await api.graphql("{ tickets { totalCount } }"))["tickets"]["totalCount"] == 0
+
+
+SUPPORT_FIELDS = {
+    "Query.tickets": "support.read", "Query.ticket": "support.read", "Query.kbArticles": "support.read",
+    "Query.supportMetrics": "support.metrics", "Mutation.createTicket": "support.agent", "Mutation.replyToTicket": "support.agent",
+    "Mutation.addInternalNote": "support.agent", "Mutation.updateTicket": "support.agent", "Mutation.assignTicket": "support.agent",
+    "Mutation.mergeTickets": "support.agent", "Mutation.applyMacro": "support.agent", "Mutation.saveKbArticle": "support.agent",
+    "Mutation.createSupportCalendar": "support.configure", "Mutation.createSlaPolicy": "support.configure",
+    "Mutation.addEscalationRule": "support.configure", "Mutation.createSupportGroup": "support.configure",
+    "Mutation.setSupportAgent": "support.configure", "Mutation.createMacro": "support.configure",
+    "Mutation.createKbCategory": "support.configure", "Mutation.submitCsat": "support.read",
+}
+
+
+async def test_every_support_root_field_has_a_permission(enishi_api):
+    core = (await enishi_api(enabled_plugins=frozenset())).runtime.schema._schema
+    full = (await enishi_api(enabled_plugins=frozenset({"support"}))).runtime.schema._schema
+    added = {f"{root}.{name}" for root in ("Query", "Mutation") for name in full.get_type(root).fields
+             if name not in core.get_type(root).fields}
+    assert added == set(SUPPORT_FIELDS)
