@@ -316,3 +316,18 @@ def test_every_hook_is_documented_and_the_reference_is_current():
 def test_cli_hooks_doc_prints_the_reference():
     out = subprocess.run([sys.executable, "-m", "enishi.cli", "hooks-doc"], capture_output=True, text=True, check=True).stdout
     assert re.search(r"^## `enishi_on_event\(event, uow\)`", out, re.M)
+
+
+async def test_hook_enishi_http_routes(enishi_api):
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    class Routes:
+        @hookimpl
+        def enishi_http_routes(self):
+            return [Route("/hooktest/ping/{word}", lambda request: PlainTextResponse(f"pong {request.path_params['word']}"))]
+
+    api = await enishi_api(plugins=[("routes", Routes())])
+    response = await api.client.get("/hooktest/ping/縁")
+    assert response.status_code == 200 and response.text == "pong 縁"  # no token: the plugin's own route
+    assert (await api.client.post("/graphql", json={"query": "{ viewer { id } }"})).status_code == 401
