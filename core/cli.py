@@ -25,7 +25,7 @@ def cmd_serve(args) -> None:
 
     runtime = _runtime()
     logs.configure(runtime.settings.log_level)
-    runtime.schema  # build at start-up, so a broken plugin fails now rather than on the first request
+    _ = runtime.schema  # build at start-up, so a broken plugin fails now rather than on the first request
     uvicorn.run(create_app(runtime), host=args.host, port=args.port, log_config=None, access_log=False)
 
 

@@ -107,7 +107,7 @@ class Settings:
         if settings.environment not in ("development", "production"):
             raise ConfigError("environment must be 'development' or 'production'")
         try:
-            settings.zone
+            ZoneInfo(settings.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ConfigError(f"unknown time zone {settings.timezone!r}") from exc
         return settings

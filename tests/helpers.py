@@ -29,3 +29,11 @@ async def count_rows(api, table: str) -> int:
 
     async with api.runtime.read_session() as session:
         return (await session.execute(text(f"SELECT COUNT(*) FROM {table}"))).scalar_one()
+
+
+async def root_fields_added_by(enishi_api, plugin: str) -> set[str]:
+    """`Query.x` / `Mutation.y` names the plugin adds to the core schema."""
+    core = (await enishi_api(enabled_plugins=frozenset())).runtime.schema._schema
+    full = (await enishi_api(enabled_plugins=frozenset({plugin}))).runtime.schema._schema
+    return {f"{root}.{name}" for root in ("Query", "Mutation") for name in full.get_type(root).fields
+            if name not in core.get_type(root).fields}

@@ -292,14 +292,20 @@ def _positive(amount: int, field: str = "amount") -> None:
         raise _fail(field, "must be positive", "OUT_OF_RANGE")
 
 
-async def earn(uow: UnitOfWork, member_id: uuid.UUID, amount: int, *, reason: str | None = None, key: str | None = None,
-               source: tuple[str, str] | None = None) -> LoyaltyEntry:
+async def _once(uow: UnitOfWork, operation: str, member_id: uuid.UUID, amount: int, reason: str | None, key: str | None,
+                locked_operation, **extra) -> LoyaltyEntry:
+    """Lock the member, answer a repeated idempotency key with its original entry, else run it."""
     _positive(amount)
     member = await _member(uow, member_id)
-    request_hash = _request_hash("earn", member=member_id, amount=amount, reason=reason)
+    request_hash = _request_hash(operation, member=member_id, amount=amount, reason=reason)
     if (original := await _replay(uow, member.program_id, key, request_hash)) is not None:
         return original
-    return await _earn_locked(uow, member, amount, reason=reason, key=key, request_hash=request_hash, source=source)
+    return await locked_operation(uow, member, amount, reason=reason, key=key, request_hash=request_hash, **extra)
+
+
+async def earn(uow: UnitOfWork, member_id: uuid.UUID, amount: int, *, reason: str | None = None, key: str | None = None,
+               source: tuple[str, str] | None = None) -> LoyaltyEntry:
+    return await _once(uow, "earn", member_id, amount, reason, key, _earn_locked, source=source)
 
 
 async def _earn_locked(uow, member, amount, *, reason=None, key=None, request_hash=None, source=None) -> LoyaltyEntry:
@@ -312,12 +318,7 @@ async def _earn_locked(uow, member, amount, *, reason=None, key=None, request_ha
 
 async def spend(uow: UnitOfWork, member_id: uuid.UUID, amount: int, *, reason: str | None = None, key: str | None = None,
                 source: tuple[str, str] | None = None) -> LoyaltyEntry:
-    _positive(amount)
-    member = await _member(uow, member_id)
-    request_hash = _request_hash("spend", member=member_id, amount=amount, reason=reason)
-    if (original := await _replay(uow, member.program_id, key, request_hash)) is not None:
-        return original
-    return await _spend_locked(uow, member, amount, reason=reason, key=key, request_hash=request_hash, source=source)
+    return await _once(uow, "spend", member_id, amount, reason, key, _spend_locked, source=source)
 
 
 async def _spend_locked(uow, member, amount, *, reason=None, key=None, request_hash=None, source=None) -> LoyaltyEntry:

@@ -9,7 +9,6 @@ import datetime as dt
 import hashlib
 import secrets
 import statistics
-import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
