@@ -22,6 +22,7 @@ class Context:
         # Resolvers run concurrently; one AsyncSession must only ever run one statement at a time.
         self._lock = asyncio.Lock()
         self._loaders: dict[Any, DataLoader] = {}
+        self._finished = False
 
     @property
     def settings(self):
@@ -40,6 +41,10 @@ class Context:
 
     async def execute(self, statement):
         async with self._lock:
+            if self._finished:
+                # A sibling resolver still running after the response was decided (graphql-core
+                # does not cancel them when a field fails); its result is discarded anyway.
+                raise RuntimeError("the request has finished")
             if self._session is None:
                 self._session_cm = self.runtime.read_session()
                 self._session = await self._session_cm.__aenter__()
@@ -58,10 +63,17 @@ class Context:
 
     async def after_write(self) -> None:
         """A mutation committed: later reads must see it, so drop the snapshot and the caches."""
-        await self.close()
+        async with self._lock:
+            await self._release()
         self._loaders.clear()
 
     async def close(self) -> None:
+        """End of the request: wait for a statement in flight, then give the connection back."""
+        async with self._lock:
+            self._finished = True
+            await self._release()
+
+    async def _release(self) -> None:
         if self._session_cm is not None:
             cm, self._session_cm, self._session = self._session_cm, None, None
             await cm.__aexit__(None, None, None)
