@@ -84,6 +84,10 @@ class AbmEngagement:
     async def departments_engaged(self, info: Info) -> int:
         return len((await self._live(info)).departments)
 
+    @strawberry.field(description="Activities in the window, whatever their weight.")
+    async def activities(self, info: Info) -> int:
+        return (await self._live(info)).activities
+
     @strawberry.field(description=f"The score now and at each of the previous {TREND_WEEKS - 1} weeks, oldest first.")
     async def trend(self, info: Info) -> list[AbmTrendPoint]:
         now = info.context.runtime.clock.now()
@@ -162,12 +166,19 @@ class AbmHierarchy:
     async def children(self, info: Info) -> list[Account]:
         return await Account.from_row(self._account).children(info)
 
-    @strawberry.field(description="Engagement of the account and all its descendants as one, each activity counted once.")
-    async def rollup_score(self, info: Info) -> float:
+    async def _rollup(self, info: Info):
         async with info.context.runtime.read_session() as session:
             tree = await service.descendants(session, self._account.id)
             config = await service.get_config(session)
-            return (await service.compute_engagement(session, {0: tree}, info.context.runtime.clock.now(), config))[0].score
+            return (await service.compute_engagement(session, {0: tree}, info.context.runtime.clock.now(), config))[0]
+
+    @strawberry.field(description="Engagement of the account and all its descendants as one, each activity counted once.")
+    async def rollup_score(self, info: Info) -> float:
+        return (await self._rollup(info)).score
+
+    @strawberry.field(description="Activities in the window across the account and its descendants, each counted once.")
+    async def rollup_activities(self, info: Info) -> int:
+        return (await self._rollup(info)).activities
 
 
 @strawberry.type

@@ -268,6 +268,7 @@ class Engagement:
     by_role: dict = field(default_factory=lambda: defaultdict(float))
     decision_maker_engaged: bool = False
     last_activity_at: dt.datetime | None = None
+    activities: int = 0  # distinct activities in the window, whatever their weight
 
 
 def activity_weight(config: dict, activity_type: str, direction: str, duration_seconds: int | None) -> float:
@@ -323,8 +324,11 @@ async def compute_engagement(session, units: dict, now: dt.datetime, config: dic
             participants = contact_targets[activity_id] & unit_contacts
             if engagement.last_activity_at is None or occurred_at > engagement.last_activity_at:
                 engagement.last_activity_at = occurred_at
+            if occurred_at < window_start:
+                continue
+            engagement.activities += 1
             weight = activity_weight(config, activity_type, direction, duration)
-            if occurred_at < window_start or weight <= 0:
+            if weight <= 0:
                 continue
             placed = [role_of[(a, c)] for c in participants for a in account_set if (a, c) in role_of]
             multiplier, best_role = max(((config["role_multipliers"].get(role, 1.0), role) for role, _ in placed), default=(1.0, None))

@@ -18,7 +18,7 @@ from enishi.graphql.errors import UserErrorType
 from enishi.graphql.filters import DateTimeFilter, FilterSpec, IDFilter, StringFilter
 from enishi.graphql.loaders import load_row, rows_by_column
 from enishi.graphql.mutations import input_values, run_mutation
-from enishi.graphql.relay import Connection, OrderDirection, PageRequest, SortKey, paginate, parse_global_id, to_global_id
+from enishi.graphql.relay import Connection, InvalidArgument, OrderDirection, PageRequest, SortKey, paginate, parse_global_id, to_global_id
 from enishi.graphql.types import Account, Contact, User
 
 from . import models as orm
@@ -263,10 +263,14 @@ class SupportQuery:
                       before: str | None = None) -> Connection[SupportTicket]:
         return await _ticket_list(info, select(orm.SupportTicket), filter, order_by, first, after, last, before)
 
-    @strawberry.field
-    async def ticket(self, info: Info, number: int) -> SupportTicket | None:
+    @strawberry.field(description="One ticket by global id or by its number.")
+    async def ticket(self, info: Info, id: strawberry.ID | None = None, number: int | None = None) -> SupportTicket | None:
         info.context.require("support.read")
-        row = (await info.context.execute(select(orm.SupportTicket).where(orm.SupportTicket.number == number))).scalar_one_or_none()
+        if (id is None) == (number is None):
+            raise InvalidArgument("give `id` or `number`")
+        condition = (orm.SupportTicket.id == parse_global_id(id, "SupportTicket", "id") if id is not None
+                     else orm.SupportTicket.number == number)
+        row = (await info.context.execute(select(orm.SupportTicket).where(condition))).scalar_one_or_none()
         return SupportTicket.from_row(row) if row else None
 
     @strawberry.field(description="Knowledge base articles; `search` works for Japanese. Drafts need `support.agent`.")

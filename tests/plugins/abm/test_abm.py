@@ -153,10 +153,10 @@ async def test_hierarchy_rollup_counts_an_activity_on_several_accounts_once(api)
                      "activity { id }")
     await api.mutate("logActivity", {"type": "event", "summary": "y", "accountIds": [child["id"]]}, "activity { id }")
     data = await api.graphql("""query($id: ID!) { node(id: $id) { ... on Account { abm {
-        engagement { score } hierarchy { parent { name } children { name } rollupScore } } } } }""", {"id": parent["id"]})
+        engagement { score } hierarchy { parent { name } children { name } rollupScore rollupActivities } } } } }""", {"id": parent["id"]})
     abm = data["node"]["abm"]
     assert abm["engagement"]["score"] == 10.0  # the meeting reaches the parent through the contact
-    assert abm["hierarchy"] == {"parent": None, "children": [{"name": "Acme Japan"}], "rollupScore": 18.0}
+    assert abm["hierarchy"] == {"parent": None, "children": [{"name": "Acme Japan"}], "rollupScore": 18.0, "rollupActivities": 2}
 
 
 async def test_target_accounts_list_filters_and_orders(api, acme):
@@ -346,3 +346,15 @@ async def test_roles_reach_abm_fields_per_their_permissions(api, role):
     assert ("errors" in body) == ("abm.write" not in granted), body
     body = (await api.post("{ targetAccounts { totalCount } }", role=role)).json()
     assert ("errors" in body) == ("abm.read" not in granted), body
+
+
+async def test_engagement_trend_shows_the_score_week_by_week(api, acme):
+    account_id, people = acme
+    await _meeting(api, people["Tanaka"], "05-12")
+    await _meeting(api, people["Sato"], "06-05")
+    data = await api.graphql("query($id: ID!) { node(id: $id) { ... on Account { abm { engagement { activities trend { at score } } } } } }",
+                             {"id": account_id})
+    engagement = data["node"]["abm"]["engagement"]
+    assert engagement["activities"] == 2
+    assert [(p["at"][:10], p["score"]) for p in engagement["trend"]] == [
+        ("2024-05-20", 20.0), ("2024-05-27", 20.0), ("2024-06-03", 20.0), ("2024-06-10", 33.0)]

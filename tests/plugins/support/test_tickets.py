@@ -222,3 +222,12 @@ SUPPORT_FIELDS = {
 
 async def test_every_support_root_field_has_a_permission(enishi_api):
     assert await root_fields_added_by(enishi_api, "support") == set(SUPPORT_FIELDS)
+
+
+async def test_a_ticket_is_found_by_id_or_number(api):
+    ticket = await _ticket(api, body="?")
+    by_number = await api.graphql("query($n: Int) { ticket(number: $n) { id } }", {"n": ticket["number"]})
+    by_id = await api.graphql("query($id: ID) { ticket(id: $id) { number } }", {"id": ticket["id"]})
+    assert by_number["ticket"]["id"] == ticket["id"] and by_id["ticket"]["number"] == ticket["number"]
+    errors = await api.errors("{ ticket { id } }")
+    assert errors[0]["extensions"]["code"] == "INVALID_ARGUMENT"
