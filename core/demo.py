@@ -78,6 +78,7 @@ async def load_demo(runtime, *, scale: int = 200, seed: int = 20241, force: bool
             await create_task(uow, {"title": rng.choice(["見積もりをフォロー", "Send the contract", "日程調整", "Prepare the demo"]),
                                     "due_at": now + dt.timedelta(days=rng.randrange(-3, 30), hours=rng.randrange(0, 8)),
                                     "contact_id": rng.choice(contact_ids), "assignee_id": rng.choice(users).id})
+        await runtime.plugins.call("enishi_demo_data", uow=uow, rng=rng, account_ids=account_ids, contact_ids=contact_ids)
     return {"users": len(users), "accounts": len(account_ids), "contacts": len(contact_ids),
             "activities": scale * 5, "tasks": max(scale // 4, 1)}
 

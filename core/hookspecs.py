@@ -108,6 +108,13 @@ def enishi_personal_data():
 
 
 @hookspec
+def enishi_demo_data(uow, rng, account_ids, contact_ids):
+    """Add your plugin's share of `enishi demo`: rows for some of the demo accounts and contacts
+    (lists of ids), in the same transaction. Draw every choice from `rng` (a seeded
+    `random.Random`) so the same seed gives the same data."""
+
+
+@hookspec
 def enishi_on_event(event, uow):
     """Called for every domain event, inside the transaction that caused it.
 

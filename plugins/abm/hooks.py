@@ -147,3 +147,17 @@ async def enishi_subject_erase(uow, subject):
     report.add("abm_buying_role", "delete", removed)
     await service.recompute(uow, accounts)
     return report
+
+
+@hookimpl
+async def enishi_demo_data(uow, rng, account_ids, contact_ids):
+    from enishi.models import ContactAccount
+
+    for account_id in rng.sample(account_ids, k=max(len(account_ids) * 3 // 10, 1)):
+        await service.set_target(uow, account_id, {"rationale": "展示会で関心あり / met at the expo"})
+        departments = [await service.create_department(uow, account_id, {"name": name, "kind": kind})
+                       for name, kind in (("購買部", "purchasing"), ("技術部", "engineering"))]
+        people = (await uow.session.execute(select(ContactAccount.contact_id).where(ContactAccount.account_id == account_id)
+                                            .order_by(ContactAccount.contact_id))).scalars().all()
+        for contact_id, role in zip(people, ("decision_maker", "champion", "influencer", "end_user")):
+            await service.assign_role(uow, account_id, contact_id, {"role": role, "department_id": rng.choice(departments).id})

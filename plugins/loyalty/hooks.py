@@ -134,3 +134,18 @@ async def enishi_subject_erase(uow, subject):
     report = ErasureReport("loyalty")
     report.add("loyalty_member", "anonymise", await service.unlink_member(uow, subject.contact_id))
     return report
+
+
+@hookimpl
+async def enishi_demo_data(uow, rng, account_ids, contact_ids):
+    program = await service.create_program(uow, {"name": "縁ポイント", "expiry_days": 365})
+    for name, threshold, multiplier in (("Bronze", 0, 100), ("Silver", 1000, 100), ("Gold", 5000, 150)):
+        await service.upsert_tier(uow, program.id, name, threshold, multiplier)
+    await service.create_rule(uow, program.id, {"name": "¥100 につき 1 ポイント", "kind": "purchase", "points": 1, "per_amount": 100,
+                                                "excluded_categories": ["shipping"]})
+    await service.create_reward(uow, program.id, {"name": "ギフト券 ¥1,000", "cost": 1000, "stock": 50})
+    for n, contact_id in enumerate(rng.sample(contact_ids, k=len(contact_ids) * 2 // 5)):
+        member = await service.enroll(uow, program.id, contact_id)
+        for order in range(rng.randrange(1, 5)):
+            await service.record_purchase(uow, member.id, f"DEMO-{n}-{order}", [
+                {"category": "goods", "amount": rng.randrange(1000, 300000)}, {"category": "shipping", "amount": 800}])

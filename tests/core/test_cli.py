@@ -17,7 +17,8 @@ def enishi(*args, env, check=True):
     return result
 
 
-def test_operator_journey_upgrade_demo_token_serve(enishi_fresh_database_url, enishi_server):
+def test_hook_enishi_demo_data_and_the_operator_journey(enishi_fresh_database_url, enishi_server):
+    """upgrade, demo (the core's data and every plugin's share), token, serve."""
     env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url}
     assert enishi("db", "upgrade", env=env).stdout.strip() == "database is up to date"
     loaded = enishi("demo", env=env).stdout
@@ -27,9 +28,15 @@ def test_operator_journey_upgrade_demo_token_serve(enishi_fresh_database_url, en
     assert token.startswith("enishi_")
     with enishi_server(env) as url:
         query = """{ accounts { totalCount } contacts(filter: {search: "やまだ"}) { totalCount }
-                     activities { totalCount } tasks { totalCount } }"""
+                     activities { totalCount } tasks { totalCount } tickets { totalCount } targetAccounts { totalCount }
+                     loyaltyPrograms { name } verifyLedger { ok membersChecked } }"""
         body = httpx.post(url + "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token}"}).json()
+    assert "errors" not in body, body
+    assert body["data"].pop("loyaltyPrograms") == [{"name": "縁ポイント"}]
+    ledger = body["data"].pop("verifyLedger")
+    assert ledger["ok"] and ledger["membersChecked"] == 80
     counts = {k: v["totalCount"] for k, v in body["data"].items()}
+    assert counts["tickets"] > 0 and counts["targetAccounts"] == 15
     assert counts["accounts"] >= 50 and counts["activities"] >= 1000 and counts["tasks"] > 0
     assert counts["contacts"] > 0  # Japanese substring search on the demo data
 
