@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select, union
 
-from enishi.models import Account, Activity, ActivityTarget, Contact, ContactAccount, Task, User
+from enishi.models import Account, Activity, ActivityTarget, Contact, ContactAccount, Task
 from .relay import NestedConnection, SortKey
 
 
@@ -42,6 +42,10 @@ def rows_by_column(model, column, *order_by):
 
 def load_row(ctx, model, id):
     return ctx.loader(("row", model), rows_by_id(model)).load(id)
+
+
+def load_rows(ctx, model, ids):
+    return ctx.loader(("row", model), rows_by_id(model)).load_many(ids)
 
 
 def next_action_factory(ctx):
@@ -122,8 +126,5 @@ ACCOUNT_CONTACTS = NestedConnection(
     _account_contact_pairs,
 )
 
-USERS = rows_by_id(User)
-ACCOUNTS = rows_by_id(Account)
 CONTACTS = rows_by_id(Contact)
-ACTIVITIES = rows_by_id(Activity)
-TASKS = rows_by_id(Task)
+ACCOUNTS = rows_by_id(Account)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
 from enum import Enum
 from typing import Any
 
@@ -19,7 +18,7 @@ from enishi.graphql.errors import UserErrorType
 from enishi.graphql.loaders import load_row, rows_by_column
 from enishi.graphql.mutations import input_values, run_mutation
 from enishi.graphql.relay import Connection, OrderDirection, PageRequest, SortKey, paginate, parse_global_id
-from enishi.graphql.types import Account, Contact, Task, User
+from enishi.graphql.types import Account, Contact, Task, User, node_resolver
 
 from . import models as orm
 from . import service
@@ -120,16 +119,7 @@ class AbmDepartment(relay.Node):
     def from_row(cls, row) -> "AbmDepartment":
         return cls(id=str(row.id), name=row.name, kind=row.kind, _row=row)
 
-    @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
-        info.context.require("abm.read")
-        rows = []
-        for raw in node_ids:
-            try:
-                rows.append(await load_row(info.context, orm.AbmDepartment, uuid.UUID(raw)))
-            except ValueError:
-                rows.append(None)
-        return [cls.from_row(r) if r else None for r in rows]
+    resolve_nodes = node_resolver(orm.AbmDepartment, "abm.read")
 
     @strawberry.field
     async def parent(self, info: Info) -> AbmDepartment | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
 from typing import Any
 
 import strawberry
@@ -18,6 +17,7 @@ from enishi.graphql.filters import DateTimeFilter, FilterSpec, StringFilter
 from enishi.graphql.loaders import rows_by_id
 from enishi.graphql.mutations import camel, input_values, run_mutation, utc_instant
 from enishi.graphql.relay import Connection, PageRequest, SortKey, paginate, parse_global_id, to_global_id
+from enishi.graphql.types import node_resolver
 
 from . import models as orm
 from . import service
@@ -27,17 +27,6 @@ EXPIRING_WINDOW = dt.timedelta(days=30)
 
 def _load(info: Info, model, record_id):
     return info.context.loader(("row", model), rows_by_id(model)).load(record_id)
-
-
-async def _resolve(cls, info: Info, node_ids: Iterable[str], model):
-    info.context.require("loyalty.read")
-    rows = []
-    for raw in node_ids:
-        try:
-            rows.append(await _load(info, model, uuid.UUID(raw)))
-        except ValueError:
-            rows.append(None)
-    return [cls.from_row(r) if r is not None else None for r in rows]
 
 
 def _grouped_sum(statement_for):
@@ -99,9 +88,7 @@ class LoyaltyTier(relay.Node):
     def from_row(cls, row) -> "LoyaltyTier":
         return cls(id=str(row.id), name=row.name, threshold=row.threshold, multiplier=row.multiplier_percent / 100)
 
-    @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
-        return await _resolve(cls, info, node_ids, orm.LoyaltyTier)
+    resolve_nodes = node_resolver(orm.LoyaltyTier, "loyalty.read")
 
 
 @strawberry.type
@@ -137,9 +124,7 @@ class LoyaltyEarningRule(relay.Node):
                    excluded_categories=list(r.excluded_categories or []), activity_type=r.activity_type, limit_count=r.limit_count,
                    limit_period=r.limit_period, starts_at=r.starts_at, ends_at=r.ends_at, active=r.active)
 
-    @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
-        return await _resolve(cls, info, node_ids, orm.LoyaltyRule)
+    resolve_nodes = node_resolver(orm.LoyaltyRule, "loyalty.read")
 
 
 @strawberry.type
@@ -156,9 +141,7 @@ class LoyaltyReward(relay.Node):
     def from_row(cls, r) -> "LoyaltyReward":
         return cls(id=str(r.id), name=r.name, cost=r.cost, stock=r.stock, per_member_limit=r.per_member_limit, active=r.active, _row=r)
 
-    @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
-        return await _resolve(cls, info, node_ids, orm.LoyaltyReward)
+    resolve_nodes = node_resolver(orm.LoyaltyReward, "loyalty.read")
 
     @strawberry.field
     async def min_tier(self, info: Info) -> LoyaltyTier | None:
@@ -182,9 +165,7 @@ class LoyaltyProgram(relay.Node):
         return cls(id=str(r.id), name=r.name, currency=r.currency, expiry_mode=r.expiry_mode, expiry_days=r.expiry_days,
                    lock_days=r.lock_days, downgrade_mode=r.downgrade_mode, _row=r)
 
-    @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
-        return await _resolve(cls, info, node_ids, orm.LoyaltyProgram)
+    resolve_nodes = node_resolver(orm.LoyaltyProgram, "loyalty.read")
 
     @strawberry.field
     async def tiers(self, info: Info) -> list[LoyaltyTier]:
@@ -227,9 +208,7 @@ class LoyaltyEntry(relay.Node):
         return cls(id=str(r.id), seq=r.seq, kind=r.kind, amount=r.amount, balance_after=r.balance_after, reason=r.reason,
                    source_type=r.source_type, source_id=r.source_id, idempotency_key=r.idempotency_key, created_at=r.created_at, _row=r)
 
-    @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
-        return await _resolve(cls, info, node_ids, orm.LoyaltyEntry)
+    resolve_nodes = node_resolver(orm.LoyaltyEntry, "loyalty.read")
 
     @strawberry.field(description="The lots this entry took points from (spends, expiries, reversals).")
     async def lots_used(self, info: Info) -> list[LoyaltyLotUse]:
@@ -266,9 +245,7 @@ class LoyaltyMember(relay.Node):
     def from_row(cls, r) -> "LoyaltyMember":
         return cls(id=str(r.id), balance=r.balance, enrolled_at=r.enrolled_at, referral_code=r.referral_code, _row=r)
 
-    @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
-        return await _resolve(cls, info, node_ids, orm.LoyaltyMember)
+    resolve_nodes = node_resolver(orm.LoyaltyMember, "loyalty.read")
 
     @strawberry.field(description="Points from purchases still inside their return window: not spendable, not counted for tiers.")
     async def pending(self, info: Info) -> int:

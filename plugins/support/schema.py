@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
 from enum import Enum
 from typing import Annotated, Any
 
@@ -19,24 +18,10 @@ from enishi.graphql.filters import DateTimeFilter, FilterSpec, IDFilter, StringF
 from enishi.graphql.loaders import load_row, rows_by_column
 from enishi.graphql.mutations import input_values, run_mutation
 from enishi.graphql.relay import Connection, InvalidArgument, OrderDirection, PageRequest, SortKey, paginate, parse_global_id, to_global_id
-from enishi.graphql.types import Account, Contact, User
+from enishi.graphql.types import Account, Contact, User, node_resolver
 
 from . import models as orm
 from . import service
-
-
-def _node_resolver(model):
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
-        info.context.require("support.read")
-        rows = []
-        for raw in node_ids:
-            try:
-                rows.append(await load_row(info.context, model, uuid.UUID(raw)))
-            except ValueError:
-                rows.append(None)
-        return [cls.from_row(r) if r else None for r in rows]
-
-    return classmethod(resolve_nodes)
 
 
 @strawberry.type
@@ -82,7 +67,7 @@ class SupportGroup(relay.Node):
     def from_row(cls, row) -> "SupportGroup":
         return cls(id=str(row.id), name=row.name, assignment=row.assignment)
 
-    resolve_nodes = _node_resolver(orm.SupportGroup)
+    resolve_nodes = node_resolver(orm.SupportGroup, "support.read")
 
 
 @strawberry.type
@@ -108,7 +93,7 @@ class SupportTicket(relay.Node):
                    tags=list(r.tags or []), custom_fields=r.custom_fields or {}, created_at=r.created_at, updated_at=r.updated_at,
                    solved_at=r.solved_at, closed_at=r.closed_at, reopened_count=r.reopened_count, _row=r)
 
-    resolve_nodes = _node_resolver(orm.SupportTicket)
+    resolve_nodes = node_resolver(orm.SupportTicket, "support.read")
 
     @strawberry.field
     async def requester(self, info: Info) -> Contact | None:
@@ -171,20 +156,10 @@ class SupportKbArticle(relay.Node):
     def from_row(cls, r) -> "SupportKbArticle":
         return cls(id=str(r.id), title=r.title, body=r.body, locale=r.locale, status=r.status, published_at=r.published_at)
 
-    resolve_nodes = _node_resolver(orm.SupportKbArticle)
+    resolve_nodes = node_resolver(orm.SupportKbArticle, "support.read")
 
 
-@strawberry.type
-class SupportMetricsRow:
-    key: str
-    tickets: int
-    first_reply_median_minutes: float | None
-    mttr_minutes: float | None
-    fcr_percent: float | None
-    backlog: int
-    sla_attainment_percent: float | None
-    csat_percent: float | None
-    csat_answers: int
+SupportMetricsRow = strawberry.type(service.MetricsRow, name="SupportMetricsRow")
 
 
 @strawberry.enum
@@ -294,7 +269,7 @@ class SupportQuery:
         info.context.require("support.metrics")
         async with info.context.runtime.read_session() as session:
             rows = await service.metrics(session, from_, to, group_by.value, info.context.runtime.clock.now())
-        return [SupportMetricsRow(**vars(r)) for r in rows]
+        return rows
 
 
 @strawberry.type
