@@ -82,7 +82,29 @@ async def _read_params(request: Request, max_bytes: int) -> dict:
     return params
 
 
+def _storable(value, depth: int = 0) -> bool:
+    """Whether every string in a request can be stored: no NUL characters (PostgreSQL refuses
+    them in text and JSON) and no lone surrogates (not encodable as UTF-8)."""
+    if depth > 100:
+        return False
+    if isinstance(value, str):
+        if "\x00" in value:
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_storable(k, depth + 1) and _storable(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(v, depth + 1) for v in value)
+    return True
+
+
 def _check_params(params: dict) -> tuple[str, dict | None, str | None]:
+    if not _storable(params):
+        raise _RequestError(400, "the request holds NUL characters or invalid Unicode", "BAD_REQUEST")
     query, variables, operation_name = params.get("query"), params.get("variables"), params.get("operationName")
     if not isinstance(query, str) or not query.strip():
         raise _RequestError(400, "`query` must be a non-empty string", "BAD_REQUEST")

@@ -32,6 +32,9 @@ class Checker:
                 self.fail(field, "is required", "REQUIRED")
             return None
         value = value.strip()
+        if "\x00" in value:
+            self.fail(field, "must not contain NUL characters", "INVALID_CHARACTERS")
+            return None
         if not value:
             if required:
                 self.fail(field, "must not be blank", "REQUIRED")

@@ -51,6 +51,10 @@ async def test_request_errors_have_their_status_codes(api):
     two_operations = {"query": "query A { viewer { id } } query B { viewer { id } }"}
     ambiguous = await api.client.post("/graphql", json=two_operations, headers={**auth, "Accept": "application/graphql-response+json"})
     assert ambiguous.status_code == 400 and ambiguous.json()["data"] is None
+    for hostile in (rb"a\u0000b", rb"\ud800"):  # JSON escapes of NUL and of a lone surrogate
+        body = b'{"query": "{ viewer { id } }", "variables": {"v": "' + hostile + b'"}}'
+        refused = await api.client.post("/graphql", content=body, headers={**auth, "Content-Type": "application/json"})
+        assert refused.status_code == 400, hostile
     huge = {"query": QUERY, "variables": {"pad": "x" * 2_000_000}}
     response = await api.client.post("/graphql", json=huge, headers=auth)
     assert response.status_code == 413 and response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"

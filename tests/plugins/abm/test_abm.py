@@ -247,7 +247,7 @@ async def test_hook_enishi_consent_check(enishi_api):
     import uuid
 
     privacy = FakePrivacy()
-    api = await enishi_api(plugins=[("fakeprivacy", privacy)])
+    api = await enishi_api(plugins=[("fakeprivacy", privacy)], disabled_plugins=frozenset({"privacy"}))
     consenting, _ = await _audience_setup(api)
     privacy.consented.add(uuid.UUID(base64.b64decode(consenting).decode().split(":")[1]))
     payload = await api.mutate("exportAudience", {"destination": "MA tool", "tier": "tier_1"}, EXPORT, role="marketing")
@@ -262,7 +262,7 @@ async def test_hook_enishi_record_provision(enishi_api):
     from enishi.models import Contact
 
     privacy = FakePrivacy()
-    api = await enishi_api(plugins=[("fakeprivacy", privacy)])
+    api = await enishi_api(plugins=[("fakeprivacy", privacy)], disabled_plugins=frozenset({"privacy"}))
     await _audience_setup(api)
     payload = await api.mutate("exportAudience", {"destination": "Partner Ads Inc.", "thirdParty": True}, EXPORT, role="marketing")
     assert payload["members"] == [] and payload["excludedWithoutConsent"] == 2
@@ -274,7 +274,8 @@ async def test_hook_enishi_record_provision(enishi_api):
     assert [(len(ids), recipient, purpose) for ids, recipient, purpose in privacy.provisions] == [(2, "Partner Ads Inc.", "marketing")]
 
 
-async def test_audience_export_works_without_a_privacy_plugin(api):
+async def test_audience_export_works_without_a_privacy_plugin(enishi_api):
+    api = await enishi_api(disabled_plugins=frozenset({"privacy"}))
     await _audience_setup(api)
     payload = await api.mutate("exportAudience", {"destination": "MA tool", "roles": ["champion"]}, EXPORT, role="marketing")
     assert len(payload["members"]) == 2 and payload["excludedWithoutConsent"] == 0

@@ -1,0 +1,135 @@
+"""Privacy rules, part one: subject keys and the consent ledger with `check`, the service other
+plugins reach through the `enishi_consent_check` hook. (Data-subject requests, blind indexes and
+the audit log are not built yet.)"""
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from enishi.errors import InputError, UserError
+from enishi.models import Contact
+from enishi.runtime import UnitOfWork
+from enishi.services.common import Checker
+
+from . import crypto
+from .models import CONSENT_SOURCES, CONSENT_STATES, PrivacyConsent, PrivacySubjectKey
+
+PURPOSE_MAX = 60
+
+
+def _fail(field: str, message: str, code: str) -> InputError:
+    return InputError(UserError(field, message, code))
+
+
+async def subject_key(uow: UnitOfWork, contact_id) -> bytes | None:
+    """The subject's data key, created on first use; None once it was destroyed (erased)."""
+    kek = crypto.key_encryption_key(uow.settings)
+    row = await uow.session.get(PrivacySubjectKey, contact_id, with_for_update=True)
+    if row is None:
+        row = PrivacySubjectKey(contact_id=contact_id, wrapped_key=crypto.new_wrapped_key(kek), created_at=uow.clock.now())
+        uow.session.add(row)
+        await uow.session.flush()
+    if row.wrapped_key is None:
+        return None
+    return crypto.unwrap(kek, row.wrapped_key)
+
+
+async def shred(uow: UnitOfWork, contact_id) -> int:
+    """Destroy the subject's data key: their ciphertexts can never be read again."""
+    row = await uow.session.get(PrivacySubjectKey, contact_id, with_for_update=True)
+    if row is None or row.wrapped_key is None:
+        return 0
+    row.wrapped_key, row.destroyed_at = None, uow.clock.now()
+    await uow.session.flush()
+    return 1
+
+
+async def record_consent(uow: UnitOfWork, contact_id, data: dict) -> PrivacyConsent:
+    check = Checker()
+    purpose = check.text(data, "purpose", max_length=PURPOSE_MAX, required=True)
+    state = check.choice(data, "state", CONSENT_STATES)
+    if state is None:
+        check.fail("state", "must be granted or withdrawn", "REQUIRED")
+    source = check.choice(data, "source", CONSENT_SOURCES) or "api"
+    contact = await uow.session.get(Contact, contact_id)
+    if contact is None or contact.deleted_at is not None:
+        check.fail("contactId", "no such contact", "NOT_FOUND")
+    evidence = check.text(data, "evidence", max_length=20_000)
+    check.done()
+    ciphertext = None
+    if evidence:
+        key = await subject_key(uow, contact_id)
+        if key is None:
+            raise _fail("contactId", "this subject was erased", "ERASED")
+        ciphertext = crypto.encrypt(key, evidence, f"consent:{contact_id}".encode())
+    record = PrivacyConsent(contact_id=contact_id, purpose=purpose, state=state, notice_id=data.get("notice_id"),
+                            notice_version=data.get("notice_version"), source=source, method=data.get("method"),
+                            actor_id=uow.actor_id, captured_at=uow.clock.now(), evidence=ciphertext)
+    uow.session.add(record)
+    await uow.session.flush()
+    await uow.emit(f"privacy.consent_{state}", "contact", contact_id, {"purpose": purpose, "source": source})
+    return record
+
+
+async def current(session, contact_ids, purpose: str | None = None) -> dict:
+    """(contact id, purpose) → the latest consent record."""
+    latest = (select(PrivacyConsent.contact_id, PrivacyConsent.purpose, func.max(PrivacyConsent.seq).label("seq"))
+              .where(PrivacyConsent.contact_id.in_(list(contact_ids))).group_by(PrivacyConsent.contact_id, PrivacyConsent.purpose))
+    if purpose is not None:
+        latest = latest.where(PrivacyConsent.purpose == purpose)
+    seqs = [row.seq for row in (await session.execute(latest)).all()]
+    if not seqs:
+        return {}
+    rows = (await session.execute(select(PrivacyConsent).where(PrivacyConsent.seq.in_(seqs)))).scalars()
+    return {(r.contact_id, r.purpose): r for r in rows}
+
+
+async def check(session, contact_ids, purpose: str) -> dict:
+    """`privacy.check`: may each contact be processed for `purpose`? Only with consent granted and
+    not withdrawn since; no record means no."""
+    states = await current(session, contact_ids, purpose)
+    return {c: (record := states.get((c, purpose))) is not None and record.state == "granted" for c in contact_ids}
+
+
+@dataclass
+class Denial:
+    contact_id: uuid.UUID
+    purpose: str
+    reason: str  # no_consent | withdrawn
+
+
+async def require(session, contact_id, purpose: str) -> Denial | None:
+    """A typed denial for callers that process one subject: None means go ahead."""
+    record = (await current(session, [contact_id], purpose)).get((contact_id, purpose))
+    if record is None:
+        return Denial(contact_id, purpose, "no_consent")
+    return None if record.state == "granted" else Denial(contact_id, purpose, "withdrawn")
+
+
+def withdrawal_token(settings, contact_id, purpose: str) -> str:
+    """A link token that withdraws one consent without a login: the subject and purpose, signed."""
+    message = f"{contact_id}|{purpose}"
+    return base64.urlsafe_b64encode(message.encode()).decode().rstrip("=") + "." + crypto.sign(crypto.key_encryption_key(settings), message)
+
+
+def read_withdrawal_token(settings, token: str) -> tuple[uuid.UUID, str]:
+    try:
+        body, signature = token.split(".", 1)
+        message = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+        contact, purpose = message.split("|", 1)
+        if not crypto.verify(crypto.key_encryption_key(settings), message, signature):
+            raise ValueError
+        return uuid.UUID(contact), purpose
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise _fail("token", "is not a valid withdrawal link", "INVALID_TOKEN") from None
+
+
+async def evidence_of(uow: UnitOfWork, record: PrivacyConsent) -> str | None:
+    if record.evidence is None:
+        return None
+    key = await subject_key(uow, record.contact_id)
+    return None if key is None else crypto.decrypt(key, record.evidence, f"consent:{record.contact_id}".encode())
