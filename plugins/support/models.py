@@ -186,3 +186,13 @@ class SupportKbArticle(Base):
     search_text: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class SupportSettings(Base):
+    """Delays an administrator may change; one row (`name = "default"`)."""
+
+    __tablename__ = "support_settings"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    auto_close_hours: Mapped[int] = mapped_column(Integer, default=96)
+    csat_delay_hours: Mapped[int] = mapped_column(Integer, default=24)

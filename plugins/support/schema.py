@@ -409,6 +409,19 @@ class SubmitCsatInput:
     comment: str | None = None
 
 
+@strawberry.input(description="Only the fields sent change.")
+class UpdateSupportSettingsInput:
+    auto_close_hours: int | None = strawberry.field(default=strawberry.UNSET, description="Solved tickets close after this long (96).")
+    csat_delay_hours: int | None = strawberry.field(default=strawberry.UNSET, description="Surveys go out this long after solving (24).")
+
+
+@strawberry.type
+class SupportSettingsPayload:
+    auto_close_hours: int | None
+    csat_delay_hours: int | None
+    user_errors: list[UserErrorType]
+
+
 @strawberry.input
 class CreateKbCategoryInput:
     name: str
@@ -534,6 +547,12 @@ class SupportMutation:
     async def submit_csat(self, info: Info, input: SubmitCsatInput) -> SupportCsatPayload:
         done, errors = await run_mutation(info, "support.read", lambda uow: service.submit_csat(uow, input.token, input.rating, input.comment))
         return SupportCsatPayload(accepted=done is not None, user_errors=errors)
+
+    @strawberry.mutation
+    async def update_support_settings(self, info: Info, input: UpdateSupportSettingsInput) -> SupportSettingsPayload:
+        row, errors = await run_mutation(info, "support.configure", lambda uow: service.update_settings(uow, input_values(input)))
+        return SupportSettingsPayload(auto_close_hours=row.auto_close_hours if row else None,
+                                      csat_delay_hours=row.csat_delay_hours if row else None, user_errors=errors)
 
     @strawberry.mutation
     async def create_kb_category(self, info: Info, input: CreateKbCategoryInput) -> SupportConfigPayload:

@@ -38,13 +38,14 @@ from .models import (
     SupportKbArticle,
     SupportKbCategory,
     SupportMacro,
+    SupportSettings,
     SupportSlaPolicy,
     SupportStatusChange,
     SupportTicket,
 )
 
-AUTO_CLOSE_AFTER = dt.timedelta(days=4)
-CSAT_DELAY = dt.timedelta(hours=24)
+DEFAULT_AUTO_CLOSE_HOURS = 96
+DEFAULT_CSAT_DELAY_HOURS = 24
 FCR_REOPEN_WINDOW = dt.timedelta(days=7)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -174,6 +175,28 @@ async def create_macro(uow: UnitOfWork, data: dict) -> SupportMacro:
     return macro
 
 
+async def get_settings(session) -> SupportSettings:
+    row = await session.get(SupportSettings, "default")
+    return row or SupportSettings(name="default", auto_close_hours=DEFAULT_AUTO_CLOSE_HOURS, csat_delay_hours=DEFAULT_CSAT_DELAY_HOURS)
+
+
+async def update_settings(uow: UnitOfWork, data: dict) -> SupportSettings:
+    check = Checker()
+    for field in ("auto_close_hours", "csat_delay_hours"):
+        if field in data and (data[field] is None or not 0 <= data[field] <= 24 * 365):
+            check.fail(field, "must be between 0 and 8760 hours", "OUT_OF_RANGE")
+    check.done()
+    row = await uow.session.get(SupportSettings, "default", with_for_update=True)
+    if row is None:
+        row = SupportSettings(name="default", auto_close_hours=DEFAULT_AUTO_CLOSE_HOURS, csat_delay_hours=DEFAULT_CSAT_DELAY_HOURS)
+        uow.session.add(row)
+    for field in ("auto_close_hours", "csat_delay_hours"):
+        if field in data:
+            setattr(row, field, data[field])
+    await uow.session.flush()
+    return row
+
+
 # --- tickets ------------------------------------------------------------------------------------
 
 
@@ -199,7 +222,8 @@ async def _set_status(uow: UnitOfWork, ticket: SupportTicket, status: str) -> No
     if status == "solved":
         ticket.solved_at = now
         token_hash = hashlib.sha256(secrets.token_bytes(32)).hexdigest()  # replaced by the real token when sent
-        uow.session.add(SupportCsat(ticket_id=ticket.id, token_hash=token_hash, status="scheduled", send_at=now + CSAT_DELAY))
+        delay = dt.timedelta(hours=(await get_settings(uow.session)).csat_delay_hours)
+        uow.session.add(SupportCsat(ticket_id=ticket.id, token_hash=token_hash, status="scheduled", send_at=now + delay))
         await uow.emit("support.ticket_solved", "support_ticket", ticket.id)
     elif status == "closed":
         ticket.closed_at = now
@@ -544,8 +568,9 @@ async def sweep_escalations(runtime) -> int:
 
 async def close_solved(runtime) -> int:
     async with runtime.read_session() as session:
+        after = dt.timedelta(hours=(await get_settings(session)).auto_close_hours)
         ids = list((await session.execute(select(SupportTicket.id).where(
-            SupportTicket.status == "solved", SupportTicket.solved_at <= runtime.clock.now() - AUTO_CLOSE_AFTER))).scalars())
+            SupportTicket.status == "solved", SupportTicket.solved_at <= runtime.clock.now() - after))).scalars())
     for ticket_id in ids:
         async with runtime.unit_of_work() as uow:
             ticket = await uow.session.get(SupportTicket, ticket_id, with_for_update=True, populate_existing=True)

@@ -217,6 +217,7 @@ SUPPORT_FIELDS = {
     "Mutation.addEscalationRule": "support.configure", "Mutation.createSupportGroup": "support.configure",
     "Mutation.setSupportAgent": "support.configure", "Mutation.createMacro": "support.configure",
     "Mutation.createKbCategory": "support.configure", "Mutation.submitCsat": "support.read",
+    "Mutation.updateSupportSettings": "support.configure",
 }
 
 
@@ -231,3 +232,35 @@ async def test_a_ticket_is_found_by_id_or_number(api):
     assert by_number["ticket"]["id"] == ticket["id"] and by_id["ticket"]["number"] == ticket["number"]
     errors = await api.errors("{ ticket { id } }")
     assert errors[0]["extensions"]["code"] == "INVALID_ARGUMENT"
+
+
+async def test_close_and_survey_delays_are_configurable(api):
+    settings = await api.mutate("updateSupportSettings", {"autoCloseHours": 24, "csatDelayHours": 2}, "autoCloseHours csatDelayHours",
+                                role="manager")
+    assert settings == {"autoCloseHours": 24, "csatDelayHours": 2, "userErrors": []}
+    bad = await api.mutate("updateSupportSettings", {"csatDelayHours": -1}, "csatDelayHours", role="manager")
+    assert bad["userErrors"][0]["code"] == "OUT_OF_RANGE"
+    ticket = await _ticket(api, body="?")
+    await _status(api, ticket["id"], "solved")
+    api.clock.advance(hours=2)
+    await run_due_jobs(api.runtime)
+    assert len(await _outbox_tokens(api)) == 1
+    api.clock.advance(hours=22)
+    await run_due_jobs(api.runtime)
+    state = await api.graphql("query($id: ID!) { node(id: $id) { ... on SupportTicket { status } } }", {"id": ticket["id"]})
+    assert state["node"]["status"] == "closed"
+
+
+async def test_least_open_assignment_prefers_the_agent_with_fewest_open_tickets(api):
+    group = await _config(api, "createSupportGroup", {"name": "二次対応", "assignment": "least_open"})
+    for role in ("support", "manager"):
+        await api.token(role)
+        await _config(api, "setSupportAgent", {"groupId": group, "userId": to_global_id("User", api.user_ids[role])})
+    first = await _ticket(api, groupId=group)
+    api.clock.advance(minutes=1)
+    second = await _ticket(api, groupId=group)
+    assert {first["assignee"]["displayName"], second["assignee"]["displayName"]} == {"test support", "test manager"}
+    await _status(api, first["id"], "solved")  # its agent now has none open
+    api.clock.advance(minutes=1)
+    third = await _ticket(api, groupId=group)
+    assert third["assignee"] == first["assignee"]

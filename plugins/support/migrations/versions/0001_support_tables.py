@@ -2,7 +2,7 @@
 
 Revision ID: support_0001
 Revises:
-Create Date: 2026-11-22 23:32:59.422304
+Create Date: 2026-11-23 00:02:21.063771
 """
 from alembic import op
 import sqlalchemy as sa
@@ -50,6 +50,12 @@ def upgrade() -> None:
     sa.Column('priority', sa.String(length=10), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_support_macro')),
     sa.UniqueConstraint('name', name=op.f('uq_support_macro_name'))
+    )
+    op.create_table('support_settings',
+    sa.Column('name', sa.String(length=40), nullable=False),
+    sa.Column('auto_close_hours', sa.Integer(), nullable=False),
+    sa.Column('csat_delay_hours', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_support_settings'))
     )
     op.create_table('support_group_member',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -242,6 +248,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_support_group_member_group_id'))
 
     op.drop_table('support_group_member')
+    op.drop_table('support_settings')
     op.drop_table('support_macro')
     op.drop_table('support_kb_category')
     op.drop_table('support_group')
