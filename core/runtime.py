@@ -63,6 +63,10 @@ class Runtime:
             if activity_type.key in self.activity_types:
                 raise ValueError(f"activity type {activity_type.key!r} registered twice (by {plugin})")
             self.activity_types[activity_type.key] = activity_type
+        from .catalog import check_catalog
+        from .db import Base
+
+        check_catalog(Base.metadata, self.plugins)
         self.engine = create_engine(self.settings.database_url)
         self._reader, self._writer = sessionmakers(self.engine)
         # SQLite has one writer at a time. Queueing this process's writers here instead of in

@@ -240,6 +240,17 @@ class PersonalDataFieldInfo:
     portable: bool
 
 
+@strawberry.type(description="One purpose of processing and what it uses (GDPR Art. 30 record).")
+class ProcessingRecord:
+    purpose: str
+    data_subjects: list[str]
+    categories: list[str]
+    sensitive: bool
+    plugins: list[str]
+    locations: list[str]
+    provenance: list[str]
+
+
 @strawberry.type
 class CoreQuery:
     @strawberry.field(description="The user the request's token belongs to.")
@@ -313,6 +324,20 @@ class CoreQuery:
         return [PersonalDataFieldInfo(plugin=plugin, entity=f.entity, field=f.field, category=f.category, purposes=list(f.purposes),
                                       provenance=f.provenance, sensitive=f.sensitive, erasure=f.erasure, portable=f.portable)
                 for plugin, f in info.context.runtime.plugins.contributions("enishi_personal_data")]
+
+    @strawberry.field(description="Records of processing (GDPR Art. 30), generated from the catalog: per purpose, the "
+                                  "categories of personal data, where they are held, and their provenance. Needs `personal_data.read`.")
+    def records_of_processing(self, info: Info) -> list[ProcessingRecord]:
+        info.context.require("personal_data.read")
+        by_purpose: dict[str, list] = {}
+        for plugin, field in info.context.runtime.plugins.contributions("enishi_personal_data"):
+            for purpose in field.purposes:
+                by_purpose.setdefault(purpose, []).append((plugin, field))
+        return [ProcessingRecord(
+            purpose=purpose, data_subjects=["contacts"], categories=sorted({f.category for _, f in fields}),
+            sensitive=any(f.sensitive for _, f in fields), plugins=sorted({p for p, _ in fields}),
+            locations=sorted({f"{f.entity}.{f.field}" for _, f in fields}), provenance=sorted({f.provenance for _, f in fields}))
+            for purpose, fields in sorted(by_purpose.items())]
 
     @strawberry.field
     async def users(self, info: Info) -> list[User]:

@@ -100,6 +100,7 @@ def enishi_personal_data():
     return [
         PersonalDataField("support_ticket", "requester_id", "user.unique_id", purposes=("support",), erasure="anonymise"),
         PersonalDataField("support_ticket", "subject", "user.content", purposes=("support",), erasure="retain"),
+        PersonalDataField("support_ticket", "custom_fields", "user", purposes=("support",), erasure="retain"),
         PersonalDataField("support_article", "body", "user.content", purposes=("support",), erasure="anonymise"),
         PersonalDataField("support_csat", "comment", "user.content", purposes=("support",), provenance="provided"),
     ]

@@ -92,7 +92,7 @@ class SupportTicket(Base):
     account_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_account.id", ondelete="SET NULL"), index=True)
     group_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("support_group.id", ondelete="SET NULL"))
     assignee_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"), index=True)
-    tags: Mapped[list] = mapped_column(JSONType, default=list)
+    tags: Mapped[list] = mapped_column(JSONType, default=list, info={"personal": False})  # labels such as "vip", "billing"
     custom_fields: Mapped[dict] = mapped_column(JSONType, default=dict)
     policy_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("support_sla_policy.id", ondelete="SET NULL"))
     follow_up_of_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("support_ticket.id", ondelete="SET NULL"))

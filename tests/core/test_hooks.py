@@ -331,3 +331,39 @@ async def test_hook_enishi_http_routes(enishi_api):
     response = await api.client.get("/hooktest/ping/縁")
     assert response.status_code == 200 and response.text == "pong 縁"  # no token: the plugin's own route
     assert (await api.client.post("/graphql", json={"query": "{ viewer { id } }"})).status_code == 401
+
+
+def test_start_up_fails_naming_a_personal_looking_column_missing_from_the_catalog():
+    from sqlalchemy import Column, ForeignKey, Table, Text, Uuid
+
+    from enishi.db import Base
+    from enishi.runtime import Runtime
+
+    table = Table("hooktest_diary", Base.metadata, Column("id", Uuid, primary_key=True),
+                  Column("contact_id", Uuid, ForeignKey("core_contact.id")), Column("entry", Text),
+                  Column("mood", Text, info={"personal": False}))
+    try:
+        class Silent:
+            @hookimpl
+            def enishi_activity_types(self):
+                return []
+
+        with pytest.raises(PluginError, match=r": hooktest_diary\.entry$"):
+            Runtime(Settings(database_url="sqlite+aiosqlite://", plugin_autoload=False), extra_plugins=[("hooktest", Silent())])
+
+        class Declares:
+            @hookimpl
+            def enishi_personal_data(self):
+                return [PersonalDataField("hooktest_diary", "entry", "user.content")]
+
+        Runtime(Settings(database_url="sqlite+aiosqlite://", plugin_autoload=False), extra_plugins=[("hooktest", Declares())])
+    finally:
+        Base.metadata.remove(table)
+
+
+async def test_records_of_processing_are_generated_from_the_catalog(api):
+    records = (await api.graphql("{ recordsOfProcessing { purpose categories plugins locations } }", role="compliance"))["recordsOfProcessing"]
+    by_purpose = {r["purpose"]: r for r in records}
+    assert {"crm", "loyalty", "support", "account_based_marketing"} <= set(by_purpose)
+    assert "core_contact_email.address" in by_purpose["crm"]["locations"]
+    assert by_purpose["loyalty"]["plugins"] == ["loyalty"]

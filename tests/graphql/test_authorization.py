@@ -21,6 +21,7 @@ FIELD_PERMISSIONS = {
     "Query.activityTypes": ("crm.read", "{ activityTypes { key } }"),
     "Query.users": ("user.read", "{ users { id } }"),
     "Query.personalDataCatalog": ("personal_data.read", "{ personalDataCatalog { entity field } }"),
+    "Query.recordsOfProcessing": ("personal_data.read", "{ recordsOfProcessing { purpose } }"),
     "Mutation.createAccount": ("crm.write", 'mutation { createAccount(input: {name: ""}) { userErrors { code } } }'),
     "Mutation.updateAccount": ("crm.write", f'mutation {{ updateAccount(input: {{id: "{NO_ACCOUNT}"}}) {{ userErrors {{ code }} }} }}'),
     "Mutation.deleteAccount": ("crm.delete", f'mutation {{ deleteAccount(input: {{id: "{NO_ACCOUNT}"}}) {{ userErrors {{ code }} }} }}'),
