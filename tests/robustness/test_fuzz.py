@@ -1,6 +1,5 @@
 """Property-based fuzzing of the live schema over HTTP: whatever a client sends, the server answers
 with data or clean, typed errors — never a 5xx, never an unmasked internal error."""
-import asyncio
 import json
 
 import hypothesis.strategies as st
