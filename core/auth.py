@@ -14,6 +14,8 @@ from .errors import Forbidden, InputError, UserError
 from .models import ApiToken, User
 
 ROLES = ("admin", "manager", "sales", "marketing", "support", "compliance", "integration")
+# Permissions name the roles that hold them; admin holds every permission without being named.
+NON_ADMIN_ROLES = tuple(role for role in ROLES if role != "admin")
 TOKEN_PREFIX = "enishi_"
 
 

@@ -11,7 +11,7 @@ from .contributions import ActivityType, DataSubject, ErasureReport, Permission,
 from .models import Account, Activity, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, Task
 from .plugin_host import hookimpl
 
-ALL_ROLES = ("admin", "manager", "sales", "marketing", "support", "compliance", "integration")
+from .auth import NON_ADMIN_ROLES
 
 
 @hookimpl
@@ -22,7 +22,7 @@ def enishi_migrations():
 @hookimpl
 def enishi_permissions():
     return [
-        Permission("crm.read", "Read accounts, contacts, activities and tasks", ALL_ROLES),
+        Permission("crm.read", "Read accounts, contacts, activities and tasks", NON_ADMIN_ROLES),
         Permission("crm.write", "Create and update accounts and contacts", ("manager", "sales", "marketing", "integration")),
         Permission("crm.delete", "Soft-delete and restore accounts and contacts", ("manager", "sales")),
         Permission("crm.destroy", "Destroy accounts and contacts for good", ("compliance",)),
@@ -30,7 +30,7 @@ def enishi_permissions():
         Permission("crm.read_deleted", "See soft-deleted records", ("manager", "compliance")),
         Permission("activity.write", "Log and delete activities", ("manager", "sales", "marketing", "support", "integration")),
         Permission("task.write", "Create and update tasks", ("manager", "sales", "marketing", "support")),
-        Permission("user.read", "See users", ALL_ROLES),
+        Permission("user.read", "See users", NON_ADMIN_ROLES),
         Permission("user.manage", "Create users and tokens", ()),
         Permission("personal_data.read", "See everything held about a data subject", ("compliance",)),
     ]

@@ -59,10 +59,12 @@ class Runtime:
         self.plugins = PluginHost(self.settings, extra_plugins)
         self.permissions = PermissionRegistry([p for _, p in self.plugins.contributions("enishi_permissions")])
         self.activity_types: dict[str, ActivityType] = {}
+        self.activity_type_plugins: dict[str, str] = {}
         for plugin, activity_type in self.plugins.contributions("enishi_activity_types"):
             if activity_type.key in self.activity_types:
                 raise ValueError(f"activity type {activity_type.key!r} registered twice (by {plugin})")
             self.activity_types[activity_type.key] = activity_type
+            self.activity_type_plugins[activity_type.key] = plugin
         from .catalog import check_catalog
         from .db import Base
 

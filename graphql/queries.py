@@ -313,8 +313,7 @@ class CoreQuery:
     def activity_types(self, info: Info) -> list[ActivityTypeInfo]:
         info.context.require("crm.read")
         runtime = info.context.runtime
-        owners = {t.key: plugin for plugin, t in runtime.plugins.contributions("enishi_activity_types")}
-        return [ActivityTypeInfo(key=t.key, label=t.label, label_ja=t.label_ja, plugin=owners.get(t.key, "core"))
+        return [ActivityTypeInfo(key=t.key, label=t.label, label_ja=t.label_ja, plugin=runtime.activity_type_plugins[t.key])
                 for t in runtime.activity_types.values()]
 
     @strawberry.field(description="Every personal-data column of the core and of every installed plugin. "

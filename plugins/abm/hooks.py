@@ -11,6 +11,7 @@ import pluggy
 import strawberry
 from sqlalchemy import delete, select
 
+from enishi.auth import NON_ADMIN_ROLES
 from enishi import ErasureReport, MergeMove, Permission, PersonalDataField, ScheduledJob, hookimpl
 from enishi.models import Account
 
@@ -27,8 +28,6 @@ class AbmHookSpecs:
 
 
 ENISHI_HOOKSPECS = AbmHookSpecs
-READERS = ("manager", "sales", "marketing", "support", "compliance", "integration")
-
 
 @hookimpl
 def enishi_migrations():
@@ -59,7 +58,7 @@ def enishi_graphql_type_fields():
 @hookimpl
 def enishi_permissions():
     return [
-        Permission("abm.read", "See target accounts, tiers, stages and engagement", READERS),
+        Permission("abm.read", "See target accounts, tiers, stages and engagement", NON_ADMIN_ROLES),
         Permission("abm.read_people", "See buying committees (roles are personal data)", ("manager", "sales", "marketing")),
         Permission("abm.write", "Target accounts, departments, buying roles, account plans", ("manager", "sales", "marketing")),
         Permission("abm.configure", "Change the engagement formula and ICP rules", ("manager", "marketing")),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import operator
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -116,15 +117,15 @@ def _field_value(account: Account, name: str):
     return getattr(account, name, None)
 
 
+ICP_OPERATORS = {"gte": operator.ge, "lte": operator.le, "eq": operator.eq, "in": lambda value, wanted: value in wanted}
+
+
 def icp_score(account: Account, rules: list[dict]) -> int:
     score = 0
     for rule in rules:
-        value, wanted = _field_value(account, rule["field"]), rule["value"]
-        matched = value is not None and {
-            "gte": lambda: value >= wanted, "lte": lambda: value <= wanted, "eq": lambda: value == wanted,
-            "in": lambda: value in wanted,
-        }[rule["op"]]()
-        score += rule["points"] if matched else 0
+        value = _field_value(account, rule["field"])
+        if value is not None and ICP_OPERATORS[rule["op"]](value, rule["value"]):
+            score += rule["points"]
     return score
 
 
@@ -179,6 +180,13 @@ async def untarget(uow: UnitOfWork, account_id: uuid.UUID) -> uuid.UUID:
 # --- departments, committees, plans -------------------------------------------------------------
 
 
+async def _check_department(uow: UnitOfWork, check: Checker, account_id, department_id, field_name: str) -> None:
+    if department_id is not None:
+        department = await uow.session.get(AbmDepartment, department_id)
+        if department is None or department.account_id != account_id:
+            check.fail(field_name, "no such department at this account", "NOT_FOUND")
+
+
 async def create_department(uow: UnitOfWork, account_id: uuid.UUID, data: dict) -> AbmDepartment:
     check = Checker()
     name = check.text(data, "name", max_length=200, required=True)
@@ -187,10 +195,7 @@ async def create_department(uow: UnitOfWork, account_id: uuid.UUID, data: dict) 
     if account is None or account.deleted_at is not None:
         check.fail("accountId", "no such account", "NOT_FOUND")
     parent_id = data.get("parent_id")
-    if parent_id is not None:
-        parent = await uow.session.get(AbmDepartment, parent_id)
-        if parent is None or parent.account_id != account_id:
-            check.fail("parentId", "no such department at this account", "NOT_FOUND")
+    await _check_department(uow, check, account_id, parent_id, "parentId")
     check.done()
     exists = (await uow.session.execute(select(AbmDepartment.id).where(AbmDepartment.account_id == account_id,
                                                                          AbmDepartment.name == name))).first()
@@ -212,10 +217,7 @@ async def assign_role(uow: UnitOfWork, account_id: uuid.UUID, contact_id: uuid.U
     if not linked:
         check.fail("contactId", "is not a contact of this account", "NOT_LINKED")
     department_id = data.get("department_id")
-    if department_id is not None:
-        department = await uow.session.get(AbmDepartment, department_id)
-        if department is None or department.account_id != account_id:
-            check.fail("departmentId", "no such department at this account", "NOT_FOUND")
+    await _check_department(uow, check, account_id, department_id, "departmentId")
     check.done()
     existing = (await uow.session.execute(select(AbmBuyingRole).where(
         AbmBuyingRole.account_id == account_id, AbmBuyingRole.contact_id == contact_id).with_for_update())).scalar_one_or_none()

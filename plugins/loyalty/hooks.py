@@ -11,11 +11,10 @@ from pathlib import Path
 import strawberry
 from sqlalchemy import select
 
+from enishi.auth import NON_ADMIN_ROLES
 from enishi import ActivityType, ErasureReport, MergeMove, Permission, PersonalDataField, ScheduledJob, hookimpl
 
 from . import models, schema, service
-
-ALL_ROLES = ("manager", "sales", "marketing", "support", "compliance", "integration")
 
 
 @hookimpl
@@ -48,7 +47,7 @@ def enishi_graphql_type_fields():
 @hookimpl
 def enishi_permissions():
     return [
-        Permission("loyalty.read", "See memberships, balances and ledgers", ALL_ROLES),
+        Permission("loyalty.read", "See memberships, balances and ledgers", NON_ADMIN_ROLES),
         Permission("loyalty.operate", "Enrol, earn, spend, record purchases and refunds, redeem",
                    ("manager", "sales", "marketing", "support", "integration")),
         Permission("loyalty.adjust", "Adjust balances by hand, with a reason", ("manager",)),

@@ -13,12 +13,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from enishi.auth import NON_ADMIN_ROLES
 from enishi import ErasureReport, Permission, PersonalDataField, hookimpl
 from enishi.errors import InputError
 
 from . import models, schema, service
-
-CONSENT_READERS = ("manager", "sales", "marketing", "support", "compliance", "integration")
 
 
 @hookimpl
@@ -44,7 +43,7 @@ def enishi_graphql_type_fields():
 
 @hookimpl
 def enishi_permissions():
-    return [Permission("privacy.consent.read", "See consent states and history", CONSENT_READERS),
+    return [Permission("privacy.consent.read", "See consent states and history", NON_ADMIN_ROLES),
             Permission("privacy.consent.write", "Record and withdraw consent", ("manager", "sales", "marketing", "support", "compliance",
                                                                                 "integration"))]
 

@@ -39,16 +39,7 @@ class SupportArticle:
         return User.from_row(row) if row else None
 
 
-@strawberry.type
-class SupportTimer:
-    kind: str
-    target_minutes: float
-    started_at: dt.datetime
-    due_at: dt.datetime | None
-    fulfilled_at: dt.datetime | None
-    breached_at: dt.datetime | None
-    elapsed_business_minutes: float
-    paused: bool
+SupportTimer = strawberry.type(service.Timer, name="SupportTimer")
 
 
 @strawberry.type
@@ -126,10 +117,7 @@ class SupportTicket(relay.Node):
     @strawberry.field(description="SLA timers of the ticket's policy, computed now from its history.")
     async def timers(self, info: Info) -> list[SupportTimer]:
         async with info.context.runtime.read_session() as session:
-            result = await service.timers(session, self._row, info.context.runtime.clock.now())
-        return [SupportTimer(kind=t.kind, target_minutes=t.target_minutes, started_at=t.started_at, due_at=t.due_at,
-                             fulfilled_at=t.fulfilled_at, breached_at=t.breached_at, elapsed_business_minutes=t.elapsed_minutes,
-                             paused=t.paused) for t in result]
+            return await service.timers(session, self._row, info.context.runtime.clock.now())
 
     @strawberry.field(description="Status history, oldest first.")
     async def events(self, info: Info) -> list[SupportStatusEvent]:

@@ -433,7 +433,7 @@ class Timer:
     due_at: dt.datetime | None
     fulfilled_at: dt.datetime | None
     breached_at: dt.datetime | None
-    elapsed_minutes: float
+    elapsed_business_minutes: float
     paused: bool
 
 
@@ -524,7 +524,7 @@ async def _escalate_ticket(uow: UnitOfWork, ticket: SupportTicket, now: dt.datet
         cycle = f"{timer.kind}:{timer.started_at.isoformat()}"
         for rule in (r for r in rules if r.timer == timer.kind):
             if rule.percent is not None:
-                due = timer.elapsed_minutes >= timer.target_minutes * rule.percent / 100
+                due = timer.elapsed_business_minutes >= timer.target_minutes * rule.percent / 100
             else:
                 due = timer.breached_at is not None and now >= timer.breached_at + dt.timedelta(minutes=rule.minutes_after_breach)
             if not due:
