@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,9 +80,17 @@ class Event:
 
 @dataclass(frozen=True)
 class DataSubject:
-    """The person a data-subject request is about, identified by their contact id."""
+    """The person a data-subject request is about, identified by their contact id.
+
+    `held` names the records under a legal hold as (GraphQL node type, id) pairs, for example
+    `("Activity", id)`: an erasure keeps them and reports them with `ErasureReport.retain`."""
 
     contact_id: uuid.UUID
+    held: Mapping[tuple[str, uuid.UUID], dict] = field(default_factory=dict)
+
+    def hold_on(self, node_type: str, record_id: uuid.UUID) -> dict | None:
+        """The hold keeping this record (basis, reference, until), or None."""
+        return self.held.get((node_type, record_id))
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,22 @@ class ErasureReport:
     def add(self, entity: str, strategy: str, count: int) -> None:
         key = f"{entity}:{strategy}"
         self.affected[key] = self.affected.get(key, 0) + count
+
+    def hold_back(self, subject: DataSubject, node_type: str, entity: str, record_ids) -> list[uuid.UUID]:
+        """The ids among `record_ids` that a legal hold keeps, each reported as retained."""
+        kept = []
+        for record_id in record_ids:
+            if (hold := subject.hold_on(node_type, record_id)) is not None:
+                kept.append(record_id)
+                self.retain(entity, 1, hold["basis"], hold.get("until"), hold.get("reference"), legal_hold=True)
+        return kept
+
+    def retain(self, entity: str, rows: int, basis: str, until: str | None = None, reference: str | None = None, *,
+               legal_hold: bool = False) -> None:
+        """Record rows kept on purpose, and why (a legal hold, proof of consent)."""
+        if rows:
+            self.retained.append({"entity": entity, "rows": rows, "basis": basis, "until": until, "reference": reference,
+                                  "legal_hold": legal_hold})
 
 
 AwaitableOrValue = Any | Awaitable[Any]

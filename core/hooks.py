@@ -117,10 +117,12 @@ async def enishi_subject_erase(uow, subject: DataSubject):
     if contact is None:
         return report
     sole = await _sole_activity_ids(session, contact.id)
-    if sole:
-        report.add("core_activity", "delete", (await session.execute(delete(Activity).where(Activity.id.in_(sole)))).rowcount)
+    held = report.hold_back(subject, "Activity", "core_activity", sole)
+    if erasable := [a for a in sole if a not in held]:
+        report.add("core_activity", "delete", (await session.execute(delete(Activity).where(Activity.id.in_(erasable)))).rowcount)
+    # A held activity keeps its link to the person too: the hold is about proving who was involved.
     report.add("core_activity_target", "delete", (await session.execute(
-        delete(ActivityTarget).where(ActivityTarget.contact_id == contact.id))).rowcount)
+        delete(ActivityTarget).where(ActivityTarget.contact_id == contact.id, ActivityTarget.activity_id.not_in(held)))).rowcount)
     for model in (ContactEmail, ContactPhone, ContactAccount, Task):
         report.add(model.__tablename__, "delete", (await session.execute(delete(model).where(model.contact_id == contact.id))).rowcount)
     if contact.search_text or contact.family_name or contact.given_name or contact.custom_fields:

@@ -120,7 +120,7 @@ def enishi_on_event(event, uow):
 
     `event` is an `enishi.Event`; its `type` is `<entity>.<action>` for core entities
     (`account.created`, `contact.updated`, `contact.deleted`, `contact.restored`,
-    `contact.destroyed`, `contact.merged`, `activity.logged`, `activity.updated`, `activity.deleted`,
+    `contact.destroyed`, `contact.merged`, `contact.personal_data_read`, `activity.logged`, `activity.updated`, `activity.deleted`,
     `task.created`, `task.updated`, `task.completed`, `task.deleted`, and the same as contacts' for
     accounts), or a plugin's
     own type. Raise to veto the change: the whole unit of work rolls back. Emit further events
@@ -147,7 +147,11 @@ def enishi_subject_collect(uow, subject):
 def enishi_subject_erase(uow, subject):
     """Erase everything you hold about `subject`, per the erasure strategy of each field, and
     return an `enishi.ErasureReport`. Must be idempotent: a second call after a crash finishes
-    the work and reports zero for what is already gone."""
+    the work and reports zero for what is already gone.
+
+    Records under a legal hold must be kept: `report.hold_back(subject, "YourNodeType", "your_table",
+    ids)` returns the held ids among `ids` (and reports them as retained, with the hold's basis);
+    erase the rest. The privacy plugin calls you again when the hold ends."""
 
 
 # --- cooperation hooks (a provider plugin answers; callers work without one) -------------------

@@ -125,11 +125,13 @@ class PluginHost:
     async def call(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Call a runtime hook plugin by plugin, awaiting each before the next: the implementations
         share one database session, which must never be used by two coroutines at once."""
-        results = []
-        for impl in self.implementations(hook_name):
-            value = impl.function(**{name: kwargs[name] for name in impl.argnames})
-            results.append((impl.plugin_name, await await_me_maybe(value)))
-        return results
+        return [(impl.plugin_name, await self.call_one(impl, **kwargs)) for impl in self.implementations(hook_name)]
+
+    @staticmethod
+    async def call_one(impl: pluggy.HookImpl, **kwargs: Any) -> Any:
+        """Call one plugin's implementation (data-subject requests run each plugin on its own,
+        so that one failure is retried alone)."""
+        return await await_me_maybe(impl.function(**{name: kwargs[name] for name in impl.argnames}))
 
 
 def _distribution_version(name: str) -> str:

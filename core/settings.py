@@ -29,6 +29,8 @@ class Settings:
     disabled_plugins: frozenset[str] = frozenset()
     plugin_autoload: bool = True
     key_encryption_key: str | None = None
+    # The key being rotated away from: still unwraps what `enishi keys rotate` has not re-wrapped.
+    previous_key_encryption_key: str | None = None
     max_page_size: int = 100
     default_page_size: int = 20
     max_query_depth: int = 12
@@ -76,6 +78,8 @@ class Settings:
                 values["key_encryption_key"] = Path(env["ENISHI_KEK_FILE"]).read_text().strip()
             except OSError as exc:
                 raise ConfigError(f"cannot read ENISHI_KEK_FILE: {exc}") from exc
+        if "ENISHI_KEK_PREVIOUS" in env:
+            values["previous_key_encryption_key"] = env["ENISHI_KEK_PREVIOUS"]
         if env.get("ENISHI_DISABLE_PLUGIN_AUTOLOAD"):
             values["plugin_autoload"] = False
         unknown = set(values) - known

@@ -33,8 +33,8 @@ def to_global_id(type_name: str, id: uuid.UUID | str) -> str:
     return base64.b64encode(f"{type_name}:{id}".encode()).decode()
 
 
-def parse_global_id(value: str, expected: str | tuple[str, ...], field: str) -> uuid.UUID:
-    """The uuid inside a global id of one of the expected types, or a typed input error."""
+def split_global_id(value: str, expected: str | tuple[str, ...], field: str) -> tuple[str, uuid.UUID]:
+    """(type name, uuid) of a global id of one of the expected types, or a typed input error."""
     expected = (expected,) if isinstance(expected, str) else expected
     try:
         type_name, _, raw = base64.b64decode(str(value).encode(), validate=True).decode().partition(":")
@@ -43,7 +43,12 @@ def parse_global_id(value: str, expected: str | tuple[str, ...], field: str) -> 
         raise InputError(UserError(field, "is not a valid id", "INVALID_ID")) from None
     if type_name not in expected:
         raise InputError(UserError(field, f"must be the id of a {' or '.join(expected)}", "WRONG_ID_TYPE"))
-    return parsed
+    return type_name, parsed
+
+
+def parse_global_id(value: str, expected: str | tuple[str, ...], field: str) -> uuid.UUID:
+    """The uuid inside a global id of one of the expected types, or a typed input error."""
+    return split_global_id(value, expected, field)[1]
 
 
 # --- connection types ---------------------------------------------------------------------------

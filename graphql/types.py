@@ -249,6 +249,7 @@ class Contact(relay.Node):
         runtime = info.context.runtime
         async with runtime.unit_of_work(info.context.viewer.user_id) as uow:
             sections = await runtime.plugins.call("enishi_subject_collect", uow=uow, subject=DataSubject(self._row.id))
+            await uow.emit("contact.personal_data_read", "contact", self._row.id, {"purpose": "compliance_review"})
         return {plugin: section for plugin, section in sections if section}
 
 

@@ -87,6 +87,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Deleted rows are overwritten with zeros, so an erased person's data does not linger in
+        # free pages of the file (the WAL is truncated by `checkpoint` after an erasure).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -95,6 +98,20 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.exec_driver_sql("BEGIN")
+
+
+async def checkpoint(engine: AsyncEngine) -> bool:
+    """Copy the WAL into the database file and truncate it (SQLite; a no-op elsewhere). Returns
+    False when a reader kept part of the log busy: call again once it finished."""
+    if engine.dialect.name != "sqlite":
+        return True
+    async with engine.connect() as connection:
+        # On the driver's connection: SQLAlchemy would open a transaction, and a checkpoint inside
+        # one cannot truncate the log.
+        raw = (await connection.get_raw_connection()).driver_connection
+        cursor = await raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        busy, _, _ = await cursor.fetchone()
+    return not busy
 
 
 def sessionmakers(engine: AsyncEngine) -> tuple[async_sessionmaker, async_sessionmaker]:

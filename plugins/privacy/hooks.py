@@ -1,23 +1,30 @@
-"""Bundled plugin `privacy`, part one: subject keys (crypto-shredding) and the consent ledger.
+"""Bundled plugin `privacy`: subject keys (crypto-shredding), the consent ledger, data-subject
+requests across every plugin, legal holds, restriction, third-party provision records and the
+access log.
 
-It answers the core's `enishi_consent_check` for every other plugin (ABM's audience export asks
-it) and serves one-click withdrawal links at `POST /privacy/withdraw/{token}`. Data-subject
-requests, blind indexes, the audit log and records of processing are not built yet."""
+It answers the core's `enishi_consent_check` and `enishi_record_provision` for every other plugin,
+vetoes changes to a restricted person, logs reads of personal data, and serves one-click
+withdrawal links (`POST /privacy/withdraw/{token}`) and single-use export downloads
+(`GET /privacy/exports/{token}`)."""
 from __future__ import annotations
 
+import datetime as dt
+import json
+import uuid
 from pathlib import Path
 
 import strawberry
-from sqlalchemy import select
+from sqlalchemy import func, select
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from enishi.auth import NON_ADMIN_ROLES
-from enishi import ErasureReport, Permission, PersonalDataField, hookimpl
-from enishi.errors import InputError
+from enishi import CliCommand, ErasureReport, Permission, PersonalDataField, ScheduledJob, hookimpl
+from enishi.errors import InputError, UserError
+from enishi.graphql.relay import parse_global_id, to_global_id
 
-from . import models, schema, service
+from . import access_log, models, requests, schema, service
 
 
 @hookimpl
@@ -26,13 +33,18 @@ def enishi_migrations():
 
 
 @hookimpl
+def enishi_graphql_types():
+    return [schema.DataSubjectRequest, schema.LegalHold]
+
+
+@hookimpl
 def enishi_graphql_query():
-    return [schema.PrivacyQuery]
+    return [schema.PrivacyQuery, schema.DataSubjectRequestQuery]
 
 
 @hookimpl
 def enishi_graphql_mutation():
-    return [schema.PrivacyMutation]
+    return [schema.PrivacyMutation, schema.DataSubjectRequestMutation]
 
 
 @hookimpl
@@ -45,12 +57,49 @@ def enishi_graphql_type_fields():
 def enishi_permissions():
     return [Permission("privacy.consent.read", "See consent states and history", NON_ADMIN_ROLES),
             Permission("privacy.consent.write", "Record and withdraw consent", ("manager", "sales", "marketing", "support", "compliance",
-                                                                                "integration"))]
+                                                                                "integration")),
+            Permission("privacy.request.intake", "Take a data-subject request from a person (phone, letter)", ("support", "compliance")),
+            Permission("privacy.request.manage", "Review, run, extend and close data-subject requests; legal holds; restriction",
+                       ("compliance",)),
+            Permission("privacy.audit", "Read and verify the access log", ("compliance",))]
 
 
 @hookimpl
 async def enishi_consent_check(uow, contact_ids, purpose):
     return await service.check(uow.session, contact_ids, purpose)
+
+
+@hookimpl
+async def enishi_record_provision(uow, contact_ids, recipient, purpose):
+    await requests.record_provision(uow, contact_ids, recipient, purpose)
+
+
+# Changes that process a person; while restricted only storage, legal claims and data-subject work may.
+_PROCESSING_EVENTS = {"contact.updated", "contact.merged", "activity.logged", "activity.updated"}
+
+
+@hookimpl
+async def enishi_on_event(event, uow):
+    if event.type == "contact.personal_data_read":
+        await access_log.append(uow, event.entity_id, "personal_data_read", event.payload.get("purpose", ""))
+    elif event.type in _PROCESSING_EVENTS:
+        contact_ids = _concerned(event)
+        if contact_ids and (held := await service.restricted(uow.session, contact_ids)):
+            if event.type == "contact.updated" and await _rectifying(uow, held):
+                return  # the rectification a data-subject request asked for
+            raise InputError(UserError(None, "processing of this person is restricted (data-subject request)", "RESTRICTED"))
+
+
+def _concerned(event) -> set[uuid.UUID]:
+    if event.entity == "contact":
+        return {event.entity_id, *(uuid.UUID(m) for m in event.payload.get("merged_ids", ()))}
+    return {uuid.UUID(c) for c in event.payload.get("contact_ids", ())}
+
+
+async def _rectifying(uow, contact_ids) -> bool:
+    return (await uow.session.execute(select(models.PrivacyRequest.id).where(
+        models.PrivacyRequest.contact_id.in_(list(contact_ids)), models.PrivacyRequest.type == "rectification",
+        models.PrivacyRequest.status == "awaiting_manual").limit(1))).first() is not None
 
 
 async def _withdraw_link(request: Request):
@@ -65,9 +114,90 @@ async def _withdraw_link(request: Request):
     return JSONResponse({"withdrawn": True, "purpose": purpose})
 
 
+async def _download(request: Request):
+    """GET /privacy/exports/{token}: an export, once; the link then stops working."""
+    runtime = request.app.state.runtime
+    async with runtime.unit_of_work() as uow:
+        found = await requests.download(uow, request.path_params["token"])
+    if found is None:
+        return JSONResponse({"error": "this link is not valid, has expired or was already used", "code": "GONE"}, status_code=410)
+    fmt, content = found
+    media, name = {"json": ("application/json; charset=utf-8", "personal-data.json"), "zip": ("application/zip", "personal-data.zip")}[fmt]
+    return Response(content, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+async def _json_object(request: Request) -> dict | None:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) and all(isinstance(v, str) or v is None for v in body.values()) else None
+
+
+def _errors(error: InputError, status: int = 422) -> JSONResponse:
+    return JSONResponse({"errors": [{"field": e.field, "message": e.message, "code": e.code} for e in error.errors]}, status_code=status)
+
+
+async def _submit(request: Request):
+    """POST /privacy/requests {"type", "email", "details"?, "regime"?}: a person's own request, no
+    login. The answer is the same whether or not we know the address."""
+    runtime = request.app.state.runtime
+    body = await _json_object(request)
+    if body is None:
+        return JSONResponse({"errors": [{"field": None, "message": "send a JSON object of strings", "code": "BAD_REQUEST"}]}, status_code=400)
+    try:
+        async with runtime.unit_of_work() as uow:
+            submitted = await requests.submit(uow, body)
+    except InputError as error:
+        return _errors(error, 429 if error.errors[0].code == "RATE_LIMITED" else 422)
+    return JSONResponse({"requestId": to_global_id("DataSubjectRequest", submitted.id),
+                         "message": "If we hold data under this address, a confirmation code is on its way to it."}, status_code=202)
+
+
+async def _verify(request: Request):
+    """POST /privacy/requests/{id}/verify {"code"}: confirm with the emailed code (five attempts)."""
+    runtime = request.app.state.runtime
+    body = await _json_object(request)
+    code = (body or {}).get("code")
+    try:
+        request_id = parse_global_id(request.path_params["id"], "DataSubjectRequest", "id")
+        if not code:
+            raise InputError(UserError("code", "is required", "REQUIRED"))
+        async with runtime.unit_of_work() as uow:
+            verified, error = await requests.verify(uow, request_id, code)
+        if error is not None:
+            raise InputError(error)
+    except InputError as error:
+        return _errors(error)
+    if verified.status == "approved":
+        await requests.execute(runtime, verified.id)  # an objection to direct marketing: no review, done at once
+    return JSONResponse({"verified": True, "message": "Thank you: your request is confirmed."})
+
+
 @hookimpl
 def enishi_http_routes():
-    return [Route("/privacy/withdraw/{token}", _withdraw_link, methods=["POST"])]
+    return [Route("/privacy/withdraw/{token}", _withdraw_link, methods=["POST"]),
+            Route("/privacy/exports/{token}", _download, methods=["GET"]),
+            Route("/privacy/requests", _submit, methods=["POST"]),
+            Route("/privacy/requests/{id}/verify", _verify, methods=["POST"])]
+
+
+@hookimpl
+def enishi_scheduled_jobs():
+    return [ScheduledJob("privacy.finish_held_erasures", dt.timedelta(hours=24), requests.finish_held_erasures,
+                         "finish erasures once their legal holds ended; resume requests a crash left in progress")]
+
+
+@hookimpl
+def enishi_cli_commands():
+    async def rotate(runtime, args):
+        print(f"re-wrapped {await service.rotate_keys(runtime)} subject keys under the current ENISHI_KEK; "
+              "ENISHI_KEK_PREVIOUS can now be removed")
+
+    def configure(parser):
+        parser.add_argument("action", choices=["rotate"], help="rotate: re-wrap every subject key under ENISHI_KEK")
+
+    return [CliCommand("keys", "manage the privacy plugin's key-encryption keys", configure, rotate)]
 
 
 @hookimpl
@@ -79,6 +209,11 @@ def enishi_personal_data():
                           erasure="anonymise"),
         PersonalDataField("privacy_subject_key", "wrapped_key", "system.authentication", purposes=("security",),
                           provenance="observed", erasure="delete", portable=False),
+        PersonalDataField("privacy_request", "details", "user.content", purposes=("legal_obligation",), erasure="anonymise"),
+        PersonalDataField("privacy_request_run", "section", "user", purposes=("legal_obligation",), erasure="anonymise", portable=False),
+        PersonalDataField("privacy_export", "content", "user", purposes=("legal_obligation",), erasure="delete", portable=False),
+        PersonalDataField("privacy_provision", "recipient", "user.provision", purposes=("legal_obligation",), provenance="observed",
+                          erasure="retain"),
     ]
 
 
@@ -86,22 +221,30 @@ def enishi_personal_data():
 async def enishi_subject_collect(uow, subject):
     records = (await uow.session.execute(select(models.PrivacyConsent).where(models.PrivacyConsent.contact_id == subject.contact_id)
                                          .order_by(models.PrivacyConsent.seq))).scalars().all()
-    if not records:
+    provisions = (await uow.session.execute(select(models.PrivacyProvision).where(models.PrivacyProvision.contact_id == subject.contact_id)
+                                            .order_by(models.PrivacyProvision.seq))).scalars().all()
+    if not records and not provisions:
         return None
     return {"consents": [{"purpose": r.purpose, "state": r.state, "notice": r.notice_id, "notice_version": r.notice_version,
                           "source": r.source, "captured_at": r.captured_at.isoformat(), "evidence": await service.evidence_of(uow, r)}
-                         for r in records]}
+                         for r in records],
+            # APPI Art. 29/33(5): records of provision to third parties are disclosed on request.
+            "third_party_provisions": [{"recipient": p.recipient, "purpose": p.purpose, "provided_at": p.provided_at.isoformat()}
+                                       for p in provisions]}
 
 
 @hookimpl
 async def enishi_subject_erase(uow, subject):
-    """Consent records stay as proof of lawful processing (their states hold no content); their
-    evidence becomes unreadable as the subject's key is destroyed."""
+    """Consent and provision records stay as proof of lawful processing (they hold no content); the
+    consent evidence, request details and exports become unreadable as the subject's key is
+    destroyed, and stored exports are wiped."""
     report = ErasureReport("privacy")
+    report.add("privacy_export", "delete", await requests.erase_exports(uow, subject.contact_id))
     report.add("privacy_subject_key", "delete", await service.shred(uow, subject.contact_id))
-    kept = (await uow.session.execute(select(models.PrivacyConsent.seq).where(models.PrivacyConsent.contact_id == subject.contact_id))).all()
-    if kept:
-        report.retained.append({"entity": "privacy_consent", "rows": len(kept), "basis": "GDPR Art. 7(1) / APPI: proof of consent"})
+    for model, basis in ((models.PrivacyConsent, "GDPR Art. 7(1) / APPI: proof of consent"),
+                         (models.PrivacyProvision, "APPI Art. 29: third-party provision records are kept")):
+        kept = (await uow.session.execute(select(func.count()).select_from(model).where(model.contact_id == subject.contact_id))).scalar_one()
+        report.retain(model.__tablename__, kept, basis)
     return report
 
 

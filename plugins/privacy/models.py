@@ -1,16 +1,18 @@
-"""Privacy tables: per-subject data keys (for crypto-shredding) and the append-only consent ledger."""
+"""Privacy tables: per-subject data keys (for crypto-shredding), the append-only consent ledger,
+data-subject requests with their per-plugin runs and exports, legal holds, restrictions,
+third-party provision records (APPI) and the hash-chained access log."""
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Uuid
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from enishi.db import Base, UTCDateTime
+from enishi.db import Base, JSONType, UTCDateTime, new_id
 
 CONSENT_STATES = ("granted", "withdrawn")
-CONSENT_SOURCES = ("web_form", "import", "api", "agent", "gpc", "link")
+CONSENT_SOURCES = ("web_form", "import", "api", "agent", "gpc", "link", "dsr")
 
 
 class PrivacySubjectKey(Base):
@@ -21,6 +23,8 @@ class PrivacySubjectKey(Base):
 
     contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_contact.id", ondelete="CASCADE"), primary_key=True)
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Which key-encryption key wrapped it (a fingerprint), so `enishi keys rotate` can resume.
+    kek_id: Mapped[str | None] = mapped_column(String(16), info={"personal": False})
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     destroyed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
@@ -43,3 +47,156 @@ class PrivacyConsent(Base):
     actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     captured_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     evidence: Mapped[bytes | None] = mapped_column(LargeBinary)  # AES-GCM under the subject's key
+
+
+REQUEST_TYPES = ("access", "portability", "rectification", "erasure", "restriction", "objection", "appi_disclosure",
+                 "appi_stop_use", "appi_stop_provision")
+REQUEST_STATUSES = ("received", "identity_unverified", "pending_review", "approved", "denied", "in_progress", "awaiting_manual",
+                    "completed", "completed_with_exceptions", "failed", "canceled")
+OPEN_STATUSES = ("received", "identity_unverified", "pending_review", "approved", "in_progress", "awaiting_manual", "failed")
+REGIMES = ("gdpr", "appi")
+
+
+class PrivacyRequest(Base):
+    """A data-subject request. Who asked is the contact (unknown until the identity is verified);
+    what was done is in its runs and its status history."""
+
+    __tablename__ = "privacy_request"
+    __table_args__ = (Index("ix_privacy_request_status_due", "status", "due_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    type: Mapped[str] = mapped_column(String(30), info={"personal": False})
+    status: Mapped[str] = mapped_column(String(30), info={"personal": False})
+    regime: Mapped[str] = mapped_column(String(10), info={"personal": False})
+    contact_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_contact.id", ondelete="SET NULL"), index=True)
+    channel: Mapped[str] = mapped_column(String(20), info={"personal": False})  # web, email, phone, letter, in_person
+    # HMAC of the normalised address given at intake: limits requests per address without keeping it.
+    address_index: Mapped[str | None] = mapped_column(String(64), index=True, info={"personal": False})
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    extended: Mapped[bool] = mapped_column(Boolean, default=False)
+    extension_reason: Mapped[str | None] = mapped_column(String(1000), info={"personal": False})
+    # The subject's own words (what to correct, the verification note) under their key.
+    details: Mapped[bytes | None] = mapped_column(LargeBinary)
+    code_hash: Mapped[str | None] = mapped_column(String(64), info={"personal": False})
+    code_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    code_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    decision_reason: Mapped[str | None] = mapped_column(String(1000), info={"personal": False})
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class PrivacyRequestEvent(Base):
+    """Each status change of a request, with who made it: the proof of what was done and when."""
+
+    __tablename__ = "privacy_request_event"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("privacy_request.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(30))
+    note: Mapped[str | None] = mapped_column(String(1000))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class PrivacyRequestRun(Base):
+    """One plugin's part of a request (collect or erase): its status and report. A failed run is
+    retried alone."""
+
+    __tablename__ = "privacy_request_run"
+    __table_args__ = (UniqueConstraint("request_id", "plugin", "action"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("privacy_request.id", ondelete="CASCADE"), index=True)
+    plugin: Mapped[str] = mapped_column(String(60))
+    action: Mapped[str] = mapped_column(String(10))  # collect | erase
+    position: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | done | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    affected: Mapped[dict] = mapped_column(JSONType, default=dict, info={"personal": False})
+    retained: Mapped[list] = mapped_column(JSONType, default=list, info={"personal": False})
+    # Only the exception's class: messages may quote personal data.
+    error: Mapped[str | None] = mapped_column(String(200))
+    section: Mapped[bytes | None] = mapped_column(LargeBinary)  # collected data, under the subject's key
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class PrivacyExport(Base):
+    """An access/portability export (JSON or CSV zip), encrypted under the subject's key, handed
+    out once through an expiring link and wiped when downloaded."""
+
+    __tablename__ = "privacy_export"
+    __table_args__ = (UniqueConstraint("request_id", "format"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("privacy_request.id", ondelete="CASCADE"))
+    format: Mapped[str] = mapped_column(String(10))  # json | zip
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    link_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    downloaded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class PrivacyLegalHold(Base):
+    """Keeps one record through erasure until `until` (or until released)."""
+
+    __tablename__ = "privacy_legal_hold"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_contact.id", ondelete="CASCADE"), index=True)
+    node_type: Mapped[str] = mapped_column(String(60), info={"personal": False})
+    record_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    basis: Mapped[str] = mapped_column(String(300), info={"personal": False})
+    reference: Mapped[str | None] = mapped_column(String(200), info={"personal": False})
+    until: Mapped[dt.date | None] = mapped_column(Date)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class PrivacyRestriction(Base):
+    """A restriction of processing (GDPR Art. 18) or an APPI stop of use: while it stands only
+    storage, legal claims and data-subject work touch the person."""
+
+    __tablename__ = "privacy_restriction"
+
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_contact.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), info={"personal": False})  # restriction | stop_use
+    request_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    since: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class PrivacyProvision(Base):
+    """A record of personal data provided to a third party (APPI Art. 29), disclosed on request."""
+
+    __tablename__ = "privacy_provision"
+    __table_args__ = (Index("ix_privacy_provision_contact", "contact_id", "seq"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_contact.id", ondelete="CASCADE"))
+    recipient: Mapped[str] = mapped_column(String(300), info={"personal": False})
+    purpose: Mapped[str] = mapped_column(String(200), info={"personal": False})
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    provided_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class PrivacyAccessLog(Base):
+    """Who read or exported whose personal data, when and why. Append-only (the database refuses
+    UPDATE and DELETE) and hash-chained: each entry's hash covers the previous one's. It holds ids,
+    never personal data, and deliberately no foreign key: it outlives the records it speaks of."""
+
+    __tablename__ = "privacy_access_log"
+    __table_args__ = {"info": {"append_only": True}}
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    roles: Mapped[str] = mapped_column(String(200))
+    contact_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    action: Mapped[str] = mapped_column(String(60))
+    purpose: Mapped[str] = mapped_column(String(200))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

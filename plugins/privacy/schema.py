@@ -1,19 +1,31 @@
-"""Privacy's GraphQL, part one: consent on contacts, its history, and recording or withdrawing it."""
+"""Privacy's GraphQL: consent on contacts and its history; data-subject requests from intake to
+export or erasure; legal holds; restriction; the access log."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 import strawberry
 from sqlalchemy import select
+from strawberry import relay
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from enishi import models as core
+from enishi.errors import InputError
 from enishi.graphql.errors import UserErrorType
+from enishi.graphql.loaders import load_row, load_rows, rows_by_column
 from enishi.graphql.mutations import input_values, run_mutation
-from enishi.graphql.relay import parse_global_id
+from enishi.graphql.relay import Connection, PageRequest, SortKey, paginate, parse_global_id, split_global_id, to_global_id
+from enishi.graphql.types import Contact, User, node_resolver
 
-from . import service
-from .models import PrivacyConsent
+from . import access_log, requests, service
+from . import models as orm
+from .models import OPEN_STATUSES, REQUEST_TYPES, PrivacyConsent
+
+# Records a legal hold can name: the plugins that keep them through erasure (`ErasureReport.hold_back`).
+HOLDABLE = ("Activity", "SupportTicket")
 
 
 @strawberry.type
@@ -107,3 +119,329 @@ class PrivacyMutation:
             uow, parse_global_id(input.contact_id, "Contact", "contactId"),
             {"purpose": input.purpose, "state": "withdrawn", "source": input.source}))
         return PrivacyConsentPayload(consent=PrivacyConsentRecord.from_row(row) if row else None, user_errors=errors)
+
+
+# --- data-subject requests ---------------------------------------------------------------------
+
+
+@strawberry.type(description="One plugin's part of a request: what it found or erased, and what it kept and why.")
+class DataSubjectRequestRun:
+    plugin: str
+    action: str = strawberry.field(description="collect or erase")
+    status: str = strawberry.field(description="pending, done or failed")
+    attempts: int
+    affected: JSON = strawberry.field(description='Rows per "entity:strategy", e.g. {"core_contact:anonymise": 1}.')
+    retained: JSON = strawberry.field(description="Rows kept: entity, rows, basis, until, reference, legalHold.")
+    error: str | None = strawberry.field(description="The failure's kind (never its message, which may quote personal data).")
+    finished_at: dt.datetime | None
+
+
+@strawberry.type(description="A status change, with who made it and why: the request's proof.")
+class DataSubjectRequestEvent:
+    status: str
+    note: str | None
+    at: dt.datetime
+    actor: User | None
+
+
+@strawberry.type(description="A prepared export; download it once through `dataSubjectExportLink`.")
+class DataSubjectExport:
+    format: str = strawberry.field(description="json, or zip (CSV files with a UTF-8 BOM for Excel)")
+    size: int
+    created_at: dt.datetime
+    link_expires_at: dt.datetime | None
+    downloaded_at: dt.datetime | None
+
+
+@strawberry.type(description="A data-subject request under the GDPR or the APPI.")
+class DataSubjectRequest(relay.Node):
+    id: relay.NodeID[str]
+    type: str
+    status: str
+    regime: str
+    channel: str
+    received_at: dt.datetime
+    due_at: dt.datetime = strawberry.field(description="The deadline: the end of the due day in the business's time zone.")
+    extended: bool
+    extension_reason: str | None
+    decision_reason: str | None
+    completed_at: dt.datetime | None
+    _row: strawberry.Private[Any]
+
+    @classmethod
+    def from_row(cls, r) -> "DataSubjectRequest":
+        return cls(id=str(r.id), type=r.type, status=r.status, regime=r.regime, channel=r.channel, received_at=r.received_at,
+                   due_at=r.due_at, extended=r.extended, extension_reason=r.extension_reason, decision_reason=r.decision_reason,
+                   completed_at=r.completed_at, _row=r)
+
+    resolve_nodes = node_resolver(orm.PrivacyRequest, "privacy.request.manage")
+
+    @strawberry.field(description="The due day in the business's time zone.")
+    def due_date(self, info: Info) -> dt.date:
+        return requests.local_due_date(info.context.settings, self._row)
+
+    @strawberry.field(description="Days until the due day (0 on it, negative when late).")
+    def days_left(self, info: Info) -> int:
+        return requests.days_left(info.context.settings, self._row, info.context.runtime.clock.now())
+
+    @strawberry.field
+    def overdue(self, info: Info) -> bool:
+        return requests.is_overdue(self._row, info.context.runtime.clock.now())
+
+    @strawberry.field
+    async def contact(self, info: Info) -> Contact | None:
+        row = await load_row(info.context, core.Contact, self._row.contact_id) if self._row.contact_id else None
+        return Contact.from_row(row) if row else None
+
+    @strawberry.field(description="What the subject asked (corrections, the verification note); decrypted for the officer.")
+    async def details(self, info: Info) -> JSON:
+        async with info.context.runtime.unit_of_work(info.context.viewer.user_id) as uow:
+            return await requests.details_of(uow, self._row)
+
+    @strawberry.field
+    async def runs(self, info: Info) -> list[DataSubjectRequestRun]:
+        rows = await info.context.loader("privacy.runs", rows_by_column(orm.PrivacyRequestRun, orm.PrivacyRequestRun.request_id,
+                                                                       orm.PrivacyRequestRun.position)).load(self._row.id)
+        return [DataSubjectRequestRun(plugin=r.plugin, action=r.action, status=r.status, attempts=r.attempts, affected=r.affected or {},
+                                      retained=r.retained or [], error=r.error, finished_at=r.finished_at) for r in rows]
+
+    @strawberry.field
+    async def history(self, info: Info) -> list[DataSubjectRequestEvent]:
+        rows = await info.context.loader("privacy.history", rows_by_column(orm.PrivacyRequestEvent, orm.PrivacyRequestEvent.request_id,
+                                                                          orm.PrivacyRequestEvent.seq)).load(self._row.id)
+        users = {u.id: u for u in await load_rows(info.context, core.User, list({r.actor_id for r in rows if r.actor_id}))if u}
+        return [DataSubjectRequestEvent(status=r.status, note=r.note, at=r.at,
+                                        actor=User.from_row(users[r.actor_id]) if r.actor_id in users else None) for r in rows]
+
+    @strawberry.field
+    async def exports(self, info: Info) -> list[DataSubjectExport]:
+        rows = await info.context.loader("privacy.exports", rows_by_column(orm.PrivacyExport, orm.PrivacyExport.request_id,
+                                                                          orm.PrivacyExport.format)).load(self._row.id)
+        return [DataSubjectExport(format=r.format, size=r.size, created_at=r.created_at, link_expires_at=r.link_expires_at,
+                                  downloaded_at=r.downloaded_at) for r in rows]
+
+
+@strawberry.input
+class DataSubjectRequestFilter:
+    status: list[str] | None = None
+    type: list[str] | None = None
+    overdue: bool | None = strawberry.field(default=None, description="Open requests past their deadline (or, false, not past it).")
+    contact_id: strawberry.ID | None = None
+
+
+@strawberry.type(description="A legal hold: keeps one record through erasure until it ends.")
+class LegalHold(relay.Node):
+    id: relay.NodeID[str]
+    node_type: str
+    record_id: strawberry.ID = strawberry.field(description="The global id of the held record.")
+    basis: str
+    reference: str | None
+    until: dt.date | None
+    created_at: dt.datetime
+    released_at: dt.datetime | None
+    _row: strawberry.Private[Any]
+
+    @classmethod
+    def from_row(cls, r) -> "LegalHold":
+        return cls(id=str(r.id), node_type=r.node_type, record_id=to_global_id(r.node_type, r.record_id), basis=r.basis,
+                   reference=r.reference, until=r.until, created_at=r.created_at, released_at=r.released_at, _row=r)
+
+    resolve_nodes = node_resolver(orm.PrivacyLegalHold, "privacy.request.manage")
+
+
+@strawberry.type(description="Who read or exported a person's personal data. Hash-chained; holds no personal data.")
+class AccessLogEntry:
+    seq: int
+    at: dt.datetime
+    user: User | None
+    roles: list[str]
+    action: str
+    purpose: str
+    hash: str
+    prev_hash: str
+
+
+@strawberry.type
+class AccessLogVerification:
+    valid: bool
+    entries: int
+    first_broken_seq: int | None
+
+
+@strawberry.type
+class DataSubjectRequestQuery:
+    @strawberry.field(description="Data-subject requests, soonest deadline first.")
+    async def data_subject_requests(self, info: Info, filter: DataSubjectRequestFilter | None = None, first: int | None = None,
+                                    after: str | None = None) -> Connection[DataSubjectRequest]:
+        info.context.require("privacy.request.manage")
+        statement = select(orm.PrivacyRequest)
+        if filter is not None:
+            if filter.status:
+                statement = statement.where(orm.PrivacyRequest.status.in_(filter.status))
+            if filter.type:
+                statement = statement.where(orm.PrivacyRequest.type.in_(filter.type))
+            if filter.contact_id is not None:
+                statement = statement.where(orm.PrivacyRequest.contact_id == parse_global_id(filter.contact_id, "Contact", "filter.contactId"))
+            if filter.overdue is not None:
+                late = orm.PrivacyRequest.status.in_(OPEN_STATUSES) & (orm.PrivacyRequest.due_at <= info.context.runtime.clock.now())
+                statement = statement.where(late if filter.overdue else ~late)
+        order = [(SortKey(orm.PrivacyRequest.due_at, "datetime"), False), (SortKey(orm.PrivacyRequest.id, "uuid"), False)]
+        return await paginate(info.context, statement, order, PageRequest(first, after, None, None), DataSubjectRequest.from_row)
+
+    @strawberry.field(description="Legal holds on a contact's records.")
+    async def legal_holds(self, info: Info, contact_id: strawberry.ID, active: bool = True) -> list[LegalHold]:
+        info.context.require("privacy.request.manage")
+        statement = select(orm.PrivacyLegalHold).where(orm.PrivacyLegalHold.contact_id == parse_global_id(contact_id, "Contact", "contactId"))
+        rows = await info.context.scalars(statement.order_by(orm.PrivacyLegalHold.created_at))
+        today = info.context.runtime.clock.now().astimezone(info.context.settings.zone).date()
+        return [LegalHold.from_row(r) for r in rows
+                if not active or (r.released_at is None and (r.until is None or r.until >= today))]
+
+    @strawberry.field(description="Who read or exported this person's personal data, oldest first.")
+    async def access_log(self, info: Info, contact_id: strawberry.ID) -> list[AccessLogEntry]:
+        info.context.require("privacy.audit")
+        rows = await info.context.scalars(select(orm.PrivacyAccessLog).where(
+            orm.PrivacyAccessLog.contact_id == parse_global_id(contact_id, "Contact", "contactId")).order_by(orm.PrivacyAccessLog.seq))
+        users = {u.id: u for u in await load_rows(info.context, core.User, list({r.user_id for r in rows if r.user_id})) if u}
+        return [AccessLogEntry(seq=r.seq, at=r.at, user=User.from_row(users[r.user_id]) if r.user_id in users else None,
+                               roles=[x for x in r.roles.split(",") if x], action=r.action, purpose=r.purpose, hash=r.hash,
+                               prev_hash=r.prev_hash) for r in rows]
+
+    @strawberry.field(description="Recompute the access log's hash chain: any edited or removed entry breaks it.")
+    async def verify_access_log(self, info: Info) -> AccessLogVerification:
+        info.context.require("privacy.audit")
+        async with info.context.runtime.read_session() as session:
+            result = await access_log.verify(session)
+        return AccessLogVerification(valid=result.valid, entries=result.entries, first_broken_seq=result.first_broken_seq)
+
+
+@strawberry.type
+class DataSubjectRequestPayload:
+    request: DataSubjectRequest | None
+    user_errors: list[UserErrorType]
+
+
+@strawberry.input
+class CreateDataSubjectRequestInput:
+    contact_id: strawberry.ID
+    type: str
+    channel: str = strawberry.field(description="phone, letter, email, in_person or web")
+    verification_note: str = strawberry.field(description="How the person's identity was checked.")
+    received_at: dt.datetime | None = strawberry.field(default=None, description="When it really arrived (starts the clock).")
+    details: str | None = None
+    regime: str | None = None
+
+
+@strawberry.input
+class PlaceLegalHoldInput:
+    contact_id: strawberry.ID
+    record_id: strawberry.ID = strawberry.field(description="The global id of an Activity or a SupportTicket.")
+    basis: str = strawberry.field(description="Why it must be kept, e.g. a statutory retention or a pending claim.")
+    reference: str | None = None
+    until: dt.date | None = None
+
+
+@strawberry.type
+class LegalHoldPayload:
+    hold: LegalHold | None
+    user_errors: list[UserErrorType]
+
+
+@strawberry.type
+class ExportLinkPayload:
+    url: str | None = strawberry.field(description="Works once, for seven days. Shown only now.")
+    user_errors: list[UserErrorType]
+
+
+@strawberry.type
+class RestrictionPayload:
+    contact_id: strawberry.ID | None
+    user_errors: list[UserErrorType]
+
+
+def _request_id(value) -> uuid.UUID:
+    return parse_global_id(value, "DataSubjectRequest", "id")
+
+
+async def _request_payload(info: Info, permission: str, work) -> DataSubjectRequestPayload:
+    row, errors = await run_mutation(info, permission, work)
+    return DataSubjectRequestPayload(request=DataSubjectRequest.from_row(row) if row else None, user_errors=errors)
+
+
+async def _run_payload(info: Info, run, request_id: strawberry.ID, permission: str = "privacy.request.manage") -> DataSubjectRequestPayload:
+    """Execution spans several transactions (one per plugin), so it runs outside `run_mutation`."""
+    viewer = info.context.require(permission)
+    try:
+        raw = _request_id(request_id)
+        await run(info.context.runtime, raw, viewer.user_id)
+    except InputError as error:
+        return DataSubjectRequestPayload(request=None, user_errors=[UserErrorType.of(e) for e in error.errors])
+    await info.context.after_write()
+    async with info.context.runtime.read_session() as session:
+        return DataSubjectRequestPayload(request=DataSubjectRequest.from_row(await session.get(orm.PrivacyRequest, raw)), user_errors=[])
+
+
+@strawberry.type
+class DataSubjectRequestMutation:
+    @strawberry.mutation(description="Record a request received by phone, letter or in person.")
+    async def create_data_subject_request(self, info: Info, input: CreateDataSubjectRequestInput) -> DataSubjectRequestPayload:
+        values = input_values(input, skip=("contact_id",))
+        values["contact_id"] = parse_global_id(input.contact_id, "Contact", "contactId")
+        payload = await _request_payload(info, "privacy.request.intake", lambda uow: requests.create(uow, values))
+        if payload.request is not None and payload.request.status == "approved":
+            # An objection to direct marketing: no review, carried out at once by whoever took it.
+            return await _run_payload(info, requests.execute, to_global_id("DataSubjectRequest", payload.request.id), "privacy.request.intake")
+        return payload
+
+    @strawberry.mutation
+    async def approve_data_subject_request(self, info: Info, id: strawberry.ID) -> DataSubjectRequestPayload:
+        return await _request_payload(info, "privacy.request.manage", lambda uow: requests.approve(uow, _request_id(id)))
+
+    @strawberry.mutation(description="Refuse a request; the reason is required and is what the person is told.")
+    async def deny_data_subject_request(self, info: Info, id: strawberry.ID, reason: str) -> DataSubjectRequestPayload:
+        return await _request_payload(info, "privacy.request.manage", lambda uow: requests.deny(uow, _request_id(id), reason))
+
+    @strawberry.mutation
+    async def cancel_data_subject_request(self, info: Info, id: strawberry.ID, reason: str | None = None) -> DataSubjectRequestPayload:
+        return await _request_payload(info, "privacy.request.manage", lambda uow: requests.cancel(uow, _request_id(id), reason))
+
+    @strawberry.mutation(description="GDPR only, once: up to two more months, with the reason.")
+    async def extend_data_subject_request(self, info: Info, id: strawberry.ID, months: int, reason: str) -> DataSubjectRequestPayload:
+        return await _request_payload(info, "privacy.request.manage", lambda uow: requests.extend(uow, _request_id(id), months, reason))
+
+    @strawberry.mutation(description="Run an approved request across every plugin.")
+    async def execute_data_subject_request(self, info: Info, id: strawberry.ID) -> DataSubjectRequestPayload:
+        return await _run_payload(info, requests.execute, id)
+
+    @strawberry.mutation(description="Run again only the plugins whose part failed.")
+    async def retry_data_subject_request(self, info: Info, id: strawberry.ID) -> DataSubjectRequestPayload:
+        return await _run_payload(info, requests.retry, id)
+
+    @strawberry.mutation(description="Close a request that needed work by hand (a rectification).")
+    async def complete_data_subject_request(self, info: Info, id: strawberry.ID, note: str | None = None) -> DataSubjectRequestPayload:
+        return await _request_payload(info, "privacy.request.manage", lambda uow: requests.complete_manual(uow, _request_id(id), note))
+
+    @strawberry.mutation(description="A single-use download link for a prepared export (json or zip).")
+    async def data_subject_export_link(self, info: Info, request_id: strawberry.ID, format: str = "json") -> ExportLinkPayload:
+        token, errors = await run_mutation(info, "privacy.request.manage", lambda uow: requests.issue_link(
+            uow, parse_global_id(request_id, "DataSubjectRequest", "requestId"), format))
+        return ExportLinkPayload(url=f"/privacy/exports/{token}" if token else None, user_errors=errors)
+
+    @strawberry.mutation
+    async def place_legal_hold(self, info: Info, input: PlaceLegalHoldInput) -> LegalHoldPayload:
+        row, errors = await run_mutation(info, "privacy.request.manage", lambda uow: requests.place_hold(
+            uow, parse_global_id(input.contact_id, "Contact", "contactId"), *split_global_id(input.record_id, HOLDABLE, "recordId"),
+            input_values(input, skip=("contact_id", "record_id"))))
+        return LegalHoldPayload(hold=LegalHold.from_row(row) if row else None, user_errors=errors)
+
+    @strawberry.mutation
+    async def release_legal_hold(self, info: Info, id: strawberry.ID) -> LegalHoldPayload:
+        row, errors = await run_mutation(info, "privacy.request.manage", lambda uow: requests.release_hold(
+            uow, parse_global_id(id, "LegalHold", "id")))
+        return LegalHoldPayload(hold=LegalHold.from_row(row) if row else None, user_errors=errors)
+
+    @strawberry.mutation(description="End a restriction of processing (the person asked, or its ground ended).")
+    async def lift_restriction(self, info: Info, contact_id: strawberry.ID) -> RestrictionPayload:
+        _, errors = await run_mutation(info, "privacy.request.manage", lambda uow: requests.lift_restriction(
+            uow, parse_global_id(contact_id, "Contact", "contactId")))
+        return RestrictionPayload(contact_id=None if errors else contact_id, user_errors=errors)

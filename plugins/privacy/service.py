@@ -1,6 +1,6 @@
-"""Privacy rules, part one: subject keys and the consent ledger with `check`, the service other
-plugins reach through the `enishi_consent_check` hook. (Data-subject requests, blind indexes and
-the audit log are not built yet.)"""
+"""Privacy rules for keys and consent: subject keys (crypto-shredding, KEK rotation) and the consent
+ledger with `check`, the service other plugins reach through the `enishi_consent_check` hook.
+Data-subject requests live in `requests.py`, the access log in `access_log.py`."""
 from __future__ import annotations
 
 import base64
@@ -8,15 +8,17 @@ import binascii
 import uuid
 from dataclasses import dataclass
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import func, select
 
 from enishi.errors import InputError, UserError
+from enishi.settings import ConfigError
 from enishi.models import Contact
 from enishi.runtime import UnitOfWork
 from enishi.services.common import Checker
 
 from . import crypto
-from .models import CONSENT_SOURCES, CONSENT_STATES, PrivacyConsent, PrivacySubjectKey
+from .models import CONSENT_SOURCES, CONSENT_STATES, PrivacyConsent, PrivacyRestriction, PrivacySubjectKey
 
 PURPOSE_MAX = 60
 
@@ -27,15 +29,47 @@ def _fail(field: str, message: str, code: str) -> InputError:
 
 async def subject_key(uow: UnitOfWork, contact_id) -> bytes | None:
     """The subject's data key, created on first use; None once it was destroyed (erased)."""
-    kek = crypto.key_encryption_key(uow.settings)
+    ring = crypto.key_ring(uow.settings)
+    current_id, kek = next(iter(ring.items()))
     row = await uow.session.get(PrivacySubjectKey, contact_id, with_for_update=True)
     if row is None:
-        row = PrivacySubjectKey(contact_id=contact_id, wrapped_key=crypto.new_wrapped_key(kek), created_at=uow.clock.now())
+        row = PrivacySubjectKey(contact_id=contact_id, wrapped_key=crypto.new_wrapped_key(kek), kek_id=current_id,
+                                created_at=uow.clock.now())
         uow.session.add(row)
         await uow.session.flush()
     if row.wrapped_key is None:
         return None
-    return crypto.unwrap(kek, row.wrapped_key)
+    return _unwrap(ring, row)
+
+
+def _unwrap(ring: dict[str, bytes], row: PrivacySubjectKey) -> bytes:
+    """Unwrap with the KEK named on the row; rows from before fingerprints try each key."""
+    candidates = [ring[row.kek_id]] if row.kek_id in ring else [] if row.kek_id else list(ring.values())
+    for kek in candidates:
+        try:
+            return crypto.unwrap(kek, row.wrapped_key)
+        except InvalidTag:
+            continue
+    raise ConfigError("a subject key was wrapped by a key-encryption key that is not configured (set ENISHI_KEK_PREVIOUS)")
+
+
+async def rotate_keys(runtime, batch: int = 500) -> int:
+    """Re-wrap every live subject key under the current KEK (`enishi keys rotate`). Resumable:
+    keys already under the current KEK are skipped, and each batch commits on its own."""
+    ring = crypto.key_ring(runtime.settings)
+    current_id, kek = next(iter(ring.items()))
+    rewrapped = 0
+    while True:
+        async with runtime.unit_of_work() as uow:
+            rows = (await uow.session.execute(
+                select(PrivacySubjectKey).where(PrivacySubjectKey.wrapped_key.is_not(None),
+                                                (PrivacySubjectKey.kek_id != current_id) | PrivacySubjectKey.kek_id.is_(None))
+                .limit(batch).with_for_update())).scalars().all()
+            for row in rows:
+                row.wrapped_key, row.kek_id = crypto.wrap(kek, _unwrap(ring, row)), current_id
+        rewrapped += len(rows)
+        if len(rows) < batch:
+            return rewrapped
 
 
 async def shred(uow: UnitOfWork, contact_id) -> int:
@@ -90,20 +124,29 @@ async def current(session, contact_ids, purpose: str | None = None) -> dict:
 
 async def check(session, contact_ids, purpose: str) -> dict:
     """`privacy.check`: may each contact be processed for `purpose`? Only with consent granted and
-    not withdrawn since; no record means no."""
+    not withdrawn since (no record means no), and never while processing is restricted."""
     states = await current(session, contact_ids, purpose)
-    return {c: (record := states.get((c, purpose))) is not None and record.state == "granted" for c in contact_ids}
+    held_back = await restricted(session, contact_ids)
+    return {c: c not in held_back and (record := states.get((c, purpose))) is not None and record.state == "granted" for c in contact_ids}
+
+
+async def restricted(session, contact_ids) -> set[uuid.UUID]:
+    """The contacts whose processing is restricted (GDPR Art. 18) or stopped (APPI)."""
+    return set((await session.execute(select(PrivacyRestriction.contact_id).where(
+        PrivacyRestriction.contact_id.in_(list(contact_ids))))).scalars())
 
 
 @dataclass
 class Denial:
     contact_id: uuid.UUID
     purpose: str
-    reason: str  # no_consent | withdrawn
+    reason: str  # no_consent | withdrawn | restricted
 
 
 async def require(session, contact_id, purpose: str) -> Denial | None:
     """A typed denial for callers that process one subject: None means go ahead."""
+    if await restricted(session, [contact_id]):
+        return Denial(contact_id, purpose, "restricted")
     record = (await current(session, [contact_id], purpose)).get((contact_id, purpose))
     if record is None:
         return Denial(contact_id, purpose, "no_consent")

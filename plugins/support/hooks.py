@@ -138,7 +138,10 @@ async def enishi_subject_collect(uow, subject):
 @hookimpl
 async def enishi_subject_erase(uow, subject):
     report = ErasureReport("support")
-    for key, count in (await service.erase_requester(uow, subject.contact_id)).items():
+    tickets = (await uow.session.execute(select(models.SupportTicket.id).where(
+        models.SupportTicket.requester_id == subject.contact_id))).scalars().all()
+    kept = report.hold_back(subject, "SupportTicket", "support_ticket", tickets)
+    for key, count in (await service.erase_requester(uow, subject.contact_id, kept)).items():
         entity, strategy = key.split(":")
         report.add(entity, strategy, count)
     return report

@@ -719,13 +719,16 @@ async def metrics(session, start: dt.datetime, end: dt.datetime | None, group_by
 # --- privacy ------------------------------------------------------------------------------------
 
 
-async def erase_requester(uow: UnitOfWork, contact_id) -> dict:
-    """Tickets stay (their numbers and metrics matter) but lose the person: requester unlinked,
-    the person's own messages emptied."""
-    tickets = (await uow.session.execute(select(SupportTicket.id).where(SupportTicket.requester_id == contact_id))).scalars().all()
+async def erase_requester(uow: UnitOfWork, contact_id, kept_ticket_ids=()) -> dict:
+    """Tickets stay (their numbers and metrics matter) but lose the person: requester unlinked, the
+    messages on their tickets emptied (agents' replies greet them by name), and their own messages
+    on other tickets (as a CC) too. Tickets in `kept_ticket_ids` (under a legal hold) stay whole."""
+    kept = list(kept_ticket_ids)
+    tickets = (await uow.session.execute(select(SupportTicket.id).where(SupportTicket.requester_id == contact_id,
+                                                                         SupportTicket.id.not_in(kept)))).scalars().all()
     bodies = (await uow.session.execute(update(SupportArticle).where(
-        (SupportArticle.author_contact_id == contact_id) | ((SupportArticle.ticket_id.in_(tickets)) & (SupportArticle.author_type == "customer")))
+        ((SupportArticle.author_contact_id == contact_id) | SupportArticle.ticket_id.in_(tickets)) & SupportArticle.ticket_id.not_in(kept))
         .values(body=None, author_contact_id=None).execution_options(synchronize_session=False))).rowcount
-    requesters = (await uow.session.execute(update(SupportTicket).where(SupportTicket.requester_id == contact_id)
+    requesters = (await uow.session.execute(update(SupportTicket).where(SupportTicket.id.in_(tickets))
                                             .values(requester_id=None).execution_options(synchronize_session=False))).rowcount
     return {"support_article:anonymise": bodies, "support_ticket:anonymise": requesters}

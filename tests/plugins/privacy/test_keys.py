@@ -1,0 +1,40 @@
+"""`enishi keys rotate`: every subject key re-wrapped under the new key-encryption key, resumably,
+while the old key still unwraps what is not re-wrapped yet."""
+import base64
+import secrets
+
+from sqlalchemy import text
+
+from tests.core.test_cli import enishi
+from tests.helpers import create_contact
+
+OLD = "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="  # the test suite's KEK
+NEW = base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+async def _evidence(api, contact_id):
+    data = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { personalData } } }", {"id": contact_id}, role="compliance")
+    return data["node"]["personalData"]["privacy"]["consents"][0]["evidence"]
+
+
+async def test_keys_rotate_rewraps_every_subject_key(enishi_api, enishi_fresh_migrated):
+    api = await enishi_api(database_url=enishi_fresh_migrated)
+    people = [await create_contact(api, familyName=f"鍵{i}") for i in range(3)]
+    for person in people:
+        await api.mutate("recordConsent", {"contactId": person["id"], "purpose": "marketing", "state": "granted",
+                                           "evidence": f"form {person['id']}"}, "consent { state }")
+    async with api.runtime.read_session() as session:
+        before = dict((await session.execute(text("SELECT contact_id, wrapped_key FROM privacy_subject_key"))).all())
+
+    env = {"ENISHI_DATABASE_URL": enishi_fresh_migrated, "ENISHI_KEK": NEW, "ENISHI_KEK_PREVIOUS": OLD, "ENISHI_ENVIRONMENT": "production"}
+    assert "re-wrapped 3 subject keys" in enishi("keys", "rotate", env=env).stdout
+    assert "re-wrapped 0 subject keys" in enishi("keys", "rotate", env=env).stdout  # resumable: nothing left to do
+
+    async with api.runtime.read_session() as session:
+        after = dict((await session.execute(text("SELECT contact_id, wrapped_key FROM privacy_subject_key"))).all())
+    assert set(after) == set(before) and all(after[c] != before[c] for c in before)
+    rotated = await enishi_api(database_url=enishi_fresh_migrated, key_encryption_key=NEW)
+    assert await _evidence(rotated, people[0]["id"]) == f"form {people[0]['id']}"
+    without_old = enishi("keys", "rotate", env={**env, "ENISHI_KEK": base64.b64encode(secrets.token_bytes(32)).decode(),
+                                                 "ENISHI_KEK_PREVIOUS": ""}, check=False)
+    assert without_old.returncode != 0 and "ENISHI_KEK_PREVIOUS" in without_old.stderr

@@ -1,0 +1,419 @@
+"""Data-subject requests end to end over GraphQL: intake with a one-time code, deadlines and
+extensions, every request type, exports with a section per plugin, erasure that leaves nothing
+behind (tables, raw SQLite file and WAL), a failing plugin and its retry, legal holds,
+restriction, and the hash-chained access log."""
+import base64
+import datetime as dt
+import io
+import json
+import uuid
+import zipfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from enishi import ErasureReport, hookimpl
+from enishi.db import Base
+from enishi.worker import run_due_jobs
+from tests.helpers import create_account, create_contact, log_activity, root_fields_added_by
+from tests.plugins.loyalty.helpers import program
+
+REQUEST = ("id status type regime dueDate daysLeft overdue extended "
+           "runs { plugin action status attempts affected retained error } history { status note } exports { format downloadedAt }")
+PRIVACY_FIELDS = {
+    "Query.consentHistory": "privacy.consent.read", "Query.consentWithdrawalLink": "privacy.consent.write",
+    "Mutation.recordConsent": "privacy.consent.write", "Mutation.withdrawConsent": "privacy.consent.write",
+    "Query.dataSubjectRequests": "privacy.request.manage", "Query.legalHolds": "privacy.request.manage",
+    "Query.accessLog": "privacy.audit", "Query.verifyAccessLog": "privacy.audit",
+    "Mutation.createDataSubjectRequest": "privacy.request.intake",
+    **{f"Mutation.{name}": "privacy.request.manage" for name in (
+        "approveDataSubjectRequest", "denyDataSubjectRequest", "cancelDataSubjectRequest", "extendDataSubjectRequest",
+        "executeDataSubjectRequest", "retryDataSubjectRequest", "completeDataSubjectRequest", "dataSubjectExportLink",
+        "placeLegalHold", "releaseLegalHold", "liftRestriction")},
+}
+
+
+class NotesPlugin:
+    """A third-party plugin holding personal data of its own (in memory), whose erasure can fail."""
+
+    def __init__(self):
+        self.notes: dict[uuid.UUID, list[str]] = {}
+        self.failures_left = 0
+
+    @hookimpl
+    def enishi_subject_collect(self, uow, subject):
+        return {"notes": self.notes[subject.contact_id]} if subject.contact_id in self.notes else None
+
+    @hookimpl
+    def enishi_subject_erase(self, uow, subject):
+        if self.failures_left:
+            self.failures_left -= 1
+            raise RuntimeError("CRM sync refused the erasure of 山田 太郎 <taro@abc.co.jp>")
+        report = ErasureReport("notes")
+        report.add("notes", "delete", len(self.notes.pop(subject.contact_id, [])))
+        return report
+
+
+def _raw(global_id: str) -> uuid.UUID:
+    return uuid.UUID(base64.b64decode(global_id).decode().split(":")[1])
+
+
+async def _intake(api, contact_id, type, received_at=None, **extra):
+    payload = await api.mutate("createDataSubjectRequest", {"contactId": contact_id, "type": type, "channel": "phone",
+                                                            "verificationNote": "生年月日と住所で本人確認", "receivedAt": received_at, **extra},
+                               f"request {{ {REQUEST} }}", role="support")
+    assert payload["userErrors"] == [], payload
+    return payload["request"]
+
+
+async def _act(api, mutation, request_id, **args):
+    arguments = ", ".join(f"{k}: ${k}" for k in ("id", *args))
+    types = ", ".join(f"${k}: {'Int!' if isinstance(v, int) else 'String!'}" for k, v in args.items())
+    query = f"mutation($id: ID!{', ' + types if types else ''}) {{ {mutation}({arguments}) {{ request {{ {REQUEST} }} userErrors {{ field code }} }} }}"
+    return (await api.graphql(query, {"id": request_id, **args}, role="compliance"))[mutation]
+
+
+async def _run(api, request_id):
+    assert (await _act(api, "approveDataSubjectRequest", request_id))["userErrors"] == []
+    payload = await _act(api, "executeDataSubjectRequest", request_id)
+    assert payload["userErrors"] == [], payload
+    return payload["request"]
+
+
+async def _submit(api, status=202, **body):
+    """The subject's own request: plain HTTP, no login (like the withdrawal and survey links)."""
+    response = await api.client.post("/privacy/requests", json=body)
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+async def _verify(api, request_id, code, status=200):
+    response = await api.client.post(f"/privacy/requests/{request_id}/verify", json={"code": code})
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def _codes_of(answer) -> set[str]:
+    return {e["code"] for e in answer["errors"]}
+
+
+async def _codes(api) -> dict:
+    async with api.runtime.read_session() as session:
+        rows = (await session.execute(text("SELECT entity_id, payload FROM core_outbox WHERE type = 'privacy.verification_code_issued'"))).all()
+    return {uuid.UUID(str(r[0])): (r[1] if isinstance(r[1], dict) else json.loads(r[1]))["code"] for r in rows}
+
+
+async def test_every_privacy_root_field_has_a_permission_decision(enishi_api, api):
+    assert await root_fields_added_by(enishi_api, "privacy") == set(PRIVACY_FIELDS)
+    denied = await api.errors("{ dataSubjectRequests { edges { node { id } } } }", role="support")
+    assert denied[0]["extensions"]["code"] == "FORBIDDEN"
+    anonymous = await api.client.post("/graphql", json={"query": "{ dataSubjectRequests { edges { node { id } } } }"})
+    assert anonymous.json()["errors"][0]["extensions"]["code"] in ("UNAUTHENTICATED", "FORBIDDEN")
+
+
+async def test_gdpr_deadline_is_one_calendar_month_extended_once_appi_is_configurable(api):
+    person = await create_contact(api, familyName="期限")
+    leap = await _intake(api, person["id"], "access", "2024-01-31T03:00:00+00:00")  # 12:00 in Tokyo
+    plain = await _intake(api, person["id"], "erasure", "2023-01-31T14:30:00+00:00")  # 23:30 on 31 January in Tokyo
+    appi = await _intake(api, person["id"], "appi_disclosure")
+    assert (leap["regime"], leap["dueDate"], leap["overdue"]) == ("gdpr", "2024-02-29", True)
+    assert (plain["dueDate"], appi["regime"], appi["dueDate"], appi["daysLeft"]) == ("2023-02-28", "appi", "2024-06-24", 14)
+    assert leap["status"] == "pending_review" and leap["daysLeft"] < 0
+    extended = await _act(api, "extendDataSubjectRequest", leap["id"], months=2, reason="複数の事業所に照会が必要")
+    assert extended["request"]["dueDate"] == "2024-04-30" and extended["request"]["extended"]
+    again = await _act(api, "extendDataSubjectRequest", leap["id"], months=1, reason="more")
+    assert again["userErrors"] == [{"field": "id", "code": "ALREADY_EXTENDED"}]
+    assert (await _act(api, "extendDataSubjectRequest", appi["id"], months=1, reason="x"))["userErrors"][0]["code"] == "NOT_ALLOWED"
+    assert (await _act(api, "extendDataSubjectRequest", plain["id"], months=3, reason="x"))["userErrors"][0]["code"] == "OUT_OF_RANGE"
+    overdue = await api.graphql("{ dataSubjectRequests(filter: {overdue: true}) { edges { node { id dueDate } } } }", role="compliance")
+    assert [e["node"]["id"] for e in overdue["dataSubjectRequests"]["edges"]] == [plain["id"], leap["id"]]  # soonest deadline first
+    denied = await _act(api, "denyDataSubjectRequest", plain["id"], reason="")
+    assert denied["userErrors"] == [{"field": "reason", "code": "REQUIRED"}]
+    denied = await _act(api, "denyDataSubjectRequest", plain["id"], reason="Art. 17(3)(b): 法令上の保存義務")
+    assert denied["request"]["status"] == "denied" and not denied["request"]["overdue"]
+
+
+async def test_appi_working_deadline_is_a_setting(enishi_api):
+    api = await enishi_api(extra={"privacy_appi_response_days": 7})
+    person = await create_contact(api, familyName="設定")
+    assert (await _intake(api, person["id"], "appi_stop_use"))["dueDate"] == "2024-06-17"
+
+
+async def test_subject_intake_answers_the_same_for_unknown_addresses_and_limits_attempts(api):
+    person = await create_contact(api, familyName="山田", emails=[{"address": "taro@abc.co.jp"}])
+    known = await _submit(api, type="access", email="Ｔａｒｏ＠ＡＢＣ.co.jp")  # full-width input finds the address
+    unknown = await _submit(api, type="access", email="nobody@example.com")
+    assert known["message"] == unknown["message"] and set(known) == set(unknown) == {"requestId", "message"}
+    codes = await _codes(api)
+    assert list(codes) == [_raw(known["requestId"])]  # a code goes out only to a known address
+    code = codes[_raw(known["requestId"])]
+    wrong = await _verify(api, known["requestId"], "000000" if code != "000000" else "111111", status=422)
+    assert _codes_of(wrong) == {"INVALID_CODE"}
+    assert (await _verify(api, known["requestId"], code))["verified"] is True
+    state = await api.graphql("query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status channel contact { id } history { status } } } }",
+                              {"id": known["requestId"]}, role="compliance")
+    assert (state["node"]["status"], state["node"]["channel"], state["node"]["contact"]["id"]) == ("pending_review", "web", person["id"])
+    assert [h["status"] for h in state["node"]["history"]] == ["identity_unverified", "pending_review"]
+    assert _codes_of(await _verify(api, known["requestId"], code, status=422)) == {"INVALID_CODE"}  # a code works once
+    for _ in range(5):
+        assert _codes_of(await _verify(api, unknown["requestId"], "123456", status=422)) == {"INVALID_CODE"}
+    locked = await api.graphql("query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status } } }", {"id": unknown["requestId"]},
+                               role="compliance")
+    assert locked["node"]["status"] == "canceled"
+    for _ in range(2):
+        await _submit(api, type="erasure", email="taro@abc.co.jp")
+    assert _codes_of(await _submit(api, status=429, type="erasure", email="TARO@abc.co.jp")) == {"RATE_LIMITED"}
+    assert _codes_of(await _submit(api, status=422, type="everything", email="not-an-address")) == {"INVALID_CHOICE", "INVALID_EMAIL",
+                                                                                                    "REQUIRED"}
+    assert (await api.client.post("/privacy/requests", content=b"[1, 2]")).status_code == 400
+    assert _codes_of(await _verify(api, "not-an-id", "1", status=422)) == {"INVALID_ID"}
+
+
+async def test_expired_code_is_refused(api):
+    await create_contact(api, familyName="遅延", emails=[{"address": "late@example.jp"}])
+    submitted = await _submit(api, type="portability", email="late@example.jp")
+    api.clock.advance(hours=25)
+    code = (await _codes(api))[_raw(submitted["requestId"])]
+    assert _codes_of(await _verify(api, submitted["requestId"], code, status=422)) == {"CODE_EXPIRED"}
+
+
+async def test_objection_to_direct_marketing_needs_no_review(api):
+    person = await create_contact(api, familyName="異議", emails=[{"address": "objector@example.jp"}])
+    await api.mutate("recordConsent", {"contactId": person["id"], "purpose": "marketing", "state": "granted"}, "consent { state }")
+    submitted = await _submit(api, type="objection", email="objector@example.jp")
+    await _verify(api, submitted["requestId"], (await _codes(api))[_raw(submitted["requestId"])])
+    state = await api.graphql("query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status } } }", {"id": submitted["requestId"]},
+                              role="compliance")
+    assert state["node"]["status"] == "completed"
+    history = await api.graphql("query($id: ID!) { consentHistory(contactId: $id) { state source } }", {"id": person["id"]})
+    assert history["consentHistory"][-1] == {"state": "withdrawn", "source": "dsr"}
+    by_phone = await _intake(api, person["id"], "objection")
+    assert by_phone["status"] == "completed"
+    assert (await _act(api, "denyDataSubjectRequest", by_phone["id"], reason="no"))["userErrors"][0]["code"] == "INVALID_STATUS"
+
+
+@pytest.mark.parametrize("request_type, final_status", [
+    ("access", "completed"), ("portability", "completed"), ("appi_disclosure", "completed"), ("rectification", "awaiting_manual"),
+    ("restriction", "completed"), ("appi_stop_use", "completed"), ("appi_stop_provision", "completed"), ("erasure", "completed"),
+])
+async def test_each_request_type_end_to_end(api, request_type, final_status):
+    person = await create_contact(api, familyName="種別", emails=[{"address": f"{request_type}@example.jp"}])
+    request = await _intake(api, person["id"], request_type, details="姓の漢字が違います: 斉藤 → 齋藤")
+    assert request["dueDate"] == ("2024-06-24" if request_type.startswith("appi") else "2024-07-10")
+    done = await _run(api, request["id"])
+    assert done["status"] == final_status and [h["status"] for h in done["history"]][-2:] == ["in_progress", final_status]
+    assert {e["format"] for e in done["exports"]} == ({"json", "zip"} if request_type in ("access", "portability", "appi_disclosure") else set())
+    if request_type == "rectification":
+        details = await api.graphql("query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { details } } }", {"id": request["id"]},
+                                    role="compliance")
+        assert details["node"]["details"]["details"] == "姓の漢字が違います: 斉藤 → 齋藤"
+        fixed = await api.mutate("updateContact", {"id": person["id"], "familyName": "齋藤"}, "contact { familyName }")
+        assert fixed["contact"] == {"familyName": "齋藤"}
+        closed = await _act(api, "completeDataSubjectRequest", request["id"], note="姓を訂正")
+        assert closed["request"]["status"] == "completed"
+    if request_type == "appi_stop_provision":
+        history = await api.graphql("query($id: ID!) { consentHistory(contactId: $id) { purpose state } }", {"id": person["id"]})
+        assert history["consentHistory"] == [{"purpose": "third_party_provision", "state": "withdrawn"}]
+    again = await _act(api, "executeDataSubjectRequest", request["id"])
+    assert again["userErrors"] == [{"field": "id", "code": "INVALID_STATUS"}]
+
+
+async def test_access_export_has_a_section_per_plugin_and_downloads_once(enishi_api):
+    notes = NotesPlugin()
+    api = await enishi_api(plugins=[("notes", notes)])
+    account = await create_account(api, name="ABC株式会社")
+    person = await create_contact(api, familyName="山田", givenName="太郎", familyNameKana="ヤマダ", givenNameKana="タロウ",
+                                  emails=[{"address": "Taro@ABC.co.jp"}], accounts=[{"accountId": account["id"]}])
+    other = await create_contact(api, familyName="佐藤", givenName="花子", accounts=[{"accountId": account["id"]}])
+    notes.notes[_raw(person["id"])] = ["=HYPERLINK(\"http://evil\")", "展示会で名刺交換"]
+    await log_activity(api, summary="山田様と電話", contactIds=[person["id"]])
+    await log_activity(api, type="meeting", summary="定例会議", body="議事録", contactIds=[person["id"], other["id"]])
+    await api.mutate("setTargetAccount", {"accountId": account["id"]}, "account { id }")
+    await api.mutate("recordConsent", {"contactId": person["id"], "purpose": "marketing", "state": "granted"}, "consent { state }")
+    shared = await api.mutate("exportAudience", {"destination": "広告代理店 株式会社エージェント", "thirdParty": True}, "excludedWithoutConsent",
+                              role="marketing")
+    assert shared["userErrors"] == []
+    request = await _intake(api, person["id"], "appi_disclosure")
+    done = await _run(api, request["id"])
+    assert done["status"] == "completed"
+    assert {r["plugin"]: r["status"] for r in done["runs"]}.items() >= {"core": "done", "privacy": "done", "notes": "done"}.items()
+    url = (await api.graphql('mutation($id: ID!) { dataSubjectExportLink(requestId: $id, format: "json") { url userErrors { code } } }',
+                             {"id": request["id"]}, role="compliance"))["dataSubjectExportLink"]["url"]
+    response = await api.client.get(url)
+    assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
+    doc = response.json()
+    assert doc["schema"] == "enishi.dsr-export/1" and doc["request"]["regime"] == "appi"
+    assert set(doc["sections"]) == {"core", "privacy", "notes"}
+    assert doc["sections"]["core"]["contact"]["family_name_kana"] == "ヤマダ"
+    assert doc["sections"]["core"]["emails"] == [{"address": "Taro@ABC.co.jp", "label": None, "primary": True}]
+    assert doc["sections"]["privacy"]["third_party_provisions"][0]["recipient"] == "広告代理店 株式会社エージェント"
+    assert doc["metadata"]["recipients"] == ["広告代理店 株式会社エージェント"] and "crm" in doc["metadata"]["purposes"]
+    assert "佐藤" not in json.dumps(doc, ensure_ascii=False)  # the co-attendee of the meeting is not disclosed
+    assert (await api.client.get(url)).status_code == 410  # single use
+    zipped = (await api.graphql('mutation($id: ID!) { dataSubjectExportLink(requestId: $id, format: "zip") { url } }',
+                                {"id": request["id"]}, role="compliance"))["dataSubjectExportLink"]["url"]
+    archive = zipfile.ZipFile(io.BytesIO((await api.client.get(zipped)).content))
+    contact_csv = archive.read("core/contact.csv").decode("utf-8")
+    assert contact_csv.startswith("\ufeff") and "ヤマダ" in contact_csv
+    assert "'=HYPERLINK" in archive.read("notes/notes.csv").decode("utf-8")  # no formula runs in Excel
+    again = await api.graphql('mutation($id: ID!) { dataSubjectExportLink(requestId: $id, format: "json") { url userErrors { code } } }',
+                              {"id": request["id"]}, role="compliance")
+    assert again["dataSubjectExportLink"]["userErrors"] == [{"code": "ALREADY_DOWNLOADED"}]
+    log = await api.graphql("query($id: ID!) { accessLog(contactId: $id) { action roles user { displayName } } }", {"id": person["id"]},
+                            role="compliance")
+    assert [e["action"] for e in log["accessLog"]] == ["dsr_export_prepared", "dsr_export_downloaded", "dsr_export_downloaded"]
+    assert log["accessLog"][0]["roles"] == ["compliance"]
+
+
+SPELLINGS = ["taro@abc.co.jp", "Taro@ABC.co.jp", "+81312345678", "0312345678", "03-1234-5678", "０３－１２３４－５６７８",
+             "山田", "太郎", "ヤマダ", "タロウ", "やまだ", "たろう"]
+
+
+async def _table_hits(api) -> dict:
+    hits = {}
+    async with api.runtime.read_session() as session:
+        for table in Base.metadata.sorted_tables:
+            for row in (await session.execute(select(table))).all():
+                cells = " ".join(c.decode("utf-8", "replace") if isinstance(c, bytes) else json.dumps(c, ensure_ascii=False, default=str)
+                                 for c in row)
+                for spelling in SPELLINGS:
+                    if spelling.lower() in cells.lower():
+                        hits.setdefault(table.name, set()).add(spelling)
+    return hits
+
+
+def _file_hits(database_url: str) -> dict:
+    path = Path(database_url.split("///", 1)[1])
+    hits = {}
+    for file in (path, path.with_name(path.name + "-wal")):
+        data = file.read_bytes().lower() if file.exists() else b""
+        for spelling in SPELLINGS:
+            if spelling.lower().encode("utf-8") in data:
+                hits.setdefault(file.name, set()).add(spelling)
+    return hits
+
+
+async def test_erasure_leaves_nothing_behind_and_a_failed_plugin_is_retried(enishi_api, enishi_fresh_migrated):
+    notes = NotesPlugin()
+    api = await enishi_api(plugins=[("notes", notes)], database_url=enishi_fresh_migrated)
+    account = await create_account(api, name="ABC株式会社")
+    person = await create_contact(api, familyName="山田", givenName="太郎", familyNameKana="ヤマダ", givenNameKana="タロウ",
+                                  emails=[{"address": "Taro@ABC.co.jp"}], phones=[{"number": "０３－１２３４－５６７８"}],
+                                  accounts=[{"accountId": account["id"]}])
+    other = await create_contact(api, familyName="佐藤", givenName="花子", emails=[{"address": "hanako@xyz.co.jp"}],
+                                 phones=[{"number": "06-9876-5432"}], accounts=[{"accountId": account["id"]}])
+    notes.notes[_raw(person["id"])] = ["山田 太郎さんは Excel で管理"]
+    await log_activity(api, summary="山田 太郎様と電話 (03-1234-5678)", body="taro@abc.co.jp に資料送付", contactIds=[person["id"]])
+    meeting = await log_activity(api, type="meeting", summary="定例会議", body="議事録", contactIds=[person["id"], other["id"]])
+    await api.mutate("createTask", {"title": "山田様へ折り返し", "contactId": person["id"]}, "task { id }")
+    ticket = await api.mutate("createTicket", {"subject": "請求書について", "body": "山田です。電話は 03-1234-5678 まで", "requesterId": person["id"]},
+                              "ticket { id }", role="support")
+    await api.mutate("replyToTicket", {"ticketId": ticket["ticket"]["id"], "body": "山田様、お問い合わせありがとうございます"}, "ticket { id }",
+                     role="support")
+    program_id = await program(api)
+    await api.mutate("enrollMember", {"programId": program_id, "contactId": person["id"]}, "member { id }")
+    await api.mutate("recordConsent", {"contactId": person["id"], "purpose": "marketing", "state": "granted",
+                                       "evidence": "フォーム: 山田 太郎 taro@abc.co.jp"}, "consent { state }")
+    access = await _intake(api, person["id"], "access", details="山田 太郎 本人より電話")
+    await _run(api, access["id"])  # an export exists too, and must go with the rest
+    before = await _table_hits(api)  # the scan does find the person while they are there
+    assert set(before) >= {"core_contact", "core_contact_email", "core_contact_phone", "core_activity", "core_task", "support_article"}
+    if enishi_fresh_migrated.startswith("sqlite"):
+        assert set().union(*_file_hits(enishi_fresh_migrated).values()) >= {"山田", "ヤマダ", "taro@abc.co.jp", "+81312345678"}
+
+    notes.failures_left = 1
+    erasure = await _intake(api, person["id"], "erasure")
+    failed = await _run(api, erasure["id"])
+    runs = {r["plugin"]: r for r in failed["runs"]}
+    assert failed["status"] == "failed" and runs["notes"]["status"] == "failed"
+    assert runs["notes"]["error"] == "RuntimeError"  # the kind only: the message quoted the person
+    assert runs["core"]["status"] == "done" and runs["privacy"]["status"] == "done"
+    assert (await _act(api, "executeDataSubjectRequest", erasure["id"]))["userErrors"][0]["code"] == "INVALID_STATUS"
+    retried = (await _act(api, "retryDataSubjectRequest", erasure["id"]))["request"]
+    runs = {r["plugin"]: r for r in retried["runs"]}
+    assert retried["status"] == "completed"
+    assert (runs["notes"]["attempts"], runs["core"]["attempts"]) == (2, 1)  # only the failed part ran again
+    assert runs["notes"]["affected"] == {"notes:delete": 1} and runs["core"]["affected"]["core_contact:anonymise"] == 1
+    assert runs["support"]["affected"]["support_article:anonymise"] == 2
+    assert notes.notes == {}
+
+    assert await _table_hits(api) == {}
+    if enishi_fresh_migrated.startswith("sqlite"):
+        assert _file_hits(enishi_fresh_migrated) == {}
+    still = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { familyName emails { address } phones { e164 } "
+                              "timeline { edges { node { summary } } } } } }", {"id": other["id"]})
+    assert still["node"] == {"familyName": "佐藤", "emails": [{"address": "hanako@xyz.co.jp"}], "phones": [{"e164": "+81698765432"}],
+                             "timeline": {"edges": [{"node": {"summary": "定例会議"}}]}}
+    shared = await api.graphql("query($id: ID!) { node(id: $id) { ... on Activity { summary } } }", {"id": meeting["id"]})
+    assert shared["node"] == {"summary": "定例会議"}
+
+
+async def test_legal_hold_keeps_a_record_until_it_ends(api):
+    person = await create_contact(api, familyName="保全", emails=[{"address": "hold@example.jp"}])
+    ticket = (await api.mutate("createTicket", {"subject": "返金請求", "body": "返金してください", "requesterId": person["id"]}, "ticket { id }",
+                               role="support"))["ticket"]
+    call = await log_activity(api, summary="返金の件で電話", contactIds=[person["id"]])
+    hold = await api.mutate("placeLegalHold", {"contactId": person["id"], "recordId": ticket["id"], "basis": "係争中の返金請求 / pending claim",
+                                               "reference": "CASE-2024-17", "until": "2024-12-31"},
+                            "hold { id nodeType until }", role="compliance")
+    assert hold["userErrors"] == [] and hold["hold"]["nodeType"] == "SupportTicket"
+    bad = await api.mutate("placeLegalHold", {"contactId": person["id"], "recordId": person["id"], "basis": "x"}, "hold { id }",
+                           role="compliance")
+    assert bad["userErrors"] == [{"field": "recordId", "message": "must be the id of a Activity or SupportTicket", "code": "WRONG_ID_TYPE"}]
+    done = await _run(api, (await _intake(api, person["id"], "erasure"))["id"])
+    assert done["status"] == "completed_with_exceptions"
+    support = next(r for r in done["runs"] if r["plugin"] == "support")
+    assert support["retained"] == [{"entity": "support_ticket", "rows": 1, "basis": "係争中の返金請求 / pending claim", "until": "2024-12-31",
+                                    "reference": "CASE-2024-17", "legal_hold": True}]
+    assert "support_ticket" in done["history"][-1]["note"]
+    kept = await api.graphql("query($id: ID!) { node(id: $id) { ... on SupportTicket { requester { id } articles { body } } } }",
+                             {"id": ticket["id"]}, role="support")
+    assert kept["node"] == {"requester": {"id": person["id"]}, "articles": [{"body": "返金してください"}]}
+    assert (await api.graphql("query($id: ID!) { node(id: $id) { id } }", {"id": call["id"]}))["node"] is None
+    api.clock.set(dt.datetime(2025, 1, 1, 0, 0, tzinfo=dt.timezone.utc))  # 09:00 on 1 January in Tokyo: the hold has ended
+    assert "privacy.finish_held_erasures" in await run_due_jobs(api.runtime)
+    finished = await api.graphql("query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status history { note } } } }",
+                                 {"id": done["id"]}, role="compliance")
+    assert finished["node"]["status"] == "completed"
+    gone = await api.graphql("query($id: ID!) { node(id: $id) { ... on SupportTicket { requester { id } articles { body } } } }",
+                             {"id": ticket["id"]}, role="support")
+    assert gone["node"] == {"requester": None, "articles": [{"body": None}]}
+
+
+async def test_restriction_allows_only_storage_and_dsr_work(api):
+    account = await create_account(api, name="制限テスト")
+    person = await create_contact(api, familyName="制限", accounts=[{"accountId": account["id"]}])
+    await api.mutate("recordConsent", {"contactId": person["id"], "purpose": "marketing", "state": "granted"}, "consent { state }")
+    await _run(api, (await _intake(api, person["id"], "restriction"))["id"])
+    update = await api.mutate("updateContact", {"id": person["id"], "jobTitle": "部長"}, "contact { jobTitle }")
+    assert update["userErrors"][0]["code"] == "RESTRICTED"
+    logged = await api.mutate("logActivity", {"type": "call", "summary": "営業電話", "contactIds": [person["id"]]}, "activity { id }")
+    assert logged["userErrors"][0]["code"] == "RESTRICTED"
+    await api.mutate("setTargetAccount", {"accountId": account["id"]}, "account { id }")
+    audience = await api.mutate("exportAudience", {"destination": "MA tool"}, "excludedWithoutConsent", role="marketing")
+    assert audience["excludedWithoutConsent"] == 1
+    access = await _run(api, (await _intake(api, person["id"], "access"))["id"])  # DSR work goes on
+    assert access["status"] == "completed"
+    lifted = await api.graphql("mutation($id: ID!) { liftRestriction(contactId: $id) { contactId userErrors { code } } }",
+                               {"id": person["id"]}, role="compliance")
+    assert lifted["liftRestriction"] == {"contactId": person["id"], "userErrors": []}
+    update = await api.mutate("updateContact", {"id": person["id"], "jobTitle": "部長"}, "contact { jobTitle }")
+    assert update["userErrors"] == []
+
+
+async def test_access_log_is_append_only_and_hash_chained(api):
+    person = await create_contact(api, familyName="監査", emails=[{"address": "audit@example.jp"}])
+    await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { personalData } } }", {"id": person["id"]}, role="compliance")
+    log = await api.graphql("query($id: ID!) { accessLog(contactId: $id) { action purpose roles hash prevHash } }", {"id": person["id"]},
+                            role="compliance")
+    entry = log["accessLog"][0]
+    assert (entry["action"], entry["purpose"], entry["roles"]) == ("personal_data_read", "compliance_review", ["compliance"])
+    assert "監査" not in json.dumps(log, ensure_ascii=False) and "audit@" not in json.dumps(log)
+    verified = await api.graphql("{ verifyAccessLog { valid entries firstBrokenSeq } }", role="compliance")
+    assert verified["verifyAccessLog"]["valid"] and verified["verifyAccessLog"]["entries"] >= 1
+    for statement in ("UPDATE privacy_access_log SET purpose = 'x'", "DELETE FROM privacy_access_log"):
+        with pytest.raises(Exception, match="append-only"):
+            async with api.runtime.unit_of_work() as uow:
+                await uow.session.execute(text(statement))
+    assert (await api.errors("{ verifyAccessLog { valid } }", role="support"))[0]["extensions"]["code"] == "FORBIDDEN"
