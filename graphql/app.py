@@ -14,6 +14,7 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.middleware import Middleware
 from starlette.routing import Route
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.http.ides import get_graphql_ide_html
@@ -52,7 +53,7 @@ def _negotiate(request: Request) -> str:
     raise _RequestError(406, "accept application/graphql-response+json or application/json", "NOT_ACCEPTABLE")
 
 
-async def _read_params(request: Request, max_bytes: int) -> dict:
+async def _read_params(request: Request) -> dict:
     if request.method == "GET":
         params = dict(request.query_params)
         for key in ("variables", "extensions"):
@@ -65,16 +66,8 @@ async def _read_params(request: Request, max_bytes: int) -> dict:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != JSON:
         raise _RequestError(415, "send the request as application/json", "UNSUPPORTED_MEDIA_TYPE")
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise _RequestError(413, f"request body over {max_bytes} bytes", "PAYLOAD_TOO_LARGE")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise _RequestError(413, f"request body over {max_bytes} bytes", "PAYLOAD_TOO_LARGE")
     try:
-        params = json.loads(body.decode("utf-8"))
+        params = json.loads((await request.body()).decode("utf-8"))  # BodyLimit bounds its size
     except (UnicodeDecodeError, ValueError):
         raise _RequestError(400, "the body is not valid UTF-8 JSON", "BAD_REQUEST") from None
     if not isinstance(params, dict):
@@ -140,7 +133,7 @@ def create_app(runtime: Runtime) -> Starlette:
         operation_name = None
         try:
             media_type = _negotiate(request)
-            query, variables, operation_name = _check_params(await _read_params(request, settings.max_body_bytes))
+            query, variables, operation_name = _check_params(await _read_params(request))
             viewer = await _viewer(runtime, request)
         except _RequestError as error:
             return _error_response(error.status, error.message, error.code, media_type, error.headers)
@@ -178,6 +171,49 @@ def create_app(runtime: Runtime) -> Starlette:
 
     routes = [Route("/graphql", graphql_endpoint, methods=["GET", "POST"]), Route("/health", health, methods=["GET"])]
     routes += [route for _, route in runtime.plugins.contributions("enishi_http_routes")]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)])
     app.state.runtime = runtime
     return app
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """Refuses request bodies over `max_bytes` on every route (plugins' public links included),
+    by the declared length up front and by counting while the body streams in."""
+
+    def __init__(self, app, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            return await self._refuse(scope, receive, send)
+        received, started = 0, False
+
+        async def counting_receive():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        async def tracking_send(message):
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope, receive, send) -> None:
+        response = _error_response(413, f"request body over {self.max_bytes} bytes", "PAYLOAD_TOO_LARGE")
+        await response(scope, receive, send)

@@ -60,6 +60,24 @@ async def test_request_errors_have_their_status_codes(api):
     assert response.status_code == 413 and response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
 
 
+async def test_ten_megabyte_bodies_are_refused_on_every_route_and_change_nothing(api):
+    auth = {"Authorization": f"Bearer {await api.token()}"}
+    name = "x" * 10_000_000
+    create = {"query": "mutation($n: String!) { createAccount(input: {name: $n}) { account { id } } }", "variables": {"n": name}}
+    encoded = json.dumps(create).encode()
+
+    async def streamed():  # no Content-Length: the limit counts as the body arrives
+        for i in range(0, len(encoded), 65536):
+            yield encoded[i:i + 65536]
+
+    for response in (await api.client.post("/graphql", json=create, headers=auth),
+                     await api.client.post("/graphql", content=streamed(), headers={**auth, "Content-Type": "application/json"}),
+                     await api.client.post("/privacy/requests", json={"type": "access", "email": name}),
+                     await api.client.post("/support/csat/token", json={"rating": 5, "comment": name})):
+        assert response.status_code == 413 and response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert (await api.graphql("{ accounts { totalCount } }"))["accounts"]["totalCount"] == 0
+
+
 async def test_every_request_needs_a_valid_token_except_health(api):
     missing = await api.client.post("/graphql", json={"query": QUERY})
     assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"

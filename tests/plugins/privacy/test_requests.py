@@ -417,3 +417,48 @@ async def test_access_log_is_append_only_and_hash_chained(api):
             async with api.runtime.unit_of_work() as uow:
                 await uow.session.execute(text(statement))
     assert (await api.errors("{ verifyAccessLog { valid } }", role="support"))[0]["extensions"]["code"] == "FORBIDDEN"
+
+
+class Crash(BaseException):
+    """The process dying midway: nothing after it runs, no handler records it."""
+
+
+class CrashingPlugin:
+    def __init__(self):
+        self.crashes_left = 1
+        self.erased = 0
+
+    @hookimpl
+    def enishi_subject_erase(self, uow, subject):
+        if self.crashes_left:
+            self.crashes_left -= 1
+            raise Crash()
+        self.erased += 1
+        return ErasureReport("crashing")
+
+
+async def test_an_erasure_cut_short_by_a_crash_is_completed_by_the_next_run(enishi_api):
+    from enishi.plugins.privacy import requests
+
+    crashing = CrashingPlugin()
+    api = await enishi_api(plugins=[("crashing", crashing)])
+    person = await create_contact(api, familyName="中断", emails=[{"address": "crash@example.jp"}])
+    erasure = await _intake(api, person["id"], "erasure")
+    assert (await _act(api, "approveDataSubjectRequest", erasure["id"]))["userErrors"] == []
+    with pytest.raises(Crash):
+        await requests.execute(api.runtime, _raw(erasure["id"]))
+    state = await api.graphql("query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status runs { plugin status attempts } } } }",
+                              {"id": erasure["id"]}, role="compliance")
+    assert state["node"]["status"] == "in_progress"
+    assert {r["plugin"]: (r["status"], r["attempts"]) for r in state["node"]["runs"]}["crashing"] == ("pending", 0)
+    busy = await _act(api, "executeDataSubjectRequest", erasure["id"])  # the dead worker's lease still stands
+    assert busy["userErrors"] == [{"field": "id", "code": "INVALID_STATUS"}]
+    api.clock.advance(minutes=16)
+    assert "privacy.finish_held_erasures" in await run_due_jobs(api.runtime)
+    done = await api.graphql("query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status runs { plugin status attempts } } } }",
+                             {"id": erasure["id"]}, role="compliance")
+    assert done["node"]["status"] == "completed" and crashing.erased == 1
+    assert all(r["status"] == "done" and r["attempts"] == 1 for r in done["node"]["runs"])
+    gone = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { familyName emails { address } } } }", {"id": person["id"]},
+                             role="compliance")
+    assert gone["node"] == {"familyName": None, "emails": []}  # compliance sees the anonymised, soft-deleted shell

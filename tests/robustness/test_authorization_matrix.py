@@ -1,0 +1,84 @@
+"""Every root field of the whole composed schema (core and every bundled plugin) × every role.
+
+The operations are generated from the live schema: required arguments get placeholder values of
+their type (ids of records that do not exist), so a field added by anyone is called here without
+anyone writing a query for it. A field without a permission decision in one of the tables fails
+the first test; a field that forgets to check its permission fails the second."""
+import pytest
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLInterfaceType,
+    GraphQLUnionType,
+)
+from graphql.pyutils import Undefined
+
+from enishi.auth import ROLES
+from tests.graphql.test_authorization import FIELD_PERMISSIONS
+from tests.plugins.abm.test_abm import ABM_FIELDS
+from tests.plugins.loyalty.test_rewards_and_people import LOYALTY_FIELDS
+from tests.plugins.privacy.test_requests import PRIVACY_FIELDS
+from tests.plugins.support.test_tickets import SUPPORT_FIELDS
+
+DECISIONS = {**{field: permission for field, (permission, _) in FIELD_PERMISSIONS.items()},
+             **ABM_FIELDS, **LOYALTY_FIELDS, **PRIVACY_FIELDS, **SUPPORT_FIELDS}
+NO_SUCH_ID = '"Q29udGFjdDowMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDA="'  # a Contact that does not exist
+SCALARS = {"ID": NO_SUCH_ID, "String": '"x"', "Int": "1", "Float": "1.5", "Boolean": "false", "DateTime": '"2024-06-01T00:00:00+00:00"',
+           "Date": '"2024-06-01"', "JSON": "{}", "Decimal": '"1"'}
+
+
+def _literal(type_) -> str:
+    """A placeholder value of an input type, filling only what is required."""
+    if isinstance(type_, GraphQLNonNull):
+        return _literal(type_.of_type)
+    if isinstance(type_, GraphQLList):
+        return f"[{_literal(type_.of_type)}]"
+    if isinstance(type_, GraphQLEnumType):
+        return next(iter(type_.values))
+    if isinstance(type_, GraphQLInputObjectType):
+        required = [f"{name}: {_literal(f.type)}" for name, f in type_.fields.items() if _required(f)]
+        return "{" + ", ".join(required) + "}"
+    return SCALARS[type_.name]
+
+
+def _required(argument) -> bool:
+    return isinstance(argument.type, GraphQLNonNull) and argument.default_value is Undefined
+
+
+def _selection(type_) -> str:
+    while isinstance(type_, (GraphQLNonNull, GraphQLList)):
+        type_ = type_.of_type
+    return " { __typename }" if isinstance(type_, (GraphQLObjectType, GraphQLInterfaceType, GraphQLUnionType)) else ""
+
+
+def operations(schema) -> dict[str, str]:
+    result = {}
+    for root, keyword in (("Query", "query"), ("Mutation", "mutation")):
+        for name, field in schema.get_type(root).fields.items():
+            arguments = [f"{arg}: {_literal(a.type)}" for arg, a in field.args.items() if _required(a)]
+            call = f"{name}({', '.join(arguments)})" if arguments else name
+            result[f"{root}.{name}"] = f"{keyword} {{ {call}{_selection(field.type)} }}"
+    return result
+
+
+async def test_every_root_field_of_the_composed_schema_has_a_permission_decision(api):
+    assert set(operations(api.runtime.schema._schema)) == set(DECISIONS)
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_each_role_is_refused_exactly_the_root_fields_it_lacks_permission_for(api, role):
+    granted = api.runtime.permissions.for_roles([role])
+    for field, operation in operations(api.runtime.schema._schema).items():
+        response = await api.post(operation, role=role)
+        assert response.status_code == 200, (field, response.text)
+        body = response.json()
+        codes = [error.get("extensions", {}).get("code") for error in body.get("errors", [])]
+        assert "INTERNAL_ERROR" not in codes, (field, role, body)
+        permission = DECISIONS[field]
+        if permission is None or permission in granted:
+            assert "FORBIDDEN" not in codes, (field, role, body)
+        else:
+            assert codes == ["FORBIDDEN"], (field, role, operation, body)
