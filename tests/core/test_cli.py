@@ -22,7 +22,7 @@ def test_hook_enishi_demo_data_and_the_operator_journey(enishi_fresh_database_ur
     env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url}
     assert enishi("db", "upgrade", env=env).stdout.strip() == "database is up to date"
     loaded = enishi("demo", env=env).stdout
-    assert "50 accounts, 200 contacts, 1000 activities" in loaded
+    assert "50 accounts, 200 contacts, 2000 activities" in loaded
     assert "already present" in enishi("demo", env=env).stdout
     token = enishi("token", "create", "--role", "sales", env=env).stdout.split()[-1]
     assert token.startswith("enishi_")
