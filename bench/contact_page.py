@@ -1,0 +1,217 @@
+"""Workloads (a) and (c) of the benchmark issue, in process, against floors measured in the same run.
+
+(a) A page of contacts with primary account (and its ABM tier), owner, primary email, latest 3
+    activities, loyalty balance and tickets (count and latest 3), through the GraphQL schema.
+    Floor: the same data fetched by hand-written SQLAlchemy Core queries (one per relation, the
+    timeline and tickets with a window function) and serialised to JSON.
+(c) Contact search for a Japanese substring (`contacts(filter: {search: "山田"})`, first 20).
+    Floor: the same LIKE over the stored search text, hand-written.
+
+Both report median/p95/p99 latency, the ratio of medians, and SQL statements per request for
+page sizes 10 and 100 (constant means no N+1). Rounds interleave floor and Enishi.
+Data: `enishi demo --scale N` (SQLite in a temporary directory unless ENISHI_BENCH_DATABASE_URL).
+
+    python bench/contact_page.py [--contacts 10000] [--rounds 3] [--iterations 30]
+"""
+import argparse
+import asyncio
+import gc
+import json
+import os
+import platform
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import and_, event, func, select
+
+from enishi.auth import PermissionRegistry, Viewer
+from enishi.db.migrate import upgrade
+from enishi.demo import load_demo
+from enishi.graphql.context import Context
+from enishi.models import Account, Activity, ActivityTarget, Contact, ContactAccount, ContactEmail, User
+from enishi.normalize import search_key
+from enishi.plugins.abm.models import AbmTargetAccount
+from enishi.plugins.loyalty.models import LoyaltyMember
+from enishi.plugins.support.models import SupportTicket
+from enishi.runtime import Runtime
+from enishi.settings import Settings
+
+HERE = Path(__file__).resolve().parent
+PAGE = """query Page($first: Int!) {
+  contacts(first: $first, orderBy: [{field: CREATED_AT, direction: DESC}]) { edges { node {
+    id familyName givenName familyNameKana givenNameKana primaryEmail
+    primaryAccount { id name abm { tier } }
+    owner { id displayName }
+    timeline(first: 3) { edges { node { id type summary occurredAt } } }
+    loyalty { balance }
+    tickets(first: 3) { totalCount edges { node { number status } } }
+  } } }
+}"""
+SEARCH = """query Search($q: String!) { contacts(first: 20, filter: {search: $q}) { edges { node { id familyName givenName primaryEmail } } } }"""
+
+
+def _by(rows, key):
+    grouped = {}
+    for row in rows:
+        grouped.setdefault(row[key], []).append(row)
+    return grouped
+
+
+def _latest(partition, order, statement_columns, where, limit=3):
+    """Up to `limit` rows per partition, newest first, with ROW_NUMBER."""
+    ranked = select(*statement_columns, func.row_number().over(partition_by=partition, order_by=order).label("rank")).where(where).subquery()
+    return select(ranked).where(ranked.c.rank <= limit)
+
+
+async def floor_page(runtime, first: int) -> str:
+    async with runtime.read_session() as session:
+        contacts = (await session.execute(select(Contact.id, Contact.family_name, Contact.given_name, Contact.family_name_kana,
+                                                 Contact.given_name_kana, Contact.owner_id).where(Contact.deleted_at.is_(None))
+                                          .order_by(Contact.created_at.desc(), Contact.id.desc()).limit(first))).mappings().all()
+        ids = [c["id"] for c in contacts]
+        emails = dict((await session.execute(select(ContactEmail.contact_id, ContactEmail.address).where(
+            ContactEmail.contact_id.in_(ids), ContactEmail.is_primary.is_(True)))).all())
+        accounts = {r["contact_id"]: r for r in (await session.execute(
+            select(ContactAccount.contact_id, Account.id, Account.name, AbmTargetAccount.tier)
+            .join(Account, Account.id == ContactAccount.account_id).outerjoin(AbmTargetAccount, AbmTargetAccount.account_id == Account.id)
+            .where(ContactAccount.contact_id.in_(ids), ContactAccount.is_primary.is_(True)))).mappings()}
+        owners = dict((await session.execute(select(User.id, User.display_name).where(
+            User.id.in_({c["owner_id"] for c in contacts if c["owner_id"]})))).all())
+        timeline = _by((await session.execute(_latest(
+            ActivityTarget.contact_id, (Activity.occurred_at.desc(), Activity.id.desc()),
+            (ActivityTarget.contact_id, Activity.id, Activity.type, Activity.summary, Activity.occurred_at),
+            and_(ActivityTarget.contact_id.in_(ids), Activity.id == ActivityTarget.activity_id)).order_by("contact_id", "rank"))).mappings(),
+            "contact_id")
+        balances = dict((await session.execute(select(LoyaltyMember.contact_id, LoyaltyMember.balance).where(
+            LoyaltyMember.contact_id.in_(ids)))).all())
+        ticket_counts = dict((await session.execute(select(SupportTicket.requester_id, func.count()).where(
+            SupportTicket.requester_id.in_(ids)).group_by(SupportTicket.requester_id))).all())
+        tickets = _by((await session.execute(_latest(
+            SupportTicket.requester_id, (SupportTicket.created_at.desc(), SupportTicket.id.desc()),
+            (SupportTicket.requester_id, SupportTicket.number, SupportTicket.status),
+            SupportTicket.requester_id.in_(ids)).order_by("requester_id", "rank"))).mappings(), "requester_id")
+    page = []
+    for c in contacts:
+        account = accounts.get(c["id"])
+        page.append({
+            "id": str(c["id"]), "familyName": c["family_name"], "givenName": c["given_name"], "familyNameKana": c["family_name_kana"],
+            "givenNameKana": c["given_name_kana"], "primaryEmail": emails.get(c["id"]),
+            "primaryAccount": {"id": str(account["id"]), "name": account["name"], "abm": {"tier": account["tier"]} if account["tier"] else None}
+            if account else None,
+            "owner": {"id": str(c["owner_id"]), "displayName": owners[c["owner_id"]]} if c["owner_id"] in owners else None,
+            "timeline": [{"id": str(a["id"]), "type": a["type"], "summary": a["summary"], "occurredAt": a["occurred_at"].isoformat()}
+                         for a in timeline.get(c["id"], [])],
+            "loyalty": {"balance": balances[c["id"]]} if c["id"] in balances else None,
+            "tickets": {"totalCount": ticket_counts.get(c["id"], 0),
+                        "edges": [{"number": t["number"], "status": t["status"]} for t in tickets.get(c["id"], [])]},
+        })
+    return json.dumps({"contacts": page}, ensure_ascii=False)
+
+
+async def floor_search(runtime, query: str) -> str:
+    pattern = "%" + search_key(query).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    async with runtime.read_session() as session:
+        rows = (await session.execute(select(Contact.id, Contact.family_name, Contact.given_name, ContactEmail.address)
+                                      .outerjoin(ContactEmail, and_(ContactEmail.contact_id == Contact.id, ContactEmail.is_primary.is_(True)))
+                                      .where(Contact.deleted_at.is_(None), Contact.search_text.like(pattern, escape="\\"))
+                                      .order_by(Contact.family_name_kana, Contact.id).limit(20))).all()
+    return json.dumps([{"id": str(r[0]), "familyName": r[1], "givenName": r[2], "primaryEmail": r[3]} for r in rows], ensure_ascii=False)
+
+
+async def enishi(runtime, viewer, query: str, variables: dict) -> str:
+    context = Context(runtime, viewer)
+    try:
+        result = await runtime.schema.execute(query, variable_values=variables, context_value=context)
+    finally:
+        await context.close()
+    assert not result.errors, result.errors
+    return json.dumps(result.data, ensure_ascii=False, default=str)
+
+
+class StatementCounter:
+    def __init__(self, engine):
+        self.count = 0
+        event.listen(engine.sync_engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *_args):
+        self.count += 1
+
+    async def per_call(self, work) -> int:
+        before = self.count
+        await work()
+        return self.count - before
+
+
+async def timed(work, iterations: int) -> list[float]:
+    samples = []
+    for _ in range(iterations):
+        started = time.perf_counter()
+        await work()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def summary(samples: list[float]) -> dict:
+    ordered = sorted(samples)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {"p50_ms": round(statistics.median(ordered), 2), "p95_ms": round(pick(0.95), 2), "p99_ms": round(pick(0.99), 2)}
+
+
+async def main(args) -> dict:
+    url = os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db"
+    settings = Settings(database_url=url, key_encryption_key="dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=", log_level="WARNING")
+    runtime = Runtime(settings)
+    await asyncio.to_thread(upgrade, runtime)
+    started = time.perf_counter()
+    await load_demo(runtime, scale=args.contacts, force=True)
+    load_seconds = time.perf_counter() - started
+    registry: PermissionRegistry = runtime.permissions
+    viewer = Viewer(user_id=None, roles=frozenset({"admin"}), permissions=frozenset(registry.for_roles(["admin"])))
+    counter = StatementCounter(runtime.engine)
+    workloads = {
+        "a_page_100": (lambda: floor_page(runtime, 100), lambda: enishi(runtime, viewer, PAGE, {"first": 100})),
+        "c_search_ja": (lambda: floor_search(runtime, "山田"), lambda: enishi(runtime, viewer, SEARCH, {"q": "山田"})),
+    }
+    statements = {
+        "floor_page_10": await counter.per_call(lambda: floor_page(runtime, 10)),
+        "floor_page_100": await counter.per_call(lambda: floor_page(runtime, 100)),
+        "enishi_page_10": await counter.per_call(lambda: enishi(runtime, viewer, PAGE, {"first": 10})),
+        "enishi_page_100": await counter.per_call(lambda: enishi(runtime, viewer, PAGE, {"first": 100})),
+        "enishi_search": await counter.per_call(lambda: enishi(runtime, viewer, SEARCH, {"q": "山田"})),
+    }
+    gc.collect()
+    gc.freeze()
+    samples = {name: {"floor": [], "enishi": []} for name in workloads}
+    for _ in range(args.rounds):
+        for name, (floor, ours) in workloads.items():
+            await floor()  # warm both paths before each timed block
+            await ours()
+            samples[name]["floor"] += await timed(floor, args.iterations)
+            samples[name]["enishi"] += await timed(ours, args.iterations)
+    await runtime.close()
+    results = {}
+    for name, both in samples.items():
+        floor, ours = summary(both["floor"]), summary(both["enishi"])
+        results[name] = {"floor": floor, "enishi": ours, "ratio_p50": round(ours["p50_ms"] / floor["p50_ms"], 2)}
+    return {"contacts": args.contacts, "database": url.split(":")[0], "load_seconds": round(load_seconds, 1), "results": results,
+            "statements_per_request": statements, "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--iterations", type=int, default=30)
+    report = asyncio.run(main(parser.parse_args()))
+    print(f"{report['contacts']} contacts on {report['database']} (loaded in {report['load_seconds']} s), peak RSS {report['peak_rss_mib']} MiB")
+    print(f"{'workload':<14} {'floor p50/p95/p99 ms':>24} {'Enishi p50/p95/p99 ms':>26} {'ratio':>6}")
+    for name, r in report["results"].items():
+        f, e = r["floor"], r["enishi"]
+        print(f"{name:<14} {f['p50_ms']:>8}/{f['p95_ms']}/{f['p99_ms']:<8} {e['p50_ms']:>10}/{e['p95_ms']}/{e['p99_ms']:<8} {r['ratio_p50']:>5}×")
+    print("SQL statements per request:", report["statements_per_request"])
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "contact_page.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
