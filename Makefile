@@ -53,6 +53,8 @@ docs: install
 bench: install
 	$(PY) bench/loyalty_spend.py
 	$(PY) bench/abm_recompute.py
+	$(PY) bench/contact_page.py
+	$(PY) bench/dsr.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info enishi.db enishi.db-wal enishi.db-shm

@@ -50,6 +50,11 @@ PAGE = """query Page($first: Int!) {
     tickets(first: 3) { totalCount edges { node { number status } } }
   } } }
 }"""
+ABUSIVE = {
+    "depth_20": "{ contacts { edges { node { " + "primaryAccount { contacts { edges { node { " * 5 + "id" + " } } } }" * 5 + " } } } }",
+    "aliases_500": "{ " + " ".join(f"a{i}: viewer {{ id }}" for i in range(500)) + " }",
+    "first_1000000": "{ contacts(first: 1000000) { edges { node { id } } } }",
+}
 SEARCH = """query Search($q: String!) { contacts(first: 20, filter: {search: $q}) { edges { node { id familyName givenName primaryEmail } } } }"""
 
 
@@ -66,8 +71,9 @@ def _latest(partition, order, statement_columns, where, limit=3):
     return select(ranked).where(ranked.c.rank <= limit)
 
 
-async def floor_page(runtime, first: int) -> str:
-    async with runtime.read_session() as session:
+async def floor_page(read_session, first: int) -> str:
+    """`read_session` opens a read-only session: the runtime's, or the bare baseline app's."""
+    async with read_session() as session:
         contacts = (await session.execute(select(Contact.id, Contact.family_name, Contact.given_name, Contact.family_name_kana,
                                                  Contact.given_name_kana, Contact.owner_id).where(Contact.deleted_at.is_(None))
                                           .order_by(Contact.created_at.desc(), Contact.id.desc()).limit(first))).mappings().all()
@@ -111,9 +117,9 @@ async def floor_page(runtime, first: int) -> str:
     return json.dumps({"contacts": page}, ensure_ascii=False)
 
 
-async def floor_search(runtime, query: str) -> str:
+async def floor_search(read_session, query: str) -> str:
     pattern = "%" + search_key(query).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    async with runtime.read_session() as session:
+    async with read_session() as session:
         rows = (await session.execute(select(Contact.id, Contact.family_name, Contact.given_name, ContactEmail.address)
                                       .outerjoin(ContactEmail, and_(ContactEmail.contact_id == Contact.id, ContactEmail.is_primary.is_(True)))
                                       .where(Contact.deleted_at.is_(None), Contact.search_text.like(pattern, escape="\\"))
@@ -172,16 +178,27 @@ async def main(args) -> dict:
     viewer = Viewer(user_id=None, roles=frozenset({"admin"}), permissions=frozenset(registry.for_roles(["admin"])))
     counter = StatementCounter(runtime.engine)
     workloads = {
-        "a_page_100": (lambda: floor_page(runtime, 100), lambda: enishi(runtime, viewer, PAGE, {"first": 100})),
-        "c_search_ja": (lambda: floor_search(runtime, "山田"), lambda: enishi(runtime, viewer, SEARCH, {"q": "山田"})),
+        "a_page_100": (lambda: floor_page(runtime.read_session, 100), lambda: enishi(runtime, viewer, PAGE, {"first": 100})),
+        "c_search_ja": (lambda: floor_search(runtime.read_session, "山田"), lambda: enishi(runtime, viewer, SEARCH, {"q": "山田"})),
     }
     statements = {
-        "floor_page_10": await counter.per_call(lambda: floor_page(runtime, 10)),
-        "floor_page_100": await counter.per_call(lambda: floor_page(runtime, 100)),
+        "floor_page_10": await counter.per_call(lambda: floor_page(runtime.read_session, 10)),
+        "floor_page_100": await counter.per_call(lambda: floor_page(runtime.read_session, 100)),
         "enishi_page_10": await counter.per_call(lambda: enishi(runtime, viewer, PAGE, {"first": 10})),
         "enishi_page_100": await counter.per_call(lambda: enishi(runtime, viewer, PAGE, {"first": 100})),
         "enishi_search": await counter.per_call(lambda: enishi(runtime, viewer, SEARCH, {"q": "山田"})),
     }
+    abusive = {}
+    for name, query in ABUSIVE.items():
+        before, times = counter.count, []
+        for _ in range(20):  # each a new query text: no parser or validation cache helps
+            started = time.perf_counter()
+            context = Context(runtime, viewer)
+            result = await runtime.schema.execute(query + f" # {len(times)}", context_value=context)
+            await context.close()
+            times.append((time.perf_counter() - started) * 1000)
+        abusive[name] = {"rejected": bool(result.errors) and not result.data, "p50_ms": round(statistics.median(times), 2),
+                         "statements": counter.count - before, "code": (result.errors[0].extensions or {}).get("code") if result.errors else None}
     gc.collect()
     gc.freeze()
     samples = {name: {"floor": [], "enishi": []} for name in workloads}
@@ -197,7 +214,7 @@ async def main(args) -> dict:
         floor, ours = summary(both["floor"]), summary(both["enishi"])
         results[name] = {"floor": floor, "enishi": ours, "ratio_p50": round(ours["p50_ms"] / floor["p50_ms"], 2)}
     return {"contacts": args.contacts, "database": url.split(":")[0], "load_seconds": round(load_seconds, 1), "results": results,
-            "statements_per_request": statements, "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "statements_per_request": statements, "abusive_queries": abusive, "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()}
 
 
@@ -213,5 +230,6 @@ if __name__ == "__main__":
         f, e = r["floor"], r["enishi"]
         print(f"{name:<14} {f['p50_ms']:>8}/{f['p95_ms']}/{f['p99_ms']:<8} {e['p50_ms']:>10}/{e['p95_ms']}/{e['p99_ms']:<8} {r['ratio_p50']:>5}×")
     print("SQL statements per request:", report["statements_per_request"])
+    print("abusive queries:", report["abusive_queries"])
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "contact_page.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))

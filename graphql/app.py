@@ -22,6 +22,7 @@ from strawberry.http.ides import get_graphql_ide_html
 from enishi.auth import authenticate
 from enishi.runtime import Runtime
 from .context import Context
+from .limits import too_many_aliases_to_parse
 from .schema import present_result
 
 log = logging.getLogger("enishi.http")
@@ -134,6 +135,8 @@ def create_app(runtime: Runtime) -> Starlette:
         try:
             media_type = _negotiate(request)
             query, variables, operation_name = _check_params(await _read_params(request))
+            if too_many_aliases_to_parse(query, settings.max_aliases):
+                raise _RequestError(400, f"far more than {settings.max_aliases} aliases", "TOO_MANY_ALIASES")
             viewer = await _viewer(runtime, request)
         except _RequestError as error:
             return _error_response(error.status, error.message, error.code, media_type, error.headers)

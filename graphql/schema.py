@@ -10,12 +10,12 @@ from collections import defaultdict
 
 import strawberry
 from strawberry import relay
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import MaxTokensLimiter, ParserCache
 from strawberry.tools import merge_types
 
 from enishi.plugin_host import PluginError
 from .errors import present_error
-from .limits import QueryCostLimiter, RequireOperationName
+from .limits import QueryCostLimiter, QueryShapeLimiter, RequireOperationName, ValidationCacheAfterLimits
 from .mutations import CoreMutation
 from .queries import CoreQuery
 
@@ -68,13 +68,12 @@ def build_schema(runtime) -> EnishiSchema:
     # Factories, not instances: strawberry builds a fresh extension per request (the parser and
     # validation caches live at module level, so they are still shared).
     extensions = [
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: QueryShapeLimiter(max_depth=settings.max_query_depth, max_aliases=settings.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         RequireOperationName,
         lambda: QueryCostLimiter(max_cost=settings.max_query_cost, default_page_size=settings.default_page_size),
         lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
+        lambda: ValidationCacheAfterLimits(maxsize=256),
     ]
     return EnishiSchema(query=query, mutation=mutation, types=[t for _, t in plugins.contributions("enishi_graphql_types")],
                         extensions=extensions, type_fields=dict(type_fields))

@@ -18,14 +18,16 @@ async def test_deep_queries_are_rejected(api):
     await api.token()
     statements = _count_sql(api)
     errors = await api.errors(nested)
-    assert "exceeds maximum operation depth" in errors[0]["message"]
+    assert "exceeds maximum operation depth" in errors[0]["message"] and errors[0]["extensions"]["code"] == "QUERY_TOO_DEEP"
     assert [s for s in statements if "core_account" in s] == []
 
 
 async def test_hundreds_of_aliases_are_rejected(api):
     query = "{ " + " ".join(f"a{i}: viewer {{ id }}" for i in range(500)) + " }"
     errors = await api.errors(query)
-    assert "aliases" in errors[0]["message"].lower()
+    assert "aliases" in errors[0]["message"].lower() and errors[0]["extensions"]["code"] == "TOO_MANY_ALIASES"
+    through_fragments = "query { ...F } fragment F on Query { " + " ".join(f"a{i}: viewer {{ id }}" for i in range(60)) + " }"
+    assert (await api.errors(through_fragments))[0]["extensions"]["code"] == "TOO_MANY_ALIASES"
 
 
 async def test_huge_pages_are_rejected_by_cost_even_through_variables(api):
