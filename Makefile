@@ -54,6 +54,7 @@ bench: install
 	$(PY) bench/loyalty_spend.py
 	$(PY) bench/abm_recompute.py
 	$(PY) bench/contact_page.py
+	$(PY) bench/contact_page_http.py
 	$(PY) bench/dsr.py
 
 clean:

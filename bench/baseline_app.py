@@ -1,5 +1,6 @@
-"""The floor for `loyalty_spend.py`: a bare starlette endpoint doing the least a guarded spend can
-do — one conditional UPDATE of one row in its own write transaction — on the same database."""
+"""Floors served by a bare starlette app on the same database: for `loyalty_spend.py`, the least a
+guarded spend can do (one conditional UPDATE of one row in its own write transaction); for
+`contact_page_http.py`, the hand-written queries of `contact_page.floor_page` behind a route."""
 import argparse
 import os
 import sys
@@ -7,16 +8,21 @@ import sys
 import uvicorn
 from sqlalchemy import text
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from enishi.db import create_engine, sessionmakers  # noqa: E402
 
+from contact_page import floor_page  # noqa: E402  (this folder)
+
 
 def build(url: str) -> Starlette:
     engine = create_engine(url)
-    _, writer = sessionmakers(engine)
+    reader, writer = sessionmakers(engine)
+
+    async def contacts(request):
+        return Response(await floor_page(reader, int((await request.json())["first"])), media_type="application/json")
 
     async def spend(request):
         amount = (await request.json())["amount"]
@@ -32,7 +38,8 @@ def build(url: str) -> Starlette:
             await session.execute(text("INSERT INTO bench_counter VALUES (1, :b)"), {"b": (await request.json())["balance"]})
         return JSONResponse({"ok": True})
 
-    return Starlette(routes=[Route("/spend", spend, methods=["POST"]), Route("/setup", setup, methods=["POST"])])
+    return Starlette(routes=[Route("/spend", spend, methods=["POST"]), Route("/setup", setup, methods=["POST"]),
+                             Route("/contacts", contacts, methods=["POST"])])
 
 
 if __name__ == "__main__":

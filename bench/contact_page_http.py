@@ -1,0 +1,88 @@
+"""Workload (b): the contact page of workload (a) over HTTP under concurrent load, against a bare
+starlette endpoint running the hand-written queries (baseline_app.py `/contacts`), both on the same
+`enishi demo` data. C concurrent clients on loopback, bounded in time and count; rounds interleave.
+Also times the abusive queries over HTTP (depth 20, 500 aliases, first: 1000000).
+
+    python bench/contact_page_http.py [--contacts 10000] [--clients 16] [--seconds 5] [--rounds 2]
+"""
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from contact_page import ABUSIVE, PAGE
+from loyalty_spend import free_port, load, start
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--contacts", type=int, default=10_000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--max-requests", type=int, default=20000)
+    args = parser.parse_args()
+    db = os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='enishi-bench-')}/bench.db"
+    env = {"ENISHI_DATABASE_URL": db, "ENISHI_ENVIRONMENT": "production", "ENISHI_LOG_LEVEL": "WARNING",
+           "ENISHI_KEK": "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="}
+    cli = [sys.executable, "-m", "enishi.cli"]
+    for command in (["db", "upgrade"], ["demo", "--scale", str(args.contacts), "--force"]):
+        subprocess.run([*cli, *command], env={**os.environ, **env}, check=True, capture_output=True)
+    token = subprocess.run([*cli, "token", "create", "--role", "admin"], env={**os.environ, **env}, check=True,
+                           capture_output=True, text=True).stdout.split()[-1]
+    enishi_port, floor_port = free_port(), free_port()
+    enishi_url, floor_url = f"http://127.0.0.1:{enishi_port}", f"http://127.0.0.1:{floor_port}"
+    servers = [start([*cli, "serve", "--port", str(enishi_port)], env, enishi_url),
+               start([sys.executable, str(HERE / "baseline_app.py"), "--port", str(floor_port), "--db", db], {}, floor_url)]
+    auth = {"Authorization": f"Bearer {token}"}
+    try:
+        rounds = {"floor": [], "enishi": []}
+        for _ in range(args.rounds):
+            rounds["floor"].append(asyncio.run(load(floor_url, "/contacts", {"first": 100}, {}, args.clients, args.seconds, args.max_requests)))
+            rounds["enishi"].append(asyncio.run(load(enishi_url, "/graphql", {"query": PAGE, "variables": {"first": 100}}, auth,
+                                                     args.clients, args.seconds, args.max_requests)))
+        abusive = {}
+        client = httpx.Client(base_url=enishi_url, headers=auth, timeout=30)  # one connection, as a browser keeps it
+        for name, query in ABUSIVE.items():
+            times, codes = [], set()
+            for n in range(20):
+                started = time.perf_counter()
+                response = client.post("/graphql", json={"query": f"{query} # {n}"})
+                times.append((time.perf_counter() - started) * 1000)
+                codes |= {e.get("extensions", {}).get("code") for e in response.json().get("errors", [])}
+            abusive[name] = {"p50_ms": round(statistics.median(times), 2), "codes": sorted(c for c in codes if c)}
+        client.close()
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=10)
+    summary = {name: {key: statistics.median(r[key] for r in runs) for key in runs[0]} for name, runs in rounds.items()}
+    ratio_p50 = summary["enishi"]["p50_ms"] / summary["floor"]["p50_ms"]
+    ratio_rps = summary["floor"]["rps"] / summary["enishi"]["rps"]
+    print(f"contact page of 100 over HTTP, {args.contacts} contacts, {args.clients} clients, {args.seconds:g}s × {args.rounds} rounds, "
+          f"{'PostgreSQL' if 'postgresql' in db else 'SQLite'}")
+    print(f"{'':8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    for name, s in summary.items():
+        print(f"{name:8} {s['rps']:8.1f} {s['p50_ms']:8.1f} {s['p95_ms']:8.1f} {s['p99_ms']:8.1f} {s['non_2xx']:8.0f}")
+    print(f"ratio: enishi/floor p50 {ratio_p50:.2f}×, floor/enishi throughput {ratio_rps:.2f}×")
+    print("abusive queries over HTTP:", abusive)
+    result = {"workload": "contact_page_http", "database": "postgresql" if "postgresql" in db else "sqlite", "contacts": args.contacts,
+              "clients": args.clients, "rounds": rounds, "summary": summary, "ratio_p50": ratio_p50, "ratio_throughput": ratio_rps,
+              "abusive_queries": abusive, "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "contact_page_http.json").write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
