@@ -5,6 +5,7 @@ import argparse
 import asyncio
 import inspect
 import sys
+import uuid
 
 from .auth import ROLES
 from .plugin_host import PluginError
@@ -99,13 +100,50 @@ def cmd_plugins(_args) -> None:
         print("    hooks: " + (", ".join(info.hooks) or "none"))
 
 
+def cmd_import(args) -> None:
+    from pathlib import Path
+
+    from .errors import InputError
+    from .services.imports import create_import, run_import
+
+    if bool(args.file) == bool(args.resume):
+        raise SystemExit("enishi: give a CSV file, or --resume with an import id")
+    try:
+        resume_id = uuid.UUID(args.resume) if args.resume else None
+    except ValueError:
+        raise SystemExit("enishi: --resume needs an import id (a UUID)") from None
+
+    async def work():
+        runtime = _runtime()
+        try:
+            if resume_id:
+                job_id = resume_id
+            else:
+                async with runtime.unit_of_work() as uow:
+                    job_id = (await create_import(uow, Path(args.file).read_bytes(), Path(args.file).name)).id
+                print(f"import {job_id}: started (resume with `enishi import --resume {job_id}` if interrupted)", flush=True)
+            job = await run_import(runtime, job_id, take_over=resume_id is not None,
+                                   progress=lambda j: print(f"{j.processed_rows}/{j.total_rows} rows", flush=True))
+            if job is None:
+                raise SystemExit(f"enishi: import {job_id} is not waiting to run (finished, or running elsewhere)")
+            print(f"import {job.id}: {job.created_count} created, {job.duplicate_count} duplicates, {job.error_count} rows with errors")
+            for error in job.errors[:20]:
+                print(f"  row {error['row']}: {error['field']} {error['code']}")
+        except InputError as error:
+            raise SystemExit(f"enishi: {args.file}: {error.errors[0].message} ({error.errors[0].code})") from None
+        finally:
+            await runtime.close()
+
+    asyncio.run(work())
+
+
 def cmd_hooks_doc(_args) -> None:
     from .hookdoc import render
 
     print(render(), end="")
 
 
-BUILTIN_COMMANDS = ("serve", "db", "demo", "token", "worker", "schema", "plugins", "hooks-doc", "-h", "--help")
+BUILTIN_COMMANDS = ("serve", "db", "demo", "import", "token", "worker", "schema", "plugins", "hooks-doc", "-h", "--help")
 
 
 def build_parser(runtime_commands=()) -> argparse.ArgumentParser:
@@ -122,6 +160,10 @@ def build_parser(runtime_commands=()) -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=20241, help="random seed; the same seed gives the same data")
     demo.add_argument("--force", action="store_true", help="load even when the database already holds contacts")
     demo.set_defaults(func=cmd_demo)
+    load = sub.add_parser("import", help="import contacts from a CSV file (UTF-8 or Shift_JIS, Japanese or English headers)")
+    load.add_argument("file", nargs="?", help="the CSV file")
+    load.add_argument("--resume", metavar="ID", help="finish an import whose run was interrupted")
+    load.set_defaults(func=cmd_import)
     token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
     create = token.add_parser("create", help="create a user with a role and print a new token (the last word of the output)")
     create.add_argument("--role", required=True, choices=ROLES)

@@ -3,13 +3,15 @@ part in every data-subject request and contributes its permissions and activity 
 plugin would."""
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from sqlalchemy import delete, func, select
 
-from .contributions import ActivityType, DataSubject, ErasureReport, Permission, PersonalDataField
+from .contributions import ActivityType, DataSubject, ErasureReport, Permission, PersonalDataField, ScheduledJob
 from .models import Account, Activity, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, Task
 from .plugin_host import hookimpl
+from .services import imports
 
 from .auth import NON_ADMIN_ROLES
 
@@ -33,7 +35,14 @@ def enishi_permissions():
         Permission("user.read", "See users", NON_ADMIN_ROLES),
         Permission("user.manage", "Create users and tokens", ()),
         Permission("personal_data.read", "See everything held about a data subject", ("compliance",)),
+        Permission("crm.import", "Import contacts from CSV files", ("manager", "sales", "marketing", "integration")),
     ]
+
+
+@hookimpl
+def enishi_scheduled_jobs():
+    return [ScheduledJob("core.imports", dt.timedelta(seconds=10), imports.run_pending_imports,
+                         "run queued CSV imports and finish those a crash left midway")]
 
 
 @hookimpl

@@ -121,7 +121,7 @@ def enishi_on_event(event, uow):
     `event` is an `enishi.Event`; its `type` is `<entity>.<action>` for core entities
     (`account.created`, `contact.updated`, `contact.deleted`, `contact.restored`,
     `contact.destroyed`, `contact.merged`, `contact.personal_data_read`, `activity.logged`, `activity.updated`, `activity.deleted`,
-    `task.created`, `task.updated`, `task.completed`, `task.deleted`, and the same as contacts' for
+    `task.created`, `task.updated`, `task.completed`, `task.deleted`, `import.created`, `import.completed`, and the same as contacts' for
     accounts), or a plugin's
     own type. Raise to veto the change: the whole unit of work rolls back. Emit further events
     with `await uow.emit(...)`. The same event is also written to the outbox for delivery after

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -209,3 +210,30 @@ class JobRun(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     runs: Mapped[int] = mapped_column(Integer, default=0)
     failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ImportJob(Base):
+    """A CSV import, processed in batches. Each batch commits its rows together with the new
+    `processed_rows`, so a crash loses nothing and the next run starts where the last one stopped.
+    The uploaded file is wiped when the import ends."""
+
+    __tablename__ = "core_import"
+    __table_args__ = (CheckConstraint("status IN ('queued', 'running', 'completed', 'failed')", name="status"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(20), default="contacts")
+    status: Mapped[str] = mapped_column(String(10), default="queued", index=True)
+    filename: Mapped[str | None] = mapped_column(String(300))
+    encoding: Mapped[str] = mapped_column(String(20))
+    source: Mapped[bytes | None] = mapped_column(LargeBinary)
+    total_rows: Mapped[int] = mapped_column(Integer)
+    processed_rows: Mapped[int] = mapped_column(Integer, default=0)
+    created_count: Mapped[int] = mapped_column(Integer, default=0)
+    duplicate_count: Mapped[int] = mapped_column(Integer, default=0)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Row number, column and code only: never the values, which are personal data.
+    errors: Mapped[list] = mapped_column(JSONType, default=list)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

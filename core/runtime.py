@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,6 +17,8 @@ from .db import create_engine, is_sqlite, sessionmakers
 from .models import OutboxEvent
 from .plugin_host import PluginHost
 from .settings import Settings
+
+log = logging.getLogger("enishi.runtime")
 
 
 class UnitOfWork:
@@ -76,6 +79,19 @@ class Runtime:
         # processes still wait on the database lock.
         self._write_gate = asyncio.Lock() if is_sqlite(self.settings.database_url) else None
         self._schema: Any = None
+        self._background: set[asyncio.Task] = set()
+
+    def spawn(self, work: Awaitable[Any], name: str) -> None:
+        """Run `work` after the current request, in this process. Only for work that is resumable
+        elsewhere (an import, a data-subject request): if this process dies, a worker finishes it."""
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background work failed", extra={"task": task.get_name(), "error": type(task.exception()).__name__})
 
     @property
     def schema(self):
@@ -102,4 +118,6 @@ class Runtime:
             yield session
 
     async def close(self) -> None:
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         await self.engine.dispose()

@@ -2,6 +2,8 @@
 `userErrors`; bad input rolls the whole unit of work back, so it changes nothing."""
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -12,10 +14,10 @@ from strawberry.types import Info
 
 from enishi.errors import InputError, UserError
 from enishi.runtime import UnitOfWork
-from enishi.services import accounts, activities, contacts, merge, tasks
+from enishi.services import accounts, activities, contacts, imports, merge, tasks
 from .errors import UserErrorType
 from .relay import parse_global_id, to_global_id
-from .types import Account, Activity, Contact, Task
+from .types import Account, Activity, Contact, ContactImport, Task
 
 R = TypeVar("R")
 
@@ -97,6 +99,19 @@ class ActivityPayload:
 class TaskPayload:
     task: Task | None
     user_errors: list[UserErrorType]
+
+
+@strawberry.type
+class ImportPayload:
+    contact_import: ContactImport | None = strawberry.field(name="import")
+    user_errors: list[UserErrorType]
+
+
+@strawberry.input
+class ImportContactsInput:
+    file: str = strawberry.field(description="The CSV file, base64: UTF-8 (BOM or not) or Shift_JIS, Japanese or English headers "
+                                             "(姓, 名, セイ, メイ, 氏名, メールアドレス, 電話番号, 会社名, 部署, 役職 or their English names).")
+    filename: str | None = None
 
 
 @strawberry.type
@@ -333,8 +348,22 @@ async def _merge(info: Info, service, data, type_name: str):
     return result, moves, errors
 
 
+def _decoded(value: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InputError(UserError("file", "must be base64", "INVALID_BASE64")) from None
+
+
 @strawberry.type
 class CoreMutation:
+    @strawberry.mutation(description="Import contacts from a CSV file. Runs in the background; poll the import with `node`.")
+    async def import_contacts(self, info: Info, input: ImportContactsInput) -> ImportPayload:
+        job, errors = await run_mutation(info, "crm.import", lambda uow: imports.create_import(uow, _decoded(input.file), input.filename))
+        if job is not None:
+            info.context.runtime.spawn(imports.run_import(info.context.runtime, job.id), f"import {job.id}")
+        return ImportPayload(contact_import=ContactImport.from_row(job) if job else None, user_errors=errors)
+
     @strawberry.mutation
     async def create_account(self, info: Info, input: CreateAccountInput) -> AccountPayload:
         return await _account(info, "crm.write", lambda uow: accounts.create_account(uow, input_values(input, ACCOUNT_IDS)))

@@ -39,6 +39,7 @@ FIELD_PERMISSIONS = {
     "Mutation.updateTask": ("task.write", f'mutation {{ updateTask(input: {{id: "{NO_ID}"}}) {{ userErrors {{ code }} }} }}'),
     "Mutation.deleteTask": ("task.write", f'mutation {{ deleteTask(input: {{id: "{NO_ID}"}}) {{ userErrors {{ code }} }} }}'),
     "Mutation.mergeContacts": ("crm.merge", f'mutation {{ mergeContacts(input: {{survivorId: "{NO_ID}", mergedIds: []}}) {{ userErrors {{ code }} }} }}'),
+    "Mutation.importContacts": ("crm.import", 'mutation { importContacts(input: {file: "!"}) { userErrors { code } } }'),
     "Mutation.mergeAccounts": ("crm.merge", f'mutation {{ mergeAccounts(input: {{survivorId: "{NO_ACCOUNT}", mergedIds: []}}) {{ userErrors {{ code }} }} }}'),
 }
 
