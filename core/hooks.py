@@ -122,7 +122,8 @@ async def enishi_subject_collect(uow, subject: DataSubject):
 async def enishi_subject_erase(uow, subject: DataSubject):
     session = uow.session
     report = ErasureReport("core")
-    contact = await session.get(Contact, subject.contact_id)
+    # Locked first, so a write naming this person waits for the erasure and then finds them gone.
+    contact = await session.get(Contact, subject.contact_id, with_for_update=True)
     if contact is None:
         return report
     sole = await _sole_activity_ids(session, contact.id)

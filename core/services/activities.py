@@ -16,9 +16,11 @@ MAX_BODY = 100_000
 
 
 async def _existing(uow: UnitOfWork, model, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """The live ones among `ids`, share-locked until commit: an erasure or deletion running at the
+    same time (it locks the row for update first) either finishes before and is seen, or waits."""
     if not ids:
         return set()
-    rows = await uow.session.execute(select(model.id).where(model.id.in_(ids), model.deleted_at.is_(None)))
+    rows = await uow.session.execute(select(model.id).where(model.id.in_(ids), model.deleted_at.is_(None)).with_for_update(read=True))
     return set(rows.scalars())
 
 

@@ -86,22 +86,26 @@ async def _check_contact_input(uow: UnitOfWork, data: dict, *, creating: bool) -
     return values
 
 
-async def _replace_children(uow: UnitOfWork, contact: Contact, values: dict) -> list[str]:
+async def _replace_children(uow: UnitOfWork, contact: Contact, values: dict, *, creating: bool = False) -> list[str]:
+    """Replace the lists given in `values`; a new contact has nothing to delete first."""
     changed = []
     session = uow.session
     if "emails" in values:
-        await session.execute(delete(ContactEmail).where(ContactEmail.contact_id == contact.id))
+        if not creating:
+            await session.execute(delete(ContactEmail).where(ContactEmail.contact_id == contact.id))
         session.add_all(ContactEmail(contact_id=contact.id, address=nfkc(e["address"]).strip(), normalized=normalize_email(e["address"]),
                                      label=e.get("label"), is_primary=e["primary"], position=i)
                         for i, e in enumerate(values.pop("emails")))
         changed.append("emails")
     if "phones" in values:
-        await session.execute(delete(ContactPhone).where(ContactPhone.contact_id == contact.id))
+        if not creating:
+            await session.execute(delete(ContactPhone).where(ContactPhone.contact_id == contact.id))
         session.add_all(ContactPhone(contact_id=contact.id, e164=p["e164"], label=p.get("label"), is_primary=p["primary"], position=i)
                         for i, p in enumerate(values.pop("phones")))
         changed.append("phones")
     if "accounts" in values:
-        await session.execute(delete(ContactAccount).where(ContactAccount.contact_id == contact.id))
+        if not creating:
+            await session.execute(delete(ContactAccount).where(ContactAccount.contact_id == contact.id))
         session.add_all(ContactAccount(contact_id=contact.id, account_id=link["account_id"], is_primary=link["primary"])
                         for link in values.pop("accounts"))
         changed.append("accounts")
@@ -121,11 +125,12 @@ async def create_contact(uow: UnitOfWork, data: dict) -> Contact:
     contact = Contact(**{k: v for k, v in values.items() if k not in ("emails", "phones", "accounts")},
                       created_at=now, updated_at=now)
     contact.custom_fields = contact.custom_fields or {}
+    # The search text from the input itself: reading back what was just written costs two queries.
+    contact.search_text = contact_search_text(contact, [normalize_email(e["address"]) for e in values.get("emails", ())],
+                                              [p["e164"] for p in values.get("phones", ())])
     uow.session.add(contact)
     await uow.session.flush()
-    await _replace_children(uow, contact, values)
-    await refresh_search_text(uow, contact)
-    await uow.session.flush()
+    await _replace_children(uow, contact, values, creating=True)
     await uow.emit("contact.created", "contact", contact.id)
     return contact
 

@@ -26,7 +26,7 @@ async def _check_task_input(uow: UnitOfWork, data: dict, *, creating: bool) -> d
         values["assignee_id"] = data["assignee_id"]
     for field, model in (("contact_id", Contact), ("account_id", Account)):
         if data.get(field) is not None:
-            row = await uow.session.get(model, data[field])
+            row = await uow.session.get(model, data[field], with_for_update={"read": True})  # see activities._existing
             if row is None or row.deleted_at is not None:
                 check.fail(field, "no such record", "NOT_FOUND")
         if field in data:

@@ -67,3 +67,38 @@ def test_parallel_writes_lose_nothing(enishi_fresh_database_url, enishi_server):
 
     with enishi_server(env) as url:
         assert asyncio.run(scenario(url)) == 40
+
+
+def test_writes_racing_an_erasure_leave_nothing_of_the_person(enishi_fresh_database_url, enishi_server):
+    env, headers = _prepare(enishi_fresh_database_url)
+    compliance = subprocess.run([sys.executable, "-m", "enishi.cli", "token", "create", "--role", "compliance"],
+                                env={**os.environ, **env}, check=True, capture_output=True, text=True).stdout.split()[-1]
+    log = 'mutation($c: ID!, $s: String!) { logActivity(input: {type: "call", summary: $s, contactIds: [$c]}) { userErrors { code } } }'
+
+    async def scenario(url):
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client, \
+                httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {compliance}"}, timeout=60) as officer:
+            contact = (await _gql(client, 'mutation { createContact(input: {familyName: "山田", emails: [{address: "taro@abc.co.jp"}]}) '
+                                          '{ contact { id } } }'))["createContact"]["contact"]["id"]
+            request = (await _gql(officer, 'mutation($c: ID!) { createDataSubjectRequest(input: {contactId: $c, type: "erasure", '
+                                           'channel: "phone", verificationNote: "本人確認済み"}) { request { id } } }',
+                                  {"c": contact}))["createDataSubjectRequest"]["request"]["id"]
+            await _gql(officer, "mutation($r: ID!) { approveDataSubjectRequest(id: $r) { request { status } } }", {"r": request})
+
+            async def write(n):
+                await asyncio.sleep(n * 0.03)  # spread over the erasure: some land before, some after
+                return (await _gql(client, log, {"c": contact, "s": f"山田様と電話 {n}"}))["logActivity"]["userErrors"]
+
+            erase = _gql(officer, "mutation($r: ID!) { executeDataSubjectRequest(id: $r) { request { status } userErrors { code } } }",
+                         {"r": request})
+            outcome, *writes = await asyncio.gather(erase, *(write(n) for n in range(60)))
+            left = await _gql(officer, "query($c: ID!) { node(id: $c) { ... on Contact { familyName emails { address } "
+                                       "timeline { totalCount } } } }", {"c": contact})
+            return outcome["executeDataSubjectRequest"], writes, left["node"]
+
+    with enishi_server(env) as url:
+        outcome, writes, left = asyncio.run(scenario(url))
+    assert outcome["request"]["status"] == "completed", outcome
+    assert all(errors in ([], [{"code": "NOT_FOUND"}]) for errors in writes), writes
+    assert [] in writes and [{"code": "NOT_FOUND"}] in writes  # the race really happened
+    assert left == {"familyName": None, "emails": [], "timeline": {"totalCount": 0}}  # no write slipped in after the erasure

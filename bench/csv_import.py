@@ -1,0 +1,110 @@
+"""Workload (e): CSV import throughput, against a floor measured in the same run.
+
+The file: N contacts as a Japanese office exports them from Excel (Shift_JIS, Japanese headers,
+name, kana, email, phone, company). Enishi: `create_import` + `run_import` (every row through
+`create_contact`: validation, normalisation, duplicate check, account matching, events, plugin
+hooks, a savepoint per row, batches that commit with their position). Floor: the same file decoded,
+normalised and bulk-inserted into the contact, email and phone tables with Core executemany in one
+transaction (no validation, no duplicates check, no accounts, no events). Each measurement gets a
+fresh database; rounds interleave.
+
+    python bench/csv_import.py [--rows 5000] [--rounds 2]
+"""
+import argparse
+import asyncio
+import csv
+import io
+import json
+import os
+import platform
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from enishi.db import new_id
+from enishi.db.migrate import upgrade
+from enishi.demo import JA_FAMILY, JA_GIVEN
+from enishi.models import Contact, ContactEmail, ContactPhone
+from enishi.normalize import normalize_email, normalize_phone
+from enishi.runtime import Runtime
+from enishi.services.contacts import contact_search_text
+from enishi.services.imports import create_import, decode, run_import
+from enishi.settings import Settings
+
+HERE = Path(__file__).resolve().parent
+
+
+def make_file(rows: int) -> bytes:
+    rng = random.Random(3)
+    lines = ["姓,名,セイ,メイ,メールアドレス,電話番号,会社名"]
+    for i in range(rows):
+        (family, family_kana, family_romaji), (given, given_kana, given_romaji) = rng.choice(JA_FAMILY), rng.choice(JA_GIVEN)
+        lines.append(f"{family},{given},{family_kana},{given_kana},{given_romaji}.{family_romaji}{i}@example.jp,"
+                     f"03-{5000 + i % 5000:04d}-{i % 10000:04d},縁商事{i % 50}株式会社")
+    return "\r\n".join(lines).encode("cp932")
+
+
+async def fresh_runtime() -> Runtime:
+    url = os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/import.db"
+    runtime = Runtime(Settings(database_url=url, key_encryption_key="dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=", log_level="WARNING"))
+    await asyncio.to_thread(upgrade, runtime)
+    return runtime
+
+
+async def enishi(data: bytes) -> float:
+    runtime = await fresh_runtime()
+    started = time.perf_counter()
+    async with runtime.unit_of_work() as uow:
+        job = await create_import(uow, data, "bench.csv")
+    await run_import(runtime, job.id)
+    elapsed = time.perf_counter() - started
+    await runtime.close()
+    return elapsed
+
+
+async def floor(data: bytes) -> float:
+    runtime = await fresh_runtime()
+    started = time.perf_counter()
+    text, _ = decode(data)
+    contacts, emails, phones = [], [], []
+    now = runtime.clock.now()
+    for family, given, family_kana, given_kana, email, phone, _company in list(csv.reader(io.StringIO(text)))[1:]:
+        contact = {"id": new_id(), "family_name": family, "given_name": given, "family_name_kana": family_kana,
+                   "given_name_kana": given_kana, "custom_fields": {}, "created_at": now, "updated_at": now}
+        e164, normalized = normalize_phone(phone), normalize_email(email)
+        contact["search_text"] = contact_search_text(Contact(**contact), [normalized], [e164])
+        contacts.append(contact)
+        emails.append({"id": new_id(), "contact_id": contact["id"], "address": email, "normalized": normalized, "is_primary": True,
+                       "position": 0})
+        phones.append({"id": new_id(), "contact_id": contact["id"], "e164": e164, "is_primary": True, "position": 0})
+    async with runtime.unit_of_work() as uow:
+        connection = await uow.session.connection()
+        for model, rows in ((Contact, contacts), (ContactEmail, emails), (ContactPhone, phones)):
+            await connection.execute(model.__table__.insert(), rows)
+    elapsed = time.perf_counter() - started
+    await runtime.close()
+    return elapsed
+
+
+async def main(args) -> dict:
+    data = make_file(args.rows)
+    seconds = {"floor": [], "enishi": []}
+    for _ in range(args.rounds):
+        seconds["floor"].append(await floor(data))
+        seconds["enishi"].append(await enishi(data))
+    rates = {name: round(args.rows / statistics.median(values)) for name, values in seconds.items()}
+    return {"rows": args.rows, "rows_per_second": rates, "ratio": round(rates["floor"] / rates["enishi"], 2),
+            "seconds": seconds, "python": platform.python_version(), "cpus": os.cpu_count()}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=5_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    report = asyncio.run(main(parser.parse_args()))
+    print(f"CSV import of {report['rows']} rows: floor {report['rows_per_second']['floor']} rows/s, "
+          f"Enishi {report['rows_per_second']['enishi']} rows/s, ratio {report['ratio']}×")
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "csv_import.json").write_text(json.dumps(report, indent=2))
