@@ -18,10 +18,10 @@ import logging
 import secrets
 import uuid
 
-from sqlalchemy import func, select, update
+from sqlalchemy import LargeBinary, func, or_, select, update
 
 from enishi import DataSubject
-from enishi.db import checkpoint
+from enishi.db import Base, checkpoint
 from enishi.errors import InputError, UserError
 from enishi.models import Contact, ContactEmail
 from enishi.normalize import is_valid_email, normalize_email
@@ -411,10 +411,42 @@ async def _finish(uow: UnitOfWork, request: PrivacyRequest) -> None:
     elif request.type == "rectification":
         await _transition(uow, request, "awaiting_manual", "apply the corrections, then complete the request")
         return
+    if request.type == "erasure":
+        expected = {item["entity"] for r in runs for item in (r.retained or [])}
+        if left := {table: rows for table, rows in (await leftovers(uow, request.contact_id)).items() if table not in expected}:
+            # Every plugin said it erased, yet personal data is still linked to the person: not done.
+            await _transition(uow, request, "failed", "verification found personal data left in: " +
+                              ", ".join(f"{table} ({rows})" for table, rows in sorted(left.items())))
+            return
     kept = [item for r in runs for item in (r.retained or []) if item.get("legal_hold")]
     request.completed_at = uow.clock.now()
     await _transition(uow, request, "completed_with_exceptions" if kept else "completed",
                       "kept under legal hold: " + "; ".join(f"{k['entity']} ({k['basis']})" for k in kept) if kept else None)
+
+
+EMPTY = (None, "", {}, [])
+
+
+async def leftovers(uow: UnitOfWork, contact_id) -> dict[str, int]:
+    """The erasure's proof, from the catalog rather than from the plugins' word: every table linked
+    to the contact by a foreign key, and the contact row itself, is read for declared personal
+    fields still holding something. Binary columns hold ciphertext under the destroyed key."""
+    declared: dict[str, list[str]] = {}
+    for _, field in uow.runtime.plugins.contributions("enishi_personal_data"):
+        declared.setdefault(field.entity, []).append(field.field)
+    found = {}
+    for table in Base.metadata.sorted_tables:
+        links = [c for c in table.columns if any(fk.target_fullname == "core_contact.id" for fk in c.foreign_keys)]
+        if table.name == "core_contact":
+            links = [table.c.id]
+        fields = [table.c[name] for name in declared.get(table.name, ()) if name in table.c
+                  and not isinstance(table.c[name].type, LargeBinary)]
+        if not links or not fields:
+            continue
+        rows = (await uow.session.execute(select(*fields).where(or_(*(link == contact_id for link in links))))).all()
+        if count := sum(1 for row in rows if any(value not in EMPTY for value in row)):
+            found[table.name] = count
+    return found
 
 
 async def restrict(uow: UnitOfWork, contact_id, kind: str, request_id=None) -> None:

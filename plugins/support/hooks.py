@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import strawberry
-from sqlalchemy import select
+from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -141,6 +141,11 @@ async def enishi_subject_erase(uow, subject):
     tickets = (await uow.session.execute(select(models.SupportTicket.id).where(
         models.SupportTicket.requester_id == subject.contact_id))).scalars().all()
     kept = report.hold_back(subject, "SupportTicket", "support_ticket", tickets)
+    for ticket_id in kept:  # a held ticket keeps its messages too
+        hold = subject.hold_on("SupportTicket", ticket_id)
+        messages = (await uow.session.execute(select(func.count()).select_from(models.SupportArticle).where(
+            models.SupportArticle.ticket_id == ticket_id))).scalar_one()
+        report.retain("support_article", messages, hold["basis"], hold.get("until"), hold.get("reference"), legal_hold=True)
     for key, count in (await service.erase_requester(uow, subject.contact_id, kept)).items():
         entity, strategy = key.split(":")
         report.add(entity, strategy, count)

@@ -112,7 +112,7 @@ class SupportArticle(Base):
     public: Mapped[bool] = mapped_column(Boolean)
     author_type: Mapped[str] = mapped_column(String(10))  # agent | customer | system
     author_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"))
-    author_contact_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_contact.id", ondelete="SET NULL"))
+    author_contact_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_contact.id", ondelete="SET NULL"), index=True)
     channel: Mapped[str] = mapped_column(String(20), default="email")
     body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

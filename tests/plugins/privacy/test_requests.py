@@ -362,10 +362,10 @@ async def test_legal_hold_keeps_a_record_until_it_ends(api):
                            role="compliance")
     assert bad["userErrors"] == [{"field": "recordId", "message": "must be the id of a Activity or SupportTicket", "code": "WRONG_ID_TYPE"}]
     done = await _run(api, (await _intake(api, person["id"], "erasure"))["id"])
-    assert done["status"] == "completed_with_exceptions"
+    assert done["status"] == "completed_with_exceptions", done["history"]
     support = next(r for r in done["runs"] if r["plugin"] == "support")
-    assert support["retained"] == [{"entity": "support_ticket", "rows": 1, "basis": "係争中の返金請求 / pending claim", "until": "2024-12-31",
-                                    "reference": "CASE-2024-17", "legal_hold": True}]
+    hold = {"basis": "係争中の返金請求 / pending claim", "until": "2024-12-31", "reference": "CASE-2024-17", "legal_hold": True}
+    assert support["retained"] == [{"entity": "support_ticket", "rows": 1, **hold}, {"entity": "support_article", "rows": 1, **hold}]
     assert "support_ticket" in done["history"][-1]["note"]
     kept = await api.graphql("query($id: ID!) { node(id: $id) { ... on SupportTicket { requester { id } articles { body } } } }",
                              {"id": ticket["id"]}, role="support")
@@ -462,3 +462,33 @@ async def test_an_erasure_cut_short_by_a_crash_is_completed_by_the_next_run(enis
     gone = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { familyName emails { address } } } }", {"id": person["id"]},
                              role="compliance")
     assert gone["node"] == {"familyName": None, "emails": []}  # compliance sees the anonymised, soft-deleted shell
+
+
+class LatePlugin:
+    """Writes the person's words into another plugin's table while the erasure runs, after that
+    plugin's part (`trylast`), and says it erased: the verification must not take anyone's word."""
+
+    def __init__(self):
+        self.ticket_id = None
+
+    @hookimpl(trylast=True)
+    async def enishi_subject_erase(self, uow, subject):
+        from enishi.plugins.support.models import SupportArticle
+
+        uow.session.add(SupportArticle(ticket_id=self.ticket_id, public=True, author_type="customer", author_contact_id=subject.contact_id,
+                                       body="残存です。電話は 03-9999-0000", created_at=uow.clock.now()))
+        await uow.session.flush()
+        return ErasureReport("late")
+
+
+async def test_verification_fails_an_erasure_that_left_personal_data(enishi_api):
+    late = LatePlugin()
+    api = await enishi_api(plugins=[("late", late)])
+    person = await create_contact(api, familyName="残存", emails=[{"address": "left@example.jp"}])
+    other = await create_contact(api, familyName="別人")
+    ticket = await api.mutate("createTicket", {"subject": "共有", "body": "?", "requesterId": other["id"]}, "ticket { id }", role="support")
+    late.ticket_id = _raw(ticket["ticket"]["id"])
+    done = await _run(api, (await _intake(api, person["id"], "erasure"))["id"])
+    assert done["status"] == "failed"
+    assert done["history"][-1]["note"] == "verification found personal data left in: support_article (1)"
+    assert all(r["status"] == "done" for r in done["runs"])  # every plugin said it was done
