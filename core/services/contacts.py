@@ -5,6 +5,7 @@ import uuid
 
 from sqlalchemy import delete, select
 
+from ..db import new_id
 from ..errors import InputError, UserError
 from ..models import Account, Contact, ContactAccount, ContactEmail, ContactPhone
 from ..normalize import InvalidPhoneNumber, is_valid_email, nfkc, normalize_email, normalize_phone, search_key
@@ -86,30 +87,32 @@ async def _check_contact_input(uow: UnitOfWork, data: dict, *, creating: bool) -
     return values
 
 
-async def _replace_children(uow: UnitOfWork, contact: Contact, values: dict, *, creating: bool = False) -> list[str]:
-    """Replace the lists given in `values`; a new contact has nothing to delete first."""
-    changed = []
-    session = uow.session
+def _add_children(session, contact: Contact, values: dict) -> list[str]:
+    """Add the lists given in `values` (popped from it) as rows of `contact`; the names of the lists."""
+    added = []
     if "emails" in values:
-        if not creating:
-            await session.execute(delete(ContactEmail).where(ContactEmail.contact_id == contact.id))
         session.add_all(ContactEmail(contact_id=contact.id, address=nfkc(e["address"]).strip(), normalized=normalize_email(e["address"]),
                                      label=e.get("label"), is_primary=e["primary"], position=i)
                         for i, e in enumerate(values.pop("emails")))
-        changed.append("emails")
+        added.append("emails")
     if "phones" in values:
-        if not creating:
-            await session.execute(delete(ContactPhone).where(ContactPhone.contact_id == contact.id))
         session.add_all(ContactPhone(contact_id=contact.id, e164=p["e164"], label=p.get("label"), is_primary=p["primary"], position=i)
                         for i, p in enumerate(values.pop("phones")))
-        changed.append("phones")
+        added.append("phones")
     if "accounts" in values:
-        if not creating:
-            await session.execute(delete(ContactAccount).where(ContactAccount.contact_id == contact.id))
         session.add_all(ContactAccount(contact_id=contact.id, account_id=link["account_id"], is_primary=link["primary"])
                         for link in values.pop("accounts"))
-        changed.append("accounts")
-    await session.flush()
+        added.append("accounts")
+    return added
+
+
+async def _replace_children(uow: UnitOfWork, contact: Contact, values: dict) -> list[str]:
+    """Replace the lists given in `values` with the new ones."""
+    for key, model in (("emails", ContactEmail), ("phones", ContactPhone), ("accounts", ContactAccount)):
+        if key in values:
+            await uow.session.execute(delete(model).where(model.contact_id == contact.id))
+    changed = _add_children(uow.session, contact, values)
+    await uow.session.flush()
     return changed
 
 
@@ -120,19 +123,41 @@ async def refresh_search_text(uow: UnitOfWork, contact: Contact) -> None:
 
 
 async def create_contact(uow: UnitOfWork, data: dict) -> Contact:
-    values = await _check_contact_input(uow, data, creating=True)
+    (result,) = await create_contacts(uow, [data])
+    if isinstance(result, InputError):
+        raise result
+    return result
+
+
+async def create_contacts(uow: UnitOfWork, items: list[dict]) -> list[Contact | InputError]:
+    """Create several contacts with one flush (imports). Every item is checked before anything is
+    written: an invalid one comes back as its InputError and writes nothing, the others are created."""
+    checked: list[dict | InputError] = []
+    for data in items:
+        try:
+            checked.append(await _check_contact_input(uow, data, creating=True))
+        except InputError as error:
+            checked.append(error)
     now = uow.clock.now()
-    contact = Contact(**{k: v for k, v in values.items() if k not in ("emails", "phones", "accounts")},
-                      created_at=now, updated_at=now)
-    contact.custom_fields = contact.custom_fields or {}
-    # The search text from the input itself: reading back what was just written costs two queries.
-    contact.search_text = contact_search_text(contact, [normalize_email(e["address"]) for e in values.get("emails", ())],
-                                              [p["e164"] for p in values.get("phones", ())])
-    uow.session.add(contact)
+    results: list[Contact | InputError] = []
+    for values in checked:
+        if isinstance(values, InputError):
+            results.append(values)
+            continue
+        contact = Contact(id=new_id(), **{k: v for k, v in values.items() if k not in ("emails", "phones", "accounts")},
+                          created_at=now, updated_at=now)
+        contact.custom_fields = contact.custom_fields or {}
+        # The search text from the input itself: reading back what was just written costs two queries.
+        contact.search_text = contact_search_text(contact, [normalize_email(e["address"]) for e in values.get("emails", ())],
+                                                  [p["e164"] for p in values.get("phones", ())])
+        uow.session.add(contact)
+        _add_children(uow.session, contact, values)
+        results.append(contact)
     await uow.session.flush()
-    await _replace_children(uow, contact, values, creating=True)
-    await uow.emit("contact.created", "contact", contact.id)
-    return contact
+    for contact in results:
+        if isinstance(contact, Contact):
+            await uow.emit("contact.created", "contact", contact.id)
+    return results
 
 
 async def update_contact(uow: UnitOfWork, contact_id: uuid.UUID, data: dict) -> Contact:

@@ -1,8 +1,8 @@
 """CSV import of contacts, as Japanese offices export them from Excel: Shift_JIS (CP932) or UTF-8
 with or without a BOM, Japanese or English headers, full-width input, a company per row.
 
-Every row goes through `create_contact` (validation, normalisation, events, plugin hooks), each in
-a savepoint so one bad row is reported and skipped. Rows are processed in batches; a batch and the
+Every row goes through `create_contacts` (validation, normalisation, events, plugin hooks); a bad
+row is reported by row, column and code and writes nothing. Rows are processed in batches; a batch and the
 import's new position commit together, so a crash midway loses nothing and repeats nothing: the
 next run (`enishi import resume`, or the worker once the lease ran out) continues from there. A row
 whose email already belongs to a contact is counted as a duplicate, not created again."""
@@ -16,14 +16,15 @@ import uuid
 from sqlalchemy import select, update
 
 from ..errors import InputError, UserError
-from ..models import Account, Contact, ContactEmail, ImportJob
+from ..models import Account, Contact, ContactAccount, ContactEmail, ImportJob
 from ..normalize import company_match_name, nfkc, normalize_email
 from ..runtime import UnitOfWork
 from .accounts import create_account
-from .contacts import create_contact
+from .common import Checker
+from .contacts import create_contacts
 
 # Small batches: on SQLite a batch holds the one write lock, and other requests wait behind it.
-BATCH = 50
+BATCH = 100
 LEASE = dt.timedelta(minutes=2)
 MAX_REPORTED_ERRORS = 1000
 ENCODINGS = ("utf-8-sig", "cp932")
@@ -66,11 +67,13 @@ def _columns(header: list[str]) -> list[str | None]:
     return columns
 
 
-def _rows(text: str) -> tuple[list[str | None], list[list[str]]]:
+def _rows(text: str) -> tuple[list[str | None], list[tuple[int, list[str]]]]:
+    """The columns and the non-blank rows, each with its row number as Excel shows it (the header
+    is row 1; blank rows keep their numbers)."""
     reader = list(csv.reader(io.StringIO(text)))
     if not reader:
         raise _fail("is empty", "EMPTY_FILE")
-    return _columns(reader[0]), [row for row in reader[1:] if any(cell.strip() for cell in row)]
+    return _columns(reader[0]), [(number, row) for number, row in enumerate(reader[1:], start=2) if any(cell.strip() for cell in row)]
 
 
 async def create_import(uow: UnitOfWork, data: bytes, filename: str | None = None) -> ImportJob:
@@ -115,13 +118,6 @@ async def _account_for(uow: UnitOfWork, company: str, cache: dict) -> uuid.UUID:
     return cache[key]
 
 
-async def _is_duplicate(uow: UnitOfWork, data: dict) -> bool:
-    if not data.get("emails"):
-        return False
-    return (await uow.session.execute(select(ContactEmail.id).join(Contact, Contact.id == ContactEmail.contact_id).where(
-        ContactEmail.normalized == normalize_email(data["emails"][0]["address"]), Contact.deleted_at.is_(None)).limit(1))).first() is not None
-
-
 async def _claim(runtime, job_id, take_over: bool) -> bool:
     now = runtime.clock.now()
     abandoned = ImportJob.status.in_(("running", "failed")) if take_over else (ImportJob.status == "running") & (ImportJob.lease_until < now)
@@ -161,8 +157,7 @@ async def _run_batch(runtime, job_id, actor, columns, rows, accounts) -> ImportJ
     async with runtime.unit_of_work(actor) as uow:
         job = (await uow.session.execute(select(ImportJob).where(ImportJob.id == job_id).with_for_update())).scalar_one()
         start = job.processed_rows
-        for number, row in enumerate(rows[start:start + BATCH], start=start + 2):  # row 1 is the header
-            await _import_row(uow, job, columns, row, number, accounts)
+        await _import_rows(uow, job, [(number, _contact_data(columns, row)) for number, row in rows[start:start + BATCH]], accounts)
         job.processed_rows = min(start + BATCH, len(rows))
         job.lease_until = uow.clock.now() + LEASE
         if job.processed_rows >= len(rows):
@@ -172,22 +167,47 @@ async def _run_batch(runtime, job_id, actor, columns, rows, accounts) -> ImportJ
     return job
 
 
-async def _import_row(uow: UnitOfWork, job: ImportJob, columns, row: list[str], number: int, accounts: dict) -> None:
-    data, company = _contact_data(columns, row)
-    try:
-        async with uow.session.begin_nested():
-            if await _is_duplicate(uow, data):
-                job.duplicate_count += 1
-                return
-            if company:
-                data["accounts"] = [{"account_id": await _account_for(uow, company, accounts), "primary": True}]
-            await create_contact(uow, data)
-            job.created_count += 1
-    except InputError as error:
-        accounts.clear()  # a rolled-back savepoint may have taken a new account with it
+async def _import_rows(uow: UnitOfWork, job: ImportJob, rows: list[tuple[int, tuple[dict, str | None]]], accounts: dict) -> None:
+    """One batch: duplicates (an email already on a live contact, or earlier in the file) are
+    counted, the rest created together; a company is matched or created only for a row that was."""
+    seen = await _known_emails(uow, [data for _, (data, _) in rows])
+    fresh, problems = [], []
+    for number, (data, company) in rows:
+        email = normalize_email(data["emails"][0]["address"]) if data.get("emails") else None
+        if email is not None and email in seen:
+            job.duplicate_count += 1
+        elif company_problems := _company_problems(company):
+            problems.append((number, company_problems))
+        else:
+            if email:
+                seen.add(email)
+            fresh.append((number, data, company))
+    results = await create_contacts(uow, [data for _, data, _ in fresh])
+    for (number, _, company), result in zip(fresh, results):
+        if isinstance(result, InputError):
+            problems.append((number, result.errors))
+            continue
+        job.created_count += 1
+        if company:
+            uow.session.add(ContactAccount(contact_id=result.id, account_id=await _account_for(uow, company, accounts), is_primary=True))
+    for number, errors in sorted(problems, key=lambda problem: problem[0]):
         job.error_count += 1
         if len(job.errors) < MAX_REPORTED_ERRORS:
-            job.errors = [*job.errors, *({"row": number, "field": e.field, "code": e.code} for e in error.errors)]
+            job.errors = [*job.errors, *({"row": number, "field": e.field, "code": e.code} for e in errors)]
+
+
+def _company_problems(company: str | None) -> list[UserError]:
+    check = Checker()
+    check.text({"company": company}, "company", max_length=300)
+    return check.errors
+
+
+async def _known_emails(uow: UnitOfWork, items: list[dict]) -> set[str]:
+    emails = {normalize_email(data["emails"][0]["address"]) for data in items if data.get("emails")}
+    if not emails:
+        return set()
+    return set((await uow.session.execute(select(ContactEmail.normalized).join(Contact, Contact.id == ContactEmail.contact_id).where(
+        ContactEmail.normalized.in_(emails), Contact.deleted_at.is_(None)))).scalars())
 
 
 async def resumable(runtime) -> list[uuid.UUID]:

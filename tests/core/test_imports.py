@@ -37,20 +37,24 @@ async def test_excel_shift_jis_file_with_japanese_headers(api):
     rows = ["姓,名,セイ,メイ,メールアドレス,電話番号,会社名,役職",
             "山田,太郎,ヤマダ,タロウ,Ｔａｒｏ＠ＡＢＣ.co.jp,０３－１２３４－５６７８,ABC株式会社,部長",
             "佐藤,花子,サトウ,ハナコ,hanako@example.jp,090-1111-2222,新規商事株式会社,",
-            "鈴木,一郎,スズキ,イチロウ,not-an-address,,,",
+            "鈴木,一郎,スズキ,イチロウ,not-an-address,,幻商事,",
             ",,,,,,,",
-            "既存,さん,,,KIZON@example.jp,,,"]
+            "既存,さん,,,KIZON@example.jp,,,",
+            f"田中,次郎,,,jiro@example.jp,,{'長' * 301},"]
     started = await _import(api, "\r\n".join(rows).encode("cp932"))
-    assert started["userErrors"] == [] and started["import"]["totalRows"] == 4
+    assert started["userErrors"] == [] and started["import"]["totalRows"] == 5
     done = await _finished(api, started["import"]["id"])
-    assert (done["encoding"], done["createdCount"], done["duplicateCount"], done["errorCount"]) == ("cp932", 2, 1, 1)
-    assert done["errors"] == [{"row": 4, "field": "emails.0.address", "code": "INVALID_EMAIL"}]  # no values, only where
+    assert (done["encoding"], done["createdCount"], done["duplicateCount"], done["errorCount"]) == ("cp932", 2, 1, 2)
+    assert done["errors"] == [{"row": 4, "field": "emails.0.address", "code": "INVALID_EMAIL"},  # no values, only where
+                              {"row": 7, "field": "company", "code": "TOO_LONG"}]
     found = await api.graphql('{ contacts(filter: {search: "やまだ"}) { nodes { familyNameKana primaryEmail phones { e164 } '
                               "jobTitle primaryAccount { id } } } }")
     assert found["contacts"]["nodes"] == [{"familyNameKana": "ヤマダ", "primaryEmail": "Taro@ABC.co.jp", "phones": [{"e164": "+81312345678"}],
                                            "jobTitle": "部長", "primaryAccount": {"id": account["id"]}}]
     accounts = await api.graphql('{ accounts(filter: {search: "新規商事"}) { totalCount } }')
     assert accounts["accounts"]["totalCount"] == 1  # a company not yet known becomes an account
+    unused = await api.graphql('{ accounts(filter: {search: "幻商事"}) { totalCount } }')
+    assert unused["accounts"]["totalCount"] == 0  # but not the company of a row that was refused
     async with api.runtime.read_session() as session:
         assert (await session.execute(text("SELECT source FROM core_import"))).scalar_one() is None  # the upload is wiped
 
@@ -78,7 +82,7 @@ async def test_bad_files_are_refused_and_change_nothing(api):
 def test_an_import_killed_midway_is_resumed_without_losing_or_repeating_rows(enishi_fresh_database_url, tmp_path):
     env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url}
     enishi("db", "upgrade", env=env)
-    rows = ["氏名,メールアドレス,電話番号,会社名"] + [f"山田 太郎{i},taro{i}@example.jp,03-5555-{i:04d},縁商事{i % 7}株式会社" for i in range(600)]
+    rows = ["氏名,メールアドレス,電話番号,会社名"] + [f"山田 太郎{i},taro{i}@example.jp,03-5555-{i:04d},縁商事{i % 7}株式会社" for i in range(3000)]
     path = tmp_path / "meibo.csv"
     path.write_bytes("\r\n".join(rows).encode("cp932"))
     process = subprocess.Popen([sys.executable, "-m", "enishi.cli", "import", str(path)], env={**os.environ, **env},
@@ -92,14 +96,14 @@ def test_an_import_killed_midway_is_resumed_without_losing_or_repeating_rows(eni
     assert process.returncode == -signal.SIGKILL
 
     state = asyncio.run(_row(enishi_fresh_database_url, "SELECT status, processed_rows, created_count FROM core_import"))
-    assert state[0] == "running" and 100 <= state[1] < 600 and state[2] == state[1]  # each batch committed whole
+    assert state[0] == "running" and 100 <= state[1] < 3000 and state[2] == state[1]  # each batch committed whole
     resumed = enishi("import", "--resume", import_id, env=env).stdout
-    assert "600 created, 0 duplicates, 0 rows with errors" in resumed  # counted over both runs
+    assert "3000 created, 0 duplicates, 0 rows with errors" in resumed  # counted over both runs
     counts = asyncio.run(_row(enishi_fresh_database_url, "SELECT (SELECT COUNT(*) FROM core_contact), "
                                                         "(SELECT COUNT(DISTINCT normalized) FROM core_contact_email), "
                                                         "(SELECT COUNT(*) FROM core_account), (SELECT status FROM core_import), "
                                                         "(SELECT created_count FROM core_import)"))
-    assert counts == (600, 600, 7, "completed", 600)
+    assert counts == (3000, 3000, 7, "completed", 3000)
     assert "is not waiting to run" in enishi("import", "--resume", import_id, env=env, check=False).stderr
 
 
