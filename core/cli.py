@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import gc
 import inspect
 import sys
@@ -104,6 +105,17 @@ def cmd_plugins(_args) -> None:
         print("    hooks: " + (", ".join(info.hooks) or "none"))
 
 
+def _import_id(value: str) -> uuid.UUID:
+    """The UUID the CLI printed, or the global id `importContacts` returned (base64 of `ContactImport:<uuid>`)."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        type_name, _, raw = base64.b64decode(value.encode(), validate=True).decode(errors="replace").partition(":")
+        if type_name != "ContactImport":
+            raise ValueError("not an import id") from None
+        return uuid.UUID(raw)
+
+
 def cmd_import(args) -> None:
     from pathlib import Path
 
@@ -113,9 +125,9 @@ def cmd_import(args) -> None:
     if bool(args.file) == bool(args.resume):
         raise SystemExit("enishi: give a CSV file, or --resume with an import id")
     try:
-        resume_id = uuid.UUID(args.resume) if args.resume else None
+        resume_id = _import_id(args.resume) if args.resume else None
     except ValueError:
-        raise SystemExit("enishi: --resume needs an import id (a UUID)") from None
+        raise SystemExit("enishi: --resume needs an import id (the UUID, or the ContactImport id GraphQL gave)") from None
 
     async def work():
         runtime = _runtime()

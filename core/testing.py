@@ -161,9 +161,16 @@ class Api:
         return (await self.graphql(query, {"input": input}, role=role))[name]
 
 
+class ServerUrl(str):
+    """A running server's base URL, with its process."""
+
+    process: object
+
+
 @pytest.fixture
 def enishi_server():
-    """A factory of real `enishi serve` processes: `with enishi_server(env) as url: ...`."""
+    """A factory of real `enishi serve` processes: `with enishi_server(env) as url: ...`, where `url`
+    also holds the `process` (to kill it); `command` runs another server script (taking `--port`)."""
     import contextlib
     import socket
     import subprocess
@@ -173,13 +180,14 @@ def enishi_server():
     import httpx
 
     @contextlib.contextmanager
-    def start(env: dict):
+    def start(env: dict, command: tuple[str, ...] = ("-m", "enishi.cli", "serve")):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        process = subprocess.Popen([sys.executable, "-m", "enishi.cli", "serve", "--port", str(port)], env={**os.environ, **env},
+        process = subprocess.Popen([sys.executable, *command, "--port", str(port)], env={**os.environ, **env},
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
+        url = ServerUrl(f"http://127.0.0.1:{port}")
+        url.process = process
         try:
             deadline = time.monotonic() + 30
             while True:

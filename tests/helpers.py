@@ -37,3 +37,17 @@ async def root_fields_added_by(enishi_api, plugin: str) -> set[str]:
     full = (await enishi_api(enabled_plugins=frozenset({plugin}))).runtime.schema._schema
     return {f"{root}.{name}" for root in ("Query", "Mutation") for name in full.get_type(root).fields
             if name not in core.get_type(root).fields}
+
+
+async def query_row(database_url: str, statement: str) -> tuple:
+    """One row of raw SQL on a database no runtime of the test holds (a server process's)."""
+    from sqlalchemy import text
+
+    from enishi.db import create_engine
+
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return tuple((await connection.execute(text(statement))).one())
+    finally:
+        await engine.dispose()

@@ -50,7 +50,7 @@ AGENT_CHANNELS = ("phone", "letter", "email", "in_person", "web")
 CODE_TTL = dt.timedelta(hours=24)
 MAX_CODE_ATTEMPTS = 5
 MAX_REQUESTS_PER_ADDRESS_PER_DAY = 3
-LEASE = dt.timedelta(minutes=15)
+DEFAULT_LEASE_SECONDS = 15 * 60
 LINK_TTL = dt.timedelta(days=7)
 DEFAULT_APPI_DAYS = 14
 MAX_EXTENSION_MONTHS = 2
@@ -75,6 +75,12 @@ def add_months(day: dt.date, months: int) -> dt.date:
 
 def appi_days(settings) -> int:
     return int(settings.extra.get("privacy_appi_response_days", DEFAULT_APPI_DAYS))
+
+
+def lease(settings) -> dt.timedelta:
+    """How long a worker holds a request it runs: longer than any execution takes, since another
+    worker may take the request once it ran out (`extra.privacy_request_lease_seconds`)."""
+    return dt.timedelta(seconds=int(settings.extra.get("privacy_request_lease_seconds", DEFAULT_LEASE_SECONDS)))
 
 
 def due_date(settings, regime: str, received_at: dt.datetime, extension_months: int = 0) -> dt.date:
@@ -330,7 +336,7 @@ async def _claim(runtime, request_id, actor_id, statuses: tuple[str, ...]) -> bo
         taken = (await uow.session.execute(update(PrivacyRequest).where(
             PrivacyRequest.id == request_id,
             PrivacyRequest.status.in_(statuses) | ((PrivacyRequest.status == "in_progress") & (PrivacyRequest.lease_until < now)))
-            .values(lease_until=now + LEASE).execution_options(synchronize_session=False))).rowcount
+            .values(lease_until=now + lease(runtime.settings)).execution_options(synchronize_session=False))).rowcount
         if not taken:
             return False
         request = await uow.session.get(PrivacyRequest, request_id)

@@ -11,7 +11,7 @@ import sys
 from sqlalchemy import text
 
 from tests.core.test_cli import enishi
-from tests.helpers import create_account, create_contact
+from tests.helpers import create_account, create_contact, query_row
 
 IMPORT = "mutation($input: ImportContactsInput!) { importContacts(input: $input) { import { id status totalRows } userErrors { field code } } }"
 STATE = "query($id: ID!) { node(id: $id) { ... on ContactImport { status processedRows createdCount duplicateCount errorCount errors encoding } } }"
@@ -95,24 +95,13 @@ def test_an_import_killed_midway_is_resumed_without_losing_or_repeating_rows(eni
     process.wait(timeout=10)
     assert process.returncode == -signal.SIGKILL
 
-    state = asyncio.run(_row(enishi_fresh_database_url, "SELECT status, processed_rows, created_count FROM core_import"))
+    state = asyncio.run(query_row(enishi_fresh_database_url, "SELECT status, processed_rows, created_count FROM core_import"))
     assert state[0] == "running" and 100 <= state[1] < 3000 and state[2] == state[1]  # each batch committed whole
     resumed = enishi("import", "--resume", import_id, env=env).stdout
     assert "3000 created, 0 duplicates, 0 rows with errors" in resumed  # counted over both runs
-    counts = asyncio.run(_row(enishi_fresh_database_url, "SELECT (SELECT COUNT(*) FROM core_contact), "
+    counts = asyncio.run(query_row(enishi_fresh_database_url, "SELECT (SELECT COUNT(*) FROM core_contact), "
                                                         "(SELECT COUNT(DISTINCT normalized) FROM core_contact_email), "
                                                         "(SELECT COUNT(*) FROM core_account), (SELECT status FROM core_import), "
                                                         "(SELECT created_count FROM core_import)"))
     assert counts == (3000, 3000, 7, "completed", 3000)
     assert "is not waiting to run" in enishi("import", "--resume", import_id, env=env, check=False).stderr
-
-
-async def _row(url, statement):
-    from enishi.db import create_engine
-
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as connection:
-            return tuple((await connection.execute(text(statement))).one())
-    finally:
-        await engine.dispose()
