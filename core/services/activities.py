@@ -8,20 +8,11 @@ from sqlalchemy import delete, select
 from ..errors import InputError, UserError
 from ..models import Account, Activity, ActivityTarget, Contact
 from ..runtime import UnitOfWork
-from .common import Checker, changed_fields, check_user
+from .common import Checker, changed_fields, check_user, live_ids
 
 DIRECTIONS = ("inbound", "outbound", "internal")
 MAX_TARGETS = 100
 MAX_BODY = 100_000
-
-
-async def _existing(uow: UnitOfWork, model, ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    """The live ones among `ids`, share-locked until commit: an erasure or deletion running at the
-    same time (it locks the row for update first) either finishes before and is seen, or waits."""
-    if not ids:
-        return set()
-    rows = await uow.session.execute(select(model.id).where(model.id.in_(ids), model.deleted_at.is_(None)).with_for_update(read=True))
-    return set(rows.scalars())
 
 
 async def log_activity(uow: UnitOfWork, data: dict, *, source_plugin: str = "core") -> Activity:
@@ -43,7 +34,7 @@ async def log_activity(uow: UnitOfWork, data: dict, *, source_plugin: str = "cor
     if len(contact_ids) + len(account_ids) > MAX_TARGETS:
         check.fail("contactIds", f"at most {MAX_TARGETS} targets", "TOO_MANY")
     for field, model, ids in (("contactIds", Contact, contact_ids), ("accountIds", Account, account_ids)):
-        missing = set(ids) - await _existing(uow, model, ids)
+        missing = set(ids) - await live_ids(uow, model, ids)
         for i, target in enumerate(ids):
             if target in missing:
                 check.fail(f"{field}.{i}", "no such record", "NOT_FOUND")

@@ -82,6 +82,17 @@ async def load_for_update(uow: UnitOfWork, model: type[T], id: uuid.UUID, *, fie
     return row
 
 
+async def live_ids(uow: UnitOfWork, model, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """The live (not deleted) ones among `ids`, share-locked until commit: an erasure or deletion
+    running at the same time (it locks the row for update first) either finishes before and is
+    seen, or waits for this write. Every write naming a contact or an account checks it here,
+    plugins' writes included, so none can slip a person's data in behind their erasure."""
+    if not ids:
+        return set()
+    rows = await uow.session.execute(select(model.id).where(model.id.in_(ids), model.deleted_at.is_(None)).with_for_update(read=True))
+    return set(rows.scalars())
+
+
 async def check_user(uow: UnitOfWork, checker: Checker, data: dict, field: str) -> None:
     user_id = data.get(field)
     if user_id is not None and await uow.session.get(User, user_id) is None:

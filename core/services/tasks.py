@@ -7,7 +7,7 @@ from sqlalchemy import delete
 
 from ..models import Account, Contact, Task
 from ..runtime import UnitOfWork
-from .common import Checker, changed_fields, check_user, load_for_update
+from .common import Checker, changed_fields, check_user, live_ids, load_for_update
 
 STATUSES = ("open", "done", "canceled")
 
@@ -26,8 +26,7 @@ async def _check_task_input(uow: UnitOfWork, data: dict, *, creating: bool) -> d
         values["assignee_id"] = data["assignee_id"]
     for field, model in (("contact_id", Contact), ("account_id", Account)):
         if data.get(field) is not None:
-            row = await uow.session.get(model, data[field], with_for_update={"read": True})  # see activities._existing
-            if row is None or row.deleted_at is not None:
+            if not await live_ids(uow, model, [data[field]]):
                 check.fail(field, "no such record", "NOT_FOUND")
         if field in data:
             values[field] = data[field]

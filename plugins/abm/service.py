@@ -21,7 +21,7 @@ from sqlalchemy import delete, or_, select
 from enishi.errors import InputError, UserError
 from enishi.models import Account, Activity, ActivityTarget, Contact, ContactAccount, User
 from enishi.runtime import UnitOfWork
-from enishi.services.common import Checker
+from enishi.services.common import Checker, live_ids
 from enishi.services.tasks import create_task
 
 from .models import (
@@ -212,8 +212,8 @@ async def assign_role(uow: UnitOfWork, account_id: uuid.UUID, contact_id: uuid.U
     check = Checker()
     role = check.choice(data, "role", ROLES)
     seniority = check.choice(data, "seniority", SENIORITIES)
-    linked = (await uow.session.execute(select(ContactAccount.id).join(Contact, Contact.id == ContactAccount.contact_id).where(
-        ContactAccount.account_id == account_id, ContactAccount.contact_id == contact_id, Contact.deleted_at.is_(None)))).first()
+    linked = await live_ids(uow, Contact, [contact_id]) and (await uow.session.execute(select(ContactAccount.id).where(
+        ContactAccount.account_id == account_id, ContactAccount.contact_id == contact_id))).first()
     if not linked:
         check.fail("contactId", "is not a contact of this account", "NOT_LINKED")
     department_id = data.get("department_id")

@@ -20,7 +20,7 @@ from enishi.errors import InputError, UserError
 from enishi.models import Contact, ContactEmail, ContactPhone
 from enishi.runtime import UnitOfWork
 from enishi.services.activities import log_activity
-from enishi.services.common import Checker, load_for_update
+from enishi.services.common import Checker, live_ids, load_for_update
 
 from .models import (
     DOWNGRADE_MODES,
@@ -169,8 +169,7 @@ async def update_reward(uow: UnitOfWork, reward_id: uuid.UUID, data: dict) -> Lo
 async def enroll(uow: UnitOfWork, program_id: uuid.UUID, contact_id: uuid.UUID) -> LoyaltyMember:
     """Enrol the contact; enrolling twice returns the existing member."""
     program = await load_for_update(uow, LoyaltyProgram, program_id, field="programId")
-    contact = await uow.session.get(Contact, contact_id)
-    if contact is None or contact.deleted_at is not None:
+    if not await live_ids(uow, Contact, [contact_id]):
         raise _fail("contactId", "no such contact", "NOT_FOUND")
     existing = (await uow.session.execute(select(LoyaltyMember).where(
         LoyaltyMember.program_id == program.id, LoyaltyMember.contact_id == contact_id))).scalar_one_or_none()

@@ -16,7 +16,6 @@ import datetime as dt
 import json
 import logging
 import secrets
-import uuid
 
 from sqlalchemy import LargeBinary, func, or_, select, update
 
@@ -27,6 +26,7 @@ from enishi.models import Contact, ContactEmail
 from enishi.normalize import is_valid_email, normalize_email
 from enishi.runtime import UnitOfWork
 from enishi.services.common import Checker
+from enishi.services.contacts import delete_contact
 
 from . import access_log, crypto, export, service
 from .models import (
@@ -342,12 +342,24 @@ async def _claim(runtime, request_id, actor_id, statuses: tuple[str, ...]) -> bo
         request = await uow.session.get(PrivacyRequest, request_id)
         if request.status != "in_progress":
             await _transition(uow, request, "in_progress")
+        if request.type == "erasure":
+            await _take_out_of_use(uow, request.contact_id)
         known = {(r.plugin, r.action) for r in (await uow.session.execute(
             select(PrivacyRequestRun).where(PrivacyRequestRun.request_id == request_id))).scalars()}
         for position, (plugin, action) in enumerate(_plan(runtime, request.type)):
             if (plugin, action) not in known:
                 uow.session.add(PrivacyRequestRun(request_id=request_id, plugin=plugin, action=action, position=position))
     return True
+
+
+async def _take_out_of_use(uow: UnitOfWork, contact_id) -> None:
+    """Before any part of an erasure runs, the person leaves circulation: locked (so writes that
+    share-locked them commit first, and the parts see what they wrote), then soft-deleted, so every
+    later write naming them finds no one. Otherwise a ticket created after the support part ran
+    and before the core part would outlive the erasure."""
+    contact = (await uow.session.execute(select(Contact).where(Contact.id == contact_id).with_for_update())).scalar_one_or_none()
+    if contact is not None and contact.deleted_at is None:
+        await delete_contact(uow, contact_id)
 
 
 async def execute(runtime, request_id, actor_id=None, *, statuses: tuple[str, ...] = ("approved",)) -> None:

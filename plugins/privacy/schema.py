@@ -22,7 +22,7 @@ from enishi.graphql.types import Contact, User, node_resolver
 
 from . import access_log, requests, service
 from . import models as orm
-from .models import OPEN_STATUSES, REQUEST_TYPES, PrivacyConsent
+from .models import OPEN_STATUSES, PrivacyConsent
 
 # Records a legal hold can name: the plugins that keep them through erasure (`ErasureReport.hold_back`).
 HOLDABLE = ("Activity", "SupportTicket")

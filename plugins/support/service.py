@@ -19,7 +19,7 @@ from enishi.models import Account, Contact, User
 from enishi.normalize import like_pattern, search_key, search_query_key
 from enishi.runtime import UnitOfWork
 from enishi.services.activities import log_activity
-from enishi.services.common import Checker, load_for_update
+from enishi.services.common import Checker, live_ids, load_for_update
 
 from .calendar import BusinessCalendar
 from .models import (
@@ -269,8 +269,7 @@ async def create_ticket(uow: UnitOfWork, data: dict, *, follow_up_of=None) -> Su
     priority = check.choice(data, "priority", PRIORITIES) or "normal"
     requester_id = data.get("requester_id")
     if requester_id is not None:
-        contact = await uow.session.get(Contact, requester_id)
-        if contact is None or contact.deleted_at is not None:
+        if not await live_ids(uow, Contact, [requester_id]):
             check.fail("requesterId", "no such contact", "NOT_FOUND")
     if data.get("account_id") is not None and await uow.session.get(Account, data["account_id"]) is None:
         check.fail("accountId", "no such account", "NOT_FOUND")

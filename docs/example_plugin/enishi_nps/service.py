@@ -6,6 +6,7 @@ from sqlalchemy import delete, func, select, update
 from enishi.errors import InputError, UserError
 from enishi.models import Contact
 from enishi.services.activities import log_activity
+from enishi.services.common import live_ids
 
 from .models import NpsResponse
 
@@ -14,8 +15,8 @@ async def record_response(uow, contact_id: uuid.UUID, score: int, comment: str |
     errors = []
     if not 0 <= score <= 10:
         errors.append(UserError("score", "must be between 0 and 10", "OUT_OF_RANGE"))
-    contact = await uow.session.get(Contact, contact_id)
-    if contact is None or contact.deleted_at is not None:
+    # live_ids share-locks the contact: an erasure running now finishes first, or waits for us.
+    if not await live_ids(uow, Contact, [contact_id]):
         errors.append(UserError("contactId", "no such contact", "NOT_FOUND"))
     if errors:
         raise InputError(errors)
