@@ -9,6 +9,11 @@ import warnings
 from collections import defaultdict
 
 import strawberry
+from graphql import GraphQLObjectType
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types import Info
+from strawberry.types.base import StrawberryList, StrawberryOptional
+from strawberry.utils.str_converters import to_camel_case
 from strawberry import relay
 from strawberry.extensions import MaxTokensLimiter, ParserCache
 from strawberry.tools import merge_types
@@ -29,6 +34,7 @@ class EnishiSchema(strawberry.Schema):
     def __init__(self, *args, type_fields: dict[str, list] | None = None, **kwargs) -> None:
         self._type_fields = type_fields or {}
         super().__init__(*args, **kwargs)
+        _call_plain_resolvers_directly(self)
 
     def get_fields(self, type_definition):
         return type_definition.fields + self._type_fields.get(type_definition.name, [])
@@ -36,6 +42,49 @@ class EnishiSchema(strawberry.Schema):
     def process_errors(self, errors, execution_context=None) -> None:
         """strawberry would log each error with its traceback and message; ours are logged, without
         values, by `present_error`."""
+
+
+def _call_plain_resolvers_directly(schema: strawberry.Schema) -> None:
+    """strawberry runs every resolver through its argument conversion and extension chain, and an
+    async one inside a second coroutine. A resolver whose arguments are plain scalars (graphql-core
+    has already coerced them) and that has no field extensions or permission classes needs none of
+    that: graphql-core calls it directly (bench/README.md has what it bought)."""
+    for graphql_type in schema._schema.type_map.values():
+        if not isinstance(graphql_type, GraphQLObjectType) or graphql_type.name.startswith("__"):
+            continue
+        for graphql_field in graphql_type.fields.values():
+            field = graphql_field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+            resolver = getattr(field, "base_resolver", None)
+            if (resolver is None or field.extensions or field.permission_classes or resolver.parent_parameter
+                    or not (resolver.self_parameter or resolver.root_parameter)
+                    or not all(_plain_scalar(argument.type) for argument in field.arguments)):
+                continue
+            names = {argument.graphql_name or to_camel_case(argument.python_name): argument.python_name for argument in field.arguments}
+            graphql_field.resolve = _direct(resolver, field, names)
+
+
+def _plain_scalar(annotation) -> bool:
+    """A scalar, or a list of scalars, that graphql-core hands over as the resolver takes it."""
+    while isinstance(annotation, (StrawberryOptional, StrawberryList)):
+        annotation = annotation.of_type
+    return annotation in (int, str, bool, float, strawberry.ID)
+
+
+def _direct(resolver, field, names: dict[str, str]):
+    function = resolver.wrapped_func
+    info_name = resolver.info_parameter.name if resolver.info_parameter else None
+    root_name = resolver.root_parameter.name if resolver.root_parameter else None
+
+    def resolve(source, info, **arguments):
+        kwargs = {names[name]: value for name, value in arguments.items()}
+        if info_name:
+            kwargs[info_name] = Info(_raw_info=info, _field=field)
+        if root_name:
+            kwargs[root_name] = source
+            return function(**kwargs)
+        return function(source, **kwargs)
+
+    return resolve
 
 
 def _node_query():
