@@ -76,6 +76,7 @@ class Event:
     occurred_at: dt.datetime
     actor_id: uuid.UUID | None = None
     payload: dict = field(default_factory=dict)
+    id: uuid.UUID = field(default_factory=uuid.uuid4)  # the outbox row's id: stable across deliveries
 
 
 @dataclass(frozen=True)

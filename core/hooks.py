@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select
 from .contributions import ActivityType, DataSubject, ErasureReport, Permission, PersonalDataField, ScheduledJob
 from .models import Account, Activity, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, Task
 from .plugin_host import hookimpl
+from . import outbox
 from .services import imports
 
 from .auth import NON_ADMIN_ROLES
@@ -42,7 +43,9 @@ def enishi_permissions():
 @hookimpl
 def enishi_scheduled_jobs():
     return [ScheduledJob("core.imports", dt.timedelta(seconds=10), imports.run_pending_imports,
-                         "run queued CSV imports and finish those a crash left midway")]
+                         "run queued CSV imports and finish those a crash left midway"),
+            ScheduledJob("core.outbox", dt.timedelta(seconds=5), outbox.deliver_pending,
+                         "deliver committed events (mail, webhooks) through the plugins' enishi_deliver_event")]
 
 
 @hookimpl

@@ -125,7 +125,17 @@ def enishi_on_event(event, uow):
     accounts), or a plugin's
     own type. Raise to veto the change: the whole unit of work rolls back. Emit further events
     with `await uow.emit(...)`. The same event is also written to the outbox for delivery after
-    commit; do not send mail or call webhooks from here."""
+    commit; do not send mail or call webhooks from here (see `enishi_deliver_event`)."""
+
+
+@hookspec
+def enishi_deliver_event(event, runtime):
+    """Deliver a committed event outside Enishi — send the mail (`enishi.mail.send`), call the
+    webhook — if it is yours to deliver; ignore the others. The worker's `core.outbox` job calls
+    this after commit, oldest event first, at least once: use `event.id` to stay idempotent (as a
+    mail's Message-ID, for example). Raise to have the event retried later with backoff; every
+    plugin is called again then, so each delivery must be idempotent. Payload keys beginning with
+    `_` (one-time codes) are for delivery only: the outbox forgets them once it is delivered."""
 
 
 @hookspec

@@ -67,7 +67,7 @@ class Account(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_account.id"))
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_account.id"), index=True)
 
 
 class Contact(Base):
@@ -86,7 +86,7 @@ class Contact(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_contact.id"))
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_contact.id"), index=True)
 
 
 class ContactEmail(Base):
@@ -197,6 +197,8 @@ class OutboxEvent(Base):
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # A worker delivering the event holds it until then; after a failure, the next try waits until then.
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class JobRun(Base):

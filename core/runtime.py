@@ -44,7 +44,7 @@ class UnitOfWork:
         event = Event(type=type, entity=entity, entity_id=entity_id, occurred_at=self.clock.now(),
                       actor_id=self.actor_id, payload=dict(payload or {}))
         self.events.append(event)
-        self.session.add(OutboxEvent(type=event.type, entity=entity, entity_id=entity_id, payload=_jsonable(event.payload),
+        self.session.add(OutboxEvent(id=event.id, type=event.type, entity=entity, entity_id=entity_id, payload=_jsonable(event.payload),
                                      actor_id=self.actor_id, occurred_at=event.occurred_at))
         await self.runtime.plugins.call("enishi_on_event", event=event, uow=self)
         return event

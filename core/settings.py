@@ -31,6 +31,9 @@ class Settings:
     key_encryption_key: str | None = None
     # The key being rotated away from: still unwraps what `enishi keys rotate` has not re-wrapped.
     previous_key_encryption_key: str | None = None
+    # Outgoing mail (core/mail.py): smtp://, smtps:// or file:// (development default: ./enishi-data/mail).
+    mail_url: str = ""
+    mail_from: str = "Enishi <noreply@localhost>"
     max_page_size: int = 100
     default_page_size: int = 20
     max_query_depth: int = 12

@@ -14,6 +14,7 @@ import datetime as dt
 import os
 import uuid
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -69,11 +70,26 @@ def enishi_fresh_migrated(enishi_fresh_database_url, enishi_base_settings) -> st
 
 
 @pytest.fixture(scope="session")
-def enishi_base_settings(enishi_database_url) -> Settings:
+def enishi_base_settings(enishi_database_url, tmp_path_factory) -> Settings:
     # A fixed test key-encryption key (base64 of 32 bytes): the privacy plugin refuses to run in
-    # production mode without one.
+    # production mode without one. Mail goes to files (`enishi_sent_mail`).
     return Settings(database_url=enishi_database_url, environment="production",
-                    key_encryption_key="dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=")
+                    key_encryption_key="dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=",
+                    mail_url=tmp_path_factory.mktemp("mail").as_uri())
+
+
+@pytest.fixture
+def enishi_sent_mail(enishi_base_settings):
+    """The messages sent so far, by Message-ID's local part (the event id), parsed."""
+    import email
+    from email import policy
+    from urllib.parse import urlsplit
+
+    def sent() -> dict[str, email.message.EmailMessage]:
+        directory = Path(urlsplit(enishi_base_settings.mail_url).path)
+        return {path.stem: email.message_from_bytes(path.read_bytes(), policy=policy.default) for path in directory.glob("*.eml")}
+
+    return sent
 
 
 async def _reset_database(url: str) -> None:

@@ -90,6 +90,12 @@ async def enishi_on_event(event, uow):
             raise InputError(UserError(None, "processing of this person is restricted (data-subject request)", "RESTRICTED"))
 
 
+@hookimpl
+async def enishi_deliver_event(event, runtime):
+    if event.type == "privacy.verification_code_issued":
+        await requests.send_verification_code(runtime, event)
+
+
 def _concerned(event) -> set[uuid.UUID]:
     if event.entity == "contact":
         return {event.entity_id, *(uuid.UUID(m) for m in event.payload.get("merged_ids", ()))}

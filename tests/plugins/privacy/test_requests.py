@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import io
 import json
+import re
 import uuid
 import zipfile
 from pathlib import Path
@@ -15,6 +16,7 @@ from sqlalchemy import select, text
 
 from enishi import ErasureReport, hookimpl
 from enishi.db import Base
+from enishi.outbox import deliver_pending
 from enishi.worker import run_due_jobs
 from tests.helpers import create_account, create_contact, log_activity, root_fields_added_by
 from tests.plugins.loyalty.helpers import program
@@ -98,10 +100,19 @@ def _codes_of(answer) -> set[str]:
     return {e["code"] for e in answer["errors"]}
 
 
-async def _codes(api) -> dict:
+async def _codes(api, sent_mail) -> dict:
+    """The one-time codes mailed so far, by request: the worker's outbox job delivers them."""
+    await deliver_pending(api.runtime)
     async with api.runtime.read_session() as session:
-        rows = (await session.execute(text("SELECT entity_id, payload FROM core_outbox WHERE type = 'privacy.verification_code_issued'"))).all()
-    return {uuid.UUID(str(r[0])): (r[1] if isinstance(r[1], dict) else json.loads(r[1]))["code"] for r in rows}
+        rows = (await session.execute(text("SELECT id, entity_id, payload FROM core_outbox "
+                                           "WHERE type = 'privacy.verification_code_issued'"))).all()
+    mails = sent_mail()
+    codes = {}
+    for event_id, request_id, payload in rows:
+        assert "_code" not in (payload if isinstance(payload, dict) else json.loads(payload))  # forgotten once delivered
+        codes[uuid.UUID(str(request_id))] = re.search(r"Your verification code for your data request: (\d+)",
+                                                      mails[str(uuid.UUID(str(event_id)))].get_content()).group(1)
+    return codes
 
 
 async def test_every_privacy_root_field_has_a_permission_decision(enishi_api, api):
@@ -140,13 +151,14 @@ async def test_appi_working_deadline_is_a_setting(enishi_api):
     assert (await _intake(api, person["id"], "appi_stop_use"))["dueDate"] == "2024-06-17"
 
 
-async def test_subject_intake_answers_the_same_for_unknown_addresses_and_limits_attempts(api):
+async def test_subject_intake_answers_the_same_for_unknown_addresses_and_limits_attempts(api, enishi_sent_mail):
     person = await create_contact(api, familyName="山田", emails=[{"address": "taro@abc.co.jp"}])
     known = await _submit(api, type="access", email="Ｔａｒｏ＠ＡＢＣ.co.jp")  # full-width input finds the address
     unknown = await _submit(api, type="access", email="nobody@example.com")
     assert known["message"] == unknown["message"] and set(known) == set(unknown) == {"requestId", "message"}
-    codes = await _codes(api)
+    codes = await _codes(api, enishi_sent_mail)
     assert list(codes) == [_raw(known["requestId"])]  # a code goes out only to a known address
+    assert [m["To"] for m in enishi_sent_mail().values() if codes[_raw(known["requestId"])] in m.get_content()] == ["taro@abc.co.jp"]
     code = codes[_raw(known["requestId"])]
     wrong = await _verify(api, known["requestId"], "000000" if code != "000000" else "111111", status=422)
     assert _codes_of(wrong) == {"INVALID_CODE"}
@@ -170,19 +182,19 @@ async def test_subject_intake_answers_the_same_for_unknown_addresses_and_limits_
     assert _codes_of(await _verify(api, "not-an-id", "1", status=422)) == {"INVALID_ID"}
 
 
-async def test_expired_code_is_refused(api):
+async def test_expired_code_is_refused(api, enishi_sent_mail):
     await create_contact(api, familyName="遅延", emails=[{"address": "late@example.jp"}])
     submitted = await _submit(api, type="portability", email="late@example.jp")
     api.clock.advance(hours=25)
-    code = (await _codes(api))[_raw(submitted["requestId"])]
+    code = (await _codes(api, enishi_sent_mail))[_raw(submitted["requestId"])]
     assert _codes_of(await _verify(api, submitted["requestId"], code, status=422)) == {"CODE_EXPIRED"}
 
 
-async def test_objection_to_direct_marketing_needs_no_review(api):
+async def test_objection_to_direct_marketing_needs_no_review(api, enishi_sent_mail):
     person = await create_contact(api, familyName="異議", emails=[{"address": "objector@example.jp"}])
     await api.mutate("recordConsent", {"contactId": person["id"], "purpose": "marketing", "state": "granted"}, "consent { state }")
     submitted = await _submit(api, type="objection", email="objector@example.jp")
-    await _verify(api, submitted["requestId"], (await _codes(api))[_raw(submitted["requestId"])])
+    await _verify(api, submitted["requestId"], (await _codes(api, enishi_sent_mail))[_raw(submitted["requestId"])])
     state = await api.graphql("query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status } } }", {"id": submitted["requestId"]},
                               role="compliance")
     assert state["node"]["status"] == "completed"

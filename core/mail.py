@@ -1,0 +1,46 @@
+"""Outgoing mail for plugins' deliveries: `ENISHI_MAIL_URL` is `smtp://user:password@host:587`
+(STARTTLS when the server offers it), `smtps://user:password@host:465`, or `file:///directory`
+(one `.eml` per message, named by its id: development and tests). In development with no URL,
+mail goes to ./enishi-data/mail; in production a missing URL is a configuration error, and the
+delivery is retried once it is set."""
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from .settings import ConfigError, Settings
+
+DEV_MAIL_DIR = Path("enishi-data/mail")
+
+
+def send(settings: Settings, *, to: str, subject: str, body: str, message_id: str) -> None:
+    """Send one plain-text UTF-8 message. `message_id` (the event's id) makes a repeated delivery
+    recognisable as the same message; the file transport simply overwrites it."""
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = settings.mail_from, to, subject
+    message["Message-ID"] = f"<{message_id}@enishi>"
+    message.set_content(body)
+    url = settings.mail_url or ("" if settings.is_production else DEV_MAIL_DIR.resolve().as_uri())
+    if not url:
+        raise ConfigError("no mail server configured: set ENISHI_MAIL_URL")
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        directory = Path(unquote(parts.path))
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / f"{message_id}.eml").write_bytes(bytes(message))
+        return
+    if parts.scheme not in ("smtp", "smtps"):
+        raise ConfigError("ENISHI_MAIL_URL must start with smtp://, smtps:// or file://")
+    secure = parts.scheme == "smtps"
+    connect = smtplib.SMTP_SSL if secure else smtplib.SMTP
+    with connect(parts.hostname or "localhost", parts.port or (465 if secure else 25), timeout=30) as server:
+        server.ehlo()
+        if not secure and server.has_extn("starttls"):
+            server.starttls(context=ssl.create_default_context())
+            server.ehlo()
+        if parts.username:
+            server.login(unquote(parts.username), unquote(parts.password or ""))
+        server.send_message(message)

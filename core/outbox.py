@@ -1,0 +1,83 @@
+"""Delivery of committed events to the outside world (mail, webhooks): the worker's `core.outbox`
+job hands each undelivered event, oldest first, to every plugin's `enishi_deliver_event`.
+
+A batch is claimed with a lease in one conditional UPDATE, so two workers never deliver the same
+event at once; a worker that dies leaves its batch to the next one once the lease ran out. A
+failed delivery is retried with exponential backoff and given up after MAX_ATTEMPTS (the event
+stays undelivered, with its attempts, for an operator). Payload keys beginning with `_` (one-time
+codes) are for delivery only and are removed once the event is delivered."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy import select, update
+
+from .contributions import Event
+from .models import OutboxEvent
+
+log = logging.getLogger("enishi.outbox")
+
+BATCH = 100
+LEASE = dt.timedelta(minutes=5)
+MAX_ATTEMPTS = 8
+
+
+def _backoff(attempts: int) -> dt.timedelta:
+    return dt.timedelta(minutes=2 ** min(attempts, 10))
+
+
+async def deliver_pending(runtime) -> int:
+    """Deliver what is due, batch after batch; returns how many events were delivered."""
+    delivered = 0
+    while True:
+        batch = await _claim(runtime)
+        if not batch:
+            return delivered
+        delivered += await _deliver(runtime, batch)
+        if len(batch) < BATCH:
+            return delivered
+
+
+async def _claim(runtime) -> list[OutboxEvent]:
+    now = runtime.clock.now()
+    due = (OutboxEvent.delivered_at.is_(None), OutboxEvent.attempts < MAX_ATTEMPTS,
+           OutboxEvent.lease_until.is_(None) | (OutboxEvent.lease_until < now))
+    async with runtime.unit_of_work() as uow:
+        # PostgreSQL: rows another worker is claiming right now are skipped, not waited for; the
+        # UPDATE checks the conditions again, so a row leased meanwhile is left out either way.
+        # SQLite has one writer at a time, so there is nothing to skip.
+        candidates = select(OutboxEvent.seq).where(*due).order_by(OutboxEvent.seq).limit(BATCH).with_for_update(skip_locked=True)
+        claimed = (await uow.session.execute(
+            update(OutboxEvent).where(OutboxEvent.seq.in_(candidates), *due)
+            .values(lease_until=now + LEASE).returning(OutboxEvent.seq).execution_options(synchronize_session=False))).scalars().all()
+        if not claimed:
+            return []
+        rows = (await uow.session.execute(select(OutboxEvent).where(OutboxEvent.seq.in_(claimed)).order_by(OutboxEvent.seq))).scalars().all()
+        uow.session.expunge_all()
+    return list(rows)
+
+
+async def _deliver(runtime, rows: list[OutboxEvent]) -> int:
+    outcomes: dict[int, Exception | None] = {}
+    for row in rows:
+        event = Event(type=row.type, entity=row.entity, entity_id=row.entity_id, occurred_at=row.occurred_at,
+                      actor_id=row.actor_id, payload=dict(row.payload or {}), id=row.id)
+        try:
+            await runtime.plugins.call("enishi_deliver_event", event=event, runtime=runtime)
+            outcomes[row.seq] = None
+        except Exception as exc:  # one event's failure must not hold back the others
+            log.error("event delivery failed", extra={"event_type": row.type, "seq": row.seq, "error": type(exc).__name__})
+            outcomes[row.seq] = exc
+    now = runtime.clock.now()
+    async with runtime.unit_of_work() as uow:
+        for row in rows:
+            if outcomes[row.seq] is None:
+                values = {"delivered_at": now, "lease_until": None, "attempts": row.attempts + 1}
+                if any(key.startswith("_") for key in row.payload or {}):
+                    values["payload"] = {key: value for key, value in row.payload.items() if not key.startswith("_")}
+            else:
+                values = {"attempts": row.attempts + 1, "lease_until": now + _backoff(row.attempts)}
+            await uow.session.execute(update(OutboxEvent).where(OutboxEvent.seq == row.seq).values(**values)
+                                      .execution_options(synchronize_session=False))
+    return sum(outcome is None for outcome in outcomes.values())
