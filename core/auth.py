@@ -21,7 +21,7 @@ TOKEN_PREFIX = "enishi_"
 
 @dataclass(frozen=True)
 class Viewer:
-    user_id: uuid.UUID
+    user_id: uuid.UUID | None  # None: someone without a token (see ANONYMOUS)
     roles: frozenset[str]
     permissions: frozenset[str]
 
@@ -31,6 +31,12 @@ class Viewer:
     def require(self, permission: str) -> None:
         if permission not in self.permissions:
             raise Forbidden(f"requires permission {permission!r}")
+
+
+# What anyone may do, with or without a token: a person acting on their own data (a data-subject
+# request). Every role holds it; a request without a token gets only this, and only for root
+# fields marked public (`enishi.graphql.schema.PUBLIC`).
+PUBLIC = "public"
 
 
 class PermissionRegistry:
@@ -49,6 +55,9 @@ class PermissionRegistry:
         for role in roles:
             granted |= self._by_role.get(role, set())
         return frozenset(granted)
+
+
+ANONYMOUS = Viewer(user_id=None, roles=frozenset(), permissions=frozenset({PUBLIC}))
 
 
 def hash_token(token: str) -> str:

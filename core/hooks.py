@@ -14,7 +14,7 @@ from .plugin_host import hookimpl
 from . import outbox
 from .services import imports
 
-from .auth import NON_ADMIN_ROLES
+from .auth import NON_ADMIN_ROLES, PUBLIC
 
 
 @hookimpl
@@ -35,6 +35,7 @@ def enishi_permissions():
         Permission("task.write", "Create and update tasks", ("manager", "sales", "marketing", "support")),
         Permission("user.read", "See users", NON_ADMIN_ROLES),
         Permission("user.manage", "Create users and tokens", ()),
+        Permission(PUBLIC, "Anyone, even without a token: a person's own data-subject request", NON_ADMIN_ROLES),
         Permission("personal_data.read", "See everything held about a data subject", ("compliance",)),
         Permission("crm.import", "Import contacts from CSV files", ("manager", "sales", "marketing", "integration")),
     ]

@@ -9,6 +9,7 @@ import logging
 import time
 from contextlib import asynccontextmanager
 
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, parse
 from strawberry.types.graphql import OperationType
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -19,11 +20,11 @@ from starlette.routing import Route
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.http.ides import get_graphql_ide_html
 
-from enishi.auth import authenticate
+from enishi.auth import ANONYMOUS, authenticate
 from enishi.runtime import Runtime
 from .context import Context
 from .limits import too_many_aliases_to_parse
-from .schema import present_result
+from .schema import present_result, public_root_fields
 
 log = logging.getLogger("enishi.http")
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -109,8 +110,27 @@ def _check_params(params: dict) -> tuple[str, dict | None, str | None]:
     return query, variables, operation_name
 
 
-async def _viewer(runtime: Runtime, request: Request):
+def _only_public_fields(query: str, operation_name: str | None, public: frozenset[str]) -> bool:
+    """Whether the operation selects only root fields marked public (a request without a token
+    may run it; anything else, or a document that does not parse, is answered 401)."""
+    if not public:
+        return False
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return False
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)
+                  and (operation_name is None or (d.name and d.name.value == operation_name))]
+    if len(operations) != 1:
+        return False
+    selections = operations[0].selection_set.selections
+    return all(isinstance(s, FieldNode) and (s.name.value in public or s.name.value == "__typename") for s in selections)
+
+
+async def _viewer(runtime: Runtime, request: Request, query: str, operation_name: str | None, public: frozenset[str]):
     header = request.headers.get("authorization", "")
+    if not header and _only_public_fields(query, operation_name, public):
+        return ANONYMOUS
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _RequestError(401, "send an API token as `Authorization: Bearer <token>`", "UNAUTHENTICATED",
@@ -125,6 +145,7 @@ async def _viewer(runtime: Runtime, request: Request):
 def create_app(runtime: Runtime) -> Starlette:
     settings = runtime.settings
     schema = runtime.schema
+    public = public_root_fields(schema)
 
     async def graphql_endpoint(request: Request) -> Response:
         started = time.perf_counter()
@@ -137,7 +158,7 @@ def create_app(runtime: Runtime) -> Starlette:
             query, variables, operation_name = _check_params(await _read_params(request))
             if too_many_aliases_to_parse(query, settings.max_aliases):
                 raise _RequestError(400, f"far more than {settings.max_aliases} aliases", "TOO_MANY_ALIASES")
-            viewer = await _viewer(runtime, request)
+            viewer = await _viewer(runtime, request, query, operation_name, public)
         except _RequestError as error:
             return _error_response(error.status, error.message, error.code, media_type, error.headers)
         allowed = (OperationType.QUERY,) if request.method == "GET" else (OperationType.QUERY, OperationType.MUTATION)

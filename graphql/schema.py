@@ -26,6 +26,21 @@ from .queries import CoreQuery
 
 log = logging.getLogger("enishi.graphql")
 
+# `strawberry.mutation(metadata=PUBLIC, ...)`: a root field a request without a token may call
+# (its resolver requires the `public` permission, which that request holds, and nothing more).
+PUBLIC = {"enishi.public": True}
+
+
+def public_root_fields(schema: strawberry.Schema) -> frozenset[str]:
+    """Names of the Query and Mutation fields marked PUBLIC."""
+    names = set()
+    for root in (schema._schema.query_type, schema._schema.mutation_type):
+        for name, graphql_field in (root.fields.items() if root else ()):
+            field = graphql_field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+            if field is not None and (field.metadata or {}).get("enishi.public"):
+                names.add(name)
+    return frozenset(names)
+
 
 class EnishiSchema(strawberry.Schema):
     """A strawberry schema whose types can gain fields contributed by plugins (`Contact.loyalty`),

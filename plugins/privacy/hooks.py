@@ -156,27 +156,18 @@ async def _submit(request: Request):
             submitted = await requests.submit(uow, body)
     except InputError as error:
         return _errors(error, 429 if error.errors[0].code == "RATE_LIMITED" else 422)
-    return JSONResponse({"requestId": to_global_id("DataSubjectRequest", submitted.id),
-                         "message": "If we hold data under this address, a confirmation code is on its way to it."}, status_code=202)
+    return JSONResponse({"requestId": to_global_id("DataSubjectRequest", submitted.id), "message": requests.SUBMITTED_MESSAGE},
+                        status_code=202)
 
 
 async def _verify(request: Request):
     """POST /privacy/requests/{id}/verify {"code"}: confirm with the emailed code (five attempts)."""
-    runtime = request.app.state.runtime
     body = await _json_object(request)
-    code = (body or {}).get("code")
     try:
         request_id = parse_global_id(request.path_params["id"], "DataSubjectRequest", "id")
-        if not code:
-            raise InputError(UserError("code", "is required", "REQUIRED"))
-        async with runtime.unit_of_work() as uow:
-            verified, error = await requests.verify(uow, request_id, code)
-        if error is not None:
-            raise InputError(error)
+        await requests.confirm(request.app.state.runtime, request_id, (body or {}).get("code") or "")
     except InputError as error:
         return _errors(error)
-    if verified.status == "approved":
-        await requests.execute(runtime, verified.id)  # an objection to direct marketing: no review, done at once
     return JSONResponse({"verified": True, "message": "Thank you: your request is confirmed."})
 
 

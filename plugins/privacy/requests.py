@@ -188,6 +188,23 @@ async def submit(uow: UnitOfWork, data: dict) -> PrivacyRequest:
     return request
 
 
+SUBMITTED_MESSAGE = "If we hold data under this address, a confirmation code is on its way to it."
+
+
+async def confirm(runtime, request_id, code: str) -> PrivacyRequest:
+    """The subject's code, checked (InputError if wrong, expired or spent); the attempt counts even
+    then. An objection to direct marketing needs no review: it is carried out at once."""
+    if not code:
+        raise _fail("code", "is required", "REQUIRED")
+    async with runtime.unit_of_work() as uow:
+        verified, error = await verify(uow, request_id, code)
+    if error is not None:
+        raise InputError(error)
+    if verified.status == "approved":
+        await execute(runtime, verified.id)
+    return verified
+
+
 async def send_verification_code(runtime, event) -> None:
     """Mail the one-time code to the address the request matched (the outbox delivers the event)."""
     code = event.payload.get("_code")

@@ -13,10 +13,12 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from enishi import models as core
+from enishi.auth import PUBLIC as PUBLIC_PERMISSION
 from enishi.errors import InputError
 from enishi.graphql.errors import UserErrorType
 from enishi.graphql.loaders import load_row, load_rows, rows_by_column
 from enishi.graphql.mutations import input_values, run_mutation
+from enishi.graphql.schema import PUBLIC
 from enishi.graphql.relay import Connection, PageRequest, SortKey, paginate, parse_global_id, split_global_id, to_global_id
 from enishi.graphql.types import Contact, User, node_resolver
 
@@ -359,6 +361,33 @@ class RestrictionPayload:
     user_errors: list[UserErrorType]
 
 
+@strawberry.input
+class SubmitDataSubjectRequestInput:
+    type: str = strawberry.field(description="access, portability, rectification, erasure, restriction, objection, appi_…")
+    email: str = strawberry.field(description="An address the business knows you by: the code is sent there.")
+    details: str | None = None
+    regime: str | None = strawberry.field(default=None, description="gdpr or appi; from the type and the business's zone if omitted")
+
+
+@strawberry.type
+class SubmitDataSubjectRequestPayload:
+    request_id: strawberry.ID | None = strawberry.field(description="For verifyDataSubjectRequest, with the mailed code.")
+    message: str | None
+    user_errors: list[UserErrorType]
+
+
+@strawberry.input
+class VerifyDataSubjectRequestInput:
+    request_id: strawberry.ID
+    code: str
+
+
+@strawberry.type
+class VerifyDataSubjectRequestPayload:
+    verified: bool
+    user_errors: list[UserErrorType]
+
+
 def _request_id(value) -> uuid.UUID:
     return parse_global_id(value, "DataSubjectRequest", "id")
 
@@ -383,6 +412,24 @@ async def _run_payload(info: Info, run, request_id: strawberry.ID, permission: s
 
 @strawberry.type
 class DataSubjectRequestMutation:
+    @strawberry.mutation(metadata=PUBLIC, description=(
+        "A person's own request, without a token. The answer is the same whether or not the address is "
+        "known; a one-time code goes to it only if it is. Three requests per address per day."))
+    async def submit_data_subject_request(self, info: Info, input: SubmitDataSubjectRequestInput) -> SubmitDataSubjectRequestPayload:
+        row, errors = await run_mutation(info, PUBLIC_PERMISSION, lambda uow: requests.submit(uow, input_values(input)))
+        return SubmitDataSubjectRequestPayload(request_id=to_global_id("DataSubjectRequest", row.id) if row else None,
+                                               message=requests.SUBMITTED_MESSAGE if row else None, user_errors=errors)
+
+    @strawberry.mutation(metadata=PUBLIC, description="Confirm your own request with the mailed code (five attempts, 24 hours).")
+    async def verify_data_subject_request(self, info: Info, input: VerifyDataSubjectRequestInput) -> VerifyDataSubjectRequestPayload:
+        info.context.require(PUBLIC_PERMISSION)
+        try:
+            await requests.confirm(info.context.runtime, parse_global_id(input.request_id, "DataSubjectRequest", "requestId"), input.code)
+        except InputError as error:
+            return VerifyDataSubjectRequestPayload(verified=False, user_errors=[UserErrorType.of(e) for e in error.errors])
+        await info.context.after_write()
+        return VerifyDataSubjectRequestPayload(verified=True, user_errors=[])
+
     @strawberry.mutation(description="Record a request received by phone, letter or in person.")
     async def create_data_subject_request(self, info: Info, input: CreateDataSubjectRequestInput) -> DataSubjectRequestPayload:
         values = input_values(input, skip=("contact_id",))

@@ -16,7 +16,7 @@ from graphql import (
 )
 from graphql.pyutils import Undefined
 
-from enishi.auth import ROLES
+from enishi.auth import PUBLIC, ROLES
 from tests.graphql.test_authorization import FIELD_PERMISSIONS
 from tests.plugins.abm.test_abm import ABM_FIELDS
 from tests.plugins.loyalty.test_rewards_and_people import LOYALTY_FIELDS
@@ -82,3 +82,17 @@ async def test_each_role_is_refused_exactly_the_root_fields_it_lacks_permission_
             assert "FORBIDDEN" not in codes, (field, role, body)
         else:
             assert codes == ["FORBIDDEN"], (field, role, operation, body)
+
+
+async def test_without_a_token_only_the_public_root_fields_answer(api):
+    for field, operation in operations(api.runtime.schema._schema).items():
+        response = await api.client.post("/graphql", json={"query": operation})
+        if DECISIONS[field] == PUBLIC:
+            body = response.json()
+            assert response.status_code == 200 and "FORBIDDEN" not in str(body), (field, body)
+        else:
+            assert response.status_code == 401, (field, response.text)
+    mixed = "mutation { submitDataSubjectRequest(input: {type: \"access\", email: \"a@b.jp\"}) { message } recordConsent(input: {}) { __typename } }"
+    assert (await api.client.post("/graphql", json={"query": mixed})).status_code == 401  # one protected field: no token, no answer
+    smuggled = "mutation { ...F } fragment F on Mutation { createContact(input: {familyName: \"x\"}) { contact { id } } }"
+    assert (await api.client.post("/graphql", json={"query": smuggled})).status_code == 401

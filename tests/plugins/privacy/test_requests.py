@@ -29,6 +29,7 @@ PRIVACY_FIELDS = {
     "Query.dataSubjectRequests": "privacy.request.manage", "Query.legalHolds": "privacy.request.manage",
     "Query.accessLog": "privacy.audit", "Query.verifyAccessLog": "privacy.audit",
     "Mutation.createDataSubjectRequest": "privacy.request.intake",
+    "Mutation.submitDataSubjectRequest": "public", "Mutation.verifyDataSubjectRequest": "public",
     **{f"Mutation.{name}": "privacy.request.manage" for name in (
         "approveDataSubjectRequest", "denyDataSubjectRequest", "cancelDataSubjectRequest", "extendDataSubjectRequest",
         "executeDataSubjectRequest", "retryDataSubjectRequest", "completeDataSubjectRequest", "dataSubjectExportLink",
@@ -180,6 +181,36 @@ async def test_subject_intake_answers_the_same_for_unknown_addresses_and_limits_
                                                                                                     "REQUIRED"}
     assert (await api.client.post("/privacy/requests", content=b"[1, 2]")).status_code == 400
     assert _codes_of(await _verify(api, "not-an-id", "1", status=422)) == {"INVALID_ID"}
+
+
+SUBMIT = """mutation($input: SubmitDataSubjectRequestInput!) { submitDataSubjectRequest(input: $input) {
+    requestId message userErrors { field code } } }"""
+VERIFY = """mutation($input: VerifyDataSubjectRequestInput!) { verifyDataSubjectRequest(input: $input) {
+    verified userErrors { field code } } }"""
+
+
+async def test_subject_intake_through_the_public_graphql_mutations_needs_no_token(api, enishi_sent_mail):
+    await create_contact(api, familyName="公開", emails=[{"address": "hanako@example.jp"}])
+
+    async def anonymous(query, variables):
+        response = await api.client.post("/graphql", json={"query": query, "variables": variables})
+        assert response.status_code == 200, response.text
+        return response.json()["data"]
+
+    known = (await anonymous(SUBMIT, {"input": {"type": "erasure", "email": "HANAKO@example.jp"}}))["submitDataSubjectRequest"]
+    unknown = (await anonymous(SUBMIT, {"input": {"type": "erasure", "email": "nobody@example.jp"}}))["submitDataSubjectRequest"]
+    assert known["message"] == unknown["message"] and known["userErrors"] == unknown["userErrors"] == []
+    invalid = (await anonymous(SUBMIT, {"input": {"type": "everything", "email": "x"}}))["submitDataSubjectRequest"]
+    assert invalid["requestId"] is None and {e["code"] for e in invalid["userErrors"]} >= {"INVALID_CHOICE", "INVALID_EMAIL"}
+    code = (await _codes(api, enishi_sent_mail))[_raw(known["requestId"])]
+    wrong = (await anonymous(VERIFY, {"input": {"requestId": known["requestId"], "code": "x"}}))["verifyDataSubjectRequest"]
+    assert wrong == {"verified": False, "userErrors": [{"field": "code", "code": "INVALID_CODE"}]}
+    right = (await anonymous(VERIFY, {"input": {"requestId": known["requestId"], "code": code}}))["verifyDataSubjectRequest"]
+    assert right == {"verified": True, "userErrors": []}
+    state = await api.graphql("query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status channel } } }",
+                              {"id": known["requestId"]}, role="compliance")
+    assert state["node"] == {"status": "pending_review", "channel": "web"}
+    assert (await api.client.post("/graphql", json={"query": "{ contacts { totalCount } }"})).status_code == 401
 
 
 async def test_expired_code_is_refused(api, enishi_sent_mail):
