@@ -5,7 +5,7 @@ a small and to a large `enishi demo` data set; on each, an access request and an
 to end (every plugin's part, the export built, the WAL checkpointed). The floor is the small data
 set: the ratio large/small should stay near 1. Reports milliseconds and SQL statements.
 
-    python bench/dsr.py [--small 2000] [--large 20000] [--repeat 3]
+    python bench/dsr.py [--small 2000] [--large 20000 | --large-url URL] [--repeat 3]
 """
 import argparse
 import asyncio
@@ -56,11 +56,14 @@ async def _request(runtime, contact_id, request_type: str) -> None:
     await requests.execute(runtime, request.id)
 
 
-async def measure(size: int, repeat: int) -> dict:
-    url = os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/dsr.db"
+async def measure(size: int, repeat: int, url: str | None = None) -> dict:
+    """On a fresh data set of `size` contacts, or on the one already at `url`."""
+    fresh = url is None
+    url = url or os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/dsr.db"
     runtime = Runtime(Settings(database_url=url, key_encryption_key=KEK, log_level="WARNING"))
     await asyncio.to_thread(upgrade, runtime)
-    await load_demo(runtime, scale=size, force=True)
+    if fresh:
+        await load_demo(runtime, scale=size, force=True)
     counter = StatementCounter(runtime.engine)
     timings = {"access": [], "erasure": []}
     statements = {}
@@ -78,8 +81,8 @@ async def measure(size: int, repeat: int) -> dict:
 
 async def main(args) -> dict:
     small = await measure(args.small, args.repeat)
-    large = await measure(args.large, args.repeat)
-    return {"small_contacts": args.small, "large_contacts": args.large, "small": small, "large": large,
+    large = await measure(args.large, args.repeat, args.large_url)
+    return {"small_contacts": args.small, "large_contacts": "existing" if args.large_url else args.large, "small": small, "large": large,
             "ratio_p50": {kind: round(large[kind]["p50_ms"] / small[kind]["p50_ms"], 2) for kind in small},
             "python": platform.python_version(), "cpus": os.cpu_count()}
 
@@ -89,6 +92,7 @@ if __name__ == "__main__":
     parser.add_argument("--small", type=int, default=2_000)
     parser.add_argument("--large", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--large-url", help="an already loaded data set (the 1M one) to use as the large one; it gains the test subjects")
     report = asyncio.run(main(parser.parse_args()))
     for kind in ("access", "erasure"):
         print(f"{kind:<8} {report['small_contacts']:>7} contacts: {report['small'][kind]['p50_ms']:>7} ms {report['small'][kind]['statements']:>4} statements"
