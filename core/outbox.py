@@ -45,11 +45,13 @@ async def _claim(runtime) -> list[OutboxEvent]:
            OutboxEvent.lease_until.is_(None) | (OutboxEvent.lease_until < now))
     async with runtime.unit_of_work() as uow:
         # PostgreSQL: rows another worker is claiming right now are skipped, not waited for; the
-        # UPDATE checks the conditions again, so a row leased meanwhile is left out either way.
-        # SQLite has one writer at a time, so there is nothing to skip.
-        candidates = select(OutboxEvent.seq).where(*due).order_by(OutboxEvent.seq).limit(BATCH).with_for_update(skip_locked=True)
+        # UPDATE checks the conditions again, so a row leased meanwhile is left out either way. A
+        # materialised CTE: as a plain IN-subquery, PostgreSQL may rescan it and skip its way past
+        # the LIMIT (one worker took all 250 events of the test). SQLite has one writer at a time.
+        candidates = (select(OutboxEvent.seq).where(*due).order_by(OutboxEvent.seq).limit(BATCH)
+                      .with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED", dialect="postgresql"))
         claimed = (await uow.session.execute(
-            update(OutboxEvent).where(OutboxEvent.seq.in_(candidates), *due)
+            update(OutboxEvent).where(OutboxEvent.seq.in_(select(candidates.c.seq)), *due)
             .values(lease_until=now + LEASE).returning(OutboxEvent.seq).execution_options(synchronize_session=False))).scalars().all()
         if not claimed:
             return []

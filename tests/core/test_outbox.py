@@ -17,12 +17,14 @@ class Courier:
     def __init__(self):
         self.delivered = []
         self.failures_left = 0
+        self.busy = asyncio.Event()  # set once a delivery is under way
 
     @hookimpl
     async def enishi_deliver_event(self, event, runtime):
         if event.type != "test.ping":
             return
-        await asyncio.sleep(0.002)  # a network call: the other worker claims and delivers meanwhile
+        self.busy.set()
+        await asyncio.sleep(0.005)  # a network call: the other worker claims and delivers meanwhile
         if self.failures_left:
             self.failures_left -= 1
             raise ConnectionError("the mail server is down")
@@ -73,6 +75,13 @@ async def test_two_workers_never_deliver_the_same_event(enishi_api):
     courier = Courier()
     first, second = await enishi_api(plugins=[("courier", courier)]), await enishi_api(plugins=[("courier", courier)])
     await _emit(first, 250)
-    counts = await asyncio.gather(deliver_pending(first.runtime), deliver_pending(second.runtime))
+    async with second.runtime.read_session() as session:  # connected, so it is ready when the first is busy
+        await session.execute(text("SELECT 1"))
+
+    async def second_worker():
+        await courier.busy.wait()  # the first worker holds a claimed batch and is delivering it
+        return await deliver_pending(second.runtime)
+
+    counts = await asyncio.gather(deliver_pending(first.runtime), second_worker())
     assert sum(counts) == 250 and all(counts)  # both worked, and between them delivered each event once
     assert sorted(n for _, n, _ in courier.delivered) == list(range(250))
