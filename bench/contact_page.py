@@ -15,7 +15,6 @@ Data: `enishi demo --scale N` (SQLite in a temporary directory unless ENISHI_BEN
 """
 import argparse
 import asyncio
-import gc
 import json
 import os
 import platform
@@ -36,7 +35,7 @@ from enishi.normalize import search_key
 from enishi.plugins.abm.models import AbmTargetAccount
 from enishi.plugins.loyalty.models import LoyaltyMember
 from enishi.plugins.support.models import SupportTicket
-from enishi.runtime import Runtime
+from enishi.runtime import Runtime, settle_heap
 from enishi.settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -202,8 +201,7 @@ async def main(args) -> dict:
             times.append((time.perf_counter() - started) * 1000)
         abusive[name] = {"rejected": bool(result.errors) and not result.data, "p50_ms": round(statistics.median(times), 2),
                          "statements": counter.count - before, "code": (result.errors[0].extensions or {}).get("code") if result.errors else None}
-    gc.collect()
-    gc.freeze()
+    settle_heap()  # as `enishi serve` does; the floor, in this same process, gets it too
     samples = {name: {"floor": [], "enishi": []} for name in workloads}
     for _ in range(args.rounds):
         for name, (floor, ours) in workloads.items():

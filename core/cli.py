@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import gc
 import inspect
 import sys
 import uuid
@@ -24,14 +23,13 @@ def cmd_serve(args) -> None:
     import uvicorn
 
     from . import logs
+    from .runtime import settle_heap
     from enishi.graphql.app import create_app
 
     runtime = _runtime()
     logs.configure(runtime.settings.log_level)
     _ = runtime.schema  # build at start-up, so a broken plugin fails now rather than on the first request
-    # The schema, plugins and imports live as long as the process: keep the collector off them.
-    gc.collect()
-    gc.freeze()
+    settle_heap()
     uvicorn.run(create_app(runtime), host=args.host, port=args.port, log_config=None, access_log=False)
 
 

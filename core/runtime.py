@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Iterable
@@ -19,6 +20,19 @@ from .plugin_host import PluginHost
 from .settings import Settings
 
 log = logging.getLogger("enishi.runtime")
+
+
+def settle_heap() -> None:
+    """Tune the cycle collector for a long-running server, once start-up is done.
+
+    The schema, plugins and imports live as long as the process: freezing them keeps every
+    collection from walking them again. And with a dozen pages in flight, each tens of thousands
+    of short-lived objects, the default thresholds ran a full collection every few requests:
+    31 % of the server's CPU under 16 clients (bench/README.md). A larger young generation and rare
+    full collections cut that to about 8 %; memory stays bounded by the same counters."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 class UnitOfWork:
