@@ -4,12 +4,13 @@ A hand-written view rather than strawberry's, so that authentication, body limit
 negotiation and status codes are exactly what the spec and our tests say."""
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
 from contextlib import asynccontextmanager
 
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, parse
+from graphql import DocumentNode, ExecutionResult, FieldNode, GraphQLError, OperationDefinitionNode, parse
 from strawberry.types.graphql import OperationType
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -23,7 +24,7 @@ from strawberry.http.ides import get_graphql_ide_html
 from enishi.auth import ANONYMOUS, authenticate
 from enishi.runtime import Runtime
 from .context import Context
-from .limits import too_many_aliases_to_parse
+from .limits import QueryLimits, too_many_aliases_to_parse
 from .schema import present_result, public_root_fields
 
 log = logging.getLogger("enishi.http")
@@ -110,14 +111,19 @@ def _check_params(params: dict) -> tuple[str, dict | None, str | None]:
     return query, variables, operation_name
 
 
-def _only_public_fields(query: str, operation_name: str | None, public: frozenset[str]) -> bool:
+@functools.lru_cache(maxsize=256)
+def _parse(query: str, max_tokens: int) -> DocumentNode | None:
+    """The document, or None when it does not parse (execution reports why, once authenticated)."""
+    try:
+        return parse(query, max_tokens=max_tokens)
+    except GraphQLError:
+        return None
+
+
+def _only_public_fields(document: DocumentNode | None, operation_name: str | None, public: frozenset[str]) -> bool:
     """Whether the operation selects only root fields marked public (a request without a token
     may run it; anything else, or a document that does not parse, is answered 401)."""
-    if not public:
-        return False
-    try:
-        document = parse(query)
-    except GraphQLError:
+    if not public or document is None:
         return False
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)
                   and (operation_name is None or (d.name and d.name.value == operation_name))]
@@ -127,9 +133,10 @@ def _only_public_fields(query: str, operation_name: str | None, public: frozense
     return all(isinstance(s, FieldNode) and (s.name.value in public or s.name.value == "__typename") for s in selections)
 
 
-async def _viewer(runtime: Runtime, request: Request, query: str, operation_name: str | None, public: frozenset[str]):
+async def _viewer(runtime: Runtime, request: Request, document: DocumentNode | None, operation_name: str | None,
+                  public: frozenset[str]):
     header = request.headers.get("authorization", "")
-    if not header and _only_public_fields(query, operation_name, public):
+    if not header and _only_public_fields(document, operation_name, public):
         return ANONYMOUS
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -142,10 +149,17 @@ async def _viewer(runtime: Runtime, request: Request, query: str, operation_name
     return viewer
 
 
+def _result_response(result: ExecutionResult, media_type: str) -> Response:
+    request_failed = result.data is None and bool(result.errors)
+    status = 400 if request_failed and media_type == GRAPHQL_RESPONSE else 200
+    return Response(json.dumps(present_result(result), ensure_ascii=False, default=str), status_code=status, media_type=media_type)
+
+
 def create_app(runtime: Runtime) -> Starlette:
     settings = runtime.settings
     schema = runtime.schema
     public = public_root_fields(schema)
+    limits = QueryLimits.from_settings(settings)
 
     async def graphql_endpoint(request: Request) -> Response:
         started = time.perf_counter()
@@ -158,7 +172,13 @@ def create_app(runtime: Runtime) -> Starlette:
             query, variables, operation_name = _check_params(await _read_params(request))
             if too_many_aliases_to_parse(query, settings.max_aliases):
                 raise _RequestError(400, f"far more than {settings.max_aliases} aliases", "TOO_MANY_ALIASES")
-            viewer = await _viewer(runtime, request, query, operation_name, public)
+            document = _parse(query, settings.max_tokens)
+            # Shape and cost read only the document: an abusive query is refused before any SQL,
+            # the token lookup included.
+            refusal = limits.refusal(document, operation_name, variables) if document is not None else None
+            if refusal is not None:
+                return _result_response(ExecutionResult(data=None, errors=[refusal]), media_type)
+            viewer = await _viewer(runtime, request, document, operation_name, public)
         except _RequestError as error:
             return _error_response(error.status, error.message, error.code, media_type, error.headers)
         allowed = (OperationType.QUERY,) if request.method == "GET" else (OperationType.QUERY, OperationType.MUTATION)
@@ -172,12 +192,10 @@ def create_app(runtime: Runtime) -> Starlette:
             return _error_response(400, "name one operation of the document in `operationName`", "BAD_REQUEST", media_type)
         finally:
             await context.close()
-        body = present_result(result)
-        request_failed = result.data is None and bool(result.errors)
-        status = 400 if request_failed and media_type == GRAPHQL_RESPONSE else 200
-        log.info("graphql", extra={"operation": operation_name, "status": status,
+        response = _result_response(result, media_type)
+        log.info("graphql", extra={"operation": operation_name, "status": response.status_code,
                                    "ms": round((time.perf_counter() - started) * 1000, 1), "errors": len(result.errors or [])})
-        return Response(json.dumps(body, ensure_ascii=False, default=str), status_code=status, media_type=media_type)
+        return response
 
     async def health(_request: Request) -> Response:
         try:

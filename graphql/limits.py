@@ -1,9 +1,10 @@
 """Limits that reject abusive queries before any SQL runs: tokens (strawberry's own extension, in
-the parser), shape (depth and aliases, here, before validation) and cost (here), where cost
-counts the objects a query may return given the page sizes it asks for, variables included."""
+the parser), shape (depth and aliases, before validation) and cost (the objects a query may
+return given the page sizes it asks for, variables included)."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from graphql import (
     FieldNode,
@@ -39,103 +40,51 @@ class RequireOperationName(SchemaExtension):
         yield
 
 
-class QueryShapeLimiter(SchemaExtension):
-    """Depth and alias limits checked on the parsed document *before* validation: validating 500
-    aliases of one field costs graphql-core's overlap check a quadratic ~200 ms, which is exactly
-    the work an abusive query should not get. (strawberry's limiters are validation rules, so
-    they run alongside it.) Must come before `ValidationCacheAfterLimits` among the extensions."""
+@dataclass(frozen=True)
+class QueryLimits:
+    """The shape and cost a query may have. Both checks read only the parsed document (and the
+    variables), never the schema or the database: the HTTP view applies them before it even looks
+    up the caller's token, and the extensions below apply them to in-process execution."""
 
-    def __init__(self, *, max_depth: int, max_aliases: int) -> None:
-        self.max_depth, self.max_aliases = max_depth, max_aliases
+    max_depth: int
+    max_aliases: int
+    max_cost: int
+    default_page_size: int
 
-    def on_validate(self):
-        context = self.execution_context
-        document = context.graphql_document
-        if document is not None and context.pre_execution_errors is None:
-            fragments = {d.name.value: d for d in document.definitions if getattr(d, "kind", "") == "fragment_definition"}
-            aliases, depth = 0, 0
-            for definition in document.definitions:
-                if isinstance(definition, OperationDefinitionNode):
-                    shape = _shape(definition.selection_set, fragments, frozenset())
-                    aliases, depth = aliases + shape[0], max(depth, shape[1])
-            if depth > self.max_depth:
-                context.pre_execution_errors = [GraphQLError(
-                    f"the query is {depth} levels deep, which exceeds maximum operation depth of {self.max_depth}",
-                    extensions={"code": "QUERY_TOO_DEEP", "maxDepth": self.max_depth})]
-            elif aliases > self.max_aliases:
-                context.pre_execution_errors = [GraphQLError(
-                    f"{aliases} aliases exceed the limit of {self.max_aliases}",
-                    extensions={"code": "TOO_MANY_ALIASES", "maxAliases": self.max_aliases})]
-        yield
+    @classmethod
+    def from_settings(cls, settings) -> "QueryLimits":
+        return cls(settings.max_query_depth, settings.max_aliases, settings.max_query_cost, settings.default_page_size)
 
+    def refusal(self, document, operation_name: str | None, variables: dict | None) -> GraphQLError | None:
+        return self.shape_refusal(document) or self.cost_refusal(document, operation_name, variables)
 
-_STRINGS = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|"(?:[^"\\\n]|\\.)*"')
-_NAME_COLON_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*\s*:\s*[_A-Za-z]")
-# How far the text scan may over-count (it also sees enum arguments and variable types) before it
-# refuses without parsing: only documents far beyond the alias limit are turned away this early.
-COARSE_SLACK = 4
+    def shape_refusal(self, document) -> GraphQLError | None:
+        fragments = _fragments(document)
+        aliases, depth = 0, 0
+        for definition in document.definitions:
+            if isinstance(definition, OperationDefinitionNode):
+                shape = _shape(definition.selection_set, fragments, frozenset())
+                aliases, depth = aliases + shape[0], max(depth, shape[1])
+        if depth > self.max_depth:
+            return GraphQLError(f"the query is {depth} levels deep, which exceeds maximum operation depth of {self.max_depth}",
+                                extensions={"code": "QUERY_TOO_DEEP", "maxDepth": self.max_depth})
+        if aliases > self.max_aliases:
+            return GraphQLError(f"{aliases} aliases exceed the limit of {self.max_aliases}",
+                                extensions={"code": "TOO_MANY_ALIASES", "maxAliases": self.max_aliases})
+        return None
 
-
-def too_many_aliases_to_parse(query: str, max_aliases: int) -> bool:
-    """A text scan, ~0.1 ms where parsing 500 aliases costs ~20 ms: an upper bound of the aliases
-    (`name: name` outside strings) far above the limit refuses the document unparsed."""
-    return len(_NAME_COLON_NAME.findall(_STRINGS.sub('""', query))) > COARSE_SLACK * max_aliases
-
-
-class ValidationCacheAfterLimits(ValidationCache):
-    """strawberry's validation cache, except that it leaves a query the shape limiter already
-    refused alone (the stock one validates it anyway and overwrites the refusal)."""
-
-    def on_validate(self):
-        if self.execution_context.pre_execution_errors is None:
-            yield from super().on_validate()
-        else:
-            yield
-
-
-def _shape(selection_set, fragments: dict, seen: frozenset) -> tuple[int, int]:
-    """(aliases, depth) of a selection set, fragments followed once per path."""
-    if selection_set is None:
-        return 0, 0
-    aliases, depth = 0, 0
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            inner = _shape(selection.selection_set, fragments, seen)
-            aliases += inner[0] + (selection.alias is not None)
-            depth = max(depth, inner[1] + 1)
-        else:
-            name = selection.name.value if isinstance(selection, FragmentSpreadNode) else None
-            if name is not None and (name in seen or name not in fragments):
-                continue  # cycles and unknown fragments are validation errors
-            target = fragments[name].selection_set if name is not None else selection.selection_set
-            inner = _shape(target, fragments, seen | {name} if name else seen)
-            aliases, depth = aliases + inner[0], max(depth, inner[1])
-    return aliases, depth
-
-
-class QueryCostLimiter(SchemaExtension):
-    def __init__(self, *, max_cost: int, default_page_size: int) -> None:
-        self.max_cost = max_cost
-        self.default_page_size = default_page_size
-
-    def on_execute(self):
-        context = self.execution_context
-        document = context.graphql_document
-        if document is not None and context.result is None:
-            cost = self.cost(document, context.operation_name, context.variables or {})
-            if cost > self.max_cost:
-                context.result = ExecutionResult(data=None, errors=[GraphQLError(
-                    f"query cost {cost} exceeds the limit of {self.max_cost}; ask for smaller pages",
-                    extensions={"code": "QUERY_TOO_COSTLY", "cost": cost, "maxCost": self.max_cost})])
-        yield
-
-    def cost(self, document, operation_name: str | None, variables: dict) -> int:
-        fragments = {d.name.value: d for d in document.definitions if getattr(d, "kind", "") == "fragment_definition"}
+    def cost_refusal(self, document, operation_name: str | None, variables: dict | None) -> GraphQLError | None:
+        """Cost counts the objects a query may return given the page sizes it asks for."""
+        fragments = _fragments(document)
         operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         chosen = [op for op in operations if operation_name is None or (op.name and op.name.value == operation_name)]
-        return sum(self._selection_cost(op.selection_set, 1, fragments, variables, set()) for op in chosen[:1])
+        cost = sum(self._selection_cost(op.selection_set, 1, fragments, variables or {}, frozenset()) for op in chosen[:1])
+        if cost > self.max_cost:
+            return GraphQLError(f"query cost {cost} exceeds the limit of {self.max_cost}; ask for smaller pages",
+                                extensions={"code": "QUERY_TOO_COSTLY", "cost": cost, "maxCost": self.max_cost})
+        return None
 
-    def _selection_cost(self, selection_set, multiplier: int, fragments, variables, seen: frozenset | set) -> int:
+    def _selection_cost(self, selection_set, multiplier: int, fragments, variables, seen: frozenset) -> int:
         if selection_set is None:
             return 0
         total = 0
@@ -171,3 +120,82 @@ class QueryCostLimiter(SchemaExtension):
         if field.selection_set is not None and any(a.name.value in PAGE_ARGUMENTS for a in field.arguments or ()):
             return self.default_page_size
         return 1
+
+
+class QueryShapeLimiter(SchemaExtension):
+    """Depth and alias limits checked on the parsed document *before* validation: validating 500
+    aliases of one field costs graphql-core's overlap check a quadratic ~200 ms, which is exactly
+    the work an abusive query should not get. (strawberry's limiters are validation rules, so
+    they run alongside it.) Must come before `ValidationCacheAfterLimits` among the extensions."""
+
+    def __init__(self, limits: QueryLimits) -> None:
+        self.limits = limits
+
+    def on_validate(self):
+        context = self.execution_context
+        if context.graphql_document is not None and context.pre_execution_errors is None:
+            refusal = self.limits.shape_refusal(context.graphql_document)
+            if refusal is not None:
+                context.pre_execution_errors = [refusal]
+        yield
+
+
+class QueryCostLimiter(SchemaExtension):
+    def __init__(self, limits: QueryLimits) -> None:
+        self.limits = limits
+
+    def on_execute(self):
+        context = self.execution_context
+        if context.graphql_document is not None and context.result is None:
+            refusal = self.limits.cost_refusal(context.graphql_document, context.operation_name, context.variables)
+            if refusal is not None:
+                context.result = ExecutionResult(data=None, errors=[refusal])
+        yield
+
+
+_STRINGS = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|"(?:[^"\\\n]|\\.)*"')
+_NAME_COLON_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*\s*:\s*[_A-Za-z]")
+# How far the text scan may over-count (it also sees enum arguments and variable types) before it
+# refuses without parsing: only documents far beyond the alias limit are turned away this early.
+COARSE_SLACK = 4
+
+
+def too_many_aliases_to_parse(query: str, max_aliases: int) -> bool:
+    """A text scan, ~0.1 ms where parsing 500 aliases costs ~20 ms: an upper bound of the aliases
+    (`name: name` outside strings) far above the limit refuses the document unparsed."""
+    return len(_NAME_COLON_NAME.findall(_STRINGS.sub('""', query))) > COARSE_SLACK * max_aliases
+
+
+class ValidationCacheAfterLimits(ValidationCache):
+    """strawberry's validation cache, except that it leaves a query the shape limiter already
+    refused alone (the stock one validates it anyway and overwrites the refusal)."""
+
+    def on_validate(self):
+        if self.execution_context.pre_execution_errors is None:
+            yield from super().on_validate()
+        else:
+            yield
+
+
+def _fragments(document) -> dict:
+    return {d.name.value: d for d in document.definitions if getattr(d, "kind", "") == "fragment_definition"}
+
+
+def _shape(selection_set, fragments: dict, seen: frozenset) -> tuple[int, int]:
+    """(aliases, depth) of a selection set, fragments followed once per path."""
+    if selection_set is None:
+        return 0, 0
+    aliases, depth = 0, 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            inner = _shape(selection.selection_set, fragments, seen)
+            aliases += inner[0] + (selection.alias is not None)
+            depth = max(depth, inner[1] + 1)
+        else:
+            name = selection.name.value if isinstance(selection, FragmentSpreadNode) else None
+            if name is not None and (name in seen or name not in fragments):
+                continue  # cycles and unknown fragments are validation errors
+            target = fragments[name].selection_set if name is not None else selection.selection_set
+            inner = _shape(target, fragments, seen | {name} if name else seen)
+            aliases, depth = aliases + inner[0], max(depth, inner[1])
+    return aliases, depth

@@ -20,7 +20,7 @@ from strawberry.tools import merge_types
 
 from enishi.plugin_host import PluginError
 from .errors import present_error
-from .limits import QueryCostLimiter, QueryShapeLimiter, RequireOperationName, ValidationCacheAfterLimits
+from .limits import QueryCostLimiter, QueryLimits, QueryShapeLimiter, RequireOperationName, ValidationCacheAfterLimits
 from .mutations import CoreMutation
 from .queries import CoreQuery
 
@@ -129,13 +129,14 @@ def build_schema(runtime) -> EnishiSchema:
     type_fields: dict[str, list] = defaultdict(list)
     for _, (type_name, field) in plugins.contributions("enishi_graphql_type_fields"):
         type_fields[type_name].append(field)
+    limits = QueryLimits.from_settings(settings)
     # Factories, not instances: strawberry builds a fresh extension per request (the parser and
     # validation caches live at module level, so they are still shared).
     extensions = [
-        lambda: QueryShapeLimiter(max_depth=settings.max_query_depth, max_aliases=settings.max_aliases),
+        lambda: QueryShapeLimiter(limits),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         RequireOperationName,
-        lambda: QueryCostLimiter(max_cost=settings.max_query_cost, default_page_size=settings.default_page_size),
+        lambda: QueryCostLimiter(limits),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCacheAfterLimits(maxsize=256),
     ]

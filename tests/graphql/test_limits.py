@@ -1,4 +1,5 @@
-"""Abusive queries are rejected before any SQL runs; internal errors never leak."""
+"""Abusive queries are rejected before any SQL runs (over HTTP, the token lookup included);
+internal errors never leak."""
 import logging
 
 import strawberry
@@ -19,15 +20,18 @@ async def test_deep_queries_are_rejected(api):
     statements = _count_sql(api)
     errors = await api.errors(nested)
     assert "exceeds maximum operation depth" in errors[0]["message"] and errors[0]["extensions"]["code"] == "QUERY_TOO_DEEP"
-    assert [s for s in statements if "core_account" in s] == []
+    assert statements == []
 
 
 async def test_hundreds_of_aliases_are_rejected(api):
     query = "{ " + " ".join(f"a{i}: viewer {{ id }}" for i in range(500)) + " }"
+    await api.token()
+    statements = _count_sql(api)
     errors = await api.errors(query)
     assert "aliases" in errors[0]["message"].lower() and errors[0]["extensions"]["code"] == "TOO_MANY_ALIASES"
     through_fragments = "query { ...F } fragment F on Query { " + " ".join(f"a{i}: viewer {{ id }}" for i in range(60)) + " }"
     assert (await api.errors(through_fragments))[0]["extensions"]["code"] == "TOO_MANY_ALIASES"
+    assert statements == []
 
 
 async def test_huge_pages_are_rejected_by_cost_even_through_variables(api):
@@ -39,7 +43,7 @@ async def test_huge_pages_are_rejected_by_cost_even_through_variables(api):
         timeline(first: $n) { edges { node { id } } } } } } } } } }"""
     errors = await api.errors(nested, {"n": 100})
     assert errors[0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
-    assert [s for s in statements if "core_contact" in s or "core_activity" in s] == []
+    assert statements == []
 
 
 class ExplodingPlugin:
