@@ -19,6 +19,18 @@ def _runtime():
     return Runtime(Settings.from_env())
 
 
+async def _ready_runtime():
+    """The runtime, once the database holds every migration of the installed code: a clear
+    message rather than a "no such table" traceback halfway through a command."""
+    from .db.migrate import missing_migrations
+
+    runtime = _runtime()
+    if await missing_migrations(runtime):
+        await runtime.close()
+        raise ConfigError("the database is not up to date: run `enishi db upgrade` first")
+    return runtime
+
+
 def cmd_serve(args) -> None:
     import uvicorn
 
@@ -26,7 +38,7 @@ def cmd_serve(args) -> None:
     from .runtime import settle_heap
     from enishi.graphql.app import create_app
 
-    runtime = _runtime()
+    runtime = asyncio.run(_ready_runtime())
     logs.configure(runtime.settings.log_level)
     _ = runtime.schema  # build at start-up, so a broken plugin fails now rather than on the first request
     settle_heap()
@@ -44,7 +56,7 @@ def cmd_demo(args) -> None:
     from .demo import load_demo
 
     async def run():
-        runtime = _runtime()
+        runtime = await _ready_runtime()
         try:
             return await load_demo(runtime, scale=args.scale, seed=args.seed, force=args.force)
         finally:
@@ -61,7 +73,7 @@ def cmd_token_create(args) -> None:
     from .auth import create_user, issue_token
 
     async def run():
-        runtime = _runtime()
+        runtime = await _ready_runtime()
         try:
             async with runtime.unit_of_work() as uow:
                 user = await create_user(uow.session, runtime.clock, display_name=args.name or f"{args.role} (cli)", roles=[args.role])
@@ -78,7 +90,7 @@ def cmd_worker(args) -> None:
     from .worker import run_due_jobs, run_forever
 
     async def run():
-        runtime = _runtime()
+        runtime = await _ready_runtime()
         logs.configure(runtime.settings.log_level)
         try:
             if args.once:
@@ -128,7 +140,7 @@ def cmd_import(args) -> None:
         raise SystemExit("enishi: --resume needs an import id (the UUID, or the ContactImport id GraphQL gave)") from None
 
     async def work():
-        runtime = _runtime()
+        runtime = await _ready_runtime()
         try:
             if resume_id:
                 job_id = resume_id
@@ -200,7 +212,7 @@ def build_parser(runtime_commands=()) -> argparse.ArgumentParser:
 def _plugin_command(command):
     def run(args) -> None:
         async def main():
-            runtime = _runtime()
+            runtime = await _ready_runtime()
             try:
                 result = command.run(runtime, args)
                 if inspect.isawaitable(result):

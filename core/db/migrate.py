@@ -27,7 +27,24 @@ def upgrade(runtime, target: str = "heads") -> None:
     command.upgrade(alembic_config(runtime), target)
 
 
-def current_heads(runtime) -> set[str]:
+async def missing_migrations(runtime) -> set[str]:
+    """The heads of the installed code's migration branches that the database has not reached
+    (all of them for a database never upgraded). Checked on a connection of its own, so that the
+    runtime's pool stays unbound to this event loop."""
     from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
 
-    return set(ScriptDirectory.from_config(alembic_config(runtime)).get_heads())
+    from . import create_engine
+
+    heads = set(ScriptDirectory.from_config(alembic_config(runtime)).get_heads())
+    engine = create_engine(runtime.settings.database_url)
+    try:
+        async with engine.connect() as connection:
+            try:
+                applied = {row[0] for row in await connection.execute(text("SELECT version_num FROM alembic_version"))}
+            except DBAPIError:  # no version table: never upgraded
+                return heads
+    finally:
+        await engine.dispose()
+    return heads - applied

@@ -152,18 +152,27 @@ async def enishi_subject_erase(uow, subject):
     return report
 
 
-@hookimpl
-async def enishi_demo_data(uow, rng, account_ids, contact_ids):
+DEMO_GROUP = "一次対応 / Tier 1"
+
+
+async def _demo_desk(uow) -> None:
     hours = {day: [["09:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
     calendar = await service.create_calendar(uow, {"name": "平日 9-18", "weekly_hours": hours, "holiday_country": "JP"})
     await service.create_policy(uow, {"name": "Standard", "calendar_id": calendar.id, "targets": {
         "urgent": {"first_reply": 60, "resolution": 480}, "high": {"first_reply": 120, "resolution": 960},
         "normal": {"first_reply": 240, "next_reply": 480, "resolution": 2400}, "low": {"first_reply": 480}}})
-    await service.create_group(uow, "一次対応 / Tier 1")
+    await service.create_group(uow, DEMO_GROUP)
     await service.create_macro(uow, {"name": "解決済みにする", "reply": "ご連絡ありがとうございました。", "status": "solved"})
     for article in ("パスワードの再設定方法", "請求書の再発行", "How to export contacts to Excel"):
         await service.save_kb_article(uow, {"title": article, "body": f"{article} — 手順 / steps.", "locale": "en" if article.isascii() else "ja",
                                             "status": "published"})
+
+
+@hookimpl
+async def enishi_demo_data(uow, rng, account_ids, contact_ids):
+    # `enishi demo --force` adds people on top of an earlier demo: the desk is set up only once.
+    if not (await uow.session.execute(select(models.SupportGroup.id).where(models.SupportGroup.name == DEMO_GROUP))).first():
+        await _demo_desk(uow)
     for contact_id in rng.sample(contact_ids, k=max(len(contact_ids) // 7, 1)):
         ticket = await service.create_ticket(uow, {"subject": rng.choice(["ログインできません", "請求書が届かない", "CSV import fails"]),
                                                    "priority": rng.choice(["low", "normal", "normal", "high", "urgent"]),

@@ -41,6 +41,23 @@ def test_hook_enishi_demo_data_and_the_operator_journey(enishi_fresh_database_ur
     assert counts["contacts"] > 0  # Japanese substring search on the demo data
 
 
+def test_commands_on_a_database_never_upgraded_say_so_and_change_nothing(enishi_fresh_database_url):
+    env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url}
+    for command in (["demo"], ["token", "create", "--role", "admin"], ["worker", "--once"], ["serve", "--port", "9"]):
+        result = enishi(*command, env=env, check=False)
+        assert result.returncode == 2, command
+        assert "not up to date: run `enishi db upgrade`" in result.stderr and "Traceback" not in result.stderr, command
+    enishi("db", "upgrade", env=env)
+    assert "50 accounts" in enishi("demo", "--scale", "200", env=env).stdout
+
+
+def test_demo_with_force_adds_people_on_top_of_an_earlier_demo(enishi_fresh_database_url):
+    env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url}
+    enishi("db", "upgrade", env=env)
+    for _ in range(2):
+        assert "40 contacts" in enishi("demo", "--scale", "40", "--force", env=env).stdout
+
+
 def test_token_create_rejects_unknown_roles(enishi_fresh_database_url):
     result = enishi("token", "create", "--role", "root", env={"ENISHI_DATABASE_URL": enishi_fresh_database_url}, check=False)
     assert result.returncode != 0 and "invalid choice" in result.stderr
