@@ -34,6 +34,8 @@ class Settings:
     # Outgoing mail (core/mail.py): smtp://, smtps:// or file:// (development default: ./enishi-data/mail).
     mail_url: str = ""
     mail_from: str = "Enishi <noreply@localhost>"
+    # Where people outside reach this server, for links in mails (https://crm.example.co.jp).
+    public_url: str = ""
     max_page_size: int = 100
     default_page_size: int = 20
     max_query_depth: int = 12
@@ -47,6 +49,13 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    def public_link(self, path: str) -> str:
+        """An absolute link to `path` on this server (development default: http://localhost:8000)."""
+        base = self.public_url or ("" if self.is_production else "http://localhost:8000")
+        if not base:
+            raise ConfigError("links in mails need the server's public address: set ENISHI_PUBLIC_URL")
+        return base.rstrip("/") + path
 
     @property
     def zone(self) -> ZoneInfo:

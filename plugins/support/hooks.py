@@ -4,11 +4,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import strawberry
 from sqlalchemy import func, select
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from enishi import ActivityType, ErasureReport, MergeMove, Permission, PersonalDataField, ScheduledJob, hookimpl
@@ -72,27 +73,62 @@ def enishi_scheduled_jobs():
     ]
 
 
-async def _csat_link(request: Request):
-    """POST /support/csat/{token} {"rating": 1-5, "comment": "…"}: the survey link, no login."""
-    runtime = request.app.state.runtime
+SURVEY_PAGE = """<!doctype html><html lang="ja"><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>ご意見をお聞かせください / How did we do?</title><body style="font-family:sans-serif;max-width:32em;margin:2em auto">
+{content}</body></html>"""
+SURVEY_FORM = """<h1>ご対応はいかがでしたか？ / How did we do?</h1><form method="post">
+<p>{choices}</p><p><label>ご意見（任意） / Comment (optional)<br><textarea name="comment" rows="4" cols="40"></textarea></label></p>
+<p><button type="submit">送信 / Send</button></p></form>"""
+SURVEY_ANSWERS = {200: "ありがとうございました。 / Thank you for your answer.", 404: "このリンクは無効です。 / This link is not valid.",
+                  409: "このアンケートには回答済みです。 / This survey was already answered.", 400: "1〜5を選んでください。 / Choose 1 to 5."}
+
+
+async def _survey_page(request: Request):
+    """GET /support/csat/{token}: the page the mailed link opens. Showing it answers nothing (mail
+    scanners open links); the form posts back to the same address."""
+    async with request.app.state.runtime.read_session() as session:
+        status = await service.csat_status(session, request.path_params["token"])
+    if status != "sent":
+        code = 409 if status == "answered" else 404
+        return HTMLResponse(SURVEY_PAGE.format(content=f"<p>{SURVEY_ANSWERS[code]}</p>"), status_code=code)
+    choices = " ".join(f'<label><input type="radio" name="rating" value="{n}" required> {n}</label>' for n in range(1, 6))
+    return HTMLResponse(SURVEY_PAGE.format(content=SURVEY_FORM.format(choices=choices)))
+
+
+async def _csat_answer(request: Request):
+    """POST /support/csat/{token}: {"rating": 1-5, "comment": "…"} as JSON, or the page's form."""
+    is_form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+    status, code, message = await _submit_csat(request, is_form)
+    if is_form:
+        return HTMLResponse(SURVEY_PAGE.format(content=f"<p>{SURVEY_ANSWERS[status]}</p>"), status_code=status)
+    return JSONResponse({"accepted": True} if status == 200 else {"error": message, "code": code}, status_code=status)
+
+
+async def _submit_csat(request: Request, is_form: bool) -> tuple[int, str | None, str | None]:
     try:
-        body = json.loads(await request.body() or b"{}")
+        raw = await request.body()  # BodyLimit bounds it
+        body = {k: v[0] for k, v in parse_qs(raw.decode("utf-8")).items()} if is_form else json.loads(raw or b"{}")
         rating, comment = int(body.get("rating")), body.get("comment")
-    except (ValueError, TypeError, AttributeError):
-        return JSONResponse({"error": "send {\"rating\": 1..5}", "code": "BAD_REQUEST"}, status_code=400)
+    except (ValueError, TypeError, AttributeError):  # UnicodeDecodeError is a ValueError
+        return 400, "BAD_REQUEST", 'send {"rating": 1..5}'
     try:
-        async with runtime.unit_of_work() as uow:
-            await service.submit_csat(uow, request.path_params["token"], rating, comment if isinstance(comment, str) else None)
+        async with request.app.state.runtime.unit_of_work() as uow:
+            await service.submit_csat(uow, request.path_params["token"], rating, comment if isinstance(comment, str) and comment else None)
     except InputError as error:
         code = error.errors[0].code
-        return JSONResponse({"error": error.errors[0].message, "code": code},
-                            status_code={"INVALID_TOKEN": 404, "ALREADY_ANSWERED": 409}.get(code, 400))
-    return JSONResponse({"accepted": True})
+        return {"INVALID_TOKEN": 404, "ALREADY_ANSWERED": 409}.get(code, 400), code, error.errors[0].message
+    return 200, None, None
 
 
 @hookimpl
 def enishi_http_routes():
-    return [Route("/support/csat/{token}", _csat_link, methods=["POST"])]
+    return [Route("/support/csat/{token}", _survey_page, methods=["GET"]), Route("/support/csat/{token}", _csat_answer, methods=["POST"])]
+
+
+@hookimpl
+async def enishi_deliver_event(event, runtime):
+    if event.type == "support.csat_requested":
+        await service.mail_survey(runtime, event)
 
 
 @hookimpl

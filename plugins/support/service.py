@@ -5,6 +5,7 @@ SLA clocks are computed from the ticket's status history, never stored as runnin
 time in pausing statuses (pending, on_hold) does not count, solved/closed/merged stop the clock."""
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import secrets
@@ -14,8 +15,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from enishi import mail
 from enishi.errors import InputError, UserError
-from enishi.models import Account, Contact, User
+from enishi.models import Account, Contact, ContactEmail, User
 from enishi.normalize import like_pattern, search_key, search_query_key
 from enishi.runtime import UnitOfWork
 from enishi.services.activities import log_activity
@@ -584,7 +586,7 @@ def hash_token(token: str) -> str:
 
 async def send_surveys(runtime) -> int:
     """Surveys due (a day after solving) are sent: the single-use token travels only in the outbox
-    event the mailer delivers; the table keeps its hash."""
+    event (`_token`, forgotten once `mail_survey` has delivered it); the table keeps its hash."""
     sent = 0
     async with runtime.unit_of_work() as uow:
         due = (await uow.session.execute(select(SupportCsat).where(SupportCsat.status == "scheduled",
@@ -592,9 +594,31 @@ async def send_surveys(runtime) -> int:
         for survey in due:
             token = secrets.token_urlsafe(24)
             survey.token_hash, survey.status = hash_token(token), "sent"
-            await uow.emit("support.csat_requested", "support_ticket", survey.ticket_id, {"token": token})
+            await uow.emit("support.csat_requested", "support_ticket", survey.ticket_id, {"_token": token})
             sent += 1
     return sent
+
+
+async def mail_survey(runtime, event) -> None:
+    """Mail the survey link to the requester's primary address (the outbox delivers the event)."""
+    token = event.payload.get("_token")
+    async with runtime.read_session() as session:
+        number, address = (await session.execute(
+            select(SupportTicket.number, ContactEmail.address).join(ContactEmail, ContactEmail.contact_id == SupportTicket.requester_id)
+            .where(SupportTicket.id == event.entity_id, ContactEmail.is_primary.is_(True)))).first() or (None, None)
+    if token is None or address is None:  # delivered before, or nobody to ask any more
+        return
+    link = runtime.settings.public_link(f"/support/csat/{token}")
+    body = (f"お問い合わせ（#{number}）への対応はいかがでしたか。1〜5でご評価ください（1分ほどで終わります）。\n\n    {link}\n\n"
+            f"How did we do with your request #{number}? Rate us from 1 to 5 (takes a minute):\n\n    {link}\n\n"
+            f"このリンクは一度だけ使えます。 / The link works once.\n")
+    await asyncio.to_thread(mail.send, runtime.settings, to=address, subject=f"[#{number}] ご意見をお聞かせください / How did we do?",
+                            body=body, message_id=str(event.id))
+
+
+async def csat_status(session, token: str) -> str | None:
+    """The status of the survey a link belongs to: "sent" can be answered (the page shows the form)."""
+    return (await session.execute(select(SupportCsat.status).where(SupportCsat.token_hash == hash_token(token)))).scalar()
 
 
 async def submit_csat(uow: UnitOfWork, token: str, rating: int, comment: str | None) -> SupportCsat:

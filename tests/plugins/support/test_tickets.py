@@ -1,9 +1,12 @@
 """Ticket life cycle, assignment, macros, merging, CSAT, knowledge base, metrics, privacy."""
 import json
+import re
+import uuid
 
 from sqlalchemy import text
 
 from enishi.graphql.relay import to_global_id
+from enishi.outbox import deliver_pending
 from enishi.worker import run_due_jobs
 from tests.helpers import create_account, create_contact, root_fields_added_by
 
@@ -32,10 +35,23 @@ async def _status(api, ticket_id, status):
     return (await api.mutate("updateTicket", {"ticketId": ticket_id, "status": status}, T, role="support"))["ticket"]
 
 
-async def _outbox_tokens(api):
+async def _surveys_sent(api) -> int:
     async with api.runtime.read_session() as session:
-        rows = await session.execute(text("SELECT payload FROM core_outbox WHERE type = 'support.csat_requested' ORDER BY seq"))
-        return [(json.loads(p) if isinstance(p, str) else p)["token"] for (p,) in rows]
+        return (await session.execute(text("SELECT count(*) FROM core_outbox WHERE type = 'support.csat_requested'"))).scalar()
+
+
+async def _mailed_survey_links(api, sent_mail) -> dict[str, str]:
+    """Survey links mailed so far, by recipient; the outbox keeps no token once delivered."""
+    await deliver_pending(api.runtime)
+    async with api.runtime.read_session() as session:
+        rows = (await session.execute(text("SELECT id, payload FROM core_outbox WHERE type = 'support.csat_requested'"))).all()
+    mails = sent_mail()
+    links = {}
+    for event_id, payload in rows:
+        assert "_token" not in (json.loads(payload) if isinstance(payload, str) else payload)
+        mail = mails[str(uuid.UUID(str(event_id)))]
+        links[mail["To"]] = re.search(r"https://crm\.example\.test(/support/csat/\S+)", mail.get_content()).group(1)
+    return links
 
 
 async def test_public_messages_reach_the_core_timeline_and_internal_notes_do_not(api):
@@ -63,7 +79,7 @@ async def test_a_customer_reply_reopens_a_solved_ticket_and_cancels_its_survey(a
     assert reopened["status"] == "open" and reopened["reopenedCount"] == 1
     api.clock.advance(days=2)
     await run_due_jobs(api.runtime)
-    assert await _outbox_tokens(api) == []  # the survey was cancelled by the reopening
+    assert await _surveys_sent(api) == 0  # the survey was cancelled by the reopening
 
 
 async def test_solved_tickets_close_after_four_days_and_a_later_reply_opens_a_follow_up(api):
@@ -81,28 +97,50 @@ async def test_solved_tickets_close_after_four_days_and_a_later_reply_opens_a_fo
     assert follow_up["userErrors"] == []
 
 
-async def test_example_4_csat_through_the_token_link(api):
+async def test_example_4_csat_mailed_a_day_after_solving_and_answered_through_its_link(api, enishi_sent_mail):
     ratings = [5, 4, 4, 3, 5, 2, 5, 4]
-    for _ in ratings:
-        ticket = await _ticket(api, body="?")
+    for n, _ in enumerate(ratings):
+        requester = await create_contact(api, familyName=f"顧客{n}", emails=[{"address": f"customer{n}@example.jp"}])
+        ticket = await _ticket(api, body="?", requesterId=requester["id"])
         await _reply(api, ticket["id"], "!")
         await _status(api, ticket["id"], "solved")
     api.clock.advance(hours=23)
     await run_due_jobs(api.runtime)
-    assert await _outbox_tokens(api) == []  # not before 24 hours
+    assert await _surveys_sent(api) == 0  # not before 24 hours
     api.clock.advance(hours=1)
     await run_due_jobs(api.runtime)
-    tokens = await _outbox_tokens(api)
-    assert len(tokens) == len(ratings)
-    for token, rating in zip(tokens, ratings):
-        response = await api.client.post(f"/support/csat/{token}", json={"rating": rating, "comment": "ありがとう"})
+    links = await _mailed_survey_links(api, enishi_sent_mail)
+    assert sorted(links) == sorted(f"customer{n}@example.jp" for n in range(len(ratings)))
+    first = links["customer0@example.jp"]
+    page = await api.client.get(first)
+    assert page.status_code == 200 and 'name="rating"' in page.text and "<form" in page.text
+    answered = await api.client.post(first, content="rating=5&comment=%E4%B8%81%E5%AF%A7", headers={"content-type": "application/x-www-form-urlencoded"})
+    assert answered.status_code == 200 and "ありがとうございました" in answered.text
+    for n, rating in enumerate(ratings[1:], start=1):
+        response = await api.client.post(links[f"customer{n}@example.jp"], json={"rating": rating, "comment": "ありがとう"})
         assert response.status_code == 200 and response.json() == {"accepted": True}
-    again = await api.client.post(f"/support/csat/{tokens[0]}", json={"rating": 1})
-    assert again.status_code == 409
+    assert (await api.client.post(first, json={"rating": 1})).status_code == 409
+    assert (await api.client.get(first)).status_code == 409  # the page says it was answered
     assert (await api.client.post("/support/csat/forged", json={"rating": 5})).status_code == 404
-    assert (await api.client.post(f"/support/csat/{tokens[0]}", json={"rating": "five"})).status_code == 400
+    assert (await api.client.get("/support/csat/forged")).status_code == 404
+    assert (await api.client.post(first, json={"rating": "five"})).status_code == 400
     rows = (await api.graphql('{ supportMetrics(from: "2024-06-01T00:00:00Z", to: "2024-07-01T00:00:00Z") { key csatPercent csatAnswers } }'))
     assert rows["supportMetrics"] == [{"key": "normal", "csatPercent": 75.0, "csatAnswers": 8}]
+
+
+async def test_a_survey_waits_in_the_outbox_until_the_public_address_is_configured(enishi_api, enishi_sent_mail):
+    api = await enishi_api(public_url="")  # production without ENISHI_PUBLIC_URL: no link can be written
+    requester = await create_contact(api, familyName="顧客", emails=[{"address": "waiting@example.jp"}])
+    ticket = await _ticket(api, body="?", requesterId=requester["id"])
+    await _status(api, ticket["id"], "solved")
+    api.clock.advance(hours=24)
+    await run_due_jobs(api.runtime)
+    assert await deliver_pending(api.runtime) == 0
+    async with api.runtime.read_session() as session:
+        attempts, payload = (await session.execute(text(
+            "SELECT attempts, payload FROM core_outbox WHERE type = 'support.csat_requested'"))).one()
+    assert attempts >= 1 and "_token" in (json.loads(payload) if isinstance(payload, str) else payload)  # kept for the retry
+    assert not [m for m in enishi_sent_mail().values() if m["To"] == "waiting@example.jp"]
 
 
 async def test_round_robin_assignment_skips_agents_who_are_away(api):
@@ -244,7 +282,7 @@ async def test_close_and_survey_delays_are_configurable(api):
     await _status(api, ticket["id"], "solved")
     api.clock.advance(hours=2)
     await run_due_jobs(api.runtime)
-    assert len(await _outbox_tokens(api)) == 1
+    assert await _surveys_sent(api) == 1
     api.clock.advance(hours=22)
     await run_due_jobs(api.runtime)
     state = await api.graphql("query($id: ID!) { node(id: $id) { ... on SupportTicket { status } } }", {"id": ticket["id"]})
