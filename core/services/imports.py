@@ -168,28 +168,38 @@ async def _run_batch(runtime, job_id, actor, columns, rows, accounts) -> ImportJ
 
 
 async def _import_rows(uow: UnitOfWork, job: ImportJob, rows: list[tuple[int, tuple[dict, str | None]]], accounts: dict) -> None:
-    """One batch: duplicates (an email already on a live contact, or earlier in the file) are
-    counted, the rest created together; a company is matched or created only for a row that was."""
-    seen = await _known_emails(uow, [data for _, (data, _) in rows])
-    fresh, problems = [], []
-    for number, (data, company) in rows:
-        email = normalize_email(data["emails"][0]["address"]) if data.get("emails") else None
-        if email is not None and email in seen:
-            job.duplicate_count += 1
-        elif company_problems := _company_problems(company):
-            problems.append((number, company_problems))
-        else:
+    """One batch: duplicates (an email already on a live contact, or on a contact created earlier
+    in the file) are counted, the rest created together; a company is matched or created only for
+    a row that was. A row repeating the email of a row still being created waits for the next
+    round: it is a duplicate only if that row was created, not if it was refused."""
+    known = await _known_emails(uow, [data for _, (data, _) in rows])
+    problems = []
+    pending = rows
+    while pending:
+        fresh, waiting, in_round = [], [], set()
+        for number, (data, company) in pending:
+            email = normalize_email(data["emails"][0]["address"]) if data.get("emails") else None
+            if email is not None and email in known:
+                job.duplicate_count += 1
+            elif email is not None and email in in_round:
+                waiting.append((number, (data, company)))
+            elif company_problems := _company_problems(company):
+                problems.append((number, company_problems))
+            else:
+                if email:
+                    in_round.add(email)
+                fresh.append((number, data, company, email))
+        results = await create_contacts(uow, [data for _, data, _, _ in fresh])
+        for (number, _, company, email), result in zip(fresh, results):
+            if isinstance(result, InputError):
+                problems.append((number, result.errors))
+                continue
+            job.created_count += 1
             if email:
-                seen.add(email)
-            fresh.append((number, data, company))
-    results = await create_contacts(uow, [data for _, data, _ in fresh])
-    for (number, _, company), result in zip(fresh, results):
-        if isinstance(result, InputError):
-            problems.append((number, result.errors))
-            continue
-        job.created_count += 1
-        if company:
-            uow.session.add(ContactAccount(contact_id=result.id, account_id=await _account_for(uow, company, accounts), is_primary=True))
+                known.add(email)
+            if company:
+                uow.session.add(ContactAccount(contact_id=result.id, account_id=await _account_for(uow, company, accounts), is_primary=True))
+        pending = waiting
     for number, errors in sorted(problems, key=lambda problem: problem[0]):
         job.error_count += 1
         if len(job.errors) < MAX_REPORTED_ERRORS:

@@ -162,7 +162,7 @@ async def submit(uow: UnitOfWork, data: dict) -> PrivacyRequest:
         check.fail("email", "is not an email address", "INVALID_EMAIL")
     details = check.text(data, "details", max_length=5000)
     regime = _regime(check, data, request_type)
-    if request_type is None:
+    if data.get("type") is None:  # an unknown type was reported as INVALID_CHOICE already
         check.fail("type", "is required", "REQUIRED")
     check.done()
     normalised = normalize_email(address)

@@ -68,6 +68,17 @@ async def test_utf8_with_bom_and_english_headers_and_a_full_name_column(api):
                                           {"familyName": "山田", "givenName": "花子", "primaryAccount": {"name": "Acme Inc."}}]
 
 
+async def test_a_row_repeating_a_refused_rows_email_is_created_not_counted_as_a_duplicate(api):
+    data = ("Name,Email,Phone\r\n"
+            "山田 太郎,taro@example.jp,12\r\n"            # refused: the phone is not a number
+            "山田 太郎,TARO@example.jp,03-1234-5678\r\n"  # the corrected row: created
+            "山田 太郎,taro@example.jp,03-1234-5678\r\n")  # now a duplicate of the created one
+    done = await _finished(api, (await _import(api, data.encode("utf-8")))["import"]["id"])
+    assert (done["createdCount"], done["duplicateCount"], done["errorCount"]) == (1, 1, 1)
+    assert done["errors"] == [{"row": 2, "field": "phones.0.number", "code": "INVALID_PHONE"}]
+    assert (await api.graphql('{ contacts { totalCount } }'))["contacts"]["totalCount"] == 1
+
+
 async def test_bad_files_are_refused_and_change_nothing(api):
     assert (await _import(api, b"\x89PNG\r\n\x1a\n\xff\xfe\x00"))["userErrors"] == [{"field": "file", "code": "INVALID_ENCODING"}]
     assert (await _import(api, "色,形\n赤,丸\n".encode()))["userErrors"] == [{"field": "file", "code": "UNKNOWN_COLUMNS"}]

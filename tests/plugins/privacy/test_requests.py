@@ -177,8 +177,8 @@ async def test_subject_intake_answers_the_same_for_unknown_addresses_and_limits_
     for _ in range(2):
         await _submit(api, type="erasure", email="taro@abc.co.jp")
     assert _codes_of(await _submit(api, status=429, type="erasure", email="TARO@abc.co.jp")) == {"RATE_LIMITED"}
-    assert _codes_of(await _submit(api, status=422, type="everything", email="not-an-address")) == {"INVALID_CHOICE", "INVALID_EMAIL",
-                                                                                                    "REQUIRED"}
+    assert _codes_of(await _submit(api, status=422, type="everything", email="not-an-address")) == {"INVALID_CHOICE", "INVALID_EMAIL"}
+    assert _codes_of(await _submit(api, status=422, email="someone@example.jp")) == {"REQUIRED"}
     assert (await api.client.post("/privacy/requests", content=b"[1, 2]")).status_code == 400
     assert _codes_of(await _verify(api, "not-an-id", "1", status=422)) == {"INVALID_ID"}
 
@@ -201,7 +201,8 @@ async def test_subject_intake_through_the_public_graphql_mutations_needs_no_toke
     unknown = (await anonymous(SUBMIT, {"input": {"type": "erasure", "email": "nobody@example.jp"}}))["submitDataSubjectRequest"]
     assert known["message"] == unknown["message"] and known["userErrors"] == unknown["userErrors"] == []
     invalid = (await anonymous(SUBMIT, {"input": {"type": "everything", "email": "x"}}))["submitDataSubjectRequest"]
-    assert invalid["requestId"] is None and {e["code"] for e in invalid["userErrors"]} >= {"INVALID_CHOICE", "INVALID_EMAIL"}
+    assert invalid["requestId"] is None and {(e["field"], e["code"]) for e in invalid["userErrors"]} == {("type", "INVALID_CHOICE"),
+                                                                                                      ("email", "INVALID_EMAIL")}
     code = (await _codes(api, enishi_sent_mail))[_raw(known["requestId"])]
     wrong = (await anonymous(VERIFY, {"input": {"requestId": known["requestId"], "code": "x"}}))["verifyDataSubjectRequest"]
     assert wrong == {"verified": False, "userErrors": [{"field": "code", "code": "INVALID_CODE"}]}
