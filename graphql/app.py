@@ -4,13 +4,12 @@ A hand-written view rather than strawberry's, so that authentication, body limit
 negotiation and status codes are exactly what the spec and our tests say."""
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import time
 from contextlib import asynccontextmanager
 
-from graphql import DocumentNode, ExecutionResult, FieldNode, GraphQLError, OperationDefinitionNode, parse
+from graphql import DocumentNode, ExecutionResult, FieldNode, OperationDefinitionNode
 from strawberry.types.graphql import OperationType
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -24,7 +23,7 @@ from strawberry.http.ides import get_graphql_ide_html
 from enishi.auth import ANONYMOUS, authenticate
 from enishi.runtime import Runtime
 from .context import Context
-from .limits import QueryLimits, too_many_aliases_to_parse
+from .limits import QueryLimits, parse_document, too_many_aliases_to_parse
 from .schema import present_result, public_root_fields
 
 log = logging.getLogger("enishi.http")
@@ -111,13 +110,6 @@ def _check_params(params: dict) -> tuple[str, dict | None, str | None]:
     return query, variables, operation_name
 
 
-@functools.lru_cache(maxsize=256)
-def _parse(query: str, max_tokens: int) -> DocumentNode | None:
-    """The document, or None when it does not parse (execution reports why, once authenticated)."""
-    try:
-        return parse(query, max_tokens=max_tokens)
-    except GraphQLError:
-        return None
 
 
 def _only_public_fields(document: DocumentNode | None, operation_name: str | None, public: frozenset[str]) -> bool:
@@ -172,7 +164,7 @@ def create_app(runtime: Runtime) -> Starlette:
             query, variables, operation_name = _check_params(await _read_params(request))
             if too_many_aliases_to_parse(query, settings.max_aliases):
                 raise _RequestError(400, f"far more than {settings.max_aliases} aliases", "TOO_MANY_ALIASES")
-            document = _parse(query, settings.max_tokens)
+            document = parse_document(query, settings.max_tokens)  # None if it does not parse: execution says why
             # Shape and cost read only the document: an abusive query is refused before any SQL,
             # the token lookup included.
             refusal = limits.refusal(document, operation_name, variables) if document is not None else None

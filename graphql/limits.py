@@ -1,12 +1,15 @@
 """Limits that reject abusive queries before any SQL runs: tokens (strawberry's own extension, in
 the parser), shape (depth and aliases, before validation) and cost (the objects a query may
-return given the page sizes it asks for, variables included)."""
+return given the page sizes it asks for, variables included); and the size-bounded caches of
+parsed and validated documents those checks and execution share."""
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentSpreadNode,
     GraphQLError,
@@ -15,6 +18,7 @@ from graphql import (
     ListValueNode,
     OperationDefinitionNode,
     VariableNode,
+    parse,
 )
 from graphql.execution import ExecutionResult
 from strawberry.extensions import SchemaExtension, ValidationCache
@@ -166,12 +170,48 @@ def too_many_aliases_to_parse(query: str, max_aliases: int) -> bool:
     return len(_NAME_COLON_NAME.findall(_STRINGS.sub('""', query))) > COARSE_SLACK * max_aliases
 
 
+# Parsed and validated documents are cached only up to this size: 256 cached bodies of a megabyte
+# each (within the token limit, a long string literal will do) would be a cheap way to pin 256 MB.
+CACHED_QUERY_CHARS = 20_000
+
+
+def parse_document(query: str, max_tokens: int | None) -> DocumentNode | None:
+    """The parsed document, or None when it does not parse. Shared by the HTTP view (which checks
+    limits before authenticating) and execution (`DocumentCache`), so a query is parsed once."""
+    if len(query) <= CACHED_QUERY_CHARS:
+        return _parse_cached(query, max_tokens)
+    return _parse_or_none(query, max_tokens)
+
+
+def _parse_or_none(query: str, max_tokens: int | None) -> DocumentNode | None:
+    try:
+        return parse(query, max_tokens=max_tokens)
+    except GraphQLError:
+        return None
+
+
+_parse_cached = functools.lru_cache(maxsize=256)(_parse_or_none)
+
+
+class DocumentCache(SchemaExtension):
+    """strawberry's ParserCache on `parse_document`: the HTTP view's cache, size-bounded. A document
+    that does not parse is left to strawberry, which reports the syntax error."""
+
+    def on_parse(self):
+        context = self.execution_context
+        if context.graphql_document is None and context.query:
+            context.graphql_document = parse_document(context.query, context.parse_options.get("max_tokens"))
+        yield
+
+
 class ValidationCacheAfterLimits(ValidationCache):
     """strawberry's validation cache, except that it leaves a query the shape limiter already
-    refused alone (the stock one validates it anyway and overwrites the refusal)."""
+    refused alone (the stock one validates it anyway and overwrites the refusal), and validates a
+    long document without keeping it."""
 
     def on_validate(self):
-        if self.execution_context.pre_execution_errors is None:
+        context = self.execution_context
+        if context.pre_execution_errors is None and len(context.query or "") <= CACHED_QUERY_CHARS:
             yield from super().on_validate()
         else:
             yield

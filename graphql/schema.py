@@ -15,12 +15,12 @@ from strawberry.types import Info
 from strawberry.types.base import StrawberryList, StrawberryOptional
 from strawberry.utils.str_converters import to_camel_case
 from strawberry import relay
-from strawberry.extensions import MaxTokensLimiter, ParserCache
+from strawberry.extensions import MaxTokensLimiter
 from strawberry.tools import merge_types
 
 from enishi.plugin_host import PluginError
 from .errors import present_error
-from .limits import QueryCostLimiter, QueryLimits, QueryShapeLimiter, RequireOperationName, ValidationCacheAfterLimits
+from .limits import DocumentCache, QueryCostLimiter, QueryLimits, QueryShapeLimiter, RequireOperationName, ValidationCacheAfterLimits
 from .mutations import CoreMutation
 from .queries import CoreQuery
 
@@ -137,7 +137,7 @@ def build_schema(runtime) -> EnishiSchema:
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         RequireOperationName,
         lambda: QueryCostLimiter(limits),
-        lambda: ParserCache(maxsize=256),
+        DocumentCache,
         lambda: ValidationCacheAfterLimits(maxsize=256),
     ]
     return EnishiSchema(query=query, mutation=mutation, types=[t for _, t in plugins.contributions("enishi_graphql_types")],
