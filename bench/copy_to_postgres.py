@@ -49,6 +49,12 @@ async def copy(source: str, destination: str) -> None:
                     await connection.copy_records_to_table(table.name, records=records, columns=[c.name for c in columns])
                     copied += len(records)
             print(f"{table.name}: {copied} rows in {time.perf_counter() - started:.0f} s", flush=True)
+        # COPY wrote the ids of serial columns (the outbox's `seq`) but did not advance their sequences.
+        for table, column in await connection.fetch(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND column_default LIKE 'nextval(%'"):
+            await connection.execute(f'SELECT setval(pg_get_serial_sequence($1, $2), coalesce(max("{column}"), 1), max("{column}") IS NOT NULL) '
+                                     f'FROM "{table}"', table, column)
         await connection.execute("ANALYZE")
     finally:
         await connection.close()
