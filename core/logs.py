@@ -6,7 +6,8 @@ import json
 import logging
 import sys
 
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# uvicorn adds `color_message`, the same text with terminal colour codes: noise in JSON.
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
