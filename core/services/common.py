@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from ..errors import InputError, NotFound, UserError
 from ..models import User
@@ -80,6 +80,14 @@ async def load_for_update(uow: UnitOfWork, model: type[T], id: uuid.UUID, *, fie
     if row is None or (not include_deleted and getattr(row, "deleted_at", None) is not None):
         raise InputError(UserError(field, "no such record", "NOT_FOUND"))
     return row
+
+
+async def one_at_a_time(uow: UnitOfWork, name: str) -> None:
+    """Until this transaction ends, no other transaction passes `one_at_a_time(uow, name)`: for
+    "read the last, write the next" sections (a ticket number, a hash chain) that no row lock
+    covers. A PostgreSQL advisory transaction lock; SQLite's writer transaction already is alone."""
+    if uow.session.get_bind().dialect.name == "postgresql":
+        await uow.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
 
 
 async def live_ids(uow: UnitOfWork, model, ids: list[uuid.UUID]) -> set[uuid.UUID]:

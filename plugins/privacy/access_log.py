@@ -10,10 +10,11 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from enishi.models import User
 from enishi.runtime import UnitOfWork
+from enishi.services.common import one_at_a_time
 
 from .models import PrivacyAccessLog
 
@@ -28,9 +29,7 @@ def _digest(entry: PrivacyAccessLog) -> str:
 
 async def append(uow: UnitOfWork, contact_id, action: str, purpose: str) -> PrivacyAccessLog:
     session = uow.session
-    if session.get_bind().dialect.name == "postgresql":
-        # One writer at a time extends the chain (SQLite's writer transaction already is alone).
-        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('privacy_access_log'))"))
+    await one_at_a_time(uow, "privacy_access_log")  # one writer at a time extends the chain
     last = (await session.execute(select(PrivacyAccessLog.hash).order_by(PrivacyAccessLog.seq.desc()).limit(1))).scalar()
     user = await session.get(User, uow.actor_id) if uow.actor_id else None
     entry = PrivacyAccessLog(at=uow.clock.now(), user_id=uow.actor_id, roles=",".join(sorted(user.roles)) if user else "",

@@ -21,7 +21,7 @@ from enishi.models import Account, Contact, ContactEmail, User
 from enishi.normalize import like_pattern, search_key, search_query_key
 from enishi.runtime import UnitOfWork
 from enishi.services.activities import log_activity
-from enishi.services.common import Checker, live_ids, load_for_update
+from enishi.services.common import Checker, live_ids, load_for_update, one_at_a_time
 
 from .calendar import BusinessCalendar
 from .models import (
@@ -262,6 +262,10 @@ async def _auto_assign(uow: UnitOfWork, ticket: SupportTicket) -> None:
 
 
 async def _next_number(uow: UnitOfWork) -> int:
+    """The next ticket number. Two tickets created at once on PostgreSQL both read the same
+    maximum and the second failed on the unique number (caught racing an erasure in the e2e test):
+    numbers are handed out one transaction at a time."""
+    await one_at_a_time(uow, "support_ticket_number")
     return ((await uow.session.execute(select(func.max(SupportTicket.number)))).scalar_one() or 0) + 1
 
 

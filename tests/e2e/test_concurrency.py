@@ -110,3 +110,16 @@ def test_writes_racing_an_erasure_leave_nothing_of_the_person(enishi_fresh_datab
     assert [] in writes[1::2] and [{"code": "NOT_FOUND"}] in writes[1::2]  # and for a plugin's
     assert left == {"familyName": None, "emails": [], "timeline": {"totalCount": 0},  # no write slipped in after the erasure
                     "tickets": {"totalCount": 0}}
+
+
+def test_tickets_created_at_once_get_distinct_consecutive_numbers(enishi_fresh_database_url, enishi_server):
+    env, headers = _prepare(enishi_fresh_database_url)
+    create = 'mutation($s: String!) { createTicket(input: {subject: $s}) { ticket { number } userErrors { code } } }'
+
+    async def scenario(url):
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
+            return await asyncio.gather(*(_gql(client, create, {"s": f"同時のお問い合わせ {n}"}) for n in range(20)))
+
+    with enishi_server(env) as url:
+        created = asyncio.run(scenario(url))
+    assert sorted(c["createTicket"]["ticket"]["number"] for c in created) == list(range(1, 21))
