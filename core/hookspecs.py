@@ -130,7 +130,7 @@ def enishi_on_event(event, uow):
 
 @hookspec
 def enishi_deliver_event(event, runtime):
-    """Deliver a committed event outside Enishi — send the mail (`enishi.mail.send`), call the
+    """Deliver a committed event outside Enishi — send the mail (`enishi.mail.send_for_event`), call the
     webhook — if it is yours to deliver; ignore the others. The worker's `core.outbox` job calls
     this after commit, oldest event first, at least once: use `event.id` to stay idempotent (as a
     mail's Message-ID, for example). Raise to have the event retried later with backoff; every

@@ -5,6 +5,7 @@ mail goes to ./enishi-data/mail; in production a missing URL is a configuration 
 delivery is retried once it is set."""
 from __future__ import annotations
 
+import asyncio
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -14,6 +15,12 @@ from urllib.parse import unquote, urlsplit
 from .settings import ConfigError, Settings
 
 DEV_MAIL_DIR = Path("enishi-data/mail")
+
+
+async def send_for_event(settings: Settings, event, *, to: str, subject: str, body: str) -> None:
+    """`send` from an `enishi_deliver_event` hook: off the event loop (SMTP blocks), with the
+    event's id as Message-ID, so a retried delivery is recognisably the same message."""
+    await asyncio.to_thread(send, settings, to=to, subject=subject, body=body, message_id=str(event.id))
 
 
 def send(settings: Settings, *, to: str, subject: str, body: str, message_id: str) -> None:

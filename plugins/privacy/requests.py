@@ -11,7 +11,6 @@ its report, so a crash midway leaves finished parts finished, and running the re
 (an expired lease lets another worker take it) completes the rest. Erasure hooks are idempotent."""
 from __future__ import annotations
 
-import asyncio
 import calendar
 import datetime as dt
 import json
@@ -217,8 +216,7 @@ async def send_verification_code(runtime, event) -> None:
             f"有効期限は24時間です。お心当たりのない場合は、このメールを破棄してください。\n\n"
             f"Your verification code for your data request: {code}\n"
             f"It is valid for 24 hours. If you did not make a request, ignore this message.\n")
-    await asyncio.to_thread(mail.send, runtime.settings, to=address, subject="本人確認コード / Your verification code", body=body,
-                            message_id=str(event.id))
+    await mail.send_for_event(runtime.settings, event, to=address, subject="本人確認コード / Your verification code", body=body)
 
 
 async def verify(uow: UnitOfWork, request_id, code: str) -> tuple[PrivacyRequest | None, UserError | None]:

@@ -89,8 +89,7 @@ async def _survey_page(request: Request):
     async with request.app.state.runtime.read_session() as session:
         status = await service.csat_status(session, request.path_params["token"])
     if status != "sent":
-        code = 409 if status == "answered" else 404
-        return HTMLResponse(SURVEY_PAGE.format(content=f"<p>{SURVEY_ANSWERS[code]}</p>"), status_code=code)
+        return _survey_message(409 if status == "answered" else 404)
     choices = " ".join(f'<label><input type="radio" name="rating" value="{n}" required> {n}</label>' for n in range(1, 6))
     return HTMLResponse(SURVEY_PAGE.format(content=SURVEY_FORM.format(choices=choices)))
 
@@ -100,8 +99,12 @@ async def _csat_answer(request: Request):
     is_form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
     status, code, message = await _submit_csat(request, is_form)
     if is_form:
-        return HTMLResponse(SURVEY_PAGE.format(content=f"<p>{SURVEY_ANSWERS[status]}</p>"), status_code=status)
+        return _survey_message(status)
     return JSONResponse({"accepted": True} if status == 200 else {"error": message, "code": code}, status_code=status)
+
+
+def _survey_message(status: int) -> HTMLResponse:
+    return HTMLResponse(SURVEY_PAGE.format(content=f"<p>{SURVEY_ANSWERS[status]}</p>"), status_code=status)
 
 
 async def _submit_csat(request: Request, is_form: bool) -> tuple[int, str | None, str | None]:

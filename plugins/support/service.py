@@ -5,7 +5,6 @@ SLA clocks are computed from the ticket's status history, never stored as runnin
 time in pausing statuses (pending, on_hold) does not count, solved/closed/merged stop the clock."""
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import secrets
@@ -616,8 +615,8 @@ async def mail_survey(runtime, event) -> None:
     body = (f"お問い合わせ（#{number}）への対応はいかがでしたか。1〜5でご評価ください（1分ほどで終わります）。\n\n    {link}\n\n"
             f"How did we do with your request #{number}? Rate us from 1 to 5 (takes a minute):\n\n    {link}\n\n"
             f"このリンクは一度だけ使えます。 / The link works once.\n")
-    await asyncio.to_thread(mail.send, runtime.settings, to=address, subject=f"[#{number}] ご意見をお聞かせください / How did we do?",
-                            body=body, message_id=str(event.id))
+    await mail.send_for_event(runtime.settings, event, to=address, subject=f"[#{number}] ご意見をお聞かせください / How did we do?",
+                              body=body)
 
 
 async def csat_status(session, token: str) -> str | None:
