@@ -25,10 +25,11 @@ from sqlalchemy import insert, text
 
 from enishi.clock import ManualClock
 from enishi.db.migrate import upgrade
-from enishi.models import Account, Activity, ActivityTarget, Contact, ContactAccount
+from enishi.models import Account, Activity, ActivityTarget, Contact, ContactAccount, ContactSearchToken, SubjectKey
 from enishi.plugins.abm.models import AbmBuyingRole, AbmDepartment, AbmTargetAccount
 from enishi.plugins.abm.service import recompute_all
 from enishi.runtime import Runtime
+from enishi.services.contacts import bulk_contact_rows
 from enishi.settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -50,7 +51,8 @@ SELECT owner, SUM(w) FROM (
 
 async def load(runtime, accounts: int) -> None:
     rng = random.Random(7)
-    rows = {name: [] for name in ("accounts", "targets", "departments", "contacts", "links", "roles", "activities", "act_targets")}
+    rows = {name: [] for name in ("accounts", "targets", "departments", "contacts", "keys", "tokens", "links", "roles", "activities",
+                                  "act_targets")}
     for i in range(accounts):
         account_id = uuid.uuid4()
         rows["accounts"].append({"id": account_id, "name": f"Account {i}", "match_name": f"account{i}", "lifecycle_stage": "prospect",
@@ -64,8 +66,10 @@ async def load(runtime, accounts: int) -> None:
         for n, role in enumerate(("decision_maker", "champion", "end_user")):
             contact_id = uuid.uuid4()
             contacts.append(contact_id)
-            rows["contacts"].append({"id": contact_id, "family_name": f"C{i}-{n}", "custom_fields": {}, "search_text": "",
-                                     "created_at": NOW, "updated_at": NOW})
+            sealed = bulk_contact_rows({"id": contact_id, "custom_fields": {}, "created_at": NOW, "updated_at": NOW},
+                                       {"family_name": f"C{i}-{n}"}, [], [])
+            for name, model in (("contacts", Contact), ("keys", SubjectKey), ("tokens", ContactSearchToken)):
+                rows[name] += sealed[model]
             rows["links"].append({"id": uuid.uuid4(), "contact_id": contact_id, "account_id": account_id, "is_primary": True})
             rows["roles"].append({"id": uuid.uuid4(), "account_id": account_id, "contact_id": contact_id, "role": role,
                                   "department_id": departments[n % 2]})
@@ -77,7 +81,7 @@ async def load(runtime, accounts: int) -> None:
             rows["act_targets"].append({"id": uuid.uuid4(), "activity_id": activity_id, "contact_id": rng.choice(contacts)})
     async with runtime.unit_of_work() as uow:
         for model, key in ((Account, "accounts"), (AbmTargetAccount, "targets"), (AbmDepartment, "departments"),
-                           (Contact, "contacts"), (ContactAccount, "links"), (AbmBuyingRole, "roles"), (Activity, "activities"),
+                           (Contact, "contacts"), (SubjectKey, "keys"), (ContactSearchToken, "tokens"), (ContactAccount, "links"), (AbmBuyingRole, "roles"), (Activity, "activities"),
                            (ActivityTarget, "act_targets")):
             for start in range(0, len(rows[key]), 5000):
                 await uow.session.execute(insert(model), rows[key][start:start + 5000])

@@ -31,12 +31,14 @@ from enishi.auth import PermissionRegistry, Viewer
 from enishi.db.migrate import upgrade
 from enishi.demo import load_demo
 from enishi.graphql.context import Context
-from enishi.models import Account, Activity, ActivityTarget, Contact, ContactAccount, ContactEmail, User
+from enishi import crypto
+from enishi.models import Account, Activity, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactSearchToken, SubjectKey, User
 from enishi.normalize import search_key
 from enishi.plugins.abm.models import AbmTargetAccount
 from enishi.plugins.loyalty.models import LoyaltyMember
 from enishi.plugins.support.models import SupportTicket
 from enishi.runtime import Runtime, settle_heap
+from enishi.services.contacts import NAME_FIELDS
 from enishi.settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -65,6 +67,8 @@ def _by(rows, key):
     return grouped
 
 
+SEALED_NAMES = [getattr(Contact, f"sealed_{name}") for name in NAME_FIELDS]
+
 def _latest(partition, order, statement_columns, where, limit=3):
     """Up to `limit` rows per partition, newest first, with ROW_NUMBER."""
     ranked = select(*statement_columns, func.row_number().over(partition_by=partition, order_by=order).label("rank")).where(where).subquery()
@@ -74,12 +78,15 @@ def _latest(partition, order, statement_columns, where, limit=3):
 async def floor_page(read_session, first: int) -> str:
     """`read_session` opens a read-only session: the runtime's, or the bare baseline app's."""
     async with read_session() as session:
-        contacts = (await session.execute(select(Contact.id, Contact.family_name, Contact.given_name, Contact.family_name_kana,
-                                                 Contact.given_name_kana, Contact.owner_id).where(Contact.deleted_at.is_(None))
-                                          .order_by(Contact.created_at.desc(), Contact.id.desc()).limit(first))).mappings().all()
-        ids = [c["id"] for c in contacts]
-        emails = dict((await session.execute(select(ContactEmail.contact_id, ContactEmail.address).where(
-            ContactEmail.contact_id.in_(ids), ContactEmail.is_primary.is_(True)))).all())
+        rows = (await session.execute(select(Contact.id, *SEALED_NAMES, Contact.owner_id, SubjectKey.kek_id, SubjectKey.wrapped_key)
+                                      .join(SubjectKey, SubjectKey.contact_id == Contact.id).where(Contact.deleted_at.is_(None))
+                                      .order_by(Contact.created_at.desc(), Contact.id.desc()).limit(first))).all()
+        contacts = [_opened(row) for row in rows]
+        by_id = {c["id"]: c for c in contacts}
+        ids = list(by_id)
+        emails = {contact_id: _open(by_id[contact_id], sealed, "core_contact_email.address")
+                  for contact_id, sealed in (await session.execute(select(ContactEmail.contact_id, ContactEmail.sealed_address).where(
+                      ContactEmail.contact_id.in_(ids), ContactEmail.is_primary.is_(True)))).all()}
         accounts = {r["contact_id"]: r for r in (await session.execute(
             select(ContactAccount.contact_id, Account.id, Account.name, AbmTargetAccount.tier)
             .join(Account, Account.id == ContactAccount.account_id).outerjoin(AbmTargetAccount, AbmTargetAccount.account_id == Account.id)
@@ -117,18 +124,38 @@ async def floor_page(read_session, first: int) -> str:
     return json.dumps({"contacts": page}, ensure_ascii=False)
 
 
+def _opened(row) -> dict:
+    """A contact row with its subject key unwrapped and its names decrypted, by hand."""
+    contact = {"id": row.id, "owner_id": row.owner_id, "data_key": crypto.installed().unwrap(row.kek_id, row.wrapped_key)}
+    for name in NAME_FIELDS:
+        contact[name] = _open(contact, getattr(row, f"sealed_{name}"), f"core_contact.{name}")
+    return contact
+
+
+def _open(contact: dict, sealed: bytes | None, context: str) -> str | None:
+    return None if sealed is None else crypto.decrypt(contact["data_key"], sealed, context.encode())
+
+
 async def floor_search(read_session, query: str) -> str:
-    pattern = "%" + search_key(query).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    # The search also finds people by their company's name.
+    key = search_key(query)
+    pattern = "%" + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    # People holding every search token of the query, or working at a company whose name matches.
+    tokens = crypto.installed().query_tokens(key)[0]
+    holding_tokens = (select(ContactSearchToken.contact_id).where(ContactSearchToken.token.in_(tokens))
+                      .group_by(ContactSearchToken.contact_id).having(func.count() == len(tokens)))
     at_matching_company = select(ContactAccount.contact_id).where(
         ContactAccount.account_id.in_(select(Account.id).where(Account.search_text.like(pattern, escape="\\"))))
     async with read_session() as session:
-        rows = (await session.execute(select(Contact.id, Contact.family_name, Contact.given_name, ContactEmail.address)
-                                      .outerjoin(ContactEmail, and_(ContactEmail.contact_id == Contact.id, ContactEmail.is_primary.is_(True)))
-                                      .where(Contact.deleted_at.is_(None), or_(Contact.search_text.like(pattern, escape="\\"),
-                                                                              Contact.id.in_(at_matching_company)))
-                                      .order_by(Contact.family_name_kana, Contact.id).limit(20))).all()
-    return json.dumps([{"id": str(r[0]), "familyName": r[1], "givenName": r[2], "primaryEmail": r[3]} for r in rows], ensure_ascii=False)
+        rows = (await session.execute(select(Contact.id, *SEALED_NAMES, Contact.owner_id, SubjectKey.kek_id, SubjectKey.wrapped_key)
+                                      .join(SubjectKey, SubjectKey.contact_id == Contact.id)
+                                      .where(Contact.deleted_at.is_(None), or_(Contact.id.in_(holding_tokens), Contact.id.in_(at_matching_company)))
+                                      .order_by(Contact.kana_sort, Contact.id).limit(20))).all()
+        contacts = {c["id"]: c for c in map(_opened, rows)}
+        emails = dict((await session.execute(select(ContactEmail.contact_id, ContactEmail.sealed_address).where(
+            ContactEmail.contact_id.in_(list(contacts)), ContactEmail.is_primary.is_(True)))).all())
+    return json.dumps([{"id": str(c["id"]), "familyName": c["family_name"], "givenName": c["given_name"],
+                        "primaryEmail": _open(c, emails.get(c["id"]), "core_contact_email.address")}
+                       for c in contacts.values()], ensure_ascii=False)
 
 
 async def enishi(runtime, viewer, query: str, variables: dict) -> str:

@@ -26,10 +26,9 @@ from pathlib import Path
 from enishi.db import new_id
 from enishi.db.migrate import upgrade
 from enishi.demo import JA_FAMILY, JA_GIVEN
-from enishi.models import Contact, ContactEmail, ContactPhone
-from enishi.normalize import normalize_email, normalize_phone
+from enishi.normalize import normalize_phone
 from enishi.runtime import Runtime
-from enishi.services.contacts import contact_search_text
+from enishi.services.contacts import bulk_contact_rows
 from enishi.services.imports import create_import, decode, run_import
 from enishi.settings import Settings
 from enishi.testing import wipe
@@ -73,20 +72,16 @@ async def floor(data: bytes) -> float:
     runtime = await fresh_runtime()
     started = time.perf_counter()
     text, _ = decode(data)
-    contacts, emails, phones = [], [], []
+    rows_by_model: dict = {}
     now = runtime.clock.now()
     for family, given, family_kana, given_kana, email, phone, _company in list(csv.reader(io.StringIO(text)))[1:]:
-        contact = {"id": new_id(), "family_name": family, "given_name": given, "family_name_kana": family_kana,
-                   "given_name_kana": given_kana, "custom_fields": {}, "created_at": now, "updated_at": now}
-        e164, normalized = normalize_phone(phone), normalize_email(email)
-        contact["search_text"] = contact_search_text(Contact(**contact), [normalized], [e164])
-        contacts.append(contact)
-        emails.append({"id": new_id(), "contact_id": contact["id"], "address": email, "normalized": normalized, "is_primary": True,
-                       "position": 0})
-        phones.append({"id": new_id(), "contact_id": contact["id"], "e164": e164, "is_primary": True, "position": 0})
+        names = {"family_name": family, "given_name": given, "family_name_kana": family_kana, "given_name_kana": given_kana}
+        contact = {"id": new_id(), "custom_fields": {}, "created_at": now, "updated_at": now}
+        for model, rows in bulk_contact_rows(contact, names, [email], [normalize_phone(phone)]).items():  # sealed, indexed
+            rows_by_model.setdefault(model, []).extend(rows)
     async with runtime.unit_of_work() as uow:
         connection = await uow.session.connection()
-        for model, rows in ((Contact, contacts), (ContactEmail, emails), (ContactPhone, phones)):
+        for model, rows in rows_by_model.items():
             # Multi-row VALUES, as the ORM's own batched INSERT does: asyncpg's executemany is slower.
             for first in range(0, len(rows), FLOOR_CHUNK):
                 await connection.execute(model.__table__.insert().values(rows[first:first + FLOOR_CHUNK]))

@@ -163,13 +163,27 @@ def cmd_import(args) -> None:
     asyncio.run(work())
 
 
+def cmd_keys_rotate(_args) -> None:
+    from .services.subject_keys import rotate_keys
+
+    async def run():
+        runtime = await _ready_runtime()
+        try:
+            print(f"re-wrapped {await rotate_keys(runtime)} subject keys under the current ENISHI_KEK (blind indexes and search "
+                  "tokens recomputed); ENISHI_KEK_PREVIOUS can now be removed")
+        finally:
+            await runtime.close()
+
+    asyncio.run(run())
+
+
 def cmd_hooks_doc(_args) -> None:
     from .hookdoc import render
 
     print(render(), end="")
 
 
-BUILTIN_COMMANDS = ("serve", "db", "demo", "import", "token", "worker", "schema", "plugins", "hooks-doc", "-h", "--help")
+BUILTIN_COMMANDS = ("serve", "db", "demo", "import", "keys", "token", "worker", "schema", "plugins", "hooks-doc", "-h", "--help")
 
 
 def build_parser(runtime_commands=()) -> argparse.ArgumentParser:
@@ -190,6 +204,9 @@ def build_parser(runtime_commands=()) -> argparse.ArgumentParser:
     load.add_argument("file", nargs="?", help="the CSV file")
     load.add_argument("--resume", metavar="ID", help="finish an import whose run was interrupted")
     load.set_defaults(func=cmd_import)
+    keys = sub.add_parser("keys", help="the key-encryption key").add_subparsers(dest="keys_command", required=True)
+    keys.add_parser("rotate", help="re-wrap every subject key under ENISHI_KEK (after moving the old one to ENISHI_KEK_PREVIOUS)"
+                    ).set_defaults(func=cmd_keys_rotate)
     token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
     create = token.add_parser("create", help="create a user with a role and print a new token (the last word of the output)")
     create.add_argument("--role", required=True, choices=ROLES)

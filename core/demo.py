@@ -12,10 +12,11 @@ from sqlalchemy import func, select
 
 from .auth import create_user
 from .db import new_id
-from .models import Account, Activity, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, Task
-from .normalize import company_match_name, normalize_email, normalize_phone
+from .models import (Account, Activity, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, ContactSearchToken,
+                     SubjectKey, Task)
+from .normalize import company_match_name, normalize_phone
 from .services.accounts import account_search_text
-from .services.contacts import contact_search_text
+from .services.contacts import NAME_FIELDS, bulk_contact_rows
 
 JA_FAMILY = [("佐藤", "サトウ", "sato"), ("鈴木", "スズキ", "suzuki"), ("高橋", "タカハシ", "takahashi"), ("田中", "タナカ", "tanaka"),
              ("伊藤", "イトウ", "ito"), ("渡辺", "ワタナベ", "watanabe"), ("山本", "ヤマモト", "yamamoto"), ("中村", "ナカムラ", "nakamura"),
@@ -77,7 +78,7 @@ async def load_demo(runtime, *, scale: int = 200, seed: int = 20241, force: bool
         await _insert(runtime, {Account: rows})
     contact_ids: list = []
     for first in range(0, scale, CHUNK):
-        batch = {Contact: [], ContactEmail: [], ContactPhone: [], ContactAccount: []}
+        batch = {Contact: [], SubjectKey: [], ContactEmail: [], ContactPhone: [], ContactSearchToken: [], ContactAccount: []}
         for i in range(first, min(first + CHUNK, scale)):
             _contact_rows(batch, _contact_data(rng, i, account_ids, users, runtime.settings), runtime.settings,
                           now - dt.timedelta(days=rng.randrange(0, 720)))
@@ -120,17 +121,12 @@ def _account_row(data: dict, created_at: dt.datetime) -> dict:
 
 def _contact_rows(batch: dict, data: dict, settings, created_at: dt.datetime) -> None:
     contact_id = new_id()
-    emails = [(e["address"], normalize_email(e["address"])) for e in data["emails"]]
     phones = [normalize_phone(p["number"], settings.default_phone_region) for p in data["phones"]]
-    contact = {key: data[key] for key in ("family_name", "given_name", "family_name_kana", "given_name_kana", "job_title", "department",
-                                          "owner_id", "custom_fields")}
+    contact = {key: data[key] for key in ("job_title", "department", "owner_id", "custom_fields")}
     contact.update(id=contact_id, created_at=created_at, updated_at=created_at)
-    contact["search_text"] = contact_search_text(Contact(**contact), [n for _, n in emails], phones)
-    batch[Contact].append(contact)
-    batch[ContactEmail] += [{"id": new_id(), "contact_id": contact_id, "address": address, "normalized": normalized, "is_primary": n == 0,
-                             "position": n} for n, (address, normalized) in enumerate(emails)]
-    batch[ContactPhone] += [{"id": new_id(), "contact_id": contact_id, "e164": e164, "is_primary": n == 0, "position": n}
-                            for n, e164 in enumerate(phones)]
+    names = {key: data[key] for key in NAME_FIELDS}
+    for model, rows in bulk_contact_rows(contact, names, [e["address"] for e in data["emails"]], phones).items():
+        batch[model] += rows
     batch[ContactAccount] += [{"id": new_id(), "contact_id": contact_id, "account_id": link["account_id"], "is_primary": link["primary"]}
                               for link in data["accounts"]]
 

@@ -9,10 +9,11 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 
 from .contributions import ActivityType, DataSubject, ErasureReport, Permission, PersonalDataField, ScheduledJob
-from .models import Account, Activity, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, Task
+from .models import Account, Activity, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, ContactSearchToken, Task
 from .plugin_host import hookimpl
 from . import outbox
 from .services import imports
+from .services.contacts import NAME_FIELDS, seal_names
 
 from .auth import NON_ADMIN_ROLES, PUBLIC
 
@@ -65,15 +66,21 @@ def enishi_activity_types():
 @hookimpl
 def enishi_personal_data():
     contact = [
-        ("family_name", "user.name"), ("given_name", "user.name"), ("family_name_kana", "user.name"),
-        ("given_name_kana", "user.name"), ("job_title", "user.job_title"), ("department", "user.workplace"),
-        ("custom_fields", "user"), ("search_text", "user.name"),
+        ("sealed_family_name", "user.name"), ("sealed_given_name", "user.name"), ("sealed_family_name_kana", "user.name"),
+        ("sealed_given_name_kana", "user.name"), ("job_title", "user.job_title"), ("department", "user.workplace"),
+        ("custom_fields", "user"),
     ]
+    derived = [("kana_sort", "user.name"), ("name_sort", "user.name"), ("name_index", "user.name")]
     return [
         *(PersonalDataField("core_contact", name, category, erasure="anonymise") for name, category in contact),
-        PersonalDataField("core_contact_email", "address", "user.contact.email"),
-        PersonalDataField("core_contact_email", "normalized", "user.contact.email", portable=False),
-        PersonalDataField("core_contact_phone", "e164", "user.contact.phone_number"),
+        *(PersonalDataField("core_contact", name, category, erasure="anonymise", portable=False) for name, category in derived),
+        PersonalDataField("core_contact_email", "sealed_address", "user.contact.email"),
+        PersonalDataField("core_contact_email", "address_index", "user.contact.email", portable=False),
+        PersonalDataField("core_contact_phone", "sealed_e164", "user.contact.phone_number"),
+        PersonalDataField("core_contact_phone", "e164_index", "user.contact.phone_number", portable=False),
+        PersonalDataField("core_contact_search_token", "token", "user.name", portable=False),
+        PersonalDataField("core_subject_key", "wrapped_key", "system.authentication", purposes=("security",),
+                          provenance="observed", portable=False),
         PersonalDataField("core_activity", "summary", "user.content", provenance="observed"),
         PersonalDataField("core_activity", "body", "user.content", provenance="observed"),
         PersonalDataField("core_task", "title", "user.content", provenance="observed"),
@@ -137,12 +144,13 @@ async def enishi_subject_erase(uow, subject: DataSubject):
     # A held activity keeps its link to the person too: the hold is about proving who was involved.
     report.add("core_activity_target", "delete", (await session.execute(
         delete(ActivityTarget).where(ActivityTarget.contact_id == contact.id, ActivityTarget.activity_id.not_in(held)))).rowcount)
-    for model in (ContactEmail, ContactPhone, ContactAccount, Task):
+    for model in (ContactEmail, ContactPhone, ContactSearchToken, ContactAccount, Task):
         report.add(model.__tablename__, "delete", (await session.execute(delete(model).where(model.contact_id == contact.id))).rowcount)
-    if contact.search_text or contact.family_name or contact.given_name or contact.custom_fields:
-        for name in ("family_name", "given_name", "family_name_kana", "given_name_kana", "job_title", "department"):
-            setattr(contact, name, None)
-        contact.custom_fields, contact.search_text = {}, ""
+    if any(getattr(contact, f"sealed_{name}") is not None for name in NAME_FIELDS) or contact.job_title or contact.department \
+            or contact.custom_fields:
+        seal_names(contact, dict.fromkeys(NAME_FIELDS))
+        contact.job_title = contact.department = None
+        contact.custom_fields = {}
         contact.deleted_at = contact.deleted_at or uow.clock.now()
         report.add("core_contact", "anonymise", 1)
     await session.flush()

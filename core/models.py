@@ -18,8 +18,9 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from . import crypto
 from .db import Base, JSONType, UTCDateTime, new_id
 
 
@@ -70,48 +71,154 @@ class Account(Base):
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_account.id"), index=True)
 
 
-class Contact(Base):
+class SubjectKey(Base):
+    """A person's AES-256 data key, wrapped by the key-encryption key. Their names, emails and
+    phones (and the privacy plugin's records of them) are encrypted under it; destroying it makes
+    every such ciphertext unreadable for good (crypto-shredding). Every contact has one."""
+
+    __tablename__ = "core_subject_key"
+
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_contact.id", ondelete="CASCADE"), primary_key=True)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Which key-encryption key wrapped it (a fingerprint), so `enishi keys rotate` can resume.
+    kek_id: Mapped[str | None] = mapped_column(String(16), info={"personal": False})
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=lambda: dt.datetime.now(dt.timezone.utc))
+    destroyed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Sealed:
+    """A personal field kept encrypted (AES-256-GCM, subject key) in the column `sealed_<name>`;
+    reading the attribute decrypts, assigning encrypts. None once the subject key is destroyed."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name, self.column = name, f"sealed_{name}"
+        self.context = f"{owner.__tablename__}.{name}".encode()
+
+    def __get__(self, row, owner=None):
+        if row is None:
+            return self
+        sealed = getattr(row, self.column)
+        opened = row.__dict__.setdefault("_opened", {})
+        hit = opened.get(self.name)
+        if hit is not None and hit[0] is sealed:
+            return hit[1]
+        data_key = row.subject_data_key() if sealed is not None else None
+        value = None if data_key is None else crypto.decrypt(data_key, sealed, self.context)
+        opened[self.name] = (sealed, value)
+        return value
+
+    def __set__(self, row, value: str | None) -> None:
+        sealed = None if value is None else crypto.encrypt(row.subject_data_key(create=True), value, self.context)
+        setattr(row, self.column, sealed)
+        row.__dict__.setdefault("_opened", {})[self.name] = (sealed, value)
+
+
+class _SubjectSealed:
+    """A row whose personal fields are sealed under its contact's key (loaded with the row)."""
+
+    key: "SubjectKey | None"
+
+    def subject_data_key(self, *, create: bool = False) -> bytes | None:
+        data_key = self.__dict__.get("_data_key")
+        if data_key is not None:
+            return data_key
+        row = self.key
+        if row is None and create:
+            data_key, wrapped = crypto.installed().new_data_key()
+            self.key = SubjectKey(wrapped_key=wrapped, kek_id=crypto.installed().current_id)
+        elif row is None or row.wrapped_key is None:
+            if create:
+                raise ValueError("this person's key was destroyed (erased): nothing can be stored for them")
+            return None
+        else:
+            data_key = crypto.installed().unwrap(row.kek_id, row.wrapped_key)
+        self.__dict__["_data_key"] = data_key
+        return data_key
+
+    def share_key_of(self, contact: "Contact") -> None:
+        """Seal this new row under `contact`'s key (emails and phones added to a contact)."""
+        self.__dict__["_data_key"] = contact.subject_data_key(create=True)
+
+
+class Contact(_SubjectSealed, Base):
+    """A person. Names and kana are sealed (`Sealed`); what SQL needs is kept beside them: sort
+    prefixes (two kana of the reading for 五十音 order, the family name's initial), a blind index
+    of the full name (duplicates) and HMAC'd search tokens (`ContactSearchToken`)."""
+
     __tablename__ = "core_contact"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    family_name: Mapped[str | None] = mapped_column(String(200))
-    given_name: Mapped[str | None] = mapped_column(String(200))
-    family_name_kana: Mapped[str | None] = mapped_column(String(200))
-    given_name_kana: Mapped[str | None] = mapped_column(String(200))
+    sealed_family_name: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sealed_given_name: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sealed_family_name_kana: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sealed_given_name_kana: Mapped[bytes | None] = mapped_column(LargeBinary)
+    kana_sort: Mapped[str] = mapped_column(String(2), default="")
+    name_sort: Mapped[str] = mapped_column(String(1), default="")
+    name_index: Mapped[str | None] = mapped_column(String(64), index=True)
     job_title: Mapped[str | None] = mapped_column(String(200))
     department: Mapped[str | None] = mapped_column(String(200))
     owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_user.id"), index=True)
     custom_fields: Mapped[dict] = mapped_column(JSONType, default=dict)
-    search_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_contact.id"), index=True)
+    # Joined into every load of a contact (no statement of its own); every contact has a key row.
+    key: Mapped[SubjectKey | None] = relationship(lazy="joined", innerjoin=True, passive_deletes=True)
+
+    family_name = Sealed()
+    given_name = Sealed()
+    family_name_kana = Sealed()
+    given_name_kana = Sealed()
 
 
-class ContactEmail(Base):
+def _key_of_contact(model):
+    return relationship(SubjectKey, primaryjoin=lambda: model.contact_id == SubjectKey.contact_id,
+                        foreign_keys=lambda: [model.contact_id], viewonly=True, lazy="joined", innerjoin=True)
+
+
+class ContactEmail(_SubjectSealed, Base):
     __tablename__ = "core_contact_email"
-    __table_args__ = (Index("ix_core_contact_email_normalized", "normalized"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_contact.id", ondelete="CASCADE"), index=True)
-    address: Mapped[str] = mapped_column(String(320))
-    normalized: Mapped[str] = mapped_column(String(320))
+    sealed_address: Mapped[bytes] = mapped_column(LargeBinary)
+    # Blind index of the normalised address: exact lookups and duplicates without the address.
+    address_index: Mapped[str] = mapped_column(String(64), index=True)
     label: Mapped[str | None] = mapped_column(String(40))
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
     position: Mapped[int] = mapped_column(Integer, default=0)
 
+    address = Sealed()
 
-class ContactPhone(Base):
+
+class ContactPhone(_SubjectSealed, Base):
     __tablename__ = "core_contact_phone"
-    __table_args__ = (Index("ix_core_contact_phone_e164", "e164"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_contact.id", ondelete="CASCADE"), index=True)
-    e164: Mapped[str] = mapped_column(String(20))
+    sealed_e164: Mapped[bytes] = mapped_column(LargeBinary)
+    e164_index: Mapped[str] = mapped_column(String(64), index=True)
     label: Mapped[str | None] = mapped_column(String(40))
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+    e164 = Sealed()
+
+
+ContactEmail.key = _key_of_contact(ContactEmail)
+ContactPhone.key = _key_of_contact(ContactPhone)
+
+
+class ContactSearchToken(Base):
+    """What a person can be found by: HMACs of the bigrams of their names (both orders), kana,
+    emails and phone digits. A search asks for the contacts holding every token of its text."""
+
+    __tablename__ = "core_contact_search_token"
+    __table_args__ = (Index("ix_core_contact_search_token_token", "token", "contact_id"),)
+
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_contact.id", ondelete="CASCADE"), primary_key=True)
+    token: Mapped[str] = mapped_column(String(16), primary_key=True)
 
 
 class ContactAccount(Base):

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from . import crypto
 from .auth import PermissionRegistry
 from .clock import Clock, SystemClock
 from .contributions import ActivityType, Event
@@ -72,6 +73,7 @@ class Runtime:
     def __init__(self, settings: Settings | None = None, *, clock: Clock | None = None,
                  extra_plugins: Iterable[tuple[str, object]] = ()) -> None:
         self.settings = settings or Settings.from_env()
+        crypto.install(crypto.KeyRing(self.settings))
         self.clock = clock or SystemClock()
         self.plugins = PluginHost(self.settings, extra_plugins)
         self.permissions = PermissionRegistry([p for _, p in self.plugins.contributions("enishi_permissions")])

@@ -77,7 +77,7 @@ def _null_check(column, is_null):
     return column.is_(None) if is_null else column.is_not(None)
 
 
-def _check_in(values: list, name: str) -> list:
+def check_in(values: list, name: str) -> list:
     if len(values) > MAX_IN_VALUES:
         raise InvalidArgument(f"filter `{name}.in` takes at most {MAX_IN_VALUES} values")
     return values
@@ -88,7 +88,7 @@ def string_clause(column, f: StringFilter, name: str):
     if f.eq is not None:
         clauses.append(column == f.eq)
     if f.in_ is not None:
-        clauses.append(column.in_(_check_in(f.in_, name)))
+        clauses.append(column.in_(check_in(f.in_, name)))
     if f.contains is not None:
         clauses.append(func.lower(column).like(like_pattern(nfkc(f.contains).lower()), escape="\\"))
     if f.starts_with is not None:
@@ -107,7 +107,7 @@ def ordered_clause(column, f, name: str, convert: Callable[[Any, str], Any] = la
             clauses.append({"eq": column == value, "gt": column > value, "gte": column >= value,
                             "lt": column < value, "lte": column <= value}[op])
     if getattr(f, "in_", None) is not None:
-        clauses.append(column.in_(_check_in(f.in_, name)))
+        clauses.append(column.in_(check_in(f.in_, name)))
     if f.is_null is not None:
         clauses.append(_null_check(column, f.is_null))
     return clauses
@@ -118,7 +118,7 @@ def id_clause(column, f: IDFilter, name: str, type_name: str):
     if f.eq is not None:
         clauses.append(column == parse_global_id(f.eq, type_name, name))
     if f.in_ is not None:
-        clauses.append(column.in_([parse_global_id(v, type_name, name) for v in _check_in(f.in_, name)]))
+        clauses.append(column.in_([parse_global_id(v, type_name, name) for v in check_in(f.in_, name)]))
     if f.is_null is not None:
         clauses.append(_null_check(column, f.is_null))
     return clauses
@@ -133,7 +133,7 @@ def custom_field_clauses(column, filters: list[CustomFieldFilter]):
         if f.eq is not None:
             clauses.append(_json_equals(element, f.eq))
         if f.in_ is not None:
-            clauses.append(or_(*(_json_equals(element, v) for v in _check_in(f.in_, "customField.in"))) if f.in_ else false())
+            clauses.append(or_(*(_json_equals(element, v) for v in check_in(f.in_, "customField.in"))) if f.in_ else false())
         if f.contains is not None:
             clauses.append(func.lower(element.as_string()).like(like_pattern(nfkc(f.contains).lower()), escape="\\"))
         if f.gt is not None:

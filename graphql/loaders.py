@@ -120,9 +120,7 @@ CONTACT_TIMELINE = NestedConnection("contact.timeline", Activity, TIMELINE_ORDER
 ACCOUNT_TIMELINE = NestedConnection("account.timeline", Activity, TIMELINE_ORDER, _account_timeline_pairs)
 ACCOUNT_CONTACTS = NestedConnection(
     "account.contacts", Contact,
-    ((SortKey(func.coalesce(Contact.family_name_kana, ""), "text"), False),
-     (SortKey(func.coalesce(Contact.given_name_kana, ""), "text"), False),
-     (SortKey(Contact.id, "uuid"), False)),
+    ((SortKey(Contact.kana_sort, "text"), False), (SortKey(Contact.id, "uuid"), False)),
     _account_contact_pairs,
 )
 

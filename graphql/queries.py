@@ -5,13 +5,13 @@ import datetime as dt
 from enum import Enum
 
 import strawberry
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from strawberry.types import Info
 
-from enishi import models
-from enishi.normalize import like_pattern, search_query_key
+from enishi import crypto, models
+from enishi.normalize import like_pattern, normalize_email, search_query_key
 from enishi.services.merge import account_duplicates, contact_duplicates
-from .filters import CustomFieldFilter, DateTimeFilter, FilterSpec, IDFilter, IntFilter, StringFilter, id_clause, string_clause
+from .filters import CustomFieldFilter, DateTimeFilter, FilterSpec, IDFilter, IntFilter, StringFilter, check_in, id_clause
 from .loaders import TIMELINE_ORDER, load_row
 from .relay import Connection, InvalidArgument, OrderDirection, PageRequest, SortKey, paginate, to_global_id
 from .types import Account, Activity, Contact, Task, User
@@ -91,18 +91,26 @@ class ContactFilter:
     or_: list["ContactFilter"] | None = strawberry.field(default=None, name="or")
     not_: "ContactFilter | None" = strawberry.field(default=None, name="not")
     search: str | None = strawberry.field(
-        default=None, description="Names in either order, kana (hiragana or katakana), emails, phones, company names; any width.")
-    family_name: StringFilter | None = None
-    given_name: StringFilter | None = None
-    family_name_kana: StringFilter | None = None
+        default=None, description="Names in either order, kana (hiragana or katakana), emails, phones, company names; any width. "
+                                  "Names, emails and phones are encrypted at rest: this is the way to find people by them.")
     job_title: StringFilter | None = None
     department: StringFilter | None = None
-    email: StringFilter | None = None
+    email: StringFilter | None = strawberry.field(
+        default=None, description="Whole addresses (`eq`, `in`, `isNull`), any case or width: addresses are encrypted at rest.")
     account_id: IDFilter | None = None
     owner_id: IDFilter | None = None
     created_at: DateTimeFilter | None = None
     updated_at: DateTimeFilter | None = None
     custom_field: list[CustomFieldFilter] | None = None
+
+
+def _token_match(key: str):
+    """Contacts holding every search token of `key` (under one KEK of the ring: mid-rotation a
+    person's tokens are all under the old KEK or all under the new)."""
+    per_kek = crypto.installed().query_tokens(key)
+    token = models.ContactSearchToken
+    return (select(token.contact_id).where(token.token.in_(set().union(*per_kek)))
+            .group_by(token.contact_id).having(func.count() == len(per_kek[0])))
 
 
 def _contact_search(text: str):
@@ -115,12 +123,22 @@ def _contact_search(text: str):
     matching_companies = select(models.Account.id).where(models.Account.search_text.like(pattern, escape="\\"))
     by_company = models.Contact.id.in_(
         select(models.ContactAccount.contact_id).where(models.ContactAccount.account_id.in_(matching_companies)))
-    return or_(models.Contact.search_text.like(pattern, escape="\\"), by_company)
+    return or_(models.Contact.id.in_(_token_match(key)), by_company)
 
 
 def _contact_email(f: StringFilter):
-    clauses = string_clause(models.ContactEmail.normalized, f, "email")
-    return exists().where(models.ContactEmail.contact_id == models.Contact.id, *clauses)
+    if f.contains is not None or f.starts_with is not None:
+        raise InvalidArgument("filter `email` matches whole addresses (eq, in): addresses are encrypted at rest; use `search` for parts")
+    ring = crypto.installed()
+    addresses = ([f.eq] if f.eq is not None else []) + (check_in(f.in_, "email") if f.in_ is not None else [])
+    has_email = exists().where(models.ContactEmail.contact_id == models.Contact.id)
+    clauses = []
+    if f.eq is not None or f.in_ is not None:
+        indexes = [index for address in addresses for index in ring.blind_indexes(normalize_email(address))]
+        clauses.append(exists().where(models.ContactEmail.contact_id == models.Contact.id, models.ContactEmail.address_index.in_(indexes)))
+    if f.is_null is not None:
+        clauses.append(~has_email if f.is_null else has_email)
+    return and_(*clauses) if clauses else models.Contact.id.is_not(None)
 
 
 def _contact_account(f: IDFilter):
@@ -129,9 +147,7 @@ def _contact_account(f: IDFilter):
 
 
 CONTACT_FILTER = FilterSpec(
-    strings={"family_name": models.Contact.family_name, "given_name": models.Contact.given_name,
-             "family_name_kana": models.Contact.family_name_kana, "job_title": models.Contact.job_title,
-             "department": models.Contact.department},
+    strings={"job_title": models.Contact.job_title, "department": models.Contact.department},
     datetimes={"created_at": models.Contact.created_at, "updated_at": models.Contact.updated_at},
     ids={"owner_id": (models.Contact.owner_id, "User")},
     custom_fields=models.Contact.custom_fields,
@@ -139,7 +155,8 @@ CONTACT_FILTER = FilterSpec(
 )
 
 
-@strawberry.enum
+@strawberry.enum(description="KANA orders by the first two kana of the reading (五十音), FAMILY_NAME by the family name's "
+                             "initial, then by id: names are encrypted at rest, so nothing finer can be sorted on.")
 class ContactOrderField(Enum):
     KANA = "kana"
     FAMILY_NAME = "family_name"
@@ -154,8 +171,8 @@ class ContactOrder:
 
 
 CONTACT_SORT = {
-    ContactOrderField.KANA: SortKey(func.coalesce(models.Contact.family_name_kana, "") + func.coalesce(models.Contact.given_name_kana, ""), "text"),
-    ContactOrderField.FAMILY_NAME: SortKey(func.coalesce(models.Contact.family_name, ""), "text"),
+    ContactOrderField.KANA: SortKey(models.Contact.kana_sort, "text"),
+    ContactOrderField.FAMILY_NAME: SortKey(models.Contact.name_sort, "text"),
     ContactOrderField.CREATED_AT: SortKey(models.Contact.created_at, "datetime"),
     ContactOrderField.UPDATED_AT: SortKey(models.Contact.updated_at, "datetime"),
 }

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 
+from .. import crypto
 from ..db import new_id
 from ..errors import InputError, UserError
-from ..models import Account, Contact, ContactAccount, ContactEmail, ContactPhone
+from ..models import Account, Contact, ContactAccount, ContactEmail, ContactPhone, ContactSearchToken, SubjectKey
 from ..normalize import InvalidPhoneNumber, is_valid_email, nfkc, normalize_email, normalize_phone, search_key
 from ..runtime import UnitOfWork
 from .common import Checker, changed_fields, check_user, load_for_update, restore, soft_delete
@@ -17,14 +18,85 @@ MAX_EMAILS = MAX_PHONES = 20
 MAX_ACCOUNTS = 50
 
 
-def contact_search_text(contact: Contact, emails: list[str], phones: list[str]) -> str:
+def contact_search_keys(names: dict, emails: list[str], phones: list[str]) -> list[str]:
     """Every spelling a user may type: names in either order, kana, emails, phone digits."""
-    family, given = contact.family_name or "", contact.given_name or ""
-    family_kana, given_kana = contact.family_name_kana or "", contact.given_name_kana or ""
+    family, given = names.get("family_name") or "", names.get("given_name") or ""
+    family_kana, given_kana = names.get("family_name_kana") or "", names.get("given_name_kana") or ""
     parts = [family + given, given + family, family_kana + given_kana, given_kana + family_kana, *emails]
     parts += [phone.lstrip("+") for phone in phones]
     parts += ["0" + phone[3:] for phone in phones if phone.startswith("+81")]
-    return "|".join(dict.fromkeys(search_key(p) for p in parts if p))
+    return list(dict.fromkeys(key for key in map(search_key, parts) if key))
+
+
+def name_columns(names: dict) -> dict:
+    """What SQL keeps beside sealed names: sort prefixes and the full name's blind index. The kana
+    prefix is two characters (五十音 order needs them; ヤマ is shared by thousands of families);
+    the name prefix one (an initial: two kanji are often the whole family name)."""
+    full_name = search_key((names.get("family_name") or "") + (names.get("given_name") or ""))
+    return {"kana_sort": search_key((names.get("family_name_kana") or "") + (names.get("given_name_kana") or ""))[:2],
+            "name_sort": search_key(names.get("family_name"))[:1],
+            "name_index": crypto.installed().blind_index(full_name) if full_name else None}
+
+
+def seal_names(contact: Contact, values: dict) -> None:
+    """Set the name fields given in `values`, and the columns derived from the names."""
+    for field in NAME_FIELDS:
+        if field in values:
+            setattr(contact, field, values[field])
+    for column, value in name_columns(names_of(contact)).items():
+        setattr(contact, column, value)
+
+
+def bulk_contact_rows(contact: dict, names: dict, emails: list[str], phones: list[str]) -> dict:
+    """Rows for a bulk insert of one new contact (demo data, benchmarks), parents first: the
+    contact's plain columns in `contact`, its names, emails and E.164 phones sealed and indexed
+    as the services do it."""
+    ring = crypto.installed()
+    data_key, wrapped = ring.new_data_key()
+    contact_id = contact["id"]
+
+    def seal(model, field, value):
+        return crypto.encrypt(data_key, value, getattr(model, field).context)
+
+    row = {**contact, **name_columns(names),
+           **{f"sealed_{field}": seal(Contact, field, names[field]) if names.get(field) is not None else None for field in NAME_FIELDS}}
+    keys = contact_search_keys(names, [normalize_email(address) for address in emails], phones)
+    return {
+        Contact: [row],
+        SubjectKey: [{"contact_id": contact_id, "wrapped_key": wrapped, "kek_id": ring.current_id, "created_at": contact["created_at"]}],
+        ContactEmail: [{"id": new_id(), "contact_id": contact_id, "sealed_address": seal(ContactEmail, "address", nfkc(address).strip()),
+                        "address_index": ring.blind_index(normalize_email(address)), "is_primary": n == 0, "position": n}
+                       for n, address in enumerate(emails)],
+        ContactPhone: [{"id": new_id(), "contact_id": contact_id, "sealed_e164": seal(ContactPhone, "e164", e164),
+                        "e164_index": ring.blind_index(e164), "is_primary": n == 0, "position": n} for n, e164 in enumerate(phones)],
+        ContactSearchToken: [{"contact_id": contact_id, "token": token} for token in ring.search_tokens(keys)],
+    }
+
+
+def names_of(contact: Contact) -> dict:
+    return {field: getattr(contact, field) for field in NAME_FIELDS}
+
+
+def email_row(contact: Contact, address: str, **fields) -> ContactEmail:
+    row = ContactEmail(contact_id=contact.id, address_index=crypto.installed().blind_index(normalize_email(address)), **fields)
+    row.share_key_of(contact)
+    row.address = nfkc(address).strip()
+    return row
+
+
+def phone_row(contact: Contact, e164: str, **fields) -> ContactPhone:
+    row = ContactPhone(contact_id=contact.id, e164_index=crypto.installed().blind_index(e164), **fields)
+    row.share_key_of(contact)
+    row.e164 = e164
+    return row
+
+
+async def write_search_tokens(uow: UnitOfWork, tokens_by_contact: dict) -> None:
+    """Replace the search tokens of the given contacts (already flushed) with the given ones."""
+    await uow.session.execute(delete(ContactSearchToken).where(ContactSearchToken.contact_id.in_(list(tokens_by_contact))))
+    rows = [{"contact_id": contact_id, "token": token} for contact_id, tokens in tokens_by_contact.items() for token in tokens]
+    if rows:
+        await uow.session.execute(insert(ContactSearchToken), rows)
 
 
 def _primary_first(items: list[dict]) -> list[dict]:
@@ -91,12 +163,11 @@ def _add_children(session, contact: Contact, values: dict) -> list[str]:
     """Add the lists given in `values` (popped from it) as rows of `contact`; the names of the lists."""
     added = []
     if "emails" in values:
-        session.add_all(ContactEmail(contact_id=contact.id, address=nfkc(e["address"]).strip(), normalized=normalize_email(e["address"]),
-                                     label=e.get("label"), is_primary=e["primary"], position=i)
+        session.add_all(email_row(contact, e["address"], label=e.get("label"), is_primary=e["primary"], position=i)
                         for i, e in enumerate(values.pop("emails")))
         added.append("emails")
     if "phones" in values:
-        session.add_all(ContactPhone(contact_id=contact.id, e164=p["e164"], label=p.get("label"), is_primary=p["primary"], position=i)
+        session.add_all(phone_row(contact, p["e164"], label=p.get("label"), is_primary=p["primary"], position=i)
                         for i, p in enumerate(values.pop("phones")))
         added.append("phones")
     if "accounts" in values:
@@ -116,10 +187,14 @@ async def _replace_children(uow: UnitOfWork, contact: Contact, values: dict) -> 
     return changed
 
 
-async def refresh_search_text(uow: UnitOfWork, contact: Contact) -> None:
-    emails = list((await uow.session.execute(select(ContactEmail.normalized).where(ContactEmail.contact_id == contact.id))).scalars())
-    phones = list((await uow.session.execute(select(ContactPhone.e164).where(ContactPhone.contact_id == contact.id))).scalars())
-    contact.search_text = contact_search_text(contact, emails, phones)
+async def refresh_search_tokens(uow: UnitOfWork, contact: Contact) -> list[str]:
+    """Recompute the contact's search tokens from what it holds now; its search keys."""
+    emails = [normalize_email(row.address) for row in (await uow.session.execute(
+        select(ContactEmail).where(ContactEmail.contact_id == contact.id))).scalars()]
+    phones = [row.e164 for row in (await uow.session.execute(select(ContactPhone).where(ContactPhone.contact_id == contact.id))).scalars()]
+    keys = contact_search_keys(names_of(contact), emails, phones)
+    await write_search_tokens(uow, {contact.id: crypto.installed().search_tokens(keys)})
+    return keys
 
 
 async def create_contact(uow: UnitOfWork, data: dict) -> Contact:
@@ -138,22 +213,26 @@ async def create_contacts(uow: UnitOfWork, items: list[dict]) -> list[Contact | 
             checked.append(await _check_contact_input(uow, data, creating=True))
         except InputError as error:
             checked.append(error)
-    now = uow.clock.now()
+    now, ring = uow.clock.now(), crypto.installed()
     results: list[Contact | InputError] = []
+    tokens: dict[uuid.UUID, set[str]] = {}
     for values in checked:
         if isinstance(values, InputError):
             results.append(values)
             continue
-        contact = Contact(id=new_id(), **{k: v for k, v in values.items() if k not in ("emails", "phones", "accounts")},
+        contact = Contact(id=new_id(), **{k: v for k, v in values.items() if k not in ("emails", "phones", "accounts", *NAME_FIELDS)},
                           created_at=now, updated_at=now)
         contact.custom_fields = contact.custom_fields or {}
-        # The search text from the input itself: reading back what was just written costs two queries.
-        contact.search_text = contact_search_text(contact, [normalize_email(e["address"]) for e in values.get("emails", ())],
-                                                  [p["e164"] for p in values.get("phones", ())])
+        seal_names(contact, values)
+        # The search keys from the input itself: reading back what was just written costs two queries.
+        keys = contact_search_keys(values, [normalize_email(e["address"]) for e in values.get("emails", ())],
+                                   [p["e164"] for p in values.get("phones", ())])
+        tokens[contact.id] = ring.search_tokens(keys)
         uow.session.add(contact)
         _add_children(uow.session, contact, values)
         results.append(contact)
     await uow.session.flush()
+    await write_search_tokens(uow, tokens)
     for contact in results:
         if isinstance(contact, Contact):
             await uow.emit("contact.created", "contact", contact.id)
@@ -166,8 +245,9 @@ async def update_contact(uow: UnitOfWork, contact_id: uuid.UUID, data: dict) -> 
     changed = await _replace_children(uow, contact, values)
     changed += changed_fields(contact, values)
     if changed:
-        await refresh_search_text(uow, contact)
-        if not contact.search_text:
+        if any(field in changed for field in NAME_FIELDS):
+            seal_names(contact, {})
+        if not await refresh_search_tokens(uow, contact):
             raise InputError(UserError("familyName", "a contact needs a name, an email or a phone", "REQUIRED"))
         contact.updated_at = uow.clock.now()
         await uow.session.flush()

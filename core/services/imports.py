@@ -15,6 +15,7 @@ import uuid
 
 from sqlalchemy import select, update
 
+from .. import crypto
 from ..errors import InputError, UserError
 from ..models import Account, Contact, ContactAccount, ContactEmail, ImportJob
 from ..normalize import company_match_name, nfkc, normalize_email
@@ -213,11 +214,15 @@ def _company_problems(company: str | None) -> list[UserError]:
 
 
 async def _known_emails(uow: UnitOfWork, items: list[dict]) -> set[str]:
-    emails = {normalize_email(data["emails"][0]["address"]) for data in items if data.get("emails")}
-    if not emails:
+    """The (normalised) emails of `items` already on a live contact, found by blind index."""
+    ring = crypto.installed()
+    by_index = {index: email for email in {normalize_email(data["emails"][0]["address"]) for data in items if data.get("emails")}
+                for index in ring.blind_indexes(email)}
+    if not by_index:
         return set()
-    return set((await uow.session.execute(select(ContactEmail.normalized).join(Contact, Contact.id == ContactEmail.contact_id).where(
-        ContactEmail.normalized.in_(emails), Contact.deleted_at.is_(None)))).scalars())
+    found = (await uow.session.execute(select(ContactEmail.address_index).join(Contact, Contact.id == ContactEmail.contact_id).where(
+        ContactEmail.address_index.in_(list(by_index)), Contact.deleted_at.is_(None)))).scalars()
+    return {by_index[index] for index in found}
 
 
 async def resumable(runtime) -> list[uuid.UUID]:

@@ -9,15 +9,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, select, update
 
 from ..contributions import MergeMove
 from ..errors import InputError, UserError
 from ..models import Account, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, Task
-from ..normalize import search_key
 from ..runtime import UnitOfWork
 from .accounts import account_search_text
-from .contacts import NAME_FIELDS, refresh_search_text
+from .contacts import NAME_FIELDS, refresh_search_tokens, seal_names
 
 MAX_MERGED = 20
 
@@ -84,6 +83,31 @@ async def _move_links(uow: UnitOfWork, model, owner_col: str, other_col: str, su
     return moved
 
 
+async def _move_sealed(uow: UnitOfWork, model, index_name: str, field: str, survivor: Contact, merged_ids, dry_run: bool) -> int:
+    """Move emails or phones to the survivor, dropping those it already has. They are sealed under
+    their person's key, so each moves as a new row sealed under the survivor's."""
+    index = getattr(model, index_name)
+    already = select(index).where(model.contact_id == survivor.id)
+    if dry_run:
+        return (await uow.session.execute(select(func.count(func.distinct(index))).where(
+            model.contact_id.in_(merged_ids), index.not_in(already)))).scalar_one()
+    have = set((await uow.session.execute(already)).scalars())
+    rows = (await uow.session.execute(select(model).where(model.contact_id.in_(merged_ids)))).scalars().all()
+    moved = 0
+    for row in sorted(rows, key=lambda r: (merged_ids.index(r.contact_id), r.position)):
+        if getattr(row, index_name) not in have:
+            have.add(getattr(row, index_name))
+            copy = model(contact_id=survivor.id, label=row.label, is_primary=row.is_primary, position=row.position,
+                         **{index_name: getattr(row, index_name)})
+            copy.share_key_of(survivor)
+            setattr(copy, field, getattr(row, field))
+            uow.session.add(copy)
+            moved += 1
+        await uow.session.delete(row)
+    await uow.session.flush()
+    return moved
+
+
 def _fill_blanks(survivor, merged, fields) -> None:
     for other in merged:
         for name in fields:
@@ -114,8 +138,8 @@ async def merge_contacts(uow: UnitOfWork, survivor_id: uuid.UUID, merged_ids: li
     moves = [
         MergeMove("core", "activity_target", await _move_links(uow, ActivityTarget, "contact_id", "activity_id", survivor.id, ids, dry_run)),
         MergeMove("core", "contact_account", await _move_links(uow, ContactAccount, "contact_id", "account_id", survivor.id, ids, dry_run)),
-        MergeMove("core", "contact_email", await _move_links(uow, ContactEmail, "contact_id", "normalized", survivor.id, ids, dry_run)),
-        MergeMove("core", "contact_phone", await _move_links(uow, ContactPhone, "contact_id", "e164", survivor.id, ids, dry_run)),
+        MergeMove("core", "contact_email", await _move_sealed(uow, ContactEmail, "address_index", "address", survivor, ids, dry_run)),
+        MergeMove("core", "contact_phone", await _move_sealed(uow, ContactPhone, "e164_index", "e164", survivor, ids, dry_run)),
         MergeMove("core", "task", await _count(uow, Task.contact_id, ids)),
     ]
     if not dry_run:
@@ -127,8 +151,9 @@ async def merge_contacts(uow: UnitOfWork, survivor_id: uuid.UUID, merged_ids: li
             for position, row in enumerate(rows):
                 row.is_primary, row.position = position == 0, position
         _fill_blanks(survivor, merged, (*NAME_FIELDS, "job_title", "department", "owner_id"))
+        seal_names(survivor, {})
         await uow.session.flush()
-        await refresh_search_text(uow, survivor)
+        await refresh_search_tokens(uow, survivor)
     return await _finish(uow, "contact", survivor, merged, moves, dry_run)
 
 
@@ -153,22 +178,18 @@ async def merge_accounts(uow: UnitOfWork, survivor_id: uuid.UUID, merged_ids: li
 
 
 async def contact_duplicates(session, limit: int = 100) -> list[DuplicateGroup]:
-    """Live contacts sharing a normalised email, an E.164 phone, or a full name (any spelling)."""
+    """Live contacts sharing a normalised email, an E.164 phone, or a full name (any spelling),
+    found by their blind indexes."""
     live = select(Contact.id).where(Contact.deleted_at.is_(None))
     groups: list[DuplicateGroup] = []
-    for reason, model, key in (("email", ContactEmail, ContactEmail.normalized), ("phone", ContactPhone, ContactPhone.e164)):
+    for reason, model, key in (("email", ContactEmail, ContactEmail.address_index), ("phone", ContactPhone, ContactPhone.e164_index),
+                               ("name", Contact, Contact.name_index)):
+        owner = model.contact_id if model is not Contact else model.id
         rows = await session.execute(
-            select(key, model.contact_id).where(model.contact_id.in_(live), key.in_(
-                select(key).where(model.contact_id.in_(live)).group_by(key).having(func.count(func.distinct(model.contact_id)) > 1)
-            )).order_by(key, model.contact_id))
+            select(key, owner).where(owner.in_(live), key.in_(
+                select(key).where(owner.in_(live), key.is_not(None)).group_by(key).having(func.count(func.distinct(owner)) > 1)
+            )).order_by(key, owner))
         groups += _group(reason, rows)
-    name_rows = await session.execute(
-        select(Contact.family_name, Contact.given_name, Contact.family_name_kana, Contact.given_name_kana, Contact.id)
-        .where(Contact.deleted_at.is_(None), or_(Contact.family_name.is_not(None), Contact.given_name.is_not(None))))
-    by_name: dict[str, list[uuid.UUID]] = {}
-    for family, given, _, _, contact_id in name_rows:
-        by_name.setdefault(search_key((family or "") + (given or "")), []).append(contact_id)
-    groups += [DuplicateGroup("name", sorted(ids)) for key, ids in sorted(by_name.items()) if len(ids) > 1 and key]
     return _unique(groups)[:limit]
 
 

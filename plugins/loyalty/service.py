@@ -485,8 +485,8 @@ async def redeem(uow: UnitOfWork, member_id: uuid.UUID, reward_id: uuid.UUID, *,
 
 
 async def _identity_keys(uow: UnitOfWork, contact_id) -> set[str]:
-    emails = (await uow.session.execute(select(ContactEmail.normalized).where(ContactEmail.contact_id == contact_id))).scalars()
-    phones = (await uow.session.execute(select(ContactPhone.e164).where(ContactPhone.contact_id == contact_id))).scalars()
+    emails = (await uow.session.execute(select(ContactEmail.address_index).where(ContactEmail.contact_id == contact_id))).scalars()
+    phones = (await uow.session.execute(select(ContactPhone.e164_index).where(ContactPhone.contact_id == contact_id))).scalars()
     return {f"email:{e}" for e in emails} | {f"phone:{p}" for p in phones}
 
 

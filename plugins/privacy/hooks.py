@@ -1,6 +1,6 @@
-"""Bundled plugin `privacy`: subject keys (crypto-shredding), the consent ledger, data-subject
-requests across every plugin, legal holds, restriction, third-party provision records and the
-access log.
+"""Bundled plugin `privacy`: the consent ledger, data-subject requests across every plugin (their
+erasure ends by destroying the subject's key: crypto-shredding), legal holds, restriction,
+third-party provision records and the access log.
 
 It answers the core's `enishi_consent_check` and `enishi_record_provision` for every other plugin,
 vetoes changes to a restricted person, logs reads of personal data, and serves one-click
@@ -20,9 +20,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from enishi.auth import NON_ADMIN_ROLES
-from enishi import CliCommand, ErasureReport, Permission, PersonalDataField, ScheduledJob, hookimpl
+from enishi import ErasureReport, Permission, PersonalDataField, ScheduledJob, hookimpl
 from enishi.errors import InputError, UserError
 from enishi.graphql.relay import parse_global_id, to_global_id
+from enishi.services import subject_keys
 
 from . import access_log, models, requests, schema, service
 
@@ -186,26 +187,12 @@ def enishi_scheduled_jobs():
 
 
 @hookimpl
-def enishi_cli_commands():
-    async def rotate(runtime, args):
-        print(f"re-wrapped {await service.rotate_keys(runtime)} subject keys under the current ENISHI_KEK; "
-              "ENISHI_KEK_PREVIOUS can now be removed")
-
-    def configure(parser):
-        parser.add_argument("action", choices=["rotate"], help="rotate: re-wrap every subject key under ENISHI_KEK")
-
-    return [CliCommand("keys", "manage the privacy plugin's key-encryption keys", configure, rotate)]
-
-
-@hookimpl
 def enishi_personal_data():
     return [
         PersonalDataField("privacy_consent", "state", "user.consent", purposes=("legal_obligation",), provenance="provided",
                           erasure="retain"),
         PersonalDataField("privacy_consent", "evidence", "user.consent", purposes=("legal_obligation",), provenance="provided",
                           erasure="anonymise"),
-        PersonalDataField("privacy_subject_key", "wrapped_key", "system.authentication", purposes=("security",),
-                          provenance="observed", erasure="delete", portable=False),
         PersonalDataField("privacy_request", "details", "user.content", purposes=("legal_obligation",), erasure="anonymise"),
         PersonalDataField("privacy_request_run", "section", "user", purposes=("legal_obligation",), erasure="anonymise", portable=False),
         PersonalDataField("privacy_export", "content", "user", purposes=("legal_obligation",), erasure="delete", portable=False),
@@ -237,7 +224,7 @@ async def enishi_subject_erase(uow, subject):
     destroyed, and stored exports are wiped."""
     report = ErasureReport("privacy")
     report.add("privacy_export", "delete", await requests.erase_exports(uow, subject.contact_id))
-    report.add("privacy_subject_key", "delete", await service.shred(uow, subject.contact_id))
+    report.add("core_subject_key", "delete", await subject_keys.shred(uow, subject.contact_id))
     for model, basis in ((models.PrivacyConsent, "GDPR Art. 7(1) / APPI: proof of consent"),
                          (models.PrivacyProvision, "APPI Art. 29: third-party provision records are kept")):
         kept = (await uow.session.execute(select(func.count()).select_from(model).where(model.contact_id == subject.contact_id))).scalar_one()

@@ -1,6 +1,6 @@
-"""Privacy tables: per-subject data keys (for crypto-shredding), the append-only consent ledger,
-data-subject requests with their per-plugin runs and exports, legal holds, restrictions,
-third-party provision records (APPI) and the hash-chained access log."""
+"""Privacy tables: the append-only consent ledger, data-subject requests with their per-plugin runs
+and exports, legal holds, restrictions, third-party provision records (APPI) and the hash-chained
+access log. (Subject keys are the core's: `enishi.models.SubjectKey`.)"""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,20 +13,6 @@ from enishi.db import Base, JSONType, UTCDateTime, new_id
 
 CONSENT_STATES = ("granted", "withdrawn")
 CONSENT_SOURCES = ("web_form", "import", "api", "agent", "gpc", "link", "dsr")
-
-
-class PrivacySubjectKey(Base):
-    """A subject's AES-256 data key, wrapped by the key-encryption key. Destroying it makes every
-    ciphertext of that subject unreadable for good (crypto-shredding)."""
-
-    __tablename__ = "privacy_subject_key"
-
-    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_contact.id", ondelete="CASCADE"), primary_key=True)
-    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
-    # Which key-encryption key wrapped it (a fingerprint), so `enishi keys rotate` can resume.
-    kek_id: Mapped[str | None] = mapped_column(String(16), info={"personal": False})
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    destroyed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class PrivacyConsent(Base):

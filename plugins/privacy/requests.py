@@ -20,7 +20,7 @@ import uuid
 
 from sqlalchemy import LargeBinary, func, or_, select, update
 
-from enishi import DataSubject, mail
+from enishi import DataSubject, crypto, mail
 from enishi.db import Base, checkpoint
 from enishi.errors import InputError, UserError
 from enishi.models import Contact, ContactEmail
@@ -28,8 +28,9 @@ from enishi.normalize import is_valid_email, normalize_email
 from enishi.runtime import UnitOfWork
 from enishi.services.common import Checker
 from enishi.services.contacts import delete_contact
+from enishi.services.subject_keys import subject_key
 
-from . import access_log, crypto, export, service
+from . import access_log, export, service
 from .models import (
     OPEN_STATUSES,
     REGIMES,
@@ -133,14 +134,14 @@ async def _encrypt_details(uow: UnitOfWork, contact_id, details: dict) -> bytes 
     details = {k: v for k, v in details.items() if v}
     if not details or contact_id is None:
         return None
-    key = await service.subject_key(uow, contact_id)
+    key = await subject_key(uow, contact_id)
     return None if key is None else crypto.encrypt(key, json.dumps(details, ensure_ascii=False), b"privacy-request")
 
 
 async def details_of(uow: UnitOfWork, request: PrivacyRequest) -> dict:
     if request.details is None or request.contact_id is None:
         return {}
-    key = await service.subject_key(uow, request.contact_id)
+    key = await subject_key(uow, request.contact_id)
     return {} if key is None else json.loads(crypto.decrypt(key, request.details, b"privacy-request"))
 
 
@@ -164,18 +165,17 @@ async def submit(uow: UnitOfWork, data: dict) -> PrivacyRequest:
     if data.get("type") is None:  # an unknown type was reported as INVALID_CHOICE already
         check.fail("type", "is required", "REQUIRED")
     check.done()
-    normalised = normalize_email(address)
-    index = crypto.blind_index(crypto.key_encryption_key(uow.settings), normalised)
+    indexes = crypto.installed().blind_indexes(normalize_email(address))
     now = uow.clock.now()
     recent = (await uow.session.execute(select(func.count()).select_from(PrivacyRequest).where(
-        PrivacyRequest.address_index == index, PrivacyRequest.received_at > now - dt.timedelta(days=1)))).scalar_one()
+        PrivacyRequest.address_index.in_(indexes), PrivacyRequest.received_at > now - dt.timedelta(days=1)))).scalar_one()
     if recent >= MAX_REQUESTS_PER_ADDRESS_PER_DAY:
         raise _fail("email", "too many requests for this address today; try again tomorrow", "RATE_LIMITED")
     match = (await uow.session.execute(select(ContactEmail.id, ContactEmail.contact_id).join(Contact, Contact.id == ContactEmail.contact_id)
-                                       .where(ContactEmail.normalized == normalised, Contact.deleted_at.is_(None))
+                                       .where(ContactEmail.address_index.in_(indexes), Contact.deleted_at.is_(None))
                                        .order_by(ContactEmail.is_primary.desc()).limit(1))).first()
     code = f"{secrets.randbelow(1_000_000):06d}"
-    request = _new_request(uow, request_type, regime, now, status="identity_unverified", channel="web", address_index=index,
+    request = _new_request(uow, request_type, regime, now, status="identity_unverified", channel="web", address_index=indexes[0],
                            contact_id=match.contact_id if match else None, code_expires_at=now + CODE_TTL)
     await uow.session.flush()
     request.code_hash = crypto.token_hash(f"{request.id}:{code}")
@@ -208,8 +208,8 @@ async def send_verification_code(runtime, event) -> None:
     """Mail the one-time code to the address the request matched (the outbox delivers the event)."""
     code = event.payload.get("_code")
     async with runtime.read_session() as session:
-        address = (await session.execute(select(ContactEmail.address).where(
-            ContactEmail.id == uuid.UUID(event.payload["email_id"])))).scalar()
+        row = await session.get(ContactEmail, uuid.UUID(event.payload["email_id"]))
+    address = row.address if row is not None else None
     if code is None or address is None:  # delivered before, or the address is gone since
         return
     body = (f"データ主体の請求（個人情報の開示・削除等）について、本人確認コードをお送りします。\n\n    {code}\n\n"
@@ -426,7 +426,7 @@ async def _run_one(runtime, request_id, planned: PrivacyRequestRun, actor_id) ->
             result = await runtime.plugins.call_one(impl, uow=uow, subject=await _subject(uow, request.contact_id))
             if run.action == "collect":
                 if result:
-                    key = await service.subject_key(uow, request.contact_id)
+                    key = await subject_key(uow, request.contact_id)
                     run.section = crypto.encrypt(key, json.dumps(result, ensure_ascii=False, default=str), b"privacy-section")
             else:
                 affected = dict(run.affected or {})
@@ -546,7 +546,7 @@ async def finish_held_erasures(runtime) -> int:
 
 
 async def _prepare_exports(uow: UnitOfWork, request: PrivacyRequest, runs) -> None:
-    key = await service.subject_key(uow, request.contact_id)
+    key = await subject_key(uow, request.contact_id)
     sections = {r.plugin: json.loads(crypto.decrypt(key, r.section, b"privacy-section")) if r.section else None for r in runs}
     recipients = (await uow.session.execute(select(PrivacyProvision.recipient).where(
         PrivacyProvision.contact_id == request.contact_id))).scalars().all()
@@ -585,7 +585,7 @@ async def download(uow: UnitOfWork, token: str) -> tuple[str, bytes] | None:
     won = (await uow.session.execute(update(PrivacyExport).where(PrivacyExport.id == row.id, PrivacyExport.downloaded_at.is_(None))
                                      .values(downloaded_at=now, content=None).execution_options(synchronize_session=False))).rowcount
     request = await uow.session.get(PrivacyRequest, request_id)
-    key = await service.subject_key(uow, request.contact_id)
+    key = await subject_key(uow, request.contact_id)
     if not won or key is None:
         return None
     await access_log.append(uow, request.contact_id, "dsr_export_downloaded", f"data-subject request {request.id} ({fmt})")

@@ -1,5 +1,5 @@
-"""Privacy rules for keys and consent: subject keys (crypto-shredding, KEK rotation) and the consent
-ledger with `check`, the service other plugins reach through the `enishi_consent_check` hook.
+"""Privacy rules for consent: the consent ledger with `check`, the service other plugins reach
+through the `enishi_consent_check` hook.
 Data-subject requests live in `requests.py`, the access log in `access_log.py`."""
 from __future__ import annotations
 
@@ -8,78 +8,22 @@ import binascii
 import uuid
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidTag
 from sqlalchemy import func, select
 
+from enishi import crypto
 from enishi.errors import InputError, UserError
-from enishi.settings import ConfigError
 from enishi.models import Contact
 from enishi.runtime import UnitOfWork
 from enishi.services.common import Checker
+from enishi.services.subject_keys import subject_key
 
-from . import crypto
-from .models import CONSENT_SOURCES, CONSENT_STATES, PrivacyConsent, PrivacyRestriction, PrivacySubjectKey
+from .models import CONSENT_SOURCES, CONSENT_STATES, PrivacyConsent, PrivacyRestriction
 
 PURPOSE_MAX = 60
 
 
 def _fail(field: str, message: str, code: str) -> InputError:
     return InputError(UserError(field, message, code))
-
-
-async def subject_key(uow: UnitOfWork, contact_id) -> bytes | None:
-    """The subject's data key, created on first use; None once it was destroyed (erased)."""
-    ring = crypto.key_ring(uow.settings)
-    current_id, kek = next(iter(ring.items()))
-    row = await uow.session.get(PrivacySubjectKey, contact_id, with_for_update=True)
-    if row is None:
-        row = PrivacySubjectKey(contact_id=contact_id, wrapped_key=crypto.new_wrapped_key(kek), kek_id=current_id,
-                                created_at=uow.clock.now())
-        uow.session.add(row)
-        await uow.session.flush()
-    if row.wrapped_key is None:
-        return None
-    return _unwrap(ring, row)
-
-
-def _unwrap(ring: dict[str, bytes], row: PrivacySubjectKey) -> bytes:
-    """Unwrap with the KEK named on the row; rows from before fingerprints try each key."""
-    candidates = [ring[row.kek_id]] if row.kek_id in ring else [] if row.kek_id else list(ring.values())
-    for kek in candidates:
-        try:
-            return crypto.unwrap(kek, row.wrapped_key)
-        except InvalidTag:
-            continue
-    raise ConfigError("a subject key was wrapped by a key-encryption key that is not configured (set ENISHI_KEK_PREVIOUS)")
-
-
-async def rotate_keys(runtime, batch: int = 500) -> int:
-    """Re-wrap every live subject key under the current KEK (`enishi keys rotate`). Resumable:
-    keys already under the current KEK are skipped, and each batch commits on its own."""
-    ring = crypto.key_ring(runtime.settings)
-    current_id, kek = next(iter(ring.items()))
-    rewrapped = 0
-    while True:
-        async with runtime.unit_of_work() as uow:
-            rows = (await uow.session.execute(
-                select(PrivacySubjectKey).where(PrivacySubjectKey.wrapped_key.is_not(None),
-                                                (PrivacySubjectKey.kek_id != current_id) | PrivacySubjectKey.kek_id.is_(None))
-                .limit(batch).with_for_update())).scalars().all()
-            for row in rows:
-                row.wrapped_key, row.kek_id = crypto.wrap(kek, _unwrap(ring, row)), current_id
-        rewrapped += len(rows)
-        if len(rows) < batch:
-            return rewrapped
-
-
-async def shred(uow: UnitOfWork, contact_id) -> int:
-    """Destroy the subject's data key: their ciphertexts can never be read again."""
-    row = await uow.session.get(PrivacySubjectKey, contact_id, with_for_update=True)
-    if row is None or row.wrapped_key is None:
-        return 0
-    row.wrapped_key, row.destroyed_at = None, uow.clock.now()
-    await uow.session.flush()
-    return 1
 
 
 async def record_consent(uow: UnitOfWork, contact_id, data: dict) -> PrivacyConsent:

@@ -606,9 +606,10 @@ async def mail_survey(runtime, event) -> None:
     """Mail the survey link to the requester's primary address (the outbox delivers the event)."""
     token = event.payload.get("_token")
     async with runtime.read_session() as session:
-        number, address = (await session.execute(
-            select(SupportTicket.number, ContactEmail.address).join(ContactEmail, ContactEmail.contact_id == SupportTicket.requester_id)
+        number, email = (await session.execute(
+            select(SupportTicket.number, ContactEmail).join(ContactEmail, ContactEmail.contact_id == SupportTicket.requester_id)
             .where(SupportTicket.id == event.entity_id, ContactEmail.is_primary.is_(True)))).first() or (None, None)
+    address = email.address if email is not None else None
     if token is None or address is None:  # delivered before, or nobody to ask any more
         return
     link = runtime.settings.public_link(f"/support/csat/{token}")

@@ -12,3 +12,48 @@ async def test_migrated_database_matches_the_models(api):
     async with api.runtime.engine.connect() as connection:
         differences = await connection.run_sync(diff)
     assert differences == []
+
+
+async def test_upgrading_seals_the_plaintext_an_earlier_version_stored(enishi_api, enishi_fresh_database_url, enishi_base_settings):
+    """Migration 0005 encrypts names, emails and phones written before it, with nothing lost."""
+    import asyncio
+    import dataclasses
+    import datetime as dt
+    import uuid
+
+    import sqlalchemy as sa
+
+    from enishi.db import JSONType, UTCDateTime, create_engine
+    from enishi.db.migrate import upgrade
+    from enishi.runtime import Runtime
+
+    runtime = Runtime(dataclasses.replace(enishi_base_settings, database_url=enishi_fresh_database_url))
+    await asyncio.to_thread(upgrade, runtime, "0004")  # Alembic runs its own event loop
+    contact_id, now = uuid.uuid4(), dt.datetime(2024, 6, 1, tzinfo=dt.timezone.utc)
+    contact = sa.table("core_contact", sa.column("id", sa.Uuid()), sa.column("family_name"), sa.column("given_name"),
+                       sa.column("family_name_kana"), sa.column("given_name_kana"), sa.column("custom_fields", JSONType),
+                       sa.column("search_text"), sa.column("created_at", UTCDateTime()), sa.column("updated_at", UTCDateTime()))
+    email = sa.table("core_contact_email", sa.column("id", sa.Uuid()), sa.column("contact_id", sa.Uuid()), sa.column("address"),
+                     sa.column("normalized"), sa.column("is_primary"), sa.column("position"))
+    phone = sa.table("core_contact_phone", sa.column("id", sa.Uuid()), sa.column("contact_id", sa.Uuid()), sa.column("e164"),
+                     sa.column("is_primary"), sa.column("position"))
+    engine = create_engine(enishi_fresh_database_url)
+    async with engine.begin() as connection:
+        await connection.execute(contact.insert().values(id=contact_id, family_name="山田", given_name="太郎", family_name_kana="ヤマダ",
+                                                         given_name_kana="タロウ", custom_fields={}, search_text="山田太郎",
+                                                         created_at=now, updated_at=now))
+        await connection.execute(email.insert().values(id=uuid.uuid4(), contact_id=contact_id, address="Taro@ABC.co.jp",
+                                                       normalized="taro@abc.co.jp", is_primary=True, position=0))
+        await connection.execute(phone.insert().values(id=uuid.uuid4(), contact_id=contact_id, e164="+81312345678", is_primary=True,
+                                                       position=0))
+    await engine.dispose()
+    await asyncio.to_thread(upgrade, runtime)
+    await runtime.close()
+
+    api = await enishi_api(database_url=enishi_fresh_database_url)
+    found = await api.graphql('{ contacts(filter: {search: "やまだ"}) { nodes { displayName familyNameKana emails { address } '
+                              'phones { e164 } } } }')
+    assert found["contacts"]["nodes"] == [{"displayName": "山田 太郎", "familyNameKana": "ヤマダ", "emails": [{"address": "Taro@ABC.co.jp"}],
+                                           "phones": [{"e164": "+81312345678"}]}]
+    by_email = await api.graphql('{ contacts(filter: {email: {eq: "taro@abc.co.jp"}}) { totalCount } }')
+    assert by_email["contacts"]["totalCount"] == 1

@@ -149,3 +149,28 @@ async def test_soft_deleted_contact_leaves_lists_but_not_the_record(api):
     assert manager_view["node"]["deletedAt"] is not None
     restored = await api.mutate("restoreContact", {"id": contact["id"]}, "contact { deletedAt }")
     assert restored["contact"]["deletedAt"] is None
+
+
+async def test_names_emails_and_phones_are_encrypted_at_rest_yet_found_and_shown(api):
+    from sqlalchemy import text
+
+    contact = await create_contact(api, **YAMADA, emails=[{"address": "Taro@ABC.co.jp"}], phones=[{"number": "03-1234-5678"}])
+    cells = []
+    async with api.runtime.read_session() as session:
+        for table in ("core_contact", "core_contact_email", "core_contact_phone", "core_contact_search_token", "core_subject_key"):
+            for row in (await session.execute(text(f"SELECT * FROM {table}"))).all():
+                cells += [cell.decode("utf-8", "replace") if isinstance(cell, bytes) else str(cell) for cell in row]
+    stored = " ".join(cells).lower()
+    for spelling in ("山田", "太郎", "ヤマダ", "タロウ", "taro@abc.co.jp", "taro", "81312345678", "0312345678"):
+        assert spelling.lower() not in stored, spelling
+
+    node = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { displayName familyNameKana emails { address } "
+                             "phones { e164 } } } }", {"id": contact["id"]})
+    assert node["node"] == {"displayName": "山田 太郎", "familyNameKana": "ヤマダ", "emails": [{"address": "Taro@ABC.co.jp"}],
+                            "phones": [{"e164": "+81312345678"}]}
+    by_email = await api.graphql('{ contacts(filter: {email: {eq: "ＴＡＲＯ@abc.co.jp"}}) { nodes { familyName } } }')
+    assert by_email["contacts"]["nodes"] == [{"familyName": "山田"}]
+    without = await api.graphql('{ contacts(filter: {email: {isNull: true}}) { totalCount } }')
+    assert without["contacts"]["totalCount"] == 0
+    errors = await api.errors('{ contacts(filter: {email: {contains: "taro"}}) { totalCount } }')
+    assert errors[0]["extensions"]["code"] == "INVALID_ARGUMENT" and "search" in errors[0]["message"]

@@ -31,9 +31,10 @@ async def test_page_size_is_capped_and_cursors_are_checked(api):
 
 
 async def test_default_page_and_nodes_shortcut(api):
-    for i in range(25):
-        await create_contact(api, familyName=f"Person {i:02d}", familyNameKana=f"ヒト{i:02d}")
+    # Listed by the reading's first two kana (五十音): ア… before イ… before ウ…
+    for i, first in reversed(list(enumerate("アイウエオカキクケコサシスセソタチツテトナニヌネノ"))):
+        await create_contact(api, familyName=f"Person {i:02d}", familyNameKana=f"{first}ラ")
     data = await api.graphql("{ contacts { totalCount nodes { familyName } pageInfo { hasNextPage } } }")
     assert data["contacts"]["totalCount"] == 25
     assert len(data["contacts"]["nodes"]) == 20 and data["contacts"]["pageInfo"]["hasNextPage"]
-    assert data["contacts"]["nodes"][0]["familyName"] == "Person 00"
+    assert [node["familyName"] for node in data["contacts"]["nodes"]] == [f"Person {i:02d}" for i in range(20)]

@@ -75,7 +75,7 @@ async def test_evidence_is_encrypted_at_rest_and_shredded_on_erasure(api):
     assert exported["node"]["personalData"]["privacy"]["consents"][0]["evidence"] == "フォーム送信 IP 203.0.113.7 taro@abc.co.jp"
     async with api.runtime.unit_of_work() as uow:
         reports = dict(await api.runtime.plugins.call("enishi_subject_erase", uow=uow, subject=DataSubject(_raw(contact["id"]))))
-    assert reports["privacy"].affected == {"privacy_export:delete": 0, "privacy_subject_key:delete": 1}
+    assert reports["privacy"].affected == {"privacy_export:delete": 0, "core_subject_key:delete": 1}
     assert reports["privacy"].retained[0]["entity"] == "privacy_consent"
     async with api.runtime.unit_of_work() as uow:
         collected = dict(await api.runtime.plugins.call("enishi_subject_collect", uow=uow, subject=DataSubject(_raw(contact["id"]))))

@@ -24,17 +24,20 @@ async def test_keys_rotate_rewraps_every_subject_key(enishi_api, enishi_fresh_mi
         await api.mutate("recordConsent", {"contactId": person["id"], "purpose": "marketing", "state": "granted",
                                            "evidence": f"form {person['id']}"}, "consent { state }")
     async with api.runtime.read_session() as session:
-        before = dict((await session.execute(text("SELECT contact_id, wrapped_key FROM privacy_subject_key"))).all())
+        before = dict((await session.execute(text("SELECT contact_id, wrapped_key FROM core_subject_key"))).all())
 
     env = {"ENISHI_DATABASE_URL": enishi_fresh_migrated, "ENISHI_KEK": NEW, "ENISHI_KEK_PREVIOUS": OLD, "ENISHI_ENVIRONMENT": "production"}
     assert "re-wrapped 3 subject keys" in enishi("keys", "rotate", env=env).stdout
     assert "re-wrapped 0 subject keys" in enishi("keys", "rotate", env=env).stdout  # resumable: nothing left to do
 
     async with api.runtime.read_session() as session:
-        after = dict((await session.execute(text("SELECT contact_id, wrapped_key FROM privacy_subject_key"))).all())
+        after = dict((await session.execute(text("SELECT contact_id, wrapped_key FROM core_subject_key"))).all())
     assert set(after) == set(before) and all(after[c] != before[c] for c in before)
     rotated = await enishi_api(database_url=enishi_fresh_migrated, key_encryption_key=NEW)
     assert await _evidence(rotated, people[0]["id"]) == f"form {people[0]['id']}"
+    # Blind indexes and search tokens were recomputed under the new key: search still finds people.
+    found = await rotated.graphql('{ contacts(filter: {search: "鍵1"}) { nodes { familyName } } }', role="compliance")
+    assert [node["familyName"] for node in found["contacts"]["nodes"]] == ["鍵1"]
     without_old = enishi("keys", "rotate", env={**env, "ENISHI_KEK": base64.b64encode(secrets.token_bytes(32)).decode(),
                                                  "ENISHI_KEK_PREVIOUS": ""}, check=False)
     assert without_old.returncode != 0 and "ENISHI_KEK_PREVIOUS" in without_old.stderr
