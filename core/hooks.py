@@ -130,6 +130,11 @@ async def enishi_subject_collect(uow, subject: DataSubject):
 
 
 @hookimpl
+def enishi_holdable_types():
+    return ["Activity"]
+
+
+@hookimpl
 async def enishi_subject_erase(uow, subject: DataSubject):
     session = uow.session
     report = ErasureReport("core")

@@ -164,6 +164,13 @@ def enishi_subject_erase(uow, subject):
     erase the rest. The privacy plugin calls you again when the hold ends."""
 
 
+@hookspec
+def enishi_holdable_types():
+    """Return the GraphQL node type names of your records that a legal hold can keep: those your
+    `enishi_subject_erase` passes to `report.hold_back`. The privacy plugin's `placeLegalHold`
+    accepts ids of these types only, so that no hold is placed that no erasure would honour."""
+
+
 # --- cooperation hooks (a provider plugin answers; callers work without one) -------------------
 
 

@@ -27,7 +27,6 @@ from . import models as orm
 from .models import OPEN_STATUSES, PrivacyConsent
 
 # Records a legal hold can name: the plugins that keep them through erasure (`ErasureReport.hold_back`).
-HOLDABLE = ("Activity", "SupportTicket")
 
 
 @strawberry.type
@@ -290,6 +289,11 @@ class DataSubjectRequestQuery:
         order = [(SortKey(orm.PrivacyRequest.due_at, "datetime"), False), (SortKey(orm.PrivacyRequest.id, "uuid"), False)]
         return await paginate(info.context, statement, order, PageRequest(first, after, None, None), DataSubjectRequest.from_row)
 
+    @strawberry.field(description="The node types a legal hold can keep: those whose plugin's erasure honours holds.")
+    def legal_hold_types(self, info: Info) -> list[str]:
+        info.context.require("privacy.request.manage")
+        return list(_holdable(info))
+
     @strawberry.field(description="Legal holds on a contact's records.")
     async def legal_holds(self, info: Info, contact_id: strawberry.ID, active: bool = True) -> list[LegalHold]:
         info.context.require("privacy.request.manage")
@@ -337,7 +341,8 @@ class CreateDataSubjectRequestInput:
 @strawberry.input
 class PlaceLegalHoldInput:
     contact_id: strawberry.ID
-    record_id: strawberry.ID = strawberry.field(description="The global id of an Activity or a SupportTicket.")
+    record_id: strawberry.ID = strawberry.field(
+        description="The global id of a record of a type that erasure can hold back (`legalHoldTypes`: Activity, SupportTicket, …).")
     basis: str = strawberry.field(description="Why it must be kept, e.g. a statutory retention or a pending claim.")
     reference: str | None = None
     until: dt.date | None = None
@@ -386,6 +391,10 @@ class VerifyDataSubjectRequestInput:
 class VerifyDataSubjectRequestPayload:
     verified: bool
     user_errors: list[UserErrorType]
+
+
+def _holdable(info: Info) -> tuple[str, ...]:
+    return tuple(sorted({name for _, name in info.context.runtime.plugins.contributions("enishi_holdable_types")}))
 
 
 def _request_id(value) -> uuid.UUID:
@@ -477,7 +486,7 @@ class DataSubjectRequestMutation:
     @strawberry.mutation
     async def place_legal_hold(self, info: Info, input: PlaceLegalHoldInput) -> LegalHoldPayload:
         row, errors = await run_mutation(info, "privacy.request.manage", lambda uow: requests.place_hold(
-            uow, parse_global_id(input.contact_id, "Contact", "contactId"), *split_global_id(input.record_id, HOLDABLE, "recordId"),
+            uow, parse_global_id(input.contact_id, "Contact", "contactId"), *split_global_id(input.record_id, _holdable(info), "recordId"),
             input_values(input, skip=("contact_id", "record_id"))))
         return LegalHoldPayload(hold=LegalHold.from_row(row) if row else None, user_errors=errors)
 

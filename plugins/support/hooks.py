@@ -175,6 +175,11 @@ async def enishi_subject_collect(uow, subject):
 
 
 @hookimpl
+def enishi_holdable_types():
+    return ["SupportTicket"]
+
+
+@hookimpl
 async def enishi_subject_erase(uow, subject):
     report = ErasureReport("support")
     tickets = (await uow.session.execute(select(models.SupportTicket.id).where(

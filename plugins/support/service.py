@@ -134,6 +134,7 @@ async def create_policy(uow: UnitOfWork, data: dict) -> SupportSlaPolicy:
     check.done()
     position = data.get("position")
     if position is None:
+        await one_at_a_time(uow, "support_sla_policy_position")  # two policies at once must not share the next position
         position = ((await uow.session.execute(select(func.max(SupportSlaPolicy.position)))).scalar_one() or 0) + 1
     policy = SupportSlaPolicy(name=name, position=position, conditions=data.get("conditions") or {}, targets=targets, calendar_id=calendar_id)
     uow.session.add(policy)

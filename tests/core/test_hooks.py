@@ -15,6 +15,7 @@ from strawberry.types import Info
 from enishi import ActivityType, DataSubject, ErasureReport, MergeMove, Permission, PersonalDataField, ScheduledJob, hookimpl
 from enishi import hookdoc, hookspecs, models
 from enishi.errors import InputError, UserError
+from enishi.graphql.relay import to_global_id
 from enishi.plugin_host import PluginError, PluginHost
 from enishi.settings import Settings
 from enishi.worker import run_due_jobs
@@ -128,6 +129,10 @@ class RecordingPlugin:
     def enishi_subject_collect(self, uow, subject):
         note = self.held.get(subject.contact_id)
         return {"note": note} if note else None
+
+    @hookimpl
+    def enishi_holdable_types(self):
+        return ["HookTestNote"]
 
     @hookimpl
     def enishi_subject_erase(self, uow, subject):
@@ -276,6 +281,21 @@ async def test_hook_enishi_subject_erase(enishi_api):
     async with api.runtime.unit_of_work() as uow:  # idempotent: a second run finds nothing left
         again = dict(await api.runtime.plugins.call("enishi_subject_erase", uow=uow, subject=DataSubject(subject_id)))
     assert sum(again["core"].affected.values()) == 0 and again["hooktest"].affected == {}
+
+
+async def test_hook_enishi_holdable_types(plugged):
+    _, with_plugin = plugged
+    person = await create_contact(with_plugin, familyName="保留")
+    note_id = to_global_id("HookTestNote", uuid.uuid4())
+    types = await with_plugin.graphql("{ legalHoldTypes }", role="compliance")
+    assert types["legalHoldTypes"] == ["Activity", "HookTestNote", "SupportTicket"]
+    held = await with_plugin.mutate("placeLegalHold", {"contactId": person["id"], "recordId": note_id, "basis": "pending claim"},
+                                    "hold { nodeType recordId }", role="compliance")
+    assert held["hold"] == {"nodeType": "HookTestNote", "recordId": note_id} and held["userErrors"] == []
+    # A type no plugin declared would be a hold nobody honours: refused, not silently accepted.
+    refused = await with_plugin.mutate("placeLegalHold", {"contactId": person["id"], "recordId": to_global_id("Task", uuid.uuid4()),
+                                                          "basis": "pending claim"}, "hold { id }", role="compliance")
+    assert refused["hold"] is None and refused["userErrors"][0]["code"] == "WRONG_ID_TYPE"
 
 
 def test_hook_enishi_migrations():

@@ -27,6 +27,7 @@ PRIVACY_FIELDS = {
     "Query.consentHistory": "privacy.consent.read", "Query.consentWithdrawalLink": "privacy.consent.write",
     "Mutation.recordConsent": "privacy.consent.write", "Mutation.withdrawConsent": "privacy.consent.write",
     "Query.dataSubjectRequests": "privacy.request.manage", "Query.legalHolds": "privacy.request.manage",
+    "Query.legalHoldTypes": "privacy.request.manage",
     "Query.accessLog": "privacy.audit", "Query.verifyAccessLog": "privacy.audit",
     "Mutation.createDataSubjectRequest": "privacy.request.intake",
     "Mutation.submitDataSubjectRequest": "public", "Mutation.verifyDataSubjectRequest": "public",
