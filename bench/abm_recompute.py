@@ -88,7 +88,8 @@ async def load(runtime, accounts: int) -> None:
 
 
 async def run(accounts: int, rounds: int, url: str) -> dict:
-    runtime = Runtime(Settings(database_url=url, environment="production"), clock=ManualClock(NOW))
+    runtime = Runtime(Settings(database_url=url, environment="production", key_encryption_key="dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="),
+                      clock=ManualClock(NOW))
     await asyncio.to_thread(upgrade, runtime)
     started = time.perf_counter()
     await load(runtime, accounts)

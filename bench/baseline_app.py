@@ -12,13 +12,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from enishi import crypto  # noqa: E402
 from enishi.db import create_engine, sessionmakers  # noqa: E402
 from enishi.runtime import settle_heap  # noqa: E402
+from enishi.settings import Settings  # noqa: E402
 
 from contact_page import floor_page  # noqa: E402  (this folder)
 
 
 def build(url: str) -> Starlette:
+    # The floor decrypts names and emails as Enishi does: same KEK (ENISHI_KEK), no Runtime.
+    crypto.install(crypto.KeyRing(Settings.from_env()))
     engine = create_engine(url)
     reader, writer = sessionmakers(engine)
 

@@ -44,7 +44,7 @@ def main() -> None:
     enishi_port, floor_port = free_port(), free_port()
     enishi_url, floor_url = f"http://127.0.0.1:{enishi_port}", f"http://127.0.0.1:{floor_port}"
     servers = [start([*cli, "serve", "--port", str(enishi_port)], env, enishi_url),
-               start([sys.executable, str(HERE / "baseline_app.py"), "--port", str(floor_port), "--db", db], {}, floor_url)]
+               start([sys.executable, str(HERE / "baseline_app.py"), "--port", str(floor_port), "--db", db], env, floor_url)]
     auth = {"Authorization": f"Bearer {token}"}
     try:
         rounds = {"floor": [], "enishi": []}

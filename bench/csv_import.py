@@ -82,6 +82,9 @@ async def floor(data: bytes) -> float:
     async with runtime.unit_of_work() as uow:
         connection = await uow.session.connection()
         for model, rows in rows_by_model.items():
+            if connection.dialect.name == "sqlite":  # executemany: SQLite's fastest
+                await connection.execute(model.__table__.insert(), rows)
+                continue
             # Multi-row VALUES, as the ORM's own batched INSERT does: asyncpg's executemany is slower.
             for first in range(0, len(rows), FLOOR_CHUNK):
                 await connection.execute(model.__table__.insert().values(rows[first:first + FLOOR_CHUNK]))

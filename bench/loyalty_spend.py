@@ -76,7 +76,8 @@ def main() -> None:
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="enishi-bench-")
     db = os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{workdir}/bench.db"
-    env = {"ENISHI_DATABASE_URL": db, "ENISHI_ENVIRONMENT": "production", "ENISHI_LOG_LEVEL": "WARNING"}
+    env = {"ENISHI_DATABASE_URL": db, "ENISHI_ENVIRONMENT": "production", "ENISHI_LOG_LEVEL": "WARNING",
+           "ENISHI_KEK": "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="}
     cli = [sys.executable, "-m", "enishi.cli"]
     subprocess.run([*cli, "db", "upgrade"], env={**os.environ, **env}, check=True, capture_output=True)
     token = subprocess.run([*cli, "token", "create", "--role", "manager"], env={**os.environ, **env}, check=True,
@@ -84,7 +85,7 @@ def main() -> None:
     enishi_port, floor_port = free_port(), free_port()
     enishi_url, floor_url = f"http://127.0.0.1:{enishi_port}", f"http://127.0.0.1:{floor_port}"
     servers = [start([*cli, "serve", "--port", str(enishi_port)], env, enishi_url),
-               start([sys.executable, str(HERE / "baseline_app.py"), "--port", str(floor_port), "--db", db], {}, floor_url)]
+               start([sys.executable, str(HERE / "baseline_app.py"), "--port", str(floor_port), "--db", db], env, floor_url)]
     try:
         auth = {"Authorization": f"Bearer {token}"}
 

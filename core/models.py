@@ -215,7 +215,8 @@ class ContactSearchToken(Base):
     emails and phone digits. A search asks for the contacts holding every token of its text."""
 
     __tablename__ = "core_contact_search_token"
-    __table_args__ = (Index("ix_core_contact_search_token_token", "token", "contact_id"),)
+    # Clustered on the primary key on SQLite (no rowid B-tree beside it): a third smaller, faster to fill.
+    __table_args__ = (Index("ix_core_contact_search_token_token", "token", "contact_id"), {"sqlite_with_rowid": False})
 
     contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_contact.id", ondelete="CASCADE"), primary_key=True)
     token: Mapped[str] = mapped_column(String(16), primary_key=True)

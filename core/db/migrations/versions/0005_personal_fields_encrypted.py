@@ -37,7 +37,8 @@ def upgrade() -> None:
     sa.Column('contact_id', sa.Uuid(), nullable=False),
     sa.Column('token', sa.String(length=16), nullable=False),
     sa.ForeignKeyConstraint(['contact_id'], ['core_contact.id'], name=op.f('fk_core_contact_search_token_contact_id_core_contact'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('contact_id', 'token', name=op.f('pk_core_contact_search_token'))
+    sa.PrimaryKeyConstraint('contact_id', 'token', name=op.f('pk_core_contact_search_token')),
+    sqlite_with_rowid=False,
     )
     with op.batch_alter_table('core_contact_search_token', schema=None) as batch_op:
         batch_op.create_index('ix_core_contact_search_token_token', ['token', 'contact_id'], unique=False)
