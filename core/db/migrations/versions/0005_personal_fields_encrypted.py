@@ -114,30 +114,34 @@ def _seal_existing_rows() -> None:
             emails.setdefault(row.contact_id, []).append(row)
         for row in bind.execute(sa.select(phone.c.id, phone.c.contact_id, phone.c.e164).where(phone.c.contact_id.in_(ids))):
             phones.setdefault(row.contact_id, []).append(row)
+        new_keys, contact_rows, email_rows, phone_rows, token_rows = [], [], [], [], []
         for row in rows:
             stored = keys.get(row.id)
             if stored is None:
                 data_key, wrapped = ring.new_data_key()
-                bind.execute(key_table.insert().values(contact_id=row.id, wrapped_key=wrapped, kek_id=ring.current_id,
-                                                       created_at=sa.func.now()))
+                new_keys.append({'contact_id': row.id, 'wrapped_key': wrapped, 'kek_id': ring.current_id})
             elif stored.wrapped_key is None:
                 data_key = None  # erased: its names were anonymised already
             else:
                 data_key = ring.unwrap(stored.kek_id, stored.wrapped_key)
             names = {name: getattr(row, name) for name in NAME_FIELDS}
-            sealed = {f'sealed_{name}': _seal(data_key, value, f'core_contact.{name}') for name, value in names.items()}
-            bind.execute(contact.update().where(contact.c.id == row.id).values(**sealed, **name_columns(names)))
-            for item in emails.get(row.id, []):
-                bind.execute(email.update().where(email.c.id == item.id).values(
-                    sealed_address=_seal(data_key, item.address, 'core_contact_email.address'), address_index=ring.blind_index(item.normalized)))
-            for item in phones.get(row.id, []):
-                bind.execute(phone.update().where(phone.c.id == item.id).values(
-                    sealed_e164=_seal(data_key, item.e164, 'core_contact_phone.e164'), e164_index=ring.blind_index(item.e164)))
+            contact_rows.append({'_id': row.id, **name_columns(names),
+                                 **{f'sealed_{name}': _seal(data_key, value, f'core_contact.{name}') for name, value in names.items()}})
+            email_rows += [{'_id': item.id, 'sealed_address': _seal(data_key, item.address, 'core_contact_email.address'),
+                            'address_index': ring.blind_index(item.normalized)} for item in emails.get(row.id, [])]
+            phone_rows += [{'_id': item.id, 'sealed_e164': _seal(data_key, item.e164, 'core_contact_phone.e164'),
+                            'e164_index': ring.blind_index(item.e164)} for item in phones.get(row.id, [])]
             keys_of_row = contact_search_keys(names, [normalize_email(e.address) for e in emails.get(row.id, [])],
                                               [p.e164 for p in phones.get(row.id, [])])
-            tokens = ring.search_tokens(keys_of_row)
-            if tokens:
-                bind.execute(token_table.insert(), [{'contact_id': row.id, 'token': t} for t in tokens])
+            token_rows += [{'contact_id': row.id, 'token': token} for token in ring.search_tokens(keys_of_row)]
+        # One executemany per table and batch: row-by-row statements would take hours at a million people.
+        for statement, params in ((key_table.insert().values(created_at=sa.func.now()), new_keys),
+                                  (contact.update().where(contact.c.id == sa.bindparam('_id')), contact_rows),
+                                  (email.update().where(email.c.id == sa.bindparam('_id')), email_rows),
+                                  (phone.update().where(phone.c.id == sa.bindparam('_id')), phone_rows),
+                                  (token_table.insert(), token_rows)):
+            if params:
+                bind.execute(statement, params)
 
 
 def _seal(data_key, value, context: str):
