@@ -165,6 +165,13 @@ def enishi_subject_erase(uow, subject):
 
 
 @hookspec
+def enishi_personal_data_read(uow, contact_ids):
+    """People whose encrypted personal fields (names, kana, emails, phones) a GraphQL request
+    decrypted, called after the request with `uow.actor_id` the reader: the privacy plugin's access
+    log records them. Runs in its own transaction; raising fails the request."""
+
+
+@hookspec
 def enishi_holdable_types():
     """Return the GraphQL node type names of your records that a legal hold can keep: those your
     `enishi_subject_erase` passes to `report.hold_back`. The privacy plugin's `placeLegalHold`

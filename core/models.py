@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from contextvars import ContextVar
 
 from sqlalchemy import (
     Boolean,
@@ -86,6 +87,11 @@ class SubjectKey(Base):
     destroyed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+# The people whose sealed fields were decrypted in the current request: the GraphQL view sets a
+# set here and hands it to `enishi_personal_data_read` (the privacy plugin's access log).
+personal_reads: ContextVar[set | None] = ContextVar("enishi_personal_reads", default=None)
+
+
 class Sealed:
     """A personal field kept encrypted (AES-256-GCM, subject key) in the column `sealed_<name>`;
     reading the attribute decrypts, assigning encrypts. None once the subject key is destroyed."""
@@ -105,6 +111,8 @@ class Sealed:
         data_key = row.subject_data_key() if sealed is not None else None
         value = None if data_key is None else crypto.decrypt(data_key, sealed, self.context)
         opened[self.name] = (sealed, value)
+        if value is not None and (reads := personal_reads.get()) is not None:
+            reads.add(row.subject_id)
         return value
 
     def __set__(self, row, value: str | None) -> None:
@@ -117,6 +125,10 @@ class _SubjectSealed:
     """A row whose personal fields are sealed under its contact's key (loaded with the row)."""
 
     key: "SubjectKey | None"
+
+    @property
+    def subject_id(self) -> uuid.UUID:
+        return self.contact_id
 
     def subject_data_key(self, *, create: bool = False) -> bytes | None:
         data_key = self.__dict__.get("_data_key")
@@ -170,6 +182,10 @@ class Contact(_SubjectSealed, Base):
     given_name = Sealed()
     family_name_kana = Sealed()
     given_name_kana = Sealed()
+
+    @property
+    def subject_id(self) -> uuid.UUID:
+        return self.id
 
 
 def _key_of_contact(model):

@@ -21,6 +21,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.http.ides import get_graphql_ide_html
 
 from enishi.auth import ANONYMOUS, authenticate
+from enishi.models import personal_reads
 from enishi.runtime import Runtime
 from .context import Context
 from .limits import QueryLimits, parse_document, too_many_aliases_to_parse
@@ -175,6 +176,8 @@ def create_app(runtime: Runtime) -> Starlette:
             return _error_response(error.status, error.message, error.code, media_type, error.headers)
         allowed = (OperationType.QUERY,) if request.method == "GET" else (OperationType.QUERY, OperationType.MUTATION)
         context = Context(runtime, viewer)
+        reads: set = set()
+        recording = personal_reads.set(reads)
         try:
             result = await schema.execute(query, variable_values=variables, context_value=context,
                                           operation_name=operation_name, allowed_operation_types=allowed)
@@ -183,7 +186,11 @@ def create_app(runtime: Runtime) -> Starlette:
         except CannotGetOperationTypeError:
             return _error_response(400, "name one operation of the document in `operationName`", "BAD_REQUEST", media_type)
         finally:
+            personal_reads.reset(recording)
             await context.close()
+        if reads and runtime.plugins.implementations("enishi_personal_data_read"):
+            async with runtime.unit_of_work(viewer.user_id) as uow:
+                await runtime.plugins.call("enishi_personal_data_read", uow=uow, contact_ids=reads)
         response = _result_response(result, media_type)
         log.info("graphql", extra={"operation": operation_name, "status": response.status_code,
                                    "ms": round((time.perf_counter() - started) * 1000, 1), "errors": len(result.errors or [])})

@@ -168,10 +168,6 @@ class AccountLink:
 @strawberry.type(description="A person at one or more accounts.")
 class Contact(relay.Node):
     id: relay.NodeID[str]
-    family_name: str | None
-    given_name: str | None
-    family_name_kana: str | None
-    given_name_kana: str | None
     job_title: str | None
     department: str | None
     custom_fields: JSON
@@ -182,16 +178,31 @@ class Contact(relay.Node):
 
     @classmethod
     def from_row(cls, row: models.Contact) -> "Contact":
-        return cls(id=str(row.id), family_name=row.family_name, given_name=row.given_name,
-                   family_name_kana=row.family_name_kana, given_name_kana=row.given_name_kana, job_title=row.job_title,
-                   department=row.department, custom_fields=row.custom_fields or {}, created_at=row.created_at,
+        return cls(id=str(row.id), job_title=row.job_title, department=row.department, custom_fields=row.custom_fields or {}, created_at=row.created_at,
                    updated_at=row.updated_at, deleted_at=row.deleted_at, _row=row)
 
     resolve_nodes = node_resolver(models.Contact)
 
+    # Names are decrypted when a query asks for them, not before: the access log records who read them.
+    @strawberry.field
+    def family_name(self) -> str | None:
+        return self._row.family_name
+
+    @strawberry.field
+    def given_name(self) -> str | None:
+        return self._row.given_name
+
+    @strawberry.field
+    def family_name_kana(self) -> str | None:
+        return self._row.family_name_kana
+
+    @strawberry.field
+    def given_name_kana(self) -> str | None:
+        return self._row.given_name_kana
+
     @strawberry.field(description="Family name first when the name is Japanese (山田 太郎), given name first otherwise.")
     def display_name(self) -> str:
-        family, given = self.family_name or "", self.given_name or ""
+        family, given = self._row.family_name or "", self._row.given_name or ""
         japanese = any(ord(ch) > 0x2E80 for ch in family + given)
         return (f"{family} {given}" if japanese else f"{given} {family}").strip()
 

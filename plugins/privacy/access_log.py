@@ -28,16 +28,49 @@ def _digest(entry: PrivacyAccessLog) -> str:
 
 
 async def append(uow: UnitOfWork, contact_id, action: str, purpose: str) -> PrivacyAccessLog:
+    return (await append_many(uow, [contact_id], action, purpose))[0]
+
+
+async def append_many(uow: UnitOfWork, contact_ids, action: str, purpose: str) -> list[PrivacyAccessLog]:
+    """One entry per person, chained in order, by the unit of work's actor."""
     session = uow.session
     await one_at_a_time(uow, "privacy_access_log")  # one writer at a time extends the chain
-    last = (await session.execute(select(PrivacyAccessLog.hash).order_by(PrivacyAccessLog.seq.desc()).limit(1))).scalar()
+    last = (await session.execute(select(PrivacyAccessLog.hash).order_by(PrivacyAccessLog.seq.desc()).limit(1))).scalar() or GENESIS
     user = await session.get(User, uow.actor_id) if uow.actor_id else None
-    entry = PrivacyAccessLog(at=uow.clock.now(), user_id=uow.actor_id, roles=",".join(sorted(user.roles)) if user else "",
-                             contact_id=contact_id, action=action, purpose=purpose, prev_hash=last or GENESIS)
-    entry.hash = _digest(entry)
-    session.add(entry)
+    roles, now, entries = ",".join(sorted(user.roles)) if user else "", uow.clock.now(), []
+    for contact_id in contact_ids:
+        entry = PrivacyAccessLog(at=now, user_id=uow.actor_id, roles=roles, contact_id=contact_id, action=action, purpose=purpose,
+                                 prev_hash=last)
+        entry.hash = last = _digest(entry)
+        entries.append(entry)
+    session.add_all(entries)
     await session.flush()
-    return entry
+    return entries
+
+
+# (user, person) → the business day of their last logged read, in this process.
+_logged_reads: dict[tuple, dt.date] = {}
+
+
+async def record_reads(uow: UnitOfWork, contact_ids) -> int:
+    """A `read` entry for each person the actor read, once per business day: paging through the
+    same people again costs nothing after the first time (the volume stays bounded by people read
+    per user and day, not by requests). Returns how many entries were written."""
+    day = uow.clock.now().astimezone(uow.settings.zone).date()
+    fresh = [c for c in contact_ids if _logged_reads.get((uow.actor_id, c)) != day]
+    if not fresh:
+        return 0
+    await one_at_a_time(uow, "privacy_access_log")  # before the check: two requests at once log once
+    day_start = dt.datetime.combine(day, dt.time(), tzinfo=uow.settings.zone)
+    logged = set((await uow.session.execute(select(PrivacyAccessLog.contact_id).where(
+        PrivacyAccessLog.contact_id.in_(fresh), PrivacyAccessLog.user_id == uow.actor_id, PrivacyAccessLog.action == "read",
+        PrivacyAccessLog.at >= day_start))).scalars())
+    entries = await append_many(uow, sorted(set(fresh) - logged), "read", "crm")
+    if len(_logged_reads) > 100_000:  # bounded memory; forgetting only costs a lookup
+        _logged_reads.clear()
+    # Only what is committed already: what this transaction writes is found (and kept) next time.
+    _logged_reads.update(((uow.actor_id, c), day) for c in logged)
+    return len(entries)
 
 
 @dataclass

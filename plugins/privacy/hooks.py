@@ -187,6 +187,11 @@ def enishi_scheduled_jobs():
 
 
 @hookimpl
+async def enishi_personal_data_read(uow, contact_ids):
+    await access_log.record_reads(uow, contact_ids)
+
+
+@hookimpl
 def enishi_personal_data():
     return [
         PersonalDataField("privacy_consent", "state", "user.consent", purposes=("legal_obligation",), provenance="provided",

@@ -67,6 +67,7 @@ class RecordingPlugin:
         self.erased = []
         self.job_runs = 0
         self.held = {}  # contact id → a note, the plugin's own "personal data"
+        self.reads = []  # (reader, people read) per request
 
     @hookimpl
     def enishi_graphql_types(self):
@@ -129,6 +130,10 @@ class RecordingPlugin:
     def enishi_subject_collect(self, uow, subject):
         note = self.held.get(subject.contact_id)
         return {"note": note} if note else None
+
+    @hookimpl
+    def enishi_personal_data_read(self, uow, contact_ids):
+        self.reads.append((uow.actor_id, set(contact_ids)))
 
     @hookimpl
     def enishi_holdable_types(self):
@@ -281,6 +286,16 @@ async def test_hook_enishi_subject_erase(enishi_api):
     async with api.runtime.unit_of_work() as uow:  # idempotent: a second run finds nothing left
         again = dict(await api.runtime.plugins.call("enishi_subject_erase", uow=uow, subject=DataSubject(subject_id)))
     assert sum(again["core"].affected.values()) == 0 and again["hooktest"].affected == {}
+
+
+async def test_hook_enishi_personal_data_read(plugged):
+    plugin, api = plugged
+    person = await create_contact(api, familyName="読者", phones=[{"number": "03-1234-5678"}])
+    plugin.reads.clear()
+    await api.graphql("query($id: ID!) { node(id: $id) { id ... on Contact { jobTitle } } }", {"id": person["id"]}, role="sales")
+    assert plugin.reads == []  # nothing encrypted was read
+    await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { phones { e164 } } } }", {"id": person["id"]}, role="sales")
+    assert plugin.reads == [(api.user_ids["sales"], {uuid.UUID(_raw_id(person["id"]))})]
 
 
 async def test_hook_enishi_holdable_types(plugged):
