@@ -165,9 +165,22 @@ class AccountLink:
         return await _node(info, Account, models.Account, self._account_id)
 
 
+def _decrypted(name: str):
+    """A name field decrypted when a query selects it, not before: the access log records who did."""
+
+    def resolve(root) -> str | None:
+        return getattr(root._row, name)
+
+    return strawberry.field(resolver=resolve)
+
+
 @strawberry.type(description="A person at one or more accounts.")
 class Contact(relay.Node):
     id: relay.NodeID[str]
+    family_name: str | None = _decrypted("family_name")
+    given_name: str | None = _decrypted("given_name")
+    family_name_kana: str | None = _decrypted("family_name_kana")
+    given_name_kana: str | None = _decrypted("given_name_kana")
     job_title: str | None
     department: str | None
     custom_fields: JSON
@@ -182,23 +195,6 @@ class Contact(relay.Node):
                    updated_at=row.updated_at, deleted_at=row.deleted_at, _row=row)
 
     resolve_nodes = node_resolver(models.Contact)
-
-    # Names are decrypted when a query asks for them, not before: the access log records who read them.
-    @strawberry.field
-    def family_name(self) -> str | None:
-        return self._row.family_name
-
-    @strawberry.field
-    def given_name(self) -> str | None:
-        return self._row.given_name
-
-    @strawberry.field
-    def family_name_kana(self) -> str | None:
-        return self._row.family_name_kana
-
-    @strawberry.field
-    def given_name_kana(self) -> str | None:
-        return self._row.given_name_kana
 
     @strawberry.field(description="Family name first when the name is Japanese (山田 太郎), given name first otherwise.")
     def display_name(self) -> str:
