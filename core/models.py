@@ -136,8 +136,7 @@ class _SubjectSealed:
             return data_key
         row = self.key
         if row is None and create:
-            data_key, wrapped = crypto.installed().new_data_key()
-            self.key = SubjectKey(wrapped_key=wrapped, kek_id=crypto.installed().current_id)
+            data_key = self._new_subject_key()
         elif row is None or row.wrapped_key is None:
             if create:
                 raise ValueError("this person's key was destroyed (erased): nothing can be stored for them")
@@ -150,6 +149,9 @@ class _SubjectSealed:
     def share_key_of(self, contact: "Contact") -> None:
         """Seal this new row under `contact`'s key (emails and phones added to a contact)."""
         self.__dict__["_data_key"] = contact.subject_data_key(create=True)
+
+    def _new_subject_key(self) -> bytes:
+        raise ValueError(f"a new {type(self).__name__} is sealed under its contact's key: call share_key_of(contact) first")
 
 
 class Contact(_SubjectSealed, Base):
@@ -186,6 +188,12 @@ class Contact(_SubjectSealed, Base):
     @property
     def subject_id(self) -> uuid.UUID:
         return self.id
+
+    def _new_subject_key(self) -> bytes:
+        """A new person's key, created with them."""
+        data_key, wrapped = crypto.installed().new_data_key()
+        self.key = SubjectKey(wrapped_key=wrapped, kek_id=crypto.installed().current_id)
+        return data_key
 
 
 def _key_of_contact(model):
