@@ -25,11 +25,12 @@ from sqlalchemy import insert, text
 
 from enishi.clock import ManualClock
 from enishi.db.migrate import upgrade
-from enishi.models import Account, Activity, ActivityTarget, Contact, ContactAccount, ContactSearchToken, SubjectKey
+from enishi.models import Account, Activity, ActivityKey, ActivityTarget, Contact, ContactAccount, ContactSearchToken, SubjectKey
 from enishi.plugins.abm.models import AbmBuyingRole, AbmDepartment, AbmTargetAccount
 from enishi.plugins.abm.service import recompute_all
 from enishi.runtime import Runtime
 from enishi.services.contacts import bulk_contact_rows
+from enishi.services.activities import bulk_activity_rows
 from enishi.settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -51,7 +52,7 @@ SELECT owner, SUM(w) FROM (
 
 async def load(runtime, accounts: int) -> None:
     rng = random.Random(7)
-    rows = {name: [] for name in ("accounts", "targets", "departments", "contacts", "keys", "tokens", "links", "roles", "activities",
+    rows = {name: [] for name in ("accounts", "targets", "departments", "contacts", "keys", "tokens", "links", "roles", "activities", "activity_keys",
                                   "act_targets")}
     for i in range(accounts):
         account_id = uuid.uuid4()
@@ -75,13 +76,15 @@ async def load(runtime, accounts: int) -> None:
                                   "department_id": departments[n % 2]})
         for _ in range(5):
             activity_id = uuid.uuid4()
-            rows["activities"].append({"id": activity_id, "type": rng.choice(["meeting", "event", "call", "email"]), "direction": "inbound",
-                                       "occurred_at": NOW - dt.timedelta(days=rng.randrange(0, 45)), "summary": "x",
-                                       "duration_seconds": 60, "source_plugin": "core", "created_at": NOW})
+            sealed = bulk_activity_rows({"id": activity_id, "type": rng.choice(["meeting", "event", "call", "email"]), "direction": "inbound",
+                                         "occurred_at": NOW - dt.timedelta(days=rng.randrange(0, 45)), "duration_seconds": 60,
+                                         "source_plugin": "core", "created_at": NOW}, "x")
+            rows["activities"] += sealed[Activity]
+            rows["activity_keys"] += sealed[ActivityKey]
             rows["act_targets"].append({"id": uuid.uuid4(), "activity_id": activity_id, "contact_id": rng.choice(contacts)})
     async with runtime.unit_of_work() as uow:
         for model, key in ((Account, "accounts"), (AbmTargetAccount, "targets"), (AbmDepartment, "departments"),
-                           (Contact, "contacts"), (SubjectKey, "keys"), (ContactSearchToken, "tokens"), (ContactAccount, "links"), (AbmBuyingRole, "roles"), (Activity, "activities"),
+                           (Contact, "contacts"), (SubjectKey, "keys"), (ContactSearchToken, "tokens"), (ContactAccount, "links"), (AbmBuyingRole, "roles"), (Activity, "activities"), (ActivityKey, "activity_keys"),
                            (ActivityTarget, "act_targets")):
             for start in range(0, len(rows[key]), 5000):
                 await uow.session.execute(insert(model), rows[key][start:start + 5000])

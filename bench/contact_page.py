@@ -32,7 +32,7 @@ from enishi.db.migrate import upgrade
 from enishi.demo import load_demo
 from enishi.graphql.context import Context
 from enishi import crypto
-from enishi.models import Account, Activity, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactSearchToken, SubjectKey, User
+from enishi.models import Account, Activity, ActivityKey, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactSearchToken, SubjectKey, User
 from enishi.normalize import search_key
 from enishi.plugins.abm.models import AbmTargetAccount
 from enishi.plugins.loyalty.models import LoyaltyMember
@@ -95,8 +95,10 @@ async def floor_page(read_session, first: int) -> str:
             User.id.in_({c["owner_id"] for c in contacts if c["owner_id"]})))).all())
         timeline = _by((await session.execute(_latest(
             ActivityTarget.contact_id, (Activity.occurred_at.desc(), Activity.id.desc()),
-            (ActivityTarget.contact_id, Activity.id, Activity.type, Activity.summary, Activity.occurred_at),
-            and_(ActivityTarget.contact_id.in_(ids), Activity.id == ActivityTarget.activity_id)).order_by("contact_id", "rank"))).mappings(),
+            (ActivityTarget.contact_id, Activity.id, Activity.type, Activity.sealed_summary, Activity.occurred_at, ActivityKey.kek_id,
+             ActivityKey.wrapped_key),
+            and_(ActivityTarget.contact_id.in_(ids), Activity.id == ActivityTarget.activity_id, ActivityKey.activity_id == Activity.id))
+            .order_by("contact_id", "rank"))).mappings(),
             "contact_id")
         balances = dict((await session.execute(select(LoyaltyMember.contact_id, LoyaltyMember.balance).where(
             LoyaltyMember.contact_id.in_(ids)))).all())
@@ -115,7 +117,7 @@ async def floor_page(read_session, first: int) -> str:
             "primaryAccount": {"id": str(account["id"]), "name": account["name"], "abm": {"tier": account["tier"]} if account["tier"] else None}
             if account else None,
             "owner": {"id": str(c["owner_id"]), "displayName": owners[c["owner_id"]]} if c["owner_id"] in owners else None,
-            "timeline": [{"id": str(a["id"]), "type": a["type"], "summary": a["summary"], "occurredAt": a["occurred_at"].isoformat()}
+            "timeline": [{"id": str(a["id"]), "type": a["type"], "summary": _open_activity(a), "occurredAt": a["occurred_at"].isoformat()}
                          for a in timeline.get(c["id"], [])],
             "loyalty": {"balance": balances[c["id"]]} if c["id"] in balances else None,
             "tickets": {"totalCount": ticket_counts.get(c["id"], 0),
@@ -134,6 +136,12 @@ def _opened(row) -> dict:
 
 def _open(contact: dict, sealed: bytes | None, context: str) -> str | None:
     return None if sealed is None else crypto.decrypt(contact["data_key"], sealed, context.encode())
+
+
+def _open_activity(row) -> str | None:
+    if row["wrapped_key"] is None:
+        return None
+    return crypto.decrypt(crypto.installed().unwrap(row["kek_id"], row["wrapped_key"]), row["sealed_summary"], b"core_activity.summary")
 
 
 async def floor_search(read_session, query: str) -> str:

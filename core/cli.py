@@ -169,8 +169,9 @@ def cmd_keys_rotate(_args) -> None:
     async def run():
         runtime = await _ready_runtime()
         try:
-            print(f"re-wrapped {await rotate_keys(runtime)} subject keys under the current ENISHI_KEK (blind indexes and search "
-                  "tokens recomputed); ENISHI_KEK_PREVIOUS can now be removed")
+            people, activities = await rotate_keys(runtime)
+            print(f"re-wrapped {people} subject keys and {activities} activity keys under the current ENISHI_KEK (blind indexes "
+                  "and search tokens recomputed); ENISHI_KEK_PREVIOUS can now be removed")
         finally:
             await runtime.close()
 

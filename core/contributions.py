@@ -53,7 +53,8 @@ class PersonalDataField:
     """One column that holds personal data, for the catalog and records of processing.
 
     `category` follows fideslang data categories (`user.contact.email`, `user.name`);
-    `erasure` is what erasure does to it: `delete`, `anonymise` or `retain`."""
+    `erasure` is what erasure does to it: `delete`, `anonymise`, `shred` (the row stays, as in a
+    log, and the key its field is sealed under is destroyed) or `retain`."""
 
     entity: str
     field: str

@@ -12,10 +12,11 @@ from sqlalchemy import func, select
 
 from .auth import create_user
 from .db import new_id
-from .models import (Account, Activity, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, ContactSearchToken,
+from .models import (Account, Activity, ActivityKey, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, ContactSearchToken,
                      SubjectKey, Task)
 from .normalize import company_match_name, normalize_phone
 from .services.accounts import account_search_text
+from .services.activities import bulk_activity_rows
 from .services.contacts import NAME_FIELDS, bulk_contact_rows
 
 JA_FAMILY = [("佐藤", "サトウ", "sato"), ("鈴木", "スズキ", "suzuki"), ("高橋", "タカハシ", "takahashi"), ("田中", "タナカ", "tanaka"),
@@ -85,7 +86,7 @@ async def load_demo(runtime, *, scale: int = 200, seed: int = 20241, force: bool
             contact_ids.append(batch[Contact][-1]["id"])
         await _insert(runtime, batch)
     for first in range(0, scale * ACTIVITIES_PER_CONTACT, CHUNK):
-        batch = {Activity: [], ActivityTarget: []}
+        batch = {Activity: [], ActivityKey: [], ActivityTarget: []}
         for _ in range(first, min(first + CHUNK, scale * ACTIVITIES_PER_CONTACT)):
             _activity_rows(batch, rng, contact_ids, users, now)
         await _insert(runtime, batch)
@@ -135,10 +136,11 @@ def _activity_rows(batch: dict, rng: random.Random, contact_ids: list, users: li
     kind, channel, direction, ja, en = rng.choice(ACTIVITIES)
     activity_id = new_id()
     occurred = now - dt.timedelta(minutes=rng.randrange(0, 180 * 24 * 60))
-    batch[Activity].append({"id": activity_id, "type": kind, "channel": channel, "direction": direction, "occurred_at": occurred,
-                            "actor_id": rng.choice(users).id, "summary": ja if rng.random() < 0.7 else en, "body": None,
-                            "duration_seconds": rng.choice((None, 900, 1800, 3600)) if kind in ("call", "meeting") else None,
-                            "source_plugin": "core", "created_at": occurred})
+    activity = {"id": activity_id, "type": kind, "channel": channel, "direction": direction, "occurred_at": occurred,
+                "actor_id": rng.choice(users).id, "duration_seconds": rng.choice((None, 900, 1800, 3600)) if kind in ("call", "meeting") else None,
+                "source_plugin": "core", "created_at": occurred}
+    for model, rows in bulk_activity_rows(activity, ja if rng.random() < 0.7 else en).items():
+        batch[model] += rows
     targets = {rng.choice(contact_ids) for _ in range(rng.choice((1, 1, 1, 2)))}
     batch[ActivityTarget] += [{"id": new_id(), "activity_id": activity_id, "contact_id": c} for c in targets]
 

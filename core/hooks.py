@@ -14,6 +14,7 @@ from .plugin_host import hookimpl
 from . import outbox
 from .services import imports
 from .services.contacts import NAME_FIELDS, seal_names
+from .services.subject_keys import shred_activities
 
 from .auth import NON_ADMIN_ROLES, PUBLIC
 
@@ -81,8 +82,8 @@ def enishi_personal_data():
         PersonalDataField("core_contact_search_token", "token", "user.name", portable=False),
         PersonalDataField("core_subject_key", "wrapped_key", "system.authentication", purposes=("security",),
                           provenance="observed", portable=False),
-        PersonalDataField("core_activity", "summary", "user.content", provenance="observed"),
-        PersonalDataField("core_activity", "body", "user.content", provenance="observed"),
+        PersonalDataField("core_activity", "sealed_summary", "user.content", provenance="observed", erasure="shred"),
+        PersonalDataField("core_activity", "sealed_body", "user.content", provenance="observed", erasure="shred"),
         PersonalDataField("core_task", "title", "user.content", provenance="observed"),
     ]
 
@@ -92,11 +93,12 @@ def _iso(value):
 
 
 async def _sole_activity_ids(session, contact_id):
-    """Activities whose only target is this contact; shared ones also concern other people."""
+    """Activities that concern no other person (accounts are not people); shared ones also hold
+    other people's data."""
     mine = select(ActivityTarget.activity_id).where(ActivityTarget.contact_id == contact_id)
-    shared = (select(ActivityTarget.activity_id).where(ActivityTarget.activity_id.in_(mine))
-              .group_by(ActivityTarget.activity_id).having(func.count() == 1))
-    return list((await session.execute(shared)).scalars())
+    sole = (select(ActivityTarget.activity_id).where(ActivityTarget.activity_id.in_(mine), ActivityTarget.contact_id.is_not(None))
+            .group_by(ActivityTarget.activity_id).having(func.count() == 1))
+    return list((await session.execute(sole)).scalars())
 
 
 @hookimpl
@@ -145,7 +147,9 @@ async def enishi_subject_erase(uow, subject: DataSubject):
     sole = await _sole_activity_ids(session, contact.id)
     held = report.hold_back(subject, "Activity", "core_activity", sole)
     if erasable := [a for a in sole if a not in held]:
-        report.add("core_activity", "delete", (await session.execute(delete(Activity).where(Activity.id.in_(erasable)))).rowcount)
+        # The timeline is a log: the entries stay (what happened, when, through which channel),
+        # their text unreadable for good. Shared ones stay readable for the others they concern.
+        report.add("core_activity", "shred", await shred_activities(uow, erasable))
     # A held activity keeps its link to the person too: the hold is about proving who was involved.
     report.add("core_activity_target", "delete", (await session.execute(
         delete(ActivityTarget).where(ActivityTarget.contact_id == contact.id, ActivityTarget.activity_id.not_in(held)))).rowcount)

@@ -72,19 +72,34 @@ class Account(Base):
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_account.id"), index=True)
 
 
-class SubjectKey(Base):
-    """A person's AES-256 data key, wrapped by the key-encryption key. Their names, emails and
-    phones (and the privacy plugin's records of them) are encrypted under it; destroying it makes
-    every such ciphertext unreadable for good (crypto-shredding). Every contact has one."""
+class _DataKey:
+    """An AES-256 data key, wrapped by the key-encryption key. Destroying it (the wrapped key set
+    to None) makes every ciphertext sealed under it unreadable for good (crypto-shredding)."""
 
-    __tablename__ = "core_subject_key"
-
-    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_contact.id", ondelete="CASCADE"), primary_key=True)
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     # Which key-encryption key wrapped it (a fingerprint), so `enishi keys rotate` can resume.
     kek_id: Mapped[str | None] = mapped_column(String(16), info={"personal": False})
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=lambda: dt.datetime.now(dt.timezone.utc))
     destroyed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class SubjectKey(_DataKey, Base):
+    """A person's data key: their names, emails and phones (and the privacy plugin's records of
+    them) are sealed under it. Every contact has one."""
+
+    __tablename__ = "core_subject_key"
+
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_contact.id", ondelete="CASCADE"), primary_key=True)
+
+
+class ActivityKey(_DataKey, Base):
+    """An activity's own data key, its summary and body sealed under it. The activity's and not a
+    person's: an activity may concern several people, and erasing one of them must not make it
+    unreadable for the others. It is destroyed when nobody else is left whom the activity concerns."""
+
+    __tablename__ = "core_activity_key"
+
+    activity_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_activity.id", ondelete="CASCADE"), primary_key=True)
 
 
 # The people whose sealed fields were decrypted in the current request: the GraphQL view sets a
@@ -93,8 +108,9 @@ personal_reads: ContextVar[set | None] = ContextVar("enishi_personal_reads", def
 
 
 class Sealed:
-    """A personal field kept encrypted (AES-256-GCM, subject key) in the column `sealed_<name>`;
-    reading the attribute decrypts, assigning encrypts. None once the subject key is destroyed."""
+    """A personal field kept encrypted (AES-256-GCM, the row's data key) in the column
+    `sealed_<name>`; reading the attribute decrypts, assigning encrypts. None once the key is
+    destroyed."""
 
     def __set_name__(self, owner, name: str) -> None:
         self.name, self.column = name, f"sealed_{name}"
@@ -108,38 +124,39 @@ class Sealed:
         hit = opened.get(self.name)
         if hit is not None and hit[0] is sealed:
             return hit[1]
-        data_key = row.subject_data_key() if sealed is not None else None
+        data_key = row.data_key() if sealed is not None else None
         value = None if data_key is None else crypto.decrypt(data_key, sealed, self.context)
         opened[self.name] = (sealed, value)
-        if value is not None and (reads := personal_reads.get()) is not None:
+        if value is not None and row.subject_id is not None and (reads := personal_reads.get()) is not None:
             reads.add(row.subject_id)
         return value
 
     def __set__(self, row, value: str | None) -> None:
-        sealed = None if value is None else crypto.encrypt(row.subject_data_key(create=True), value, self.context)
+        sealed = None if value is None else crypto.encrypt(row.data_key(create=True), value, self.context)
         setattr(row, self.column, sealed)
         row.__dict__.setdefault("_opened", {})[self.name] = (sealed, value)
 
 
-class _SubjectSealed:
-    """A row whose personal fields are sealed under its contact's key (loaded with the row)."""
+class _Sealable:
+    """A row with `Sealed` fields, its data key (`key`, a `_DataKey`) loaded with it."""
 
-    key: "SubjectKey | None"
+    key: "_DataKey | None"
 
     @property
-    def subject_id(self) -> uuid.UUID:
+    def subject_id(self) -> uuid.UUID | None:
+        """The person whose data a decryption reveals (for the access log), if a single one."""
         return self.contact_id
 
-    def subject_data_key(self, *, create: bool = False) -> bytes | None:
+    def data_key(self, *, create: bool = False) -> bytes | None:
         data_key = self.__dict__.get("_data_key")
         if data_key is not None:
             return data_key
         row = self.key
         if row is None and create:
-            data_key = self._new_subject_key()
+            data_key = self._new_data_key()
         elif row is None or row.wrapped_key is None:
             if create:
-                raise ValueError("this person's key was destroyed (erased): nothing can be stored for them")
+                raise ValueError("this record's key was destroyed (erased): nothing can be stored under it")
             return None
         else:
             data_key = crypto.installed().unwrap(row.kek_id, row.wrapped_key)
@@ -148,13 +165,18 @@ class _SubjectSealed:
 
     def share_key_of(self, contact: "Contact") -> None:
         """Seal this new row under `contact`'s key (emails and phones added to a contact)."""
-        self.__dict__["_data_key"] = contact.subject_data_key(create=True)
+        self.__dict__["_data_key"] = contact.data_key(create=True)
 
-    def _new_subject_key(self) -> bytes:
+    def _new_data_key(self) -> bytes:
         raise ValueError(f"a new {type(self).__name__} is sealed under its contact's key: call share_key_of(contact) first")
 
+    def _create_key(self, model) -> bytes:
+        data_key, wrapped = crypto.installed().new_data_key()
+        self.key = model(wrapped_key=wrapped, kek_id=crypto.installed().current_id)
+        return data_key
 
-class Contact(_SubjectSealed, Base):
+
+class Contact(_Sealable, Base):
     """A person. Names and kana are sealed (`Sealed`); what SQL needs is kept beside them: sort
     prefixes (two kana of the reading for 五十音 order, the family name's initial), a blind index
     of the full name (duplicates) and HMAC'd search tokens (`ContactSearchToken`)."""
@@ -189,11 +211,9 @@ class Contact(_SubjectSealed, Base):
     def subject_id(self) -> uuid.UUID:
         return self.id
 
-    def _new_subject_key(self) -> bytes:
+    def _new_data_key(self) -> bytes:
         """A new person's key, created with them."""
-        data_key, wrapped = crypto.installed().new_data_key()
-        self.key = SubjectKey(wrapped_key=wrapped, kek_id=crypto.installed().current_id)
-        return data_key
+        return self._create_key(SubjectKey)
 
 
 def _key_of_contact(model):
@@ -201,7 +221,7 @@ def _key_of_contact(model):
                         foreign_keys=lambda: [model.contact_id], viewonly=True, lazy="joined", innerjoin=True)
 
 
-class ContactEmail(_SubjectSealed, Base):
+class ContactEmail(_Sealable, Base):
     __tablename__ = "core_contact_email"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -216,7 +236,7 @@ class ContactEmail(_SubjectSealed, Base):
     address = Sealed()
 
 
-class ContactPhone(_SubjectSealed, Base):
+class ContactPhone(_Sealable, Base):
     __tablename__ = "core_contact_phone"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -256,9 +276,11 @@ class ContactAccount(Base):
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class Activity(Base):
+class Activity(_Sealable, Base):
     """One interaction on the shared timeline. Ordered by `occurred_at` (back-dating is normal:
-    a call logged the next morning), never by insertion."""
+    a call logged the next morning), never by insertion. Its free text (which may name anyone) is
+    sealed under the activity's own key: erasing the people it concerns destroys the key and the
+    entry stays in the log, unreadable."""
 
     __tablename__ = "core_activity"
     __table_args__ = (
@@ -272,11 +294,22 @@ class Activity(Base):
     direction: Mapped[str] = mapped_column(String(10), default="internal")
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_user.id"), index=True)
-    summary: Mapped[str] = mapped_column(String(500))
-    body: Mapped[str | None] = mapped_column(Text)
+    sealed_summary: Mapped[bytes] = mapped_column(LargeBinary)
+    sealed_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
     source_plugin: Mapped[str] = mapped_column(String(60), default="core")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    key: Mapped[ActivityKey | None] = relationship(lazy="joined", innerjoin=True, passive_deletes=True)
+
+    summary = Sealed()
+    body = Sealed()
+
+    @property
+    def subject_id(self) -> None:
+        return None  # the people it concerns are its targets, not loaded with it
+
+    def _new_data_key(self) -> bytes:
+        return self._create_key(ActivityKey)
 
 
 class ActivityTarget(Base):

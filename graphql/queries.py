@@ -189,14 +189,13 @@ class ActivityFilter:
     channel: StringFilter | None = None
     direction: StringFilter | None = None
     source_plugin: StringFilter | None = None
-    summary: StringFilter | None = None
     occurred_at: DateTimeFilter | None = None
     actor_id: IDFilter | None = None
 
 
 ACTIVITY_FILTER = FilterSpec(
     strings={"type": models.Activity.type, "channel": models.Activity.channel, "direction": models.Activity.direction,
-             "source_plugin": models.Activity.source_plugin, "summary": models.Activity.summary},
+             "source_plugin": models.Activity.source_plugin},
     datetimes={"occurred_at": models.Activity.occurred_at},
     ids={"actor_id": (models.Activity.actor_id, "User")},
 )

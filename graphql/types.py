@@ -165,13 +165,13 @@ class AccountLink:
         return await _node(info, Account, models.Account, self._account_id)
 
 
-def _decrypted(name: str):
-    """A name field decrypted when a query selects it, not before: the access log records who did."""
+def _decrypted(name: str, description: str | None = None):
+    """A sealed field decrypted when a query selects it, not before: the access log records who did."""
 
     def resolve(root) -> str | None:
         return getattr(root._row, name)
 
-    return strawberry.field(resolver=resolve)
+    return strawberry.field(resolver=resolve, description=description)
 
 
 @strawberry.type(description="A person at one or more accounts.")
@@ -267,8 +267,8 @@ class Activity(relay.Node):
     channel: str | None
     direction: str
     occurred_at: dt.datetime
-    summary: str
-    body: str | None
+    summary: str | None = _decrypted("summary", "Null once erased: the entry stays in the log, its text unreadable for good.")
+    body: str | None = _decrypted("body")
     duration_seconds: int | None
     source_plugin: str
     created_at: dt.datetime
@@ -277,7 +277,7 @@ class Activity(relay.Node):
     @classmethod
     def from_row(cls, row: models.Activity) -> "Activity":
         return cls(id=str(row.id), type=row.type, channel=row.channel, direction=row.direction, occurred_at=row.occurred_at,
-                   summary=row.summary, body=row.body, duration_seconds=row.duration_seconds, source_plugin=row.source_plugin,
+                   duration_seconds=row.duration_seconds, source_plugin=row.source_plugin,
                    created_at=row.created_at, _row=row)
 
     resolve_nodes = node_resolver(models.Activity)

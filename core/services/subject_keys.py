@@ -1,11 +1,11 @@
-"""Subject keys: the data key each contact's personal fields are sealed under (`SubjectKey`),
-destroyed on erasure (crypto-shredding) and re-wrapped when the key-encryption key changes."""
+"""Data keys: each contact's (`SubjectKey`) and each activity's (`ActivityKey`), destroyed on
+erasure (crypto-shredding) and re-wrapped when the key-encryption key changes."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from .. import crypto
-from ..models import Contact, ContactEmail, ContactPhone, SubjectKey
+from ..models import ActivityKey, Contact, ContactEmail, ContactPhone, SubjectKey
 from ..normalize import normalize_email
 from ..runtime import UnitOfWork
 from .contacts import refresh_search_tokens, seal_names
@@ -29,20 +29,50 @@ async def shred(uow: UnitOfWork, contact_id) -> int:
     return 1
 
 
-async def rotate_keys(runtime, batch: int = 200) -> int:
-    """Re-wrap every live subject key under the current KEK (`enishi keys rotate`), and recompute
-    the person's blind indexes and search tokens, which are keyed by the KEK. Resumable: people
-    done already are skipped, and each batch commits on its own."""
+async def shred_activities(uow: UnitOfWork, activity_ids) -> int:
+    """Destroy these activities' keys: their text can never be read again; the entries stay."""
+    result = await uow.session.execute(update(ActivityKey).where(ActivityKey.activity_id.in_(activity_ids),
+                                                                 ActivityKey.wrapped_key.is_not(None))
+                                       .values(wrapped_key=None, destroyed_at=uow.clock.now()))
+    return result.rowcount
+
+
+async def rotate_keys(runtime, batch: int = 200) -> tuple[int, int]:
+    """Re-wrap every live data key under the current KEK (`enishi keys rotate`), and recompute
+    the person's blind indexes and search tokens, which are keyed by the KEK. Resumable: keys
+    done already are skipped, and each batch commits on its own. Returns the subject keys and the
+    activity keys re-wrapped."""
+    return await _rotate_subject_keys(runtime, batch), await _rotate_activity_keys(runtime, batch * 10)
+
+
+def _stale(model):
+    ring = crypto.installed()
+    return model.wrapped_key.is_not(None) & ((model.kek_id != ring.current_id) | model.kek_id.is_(None))
+
+
+async def _rotate_activity_keys(runtime, batch: int) -> int:
+    ring = crypto.installed()
+    rotated = 0
+    while True:
+        async with runtime.unit_of_work() as uow:
+            keys = (await uow.session.execute(select(ActivityKey).where(_stale(ActivityKey)).limit(batch).with_for_update())).scalars().all()
+            for key in keys:
+                key.wrapped_key, key.kek_id = crypto.wrap(ring.current, ring.unwrap(key.kek_id, key.wrapped_key)), ring.current_id
+        rotated += len(keys)
+        if len(keys) < batch:
+            return rotated
+
+
+async def _rotate_subject_keys(runtime, batch: int) -> int:
     ring = crypto.installed()
     rotated = 0
     while True:
         async with runtime.unit_of_work() as uow:
             contacts = (await uow.session.execute(
-                select(Contact).join(SubjectKey, SubjectKey.contact_id == Contact.id).where(SubjectKey.wrapped_key.is_not(None),
-                                      (SubjectKey.kek_id != ring.current_id) | SubjectKey.kek_id.is_(None))
+                select(Contact).join(SubjectKey, SubjectKey.contact_id == Contact.id).where(_stale(SubjectKey))
                 .limit(batch).with_for_update())).unique().scalars().all()
             for contact in contacts:
-                data_key = contact.subject_data_key()
+                data_key = contact.data_key()
                 seal_names(contact, {})
                 for email in await _rows(uow, ContactEmail, contact):
                     email.address_index = ring.blind_index(normalize_email(email.address))

@@ -274,7 +274,7 @@ async def test_hook_enishi_subject_erase(enishi_api):
     async with api.runtime.unit_of_work() as uow:
         reports = dict(await api.runtime.plugins.call("enishi_subject_erase", uow=uow, subject=DataSubject(subject_id)))
     assert reports["core"].affected.pop("core_contact_search_token:delete") > 0
-    assert reports["core"].affected == {"core_activity:delete": 1, "core_activity_target:delete": 1, "core_contact_email:delete": 1,
+    assert reports["core"].affected == {"core_activity:shred": 1, "core_activity_target:delete": 2, "core_contact_email:delete": 1,
                                         "core_contact_phone:delete": 1, "core_contact_account:delete": 0, "core_task:delete": 0,
                                         "core_contact:anonymise": 1}
     assert reports["hooktest"].affected == {"hooktest_note:delete": 1}

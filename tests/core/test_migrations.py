@@ -15,7 +15,8 @@ async def test_migrated_database_matches_the_models(api):
 
 
 async def test_upgrading_seals_the_plaintext_an_earlier_version_stored(enishi_api, enishi_fresh_database_url, enishi_base_settings):
-    """Migration 0005 encrypts names, emails and phones written before it, with nothing lost."""
+    """Migrations 0005 and 0006 encrypt names, emails, phones and activity text written before
+    them, with nothing lost."""
     import asyncio
     import dataclasses
     import datetime as dt
@@ -37,6 +38,12 @@ async def test_upgrading_seals_the_plaintext_an_earlier_version_stored(enishi_ap
                      sa.column("normalized"), sa.column("is_primary"), sa.column("position"))
     phone = sa.table("core_contact_phone", sa.column("id", sa.Uuid()), sa.column("contact_id", sa.Uuid()), sa.column("e164"),
                      sa.column("is_primary"), sa.column("position"))
+    activity = sa.table("core_activity", sa.column("id", sa.Uuid()), sa.column("type"), sa.column("direction"),
+                        sa.column("occurred_at", UTCDateTime()), sa.column("summary"), sa.column("body"), sa.column("source_plugin"),
+                        sa.column("created_at", UTCDateTime()))
+    target = sa.table("core_activity_target", sa.column("id", sa.Uuid()), sa.column("activity_id", sa.Uuid()),
+                      sa.column("contact_id", sa.Uuid()))
+    activity_id = uuid.uuid4()
     engine = create_engine(enishi_fresh_database_url)
     async with engine.begin() as connection:
         await connection.execute(contact.insert().values(id=contact_id, family_name="山田", given_name="太郎", family_name_kana="ヤマダ",
@@ -46,9 +53,16 @@ async def test_upgrading_seals_the_plaintext_an_earlier_version_stored(enishi_ap
                                                        normalized="taro@abc.co.jp", is_primary=True, position=0))
         await connection.execute(phone.insert().values(id=uuid.uuid4(), contact_id=contact_id, e164="+81312345678", is_primary=True,
                                                        position=0))
-    await engine.dispose()
+        await connection.execute(activity.insert().values(id=activity_id, type="call", direction="inbound", occurred_at=now,
+                                                          summary="山田様より電話", body="折り返し希望", source_plugin="core", created_at=now))
+        await connection.execute(target.insert().values(id=uuid.uuid4(), activity_id=activity_id, contact_id=contact_id))
     await asyncio.to_thread(upgrade, runtime)
+    async with engine.connect() as connection:
+        stored = (await connection.execute(sa.text("SELECT * FROM core_activity"))).mappings().one()
+    await engine.dispose()
     await runtime.close()
+    assert "summary" not in stored and "body" not in stored
+    assert "山田".encode() not in stored["sealed_summary"] and "折り返し".encode() not in stored["sealed_body"]
 
     api = await enishi_api(database_url=enishi_fresh_database_url)
     found = await api.graphql('{ contacts(filter: {search: "やまだ"}) { nodes { displayName familyNameKana emails { address } '
@@ -57,3 +71,5 @@ async def test_upgrading_seals_the_plaintext_an_earlier_version_stored(enishi_ap
                                            "phones": [{"e164": "+81312345678"}]}]
     by_email = await api.graphql('{ contacts(filter: {email: {eq: "taro@abc.co.jp"}}) { totalCount } }')
     assert by_email["contacts"]["totalCount"] == 1
+    timeline = await api.graphql('{ contacts { nodes { timeline { nodes { summary body } } } } }')
+    assert timeline["contacts"]["nodes"][0]["timeline"]["nodes"] == [{"summary": "山田様より電話", "body": "折り返し希望"}]

@@ -1,4 +1,4 @@
-"""`enishi keys rotate`: every subject key re-wrapped under the new key-encryption key, resumably,
+"""`enishi keys rotate`: every subject and activity key re-wrapped under the new key-encryption key, resumably,
 while the old key still unwraps what is not re-wrapped yet."""
 import base64
 import secrets
@@ -6,7 +6,7 @@ import secrets
 from sqlalchemy import text
 
 from tests.core.test_cli import enishi
-from tests.helpers import create_contact
+from tests.helpers import create_contact, log_activity
 
 OLD = "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="  # the test suite's KEK
 NEW = base64.b64encode(secrets.token_bytes(32)).decode()
@@ -23,12 +23,13 @@ async def test_keys_rotate_rewraps_every_subject_key(enishi_api, enishi_fresh_mi
     for person in people:
         await api.mutate("recordConsent", {"contactId": person["id"], "purpose": "marketing", "state": "granted",
                                            "evidence": f"form {person['id']}"}, "consent { state }")
+    await log_activity(api, summary="鍵の件で電話", contactIds=[people[0]["id"], people[1]["id"]])
     async with api.runtime.read_session() as session:
         before = dict((await session.execute(text("SELECT contact_id, wrapped_key FROM core_subject_key"))).all())
 
     env = {"ENISHI_DATABASE_URL": enishi_fresh_migrated, "ENISHI_KEK": NEW, "ENISHI_KEK_PREVIOUS": OLD, "ENISHI_ENVIRONMENT": "production"}
-    assert "re-wrapped 3 subject keys" in enishi("keys", "rotate", env=env).stdout
-    assert "re-wrapped 0 subject keys" in enishi("keys", "rotate", env=env).stdout  # resumable: nothing left to do
+    assert "re-wrapped 3 subject keys and 1 activity keys" in enishi("keys", "rotate", env=env).stdout
+    assert "re-wrapped 0 subject keys and 0 activity keys" in enishi("keys", "rotate", env=env).stdout  # resumable: nothing left
 
     async with api.runtime.read_session() as session:
         after = dict((await session.execute(text("SELECT contact_id, wrapped_key FROM core_subject_key"))).all())
@@ -38,6 +39,9 @@ async def test_keys_rotate_rewraps_every_subject_key(enishi_api, enishi_fresh_mi
     # Blind indexes and search tokens were recomputed under the new key: search still finds people.
     found = await rotated.graphql('{ contacts(filter: {search: "鍵1"}) { nodes { familyName } } }', role="compliance")
     assert [node["familyName"] for node in found["contacts"]["nodes"]] == ["鍵1"]
+    timeline = await rotated.graphql("query($id: ID!) { node(id: $id) { ... on Contact { timeline { nodes { summary } } } } }",
+                                     {"id": people[1]["id"]}, role="compliance")
+    assert timeline["node"]["timeline"]["nodes"] == [{"summary": "鍵の件で電話"}]
     without_old = enishi("keys", "rotate", env={**env, "ENISHI_KEK": base64.b64encode(secrets.token_bytes(32)).decode(),
                                                  "ENISHI_KEK_PREVIOUS": ""}, check=False)
     assert without_old.returncode != 0 and "ENISHI_KEK_PREVIOUS" in without_old.stderr

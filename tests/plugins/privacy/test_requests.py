@@ -350,7 +350,8 @@ async def test_erasure_leaves_nothing_behind_and_a_failed_plugin_is_retried(enis
     other = await create_contact(api, familyName="佐藤", givenName="花子", emails=[{"address": "hanako@xyz.co.jp"}],
                                  phones=[{"number": "06-9876-5432"}], accounts=[{"accountId": account["id"]}])
     notes.notes[_raw(person["id"])] = ["山田 太郎さんは Excel で管理"]
-    await log_activity(api, summary="山田 太郎様と電話 (03-1234-5678)", body="taro@abc.co.jp に資料送付", contactIds=[person["id"]])
+    call = await log_activity(api, summary="山田 太郎様と電話 (03-1234-5678)", body="taro@abc.co.jp に資料送付", contactIds=[person["id"]],
+                              accountIds=[account["id"]])
     meeting = await log_activity(api, type="meeting", summary="定例会議", body="議事録", contactIds=[person["id"], other["id"]])
     await api.mutate("createTask", {"title": "山田様へ折り返し", "contactId": person["id"]}, "task { id }")
     ticket = await api.mutate("createTicket", {"subject": "請求書について", "body": "山田です。電話は 03-1234-5678 まで", "requesterId": person["id"]},
@@ -364,13 +365,13 @@ async def test_erasure_leaves_nothing_behind_and_a_failed_plugin_is_retried(enis
     access = await _intake(api, person["id"], "access", details="山田 太郎 本人より電話")
     await _run(api, access["id"])  # an export exists too, and must go with the rest
     before = await _table_hits(api)  # the scan does find the person while they are there: in free text
-    assert set(before) >= {"core_activity", "core_task", "support_article"}
-    # Names, kana, emails and phones are sealed under the person's key: not one spelling in clear.
-    assert not set(before) & {"core_contact", "core_contact_email", "core_contact_phone", "core_contact_search_token"}, before
+    assert set(before) >= {"core_task", "support_article"}
+    # Names, kana, emails, phones and activity text are sealed: not one spelling in clear.
+    assert not set(before) & {"core_contact", "core_contact_email", "core_contact_phone", "core_contact_search_token", "core_activity"}, before
     if enishi_fresh_migrated.startswith("sqlite"):
         in_files = set().union(*_file_hits(enishi_fresh_migrated).values())
-        # Free text (activities, tickets) is in clear; the kana and the E.164 number exist only sealed.
-        assert in_files >= {"山田", "taro@abc.co.jp"} and not in_files & {"ヤマダ", "+81312345678"}, in_files
+        # Tasks and tickets are in clear; the kana, the E.164 number and the activity's address exist only sealed.
+        assert in_files >= {"山田", "03-1234-5678"} and not in_files & {"ヤマダ", "+81312345678", "taro@abc.co.jp"}, in_files
 
     notes.failures_left = 1
     erasure = await _intake(api, person["id"], "erasure")
@@ -397,6 +398,13 @@ async def test_erasure_leaves_nothing_behind_and_a_failed_plugin_is_retried(enis
                              "timeline": {"edges": [{"node": {"summary": "定例会議"}}]}}
     shared = await api.graphql("query($id: ID!) { node(id: $id) { ... on Activity { summary } } }", {"id": meeting["id"]})
     assert shared["node"] == {"summary": "定例会議"}
+    # The log keeps the call (what, when, with which account), its text unreadable for good.
+    logged = await api.graphql("query($id: ID!) { node(id: $id) { ... on Account { timeline { nodes { id type summary body contacts { id } } } } } }",
+                               {"id": account["id"]})
+    assert [n for n in logged["node"]["timeline"]["nodes"] if n["id"] == call["id"]] == [
+        {"id": call["id"], "type": "call", "summary": None, "body": None, "contacts": []}]
+    refused = await api.mutate("updateActivity", {"id": call["id"], "summary": "復元"}, "activity { id }")
+    assert refused["userErrors"] == [{"field": "id", "message": "this activity's text was erased with the people it concerned", "code": "ERASED"}]
 
 
 async def test_legal_hold_keeps_a_record_until_it_ends(api):
@@ -420,7 +428,8 @@ async def test_legal_hold_keeps_a_record_until_it_ends(api):
     kept = await api.graphql("query($id: ID!) { node(id: $id) { ... on SupportTicket { requester { id } articles { body } } } }",
                              {"id": ticket["id"]}, role="support")
     assert kept["node"] == {"requester": {"id": person["id"]}, "articles": [{"body": "返金してください"}]}
-    assert (await api.graphql("query($id: ID!) { node(id: $id) { id } }", {"id": call["id"]}))["node"] is None
+    erased_call = await api.graphql("query($id: ID!) { node(id: $id) { ... on Activity { summary contacts { id } } } }", {"id": call["id"]})
+    assert erased_call["node"] == {"summary": None, "contacts": []}
     api.clock.set(dt.datetime(2025, 1, 1, 0, 0, tzinfo=dt.timezone.utc))  # 09:00 on 1 January in Tokyo: the hold has ended
     assert "privacy.finish_held_erasures" in await run_due_jobs(api.runtime)
     finished = await api.graphql("query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status history { note } } } }",
