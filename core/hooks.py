@@ -13,7 +13,7 @@ from .models import Account, Activity, ActivityTarget, Contact, ContactAccount, 
 from .plugin_host import hookimpl
 from . import outbox
 from .services import imports
-from .services.contacts import NAME_FIELDS, seal_names
+from .services.contacts import NAME_FIELDS, PROFILE_FIELDS, seal_names
 from .services.subject_keys import shred_activities
 
 from .auth import NON_ADMIN_ROLES, PUBLIC
@@ -68,10 +68,11 @@ def enishi_activity_types():
 def enishi_personal_data():
     contact = [
         ("sealed_family_name", "user.name"), ("sealed_given_name", "user.name"), ("sealed_family_name_kana", "user.name"),
-        ("sealed_given_name_kana", "user.name"), ("job_title", "user.job_title"), ("department", "user.workplace"),
+        ("sealed_given_name_kana", "user.name"), ("sealed_job_title", "user.job_title"), ("sealed_department", "user.workplace"),
         ("custom_fields", "user"),
     ]
-    derived = [("kana_sort", "user.name"), ("name_sort", "user.name"), ("name_index", "user.name")]
+    derived = [("kana_sort", "user.name"), ("name_sort", "user.name"), ("name_index", "user.name"),
+               ("job_title_index", "user.job_title"), ("department_index", "user.workplace")]
     return [
         *(PersonalDataField("core_contact", name, category, erasure="anonymise") for name, category in contact),
         *(PersonalDataField("core_contact", name, category, erasure="anonymise", portable=False) for name, category in derived),
@@ -155,8 +156,7 @@ async def enishi_subject_erase(uow, subject: DataSubject):
         delete(ActivityTarget).where(ActivityTarget.contact_id == contact.id, ActivityTarget.activity_id.not_in(held)))).rowcount)
     for model in (ContactEmail, ContactPhone, ContactSearchToken, ContactAccount, Task):
         report.add(model.__tablename__, "delete", (await session.execute(delete(model).where(model.contact_id == contact.id))).rowcount)
-    if any(getattr(contact, f"sealed_{name}") is not None for name in NAME_FIELDS) or contact.job_title or contact.department \
-            or contact.custom_fields:
+    if any(getattr(contact, f"sealed_{name}") is not None for name in (*NAME_FIELDS, *PROFILE_FIELDS)) or contact.custom_fields:
         seal_names(contact, dict.fromkeys(NAME_FIELDS))
         contact.job_title = contact.department = None
         contact.custom_fields = {}

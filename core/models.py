@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from contextvars import ContextVar
+from typing import Callable
 
 from sqlalchemy import (
     Boolean,
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import crypto
 from .db import Base, JSONType, UTCDateTime, new_id
+from .normalize import search_key
 
 
 class User(Base):
@@ -110,7 +112,11 @@ personal_reads: ContextVar[set | None] = ContextVar("enishi_personal_reads", def
 class Sealed:
     """A personal field kept encrypted (AES-256-GCM, the row's data key) in the column
     `sealed_<name>`; reading the attribute decrypts, assigning encrypts. None once the key is
-    destroyed."""
+    destroyed. With `index` (a normaliser), assigning also sets `<name>_index`, the blind index of
+    the normalised value, for exact-match filters."""
+
+    def __init__(self, index: Callable[[str], str] | None = None) -> None:
+        self.index = index
 
     def __set_name__(self, owner, name: str) -> None:
         self.name, self.column = name, f"sealed_{name}"
@@ -134,7 +140,14 @@ class Sealed:
     def __set__(self, row, value: str | None) -> None:
         sealed = None if value is None else crypto.encrypt(row.data_key(create=True), value, self.context)
         setattr(row, self.column, sealed)
+        if self.index is not None:
+            setattr(row, f"{self.name}_index", blind_index_of(value, self.index))
         row.__dict__.setdefault("_opened", {})[self.name] = (sealed, value)
+
+
+def blind_index_of(value: str | None, normalise: Callable[[str], str]) -> str | None:
+    key = normalise(value) if value is not None else ""
+    return crypto.installed().blind_index(key) if key else None
 
 
 class _Sealable:
@@ -177,9 +190,10 @@ class _Sealable:
 
 
 class Contact(_Sealable, Base):
-    """A person. Names and kana are sealed (`Sealed`); what SQL needs is kept beside them: sort
-    prefixes (two kana of the reading for 五十音 order, the family name's initial), a blind index
-    of the full name (duplicates) and HMAC'd search tokens (`ContactSearchToken`)."""
+    """A person. Names, kana, job title and department are sealed (`Sealed`); what SQL needs is
+    kept beside them: sort prefixes (two kana of the reading for 五十音 order, the family name's
+    initial), blind indexes of the full name (duplicates), job title and department (filters),
+    and HMAC'd search tokens (`ContactSearchToken`)."""
 
     __tablename__ = "core_contact"
 
@@ -191,8 +205,10 @@ class Contact(_Sealable, Base):
     kana_sort: Mapped[str] = mapped_column(String(2), default="")
     name_sort: Mapped[str] = mapped_column(String(1), default="")
     name_index: Mapped[str | None] = mapped_column(String(64), index=True)
-    job_title: Mapped[str | None] = mapped_column(String(200))
-    department: Mapped[str | None] = mapped_column(String(200))
+    sealed_job_title: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sealed_department: Mapped[bytes | None] = mapped_column(LargeBinary)
+    job_title_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    department_index: Mapped[str | None] = mapped_column(String(64), index=True)
     owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_user.id"), index=True)
     custom_fields: Mapped[dict] = mapped_column(JSONType, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
@@ -206,6 +222,8 @@ class Contact(_Sealable, Base):
     given_name = Sealed()
     family_name_kana = Sealed()
     given_name_kana = Sealed()
+    job_title = Sealed(index=search_key)
+    department = Sealed(index=search_key)
 
     @property
     def subject_id(self) -> uuid.UUID:

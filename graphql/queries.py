@@ -9,7 +9,7 @@ from sqlalchemy import and_, exists, func, or_, select
 from strawberry.types import Info
 
 from enishi import crypto, models
-from enishi.normalize import like_pattern, normalize_email, search_query_key
+from enishi.normalize import like_pattern, normalize_email, search_key, search_query_key
 from enishi.services.merge import account_duplicates, contact_duplicates
 from .filters import CustomFieldFilter, DateTimeFilter, FilterSpec, IDFilter, IntFilter, StringFilter, check_in, id_clause
 from .loaders import TIMELINE_ORDER, load_row
@@ -93,8 +93,10 @@ class ContactFilter:
     search: str | None = strawberry.field(
         default=None, description="Names in either order, kana (hiragana or katakana), emails, phones, company names; any width. "
                                   "Names, emails and phones are encrypted at rest: this is the way to find people by them.")
-    job_title: StringFilter | None = None
-    department: StringFilter | None = None
+    job_title: StringFilter | None = strawberry.field(
+        default=None, description="Whole values (`eq`, `in`, `isNull`), any case or width: job titles are encrypted at rest.")
+    department: StringFilter | None = strawberry.field(
+        default=None, description="Whole values (`eq`, `in`, `isNull`), any case or width: departments are encrypted at rest.")
     email: StringFilter | None = strawberry.field(
         default=None, description="Whole addresses (`eq`, `in`, `isNull`), any case or width: addresses are encrypted at rest.")
     account_id: IDFilter | None = None
@@ -126,19 +128,42 @@ def _contact_search(text: str):
     return or_(models.Contact.id.in_(_token_match(key)), by_company)
 
 
-def _contact_email(f: StringFilter):
+def _blind_match(f: StringFilter, name: str, normalise) -> list[str] | None:
+    """The blind indexes a filter on a sealed field asks for with `eq`/`in` (None if neither):
+    ciphertext can only be matched whole."""
     if f.contains is not None or f.starts_with is not None:
-        raise InvalidArgument("filter `email` matches whole addresses (eq, in): addresses are encrypted at rest; use `search` for parts")
+        raise InvalidArgument(f"filter `{name}` matches whole values (eq, in): it is encrypted at rest"
+                              + ("; use `search` for parts" if name == "email" else ""))
+    if f.eq is None and f.in_ is None:
+        return None
+    values = ([f.eq] if f.eq is not None else []) + (check_in(f.in_, name) if f.in_ is not None else [])
     ring = crypto.installed()
-    addresses = ([f.eq] if f.eq is not None else []) + (check_in(f.in_, "email") if f.in_ is not None else [])
+    return [index for value in values if (key := normalise(value)) for index in ring.blind_indexes(key)]
+
+
+def _contact_email(f: StringFilter):
+    indexes = _blind_match(f, "email", normalize_email)
     has_email = exists().where(models.ContactEmail.contact_id == models.Contact.id)
     clauses = []
-    if f.eq is not None or f.in_ is not None:
-        indexes = [index for address in addresses for index in ring.blind_indexes(normalize_email(address))]
+    if indexes is not None:
         clauses.append(exists().where(models.ContactEmail.contact_id == models.Contact.id, models.ContactEmail.address_index.in_(indexes)))
     if f.is_null is not None:
         clauses.append(~has_email if f.is_null else has_email)
     return and_(*clauses) if clauses else models.Contact.id.is_not(None)
+
+
+def _sealed_profile(field: str, name: str):
+    """A filter on a sealed contact field with a blind index: whole values, any case or width."""
+    index = getattr(models.Contact, f"{field}_index")
+
+    def clause(f: StringFilter):
+        indexes = _blind_match(f, name, search_key)
+        clauses = [] if indexes is None else [index.in_(indexes)]
+        if f.is_null is not None:
+            clauses.append(index.is_(None) if f.is_null else index.is_not(None))
+        return and_(*clauses) if clauses else models.Contact.id.is_not(None)
+
+    return clause
 
 
 def _contact_account(f: IDFilter):
@@ -147,11 +172,11 @@ def _contact_account(f: IDFilter):
 
 
 CONTACT_FILTER = FilterSpec(
-    strings={"job_title": models.Contact.job_title, "department": models.Contact.department},
     datetimes={"created_at": models.Contact.created_at, "updated_at": models.Contact.updated_at},
     ids={"owner_id": (models.Contact.owner_id, "User")},
     custom_fields=models.Contact.custom_fields,
-    special={"search": _contact_search, "email": _contact_email, "account_id": _contact_account},
+    special={"search": _contact_search, "email": _contact_email, "account_id": _contact_account,
+             "job_title": _sealed_profile("job_title", "jobTitle"), "department": _sealed_profile("department", "department")},
 )
 
 

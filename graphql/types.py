@@ -181,8 +181,8 @@ class Contact(relay.Node):
     given_name: str | None = _decrypted("given_name")
     family_name_kana: str | None = _decrypted("family_name_kana")
     given_name_kana: str | None = _decrypted("given_name_kana")
-    job_title: str | None
-    department: str | None
+    job_title: str | None = _decrypted("job_title")
+    department: str | None = _decrypted("department")
     custom_fields: JSON
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -191,7 +191,7 @@ class Contact(relay.Node):
 
     @classmethod
     def from_row(cls, row: models.Contact) -> "Contact":
-        return cls(id=str(row.id), job_title=row.job_title, department=row.department, custom_fields=row.custom_fields or {}, created_at=row.created_at,
+        return cls(id=str(row.id), custom_fields=row.custom_fields or {}, created_at=row.created_at,
                    updated_at=row.updated_at, deleted_at=row.deleted_at, _row=row)
 
     resolve_nodes = node_resolver(models.Contact)

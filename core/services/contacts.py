@@ -8,12 +8,14 @@ from sqlalchemy import delete, select
 from .. import crypto
 from ..db import new_id
 from ..errors import InputError, UserError
-from ..models import Account, Contact, ContactAccount, ContactEmail, ContactPhone, ContactSearchToken, SubjectKey
+from ..models import Account, Contact, ContactAccount, ContactEmail, ContactPhone, ContactSearchToken, SubjectKey, blind_index_of
 from ..normalize import InvalidPhoneNumber, is_valid_email, nfkc, normalize_email, normalize_phone, search_key
 from ..runtime import UnitOfWork
 from .common import Checker, changed_fields, check_user, load_for_update, restore, soft_delete
 
 NAME_FIELDS = ("family_name", "given_name", "family_name_kana", "given_name_kana")
+# Sealed too, each with a blind index of its own (filters match them whole).
+PROFILE_FIELDS = ("job_title", "department")
 MAX_EMAILS = MAX_PHONES = 20
 MAX_ACCOUNTS = 50
 
@@ -49,8 +51,8 @@ def seal_names(contact: Contact, values: dict) -> None:
 
 def bulk_contact_rows(contact: dict, names: dict, emails: list[str], phones: list[str]) -> dict:
     """Rows for a bulk insert of one new contact (demo data, benchmarks), parents first: the
-    contact's plain columns in `contact`, its names, emails and E.164 phones sealed and indexed
-    as the services do it."""
+    contact's columns in `contact` (job title and department sealed), its names, emails and
+    E.164 phones sealed and indexed as the services do it."""
     ring = crypto.installed()
     data_key, wrapped = ring.new_data_key()
     contact_id = contact["id"]
@@ -58,8 +60,10 @@ def bulk_contact_rows(contact: dict, names: dict, emails: list[str], phones: lis
     def seal(model, field, value):
         return crypto.encrypt(data_key, value, getattr(model, field).context)
 
-    row = {**contact, **name_columns(names),
-           **{f"sealed_{field}": seal(Contact, field, names[field]) if names.get(field) is not None else None for field in NAME_FIELDS}}
+    sealed = {field: names.get(field) for field in NAME_FIELDS} | {field: contact.get(field) for field in PROFILE_FIELDS}
+    row = {**{k: v for k, v in contact.items() if k not in PROFILE_FIELDS}, **name_columns(names),
+           **{f"sealed_{field}": seal(Contact, field, value) if value is not None else None for field, value in sealed.items()},
+           **{f"{field}_index": blind_index_of(sealed[field], search_key) for field in PROFILE_FIELDS}}
     keys = contact_search_keys(names, [normalize_email(address) for address in emails], phones)
     return {
         Contact: [row],
@@ -112,7 +116,7 @@ def _primary_first(items: list[dict]) -> list[dict]:
 async def _check_contact_input(uow: UnitOfWork, data: dict, *, creating: bool) -> dict:
     check = Checker()
     values: dict = {}
-    for field in (*NAME_FIELDS, "job_title", "department"):
+    for field in (*NAME_FIELDS, *PROFILE_FIELDS):
         if field in data:
             text = check.text(data, field, max_length=200)
             values[field] = nfkc(text) if text and field.endswith("_kana") else text

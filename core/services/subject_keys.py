@@ -8,7 +8,7 @@ from .. import crypto
 from ..models import ActivityKey, Contact, ContactEmail, ContactPhone, SubjectKey
 from ..normalize import normalize_email
 from ..runtime import UnitOfWork
-from .contacts import refresh_search_tokens, seal_names
+from .contacts import PROFILE_FIELDS, refresh_search_tokens, seal_names
 
 
 async def subject_key(uow: UnitOfWork, contact_id) -> bytes | None:
@@ -74,6 +74,8 @@ async def _rotate_subject_keys(runtime, batch: int) -> int:
             for contact in contacts:
                 data_key = contact.data_key()
                 seal_names(contact, {})
+                for field in PROFILE_FIELDS:  # their blind indexes are recomputed on assignment
+                    setattr(contact, field, getattr(contact, field))
                 for email in await _rows(uow, ContactEmail, contact):
                     email.address_index = ring.blind_index(normalize_email(email.address))
                 for phone in await _rows(uow, ContactPhone, contact):

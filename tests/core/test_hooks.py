@@ -292,7 +292,7 @@ async def test_hook_enishi_personal_data_read(plugged):
     plugin, api = plugged
     person = await create_contact(api, familyName="読者", phones=[{"number": "03-1234-5678"}])
     plugin.reads.clear()
-    await api.graphql("query($id: ID!) { node(id: $id) { id ... on Contact { jobTitle } } }", {"id": person["id"]}, role="sales")
+    await api.graphql("query($id: ID!) { node(id: $id) { id ... on Contact { createdAt } } }", {"id": person["id"]}, role="sales")
     assert plugin.reads == []  # nothing encrypted was read
     await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { phones { e164 } } } }", {"id": person["id"]}, role="sales")
     assert plugin.reads == [(api.user_ids["sales"], {uuid.UUID(_raw_id(person["id"]))})]

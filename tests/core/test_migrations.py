@@ -15,8 +15,8 @@ async def test_migrated_database_matches_the_models(api):
 
 
 async def test_upgrading_seals_the_plaintext_an_earlier_version_stored(enishi_api, enishi_fresh_database_url, enishi_base_settings):
-    """Migrations 0005 and 0006 encrypt names, emails, phones and activity text written before
-    them, with nothing lost."""
+    """Migrations 0005 to 0007 encrypt names, emails, phones, job titles and activity text written
+    before them, with nothing lost."""
     import asyncio
     import dataclasses
     import datetime as dt
@@ -32,7 +32,7 @@ async def test_upgrading_seals_the_plaintext_an_earlier_version_stored(enishi_ap
     await asyncio.to_thread(upgrade, runtime, "0004")  # Alembic runs its own event loop
     contact_id, now = uuid.uuid4(), dt.datetime(2024, 6, 1, tzinfo=dt.timezone.utc)
     contact = sa.table("core_contact", sa.column("id", sa.Uuid()), sa.column("family_name"), sa.column("given_name"),
-                       sa.column("family_name_kana"), sa.column("given_name_kana"), sa.column("custom_fields", JSONType),
+                       sa.column("family_name_kana"), sa.column("given_name_kana"), sa.column("job_title"), sa.column("custom_fields", JSONType),
                        sa.column("search_text"), sa.column("created_at", UTCDateTime()), sa.column("updated_at", UTCDateTime()))
     email = sa.table("core_contact_email", sa.column("id", sa.Uuid()), sa.column("contact_id", sa.Uuid()), sa.column("address"),
                      sa.column("normalized"), sa.column("is_primary"), sa.column("position"))
@@ -47,7 +47,7 @@ async def test_upgrading_seals_the_plaintext_an_earlier_version_stored(enishi_ap
     engine = create_engine(enishi_fresh_database_url)
     async with engine.begin() as connection:
         await connection.execute(contact.insert().values(id=contact_id, family_name="山田", given_name="太郎", family_name_kana="ヤマダ",
-                                                         given_name_kana="タロウ", custom_fields={}, search_text="山田太郎",
+                                                         given_name_kana="タロウ", job_title="営業部長", custom_fields={}, search_text="山田太郎",
                                                          created_at=now, updated_at=now))
         await connection.execute(email.insert().values(id=uuid.uuid4(), contact_id=contact_id, address="Taro@ABC.co.jp",
                                                        normalized="taro@abc.co.jp", is_primary=True, position=0))
@@ -59,9 +59,11 @@ async def test_upgrading_seals_the_plaintext_an_earlier_version_stored(enishi_ap
     await asyncio.to_thread(upgrade, runtime)
     async with engine.connect() as connection:
         stored = (await connection.execute(sa.text("SELECT * FROM core_activity"))).mappings().one()
+        person = (await connection.execute(sa.text("SELECT * FROM core_contact"))).mappings().one()
     await engine.dispose()
     await runtime.close()
-    assert "summary" not in stored and "body" not in stored
+    assert "summary" not in stored and "body" not in stored and "job_title" not in person
+    assert "営業".encode() not in person["sealed_job_title"]
     assert "山田".encode() not in stored["sealed_summary"] and "折り返し".encode() not in stored["sealed_body"]
 
     api = await enishi_api(database_url=enishi_fresh_database_url)
@@ -71,5 +73,7 @@ async def test_upgrading_seals_the_plaintext_an_earlier_version_stored(enishi_ap
                                            "phones": [{"e164": "+81312345678"}]}]
     by_email = await api.graphql('{ contacts(filter: {email: {eq: "taro@abc.co.jp"}}) { totalCount } }')
     assert by_email["contacts"]["totalCount"] == 1
+    by_title = await api.graphql('{ contacts(filter: {jobTitle: {eq: "営業部長"}}) { nodes { jobTitle } } }')
+    assert by_title["contacts"]["nodes"] == [{"jobTitle": "営業部長"}]
     timeline = await api.graphql('{ contacts { nodes { timeline { nodes { summary body } } } } }')
     assert timeline["contacts"]["nodes"][0]["timeline"]["nodes"] == [{"summary": "山田様より電話", "body": "折り返し希望"}]

@@ -154,14 +154,16 @@ async def test_soft_deleted_contact_leaves_lists_but_not_the_record(api):
 async def test_names_emails_and_phones_are_encrypted_at_rest_yet_found_and_shown(api):
     from sqlalchemy import text
 
-    contact = await create_contact(api, **YAMADA, emails=[{"address": "Taro@ABC.co.jp"}], phones=[{"number": "03-1234-5678"}])
+    contact = await create_contact(api, **YAMADA, emails=[{"address": "Taro@ABC.co.jp"}], phones=[{"number": "03-1234-5678"}],
+                                   jobTitle="営業部長", department="ＩＴ推進室")
+    await create_contact(api, familyName="佐藤", jobTitle="部長")
     cells = []
     async with api.runtime.read_session() as session:
         for table in ("core_contact", "core_contact_email", "core_contact_phone", "core_contact_search_token", "core_subject_key"):
             for row in (await session.execute(text(f"SELECT * FROM {table}"))).all():
                 cells += [cell.decode("utf-8", "replace") if isinstance(cell, bytes) else str(cell) for cell in row]
     stored = " ".join(cells).lower()
-    for spelling in ("山田", "太郎", "ヤマダ", "タロウ", "taro@abc.co.jp", "taro", "81312345678", "0312345678"):
+    for spelling in ("山田", "太郎", "ヤマダ", "タロウ", "taro@abc.co.jp", "taro", "81312345678", "0312345678", "営業", "推進"):
         assert spelling.lower() not in stored, spelling
 
     node = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { displayName familyNameKana emails { address } "
@@ -170,7 +172,16 @@ async def test_names_emails_and_phones_are_encrypted_at_rest_yet_found_and_shown
                             "phones": [{"e164": "+81312345678"}]}
     by_email = await api.graphql('{ contacts(filter: {email: {eq: "ＴＡＲＯ@abc.co.jp"}}) { nodes { familyName } } }')
     assert by_email["contacts"]["nodes"] == [{"familyName": "山田"}]
-    without = await api.graphql('{ contacts(filter: {email: {isNull: true}}) { totalCount } }')
-    assert without["contacts"]["totalCount"] == 0
+    without = await api.graphql('{ contacts(filter: {email: {isNull: true}}) { nodes { familyName } } }')
+    assert without["contacts"]["nodes"] == [{"familyName": "佐藤"}]
     errors = await api.errors('{ contacts(filter: {email: {contains: "taro"}}) { totalCount } }')
     assert errors[0]["extensions"]["code"] == "INVALID_ARGUMENT" and "search" in errors[0]["message"]
+    # Job titles and departments: whole values through their blind indexes, any width or case.
+    by_department = await api.graphql('{ contacts(filter: {department: {in: ["it推進室", "総務部"]}}) { nodes { familyName department } } }')
+    assert by_department["contacts"]["nodes"] == [{"familyName": "山田", "department": "ＩＴ推進室"}]
+    by_title = await api.graphql('{ contacts(filter: {jobTitle: {eq: "部長"}}) { nodes { familyName } } }')
+    assert by_title["contacts"]["nodes"] == [{"familyName": "佐藤"}]  # a whole value: 営業部長 is another title
+    no_department = await api.graphql('{ contacts(filter: {department: {isNull: true}}) { nodes { familyName } } }')
+    assert no_department["contacts"]["nodes"] == [{"familyName": "佐藤"}]
+    errors = await api.errors('{ contacts(filter: {jobTitle: {startsWith: "営業"}}) { totalCount } }')
+    assert errors[0]["extensions"]["code"] == "INVALID_ARGUMENT" and "encrypted at rest" in errors[0]["message"]
