@@ -24,7 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import crypto
 from .db import Base, JSONType, UTCDateTime, new_id
-from .normalize import search_key
+from .normalize import normalize_email, search_key
 
 
 class User(Base):
@@ -138,16 +138,26 @@ class Sealed:
         return value
 
     def __set__(self, row, value: str | None) -> None:
-        sealed = None if value is None else crypto.encrypt(row.data_key(create=True), value, self.context)
-        setattr(row, self.column, sealed)
+        columns = self.columns(row.data_key(create=True) if value is not None else None, value)
+        for column, stored in columns.items():
+            setattr(row, column, stored)
+        row.__dict__.setdefault("_opened", {})[self.name] = (columns[self.column], value)
+
+    def columns(self, data_key: bytes | None, value: str | None) -> dict:
+        """The stored columns for `value` sealed under `data_key`: what assigning sets, for bulk
+        inserts that build rows as dicts."""
+        columns = {self.column: None if value is None else crypto.encrypt(data_key, value, self.context)}
         if self.index is not None:
-            setattr(row, f"{self.name}_index", blind_index_of(value, self.index))
-        row.__dict__.setdefault("_opened", {})[self.name] = (sealed, value)
+            columns[self.index_column] = self.blind_index(value)
+        return columns
 
+    @property
+    def index_column(self) -> str:
+        return f"{self.name}_index"
 
-def blind_index_of(value: str | None, normalise: Callable[[str], str]) -> str | None:
-    key = normalise(value) if value is not None else ""
-    return crypto.installed().blind_index(key) if key else None
+    def blind_index(self, value: str | None) -> str | None:
+        key = self.index(value) if value is not None else ""
+        return crypto.installed().blind_index(key) if key else None
 
 
 class _Sealable:
@@ -175,6 +185,13 @@ class _Sealable:
             data_key = crypto.installed().unwrap(row.kek_id, row.wrapped_key)
         self.__dict__["_data_key"] = data_key
         return data_key
+
+    def reindex(self) -> None:
+        """Recompute the blind indexes of its sealed fields: they are keyed by the KEK, so
+        `enishi keys rotate` calls this."""
+        for sealed in vars(type(self)).values():
+            if isinstance(sealed, Sealed) and sealed.index is not None:
+                setattr(self, sealed.index_column, sealed.blind_index(getattr(self, sealed.name)))
 
     def share_key_of(self, contact: "Contact") -> None:
         """Seal this new row under `contact`'s key (emails and phones added to a contact)."""
@@ -251,7 +268,7 @@ class ContactEmail(_Sealable, Base):
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
     position: Mapped[int] = mapped_column(Integer, default=0)
 
-    address = Sealed()
+    address = Sealed(index=normalize_email)
 
 
 class ContactPhone(_Sealable, Base):
@@ -265,7 +282,7 @@ class ContactPhone(_Sealable, Base):
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
     position: Mapped[int] = mapped_column(Integer, default=0)
 
-    e164 = Sealed()
+    e164 = Sealed(index=str)  # E.164 is its own normal form
 
 
 ContactEmail.key = _key_of_contact(ContactEmail)

@@ -9,7 +9,7 @@ from sqlalchemy import and_, exists, func, or_, select
 from strawberry.types import Info
 
 from enishi import crypto, models
-from enishi.normalize import like_pattern, normalize_email, search_key, search_query_key
+from enishi.normalize import like_pattern, search_query_key
 from enishi.services.merge import account_duplicates, contact_duplicates
 from .filters import CustomFieldFilter, DateTimeFilter, FilterSpec, IDFilter, IntFilter, StringFilter, check_in, id_clause
 from .loaders import TIMELINE_ORDER, load_row
@@ -142,7 +142,7 @@ def _blind_match(f: StringFilter, name: str, normalise) -> list[str] | None:
 
 
 def _contact_email(f: StringFilter):
-    indexes = _blind_match(f, "email", normalize_email)
+    indexes = _blind_match(f, "email", models.ContactEmail.address.index)
     has_email = exists().where(models.ContactEmail.contact_id == models.Contact.id)
     clauses = []
     if indexes is not None:
@@ -153,11 +153,13 @@ def _contact_email(f: StringFilter):
 
 
 def _sealed_profile(field: str, name: str):
-    """A filter on a sealed contact field with a blind index: whole values, any case or width."""
-    index = getattr(models.Contact, f"{field}_index")
+    """A filter on a sealed contact field with a blind index (`Sealed(index=...)`): whole values,
+    normalised as the index was."""
+    sealed = getattr(models.Contact, field)
+    index = getattr(models.Contact, sealed.index_column)
 
     def clause(f: StringFilter):
-        indexes = _blind_match(f, name, search_key)
+        indexes = _blind_match(f, name, sealed.index)
         clauses = [] if indexes is None else [index.in_(indexes)]
         if f.is_null is not None:
             clauses.append(index.is_(None) if f.is_null else index.is_not(None))

@@ -21,10 +21,8 @@ def bulk_activity_rows(activity: dict, summary: str, body: str | None = None) ->
     plain columns in `activity`, its text sealed under a key of its own as `log_activity` does."""
     ring = crypto.installed()
     data_key, wrapped = ring.new_data_key()
-    sealed = {f"sealed_{field}": None if value is None else crypto.encrypt(data_key, value, getattr(Activity, field).context)
-              for field, value in (("summary", summary), ("body", body))}
     return {
-        Activity: [{**activity, **sealed}],
+        Activity: [activity | Activity.summary.columns(data_key, summary) | Activity.body.columns(data_key, body)],
         ActivityKey: [{"activity_id": activity["id"], "wrapped_key": wrapped, "kek_id": ring.current_id, "created_at": activity["created_at"]}],
     }
 

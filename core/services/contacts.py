@@ -8,13 +8,13 @@ from sqlalchemy import delete, select
 from .. import crypto
 from ..db import new_id
 from ..errors import InputError, UserError
-from ..models import Account, Contact, ContactAccount, ContactEmail, ContactPhone, ContactSearchToken, SubjectKey, blind_index_of
+from ..models import Account, Contact, ContactAccount, ContactEmail, ContactPhone, ContactSearchToken, SubjectKey
 from ..normalize import InvalidPhoneNumber, is_valid_email, nfkc, normalize_email, normalize_phone, search_key
 from ..runtime import UnitOfWork
 from .common import Checker, changed_fields, check_user, load_for_update, restore, soft_delete
 
 NAME_FIELDS = ("family_name", "given_name", "family_name_kana", "given_name_kana")
-# Sealed too, each with a blind index of its own (filters match them whole).
+# Sealed too, each with a blind index of its own (`Sealed(index=...)`: filters match them whole).
 PROFILE_FIELDS = ("job_title", "department")
 MAX_EMAILS = MAX_PHONES = 20
 MAX_ACCOUNTS = 50
@@ -56,23 +56,18 @@ def bulk_contact_rows(contact: dict, names: dict, emails: list[str], phones: lis
     ring = crypto.installed()
     data_key, wrapped = ring.new_data_key()
     contact_id = contact["id"]
-
-    def seal(model, field, value):
-        return crypto.encrypt(data_key, value, getattr(model, field).context)
-
     sealed = {field: names.get(field) for field in NAME_FIELDS} | {field: contact.get(field) for field in PROFILE_FIELDS}
-    row = {**{k: v for k, v in contact.items() if k not in PROFILE_FIELDS}, **name_columns(names),
-           **{f"sealed_{field}": seal(Contact, field, value) if value is not None else None for field, value in sealed.items()},
-           **{f"{field}_index": blind_index_of(sealed[field], search_key) for field in PROFILE_FIELDS}}
+    row = {k: v for k, v in contact.items() if k not in PROFILE_FIELDS} | name_columns(names)
+    for field, value in sealed.items():
+        row |= getattr(Contact, field).columns(data_key, value)
     keys = contact_search_keys(names, [normalize_email(address) for address in emails], phones)
     return {
         Contact: [row],
         SubjectKey: [{"contact_id": contact_id, "wrapped_key": wrapped, "kek_id": ring.current_id, "created_at": contact["created_at"]}],
-        ContactEmail: [{"id": new_id(), "contact_id": contact_id, "sealed_address": seal(ContactEmail, "address", nfkc(address).strip()),
-                        "address_index": ring.blind_index(normalize_email(address)), "is_primary": n == 0, "position": n}
-                       for n, address in enumerate(emails)],
-        ContactPhone: [{"id": new_id(), "contact_id": contact_id, "sealed_e164": seal(ContactPhone, "e164", e164),
-                        "e164_index": ring.blind_index(e164), "is_primary": n == 0, "position": n} for n, e164 in enumerate(phones)],
+        ContactEmail: [{"id": new_id(), "contact_id": contact_id, **ContactEmail.address.columns(data_key, nfkc(address).strip()),
+                        "is_primary": n == 0, "position": n} for n, address in enumerate(emails)],
+        ContactPhone: [{"id": new_id(), "contact_id": contact_id, **ContactPhone.e164.columns(data_key, e164), "is_primary": n == 0,
+                        "position": n} for n, e164 in enumerate(phones)],
         ContactSearchToken: [{"contact_id": contact_id, "token": token} for token in ring.search_tokens(keys)],
     }
 
@@ -82,14 +77,14 @@ def names_of(contact: Contact) -> dict:
 
 
 def email_row(contact: Contact, address: str, **fields) -> ContactEmail:
-    row = ContactEmail(contact_id=contact.id, address_index=crypto.installed().blind_index(normalize_email(address)), **fields)
+    row = ContactEmail(contact_id=contact.id, **fields)
     row.share_key_of(contact)
     row.address = nfkc(address).strip()
     return row
 
 
 def phone_row(contact: Contact, e164: str, **fields) -> ContactPhone:
-    row = ContactPhone(contact_id=contact.id, e164_index=crypto.installed().blind_index(e164), **fields)
+    row = ContactPhone(contact_id=contact.id, **fields)
     row.share_key_of(contact)
     row.e164 = e164
     return row

@@ -83,9 +83,11 @@ async def _move_links(uow: UnitOfWork, model, owner_col: str, other_col: str, su
     return moved
 
 
-async def _move_sealed(uow: UnitOfWork, model, index_name: str, field: str, survivor: Contact, merged_ids, dry_run: bool) -> int:
-    """Move emails or phones to the survivor, dropping those it already has. They are sealed under
-    their person's key, so each moves as a new row sealed under the survivor's."""
+async def _move_sealed(uow: UnitOfWork, model, field: str, survivor: Contact, merged_ids, dry_run: bool) -> int:
+    """Move emails or phones to the survivor, dropping those it already has (by the field's blind
+    index). They are sealed under their person's key, so each moves as a new row sealed under the
+    survivor's."""
+    index_name = getattr(model, field).index_column
     index = getattr(model, index_name)
     already = select(index).where(model.contact_id == survivor.id)
     if dry_run:
@@ -97,8 +99,7 @@ async def _move_sealed(uow: UnitOfWork, model, index_name: str, field: str, surv
     for row in sorted(rows, key=lambda r: (merged_ids.index(r.contact_id), r.position)):
         if getattr(row, index_name) not in have:
             have.add(getattr(row, index_name))
-            copy = model(contact_id=survivor.id, label=row.label, is_primary=row.is_primary, position=row.position,
-                         **{index_name: getattr(row, index_name)})
+            copy = model(contact_id=survivor.id, label=row.label, is_primary=row.is_primary, position=row.position)
             copy.share_key_of(survivor)
             setattr(copy, field, getattr(row, field))
             uow.session.add(copy)
@@ -138,8 +139,8 @@ async def merge_contacts(uow: UnitOfWork, survivor_id: uuid.UUID, merged_ids: li
     moves = [
         MergeMove("core", "activity_target", await _move_links(uow, ActivityTarget, "contact_id", "activity_id", survivor.id, ids, dry_run)),
         MergeMove("core", "contact_account", await _move_links(uow, ContactAccount, "contact_id", "account_id", survivor.id, ids, dry_run)),
-        MergeMove("core", "contact_email", await _move_sealed(uow, ContactEmail, "address_index", "address", survivor, ids, dry_run)),
-        MergeMove("core", "contact_phone", await _move_sealed(uow, ContactPhone, "e164_index", "e164", survivor, ids, dry_run)),
+        MergeMove("core", "contact_email", await _move_sealed(uow, ContactEmail, "address", survivor, ids, dry_run)),
+        MergeMove("core", "contact_phone", await _move_sealed(uow, ContactPhone, "e164", survivor, ids, dry_run)),
         MergeMove("core", "task", await _count(uow, Task.contact_id, ids)),
     ]
     if not dry_run:

@@ -6,9 +6,8 @@ from sqlalchemy import select, update
 
 from .. import crypto
 from ..models import ActivityKey, Contact, ContactEmail, ContactPhone, SubjectKey
-from ..normalize import normalize_email
 from ..runtime import UnitOfWork
-from .contacts import PROFILE_FIELDS, refresh_search_tokens, seal_names
+from .contacts import refresh_search_tokens, seal_names
 
 
 async def subject_key(uow: UnitOfWork, contact_id) -> bytes | None:
@@ -74,12 +73,8 @@ async def _rotate_subject_keys(runtime, batch: int) -> int:
             for contact in contacts:
                 data_key = contact.data_key()
                 seal_names(contact, {})
-                for field in PROFILE_FIELDS:  # their blind indexes are recomputed on assignment
-                    setattr(contact, field, getattr(contact, field))
-                for email in await _rows(uow, ContactEmail, contact):
-                    email.address_index = ring.blind_index(normalize_email(email.address))
-                for phone in await _rows(uow, ContactPhone, contact):
-                    phone.e164_index = ring.blind_index(phone.e164)
+                for row in (contact, *await _rows(uow, ContactEmail, contact), *await _rows(uow, ContactPhone, contact)):
+                    row.reindex()
                 await refresh_search_tokens(uow, contact)
                 contact.key.wrapped_key, contact.key.kek_id = crypto.wrap(ring.current, data_key), ring.current_id
         rotated += len(contacts)
