@@ -30,7 +30,6 @@ from enishi.plugins.abm.models import AbmBuyingRole, AbmDepartment, AbmTargetAcc
 from enishi.plugins.abm.service import recompute_all
 from enishi.runtime import Runtime
 from enishi.services.contacts import bulk_contact_rows
-from enishi.services.activities import bulk_activity_rows
 from enishi.settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -76,9 +75,9 @@ async def load(runtime, accounts: int) -> None:
                                   "department_id": departments[n % 2]})
         for _ in range(5):
             activity_id = uuid.uuid4()
-            sealed = bulk_activity_rows({"id": activity_id, "type": rng.choice(["meeting", "event", "call", "email"]), "direction": "inbound",
+            sealed = Activity.bulk_rows({"id": activity_id, "type": rng.choice(["meeting", "event", "call", "email"]), "direction": "inbound",
                                          "occurred_at": NOW - dt.timedelta(days=rng.randrange(0, 45)), "duration_seconds": 60,
-                                         "source_plugin": "core", "created_at": NOW}, "x")
+                                         "source_plugin": "core", "created_at": NOW}, summary="x")
             rows["activities"] += sealed[Activity]
             rows["activity_keys"] += sealed[ActivityKey]
             rows["act_targets"].append({"id": uuid.uuid4(), "activity_id": activity_id, "contact_id": rng.choice(contacts)})

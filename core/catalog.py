@@ -1,9 +1,9 @@
-"""The personal-data catalog must be complete: every text or JSON column of a table that points at
+"""The personal-data catalog must be complete: every text, JSON or binary column of a table that points at
 a contact is either declared through `enishi_personal_data` or marked not personal on the column
 (`mapped_column(..., info={"personal": False})`). Start-up fails otherwise, naming the column."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, MetaData, Text
+from sqlalchemy import JSON, LargeBinary, MetaData, Text
 
 from .plugin_host import PluginError
 
@@ -20,7 +20,9 @@ def undeclared_columns(metadata: MetaData, declared: set[tuple[str, str]], owner
         if not linked:
             continue
         for column in table.columns:
-            looks_personal = isinstance(column.type, (Text, JSON)) or isinstance(getattr(column.type, "impl", None), (Text, JSON))
+            # Sealed fields (LargeBinary ciphertext) are personal data too, only unreadable at rest.
+            kinds = (Text, JSON, LargeBinary)
+            looks_personal = isinstance(column.type, kinds) or isinstance(getattr(column.type, "impl", None), kinds)
             if looks_personal and (table.name, column.name) not in declared and column.info.get("personal") is not False:
                 missing.append(f"{table.name}.{column.name}")
     return missing

@@ -164,14 +164,14 @@ def cmd_import(args) -> None:
 
 
 def cmd_keys_rotate(_args) -> None:
-    from .services.subject_keys import rotate_keys
+    from .services.data_keys import rotate_keys
 
     async def run():
         runtime = await _ready_runtime()
         try:
-            people, activities = await rotate_keys(runtime)
-            print(f"re-wrapped {people} subject keys and {activities} activity keys under the current ENISHI_KEK (blind indexes "
-                  "and search tokens recomputed); ENISHI_KEK_PREVIOUS can now be removed")
+            people, records = await rotate_keys(runtime)
+            print(f"re-wrapped under the current ENISHI_KEK: subject keys {people}, record keys {records} (activities, tickets…); "
+                  "blind indexes and search tokens recomputed; ENISHI_KEK_PREVIOUS can now be removed")
         finally:
             await runtime.close()
 

@@ -13,10 +13,9 @@ from sqlalchemy import func, select
 from .auth import create_user
 from .db import new_id
 from .models import (Account, Activity, ActivityKey, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, ContactSearchToken,
-                     SubjectKey, Task)
+                     SubjectKey, Task, TaskKey)
 from .normalize import company_match_name, normalize_phone
 from .services.accounts import account_search_text
-from .services.activities import bulk_activity_rows
 from .services.contacts import NAME_FIELDS, bulk_contact_rows
 
 JA_FAMILY = [("佐藤", "サトウ", "sato"), ("鈴木", "スズキ", "suzuki"), ("高橋", "タカハシ", "takahashi"), ("田中", "タナカ", "tanaka"),
@@ -90,10 +89,12 @@ async def load_demo(runtime, *, scale: int = 200, seed: int = 20241, force: bool
         for _ in range(first, min(first + CHUNK, scale * ACTIVITIES_PER_CONTACT)):
             _activity_rows(batch, rng, contact_ids, users, now)
         await _insert(runtime, batch)
-    await _insert(runtime, {Task: [
-        {"id": new_id(), "title": rng.choice(["見積もりをフォロー", "Send the contract", "日程調整", "Prepare the demo"]), "status": "open",
-         "due_at": now + dt.timedelta(days=rng.randrange(-3, 30), hours=rng.randrange(0, 8)), "contact_id": rng.choice(contact_ids),
-         "assignee_id": rng.choice(users).id, "created_at": now} for _ in range(max(scale // 4, 1))]})
+    tasks: dict = {Task: [], TaskKey: []}
+    for _ in range(max(scale // 4, 1)):
+        _add(tasks, Task.bulk_rows({"id": new_id(), "status": "open", "contact_id": rng.choice(contact_ids), "assignee_id": rng.choice(users).id,
+                                    "due_at": now + dt.timedelta(days=rng.randrange(-3, 30), hours=rng.randrange(0, 8)), "created_at": now},
+                                   title=rng.choice(["見積もりをフォロー", "Send the contract", "日程調整", "Prepare the demo"])))
+    await _insert(runtime, tasks)
     async with runtime.unit_of_work() as uow:
         await runtime.plugins.call("enishi_demo_data", uow=uow, rng=rng,
                                    account_ids=_sample(rng, account_ids, PLUGIN_SAMPLE_CONTACTS // 4),
@@ -126,10 +127,14 @@ def _contact_rows(batch: dict, data: dict, settings, created_at: dt.datetime) ->
     contact = {key: data[key] for key in ("job_title", "department", "owner_id", "custom_fields")}
     contact.update(id=contact_id, created_at=created_at, updated_at=created_at)
     names = {key: data[key] for key in NAME_FIELDS}
-    for model, rows in bulk_contact_rows(contact, names, [e["address"] for e in data["emails"]], phones).items():
-        batch[model] += rows
+    _add(batch, bulk_contact_rows(contact, names, [e["address"] for e in data["emails"]], phones))
     batch[ContactAccount] += [{"id": new_id(), "contact_id": contact_id, "account_id": link["account_id"], "is_primary": link["primary"]}
                               for link in data["accounts"]]
+
+
+def _add(batch: dict, rows_by_model: dict) -> None:
+    for model, rows in rows_by_model.items():
+        batch[model] += rows
 
 
 def _activity_rows(batch: dict, rng: random.Random, contact_ids: list, users: list, now: dt.datetime) -> None:
@@ -139,8 +144,7 @@ def _activity_rows(batch: dict, rng: random.Random, contact_ids: list, users: li
     activity = {"id": activity_id, "type": kind, "channel": channel, "direction": direction, "occurred_at": occurred,
                 "actor_id": rng.choice(users).id, "duration_seconds": rng.choice((None, 900, 1800, 3600)) if kind in ("call", "meeting") else None,
                 "source_plugin": "core", "created_at": occurred}
-    for model, rows in bulk_activity_rows(activity, ja if rng.random() < 0.7 else en).items():
-        batch[model] += rows
+    _add(batch, Activity.bulk_rows(activity, summary=ja if rng.random() < 0.7 else en))
     targets = {rng.choice(contact_ids) for _ in range(rng.choice((1, 1, 1, 2)))}
     batch[ActivityTarget] += [{"id": new_id(), "activity_id": activity_id, "contact_id": c} for c in targets]
 

@@ -9,12 +9,12 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 
 from .contributions import ActivityType, DataSubject, ErasureReport, Permission, PersonalDataField, ScheduledJob
-from .models import Account, Activity, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, ContactSearchToken, Task
+from .models import Account, Activity, ActivityKey, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, ContactSearchToken, Task
 from .plugin_host import hookimpl
 from . import outbox
 from .services import imports
 from .services.contacts import NAME_FIELDS, PROFILE_FIELDS, seal_names
-from .services.subject_keys import shred_activities
+from .services.data_keys import shred_records
 
 from .auth import NON_ADMIN_ROLES, PUBLIC
 
@@ -85,7 +85,7 @@ def enishi_personal_data():
                           provenance="observed", portable=False),
         PersonalDataField("core_activity", "sealed_summary", "user.content", provenance="observed", erasure="shred"),
         PersonalDataField("core_activity", "sealed_body", "user.content", provenance="observed", erasure="shred"),
-        PersonalDataField("core_task", "title", "user.content", provenance="observed"),
+        PersonalDataField("core_task", "sealed_title", "user.content", provenance="observed"),
     ]
 
 
@@ -150,7 +150,7 @@ async def enishi_subject_erase(uow, subject: DataSubject):
     if erasable := [a for a in sole if a not in held]:
         # The timeline is a log: the entries stay (what happened, when, through which channel),
         # their text unreadable for good. Shared ones stay readable for the others they concern.
-        report.add("core_activity", "shred", await shred_activities(uow, erasable))
+        report.add("core_activity", "shred", await shred_records(uow, ActivityKey.activity_id, erasable))
     # A held activity keeps its link to the person too: the hold is about proving who was involved.
     report.add("core_activity_target", "delete", (await session.execute(
         delete(ActivityTarget).where(ActivityTarget.contact_id == contact.id, ActivityTarget.activity_id.not_in(held)))).rowcount)

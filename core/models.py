@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from contextvars import ContextVar
-from typing import Callable
 
 from sqlalchemy import (
     Boolean,
@@ -22,9 +20,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from . import crypto
 from .db import Base, JSONType, UTCDateTime, new_id
 from .normalize import normalize_email, search_key
+from .sealing import DataKey, Sealable, Sealed, shares_key
 
 
 class User(Base):
@@ -74,18 +72,7 @@ class Account(Base):
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_account.id"), index=True)
 
 
-class _DataKey:
-    """An AES-256 data key, wrapped by the key-encryption key. Destroying it (the wrapped key set
-    to None) makes every ciphertext sealed under it unreadable for good (crypto-shredding)."""
-
-    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
-    # Which key-encryption key wrapped it (a fingerprint), so `enishi keys rotate` can resume.
-    kek_id: Mapped[str | None] = mapped_column(String(16), info={"personal": False})
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=lambda: dt.datetime.now(dt.timezone.utc))
-    destroyed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-
-
-class SubjectKey(_DataKey, Base):
+class SubjectKey(DataKey, Base):
     """A person's data key: their names, emails and phones (and the privacy plugin's records of
     them) are sealed under it. Every contact has one."""
 
@@ -94,7 +81,7 @@ class SubjectKey(_DataKey, Base):
     contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_contact.id", ondelete="CASCADE"), primary_key=True)
 
 
-class ActivityKey(_DataKey, Base):
+class ActivityKey(DataKey, Base):
     """An activity's own data key, its summary and body sealed under it. The activity's and not a
     person's: an activity may concern several people, and erasing one of them must not make it
     unreadable for the others. It is destroyed when nobody else is left whom the activity concerns."""
@@ -104,109 +91,7 @@ class ActivityKey(_DataKey, Base):
     activity_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_activity.id", ondelete="CASCADE"), primary_key=True)
 
 
-# The people whose sealed fields were decrypted in the current request: the GraphQL view sets a
-# set here and hands it to `enishi_personal_data_read` (the privacy plugin's access log).
-personal_reads: ContextVar[set | None] = ContextVar("enishi_personal_reads", default=None)
-
-
-class Sealed:
-    """A personal field kept encrypted (AES-256-GCM, the row's data key) in the column
-    `sealed_<name>`; reading the attribute decrypts, assigning encrypts. None once the key is
-    destroyed. With `index` (a normaliser), assigning also sets `<name>_index`, the blind index of
-    the normalised value, for exact-match filters."""
-
-    def __init__(self, index: Callable[[str], str] | None = None) -> None:
-        self.index = index
-
-    def __set_name__(self, owner, name: str) -> None:
-        self.name, self.column = name, f"sealed_{name}"
-        self.context = f"{owner.__tablename__}.{name}".encode()
-
-    def __get__(self, row, owner=None):
-        if row is None:
-            return self
-        sealed = getattr(row, self.column)
-        opened = row.__dict__.setdefault("_opened", {})
-        hit = opened.get(self.name)
-        if hit is not None and hit[0] is sealed:
-            return hit[1]
-        data_key = row.data_key() if sealed is not None else None
-        value = None if data_key is None else crypto.decrypt(data_key, sealed, self.context)
-        opened[self.name] = (sealed, value)
-        if value is not None and row.subject_id is not None and (reads := personal_reads.get()) is not None:
-            reads.add(row.subject_id)
-        return value
-
-    def __set__(self, row, value: str | None) -> None:
-        columns = self.columns(row.data_key(create=True) if value is not None else None, value)
-        for column, stored in columns.items():
-            setattr(row, column, stored)
-        row.__dict__.setdefault("_opened", {})[self.name] = (columns[self.column], value)
-
-    def columns(self, data_key: bytes | None, value: str | None) -> dict:
-        """The stored columns for `value` sealed under `data_key`: what assigning sets, for bulk
-        inserts that build rows as dicts."""
-        columns = {self.column: None if value is None else crypto.encrypt(data_key, value, self.context)}
-        if self.index is not None:
-            columns[self.index_column] = self.blind_index(value)
-        return columns
-
-    @property
-    def index_column(self) -> str:
-        return f"{self.name}_index"
-
-    def blind_index(self, value: str | None) -> str | None:
-        key = self.index(value) if value is not None else ""
-        return crypto.installed().blind_index(key) if key else None
-
-
-class _Sealable:
-    """A row with `Sealed` fields, its data key (`key`, a `_DataKey`) loaded with it."""
-
-    key: "_DataKey | None"
-
-    @property
-    def subject_id(self) -> uuid.UUID | None:
-        """The person whose data a decryption reveals (for the access log), if a single one."""
-        return self.contact_id
-
-    def data_key(self, *, create: bool = False) -> bytes | None:
-        data_key = self.__dict__.get("_data_key")
-        if data_key is not None:
-            return data_key
-        row = self.key
-        if row is None and create:
-            data_key = self._new_data_key()
-        elif row is None or row.wrapped_key is None:
-            if create:
-                raise ValueError("this record's key was destroyed (erased): nothing can be stored under it")
-            return None
-        else:
-            data_key = crypto.installed().unwrap(row.kek_id, row.wrapped_key)
-        self.__dict__["_data_key"] = data_key
-        return data_key
-
-    def reindex(self) -> None:
-        """Recompute the blind indexes of its sealed fields: they are keyed by the KEK, so
-        `enishi keys rotate` calls this."""
-        for sealed in vars(type(self)).values():
-            if isinstance(sealed, Sealed) and sealed.index is not None:
-                setattr(self, sealed.index_column, sealed.blind_index(getattr(self, sealed.name)))
-
-    def share_key_of(self, contact: "Contact") -> None:
-        """Seal this new row under `contact`'s key (emails and phones added to a contact)."""
-        self.__dict__["_data_key"] = contact.data_key(create=True)
-
-    def _new_data_key(self) -> bytes:
-        raise ValueError(f"a new {type(self).__name__} is sealed under its contact's key: call share_key_of(contact) first")
-
-    def _create_key(self, model) -> bytes:
-        data_key, wrapped = crypto.installed().new_data_key()
-        self.key = model(wrapped_key=wrapped, kek_id=crypto.installed().current_id)
-        return data_key
-
-
-class Contact(_Sealable, Base):
+class Contact(Sealable, Base):
     """A person. Names, kana, job title and department are sealed (`Sealed`); what SQL needs is
     kept beside them: sort prefixes (two kana of the reading for 五十音 order, the family name's
     initial), blind indexes of the full name (duplicates), job title and department (filters),
@@ -251,12 +136,7 @@ class Contact(_Sealable, Base):
         return self._create_key(SubjectKey)
 
 
-def _key_of_contact(model):
-    return relationship(SubjectKey, primaryjoin=lambda: model.contact_id == SubjectKey.contact_id,
-                        foreign_keys=lambda: [model.contact_id], viewonly=True, lazy="joined", innerjoin=True)
-
-
-class ContactEmail(_Sealable, Base):
+class ContactEmail(Sealable, Base):
     __tablename__ = "core_contact_email"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -271,7 +151,7 @@ class ContactEmail(_Sealable, Base):
     address = Sealed(index=normalize_email)
 
 
-class ContactPhone(_Sealable, Base):
+class ContactPhone(Sealable, Base):
     __tablename__ = "core_contact_phone"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -285,8 +165,8 @@ class ContactPhone(_Sealable, Base):
     e164 = Sealed(index=str)  # E.164 is its own normal form
 
 
-ContactEmail.key = _key_of_contact(ContactEmail)
-ContactPhone.key = _key_of_contact(ContactPhone)
+ContactEmail.key = shares_key(ContactEmail, "contact_id", SubjectKey, "contact_id")
+ContactPhone.key = shares_key(ContactPhone, "contact_id", SubjectKey, "contact_id")
 
 
 class ContactSearchToken(Base):
@@ -311,7 +191,7 @@ class ContactAccount(Base):
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class Activity(_Sealable, Base):
+class Activity(Sealable, Base):
     """One interaction on the shared timeline. Ordered by `occurred_at` (back-dating is normal:
     a call logged the next morning), never by insertion. Its free text (which may name anyone) is
     sealed under the activity's own key: erasing the people it concerns destroys the key and the
@@ -363,7 +243,18 @@ class ActivityTarget(Base):
     account_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_account.id", ondelete="CASCADE"))
 
 
-class Task(Base):
+class TaskKey(DataKey, Base):
+    """A task's own data key, its title sealed under it. The task's and not a person's: a task may
+    be about an account, and a contact's tasks move with a merge."""
+
+    __tablename__ = "core_task_key"
+
+    task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_task.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Task(Sealable, Base):
+    """A next action. Its title (which often names someone: "call 山田様 back") is sealed."""
+
     __tablename__ = "core_task"
     __table_args__ = (
         CheckConstraint("status IN ('open', 'done', 'canceled')", name="status"),
@@ -371,7 +262,7 @@ class Task(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    title: Mapped[str] = mapped_column(String(300))
+    sealed_title: Mapped[bytes] = mapped_column(LargeBinary)
     due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(10), default="open")
     assignee_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_user.id"), index=True)
@@ -379,6 +270,12 @@ class Task(Base):
     account_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_account.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    key: Mapped[TaskKey | None] = relationship(lazy="joined", innerjoin=True, passive_deletes=True)
+
+    title = Sealed()
+
+    def _new_data_key(self) -> bytes:
+        return self._create_key(TaskKey)
 
 
 class OutboxEvent(Base):

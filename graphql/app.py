@@ -21,7 +21,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.http.ides import get_graphql_ide_html
 
 from enishi.auth import ANONYMOUS, authenticate
-from enishi.models import personal_reads
+from enishi.sealing import personal_reads
 from enishi.runtime import Runtime
 from .context import Context
 from .limits import QueryLimits, parse_document, too_many_aliases_to_parse

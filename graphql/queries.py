@@ -234,7 +234,6 @@ class TaskFilter:
     or_: list["TaskFilter"] | None = strawberry.field(default=None, name="or")
     not_: "TaskFilter | None" = strawberry.field(default=None, name="not")
     status: StringFilter | None = None
-    title: StringFilter | None = None
     due_at: DateTimeFilter | None = None
     assignee_id: IDFilter | None = None
     contact_id: IDFilter | None = None
@@ -242,7 +241,7 @@ class TaskFilter:
 
 
 TASK_FILTER = FilterSpec(
-    strings={"status": models.Task.status, "title": models.Task.title},
+    strings={"status": models.Task.status},
     datetimes={"due_at": models.Task.due_at},
     ids={"assignee_id": (models.Task.assignee_id, "User"), "contact_id": (models.Task.contact_id, "Contact"),
          "account_id": (models.Task.account_id, "Account")},

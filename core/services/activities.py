@@ -6,25 +6,13 @@ import uuid
 from sqlalchemy import delete, select
 
 from ..errors import InputError, UserError
-from .. import crypto
-from ..models import Account, Activity, ActivityKey, ActivityTarget, Contact
+from ..models import Account, Activity, ActivityTarget, Contact
 from ..runtime import UnitOfWork
 from .common import Checker, changed_fields, check_user, live_ids
 
 DIRECTIONS = ("inbound", "outbound", "internal")
 MAX_TARGETS = 100
 MAX_BODY = 100_000
-
-
-def bulk_activity_rows(activity: dict, summary: str, body: str | None = None) -> dict:
-    """Rows for a bulk insert of one new activity (demo data, benchmarks), parents first: its
-    plain columns in `activity`, its text sealed under a key of its own as `log_activity` does."""
-    ring = crypto.installed()
-    data_key, wrapped = ring.new_data_key()
-    return {
-        Activity: [activity | Activity.summary.columns(data_key, summary) | Activity.body.columns(data_key, body)],
-        ActivityKey: [{"activity_id": activity["id"], "wrapped_key": wrapped, "kek_id": ring.current_id, "created_at": activity["created_at"]}],
-    }
 
 
 async def log_activity(uow: UnitOfWork, data: dict, *, source_plugin: str = "core") -> Activity:

@@ -26,9 +26,10 @@ from enishi.errors import InputError, UserError
 from enishi.models import Contact, ContactEmail
 from enishi.normalize import is_valid_email, normalize_email
 from enishi.runtime import UnitOfWork
+from enishi.sealing import Sealable
 from enishi.services.common import Checker
 from enishi.services.contacts import delete_contact
-from enishi.services.subject_keys import subject_key
+from enishi.services.data_keys import subject_key
 
 from . import access_log, export, service
 from .models import (
@@ -481,23 +482,39 @@ EMPTY = (None, "", {}, [])
 async def leftovers(uow: UnitOfWork, contact_id) -> dict[str, int]:
     """The erasure's proof, from the catalog rather than from the plugins' word: every table linked
     to the contact by a foreign key, and the contact row itself, is read for declared personal
-    fields still holding something. Binary columns hold ciphertext under the destroyed key."""
+    fields still holding something. A sealed field (binary) counts while the key it is sealed
+    under is alive: a message the person wrote on someone else's ticket is readable under that
+    ticket's key. The privacy plugin's own binary columns are sealed under the person's key."""
     declared: dict[str, list[str]] = {}
     for _, field in uow.runtime.plugins.contributions("enishi_personal_data"):
         declared.setdefault(field.entity, []).append(field.field)
+    sealable = {mapper.local_table.name: mapper.class_ for mapper in Base.registry.mappers if issubclass(mapper.class_, Sealable)}
     found = {}
     for table in Base.metadata.sorted_tables:
         links = [c for c in table.columns if any(fk.target_fullname == "core_contact.id" for fk in c.foreign_keys)]
         if table.name == "core_contact":
             links = [table.c.id]
-        fields = [table.c[name] for name in declared.get(table.name, ()) if name in table.c
-                  and not isinstance(table.c[name].type, LargeBinary)]
-        if not links or not fields:
+        fields = [table.c[name] for name in declared.get(table.name, ()) if name in table.c]
+        plain = [c for c in fields if not isinstance(c.type, LargeBinary)]
+        sealed = [c for c in fields if isinstance(c.type, LargeBinary)] if table.name in sealable else []
+        if not links or not (plain or sealed):
             continue
-        rows = (await uow.session.execute(select(*fields).where(or_(*(link == contact_id for link in links))))).all()
-        if count := sum(1 for row in rows if any(value not in EMPTY for value in row)):
+        linked = or_(*(link == contact_id for link in links))
+        if sealed:
+            rows = (await uow.session.execute(select(sealable[table.name]).where(linked)
+                                              .execution_options(populate_existing=True))).scalars().all()
+            count = sum(1 for row in rows if any(getattr(row, c.name) not in EMPTY for c in plain)
+                        or (_key_alive(row) and any(getattr(row, c.name) is not None for c in sealed)))
+        else:
+            count = sum(1 for row in (await uow.session.execute(select(*plain).where(linked))).all() if any(v not in EMPTY for v in row))
+        if count:
             found[table.name] = count
     return found
+
+
+def _key_alive(row) -> bool:
+    """From the key row as stored, not a data key the session may still hold from before."""
+    return row.key is not None and row.key.wrapped_key is not None
 
 
 async def restrict(uow: UnitOfWork, contact_id, kind: str, request_id=None) -> None:

@@ -15,7 +15,7 @@ from enishi.errors import InputError, UserError
 from enishi.models import Contact
 from enishi.runtime import UnitOfWork
 from enishi.services.common import Checker
-from enishi.services.subject_keys import subject_key
+from enishi.services.data_keys import subject_key
 
 from .models import CONSENT_SOURCES, CONSENT_STATES, PrivacyConsent, PrivacyRestriction
 

@@ -138,10 +138,11 @@ async def enishi_deliver_event(event, runtime):
 def enishi_personal_data():
     return [
         PersonalDataField("support_ticket", "requester_id", "user.unique_id", purposes=("support",), erasure="anonymise"),
-        PersonalDataField("support_ticket", "subject", "user.content", purposes=("support",), erasure="retain"),
-        PersonalDataField("support_ticket", "custom_fields", "user", purposes=("support",), erasure="retain"),
-        PersonalDataField("support_article", "body", "user.content", purposes=("support",), erasure="anonymise"),
-        PersonalDataField("support_csat", "comment", "user.content", purposes=("support",), provenance="provided"),
+        PersonalDataField("support_ticket", "sealed_subject", "user.content", purposes=("support",), erasure="shred"),
+        PersonalDataField("support_ticket", "sealed_custom_fields", "user", purposes=("support",), erasure="shred"),
+        # Shredded with the requester's ticket; the person's own messages on other tickets (a CC) are deleted.
+        PersonalDataField("support_article", "sealed_body", "user.content", purposes=("support",), erasure="shred"),
+        PersonalDataField("support_csat", "sealed_comment", "user.content", purposes=("support",), erasure="shred"),
     ]
 
 

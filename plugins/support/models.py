@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, Uuid
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from enishi.db import Base, JSONType, UTCDateTime, new_id
+from enishi.sealing import DataKey, Sealable, Sealed, shares_key
 
 STATUSES = ("new", "open", "pending", "on_hold", "solved", "closed", "merged")
 PAUSING = frozenset({"pending", "on_hold"})  # the SLA clock stops while a ticket waits on someone else
@@ -78,13 +79,26 @@ class SupportEscalationRule(Base):
     raise_priority: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class SupportTicket(Base):
+class SupportTicketKey(DataKey, Base):
+    """A ticket's own data key: its subject, custom fields, messages and survey comment are sealed
+    under it. The ticket's and not the requester's: a ticket under a legal hold must stay readable
+    after the requester's key is destroyed. Erasing the requester destroys it (unless held)."""
+
+    __tablename__ = "support_ticket_key"
+
+    ticket_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("support_ticket.id", ondelete="CASCADE"), primary_key=True)
+
+
+class SupportTicket(Sealable, Base):
+    """A ticket; its text is sealed (`Sealed`) under the ticket's key and reads as None once the
+    requester was erased. Its number, status history and timestamps stay for the metrics."""
+
     __tablename__ = "support_ticket"
     __table_args__ = (Index("ix_support_ticket_status_created", "status", "created_at"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     number: Mapped[int] = mapped_column(Integer, unique=True)
-    subject: Mapped[str] = mapped_column(String(300))
+    sealed_subject: Mapped[bytes] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(10), default="new")
     priority: Mapped[str] = mapped_column(String(10), default="normal")
     channel: Mapped[str] = mapped_column(String(20), default="email")
@@ -93,7 +107,7 @@ class SupportTicket(Base):
     group_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("support_group.id", ondelete="SET NULL"))
     assignee_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"), index=True)
     tags: Mapped[list] = mapped_column(JSONType, default=list, info={"personal": False})  # labels such as "vip", "billing"
-    custom_fields: Mapped[dict] = mapped_column(JSONType, default=dict)
+    sealed_custom_fields: Mapped[bytes | None] = mapped_column(LargeBinary)
     policy_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("support_sla_policy.id", ondelete="SET NULL"))
     follow_up_of_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("support_ticket.id", ondelete="SET NULL"))
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("support_ticket.id", ondelete="SET NULL"))
@@ -102,9 +116,22 @@ class SupportTicket(Base):
     solved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     reopened_count: Mapped[int] = mapped_column(Integer, default=0)
+    key: Mapped[SupportTicketKey | None] = relationship(lazy="joined", innerjoin=True, passive_deletes=True)
+
+    subject = Sealed()
+    custom_fields = Sealed(json=True)
+
+    @property
+    def subject_id(self) -> uuid.UUID | None:
+        return self.requester_id
+
+    def _new_data_key(self) -> bytes:
+        return self._create_key(SupportTicketKey)
 
 
-class SupportArticle(Base):
+class SupportArticle(Sealable, Base):
+    """A message on a ticket, sealed under the ticket's key."""
+
     __tablename__ = "support_article"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -114,8 +141,14 @@ class SupportArticle(Base):
     author_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"))
     author_contact_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_contact.id", ondelete="SET NULL"), index=True)
     channel: Mapped[str] = mapped_column(String(20), default="email")
-    body: Mapped[str | None] = mapped_column(Text)
+    sealed_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    body = Sealed()
+
+    @property
+    def subject_id(self) -> None:
+        return None  # its ticket's requester, or a CC: not loaded with it
 
 
 class SupportStatusChange(Base):
@@ -152,7 +185,9 @@ class SupportMacro(Base):
     priority: Mapped[str | None] = mapped_column(String(10))
 
 
-class SupportCsat(Base):
+class SupportCsat(Sealable, Base):
+    """A satisfaction survey; the comment is sealed under the ticket's key."""
+
     __tablename__ = "support_csat"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -161,8 +196,18 @@ class SupportCsat(Base):
     status: Mapped[str] = mapped_column(String(10))  # scheduled | sent | answered | cancelled
     send_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     rating: Mapped[int | None] = mapped_column(Integer)
-    comment: Mapped[str | None] = mapped_column(Text)
+    sealed_comment: Mapped[bytes | None] = mapped_column(LargeBinary)
     answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    comment = Sealed()
+
+    @property
+    def subject_id(self) -> None:
+        return None  # the ticket's requester: not loaded with it
+
+
+SupportArticle.key = shares_key(SupportArticle, "ticket_id", SupportTicketKey, "ticket_id")
+SupportCsat.key = shares_key(SupportCsat, "ticket_id", SupportTicketKey, "ticket_id")
 
 
 class SupportKbCategory(Base):

@@ -66,7 +66,7 @@ class SupportGroup(relay.Node):
 class SupportTicket(relay.Node):
     id: relay.NodeID[str]
     number: int
-    subject: str
+    subject: str | None = strawberry.field(description="Null once the requester was erased (the ticket's key destroyed).")
     status: str
     priority: str
     channel: str
@@ -165,7 +165,6 @@ class SupportTicketFilter:
     not_: "SupportTicketFilter | None" = strawberry.field(default=None, name="not")
     status: StringFilter | None = None
     priority: StringFilter | None = None
-    subject: StringFilter | None = None
     requester_id: IDFilter | None = None
     account_id: IDFilter | None = None
     assignee_id: IDFilter | None = None
@@ -173,7 +172,7 @@ class SupportTicketFilter:
 
 
 TICKET_FILTER = FilterSpec(
-    strings={"status": orm.SupportTicket.status, "priority": orm.SupportTicket.priority, "subject": orm.SupportTicket.subject},
+    strings={"status": orm.SupportTicket.status, "priority": orm.SupportTicket.priority},
     ids={"requester_id": (orm.SupportTicket.requester_id, "Contact"), "account_id": (orm.SupportTicket.account_id, "Account"),
          "assignee_id": (orm.SupportTicket.assignee_id, "User")},
     datetimes={"created_at": orm.SupportTicket.created_at},
@@ -309,6 +308,7 @@ class CreateTicketInput:
     account_id: strawberry.ID | None = None
     group_id: strawberry.ID | None = None
     tags: list[str] | None = None
+    custom_fields: JSON | None = strawberry.field(default=None, description="Sealed with the ticket's text (erased with the requester).")
 
 
 @strawberry.input
@@ -332,6 +332,7 @@ class UpdateTicketInput:
     priority: str | None = strawberry.UNSET
     tags: list[str] | None = strawberry.UNSET
     group_id: strawberry.ID | None = strawberry.UNSET
+    custom_fields: JSON | None = strawberry.field(default=strawberry.UNSET, description="Replaces them all; null clears them.")
 
 
 @strawberry.input

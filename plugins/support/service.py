@@ -21,6 +21,7 @@ from enishi.normalize import like_pattern, search_key, search_query_key
 from enishi.runtime import UnitOfWork
 from enishi.services.activities import log_activity
 from enishi.services.common import Checker, live_ids, load_for_update, one_at_a_time
+from enishi.services.data_keys import shred_records
 
 from .calendar import BusinessCalendar
 from .models import (
@@ -43,6 +44,7 @@ from .models import (
     SupportSlaPolicy,
     SupportStatusChange,
     SupportTicket,
+    SupportTicketKey,
 )
 
 DEFAULT_AUTO_CLOSE_HOURS = 96
@@ -282,12 +284,13 @@ async def create_ticket(uow: UnitOfWork, data: dict, *, follow_up_of=None) -> Su
     if data.get("group_id") is not None and await uow.session.get(SupportGroup, data["group_id"]) is None:
         check.fail("groupId", "no such group", "NOT_FOUND")
     body = check.text(data, "body", max_length=100_000)
+    custom_fields = check.custom_fields(data)
     check.done()
     now = uow.clock.now()
     ticket = SupportTicket(number=await _next_number(uow), subject=subject, status="new", priority=priority,
                            channel=data.get("channel") or "email", requester_id=requester_id, account_id=data.get("account_id"),
                            group_id=data.get("group_id"), assignee_id=data.get("assignee_id"),
-                           tags=sorted(set(data.get("tags") or [])), custom_fields=data.get("custom_fields") or {},
+                           tags=sorted(set(data.get("tags") or [])), custom_fields=custom_fields or None,
                            follow_up_of_id=follow_up_of, created_at=now, updated_at=now, reopened_count=0)
     await _apply_policy(uow, ticket)
     if ticket.assignee_id is None:
@@ -307,7 +310,9 @@ async def _add_article(uow: UnitOfWork, ticket: SupportTicket, *, body: str, pub
     first_reply = public and author_type == "agent" and not (await uow.session.execute(select(SupportArticle.id).where(
         SupportArticle.ticket_id == ticket.id, SupportArticle.public.is_(True), SupportArticle.author_type == "agent"))).first()
     article = SupportArticle(ticket_id=ticket.id, public=public, author_type=author_type, author_user_id=author_user_id,
-                             author_contact_id=author_contact_id, channel=channel or ticket.channel, body=body, created_at=now)
+                             author_contact_id=author_contact_id, channel=channel or ticket.channel, created_at=now)
+    article.share_key_of(ticket)
+    article.body = body
     uow.session.add(article)
     ticket.updated_at = now
     await uow.session.flush()
@@ -326,6 +331,12 @@ async def _ticket(uow: UnitOfWork, ticket_id) -> SupportTicket:
     return await load_for_update(uow, SupportTicket, ticket_id, field="ticketId")
 
 
+def _refuse_erased(ticket: SupportTicket) -> None:
+    """Nothing can be written under a destroyed key: the ticket's text went with its requester."""
+    if ticket.data_key() is None:
+        raise _fail("ticketId", "this ticket's text was erased with its requester", "ERASED")
+
+
 async def reply(uow: UnitOfWork, ticket_id, body: str, *, public: bool = True, as_customer: bool = False) -> SupportArticle:
     """An agent's public reply or internal note, or a customer's message. A customer writing to a
     solved ticket reopens it; to a closed one, opens a follow-up ticket."""
@@ -334,6 +345,7 @@ async def reply(uow: UnitOfWork, ticket_id, body: str, *, public: bool = True, a
     ticket = await _ticket(uow, ticket_id)
     if ticket.status == "merged":
         raise _fail("ticketId", "was merged into another ticket", "MERGED")
+    _refuse_erased(ticket)
     if as_customer:
         if ticket.status == "closed":
             follow_up = await create_ticket(uow, {"subject": ticket.subject, "priority": ticket.priority, "requester_id": ticket.requester_id,
@@ -355,13 +367,18 @@ async def update_ticket(uow: UnitOfWork, ticket_id, data: dict) -> SupportTicket
     status = check.choice(data, "status", tuple(s for s in STATUSES if s != "merged"))
     priority = check.choice(data, "priority", PRIORITIES)
     subject = check.text(data, "subject", max_length=300, required="subject" in data)
+    custom_fields = check.custom_fields(data)
     if data.get("group_id") is not None and await uow.session.get(SupportGroup, data["group_id"]) is None:
         check.fail("groupId", "no such group", "NOT_FOUND")
     check.done()
     if ticket.status == "merged":
         raise _fail("ticketId", "was merged into another ticket", "MERGED")
+    if subject or "custom_fields" in data:
+        _refuse_erased(ticket)
     if subject:
         ticket.subject = subject
+    if "custom_fields" in data:
+        ticket.custom_fields = custom_fields or None
     if priority:
         ticket.priority = priority
     if "tags" in data:
@@ -416,11 +433,15 @@ async def merge_tickets(uow: UnitOfWork, target_id, source_ids) -> SupportTicket
     if target_id in source_ids or not source_ids:
         raise _fail("sourceIds", "name other tickets to merge into the target", "INVALID")
     target = await _ticket(uow, target_id)
+    _refuse_erased(target)
     for source_id in sorted(source_ids):
         source = await _ticket(uow, source_id)
         if source.status == "merged":
             raise _fail("sourceIds", "a ticket was already merged", "ALREADY_MERGED")
-        await uow.session.execute(update(SupportArticle).where(SupportArticle.ticket_id == source.id).values(ticket_id=target.id))
+        # The messages move under the target's key: the source's may be destroyed with its requester.
+        for article in (await uow.session.execute(select(SupportArticle).where(SupportArticle.ticket_id == source.id))).scalars():
+            article.ticket_id = target.id
+            article.reseal_under(target)
         source.merged_into_id = target.id
         await _set_status(uow, source, "merged")
     await uow.emit("support.tickets_merged", "support_ticket", target.id, {"merged": [str(s) for s in source_ids]})
@@ -748,15 +769,22 @@ async def metrics(session, start: dt.datetime, end: dt.datetime | None, group_by
 
 
 async def erase_requester(uow: UnitOfWork, contact_id, kept_ticket_ids=()) -> dict:
-    """Tickets stay (their numbers and metrics matter) but lose the person: requester unlinked, the
-    messages on their tickets emptied (agents' replies greet them by name), and their own messages
-    on other tickets (as a CC) too. Tickets in `kept_ticket_ids` (under a legal hold) stay whole."""
+    """Tickets stay (their numbers and metrics matter) but lose the person: requester unlinked and
+    the ticket's key destroyed, so its subject, custom fields, messages (agents' replies greet
+    them by name) and survey comment are unreadable for good; surveys not answered yet are
+    cancelled. Their own messages on other people's tickets (as a CC) are emptied. Tickets in
+    `kept_ticket_ids` (under a legal hold) stay whole."""
     kept = list(kept_ticket_ids)
     tickets = (await uow.session.execute(select(SupportTicket.id).where(SupportTicket.requester_id == contact_id,
                                                                          SupportTicket.id.not_in(kept)))).scalars().all()
-    bodies = (await uow.session.execute(update(SupportArticle).where(
-        ((SupportArticle.author_contact_id == contact_id) | SupportArticle.ticket_id.in_(tickets)) & SupportArticle.ticket_id.not_in(kept))
-        .values(body=None, author_contact_id=None).execution_options(synchronize_session=False))).rowcount
+    shredded = await shred_records(uow, SupportTicketKey.ticket_id, tickets)
+    await uow.session.execute(update(SupportCsat).where(SupportCsat.ticket_id.in_(tickets), SupportCsat.status.in_(("scheduled", "sent")))
+                              .values(status="cancelled").execution_options(synchronize_session=False))
+    cc_messages = (await uow.session.execute(update(SupportArticle).where(
+        SupportArticle.author_contact_id == contact_id, SupportArticle.ticket_id.not_in([*tickets, *kept]))
+        .values(sealed_body=None, author_contact_id=None).execution_options(synchronize_session=False))).rowcount
+    await uow.session.execute(update(SupportArticle).where(SupportArticle.author_contact_id == contact_id, SupportArticle.ticket_id.in_(tickets))
+                              .values(author_contact_id=None).execution_options(synchronize_session=False))
     requesters = (await uow.session.execute(update(SupportTicket).where(SupportTicket.id.in_(tickets))
                                             .values(requester_id=None).execution_options(synchronize_session=False))).rowcount
-    return {"support_article:anonymise": bodies, "support_ticket:anonymise": requesters}
+    return {"support_ticket:shred": shredded, "support_article:anonymise": cc_messages, "support_ticket:anonymise": requesters}

@@ -15,7 +15,7 @@ async def test_migrated_database_matches_the_models(api):
 
 
 async def test_upgrading_seals_the_plaintext_an_earlier_version_stored(enishi_api, enishi_fresh_database_url, enishi_base_settings):
-    """Migrations 0005 to 0007 encrypt names, emails, phones, job titles and activity text written
+    """Migrations 0005 to 0008 encrypt names, emails, phones, job titles, activity text and task titles written
     before them, with nothing lost."""
     import asyncio
     import dataclasses
@@ -43,6 +43,8 @@ async def test_upgrading_seals_the_plaintext_an_earlier_version_stored(enishi_ap
                         sa.column("created_at", UTCDateTime()))
     target = sa.table("core_activity_target", sa.column("id", sa.Uuid()), sa.column("activity_id", sa.Uuid()),
                       sa.column("contact_id", sa.Uuid()))
+    task = sa.table("core_task", sa.column("id", sa.Uuid()), sa.column("title"), sa.column("status"), sa.column("contact_id", sa.Uuid()),
+                    sa.column("created_at", UTCDateTime()))
     activity_id = uuid.uuid4()
     engine = create_engine(enishi_fresh_database_url)
     async with engine.begin() as connection:
@@ -56,15 +58,18 @@ async def test_upgrading_seals_the_plaintext_an_earlier_version_stored(enishi_ap
         await connection.execute(activity.insert().values(id=activity_id, type="call", direction="inbound", occurred_at=now,
                                                           summary="山田様より電話", body="折り返し希望", source_plugin="core", created_at=now))
         await connection.execute(target.insert().values(id=uuid.uuid4(), activity_id=activity_id, contact_id=contact_id))
+        await connection.execute(task.insert().values(id=uuid.uuid4(), title="山田様へ折り返し", status="open", contact_id=contact_id, created_at=now))
     await asyncio.to_thread(upgrade, runtime)
     async with engine.connect() as connection:
         stored = (await connection.execute(sa.text("SELECT * FROM core_activity"))).mappings().one()
         person = (await connection.execute(sa.text("SELECT * FROM core_contact"))).mappings().one()
+        todo = (await connection.execute(sa.text("SELECT * FROM core_task"))).mappings().one()
     await engine.dispose()
     await runtime.close()
     assert "summary" not in stored and "body" not in stored and "job_title" not in person
     assert "営業".encode() not in person["sealed_job_title"]
     assert "山田".encode() not in stored["sealed_summary"] and "折り返し".encode() not in stored["sealed_body"]
+    assert "title" not in todo and "山田".encode() not in todo["sealed_title"]
 
     api = await enishi_api(database_url=enishi_fresh_database_url)
     found = await api.graphql('{ contacts(filter: {search: "やまだ"}) { nodes { displayName familyNameKana emails { address } '
@@ -77,3 +82,5 @@ async def test_upgrading_seals_the_plaintext_an_earlier_version_stored(enishi_ap
     assert by_title["contacts"]["nodes"] == [{"jobTitle": "営業部長"}]
     timeline = await api.graphql('{ contacts { nodes { timeline { nodes { summary body } } } } }')
     assert timeline["contacts"]["nodes"][0]["timeline"]["nodes"] == [{"summary": "山田様より電話", "body": "折り返し希望"}]
+    tasks = await api.graphql('{ tasks { nodes { title contact { displayName } } } }')
+    assert tasks["tasks"]["nodes"] == [{"title": "山田様へ折り返し", "contact": {"displayName": "山田 太郎"}}]

@@ -216,26 +216,48 @@ async def test_metrics_first_reply_mttr_fcr_backlog_and_sla(api):
 
 
 async def test_requester_erasure_keeps_the_ticket_without_the_person(api):
+    """The ticket stays for the metrics; its key goes with the requester, so subject, custom
+    fields and every message on it (agents' replies greet them by name) are unreadable for good.
+    Their own message on someone else's ticket is emptied; that ticket stays readable."""
     import base64
     import uuid
+
+    from sqlalchemy import text
 
     from enishi import DataSubject
 
     account = await create_account(api, name="Acme")
     contact = await create_contact(api, familyName="山田", accounts=[{"accountId": account["id"]}])
-    ticket = await _ticket(api, requesterId=contact["id"], accountId=account["id"], body="私の電話番号は 03-1234-5678 です")
-    await _reply(api, ticket["id"], "山田様、承知しました")  # replies address the person: they go too
+    other = await create_contact(api, familyName="佐藤")
+    ticket = await _ticket(api, subject="山田です、ログインできません", requesterId=contact["id"], accountId=account["id"],
+                           customFields={"注文番号": "A-1"}, body="私の電話番号は 03-1234-5678 です")
+    await _reply(api, ticket["id"], "山田様、承知しました")
+    others_ticket = await _ticket(api, subject="佐藤の請求書", requesterId=other["id"], body="佐藤より")
+    carried = await _ticket(api, subject="追記", requesterId=contact["id"], body="山田からの追記")
+    merged = await api.mutate("mergeTickets", {"targetId": others_ticket["id"], "sourceIds": [carried["id"]]}, "ticket { id }", role="support")
+    assert merged["userErrors"] == []
     exported = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { personalData } } }", {"id": contact["id"]},
                                  role="compliance")
     assert exported["node"]["personalData"]["support"]["tickets"][0]["messages"][0]["body"] == "私の電話番号は 03-1234-5678 です"
+
     subject = DataSubject(uuid.UUID(base64.b64decode(contact["id"]).decode().split(":")[1]))
     async with api.runtime.unit_of_work() as uow:
         reports = dict(await api.runtime.plugins.call("enishi_subject_erase", uow=uow, subject=subject))
-    assert reports["support"].affected == {"support_article:anonymise": 2, "support_ticket:anonymise": 1}
-    data = await api.graphql("query($id: ID!) { node(id: $id) { ... on SupportTicket { number requester { id } account { name } "
-                             "articles { body } } } }", {"id": ticket["id"]})
-    assert data["node"]["requester"] is None and data["node"]["account"] == {"name": "Acme"}
-    assert [a["body"] for a in data["node"]["articles"]] == [None, None]
+    assert reports["support"].affected == {"support_ticket:shred": 2, "support_article:anonymise": 1, "support_ticket:anonymise": 2}
+
+    query = ("query($id: ID!) { node(id: $id) { ... on SupportTicket { number subject customFields requester { id } account { name } "
+             "articles { body } } } }")
+    data = (await api.graphql(query, {"id": ticket["id"]}))["node"]
+    assert data["subject"] is None and data["customFields"] == {} and data["requester"] is None and data["account"] == {"name": "Acme"}
+    assert [a["body"] for a in data["articles"]] == [None, None]
+    kept = (await api.graphql(query, {"id": others_ticket["id"]}))["node"]
+    assert kept["subject"] == "佐藤の請求書" and sorted(a["body"] or "" for a in kept["articles"]) == ["", "佐藤より"]
+    refused = await api.mutate("replyToTicket", {"ticketId": ticket["id"], "body": "続き"}, T, role="support")
+    assert [e["code"] for e in refused["userErrors"]] == ["ERASED"]
+    async with api.runtime.read_session() as session:
+        stored = b"".join(value for value, in (await session.execute(text(
+            "SELECT sealed_subject FROM support_ticket UNION ALL SELECT sealed_body FROM support_article WHERE sealed_body IS NOT NULL"))).all())
+    assert "山田".encode() not in stored and "03-1234".encode() not in stored and "佐藤".encode() not in stored
 
 
 async def test_bad_ticket_input_is_refused(api):

@@ -1,12 +1,15 @@
-"""Data keys: each contact's (`SubjectKey`) and each activity's (`ActivityKey`), destroyed on
-erasure (crypto-shredding) and re-wrapped when the key-encryption key changes."""
+"""Data keys: each person's (`SubjectKey`) and each record's own (`ActivityKey`, and plugins'
+key tables made with `DataKey`), destroyed on erasure (crypto-shredding) and re-wrapped when the
+key-encryption key changes."""
 from __future__ import annotations
 
 from sqlalchemy import select, update
 
 from .. import crypto
-from ..models import ActivityKey, Contact, ContactEmail, ContactPhone, SubjectKey
+from ..db import Base
+from ..models import Contact, ContactEmail, ContactPhone, SubjectKey
 from ..runtime import UnitOfWork
+from ..sealing import DataKey
 from .contacts import refresh_search_tokens, seal_names
 
 
@@ -28,10 +31,11 @@ async def shred(uow: UnitOfWork, contact_id) -> int:
     return 1
 
 
-async def shred_activities(uow: UnitOfWork, activity_ids) -> int:
-    """Destroy these activities' keys: their text can never be read again; the entries stay."""
-    result = await uow.session.execute(update(ActivityKey).where(ActivityKey.activity_id.in_(activity_ids),
-                                                                 ActivityKey.wrapped_key.is_not(None))
+async def shred_records(uow: UnitOfWork, key_column, record_ids) -> int:
+    """Destroy the keys of these records (`key_column` is the key table's record column, such as
+    `ActivityKey.activity_id`): what was sealed under them can never be read again; the records stay."""
+    key_model = key_column.class_
+    result = await uow.session.execute(update(key_model).where(key_column.in_(record_ids), key_model.wrapped_key.is_not(None))
                                        .values(wrapped_key=None, destroyed_at=uow.clock.now()))
     return result.rowcount
 
@@ -40,8 +44,20 @@ async def rotate_keys(runtime, batch: int = 200) -> tuple[int, int]:
     """Re-wrap every live data key under the current KEK (`enishi keys rotate`), and recompute
     the person's blind indexes and search tokens, which are keyed by the KEK. Resumable: keys
     done already are skipped, and each batch commits on its own. Returns the subject keys and the
-    activity keys re-wrapped."""
-    return await _rotate_subject_keys(runtime, batch), await _rotate_activity_keys(runtime, batch * 10)
+    record keys (activities', plugins') re-wrapped."""
+    people = await _rotate_subject_keys(runtime, batch)
+    records = 0
+    for key_model in _record_key_models(runtime):
+        records += await _rotate_record_keys(runtime, key_model, batch * 10)
+    return people, records
+
+
+def _record_key_models(runtime) -> list:
+    """The key tables of the installed plugins (a table's name starts with its plugin's)."""
+    owners = {info.name for info in runtime.plugins.installed()}
+    return sorted((mapper.class_ for mapper in Base.registry.mappers if issubclass(mapper.class_, DataKey)
+                   and mapper.class_ is not SubjectKey and mapper.class_.__tablename__.split("_", 1)[0] in owners),
+                  key=lambda model: model.__tablename__)
 
 
 def _stale(model):
@@ -49,12 +65,12 @@ def _stale(model):
     return model.wrapped_key.is_not(None) & ((model.kek_id != ring.current_id) | model.kek_id.is_(None))
 
 
-async def _rotate_activity_keys(runtime, batch: int) -> int:
+async def _rotate_record_keys(runtime, key_model, batch: int) -> int:
     ring = crypto.installed()
     rotated = 0
     while True:
         async with runtime.unit_of_work() as uow:
-            keys = (await uow.session.execute(select(ActivityKey).where(_stale(ActivityKey)).limit(batch).with_for_update())).scalars().all()
+            keys = (await uow.session.execute(select(key_model).where(_stale(key_model)).limit(batch).with_for_update())).scalars().all()
             for key in keys:
                 key.wrapped_key, key.kek_id = crypto.wrap(ring.current, ring.unwrap(key.kek_id, key.wrapped_key)), ring.current_id
         rotated += len(keys)

@@ -1,0 +1,180 @@
+"""Personal data sealed at rest: AES-256-GCM under data keys that the key-encryption key wraps.
+
+A model keeps a personal field as `Sealed()`: the column `sealed_<name>` holds ciphertext, the
+attribute reads and writes plaintext. The data key lives in a key table (`DataKey`): the person's
+own for what is only about them (`SubjectKey`), or a record's own for what may concern several
+people (`ActivityKey`, the support plugin's ticket keys). Destroying a key (crypto-shredding)
+makes everything sealed under it unreadable for good, in every copy and backup.
+
+A plugin seals a field in three steps: a key table (`class NoteKey(DataKey, Base)` with the
+record's id as primary key), the record as `Sealable` with a joined `key` relationship and
+`_new_data_key`, and the field as `Sealed()`. Rows that belong to a record share its key
+(`shares_key`). See docs/plugin-tutorial.md."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from contextvars import ContextVar
+from typing import Callable
+
+from sqlalchemy import LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from . import crypto
+from .db import UTCDateTime
+
+
+class DataKey:
+    """An AES-256 data key, wrapped by the key-encryption key. Destroying it (the wrapped key set
+    to None) makes every ciphertext sealed under it unreadable for good (crypto-shredding).
+    `enishi keys rotate` re-wraps every table made with this mixin."""
+
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Which key-encryption key wrapped it (a fingerprint), so `enishi keys rotate` can resume.
+    kek_id: Mapped[str | None] = mapped_column(String(16), info={"personal": False})
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=lambda: dt.datetime.now(dt.timezone.utc))
+    destroyed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+# The people whose sealed fields were decrypted in the current request: the GraphQL view sets a
+# set here and hands it to `enishi_personal_data_read` (the privacy plugin's access log).
+personal_reads: ContextVar[set | None] = ContextVar("enishi_personal_reads", default=None)
+
+
+class Sealed:
+    """A personal field kept encrypted (AES-256-GCM, the row's data key) in the column
+    `sealed_<name>`; reading the attribute decrypts, assigning encrypts. None once the key is
+    destroyed. With `index` (a normaliser), assigning also sets `<name>_index`, the blind index of
+    the normalised value, for exact-match filters. With `json`, the value is any JSON document
+    (custom fields) instead of a string."""
+
+    def __init__(self, index: Callable[[str], str] | None = None, *, json: bool = False) -> None:
+        self.index, self.json = index, json
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name, self.column = name, f"sealed_{name}"
+        self.context = f"{owner.__tablename__}.{name}".encode()
+
+    def __get__(self, row, owner=None):
+        if row is None:
+            return self
+        sealed = getattr(row, self.column)
+        opened = row.__dict__.setdefault("_opened", {})
+        hit = opened.get(self.name)
+        if hit is not None and hit[0] is sealed:
+            return hit[1]
+        data_key = row.data_key() if sealed is not None else None
+        value = None if data_key is None else crypto.decrypt(data_key, sealed, self.context)
+        if value is not None and self.json:
+            value = json.loads(value)
+        opened[self.name] = (sealed, value)
+        if value is not None and row.subject_id is not None and (reads := personal_reads.get()) is not None:
+            reads.add(row.subject_id)
+        return value
+
+    def __set__(self, row, value) -> None:
+        columns = self.columns(row.data_key(create=True) if value is not None else None, value)
+        for column, stored in columns.items():
+            setattr(row, column, stored)
+        row.__dict__.setdefault("_opened", {})[self.name] = (columns[self.column], value)
+
+    def columns(self, data_key: bytes | None, value) -> dict:
+        """The stored columns for `value` sealed under `data_key`: what assigning sets, for bulk
+        inserts that build rows as dicts."""
+        plaintext = json.dumps(value, ensure_ascii=False) if self.json and value is not None else value
+        columns = {self.column: None if value is None else crypto.encrypt(data_key, plaintext, self.context)}
+        if self.index is not None:
+            columns[self.index_column] = self.blind_index(value)
+        return columns
+
+    @property
+    def index_column(self) -> str:
+        return f"{self.name}_index"
+
+    def blind_index(self, value: str | None) -> str | None:
+        key = self.index(value) if value is not None else ""
+        return crypto.installed().blind_index(key) if key else None
+
+
+class Sealable:
+    """A row with `Sealed` fields, its data key (`key`, a `DataKey` row) loaded with it. A record
+    with a key of its own overrides `_new_data_key` (`return self._create_key(MyKey)`); a row
+    sealed under another's key gets it from `share_key_of` and a `shares_key` relationship."""
+
+    key: "DataKey | None"
+
+    @property
+    def subject_id(self) -> uuid.UUID | None:
+        """The person whose data a decryption reveals (for the access log), if a single one."""
+        return self.contact_id
+
+    def data_key(self, *, create: bool = False) -> bytes | None:
+        data_key = self.__dict__.get("_data_key")
+        if data_key is not None:
+            return data_key
+        row = self.key
+        if row is None and create:
+            data_key = self._new_data_key()
+        elif row is None or row.wrapped_key is None:
+            if create:
+                raise ValueError("this record's key was destroyed (erased): nothing can be stored under it")
+            return None
+        else:
+            data_key = crypto.installed().unwrap(row.kek_id, row.wrapped_key)
+        self.__dict__["_data_key"] = data_key
+        return data_key
+
+    def reindex(self) -> None:
+        """Recompute the blind indexes of its sealed fields: they are keyed by the KEK, so
+        `enishi keys rotate` calls this."""
+        for sealed in _sealed_fields(type(self)):
+            if sealed.index is not None:
+                setattr(self, sealed.index_column, sealed.blind_index(getattr(self, sealed.name)))
+
+    def share_key_of(self, owner: "Sealable") -> None:
+        """Seal this row under `owner`'s key (a contact's emails, a ticket's messages)."""
+        self.__dict__["_data_key"] = owner.data_key(create=True)
+
+    def reseal_under(self, owner: "Sealable") -> None:
+        """Move this row's sealed fields under `owner`'s key, for a row that changes owner (the
+        messages of a ticket merged into another)."""
+        values = {sealed.name: getattr(self, sealed.name) for sealed in _sealed_fields(type(self))}
+        self.share_key_of(owner)
+        for name, value in values.items():
+            setattr(self, name, value)
+
+    @classmethod
+    def bulk_rows(cls, columns: dict, **sealed) -> dict:
+        """Rows for a bulk insert of one new record with a key of its own (demo data, benchmarks),
+        parents first: its plain `columns` (with its `id`), and its `sealed` fields under a new
+        key, as assigning them would."""
+        key_model = cls.key.property.mapper.class_
+        ring = crypto.installed()
+        data_key, wrapped = ring.new_data_key()
+        row = dict(columns)
+        for name, value in sealed.items():
+            row |= getattr(cls, name).columns(data_key, value)
+        record_column = key_model.__table__.primary_key.columns[0].name
+        key_row = {record_column: columns["id"], "wrapped_key": wrapped, "kek_id": ring.current_id}
+        return {cls: [row], key_model: [key_row | {"created_at": columns["created_at"]} if "created_at" in columns else key_row]}
+
+    def _new_data_key(self) -> bytes:
+        raise ValueError(f"a new {type(self).__name__} is sealed under its owner's key: call share_key_of(owner) first")
+
+    def _create_key(self, model) -> bytes:
+        data_key, wrapped = crypto.installed().new_data_key()
+        self.key = model(wrapped_key=wrapped, kek_id=crypto.installed().current_id)
+        return data_key
+
+
+def _sealed_fields(model) -> list[Sealed]:
+    return [value for cls in model.__mro__ for value in vars(cls).values() if isinstance(value, Sealed)]
+
+
+def shares_key(model, column: str, key_model, key_column: str):
+    """The `key` relationship of rows sealed under another record's key: `model.<column>` names
+    the record, whose key row is `key_model.<key_column>`. Joined into every load (no statement of
+    its own), inner, since the owner always has a key row."""
+    return relationship(key_model, primaryjoin=lambda: getattr(model, column) == getattr(key_model, key_column),
+                        foreign_keys=lambda: [getattr(model, column)], viewonly=True, lazy="joined", innerjoin=True)
