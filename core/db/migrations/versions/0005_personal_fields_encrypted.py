@@ -82,8 +82,9 @@ def _seal_existing_rows() -> None:
     """Every contact gets a subject key (the privacy plugin's, where it made one), and its
     plaintext is sealed under it, with the indexes and tokens the code now searches by."""
     from enishi import crypto
-    from enishi.normalize import normalize_email
-    from enishi.services.contacts import contact_search_keys, name_columns
+    # The normalisers are shared with the running code on purpose: indexes must match what its
+    # queries compute, and a change to them comes with a migration that re-indexes.
+    from enishi.normalize import normalize_email, search_key
 
     bind = op.get_bind()
     meta = sa.MetaData()
@@ -95,7 +96,6 @@ def _seal_existing_rows() -> None:
     if bind.execute(sa.select(sa.func.count()).select_from(contact)).scalar_one() == 0:
         return
     ring = crypto.KeyRing(op.get_context().config.attributes["settings"])
-    crypto.install(ring)
     if sa.inspect(bind).has_table('privacy_subject_key'):
         old = sa.Table('privacy_subject_key', meta, autoload_with=bind)
         columns = [old.c.contact_id, old.c.wrapped_key, old.c.kek_id if 'kek_id' in old.c else sa.null(), old.c.created_at, old.c.destroyed_at]
@@ -125,14 +125,14 @@ def _seal_existing_rows() -> None:
             else:
                 data_key = ring.unwrap(stored.kek_id, stored.wrapped_key)
             names = {name: getattr(row, name) for name in NAME_FIELDS}
-            contact_rows.append({'_id': row.id, **name_columns(names),
+            contact_rows.append({'_id': row.id, **_name_columns(ring, search_key, names),
                                  **{f'sealed_{name}': _seal(data_key, value, f'core_contact.{name}') for name, value in names.items()}})
             email_rows += [{'_id': item.id, 'sealed_address': _seal(data_key, item.address, 'core_contact_email.address'),
                             'address_index': ring.blind_index(item.normalized)} for item in emails.get(row.id, [])]
             phone_rows += [{'_id': item.id, 'sealed_e164': _seal(data_key, item.e164, 'core_contact_phone.e164'),
                             'e164_index': ring.blind_index(item.e164)} for item in phones.get(row.id, [])]
-            keys_of_row = contact_search_keys(names, [normalize_email(e.address) for e in emails.get(row.id, [])],
-                                              [p.e164 for p in phones.get(row.id, [])])
+            keys_of_row = _search_keys(search_key, names, [normalize_email(e.address) for e in emails.get(row.id, [])],
+                                       [p.e164 for p in phones.get(row.id, [])])
             token_rows += [{'contact_id': row.id, 'token': token} for token in ring.search_tokens(keys_of_row)]
         # One executemany per table and batch: row-by-row statements would take hours at a million people.
         for statement, params in ((key_table.insert().values(created_at=sa.func.now()), new_keys),
@@ -142,6 +142,24 @@ def _seal_existing_rows() -> None:
                                   (token_table.insert(), token_rows)):
             if params:
                 bind.execute(statement, params)
+
+
+# Frozen copies of the application's helpers as they were at this revision: a later change to the
+# code must not change what an old database upgraded through 0005 gets.
+def _name_columns(ring, search_key, names: dict) -> dict:
+    full_name = search_key((names.get("family_name") or "") + (names.get("given_name") or ""))
+    return {"kana_sort": search_key((names.get("family_name_kana") or "") + (names.get("given_name_kana") or ""))[:2],
+            "name_sort": search_key(names.get("family_name"))[:1],
+            "name_index": ring.blind_index(full_name) if full_name else None}
+
+
+def _search_keys(search_key, names: dict, emails: list, phones: list) -> list:
+    family, given = names.get("family_name") or "", names.get("given_name") or ""
+    family_kana, given_kana = names.get("family_name_kana") or "", names.get("given_name_kana") or ""
+    parts = [family + given, given + family, family_kana + given_kana, given_kana + family_kana, *emails]
+    parts += [phone.lstrip("+") for phone in phones]
+    parts += ["0" + phone[3:] for phone in phones if phone.startswith("+81")]
+    return list(dict.fromkeys(key for key in map(search_key, parts) if key))
 
 
 def _seal(data_key, value, context: str):
