@@ -96,8 +96,8 @@ def enishi_personal_data():
         PersonalDataField("loyalty_member", "referral_code", "user.unique_id", purposes=("loyalty",), erasure="anonymise"),
         PersonalDataField("loyalty_entry", "amount", "user.financial", purposes=("loyalty",), provenance="observed",
                           erasure="retain"),
-        PersonalDataField("loyalty_entry", "reason", "user.content", purposes=("loyalty",), provenance="observed",
-                          erasure="anonymise"),
+        PersonalDataField("loyalty_entry", "sealed_reason", "user.content", purposes=("loyalty",), provenance="observed",
+                          erasure="shred"),
         PersonalDataField("loyalty_purchase", "total", "user.financial", purposes=("loyalty",), provenance="observed",
                           erasure="retain"),
     ]
@@ -131,7 +131,7 @@ async def enishi_subject_collect(uow, subject):
 @hookimpl
 async def enishi_subject_erase(uow, subject):
     report = ErasureReport("loyalty")
-    report.add("loyalty_member", "anonymise", await service.unlink_member(uow, subject.contact_id))
+    report.add_counts(await service.unlink_member(uow, subject.contact_id))
     return report
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, Uuid
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from enishi.db import Base, JSONType, UTCDateTime, new_id
+from enishi.sealing import DataKey, Sealable, Sealed, shares_key
 
 EXPIRY_MODES = ("days", "end_of_month", "end_of_year", "never")
 DOWNGRADE_MODES = ("none", "automatic", "periodic")
@@ -43,7 +44,16 @@ class LoyaltyTier(Base):
     multiplier_percent: Mapped[int] = mapped_column(Integer, default=100)  # 150 = earns 1.5×
 
 
-class LoyaltyMember(Base):
+class LoyaltyMemberKey(DataKey, Base):
+    """A membership's data key: the reasons written on its ledger are sealed under it. Erasing the
+    member destroys it, so the ledger stays whole and balanced (never rewritten) and unreadable."""
+
+    __tablename__ = "loyalty_member_key"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("loyalty_member.id", ondelete="CASCADE"), primary_key=True)
+
+
+class LoyaltyMember(Sealable, Base):
     __tablename__ = "loyalty_member"
     __table_args__ = (UniqueConstraint("program_id", "contact_id"),)
 
@@ -55,9 +65,16 @@ class LoyaltyMember(Base):
     balance: Mapped[int] = mapped_column(Integer, default=0)
     referral_code: Mapped[str | None] = mapped_column(String(40))
     enrolled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    key: Mapped[LoyaltyMemberKey | None] = relationship(lazy="joined", innerjoin=True, passive_deletes=True)
+
+    def _new_data_key(self) -> bytes:
+        return self._create_key(LoyaltyMemberKey)
 
 
-class LoyaltyEntry(Base):
+class LoyaltyEntry(Sealable, Base):
+    """One line of a member's ledger; its reason (free text: "お詫び：山田様の配送遅延") is sealed
+    under the membership's key."""
+
     __tablename__ = "loyalty_entry"
     __table_args__ = (
         UniqueConstraint("program_id", "idempotency_key"),
@@ -73,7 +90,7 @@ class LoyaltyEntry(Base):
     kind: Mapped[str] = mapped_column(String(10))
     amount: Mapped[int] = mapped_column(Integer)
     balance_after: Mapped[int] = mapped_column(Integer)
-    reason: Mapped[str | None] = mapped_column(Text)
+    sealed_reason: Mapped[bytes | None] = mapped_column(LargeBinary)
     actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     source_type: Mapped[str | None] = mapped_column(String(40))
     source_id: Mapped[str | None] = mapped_column(String(200))
@@ -82,6 +99,15 @@ class LoyaltyEntry(Base):
     # Earn-type entries: counted toward tiers (not locked points until they unlock).
     tier_points: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    reason = Sealed()
+
+    @property
+    def subject_id(self) -> None:
+        return None  # the member's person: not loaded with it
+
+
+LoyaltyEntry.key = shares_key(LoyaltyEntry, "member_id", LoyaltyMemberKey, "member_id")
 
 
 class LoyaltyLot(Base):

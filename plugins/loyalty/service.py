@@ -21,6 +21,7 @@ from enishi.models import Contact, ContactEmail, ContactPhone
 from enishi.runtime import UnitOfWork
 from enishi.services.activities import log_activity
 from enishi.services.common import Checker, live_ids, load_for_update
+from enishi.services.data_keys import shred_records
 
 from .models import (
     DOWNGRADE_MODES,
@@ -29,6 +30,7 @@ from .models import (
     LoyaltyLot,
     LoyaltyLotUse,
     LoyaltyMember,
+    LoyaltyMemberKey,
     LoyaltyProgram,
     LoyaltyPurchase,
     LoyaltyRedemption,
@@ -177,6 +179,7 @@ async def enroll(uow: UnitOfWork, program_id: uuid.UUID, contact_id: uuid.UUID) 
         return existing
     member = LoyaltyMember(program_id=program.id, contact_id=contact_id, balance=0, enrolled_at=uow.clock.now(),
                            referral_code=uuid.uuid4().hex[:10])
+    member.data_key(create=True)  # its ledger's reasons are sealed under it
     uow.session.add(member)
     await uow.session.flush()
     await _evaluate_tier(uow, member)
@@ -205,10 +208,13 @@ async def _append(uow: UnitOfWork, member: LoyaltyMember, kind: str, amount: int
     last = (await uow.session.execute(select(func.max(LoyaltyEntry.seq)).where(LoyaltyEntry.member_id == member.id))).scalar_one()
     member.balance += amount
     entry = LoyaltyEntry(seq=(last or 0) + 1, program_id=member.program_id, member_id=member.id, kind=kind, amount=amount,
-                         balance_after=member.balance, reason=reason, actor_id=uow.actor_id,
+                         balance_after=member.balance, actor_id=uow.actor_id,
                          source_type=source[0] if source else None, source_id=source[1] if source else None,
                          idempotency_key=key or None, request_hash=request_hash if key else None, tier_points=tier_points,
                          created_at=uow.clock.now())
+    if member.data_key() is not None:  # an erased member's ledger goes on (expiry) without text
+        entry.share_key_of(member)
+        entry.reason = reason
     uow.session.add(entry)
     try:
         await uow.session.flush()
@@ -738,12 +744,13 @@ async def merge_memberships(uow: UnitOfWork, survivor_contact_id, merged_contact
     return moved
 
 
-async def unlink_member(uow: UnitOfWork, contact_id) -> int:
-    """Erasure: the ledger stays (it must still balance) but no longer points at the person."""
+async def unlink_member(uow: UnitOfWork, contact_id) -> dict:
+    """Erasure: the ledger stays whole (it must still balance, and is never rewritten) but no
+    longer points at the person, and the reasons on it are unreadable for good (the membership's
+    key destroyed)."""
     members = (await uow.session.execute(select(LoyaltyMember).where(LoyaltyMember.contact_id == contact_id))).scalars().all()
     for member in members:
         member.contact_id, member.referral_code = None, None
-        await uow.session.execute(LoyaltyEntry.__table__.update().where(LoyaltyEntry.member_id == member.id)
-                                  .values(reason=None, actor_id=None))
     await uow.session.flush()
-    return len(members)
+    return {"loyalty_member:anonymise": len(members),
+            "loyalty_member:shred": await shred_records(uow, LoyaltyMemberKey.member_id, [member.id for member in members])}

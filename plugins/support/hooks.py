@@ -191,9 +191,7 @@ async def enishi_subject_erase(uow, subject):
         messages = (await uow.session.execute(select(func.count()).select_from(models.SupportArticle).where(
             models.SupportArticle.ticket_id == ticket_id))).scalar_one()
         report.retain("support_article", messages, hold["basis"], hold.get("until"), hold.get("reference"), legal_hold=True)
-    for key, count in (await service.erase_requester(uow, subject.contact_id, kept)).items():
-        entity, strategy = key.split(":")
-        report.add(entity, strategy, count)
+    report.add_counts(await service.erase_requester(uow, subject.contact_id, kept))
     return report
 
 

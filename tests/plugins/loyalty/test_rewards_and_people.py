@@ -2,10 +2,11 @@
 import uuid
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from enishi import DataSubject
 from enishi.auth import ROLES
+from enishi.worker import run_due_jobs
 from tests.helpers import root_fields_added_by
 from tests.plugins.loyalty.helpers import earn, ledger_ok, member, program, tiers
 
@@ -101,11 +102,20 @@ async def test_export_and_erasure_keep_the_ledger_balanced_but_unlinked(api):
     raw_contact = uuid.UUID(__import__("base64").b64decode(contact_id).decode().split(":")[1])
     async with api.runtime.unit_of_work() as uow:
         reports = dict(await api.runtime.plugins.call("enishi_subject_erase", uow=uow, subject=DataSubject(raw_contact)))
-    assert reports["loyalty"].affected == {"loyalty_member:anonymise": 1}
+    # The ledger is not rewritten: its reasons were sealed under the membership's key, now destroyed.
+    assert reports["loyalty"].affected == {"loyalty_member:anonymise": 1, "loyalty_member:shred": 1}
+    async with api.runtime.read_session() as session:
+        stored = (await session.execute(text("SELECT sealed_reason FROM loyalty_entry"))).scalar_one()
+    assert stored is not None and "山田".encode() not in stored
     data = await api.graphql("""query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance
         ledger { nodes { amount reason } } } } }""", {"id": member_id})
     assert data["node"] == {"balance": 100, "ledger": {"nodes": [{"amount": 100, "reason": None}]}}
     assert (await earn(api, member_id, 1))["userErrors"][0]["code"] == "MEMBER_ERASED"
+    api.clock.advance(days=400)  # the ledger goes on without the person: the points expire
+    assert "loyalty.expire" in await run_due_jobs(api.runtime)
+    data = await api.graphql("""query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance
+        ledger { nodes { kind amount reason } } } } }""", {"id": member_id})
+    assert data["node"]["balance"] == 0 and {"kind": "expire", "amount": -100, "reason": None} in data["node"]["ledger"]["nodes"]
     assert await ledger_ok(api)
 
 
