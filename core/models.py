@@ -131,10 +131,6 @@ class Contact(Sealable, Base):
     def subject_id(self) -> uuid.UUID:
         return self.id
 
-    def _new_data_key(self) -> bytes:
-        """A new person's key, created with them."""
-        return self._create_key(SubjectKey)
-
 
 class ContactEmail(Sealable, Base):
     __tablename__ = "core_contact_email"
@@ -223,9 +219,6 @@ class Activity(Sealable, Base):
     def subject_id(self) -> None:
         return None  # the people it concerns are its targets, not loaded with it
 
-    def _new_data_key(self) -> bytes:
-        return self._create_key(ActivityKey)
-
 
 class ActivityTarget(Base):
     """An activity concerns several contacts and accounts; exactly one of the two is set per row."""
@@ -273,9 +266,6 @@ class Task(Sealable, Base):
     key: Mapped[TaskKey | None] = relationship(lazy="joined", innerjoin=True, passive_deletes=True)
 
     title = Sealed()
-
-    def _new_data_key(self) -> bytes:
-        return self._create_key(TaskKey)
 
 
 class OutboxEvent(Base):

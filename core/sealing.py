@@ -7,8 +7,8 @@ people (`ActivityKey`, the support plugin's ticket keys). Destroying a key (cryp
 makes everything sealed under it unreadable for good, in every copy and backup.
 
 A plugin seals a field in three steps: a key table (`class NoteKey(DataKey, Base)` with the
-record's id as primary key), the record as `Sealable` with a joined `key` relationship and
-`_new_data_key`, and the field as `Sealed()`. Rows that belong to a record share its key
+record's id as primary key), the record as `Sealable` with a joined `key` relationship to it,
+and the field as `Sealed()`. Rows that belong to a record share its key
 (`shares_key`). See docs/plugin-tutorial.md."""
 from __future__ import annotations
 
@@ -99,8 +99,9 @@ class Sealed:
 
 class Sealable:
     """A row with `Sealed` fields, its data key (`key`, a `DataKey` row) loaded with it. A record
-    with a key of its own overrides `_new_data_key` (`return self._create_key(MyKey)`); a row
-    sealed under another's key gets it from `share_key_of` and a `shares_key` relationship."""
+    with a key of its own gets one on its first sealed assignment (the `key` relationship names
+    the key table); a row sealed under another's key gets it from `share_key_of` and a
+    `shares_key` relationship."""
 
     key: "DataKey | None"
 
@@ -149,7 +150,7 @@ class Sealable:
         """Rows for a bulk insert of one new record with a key of its own (demo data, benchmarks),
         parents first: its plain `columns` (with its `id`), and its `sealed` fields under a new
         key, as assigning them would."""
-        key_model = cls.key.property.mapper.class_
+        key_model = cls._key_model()
         ring = crypto.installed()
         data_key, wrapped = ring.new_data_key()
         row = dict(columns)
@@ -159,12 +160,15 @@ class Sealable:
         key_row = {record_column: columns["id"], "wrapped_key": wrapped, "kek_id": ring.current_id}
         return {cls: [row], key_model: [key_row | {"created_at": columns["created_at"]} if "created_at" in columns else key_row]}
 
-    def _new_data_key(self) -> bytes:
-        raise ValueError(f"a new {type(self).__name__} is sealed under its owner's key: call share_key_of(owner) first")
+    @classmethod
+    def _key_model(cls):
+        return cls.key.property.mapper.class_
 
-    def _create_key(self, model) -> bytes:
+    def _new_data_key(self) -> bytes:
+        if type(self).key.property.viewonly:  # `shares_key`: the key is the owner's
+            raise ValueError(f"a new {type(self).__name__} is sealed under its owner's key: call share_key_of(owner) first")
         data_key, wrapped = crypto.installed().new_data_key()
-        self.key = model(wrapped_key=wrapped, kek_id=crypto.installed().current_id)
+        self.key = self._key_model()(wrapped_key=wrapped, kek_id=crypto.installed().current_id)
         return data_key
 
 

@@ -67,9 +67,6 @@ class LoyaltyMember(Sealable, Base):
     enrolled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     key: Mapped[LoyaltyMemberKey | None] = relationship(lazy="joined", innerjoin=True, passive_deletes=True)
 
-    def _new_data_key(self) -> bytes:
-        return self._create_key(LoyaltyMemberKey)
-
 
 class LoyaltyEntry(Sealable, Base):
     """One line of a member's ledger; its reason (free text: "お詫び：山田様の配送遅延") is sealed

@@ -125,9 +125,6 @@ class SupportTicket(Sealable, Base):
     def subject_id(self) -> uuid.UUID | None:
         return self.requester_id
 
-    def _new_data_key(self) -> bytes:
-        return self._create_key(SupportTicketKey)
-
 
 class SupportArticle(Sealable, Base):
     """A message on a ticket, sealed under the ticket's key."""
