@@ -21,16 +21,6 @@ async def subject_key(uow: UnitOfWork, contact_id) -> bytes | None:
     return crypto.installed().unwrap(row.kek_id, row.wrapped_key)
 
 
-async def shred(uow: UnitOfWork, contact_id) -> int:
-    """Destroy the person's data key: their ciphertexts can never be read again."""
-    row = await uow.session.get(SubjectKey, contact_id, with_for_update=True)
-    if row is None or row.wrapped_key is None:
-        return 0
-    row.wrapped_key, row.destroyed_at = None, uow.clock.now()
-    await uow.session.flush()
-    return 1
-
-
 async def shred_records(uow: UnitOfWork, key_column, record_ids) -> int:
     """Destroy the keys of these records (`key_column` is the key table's record column, such as
     `ActivityKey.activity_id`): what was sealed under them can never be read again; the records stay."""
