@@ -165,8 +165,9 @@ class AccountLink:
         return await _node(info, Account, models.Account, self._account_id)
 
 
-def _decrypted(name: str, description: str | None = None):
-    """A sealed field decrypted when a query selects it, not before: the access log records who did."""
+def sealed_field(name: str, description: str | None = None):
+    """A sealed field of the type's `_row`, decrypted when a query selects it, not before: the
+    access log records who did, and a query that does not ask pays nothing."""
 
     def resolve(root) -> str | None:
         return getattr(root._row, name)
@@ -177,12 +178,12 @@ def _decrypted(name: str, description: str | None = None):
 @strawberry.type(description="A person at one or more accounts.")
 class Contact(relay.Node):
     id: relay.NodeID[str]
-    family_name: str | None = _decrypted("family_name")
-    given_name: str | None = _decrypted("given_name")
-    family_name_kana: str | None = _decrypted("family_name_kana")
-    given_name_kana: str | None = _decrypted("given_name_kana")
-    job_title: str | None = _decrypted("job_title")
-    department: str | None = _decrypted("department")
+    family_name: str | None = sealed_field("family_name")
+    given_name: str | None = sealed_field("given_name")
+    family_name_kana: str | None = sealed_field("family_name_kana")
+    given_name_kana: str | None = sealed_field("given_name_kana")
+    job_title: str | None = sealed_field("job_title")
+    department: str | None = sealed_field("department")
     custom_fields: JSON
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -267,8 +268,8 @@ class Activity(relay.Node):
     channel: str | None
     direction: str
     occurred_at: dt.datetime
-    summary: str | None = _decrypted("summary", "Null once erased: the entry stays in the log, its text unreadable for good.")
-    body: str | None = _decrypted("body")
+    summary: str | None = sealed_field("summary", "Null once erased: the entry stays in the log, its text unreadable for good.")
+    body: str | None = sealed_field("body")
     duration_seconds: int | None
     source_plugin: str
     created_at: dt.datetime
@@ -306,7 +307,7 @@ class Activity(relay.Node):
 @strawberry.type(description="A next action: something someone owes a contact or account by a date.")
 class Task(relay.Node):
     id: relay.NodeID[str]
-    title: str
+    title: str = sealed_field("title")
     due_at: dt.datetime | None
     status: str
     created_at: dt.datetime
@@ -315,7 +316,7 @@ class Task(relay.Node):
 
     @classmethod
     def from_row(cls, row: models.Task) -> "Task":
-        return cls(id=str(row.id), title=row.title, due_at=row.due_at, status=row.status, created_at=row.created_at,
+        return cls(id=str(row.id), due_at=row.due_at, status=row.status, created_at=row.created_at,
                    completed_at=row.completed_at, _row=row)
 
     resolve_nodes = node_resolver(models.Task)

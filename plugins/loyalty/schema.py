@@ -17,7 +17,7 @@ from enishi.graphql.filters import DateTimeFilter, FilterSpec, StringFilter
 from enishi.graphql.loaders import rows_by_id
 from enishi.graphql.mutations import camel, input_values, run_mutation, utc_instant
 from enishi.graphql.relay import Connection, PageRequest, SortKey, paginate, parse_global_id, to_global_id
-from enishi.graphql.types import node_resolver
+from enishi.graphql.types import node_resolver, sealed_field
 
 from . import models as orm
 from . import service
@@ -196,7 +196,7 @@ class LoyaltyEntry(relay.Node):
     kind: str = strawberry.field(description="earn, unlock, spend, expire, adjust or reverse")
     amount: int
     balance_after: int
-    reason: str | None
+    reason: str | None = sealed_field("reason", "Null once the member was erased.")
     source_type: str | None
     source_id: str | None
     idempotency_key: str | None
@@ -205,7 +205,7 @@ class LoyaltyEntry(relay.Node):
 
     @classmethod
     def from_row(cls, r) -> "LoyaltyEntry":
-        return cls(id=str(r.id), seq=r.seq, kind=r.kind, amount=r.amount, balance_after=r.balance_after, reason=r.reason,
+        return cls(id=str(r.id), seq=r.seq, kind=r.kind, amount=r.amount, balance_after=r.balance_after,
                    source_type=r.source_type, source_id=r.source_id, idempotency_key=r.idempotency_key, created_at=r.created_at, _row=r)
 
     resolve_nodes = node_resolver(orm.LoyaltyEntry, "loyalty.read")

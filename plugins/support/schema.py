@@ -19,7 +19,7 @@ from enishi.graphql.loaders import load_row, rows_by_column
 from enishi.graphql.mutations import input_values, run_mutation
 from enishi.graphql.relay import (Connection, InvalidArgument, NestedConnection, OrderDirection, PageRequest, SortKey, paginate,
                                   parse_global_id, to_global_id)
-from enishi.graphql.types import Account, Contact, User, node_resolver
+from enishi.graphql.types import Account, Contact, User, node_resolver, sealed_field
 
 from . import models as orm
 from . import service
@@ -30,7 +30,7 @@ class SupportArticle:
     public: bool
     author_type: str
     channel: str
-    body: str | None
+    body: str | None = sealed_field("body", "Null once erased with the ticket's requester, or with its author.")
     created_at: dt.datetime
     _row: strawberry.Private[Any]
 
@@ -66,12 +66,11 @@ class SupportGroup(relay.Node):
 class SupportTicket(relay.Node):
     id: relay.NodeID[str]
     number: int
-    subject: str | None = strawberry.field(description="Null once the requester was erased (the ticket's key destroyed).")
+    subject: str | None = sealed_field("subject", "Null once the requester was erased (the ticket's key destroyed).")
     status: str
     priority: str
     channel: str
     tags: list[str]
-    custom_fields: JSON
     created_at: dt.datetime
     updated_at: dt.datetime
     solved_at: dt.datetime | None
@@ -81,11 +80,15 @@ class SupportTicket(relay.Node):
 
     @classmethod
     def from_row(cls, r) -> "SupportTicket":
-        return cls(id=str(r.id), number=r.number, subject=r.subject, status=r.status, priority=r.priority, channel=r.channel,
-                   tags=list(r.tags or []), custom_fields=r.custom_fields or {}, created_at=r.created_at, updated_at=r.updated_at,
+        return cls(id=str(r.id), number=r.number, status=r.status, priority=r.priority, channel=r.channel,
+                   tags=list(r.tags or []), created_at=r.created_at, updated_at=r.updated_at,
                    solved_at=r.solved_at, closed_at=r.closed_at, reopened_count=r.reopened_count, _row=r)
 
     resolve_nodes = node_resolver(orm.SupportTicket, "support.read")
+
+    @strawberry.field(description="Sealed with the ticket's text: empty once the requester was erased.")
+    def custom_fields(self) -> JSON:
+        return self._row.custom_fields or {}
 
     @strawberry.field
     async def requester(self, info: Info) -> Contact | None:
@@ -112,7 +115,7 @@ class SupportTicket(relay.Node):
         rows = await info.context.loader("support.articles", rows_by_column(
             orm.SupportArticle, orm.SupportArticle.ticket_id, orm.SupportArticle.created_at)).load(self._row.id)
         agent = info.context.can("support.agent")
-        return [SupportArticle(public=r.public, author_type=r.author_type, channel=r.channel, body=r.body, created_at=r.created_at, _row=r)
+        return [SupportArticle(public=r.public, author_type=r.author_type, channel=r.channel, created_at=r.created_at, _row=r)
                 for r in rows if r.public or agent]
 
     @strawberry.field(description="SLA timers of the ticket's policy, computed now from its history.")

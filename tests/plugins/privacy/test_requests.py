@@ -499,6 +499,21 @@ async def test_every_read_of_a_persons_names_emails_or_phones_is_logged_once_a_d
     assert (await api.graphql("{ verifyAccessLog { valid } }", role="compliance"))["verifyAccessLog"]["valid"]
 
 
+async def test_a_tickets_sealed_text_is_a_read_of_its_requester_only_when_selected(api):
+    person = await create_contact(api, familyName="問合")
+    await api.mutate("createTicket", {"subject": "請求書", "requesterId": person["id"], "customFields": {"注文": "A-1"}}, "ticket { id }",
+                     role="support")
+
+    async def reads():
+        log = await api.graphql("query($id: ID!) { accessLog(contactId: $id) { action roles } }", {"id": person["id"]}, role="compliance")
+        return [e for e in log["accessLog"] if e == {"action": "read", "roles": ["sales"]}]
+
+    numbers = await api.graphql("{ tickets { nodes { number status } } }", role="sales")
+    assert len(numbers["tickets"]["nodes"]) == 1 and await reads() == []  # nothing sealed was opened
+    subjects = await api.graphql("{ tickets { nodes { subject customFields } } }", role="sales")
+    assert subjects["tickets"]["nodes"] == [{"subject": "請求書", "customFields": {"注文": "A-1"}}] and len(await reads()) == 1
+
+
 class Crash(BaseException):
     """The process dying midway: nothing after it runs, no handler records it."""
 
