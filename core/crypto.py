@@ -107,6 +107,7 @@ class KeyRing:
         self.current_id, self.current = next(iter(self.keks.items()))
         self._index_keys = [_derive(kek, b"blind-index") for kek in self.keks.values()]
         self._token_keys = [_derive(kek, b"search-token") for kek in self.keks.values()]
+        self._term_keys = [_derive(kek, b"filter-term") for kek in self.keks.values()]
         self._wrappers = {kid: AESGCM(_derive(kek, b"wrap")) for kid, kek in self.keks.items()}
         self._unwrapped: dict[bytes, bytes] = {}
 
@@ -148,6 +149,16 @@ class KeyRing:
         """Per KEK, the tokens a record must all hold to match the search key `key`."""
         wanted = query_grams(key)
         return [{_hmac_hex(token_key, gram)[:16] for gram in wanted} for token_key in self._token_keys]
+
+
+    def term_tokens(self, terms) -> set[str]:
+        """The tokens stored for filter terms (a contact's custom fields: `custom_field_terms`).
+        Keyed apart from search tokens, so a term never matches a search."""
+        return {_hmac_hex(self._term_keys[0], term)[:16] for term in terms}
+
+    def query_term_tokens(self, terms) -> list[set[str]]:
+        """Per KEK, the tokens of `terms`."""
+        return [{_hmac_hex(key, term)[:16] for term in terms} for key in self._term_keys]
 
 
 def _hmac_hex(key: bytes, value: str) -> str:

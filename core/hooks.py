@@ -69,7 +69,7 @@ def enishi_personal_data():
     contact = [
         ("sealed_family_name", "user.name"), ("sealed_given_name", "user.name"), ("sealed_family_name_kana", "user.name"),
         ("sealed_given_name_kana", "user.name"), ("sealed_job_title", "user.job_title"), ("sealed_department", "user.workplace"),
-        ("custom_fields", "user"),
+        ("sealed_custom_fields", "user"),
     ]
     derived = [("kana_sort", "user.name"), ("name_sort", "user.name"), ("name_index", "user.name"),
                ("job_title_index", "user.job_title"), ("department_index", "user.workplace")]
@@ -156,10 +156,9 @@ async def enishi_subject_erase(uow, subject: DataSubject):
         delete(ActivityTarget).where(ActivityTarget.contact_id == contact.id, ActivityTarget.activity_id.not_in(held)))).rowcount)
     for model in (ContactEmail, ContactPhone, ContactSearchToken, ContactAccount, Task):
         report.add(model.__tablename__, "delete", (await session.execute(delete(model).where(model.contact_id == contact.id))).rowcount)
-    if any(getattr(contact, f"sealed_{name}") is not None for name in (*NAME_FIELDS, *PROFILE_FIELDS)) or contact.custom_fields:
+    if any(getattr(contact, f"sealed_{name}") is not None for name in (*NAME_FIELDS, *PROFILE_FIELDS, "custom_fields")):
         seal_names(contact, dict.fromkeys(NAME_FIELDS))
-        contact.job_title = contact.department = None
-        contact.custom_fields = {}
+        contact.job_title = contact.department = contact.custom_fields = None
         contact.deleted_at = contact.deleted_at or uow.clock.now()
         report.add("core_contact", "anonymise", 1)
     await session.flush()

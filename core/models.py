@@ -92,10 +92,10 @@ class ActivityKey(DataKey, Base):
 
 
 class Contact(Sealable, Base):
-    """A person. Names, kana, job title and department are sealed (`Sealed`); what SQL needs is
-    kept beside them: sort prefixes (two kana of the reading for 五十音 order, the family name's
-    initial), blind indexes of the full name (duplicates), job title and department (filters),
-    and HMAC'd search tokens (`ContactSearchToken`)."""
+    """A person. Names, kana, job title, department and custom fields are sealed (`Sealed`); what
+    SQL needs is kept beside them: sort prefixes (two kana of the reading for 五十音 order, the
+    family name's initial), blind indexes of the full name (duplicates), job title and department
+    (filters), and HMAC'd search tokens and custom-field terms (`ContactSearchToken`)."""
 
     __tablename__ = "core_contact"
 
@@ -112,7 +112,7 @@ class Contact(Sealable, Base):
     job_title_index: Mapped[str | None] = mapped_column(String(64), index=True)
     department_index: Mapped[str | None] = mapped_column(String(64), index=True)
     owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_user.id"), index=True)
-    custom_fields: Mapped[dict] = mapped_column(JSONType, default=dict)
+    sealed_custom_fields: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -126,6 +126,7 @@ class Contact(Sealable, Base):
     given_name_kana = Sealed()
     job_title = Sealed(index=search_key)
     department = Sealed(index=search_key)
+    custom_fields = Sealed(json=True)  # None when there are none
 
     @property
     def subject_id(self) -> uuid.UUID:
@@ -167,7 +168,8 @@ ContactPhone.key = shares_key(ContactPhone, "contact_id", SubjectKey, "contact_i
 
 class ContactSearchToken(Base):
     """What a person can be found by: HMACs of the bigrams of their names (both orders), kana,
-    emails and phone digits. A search asks for the contacts holding every token of its text."""
+    emails and phone digits (a search asks for the contacts holding every token of its text), and
+    of their custom fields' terms, keyed apart (`custom_field_terms`: the `customField` filters)."""
 
     __tablename__ = "core_contact_search_token"
     # Clustered on the primary key on SQLite (no rowid B-tree beside it): a third smaller, faster to fill.

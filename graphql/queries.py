@@ -5,11 +5,13 @@ import datetime as dt
 from enum import Enum
 
 import strawberry
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, false, func, or_, select, true
 from strawberry.types import Info
 
 from enishi import crypto, models
-from enishi.normalize import like_pattern, search_query_key
+from enishi.crypto import query_grams
+from enishi.normalize import like_pattern, search_key, search_query_key
+from enishi.services.contacts import custom_field_term, custom_field_value
 from enishi.services.merge import account_duplicates, contact_duplicates
 from .filters import CustomFieldFilter, DateTimeFilter, FilterSpec, IDFilter, IntFilter, StringFilter, check_in, id_clause
 from .loaders import TIMELINE_ORDER, load_row
@@ -103,16 +105,40 @@ class ContactFilter:
     owner_id: IDFilter | None = None
     created_at: DateTimeFilter | None = None
     updated_at: DateTimeFilter | None = None
-    custom_field: list[CustomFieldFilter] | None = None
+    custom_field: list[CustomFieldFilter] | None = strawberry.field(
+        default=None, description="Custom fields are encrypted at rest: `eq`/`in` match whole values (text in any case or "
+                                  "width), `contains` parts of text as `search` does, `exists` keys; `gt`/`lt` are refused.")
 
 
-def _token_match(key: str):
-    """Contacts holding every search token of `key` (under one KEK of the ring: mid-rotation a
-    person's tokens are all under the old KEK or all under the new)."""
-    per_kek = crypto.installed().query_tokens(key)
+def _holding(per_kek: list[set[str]], *, every: bool = True):
+    """Contacts holding every one (or any one) of the tokens (under one KEK of the ring: mid-rotation
+    a person's tokens are all under the old KEK or all under the new)."""
     token = models.ContactSearchToken
-    return (select(token.contact_id).where(token.token.in_(set().union(*per_kek)))
-            .group_by(token.contact_id).having(func.count() == len(per_kek[0])))
+    query = select(token.contact_id).where(token.token.in_(set().union(*per_kek)))
+    return query.group_by(token.contact_id).having(func.count() == len(per_kek[0])) if every else query
+
+
+def _contact_custom_fields(filters: list[CustomFieldFilter]):
+    """Sealed custom fields are matched by the HMAC'd terms stored beside them
+    (`custom_field_terms`); an HMAC keeps no order, so `gt`/`lt` are refused."""
+    ring, clauses = crypto.installed(), []
+    for f in filters:
+        if f.gt is not None or f.lt is not None:
+            raise InvalidArgument("customField gt/lt cannot compare contacts' custom fields: they are encrypted at rest")
+        if f.exists is not None:
+            present = models.Contact.id.in_(_holding(ring.query_term_tokens([custom_field_term(f.key)])))
+            clauses.append(present if f.exists else ~present)
+        if f.eq is not None or f.in_ is not None:  # one whole value among those given, as for job titles
+            values = [custom_field_value(value) for value in
+                      ([f.eq] if f.eq is not None else []) + (check_in(f.in_, "customField.in") if f.in_ is not None else [])]
+            if None in values:
+                raise InvalidArgument("customField eq/in compares strings, numbers and booleans")
+            terms = [custom_field_term(f.key, "=", value) for value in values]
+            clauses.append(models.Contact.id.in_(_holding(ring.query_term_tokens(terms), every=False)) if terms else false())
+        if f.contains is not None and (key := search_key(f.contains)):
+            terms = [custom_field_term(f.key, "~", gram) for gram in query_grams(key)]
+            clauses.append(models.Contact.id.in_(_holding(ring.query_term_tokens(terms))))
+    return and_(true(), *clauses)
 
 
 def _contact_search(text: str):
@@ -125,7 +151,7 @@ def _contact_search(text: str):
     matching_companies = select(models.Account.id).where(models.Account.search_text.like(pattern, escape="\\"))
     by_company = models.Contact.id.in_(
         select(models.ContactAccount.contact_id).where(models.ContactAccount.account_id.in_(matching_companies)))
-    return or_(models.Contact.id.in_(_token_match(key)), by_company)
+    return or_(models.Contact.id.in_(_holding(crypto.installed().query_tokens(key))), by_company)
 
 
 def _blind_match(f: StringFilter, name: str, normalise) -> list[str] | None:
@@ -176,8 +202,7 @@ def _contact_account(f: IDFilter):
 CONTACT_FILTER = FilterSpec(
     datetimes={"created_at": models.Contact.created_at, "updated_at": models.Contact.updated_at},
     ids={"owner_id": (models.Contact.owner_id, "User")},
-    custom_fields=models.Contact.custom_fields,
-    special={"search": _contact_search, "email": _contact_email, "account_id": _contact_account,
+    special={"search": _contact_search, "custom_field": _contact_custom_fields, "email": _contact_email, "account_id": _contact_account,
              "job_title": _sealed_profile("job_title", "jobTitle"), "department": _sealed_profile("department", "department")},
 )
 

@@ -184,7 +184,6 @@ class Contact(relay.Node):
     given_name_kana: str | None = sealed_field("given_name_kana")
     job_title: str | None = sealed_field("job_title")
     department: str | None = sealed_field("department")
-    custom_fields: JSON
     created_at: dt.datetime
     updated_at: dt.datetime
     deleted_at: dt.datetime | None
@@ -192,8 +191,12 @@ class Contact(relay.Node):
 
     @classmethod
     def from_row(cls, row: models.Contact) -> "Contact":
-        return cls(id=str(row.id), custom_fields=row.custom_fields or {}, created_at=row.created_at,
-                   updated_at=row.updated_at, deleted_at=row.deleted_at, _row=row)
+        return cls(id=str(row.id), created_at=row.created_at, updated_at=row.updated_at, deleted_at=row.deleted_at, _row=row)
+
+    @strawberry.field(description="Encrypted at rest with the person's names: filter them with `customField` "
+                                  "(whole values, parts of text, presence; no ordering).")
+    def custom_fields(self) -> JSON:
+        return self._row.custom_fields or {}
 
     resolve_nodes = node_resolver(models.Contact)
 

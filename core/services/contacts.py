@@ -6,6 +6,7 @@ import uuid
 from sqlalchemy import delete, select
 
 from .. import crypto
+from ..crypto import grams
 from ..db import new_id
 from ..errors import InputError, UserError
 from ..models import Account, Contact, ContactAccount, ContactEmail, ContactPhone, ContactSearchToken, SubjectKey
@@ -28,6 +29,45 @@ def contact_search_keys(names: dict, emails: list[str], phones: list[str]) -> li
     parts += [phone.lstrip("+") for phone in phones]
     parts += ["0" + phone[3:] for phone in phones if phone.startswith("+81")]
     return list(dict.fromkeys(key for key in map(search_key, parts) if key))
+
+
+def custom_field_terms(fields: dict | None) -> set[str]:
+    """What a contact's sealed custom fields can be filtered by, stored as HMACs beside them: each
+    key (`exists`), each string, number or boolean whole (`eq`, `in`; strings in any case or width,
+    as job titles) and each string's grams (`contains`, matched as search matches names)."""
+    terms = set()
+    for key, value in (fields or {}).items():
+        terms.add(custom_field_term(key))
+        if (whole := custom_field_value(value)) is not None:
+            terms.add(custom_field_term(key, "=", whole))
+        if isinstance(value, str):
+            terms.update(custom_field_term(key, "~", gram) for gram in grams(search_key(value)))
+    return terms
+
+
+def custom_field_term(key: str, kind: str = "", value: str = "") -> str:
+    # The key's length first: no key's terms can then be read as another key's.
+    return f"{len(key)}:{key}{kind}{value}"
+
+
+def custom_field_value(value) -> str | None:
+    """A scalar as `eq` compares it: 7 and 7.0 alike, strings folded; None for lists, objects, null."""
+    if isinstance(value, bool):
+        return "b" + str(value).lower()
+    if isinstance(value, (int, float)):
+        try:
+            return "n" + repr(float(value))
+        except OverflowError:  # an integer past any float: compared as written
+            return "n" + str(value)
+    if isinstance(value, str):
+        return "s" + search_key(value)
+    return None
+
+
+def contact_tokens(search_keys: list[str], custom_fields: dict | None) -> set[str]:
+    """A person's rows in `ContactSearchToken`: their search keys' tokens and their custom fields' terms."""
+    ring = crypto.installed()
+    return ring.search_tokens(search_keys) | ring.term_tokens(custom_field_terms(custom_fields))
 
 
 def name_columns(names: dict) -> dict:
@@ -56,8 +96,9 @@ def bulk_contact_rows(contact: dict, names: dict, emails: list[str], phones: lis
     ring = crypto.installed()
     data_key, wrapped = ring.new_data_key()
     contact_id = contact["id"]
-    sealed = {field: names.get(field) for field in NAME_FIELDS} | {field: contact.get(field) for field in PROFILE_FIELDS}
-    row = {k: v for k, v in contact.items() if k not in PROFILE_FIELDS} | name_columns(names)
+    sealed = ({field: names.get(field) for field in NAME_FIELDS} | {field: contact.get(field) for field in PROFILE_FIELDS}
+              | {"custom_fields": contact.get("custom_fields") or None})
+    row = {k: v for k, v in contact.items() if k not in sealed} | name_columns(names)
     for field, value in sealed.items():
         row |= getattr(Contact, field).columns(data_key, value)
     keys = contact_search_keys(names, [normalize_email(address) for address in emails], phones)
@@ -68,7 +109,7 @@ def bulk_contact_rows(contact: dict, names: dict, emails: list[str], phones: lis
                         "is_primary": n == 0, "position": n} for n, address in enumerate(emails)],
         ContactPhone: [{"id": new_id(), "contact_id": contact_id, **ContactPhone.e164.columns(data_key, e164), "is_primary": n == 0,
                         "position": n} for n, e164 in enumerate(phones)],
-        ContactSearchToken: [{"contact_id": contact_id, "token": token} for token in ring.search_tokens(keys)],
+        ContactSearchToken: [{"contact_id": contact_id, "token": token} for token in contact_tokens(keys, sealed["custom_fields"])],
     }
 
 
@@ -116,7 +157,7 @@ async def _check_contact_input(uow: UnitOfWork, data: dict, *, creating: bool) -
             text = check.text(data, field, max_length=200)
             values[field] = nfkc(text) if text and field.endswith("_kana") else text
     if "custom_fields" in data:
-        values["custom_fields"] = check.custom_fields(data) or {}
+        values["custom_fields"] = check.custom_fields(data) or None
     if "owner_id" in data:
         await check_user(uow, check, data, "owner_id")
         values["owner_id"] = data["owner_id"]
@@ -195,7 +236,7 @@ async def refresh_search_tokens(uow: UnitOfWork, contact: Contact) -> list[str]:
         select(ContactEmail).where(ContactEmail.contact_id == contact.id))).scalars()]
     phones = [row.e164 for row in (await uow.session.execute(select(ContactPhone).where(ContactPhone.contact_id == contact.id))).scalars()]
     keys = contact_search_keys(names_of(contact), emails, phones)
-    await write_search_tokens(uow, {contact.id: crypto.installed().search_tokens(keys)})
+    await write_search_tokens(uow, {contact.id: contact_tokens(keys, contact.custom_fields)})
     return keys
 
 
@@ -215,7 +256,7 @@ async def create_contacts(uow: UnitOfWork, items: list[dict]) -> list[Contact | 
             checked.append(await _check_contact_input(uow, data, creating=True))
         except InputError as error:
             checked.append(error)
-    now, ring = uow.clock.now(), crypto.installed()
+    now = uow.clock.now()
     results: list[Contact | InputError] = []
     tokens: dict[uuid.UUID, set[str]] = {}
     for values in checked:
@@ -224,12 +265,11 @@ async def create_contacts(uow: UnitOfWork, items: list[dict]) -> list[Contact | 
             continue
         contact = Contact(id=new_id(), **{k: v for k, v in values.items() if k not in ("emails", "phones", "accounts", *NAME_FIELDS)},
                           created_at=now, updated_at=now)
-        contact.custom_fields = contact.custom_fields or {}
         seal_names(contact, values)
         # The search keys from the input itself: reading back what was just written costs two queries.
         keys = contact_search_keys(values, [normalize_email(e["address"]) for e in values.get("emails", ())],
                                    [p["e164"] for p in values.get("phones", ())])
-        tokens[contact.id] = ring.search_tokens(keys)
+        tokens[contact.id] = contact_tokens(keys, values.get("custom_fields"))
         uow.session.add(contact)
         _add_children(uow.session, contact, values)
         results.append(contact)

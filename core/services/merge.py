@@ -114,7 +114,9 @@ def _fill_blanks(survivor, merged, fields) -> None:
         for name in fields:
             if getattr(survivor, name) in (None, "") and getattr(other, name) not in (None, ""):
                 setattr(survivor, name, getattr(other, name))
-        survivor.custom_fields = {**(other.custom_fields or {}), **(survivor.custom_fields or {})}
+        custom_fields = {**(other.custom_fields or {}), **(survivor.custom_fields or {})}
+        if custom_fields != (survivor.custom_fields or {}):  # a contact's are sealed: not re-sealed for nothing
+            survivor.custom_fields = custom_fields
 
 
 async def _finish(uow: UnitOfWork, entity: str, survivor, merged, moves: list[MergeMove], dry_run: bool) -> MergeResult:

@@ -15,8 +15,8 @@ async def test_migrated_database_matches_the_models(api):
 
 
 async def test_upgrading_seals_the_plaintext_an_earlier_version_stored(enishi_api, enishi_fresh_database_url, enishi_base_settings):
-    """Migrations 0005 to 0008 encrypt names, emails, phones, job titles, activity text and task titles written
-    before them, with nothing lost."""
+    """Migrations 0005 to 0009 encrypt names, emails, phones, job titles, custom fields, activity text and task
+    titles written before them, with nothing lost."""
     import asyncio
     import dataclasses
     import datetime as dt
@@ -49,7 +49,8 @@ async def test_upgrading_seals_the_plaintext_an_earlier_version_stored(enishi_ap
     engine = create_engine(enishi_fresh_database_url)
     async with engine.begin() as connection:
         await connection.execute(contact.insert().values(id=contact_id, family_name="山田", given_name="太郎", family_name_kana="ヤマダ",
-                                                         given_name_kana="タロウ", job_title="営業部長", custom_fields={}, search_text="山田太郎",
+                                                         given_name_kana="タロウ", job_title="営業部長", custom_fields={"紹介者": "佐藤 花子", "rank": 3},
+                                                         search_text="山田太郎",
                                                          created_at=now, updated_at=now))
         await connection.execute(email.insert().values(id=uuid.uuid4(), contact_id=contact_id, address="Taro@ABC.co.jp",
                                                        normalized="taro@abc.co.jp", is_primary=True, position=0))
@@ -66,8 +67,8 @@ async def test_upgrading_seals_the_plaintext_an_earlier_version_stored(enishi_ap
         todo = (await connection.execute(sa.text("SELECT * FROM core_task"))).mappings().one()
     await engine.dispose()
     await runtime.close()
-    assert "summary" not in stored and "body" not in stored and "job_title" not in person
-    assert "営業".encode() not in person["sealed_job_title"]
+    assert "summary" not in stored and "body" not in stored and "job_title" not in person and "custom_fields" not in person
+    assert "営業".encode() not in person["sealed_job_title"] and "佐藤".encode() not in person["sealed_custom_fields"]
     assert "山田".encode() not in stored["sealed_summary"] and "折り返し".encode() not in stored["sealed_body"]
     assert "title" not in todo and "山田".encode() not in todo["sealed_title"]
 
@@ -78,6 +79,9 @@ async def test_upgrading_seals_the_plaintext_an_earlier_version_stored(enishi_ap
                                            "phones": [{"e164": "+81312345678"}]}]
     by_email = await api.graphql('{ contacts(filter: {email: {eq: "taro@abc.co.jp"}}) { totalCount } }')
     assert by_email["contacts"]["totalCount"] == 1
+    by_field = await api.graphql('{ contacts(filter: {customField: [{key: "紹介者", contains: "佐藤"}, {key: "rank", eq: 3}]}) '
+                                 '{ nodes { customFields } } }')
+    assert by_field["contacts"]["nodes"] == [{"customFields": {"紹介者": "佐藤 花子", "rank": 3}}]
     by_title = await api.graphql('{ contacts(filter: {jobTitle: {eq: "営業部長"}}) { nodes { jobTitle } } }')
     assert by_title["contacts"]["nodes"] == [{"jobTitle": "営業部長"}]
     timeline = await api.graphql('{ contacts { nodes { timeline { nodes { summary body } } } } }')

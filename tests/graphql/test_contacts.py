@@ -185,3 +185,55 @@ async def test_names_emails_and_phones_are_encrypted_at_rest_yet_found_and_shown
     assert no_department["contacts"]["nodes"] == [{"familyName": "佐藤"}]
     errors = await api.errors('{ contacts(filter: {jobTitle: {startsWith: "営業"}}) { totalCount } }')
     assert errors[0]["extensions"]["code"] == "INVALID_ARGUMENT" and "encrypted at rest" in errors[0]["message"]
+
+
+async def test_custom_fields_are_encrypted_at_rest_yet_filtered_by_whole_value_part_and_presence(api):
+    from sqlalchemy import text
+
+    yamada = await create_contact(api, **YAMADA, customFields={"紹介者": "佐藤 花子 様", "地域": "関東", "rank": 3, "vip": True})
+    await create_contact(api, familyName="鈴木", customFields={"地域": "関西", "rank": 3.0, "tags": ["a"]})
+    await create_contact(api, familyName="Smith", customFields={"region": "EMEA", "note": "Met at ＥＸＰＯ Tokyo"})
+    await create_contact(api, familyName="田中")
+    cells = []
+    async with api.runtime.read_session() as session:
+        for table in ("core_contact", "core_contact_search_token"):
+            for row in (await session.execute(text(f"SELECT * FROM {table}"))).all():
+                cells += [cell.decode("utf-8", "replace") if isinstance(cell, bytes) else str(cell) for cell in row]
+    stored = " ".join(cells).lower()
+    for spelling in ("紹介者", "佐藤", "花子", "関東", "関西", "emea", "expo", "tokyo", "vip", "rank"):
+        assert spelling not in stored, spelling
+
+    query = "query($f: ContactFilter) { contacts(filter: $f) { nodes { familyName } } }"
+
+    async def names(*custom_field, f=None):
+        found = await api.graphql(query, {"f": f or {"customField": list(custom_field)}})
+        return sorted(n["familyName"] for n in found["contacts"]["nodes"])
+
+    assert await names({"key": "地域", "eq": "関東"}) == ["山田"]
+    assert await names({"key": "地域", "in": ["関東", "関西"]}) == ["山田", "鈴木"]
+    assert await names({"key": "region", "eq": "ｅｍｅａ"}) == ["Smith"]  # any width or case, as job titles
+    assert await names({"key": "rank", "eq": 3}) == ["山田", "鈴木"]  # 3 and 3.0 are one number
+    assert await names({"key": "rank", "eq": "3"}) == []  # a string is not the number
+    assert await names({"key": "vip", "eq": True}) == ["山田"] and await names({"key": "vip", "eq": False}) == []
+    assert await names({"key": "紹介者", "contains": "佐藤"}) == ["山田"]
+    assert await names({"key": "note", "contains": "expo tokyo"}) == ["Smith"]
+    assert await names({"key": "note", "contains": "osaka"}) == []
+    assert await names({"key": "地域", "contains": "関東"}) == ["山田"]  # the value's key matters: 関東 is not under 紹介者
+    assert await names({"key": "tags", "exists": True}) == ["鈴木"]
+    assert await names({"key": "地域", "exists": False}) == ["Smith", "田中"]
+    assert await names({"key": "地域", "eq": "関東"}, {"key": "rank", "eq": 3}) == ["山田"]
+    assert await names(f={"not": {"customField": [{"key": "地域", "eq": "関東"}]}}) == ["Smith", "田中", "鈴木"]
+    for refused in ({"key": "rank", "gt": 1}, {"key": "tags", "eq": ["a"]}):
+        errors = await api.errors(query, {"f": {"customField": [refused]}})
+        assert errors[0]["extensions"]["code"] == "INVALID_ARGUMENT"
+
+    # Changing or clearing the fields changes what finds the person; the values read back intact.
+    await api.mutate("updateContact", {"id": yamada["id"], "customFields": {"地域": "九州", "rank": 3, "vip": True}}, "contact { id }")
+    assert await names({"key": "地域", "eq": "関東"}) == [] and await names({"key": "地域", "eq": "九州"}) == ["山田"]
+    assert await names({"key": "紹介者", "exists": True}) == []
+    node = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { customFields } } }", {"id": yamada["id"]})
+    assert node["node"]["customFields"] == {"地域": "九州", "rank": 3, "vip": True}
+    await api.mutate("updateContact", {"id": yamada["id"], "customFields": None}, "contact { id }")
+    assert await names({"key": "rank", "eq": 3}) == ["鈴木"]
+    node = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { customFields } } }", {"id": yamada["id"]})
+    assert node["node"]["customFields"] == {}

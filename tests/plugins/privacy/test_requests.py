@@ -346,7 +346,7 @@ async def test_erasure_leaves_nothing_behind_and_a_failed_plugin_is_retried(enis
     account = await create_account(api, name="ABC株式会社")
     person = await create_contact(api, familyName="山田", givenName="太郎", familyNameKana="ヤマダ", givenNameKana="タロウ",
                                   emails=[{"address": "Taro@ABC.co.jp"}], phones=[{"number": "０３－１２３４－５６７８"}],
-                                  accounts=[{"accountId": account["id"]}])
+                                  accounts=[{"accountId": account["id"]}], customFields={"宛名": "山田 太郎 様", "携帯": "03-1234-5678"})
     other = await create_contact(api, familyName="佐藤", givenName="花子", emails=[{"address": "hanako@xyz.co.jp"}],
                                  phones=[{"number": "06-9876-5432"}], accounts=[{"accountId": account["id"]}])
     notes.notes[_raw(person["id"])] = ["山田 太郎さんは Excel で管理"]
@@ -367,7 +367,7 @@ async def test_erasure_leaves_nothing_behind_and_a_failed_plugin_is_retried(enis
     # The scans read every table and the raw files: they find what is stored in clear (a company name)…
     assert set(await _table_hits(api, ["ABC株式会社"])) == {"core_account"}
     # …and not one spelling of the person, even before the erasure: names, kana, emails, phones,
-    # activity text, task titles and ticket text are sealed.
+    # custom fields, activity text, task titles and ticket text are sealed.
     assert await _table_hits(api) == {}
     if enishi_fresh_migrated.startswith("sqlite"):
         assert _file_hits(enishi_fresh_migrated, ["ABC株式会社"]) and _file_hits(enishi_fresh_migrated) == {}
