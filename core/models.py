@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -217,9 +218,9 @@ class Activity(Sealable, Base):
     summary = Sealed()
     body = Sealed()
 
-    @property
-    def subject_id(self) -> None:
-        return None  # the people it concerns are its targets, not loaded with it
+    @classmethod
+    def subjects_of(cls, ids):
+        return select(ActivityTarget.contact_id).where(ActivityTarget.activity_id.in_(ids), ActivityTarget.contact_id.is_not(None))
 
 
 class ActivityTarget(Base):

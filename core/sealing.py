@@ -37,9 +37,12 @@ class DataKey:
     destroyed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
-# The people whose sealed fields were decrypted in the current request: the GraphQL view sets a
-# set here and hands it to `enishi_personal_data_read` (the privacy plugin's access log).
+# What sealed fields were decrypted in the current request: a person's id, or (model, record id)
+# for a record whose people the row does not name. The GraphQL view sets a set here, resolves it
+# with `people_read` and hands the people to `enishi_personal_data_read` (the access log).
 personal_reads: ContextVar[set | None] = ContextVar("enishi_personal_reads", default=None)
+
+_SUBJECTS_BATCH = 1000
 
 
 class Sealed:
@@ -69,8 +72,9 @@ class Sealed:
         if value is not None and self.json:
             value = json.loads(value)
         opened[self.name] = (sealed, value)
-        if value is not None and row.subject_id is not None and (reads := personal_reads.get()) is not None:
-            reads.add(row.subject_id)
+        if value is not None and (reads := personal_reads.get()) is not None:
+            subject = row.subject_id
+            reads.add(subject if subject is not None else (type(row), row.id))
         return value
 
     def __set__(self, row, value) -> None:
@@ -107,8 +111,16 @@ class Sealable:
 
     @property
     def subject_id(self) -> uuid.UUID | None:
-        """The person whose data a decryption reveals (for the access log), if a single one."""
-        return self.contact_id
+        """The person whose data a decryption reveals (for the access log) when the row names one
+        (its `contact_id`); otherwise `subjects_of` finds them."""
+        return getattr(self, "contact_id", None)
+
+    @classmethod
+    def subjects_of(cls, ids: list[uuid.UUID]):
+        """A query of the people (contact ids) whose data reading these records' sealed fields
+        reveals, for records that do not name one person (an activity's targets, a message's
+        ticket requester); None if nobody's."""
+        return None
 
     def data_key(self, *, create: bool = False) -> bytes | None:
         data_key = self.__dict__.get("_data_key")
@@ -170,6 +182,20 @@ class Sealable:
         data_key, wrapped = crypto.installed().new_data_key()
         self.key = self._key_model()(wrapped_key=wrapped, kek_id=crypto.installed().current_id)
         return data_key
+
+
+async def people_read(session, reads: set) -> set[uuid.UUID]:
+    """The people behind the reads `Sealed` recorded in `personal_reads`: ids as they are, records
+    through their model's `subjects_of`, a query per model and batch."""
+    people = {read for read in reads if not isinstance(read, tuple)}
+    records: dict[type, list[uuid.UUID]] = {}
+    for model, record_id in (read for read in reads if isinstance(read, tuple)):
+        records.setdefault(model, []).append(record_id)
+    for model, ids in records.items():
+        for start in range(0, len(ids), _SUBJECTS_BATCH):
+            if (query := model.subjects_of(ids[start:start + _SUBJECTS_BATCH])) is not None:
+                people.update(contact_id for contact_id in (await session.execute(query)).scalars() if contact_id is not None)
+    return people
 
 
 def _sealed_fields(model) -> list[Sealed]:

@@ -21,7 +21,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.http.ides import get_graphql_ide_html
 
 from enishi.auth import ANONYMOUS, authenticate
-from enishi.sealing import personal_reads
+from enishi.sealing import people_read, personal_reads
 from enishi.runtime import Runtime
 from .context import Context
 from .limits import QueryLimits, parse_document, too_many_aliases_to_parse
@@ -190,7 +190,8 @@ def create_app(runtime: Runtime) -> Starlette:
             await context.close()
         if reads and runtime.plugins.implementations("enishi_personal_data_read"):
             async with runtime.unit_of_work(viewer.user_id) as uow:
-                await runtime.plugins.call("enishi_personal_data_read", uow=uow, contact_ids=reads)
+                if people := await people_read(uow.session, reads):
+                    await runtime.plugins.call("enishi_personal_data_read", uow=uow, contact_ids=people)
         response = _result_response(result, media_type)
         log.info("graphql", extra={"operation": operation_name, "status": response.status_code,
                                    "ms": round((time.perf_counter() - started) * 1000, 1), "errors": len(result.errors or [])})

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, Uuid
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, Uuid, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from enishi.db import Base, JSONType, UTCDateTime, new_id
@@ -99,9 +99,9 @@ class LoyaltyEntry(Sealable, Base):
 
     reason = Sealed()
 
-    @property
-    def subject_id(self) -> None:
-        return None  # the member's person: not loaded with it
+    @classmethod
+    def subjects_of(cls, ids):
+        return select(LoyaltyMember.contact_id).join(cls, cls.member_id == LoyaltyMember.id).where(cls.id.in_(ids))
 
 
 LoyaltyEntry.key = shares_key(LoyaltyEntry, "member_id", LoyaltyMemberKey, "member_id")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, Uuid, select, union
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from enishi.db import Base, JSONType, UTCDateTime, new_id
@@ -143,9 +143,10 @@ class SupportArticle(Sealable, Base):
 
     body = Sealed()
 
-    @property
-    def subject_id(self) -> None:
-        return None  # its ticket's requester, or a CC: not loaded with it
+    @classmethod
+    def subjects_of(cls, ids):
+        """The ticket's requester, and the person who wrote it (a CC) if another."""
+        return union(_requesters_of(cls, ids), select(cls.author_contact_id).where(cls.id.in_(ids)))
 
 
 class SupportStatusChange(Base):
@@ -198,9 +199,14 @@ class SupportCsat(Sealable, Base):
 
     comment = Sealed()
 
-    @property
-    def subject_id(self) -> None:
-        return None  # the ticket's requester: not loaded with it
+    @classmethod
+    def subjects_of(cls, ids):
+        return _requesters_of(cls, ids)
+
+
+def _requesters_of(model, ids):
+    """The requesters of the tickets that rows of `model` (with a `ticket_id`) belong to."""
+    return select(SupportTicket.requester_id).join(model, model.ticket_id == SupportTicket.id).where(model.id.in_(ids))
 
 
 SupportArticle.key = shares_key(SupportArticle, "ticket_id", SupportTicketKey, "ticket_id")

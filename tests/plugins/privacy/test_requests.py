@@ -514,6 +514,38 @@ async def test_a_tickets_sealed_text_is_a_read_of_its_requester_only_when_select
     assert subjects["tickets"]["nodes"] == [{"subject": "請求書", "customFields": {"注文": "A-1"}}] and len(await reads()) == 1
 
 
+async def test_reading_activity_text_messages_or_ledger_reasons_is_a_read_of_the_people_they_concern(api):
+    yamada, sato, suzuki = [await create_contact(api, familyName=name) for name in ("山田", "佐藤", "鈴木")]
+    meeting = await log_activity(api, type="meeting", summary="山田様・佐藤様と打ち合わせ", contactIds=[yamada["id"], sato["id"]])
+    ticket = (await api.mutate("createTicket", {"subject": "請求書", "body": "山田です", "requesterId": yamada["id"]}, "ticket { id }",
+                               role="support"))["ticket"]
+    member_id = (await api.mutate("enrollMember", {"programId": await program(api), "contactId": suzuki["id"]}, "member { id }"))["member"]["id"]
+    await api.mutate("adjustPoints", {"memberId": member_id, "amount": 10, "reason": "鈴木様へのお詫び"}, "entry { id }")
+
+    async def readers():
+        """Whose personal data the sales role has read, by family name."""
+        found = set()
+        for person in (yamada, sato, suzuki):
+            log = await api.graphql("query($id: ID!) { accessLog(contactId: $id) { action roles } }", {"id": person["id"]}, role="compliance")
+            if {"action": "read", "roles": ["sales"]} in log["accessLog"]:
+                found.add(person["id"])
+        return {p["familyName"] for p in (yamada, sato, suzuki) if p["id"] in found}
+
+    activity = "query($id: ID!) { node(id: $id) { ... on Activity { type %s } } }"
+    assert (await api.graphql(activity % "", {"id": meeting["id"]}, role="sales"))["node"] == {"type": "meeting"}
+    messages = "query($id: ID!) { node(id: $id) { ... on SupportTicket { number articles { public %s } } } }"
+    await api.graphql(messages % "", {"id": ticket["id"]}, role="sales")
+    ledger = "query($m: ID!) { pointsLedger(memberId: $m) { nodes { amount %s } } }"
+    await api.graphql(ledger % "", {"m": member_id}, role="sales")
+    assert await readers() == set()  # nothing sealed was opened
+    assert (await api.graphql(messages % "body", {"id": ticket["id"]}, role="sales"))["node"]["articles"][0]["body"] == "山田です"
+    assert await readers() == {"山田"}  # the ticket's requester
+    assert (await api.graphql(ledger % "reason", {"m": member_id}, role="sales"))["pointsLedger"]["nodes"][0]["reason"] == "鈴木様へのお詫び"
+    assert await readers() == {"山田", "鈴木"}  # the member
+    assert (await api.graphql(activity % "summary", {"id": meeting["id"]}, role="sales"))["node"]["summary"] == "山田様・佐藤様と打ち合わせ"
+    assert await readers() == {"山田", "佐藤", "鈴木"}  # the activity concerns both of its people
+
+
 class Crash(BaseException):
     """The process dying midway: nothing after it runs, no handler records it."""
 
