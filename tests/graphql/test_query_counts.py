@@ -38,4 +38,6 @@ async def test_a_page_of_contacts_costs_a_constant_number_of_queries(api):
     small = await _statements(api, PAGE, {"n": 10})
     large = await _statements(api, PAGE, {"n": 100})
     assert len(small) == len(large), (len(small), len(large))
-    assert len(large) <= 20
+    # 16 for the page; the access log's share: the people behind the activity text read, the day's
+    # entries, the chain's last hash, the reader (and two advisory locks on PostgreSQL).
+    assert len(large) <= 22
