@@ -135,8 +135,9 @@ def _contact_custom_fields(filters: list[CustomFieldFilter]):
                 raise InvalidArgument("customField eq/in compares strings, numbers and booleans")
             terms = [custom_field_term(f.key, "=", value) for value in values]
             clauses.append(models.Contact.id.in_(_holding(ring.query_term_tokens(terms), every=False)) if terms else false())
-        if f.contains is not None and (key := search_key(f.contains)):
-            terms = [custom_field_term(f.key, "~", gram) for gram in query_grams(key)]
+        if f.contains is not None:  # blank text is in every text: the key is there
+            key = search_key(f.contains)
+            terms = [custom_field_term(f.key, "~", gram) for gram in query_grams(key)] if key else [custom_field_term(f.key)]
             clauses.append(models.Contact.id.in_(_holding(ring.query_term_tokens(terms))))
     return and_(true(), *clauses)
 

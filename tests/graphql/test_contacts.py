@@ -218,6 +218,7 @@ async def test_custom_fields_are_encrypted_at_rest_yet_filtered_by_whole_value_p
     assert await names({"key": "紹介者", "contains": "佐藤"}) == ["山田"]
     assert await names({"key": "note", "contains": "expo tokyo"}) == ["Smith"]
     assert await names({"key": "note", "contains": "osaka"}) == []
+    assert await names({"key": "note", "contains": " "}) == ["Smith"]  # blank: whoever has the key
     assert await names({"key": "地域", "contains": "関東"}) == ["山田"]  # the value's key matters: 関東 is not under 紹介者
     assert await names({"key": "tags", "exists": True}) == ["鈴木"]
     assert await names({"key": "地域", "exists": False}) == ["Smith", "田中"]
