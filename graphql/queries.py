@@ -128,9 +128,8 @@ def _contact_custom_fields(filters: list[CustomFieldFilter]):
         if f.exists is not None:
             present = models.Contact.id.in_(_holding(ring.query_term_tokens([custom_field_term(f.key)])))
             clauses.append(present if f.exists else ~present)
-        if f.eq is not None or f.in_ is not None:  # one whole value among those given, as for job titles
-            values = [custom_field_value(value) for value in
-                      ([f.eq] if f.eq is not None else []) + (check_in(f.in_, "customField.in") if f.in_ is not None else [])]
+        if (wanted := _eq_or_in(f, "customField.in")) is not None:  # one whole value among those given, as for job titles
+            values = [custom_field_value(value) for value in wanted]
             if None in values:
                 raise InvalidArgument("customField eq/in compares strings, numbers and booleans")
             terms = [custom_field_term(f.key, "=", value) for value in values]
@@ -161,11 +160,18 @@ def _blind_match(f: StringFilter, name: str, normalise) -> list[str] | None:
     if f.contains is not None or f.starts_with is not None:
         raise InvalidArgument(f"filter `{name}` matches whole values (eq, in): it is encrypted at rest"
                               + ("; use `search` for parts" if name == "email" else ""))
-    if f.eq is None and f.in_ is None:
+    if (values := _eq_or_in(f, name)) is None:
         return None
-    values = ([f.eq] if f.eq is not None else []) + (check_in(f.in_, name) if f.in_ is not None else [])
     ring = crypto.installed()
     return [index for value in values if (key := normalise(value)) for index in ring.blind_indexes(key)]
+
+
+def _eq_or_in(f, name: str) -> list | None:
+    """The values a filter on a sealed field accepts, `eq` and `in` alike (None if it gives
+    neither): ciphertext is matched through one index lookup for all of them."""
+    if f.eq is None and f.in_ is None:
+        return None
+    return ([f.eq] if f.eq is not None else []) + (check_in(f.in_, name) if f.in_ is not None else [])
 
 
 def _contact_email(f: StringFilter):
