@@ -189,8 +189,11 @@ def create_app(runtime: Runtime) -> Starlette:
             personal_reads.reset(recording)
             await context.close()
         if reads and runtime.plugins.implementations("enishi_personal_data_read"):
-            async with runtime.unit_of_work(viewer.user_id) as uow:
-                if people := await people_read(uow.session, reads):
+            # Resolved on a reader: on SQLite the unit of work holds the one writer slot.
+            async with runtime.read_session() as session:
+                people = await people_read(session, reads)
+            if people:
+                async with runtime.unit_of_work(viewer.user_id) as uow:
                     await runtime.plugins.call("enishi_personal_data_read", uow=uow, contact_ids=people)
         response = _result_response(result, media_type)
         log.info("graphql", extra={"operation": operation_name, "status": response.status_code,
