@@ -166,10 +166,11 @@ def enishi_subject_erase(uow, subject):
 
 @hookspec
 def enishi_personal_data_read(uow, contact_ids):
-    """People whose encrypted personal fields (names, kana, job titles, departments, emails,
-    phones) a GraphQL request decrypted, called after the request with `uow.actor_id` the reader:
-    the privacy plugin's access log records them. Runs in its own transaction; raising fails the
-    request."""
+    """People whose encrypted personal data a GraphQL request decrypted (a contact's fields, and
+    records' sealed text: the people `Sealable.subjects_of` names), called after the request with
+    `uow.actor_id` the reader: the privacy plugin's access log records them. Runs in its own
+    transaction; raising fails the request. A plugin route showing personal data to staff calls
+    it too."""
 
 
 @hookspec
