@@ -7,6 +7,7 @@ import traceback
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.relay import GlobalIDValueError
 
 from enishi.errors import EnishiError, UserError
 
@@ -39,6 +40,9 @@ def present_error(error: GraphQLError) -> GraphQLError:
                             path=error.path, extensions={"code": original.code})
     if isinstance(original, GraphQLError):
         return present_error(original)
+    if isinstance(original, GlobalIDValueError):  # well-formed, but naming no type of this schema
+        return GraphQLError("not a valid id", nodes=error.nodes, source=error.source, positions=error.positions,
+                            path=error.path, extensions={"code": "INVALID_ID"})
     # File, line and function only: source lines and messages could quote personal data.
     frames = "\n".join(f"  {f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(original.__traceback__))
     log.error("unhandled %s in resolver at %s\n%s", type(original).__name__, error.path, frames)

@@ -19,6 +19,10 @@ async def test_unknown_and_malformed_ids_give_clean_answers(api):
     assert (await api.graphql("query($id: ID!) { node(id: $id) { id } }", {"id": garbage}))["node"] is None
     errors = await api.errors('{ node(id: "%%%") { id } }')
     assert "Internal" not in errors[0]["message"]
+    no_such_type = base64.b64encode(b"Nothing:1").decode()
+    for query in ("query($id: ID!) { node(id: $id) { id } }", "query($id: ID!) { nodes(ids: [$id]) { id } }"):
+        errors = await api.errors(query, {"id": no_such_type})
+        assert [(e["extensions"]["code"], e["message"]) for e in errors] == [("INVALID_ID", "not a valid id")]
 
 
 async def test_page_size_is_capped_and_cursors_are_checked(api):
