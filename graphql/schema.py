@@ -20,6 +20,7 @@ from strawberry.tools import merge_types
 
 from enishi.plugin_host import PluginError
 from .errors import present_error
+from .execution import BreadthFirstExecutor
 from .limits import DocumentCache, QueryCostLimiter, QueryLimits, QueryShapeLimiter, RequireOperationName, ValidationCacheAfterLimits
 from .mutations import CoreMutation
 from .queries import CoreQuery
@@ -141,7 +142,8 @@ def build_schema(runtime) -> EnishiSchema:
         lambda: ValidationCacheAfterLimits(maxsize=256),
     ]
     return EnishiSchema(query=query, mutation=mutation, types=[t for _, t in plugins.contributions("enishi_graphql_types")],
-                        extensions=extensions, type_fields=dict(type_fields))
+                        extensions=extensions, type_fields=dict(type_fields),
+                        execution_context_class=BreadthFirstExecutor if settings.breadth_first_execution else None)
 
 
 def present_result(result) -> dict:

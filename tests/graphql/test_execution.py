@@ -1,0 +1,107 @@
+"""The breadth-first executor answers as graphql-core's depth-first one does, over HTTP on the demo
+data: the same data, nulls and field order byte for byte, and errors graphql-core reports too, with
+their paths. (Where errors null a position, which of them arrive before it is nulled depends on the
+order fields finish in; the spec leaves it open, so ours may be fewer, never none when graphql-core
+has some.) Two apps share the database and one token; only `ENISHI_BREADTH_FIRST_EXECUTION` differs."""
+import datetime as dt
+import json
+
+import hypothesis.strategies as st
+from hypothesis import given
+from hypothesis_graphql import nodes, queries
+
+from enishi.demo import load_demo
+from tests.robustness.test_fuzz import FUZZ, SCALARS
+
+CHOSEN = [
+    # The benchmark's page: relations on every node, nested connections, plugin fields.
+    """query Page { contacts(first: 20, orderBy: [{field: CREATED_AT, direction: DESC}]) { totalCount edges { cursor node {
+        id familyName givenName familyNameKana primaryEmail displayName
+        primaryAccount { id name abm { tier } parent { name } }
+        owner { id displayName }
+        timeline(first: 3) { totalCount edges { node { id type summary occurredAt actor { displayName } contacts { id } } } }
+        loyalty { balance }
+        tickets(first: 3) { totalCount edges { node { number status } } }
+    } } pageInfo { hasNextPage endCursor } } }""",
+    # Synchronous and asynchronous fields interleaved, aliases, the same field twice with other arguments.
+    """query Order { contacts(first: 5) { nodes { t: timeline(first: 1) { totalCount } id familyName owner { id }
+        displayName last: timeline(last: 2) { edges { node { id } } } __typename emails { address } } } }""",
+    # Fragments on an interface, @skip / @include, nodes by id.
+    """query Fragments($yes: Boolean = true, $no: Boolean = false) { accounts(first: 5) { nodes { ...named id @skip(if: $no)
+        contacts(first: 2) @include(if: $yes) { nodes { ... on Node { id } ...person } } } } }
+       fragment named on Account { name nameKana }
+       fragment person on Contact { familyName accounts { isPrimary account { name } } }""",
+]
+
+
+async def _two_apps(enishi_api):
+    breadth_first = await enishi_api()
+    depth_first = await enishi_api(breadth_first_execution=False)
+    await load_demo(breadth_first.runtime, scale=40)
+    return breadth_first, depth_first
+
+
+async def _same_answer(apps, query: str, variables: dict | None = None, role: str = "admin") -> dict:
+    breadth_first, depth_first = apps
+    headers = {"Authorization": f"Bearer {await breadth_first.token(role)}"}
+    body = {"query": query, "variables": variables or {}}
+    ours = await breadth_first.client.post("/graphql", json=body, headers=headers)
+    reference = await depth_first.client.post("/graphql", json=body, headers=headers)
+    body, expected = ours.json(), reference.json()
+    assert ours.status_code == reference.status_code, query
+    assert json.dumps(body.get("data"), ensure_ascii=False) == json.dumps(expected.get("data"), ensure_ascii=False), (query, body, expected)
+    errors, expected_errors = (set(map(json.dumps, answer.get("errors", []))) for answer in (body, expected))
+    assert errors <= expected_errors and bool(errors) == bool(expected_errors), (query, body, expected)
+    return body
+
+
+async def test_chosen_queries_get_graphql_cores_answers(enishi_api):
+    apps = await _two_apps(enishi_api)
+    for query in CHOSEN:
+        body = await _same_answer(apps, query)
+        page = next(iter(body["data"].values()))
+        assert "errors" not in body and (page.get("edges") or page.get("nodes")), body
+    # A node by its global id, read from a page first.
+    first_id = (await apps[0].graphql("{ contacts(first: 1) { nodes { id } } }"))["contacts"]["nodes"][0]["id"]
+    body = await _same_answer(apps, "query One($id: ID!) { node(id: $id) { __typename id ... on Contact { familyName } } "
+                                    "nodes(ids: [$id, \"Q29udGFjdDowMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDA=\"]) { id } }", {"id": first_id})
+    assert body["data"]["node"]["__typename"] == "Contact" and body["data"]["nodes"] == [{"id": first_id}, None]
+
+
+async def test_errors_inside_lists_keep_graphql_cores_paths_and_nulls(enishi_api):
+    """Fields refused on the nodes of a page: the breadth-first run stands down, and graphql-core's
+    answer (partial data, errors with list indices, nulls propagated as far as the spec says) is
+    what the client gets."""
+    apps = await _two_apps(enishi_api)
+    body = await _same_answer(apps, "query Committees { accounts(first: 10) { nodes { name abm { buyingCommittee { role } } } } }",
+                              role="support")
+    nodes = body["data"]["accounts"]["nodes"]
+    assert all(node["name"] and node["abm"] is None for node in nodes)
+    refused = [error["path"] for error in body["errors"] if error["extensions"]["code"] == "FORBIDDEN"]
+    assert len(refused) == len(body["errors"]) > 1 and all(path[:2] == ["accounts", "nodes"] and path[3:] == ["abm", "buyingCommittee"]
+                                                            for path in refused)
+    # `personalData` is non-null: the first refusal nulls the page up to `data`, and only it is reported.
+    body = await _same_answer(apps, "query Refused { contacts(first: 4) { edges { node { id personalData } } } }", role="sales")
+    assert body["data"] is None and [error["path"] for error in body["errors"]] == [["contacts", "edges", 0, "node", "personalData"]]
+
+
+async def test_queries_generated_from_the_live_schema_get_graphql_cores_answers(enishi_api):
+    apps = await _two_apps(enishi_api)
+    ids = await apps[0].graphql("{ contacts(first: 10) { nodes { id } } accounts(first: 10) { nodes { id } } viewer { id } }")
+    real_ids = [node["id"] for page in ("contacts", "accounts") for node in ids[page]["nodes"]] + [ids["viewer"]["id"]]
+    scalars = {**SCALARS,
+               "ID": st.sampled_from(real_ids).map(nodes.String),  # random ids would stop most queries at validation
+               "DateTime": st.datetimes(min_value=dt.datetime(2020, 1, 1), max_value=dt.datetime(2030, 1, 1),
+                                        timezones=st.just(dt.timezone.utc)).map(lambda d: nodes.String(d.isoformat()))}
+    documents = []
+
+    @FUZZ
+    @given(queries(apps[0].runtime.schema.as_str(), custom_scalars=scalars))
+    def collect(document):
+        documents.append(document)
+
+    collect()
+    answered = 0
+    for document in documents[:80]:
+        answered += bool((await _same_answer(apps, document)).get("data"))
+    assert answered > 40  # most were executed, not refused before execution
