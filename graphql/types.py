@@ -165,12 +165,14 @@ class AccountLink:
         return await _node(info, Account, models.Account, self._account_id)
 
 
-def sealed_field(name: str, description: str | None = None):
+def sealed_field(name: str, description: str | None = None, *, empty: Any = None):
     """A sealed field of the type's `_row`, decrypted when a query selects it, not before: the
-    access log records who did, and a query that does not ask pays nothing."""
+    access log records who did, and a query that does not ask pays nothing. Typed by the class
+    annotation; `empty` is answered when the row holds nothing (`{}` for a JSON document)."""
 
-    def resolve(root) -> str | None:
-        return getattr(root._row, name)
+    def resolve(root):
+        value = getattr(root._row, name)
+        return empty if value is None else value
 
     return strawberry.field(resolver=resolve, description=description)
 
@@ -184,6 +186,8 @@ class Contact(relay.Node):
     given_name_kana: str | None = sealed_field("given_name_kana")
     job_title: str | None = sealed_field("job_title")
     department: str | None = sealed_field("department")
+    custom_fields: JSON = sealed_field("custom_fields", "Encrypted at rest with the person's names: filter them with "
+                                      "`customField` (whole values, parts of text, presence; no ordering).", empty={})
     created_at: dt.datetime
     updated_at: dt.datetime
     deleted_at: dt.datetime | None
@@ -192,11 +196,6 @@ class Contact(relay.Node):
     @classmethod
     def from_row(cls, row: models.Contact) -> "Contact":
         return cls(id=str(row.id), created_at=row.created_at, updated_at=row.updated_at, deleted_at=row.deleted_at, _row=row)
-
-    @strawberry.field(description="Encrypted at rest with the person's names: filter them with `customField` "
-                                  "(whole values, parts of text, presence; no ordering).")
-    def custom_fields(self) -> JSON:
-        return self._row.custom_fields or {}
 
     resolve_nodes = node_resolver(models.Contact)
 

@@ -71,6 +71,7 @@ class SupportTicket(relay.Node):
     priority: str
     channel: str
     tags: list[str]
+    custom_fields: JSON = sealed_field("custom_fields", "Sealed with the ticket's text: empty once the requester was erased.", empty={})
     created_at: dt.datetime
     updated_at: dt.datetime
     solved_at: dt.datetime | None
@@ -85,10 +86,6 @@ class SupportTicket(relay.Node):
                    solved_at=r.solved_at, closed_at=r.closed_at, reopened_count=r.reopened_count, _row=r)
 
     resolve_nodes = node_resolver(orm.SupportTicket, "support.read")
-
-    @strawberry.field(description="Sealed with the ticket's text: empty once the requester was erased.")
-    def custom_fields(self) -> JSON:
-        return self._row.custom_fields or {}
 
     @strawberry.field
     async def requester(self, info: Info) -> Contact | None:
