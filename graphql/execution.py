@@ -214,7 +214,7 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
         """Locate `error` at `slot` and null the nearest position that may be null."""
         if self._nulled(slot):
             return
-        located = located_error(error, [details.node for details in plan.fields], slot.path.as_list())
+        located = located_error(error, plan.info.field_nodes, slot.path.as_list())
         nulled: _Slot | None = slot
         while nulled is not None and not nulled.nullable and self.error_propagation:
             nulled = nulled.outer
@@ -262,11 +262,10 @@ async def _run_side_by_side(awaitables: list) -> list[tuple[bool, Any]]:
                         yielded._asyncio_future_blocking = False  # taken over, as Task.__step does
                     blocked.append((index, coroutine, yielded))
             steps = blocked
-            pending = [future for _, _, future in steps if future is not None and not future.done()]
-            if len(pending) == len(steps) and pending:
-                await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            elif len(pending) < len(steps):
-                await asyncio.sleep(0)  # a bare yield or a finished future: let the loop run once
+            if any(future is None for _, _, future in steps):
+                await asyncio.sleep(0)  # a bare yield asks the loop for a turn
+            elif steps and all(not future.done() for _, _, future in steps):
+                await asyncio.wait([future for _, _, future in steps], return_when=asyncio.FIRST_COMPLETED)
     finally:
         _close([coroutine for _, coroutine, _ in steps if coroutine is not None])
     return outcomes
