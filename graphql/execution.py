@@ -21,6 +21,8 @@ one `GraphQLResolveInfo` serves a field on every object of its level."""
 from __future__ import annotations
 
 import asyncio
+from collections import deque
+from functools import partial
 from typing import Any, NamedTuple
 
 from graphql import (GraphQLAbstractType, GraphQLError, GraphQLLeafType, GraphQLList, GraphQLNonNull, GraphQLObjectType,
@@ -233,41 +235,73 @@ async def _run_side_by_side(awaitables: list) -> list[tuple[bool, Any]]:
     """Run a level's awaitables to the end together: (True, result) or (False, exception) each.
 
     A task per coroutine (asyncio.gather) costs a Task, its scheduling and a wake-up per await, for
-    hundreds of resolvers a page. Instead each coroutine is stepped here until it waits on a future
-    (as a Task would: `send`, then wait for the future it yields); when none can move, this waits
-    for the first of their futures to finish, then steps every coroutine whose future is done. All of
-    a round's DataLoader loads are queued before anything is awaited, so they still batch. The
-    coroutines run in this request's context rather than a copy each."""
+    hundreds of resolvers a page. Instead each coroutine is stepped here as a Task would step it
+    (`send`, then wait for the future it yields): a future's done-callback puts its coroutine back
+    on the ready queue, and when the queue is empty this waits until a callback refills it. Waiting
+    costs one callback per future, however many rounds the level takes (`asyncio.wait` would add
+    and remove one on every pending future each round). Every ready coroutine is stepped before
+    anything is awaited, so a round's DataLoader loads still batch. The coroutines run in this
+    request's context rather than a copy each."""
+    loop = asyncio.get_running_loop()
     outcomes: list = [None] * len(awaitables)
-    steps = [(index, awaitable, None) if asyncio.iscoroutine(awaitable) else (index, None, asyncio.ensure_future(awaitable))
-             for index, awaitable in enumerate(awaitables)]
+    coroutines: dict[int, Any] = {}
+    ready: deque[int] = deque()
+    bare: list[int] = []  # stepped again after the loop has had a turn
+    unfinished = len(awaitables)
+    waiter: asyncio.Future | None = None
+
+    def wake(index: int, _future) -> None:
+        ready.append(index)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def settle(index: int, future) -> None:
+        nonlocal unfinished
+        outcomes[index] = (True, future.result()) if future.exception() is None else (False, future.exception())
+        unfinished -= 1
+        wake(index, future)
+
+    for index, awaitable in enumerate(awaitables):
+        if asyncio.iscoroutine(awaitable):
+            coroutines[index] = awaitable
+            ready.append(index)
+        else:
+            asyncio.ensure_future(awaitable).add_done_callback(partial(settle, index))
     try:
-        while steps:
-            blocked = []
-            for index, coroutine, future in steps:
-                if future is not None and not future.done():
-                    blocked.append((index, coroutine, future))
-                elif coroutine is None:
-                    outcomes[index] = (True, future.result()) if future.exception() is None else (False, future.exception())
+        while unfinished:
+            if not ready:
+                if bare:
+                    await asyncio.sleep(0)  # a bare yield asks the loop for a turn
+                    ready.extend(bare)
+                    bare.clear()
                 else:
-                    try:
-                        yielded = coroutine.send(None)
-                    except StopIteration as stop:
-                        outcomes[index] = (True, stop.value)
-                        continue
-                    except Exception as error:
-                        outcomes[index] = (False, error)
-                        continue
-                    if yielded is not None:
-                        yielded._asyncio_future_blocking = False  # taken over, as Task.__step does
-                    blocked.append((index, coroutine, yielded))
-            steps = blocked
-            if any(future is None for _, _, future in steps):
-                await asyncio.sleep(0)  # a bare yield asks the loop for a turn
-            elif steps and all(not future.done() for _, _, future in steps):
-                await asyncio.wait([future for _, _, future in steps], return_when=asyncio.FIRST_COMPLETED)
+                    waiter = loop.create_future()
+                    await waiter
+                continue
+            index = ready.popleft()
+            coroutine = coroutines.get(index)
+            if coroutine is None:
+                continue  # a plain future, settled by its callback
+            try:
+                yielded = coroutine.send(None)
+            except StopIteration as stop:
+                outcomes[index] = (True, stop.value)
+            except Exception as error:
+                outcomes[index] = (False, error)
+            else:
+                if yielded is None:
+                    bare.append(index)
+                else:
+                    yielded._asyncio_future_blocking = False  # taken over, as Task.__step does
+                    if yielded.done():
+                        ready.append(index)
+                    else:
+                        yielded.add_done_callback(partial(wake, index))
+                continue
+            del coroutines[index]
+            unfinished -= 1
     finally:
-        _close([coroutine for _, coroutine, _ in steps if coroutine is not None])
+        _close(list(coroutines.values()))
     return outcomes
 
 
