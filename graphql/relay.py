@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -55,17 +56,28 @@ def parse_global_id(value: str, expected: str | tuple[str, ...], field: str) -> 
 
 
 @strawberry.type
-class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+class Edge(Generic[T]):
+    node: T
+    _position: strawberry.Private[Callable[[], str]]
+
+    @strawberry.field(description="Where this edge stands in the list, for `after` and `before`.")
+    def cursor(self) -> str:
+        return self._position()
 
 
 @strawberry.type
-class Edge(Generic[T]):
-    cursor: str
-    node: T
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    _edges: strawberry.Private[list[Edge]]
+
+    @strawberry.field
+    def start_cursor(self) -> str | None:
+        return self._edges[0]._position() if self._edges else None
+
+    @strawberry.field
+    def end_cursor(self) -> str | None:
+        return self._edges[-1]._position() if self._edges else None
 
 
 @strawberry.type
@@ -124,8 +136,20 @@ class SortKey:
         return value
 
 
-def _encode_cursor(values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()).decode()
+def _encode_cursor(keys: Sequence[SortKey], values: Sequence[Any]) -> str:
+    dumped = [key.dump(value) for key, value in zip(keys, values)]
+    return base64.urlsafe_b64encode(json.dumps(dumped, ensure_ascii=False, separators=(",", ":")).encode()).decode()
+
+
+def _edge(keys: Sequence[SortKey], values: Sequence[Any], node: Any) -> Edge:
+    """An edge whose cursor is encoded only if a query asks for it: most pages never do."""
+    return Edge(node=node, _position=partial(_encode_cursor, keys, values))
+
+
+def _connection(edges: list[Edge], has_next_page: bool, has_previous_page: bool,
+                count: Callable[[], Awaitable[int]]) -> Connection:
+    return Connection(edges=edges, page_info=PageInfo(has_next_page=has_next_page, has_previous_page=has_previous_page,
+                                                      _edges=edges), _count=count)
 
 
 def _decode_cursor(cursor: str, keys: Sequence[SortKey], field: str) -> list[Any]:
@@ -187,22 +211,14 @@ async def paginate(ctx, statement: Select, order: Sequence[tuple[SortKey, bool]]
     rows = rows[:size]
     if backwards:
         rows.reverse()
-    edges = [Edge(cursor=_encode_cursor([key.dump(v) for key, v in zip(keys, row[1:])]), node=to_node(row[0])) for row in rows]
+    edges = [_edge(keys, row[1:], to_node(row[0])) for row in rows]
     count_statement = select(func.count()).select_from(statement.order_by(None).subquery())
 
     async def count() -> int:
         return (await ctx.execute(count_statement)).scalar_one()
 
-    return Connection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=has_more if not backwards else page.before is not None,
-            has_previous_page=has_more if backwards else page.after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-        _count=count,
-    )
+    return _connection(edges, has_next_page=has_more if not backwards else page.before is not None,
+                       has_previous_page=has_more if backwards else page.after is not None, count=count)
 
 
 # --- connections nested under a list, batched ----------------------------------------------------
@@ -274,12 +290,5 @@ class NestedConnection:
         size = page.size(ctx.settings)
         rows = await ctx.loader((self.name, "first"), self._first_pages).load((owner_id, size, extra))
         keys = [key for key, _ in self.order]
-        edges = [Edge(cursor=_encode_cursor([key.dump(v) for key, v in zip(keys, values)]), node=to_node(item))
-                 for item, values in rows[:size]]
-        return Connection(
-            edges=edges,
-            page_info=PageInfo(has_next_page=len(rows) > size, has_previous_page=False,
-                               start_cursor=edges[0].cursor if edges else None,
-                               end_cursor=edges[-1].cursor if edges else None),
-            _count=count,
-        )
+        edges = [_edge(keys, values, to_node(item)) for item, values in rows[:size]]
+        return _connection(edges, has_next_page=len(rows) > size, has_previous_page=False, count=count)
