@@ -121,8 +121,7 @@ class Account(relay.Node):
 
     @strawberry.field
     async def children(self, info: Info) -> list[Account]:
-        rows = await info.context.loader("account.children", loaders.rows_by_column(
-            models.Account, models.Account.parent_id, models.Account.name)).load(self._row.id)
+        rows = await loaders.ACCOUNT_CHILDREN.load(info.context, self._row.id)
         return [Account.from_row(r) for r in rows if _visible(info, r)]
 
     @strawberry.field
@@ -150,8 +149,7 @@ class Account(relay.Node):
 
     @strawberry.field
     async def tasks(self, info: Info, status: str | None = "open") -> list[Task]:
-        rows = await info.context.loader("account.tasks", loaders.rows_by_column(
-            models.Task, models.Task.account_id, models.Task.due_at, models.Task.id)).load(self._row.id)
+        rows = await loaders.ACCOUNT_TASKS.load(info.context, self._row.id)
         return [Task.from_row(r) for r in rows if status is None or r.status == status]
 
 
@@ -207,8 +205,7 @@ class Contact(relay.Node):
 
     @strawberry.field
     async def emails(self, info: Info) -> list[Email]:
-        rows = await info.context.loader("contact.emails", loaders.rows_by_column(
-            models.ContactEmail, models.ContactEmail.contact_id, models.ContactEmail.position)).load(self._row.id)
+        rows = await loaders.CONTACT_EMAILS.load(info.context, self._row.id)
         return [Email(address=r.address, label=r.label, is_primary=r.is_primary) for r in rows]
 
     @strawberry.field
@@ -217,14 +214,12 @@ class Contact(relay.Node):
 
     @strawberry.field
     async def phones(self, info: Info) -> list[Phone]:
-        rows = await info.context.loader("contact.phones", loaders.rows_by_column(
-            models.ContactPhone, models.ContactPhone.contact_id, models.ContactPhone.position)).load(self._row.id)
+        rows = await loaders.CONTACT_PHONES.load(info.context, self._row.id)
         return [Phone(e164=r.e164, label=r.label, is_primary=r.is_primary) for r in rows]
 
     @strawberry.field
     async def accounts(self, info: Info) -> list[AccountLink]:
-        rows = await info.context.loader("contact.accounts", loaders.rows_by_column(
-            models.ContactAccount, models.ContactAccount.contact_id, models.ContactAccount.is_primary.desc())).load(self._row.id)
+        rows = await loaders.CONTACT_ACCOUNTS.load(info.context, self._row.id)
         return [AccountLink(is_primary=r.is_primary, _account_id=r.account_id) for r in rows]
 
     @strawberry.field
@@ -248,8 +243,7 @@ class Contact(relay.Node):
 
     @strawberry.field
     async def tasks(self, info: Info, status: str | None = "open") -> list[Task]:
-        rows = await info.context.loader("contact.tasks", loaders.rows_by_column(
-            models.Task, models.Task.contact_id, models.Task.due_at, models.Task.id)).load(self._row.id)
+        rows = await loaders.CONTACT_TASKS.load(info.context, self._row.id)
         return [Task.from_row(r) for r in rows if status is None or r.status == status]
 
     @strawberry.field(description="Everything every plugin holds about this person, as the data-subject "
@@ -295,13 +289,13 @@ class Activity(relay.Node):
     @strawberry.field
     async def contacts(self, info: Info) -> list[Contact]:
         ids = [c for c, _ in await self._targets(info) if c is not None]
-        rows = await info.context.loader(("row", models.Contact), loaders.CONTACTS).load_many(ids)
+        rows = await loaders.load_rows(info.context, models.Contact, ids)
         return [Contact.from_row(r) for r in rows if _visible(info, r)]
 
     @strawberry.field
     async def accounts(self, info: Info) -> list[Account]:
         ids = [a for _, a in await self._targets(info) if a is not None]
-        rows = await info.context.loader(("row", models.Account), loaders.ACCOUNTS).load_many(ids)
+        rows = await loaders.load_rows(info.context, models.Account, ids)
         return [Account.from_row(r) for r in rows if _visible(info, r)]
 
 

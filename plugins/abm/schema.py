@@ -15,13 +15,17 @@ from strawberry.types import Info
 from enishi import models as core
 from enishi.errors import InputError, UserError
 from enishi.graphql.errors import UserErrorType
-from enishi.graphql.loaders import load_row, rows_by_column
+from enishi.graphql.loaders import RowsByColumn, load_row
 from enishi.graphql.mutations import input_values, run_mutation
 from enishi.graphql.relay import Connection, OrderDirection, PageRequest, SortKey, paginate, parse_global_id
 from enishi.graphql.types import Account, Contact, Task, User, node_resolver
 
 from . import models as orm
 from . import service
+
+BUYING_ROLES = RowsByColumn(orm.AbmBuyingRole, orm.AbmBuyingRole.account_id, orm.AbmBuyingRole.role)
+DEPARTMENTS = RowsByColumn(orm.AbmDepartment, orm.AbmDepartment.account_id, orm.AbmDepartment.name)
+ACCOUNT_PLANS = RowsByColumn(orm.AbmAccountPlan, orm.AbmAccountPlan.account_id)
 
 TREND_WEEKS = 4
 
@@ -212,14 +216,12 @@ class AbmAccount:
     @strawberry.field
     async def buying_committee(self, info: Info) -> list[AbmCommitteeMember]:
         info.context.require("abm.read_people")
-        rows = await info.context.loader("abm.committee", rows_by_column(
-            orm.AbmBuyingRole, orm.AbmBuyingRole.account_id, orm.AbmBuyingRole.role)).load(self._target.account_id)
+        rows = await BUYING_ROLES.load(info.context, self._target.account_id)
         return [AbmCommitteeMember(role=r.role, seniority=r.seniority, _row=r) for r in rows]
 
     @strawberry.field
     async def departments(self, info: Info) -> list[AbmDepartment]:
-        rows = await info.context.loader("abm.departments", rows_by_column(
-            orm.AbmDepartment, orm.AbmDepartment.account_id, orm.AbmDepartment.name)).load(self._target.account_id)
+        rows = await DEPARTMENTS.load(info.context, self._target.account_id)
         return [AbmDepartment.from_row(r) for r in rows]
 
     @strawberry.field
@@ -228,8 +230,7 @@ class AbmAccount:
 
     @strawberry.field
     async def plan(self, info: Info) -> AbmAccountPlan | None:
-        rows = await info.context.loader("abm.plan", rows_by_column(
-            orm.AbmAccountPlan, orm.AbmAccountPlan.account_id)).load(self._target.account_id)
+        rows = await ACCOUNT_PLANS.load(info.context, self._target.account_id)
         return _plan(rows[0]) if rows else None
 
 

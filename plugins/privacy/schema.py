@@ -16,7 +16,7 @@ from enishi import models as core
 from enishi.auth import PUBLIC as PUBLIC_PERMISSION
 from enishi.errors import InputError
 from enishi.graphql.errors import UserErrorType
-from enishi.graphql.loaders import load_row, load_rows, rows_by_column
+from enishi.graphql.loaders import RowsByColumn, load_row, load_rows
 from enishi.graphql.mutations import input_values, run_mutation
 from enishi.graphql.schema import PUBLIC
 from enishi.graphql.relay import Connection, PageRequest, SortKey, paginate, parse_global_id, split_global_id, to_global_id
@@ -27,6 +27,11 @@ from . import models as orm
 from .models import OPEN_STATUSES, PrivacyConsent
 
 # Records a legal hold can name: the plugins that keep them through erasure (`ErasureReport.hold_back`).
+
+
+REQUEST_RUNS = RowsByColumn(orm.PrivacyRequestRun, orm.PrivacyRequestRun.request_id, orm.PrivacyRequestRun.position)
+REQUEST_EVENTS = RowsByColumn(orm.PrivacyRequestEvent, orm.PrivacyRequestEvent.request_id, orm.PrivacyRequestEvent.seq)
+REQUEST_EXPORTS = RowsByColumn(orm.PrivacyExport, orm.PrivacyExport.request_id, orm.PrivacyExport.format)
 
 
 @strawberry.type
@@ -201,23 +206,20 @@ class DataSubjectRequest(relay.Node):
 
     @strawberry.field
     async def runs(self, info: Info) -> list[DataSubjectRequestRun]:
-        rows = await info.context.loader("privacy.runs", rows_by_column(orm.PrivacyRequestRun, orm.PrivacyRequestRun.request_id,
-                                                                       orm.PrivacyRequestRun.position)).load(self._row.id)
+        rows = await REQUEST_RUNS.load(info.context, self._row.id)
         return [DataSubjectRequestRun(plugin=r.plugin, action=r.action, status=r.status, attempts=r.attempts, affected=r.affected or {},
                                       retained=r.retained or [], error=r.error, finished_at=r.finished_at) for r in rows]
 
     @strawberry.field
     async def history(self, info: Info) -> list[DataSubjectRequestEvent]:
-        rows = await info.context.loader("privacy.history", rows_by_column(orm.PrivacyRequestEvent, orm.PrivacyRequestEvent.request_id,
-                                                                          orm.PrivacyRequestEvent.seq)).load(self._row.id)
+        rows = await REQUEST_EVENTS.load(info.context, self._row.id)
         users = {u.id: u for u in await load_rows(info.context, core.User, list({r.actor_id for r in rows if r.actor_id}))if u}
         return [DataSubjectRequestEvent(status=r.status, note=r.note, at=r.at,
                                         actor=User.from_row(users[r.actor_id]) if r.actor_id in users else None) for r in rows]
 
     @strawberry.field
     async def exports(self, info: Info) -> list[DataSubjectExport]:
-        rows = await info.context.loader("privacy.exports", rows_by_column(orm.PrivacyExport, orm.PrivacyExport.request_id,
-                                                                          orm.PrivacyExport.format)).load(self._row.id)
+        rows = await REQUEST_EXPORTS.load(info.context, self._row.id)
         return [DataSubjectExport(format=r.format, size=r.size, created_at=r.created_at, link_expires_at=r.link_expires_at,
                                   downloaded_at=r.downloaded_at) for r in rows]
 

@@ -15,7 +15,7 @@ from strawberry.types import Info
 from enishi import models as core
 from enishi.graphql.errors import UserErrorType
 from enishi.graphql.filters import DateTimeFilter, FilterSpec, IDFilter, StringFilter
-from enishi.graphql.loaders import load_row, rows_by_column
+from enishi.graphql.loaders import RowsByColumn, load_row
 from enishi.graphql.mutations import input_values, run_mutation
 from enishi.graphql.relay import (Connection, InvalidArgument, NestedConnection, OrderDirection, PageRequest, SortKey, paginate,
                                   parse_global_id, to_global_id)
@@ -23,6 +23,9 @@ from enishi.graphql.types import Account, Contact, User, node_resolver, sealed_f
 
 from . import models as orm
 from . import service
+
+ARTICLES = RowsByColumn(orm.SupportArticle, orm.SupportArticle.ticket_id, orm.SupportArticle.created_at)
+STATUS_CHANGES = RowsByColumn(orm.SupportStatusChange, orm.SupportStatusChange.ticket_id, orm.SupportStatusChange.changed_at)
 
 
 @strawberry.type
@@ -109,8 +112,7 @@ class SupportTicket(relay.Node):
 
     @strawberry.field(description="Public replies and internal notes, oldest first. Internal notes need `support.agent`.")
     async def articles(self, info: Info) -> list[SupportArticle]:
-        rows = await info.context.loader("support.articles", rows_by_column(
-            orm.SupportArticle, orm.SupportArticle.ticket_id, orm.SupportArticle.created_at)).load(self._row.id)
+        rows = await ARTICLES.load(info.context, self._row.id)
         agent = info.context.can("support.agent")
         return [SupportArticle(public=r.public, author_type=r.author_type, channel=r.channel, created_at=r.created_at, _row=r)
                 for r in rows if r.public or agent]
@@ -122,8 +124,7 @@ class SupportTicket(relay.Node):
 
     @strawberry.field(description="Status history, oldest first.")
     async def events(self, info: Info) -> list[SupportStatusEvent]:
-        rows = await info.context.loader("support.history", rows_by_column(
-            orm.SupportStatusChange, orm.SupportStatusChange.ticket_id, orm.SupportStatusChange.changed_at)).load(self._row.id)
+        rows = await STATUS_CHANGES.load(info.context, self._row.id)
         return [SupportStatusEvent(status=r.status, at=r.changed_at) for r in rows]
 
     @strawberry.field

@@ -8,7 +8,6 @@ Create Date: 2026-11-23 10:00:00
 Existing rows are sealed with the configured key-encryption key (ENISHI_KEK), then the plaintext
 columns are dropped. One way only: a downgrade would have to write the plaintext back.
 """
-import json
 
 from alembic import op
 import sqlalchemy as sa
