@@ -24,6 +24,7 @@ from .execution import BreadthFirstExecutor
 from .limits import DocumentCache, QueryCostLimiter, QueryLimits, QueryShapeLimiter, RequireOperationName, ValidationCacheAfterLimits
 from .mutations import CoreMutation
 from .queries import CoreQuery
+from .relay import to_global_id
 
 log = logging.getLogger("enishi.graphql")
 
@@ -68,7 +69,12 @@ def _call_plain_resolvers_directly(schema: strawberry.Schema) -> None:
     for graphql_type in schema._schema.type_map.values():
         if not isinstance(graphql_type, GraphQLObjectType) or graphql_type.name.startswith("__"):
             continue
-        for graphql_field in graphql_type.fields.values():
+        node_class = _plain_node_class(graphql_type)
+        if node_class is not None:
+            graphql_type.fields["id"].resolve = _global_id(graphql_type.name, node_class.resolve_id_attr())
+        for name, graphql_field in graphql_type.fields.items():
+            if node_class is not None and name == "id":
+                continue
             field = graphql_field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
             resolver = getattr(field, "base_resolver", None)
             if (resolver is None or field.extensions or field.permission_classes or resolver.parent_parameter
@@ -84,6 +90,29 @@ def _plain_scalar(annotation) -> bool:
     while isinstance(annotation, (StrawberryOptional, StrawberryList)):
         annotation = annotation.of_type
     return annotation in (int, str, bool, float, strawberry.ID)
+
+
+def _plain_node_class(graphql_type: GraphQLObjectType) -> type[relay.Node] | None:
+    """The class of a Node type that keeps strawberry's own id resolution (the id attribute, the
+    type's name), whose `id` is then a plain encoding; None for any other type."""
+    definition = graphql_type.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    origin = getattr(definition, "origin", None)
+    if not (isinstance(origin, type) and issubclass(origin, relay.Node) and "id" in graphql_type.fields):
+        return None
+    if (origin.resolve_id.__func__ is not relay.Node.resolve_id.__func__
+            or origin.resolve_typename.__func__ is not relay.Node.resolve_typename.__func__):
+        return None
+    return origin
+
+
+def _global_id(type_name: str, id_attr: str):
+    """`Node.id` as strawberry answers it (base64 of "Type:id"), without its checks, the
+    GlobalID object it builds and serialises, and the Info it wraps for each node of a page."""
+
+    def resolve(source, info):
+        return to_global_id(type_name, getattr(source, id_attr))
+
+    return resolve
 
 
 def _direct(resolver, field, names: dict[str, str]):
