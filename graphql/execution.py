@@ -25,12 +25,18 @@ from collections import deque
 from functools import partial
 from typing import Any, NamedTuple
 
-from graphql import (GraphQLAbstractType, GraphQLError, GraphQLLeafType, GraphQLList, GraphQLNonNull, GraphQLObjectType,
-                     GraphQLResolveInfo, OperationType, Undefined, get_argument_values, located_error)
+from graphql import (GraphQLAbstractType, GraphQLBoolean, GraphQLError, GraphQLID, GraphQLLeafType, GraphQLList, GraphQLNonNull,
+                     GraphQLObjectType, GraphQLResolveInfo, GraphQLString, OperationType, Undefined, get_argument_values,
+                     located_error)
 from graphql.execution.collect_fields import FieldDetails, collect_fields
 from graphql.execution.executor import CollectedErrors, invalid_return_type_error
 from graphql.pyutils import Path, is_iterable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+
+# Scalars whose output is the value itself when it has exactly this type (graphql-core's
+# serialisers return a str or bool unchanged): the page's thousands of strings skip a call each.
+_PASSTHROUGH = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool}
 
 
 class _StandDown(Exception):
@@ -45,15 +51,21 @@ class _FieldPlan(NamedTuple):
     return_type: Any
     fields: list[FieldDetails]
     leaf_type: Any  # the scalar or enum a leaf field completes to; None for objects and lists
+    passthrough: type | None  # a value of exactly this type is already its output (str for String and ID)
 
 
 class _Slot(NamedTuple):
-    """A position of the response a value goes to, and where a null there propagates to."""
+    """A position of the response a value goes to, and where a null there propagates to. Its
+    response path is built only when an error needs it (`_path`)."""
     container: Any
     key: Any
     nullable: bool
     outer: _Slot | None  # None: the response's `data`
-    path: Path
+    typename: str | None  # the parent type of a field; None for a list item
+
+
+def _path(slot: _Slot | None) -> Path | None:
+    return None if slot is None else Path(_path(slot.outer), slot.key, slot.typename)
 
 
 class _Level(NamedTuple):
@@ -133,9 +145,13 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
         arguments = (get_argument_values(field_def, node, self.variable_values, fields[0].fragment_variable_values,
                                          self.hide_suggestions) if field_def.args or node.arguments else {})
         named = field_def.type.of_type if isinstance(field_def.type, GraphQLNonNull) else field_def.type
-        return _FieldPlan(resolve, info, arguments, field_def.type, fields, named if isinstance(named, GraphQLLeafType) else None)
+        return _FieldPlan(resolve, info, arguments, field_def.type, fields, named if isinstance(named, GraphQLLeafType) else None,
+                          _PASSTHROUGH.get(named))
 
     def _complete_field(self, plan: _FieldPlan, item: _Level, response_name: str, value: Any, next_level: list) -> None:
+        if type(value) is plan.passthrough:
+            item.out[response_name] = value
+            return
         if plan.leaf_type is not None and value is not None and not isinstance(value, Exception):
             try:
                 item.out[response_name] = self.complete_leaf_value(plan.leaf_type, value)
@@ -151,8 +167,7 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
             self._error(error, plan, slot)
 
     def _field_slot(self, plan: _FieldPlan, item: _Level, response_name: str) -> _Slot:
-        return _Slot(item.out, response_name, not isinstance(plan.return_type, GraphQLNonNull), item.slot,
-                     Path(item.slot.path if item.slot else None, response_name, item.object_type.name))
+        return _Slot(item.out, response_name, not isinstance(plan.return_type, GraphQLNonNull), item.slot, item.object_type.name)
 
     def _complete(self, return_type, plan: _FieldPlan, value: Any, slot: _Slot, next_level: list) -> None:
         """Put `value`, completed as `return_type`, at `slot`; objects join the next level. Raises
@@ -201,7 +216,7 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
             if self.is_awaitable(item):
                 raise _StandDown
             items.append(None)
-            item_slot = _Slot(items, index, nullable, slot, Path(slot.path, index, None))
+            item_slot = _Slot(items, index, nullable, slot, None)
             try:
                 self._complete(item_type, plan, item, item_slot, next_level)
             except _StandDown:
@@ -216,7 +231,7 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
         """Locate `error` at `slot` and null the nearest position that may be null."""
         if self._nulled(slot):
             return
-        located = located_error(error, plan.info.field_nodes, slot.path.as_list())
+        located = located_error(error, plan.info.field_nodes, _path(slot).as_list())
         nulled: _Slot | None = slot
         while nulled is not None and not nulled.nullable and self.error_propagation:
             nulled = nulled.outer
@@ -225,10 +240,10 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
             self.collected_errors.add(located, None)
         else:
             nulled.container[nulled.key] = None
-            self.collected_errors.add(located, nulled.path)
+            self.collected_errors.add(located, _path(nulled))
 
     def _nulled(self, slot: _Slot | None) -> bool:
-        return self._data_nulled or (slot is not None and bool(self.collected_errors.has_nulled_position(slot.path)))
+        return self._data_nulled or (slot is not None and bool(self.collected_errors.has_nulled_position(_path(slot))))
 
 
 async def _run_side_by_side(awaitables: list) -> list[tuple[bool, Any]]:

@@ -121,7 +121,7 @@ def _direct(resolver, field, names: dict[str, str]):
     root_name = resolver.root_parameter.name if resolver.root_parameter else None
 
     def resolve(source, info, **arguments):
-        kwargs = {names[name]: value for name, value in arguments.items()}
+        kwargs = {names[name]: value for name, value in arguments.items()} if arguments else {}
         if info_name:
             kwargs[info_name] = Info(_raw_info=info, _field=field)
         if root_name:
