@@ -39,7 +39,7 @@ class Context:
     def can(self, permission: str) -> bool:
         return self.viewer is not None and self.viewer.has(permission)
 
-    async def execute(self, statement):
+    async def execute(self, statement, parameters: dict | None = None):
         async with self._lock:
             if self._finished:
                 # A sibling resolver still running after the response was decided (graphql-core
@@ -48,10 +48,10 @@ class Context:
             if self._session is None:
                 self._session_cm = self.runtime.read_session()
                 self._session = await self._session_cm.__aenter__()
-            return await self._session.execute(statement)
+            return await self._session.execute(statement, parameters)
 
-    async def scalars(self, statement) -> list:
-        return list((await self.execute(statement)).scalars())
+    async def scalars(self, statement, parameters: dict | None = None) -> list:
+        return list((await self.execute(statement, parameters)).scalars())
 
     def loader(self, key: Any, factory: Callable[["Context"], Callable]) -> DataLoader:
         """The request's DataLoader for `key`, created on first use from `factory(context)`,

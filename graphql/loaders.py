@@ -7,7 +7,7 @@ from collections import defaultdict
 from functools import cache
 from typing import Any
 
-from sqlalchemy import func, select, union
+from sqlalchemy import bindparam, func, select, union
 
 from enishi.models import Account, Activity, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, Task
 from .relay import NestedConnection, SortKey
@@ -15,11 +15,13 @@ from .relay import NestedConnection, SortKey
 
 @cache
 def rows_by_id(model):
-    """Factory of a batch function: ids → rows (None where missing). One per model."""
+    """Factory of a batch function: ids → rows (None where missing). One per model, its statement
+    built once (an expanding parameter takes any number of ids)."""
+    statement = select(model).where(model.id.in_(bindparam("ids", expanding=True)))
 
     def factory(ctx):
         async def load(ids: list) -> list:
-            rows = {row.id: row for row in await ctx.scalars(select(model).where(model.id.in_(ids)))}
+            rows = {row.id: row for row in await ctx.scalars(statement, {"ids": ids})}
             return [rows.get(i) for i in ids]
 
         return load
@@ -34,7 +36,8 @@ class RowsByColumn:
     ContactEmail.contact_id, ContactEmail.position)`, then `await EMAILS.load(info.context, id)`."""
 
     def __init__(self, model, column, *order_by):
-        self.model, self.column, self.order_by = model, column, order_by
+        self.column = column
+        self.statement = select(model).where(column.in_(bindparam("keys", expanding=True))).order_by(*order_by)
 
     def load(self, ctx, key):
         return ctx.loader(self, self._batch).load(key)
@@ -42,8 +45,7 @@ class RowsByColumn:
     def _batch(self, ctx):
         async def load(keys: list) -> list[list]:
             grouped: dict[Any, list] = defaultdict(list)
-            statement = select(self.model).where(self.column.in_(keys)).order_by(*self.order_by)
-            for row in await ctx.scalars(statement):
+            for row in await ctx.scalars(self.statement, {"keys": keys}):
                 grouped[getattr(row, self.column.key)].append(row)
             return [grouped.get(k, []) for k in keys]
 

@@ -12,11 +12,11 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any, Generic, TypeVar
 
 import strawberry
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select
 
 from enishi.errors import EnishiError, InputError, UserError
 
@@ -224,6 +224,10 @@ async def paginate(ctx, statement: Select, order: Sequence[tuple[SortKey, bool]]
 # --- connections nested under a list, batched ----------------------------------------------------
 
 
+# The owners a batch of nested connections is loaded for: one parameter, any number of ids.
+_OWNER_IDS = bindparam("owner_ids", expanding=True)
+
+
 @dataclass(frozen=True)
 class NestedConnection:
     """A connection under each item of a list (`Account.contacts`, `Contact.timeline`).
@@ -245,21 +249,28 @@ class NestedConnection:
             for owner_id, size, extra in keys:
                 groups.setdefault((size, extra), []).append(owner_id)
             for (size, extra), owner_ids in groups.items():
-                pairs = self.pairs(owner_ids, extra).subquery()
-                sort_columns = [key.expression.label(f"sort_{i}") for i, (key, _) in enumerate(self.order)]
-                rank = func.row_number().over(
-                    partition_by=pairs.c.owner_id,
-                    order_by=[key.expression.desc() if d else key.expression.asc() for key, d in self.order])
-                ranked = (select(pairs.c.owner_id, pairs.c.item_id, *sort_columns, rank.label("rank"))
-                          .join(self.model, self.model.id == pairs.c.item_id).subquery())
-                statement = (select(ranked.c.owner_id, self.model, *(ranked.c[f"sort_{i}"] for i in range(len(self.order))))
-                             .join(self.model, self.model.id == ranked.c.item_id)
-                             .where(ranked.c.rank <= size + 1).order_by(ranked.c.owner_id, ranked.c.rank))
-                for owner_id, item, *values in (await ctx.execute(statement)).all():
+                rows = await ctx.execute(self._first_pages_statement(size, extra), {"owner_ids": owner_ids})
+                for owner_id, item, *values in rows.all():
                     results[(owner_id, size, extra)].append((item, values))
             return [results[key] for key in keys]
 
         return load
+
+    @lru_cache(maxsize=64)
+    def _first_pages_statement(self, size: int, extra: Any) -> Select:
+        """The first `size` (+1, to tell whether there is more) items of every owner in the
+        `owner_ids` parameter, ranked in one windowed query. Built once per page size and `extra`:
+        building it cost more than running it."""
+        pairs = self.pairs(_OWNER_IDS, extra).subquery()
+        sort_columns = [key.expression.label(f"sort_{i}") for i, (key, _) in enumerate(self.order)]
+        rank = func.row_number().over(
+            partition_by=pairs.c.owner_id,
+            order_by=[key.expression.desc() if d else key.expression.asc() for key, d in self.order])
+        ranked = (select(pairs.c.owner_id, pairs.c.item_id, *sort_columns, rank.label("rank"))
+                  .join(self.model, self.model.id == pairs.c.item_id).subquery())
+        return (select(ranked.c.owner_id, self.model, *(ranked.c[f"sort_{i}"] for i in range(len(self.order))))
+                .join(self.model, self.model.id == ranked.c.item_id)
+                .where(ranked.c.rank <= size + 1).order_by(ranked.c.owner_id, ranked.c.rank))
 
     def _counts(self, ctx):
         async def load(keys: list[tuple[Any, Any]]) -> list[int]:
@@ -268,12 +279,16 @@ class NestedConnection:
             for owner_id, extra in keys:
                 groups.setdefault(extra, []).append(owner_id)
             for extra, owner_ids in groups.items():
-                pairs = self.pairs(owner_ids, extra).subquery()
-                rows = await ctx.execute(select(pairs.c.owner_id, func.count()).group_by(pairs.c.owner_id))
+                rows = await ctx.execute(self._counts_statement(extra), {"owner_ids": owner_ids})
                 counts.update({(owner_id, extra): n for owner_id, n in rows})
             return [counts.get(key, 0) for key in keys]
 
         return load
+
+    @lru_cache(maxsize=64)
+    def _counts_statement(self, extra: Any) -> Select:
+        pairs = self.pairs(_OWNER_IDS, extra).subquery()
+        return select(pairs.c.owner_id, func.count()).group_by(pairs.c.owner_id)
 
     async def resolve(self, ctx, owner_id, page: PageRequest, to_node: Callable[[Any], Any], extra: Any = None) -> Connection:
         counter = ctx.loader((self.name, "count"), self._counts)
