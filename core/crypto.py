@@ -69,14 +69,28 @@ def wrap(kek: bytes, data_key: bytes) -> bytes:
     return nonce + AESGCM(_derive(kek, b"wrap")).encrypt(nonce, data_key, b"enishi-subject-key")
 
 
+# Ciphers by data key, as KeyRing keeps unwrapped keys: setting up AES-GCM costs more than
+# decrypting a name with it, and a page opens several fields per key.
+_ciphers: dict[bytes, AESGCM] = {}
+
+
+def _cipher(data_key: bytes) -> AESGCM:
+    cipher = _ciphers.get(data_key)
+    if cipher is None:
+        if len(_ciphers) >= 10_000:  # bounded memory, like KeyRing's cache
+            _ciphers.clear()
+        cipher = _ciphers[data_key] = AESGCM(data_key)
+    return cipher
+
+
 def encrypt(data_key: bytes, plaintext: str | bytes, context: bytes) -> bytes:
     nonce = secrets.token_bytes(12)
     data = plaintext.encode("utf-8") if isinstance(plaintext, str) else plaintext
-    return nonce + AESGCM(data_key).encrypt(nonce, data, context)
+    return nonce + _cipher(data_key).encrypt(nonce, data, context)
 
 
 def decrypt_bytes(data_key: bytes, ciphertext: bytes, context: bytes) -> bytes:
-    return AESGCM(data_key).decrypt(ciphertext[:12], ciphertext[12:], context)
+    return _cipher(data_key).decrypt(ciphertext[:12], ciphertext[12:], context)
 
 
 def decrypt(data_key: bytes, ciphertext: bytes, context: bytes) -> str:
