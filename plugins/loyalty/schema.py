@@ -14,7 +14,7 @@ from strawberry.types import Info
 
 from enishi.graphql.errors import UserErrorType
 from enishi.graphql.filters import DateTimeFilter, FilterSpec, StringFilter
-from enishi.graphql.loaders import rows_by_id
+from enishi.graphql.loaders import load_row
 from enishi.graphql.mutations import camel, input_values, run_mutation, utc_instant
 from enishi.graphql.relay import Connection, PageRequest, SortKey, paginate, parse_global_id, to_global_id
 from enishi.graphql.types import node_resolver, sealed_field
@@ -23,10 +23,6 @@ from . import models as orm
 from . import service
 
 EXPIRING_WINDOW = dt.timedelta(days=30)
-
-
-def _load(info: Info, model, record_id):
-    return info.context.loader(("row", model), rows_by_id(model)).load(record_id)
 
 
 def _grouped_sum(statement_for):
@@ -145,7 +141,7 @@ class LoyaltyReward(relay.Node):
 
     @strawberry.field
     async def min_tier(self, info: Info) -> LoyaltyTier | None:
-        row = await _load(info, orm.LoyaltyTier, self._row.min_tier_id) if self._row.min_tier_id else None
+        row = await load_row(info.context, orm.LoyaltyTier, self._row.min_tier_id) if self._row.min_tier_id else None
         return LoyaltyTier.from_row(row) if row else None
 
 
@@ -257,7 +253,7 @@ class LoyaltyMember(relay.Node):
 
     @strawberry.field
     async def tier(self, info: Info) -> LoyaltyTier | None:
-        row = await _load(info, orm.LoyaltyTier, self._row.tier_id) if self._row.tier_id else None
+        row = await load_row(info.context, orm.LoyaltyTier, self._row.tier_id) if self._row.tier_id else None
         return LoyaltyTier.from_row(row) if row else None
 
     @strawberry.field
@@ -277,7 +273,7 @@ class LoyaltyMember(relay.Node):
 
     @strawberry.field
     async def program(self, info: Info) -> LoyaltyProgram:
-        return LoyaltyProgram.from_row(await _load(info, orm.LoyaltyProgram, self._row.program_id))
+        return LoyaltyProgram.from_row(await load_row(info.context, orm.LoyaltyProgram, self._row.program_id))
 
     @strawberry.field(description="The ledger, newest first.")
     async def ledger(self, info: Info, filter: LoyaltyEntryFilter | None = None, first: int | None = None, after: str | None = None,
@@ -340,7 +336,7 @@ class LoyaltyQuery:
                             first: int | None = None, after: str | None = None, last: int | None = None,
                             before: str | None = None) -> Connection[LoyaltyEntry]:
         info.context.require("loyalty.read")
-        member = await _load(info, orm.LoyaltyMember, parse_global_id(member_id, "LoyaltyMember", "memberId"))
+        member = await load_row(info.context, orm.LoyaltyMember, parse_global_id(member_id, "LoyaltyMember", "memberId"))
         if member is None:
             return await paginate(info.context, select(orm.LoyaltyEntry).where(orm.LoyaltyEntry.id.is_(None)), LEDGER_ORDER,
                                   PageRequest(first, after, last, before), LoyaltyEntry.from_row)
