@@ -42,11 +42,7 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(dt.timezone.utc)
 
     def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
+        return _as_utc(value)
 
     def result_processor(self, dialect, coltype):
         if dialect.name == "sqlite":
@@ -57,8 +53,6 @@ class UTCDateTime(TypeDecorator):
 def _instant_from_sqlite_text(value):
     """SQLite's text ("2025-03-04 05:06:07.123456", UTC) parsed straight to an aware datetime: a
     page reads thousands, and parsing naive then `replace(tzinfo=…)` costs eight times as much."""
-    if value is None:
-        return None
     if isinstance(value, str):
         if len(value) > 10:  # a date alone would take the offset as a time
             try:
@@ -66,7 +60,15 @@ def _instant_from_sqlite_text(value):
             except ValueError:  # text that carries its own offset
                 pass
         value = dt.datetime.fromisoformat(value)
-    return UTCDateTime.process_result_value(None, value, None)
+    return _as_utc(value)
+
+
+def _as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
 
 
 # JSON on SQLite, JSONB on PostgreSQL (indexable, and `->>` works the same through SQLAlchemy).
