@@ -265,16 +265,19 @@ async def _run_side_by_side(awaitables: list) -> list[tuple[bool, Any]]:
     unfinished = len(awaitables)
     waiter: asyncio.Future | None = None
 
-    def wake(index: int, _future) -> None:
-        ready.append(index)
+    def rouse() -> None:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def settle(index: int, future) -> None:
+    def wake(index: int, _future) -> None:
+        ready.append(index)
+        rouse()
+
+    def settle(index: int, future) -> None:  # a plain awaitable: its outcome is the future's
         nonlocal unfinished
         outcomes[index] = (True, future.result()) if future.exception() is None else (False, future.exception())
         unfinished -= 1
-        wake(index, future)
+        rouse()
 
     for index, awaitable in enumerate(awaitables):
         if asyncio.iscoroutine(awaitable):
@@ -294,9 +297,7 @@ async def _run_side_by_side(awaitables: list) -> list[tuple[bool, Any]]:
                     await waiter
                 continue
             index = ready.popleft()
-            coroutine = coroutines.get(index)
-            if coroutine is None:
-                continue  # a plain future, settled by its callback
+            coroutine = coroutines[index]
             try:
                 yielded = coroutine.send(None)
             except StopIteration as stop:
