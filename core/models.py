@@ -19,11 +19,11 @@ from sqlalchemy import (
     Uuid,
     select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import Base, JSONType, UTCDateTime, new_id
 from .normalize import normalize_email, search_key
-from .sealing import DataKey, Sealable, Sealed, shares_key
+from .sealing import DataKey, Sealable, Sealed, owns_key, shares_key
 
 
 class User(Base):
@@ -118,8 +118,6 @@ class Contact(Sealable, Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_contact.id"), index=True)
-    # Joined into every load of a contact (no statement of its own); every contact has a key row.
-    key: Mapped[SubjectKey | None] = relationship(lazy="joined", innerjoin=True, passive_deletes=True)
 
     family_name = Sealed()
     given_name = Sealed()
@@ -163,8 +161,9 @@ class ContactPhone(Sealable, Base):
     e164 = Sealed(index=str)  # E.164 is its own normal form
 
 
-ContactEmail.key = shares_key(ContactEmail, "contact_id", SubjectKey, "contact_id")
-ContactPhone.key = shares_key(ContactPhone, "contact_id", SubjectKey, "contact_id")
+owns_key(Contact, SubjectKey)  # every contact has one
+shares_key(ContactEmail, "contact_id", SubjectKey, "contact_id")
+shares_key(ContactPhone, "contact_id", SubjectKey, "contact_id")
 
 
 class ContactSearchToken(Base):
@@ -213,7 +212,6 @@ class Activity(Sealable, Base):
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
     source_plugin: Mapped[str] = mapped_column(String(60), default="core")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    key: Mapped[ActivityKey | None] = relationship(lazy="joined", innerjoin=True, passive_deletes=True)
 
     summary = Sealed()
     body = Sealed()
@@ -221,6 +219,9 @@ class Activity(Sealable, Base):
     @classmethod
     def subjects_of(cls, ids):
         return select(ActivityTarget.contact_id).where(ActivityTarget.activity_id.in_(ids), ActivityTarget.contact_id.is_not(None))
+
+
+owns_key(Activity, ActivityKey)
 
 
 class ActivityTarget(Base):
@@ -266,9 +267,11 @@ class Task(Sealable, Base):
     account_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_account.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    key: Mapped[TaskKey | None] = relationship(lazy="joined", innerjoin=True, passive_deletes=True)
 
     title = Sealed()
+
+
+owns_key(Task, TaskKey)
 
 
 class OutboxEvent(Base):

@@ -7,9 +7,9 @@ people (`ActivityKey`, the support plugin's ticket keys). Destroying a key (cryp
 makes everything sealed under it unreadable for good, in every copy and backup.
 
 A plugin seals a field in three steps: a key table (`class NoteKey(DataKey, Base)` with the
-record's id as primary key), the record as `Sealable` with a joined `key` relationship to it,
-and the field as `Sealed()`. Rows that belong to a record share its key
-(`shares_key`). See docs/plugin-tutorial.md."""
+record's id as primary key), the record as `Sealable` with `owns_key(Note, NoteKey)`, and the
+field as `Sealed()`. Rows that belong to a record share its key (`shares_key`). See
+docs/plugin-tutorial.md."""
 from __future__ import annotations
 
 import datetime as dt
@@ -18,8 +18,8 @@ import uuid
 from contextvars import ContextVar
 from typing import Callable
 
-from sqlalchemy import LargeBinary, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import LargeBinary, String, inspect, select
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from . import crypto
 from .db import UTCDateTime
@@ -102,12 +102,14 @@ class Sealed:
 
 
 class Sealable:
-    """A row with `Sealed` fields, its data key (`key`, a `DataKey` row) loaded with it. A record
-    with a key of its own gets one on its first sealed assignment (the `key` relationship names
-    the key table); a row sealed under another's key gets it from `share_key_of` and a
-    `shares_key` relationship."""
+    """A row with `Sealed` fields. Its data key's stored columns (`wrapped_key`, `kek_id`) are
+    read in the same statement as the row (`owns_key`, `shares_key`); a record with a key of its
+    own gets one on its first sealed assignment (the `key` relationship names the key table); a
+    row sealed under another's key gets it from `share_key_of`."""
 
     key: "DataKey | None"
+    wrapped_key: bytes | None
+    kek_id: str | None
 
     @property
     def subject_id(self) -> uuid.UUID | None:
@@ -126,15 +128,17 @@ class Sealable:
         data_key = self.__dict__.get("_data_key")
         if data_key is not None:
             return data_key
-        row = self.key
-        if row is None and create:
+        state = inspect(self)
+        if "wrapped_key" in state.dict or (state.has_identity and "wrapped_key" in state.expired_attributes):
+            if self.wrapped_key is None:  # destroyed, or a row stored without a key
+                if create:
+                    raise ValueError("this record's key was destroyed (erased): nothing can be stored under it")
+                return None
+            data_key = crypto.installed().unwrap(self.kek_id, self.wrapped_key)
+        elif create:  # new in this session: no key row was read with it
             data_key = self._new_data_key()
-        elif row is None or row.wrapped_key is None:
-            if create:
-                raise ValueError("this record's key was destroyed (erased): nothing can be stored under it")
-            return None
         else:
-            data_key = crypto.installed().unwrap(row.kek_id, row.wrapped_key)
+            return None
         self.__dict__["_data_key"] = data_key
         return data_key
 
@@ -177,7 +181,7 @@ class Sealable:
         return cls.key.property.mapper.class_
 
     def _new_data_key(self) -> bytes:
-        if type(self).key.property.viewonly:  # `shares_key`: the key is the owner's
+        if "key" not in type(self).__mapper__.relationships:  # `shares_key`: the key is the owner's
             raise ValueError(f"a new {type(self).__name__} is sealed under its owner's key: call share_key_of(owner) first")
         data_key, wrapped = crypto.installed().new_data_key()
         self.key = self._key_model()(wrapped_key=wrapped, kek_id=crypto.installed().current_id)
@@ -202,9 +206,24 @@ def _sealed_fields(model) -> list[Sealed]:
     return [value for cls in model.__mro__ for value in vars(cls).values() if isinstance(value, Sealed)]
 
 
-def shares_key(model, column: str, key_model, key_column: str):
-    """The `key` relationship of rows sealed under another record's key: `model.<column>` names
-    the record, whose key row is `key_model.<key_column>`. Joined into every load (no statement of
-    its own), inner, since the owner always has a key row."""
-    return relationship(key_model, primaryjoin=lambda: getattr(model, column) == getattr(key_model, key_column),
-                        foreign_keys=lambda: [getattr(model, column)], viewonly=True, lazy="joined", innerjoin=True)
+def owns_key(model, key_model) -> None:
+    """Seal `model`'s records under keys of their own, rows of `key_model` (a `DataKey` table
+    whose primary key is the record's id). The key's columns are read with every record, as
+    scalar subqueries of the same statement rather than a joined object (a page of records would
+    otherwise build as many key objects); `key` is only written, when a record gets its key."""
+    model.key = relationship(key_model, uselist=False, lazy="raise", passive_deletes=True)
+    _read_key_with(model, model.__table__.primary_key.columns[0], key_model.__table__.primary_key.columns[0])
+
+
+def shares_key(model, column: str, key_model, key_column: str) -> None:
+    """Seal `model`'s rows under another record's key: `model.<column>` names the record, whose
+    key row is `key_model.<key_column>`."""
+    _read_key_with(model, model.__table__.c[column], key_model.__table__.c[key_column])
+
+
+def _read_key_with(model, record_column, key_column) -> None:
+    # expire_on_flush=False: a flush of the row does not change its key, and reading an expired
+    # attribute would need a statement where none can run (outside the session's greenlet).
+    for name in ("wrapped_key", "kek_id"):
+        setattr(model, name, column_property(select(key_column.table.c[name]).where(key_column == record_column)
+                                             .correlate_except(key_column.table).scalar_subquery(), expire_on_flush=False))

@@ -4,6 +4,7 @@ key-encryption key changes."""
 from __future__ import annotations
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import contains_eager
 
 from .. import crypto
 from ..db import Base
@@ -74,8 +75,8 @@ async def _rotate_subject_keys(runtime, batch: int) -> int:
     while True:
         async with runtime.unit_of_work() as uow:
             contacts = (await uow.session.execute(
-                select(Contact).join(SubjectKey, SubjectKey.contact_id == Contact.id).where(_stale(SubjectKey))
-                .limit(batch).with_for_update())).unique().scalars().all()
+                select(Contact).join(Contact.key).options(contains_eager(Contact.key)).where(_stale(SubjectKey))
+                .limit(batch).with_for_update())).scalars().all()
             for contact in contacts:
                 data_key = contact.data_key()
                 seal_names(contact, {})

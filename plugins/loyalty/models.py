@@ -9,10 +9,10 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, Uuid, select
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from enishi.db import Base, JSONType, UTCDateTime, new_id
-from enishi.sealing import DataKey, Sealable, Sealed, shares_key
+from enishi.sealing import DataKey, Sealable, Sealed, owns_key, shares_key
 
 EXPIRY_MODES = ("days", "end_of_month", "end_of_year", "never")
 DOWNGRADE_MODES = ("none", "automatic", "periodic")
@@ -65,7 +65,9 @@ class LoyaltyMember(Sealable, Base):
     balance: Mapped[int] = mapped_column(Integer, default=0)
     referral_code: Mapped[str | None] = mapped_column(String(40))
     enrolled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    key: Mapped[LoyaltyMemberKey | None] = relationship(lazy="joined", innerjoin=True, passive_deletes=True)
+
+
+owns_key(LoyaltyMember, LoyaltyMemberKey)
 
 
 class LoyaltyEntry(Sealable, Base):
@@ -104,7 +106,7 @@ class LoyaltyEntry(Sealable, Base):
         return select(LoyaltyMember.contact_id).join(cls, cls.member_id == LoyaltyMember.id).where(cls.id.in_(ids))
 
 
-LoyaltyEntry.key = shares_key(LoyaltyEntry, "member_id", LoyaltyMemberKey, "member_id")
+shares_key(LoyaltyEntry, "member_id", LoyaltyMemberKey, "member_id")
 
 
 class LoyaltyLot(Base):

@@ -513,8 +513,8 @@ async def leftovers(uow: UnitOfWork, contact_id) -> dict[str, int]:
 
 
 def _key_alive(row) -> bool:
-    """From the key row as stored, not a data key the session may still hold from before."""
-    return row.key is not None and row.key.wrapped_key is not None
+    """From the key row as stored (read again with the row), not a data key the session may still hold."""
+    return row.wrapped_key is not None
 
 
 async def restrict(uow: UnitOfWork, contact_id, kind: str, request_id=None) -> None:

@@ -6,10 +6,10 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, Uuid, select, union
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from enishi.db import Base, JSONType, UTCDateTime, new_id
-from enishi.sealing import DataKey, Sealable, Sealed, shares_key
+from enishi.sealing import DataKey, Sealable, Sealed, owns_key, shares_key
 
 STATUSES = ("new", "open", "pending", "on_hold", "solved", "closed", "merged")
 PAUSING = frozenset({"pending", "on_hold"})  # the SLA clock stops while a ticket waits on someone else
@@ -116,7 +116,6 @@ class SupportTicket(Sealable, Base):
     solved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     reopened_count: Mapped[int] = mapped_column(Integer, default=0)
-    key: Mapped[SupportTicketKey | None] = relationship(lazy="joined", innerjoin=True, passive_deletes=True)
 
     subject = Sealed()
     custom_fields = Sealed(json=True)
@@ -124,6 +123,9 @@ class SupportTicket(Sealable, Base):
     @property
     def subject_id(self) -> uuid.UUID | None:
         return self.requester_id
+
+
+owns_key(SupportTicket, SupportTicketKey)
 
 
 class SupportArticle(Sealable, Base):
@@ -209,8 +211,8 @@ def _requesters_of(model, ids):
     return select(SupportTicket.requester_id).join(model, model.ticket_id == SupportTicket.id).where(model.id.in_(ids))
 
 
-SupportArticle.key = shares_key(SupportArticle, "ticket_id", SupportTicketKey, "ticket_id")
-SupportCsat.key = shares_key(SupportCsat, "ticket_id", SupportTicketKey, "ticket_id")
+shares_key(SupportArticle, "ticket_id", SupportTicketKey, "ticket_id")
+shares_key(SupportCsat, "ticket_id", SupportTicketKey, "ticket_id")
 
 
 class SupportKbCategory(Base):
