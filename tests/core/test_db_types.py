@@ -1,5 +1,6 @@
 """The portable column types plugins build their models from, on SQLite and PostgreSQL."""
 import datetime as dt
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -57,3 +58,29 @@ async def test_instants_written_as_text_by_hand_read_back_as_utc(instants, enish
                     dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=utc), dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=utc),
                     dt.datetime(2025, 1, 2, tzinfo=utc)]
     assert all(at.tzinfo is utc for at in read)
+
+
+async def test_ids_read_back_as_the_same_uuid_whatever_text_holds_them(enishi_fresh_database_url):
+    """Ids as the application writes them, and as text written by hand (dashes, braces, upper
+    case; SQLite keeps it as written), read back as equal `uuid.UUID`s; text that is no id is refused."""
+    table = sa.Table("ids", sa.MetaData(), sa.Column("position", sa.Integer, primary_key=True), sa.Column("id", sa.Uuid))
+    engine = create_engine(enishi_fresh_database_url)
+    written = uuid.UUID("0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0ff")
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(table.metadata.create_all)
+            await connection.execute(table.insert(), [{"position": 0, "id": written}, {"position": 1, "id": None}])
+            for position, text in enumerate([str(written), "{" + str(written).upper() + "}"], start=2):
+                await connection.execute(sa.text(f"INSERT INTO ids (position, id) VALUES ({position}, '{text}')"))
+            read = (await connection.execute(sa.select(table.c.id).order_by(table.c.position))).scalars().all()
+        assert read == [written, None, written, written]
+        assert all(isinstance(value, uuid.UUID) for value in read if value is not None)
+        assert {hash(value) for value in read if value is not None} == {hash(written)} and str(read[0]) == str(written)
+        if is_sqlite(enishi_fresh_database_url):  # PostgreSQL refuses such text on the way in
+            async with engine.begin() as connection:
+                await connection.execute(sa.text("INSERT INTO ids (position, id) VALUES (9, 'zz1e2d3c4b5a49788695a4b3c2d1e0ff')"))
+            async with engine.connect() as connection:
+                with pytest.raises(ValueError, match="invalid literal"):
+                    (await connection.execute(sa.select(table.c.id).where(table.c.position == 9))).scalar_one()
+    finally:
+        await engine.dispose()
