@@ -128,8 +128,7 @@ class Sealable:
         data_key = self.__dict__.get("_data_key")
         if data_key is not None:
             return data_key
-        state = inspect(self)
-        if "wrapped_key" in state.dict or (state.has_identity and "wrapped_key" in state.expired_attributes):
+        if "wrapped_key" in self.__dict__ or "wrapped_key" in inspect(self).expired_attributes:
             if self.wrapped_key is None:  # destroyed, or a row stored without a key
                 if create:
                     raise ValueError("this record's key was destroyed (erased): nothing can be stored under it")

@@ -85,6 +85,24 @@ def _aware(value):
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
+_PRIMARY_ACCOUNTS = (select(ContactAccount.contact_id, Account).join(Account, Account.id == ContactAccount.account_id)
+                     .where(ContactAccount.contact_id.in_(bindparam("keys", expanding=True)), ContactAccount.is_primary)
+                     .order_by(ContactAccount.id))
+
+
+def primary_account_factory(ctx):
+    """Contact ids → the account each is primarily linked to, or None: one statement, the links
+    joined in rather than loaded as rows of their own and followed."""
+
+    async def load(contact_ids: list) -> list:
+        found: dict = {}
+        for contact_id, account in await ctx.execute(_PRIMARY_ACCOUNTS, {"keys": contact_ids}):
+            found.setdefault(contact_id, account)
+        return [found.get(c) for c in contact_ids]
+
+    return load
+
+
 def activity_targets_factory(ctx):
     async def load(activity_ids: list) -> list[list]:
         grouped: dict[Any, list] = defaultdict(list)

@@ -224,8 +224,8 @@ class Contact(relay.Node):
 
     @strawberry.field
     async def primary_account(self, info: Info) -> Account | None:
-        link = next((link for link in await self.accounts(info) if link.is_primary), None)
-        return await link.account(info) if link else None
+        row = await info.context.loader("contact.primary_account", loaders.primary_account_factory).load(self._row.id)
+        return Account.from_row(row) if _visible(info, row) else None
 
     @strawberry.field
     async def owner(self, info: Info) -> User | None:
