@@ -11,7 +11,7 @@ import random
 from sqlalchemy import func, select
 
 from .auth import create_user
-from .db import new_id
+from .db import analyze, new_id
 from .models import (Account, Activity, ActivityKey, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, ContactSearchToken,
                      SubjectKey, Task, TaskKey)
 from .normalize import company_match_name, normalize_phone
@@ -99,6 +99,7 @@ async def load_demo(runtime, *, scale: int = 200, seed: int = 20241, force: bool
         await runtime.plugins.call("enishi_demo_data", uow=uow, rng=rng,
                                    account_ids=_sample(rng, account_ids, PLUGIN_SAMPLE_CONTACTS // 4),
                                    contact_ids=_sample(rng, contact_ids, PLUGIN_SAMPLE_CONTACTS))
+    await analyze(runtime.engine)
     return {"users": len(users), "accounts": len(account_ids), "contacts": len(contact_ids),
             "activities": scale * ACTIVITIES_PER_CONTACT, "tasks": max(scale // 4, 1)}
 
