@@ -16,7 +16,8 @@ from functools import lru_cache, partial
 from typing import Any, Generic, TypeVar
 
 import strawberry
-from sqlalchemy import Select, and_, bindparam, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select, true
+from sqlalchemy.dialects import postgresql
 
 from enishi.errors import EnishiError, InputError, UserError
 
@@ -249,7 +250,8 @@ class NestedConnection:
             for owner_id, size, extra in keys:
                 groups.setdefault((size, extra), []).append(owner_id)
             for (size, extra), owner_ids in groups.items():
-                rows = await ctx.execute(self._first_pages_statement(size, extra), {"owner_ids": owner_ids})
+                statement = self._first_pages_statement(size, extra, ctx.runtime.engine.dialect.name)
+                rows = await ctx.execute(statement, {"owner_ids": owner_ids})
                 for owner_id, item, *values in rows.all():
                     results[(owner_id, size, extra)].append((item, values))
             return [results[key] for key in keys]
@@ -257,20 +259,41 @@ class NestedConnection:
         return load
 
     @lru_cache(maxsize=64)
-    def _first_pages_statement(self, size: int, extra: Any) -> Select:
+    def _first_pages_statement(self, size: int, extra: Any, dialect: str) -> Select:
         """The first `size` (+1, to tell whether there is more) items of every owner in the
-        `owner_ids` parameter, ranked in one windowed query. Built once per page size and `extra`:
-        building it cost more than running it."""
-        pairs = self.pairs(_OWNER_IDS, extra).subquery()
+        `owner_ids` parameter, in one statement of rows (owner id, item, its sort values), by owner
+        then page order. Built once per page size, `extra` and dialect: building it cost more than
+        running it."""
+        order = [key.expression.desc() if descending else key.expression.asc() for key, descending in self.order]
         sort_columns = [key.expression.label(f"sort_{i}") for i, (key, _) in enumerate(self.order)]
-        rank = func.row_number().over(
-            partition_by=pairs.c.owner_id,
-            order_by=[key.expression.desc() if d else key.expression.asc() for key, d in self.order])
+        if dialect == "postgresql":
+            return self._first_pages_lateral(size, extra, order, sort_columns)
+        # Elsewhere (SQLite) ranked with a window function: SQLite has no LATERAL, and plans this
+        # through the pairs' index into the items' primary key.
+        pairs = self.pairs(_OWNER_IDS, extra).subquery()
+        rank = func.row_number().over(partition_by=pairs.c.owner_id, order_by=order)
         ranked = (select(pairs.c.owner_id, pairs.c.item_id, *sort_columns, rank.label("rank"))
                   .join(self.model, self.model.id == pairs.c.item_id).subquery())
         return (select(ranked.c.owner_id, self.model, *(ranked.c[f"sort_{i}"] for i in range(len(self.order))))
                 .join(self.model, self.model.id == ranked.c.item_id)
                 .where(ranked.c.rank <= size + 1).order_by(ranked.c.owner_id, ranked.c.rank))
+
+    def _first_pages_lateral(self, size: int, extra: Any, order: list, sort_columns: list) -> Select:
+        """PostgreSQL: per owner, its pairs in page order with LIMIT (an index scan of a dozen rows
+        each). Ranking every owner's pairs in one window made PostgreSQL hash-join the whole items
+        table for a few hundred rows (25-40 ms a page at 10,000 contacts, against 8)."""
+        owner_ids = bindparam("owner_ids", type_=postgresql.ARRAY(self.model.id.type))
+        owners = func.unnest(owner_ids).table_valued("owner_id").render_derived(name="owners")
+        listed = func.unnest(owner_ids).table_valued("owner_id").render_derived(name="listed")
+        pairs = self.pairs(select(listed.c.owner_id), extra).subquery()
+        first = (select(pairs.c.item_id, *sort_columns).join(self.model, self.model.id == pairs.c.item_id)
+                 .where(pairs.c.owner_id == owners.c.owner_id).correlate(owners)
+                 .order_by(*order).limit(size + 1).lateral("first_page"))
+        sorts = [first.c[f"sort_{i}"] for i in range(len(self.order))]
+        return (select(owners.c.owner_id, self.model, *sorts).select_from(owners).join(first, true())
+                .join(self.model, self.model.id == first.c.item_id)
+                .order_by(owners.c.owner_id, *(sort.desc() if descending else sort.asc()
+                                               for sort, (_, descending) in zip(sorts, self.order))))
 
     def _counts(self, ctx):
         async def load(keys: list[tuple[Any, Any]]) -> list[int]:

@@ -133,3 +133,30 @@ async def test_tasks_can_be_deleted(api):
     assert again["userErrors"][0]["code"] == "NOT_FOUND"
     assert await count_rows(api, "core_task") == 0
     assert await count_rows(api, "core_outbox WHERE type = 'task.deleted'") == 1
+
+
+async def test_first_pages_of_many_timelines_come_right_in_one_page_of_owners(api):
+    """The first pages of every owner on a page are loaded together (a window on SQLite, a lateral
+    join on PostgreSQL): each owner gets its own items, newest first, cut at `first`, with the
+    right `hasNextPage` and count, filters and the account timeline's de-duplication included."""
+    acme, globex = await create_account(api, name="Acme"), await create_account(api, name="Globex")
+    await create_contact(api, familyName="空", accounts=[{"accountId": acme["id"]}])
+    two = await create_contact(api, familyName="二", accounts=[{"accountId": acme["id"]}])
+    five = await create_contact(api, familyName="五", accounts=[{"accountId": globex["id"]}])
+    for day in (1, 2):
+        await log_activity(api, contactIds=[two["id"]], summary=f"two {day}", type="meeting", occurredAt=f"2024-06-0{day}T09:00:00Z")
+    for day in range(1, 6):
+        await log_activity(api, contactIds=[five["id"], two["id"]] if day == 5 else [five["id"]], summary=f"five {day}",
+                           occurredAt=f"2024-06-0{day}T10:00:00Z")
+    await log_activity(api, accountIds=[acme["id"]], contactIds=[two["id"]], summary="acme and two", type="meeting",
+                       occurredAt="2024-05-01T00:00:00Z")
+    people = await api.graphql("""{ contacts(first: 10, orderBy: [{field: FAMILY_NAME}]) { nodes { familyName
+        timeline(first: 3) { totalCount edges { node { summary } } pageInfo { hasNextPage } } } } }""")
+    got = {c["familyName"]: ([e["node"]["summary"] for e in c["timeline"]["edges"]], c["timeline"]["pageInfo"]["hasNextPage"],
+                             c["timeline"]["totalCount"]) for c in people["contacts"]["nodes"]}
+    assert got == {"空": ([], False, 0), "二": (["five 5", "two 2", "two 1"], True, 4), "五": (["five 5", "five 4", "five 3"], True, 5)}
+    accounts = await api.graphql("""{ accounts(first: 10) { nodes { name
+        timeline(first: 2, types: ["meeting"]) { totalCount edges { node { summary } } pageInfo { hasNextPage } } } } }""")
+    got = {a["name"]: ([e["node"]["summary"] for e in a["timeline"]["edges"]], a["timeline"]["pageInfo"]["hasNextPage"],
+                       a["timeline"]["totalCount"]) for a in accounts["accounts"]["nodes"]}
+    assert got == {"Acme": (["two 2", "two 1"], True, 3), "Globex": ([], False, 0)}
