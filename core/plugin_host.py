@@ -52,6 +52,7 @@ class PluginHost:
         self.pm = pluggy.PluginManager("enishi")
         self.pm.add_hookspecs(hookspecs)
         self._versions: dict[str, str] = {}
+        self._implementations: dict[str, tuple[pluggy.HookImpl, ...]] = {}
         from . import hooks as core_hooks
 
         self._register(CORE_PLUGIN, core_hooks, _distribution_version("enishi"))
@@ -101,12 +102,16 @@ class PluginHost:
         that plugin is installed; callers of optional providers check first)."""
         return hasattr(self.pm.hook, hook_name) and getattr(self.pm.hook, hook_name).spec is not None
 
-    def implementations(self, hook_name: str) -> list[pluggy.HookImpl]:
-        """The implementations to call, in pluggy's order (tryfirst/trylast respected)."""
-        impls = getattr(self.pm.hook, hook_name).get_hookimpls()[::-1]
-        if hook_name in ALWAYS_CALLED:
-            return impls
-        return [impl for impl in impls if self.is_enabled(impl.plugin_name)]
+    def implementations(self, hook_name: str) -> tuple[pluggy.HookImpl, ...]:
+        """The implementations to call, in pluggy's order (tryfirst/trylast respected). Worked out
+        once per hook: every plugin is registered when the host is built, and a job emitting
+        thousands of events asked again for each."""
+        impls = self._implementations.get(hook_name)
+        if impls is None:
+            impls = tuple(impl for impl in getattr(self.pm.hook, hook_name).get_hookimpls()[::-1]
+                          if hook_name in ALWAYS_CALLED or self.is_enabled(impl.plugin_name))
+            self._implementations[hook_name] = impls
+        return impls
 
     def contributions(self, hook_name: str) -> list[tuple[str, Any]]:
         """(plugin name, item) for every item of a contribution hook's lists."""
