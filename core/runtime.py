@@ -6,7 +6,7 @@ import gc
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Iterable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,6 +44,7 @@ class UnitOfWork:
         self.session = session
         self.actor_id = actor_id
         self.events: list[Event] = []
+        self._outbox: list[dict] = []
 
     @property
     def clock(self) -> Clock:
@@ -59,10 +60,18 @@ class UnitOfWork:
         event = Event(type=type, entity=entity, entity_id=entity_id, occurred_at=self.clock.now(),
                       actor_id=self.actor_id, payload=dict(payload or {}))
         self.events.append(event)
-        self.session.add(OutboxEvent(id=event.id, type=event.type, entity=entity, entity_id=entity_id, payload=_jsonable(event.payload),
-                                     actor_id=self.actor_id, occurred_at=event.occurred_at))
+        self._outbox.append({"id": event.id, "type": event.type, "entity": entity, "entity_id": entity_id,
+                             "payload": _jsonable(event.payload), "actor_id": self.actor_id, "occurred_at": event.occurred_at})
         await self.runtime.plugins.call("enishi_on_event", event=event, uow=self)
         return event
+
+    async def write_outbox(self) -> None:
+        """The events raised, in order, into the outbox in one statement, just before the
+        transaction commits (a job scoring 10,000 accounts raises 20,000: as ORM rows, each
+        inserted and read back on its own, they cost more than the scoring)."""
+        if self._outbox:
+            rows, self._outbox = self._outbox, []
+            await self.session.execute(OutboxEvent.__table__.insert(), rows)
 
 
 def _jsonable(payload: dict) -> dict:
@@ -121,12 +130,10 @@ class Runtime:
     @asynccontextmanager
     async def unit_of_work(self, actor_id: uuid.UUID | None = None) -> AsyncIterator[UnitOfWork]:
         """Commit on success, roll back on any exception (a hook's included)."""
-        if self._write_gate is None:
-            async with self._writer() as session, session.begin():
-                yield UnitOfWork(self, session, actor_id)
-            return
-        async with self._write_gate, self._writer() as session, session.begin():
-            yield UnitOfWork(self, session, actor_id)
+        async with self._write_gate or nullcontext(), self._writer() as session, session.begin():
+            uow = UnitOfWork(self, session, actor_id)
+            yield uow
+            await uow.write_outbox()
 
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:
