@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import JSON, DateTime, MetaData, Uuid, event
+from sqlalchemy import JSON, DateTime, MetaData, Uuid, event, make_url
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -116,8 +116,11 @@ def create_engine(url: str, *, echo: bool = False, foreign_keys: bool = True) ->
     else:
         # JIT off: our statements are short, and compiling one costs 100-200 ms, paid whenever an
         # estimate runs high (a table not analysed yet, a long IN list) on a query that takes 5 ms.
+        # Set at connection start-up by asyncpg (the driver we ship); another driver keeps the
+        # server's setting.
+        asyncpg = make_url(url).get_driver_name() == "asyncpg"
         engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True,
-                                     connect_args={"server_settings": {"jit": "off"}})
+                                     connect_args={"server_settings": {"jit": "off"}} if asyncpg else {})
     return engine
 
 
