@@ -16,7 +16,7 @@ from functools import lru_cache, partial
 from typing import Any, Generic, TypeVar
 
 import strawberry
-from sqlalchemy import Select, and_, bindparam, func, or_, select, true
+from sqlalchemy import Select, and_, bindparam, column, func, or_, select, true
 from sqlalchemy.dialects import postgresql
 
 from enishi.errors import EnishiError, InputError, UserError
@@ -282,9 +282,10 @@ class NestedConnection:
         """PostgreSQL: per owner, its pairs in page order with LIMIT (an index scan of a dozen rows
         each). Ranking every owner's pairs in one window made PostgreSQL hash-join the whole items
         table for a few hundred rows (25-40 ms a page at 10,000 contacts, against 8)."""
-        owner_ids = bindparam("owner_ids", type_=postgresql.ARRAY(self.model.id.type))
-        owners = func.unnest(owner_ids).table_valued("owner_id").render_derived(name="owners")
-        listed = func.unnest(owner_ids).table_valued("owner_id").render_derived(name="listed")
+        owner_type = self.pairs(_OWNER_IDS, extra).selected_columns[0].type  # the owners' ids, whatever the items'
+        owner_ids = bindparam("owner_ids", type_=postgresql.ARRAY(owner_type))
+        owners = func.unnest(owner_ids).table_valued(column("owner_id", owner_type)).render_derived(name="owners")
+        listed = func.unnest(owner_ids).table_valued(column("owner_id", owner_type)).render_derived(name="listed")
         pairs = self.pairs(select(listed.c.owner_id), extra).subquery()
         first = (select(pairs.c.item_id, *sort_columns).join(self.model, self.model.id == pairs.c.item_id)
                  .where(pairs.c.owner_id == owners.c.owner_id).correlate(owners)
