@@ -2,7 +2,6 @@
 so a page costs a fixed number of statements whatever its size."""
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from functools import cache
 from typing import Any
@@ -70,19 +69,10 @@ def next_action_factory(ctx):
         direct = select(Task.account_id.label("account_id"), Task.due_at).where(Task.account_id.in_(account_ids), Task.status == "open")
         both = union(direct, via_contacts).subquery()
         rows = await ctx.execute(select(both.c.account_id, func.min(both.c.due_at)).group_by(both.c.account_id))
-        found = {account_id: due for account_id, due in rows}
-        return [_aware(found.get(a)) for a in account_ids]
+        found = {account_id: due for account_id, due in rows}  # MIN() keeps the column's UTCDateTime type
+        return [found.get(a) for a in account_ids]
 
     return load
-
-
-def _aware(value):
-    """MIN() over a column returns the driver's raw value; on SQLite that is a naive UTC datetime."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
 _PRIMARY_ACCOUNTS = (select(ContactAccount.contact_id, Account).join(Account, Account.id == ContactAccount.account_id)
