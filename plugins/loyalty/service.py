@@ -239,24 +239,34 @@ def expiry_for(program: LoyaltyProgram, earned_at: dt.datetime, zone) -> dt.date
 
 
 async def _add_lot(uow: UnitOfWork, member: LoyaltyMember, entry: LoyaltyEntry | None, amount: int, *, status: str = "active",
-                   unlocks_at=None, purchase_id=None) -> LoyaltyLot:
-    """New points; an active lot first pays off any debt a refund left behind."""
+                   unlocks_at=None, purchase_id=None, earned_at: dt.datetime | None = None) -> LoyaltyLot:
+    """New points, dated `earned_at` (a purchase's time; by default now): their expiry counts from
+    it. An active lot first pays off any debt a refund left behind."""
     program = await uow.session.get(LoyaltyProgram, member.program_id)
-    now = uow.clock.now()
-    remaining = amount
-    if status == "active":
-        for debt in await _debts(uow, member):
-            paid = min(remaining, -debt.remaining)
-            debt.remaining += paid
-            remaining -= paid
-            if debt.remaining == 0:
-                debt.status = "spent"
+    earned_at = earned_at or uow.clock.now()
     lot = LoyaltyLot(member_id=member.id, entry_id=entry.id if entry else None, purchase_id=purchase_id, amount=amount,
-                     remaining=remaining, earned_at=now, unlocks_at=unlocks_at, status=status if remaining or status != "active" else "spent",
-                     expires_at=expiry_for(program, now, uow.settings.zone))
+                     remaining=amount, earned_at=earned_at, unlocks_at=unlocks_at, status=status,
+                     expires_at=expiry_for(program, earned_at, uow.settings.zone))
+    if status == "active":
+        await _pay_debts(uow, member, lot)
     uow.session.add(lot)
     await uow.session.flush()
     return lot
+
+
+async def _pay_debts(uow: UnitOfWork, member: LoyaltyMember, lot: LoyaltyLot) -> None:
+    """Points that become spendable pay off the debts refunds left behind first. Points already
+    past their expiry (a back-dated purchase) are worth nothing and pay nothing."""
+    if lot.expires_at is not None and lot.expires_at <= uow.clock.now():
+        return
+    for debt in await _debts(uow, member):
+        paid = min(lot.remaining, -debt.remaining)
+        debt.remaining += paid
+        lot.remaining -= paid
+        if debt.remaining == 0:
+            debt.status = "spent"
+    if lot.remaining == 0:
+        lot.status = "spent"
 
 
 async def _debts(uow: UnitOfWork, member: LoyaltyMember) -> list[LoyaltyLot]:
@@ -388,7 +398,9 @@ async def record_purchase(uow: UnitOfWork, member_id: uuid.UUID, order_ref: str,
                           purchased_at: dt.datetime | None = None) -> PurchaseResult:
     """Points for an order: Σ over purchase rules of ⌊eligible / perAmount⌋ × points, times the
     tier multiplier, rounded down. Lines in a rule's excluded categories (shipping) do not count.
-    With a return window (`lock_days`) the points wait, locked, until it passes."""
+    With a return window (`lock_days`) the points wait, locked, until it passes.
+    The points are dated by `purchased_at`: the return window and the expiry both count from it,
+    so a back-dated order's points may be spendable at once, or recorded and expired at once."""
     member = await _member(uow, member_id)
     check = Checker()
     order_ref = check.text({"order_ref": order_ref}, "order_ref", max_length=200, required=True)
@@ -416,14 +428,16 @@ async def record_purchase(uow: UnitOfWork, member_id: uuid.UUID, order_ref: str,
     await uow.session.flush()
     entry = lot = None
     program = await uow.session.get(LoyaltyProgram, member.program_id)
-    if points and program.lock_days:
-        lot = await _add_lot(uow, member, None, points, status="locked", purchase_id=purchase.id,
-                             unlocks_at=when + dt.timedelta(days=program.lock_days))
+    unlocks_at = when + dt.timedelta(days=program.lock_days) if program.lock_days else None
+    locked = unlocks_at is not None and unlocks_at > uow.clock.now()  # a back-dated order's window may be over already
+    if points and locked:
+        lot = await _add_lot(uow, member, None, points, status="locked", purchase_id=purchase.id, unlocks_at=unlocks_at, earned_at=when)
     elif points:
         entry = await _append(uow, member, "earn", points, reason=f"order {order_ref}", source=("purchase", order_ref), tier_points=points)
-        lot = await _add_lot(uow, member, entry, points, purchase_id=purchase.id)
+        lot = await _add_lot(uow, member, entry, points, purchase_id=purchase.id, unlocks_at=unlocks_at, earned_at=when)
+        await _expire_member_lots(uow, member)  # points of an order older than the expiry are in the ledger, and expired
         await _evaluate_tier(uow, member)
-    await uow.emit("loyalty.purchase_recorded", "loyalty_member", member.id, {"points": points, "locked": bool(program.lock_days)})
+    await uow.emit("loyalty.purchase_recorded", "loyalty_member", member.id, {"points": points, "locked": locked})
     return PurchaseResult(purchase, entry, lot)
 
 
@@ -647,15 +661,8 @@ async def unlock_due(runtime) -> int:
                 continue
             entry = await _append(uow, member, "unlock", lot.amount, reason="return window passed",
                                   source=("purchase", str(lot.purchase_id)), tier_points=lot.amount)
-            lot.status, lot.entry_id = "active", entry.id
-            lot.expires_at = expiry_for(await uow.session.get(LoyaltyProgram, member.program_id), uow.clock.now(), uow.settings.zone)
-            for debt in await _debts(uow, member):
-                paid = min(lot.remaining, -debt.remaining)
-                debt.remaining += paid
-                lot.remaining -= paid
-                debt.status = "spent" if debt.remaining == 0 else debt.status
-            if lot.remaining == 0:
-                lot.status = "spent"
+            lot.status, lot.entry_id = "active", entry.id  # its expiry counts from the purchase, set when recorded
+            await _pay_debts(uow, member, lot)
             await _evaluate_tier(uow, member)
             unlocked += 1
     return unlocked

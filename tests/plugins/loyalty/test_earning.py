@@ -212,3 +212,69 @@ async def test_downgrade_modes_none_and_periodic(api):
         assert (await api.graphql(tier, {"id": member_id}))["node"]["tier"]["name"] == after_window
         await run_due_jobs(api.runtime)  # includes the daily review
         assert (await api.graphql(tier, {"id": member_id}))["node"]["tier"]["name"] == after_review
+
+
+LEDGER = "query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance pending ledger { edges { node { kind amount } } } } } }"
+
+
+async def _member_state(api, member_id) -> dict:
+    data = (await api.graphql(LEDGER, {"id": member_id}))["node"]
+    return {"balance": data["balance"], "pending": data["pending"],
+            "ledger": [(e["node"]["kind"], e["node"]["amount"]) for e in data["ledger"]["edges"]]}
+
+
+async def test_a_back_dated_purchase_expires_a_year_after_it_was_made_not_after_it_was_recorded(api):
+    program_id = await program(api)  # points expire after 365 days
+    await purchase_rule(api, program_id)
+    member_id = await member(api, program_id)
+    purchased_at = (api.clock.now() - dt.timedelta(days=350)).isoformat()
+    paid = await api.mutate("recordPurchase", {"memberId": member_id, "orderId": "D-1", "lines": ORDER, "purchasedAt": purchased_at},
+                            f"{PURCHASE} member {{ expiringSoon {{ points expiresAt }} }}")
+    expires_at = (api.clock.now() + dt.timedelta(days=15)).isoformat()
+    assert paid["member"]["balance"] == 118 and paid["member"]["expiringSoon"] == [{"points": 118, "expiresAt": expires_at}]
+    api.clock.advance(days=15)
+    await run_due_jobs(api.runtime)
+    assert await _member_state(api, member_id) == {"balance": 0, "pending": 0, "ledger": [("expire", -118), ("earn", 118)]}
+    assert await ledger_ok(api)
+
+
+async def test_the_return_window_and_the_expiry_both_count_from_the_purchase(api):
+    program_id = await program(api, lockDays=14)
+    await purchase_rule(api, program_id)
+    member_id = await member(api, program_id)
+    long_ago = (api.clock.now() - dt.timedelta(days=300)).isoformat()
+    old = await api.mutate("recordPurchase", {"memberId": member_id, "orderId": "E-1", "lines": ORDER, "purchasedAt": long_ago}, PURCHASE)
+    assert old["locked"] is False and old["member"]["balance"] == 118 and old["member"]["pending"] == 0  # its window closed long ago
+    recent = (api.clock.now() - dt.timedelta(days=10)).isoformat()
+    new = await api.mutate("recordPurchase", {"memberId": member_id, "orderId": "E-2", "lines": ORDER, "purchasedAt": recent}, PURCHASE)
+    assert new["locked"] is True and new["member"]["pending"] == 118
+    api.clock.advance(days=4)  # 14 days after the purchase
+    await run_due_jobs(api.runtime)
+    assert (await _member_state(api, member_id))["balance"] == 236
+    api.clock.advance(days=61)  # 365 days after the first purchase
+    await run_due_jobs(api.runtime)
+    assert (await _member_state(api, member_id))["balance"] == 118
+    api.clock.advance(days=290)  # 365 days after the second purchase, though it was unlocked 351 days ago
+    await run_due_jobs(api.runtime)
+    assert await _member_state(api, member_id) == {"balance": 0, "pending": 0, "ledger": [
+        ("expire", -118), ("expire", -118), ("unlock", 118), ("earn", 118)]}
+    assert await ledger_ok(api)
+
+
+async def test_a_purchase_older_than_the_expiry_is_recorded_with_its_points_already_expired(api):
+    program_id = await program(api)
+    await purchase_rule(api, program_id)
+    member_id = await member(api, program_id)
+    await api.mutate("recordPurchase", {"memberId": member_id, "orderId": "F-1", "lines": ORDER}, PURCHASE)
+    await spend(api, member_id, 100)
+    await api.mutate("refundPurchase", {"programId": program_id, "orderId": "F-1"}, PURCHASE)  # a debt of 100 is left
+    purchased_at = (api.clock.now() - dt.timedelta(days=400)).isoformat()
+    paid = await api.mutate("recordPurchase", {"memberId": member_id, "orderId": "F-2", "lines": ORDER, "purchasedAt": purchased_at},
+                            PURCHASE)
+    assert paid["userErrors"] == [] and paid["points"] == 118
+    assert paid["member"]["balance"] == -100  # expired points are worth nothing: they pay no debt
+    assert await _member_state(api, member_id) == {"balance": -100, "pending": 0, "ledger": [
+        ("expire", -118), ("earn", 118), ("reverse", -118), ("spend", -100), ("earn", 118)]}
+    again = await api.mutate("recordPurchase", {"memberId": member_id, "orderId": "F-2", "lines": ORDER}, PURCHASE)
+    assert again["userErrors"][0]["code"] == "DUPLICATE_ORDER"  # the order is on record
+    assert await ledger_ok(api)
