@@ -142,6 +142,9 @@ class SupportArticle(Sealable, Base):
     channel: Mapped[str] = mapped_column(String(20), default="email")
     sealed_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # The ticket it was written on, when a merge moved it here: it keeps its history but fulfils
+    # none of this ticket's SLA targets. No ON DELETE: the mark must not vanish with that ticket.
+    merged_from_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("support_ticket.id"))
 
     body = Sealed()
 

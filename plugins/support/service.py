@@ -43,7 +43,7 @@ from .models import (
     SupportTicket,
     SupportTicketKey,
 )
-from .sla import Timer, timers  # noqa: F401 (Timer: the GraphQL schema builds its type from service.Timer)
+from .sla import WRITTEN_HERE, Timer, timers  # noqa: F401 (Timer: the GraphQL schema builds its type from service.Timer)
 
 DEFAULT_AUTO_CLOSE_HOURS = 96
 DEFAULT_CSAT_DELAY_HOURS = 24
@@ -306,7 +306,7 @@ async def _add_article(uow: UnitOfWork, ticket: SupportTicket, *, body: str, pub
                        author_user_id=None, author_contact_id=None, channel: str | None = None) -> SupportArticle:
     now = uow.clock.now()
     first_reply = public and author_type == "agent" and not (await uow.session.execute(select(SupportArticle.id).where(
-        SupportArticle.ticket_id == ticket.id, SupportArticle.public.is_(True), SupportArticle.author_type == "agent"))).first()
+        SupportArticle.ticket_id == ticket.id, SupportArticle.public.is_(True), SupportArticle.author_type == "agent", WRITTEN_HERE))).first()
     article = SupportArticle(ticket_id=ticket.id, public=public, author_type=author_type, author_user_id=author_user_id,
                              author_contact_id=author_contact_id, channel=channel or ticket.channel, created_at=now)
     article.share_key_of(ticket)
@@ -437,8 +437,11 @@ async def merge_tickets(uow: UnitOfWork, target_id, source_ids) -> SupportTicket
         if source.status == "merged":
             raise _fail("sourceIds", "a ticket was already merged", "ALREADY_MERGED")
         # The messages move under the target's key: the source's may be destroyed with its requester.
+        # They keep where they were written (through a chain of merges, the first ticket), so
+        # they count toward none of the target's timers: its past stays as it was.
         for article in (await uow.session.execute(select(SupportArticle).where(SupportArticle.ticket_id == source.id))).scalars():
             article.ticket_id = target.id
+            article.merged_from_id = article.merged_from_id or source.id
             article.reseal_under(target)
         source.merged_into_id = target.id
         await _set_status(uow, source, "merged")
@@ -650,7 +653,7 @@ async def metrics(session, start: dt.datetime, end: dt.datetime | None, group_by
     for key, members in sorted(groups.items()):
         ids = [t.id for t in members]
         articles = (await session.execute(select(SupportArticle).where(SupportArticle.ticket_id.in_(ids), SupportArticle.public.is_(True),
-                                                                       SupportArticle.author_type == "agent")
+                                                                       SupportArticle.author_type == "agent", WRITTEN_HERE)
                                           .order_by(SupportArticle.created_at))).scalars().all()
         replies: dict = {}
         for article in articles:

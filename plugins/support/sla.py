@@ -1,6 +1,12 @@
 """SLA timers, computed from a ticket's status history and its messages, never stored as running
 counters: time in pausing statuses (pending, on_hold) does not count, solved/closed/merged stop
-the clock."""
+the clock.
+
+Only messages written on the ticket itself count toward its reply targets. A merge moves another
+ticket's conversation in (`merged_from_id` says where each message was written); those replies
+answered someone else's request at another time, and counting them would rewrite the
+survivor's past: fulfil a first reply it never got, or undo a breach whose events already
+fired."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,6 +16,9 @@ from sqlalchemy import select
 
 from .calendar import BusinessCalendar
 from .models import PAUSING, STOPPED, SupportArticle, SupportCalendar, SupportSlaPolicy, SupportStatusChange, SupportTicket
+
+WRITTEN_HERE = SupportArticle.merged_from_id.is_(None)  # the messages that count toward this ticket's timers
+
 
 @dataclass
 class Timer:
@@ -76,7 +85,8 @@ async def timers(session, ticket: SupportTicket, now: dt.datetime) -> list[Timer
     calendar = BusinessCalendar.from_row(calendar_row) if calendar_row else BusinessCalendar.around_the_clock()
     history = [(c.changed_at, c.status) for c in (await session.execute(select(SupportStatusChange).where(
         SupportStatusChange.ticket_id == ticket.id).order_by(SupportStatusChange.changed_at, SupportStatusChange.id))).scalars()]
-    articles = (await session.execute(select(SupportArticle).where(SupportArticle.ticket_id == ticket.id, SupportArticle.public.is_(True))
+    articles = (await session.execute(select(SupportArticle).where(SupportArticle.ticket_id == ticket.id, SupportArticle.public.is_(True),
+                                                                    WRITTEN_HERE)
                                       .order_by(SupportArticle.created_at, SupportArticle.id))).scalars().all()
     agent_replies = [a.created_at for a in articles if a.author_type == "agent"]
     result = []
