@@ -366,7 +366,8 @@ class ContactImport(relay.Node):
     total_rows: int
     processed_rows: int
     created_count: int
-    duplicate_count: int = strawberry.field(description="Rows whose email already belongs to a contact: not created again.")
+    duplicate_count: int = strawberry.field(description="Rows whose email already belongs to a live contact (what createContact "
+                                                     "reports in `possibleDuplicates`): not created again.")
     error_count: int
     errors: JSON = strawberry.field(description="Refused rows: row number (the header is row 1), column and code; never values.")
     created_at: dt.datetime
