@@ -17,7 +17,7 @@ from enishi.runtime import UnitOfWork
 from enishi.services import accounts, activities, contacts, imports, merge, tasks
 from .errors import UserErrorType
 from .relay import parse_global_id, to_global_id
-from .types import Account, Activity, Contact, ContactImport, Task
+from .types import Account, Activity, Contact, ContactImport, PossibleDuplicate, Task
 
 R = TypeVar("R")
 
@@ -87,6 +87,20 @@ class AccountPayload:
 class ContactPayload:
     contact: Contact | None
     user_errors: list[UserErrorType]
+
+
+@strawberry.type(description="What createContact and updateContact answer: the contact, and who else it may be.")
+class SaveContactPayload:
+    contact: Contact | None
+    user_errors: list[UserErrorType]
+    _duplicates: strawberry.Private[list]
+
+    @strawberry.field(description="Live contacts sharing an email (or, weaker, a phone) with the one written, which is "
+                                  "saved regardless: offer `mergeContacts`. Empty unless emails or phones were sent. "
+                                  "Needs `crm.read`.")
+    async def possible_duplicates(self, info: Info) -> list[PossibleDuplicate] | None:
+        info.context.require("crm.read")
+        return await PossibleDuplicate.of(info, self._duplicates)
 
 
 @strawberry.type
@@ -332,6 +346,22 @@ async def _contact(info: Info, permission: str, work) -> ContactPayload:
     return ContactPayload(contact=Contact.from_row(row) if row else None, user_errors=errors)
 
 
+async def _save_contact(info: Info, input: CreateContactInput | UpdateContactInput) -> SaveContactPayload:
+    async def work(uow):
+        values = contact_values(input)
+        if isinstance(input, UpdateContactInput):
+            contact = await contacts.update_contact(uow, _id(input.id, "Contact"), values)
+        else:
+            contact = await contacts.create_contact(uow, values)
+        # Only what was sent can make a new duplicate: a name change leaves the emails as they were.
+        duplicates = await contacts.possible_duplicates_of(uow, contact) if {"emails", "phones"} & values.keys() else []
+        return contact, duplicates
+
+    result, errors = await run_mutation(info, "crm.write", work)
+    contact, duplicates = result or (None, [])
+    return SaveContactPayload(contact=Contact.from_row(contact) if contact else None, user_errors=errors, _duplicates=duplicates)
+
+
 async def _destroy(info: Info, permission: str, type_name: str, work) -> DestroyPayload:
     destroyed, errors = await run_mutation(info, permission, work)
     return DestroyPayload(destroyed_id=strawberry.ID(to_global_id(type_name, destroyed)) if destroyed else None, user_errors=errors)
@@ -385,13 +415,14 @@ class CoreMutation:
     async def destroy_account(self, info: Info, input: DestroyAccountInput) -> DestroyPayload:
         return await _destroy(info, "crm.destroy", "Account", lambda uow: accounts.destroy_account(uow, _id(input.id, "Account")))
 
-    @strawberry.mutation
-    async def create_contact(self, info: Info, input: CreateContactInput) -> ContactPayload:
-        return await _contact(info, "crm.write", lambda uow: contacts.create_contact(uow, contact_values(input)))
+    @strawberry.mutation(description="Create a contact. One sharing an email or a phone with a live contact is created "
+                                     "all the same and names it in `possibleDuplicates`.")
+    async def create_contact(self, info: Info, input: CreateContactInput) -> SaveContactPayload:
+        return await _save_contact(info, input)
 
-    @strawberry.mutation
-    async def update_contact(self, info: Info, input: UpdateContactInput) -> ContactPayload:
-        return await _contact(info, "crm.write", lambda uow: contacts.update_contact(uow, _id(input.id, "Contact"), contact_values(input)))
+    @strawberry.mutation(description="Change a contact; new emails or phones are checked for `possibleDuplicates` as on creation.")
+    async def update_contact(self, info: Info, input: UpdateContactInput) -> SaveContactPayload:
+        return await _save_contact(info, input)
 
     @strawberry.mutation(description="Soft delete: the contact disappears from lists and can be restored.")
     async def delete_contact(self, info: Info, input: DeleteContactInput) -> ContactPayload:

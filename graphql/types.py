@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable
+from enum import Enum
 from typing import Any
 
 import strawberry
@@ -257,6 +258,26 @@ class Contact(relay.Node):
         return {plugin: section for plugin, section in sections if section}
 
 
+@strawberry.enum(description="What an existing contact shares with the one written: an email, or (weaker) a phone.")
+class DuplicateReason(Enum):
+    EMAIL = "email"
+    PHONE = "phone"
+
+
+@strawberry.type(description="A live contact that may be the same person as the one just written: "
+                             "offer `mergeContacts`. Each contact once, by its strongest match.")
+class PossibleDuplicate:
+    contact: Contact
+    matched_on: DuplicateReason
+
+    @classmethod
+    async def of(cls, info: Info, matches) -> list["PossibleDuplicate"]:
+        """The service's `DuplicateMatch`es, less any contact deleted since (not one to merge into)."""
+        rows = await loaders.load_rows(info.context, models.Contact, [match.contact_id for match in matches])
+        return [cls(contact=Contact.from_row(row), matched_on=DuplicateReason(match.matched_on))
+                for match, row in zip(matches, rows) if row is not None and row.deleted_at is None]
+
+
 @strawberry.type(description="One entry of the timeline.")
 class Activity(relay.Node):
     id: relay.NodeID[str]
@@ -345,7 +366,8 @@ class ContactImport(relay.Node):
     total_rows: int
     processed_rows: int
     created_count: int
-    duplicate_count: int = strawberry.field(description="Rows whose email already belongs to a contact: not created again.")
+    duplicate_count: int = strawberry.field(description="Rows whose email already belongs to a live contact (what createContact "
+                                                     "reports in `possibleDuplicates`): not created again.")
     error_count: int
     errors: JSON = strawberry.field(description="Refused rows: row number (the header is row 1), column and code; never values.")
     created_at: dt.datetime

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 
@@ -19,6 +20,11 @@ NAME_FIELDS = ("family_name", "given_name", "family_name_kana", "given_name_kana
 PROFILE_FIELDS = ("job_title", "department")
 MAX_EMAILS = MAX_PHONES = 20
 MAX_ACCOUNTS = 50
+# What makes a live contact a possible duplicate of a person being written, strongest first: one
+# of their emails (the importer skips such a row), or one of their phones (weaker: colleagues
+# share a switchboard number). Each field is matched by its blind index, normalised as stored.
+DUPLICATE_RULE = (("email", ContactEmail, ContactEmail.address), ("phone", ContactPhone, ContactPhone.e164))
+MAX_POSSIBLE_DUPLICATES = 20
 
 
 def contact_search_keys(names: dict, emails: list[str], phones: list[str]) -> list[str]:
@@ -230,14 +236,58 @@ async def _replace_children(uow: UnitOfWork, contact: Contact, values: dict) -> 
     return changed
 
 
+async def _emails_and_phones(session, contact_id: uuid.UUID) -> tuple[list[str], list[str]]:
+    """The contact's emails (normalised) and E.164 phones as they stand in the session."""
+    emails = [normalize_email(row.address) for row in (await session.execute(
+        select(ContactEmail).where(ContactEmail.contact_id == contact_id))).scalars()]
+    phones = [row.e164 for row in (await session.execute(select(ContactPhone).where(ContactPhone.contact_id == contact_id))).scalars()]
+    return emails, phones
+
+
 async def refresh_search_tokens(uow: UnitOfWork, contact: Contact) -> list[str]:
     """Recompute the contact's search tokens from what it holds now; its search keys."""
-    emails = [normalize_email(row.address) for row in (await uow.session.execute(
-        select(ContactEmail).where(ContactEmail.contact_id == contact.id))).scalars()]
-    phones = [row.e164 for row in (await uow.session.execute(select(ContactPhone).where(ContactPhone.contact_id == contact.id))).scalars()]
+    emails, phones = await _emails_and_phones(uow.session, contact.id)
     keys = contact_search_keys(names_of(contact), emails, phones)
     await write_search_tokens(uow, {contact.id: contact_tokens(keys, contact.custom_fields)})
     return keys
+
+
+@dataclass(frozen=True)
+class DuplicateMatch:
+    contact_id: uuid.UUID
+    matched_on: str  # "email" or "phone": DUPLICATE_RULE's names
+    value: str  # which of the values asked about matched, normalised; nothing of the other contact
+
+
+async def find_possible_duplicates(session, emails=(), phones=(), *, exclude: uuid.UUID | None = None,
+                                   limit: int | None = None) -> list[DuplicateMatch]:
+    """The duplicate rule, for the importer and the contact mutations alike: the live contacts
+    (neither deleted, merged away nor erased) holding one of `emails` (any case or width) or
+    `phones` (E.164), email matches first, oldest contact first; `limit` per kind. Found by
+    blind index under every KEK of the ring, so a key rotation midway misses nothing."""
+    ring = crypto.installed()
+    matches: list[DuplicateMatch] = []
+    for (matched_on, model, field), values in zip(DUPLICATE_RULE, (emails, phones)):
+        by_index = {index: key for key in {field.index(value) for value in values} if key for index in ring.blind_indexes(key)}
+        if not by_index:
+            continue
+        column = getattr(model, field.index_column)
+        query = (select(model.contact_id, column).join(Contact, Contact.id == model.contact_id)
+                 .where(column.in_(list(by_index)), Contact.deleted_at.is_(None)).order_by(Contact.created_at, Contact.id).limit(limit))
+        if exclude is not None:
+            query = query.where(Contact.id != exclude)
+        matches += [DuplicateMatch(contact_id, matched_on, by_index[index]) for contact_id, index in await session.execute(query)]
+    return matches
+
+
+async def possible_duplicates_of(uow: UnitOfWork, contact: Contact) -> list[DuplicateMatch]:
+    """Other live contacts that may be the same person as `contact`, by its emails and phones as
+    just written: each once, by its strongest match, at most MAX_POSSIBLE_DUPLICATES."""
+    emails, phones = await _emails_and_phones(uow.session, contact.id)
+    strongest: dict[uuid.UUID, DuplicateMatch] = {}
+    for match in await find_possible_duplicates(uow.session, emails, phones, exclude=contact.id, limit=MAX_POSSIBLE_DUPLICATES):
+        strongest.setdefault(match.contact_id, match)
+    return list(strongest.values())[:MAX_POSSIBLE_DUPLICATES]
 
 
 async def create_contact(uow: UnitOfWork, data: dict) -> Contact:

@@ -5,7 +5,8 @@ Every row goes through `create_contacts` (validation, normalisation, events, plu
 row is reported by row, column and code and writes nothing. Rows are processed in batches; a batch and the
 import's new position commit together, so a crash midway loses nothing and repeats nothing: the
 next run (`enishi import resume`, or the worker once the lease ran out) continues from there. A row
-whose email already belongs to a contact is counted as a duplicate, not created again."""
+whose email already belongs to a live contact (`find_possible_duplicates`, the rule createContact
+reports by) is counted as a duplicate, not created again."""
 from __future__ import annotations
 
 import csv
@@ -15,14 +16,13 @@ import uuid
 
 from sqlalchemy import select, update
 
-from .. import crypto
 from ..errors import InputError, UserError
-from ..models import Account, Contact, ContactAccount, ContactEmail, ImportJob
+from ..models import Account, ContactAccount, ImportJob
 from ..normalize import company_match_name, nfkc, normalize_email
 from ..runtime import UnitOfWork
 from .accounts import create_account
 from .common import Checker
-from .contacts import create_contacts
+from .contacts import create_contacts, find_possible_duplicates
 
 # Small batches: on SQLite a batch holds the one write lock, and other requests wait behind it.
 BATCH = 100
@@ -214,15 +214,11 @@ def _company_problems(company: str | None) -> list[UserError]:
 
 
 async def _known_emails(uow: UnitOfWork, items: list[dict]) -> set[str]:
-    """The (normalised) emails of `items` already on a live contact, found by blind index."""
-    ring = crypto.installed()
-    by_index = {index: email for email in {normalize_email(data["emails"][0]["address"]) for data in items if data.get("emails")}
-                for index in ring.blind_indexes(email)}
-    if not by_index:
-        return set()
-    found = (await uow.session.execute(select(ContactEmail.address_index).join(Contact, Contact.id == ContactEmail.contact_id).where(
-        ContactEmail.address_index.in_(list(by_index)), Contact.deleted_at.is_(None)))).scalars()
-    return {by_index[index] for index in found}
+    """The (normalised) emails of `items` already on a live contact: the duplicate rule of
+    `find_possible_duplicates`, of which a row acts on email matches only (a shared phone is a
+    colleague as often as the same person, and an import has no one to ask)."""
+    emails = [data["emails"][0]["address"] for data in items if data.get("emails")]
+    return {match.value for match in await find_possible_duplicates(uow.session, emails)}
 
 
 async def resumable(runtime) -> list[uuid.UUID]:

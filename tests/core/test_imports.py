@@ -79,6 +79,26 @@ async def test_a_row_repeating_a_refused_rows_email_is_created_not_counted_as_a_
     assert (await api.graphql('{ contacts { totalCount } }'))["contacts"]["totalCount"] == 1
 
 
+async def test_the_importer_counts_as_duplicates_exactly_what_create_contact_offers(api):
+    kept = await create_contact(api, familyName="山田", emails=[{"address": "taro@abc.co.jp"}], phones=[{"number": "03-1234-5678"}])
+    gone = await create_contact(api, familyName="削除", emails=[{"address": "gone@abc.co.jp"}])
+    await api.mutate("deleteContact", {"id": gone["id"]}, "contact { id }")
+    selection = "possibleDuplicates { matchedOn contact { id } }"
+    api.clock.advance(minutes=1)
+    for spelling in ("TARO@abc.co.jp", "ｔａｒｏ＠ａｂｃ．ｃｏ．ｊｐ"):
+        offered = await api.mutate("createContact", {"familyName": "山田", "emails": [{"address": spelling}]}, selection)
+        assert offered["possibleDuplicates"][0] == {"matchedOn": "EMAIL", "contact": {"id": kept["id"]}}  # the oldest first
+    revived = await api.mutate("createContact", {"familyName": "削除", "emails": [{"address": "GONE@abc.co.jp"}]}, "contact { id } " + selection)
+    assert revived["possibleDuplicates"] == []
+    await api.mutate("deleteContact", {"id": revived["contact"]["id"]}, "contact { id }")  # gone again, for the import
+    data = ("氏名,メールアドレス,電話番号\r\n"
+            "山田 太郎,Ｔａｒｏ＠ＡＢＣ.co.jp,\r\n"      # the email of a live contact: a duplicate
+            "佐藤 花子,sato@abc.co.jp,03-1234-5678\r\n"  # only a phone shared: created, as createContact would be
+            "削除 さん,gone@ABC.co.jp,\r\n")            # a deleted contact's email: created again
+    done = await _finished(api, (await _import(api, data.encode("utf-8")))["import"]["id"])
+    assert (done["createdCount"], done["duplicateCount"], done["errorCount"]) == (2, 1, 0)
+
+
 async def test_bad_files_are_refused_and_change_nothing(api):
     assert (await _import(api, b"\x89PNG\r\n\x1a\n\xff\xfe\x00"))["userErrors"] == [{"field": "file", "code": "INVALID_ENCODING"}]
     assert (await _import(api, "色,形\n赤,丸\n".encode()))["userErrors"] == [{"field": "file", "code": "UNKNOWN_COLUMNS"}]

@@ -1,4 +1,6 @@
-from tests.helpers import count_rows, create_account, create_contact, log_activity
+from enishi import DataSubject
+from enishi.graphql.relay import parse_global_id
+from tests.helpers import CONTACT_FIELDS, count_rows, create_account, create_contact, log_activity
 
 YAMADA = {"familyName": "山田", "givenName": "太郎", "familyNameKana": "ヤマダ", "givenNameKana": "タロウ"}
 
@@ -82,6 +84,78 @@ async def test_contact_duplicates_by_email_phone_and_name(api):
     groups = (await api.graphql("{ contactDuplicates { reason ids } }"))["contactDuplicates"]
     assert {(g["reason"], frozenset(g["ids"])) for g in groups} == {
         ("email", frozenset({a["id"], b["id"]})), ("phone", frozenset({c["id"], d["id"]}))}
+
+
+POSSIBLE_DUPLICATES = "possibleDuplicates { matchedOn contact { id } }"
+
+
+async def _saved(api, mutation: str, input: dict) -> dict:
+    payload = await api.mutate(mutation, input, f"contact {{ id }} userErrors {{ code }} {POSSIBLE_DUPLICATES}")
+    assert payload["userErrors"] == [] and payload["contact"] is not None, payload
+    return payload
+
+
+def _offered(payload: dict) -> list[tuple[str, str]]:
+    return [(d["contact"]["id"], d["matchedOn"]) for d in payload["possibleDuplicates"]]
+
+
+async def test_create_contact_is_saved_and_names_possible_duplicates_by_email_in_any_case_or_width(api):
+    first = await create_contact(api, **YAMADA, emails=[{"address": "taro@abc.co.jp"}])
+    api.clock.advance(minutes=1)
+    upper = await _saved(api, "createContact", {"familyName": "山田", "emails": [{"address": "TARO@abc.co.jp"}]})
+    assert _offered(upper) == [(first["id"], "EMAIL")]
+    wide = await _saved(api, "createContact", {"familyName": "山田", "emails": [{"address": "ｔａｒｏ＠ａｂｃ．ｃｏ．ｊｐ"}]})
+    assert _offered(wide) == [(first["id"], "EMAIL"), (upper["contact"]["id"], "EMAIL")]  # oldest first
+    assert await count_rows(api, "core_contact") == 3  # offered, never refused
+    alone = await _saved(api, "createContact", {"familyName": "鈴木", "emails": [{"address": "suzuki@abc.co.jp"}]})
+    assert alone["possibleDuplicates"] == []
+    nothing_to_match = await _saved(api, "createContact", {"familyName": "山田"})
+    assert nothing_to_match["possibleDuplicates"] == []  # the same name is not the rule
+
+
+async def test_a_shared_phone_is_a_weaker_reason_and_each_contact_is_offered_once(api):
+    by_phone = await create_contact(api, familyName="佐藤", phones=[{"number": "03-1234-5678"}])
+    by_both = await create_contact(api, familyName="山田", emails=[{"address": "taro@abc.co.jp"}], phones=[{"number": "03-1234-5678"}])
+    payload = await _saved(api, "createContact", {"familyName": "山田", "emails": [{"address": "Taro@ABC.co.jp"}],
+                                                  "phones": [{"number": "+81 3 1234 5678"}]})
+    assert _offered(payload) == [(by_both["id"], "EMAIL"), (by_phone["id"], "PHONE")]
+
+
+async def test_deleted_merged_and_erased_contacts_are_not_offered(api):
+    email = [{"address": "taro@abc.co.jp"}]
+    deleted = await create_contact(api, familyName="削除", emails=email)
+    await api.mutate("deleteContact", {"id": deleted["id"]}, "contact { id }")
+    erased = await create_contact(api, familyName="消去", emails=email)
+    async with api.runtime.unit_of_work() as uow:
+        await api.runtime.plugins.call("enishi_subject_erase", uow=uow, subject=DataSubject(parse_global_id(erased["id"], "Contact", "id")))
+    survivor = await create_contact(api, familyName="山田", emails=email)
+    merged = await create_contact(api, familyName="山田", emails=email)
+    await api.mutate("mergeContacts", {"survivorId": survivor["id"], "mergedIds": [merged["id"]]}, "contact { id }")
+    payload = await _saved(api, "createContact", {"familyName": "山田", "emails": [{"address": "TARO@abc.co.jp"}]})
+    assert _offered(payload) == [(survivor["id"], "EMAIL")]
+    # A manager sees deleted contacts elsewhere, but none is offered to merge with.
+    as_manager = await api.mutate("createContact", {"familyName": "山田", "emails": email}, POSSIBLE_DUPLICATES, role="manager")
+    assert {d["contact"]["id"] for d in as_manager["possibleDuplicates"]} == {survivor["id"], payload["contact"]["id"]}
+
+
+async def test_update_contact_checks_the_emails_and_phones_it_sends(api):
+    first = await create_contact(api, familyName="山田", emails=[{"address": "taro@abc.co.jp"}])
+    other = await create_contact(api, familyName="鈴木", emails=[{"address": "suzuki@abc.co.jp"}])
+    changed = await _saved(api, "updateContact", {"id": other["id"], "emails": [{"address": "Taro@abc.co.jp"}]})
+    assert _offered(changed) == [(first["id"], "EMAIL")]  # and never the contact itself
+    renamed = await _saved(api, "updateContact", {"id": other["id"], "jobTitle": "部長"})
+    assert renamed["possibleDuplicates"] == []  # nothing sent that could make it a duplicate
+    refused = await api.mutate("updateContact", {"id": other["id"], "emails": [{"address": "no-at-sign"}]},
+                               f"contact {{ id }} {POSSIBLE_DUPLICATES}")
+    assert (refused["contact"], refused["possibleDuplicates"], refused["userErrors"][0]["code"]) == (None, [], "INVALID_EMAIL")
+
+
+async def test_a_possible_duplicate_is_the_contact_as_a_reader_sees_it(api):
+    first = await create_contact(api, **YAMADA, emails=[{"address": "taro@abc.co.jp"}], jobTitle="部長")
+    payload = await api.mutate("createContact", {"familyName": "山田", "emails": [{"address": "TARO@abc.co.jp"}]},
+                               "possibleDuplicates { contact { " + CONTACT_FIELDS.removeprefix("contact { ").removesuffix(" }") + " } }",
+                               role="sales")
+    assert payload["possibleDuplicates"][0]["contact"] == {**first, "emails": [{"address": "taro@abc.co.jp", "isPrimary": True}]}
 
 
 async def test_merge_dry_run_reports_and_changes_nothing_then_merge_moves_everything(api):
