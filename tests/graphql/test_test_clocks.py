@@ -1,6 +1,7 @@
 """Test clocks (docs/test-clocks.md): outside production mode an admin freezes and advances the
 server's time, and SLA timers, point expiry and data-subject deadlines follow; production refuses."""
 import pytest
+from sqlalchemy import event
 
 from enishi.testing import TEST_START
 from enishi.worker import run_due_jobs
@@ -172,3 +173,20 @@ async def test_deleting_the_clock_releases_the_job_claims_taken_in_simulated_tim
     await dev.mutate("deleteTestClock", {"id": clock["id"]}, "deletedId")
     # Claimed at December's simulated time, the hourly job would otherwise wait until real December.
     assert "loyalty.expire" in await run_due_jobs(dev.runtime)
+
+
+async def test_only_development_requests_read_the_clock_and_production_ones_pay_nothing(enishi_api, dev):
+    await dev.token()
+    production = await _beside(enishi_api, dev)
+    for api, reads in ((production, 0), (dev, 1)):
+        statements = []
+
+        def record(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        event.listen(api.runtime.engine.sync_engine, "before_cursor_execute", record)
+        try:
+            await api.graphql("{ viewer { id } }")
+        finally:
+            event.remove(api.runtime.engine.sync_engine, "before_cursor_execute", record)
+        assert sum("core_test_clock" in statement for statement in statements) == reads, statements
