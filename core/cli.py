@@ -28,6 +28,7 @@ async def _ready_runtime():
     if await missing_migrations(runtime):
         await runtime.close()
         raise ConfigError("the database is not up to date: run `enishi db upgrade` first")
+    await runtime.follow_test_clock()
     return runtime
 
 

@@ -32,3 +32,20 @@ class ManualClock:
 
     def advance(self, **delta: float) -> None:
         self._now += dt.timedelta(**delta)
+
+
+class SimulatedClock:
+    """Outside production mode, the runtime's clock: the active test clock's frozen time when
+    there is one (core/services/test_clocks.py), else the base clock's time.
+
+    `now()` is synchronous and the test clock lives in the database (the server and `enishi
+    worker` are separate processes), so `frozen` is this process's copy of it, read again by
+    `Runtime.follow_test_clock` at the start of each HTTP request, worker tick and CLI command."""
+
+    def __init__(self, base: Clock) -> None:
+        self.base = base
+        self.frozen: dt.datetime | None = None
+
+    def now(self) -> dt.datetime:
+        frozen = self.frozen
+        return frozen if frozen is not None else self.base.now()

@@ -40,6 +40,7 @@ def enishi_permissions():
         Permission(PUBLIC, "Anyone, even without a token: a person's own data-subject request", NON_ADMIN_ROLES),
         Permission("personal_data.read", "See everything held about a data subject", ("compliance",)),
         Permission("crm.import", "Import contacts from CSV files", ("manager", "sales", "marketing", "integration")),
+        Permission("testclock.manage", "Create, advance and delete the test clock (refused in production mode)", ()),
     ]
 
 

@@ -294,6 +294,21 @@ class OutboxEvent(Base):
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class TestClock(Base):
+    """The server-wide test clock (outside production mode only): while it exists, every rule
+    reads its frozen time as "now". At most one: every row takes slot 1."""
+
+    __tablename__ = "core_test_clock"
+    __table_args__ = (CheckConstraint("slot = 1", name="one_clock"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    slot: Mapped[int] = mapped_column(Integer, unique=True, default=1)
+    name: Mapped[str | None] = mapped_column(String(200))
+    frozen_time: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20), default="ready")  # ready | advancing | internal_failure
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 class JobRun(Base):
     """When each scheduled job last started and finished; claiming a run is one conditional
     UPDATE, so two workers never run the same job at once."""

@@ -9,14 +9,15 @@ from collections.abc import AsyncIterator, Awaitable, Iterable
 from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import crypto
 from .auth import PermissionRegistry
-from .clock import Clock, SystemClock
+from .clock import Clock, SimulatedClock, SystemClock
 from .contributions import ActivityType, Event
 from .db import create_engine, is_sqlite, sessionmakers
-from .models import OutboxEvent
+from .models import OutboxEvent, TestClock
 from .plugin_host import PluginHost
 from .settings import Settings
 
@@ -84,6 +85,9 @@ class Runtime:
         self.settings = settings or Settings.from_env()
         crypto.install(crypto.KeyRing(self.settings))
         self.clock = clock or SystemClock()
+        if not self.settings.is_production:
+            # Test clocks exist outside production only; in production the clock stays as given.
+            self.clock = SimulatedClock(self.clock)
         self.plugins = PluginHost(self.settings, extra_plugins)
         self.permissions = PermissionRegistry([p for _, p in self.plugins.contributions("enishi_permissions")])
         self.activity_types: dict[str, ActivityType] = {}
@@ -126,6 +130,13 @@ class Runtime:
 
             self._schema = build_schema(self)
         return self._schema
+
+    async def follow_test_clock(self) -> None:
+        """Outside production: read the active test clock again (one small query), so that what
+        follows sees the time other processes advanced it to. In production: nothing at all."""
+        if isinstance(self.clock, SimulatedClock):
+            async with self.read_session() as session:
+                self.clock.frozen = (await session.execute(select(TestClock.frozen_time))).scalar_one_or_none()
 
     @asynccontextmanager
     async def unit_of_work(self, actor_id: uuid.UUID | None = None) -> AsyncIterator[UnitOfWork]:

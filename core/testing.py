@@ -20,7 +20,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import text
 
-from .clock import ManualClock
+from .clock import ManualClock, SimulatedClock
 from .db import Base, is_sqlite
 from .settings import Settings
 
@@ -139,7 +139,9 @@ class Api:
 
     @property
     def clock(self) -> ManualClock:
-        return self.runtime.clock
+        """The test's clock; outside production mode, the one under the runtime's `SimulatedClock`."""
+        clock = self.runtime.clock
+        return clock.base if isinstance(clock, SimulatedClock) else clock
 
     async def token(self, role: str = "admin") -> str:
         if role not in self.tokens:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -39,8 +40,21 @@ async def _claim(runtime, job: ScheduledJob) -> bool:
         return claimed.rowcount == 1
 
 
+@dataclass(frozen=True)
+class JobOutcome:
+    name: str
+    failed: bool
+
+
 async def run_due_jobs(runtime) -> list[str]:
     """Run every job that is due now; returns the names of the jobs this call ran."""
+    return [outcome.name for outcome in await run_due(runtime)]
+
+
+async def run_due(runtime) -> list[JobOutcome]:
+    """Run every job that is due now (at the test clock's time, if one is active); returns what
+    this call ran and whether each failed."""
+    await runtime.follow_test_clock()
     ran = []
     for job in scheduled_jobs(runtime):
         if not await _claim(runtime, job):
@@ -58,7 +72,7 @@ async def run_due_jobs(runtime) -> list[str]:
             row.runs += 1
             row.failures += int(failed)
         log.info("job ran", extra={"job": job.name, "ms": round((time.perf_counter() - started) * 1000, 1), "failed": failed})
-        ran.append(job.name)
+        ran.append(JobOutcome(job.name, failed))
     return ran
 
 

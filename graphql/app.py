@@ -26,6 +26,7 @@ from enishi.runtime import Runtime
 from .context import Context
 from .limits import QueryLimits, parse_document, too_many_aliases_to_parse
 from .schema import present_result, public_root_fields
+from .test_clocks import FollowTestClock
 
 log = logging.getLogger("enishi.http")
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -216,7 +217,10 @@ def create_app(runtime: Runtime) -> Starlette:
 
     routes = [Route("/graphql", graphql_endpoint, methods=["GET", "POST"]), Route("/health", health, methods=["GET"])]
     routes += [route for _, route in runtime.plugins.contributions("enishi_http_routes")]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)])
+    middleware = [Middleware(BodyLimit, max_bytes=settings.max_body_bytes)]
+    if not settings.is_production:
+        middleware.append(Middleware(FollowTestClock, runtime=runtime))
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.runtime = runtime
     return app
 

@@ -25,6 +25,7 @@ from .limits import DocumentCache, QueryCostLimiter, QueryLimits, QueryShapeLimi
 from .mutations import CoreMutation
 from .queries import CoreQuery
 from .relay import to_global_id
+from .test_clocks import TestClockMutation, TestClockQuery
 
 log = logging.getLogger("enishi.graphql")
 
@@ -154,8 +155,8 @@ def _merge(name: str, parts: list[type]) -> type:
 
 def build_schema(runtime) -> EnishiSchema:
     plugins, settings = runtime.plugins, runtime.settings
-    query = _merge("Query", [_node_query(), CoreQuery, *(t for _, t in plugins.contributions("enishi_graphql_query"))])
-    mutation = _merge("Mutation", [CoreMutation, *(t for _, t in plugins.contributions("enishi_graphql_mutation"))])
+    query = _merge("Query", [_node_query(), CoreQuery, TestClockQuery, *(t for _, t in plugins.contributions("enishi_graphql_query"))])
+    mutation = _merge("Mutation", [CoreMutation, TestClockMutation, *(t for _, t in plugins.contributions("enishi_graphql_mutation"))])
     type_fields: dict[str, list] = defaultdict(list)
     for _, (type_name, field) in plugins.contributions("enishi_graphql_type_fields"):
         type_fields[type_name].append(field)

@@ -41,6 +41,10 @@ FIELD_PERMISSIONS = {
     "Mutation.mergeContacts": ("crm.merge", f'mutation {{ mergeContacts(input: {{survivorId: "{NO_ID}", mergedIds: []}}) {{ userErrors {{ code }} }} }}'),
     "Mutation.importContacts": ("crm.import", 'mutation { importContacts(input: {file: "!"}) { userErrors { code } } }'),
     "Mutation.mergeAccounts": ("crm.merge", f'mutation {{ mergeAccounts(input: {{survivorId: "{NO_ACCOUNT}", mergedIds: []}}) {{ userErrors {{ code }} }} }}'),
+    "Query.testClock": ("crm.read", "{ testClock { id } }"),
+    "Mutation.createTestClock": ("testclock.manage", 'mutation { createTestClock(input: {frozenTime: "2030-01-01T00:00:00+00:00"}) { userErrors { code } } }'),
+    "Mutation.advanceTestClock": ("testclock.manage", f'mutation {{ advanceTestClock(input: {{id: "{NO_ID}", to: "2030-01-01T00:00:00+00:00"}}) {{ userErrors {{ code }} }} }}'),
+    "Mutation.deleteTestClock": ("testclock.manage", f'mutation {{ deleteTestClock(input: {{id: "{NO_ID}"}}) {{ userErrors {{ code }} }} }}'),
 }
 
 
