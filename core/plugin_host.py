@@ -84,7 +84,18 @@ class PluginHost:
             self.pm.register(module, name=name)
         except (pluggy.PluginValidationError, ValueError) as exc:
             raise PluginError(f"plugin {name!r} cannot be registered: {exc}") from exc
+        self._refuse_wrappers(name)
         self._versions[name] = version
+
+    def _refuse_wrappers(self, name: str) -> None:
+        """The host calls implementations itself, awaiting each in turn, so nothing would run a
+        wrapper's body: pluggy would register it and it would silently never take effect."""
+        wrapped = sorted(caller.name for caller in self.pm.get_hookcallers(self.pm.get_plugin(name)) or ()
+                         for impl in caller.get_hookimpls()
+                         if impl.plugin_name == name and (impl.wrapper or impl.hookwrapper))
+        if wrapped:
+            raise PluginError(f"plugin {name!r} implements {', '.join(wrapped)} as a wrapper (wrapper=True or hookwrapper=True), "
+                              "which Enishi does not run: implement the hook plainly and order it with tryfirst or trylast")
 
     def is_enabled(self, name: str) -> bool:
         return name == CORE_PLUGIN or self.settings.plugin_enabled(name)
@@ -113,9 +124,16 @@ class PluginHost:
             self._implementations[hook_name] = impls
         return impls
 
+    def first_result_only(self, hook_name: str) -> bool:
+        """Whether the hook is declared `firstresult`: pluggy stops at the first answer that is not
+        None, and so does the host."""
+        spec = getattr(self.pm.hook, hook_name).spec
+        return spec is not None and bool(spec.opts.get("firstresult"))
+
     def contributions(self, hook_name: str) -> list[tuple[str, Any]]:
         """(plugin name, item) for every item of a contribution hook's lists."""
         items: list[tuple[str, Any]] = []
+        first_only = self.first_result_only(hook_name)
         for impl in self.implementations(hook_name):
             result = impl.function()
             if inspect.isawaitable(result):
@@ -125,12 +143,24 @@ class PluginHost:
             if not isinstance(result, (list, tuple)):
                 result = [result]
             items.extend((impl.plugin_name, item) for item in result)
+            if first_only:
+                break
         return items
 
     async def call(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Call a runtime hook plugin by plugin, awaiting each before the next: the implementations
-        share one database session, which must never be used by two coroutines at once."""
-        return [(impl.plugin_name, await self.call_one(impl, **kwargs)) for impl in self.implementations(hook_name)]
+        share one database session, which must never be used by two coroutines at once. A
+        `firstresult` hook gives at most one answer, the first that is not None; the plugins after
+        it are not called."""
+        first_only = self.first_result_only(hook_name)
+        results = []
+        for impl in self.implementations(hook_name):
+            result = await self.call_one(impl, **kwargs)
+            if not first_only:
+                results.append((impl.plugin_name, result))
+            elif result is not None:
+                return [(impl.plugin_name, result)]
+        return results
 
     @staticmethod
     async def call_one(impl: pluggy.HookImpl, **kwargs: Any) -> Any:

@@ -21,16 +21,14 @@ one `GraphQLResolveInfo` serves a field on every object of its level."""
 from __future__ import annotations
 
 import asyncio
-from collections import deque
-from functools import partial
 from typing import Any, NamedTuple
 
 from graphql import (GraphQLAbstractType, GraphQLBoolean, GraphQLError, GraphQLID, GraphQLLeafType, GraphQLList, GraphQLNonNull,
                      GraphQLObjectType, GraphQLResolveInfo, GraphQLString, OperationType, Undefined, get_argument_values,
                      located_error)
 from graphql.execution.collect_fields import FieldDetails, collect_fields
-from graphql.execution.executor import CollectedErrors, invalid_return_type_error
-from graphql.pyutils import Path, is_iterable
+from graphql.execution.executor import CollectedErrors
+from graphql.pyutils import Path, inspect, is_iterable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 
@@ -196,8 +194,8 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
                 is_type_of = return_type.is_type_of(value, plan.info)
                 if self.is_awaitable(is_type_of):
                     raise _StandDown
-                if not is_type_of:
-                    raise invalid_return_type_error(return_type, value, plan.fields)
+                if not is_type_of:  # graphql-core's words for it
+                    raise GraphQLError(f"Expected value of type '{return_type}' but got: {inspect(value)}.", plan.info.field_nodes)
             child: dict[str, Any] = {}
             slot.container[slot.key] = child
             next_level.append(_Level(return_type, value, child, self.collect_subfields(return_type, plan.fields).grouped_field_set,
@@ -249,76 +247,12 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
 async def _run_side_by_side(awaitables: list) -> list[tuple[bool, Any]]:
     """Run a level's awaitables to the end together: (True, result) or (False, exception) each.
 
-    A task per coroutine (asyncio.gather) costs a Task, its scheduling and a wake-up per await, for
-    hundreds of resolvers a page. Instead each coroutine is stepped here as a Task would step it
-    (`send`, then wait for the future it yields): a future's done-callback puts its coroutine back
-    on the ready queue, and when the queue is empty this waits until a callback refills it. Waiting
-    costs one callback per future, however many rounds the level takes (`asyncio.wait` would add
-    and remove one on every pending future each round). Every ready coroutine is stepped before
-    anything is awaited, so a round's DataLoader loads still batch. The coroutines run in this
-    request's context rather than a copy each."""
-    loop = asyncio.get_running_loop()
-    outcomes: list = [None] * len(awaitables)
-    coroutines: dict[int, Any] = {}
-    ready: deque[int] = deque()
-    bare: list[int] = []  # stepped again after the loop has had a turn
-    unfinished = len(awaitables)
-    waiter: asyncio.Future | None = None
-
-    def rouse() -> None:
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def wake(index: int, _future) -> None:
-        ready.append(index)
-        rouse()
-
-    def settle(index: int, future) -> None:  # a plain awaitable: its outcome is the future's
-        nonlocal unfinished
-        outcomes[index] = (True, future.result()) if future.exception() is None else (False, future.exception())
-        unfinished -= 1
-        rouse()
-
-    for index, awaitable in enumerate(awaitables):
-        if asyncio.iscoroutine(awaitable):
-            coroutines[index] = awaitable
-            ready.append(index)
-        else:
-            asyncio.ensure_future(awaitable).add_done_callback(partial(settle, index))
-    try:
-        while unfinished:
-            if not ready:
-                if bare:
-                    await asyncio.sleep(0)  # a bare yield asks the loop for a turn
-                    ready.extend(bare)
-                    bare.clear()
-                else:
-                    waiter = loop.create_future()
-                    await waiter
-                continue
-            index = ready.popleft()
-            coroutine = coroutines[index]
-            try:
-                yielded = coroutine.send(None)
-            except StopIteration as stop:
-                outcomes[index] = (True, stop.value)
-            except Exception as error:
-                outcomes[index] = (False, error)
-            else:
-                if yielded is None:
-                    bare.append(index)
-                else:
-                    yielded._asyncio_future_blocking = False  # taken over, as Task.__step does
-                    if yielded.done():
-                        ready.append(index)
-                    else:
-                        yielded.add_done_callback(partial(wake, index))
-                continue
-            del coroutines[index]
-            unfinished -= 1
-    finally:
-        _close(list(coroutines.values()))
-    return outcomes
+    asyncio.gather, a Task per coroutine: every coroutine of the level is scheduled before any of
+    them runs, so a round's DataLoader loads still batch. Stepping the coroutines here without
+    Tasks was ~7% faster per page but had to reset a private flag of asyncio's futures
+    (`_asyncio_future_blocking`, as Task does); see bench/README.md, 2026-12-06."""
+    results = await asyncio.gather(*awaitables, return_exceptions=True)
+    return [(not isinstance(result, BaseException), result) for result in results]
 
 
 def _close(awaitables: list) -> None:

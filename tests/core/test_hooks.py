@@ -7,6 +7,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import pluggy
 import pytest
 import strawberry
 from sqlalchemy import select
@@ -328,6 +329,74 @@ def test_unknown_hook_names_stop_start_up():
 
     with pytest.raises(PluginError, match="enishi_on_evnt"):
         PluginHost(Settings(plugin_autoload=False), [("typo", Misspelled())])
+
+
+_test_spec = pluggy.HookspecMarker("enishi")
+
+
+class OrderingSpecs:
+    @_test_spec
+    def hooktest_everyone(self, calls):
+        """Every implementation answers; it records its name in `calls` first."""
+
+    @_test_spec(firstresult=True)
+    def hooktest_first(self, calls):
+        """The first answer that is not None wins."""
+
+
+class Answering:
+    """A plugin answering both test hooks with a fixed answer, recording each call."""
+
+    def __init__(self, name, answer, **order):
+        self.name = name
+        self.hooktest_everyone = self.hooktest_first = self._implementation(name, answer, **order)
+
+    @staticmethod
+    def _implementation(name, answer, **order):
+        @hookimpl(**order)
+        def answer_and_record(calls):
+            calls.append(name)
+            return answer
+
+        return answer_and_record
+
+
+def _ordering_host(*plugins):
+    class Declaring:
+        ENISHI_HOOKSPECS = OrderingSpecs
+
+    return PluginHost(Settings(plugin_autoload=False), [("declaring", Declaring()), *((p.name, p) for p in plugins)])
+
+
+async def test_tryfirst_and_trylast_order_the_calls_as_pluggy_does():
+    # Registered in this order; pluggy calls tryfirst first, then the latest registered, trylast last.
+    host = _ordering_host(Answering("last", 1, trylast=True), Answering("early", 2), Answering("late", 3),
+                          Answering("first", 4, tryfirst=True))
+    calls = []
+    assert await host.call("hooktest_everyone", calls=calls) == [("first", 4), ("late", 3), ("early", 2), ("last", 1)]
+    assert calls == ["first", "late", "early", "last"]
+    assert calls == [impl.plugin_name for impl in host.pm.hook.hooktest_everyone.get_hookimpls()[::-1]]
+
+
+async def test_a_firstresult_hook_stops_at_the_first_answer():
+    host = _ordering_host(Answering("trailing", "too late", trylast=True), Answering("answering", "yes"),
+                          Answering("silent", None, tryfirst=True))
+    calls = []
+    assert await host.call("hooktest_first", calls=calls) == [("answering", "yes")]
+    assert calls == ["silent", "answering"]  # the plugin after the answer was never called
+    assert host.pm.hook.hooktest_first(calls=[]) == "yes"  # what pluggy itself answers
+    assert await _ordering_host(Answering("silent", None)).call("hooktest_first", calls=[]) == []
+
+
+@pytest.mark.parametrize("style", ["wrapper", "hookwrapper"])
+def test_a_wrapper_implementation_is_refused_at_start_up(style):
+    class Wrapping:
+        @hookimpl(**{style: True})
+        def enishi_on_event(self, event, uow):
+            yield
+
+    with pytest.raises(PluginError, match=r"plugin 'wrapping' implements enishi_on_event as a wrapper"):
+        PluginHost(Settings(plugin_autoload=False), [("wrapping", Wrapping())])
 
 
 def _raw_id(global_id: str) -> str:

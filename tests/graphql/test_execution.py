@@ -105,3 +105,28 @@ async def test_queries_generated_from_the_live_schema_get_graphql_cores_answers(
     for document in documents[:80]:
         answered += bool((await _same_answer(apps, document)).get("data"))
     assert answered > 40  # most were executed, not refused before execution
+
+
+def test_the_executor_uses_only_public_names_of_graphql_core_and_asyncio():
+    """A private name of a library may change in any release; graphql-core's executor changed shape
+    between 3.2 and 3.3. No name imported may start with `_`, and graphql-core's must be in their
+    module's `__all__`; the only underscore attributes used are the module's own."""
+    import ast
+    import importlib
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parents[2] / "graphql" / "execution.py"
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    own = {node.name for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    own |= {target.attr for node in ast.walk(tree) if isinstance(node, (ast.Assign, ast.AnnAssign))
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self"}
+    private = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0:
+            exported = getattr(importlib.import_module(node.module), "__all__", None) if node.module.startswith("graphql") else None
+            private += [f"{node.module}.{alias.name}" for alias in node.names
+                        if alias.name.startswith("_") or (exported is not None and alias.name not in exported)]
+        elif isinstance(node, ast.Attribute) and node.attr.startswith("_") and node.attr not in own:
+            private.append(f"line {node.lineno}: .{node.attr}")
+    assert private == []
