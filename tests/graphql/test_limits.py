@@ -76,6 +76,8 @@ def test_the_analysis_looks_at_each_selection_of_the_document_once():
         # `...F0`, two spreads per level, `viewer` and `id`: linear in the text, not 2^levels.
         assert analysis.visits == 1 + 2 * levels + 2
         assert analysis.cost(None) == 2 ** (levels + 1) and analysis.shape.depth == 2
+    cycle = limits.analyse(parse("query { ...A } fragment A on Query { ...B } fragment B on Query { ...A viewer { id } }"))
+    assert cycle.visits == 5 and cycle.shape.depth == 2  # cut where it closes; validation refuses it
 
 
 async def test_introspection_is_bounded_by_its_own_limits(api):
