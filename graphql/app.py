@@ -24,7 +24,7 @@ from enishi.auth import ANONYMOUS, authenticate
 from enishi.sealing import people_read, personal_reads
 from enishi.runtime import Runtime
 from .context import Context
-from .limits import QueryLimits, parse_document, too_many_aliases_to_parse
+from .limits import MAX_JSON_DEPTH, QueryLimits, json_too_deep, parse_document, too_many_aliases_to_parse
 from .schema import present_result, public_root_fields
 from .test_clocks import FollowTestClock
 
@@ -57,33 +57,39 @@ def _negotiate(request: Request) -> str:
     raise _RequestError(406, "accept application/graphql-response+json or application/json", "NOT_ACCEPTABLE")
 
 
+def _load_json(raw: bytes | str, what: str):
+    """A JSON value of the request, refused with 400 when it is not JSON or nests too deeply for
+    json.loads to be safe (checked first, by a linear scan)."""
+    try:
+        raw = raw.encode("utf-8") if isinstance(raw, str) else raw
+        if json_too_deep(raw):
+            raise _RequestError(400, f"{what} nests arrays and objects more than {MAX_JSON_DEPTH} levels deep", "JSON_TOO_DEEP")
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeError, ValueError):
+        raise _RequestError(400, f"{what} is not valid UTF-8 JSON", "BAD_REQUEST") from None
+
+
 async def _read_params(request: Request) -> dict:
     if request.method == "GET":
-        params = dict(request.query_params)
+        # An empty optional parameter is the same as none (GraphQL over HTTP, "GET").
+        params = {key: value for key, value in request.query_params.items() if value != ""}
         for key in ("variables", "extensions"):
             if key in params:
-                try:
-                    params[key] = json.loads(params[key])
-                except ValueError:
-                    raise _RequestError(400, f"`{key}` is not valid JSON", "BAD_REQUEST") from None
+                params[key] = _load_json(params[key], f"`{key}`")
         return params
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != JSON:
         raise _RequestError(415, "send the request as application/json", "UNSUPPORTED_MEDIA_TYPE")
-    try:
-        params = json.loads((await request.body()).decode("utf-8"))  # BodyLimit bounds its size
-    except (UnicodeDecodeError, ValueError):
-        raise _RequestError(400, "the body is not valid UTF-8 JSON", "BAD_REQUEST") from None
+    params = _load_json(await request.body(), "the body")  # BodyLimit bounds its size
     if not isinstance(params, dict):
         raise _RequestError(400, "the body must be a JSON object", "BAD_REQUEST")
     return params
 
 
-def _storable(value, depth: int = 0) -> bool:
+def _storable(value) -> bool:
     """Whether every string in a request can be stored: no NUL characters (PostgreSQL refuses
-    them in text and JSON) and no lone surrogates (not encodable as UTF-8)."""
-    if depth > 100:
-        return False
+    them in text and JSON) and no lone surrogates (not encodable as UTF-8). The request's nesting
+    is bounded (`_load_json`), and so is this recursion."""
     if isinstance(value, str):
         if "\x00" in value:
             return False
@@ -93,9 +99,9 @@ def _storable(value, depth: int = 0) -> bool:
             return False
         return True
     if isinstance(value, dict):
-        return all(_storable(k, depth + 1) and _storable(v, depth + 1) for k, v in value.items())
+        return all(_storable(k) and _storable(v) for k, v in value.items())
     if isinstance(value, list):
-        return all(_storable(v, depth + 1) for v in value)
+        return all(_storable(v) for v in value)
     return True
 
 
@@ -109,9 +115,10 @@ def _check_params(params: dict) -> tuple[str, dict | None, str | None]:
         raise _RequestError(400, "`variables` must be an object", "BAD_REQUEST")
     if operation_name is not None and not isinstance(operation_name, str):
         raise _RequestError(400, "`operationName` must be a string", "BAD_REQUEST")
+    extensions = params.get("extensions")
+    if extensions is not None and not isinstance(extensions, dict):
+        raise _RequestError(400, "`extensions` must be an object", "BAD_REQUEST")
     return query, variables, operation_name
-
-
 
 
 def _only_public_fields(document: DocumentNode | None, operation_name: str | None, public: frozenset[str]) -> bool:
@@ -127,26 +134,33 @@ def _only_public_fields(document: DocumentNode | None, operation_name: str | Non
     return all(isinstance(s, FieldNode) and (s.name.value in public or s.name.value == "__typename") for s in selections)
 
 
-async def _viewer(runtime: Runtime, request: Request, document: DocumentNode | None, operation_name: str | None,
-                  public: frozenset[str]):
-    header = request.headers.get("authorization", "")
-    if not header and _only_public_fields(document, operation_name, public):
-        return ANONYMOUS
+def _unauthenticated(message: str) -> _RequestError:
+    return _RequestError(401, message, "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"})
+
+
+async def _viewer(runtime: Runtime, header: str):
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise _RequestError(401, "send an API token as `Authorization: Bearer <token>`", "UNAUTHENTICATED",
-                            {"WWW-Authenticate": "Bearer"})
+        raise _unauthenticated("send an API token as `Authorization: Bearer <token>`")
     async with runtime.read_session() as session:
         viewer = await authenticate(session, runtime.permissions, token.strip())
     if viewer is None:
-        raise _RequestError(401, "the API token is not valid", "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"})
+        raise _unauthenticated("the API token is not valid")
     return viewer
 
 
-def _result_response(result: ExecutionResult, media_type: str) -> Response:
-    request_failed = result.data is None and bool(result.errors)
-    status = 400 if request_failed and media_type == GRAPHQL_RESPONSE else 200
-    return Response(json.dumps(present_result(result), ensure_ascii=False, default=str), status_code=status, media_type=media_type)
+def _result_response(result: ExecutionResult, parsed: bool, media_type: str) -> Response:
+    body = present_result(result)
+    # An error raised before execution (syntax, validation, limits, operation, variables) has no
+    # path and leaves no `data` (GraphQL spec, "Response Format"); a field error keeps `data`.
+    if result.data is None and result.errors and all(error.path is None for error in result.errors):
+        del body["data"]
+        # GraphQL over HTTP: 400 for a document that does not parse, 422 for the other request
+        # errors; application/json (legacy clients) keeps 200 for any GraphQL response.
+        status = 200 if media_type == JSON else 422 if parsed else 400
+    else:
+        status = 200
+    return Response(json.dumps(body, ensure_ascii=False, default=str), status_code=status, media_type=media_type)
 
 
 def create_app(runtime: Runtime) -> Starlette:
@@ -167,12 +181,16 @@ def create_app(runtime: Runtime) -> Starlette:
             if too_many_aliases_to_parse(query, settings.max_aliases):
                 raise _RequestError(400, f"far more than {settings.max_aliases} aliases", "TOO_MANY_ALIASES")
             document = parse_document(query, settings.max_tokens)  # None if it does not parse: execution says why
+            header = request.headers.get("authorization", "")
+            # Without a token only public operations run, and nothing else is even analysed.
+            if not header and not _only_public_fields(document, operation_name, public):
+                raise _unauthenticated("send an API token as `Authorization: Bearer <token>`")
             # Shape and cost read only the document: an abusive query is refused before any SQL,
             # the token lookup included.
             refusal = limits.refusal(document, operation_name, variables) if document is not None else None
             if refusal is not None:
-                return _result_response(ExecutionResult(data=None, errors=[refusal]), media_type)
-            viewer = await _viewer(runtime, request, document, operation_name, public)
+                return _result_response(ExecutionResult(data=None, errors=[refusal]), True, media_type)
+            viewer = await _viewer(runtime, header) if header else ANONYMOUS
         except _RequestError as error:
             return _error_response(error.status, error.message, error.code, media_type, error.headers)
         allowed = (OperationType.QUERY,) if request.method == "GET" else (OperationType.QUERY, OperationType.MUTATION)
@@ -196,7 +214,7 @@ def create_app(runtime: Runtime) -> Starlette:
             if people:
                 async with runtime.unit_of_work(viewer.user_id) as uow:
                     await runtime.plugins.call("enishi_personal_data_read", uow=uow, contact_ids=people)
-        response = _result_response(result, media_type)
+        response = _result_response(result, document is not None, media_type)
         log.info("graphql", extra={"operation": operation_name, "status": response.status_code,
                                    "ms": round((time.perf_counter() - started) * 1000, 1), "errors": len(result.errors or [])})
         return response

@@ -28,15 +28,22 @@ async def test_get_refuses_mutations(api):
     assert (await api.graphql("{ accounts { totalCount } }"))["accounts"]["totalCount"] == 0
 
 
-async def test_graphql_response_media_type_and_400_for_invalid_documents(api):
+async def test_graphql_response_media_type_and_4xx_without_data_for_invalid_documents(api):
     headers = {**await _auth(api), "Accept": "application/graphql-response+json"}
     ok = await api.client.post("/graphql", json={"query": QUERY}, headers=headers)
     assert ok.status_code == 200 and ok.headers["content-type"].startswith("application/graphql-response+json")
+    # GraphQL over HTTP: 400 for a document that does not parse, 422 for one that does not
+    # validate; an error raised before execution leaves no `data` entry (GraphQL, "Response").
+    syntax = await api.client.post("/graphql", json={"query": "{ viewer {"}, headers=headers)
+    assert syntax.status_code == 400 and "data" not in syntax.json() and syntax.json()["errors"]
     invalid = await api.client.post("/graphql", json={"query": "{ noSuchField }"}, headers=headers)
-    assert invalid.status_code == 400
+    assert invalid.status_code == 422 and "data" not in invalid.json()
     assert invalid.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
-    syntax = await api.client.post("/graphql", json={"query": "{ viewer {"}, headers={**await _auth(api)})
-    assert syntax.status_code == 200 and syntax.json()["data"] is None  # legacy application/json keeps 200
+    too_deep = "{ accounts { edges { node { " + "parent { " * 20 + "id" + " }" * 20 + " } } } }"
+    refused = await api.client.post("/graphql", json={"query": too_deep}, headers=headers)
+    assert refused.status_code == 422 and "data" not in refused.json()
+    legacy = await api.client.post("/graphql", json={"query": "{ viewer {"}, headers=await _auth(api))
+    assert legacy.status_code == 200 and "data" not in legacy.json() and legacy.json()["errors"]  # application/json keeps 200
 
 
 async def test_request_errors_have_their_status_codes(api):
@@ -50,7 +57,7 @@ async def test_request_errors_have_their_status_codes(api):
     assert (await api.client.post("/graphql", json={"query": QUERY}, headers={**auth, "Accept": "text/xml"})).status_code == 406
     two_operations = {"query": "query A { viewer { id } } query B { viewer { id } }"}
     ambiguous = await api.client.post("/graphql", json=two_operations, headers={**auth, "Accept": "application/graphql-response+json"})
-    assert ambiguous.status_code == 400 and ambiguous.json()["data"] is None
+    assert ambiguous.status_code == 422 and "data" not in ambiguous.json()
     for hostile in (rb"a\u0000b", rb"\ud800"):  # JSON escapes of NUL and of a lone surrogate
         body = b'{"query": "{ viewer { id } }", "variables": {"v": "' + hostile + b'"}}'
         refused = await api.client.post("/graphql", content=body, headers={**auth, "Content-Type": "application/json"})
@@ -58,6 +65,42 @@ async def test_request_errors_have_their_status_codes(api):
     huge = {"query": QUERY, "variables": {"pad": "x" * 2_000_000}}
     response = await api.client.post("/graphql", json=huge, headers=auth)
     assert response.status_code == 413 and response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+async def test_extensions_must_be_an_object_or_absent(api):
+    auth = await _auth(api)
+    for extensions in ("x", 1, [1], True):
+        refused = await api.client.post("/graphql", json={"query": QUERY, "extensions": extensions}, headers=auth)
+        assert refused.status_code == 400 and refused.json()["errors"][0]["message"] == "`extensions` must be an object"
+        refused = await api.client.get("/graphql", params={"query": QUERY, "extensions": json.dumps(extensions)}, headers=auth)
+        assert refused.status_code == 400
+    for extensions in (None, {}, {"persistedQuery": {"version": 1}}):
+        accepted = await api.client.post("/graphql", json={"query": QUERY, "extensions": extensions}, headers=auth)
+        assert accepted.status_code == 200 and accepted.json()["data"]["viewer"]["roles"] == ["admin"]
+    # GET: an empty optional parameter is the same as none.
+    accepted = await api.client.get("/graphql", params={"query": QUERY, "variables": "", "extensions": ""}, headers=auth)
+    assert accepted.status_code == 200 and accepted.json()["data"]["viewer"]["roles"] == ["admin"]
+
+
+def _nested(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+async def test_deeply_nested_json_is_refused_with_the_nesting_limit(api):
+    auth = {**await _auth(api), "Content-Type": "application/json"}
+    query = json.dumps(QUERY)
+    for body in (_nested(1000), _nested(101), f'{{"query": {query}, "variables": {{"v": {_nested(99)}}}}}'):
+        refused = await api.client.post("/graphql", content=body, headers=auth)
+        assert refused.status_code == 400, body[:40]
+        assert refused.json()["errors"][0] == {"message": "the body nests arrays and objects more than 100 levels deep",
+                                                "extensions": {"code": "JSON_TOO_DEEP"}}
+    refused = await api.client.get("/graphql", params={"query": QUERY, "variables": '{"v": ' + _nested(1000) + "}"}, headers=auth)
+    assert refused.status_code == 400 and refused.json()["errors"][0]["extensions"]["code"] == "JSON_TOO_DEEP"
+    # 100 levels (the body, `variables` and 98 lists) pass; brackets inside strings are text.
+    for variables in (_nested(98), json.dumps({"s": "[" * 5000 + '\\"{'})):
+        body = f'{{"query": {query}, "variables": {{"v": {variables}}}}}'
+        accepted = await api.client.post("/graphql", content=body, headers=auth)
+        assert accepted.status_code == 200 and accepted.json()["data"]["viewer"]["roles"] == ["admin"], accepted.text[:200]
 
 
 async def test_ten_megabyte_bodies_are_refused_on_every_route_and_change_nothing(api):
