@@ -148,7 +148,7 @@ class Api:
             async with self.runtime.unit_of_work() as uow:
                 user = await create_user(uow.session, self.runtime.clock, display_name=f"test {role}", roles=[role],
                                          email=f"{role}@staff.example")
-                self.tokens[role] = await issue_token(uow.session, self.runtime.clock, user)
+                self.tokens[role] = await issue_token(uow.session, self.runtime.clock, self.runtime.permissions, user)
                 self.user_ids[role] = user.id
         return self.tokens[role]
 

@@ -21,6 +21,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.http.ides import get_graphql_ide_html
 
 from enishi.auth import ANONYMOUS, authenticate
+from enishi.errors import TokenExpired
 from enishi.sealing import people_read, personal_reads
 from enishi.runtime import Runtime
 from .context import Context
@@ -135,8 +136,11 @@ async def _viewer(runtime: Runtime, request: Request, document: DocumentNode | N
     if scheme.lower() != "bearer" or not token.strip():
         raise _RequestError(401, "send an API token as `Authorization: Bearer <token>`", "UNAUTHENTICATED",
                             {"WWW-Authenticate": "Bearer"})
-    async with runtime.read_session() as session:
-        viewer = await authenticate(session, runtime.permissions, token.strip())
+    try:
+        async with runtime.read_session() as session:
+            viewer = await authenticate(session, runtime.permissions, token.strip(), runtime.clock.now())
+    except TokenExpired as expired:
+        raise _RequestError(401, str(expired), expired.code, {"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
     if viewer is None:
         raise _RequestError(401, "the API token is not valid", "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"})
     return viewer

@@ -271,7 +271,7 @@ async def test_bad_ticket_input_is_refused(api):
 SUPPORT_FIELDS = {
     "Query.tickets": "support.read", "Query.ticket": "support.read", "Query.kbArticles": "support.read",
     "Query.supportMetrics": "support.metrics", "Mutation.createTicket": "support.agent", "Mutation.replyToTicket": "support.agent",
-    "Mutation.addInternalNote": "support.agent", "Mutation.updateTicket": "support.agent", "Mutation.assignTicket": "support.agent",
+    "Mutation.addInternalNote": "support.internal", "Mutation.updateTicket": "support.agent", "Mutation.assignTicket": "support.agent",
     "Mutation.mergeTickets": "support.agent", "Mutation.applyMacro": "support.agent", "Mutation.saveKbArticle": "support.agent",
     "Mutation.createSupportCalendar": "support.configure", "Mutation.createSlaPolicy": "support.configure",
     "Mutation.addEscalationRule": "support.configure", "Mutation.createSupportGroup": "support.configure",
