@@ -73,9 +73,12 @@ def _date(text: str):
     import datetime as dt
 
     try:
-        return dt.date.fromisoformat(text)
+        date = dt.date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError("give a date as YYYY-MM-DD") from None
+        date = None
+    if date is None or date.year >= 9999:  # the instant after the last day must still be a datetime
+        raise argparse.ArgumentTypeError("give a date as YYYY-MM-DD, before the year 9999")
+    return date
 
 
 def _expires_in(text: str):

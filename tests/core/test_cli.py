@@ -93,7 +93,7 @@ def test_token_create_refuses_an_unknown_scope_or_a_past_expiry_in_one_line_and_
     assert unknown.stderr.endswith("(UNKNOWN_SCOPE)\n") and unknown.stderr.count("\n") == 1
     past = enishi("token", "create", "--role", "admin", "--expires", "2020-01-31", env=env, check=False)
     assert (past.returncode, past.stderr) == (1, "enishi: the expiry must be in the future (EXPIRY_IN_PAST)\n")
-    for bad in (["--expires", "2099-02-30"], ["--expires-in", "30m"], ["--expires-in", "0d"],
+    for bad in (["--expires", "2099-02-30"], ["--expires", "9999-12-31"], ["--expires-in", "30m"], ["--expires-in", "0d"],
                 ["--expires", "2099-01-31", "--expires-in", "30d"]):
         result = enishi("token", "create", "--role", "admin", *bad, env=env, check=False)
         assert result.returncode == 2 and "Traceback" not in result.stderr, bad
