@@ -1,22 +1,26 @@
 """Users, roles, API tokens, and the viewer a request acts as."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import re
 import secrets
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .clock import Clock
-from .errors import Forbidden, InputError, UserError
+from .errors import Forbidden, InputError, TokenExpired, UserError
 from .models import ApiToken, User
 
 ROLES = ("admin", "manager", "sales", "marketing", "support", "compliance", "integration")
 # Permissions name the roles that hold them; admin holds every permission without being named.
 NON_ADMIN_ROLES = tuple(role for role in ROLES if role != "admin")
 TOKEN_PREFIX = "enishi_"
+SCOPE_FORMAT = re.compile(r"[a-z][a-z0-9_]*:[a-z][a-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -39,9 +43,18 @@ class Viewer:
 PUBLIC = "public"
 
 
+def scope_of(permission) -> str:
+    """The token scope granting a permission: its own, or one named after it (`nps.read` → `nps:read`)."""
+    if permission.scope is not None:
+        return permission.scope
+    area = permission.name.split(".")[0]
+    return f"{area}:read" if permission.name.endswith(".read") else f"{area}:write"
+
+
 class PermissionRegistry:
     def __init__(self, permissions) -> None:
         self.known = {p.name: p for p in permissions}
+        self.scopes = _grants_by_scope(permissions)
         self._by_role: dict[str, set[str]] = {role: set() for role in ROLES}
         for permission in permissions:
             for role in permission.roles:
@@ -55,6 +68,48 @@ class PermissionRegistry:
         for role in roles:
             granted |= self._by_role.get(role, set())
         return frozenset(granted)
+
+    def for_token(self, roles, scopes: Iterable[str] | None) -> frozenset[str]:
+        """What a token may do: its roles' permissions, narrowed to those its scopes grant when it
+        has scopes. `public` stays: a token never gets less than a request without one."""
+        granted = self.for_roles(roles)
+        if scopes is None:
+            return granted
+        return granted & frozenset({PUBLIC}).union(*(self.scopes.get(scope, ()) for scope in scopes))
+
+    def check_scopes(self, scopes: Iterable[str]) -> list[str]:
+        """The scopes, sorted and without repeats; an unknown one is an `UNKNOWN_SCOPE` input error."""
+        scopes = sorted(set(scopes))
+        if not scopes:
+            raise InputError(UserError("scopes", "name at least one scope, or none at all for the role's every permission",
+                                       "INVALID_SCOPE"))
+        unknown = [scope for scope in scopes if scope not in self.scopes]
+        if unknown:
+            raise InputError(UserError("scopes", f"unknown scope {unknown[0]!r}; known scopes: {', '.join(sorted(self.scopes))}",
+                                       "UNKNOWN_SCOPE"))
+        return scopes
+
+    def scope_table(self) -> str:
+        """The scopes and the permissions each grants, as the Markdown table of docs/api.md."""
+        rows = ["| scope | grants these permissions of the token's role |", "| --- | --- |"]
+        rows += [f"| `{scope}` | {', '.join(f'`{name}`' for name in sorted(granted))} |" for scope, granted in sorted(self.scopes.items())]
+        return "\n".join(rows) + "\n"
+
+
+def _grants_by_scope(permissions) -> dict[str, frozenset[str]]:
+    granted: dict[str, set[str]] = {}
+    for permission in permissions:
+        if permission.name == PUBLIC:
+            continue  # held without any token, so no scope can take it away
+        scope = scope_of(permission)
+        if not SCOPE_FORMAT.fullmatch(scope):
+            raise ValueError(f"permission {permission.name!r} names scope {scope!r}, not of the form `area:level`")
+        granted.setdefault(scope, set()).add(permission.name)
+    # As in GitHub's fine-grained tokens, write access to an area includes reading it.
+    for scope, names in granted.items():
+        if scope.endswith(":write"):
+            names |= granted.get(scope.removesuffix(":write") + ":read", set())
+    return {scope: frozenset(names) for scope, names in granted.items()}
 
 
 ANONYMOUS = Viewer(user_id=None, roles=frozenset(), permissions=frozenset({PUBLIC}))
@@ -78,28 +133,40 @@ async def create_user(session: AsyncSession, clock: Clock, *, display_name: str,
     return user
 
 
-async def issue_token(session: AsyncSession, clock: Clock, user: User, label: str = "") -> str:
-    """Create a token for `user` and return it; only its hash is kept."""
+async def issue_token(session: AsyncSession, clock: Clock, registry: PermissionRegistry, user: User, label: str = "", *,
+                      scopes: Iterable[str] | None = None, expires_at: dt.datetime | None = None) -> str:
+    """Create a token for `user` and return it; only its hash is kept. With `scopes` it holds only
+    the permissions of the user's roles that they grant; without, all of them."""
+    if scopes is not None:
+        scopes = registry.check_scopes(scopes)
+    if expires_at is not None and expires_at <= clock.now():
+        raise InputError(UserError("expiresAt", "the expiry must be in the future", "EXPIRY_IN_PAST"))
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), label=label, created_at=clock.now()))
+    # null(): SQL NULL for "no scopes", where None would store the JSON value null.
+    session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), label=label, created_at=clock.now(),
+                         scopes=null() if scopes is None else scopes, expires_at=expires_at))
     await session.flush()
     return token
 
 
-async def authenticate(session: AsyncSession, registry: PermissionRegistry, token: str) -> Viewer | None:
+async def authenticate(session: AsyncSession, registry: PermissionRegistry, token: str, now: dt.datetime) -> Viewer | None:
+    """The viewer a token acts as, or None for a token unknown, revoked or of a deactivated user;
+    `TokenExpired` for one past its expiry, so that the caller can say why."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     row = (
         await session.execute(
-            select(User.id, User.roles, User.is_active)
+            select(User.id, User.roles, User.is_active, ApiToken.scopes, ApiToken.expires_at)
             .join(ApiToken, ApiToken.user_id == User.id)
             .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
         )
     ).first()
     if row is None or not row.is_active:
         return None
+    if row.expires_at is not None and row.expires_at <= now:
+        raise TokenExpired(f"the API token expired at {row.expires_at.isoformat()}")
     roles = frozenset(row.roles)
-    return Viewer(user_id=row.id, roles=roles, permissions=registry.for_roles(roles))
+    return Viewer(user_id=row.id, roles=roles, permissions=registry.for_token(roles, row.scopes))
 
 
 def require(viewer: Viewer | None, permission: str) -> Viewer:

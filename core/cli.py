@@ -70,20 +70,90 @@ def cmd_demo(args) -> None:
         print("loaded demo data: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
 
 
+def _date(text: str):
+    import datetime as dt
+
+    try:
+        date = dt.date.fromisoformat(text)
+    except ValueError:
+        date = None
+    if date is None or date.year >= 9999:  # the instant after the last day must still be a datetime
+        raise argparse.ArgumentTypeError("give a date as YYYY-MM-DD, before the year 9999")
+    return date
+
+
+def _expires_in(text: str):
+    """`30d` or `12h` as a timedelta (for `--expires-in`)."""
+    import datetime as dt
+    import re
+
+    match = re.fullmatch(r"([1-9][0-9]{0,4})([dh])", text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError("give a number of days or hours, such as 30d or 12h")
+    number, unit = int(match[1]), match[2]
+    return dt.timedelta(days=number) if unit == "d" else dt.timedelta(hours=number)
+
+
+def _token_expiry(args, runtime):
+    """The instant `--expires` (the last day the token works, in ENISHI_TIMEZONE) or `--expires-in` names."""
+    import datetime as dt
+
+    if args.expires is not None:
+        return dt.datetime.combine(args.expires + dt.timedelta(days=1), dt.time(), tzinfo=runtime.settings.zone)
+    if args.expires_in is not None:
+        return runtime.clock.now() + args.expires_in
+    return None
+
+
 def cmd_token_create(args) -> None:
     from .auth import create_user, issue_token
+    from .errors import InputError
 
     async def run():
         runtime = await _ready_runtime()
         try:
+            expires_at = _token_expiry(args, runtime)
             async with runtime.unit_of_work() as uow:
                 user = await create_user(uow.session, runtime.clock, display_name=args.name or f"{args.role} (cli)", roles=[args.role])
-                return await issue_token(uow.session, runtime.clock, user, label="cli")
+                token = await issue_token(uow.session, runtime.clock, runtime.permissions, user, label="cli", scopes=args.scope,
+                                          expires_at=expires_at)
+            return token, expires_at and expires_at.astimezone(runtime.settings.zone)
+        except InputError as error:
+            raise SystemExit(f"enishi: {error.errors[0].message} ({error.errors[0].code})") from None
         finally:
             await runtime.close()
 
-    token = asyncio.run(run())
-    print(f"created a user with role {args.role} and its API token (shown once): {token}")
+    token, expires_at = asyncio.run(run())
+    limits = "".join([f", scoped to {', '.join(sorted(set(args.scope)))}" if args.scope else "",
+                      f", expiring {expires_at.isoformat(timespec='seconds')}" if expires_at else ""])
+    print(f"created a user with role {args.role} and its API token{limits} (shown once): {token}")
+
+
+def cmd_token_list(_args) -> None:
+    from sqlalchemy import select
+
+    from .models import ApiToken, User
+
+    async def run():
+        runtime = await _ready_runtime()
+        try:
+            zone, now = runtime.settings.zone, runtime.clock.now()
+            async with runtime.read_session() as session:
+                rows = (await session.execute(select(ApiToken, User.roles).join(User, User.id == ApiToken.user_id)
+                                              .order_by(ApiToken.created_at, ApiToken.id))).all()
+            for token, roles in rows:
+                state = ("revoked" if token.revoked_at else "expired" if token.expires_at and token.expires_at <= now else "active")
+                expires = token.expires_at.astimezone(zone).isoformat(timespec="seconds") if token.expires_at else "never"
+                print(f"{token.id}  {state}  roles {','.join(roles)}  scopes {','.join(token.scopes) if token.scopes is not None else 'all'}"
+                      f"  expires {expires}  created {token.created_at.astimezone(zone).isoformat(timespec='seconds')}")
+        finally:
+            await runtime.close()
+
+    asyncio.run(run())
+
+
+def cmd_token_scopes(_args) -> None:
+    print(_runtime().permissions.scope_table(), end="")
 
 
 def cmd_worker(args) -> None:
@@ -213,7 +283,14 @@ def build_parser(runtime_commands=()) -> argparse.ArgumentParser:
     create = token.add_parser("create", help="create a user with a role and print a new token (the last word of the output)")
     create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--name", help="display name of the new user")
+    create.add_argument("--scope", action="append", metavar="SCOPE",
+                        help="narrow the token to the role's permissions this scope grants (repeatable; `enishi token scopes` lists them)")
+    expiry = create.add_mutually_exclusive_group()
+    expiry.add_argument("--expires", type=_date, metavar="YYYY-MM-DD", help="the last day the token works (in ENISHI_TIMEZONE)")
+    expiry.add_argument("--expires-in", type=_expires_in, metavar="DURATION", help="how long the token works: 30d, 12h")
     create.set_defaults(func=cmd_token_create)
+    token.add_parser("list", help="list API tokens with their roles, scopes and expiry").set_defaults(func=cmd_token_list)
+    token.add_parser("scopes", help="print the token scopes and the permissions each grants").set_defaults(func=cmd_token_scopes)
     worker = sub.add_parser("worker", help="run the scheduled jobs of the core and the enabled plugins")
     worker.add_argument("--once", action="store_true", help="run the jobs that are due now, then exit")
     worker.add_argument("--poll", type=float, default=5.0, help="seconds between checks for due jobs")

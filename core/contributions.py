@@ -20,11 +20,17 @@ class ActivityType:
 
 @dataclass(frozen=True)
 class Permission:
-    """A named right and the roles that hold it by default (`admin` holds every permission)."""
+    """A named right and the roles that hold it by default (`admin` holds every permission).
+
+    `scope` is the token scope that grants it (`<area>:<level>`, such as `tickets:read`): a token
+    created with scopes keeps only the permissions of its role that its scopes grant, and
+    `<area>:write` grants what `<area>:read` grants too. Left out, it is `<first part of the
+    name>:read` for a name ending in `.read`, and `<first part>:write` for any other."""
 
     name: str
     description: str
     roles: tuple[str, ...]
+    scope: str | None = None
 
 
 @dataclass(frozen=True)

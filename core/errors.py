@@ -39,3 +39,7 @@ class Forbidden(EnishiError):
 
 class Unauthenticated(EnishiError):
     code = "UNAUTHENTICATED"
+
+
+class TokenExpired(Unauthenticated):
+    code = "TOKEN_EXPIRED"

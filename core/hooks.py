@@ -27,20 +27,24 @@ def enishi_migrations():
 @hookimpl
 def enishi_permissions():
     return [
-        Permission("crm.read", "Read accounts, contacts, activities and tasks", NON_ADMIN_ROLES),
-        Permission("crm.write", "Create and update accounts and contacts", ("manager", "sales", "marketing", "integration")),
-        Permission("crm.delete", "Soft-delete and restore accounts and contacts", ("manager", "sales")),
-        Permission("crm.destroy", "Destroy accounts and contacts for good", ("compliance",)),
-        Permission("crm.merge", "Merge duplicate contacts and accounts", ("manager", "sales")),
-        Permission("crm.read_deleted", "See soft-deleted records", ("manager", "compliance")),
-        Permission("activity.write", "Log and delete activities", ("manager", "sales", "marketing", "support", "integration")),
-        Permission("task.write", "Create and update tasks", ("manager", "sales", "marketing", "support")),
-        Permission("user.read", "See users", NON_ADMIN_ROLES),
-        Permission("user.manage", "Create users and tokens", ()),
+        Permission("crm.read", "Read accounts, contacts, activities and tasks", NON_ADMIN_ROLES, "contacts:read"),
+        Permission("crm.write", "Create and update accounts and contacts", ("manager", "sales", "marketing", "integration"),
+                   "contacts:write"),
+        Permission("crm.delete", "Soft-delete and restore accounts and contacts", ("manager", "sales"), "contacts:delete"),
+        Permission("crm.destroy", "Destroy accounts and contacts for good", ("compliance",), "contacts:delete"),
+        Permission("crm.merge", "Merge duplicate contacts and accounts", ("manager", "sales"), "contacts:write"),
+        Permission("crm.read_deleted", "See soft-deleted records", ("manager", "compliance"), "contacts:read"),
+        Permission("activity.write", "Log and delete activities", ("manager", "sales", "marketing", "support", "integration"),
+                   "activities:write"),
+        Permission("task.write", "Create and update tasks", ("manager", "sales", "marketing", "support"), "tasks:write"),
+        Permission("user.read", "See users", NON_ADMIN_ROLES, "users:read"),
+        Permission("user.manage", "Create users and tokens", (), "users:write"),
         Permission(PUBLIC, "Anyone, even without a token: a person's own data-subject request", NON_ADMIN_ROLES),
-        Permission("personal_data.read", "See everything held about a data subject", ("compliance",)),
-        Permission("crm.import", "Import contacts from CSV files", ("manager", "sales", "marketing", "integration")),
-        Permission("testclock.manage", "Create, advance and delete the test clock (refused in production mode)", ()),
+        Permission("personal_data.read", "See everything held about a data subject", ("compliance",), "personal_data:read"),
+        Permission("crm.import", "Import contacts from CSV files", ("manager", "sales", "marketing", "integration"),
+                   "contacts:write"),
+        Permission("testclock.manage", "Create, advance and delete the test clock (refused in production mode)", (),
+                   "testclock:write"),
     ]
 
 

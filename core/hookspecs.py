@@ -80,10 +80,13 @@ def enishi_activity_types():
 
 @hookspec
 def enishi_permissions():
-    """Return a list of `enishi.Permission(name, description, roles)`.
+    """Return a list of `enishi.Permission(name, description, roles, scope=None)`.
 
     Check them in resolvers with `info.context.require("<name>")`. A permission name used in a
-    check but contributed by no plugin is an error at the first check."""
+    check but contributed by no plugin is an error at the first check. `scope` names the token
+    scope that grants it (`<area>:read`, `<area>:write` or a narrower one); left out, it is
+    `<first part of the name>:read` for a name ending in `.read` and `…:write` otherwise. A token
+    created with scopes holds only the permissions of its role that they grant."""
 
 
 @hookspec

@@ -49,6 +49,9 @@ class ApiToken(Base):
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The scopes narrowing the user's roles (`tickets:read`, …); NULL: every permission of the roles.
+    scopes: Mapped[list | None] = mapped_column(JSONType)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Account(Base):

@@ -150,18 +150,31 @@ class Api:
             async with self.runtime.unit_of_work() as uow:
                 user = await create_user(uow.session, self.runtime.clock, display_name=f"test {role}", roles=[role],
                                          email=f"{role}@staff.example")
-                self.tokens[role] = await issue_token(uow.session, self.runtime.clock, user)
+                self.tokens[role] = await issue_token(uow.session, self.runtime.clock, self.runtime.permissions, user)
                 self.user_ids[role] = user.id
         return self.tokens[role]
 
-    async def post(self, query: str, variables: dict | None = None, *, role: str = "admin", headers: dict | None = None):
-        token = await self.token(role)
+    async def scoped_token(self, role: str, scopes=None, expires_at: dt.datetime | None = None) -> str:
+        """Another token of the role's test user, narrowed to `scopes` and expiring at `expires_at`
+        (pass it as `token=` to `post`, `graphql` or `mutate`)."""
+        from .auth import issue_token
+        from .models import User
+
+        await self.token(role)
+        async with self.runtime.unit_of_work() as uow:
+            user = await uow.session.get(User, self.user_ids[role])
+            return await issue_token(uow.session, self.runtime.clock, self.runtime.permissions, user, scopes=scopes,
+                                     expires_at=expires_at)
+
+    async def post(self, query: str, variables: dict | None = None, *, role: str = "admin", headers: dict | None = None,
+                   token: str | None = None):
+        token = token or await self.token(role)
         return await self.client.post("/graphql", json={"query": query, "variables": variables or {}},
                                       headers={"Authorization": f"Bearer {token}", **(headers or {})})
 
-    async def graphql(self, query: str, variables: dict | None = None, *, role: str = "admin") -> dict:
+    async def graphql(self, query: str, variables: dict | None = None, *, role: str = "admin", token: str | None = None) -> dict:
         """The `data` of a query that must succeed without errors."""
-        response = await self.post(query, variables, role=role)
+        response = await self.post(query, variables, role=role, token=token)
         body = response.json()
         assert response.status_code == 200 and not body.get("errors"), body
         return body["data"]
@@ -172,11 +185,11 @@ class Api:
         assert body.get("errors"), body
         return body["errors"]
 
-    async def mutate(self, name: str, input: dict, selection: str = "", *, role: str = "admin") -> dict:
+    async def mutate(self, name: str, input: dict, selection: str = "", *, role: str = "admin", token: str | None = None) -> dict:
         """Run mutation `name(input:)`; returns its payload (with `userErrors`)."""
         query = (f"mutation($input: {name[0].upper()}{name[1:]}Input!) {{ {name}(input: $input) "
                  f"{{ {selection} userErrors {{ field message code }} }} }}")
-        return (await self.graphql(query, {"input": input}, role=role))[name]
+        return (await self.graphql(query, {"input": input}, role=role, token=token))[name]
 
 
 class ServerUrl(str):

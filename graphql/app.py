@@ -21,6 +21,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.http.ides import get_graphql_ide_html
 
 from enishi.auth import ANONYMOUS, authenticate
+from enishi.errors import TokenExpired
 from enishi.sealing import people_read, personal_reads
 from enishi.runtime import Runtime
 from .context import Context
@@ -142,8 +143,11 @@ async def _viewer(runtime: Runtime, header: str):
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthenticated("send an API token as `Authorization: Bearer <token>`")
-    async with runtime.read_session() as session:
-        viewer = await authenticate(session, runtime.permissions, token.strip())
+    try:
+        async with runtime.read_session() as session:
+            viewer = await authenticate(session, runtime.permissions, token.strip(), runtime.clock.now())
+    except TokenExpired as expired:
+        raise _RequestError(401, str(expired), expired.code, {"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
     if viewer is None:
         raise _unauthenticated("the API token is not valid")
     return viewer

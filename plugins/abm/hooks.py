@@ -58,11 +58,13 @@ def enishi_graphql_type_fields():
 @hookimpl
 def enishi_permissions():
     return [
-        Permission("abm.read", "See target accounts, tiers, stages and engagement", NON_ADMIN_ROLES),
-        Permission("abm.read_people", "See buying committees (roles are personal data)", ("manager", "sales", "marketing")),
-        Permission("abm.write", "Target accounts, departments, buying roles, account plans", ("manager", "sales", "marketing")),
-        Permission("abm.configure", "Change the engagement formula and ICP rules", ("manager", "marketing")),
-        Permission("abm.export", "Export audiences of target accounts' contacts", ("manager", "marketing")),
+        Permission("abm.read", "See target accounts, tiers, stages and engagement", NON_ADMIN_ROLES, "abm:read"),
+        Permission("abm.read_people", "See buying committees (roles are personal data)", ("manager", "sales", "marketing"),
+                   "abm:read"),
+        Permission("abm.write", "Target accounts, departments, buying roles, account plans", ("manager", "sales", "marketing"),
+                   "abm:write"),
+        Permission("abm.configure", "Change the engagement formula and ICP rules", ("manager", "marketing"), "abm:configure"),
+        Permission("abm.export", "Export audiences of target accounts' contacts", ("manager", "marketing"), "abm:write"),
     ]
 
 

@@ -47,11 +47,12 @@ def enishi_graphql_type_fields():
 @hookimpl
 def enishi_permissions():
     return [
-        Permission("loyalty.read", "See memberships, balances and ledgers", NON_ADMIN_ROLES),
+        Permission("loyalty.read", "See memberships, balances and ledgers", NON_ADMIN_ROLES, "loyalty:read"),
         Permission("loyalty.operate", "Enrol, earn, spend, record purchases and refunds, redeem",
-                   ("manager", "sales", "marketing", "support", "integration")),
-        Permission("loyalty.adjust", "Adjust balances by hand, with a reason", ("manager",)),
-        Permission("loyalty.configure", "Manage programs, tiers, earning rules and rewards", ("manager", "marketing")),
+                   ("manager", "sales", "marketing", "support", "integration"), "loyalty:write"),
+        Permission("loyalty.adjust", "Adjust balances by hand, with a reason", ("manager",), "loyalty:write"),
+        Permission("loyalty.configure", "Manage programs, tiers, earning rules and rewards", ("manager", "marketing"),
+                   "loyalty:configure"),
     ]
 
 

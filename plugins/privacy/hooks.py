@@ -57,13 +57,14 @@ def enishi_graphql_type_fields():
 
 @hookimpl
 def enishi_permissions():
-    return [Permission("privacy.consent.read", "See consent states and history", NON_ADMIN_ROLES),
+    return [Permission("privacy.consent.read", "See consent states and history", NON_ADMIN_ROLES, "consent:read"),
             Permission("privacy.consent.write", "Record and withdraw consent", ("manager", "sales", "marketing", "support", "compliance",
-                                                                                "integration")),
-            Permission("privacy.request.intake", "Take a data-subject request from a person (phone, letter)", ("support", "compliance")),
+                                                                                "integration"), "consent:write"),
+            Permission("privacy.request.intake", "Take a data-subject request from a person (phone, letter)", ("support", "compliance"),
+                       "privacy:requests"),
             Permission("privacy.request.manage", "Review, run, extend and close data-subject requests; legal holds; restriction",
-                       ("compliance",)),
-            Permission("privacy.audit", "Read and verify the access log", ("compliance",))]
+                       ("compliance",), "privacy:requests"),
+            Permission("privacy.audit", "Read and verify the access log", ("compliance",), "privacy:audit")]
 
 
 @hookimpl

@@ -50,12 +50,15 @@ def enishi_graphql_type_fields():
 def enishi_permissions():
     return [
         Permission("support.read", "See tickets and published knowledge base articles",
-                   ("manager", "sales", "marketing", "support", "compliance", "integration")),
-        Permission("support.agent", "Work tickets: create, reply, internal notes, assign, merge, macros, KB drafts",
-                   (*AGENTS, "integration")),
+                   ("manager", "sales", "marketing", "support", "compliance", "integration"), "tickets:read"),
+        Permission("support.agent", "Work tickets: create, reply, assign, merge, macros, KB drafts", (*AGENTS, "integration"),
+                   "tickets:write"),
+        # Apart from support.agent so that a token can work tickets without seeing what agents
+        # write to each other about the customer.
+        Permission("support.internal", "Read and write internal notes on tickets", (*AGENTS, "integration"), "tickets:internal"),
         Permission("support.configure", "Manage SLA policies, calendars, escalation rules, groups, macros, KB categories",
-                   ("manager",)),
-        Permission("support.metrics", "See support metrics", AGENTS),
+                   ("manager",), "tickets:configure"),
+        Permission("support.metrics", "See support metrics", AGENTS, "tickets:read"),
     ]
 
 

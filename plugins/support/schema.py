@@ -110,12 +110,12 @@ class SupportTicket(relay.Node):
         row = await load_row(info.context, orm.SupportGroup, self._row.group_id) if self._row.group_id else None
         return SupportGroup.from_row(row) if row else None
 
-    @strawberry.field(description="Public replies and internal notes, oldest first. Internal notes need `support.agent`.")
+    @strawberry.field(description="Public replies and internal notes, oldest first. Internal notes need `support.internal`.")
     async def articles(self, info: Info) -> list[SupportArticle]:
         rows = await ARTICLES.load(info.context, self._row.id)
-        agent = info.context.can("support.agent")
+        internal = info.context.can("support.internal")
         return [SupportArticle(public=r.public, author_type=r.author_type, channel=r.channel, created_at=r.created_at, _row=r)
-                for r in rows if r.public or agent]
+                for r in rows if r.public or internal]
 
     @strawberry.field(description="SLA timers of the ticket's policy, computed now from its history.")
     async def timers(self, info: Info) -> list[SupportTimer]:
@@ -487,7 +487,7 @@ class SupportMutation:
         async def work(uow):
             return (await service.reply(uow, _ticket_id(input.ticket_id), input.body, public=False)).ticket_id
 
-        return await _ticket_payload(info, "support.agent", work)
+        return await _ticket_payload(info, "support.internal", work)
 
     @strawberry.mutation
     async def update_ticket(self, info: Info, input: UpdateTicketInput) -> SupportTicketPayload:

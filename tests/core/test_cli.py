@@ -63,6 +63,50 @@ def test_token_create_rejects_unknown_roles(enishi_fresh_database_url):
     assert result.returncode != 0 and "invalid choice" in result.stderr
 
 
+async def test_token_create_narrows_a_token_to_scopes_until_its_last_day(enishi_fresh_database_url, enishi_api):
+    env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url}
+    enishi("db", "upgrade", env=env)
+    created = enishi("token", "create", "--role", "integration", "--scope", "tickets:read", "--scope", "contacts:read",
+                     "--scope", "tickets:read", "--expires", "2099-01-31", env=env).stdout
+    assert "scoped to contacts:read, tickets:read, expiring 2099-02-01T00:00:00+09:00 (shown once)" in created
+    enishi("token", "create", "--role", "sales", "--expires-in", "12h", env=env)
+    enishi("token", "create", "--role", "admin", env=env)
+    listed = [line.split("  ", 1)[1] for line in enishi("token", "list", env=env).stdout.splitlines()]
+    assert listed[0].startswith("active  roles integration  scopes contacts:read,tickets:read  expires 2099-02-01T00:00:00+09:00")
+    assert listed[1].startswith("active  roles sales  scopes all  expires ") and "expires never" not in listed[1]
+    assert listed[2].startswith("active  roles admin  scopes all  expires never")
+    api = await enishi_api(database_url=enishi_fresh_database_url)
+    query = "{ tickets { totalCount } contacts { totalCount } }"
+    body = (await api.post(query, token=created.split()[-1])).json()
+    assert body == {"data": {"tickets": {"totalCount": 0}, "contacts": {"totalCount": 0}}}
+    refused = (await api.post("{ loyaltyPrograms { name } }", token=created.split()[-1])).json()
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_token_create_refuses_an_unknown_scope_or_a_past_expiry_in_one_line_and_creates_nothing(enishi_fresh_database_url):
+    env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url}
+    enishi("db", "upgrade", env=env)
+    unknown = enishi("token", "create", "--role", "integration", "--scope", "tickets:read", "--scope", "tickets:delete", env=env,
+                     check=False)
+    assert unknown.returncode == 1 and unknown.stdout == ""
+    assert unknown.stderr.startswith("enishi: unknown scope 'tickets:delete'; known scopes: abm:configure, ")
+    assert unknown.stderr.endswith("(UNKNOWN_SCOPE)\n") and unknown.stderr.count("\n") == 1
+    past = enishi("token", "create", "--role", "admin", "--expires", "2020-01-31", env=env, check=False)
+    assert (past.returncode, past.stderr) == (1, "enishi: the expiry must be in the future (EXPIRY_IN_PAST)\n")
+    for bad in (["--expires", "2099-02-30"], ["--expires", "9999-12-31"], ["--expires-in", "30m"], ["--expires-in", "0d"],
+                ["--expires", "2099-01-31", "--expires-in", "30d"]):
+        result = enishi("token", "create", "--role", "admin", *bad, env=env, check=False)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, bad
+        assert result.stderr.splitlines()[-1].startswith("enishi token create: error: argument --expires"), (bad, result.stderr)
+    assert enishi("token", "list", env=env).stdout == ""  # no user and no token left behind
+
+
+def test_committed_scope_table_matches_the_permissions_of_every_bundled_plugin():
+    table = enishi("token", "scopes", env={}).stdout
+    assert "| `tickets:internal` | `support.internal` |" in table
+    assert table in (ROOT / "docs" / "api.md").read_text(encoding="utf-8"), "the scopes changed: paste `enishi token scopes` into docs/api.md"
+
+
 def test_plugins_lists_bundled_plugins_with_version_and_hooks():
     out = enishi("plugins", env={}).stdout
     for name in ("core", "abm", "loyalty", "privacy", "support"):

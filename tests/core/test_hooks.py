@@ -200,6 +200,12 @@ async def test_hook_enishi_permissions(plugged):
     assert (await api.graphql("{ hookTestNotes { text } }", role="sales"))["hookTestNotes"]
     errors = await api.errors("{ hookTestNotes { text } }", role="support")
     assert errors[0]["extensions"]["code"] == "FORBIDDEN"
+    # Declared without a scope, `hooktest.read` is granted by `hooktest:read`, named after it.
+    assert api.runtime.permissions.scopes["hooktest:read"] == {"hooktest.read"}
+    scoped = await api.scoped_token("sales", ["hooktest:read"])
+    assert (await api.graphql("{ hookTestNotes { text } }", token=scoped))["hookTestNotes"]
+    narrowed = await api.post("{ hookTestNotes { text } }", token=await api.scoped_token("sales", ["contacts:read"]))
+    assert narrowed.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 async def test_hook_enishi_scheduled_jobs(plugged):

@@ -3,7 +3,9 @@
 The operations are generated from the live schema: required arguments get placeholder values of
 their type (ids of records that do not exist), so a field added by anyone is called here without
 anyone writing a query for it. A field without a permission decision in one of the tables fails
-the first test; a field that forgets to check its permission fails the second."""
+the first test; a field that forgets to check its permission fails the second. Scoped tokens go
+through the same matrix: a field answers exactly when its permission is both the role's and granted
+by one of the token's scopes (the registry's scope table, which `docs/api.md` shows)."""
 import pytest
 from graphql import (
     GraphQLEnumType,
@@ -23,6 +25,10 @@ from tests.plugins.loyalty.test_rewards_and_people import LOYALTY_FIELDS
 from tests.plugins.privacy.test_requests import PRIVACY_FIELDS
 from tests.plugins.support.test_tickets import SUPPORT_FIELDS
 
+# (role, scopes): the integration role narrowed each way, and roles holding what it lacks.
+SCOPED = [("integration", ("tickets:read", "contacts:read")), ("integration", ("tickets:write", "loyalty:read", "consent:write")),
+          ("integration", ("tickets:internal", "contacts:write", "activities:write")), ("manager", ("loyalty:write", "abm:configure")),
+          ("admin", ("privacy:requests", "users:read", "contacts:delete"))]
 DECISIONS = {**{field: permission for field, (permission, _) in FIELD_PERMISSIONS.items()},
              **ABM_FIELDS, **LOYALTY_FIELDS, **PRIVACY_FIELDS, **SUPPORT_FIELDS}
 NO_SUCH_ID = '"Q29udGFjdDowMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDA="'  # a Contact that does not exist
@@ -68,20 +74,32 @@ async def test_every_root_field_of_the_composed_schema_has_a_permission_decision
     assert set(operations(api.runtime.schema._schema)) == set(DECISIONS)
 
 
-@pytest.mark.parametrize("role", ROLES)
-async def test_each_role_is_refused_exactly_the_root_fields_it_lacks_permission_for(api, role):
-    granted = api.runtime.permissions.for_roles([role])
+async def _refused_exactly_what_is_not_granted(api, granted: frozenset[str], token: str) -> None:
     for field, operation in operations(api.runtime.schema._schema).items():
-        response = await api.post(operation, role=role)
+        response = await api.post(operation, token=token)
         assert response.status_code == 200, (field, response.text)
         body = response.json()
         codes = [error.get("extensions", {}).get("code") for error in body.get("errors", [])]
-        assert "INTERNAL_ERROR" not in codes, (field, role, body)
+        assert "INTERNAL_ERROR" not in codes, (field, body)
         permission = DECISIONS[field]
         if permission is None or permission in granted:
-            assert "FORBIDDEN" not in codes, (field, role, body)
+            assert "FORBIDDEN" not in codes, (field, body)
         else:
-            assert codes == ["FORBIDDEN"], (field, role, operation, body)
+            assert codes == ["FORBIDDEN"], (field, operation, body)
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_each_role_is_refused_exactly_the_root_fields_it_lacks_permission_for(api, role):
+    await _refused_exactly_what_is_not_granted(api, api.runtime.permissions.for_roles([role]), await api.token(role))
+
+
+@pytest.mark.parametrize(("role", "scopes"), SCOPED, ids=["+".join((role, *scopes)) for role, scopes in SCOPED])
+async def test_a_scoped_token_is_refused_exactly_the_root_fields_its_role_or_its_scopes_lack(api, role, scopes):
+    registry = api.runtime.permissions
+    by_scopes = frozenset({PUBLIC}).union(*(registry.scopes[scope] for scope in scopes))  # public needs no scope
+    granted = registry.for_roles([role]) & by_scopes
+    assert granted and granted != registry.for_roles([role])  # each set narrows the role without emptying it
+    await _refused_exactly_what_is_not_granted(api, granted, await api.scoped_token(role, scopes))
 
 
 async def test_without_a_token_only_the_public_root_fields_answer(api):

@@ -157,6 +157,20 @@ async def test_every_loyalty_root_field_has_a_permission(enishi_api):
     assert await root_fields_added_by(enishi_api, "loyalty") == set(LOYALTY_FIELDS)
 
 
+async def test_an_integration_token_spends_points_only_with_the_loyalty_write_scope(api):
+    member_id = await member(api, await program(api))
+    await earn(api, member_id, 100)
+    balance = "query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance } } }"
+    spend = "mutation($input: SpendPointsInput!) { spendPoints(input: $input) { member { balance } userErrors { code } } }"
+    spending = {"input": {"memberId": member_id, "amount": 30}}
+    reading = await api.scoped_token("integration", ["loyalty:read", "contacts:read"])
+    assert (await api.graphql(balance, {"id": member_id}, token=reading))["node"]["balance"] == 100
+    refused = (await api.post(spend, spending, token=reading)).json()
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN" and refused["data"] is None
+    writing = await api.scoped_token("integration", ["loyalty:write"])
+    assert (await api.graphql(spend, spending, token=writing))["spendPoints"] == {"member": {"balance": 70}, "userErrors": []}
+
+
 @pytest.mark.parametrize("role", ROLES)
 async def test_roles_reach_loyalty_mutations_per_their_permissions(api, role):
     program_id = await program(api)

@@ -70,6 +70,27 @@ async def test_public_messages_reach_the_core_timeline_and_internal_notes_do_not
     assert [a["body"] for a in sales_view["node"]["articles"]] == ["請求書が届きません", "再送しました"]  # no internal note
 
 
+async def test_internal_notes_need_the_tickets_internal_scope_on_an_integration_token(api):
+    ticket = await _ticket(api, body="請求書が届きません")
+    articles = "query($id: ID!) { node(id: $id) { ... on SupportTicket { articles { public body } } } }"
+    note = {"ticketId": ticket["id"], "body": "経理に確認済み"}
+    working = await api.scoped_token("integration", ["tickets:write"])
+    assert (await api.mutate("replyToTicket", {"ticketId": ticket["id"], "body": "再送しました"}, "ticket { id }", token=working)
+            )["userErrors"] == []
+    refused = await api.post("mutation($input: AddInternalNoteInput!) { addInternalNote(input: $input) { ticket { id } } }",
+                             {"input": note}, token=working)
+    assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    noting = await api.scoped_token("integration", ["tickets:read", "tickets:internal"])
+    assert (await api.mutate("addInternalNote", note, "ticket { id }", token=noting))["userErrors"] == []
+    reading = await api.scoped_token("integration", ["tickets:read"])
+    seen = {"tickets:read": reading, "tickets:write": working, "tickets:read+internal": noting, "the whole role": await api.token("integration")}
+    bodies = {name: [a["body"] for a in (await api.graphql(articles, {"id": ticket["id"]}, token=token))["node"]["articles"]]
+              for name, token in seen.items()}
+    public = ["請求書が届きません", "再送しました"]
+    assert bodies == {"tickets:read": public, "tickets:write": public, "tickets:read+internal": [*public, "経理に確認済み"],
+                      "the whole role": [*public, "経理に確認済み"]}
+
+
 async def test_a_customer_reply_reopens_a_solved_ticket_and_cancels_its_survey(api):
     ticket = await _ticket(api, body="質問")
     await _reply(api, ticket["id"], "回答")
@@ -271,7 +292,7 @@ async def test_bad_ticket_input_is_refused(api):
 SUPPORT_FIELDS = {
     "Query.tickets": "support.read", "Query.ticket": "support.read", "Query.kbArticles": "support.read",
     "Query.supportMetrics": "support.metrics", "Mutation.createTicket": "support.agent", "Mutation.replyToTicket": "support.agent",
-    "Mutation.addInternalNote": "support.agent", "Mutation.updateTicket": "support.agent", "Mutation.assignTicket": "support.agent",
+    "Mutation.addInternalNote": "support.internal", "Mutation.updateTicket": "support.agent", "Mutation.assignTicket": "support.agent",
     "Mutation.mergeTickets": "support.agent", "Mutation.applyMacro": "support.agent", "Mutation.saveKbArticle": "support.agent",
     "Mutation.createSupportCalendar": "support.configure", "Mutation.createSlaPolicy": "support.configure",
     "Mutation.addEscalationRule": "support.configure", "Mutation.createSupportGroup": "support.configure",
