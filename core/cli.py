@@ -87,15 +87,15 @@ def cmd_token_create(args) -> None:
 
 def cmd_worker(args) -> None:
     from . import logs
-    from .worker import run_due_jobs, run_forever
+    from .worker import run_every_job, run_forever
 
     async def run():
         runtime = await _ready_runtime()
         logs.configure(runtime.settings.log_level)
         try:
             if args.once:
-                ran = await run_due_jobs(runtime)
-                print("ran: " + (", ".join(ran) or "nothing was due"))
+                ran = await run_every_job(runtime)
+                print("ran: " + (", ".join(ran) or "nothing (every job is running in another worker)"))
             else:
                 await run_forever(runtime, args.poll)
         finally:
@@ -214,8 +214,9 @@ def build_parser(runtime_commands=()) -> argparse.ArgumentParser:
     create.add_argument("--name", help="display name of the new user")
     create.set_defaults(func=cmd_token_create)
     worker = sub.add_parser("worker", help="run the scheduled jobs of the core and the enabled plugins")
-    worker.add_argument("--once", action="store_true", help="run the jobs that are due now, then exit")
-    worker.add_argument("--poll", type=float, default=5.0, help="seconds between checks for due jobs")
+    worker.add_argument("--once", action="store_true", help="run every job now, due or not, then exit")
+    worker.add_argument("--poll", type=float, default=5.0,
+                        help="seconds between checks for due jobs (waiting mail and webhooks are delivered within a second)")
     worker.set_defaults(func=cmd_worker)
     sub.add_parser("schema", help="print the composed GraphQL SDL").set_defaults(func=cmd_schema)
     sub.add_parser("plugins", help="list installed plugins with version and hooks").set_defaults(func=cmd_plugins)
