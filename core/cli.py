@@ -1,16 +1,57 @@
-"""The `enishi` command line."""
+"""The `enishi` command line.
+
+Every failure is one line on stderr, `enishi: error: …`, and a non-zero exit status: 2 for bad
+usage or configuration, 1 for anything else. A traceback buries the message, and an unexpected
+exception's message may quote personal data (a value that failed), so unexpected errors are named
+by type only; `ENISHI_DEBUG=1` lets them through with their traceback, for developers."""
 from __future__ import annotations
 
 import argparse
 import asyncio
 import base64
 import inspect
+import os
+import signal
 import sys
 import uuid
 
 from .auth import ROLES
+from .errors import InputError
 from .plugin_host import PluginError
 from .settings import ConfigError, Settings
+
+
+class CommandError(Exception):
+    """A command could not do what it was asked: the message is the whole explanation."""
+
+
+class Progress:
+    """Progress of long work on stderr (stdout stays the command's result): one line rewritten in
+    place on a terminal; elsewhere (a log, CI) a line per tenth of each stage, so the log is not
+    flooded yet shows the work moving."""
+
+    STEPS = 10
+
+    def __init__(self, stream=None) -> None:
+        self.stream = stream or sys.stderr
+        self.in_place = self.stream.isatty()
+        self.shown: tuple[str, int] | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        step = done * self.STEPS // max(total, 1)
+        if self.in_place:
+            self.stream.write(f"\r\033[K{stage}: {done}/{total}")
+        elif (stage, step) != self.shown:
+            self.stream.write(f"{stage}: {done}/{total}\n")
+        else:
+            return
+        self.shown = (stage, step)
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.in_place and self.shown is not None:
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 def _runtime():
@@ -58,9 +99,11 @@ def cmd_demo(args) -> None:
 
     async def run():
         runtime = await _ready_runtime()
+        progress = Progress()
         try:
-            return await load_demo(runtime, scale=args.scale, seed=args.seed, force=args.force)
+            return await load_demo(runtime, scale=args.scale, seed=args.seed, force=args.force, progress=progress)
         finally:
+            progress.close()
             await runtime.close()
 
     counts = asyncio.run(run())
@@ -158,15 +201,15 @@ def cmd_token_scopes(_args) -> None:
 
 def cmd_worker(args) -> None:
     from . import logs
-    from .worker import run_due_jobs, run_forever
+    from .worker import run_every_job, run_forever
 
     async def run():
         runtime = await _ready_runtime()
         logs.configure(runtime.settings.log_level)
         try:
             if args.once:
-                ran = await run_due_jobs(runtime)
-                print("ran: " + (", ".join(ran) or "nothing was due"))
+                ran = await run_every_job(runtime)
+                print("ran: " + (", ".join(ran) or "nothing (every job is running in another worker)"))
             else:
                 await run_forever(runtime, args.poll)
         finally:
@@ -204,11 +247,12 @@ def cmd_import(args) -> None:
     from .services.imports import create_import, run_import
 
     if bool(args.file) == bool(args.resume):
-        raise SystemExit("enishi: give a CSV file, or --resume with an import id")
+        raise CommandError("give a CSV file, or --resume with an import id")
     try:
         resume_id = _import_id(args.resume) if args.resume else None
     except ValueError:
-        raise SystemExit("enishi: --resume needs an import id (the UUID, or the ContactImport id GraphQL gave)") from None
+        raise CommandError("--resume needs an import id (the UUID, or the ContactImport id GraphQL gave)") from None
+    source = None if resume_id else Path(args.file).read_bytes()  # a missing file is reported before the database is touched
 
     async def work():
         runtime = await _ready_runtime()
@@ -217,17 +261,17 @@ def cmd_import(args) -> None:
                 job_id = resume_id
             else:
                 async with runtime.unit_of_work() as uow:
-                    job_id = (await create_import(uow, Path(args.file).read_bytes(), Path(args.file).name)).id
+                    job_id = (await create_import(uow, source, Path(args.file).name)).id
                 print(f"import {job_id}: started (resume with `enishi import --resume {job_id}` if interrupted)", flush=True)
             job = await run_import(runtime, job_id, take_over=resume_id is not None,
                                    progress=lambda j: print(f"{j.processed_rows}/{j.total_rows} rows", flush=True))
             if job is None:
-                raise SystemExit(f"enishi: import {job_id} is not waiting to run (finished, or running elsewhere)")
+                raise CommandError(f"import {job_id} is not waiting to run (finished, or running elsewhere)")
             print(f"import {job.id}: {job.created_count} created, {job.duplicate_count} duplicates, {job.error_count} rows with errors")
             for error in job.errors[:20]:
                 print(f"  row {error['row']}: {error['field']} {error['code']}")
         except InputError as error:
-            raise SystemExit(f"enishi: {args.file}: {error.errors[0].message} ({error.errors[0].code})") from None
+            raise CommandError(f"{args.file}: {error.errors[0].message} ({error.errors[0].code})") from None
         finally:
             await runtime.close()
 
@@ -258,8 +302,16 @@ def cmd_hooks_doc(_args) -> None:
 BUILTIN_COMMANDS = ("serve", "db", "demo", "import", "keys", "token", "worker", "schema", "plugins", "hooks-doc", "-h", "--help")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors on one line like every other error (subcommands' parsers
+    are made by the same class)."""
+
+    def error(self, message: str):
+        self.exit(2, f"enishi: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser(runtime_commands=()) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="enishi", description="Enishi CRM framework")
+    parser = _Parser(prog="enishi", description="Enishi CRM framework")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the GraphQL API with uvicorn")
     serve.add_argument("--host", default="127.0.0.1")
@@ -292,8 +344,9 @@ def build_parser(runtime_commands=()) -> argparse.ArgumentParser:
     token.add_parser("list", help="list API tokens with their roles, scopes and expiry").set_defaults(func=cmd_token_list)
     token.add_parser("scopes", help="print the token scopes and the permissions each grants").set_defaults(func=cmd_token_scopes)
     worker = sub.add_parser("worker", help="run the scheduled jobs of the core and the enabled plugins")
-    worker.add_argument("--once", action="store_true", help="run the jobs that are due now, then exit")
-    worker.add_argument("--poll", type=float, default=5.0, help="seconds between checks for due jobs")
+    worker.add_argument("--once", action="store_true", help="run every job now, due or not, then exit")
+    worker.add_argument("--poll", type=float, default=5.0,
+                        help="seconds between checks for due jobs (waiting mail and webhooks are delivered within a second)")
     worker.set_defaults(func=cmd_worker)
     sub.add_parser("schema", help="print the composed GraphQL SDL").set_defaults(func=cmd_schema)
     sub.add_parser("plugins", help="list installed plugins with version and hooks").set_defaults(func=cmd_plugins)
@@ -321,6 +374,19 @@ def _plugin_command(command):
     return run
 
 
+def _explain(exc: Exception) -> tuple[int, str]:
+    """The exit status and the one-line message for an error that ended a command."""
+    if isinstance(exc, (ConfigError, PluginError)):
+        return 2, str(exc)
+    if isinstance(exc, CommandError):
+        return 1, str(exc)
+    if isinstance(exc, InputError):  # messages name fields and codes, never values
+        return 1, "; ".join(f"{e.field}: {e.message} ({e.code})" if e.field else f"{e.message} ({e.code})" for e in exc.errors)
+    if isinstance(exc, OSError) and exc.strerror:  # a file that is missing, unreadable or a directory; a refused connection
+        return 1, f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return 1, f"unexpected {type(exc).__name__} (set ENISHI_DEBUG=1 to see its traceback)"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -331,11 +397,21 @@ def main(argv: list[str] | None = None) -> int:
             plugin_commands = PluginHost(Settings.from_env()).contributions("enishi_cli_commands")
         args = build_parser(plugin_commands).parse_args(argv)
         args.func(args)
-    except (ConfigError, PluginError) as exc:
-        print(f"enishi: {exc}", file=sys.stderr)
-        return 2
+        sys.stdout.flush()  # a reader gone away shows here, not as an error at interpreter exit
+    except BrokenPipeError:
+        # `enishi schema | head`: the reader has all it wanted. Python's documented way out: point
+        # stdout at devnull, so the flush at exit does not fail again; the status a shell gives a
+        # process killed by SIGPIPE.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if os.environ.get("ENISHI_DEBUG"):
+            raise
+        status, message = _explain(exc)
+        print("enishi: error: " + " ".join(message.split()), file=sys.stderr)
+        return status
     return 0
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Callable
 
 from sqlalchemy import func, select
 
@@ -57,11 +58,14 @@ CHUNK = 5_000
 ACTIVITIES_PER_CONTACT = 10
 
 
-async def load_demo(runtime, *, scale: int = 200, seed: int = 20241, force: bool = False) -> dict | None:
+async def load_demo(runtime, *, scale: int = 200, seed: int = 20241, force: bool = False,
+                    progress: Callable[[str, int, int], None] | None = None) -> dict | None:
     """Load `scale` contacts, scale/4 accounts (a fifth of them subsidiaries), 10×scale activities
     and scale/4 tasks, then each plugin's share. The core's rows are bulk-inserted in chunks, each
-    its own transaction, with the same normalisation and search text the services would store."""
+    its own transaction, with the same normalisation and search text the services would store.
+    `progress(stage, done, total)` is told after each chunk (a million contacts take many minutes)."""
     rng = random.Random(seed)
+    report = progress or (lambda stage, done, total: None)
     async with runtime.read_session() as session:
         if not force and (await session.execute(select(func.count()).select_from(Contact))).scalar_one():
             return None
@@ -70,12 +74,14 @@ async def load_demo(runtime, *, scale: int = 200, seed: int = 20241, force: bool
         users = [await create_user(uow.session, runtime.clock, display_name=name, roles=[role])
                  for name, role in (("営業 一課 (demo)", "sales"), ("Sales Two (demo)", "sales"), ("Marketing (demo)", "marketing"))]
     account_ids: list = []
-    for first in range(0, max(scale // 4, 1), CHUNK):
+    accounts = max(scale // 4, 1)
+    for first in range(0, accounts, CHUNK):
         rows = []
-        for i in range(first, min(first + CHUNK, max(scale // 4, 1))):
+        for i in range(first, min(first + CHUNK, accounts)):
             rows.append(_account_row(_account_data(rng, i, account_ids, users), now - dt.timedelta(days=rng.randrange(0, 720))))
             account_ids.append(rows[-1]["id"])
         await _insert(runtime, {Account: rows})
+        report("accounts", len(account_ids), accounts)
     contact_ids: list = []
     for first in range(0, scale, CHUNK):
         batch = {Contact: [], SubjectKey: [], ContactEmail: [], ContactPhone: [], ContactSearchToken: [], ContactAccount: []}
@@ -84,24 +90,29 @@ async def load_demo(runtime, *, scale: int = 200, seed: int = 20241, force: bool
                           now - dt.timedelta(days=rng.randrange(0, 720)))
             contact_ids.append(batch[Contact][-1]["id"])
         await _insert(runtime, batch)
-    for first in range(0, scale * ACTIVITIES_PER_CONTACT, CHUNK):
+        report("contacts", len(contact_ids), scale)
+    activities = scale * ACTIVITIES_PER_CONTACT
+    for first in range(0, activities, CHUNK):
         batch = {Activity: [], ActivityKey: [], ActivityTarget: []}
-        for _ in range(first, min(first + CHUNK, scale * ACTIVITIES_PER_CONTACT)):
+        for _ in range(first, min(first + CHUNK, activities)):
             _activity_rows(batch, rng, contact_ids, users, now)
         await _insert(runtime, batch)
+        report("activities", min(first + CHUNK, activities), activities)
     tasks: dict = {Task: [], TaskKey: []}
-    for _ in range(max(scale // 4, 1)):
+    for _ in range(accounts):
         _add(tasks, Task.bulk_rows({"id": new_id(), "status": "open", "contact_id": rng.choice(contact_ids), "assignee_id": rng.choice(users).id,
                                     "due_at": now + dt.timedelta(days=rng.randrange(-3, 30), hours=rng.randrange(0, 8)), "created_at": now},
                                    title=rng.choice(["見積もりをフォロー", "Send the contract", "日程調整", "Prepare the demo"])))
     await _insert(runtime, tasks)
+    report("tasks", accounts, accounts)
     async with runtime.unit_of_work() as uow:
         await runtime.plugins.call("enishi_demo_data", uow=uow, rng=rng,
                                    account_ids=_sample(rng, account_ids, PLUGIN_SAMPLE_CONTACTS // 4),
                                    contact_ids=_sample(rng, contact_ids, PLUGIN_SAMPLE_CONTACTS))
+    report("plugins' data", 1, 1)
     await analyze(runtime.engine)
     return {"users": len(users), "accounts": len(account_ids), "contacts": len(contact_ids),
-            "activities": scale * ACTIVITIES_PER_CONTACT, "tasks": max(scale // 4, 1)}
+            "activities": activities, "tasks": accounts}
 
 
 def _sample(rng: random.Random, ids: list, k: int) -> list:

@@ -39,10 +39,21 @@ async def deliver_pending(runtime) -> int:
             return delivered
 
 
+def _due(now) -> tuple:
+    """Undelivered, not given up, and neither leased to a worker nor backing off."""
+    return (OutboxEvent.delivered_at.is_(None), OutboxEvent.attempts < MAX_ATTEMPTS,
+            OutboxEvent.lease_until.is_(None) | (OutboxEvent.lease_until < now))
+
+
+async def has_pending(runtime) -> bool:
+    """Whether an event waits for delivery: one indexed read, cheap enough for the worker to ask every second."""
+    async with runtime.read_session() as session:
+        return (await session.execute(select(OutboxEvent.seq).where(*_due(runtime.clock.now())).limit(1))).first() is not None
+
+
 async def _claim(runtime) -> list[OutboxEvent]:
     now = runtime.clock.now()
-    due = (OutboxEvent.delivered_at.is_(None), OutboxEvent.attempts < MAX_ATTEMPTS,
-           OutboxEvent.lease_until.is_(None) | (OutboxEvent.lease_until < now))
+    due = _due(now)
     async with runtime.unit_of_work() as uow:
         # PostgreSQL: rows another worker is claiming right now are skipped, not waited for; the
         # UPDATE checks the conditions again, so a row leased meanwhile is left out either way. A

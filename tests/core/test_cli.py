@@ -151,3 +151,46 @@ def test_configuration_file_with_environment_overrides(tmp_path):
     config.write_text('no_such_setting = 1\n', encoding="utf-8")
     result = enishi("plugins", env={"ENISHI_CONFIG": str(config)}, check=False)
     assert result.returncode == 2 and "unknown settings: no_such_setting" in result.stderr
+
+
+def _one_error_line(result) -> str:
+    assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("enishi: error: "), result.stderr
+    return lines[0]
+
+
+def test_every_error_is_one_line_on_stderr_with_a_non_zero_exit(enishi_fresh_database_url, tmp_path):
+    env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url}
+    enishi("db", "upgrade", env=env)
+    binary = tmp_path / "photo.csv"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    assert "nosuch.csv: No such file or directory" in _one_error_line(enishi("import", str(tmp_path / "nosuch.csv"), env=env, check=False))
+    assert "Is a directory" in _one_error_line(enishi("import", str(tmp_path), env=env, check=False))  # unreadable as a file
+    assert "INVALID_ENCODING" in _one_error_line(enishi("import", str(binary), env=env, check=False))
+    assert "--resume needs an import id" in _one_error_line(enishi("import", "--resume", "nonsense", env=env, check=False))
+    assert "invalid choice: 'frob'" in _one_error_line(enishi("frob", env=env, check=False))
+    assert "invalid float value" in _one_error_line(enishi("worker", "--poll", "soon", env=env, check=False))
+    assert "required: --role" in _one_error_line(enishi("token", "create", env=env, check=False))
+    assert enishi("frob", env=env, check=False).returncode == 2  # usage errors keep argparse's status
+
+
+def test_a_reader_that_stops_early_ends_the_output_quietly(tmp_path):
+    """`enishi schema | head -1`: the pipe is closed before the schema is written."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run([sys.executable, "-m", "enishi.cli", "schema"], stdout=write_end, stderr=subprocess.PIPE, text=True,
+                                timeout=600)
+    finally:
+        os.close(write_end)
+    assert result.stderr == "" and result.returncode == 141  # 128 + SIGPIPE, as a shell reports a process killed by it
+
+
+def test_long_commands_show_their_progress_on_stderr(enishi_fresh_database_url):
+    env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url}
+    enishi("db", "upgrade", env=env)
+    result = enishi("demo", "--scale", "20", env=env)
+    assert result.stdout.startswith("loaded demo data")  # the result stays alone on stdout
+    for stage in ("accounts: 5/5", "contacts: 20/20", "activities: 200/200"):
+        assert stage in result.stderr.splitlines(), result.stderr
