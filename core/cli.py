@@ -150,7 +150,6 @@ def _token_expiry(args, runtime):
 
 def cmd_token_create(args) -> None:
     from .auth import create_user, issue_token
-    from .errors import InputError
 
     async def run():
         runtime = await _ready_runtime()
@@ -161,8 +160,6 @@ def cmd_token_create(args) -> None:
                 token = await issue_token(uow.session, runtime.clock, runtime.permissions, user, label="cli", scopes=args.scope,
                                           expires_at=expires_at)
             return token, expires_at and expires_at.astimezone(runtime.settings.zone)
-        except InputError as error:
-            raise SystemExit(f"enishi: {error.errors[0].message} ({error.errors[0].code})") from None
         finally:
             await runtime.close()
 

@@ -89,15 +89,15 @@ def test_token_create_refuses_an_unknown_scope_or_a_past_expiry_in_one_line_and_
     unknown = enishi("token", "create", "--role", "integration", "--scope", "tickets:read", "--scope", "tickets:delete", env=env,
                      check=False)
     assert unknown.returncode == 1 and unknown.stdout == ""
-    assert unknown.stderr.startswith("enishi: unknown scope 'tickets:delete'; known scopes: abm:configure, ")
+    assert unknown.stderr.startswith("enishi: error: scopes: unknown scope 'tickets:delete'; known scopes: abm:configure, ")
     assert unknown.stderr.endswith("(UNKNOWN_SCOPE)\n") and unknown.stderr.count("\n") == 1
     past = enishi("token", "create", "--role", "admin", "--expires", "2020-01-31", env=env, check=False)
-    assert (past.returncode, past.stderr) == (1, "enishi: the expiry must be in the future (EXPIRY_IN_PAST)\n")
+    assert (past.returncode, past.stderr) == (1, "enishi: error: expiresAt: the expiry must be in the future (EXPIRY_IN_PAST)\n")
     for bad in (["--expires", "2099-02-30"], ["--expires", "9999-12-31"], ["--expires-in", "30m"], ["--expires-in", "0d"],
                 ["--expires", "2099-01-31", "--expires-in", "30d"]):
         result = enishi("token", "create", "--role", "admin", *bad, env=env, check=False)
         assert result.returncode == 2 and "Traceback" not in result.stderr, bad
-        assert result.stderr.splitlines()[-1].startswith("enishi token create: error: argument --expires"), (bad, result.stderr)
+        assert result.stderr.splitlines()[-1].startswith("enishi: error: argument --expires"), (bad, result.stderr)
     assert enishi("token", "list", env=env).stdout == ""  # no user and no token left behind
 
 
