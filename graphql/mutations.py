@@ -9,9 +9,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import strawberry
+from sqlalchemy.exc import IntegrityError
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from enishi.db import Base, unique_violation
 from enishi.errors import InputError, UserError
 from enishi.runtime import UnitOfWork
 from enishi.services import accounts, activities, contacts, imports, merge, tasks
@@ -51,7 +53,8 @@ class _DryRunDone(Exception):
 async def run_mutation(info: Info, permission: str, work: Callable[[UnitOfWork], Awaitable[R]], *,
                        dry_run: bool = False) -> tuple[R | None, list[UserErrorType]]:
     """Check the permission, run `work` in one unit of work, and turn input errors into userErrors.
-    A dry run computes the same result and then rolls back."""
+    A dry run computes the same result and then rolls back. A unique constraint the write broke
+    (two macros of one name, however many checks ran before) is the caller's `DUPLICATE`."""
     ctx = info.context
     viewer = ctx.require(permission)
     try:
@@ -62,10 +65,27 @@ async def run_mutation(info: Info, permission: str, work: Callable[[UnitOfWork],
                 raise _DryRunDone(result)
     except InputError as error:
         return None, [UserErrorType.of(_camel_error(e)) for e in error.errors]
+    except IntegrityError as error:
+        duplicate = duplicate_error(error)
+        if duplicate is None:
+            raise
+        return None, [UserErrorType.of(_camel_error(duplicate))]
     except _DryRunDone as done:
         return done.result, []
     await ctx.after_write()
     return result, []
+
+
+def duplicate_error(error: IntegrityError) -> UserError | None:
+    """The userError for a broken unique constraint: on its one column that is not a reference
+    (`uq_support_macro_name` → `name`, `uq_abm_department_account_id_name` → `name`), else on no
+    field. The message names no value: the database's own text may quote personal data."""
+    violation = unique_violation(error)
+    if violation is None:
+        return None
+    table = Base.metadata.tables.get(violation.table)
+    own = [c for c in violation.columns if table is None or c not in table.c or not table.c[c].foreign_keys]
+    return UserError(own[0] if len(own) == 1 else None, "already exists", "DUPLICATE")
 
 
 def _camel_error(error: UserError) -> UserError:
