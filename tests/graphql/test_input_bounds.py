@@ -1,0 +1,26 @@
+"""Oversized filters and texts are refused with a typed error before any SQL runs."""
+from tests.helpers import create_contact
+
+CONTACTS = "query($filter: ContactFilter) { contacts(filter: $filter) { totalCount } }"
+
+
+async def test_a_filter_of_a_thousand_or_terms_is_too_complex(api):
+    await create_contact(api, familyName="山田", givenName="太郎")
+    wide = {"or": [{"search": f"山田{i}"} for i in range(1000)]}
+    errors = await api.errors(CONTACTS, {"filter": wide})
+    assert [e["extensions"]["code"] for e in errors] == ["FILTER_TOO_COMPLEX"]
+    nested = {"and": [{"or": [{"not": {"search": "x"}} for _ in range(40)]} for _ in range(3)]}
+    assert (await api.errors(CONTACTS, {"filter": nested}))[0]["extensions"]["code"] == "FILTER_TOO_COMPLEX"
+    within = {"or": [{"search": f"山田{i}"} for i in range(99)]}
+    assert (await api.graphql(CONTACTS, {"filter": within}))["contacts"]["totalCount"] == 0
+
+
+async def test_a_search_term_of_fifty_thousand_characters_is_too_long(api):
+    await create_contact(api, familyName="山田", givenName="太郎")
+    for filter in ({"search": "山" * 50_000}, {"jobTitle": {"eq": "a" * 50_000}},
+                   {"or": [{"email": {"eq": "x" * 50_000}}]}, {"customField": [{"key": "k", "eq": "v" * 50_000}]}):
+        errors = await api.errors(CONTACTS, {"filter": filter})
+        assert [e["extensions"]["code"] for e in errors] == ["INPUT_TOO_LONG"], filter
+        assert "山" * 100 not in errors[0]["message"]
+    errors = await api.errors("query($s: String) { kbArticles(search: $s) { totalCount } }", {"s": "検索" * 25_000})
+    assert errors[0]["extensions"]["code"] == "INPUT_TOO_LONG"
