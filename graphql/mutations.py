@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import strawberry
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, StatementError
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -70,6 +70,10 @@ async def run_mutation(info: Info, permission: str, work: Callable[[UnitOfWork],
         if duplicate is None:
             raise
         return None, [UserErrorType.of(_camel_error(duplicate))]
+    except StatementError as error:  # a value refused while binding it (a naive date-time)
+        if not isinstance(error.orig, InputError):
+            raise
+        return None, [UserErrorType.of(_camel_error(e)) for e in error.orig.errors]
     except _DryRunDone as done:
         return done.result, []
     await ctx.after_write()

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from ..errors import InputError, UserError
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -30,6 +32,15 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class NaiveDateTime(InputError, ValueError):
+    """A date-time without an offset reached a query or a write: which instant it means is
+    unknown. SQLAlchemy wraps it in a `StatementError`; the API unwraps it into a typed error."""
+
+    def __init__(self) -> None:
+        super().__init__(UserError(None, "a date-time needs a time zone offset", "NAIVE_DATETIME"))
+        self.args = ("naive datetime given where an instant is required",)
+
+
 class UTCDateTime(TypeDecorator):
     """An instant, always timezone-aware UTC in Python whatever the database stores.
 
@@ -42,7 +53,7 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError("naive datetime given where an instant is required")
+            raise NaiveDateTime()
         return value.astimezone(dt.timezone.utc)
 
     def process_result_value(self, value, dialect):

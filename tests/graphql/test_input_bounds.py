@@ -1,4 +1,4 @@
-"""Oversized filters and texts are refused with a typed error before any SQL runs."""
+"""Oversized filters and texts, and date-times without an offset, are refused with a typed error."""
 from tests.helpers import create_contact
 
 CONTACTS = "query($filter: ContactFilter) { contacts(filter: $filter) { totalCount } }"
@@ -24,3 +24,9 @@ async def test_a_search_term_of_fifty_thousand_characters_is_too_long(api):
         assert "山" * 100 not in errors[0]["message"]
     errors = await api.errors("query($s: String) { kbArticles(search: $s) { totalCount } }", {"s": "検索" * 25_000})
     assert errors[0]["extensions"]["code"] == "INPUT_TOO_LONG"
+
+
+async def test_a_date_time_argument_without_an_offset_is_a_typed_error_wherever_it_lands(api):
+    errors = await api.errors('{ supportMetrics(from: "2024-06-10T09:00:00") { key } }')
+    assert [(e["extensions"]["code"], e["message"]) for e in errors] == [("NAIVE_DATETIME", "a date-time needs a time zone offset")]
+    assert await api.graphql('{ supportMetrics(from: "2024-06-10T09:00:00+09:00") { key } }') == {"supportMetrics": []}
