@@ -35,18 +35,25 @@ class InputTooLong(EnishiError):
     code = "INPUT_TOO_LONG"
 
 
-def check_text_length(value: Any, name: str, limit: int = MAX_FILTER_TEXT) -> None:
-    """Refuse a text (or a text inside a list or JSON value) longer than `limit` characters."""
+class InvalidCharacters(InvalidArgument):
+    code = "INVALID_CHARACTERS"
+
+
+def check_filter_text(value: Any, name: str, limit: int = MAX_FILTER_TEXT) -> None:
+    """Refuse a text (or a text inside a list or JSON value) longer than `limit` characters, or
+    holding a NUL character (no stored text has one, and PostgreSQL refuses it in a statement)."""
     if isinstance(value, str):
         if len(value) > limit:
             raise InputTooLong(f"`{name}` takes at most {limit} characters")
+        if "\x00" in value:
+            raise InvalidCharacters(f"`{name}` must not contain NUL characters")
     elif isinstance(value, (list, tuple)):
         for item in value:
-            check_text_length(item, name, limit)
+            check_filter_text(item, name, limit)
     elif isinstance(value, dict):
         for key, item in value.items():
-            check_text_length(key, name, limit)
-            check_text_length(item, name, limit)
+            check_filter_text(key, name, limit)
+            check_filter_text(item, name, limit)
 
 
 @strawberry.input(description="Match a text field. `contains` and `startsWith` ignore case; use `search` on the entity for matching that also ignores width and kana.")
@@ -246,4 +253,4 @@ def _check_size(f) -> None:
             if any(hasattr(m, "__strawberry_definition__") for m in members):
                 pending.extend(m for m in members if m is not None)
             else:
-                check_text_length(value, name.rstrip("_"))
+                check_filter_text(value, name.rstrip("_"))

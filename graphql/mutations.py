@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import strawberry
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -70,6 +70,11 @@ async def run_mutation(info: Info, permission: str, work: Callable[[UnitOfWork],
         if duplicate is None:
             raise
         return None, [UserErrorType.of(_camel_error(duplicate))]
+    except DataError as error:
+        refused = refused_value(error)
+        if refused is None:
+            raise
+        return None, [UserErrorType.of(refused)]
     except StatementError as error:  # a value refused while binding it (a naive date-time)
         if not isinstance(error.orig, InputError):
             raise
@@ -90,6 +95,19 @@ def duplicate_error(error: IntegrityError) -> UserError | None:
     table = Base.metadata.tables.get(violation.table)
     own = [c for c in violation.columns if table is None or c not in table.c or not table.c[c].foreign_keys]
     return UserError(own[0] if len(own) == 1 else None, "already exists", "DUPLICATE")
+
+
+# PostgreSQL's refusals of a value (SQLite stores it as it is): the service's own bounds should
+# have caught it first, but a missed one must still be the caller's error, not INTERNAL.
+REFUSED_VALUES = {"22001": ("a text is longer than its field allows", "TOO_LONG"),
+                  "22003": ("a number is out of range", "OUT_OF_RANGE"),
+                  "22021": ("a text holds a character that cannot be stored (NUL)", "INVALID_CHARACTERS"),
+                  "22P05": ("a text holds a character that cannot be stored (NUL)", "INVALID_CHARACTERS")}
+
+
+def refused_value(error: DataError) -> UserError | None:
+    refusal = REFUSED_VALUES.get(getattr(error.orig, "pgcode", None))
+    return UserError(None, *refusal) if refusal else None
 
 
 def _camel_error(error: UserError) -> UserError:

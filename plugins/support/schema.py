@@ -14,7 +14,7 @@ from strawberry.types import Info
 
 from enishi import models as core
 from enishi.graphql.errors import UserErrorType
-from enishi.graphql.filters import DateTimeFilter, FilterSpec, IDFilter, StringFilter, check_text_length
+from enishi.graphql.filters import DateTimeFilter, FilterSpec, IDFilter, StringFilter, check_filter_text
 from enishi.graphql.loaders import RowsByColumn, load_row
 from enishi.graphql.mutations import input_values, run_mutation
 from enishi.graphql.relay import (Connection, InvalidArgument, NestedConnection, OrderDirection, PageRequest, SortKey, paginate,
@@ -260,7 +260,7 @@ class SupportQuery:
         if not info.context.can("support.agent"):
             statement = statement.where(orm.SupportKbArticle.status == "published")
         if search:
-            check_text_length(search, "search")
+            check_filter_text(search, "search")
             statement = statement.where(service.kb_search_clause(search))
         if locale:
             statement = statement.where(orm.SupportKbArticle.locale == locale)

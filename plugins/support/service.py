@@ -137,8 +137,10 @@ async def create_calendar(uow: UnitOfWork, data: dict) -> SupportCalendar:
 
 
 async def create_group(uow: UnitOfWork, name: str, assignment: str = "round_robin") -> SupportGroup:
-    if assignment not in ("round_robin", "least_open", "manual"):
-        raise _fail("assignment", "must be round_robin, least_open or manual", "INVALID_CHOICE")
+    check = Checker()
+    name = check.text({"name": name}, "name", max_length=200, required=True)
+    check.choice({"assignment": assignment}, "assignment", ("round_robin", "least_open", "manual"))
+    check.done()
     if (await uow.session.execute(select(SupportGroup.id).where(SupportGroup.name == name))).first():
         raise _fail("name", "a group of this name exists", "DUPLICATE")
     group = SupportGroup(name=name, assignment=assignment)

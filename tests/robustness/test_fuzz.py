@@ -68,6 +68,9 @@ SCALARS = {
                           st.text(max_size=30)).map(nodes.String),
     "Date": st.one_of(st.dates().map(str), st.text(max_size=12)).map(nodes.String),
     "JSON": _JSON_VALUES.map(_literal),
+    # Short texts mostly, some longer than any column (PostgreSQL refuses what SQLite stores).
+    "String": st.one_of(st.text(max_size=20), st.text(max_size=20), st.text(min_size=201, max_size=400),
+                        st.just("長" * 200_001)).map(nodes.String),
 }
 
 

@@ -58,3 +58,9 @@ async def test_sla_targets_and_conditions_are_typed_and_validated(api):
                                                            target("low", "resolution", 10_000_000)]}, "id")
     assert {(e["field"], e["code"]) for e in bad["userErrors"]} == {
         ("position", "OUT_OF_RANGE"), ("conditions.tags", "INVALID_TAG"), ("targets.1", "DUPLICATE"), ("targets.2.minutes", "OUT_OF_RANGE")}
+
+
+async def test_a_group_name_longer_than_its_column_is_a_user_error(api):
+    # PostgreSQL refused it inside the write (INTERNAL); SQLite stored it whole.
+    long = await api.mutate("createSupportGroup", {"name": "長" * 201}, "id")
+    assert (long["id"], long["userErrors"]) == (None, [{"field": "name", "message": "must be at most 200 characters", "code": "TOO_LONG"}])
