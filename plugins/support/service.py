@@ -75,9 +75,10 @@ MAX_BODY = 100_000
 HH_MM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
-def _tags(check: Checker, data: dict, field: str) -> list[str]:
-    """A ticket's (or a macro's) labels: distinct, sorted, each 1 to MAX_TAG_LENGTH characters."""
-    tags = data.get(field) or []
+def _tags(check: Checker, tags: list[str] | None, field: str) -> list[str]:
+    """Labels of a ticket, a macro or a policy's conditions: distinct, sorted, each 1 to
+    MAX_TAG_LENGTH characters."""
+    tags = tags or []
     if len(tags) > MAX_TAGS:
         check.fail(field, f"at most {MAX_TAGS} tags", "TOO_MANY")
     elif any(not tag.strip() or len(tag) > MAX_TAG_LENGTH or "\x00" in tag for tag in tags):
@@ -193,8 +194,8 @@ def _conditions(check: Checker, conditions: dict | None) -> dict:
             check.fail(f"conditions.{key}", f"at most {MAX_CONDITION_VALUES} values", "TOO_MANY")
         elif key == "priorities" and set(values) - set(PRIORITIES):
             check.fail("conditions.priorities", f"must be among: {', '.join(PRIORITIES)}", "INVALID_CHOICE")
-        elif key == "tags" and any(not tag.strip() or len(tag) > MAX_TAG_LENGTH for tag in values):
-            check.fail("conditions.tags", f"tags are 1 to {MAX_TAG_LENGTH} characters", "INVALID_TAG")
+        elif key == "tags":
+            stored[key] = _tags(check, values, "conditions.tags")
         else:
             stored[key] = sorted({str(value) for value in values})
     return stored
@@ -249,7 +250,7 @@ async def create_macro(uow: UnitOfWork, data: dict) -> SupportMacro:
     check.choice(data, "status", STATUSES)
     check.choice(data, "priority", PRIORITIES)
     reply_text = check.text(data, "reply", max_length=MAX_BODY)
-    add_tags, remove_tags = _tags(check, data, "add_tags"), _tags(check, data, "remove_tags")
+    add_tags, remove_tags = _tags(check, data.get("add_tags"), "add_tags"), _tags(check, data.get("remove_tags"), "remove_tags")
     check.done()
     macro = SupportMacro(name=name, reply=reply_text, status=data.get("status"), priority=data.get("priority"),
                          add_tags=add_tags, remove_tags=remove_tags)
@@ -364,7 +365,7 @@ async def create_ticket(uow: UnitOfWork, data: dict, *, follow_up_of=None) -> Su
         check.fail("groupId", "no such group", "NOT_FOUND")
     body = check.text(data, "body", max_length=MAX_BODY)
     channel = check.text(data, "channel", max_length=20) or "email"
-    tags = _tags(check, data, "tags")
+    tags = _tags(check, data.get("tags"), "tags")
     custom_fields = check.custom_fields(data)
     check.done()
     now = uow.clock.now()
@@ -450,7 +451,7 @@ async def update_ticket(uow: UnitOfWork, ticket_id, data: dict) -> SupportTicket
     priority = check.choice(data, "priority", PRIORITIES)
     subject = check.text(data, "subject", max_length=300, required="subject" in data)
     custom_fields = check.custom_fields(data)
-    tags = _tags(check, data, "tags")
+    tags = _tags(check, data.get("tags"), "tags")
     if data.get("group_id") is not None and await uow.session.get(SupportGroup, data["group_id"]) is None:
         check.fail("groupId", "no such group", "NOT_FOUND")
     check.done()
