@@ -7,9 +7,10 @@ import traceback
 
 import strawberry
 from graphql import GraphQLError
+from sqlalchemy.exc import StatementError
 from strawberry.relay import GlobalIDValueError
 
-from enishi.errors import EnishiError, UserError
+from enishi.errors import EnishiError, InputError, UserError
 
 log = logging.getLogger("enishi.graphql")
 INTERNAL_MESSAGE = "Internal server error."
@@ -30,14 +31,18 @@ def present_error(error: GraphQLError) -> GraphQLError:
     """Known errors keep their message and gain a code; unknown ones are masked and logged by
     exception type and frames only (exception messages may carry SQL parameters)."""
     original = error.original_error
+    if isinstance(original, StatementError) and isinstance(original.orig, EnishiError):
+        original = original.orig  # refused while binding a value (a naive date-time): the caller's error
     if original is None:
         if error.extensions and "code" in error.extensions:
             return error
         return GraphQLError(error.message, nodes=error.nodes, source=error.source, positions=error.positions,
                             path=error.path, extensions={"code": "GRAPHQL_VALIDATION_FAILED"})
     if isinstance(original, EnishiError):
-        return GraphQLError(str(original), nodes=error.nodes, source=error.source, positions=error.positions,
-                            path=error.path, extensions={"code": original.code})
+        code = original.errors[0].code if isinstance(original, InputError) and len(original.errors) == 1 else original.code
+        message = original.errors[0].message if isinstance(original, InputError) and len(original.errors) == 1 else str(original)
+        return GraphQLError(message, nodes=error.nodes, source=error.source, positions=error.positions,
+                            path=error.path, extensions={"code": code})
     if isinstance(original, GraphQLError):
         return present_error(original)
     if isinstance(original, GlobalIDValueError):  # well-formed, but naming no type of this schema

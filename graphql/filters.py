@@ -13,11 +13,47 @@ import strawberry
 from sqlalchemy import Float, and_, cast, false, func, not_, or_, true
 from strawberry.scalars import JSON
 
+from enishi.errors import EnishiError
 from enishi.normalize import like_pattern, nfkc
 from .relay import InvalidArgument, parse_global_id
 
 MAX_FILTER_DEPTH = 5
 MAX_IN_VALUES = 500
+# Filter objects (the filter itself and every `and`/`or`/`not` member) in one filter: a thousand
+# `or` terms compile to a statement the database refuses (SQLite's expression depth) or crawls on.
+MAX_FILTER_TERMS = 100
+# Longer than any text a filter compares with (names, addresses, a search), so a longer term can
+# never match; refused before it is normalised, escaped and sent.
+MAX_FILTER_TEXT = 500
+
+
+class FilterTooComplex(InvalidArgument):
+    code = "FILTER_TOO_COMPLEX"
+
+
+class InputTooLong(EnishiError):
+    code = "INPUT_TOO_LONG"
+
+
+class InvalidCharacters(InvalidArgument):
+    code = "INVALID_CHARACTERS"
+
+
+def check_filter_text(value: Any, name: str, limit: int = MAX_FILTER_TEXT) -> None:
+    """Refuse a text (or a text inside a list or JSON value) longer than `limit` characters, or
+    holding a NUL character (no stored text has one, and PostgreSQL refuses it in a statement)."""
+    if isinstance(value, str):
+        if len(value) > limit:
+            raise InputTooLong(f"`{name}` takes at most {limit} characters")
+        if "\x00" in value:
+            raise InvalidCharacters(f"`{name}` must not contain NUL characters")
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            check_filter_text(item, name, limit)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_filter_text(key, name, limit)
+            check_filter_text(item, name, limit)
 
 
 @strawberry.input(description="Match a text field. `contains` and `startsWith` ignore case; use `search` on the entity for matching that also ignores width and kana.")
@@ -164,9 +200,15 @@ class FilterSpec:
     custom_fields: Any = None
     special: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
 
-    def compile(self, f, depth: int = 0):
+    def compile(self, f):
+        """The filter as one SQL condition; refused whole when too large (`FILTER_TOO_COMPLEX`) or
+        when a text in it is too long (`INPUT_TOO_LONG`), before any of it is compiled."""
         if f is None:
             return true()
+        _check_size(f)
+        return self._compile(f, 0)
+
+    def _compile(self, f, depth: int):
         if depth > MAX_FILTER_DEPTH:
             raise InvalidArgument(f"filters nest at most {MAX_FILTER_DEPTH} levels")
         clauses = []
@@ -188,9 +230,27 @@ class FilterSpec:
             if (value := getattr(f, name, None)) is not None:
                 clauses.append(compiler(value))
         if f.and_:
-            clauses += [self.compile(sub, depth + 1) for sub in f.and_]
+            clauses += [self._compile(sub, depth + 1) for sub in f.and_]
         if f.or_:
-            clauses.append(or_(*(self.compile(sub, depth + 1) for sub in f.or_)))
+            clauses.append(or_(*(self._compile(sub, depth + 1) for sub in f.or_)))
         if f.not_ is not None:
-            clauses.append(not_(self.compile(f.not_, depth + 1)))
+            clauses.append(not_(self._compile(f.not_, depth + 1)))
         return and_(true(), *clauses)
+
+
+def _check_size(f) -> None:
+    """Count the filter's objects breadth-first, stopping as soon as the limit is passed, and
+    bound every text on the way (operator inputs such as `StringFilter` are walked too)."""
+    pending, terms = [f], 0
+    while pending:
+        node = pending.pop()
+        if hasattr(node, "and_"):
+            terms += 1
+            if terms > MAX_FILTER_TERMS:
+                raise FilterTooComplex(f"a filter takes at most {MAX_FILTER_TERMS} terms (and/or/not members included)")
+        for name, value in vars(node).items():
+            members = value if isinstance(value, list) else [value]
+            if any(hasattr(m, "__strawberry_definition__") for m in members):
+                pending.extend(m for m in members if m is not None)
+            else:
+                check_filter_text(value, name.rstrip("_"))

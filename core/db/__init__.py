@@ -3,13 +3,19 @@ and an async engine configured for SQLite (embedded default) or PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
 import uuid
+from dataclasses import dataclass
 
-from sqlalchemy import JSON, DateTime, MetaData, Uuid, event, make_url
+from sqlalchemy import JSON, DateTime, MetaData, PrimaryKeyConstraint, UniqueConstraint, Uuid, event, make_url
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from ..errors import InputError, UserError
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -26,6 +32,15 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class NaiveDateTime(InputError, ValueError):
+    """A date-time without an offset reached a query or a write: which instant it means is
+    unknown. SQLAlchemy wraps it in a `StatementError`; the API unwraps it into a typed error."""
+
+    def __init__(self) -> None:
+        super().__init__(UserError(None, "a date-time needs a time zone offset", "NAIVE_DATETIME"))
+        self.args = ("naive datetime given where an instant is required",)
+
+
 class UTCDateTime(TypeDecorator):
     """An instant, always timezone-aware UTC in Python whatever the database stores.
 
@@ -38,7 +53,7 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError("naive datetime given where an instant is required")
+            raise NaiveDateTime()
         return value.astimezone(dt.timezone.utc)
 
     def process_result_value(self, value, dialect):
@@ -182,3 +197,42 @@ def sessionmakers(engine: AsyncEngine) -> tuple[async_sessionmaker, async_sessio
     reader = async_sessionmaker(engine, expire_on_commit=False)
     writer = async_sessionmaker(engine.execution_options(enishi_write=True), expire_on_commit=False)
     return reader, writer
+
+
+@dataclass(frozen=True)
+class UniqueViolation:
+    """Which unique constraint (or primary key) a write broke: its table and columns, never the
+    values (the driver's detail text quotes them, and they may be personal data)."""
+
+    table: str
+    columns: tuple[str, ...]
+
+
+_SQLITE_UNIQUE = re.compile(r"^UNIQUE constraint failed: (.+)$")
+_PG_UNIQUE_VIOLATION = "23505"
+
+
+def unique_violation(error: IntegrityError) -> UniqueViolation | None:
+    """The unique constraint behind `error`, or None when it is another kind of integrity error.
+    SQLite names the columns in its message ("UNIQUE constraint failed: t.a, t.b"); PostgreSQL
+    names the constraint, which the shared naming convention (`uq_<table>_<columns>`,
+    `pk_<table>`) lets us find in the metadata."""
+    if (match := _SQLITE_UNIQUE.match(str(error.orig.args[0] if error.orig.args else ""))) is not None:
+        qualified = [part.strip().split(".", 1) for part in match.group(1).split(",")]
+        return UniqueViolation(qualified[0][0], tuple(column for _, column in qualified))
+    if getattr(error.orig, "pgcode", None) != _PG_UNIQUE_VIOLATION:
+        return None
+    name = getattr(error.orig.__cause__, "constraint_name", None)
+    return _constraints_by_name().get(name) or UniqueViolation(getattr(error.orig.__cause__, "table_name", None) or "", ())
+
+
+@functools.cache
+def _constraints_by_name() -> dict[str, UniqueViolation]:
+    """Unique constraints and primary keys of every table of the shared metadata, by name. Built
+    on first use, once every plugin's models are imported."""
+    found = {}
+    for table in Base.metadata.tables.values():
+        for constraint in table.constraints:
+            if isinstance(constraint, (UniqueConstraint, PrimaryKeyConstraint)) and isinstance(constraint.name, str):
+                found[constraint.name] = UniqueViolation(table.name, tuple(c.name for c in constraint.columns))
+    return found

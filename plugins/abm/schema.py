@@ -13,7 +13,6 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from enishi import models as core
-from enishi.errors import InputError, UserError
 from enishi.graphql.errors import UserErrorType
 from enishi.graphql.loaders import RowsByColumn, load_row
 from enishi.graphql.mutations import input_values, run_mutation
@@ -292,10 +291,89 @@ class AbmQuery:
         return await paginate(info.context, statement, order, PageRequest(first, after, last, before), Account.from_row)
 
     @strawberry.field(description="The engagement formula and ICP rules in force.")
-    async def engagement_config(self, info: Info) -> JSON:
+    async def engagement_config(self, info: Info) -> AbmEngagementConfig:
         info.context.require("abm.read")
         async with info.context.runtime.read_session() as session:
-            return await service.get_config(session)
+            return AbmEngagementConfig.of(await service.get_config(session))
+
+
+@strawberry.enum
+class AbmIcpOperator(Enum):
+    GTE = "gte"
+    LTE = "lte"
+    EQ = "eq"
+    IN = "in"
+
+
+@strawberry.type
+class AbmActivityWeight:
+    activity_type: str
+    weight: float
+
+
+@strawberry.type
+class AbmRoleMultiplier:
+    role: str
+    multiplier: float
+
+
+@strawberry.type
+class AbmTierThreshold:
+    tier: str
+    min_score: float
+
+
+@strawberry.type
+class AbmRequiredRoles:
+    tier: str
+    roles: list[str]
+
+
+@strawberry.type(description="Points when an account's field matches; the ICP score is their sum.")
+class AbmIcpRule:
+    field: str
+    op: AbmIcpOperator
+    value: JSON
+    points: int
+
+
+@strawberry.type(description="The engagement formula, stage thresholds and ICP rules (see the plugin's README).")
+class AbmEngagementConfig:
+    window_days: int
+    aware_days: int
+    weights: list[AbmActivityWeight]
+    role_multipliers: list[AbmRoleMultiplier]
+    department_bonus: float
+    department_cap: float
+    mqa_score: float
+    mqa_departments: int
+    engaged_score: float
+    icp_rules: list[AbmIcpRule]
+    tier_thresholds: list[AbmTierThreshold]
+    required_roles: list[AbmRequiredRoles]
+
+    @classmethod
+    def of(cls, config: dict) -> "AbmEngagementConfig":
+        return cls(
+            window_days=config["window_days"], aware_days=config["aware_days"],
+            weights=[AbmActivityWeight(activity_type=k, weight=v) for k, v in config["weights"].items()],
+            role_multipliers=[AbmRoleMultiplier(role=k, multiplier=v) for k, v in config["role_multipliers"].items()],
+            department_bonus=config["department_bonus"], department_cap=config["department_cap"], mqa_score=config["mqa_score"],
+            mqa_departments=config["mqa_departments"], engaged_score=config["engaged_score"],
+            icp_rules=[AbmIcpRule(field=r["field"], op=AbmIcpOperator(r["op"]), value=r["value"], points=r["points"]) for r in config["icp_rules"]],
+            tier_thresholds=[AbmTierThreshold(tier=k, min_score=v) for k, v in config["tier_thresholds"].items()],
+            required_roles=[AbmRequiredRoles(tier=k, roles=list(v)) for k, v in config["required_roles"].items()])
+
+
+def _plain(value):
+    """An input's value as the service takes it: input objects as dicts, enums as their values."""
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, Enum):
+        return value.value
+    if hasattr(value, "__strawberry_definition__"):
+        return {name: _plain(item) for name, item in vars(value).items()}
+    return value
 
 
 @strawberry.type
@@ -324,7 +402,7 @@ class AbmPlanPayload:
 
 @strawberry.type
 class AbmConfigPayload:
-    config: JSON | None
+    config: AbmEngagementConfig | None
     user_errors: list[UserErrorType]
 
 
@@ -395,8 +473,53 @@ class UpsertAccountPlanInput:
 
 
 @strawberry.input
+class AbmActivityWeightInput:
+    activity_type: str = strawberry.field(description="An activity type (meeting, event, …), or call_connected, email_inbound, email_outbound.")
+    weight: float = strawberry.field(description="0 to 1,000,000.")
+
+
+@strawberry.input
+class AbmRoleMultiplierInput:
+    role: str
+    multiplier: float = strawberry.field(description="0 to 100.")
+
+
+@strawberry.input
+class AbmTierThresholdInput:
+    tier: str
+    min_score: float = strawberry.field(description="The lowest ICP score of the tier, 0 to 1,000,000.")
+
+
+@strawberry.input
+class AbmRequiredRolesInput:
+    tier: str
+    roles: list[str]
+
+
+@strawberry.input
+class AbmIcpRuleInput:
+    field: str = strawberry.field(description=f"{', '.join(service.ICP_ACCOUNT_FIELDS)} or custom_fields.<key>")
+    op: AbmIcpOperator
+    value: JSON = strawberry.field(description="GTE/LTE: a number; EQ: a text, number or boolean; IN: a list of those. "
+                                               "JSON because custom fields hold any of them.")
+    points: int = strawberry.field(description="-1000 to 1000.")
+
+
+@strawberry.input(description="Only the settings sent change. A weight, multiplier, threshold or required-roles entry "
+                              "replaces that one entry; `icpRules` replaces every rule.")
 class SetEngagementConfigInput:
-    config: JSON = strawberry.field(description="Settings to change, e.g. {window_days: 60, weights: {meeting: 12}}.")
+    window_days: int | None = strawberry.field(default=None, description="1 to 3650.")
+    aware_days: int | None = strawberry.field(default=None, description="1 to 3650.")
+    weights: list[AbmActivityWeightInput] | None = None
+    role_multipliers: list[AbmRoleMultiplierInput] | None = None
+    department_bonus: float | None = None
+    department_cap: float | None = None
+    mqa_score: float | None = None
+    mqa_departments: int | None = None
+    engaged_score: float | None = None
+    icp_rules: list[AbmIcpRuleInput] | None = None
+    tier_thresholds: list[AbmTierThresholdInput] | None = None
+    required_roles: list[AbmRequiredRolesInput] | None = None
 
 
 @strawberry.input
@@ -469,15 +592,14 @@ class AbmMutation:
     @strawberry.mutation(description="Change the engagement formula or ICP rules; every target account is rescored.")
     async def set_engagement_config(self, info: Info, input: SetEngagementConfigInput) -> AbmConfigPayload:
         async def work(uow):
-            if not isinstance(input.config, dict):
-                raise InputError(UserError("config", "must be an object", "INVALID"))
-            config = await service.set_config(uow, input.config)
+            values = {name: _plain(value) for name, value in input_values(input).items()}
+            config = await service.set_config(uow, values)
             ids = (await uow.session.execute(select(orm.AbmTargetAccount.account_id))).scalars().all()
             await service.recompute(uow, ids)
             return config
 
         config, errors = await run_mutation(info, "abm.configure", work)
-        return AbmConfigPayload(config=config, user_errors=errors)
+        return AbmConfigPayload(config=AbmEngagementConfig.of(config) if config else None, user_errors=errors)
 
     @strawberry.mutation(description="A core task for each buying role the account's tier requires and nobody holds.")
     async def create_coverage_tasks(self, info: Info, input: CreateCoverageTasksInput) -> AbmTasksPayload:

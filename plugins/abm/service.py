@@ -77,34 +77,123 @@ async def get_config(session) -> dict:
     config = copy.deepcopy(DEFAULT_CONFIG)
     if row is not None:
         for key, value in row.values.items():
-            config[key] = {**config[key], **value} if isinstance(config.get(key), dict) and key != "tier_thresholds" else value
+            config[key] = {**config[key], **value} if isinstance(config[key], dict) else value
     return config
 
 
-def _check_config(values: dict) -> None:
+# (lowest, highest) of each number setting: a window of a million days overflows dates, and a
+# negative one means nothing.
+NUMBER_RANGES = {"window_days": (1, 3650), "aware_days": (1, 3650), "department_bonus": (0, 10), "department_cap": (1, 100),
+                 "mqa_score": (0, 1_000_000), "mqa_departments": (0, 1000), "engaged_score": (0, 1_000_000)}
+MAX_WEIGHT = 1_000_000
+MAX_ICP_RULES = 100
+MAX_ICP_VALUES = 500
+MAX_ICP_TEXT = 200
+ICP_ACCOUNT_FIELDS = ("employee_count", "industry", "domain", "lifecycle_stage", "name")
+CUSTOM_FIELD_PREFIX = "custom_fields."
+
+
+def _keyed(check: Checker, field: str, items: list[dict], key: str, value: str, choices: tuple[str, ...] | None,
+           low: float, high: float) -> dict:
+    """A list of {key, value} pairs as the stored map, each key once, values in [low, high]."""
+    stored: dict = {}
+    for i, item in enumerate(items):
+        name = (item[key] or "").strip()
+        if choices is not None and name not in choices:
+            check.fail(f"{field}.{i}.{key}", f"must be one of: {', '.join(choices)}", "INVALID_CHOICE")
+        elif not name or len(name) > 64:
+            check.fail(f"{field}.{i}.{key}", "must be 1 to 64 characters", "REQUIRED" if not name else "TOO_LONG")
+        elif name in stored:
+            check.fail(f"{field}.{i}", f"names {name} a second time", "DUPLICATE")
+        elif not low <= item[value] <= high:
+            check.fail(f"{field}.{i}.{value}", f"must be between {low} and {high}", "OUT_OF_RANGE")
+        else:
+            stored[name] = item[value]
+    return stored
+
+
+def _icp_rules(check: Checker, rules: list[dict]) -> list[dict]:
+    if len(rules) > MAX_ICP_RULES:
+        check.fail("icp_rules", f"at most {MAX_ICP_RULES} rules", "TOO_MANY")
+        return []
+    stored = []
+    for i, rule in enumerate(rules):
+        field_name, op, value = rule["field"], rule["op"], rule["value"]
+        custom_key = field_name[len(CUSTOM_FIELD_PREFIX):] if field_name.startswith(CUSTOM_FIELD_PREFIX) else None
+        if field_name not in ICP_ACCOUNT_FIELDS and not (custom_key and len(custom_key) <= 100):
+            check.fail(f"icp_rules.{i}.field", f"must be one of {', '.join(ICP_ACCOUNT_FIELDS)} or custom_fields.<key>", "INVALID_CHOICE")
+        if op not in ICP_OPERATORS:
+            check.fail(f"icp_rules.{i}.op", f"must be one of: {', '.join(ICP_OPERATORS)}", "INVALID_CHOICE")
+        elif not _icp_value_fits(op, value):
+            check.fail(f"icp_rules.{i}.value", "gte/lte compare a number, eq a text, number or boolean, in a list of those "
+                                               f"(at most {MAX_ICP_VALUES}, texts up to {MAX_ICP_TEXT} characters)", "INVALID_VALUE")
+        if not -1000 <= rule["points"] <= 1000:
+            check.fail(f"icp_rules.{i}.points", "must be between -1000 and 1000", "OUT_OF_RANGE")
+        stored.append({"field": field_name, "op": op, "value": value, "points": rule["points"]})
+    return stored
+
+
+def _icp_scalar(value) -> bool:
+    return (isinstance(value, (bool, int, float)) and value == value) or (isinstance(value, str) and len(value) <= MAX_ICP_TEXT)
+
+
+def _icp_value_fits(op: str, value) -> bool:
+    if op in ("gte", "lte"):
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    if op == "in":
+        return isinstance(value, list) and len(value) <= MAX_ICP_VALUES and all(_icp_scalar(v) for v in value)
+    return _icp_scalar(value)
+
+
+def _check_config(values: dict) -> dict:
+    """The settings sent, checked, in their stored shapes (maps for weights, multipliers, tier
+    thresholds and required roles: each entry sent replaces that entry; `icp_rules` replaces all)."""
     check = Checker()
-    for key, value in values.items():
-        if key not in DEFAULT_CONFIG:
-            check.fail(key, "is not a setting of the engagement formula", "UNKNOWN_SETTING")
-        elif isinstance(DEFAULT_CONFIG[key], (int, float)) and (not isinstance(value, (int, float)) or value < 0):
-            check.fail(key, "must be a non-negative number", "OUT_OF_RANGE")
-        elif key in ("weights", "role_multipliers") and not all(isinstance(v, (int, float)) and v >= 0 for v in value.values()):
-            check.fail(key, "values must be non-negative numbers", "OUT_OF_RANGE")
-        elif key == "role_multipliers" and set(value) - set(ROLES):
-            check.fail(key, "names unknown roles", "INVALID_CHOICE")
+    stored: dict = {}
+    for key, (low, high) in NUMBER_RANGES.items():
+        if values.get(key) is not None:
+            if not low <= values[key] <= high:
+                check.fail(key, f"must be between {low} and {high}", "OUT_OF_RANGE")
+            stored[key] = values[key]
+    if values.get("weights") is not None:
+        stored["weights"] = _keyed(check, "weights", values["weights"], "activity_type", "weight", None, 0, MAX_WEIGHT)
+    if values.get("role_multipliers") is not None:
+        stored["role_multipliers"] = _keyed(check, "role_multipliers", values["role_multipliers"], "role", "multiplier", ROLES, 0, 100)
+    if values.get("tier_thresholds") is not None:
+        stored["tier_thresholds"] = _keyed(check, "tier_thresholds", values["tier_thresholds"], "tier", "min_score", TIERS, 0, 1_000_000)
+    if values.get("required_roles") is not None:
+        required = {}
+        for i, item in enumerate(values["required_roles"]):
+            if item["tier"] not in TIERS:
+                check.fail(f"required_roles.{i}.tier", f"must be one of: {', '.join(TIERS)}", "INVALID_CHOICE")
+            elif item["tier"] in required:
+                check.fail(f"required_roles.{i}", f"names {item['tier']} a second time", "DUPLICATE")
+            elif set(item["roles"]) - set(ROLES):
+                check.fail(f"required_roles.{i}.roles", f"must be among: {', '.join(ROLES)}", "INVALID_CHOICE")
+            else:
+                required[item["tier"]] = list(dict.fromkeys(item["roles"]))
+        stored["required_roles"] = required
+    if values.get("icp_rules") is not None:
+        stored["icp_rules"] = _icp_rules(check, values["icp_rules"])
     check.done()
+    return stored
 
 
 async def set_config(uow: UnitOfWork, values: dict) -> dict:
-    _check_config(values)
+    """Change the settings given (`NUMBER_RANGES`' names, and lists of entries for the maps and the
+    ICP rules; see `_check_config`); the others keep their values."""
+    stored = _check_config(values)
     row = await uow.session.get(AbmConfig, "default", with_for_update=True)
     if row is None:
         row = AbmConfig(name="default", values={}, updated_at=uow.clock.now())
         uow.session.add(row)
-    row.values = {**row.values, **values}
+    merged = dict(row.values)
+    for key, value in stored.items():
+        merged[key] = {**merged.get(key, {}), **value} if isinstance(DEFAULT_CONFIG[key], dict) else value
+    row.values = merged
     row.updated_at = uow.clock.now()
     await uow.session.flush()
-    await uow.emit("abm.config_changed", "abm_config", None, {"keys": sorted(values)})
+    await uow.emit("abm.config_changed", "abm_config", None, {"keys": sorted(stored)})
     return await get_config(uow.session)
 
 
@@ -124,7 +213,11 @@ def icp_score(account: Account, rules: list[dict]) -> int:
     score = 0
     for rule in rules:
         value = _field_value(account, rule["field"])
-        if value is not None and ICP_OPERATORS[rule["op"]](value, rule["value"]):
+        try:
+            matched = value is not None and ICP_OPERATORS[rule["op"]](value, rule["value"])
+        except TypeError:  # a custom field holding text where the rule compares numbers: no match
+            matched = False
+        if matched:
             score += rule["points"]
     return score
 

@@ -16,13 +16,14 @@ from enishi.graphql.errors import UserErrorType
 from enishi.graphql.filters import DateTimeFilter, FilterSpec, StringFilter
 from enishi.graphql.loaders import load_row
 from enishi.graphql.mutations import camel, input_values, run_mutation, utc_instant
-from enishi.graphql.relay import Connection, PageRequest, SortKey, paginate, parse_global_id, to_global_id
+from enishi.graphql.relay import Connection, InvalidArgument, PageRequest, SortKey, paginate, parse_global_id, to_global_id
 from enishi.graphql.types import node_resolver, sealed_field
 
 from . import models as orm
 from . import service
 
 EXPIRING_WINDOW = dt.timedelta(days=30)
+MAX_WITHIN_DAYS = 36_500
 
 
 def _grouped_sum(statement_for):
@@ -346,6 +347,8 @@ class LoyaltyQuery:
     async def members_with_expiring_points(self, info: Info, program_id: strawberry.ID, within_days: int = 30,
                                            first: int | None = None, after: str | None = None) -> Connection[LoyaltyMember]:
         info.context.require("loyalty.read")
+        if within_days > MAX_WITHIN_DAYS:  # a horizon past the year 9999 overflows
+            raise InvalidArgument(f"`withinDays` is at most {MAX_WITHIN_DAYS}")
         horizon = info.context.runtime.clock.now() + dt.timedelta(days=max(within_days, 0))
         soonest = (select(orm.LoyaltyLot.member_id, func.min(orm.LoyaltyLot.expires_at).label("expires_at"))
                    .where(orm.LoyaltyLot.status == "active", orm.LoyaltyLot.remaining > 0, orm.LoyaltyLot.expires_at <= horizon)

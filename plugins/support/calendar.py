@@ -62,8 +62,9 @@ class BusinessCalendar:
             return 0.0
         return sum((b - a).total_seconds() for a, b in self._spans(start, end)) / 60
 
-    def add_minutes(self, start: dt.datetime, minutes: float) -> dt.datetime:
-        """The instant `minutes` business minutes after `start`."""
+    def add_minutes(self, start: dt.datetime, minutes: float) -> dt.datetime | None:
+        """The instant `minutes` business minutes after `start`, or None when the calendar does not
+        open for that long within ten years (holidays, or hours removed by hand: no due date)."""
         if minutes <= 0:
             return start
         if self.always_open:
@@ -78,4 +79,4 @@ class BusinessCalendar:
                     return a + dt.timedelta(seconds=remaining)
                 remaining -= length
             cursor += window
-        raise ValueError("the calendar has no business hours within ten years")
+        return None

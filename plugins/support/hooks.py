@@ -202,11 +202,12 @@ DEMO_GROUP = "一次対応 / Tier 1"
 
 
 async def _demo_desk(uow) -> None:
-    hours = {day: [["09:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
+    hours = [{"weekday": day, "opens": "09:00", "closes": "18:00"} for day in ("mon", "tue", "wed", "thu", "fri")]
     calendar = await service.create_calendar(uow, {"name": "平日 9-18", "weekly_hours": hours, "holiday_country": "JP"})
-    await service.create_policy(uow, {"name": "Standard", "calendar_id": calendar.id, "targets": {
-        "urgent": {"first_reply": 60, "resolution": 480}, "high": {"first_reply": 120, "resolution": 960},
-        "normal": {"first_reply": 240, "next_reply": 480, "resolution": 2400}, "low": {"first_reply": 480}}})
+    targets = {"urgent": {"first_reply": 60, "resolution": 480}, "high": {"first_reply": 120, "resolution": 960},
+               "normal": {"first_reply": 240, "next_reply": 480, "resolution": 2400}, "low": {"first_reply": 480}}
+    await service.create_policy(uow, {"name": "Standard", "calendar_id": calendar.id, "targets": [
+        {"priority": priority, "timer": timer, "minutes": minutes} for priority, timers in targets.items() for timer, minutes in timers.items()]})
     await service.create_group(uow, DEMO_GROUP)
     await service.create_macro(uow, {"name": "解決済みにする", "reply": "ご連絡ありがとうございました。", "status": "solved"})
     for article in ("パスワードの再設定方法", "請求書の再発行", "How to export contacts to Excel"):

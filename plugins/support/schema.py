@@ -14,7 +14,7 @@ from strawberry.types import Info
 
 from enishi import models as core
 from enishi.graphql.errors import UserErrorType
-from enishi.graphql.filters import DateTimeFilter, FilterSpec, IDFilter, StringFilter
+from enishi.graphql.filters import DateTimeFilter, FilterSpec, IDFilter, StringFilter, check_filter_text
 from enishi.graphql.loaders import RowsByColumn, load_row
 from enishi.graphql.mutations import input_values, run_mutation
 from enishi.graphql.relay import (Connection, InvalidArgument, NestedConnection, OrderDirection, PageRequest, SortKey, paginate,
@@ -22,6 +22,7 @@ from enishi.graphql.relay import (Connection, InvalidArgument, NestedConnection,
 from enishi.graphql.types import Account, Contact, User, node_resolver, sealed_field
 
 from . import models as orm
+from .models import PRIORITIES, TIMERS
 from . import service
 
 ARTICLES = RowsByColumn(orm.SupportArticle, orm.SupportArticle.ticket_id, orm.SupportArticle.created_at)
@@ -259,6 +260,7 @@ class SupportQuery:
         if not info.context.can("support.agent"):
             statement = statement.where(orm.SupportKbArticle.status == "published")
         if search:
+            check_filter_text(search, "search")
             statement = statement.where(service.kb_search_clause(search))
         if locale:
             statement = statement.where(orm.SupportKbArticle.locale == locale)
@@ -355,22 +357,60 @@ class ApplyMacroInput:
     macro_id: strawberry.ID
 
 
+@strawberry.enum(description="A day of the week of a business calendar.")
+class SupportWeekday(Enum):
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+
+SupportPriority = strawberry.enum(Enum("SupportPriority", {p.upper(): p for p in PRIORITIES}), description="A ticket's priority.")
+SupportTimerKind = strawberry.enum(Enum("SupportTimerKind", {t.upper(): t for t in TIMERS}), description="An SLA timer.")
+
+
+@strawberry.input(description="One opening span of a weekday, in the calendar's time zone.")
+class SupportOpeningHoursInput:
+    weekday: SupportWeekday
+    opens: str = strawberry.field(description="HH:MM, 00:00 to 23:59.")
+    closes: str = strawberry.field(description="HH:MM, after `opens`; spans of one day must not overlap.")
+
+
 @strawberry.input
 class CreateSupportCalendarInput:
     name: str
-    timezone: str | None = None
-    weekly_hours: JSON = strawberry.field(description='{"mon": [["09:00", "17:00"]], …}')
-    holidays: list[str] | None = None
-    holiday_country: str | None = strawberry.field(default="JP", description="Country whose public holidays close the calendar")
+    timezone: str | None = strawberry.field(default=None, description="IANA name (Asia/Tokyo); null: the server's time zone.")
+    weekly_hours: list[SupportOpeningHoursInput] = strawberry.field(
+        description="Opening spans; a day may have several (09:00-12:00, 13:00-18:00), a day without one is closed.")
+    holidays: list[dt.date] | None = strawberry.field(default=None, description="Extra closed days.")
+    holiday_country: str | None = strawberry.field(default="JP", description="Country whose public holidays close the calendar (ISO 3166 alpha-2)")
+
+
+@strawberry.input(description="Minutes until a timer is due, for tickets of one priority.")
+class SupportSlaTargetInput:
+    priority: SupportPriority
+    timer: SupportTimerKind
+    minutes: int = strawberry.field(description="Business minutes on the policy's calendar (calendar minutes without one), 1 to 525600.")
+
+
+@strawberry.input(description="Which tickets a policy covers: each list given must match (any of its values); none given: every ticket.")
+class SupportSlaConditionsInput:
+    priorities: list[SupportPriority] | None = None
+    tags: list[str] | None = strawberry.field(default=None, description="Tickets with any of these tags.")
+    group_ids: list[strawberry.ID] | None = None
+    account_ids: list[strawberry.ID] | None = None
 
 
 @strawberry.input
 class CreateSlaPolicyInput:
     name: str
-    targets: JSON = strawberry.field(description='Minutes per priority and timer: {"urgent": {"first_reply": 240}}')
-    conditions: JSON | None = None
+    targets: list[SupportSlaTargetInput] = strawberry.field(description="At most one per priority and timer.")
+    conditions: SupportSlaConditionsInput | None = None
     calendar_id: strawberry.ID | None = strawberry.field(default=None, description="null: calendar hours (24/7)")
-    position: int | None = None
+    position: int | None = strawberry.field(default=None, description="Policies are tried in position order; the first match wins.")
 
 
 @strawberry.input
@@ -441,6 +481,10 @@ class SaveKbArticleInput:
     locale: str | None = strawberry.UNSET
     status: str | None = strawberry.UNSET
     category_id: strawberry.ID | None = strawberry.UNSET
+
+
+def _ids(values: list | None, type_name: str, field: str) -> list[uuid.UUID] | None:
+    return None if values is None else [parse_global_id(v, type_name, f"{field}.{i}") for i, v in enumerate(values)]
 
 
 def _ticket_id(value) -> uuid.UUID:
@@ -523,11 +567,26 @@ class SupportMutation:
 
     @strawberry.mutation
     async def create_support_calendar(self, info: Info, input: CreateSupportCalendarInput) -> SupportConfigPayload:
-        return await _config(info, lambda uow: service.create_calendar(uow, input_values(input)))
+        async def work(uow):
+            data = input_values(input)
+            data["weekly_hours"] = [{"weekday": s.weekday.value, "opens": s.opens, "closes": s.closes} for s in input.weekly_hours]
+            return await service.create_calendar(uow, data)
+
+        return await _config(info, work)
 
     @strawberry.mutation
     async def create_sla_policy(self, info: Info, input: CreateSlaPolicyInput) -> SupportConfigPayload:
-        return await _config(info, lambda uow: service.create_policy(uow, input_values(input, {"calendar_id": "SupportCalendar"})))
+        async def work(uow):
+            data = input_values(input, {"calendar_id": "SupportCalendar"})
+            data["targets"] = [{"priority": t.priority.value, "timer": t.timer.value, "minutes": t.minutes} for t in input.targets]
+            if (c := input.conditions) is not None:
+                data["conditions"] = {
+                    "priorities": [p.value for p in c.priorities] if c.priorities is not None else None, "tags": c.tags,
+                    "group_ids": _ids(c.group_ids, "SupportGroup", "conditions.groupIds"),
+                    "account_ids": _ids(c.account_ids, "Account", "conditions.accountIds")}
+            return await service.create_policy(uow, data)
+
+        return await _config(info, work)
 
     @strawberry.mutation
     async def add_escalation_rule(self, info: Info, input: AddEscalationRuleInput) -> SupportConfigPayload:

@@ -6,8 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import re
 import statistics
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays as holiday_rules
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -58,42 +62,84 @@ def _fail(field: str, message: str, code: str) -> InputError:
 # --- configuration: calendars, groups, policies, rules, macros ----------------------------------
 
 
+MAX_OPENING_SPANS = 70  # ten spans a day
+MAX_HOLIDAYS = 1000
+MAX_TARGET_MINUTES = 525_600  # a year: a target further away is no service level
+MAX_CONDITION_VALUES = 100
+MAX_POSITION = 1_000_000
+MAX_TAGS = 50
+MAX_TAG_LENGTH = 50
+MAX_BODY = 100_000
+HH_MM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+def _tags(check: Checker, tags: list[str] | None, field: str) -> list[str]:
+    """Labels of a ticket, a macro or a policy's conditions: distinct, sorted, each 1 to
+    MAX_TAG_LENGTH characters."""
+    tags = tags or []
+    if len(tags) > MAX_TAGS:
+        check.fail(field, f"at most {MAX_TAGS} tags", "TOO_MANY")
+    elif any(not tag.strip() or len(tag) > MAX_TAG_LENGTH or "\x00" in tag for tag in tags):
+        check.fail(field, f"tags are 1 to {MAX_TAG_LENGTH} characters", "INVALID_TAG")
+    return sorted({tag.strip() for tag in tags})
+
+
+def _opening_hours(check: Checker, spans: list[dict]) -> dict:
+    """`[{weekday, opens, closes}, …]` as stored: {"mon": [["09:00", "12:00"], …]}, each day's spans
+    in order, none overlapping."""
+    if not spans:
+        check.fail("weekly_hours", "give at least one opening span: a calendar that never opens has no due dates", "REQUIRED")
+    if len(spans) > MAX_OPENING_SPANS:
+        check.fail("weekly_hours", f"at most {MAX_OPENING_SPANS} spans", "TOO_MANY")
+        return {}
+    weekly: dict[str, list] = {}
+    for i, span in enumerate(spans):
+        if span["weekday"] not in WEEKDAYS:
+            check.fail(f"weekly_hours.{i}.weekday", f"must be one of: {', '.join(WEEKDAYS)}", "INVALID_CHOICE")
+            continue
+        times = [span[edge] for edge in ("opens", "closes")]
+        for edge, value in zip(("opens", "closes"), times):
+            if not HH_MM.match(value):
+                check.fail(f"weekly_hours.{i}.{edge}", "times are HH:MM, 00:00 to 23:59", "INVALID_TIME")
+        if all(HH_MM.match(value) for value in times):
+            if times[0] >= times[1]:
+                check.fail(f"weekly_hours.{i}", "a span opens before it closes", "INVALID_HOURS")
+            else:
+                weekly.setdefault(span["weekday"], []).append(times)
+    for day, day_spans in weekly.items():
+        day_spans.sort()
+        if any(later[0] < earlier[1] for earlier, later in zip(day_spans, day_spans[1:])):
+            check.fail("weekly_hours", f"spans on {day} overlap", "OVERLAPPING_HOURS")
+    return {day: weekly[day] for day in WEEKDAYS if day in weekly}
+
+
 async def create_calendar(uow: UnitOfWork, data: dict) -> SupportCalendar:
     check = Checker()
     name = check.text(data, "name", max_length=200, required=True)
     zone = data.get("timezone") or uow.settings.timezone
     try:
-        BusinessCalendar.from_row(SupportCalendar(timezone=zone, weekly_hours={}, holidays=[]))
-    except Exception:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
         check.fail("timezone", "is not a known time zone", "INVALID_TIMEZONE")
-    weekly = data.get("weekly_hours") or {}
-    for day, spans in weekly.items():
-        if day not in WEEKDAYS:
-            check.fail("weeklyHours", f"unknown day {day!r}", "INVALID_DAY")
-            continue
-        for opens, closes in spans:
-            try:
-                if dt.time.fromisoformat(opens) >= dt.time.fromisoformat(closes):
-                    check.fail("weeklyHours", "each span must open before it closes", "INVALID_HOURS")
-            except ValueError:
-                check.fail("weeklyHours", "times are HH:MM", "INVALID_HOURS")
-    holidays = data.get("holidays") or []
-    for day in holidays:
-        try:
-            dt.date.fromisoformat(day)
-        except ValueError:
-            check.fail("holidays", "dates are YYYY-MM-DD", "INVALID_DATE")
+    weekly = _opening_hours(check, data.get("weekly_hours") or [])
+    holidays = sorted({day.isoformat() for day in data.get("holidays") or []})
+    if len(holidays) > MAX_HOLIDAYS:
+        check.fail("holidays", f"at most {MAX_HOLIDAYS} dates", "TOO_MANY")
+    country = data.get("holiday_country")
+    if country is not None and country not in holiday_rules.list_supported_countries():
+        check.fail("holiday_country", "is not a country with known public holidays (ISO 3166 alpha-2, JP)", "INVALID_CHOICE")
     check.done()
-    calendar = SupportCalendar(name=name, timezone=zone, weekly_hours=weekly, holidays=sorted(holidays),
-                               holiday_country=data.get("holiday_country"))
+    calendar = SupportCalendar(name=name, timezone=zone, weekly_hours=weekly, holidays=holidays, holiday_country=country)
     uow.session.add(calendar)
     await uow.session.flush()
     return calendar
 
 
 async def create_group(uow: UnitOfWork, name: str, assignment: str = "round_robin") -> SupportGroup:
-    if assignment not in ("round_robin", "least_open", "manual"):
-        raise _fail("assignment", "must be round_robin, least_open or manual", "INVALID_CHOICE")
+    check = Checker()
+    name = check.text({"name": name}, "name", max_length=200, required=True)
+    check.choice({"assignment": assignment}, "assignment", ("round_robin", "least_open", "manual"))
+    check.done()
     if (await uow.session.execute(select(SupportGroup.id).where(SupportGroup.name == name))).first():
         raise _fail("name", "a group of this name exists", "DUPLICATE")
     group = SupportGroup(name=name, assignment=assignment)
@@ -117,17 +163,49 @@ async def set_member(uow: UnitOfWork, group_id, user_id, away: bool = False) -> 
     return member
 
 
+def _targets(check: Checker, targets: list[dict]) -> dict:
+    """`[{priority, timer, minutes}, …]` as stored: {"urgent": {"first_reply": 240}}, one target
+    per priority and timer."""
+    stored: dict[str, dict] = {}
+    for i, target in enumerate(targets):
+        priority, timer, minutes = target["priority"], target["timer"], target["minutes"]
+        if priority not in PRIORITIES:
+            check.fail(f"targets.{i}.priority", f"must be one of: {', '.join(PRIORITIES)}", "INVALID_CHOICE")
+        elif timer not in TIMERS:
+            check.fail(f"targets.{i}.timer", f"must be one of: {', '.join(TIMERS)}", "INVALID_CHOICE")
+        elif not 0 < minutes <= MAX_TARGET_MINUTES:
+            check.fail(f"targets.{i}.minutes", f"must be between 1 and {MAX_TARGET_MINUTES}", "OUT_OF_RANGE")
+        elif timer in stored.get(priority, {}):
+            check.fail(f"targets.{i}", f"a second {timer} target for {priority}", "DUPLICATE")
+        else:
+            stored.setdefault(priority, {})[timer] = minutes
+    return stored
+
+
+def _conditions(check: Checker, conditions: dict | None) -> dict:
+    """Which tickets the policy covers, as stored: only the lists given, ids as text."""
+    stored = {}
+    for key, values in (conditions or {}).items():
+        if values is None:
+            continue
+        if len(values) > MAX_CONDITION_VALUES:
+            check.fail(f"conditions.{key}", f"at most {MAX_CONDITION_VALUES} values", "TOO_MANY")
+        elif key == "priorities" and set(values) - set(PRIORITIES):
+            check.fail("conditions.priorities", f"must be among: {', '.join(PRIORITIES)}", "INVALID_CHOICE")
+        elif key == "tags":
+            stored[key] = _tags(check, values, "conditions.tags")
+        else:
+            stored[key] = sorted({str(value) for value in values})
+    return stored
+
+
 async def create_policy(uow: UnitOfWork, data: dict) -> SupportSlaPolicy:
     check = Checker()
     name = check.text(data, "name", max_length=200, required=True)
-    targets = data.get("targets") or {}
-    for priority, timers in targets.items():
-        if priority not in PRIORITIES or not isinstance(timers, dict):
-            check.fail("targets", f"unknown priority {priority!r}", "INVALID_CHOICE")
-            continue
-        for timer, minutes in timers.items():
-            if timer not in TIMERS or not isinstance(minutes, (int, float)) or minutes <= 0:
-                check.fail("targets", f"{priority}.{timer} must be a known timer with positive minutes", "INVALID_TARGET")
+    targets = _targets(check, data.get("targets") or [])
+    conditions = _conditions(check, data.get("conditions"))
+    if data.get("position") is not None and not 0 <= data["position"] <= MAX_POSITION:
+        check.fail("position", f"must be between 0 and {MAX_POSITION}", "OUT_OF_RANGE")
     calendar_id = data.get("calendar_id")
     if calendar_id is not None and await uow.session.get(SupportCalendar, calendar_id) is None:
         check.fail("calendarId", "no such calendar", "NOT_FOUND")
@@ -136,7 +214,7 @@ async def create_policy(uow: UnitOfWork, data: dict) -> SupportSlaPolicy:
     if position is None:
         await one_at_a_time(uow, "support_sla_policy_position")  # two policies at once must not share the next position
         position = ((await uow.session.execute(select(func.max(SupportSlaPolicy.position)))).scalar_one() or 0) + 1
-    policy = SupportSlaPolicy(name=name, position=position, conditions=data.get("conditions") or {}, targets=targets, calendar_id=calendar_id)
+    policy = SupportSlaPolicy(name=name, position=position, conditions=conditions, targets=targets, calendar_id=calendar_id)
     uow.session.add(policy)
     await uow.session.flush()
     return policy
@@ -169,9 +247,11 @@ async def create_macro(uow: UnitOfWork, data: dict) -> SupportMacro:
     name = check.text(data, "name", max_length=200, required=True)
     check.choice(data, "status", STATUSES)
     check.choice(data, "priority", PRIORITIES)
+    reply_text = check.text(data, "reply", max_length=MAX_BODY)
+    add_tags, remove_tags = _tags(check, data.get("add_tags"), "add_tags"), _tags(check, data.get("remove_tags"), "remove_tags")
     check.done()
-    macro = SupportMacro(name=name, reply=data.get("reply"), status=data.get("status"), priority=data.get("priority"),
-                         add_tags=data.get("add_tags") or [], remove_tags=data.get("remove_tags") or [])
+    macro = SupportMacro(name=name, reply=reply_text, status=data.get("status"), priority=data.get("priority"),
+                         add_tags=add_tags, remove_tags=remove_tags)
     uow.session.add(macro)
     await uow.session.flush()
     return macro
@@ -281,14 +361,16 @@ async def create_ticket(uow: UnitOfWork, data: dict, *, follow_up_of=None) -> Su
         check.fail("accountId", "no such account", "NOT_FOUND")
     if data.get("group_id") is not None and await uow.session.get(SupportGroup, data["group_id"]) is None:
         check.fail("groupId", "no such group", "NOT_FOUND")
-    body = check.text(data, "body", max_length=100_000)
+    body = check.text(data, "body", max_length=MAX_BODY)
+    channel = check.text(data, "channel", max_length=20) or "email"
+    tags = _tags(check, data.get("tags"), "tags")
     custom_fields = check.custom_fields(data)
     check.done()
     now = uow.clock.now()
     ticket = SupportTicket(number=await _next_number(uow), subject=subject, status="new", priority=priority,
-                           channel=data.get("channel") or "email", requester_id=requester_id, account_id=data.get("account_id"),
+                           channel=channel, requester_id=requester_id, account_id=data.get("account_id"),
                            group_id=data.get("group_id"), assignee_id=data.get("assignee_id"),
-                           tags=sorted(set(data.get("tags") or [])), custom_fields=custom_fields or None,
+                           tags=tags, custom_fields=custom_fields or None,
                            follow_up_of_id=follow_up_of, created_at=now, updated_at=now, reopened_count=0)
     await _apply_policy(uow, ticket)
     if ticket.assignee_id is None:
@@ -338,8 +420,9 @@ def _refuse_erased(ticket: SupportTicket) -> None:
 async def reply(uow: UnitOfWork, ticket_id, body: str, *, public: bool = True, as_customer: bool = False) -> SupportArticle:
     """An agent's public reply or internal note, or a customer's message. A customer writing to a
     solved ticket reopens it; to a closed one, opens a follow-up ticket."""
-    if not (body or "").strip():
-        raise _fail("body", "must not be blank", "REQUIRED")
+    check = Checker()
+    body = check.text({"body": body}, "body", max_length=MAX_BODY, required=True)
+    check.done()
     ticket = await _ticket(uow, ticket_id)
     if ticket.status == "merged":
         raise _fail("ticketId", "was merged into another ticket", "MERGED")
@@ -366,6 +449,7 @@ async def update_ticket(uow: UnitOfWork, ticket_id, data: dict) -> SupportTicket
     priority = check.choice(data, "priority", PRIORITIES)
     subject = check.text(data, "subject", max_length=300, required="subject" in data)
     custom_fields = check.custom_fields(data)
+    tags = _tags(check, data.get("tags"), "tags")
     if data.get("group_id") is not None and await uow.session.get(SupportGroup, data["group_id"]) is None:
         check.fail("groupId", "no such group", "NOT_FOUND")
     check.done()
@@ -380,7 +464,7 @@ async def update_ticket(uow: UnitOfWork, ticket_id, data: dict) -> SupportTicket
     if priority:
         ticket.priority = priority
     if "tags" in data:
-        ticket.tags = sorted(set(data["tags"] or []))
+        ticket.tags = tags
     if "group_id" in data:
         ticket.group_id = data["group_id"]
     if priority or "tags" in data or "group_id" in data:
@@ -565,8 +649,11 @@ async def csat_status(session, token: str) -> str | None:
 
 
 async def submit_csat(uow: UnitOfWork, token: str, rating: int, comment: str | None) -> SupportCsat:
+    check = Checker()
     if not 1 <= rating <= 5:
-        raise _fail("rating", "must be between 1 and 5", "OUT_OF_RANGE")
+        check.fail("rating", "must be between 1 and 5", "OUT_OF_RANGE")
+    comment = check.text({"comment": comment}, "comment", max_length=5000)
+    check.done()
     survey = (await uow.session.execute(select(SupportCsat).where(SupportCsat.token_hash == hash_token(token or ""))
                                         .with_for_update())).scalar_one_or_none()
     if survey is None or survey.status in ("scheduled", "cancelled"):
@@ -583,8 +670,10 @@ async def submit_csat(uow: UnitOfWork, token: str, rating: int, comment: str | N
 
 
 async def create_kb_category(uow: UnitOfWork, name: str, locale: str, parent_id=None) -> SupportKbCategory:
-    if locale not in ("ja", "en"):
-        raise _fail("locale", "must be ja or en", "INVALID_CHOICE")
+    check = Checker()
+    name = check.text({"name": name}, "name", max_length=200, required=True)
+    check.choice({"locale": locale}, "locale", ("ja", "en"))
+    check.done()
     category = SupportKbCategory(name=name, locale=locale, parent_id=parent_id)
     uow.session.add(category)
     await uow.session.flush()

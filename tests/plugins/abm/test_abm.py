@@ -203,13 +203,41 @@ async def test_account_plans_and_nested_departments(api, acme):
 async def test_engagement_formula_is_configurable(api, acme):
     account_id, people = acme
     await _meeting(api, people["Sato"], "06-01")
-    payload = await api.mutate("setEngagementConfig", {"config": {"weights": {"meeting": 12}}}, "config")
-    assert payload["config"]["weights"]["meeting"] == 12
+    payload = await api.mutate("setEngagementConfig", {"weights": [{"activityType": "meeting", "weight": 12}]},
+                               "config { windowDays weights { activityType weight } }")
+    assert {"activityType": "meeting", "weight": 12.0} in payload["config"]["weights"]
+    assert payload["config"]["windowDays"] == 30
     assert (await _abm(api, account_id))["engagement"]["raw"] == 12.0
-    bad = await api.mutate("setEngagementConfig", {"config": {"window_days": -1, "bogus": 1}}, "config")
-    assert {e["code"] for e in bad["userErrors"]} == {"OUT_OF_RANGE", "UNKNOWN_SETTING"}
-    denied = await api.post('mutation { setEngagementConfig(input: {config: {window_days: 60}}) { config } }', role="sales")
+    denied = await api.post('mutation { setEngagementConfig(input: {windowDays: 60}) { config { windowDays } } }', role="sales")
     assert denied.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_engagement_config_is_typed_and_every_bad_value_is_a_user_error(api, acme):
+    account_id, _ = acme
+    before = await api.graphql("{ engagementConfig { windowDays tierThresholds { tier minScore } icpRules { field op value points } } }")
+    assert before["engagementConfig"]["icpRules"][0] == {"field": "employee_count", "op": "GTE", "value": 1000, "points": 40}
+    bad = await api.mutate("setEngagementConfig", {
+        "windowDays": 1_000_000_000, "departmentCap": -1.0,
+        "weights": [{"activityType": "meeting", "weight": 1}, {"activityType": "meeting", "weight": 2}, {"activityType": " ", "weight": 1}],
+        "roleMultipliers": [{"role": "king", "multiplier": 2}], "tierThresholds": [{"tier": "tier_1", "minScore": -5}],
+        "requiredRoles": [{"tier": "tier_9", "roles": []}, {"tier": "tier_1", "roles": ["king"]}],
+        "icpRules": [{"field": "password", "op": "EQ", "value": "x", "points": 1}, {"field": "employee_count", "op": "GTE", "value": "many", "points": 1},
+                     {"field": "custom_fields.country", "op": "IN", "value": {"a": 1}, "points": 5000}]}, "config { windowDays }")
+    assert bad["config"] is None
+    assert {(e["field"], e["code"]) for e in bad["userErrors"]} == {
+        ("windowDays", "OUT_OF_RANGE"), ("departmentCap", "OUT_OF_RANGE"), ("weights.1", "DUPLICATE"), ("weights.2.activityType", "REQUIRED"),
+        ("roleMultipliers.0.role", "INVALID_CHOICE"), ("tierThresholds.0.minScore", "OUT_OF_RANGE"),
+        ("requiredRoles.0.tier", "INVALID_CHOICE"), ("requiredRoles.1.roles", "INVALID_CHOICE"), ("icpRules.0.field", "INVALID_CHOICE"),
+        ("icpRules.1.value", "INVALID_VALUE"), ("icpRules.2.value", "INVALID_VALUE"), ("icpRules.2.points", "OUT_OF_RANGE")}
+    assert await api.graphql("{ engagementConfig { windowDays tierThresholds { tier minScore } icpRules { field op value points } } }") == before
+    # One threshold changes, the others stay; a rule comparing a text field with a number simply does not match.
+    good = await api.mutate("setEngagementConfig", {"tierThresholds": [{"tier": "tier_1", "minScore": 90}], "icpRules": [
+        {"field": "custom_fields.country", "op": "GTE", "value": 5, "points": 10}]}, "config { tierThresholds { tier minScore } }")
+    assert good["userErrors"] == []
+    assert good["config"]["tierThresholds"] == [{"tier": "tier_1", "minScore": 90.0}, {"tier": "tier_2", "minScore": 50.0},
+                                                {"tier": "tier_3", "minScore": 30.0}]
+    await _target(api, account_id, rationale="再評価")
+    assert (await _abm(api, account_id))["icpScore"] == 0
 
 
 class FakePrivacy:

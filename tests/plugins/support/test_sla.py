@@ -7,6 +7,7 @@ from sqlalchemy import text
 from enishi.worker import run_due_jobs
 from enishi.plugins.support.service import sweep_escalations
 from tests.helpers import create_contact
+from tests.plugins.support import target
 
 JST = dt.timezone(dt.timedelta(hours=9))
 TICKET = "ticket { id number status priority group { name } timers { kind dueAt fulfilledAt breachedAt elapsedBusinessMinutes paused } }"
@@ -19,7 +20,7 @@ async def _config(api, name, input):
 
 
 async def _business_calendar(api):
-    hours = {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
+    hours = [{"weekday": day, "opens": "09:00", "closes": "17:00"} for day in ("MON", "TUE", "WED", "THU", "FRI")]
     return await _config(api, "createSupportCalendar", {"name": "平日 9-17", "weeklyHours": hours, "holidayCountry": "JP"})
 
 
@@ -37,7 +38,7 @@ async def _view(api, ticket_id):
 async def test_example_1_urgent_24_7_warning_breach_and_two_escalation_levels(api):
     api.clock.set(dt.datetime(2024, 6, 10, 9, 0, tzinfo=JST))
     tier2 = await _config(api, "createSupportGroup", {"name": "Tier 2"})
-    policy = await _config(api, "createSlaPolicy", {"name": "24/7 urgent", "targets": {"urgent": {"first_reply": 240}}})
+    policy = await _config(api, "createSlaPolicy", {"name": "24/7 urgent", "targets": [target("urgent", "first_reply", 240)]})
     for rule in ({"timer": "first_reply", "percent": 75}, {"timer": "first_reply", "level": 1, "minutesAfterBreach": 0, "reassignGroupId": tier2},
                  {"timer": "first_reply", "level": 2, "minutesAfterBreach": 60}):
         await _config(api, "addEscalationRule", {"policyId": policy, **rule})
@@ -69,7 +70,7 @@ async def test_example_1_urgent_24_7_warning_breach_and_two_escalation_levels(ap
 
 async def test_example_2_four_business_hours_over_a_weekend(api):
     calendar = await _business_calendar(api)
-    await _config(api, "createSlaPolicy", {"name": "business", "calendarId": calendar, "targets": {"normal": {"first_reply": 240}}})
+    await _config(api, "createSlaPolicy", {"name": "business", "calendarId": calendar, "targets": [target("normal", "first_reply", 240)]})
     api.clock.set(dt.datetime(2024, 6, 7, 16, 0, tzinfo=JST))  # Friday
     ticket = await _ticket(api, "normal")
     assert ticket["timers"][0]["dueAt"] == "2024-06-10T03:00:00+00:00"  # Monday 12:00 in Tokyo
@@ -82,7 +83,7 @@ async def test_example_2_four_business_hours_over_a_weekend(api):
 
 
 async def test_example_3_an_internal_note_is_not_a_reply(api):
-    await _config(api, "createSlaPolicy", {"name": "any", "targets": {"normal": {"first_reply": 480}}})
+    await _config(api, "createSlaPolicy", {"name": "any", "targets": [target("normal", "first_reply", 480)]})
     ticket = await _ticket(api, "normal")  # Monday 09:00 in Tokyo
     api.clock.advance(minutes=30)
     await api.mutate("addInternalNote", {"ticketId": ticket["id"], "body": "調査中"}, "ticket { id }", role="support")
@@ -94,7 +95,7 @@ async def test_example_3_an_internal_note_is_not_a_reply(api):
 
 
 async def test_pausing_statuses_stop_the_clock(api):
-    await _config(api, "createSlaPolicy", {"name": "any", "targets": {"normal": {"resolution": 600}}})
+    await _config(api, "createSlaPolicy", {"name": "any", "targets": [target("normal", "resolution", 600)]})
     ticket = await _ticket(api, "normal")
     api.clock.advance(minutes=60)
     await api.mutate("updateTicket", {"ticketId": ticket["id"], "status": "pending"}, "ticket { id }", role="support")
@@ -108,25 +109,25 @@ async def test_pausing_statuses_stop_the_clock(api):
 
 async def test_japanese_public_holidays_close_the_business_calendar(api):
     calendar = await _business_calendar(api)
-    await _config(api, "createSlaPolicy", {"name": "business", "calendarId": calendar, "targets": {"normal": {"first_reply": 60}}})
+    await _config(api, "createSlaPolicy", {"name": "business", "calendarId": calendar, "targets": [target("normal", "first_reply", 60)]})
     api.clock.set(dt.datetime(2024, 7, 12, 16, 30, tzinfo=JST))  # Friday; Monday the 15th is Marine Day
     ticket = await _ticket(api, "normal")
     assert ticket["timers"][0]["dueAt"] == "2024-07-16T00:30:00+00:00"  # Tuesday 09:30 in Tokyo
 
 
 async def test_policies_apply_in_order_first_match_wins(api):
-    await _config(api, "createSlaPolicy", {"name": "VIP", "conditions": {"tags": ["vip"]}, "targets": {"normal": {"first_reply": 60}}})
-    await _config(api, "createSlaPolicy", {"name": "default", "targets": {"normal": {"first_reply": 480}}})
+    await _config(api, "createSlaPolicy", {"name": "VIP", "conditions": {"tags": ["vip"]}, "targets": [target("normal", "first_reply", 60)]})
+    await _config(api, "createSlaPolicy", {"name": "default", "targets": [target("normal", "first_reply", 480)]})
     vip = await _ticket(api, "normal", tags=["vip"])
     plain = await _ticket(api, "normal")
     assert vip["timers"][0]["dueAt"] == "2024-06-10T01:00:00+00:00"
     assert plain["timers"][0]["dueAt"] == "2024-06-10T08:00:00+00:00"
-    invalid = await api.mutate("createSlaPolicy", {"name": "x", "targets": {"urgent": {"first_reply": -5}, "asap": {}}}, "id")
-    assert {e["code"] for e in invalid["userErrors"]} == {"INVALID_TARGET", "INVALID_CHOICE"}
+    invalid = await api.mutate("createSlaPolicy", {"name": "x", "targets": [target("urgent", "first_reply", -5)]}, "id")
+    assert invalid["userErrors"] == [{"field": "targets.0.minutes", "message": "must be between 1 and 525600", "code": "OUT_OF_RANGE"}]
 
 
 async def test_next_reply_starts_when_the_customer_writes_again(api):
-    await _config(api, "createSlaPolicy", {"name": "any", "targets": {"normal": {"next_reply": 120}}})
+    await _config(api, "createSlaPolicy", {"name": "any", "targets": [target("normal", "next_reply", 120)]})
     contact = await create_contact(api, familyName="山田", emails=[{"address": "taro@abc.co.jp"}])
     ticket = await _ticket(api, "normal", requesterId=contact["id"], body="困っています")
     api.clock.advance(minutes=5)

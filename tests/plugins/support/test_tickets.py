@@ -9,6 +9,7 @@ from enishi.graphql.relay import to_global_id
 from enishi.outbox import deliver_pending
 from enishi.worker import run_due_jobs
 from tests.helpers import create_account, create_contact, root_fields_added_by
+from tests.plugins.support import target
 
 T = "ticket { id number status priority tags assignee { displayName } followUpOf { number } reopenedCount }"
 
@@ -215,7 +216,7 @@ async def test_knowledge_base_search_works_for_japanese(api):
 
 
 async def test_metrics_first_reply_mttr_fcr_backlog_and_sla(api):
-    await _config(api, "createSlaPolicy", {"name": "any", "targets": {"normal": {"first_reply": 60}, "high": {"first_reply": 60}}})
+    await _config(api, "createSlaPolicy", {"name": "any", "targets": [target("normal", "first_reply", 60), target("high", "first_reply", 60)]})
     fast = await _ticket(api, body="a")
     api.clock.advance(minutes=30)
     await _reply(api, fast["id"], "ok")
