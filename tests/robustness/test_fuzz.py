@@ -19,7 +19,7 @@ QUERIES = (
     "node", "nodes", "viewer", "accounts", "contacts", "activities", "tasks", "contactDuplicates", "accountDuplicates", "activityTypes",
     "personalDataCatalog", "recordsOfProcessing", "users", "tickets", "ticket", "kbArticles", "supportMetrics", "consentHistory",
     "consentWithdrawalLink", "dataSubjectRequests", "legalHoldTypes", "legalHolds", "accessLog", "verifyAccessLog", "loyaltyPrograms",
-    "pointsLedger", "membersWithExpiringPoints", "verifyLedger", "targetAccounts", "engagementConfig",
+    "pointsLedger", "membersWithExpiringPoints", "verifyLedger", "targetAccounts", "engagementConfig", "testClock",
 )
 MUTATIONS = (
     "importContacts", "createAccount", "updateAccount", "deleteAccount", "restoreAccount", "destroyAccount", "createContact",
@@ -33,7 +33,8 @@ MUTATIONS = (
     "liftRestriction", "createLoyaltyProgram", "upsertLoyaltyTier", "createEarningRule", "createLoyaltyReward", "setEarningRuleActive",
     "updateLoyaltyReward", "enrollMember", "earnPoints", "spendPoints", "adjustPoints", "recordPurchase", "refundPurchase",
     "redeemReward", "recordReferral", "setTargetAccount", "untargetAccount", "createDepartment", "assignBuyingRole",
-    "upsertAccountPlan", "setEngagementConfig", "createCoverageTasks", "exportAudience",
+    "upsertAccountPlan", "setEngagementConfig", "createCoverageTasks", "exportAudience", "createTestClock", "advanceTestClock",
+    "deleteTestClock",
 )
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
 PER_OPERATION = settings(FUZZ, max_examples=10)
