@@ -1,5 +1,5 @@
 """Test clocks (docs/test-clocks.md): outside production mode an admin freezes and advances the
-server's time, and SLA timers, point expiry and data-subject deadlines follow; production refuses."""
+server's time, and SLA timers, point expiry, ABM engagement and data-subject deadlines follow; production refuses."""
 import pytest
 from sqlalchemy import event
 
@@ -8,6 +8,7 @@ from enishi.worker import run_due_jobs
 from tests.helpers import create_contact
 from tests.plugins.loyalty.helpers import earn, member, program
 from tests.plugins.privacy.test_requests import _intake
+from tests.plugins.support import target
 from tests.plugins.support.test_sla import _config, _ticket, _view
 
 CLOCK = "testClock { id name frozenTime status }"
@@ -72,7 +73,7 @@ async def test_a_clock_cannot_start_in_the_past_or_take_a_naive_time(dev):
 
 async def test_advancing_past_a_first_reply_target_breaches_the_ticket_and_runs_the_escalation_sweep(dev):
     tier2 = await _config(dev, "createSupportGroup", {"name": "Tier 2"})
-    policy = await _config(dev, "createSlaPolicy", {"name": "24/7 urgent", "targets": {"urgent": {"first_reply": 240}}})
+    policy = await _config(dev, "createSlaPolicy", {"name": "24/7 urgent", "targets": [target("urgent", "first_reply", 240)]})
     await _config(dev, "addEscalationRule", {"policyId": policy, "timer": "first_reply", "level": 1, "minutesAfterBreach": 0,
                                              "reassignGroupId": tier2})
     ticket = await _ticket(dev, "urgent")  # at 2024-06-10T00:00Z: first reply due at 04:00Z
@@ -190,3 +191,19 @@ async def test_only_development_requests_read_the_clock_and_production_ones_pay_
         finally:
             event.remove(api.runtime.engine.sync_engine, "before_cursor_execute", record)
         assert sum("core_test_clock" in statement for statement in statements) == reads, statements
+
+
+async def test_abm_engagement_fades_when_the_clock_passes_its_window(dev):
+    from tests.plugins.abm.test_abm import _abm, _meeting, _role, _target
+
+    account = (await dev.mutate("createAccount", {"name": "Acme Holdings"}, "account { id }"))["account"]["id"]
+    await _target(dev, account)
+    contact = await create_contact(dev, familyName="Tanaka", accounts=[{"accountId": account}])
+    await _role(dev, account, contact["id"], "decision_maker")
+    await _meeting(dev, contact["id"], "06-05")
+    engaged = (await _abm(dev, account))["engagement"]["score"]
+    assert engaged > 0
+    clock = await _create(dev)
+    advanced = await _advance(dev, clock["id"], "2025-06-10T00:00:00+00:00")  # a year on: far past any window
+    assert "abm.recompute" in advanced["jobsRun"] and advanced["jobsFailed"] == []
+    assert (await _abm(dev, account))["engagement"]["score"] == 0

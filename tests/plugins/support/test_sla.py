@@ -146,8 +146,8 @@ async def _fired(api):
         return [(kind, str(entity)) for kind, entity in rows]
 
 
-async def _merge(api, target, source):
-    merged = await api.mutate("mergeTickets", {"targetId": target["id"], "sourceIds": [source["id"]]}, "ticket { id }", role="support")
+async def _merge(api, survivor, source):
+    merged = await api.mutate("mergeTickets", {"targetId": survivor["id"], "sourceIds": [source["id"]]}, "ticket { id }", role="support")
     assert merged["userErrors"] == []
 
 
@@ -158,9 +158,9 @@ async def _metrics(api):
 
 async def test_a_merge_does_not_undo_a_breach_the_target_already_suffered(api):
     api.clock.set(dt.datetime(2024, 6, 10, 9, 0, tzinfo=JST))
-    policy = await _config(api, "createSlaPolicy", {"name": "24/7 urgent", "targets": {"urgent": {"first_reply": 240}}})
+    policy = await _config(api, "createSlaPolicy", {"name": "24/7 urgent", "targets": [target("urgent", "first_reply", 240)]})
     await _config(api, "addEscalationRule", {"policyId": policy, "timer": "first_reply", "level": 1, "minutesAfterBreach": 0})
-    target = await _ticket(api, "urgent", body="ログインできません")
+    survivor = await _ticket(api, "urgent", body="ログインできません")
     api.clock.set(dt.datetime(2024, 6, 10, 9, 30, tzinfo=JST))
     source = await _ticket(api, "urgent", body="同じ件です")
     api.clock.set(dt.datetime(2024, 6, 10, 10, 0, tzinfo=JST))
@@ -171,12 +171,12 @@ async def test_a_merge_does_not_undo_a_breach_the_target_already_suffered(api):
     assert [kind for kind, _ in before] == ["support.first_replied", "support.sla_breached", "support.escalated"]
 
     api.clock.set(dt.datetime(2024, 6, 10, 13, 30, tzinfo=JST))
-    await _merge(api, target, source)
-    timer = (await _view(api, target["id"]))["timers"][0]
+    await _merge(api, survivor, source)
+    timer = (await _view(api, survivor["id"]))["timers"][0]
     assert timer["breachedAt"] == "2024-06-10T04:00:00+00:00" and timer["fulfilledAt"] is None
     conversation = await api.graphql("query($id: ID!) { node(id: $id) { ... on SupportTicket { articles { authorType body createdAt } } } }",
-                                     {"id": target["id"]})
-    assert conversation["node"]["articles"] == [  # the merged messages keep their history on the target
+                                     {"id": survivor["id"]})
+    assert conversation["node"]["articles"] == [  # the merged messages keep their history on the survivor
         {"authorType": "customer", "body": "ログインできません", "createdAt": "2024-06-10T00:00:00+00:00"},
         {"authorType": "customer", "body": "同じ件です", "createdAt": "2024-06-10T00:30:00+00:00"},
         {"authorType": "agent", "body": "確認します", "createdAt": "2024-06-10T01:00:00+00:00"}]
@@ -184,26 +184,26 @@ async def test_a_merge_does_not_undo_a_breach_the_target_already_suffered(api):
     await run_due_jobs(api.runtime)
     assert await _fired(api) == before  # nothing fired again, nothing taken back
 
-    await api.mutate("replyToTicket", {"ticketId": target["id"], "body": "お待たせしました"}, "ticket { id }", role="support")
-    timer = (await _view(api, target["id"]))["timers"][0]
+    await api.mutate("replyToTicket", {"ticketId": survivor["id"], "body": "お待たせしました"}, "ticket { id }", role="support")
+    timer = (await _view(api, survivor["id"]))["timers"][0]
     assert timer["fulfilledAt"] == "2024-06-10T05:00:00+00:00" and timer["breachedAt"] == "2024-06-10T04:00:00+00:00"
-    assert (await _fired(api))[-1][0] == "support.first_replied"  # the target's own first reply
+    assert (await _fired(api))[-1][0] == "support.first_replied"  # the survivor's own first reply
     assert await _metrics(api) == [{"key": "urgent", "tickets": 1, "firstReplyMedianMinutes": 300.0, "slaAttainmentPercent": 0.0}]
 
 
 async def test_replies_merged_in_do_not_fulfil_the_targets_reply_timers(api):
     api.clock.set(dt.datetime(2024, 6, 10, 9, 0, tzinfo=JST))
-    await _config(api, "createSlaPolicy", {"name": "24/7", "targets": {"normal": {"first_reply": 240, "next_reply": 120}}})
+    await _config(api, "createSlaPolicy", {"name": "24/7", "targets": [target("normal", "first_reply", 240), target("normal", "next_reply", 120)]})
     source = await _ticket(api, "normal", body="請求書が届きません")
     api.clock.set(dt.datetime(2024, 6, 10, 9, 30, tzinfo=JST))
     await api.mutate("replyToTicket", {"ticketId": source["id"], "body": "再送しました"}, "ticket { id }", role="support")
     api.clock.set(dt.datetime(2024, 6, 10, 9, 45, tzinfo=JST))
     await api.mutate("replyToTicket", {"ticketId": source["id"], "body": "まだです", "fromCustomer": True}, "ticket { id }", role="support")
     api.clock.set(dt.datetime(2024, 6, 10, 10, 0, tzinfo=JST))
-    target = await _ticket(api, "normal", body="請求書の件")
+    survivor = await _ticket(api, "normal", body="請求書の件")
     api.clock.set(dt.datetime(2024, 6, 10, 10, 30, tzinfo=JST))
-    await _merge(api, target, source)
-    assert (await _view(api, target["id"]))["timers"] == [  # first reply still running; no next reply: nobody answered here yet
+    await _merge(api, survivor, source)
+    assert (await _view(api, survivor["id"]))["timers"] == [  # first reply still running; no next reply: nobody answered here yet
         {"kind": "first_reply", "dueAt": "2024-06-10T05:00:00+00:00", "fulfilledAt": None, "breachedAt": None,
          "elapsedBusinessMinutes": 30.0, "paused": False}]
     assert await _metrics(api) == [{"key": "normal", "tickets": 1, "firstReplyMedianMinutes": None, "slaAttainmentPercent": None}]
