@@ -84,16 +84,21 @@ def _cipher(data_key: bytes) -> AESGCM:
 
 
 def encrypt(data_key: bytes, plaintext: str | bytes, context: bytes) -> bytes:
+    """Seal `plaintext` with a data key (AES-256-GCM, random nonce). `context` is authenticated, not
+    stored: pass the same bytes to `decrypt` (name the field and record, so a ciphertext copied
+    elsewhere fails to open)."""
     nonce = secrets.token_bytes(12)
     data = plaintext.encode("utf-8") if isinstance(plaintext, str) else plaintext
     return nonce + _cipher(data_key).encrypt(nonce, data, context)
 
 
 def decrypt_bytes(data_key: bytes, ciphertext: bytes, context: bytes) -> bytes:
+    """Open what `encrypt` sealed, as bytes; raises `cryptography.exceptions.InvalidTag` on a wrong key or context."""
     return _cipher(data_key).decrypt(ciphertext[:12], ciphertext[12:], context)
 
 
 def decrypt(data_key: bytes, ciphertext: bytes, context: bytes) -> str:
+    """Open what `encrypt` sealed from a text, as that text."""
     return decrypt_bytes(data_key, ciphertext, context).decode("utf-8")
 
 
@@ -193,6 +198,8 @@ def install(ring: KeyRing) -> None:
 
 
 def installed() -> KeyRing:
+    """The KeyRing the runtime installed for this process (its `blind_indexes(value)` finds stored
+    blind indexes of a normalised value under every KEK of the ring)."""
     if _installed is None:
         raise RuntimeError("no key ring: create an enishi Runtime first")
     return _installed
@@ -204,8 +211,11 @@ def token_hash(token: str) -> str:
 
 
 def sign(kek: bytes, message: str) -> str:
+    """A URL-safe HMAC of `message` under a key derived from the KEK (`key_encryption_key(settings)`),
+    for links that must not be forged, such as a one-click withdrawal link."""
     return base64.urlsafe_b64encode(_derive(_derive(kek, b"links"), message.encode())[:18]).decode()
 
 
 def verify(kek: bytes, message: str, signature: str) -> bool:
+    """Whether `signature` is `sign(kek, message)`, compared in constant time."""
     return hmac.compare_digest(sign(kek, message), signature)
