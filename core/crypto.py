@@ -198,11 +198,16 @@ def install(ring: KeyRing) -> None:
 
 
 def installed() -> KeyRing:
-    """The KeyRing the runtime installed for this process (its `blind_indexes(value)` finds stored
-    blind indexes of a normalised value under every KEK of the ring)."""
+    """The KeyRing the runtime installed for this process."""
     if _installed is None:
         raise RuntimeError("no key ring: create an enishi Runtime first")
     return _installed
+
+
+def blind_indexes(normalised: str) -> list[str]:
+    """The blind indexes a stored value equal to `normalised` may carry (one per KEK of the ring,
+    so a lookup works mid-rotation): `ContactEmail.address_index.in_(blind_indexes(normalize_email(a)))`."""
+    return installed().blind_indexes(normalised)
 
 
 def token_hash(token: str) -> str:
@@ -210,12 +215,12 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def sign(kek: bytes, message: str) -> str:
-    """A URL-safe HMAC of `message` under a key derived from the KEK (`key_encryption_key(settings)`),
-    for links that must not be forged, such as a one-click withdrawal link."""
-    return base64.urlsafe_b64encode(_derive(_derive(kek, b"links"), message.encode())[:18]).decode()
+def sign(settings: Settings, message: str) -> str:
+    """A URL-safe HMAC of `message` under a key derived from the KEK, for links that must not be
+    forged, such as a one-click withdrawal link. The KEK itself never leaves this module."""
+    return base64.urlsafe_b64encode(_derive(_derive(key_encryption_key(settings), b"links"), message.encode())[:18]).decode()
 
 
-def verify(kek: bytes, message: str, signature: str) -> bool:
-    """Whether `signature` is `sign(kek, message)`, compared in constant time."""
-    return hmac.compare_digest(sign(kek, message), signature)
+def verify(settings: Settings, message: str, signature: str) -> bool:
+    """Whether `signature` is `sign(settings, message)`, compared in constant time."""
+    return hmac.compare_digest(sign(settings, message), signature)

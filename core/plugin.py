@@ -25,8 +25,7 @@ from enishi.contributions import (
     PersonalDataField,
     ScheduledJob,
 )
-from enishi.crypto import KeyRing, decrypt, decrypt_bytes, encrypt, installed as key_ring_in_use, sign, token_hash, verify
-from enishi.crypto import key_encryption_key
+from enishi.crypto import KeyRing, blind_indexes, decrypt, decrypt_bytes, encrypt, sign, token_hash, verify
 from enishi.db import Base, JSONType as _JSONType, UTCDateTime, checkpoint, new_id
 from enishi.errors import EnishiError, Forbidden, InputError, NotFound, UserError
 from enishi.graphql import schema as _schema
@@ -181,9 +180,8 @@ __all__ = [
     "token_hash",
     "sign",
     "verify",
-    "key_encryption_key",
+    "blind_indexes",
     "KeyRing",
-    "key_ring_in_use",
     "send_for_event",
     # time
     "Clock",
