@@ -158,7 +158,7 @@ async def _metrics(api):
 
 async def test_a_merge_does_not_undo_a_breach_the_target_already_suffered(api):
     api.clock.set(dt.datetime(2024, 6, 10, 9, 0, tzinfo=JST))
-    policy = await _config(api, "createSlaPolicy", {"name": "24/7 urgent", "targets": {"urgent": {"first_reply": 240}}})
+    policy = await _config(api, "createSlaPolicy", {"name": "24/7 urgent", "targets": [target("urgent", "first_reply", 240)]})
     await _config(api, "addEscalationRule", {"policyId": policy, "timer": "first_reply", "level": 1, "minutesAfterBreach": 0})
     target = await _ticket(api, "urgent", body="ログインできません")
     api.clock.set(dt.datetime(2024, 6, 10, 9, 30, tzinfo=JST))
