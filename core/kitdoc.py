@@ -113,6 +113,11 @@ def _title(name: str) -> str:
     return f"{name}: {type(obj).__name__}"
 
 
+def _constructor(name: str, cls: type) -> str | None:
+    signature = _signature(cls)
+    return None if signature in ("(...)", "(*args, **kwargs)") else f"{name}{signature}"
+
+
 def _details(name: str) -> list[str]:
     """What a snapshot promises beyond the title: dataclass fields, table columns, class members."""
     obj = getattr(plugin, name)
@@ -121,8 +126,7 @@ def _details(name: str) -> list[str]:
     if hasattr(obj, "__table__"):
         return [f"column {column.key}: {column.type!r}, nullable={column.nullable}" for column in obj.__table__.columns]
     fields = {f.name for f in dataclasses.fields(obj)} if dataclasses.is_dataclass(obj) else set()
-    constructor = _signature(obj)
-    lines = [] if constructor in ("(...)", "(*args, **kwargs)") else [f"{name}{constructor}"]
+    lines = [_constructor(name, obj)] if _constructor(name, obj) else []
     lines += [f"{attribute} = {value!r}" for attribute, value in vars(obj).items()
               if not attribute.startswith("_") and attribute not in fields and isinstance(value, PLAIN_VALUES)]
     return lines + [_member_line(member, value) for member, value in _members(obj)]
@@ -150,10 +154,12 @@ def render() -> str:
             lines += [f"### `{_title(name)}`", "", doc(name, attribute_docs), ""]
             obj = getattr(plugin, name)
             if isinstance(obj, type) and not hasattr(obj, "__table__") and _graphql_definition(obj) is None:
+                if not issubclass(obj, enum.Enum) and _constructor(name, obj):
+                    lines.append(f"- `{_constructor(name, obj)}`")
                 for member, value in _members(obj):
                     function = value.fget if isinstance(value, property) else getattr(value, "__func__", value)
                     summary = inspect.cleandoc(function.__doc__ or "").split("\n\n")[0].replace("\n", " ")
                     lines.append(f"- `{_member_line(member, value)}`" + (f": {summary}" if summary else ""))
-                if _members(obj):
+                if lines[-1]:
                     lines.append("")
     return "\n".join(lines)
