@@ -72,7 +72,7 @@ async def test_a_clock_cannot_start_in_the_past_or_take_a_naive_time(dev):
 
 async def test_advancing_past_a_first_reply_target_breaches_the_ticket_and_runs_the_escalation_sweep(dev):
     tier2 = await _config(dev, "createSupportGroup", {"name": "Tier 2"})
-    policy = await _config(dev, "createSlaPolicy", {"name": "24/7 urgent", "targets": {"urgent": {"first_reply": 240}}})
+    policy = await _config(dev, "createSlaPolicy", {"name": "24/7 urgent", "targets": [{"priority": "URGENT", "timer": "FIRST_REPLY", "minutes": 240}]})
     await _config(dev, "addEscalationRule", {"policyId": policy, "timer": "first_reply", "level": 1, "minutesAfterBreach": 0,
                                              "reassignGroupId": tier2})
     ticket = await _ticket(dev, "urgent")  # at 2024-06-10T00:00Z: first reply due at 04:00Z
