@@ -84,16 +84,21 @@ def _cipher(data_key: bytes) -> AESGCM:
 
 
 def encrypt(data_key: bytes, plaintext: str | bytes, context: bytes) -> bytes:
+    """Seal `plaintext` with a data key (AES-256-GCM, random nonce). `context` is authenticated, not
+    stored: pass the same bytes to `decrypt` (name the field and record, so a ciphertext copied
+    elsewhere fails to open)."""
     nonce = secrets.token_bytes(12)
     data = plaintext.encode("utf-8") if isinstance(plaintext, str) else plaintext
     return nonce + _cipher(data_key).encrypt(nonce, data, context)
 
 
 def decrypt_bytes(data_key: bytes, ciphertext: bytes, context: bytes) -> bytes:
+    """Open what `encrypt` sealed, as bytes; raises `cryptography.exceptions.InvalidTag` on a wrong key or context."""
     return _cipher(data_key).decrypt(ciphertext[:12], ciphertext[12:], context)
 
 
 def decrypt(data_key: bytes, ciphertext: bytes, context: bytes) -> str:
+    """Open what `encrypt` sealed from a text, as that text."""
     return decrypt_bytes(data_key, ciphertext, context).decode("utf-8")
 
 
@@ -193,9 +198,16 @@ def install(ring: KeyRing) -> None:
 
 
 def installed() -> KeyRing:
+    """The KeyRing the runtime installed for this process."""
     if _installed is None:
         raise RuntimeError("no key ring: create an enishi Runtime first")
     return _installed
+
+
+def blind_indexes(normalised: str) -> list[str]:
+    """The blind indexes a stored value equal to `normalised` may carry (one per KEK of the ring,
+    so a lookup works mid-rotation): `ContactEmail.address_index.in_(blind_indexes(normalize_email(a)))`."""
+    return installed().blind_indexes(normalised)
 
 
 def token_hash(token: str) -> str:
@@ -203,9 +215,12 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def sign(kek: bytes, message: str) -> str:
-    return base64.urlsafe_b64encode(_derive(_derive(kek, b"links"), message.encode())[:18]).decode()
+def sign(settings: Settings, message: str) -> str:
+    """A URL-safe HMAC of `message` under a key derived from the KEK, for links that must not be
+    forged, such as a one-click withdrawal link. The KEK itself never leaves this module."""
+    return base64.urlsafe_b64encode(_derive(_derive(key_encryption_key(settings), b"links"), message.encode())[:18]).decode()
 
 
-def verify(kek: bytes, message: str, signature: str) -> bool:
-    return hmac.compare_digest(sign(kek, message), signature)
+def verify(settings: Settings, message: str, signature: str) -> bool:
+    """Whether `signature` is `sign(settings, message)`, compared in constant time."""
+    return hmac.compare_digest(sign(settings, message), signature)

@@ -66,6 +66,7 @@ def search_query_key(query: str) -> str:
 
 
 def normalize_email(value: str) -> str:
+    """An email address as stored and compared: NFKC, trimmed, lower case."""
     return nfkc(value).strip().lower()
 
 
@@ -73,6 +74,7 @@ EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def is_valid_email(value: str) -> bool:
+    """Whether `value` looks like one email address (local@domain.tld, at most 320 characters)."""
     return bool(EMAIL_PATTERN.match(normalize_email(value))) and len(value) <= 320
 
 

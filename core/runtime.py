@@ -80,6 +80,8 @@ def _jsonable(payload: dict) -> dict:
 
 
 class Runtime:
+    """The running application a hook receives: `settings`, `clock`, `plugins` (the plugin host),
+    `engine`; `unit_of_work(actor_id)` opens a write transaction, `read_session()` a read-only one."""
     def __init__(self, settings: Settings | None = None, *, clock: Clock | None = None,
                  extra_plugins: Iterable[tuple[str, object]] = ()) -> None:
         self.settings = settings or Settings.from_env()

@@ -52,10 +52,13 @@ class RowsByColumn:
 
 
 def load_row(ctx, model, id):
+    """Await the `model` row with primary key `id` (None if absent) through the request's DataLoader:
+    every row a request level asks for is read in one statement. `ctx` is `info.context`."""
     return ctx.loader(("row", model), rows_by_id(model)).load(id)
 
 
 def load_rows(ctx, model, ids):
+    """Await the `model` rows of `ids`, in that order (None where absent), through the same loader as `load_row`."""
     return ctx.loader(("row", model), rows_by_id(model)).load_many(ids)
 
 

@@ -25,6 +25,7 @@ R = TypeVar("R")
 
 
 def camel(name: str) -> str:
+    """The GraphQL spelling of a Python field name (`due_at` → `dueAt`), for the `field` of a user error."""
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
 

@@ -32,6 +32,7 @@ class InvalidArgument(EnishiError):
 
 
 def to_global_id(type_name: str, id: uuid.UUID | str) -> str:
+    """The opaque global id of a record (`base64("TypeName:uuid")`), as `node(id:)` and every `id` field answer it."""
     return base64.b64encode(f"{type_name}:{id}".encode()).decode()
 
 

@@ -16,6 +16,10 @@ MAX_BODY = 100_000
 
 
 async def log_activity(uow: UnitOfWork, data: dict, *, source_plugin: str = "core") -> Activity:
+    """Write a timeline entry: `data` holds `type` (a registered ActivityType key), `summary`, optionally
+    `body`, `channel`, `direction` (inbound/outbound/internal), `duration_seconds`, `occurred_at`
+    (default: now), `actor_id` (default: the unit of work's actor), and `contact_ids` / `account_ids`
+    (at least one target). Bad input raises InputError; emits `activity.logged`."""
     check = Checker()
     activity_type = data.get("type")
     if activity_type not in uow.runtime.activity_types:

@@ -348,6 +348,7 @@ async def update_contact(uow: UnitOfWork, contact_id: uuid.UUID, data: dict) -> 
 
 
 async def delete_contact(uow: UnitOfWork, contact_id: uuid.UUID) -> Contact:
+    """Soft-delete a contact (hidden from lists, restorable by an admin); emits `contact.deleted`."""
     return await soft_delete(uow, Contact, contact_id, "contact")
 
 

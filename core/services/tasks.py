@@ -35,6 +35,9 @@ async def _check_task_input(uow: UnitOfWork, data: dict, *, creating: bool) -> d
 
 
 async def create_task(uow: UnitOfWork, data: dict) -> Task:
+    """Create a task: `data` holds `title`, optionally `due_at`, `status` (open/done/canceled),
+    `assignee_id` (default: the actor), `contact_id`, `account_id`. Bad input raises InputError;
+    emits `task.created`."""
     values = await _check_task_input(uow, data, creating=True)
     values.setdefault("assignee_id", uow.actor_id)
     task = Task(**values, created_at=uow.clock.now())

@@ -1,0 +1,192 @@
+"""The plugin kit: everything a plugin imports from Enishi, and the only Enishi module it imports.
+
+`from enishi.plugin import hookimpl, Base, UnitOfWork, run_mutation, ...`. The names listed in
+`__all__` are the semver surface of the framework: `tests/core/test_plugin_kit.py` snapshots them
+with their signatures in `docs/plugin-kit-api.txt`, so changing one is a conscious act recorded in
+CHANGELOG.md; `docs/plugin-kit.md` is generated from the docstrings below (`enishi kit-doc`).
+Everything else under `enishi.*` is internal and may change in any release.
+
+Names are grouped as a plugin meets them: hooks, models, the unit of work and events,
+contributions, errors, GraphQL parts, services, crypto and mail, time, permissions. A core table
+and its GraphQL type share a name in the core; here the table keeps it (`Contact`) and the GraphQL
+type carries `Node` (`ContactNode`)."""
+from __future__ import annotations
+
+from enishi import auth as _auth
+from enishi.clock import Clock
+from enishi.contributions import (
+    ActivityType,
+    CliCommand,
+    DataSubject,
+    ErasureReport,
+    Event,
+    MergeMove,
+    Permission,
+    PersonalDataField,
+    ScheduledJob,
+)
+from enishi.crypto import KeyRing, blind_indexes, decrypt, decrypt_bytes, encrypt, sign, token_hash, verify
+from enishi.db import Base, JSONType as _JSONType, UTCDateTime, checkpoint, new_id
+from enishi.errors import EnishiError, Forbidden, InputError, NotFound, UserError
+from enishi.graphql import schema as _schema
+from enishi.graphql.errors import UserErrorType
+from enishi.graphql.filters import DateTimeFilter, FilterSpec, IDFilter, IntFilter, StringFilter, check_filter_text
+from enishi.graphql.loaders import RowsByColumn, load_row, load_rows
+from enishi.graphql.mutations import camel, input_values, run_mutation, utc_instant
+from enishi.graphql.relay import (
+    Connection,
+    InvalidArgument,
+    NestedConnection,
+    OrderDirection,
+    PageRequest,
+    SortKey,
+    paginate,
+    parse_global_id,
+    split_global_id,
+    to_global_id,
+)
+from enishi.graphql.types import Account as AccountNode
+from enishi.graphql.types import Contact as ContactNode
+from enishi.graphql.types import Task as TaskNode
+from enishi.graphql.types import User as UserNode
+from enishi.graphql.types import node_resolver, sealed_field
+from enishi.mail import send_for_event
+from enishi.models import Account, Activity, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, SubjectKey, Task, User
+from enishi.normalize import is_valid_email, like_pattern, normalize_email, search_key, search_query_key
+from enishi.plugin_host import hookimpl
+from enishi.runtime import Runtime, UnitOfWork
+from enishi.sealing import DataKey, Sealable, Sealed, owns_key, shares_key
+from enishi.services.activities import log_activity
+from enishi.services.common import Checker, live_ids, load_for_update, one_at_a_time
+from enishi.services.contacts import delete_contact
+from enishi.services.data_keys import shred_records, subject_key
+from enishi.services.tasks import create_task
+from enishi.settings import Settings
+
+JSONType = _JSONType
+"""Column type for a JSON document: JSON on SQLite, JSONB on PostgreSQL
+(`mapped_column(JSONType, default=dict)`; in a migration, `enishi.plugin.JSONType`)."""
+
+ROLES = _auth.ROLES
+"""Every role a user may hold, `admin` first. Permissions name the roles that hold them by default."""
+
+NON_ADMIN_ROLES = _auth.NON_ADMIN_ROLES
+"""Every role but `admin` (which holds every permission anyway): the `roles` of a permission any
+signed-in user holds, such as a plugin's `<plugin>.read`."""
+
+PUBLIC_PERMISSION = _auth.PUBLIC
+"""The permission every caller holds, signed in or not: `run_mutation(info, PUBLIC_PERMISSION, ...)`
+for a mutation anonymous callers may run (it must also be marked with `PUBLIC_FIELD`)."""
+
+PUBLIC_FIELD = _schema.PUBLIC
+"""Field metadata that opens a root field to anonymous callers:
+`@strawberry.mutation(metadata=PUBLIC_FIELD)`. Every other root field refuses a request without a token."""
+
+__all__ = [
+    # hooks
+    "hookimpl",
+    # models: the base, column types, ids, sealing, and the core tables a plugin may reference
+    "Base",
+    "UTCDateTime",
+    "JSONType",
+    "new_id",
+    "DataKey",
+    "Sealable",
+    "Sealed",
+    "owns_key",
+    "shares_key",
+    "Account",
+    "Activity",
+    "ActivityTarget",
+    "Contact",
+    "ContactAccount",
+    "ContactEmail",
+    "ContactPhone",
+    "SubjectKey",
+    "Task",
+    "User",
+    # the unit of work, the runtime and events
+    "UnitOfWork",
+    "Runtime",
+    "Settings",
+    "Event",
+    "checkpoint",
+    # contributions
+    "ActivityType",
+    "CliCommand",
+    "DataSubject",
+    "ErasureReport",
+    "MergeMove",
+    "Permission",
+    "PersonalDataField",
+    "ScheduledJob",
+    # errors
+    "EnishiError",
+    "Forbidden",
+    "InputError",
+    "InvalidArgument",
+    "NotFound",
+    "UserError",
+    # GraphQL: mutations, ids and nodes, connections, filters, loaders
+    "run_mutation",
+    "input_values",
+    "camel",
+    "utc_instant",
+    "UserErrorType",
+    "to_global_id",
+    "parse_global_id",
+    "split_global_id",
+    "node_resolver",
+    "sealed_field",
+    "AccountNode",
+    "ContactNode",
+    "TaskNode",
+    "UserNode",
+    "Connection",
+    "NestedConnection",
+    "OrderDirection",
+    "PageRequest",
+    "SortKey",
+    "paginate",
+    "DateTimeFilter",
+    "FilterSpec",
+    "IDFilter",
+    "IntFilter",
+    "StringFilter",
+    "check_filter_text",
+    "RowsByColumn",
+    "load_row",
+    "load_rows",
+    "PUBLIC_FIELD",
+    # services
+    "Checker",
+    "live_ids",
+    "load_for_update",
+    "one_at_a_time",
+    "log_activity",
+    "create_task",
+    "delete_contact",
+    "subject_key",
+    "shred_records",
+    "search_key",
+    "search_query_key",
+    "like_pattern",
+    "normalize_email",
+    "is_valid_email",
+    # crypto and mail
+    "encrypt",
+    "decrypt",
+    "decrypt_bytes",
+    "token_hash",
+    "sign",
+    "verify",
+    "blind_indexes",
+    "KeyRing",
+    "send_for_event",
+    # time
+    "Clock",
+    # permissions and roles
+    "ROLES",
+    "NON_ADMIN_ROLES",
+    "PUBLIC_PERMISSION",
+]
