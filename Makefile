@@ -7,7 +7,7 @@ SOURCES := $(shell find core graphql plugins -name '*.py' -o -name '*.mako' -o -
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-sqlite test-postgres install schema docs bench clean
+.PHONY: run test test-sqlite test-postgres install schema docs kit-api bench clean
 
 $(VENV)/.deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ schema: install
 
 docs: install
 	$(ENISHI) hooks-doc > docs/hooks.md
+	$(ENISHI) kit-doc > docs/plugin-kit.md
+
+# The plugin kit's API snapshot: regenerate it only for a deliberate change, recorded in CHANGELOG.md.
+kit-api: install
+	$(ENISHI) kit-api > docs/plugin-kit-api.txt
 
 bench: install
 	$(PY) bench/loyalty_spend.py

@@ -1,6 +1,7 @@
 """Enishi (縁): a plugin-based CRM framework with one GraphQL API.
 
-What a plugin author needs is importable from here: `hookimpl` and the contribution types."""
+Plugins import from `enishi.plugin`, the plugin kit. `hookimpl` and the contribution types stay
+importable from here for plugins written before the kit existed."""
 from .contributions import (
     ActivityType,
     CliCommand,

@@ -306,7 +306,20 @@ def cmd_hooks_doc(_args) -> None:
     print(render(), end="")
 
 
-BUILTIN_COMMANDS = ("serve", "db", "demo", "import", "keys", "token", "worker", "schema", "plugins", "plugin", "hooks-doc", "-h", "--help")
+def cmd_kit_doc(_args) -> None:
+    from .kitdoc import render
+
+    print(render(), end="")
+
+
+def cmd_kit_api(_args) -> None:
+    from .kitdoc import snapshot
+
+    print(snapshot(), end="")
+
+
+BUILTIN_COMMANDS = ("serve", "db", "demo", "import", "keys", "token", "worker", "schema", "plugins", "plugin", "hooks-doc",
+                    "kit-doc", "kit-api", "-h", "--help")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -357,12 +370,14 @@ def build_parser(runtime_commands=()) -> argparse.ArgumentParser:
     worker.set_defaults(func=cmd_worker)
     sub.add_parser("schema", help="print the composed GraphQL SDL").set_defaults(func=cmd_schema)
     sub.add_parser("plugins", help="list installed plugins with version and hooks").set_defaults(func=cmd_plugins)
-    plugin = sub.add_parser("plugin", help="plugin development").add_subparsers(dest="plugin_command", required=True)
-    new = plugin.add_parser("new", help="write a working plugin package to start from (docs/plugin-tutorial.md)")
+    plugin_dev = sub.add_parser("plugin", help="plugin development").add_subparsers(dest="plugin_command", required=True)
+    new = plugin_dev.add_parser("new", help="write a working plugin package to start from (docs/plugin-tutorial.md)")
     new.add_argument("name", help="the plugin's name: lower-case letters and digits (tables are named NAME_...)")
     new.add_argument("--directory", type=Path, metavar="DIR", help="where to write it (a new directory; default ./enishi-NAME)")
     new.set_defaults(func=cmd_plugin_new)
     sub.add_parser("hooks-doc", help="print the hook reference (docs/hooks.md)").set_defaults(func=cmd_hooks_doc)
+    sub.add_parser("kit-doc", help="print the plugin kit reference (docs/plugin-kit.md)").set_defaults(func=cmd_kit_doc)
+    sub.add_parser("kit-api", help="print the plugin kit's API snapshot (docs/plugin-kit-api.txt)").set_defaults(func=cmd_kit_api)
     for plugin, command in runtime_commands:
         extra = sub.add_parser(command.name, help=f"{command.help} [{plugin}]")
         command.configure(extra)

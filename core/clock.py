@@ -6,6 +6,9 @@ from typing import Protocol
 
 
 class Clock(Protocol):
+    """The source of "now" (`uow.clock`, `runtime.clock`): the system clock in production, a
+    manual or test clock in tests. Never call `datetime.now()` in a plugin."""
+
     def now(self) -> dt.datetime: ...
 
 

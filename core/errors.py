@@ -30,10 +30,12 @@ class InputError(EnishiError):
 
 
 class NotFound(EnishiError):
+    """No such record, or none this caller may see."""
     code = "NOT_FOUND"
 
 
 class Forbidden(EnishiError):
+    """The caller lacks the permission the operation needs."""
     code = "FORBIDDEN"
 
 

@@ -27,6 +27,8 @@ from .sealing import DataKey, Sealable, Sealed, owns_key, shares_key
 
 
 class User(Base):
+    """A person who signs in (or an integration): `roles` decide the permissions they hold."""
+
     __tablename__ = "core_user"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -55,6 +57,9 @@ class ApiToken(Base):
 
 
 class Account(Base):
+    """A company or organisation; `parent_id` builds the group hierarchy. Soft-deleted rows keep
+    `deleted_at`; merged ones point at the survivor with `merged_into_id`."""
+
     __tablename__ = "core_account"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -136,6 +141,9 @@ class Contact(Sealable, Base):
 
 
 class ContactEmail(Sealable, Base):
+    """One of a contact's email addresses: sealed under the contact's key, found by `address_index`
+    (`blind_indexes(normalize_email(address))`)."""
+
     __tablename__ = "core_contact_email"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -151,6 +159,8 @@ class ContactEmail(Sealable, Base):
 
 
 class ContactPhone(Sealable, Base):
+    """One of a contact's phone numbers (E.164), sealed under the contact's key, found by `e164_index`."""
+
     __tablename__ = "core_contact_phone"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -183,6 +193,8 @@ class ContactSearchToken(Base):
 
 
 class ContactAccount(Base):
+    """Links a contact to an account; at most one link per contact `is_primary`."""
+
     __tablename__ = "core_contact_account"
     __table_args__ = (UniqueConstraint("contact_id", "account_id"),)
 

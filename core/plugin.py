@@ -3,14 +3,13 @@
 `from enishi.plugin import hookimpl, Base, UnitOfWork, run_mutation, ...`. The names listed in
 `__all__` are the semver surface of the framework: `tests/core/test_plugin_kit.py` snapshots them
 with their signatures in `docs/plugin-kit-api.txt`, so changing one is a conscious act recorded in
-CHANGELOG.md; `docs/plugin-kit.md` is generated from the docstrings below (`enishi kit-doc`).
+CHANGELOG.md; `docs/plugin-kit.md` is generated from the docstrings (`enishi kit-doc`).
 Everything else under `enishi.*` is internal and may change in any release.
 
 Names are grouped as a plugin meets them: hooks, models, the unit of work and events,
 contributions, errors, GraphQL parts, services, crypto and mail, time, permissions. A core table
 and its GraphQL type share a name in the core; here the table keeps it (`Contact`) and the GraphQL
 type carries `Node` (`ContactNode`)."""
-from __future__ import annotations
 
 from enishi import auth as _auth
 from enishi.clock import Clock
@@ -53,7 +52,7 @@ from enishi.graphql.types import node_resolver, sealed_field
 from enishi.mail import send_for_event
 from enishi.models import Account, Activity, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, SubjectKey, Task, User
 from enishi.normalize import is_valid_email, like_pattern, normalize_email, search_key, search_query_key
-from enishi.plugin_host import hookimpl
+from enishi.plugin_host import hookimpl as _hookimpl
 from enishi.runtime import Runtime, UnitOfWork
 from enishi.sealing import DataKey, Sealable, Sealed, owns_key, shares_key
 from enishi.services.activities import log_activity
@@ -62,6 +61,11 @@ from enishi.services.contacts import delete_contact
 from enishi.services.data_keys import shred_records, subject_key
 from enishi.services.tasks import create_task
 from enishi.settings import Settings
+
+hookimpl = _hookimpl
+"""Marks a function of the module a plugin's `enishi.plugins` entry point names as the
+implementation of the hook of the same name: `@hookimpl def enishi_models(): ...` (see docs/hooks.md).
+`@hookimpl(tryfirst=True)` and the other pluggy options apply; wrappers are refused."""
 
 JSONType = _JSONType
 """Column type for a JSON document: JSON on SQLite, JSONB on PostgreSQL

@@ -20,6 +20,10 @@ def _csv(value: str) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class Settings:
+    """The configuration (enishi.toml, `ENISHI_*` variables): a plugin reads `zone` (the
+    configured time zone), `public_link(path)`, and its own keys in `extra` (the config file's
+    `[extra]` table, such as `extra.privacy_appi_response_days`); the rest is the core's."""
+
     database_url: str = "sqlite+aiosqlite:///./enishi.db"
     environment: str = "development"  # development | production
     timezone: str = "Asia/Tokyo"

@@ -67,6 +67,8 @@ class StringFilter:
 
 @strawberry.input
 class IntFilter:
+    """Match an integer field: eq, in, gt, gte, lt, lte, isNull."""
+
     eq: int | None = None
     in_: list[int] | None = strawberry.field(default=None, name="in")
     gt: int | None = None
@@ -78,6 +80,8 @@ class IntFilter:
 
 @strawberry.input
 class DateTimeFilter:
+    """Match an instant: gt, gte, lt, lte (with an offset), isNull."""
+
     gt: dt.datetime | None = None
     gte: dt.datetime | None = None
     lt: dt.datetime | None = None

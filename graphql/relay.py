@@ -25,6 +25,9 @@ T = TypeVar("T")
 
 
 class InvalidArgument(EnishiError):
+    """A query argument is out of range or malformed (a page size, a cursor, a filter); the
+    request fails with code INVALID_ARGUMENT."""
+
     code = "INVALID_ARGUMENT"
 
 
@@ -84,6 +87,8 @@ class PageInfo:
 
 @strawberry.type
 class Connection(Generic[T]):
+    """A Relay connection: `Connection[MyNode]` as a field's type, built by `paginate`."""
+
     edges: list[Edge[T]]
     page_info: PageInfo
     _count: strawberry.Private[Callable[[], Awaitable[int]]]
@@ -99,6 +104,8 @@ class Connection(Generic[T]):
 
 @strawberry.enum
 class OrderDirection(Enum):
+    """ASC or DESC, for a plugin's `orderBy` inputs."""
+
     ASC = "asc"
     DESC = "desc"
 
@@ -176,6 +183,8 @@ def _after(keys: Sequence[tuple[SortKey, bool]], values: list[Any]):
 
 @dataclass
 class PageRequest:
+    """The `first`/`after`/`last`/`before` arguments of a connection field, for `paginate`."""
+
     first: int | None
     after: str | None
     last: int | None

@@ -11,9 +11,9 @@ import pluggy
 import strawberry
 from sqlalchemy import delete, select
 
-from enishi.auth import NON_ADMIN_ROLES
-from enishi import ErasureReport, MergeMove, Permission, PersonalDataField, ScheduledJob, hookimpl
-from enishi.models import Account
+from enishi.plugin import (
+    Account, ErasureReport, MergeMove, NON_ADMIN_ROLES, Permission, PersonalDataField, ScheduledJob, hookimpl,
+)
 
 from . import models, schema, service
 
@@ -152,7 +152,7 @@ async def enishi_subject_erase(uow, subject):
 
 @hookimpl
 async def enishi_demo_data(uow, rng, account_ids, contact_ids):
-    from enishi.models import ContactAccount
+    from enishi.plugin import ContactAccount
 
     for account_id in rng.sample(account_ids, k=max(len(account_ids) * 3 // 10, 1)):
         await service.set_target(uow, account_id, {"rationale": "展示会で関心あり / met at the expo"})

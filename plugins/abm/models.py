@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from enishi.db import Base, JSONType, UTCDateTime, new_id
+from enishi.plugin import Base, JSONType, UTCDateTime, new_id
 
 TIERS = ("tier_1", "tier_2", "tier_3")
 STAGES = ("target", "aware", "engaged", "mqa", "opportunity", "customer")

@@ -12,12 +12,11 @@ from strawberry import relay
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from enishi import models as core
-from enishi.graphql.errors import UserErrorType
-from enishi.graphql.loaders import RowsByColumn, load_row
-from enishi.graphql.mutations import input_values, run_mutation
-from enishi.graphql.relay import Connection, OrderDirection, PageRequest, SortKey, paginate, parse_global_id
-from enishi.graphql.types import Account, Contact, Task, User, node_resolver
+from enishi.plugin import (
+    Account, AccountNode, Connection, Contact, ContactNode, OrderDirection, PageRequest, RowsByColumn, SortKey,
+    TaskNode, User, UserErrorType, UserNode, input_values, load_row, node_resolver, paginate, parse_global_id,
+    run_mutation,
+)
 
 from . import models as orm
 from . import service
@@ -137,9 +136,9 @@ class AbmCommitteeMember:
     _row: strawberry.Private[Any]
 
     @strawberry.field
-    async def contact(self, info: Info) -> Contact | None:
-        row = await load_row(info.context, core.Contact, self._row.contact_id)
-        return Contact.from_row(row) if row and row.deleted_at is None else None
+    async def contact(self, info: Info) -> ContactNode | None:
+        row = await load_row(info.context, Contact, self._row.contact_id)
+        return ContactNode.from_row(row) if row and row.deleted_at is None else None
 
     @strawberry.field
     async def department(self, info: Info) -> AbmDepartment | None:
@@ -152,12 +151,12 @@ class AbmHierarchy:
     _account: strawberry.Private[Any]
 
     @strawberry.field
-    async def parent(self, info: Info) -> Account | None:
-        return await Account.from_row(self._account).parent(info)
+    async def parent(self, info: Info) -> AccountNode | None:
+        return await AccountNode.from_row(self._account).parent(info)
 
     @strawberry.field
-    async def children(self, info: Info) -> list[Account]:
-        return await Account.from_row(self._account).children(info)
+    async def children(self, info: Info) -> list[AccountNode]:
+        return await AccountNode.from_row(self._account).children(info)
 
     async def _rollup(self, info: Info):
         async with info.context.runtime.read_session() as session:
@@ -197,9 +196,9 @@ class AbmAccount:
     _target: strawberry.Private[Any]
 
     @strawberry.field
-    async def owner(self, info: Info) -> User | None:
-        row = await load_row(info.context, core.User, self._target.owner_id) if self._target.owner_id else None
-        return User.from_row(row) if row else None
+    async def owner(self, info: Info) -> UserNode | None:
+        row = await load_row(info.context, User, self._target.owner_id) if self._target.owner_id else None
+        return UserNode.from_row(row) if row else None
 
     @strawberry.field
     def engagement(self) -> AbmEngagement:
@@ -225,7 +224,7 @@ class AbmAccount:
 
     @strawberry.field
     async def hierarchy(self, info: Info) -> AbmHierarchy:
-        return AbmHierarchy(_account=await load_row(info.context, core.Account, self._target.account_id))
+        return AbmHierarchy(_account=await load_row(info.context, Account, self._target.account_id))
 
     @strawberry.field
     async def plan(self, info: Info) -> AbmAccountPlan | None:
@@ -266,7 +265,7 @@ class AbmTargetFilter:
 
 SORT = {AbmTargetOrderField.SCORE: SortKey(orm.AbmTargetAccount.score, "float"),
         AbmTargetOrderField.ICP_SCORE: SortKey(orm.AbmTargetAccount.icp_score, "int"),
-        AbmTargetOrderField.NAME: SortKey(core.Account.name, "text")}
+        AbmTargetOrderField.NAME: SortKey(Account.name, "text")}
 
 
 @strawberry.type
@@ -274,10 +273,10 @@ class AbmQuery:
     @strawberry.field(description="Target accounts, highest engagement first unless ordered otherwise.")
     async def target_accounts(self, info: Info, filter: AbmTargetFilter | None = None, order_by: list[AbmTargetOrder] | None = None,
                               first: int | None = None, after: str | None = None, last: int | None = None,
-                              before: str | None = None) -> Connection[Account]:
+                              before: str | None = None) -> Connection[AccountNode]:
         info.context.require("abm.read")
-        statement = (select(core.Account).join(orm.AbmTargetAccount, orm.AbmTargetAccount.account_id == core.Account.id)
-                     .where(core.Account.deleted_at.is_(None)))
+        statement = (select(Account).join(orm.AbmTargetAccount, orm.AbmTargetAccount.account_id == Account.id)
+                     .where(Account.deleted_at.is_(None)))
         if filter is not None:
             if filter.tier is not None:
                 statement = statement.where(orm.AbmTargetAccount.tier == filter.tier)
@@ -287,8 +286,8 @@ class AbmQuery:
                 statement = statement.where(orm.AbmTargetAccount.owner_id == parse_global_id(filter.owner_id, "User", "ownerId"))
         orders = order_by or [AbmTargetOrder(field=AbmTargetOrderField.SCORE)]
         order = [(SORT[o.field], o.direction == OrderDirection.DESC) for o in orders]
-        order.append((SortKey(core.Account.id, "uuid"), order[-1][1]))
-        return await paginate(info.context, statement, order, PageRequest(first, after, last, before), Account.from_row)
+        order.append((SortKey(Account.id, "uuid"), order[-1][1]))
+        return await paginate(info.context, statement, order, PageRequest(first, after, last, before), AccountNode.from_row)
 
     @strawberry.field(description="The engagement formula and ICP rules in force.")
     async def engagement_config(self, info: Info) -> AbmEngagementConfig:
@@ -378,7 +377,7 @@ def _plain(value):
 
 @strawberry.type
 class AbmTargetPayload:
-    account: Account | None
+    account: AccountNode | None
     user_errors: list[UserErrorType]
 
 
@@ -408,7 +407,7 @@ class AbmConfigPayload:
 
 @strawberry.type
 class AbmTasksPayload:
-    tasks: list[Task]
+    tasks: list[TaskNode]
     user_errors: list[UserErrorType]
 
 
@@ -418,12 +417,12 @@ class AbmAudienceMember:
     _member: strawberry.Private[Any]
 
     @strawberry.field
-    async def contact(self, info: Info) -> Contact:
-        return Contact.from_row(await load_row(info.context, core.Contact, self._member.contact_id))
+    async def contact(self, info: Info) -> ContactNode:
+        return ContactNode.from_row(await load_row(info.context, Contact, self._member.contact_id))
 
     @strawberry.field
-    async def account(self, info: Info) -> Account:
-        return Account.from_row(await load_row(info.context, core.Account, self._member.account_id))
+    async def account(self, info: Info) -> AccountNode:
+        return AccountNode.from_row(await load_row(info.context, Account, self._member.account_id))
 
 
 @strawberry.type
@@ -545,10 +544,10 @@ def _account_id(value) -> uuid.UUID:
 async def _target_account(info: Info, permission: str, work) -> AbmTargetPayload:
     async def run(uow):
         account_id = await work(uow)
-        return await uow.session.get(core.Account, account_id)
+        return await uow.session.get(Account, account_id)
 
     row, errors = await run_mutation(info, permission, run)
-    return AbmTargetPayload(account=Account.from_row(row) if row else None, user_errors=errors)
+    return AbmTargetPayload(account=AccountNode.from_row(row) if row else None, user_errors=errors)
 
 
 @strawberry.type
@@ -604,7 +603,7 @@ class AbmMutation:
     @strawberry.mutation(description="A core task for each buying role the account's tier requires and nobody holds.")
     async def create_coverage_tasks(self, info: Info, input: CreateCoverageTasksInput) -> AbmTasksPayload:
         tasks, errors = await run_mutation(info, "abm.write", lambda uow: service.create_coverage_tasks(uow, _account_id(input.account_id)))
-        return AbmTasksPayload(tasks=[Task.from_row(t) for t in tasks or []], user_errors=errors)
+        return AbmTasksPayload(tasks=[TaskNode.from_row(t) for t in tasks or []], user_errors=errors)
 
     @strawberry.mutation(description="Contacts of matching target accounts, without those lacking consent (privacy plugin).")
     async def export_audience(self, info: Info, input: ExportAudienceInput) -> AbmAudiencePayload:

@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import delete, or_, select
 
-from enishi.errors import InputError, UserError
-from enishi.models import Account, Activity, ActivityTarget, Contact, ContactAccount, User
-from enishi.runtime import UnitOfWork
-from enishi.services.common import Checker, live_ids
-from enishi.services.tasks import create_task
+from enishi.plugin import (
+    Account, Activity, ActivityTarget, Checker, Contact, ContactAccount, InputError, UnitOfWork, User,
+    UserError, create_task, live_ids,
+)
 
 from .models import (
     CADENCES,

@@ -11,8 +11,10 @@ from pathlib import Path
 import strawberry
 from sqlalchemy import select
 
-from enishi.auth import NON_ADMIN_ROLES
-from enishi import ActivityType, ErasureReport, MergeMove, Permission, PersonalDataField, ScheduledJob, hookimpl
+from enishi.plugin import (
+    ActivityType, ErasureReport, MergeMove, NON_ADMIN_ROLES, Permission, PersonalDataField, ScheduledJob,
+    hookimpl,
+)
 
 from . import models, schema, service
 

@@ -11,8 +11,7 @@ import uuid
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, Uuid, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from enishi.db import Base, JSONType, UTCDateTime, new_id
-from enishi.sealing import DataKey, Sealable, Sealed, owns_key, shares_key
+from enishi.plugin import Base, DataKey, JSONType, Sealable, Sealed, UTCDateTime, new_id, owns_key, shares_key
 
 EXPIRY_MODES = ("days", "end_of_month", "end_of_year", "never")
 DOWNGRADE_MODES = ("none", "automatic", "periodic")

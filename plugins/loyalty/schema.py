@@ -12,12 +12,11 @@ from sqlalchemy import func, select
 from strawberry import relay
 from strawberry.types import Info
 
-from enishi.graphql.errors import UserErrorType
-from enishi.graphql.filters import DateTimeFilter, FilterSpec, StringFilter
-from enishi.graphql.loaders import load_row
-from enishi.graphql.mutations import camel, input_values, run_mutation, utc_instant
-from enishi.graphql.relay import Connection, InvalidArgument, PageRequest, SortKey, paginate, parse_global_id, to_global_id
-from enishi.graphql.types import node_resolver, sealed_field
+from enishi.plugin import (
+    Connection, DateTimeFilter, FilterSpec, InvalidArgument, PageRequest, SortKey, StringFilter, UserErrorType,
+    camel, input_values, load_row, node_resolver, paginate, parse_global_id, run_mutation, sealed_field,
+    to_global_id, utc_instant,
+)
 
 from . import models as orm
 from . import service

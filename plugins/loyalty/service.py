@@ -16,12 +16,10 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 
-from enishi.errors import InputError, UserError
-from enishi.models import Contact, ContactEmail, ContactPhone
-from enishi.runtime import UnitOfWork
-from enishi.services.activities import log_activity
-from enishi.services.common import Checker, live_ids, load_for_update
-from enishi.services.data_keys import shred_records
+from enishi.plugin import (
+    Checker, Contact, ContactEmail, ContactPhone, InputError, UnitOfWork, UserError, live_ids, load_for_update,
+    log_activity, shred_records,
+)
 
 from .models import (
     DOWNGRADE_MODES,

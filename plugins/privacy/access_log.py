@@ -12,9 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from enishi.models import User
-from enishi.runtime import UnitOfWork
-from enishi.services.common import one_at_a_time
+from enishi.plugin import UnitOfWork, User, one_at_a_time
 
 from .models import PrivacyAccessLog
 

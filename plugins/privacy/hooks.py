@@ -19,12 +19,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from enishi.auth import NON_ADMIN_ROLES
-from enishi import ErasureReport, Permission, PersonalDataField, ScheduledJob, hookimpl
-from enishi.errors import InputError, UserError
-from enishi.graphql.relay import parse_global_id, to_global_id
-from enishi.models import SubjectKey
-from enishi.services import data_keys
+from enishi.plugin import (
+    ErasureReport, InputError, NON_ADMIN_ROLES, Permission, PersonalDataField, ScheduledJob, SubjectKey,
+    UserError, hookimpl, parse_global_id, shred_records, to_global_id,
+)
 
 from . import access_log, models, requests, schema, service
 
@@ -231,7 +229,7 @@ async def enishi_subject_erase(uow, subject):
     destroyed, and stored exports are wiped."""
     report = ErasureReport("privacy")
     report.add("privacy_export", "delete", await requests.erase_exports(uow, subject.contact_id))
-    report.add("core_subject_key", "delete", await data_keys.shred_records(uow, SubjectKey.contact_id, [subject.contact_id]))
+    report.add("core_subject_key", "delete", await shred_records(uow, SubjectKey.contact_id, [subject.contact_id]))
     for model, basis in ((models.PrivacyConsent, "GDPR Art. 7(1) / APPI: proof of consent"),
                          (models.PrivacyProvision, "APPI Art. 29: third-party provision records are kept")):
         kept = (await uow.session.execute(select(func.count()).select_from(model).where(model.contact_id == subject.contact_id))).scalar_one()

@@ -1,6 +1,6 @@
 """Privacy tables: the append-only consent ledger, data-subject requests with their per-plugin runs
 and exports, legal holds, restrictions, third-party provision records (APPI) and the hash-chained
-access log. (Subject keys are the core's: `enishi.models.SubjectKey`.)"""
+access log. (Subject keys are the core's: `enishi.plugin.SubjectKey`.)"""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,7 +9,7 @@ import uuid
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from enishi.db import Base, JSONType, UTCDateTime, new_id
+from enishi.plugin import Base, JSONType, UTCDateTime, new_id
 
 CONSENT_STATES = ("granted", "withdrawn")
 CONSENT_SOURCES = ("web_form", "import", "api", "agent", "gpc", "link", "dsr")

@@ -20,16 +20,11 @@ import uuid
 
 from sqlalchemy import LargeBinary, func, or_, select, update
 
-from enishi import DataSubject, crypto, mail
-from enishi.db import Base, checkpoint
-from enishi.errors import InputError, UserError
-from enishi.models import Contact, ContactEmail
-from enishi.normalize import is_valid_email, normalize_email
-from enishi.runtime import UnitOfWork
-from enishi.sealing import Sealable
-from enishi.services.common import Checker
-from enishi.services.contacts import delete_contact
-from enishi.services.data_keys import subject_key
+from enishi.plugin import (
+    Base, Checker, Contact, ContactEmail, DataSubject, InputError, Sealable, UnitOfWork, UserError,
+    blind_indexes, checkpoint, decrypt, decrypt_bytes, delete_contact, encrypt, is_valid_email, normalize_email,
+    send_for_event, subject_key, token_hash,
+)
 
 from . import access_log, export, service
 from .models import (
@@ -136,14 +131,14 @@ async def _encrypt_details(uow: UnitOfWork, contact_id, details: dict) -> bytes 
     if not details or contact_id is None:
         return None
     key = await subject_key(uow, contact_id)
-    return None if key is None else crypto.encrypt(key, json.dumps(details, ensure_ascii=False), b"privacy-request")
+    return None if key is None else encrypt(key, json.dumps(details, ensure_ascii=False), b"privacy-request")
 
 
 async def details_of(uow: UnitOfWork, request: PrivacyRequest) -> dict:
     if request.details is None or request.contact_id is None:
         return {}
     key = await subject_key(uow, request.contact_id)
-    return {} if key is None else json.loads(crypto.decrypt(key, request.details, b"privacy-request"))
+    return {} if key is None else json.loads(decrypt(key, request.details, b"privacy-request"))
 
 
 def _new_request(uow: UnitOfWork, request_type: str, regime: str, received_at: dt.datetime, **values) -> PrivacyRequest:
@@ -166,7 +161,7 @@ async def submit(uow: UnitOfWork, data: dict) -> PrivacyRequest:
     if data.get("type") is None:  # an unknown type was reported as INVALID_CHOICE already
         check.fail("type", "is required", "REQUIRED")
     check.done()
-    indexes = crypto.installed().blind_indexes(normalize_email(address))
+    indexes = blind_indexes(normalize_email(address))
     now = uow.clock.now()
     recent = (await uow.session.execute(select(func.count()).select_from(PrivacyRequest).where(
         PrivacyRequest.address_index.in_(indexes), PrivacyRequest.received_at > now - dt.timedelta(days=1)))).scalar_one()
@@ -179,7 +174,7 @@ async def submit(uow: UnitOfWork, data: dict) -> PrivacyRequest:
     request = _new_request(uow, request_type, regime, now, status="identity_unverified", channel="web", address_index=indexes[0],
                            contact_id=match.contact_id if match else None, code_expires_at=now + CODE_TTL)
     await uow.session.flush()
-    request.code_hash = crypto.token_hash(f"{request.id}:{code}")
+    request.code_hash = token_hash(f"{request.id}:{code}")
     request.details = await _encrypt_details(uow, request.contact_id, {"details": details})
     await _transition(uow, request, "identity_unverified", "received from the subject")
     if match:
@@ -217,7 +212,7 @@ async def send_verification_code(runtime, event) -> None:
             f"有効期限は24時間です。お心当たりのない場合は、このメールを破棄してください。\n\n"
             f"Your verification code for your data request: {code}\n"
             f"It is valid for 24 hours. If you did not make a request, ignore this message.\n")
-    await mail.send_for_event(runtime.settings, event, to=address, subject="本人確認コード / Your verification code", body=body)
+    await send_for_event(runtime.settings, event, to=address, subject="本人確認コード / Your verification code", body=body)
 
 
 async def verify(uow: UnitOfWork, request_id, code: str) -> tuple[PrivacyRequest | None, UserError | None]:
@@ -231,7 +226,7 @@ async def verify(uow: UnitOfWork, request_id, code: str) -> tuple[PrivacyRequest
         return None, UserError("code", "too many wrong codes; submit the request again", "TOO_MANY_ATTEMPTS")
     if uow.clock.now() >= request.code_expires_at:
         return None, UserError("code", "the code has expired; submit the request again", "CODE_EXPIRED")
-    if request.contact_id is None or not secrets.compare_digest(crypto.token_hash(f"{request.id}:{code}"), request.code_hash):
+    if request.contact_id is None or not secrets.compare_digest(token_hash(f"{request.id}:{code}"), request.code_hash):
         request.code_attempts += 1
         if request.code_attempts >= MAX_CODE_ATTEMPTS:
             await _transition(uow, request, "canceled", "too many wrong verification codes")
@@ -428,7 +423,7 @@ async def _run_one(runtime, request_id, planned: PrivacyRequestRun, actor_id) ->
             if run.action == "collect":
                 if result:
                     key = await subject_key(uow, request.contact_id)
-                    run.section = crypto.encrypt(key, json.dumps(result, ensure_ascii=False, default=str), b"privacy-section")
+                    run.section = encrypt(key, json.dumps(result, ensure_ascii=False, default=str), b"privacy-section")
             else:
                 affected = dict(run.affected or {})
                 for name, count in result.affected.items():
@@ -564,13 +559,13 @@ async def finish_held_erasures(runtime) -> int:
 
 async def _prepare_exports(uow: UnitOfWork, request: PrivacyRequest, runs) -> None:
     key = await subject_key(uow, request.contact_id)
-    sections = {r.plugin: json.loads(crypto.decrypt(key, r.section, b"privacy-section")) if r.section else None for r in runs}
+    sections = {r.plugin: json.loads(decrypt(key, r.section, b"privacy-section")) if r.section else None for r in runs}
     recipients = (await uow.session.execute(select(PrivacyProvision.recipient).where(
         PrivacyProvision.contact_id == request.contact_id))).scalars().all()
     doc = export.document(request, sections, uow.runtime.plugins.contributions("enishi_personal_data"), recipients, uow.clock.now())
     for fmt, content in (("json", export.to_json(doc)), ("zip", export.to_csv_zip(doc))):
         uow.session.add(PrivacyExport(request_id=request.id, format=fmt, size=len(content), created_at=uow.clock.now(),
-                                      content=crypto.encrypt(key, content, f"privacy-export:{request.id}".encode())))
+                                      content=encrypt(key, content, f"privacy-export:{request.id}".encode())))
     await uow.session.flush()
     await access_log.append(uow, request.contact_id, "dsr_export_prepared", f"data-subject request {request.id} ({request.type})")
 
@@ -584,7 +579,7 @@ async def issue_link(uow: UnitOfWork, request_id, fmt: str) -> str:
     if row.downloaded_at is not None:
         raise _fail("requestId", "the export was already downloaded and wiped", "ALREADY_DOWNLOADED")
     token = secrets.token_urlsafe(32)
-    row.token_hash, row.link_expires_at = crypto.token_hash(token), uow.clock.now() + LINK_TTL
+    row.token_hash, row.link_expires_at = token_hash(token), uow.clock.now() + LINK_TTL
     await uow.session.flush()
     return token
 
@@ -594,7 +589,7 @@ async def download(uow: UnitOfWork, token: str) -> tuple[str, bytes] | None:
     decides: of two clicks racing, one wins and the other finds nothing."""
     now = uow.clock.now()
     row = (await uow.session.execute(select(PrivacyExport).where(
-        PrivacyExport.token_hash == crypto.token_hash(token), PrivacyExport.downloaded_at.is_(None), PrivacyExport.link_expires_at > now)
+        PrivacyExport.token_hash == token_hash(token), PrivacyExport.downloaded_at.is_(None), PrivacyExport.link_expires_at > now)
     )).scalar_one_or_none()
     if row is None or row.content is None:
         return None
@@ -606,7 +601,7 @@ async def download(uow: UnitOfWork, token: str) -> tuple[str, bytes] | None:
     if not won or key is None:
         return None
     await access_log.append(uow, request.contact_id, "dsr_export_downloaded", f"data-subject request {request.id} ({fmt})")
-    return fmt, crypto.decrypt_bytes(key, content, f"privacy-export:{request.id}".encode())
+    return fmt, decrypt_bytes(key, content, f"privacy-export:{request.id}".encode())
 
 
 # --- legal holds -------------------------------------------------------------------------------

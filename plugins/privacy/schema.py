@@ -12,15 +12,11 @@ from strawberry import relay
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from enishi import models as core
-from enishi.auth import PUBLIC as PUBLIC_PERMISSION
-from enishi.errors import InputError
-from enishi.graphql.errors import UserErrorType
-from enishi.graphql.loaders import RowsByColumn, load_row, load_rows
-from enishi.graphql.mutations import input_values, run_mutation
-from enishi.graphql.schema import PUBLIC
-from enishi.graphql.relay import Connection, PageRequest, SortKey, paginate, parse_global_id, split_global_id, to_global_id
-from enishi.graphql.types import Contact, User, node_resolver
+from enishi.plugin import (
+    Connection, Contact, ContactNode, InputError, PageRequest, PUBLIC_FIELD, PUBLIC_PERMISSION, RowsByColumn,
+    SortKey, User, UserErrorType, UserNode, input_values, load_row, load_rows, node_resolver, paginate,
+    parse_global_id, run_mutation, split_global_id, to_global_id,
+)
 
 from . import access_log, requests, service
 from . import models as orm
@@ -147,7 +143,7 @@ class DataSubjectRequestEvent:
     status: str
     note: str | None
     at: dt.datetime
-    actor: User | None
+    actor: UserNode | None
 
 
 @strawberry.type(description="A prepared export; download it once through `dataSubjectExportLink`.")
@@ -195,9 +191,9 @@ class DataSubjectRequest(relay.Node):
         return requests.is_overdue(self._row, info.context.runtime.clock.now())
 
     @strawberry.field
-    async def contact(self, info: Info) -> Contact | None:
-        row = await load_row(info.context, core.Contact, self._row.contact_id) if self._row.contact_id else None
-        return Contact.from_row(row) if row else None
+    async def contact(self, info: Info) -> ContactNode | None:
+        row = await load_row(info.context, Contact, self._row.contact_id) if self._row.contact_id else None
+        return ContactNode.from_row(row) if row else None
 
     @strawberry.field(description="What the subject asked (corrections, the verification note); decrypted for the officer.")
     async def details(self, info: Info) -> JSON:
@@ -213,9 +209,9 @@ class DataSubjectRequest(relay.Node):
     @strawberry.field
     async def history(self, info: Info) -> list[DataSubjectRequestEvent]:
         rows = await REQUEST_EVENTS.load(info.context, self._row.id)
-        users = {u.id: u for u in await load_rows(info.context, core.User, list({r.actor_id for r in rows if r.actor_id}))if u}
+        users = {u.id: u for u in await load_rows(info.context, User, list({r.actor_id for r in rows if r.actor_id}))if u}
         return [DataSubjectRequestEvent(status=r.status, note=r.note, at=r.at,
-                                        actor=User.from_row(users[r.actor_id]) if r.actor_id in users else None) for r in rows]
+                                        actor=UserNode.from_row(users[r.actor_id]) if r.actor_id in users else None) for r in rows]
 
     @strawberry.field
     async def exports(self, info: Info) -> list[DataSubjectExport]:
@@ -256,7 +252,7 @@ class LegalHold(relay.Node):
 class AccessLogEntry:
     seq: int
     at: dt.datetime
-    user: User | None
+    user: UserNode | None
     roles: list[str]
     action: str
     purpose: str
@@ -310,8 +306,8 @@ class DataSubjectRequestQuery:
         info.context.require("privacy.audit")
         rows = await info.context.scalars(select(orm.PrivacyAccessLog).where(
             orm.PrivacyAccessLog.contact_id == parse_global_id(contact_id, "Contact", "contactId")).order_by(orm.PrivacyAccessLog.seq))
-        users = {u.id: u for u in await load_rows(info.context, core.User, list({r.user_id for r in rows if r.user_id})) if u}
-        return [AccessLogEntry(seq=r.seq, at=r.at, user=User.from_row(users[r.user_id]) if r.user_id in users else None,
+        users = {u.id: u for u in await load_rows(info.context, User, list({r.user_id for r in rows if r.user_id})) if u}
+        return [AccessLogEntry(seq=r.seq, at=r.at, user=UserNode.from_row(users[r.user_id]) if r.user_id in users else None,
                                roles=[x for x in r.roles.split(",") if x], action=r.action, purpose=r.purpose, hash=r.hash,
                                prev_hash=r.prev_hash) for r in rows]
 
@@ -423,7 +419,7 @@ async def _run_payload(info: Info, run, request_id: strawberry.ID, permission: s
 
 @strawberry.type
 class DataSubjectRequestMutation:
-    @strawberry.mutation(metadata=PUBLIC, description=(
+    @strawberry.mutation(metadata=PUBLIC_FIELD, description=(
         "A person's own request, without a token. The answer is the same whether or not the address is "
         "known; a one-time code goes to it only if it is. Three requests per address per day."))
     async def submit_data_subject_request(self, info: Info, input: SubmitDataSubjectRequestInput) -> SubmitDataSubjectRequestPayload:
@@ -431,7 +427,7 @@ class DataSubjectRequestMutation:
         return SubmitDataSubjectRequestPayload(request_id=to_global_id("DataSubjectRequest", row.id) if row else None,
                                                message=requests.SUBMITTED_MESSAGE if row else None, user_errors=errors)
 
-    @strawberry.mutation(metadata=PUBLIC, description="Confirm your own request with the mailed code (five attempts, 24 hours).")
+    @strawberry.mutation(metadata=PUBLIC_FIELD, description="Confirm your own request with the mailed code (five attempts, 24 hours).")
     async def verify_data_subject_request(self, info: Info, input: VerifyDataSubjectRequestInput) -> VerifyDataSubjectRequestPayload:
         info.context.require(PUBLIC_PERMISSION)
         try:

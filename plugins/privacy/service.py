@@ -10,12 +10,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from enishi import crypto
-from enishi.errors import InputError, UserError
-from enishi.models import Contact
-from enishi.runtime import UnitOfWork
-from enishi.services.common import Checker
-from enishi.services.data_keys import subject_key
+from enishi.plugin import (
+    Checker, Contact, InputError, UnitOfWork, UserError, decrypt, encrypt, sign, subject_key, verify,
+)
 
 from .models import CONSENT_SOURCES, CONSENT_STATES, PrivacyConsent, PrivacyRestriction
 
@@ -43,7 +40,7 @@ async def record_consent(uow: UnitOfWork, contact_id, data: dict) -> PrivacyCons
         key = await subject_key(uow, contact_id)
         if key is None:
             raise _fail("contactId", "this subject was erased", "ERASED")
-        ciphertext = crypto.encrypt(key, evidence, f"consent:{contact_id}".encode())
+        ciphertext = encrypt(key, evidence, f"consent:{contact_id}".encode())
     record = PrivacyConsent(contact_id=contact_id, purpose=purpose, state=state, notice_id=data.get("notice_id"),
                             notice_version=data.get("notice_version"), source=source, method=data.get("method"),
                             actor_id=uow.actor_id, captured_at=uow.clock.now(), evidence=ciphertext)
@@ -100,7 +97,7 @@ async def require(session, contact_id, purpose: str) -> Denial | None:
 def withdrawal_token(settings, contact_id, purpose: str) -> str:
     """A link token that withdraws one consent without a login: the subject and purpose, signed."""
     message = f"{contact_id}|{purpose}"
-    return base64.urlsafe_b64encode(message.encode()).decode().rstrip("=") + "." + crypto.sign(crypto.key_encryption_key(settings), message)
+    return base64.urlsafe_b64encode(message.encode()).decode().rstrip("=") + "." + sign(settings, message)
 
 
 def read_withdrawal_token(settings, token: str) -> tuple[uuid.UUID, str]:
@@ -108,7 +105,7 @@ def read_withdrawal_token(settings, token: str) -> tuple[uuid.UUID, str]:
         body, signature = token.split(".", 1)
         message = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
         contact, purpose = message.split("|", 1)
-        if not crypto.verify(crypto.key_encryption_key(settings), message, signature):
+        if not verify(settings, message, signature):
             raise ValueError
         return uuid.UUID(contact), purpose
     except (ValueError, binascii.Error, UnicodeDecodeError):
@@ -119,4 +116,4 @@ async def evidence_of(uow: UnitOfWork, record: PrivacyConsent) -> str | None:
     if record.evidence is None:
         return None
     key = await subject_key(uow, record.contact_id)
-    return None if key is None else crypto.decrypt(key, record.evidence, f"consent:{record.contact_id}".encode())
+    return None if key is None else decrypt(key, record.evidence, f"consent:{record.contact_id}".encode())

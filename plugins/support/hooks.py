@@ -12,8 +12,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
-from enishi import ActivityType, ErasureReport, MergeMove, Permission, PersonalDataField, ScheduledJob, hookimpl
-from enishi.errors import InputError
+from enishi.plugin import (
+    ActivityType, ErasureReport, InputError, MergeMove, Permission, PersonalDataField, ScheduledJob, hookimpl,
+)
 
 from . import models, schema, service
 

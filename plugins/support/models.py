@@ -8,8 +8,7 @@ import uuid
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, Uuid, select, union
 from sqlalchemy.orm import Mapped, mapped_column
 
-from enishi.db import Base, JSONType, UTCDateTime, new_id
-from enishi.sealing import DataKey, Sealable, Sealed, owns_key, shares_key
+from enishi.plugin import Base, DataKey, JSONType, Sealable, Sealed, UTCDateTime, new_id, owns_key, shares_key
 
 STATUSES = ("new", "open", "pending", "on_hold", "solved", "closed", "merged")
 PAUSING = frozenset({"pending", "on_hold"})  # the SLA clock stops while a ticket waits on someone else

@@ -12,14 +12,12 @@ from strawberry import relay
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from enishi import models as core
-from enishi.graphql.errors import UserErrorType
-from enishi.graphql.filters import DateTimeFilter, FilterSpec, IDFilter, StringFilter, check_filter_text
-from enishi.graphql.loaders import RowsByColumn, load_row
-from enishi.graphql.mutations import input_values, run_mutation
-from enishi.graphql.relay import (Connection, InvalidArgument, NestedConnection, OrderDirection, PageRequest, SortKey, paginate,
-                                  parse_global_id, to_global_id)
-from enishi.graphql.types import Account, Contact, User, node_resolver, sealed_field
+from enishi.plugin import (
+    Account, AccountNode, Connection, Contact, ContactNode, DateTimeFilter, FilterSpec, IDFilter,
+    InvalidArgument, NestedConnection, OrderDirection, PageRequest, RowsByColumn, SortKey, StringFilter, User,
+    UserErrorType, UserNode, check_filter_text, input_values, load_row, node_resolver, paginate,
+    parse_global_id, run_mutation, sealed_field, to_global_id,
+)
 
 from . import models as orm
 from .models import PRIORITIES, TIMERS
@@ -39,9 +37,9 @@ class SupportArticle:
     _row: strawberry.Private[Any]
 
     @strawberry.field
-    async def author(self, info: Info) -> User | None:
-        row = await load_row(info.context, core.User, self._row.author_user_id) if self._row.author_user_id else None
-        return User.from_row(row) if row else None
+    async def author(self, info: Info) -> UserNode | None:
+        row = await load_row(info.context, User, self._row.author_user_id) if self._row.author_user_id else None
+        return UserNode.from_row(row) if row else None
 
 
 SupportTimer = strawberry.type(service.Timer, name="SupportTimer")
@@ -92,19 +90,19 @@ class SupportTicket(relay.Node):
     resolve_nodes = node_resolver(orm.SupportTicket, "support.read")
 
     @strawberry.field
-    async def requester(self, info: Info) -> Contact | None:
-        row = await load_row(info.context, core.Contact, self._row.requester_id) if self._row.requester_id else None
-        return Contact.from_row(row) if row else None
+    async def requester(self, info: Info) -> ContactNode | None:
+        row = await load_row(info.context, Contact, self._row.requester_id) if self._row.requester_id else None
+        return ContactNode.from_row(row) if row else None
 
     @strawberry.field
-    async def account(self, info: Info) -> Account | None:
-        row = await load_row(info.context, core.Account, self._row.account_id) if self._row.account_id else None
-        return Account.from_row(row) if row else None
+    async def account(self, info: Info) -> AccountNode | None:
+        row = await load_row(info.context, Account, self._row.account_id) if self._row.account_id else None
+        return AccountNode.from_row(row) if row else None
 
     @strawberry.field
-    async def assignee(self, info: Info) -> User | None:
-        row = await load_row(info.context, core.User, self._row.assignee_id) if self._row.assignee_id else None
-        return User.from_row(row) if row else None
+    async def assignee(self, info: Info) -> UserNode | None:
+        row = await load_row(info.context, User, self._row.assignee_id) if self._row.assignee_id else None
+        return UserNode.from_row(row) if row else None
 
     @strawberry.field
     async def group(self, info: Info) -> SupportGroup | None:

@@ -16,14 +16,10 @@ import holidays as holiday_rules
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from enishi import mail
-from enishi.errors import InputError, UserError
-from enishi.models import Account, Contact, ContactEmail, User
-from enishi.normalize import like_pattern, search_key, search_query_key
-from enishi.runtime import UnitOfWork
-from enishi.services.activities import log_activity
-from enishi.services.common import Checker, live_ids, load_for_update, one_at_a_time
-from enishi.services.data_keys import shred_records
+from enishi.plugin import (
+    Account, Checker, Contact, ContactEmail, InputError, UnitOfWork, User, UserError, like_pattern, live_ids,
+    load_for_update, log_activity, one_at_a_time, search_key, search_query_key, send_for_event, shred_records,
+)
 
 from .calendar import BusinessCalendar
 from .models import (
@@ -639,7 +635,7 @@ async def mail_survey(runtime, event) -> None:
     body = (f"お問い合わせ（#{number}）への対応はいかがでしたか。1〜5でご評価ください（1分ほどで終わります）。\n\n    {link}\n\n"
             f"How did we do with your request #{number}? Rate us from 1 to 5 (takes a minute):\n\n    {link}\n\n"
             f"このリンクは一度だけ使えます。 / The link works once.\n")
-    await mail.send_for_event(runtime.settings, event, to=address, subject=f"[#{number}] ご意見をお聞かせください / How did we do?",
+    await send_for_event(runtime.settings, event, to=address, subject=f"[#{number}] ご意見をお聞かせください / How did we do?",
                               body=body)
 
 

@@ -6,8 +6,9 @@ from pathlib import Path
 import strawberry
 from sqlalchemy import select
 
-from enishi import ActivityType, CliCommand, ErasureReport, MergeMove, Permission, PersonalDataField, hookimpl
-from enishi.services.tasks import create_task
+from enishi.plugin import (
+    ActivityType, CliCommand, ErasureReport, MergeMove, Permission, PersonalDataField, create_task, hookimpl,
+)
 
 from . import models, schema, service  # noqa: F401  (models: registers the table on the shared metadata)
 

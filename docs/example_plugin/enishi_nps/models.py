@@ -5,7 +5,7 @@ import uuid
 from sqlalchemy import ForeignKey, Integer, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from enishi.db import Base, UTCDateTime, new_id
+from enishi.plugin import Base, UTCDateTime, new_id
 
 
 class NpsResponse(Base):

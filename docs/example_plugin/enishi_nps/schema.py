@@ -6,9 +6,7 @@ import strawberry
 from sqlalchemy import select
 from strawberry.types import Info
 
-from enishi.graphql.errors import UserErrorType
-from enishi.graphql.mutations import run_mutation
-from enishi.graphql.relay import parse_global_id
+from enishi.plugin import UserErrorType, parse_global_id, run_mutation
 
 from . import service
 from .models import NpsResponse

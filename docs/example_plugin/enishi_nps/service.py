@@ -3,10 +3,7 @@ import uuid
 
 from sqlalchemy import delete, func, select, update
 
-from enishi.errors import InputError, UserError
-from enishi.models import Contact
-from enishi.services.activities import log_activity
-from enishi.services.common import live_ids
+from enishi.plugin import Contact, InputError, UserError, live_ids, log_activity
 
 from .models import NpsResponse
 

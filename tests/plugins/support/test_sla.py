@@ -158,7 +158,7 @@ async def _metrics(api):
 
 async def test_a_merge_does_not_undo_a_breach_the_target_already_suffered(api):
     api.clock.set(dt.datetime(2024, 6, 10, 9, 0, tzinfo=JST))
-    policy = await _config(api, "createSlaPolicy", {"name": "24/7 urgent", "targets": {"urgent": {"first_reply": 240}}})
+    policy = await _config(api, "createSlaPolicy", {"name": "24/7 urgent", "targets": [{"priority": "URGENT", "timer": "FIRST_REPLY", "minutes": 240}]})
     await _config(api, "addEscalationRule", {"policyId": policy, "timer": "first_reply", "level": 1, "minutesAfterBreach": 0})
     target = await _ticket(api, "urgent", body="ログインできません")
     api.clock.set(dt.datetime(2024, 6, 10, 9, 30, tzinfo=JST))
@@ -193,7 +193,8 @@ async def test_a_merge_does_not_undo_a_breach_the_target_already_suffered(api):
 
 async def test_replies_merged_in_do_not_fulfil_the_targets_reply_timers(api):
     api.clock.set(dt.datetime(2024, 6, 10, 9, 0, tzinfo=JST))
-    await _config(api, "createSlaPolicy", {"name": "24/7", "targets": {"normal": {"first_reply": 240, "next_reply": 120}}})
+    await _config(api, "createSlaPolicy", {"name": "24/7", "targets": [{"priority": "NORMAL", "timer": "FIRST_REPLY", "minutes": 240},
+                                                                 {"priority": "NORMAL", "timer": "NEXT_REPLY", "minutes": 120}]})
     source = await _ticket(api, "normal", body="請求書が届きません")
     api.clock.set(dt.datetime(2024, 6, 10, 9, 30, tzinfo=JST))
     await api.mutate("replyToTicket", {"ticketId": source["id"], "body": "再送しました"}, "ticket { id }", role="support")

@@ -6,7 +6,7 @@ Create Date: 2026-11-22 23:19:30.105469
 """
 from alembic import op
 import sqlalchemy as sa
-import enishi.db
+import enishi.plugin
 from sqlalchemy.dialects import postgresql
 
 revision = 'abm_0001'
@@ -19,7 +19,7 @@ def upgrade() -> None:
     op.create_table('abm_config',
     sa.Column('name', sa.String(length=40), nullable=False),
     sa.Column('values', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('updated_at', enishi.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_abm_config'))
     )
     op.create_table('abm_account_plan',
@@ -29,7 +29,7 @@ def upgrade() -> None:
     sa.Column('target_close', sa.Date(), nullable=True),
     sa.Column('review_cadence', sa.String(length=20), nullable=True),
     sa.Column('notes', sa.Text(), nullable=True),
-    sa.Column('updated_at', enishi.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['core_account.id'], name=op.f('fk_abm_account_plan_account_id_core_account'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_abm_account_plan')),
     sa.UniqueConstraint('account_id', name=op.f('uq_abm_account_plan_account_id'))
@@ -59,8 +59,8 @@ def upgrade() -> None:
     sa.Column('stage', sa.String(length=20), nullable=False),
     sa.Column('score', sa.Float(), nullable=False),
     sa.Column('raw', sa.Float(), nullable=False),
-    sa.Column('scored_at', enishi.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', enishi.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('scored_at', enishi.plugin.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['core_account.id'], name=op.f('fk_abm_target_account_account_id_core_account'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['owner_id'], ['core_user.id'], name=op.f('fk_abm_target_account_owner_id_core_user')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_abm_target_account')),

@@ -6,7 +6,7 @@ Create Date: 2026-11-22 23:02:11.173971
 """
 from alembic import op
 import sqlalchemy as sa
-import enishi.db
+import enishi.plugin
 from sqlalchemy.dialects import postgresql
 
 revision = 'loyalty_0001'
@@ -24,7 +24,7 @@ def upgrade() -> None:
     sa.Column('expiry_days', sa.Integer(), nullable=True),
     sa.Column('lock_days', sa.Integer(), nullable=False),
     sa.Column('downgrade_mode', sa.String(length=20), nullable=False),
-    sa.Column('created_at', enishi.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_loyalty_program'))
     )
     op.create_table('loyalty_rule',
@@ -38,8 +38,8 @@ def upgrade() -> None:
     sa.Column('activity_type', sa.String(length=60), nullable=True),
     sa.Column('limit_count', sa.Integer(), nullable=True),
     sa.Column('limit_period', sa.String(length=10), nullable=True),
-    sa.Column('starts_at', enishi.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('ends_at', enishi.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('starts_at', enishi.plugin.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('ends_at', enishi.plugin.UTCDateTime(timezone=True), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['program_id'], ['loyalty_program.id'], name=op.f('fk_loyalty_rule_program_id_loyalty_program'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_loyalty_rule'))
@@ -67,7 +67,7 @@ def upgrade() -> None:
     sa.Column('tier_id', sa.Uuid(), nullable=True),
     sa.Column('balance', sa.Integer(), nullable=False),
     sa.Column('referral_code', sa.String(length=40), nullable=True),
-    sa.Column('enrolled_at', enishi.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('enrolled_at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['contact_id'], ['core_contact.id'], name=op.f('fk_loyalty_member_contact_id_core_contact'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['program_id'], ['loyalty_program.id'], name=op.f('fk_loyalty_member_program_id_loyalty_program'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['tier_id'], ['loyalty_tier.id'], name=op.f('fk_loyalty_member_tier_id_loyalty_tier'), ondelete='SET NULL'),
@@ -109,7 +109,7 @@ def upgrade() -> None:
     sa.Column('idempotency_key', sa.String(length=200), nullable=True),
     sa.Column('request_hash', sa.String(length=64), nullable=True),
     sa.Column('tier_points', sa.Integer(), nullable=False),
-    sa.Column('created_at', enishi.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("kind IN ('earn', 'unlock', 'spend', 'expire', 'adjust', 'reverse')", name=op.f('ck_loyalty_entry_kind')),
     sa.ForeignKeyConstraint(['member_id'], ['loyalty_member.id'], name=op.f('fk_loyalty_entry_member_id_loyalty_member'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['program_id'], ['loyalty_program.id'], name=op.f('fk_loyalty_entry_program_id_loyalty_program'), ondelete='CASCADE'),
@@ -128,8 +128,8 @@ def upgrade() -> None:
     sa.Column('total', sa.Integer(), nullable=False),
     sa.Column('eligible', sa.Integer(), nullable=False),
     sa.Column('points', sa.Integer(), nullable=False),
-    sa.Column('purchased_at', enishi.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('refunded_at', enishi.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('purchased_at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('refunded_at', enishi.plugin.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['member_id'], ['loyalty_member.id'], name=op.f('fk_loyalty_purchase_member_id_loyalty_member'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['program_id'], ['loyalty_program.id'], name=op.f('fk_loyalty_purchase_program_id_loyalty_program'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_loyalty_purchase')),
@@ -145,9 +145,9 @@ def upgrade() -> None:
     sa.Column('purchase_id', sa.Uuid(), nullable=True),
     sa.Column('amount', sa.Integer(), nullable=False),
     sa.Column('remaining', sa.Integer(), nullable=False),
-    sa.Column('earned_at', enishi.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('unlocks_at', enishi.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('expires_at', enishi.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('earned_at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('unlocks_at', enishi.plugin.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', enishi.plugin.UTCDateTime(timezone=True), nullable=True),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.ForeignKeyConstraint(['entry_id'], ['loyalty_entry.id'], name=op.f('fk_loyalty_lot_entry_id_loyalty_entry'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['member_id'], ['loyalty_member.id'], name=op.f('fk_loyalty_lot_member_id_loyalty_member'), ondelete='CASCADE'),
@@ -162,7 +162,7 @@ def upgrade() -> None:
     sa.Column('reward_id', sa.Uuid(), nullable=False),
     sa.Column('member_id', sa.Uuid(), nullable=False),
     sa.Column('entry_id', sa.Uuid(), nullable=False),
-    sa.Column('redeemed_at', enishi.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('redeemed_at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['entry_id'], ['loyalty_entry.id'], name=op.f('fk_loyalty_redemption_entry_id_loyalty_entry'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['member_id'], ['loyalty_member.id'], name=op.f('fk_loyalty_redemption_member_id_loyalty_member'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['reward_id'], ['loyalty_reward.id'], name=op.f('fk_loyalty_redemption_reward_id_loyalty_reward'), ondelete='CASCADE'),
@@ -177,7 +177,7 @@ def upgrade() -> None:
     sa.Column('rule_id', sa.Uuid(), nullable=False),
     sa.Column('member_id', sa.Uuid(), nullable=False),
     sa.Column('entry_id', sa.Uuid(), nullable=False),
-    sa.Column('awarded_at', enishi.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('awarded_at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['entry_id'], ['loyalty_entry.id'], name=op.f('fk_loyalty_rule_award_entry_id_loyalty_entry'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['member_id'], ['loyalty_member.id'], name=op.f('fk_loyalty_rule_award_member_id_loyalty_member'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['rule_id'], ['loyalty_rule.id'], name=op.f('fk_loyalty_rule_award_rule_id_loyalty_rule'), ondelete='CASCADE'),

@@ -10,7 +10,7 @@ already) and the reasons on its ledger are sealed with the configured key-encryp
 """
 from alembic import op
 import sqlalchemy as sa
-import enishi.db
+import enishi.plugin
 
 revision = 'loyalty_0002'
 down_revision = 'loyalty_0001'
@@ -25,8 +25,8 @@ def upgrade() -> None:
     sa.Column('member_id', sa.Uuid(), nullable=False),
     sa.Column('wrapped_key', sa.LargeBinary(), nullable=True),
     sa.Column('kek_id', sa.String(length=16), nullable=True),
-    sa.Column('created_at', enishi.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('destroyed_at', enishi.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('destroyed_at', enishi.plugin.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['member_id'], ['loyalty_member.id'], name=op.f('fk_loyalty_member_key_member_id_loyalty_member'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('member_id', name=op.f('pk_loyalty_member_key'))
     )
@@ -40,14 +40,14 @@ def upgrade() -> None:
 
 
 def _seal_existing_rows() -> None:
-    from enishi import crypto
+    from enishi.plugin import encrypt, KeyRing
 
     bind = op.get_bind()
     meta = sa.MetaData()
     member, entry, key_table = (sa.Table(name, meta, autoload_with=bind) for name in ('loyalty_member', 'loyalty_entry', 'loyalty_member_key'))
     if bind.execute(sa.select(sa.func.count()).select_from(member)).scalar_one() == 0:
         return
-    ring = crypto.KeyRing(op.get_context().config.attributes["settings"])
+    ring = KeyRing(op.get_context().config.attributes["settings"])
     last = None
     while True:
         query = sa.select(member.c.id, member.c.contact_id, member.c.enrolled_at).order_by(member.c.id).limit(BATCH)
@@ -69,7 +69,7 @@ def _seal_existing_rows() -> None:
                                .where(entry.c.member_id.in_(list(data_keys)), entry.c.reason.is_not(None))).all()
         if reasons:
             bind.execute(entry.update().where(entry.c.id == sa.bindparam('_id')),
-                         [{'_id': r.id, 'sealed_reason': crypto.encrypt(data_keys[r.member_id], r.reason, b'loyalty_entry.reason')}
+                         [{'_id': r.id, 'sealed_reason': encrypt(data_keys[r.member_id], r.reason, b'loyalty_entry.reason')}
                           for r in reasons])
 
 

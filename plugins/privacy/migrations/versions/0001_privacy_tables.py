@@ -6,7 +6,7 @@ Create Date: 2026-11-22 23:55:42.826421
 """
 from alembic import op
 import sqlalchemy as sa
-import enishi.db
+import enishi.plugin
 
 
 revision = 'privacy_0001'
@@ -26,7 +26,7 @@ def upgrade() -> None:
     sa.Column('source', sa.String(length=20), nullable=False),
     sa.Column('method', sa.String(length=40), nullable=True),
     sa.Column('actor_id', sa.Uuid(), nullable=True),
-    sa.Column('captured_at', enishi.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('captured_at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
     sa.Column('evidence', sa.LargeBinary(), nullable=True),
     sa.ForeignKeyConstraint(['contact_id'], ['core_contact.id'], name=op.f('fk_privacy_consent_contact_id_core_contact'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('seq', name=op.f('pk_privacy_consent'))
@@ -37,8 +37,8 @@ def upgrade() -> None:
     op.create_table('privacy_subject_key',
     sa.Column('contact_id', sa.Uuid(), nullable=False),
     sa.Column('wrapped_key', sa.LargeBinary(), nullable=True),
-    sa.Column('created_at', enishi.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('destroyed_at', enishi.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('destroyed_at', enishi.plugin.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['contact_id'], ['core_contact.id'], name=op.f('fk_privacy_subject_key_contact_id_core_contact'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('contact_id', name=op.f('pk_privacy_subject_key'))
     )

@@ -6,7 +6,7 @@ Create Date: 2026-11-23 03:21:43.236625
 """
 from alembic import op
 import sqlalchemy as sa
-import enishi.db
+import enishi.plugin
 from sqlalchemy.dialects import postgresql
 
 revision = 'privacy_0002'
@@ -18,7 +18,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table('privacy_access_log',
     sa.Column('seq', sa.Integer(), autoincrement=True, nullable=False),
-    sa.Column('at', enishi.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
     sa.Column('user_id', sa.Uuid(), nullable=True),
     sa.Column('roles', sa.String(length=200), nullable=False),
     sa.Column('contact_id', sa.Uuid(), nullable=False),
@@ -41,8 +41,8 @@ def upgrade() -> None:
     sa.Column('reference', sa.String(length=200), nullable=True),
     sa.Column('until', sa.Date(), nullable=True),
     sa.Column('created_by', sa.Uuid(), nullable=True),
-    sa.Column('created_at', enishi.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('released_at', enishi.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('released_at', enishi.plugin.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['contact_id'], ['core_contact.id'], name=op.f('fk_privacy_legal_hold_contact_id_core_contact'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_privacy_legal_hold'))
     )
@@ -55,7 +55,7 @@ def upgrade() -> None:
     sa.Column('recipient', sa.String(length=300), nullable=False),
     sa.Column('purpose', sa.String(length=200), nullable=False),
     sa.Column('actor_id', sa.Uuid(), nullable=True),
-    sa.Column('provided_at', enishi.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('provided_at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['contact_id'], ['core_contact.id'], name=op.f('fk_privacy_provision_contact_id_core_contact'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('seq', name=op.f('pk_privacy_provision'))
     )
@@ -70,18 +70,18 @@ def upgrade() -> None:
     sa.Column('contact_id', sa.Uuid(), nullable=True),
     sa.Column('channel', sa.String(length=20), nullable=False),
     sa.Column('address_index', sa.String(length=64), nullable=True),
-    sa.Column('received_at', enishi.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('due_at', enishi.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('due_at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
     sa.Column('extended', sa.Boolean(), nullable=False),
     sa.Column('extension_reason', sa.String(length=1000), nullable=True),
     sa.Column('details', sa.LargeBinary(), nullable=True),
     sa.Column('code_hash', sa.String(length=64), nullable=True),
-    sa.Column('code_expires_at', enishi.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('code_expires_at', enishi.plugin.UTCDateTime(timezone=True), nullable=True),
     sa.Column('code_attempts', sa.Integer(), nullable=False),
     sa.Column('decision_reason', sa.String(length=1000), nullable=True),
-    sa.Column('lease_until', enishi.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('lease_until', enishi.plugin.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_by', sa.Uuid(), nullable=True),
-    sa.Column('completed_at', enishi.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('completed_at', enishi.plugin.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['contact_id'], ['core_contact.id'], name=op.f('fk_privacy_request_contact_id_core_contact'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_privacy_request'))
     )
@@ -94,7 +94,7 @@ def upgrade() -> None:
     sa.Column('contact_id', sa.Uuid(), nullable=False),
     sa.Column('kind', sa.String(length=20), nullable=False),
     sa.Column('request_id', sa.Uuid(), nullable=True),
-    sa.Column('since', enishi.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('since', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['contact_id'], ['core_contact.id'], name=op.f('fk_privacy_restriction_contact_id_core_contact'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('contact_id', name=op.f('pk_privacy_restriction'))
     )
@@ -105,9 +105,9 @@ def upgrade() -> None:
     sa.Column('content', sa.LargeBinary(), nullable=True),
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=True),
-    sa.Column('link_expires_at', enishi.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('downloaded_at', enishi.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', enishi.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('link_expires_at', enishi.plugin.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('downloaded_at', enishi.plugin.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['request_id'], ['privacy_request.id'], name=op.f('fk_privacy_export_request_id_privacy_request'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_privacy_export')),
     sa.UniqueConstraint('request_id', 'format', name=op.f('uq_privacy_export_request_id_format')),
@@ -119,7 +119,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=30), nullable=False),
     sa.Column('note', sa.String(length=1000), nullable=True),
     sa.Column('actor_id', sa.Uuid(), nullable=True),
-    sa.Column('at', enishi.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['request_id'], ['privacy_request.id'], name=op.f('fk_privacy_request_event_request_id_privacy_request'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('seq', name=op.f('pk_privacy_request_event'))
     )
@@ -138,7 +138,7 @@ def upgrade() -> None:
     sa.Column('retained', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('error', sa.String(length=200), nullable=True),
     sa.Column('section', sa.LargeBinary(), nullable=True),
-    sa.Column('finished_at', enishi.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', enishi.plugin.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['request_id'], ['privacy_request.id'], name=op.f('fk_privacy_request_run_request_id_privacy_request'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_privacy_request_run')),
     sa.UniqueConstraint('request_id', 'plugin', 'action', name=op.f('uq_privacy_request_run_request_id_plugin_action'))

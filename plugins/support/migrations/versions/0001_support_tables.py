@@ -6,7 +6,7 @@ Create Date: 2026-11-23 00:02:21.063771
 """
 from alembic import op
 import sqlalchemy as sa
-import enishi.db
+import enishi.plugin
 from sqlalchemy.dialects import postgresql
 
 revision = 'support_0001'
@@ -62,7 +62,7 @@ def upgrade() -> None:
     sa.Column('group_id', sa.Uuid(), nullable=False),
     sa.Column('user_id', sa.Uuid(), nullable=False),
     sa.Column('away', sa.Boolean(), nullable=False),
-    sa.Column('last_assigned_at', enishi.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_assigned_at', enishi.plugin.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['group_id'], ['support_group.id'], name=op.f('fk_support_group_member_group_id_support_group'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['core_user.id'], name=op.f('fk_support_group_member_user_id_core_user'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_support_group_member')),
@@ -79,8 +79,8 @@ def upgrade() -> None:
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('search_text', sa.Text(), nullable=False),
-    sa.Column('updated_at', enishi.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('published_at', enishi.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('published_at', enishi.plugin.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['category_id'], ['support_kb_category.id'], name=op.f('fk_support_kb_article_category_id_support_kb_category'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_support_kb_article'))
     )
@@ -129,10 +129,10 @@ def upgrade() -> None:
     sa.Column('policy_id', sa.Uuid(), nullable=True),
     sa.Column('follow_up_of_id', sa.Uuid(), nullable=True),
     sa.Column('merged_into_id', sa.Uuid(), nullable=True),
-    sa.Column('created_at', enishi.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', enishi.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('solved_at', enishi.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('closed_at', enishi.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('solved_at', enishi.plugin.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', enishi.plugin.UTCDateTime(timezone=True), nullable=True),
     sa.Column('reopened_count', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['core_account.id'], name=op.f('fk_support_ticket_account_id_core_account'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['assignee_id'], ['core_user.id'], name=op.f('fk_support_ticket_assignee_id_core_user'), ondelete='SET NULL'),
@@ -159,7 +159,7 @@ def upgrade() -> None:
     sa.Column('author_contact_id', sa.Uuid(), nullable=True),
     sa.Column('channel', sa.String(length=20), nullable=False),
     sa.Column('body', sa.Text(), nullable=True),
-    sa.Column('created_at', enishi.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['author_contact_id'], ['core_contact.id'], name=op.f('fk_support_article_author_contact_id_core_contact'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['author_user_id'], ['core_user.id'], name=op.f('fk_support_article_author_user_id_core_user'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['ticket_id'], ['support_ticket.id'], name=op.f('fk_support_article_ticket_id_support_ticket'), ondelete='CASCADE'),
@@ -173,10 +173,10 @@ def upgrade() -> None:
     sa.Column('ticket_id', sa.Uuid(), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
-    sa.Column('send_at', enishi.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('send_at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
     sa.Column('rating', sa.Integer(), nullable=True),
     sa.Column('comment', sa.Text(), nullable=True),
-    sa.Column('answered_at', enishi.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('answered_at', enishi.plugin.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['ticket_id'], ['support_ticket.id'], name=op.f('fk_support_csat_ticket_id_support_ticket'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_support_csat')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_support_csat_token_hash'))
@@ -189,7 +189,7 @@ def upgrade() -> None:
     sa.Column('ticket_id', sa.Uuid(), nullable=False),
     sa.Column('rule_id', sa.Uuid(), nullable=False),
     sa.Column('cycle', sa.String(length=40), nullable=False),
-    sa.Column('fired_at', enishi.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('fired_at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['rule_id'], ['support_escalation_rule.id'], name=op.f('fk_support_escalation_fired_rule_id_support_escalation_rule'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['ticket_id'], ['support_ticket.id'], name=op.f('fk_support_escalation_fired_ticket_id_support_ticket'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_support_escalation_fired')),
@@ -202,7 +202,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('ticket_id', sa.Uuid(), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
-    sa.Column('changed_at', enishi.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('changed_at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['ticket_id'], ['support_ticket.id'], name=op.f('fk_support_status_change_ticket_id_support_ticket'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_support_status_change'))
     )

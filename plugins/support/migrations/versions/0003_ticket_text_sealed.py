@@ -11,7 +11,7 @@ import json
 
 from alembic import op
 import sqlalchemy as sa
-import enishi.db
+import enishi.plugin
 
 revision = 'support_0003'
 down_revision = 'support_0002'
@@ -26,8 +26,8 @@ def upgrade() -> None:
     sa.Column('ticket_id', sa.Uuid(), nullable=False),
     sa.Column('wrapped_key', sa.LargeBinary(), nullable=True),
     sa.Column('kek_id', sa.String(length=16), nullable=True),
-    sa.Column('created_at', enishi.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('destroyed_at', enishi.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', enishi.plugin.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('destroyed_at', enishi.plugin.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['ticket_id'], ['support_ticket.id'], name=op.f('fk_support_ticket_key_ticket_id_support_ticket'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('ticket_id', name=op.f('pk_support_ticket_key'))
     )
@@ -52,7 +52,7 @@ def upgrade() -> None:
 
 
 def _seal_existing_rows() -> None:
-    from enishi import crypto
+    from enishi.plugin import encrypt, KeyRing
 
     bind = op.get_bind()
     meta = sa.MetaData()
@@ -60,10 +60,10 @@ def _seal_existing_rows() -> None:
                                         for name in ('support_ticket', 'support_article', 'support_csat', 'support_ticket_key'))
     if bind.execute(sa.select(sa.func.count()).select_from(ticket)).scalar_one() == 0:
         return
-    ring = crypto.KeyRing(op.get_context().config.attributes["settings"])
+    ring = KeyRing(op.get_context().config.attributes["settings"])
 
     def seal(data_key, value, context):
-        return None if value is None else crypto.encrypt(data_key, value, context)
+        return None if value is None else encrypt(data_key, value, context)
 
     last = None
     while True:

@@ -7,7 +7,7 @@ Create Date: 2024-06-10
 import sqlalchemy as sa
 from alembic import op
 
-import enishi.db
+import enishi.plugin
 
 revision = "nps_0001"
 down_revision = None
@@ -22,7 +22,7 @@ def upgrade() -> None:
         sa.Column("contact_id", sa.Uuid(), nullable=False),
         sa.Column("score", sa.Integer(), nullable=False),
         sa.Column("comment", sa.Text(), nullable=True),
-        sa.Column("answered_at", enishi.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("answered_at", enishi.plugin.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["contact_id"], ["core_contact.id"], name=op.f("fk_nps_response_contact_id_core_contact"),
                                 ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_nps_response")),
