@@ -8,6 +8,7 @@ import sys
 import httpx
 
 from enishi.cli import main
+from tests.core.test_plugin_kit import internal_imports
 from tests.helpers import enishi, pip_install
 
 
@@ -15,6 +16,8 @@ def test_a_new_plugin_installs_migrates_passes_its_tests_and_serves(tmp_path, en
     written = enishi("plugin", "new", "wishlist", env={}, cwd=tmp_path).stdout
     assert "wrote the plugin wishlist to enishi-wishlist" in written
     source = tmp_path / "enishi-wishlist"
+    for path in (source / "enishi_wishlist").rglob("*.py"):  # Enishi only through the kit
+        assert internal_imports(path.read_text(encoding="utf-8"), len(path.relative_to(source).parts) - 1) == [], path
     env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url, "PYTHONPATH": str(pip_install(source, tmp_path / "site"))}
     assert "wishlist 0.1.0 (enabled)" in enishi("plugins", env=env).stdout
     enishi("db", "upgrade", env=env)
