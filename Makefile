@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 ENISHI := $(VENV)/bin/enishi
-SOURCES := $(shell find core graphql plugins -name '*.py' -o -name '*.mako' 2>/dev/null)
+SOURCES := $(shell find core graphql plugins -name '*.py' -o -name '*.mako' -o -name '*.tmpl' 2>/dev/null)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 

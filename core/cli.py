@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import uuid
+from pathlib import Path
 
 from .auth import ROLES
 from .errors import InputError
@@ -219,6 +220,17 @@ def cmd_schema(_args) -> None:
     print(_runtime().schema.as_str())
 
 
+def cmd_plugin_new(args) -> None:
+    from .scaffold import ScaffoldError, create_plugin
+
+    try:
+        target = create_plugin(args.name, args.directory)
+    except ScaffoldError as error:
+        raise CommandError(str(error)) from None
+    print(f"wrote the plugin {args.name} to {target}: `pip install -e '{target}[test]'`, then `enishi db upgrade`; "
+          f"its tests run with `pytest {target}`")
+
+
 def cmd_plugins(_args) -> None:
     for info in _runtime().plugins.installed():
         state = "enabled" if info.enabled else "disabled"
@@ -238,8 +250,6 @@ def _import_id(value: str) -> uuid.UUID:
 
 
 def cmd_import(args) -> None:
-    from pathlib import Path
-
     from .errors import InputError
     from .services.imports import create_import, run_import
 
@@ -308,8 +318,8 @@ def cmd_kit_api(_args) -> None:
     print(snapshot(), end="")
 
 
-BUILTIN_COMMANDS = ("serve", "db", "demo", "import", "keys", "token", "worker", "schema", "plugins", "hooks-doc", "kit-doc",
-                    "kit-api", "-h", "--help")
+BUILTIN_COMMANDS = ("serve", "db", "demo", "import", "keys", "token", "worker", "schema", "plugins", "plugin", "hooks-doc",
+                    "kit-doc", "kit-api", "-h", "--help")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -360,6 +370,11 @@ def build_parser(runtime_commands=()) -> argparse.ArgumentParser:
     worker.set_defaults(func=cmd_worker)
     sub.add_parser("schema", help="print the composed GraphQL SDL").set_defaults(func=cmd_schema)
     sub.add_parser("plugins", help="list installed plugins with version and hooks").set_defaults(func=cmd_plugins)
+    plugin_dev = sub.add_parser("plugin", help="plugin development").add_subparsers(dest="plugin_command", required=True)
+    new = plugin_dev.add_parser("new", help="write a working plugin package to start from (docs/plugin-tutorial.md)")
+    new.add_argument("name", help="the plugin's name: lower-case letters and digits (tables are named NAME_...)")
+    new.add_argument("--directory", type=Path, metavar="DIR", help="where to write it (a new directory; default ./enishi-NAME)")
+    new.set_defaults(func=cmd_plugin_new)
     sub.add_parser("hooks-doc", help="print the hook reference (docs/hooks.md)").set_defaults(func=cmd_hooks_doc)
     sub.add_parser("kit-doc", help="print the plugin kit reference (docs/plugin-kit.md)").set_defaults(func=cmd_kit_doc)
     sub.add_parser("kit-api", help="print the plugin kit's API snapshot (docs/plugin-kit-api.txt)").set_defaults(func=cmd_kit_api)

@@ -1,11 +1,14 @@
-"""pytest fixtures for Enishi and for plugin authors (registered as the `enishi` pytest plugin).
+"""pytest fixtures for Enishi and for plugin authors (registered as the `enishi` pytest plugin
+through the `pytest11` entry point: installing Enishi makes them available, nothing to import).
 
 Set `ENISHI_TEST_DATABASE_URL` to run against PostgreSQL; the default is a throw-away SQLite
-file. The schema is migrated once per session and every table is emptied after each test.
+file. The schema (the core's and every installed plugin's migrations) is migrated once per
+session and every table is emptied after each test. Tests are `async def` under pytest-asyncio
+(`asyncio_mode = "auto"`). docs/testing-plugins.md is the guide.
 
     async def test_my_field(enishi_api):
-        api = await enishi_api(plugins=[("myplugin", my_hooks_module)])
-        data = await api.graphql("{ viewer { id } }")
+        api = await enishi_api()  # every installed plugin, yours included once pip-installed
+        data = await api.graphql("{ viewer { id } }", role="sales")
 """
 from __future__ import annotations
 
@@ -29,6 +32,9 @@ TEST_START = dt.datetime(2024, 6, 10, 0, 0, tzinfo=dt.timezone.utc)  # Monday 09
 
 @pytest.fixture(scope="session")
 def enishi_database_url(tmp_path_factory) -> str:
+    """The session's shared database: `ENISHI_TEST_DATABASE_URL` (a PostgreSQL URL such as
+    `postgresql+asyncpg://user:password@localhost/enishi_test`, whose `public` schema the session
+    drops and rebuilds), else a SQLite file in a temporary folder."""
     return os.environ.get("ENISHI_TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('enishi')}/test.db"
 
 
@@ -46,7 +52,8 @@ async def _admin(url: str, statement: str) -> None:
 
 @pytest.fixture
 def enishi_fresh_database_url(enishi_database_url, tmp_path):
-    """A new, empty database of the kind under test (for CLI and server-process tests)."""
+    """The URL of a new, empty database of the kind under test, dropped after the test: for
+    `enishi db upgrade` and server processes (`enishi_server`) that must not share the session's."""
     if is_sqlite(enishi_database_url):
         yield f"sqlite+aiosqlite:///{tmp_path}/fresh.db"
         return
@@ -71,6 +78,9 @@ def enishi_fresh_migrated(enishi_fresh_database_url, enishi_base_settings) -> st
 
 @pytest.fixture(scope="session")
 def enishi_base_settings(enishi_database_url, tmp_path_factory) -> Settings:
+    """The `Settings` every test app starts from: the session's database, production mode (so the
+    clock is exactly `enishi_clock`), a fixed test key-encryption key, mail written to files.
+    Override any of them per app: `await enishi_api(default_page_size=5)`."""
     # A fixed test key-encryption key (base64 of 32 bytes): the privacy plugin refuses to run in
     # production mode without one. Mail goes to files (`enishi_sent_mail`).
     return Settings(database_url=enishi_database_url, environment="production",
@@ -107,6 +117,8 @@ async def _reset_database(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def enishi_migrated(enishi_base_settings) -> Settings:
+    """`enishi_base_settings`, once the session's database holds every migration of the core and of
+    each installed plugin (on PostgreSQL, rebuilt from an empty schema first)."""
     from .db.migrate import upgrade
     from .runtime import Runtime
 
@@ -144,6 +156,7 @@ class Api:
         return clock.base if isinstance(clock, SimulatedClock) else clock
 
     async def token(self, role: str = "admin") -> str:
+        """The bearer token of a test user holding `role`, created on first use: one user per role."""
         if role not in self.tokens:
             from .auth import create_user, issue_token
 
@@ -168,6 +181,8 @@ class Api:
 
     async def post(self, query: str, variables: dict | None = None, *, role: str = "admin", headers: dict | None = None,
                    token: str | None = None):
+        """POST a GraphQL request as `role` (or with `token`); the raw httpx response, for status
+        codes and headers."""
         token = token or await self.token(role)
         return await self.client.post("/graphql", json={"query": query, "variables": variables or {}},
                                       headers={"Authorization": f"Bearer {token}", **(headers or {})})
@@ -243,12 +258,21 @@ def enishi_server():
 
 @pytest.fixture
 def enishi_clock() -> ManualClock:
+    """The clock of every app `enishi_api` makes in this test, standing still at Monday 10 June 2024,
+    09:00 in Tokyo until the test moves it (`enishi_clock.advance(days=3)`, `.set(...)`; also
+    reachable as `api.clock`). Enishi reads time only from it, so deadlines, expiry and
+    timestamps are exact."""
     return ManualClock(TEST_START)
 
 
 @pytest_asyncio.fixture
 async def enishi_api(enishi_migrated, enishi_clock):
-    """A factory: `await enishi_api(plugins=[...], **setting_overrides)` gives an `Api`."""
+    """A factory of in-process apps: `api = await enishi_api(plugins=[...], **setting_overrides)` gives
+    an `Api`, the app served over HTTP through httpx's ASGI transport (no port, no process) on the
+    session's migrated database, with a token per role (`api.graphql(query, role="sales")`,
+    `api.mutate(...)`, `api.errors(...)`) and `enishi_clock` as its clock. Every installed plugin is
+    loaded; `plugins=[("name", hooks_module)]` adds modules that are not installed (their tables
+    must already exist). Tables are emptied after the test."""
     import httpx
 
     from enishi.graphql.app import create_app

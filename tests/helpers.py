@@ -1,5 +1,10 @@
-"""Small GraphQL snippets shared by the tests."""
+"""Small GraphQL snippets and command runners shared by the tests."""
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 ACCOUNT_FIELDS = "account { id name nameKana domain employeeCount lifecycleStage customFields deletedAt }"
 CONTACT_FIELDS = ("contact { id familyName givenName familyNameKana givenNameKana displayName primaryEmail "
@@ -51,3 +56,20 @@ async def query_row(database_url: str, statement: str) -> tuple:
             return tuple((await connection.execute(text(statement))).one())
     finally:
         await engine.dispose()
+
+
+def enishi(*args, env: dict, check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the `enishi` command line as an operator would, in a process of its own."""
+    result = subprocess.run([sys.executable, "-m", "enishi.cli", *args], env={**os.environ, **env}, capture_output=True,
+                            text=True, timeout=600, cwd=cwd)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def pip_install(source: Path, target: Path) -> Path:
+    """Install a plugin's package with pip, as a third party's, into `target`, a folder to put on
+    PYTHONPATH of the processes that should see it: the test environment itself stays as it is."""
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(target),
+                    str(source)], check=True, capture_output=True)
+    return target

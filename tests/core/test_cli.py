@@ -6,15 +6,9 @@ from pathlib import Path
 
 import httpx
 
+from tests.helpers import enishi
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def enishi(*args, env, check=True):
-    result = subprocess.run([sys.executable, "-m", "enishi.cli", *args], env={**os.environ, **env}, capture_output=True,
-                            text=True, timeout=600)
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
 
 
 def test_hook_enishi_demo_data_and_the_operator_journey(enishi_fresh_database_url, enishi_server):

@@ -1,29 +1,23 @@
 """The example plugin of docs/plugin-tutorial.md, installed with pip like any third-party plugin,
 adds a type, a field on Contact, a mutation, an event hook, a migration and a CLI command, with no
 change to the core."""
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.helpers import enishi, pip_install
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def plugin_site(tmp_path_factory):
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(target),
-                    str(ROOT / "docs" / "example_plugin")], check=True, capture_output=True)
-    return target
+    return pip_install(ROOT / "docs" / "example_plugin", tmp_path_factory.mktemp("site"))
 
 
 def run(env, *args):
-    result = subprocess.run([sys.executable, "-m", "enishi.cli", *args], env={**os.environ, **env}, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    return enishi(*args, env=env).stdout
 
 
 def test_hook_enishi_cli_commands_and_the_whole_example_plugin(plugin_site, enishi_fresh_database_url, enishi_server):

@@ -100,6 +100,12 @@ def test_the_built_wheel_works_outside_the_checkout(installed, tmp_path):
     schema = _run(enishi, "schema", cwd=work, env=env)  # the committed SDL has the bundled plugins' types: entry points work
     assert schema.returncode == 0 and schema.stdout == (ROOT / "docs" / "schema.graphql").read_text(encoding="utf-8")
 
+    scaffolded = _run(enishi, "plugin", "new", "wishlist", cwd=work, env=env)  # its templates are package data
+    assert scaffolded.returncode == 0, scaffolded.stderr
+    written = sorted(str(path.relative_to(work / "enishi-wishlist")) for path in (work / "enishi-wishlist").rglob("*.*"))
+    assert {"pyproject.toml", "enishi_wishlist/hooks.py", "enishi_wishlist/migrations/versions/0001_wishlist_tables.py",
+            "tests/test_wishlist.py"} <= set(written), written
+
     token = _run(enishi, "token", "create", "--role", "admin", cwd=work, env=env).stdout.split()[-1]
     port = _free_port()
     server = subprocess.Popen([str(enishi), "serve", "--port", str(port)], cwd=work, env=env, stdout=subprocess.PIPE,
