@@ -26,7 +26,7 @@ from enishi.sealing import people_read, personal_reads
 from enishi.runtime import Runtime
 from .context import Context
 from .limits import MAX_JSON_DEPTH, QueryLimits, json_too_deep, parse_document, too_many_aliases_to_parse
-from .schema import present_result, public_root_fields
+from .schema import build_schema, present_result, public_root_fields
 from .test_clocks import FollowTestClock
 
 log = logging.getLogger("enishi.http")
@@ -168,8 +168,10 @@ def _result_response(result: ExecutionResult, parsed: bool, media_type: str) -> 
 
 
 def create_app(runtime: Runtime) -> Starlette:
+    """The app serving `runtime`, its GraphQL schema built here, once, from the enabled plugins (a
+    broken contribution stops start-up rather than the first request); `app.state.schema`."""
     settings = runtime.settings
-    schema = runtime.schema
+    schema = build_schema(runtime)
     public = public_root_fields(schema)
     limits = QueryLimits.from_settings(settings)
 
@@ -244,6 +246,7 @@ def create_app(runtime: Runtime) -> Starlette:
         middleware.append(Middleware(FollowTestClock, runtime=runtime))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.runtime = runtime
+    app.state.schema = schema
     return app
 
 

@@ -15,7 +15,8 @@ from sqlalchemy import delete, select, update
 
 from ..errors import InputError, UserError
 from ..models import JobRun, OutboxEvent, TestClock
-from ..runtime import Runtime, UnitOfWork
+from ..runtime import Runtime
+from ..unit_of_work import UnitOfWork
 from ..worker import JobOutcome, run_due
 from .common import Checker, load_for_update, one_at_a_time
 

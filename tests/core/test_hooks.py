@@ -14,7 +14,7 @@ from sqlalchemy import select
 from strawberry.types import Info
 
 from enishi import ActivityType, DataSubject, ErasureReport, MergeMove, Permission, PersonalDataField, ScheduledJob, hookimpl
-from enishi import hookdoc, hookspecs, models
+from enishi import hookdoc, hooks, hookspecs, models
 from enishi.errors import InputError, UserError
 from enishi.graphql.relay import to_global_id
 from enishi.plugin_host import PluginError, PluginHost
@@ -322,7 +322,7 @@ async def test_hook_enishi_holdable_types(plugged):
 
 def test_hook_enishi_migrations():
     """The core's own migrations arrive through this hook; the example plugin's too (tests/e2e)."""
-    host = PluginHost(Settings(plugin_autoload=False))
+    host = PluginHost(Settings(plugin_autoload=False), core=hooks)
     locations = [Path(p) for _, p in host.contributions("enishi_migrations")]
     assert (locations[0] / "0001_core_tables.py").exists()
 

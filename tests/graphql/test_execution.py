@@ -96,7 +96,7 @@ async def test_queries_generated_from_the_live_schema_get_graphql_cores_answers(
     documents = []
 
     @FUZZ
-    @given(queries(apps[0].runtime.schema.as_str(), custom_scalars=scalars))
+    @given(queries(apps[0].schema.as_str(), custom_scalars=scalars))
     def collect(document):
         documents.append(document)
 
