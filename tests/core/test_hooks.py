@@ -69,6 +69,7 @@ class RecordingPlugin:
         self.job_runs = 0
         self.held = {}  # contact id → a note, the plugin's own "personal data"
         self.reads = []  # (reader, people read) per request
+        self.finished = []  # (reader, what it decrypted) per GraphQL request
 
     @hookimpl
     def enishi_graphql_types(self):
@@ -135,6 +136,10 @@ class RecordingPlugin:
     @hookimpl
     def enishi_personal_data_read(self, uow, contact_ids):
         self.reads.append((uow.actor_id, set(contact_ids)))
+
+    @hookimpl
+    def enishi_request_finished(self, runtime, actor_id, personal_reads):
+        self.finished.append((runtime, actor_id, set(personal_reads)))
 
     @hookimpl
     def enishi_holdable_types(self):
@@ -318,6 +323,17 @@ async def test_hook_enishi_holdable_types(plugged):
     refused = await with_plugin.mutate("placeLegalHold", {"contactId": person["id"], "recordId": to_global_id("Task", uuid.uuid4()),
                                                           "basis": "pending claim"}, "hold { id }", role="compliance")
     assert refused["hold"] is None and refused["userErrors"][0]["code"] == "WRONG_ID_TYPE"
+
+
+async def test_hook_enishi_request_finished(plugged):
+    """Every GraphQL request signals its end, with what it decrypted; the view writes nothing."""
+    plugin, api = plugged
+    person = await create_contact(api, familyName="信号", phones=[{"number": "03-1234-5678"}])
+    plugin.finished.clear()
+    await api.graphql("query($id: ID!) { node(id: $id) { id ... on Contact { createdAt } } }", {"id": person["id"]}, role="sales")
+    assert plugin.finished == [(api.runtime, api.user_ids["sales"], set())]
+    await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { phones { e164 } } } }", {"id": person["id"]}, role="sales")
+    assert plugin.finished[1] == (api.runtime, api.user_ids["sales"], {uuid.UUID(_raw_id(person["id"]))})
 
 
 def test_hook_enishi_migrations():
