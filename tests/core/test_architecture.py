@@ -112,6 +112,15 @@ def test_the_core_and_the_graphql_layer_never_import_a_plugin():
     assert offending == []
 
 
+def test_services_sit_below_the_runtime_and_know_no_graphql():
+    """Services take a unit of work (`enishi.unit_of_work`); the runtime, the plugin host and the
+    core's hooks are above them, the GraphQL layer above all of these."""
+    above = ("enishi.runtime", "enishi.plugin_host", "enishi.hooks", "enishi.graphql")
+    offending = sorted(f"{module} -> {target}" for module, targets in import_graph().items()
+                       if module.startswith("enishi.services") for target in targets if target.startswith(above))
+    assert offending == []
+
+
 def test_the_graph_sees_function_level_imports_and_finds_their_cycles():
     """The checks above are only as good as the graph: the CLI imports the HTTP app inside a
     command, and the plugin host importing the core's hooks again (as it once did) is a cycle."""
