@@ -83,9 +83,9 @@ def cmd_serve(args) -> None:
 
     runtime = asyncio.run(_ready_runtime())
     logs.configure(runtime.settings.log_level)
-    _ = runtime.schema  # build at start-up, so a broken plugin fails now rather than on the first request
+    app = create_app(runtime)  # builds the schema: a broken plugin fails now rather than on the first request
     settle_heap()
-    uvicorn.run(create_app(runtime), host=args.host, port=args.port, log_config=None, access_log=False)
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
 
 
 def cmd_db_upgrade(_args) -> None:
@@ -217,7 +217,9 @@ def cmd_worker(args) -> None:
 
 
 def cmd_schema(_args) -> None:
-    print(_runtime().schema.as_str())
+    from enishi.graphql.schema import build_schema
+
+    print(build_schema(_runtime()).as_str())
 
 
 def cmd_plugin_new(args) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select
 from .contributions import ActivityType, DataSubject, ErasureReport, Permission, PersonalDataField, ScheduledJob
 from .models import Account, Activity, ActivityKey, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, ContactSearchToken, Task
 from .plugin_host import hookimpl
+from .sealing import people_read
 from . import outbox
 from .services import imports
 from .services.contacts import NAME_FIELDS, PROFILE_FIELDS, seal_names
@@ -135,6 +136,20 @@ async def enishi_subject_collect(uow, subject: DataSubject):
                         "summary": a.summary, "body": a.body} for a in activities],
         "tasks": [{"title": t.title, "status": t.status, "due_at": _iso(t.due_at)} for t in tasks],
     }
+
+
+@hookimpl
+async def enishi_request_finished(runtime, actor_id, personal_reads):
+    """The people a request read, to the plugins keeping an access log, in a transaction of their
+    own by the reader; nothing at all when nothing sealed was read or no plugin keeps a log."""
+    if not personal_reads or not runtime.plugins.implementations("enishi_personal_data_read"):
+        return
+    # Resolved on a reader: on SQLite the unit of work holds the one writer slot.
+    async with runtime.read_session() as session:
+        people = await people_read(session, personal_reads)
+    if people:
+        async with runtime.unit_of_work(actor_id) as uow:
+            await runtime.plugins.call("enishi_personal_data_read", uow=uow, contact_ids=people)
 
 
 @hookimpl

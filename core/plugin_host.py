@@ -47,15 +47,17 @@ class PluginInfo:
 
 
 class PluginHost:
-    def __init__(self, settings: Settings, extra_plugins: Iterable[tuple[str, object]] = ()) -> None:
+    def __init__(self, settings: Settings, extra_plugins: Iterable[tuple[str, object]] = (), *, core: object = None) -> None:
+        """`core` is the core's own hook module (`enishi.hooks`), registered first as the plugin
+        `core`. The runtime passes it in: the host cannot import it, since the core's hooks call
+        the services, which run on units of work the runtime makes."""
         self.settings = settings
         self.pm = pluggy.PluginManager("enishi")
         self.pm.add_hookspecs(hookspecs)
         self._versions: dict[str, str] = {}
         self._implementations: dict[str, tuple[pluggy.HookImpl, ...]] = {}
-        from . import hooks as core_hooks
-
-        self._register(CORE_PLUGIN, core_hooks, _distribution_version("enishi"))
+        if core is not None:
+            self._register(CORE_PLUGIN, core, _distribution_version("enishi"))
         if settings.plugin_autoload:
             for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
                 try:

@@ -12,14 +12,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from . import crypto
+from . import crypto, hooks
 from .auth import PermissionRegistry
+from .catalog import check_catalog
 from .clock import Clock, SimulatedClock, SystemClock
-from .contributions import ActivityType, Event
-from .db import create_engine, is_sqlite, sessionmakers
-from .models import OutboxEvent, TestClock
+from .contributions import ActivityType
+from .db import Base, create_engine, is_sqlite, sessionmakers
+from .models import TestClock
 from .plugin_host import PluginHost
 from .settings import Settings
+from .unit_of_work import UnitOfWork
+
+__all__ = ["Runtime", "UnitOfWork", "settle_heap"]
 
 log = logging.getLogger("enishi.runtime")
 
@@ -37,48 +41,6 @@ def settle_heap() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-class UnitOfWork:
-    """One transaction and the events it raises. Hooks receive it so their writes join in."""
-
-    def __init__(self, runtime: "Runtime", session: AsyncSession, actor_id: uuid.UUID | None) -> None:
-        self.runtime = runtime
-        self.session = session
-        self.actor_id = actor_id
-        self.events: list[Event] = []
-        self._outbox: list[dict] = []
-
-    @property
-    def clock(self) -> Clock:
-        return self.runtime.clock
-
-    @property
-    def settings(self) -> Settings:
-        return self.runtime.settings
-
-    async def emit(self, type: str, entity: str, entity_id: uuid.UUID | None, payload: dict | None = None) -> Event:
-        """Record an event in the outbox and run every enabled plugin's `enishi_on_event` now,
-        inside this transaction."""
-        event = Event(type=type, entity=entity, entity_id=entity_id, occurred_at=self.clock.now(),
-                      actor_id=self.actor_id, payload=dict(payload or {}))
-        self.events.append(event)
-        self._outbox.append({"id": event.id, "type": event.type, "entity": entity, "entity_id": entity_id,
-                             "payload": _jsonable(event.payload), "actor_id": self.actor_id, "occurred_at": event.occurred_at})
-        await self.runtime.plugins.call("enishi_on_event", event=event, uow=self)
-        return event
-
-    async def write_outbox(self) -> None:
-        """The events raised, in order, into the outbox in one statement, just before the
-        transaction commits (a job scoring 10,000 accounts raises 20,000: as ORM rows, each
-        inserted and read back on its own, they cost more than the scoring)."""
-        if self._outbox:
-            rows, self._outbox = self._outbox, []
-            await self.session.execute(OutboxEvent.__table__.insert(), rows)
-
-
-def _jsonable(payload: dict) -> dict:
-    return {key: str(value) if isinstance(value, uuid.UUID) else value for key, value in payload.items()}
-
-
 class Runtime:
     """The running application a hook receives: `settings`, `clock`, `plugins` (the plugin host),
     `engine`; `unit_of_work(actor_id)` opens a write transaction, `read_session()` a read-only one."""
@@ -90,7 +52,7 @@ class Runtime:
         if not self.settings.is_production:
             # Test clocks exist outside production only; in production the clock stays as given.
             self.clock = SimulatedClock(self.clock)
-        self.plugins = PluginHost(self.settings, extra_plugins)
+        self.plugins = PluginHost(self.settings, extra_plugins, core=hooks)
         self.permissions = PermissionRegistry([p for _, p in self.plugins.contributions("enishi_permissions")])
         self.activity_types: dict[str, ActivityType] = {}
         self.activity_type_plugins: dict[str, str] = {}
@@ -99,9 +61,6 @@ class Runtime:
                 raise ValueError(f"activity type {activity_type.key!r} registered twice (by {plugin})")
             self.activity_types[activity_type.key] = activity_type
             self.activity_type_plugins[activity_type.key] = plugin
-        from .catalog import check_catalog
-        from .db import Base
-
         check_catalog(Base.metadata, self.plugins)
         self.engine = create_engine(self.settings.database_url)
         self._reader, self._writer = sessionmakers(self.engine)
@@ -109,7 +68,6 @@ class Runtime:
         # SQLite's busy handler (which sleeps and polls) cuts tail latency under contention; other
         # processes still wait on the database lock.
         self._write_gate = asyncio.Lock() if is_sqlite(self.settings.database_url) else None
-        self._schema: Any = None
         self._background: set[asyncio.Task] = set()
 
     def spawn(self, work: Awaitable[Any], name: str) -> None:
@@ -123,15 +81,6 @@ class Runtime:
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("background work failed", extra={"task": task.get_name(), "error": type(task.exception()).__name__})
-
-    @property
-    def schema(self):
-        """The composed GraphQL schema, built on first use from the enabled plugins."""
-        if self._schema is None:
-            from enishi.graphql.schema import build_schema
-
-            self._schema = build_schema(self)
-        return self._schema
 
     async def follow_test_clock(self) -> None:
         """Outside production: read the active test clock again (one small query), so that what

@@ -38,8 +38,9 @@ class DataKey:
 
 
 # What sealed fields were decrypted in the current request: a person's id, or (model, record id)
-# for a record whose people the row does not name. The GraphQL view sets a set here, resolves it
-# with `people_read` and hands the people to `enishi_personal_data_read` (the access log).
+# for a record whose people the row does not name. The GraphQL view sets a set here and hands it
+# to `enishi_request_finished`; the core's implementation resolves it with `people_read` for
+# `enishi_personal_data_read` (the access log).
 personal_reads: ContextVar[set | None] = ContextVar("enishi_personal_reads", default=None)
 
 _SUBJECTS_BATCH = 1000

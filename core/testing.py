@@ -142,10 +142,12 @@ async def wipe(runtime) -> None:
 
 @dataclass
 class Api:
-    """A running app reached over HTTP (httpx's ASGI transport), with a token per role."""
+    """A running app reached over HTTP (httpx's ASGI transport), with a token per role, and the
+    GraphQL schema the app serves."""
 
     runtime: object
     client: object
+    schema: object
     tokens: dict[str, str] = field(default_factory=dict)
     user_ids: dict[str, uuid.UUID] = field(default_factory=dict)
 
@@ -283,9 +285,10 @@ async def enishi_api(enishi_migrated, enishi_clock):
 
     async def make(plugins=(), **overrides) -> Api:
         runtime = Runtime(replace(enishi_migrated, **overrides), clock=enishi_clock, extra_plugins=plugins)
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://enishi.test")
+        app = create_app(runtime)
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://enishi.test")
         made.append((runtime, client))
-        return Api(runtime, client)
+        return Api(runtime, client, app.state.schema)
 
     yield make
     for _, client in made:

@@ -22,11 +22,11 @@ from strawberry.http.ides import get_graphql_ide_html
 
 from enishi.auth import ANONYMOUS, authenticate
 from enishi.errors import TokenExpired
-from enishi.sealing import people_read, personal_reads
+from enishi.sealing import personal_reads
 from enishi.runtime import Runtime
 from .context import Context
 from .limits import MAX_JSON_DEPTH, QueryLimits, json_too_deep, parse_document, too_many_aliases_to_parse
-from .schema import present_result, public_root_fields
+from .schema import build_schema, present_result, public_root_fields
 from .test_clocks import FollowTestClock
 
 log = logging.getLogger("enishi.http")
@@ -168,8 +168,10 @@ def _result_response(result: ExecutionResult, parsed: bool, media_type: str) -> 
 
 
 def create_app(runtime: Runtime) -> Starlette:
+    """The app serving `runtime`, its GraphQL schema built here, once, from the enabled plugins (a
+    broken contribution stops start-up rather than the first request); `app.state.schema`."""
     settings = runtime.settings
-    schema = runtime.schema
+    schema = build_schema(runtime)
     public = public_root_fields(schema)
     limits = QueryLimits.from_settings(settings)
 
@@ -211,13 +213,9 @@ def create_app(runtime: Runtime) -> Starlette:
         finally:
             personal_reads.reset(recording)
             await context.close()
-        if reads and runtime.plugins.implementations("enishi_personal_data_read"):
-            # Resolved on a reader: on SQLite the unit of work holds the one writer slot.
-            async with runtime.read_session() as session:
-                people = await people_read(session, reads)
-            if people:
-                async with runtime.unit_of_work(viewer.user_id) as uow:
-                    await runtime.plugins.call("enishi_personal_data_read", uow=uow, contact_ids=people)
+        # What the request decrypted goes to the plugins (the access log is the privacy plugin's);
+        # the view records the reads and writes nothing itself.
+        await runtime.plugins.call("enishi_request_finished", runtime=runtime, actor_id=viewer.user_id, personal_reads=reads)
         response = _result_response(result, document is not None, media_type)
         log.info("graphql", extra={"operation": operation_name, "status": response.status_code,
                                    "ms": round((time.perf_counter() - started) * 1000, 1), "errors": len(result.errors or [])})
@@ -244,6 +242,7 @@ def create_app(runtime: Runtime) -> Starlette:
         middleware.append(Middleware(FollowTestClock, runtime=runtime))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.runtime = runtime
+    app.state.schema = schema
     return app
 
 

@@ -5,13 +5,13 @@ import datetime as dt
 from enum import Enum
 
 import strawberry
-from sqlalchemy import and_, exists, false, func, or_, select, true
+from sqlalchemy import and_, exists, func, or_, select, true
 from strawberry.types import Info
 
-from enishi import crypto, models
-from enishi.crypto import query_grams
-from enishi.normalize import like_pattern, search_key, search_query_key
-from enishi.services.contacts import custom_field_term, custom_field_value
+from enishi import models
+from enishi.normalize import like_pattern, search_query_key
+from enishi.services import contact_search
+from enishi.services.contacts import custom_field_value
 from enishi.services.merge import account_duplicates, contact_duplicates
 from .filters import CustomFieldFilter, DateTimeFilter, FilterSpec, IDFilter, IntFilter, StringFilter, check_in, id_clause
 from .loaders import TIMELINE_ORDER, load_row
@@ -110,60 +110,29 @@ class ContactFilter:
                                   "width), `contains` parts of text as `search` does, `exists` keys; `gt`/`lt` are refused.")
 
 
-def _holding(per_kek: list[set[str]], *, every: bool = True):
-    """Contacts holding every one (or any one) of the tokens (under one KEK of the ring: mid-rotation
-    a person's tokens are all under the old KEK or all under the new)."""
-    token = models.ContactSearchToken
-    query = select(token.contact_id).where(token.token.in_(set().union(*per_kek)))
-    return query.group_by(token.contact_id).having(func.count() == len(per_kek[0])) if every else query
-
-
 def _contact_custom_fields(filters: list[CustomFieldFilter]):
-    """Sealed custom fields are matched by the HMAC'd terms stored beside them
-    (`custom_field_terms`); an HMAC keeps no order, so `gt`/`lt` are refused."""
-    ring, clauses = crypto.installed(), []
+    """Sealed custom fields are matched by the terms stored beside them; an HMAC keeps no order,
+    so `gt`/`lt` are refused."""
+    clauses = []
     for f in filters:
         if f.gt is not None or f.lt is not None:
             raise InvalidArgument("customField gt/lt cannot compare contacts' custom fields: they are encrypted at rest")
-        if f.exists is not None:
-            present = models.Contact.id.in_(_holding(ring.query_term_tokens([custom_field_term(f.key)])))
-            clauses.append(present if f.exists else ~present)
+        values = None
         if (wanted := _eq_or_in(f, "customField.in")) is not None:  # one whole value among those given, as for job titles
             values = [custom_field_value(value) for value in wanted]
             if None in values:
                 raise InvalidArgument("customField eq/in compares strings, numbers and booleans")
-            terms = [custom_field_term(f.key, "=", value) for value in values]
-            clauses.append(models.Contact.id.in_(_holding(ring.query_term_tokens(terms), every=False)) if terms else false())
-        if f.contains is not None:  # blank text is in every text: the key is there
-            key = search_key(f.contains)
-            terms = [custom_field_term(f.key, "~", gram) for gram in query_grams(key)] if key else [custom_field_term(f.key)]
-            clauses.append(models.Contact.id.in_(_holding(ring.query_term_tokens(terms))))
+        clauses.append(contact_search.with_custom_field(f.key, exists=f.exists, values=values, contains=f.contains))
     return and_(true(), *clauses)
 
 
-def _contact_search(text: str):
-    key = search_query_key(text)
-    if not key:
-        return models.Contact.id.is_not(None)
-    pattern = like_pattern(key)
-    # Not correlated: the matching companies are found once, not once per contact (a correlated
-    # EXISTS made a search over 1M contacts take 11 s on SQLite instead of ~1 s).
-    matching_companies = select(models.Account.id).where(models.Account.search_text.like(pattern, escape="\\"))
-    by_company = models.Contact.id.in_(
-        select(models.ContactAccount.contact_id).where(models.ContactAccount.account_id.in_(matching_companies)))
-    return or_(models.Contact.id.in_(_holding(crypto.installed().query_tokens(key))), by_company)
-
-
-def _blind_match(f: StringFilter, name: str, normalise) -> list[str] | None:
-    """The blind indexes a filter on a sealed field asks for with `eq`/`in` (None if neither):
+def _sealed_values(f: StringFilter, name: str) -> list[str] | None:
+    """The whole values a filter on a sealed field asks for with `eq`/`in` (None if neither):
     ciphertext can only be matched whole."""
     if f.contains is not None or f.starts_with is not None:
         raise InvalidArgument(f"filter `{name}` matches whole values (eq, in): it is encrypted at rest"
                               + ("; use `search` for parts" if name == "email" else ""))
-    if (values := _eq_or_in(f, name)) is None:
-        return None
-    ring = crypto.installed()
-    return [index for value in values if (key := normalise(value)) for index in ring.blind_indexes(key)]
+    return _eq_or_in(f, name)
 
 
 def _eq_or_in(f, name: str) -> list | None:
@@ -175,28 +144,14 @@ def _eq_or_in(f, name: str) -> list | None:
 
 
 def _contact_email(f: StringFilter):
-    indexes = _blind_match(f, "email", models.ContactEmail.address.index)
-    has_email = exists().where(models.ContactEmail.contact_id == models.Contact.id)
-    clauses = []
-    if indexes is not None:
-        clauses.append(exists().where(models.ContactEmail.contact_id == models.Contact.id, models.ContactEmail.address_index.in_(indexes)))
-    if f.is_null is not None:
-        clauses.append(~has_email if f.is_null else has_email)
-    return and_(*clauses) if clauses else models.Contact.id.is_not(None)
+    return contact_search.with_email(_sealed_values(f, "email"), f.is_null)
 
 
 def _sealed_profile(field: str, name: str):
-    """A filter on a sealed contact field with a blind index (`Sealed(index=...)`): whole values,
-    normalised as the index was."""
-    sealed = getattr(models.Contact, field)
-    index = getattr(models.Contact, sealed.index_column)
+    """A filter on a sealed contact field with a blind index (`Sealed(index=...)`): whole values."""
 
     def clause(f: StringFilter):
-        indexes = _blind_match(f, name, sealed.index)
-        clauses = [] if indexes is None else [index.in_(indexes)]
-        if f.is_null is not None:
-            clauses.append(index.is_(None) if f.is_null else index.is_not(None))
-        return and_(*clauses) if clauses else models.Contact.id.is_not(None)
+        return contact_search.with_profile(field, _sealed_values(f, name), f.is_null)
 
     return clause
 
@@ -209,7 +164,7 @@ def _contact_account(f: IDFilter):
 CONTACT_FILTER = FilterSpec(
     datetimes={"created_at": models.Contact.created_at, "updated_at": models.Contact.updated_at},
     ids={"owner_id": (models.Contact.owner_id, "User")},
-    special={"search": _contact_search, "custom_field": _contact_custom_fields, "email": _contact_email, "account_id": _contact_account,
+    special={"search": contact_search.matching_search, "custom_field": _contact_custom_fields, "email": _contact_email, "account_id": _contact_account,
              "job_title": _sealed_profile("job_title", "jobTitle"), "department": _sealed_profile("department", "department")},
 )
 

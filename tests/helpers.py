@@ -38,8 +38,8 @@ async def count_rows(api, table: str) -> int:
 
 async def root_fields_added_by(enishi_api, plugin: str) -> set[str]:
     """`Query.x` / `Mutation.y` names the plugin adds to the core schema."""
-    core = (await enishi_api(enabled_plugins=frozenset())).runtime.schema._schema
-    full = (await enishi_api(enabled_plugins=frozenset({plugin}))).runtime.schema._schema
+    core = (await enishi_api(enabled_plugins=frozenset())).schema._schema
+    full = (await enishi_api(enabled_plugins=frozenset({plugin}))).schema._schema
     return {f"{root}.{name}" for root in ("Query", "Mutation") for name in full.get_type(root).fields
             if name not in core.get_type(root).fields}
 

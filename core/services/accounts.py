@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 from ..errors import InputError, UserError
 from ..models import Account
 from ..normalize import company_match_name, nfkc, search_key
-from ..runtime import UnitOfWork
+from ..unit_of_work import UnitOfWork
 from .common import Checker, changed_fields, check_user, load_for_update, restore, soft_delete
 
 LIFECYCLE_STAGES = ("lead", "prospect", "customer", "partner", "churned", "other")

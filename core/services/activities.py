@@ -7,7 +7,7 @@ from sqlalchemy import delete, select
 
 from ..errors import InputError, UserError
 from ..models import Account, Activity, ActivityTarget, Contact
-from ..runtime import UnitOfWork
+from ..unit_of_work import UnitOfWork
 from .common import Checker, changed_fields, check_user, live_ids
 
 DIRECTIONS = ("inbound", "outbound", "internal")

@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 
 from ..errors import InputError, NotFound, UserError
 from ..models import User
-from ..runtime import UnitOfWork
+from ..unit_of_work import UnitOfWork
 
 T = TypeVar("T")
 MAX_CUSTOM_FIELDS_BYTES = 16_384

@@ -12,7 +12,7 @@ from ..db import new_id
 from ..errors import InputError, UserError
 from ..models import Account, Contact, ContactAccount, ContactEmail, ContactPhone, ContactSearchToken, SubjectKey
 from ..normalize import InvalidPhoneNumber, is_valid_email, nfkc, normalize_email, normalize_phone, search_key
-from ..runtime import UnitOfWork
+from ..unit_of_work import UnitOfWork
 from .common import Checker, changed_fields, check_user, load_for_update, restore, soft_delete
 
 NAME_FIELDS = ("family_name", "given_name", "family_name_kana", "given_name_kana")

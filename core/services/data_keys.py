@@ -9,7 +9,7 @@ from sqlalchemy.orm import contains_eager
 from .. import crypto
 from ..db import Base
 from ..models import Contact, ContactEmail, ContactPhone, SubjectKey
-from ..runtime import UnitOfWork
+from ..unit_of_work import UnitOfWork
 from ..sealing import DataKey
 from .contacts import refresh_search_tokens, seal_names
 

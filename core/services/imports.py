@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from ..errors import InputError, UserError
 from ..models import Account, ContactAccount, ImportJob
 from ..normalize import company_match_name, nfkc, normalize_email
-from ..runtime import UnitOfWork
+from ..unit_of_work import UnitOfWork
 from .accounts import create_account
 from .common import Checker
 from .contacts import create_contacts, find_possible_duplicates

@@ -14,7 +14,7 @@ from sqlalchemy import and_, delete, func, select, update
 from ..contributions import MergeMove
 from ..errors import InputError, UserError
 from ..models import Account, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, Task
-from ..runtime import UnitOfWork
+from ..unit_of_work import UnitOfWork
 from .accounts import account_search_text
 from .contacts import NAME_FIELDS, refresh_search_tokens, seal_names
 

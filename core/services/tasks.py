@@ -6,7 +6,7 @@ import uuid
 from sqlalchemy import delete
 
 from ..models import Account, Contact, Task
-from ..runtime import UnitOfWork
+from ..unit_of_work import UnitOfWork
 from .common import Checker, changed_fields, check_user, live_ids, load_for_update
 
 STATUSES = ("open", "done", "canceled")

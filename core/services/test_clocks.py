@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select, update
 
 from ..errors import InputError, UserError
 from ..models import JobRun, OutboxEvent, TestClock
-from ..runtime import Runtime, UnitOfWork
+from ..unit_of_work import UnitOfWork
 from ..worker import JobOutcome, run_due
 from .common import Checker, load_for_update, one_at_a_time
+
+if TYPE_CHECKING:  # annotations only: services sit below the runtime that runs them
+    from ..runtime import Runtime
 
 
 def _refuse_in_production(uow: UnitOfWork) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from strawberry.types import Info
 
 from enishi import ActivityType, DataSubject, ErasureReport, MergeMove, Permission, PersonalDataField, ScheduledJob, hookimpl
-from enishi import hookdoc, hookspecs, models
+from enishi import hookdoc, hooks, hookspecs, models
 from enishi.errors import InputError, UserError
 from enishi.graphql.relay import to_global_id
 from enishi.plugin_host import PluginError, PluginHost
@@ -69,6 +69,7 @@ class RecordingPlugin:
         self.job_runs = 0
         self.held = {}  # contact id → a note, the plugin's own "personal data"
         self.reads = []  # (reader, people read) per request
+        self.finished = []  # (reader, what it decrypted) per GraphQL request
 
     @hookimpl
     def enishi_graphql_types(self):
@@ -135,6 +136,10 @@ class RecordingPlugin:
     @hookimpl
     def enishi_personal_data_read(self, uow, contact_ids):
         self.reads.append((uow.actor_id, set(contact_ids)))
+
+    @hookimpl
+    def enishi_request_finished(self, runtime, actor_id, personal_reads):
+        self.finished.append((runtime, actor_id, set(personal_reads)))
 
     @hookimpl
     def enishi_holdable_types(self):
@@ -320,9 +325,20 @@ async def test_hook_enishi_holdable_types(plugged):
     assert refused["hold"] is None and refused["userErrors"][0]["code"] == "WRONG_ID_TYPE"
 
 
+async def test_hook_enishi_request_finished(plugged):
+    """Every GraphQL request signals its end, with what it decrypted; the view writes nothing."""
+    plugin, api = plugged
+    person = await create_contact(api, familyName="信号", phones=[{"number": "03-1234-5678"}])
+    plugin.finished.clear()
+    await api.graphql("query($id: ID!) { node(id: $id) { id ... on Contact { createdAt } } }", {"id": person["id"]}, role="sales")
+    assert plugin.finished == [(api.runtime, api.user_ids["sales"], set())]
+    await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { phones { e164 } } } }", {"id": person["id"]}, role="sales")
+    assert plugin.finished[1] == (api.runtime, api.user_ids["sales"], {uuid.UUID(_raw_id(person["id"]))})
+
+
 def test_hook_enishi_migrations():
     """The core's own migrations arrive through this hook; the example plugin's too (tests/e2e)."""
-    host = PluginHost(Settings(plugin_autoload=False))
+    host = PluginHost(Settings(plugin_autoload=False), core=hooks)
     locations = [Path(p) for _, p in host.contributions("enishi_migrations")]
     assert (locations[0] / "0001_core_tables.py").exists()
 

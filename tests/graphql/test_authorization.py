@@ -50,7 +50,7 @@ FIELD_PERMISSIONS = {
 
 async def test_every_root_field_has_an_authorization_decision(enishi_api):
     api = await enishi_api(enabled_plugins=frozenset())  # the core's own fields
-    schema = api.runtime.schema
+    schema = api.schema
     fields = {f"{root}.{name}" for root in ("Query", "Mutation") for name in schema._schema.get_type(root).fields}
     assert fields == set(FIELD_PERMISSIONS)
 

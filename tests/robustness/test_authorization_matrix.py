@@ -71,11 +71,11 @@ def operations(schema) -> dict[str, str]:
 
 
 async def test_every_root_field_of_the_composed_schema_has_a_permission_decision(api):
-    assert set(operations(api.runtime.schema._schema)) == set(DECISIONS)
+    assert set(operations(api.schema._schema)) == set(DECISIONS)
 
 
 async def _refused_exactly_what_is_not_granted(api, granted: frozenset[str], token: str) -> None:
-    for field, operation in operations(api.runtime.schema._schema).items():
+    for field, operation in operations(api.schema._schema).items():
         response = await api.post(operation, token=token)
         assert response.status_code == 200, (field, response.text)
         body = response.json()
@@ -103,7 +103,7 @@ async def test_a_scoped_token_is_refused_exactly_the_root_fields_its_role_or_its
 
 
 async def test_without_a_token_only_the_public_root_fields_answer(api):
-    for field, operation in operations(api.runtime.schema._schema).items():
+    for field, operation in operations(api.schema._schema).items():
         response = await api.client.post("/graphql", json={"query": operation})
         if DECISIONS[field] == PUBLIC:
             body = response.json()

@@ -109,7 +109,7 @@ async def _seed(api) -> list[str]:
 async def _fuzz(api, kind, operations) -> list[str]:
     headers = {"Authorization": f"Bearer {await api.token('admin')}"}
     scalars = {**SCALARS, **HARSH, "ID": _ids(await _seed(api))}
-    sdl = api.runtime.schema.as_str()
+    sdl = api.schema.as_str()
     problems = []
     for operation in operations:
         documents = []
@@ -128,7 +128,7 @@ async def _fuzz(api, kind, operations) -> list[str]:
 
 
 async def test_the_fuzzed_operations_are_every_root_field_of_the_schema(api):
-    schema = graphql.build_schema(api.runtime.schema.as_str())
+    schema = graphql.build_schema(api.schema.as_str())
     assert set(QUERIES) == set(schema.query_type.fields)
     assert set(MUTATIONS) == set(schema.mutation_type.fields)
     assert schema.subscription_type is None

@@ -1,0 +1,64 @@
+"""A unit of work: one transaction and the events it raises.
+
+Below the runtime, so that services (which take a unit of work) never import the runtime, whose
+plugin host registers the core's hooks, which call the services."""
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .clock import Clock
+from .contributions import Event
+from .models import OutboxEvent
+from .settings import Settings
+
+if TYPE_CHECKING:  # annotations only: the runtime builds units of work, not the other way round
+    from .runtime import Runtime
+
+
+class UnitOfWork:
+    """One transaction and the events it raises. Hooks receive it so their writes join in."""
+
+    def __init__(self, runtime: Runtime, session: AsyncSession, actor_id: uuid.UUID | None) -> None:
+        self.runtime = runtime
+        self.session = session
+        self.actor_id = actor_id
+        self.events: list[Event] = []
+        self._outbox: list[dict] = []
+
+    @property
+    def clock(self) -> Clock:
+        return self.runtime.clock
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    async def emit(self, type: str, entity: str, entity_id: uuid.UUID | None, payload: dict | None = None) -> Event:
+        """Record an event in the outbox and run every enabled plugin's `enishi_on_event` now,
+        inside this transaction."""
+        event = Event(type=type, entity=entity, entity_id=entity_id, occurred_at=self.clock.now(),
+                      actor_id=self.actor_id, payload=dict(payload or {}))
+        self.events.append(event)
+        self._outbox.append({"id": event.id, "type": event.type, "entity": entity, "entity_id": entity_id,
+                             "payload": _jsonable(event.payload), "actor_id": self.actor_id, "occurred_at": event.occurred_at})
+        await self.runtime.plugins.call("enishi_on_event", event=event, uow=self)
+        return event
+
+    async def write_outbox(self) -> None:
+        """The events raised, in order, into the outbox in one statement, just before the
+        transaction commits (a job scoring 10,000 accounts raises 20,000: as ORM rows, each
+        inserted and read back on its own, they cost more than the scoring)."""
+        if self._outbox:
+            rows, self._outbox = self._outbox, []
+            await self.session.execute(OutboxEvent.__table__.insert(), rows)
+
+
+def _jsonable(payload: dict) -> dict:
+    return {key: str(value) if isinstance(value, uuid.UUID) else value for key, value in payload.items()}
+
+
+def _jsonable(payload: dict) -> dict:
+    return {key: str(value) if isinstance(value, uuid.UUID) else value for key, value in payload.items()}
