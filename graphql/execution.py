@@ -110,7 +110,7 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
                         plan = plans.get(id(fields)) or plans.setdefault(id(fields), self._plan(item.object_type, response_name, fields))
                         try:
                             value = plan.resolve(item.source, plan.info, **plan.arguments)
-                        except Exception as error:
+                        except Exception as error:  # noqa: BLE001 - a resolver's error is the field's, as graphql-core does
                             self._field_error(error, plan, item, response_name)
                             continue
                         if is_awaitable(value):
@@ -122,7 +122,7 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
                 _close([awaitable for awaitable, *_ in waiting])
                 raise
             outcomes = await _run_side_by_side([awaitable for awaitable, *_ in waiting])
-            for (_, plan, item, response_name), (finished, value) in zip(waiting, outcomes):
+            for (_, plan, item, response_name), (finished, value) in zip(waiting, outcomes, strict=True):
                 if finished:
                     self._complete_field(plan, item, response_name, value, next_level)
                 else:
@@ -153,7 +153,7 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
         if plan.leaf_type is not None and value is not None and not isinstance(value, Exception):
             try:
                 item.out[response_name] = self.complete_leaf_value(plan.leaf_type, value)
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - a leaf's serialization error is the field's
                 self._field_error(error, plan, item, response_name)
             return
         slot = self._field_slot(plan, item, response_name)
@@ -161,7 +161,7 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
             self._complete(plan.return_type, plan, value, slot, next_level)
         except _StandDown:
             raise
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - a completion error nulls its position (spec)
             self._error(error, plan, slot)
 
     def _field_slot(self, plan: _FieldPlan, item: _Level, response_name: str) -> _Slot:
@@ -219,7 +219,7 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
                 self._complete(item_type, plan, item, item_slot, next_level)
             except _StandDown:
                 raise
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - a list item's error nulls the item (spec)
                 self._error(error, plan, item_slot)
 
     def _field_error(self, error: Exception, plan: _FieldPlan, item: _Level, response_name: str) -> None:

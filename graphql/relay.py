@@ -138,7 +138,7 @@ class SortKey:
 
 
 def _encode_cursor(keys: Sequence[SortKey], values: Sequence[Any]) -> str:
-    dumped = [key.dump(value) for key, value in zip(keys, values)]
+    dumped = [key.dump(value) for key, value in zip(keys, values, strict=True)]
     return base64.urlsafe_b64encode(json.dumps(dumped, ensure_ascii=False, separators=(",", ":")).encode()).decode()
 
 
@@ -158,7 +158,7 @@ def _decode_cursor(cursor: str, keys: Sequence[SortKey], field: str) -> list[Any
         values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         if not isinstance(values, list) or len(values) != len(keys):
             raise ValueError
-        return [key.load(value) for key, value in zip(keys, values)]
+        return [key.load(value) for key, value in zip(keys, values, strict=True)]
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise InvalidArgument(f"`{field}` is not a cursor of this list") from None
 
@@ -167,7 +167,7 @@ def _after(keys: Sequence[tuple[SortKey, bool]], values: list[Any]):
     """Rows strictly after `values` in the order (k1, k2, …): k1 > v1 OR (k1 = v1 AND k2 > v2) …"""
     clauses = []
     for i, (key, descending) in enumerate(keys):
-        equal = [k.expression == v for (k, _), v in zip(keys[:i], values[:i])]
+        equal = [k.expression == v for (k, _), v in zip(keys[:i], values[:i], strict=True)]
         beyond = key.expression < values[i] if descending else key.expression > values[i]
         clauses.append(and_(*equal, beyond))
     return or_(*clauses)
@@ -258,7 +258,7 @@ class NestedConnection:
 
         return load
 
-    @lru_cache(maxsize=64)
+    @lru_cache(maxsize=64)  # noqa: B019 - every NestedConnection is a module constant: nothing to leak
     def _first_pages_statement(self, size: int, extra: Any, dialect: str) -> Select:
         """The first `size` (+1, to tell whether there is more) items of every owner in the
         `owner_ids` parameter, in one statement of rows (owner id, item, its sort values), by owner
@@ -294,7 +294,7 @@ class NestedConnection:
         return (select(owners.c.owner_id, self.model, *sorts).select_from(owners).join(first, true())
                 .join(self.model, self.model.id == first.c.item_id)
                 .order_by(owners.c.owner_id, *(sort.desc() if descending else sort.asc()
-                                               for sort, (_, descending) in zip(sorts, self.order))))
+                                               for sort, (_, descending) in zip(sorts, self.order, strict=True))))
 
     def _counts(self, ctx):
         async def load(keys: list[tuple[Any, Any]]) -> list[int]:
@@ -309,7 +309,7 @@ class NestedConnection:
 
         return load
 
-    @lru_cache(maxsize=64)
+    @lru_cache(maxsize=64)  # noqa: B019 - as above
     def _counts_statement(self, extra: Any) -> Select:
         pairs = self.pairs(_OWNER_IDS, extra).subquery()
         return select(pairs.c.owner_id, func.count()).group_by(pairs.c.owner_id)

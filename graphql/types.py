@@ -275,7 +275,7 @@ class PossibleDuplicate:
         """The service's `DuplicateMatch`es, less any contact deleted since (not one to merge into)."""
         rows = await loaders.load_rows(info.context, models.Contact, [match.contact_id for match in matches])
         return [cls(contact=Contact.from_row(row), matched_on=DuplicateReason(match.matched_on))
-                for match, row in zip(matches, rows) if row is not None and row.deleted_at is None]
+                for match, row in zip(matches, rows, strict=True) if row is not None and row.deleted_at is None]
 
 
 @strawberry.type(description="One entry of the timeline.")

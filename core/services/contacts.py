@@ -267,7 +267,7 @@ async def find_possible_duplicates(session, emails=(), phones=(), *, exclude: uu
     blind index under every KEK of the ring, so a key rotation midway misses nothing."""
     ring = crypto.installed()
     matches: list[DuplicateMatch] = []
-    for (matched_on, model, field), values in zip(DUPLICATE_RULE, (emails, phones)):
+    for (matched_on, model, field), values in zip(DUPLICATE_RULE, (emails, phones), strict=True):
         by_index = {index: key for key in {field.index(value) for value in values} if key for index in ring.blind_indexes(key)}
         if not by_index:
             continue

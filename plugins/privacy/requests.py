@@ -435,7 +435,7 @@ async def _run_one(runtime, request_id, planned: PrivacyRequestRun, actor_id) ->
                     affected[name] = affected.get(name, 0) + count
                 run.affected, run.retained = affected, list(result.retained)
             run.status, run.attempts, run.error, run.finished_at = "done", run.attempts + 1, None, uow.clock.now()
-    except Exception as exc:  # one plugin's failure is recorded and retried, never lost
+    except Exception as exc:  # noqa: BLE001 - one plugin's failure is recorded and retried, never lost
         log.error("data-subject request part failed", extra={"request": str(request_id), "plugin": planned.plugin,
                                                               "error": type(exc).__name__})
         async with runtime.unit_of_work(actor_id) as uow:

@@ -9,6 +9,7 @@ import secrets
 import re
 import statistics
 from dataclasses import dataclass
+from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holiday_rules
@@ -98,7 +99,7 @@ def _opening_hours(check: Checker, spans: list[dict]) -> dict:
             check.fail(f"weekly_hours.{i}.weekday", f"must be one of: {', '.join(WEEKDAYS)}", "INVALID_CHOICE")
             continue
         times = [span[edge] for edge in ("opens", "closes")]
-        for edge, value in zip(("opens", "closes"), times):
+        for edge, value in zip(("opens", "closes"), times, strict=True):
             if not HH_MM.match(value):
                 check.fail(f"weekly_hours.{i}.{edge}", "times are HH:MM, 00:00 to 23:59", "INVALID_TIME")
         if all(HH_MM.match(value) for value in times):
@@ -108,7 +109,7 @@ def _opening_hours(check: Checker, spans: list[dict]) -> dict:
                 weekly.setdefault(span["weekday"], []).append(times)
     for day, day_spans in weekly.items():
         day_spans.sort()
-        if any(later[0] < earlier[1] for earlier, later in zip(day_spans, day_spans[1:])):
+        if any(later[0] < earlier[1] for earlier, later in pairwise(day_spans)):
             check.fail("weekly_hours", f"spans on {day} overlap", "OVERLAPPING_HOURS")
     return {day: weekly[day] for day in WEEKDAYS if day in weekly}
 
@@ -354,9 +355,8 @@ async def create_ticket(uow: UnitOfWork, data: dict, *, follow_up_of=None) -> Su
     subject = check.text(data, "subject", max_length=300, required=True)
     priority = check.choice(data, "priority", PRIORITIES) or "normal"
     requester_id = data.get("requester_id")
-    if requester_id is not None:
-        if not await live_ids(uow, Contact, [requester_id]):
-            check.fail("requesterId", "no such contact", "NOT_FOUND")
+    if requester_id is not None and not await live_ids(uow, Contact, [requester_id]):
+        check.fail("requesterId", "no such contact", "NOT_FOUND")
     if data.get("account_id") is not None and await uow.session.get(Account, data["account_id"]) is None:
         check.fail("accountId", "no such account", "NOT_FOUND")
     if data.get("group_id") is not None and await uow.session.get(SupportGroup, data["group_id"]) is None:

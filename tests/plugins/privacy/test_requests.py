@@ -238,7 +238,7 @@ async def test_objection_to_direct_marketing_needs_no_review(api, enishi_sent_ma
     assert (await _act(api, "denyDataSubjectRequest", by_phone["id"], reason="no"))["userErrors"][0]["code"] == "INVALID_STATUS"
 
 
-@pytest.mark.parametrize("request_type, final_status", [
+@pytest.mark.parametrize(("request_type", "final_status"), [
     ("access", "completed"), ("portability", "completed"), ("appi_disclosure", "completed"), ("rectification", "awaiting_manual"),
     ("restriction", "completed"), ("appi_stop_use", "completed"), ("appi_stop_provision", "completed"), ("erasure", "completed"),
 ])
