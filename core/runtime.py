@@ -5,7 +5,7 @@ import asyncio
 import gc
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Coroutine, Iterable
 from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
@@ -72,7 +72,7 @@ class UnitOfWork:
         inserted and read back on its own, they cost more than the scoring)."""
         if self._outbox:
             rows, self._outbox = self._outbox, []
-            await self.session.execute(OutboxEvent.__table__.insert(), rows)
+            await self.session.execute(OutboxEvent.__table__.insert(), rows)  # type: ignore[attr-defined]  # SQLAlchemy types a model's __table__ as a FromClause; it is its Table
 
 
 def _jsonable(payload: dict) -> dict:
@@ -110,7 +110,7 @@ class Runtime:
         self._schema: Any = None
         self._background: set[asyncio.Task] = set()
 
-    def spawn(self, work: Awaitable[Any], name: str) -> None:
+    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> None:
         """Run `work` after the current request, in this process. Only for work that is resumable
         elsewhere (an import, a data-subject request): if this process dies, a worker finishes it."""
         task = asyncio.get_running_loop().create_task(work, name=name)

@@ -24,7 +24,7 @@ import asyncio
 from typing import Any, NamedTuple
 
 from graphql import (GraphQLAbstractType, GraphQLBoolean, GraphQLError, GraphQLID, GraphQLLeafType, GraphQLList, GraphQLNonNull,
-                     GraphQLObjectType, GraphQLResolveInfo, GraphQLString, OperationType, Undefined, get_argument_values,
+                     GraphQLObjectType, GraphQLResolveInfo, GraphQLString, GraphQLType, OperationType, Undefined, get_argument_values,
                      located_error)
 from graphql.execution.collect_fields import FieldDetails, collect_fields
 from graphql.execution.executor import CollectedErrors
@@ -34,7 +34,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 # Scalars whose output is the value itself when it has exactly this type (graphql-core's
 # serialisers return a str or bool unchanged): the page's thousands of strings skip a call each.
-_PASSTHROUGH = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool}
+_PASSTHROUGH: dict[GraphQLType, type] = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool}
 
 
 class _StandDown(Exception):
@@ -62,8 +62,8 @@ class _Slot(NamedTuple):
     typename: str | None  # the parent type of a field; None for a list item
 
 
-def _path(slot: _Slot | None) -> Path | None:
-    return None if slot is None else Path(_path(slot.outer), slot.key, slot.typename)
+def _path(slot: _Slot) -> Path:
+    return Path(None if slot.outer is None else _path(slot.outer), slot.key, slot.typename)
 
 
 class _Level(NamedTuple):
@@ -93,6 +93,8 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
 
     async def _resolve_levels(self) -> dict[str, Any]:
         root_type = self.schema.query_type
+        if root_type is None:  # no schema of ours lacks one; graphql-core reports it
+            raise _StandDown
         grouped_fields = collect_fields(self.schema, self.fragments, self.variable_values, root_type, self.operation,
                                         self.hide_suggestions).grouped_field_set
         data: dict[str, Any] = {}

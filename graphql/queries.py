@@ -5,7 +5,7 @@ import datetime as dt
 from enum import Enum
 
 import strawberry
-from sqlalchemy import and_, exists, false, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 from strawberry.types import Info
 
 from enishi import crypto, models
@@ -121,7 +121,7 @@ def _holding(per_kek: list[set[str]], *, every: bool = True):
 def _contact_custom_fields(filters: list[CustomFieldFilter]):
     """Sealed custom fields are matched by the HMAC'd terms stored beside them
     (`custom_field_terms`); an HMAC keeps no order, so `gt`/`lt` are refused."""
-    ring, clauses = crypto.installed(), []
+    ring, clauses = crypto.installed(), list[ColumnElement[bool]]()
     for f in filters:
         if f.gt is not None or f.lt is not None:
             raise InvalidArgument("customField gt/lt cannot compare contacts' custom fields: they are encrypted at rest")
@@ -132,7 +132,7 @@ def _contact_custom_fields(filters: list[CustomFieldFilter]):
             values = [custom_field_value(value) for value in wanted]
             if None in values:
                 raise InvalidArgument("customField eq/in compares strings, numbers and booleans")
-            terms = [custom_field_term(f.key, "=", value) for value in values]
+            terms = [custom_field_term(f.key, "=", value) for value in values if value is not None]
             clauses.append(models.Contact.id.in_(_holding(ring.query_term_tokens(terms), every=False)) if terms else false())
         if f.contains is not None:  # blank text is in every text: the key is there
             key = search_key(f.contains)
@@ -177,7 +177,7 @@ def _eq_or_in(f, name: str) -> list | None:
 def _contact_email(f: StringFilter):
     indexes = _blind_match(f, "email", models.ContactEmail.address.index)
     has_email = exists().where(models.ContactEmail.contact_id == models.Contact.id)
-    clauses = []
+    clauses: list[ColumnElement[bool]] = []
     if indexes is not None:
         clauses.append(exists().where(models.ContactEmail.contact_id == models.Contact.id, models.ContactEmail.address_index.in_(indexes)))
     if f.is_null is not None:

@@ -16,7 +16,7 @@ from functools import lru_cache, partial
 from typing import Any, Generic, TypeVar
 
 import strawberry
-from sqlalchemy import Select, and_, bindparam, column, func, or_, select, true
+from sqlalchemy import BindParameter, Select, and_, bindparam, column, func, or_, select, true
 from sqlalchemy.dialects import postgresql
 
 from enishi.errors import EnishiError, InputError, UserError
@@ -226,7 +226,7 @@ async def paginate(ctx, statement: Select, order: Sequence[tuple[SortKey, bool]]
 
 
 # The owners a batch of nested connections is loaded for: one parameter, any number of ids.
-_OWNER_IDS = bindparam("owner_ids", expanding=True)
+_OWNER_IDS: BindParameter[Any] = bindparam("owner_ids", expanding=True)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select, text
 
@@ -13,6 +13,13 @@ from ..models import User
 from ..runtime import UnitOfWork
 
 T = TypeVar("T")
+
+
+class _Identified(Protocol):
+    id: Any
+
+
+Record = TypeVar("Record", bound=_Identified)
 MAX_CUSTOM_FIELDS_BYTES = 16_384
 
 
@@ -73,7 +80,7 @@ class Checker:
             raise InputError(self.errors)
 
 
-async def load_for_update(uow: UnitOfWork, model: type[T], id: uuid.UUID, *, field: str = "id", include_deleted: bool = False) -> T:
+async def load_for_update(uow: UnitOfWork, model: type[Record], id: uuid.UUID, *, field: str = "id", include_deleted: bool = False) -> Record:
     """The row, locked for this transaction (FOR UPDATE on PostgreSQL; on SQLite the writer
     transaction already holds the database's write lock)."""
     row = (await uow.session.execute(select(model).where(model.id == id).with_for_update())).scalar_one_or_none()
