@@ -31,8 +31,8 @@ class InvalidArgument(EnishiError):
 # --- global ids ---------------------------------------------------------------------------------
 
 
-def to_global_id(type_name: str, id: uuid.UUID | str) -> str:
-    return base64.b64encode(f"{type_name}:{id}".encode()).decode()
+def to_global_id(type_name: str, id: uuid.UUID | str) -> strawberry.ID:
+    return strawberry.ID(base64.b64encode(f"{type_name}:{id}".encode()).decode())
 
 
 def split_global_id(value: str, expected: str | tuple[str, ...], field: str) -> tuple[str, uuid.UUID]:

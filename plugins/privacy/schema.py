@@ -202,13 +202,13 @@ class DataSubjectRequest(relay.Node):
     @strawberry.field(description="What the subject asked (corrections, the verification note); decrypted for the officer.")
     async def details(self, info: Info) -> JSON:
         async with info.context.runtime.unit_of_work(info.context.viewer.user_id) as uow:
-            return await requests.details_of(uow, self._row)
+            return await requests.details_of(uow, self._row)  # type: ignore[return-value]  # strawberry types JSON as NewType(object)
 
     @strawberry.field
     async def runs(self, info: Info) -> list[DataSubjectRequestRun]:
         rows = await REQUEST_RUNS.load(info.context, self._row.id)
-        return [DataSubjectRequestRun(plugin=r.plugin, action=r.action, status=r.status, attempts=r.attempts, affected=r.affected or {},
-                                      retained=r.retained or [], error=r.error, finished_at=r.finished_at) for r in rows]
+        return [DataSubjectRequestRun(plugin=r.plugin, action=r.action, status=r.status, attempts=r.attempts, affected=r.affected or {},  # type: ignore[arg-type]  # as above
+                                      retained=r.retained or [], error=r.error, finished_at=r.finished_at) for r in rows]  # type: ignore[arg-type]
 
     @strawberry.field
     async def history(self, info: Info) -> list[DataSubjectRequestEvent]:

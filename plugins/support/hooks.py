@@ -114,7 +114,7 @@ async def _submit_csat(request: Request, is_form: bool) -> tuple[int, str | None
     try:
         raw = await request.body()  # BodyLimit bounds it
         body = {k: v[0] for k, v in parse_qs(raw.decode("utf-8")).items()} if is_form else json.loads(raw or b"{}")
-        rating, comment = int(body.get("rating")), body.get("comment")
+        rating, comment = int(body.get("rating", "")), body.get("comment")
     except (ValueError, TypeError, AttributeError):  # UnicodeDecodeError is a ValueError
         return 400, "BAD_REQUEST", 'send {"rating": 1..5}'
     try:

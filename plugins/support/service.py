@@ -10,6 +10,7 @@ import re
 import statistics
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holiday_rules
@@ -286,7 +287,7 @@ async def update_settings(uow: UnitOfWork, data: dict) -> SupportSettings:
 def _matches(policy: SupportSlaPolicy, ticket: SupportTicket) -> bool:
     c = policy.conditions or {}
     return ((not c.get("priorities") or ticket.priority in c["priorities"])
-            and (not c.get("tags") or set(c["tags"]) & set(ticket.tags or []))
+            and (not c.get("tags") or bool(set(c["tags"]) & set(ticket.tags or [])))
             and (not c.get("group_ids") or str(ticket.group_id) in c["group_ids"])
             and (not c.get("account_ids") or str(ticket.account_id) in c["account_ids"]))
 
@@ -503,7 +504,7 @@ async def apply_macro(uow: UnitOfWork, ticket_id, macro_id) -> SupportTicket:
     if macro.reply:
         await reply(uow, ticket.id, macro.reply)
     tags = (set(ticket.tags or []) | set(macro.add_tags)) - set(macro.remove_tags)
-    data = {"tags": sorted(tags)}
+    data: dict[str, Any] = {"tags": sorted(tags)}
     if macro.priority:
         data["priority"] = macro.priority
     if macro.status:
@@ -553,6 +554,7 @@ async def _escalate_ticket(uow: UnitOfWork, ticket: SupportTicket, now: dt.datet
             if rule.percent is not None:
                 due = timer.elapsed_business_minutes >= timer.target_minutes * rule.percent / 100
             else:
+                assert rule.minutes_after_breach is not None  # a rule has one or the other (add_escalation_rule)
                 due = timer.breached_at is not None and now >= timer.breached_at + dt.timedelta(minutes=rule.minutes_after_breach)
             if not due:
                 continue
@@ -788,9 +790,9 @@ async def erase_requester(uow: UnitOfWork, contact_id, kept_ticket_ids=()) -> di
                               .values(status="cancelled").execution_options(synchronize_session=False))
     cc_messages = (await uow.session.execute(update(SupportArticle).where(
         SupportArticle.author_contact_id == contact_id, SupportArticle.ticket_id.not_in([*tickets, *kept]))
-        .values(sealed_body=None, author_contact_id=None).execution_options(synchronize_session=False))).rowcount
+        .values(sealed_body=None, author_contact_id=None).execution_options(synchronize_session=False))).rowcount  # type: ignore[attr-defined]  # SQLAlchemy types a DML statement's result as Result, not CursorResult
     await uow.session.execute(update(SupportArticle).where(SupportArticle.author_contact_id == contact_id, SupportArticle.ticket_id.in_(tickets))
                               .values(author_contact_id=None).execution_options(synchronize_session=False))
     requesters = (await uow.session.execute(update(SupportTicket).where(SupportTicket.id.in_(tickets))
-                                            .values(requester_id=None).execution_options(synchronize_session=False))).rowcount
+                                            .values(requester_id=None).execution_options(synchronize_session=False))).rowcount  # type: ignore[attr-defined]  # SQLAlchemy types a DML statement's result as Result, not CursorResult
     return {"support_ticket:shred": shredded, "support_article:anonymise": cc_messages, "support_ticket:anonymise": requesters}
