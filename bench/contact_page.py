@@ -232,7 +232,7 @@ async def main(args) -> dict:
     }
     abusive = {}
     for name, query in ABUSIVE.items():
-        before, times = counter.count, []
+        before, times = counter.count, list[float]()
         for _ in range(20):  # each a new query text: no parser or validation cache helps
             started = time.perf_counter()
             context = Context(runtime, viewer)
@@ -242,7 +242,7 @@ async def main(args) -> dict:
         abusive[name] = {"rejected": bool(result.errors) and not result.data, "p50_ms": round(statistics.median(times), 2),
                          "statements": counter.count - before, "code": (result.errors[0].extensions or {}).get("code") if result.errors else None}
     settle_heap()  # as `enishi serve` does; the floor, in this same process, gets it too
-    samples = {name: {"floor": [], "enishi": []} for name in workloads}
+    samples: dict[str, dict[str, list[float]]] = {name: {"floor": [], "enishi": []} for name in workloads}
     for _ in range(args.rounds):
         for name, (floor, ours) in workloads.items():
             await floor()  # warm both paths before each timed block
@@ -252,8 +252,9 @@ async def main(args) -> dict:
     await runtime.close()
     results = {}
     for name, both in samples.items():
-        floor, ours = summary(both["floor"]), summary(both["enishi"])
-        results[name] = {"floor": floor, "enishi": ours, "ratio_p50": round(ours["p50_ms"] / floor["p50_ms"], 2)}
+        floor_summary, ours_summary = summary(both["floor"]), summary(both["enishi"])
+        results[name] = {"floor": floor_summary, "enishi": ours_summary,
+                         "ratio_p50": round(ours_summary["p50_ms"] / floor_summary["p50_ms"], 2)}
     return {"contacts": contacts, "database": url.split(":")[0], "load_seconds": round(load_seconds, 1), "results": results,
             "statements_per_request": statements, "abusive_queries": abusive, "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()}

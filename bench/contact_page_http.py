@@ -47,7 +47,7 @@ def main() -> None:
                start([sys.executable, str(HERE / "baseline_app.py"), "--port", str(floor_port), "--db", db], env, floor_url)]
     auth = {"Authorization": f"Bearer {token}"}
     try:
-        rounds = {"floor": [], "enishi": []}
+        rounds: dict[str, list] = {"floor": [], "enishi": []}
         for _ in range(args.rounds):
             rounds["floor"].append(asyncio.run(load(floor_url, "/contacts", {"first": 100}, {}, args.clients, args.seconds, args.max_requests)))
             rounds["enishi"].append(asyncio.run(load(enishi_url, "/graphql", {"query": PAGE, "variables": {"first": 100}}, auth,

@@ -65,7 +65,7 @@ async def measure(size: int, repeat: int, url: str | None = None) -> dict:
     if fresh:
         await load_demo(runtime, scale=size, force=True)
     counter = StatementCounter(runtime.engine)
-    timings = {"access": [], "erasure": []}
+    timings: dict[str, list[float]] = {"access": [], "erasure": []}
     statements = {}
     for n in range(repeat):
         contact_id = await _subject(runtime, n)

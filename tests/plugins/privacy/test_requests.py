@@ -112,8 +112,9 @@ async def _codes(api, sent_mail) -> dict:
     codes = {}
     for event_id, request_id, payload in rows:
         assert "_code" not in (payload if isinstance(payload, dict) else json.loads(payload))  # forgotten once delivered
-        codes[uuid.UUID(str(request_id))] = re.search(r"Your verification code for your data request: (\d+)",
-                                                      mails[str(uuid.UUID(str(event_id)))].get_content()).group(1)
+        code = re.search(r"Your verification code for your data request: (\d+)", mails[str(uuid.UUID(str(event_id)))].get_content())
+        assert code, "the mail carries the code"
+        codes[uuid.UUID(str(request_id))] = code.group(1)
     return codes
 
 
@@ -317,7 +318,7 @@ SPELLINGS = ["taro@abc.co.jp", "Taro@ABC.co.jp", "+81312345678", "0312345678", "
 
 
 async def _table_hits(api, spellings=SPELLINGS) -> dict:
-    hits = {}
+    hits: dict[str, set[str]] = {}
     async with api.runtime.read_session() as session:
         for table in Base.metadata.sorted_tables:
             for row in (await session.execute(select(table))).all():
@@ -331,7 +332,7 @@ async def _table_hits(api, spellings=SPELLINGS) -> dict:
 
 def _file_hits(database_url: str, spellings=SPELLINGS) -> dict:
     path = Path(database_url.split("///", 1)[1])
-    hits = {}
+    hits: dict[str, set[str]] = {}
     for file in (path, path.with_name(path.name + "-wal")):
         data = file.read_bytes().lower() if file.exists() else b""
         for spelling in spellings:

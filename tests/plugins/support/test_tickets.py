@@ -51,7 +51,9 @@ async def _mailed_survey_links(api, sent_mail) -> dict[str, str]:
     for event_id, payload in rows:
         assert "_token" not in (json.loads(payload) if isinstance(payload, str) else payload)
         mail = mails[str(uuid.UUID(str(event_id)))]
-        links[mail["To"]] = re.search(r"https://crm\.example\.test(/support/csat/\S+)", mail.get_content()).group(1)
+        link = re.search(r"https://crm\.example\.test(/support/csat/\S+)", mail.get_content())
+        assert link, mail.get_content()
+        links[mail["To"]] = link.group(1)
     return links
 
 
