@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 
 from .. import crypto
 from ..crypto import grams
@@ -143,11 +143,12 @@ async def write_search_tokens(uow: UnitOfWork, tokens_by_contact: dict, *, new: 
     """Store the search tokens of the given contacts (already flushed), replacing what they had
     unless they are `new`. Core executemany: some sixty tiny rows per person need no ORM."""
     connection = await uow.session.connection()
+    table: Table = ContactSearchToken.__table__  # type: ignore[assignment]  # typed FromClause by SQLAlchemy; a Table
     if not new:
-        await connection.execute(delete(ContactSearchToken.__table__).where(ContactSearchToken.contact_id.in_(list(tokens_by_contact))))  # type: ignore[arg-type]  # as below
+        await connection.execute(delete(table).where(ContactSearchToken.contact_id.in_(list(tokens_by_contact))))
     rows = [{"contact_id": contact_id, "token": token} for contact_id, tokens in tokens_by_contact.items() for token in tokens]
     if rows:
-        await connection.execute(ContactSearchToken.__table__.insert(), rows)  # type: ignore[attr-defined]  # SQLAlchemy types a model's __table__ as a FromClause; it is its Table
+        await connection.execute(table.insert(), rows)
 
 
 def _primary_first(items: list[dict]) -> list[dict]:

@@ -3,6 +3,8 @@ key tables made with `DataKey`), destroyed on erasure (crypto-shredding) and re-
 key-encryption key changes."""
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import contains_eager
 
@@ -47,7 +49,7 @@ def _record_key_models(runtime) -> list:
     """The key tables of the installed plugins (a table's name starts with its plugin's)."""
     owners = {info.name for info in runtime.plugins.installed()}
     return sorted((mapper.class_ for mapper in Base.registry.mappers if issubclass(mapper.class_, DataKey)
-                   and mapper.class_ is not SubjectKey and mapper.class_.__tablename__.split("_", 1)[0] in owners),  # type: ignore[attr-defined]  # mapped: has one
+                   and mapper.class_ is not SubjectKey and mapper.tables[0].name.split("_", 1)[0] in owners),
                   key=lambda model: model.__tablename__)
 
 
@@ -72,10 +74,11 @@ async def _rotate_record_keys(runtime, key_model, batch: int) -> int:
 async def _rotate_subject_keys(runtime, batch: int) -> int:
     ring = crypto.installed()
     rotated = 0
+    key_relationship: Any = Contact.key  # on the class, the relationship (Sealable types `key` for rows)
     while True:
         async with runtime.unit_of_work() as uow:
             contacts = (await uow.session.execute(
-                select(Contact).join(Contact.key).options(contains_eager(Contact.key)).where(_stale(SubjectKey))  # type: ignore[arg-type]  # Sealable declares `key` for rows; on Contact it is a relationship
+                select(Contact).join(key_relationship).options(contains_eager(key_relationship)).where(_stale(SubjectKey))
                 .limit(batch).with_for_update())).scalars().all()
             for contact in contacts:
                 data_key = contact.data_key()
