@@ -57,7 +57,8 @@ ABUSIVE = {
     "aliases_500": "{ " + " ".join(f"a{i}: viewer {{ id }}" for i in range(500)) + " }",
     "first_1000000": "{ contacts(first: 1000000) { edges { node { id } } } }",
 }
-SEARCH = """query Search($q: String!) { contacts(first: 20, filter: {search: $q}) { edges { node { id familyName givenName primaryEmail } } } }"""
+SEARCH = """query Search($q: String!) { contacts(first: 20, filter: {search: $q}) {
+    edges { node { id familyName givenName primaryEmail } } } }"""
 
 
 def _by(rows, key):
@@ -267,11 +268,13 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=30)
     report = asyncio.run(main(parser.parse_args()))
-    print(f"{report['contacts']} contacts on {report['database']} (loaded in {report['load_seconds']} s), peak RSS {report['peak_rss_mib']} MiB")
+    print(f"{report['contacts']} contacts on {report['database']} (loaded in {report['load_seconds']} s), "
+          f"peak RSS {report['peak_rss_mib']} MiB")
     print(f"{'workload':<14} {'floor p50/p95/p99 ms':>24} {'Enishi p50/p95/p99 ms':>26} {'ratio':>6}")
     for name, r in report["results"].items():
         f, e = r["floor"], r["enishi"]
-        print(f"{name:<14} {f['p50_ms']:>8}/{f['p95_ms']}/{f['p99_ms']:<8} {e['p50_ms']:>10}/{e['p95_ms']}/{e['p99_ms']:<8} {r['ratio_p50']:>5}×")
+        print(f"{name:<14} {f['p50_ms']:>8}/{f['p95_ms']}/{f['p99_ms']:<8} "
+              f"{e['p50_ms']:>10}/{e['p95_ms']}/{e['p99_ms']:<8} {r['ratio_p50']:>5}×")
     print("SQL statements per request:", report["statements_per_request"])
     print("abusive queries:", report["abusive_queries"])
     (HERE / "results").mkdir(exist_ok=True)

@@ -70,7 +70,8 @@ def main() -> None:
     summary = {name: {key: statistics.median(r[key] for r in runs) for key in runs[0]} for name, runs in rounds.items()}
     ratio_p50 = summary["enishi"]["p50_ms"] / summary["floor"]["p50_ms"]
     ratio_rps = summary["floor"]["rps"] / summary["enishi"]["rps"]
-    print(f"contact page of 100 over HTTP, {args.contacts} contacts, {args.clients} clients, {args.seconds:g}s × {args.rounds} rounds, "
+    print(f"contact page of 100 over HTTP, {args.contacts} contacts, {args.clients} clients, "
+          f"{args.seconds:g}s × {args.rounds} rounds, "
           f"{'PostgreSQL' if 'postgresql' in db else 'SQLite'}")
     print(f"{'':8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
     for name, s in summary.items():

@@ -95,8 +95,10 @@ if __name__ == "__main__":
     parser.add_argument("--large-url", help="an already loaded data set (the 1M one) to use as the large one; it gains the test subjects")
     report = asyncio.run(main(parser.parse_args()))
     for kind in ("access", "erasure"):
-        print(f"{kind:<8} {report['small_contacts']:>7} contacts: {report['small'][kind]['p50_ms']:>7} ms {report['small'][kind]['statements']:>4} statements"
-              f" | {report['large_contacts']:>7} contacts: {report['large'][kind]['p50_ms']:>7} ms {report['large'][kind]['statements']:>4} statements"
+        print(f"{kind:<8} {report['small_contacts']:>7} contacts: {report['small'][kind]['p50_ms']:>7} ms "
+              f"{report['small'][kind]['statements']:>4} statements"
+              f" | {report['large_contacts']:>7} contacts: {report['large'][kind]['p50_ms']:>7} ms "
+              f"{report['large'][kind]['statements']:>4} statements"
               f" | ratio {report['ratio_p50'][kind]}×")
     results = Path(__file__).resolve().parent / "results"
     results.mkdir(exist_ok=True)

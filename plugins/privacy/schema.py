@@ -345,7 +345,8 @@ class CreateDataSubjectRequestInput:
 class PlaceLegalHoldInput:
     contact_id: strawberry.ID
     record_id: strawberry.ID = strawberry.field(
-        description="The global id of a record of a type that erasure can hold back (`legalHoldTypes`: Activity, SupportTicket, …).")
+        description="The global id of a record of a type that erasure can hold back "
+                    "(`legalHoldTypes`: Activity, SupportTicket, …).")
     basis: str = strawberry.field(description="Why it must be kept, e.g. a statutory retention or a pending claim.")
     reference: str | None = None
     until: dt.date | None = None

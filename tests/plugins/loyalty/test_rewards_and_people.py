@@ -10,7 +10,8 @@ from enishi.worker import run_due_jobs
 from tests.helpers import root_fields_added_by
 from tests.plugins.loyalty.helpers import earn, ledger_ok, member, program, tiers
 
-REDEEM = "mutation($m: ID!, $r: ID!, $k: String) { redeemReward(input: {memberId: $m, rewardId: $r, idempotencyKey: $k}) { entry { amount } member { balance } userErrors { code } } }"
+REDEEM = ("mutation($m: ID!, $r: ID!, $k: String) { redeemReward(input: {memberId: $m, rewardId: $r, idempotencyKey: $k}) "
+          "{ entry { amount } member { balance } userErrors { code } } }")
 
 
 async def _reward(api, program_id, **input) -> str:

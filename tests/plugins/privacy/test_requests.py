@@ -74,7 +74,8 @@ async def _intake(api, contact_id, type, received_at=None, **extra):
 async def _act(api, mutation, request_id, **args):
     arguments = ", ".join(f"{k}: ${k}" for k in ("id", *args))
     types = ", ".join(f"${k}: {'Int!' if isinstance(v, int) else 'String!'}" for k, v in args.items())
-    query = f"mutation($id: ID!{', ' + types if types else ''}) {{ {mutation}({arguments}) {{ request {{ {REQUEST} }} userErrors {{ field code }} }} }}"
+    query = (f"mutation($id: ID!{', ' + types if types else ''}) "
+             f"{{ {mutation}({arguments}) {{ request {{ {REQUEST} }} userErrors {{ field code }} }} }}")
     return (await api.graphql(query, {"id": request_id, **args}, role="compliance"))[mutation]
 
 
