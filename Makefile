@@ -7,7 +7,7 @@ SOURCES := $(shell find core graphql plugins -name '*.py' -o -name '*.mako' -o -
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-sqlite test-postgres install schema docs kit-api bench clean
+.PHONY: run test test-sqlite test-postgres lint install schema docs kit-api bench clean
 
 $(VENV)/.deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,9 +34,17 @@ run: install
 	echo
 	$(ENISHI) serve --host $(HOST) --port $(PORT)
 
-test: install
+test: install lint
 	$(PY) -m pytest -q
 	scripts/with-postgres $(PY) -m pytest -q
+
+# Lint, format and types on the whole tree (settings in pyproject.toml; .pre-commit-config.yaml runs
+# the same before each commit). mypy checks the installed `enishi` package, then what imports it.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy tests bench docs/example_plugin/enishi_nps
 
 test-sqlite: install
 	$(PY) -m pytest -q

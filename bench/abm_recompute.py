@@ -51,7 +51,7 @@ SELECT owner, SUM(w) FROM (
 
 async def load(runtime, accounts: int) -> None:
     rng = random.Random(7)
-    rows = {name: [] for name in ("accounts", "targets", "departments", "contacts", "keys", "tokens", "links", "roles", "activities", "activity_keys",
+    rows: dict[str, list[dict]] = {name: [] for name in ("accounts", "targets", "departments", "contacts", "keys", "tokens", "links", "roles", "activities", "activity_keys",
                                   "act_targets")}
     for i in range(accounts):
         account_id = uuid.uuid4()
@@ -68,8 +68,8 @@ async def load(runtime, accounts: int) -> None:
             contacts.append(contact_id)
             sealed = bulk_contact_rows({"id": contact_id, "custom_fields": {}, "created_at": NOW, "updated_at": NOW},
                                        {"family_name": f"C{i}-{n}"}, [], [])
-            for name, model in (("contacts", Contact), ("keys", SubjectKey), ("tokens", ContactSearchToken)):
-                rows[name] += sealed[model]
+            for name, sealed_model in (("contacts", Contact), ("keys", SubjectKey), ("tokens", ContactSearchToken)):
+                rows[name] += sealed[sealed_model]
             rows["links"].append({"id": uuid.uuid4(), "contact_id": contact_id, "account_id": account_id, "is_primary": True})
             rows["roles"].append({"id": uuid.uuid4(), "account_id": account_id, "contact_id": contact_id, "role": role,
                                   "department_id": departments[n % 2]})
@@ -96,7 +96,7 @@ async def run(accounts: int, rounds: int, url: str) -> dict:
     started = time.perf_counter()
     await load(runtime, accounts)
     load_seconds = time.perf_counter() - started
-    timings = {"floor": [], "enishi": []}
+    timings: dict[str, list[float]] = {"floor": [], "enishi": []}
     for _ in range(rounds):
         started = time.perf_counter()
         async with runtime.read_session() as session:

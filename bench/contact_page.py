@@ -58,7 +58,8 @@ ABUSIVE = {
     "aliases_500": "{ " + " ".join(f"a{i}: viewer {{ id }}" for i in range(500)) + " }",
     "first_1000000": "{ contacts(first: 1000000) { edges { node { id } } } }",
 }
-SEARCH = """query Search($q: String!) { contacts(first: 20, filter: {search: $q}) { edges { node { id familyName givenName primaryEmail } } } }"""
+SEARCH = """query Search($q: String!) { contacts(first: 20, filter: {search: $q}) {
+    edges { node { id familyName givenName primaryEmail } } } }"""
 
 
 def _by(rows, key):
@@ -234,7 +235,7 @@ async def main(args) -> dict:
     }
     abusive = {}
     for name, query in ABUSIVE.items():
-        before, times = counter.count, []
+        before, times = counter.count, list[float]()
         for _ in range(20):  # each a new query text: no parser or validation cache helps
             started = time.perf_counter()
             context = Context(runtime, viewer)
@@ -244,7 +245,7 @@ async def main(args) -> dict:
         abusive[name] = {"rejected": bool(result.errors) and not result.data, "p50_ms": round(statistics.median(times), 2),
                          "statements": counter.count - before, "code": (result.errors[0].extensions or {}).get("code") if result.errors else None}
     settle_heap()  # as `enishi serve` does; the floor, in this same process, gets it too
-    samples = {name: {"floor": [], "enishi": []} for name in workloads}
+    samples: dict[str, dict[str, list[float]]] = {name: {"floor": [], "enishi": []} for name in workloads}
     for _ in range(args.rounds):
         for name, (floor, ours) in workloads.items():
             await floor()  # warm both paths before each timed block
@@ -254,8 +255,9 @@ async def main(args) -> dict:
     await runtime.close()
     results = {}
     for name, both in samples.items():
-        floor, ours = summary(both["floor"]), summary(both["enishi"])
-        results[name] = {"floor": floor, "enishi": ours, "ratio_p50": round(ours["p50_ms"] / floor["p50_ms"], 2)}
+        floor_summary, ours_summary = summary(both["floor"]), summary(both["enishi"])
+        results[name] = {"floor": floor_summary, "enishi": ours_summary,
+                         "ratio_p50": round(ours_summary["p50_ms"] / floor_summary["p50_ms"], 2)}
     return {"contacts": contacts, "database": url.split(":")[0], "load_seconds": round(load_seconds, 1), "results": results,
             "statements_per_request": statements, "abusive_queries": abusive, "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()}
@@ -268,11 +270,13 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=30)
     report = asyncio.run(main(parser.parse_args()))
-    print(f"{report['contacts']} contacts on {report['database']} (loaded in {report['load_seconds']} s), peak RSS {report['peak_rss_mib']} MiB")
+    print(f"{report['contacts']} contacts on {report['database']} (loaded in {report['load_seconds']} s), "
+          f"peak RSS {report['peak_rss_mib']} MiB")
     print(f"{'workload':<14} {'floor p50/p95/p99 ms':>24} {'Enishi p50/p95/p99 ms':>26} {'ratio':>6}")
     for name, r in report["results"].items():
         f, e = r["floor"], r["enishi"]
-        print(f"{name:<14} {f['p50_ms']:>8}/{f['p95_ms']}/{f['p99_ms']:<8} {e['p50_ms']:>10}/{e['p95_ms']}/{e['p99_ms']:<8} {r['ratio_p50']:>5}×")
+        print(f"{name:<14} {f['p50_ms']:>8}/{f['p95_ms']}/{f['p99_ms']:<8} "
+              f"{e['p50_ms']:>10}/{e['p95_ms']}/{e['p99_ms']:<8} {r['ratio_p50']:>5}×")
     print("SQL statements per request:", report["statements_per_request"])
     print("abusive queries:", report["abusive_queries"])
     (HERE / "results").mkdir(exist_ok=True)

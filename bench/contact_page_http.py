@@ -47,7 +47,7 @@ def main() -> None:
                start([sys.executable, str(HERE / "baseline_app.py"), "--port", str(floor_port), "--db", db], env, floor_url)]
     auth = {"Authorization": f"Bearer {token}"}
     try:
-        rounds = {"floor": [], "enishi": []}
+        rounds: dict[str, list] = {"floor": [], "enishi": []}
         for _ in range(args.rounds):
             rounds["floor"].append(asyncio.run(load(floor_url, "/contacts", {"first": 100}, {}, args.clients, args.seconds, args.max_requests)))
             rounds["enishi"].append(asyncio.run(load(enishi_url, "/graphql", {"query": PAGE, "variables": {"first": 100}}, auth,
@@ -70,7 +70,8 @@ def main() -> None:
     summary = {name: {key: statistics.median(r[key] for r in runs) for key in runs[0]} for name, runs in rounds.items()}
     ratio_p50 = summary["enishi"]["p50_ms"] / summary["floor"]["p50_ms"]
     ratio_rps = summary["floor"]["rps"] / summary["enishi"]["rps"]
-    print(f"contact page of 100 over HTTP, {args.contacts} contacts, {args.clients} clients, {args.seconds:g}s × {args.rounds} rounds, "
+    print(f"contact page of 100 over HTTP, {args.contacts} contacts, {args.clients} clients, "
+          f"{args.seconds:g}s × {args.rounds} rounds, "
           f"{'PostgreSQL' if 'postgresql' in db else 'SQLite'}")
     print(f"{'':8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
     for name, s in summary.items():

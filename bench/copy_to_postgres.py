@@ -45,7 +45,7 @@ async def copy(source: str, destination: str) -> None:
                 result = source_connection.execution_options(stream_results=True).execute(
                     select(*columns).order_by(text("rowid")))
                 while rows := result.fetchmany(CHUNK):
-                    records = [tuple(w(v) if w else v for w, v in zip(writers, row)) for row in rows]
+                    records = [tuple(w(v) if w else v for w, v in zip(writers, row, strict=True)) for row in rows]
                     await connection.copy_records_to_table(table.name, records=records, columns=[c.name for c in columns])
                     copied += len(records)
             print(f"{table.name}: {copied} rows in {time.perf_counter() - started:.0f} s", flush=True)

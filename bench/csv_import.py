@@ -95,7 +95,7 @@ async def floor(data: bytes) -> float:
 
 async def main(args) -> dict:
     data = make_file(args.rows)
-    seconds = {"floor": [], "enishi": []}
+    seconds: dict[str, list[float]] = {"floor": [], "enishi": []}
     for _ in range(args.rounds):
         seconds["floor"].append(await floor(data))
         seconds["enishi"].append(await enishi(data))

@@ -65,7 +65,7 @@ async def measure(size: int, repeat: int, url: str | None = None) -> dict:
     if fresh:
         await load_demo(runtime, scale=size, force=True)
     counter = StatementCounter(runtime.engine)
-    timings = {"access": [], "erasure": []}
+    timings: dict[str, list[float]] = {"access": [], "erasure": []}
     statements = {}
     for n in range(repeat):
         contact_id = await _subject(runtime, n)
@@ -95,8 +95,10 @@ if __name__ == "__main__":
     parser.add_argument("--large-url", help="an already loaded data set (the 1M one) to use as the large one; it gains the test subjects")
     report = asyncio.run(main(parser.parse_args()))
     for kind in ("access", "erasure"):
-        print(f"{kind:<8} {report['small_contacts']:>7} contacts: {report['small'][kind]['p50_ms']:>7} ms {report['small'][kind]['statements']:>4} statements"
-              f" | {report['large_contacts']:>7} contacts: {report['large'][kind]['p50_ms']:>7} ms {report['large'][kind]['statements']:>4} statements"
+        print(f"{kind:<8} {report['small_contacts']:>7} contacts: {report['small'][kind]['p50_ms']:>7} ms "
+              f"{report['small'][kind]['statements']:>4} statements"
+              f" | {report['large_contacts']:>7} contacts: {report['large'][kind]['p50_ms']:>7} ms "
+              f"{report['large'][kind]['statements']:>4} statements"
               f" | ratio {report['ratio_p50'][kind]}×")
     results = Path(__file__).resolve().parent / "results"
     results.mkdir(exist_ok=True)

@@ -101,7 +101,7 @@ def main() -> None:
         member_id = member["enrollMember"]["member"]["id"]
         gql("mutation($m: ID!) { earnPoints(input: {memberId: $m, amount: 1000000}) { userErrors { code } } }", {"m": member_id})
         httpx.post(floor_url + "/setup", json={"balance": 1000000}, timeout=30)
-        rounds = {"floor": [], "enishi": []}
+        rounds: dict[str, list] = {"floor": [], "enishi": []}
         for _ in range(args.rounds):
             rounds["floor"].append(asyncio.run(load(floor_url, "/spend", {"amount": 1}, {}, args.clients, args.seconds, args.max_requests)))
             rounds["enishi"].append(asyncio.run(load(enishi_url, "/graphql", {"query": SPEND, "variables": {"m": member_id}}, auth,

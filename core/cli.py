@@ -185,7 +185,8 @@ def cmd_token_list(_args) -> None:
             for token, roles in rows:
                 state = ("revoked" if token.revoked_at else "expired" if token.expires_at and token.expires_at <= now else "active")
                 expires = token.expires_at.astimezone(zone).isoformat(timespec="seconds") if token.expires_at else "never"
-                print(f"{token.id}  {state}  roles {','.join(roles)}  scopes {','.join(token.scopes) if token.scopes is not None else 'all'}"
+                print(f"{token.id}  {state}  roles {','.join(roles)}  "
+                      f"scopes {','.join(token.scopes) if token.scopes is not None else 'all'}"
                       f"  expires {expires}  created {token.created_at.astimezone(zone).isoformat(timespec='seconds')}")
         finally:
             await runtime.close()
@@ -276,7 +277,8 @@ def cmd_import(args) -> None:
                                    progress=lambda j: print(f"{j.processed_rows}/{j.total_rows} rows", flush=True))
             if job is None:
                 raise CommandError(f"import {job_id} is not waiting to run (finished, or running elsewhere)")
-            print(f"import {job.id}: {job.created_count} created, {job.duplicate_count} duplicates, {job.error_count} rows with errors")
+            print(f"import {job.id}: {job.created_count} created, {job.duplicate_count} duplicates, "
+                  f"{job.error_count} rows with errors")
             for error in job.errors[:20]:
                 print(f"  row {error['row']}: {error['field']} {error['code']}")
         except InputError as error:

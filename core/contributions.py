@@ -125,7 +125,8 @@ class ErasureReport:
     def add_counts(self, counts: dict[str, int]) -> None:
         """Add counts keyed as in `affected` (`"entity:strategy"`), as a service returns them."""
         for key, count in counts.items():
-            self.add(*key.split(":"), count)
+            entity, strategy = key.split(":")
+            self.add(entity, strategy, count)
 
     def hold_back(self, subject: DataSubject, node_type: str, entity: str, record_ids) -> list[uuid.UUID]:
         """The ids among `record_ids` that a legal hold keeps, each reported as retained."""

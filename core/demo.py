@@ -84,7 +84,7 @@ async def load_demo(runtime, *, scale: int = 200, seed: int = 20241, force: bool
         report("accounts", len(account_ids), accounts)
     contact_ids: list = []
     for first in range(0, scale, CHUNK):
-        batch = {Contact: [], SubjectKey: [], ContactEmail: [], ContactPhone: [], ContactSearchToken: [], ContactAccount: []}
+        batch: dict[type, list[dict]] = {Contact: [], SubjectKey: [], ContactEmail: [], ContactPhone: [], ContactSearchToken: [], ContactAccount: []}
         for i in range(first, min(first + CHUNK, scale)):
             _contact_rows(batch, _contact_data(rng, i, account_ids, users, runtime.settings), runtime.settings,
                           now - dt.timedelta(days=rng.randrange(0, 720)))

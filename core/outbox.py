@@ -79,7 +79,7 @@ async def _deliver(runtime, rows: list[OutboxEvent]) -> int:
         try:
             await runtime.plugins.call("enishi_deliver_event", event=event, runtime=runtime)
             outcomes[row.seq] = None
-        except Exception as exc:  # one event's failure must not hold back the others
+        except Exception as exc:  # noqa: BLE001 - one event's failure must not hold back the others
             log.error("event delivery failed", extra={"event_type": row.type, "seq": row.seq, "error": type(exc).__name__})
             outcomes[row.seq] = exc
     now = runtime.clock.now()

@@ -5,7 +5,7 @@ import asyncio
 import gc
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
@@ -70,7 +70,7 @@ class Runtime:
         self._write_gate = asyncio.Lock() if is_sqlite(self.settings.database_url) else None
         self._background: set[asyncio.Task] = set()
 
-    def spawn(self, work: Awaitable[Any], name: str) -> None:
+    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> None:
         """Run `work` after the current request, in this process. Only for work that is resumable
         elsewhere (an import, a data-subject request): if this process dies, a worker finishes it."""
         task = asyncio.get_running_loop().create_task(work, name=name)

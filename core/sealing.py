@@ -88,7 +88,10 @@ class Sealed:
         """The stored columns for `value` sealed under `data_key`: what assigning sets, for bulk
         inserts that build rows as dicts."""
         plaintext = json.dumps(value, ensure_ascii=False) if self.json and value is not None else value
-        columns = {self.column: None if value is None else crypto.encrypt(data_key, plaintext, self.context)}
+        columns: dict[str, bytes | str | None] = {self.column: None}
+        if value is not None:
+            assert data_key is not None, "a value is sealed under a data key"
+            columns[self.column] = crypto.encrypt(data_key, plaintext, self.context)
         if self.index is not None:
             columns[self.index_column] = self.blind_index(value)
         return columns
@@ -98,7 +101,7 @@ class Sealed:
         return f"{self.name}_index"
 
     def blind_index(self, value: str | None) -> str | None:
-        key = self.index(value) if value is not None else ""
+        key = self.index(value) if value is not None and self.index is not None else ""
         return crypto.installed().blind_index(key) if key else None
 
 
@@ -181,7 +184,7 @@ class Sealable:
         return cls.key.property.mapper.class_
 
     def _new_data_key(self) -> bytes:
-        if "key" not in type(self).__mapper__.relationships:  # `shares_key`: the key is the owner's
+        if "key" not in inspect(type(self)).relationships:  # `shares_key`: the key is the owner's
             raise ValueError(f"a new {type(self).__name__} is sealed under its owner's key: call share_key_of(owner) first")
         data_key, wrapped = crypto.installed().new_data_key()
         self.key = self._key_model()(wrapped_key=wrapped, kek_id=crypto.installed().current_id)
@@ -192,7 +195,7 @@ async def people_read(session, reads: set) -> set[uuid.UUID]:
     """The people behind the reads `Sealed` recorded in `personal_reads`: ids as they are, records
     through their model's `subjects_of`, a query per model and batch."""
     people = {read for read in reads if not isinstance(read, tuple)}
-    records: dict[type, list[uuid.UUID]] = {}
+    records: dict[type[Sealable], list[uuid.UUID]] = {}
     for model, record_id in (read for read in reads if isinstance(read, tuple)):
         records.setdefault(model, []).append(record_id)
     for model, ids in records.items():

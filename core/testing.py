@@ -18,6 +18,7 @@ import os
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import pytest_asyncio
@@ -26,6 +27,12 @@ from sqlalchemy import text
 from .clock import ManualClock, SimulatedClock
 from .db import Base, is_sqlite
 from .settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
+    from strawberry import Schema
+
+    from .runtime import Runtime
 
 TEST_START = dt.datetime(2024, 6, 10, 0, 0, tzinfo=dt.timezone.utc)  # Monday 09:00 in Tokyo
 
@@ -145,9 +152,9 @@ class Api:
     """A running app reached over HTTP (httpx's ASGI transport), with a token per role, and the
     GraphQL schema the app serves."""
 
-    runtime: object
-    client: object
-    schema: object
+    runtime: Runtime
+    client: httpx.AsyncClient
+    schema: Schema
     tokens: dict[str, str] = field(default_factory=dict)
     user_ids: dict[str, uuid.UUID] = field(default_factory=dict)
 
@@ -155,7 +162,9 @@ class Api:
     def clock(self) -> ManualClock:
         """The test's clock; outside production mode, the one under the runtime's `SimulatedClock`."""
         clock = self.runtime.clock
-        return clock.base if isinstance(clock, SimulatedClock) else clock
+        base = clock.base if isinstance(clock, SimulatedClock) else clock
+        assert isinstance(base, ManualClock)  # the fixtures build every runtime on one
+        return base
 
     async def token(self, role: str = "admin") -> str:
         """The bearer token of a test user holding `role`, created on first use: one user per role."""
@@ -177,7 +186,7 @@ class Api:
 
         await self.token(role)
         async with self.runtime.unit_of_work() as uow:
-            user = await uow.session.get(User, self.user_ids[role])
+            user = await uow.session.get_one(User, self.user_ids[role])
             return await issue_token(uow.session, self.runtime.clock, self.runtime.permissions, user, scopes=scopes,
                                      expires_at=expires_at)
 
@@ -245,7 +254,7 @@ def enishi_server():
                 except httpx.TransportError:
                     pass
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("enishi serve did not start:\n" + process.stdout.read().decode(errors="replace"))
+                    raise RuntimeError("enishi serve did not start:\n" + (process.stdout.read() if process.stdout else b"").decode(errors="replace"))
                 time.sleep(0.1)
             yield url
         finally:

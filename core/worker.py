@@ -69,7 +69,7 @@ async def _run_jobs(runtime, jobs: list[ScheduledJob], *, due_or_not: bool) -> l
         failed = False
         try:
             await await_me_maybe(lambda job=job: job.run(runtime))
-        except Exception as exc:  # a failing job must not stop the others
+        except Exception as exc:  # noqa: BLE001 - a failing job must not stop the others
             failed = True
             log.error("job failed", extra={"job": job.name, "error": type(exc).__name__})
         async with runtime.unit_of_work() as uow:

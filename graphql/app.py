@@ -225,7 +225,7 @@ def create_app(runtime: Runtime) -> Starlette:
         try:
             async with runtime.read_session() as session:
                 await session.execute(text("SELECT 1"))
-        except Exception as exc:  # the health check reports, it must not raise
+        except Exception as exc:  # noqa: BLE001 - the health check reports, it must not raise
             log.warning("health check failed: %s", type(exc).__name__)
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})

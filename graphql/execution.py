@@ -24,7 +24,7 @@ import asyncio
 from typing import Any, NamedTuple
 
 from graphql import (GraphQLAbstractType, GraphQLBoolean, GraphQLError, GraphQLID, GraphQLLeafType, GraphQLList, GraphQLNonNull,
-                     GraphQLObjectType, GraphQLResolveInfo, GraphQLString, OperationType, Undefined, get_argument_values,
+                     GraphQLObjectType, GraphQLResolveInfo, GraphQLString, GraphQLType, OperationType, Undefined, get_argument_values,
                      located_error)
 from graphql.execution.collect_fields import FieldDetails, collect_fields
 from graphql.execution.executor import CollectedErrors
@@ -34,7 +34,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 # Scalars whose output is the value itself when it has exactly this type (graphql-core's
 # serialisers return a str or bool unchanged): the page's thousands of strings skip a call each.
-_PASSTHROUGH = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool}
+_PASSTHROUGH: dict[GraphQLType, type] = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool}
 
 
 class _StandDown(Exception):
@@ -62,8 +62,8 @@ class _Slot(NamedTuple):
     typename: str | None  # the parent type of a field; None for a list item
 
 
-def _path(slot: _Slot | None) -> Path | None:
-    return None if slot is None else Path(_path(slot.outer), slot.key, slot.typename)
+def _path(slot: _Slot) -> Path:
+    return Path(None if slot.outer is None else _path(slot.outer), slot.key, slot.typename)
 
 
 class _Level(NamedTuple):
@@ -93,6 +93,8 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
 
     async def _resolve_levels(self) -> dict[str, Any]:
         root_type = self.schema.query_type
+        if root_type is None:  # no schema of ours lacks one; graphql-core reports it
+            raise _StandDown
         grouped_fields = collect_fields(self.schema, self.fragments, self.variable_values, root_type, self.operation,
                                         self.hide_suggestions).grouped_field_set
         data: dict[str, Any] = {}
@@ -110,7 +112,7 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
                         plan = plans.get(id(fields)) or plans.setdefault(id(fields), self._plan(item.object_type, response_name, fields))
                         try:
                             value = plan.resolve(item.source, plan.info, **plan.arguments)
-                        except Exception as error:
+                        except Exception as error:  # noqa: BLE001 - a resolver's error is the field's, as graphql-core does
                             self._field_error(error, plan, item, response_name)
                             continue
                         if is_awaitable(value):
@@ -122,7 +124,7 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
                 _close([awaitable for awaitable, *_ in waiting])
                 raise
             outcomes = await _run_side_by_side([awaitable for awaitable, *_ in waiting])
-            for (_, plan, item, response_name), (finished, value) in zip(waiting, outcomes):
+            for (_, plan, item, response_name), (finished, value) in zip(waiting, outcomes, strict=True):
                 if finished:
                     self._complete_field(plan, item, response_name, value, next_level)
                 else:
@@ -153,7 +155,7 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
         if plan.leaf_type is not None and value is not None and not isinstance(value, Exception):
             try:
                 item.out[response_name] = self.complete_leaf_value(plan.leaf_type, value)
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - a leaf's serialization error is the field's
                 self._field_error(error, plan, item, response_name)
             return
         slot = self._field_slot(plan, item, response_name)
@@ -161,7 +163,7 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
             self._complete(plan.return_type, plan, value, slot, next_level)
         except _StandDown:
             raise
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - a completion error nulls its position (spec)
             self._error(error, plan, slot)
 
     def _field_slot(self, plan: _FieldPlan, item: _Level, response_name: str) -> _Slot:
@@ -219,7 +221,7 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
                 self._complete(item_type, plan, item, item_slot, next_level)
             except _StandDown:
                 raise
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - a list item's error nulls the item (spec)
                 self._error(error, plan, item_slot)
 
     def _field_error(self, error: Exception, plan: _FieldPlan, item: _Level, response_name: str) -> None:

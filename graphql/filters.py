@@ -56,7 +56,8 @@ def check_filter_text(value: Any, name: str, limit: int = MAX_FILTER_TEXT) -> No
             check_filter_text(item, name, limit)
 
 
-@strawberry.input(description="Match a text field. `contains` and `startsWith` ignore case; use `search` on the entity for matching that also ignores width and kana.")
+@strawberry.input(description="Match a text field. `contains` and `startsWith` ignore case; "
+                              "use `search` on the entity for matching that also ignores width and kana.")
 class StringFilter:
     eq: str | None = None
     in_: list[str] | None = strawberry.field(default=None, name="in")

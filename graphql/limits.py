@@ -186,7 +186,7 @@ class DocumentAnalysis:
         """How many children one of this field may have: its page size or its id list's length."""
         for argument in field.arguments or ():
             name = argument.name.value
-            value = argument.value
+            value: object = argument.value
             if isinstance(value, VariableNode):
                 value = self.variables.get(value.name.value)
             elif isinstance(value, IntValueNode):
@@ -231,7 +231,7 @@ def _spread_names(selection_set: SelectionSetNode) -> list[str]:
         for selection in pending.pop().selections:
             if isinstance(selection, FragmentSpreadNode):
                 names.append(selection.name.value)
-            elif selection.selection_set is not None:
+            elif isinstance(selection, FieldNode | InlineFragmentNode) and selection.selection_set is not None:
                 pending.append(selection.selection_set)
     return names
 

@@ -6,7 +6,7 @@ import base64
 import binascii
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import strawberry
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
@@ -107,7 +107,7 @@ REFUSED_VALUES = {"22001": ("a text is longer than its field allows", "TOO_LONG"
 
 
 def refused_value(error: DataError) -> UserError | None:
-    refusal = REFUSED_VALUES.get(getattr(error.orig, "pgcode", None))
+    refusal = REFUSED_VALUES.get(getattr(error.orig, "pgcode", ""))
     return UserError(None, *refusal) if refusal else None
 
 
@@ -301,9 +301,23 @@ def _id_input(name: str) -> type:
     return strawberry.input(type(name, (), {"__annotations__": {"id": strawberry.ID}}), name=name)
 
 
-DeleteAccountInput, RestoreAccountInput, DestroyAccountInput = map(_id_input, ("DeleteAccountInput", "RestoreAccountInput", "DestroyAccountInput"))
-DeleteContactInput, RestoreContactInput, DestroyContactInput = map(_id_input, ("DeleteContactInput", "RestoreContactInput", "DestroyContactInput"))
-DeleteActivityInput, DeleteTaskInput = map(_id_input, ("DeleteActivityInput", "DeleteTaskInput"))
+if TYPE_CHECKING:  # mypy cannot see classes made by a call: it sees the one shape they share
+
+    class _IdInput:
+        id: strawberry.ID
+
+    DeleteAccountInput = _IdInput
+    RestoreAccountInput = _IdInput
+    DestroyAccountInput = _IdInput
+    DeleteContactInput = _IdInput
+    RestoreContactInput = _IdInput
+    DestroyContactInput = _IdInput
+    DeleteActivityInput = _IdInput
+    DeleteTaskInput = _IdInput
+else:
+    DeleteAccountInput, RestoreAccountInput, DestroyAccountInput = map(_id_input, ("DeleteAccountInput", "RestoreAccountInput", "DestroyAccountInput"))
+    DeleteContactInput, RestoreContactInput, DestroyContactInput = map(_id_input, ("DeleteContactInput", "RestoreContactInput", "DestroyContactInput"))
+    DeleteActivityInput, DeleteTaskInput = map(_id_input, ("DeleteActivityInput", "DeleteTaskInput"))
 
 
 @strawberry.input
@@ -366,6 +380,10 @@ class MergeAccountsInput:
     dry_run: bool = False
 
 
+@overload
+def utc_instant(value: dt.datetime, field: str) -> dt.datetime: ...
+@overload
+def utc_instant(value: None, field: str) -> None: ...
 def utc_instant(value: dt.datetime | None, field: str) -> dt.datetime | None:
     """Instants enter the system as UTC; a time without an offset is ambiguous and refused."""
     if value is None:

@@ -5,7 +5,7 @@ import datetime as dt
 from enum import Enum
 
 import strawberry
-from sqlalchemy import and_, exists, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, func, select, true
 from strawberry.types import Info
 
 from enishi import models
@@ -113,7 +113,7 @@ class ContactFilter:
 def _contact_custom_fields(filters: list[CustomFieldFilter]):
     """Sealed custom fields are matched by the terms stored beside them; an HMAC keeps no order,
     so `gt`/`lt` are refused."""
-    clauses = []
+    clauses: list[ColumnElement[bool]] = []
     for f in filters:
         if f.gt is not None or f.lt is not None:
             raise InvalidArgument("customField gt/lt cannot compare contacts' custom fields: they are encrypted at rest")

@@ -16,7 +16,7 @@ from functools import lru_cache, partial
 from typing import Any, Generic, TypeVar
 
 import strawberry
-from sqlalchemy import Select, and_, bindparam, column, func, or_, select, true
+from sqlalchemy import BindParameter, Select, and_, bindparam, column, func, or_, select, true
 from sqlalchemy.dialects import postgresql
 
 from enishi.errors import EnishiError, InputError, UserError
@@ -34,9 +34,9 @@ class InvalidArgument(EnishiError):
 # --- global ids ---------------------------------------------------------------------------------
 
 
-def to_global_id(type_name: str, id: uuid.UUID | str) -> str:
+def to_global_id(type_name: str, id: uuid.UUID | str) -> strawberry.ID:
     """The opaque global id of a record (`base64("TypeName:uuid")`), as `node(id:)` and every `id` field answer it."""
-    return base64.b64encode(f"{type_name}:{id}".encode()).decode()
+    return strawberry.ID(base64.b64encode(f"{type_name}:{id}".encode()).decode())
 
 
 def split_global_id(value: str, expected: str | tuple[str, ...], field: str) -> tuple[str, uuid.UUID]:
@@ -146,7 +146,7 @@ class SortKey:
 
 
 def _encode_cursor(keys: Sequence[SortKey], values: Sequence[Any]) -> str:
-    dumped = [key.dump(value) for key, value in zip(keys, values)]
+    dumped = [key.dump(value) for key, value in zip(keys, values, strict=True)]
     return base64.urlsafe_b64encode(json.dumps(dumped, ensure_ascii=False, separators=(",", ":")).encode()).decode()
 
 
@@ -166,7 +166,7 @@ def _decode_cursor(cursor: str, keys: Sequence[SortKey], field: str) -> list[Any
         values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         if not isinstance(values, list) or len(values) != len(keys):
             raise ValueError
-        return [key.load(value) for key, value in zip(keys, values)]
+        return [key.load(value) for key, value in zip(keys, values, strict=True)]
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise InvalidArgument(f"`{field}` is not a cursor of this list") from None
 
@@ -175,7 +175,7 @@ def _after(keys: Sequence[tuple[SortKey, bool]], values: list[Any]):
     """Rows strictly after `values` in the order (k1, k2, …): k1 > v1 OR (k1 = v1 AND k2 > v2) …"""
     clauses = []
     for i, (key, descending) in enumerate(keys):
-        equal = [k.expression == v for (k, _), v in zip(keys[:i], values[:i])]
+        equal = [k.expression == v for (k, _), v in zip(keys[:i], values[:i], strict=True)]
         beyond = key.expression < values[i] if descending else key.expression > values[i]
         clauses.append(and_(*equal, beyond))
     return or_(*clauses)
@@ -236,7 +236,7 @@ async def paginate(ctx, statement: Select, order: Sequence[tuple[SortKey, bool]]
 
 
 # The owners a batch of nested connections is loaded for: one parameter, any number of ids.
-_OWNER_IDS = bindparam("owner_ids", expanding=True)
+_OWNER_IDS: BindParameter[Any] = bindparam("owner_ids", expanding=True)
 
 
 @dataclass(frozen=True)
@@ -268,7 +268,7 @@ class NestedConnection:
 
         return load
 
-    @lru_cache(maxsize=64)
+    @lru_cache(maxsize=64)  # noqa: B019 - every NestedConnection is a module constant: nothing to leak
     def _first_pages_statement(self, size: int, extra: Any, dialect: str) -> Select:
         """The first `size` (+1, to tell whether there is more) items of every owner in the
         `owner_ids` parameter, in one statement of rows (owner id, item, its sort values), by owner
@@ -304,7 +304,7 @@ class NestedConnection:
         return (select(owners.c.owner_id, self.model, *sorts).select_from(owners).join(first, true())
                 .join(self.model, self.model.id == first.c.item_id)
                 .order_by(owners.c.owner_id, *(sort.desc() if descending else sort.asc()
-                                               for sort, (_, descending) in zip(sorts, self.order))))
+                                               for sort, (_, descending) in zip(sorts, self.order, strict=True))))
 
     def _counts(self, ctx):
         async def load(keys: list[tuple[Any, Any]]) -> list[int]:
@@ -319,7 +319,7 @@ class NestedConnection:
 
         return load
 
-    @lru_cache(maxsize=64)
+    @lru_cache(maxsize=64)  # noqa: B019 - as above
     def _counts_statement(self, extra: Any) -> Select:
         pairs = self.pairs(_OWNER_IDS, extra).subquery()
         return select(pairs.c.owner_id, func.count()).group_by(pairs.c.owner_id)

@@ -100,8 +100,7 @@ def _plain_node_class(graphql_type: GraphQLObjectType) -> type[relay.Node] | Non
     origin = getattr(definition, "origin", None)
     if not (isinstance(origin, type) and issubclass(origin, relay.Node) and "id" in graphql_type.fields):
         return None
-    if (origin.resolve_id.__func__ is not relay.Node.resolve_id.__func__
-            or origin.resolve_typename.__func__ is not relay.Node.resolve_typename.__func__):
+    if any(getattr(origin, name).__func__ is not getattr(relay.Node, name).__func__ for name in ("resolve_id", "resolve_typename")):
         return None
     return origin
 

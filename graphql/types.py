@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from strawberry import relay
@@ -30,7 +30,7 @@ def node_resolver(model, permission: str = "crm.read"):
 
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
         info.context.require(permission)
-        ids = []
+        ids: list[uuid.UUID | None] = []
         for raw in node_ids:
             try:
                 ids.append(uuid.UUID(raw))
@@ -111,7 +111,7 @@ class Account(relay.Node):
     @classmethod
     def from_row(cls, row: models.Account) -> "Account":
         return cls(id=str(row.id), name=row.name, name_kana=row.name_kana, domain=row.domain, industry=row.industry,
-                   employee_count=row.employee_count, lifecycle_stage=row.lifecycle_stage, custom_fields=row.custom_fields or {},
+                   employee_count=row.employee_count, lifecycle_stage=row.lifecycle_stage, custom_fields=cast(JSON, row.custom_fields or {}),
                    created_at=row.created_at, updated_at=row.updated_at, deleted_at=row.deleted_at, _row=row)
 
     resolve_nodes = node_resolver(models.Account)
@@ -211,7 +211,7 @@ class Contact(relay.Node):
 
     @strawberry.field
     async def primary_email(self, info: Info) -> str | None:
-        return next((e.address for e in await self.emails(info) if e.is_primary), None)
+        return next((e.address for e in await self.emails(info) if e.is_primary), None)  # type: ignore[misc, arg-type]  # strawberry types a decorated method as its StrawberryField
 
     @strawberry.field
     async def phones(self, info: Info) -> list[Phone]:
@@ -255,7 +255,7 @@ class Contact(relay.Node):
         async with runtime.unit_of_work(info.context.viewer.user_id) as uow:
             sections = await runtime.plugins.call("enishi_subject_collect", uow=uow, subject=DataSubject(self._row.id))
             await uow.emit("contact.personal_data_read", "contact", self._row.id, {"purpose": "compliance_review"})
-        return {plugin: section for plugin, section in sections if section}
+        return cast(JSON, {plugin: section for plugin, section in sections if section})
 
 
 @strawberry.enum(description="What an existing contact shares with the one written: an email, or (weaker) a phone.")
@@ -275,7 +275,7 @@ class PossibleDuplicate:
         """The service's `DuplicateMatch`es, less any contact deleted since (not one to merge into)."""
         rows = await loaders.load_rows(info.context, models.Contact, [match.contact_id for match in matches])
         return [cls(contact=Contact.from_row(row), matched_on=DuplicateReason(match.matched_on))
-                for match, row in zip(matches, rows) if row is not None and row.deleted_at is None]
+                for match, row in zip(matches, rows, strict=True) if row is not None and row.deleted_at is None]
 
 
 @strawberry.type(description="One entry of the timeline.")
@@ -377,6 +377,6 @@ class ContactImport(relay.Node):
     def from_row(cls, r: models.ImportJob) -> "ContactImport":
         return cls(id=str(r.id), status=r.status, filename=r.filename, encoding=r.encoding, total_rows=r.total_rows,
                    processed_rows=r.processed_rows, created_count=r.created_count, duplicate_count=r.duplicate_count,
-                   error_count=r.error_count, errors=list(r.errors or []), created_at=r.created_at, finished_at=r.finished_at)
+                   error_count=r.error_count, errors=cast(JSON, list(r.errors or [])), created_at=r.created_at, finished_at=r.finished_at)
 
     resolve_nodes = node_resolver(models.ImportJob, "crm.import")

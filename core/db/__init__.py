@@ -187,6 +187,7 @@ async def checkpoint(engine: AsyncEngine) -> bool:
         # On the driver's connection: SQLAlchemy would open a transaction, and a checkpoint inside
         # one cannot truncate the log.
         raw = (await connection.get_raw_connection()).driver_connection
+        assert raw is not None  # a connection just checked out of the pool is live
         cursor = await raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         busy, _, _ = await cursor.fetchone()
     return not busy
@@ -217,12 +218,14 @@ def unique_violation(error: IntegrityError) -> UniqueViolation | None:
     SQLite names the columns in its message ("UNIQUE constraint failed: t.a, t.b"); PostgreSQL
     names the constraint, which the shared naming convention (`uq_<table>_<columns>`,
     `pk_<table>`) lets us find in the metadata."""
+    if error.orig is None:  # raised by SQLAlchemy itself, not by the database
+        return None
     if (match := _SQLITE_UNIQUE.match(str(error.orig.args[0] if error.orig.args else ""))) is not None:
         qualified = [part.strip().split(".", 1) for part in match.group(1).split(",")]
         return UniqueViolation(qualified[0][0], tuple(column for _, column in qualified))
     if getattr(error.orig, "pgcode", None) != _PG_UNIQUE_VIOLATION:
         return None
-    name = getattr(error.orig.__cause__, "constraint_name", None)
+    name = getattr(error.orig.__cause__, "constraint_name", "")
     return _constraints_by_name().get(name) or UniqueViolation(getattr(error.orig.__cause__, "table_name", None) or "", ())
 
 

@@ -123,7 +123,7 @@ async def destroy_account(uow: UnitOfWork, account_id: uuid.UUID) -> uuid.UUID:
         raise InputError(UserError("id", "has child accounts; move or destroy them first", "HAS_CHILDREN"))
     await uow.emit("account.destroyed", "account", account.id)
     await uow.session.execute(
-        Account.__table__.update().where(Account.merged_into_id == account.id).values(merged_into_id=None)
+        Account.__table__.update().where(Account.merged_into_id == account.id).values(merged_into_id=None)  # type: ignore[attr-defined]  # SQLAlchemy types a model's __table__ as a FromClause; it is its Table
     )
     await uow.session.execute(delete(Account).where(Account.id == account.id))
     return account.id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, TypeVar
+from typing import Any, Literal, Protocol, TypeVar, overload
 
 from sqlalchemy import select, text
 
@@ -13,6 +13,13 @@ from ..models import User
 from ..unit_of_work import UnitOfWork
 
 T = TypeVar("T")
+
+
+class _Identified(Protocol):
+    id: Any
+
+
+Record = TypeVar("Record", bound=_Identified)
 MAX_CUSTOM_FIELDS_BYTES = 16_384
 
 
@@ -25,20 +32,27 @@ class Checker:
     def fail(self, field: str, message: str, code: str) -> None:
         self.errors.append(UserError(field, message, code))
 
+    @overload
+    def text(self, data: dict, field: str, *, max_length: int, required: Literal[True]) -> str: ...
+    @overload
+    def text(self, data: dict, field: str, *, max_length: int, required: bool = False) -> str | None: ...
     def text(self, data: dict, field: str, *, max_length: int, required: bool = False) -> str | None:
+        """The trimmed text, or None when absent or refused; a required field refused is "" (as
+        falsy), never used: `done()` raises first."""
+        refused = "" if required else None
         value = data.get(field)
         if value is None:
             if required:
                 self.fail(field, "is required", "REQUIRED")
-            return None
+            return refused
         value = value.strip()
         if "\x00" in value:
             self.fail(field, "must not contain NUL characters", "INVALID_CHARACTERS")
-            return None
+            return refused
         if not value:
             if required:
                 self.fail(field, "must not be blank", "REQUIRED")
-            return None
+            return refused
         if len(value) > max_length:
             self.fail(field, f"must be at most {max_length} characters", "TOO_LONG")
         return value
@@ -73,7 +87,7 @@ class Checker:
             raise InputError(self.errors)
 
 
-async def load_for_update(uow: UnitOfWork, model: type[T], id: uuid.UUID, *, field: str = "id", include_deleted: bool = False) -> T:
+async def load_for_update(uow: UnitOfWork, model: type[Record], id: uuid.UUID, *, field: str = "id", include_deleted: bool = False) -> Record:
     """The row, locked for this transaction (FOR UPDATE on PostgreSQL; on SQLite the writer
     transaction already holds the database's write lock)."""
     row = (await uow.session.execute(select(model).where(model.id == id).with_for_update())).scalar_one_or_none()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 
 from .. import crypto
 from ..crypto import grams
@@ -13,6 +13,7 @@ from ..errors import InputError, UserError
 from ..models import Account, Contact, ContactAccount, ContactEmail, ContactPhone, ContactSearchToken, SubjectKey
 from ..normalize import InvalidPhoneNumber, is_valid_email, nfkc, normalize_email, normalize_phone, search_key
 from ..unit_of_work import UnitOfWork
+from ..sealing import Sealed
 from .common import Checker, changed_fields, check_user, load_for_update, restore, soft_delete
 
 NAME_FIELDS = ("family_name", "given_name", "family_name_kana", "given_name_kana")
@@ -23,7 +24,8 @@ MAX_ACCOUNTS = 50
 # What makes a live contact a possible duplicate of a person being written, strongest first: one
 # of their emails (the importer skips such a row), or one of their phones (weaker: colleagues
 # share a switchboard number). Each field is matched by its blind index, normalised as stored.
-DUPLICATE_RULE = (("email", ContactEmail, ContactEmail.address), ("phone", ContactPhone, ContactPhone.e164))
+DUPLICATE_RULE: tuple[tuple[str, type[ContactEmail | ContactPhone], Sealed], ...] = (
+    ("email", ContactEmail, ContactEmail.address), ("phone", ContactPhone, ContactPhone.e164))
 MAX_POSSIBLE_DUPLICATES = 20
 
 
@@ -141,11 +143,12 @@ async def write_search_tokens(uow: UnitOfWork, tokens_by_contact: dict, *, new: 
     """Store the search tokens of the given contacts (already flushed), replacing what they had
     unless they are `new`. Core executemany: some sixty tiny rows per person need no ORM."""
     connection = await uow.session.connection()
+    table: Table = ContactSearchToken.__table__  # type: ignore[assignment]  # typed FromClause by SQLAlchemy; a Table
     if not new:
-        await connection.execute(delete(ContactSearchToken.__table__).where(ContactSearchToken.contact_id.in_(list(tokens_by_contact))))
+        await connection.execute(delete(table).where(ContactSearchToken.contact_id.in_(list(tokens_by_contact))))
     rows = [{"contact_id": contact_id, "token": token} for contact_id, tokens in tokens_by_contact.items() for token in tokens]
     if rows:
-        await connection.execute(ContactSearchToken.__table__.insert(), rows)
+        await connection.execute(table.insert(), rows)
 
 
 def _primary_first(items: list[dict]) -> list[dict]:
@@ -267,7 +270,8 @@ async def find_possible_duplicates(session, emails=(), phones=(), *, exclude: uu
     blind index under every KEK of the ring, so a key rotation midway misses nothing."""
     ring = crypto.installed()
     matches: list[DuplicateMatch] = []
-    for (matched_on, model, field), values in zip(DUPLICATE_RULE, (emails, phones)):
+    for (matched_on, model, field), values in zip(DUPLICATE_RULE, (emails, phones), strict=True):
+        assert field.index is not None  # the rule's fields are indexed
         by_index = {index: key for key in {field.index(value) for value in values} if key for index in ring.blind_indexes(key)}
         if not by_index:
             continue
@@ -325,9 +329,9 @@ async def create_contacts(uow: UnitOfWork, items: list[dict]) -> list[Contact | 
         results.append(contact)
     await uow.session.flush()
     await write_search_tokens(uow, tokens, new=True)
-    for contact in results:
-        if isinstance(contact, Contact):
-            await uow.emit("contact.created", "contact", contact.id)
+    for result in results:
+        if isinstance(result, Contact):
+            await uow.emit("contact.created", "contact", result.id)
     return results
 
 
@@ -361,6 +365,6 @@ async def destroy_contact(uow: UnitOfWork, contact_id: uuid.UUID) -> uuid.UUID:
     `contact.destroyed` first. Data-subject erasure is the privacy plugin's job, not this."""
     contact = await load_for_update(uow, Contact, contact_id, include_deleted=True)
     await uow.emit("contact.destroyed", "contact", contact.id)
-    await uow.session.execute(Contact.__table__.update().where(Contact.merged_into_id == contact.id).values(merged_into_id=None))
+    await uow.session.execute(Contact.__table__.update().where(Contact.merged_into_id == contact.id).values(merged_into_id=None))  # type: ignore[attr-defined]  # SQLAlchemy types a model's __table__ as a FromClause; it is its Table
     await uow.session.execute(delete(Contact).where(Contact.id == contact.id))
     return contact.id

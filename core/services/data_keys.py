@@ -3,6 +3,8 @@ key tables made with `DataKey`), destroyed on erasure (crypto-shredding) and re-
 key-encryption key changes."""
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import contains_eager
 
@@ -28,7 +30,7 @@ async def shred_records(uow: UnitOfWork, key_column, record_ids) -> int:
     key_model = key_column.class_
     result = await uow.session.execute(update(key_model).where(key_column.in_(record_ids), key_model.wrapped_key.is_not(None))
                                        .values(wrapped_key=None, destroyed_at=uow.clock.now()))
-    return result.rowcount
+    return result.rowcount  # type: ignore[attr-defined]  # SQLAlchemy types a DML statement's result as Result, not CursorResult
 
 
 async def rotate_keys(runtime, batch: int = 200) -> tuple[int, int]:
@@ -47,7 +49,7 @@ def _record_key_models(runtime) -> list:
     """The key tables of the installed plugins (a table's name starts with its plugin's)."""
     owners = {info.name for info in runtime.plugins.installed()}
     return sorted((mapper.class_ for mapper in Base.registry.mappers if issubclass(mapper.class_, DataKey)
-                   and mapper.class_ is not SubjectKey and mapper.class_.__tablename__.split("_", 1)[0] in owners),
+                   and mapper.class_ is not SubjectKey and mapper.tables[0].name.split("_", 1)[0] in owners),
                   key=lambda model: model.__tablename__)
 
 
@@ -72,10 +74,11 @@ async def _rotate_record_keys(runtime, key_model, batch: int) -> int:
 async def _rotate_subject_keys(runtime, batch: int) -> int:
     ring = crypto.installed()
     rotated = 0
+    key_relationship: Any = Contact.key  # on the class, the relationship (Sealable types `key` for rows)
     while True:
         async with runtime.unit_of_work() as uow:
             contacts = (await uow.session.execute(
-                select(Contact).join(Contact.key).options(contains_eager(Contact.key)).where(_stale(SubjectKey))
+                select(Contact).join(key_relationship).options(contains_eager(key_relationship)).where(_stale(SubjectKey))
                 .limit(batch).with_for_update())).scalars().all()
             for contact in contacts:
                 data_key = contact.data_key()

@@ -99,10 +99,10 @@ def _split_name(full: str) -> tuple[str | None, str | None]:
 
 
 def _contact_data(columns: list[str | None], row: list[str]) -> tuple[dict, str | None]:
-    values = {field: cell.strip() for field, cell in zip(columns, row) if field and cell.strip()}
-    if "name" in values and not ({"family_name", "given_name"} & set(values)):
-        values["family_name"], values["given_name"] = _split_name(values["name"])
-    data = {key: values.get(key) for key in ("family_name", "given_name", "family_name_kana", "given_name_kana", "job_title", "department")}
+    values: dict[str, str | None] = {field: cell.strip() for field, cell in zip(columns, row, strict=False) if field and cell.strip()}
+    if (name := values.get("name")) and not ({"family_name", "given_name"} & set(values)):
+        values["family_name"], values["given_name"] = _split_name(name)
+    data: dict[str, object] = {key: values.get(key) for key in ("family_name", "given_name", "family_name_kana", "given_name_kana", "job_title", "department")}
     if values.get("email"):
         data["emails"] = [{"address": values["email"], "primary": True}]
     if values.get("phone"):
@@ -191,7 +191,7 @@ async def _import_rows(uow: UnitOfWork, job: ImportJob, rows: list[tuple[int, tu
                     in_round.add(email)
                 fresh.append((number, data, company, email))
         results = await create_contacts(uow, [data for _, data, _, _ in fresh])
-        for (number, _, company, email), result in zip(fresh, results):
+        for (number, _, company, email), result in zip(fresh, results, strict=True):
             if isinstance(result, InputError):
                 problems.append((number, result.errors))
                 continue

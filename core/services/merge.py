@@ -78,7 +78,7 @@ async def _move_links(uow: UnitOfWork, model, owner_col: str, other_col: str, su
     for merged_id in merged_ids:
         moving = and_(owner == merged_id, other.not_in(already))
         moved += (await uow.session.execute(update(model).where(moving).values({owner_col: survivor_id})
-                                            .execution_options(synchronize_session=False))).rowcount
+                                            .execution_options(synchronize_session=False))).rowcount  # type: ignore[attr-defined]  # SQLAlchemy types a DML statement's result as Result, not CursorResult
         await uow.session.execute(delete(model).where(owner == merged_id).execution_options(synchronize_session=False))
     return moved
 
@@ -152,7 +152,7 @@ async def merge_contacts(uow: UnitOfWork, survivor_id: uuid.UUID, merged_ids: li
             rows = (await uow.session.execute(select(model).where(model.contact_id == survivor.id).order_by(
                 model.is_primary.desc(), model.position))).scalars().all()
             for position, row in enumerate(rows):
-                row.is_primary, row.position = position == 0, position
+                row.is_primary, row.position = position == 0, position  # type: ignore[attr-defined]  # select() of either model is typed as their base
         _fill_blanks(survivor, merged, (*NAME_FIELDS, "job_title", "department", "owner_id"))
         seal_names(survivor, {})
         await uow.session.flush()
@@ -185,9 +185,8 @@ async def contact_duplicates(session, limit: int = 100) -> list[DuplicateGroup]:
     found by their blind indexes."""
     live = select(Contact.id).where(Contact.deleted_at.is_(None))
     groups: list[DuplicateGroup] = []
-    for reason, model, key in (("email", ContactEmail, ContactEmail.address_index), ("phone", ContactPhone, ContactPhone.e164_index),
-                               ("name", Contact, Contact.name_index)):
-        owner = model.contact_id if model is not Contact else model.id
+    for reason, owner, key in (("email", ContactEmail.contact_id, ContactEmail.address_index),
+                               ("phone", ContactPhone.contact_id, ContactPhone.e164_index), ("name", Contact.id, Contact.name_index)):
         rows = await session.execute(
             select(key, owner).where(owner.in_(live), key.in_(
                 select(key).where(owner.in_(live), key.is_not(None)).group_by(key).having(func.count(func.distinct(owner)) > 1)

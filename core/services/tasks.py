@@ -25,9 +25,8 @@ async def _check_task_input(uow: UnitOfWork, data: dict, *, creating: bool) -> d
         await check_user(uow, check, data, "assignee_id")
         values["assignee_id"] = data["assignee_id"]
     for field, model in (("contact_id", Contact), ("account_id", Account)):
-        if data.get(field) is not None:
-            if not await live_ids(uow, model, [data[field]]):
-                check.fail(field, "no such record", "NOT_FOUND")
+        if data.get(field) is not None and not await live_ids(uow, model, [data[field]]):
+            check.fail(field, "no such record", "NOT_FOUND")
         if field in data:
             values[field] = data[field]
     check.done()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select, update
 
+from ..clock import SimulatedClock
 from ..errors import InputError, UserError
 from ..models import JobRun, OutboxEvent, TestClock
 from ..unit_of_work import UnitOfWork
@@ -79,7 +80,8 @@ async def delete_test_clock(uow: UnitOfWork, clock_id: uuid.UUID) -> uuid.UUID:
     _refuse_in_production(uow)
     await load_for_update(uow, TestClock, clock_id)
     await uow.session.execute(delete(TestClock).where(TestClock.id == clock_id))
-    real_now = uow.runtime.clock.base.now()
+    clock = uow.runtime.clock  # outside production (refused above): a SimulatedClock over the real one
+    real_now = clock.base.now() if isinstance(clock, SimulatedClock) else clock.now()
     await uow.session.execute(update(JobRun).where(JobRun.started_at > real_now).values(started_at=None)
                               .execution_options(synchronize_session=False))
     await uow.session.execute(update(OutboxEvent).where(OutboxEvent.delivered_at.is_(None), OutboxEvent.lease_until > real_now)

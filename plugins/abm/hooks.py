@@ -160,5 +160,5 @@ async def enishi_demo_data(uow, rng, account_ids, contact_ids):
                        for name, kind in (("購買部", "purchasing"), ("技術部", "engineering"))]
         people = (await uow.session.execute(select(ContactAccount.contact_id).where(ContactAccount.account_id == account_id)
                                             .order_by(ContactAccount.contact_id))).scalars().all()
-        for contact_id, role in zip(people, ("decision_maker", "champion", "influencer", "end_user")):
+        for contact_id, role in zip(people, ("decision_maker", "champion", "influencer", "end_user"), strict=False):
             await service.assign_role(uow, account_id, contact_id, {"role": role, "department_id": rng.choice(departments).id})

@@ -15,6 +15,7 @@ import operator
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import delete, or_, select
 
@@ -73,7 +74,7 @@ def _fail(field_name: str, message: str, code: str) -> InputError:
 
 async def get_config(session) -> dict:
     row = await session.get(AbmConfig, "default")
-    config = copy.deepcopy(DEFAULT_CONFIG)
+    config: dict[str, Any] = copy.deepcopy(DEFAULT_CONFIG)
     if row is not None:
         for key, value in row.values.items():
             config[key] = {**config[key], **value} if isinstance(config[key], dict) else value
@@ -244,7 +245,7 @@ async def set_target(uow: UnitOfWork, account_id: uuid.UUID, data: dict) -> AbmT
     target = (await uow.session.execute(select(AbmTargetAccount).where(AbmTargetAccount.account_id == account_id)
                                         .with_for_update())).scalar_one_or_none()
     created = target is None
-    if created:
+    if target is None:
         target = AbmTargetAccount(account_id=account_id, created_at=uow.clock.now(), stage="target", score=0.0, raw=0.0)
         uow.session.add(target)
     target.icp_score = icp_score(account, config["icp_rules"])
@@ -262,7 +263,7 @@ async def set_target(uow: UnitOfWork, account_id: uuid.UUID, data: dict) -> AbmT
 
 
 async def untarget(uow: UnitOfWork, account_id: uuid.UUID) -> uuid.UUID:
-    removed = (await uow.session.execute(delete(AbmTargetAccount).where(AbmTargetAccount.account_id == account_id))).rowcount
+    removed = (await uow.session.execute(delete(AbmTargetAccount).where(AbmTargetAccount.account_id == account_id))).rowcount  # type: ignore[attr-defined]  # SQLAlchemy types a DML statement's result as Result, not CursorResult
     if not removed:
         raise _fail("accountId", "is not a target account", "NOT_TARGETED")
     await uow.emit("abm.account_untargeted", "account", account_id)
@@ -544,7 +545,7 @@ async def create_coverage_tasks(uow: UnitOfWork, account_id) -> list:
     target = (await uow.session.execute(select(AbmTargetAccount).where(AbmTargetAccount.account_id == account_id))).scalar_one_or_none()
     if target is None:
         raise _fail("accountId", "is not a target account", "NOT_TARGETED")
-    account = await uow.session.get(Account, account_id)
+    account = await uow.session.get_one(Account, account_id)  # a target account's account exists
     missing = (await coverage(uow.session, target, await get_config(uow.session))).missing
     return [await create_task(uow, {"title": f"Find the {role.replace('_', ' ')} at {account.name}", "account_id": account_id,
                                     "assignee_id": target.owner_id or uow.actor_id}) for role in missing]

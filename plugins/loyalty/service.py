@@ -227,6 +227,7 @@ def expiry_for(program: LoyaltyProgram, earned_at: dt.datetime, zone) -> dt.date
     if program.expiry_mode == "never":
         return None
     if program.expiry_mode == "days":
+        assert program.expiry_days is not None  # required with this mode (create_program)
         return earned_at + dt.timedelta(days=program.expiry_days)
     local = earned_at.astimezone(zone)
     if program.expiry_mode == "end_of_month":
@@ -240,7 +241,7 @@ async def _add_lot(uow: UnitOfWork, member: LoyaltyMember, entry: LoyaltyEntry |
                    unlocks_at=None, purchase_id=None, earned_at: dt.datetime | None = None) -> LoyaltyLot:
     """New points, dated `earned_at` (a purchase's time; by default now): their expiry counts from
     it. An active lot first pays off any debt a refund left behind."""
-    program = await uow.session.get(LoyaltyProgram, member.program_id)
+    program = await uow.session.get_one(LoyaltyProgram, member.program_id)
     earned_at = earned_at or uow.clock.now()
     lot = LoyaltyLot(member_id=member.id, entry_id=entry.id if entry else None, purchase_id=purchase_id, amount=amount,
                      remaining=amount, earned_at=earned_at, unlocks_at=unlocks_at, status=status,
@@ -425,7 +426,7 @@ async def record_purchase(uow: UnitOfWork, member_id: uuid.UUID, order_ref: str,
     uow.session.add(purchase)
     await uow.session.flush()
     entry = lot = None
-    program = await uow.session.get(LoyaltyProgram, member.program_id)
+    program = await uow.session.get_one(LoyaltyProgram, member.program_id)
     unlocks_at = when + dt.timedelta(days=program.lock_days) if program.lock_days else None
     locked = unlocks_at is not None and unlocks_at > uow.clock.now()  # a back-dated order's window may be over already
     if points and locked:
@@ -488,7 +489,7 @@ async def redeem(uow: UnitOfWork, member_id: uuid.UUID, reward_id: uuid.UUID, *,
         if taken >= reward.per_member_limit:
             raise _fail("rewardId", "the member has reached this reward's limit", "LIMIT_REACHED")
     if reward.min_tier_id is not None:
-        required = await uow.session.get(LoyaltyTier, reward.min_tier_id)
+        required = await uow.session.get_one(LoyaltyTier, reward.min_tier_id)
         current = await uow.session.get(LoyaltyTier, member.tier_id) if member.tier_id else None
         if current is None or current.threshold < required.threshold:
             raise _fail("rewardId", f"needs tier {required.name} or higher", "TIER_TOO_LOW")
@@ -548,6 +549,7 @@ def _period_start(now: dt.datetime, period: str, zone) -> dt.datetime:
 async def _within_limit(uow: UnitOfWork, rule: LoyaltyRule, member: LoyaltyMember) -> bool:
     if rule.limit_count is None:
         return True
+    assert rule.limit_period is not None  # a limit comes with its period (create_rule)
     since = _period_start(uow.clock.now(), rule.limit_period, uow.settings.zone)
     awarded = (await uow.session.execute(select(func.count()).where(
         LoyaltyRuleAward.rule_id == rule.id, LoyaltyRuleAward.member_id == member.id, LoyaltyRuleAward.awarded_at >= since))).scalar_one()
@@ -595,7 +597,7 @@ async def _evaluate_tier(uow: UnitOfWork, member: LoyaltyMember, *, review: bool
     qualified = [t for t in tiers if t.threshold <= earned]
     target = qualified[-1] if qualified else None
     current = next((t for t in tiers if t.id == member.tier_id), None)
-    program = await uow.session.get(LoyaltyProgram, member.program_id)
+    program = await uow.session.get_one(LoyaltyProgram, member.program_id)
     current_threshold = current.threshold if current else -1
     target_threshold = target.threshold if target else -1
     if target_threshold < current_threshold and not (program.downgrade_mode == "automatic" or

@@ -161,6 +161,7 @@ async def submit(uow: UnitOfWork, data: dict) -> PrivacyRequest:
     if data.get("type") is None:  # an unknown type was reported as INVALID_CHOICE already
         check.fail("type", "is required", "REQUIRED")
     check.done()
+    assert request_type is not None  # refused above when missing
     indexes = blind_indexes(normalize_email(address))
     now = uow.clock.now()
     recent = (await uow.session.execute(select(func.count()).select_from(PrivacyRequest).where(
@@ -195,6 +196,7 @@ async def confirm(runtime, request_id, code: str) -> PrivacyRequest:
         verified, error = await verify(uow, request_id, code)
     if error is not None:
         raise InputError(error)
+    assert verified is not None  # verify() returns the request or the error
     if verified.status == "approved":
         await execute(runtime, verified.id)
     return verified
@@ -224,7 +226,7 @@ async def verify(uow: UnitOfWork, request_id, code: str) -> tuple[PrivacyRequest
         return None, invalid
     if request.code_attempts >= MAX_CODE_ATTEMPTS:
         return None, UserError("code", "too many wrong codes; submit the request again", "TOO_MANY_ATTEMPTS")
-    if uow.clock.now() >= request.code_expires_at:
+    if request.code_expires_at is None or uow.clock.now() >= request.code_expires_at:
         return None, UserError("code", "the code has expired; submit the request again", "CODE_EXPIRED")
     if request.contact_id is None or not secrets.compare_digest(token_hash(f"{request.id}:{code}"), request.code_hash):
         request.code_attempts += 1
@@ -264,9 +266,10 @@ async def create(uow: UnitOfWork, data: dict) -> PrivacyRequest:
     if contact is None or contact.deleted_at is not None:
         check.fail("contactId", "no such contact", "NOT_FOUND")
     check.done()
-    request = _new_request(uow, request_type, regime, received_at, status="received", channel=channel, contact_id=contact.id)
+    assert request_type is not None and channel is not None  # refused above when missing
+    request = _new_request(uow, request_type, regime, received_at, status="received", channel=channel, contact_id=data["contact_id"])
     await uow.session.flush()
-    request.details = await _encrypt_details(uow, contact.id, {"details": details, "verification_note": note})
+    request.details = await _encrypt_details(uow, data["contact_id"], {"details": details, "verification_note": note})
     await _transition(uow, request, "received", f"taken by an agent ({channel})")
     await _accept(uow, request, "identity verified by the agent")
     return request
@@ -422,7 +425,8 @@ async def _run_one(runtime, request_id, planned: PrivacyRequestRun, actor_id) ->
             result = await runtime.plugins.call_one(impl, uow=uow, subject=await _subject(uow, request.contact_id))
             if run.action == "collect":
                 if result:
-                    key = await subject_key(uow, request.contact_id)
+                    if (key := await subject_key(uow, request.contact_id)) is None:
+                        raise LookupError("the subject's key was destroyed")
                     run.section = encrypt(key, json.dumps(result, ensure_ascii=False, default=str), b"privacy-section")
             else:
                 affected = dict(run.affected or {})
@@ -430,7 +434,7 @@ async def _run_one(runtime, request_id, planned: PrivacyRequestRun, actor_id) ->
                     affected[name] = affected.get(name, 0) + count
                 run.affected, run.retained = affected, list(result.retained)
             run.status, run.attempts, run.error, run.finished_at = "done", run.attempts + 1, None, uow.clock.now()
-    except Exception as exc:  # one plugin's failure is recorded and retried, never lost
+    except Exception as exc:  # noqa: BLE001 - one plugin's failure is recorded and retried, never lost
         log.error("data-subject request part failed", extra={"request": str(request_id), "plugin": planned.plugin,
                                                               "error": type(exc).__name__})
         async with runtime.unit_of_work(actor_id) as uow:
@@ -471,7 +475,7 @@ async def _finish(uow: UnitOfWork, request: PrivacyRequest) -> None:
                       "kept under legal hold: " + "; ".join(f"{k['entity']} ({k['basis']})" for k in kept) if kept else None)
 
 
-EMPTY = (None, "", {}, [])
+EMPTY: tuple[object, ...] = (None, "", {}, [])
 
 
 async def leftovers(uow: UnitOfWork, contact_id) -> dict[str, int]:
@@ -483,7 +487,7 @@ async def leftovers(uow: UnitOfWork, contact_id) -> dict[str, int]:
     declared: dict[str, list[str]] = {}
     for _, field in uow.runtime.plugins.contributions("enishi_personal_data"):
         declared.setdefault(field.entity, []).append(field.field)
-    sealable = {mapper.local_table.name: mapper.class_ for mapper in Base.registry.mappers if issubclass(mapper.class_, Sealable)}
+    sealable = {mapper.local_table.name: mapper.class_ for mapper in Base.registry.mappers if issubclass(mapper.class_, Sealable)}  # type: ignore[attr-defined]  # a mapper's local_table is typed FromClause; ours are Tables
     found = {}
     for table in Base.metadata.sorted_tables:
         links = [c for c in table.columns if any(fk.target_fullname == "core_contact.id" for fk in c.foreign_keys)]
@@ -558,11 +562,12 @@ async def finish_held_erasures(runtime) -> int:
 
 
 async def _prepare_exports(uow: UnitOfWork, request: PrivacyRequest, runs) -> None:
-    key = await subject_key(uow, request.contact_id)
+    if (key := await subject_key(uow, request.contact_id)) is None:
+        raise LookupError("the subject's key was destroyed")
     sections = {r.plugin: json.loads(decrypt(key, r.section, b"privacy-section")) if r.section else None for r in runs}
     recipients = (await uow.session.execute(select(PrivacyProvision.recipient).where(
         PrivacyProvision.contact_id == request.contact_id))).scalars().all()
-    doc = export.document(request, sections, uow.runtime.plugins.contributions("enishi_personal_data"), recipients, uow.clock.now())
+    doc = export.document(request, sections, uow.runtime.plugins.contributions("enishi_personal_data"), list(recipients), uow.clock.now())
     for fmt, content in (("json", export.to_json(doc)), ("zip", export.to_csv_zip(doc))):
         uow.session.add(PrivacyExport(request_id=request.id, format=fmt, size=len(content), created_at=uow.clock.now(),
                                       content=encrypt(key, content, f"privacy-export:{request.id}".encode())))
@@ -595,8 +600,8 @@ async def download(uow: UnitOfWork, token: str) -> tuple[str, bytes] | None:
         return None
     fmt, content, request_id = row.format, row.content, row.request_id
     won = (await uow.session.execute(update(PrivacyExport).where(PrivacyExport.id == row.id, PrivacyExport.downloaded_at.is_(None))
-                                     .values(downloaded_at=now, content=None).execution_options(synchronize_session=False))).rowcount
-    request = await uow.session.get(PrivacyRequest, request_id)
+                                     .values(downloaded_at=now, content=None).execution_options(synchronize_session=False))).rowcount  # type: ignore[attr-defined]  # SQLAlchemy types a DML statement's result as Result, not CursorResult
+    request = await uow.session.get_one(PrivacyRequest, request_id)
     key = await subject_key(uow, request.contact_id)
     if not won or key is None:
         return None
@@ -647,4 +652,4 @@ async def record_provision(uow: UnitOfWork, contact_ids, recipient: str, purpose
 async def erase_exports(uow: UnitOfWork, contact_id) -> int:
     requests = select(PrivacyRequest.id).where(PrivacyRequest.contact_id == contact_id)
     return (await uow.session.execute(update(PrivacyExport).where(PrivacyExport.request_id.in_(requests), PrivacyExport.content.is_not(None))
-                                      .values(content=None).execution_options(synchronize_session=False))).rowcount
+                                      .values(content=None).execution_options(synchronize_session=False))).rowcount  # type: ignore[attr-defined]  # SQLAlchemy types a DML statement's result as Result, not CursorResult

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from sqlalchemy import select
@@ -198,13 +198,14 @@ class DataSubjectRequest(relay.Node):
     @strawberry.field(description="What the subject asked (corrections, the verification note); decrypted for the officer.")
     async def details(self, info: Info) -> JSON:
         async with info.context.runtime.unit_of_work(info.context.viewer.user_id) as uow:
-            return await requests.details_of(uow, self._row)
+            return cast(JSON, await requests.details_of(uow, self._row))
 
     @strawberry.field
     async def runs(self, info: Info) -> list[DataSubjectRequestRun]:
         rows = await REQUEST_RUNS.load(info.context, self._row.id)
-        return [DataSubjectRequestRun(plugin=r.plugin, action=r.action, status=r.status, attempts=r.attempts, affected=r.affected or {},
-                                      retained=r.retained or [], error=r.error, finished_at=r.finished_at) for r in rows]
+        return [DataSubjectRequestRun(plugin=r.plugin, action=r.action, status=r.status, attempts=r.attempts,
+                                      affected=cast(JSON, r.affected or {}), retained=cast(JSON, r.retained or []), error=r.error,
+                                      finished_at=r.finished_at) for r in rows]
 
     @strawberry.field
     async def history(self, info: Info) -> list[DataSubjectRequestEvent]:
@@ -340,7 +341,8 @@ class CreateDataSubjectRequestInput:
 class PlaceLegalHoldInput:
     contact_id: strawberry.ID
     record_id: strawberry.ID = strawberry.field(
-        description="The global id of a record of a type that erasure can hold back (`legalHoldTypes`: Activity, SupportTicket, …).")
+        description="The global id of a record of a type that erasure can hold back "
+                    "(`legalHoldTypes`: Activity, SupportTicket, …).")
     basis: str = strawberry.field(description="Why it must be kept, e.g. a statutory retention or a pending claim.")
     reference: str | None = None
     until: dt.date | None = None

@@ -81,7 +81,8 @@ SURVEY_PAGE = """<!doctype html><html lang="ja"><meta charset="utf-8"><meta name
 <title>ご意見をお聞かせください / How did we do?</title><body style="font-family:sans-serif;max-width:32em;margin:2em auto">
 {content}</body></html>"""
 SURVEY_FORM = """<h1>ご対応はいかがでしたか？ / How did we do?</h1><form method="post">
-<p>{choices}</p><p><label>ご意見（任意） / Comment (optional)<br><textarea name="comment" rows="4" cols="40"></textarea></label></p>
+<p>{choices}</p>
+<p><label>ご意見（任意） / Comment (optional)<br><textarea name="comment" rows="4" cols="40"></textarea></label></p>
 <p><button type="submit">送信 / Send</button></p></form>"""
 SURVEY_ANSWERS = {200: "ありがとうございました。 / Thank you for your answer.", 404: "このリンクは無効です。 / This link is not valid.",
                   409: "このアンケートには回答済みです。 / This survey was already answered.", 400: "1〜5を選んでください。 / Choose 1 to 5."}
@@ -115,7 +116,7 @@ async def _submit_csat(request: Request, is_form: bool) -> tuple[int, str | None
     try:
         raw = await request.body()  # BodyLimit bounds it
         body = {k: v[0] for k, v in parse_qs(raw.decode("utf-8")).items()} if is_form else json.loads(raw or b"{}")
-        rating, comment = int(body.get("rating")), body.get("comment")
+        rating, comment = int(body.get("rating", "")), body.get("comment")
     except (ValueError, TypeError, AttributeError):  # UnicodeDecodeError is a ValueError
         return 400, "BAD_REQUEST", 'send {"rating": 1..5}'
     try:

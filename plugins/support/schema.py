@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeAlias
 
 import strawberry
 from sqlalchemy import select
@@ -20,7 +20,6 @@ from enishi.plugin import (
 )
 
 from . import models as orm
-from .models import PRIORITIES, TIMERS
 from . import service
 
 ARTICLES = RowsByColumn(orm.SupportArticle, orm.SupportArticle.ticket_id, orm.SupportArticle.created_at)
@@ -42,7 +41,8 @@ class SupportArticle:
         return UserNode.from_row(row) if row else None
 
 
-SupportTimer = strawberry.type(service.Timer, name="SupportTimer")
+strawberry.type(service.Timer, name="SupportTimer")  # decorates the service's dataclass in place
+SupportTimer: TypeAlias = service.Timer
 
 
 @strawberry.type
@@ -148,7 +148,8 @@ class SupportKbArticle(relay.Node):
     resolve_nodes = node_resolver(orm.SupportKbArticle, "support.read")
 
 
-SupportMetricsRow = strawberry.type(service.MetricsRow, name="SupportMetricsRow")
+strawberry.type(service.MetricsRow, name="SupportMetricsRow")  # as SupportTimer
+SupportMetricsRow: TypeAlias = service.MetricsRow
 
 
 @strawberry.enum
@@ -366,8 +367,20 @@ class SupportWeekday(Enum):
     SUN = "sun"
 
 
-SupportPriority = strawberry.enum(Enum("SupportPriority", {p.upper(): p for p in PRIORITIES}), description="A ticket's priority.")
-SupportTimerKind = strawberry.enum(Enum("SupportTimerKind", {t.upper(): t for t in TIMERS}), description="An SLA timer.")
+@strawberry.enum(description="A ticket's priority.")
+class SupportPriority(Enum):  # models.PRIORITIES
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+@strawberry.enum(description="An SLA timer.")
+class SupportTimerKind(Enum):  # models.TIMERS
+    FIRST_REPLY = "first_reply"
+    NEXT_REPLY = "next_reply"
+    PERIODIC_UPDATE = "periodic_update"
+    RESOLUTION = "resolution"
 
 
 @strawberry.input(description="One opening span of a weekday, in the calendar's time zone.")

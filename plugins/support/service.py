@@ -9,6 +9,8 @@ import secrets
 import re
 import statistics
 from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holiday_rules
@@ -94,7 +96,7 @@ def _opening_hours(check: Checker, spans: list[dict]) -> dict:
             check.fail(f"weekly_hours.{i}.weekday", f"must be one of: {', '.join(WEEKDAYS)}", "INVALID_CHOICE")
             continue
         times = [span[edge] for edge in ("opens", "closes")]
-        for edge, value in zip(("opens", "closes"), times):
+        for edge, value in zip(("opens", "closes"), times, strict=True):
             if not HH_MM.match(value):
                 check.fail(f"weekly_hours.{i}.{edge}", "times are HH:MM, 00:00 to 23:59", "INVALID_TIME")
         if all(HH_MM.match(value) for value in times):
@@ -104,7 +106,7 @@ def _opening_hours(check: Checker, spans: list[dict]) -> dict:
                 weekly.setdefault(span["weekday"], []).append(times)
     for day, day_spans in weekly.items():
         day_spans.sort()
-        if any(later[0] < earlier[1] for earlier, later in zip(day_spans, day_spans[1:])):
+        if any(later[0] < earlier[1] for earlier, later in pairwise(day_spans)):
             check.fail("weekly_hours", f"spans on {day} overlap", "OVERLAPPING_HOURS")
     return {day: weekly[day] for day in WEEKDAYS if day in weekly}
 
@@ -281,7 +283,7 @@ async def update_settings(uow: UnitOfWork, data: dict) -> SupportSettings:
 def _matches(policy: SupportSlaPolicy, ticket: SupportTicket) -> bool:
     c = policy.conditions or {}
     return ((not c.get("priorities") or ticket.priority in c["priorities"])
-            and (not c.get("tags") or set(c["tags"]) & set(ticket.tags or []))
+            and (not c.get("tags") or bool(set(c["tags"]) & set(ticket.tags or [])))
             and (not c.get("group_ids") or str(ticket.group_id) in c["group_ids"])
             and (not c.get("account_ids") or str(ticket.account_id) in c["account_ids"]))
 
@@ -350,9 +352,8 @@ async def create_ticket(uow: UnitOfWork, data: dict, *, follow_up_of=None) -> Su
     subject = check.text(data, "subject", max_length=300, required=True)
     priority = check.choice(data, "priority", PRIORITIES) or "normal"
     requester_id = data.get("requester_id")
-    if requester_id is not None:
-        if not await live_ids(uow, Contact, [requester_id]):
-            check.fail("requesterId", "no such contact", "NOT_FOUND")
+    if requester_id is not None and not await live_ids(uow, Contact, [requester_id]):
+        check.fail("requesterId", "no such contact", "NOT_FOUND")
     if data.get("account_id") is not None and await uow.session.get(Account, data["account_id"]) is None:
         check.fail("accountId", "no such account", "NOT_FOUND")
     if data.get("group_id") is not None and await uow.session.get(SupportGroup, data["group_id"]) is None:
@@ -499,7 +500,7 @@ async def apply_macro(uow: UnitOfWork, ticket_id, macro_id) -> SupportTicket:
     if macro.reply:
         await reply(uow, ticket.id, macro.reply)
     tags = (set(ticket.tags or []) | set(macro.add_tags)) - set(macro.remove_tags)
-    data = {"tags": sorted(tags)}
+    data: dict[str, Any] = {"tags": sorted(tags)}
     if macro.priority:
         data["priority"] = macro.priority
     if macro.status:
@@ -549,6 +550,7 @@ async def _escalate_ticket(uow: UnitOfWork, ticket: SupportTicket, now: dt.datet
             if rule.percent is not None:
                 due = timer.elapsed_business_minutes >= timer.target_minutes * rule.percent / 100
             else:
+                assert rule.minutes_after_breach is not None  # a rule has one or the other (add_escalation_rule)
                 due = timer.breached_at is not None and now >= timer.breached_at + dt.timedelta(minutes=rule.minutes_after_breach)
             if not due:
                 continue
@@ -784,9 +786,9 @@ async def erase_requester(uow: UnitOfWork, contact_id, kept_ticket_ids=()) -> di
                               .values(status="cancelled").execution_options(synchronize_session=False))
     cc_messages = (await uow.session.execute(update(SupportArticle).where(
         SupportArticle.author_contact_id == contact_id, SupportArticle.ticket_id.not_in([*tickets, *kept]))
-        .values(sealed_body=None, author_contact_id=None).execution_options(synchronize_session=False))).rowcount
+        .values(sealed_body=None, author_contact_id=None).execution_options(synchronize_session=False))).rowcount  # type: ignore[attr-defined]  # SQLAlchemy types a DML statement's result as Result, not CursorResult
     await uow.session.execute(update(SupportArticle).where(SupportArticle.author_contact_id == contact_id, SupportArticle.ticket_id.in_(tickets))
                               .values(author_contact_id=None).execution_options(synchronize_session=False))
     requesters = (await uow.session.execute(update(SupportTicket).where(SupportTicket.id.in_(tickets))
-                                            .values(requester_id=None).execution_options(synchronize_session=False))).rowcount
+                                            .values(requester_id=None).execution_options(synchronize_session=False))).rowcount  # type: ignore[attr-defined]  # SQLAlchemy types a DML statement's result as Result, not CursorResult
     return {"support_ticket:shred": shredded, "support_article:anonymise": cc_messages, "support_ticket:anonymise": requesters}

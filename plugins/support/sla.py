@@ -35,7 +35,7 @@ class Timer:
 def _active_intervals(history, until):
     """(start, end) spans in which the clock runs, from the status history, cut at `until`."""
     spans = []
-    for (at, status), nxt in zip(history, [*history[1:], (until, None)]):
+    for (at, status), nxt in zip(history, [*history[1:], (until, None)], strict=True):
         end = min(nxt[0], until)
         if status not in PAUSING and status not in STOPPED and at < end:
             spans.append((at, end))

@@ -241,7 +241,7 @@ async def test_hook_enishi_on_event(plugged):
 
 
 async def test_an_event_hook_can_veto_and_everything_rolls_back(plugged):
-    plugin, api = plugged
+    _plugin, api = plugged
     vetoed = await api.mutate("createContact", {"familyName": "VETO", "emails": [{"address": "v@example.jp"}]}, "contact { id }")
     assert vetoed == {"contact": None, "userErrors": [{"field": "familyName", "message": "vetoed by the hook test plugin", "code": "VETOED"}]}
     crashed = await api.post('mutation { createContact(input: {familyName: "CRASH"}) { contact { id } } }')

@@ -13,8 +13,10 @@ from sqlalchemy import text
 from tests.core.test_cli import enishi
 from tests.helpers import create_account, create_contact, query_row
 
-IMPORT = "mutation($input: ImportContactsInput!) { importContacts(input: $input) { import { id status totalRows } userErrors { field code } } }"
-STATE = "query($id: ID!) { node(id: $id) { ... on ContactImport { status processedRows createdCount duplicateCount errorCount errors encoding } } }"
+IMPORT = ("mutation($input: ImportContactsInput!) { importContacts(input: $input) { import { id status totalRows } "
+          "userErrors { field code } } }")
+STATE = ("query($id: ID!) { node(id: $id) { ... on ContactImport { status processedRows createdCount duplicateCount "
+         "errorCount errors encoding } } }")
 
 
 async def _import(api, data: bytes, role="sales"):

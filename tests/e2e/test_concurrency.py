@@ -63,7 +63,8 @@ def test_parallel_writes_lose_nothing(enishi_fresh_database_url, enishi_server):
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
             contact = await _gql(client, 'mutation { createContact(input: {familyName: "共有"}) { contact { id } } }')
             contact_id = contact["createContact"]["contact"]["id"]
-            log = 'mutation($id: ID!, $s: String!) { logActivity(input: {type: "note", summary: $s, contactIds: [$id]}) { userErrors { code } } }'
+            log = ('mutation($id: ID!, $s: String!) { logActivity(input: {type: "note", summary: $s, contactIds: [$id]}) '
+                   '{ userErrors { code } } }')
             await asyncio.gather(*(_gql(client, log, {"id": contact_id, "s": f"note {i}"}) for i in range(40)))
             data = await _gql(client, "query($id: ID!) { node(id: $id) { ... on Contact { timeline { totalCount } } } }", {"id": contact_id})
             return data["node"]["timeline"]["totalCount"]
@@ -79,7 +80,8 @@ def test_writes_racing_an_erasure_leave_nothing_of_the_person(enishi_fresh_datab
     env, headers = _prepare(enishi_fresh_database_url)
     compliance = subprocess.run([sys.executable, "-m", "enishi.cli", "token", "create", "--role", "compliance"],
                                 env={**os.environ, **env}, check=True, capture_output=True, text=True).stdout.split()[-1]
-    log = 'mutation($c: ID!, $s: String!) { logActivity(input: {type: "call", summary: $s, contactIds: [$c]}) { userErrors { code } } }'
+    log = ('mutation($c: ID!, $s: String!) { logActivity(input: {type: "call", summary: $s, contactIds: [$c]}) '
+           '{ userErrors { code } } }')
     ticket = 'mutation($c: ID!, $s: String!) { createTicket(input: {subject: $s, requesterId: $c}) { userErrors { code } } }'
 
     async def scenario(url):

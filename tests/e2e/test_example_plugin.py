@@ -36,14 +36,16 @@ def test_hook_enishi_cli_commands_and_the_whole_example_plugin(plugin_site, enis
 
         contact = gql('mutation { createContact(input: {familyName: "山田", givenName: "太郎"}) { contact { id } } }')
         contact_id = contact["createContact"]["contact"]["id"]
-        bad = gql("mutation($id: ID!) { recordNps(input: {contactId: $id, score: 11}) { response { score } userErrors { field code } } }",
+        bad = gql("mutation($id: ID!) { recordNps(input: {contactId: $id, score: 11}) { response { score } "
+                  "userErrors { field code } } }",
                   {"id": contact_id})
         assert bad["recordNps"] == {"response": None, "userErrors": [{"field": "score", "code": "OUT_OF_RANGE"}]}
         recorded = gql("""mutation($id: ID!) { recordNps(input: {contactId: $id, score: 9, comment: "とても良い"}) {
                             response { score category } userErrors { code } } }""", {"id": contact_id})
         assert recorded["recordNps"] == {"response": {"score": 9, "category": "promoter"}, "userErrors": []}
         # The event hook: a meeting creates a follow-up task in the same transaction.
-        gql('mutation($id: ID!) { logActivity(input: {type: "meeting", summary: "定例", contactIds: [$id]}) { userErrors { code } } }',
+        gql('mutation($id: ID!) { logActivity(input: {type: "meeting", summary: "定例", contactIds: [$id]}) '
+            '{ userErrors { code } } }',
             {"id": contact_id})
         node = gql("""query($id: ID!) { node(id: $id) { ... on Contact { nps { score comment } tasks { title }
                        timeline { edges { node { type sourcePlugin } } } } } netPromoterScore }""", {"id": contact_id})

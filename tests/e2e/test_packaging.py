@@ -74,7 +74,7 @@ def _wait_for_server(process: subprocess.Popen, url: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"enishi serve exited: {process.stdout.read()}")
+            raise AssertionError(f"enishi serve exited: {process.stdout.read() if process.stdout else None}")
         try:
             httpx.get(url, timeout=1)
             return

@@ -168,7 +168,8 @@ async def test_merge_dry_run_reports_and_changes_nothing_then_merge_moves_everyt
     await log_activity(api, contactIds=[duplicate["id"]], summary="shared call")
     await log_activity(api, contactIds=[survivor["id"], duplicate["id"]], summary="meeting with both")
     await api.mutate("createTask", {"title": "follow up", "contactId": duplicate["id"]}, "task { id }")
-    selection = "contact { id givenName jobTitle emails { address } accounts { account { name } } timeline { totalCount } tasks { title } } moves { plugin entity count } dryRun"
+    selection = ("contact { id givenName jobTitle emails { address } accounts { account { name } } timeline { totalCount } "
+                 "tasks { title } } moves { plugin entity count } dryRun")
 
     dry = await api.mutate("mergeContacts", {"survivorId": survivor["id"], "mergedIds": [duplicate["id"]], "dryRun": True}, selection)
     assert dry["dryRun"] is True

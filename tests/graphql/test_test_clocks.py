@@ -21,7 +21,7 @@ async def dev(enishi_api):
     return await enishi_api(environment="development")
 
 
-async def _create(api, frozen_time=TEST_START.isoformat(), **extra) -> dict:
+async def _create(api, frozen_time=TEST_START.isoformat(), **extra) -> dict:  # noqa: B008 - an immutable str
     payload = await api.mutate("createTestClock", {"frozenTime": frozen_time, **extra}, CLOCK)
     assert payload["userErrors"] == [], payload
     return payload["testClock"]
@@ -183,7 +183,7 @@ async def test_only_development_requests_read_the_clock_and_production_ones_pay_
         statements = []
 
         def record(conn, cursor, statement, *args):
-            statements.append(statement)
+            statements.append(statement)  # noqa: B023 - the listener is removed within the iteration
 
         event.listen(api.runtime.engine.sync_engine, "before_cursor_execute", record)
         try:

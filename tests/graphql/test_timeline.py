@@ -55,7 +55,8 @@ async def test_activity_shows_its_targets_actor_and_source(api):
     activity = await log_activity(api, contactIds=[contact["id"]], accountIds=[account["id"]], durationSeconds=600,
                                   channel="phone", direction="outbound")
     data = await api.graphql("""query($id: ID!) { node(id: $id) { ... on Activity {
-        type channel direction durationSeconds sourcePlugin contacts { familyName } accounts { name } actor { displayName } } } }""",
+        type channel direction durationSeconds sourcePlugin contacts { familyName }
+        accounts { name } actor { displayName } } } }""",
                              {"id": activity["id"]})
     assert data["node"] == {"type": "call", "channel": "phone", "direction": "outbound", "durationSeconds": 600, "sourcePlugin": "core",
                             "contacts": [{"familyName": "田中"}], "accounts": [{"name": "Acme"}], "actor": {"displayName": "test admin"}}

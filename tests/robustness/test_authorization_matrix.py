@@ -110,7 +110,8 @@ async def test_without_a_token_only_the_public_root_fields_answer(api):
             assert response.status_code == 200 and "FORBIDDEN" not in str(body), (field, body)
         else:
             assert response.status_code == 401, (field, response.text)
-    mixed = "mutation { submitDataSubjectRequest(input: {type: \"access\", email: \"a@b.jp\"}) { message } recordConsent(input: {}) { __typename } }"
+    mixed = ("mutation { submitDataSubjectRequest(input: {type: \"access\", email: \"a@b.jp\"}) { message } "
+             "recordConsent(input: {}) { __typename } }")
     assert (await api.client.post("/graphql", json={"query": mixed})).status_code == 401  # one protected field: no token, no answer
     smuggled = "mutation { ...F } fragment F on Mutation { createContact(input: {familyName: \"x\"}) { contact { id } } }"
     assert (await api.client.post("/graphql", json={"query": smuggled})).status_code == 401

@@ -160,7 +160,7 @@ async def test_hierarchy_rollup_counts_an_activity_on_several_accounts_once(api)
 
 
 async def test_target_accounts_list_filters_and_orders(api, acme):
-    account_id, people = acme
+    _account_id, people = acme
     other = await create_account(api, name="Beta", employeeCount=10)
     await _target(api, other["id"], tier="tier_3")
     await _meeting(api, people["Tanaka"], "06-01")

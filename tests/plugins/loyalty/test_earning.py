@@ -121,7 +121,8 @@ async def test_referrals_reward_both_sides_but_not_oneself_in_another_spelling(a
     referrer = await member(api, program_id, emails=[{"address": "taro@abc.co.jp"}])
     friend = await member(api, program_id, familyName="鈴木", emails=[{"address": "hanako@example.jp"}])
     alias = await member(api, program_id, familyName="ヤマダ", emails=[{"address": "ＴＡＲＯ＠ＡＢＣ．ＣＯ．ＪＰ"}])
-    query = "mutation($a: ID!, $b: ID!) { recordReferral(input: {referrerMemberId: $a, referredMemberId: $b}) { entries { amount } userErrors { code } } }"
+    query = ("mutation($a: ID!, $b: ID!) { recordReferral(input: {referrerMemberId: $a, referredMemberId: $b}) "
+             "{ entries { amount } userErrors { code } } }")
     ok = (await api.graphql(query, {"a": referrer, "b": friend}))["recordReferral"]
     assert ok == {"entries": [{"amount": 300}, {"amount": 300}], "userErrors": []}
     twice = (await api.graphql(query, {"a": referrer, "b": friend}))["recordReferral"]

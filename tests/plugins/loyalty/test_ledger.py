@@ -10,7 +10,8 @@ async def test_points_expire_after_365_days_leaving_a_ledger_that_sums_to_zero(a
     assert (await spend(api, member_id, 30))["member"]["balance"] == 70
     api.clock.advance(days=354)  # day 364
     await run_due_jobs(api.runtime)
-    query = "query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance ledger { edges { node { kind amount balanceAfter } } } } } }"
+    query = ("query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance "
+             "ledger { edges { node { kind amount balanceAfter } } } } } }")
     assert (await api.graphql(query, {"id": member_id}))["node"]["balance"] == 70
     api.clock.advance(days=2)  # day 366
     assert "loyalty.expire" in await run_due_jobs(api.runtime)

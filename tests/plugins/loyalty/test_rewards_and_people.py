@@ -10,7 +10,8 @@ from enishi.worker import run_due_jobs
 from tests.helpers import root_fields_added_by
 from tests.plugins.loyalty.helpers import earn, ledger_ok, member, program, tiers
 
-REDEEM = "mutation($m: ID!, $r: ID!, $k: String) { redeemReward(input: {memberId: $m, rewardId: $r, idempotencyKey: $k}) { entry { amount } member { balance } userErrors { code } } }"
+REDEEM = ("mutation($m: ID!, $r: ID!, $k: String) { redeemReward(input: {memberId: $m, rewardId: $r, idempotencyKey: $k}) "
+          "{ entry { amount } member { balance } userErrors { code } } }")
 
 
 async def _reward(api, program_id, **input) -> str:
@@ -83,7 +84,7 @@ async def test_a_page_of_contacts_with_loyalty_costs_constant_queries(api):
     counts = []
     for size in (5, 30):
         statements = []
-        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        listener = lambda *args: statements.append(args[2])  # noqa: E731, B023 - removed within the iteration
         event.listen(api.runtime.engine.sync_engine, "before_cursor_execute", listener)
         await api.graphql(query, {"n": size})
         event.remove(api.runtime.engine.sync_engine, "before_cursor_execute", listener)

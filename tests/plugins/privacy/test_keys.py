@@ -1,5 +1,5 @@
-"""`enishi keys rotate`: every subject and record key (activities, tasks, tickets) re-wrapped under the new key-encryption key, resumably,
-while the old key still unwraps what is not re-wrapped yet."""
+"""`enishi keys rotate`: every subject and record key (activities, tasks, tickets) re-wrapped under the new
+key-encryption key, resumably, while the old key still unwraps what is not re-wrapped yet."""
 import base64
 import secrets
 

@@ -74,7 +74,8 @@ async def _intake(api, contact_id, type, received_at=None, **extra):
 async def _act(api, mutation, request_id, **args):
     arguments = ", ".join(f"{k}: ${k}" for k in ("id", *args))
     types = ", ".join(f"${k}: {'Int!' if isinstance(v, int) else 'String!'}" for k, v in args.items())
-    query = f"mutation($id: ID!{', ' + types if types else ''}) {{ {mutation}({arguments}) {{ request {{ {REQUEST} }} userErrors {{ field code }} }} }}"
+    query = (f"mutation($id: ID!{', ' + types if types else ''}) "
+             f"{{ {mutation}({arguments}) {{ request {{ {REQUEST} }} userErrors {{ field code }} }} }}")
     return (await api.graphql(query, {"id": request_id, **args}, role="compliance"))[mutation]
 
 
@@ -112,8 +113,9 @@ async def _codes(api, sent_mail) -> dict:
     codes = {}
     for event_id, request_id, payload in rows:
         assert "_code" not in (payload if isinstance(payload, dict) else json.loads(payload))  # forgotten once delivered
-        codes[uuid.UUID(str(request_id))] = re.search(r"Your verification code for your data request: (\d+)",
-                                                      mails[str(uuid.UUID(str(event_id)))].get_content()).group(1)
+        code = re.search(r"Your verification code for your data request: (\d+)", mails[str(uuid.UUID(str(event_id)))].get_content())
+        assert code, "the mail carries the code"
+        codes[uuid.UUID(str(request_id))] = code.group(1)
     return codes
 
 
@@ -238,7 +240,7 @@ async def test_objection_to_direct_marketing_needs_no_review(api, enishi_sent_ma
     assert (await _act(api, "denyDataSubjectRequest", by_phone["id"], reason="no"))["userErrors"][0]["code"] == "INVALID_STATUS"
 
 
-@pytest.mark.parametrize("request_type, final_status", [
+@pytest.mark.parametrize(("request_type", "final_status"), [
     ("access", "completed"), ("portability", "completed"), ("appi_disclosure", "completed"), ("rectification", "awaiting_manual"),
     ("restriction", "completed"), ("appi_stop_use", "completed"), ("appi_stop_provision", "completed"), ("erasure", "completed"),
 ])
@@ -317,7 +319,7 @@ SPELLINGS = ["taro@abc.co.jp", "Taro@ABC.co.jp", "+81312345678", "0312345678", "
 
 
 async def _table_hits(api, spellings=SPELLINGS) -> dict:
-    hits = {}
+    hits: dict[str, set[str]] = {}
     async with api.runtime.read_session() as session:
         for table in Base.metadata.sorted_tables:
             for row in (await session.execute(select(table))).all():
@@ -331,7 +333,7 @@ async def _table_hits(api, spellings=SPELLINGS) -> dict:
 
 def _file_hits(database_url: str, spellings=SPELLINGS) -> dict:
     path = Path(database_url.split("///", 1)[1])
-    hits = {}
+    hits: dict[str, set[str]] = {}
     for file in (path, path.with_name(path.name + "-wal")):
         data = file.read_bytes().lower() if file.exists() else b""
         for spelling in spellings:

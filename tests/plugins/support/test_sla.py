@@ -10,7 +10,8 @@ from tests.helpers import create_contact
 from tests.plugins.support import target
 
 JST = dt.timezone(dt.timedelta(hours=9))
-TICKET = "ticket { id number status priority group { name } timers { kind dueAt fulfilledAt breachedAt elapsedBusinessMinutes paused } }"
+TICKET = ("ticket { id number status priority group { name } "
+          "timers { kind dueAt fulfilledAt breachedAt elapsedBusinessMinutes paused } }")
 
 
 async def _config(api, name, input):

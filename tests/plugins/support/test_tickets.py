@@ -51,7 +51,9 @@ async def _mailed_survey_links(api, sent_mail) -> dict[str, str]:
     for event_id, payload in rows:
         assert "_token" not in (json.loads(payload) if isinstance(payload, str) else payload)
         mail = mails[str(uuid.UUID(str(event_id)))]
-        links[mail["To"]] = re.search(r"https://crm\.example\.test(/support/csat/\S+)", mail.get_content()).group(1)
+        link = re.search(r"https://crm\.example\.test(/support/csat/\S+)", mail.get_content())
+        assert link, mail.get_content()
+        links[mail["To"]] = link.group(1)
     return links
 
 
@@ -278,7 +280,8 @@ async def test_requester_erasure_keeps_the_ticket_without_the_person(api):
     assert [e["code"] for e in refused["userErrors"]] == ["ERASED"]
     async with api.runtime.read_session() as session:
         stored = b"".join(value for value, in (await session.execute(text(
-            "SELECT sealed_subject FROM support_ticket UNION ALL SELECT sealed_body FROM support_article WHERE sealed_body IS NOT NULL"))).all())
+            "SELECT sealed_subject FROM support_ticket UNION ALL "
+            "SELECT sealed_body FROM support_article WHERE sealed_body IS NOT NULL"))).all())
     assert "山田".encode() not in stored and "03-1234".encode() not in stored and "佐藤".encode() not in stored
 
 
