@@ -35,7 +35,8 @@ def _attribute_docs() -> dict[str, str]:
     docs = {}
     for statement, following in zip(body, body[1:]):
         if (isinstance(statement, ast.Assign) and isinstance(statement.targets[0], ast.Name)
-                and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)):
+                and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
+                and isinstance(following.value.value, str)):
             docs[statement.targets[0].id] = inspect.cleandoc(following.value.value)
     return docs
 
@@ -126,7 +127,8 @@ def _details(name: str) -> list[str]:
     if hasattr(obj, "__table__"):
         return [f"column {column.key}: {column.type!r}, nullable={column.nullable}" for column in obj.__table__.columns]
     fields = {f.name for f in dataclasses.fields(obj)} if dataclasses.is_dataclass(obj) else set()
-    lines = [_constructor(name, obj)] if _constructor(name, obj) else []
+    constructor = _constructor(name, obj)
+    lines = [constructor] if constructor else []
     lines += [f"{attribute} = {value!r}" for attribute, value in vars(obj).items()
               if not attribute.startswith("_") and attribute not in fields and isinstance(value, PLAIN_VALUES)]
     return lines + [_member_line(member, value) for member, value in _members(obj)]

@@ -53,11 +53,7 @@ class UnitOfWork:
         inserted and read back on its own, they cost more than the scoring)."""
         if self._outbox:
             rows, self._outbox = self._outbox, []
-            await self.session.execute(OutboxEvent.__table__.insert(), rows)
-
-
-def _jsonable(payload: dict) -> dict:
-    return {key: str(value) if isinstance(value, uuid.UUID) else value for key, value in payload.items()}
+            await self.session.execute(OutboxEvent.__table__.insert(), rows)  # type: ignore[attr-defined]  # SQLAlchemy types a model's __table__ as a FromClause; it is its Table
 
 
 def _jsonable(payload: dict) -> dict:

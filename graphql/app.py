@@ -10,6 +10,7 @@ import time
 from contextlib import asynccontextmanager
 
 from graphql import DocumentNode, ExecutionResult, FieldNode, OperationDefinitionNode
+from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
 from strawberry.types.graphql import OperationType
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -153,7 +154,7 @@ async def _viewer(runtime: Runtime, header: str):
     return viewer
 
 
-def _result_response(result: ExecutionResult, parsed: bool, media_type: str) -> Response:
+def _result_response(result: ExecutionResult | StrawberryExecutionResult, parsed: bool, media_type: str) -> Response:
     body = present_result(result)
     # An error raised before execution (syntax, validation, limits, operation, variables) has no
     # path and leaves no `data` (GraphQL spec, "Response Format"); a field error keeps `data`.

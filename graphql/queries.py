@@ -119,9 +119,10 @@ def _contact_custom_fields(filters: list[CustomFieldFilter]):
             raise InvalidArgument("customField gt/lt cannot compare contacts' custom fields: they are encrypted at rest")
         values = None
         if (wanted := _eq_or_in(f, "customField.in")) is not None:  # one whole value among those given, as for job titles
-            values = [custom_field_value(value) for value in wanted]
-            if None in values:
+            converted = [custom_field_value(value) for value in wanted]
+            if None in converted:
                 raise InvalidArgument("customField eq/in compares strings, numbers and booleans")
+            values = [value for value in converted if value is not None]
         clauses.append(contact_search.with_custom_field(f.key, exists=f.exists, values=values, contains=f.contains))
     return and_(true(), *clauses)
 

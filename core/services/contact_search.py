@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import and_, exists, false, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 
 from .. import crypto
 from ..crypto import query_grams
@@ -50,7 +50,7 @@ def with_email(addresses: list[str] | None, is_null: bool | None):
     """Contacts holding one of `addresses` (whole, any case or width; None asks for none in
     particular), and with or without any address as `is_null` says (None: either)."""
     has_email = exists().where(ContactEmail.contact_id == Contact.id)
-    clauses = []
+    clauses: list[ColumnElement[bool]] = []
     if addresses is not None:
         indexes = _blind_indexes(ContactEmail.address.index, addresses)
         clauses.append(exists().where(ContactEmail.contact_id == Contact.id, ContactEmail.address_index.in_(indexes)))
@@ -64,7 +64,7 @@ def with_profile(field: str, values: list[str] | None, is_null: bool | None):
     `values` (whole, normalised as the index was), and is empty or not as `is_null` says."""
     sealed = getattr(Contact, field)
     index = getattr(Contact, sealed.index_column)
-    clauses = [] if values is None else [index.in_(_blind_indexes(sealed.index, values))]
+    clauses: list[ColumnElement[bool]] = [] if values is None else [index.in_(_blind_indexes(sealed.index, values))]
     if is_null is not None:
         clauses.append(index.is_(None) if is_null else index.is_not(None))
     return and_(true(), *clauses)
@@ -75,7 +75,7 @@ def with_custom_field(key: str, *, exists: bool | None = None, values: list[str]
     them (`custom_field_terms`): holding the key or not (`exists`), holding one of `values` whole
     (as `custom_field_value` gives them), or text containing `contains` as search matches names.
     An HMAC keeps no order: nothing here compares."""
-    ring, clauses = crypto.installed(), []
+    ring, clauses = crypto.installed(), list[ColumnElement[bool]]()
     if exists is not None:
         present = Contact.id.in_(_holding(ring.query_term_tokens([custom_field_term(key)])))
         clauses.append(present if exists else ~present)
