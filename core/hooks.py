@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 
 from .contributions import ActivityType, DataSubject, ErasureReport, Permission, PersonalDataField, ScheduledJob
+from .events import CORE_EVENT_TYPES
 from .models import Account, Activity, ActivityKey, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, ContactSearchToken, Task
 from .plugin_host import hookimpl
 from . import outbox
@@ -54,6 +55,11 @@ def enishi_scheduled_jobs():
                          "run queued CSV imports and finish those a crash left midway"),
             ScheduledJob("core.outbox", dt.timedelta(seconds=5), outbox.deliver_pending,
                          "deliver committed events (mail, webhooks) through the plugins' enishi_deliver_event")]
+
+
+@hookimpl
+def enishi_event_types():
+    return CORE_EVENT_TYPES
 
 
 @hookimpl

@@ -15,6 +15,7 @@ from strawberry.types import Info
 
 from enishi import models
 from enishi.contributions import DataSubject
+from enishi.events import CONTACT_PERSONAL_DATA_READ
 from . import loaders
 from .relay import Connection, PageRequest, to_global_id
 
@@ -254,7 +255,7 @@ class Contact(relay.Node):
         runtime = info.context.runtime
         async with runtime.unit_of_work(info.context.viewer.user_id) as uow:
             sections = await runtime.plugins.call("enishi_subject_collect", uow=uow, subject=DataSubject(self._row.id))
-            await uow.emit("contact.personal_data_read", "contact", self._row.id, {"purpose": "compliance_review"})
+            await uow.emit(CONTACT_PERSONAL_DATA_READ, self._row.id, {"purpose": "compliance_review"})
         return {plugin: section for plugin, section in sections if section}
 
 

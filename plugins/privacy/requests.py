@@ -32,6 +32,7 @@ from enishi.services.contacts import delete_contact
 from enishi.services.data_keys import subject_key
 
 from . import access_log, export, service
+from .events import LEGAL_HOLD_PLACED, LEGAL_HOLD_RELEASED, REQUEST_STATUS_CHANGED, RESTRICTED, RESTRICTION_LIFTED, VERIFICATION_CODE_ISSUED
 from .models import (
     OPEN_STATUSES,
     REGIMES,
@@ -119,7 +120,7 @@ async def _transition(uow: UnitOfWork, request: PrivacyRequest, status: str, not
     request.status = status
     uow.session.add(PrivacyRequestEvent(request_id=request.id, status=status, note=note, actor_id=uow.actor_id, at=uow.clock.now()))
     await uow.session.flush()
-    await uow.emit("privacy.request_status_changed", "privacy_request", request.id, {"type": request.type, "status": status})
+    await uow.emit(REQUEST_STATUS_CHANGED, request.id, {"type": request.type, "status": status})
 
 
 def _regime(check: Checker, data: dict, request_type: str | None) -> str:
@@ -184,7 +185,7 @@ async def submit(uow: UnitOfWork, data: dict) -> PrivacyRequest:
     await _transition(uow, request, "identity_unverified", "received from the subject")
     if match:
         # Sent by the outbox (send_verification_code) to this address; `_code` is forgotten once it is.
-        await uow.emit("privacy.verification_code_issued", "privacy_request", request.id, {"email_id": str(match.id), "_code": code})
+        await uow.emit(VERIFICATION_CODE_ISSUED, request.id, {"email_id": str(match.id), "_code": code})
     return request
 
 
@@ -521,7 +522,7 @@ async def restrict(uow: UnitOfWork, contact_id, kind: str, request_id=None) -> N
     if await uow.session.get(PrivacyRestriction, contact_id) is None:
         uow.session.add(PrivacyRestriction(contact_id=contact_id, kind=kind, request_id=request_id, since=uow.clock.now()))
         await uow.session.flush()
-        await uow.emit("privacy.restricted", "contact", contact_id, {"kind": kind})
+        await uow.emit(RESTRICTED, contact_id, {"kind": kind})
 
 
 async def lift_restriction(uow: UnitOfWork, contact_id) -> None:
@@ -530,7 +531,7 @@ async def lift_restriction(uow: UnitOfWork, contact_id) -> None:
         raise _fail("contactId", "this contact is not restricted", "NOT_RESTRICTED")
     await uow.session.delete(row)
     await uow.session.flush()
-    await uow.emit("privacy.restriction_lifted", "contact", contact_id, {"kind": row.kind})
+    await uow.emit(RESTRICTION_LIFTED, contact_id, {"kind": row.kind})
 
 
 async def retry(runtime, request_id, actor_id=None) -> None:
@@ -626,7 +627,7 @@ async def place_hold(uow: UnitOfWork, contact_id, node_type: str, record_id, dat
                             until=until, created_by=uow.actor_id, created_at=uow.clock.now())
     uow.session.add(hold)
     await uow.session.flush()
-    await uow.emit("privacy.legal_hold_placed", "contact", contact_id, {"node_type": node_type, "record_id": str(record_id)})
+    await uow.emit(LEGAL_HOLD_PLACED, contact_id, {"node_type": node_type, "record_id": str(record_id)})
     return hold
 
 
@@ -635,7 +636,7 @@ async def release_hold(uow: UnitOfWork, hold_id) -> PrivacyLegalHold:
     if hold is None or hold.released_at is not None:
         raise _fail("id", "no such active hold", "NOT_FOUND")
     hold.released_at = uow.clock.now()
-    await uow.emit("privacy.legal_hold_released", "contact", hold.contact_id, {"hold_id": str(hold.id)})
+    await uow.emit(LEGAL_HOLD_RELEASED, hold.contact_id, {"hold_id": str(hold.id)})
     return hold
 
 

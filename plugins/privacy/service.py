@@ -17,6 +17,7 @@ from enishi.runtime import UnitOfWork
 from enishi.services.common import Checker
 from enishi.services.data_keys import subject_key
 
+from .events import CONSENT_EVENTS
 from .models import CONSENT_SOURCES, CONSENT_STATES, PrivacyConsent, PrivacyRestriction
 
 PURPOSE_MAX = 60
@@ -49,7 +50,7 @@ async def record_consent(uow: UnitOfWork, contact_id, data: dict) -> PrivacyCons
                             actor_id=uow.actor_id, captured_at=uow.clock.now(), evidence=ciphertext)
     uow.session.add(record)
     await uow.session.flush()
-    await uow.emit(f"privacy.consent_{state}", "contact", contact_id, {"purpose": purpose, "source": source})
+    await uow.emit(CONSENT_EVENTS[state], contact_id, {"purpose": purpose, "source": source})
     return record
 
 

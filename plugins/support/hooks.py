@@ -15,7 +15,7 @@ from starlette.routing import Route
 from enishi import ActivityType, ErasureReport, MergeMove, Permission, PersonalDataField, ScheduledJob, hookimpl
 from enishi.errors import InputError
 
-from . import models, schema, service
+from . import events, models, schema, service
 
 AGENTS = ("manager", "support")
 
@@ -127,13 +127,18 @@ async def _submit_csat(request: Request, is_form: bool) -> tuple[int, str | None
 
 
 @hookimpl
+def enishi_event_types():
+    return events.EVENT_TYPES
+
+
+@hookimpl
 def enishi_http_routes():
     return [Route("/support/csat/{token}", _survey_page, methods=["GET"]), Route("/support/csat/{token}", _csat_answer, methods=["POST"])]
 
 
 @hookimpl
 async def enishi_deliver_event(event, runtime):
-    if event.type == "support.csat_requested":
+    if event.is_(events.CSAT_REQUESTED):
         await service.mail_survey(runtime, event)
 
 

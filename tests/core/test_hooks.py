@@ -16,6 +16,7 @@ from strawberry.types import Info
 from enishi import ActivityType, DataSubject, ErasureReport, MergeMove, Permission, PersonalDataField, ScheduledJob, hookimpl
 from enishi import hookdoc, hookspecs, models
 from enishi.errors import InputError, UserError
+from enishi.events import CONTACT_CREATED
 from enishi.graphql.relay import to_global_id
 from enishi.plugin_host import PluginError, PluginHost
 from enishi.settings import Settings
@@ -110,7 +111,7 @@ class RecordingPlugin:
     @hookimpl
     async def enishi_on_event(self, event, uow):
         # Runs inside the transaction: the new row is visible, and a veto rolls everything back.
-        if event.type == "contact.created":
+        if event.is_(CONTACT_CREATED):
             contact = await uow.session.get(models.Contact, event.entity_id)
             if contact.family_name == "VETO":
                 raise InputError(UserError("familyName", "vetoed by the hook test plugin", "VETOED"))
