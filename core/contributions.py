@@ -153,8 +153,8 @@ class EventType:
 
 @dataclass(frozen=True)
 class Event:
-    """A domain event: `type` is `<entity>.<action>` (`contact.created`) or a plugin's own
-    (`loyalty.points_spent`). The payload holds ids and changed field names, never personal data."""
+    """A domain event: `type` and `entity` are those of its declared `EventType` (`contact.created`,
+    `loyalty.points_spent`). The payload holds the declared fields, never personal data."""
 
     type: str
     entity: str
@@ -173,15 +173,16 @@ class Event:
 class DataSubject:
     """The person a data-subject request is about, identified by their contact id.
 
-    `held` names the records under a legal hold as (GraphQL node type, id) pairs, for example
-    `("Activity", id)`: an erasure keeps them and reports them with `ErasureReport.retain`."""
+    `held` names the records under a legal hold as (entity, id) pairs, the entity being the
+    record's table as `enishi_holdable_types` names it, for example `("core_activity", id)`: an
+    erasure keeps them and reports them with `ErasureReport.retain`."""
 
     contact_id: uuid.UUID
     held: Mapping[tuple[str, uuid.UUID], dict] = field(default_factory=dict)
 
-    def hold_on(self, node_type: str, record_id: uuid.UUID) -> dict | None:
+    def hold_on(self, entity: str, record_id: uuid.UUID) -> dict | None:
         """The hold keeping this record (basis, reference, until), or None."""
-        return self.held.get((node_type, record_id))
+        return self.held.get((entity, record_id))
 
 
 @dataclass(frozen=True)
@@ -210,11 +211,12 @@ class ErasureReport:
         for key, count in counts.items():
             self.add(*key.split(":"), count)
 
-    def hold_back(self, subject: DataSubject, node_type: str, entity: str, record_ids) -> list[uuid.UUID]:
-        """The ids among `record_ids` that a legal hold keeps, each reported as retained."""
+    def hold_back(self, subject: DataSubject, entity: str, record_ids) -> list[uuid.UUID]:
+        """The ids among `record_ids` (rows of `entity`, a holdable table) that a legal hold
+        keeps, each reported as retained."""
         kept = []
         for record_id in record_ids:
-            if (hold := subject.hold_on(node_type, record_id)) is not None:
+            if (hold := subject.hold_on(entity, record_id)) is not None:
                 kept.append(record_id)
                 self.retain(entity, 1, hold["basis"], hold.get("until"), hold.get("reference"), legal_hold=True)
         return kept

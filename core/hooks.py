@@ -145,7 +145,7 @@ async def enishi_subject_collect(uow, subject: DataSubject):
 
 @hookimpl
 def enishi_holdable_types():
-    return ["Activity"]
+    return ["core_activity"]
 
 
 @hookimpl
@@ -157,7 +157,7 @@ async def enishi_subject_erase(uow, subject: DataSubject):
     if contact is None:
         return report
     sole = await _sole_activity_ids(session, contact.id)
-    held = report.hold_back(subject, "Activity", "core_activity", sole)
+    held = report.hold_back(subject, "core_activity", sole)
     if erasable := [a for a in sole if a not in held]:
         # The timeline is a log: the entries stay (what happened, when, through which channel),
         # their text unreadable for good. Shared ones stay readable for the others they concern.

@@ -172,9 +172,8 @@ def enishi_subject_erase(uow, subject):
     return an `enishi.ErasureReport`. Must be idempotent: a second call after a crash finishes
     the work and reports zero for what is already gone.
 
-    Records under a legal hold must be kept: `report.hold_back(subject, "YourNodeType", "your_table",
-    ids)` returns the held ids among `ids` (and reports them as retained, with the hold's basis);
-    erase the rest. The privacy plugin calls you again when the hold ends."""
+    Records under a legal hold must be kept: `report.hold_back(subject, "your_table", ids)` returns
+    the held ids among `ids` (and reports them as retained, with the hold's basis); erase the rest. The privacy plugin calls you again when the hold ends."""
 
 
 @hookspec
@@ -188,9 +187,10 @@ def enishi_personal_data_read(uow, contact_ids):
 
 @hookspec
 def enishi_holdable_types():
-    """Return the GraphQL node type names of your records that a legal hold can keep: those your
+    """Return the tables (`"support_ticket"`) whose records a legal hold can keep: those your
     `enishi_subject_erase` passes to `report.hold_back`. The privacy plugin's `placeLegalHold`
-    accepts ids of these types only, so that no hold is placed that no erasure would honour."""
+    accepts ids of the Node types backed by these tables (through `node_resolver`) only, so that
+    no hold is placed that no erasure would honour."""
 
 
 # --- cooperation hooks (a provider plugin answers; callers work without one) -------------------

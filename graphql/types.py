@@ -41,7 +41,19 @@ def node_resolver(model, permission: str = "crm.read"):
         by_id = {row.id: row for row in rows if row is not None}
         return [cls.from_row(by_id[i]) if _visible(info, by_id.get(i)) else None for i in ids]
 
+    resolve_nodes.model = model  # type: ignore[attr-defined]  # read by `node_types_by_table`
     return classmethod(resolve_nodes)
+
+
+def node_types_by_table(schema) -> dict[str, str]:
+    """The Node type backed by each table (through `node_resolver`), by table name: how the API
+    names a record that hooks name by its table (`"core_activity"` → `"Activity"`)."""
+    names = {}
+    for name, concrete in schema.schema_converter.type_map.items():
+        resolve_nodes = getattr(getattr(concrete.definition, "origin", None), "resolve_nodes", None)
+        if (model := getattr(getattr(resolve_nodes, "__func__", None), "model", None)) is not None:
+            names[model.__tablename__] = name
+    return names
 
 
 @strawberry.type(description="A person who uses Enishi: a salesperson, an agent, an integration.")

@@ -19,7 +19,7 @@ VERIFICATION_CODE_ISSUED = EventType(
 RESTRICTED = EventType("privacy.restricted", "contact", "Processing of a contact was restricted.", (_KIND,))
 RESTRICTION_LIFTED = EventType("privacy.restriction_lifted", "contact", "A contact's restriction was lifted.", (_KIND,))
 LEGAL_HOLD_PLACED = EventType("privacy.legal_hold_placed", "contact", "A legal hold now keeps one of the contact's records through erasure.", (
-    PayloadField("node_type", str, "the kind of record held"), PayloadField("record_id", str, "the record held")))
+    PayloadField("entity", str, "the held record's table (`support_ticket`)"), PayloadField("record_id", str, "the record held")))
 LEGAL_HOLD_RELEASED = EventType("privacy.legal_hold_released", "contact", "A legal hold on one of the contact's records ended.", (
     PayloadField("hold_id", str, "the hold released"),))
 

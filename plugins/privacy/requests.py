@@ -359,7 +359,7 @@ async def active_holds(session, contact_id, today: dt.date) -> list[PrivacyLegal
 
 async def _subject(uow: UnitOfWork, contact_id) -> DataSubject:
     holds = await active_holds(uow.session, contact_id, uow.clock.now().astimezone(uow.settings.zone).date())
-    return DataSubject(contact_id, held={(h.node_type, h.record_id): {"basis": h.basis, "reference": h.reference,
+    return DataSubject(contact_id, held={(h.entity, h.record_id): {"basis": h.basis, "reference": h.reference,
                                                                        "until": h.until.isoformat() if h.until else None} for h in holds})
 
 
@@ -613,7 +613,8 @@ async def download(uow: UnitOfWork, token: str) -> tuple[str, bytes] | None:
 # --- legal holds -------------------------------------------------------------------------------
 
 
-async def place_hold(uow: UnitOfWork, contact_id, node_type: str, record_id, data: dict) -> PrivacyLegalHold:
+async def place_hold(uow: UnitOfWork, contact_id, entity: str, record_id, data: dict) -> PrivacyLegalHold:
+    """Keep the record `record_id` of the holdable table `entity` through erasure."""
     check = Checker()
     basis = check.text(data, "basis", max_length=300, required=True)
     reference = check.text(data, "reference", max_length=200)
@@ -623,11 +624,11 @@ async def place_hold(uow: UnitOfWork, contact_id, node_type: str, record_id, dat
     if await uow.session.get(Contact, contact_id) is None:
         check.fail("contactId", "no such contact", "NOT_FOUND")
     check.done()
-    hold = PrivacyLegalHold(contact_id=contact_id, node_type=node_type, record_id=record_id, basis=basis, reference=reference,
+    hold = PrivacyLegalHold(contact_id=contact_id, entity=entity, record_id=record_id, basis=basis, reference=reference,
                             until=until, created_by=uow.actor_id, created_at=uow.clock.now())
     uow.session.add(hold)
     await uow.session.flush()
-    await uow.emit(LEGAL_HOLD_PLACED, contact_id, {"node_type": node_type, "record_id": str(record_id)})
+    await uow.emit(LEGAL_HOLD_PLACED, contact_id, {"entity": entity, "record_id": str(record_id)})
     return hold
 
 

@@ -185,7 +185,7 @@ async def enishi_subject_collect(uow, subject):
 
 @hookimpl
 def enishi_holdable_types():
-    return ["SupportTicket"]
+    return ["support_ticket"]
 
 
 @hookimpl
@@ -193,9 +193,9 @@ async def enishi_subject_erase(uow, subject):
     report = ErasureReport("support")
     tickets = (await uow.session.execute(select(models.SupportTicket.id).where(
         models.SupportTicket.requester_id == subject.contact_id))).scalars().all()
-    kept = report.hold_back(subject, "SupportTicket", "support_ticket", tickets)
+    kept = report.hold_back(subject, "support_ticket", tickets)
     for ticket_id in kept:  # a held ticket keeps its messages too
-        hold = subject.hold_on("SupportTicket", ticket_id)
+        hold = subject.hold_on("support_ticket", ticket_id)
         messages = (await uow.session.execute(select(func.count()).select_from(models.SupportArticle).where(
             models.SupportArticle.ticket_id == ticket_id))).scalar_one()
         report.retain("support_article", messages, hold["basis"], hold.get("until"), hold.get("reference"), legal_hold=True)
