@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Iterable
 from enum import Enum
@@ -45,6 +46,7 @@ def node_resolver(model, permission: str = "crm.read"):
     return classmethod(resolve_nodes)
 
 
+@functools.lru_cache(maxsize=4)  # a schema lives as long as its runtime, and its types never change
 def node_types_by_table(schema) -> dict[str, str]:
     """The Node type backed by each table (through `node_resolver`), by table name: how the API
     names a record that hooks name by its table (`"core_activity"` → `"Activity"`)."""

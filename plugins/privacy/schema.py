@@ -242,7 +242,8 @@ class LegalHold(relay.Node):
 
     @strawberry.field
     def node_type(self, info: Info) -> str:
-        return node_types_by_table(info.schema)[self._row.entity]
+        # The table itself when no Node type is backed by it any more (its plugin was removed).
+        return node_types_by_table(info.schema).get(self._row.entity, self._row.entity)
 
     @strawberry.field(description="The global id of the held record.")
     def record_id(self, info: Info) -> strawberry.ID:
