@@ -2,10 +2,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import types
+import typing
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+# When most events fire; an `EventType` whose timing differs says so in its own `fires`.
+AFTER_WRITE = ("inside the transaction, after the row is written (a listener that raises rolls the change back); "
+               "delivered from the outbox after commit")
 
 
 @dataclass(frozen=True)
@@ -73,9 +79,82 @@ class PersonalDataField:
 
 
 @dataclass(frozen=True)
+class PayloadField:
+    """One field of an event's payload. Payloads reach the outbox and later webhooks, so a field
+    holds ids (as strings), counts, keys or field names, never personal data. A field whose name
+    begins with `_` (a one-time code) is for delivery only: the outbox forgets it once delivered.
+
+    `type` is a class (`str`, `int`, `bool`, `dict`), `list[<class>]`, or a union of these
+    (`str | None`)."""
+
+    name: str
+    type: Any
+    description: str = ""
+    required: bool = True
+
+    def conforms(self, value: Any) -> bool:
+        return _conforms(value, self.type)
+
+    @property
+    def type_name(self) -> str:
+        return _type_name(self.type)
+
+
+def _conforms(value: Any, expected: Any) -> bool:
+    origin = typing.get_origin(expected)
+    if origin in (typing.Union, types.UnionType):
+        return any(_conforms(value, option) for option in typing.get_args(expected))
+    if origin is list:
+        (item,) = typing.get_args(expected)
+        return isinstance(value, list) and all(_conforms(v, item) for v in value)
+    if expected is None or expected is type(None):
+        return value is None
+    if expected is int:  # a bool is an int to isinstance, never to a payload's reader
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, origin or expected)
+
+
+def _type_name(expected: Any) -> str:
+    if typing.get_origin(expected) in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(option) for option in typing.get_args(expected))
+    if typing.get_origin(expected) is list:
+        return f"list[{_type_name(typing.get_args(expected)[0])}]"
+    return "None" if expected in (None, type(None)) else expected.__name__
+
+
+@dataclass(frozen=True)
+class EventType:
+    """A kind of domain event, declared once: the core's in `enishi.core.events`, a plugin's
+    through `enishi_event_types`. Emit it with `await uow.emit(EVENT_TYPE, entity_id, payload)`;
+    listeners compare with `event.is_(EVENT_TYPE)`.
+
+    `name` is `<entity>.<action>` (`contact.created`) or `<plugin>.<action>`
+    (`loyalty.points_spent`); `entity` is the kind of record `entity_id` names; `fires` says when
+    it is emitted relative to the write."""
+
+    name: str
+    entity: str
+    description: str
+    payload: tuple[PayloadField, ...] = ()
+    fires: str = AFTER_WRITE
+
+    def payload_errors(self, payload: Mapping[str, Any]) -> list[str]:
+        """What is wrong with `payload` for this type: missing, unknown or mistyped fields."""
+        declared = {f.name: f for f in self.payload}
+        errors = [f"unknown field {name!r}" for name in payload if name not in declared]
+        for name, spec in declared.items():
+            if name not in payload:
+                if spec.required:
+                    errors.append(f"missing field {name!r}")
+            elif not spec.conforms(payload[name]):
+                errors.append(f"field {name!r} is {type(payload[name]).__name__}, not {spec.type_name}")
+        return errors
+
+
+@dataclass(frozen=True)
 class Event:
-    """A domain event: `type` is `<entity>.<action>` (`contact.created`) or a plugin's own
-    (`loyalty.points_spent`). The payload holds ids and changed field names, never personal data."""
+    """A domain event: `type` and `entity` are those of its declared `EventType` (`contact.created`,
+    `loyalty.points_spent`). The payload holds the declared fields, never personal data."""
 
     type: str
     entity: str
@@ -85,20 +164,25 @@ class Event:
     payload: dict = field(default_factory=dict)
     id: uuid.UUID = field(default_factory=uuid.uuid4)  # the outbox row's id: stable across deliveries
 
+    def is_(self, event_type: EventType) -> bool:
+        """Whether this event is of the declared type (`if event.is_(CONTACT_CREATED): …`)."""
+        return self.type == event_type.name
+
 
 @dataclass(frozen=True)
 class DataSubject:
     """The person a data-subject request is about, identified by their contact id.
 
-    `held` names the records under a legal hold as (GraphQL node type, id) pairs, for example
-    `("Activity", id)`: an erasure keeps them and reports them with `ErasureReport.retain`."""
+    `held` names the records under a legal hold as (entity, id) pairs, the entity being the
+    record's table as `enishi_holdable_types` names it, for example `("core_activity", id)`: an
+    erasure keeps them and reports them with `ErasureReport.retain`."""
 
     contact_id: uuid.UUID
     held: Mapping[tuple[str, uuid.UUID], dict] = field(default_factory=dict)
 
-    def hold_on(self, node_type: str, record_id: uuid.UUID) -> dict | None:
+    def hold_on(self, entity: str, record_id: uuid.UUID) -> dict | None:
         """The hold keeping this record (basis, reference, until), or None."""
-        return self.held.get((node_type, record_id))
+        return self.held.get((entity, record_id))
 
 
 @dataclass(frozen=True)
@@ -128,11 +212,12 @@ class ErasureReport:
             entity, strategy = key.split(":")
             self.add(entity, strategy, count)
 
-    def hold_back(self, subject: DataSubject, node_type: str, entity: str, record_ids) -> list[uuid.UUID]:
-        """The ids among `record_ids` that a legal hold keeps, each reported as retained."""
+    def hold_back(self, subject: DataSubject, entity: str, record_ids) -> list[uuid.UUID]:
+        """The ids among `record_ids` (rows of `entity`, a holdable table) that a legal hold
+        keeps, each reported as retained."""
         kept = []
         for record_id in record_ids:
-            if (hold := subject.hold_on(node_type, record_id)) is not None:
+            if (hold := subject.hold_on(entity, record_id)) is not None:
                 kept.append(record_id)
                 self.retain(entity, 1, hold["basis"], hold.get("until"), hold.get("reference"), legal_hold=True)
         return kept

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 
 from .contributions import ActivityType, DataSubject, ErasureReport, Permission, PersonalDataField, ScheduledJob
+from .events import CORE_EVENT_TYPES
 from .models import Account, Activity, ActivityKey, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, ContactSearchToken, Task
 from .plugin_host import hookimpl
 from .sealing import people_read
@@ -55,6 +56,11 @@ def enishi_scheduled_jobs():
                          "run queued CSV imports and finish those a crash left midway"),
             ScheduledJob("core.outbox", dt.timedelta(seconds=5), outbox.deliver_pending,
                          "deliver committed events (mail, webhooks) through the plugins' enishi_deliver_event")]
+
+
+@hookimpl
+def enishi_event_types():
+    return CORE_EVENT_TYPES
 
 
 @hookimpl
@@ -154,7 +160,7 @@ async def enishi_request_finished(runtime, actor_id, personal_reads):
 
 @hookimpl
 def enishi_holdable_types():
-    return ["Activity"]
+    return ["core_activity"]
 
 
 @hookimpl
@@ -166,7 +172,7 @@ async def enishi_subject_erase(uow, subject: DataSubject):
     if contact is None:
         return report
     sole = await _sole_activity_ids(session, contact.id)
-    held = report.hold_back(subject, "Activity", "core_activity", sole)
+    held = report.hold_back(subject, "core_activity", sole)
     if erasable := [a for a in sole if a not in held]:
         # The timeline is a log: the entries stay (what happened, when, through which channel),
         # their text unreadable for good. Shared ones stay readable for the others they concern.

@@ -79,6 +79,18 @@ def enishi_activity_types():
 
 
 @hookspec
+def enishi_event_types():
+    """Return a list of `enishi.EventType`: the events your plugin emits (or, like loyalty's
+    `purchase.recorded`, invites others to emit), each declared once with its entity, payload
+    fields and when it fires. Emit them with `await uow.emit(EVENT_TYPE, entity_id, payload)`.
+
+    Emitting an undeclared type is an error, and so is a payload unlike its declaration while
+    `validate_events` is on (the test fixtures turn it on). A name declared twice stops start-up.
+    Called for installed plugins, enabled or not. The declared events are listed under "Events"
+    below."""
+
+
+@hookspec
 def enishi_permissions():
     """Return a list of `enishi.Permission(name, description, roles, scope=None)`.
 
@@ -121,14 +133,12 @@ def enishi_demo_data(uow, rng, account_ids, contact_ids):
 def enishi_on_event(event, uow):
     """Called for every domain event, inside the transaction that caused it.
 
-    `event` is an `enishi.Event`; its `type` is `<entity>.<action>` for core entities
-    (`account.created`, `contact.updated`, `contact.deleted`, `contact.restored`,
-    `contact.destroyed`, `contact.merged`, `contact.personal_data_read`, `activity.logged`, `activity.updated`, `activity.deleted`,
-    `task.created`, `task.updated`, `task.completed`, `task.deleted`, `import.created`, `import.completed`, and the same as contacts' for
-    accounts), or a plugin's
-    own type. Raise to veto the change: the whole unit of work rolls back. Emit further events
-    with `await uow.emit(...)`. The same event is also written to the outbox for delivery after
-    commit; do not send mail or call webhooks from here (see `enishi_deliver_event`)."""
+    `event` is an `enishi.Event` of a declared type (every one is listed under "Events" below);
+    compare it with the declaration, never a string: `if event.is_(CONTACT_UPDATED): …`.
+    Raise to veto the change: the whole unit of work rolls back. Emit further events with
+    `await uow.emit(EVENT_TYPE, entity_id, payload)`. The same event is also written to the outbox
+    for delivery after commit; do not send mail or call webhooks from here (see
+    `enishi_deliver_event`)."""
 
 
 @hookspec
@@ -162,9 +172,8 @@ def enishi_subject_erase(uow, subject):
     return an `enishi.ErasureReport`. Must be idempotent: a second call after a crash finishes
     the work and reports zero for what is already gone.
 
-    Records under a legal hold must be kept: `report.hold_back(subject, "YourNodeType", "your_table",
-    ids)` returns the held ids among `ids` (and reports them as retained, with the hold's basis);
-    erase the rest. The privacy plugin calls you again when the hold ends."""
+    Records under a legal hold must be kept: `report.hold_back(subject, "your_table", ids)` returns
+    the held ids among `ids` (and reports them as retained, with the hold's basis); erase the rest. The privacy plugin calls you again when the hold ends."""
 
 
 @hookspec
@@ -188,9 +197,10 @@ def enishi_personal_data_read(uow, contact_ids):
 
 @hookspec
 def enishi_holdable_types():
-    """Return the GraphQL node type names of your records that a legal hold can keep: those your
+    """Return the tables (`"support_ticket"`) whose records a legal hold can keep: those your
     `enishi_subject_erase` passes to `report.hold_back`. The privacy plugin's `placeLegalHold`
-    accepts ids of these types only, so that no hold is placed that no erasure would honour."""
+    accepts ids of the Node types backed by these tables (through `node_resolver`) only, so that
+    no hold is placed that no erasure would honour."""
 
 
 # --- cooperation hooks (a provider plugin answers; callers work without one) -------------------

@@ -19,7 +19,9 @@ from enishi.contributions import (
     DataSubject,
     ErasureReport,
     Event,
+    EventType,
     MergeMove,
+    PayloadField,
     Permission,
     PersonalDataField,
     ScheduledJob,
@@ -27,6 +29,30 @@ from enishi.contributions import (
 from enishi.crypto import KeyRing, blind_indexes, decrypt, decrypt_bytes, encrypt, sign, token_hash, verify
 from enishi.db import Base, JSONType as _JSONType, UTCDateTime, checkpoint, new_id
 from enishi.errors import EnishiError, Forbidden, InputError, NotFound, UserError
+from enishi.events import (
+    ACCOUNT_CREATED,
+    ACCOUNT_UPDATED,
+    ACCOUNT_DELETED,
+    ACCOUNT_RESTORED,
+    ACCOUNT_DESTROYED,
+    ACCOUNT_MERGED,
+    CONTACT_CREATED,
+    CONTACT_UPDATED,
+    CONTACT_DELETED,
+    CONTACT_RESTORED,
+    CONTACT_DESTROYED,
+    CONTACT_MERGED,
+    CONTACT_PERSONAL_DATA_READ,
+    ACTIVITY_LOGGED,
+    ACTIVITY_UPDATED,
+    ACTIVITY_DELETED,
+    TASK_CREATED,
+    TASK_UPDATED,
+    TASK_COMPLETED,
+    TASK_DELETED,
+    IMPORT_CREATED,
+    IMPORT_COMPLETED,
+)
 from enishi.graphql import schema as _schema
 from enishi.graphql.errors import UserErrorType
 from enishi.graphql.filters import DateTimeFilter, FilterSpec, IDFilter, IntFilter, StringFilter, check_filter_text
@@ -48,7 +74,7 @@ from enishi.graphql.types import Account as AccountNode
 from enishi.graphql.types import Contact as ContactNode
 from enishi.graphql.types import Task as TaskNode
 from enishi.graphql.types import User as UserNode
-from enishi.graphql.types import node_resolver, sealed_field
+from enishi.graphql.types import node_resolver, node_types_by_table, sealed_field
 from enishi.mail import send_for_event
 from enishi.models import Account, Activity, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, SubjectKey, Task, User
 from enishi.normalize import is_valid_email, like_pattern, normalize_email, search_key, search_query_key
@@ -114,7 +140,32 @@ __all__ = [
     "Runtime",
     "Settings",
     "Event",
+    "EventType",
+    "PayloadField",
     "checkpoint",
+    # the core's events (`uow.emit(CONTACT_CREATED, ...)`, `event.is_(ACTIVITY_LOGGED)`; docs/hooks.md lists their payloads)
+    "ACCOUNT_CREATED",
+    "ACCOUNT_UPDATED",
+    "ACCOUNT_DELETED",
+    "ACCOUNT_RESTORED",
+    "ACCOUNT_DESTROYED",
+    "ACCOUNT_MERGED",
+    "CONTACT_CREATED",
+    "CONTACT_UPDATED",
+    "CONTACT_DELETED",
+    "CONTACT_RESTORED",
+    "CONTACT_DESTROYED",
+    "CONTACT_MERGED",
+    "CONTACT_PERSONAL_DATA_READ",
+    "ACTIVITY_LOGGED",
+    "ACTIVITY_UPDATED",
+    "ACTIVITY_DELETED",
+    "TASK_CREATED",
+    "TASK_UPDATED",
+    "TASK_COMPLETED",
+    "TASK_DELETED",
+    "IMPORT_CREATED",
+    "IMPORT_COMPLETED",
     # contributions
     "ActivityType",
     "CliCommand",
@@ -141,6 +192,7 @@ __all__ = [
     "parse_global_id",
     "split_global_id",
     "node_resolver",
+    "node_types_by_table",
     "sealed_field",
     "AccountNode",
     "ContactNode",

@@ -18,6 +18,7 @@ from .catalog import check_catalog
 from .clock import Clock, SimulatedClock, SystemClock
 from .contributions import ActivityType
 from .db import Base, create_engine, is_sqlite, sessionmakers
+from .events import EventRegistry
 from .models import TestClock
 from .plugin_host import PluginHost
 from .settings import Settings
@@ -61,6 +62,7 @@ class Runtime:
                 raise ValueError(f"activity type {activity_type.key!r} registered twice (by {plugin})")
             self.activity_types[activity_type.key] = activity_type
             self.activity_type_plugins[activity_type.key] = plugin
+        self.events = EventRegistry(self.plugins.contributions("enishi_event_types"), check_payloads=self.settings.validate_events)
         check_catalog(Base.metadata, self.plugins)
         self.engine = create_engine(self.settings.database_url)
         self._reader, self._writer = sessionmakers(self.engine)

@@ -50,6 +50,8 @@ class Settings:
     # Queries resolved a level at a time (graphql/execution.py); off hands them to graphql-core as it is.
     breadth_first_execution: bool = True
     log_level: str = "INFO"
+    # Check every emitted event's payload against its declared fields (the test fixtures turn it on).
+    validate_events: bool = False
     extra: dict = field(default_factory=dict)
 
     @property

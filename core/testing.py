@@ -92,7 +92,7 @@ def enishi_base_settings(enishi_database_url, tmp_path_factory) -> Settings:
     # production mode without one. Mail goes to files (`enishi_sent_mail`).
     return Settings(database_url=enishi_database_url, environment="production",
                     key_encryption_key="dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=",
-                    mail_url=tmp_path_factory.mktemp("mail").as_uri(), public_url="https://crm.example.test")
+                    mail_url=tmp_path_factory.mktemp("mail").as_uri(), public_url="https://crm.example.test", validate_events=True)
 
 
 @pytest.fixture

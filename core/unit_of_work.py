@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .clock import Clock
-from .contributions import Event
+from .contributions import Event, EventType
 from .models import OutboxEvent
 from .settings import Settings
 
@@ -36,13 +36,16 @@ class UnitOfWork:
     def settings(self) -> Settings:
         return self.runtime.settings
 
-    async def emit(self, type: str, entity: str, entity_id: uuid.UUID | None, payload: dict | None = None) -> Event:
-        """Record an event in the outbox and run every enabled plugin's `enishi_on_event` now,
-        inside this transaction."""
-        event = Event(type=type, entity=entity, entity_id=entity_id, occurred_at=self.clock.now(),
-                      actor_id=self.actor_id, payload=dict(payload or {}))
+    async def emit(self, event_type: EventType, entity_id: uuid.UUID | None, payload: dict | None = None) -> Event:
+        """Record an event of a declared type in the outbox and run every enabled plugin's
+        `enishi_on_event` now, inside this transaction. An undeclared type is refused, and so is
+        a payload unlike its declaration when `Settings.validate_events` is on (as in tests)."""
+        payload = dict(payload or {})
+        self.runtime.events.check(event_type, payload)
+        event = Event(type=event_type.name, entity=event_type.entity, entity_id=entity_id, occurred_at=self.clock.now(),
+                      actor_id=self.actor_id, payload=payload)
         self.events.append(event)
-        self._outbox.append({"id": event.id, "type": event.type, "entity": entity, "entity_id": entity_id,
+        self._outbox.append({"id": event.id, "type": event.type, "entity": event.entity, "entity_id": entity_id,
                              "payload": _jsonable(event.payload), "actor_id": self.actor_id, "occurred_at": event.occurred_at})
         await self.runtime.plugins.call("enishi_on_event", event=event, uow=self)
         return event

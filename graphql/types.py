@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Iterable
 from enum import Enum
@@ -15,6 +16,7 @@ from strawberry.types import Info
 
 from enishi import models
 from enishi.contributions import DataSubject
+from enishi.events import CONTACT_PERSONAL_DATA_READ
 from . import loaders
 from .relay import Connection, PageRequest, to_global_id
 
@@ -40,7 +42,20 @@ def node_resolver(model, permission: str = "crm.read"):
         by_id = {row.id: row for row in rows if row is not None}
         return [cls.from_row(by_id[i]) if _visible(info, by_id.get(i)) else None for i in ids]
 
+    resolve_nodes.model = model  # type: ignore[attr-defined]  # read by `node_types_by_table`
     return classmethod(resolve_nodes)
+
+
+@functools.lru_cache(maxsize=4)  # a schema lives as long as its runtime, and its types never change
+def node_types_by_table(schema) -> dict[str, str]:
+    """The Node type backed by each table (through `node_resolver`), by table name: how the API
+    names a record that hooks name by its table (`"core_activity"` → `"Activity"`)."""
+    names = {}
+    for name, concrete in schema.schema_converter.type_map.items():
+        resolve_nodes = getattr(getattr(concrete.definition, "origin", None), "resolve_nodes", None)
+        if (model := getattr(getattr(resolve_nodes, "__func__", None), "model", None)) is not None:
+            names[model.__tablename__] = name
+    return names
 
 
 @strawberry.type(description="A person who uses Enishi: a salesperson, an agent, an integration.")
@@ -254,7 +269,7 @@ class Contact(relay.Node):
         runtime = info.context.runtime
         async with runtime.unit_of_work(info.context.viewer.user_id) as uow:
             sections = await runtime.plugins.call("enishi_subject_collect", uow=uow, subject=DataSubject(self._row.id))
-            await uow.emit("contact.personal_data_read", "contact", self._row.id, {"purpose": "compliance_review"})
+            await uow.emit(CONTACT_PERSONAL_DATA_READ, self._row.id, {"purpose": "compliance_review"})
         return cast(JSON, {plugin: section for plugin, section in sections if section})
 
 

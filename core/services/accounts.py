@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy import delete, func, select
 
 from ..errors import InputError, UserError
+from ..events import ACCOUNT_CREATED, ACCOUNT_DELETED, ACCOUNT_DESTROYED, ACCOUNT_RESTORED, ACCOUNT_UPDATED
 from ..models import Account
 from ..normalize import company_match_name, nfkc, search_key
 from ..unit_of_work import UnitOfWork
@@ -75,7 +76,7 @@ async def create_account(uow: UnitOfWork, data: dict) -> Account:
     account.search_text = account_search_text(account)
     uow.session.add(account)
     await uow.session.flush()
-    await uow.emit("account.created", "account", account.id)
+    await uow.emit(ACCOUNT_CREATED, account.id)
     return account
 
 
@@ -90,7 +91,7 @@ async def update_account(uow: UnitOfWork, account_id: uuid.UUID, data: dict) -> 
         account.search_text = account_search_text(account)
         account.updated_at = uow.clock.now()
         await uow.session.flush()
-        await uow.emit("account.updated", "account", account.id, {"fields": changed})
+        await uow.emit(ACCOUNT_UPDATED, account.id, {"fields": changed})
     return account
 
 
@@ -107,11 +108,11 @@ async def _refuse_cycle(uow: UnitOfWork, account_id: uuid.UUID, parent_id: uuid.
 
 
 async def delete_account(uow: UnitOfWork, account_id: uuid.UUID) -> Account:
-    return await soft_delete(uow, Account, account_id, "account")
+    return await soft_delete(uow, Account, account_id, ACCOUNT_DELETED)
 
 
 async def restore_account(uow: UnitOfWork, account_id: uuid.UUID) -> Account:
-    return await restore(uow, Account, account_id, "account")
+    return await restore(uow, Account, account_id, ACCOUNT_RESTORED)
 
 
 async def destroy_account(uow: UnitOfWork, account_id: uuid.UUID) -> uuid.UUID:
@@ -121,7 +122,7 @@ async def destroy_account(uow: UnitOfWork, account_id: uuid.UUID) -> uuid.UUID:
     children = (await uow.session.execute(select(func.count()).where(Account.parent_id == account.id))).scalar_one()
     if children:
         raise InputError(UserError("id", "has child accounts; move or destroy them first", "HAS_CHILDREN"))
-    await uow.emit("account.destroyed", "account", account.id)
+    await uow.emit(ACCOUNT_DESTROYED, account.id)
     await uow.session.execute(
         Account.__table__.update().where(Account.merged_into_id == account.id).values(merged_into_id=None)  # type: ignore[attr-defined]  # SQLAlchemy types a model's __table__ as a FromClause; it is its Table
     )

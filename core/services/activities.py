@@ -6,6 +6,7 @@ import uuid
 from sqlalchemy import delete, select
 
 from ..errors import InputError, UserError
+from ..events import ACTIVITY_DELETED, ACTIVITY_LOGGED, ACTIVITY_UPDATED
 from ..models import Account, Activity, ActivityTarget, Contact
 from ..unit_of_work import UnitOfWork
 from .common import Checker, changed_fields, check_user, live_ids
@@ -51,7 +52,7 @@ async def log_activity(uow: UnitOfWork, data: dict, *, source_plugin: str = "cor
     uow.session.add_all([ActivityTarget(activity_id=activity.id, contact_id=c) for c in contact_ids]
                         + [ActivityTarget(activity_id=activity.id, account_id=a) for a in account_ids])
     await uow.session.flush()
-    await uow.emit("activity.logged", "activity", activity.id, {
+    await uow.emit(ACTIVITY_LOGGED, activity.id, {
         "type": activity.type, "contact_ids": [str(c) for c in contact_ids], "account_ids": [str(a) for a in account_ids],
     })
     return activity
@@ -83,7 +84,7 @@ async def update_activity(uow: UnitOfWork, activity_id: uuid.UUID, data: dict) -
     changed = changed_fields(activity, values)
     if changed:
         await uow.session.flush()
-        await uow.emit("activity.updated", "activity", activity.id, {"type": activity.type, "fields": changed})
+        await uow.emit(ACTIVITY_UPDATED, activity.id, {"type": activity.type, "fields": changed})
     return activity
 
 
@@ -91,6 +92,6 @@ async def delete_activity(uow: UnitOfWork, activity_id: uuid.UUID) -> uuid.UUID:
     activity = (await uow.session.execute(select(Activity).where(Activity.id == activity_id).with_for_update())).scalar_one_or_none()
     if activity is None:
         raise InputError(UserError("id", "no such record", "NOT_FOUND"))
-    await uow.emit("activity.deleted", "activity", activity.id, {"type": activity.type})
+    await uow.emit(ACTIVITY_DELETED, activity.id, {"type": activity.type})
     await uow.session.execute(delete(Activity).where(Activity.id == activity.id))
     return activity.id

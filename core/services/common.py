@@ -8,6 +8,7 @@ from typing import Any, Literal, Protocol, TypeVar, overload
 
 from sqlalchemy import select, text
 
+from ..contributions import EventType
 from ..errors import InputError, NotFound, UserError
 from ..models import User
 from ..unit_of_work import UnitOfWork
@@ -137,23 +138,23 @@ def require_found(row: T | None) -> T:
     return row
 
 
-async def soft_delete(uow: UnitOfWork, model, record_id: uuid.UUID, entity: str):
-    """Hide a record from lists; `restore` brings it back. Plugins hear `<entity>.deleted`."""
+async def soft_delete(uow: UnitOfWork, model, record_id: uuid.UUID, deleted: EventType):
+    """Hide a record from lists; `restore` brings it back. Plugins hear `deleted`."""
     row = await load_for_update(uow, model, record_id)
     row.deleted_at = row.updated_at = uow.clock.now()
     await uow.session.flush()
-    await uow.emit(f"{entity}.deleted", entity, row.id)
+    await uow.emit(deleted, row.id)
     return row
 
 
-async def restore(uow: UnitOfWork, model, record_id: uuid.UUID, entity: str):
+async def restore(uow: UnitOfWork, model, record_id: uuid.UUID, restored: EventType):
     row = await load_for_update(uow, model, record_id, include_deleted=True)
     if row.deleted_at is None:
         raise InputError(UserError("id", "is not deleted", "NOT_DELETED"))
     if row.merged_into_id is not None:
-        raise InputError(UserError("id", f"was merged into another {entity}", "MERGED"))
+        raise InputError(UserError("id", f"was merged into another {restored.entity}", "MERGED"))
     row.deleted_at = None
     row.updated_at = uow.clock.now()
     await uow.session.flush()
-    await uow.emit(f"{entity}.restored", entity, row.id)
+    await uow.emit(restored, row.id)
     return row

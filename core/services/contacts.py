@@ -10,6 +10,7 @@ from .. import crypto
 from ..crypto import grams
 from ..db import new_id
 from ..errors import InputError, UserError
+from ..events import CONTACT_CREATED, CONTACT_DELETED, CONTACT_DESTROYED, CONTACT_RESTORED, CONTACT_UPDATED
 from ..models import Account, Contact, ContactAccount, ContactEmail, ContactPhone, ContactSearchToken, SubjectKey
 from ..normalize import InvalidPhoneNumber, is_valid_email, nfkc, normalize_email, normalize_phone, search_key
 from ..unit_of_work import UnitOfWork
@@ -329,9 +330,9 @@ async def create_contacts(uow: UnitOfWork, items: list[dict]) -> list[Contact | 
         results.append(contact)
     await uow.session.flush()
     await write_search_tokens(uow, tokens, new=True)
-    for result in results:
-        if isinstance(result, Contact):
-            await uow.emit("contact.created", "contact", result.id)
+    for contact in results:
+        if isinstance(contact, Contact):
+            await uow.emit(CONTACT_CREATED, contact.id)
     return results
 
 
@@ -347,24 +348,24 @@ async def update_contact(uow: UnitOfWork, contact_id: uuid.UUID, data: dict) -> 
             raise InputError(UserError("familyName", "a contact needs a name, an email or a phone", "REQUIRED"))
         contact.updated_at = uow.clock.now()
         await uow.session.flush()
-        await uow.emit("contact.updated", "contact", contact.id, {"fields": sorted(changed)})
+        await uow.emit(CONTACT_UPDATED, contact.id, {"fields": sorted(changed)})
     return contact
 
 
 async def delete_contact(uow: UnitOfWork, contact_id: uuid.UUID) -> Contact:
     """Soft-delete a contact (hidden from lists, restorable by an admin); emits `contact.deleted`."""
-    return await soft_delete(uow, Contact, contact_id, "contact")
+    return await soft_delete(uow, Contact, contact_id, CONTACT_DELETED)
 
 
 async def restore_contact(uow: UnitOfWork, contact_id: uuid.UUID) -> Contact:
-    return await restore(uow, Contact, contact_id, "contact")
+    return await restore(uow, Contact, contact_id, CONTACT_RESTORED)
 
 
 async def destroy_contact(uow: UnitOfWork, contact_id: uuid.UUID) -> uuid.UUID:
     """Remove the contact and everything that cascades from it. Plugins hear
     `contact.destroyed` first. Data-subject erasure is the privacy plugin's job, not this."""
     contact = await load_for_update(uow, Contact, contact_id, include_deleted=True)
-    await uow.emit("contact.destroyed", "contact", contact.id)
+    await uow.emit(CONTACT_DESTROYED, contact.id)
     await uow.session.execute(Contact.__table__.update().where(Contact.merged_into_id == contact.id).values(merged_into_id=None))  # type: ignore[attr-defined]  # SQLAlchemy types a model's __table__ as a FromClause; it is its Table
     await uow.session.execute(delete(Contact).where(Contact.id == contact.id))
     return contact.id

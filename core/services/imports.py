@@ -17,6 +17,7 @@ import uuid
 from sqlalchemy import select, update
 
 from ..errors import InputError, UserError
+from ..events import IMPORT_COMPLETED, IMPORT_CREATED
 from ..models import Account, ContactAccount, ImportJob
 from ..normalize import company_match_name, nfkc, normalize_email
 from ..unit_of_work import UnitOfWork
@@ -84,7 +85,7 @@ async def create_import(uow: UnitOfWork, data: bytes, filename: str | None = Non
                     total_rows=len(rows), created_by=uow.actor_id, created_at=uow.clock.now(), errors=[])
     uow.session.add(job)
     await uow.session.flush()
-    await uow.emit("import.created", "import", job.id, {"rows": len(rows)})
+    await uow.emit(IMPORT_CREATED, job.id, {"rows": len(rows)})
     return job
 
 
@@ -163,8 +164,8 @@ async def _run_batch(runtime, job_id, actor, columns, rows, accounts) -> ImportJ
         job.lease_until = uow.clock.now() + LEASE
         if job.processed_rows >= len(rows):
             job.status, job.finished_at, job.source, job.lease_until = "completed", uow.clock.now(), None, None
-            await uow.emit("import.completed", "import", job.id, {"created": job.created_count, "duplicates": job.duplicate_count,
-                                                                  "errors": job.error_count})
+            await uow.emit(IMPORT_COMPLETED, job.id, {"created": job.created_count, "duplicates": job.duplicate_count,
+                                                   "errors": job.error_count})
     return job
 
 

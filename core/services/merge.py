@@ -13,6 +13,7 @@ from sqlalchemy import and_, delete, func, select, update
 
 from ..contributions import MergeMove
 from ..errors import InputError, UserError
+from ..events import ACCOUNT_MERGED, CONTACT_MERGED
 from ..models import Account, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, Task
 from ..unit_of_work import UnitOfWork
 from .accounts import account_search_text
@@ -119,6 +120,9 @@ def _fill_blanks(survivor, merged, fields) -> None:
             survivor.custom_fields = custom_fields
 
 
+_MERGED_EVENT = {"contact": CONTACT_MERGED, "account": ACCOUNT_MERGED}
+
+
 async def _finish(uow: UnitOfWork, entity: str, survivor, merged, moves: list[MergeMove], dry_run: bool) -> MergeResult:
     merged_ids = [m.id for m in merged]
     for _, plugin_moves in await uow.runtime.plugins.call(
@@ -131,7 +135,7 @@ async def _finish(uow: UnitOfWork, entity: str, survivor, merged, moves: list[Me
             other.merged_into_id = survivor.id
         survivor.updated_at = now
         await uow.session.flush()
-        await uow.emit(f"{entity}.merged", entity, survivor.id, {"merged_ids": [str(m) for m in merged_ids]})
+        await uow.emit(_MERGED_EVENT[entity], survivor.id, {"merged_ids": [str(m) for m in merged_ids]})
     return MergeResult(survivor, merged_ids, moves, dry_run)
 
 

@@ -5,6 +5,7 @@ import uuid
 
 from sqlalchemy import delete
 
+from ..events import TASK_COMPLETED, TASK_CREATED, TASK_DELETED, TASK_UPDATED
 from ..models import Account, Contact, Task
 from ..unit_of_work import UnitOfWork
 from .common import Checker, changed_fields, check_user, live_ids, load_for_update
@@ -45,7 +46,7 @@ async def create_task(uow: UnitOfWork, data: dict) -> Task:
         task.completed_at = uow.clock.now()
     uow.session.add(task)
     await uow.session.flush()
-    await uow.emit("task.created", "task", task.id)
+    await uow.emit(TASK_CREATED, task.id)
     return task
 
 
@@ -61,12 +62,12 @@ async def update_task(uow: UnitOfWork, task_id: uuid.UUID, data: dict) -> Task:
             task.completed_at = None
         await uow.session.flush()
         completed = was_open and task.status == "done"
-        await uow.emit("task.completed" if completed else "task.updated", "task", task.id, {"fields": changed})
+        await uow.emit(TASK_COMPLETED if completed else TASK_UPDATED, task.id, {"fields": changed})
     return task
 
 
 async def delete_task(uow: UnitOfWork, task_id: uuid.UUID) -> uuid.UUID:
     task = await load_for_update(uow, Task, task_id)
-    await uow.emit("task.deleted", "task", task.id)
+    await uow.emit(TASK_DELETED, task.id)
     await uow.session.execute(delete(Task).where(Task.id == task.id))
     return task.id

@@ -15,7 +15,10 @@ from enishi.plugin import (
     Account, ErasureReport, MergeMove, NON_ADMIN_ROLES, Permission, PersonalDataField, ScheduledJob, hookimpl,
 )
 
-from . import models, schema, service
+from enishi.plugin import (ACCOUNT_UPDATED, ACTIVITY_DELETED, ACTIVITY_LOGGED, ACTIVITY_UPDATED, CONTACT_DELETED, CONTACT_MERGED,
+                           CONTACT_RESTORED, CONTACT_UPDATED)
+
+from . import events, models, schema, service
 
 _spec = pluggy.HookspecMarker("enishi")
 
@@ -69,6 +72,11 @@ def enishi_permissions():
 
 
 @hookimpl
+def enishi_event_types():
+    return events.EVENT_TYPES
+
+
+@hookimpl
 def enishi_scheduled_jobs():
     return [ScheduledJob("abm.recompute", dt.timedelta(days=1), service.recompute_all,
                          "rescore every target account (the engagement window moves with time)")]
@@ -76,11 +84,11 @@ def enishi_scheduled_jobs():
 
 @hookimpl
 async def enishi_on_event(event, uow):
-    if event.type in ("activity.logged", "activity.updated", "activity.deleted"):
+    if any(event.is_(t) for t in (ACTIVITY_LOGGED, ACTIVITY_UPDATED, ACTIVITY_DELETED)):
         await service.recompute(uow, await service.accounts_touched_by_activity(uow.session, event.entity_id))
-    elif event.type in ("contact.updated", "contact.deleted", "contact.restored", "contact.merged"):
+    elif any(event.is_(t) for t in (CONTACT_UPDATED, CONTACT_DELETED, CONTACT_RESTORED, CONTACT_MERGED)):
         await service.recompute(uow, await service.accounts_of_contacts(uow.session, [event.entity_id]))
-    elif event.type == "account.updated":
+    elif event.is_(ACCOUNT_UPDATED):
         await _refresh_icp(uow, event.entity_id)
 
 

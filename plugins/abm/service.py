@@ -24,6 +24,8 @@ from enishi.plugin import (
     UserError, create_task, live_ids,
 )
 
+from .events import (ACCOUNT_TARGETED, ACCOUNT_UNTARGETED, AUDIENCE_EXPORTED, CONFIG_CHANGED, ROLE_ASSIGNED, SCORE_CHANGED, STAGE_CHANGED,
+                     TARGET_UPDATED)
 from .models import (
     CADENCES,
     DEPARTMENT_KINDS,
@@ -193,7 +195,7 @@ async def set_config(uow: UnitOfWork, values: dict) -> dict:
     row.values = merged
     row.updated_at = uow.clock.now()
     await uow.session.flush()
-    await uow.emit("abm.config_changed", "abm_config", None, {"keys": sorted(stored)})
+    await uow.emit(CONFIG_CHANGED, None, {"keys": sorted(stored)})
     return await get_config(uow.session)
 
 
@@ -257,7 +259,7 @@ async def set_target(uow: UnitOfWork, account_id: uuid.UUID, data: dict) -> AbmT
     if "rationale" in data:
         target.rationale = rationale
     await uow.session.flush()
-    await uow.emit("abm.account_targeted" if created else "abm.target_updated", "account", account_id, {"tier": target.tier})
+    await uow.emit(ACCOUNT_TARGETED if created else TARGET_UPDATED, account_id, {"tier": target.tier})
     await recompute(uow, [account_id])
     return target
 
@@ -266,7 +268,7 @@ async def untarget(uow: UnitOfWork, account_id: uuid.UUID) -> uuid.UUID:
     removed = (await uow.session.execute(delete(AbmTargetAccount).where(AbmTargetAccount.account_id == account_id))).rowcount  # type: ignore[attr-defined]  # SQLAlchemy types a DML statement's result as Result, not CursorResult
     if not removed:
         raise _fail("accountId", "is not a target account", "NOT_TARGETED")
-    await uow.emit("abm.account_untargeted", "account", account_id)
+    await uow.emit(ACCOUNT_UNTARGETED, account_id)
     return account_id
 
 
@@ -323,7 +325,7 @@ async def assign_role(uow: UnitOfWork, account_id: uuid.UUID, contact_id: uuid.U
         result.role, result.department_id, result.seniority = role, department_id, seniority
         uow.session.add(result)
     await uow.session.flush()
-    await uow.emit("abm.role_assigned", "account", account_id, {"role": role})
+    await uow.emit(ROLE_ASSIGNED, account_id, {"role": role})
     await recompute(uow, [account_id])
     return result
 
@@ -481,9 +483,9 @@ async def recompute(uow: UnitOfWork, account_ids) -> int:
         result = engagement[target.account_id]
         stage = stage_for(result, await deal_stage(uow, target.account_id), config)
         if result.score != target.score:
-            await uow.emit("abm.score_changed", "account", target.account_id, {"from": target.score, "to": result.score})
+            await uow.emit(SCORE_CHANGED, target.account_id, {"from": target.score, "to": result.score})
         if stage != target.stage:
-            await uow.emit("abm.stage_changed", "account", target.account_id, {"from": target.stage, "to": stage})
+            await uow.emit(STAGE_CHANGED, target.account_id, {"from": target.stage, "to": stage})
         target.score, target.raw, target.stage, target.scored_at = result.score, result.raw, stage, now
     await uow.session.flush()
     return len(targets)
@@ -593,6 +595,6 @@ async def export_audience(uow: UnitOfWork, *, tier=None, stage=None, owner_id=No
     if third_party and members:
         await plugins.call("enishi_record_provision", uow=uow, contact_ids=sorted({m.contact_id for m in members}),
                            recipient=destination, purpose=purpose)
-    await uow.emit("abm.audience_exported", "abm_audience", None, {"contacts": len(members), "excluded": excluded,
+    await uow.emit(AUDIENCE_EXPORTED, None, {"contacts": len(members), "excluded": excluded,
                                                                     "third_party": third_party})
     return members, excluded

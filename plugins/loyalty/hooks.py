@@ -1,7 +1,8 @@
 """Bundled plugin `loyalty`: points ledger, expiry, tiers, earning rules, rewards.
 
 Earns from core activities (`activity.logged`) and from shop integrations that emit
-`purchase.recorded` with `{"member_id" | "contact_id", "order_id", "lines": [{category, amount}]}`."""
+`purchase.recorded` (`events.SHOP_PURCHASE`, declared here) with
+`{"member_id" | "contact_id", "order_id", "lines": [{category, amount}]}`."""
 from __future__ import annotations
 
 import datetime as dt
@@ -16,7 +17,9 @@ from enishi.plugin import (
     hookimpl,
 )
 
-from . import models, schema, service
+from enishi.plugin import ACTIVITY_LOGGED
+
+from . import events, models, schema, service
 
 
 @hookimpl
@@ -64,6 +67,11 @@ def enishi_activity_types():
 
 
 @hookimpl
+def enishi_event_types():
+    return events.EVENT_TYPES
+
+
+@hookimpl
 def enishi_scheduled_jobs():
     return [
         ScheduledJob("loyalty.unlock", dt.timedelta(hours=1), service.unlock_due, "unlock purchase points past their return window"),
@@ -74,11 +82,11 @@ def enishi_scheduled_jobs():
 
 @hookimpl
 async def enishi_on_event(event, uow):
-    if event.type == "activity.logged" and event.entity_id is not None:
+    if event.is_(ACTIVITY_LOGGED) and event.entity_id is not None:
         contacts = [uuid.UUID(c) for c in event.payload.get("contact_ids", [])]
         if contacts:
             await service.award_for_activity(uow, event.payload.get("type"), contacts, str(event.entity_id))
-    elif event.type == "purchase.recorded":
+    elif event.is_(events.SHOP_PURCHASE):
         await _purchase_from_integration(uow, event.payload)
 
 

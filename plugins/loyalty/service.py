@@ -21,6 +21,8 @@ from enishi.plugin import (
     log_activity, shred_records,
 )
 
+from .events import (MEMBER_ENROLLED, POINTS_ADJUSTED, POINTS_EARNED, POINTS_EXPIRED, POINTS_SPENT, PURCHASE_RECORDED, PURCHASE_REFUNDED,
+                     TIER_CHANGED)
 from .models import (
     DOWNGRADE_MODES,
     EXPIRY_MODES,
@@ -181,7 +183,7 @@ async def enroll(uow: UnitOfWork, program_id: uuid.UUID, contact_id: uuid.UUID) 
     uow.session.add(member)
     await uow.session.flush()
     await _evaluate_tier(uow, member)
-    await uow.emit("loyalty.member_enrolled", "loyalty_member", member.id)
+    await uow.emit(MEMBER_ENROLLED, member.id)
     return member
 
 
@@ -325,7 +327,7 @@ async def earn(uow: UnitOfWork, member_id: uuid.UUID, amount: int, *, reason: st
 async def _earn_locked(uow, member, amount, *, reason=None, key=None, request_hash=None, source=None) -> LoyaltyEntry:
     entry = await _append(uow, member, "earn", amount, reason=reason, key=key, request_hash=request_hash, source=source, tier_points=amount)
     await _add_lot(uow, member, entry, amount)
-    await uow.emit("loyalty.points_earned", "loyalty_member", member.id, {"amount": amount, "entry_id": str(entry.id)})
+    await uow.emit(POINTS_EARNED, member.id, {"amount": amount, "entry_id": str(entry.id)})
     await _evaluate_tier(uow, member)
     return entry
 
@@ -342,7 +344,7 @@ async def _spend_locked(uow, member, amount, *, reason=None, key=None, request_h
                     "redemptions are blocked until a negative balance is back at zero", "INSUFFICIENT_POINTS")
     entry = await _append(uow, member, "spend", -amount, reason=reason, key=key, request_hash=request_hash, source=source)
     await _consume(uow, member, entry, amount)
-    await uow.emit("loyalty.points_spent", "loyalty_member", member.id, {"amount": amount, "entry_id": str(entry.id)})
+    await uow.emit(POINTS_SPENT, member.id, {"amount": amount, "entry_id": str(entry.id)})
     return entry
 
 
@@ -364,7 +366,7 @@ async def adjust(uow: UnitOfWork, member_id: uuid.UUID, amount: int, reason: str
         await _add_lot(uow, member, entry, amount)
     else:
         await _consume(uow, member, entry, -amount)
-    await uow.emit("loyalty.points_adjusted", "loyalty_member", member.id, {"amount": amount, "entry_id": str(entry.id)})
+    await uow.emit(POINTS_ADJUSTED, member.id, {"amount": amount, "entry_id": str(entry.id)})
     return entry
 
 
@@ -436,7 +438,7 @@ async def record_purchase(uow: UnitOfWork, member_id: uuid.UUID, order_ref: str,
         lot = await _add_lot(uow, member, entry, points, purchase_id=purchase.id, unlocks_at=unlocks_at, earned_at=when)
         await _expire_member_lots(uow, member)  # points of an order older than the expiry are in the ledger, and expired
         await _evaluate_tier(uow, member)
-    await uow.emit("loyalty.purchase_recorded", "loyalty_member", member.id, {"points": points, "locked": locked})
+    await uow.emit(PURCHASE_RECORDED, member.id, {"points": points, "locked": locked})
     return PurchaseResult(purchase, entry, lot)
 
 
@@ -465,7 +467,7 @@ async def refund_purchase(uow: UnitOfWork, program_id: uuid.UUID, order_ref: str
             uow.session.add(debt)
         await _evaluate_tier(uow, member)
     await uow.session.flush()
-    await uow.emit("loyalty.purchase_refunded", "loyalty_member", member.id, {"points": purchase.points})
+    await uow.emit(PURCHASE_REFUNDED, member.id, {"points": purchase.points})
     return purchase
 
 
@@ -608,7 +610,7 @@ async def _evaluate_tier(uow: UnitOfWork, member: LoyaltyMember, *, review: bool
     member.tier_id = target.id if target else None
     await uow.session.flush()
     change = {"from": current.name if current else None, "to": target.name if target else None}
-    await uow.emit("loyalty.tier_changed", "loyalty_member", member.id, change)
+    await uow.emit(TIER_CHANGED, member.id, change)
     if member.contact_id is not None:
         await log_activity(uow, {"type": "loyalty.tier_changed", "summary": f"Tier: {change['from'] or '—'} → {change['to'] or '—'}",
                                  "contact_ids": [member.contact_id]}, source_plugin="loyalty")
@@ -635,7 +637,7 @@ async def _expire_member_lots(uow: UnitOfWork, member: LoyaltyMember) -> int:
         entry = await _append(uow, member, "expire", -lot.remaining, reason="points expired", source=("lot", str(lot.id)))
         uow.session.add(LoyaltyLotUse(entry_id=entry.id, lot_id=lot.id, amount=lot.remaining))
         lot.remaining, lot.status = 0, "expired"
-        await uow.emit("loyalty.points_expired", "loyalty_member", member.id, {"amount": -entry.amount})
+        await uow.emit(POINTS_EXPIRED, member.id, {"amount": -entry.amount})
     await uow.session.flush()
     return len(lots)
 

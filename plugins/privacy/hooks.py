@@ -24,7 +24,9 @@ from enishi.plugin import (
     UserError, hookimpl, parse_global_id, shred_records, to_global_id,
 )
 
-from . import access_log, models, requests, schema, service
+from enishi.plugin import ACTIVITY_LOGGED, ACTIVITY_UPDATED, CONTACT_MERGED, CONTACT_PERSONAL_DATA_READ, CONTACT_UPDATED
+
+from . import access_log, events, models, requests, schema, service
 
 
 @hookimpl
@@ -54,6 +56,11 @@ def enishi_graphql_type_fields():
 
 
 @hookimpl
+def enishi_event_types():
+    return events.EVENT_TYPES
+
+
+@hookimpl
 def enishi_permissions():
     return [Permission("privacy.consent.read", "See consent states and history", NON_ADMIN_ROLES, "consent:read"),
             Permission("privacy.consent.write", "Record and withdraw consent", ("manager", "sales", "marketing", "support", "compliance",
@@ -76,24 +83,24 @@ async def enishi_record_provision(uow, contact_ids, recipient, purpose):
 
 
 # Changes that process a person; while restricted only storage, legal claims and data-subject work may.
-_PROCESSING_EVENTS = {"contact.updated", "contact.merged", "activity.logged", "activity.updated"}
+_PROCESSING_EVENTS = {t.name for t in (CONTACT_UPDATED, CONTACT_MERGED, ACTIVITY_LOGGED, ACTIVITY_UPDATED)}
 
 
 @hookimpl
 async def enishi_on_event(event, uow):
-    if event.type == "contact.personal_data_read":
+    if event.is_(CONTACT_PERSONAL_DATA_READ):
         await access_log.append(uow, event.entity_id, "personal_data_read", event.payload.get("purpose", ""))
     elif event.type in _PROCESSING_EVENTS:
         contact_ids = _concerned(event)
         if contact_ids and (held := await service.restricted(uow.session, contact_ids)):
-            if event.type == "contact.updated" and await _rectifying(uow, held):
+            if event.is_(CONTACT_UPDATED) and await _rectifying(uow, held):
                 return  # the rectification a data-subject request asked for
             raise InputError(UserError(None, "processing of this person is restricted (data-subject request)", "RESTRICTED"))
 
 
 @hookimpl
 async def enishi_deliver_event(event, runtime):
-    if event.type == "privacy.verification_code_issued":
+    if event.is_(events.VERIFICATION_CODE_ISSUED):
         await requests.send_verification_code(runtime, event)
 
 

@@ -133,7 +133,7 @@ class PrivacyLegalHold(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_contact.id", ondelete="CASCADE"), index=True)
-    node_type: Mapped[str] = mapped_column(String(60), info={"personal": False})
+    entity: Mapped[str] = mapped_column(String(60), info={"personal": False})  # the held record's table (enishi_holdable_types)
     record_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     basis: Mapped[str] = mapped_column(String(300), info={"personal": False})
     reference: Mapped[str | None] = mapped_column(String(200), info={"personal": False})

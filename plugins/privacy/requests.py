@@ -27,6 +27,7 @@ from enishi.plugin import (
 )
 
 from . import access_log, export, service
+from .events import LEGAL_HOLD_PLACED, LEGAL_HOLD_RELEASED, REQUEST_STATUS_CHANGED, RESTRICTED, RESTRICTION_LIFTED, VERIFICATION_CODE_ISSUED
 from .models import (
     OPEN_STATUSES,
     REGIMES,
@@ -114,7 +115,7 @@ async def _transition(uow: UnitOfWork, request: PrivacyRequest, status: str, not
     request.status = status
     uow.session.add(PrivacyRequestEvent(request_id=request.id, status=status, note=note, actor_id=uow.actor_id, at=uow.clock.now()))
     await uow.session.flush()
-    await uow.emit("privacy.request_status_changed", "privacy_request", request.id, {"type": request.type, "status": status})
+    await uow.emit(REQUEST_STATUS_CHANGED, request.id, {"type": request.type, "status": status})
 
 
 def _regime(check: Checker, data: dict, request_type: str | None) -> str:
@@ -180,7 +181,7 @@ async def submit(uow: UnitOfWork, data: dict) -> PrivacyRequest:
     await _transition(uow, request, "identity_unverified", "received from the subject")
     if match:
         # Sent by the outbox (send_verification_code) to this address; `_code` is forgotten once it is.
-        await uow.emit("privacy.verification_code_issued", "privacy_request", request.id, {"email_id": str(match.id), "_code": code})
+        await uow.emit(VERIFICATION_CODE_ISSUED, request.id, {"email_id": str(match.id), "_code": code})
     return request
 
 
@@ -356,7 +357,7 @@ async def active_holds(session, contact_id, today: dt.date) -> list[PrivacyLegal
 
 async def _subject(uow: UnitOfWork, contact_id) -> DataSubject:
     holds = await active_holds(uow.session, contact_id, uow.clock.now().astimezone(uow.settings.zone).date())
-    return DataSubject(contact_id, held={(h.node_type, h.record_id): {"basis": h.basis, "reference": h.reference,
+    return DataSubject(contact_id, held={(h.entity, h.record_id): {"basis": h.basis, "reference": h.reference,
                                                                        "until": h.until.isoformat() if h.until else None} for h in holds})
 
 
@@ -520,7 +521,7 @@ async def restrict(uow: UnitOfWork, contact_id, kind: str, request_id=None) -> N
     if await uow.session.get(PrivacyRestriction, contact_id) is None:
         uow.session.add(PrivacyRestriction(contact_id=contact_id, kind=kind, request_id=request_id, since=uow.clock.now()))
         await uow.session.flush()
-        await uow.emit("privacy.restricted", "contact", contact_id, {"kind": kind})
+        await uow.emit(RESTRICTED, contact_id, {"kind": kind})
 
 
 async def lift_restriction(uow: UnitOfWork, contact_id) -> None:
@@ -529,7 +530,7 @@ async def lift_restriction(uow: UnitOfWork, contact_id) -> None:
         raise _fail("contactId", "this contact is not restricted", "NOT_RESTRICTED")
     await uow.session.delete(row)
     await uow.session.flush()
-    await uow.emit("privacy.restriction_lifted", "contact", contact_id, {"kind": row.kind})
+    await uow.emit(RESTRICTION_LIFTED, contact_id, {"kind": row.kind})
 
 
 async def retry(runtime, request_id, actor_id=None) -> None:
@@ -612,7 +613,8 @@ async def download(uow: UnitOfWork, token: str) -> tuple[str, bytes] | None:
 # --- legal holds -------------------------------------------------------------------------------
 
 
-async def place_hold(uow: UnitOfWork, contact_id, node_type: str, record_id, data: dict) -> PrivacyLegalHold:
+async def place_hold(uow: UnitOfWork, contact_id, entity: str, record_id, data: dict) -> PrivacyLegalHold:
+    """Keep the record `record_id` of the holdable table `entity` through erasure."""
     check = Checker()
     basis = check.text(data, "basis", max_length=300, required=True)
     reference = check.text(data, "reference", max_length=200)
@@ -622,11 +624,11 @@ async def place_hold(uow: UnitOfWork, contact_id, node_type: str, record_id, dat
     if await uow.session.get(Contact, contact_id) is None:
         check.fail("contactId", "no such contact", "NOT_FOUND")
     check.done()
-    hold = PrivacyLegalHold(contact_id=contact_id, node_type=node_type, record_id=record_id, basis=basis, reference=reference,
+    hold = PrivacyLegalHold(contact_id=contact_id, entity=entity, record_id=record_id, basis=basis, reference=reference,
                             until=until, created_by=uow.actor_id, created_at=uow.clock.now())
     uow.session.add(hold)
     await uow.session.flush()
-    await uow.emit("privacy.legal_hold_placed", "contact", contact_id, {"node_type": node_type, "record_id": str(record_id)})
+    await uow.emit(LEGAL_HOLD_PLACED, contact_id, {"entity": entity, "record_id": str(record_id)})
     return hold
 
 
@@ -635,7 +637,7 @@ async def release_hold(uow: UnitOfWork, hold_id) -> PrivacyLegalHold:
     if hold is None or hold.released_at is not None:
         raise _fail("id", "no such active hold", "NOT_FOUND")
     hold.released_at = uow.clock.now()
-    await uow.emit("privacy.legal_hold_released", "contact", hold.contact_id, {"hold_id": str(hold.id)})
+    await uow.emit(LEGAL_HOLD_RELEASED, hold.contact_id, {"hold_id": str(hold.id)})
     return hold
 
 

@@ -16,13 +16,12 @@ from enishi.plugin import (
     Connection, Contact, ContactNode, InputError, PageRequest, PUBLIC_FIELD, PUBLIC_PERMISSION, RowsByColumn,
     SortKey, User, UserErrorType, UserNode, input_values, load_row, load_rows, node_resolver, paginate,
     parse_global_id, run_mutation, split_global_id, to_global_id,
+    node_types_by_table,
 )
 
 from . import access_log, requests, service
 from . import models as orm
 from .models import OPEN_STATUSES, PrivacyConsent
-
-# Records a legal hold can name: the plugins that keep them through erasure (`ErasureReport.hold_back`).
 
 
 REQUEST_RUNS = RowsByColumn(orm.PrivacyRequestRun, orm.PrivacyRequestRun.request_id, orm.PrivacyRequestRun.position)
@@ -232,8 +231,6 @@ class DataSubjectRequestFilter:
 @strawberry.type(description="A legal hold: keeps one record through erasure until it ends.")
 class LegalHold(relay.Node):
     id: relay.NodeID[str]
-    node_type: str
-    record_id: strawberry.ID = strawberry.field(description="The global id of the held record.")
     basis: str
     reference: str | None
     until: dt.date | None
@@ -241,10 +238,19 @@ class LegalHold(relay.Node):
     released_at: dt.datetime | None
     _row: strawberry.Private[Any]
 
+    @strawberry.field
+    def node_type(self, info: Info) -> str:
+        # The table itself when no Node type is backed by it any more (its plugin was removed).
+        return node_types_by_table(info.schema).get(self._row.entity, self._row.entity)
+
+    @strawberry.field(description="The global id of the held record.")
+    def record_id(self, info: Info) -> strawberry.ID:
+        return strawberry.ID(to_global_id(self.node_type(info), self._row.record_id))
+
     @classmethod
     def from_row(cls, r) -> "LegalHold":
-        return cls(id=str(r.id), node_type=r.node_type, record_id=to_global_id(r.node_type, r.record_id), basis=r.basis,
-                   reference=r.reference, until=r.until, created_at=r.created_at, released_at=r.released_at, _row=r)
+        return cls(id=str(r.id), basis=r.basis, reference=r.reference, until=r.until, created_at=r.created_at,
+                   released_at=r.released_at, _row=r)
 
     resolve_nodes = node_resolver(orm.PrivacyLegalHold, "privacy.request.manage")
 
@@ -291,7 +297,7 @@ class DataSubjectRequestQuery:
     @strawberry.field(description="The node types a legal hold can keep: those whose plugin's erasure honours holds.")
     def legal_hold_types(self, info: Info) -> list[str]:
         info.context.require("privacy.request.manage")
-        return list(_holdable(info))
+        return sorted(_holdable(info))
 
     @strawberry.field(description="Legal holds on a contact's records.")
     async def legal_holds(self, info: Info, contact_id: strawberry.ID, active: bool = True) -> list[LegalHold]:
@@ -393,8 +399,12 @@ class VerifyDataSubjectRequestPayload:
     user_errors: list[UserErrorType]
 
 
-def _holdable(info: Info) -> tuple[str, ...]:
-    return tuple(sorted({name for _, name in info.context.runtime.plugins.contributions("enishi_holdable_types")}))
+def _holdable(info: Info) -> dict[str, str]:
+    """The table of each Node type a legal hold may name, by type name: hooks name holdable
+    records by their table (`enishi_holdable_types`), the API by their Node type."""
+    node_types = node_types_by_table(info.schema)
+    return {node_types[table]: table for _, table in info.context.runtime.plugins.contributions("enishi_holdable_types")
+            if table in node_types}
 
 
 def _request_id(value) -> uuid.UUID:
@@ -485,9 +495,14 @@ class DataSubjectRequestMutation:
 
     @strawberry.mutation
     async def place_legal_hold(self, info: Info, input: PlaceLegalHoldInput) -> LegalHoldPayload:
-        row, errors = await run_mutation(info, "privacy.request.manage", lambda uow: requests.place_hold(
-            uow, parse_global_id(input.contact_id, "Contact", "contactId"), *split_global_id(input.record_id, _holdable(info), "recordId"),
-            input_values(input, skip=("contact_id", "record_id"))))
+        holdable = _holdable(info)
+
+        def work(uow):
+            node_type, record_id = split_global_id(input.record_id, tuple(sorted(holdable)), "recordId")
+            return requests.place_hold(uow, parse_global_id(input.contact_id, "Contact", "contactId"), holdable[node_type], record_id,
+                                       input_values(input, skip=("contact_id", "record_id")))
+
+        row, errors = await run_mutation(info, "privacy.request.manage", work)
         return LegalHoldPayload(hold=LegalHold.from_row(row) if row else None, user_errors=errors)
 
     @strawberry.mutation

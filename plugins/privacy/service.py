@@ -14,6 +14,7 @@ from enishi.plugin import (
     Checker, Contact, InputError, UnitOfWork, UserError, decrypt, encrypt, sign, subject_key, verify,
 )
 
+from .events import CONSENT_EVENTS
 from .models import CONSENT_SOURCES, CONSENT_STATES, PrivacyConsent, PrivacyRestriction
 
 PURPOSE_MAX = 60
@@ -46,7 +47,7 @@ async def record_consent(uow: UnitOfWork, contact_id, data: dict) -> PrivacyCons
                             actor_id=uow.actor_id, captured_at=uow.clock.now(), evidence=ciphertext)
     uow.session.add(record)
     await uow.session.flush()
-    await uow.emit(f"privacy.consent_{state}", "contact", contact_id, {"purpose": purpose, "source": source})
+    await uow.emit(CONSENT_EVENTS[state], contact_id, {"purpose": purpose, "source": source})
     return record
 
 

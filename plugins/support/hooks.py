@@ -16,7 +16,7 @@ from enishi.plugin import (
     ActivityType, ErasureReport, InputError, MergeMove, Permission, PersonalDataField, ScheduledJob, hookimpl,
 )
 
-from . import models, schema, service
+from . import events, models, schema, service
 
 AGENTS = ("manager", "support")
 
@@ -129,13 +129,18 @@ async def _submit_csat(request: Request, is_form: bool) -> tuple[int, str | None
 
 
 @hookimpl
+def enishi_event_types():
+    return events.EVENT_TYPES
+
+
+@hookimpl
 def enishi_http_routes():
     return [Route("/support/csat/{token}", _survey_page, methods=["GET"]), Route("/support/csat/{token}", _csat_answer, methods=["POST"])]
 
 
 @hookimpl
 async def enishi_deliver_event(event, runtime):
-    if event.type == "support.csat_requested":
+    if event.is_(events.CSAT_REQUESTED):
         await service.mail_survey(runtime, event)
 
 
@@ -182,7 +187,7 @@ async def enishi_subject_collect(uow, subject):
 
 @hookimpl
 def enishi_holdable_types():
-    return ["SupportTicket"]
+    return ["support_ticket"]
 
 
 @hookimpl
@@ -190,9 +195,9 @@ async def enishi_subject_erase(uow, subject):
     report = ErasureReport("support")
     tickets = (await uow.session.execute(select(models.SupportTicket.id).where(
         models.SupportTicket.requester_id == subject.contact_id))).scalars().all()
-    kept = report.hold_back(subject, "SupportTicket", "support_ticket", tickets)
+    kept = report.hold_back(subject, "support_ticket", tickets)
     for ticket_id in kept:  # a held ticket keeps its messages too
-        hold = subject.hold_on("SupportTicket", ticket_id)
+        hold = subject.hold_on("support_ticket", ticket_id)
         messages = (await uow.session.execute(select(func.count()).select_from(models.SupportArticle).where(
             models.SupportArticle.ticket_id == ticket_id))).scalar_one()
         report.retain("support_article", messages, hold["basis"], hold.get("until"), hold.get("reference"), legal_hold=True)

@@ -24,6 +24,8 @@ from enishi.plugin import (
 )
 
 from .calendar import BusinessCalendar
+from .events import (ARTICLE_ADDED, CSAT_RECEIVED, CSAT_REQUESTED, ESCALATED, FIRST_REPLIED, SLA_BREACHED, SLA_WARNING, STATUS_CHANGED,
+                     TICKET_ASSIGNED, TICKET_CLOSED, TICKET_CREATED, TICKET_REOPENED, TICKET_SOLVED, TICKET_UPDATED, TICKETS_MERGED)
 from .models import (
     PRIORITIES,
     STATUSES,
@@ -304,18 +306,18 @@ async def _set_status(uow: UnitOfWork, ticket: SupportTicket, status: str) -> No
         token_hash = hashlib.sha256(secrets.token_bytes(32)).hexdigest()  # replaced by the real token when sent
         delay = dt.timedelta(hours=(await get_settings(uow.session)).csat_delay_hours)
         uow.session.add(SupportCsat(ticket_id=ticket.id, token_hash=token_hash, status="scheduled", send_at=now + delay))
-        await uow.emit("support.ticket_solved", "support_ticket", ticket.id)
+        await uow.emit(TICKET_SOLVED, ticket.id)
     elif status == "closed":
         ticket.closed_at = now
-        await uow.emit("support.ticket_closed", "support_ticket", ticket.id)
+        await uow.emit(TICKET_CLOSED, ticket.id)
     if previous == "solved" and status not in STOPPED:
         ticket.reopened_count += 1
         ticket.solved_at = None
         await uow.session.execute(update(SupportCsat).where(SupportCsat.ticket_id == ticket.id, SupportCsat.status == "scheduled")
                                   .values(status="cancelled"))
-        await uow.emit("support.ticket_reopened", "support_ticket", ticket.id)
+        await uow.emit(TICKET_REOPENED, ticket.id)
     await uow.session.flush()
-    await uow.emit("support.status_changed", "support_ticket", ticket.id, {"from": previous, "to": status})
+    await uow.emit(STATUS_CHANGED, ticket.id, {"from": previous, "to": status})
 
 
 async def _auto_assign(uow: UnitOfWork, ticket: SupportTicket) -> None:
@@ -375,7 +377,7 @@ async def create_ticket(uow: UnitOfWork, data: dict, *, follow_up_of=None) -> Su
     uow.session.add(ticket)
     await uow.session.flush()
     uow.session.add(SupportStatusChange(ticket_id=ticket.id, status="new", changed_at=now))
-    await uow.emit("support.ticket_created", "support_ticket", ticket.id, {"number": ticket.number, "priority": priority})
+    await uow.emit(TICKET_CREATED, ticket.id, {"number": ticket.number, "priority": priority})
     if body:
         await _add_article(uow, ticket, body=body, public=True, author_type="customer", author_contact_id=requester_id)
     return ticket
@@ -393,9 +395,9 @@ async def _add_article(uow: UnitOfWork, ticket: SupportTicket, *, body: str, pub
     uow.session.add(article)
     ticket.updated_at = now
     await uow.session.flush()
-    await uow.emit("support.article_added", "support_ticket", ticket.id, {"public": public, "author": author_type})
+    await uow.emit(ARTICLE_ADDED, ticket.id, {"public": public, "author": author_type})
     if first_reply:
-        await uow.emit("support.first_replied", "support_ticket", ticket.id)
+        await uow.emit(FIRST_REPLIED, ticket.id)
     if public and ticket.requester_id is not None:
         # The customer's history shows support next to calls and meetings.
         await log_activity(uow, {"type": "support.message", "summary": f"#{ticket.number} {ticket.subject}", "body": body,
@@ -470,7 +472,7 @@ async def update_ticket(uow: UnitOfWork, ticket_id, data: dict) -> SupportTicket
         await _set_status(uow, ticket, status)
     ticket.updated_at = uow.clock.now()
     await uow.session.flush()
-    await uow.emit("support.ticket_updated", "support_ticket", ticket.id, {"fields": sorted(data)})
+    await uow.emit(TICKET_UPDATED, ticket.id, {"fields": sorted(data)})
     return ticket
 
 
@@ -488,7 +490,7 @@ async def assign(uow: UnitOfWork, ticket_id, assignee_id=None, group_id=None) ->
         ticket.assignee_id = None
         await _auto_assign(uow, ticket)
     await uow.session.flush()
-    await uow.emit("support.ticket_assigned", "support_ticket", ticket.id)
+    await uow.emit(TICKET_ASSIGNED, ticket.id)
     return ticket
 
 
@@ -526,7 +528,7 @@ async def merge_tickets(uow: UnitOfWork, target_id, source_ids) -> SupportTicket
             article.reseal_under(target)
         source.merged_into_id = target.id
         await _set_status(uow, source, "merged")
-    await uow.emit("support.tickets_merged", "support_ticket", target.id, {"merged": [str(s) for s in source_ids]})
+    await uow.emit(TICKETS_MERGED, target.id, {"merged": [str(s) for s in source_ids]})
     return target
 
 
@@ -562,16 +564,16 @@ async def _escalate_ticket(uow: UnitOfWork, ticket: SupportTicket, now: dt.datet
             fired += 1
             payload = {"timer": timer.kind, "level": rule.level}
             if rule.level == 0:
-                await uow.emit("support.sla_warning", "support_ticket", ticket.id, payload)
+                await uow.emit(SLA_WARNING, ticket.id, payload)
                 continue
             if rule.minutes_after_breach == 0 or rule.level == 1:
-                await uow.emit("support.sla_breached", "support_ticket", ticket.id, payload)
+                await uow.emit(SLA_BREACHED, ticket.id, payload)
             if rule.reassign_group_id is not None:
                 ticket.group_id, ticket.assignee_id = rule.reassign_group_id, None
                 await _auto_assign(uow, ticket)
             if rule.raise_priority:
                 ticket.priority = PRIORITY_UP[ticket.priority]
-            await uow.emit("support.escalated", "support_ticket", ticket.id, payload)
+            await uow.emit(ESCALATED, ticket.id, payload)
     await uow.session.flush()
     return fired
 
@@ -618,7 +620,7 @@ async def send_surveys(runtime) -> int:
         for survey in due:
             token = secrets.token_urlsafe(24)
             survey.token_hash, survey.status = hash_token(token), "sent"
-            await uow.emit("support.csat_requested", "support_ticket", survey.ticket_id, {"_token": token})
+            await uow.emit(CSAT_REQUESTED, survey.ticket_id, {"_token": token})
             sent += 1
     return sent
 
@@ -660,7 +662,7 @@ async def submit_csat(uow: UnitOfWork, token: str, rating: int, comment: str | N
         raise _fail("token", "this survey was already answered", "ALREADY_ANSWERED")
     survey.status, survey.rating, survey.comment, survey.answered_at = "answered", rating, comment, uow.clock.now()
     await uow.session.flush()
-    await uow.emit("support.csat_received", "support_ticket", survey.ticket_id, {"rating": rating})
+    await uow.emit(CSAT_RECEIVED, survey.ticket_id, {"rating": rating})
     return survey
 
 

@@ -7,8 +7,11 @@ import json
 
 from sqlalchemy import text
 
-from enishi import hookimpl
+from enishi import EventType, PayloadField, hookimpl
 from enishi.outbox import MAX_ATTEMPTS, deliver_pending
+
+
+PING = EventType("test.ping", "test", "A ping to deliver.", (PayloadField("n", int), PayloadField("_code", str)))
 
 
 class Courier:
@@ -20,8 +23,12 @@ class Courier:
         self.busy = asyncio.Event()  # set once a delivery is under way
 
     @hookimpl
+    def enishi_event_types(self):
+        return [PING]
+
+    @hookimpl
     async def enishi_deliver_event(self, event, runtime):
-        if event.type != "test.ping":
+        if not event.is_(PING):
             return
         self.busy.set()
         await asyncio.sleep(0.005)  # a network call: the other worker claims and delivers meanwhile
@@ -34,7 +41,7 @@ class Courier:
 async def _emit(api, count: int) -> None:
     async with api.runtime.unit_of_work() as uow:
         for n in range(count):
-            await uow.emit("test.ping", "test", None, {"n": n, "_code": f"{n:06d}"})
+            await uow.emit(PING, None, {"n": n, "_code": f"{n:06d}"})
 
 
 async def _outbox(api) -> list[tuple]:

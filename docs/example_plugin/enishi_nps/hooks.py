@@ -7,10 +7,10 @@ import strawberry
 from sqlalchemy import select
 
 from enishi.plugin import (
-    ActivityType, CliCommand, ErasureReport, MergeMove, Permission, PersonalDataField, create_task, hookimpl,
+    ACTIVITY_LOGGED, ActivityType, CliCommand, ErasureReport, MergeMove, Permission, PersonalDataField, create_task, hookimpl,
 )
 
-from . import models, schema, service  # noqa: F401  (models: registers the table on the shared metadata)
+from . import events, models, schema, service  # noqa: F401  (models: registers the table on the shared metadata)
 
 
 @hookimpl
@@ -46,6 +46,11 @@ def enishi_permissions():
 
 
 @hookimpl
+def enishi_event_types():
+    return events.EVENT_TYPES
+
+
+@hookimpl
 def enishi_activity_types():
     return [ActivityType("nps.response", "NPS answer", "NPS回答")]
 
@@ -53,8 +58,8 @@ def enishi_activity_types():
 @hookimpl
 async def enishi_on_event(event, uow):
     """After a meeting, ask the contacts for a score: a follow-up task in the same transaction."""
-    if event.type == "activity.logged" and event.payload.get("type") == "meeting":
-        for contact_id in event.payload.get("contact_ids", []):
+    if event.is_(ACTIVITY_LOGGED) and event.payload["type"] == "meeting":
+        for contact_id in event.payload["contact_ids"]:
             await create_task(uow, {"title": "NPSアンケートを依頼 / Ask for an NPS score", "contact_id": uuid.UUID(contact_id),
                                     "due_at": event.occurred_at + dt.timedelta(days=3)})
 

@@ -5,6 +5,7 @@ from sqlalchemy import delete, func, select, update
 
 from enishi.plugin import Contact, InputError, UserError, live_ids, log_activity
 
+from .events import NPS_RECORDED
 from .models import NpsResponse
 
 
@@ -23,7 +24,7 @@ async def record_response(uow, contact_id: uuid.UUID, score: int, comment: str |
     # On the shared timeline, so the account team sees it next to calls and meetings.
     await log_activity(uow, {"type": "nps.response", "summary": f"NPS {score}", "contact_ids": [contact_id],
                              "direction": "inbound"}, source_plugin="nps")
-    await uow.emit("nps.recorded", "nps_response", response.id, {"score": score})
+    await uow.emit(NPS_RECORDED, response.id, {"score": score})
     return response
 
 

@@ -138,6 +138,7 @@ async def test_purchases_arrive_from_shop_integrations_as_events(enishi_api):
     from enishi import hookimpl
     from enishi.graphql.mutations import run_mutation
     from enishi.graphql.relay import parse_global_id
+    from enishi.plugins.loyalty.events import SHOP_PURCHASE
 
     @strawberry.type
     class ShopMutation:
@@ -146,7 +147,7 @@ async def test_purchases_arrive_from_shop_integrations_as_events(enishi_api):
             contact = parse_global_id(contact_id, "Contact", "contactId")
 
             async def work(uow):
-                await uow.emit("purchase.recorded", "shop_order", None, {
+                await uow.emit(SHOP_PURCHASE, None, {
                     "contact_id": str(contact), "order_id": order_id, "lines": [{"category": "goods", "amount": amount}]})
                 return True
 
