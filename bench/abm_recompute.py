@@ -8,6 +8,7 @@ implementation must pay. Rounds interleave. Writes bench/results/abm_recompute.j
 
     python bench/abm_recompute.py [--accounts 10000] [--rounds 2]
 """
+
 import argparse
 import asyncio
 import datetime as dt
@@ -33,7 +34,7 @@ from enishi.services.contacts import bulk_contact_rows
 from enishi.settings import Settings
 
 HERE = Path(__file__).resolve().parent
-NOW = dt.datetime(2024, 6, 10, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2024, 6, 10, tzinfo=dt.UTC)
 FLOOR_SQL = """
 SELECT owner, SUM(w) FROM (
   SELECT t.account_id AS owner, a.id AS activity,
@@ -51,14 +52,49 @@ SELECT owner, SUM(w) FROM (
 
 async def load(runtime, accounts: int) -> None:
     rng = random.Random(7)
-    rows: dict[str, list[dict]] = {name: [] for name in ("accounts", "targets", "departments", "contacts", "keys", "tokens", "links", "roles", "activities", "activity_keys",
-                                  "act_targets")}
+    rows: dict[str, list[dict]] = {
+        name: []
+        for name in (
+            "accounts",
+            "targets",
+            "departments",
+            "contacts",
+            "keys",
+            "tokens",
+            "links",
+            "roles",
+            "activities",
+            "activity_keys",
+            "act_targets",
+        )
+    }
     for i in range(accounts):
         account_id = uuid.uuid4()
-        rows["accounts"].append({"id": account_id, "name": f"Account {i}", "match_name": f"account{i}", "lifecycle_stage": "prospect",
-                                 "custom_fields": {}, "search_text": "", "created_at": NOW, "updated_at": NOW})
-        rows["targets"].append({"id": uuid.uuid4(), "account_id": account_id, "tier": "tier_1", "tier_set_by_hand": True,
-                                "icp_score": 90, "stage": "target", "score": 0.0, "raw": 0.0, "created_at": NOW})
+        rows["accounts"].append(
+            {
+                "id": account_id,
+                "name": f"Account {i}",
+                "match_name": f"account{i}",
+                "lifecycle_stage": "prospect",
+                "custom_fields": {},
+                "search_text": "",
+                "created_at": NOW,
+                "updated_at": NOW,
+            }
+        )
+        rows["targets"].append(
+            {
+                "id": uuid.uuid4(),
+                "account_id": account_id,
+                "tier": "tier_1",
+                "tier_set_by_hand": True,
+                "icp_score": 90,
+                "stage": "target",
+                "score": 0.0,
+                "raw": 0.0,
+                "created_at": NOW,
+            }
+        )
         departments = [uuid.uuid4(), uuid.uuid4()]
         for n, department in enumerate(departments):
             rows["departments"].append({"id": department, "account_id": account_id, "name": f"D{n}", "kind": "other"})
@@ -66,32 +102,64 @@ async def load(runtime, accounts: int) -> None:
         for n, role in enumerate(("decision_maker", "champion", "end_user")):
             contact_id = uuid.uuid4()
             contacts.append(contact_id)
-            sealed = bulk_contact_rows({"id": contact_id, "custom_fields": {}, "created_at": NOW, "updated_at": NOW},
-                                       {"family_name": f"C{i}-{n}"}, [], [])
+            sealed = bulk_contact_rows(
+                {"id": contact_id, "custom_fields": {}, "created_at": NOW, "updated_at": NOW},
+                {"family_name": f"C{i}-{n}"},
+                [],
+                [],
+            )
             for name, sealed_model in (("contacts", Contact), ("keys", SubjectKey), ("tokens", ContactSearchToken)):
                 rows[name] += sealed[sealed_model]
             rows["links"].append({"id": uuid.uuid4(), "contact_id": contact_id, "account_id": account_id, "is_primary": True})
-            rows["roles"].append({"id": uuid.uuid4(), "account_id": account_id, "contact_id": contact_id, "role": role,
-                                  "department_id": departments[n % 2]})
+            rows["roles"].append(
+                {
+                    "id": uuid.uuid4(),
+                    "account_id": account_id,
+                    "contact_id": contact_id,
+                    "role": role,
+                    "department_id": departments[n % 2],
+                }
+            )
         for _ in range(5):
             activity_id = uuid.uuid4()
-            sealed = Activity.bulk_rows({"id": activity_id, "type": rng.choice(["meeting", "event", "call", "email"]), "direction": "inbound",
-                                         "occurred_at": NOW - dt.timedelta(days=rng.randrange(0, 45)), "duration_seconds": 60,
-                                         "source_plugin": "core", "created_at": NOW}, summary="x")
+            sealed = Activity.bulk_rows(
+                {
+                    "id": activity_id,
+                    "type": rng.choice(["meeting", "event", "call", "email"]),
+                    "direction": "inbound",
+                    "occurred_at": NOW - dt.timedelta(days=rng.randrange(0, 45)),
+                    "duration_seconds": 60,
+                    "source_plugin": "core",
+                    "created_at": NOW,
+                },
+                summary="x",
+            )
             rows["activities"] += sealed[Activity]
             rows["activity_keys"] += sealed[ActivityKey]
             rows["act_targets"].append({"id": uuid.uuid4(), "activity_id": activity_id, "contact_id": rng.choice(contacts)})
     async with runtime.unit_of_work() as uow:
-        for model, key in ((Account, "accounts"), (AbmTargetAccount, "targets"), (AbmDepartment, "departments"),
-                           (Contact, "contacts"), (SubjectKey, "keys"), (ContactSearchToken, "tokens"), (ContactAccount, "links"), (AbmBuyingRole, "roles"), (Activity, "activities"), (ActivityKey, "activity_keys"),
-                           (ActivityTarget, "act_targets")):
+        for model, key in (
+            (Account, "accounts"),
+            (AbmTargetAccount, "targets"),
+            (AbmDepartment, "departments"),
+            (Contact, "contacts"),
+            (SubjectKey, "keys"),
+            (ContactSearchToken, "tokens"),
+            (ContactAccount, "links"),
+            (AbmBuyingRole, "roles"),
+            (Activity, "activities"),
+            (ActivityKey, "activity_keys"),
+            (ActivityTarget, "act_targets"),
+        ):
             for start in range(0, len(rows[key]), 5000):
-                await uow.session.execute(insert(model), rows[key][start:start + 5000])
+                await uow.session.execute(insert(model), rows[key][start : start + 5000])
 
 
 async def run(accounts: int, rounds: int, url: str) -> dict:
-    runtime = Runtime(Settings(database_url=url, environment="production", key_encryption_key="dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="),
-                      clock=ManualClock(NOW))
+    runtime = Runtime(
+        Settings(database_url=url, environment="production", key_encryption_key="dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="),
+        clock=ManualClock(NOW),
+    )
     await asyncio.to_thread(upgrade, runtime)
     started = time.perf_counter()
     await load(runtime, accounts)
@@ -120,12 +188,24 @@ def main() -> None:
     floor, enishi = (statistics.median(result["timings"][k]) for k in ("floor", "enishi"))
     database = "postgresql" if "postgresql" in url else "sqlite"
     print(f"ABM recompute of {args.accounts} target accounts ({args.accounts * 5} activities), {database}, {args.rounds} rounds")
-    print(f"  floor (one SQL aggregate): {floor:.2f} s   enishi (score, stage, store): {enishi:.2f} s   ratio {enishi / floor:.1f}×"
-          f"   ({args.accounts / enishi:.0f} accounts/s)")
+    print(
+        f"  floor (one SQL aggregate): {floor:.2f} s   enishi (score, stage, store): {enishi:.2f} s   ratio {enishi / floor:.1f}×"
+        f"   ({args.accounts / enishi:.0f} accounts/s)"
+    )
     (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "abm_recompute.json").write_text(json.dumps({
-        "workload": "abm_recompute", "database": database, "accounts": args.accounts, **result, "ratio": enishi / floor,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}, indent=2))
+    (HERE / "results" / "abm_recompute.json").write_text(
+        json.dumps(
+            {
+                "workload": "abm_recompute",
+                "database": database,
+                "accounts": args.accounts,
+                **result,
+                "ratio": enishi / floor,
+                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Floors served by a bare starlette app on the same database: for `loyalty_spend.py`, the least a
 guarded spend can do (one conditional UPDATE of one row in its own write transaction); for
 `contact_page_http.py`, the hand-written queries of `contact_page.floor_page` behind a route."""
+
 import argparse
 import os
 import sys
@@ -12,12 +13,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from enishi import crypto  # noqa: E402
-from enishi.db import create_engine, sessionmakers  # noqa: E402
-from enishi.runtime import settle_heap  # noqa: E402
-from enishi.settings import Settings  # noqa: E402
+from contact_page import floor_page
 
-from contact_page import floor_page  # noqa: E402  (this folder)
+from enishi import crypto
+from enishi.db import create_engine, sessionmakers
+from enishi.runtime import settle_heap
+from enishi.settings import Settings
 
 
 def build(url: str) -> Starlette:
@@ -32,19 +33,27 @@ def build(url: str) -> Starlette:
     async def spend(request):
         amount = (await request.json())["amount"]
         async with writer() as session, session.begin():
-            done = await session.execute(text("UPDATE bench_counter SET balance = balance - :a WHERE id = 1 AND balance >= :a"),
-                                         {"a": amount})
+            done = await session.execute(
+                text("UPDATE bench_counter SET balance = balance - :a WHERE id = 1 AND balance >= :a"), {"a": amount}
+            )
         return JSONResponse({"ok": done.rowcount == 1})
 
     async def setup(request):
         async with writer() as session, session.begin():
-            await session.execute(text("CREATE TABLE IF NOT EXISTS bench_counter (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL)"))
+            await session.execute(
+                text("CREATE TABLE IF NOT EXISTS bench_counter (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL)")
+            )
             await session.execute(text("DELETE FROM bench_counter"))
             await session.execute(text("INSERT INTO bench_counter VALUES (1, :b)"), {"b": (await request.json())["balance"]})
         return JSONResponse({"ok": True})
 
-    return Starlette(routes=[Route("/spend", spend, methods=["POST"]), Route("/setup", setup, methods=["POST"]),
-                             Route("/contacts", contacts, methods=["POST"])])
+    return Starlette(
+        routes=[
+            Route("/spend", spend, methods=["POST"]),
+            Route("/setup", setup, methods=["POST"]),
+            Route("/contacts", contacts, methods=["POST"]),
+        ]
+    )
 
 
 if __name__ == "__main__":

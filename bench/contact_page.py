@@ -14,6 +14,7 @@ Data: `enishi demo --scale N` (SQLite in a temporary directory unless ENISHI_BEN
 
     python bench/contact_page.py [--contacts 10000] [--rounds 3] [--iterations 30]
 """
+
 import argparse
 import asyncio
 import json
@@ -27,13 +28,24 @@ from pathlib import Path
 
 from sqlalchemy import and_, event, func, or_, select
 
+from enishi import crypto
 from enishi.auth import PermissionRegistry, Viewer
 from enishi.db.migrate import upgrade
 from enishi.demo import load_demo
 from enishi.graphql.context import Context
 from enishi.graphql.schema import build_schema
-from enishi import crypto
-from enishi.models import Account, Activity, ActivityKey, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactSearchToken, SubjectKey, User
+from enishi.models import (
+    Account,
+    Activity,
+    ActivityKey,
+    ActivityTarget,
+    Contact,
+    ContactAccount,
+    ContactEmail,
+    ContactSearchToken,
+    SubjectKey,
+    User,
+)
 from enishi.normalize import search_key
 from enishi.plugins.abm.models import AbmTargetAccount
 from enishi.plugins.loyalty.models import LoyaltyMember
@@ -54,7 +66,11 @@ PAGE = """query Page($first: Int!) {
   } } }
 }"""
 ABUSIVE = {
-    "depth_20": "{ contacts { edges { node { " + "primaryAccount { contacts { edges { node { " * 5 + "id" + " } } } }" * 5 + " } } } }",
+    "depth_20": "{ contacts { edges { node { "
+    + "primaryAccount { contacts { edges { node { " * 5
+    + "id"
+    + " } } } }" * 5
+    + " } } } }",
     "aliases_500": "{ " + " ".join(f"a{i}: viewer {{ id }}" for i in range(500)) + " }",
     "first_1000000": "{ contacts(first: 1000000) { edges { node { id } } } }",
 }
@@ -71,60 +87,149 @@ def _by(rows, key):
 
 SEALED_NAMES = [getattr(Contact, f"sealed_{name}") for name in NAME_FIELDS]
 
+
 def _latest(partition, order, statement_columns, where, limit=3):
     """Up to `limit` rows per partition, newest first, with ROW_NUMBER."""
-    ranked = select(*statement_columns, func.row_number().over(partition_by=partition, order_by=order).label("rank")).where(where).subquery()
+    ranked = (
+        select(*statement_columns, func.row_number().over(partition_by=partition, order_by=order).label("rank"))
+        .where(where)
+        .subquery()
+    )
     return select(ranked).where(ranked.c.rank <= limit)
 
 
 async def floor_page(read_session, first: int) -> str:
     """`read_session` opens a read-only session: the runtime's, or the bare baseline app's."""
     async with read_session() as session:
-        rows = (await session.execute(select(Contact.id, *SEALED_NAMES, Contact.owner_id, SubjectKey.kek_id, SubjectKey.wrapped_key)
-                                      .join(SubjectKey, SubjectKey.contact_id == Contact.id).where(Contact.deleted_at.is_(None))
-                                      .order_by(Contact.created_at.desc(), Contact.id.desc()).limit(first))).all()
+        rows = (
+            await session.execute(
+                select(Contact.id, *SEALED_NAMES, Contact.owner_id, SubjectKey.kek_id, SubjectKey.wrapped_key)
+                .join(SubjectKey, SubjectKey.contact_id == Contact.id)
+                .where(Contact.deleted_at.is_(None))
+                .order_by(Contact.created_at.desc(), Contact.id.desc())
+                .limit(first)
+            )
+        ).all()
         contacts = [_opened(row) for row in rows]
         by_id = {c["id"]: c for c in contacts}
         ids = list(by_id)
-        emails = {contact_id: _open(by_id[contact_id], sealed, "core_contact_email.address")
-                  for contact_id, sealed in (await session.execute(select(ContactEmail.contact_id, ContactEmail.sealed_address).where(
-                      ContactEmail.contact_id.in_(ids), ContactEmail.is_primary.is_(True)))).all()}
-        accounts = {r["contact_id"]: r for r in (await session.execute(
-            select(ContactAccount.contact_id, Account.id, Account.name, AbmTargetAccount.tier)
-            .join(Account, Account.id == ContactAccount.account_id).outerjoin(AbmTargetAccount, AbmTargetAccount.account_id == Account.id)
-            .where(ContactAccount.contact_id.in_(ids), ContactAccount.is_primary.is_(True)))).mappings()}
-        owners = dict((await session.execute(select(User.id, User.display_name).where(
-            User.id.in_({c["owner_id"] for c in contacts if c["owner_id"]})))).all())
-        timeline = _by((await session.execute(_latest(
-            ActivityTarget.contact_id, (Activity.occurred_at.desc(), Activity.id.desc()),
-            (ActivityTarget.contact_id, Activity.id, Activity.type, Activity.sealed_summary, Activity.occurred_at, ActivityKey.kek_id,
-             ActivityKey.wrapped_key),
-            and_(ActivityTarget.contact_id.in_(ids), Activity.id == ActivityTarget.activity_id, ActivityKey.activity_id == Activity.id))
-            .order_by("contact_id", "rank"))).mappings(),
-            "contact_id")
-        balances = dict((await session.execute(select(LoyaltyMember.contact_id, LoyaltyMember.balance).where(
-            LoyaltyMember.contact_id.in_(ids)))).all())
-        ticket_counts = dict((await session.execute(select(SupportTicket.requester_id, func.count()).where(
-            SupportTicket.requester_id.in_(ids)).group_by(SupportTicket.requester_id))).all())
-        tickets = _by((await session.execute(_latest(
-            SupportTicket.requester_id, (SupportTicket.created_at.desc(), SupportTicket.id.desc()),
-            (SupportTicket.requester_id, SupportTicket.number, SupportTicket.status),
-            SupportTicket.requester_id.in_(ids)).order_by("requester_id", "rank"))).mappings(), "requester_id")
+        emails = {
+            contact_id: _open(by_id[contact_id], sealed, "core_contact_email.address")
+            for contact_id, sealed in (
+                await session.execute(
+                    select(ContactEmail.contact_id, ContactEmail.sealed_address).where(
+                        ContactEmail.contact_id.in_(ids), ContactEmail.is_primary.is_(True)
+                    )
+                )
+            ).all()
+        }
+        accounts = {
+            r["contact_id"]: r
+            for r in (
+                await session.execute(
+                    select(ContactAccount.contact_id, Account.id, Account.name, AbmTargetAccount.tier)
+                    .join(Account, Account.id == ContactAccount.account_id)
+                    .outerjoin(AbmTargetAccount, AbmTargetAccount.account_id == Account.id)
+                    .where(ContactAccount.contact_id.in_(ids), ContactAccount.is_primary.is_(True))
+                )
+            ).mappings()
+        }
+        owners = dict(
+            (
+                await session.execute(
+                    select(User.id, User.display_name).where(User.id.in_({c["owner_id"] for c in contacts if c["owner_id"]}))
+                )
+            ).all()
+        )
+        timeline = _by(
+            (
+                await session.execute(
+                    _latest(
+                        ActivityTarget.contact_id,
+                        (Activity.occurred_at.desc(), Activity.id.desc()),
+                        (
+                            ActivityTarget.contact_id,
+                            Activity.id,
+                            Activity.type,
+                            Activity.sealed_summary,
+                            Activity.occurred_at,
+                            ActivityKey.kek_id,
+                            ActivityKey.wrapped_key,
+                        ),
+                        and_(
+                            ActivityTarget.contact_id.in_(ids),
+                            Activity.id == ActivityTarget.activity_id,
+                            ActivityKey.activity_id == Activity.id,
+                        ),
+                    ).order_by("contact_id", "rank")
+                )
+            ).mappings(),
+            "contact_id",
+        )
+        balances = dict(
+            (
+                await session.execute(
+                    select(LoyaltyMember.contact_id, LoyaltyMember.balance).where(LoyaltyMember.contact_id.in_(ids))
+                )
+            ).all()
+        )
+        ticket_counts = dict(
+            (
+                await session.execute(
+                    select(SupportTicket.requester_id, func.count())
+                    .where(SupportTicket.requester_id.in_(ids))
+                    .group_by(SupportTicket.requester_id)
+                )
+            ).all()
+        )
+        tickets = _by(
+            (
+                await session.execute(
+                    _latest(
+                        SupportTicket.requester_id,
+                        (SupportTicket.created_at.desc(), SupportTicket.id.desc()),
+                        (SupportTicket.requester_id, SupportTicket.number, SupportTicket.status),
+                        SupportTicket.requester_id.in_(ids),
+                    ).order_by("requester_id", "rank")
+                )
+            ).mappings(),
+            "requester_id",
+        )
     page = []
     for c in contacts:
         account = accounts.get(c["id"])
-        page.append({
-            "id": str(c["id"]), "familyName": c["family_name"], "givenName": c["given_name"], "familyNameKana": c["family_name_kana"],
-            "givenNameKana": c["given_name_kana"], "primaryEmail": emails.get(c["id"]),
-            "primaryAccount": {"id": str(account["id"]), "name": account["name"], "abm": {"tier": account["tier"]} if account["tier"] else None}
-            if account else None,
-            "owner": {"id": str(c["owner_id"]), "displayName": owners[c["owner_id"]]} if c["owner_id"] in owners else None,
-            "timeline": [{"id": str(a["id"]), "type": a["type"], "summary": _open_activity(a), "occurredAt": a["occurred_at"].isoformat()}
-                         for a in timeline.get(c["id"], [])],
-            "loyalty": {"balance": balances[c["id"]]} if c["id"] in balances else None,
-            "tickets": {"totalCount": ticket_counts.get(c["id"], 0),
-                        "edges": [{"number": t["number"], "status": t["status"]} for t in tickets.get(c["id"], [])]},
-        })
+        page.append(
+            {
+                "id": str(c["id"]),
+                "familyName": c["family_name"],
+                "givenName": c["given_name"],
+                "familyNameKana": c["family_name_kana"],
+                "givenNameKana": c["given_name_kana"],
+                "primaryEmail": emails.get(c["id"]),
+                "primaryAccount": {
+                    "id": str(account["id"]),
+                    "name": account["name"],
+                    "abm": {"tier": account["tier"]} if account["tier"] else None,
+                }
+                if account
+                else None,
+                "owner": {"id": str(c["owner_id"]), "displayName": owners[c["owner_id"]]} if c["owner_id"] in owners else None,
+                "timeline": [
+                    {
+                        "id": str(a["id"]),
+                        "type": a["type"],
+                        "summary": _open_activity(a),
+                        "occurredAt": a["occurred_at"].isoformat(),
+                    }
+                    for a in timeline.get(c["id"], [])
+                ],
+                "loyalty": {"balance": balances[c["id"]]} if c["id"] in balances else None,
+                "tickets": {
+                    "totalCount": ticket_counts.get(c["id"], 0),
+                    "edges": [{"number": t["number"], "status": t["status"]} for t in tickets.get(c["id"], [])],
+                },
+            }
+        )
     return json.dumps({"contacts": page}, ensure_ascii=False)
 
 
@@ -143,7 +248,9 @@ def _open(contact: dict, sealed: bytes | None, context: str) -> str | None:
 def _open_activity(row) -> str | None:
     if row["wrapped_key"] is None:
         return None
-    return crypto.decrypt(crypto.installed().unwrap(row["kek_id"], row["wrapped_key"]), row["sealed_summary"], b"core_activity.summary")
+    return crypto.decrypt(
+        crypto.installed().unwrap(row["kek_id"], row["wrapped_key"]), row["sealed_summary"], b"core_activity.summary"
+    )
 
 
 async def floor_search(read_session, query: str) -> str:
@@ -151,21 +258,47 @@ async def floor_search(read_session, query: str) -> str:
     pattern = "%" + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     # People holding every search token of the query, or working at a company whose name matches.
     tokens = crypto.installed().query_tokens(key)[0]
-    holding_tokens = (select(ContactSearchToken.contact_id).where(ContactSearchToken.token.in_(tokens))
-                      .group_by(ContactSearchToken.contact_id).having(func.count() == len(tokens)))
+    holding_tokens = (
+        select(ContactSearchToken.contact_id)
+        .where(ContactSearchToken.token.in_(tokens))
+        .group_by(ContactSearchToken.contact_id)
+        .having(func.count() == len(tokens))
+    )
     at_matching_company = select(ContactAccount.contact_id).where(
-        ContactAccount.account_id.in_(select(Account.id).where(Account.search_text.like(pattern, escape="\\"))))
+        ContactAccount.account_id.in_(select(Account.id).where(Account.search_text.like(pattern, escape="\\")))
+    )
     async with read_session() as session:
-        rows = (await session.execute(select(Contact.id, *SEALED_NAMES, Contact.owner_id, SubjectKey.kek_id, SubjectKey.wrapped_key)
-                                      .join(SubjectKey, SubjectKey.contact_id == Contact.id)
-                                      .where(Contact.deleted_at.is_(None), or_(Contact.id.in_(holding_tokens), Contact.id.in_(at_matching_company)))
-                                      .order_by(Contact.kana_sort, Contact.id).limit(20))).all()
+        rows = (
+            await session.execute(
+                select(Contact.id, *SEALED_NAMES, Contact.owner_id, SubjectKey.kek_id, SubjectKey.wrapped_key)
+                .join(SubjectKey, SubjectKey.contact_id == Contact.id)
+                .where(Contact.deleted_at.is_(None), or_(Contact.id.in_(holding_tokens), Contact.id.in_(at_matching_company)))
+                .order_by(Contact.kana_sort, Contact.id)
+                .limit(20)
+            )
+        ).all()
         contacts = {c["id"]: c for c in map(_opened, rows)}
-        emails = dict((await session.execute(select(ContactEmail.contact_id, ContactEmail.sealed_address).where(
-            ContactEmail.contact_id.in_(list(contacts)), ContactEmail.is_primary.is_(True)))).all())
-    return json.dumps([{"id": str(c["id"]), "familyName": c["family_name"], "givenName": c["given_name"],
-                        "primaryEmail": _open(c, emails.get(c["id"]), "core_contact_email.address")}
-                       for c in contacts.values()], ensure_ascii=False)
+        emails = dict(
+            (
+                await session.execute(
+                    select(ContactEmail.contact_id, ContactEmail.sealed_address).where(
+                        ContactEmail.contact_id.in_(list(contacts)), ContactEmail.is_primary.is_(True)
+                    )
+                )
+            ).all()
+        )
+    return json.dumps(
+        [
+            {
+                "id": str(c["id"]),
+                "familyName": c["family_name"],
+                "givenName": c["given_name"],
+                "primaryEmail": _open(c, emails.get(c["id"]), "core_contact_email.address"),
+            }
+            for c in contacts.values()
+        ],
+        ensure_ascii=False,
+    )
 
 
 async def enishi(runtime, schema, viewer, query: str, variables: dict) -> str:
@@ -223,8 +356,14 @@ async def main(args) -> dict:
     schema = build_schema(runtime)
     counter = StatementCounter(runtime.engine)
     workloads = {
-        "a_page_100": (lambda: floor_page(runtime.read_session, 100), lambda: enishi(runtime, schema, viewer, PAGE, {"first": 100})),
-        "c_search_ja": (lambda: floor_search(runtime.read_session, "山田"), lambda: enishi(runtime, schema, viewer, SEARCH, {"q": "山田"})),
+        "a_page_100": (
+            lambda: floor_page(runtime.read_session, 100),
+            lambda: enishi(runtime, schema, viewer, PAGE, {"first": 100}),
+        ),
+        "c_search_ja": (
+            lambda: floor_search(runtime.read_session, "山田"),
+            lambda: enishi(runtime, schema, viewer, SEARCH, {"q": "山田"}),
+        ),
     }
     statements = {
         "floor_page_10": await counter.per_call(lambda: floor_page(runtime.read_session, 10)),
@@ -242,8 +381,12 @@ async def main(args) -> dict:
             result = await schema.execute(query + f" # {len(times)}", context_value=context)
             await context.close()
             times.append((time.perf_counter() - started) * 1000)
-        abusive[name] = {"rejected": bool(result.errors) and not result.data, "p50_ms": round(statistics.median(times), 2),
-                         "statements": counter.count - before, "code": (result.errors[0].extensions or {}).get("code") if result.errors else None}
+        abusive[name] = {
+            "rejected": bool(result.errors) and not result.data,
+            "p50_ms": round(statistics.median(times), 2),
+            "statements": counter.count - before,
+            "code": (result.errors[0].extensions or {}).get("code") if result.errors else None,
+        }
     settle_heap()  # as `enishi serve` does; the floor, in this same process, gets it too
     samples: dict[str, dict[str, list[float]]] = {name: {"floor": [], "enishi": []} for name in workloads}
     for _ in range(args.rounds):
@@ -256,11 +399,23 @@ async def main(args) -> dict:
     results = {}
     for name, both in samples.items():
         floor_summary, ours_summary = summary(both["floor"]), summary(both["enishi"])
-        results[name] = {"floor": floor_summary, "enishi": ours_summary,
-                         "ratio_p50": round(ours_summary["p50_ms"] / floor_summary["p50_ms"], 2)}
-    return {"contacts": contacts, "database": url.split(":")[0], "load_seconds": round(load_seconds, 1), "results": results,
-            "statements_per_request": statements, "abusive_queries": abusive, "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-            "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()}
+        results[name] = {
+            "floor": floor_summary,
+            "enishi": ours_summary,
+            "ratio_p50": round(ours_summary["p50_ms"] / floor_summary["p50_ms"], 2),
+        }
+    return {
+        "contacts": contacts,
+        "database": url.split(":")[0],
+        "load_seconds": round(load_seconds, 1),
+        "results": results,
+        "statements_per_request": statements,
+        "abusive_queries": abusive,
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+    }
 
 
 if __name__ == "__main__":
@@ -270,13 +425,17 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=30)
     report = asyncio.run(main(parser.parse_args()))
-    print(f"{report['contacts']} contacts on {report['database']} (loaded in {report['load_seconds']} s), "
-          f"peak RSS {report['peak_rss_mib']} MiB")
+    print(
+        f"{report['contacts']} contacts on {report['database']} (loaded in {report['load_seconds']} s), "
+        f"peak RSS {report['peak_rss_mib']} MiB"
+    )
     print(f"{'workload':<14} {'floor p50/p95/p99 ms':>24} {'Enishi p50/p95/p99 ms':>26} {'ratio':>6}")
     for name, r in report["results"].items():
         f, e = r["floor"], r["enishi"]
-        print(f"{name:<14} {f['p50_ms']:>8}/{f['p95_ms']}/{f['p99_ms']:<8} "
-              f"{e['p50_ms']:>10}/{e['p95_ms']}/{e['p99_ms']:<8} {r['ratio_p50']:>5}×")
+        print(
+            f"{name:<14} {f['p50_ms']:>8}/{f['p95_ms']}/{f['p99_ms']:<8} "
+            f"{e['p50_ms']:>10}/{e['p95_ms']}/{e['p99_ms']:<8} {r['ratio_p50']:>5}×"
+        )
     print("SQL statements per request:", report["statements_per_request"])
     print("abusive queries:", report["abusive_queries"])
     (HERE / "results").mkdir(exist_ok=True)

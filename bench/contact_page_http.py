@@ -5,6 +5,7 @@ Also times the abusive queries over HTTP (depth 20, 500 aliases, first: 1000000)
 
     python bench/contact_page_http.py [--contacts 10000] [--clients 16] [--seconds 5] [--rounds 2]
 """
+
 import argparse
 import asyncio
 import json
@@ -18,7 +19,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 from contact_page import ABUSIVE, PAGE
 from loyalty_spend import free_port, load, start
 
@@ -34,24 +34,44 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=20000)
     args = parser.parse_args()
     db = os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='enishi-bench-')}/bench.db"
-    env = {"ENISHI_DATABASE_URL": db, "ENISHI_ENVIRONMENT": "production", "ENISHI_LOG_LEVEL": "WARNING",
-           "ENISHI_KEK": "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="}
+    env = {
+        "ENISHI_DATABASE_URL": db,
+        "ENISHI_ENVIRONMENT": "production",
+        "ENISHI_LOG_LEVEL": "WARNING",
+        "ENISHI_KEK": "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=",
+    }
     cli = [sys.executable, "-m", "enishi.cli"]
     for command in (["db", "upgrade"], ["demo", "--scale", str(args.contacts), "--force"]):
         subprocess.run([*cli, *command], env={**os.environ, **env}, check=True, capture_output=True)
-    token = subprocess.run([*cli, "token", "create", "--role", "admin"], env={**os.environ, **env}, check=True,
-                           capture_output=True, text=True).stdout.split()[-1]
+    token = subprocess.run(
+        [*cli, "token", "create", "--role", "admin"], env={**os.environ, **env}, check=True, capture_output=True, text=True
+    ).stdout.split()[-1]
     enishi_port, floor_port = free_port(), free_port()
     enishi_url, floor_url = f"http://127.0.0.1:{enishi_port}", f"http://127.0.0.1:{floor_port}"
-    servers = [start([*cli, "serve", "--port", str(enishi_port)], env, enishi_url),
-               start([sys.executable, str(HERE / "baseline_app.py"), "--port", str(floor_port), "--db", db], env, floor_url)]
+    servers = [
+        start([*cli, "serve", "--port", str(enishi_port)], env, enishi_url),
+        start([sys.executable, str(HERE / "baseline_app.py"), "--port", str(floor_port), "--db", db], env, floor_url),
+    ]
     auth = {"Authorization": f"Bearer {token}"}
     try:
         rounds: dict[str, list] = {"floor": [], "enishi": []}
         for _ in range(args.rounds):
-            rounds["floor"].append(asyncio.run(load(floor_url, "/contacts", {"first": 100}, {}, args.clients, args.seconds, args.max_requests)))
-            rounds["enishi"].append(asyncio.run(load(enishi_url, "/graphql", {"query": PAGE, "variables": {"first": 100}}, auth,
-                                                     args.clients, args.seconds, args.max_requests)))
+            rounds["floor"].append(
+                asyncio.run(load(floor_url, "/contacts", {"first": 100}, {}, args.clients, args.seconds, args.max_requests))
+            )
+            rounds["enishi"].append(
+                asyncio.run(
+                    load(
+                        enishi_url,
+                        "/graphql",
+                        {"query": PAGE, "variables": {"first": 100}},
+                        auth,
+                        args.clients,
+                        args.seconds,
+                        args.max_requests,
+                    )
+                )
+            )
         abusive = {}
         client = httpx.Client(base_url=enishi_url, headers=auth, timeout=30)  # one connection, as a browser keeps it
         for name, query in ABUSIVE.items():
@@ -70,17 +90,28 @@ def main() -> None:
     summary = {name: {key: statistics.median(r[key] for r in runs) for key in runs[0]} for name, runs in rounds.items()}
     ratio_p50 = summary["enishi"]["p50_ms"] / summary["floor"]["p50_ms"]
     ratio_rps = summary["floor"]["rps"] / summary["enishi"]["rps"]
-    print(f"contact page of 100 over HTTP, {args.contacts} contacts, {args.clients} clients, "
-          f"{args.seconds:g}s × {args.rounds} rounds, "
-          f"{'PostgreSQL' if 'postgresql' in db else 'SQLite'}")
+    print(
+        f"contact page of 100 over HTTP, {args.contacts} contacts, {args.clients} clients, "
+        f"{args.seconds:g}s × {args.rounds} rounds, "
+        f"{'PostgreSQL' if 'postgresql' in db else 'SQLite'}"
+    )
     print(f"{'':8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
     for name, s in summary.items():
         print(f"{name:8} {s['rps']:8.1f} {s['p50_ms']:8.1f} {s['p95_ms']:8.1f} {s['p99_ms']:8.1f} {s['non_2xx']:8.0f}")
     print(f"ratio: enishi/floor p50 {ratio_p50:.2f}×, floor/enishi throughput {ratio_rps:.2f}×")
     print("abusive queries over HTTP:", abusive)
-    result = {"workload": "contact_page_http", "database": "postgresql" if "postgresql" in db else "sqlite", "contacts": args.contacts,
-              "clients": args.clients, "rounds": rounds, "summary": summary, "ratio_p50": ratio_p50, "ratio_throughput": ratio_rps,
-              "abusive_queries": abusive, "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
+    result = {
+        "workload": "contact_page_http",
+        "database": "postgresql" if "postgresql" in db else "sqlite",
+        "contacts": args.contacts,
+        "clients": args.clients,
+        "rounds": rounds,
+        "summary": summary,
+        "ratio_p50": ratio_p50,
+        "ratio_throughput": ratio_rps,
+        "abusive_queries": abusive,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+    }
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "contact_page_http.json").write_text(json.dumps(result, indent=2))
 

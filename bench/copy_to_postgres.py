@@ -6,6 +6,7 @@ table with COPY: loading it again with `enishi demo` would take well over an hou
 The destination is upgraded first; rows are read through the same column types the application
 uses (so ids, instants, flags and JSON arrive as PostgreSQL expects them) in insertion order, which
 keeps self-references (an account's parent) valid."""
+
 import argparse
 import asyncio
 import json
@@ -43,7 +44,8 @@ async def copy(source: str, destination: str) -> None:
             writers = [_writer(c) for c in columns]
             with reader.connect() as source_connection:
                 result = source_connection.execution_options(stream_results=True).execute(
-                    select(*columns).order_by(text("rowid")))
+                    select(*columns).order_by(text("rowid"))
+                )
                 while rows := result.fetchmany(CHUNK):
                     records = [tuple(w(v) if w else v for w, v in zip(writers, row, strict=True)) for row in rows]
                     await connection.copy_records_to_table(table.name, records=records, columns=[c.name for c in columns])
@@ -51,10 +53,15 @@ async def copy(source: str, destination: str) -> None:
             print(f"{table.name}: {copied} rows in {time.perf_counter() - started:.0f} s", flush=True)
         # COPY wrote the ids of serial columns (the outbox's `seq`) but did not advance their sequences.
         for table, column in await connection.fetch(
-                "SELECT table_name, column_name FROM information_schema.columns "
-                "WHERE table_schema = current_schema() AND column_default LIKE 'nextval(%'"):
-            await connection.execute(f'SELECT setval(pg_get_serial_sequence($1, $2), coalesce(max("{column}"), 1), max("{column}") IS NOT NULL) '
-                                     f'FROM "{table}"', table, column)
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND column_default LIKE 'nextval(%'"
+        ):
+            await connection.execute(
+                f'SELECT setval(pg_get_serial_sequence($1, $2), coalesce(max("{column}"), 1), max("{column}") IS NOT NULL) '
+                f'FROM "{table}"',
+                table,
+                column,
+            )
         await connection.execute("ANALYZE")
     finally:
         await connection.close()

@@ -10,6 +10,7 @@ fresh database; rounds interleave.
 
     python bench/csv_import.py [--rows 5000] [--rounds 2]
 """
+
 import argparse
 import asyncio
 import csv
@@ -42,8 +43,10 @@ def make_file(rows: int) -> bytes:
     lines = ["姓,名,セイ,メイ,メールアドレス,電話番号,会社名"]
     for i in range(rows):
         (family, family_kana, family_romaji), (given, given_kana, given_romaji) = rng.choice(JA_FAMILY), rng.choice(JA_GIVEN)
-        lines.append(f"{family},{given},{family_kana},{given_kana},{given_romaji}.{family_romaji}{i}@example.jp,"
-                     f"03-{5000 + i % 5000:04d}-{i % 10000:04d},縁商事{i % 50}株式会社")
+        lines.append(
+            f"{family},{given},{family_kana},{given_kana},{given_romaji}.{family_romaji}{i}@example.jp,"
+            f"03-{5000 + i % 5000:04d}-{i % 10000:04d},縁商事{i % 50}株式会社"
+        )
     return "\r\n".join(lines).encode("cp932")
 
 
@@ -51,7 +54,9 @@ async def fresh_runtime() -> Runtime:
     """An empty database: a new SQLite file, or the PostgreSQL one emptied (a leftover contact
     would turn the next import's rows into duplicates, which cost next to nothing)."""
     url = os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/import.db"
-    runtime = Runtime(Settings(database_url=url, key_encryption_key="dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=", log_level="WARNING"))
+    runtime = Runtime(
+        Settings(database_url=url, key_encryption_key="dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=", log_level="WARNING")
+    )
     await asyncio.to_thread(upgrade, runtime)
     await wipe(runtime)
     return runtime
@@ -87,7 +92,7 @@ async def floor(data: bytes) -> float:
                 continue
             # Multi-row VALUES, as the ORM's own batched INSERT does: asyncpg's executemany is slower.
             for first in range(0, len(rows), FLOOR_CHUNK):
-                await connection.execute(model.__table__.insert().values(rows[first:first + FLOOR_CHUNK]))
+                await connection.execute(model.__table__.insert().values(rows[first : first + FLOOR_CHUNK]))
     elapsed = time.perf_counter() - started
     await runtime.close()
     return elapsed
@@ -100,8 +105,14 @@ async def main(args) -> dict:
         seconds["floor"].append(await floor(data))
         seconds["enishi"].append(await enishi(data))
     rates = {name: round(args.rows / statistics.median(values)) for name, values in seconds.items()}
-    return {"rows": args.rows, "rows_per_second": rates, "ratio": round(rates["floor"] / rates["enishi"], 2),
-            "seconds": seconds, "python": platform.python_version(), "cpus": os.cpu_count()}
+    return {
+        "rows": args.rows,
+        "rows_per_second": rates,
+        "ratio": round(rates["floor"] / rates["enishi"], 2),
+        "seconds": seconds,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+    }
 
 
 if __name__ == "__main__":
@@ -109,7 +120,9 @@ if __name__ == "__main__":
     parser.add_argument("--rows", type=int, default=5_000)
     parser.add_argument("--rounds", type=int, default=2)
     report = asyncio.run(main(parser.parse_args()))
-    print(f"CSV import of {report['rows']} rows: floor {report['rows_per_second']['floor']} rows/s, "
-          f"Enishi {report['rows_per_second']['enishi']} rows/s, ratio {report['ratio']}×")
+    print(
+        f"CSV import of {report['rows']} rows: floor {report['rows_per_second']['floor']} rows/s, "
+        f"Enishi {report['rows_per_second']['enishi']} rows/s, ratio {report['ratio']}×"
+    )
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "csv_import.json").write_text(json.dumps(report, indent=2))

@@ -7,6 +7,7 @@ set: the ratio large/small should stay near 1. Reports milliseconds and SQL stat
 
     python bench/dsr.py [--small 2000] [--large 20000 | --large-url URL] [--repeat 3]
 """
+
 import argparse
 import asyncio
 import json
@@ -17,28 +18,36 @@ import tempfile
 import time
 from pathlib import Path
 
+from contact_page import StatementCounter  # the script's own folder is on sys.path
 from sqlalchemy import select
 
 from enishi.db.migrate import upgrade
 from enishi.demo import load_demo
 from enishi.plugins.loyalty import service as loyalty
 from enishi.plugins.loyalty.models import LoyaltyProgram
-from enishi.plugins.privacy import requests, service as privacy
+from enishi.plugins.privacy import requests
+from enishi.plugins.privacy import service as privacy
 from enishi.plugins.support import service as support
 from enishi.runtime import Runtime
 from enishi.services.activities import log_activity
 from enishi.services.contacts import create_contact
 from enishi.settings import Settings
 
-from contact_page import StatementCounter  # the script's own folder is on sys.path
-
 KEK = "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="
 
 
 async def _subject(runtime, n: int):
     async with runtime.unit_of_work() as uow:
-        contact = await create_contact(uow, {"family_name": "山田", "given_name": f"太郎{n}", "family_name_kana": "ヤマダ",
-                                             "emails": [{"address": f"taro{n}@abc.co.jp"}], "phones": [{"number": "03-1234-5678"}]})
+        contact = await create_contact(
+            uow,
+            {
+                "family_name": "山田",
+                "given_name": f"太郎{n}",
+                "family_name_kana": "ヤマダ",
+                "emails": [{"address": f"taro{n}@abc.co.jp"}],
+                "phones": [{"number": "03-1234-5678"}],
+            },
+        )
         for i in range(20):
             await log_activity(uow, {"type": "call", "summary": f"電話 {i}", "contact_ids": [contact.id]})
         await support.create_ticket(uow, {"subject": "請求書", "requester_id": contact.id, "body": "お問い合わせ"})
@@ -50,8 +59,9 @@ async def _subject(runtime, n: int):
 
 async def _request(runtime, contact_id, request_type: str) -> None:
     async with runtime.unit_of_work() as uow:
-        request = await requests.create(uow, {"contact_id": contact_id, "type": request_type, "channel": "phone",
-                                              "verification_note": "bench"})
+        request = await requests.create(
+            uow, {"contact_id": contact_id, "type": request_type, "channel": "phone", "verification_note": "bench"}
+        )
         await requests.approve(uow, request.id)
     await requests.execute(runtime, request.id)
 
@@ -76,15 +86,23 @@ async def measure(size: int, repeat: int, url: str | None = None) -> dict:
             timings[kind].append((time.perf_counter() - started) * 1000)
             statements[kind] = counter.count - before
     await runtime.close()
-    return {kind: {"p50_ms": round(statistics.median(values), 1), "statements": statements[kind]} for kind, values in timings.items()}
+    return {
+        kind: {"p50_ms": round(statistics.median(values), 1), "statements": statements[kind]} for kind, values in timings.items()
+    }
 
 
 async def main(args) -> dict:
     small = await measure(args.small, args.repeat)
     large = await measure(args.large, args.repeat, args.large_url)
-    return {"small_contacts": args.small, "large_contacts": "existing" if args.large_url else args.large, "small": small, "large": large,
-            "ratio_p50": {kind: round(large[kind]["p50_ms"] / small[kind]["p50_ms"], 2) for kind in small},
-            "python": platform.python_version(), "cpus": os.cpu_count()}
+    return {
+        "small_contacts": args.small,
+        "large_contacts": "existing" if args.large_url else args.large,
+        "small": small,
+        "large": large,
+        "ratio_p50": {kind: round(large[kind]["p50_ms"] / small[kind]["p50_ms"], 2) for kind in small},
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+    }
 
 
 if __name__ == "__main__":
@@ -92,14 +110,18 @@ if __name__ == "__main__":
     parser.add_argument("--small", type=int, default=2_000)
     parser.add_argument("--large", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--large-url", help="an already loaded data set (the 1M one) to use as the large one; it gains the test subjects")
+    parser.add_argument(
+        "--large-url", help="an already loaded data set (the 1M one) to use as the large one; it gains the test subjects"
+    )
     report = asyncio.run(main(parser.parse_args()))
     for kind in ("access", "erasure"):
-        print(f"{kind:<8} {report['small_contacts']:>7} contacts: {report['small'][kind]['p50_ms']:>7} ms "
-              f"{report['small'][kind]['statements']:>4} statements"
-              f" | {report['large_contacts']:>7} contacts: {report['large'][kind]['p50_ms']:>7} ms "
-              f"{report['large'][kind]['statements']:>4} statements"
-              f" | ratio {report['ratio_p50'][kind]}×")
+        print(
+            f"{kind:<8} {report['small_contacts']:>7} contacts: {report['small'][kind]['p50_ms']:>7} ms "
+            f"{report['small'][kind]['statements']:>4} statements"
+            f" | {report['large_contacts']:>7} contacts: {report['large'][kind]['p50_ms']:>7} ms "
+            f"{report['large'][kind]['statements']:>4} statements"
+            f" | ratio {report['ratio_p50'][kind]}×"
+        )
     results = Path(__file__).resolve().parent / "results"
     results.mkdir(exist_ok=True)
     (results / "dsr.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))

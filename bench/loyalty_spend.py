@@ -8,6 +8,7 @@ speed drifts within minutes. Prints a table and writes bench/results/loyalty_spe
     python bench/loyalty_spend.py [--clients 16] [--seconds 5] [--rounds 2]
     ENISHI_BENCH_DATABASE_URL=postgresql+asyncpg://… python bench/loyalty_spend.py
 """
+
 import argparse
 import asyncio
 import json
@@ -48,7 +49,10 @@ def start(command: list[str], env: dict, url: str) -> subprocess.Popen:
 async def load(url: str, path: str, body, headers: dict, clients: int, seconds: float, max_requests: int) -> dict:
     latencies, failures, sent = [], 0, 0
     deadline = time.perf_counter() + seconds
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30, limits=httpx.Limits(max_connections=clients)) as client:
+    async with httpx.AsyncClient(
+        base_url=url, headers=headers, timeout=30, limits=httpx.Limits(max_connections=clients)
+    ) as client:
+
         async def worker():
             nonlocal failures, sent
             while time.perf_counter() < deadline and sent < max_requests:
@@ -63,8 +67,14 @@ async def load(url: str, path: str, body, headers: dict, clients: int, seconds: 
         elapsed = time.perf_counter() - began
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
-    return {"requests": len(latencies), "rps": len(latencies) / elapsed, "p50_ms": pick(0.5), "p95_ms": pick(0.95),
-            "p99_ms": pick(0.99), "non_2xx": failures}
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / elapsed,
+        "p50_ms": pick(0.5),
+        "p95_ms": pick(0.95),
+        "p99_ms": pick(0.99),
+        "non_2xx": failures,
+    }
 
 
 def main() -> None:
@@ -76,36 +86,62 @@ def main() -> None:
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="enishi-bench-")
     db = os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{workdir}/bench.db"
-    env = {"ENISHI_DATABASE_URL": db, "ENISHI_ENVIRONMENT": "production", "ENISHI_LOG_LEVEL": "WARNING",
-           "ENISHI_KEK": "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="}
+    env = {
+        "ENISHI_DATABASE_URL": db,
+        "ENISHI_ENVIRONMENT": "production",
+        "ENISHI_LOG_LEVEL": "WARNING",
+        "ENISHI_KEK": "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=",
+    }
     cli = [sys.executable, "-m", "enishi.cli"]
     subprocess.run([*cli, "db", "upgrade"], env={**os.environ, **env}, check=True, capture_output=True)
-    token = subprocess.run([*cli, "token", "create", "--role", "manager"], env={**os.environ, **env}, check=True,
-                           capture_output=True, text=True).stdout.split()[-1]
+    token = subprocess.run(
+        [*cli, "token", "create", "--role", "manager"], env={**os.environ, **env}, check=True, capture_output=True, text=True
+    ).stdout.split()[-1]
     enishi_port, floor_port = free_port(), free_port()
     enishi_url, floor_url = f"http://127.0.0.1:{enishi_port}", f"http://127.0.0.1:{floor_port}"
-    servers = [start([*cli, "serve", "--port", str(enishi_port)], env, enishi_url),
-               start([sys.executable, str(HERE / "baseline_app.py"), "--port", str(floor_port), "--db", db], env, floor_url)]
+    servers = [
+        start([*cli, "serve", "--port", str(enishi_port)], env, enishi_url),
+        start([sys.executable, str(HERE / "baseline_app.py"), "--port", str(floor_port), "--db", db], env, floor_url),
+    ]
     try:
         auth = {"Authorization": f"Bearer {token}"}
 
         def gql(query, variables=None):
-            body = httpx.post(enishi_url + "/graphql", json={"query": query, "variables": variables or {}}, headers=auth, timeout=30).json()
+            body = httpx.post(
+                enishi_url + "/graphql", json={"query": query, "variables": variables or {}}, headers=auth, timeout=30
+            ).json()
             assert "errors" not in body, body
             return body["data"]
 
-        program = gql('mutation { createLoyaltyProgram(input: {name: "bench", expiryMode: "never", expiryDays: null}) { program { id } } }')
+        program = gql(
+            'mutation { createLoyaltyProgram(input: {name: "bench", expiryMode: "never", expiryDays: null}) { program { id } } }'
+        )
         contact = gql('mutation { createContact(input: {familyName: "ベンチ"}) { contact { id } } }')
-        member = gql("mutation($p: ID!, $c: ID!) { enrollMember(input: {programId: $p, contactId: $c}) { member { id } } }",
-                     {"p": program["createLoyaltyProgram"]["program"]["id"], "c": contact["createContact"]["contact"]["id"]})
+        member = gql(
+            "mutation($p: ID!, $c: ID!) { enrollMember(input: {programId: $p, contactId: $c}) { member { id } } }",
+            {"p": program["createLoyaltyProgram"]["program"]["id"], "c": contact["createContact"]["contact"]["id"]},
+        )
         member_id = member["enrollMember"]["member"]["id"]
         gql("mutation($m: ID!) { earnPoints(input: {memberId: $m, amount: 1000000}) { userErrors { code } } }", {"m": member_id})
         httpx.post(floor_url + "/setup", json={"balance": 1000000}, timeout=30)
         rounds: dict[str, list] = {"floor": [], "enishi": []}
         for _ in range(args.rounds):
-            rounds["floor"].append(asyncio.run(load(floor_url, "/spend", {"amount": 1}, {}, args.clients, args.seconds, args.max_requests)))
-            rounds["enishi"].append(asyncio.run(load(enishi_url, "/graphql", {"query": SPEND, "variables": {"m": member_id}}, auth,
-                                                     args.clients, args.seconds, args.max_requests)))
+            rounds["floor"].append(
+                asyncio.run(load(floor_url, "/spend", {"amount": 1}, {}, args.clients, args.seconds, args.max_requests))
+            )
+            rounds["enishi"].append(
+                asyncio.run(
+                    load(
+                        enishi_url,
+                        "/graphql",
+                        {"query": SPEND, "variables": {"m": member_id}},
+                        auth,
+                        args.clients,
+                        args.seconds,
+                        args.max_requests,
+                    )
+                )
+            )
         check = gql("{ verifyLedger { ok } }")["verifyLedger"]["ok"]
     finally:
         for server in servers:
@@ -114,16 +150,26 @@ def main() -> None:
     summary = {name: {key: statistics.median(r[key] for r in runs) for key in runs[0]} for name, runs in rounds.items()}
     ratio_rps = summary["floor"]["rps"] / summary["enishi"]["rps"]
     ratio_p50 = summary["enishi"]["p50_ms"] / summary["floor"]["p50_ms"]
-    print(f"loyalty spend on one member, {args.clients} clients, {args.seconds:g}s × {args.rounds} interleaved rounds, "
-          f"{'PostgreSQL' if 'postgresql' in db else 'SQLite'}")
+    print(
+        f"loyalty spend on one member, {args.clients} clients, {args.seconds:g}s × {args.rounds} interleaved rounds, "
+        f"{'PostgreSQL' if 'postgresql' in db else 'SQLite'}"
+    )
     print(f"{'':8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
     for name, s in summary.items():
         print(f"{name:8} {s['rps']:8.0f} {s['p50_ms']:8.1f} {s['p95_ms']:8.1f} {s['p99_ms']:8.1f} {s['non_2xx']:8.0f}")
     print(f"ratio: floor/enishi throughput {ratio_rps:.2f}×, enishi/floor p50 {ratio_p50:.2f}×; ledger verified: {check}")
-    result = {"workload": "loyalty_spend_one_member", "database": "postgresql" if "postgresql" in db else "sqlite",
-              "clients": args.clients, "seconds": args.seconds, "rounds": rounds, "summary": summary,
-              "ratio_throughput": ratio_rps, "ratio_p50": ratio_p50, "ledger_ok": check,
-              "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}}
+    result = {
+        "workload": "loyalty_spend_one_member",
+        "database": "postgresql" if "postgresql" in db else "sqlite",
+        "clients": args.clients,
+        "seconds": args.seconds,
+        "rounds": rounds,
+        "summary": summary,
+        "ratio_throughput": ratio_rps,
+        "ratio_p50": ratio_p50,
+        "ledger_ok": check,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+    }
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "loyalty_spend.json").write_text(json.dumps(result, indent=2))
 

@@ -2,6 +2,7 @@
 
 Plugins import from `enishi.plugin`, the plugin kit. `hookimpl` and the contribution types stay
 importable from here for plugins written before the kit existed."""
+
 from .contributions import (
     ActivityType,
     CliCommand,
@@ -10,8 +11,8 @@ from .contributions import (
     Event,
     EventType,
     MergeMove,
-    Permission,
     PayloadField,
+    Permission,
     PersonalDataField,
     ScheduledJob,
 )
@@ -25,8 +26,8 @@ __all__ = [
     "Event",
     "EventType",
     "MergeMove",
-    "Permission",
     "PayloadField",
+    "Permission",
     "PersonalDataField",
     "ScheduledJob",
     "hookimpl",

@@ -1,4 +1,5 @@
 """Users, roles, API tokens, and the viewer a request acts as."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -81,18 +82,25 @@ class PermissionRegistry:
         """The scopes, sorted and without repeats; an unknown one is an `UNKNOWN_SCOPE` input error."""
         scopes = sorted(set(scopes))
         if not scopes:
-            raise InputError(UserError("scopes", "name at least one scope, or none at all for the role's every permission",
-                                       "INVALID_SCOPE"))
+            raise InputError(
+                UserError("scopes", "name at least one scope, or none at all for the role's every permission", "INVALID_SCOPE")
+            )
         unknown = [scope for scope in scopes if scope not in self.scopes]
         if unknown:
-            raise InputError(UserError("scopes", f"unknown scope {unknown[0]!r}; known scopes: {', '.join(sorted(self.scopes))}",
-                                       "UNKNOWN_SCOPE"))
+            raise InputError(
+                UserError(
+                    "scopes", f"unknown scope {unknown[0]!r}; known scopes: {', '.join(sorted(self.scopes))}", "UNKNOWN_SCOPE"
+                )
+            )
         return scopes
 
     def scope_table(self) -> str:
         """The scopes and the permissions each grants, as the Markdown table of docs/api.md."""
         rows = ["| scope | grants these permissions of the token's role |", "| --- | --- |"]
-        rows += [f"| `{scope}` | {', '.join(f'`{name}`' for name in sorted(granted))} |" for scope, granted in sorted(self.scopes.items())]
+        rows += [
+            f"| `{scope}` | {', '.join(f'`{name}`' for name in sorted(granted))} |"
+            for scope, granted in sorted(self.scopes.items())
+        ]
         return "\n".join(rows) + "\n"
 
 
@@ -126,15 +134,25 @@ def validate_roles(roles: list[str]) -> list[str]:
     return sorted(set(roles))
 
 
-async def create_user(session: AsyncSession, clock: Clock, *, display_name: str, roles: list[str], email: str | None = None) -> User:
+async def create_user(
+    session: AsyncSession, clock: Clock, *, display_name: str, roles: list[str], email: str | None = None
+) -> User:
     user = User(display_name=display_name, email=email, roles=validate_roles(roles), created_at=clock.now())
     session.add(user)
     await session.flush()
     return user
 
 
-async def issue_token(session: AsyncSession, clock: Clock, registry: PermissionRegistry, user: User, label: str = "", *,
-                      scopes: Iterable[str] | None = None, expires_at: dt.datetime | None = None) -> str:
+async def issue_token(
+    session: AsyncSession,
+    clock: Clock,
+    registry: PermissionRegistry,
+    user: User,
+    label: str = "",
+    *,
+    scopes: Iterable[str] | None = None,
+    expires_at: dt.datetime | None = None,
+) -> str:
     """Create a token for `user` and return it; only its hash is kept. With `scopes` it holds only
     the permissions of the user's roles that they grant; without, all of them."""
     if scopes is not None:
@@ -143,8 +161,16 @@ async def issue_token(session: AsyncSession, clock: Clock, registry: PermissionR
         raise InputError(UserError("expiresAt", "the expiry must be in the future", "EXPIRY_IN_PAST"))
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     # null(): SQL NULL for "no scopes", where None would store the JSON value null.
-    session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), label=label, created_at=clock.now(),
-                         scopes=null() if scopes is None else scopes, expires_at=expires_at))
+    session.add(
+        ApiToken(
+            user_id=user.id,
+            token_hash=hash_token(token),
+            label=label,
+            created_at=clock.now(),
+            scopes=null() if scopes is None else scopes,
+            expires_at=expires_at,
+        )
+    )
     await session.flush()
     return token
 

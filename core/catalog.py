@@ -1,6 +1,7 @@
 """The personal-data catalog must be complete: every text, JSON or binary column of a table that points at
 a contact is either declared through `enishi_personal_data` or marked not personal on the column
 (`mapped_column(..., info={"personal": False})`). Start-up fails otherwise, naming the column."""
+
 from __future__ import annotations
 
 from sqlalchemy import JSON, LargeBinary, MetaData, Text
@@ -16,7 +17,9 @@ def undeclared_columns(metadata: MetaData, declared: set[tuple[str, str]], owner
     for table in metadata.sorted_tables:
         if table.name.split("_", 1)[0] not in owners:
             continue
-        linked = table.name == CONTACT_TABLE or any(fk.target_fullname.startswith(f"{CONTACT_TABLE}.") for fk in table.foreign_keys)
+        linked = table.name == CONTACT_TABLE or any(
+            fk.target_fullname.startswith(f"{CONTACT_TABLE}.") for fk in table.foreign_keys
+        )
         if not linked:
             continue
         for column in table.columns:
@@ -33,5 +36,7 @@ def check_catalog(metadata: MetaData, plugins) -> None:
     owners = {info.name for info in plugins.installed()}
     missing = undeclared_columns(metadata, declared, owners)
     if missing:
-        raise PluginError("personal data not in the catalog (declare it with enishi_personal_data, or mark the column "
-                          f"info={{'personal': False}}): {', '.join(missing)}")
+        raise PluginError(
+            "personal data not in the catalog (declare it with enishi_personal_data, or mark the column "
+            f"info={{'personal': False}}): {', '.join(missing)}"
+        )

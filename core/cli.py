@@ -4,6 +4,7 @@ Every failure is one line on stderr, `enishi: error: …`, and a non-zero exit s
 usage or configuration, 1 for anything else. A traceback buries the message, and an unexpected
 exception's message may quote personal data (a value that failed), so unexpected errors are named
 by type only; `ENISHI_DEBUG=1` lets them through with their traceback, for developers."""
+
 from __future__ import annotations
 
 import argparse
@@ -77,9 +78,10 @@ async def _ready_runtime():
 def cmd_serve(args) -> None:
     import uvicorn
 
+    from enishi.graphql.app import create_app
+
     from . import logs
     from .runtime import settle_heap
-    from enishi.graphql.app import create_app
 
     runtime = asyncio.run(_ready_runtime())
     logs.configure(runtime.settings.log_level)
@@ -157,16 +159,23 @@ def cmd_token_create(args) -> None:
         try:
             expires_at = _token_expiry(args, runtime)
             async with runtime.unit_of_work() as uow:
-                user = await create_user(uow.session, runtime.clock, display_name=args.name or f"{args.role} (cli)", roles=[args.role])
-                token = await issue_token(uow.session, runtime.clock, runtime.permissions, user, label="cli", scopes=args.scope,
-                                          expires_at=expires_at)
+                user = await create_user(
+                    uow.session, runtime.clock, display_name=args.name or f"{args.role} (cli)", roles=[args.role]
+                )
+                token = await issue_token(
+                    uow.session, runtime.clock, runtime.permissions, user, label="cli", scopes=args.scope, expires_at=expires_at
+                )
             return token, expires_at and expires_at.astimezone(runtime.settings.zone)
         finally:
             await runtime.close()
 
     token, expires_at = asyncio.run(run())
-    limits = "".join([f", scoped to {', '.join(sorted(set(args.scope)))}" if args.scope else "",
-                      f", expiring {expires_at.isoformat(timespec='seconds')}" if expires_at else ""])
+    limits = "".join(
+        [
+            f", scoped to {', '.join(sorted(set(args.scope)))}" if args.scope else "",
+            f", expiring {expires_at.isoformat(timespec='seconds')}" if expires_at else "",
+        ]
+    )
     print(f"created a user with role {args.role} and its API token{limits} (shown once): {token}")
 
 
@@ -180,14 +189,21 @@ def cmd_token_list(_args) -> None:
         try:
             zone, now = runtime.settings.zone, runtime.clock.now()
             async with runtime.read_session() as session:
-                rows = (await session.execute(select(ApiToken, User.roles).join(User, User.id == ApiToken.user_id)
-                                              .order_by(ApiToken.created_at, ApiToken.id))).all()
+                rows = (
+                    await session.execute(
+                        select(ApiToken, User.roles)
+                        .join(User, User.id == ApiToken.user_id)
+                        .order_by(ApiToken.created_at, ApiToken.id)
+                    )
+                ).all()
             for token, roles in rows:
-                state = ("revoked" if token.revoked_at else "expired" if token.expires_at and token.expires_at <= now else "active")
+                state = "revoked" if token.revoked_at else "expired" if token.expires_at and token.expires_at <= now else "active"
                 expires = token.expires_at.astimezone(zone).isoformat(timespec="seconds") if token.expires_at else "never"
-                print(f"{token.id}  {state}  roles {','.join(roles)}  "
-                      f"scopes {','.join(token.scopes) if token.scopes is not None else 'all'}"
-                      f"  expires {expires}  created {token.created_at.astimezone(zone).isoformat(timespec='seconds')}")
+                print(
+                    f"{token.id}  {state}  roles {','.join(roles)}  "
+                    f"scopes {','.join(token.scopes) if token.scopes is not None else 'all'}"
+                    f"  expires {expires}  created {token.created_at.astimezone(zone).isoformat(timespec='seconds')}"
+                )
         finally:
             await runtime.close()
 
@@ -230,8 +246,10 @@ def cmd_plugin_new(args) -> None:
         target = create_plugin(args.name, args.directory)
     except ScaffoldError as error:
         raise CommandError(str(error)) from None
-    print(f"wrote the plugin {args.name} to {target}: `pip install -e '{target}[test]'`, then `enishi db upgrade`; "
-          f"its tests run with `pytest {target}`")
+    print(
+        f"wrote the plugin {args.name} to {target}: `pip install -e '{target}[test]'`, then `enishi db upgrade`; "
+        f"its tests run with `pytest {target}`"
+    )
 
 
 def cmd_plugins(_args) -> None:
@@ -273,12 +291,18 @@ def cmd_import(args) -> None:
                 async with runtime.unit_of_work() as uow:
                     job_id = (await create_import(uow, source, Path(args.file).name)).id
                 print(f"import {job_id}: started (resume with `enishi import --resume {job_id}` if interrupted)", flush=True)
-            job = await run_import(runtime, job_id, take_over=resume_id is not None,
-                                   progress=lambda j: print(f"{j.processed_rows}/{j.total_rows} rows", flush=True))
+            job = await run_import(
+                runtime,
+                job_id,
+                take_over=resume_id is not None,
+                progress=lambda j: print(f"{j.processed_rows}/{j.total_rows} rows", flush=True),
+            )
             if job is None:
                 raise CommandError(f"import {job_id} is not waiting to run (finished, or running elsewhere)")
-            print(f"import {job.id}: {job.created_count} created, {job.duplicate_count} duplicates, "
-                  f"{job.error_count} rows with errors")
+            print(
+                f"import {job.id}: {job.created_count} created, {job.duplicate_count} duplicates, "
+                f"{job.error_count} rows with errors"
+            )
             for error in job.errors[:20]:
                 print(f"  row {error['row']}: {error['field']} {error['code']}")
         except InputError as error:
@@ -296,8 +320,10 @@ def cmd_keys_rotate(_args) -> None:
         runtime = await _ready_runtime()
         try:
             people, records = await rotate_keys(runtime)
-            print(f"re-wrapped under the current ENISHI_KEK: subject keys {people}, record keys {records} (activities, tickets…); "
-                  "blind indexes and search tokens recomputed; ENISHI_KEK_PREVIOUS can now be removed")
+            print(
+                f"re-wrapped under the current ENISHI_KEK: subject keys {people}, record keys {records} (activities, tickets…); "
+                "blind indexes and search tokens recomputed; ENISHI_KEK_PREVIOUS can now be removed"
+            )
         finally:
             await runtime.close()
 
@@ -322,8 +348,23 @@ def cmd_kit_api(_args) -> None:
     print(snapshot(), end="")
 
 
-BUILTIN_COMMANDS = ("serve", "db", "demo", "import", "keys", "token", "worker", "schema", "plugins", "plugin", "hooks-doc",
-                    "kit-doc", "kit-api", "-h", "--help")
+BUILTIN_COMMANDS = (
+    "serve",
+    "db",
+    "demo",
+    "import",
+    "keys",
+    "token",
+    "worker",
+    "schema",
+    "plugins",
+    "plugin",
+    "hooks-doc",
+    "kit-doc",
+    "kit-api",
+    "-h",
+    "--help",
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -353,14 +394,19 @@ def build_parser(runtime_commands=()) -> argparse.ArgumentParser:
     load.add_argument("--resume", metavar="ID", help="finish an import whose run was interrupted")
     load.set_defaults(func=cmd_import)
     keys = sub.add_parser("keys", help="the key-encryption key").add_subparsers(dest="keys_command", required=True)
-    keys.add_parser("rotate", help="re-wrap every subject key under ENISHI_KEK (after moving the old one to ENISHI_KEK_PREVIOUS)"
-                    ).set_defaults(func=cmd_keys_rotate)
+    keys.add_parser(
+        "rotate", help="re-wrap every subject key under ENISHI_KEK (after moving the old one to ENISHI_KEK_PREVIOUS)"
+    ).set_defaults(func=cmd_keys_rotate)
     token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
     create = token.add_parser("create", help="create a user with a role and print a new token (the last word of the output)")
     create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--name", help="display name of the new user")
-    create.add_argument("--scope", action="append", metavar="SCOPE",
-                        help="narrow the token to the role's permissions this scope grants (repeatable; `enishi token scopes` lists them)")
+    create.add_argument(
+        "--scope",
+        action="append",
+        metavar="SCOPE",
+        help="narrow the token to the role's permissions this scope grants (repeatable; `enishi token scopes` lists them)",
+    )
     expiry = create.add_mutually_exclusive_group()
     expiry.add_argument("--expires", type=_date, metavar="YYYY-MM-DD", help="the last day the token works (in ENISHI_TIMEZONE)")
     expiry.add_argument("--expires-in", type=_expires_in, metavar="DURATION", help="how long the token works: 30d, 12h")
@@ -369,8 +415,12 @@ def build_parser(runtime_commands=()) -> argparse.ArgumentParser:
     token.add_parser("scopes", help="print the token scopes and the permissions each grants").set_defaults(func=cmd_token_scopes)
     worker = sub.add_parser("worker", help="run the scheduled jobs of the core and the enabled plugins")
     worker.add_argument("--once", action="store_true", help="run every job now, due or not, then exit")
-    worker.add_argument("--poll", type=float, default=5.0,
-                        help="seconds between checks for due jobs (waiting mail and webhooks are delivered within a second)")
+    worker.add_argument(
+        "--poll",
+        type=float,
+        default=5.0,
+        help="seconds between checks for due jobs (waiting mail and webhooks are delivered within a second)",
+    )
     worker.set_defaults(func=cmd_worker)
     sub.add_parser("schema", help="print the composed GraphQL SDL").set_defaults(func=cmd_schema)
     sub.add_parser("plugins", help="list installed plugins with version and hooks").set_defaults(func=cmd_plugins)

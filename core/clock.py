@@ -1,4 +1,5 @@
 """The one source of "now". Services ask the clock; tests move it."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -14,7 +15,7 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> dt.datetime:
-        return dt.datetime.now(dt.timezone.utc)
+        return dt.datetime.now(dt.UTC)
 
 
 class ManualClock:
@@ -23,7 +24,7 @@ class ManualClock:
     def __init__(self, start: dt.datetime) -> None:
         if start.tzinfo is None:
             raise ValueError("ManualClock needs an aware datetime")
-        self._now = start.astimezone(dt.timezone.utc)
+        self._now = start.astimezone(dt.UTC)
 
     def now(self) -> dt.datetime:
         return self._now
@@ -31,7 +32,7 @@ class ManualClock:
     def set(self, when: dt.datetime) -> None:
         if when.tzinfo is None:
             raise ValueError("ManualClock needs an aware datetime")
-        self._now = when.astimezone(dt.timezone.utc)
+        self._now = when.astimezone(dt.UTC)
 
     def advance(self, **delta: float) -> None:
         self._now += dt.timedelta(**delta)

@@ -1,4 +1,5 @@
 """The value types plugins hand to the core through contribution hooks."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,8 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # When most events fire; an `EventType` whose timing differs says so in its own `fires`.
-AFTER_WRITE = ("inside the transaction, after the row is written (a listener that raises rolls the change back); "
-               "delivered from the outbox after commit")
+AFTER_WRITE = (
+    "inside the transaction, after the row is written (a listener that raises rolls the change back); "
+    "delivered from the outbox after commit"
+)
 
 
 @dataclass(frozen=True)
@@ -222,12 +225,21 @@ class ErasureReport:
                 self.retain(entity, 1, hold["basis"], hold.get("until"), hold.get("reference"), legal_hold=True)
         return kept
 
-    def retain(self, entity: str, rows: int, basis: str, until: str | None = None, reference: str | None = None, *,
-               legal_hold: bool = False) -> None:
+    def retain(
+        self,
+        entity: str,
+        rows: int,
+        basis: str,
+        until: str | None = None,
+        reference: str | None = None,
+        *,
+        legal_hold: bool = False,
+    ) -> None:
         """Record rows kept on purpose, and why (a legal hold, proof of consent)."""
         if rows:
-            self.retained.append({"entity": entity, "rows": rows, "basis": basis, "until": until, "reference": reference,
-                                  "legal_hold": legal_hold})
+            self.retained.append(
+                {"entity": entity, "rows": rows, "basis": basis, "until": until, "reference": reference, "legal_hold": legal_hold}
+            )
 
 
 AwaitableOrValue = Any | Awaitable[Any]

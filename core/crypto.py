@@ -4,6 +4,7 @@ and substrings can be found without storing them); the HMAC that signs one-click
 
 The process's `KeyRing` is installed by the runtime: the ORM models decrypt their sealed fields
 with it (`enishi.models.Contact.family_name`), where no runtime is at hand."""
+
 from __future__ import annotations
 
 import base64
@@ -105,14 +106,14 @@ def decrypt(data_key: bytes, ciphertext: bytes, context: bytes) -> str:
 def grams(text: str) -> set[str]:
     """What a search key is indexed as: its bigrams, and single characters outside ASCII (one
     kanji or kana is a meaningful query, one Latin letter or digit is not)."""
-    found = {text[i:i + 2] for i in range(len(text) - 1)}
+    found = {text[i : i + 2] for i in range(len(text) - 1)}
     found.update(ch for ch in text if not ch.isascii())
     return found
 
 
 def query_grams(key: str) -> set[str]:
     """The grams a stored text must all hold to contain `key` (a search key)."""
-    return {key} if len(key) == 1 else {key[i:i + 2] for i in range(len(key) - 1)}
+    return {key} if len(key) == 1 else {key[i : i + 2] for i in range(len(key) - 1)}
 
 
 class KeyRing:

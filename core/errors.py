@@ -1,4 +1,5 @@
 """Typed errors. Messages never include personal data: they name fields and codes, not values."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,11 +32,13 @@ class InputError(EnishiError):
 
 class NotFound(EnishiError):
     """No such record, or none this caller may see."""
+
     code = "NOT_FOUND"
 
 
 class Forbidden(EnishiError):
     """The caller lacks the permission the operation needs."""
+
     code = "FORBIDDEN"
 
 

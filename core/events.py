@@ -1,6 +1,7 @@
 """The core's event types, and the registry every plugin's declarations join at start-up.
 
 Ids in payloads are strings (they go to the outbox as JSON); `entity_id` names the record."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -16,14 +17,17 @@ ACTIVITY_KIND = PayloadField("type", str, "the activity's type key (`meeting`, `
 def _lifecycle(entity: str, label: str) -> dict[str, EventType]:
     """The events a contact and an account share: created, updated, soft-deleted, restored,
     destroyed for good, merged."""
-    return {action: EventType(f"{entity}.{action}", entity, description, payload) for action, description, payload in (
-        ("created", f"A new {label}.", ()),
-        ("updated", f"A {label}'s fields changed.", (CHANGED_FIELDS,)),
-        ("deleted", f"A {label} was hidden from lists (`restore` brings it back).", ()),
-        ("restored", f"A deleted {label} came back.", ()),
-        ("destroyed", f"A {label} is about to be removed for good, with its children.", ()),
-        ("merged", f"Other {label}s were merged into this one, the survivor.", (MERGED_IDS,)),
-    )}
+    return {
+        action: EventType(f"{entity}.{action}", entity, description, payload)
+        for action, description, payload in (
+            ("created", f"A new {label}.", ()),
+            ("updated", f"A {label}'s fields changed.", (CHANGED_FIELDS,)),
+            ("deleted", f"A {label} was hidden from lists (`restore` brings it back).", ()),
+            ("restored", f"A deleted {label} came back.", ()),
+            ("destroyed", f"A {label} is about to be removed for good, with its children.", ()),
+            ("merged", f"Other {label}s were merged into this one, the survivor.", (MERGED_IDS,)),
+        )
+    }
 
 
 ACCOUNT = _lifecycle("account", "account")
@@ -31,28 +35,63 @@ CONTACT = _lifecycle("contact", "contact")
 ACCOUNT_CREATED, ACCOUNT_UPDATED, ACCOUNT_DELETED, ACCOUNT_RESTORED, ACCOUNT_DESTROYED, ACCOUNT_MERGED = ACCOUNT.values()
 CONTACT_CREATED, CONTACT_UPDATED, CONTACT_DELETED, CONTACT_RESTORED, CONTACT_DESTROYED, CONTACT_MERGED = CONTACT.values()
 CONTACT_PERSONAL_DATA_READ = EventType(
-    "contact.personal_data_read", "contact", "Someone read everything the plugins hold about this person (`Contact.personalData`).",
+    "contact.personal_data_read",
+    "contact",
+    "Someone read everything the plugins hold about this person (`Contact.personalData`).",
     (PayloadField("purpose", str, "why it was read (`compliance_review`)"),),
-    fires="in its own transaction, after the data-subject hooks collected the data; delivered from the outbox after commit")
-ACTIVITY_LOGGED = EventType("activity.logged", "activity", "An interaction was logged on the timeline.", (
-    ACTIVITY_KIND, PayloadField("contact_ids", list[str], "the contacts it concerns"),
-    PayloadField("account_ids", list[str], "the accounts it concerns")))
+    fires="in its own transaction, after the data-subject hooks collected the data; delivered from the outbox after commit",
+)
+ACTIVITY_LOGGED = EventType(
+    "activity.logged",
+    "activity",
+    "An interaction was logged on the timeline.",
+    (
+        ACTIVITY_KIND,
+        PayloadField("contact_ids", list[str], "the contacts it concerns"),
+        PayloadField("account_ids", list[str], "the accounts it concerns"),
+    ),
+)
 ACTIVITY_UPDATED = EventType("activity.updated", "activity", "What was logged was corrected.", (ACTIVITY_KIND, CHANGED_FIELDS))
 ACTIVITY_DELETED = EventType("activity.deleted", "activity", "An activity was deleted.", (ACTIVITY_KIND,))
 TASK_CREATED = EventType("task.created", "task", "A new task.")
 TASK_UPDATED = EventType("task.updated", "task", "A task's fields changed, without completing it.", (CHANGED_FIELDS,))
-TASK_COMPLETED = EventType("task.completed", "task", "A task was marked done (its other changes, if any, are in `fields`).",
-                           (CHANGED_FIELDS,))
+TASK_COMPLETED = EventType(
+    "task.completed", "task", "A task was marked done (its other changes, if any, are in `fields`).", (CHANGED_FIELDS,)
+)
 TASK_DELETED = EventType("task.deleted", "task", "A task was deleted.")
-IMPORT_CREATED = EventType("import.created", "import", "A CSV import was accepted; its rows are imported in batches.", (
-    PayloadField("rows", int, "data rows in the file"),))
-IMPORT_COMPLETED = EventType("import.completed", "import", "A CSV import finished its last batch.", (
-    PayloadField("created", int, "contacts created"), PayloadField("duplicates", int, "rows skipped as duplicates"),
-    PayloadField("errors", int, "rows refused")), fires="in the transaction of the import's last batch, after the job is marked "
-                                                       "completed; delivered from the outbox after commit")
+IMPORT_CREATED = EventType(
+    "import.created",
+    "import",
+    "A CSV import was accepted; its rows are imported in batches.",
+    (PayloadField("rows", int, "data rows in the file"),),
+)
+IMPORT_COMPLETED = EventType(
+    "import.completed",
+    "import",
+    "A CSV import finished its last batch.",
+    (
+        PayloadField("created", int, "contacts created"),
+        PayloadField("duplicates", int, "rows skipped as duplicates"),
+        PayloadField("errors", int, "rows refused"),
+    ),
+    fires="in the transaction of the import's last batch, after the job is marked "
+    "completed; delivered from the outbox after commit",
+)
 
-CORE_EVENT_TYPES = [*ACCOUNT.values(), *CONTACT.values(), CONTACT_PERSONAL_DATA_READ, ACTIVITY_LOGGED, ACTIVITY_UPDATED,
-                    ACTIVITY_DELETED, TASK_CREATED, TASK_UPDATED, TASK_COMPLETED, TASK_DELETED, IMPORT_CREATED, IMPORT_COMPLETED]
+CORE_EVENT_TYPES = [
+    *ACCOUNT.values(),
+    *CONTACT.values(),
+    CONTACT_PERSONAL_DATA_READ,
+    ACTIVITY_LOGGED,
+    ACTIVITY_UPDATED,
+    ACTIVITY_DELETED,
+    TASK_CREATED,
+    TASK_UPDATED,
+    TASK_COMPLETED,
+    TASK_DELETED,
+    IMPORT_CREATED,
+    IMPORT_COMPLETED,
+]
 
 
 class EventError(ValueError):
@@ -78,8 +117,12 @@ class EventRegistry:
     def check(self, event_type: EventType, payload: Mapping[str, Any]) -> None:
         """Refuse an undeclared event always, and a payload that does not match its declaration
         when payloads are checked (`Settings.validate_events`, on in tests)."""
-        declared = self.types.get(getattr(event_type, "name", None))
+        name = getattr(event_type, "name", None)
+        declared = self.types.get(name) if isinstance(name, str) else None
         if declared is not event_type and declared != event_type:  # `is` first: comparing the fields costs a microsecond
-            raise EventError(f"event type {getattr(event_type, 'name', event_type)!r} is not declared: return it from your plugin's enishi_event_types")
+            raise EventError(
+                f"event type {getattr(event_type, 'name', event_type)!r} is not declared: "
+                "return it from your plugin's enishi_event_types"
+            )
         if self.check_payloads and (errors := event_type.payload_errors(payload)):
             raise EventError(f"{event_type.name} payload: {'; '.join(errors)}")

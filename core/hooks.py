@@ -1,6 +1,7 @@
 """The core's own hook implementations: it is registered as the plugin named `core`, so it takes
 part in every data-subject request and contributes its permissions and activity types exactly as a
 plugin would."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -8,17 +9,27 @@ from pathlib import Path
 
 from sqlalchemy import delete, func, select
 
+from . import outbox
+from .auth import NON_ADMIN_ROLES, PUBLIC
 from .contributions import ActivityType, DataSubject, ErasureReport, Permission, PersonalDataField, ScheduledJob
 from .events import CORE_EVENT_TYPES
-from .models import Account, Activity, ActivityKey, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, ContactSearchToken, Task
+from .models import (
+    Account,
+    Activity,
+    ActivityKey,
+    ActivityTarget,
+    Contact,
+    ContactAccount,
+    ContactEmail,
+    ContactPhone,
+    ContactSearchToken,
+    Task,
+)
 from .plugin_host import hookimpl
 from .sealing import people_read
-from . import outbox
 from .services import imports
 from .services.contacts import NAME_FIELDS, PROFILE_FIELDS, seal_names
 from .services.data_keys import shred_records
-
-from .auth import NON_ADMIN_ROLES, PUBLIC
 
 
 @hookimpl
@@ -30,32 +41,52 @@ def enishi_migrations():
 def enishi_permissions():
     return [
         Permission("crm.read", "Read accounts, contacts, activities and tasks", NON_ADMIN_ROLES, "contacts:read"),
-        Permission("crm.write", "Create and update accounts and contacts", ("manager", "sales", "marketing", "integration"),
-                   "contacts:write"),
+        Permission(
+            "crm.write",
+            "Create and update accounts and contacts",
+            ("manager", "sales", "marketing", "integration"),
+            "contacts:write",
+        ),
         Permission("crm.delete", "Soft-delete and restore accounts and contacts", ("manager", "sales"), "contacts:delete"),
         Permission("crm.destroy", "Destroy accounts and contacts for good", ("compliance",), "contacts:delete"),
         Permission("crm.merge", "Merge duplicate contacts and accounts", ("manager", "sales"), "contacts:write"),
         Permission("crm.read_deleted", "See soft-deleted records", ("manager", "compliance"), "contacts:read"),
-        Permission("activity.write", "Log and delete activities", ("manager", "sales", "marketing", "support", "integration"),
-                   "activities:write"),
+        Permission(
+            "activity.write",
+            "Log and delete activities",
+            ("manager", "sales", "marketing", "support", "integration"),
+            "activities:write",
+        ),
         Permission("task.write", "Create and update tasks", ("manager", "sales", "marketing", "support"), "tasks:write"),
         Permission("user.read", "See users", NON_ADMIN_ROLES, "users:read"),
         Permission("user.manage", "Create users and tokens", (), "users:write"),
         Permission(PUBLIC, "Anyone, even without a token: a person's own data-subject request", NON_ADMIN_ROLES),
         Permission("personal_data.read", "See everything held about a data subject", ("compliance",), "personal_data:read"),
-        Permission("crm.import", "Import contacts from CSV files", ("manager", "sales", "marketing", "integration"),
-                   "contacts:write"),
-        Permission("testclock.manage", "Create, advance and delete the test clock (refused in production mode)", (),
-                   "testclock:write"),
+        Permission(
+            "crm.import", "Import contacts from CSV files", ("manager", "sales", "marketing", "integration"), "contacts:write"
+        ),
+        Permission(
+            "testclock.manage", "Create, advance and delete the test clock (refused in production mode)", (), "testclock:write"
+        ),
     ]
 
 
 @hookimpl
 def enishi_scheduled_jobs():
-    return [ScheduledJob("core.imports", dt.timedelta(seconds=10), imports.run_pending_imports,
-                         "run queued CSV imports and finish those a crash left midway"),
-            ScheduledJob("core.outbox", dt.timedelta(seconds=5), outbox.deliver_pending,
-                         "deliver committed events (mail, webhooks) through the plugins' enishi_deliver_event")]
+    return [
+        ScheduledJob(
+            "core.imports",
+            dt.timedelta(seconds=10),
+            imports.run_pending_imports,
+            "run queued CSV imports and finish those a crash left midway",
+        ),
+        ScheduledJob(
+            "core.outbox",
+            dt.timedelta(seconds=5),
+            outbox.deliver_pending,
+            "deliver committed events (mail, webhooks) through the plugins' enishi_deliver_event",
+        ),
+    ]
 
 
 @hookimpl
@@ -79,12 +110,21 @@ def enishi_activity_types():
 @hookimpl
 def enishi_personal_data():
     contact = [
-        ("sealed_family_name", "user.name"), ("sealed_given_name", "user.name"), ("sealed_family_name_kana", "user.name"),
-        ("sealed_given_name_kana", "user.name"), ("sealed_job_title", "user.job_title"), ("sealed_department", "user.workplace"),
+        ("sealed_family_name", "user.name"),
+        ("sealed_given_name", "user.name"),
+        ("sealed_family_name_kana", "user.name"),
+        ("sealed_given_name_kana", "user.name"),
+        ("sealed_job_title", "user.job_title"),
+        ("sealed_department", "user.workplace"),
         ("sealed_custom_fields", "user"),
     ]
-    derived = [("kana_sort", "user.name"), ("name_sort", "user.name"), ("name_index", "user.name"),
-               ("job_title_index", "user.job_title"), ("department_index", "user.workplace")]
+    derived = [
+        ("kana_sort", "user.name"),
+        ("name_sort", "user.name"),
+        ("name_index", "user.name"),
+        ("job_title_index", "user.job_title"),
+        ("department_index", "user.workplace"),
+    ]
     return [
         *(PersonalDataField("core_contact", name, category, erasure="anonymise") for name, category in contact),
         *(PersonalDataField("core_contact", name, category, erasure="anonymise", portable=False) for name, category in derived),
@@ -93,8 +133,14 @@ def enishi_personal_data():
         PersonalDataField("core_contact_phone", "sealed_e164", "user.contact.phone_number"),
         PersonalDataField("core_contact_phone", "e164_index", "user.contact.phone_number", portable=False),
         PersonalDataField("core_contact_search_token", "token", "user.name", portable=False),
-        PersonalDataField("core_subject_key", "wrapped_key", "system.authentication", purposes=("security",),
-                          provenance="observed", portable=False),
+        PersonalDataField(
+            "core_subject_key",
+            "wrapped_key",
+            "system.authentication",
+            purposes=("security",),
+            provenance="observed",
+            portable=False,
+        ),
         PersonalDataField("core_activity", "sealed_summary", "user.content", provenance="observed", erasure="shred"),
         PersonalDataField("core_activity", "sealed_body", "user.content", provenance="observed", erasure="shred"),
         PersonalDataField("core_task", "sealed_title", "user.content", provenance="observed"),
@@ -109,8 +155,12 @@ async def _sole_activity_ids(session, contact_id):
     """Activities that concern no other person (accounts are not people); shared ones also hold
     other people's data."""
     mine = select(ActivityTarget.activity_id).where(ActivityTarget.contact_id == contact_id)
-    sole = (select(ActivityTarget.activity_id).where(ActivityTarget.activity_id.in_(mine), ActivityTarget.contact_id.is_not(None))
-            .group_by(ActivityTarget.activity_id).having(func.count() == 1))
+    sole = (
+        select(ActivityTarget.activity_id)
+        .where(ActivityTarget.activity_id.in_(mine), ActivityTarget.contact_id.is_not(None))
+        .group_by(ActivityTarget.activity_id)
+        .having(func.count() == 1)
+    )
     return list((await session.execute(sole)).scalars())
 
 
@@ -120,26 +170,54 @@ async def enishi_subject_collect(uow, subject: DataSubject):
     contact = await session.get(Contact, subject.contact_id)
     if contact is None:
         return None
-    emails = (await session.execute(select(ContactEmail).where(ContactEmail.contact_id == contact.id).order_by(ContactEmail.position))).scalars()
-    phones = (await session.execute(select(ContactPhone).where(ContactPhone.contact_id == contact.id).order_by(ContactPhone.position))).scalars()
-    accounts = await session.execute(select(Account.name, ContactAccount.is_primary).join(ContactAccount, ContactAccount.account_id == Account.id)
-                                     .where(ContactAccount.contact_id == contact.id))
-    activities = (await session.execute(select(Activity).join(ActivityTarget, ActivityTarget.activity_id == Activity.id)
-                                        .where(ActivityTarget.contact_id == contact.id).order_by(Activity.occurred_at))).scalars()
+    emails = (
+        await session.execute(select(ContactEmail).where(ContactEmail.contact_id == contact.id).order_by(ContactEmail.position))
+    ).scalars()
+    phones = (
+        await session.execute(select(ContactPhone).where(ContactPhone.contact_id == contact.id).order_by(ContactPhone.position))
+    ).scalars()
+    accounts = await session.execute(
+        select(Account.name, ContactAccount.is_primary)
+        .join(ContactAccount, ContactAccount.account_id == Account.id)
+        .where(ContactAccount.contact_id == contact.id)
+    )
+    activities = (
+        await session.execute(
+            select(Activity)
+            .join(ActivityTarget, ActivityTarget.activity_id == Activity.id)
+            .where(ActivityTarget.contact_id == contact.id)
+            .order_by(Activity.occurred_at)
+        )
+    ).scalars()
     tasks = (await session.execute(select(Task).where(Task.contact_id == contact.id))).scalars()
     return {
         "contact": {
-            "id": str(contact.id), "family_name": contact.family_name, "given_name": contact.given_name,
-            "family_name_kana": contact.family_name_kana, "given_name_kana": contact.given_name_kana,
-            "job_title": contact.job_title, "department": contact.department, "custom_fields": contact.custom_fields,
-            "created_at": _iso(contact.created_at), "updated_at": _iso(contact.updated_at),
+            "id": str(contact.id),
+            "family_name": contact.family_name,
+            "given_name": contact.given_name,
+            "family_name_kana": contact.family_name_kana,
+            "given_name_kana": contact.given_name_kana,
+            "job_title": contact.job_title,
+            "department": contact.department,
+            "custom_fields": contact.custom_fields,
+            "created_at": _iso(contact.created_at),
+            "updated_at": _iso(contact.updated_at),
         },
         "emails": [{"address": e.address, "label": e.label, "primary": e.is_primary} for e in emails],
         "phones": [{"number": p.e164, "label": p.label, "primary": p.is_primary} for p in phones],
         "accounts": [{"name": name, "primary": primary} for name, primary in accounts],
         # Only the activity itself: who else took part is other people's data.
-        "activities": [{"type": a.type, "channel": a.channel, "direction": a.direction, "occurred_at": _iso(a.occurred_at),
-                        "summary": a.summary, "body": a.body} for a in activities],
+        "activities": [
+            {
+                "type": a.type,
+                "channel": a.channel,
+                "direction": a.direction,
+                "occurred_at": _iso(a.occurred_at),
+                "summary": a.summary,
+                "body": a.body,
+            }
+            for a in activities
+        ],
         "tasks": [{"title": t.title, "status": t.status, "due_at": _iso(t.due_at)} for t in tasks],
     }
 
@@ -178,10 +256,19 @@ async def enishi_subject_erase(uow, subject: DataSubject):
         # their text unreadable for good. Shared ones stay readable for the others they concern.
         report.add("core_activity", "shred", await shred_records(uow, ActivityKey.activity_id, erasable))
     # A held activity keeps its link to the person too: the hold is about proving who was involved.
-    report.add("core_activity_target", "delete", (await session.execute(
-        delete(ActivityTarget).where(ActivityTarget.contact_id == contact.id, ActivityTarget.activity_id.not_in(held)))).rowcount)
+    report.add(
+        "core_activity_target",
+        "delete",
+        (
+            await session.execute(
+                delete(ActivityTarget).where(ActivityTarget.contact_id == contact.id, ActivityTarget.activity_id.not_in(held))
+            )
+        ).rowcount,
+    )
     for model in (ContactEmail, ContactPhone, ContactSearchToken, ContactAccount, Task):
-        report.add(model.__tablename__, "delete", (await session.execute(delete(model).where(model.contact_id == contact.id))).rowcount)
+        report.add(
+            model.__tablename__, "delete", (await session.execute(delete(model).where(model.contact_id == contact.id))).rowcount
+        )
     if any(getattr(contact, f"sealed_{name}") is not None for name in (*NAME_FIELDS, *PROFILE_FIELDS, "custom_fields")):
         seal_names(contact, dict.fromkeys(NAME_FIELDS))
         contact.job_title = contact.department = contact.custom_fields = None

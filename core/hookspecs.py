@@ -15,6 +15,7 @@ Conventions
   disabled one, so that its personal data is still exported and erased. Every other hook is
   called only for enabled plugins.
 """
+
 from __future__ import annotations
 
 import pluggy
@@ -173,7 +174,8 @@ def enishi_subject_erase(uow, subject):
     the work and reports zero for what is already gone.
 
     Records under a legal hold must be kept: `report.hold_back(subject, "your_table", ids)` returns
-    the held ids among `ids` (and reports them as retained, with the hold's basis); erase the rest. The privacy plugin calls you again when the hold ends."""
+    the held ids among `ids` (and reports them as retained, with the hold's basis); erase the rest.
+    The privacy plugin calls you again when the hold ends."""
 
 
 @hookspec

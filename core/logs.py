@@ -1,5 +1,6 @@
 """Structured (JSON lines) logs. Log records carry ids, codes, counts and timings, never personal
 data: no names, emails, phone numbers, query variables or exception messages from the database."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,12 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry = {"ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"), "level": record.levelname,
-                 "logger": record.name, "msg": record.getMessage()}
+        entry = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         return json.dumps(entry, ensure_ascii=False, default=str)
 

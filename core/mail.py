@@ -3,6 +3,7 @@
 (one `.eml` per message, named by its id: development and tests). In development with no URL,
 mail goes to ./enishi-data/mail; in production a missing URL is a configuration error, and the
 delivery is retried once it is set."""
+
 from __future__ import annotations
 
 import asyncio

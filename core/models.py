@@ -1,6 +1,7 @@
 """Core tables: users and tokens, accounts, contacts, the activity timeline, tasks, the outbox.
 
 Plugins may point foreign keys at these tables; these tables never point at a plugin's."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -233,7 +234,9 @@ class Activity(Sealable, Base):
 
     @classmethod
     def subjects_of(cls, ids):
-        return select(ActivityTarget.contact_id).where(ActivityTarget.activity_id.in_(ids), ActivityTarget.contact_id.is_not(None))
+        return select(ActivityTarget.contact_id).where(
+            ActivityTarget.activity_id.in_(ids), ActivityTarget.contact_id.is_not(None)
+        )
 
 
 owns_key(Activity, ActivityKey)

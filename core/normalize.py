@@ -2,6 +2,7 @@
 
 Everything that compares two spellings of one thing goes through here, so that ＡＢＣ and abc,
 ヤマダ and やまだ, ０３－１２３４－５６７８ and +81312345678 meet."""
+
 from __future__ import annotations
 
 import re
@@ -15,12 +16,52 @@ _KATAKANA_OFFSET = 0x60
 # Legal forms stripped when matching company names, longest first so (株) does not eat 株式会社.
 _LEGAL_FORMS = sorted(
     [
-        "株式会社", "有限会社", "合同会社", "合資会社", "合名会社", "一般社団法人", "一般財団法人",
-        "公益社団法人", "公益財団法人", "特定非営利活動法人", "医療法人", "学校法人", "社会福祉法人",
-        "(株)", "(有)", "(同)", "㈱", "㈲",
-        "inc.", "inc", "incorporated", "corp.", "corp", "corporation", "co., ltd.", "co.,ltd.",
-        "co. ltd.", "co ltd", "co.", "ltd.", "ltd", "limited", "llc", "l.l.c.", "plc", "gmbh",
-        "ag", "s.a.", "sa", "k.k.", "kk", "g.k.", "gk", "pte. ltd.", "pty ltd", "company",
+        "株式会社",
+        "有限会社",
+        "合同会社",
+        "合資会社",
+        "合名会社",
+        "一般社団法人",
+        "一般財団法人",
+        "公益社団法人",
+        "公益財団法人",
+        "特定非営利活動法人",
+        "医療法人",
+        "学校法人",
+        "社会福祉法人",
+        "(株)",
+        "(有)",
+        "(同)",
+        "㈱",
+        "㈲",
+        "inc.",
+        "inc",
+        "incorporated",
+        "corp.",
+        "corp",
+        "corporation",
+        "co., ltd.",
+        "co.,ltd.",
+        "co. ltd.",
+        "co ltd",
+        "co.",
+        "ltd.",
+        "ltd",
+        "limited",
+        "llc",
+        "l.l.c.",
+        "plc",
+        "gmbh",
+        "ag",
+        "s.a.",
+        "sa",
+        "k.k.",
+        "kk",
+        "g.k.",
+        "gk",
+        "pte. ltd.",
+        "pty ltd",
+        "company",
     ],
     key=len,
     reverse=True,
@@ -35,10 +76,7 @@ def nfkc(value: str) -> str:
 
 
 def hiragana_to_katakana(value: str) -> str:
-    return "".join(
-        chr(ord(ch) + _KATAKANA_OFFSET) if _HIRAGANA_START <= ord(ch) <= _HIRAGANA_END else ch
-        for ch in value
-    )
+    return "".join(chr(ord(ch) + _KATAKANA_OFFSET) if _HIRAGANA_START <= ord(ch) <= _HIRAGANA_END else ch for ch in value)
 
 
 def fold(value: str | None) -> str:
@@ -102,10 +140,14 @@ def company_match_name(name: str) -> str:
         changed = False
         stripped = text.strip(_EDGE_PUNCT)
         for form in _LEGAL_FORMS:
-            if stripped.startswith(form) and (len(stripped) == len(form) or not form.isascii() or not stripped[len(form)].isalnum()):
-                stripped, changed = stripped[len(form):], True
+            if stripped.startswith(form) and (
+                len(stripped) == len(form) or not form.isascii() or not stripped[len(form)].isalnum()
+            ):
+                stripped, changed = stripped[len(form) :], True
                 break
-            if stripped.endswith(form) and (len(stripped) == len(form) or not form.isascii() or not stripped[-len(form) - 1].isalnum()):
+            if stripped.endswith(form) and (
+                len(stripped) == len(form) or not form.isascii() or not stripped[-len(form) - 1].isalnum()
+            ):
                 stripped, changed = stripped[: -len(form)], True
                 break
         text = stripped

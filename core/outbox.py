@@ -6,6 +6,7 @@ event at once; a worker that dies leaves its batch to the next one once the leas
 failed delivery is retried with exponential backoff and given up after MAX_ATTEMPTS (the event
 stays undelivered, with its attempts, for an operator). Payload keys beginning with `_` (one-time
 codes) are for delivery only and are removed once the event is delivered."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -41,8 +42,11 @@ async def deliver_pending(runtime) -> int:
 
 def _due(now) -> tuple:
     """Undelivered, not given up, and neither leased to a worker nor backing off."""
-    return (OutboxEvent.delivered_at.is_(None), OutboxEvent.attempts < MAX_ATTEMPTS,
-            OutboxEvent.lease_until.is_(None) | (OutboxEvent.lease_until < now))
+    return (
+        OutboxEvent.delivered_at.is_(None),
+        OutboxEvent.attempts < MAX_ATTEMPTS,
+        OutboxEvent.lease_until.is_(None) | (OutboxEvent.lease_until < now),
+    )
 
 
 async def has_pending(runtime) -> bool:
@@ -59,14 +63,35 @@ async def _claim(runtime) -> list[OutboxEvent]:
         # UPDATE checks the conditions again, so a row leased meanwhile is left out either way. A
         # materialised CTE: as a plain IN-subquery, PostgreSQL may rescan it and skip its way past
         # the LIMIT (one worker took all 250 events of the test). SQLite has one writer at a time.
-        candidates = (select(OutboxEvent.seq).where(*due).order_by(OutboxEvent.seq).limit(BATCH)
-                      .with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED", dialect="postgresql"))
-        claimed = (await uow.session.execute(
-            update(OutboxEvent).where(OutboxEvent.seq.in_(select(candidates.c.seq)), *due)
-            .values(lease_until=now + LEASE).returning(OutboxEvent.seq).execution_options(synchronize_session=False))).scalars().all()
+        candidates = (
+            select(OutboxEvent.seq)
+            .where(*due)
+            .order_by(OutboxEvent.seq)
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+            .cte("due")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
+        )
+        claimed = (
+            (
+                await uow.session.execute(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.seq.in_(select(candidates.c.seq)), *due)
+                    .values(lease_until=now + LEASE)
+                    .returning(OutboxEvent.seq)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+            .scalars()
+            .all()
+        )
         if not claimed:
             return []
-        rows = (await uow.session.execute(select(OutboxEvent).where(OutboxEvent.seq.in_(claimed)).order_by(OutboxEvent.seq))).scalars().all()
+        rows = (
+            (await uow.session.execute(select(OutboxEvent).where(OutboxEvent.seq.in_(claimed)).order_by(OutboxEvent.seq)))
+            .scalars()
+            .all()
+        )
         uow.session.expunge_all()
     return list(rows)
 
@@ -74,8 +99,15 @@ async def _claim(runtime) -> list[OutboxEvent]:
 async def _deliver(runtime, rows: list[OutboxEvent]) -> int:
     outcomes: dict[int, Exception | None] = {}
     for row in rows:
-        event = Event(type=row.type, entity=row.entity, entity_id=row.entity_id, occurred_at=row.occurred_at,
-                      actor_id=row.actor_id, payload=dict(row.payload or {}), id=row.id)
+        event = Event(
+            type=row.type,
+            entity=row.entity,
+            entity_id=row.entity_id,
+            occurred_at=row.occurred_at,
+            actor_id=row.actor_id,
+            payload=dict(row.payload or {}),
+            id=row.id,
+        )
         try:
             await runtime.plugins.call("enishi_deliver_event", event=event, runtime=runtime)
             outcomes[row.seq] = None
@@ -91,6 +123,10 @@ async def _deliver(runtime, rows: list[OutboxEvent]) -> int:
                     values["payload"] = {key: value for key, value in row.payload.items() if not key.startswith("_")}
             else:
                 values = {"attempts": row.attempts + 1, "lease_until": now + _backoff(row.attempts)}
-            await uow.session.execute(update(OutboxEvent).where(OutboxEvent.seq == row.seq).values(**values)
-                                      .execution_options(synchronize_session=False))
+            await uow.session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.seq == row.seq)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
     return sum(outcome is None for outcome in outcomes.values())

@@ -27,31 +27,32 @@ from enishi.contributions import (
     ScheduledJob,
 )
 from enishi.crypto import KeyRing, blind_indexes, decrypt, decrypt_bytes, encrypt, sign, token_hash, verify
-from enishi.db import Base, JSONType as _JSONType, UTCDateTime, checkpoint, new_id
+from enishi.db import Base, UTCDateTime, checkpoint, new_id
+from enishi.db import JSONType as _JSONType
 from enishi.errors import EnishiError, Forbidden, InputError, NotFound, UserError
 from enishi.events import (
     ACCOUNT_CREATED,
-    ACCOUNT_UPDATED,
     ACCOUNT_DELETED,
-    ACCOUNT_RESTORED,
     ACCOUNT_DESTROYED,
     ACCOUNT_MERGED,
+    ACCOUNT_RESTORED,
+    ACCOUNT_UPDATED,
+    ACTIVITY_DELETED,
+    ACTIVITY_LOGGED,
+    ACTIVITY_UPDATED,
     CONTACT_CREATED,
-    CONTACT_UPDATED,
     CONTACT_DELETED,
-    CONTACT_RESTORED,
     CONTACT_DESTROYED,
     CONTACT_MERGED,
     CONTACT_PERSONAL_DATA_READ,
-    ACTIVITY_LOGGED,
-    ACTIVITY_UPDATED,
-    ACTIVITY_DELETED,
-    TASK_CREATED,
-    TASK_UPDATED,
-    TASK_COMPLETED,
-    TASK_DELETED,
-    IMPORT_CREATED,
+    CONTACT_RESTORED,
+    CONTACT_UPDATED,
     IMPORT_COMPLETED,
+    IMPORT_CREATED,
+    TASK_COMPLETED,
+    TASK_CREATED,
+    TASK_DELETED,
+    TASK_UPDATED,
 )
 from enishi.graphql import schema as _schema
 from enishi.graphql.errors import UserErrorType
@@ -76,7 +77,18 @@ from enishi.graphql.types import Task as TaskNode
 from enishi.graphql.types import User as UserNode
 from enishi.graphql.types import node_resolver, node_types_by_table, sealed_field
 from enishi.mail import send_for_event
-from enishi.models import Account, Activity, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, SubjectKey, Task, User
+from enishi.models import (
+    Account,
+    Activity,
+    ActivityTarget,
+    Contact,
+    ContactAccount,
+    ContactEmail,
+    ContactPhone,
+    SubjectKey,
+    Task,
+    User,
+)
 from enishi.normalize import is_valid_email, like_pattern, normalize_email, search_key, search_query_key
 from enishi.plugin_host import hookimpl as _hookimpl
 from enishi.runtime import Runtime, UnitOfWork

@@ -2,6 +2,7 @@
 
 Every installed plugin stays registered, so its models load and its data-subject hooks always run;
 "enabled" only gates its GraphQL contributions and event hooks (pretix's model)."""
+
 from __future__ import annotations
 
 import inspect
@@ -20,8 +21,9 @@ ENTRY_POINT_GROUP = "enishi.plugins"
 CORE_PLUGIN = "core"
 # Called for installed plugins whether enabled or not: personal data must never be orphaned, and an
 # event type a disabled plugin declares may still be emitted by another (a shop's purchases, for loyalty).
-ALWAYS_CALLED = frozenset({"enishi_migrations", "enishi_personal_data", "enishi_subject_collect", "enishi_subject_erase",
-                           "enishi_event_types"})
+ALWAYS_CALLED = frozenset(
+    {"enishi_migrations", "enishi_personal_data", "enishi_subject_collect", "enishi_subject_erase", "enishi_event_types"}
+)
 
 hookimpl = pluggy.HookimplMarker("enishi")
 log = logging.getLogger("enishi.plugins")
@@ -94,12 +96,17 @@ class PluginHost:
     def _refuse_wrappers(self, name: str) -> None:
         """The host calls implementations itself, awaiting each in turn, so nothing would run a
         wrapper's body: pluggy would register it and it would silently never take effect."""
-        wrapped = sorted(caller.name for caller in self.pm.get_hookcallers(self.pm.get_plugin(name)) or ()
-                         for impl in caller.get_hookimpls()
-                         if impl.plugin_name == name and (impl.wrapper or impl.hookwrapper))
+        wrapped = sorted(
+            caller.name
+            for caller in self.pm.get_hookcallers(self.pm.get_plugin(name)) or ()
+            for impl in caller.get_hookimpls()
+            if impl.plugin_name == name and (impl.wrapper or impl.hookwrapper)
+        )
         if wrapped:
-            raise PluginError(f"plugin {name!r} implements {', '.join(wrapped)} as a wrapper (wrapper=True or hookwrapper=True), "
-                              "which Enishi does not run: implement the hook plainly and order it with tryfirst or trylast")
+            raise PluginError(
+                f"plugin {name!r} implements {', '.join(wrapped)} as a wrapper (wrapper=True or hookwrapper=True), "
+                "which Enishi does not run: implement the hook plainly and order it with tryfirst or trylast"
+            )
 
     def is_enabled(self, name: str) -> bool:
         return name == CORE_PLUGIN or self.settings.plugin_enabled(name)
@@ -123,8 +130,11 @@ class PluginHost:
         thousands of events asked again for each."""
         impls = self._implementations.get(hook_name)
         if impls is None:
-            impls = tuple(impl for impl in getattr(self.pm.hook, hook_name).get_hookimpls()[::-1]
-                          if hook_name in ALWAYS_CALLED or self.is_enabled(impl.plugin_name))
+            impls = tuple(
+                impl
+                for impl in getattr(self.pm.hook, hook_name).get_hookimpls()[::-1]
+                if hook_name in ALWAYS_CALLED or self.is_enabled(impl.plugin_name)
+            )
             self._implementations[hook_name] = impls
         return impls
 

@@ -1,4 +1,5 @@
 """The running application: settings, clock, plugins, database, and units of work."""
+
 from __future__ import annotations
 
 import asyncio
@@ -45,8 +46,10 @@ def settle_heap() -> None:
 class Runtime:
     """The running application a hook receives: `settings`, `clock`, `plugins` (the plugin host),
     `engine`; `unit_of_work(actor_id)` opens a write transaction, `read_session()` a read-only one."""
-    def __init__(self, settings: Settings | None = None, *, clock: Clock | None = None,
-                 extra_plugins: Iterable[tuple[str, object]] = ()) -> None:
+
+    def __init__(
+        self, settings: Settings | None = None, *, clock: Clock | None = None, extra_plugins: Iterable[tuple[str, object]] = ()
+    ) -> None:
         self.settings = settings or Settings.from_env()
         crypto.install(crypto.KeyRing(self.settings))
         self.clock = clock or SystemClock()
@@ -62,7 +65,9 @@ class Runtime:
                 raise ValueError(f"activity type {activity_type.key!r} registered twice (by {plugin})")
             self.activity_types[activity_type.key] = activity_type
             self.activity_type_plugins[activity_type.key] = plugin
-        self.events = EventRegistry(self.plugins.contributions("enishi_event_types"), check_payloads=self.settings.validate_events)
+        self.events = EventRegistry(
+            self.plugins.contributions("enishi_event_types"), check_payloads=self.settings.validate_events
+        )
         check_catalog(Base.metadata, self.plugins)
         self.engine = create_engine(self.settings.database_url)
         self._reader, self._writer = sessionmakers(self.engine)

@@ -10,13 +10,14 @@ A plugin seals a field in three steps: a key table (`class NoteKey(DataKey, Base
 record's id as primary key), the record as `Sealable` with `owns_key(Note, NoteKey)`, and the
 field as `Sealed()`. Rows that belong to a record share its key (`shares_key`). See
 docs/plugin-tutorial.md."""
+
 from __future__ import annotations
 
 import datetime as dt
 import json
 import uuid
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Callable
 
 from sqlalchemy import LargeBinary, String, inspect, select
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
@@ -33,7 +34,7 @@ class DataKey:
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     # Which key-encryption key wrapped it (a fingerprint), so `enishi keys rotate` can resume.
     kek_id: Mapped[str | None] = mapped_column(String(16), info={"personal": False})
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=lambda: dt.datetime.now(dt.timezone.utc))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=lambda: dt.datetime.now(dt.UTC))
     destroyed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -111,7 +112,7 @@ class Sealable:
     own gets one on its first sealed assignment (the `key` relationship names the key table); a
     row sealed under another's key gets it from `share_key_of`."""
 
-    key: "DataKey | None"
+    key: DataKey | None
     wrapped_key: bytes | None
     kek_id: str | None
 
@@ -152,11 +153,11 @@ class Sealable:
             if sealed.index is not None:
                 setattr(self, sealed.index_column, sealed.blind_index(getattr(self, sealed.name)))
 
-    def share_key_of(self, owner: "Sealable") -> None:
+    def share_key_of(self, owner: Sealable) -> None:
         """Seal this row under `owner`'s key (a contact's emails, a ticket's messages)."""
         self.__dict__["_data_key"] = owner.data_key(create=True)
 
-    def reseal_under(self, owner: "Sealable") -> None:
+    def reseal_under(self, owner: Sealable) -> None:
         """Move this row's sealed fields under `owner`'s key, for a row that changes owner (the
         messages of a ticket merged into another)."""
         values = {sealed.name: getattr(self, sealed.name) for sealed in _sealed_fields(type(self))}
@@ -200,7 +201,7 @@ async def people_read(session, reads: set) -> set[uuid.UUID]:
         records.setdefault(model, []).append(record_id)
     for model, ids in records.items():
         for start in range(0, len(ids), _SUBJECTS_BATCH):
-            if (query := model.subjects_of(ids[start:start + _SUBJECTS_BATCH])) is not None:
+            if (query := model.subjects_of(ids[start : start + _SUBJECTS_BATCH])) is not None:
                 people.update(contact_id for contact_id in (await session.execute(query)).scalars() if contact_id is not None)
     return people
 
@@ -228,5 +229,14 @@ def _read_key_with(model, record_column, key_column) -> None:
     # expire_on_flush=False: a flush of the row does not change its key, and reading an expired
     # attribute would need a statement where none can run (outside the session's greenlet).
     for name in ("wrapped_key", "kek_id"):
-        setattr(model, name, column_property(select(key_column.table.c[name]).where(key_column == record_column)
-                                             .correlate_except(key_column.table).scalar_subquery(), expire_on_flush=False))
+        setattr(
+            model,
+            name,
+            column_property(
+                select(key_column.table.c[name])
+                .where(key_column == record_column)
+                .correlate_except(key_column.table)
+                .scalar_subquery(),
+                expire_on_flush=False,
+            ),
+        )

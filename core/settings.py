@@ -1,6 +1,7 @@
 """Configuration: environment variables, optionally backed by a TOML file (`ENISHI_CONFIG`).
 
 An environment variable always wins over the file, so a deployment can override one value."""
+
 from __future__ import annotations
 
 import os
@@ -75,7 +76,7 @@ class Settings:
         return self.enabled_plugins is None or name in self.enabled_plugins
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)
         values: dict = {}
         config_file = env.get("ENISHI_CONFIG")
@@ -107,7 +108,7 @@ class Settings:
             raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
         return cls()._coerce(values)
 
-    def _coerce(self, values: dict) -> "Settings":
+    def _coerce(self, values: dict) -> Settings:
         coerced: dict = {}
         for f in fields(self):
             if f.name not in values:

@@ -10,6 +10,7 @@ session and every table is emptied after each test. Tests are `async def` under 
         api = await enishi_api()  # every installed plugin, yours included once pip-installed
         data = await api.graphql("{ viewer { id } }", role="sales")
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
     from .runtime import Runtime
 
-TEST_START = dt.datetime(2024, 6, 10, 0, 0, tzinfo=dt.timezone.utc)  # Monday 09:00 in Tokyo
+TEST_START = dt.datetime(2024, 6, 10, 0, 0, tzinfo=dt.UTC)  # Monday 09:00 in Tokyo
 
 
 @pytest.fixture(scope="session")
@@ -90,9 +91,14 @@ def enishi_base_settings(enishi_database_url, tmp_path_factory) -> Settings:
     Override any of them per app: `await enishi_api(default_page_size=5)`."""
     # A fixed test key-encryption key (base64 of 32 bytes): the privacy plugin refuses to run in
     # production mode without one. Mail goes to files (`enishi_sent_mail`).
-    return Settings(database_url=enishi_database_url, environment="production",
-                    key_encryption_key="dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=",
-                    mail_url=tmp_path_factory.mktemp("mail").as_uri(), public_url="https://crm.example.test", validate_events=True)
+    return Settings(
+        database_url=enishi_database_url,
+        environment="production",
+        key_encryption_key="dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=",
+        mail_url=tmp_path_factory.mktemp("mail").as_uri(),
+        public_url="https://crm.example.test",
+        validate_events=True,
+    )
 
 
 @pytest.fixture
@@ -172,8 +178,9 @@ class Api:
             from .auth import create_user, issue_token
 
             async with self.runtime.unit_of_work() as uow:
-                user = await create_user(uow.session, self.runtime.clock, display_name=f"test {role}", roles=[role],
-                                         email=f"{role}@staff.example")
+                user = await create_user(
+                    uow.session, self.runtime.clock, display_name=f"test {role}", roles=[role], email=f"{role}@staff.example"
+                )
                 self.tokens[role] = await issue_token(uow.session, self.runtime.clock, self.runtime.permissions, user)
                 self.user_ids[role] = user.id
         return self.tokens[role]
@@ -187,16 +194,27 @@ class Api:
         await self.token(role)
         async with self.runtime.unit_of_work() as uow:
             user = await uow.session.get_one(User, self.user_ids[role])
-            return await issue_token(uow.session, self.runtime.clock, self.runtime.permissions, user, scopes=scopes,
-                                     expires_at=expires_at)
+            return await issue_token(
+                uow.session, self.runtime.clock, self.runtime.permissions, user, scopes=scopes, expires_at=expires_at
+            )
 
-    async def post(self, query: str, variables: dict | None = None, *, role: str = "admin", headers: dict | None = None,
-                   token: str | None = None):
+    async def post(
+        self,
+        query: str,
+        variables: dict | None = None,
+        *,
+        role: str = "admin",
+        headers: dict | None = None,
+        token: str | None = None,
+    ):
         """POST a GraphQL request as `role` (or with `token`); the raw httpx response, for status
         codes and headers."""
         token = token or await self.token(role)
-        return await self.client.post("/graphql", json={"query": query, "variables": variables or {}},
-                                      headers={"Authorization": f"Bearer {token}", **(headers or {})})
+        return await self.client.post(
+            "/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers={"Authorization": f"Bearer {token}", **(headers or {})},
+        )
 
     async def graphql(self, query: str, variables: dict | None = None, *, role: str = "admin", token: str | None = None) -> dict:
         """The `data` of a query that must succeed without errors."""
@@ -213,8 +231,10 @@ class Api:
 
     async def mutate(self, name: str, input: dict, selection: str = "", *, role: str = "admin", token: str | None = None) -> dict:
         """Run mutation `name(input:)`; returns its payload (with `userErrors`)."""
-        query = (f"mutation($input: {name[0].upper()}{name[1:]}Input!) {{ {name}(input: $input) "
-                 f"{{ {selection} userErrors {{ field message code }} }} }}")
+        query = (
+            f"mutation($input: {name[0].upper()}{name[1:]}Input!) {{ {name}(input: $input) "
+            f"{{ {selection} userErrors {{ field message code }} }} }}"
+        )
         return (await self.graphql(query, {"input": input}, role=role, token=token))[name]
 
 
@@ -241,8 +261,12 @@ def enishi_server():
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        process = subprocess.Popen([sys.executable, *command, "--port", str(port)], env={**os.environ, **env},
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, *command, "--port", str(port)],
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         url = ServerUrl(f"http://127.0.0.1:{port}")
         url.process = process
         try:
@@ -254,7 +278,10 @@ def enishi_server():
                 except httpx.TransportError:
                     pass
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("enishi serve did not start:\n" + (process.stdout.read() if process.stdout else b"").decode(errors="replace"))
+                    raise RuntimeError(
+                        "enishi serve did not start:\n"
+                        + (process.stdout.read() if process.stdout else b"").decode(errors="replace")
+                    )
                 time.sleep(0.1)
             yield url
         finally:

@@ -2,6 +2,7 @@
 
 Below the runtime, so that services (which take a unit of work) never import the runtime, whose
 plugin host registers the core's hooks, which call the services."""
+
 from __future__ import annotations
 
 import uuid
@@ -42,11 +43,26 @@ class UnitOfWork:
         a payload unlike its declaration when `Settings.validate_events` is on (as in tests)."""
         payload = dict(payload or {})
         self.runtime.events.check(event_type, payload)
-        event = Event(type=event_type.name, entity=event_type.entity, entity_id=entity_id, occurred_at=self.clock.now(),
-                      actor_id=self.actor_id, payload=payload)
+        event = Event(
+            type=event_type.name,
+            entity=event_type.entity,
+            entity_id=entity_id,
+            occurred_at=self.clock.now(),
+            actor_id=self.actor_id,
+            payload=payload,
+        )
         self.events.append(event)
-        self._outbox.append({"id": event.id, "type": event.type, "entity": event.entity, "entity_id": entity_id,
-                             "payload": _jsonable(event.payload), "actor_id": self.actor_id, "occurred_at": event.occurred_at})
+        self._outbox.append(
+            {
+                "id": event.id,
+                "type": event.type,
+                "entity": event.entity,
+                "entity_id": entity_id,
+                "payload": _jsonable(event.payload),
+                "actor_id": self.actor_id,
+                "occurred_at": event.occurred_at,
+            }
+        )
         await self.runtime.plugins.call("enishi_on_event", event=event, uow=self)
         return event
 

@@ -10,6 +10,7 @@ expires (one interval later).
 Outbox delivery (`core.outbox`: mail such as one-time codes, webhooks) is not left to its
 interval: the long-running worker looks for waiting events every OUTBOX_TICK and delivers them
 at once, so a code reaches its reader seconds after the request, not at the next round."""
+
 from __future__ import annotations
 
 import asyncio
@@ -48,8 +49,11 @@ async def _claim(runtime, job: ScheduledJob, *, due_or_not: bool) -> bool:
         if due_or_not:  # any run that is not under way: the last one finished (or its claim expired, above)
             claimable.append(JobRun.finished_at >= JobRun.started_at)
         claimed = await uow.session.execute(
-            update(JobRun).where(JobRun.name == job.name, or_(*claimable))
-            .values(started_at=now).execution_options(synchronize_session=False))
+            update(JobRun)
+            .where(JobRun.name == job.name, or_(*claimable))
+            .values(started_at=now)
+            .execution_options(synchronize_session=False)
+        )
         return claimed.rowcount == 1
 
 

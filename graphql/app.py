@@ -2,6 +2,7 @@
 
 A hand-written view rather than strawberry's, so that authentication, body limits, content
 negotiation and status codes are exactly what the spec and our tests say."""
+
 from __future__ import annotations
 
 import json
@@ -10,21 +11,22 @@ import time
 from contextlib import asynccontextmanager
 
 from graphql import DocumentNode, ExecutionResult, FieldNode, OperationDefinitionNode
-from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
-from strawberry.types.graphql import OperationType
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.middleware import Middleware
 from starlette.routing import Route
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.http.ides import get_graphql_ide_html
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
+from strawberry.types.graphql import OperationType
 
 from enishi.auth import ANONYMOUS, authenticate
 from enishi.errors import TokenExpired
-from enishi.sealing import personal_reads
 from enishi.runtime import Runtime
+from enishi.sealing import personal_reads
+
 from .context import Context
 from .limits import MAX_JSON_DEPTH, QueryLimits, json_too_deep, parse_document, too_many_aliases_to_parse
 from .schema import build_schema, present_result, public_root_fields
@@ -128,8 +130,11 @@ def _only_public_fields(document: DocumentNode | None, operation_name: str | Non
     may run it; anything else, or a document that does not parse, is answered 401)."""
     if not public or document is None:
         return False
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)
-                  and (operation_name is None or (d.name and d.name.value == operation_name))]
+    operations = [
+        d
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode) and (operation_name is None or (d.name and d.name.value == operation_name))
+    ]
     if len(operations) != 1:
         return False
     selections = operations[0].selection_set.selections
@@ -205,8 +210,13 @@ def create_app(runtime: Runtime) -> Starlette:
         reads: set = set()
         recording = personal_reads.set(reads)
         try:
-            result = await schema.execute(query, variable_values=variables, context_value=context,
-                                          operation_name=operation_name, allowed_operation_types=allowed)
+            result = await schema.execute(
+                query,
+                variable_values=variables,
+                context_value=context,
+                operation_name=operation_name,
+                allowed_operation_types=allowed,
+            )
         except InvalidOperationTypeError:
             return _error_response(405, "mutations must be sent with POST", "METHOD_NOT_ALLOWED", media_type, {"Allow": "POST"})
         except CannotGetOperationTypeError:
@@ -218,8 +228,15 @@ def create_app(runtime: Runtime) -> Starlette:
         # the view records the reads and writes nothing itself.
         await runtime.plugins.call("enishi_request_finished", runtime=runtime, actor_id=viewer.user_id, personal_reads=reads)
         response = _result_response(result, document is not None, media_type)
-        log.info("graphql", extra={"operation": operation_name, "status": response.status_code,
-                                   "ms": round((time.perf_counter() - started) * 1000, 1), "errors": len(result.errors or [])})
+        log.info(
+            "graphql",
+            extra={
+                "operation": operation_name,
+                "status": response.status_code,
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+                "errors": len(result.errors or []),
+            },
+        )
         return response
 
     async def health(_request: Request) -> Response:

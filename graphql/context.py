@@ -1,4 +1,5 @@
 """Per-request state: who is asking, one read session, and the request's DataLoaders."""
+
 from __future__ import annotations
 
 import asyncio
@@ -53,7 +54,7 @@ class Context:
     async def scalars(self, statement, parameters: dict | None = None) -> list:
         return list((await self.execute(statement, parameters)).scalars())
 
-    def loader(self, key: Any, factory: Callable[["Context"], Callable]) -> DataLoader:
+    def loader(self, key: Any, factory: Callable[[Context], Callable]) -> DataLoader:
         """The request's DataLoader for `key`, created on first use from `factory(context)`,
         which returns the batch function. Plugins use this for their fields on core types."""
         loader = self._loaders.get(key)

@@ -1,5 +1,6 @@
 """How errors reach a caller: typed `userErrors` in payloads for bad input, GraphQL errors with
 an `extensions.code` for everything else, and nothing internal (no traces, no values) ever."""
+
 from __future__ import annotations
 
 import logging
@@ -23,7 +24,7 @@ class UserErrorType:
     code: str
 
     @classmethod
-    def of(cls, error: UserError) -> "UserErrorType":
+    def of(cls, error: UserError) -> UserErrorType:
         return cls(field=error.field, message=error.message, code=error.code)
 
 
@@ -36,20 +37,39 @@ def present_error(error: GraphQLError) -> GraphQLError:
     if original is None:
         if error.extensions and "code" in error.extensions:
             return error
-        return GraphQLError(error.message, nodes=error.nodes, source=error.source, positions=error.positions,
-                            path=error.path, extensions={"code": "GRAPHQL_VALIDATION_FAILED"})
+        return GraphQLError(
+            error.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
+        )
     if isinstance(original, EnishiError):
         code = original.errors[0].code if isinstance(original, InputError) and len(original.errors) == 1 else original.code
         message = original.errors[0].message if isinstance(original, InputError) and len(original.errors) == 1 else str(original)
-        return GraphQLError(message, nodes=error.nodes, source=error.source, positions=error.positions,
-                            path=error.path, extensions={"code": code})
+        return GraphQLError(
+            message, nodes=error.nodes, source=error.source, positions=error.positions, path=error.path, extensions={"code": code}
+        )
     if isinstance(original, GraphQLError):
         return present_error(original)
     if isinstance(original, GlobalIDValueError):  # well-formed, but naming no type of this schema
-        return GraphQLError("not a valid id", nodes=error.nodes, source=error.source, positions=error.positions,
-                            path=error.path, extensions={"code": "INVALID_ID"})
+        return GraphQLError(
+            "not a valid id",
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": "INVALID_ID"},
+        )
     # File, line and function only: source lines and messages could quote personal data.
     frames = "\n".join(f"  {f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(original.__traceback__))
     log.error("unhandled %s in resolver at %s\n%s", type(original).__name__, error.path, frames)
-    return GraphQLError(INTERNAL_MESSAGE, nodes=error.nodes, source=error.source, positions=error.positions,
-                        path=error.path, extensions={"code": "INTERNAL"})
+    return GraphQLError(
+        INTERNAL_MESSAGE,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": "INTERNAL"},
+    )

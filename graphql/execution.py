@@ -18,19 +18,33 @@ no resolver of this schema returns them. Mutations and subscriptions always go t
 
 `info.path` seen by a resolver here names the field and its parent type, without list indices:
 one `GraphQLResolveInfo` serves a field on every object of its level."""
+
 from __future__ import annotations
 
 import asyncio
 from typing import Any, NamedTuple
 
-from graphql import (GraphQLAbstractType, GraphQLBoolean, GraphQLError, GraphQLID, GraphQLLeafType, GraphQLList, GraphQLNonNull,
-                     GraphQLObjectType, GraphQLResolveInfo, GraphQLString, GraphQLType, OperationType, Undefined, get_argument_values,
-                     located_error)
+from graphql import (
+    GraphQLAbstractType,
+    GraphQLBoolean,
+    GraphQLError,
+    GraphQLID,
+    GraphQLLeafType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLString,
+    GraphQLType,
+    OperationType,
+    Undefined,
+    get_argument_values,
+    located_error,
+)
 from graphql.execution.collect_fields import FieldDetails, collect_fields
 from graphql.execution.executor import CollectedErrors
 from graphql.pyutils import Path, inspect, is_iterable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-
 
 # Scalars whose output is the value itself when it has exactly this type (graphql-core's
 # serialisers return a str or bool unchanged): the page's thousands of strings skip a call each.
@@ -43,6 +57,7 @@ class _StandDown(Exception):
 
 class _FieldPlan(NamedTuple):
     """What resolving one field of a level needs, computed once per level and field."""
+
     resolve: Any
     info: GraphQLResolveInfo
     arguments: dict[str, Any]
@@ -55,6 +70,7 @@ class _FieldPlan(NamedTuple):
 class _Slot(NamedTuple):
     """A position of the response a value goes to, and where a null there propagates to. Its
     response path is built only when an error needs it (`_path`)."""
+
     container: Any
     key: Any
     nullable: bool
@@ -75,7 +91,6 @@ class _Level(NamedTuple):
 
 
 class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
-
     def execute_operation(self, serially: bool | None = None):
         if serially or self.operation.operation is not OperationType.QUERY or self.abort_signal is not None:
             return super().execute_operation(serially)
@@ -95,8 +110,9 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
         root_type = self.schema.query_type
         if root_type is None:  # no schema of ours lacks one; graphql-core reports it
             raise _StandDown
-        grouped_fields = collect_fields(self.schema, self.fragments, self.variable_values, root_type, self.operation,
-                                        self.hide_suggestions).grouped_field_set
+        grouped_fields = collect_fields(
+            self.schema, self.fragments, self.variable_values, root_type, self.operation, self.hide_suggestions
+        ).grouped_field_set
         data: dict[str, Any] = {}
         level = [_Level(root_type, self.root_value, data, grouped_fields, None)]
         plans: dict[int, _FieldPlan] = {}
@@ -109,7 +125,9 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
                     if self.collected_errors.errors and self._nulled(item.slot):
                         continue
                     for response_name, fields in item.grouped_fields.items():
-                        plan = plans.get(id(fields)) or plans.setdefault(id(fields), self._plan(item.object_type, response_name, fields))
+                        plan = plans.get(id(fields)) or plans.setdefault(
+                            id(fields), self._plan(item.object_type, response_name, fields)
+                        )
                         try:
                             value = plan.resolve(item.source, plan.info, **plan.arguments)
                         except Exception as error:  # noqa: BLE001 - a resolver's error is the field's, as graphql-core does
@@ -140,13 +158,24 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
         resolve = field_def.resolve or self.field_resolver
         if self.middleware_manager:
             resolve = self.middleware_manager.get_field_resolver(resolve)
-        info = self.build_resolve_info(field_def, [details.node for details in fields], parent_type,
-                                       Path(None, response_name, parent_type.name))
-        arguments = (get_argument_values(field_def, node, self.variable_values, fields[0].fragment_variable_values,
-                                         self.hide_suggestions) if field_def.args or node.arguments else {})
+        info = self.build_resolve_info(
+            field_def, [details.node for details in fields], parent_type, Path(None, response_name, parent_type.name)
+        )
+        arguments = (
+            get_argument_values(field_def, node, self.variable_values, fields[0].fragment_variable_values, self.hide_suggestions)
+            if field_def.args or node.arguments
+            else {}
+        )
         named = field_def.type.of_type if isinstance(field_def.type, GraphQLNonNull) else field_def.type
-        return _FieldPlan(resolve, info, arguments, field_def.type, fields, named if isinstance(named, GraphQLLeafType) else None,
-                          _PASSTHROUGH.get(named))
+        return _FieldPlan(
+            resolve,
+            info,
+            arguments,
+            field_def.type,
+            fields,
+            named if isinstance(named, GraphQLLeafType) else None,
+            _PASSTHROUGH.get(named),
+        )
 
     def _complete_field(self, plan: _FieldPlan, item: _Level, response_name: str, value: Any, next_level: list) -> None:
         if type(value) is plan.passthrough:
@@ -197,17 +226,22 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
                 if self.is_awaitable(is_type_of):
                     raise _StandDown
                 if not is_type_of:  # graphql-core's words for it
-                    raise GraphQLError(f"Expected value of type '{return_type}' but got: {inspect(value)}.", plan.info.field_nodes)
+                    raise GraphQLError(
+                        f"Expected value of type '{return_type}' but got: {inspect(value)}.", plan.info.field_nodes
+                    )
             child: dict[str, Any] = {}
             slot.container[slot.key] = child
-            next_level.append(_Level(return_type, value, child, self.collect_subfields(return_type, plan.fields).grouped_field_set,
-                                     slot))
+            next_level.append(
+                _Level(return_type, value, child, self.collect_subfields(return_type, plan.fields).grouped_field_set, slot)
+            )
 
     def _complete_list(self, return_type: GraphQLList, plan: _FieldPlan, value: Any, slot: _Slot, next_level: list) -> None:
         if self.is_async_iterable(value):
             raise _StandDown
         if not is_iterable(value):
-            raise GraphQLError(f"Expected Iterable, but did not find one for field '{plan.info.parent_type}.{plan.info.field_name}'.")
+            raise GraphQLError(
+                f"Expected Iterable, but did not find one for field '{plan.info.parent_type}.{plan.info.field_name}'."
+            )
         items: list = []
         slot.container[slot.key] = items
         item_type = return_type.of_type

@@ -2,6 +2,7 @@
 
 Each entity declares a `FilterSpec`: which input fields map to which column (and of what kind),
 plus special fields with their own compiler (`search`, `accountId`). Everything else is shared."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,6 +16,7 @@ from strawberry.scalars import JSON
 
 from enishi.errors import EnishiError
 from enishi.normalize import like_pattern, nfkc
+
 from .relay import InvalidArgument, parse_global_id
 
 MAX_FILTER_DEPTH = 5
@@ -56,8 +58,10 @@ def check_filter_text(value: Any, name: str, limit: int = MAX_FILTER_TEXT) -> No
             check_filter_text(item, name, limit)
 
 
-@strawberry.input(description="Match a text field. `contains` and `startsWith` ignore case; "
-                              "use `search` on the entity for matching that also ignores width and kana.")
+@strawberry.input(
+    description="Match a text field. `contains` and `startsWith` ignore case; "
+    "use `search` on the entity for matching that also ignores width and kana."
+)
 class StringFilter:
     eq: str | None = None
     in_: list[str] | None = strawberry.field(default=None, name="in")
@@ -145,8 +149,15 @@ def ordered_clause(column, f, name: str, convert: Callable[[Any, str], Any] = la
         value = getattr(f, op, None)
         if value is not None:
             value = convert(value, name)
-            clauses.append({"eq": column == value, "gt": column > value, "gte": column >= value,
-                            "lt": column < value, "lte": column <= value}[op])
+            clauses.append(
+                {
+                    "eq": column == value,
+                    "gt": column > value,
+                    "gte": column >= value,
+                    "lt": column < value,
+                    "lte": column <= value,
+                }[op]
+            )
     if getattr(f, "in_", None) is not None:
         clauses.append(column.in_(check_in(f.in_, name)))
     if f.is_null is not None:

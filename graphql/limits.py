@@ -2,6 +2,7 @@
 the parser), shape (depth and aliases, before validation) and cost (the objects a query may
 return given the page sizes it asks for, variables included); and the size-bounded caches of
 parsed and validated documents those checks and execution share."""
+
 from __future__ import annotations
 
 import functools
@@ -41,9 +42,15 @@ class RequireOperationName(SchemaExtension):
         if document is not None and context.result is None and context._provided_operation_name is None:
             operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
             if len(operations) > 1:
-                context.result = ExecutionResult(data=None, errors=[GraphQLError(
-                    "the document has several operations: name one in `operationName`",
-                    extensions={"code": "OPERATION_NAME_REQUIRED"})])
+                context.result = ExecutionResult(
+                    data=None,
+                    errors=[
+                        GraphQLError(
+                            "the document has several operations: name one in `operationName`",
+                            extensions={"code": "OPERATION_NAME_REQUIRED"},
+                        )
+                    ],
+                )
         yield
 
 
@@ -59,10 +66,10 @@ class QueryLimits:
     default_page_size: int
 
     @classmethod
-    def from_settings(cls, settings) -> "QueryLimits":
+    def from_settings(cls, settings) -> QueryLimits:
         return cls(settings.max_query_depth, settings.max_aliases, settings.max_query_cost, settings.default_page_size)
 
-    def analyse(self, document: DocumentNode, variables: dict | None = None) -> "DocumentAnalysis":
+    def analyse(self, document: DocumentNode, variables: dict | None = None) -> DocumentAnalysis:
         return DocumentAnalysis(document, variables or {}, self.default_page_size)
 
     def refusal(self, document, operation_name: str | None, variables: dict | None) -> GraphQLError | None:
@@ -75,30 +82,41 @@ class QueryLimits:
     def cost_refusal(self, document, operation_name: str | None, variables: dict | None) -> GraphQLError | None:
         return self._cost_refusal(self.analyse(document, variables), operation_name)
 
-    def _shape_refusal(self, analysis: "DocumentAnalysis") -> GraphQLError | None:
+    def _shape_refusal(self, analysis: DocumentAnalysis) -> GraphQLError | None:
         shape = analysis.shape
         if shape.depth > self.max_depth:
-            return GraphQLError(f"the query is {shape.depth} levels deep, which exceeds maximum operation depth of {self.max_depth}",
-                                extensions={"code": "QUERY_TOO_DEEP", "maxDepth": self.max_depth})
+            return GraphQLError(
+                f"the query is {shape.depth} levels deep, which exceeds maximum operation depth of {self.max_depth}",
+                extensions={"code": "QUERY_TOO_DEEP", "maxDepth": self.max_depth},
+            )
         if shape.introspection_depth > MAX_INTROSPECTION_DEPTH:
-            return GraphQLError(f"the introspection is {shape.introspection_depth} levels deep, which exceeds "
-                                f"maximum introspection depth of {MAX_INTROSPECTION_DEPTH}",
-                                extensions={"code": "QUERY_TOO_DEEP", "maxDepth": MAX_INTROSPECTION_DEPTH})
+            return GraphQLError(
+                f"the introspection is {shape.introspection_depth} levels deep, which exceeds "
+                f"maximum introspection depth of {MAX_INTROSPECTION_DEPTH}",
+                extensions={"code": "QUERY_TOO_DEEP", "maxDepth": MAX_INTROSPECTION_DEPTH},
+            )
         if shape.member_lists > 1:
-            return GraphQLError("introspection may list a type's " + ", ".join(sorted(MEMBER_LISTS))
-                                + " only once on a path, not again for the types these lead to",
-                                extensions={"code": "INTROSPECTION_TOO_NESTED"})
+            return GraphQLError(
+                "introspection may list a type's "
+                + ", ".join(sorted(MEMBER_LISTS))
+                + " only once on a path, not again for the types these lead to",
+                extensions={"code": "INTROSPECTION_TOO_NESTED"},
+            )
         if shape.aliases > self.max_aliases:
-            return GraphQLError(f"{shape.aliases} aliases exceed the limit of {self.max_aliases}",
-                                extensions={"code": "TOO_MANY_ALIASES", "maxAliases": self.max_aliases})
+            return GraphQLError(
+                f"{shape.aliases} aliases exceed the limit of {self.max_aliases}",
+                extensions={"code": "TOO_MANY_ALIASES", "maxAliases": self.max_aliases},
+            )
         return None
 
-    def _cost_refusal(self, analysis: "DocumentAnalysis", operation_name: str | None) -> GraphQLError | None:
+    def _cost_refusal(self, analysis: DocumentAnalysis, operation_name: str | None) -> GraphQLError | None:
         """Cost counts the objects a query may return given the page sizes it asks for."""
         cost = analysis.cost(operation_name)
         if cost > self.max_cost:
-            return GraphQLError(f"query cost {cost} exceeds the limit of {self.max_cost}; ask for smaller pages",
-                                extensions={"code": "QUERY_TOO_COSTLY", "cost": cost, "maxCost": self.max_cost})
+            return GraphQLError(
+                f"query cost {cost} exceeds the limit of {self.max_cost}; ask for smaller pages",
+                extensions={"code": "QUERY_TOO_COSTLY", "cost": cost, "maxCost": self.max_cost},
+            )
         return None
 
 
@@ -129,11 +147,15 @@ class Shape:
     member_lists: int = 0
     unit_cost: int = 0
 
-    def beside(self, other: "Shape") -> "Shape":
+    def beside(self, other: Shape) -> Shape:
         """The shape of two sibling selections together."""
-        return Shape(self.aliases + other.aliases, max(self.depth, other.depth),
-                     max(self.introspection_depth, other.introspection_depth),
-                     max(self.member_lists, other.member_lists), self.unit_cost + other.unit_cost)
+        return Shape(
+            self.aliases + other.aliases,
+            max(self.depth, other.depth),
+            max(self.introspection_depth, other.introspection_depth),
+            max(self.member_lists, other.member_lists),
+            self.unit_cost + other.unit_cost,
+        )
 
 
 class DocumentAnalysis:
@@ -151,8 +173,11 @@ class DocumentAnalysis:
         for name in _dependency_order(fragments):
             fragment = fragments[name]
             self._fragments[name] = self._selections(fragment.selection_set, fragment.type_condition.name.value.startswith("__"))
-        self._operations = [(op.name.value if op.name else None, self._selections(op.selection_set, False))
-                            for op in document.definitions if isinstance(op, OperationDefinitionNode)]
+        self._operations = [
+            (op.name.value if op.name else None, self._selections(op.selection_set, False))
+            for op in document.definitions
+            if isinstance(op, OperationDefinitionNode)
+        ]
         self.shape = functools.reduce(Shape.beside, (shape for _, shape in self._operations), Shape())
 
     def cost(self, operation_name: str | None) -> int:
@@ -176,11 +201,13 @@ class DocumentAnalysis:
         name = field.name.value
         inside = introspective or name in INTROSPECTION_ROOTS
         inner = self._selections(field.selection_set, inside)
-        return Shape(aliases=inner.aliases + (field.alias is not None),
-                     depth=0 if introspective else 1 if inside else inner.depth + 1,
-                     introspection_depth=inner.introspection_depth + 1 if inside else inner.introspection_depth,
-                     member_lists=inner.member_lists + (introspective and name in MEMBER_LISTS),
-                     unit_cost=1 + self._fan_out(field) * inner.unit_cost)
+        return Shape(
+            aliases=inner.aliases + (field.alias is not None),
+            depth=0 if introspective else 1 if inside else inner.depth + 1,
+            introspection_depth=inner.introspection_depth + 1 if inside else inner.introspection_depth,
+            member_lists=inner.member_lists + (introspective and name in MEMBER_LISTS),
+            unit_cost=1 + self._fan_out(field) * inner.unit_cost,
+        )
 
     def _fan_out(self, field: FieldNode) -> int:
         """How many children one of this field may have: its page size or its id list's length."""

@@ -1,5 +1,6 @@
 """The core's mutations. Each takes one `input` and returns a payload with the object and
 `userErrors`; bad input rolls the whole unit of work back, so it changes nothing."""
+
 from __future__ import annotations
 
 import base64
@@ -17,6 +18,7 @@ from enishi.db import Base, unique_violation
 from enishi.errors import InputError, UserError
 from enishi.runtime import UnitOfWork
 from enishi.services import accounts, activities, contacts, imports, merge, tasks
+
 from .errors import UserErrorType
 from .relay import parse_global_id, to_global_id
 from .types import Account, Activity, Contact, ContactImport, PossibleDuplicate, Task
@@ -51,8 +53,9 @@ class _DryRunDone(Exception):
         self.result = result
 
 
-async def run_mutation(info: Info, permission: str, work: Callable[[UnitOfWork], Awaitable[R]], *,
-                       dry_run: bool = False) -> tuple[R | None, list[UserErrorType]]:
+async def run_mutation(
+    info: Info, permission: str, work: Callable[[UnitOfWork], Awaitable[R]], *, dry_run: bool = False
+) -> tuple[R | None, list[UserErrorType]]:
     """Check the permission, run `work` in one unit of work, and turn input errors into userErrors.
     A dry run computes the same result and then rolls back. A unique constraint the write broke
     (two macros of one name, however many checks ran before) is the caller's `DUPLICATE`."""
@@ -100,10 +103,12 @@ def duplicate_error(error: IntegrityError) -> UserError | None:
 
 # PostgreSQL's refusals of a value (SQLite stores it as it is): the service's own bounds should
 # have caught it first, but a missed one must still be the caller's error, not INTERNAL.
-REFUSED_VALUES = {"22001": ("a text is longer than its field allows", "TOO_LONG"),
-                  "22003": ("a number is out of range", "OUT_OF_RANGE"),
-                  "22021": ("a text holds a character that cannot be stored (NUL)", "INVALID_CHARACTERS"),
-                  "22P05": ("a text holds a character that cannot be stored (NUL)", "INVALID_CHARACTERS")}
+REFUSED_VALUES = {
+    "22001": ("a text is longer than its field allows", "TOO_LONG"),
+    "22003": ("a number is out of range", "OUT_OF_RANGE"),
+    "22021": ("a text holds a character that cannot be stored (NUL)", "INVALID_CHARACTERS"),
+    "22P05": ("a text holds a character that cannot be stored (NUL)", "INVALID_CHARACTERS"),
+}
 
 
 def refused_value(error: DataError) -> UserError | None:
@@ -138,9 +143,11 @@ class SaveContactPayload:
     user_errors: list[UserErrorType]
     _duplicates: strawberry.Private[list]
 
-    @strawberry.field(description="Live contacts sharing an email (or, weaker, a phone) with the one written, which is "
-                                  "saved regardless: offer `mergeContacts`. Empty unless emails or phones were sent. "
-                                  "Needs `crm.read`.")
+    @strawberry.field(
+        description="Live contacts sharing an email (or, weaker, a phone) with the one written, which is "
+        "saved regardless: offer `mergeContacts`. Empty unless emails or phones were sent. "
+        "Needs `crm.read`."
+    )
     async def possible_duplicates(self, info: Info) -> list[PossibleDuplicate] | None:
         info.context.require("crm.read")
         return await PossibleDuplicate.of(info, self._duplicates)
@@ -166,8 +173,10 @@ class ImportPayload:
 
 @strawberry.input
 class ImportContactsInput:
-    file: str = strawberry.field(description="The CSV file, base64: UTF-8 (BOM or not) or Shift_JIS, Japanese or English headers "
-                                             "(姓, 名, セイ, メイ, 氏名, メールアドレス, 電話番号, 会社名, 部署, 役職 or their English names).")
+    file: str = strawberry.field(
+        description="The CSV file, base64: UTF-8 (BOM or not) or Shift_JIS, Japanese or English headers "
+        "(姓, 名, セイ, メイ, 氏名, メールアドレス, 電話番号, 会社名, 部署, 役職 or their English names)."
+    )
     filename: str | None = None
 
 
@@ -268,8 +277,10 @@ class CreateContactInput:
     custom_fields: JSON | None = strawberry.UNSET
 
 
-@strawberry.input(description="Only the fields sent change; send null to clear one. A list sent (emails, phones, "
-                              "accounts) replaces the old one.")
+@strawberry.input(
+    description="Only the fields sent change; send null to clear one. A list sent (emails, phones, "
+    "accounts) replaces the old one."
+)
 class UpdateContactInput:
     id: strawberry.ID
     family_name: str | None = strawberry.UNSET
@@ -291,8 +302,10 @@ def contact_values(data) -> dict:
         if values.get(name) is not None:
             values[name] = [vars(item) for item in values[name]]
     if values.get("accounts") is not None:
-        values["accounts"] = [{"account_id": parse_global_id(link.account_id, "Account", f"accounts.{i}.accountId"),
-                               "primary": link.primary} for i, link in enumerate(values["accounts"])]
+        values["accounts"] = [
+            {"account_id": parse_global_id(link.account_id, "Account", f"accounts.{i}.accountId"), "primary": link.primary}
+            for i, link in enumerate(values["accounts"])
+        ]
     return values
 
 
@@ -315,8 +328,12 @@ if TYPE_CHECKING:  # mypy cannot see classes made by a call: it sees the one sha
     DeleteActivityInput = _IdInput
     DeleteTaskInput = _IdInput
 else:
-    DeleteAccountInput, RestoreAccountInput, DestroyAccountInput = map(_id_input, ("DeleteAccountInput", "RestoreAccountInput", "DestroyAccountInput"))
-    DeleteContactInput, RestoreContactInput, DestroyContactInput = map(_id_input, ("DeleteContactInput", "RestoreContactInput", "DestroyContactInput"))
+    DeleteAccountInput, RestoreAccountInput, DestroyAccountInput = map(
+        _id_input, ("DeleteAccountInput", "RestoreAccountInput", "DestroyAccountInput")
+    )
+    DeleteContactInput, RestoreContactInput, DestroyContactInput = map(
+        _id_input, ("DeleteContactInput", "RestoreContactInput", "DestroyContactInput")
+    )
     DeleteActivityInput, DeleteTaskInput = map(_id_input, ("DeleteActivityInput", "DeleteTaskInput"))
 
 
@@ -327,7 +344,9 @@ class LogActivityInput:
     body: str | None = None
     channel: str | None = None
     direction: str | None = None
-    occurred_at: dt.datetime | None = strawberry.field(default=None, description="When it happened; defaults to now. Back-dating is fine.")
+    occurred_at: dt.datetime | None = strawberry.field(
+        default=None, description="When it happened; defaults to now. Back-dating is fine."
+    )
     duration_seconds: int | None = None
     contact_ids: list[strawberry.ID] | None = None
     account_ids: list[strawberry.ID] | None = None
@@ -390,7 +409,7 @@ def utc_instant(value: dt.datetime | None, field: str) -> dt.datetime | None:
         return None
     if value.tzinfo is None:
         raise InputError(UserError(field, "needs a time zone offset", "NAIVE_DATETIME"))
-    return value.astimezone(dt.timezone.utc)
+    return value.astimezone(dt.UTC)
 
 
 def _id(value: str, type_name: str, field: str = "id"):
@@ -425,7 +444,9 @@ async def _save_contact(info: Info, input: CreateContactInput | UpdateContactInp
 
 async def _destroy(info: Info, permission: str, type_name: str, work) -> DestroyPayload:
     destroyed, errors = await run_mutation(info, permission, work)
-    return DestroyPayload(destroyed_id=strawberry.ID(to_global_id(type_name, destroyed)) if destroyed else None, user_errors=errors)
+    return DestroyPayload(
+        destroyed_id=strawberry.ID(to_global_id(type_name, destroyed)) if destroyed else None, user_errors=errors
+    )
 
 
 async def _merge(info: Info, service, data, type_name: str):
@@ -450,7 +471,9 @@ def _decoded(value: str) -> bytes:
 class CoreMutation:
     @strawberry.mutation(description="Import contacts from a CSV file. Runs in the background; poll the import with `node`.")
     async def import_contacts(self, info: Info, input: ImportContactsInput) -> ImportPayload:
-        job, errors = await run_mutation(info, "crm.import", lambda uow: imports.create_import(uow, _decoded(input.file), input.filename))
+        job, errors = await run_mutation(
+            info, "crm.import", lambda uow: imports.create_import(uow, _decoded(input.file), input.filename)
+        )
         if job is not None:
             info.context.runtime.spawn(imports.run_import(info.context.runtime, job.id), f"import {job.id}")
         return ImportPayload(contact_import=ContactImport.from_row(job) if job else None, user_errors=errors)
@@ -461,8 +484,11 @@ class CoreMutation:
 
     @strawberry.mutation
     async def update_account(self, info: Info, input: UpdateAccountInput) -> AccountPayload:
-        return await _account(info, "crm.write", lambda uow: accounts.update_account(
-            uow, _id(input.id, "Account"), input_values(input, ACCOUNT_IDS)))
+        return await _account(
+            info,
+            "crm.write",
+            lambda uow: accounts.update_account(uow, _id(input.id, "Account"), input_values(input, ACCOUNT_IDS)),
+        )
 
     @strawberry.mutation(description="Soft delete: the account disappears from lists and can be restored.")
     async def delete_account(self, info: Info, input: DeleteAccountInput) -> AccountPayload:
@@ -476,12 +502,16 @@ class CoreMutation:
     async def destroy_account(self, info: Info, input: DestroyAccountInput) -> DestroyPayload:
         return await _destroy(info, "crm.destroy", "Account", lambda uow: accounts.destroy_account(uow, _id(input.id, "Account")))
 
-    @strawberry.mutation(description="Create a contact. One sharing an email or a phone with a live contact is created "
-                                     "all the same and names it in `possibleDuplicates`.")
+    @strawberry.mutation(
+        description="Create a contact. One sharing an email or a phone with a live contact is created "
+        "all the same and names it in `possibleDuplicates`."
+    )
     async def create_contact(self, info: Info, input: CreateContactInput) -> SaveContactPayload:
         return await _save_contact(info, input)
 
-    @strawberry.mutation(description="Change a contact; new emails or phones are checked for `possibleDuplicates` as on creation.")
+    @strawberry.mutation(
+        description="Change a contact; new emails or phones are checked for `possibleDuplicates` as on creation."
+    )
     async def update_contact(self, info: Info, input: UpdateContactInput) -> SaveContactPayload:
         return await _save_contact(info, input)
 
@@ -522,7 +552,9 @@ class CoreMutation:
 
     @strawberry.mutation
     async def delete_activity(self, info: Info, input: DeleteActivityInput) -> DestroyPayload:
-        return await _destroy(info, "activity.write", "Activity", lambda uow: activities.delete_activity(uow, _id(input.id, "Activity")))
+        return await _destroy(
+            info, "activity.write", "Activity", lambda uow: activities.delete_activity(uow, _id(input.id, "Activity"))
+        )
 
     @strawberry.mutation
     async def create_task(self, info: Info, input: CreateTaskInput) -> TaskPayload:
@@ -552,11 +584,13 @@ class CoreMutation:
     @strawberry.mutation(description="Merge contacts into the survivor; `dryRun` reports what would move and changes nothing.")
     async def merge_contacts(self, info: Info, input: MergeContactsInput) -> MergeContactsPayload:
         result, moves, errors = await _merge(info, merge.merge_contacts, input, "Contact")
-        return MergeContactsPayload(contact=Contact.from_row(result.survivor) if result else None, moves=moves,
-                                    dry_run=input.dry_run, user_errors=errors)
+        return MergeContactsPayload(
+            contact=Contact.from_row(result.survivor) if result else None, moves=moves, dry_run=input.dry_run, user_errors=errors
+        )
 
     @strawberry.mutation(description="Merge accounts into the survivor; `dryRun` reports what would move and changes nothing.")
     async def merge_accounts(self, info: Info, input: MergeAccountsInput) -> MergeAccountsPayload:
         result, moves, errors = await _merge(info, merge.merge_accounts, input, "Account")
-        return MergeAccountsPayload(account=Account.from_row(result.survivor) if result else None, moves=moves,
-                                    dry_run=input.dry_run, user_errors=errors)
+        return MergeAccountsPayload(
+            account=Account.from_row(result.survivor) if result else None, moves=moves, dry_run=input.dry_run, user_errors=errors
+        )

@@ -1,4 +1,5 @@
 """The core's root query fields: lists as filtered, ordered connections, plus duplicates."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,6 +14,7 @@ from enishi.normalize import like_pattern, search_query_key
 from enishi.services import contact_search
 from enishi.services.contacts import custom_field_value
 from enishi.services.merge import account_duplicates, contact_duplicates
+
 from .filters import CustomFieldFilter, DateTimeFilter, FilterSpec, IDFilter, IntFilter, StringFilter, check_in, id_clause
 from .loaders import TIMELINE_ORDER, load_row
 from .relay import Connection, InvalidArgument, OrderDirection, PageRequest, SortKey, paginate, to_global_id
@@ -34,9 +36,9 @@ def _search(column):
 
 @strawberry.input
 class AccountFilter:
-    and_: list["AccountFilter"] | None = strawberry.field(default=None, name="and")
-    or_: list["AccountFilter"] | None = strawberry.field(default=None, name="or")
-    not_: "AccountFilter | None" = strawberry.field(default=None, name="not")
+    and_: list[AccountFilter] | None = strawberry.field(default=None, name="and")
+    or_: list[AccountFilter] | None = strawberry.field(default=None, name="or")
+    not_: AccountFilter | None = strawberry.field(default=None, name="not")
     search: str | None = strawberry.field(default=None, description="Name, kana or domain, any width or kana.")
     name: StringFilter | None = None
     domain: StringFilter | None = None
@@ -51,8 +53,12 @@ class AccountFilter:
 
 
 ACCOUNT_FILTER = FilterSpec(
-    strings={"name": models.Account.name, "domain": models.Account.domain, "industry": models.Account.industry,
-             "lifecycle_stage": models.Account.lifecycle_stage},
+    strings={
+        "name": models.Account.name,
+        "domain": models.Account.domain,
+        "industry": models.Account.industry,
+        "lifecycle_stage": models.Account.lifecycle_stage,
+    },
     ints={"employee_count": models.Account.employee_count},
     datetimes={"created_at": models.Account.created_at, "updated_at": models.Account.updated_at},
     ids={"owner_id": (models.Account.owner_id, "User"), "parent_id": (models.Account.parent_id, "Account")},
@@ -89,25 +95,32 @@ ACCOUNT_SORT = {
 
 @strawberry.input
 class ContactFilter:
-    and_: list["ContactFilter"] | None = strawberry.field(default=None, name="and")
-    or_: list["ContactFilter"] | None = strawberry.field(default=None, name="or")
-    not_: "ContactFilter | None" = strawberry.field(default=None, name="not")
+    and_: list[ContactFilter] | None = strawberry.field(default=None, name="and")
+    or_: list[ContactFilter] | None = strawberry.field(default=None, name="or")
+    not_: ContactFilter | None = strawberry.field(default=None, name="not")
     search: str | None = strawberry.field(
-        default=None, description="Names in either order, kana (hiragana or katakana), emails, phones, company names; any width. "
-                                  "Names, emails and phones are encrypted at rest: this is the way to find people by them.")
+        default=None,
+        description="Names in either order, kana (hiragana or katakana), emails, phones, company names; any width. "
+        "Names, emails and phones are encrypted at rest: this is the way to find people by them.",
+    )
     job_title: StringFilter | None = strawberry.field(
-        default=None, description="Whole values (`eq`, `in`, `isNull`), any case or width: job titles are encrypted at rest.")
+        default=None, description="Whole values (`eq`, `in`, `isNull`), any case or width: job titles are encrypted at rest."
+    )
     department: StringFilter | None = strawberry.field(
-        default=None, description="Whole values (`eq`, `in`, `isNull`), any case or width: departments are encrypted at rest.")
+        default=None, description="Whole values (`eq`, `in`, `isNull`), any case or width: departments are encrypted at rest."
+    )
     email: StringFilter | None = strawberry.field(
-        default=None, description="Whole addresses (`eq`, `in`, `isNull`), any case or width: addresses are encrypted at rest.")
+        default=None, description="Whole addresses (`eq`, `in`, `isNull`), any case or width: addresses are encrypted at rest."
+    )
     account_id: IDFilter | None = None
     owner_id: IDFilter | None = None
     created_at: DateTimeFilter | None = None
     updated_at: DateTimeFilter | None = None
     custom_field: list[CustomFieldFilter] | None = strawberry.field(
-        default=None, description="Custom fields are encrypted at rest: `eq`/`in` match whole values (text in any case or "
-                                  "width), `contains` parts of text as `search` does, `exists` keys; `gt`/`lt` are refused.")
+        default=None,
+        description="Custom fields are encrypted at rest: `eq`/`in` match whole values (text in any case or "
+        "width), `contains` parts of text as `search` does, `exists` keys; `gt`/`lt` are refused.",
+    )
 
 
 def _contact_custom_fields(filters: list[CustomFieldFilter]):
@@ -131,8 +144,10 @@ def _sealed_values(f: StringFilter, name: str) -> list[str] | None:
     """The whole values a filter on a sealed field asks for with `eq`/`in` (None if neither):
     ciphertext can only be matched whole."""
     if f.contains is not None or f.starts_with is not None:
-        raise InvalidArgument(f"filter `{name}` matches whole values (eq, in): it is encrypted at rest"
-                              + ("; use `search` for parts" if name == "email" else ""))
+        raise InvalidArgument(
+            f"filter `{name}` matches whole values (eq, in): it is encrypted at rest"
+            + ("; use `search` for parts" if name == "email" else "")
+        )
     return _eq_or_in(f, name)
 
 
@@ -158,20 +173,30 @@ def _sealed_profile(field: str, name: str):
 
 
 def _contact_account(f: IDFilter):
-    return exists().where(models.ContactAccount.contact_id == models.Contact.id,
-                          *id_clause(models.ContactAccount.account_id, f, "accountId", "Account"))
+    return exists().where(
+        models.ContactAccount.contact_id == models.Contact.id,
+        *id_clause(models.ContactAccount.account_id, f, "accountId", "Account"),
+    )
 
 
 CONTACT_FILTER = FilterSpec(
     datetimes={"created_at": models.Contact.created_at, "updated_at": models.Contact.updated_at},
     ids={"owner_id": (models.Contact.owner_id, "User")},
-    special={"search": contact_search.matching_search, "custom_field": _contact_custom_fields, "email": _contact_email, "account_id": _contact_account,
-             "job_title": _sealed_profile("job_title", "jobTitle"), "department": _sealed_profile("department", "department")},
+    special={
+        "search": contact_search.matching_search,
+        "custom_field": _contact_custom_fields,
+        "email": _contact_email,
+        "account_id": _contact_account,
+        "job_title": _sealed_profile("job_title", "jobTitle"),
+        "department": _sealed_profile("department", "department"),
+    },
 )
 
 
-@strawberry.enum(description="KANA orders by the first two kana of the reading (五十音), FAMILY_NAME by the family name's "
-                             "initial, then by id: names are encrypted at rest, so nothing finer can be sorted on.")
+@strawberry.enum(
+    description="KANA orders by the first two kana of the reading (五十音), FAMILY_NAME by the family name's "
+    "initial, then by id: names are encrypted at rest, so nothing finer can be sorted on."
+)
 class ContactOrderField(Enum):
     KANA = "kana"
     FAMILY_NAME = "family_name"
@@ -197,9 +222,9 @@ CONTACT_SORT = {
 
 @strawberry.input
 class ActivityFilter:
-    and_: list["ActivityFilter"] | None = strawberry.field(default=None, name="and")
-    or_: list["ActivityFilter"] | None = strawberry.field(default=None, name="or")
-    not_: "ActivityFilter | None" = strawberry.field(default=None, name="not")
+    and_: list[ActivityFilter] | None = strawberry.field(default=None, name="and")
+    or_: list[ActivityFilter] | None = strawberry.field(default=None, name="or")
+    not_: ActivityFilter | None = strawberry.field(default=None, name="not")
     type: StringFilter | None = None
     channel: StringFilter | None = None
     direction: StringFilter | None = None
@@ -209,8 +234,12 @@ class ActivityFilter:
 
 
 ACTIVITY_FILTER = FilterSpec(
-    strings={"type": models.Activity.type, "channel": models.Activity.channel, "direction": models.Activity.direction,
-             "source_plugin": models.Activity.source_plugin},
+    strings={
+        "type": models.Activity.type,
+        "channel": models.Activity.channel,
+        "direction": models.Activity.direction,
+        "source_plugin": models.Activity.source_plugin,
+    },
     datetimes={"occurred_at": models.Activity.occurred_at},
     ids={"actor_id": (models.Activity.actor_id, "User")},
 )
@@ -218,9 +247,9 @@ ACTIVITY_FILTER = FilterSpec(
 
 @strawberry.input
 class TaskFilter:
-    and_: list["TaskFilter"] | None = strawberry.field(default=None, name="and")
-    or_: list["TaskFilter"] | None = strawberry.field(default=None, name="or")
-    not_: "TaskFilter | None" = strawberry.field(default=None, name="not")
+    and_: list[TaskFilter] | None = strawberry.field(default=None, name="and")
+    or_: list[TaskFilter] | None = strawberry.field(default=None, name="or")
+    not_: TaskFilter | None = strawberry.field(default=None, name="not")
     status: StringFilter | None = None
     due_at: DateTimeFilter | None = None
     assignee_id: IDFilter | None = None
@@ -231,8 +260,11 @@ class TaskFilter:
 TASK_FILTER = FilterSpec(
     strings={"status": models.Task.status},
     datetimes={"due_at": models.Task.due_at},
-    ids={"assignee_id": (models.Task.assignee_id, "User"), "contact_id": (models.Task.contact_id, "Contact"),
-         "account_id": (models.Task.account_id, "Account")},
+    ids={
+        "assignee_id": (models.Task.assignee_id, "User"),
+        "contact_id": (models.Task.contact_id, "Contact"),
+        "account_id": (models.Task.account_id, "Account"),
+    },
 )
 
 
@@ -291,9 +323,17 @@ class CoreQuery:
         return User.from_row(row) if row else None
 
     @strawberry.field
-    async def accounts(self, info: Info, filter: AccountFilter | None = None, order_by: list[AccountOrder] | None = None,
-                       first: int | None = None, after: str | None = None, last: int | None = None,
-                       before: str | None = None, include_deleted: bool = False) -> Connection[Account]:
+    async def accounts(
+        self,
+        info: Info,
+        filter: AccountFilter | None = None,
+        order_by: list[AccountOrder] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        include_deleted: bool = False,
+    ) -> Connection[Account]:
         ctx = info.context
         ctx.require("crm.read_deleted" if include_deleted else "crm.read")
         statement = select(models.Account).where(ACCOUNT_FILTER.compile(filter))
@@ -303,9 +343,17 @@ class CoreQuery:
         return await paginate(ctx, statement, order, PageRequest(first, after, last, before), Account.from_row)
 
     @strawberry.field
-    async def contacts(self, info: Info, filter: ContactFilter | None = None, order_by: list[ContactOrder] | None = None,
-                       first: int | None = None, after: str | None = None, last: int | None = None,
-                       before: str | None = None, include_deleted: bool = False) -> Connection[Contact]:
+    async def contacts(
+        self,
+        info: Info,
+        filter: ContactFilter | None = None,
+        order_by: list[ContactOrder] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        include_deleted: bool = False,
+    ) -> Connection[Contact]:
         ctx = info.context
         ctx.require("crm.read_deleted" if include_deleted else "crm.read")
         statement = select(models.Contact).where(CONTACT_FILTER.compile(filter))
@@ -315,19 +363,35 @@ class CoreQuery:
         return await paginate(ctx, statement, order, PageRequest(first, after, last, before), Contact.from_row)
 
     @strawberry.field(description="The whole timeline, newest first by when things happened.")
-    async def activities(self, info: Info, filter: ActivityFilter | None = None, first: int | None = None,
-                         after: str | None = None, last: int | None = None, before: str | None = None) -> Connection[Activity]:
+    async def activities(
+        self,
+        info: Info,
+        filter: ActivityFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Activity]:
         info.context.require("crm.read")
         statement = select(models.Activity).where(ACTIVITY_FILTER.compile(filter))
         return await paginate(info.context, statement, TIMELINE_ORDER, PageRequest(first, after, last, before), Activity.from_row)
 
     @strawberry.field(description="Tasks, soonest due first; tasks without a due date last.")
-    async def tasks(self, info: Info, filter: TaskFilter | None = None, first: int | None = None, after: str | None = None,
-                    last: int | None = None, before: str | None = None) -> Connection[Task]:
+    async def tasks(
+        self,
+        info: Info,
+        filter: TaskFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Task]:
         info.context.require("crm.read")
         statement = select(models.Task).where(TASK_FILTER.compile(filter))
-        order = [(SortKey(func.coalesce(models.Task.due_at, dt.datetime(9999, 12, 31, tzinfo=dt.timezone.utc)), "datetime"), False),
-                 (SortKey(models.Task.id, "uuid"), False)]
+        order = [
+            (SortKey(func.coalesce(models.Task.due_at, dt.datetime(9999, 12, 31, tzinfo=dt.UTC)), "datetime"), False),
+            (SortKey(models.Task.id, "uuid"), False),
+        ]
         return await paginate(info.context, statement, order, PageRequest(first, after, last, before), Task.from_row)
 
     @strawberry.field(description="Groups of live contacts sharing an email, a phone or a full name.")
@@ -344,30 +408,53 @@ class CoreQuery:
     def activity_types(self, info: Info) -> list[ActivityTypeInfo]:
         info.context.require("crm.read")
         runtime = info.context.runtime
-        return [ActivityTypeInfo(key=t.key, label=t.label, label_ja=t.label_ja, plugin=runtime.activity_type_plugins[t.key])
-                for t in runtime.activity_types.values()]
+        return [
+            ActivityTypeInfo(key=t.key, label=t.label, label_ja=t.label_ja, plugin=runtime.activity_type_plugins[t.key])
+            for t in runtime.activity_types.values()
+        ]
 
-    @strawberry.field(description="Every personal-data column of the core and of every installed plugin. "
-                                  "Needs `personal_data.read`.")
+    @strawberry.field(
+        description="Every personal-data column of the core and of every installed plugin. Needs `personal_data.read`."
+    )
     def personal_data_catalog(self, info: Info) -> list[PersonalDataFieldInfo]:
         info.context.require("personal_data.read")
-        return [PersonalDataFieldInfo(plugin=plugin, entity=f.entity, field=f.field, category=f.category, purposes=list(f.purposes),
-                                      provenance=f.provenance, sensitive=f.sensitive, erasure=f.erasure, portable=f.portable)
-                for plugin, f in info.context.runtime.plugins.contributions("enishi_personal_data")]
+        return [
+            PersonalDataFieldInfo(
+                plugin=plugin,
+                entity=f.entity,
+                field=f.field,
+                category=f.category,
+                purposes=list(f.purposes),
+                provenance=f.provenance,
+                sensitive=f.sensitive,
+                erasure=f.erasure,
+                portable=f.portable,
+            )
+            for plugin, f in info.context.runtime.plugins.contributions("enishi_personal_data")
+        ]
 
-    @strawberry.field(description="Records of processing (GDPR Art. 30), generated from the catalog: per purpose, the "
-                                  "categories of personal data, where they are held, and their provenance. Needs `personal_data.read`.")
+    @strawberry.field(
+        description="Records of processing (GDPR Art. 30), generated from the catalog: per purpose, the "
+        "categories of personal data, where they are held, and their provenance. Needs `personal_data.read`."
+    )
     def records_of_processing(self, info: Info) -> list[ProcessingRecord]:
         info.context.require("personal_data.read")
         by_purpose: dict[str, list] = {}
         for plugin, field in info.context.runtime.plugins.contributions("enishi_personal_data"):
             for purpose in field.purposes:
                 by_purpose.setdefault(purpose, []).append((plugin, field))
-        return [ProcessingRecord(
-            purpose=purpose, data_subjects=["contacts"], categories=sorted({f.category for _, f in fields}),
-            sensitive=any(f.sensitive for _, f in fields), plugins=sorted({p for p, _ in fields}),
-            locations=sorted({f"{f.entity}.{f.field}" for _, f in fields}), provenance=sorted({f.provenance for _, f in fields}))
-            for purpose, fields in sorted(by_purpose.items())]
+        return [
+            ProcessingRecord(
+                purpose=purpose,
+                data_subjects=["contacts"],
+                categories=sorted({f.category for _, f in fields}),
+                sensitive=any(f.sensitive for _, f in fields),
+                plugins=sorted({p for p, _ in fields}),
+                locations=sorted({f"{f.entity}.{f.field}" for _, f in fields}),
+                provenance=sorted({f.provenance for _, f in fields}),
+            )
+            for purpose, fields in sorted(by_purpose.items())
+        ]
 
     @strawberry.field
     async def users(self, info: Info) -> list[User]:

@@ -2,6 +2,7 @@
 
 Cursors carry the sort values of the row they point at, so paging stays correct and cheap while
 rows are inserted, whatever the page depth (offset paging degrades with both)."""
+
 from __future__ import annotations
 
 import base64
@@ -155,10 +156,14 @@ def _edge(keys: Sequence[SortKey], values: Sequence[Any], node: Any) -> Edge:
     return Edge(node=node, _position=partial(_encode_cursor, keys, values))
 
 
-def _connection(edges: list[Edge], has_next_page: bool, has_previous_page: bool,
-                count: Callable[[], Awaitable[int]]) -> Connection:
-    return Connection(edges=edges, page_info=PageInfo(has_next_page=has_next_page, has_previous_page=has_previous_page,
-                                                      _edges=edges), _count=count)
+def _connection(
+    edges: list[Edge], has_next_page: bool, has_previous_page: bool, count: Callable[[], Awaitable[int]]
+) -> Connection:
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=has_next_page, has_previous_page=has_previous_page, _edges=edges),
+        _count=count,
+    )
 
 
 def _decode_cursor(cursor: str, keys: Sequence[SortKey], field: str) -> list[Any]:
@@ -201,8 +206,9 @@ class PageRequest:
         return size
 
 
-async def paginate(ctx, statement: Select, order: Sequence[tuple[SortKey, bool]], page: PageRequest,
-                   to_node: Callable[[Any], Any]) -> Connection:
+async def paginate(
+    ctx, statement: Select, order: Sequence[tuple[SortKey, bool]], page: PageRequest, to_node: Callable[[Any], Any]
+) -> Connection:
     """Run `statement` (which selects an entity) as one page of a connection.
 
     `order` must end in a unique key (the id) so the order is total and cursors unambiguous."""
@@ -228,8 +234,12 @@ async def paginate(ctx, statement: Select, order: Sequence[tuple[SortKey, bool]]
     async def count() -> int:
         return (await ctx.execute(count_statement)).scalar_one()
 
-    return _connection(edges, has_next_page=has_more if not backwards else page.before is not None,
-                       has_previous_page=has_more if backwards else page.after is not None, count=count)
+    return _connection(
+        edges,
+        has_next_page=has_more if not backwards else page.before is not None,
+        has_previous_page=has_more if backwards else page.after is not None,
+        count=count,
+    )
 
 
 # --- connections nested under a list, batched ----------------------------------------------------
@@ -282,11 +292,17 @@ class NestedConnection:
         # through the pairs' index into the items' primary key.
         pairs = self.pairs(_OWNER_IDS, extra).subquery()
         rank = func.row_number().over(partition_by=pairs.c.owner_id, order_by=order)
-        ranked = (select(pairs.c.owner_id, pairs.c.item_id, *sort_columns, rank.label("rank"))
-                  .join(self.model, self.model.id == pairs.c.item_id).subquery())
-        return (select(ranked.c.owner_id, self.model, *(ranked.c[f"sort_{i}"] for i in range(len(self.order))))
-                .join(self.model, self.model.id == ranked.c.item_id)
-                .where(ranked.c.rank <= size + 1).order_by(ranked.c.owner_id, ranked.c.rank))
+        ranked = (
+            select(pairs.c.owner_id, pairs.c.item_id, *sort_columns, rank.label("rank"))
+            .join(self.model, self.model.id == pairs.c.item_id)
+            .subquery()
+        )
+        return (
+            select(ranked.c.owner_id, self.model, *(ranked.c[f"sort_{i}"] for i in range(len(self.order))))
+            .join(self.model, self.model.id == ranked.c.item_id)
+            .where(ranked.c.rank <= size + 1)
+            .order_by(ranked.c.owner_id, ranked.c.rank)
+        )
 
     def _first_pages_lateral(self, size: int, extra: Any, order: list, sort_columns: list) -> Select:
         """PostgreSQL: per owner, its pairs in page order with LIMIT (an index scan of a dozen rows
@@ -297,14 +313,26 @@ class NestedConnection:
         owners = func.unnest(owner_ids).table_valued(column("owner_id", owner_type)).render_derived(name="owners")
         listed = func.unnest(owner_ids).table_valued(column("owner_id", owner_type)).render_derived(name="listed")
         pairs = self.pairs(select(listed.c.owner_id), extra).subquery()
-        first = (select(pairs.c.item_id, *sort_columns).join(self.model, self.model.id == pairs.c.item_id)
-                 .where(pairs.c.owner_id == owners.c.owner_id).correlate(owners)
-                 .order_by(*order).limit(size + 1).lateral("first_page"))
+        first = (
+            select(pairs.c.item_id, *sort_columns)
+            .join(self.model, self.model.id == pairs.c.item_id)
+            .where(pairs.c.owner_id == owners.c.owner_id)
+            .correlate(owners)
+            .order_by(*order)
+            .limit(size + 1)
+            .lateral("first_page")
+        )
         sorts = [first.c[f"sort_{i}"] for i in range(len(self.order))]
-        return (select(owners.c.owner_id, self.model, *sorts).select_from(owners).join(first, true())
-                .join(self.model, self.model.id == first.c.item_id)
-                .order_by(owners.c.owner_id, *(sort.desc() if descending else sort.asc()
-                                               for sort, (_, descending) in zip(sorts, self.order, strict=True))))
+        return (
+            select(owners.c.owner_id, self.model, *sorts)
+            .select_from(owners)
+            .join(first, true())
+            .join(self.model, self.model.id == first.c.item_id)
+            .order_by(
+                owners.c.owner_id,
+                *(sort.desc() if descending else sort.asc() for sort, (_, descending) in zip(sorts, self.order, strict=True)),
+            )
+        )
 
     def _counts(self, ctx):
         async def load(keys: list[tuple[Any, Any]]) -> list[int]:

@@ -2,6 +2,7 @@
 
 Nothing global is mutated: each call builds a fresh schema, so tests can build several with
 different plugin sets side by side."""
+
 from __future__ import annotations
 
 import logging
@@ -10,18 +11,26 @@ from collections import defaultdict
 
 import strawberry
 from graphql import GraphQLObjectType
+from strawberry import relay
+from strawberry.extensions import MaxTokensLimiter
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.tools import merge_types
 from strawberry.types import Info
 from strawberry.types.base import StrawberryList, StrawberryOptional
 from strawberry.utils.str_converters import to_camel_case
-from strawberry import relay
-from strawberry.extensions import MaxTokensLimiter
-from strawberry.tools import merge_types
 
 from enishi.plugin_host import PluginError
+
 from .errors import present_error
 from .execution import BreadthFirstExecutor
-from .limits import DocumentCache, QueryCostLimiter, QueryLimits, QueryShapeLimiter, RequireOperationName, ValidationCacheAfterLimits
+from .limits import (
+    DocumentCache,
+    QueryCostLimiter,
+    QueryLimits,
+    QueryShapeLimiter,
+    RequireOperationName,
+    ValidationCacheAfterLimits,
+)
 from .mutations import CoreMutation
 from .queries import CoreQuery
 from .relay import to_global_id
@@ -38,7 +47,7 @@ def public_root_fields(schema: strawberry.Schema) -> frozenset[str]:
     """Names of the Query and Mutation fields marked PUBLIC."""
     names = set()
     for root in (schema._schema.query_type, schema._schema.mutation_type):
-        for name, graphql_field in (root.fields.items() if root else ()):
+        for name, graphql_field in root.fields.items() if root else ():
             field = graphql_field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
             if field is not None and (field.metadata or {}).get("enishi.public"):
                 names.add(name)
@@ -78,11 +87,18 @@ def _call_plain_resolvers_directly(schema: strawberry.Schema) -> None:
                 continue
             field = graphql_field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
             resolver = getattr(field, "base_resolver", None)
-            if (resolver is None or field.extensions or field.permission_classes or resolver.parent_parameter
-                    or not (resolver.self_parameter or resolver.root_parameter)
-                    or not all(_plain_scalar(argument.type) for argument in field.arguments)):
+            if (
+                resolver is None
+                or field.extensions
+                or field.permission_classes
+                or resolver.parent_parameter
+                or not (resolver.self_parameter or resolver.root_parameter)
+                or not all(_plain_scalar(argument.type) for argument in field.arguments)
+            ):
                 continue
-            names = {argument.graphql_name or to_camel_case(argument.python_name): argument.python_name for argument in field.arguments}
+            names = {
+                argument.graphql_name or to_camel_case(argument.python_name): argument.python_name for argument in field.arguments
+            }
             graphql_field.resolve = _direct(resolver, field, names)
 
 
@@ -100,7 +116,9 @@ def _plain_node_class(graphql_type: GraphQLObjectType) -> type[relay.Node] | Non
     origin = getattr(definition, "origin", None)
     if not (isinstance(origin, type) and issubclass(origin, relay.Node) and "id" in graphql_type.fields):
         return None
-    if any(getattr(origin, name).__func__ is not getattr(relay.Node, name).__func__ for name in ("resolve_id", "resolve_typename")):
+    if any(
+        getattr(origin, name).__func__ is not getattr(relay.Node, name).__func__ for name in ("resolve_id", "resolve_typename")
+    ):
         return None
     return origin
 
@@ -154,8 +172,12 @@ def _merge(name: str, parts: list[type]) -> type:
 
 def build_schema(runtime) -> EnishiSchema:
     plugins, settings = runtime.plugins, runtime.settings
-    query = _merge("Query", [_node_query(), CoreQuery, TestClockQuery, *(t for _, t in plugins.contributions("enishi_graphql_query"))])
-    mutation = _merge("Mutation", [CoreMutation, TestClockMutation, *(t for _, t in plugins.contributions("enishi_graphql_mutation"))])
+    query = _merge(
+        "Query", [_node_query(), CoreQuery, TestClockQuery, *(t for _, t in plugins.contributions("enishi_graphql_query"))]
+    )
+    mutation = _merge(
+        "Mutation", [CoreMutation, TestClockMutation, *(t for _, t in plugins.contributions("enishi_graphql_mutation"))]
+    )
     type_fields: dict[str, list] = defaultdict(list)
     for _, (type_name, field) in plugins.contributions("enishi_graphql_type_fields"):
         type_fields[type_name].append(field)
@@ -170,9 +192,14 @@ def build_schema(runtime) -> EnishiSchema:
         DocumentCache,
         lambda: ValidationCacheAfterLimits(maxsize=256),
     ]
-    return EnishiSchema(query=query, mutation=mutation, types=[t for _, t in plugins.contributions("enishi_graphql_types")],
-                        extensions=extensions, type_fields=dict(type_fields),
-                        execution_context_class=BreadthFirstExecutor if settings.breadth_first_execution else None)
+    return EnishiSchema(
+        query=query,
+        mutation=mutation,
+        types=[t for _, t in plugins.contributions("enishi_graphql_types")],
+        extensions=extensions,
+        type_fields=dict(type_fields),
+        execution_context_class=BreadthFirstExecutor if settings.breadth_first_execution else None,
+    )
 
 
 def present_result(result) -> dict:

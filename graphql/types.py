@@ -1,5 +1,6 @@
 """The core's GraphQL object types. Resolvers are thin: relations go through the DataLoaders in
 `loaders.py`; authorization is checked once per object (reading a node) or per sensitive field."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -17,6 +18,7 @@ from strawberry.types import Info
 from enishi import models
 from enishi.contributions import DataSubject
 from enishi.events import CONTACT_PERSONAL_DATA_READ
+
 from . import loaders
 from .relay import Connection, PageRequest, to_global_id
 
@@ -67,7 +69,7 @@ class User(relay.Node):
     _row: strawberry.Private[Any]
 
     @classmethod
-    def from_row(cls, row: models.User) -> "User":
+    def from_row(cls, row: models.User) -> User:
         return cls(id=str(row.id), display_name=row.display_name, roles=list(row.roles), is_active=row.is_active, _row=row)
 
     @strawberry.field(description="Work email. Needs `user.read`.")
@@ -124,10 +126,21 @@ class Account(relay.Node):
     _row: strawberry.Private[Any]
 
     @classmethod
-    def from_row(cls, row: models.Account) -> "Account":
-        return cls(id=str(row.id), name=row.name, name_kana=row.name_kana, domain=row.domain, industry=row.industry,
-                   employee_count=row.employee_count, lifecycle_stage=row.lifecycle_stage, custom_fields=cast(JSON, row.custom_fields or {}),
-                   created_at=row.created_at, updated_at=row.updated_at, deleted_at=row.deleted_at, _row=row)
+    def from_row(cls, row: models.Account) -> Account:
+        return cls(
+            id=str(row.id),
+            name=row.name,
+            name_kana=row.name_kana,
+            domain=row.domain,
+            industry=row.industry,
+            employee_count=row.employee_count,
+            lifecycle_stage=row.lifecycle_stage,
+            custom_fields=cast(JSON, row.custom_fields or {}),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            deleted_at=row.deleted_at,
+            _row=row,
+        )
 
     resolve_nodes = node_resolver(models.Account)
 
@@ -153,15 +166,30 @@ class Account(relay.Node):
         return await info.context.loader("account.next_action", loaders.next_action_factory).load(self._row.id)
 
     @strawberry.field(description="Contacts linked to the account, in kana order.")
-    async def contacts(self, info: Info, first: int | None = None, after: str | None = None,
-                       last: int | None = None, before: str | None = None) -> Connection[Contact]:
-        return await loaders.ACCOUNT_CONTACTS.resolve(info.context, self._row.id, _page(first, after, last, before), Contact.from_row)
+    async def contacts(
+        self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None
+    ) -> Connection[Contact]:
+        return await loaders.ACCOUNT_CONTACTS.resolve(
+            info.context, self._row.id, _page(first, after, last, before), Contact.from_row
+        )
 
     @strawberry.field(description="Activities of the account and of its contacts, newest first (by when they happened).")
-    async def timeline(self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
-                       before: str | None = None, types: list[str] | None = None) -> Connection[Activity]:
-        return await loaders.ACCOUNT_TIMELINE.resolve(info.context, self._row.id, _page(first, after, last, before),
-                                                      Activity.from_row, tuple(sorted(types)) if types else None)
+    async def timeline(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        types: list[str] | None = None,
+    ) -> Connection[Activity]:
+        return await loaders.ACCOUNT_TIMELINE.resolve(
+            info.context,
+            self._row.id,
+            _page(first, after, last, before),
+            Activity.from_row,
+            tuple(sorted(types)) if types else None,
+        )
 
     @strawberry.field
     async def tasks(self, info: Info, status: str | None = "open") -> list[Task]:
@@ -200,15 +228,19 @@ class Contact(relay.Node):
     given_name_kana: str | None = sealed_field("given_name_kana")
     job_title: str | None = sealed_field("job_title")
     department: str | None = sealed_field("department")
-    custom_fields: JSON = sealed_field("custom_fields", "Encrypted at rest with the person's names: filter them with "
-                                      "`customField` (whole values, parts of text, presence; no ordering).", empty={})
+    custom_fields: JSON = sealed_field(
+        "custom_fields",
+        "Encrypted at rest with the person's names: filter them with "
+        "`customField` (whole values, parts of text, presence; no ordering).",
+        empty={},
+    )
     created_at: dt.datetime
     updated_at: dt.datetime
     deleted_at: dt.datetime | None
     _row: strawberry.Private[Any]
 
     @classmethod
-    def from_row(cls, row: models.Contact) -> "Contact":
+    def from_row(cls, row: models.Contact) -> Contact:
         return cls(id=str(row.id), created_at=row.created_at, updated_at=row.updated_at, deleted_at=row.deleted_at, _row=row)
 
     resolve_nodes = node_resolver(models.Contact)
@@ -252,18 +284,32 @@ class Contact(relay.Node):
         return await _node(info, Contact, models.Contact, self._row.merged_into_id)
 
     @strawberry.field(description="Activities with this contact, newest first (by when they happened).")
-    async def timeline(self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
-                       before: str | None = None, types: list[str] | None = None) -> Connection[Activity]:
-        return await loaders.CONTACT_TIMELINE.resolve(info.context, self._row.id, _page(first, after, last, before),
-                                                      Activity.from_row, tuple(sorted(types)) if types else None)
+    async def timeline(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        types: list[str] | None = None,
+    ) -> Connection[Activity]:
+        return await loaders.CONTACT_TIMELINE.resolve(
+            info.context,
+            self._row.id,
+            _page(first, after, last, before),
+            Activity.from_row,
+            tuple(sorted(types)) if types else None,
+        )
 
     @strawberry.field
     async def tasks(self, info: Info, status: str | None = "open") -> list[Task]:
         rows = await loaders.CONTACT_TASKS.load(info.context, self._row.id)
         return [Task.from_row(r) for r in rows if status is None or r.status == status]
 
-    @strawberry.field(description="Everything every plugin holds about this person, as the data-subject "
-                                  "hooks collect it. Needs `personal_data.read` (compliance).")
+    @strawberry.field(
+        description="Everything every plugin holds about this person, as the data-subject "
+        "hooks collect it. Needs `personal_data.read` (compliance)."
+    )
     async def personal_data(self, info: Info) -> JSON:
         info.context.require("personal_data.read")
         runtime = info.context.runtime
@@ -279,18 +325,23 @@ class DuplicateReason(Enum):
     PHONE = "phone"
 
 
-@strawberry.type(description="A live contact that may be the same person as the one just written: "
-                             "offer `mergeContacts`. Each contact once, by its strongest match.")
+@strawberry.type(
+    description="A live contact that may be the same person as the one just written: "
+    "offer `mergeContacts`. Each contact once, by its strongest match."
+)
 class PossibleDuplicate:
     contact: Contact
     matched_on: DuplicateReason
 
     @classmethod
-    async def of(cls, info: Info, matches) -> list["PossibleDuplicate"]:
+    async def of(cls, info: Info, matches) -> list[PossibleDuplicate]:
         """The service's `DuplicateMatch`es, less any contact deleted since (not one to merge into)."""
         rows = await loaders.load_rows(info.context, models.Contact, [match.contact_id for match in matches])
-        return [cls(contact=Contact.from_row(row), matched_on=DuplicateReason(match.matched_on))
-                for match, row in zip(matches, rows, strict=True) if row is not None and row.deleted_at is None]
+        return [
+            cls(contact=Contact.from_row(row), matched_on=DuplicateReason(match.matched_on))
+            for match, row in zip(matches, rows, strict=True)
+            if row is not None and row.deleted_at is None
+        ]
 
 
 @strawberry.type(description="One entry of the timeline.")
@@ -308,10 +359,18 @@ class Activity(relay.Node):
     _row: strawberry.Private[Any]
 
     @classmethod
-    def from_row(cls, row: models.Activity) -> "Activity":
-        return cls(id=str(row.id), type=row.type, channel=row.channel, direction=row.direction, occurred_at=row.occurred_at,
-                   duration_seconds=row.duration_seconds, source_plugin=row.source_plugin,
-                   created_at=row.created_at, _row=row)
+    def from_row(cls, row: models.Activity) -> Activity:
+        return cls(
+            id=str(row.id),
+            type=row.type,
+            channel=row.channel,
+            direction=row.direction,
+            occurred_at=row.occurred_at,
+            duration_seconds=row.duration_seconds,
+            source_plugin=row.source_plugin,
+            created_at=row.created_at,
+            _row=row,
+        )
 
     resolve_nodes = node_resolver(models.Activity)
 
@@ -335,7 +394,6 @@ class Activity(relay.Node):
         return [Account.from_row(r) for r in rows if _visible(info, r)]
 
 
-
 @strawberry.type(description="A next action: something someone owes a contact or account by a date.")
 class Task(relay.Node):
     id: relay.NodeID[str]
@@ -347,9 +405,15 @@ class Task(relay.Node):
     _row: strawberry.Private[Any]
 
     @classmethod
-    def from_row(cls, row: models.Task) -> "Task":
-        return cls(id=str(row.id), due_at=row.due_at, status=row.status, created_at=row.created_at,
-                   completed_at=row.completed_at, _row=row)
+    def from_row(cls, row: models.Task) -> Task:
+        return cls(
+            id=str(row.id),
+            due_at=row.due_at,
+            status=row.status,
+            created_at=row.created_at,
+            completed_at=row.completed_at,
+            _row=row,
+        )
 
     resolve_nodes = node_resolver(models.Task)
 
@@ -366,10 +430,8 @@ class Task(relay.Node):
         return await _node(info, Account, models.Account, self._row.account_id)
 
 
-
 def global_id(node_type: type, id) -> str:
     return to_global_id(node_type.__name__, id)
-
 
 
 @strawberry.type(description="A CSV import of contacts: where it stands and what it found. Poll it with `node`.")
@@ -381,17 +443,30 @@ class ContactImport(relay.Node):
     total_rows: int
     processed_rows: int
     created_count: int
-    duplicate_count: int = strawberry.field(description="Rows whose email already belongs to a live contact (what createContact "
-                                                     "reports in `possibleDuplicates`): not created again.")
+    duplicate_count: int = strawberry.field(
+        description="Rows whose email already belongs to a live contact (what createContact "
+        "reports in `possibleDuplicates`): not created again."
+    )
     error_count: int
     errors: JSON = strawberry.field(description="Refused rows: row number (the header is row 1), column and code; never values.")
     created_at: dt.datetime
     finished_at: dt.datetime | None
 
     @classmethod
-    def from_row(cls, r: models.ImportJob) -> "ContactImport":
-        return cls(id=str(r.id), status=r.status, filename=r.filename, encoding=r.encoding, total_rows=r.total_rows,
-                   processed_rows=r.processed_rows, created_count=r.created_count, duplicate_count=r.duplicate_count,
-                   error_count=r.error_count, errors=cast(JSON, list(r.errors or [])), created_at=r.created_at, finished_at=r.finished_at)
+    def from_row(cls, r: models.ImportJob) -> ContactImport:
+        return cls(
+            id=str(r.id),
+            status=r.status,
+            filename=r.filename,
+            encoding=r.encoding,
+            total_rows=r.total_rows,
+            processed_rows=r.processed_rows,
+            created_count=r.created_count,
+            duplicate_count=r.duplicate_count,
+            error_count=r.error_count,
+            errors=cast(JSON, list(r.errors or [])),
+            created_at=r.created_at,
+            finished_at=r.finished_at,
+        )
 
     resolve_nodes = node_resolver(models.ImportJob, "crm.import")

@@ -1,4 +1,5 @@
 """Small GraphQL snippets and command runners shared by the tests."""
+
 from __future__ import annotations
 
 import os
@@ -7,8 +8,10 @@ import sys
 from pathlib import Path
 
 ACCOUNT_FIELDS = "account { id name nameKana domain employeeCount lifecycleStage customFields deletedAt }"
-CONTACT_FIELDS = ("contact { id familyName givenName familyNameKana givenNameKana displayName primaryEmail "
-                  "emails { address isPrimary } phones { e164 isPrimary } accounts { isPrimary account { id name } } deletedAt }")
+CONTACT_FIELDS = (
+    "contact { id familyName givenName familyNameKana givenNameKana displayName primaryEmail "
+    "emails { address isPrimary } phones { e164 isPrimary } accounts { isPrimary account { id name } } deletedAt }"
+)
 
 
 async def create_account(api, role: str = "admin", **input) -> dict:
@@ -40,8 +43,12 @@ async def root_fields_added_by(enishi_api, plugin: str) -> set[str]:
     """`Query.x` / `Mutation.y` names the plugin adds to the core schema."""
     core = (await enishi_api(enabled_plugins=frozenset())).schema._schema
     full = (await enishi_api(enabled_plugins=frozenset({plugin}))).schema._schema
-    return {f"{root}.{name}" for root in ("Query", "Mutation") for name in full.get_type(root).fields
-            if name not in core.get_type(root).fields}
+    return {
+        f"{root}.{name}"
+        for root in ("Query", "Mutation")
+        for name in full.get_type(root).fields
+        if name not in core.get_type(root).fields
+    }
 
 
 async def query_row(database_url: str, statement: str) -> tuple:
@@ -60,8 +67,14 @@ async def query_row(database_url: str, statement: str) -> tuple:
 
 def enishi(*args, env: dict, check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the `enishi` command line as an operator would, in a process of its own."""
-    result = subprocess.run([sys.executable, "-m", "enishi.cli", *args], env={**os.environ, **env}, capture_output=True,
-                            text=True, timeout=600, cwd=cwd)
+    result = subprocess.run(
+        [sys.executable, "-m", "enishi.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+    )
     if check:
         assert result.returncode == 0, result.stderr
     return result
@@ -70,6 +83,20 @@ def enishi(*args, env: dict, check: bool = True, cwd: Path | None = None) -> sub
 def pip_install(source: Path, target: Path) -> Path:
     """Install a plugin's package with pip, as a third party's, into `target`, a folder to put on
     PYTHONPATH of the processes that should see it: the test environment itself stays as it is."""
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(target),
-                    str(source)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return target

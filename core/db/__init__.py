@@ -1,5 +1,6 @@
 """Database plumbing shared by the core and every plugin: one metadata, portable column types,
 and an async engine configured for SQLite (embedded default) or PostgreSQL."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -54,7 +55,7 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise NaiveDateTime()
-        return value.astimezone(dt.timezone.utc)
+        return value.astimezone(dt.UTC)
 
     def process_result_value(self, value, dialect):
         return _as_utc(value)
@@ -82,8 +83,8 @@ def _as_utc(value: dt.datetime | None) -> dt.datetime | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
 
 
 class _SQLiteUuid(Uuid):
@@ -134,8 +135,14 @@ def create_engine(url: str, *, echo: bool = False, foreign_keys: bool = True) ->
         # Set at connection start-up by asyncpg (the driver we ship); another driver keeps the
         # server's setting.
         asyncpg = make_url(url).get_driver_name() == "asyncpg"
-        engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True,
-                                     connect_args={"server_settings": {"jit": "off"}} if asyncpg else {})
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            pool_size=10,
+            max_overflow=20,
+            pool_pre_ping=True,
+            connect_args={"server_settings": {"jit": "off"}} if asyncpg else {},
+        )
     return engine
 
 

@@ -1,5 +1,6 @@
 """Alembic, configured in code: the core's migrations and each installed plugin's, one branch
 each, applied together by `enishi db upgrade`."""
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ The files under `template/` are `string.Template`s (`$name` is the plugin name, 
 capitalised form for GraphQL type names; `$$` is a literal `$`, as in GraphQL variables); the
 `.tmpl` suffix keeps them from being imported, linted or collected as tests here. Paths are
 templates too (`enishi_${name}/`)."""
+
 from __future__ import annotations
 
 import keyword
@@ -28,8 +29,10 @@ class ScaffoldError(Exception):
 
 def check_name(name: str) -> None:
     if not NAME_PATTERN.fullmatch(name) or keyword.iskeyword(name):
-        raise ScaffoldError(f"{name!r} is not a plugin name: use lower-case letters and digits, starting with a letter "
-                            "(it prefixes the plugin's tables, events and permissions)")
+        raise ScaffoldError(
+            f"{name!r} is not a plugin name: use lower-case letters and digits, starting with a letter "
+            "(it prefixes the plugin's tables, events and permissions)"
+        )
     taken = {CORE_PLUGIN} | {entry_point.name for entry_point in entry_points(group=ENTRY_POINT_GROUP)}
     if name in taken:
         raise ScaffoldError(f"a plugin named {name!r} is already installed: choose another name")

@@ -1,4 +1,5 @@
 """Accounts: companies and organisations, with a cycle-free parent hierarchy and soft delete."""
+
 from __future__ import annotations
 
 import re
@@ -39,7 +40,7 @@ async def _check_account_input(uow: UnitOfWork, data: dict, *, creating: bool) -
     for field in ("name_kana", "industry"):
         if field in data:
             values[field] = check.text(data, field, max_length=300 if field == "name_kana" else 100)
-    if "name_kana" in values and values["name_kana"]:
+    if values.get("name_kana"):
         values["name_kana"] = nfkc(values["name_kana"])
     if "domain" in data:
         domain = _normalize_domain(data["domain"])

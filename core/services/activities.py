@@ -1,4 +1,5 @@
 """The timeline: activities ordered by when they happened, targeting contacts and accounts."""
+
 from __future__ import annotations
 
 import uuid
@@ -44,24 +45,43 @@ async def log_activity(uow: UnitOfWork, data: dict, *, source_plugin: str = "cor
             if target in missing:
                 check.fail(f"{field}.{i}", "no such record", "NOT_FOUND")
     check.done()
-    activity = Activity(type=activity_type, channel=channel, direction=direction, occurred_at=occurred_at,
-                        actor_id=data.get("actor_id", uow.actor_id), summary=summary, body=body,
-                        duration_seconds=duration, source_plugin=source_plugin, created_at=uow.clock.now())
+    activity = Activity(
+        type=activity_type,
+        channel=channel,
+        direction=direction,
+        occurred_at=occurred_at,
+        actor_id=data.get("actor_id", uow.actor_id),
+        summary=summary,
+        body=body,
+        duration_seconds=duration,
+        source_plugin=source_plugin,
+        created_at=uow.clock.now(),
+    )
     uow.session.add(activity)
     await uow.session.flush()
-    uow.session.add_all([ActivityTarget(activity_id=activity.id, contact_id=c) for c in contact_ids]
-                        + [ActivityTarget(activity_id=activity.id, account_id=a) for a in account_ids])
+    uow.session.add_all(
+        [ActivityTarget(activity_id=activity.id, contact_id=c) for c in contact_ids]
+        + [ActivityTarget(activity_id=activity.id, account_id=a) for a in account_ids]
+    )
     await uow.session.flush()
-    await uow.emit(ACTIVITY_LOGGED, activity.id, {
-        "type": activity.type, "contact_ids": [str(c) for c in contact_ids], "account_ids": [str(a) for a in account_ids],
-    })
+    await uow.emit(
+        ACTIVITY_LOGGED,
+        activity.id,
+        {
+            "type": activity.type,
+            "contact_ids": [str(c) for c in contact_ids],
+            "account_ids": [str(a) for a in account_ids],
+        },
+    )
     return activity
 
 
 async def update_activity(uow: UnitOfWork, activity_id: uuid.UUID, data: dict) -> Activity:
     """Correct what was logged: the text, when it happened, channel, direction, duration.
     The type and the targets stay: a different interaction is a different activity."""
-    activity = (await uow.session.execute(select(Activity).where(Activity.id == activity_id).with_for_update())).scalar_one_or_none()
+    activity = (
+        await uow.session.execute(select(Activity).where(Activity.id == activity_id).with_for_update())
+    ).scalar_one_or_none()
     if activity is None:
         raise InputError(UserError("id", "no such record", "NOT_FOUND"))
     check = Checker()
@@ -89,7 +109,9 @@ async def update_activity(uow: UnitOfWork, activity_id: uuid.UUID, data: dict) -
 
 
 async def delete_activity(uow: UnitOfWork, activity_id: uuid.UUID) -> uuid.UUID:
-    activity = (await uow.session.execute(select(Activity).where(Activity.id == activity_id).with_for_update())).scalar_one_or_none()
+    activity = (
+        await uow.session.execute(select(Activity).where(Activity.id == activity_id).with_for_update())
+    ).scalar_one_or_none()
     if activity is None:
         raise InputError(UserError("id", "no such record", "NOT_FOUND"))
     await uow.emit(ACTIVITY_DELETED, activity.id, {"type": activity.type})

@@ -1,5 +1,6 @@
 """Pieces every core service uses: input checking that collects all problems at once, loading a
 row for update, and custom-field rules."""
+
 from __future__ import annotations
 
 import json
@@ -88,7 +89,9 @@ class Checker:
             raise InputError(self.errors)
 
 
-async def load_for_update(uow: UnitOfWork, model: type[Record], id: uuid.UUID, *, field: str = "id", include_deleted: bool = False) -> Record:
+async def load_for_update(
+    uow: UnitOfWork, model: type[Record], id: uuid.UUID, *, field: str = "id", include_deleted: bool = False
+) -> Record:
     """The row, locked for this transaction (FOR UPDATE on PostgreSQL; on SQLite the writer
     transaction already holds the database's write lock)."""
     row = (await uow.session.execute(select(model).where(model.id == id).with_for_update())).scalar_one_or_none()
@@ -112,7 +115,9 @@ async def live_ids(uow: UnitOfWork, model, ids: list[uuid.UUID]) -> set[uuid.UUI
     plugins' writes included, so none can slip a person's data in behind their erasure."""
     if not ids:
         return set()
-    rows = await uow.session.execute(select(model.id).where(model.id.in_(ids), model.deleted_at.is_(None)).with_for_update(read=True))
+    rows = await uow.session.execute(
+        select(model.id).where(model.id.in_(ids), model.deleted_at.is_(None)).with_for_update(read=True)
+    )
     return set(rows.scalars())
 
 

@@ -4,6 +4,7 @@ custom-field terms that `services.contacts` writes beside the ciphertext.
 Each function gives a condition on `Contact.id` (or the contact row) for a statement over
 contacts. What a caller may ask (which operators apply to a sealed field, how many values) is
 the caller's rule: the GraphQL filters check it before calling here."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -1,4 +1,5 @@
 """Contacts: people, with several emails and phones (one primary each) and links to accounts."""
+
 from __future__ import annotations
 
 import uuid
@@ -13,8 +14,8 @@ from ..errors import InputError, UserError
 from ..events import CONTACT_CREATED, CONTACT_DELETED, CONTACT_DESTROYED, CONTACT_RESTORED, CONTACT_UPDATED
 from ..models import Account, Contact, ContactAccount, ContactEmail, ContactPhone, ContactSearchToken, SubjectKey
 from ..normalize import InvalidPhoneNumber, is_valid_email, nfkc, normalize_email, normalize_phone, search_key
-from ..unit_of_work import UnitOfWork
 from ..sealing import Sealed
+from ..unit_of_work import UnitOfWork
 from .common import Checker, changed_fields, check_user, load_for_update, restore, soft_delete
 
 NAME_FIELDS = ("family_name", "given_name", "family_name_kana", "given_name_kana")
@@ -26,7 +27,9 @@ MAX_ACCOUNTS = 50
 # of their emails (the importer skips such a row), or one of their phones (weaker: colleagues
 # share a switchboard number). Each field is matched by its blind index, normalised as stored.
 DUPLICATE_RULE: tuple[tuple[str, type[ContactEmail | ContactPhone], Sealed], ...] = (
-    ("email", ContactEmail, ContactEmail.address), ("phone", ContactPhone, ContactPhone.e164))
+    ("email", ContactEmail, ContactEmail.address),
+    ("phone", ContactPhone, ContactPhone.e164),
+)
 MAX_POSSIBLE_DUPLICATES = 20
 
 
@@ -84,9 +87,11 @@ def name_columns(names: dict) -> dict:
     prefix is two characters (五十音 order needs them; ヤマ is shared by thousands of families);
     the name prefix one (an initial: two kanji are often the whole family name)."""
     full_name = search_key((names.get("family_name") or "") + (names.get("given_name") or ""))
-    return {"kana_sort": search_key((names.get("family_name_kana") or "") + (names.get("given_name_kana") or ""))[:2],
-            "name_sort": search_key(names.get("family_name"))[:1],
-            "name_index": crypto.installed().blind_index(full_name) if full_name else None}
+    return {
+        "kana_sort": search_key((names.get("family_name_kana") or "") + (names.get("given_name_kana") or ""))[:2],
+        "name_sort": search_key(names.get("family_name"))[:1],
+        "name_index": crypto.installed().blind_index(full_name) if full_name else None,
+    }
 
 
 def seal_names(contact: Contact, values: dict) -> None:
@@ -105,20 +110,43 @@ def bulk_contact_rows(contact: dict, names: dict, emails: list[str], phones: lis
     ring = crypto.installed()
     data_key, wrapped = ring.new_data_key()
     contact_id = contact["id"]
-    sealed = ({field: names.get(field) for field in NAME_FIELDS} | {field: contact.get(field) for field in PROFILE_FIELDS}
-              | {"custom_fields": contact.get("custom_fields") or None})
+    sealed = (
+        {field: names.get(field) for field in NAME_FIELDS}
+        | {field: contact.get(field) for field in PROFILE_FIELDS}
+        | {"custom_fields": contact.get("custom_fields") or None}
+    )
     row = {k: v for k, v in contact.items() if k not in sealed} | name_columns(names)
     for field, value in sealed.items():
         row |= getattr(Contact, field).columns(data_key, value)
     keys = contact_search_keys(names, [normalize_email(address) for address in emails], phones)
     return {
         Contact: [row],
-        SubjectKey: [{"contact_id": contact_id, "wrapped_key": wrapped, "kek_id": ring.current_id, "created_at": contact["created_at"]}],
-        ContactEmail: [{"id": new_id(), "contact_id": contact_id, **ContactEmail.address.columns(data_key, nfkc(address).strip()),
-                        "is_primary": n == 0, "position": n} for n, address in enumerate(emails)],
-        ContactPhone: [{"id": new_id(), "contact_id": contact_id, **ContactPhone.e164.columns(data_key, e164), "is_primary": n == 0,
-                        "position": n} for n, e164 in enumerate(phones)],
-        ContactSearchToken: [{"contact_id": contact_id, "token": token} for token in contact_tokens(keys, sealed["custom_fields"])],
+        SubjectKey: [
+            {"contact_id": contact_id, "wrapped_key": wrapped, "kek_id": ring.current_id, "created_at": contact["created_at"]}
+        ],
+        ContactEmail: [
+            {
+                "id": new_id(),
+                "contact_id": contact_id,
+                **ContactEmail.address.columns(data_key, nfkc(address).strip()),
+                "is_primary": n == 0,
+                "position": n,
+            }
+            for n, address in enumerate(emails)
+        ],
+        ContactPhone: [
+            {
+                "id": new_id(),
+                "contact_id": contact_id,
+                **ContactPhone.e164.columns(data_key, e164),
+                "is_primary": n == 0,
+                "position": n,
+            }
+            for n, e164 in enumerate(phones)
+        ],
+        ContactSearchToken: [
+            {"contact_id": contact_id, "token": token} for token in contact_tokens(keys, sealed["custom_fields"])
+        ],
     }
 
 
@@ -200,8 +228,13 @@ async def _check_contact_input(uow: UnitOfWork, data: dict, *, creating: bool) -
         ids = [link["account_id"] for link in links]
         if len(set(ids)) != len(ids):
             check.fail("accounts", "lists the same account twice", "DUPLICATE")
-        found = set((await uow.session.execute(
-            select(Account.id).where(Account.id.in_(ids), Account.deleted_at.is_(None)))).scalars()) if ids else set()
+        found = (
+            set(
+                (await uow.session.execute(select(Account.id).where(Account.id.in_(ids), Account.deleted_at.is_(None)))).scalars()
+            )
+            if ids
+            else set()
+        )
         for i, account_id in enumerate(ids):
             if account_id not in found:
                 check.fail(f"accounts.{i}.accountId", "no such account", "NOT_FOUND")
@@ -216,16 +249,22 @@ def _add_children(session, contact: Contact, values: dict) -> list[str]:
     """Add the lists given in `values` (popped from it) as rows of `contact`; the names of the lists."""
     added = []
     if "emails" in values:
-        session.add_all(email_row(contact, e["address"], label=e.get("label"), is_primary=e["primary"], position=i)
-                        for i, e in enumerate(values.pop("emails")))
+        session.add_all(
+            email_row(contact, e["address"], label=e.get("label"), is_primary=e["primary"], position=i)
+            for i, e in enumerate(values.pop("emails"))
+        )
         added.append("emails")
     if "phones" in values:
-        session.add_all(phone_row(contact, p["e164"], label=p.get("label"), is_primary=p["primary"], position=i)
-                        for i, p in enumerate(values.pop("phones")))
+        session.add_all(
+            phone_row(contact, p["e164"], label=p.get("label"), is_primary=p["primary"], position=i)
+            for i, p in enumerate(values.pop("phones"))
+        )
         added.append("phones")
     if "accounts" in values:
-        session.add_all(ContactAccount(contact_id=contact.id, account_id=link["account_id"], is_primary=link["primary"])
-                        for link in values.pop("accounts"))
+        session.add_all(
+            ContactAccount(contact_id=contact.id, account_id=link["account_id"], is_primary=link["primary"])
+            for link in values.pop("accounts")
+        )
         added.append("accounts")
     return added
 
@@ -242,9 +281,13 @@ async def _replace_children(uow: UnitOfWork, contact: Contact, values: dict) -> 
 
 async def _emails_and_phones(session, contact_id: uuid.UUID) -> tuple[list[str], list[str]]:
     """The contact's emails (normalised) and E.164 phones as they stand in the session."""
-    emails = [normalize_email(row.address) for row in (await session.execute(
-        select(ContactEmail).where(ContactEmail.contact_id == contact_id))).scalars()]
-    phones = [row.e164 for row in (await session.execute(select(ContactPhone).where(ContactPhone.contact_id == contact_id))).scalars()]
+    emails = [
+        normalize_email(row.address)
+        for row in (await session.execute(select(ContactEmail).where(ContactEmail.contact_id == contact_id))).scalars()
+    ]
+    phones = [
+        row.e164 for row in (await session.execute(select(ContactPhone).where(ContactPhone.contact_id == contact_id))).scalars()
+    ]
     return emails, phones
 
 
@@ -263,8 +306,9 @@ class DuplicateMatch:
     value: str  # which of the values asked about matched, normalised; nothing of the other contact
 
 
-async def find_possible_duplicates(session, emails=(), phones=(), *, exclude: uuid.UUID | None = None,
-                                   limit: int | None = None) -> list[DuplicateMatch]:
+async def find_possible_duplicates(
+    session, emails=(), phones=(), *, exclude: uuid.UUID | None = None, limit: int | None = None
+) -> list[DuplicateMatch]:
     """The duplicate rule, for the importer and the contact mutations alike: the live contacts
     (neither deleted, merged away nor erased) holding one of `emails` (any case or width) or
     `phones` (E.164), email matches first, oldest contact first; `limit` per kind. Found by
@@ -277,8 +321,13 @@ async def find_possible_duplicates(session, emails=(), phones=(), *, exclude: uu
         if not by_index:
             continue
         column = getattr(model, field.index_column)
-        query = (select(model.contact_id, column).join(Contact, Contact.id == model.contact_id)
-                 .where(column.in_(list(by_index)), Contact.deleted_at.is_(None)).order_by(Contact.created_at, Contact.id).limit(limit))
+        query = (
+            select(model.contact_id, column)
+            .join(Contact, Contact.id == model.contact_id)
+            .where(column.in_(list(by_index)), Contact.deleted_at.is_(None))
+            .order_by(Contact.created_at, Contact.id)
+            .limit(limit)
+        )
         if exclude is not None:
             query = query.where(Contact.id != exclude)
         matches += [DuplicateMatch(contact_id, matched_on, by_index[index]) for contact_id, index in await session.execute(query)]
@@ -318,21 +367,28 @@ async def create_contacts(uow: UnitOfWork, items: list[dict]) -> list[Contact | 
         if isinstance(values, InputError):
             results.append(values)
             continue
-        contact = Contact(id=new_id(), **{k: v for k, v in values.items() if k not in ("emails", "phones", "accounts", *NAME_FIELDS)},
-                          created_at=now, updated_at=now)
+        contact = Contact(
+            id=new_id(),
+            **{k: v for k, v in values.items() if k not in ("emails", "phones", "accounts", *NAME_FIELDS)},
+            created_at=now,
+            updated_at=now,
+        )
         seal_names(contact, values)
         # The search keys from the input itself: reading back what was just written costs two queries.
-        keys = contact_search_keys(values, [normalize_email(e["address"]) for e in values.get("emails", ())],
-                                   [p["e164"] for p in values.get("phones", ())])
+        keys = contact_search_keys(
+            values,
+            [normalize_email(e["address"]) for e in values.get("emails", ())],
+            [p["e164"] for p in values.get("phones", ())],
+        )
         tokens[contact.id] = contact_tokens(keys, values.get("custom_fields"))
         uow.session.add(contact)
         _add_children(uow.session, contact, values)
         results.append(contact)
     await uow.session.flush()
     await write_search_tokens(uow, tokens, new=True)
-    for contact in results:
-        if isinstance(contact, Contact):
-            await uow.emit(CONTACT_CREATED, contact.id)
+    for result in results:
+        if isinstance(result, Contact):
+            await uow.emit(CONTACT_CREATED, result.id)
     return results
 
 

@@ -1,6 +1,7 @@
 """Data keys: each person's (`SubjectKey`) and each record's own (`ActivityKey`, and plugins'
 key tables made with `DataKey`), destroyed on erasure (crypto-shredding) and re-wrapped when the
 key-encryption key changes."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -11,8 +12,8 @@ from sqlalchemy.orm import contains_eager
 from .. import crypto
 from ..db import Base
 from ..models import Contact, ContactEmail, ContactPhone, SubjectKey
-from ..unit_of_work import UnitOfWork
 from ..sealing import DataKey
+from ..unit_of_work import UnitOfWork
 from .contacts import refresh_search_tokens, seal_names
 
 
@@ -28,8 +29,11 @@ async def shred_records(uow: UnitOfWork, key_column, record_ids) -> int:
     """Destroy the keys of these records (`key_column` is the key table's record column, such as
     `ActivityKey.activity_id`): what was sealed under them can never be read again; the records stay."""
     key_model = key_column.class_
-    result = await uow.session.execute(update(key_model).where(key_column.in_(record_ids), key_model.wrapped_key.is_not(None))
-                                       .values(wrapped_key=None, destroyed_at=uow.clock.now()))
+    result = await uow.session.execute(
+        update(key_model)
+        .where(key_column.in_(record_ids), key_model.wrapped_key.is_not(None))
+        .values(wrapped_key=None, destroyed_at=uow.clock.now())
+    )
     return result.rowcount  # type: ignore[attr-defined]  # SQLAlchemy types a DML statement's result as Result, not CursorResult
 
 
@@ -48,9 +52,16 @@ async def rotate_keys(runtime, batch: int = 200) -> tuple[int, int]:
 def _record_key_models(runtime) -> list:
     """The key tables of the installed plugins (a table's name starts with its plugin's)."""
     owners = {info.name for info in runtime.plugins.installed()}
-    return sorted((mapper.class_ for mapper in Base.registry.mappers if issubclass(mapper.class_, DataKey)
-                   and mapper.class_ is not SubjectKey and mapper.tables[0].name.split("_", 1)[0] in owners),
-                  key=lambda model: model.__tablename__)
+    return sorted(
+        (
+            mapper.class_
+            for mapper in Base.registry.mappers
+            if issubclass(mapper.class_, DataKey)
+            and mapper.class_ is not SubjectKey
+            and mapper.tables[0].name.split("_", 1)[0] in owners
+        ),
+        key=lambda model: model.__tablename__,
+    )
 
 
 def _stale(model):
@@ -63,7 +74,11 @@ async def _rotate_record_keys(runtime, key_model, batch: int) -> int:
     rotated = 0
     while True:
         async with runtime.unit_of_work() as uow:
-            keys = (await uow.session.execute(select(key_model).where(_stale(key_model)).limit(batch).with_for_update())).scalars().all()
+            keys = (
+                (await uow.session.execute(select(key_model).where(_stale(key_model)).limit(batch).with_for_update()))
+                .scalars()
+                .all()
+            )
             for key in keys:
                 key.wrapped_key, key.kek_id = crypto.wrap(ring.current, ring.unwrap(key.kek_id, key.wrapped_key)), ring.current_id
         rotated += len(keys)
@@ -77,9 +92,20 @@ async def _rotate_subject_keys(runtime, batch: int) -> int:
     key_relationship: Any = Contact.key  # on the class, the relationship (Sealable types `key` for rows)
     while True:
         async with runtime.unit_of_work() as uow:
-            contacts = (await uow.session.execute(
-                select(Contact).join(key_relationship).options(contains_eager(key_relationship)).where(_stale(SubjectKey))
-                .limit(batch).with_for_update())).scalars().all()
+            contacts = (
+                (
+                    await uow.session.execute(
+                        select(Contact)
+                        .join(key_relationship)
+                        .options(contains_eager(key_relationship))
+                        .where(_stale(SubjectKey))
+                        .limit(batch)
+                        .with_for_update()
+                    )
+                )
+                .scalars()
+                .all()
+            )
             for contact in contacts:
                 data_key = contact.data_key()
                 seal_names(contact, {})

@@ -7,6 +7,7 @@ import's new position commit together, so a crash midway loses nothing and repea
 next run (`enishi import resume`, or the worker once the lease ran out) continues from there. A row
 whose email already belongs to a live contact (`find_possible_duplicates`, the rule createContact
 reports by) is counted as a duplicate, not created again."""
+
 from __future__ import annotations
 
 import csv
@@ -75,14 +76,25 @@ def _rows(text: str) -> tuple[list[str | None], list[tuple[int, list[str]]]]:
     reader = list(csv.reader(io.StringIO(text)))
     if not reader:
         raise _fail("is empty", "EMPTY_FILE")
-    return _columns(reader[0]), [(number, row) for number, row in enumerate(reader[1:], start=2) if any(cell.strip() for cell in row)]
+    return _columns(reader[0]), [
+        (number, row) for number, row in enumerate(reader[1:], start=2) if any(cell.strip() for cell in row)
+    ]
 
 
 async def create_import(uow: UnitOfWork, data: bytes, filename: str | None = None) -> ImportJob:
     text, encoding = decode(data)
     _, rows = _rows(text)
-    job = ImportJob(kind="contacts", status="queued", filename=(filename or "")[:300] or None, encoding=encoding, source=data,
-                    total_rows=len(rows), created_by=uow.actor_id, created_at=uow.clock.now(), errors=[])
+    job = ImportJob(
+        kind="contacts",
+        status="queued",
+        filename=(filename or "")[:300] or None,
+        encoding=encoding,
+        source=data,
+        total_rows=len(rows),
+        created_by=uow.actor_id,
+        created_at=uow.clock.now(),
+        errors=[],
+    )
     uow.session.add(job)
     await uow.session.flush()
     await uow.emit(IMPORT_CREATED, job.id, {"rows": len(rows)})
@@ -90,7 +102,7 @@ async def create_import(uow: UnitOfWork, data: bytes, filename: str | None = Non
 
 
 def _split_name(full: str) -> tuple[str | None, str | None]:
-    """"山田 太郎" → (山田, 太郎); "Taro Yamada" → (Yamada, Taro): Japanese names put the family first."""
+    """ "山田 太郎" → (山田, 太郎); "Taro Yamada" → (Yamada, Taro): Japanese names put the family first."""
     parts = nfkc(full).split()
     if len(parts) < 2:
         return (parts[0] if parts else None), None
@@ -100,10 +112,15 @@ def _split_name(full: str) -> tuple[str | None, str | None]:
 
 
 def _contact_data(columns: list[str | None], row: list[str]) -> tuple[dict, str | None]:
-    values: dict[str, str | None] = {field: cell.strip() for field, cell in zip(columns, row, strict=False) if field and cell.strip()}
+    values: dict[str, str | None] = {
+        field: cell.strip() for field, cell in zip(columns, row, strict=False) if field and cell.strip()
+    }
     if (name := values.get("name")) and not ({"family_name", "given_name"} & set(values)):
         values["family_name"], values["given_name"] = _split_name(name)
-    data: dict[str, object] = {key: values.get(key) for key in ("family_name", "given_name", "family_name_kana", "given_name_kana", "job_title", "department")}
+    data: dict[str, object] = {
+        key: values.get(key)
+        for key in ("family_name", "given_name", "family_name_kana", "given_name_kana", "job_title", "department")
+    }
     if values.get("email"):
         data["emails"] = [{"address": values["email"], "primary": True}]
     if values.get("phone"):
@@ -114,20 +131,37 @@ def _contact_data(columns: list[str | None], row: list[str]) -> tuple[dict, str 
 async def _account_for(uow: UnitOfWork, company: str, cache: dict) -> uuid.UUID:
     key = company_match_name(company)
     if key not in cache:
-        found = (await uow.session.execute(select(Account.id).where(Account.match_name == key, Account.deleted_at.is_(None))
-                                           .order_by(Account.created_at).limit(1))).scalar()
+        found = (
+            await uow.session.execute(
+                select(Account.id)
+                .where(Account.match_name == key, Account.deleted_at.is_(None))
+                .order_by(Account.created_at)
+                .limit(1)
+            )
+        ).scalar()
         cache[key] = found or (await create_account(uow, {"name": company})).id
     return cache[key]
 
 
 async def _claim(runtime, job_id, take_over: bool) -> bool:
     now = runtime.clock.now()
-    abandoned = ImportJob.status.in_(("running", "failed")) if take_over else (ImportJob.status == "running") & (ImportJob.lease_until < now)
+    abandoned = (
+        ImportJob.status.in_(("running", "failed"))
+        if take_over
+        else (ImportJob.status == "running") & (ImportJob.lease_until < now)
+    )
     claimable = (ImportJob.status == "queued") | abandoned
     async with runtime.unit_of_work() as uow:
-        return bool((await uow.session.execute(update(ImportJob).where(ImportJob.id == job_id, claimable)
-                                               .values(status="running", lease_until=now + LEASE)
-                                               .execution_options(synchronize_session=False))).rowcount)
+        return bool(
+            (
+                await uow.session.execute(
+                    update(ImportJob)
+                    .where(ImportJob.id == job_id, claimable)
+                    .values(status="running", lease_until=now + LEASE)
+                    .execution_options(synchronize_session=False)
+                )
+            ).rowcount
+        )
 
 
 async def run_import(runtime, job_id, *, take_over: bool = False, progress=None) -> ImportJob | None:
@@ -147,7 +181,9 @@ async def run_import(runtime, job_id, *, take_over: bool = False, progress=None)
             # Not a bad row (those are reported): a bug or the database. Stop, keep the file and the
             # position, and let an operator resume it once the cause is fixed.
             async with runtime.unit_of_work() as uow:
-                await uow.session.execute(update(ImportJob).where(ImportJob.id == job_id).values(status="failed", lease_until=None))
+                await uow.session.execute(
+                    update(ImportJob).where(ImportJob.id == job_id).values(status="failed", lease_until=None)
+                )
             raise
         if progress is not None:
             progress(job)
@@ -159,13 +195,18 @@ async def _run_batch(runtime, job_id, actor, columns, rows, accounts) -> ImportJ
     async with runtime.unit_of_work(actor) as uow:
         job = (await uow.session.execute(select(ImportJob).where(ImportJob.id == job_id).with_for_update())).scalar_one()
         start = job.processed_rows
-        await _import_rows(uow, job, [(number, _contact_data(columns, row)) for number, row in rows[start:start + BATCH]], accounts)
+        await _import_rows(
+            uow, job, [(number, _contact_data(columns, row)) for number, row in rows[start : start + BATCH]], accounts
+        )
         job.processed_rows = min(start + BATCH, len(rows))
         job.lease_until = uow.clock.now() + LEASE
         if job.processed_rows >= len(rows):
             job.status, job.finished_at, job.source, job.lease_until = "completed", uow.clock.now(), None, None
-            await uow.emit(IMPORT_COMPLETED, job.id, {"created": job.created_count, "duplicates": job.duplicate_count,
-                                                   "errors": job.error_count})
+            await uow.emit(
+                IMPORT_COMPLETED,
+                job.id,
+                {"created": job.created_count, "duplicates": job.duplicate_count, "errors": job.error_count},
+            )
     return job
 
 
@@ -200,7 +241,9 @@ async def _import_rows(uow: UnitOfWork, job: ImportJob, rows: list[tuple[int, tu
             if email:
                 known.add(email)
             if company:
-                uow.session.add(ContactAccount(contact_id=result.id, account_id=await _account_for(uow, company, accounts), is_primary=True))
+                uow.session.add(
+                    ContactAccount(contact_id=result.id, account_id=await _account_for(uow, company, accounts), is_primary=True)
+                )
         pending = waiting
     for number, errors in sorted(problems, key=lambda problem: problem[0]):
         job.error_count += 1
@@ -226,9 +269,15 @@ async def resumable(runtime) -> list[uuid.UUID]:
     """Imports waiting to run, or left running by a runner whose lease ran out."""
     now = runtime.clock.now()
     async with runtime.read_session() as session:
-        return list((await session.execute(select(ImportJob.id).where(
-            (ImportJob.status == "queued") | ((ImportJob.status == "running") & (ImportJob.lease_until < now)))
-            .order_by(ImportJob.created_at))).scalars())
+        return list(
+            (
+                await session.execute(
+                    select(ImportJob.id)
+                    .where((ImportJob.status == "queued") | ((ImportJob.status == "running") & (ImportJob.lease_until < now)))
+                    .order_by(ImportJob.created_at)
+                )
+            ).scalars()
+        )
 
 
 async def run_pending_imports(runtime) -> None:

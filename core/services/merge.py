@@ -4,6 +4,7 @@ A merge moves the merged records' timeline, tasks, links and plugin data (throug
 `enishi_merge` hook) to the survivor, fills the survivor's empty fields, and soft-deletes the
 merged records with `merged_into_id` pointing at the survivor. A dry run reports the same moves
 and writes nothing."""
+
 from __future__ import annotations
 
 import uuid
@@ -46,7 +47,9 @@ async def _lock_parties(uow: UnitOfWork, model, survivor_id: uuid.UUID, merged_i
         raise InputError(UserError("mergedIds", "must not contain the survivor", "SURVIVOR_IN_MERGED"))
     ids = [survivor_id, *merged_ids]
     # Lock in id order so two opposite merges cannot deadlock on PostgreSQL.
-    rows = (await uow.session.execute(select(model).where(model.id.in_(ids)).order_by(model.id).with_for_update())).scalars().all()
+    rows = (
+        (await uow.session.execute(select(model).where(model.id.in_(ids)).order_by(model.id).with_for_update())).scalars().all()
+    )
     by_id = {row.id: row for row in rows}
     errors = []
     for field, record_id in [("survivorId", survivor_id), *(("mergedIds", m) for m in merged_ids)]:
@@ -73,13 +76,19 @@ async def _move_links(uow: UnitOfWork, model, owner_col: str, other_col: str, su
     owner, other = getattr(model, owner_col), getattr(model, other_col)
     already = select(other).where(owner == survivor_id)
     if dry_run:
-        return (await uow.session.execute(select(func.count(func.distinct(other))).where(
-            owner.in_(merged_ids), other.not_in(already)))).scalar_one()
+        return (
+            await uow.session.execute(
+                select(func.count(func.distinct(other))).where(owner.in_(merged_ids), other.not_in(already))
+            )
+        ).scalar_one()
     moved = 0
     for merged_id in merged_ids:
         moving = and_(owner == merged_id, other.not_in(already))
-        moved += (await uow.session.execute(update(model).where(moving).values({owner_col: survivor_id})
-                                            .execution_options(synchronize_session=False))).rowcount  # type: ignore[attr-defined]  # SQLAlchemy types a DML statement's result as Result, not CursorResult
+        moved += (
+            await uow.session.execute(
+                update(model).where(moving).values({owner_col: survivor_id}).execution_options(synchronize_session=False)
+            )
+        ).rowcount  # type: ignore[attr-defined]  # SQLAlchemy types a DML statement's result as Result, not CursorResult
         await uow.session.execute(delete(model).where(owner == merged_id).execution_options(synchronize_session=False))
     return moved
 
@@ -92,8 +101,11 @@ async def _move_sealed(uow: UnitOfWork, model, field: str, survivor: Contact, me
     index = getattr(model, index_name)
     already = select(index).where(model.contact_id == survivor.id)
     if dry_run:
-        return (await uow.session.execute(select(func.count(func.distinct(index))).where(
-            model.contact_id.in_(merged_ids), index.not_in(already)))).scalar_one()
+        return (
+            await uow.session.execute(
+                select(func.count(func.distinct(index))).where(model.contact_id.in_(merged_ids), index.not_in(already))
+            )
+        ).scalar_one()
     have = set((await uow.session.execute(already)).scalars())
     rows = (await uow.session.execute(select(model).where(model.contact_id.in_(merged_ids)))).scalars().all()
     moved = 0
@@ -126,7 +138,8 @@ _MERGED_EVENT = {"contact": CONTACT_MERGED, "account": ACCOUNT_MERGED}
 async def _finish(uow: UnitOfWork, entity: str, survivor, merged, moves: list[MergeMove], dry_run: bool) -> MergeResult:
     merged_ids = [m.id for m in merged]
     for _, plugin_moves in await uow.runtime.plugins.call(
-            "enishi_merge", uow=uow, entity=entity, survivor_id=survivor.id, merged_ids=merged_ids, dry_run=dry_run):
+        "enishi_merge", uow=uow, entity=entity, survivor_id=survivor.id, merged_ids=merged_ids, dry_run=dry_run
+    ):
         moves.extend(plugin_moves or [])
     if not dry_run:
         now = uow.clock.now()
@@ -139,12 +152,22 @@ async def _finish(uow: UnitOfWork, entity: str, survivor, merged, moves: list[Me
     return MergeResult(survivor, merged_ids, moves, dry_run)
 
 
-async def merge_contacts(uow: UnitOfWork, survivor_id: uuid.UUID, merged_ids: list[uuid.UUID], *, dry_run: bool = False) -> MergeResult:
+async def merge_contacts(
+    uow: UnitOfWork, survivor_id: uuid.UUID, merged_ids: list[uuid.UUID], *, dry_run: bool = False
+) -> MergeResult:
     survivor, merged = await _lock_parties(uow, Contact, survivor_id, merged_ids)
     ids = [m.id for m in merged]
     moves = [
-        MergeMove("core", "activity_target", await _move_links(uow, ActivityTarget, "contact_id", "activity_id", survivor.id, ids, dry_run)),
-        MergeMove("core", "contact_account", await _move_links(uow, ContactAccount, "contact_id", "account_id", survivor.id, ids, dry_run)),
+        MergeMove(
+            "core",
+            "activity_target",
+            await _move_links(uow, ActivityTarget, "contact_id", "activity_id", survivor.id, ids, dry_run),
+        ),
+        MergeMove(
+            "core",
+            "contact_account",
+            await _move_links(uow, ContactAccount, "contact_id", "account_id", survivor.id, ids, dry_run),
+        ),
         MergeMove("core", "contact_email", await _move_sealed(uow, ContactEmail, "address", survivor, ids, dry_run)),
         MergeMove("core", "contact_phone", await _move_sealed(uow, ContactPhone, "e164", survivor, ids, dry_run)),
         MergeMove("core", "task", await _count(uow, Task.contact_id, ids)),
@@ -153,8 +176,15 @@ async def merge_contacts(uow: UnitOfWork, survivor_id: uuid.UUID, merged_ids: li
         await uow.session.execute(update(Task).where(Task.contact_id.in_(ids)).values(contact_id=survivor.id))
         # Keep exactly one primary email and phone after the move.
         for model in (ContactEmail, ContactPhone):
-            rows = (await uow.session.execute(select(model).where(model.contact_id == survivor.id).order_by(
-                model.is_primary.desc(), model.position))).scalars().all()
+            rows = (
+                (
+                    await uow.session.execute(
+                        select(model).where(model.contact_id == survivor.id).order_by(model.is_primary.desc(), model.position)
+                    )
+                )
+                .scalars()
+                .all()
+            )
             for position, row in enumerate(rows):
                 row.is_primary, row.position = position == 0, position  # type: ignore[attr-defined]  # select() of either model is typed as their base
         _fill_blanks(survivor, merged, (*NAME_FIELDS, "job_title", "department", "owner_id"))
@@ -164,19 +194,33 @@ async def merge_contacts(uow: UnitOfWork, survivor_id: uuid.UUID, merged_ids: li
     return await _finish(uow, "contact", survivor, merged, moves, dry_run)
 
 
-async def merge_accounts(uow: UnitOfWork, survivor_id: uuid.UUID, merged_ids: list[uuid.UUID], *, dry_run: bool = False) -> MergeResult:
+async def merge_accounts(
+    uow: UnitOfWork, survivor_id: uuid.UUID, merged_ids: list[uuid.UUID], *, dry_run: bool = False
+) -> MergeResult:
     survivor, merged = await _lock_parties(uow, Account, survivor_id, merged_ids)
     ids = [m.id for m in merged]
     moves = [
-        MergeMove("core", "activity_target", await _move_links(uow, ActivityTarget, "account_id", "activity_id", survivor.id, ids, dry_run)),
-        MergeMove("core", "contact_account", await _move_links(uow, ContactAccount, "account_id", "contact_id", survivor.id, ids, dry_run)),
+        MergeMove(
+            "core",
+            "activity_target",
+            await _move_links(uow, ActivityTarget, "account_id", "activity_id", survivor.id, ids, dry_run),
+        ),
+        MergeMove(
+            "core",
+            "contact_account",
+            await _move_links(uow, ContactAccount, "account_id", "contact_id", survivor.id, ids, dry_run),
+        ),
         MergeMove("core", "task", await _count(uow, Task.account_id, ids)),
         MergeMove("core", "child_account", await _count(uow, Account.parent_id, ids)),
     ]
     if not dry_run:
         await uow.session.execute(update(Task).where(Task.account_id.in_(ids)).values(account_id=survivor.id))
-        await uow.session.execute(update(Account).where(Account.parent_id.in_(ids), Account.id != survivor.id)
-                                  .values(parent_id=survivor.id).execution_options(synchronize_session=False))
+        await uow.session.execute(
+            update(Account)
+            .where(Account.parent_id.in_(ids), Account.id != survivor.id)
+            .values(parent_id=survivor.id)
+            .execution_options(synchronize_session=False)
+        )
         if survivor.parent_id in ids:
             survivor.parent_id = None
         _fill_blanks(survivor, merged, ("name_kana", "domain", "industry", "employee_count", "owner_id"))
@@ -189,12 +233,24 @@ async def contact_duplicates(session, limit: int = 100) -> list[DuplicateGroup]:
     found by their blind indexes."""
     live = select(Contact.id).where(Contact.deleted_at.is_(None))
     groups: list[DuplicateGroup] = []
-    for reason, owner, key in (("email", ContactEmail.contact_id, ContactEmail.address_index),
-                               ("phone", ContactPhone.contact_id, ContactPhone.e164_index), ("name", Contact.id, Contact.name_index)):
+    for reason, owner, key in (
+        ("email", ContactEmail.contact_id, ContactEmail.address_index),
+        ("phone", ContactPhone.contact_id, ContactPhone.e164_index),
+        ("name", Contact.id, Contact.name_index),
+    ):
         rows = await session.execute(
-            select(key, owner).where(owner.in_(live), key.in_(
-                select(key).where(owner.in_(live), key.is_not(None)).group_by(key).having(func.count(func.distinct(owner)) > 1)
-            )).order_by(key, owner))
+            select(key, owner)
+            .where(
+                owner.in_(live),
+                key.in_(
+                    select(key)
+                    .where(owner.in_(live), key.is_not(None))
+                    .group_by(key)
+                    .having(func.count(func.distinct(owner)) > 1)
+                ),
+            )
+            .order_by(key, owner)
+        )
         groups += _group(reason, rows)
     return _unique(groups)[:limit]
 
@@ -203,8 +259,12 @@ async def account_duplicates(session, limit: int = 100) -> list[DuplicateGroup]:
     """Live accounts sharing a company name without legal form, or a domain."""
     groups: list[DuplicateGroup] = []
     for reason, key in (("company_name", Account.match_name), ("domain", Account.domain)):
-        dupes = select(key).where(Account.deleted_at.is_(None), key.is_not(None), key != "").group_by(key).having(func.count() > 1)
-        rows = await session.execute(select(key, Account.id).where(Account.deleted_at.is_(None), key.in_(dupes)).order_by(key, Account.id))
+        dupes = (
+            select(key).where(Account.deleted_at.is_(None), key.is_not(None), key != "").group_by(key).having(func.count() > 1)
+        )
+        rows = await session.execute(
+            select(key, Account.id).where(Account.deleted_at.is_(None), key.in_(dupes)).order_by(key, Account.id)
+        )
         groups += _group(reason, rows)
     return _unique(groups)[:limit]
 

@@ -1,4 +1,5 @@
 """Tasks: the next actions a salesperson owes, and the source of `Account.nextActionAt`."""
+
 from __future__ import annotations
 
 import uuid

@@ -6,6 +6,7 @@ One clock for the whole server, not one per customer as in Stripe: Enishi's rule
 `clock.now()`. Its state lives in `core_test_clock`, so the server and `enishi worker` processes
 agree on it (`Runtime.follow_test_clock`). Advancing runs the scheduled jobs that became due, in
 this process, at the new time, so their effects are there when the advance returns."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,8 +28,9 @@ if TYPE_CHECKING:  # annotations only: services sit below the runtime that runs 
 
 def _refuse_in_production(uow: UnitOfWork) -> None:
     if uow.settings.is_production:
-        raise InputError(UserError(None, "test clocks are refused in production mode (ENISHI_ENVIRONMENT=production)",
-                                   "PRODUCTION_MODE"))
+        raise InputError(
+            UserError(None, "test clocks are refused in production mode (ENISHI_ENVIRONMENT=production)", "PRODUCTION_MODE")
+        )
 
 
 def active_clock_query():
@@ -69,8 +71,12 @@ async def simulate(runtime: Runtime, clock_id: uuid.UUID, to: dt.datetime) -> li
     outcomes = await run_due(runtime)
     status = "internal_failure" if any(outcome.failed for outcome in outcomes) else "ready"
     async with runtime.unit_of_work() as uow:
-        await uow.session.execute(update(TestClock).where(TestClock.id == clock_id, TestClock.frozen_time == to)
-                                  .values(status=status).execution_options(synchronize_session=False))
+        await uow.session.execute(
+            update(TestClock)
+            .where(TestClock.id == clock_id, TestClock.frozen_time == to)
+            .values(status=status)
+            .execution_options(synchronize_session=False)
+        )
     return outcomes
 
 
@@ -82,8 +88,13 @@ async def delete_test_clock(uow: UnitOfWork, clock_id: uuid.UUID) -> uuid.UUID:
     await uow.session.execute(delete(TestClock).where(TestClock.id == clock_id))
     clock = uow.runtime.clock  # outside production (refused above): a SimulatedClock over the real one
     real_now = clock.base.now() if isinstance(clock, SimulatedClock) else clock.now()
-    await uow.session.execute(update(JobRun).where(JobRun.started_at > real_now).values(started_at=None)
-                              .execution_options(synchronize_session=False))
-    await uow.session.execute(update(OutboxEvent).where(OutboxEvent.delivered_at.is_(None), OutboxEvent.lease_until > real_now)
-                              .values(lease_until=None).execution_options(synchronize_session=False))
+    await uow.session.execute(
+        update(JobRun).where(JobRun.started_at > real_now).values(started_at=None).execution_options(synchronize_session=False)
+    )
+    await uow.session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.delivered_at.is_(None), OutboxEvent.lease_until > real_now)
+        .values(lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
     return clock_id

@@ -2,6 +2,7 @@
 
 It declares one hook of its own, `enishi_abm_deal_stage`, which a deals or contracts plugin
 implements so that stages can reach `opportunity` and `customer`."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,11 +13,23 @@ import strawberry
 from sqlalchemy import delete, select
 
 from enishi.plugin import (
-    Account, ErasureReport, MergeMove, NON_ADMIN_ROLES, Permission, PersonalDataField, ScheduledJob, hookimpl,
+    ACCOUNT_UPDATED,
+    ACTIVITY_DELETED,
+    ACTIVITY_LOGGED,
+    ACTIVITY_UPDATED,
+    CONTACT_DELETED,
+    CONTACT_MERGED,
+    CONTACT_RESTORED,
+    CONTACT_UPDATED,
+    NON_ADMIN_ROLES,
+    Account,
+    ErasureReport,
+    MergeMove,
+    Permission,
+    PersonalDataField,
+    ScheduledJob,
+    hookimpl,
 )
-
-from enishi.plugin import (ACCOUNT_UPDATED, ACTIVITY_DELETED, ACTIVITY_LOGGED, ACTIVITY_UPDATED, CONTACT_DELETED, CONTACT_MERGED,
-                           CONTACT_RESTORED, CONTACT_UPDATED)
 
 from . import events, models, schema, service
 
@@ -31,6 +44,7 @@ class AbmHookSpecs:
 
 
 ENISHI_HOOKSPECS = AbmHookSpecs
+
 
 @hookimpl
 def enishi_migrations():
@@ -54,18 +68,31 @@ def enishi_graphql_mutation():
 
 @hookimpl
 def enishi_graphql_type_fields():
-    return [("Account", strawberry.field(resolver=schema.account_abm, name="abm",
-                                         description="Account-based marketing: tier, stage, engagement, committee (abm plugin)."))]
+    return [
+        (
+            "Account",
+            strawberry.field(
+                resolver=schema.account_abm,
+                name="abm",
+                description="Account-based marketing: tier, stage, engagement, committee (abm plugin).",
+            ),
+        )
+    ]
 
 
 @hookimpl
 def enishi_permissions():
     return [
         Permission("abm.read", "See target accounts, tiers, stages and engagement", NON_ADMIN_ROLES, "abm:read"),
-        Permission("abm.read_people", "See buying committees (roles are personal data)", ("manager", "sales", "marketing"),
-                   "abm:read"),
-        Permission("abm.write", "Target accounts, departments, buying roles, account plans", ("manager", "sales", "marketing"),
-                   "abm:write"),
+        Permission(
+            "abm.read_people", "See buying committees (roles are personal data)", ("manager", "sales", "marketing"), "abm:read"
+        ),
+        Permission(
+            "abm.write",
+            "Target accounts, departments, buying roles, account plans",
+            ("manager", "sales", "marketing"),
+            "abm:write",
+        ),
         Permission("abm.configure", "Change the engagement formula and ICP rules", ("manager", "marketing"), "abm:configure"),
         Permission("abm.export", "Export audiences of target accounts' contacts", ("manager", "marketing"), "abm:write"),
     ]
@@ -78,8 +105,14 @@ def enishi_event_types():
 
 @hookimpl
 def enishi_scheduled_jobs():
-    return [ScheduledJob("abm.recompute", dt.timedelta(days=1), service.recompute_all,
-                         "rescore every target account (the engagement window moves with time)")]
+    return [
+        ScheduledJob(
+            "abm.recompute",
+            dt.timedelta(days=1),
+            service.recompute_all,
+            "rescore every target account (the engagement window moves with time)",
+        )
+    ]
 
 
 @hookimpl
@@ -93,8 +126,11 @@ async def enishi_on_event(event, uow):
 
 
 async def _refresh_icp(uow, account_id) -> None:
-    target = (await uow.session.execute(select(models.AbmTargetAccount).where(models.AbmTargetAccount.account_id == account_id)
-                                        .with_for_update())).scalar_one_or_none()
+    target = (
+        await uow.session.execute(
+            select(models.AbmTargetAccount).where(models.AbmTargetAccount.account_id == account_id).with_for_update()
+        )
+    ).scalar_one_or_none()
     if target is None:
         return
     config = await service.get_config(uow.session)
@@ -107,11 +143,26 @@ async def _refresh_icp(uow, account_id) -> None:
 @hookimpl
 def enishi_personal_data():
     return [
-        PersonalDataField("abm_buying_role", "role", "user.job_title", purposes=("account_based_marketing",), provenance="observed"),
-        PersonalDataField("abm_buying_role", "seniority", "user.job_title", purposes=("account_based_marketing",), provenance="inferred",
-                          portable=False),
-        PersonalDataField("abm_target_account", "score", "user.behavior", purposes=("account_based_marketing",),
-                          provenance="inferred", portable=False, erasure="retain"),
+        PersonalDataField(
+            "abm_buying_role", "role", "user.job_title", purposes=("account_based_marketing",), provenance="observed"
+        ),
+        PersonalDataField(
+            "abm_buying_role",
+            "seniority",
+            "user.job_title",
+            purposes=("account_based_marketing",),
+            provenance="inferred",
+            portable=False,
+        ),
+        PersonalDataField(
+            "abm_target_account",
+            "score",
+            "user.behavior",
+            purposes=("account_based_marketing",),
+            provenance="inferred",
+            portable=False,
+            erasure="retain",
+        ),
     ]
 
 
@@ -139,8 +190,13 @@ async def enishi_merge(uow, entity, survivor_id, merged_ids, dry_run):
 
 @hookimpl
 async def enishi_subject_collect(uow, subject):
-    rows = (await uow.session.execute(select(models.AbmBuyingRole, Account.name).join(Account, Account.id == models.AbmBuyingRole.account_id)
-                                      .where(models.AbmBuyingRole.contact_id == subject.contact_id))).all()
+    rows = (
+        await uow.session.execute(
+            select(models.AbmBuyingRole, Account.name)
+            .join(Account, Account.id == models.AbmBuyingRole.account_id)
+            .where(models.AbmBuyingRole.contact_id == subject.contact_id)
+        )
+    ).all()
     if not rows:
         return None
     # Seniority and scores are inferred: not portable, so not in the export.
@@ -150,9 +206,18 @@ async def enishi_subject_collect(uow, subject):
 @hookimpl
 async def enishi_subject_erase(uow, subject):
     report = ErasureReport("abm")
-    accounts = (await uow.session.execute(select(models.AbmBuyingRole.account_id).where(
-        models.AbmBuyingRole.contact_id == subject.contact_id))).scalars().all()
-    removed = (await uow.session.execute(delete(models.AbmBuyingRole).where(models.AbmBuyingRole.contact_id == subject.contact_id))).rowcount
+    accounts = (
+        (
+            await uow.session.execute(
+                select(models.AbmBuyingRole.account_id).where(models.AbmBuyingRole.contact_id == subject.contact_id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    removed = (
+        await uow.session.execute(delete(models.AbmBuyingRole).where(models.AbmBuyingRole.contact_id == subject.contact_id))
+    ).rowcount
     report.add("abm_buying_role", "delete", removed)
     await service.recompute(uow, accounts)
     return report
@@ -164,9 +229,20 @@ async def enishi_demo_data(uow, rng, account_ids, contact_ids):
 
     for account_id in rng.sample(account_ids, k=max(len(account_ids) * 3 // 10, 1)):
         await service.set_target(uow, account_id, {"rationale": "展示会で関心あり / met at the expo"})
-        departments = [await service.create_department(uow, account_id, {"name": name, "kind": kind})
-                       for name, kind in (("購買部", "purchasing"), ("技術部", "engineering"))]
-        people = (await uow.session.execute(select(ContactAccount.contact_id).where(ContactAccount.account_id == account_id)
-                                            .order_by(ContactAccount.contact_id))).scalars().all()
+        departments = [
+            await service.create_department(uow, account_id, {"name": name, "kind": kind})
+            for name, kind in (("購買部", "purchasing"), ("技術部", "engineering"))
+        ]
+        people = (
+            (
+                await uow.session.execute(
+                    select(ContactAccount.contact_id)
+                    .where(ContactAccount.account_id == account_id)
+                    .order_by(ContactAccount.contact_id)
+                )
+            )
+            .scalars()
+            .all()
+        )
         for contact_id, role in zip(people, ("decision_maker", "champion", "influencer", "end_user"), strict=False):
             await service.assign_role(uow, account_id, contact_id, {"role": role, "department_id": rng.choice(departments).id})

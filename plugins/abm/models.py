@@ -1,4 +1,5 @@
 """ABM tables: target accounts, departments, buying committees, account plans, configuration."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,7 +14,18 @@ TIERS = ("tier_1", "tier_2", "tier_3")
 STAGES = ("target", "aware", "engaged", "mqa", "opportunity", "customer")
 ROLES = ("decision_maker", "budget_holder", "champion", "influencer", "end_user", "executive_sponsor", "legal", "blocker")
 SENIORITIES = ("c_level", "vp", "director", "manager", "individual")
-DEPARTMENT_KINDS = ("purchasing", "engineering", "finance", "sales", "marketing", "it", "legal", "executive", "operations", "other")
+DEPARTMENT_KINDS = (
+    "purchasing",
+    "engineering",
+    "finance",
+    "sales",
+    "marketing",
+    "it",
+    "legal",
+    "executive",
+    "operations",
+    "other",
+)
 CADENCES = ("weekly", "biweekly", "monthly", "quarterly")
 
 

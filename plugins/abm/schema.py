@@ -1,4 +1,5 @@
 """ABM's GraphQL: `Account.abm`, `targetAccounts`, and the mutations."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,8 +14,24 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from enishi.plugin import (
-    Account, AccountNode, Connection, Contact, ContactNode, OrderDirection, PageRequest, RowsByColumn, SortKey,
-    TaskNode, User, UserErrorType, UserNode, input_values, load_row, node_resolver, paginate, parse_global_id,
+    Account,
+    AccountNode,
+    Connection,
+    Contact,
+    ContactNode,
+    OrderDirection,
+    PageRequest,
+    RowsByColumn,
+    SortKey,
+    TaskNode,
+    User,
+    UserErrorType,
+    UserNode,
+    input_values,
+    load_row,
+    node_resolver,
+    paginate,
+    parse_global_id,
     run_mutation,
 )
 
@@ -30,8 +47,10 @@ TREND_WEEKS = 4
 
 def _target_factory(ctx):
     async def load(account_ids):
-        rows = {t.account_id: t for t in await ctx.scalars(select(orm.AbmTargetAccount).where(
-            orm.AbmTargetAccount.account_id.in_(account_ids)))}
+        rows = {
+            t.account_id: t
+            for t in await ctx.scalars(select(orm.AbmTargetAccount).where(orm.AbmTargetAccount.account_id.in_(account_ids)))
+        }
         return [rows.get(a) for a in account_ids]
 
     return load
@@ -71,7 +90,9 @@ class AbmEngagement:
     async def _live(self, info: Info):
         return await info.context.loader("abm.engagement", _live_engagement_factory).load(self._account_id)
 
-    @strawberry.field(description="Points by department of the participants (an activity touching two departments counts for both).")
+    @strawberry.field(
+        description="Points by department of the participants (an activity touching two departments counts for both)."
+    )
     async def by_department(self, info: Info) -> list[AbmBreakdown]:
         live = await self._live(info)
         return [AbmBreakdown(name=k, points=round(v, 2)) for k, v in sorted(live.by_department.items())]
@@ -118,7 +139,7 @@ class AbmDepartment(relay.Node):
     _row: strawberry.Private[Any]
 
     @classmethod
-    def from_row(cls, row) -> "AbmDepartment":
+    def from_row(cls, row) -> AbmDepartment:
         return cls(id=str(row.id), name=row.name, kind=row.kind, _row=row)
 
     resolve_nodes = node_resolver(orm.AbmDepartment, "abm.read")
@@ -183,8 +204,13 @@ class AbmAccountPlan:
 
 
 def _plan(row) -> AbmAccountPlan:
-    return AbmAccountPlan(objectives=list(row.objectives or []), target_close=row.target_close, review_cadence=row.review_cadence,
-                          notes=row.notes, updated_at=row.updated_at)
+    return AbmAccountPlan(
+        objectives=list(row.objectives or []),
+        target_close=row.target_close,
+        review_cadence=row.review_cadence,
+        notes=row.notes,
+        updated_at=row.updated_at,
+    )
 
 
 @strawberry.type(description="Account-based marketing view of a target account (abm plugin).")
@@ -202,8 +228,9 @@ class AbmAccount:
 
     @strawberry.field
     def engagement(self) -> AbmEngagement:
-        return AbmEngagement(score=self._target.score, raw=self._target.raw, scored_at=self._target.scored_at,
-                             _account_id=self._target.account_id)
+        return AbmEngagement(
+            score=self._target.score, raw=self._target.raw, scored_at=self._target.scored_at, _account_id=self._target.account_id
+        )
 
     @strawberry.field
     async def coverage(self, info: Info) -> AbmCoverage:
@@ -233,7 +260,9 @@ class AbmAccount:
 
 
 def _abm(target) -> AbmAccount:
-    return AbmAccount(tier=target.tier, stage=target.stage, icp_score=target.icp_score, rationale=target.rationale, _target=target)
+    return AbmAccount(
+        tier=target.tier, stage=target.stage, icp_score=target.icp_score, rationale=target.rationale, _target=target
+    )
 
 
 async def account_abm(root, info: Info) -> AbmAccount | None:
@@ -263,20 +292,32 @@ class AbmTargetFilter:
     owner_id: strawberry.ID | None = None
 
 
-SORT = {AbmTargetOrderField.SCORE: SortKey(orm.AbmTargetAccount.score, "float"),
-        AbmTargetOrderField.ICP_SCORE: SortKey(orm.AbmTargetAccount.icp_score, "int"),
-        AbmTargetOrderField.NAME: SortKey(Account.name, "text")}
+SORT = {
+    AbmTargetOrderField.SCORE: SortKey(orm.AbmTargetAccount.score, "float"),
+    AbmTargetOrderField.ICP_SCORE: SortKey(orm.AbmTargetAccount.icp_score, "int"),
+    AbmTargetOrderField.NAME: SortKey(Account.name, "text"),
+}
 
 
 @strawberry.type
 class AbmQuery:
     @strawberry.field(description="Target accounts, highest engagement first unless ordered otherwise.")
-    async def target_accounts(self, info: Info, filter: AbmTargetFilter | None = None, order_by: list[AbmTargetOrder] | None = None,
-                              first: int | None = None, after: str | None = None, last: int | None = None,
-                              before: str | None = None) -> Connection[AccountNode]:
+    async def target_accounts(
+        self,
+        info: Info,
+        filter: AbmTargetFilter | None = None,
+        order_by: list[AbmTargetOrder] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[AccountNode]:
         info.context.require("abm.read")
-        statement = (select(Account).join(orm.AbmTargetAccount, orm.AbmTargetAccount.account_id == Account.id)
-                     .where(Account.deleted_at.is_(None)))
+        statement = (
+            select(Account)
+            .join(orm.AbmTargetAccount, orm.AbmTargetAccount.account_id == Account.id)
+            .where(Account.deleted_at.is_(None))
+        )
         if filter is not None:
             if filter.tier is not None:
                 statement = statement.where(orm.AbmTargetAccount.tier == filter.tier)
@@ -352,16 +393,24 @@ class AbmEngagementConfig:
     required_roles: list[AbmRequiredRoles]
 
     @classmethod
-    def of(cls, config: dict) -> "AbmEngagementConfig":
+    def of(cls, config: dict) -> AbmEngagementConfig:
         return cls(
-            window_days=config["window_days"], aware_days=config["aware_days"],
+            window_days=config["window_days"],
+            aware_days=config["aware_days"],
             weights=[AbmActivityWeight(activity_type=k, weight=v) for k, v in config["weights"].items()],
             role_multipliers=[AbmRoleMultiplier(role=k, multiplier=v) for k, v in config["role_multipliers"].items()],
-            department_bonus=config["department_bonus"], department_cap=config["department_cap"], mqa_score=config["mqa_score"],
-            mqa_departments=config["mqa_departments"], engaged_score=config["engaged_score"],
-            icp_rules=[AbmIcpRule(field=r["field"], op=AbmIcpOperator(r["op"]), value=r["value"], points=r["points"]) for r in config["icp_rules"]],
+            department_bonus=config["department_bonus"],
+            department_cap=config["department_cap"],
+            mqa_score=config["mqa_score"],
+            mqa_departments=config["mqa_departments"],
+            engaged_score=config["engaged_score"],
+            icp_rules=[
+                AbmIcpRule(field=r["field"], op=AbmIcpOperator(r["op"]), value=r["value"], points=r["points"])
+                for r in config["icp_rules"]
+            ],
             tier_thresholds=[AbmTierThreshold(tier=k, min_score=v) for k, v in config["tier_thresholds"].items()],
-            required_roles=[AbmRequiredRoles(tier=k, roles=list(v)) for k, v in config["required_roles"].items()])
+            required_roles=[AbmRequiredRoles(tier=k, roles=list(v)) for k, v in config["required_roles"].items()],
+        )
 
 
 def _plain(value):
@@ -435,7 +484,9 @@ class AbmAudiencePayload:
 @strawberry.input
 class SetTargetAccountInput:
     account_id: strawberry.ID
-    tier: str | None = strawberry.field(default=strawberry.UNSET, description="tier_1, tier_2 or tier_3; null to follow the ICP score")
+    tier: str | None = strawberry.field(
+        default=strawberry.UNSET, description="tier_1, tier_2 or tier_3; null to follow the ICP score"
+    )
     owner_id: strawberry.ID | None = strawberry.UNSET
     rationale: str | None = strawberry.UNSET
 
@@ -473,7 +524,9 @@ class UpsertAccountPlanInput:
 
 @strawberry.input
 class AbmActivityWeightInput:
-    activity_type: str = strawberry.field(description="An activity type (meeting, event, …), or call_connected, email_inbound, email_outbound.")
+    activity_type: str = strawberry.field(
+        description="An activity type (meeting, event, …), or call_connected, email_inbound, email_outbound."
+    )
     weight: float = strawberry.field(description="0 to 1,000,000.")
 
 
@@ -499,13 +552,17 @@ class AbmRequiredRolesInput:
 class AbmIcpRuleInput:
     field: str = strawberry.field(description=f"{', '.join(service.ICP_ACCOUNT_FIELDS)} or custom_fields.<key>")
     op: AbmIcpOperator
-    value: JSON = strawberry.field(description="GTE/LTE: a number; EQ: a text, number or boolean; IN: a list of those. "
-                                               "JSON because custom fields hold any of them.")
+    value: JSON = strawberry.field(
+        description="GTE/LTE: a number; EQ: a text, number or boolean; IN: a list of those. "
+        "JSON because custom fields hold any of them."
+    )
     points: int = strawberry.field(description="-1000 to 1000.")
 
 
-@strawberry.input(description="Only the settings sent change. A weight, multiplier, threshold or required-roles entry "
-                              "replaces that one entry; `icpRules` replaces every rule.")
+@strawberry.input(
+    description="Only the settings sent change. A weight, multiplier, threshold or required-roles entry "
+    "replaces that one entry; `icpRules` replaces every rule."
+)
 class SetEngagementConfigInput:
     window_days: int | None = strawberry.field(default=None, description="1 to 3650.")
     aware_days: int | None = strawberry.field(default=None, description="1 to 3650.")
@@ -568,24 +625,36 @@ class AbmMutation:
 
     @strawberry.mutation
     async def create_department(self, info: Info, input: CreateDepartmentInput) -> AbmDepartmentPayload:
-        row, errors = await run_mutation(info, "abm.write", lambda uow: service.create_department(
-            uow, _account_id(input.account_id), input_values(input, {"parent_id": "AbmDepartment"}, skip=("account_id",))))
+        row, errors = await run_mutation(
+            info,
+            "abm.write",
+            lambda uow: service.create_department(
+                uow, _account_id(input.account_id), input_values(input, {"parent_id": "AbmDepartment"}, skip=("account_id",))
+            ),
+        )
         return AbmDepartmentPayload(department=AbmDepartment.from_row(row) if row else None, user_errors=errors)
 
     @strawberry.mutation(description="Set a contact's role in the account's buying committee; a null role removes it.")
     async def assign_buying_role(self, info: Info, input: AssignBuyingRoleInput) -> AbmTargetPayload:
         async def work(uow):
             account_id = _account_id(input.account_id)
-            await service.assign_role(uow, account_id, parse_global_id(input.contact_id, "Contact", "contactId"),
-                                      input_values(input, {"department_id": "AbmDepartment"}, skip=("account_id", "contact_id")))
+            await service.assign_role(
+                uow,
+                account_id,
+                parse_global_id(input.contact_id, "Contact", "contactId"),
+                input_values(input, {"department_id": "AbmDepartment"}, skip=("account_id", "contact_id")),
+            )
             return account_id
 
         return await _target_account(info, "abm.write", work)
 
     @strawberry.mutation
     async def upsert_account_plan(self, info: Info, input: UpsertAccountPlanInput) -> AbmPlanPayload:
-        row, errors = await run_mutation(info, "abm.write", lambda uow: service.upsert_plan(
-            uow, _account_id(input.account_id), input_values(input, skip=("account_id",))))
+        row, errors = await run_mutation(
+            info,
+            "abm.write",
+            lambda uow: service.upsert_plan(uow, _account_id(input.account_id), input_values(input, skip=("account_id",))),
+        )
         return AbmPlanPayload(plan=_plan(row) if row else None, user_errors=errors)
 
     @strawberry.mutation(description="Change the engagement formula or ICP rules; every target account is rescored.")
@@ -602,15 +671,30 @@ class AbmMutation:
 
     @strawberry.mutation(description="A core task for each buying role the account's tier requires and nobody holds.")
     async def create_coverage_tasks(self, info: Info, input: CreateCoverageTasksInput) -> AbmTasksPayload:
-        tasks, errors = await run_mutation(info, "abm.write", lambda uow: service.create_coverage_tasks(uow, _account_id(input.account_id)))
+        tasks, errors = await run_mutation(
+            info, "abm.write", lambda uow: service.create_coverage_tasks(uow, _account_id(input.account_id))
+        )
         return AbmTasksPayload(tasks=[TaskNode.from_row(t) for t in tasks or []], user_errors=errors)
 
     @strawberry.mutation(description="Contacts of matching target accounts, without those lacking consent (privacy plugin).")
     async def export_audience(self, info: Info, input: ExportAudienceInput) -> AbmAudiencePayload:
-        result, errors = await run_mutation(info, "abm.export", lambda uow: service.export_audience(
-            uow, tier=input.tier, stage=input.stage, roles=input.roles, destination=input.destination,
-            third_party=input.third_party, purpose=input.purpose,
-            owner_id=parse_global_id(input.owner_id, "User", "ownerId") if input.owner_id else None))
+        result, errors = await run_mutation(
+            info,
+            "abm.export",
+            lambda uow: service.export_audience(
+                uow,
+                tier=input.tier,
+                stage=input.stage,
+                roles=input.roles,
+                destination=input.destination,
+                third_party=input.third_party,
+                purpose=input.purpose,
+                owner_id=parse_global_id(input.owner_id, "User", "ownerId") if input.owner_id else None,
+            ),
+        )
         members, excluded = result if result else ([], 0)
-        return AbmAudiencePayload(members=[AbmAudienceMember(role=m.role, _member=m) for m in members],
-                                  excluded_without_consent=excluded, user_errors=errors)
+        return AbmAudiencePayload(
+            members=[AbmAudienceMember(role=m.role, _member=m) for m in members],
+            excluded_without_consent=excluded,
+            user_errors=errors,
+        )

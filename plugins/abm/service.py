@@ -7,6 +7,7 @@ Engagement (defaults, all configurable with `set_config`):
 An account's activities are its own and its contacts' (the core timeline); an activity with
 several participants counts once. Scores are stored on the target account and recomputed when
 activities, roles or contacts change, and daily (the window moves with time)."""
+
 from __future__ import annotations
 
 import copy
@@ -20,12 +21,30 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 
 from enishi.plugin import (
-    Account, Activity, ActivityTarget, Checker, Contact, ContactAccount, InputError, UnitOfWork, User,
-    UserError, create_task, live_ids,
+    Account,
+    Activity,
+    ActivityTarget,
+    Checker,
+    Contact,
+    ContactAccount,
+    InputError,
+    UnitOfWork,
+    User,
+    UserError,
+    create_task,
+    live_ids,
 )
 
-from .events import (ACCOUNT_TARGETED, ACCOUNT_UNTARGETED, AUDIENCE_EXPORTED, CONFIG_CHANGED, ROLE_ASSIGNED, SCORE_CHANGED, STAGE_CHANGED,
-                     TARGET_UPDATED)
+from .events import (
+    ACCOUNT_TARGETED,
+    ACCOUNT_UNTARGETED,
+    AUDIENCE_EXPORTED,
+    CONFIG_CHANGED,
+    ROLE_ASSIGNED,
+    SCORE_CHANGED,
+    STAGE_CHANGED,
+    TARGET_UPDATED,
+)
 from .models import (
     CADENCES,
     DEPARTMENT_KINDS,
@@ -42,9 +61,23 @@ from .models import (
 
 DEFAULT_CONFIG = {
     "window_days": 30,
-    "weights": {"meeting": 10, "call_connected": 5, "call": 0, "email_inbound": 3, "email_outbound": 0.5, "event": 8,
-                "note": 0, "task": 0},
-    "role_multipliers": {"decision_maker": 2.0, "budget_holder": 2.0, "executive_sponsor": 2.0, "champion": 1.5, "influencer": 1.2},
+    "weights": {
+        "meeting": 10,
+        "call_connected": 5,
+        "call": 0,
+        "email_inbound": 3,
+        "email_outbound": 0.5,
+        "event": 8,
+        "note": 0,
+        "task": 0,
+    },
+    "role_multipliers": {
+        "decision_maker": 2.0,
+        "budget_holder": 2.0,
+        "executive_sponsor": 2.0,
+        "champion": 1.5,
+        "influencer": 1.2,
+    },
     "department_bonus": 0.1,
     "department_cap": 1.3,
     "mqa_score": 60,
@@ -85,8 +118,15 @@ async def get_config(session) -> dict:
 
 # (lowest, highest) of each number setting: a window of a million days overflows dates, and a
 # negative one means nothing.
-NUMBER_RANGES = {"window_days": (1, 3650), "aware_days": (1, 3650), "department_bonus": (0, 10), "department_cap": (1, 100),
-                 "mqa_score": (0, 1_000_000), "mqa_departments": (0, 1000), "engaged_score": (0, 1_000_000)}
+NUMBER_RANGES = {
+    "window_days": (1, 3650),
+    "aware_days": (1, 3650),
+    "department_bonus": (0, 10),
+    "department_cap": (1, 100),
+    "mqa_score": (0, 1_000_000),
+    "mqa_departments": (0, 1000),
+    "engaged_score": (0, 1_000_000),
+}
 MAX_WEIGHT = 1_000_000
 MAX_ICP_RULES = 100
 MAX_ICP_VALUES = 500
@@ -95,8 +135,9 @@ ICP_ACCOUNT_FIELDS = ("employee_count", "industry", "domain", "lifecycle_stage",
 CUSTOM_FIELD_PREFIX = "custom_fields."
 
 
-def _keyed(check: Checker, field: str, items: list[dict], key: str, value: str, choices: tuple[str, ...] | None,
-           low: float, high: float) -> dict:
+def _keyed(
+    check: Checker, field: str, items: list[dict], key: str, value: str, choices: tuple[str, ...] | None, low: float, high: float
+) -> dict:
     """A list of {key, value} pairs as the stored map, each key once, values in [low, high]."""
     stored: dict = {}
     for i, item in enumerate(items):
@@ -121,14 +162,20 @@ def _icp_rules(check: Checker, rules: list[dict]) -> list[dict]:
     stored = []
     for i, rule in enumerate(rules):
         field_name, op, value = rule["field"], rule["op"], rule["value"]
-        custom_key = field_name[len(CUSTOM_FIELD_PREFIX):] if field_name.startswith(CUSTOM_FIELD_PREFIX) else None
+        custom_key = field_name[len(CUSTOM_FIELD_PREFIX) :] if field_name.startswith(CUSTOM_FIELD_PREFIX) else None
         if field_name not in ICP_ACCOUNT_FIELDS and not (custom_key and len(custom_key) <= 100):
-            check.fail(f"icp_rules.{i}.field", f"must be one of {', '.join(ICP_ACCOUNT_FIELDS)} or custom_fields.<key>", "INVALID_CHOICE")
+            check.fail(
+                f"icp_rules.{i}.field", f"must be one of {', '.join(ICP_ACCOUNT_FIELDS)} or custom_fields.<key>", "INVALID_CHOICE"
+            )
         if op not in ICP_OPERATORS:
             check.fail(f"icp_rules.{i}.op", f"must be one of: {', '.join(ICP_OPERATORS)}", "INVALID_CHOICE")
         elif not _icp_value_fits(op, value):
-            check.fail(f"icp_rules.{i}.value", "gte/lte compare a number, eq a text, number or boolean, in a list of those "
-                                               f"(at most {MAX_ICP_VALUES}, texts up to {MAX_ICP_TEXT} characters)", "INVALID_VALUE")
+            check.fail(
+                f"icp_rules.{i}.value",
+                "gte/lte compare a number, eq a text, number or boolean, in a list of those "
+                f"(at most {MAX_ICP_VALUES}, texts up to {MAX_ICP_TEXT} characters)",
+                "INVALID_VALUE",
+            )
         if not -1000 <= rule["points"] <= 1000:
             check.fail(f"icp_rules.{i}.points", "must be between -1000 and 1000", "OUT_OF_RANGE")
         stored.append({"field": field_name, "op": op, "value": value, "points": rule["points"]})
@@ -160,9 +207,13 @@ def _check_config(values: dict) -> dict:
     if values.get("weights") is not None:
         stored["weights"] = _keyed(check, "weights", values["weights"], "activity_type", "weight", None, 0, MAX_WEIGHT)
     if values.get("role_multipliers") is not None:
-        stored["role_multipliers"] = _keyed(check, "role_multipliers", values["role_multipliers"], "role", "multiplier", ROLES, 0, 100)
+        stored["role_multipliers"] = _keyed(
+            check, "role_multipliers", values["role_multipliers"], "role", "multiplier", ROLES, 0, 100
+        )
     if values.get("tier_thresholds") is not None:
-        stored["tier_thresholds"] = _keyed(check, "tier_thresholds", values["tier_thresholds"], "tier", "min_score", TIERS, 0, 1_000_000)
+        stored["tier_thresholds"] = _keyed(
+            check, "tier_thresholds", values["tier_thresholds"], "tier", "min_score", TIERS, 0, 1_000_000
+        )
     if values.get("required_roles") is not None:
         required = {}
         for i, item in enumerate(values["required_roles"]):
@@ -244,8 +295,9 @@ async def set_target(uow: UnitOfWork, account_id: uuid.UUID, data: dict) -> AbmT
     rationale = check.text(data, "rationale", max_length=5000)
     check.done()
     config = await get_config(uow.session)
-    target = (await uow.session.execute(select(AbmTargetAccount).where(AbmTargetAccount.account_id == account_id)
-                                        .with_for_update())).scalar_one_or_none()
+    target = (
+        await uow.session.execute(select(AbmTargetAccount).where(AbmTargetAccount.account_id == account_id).with_for_update())
+    ).scalar_one_or_none()
     created = target is None
     if target is None:
         target = AbmTargetAccount(account_id=account_id, created_at=uow.clock.now(), stage="target", score=0.0, raw=0.0)
@@ -292,8 +344,11 @@ async def create_department(uow: UnitOfWork, account_id: uuid.UUID, data: dict) 
     parent_id = data.get("parent_id")
     await _check_department(uow, check, account_id, parent_id, "parentId")
     check.done()
-    exists = (await uow.session.execute(select(AbmDepartment.id).where(AbmDepartment.account_id == account_id,
-                                                                         AbmDepartment.name == name))).first()
+    exists = (
+        await uow.session.execute(
+            select(AbmDepartment.id).where(AbmDepartment.account_id == account_id, AbmDepartment.name == name)
+        )
+    ).first()
     if exists:
         raise _fail("name", "the account already has a department of this name", "DUPLICATE")
     department = AbmDepartment(account_id=account_id, name=name, kind=kind, parent_id=parent_id)
@@ -307,15 +362,26 @@ async def assign_role(uow: UnitOfWork, account_id: uuid.UUID, contact_id: uuid.U
     check = Checker()
     role = check.choice(data, "role", ROLES)
     seniority = check.choice(data, "seniority", SENIORITIES)
-    linked = await live_ids(uow, Contact, [contact_id]) and (await uow.session.execute(select(ContactAccount.id).where(
-        ContactAccount.account_id == account_id, ContactAccount.contact_id == contact_id))).first()
+    linked = (
+        await live_ids(uow, Contact, [contact_id])
+        and (
+            await uow.session.execute(
+                select(ContactAccount.id).where(ContactAccount.account_id == account_id, ContactAccount.contact_id == contact_id)
+            )
+        ).first()
+    )
     if not linked:
         check.fail("contactId", "is not a contact of this account", "NOT_LINKED")
     department_id = data.get("department_id")
     await _check_department(uow, check, account_id, department_id, "departmentId")
     check.done()
-    existing = (await uow.session.execute(select(AbmBuyingRole).where(
-        AbmBuyingRole.account_id == account_id, AbmBuyingRole.contact_id == contact_id).with_for_update())).scalar_one_or_none()
+    existing = (
+        await uow.session.execute(
+            select(AbmBuyingRole)
+            .where(AbmBuyingRole.account_id == account_id, AbmBuyingRole.contact_id == contact_id)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
     if role is None:
         if existing is not None:
             await uow.session.delete(existing)
@@ -341,8 +407,9 @@ async def upsert_plan(uow: UnitOfWork, account_id: uuid.UUID, data: dict) -> Abm
     if account is None or account.deleted_at is not None:
         check.fail("accountId", "no such account", "NOT_FOUND")
     check.done()
-    plan = (await uow.session.execute(select(AbmAccountPlan).where(AbmAccountPlan.account_id == account_id)
-                                      .with_for_update())).scalar_one_or_none()
+    plan = (
+        await uow.session.execute(select(AbmAccountPlan).where(AbmAccountPlan.account_id == account_id).with_for_update())
+    ).scalar_one_or_none()
     if plan is None:
         plan = AbmAccountPlan(account_id=account_id)
         uow.session.add(plan)
@@ -385,22 +452,32 @@ async def compute_engagement(session, units: dict, now: dt.datetime, config: dic
         return {}
     window_start = now - dt.timedelta(days=config["window_days"])
     horizon = min(window_start, now - dt.timedelta(days=config["aware_days"]))
-    links = (await session.execute(select(ContactAccount.account_id, ContactAccount.contact_id).where(
-        ContactAccount.account_id.in_(all_accounts)))).all()
+    links = (
+        await session.execute(
+            select(ContactAccount.account_id, ContactAccount.contact_id).where(ContactAccount.account_id.in_(all_accounts))
+        )
+    ).all()
     contacts_of = defaultdict(set)
     for account_id, contact_id in links:
         contacts_of[account_id].add(contact_id)
-    roles = (await session.execute(select(AbmBuyingRole.account_id, AbmBuyingRole.contact_id, AbmBuyingRole.role, AbmDepartment.name)
-                                   .outerjoin(AbmDepartment, AbmDepartment.id == AbmBuyingRole.department_id)
-                                   .where(AbmBuyingRole.account_id.in_(all_accounts)))).all()
+    roles = (
+        await session.execute(
+            select(AbmBuyingRole.account_id, AbmBuyingRole.contact_id, AbmBuyingRole.role, AbmDepartment.name)
+            .outerjoin(AbmDepartment, AbmDepartment.id == AbmBuyingRole.department_id)
+            .where(AbmBuyingRole.account_id.in_(all_accounts))
+        )
+    ).all()
     role_of = {(account_id, contact_id): (role, department) for account_id, contact_id, role, department in roles}
     all_contacts = {c for _, c in links}
     activity_columns = (Activity.id, Activity.type, Activity.direction, Activity.duration_seconds, Activity.occurred_at)
     in_horizon = (Activity.occurred_at >= horizon, Activity.occurred_at <= now)
-    rows = (await session.execute(select(ActivityTarget.account_id, ActivityTarget.contact_id, *activity_columns)
-                                  .join(Activity, Activity.id == ActivityTarget.activity_id)
-                                  .where(or_(ActivityTarget.account_id.in_(all_accounts), ActivityTarget.contact_id.in_(all_contacts)),
-                                         *in_horizon))).all()
+    rows = (
+        await session.execute(
+            select(ActivityTarget.account_id, ActivityTarget.contact_id, *activity_columns)
+            .join(Activity, Activity.id == ActivityTarget.activity_id)
+            .where(or_(ActivityTarget.account_id.in_(all_accounts), ActivityTarget.contact_id.in_(all_contacts)), *in_horizon)
+        )
+    ).all()
     activities, contact_targets = {}, defaultdict(set)
     by_account, by_contact = defaultdict(set), defaultdict(set)
     for account_id, contact_id, activity_id, *details in rows:
@@ -428,7 +505,9 @@ async def compute_engagement(session, units: dict, now: dt.datetime, config: dic
             if weight <= 0:
                 continue
             placed = [role_of[(a, c)] for c in participants for a in account_set if (a, c) in role_of]
-            multiplier, best_role = max(((config["role_multipliers"].get(role, 1.0), role) for role, _ in placed), default=(1.0, None))
+            multiplier, best_role = max(
+                ((config["role_multipliers"].get(role, 1.0), role) for role, _ in placed), default=(1.0, None)
+            )
             points = weight * multiplier
             engagement.raw += points
             engagement.by_role[best_role or "none"] += points
@@ -451,8 +530,11 @@ def stage_for(engagement: Engagement, deal: str | None, config: dict) -> str:
         return "customer"
     if deal == "open":
         return "opportunity"
-    if (engagement.score >= config["mqa_score"] and len(engagement.departments) >= config["mqa_departments"]
-            and engagement.decision_maker_engaged):
+    if (
+        engagement.score >= config["mqa_score"]
+        and len(engagement.departments) >= config["mqa_departments"]
+        and engagement.decision_maker_engaged
+    ):
         return "mqa"
     if engagement.score >= config["engaged_score"]:
         return "engaged"
@@ -472,8 +554,18 @@ async def deal_stage(uow: UnitOfWork, account_id) -> str | None:
 async def recompute(uow: UnitOfWork, account_ids) -> int:
     """Recompute and store score and stage of the target accounts among `account_ids`; emit
     `abm.score_changed` / `abm.stage_changed` for what moved. Returns how many were scored."""
-    targets = (await uow.session.execute(select(AbmTargetAccount).where(AbmTargetAccount.account_id.in_(list(account_ids)))
-                                         .order_by(AbmTargetAccount.account_id).with_for_update())).scalars().all()
+    targets = (
+        (
+            await uow.session.execute(
+                select(AbmTargetAccount)
+                .where(AbmTargetAccount.account_id.in_(list(account_ids)))
+                .order_by(AbmTargetAccount.account_id)
+                .with_for_update()
+            )
+        )
+        .scalars()
+        .all()
+    )
     if not targets:
         return 0
     config = await get_config(uow.session)
@@ -492,14 +584,23 @@ async def recompute(uow: UnitOfWork, account_ids) -> int:
 
 
 async def accounts_touched_by_activity(session, activity_id) -> set:
-    direct = select(ActivityTarget.account_id).where(ActivityTarget.activity_id == activity_id, ActivityTarget.account_id.is_not(None))
-    via_contacts = (select(ContactAccount.account_id).join(ActivityTarget, ActivityTarget.contact_id == ContactAccount.contact_id)
-                    .where(ActivityTarget.activity_id == activity_id))
+    direct = select(ActivityTarget.account_id).where(
+        ActivityTarget.activity_id == activity_id, ActivityTarget.account_id.is_not(None)
+    )
+    via_contacts = (
+        select(ContactAccount.account_id)
+        .join(ActivityTarget, ActivityTarget.contact_id == ContactAccount.contact_id)
+        .where(ActivityTarget.activity_id == activity_id)
+    )
     return set((await session.execute(direct.union(via_contacts))).scalars())
 
 
 async def accounts_of_contacts(session, contact_ids) -> set:
-    return set((await session.execute(select(ContactAccount.account_id).where(ContactAccount.contact_id.in_(list(contact_ids))))).scalars())
+    return set(
+        (
+            await session.execute(select(ContactAccount.account_id).where(ContactAccount.contact_id.in_(list(contact_ids))))
+        ).scalars()
+    )
 
 
 async def recompute_all(runtime) -> int:
@@ -509,15 +610,18 @@ async def recompute_all(runtime) -> int:
     scored = 0
     for start in range(0, len(ids), RECOMPUTE_CHUNK):
         async with runtime.unit_of_work() as uow:
-            scored += await recompute(uow, ids[start:start + RECOMPUTE_CHUNK])
+            scored += await recompute(uow, ids[start : start + RECOMPUTE_CHUNK])
     return scored
 
 
 async def descendants(session, account_id) -> list:
     tree, frontier = [account_id], [account_id]
     for _ in range(50):
-        frontier = list((await session.execute(select(Account.id).where(Account.parent_id.in_(frontier),
-                                                                         Account.deleted_at.is_(None)))).scalars())
+        frontier = list(
+            (
+                await session.execute(select(Account.id).where(Account.parent_id.in_(frontier), Account.deleted_at.is_(None)))
+            ).scalars()
+        )
         if not frontier:
             break
         tree += frontier
@@ -537,20 +641,33 @@ class Coverage:
 
 async def coverage(session, target: AbmTargetAccount, config: dict) -> Coverage:
     required = list(config["required_roles"].get(target.tier or "", []))
-    present = sorted(set((await session.execute(select(AbmBuyingRole.role).where(AbmBuyingRole.account_id == target.account_id))).scalars()))
+    present = sorted(
+        set((await session.execute(select(AbmBuyingRole.role).where(AbmBuyingRole.account_id == target.account_id))).scalars())
+    )
     missing = [r for r in required if r not in present]
     percent = round(100 * (len(required) - len(missing)) / len(required)) if required else 100
     return Coverage(required, present, missing, percent)
 
 
 async def create_coverage_tasks(uow: UnitOfWork, account_id) -> list:
-    target = (await uow.session.execute(select(AbmTargetAccount).where(AbmTargetAccount.account_id == account_id))).scalar_one_or_none()
+    target = (
+        await uow.session.execute(select(AbmTargetAccount).where(AbmTargetAccount.account_id == account_id))
+    ).scalar_one_or_none()
     if target is None:
         raise _fail("accountId", "is not a target account", "NOT_TARGETED")
     account = await uow.session.get_one(Account, account_id)  # a target account's account exists
     missing = (await coverage(uow.session, target, await get_config(uow.session))).missing
-    return [await create_task(uow, {"title": f"Find the {role.replace('_', ' ')} at {account.name}", "account_id": account_id,
-                                    "assignee_id": target.owner_id or uow.actor_id}) for role in missing]
+    return [
+        await create_task(
+            uow,
+            {
+                "title": f"Find the {role.replace('_', ' ')} at {account.name}",
+                "account_id": account_id,
+                "assignee_id": target.owner_id or uow.actor_id,
+            },
+        )
+        for role in missing
+    ]
 
 
 @dataclass
@@ -560,8 +677,17 @@ class AudienceMember:
     role: str | None
 
 
-async def export_audience(uow: UnitOfWork, *, tier=None, stage=None, owner_id=None, roles=None, destination: str,
-                          third_party: bool, purpose: str = "marketing") -> tuple[list[AudienceMember], int]:
+async def export_audience(
+    uow: UnitOfWork,
+    *,
+    tier=None,
+    stage=None,
+    owner_id=None,
+    roles=None,
+    destination: str,
+    third_party: bool,
+    purpose: str = "marketing",
+) -> tuple[list[AudienceMember], int]:
     """The contacts of the matching target accounts. With a consent provider installed (the
     privacy plugin), contacts without consent for `purpose` are left out, and a provision to a
     third party is recorded."""
@@ -572,12 +698,17 @@ async def export_audience(uow: UnitOfWork, *, tier=None, stage=None, owner_id=No
     if stage is not None and stage not in STAGES:
         check.fail("stage", f"must be one of: {', '.join(STAGES)}", "INVALID_CHOICE")
     check.done()
-    statement = (select(ContactAccount.contact_id, ContactAccount.account_id, AbmBuyingRole.role)
-                 .join(AbmTargetAccount, AbmTargetAccount.account_id == ContactAccount.account_id)
-                 .join(Contact, Contact.id == ContactAccount.contact_id)
-                 .outerjoin(AbmBuyingRole, (AbmBuyingRole.account_id == ContactAccount.account_id)
-                            & (AbmBuyingRole.contact_id == ContactAccount.contact_id))
-                 .where(Contact.deleted_at.is_(None)).order_by(ContactAccount.account_id, ContactAccount.contact_id))
+    statement = (
+        select(ContactAccount.contact_id, ContactAccount.account_id, AbmBuyingRole.role)
+        .join(AbmTargetAccount, AbmTargetAccount.account_id == ContactAccount.account_id)
+        .join(Contact, Contact.id == ContactAccount.contact_id)
+        .outerjoin(
+            AbmBuyingRole,
+            (AbmBuyingRole.account_id == ContactAccount.account_id) & (AbmBuyingRole.contact_id == ContactAccount.contact_id),
+        )
+        .where(Contact.deleted_at.is_(None))
+        .order_by(ContactAccount.account_id, ContactAccount.contact_id)
+    )
     for column, value in ((AbmTargetAccount.tier, tier), (AbmTargetAccount.stage, stage), (AbmTargetAccount.owner_id, owner_id)):
         if value is not None:
             statement = statement.where(column == value)
@@ -588,13 +719,20 @@ async def export_audience(uow: UnitOfWork, *, tier=None, stage=None, owner_id=No
     excluded = 0
     if members and plugins.implementations("enishi_consent_check"):
         contact_ids = sorted({m.contact_id for m in members})
-        answers = [answer or {} for _, answer in await plugins.call("enishi_consent_check", uow=uow, contact_ids=contact_ids, purpose=purpose)]
+        answers = [
+            answer or {}
+            for _, answer in await plugins.call("enishi_consent_check", uow=uow, contact_ids=contact_ids, purpose=purpose)
+        ]
         allowed = {c for c in contact_ids if all(answer.get(c) is True for answer in answers)}
         excluded = len([m for m in members if m.contact_id not in allowed])
         members = [m for m in members if m.contact_id in allowed]
     if third_party and members:
-        await plugins.call("enishi_record_provision", uow=uow, contact_ids=sorted({m.contact_id for m in members}),
-                           recipient=destination, purpose=purpose)
-    await uow.emit(AUDIENCE_EXPORTED, None, {"contacts": len(members), "excluded": excluded,
-                                                                    "third_party": third_party})
+        await plugins.call(
+            "enishi_record_provision",
+            uow=uow,
+            contact_ids=sorted({m.contact_id for m in members}),
+            recipient=destination,
+            purpose=purpose,
+        )
+    await uow.emit(AUDIENCE_EXPORTED, None, {"contacts": len(members), "excluded": excluded, "third_party": third_party})
     return members, excluded

@@ -3,6 +3,7 @@
 Earns from core activities (`activity.logged`) and from shop integrations that emit
 `purchase.recorded` (`events.SHOP_PURCHASE`, declared here) with
 `{"member_id" | "contact_id", "order_id", "lines": [{category, amount}]}`."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,11 +14,16 @@ import strawberry
 from sqlalchemy import select
 
 from enishi.plugin import (
-    ActivityType, ErasureReport, MergeMove, NON_ADMIN_ROLES, Permission, PersonalDataField, ScheduledJob,
+    ACTIVITY_LOGGED,
+    NON_ADMIN_ROLES,
+    ActivityType,
+    ErasureReport,
+    MergeMove,
+    Permission,
+    PersonalDataField,
+    ScheduledJob,
     hookimpl,
 )
-
-from enishi.plugin import ACTIVITY_LOGGED
 
 from . import events, models, schema, service
 
@@ -29,8 +35,14 @@ def enishi_migrations():
 
 @hookimpl
 def enishi_graphql_types():
-    return [schema.LoyaltyProgram, schema.LoyaltyMember, schema.LoyaltyEntry, schema.LoyaltyReward, schema.LoyaltyTier,
-            schema.LoyaltyEarningRule]
+    return [
+        schema.LoyaltyProgram,
+        schema.LoyaltyMember,
+        schema.LoyaltyEntry,
+        schema.LoyaltyReward,
+        schema.LoyaltyTier,
+        schema.LoyaltyEarningRule,
+    ]
 
 
 @hookimpl
@@ -45,19 +57,35 @@ def enishi_graphql_mutation():
 
 @hookimpl
 def enishi_graphql_type_fields():
-    return [("Contact", strawberry.field(resolver=schema.contact_loyalty, name="loyalty",
-                                         description="Loyalty membership: balance, pending points, tier (loyalty plugin)."))]
+    return [
+        (
+            "Contact",
+            strawberry.field(
+                resolver=schema.contact_loyalty,
+                name="loyalty",
+                description="Loyalty membership: balance, pending points, tier (loyalty plugin).",
+            ),
+        )
+    ]
 
 
 @hookimpl
 def enishi_permissions():
     return [
         Permission("loyalty.read", "See memberships, balances and ledgers", NON_ADMIN_ROLES, "loyalty:read"),
-        Permission("loyalty.operate", "Enrol, earn, spend, record purchases and refunds, redeem",
-                   ("manager", "sales", "marketing", "support", "integration"), "loyalty:write"),
+        Permission(
+            "loyalty.operate",
+            "Enrol, earn, spend, record purchases and refunds, redeem",
+            ("manager", "sales", "marketing", "support", "integration"),
+            "loyalty:write",
+        ),
         Permission("loyalty.adjust", "Adjust balances by hand, with a reason", ("manager",), "loyalty:write"),
-        Permission("loyalty.configure", "Manage programs, tiers, earning rules and rewards", ("manager", "marketing"),
-                   "loyalty:configure"),
+        Permission(
+            "loyalty.configure",
+            "Manage programs, tiers, earning rules and rewards",
+            ("manager", "marketing"),
+            "loyalty:configure",
+        ),
     ]
 
 
@@ -74,7 +102,9 @@ def enishi_event_types():
 @hookimpl
 def enishi_scheduled_jobs():
     return [
-        ScheduledJob("loyalty.unlock", dt.timedelta(hours=1), service.unlock_due, "unlock purchase points past their return window"),
+        ScheduledJob(
+            "loyalty.unlock", dt.timedelta(hours=1), service.unlock_due, "unlock purchase points past their return window"
+        ),
         ScheduledJob("loyalty.expire", dt.timedelta(hours=1), service.expire_due, "expire lots past their expiry date"),
         ScheduledJob("loyalty.review_tiers", dt.timedelta(days=1), service.review_tiers, "periodic tier review (downgrades)"),
     ]
@@ -93,9 +123,14 @@ async def enishi_on_event(event, uow):
 async def _purchase_from_integration(uow, payload: dict) -> None:
     member_id = payload.get("member_id")
     if member_id is None and payload.get("contact_id"):
-        member_id = (await uow.session.execute(select(models.LoyaltyMember.id).where(
-            models.LoyaltyMember.contact_id == uuid.UUID(str(payload["contact_id"]))).order_by(models.LoyaltyMember.enrolled_at)
-            .limit(1))).scalar_one_or_none()
+        member_id = (
+            await uow.session.execute(
+                select(models.LoyaltyMember.id)
+                .where(models.LoyaltyMember.contact_id == uuid.UUID(str(payload["contact_id"])))
+                .order_by(models.LoyaltyMember.enrolled_at)
+                .limit(1)
+            )
+        ).scalar_one_or_none()
     if member_id is not None:
         await service.record_purchase(uow, uuid.UUID(str(member_id)), str(payload["order_id"]), payload.get("lines") or [])
 
@@ -105,12 +140,15 @@ def enishi_personal_data():
     return [
         PersonalDataField("loyalty_member", "contact_id", "user.unique_id", purposes=("loyalty",), erasure="anonymise"),
         PersonalDataField("loyalty_member", "referral_code", "user.unique_id", purposes=("loyalty",), erasure="anonymise"),
-        PersonalDataField("loyalty_entry", "amount", "user.financial", purposes=("loyalty",), provenance="observed",
-                          erasure="retain"),
-        PersonalDataField("loyalty_entry", "sealed_reason", "user.content", purposes=("loyalty",), provenance="observed",
-                          erasure="shred"),
-        PersonalDataField("loyalty_purchase", "total", "user.financial", purposes=("loyalty",), provenance="observed",
-                          erasure="retain"),
+        PersonalDataField(
+            "loyalty_entry", "amount", "user.financial", purposes=("loyalty",), provenance="observed", erasure="retain"
+        ),
+        PersonalDataField(
+            "loyalty_entry", "sealed_reason", "user.content", purposes=("loyalty",), provenance="observed", erasure="shred"
+        ),
+        PersonalDataField(
+            "loyalty_purchase", "total", "user.financial", purposes=("loyalty",), provenance="observed", erasure="retain"
+        ),
     ]
 
 
@@ -123,19 +161,38 @@ async def enishi_merge(uow, entity, survivor_id, merged_ids, dry_run):
 
 @hookimpl
 async def enishi_subject_collect(uow, subject):
-    members = (await uow.session.execute(select(models.LoyaltyMember).where(models.LoyaltyMember.contact_id == subject.contact_id))).scalars().all()
+    members = (
+        (await uow.session.execute(select(models.LoyaltyMember).where(models.LoyaltyMember.contact_id == subject.contact_id)))
+        .scalars()
+        .all()
+    )
     if not members:
         return None
     sections = []
     for member in members:
         program = await uow.session.get(models.LoyaltyProgram, member.program_id)
-        entries = (await uow.session.execute(select(models.LoyaltyEntry).where(models.LoyaltyEntry.member_id == member.id)
-                                             .order_by(models.LoyaltyEntry.seq))).scalars()
-        sections.append({
-            "program": program.name, "enrolled_at": member.enrolled_at.isoformat(), "balance": member.balance,
-            "ledger": [{"kind": e.kind, "amount": e.amount, "balance_after": e.balance_after, "reason": e.reason,
-                        "created_at": e.created_at.isoformat()} for e in entries],
-        })
+        entries = (
+            await uow.session.execute(
+                select(models.LoyaltyEntry).where(models.LoyaltyEntry.member_id == member.id).order_by(models.LoyaltyEntry.seq)
+            )
+        ).scalars()
+        sections.append(
+            {
+                "program": program.name,
+                "enrolled_at": member.enrolled_at.isoformat(),
+                "balance": member.balance,
+                "ledger": [
+                    {
+                        "kind": e.kind,
+                        "amount": e.amount,
+                        "balance_after": e.balance_after,
+                        "reason": e.reason,
+                        "created_at": e.created_at.isoformat(),
+                    }
+                    for e in entries
+                ],
+            }
+        )
     return {"memberships": sections}
 
 
@@ -151,11 +208,24 @@ async def enishi_demo_data(uow, rng, account_ids, contact_ids):
     program = await service.create_program(uow, {"name": "縁ポイント", "expiry_days": 365})
     for name, threshold, multiplier in (("Bronze", 0, 100), ("Silver", 1000, 100), ("Gold", 5000, 150)):
         await service.upsert_tier(uow, program.id, name, threshold, multiplier)
-    await service.create_rule(uow, program.id, {"name": "¥100 につき 1 ポイント", "kind": "purchase", "points": 1, "per_amount": 100,
-                                                "excluded_categories": ["shipping"]})
+    await service.create_rule(
+        uow,
+        program.id,
+        {
+            "name": "¥100 につき 1 ポイント",
+            "kind": "purchase",
+            "points": 1,
+            "per_amount": 100,
+            "excluded_categories": ["shipping"],
+        },
+    )
     await service.create_reward(uow, program.id, {"name": "ギフト券 ¥1,000", "cost": 1000, "stock": 50})
     for n, contact_id in enumerate(rng.sample(contact_ids, k=len(contact_ids) * 2 // 5)):
         member = await service.enroll(uow, program.id, contact_id)
         for order in range(rng.randrange(1, 5)):
-            await service.record_purchase(uow, member.id, f"DEMO-{n}-{order}", [
-                {"category": "goods", "amount": rng.randrange(1000, 300000)}, {"category": "shipping", "amount": 800}])
+            await service.record_purchase(
+                uow,
+                member.id,
+                f"DEMO-{n}-{order}",
+                [{"category": "goods", "amount": rng.randrange(1000, 300000)}, {"category": "shipping", "amount": 800}],
+            )

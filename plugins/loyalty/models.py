@@ -3,6 +3,7 @@
 Invariant, checked by `verify_ledger`: for every member, Σ ledger amounts = balance column =
 Σ remaining of active lots (a debt lot, with negative remaining, holds what a refund took beyond
 the points left)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -110,8 +111,10 @@ shares_key(LoyaltyEntry, "member_id", LoyaltyMemberKey, "member_id")
 
 class LoyaltyLot(Base):
     __tablename__ = "loyalty_lot"
-    __table_args__ = (Index("ix_loyalty_lot_member_status", "member_id", "status"),
-                      Index("ix_loyalty_lot_due", "status", "expires_at"))
+    __table_args__ = (
+        Index("ix_loyalty_lot_member_status", "member_id", "status"),
+        Index("ix_loyalty_lot_due", "status", "expires_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("loyalty_member.id", ondelete="CASCADE"))

@@ -1,5 +1,6 @@
 """Loyalty's GraphQL: types, `Contact.loyalty`, the ledger, and the mutations. GraphQL type names
 carry the `Loyalty` prefix (global ids hold the type name); ORM classes are reached as `orm.*`."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,9 +14,24 @@ from strawberry import relay
 from strawberry.types import Info
 
 from enishi.plugin import (
-    Connection, DateTimeFilter, FilterSpec, InvalidArgument, PageRequest, SortKey, StringFilter, UserErrorType,
-    camel, input_values, load_row, node_resolver, paginate, parse_global_id, run_mutation, sealed_field,
-    to_global_id, utc_instant,
+    Connection,
+    DateTimeFilter,
+    FilterSpec,
+    InvalidArgument,
+    PageRequest,
+    SortKey,
+    StringFilter,
+    UserErrorType,
+    camel,
+    input_values,
+    load_row,
+    node_resolver,
+    paginate,
+    parse_global_id,
+    run_mutation,
+    sealed_field,
+    to_global_id,
+    utc_instant,
 )
 
 from . import models as orm
@@ -38,21 +54,37 @@ def _grouped_sum(statement_for):
     return factory
 
 
-PENDING = _grouped_sum(lambda ids, ctx: select(orm.LoyaltyLot.member_id, func.sum(orm.LoyaltyLot.remaining)).where(
-    orm.LoyaltyLot.member_id.in_(ids), orm.LoyaltyLot.status == "locked").group_by(orm.LoyaltyLot.member_id))
-EARNED = _grouped_sum(lambda ids, ctx: select(orm.LoyaltyEntry.member_id, func.sum(orm.LoyaltyEntry.tier_points)).where(
-    orm.LoyaltyEntry.member_id.in_(ids), orm.LoyaltyEntry.created_at > ctx.runtime.clock.now() - service.TIER_WINDOW)
-    .group_by(orm.LoyaltyEntry.member_id))
+PENDING = _grouped_sum(
+    lambda ids, ctx: (
+        select(orm.LoyaltyLot.member_id, func.sum(orm.LoyaltyLot.remaining))
+        .where(orm.LoyaltyLot.member_id.in_(ids), orm.LoyaltyLot.status == "locked")
+        .group_by(orm.LoyaltyLot.member_id)
+    )
+)
+EARNED = _grouped_sum(
+    lambda ids, ctx: (
+        select(orm.LoyaltyEntry.member_id, func.sum(orm.LoyaltyEntry.tier_points))
+        .where(orm.LoyaltyEntry.member_id.in_(ids), orm.LoyaltyEntry.created_at > ctx.runtime.clock.now() - service.TIER_WINDOW)
+        .group_by(orm.LoyaltyEntry.member_id)
+    )
+)
 
 
 def _expiring_factory(ctx):
     async def load(member_ids):
         now = ctx.runtime.clock.now()
         grouped = defaultdict(list)
-        for lot in await ctx.scalars(select(orm.LoyaltyLot).where(
-                orm.LoyaltyLot.member_id.in_(member_ids), orm.LoyaltyLot.status == "active", orm.LoyaltyLot.remaining > 0,
-                orm.LoyaltyLot.expires_at.is_not(None), orm.LoyaltyLot.expires_at <= now + EXPIRING_WINDOW)
-                .order_by(orm.LoyaltyLot.expires_at)):
+        for lot in await ctx.scalars(
+            select(orm.LoyaltyLot)
+            .where(
+                orm.LoyaltyLot.member_id.in_(member_ids),
+                orm.LoyaltyLot.status == "active",
+                orm.LoyaltyLot.remaining > 0,
+                orm.LoyaltyLot.expires_at.is_not(None),
+                orm.LoyaltyLot.expires_at <= now + EXPIRING_WINDOW,
+            )
+            .order_by(orm.LoyaltyLot.expires_at)
+        ):
             grouped[lot.member_id].append(lot)
         return [grouped.get(m, []) for m in member_ids]
 
@@ -62,8 +94,9 @@ def _expiring_factory(ctx):
 def _tiers_factory(ctx):
     async def load(program_ids):
         grouped = defaultdict(list)
-        for tier in await ctx.scalars(select(orm.LoyaltyTier).where(orm.LoyaltyTier.program_id.in_(program_ids))
-                                      .order_by(orm.LoyaltyTier.threshold)):
+        for tier in await ctx.scalars(
+            select(orm.LoyaltyTier).where(orm.LoyaltyTier.program_id.in_(program_ids)).order_by(orm.LoyaltyTier.threshold)
+        ):
             grouped[tier.program_id].append(tier)
         return [grouped.get(p, []) for p in program_ids]
 
@@ -81,7 +114,7 @@ class LoyaltyTier(relay.Node):
     multiplier: float = strawberry.field(description="Earning multiplier: 1.5 earns one and a half times the points.")
 
     @classmethod
-    def from_row(cls, row) -> "LoyaltyTier":
+    def from_row(cls, row) -> LoyaltyTier:
         return cls(id=str(row.id), name=row.name, threshold=row.threshold, multiplier=row.multiplier_percent / 100)
 
     resolve_nodes = node_resolver(orm.LoyaltyTier, "loyalty.read")
@@ -115,10 +148,21 @@ class LoyaltyEarningRule(relay.Node):
     active: bool
 
     @classmethod
-    def from_row(cls, r) -> "LoyaltyEarningRule":
-        return cls(id=str(r.id), name=r.name, kind=r.kind, points=r.points, per_amount=r.per_amount,
-                   excluded_categories=list(r.excluded_categories or []), activity_type=r.activity_type, limit_count=r.limit_count,
-                   limit_period=r.limit_period, starts_at=r.starts_at, ends_at=r.ends_at, active=r.active)
+    def from_row(cls, r) -> LoyaltyEarningRule:
+        return cls(
+            id=str(r.id),
+            name=r.name,
+            kind=r.kind,
+            points=r.points,
+            per_amount=r.per_amount,
+            excluded_categories=list(r.excluded_categories or []),
+            activity_type=r.activity_type,
+            limit_count=r.limit_count,
+            limit_period=r.limit_period,
+            starts_at=r.starts_at,
+            ends_at=r.ends_at,
+            active=r.active,
+        )
 
     resolve_nodes = node_resolver(orm.LoyaltyRule, "loyalty.read")
 
@@ -134,8 +178,10 @@ class LoyaltyReward(relay.Node):
     _row: strawberry.Private[Any]
 
     @classmethod
-    def from_row(cls, r) -> "LoyaltyReward":
-        return cls(id=str(r.id), name=r.name, cost=r.cost, stock=r.stock, per_member_limit=r.per_member_limit, active=r.active, _row=r)
+    def from_row(cls, r) -> LoyaltyReward:
+        return cls(
+            id=str(r.id), name=r.name, cost=r.cost, stock=r.stock, per_member_limit=r.per_member_limit, active=r.active, _row=r
+        )
 
     resolve_nodes = node_resolver(orm.LoyaltyReward, "loyalty.read")
 
@@ -157,9 +203,17 @@ class LoyaltyProgram(relay.Node):
     _row: strawberry.Private[Any]
 
     @classmethod
-    def from_row(cls, r) -> "LoyaltyProgram":
-        return cls(id=str(r.id), name=r.name, currency=r.currency, expiry_mode=r.expiry_mode, expiry_days=r.expiry_days,
-                   lock_days=r.lock_days, downgrade_mode=r.downgrade_mode, _row=r)
+    def from_row(cls, r) -> LoyaltyProgram:
+        return cls(
+            id=str(r.id),
+            name=r.name,
+            currency=r.currency,
+            expiry_mode=r.expiry_mode,
+            expiry_days=r.expiry_days,
+            lock_days=r.lock_days,
+            downgrade_mode=r.downgrade_mode,
+            _row=r,
+        )
 
     resolve_nodes = node_resolver(orm.LoyaltyProgram, "loyalty.read")
 
@@ -169,13 +223,21 @@ class LoyaltyProgram(relay.Node):
 
     @strawberry.field
     async def earning_rules(self, info: Info) -> list[LoyaltyEarningRule]:
-        return [LoyaltyEarningRule.from_row(r) for r in await info.context.scalars(
-            select(orm.LoyaltyRule).where(orm.LoyaltyRule.program_id == self._row.id).order_by(orm.LoyaltyRule.name))]
+        return [
+            LoyaltyEarningRule.from_row(r)
+            for r in await info.context.scalars(
+                select(orm.LoyaltyRule).where(orm.LoyaltyRule.program_id == self._row.id).order_by(orm.LoyaltyRule.name)
+            )
+        ]
 
     @strawberry.field
     async def rewards(self, info: Info) -> list[LoyaltyReward]:
-        return [LoyaltyReward.from_row(r) for r in await info.context.scalars(
-            select(orm.LoyaltyReward).where(orm.LoyaltyReward.program_id == self._row.id).order_by(orm.LoyaltyReward.cost))]
+        return [
+            LoyaltyReward.from_row(r)
+            for r in await info.context.scalars(
+                select(orm.LoyaltyReward).where(orm.LoyaltyReward.program_id == self._row.id).order_by(orm.LoyaltyReward.cost)
+            )
+        ]
 
 
 @strawberry.type
@@ -200,32 +262,47 @@ class LoyaltyEntry(relay.Node):
     _row: strawberry.Private[Any]
 
     @classmethod
-    def from_row(cls, r) -> "LoyaltyEntry":
-        return cls(id=str(r.id), seq=r.seq, kind=r.kind, amount=r.amount, balance_after=r.balance_after,
-                   source_type=r.source_type, source_id=r.source_id, idempotency_key=r.idempotency_key, created_at=r.created_at, _row=r)
+    def from_row(cls, r) -> LoyaltyEntry:
+        return cls(
+            id=str(r.id),
+            seq=r.seq,
+            kind=r.kind,
+            amount=r.amount,
+            balance_after=r.balance_after,
+            source_type=r.source_type,
+            source_id=r.source_id,
+            idempotency_key=r.idempotency_key,
+            created_at=r.created_at,
+            _row=r,
+        )
 
     resolve_nodes = node_resolver(orm.LoyaltyEntry, "loyalty.read")
 
     @strawberry.field(description="The lots this entry took points from (spends, expiries, reversals).")
     async def lots_used(self, info: Info) -> list[LoyaltyLotUse]:
-        rows = await info.context.execute(select(orm.LoyaltyLotUse.amount, orm.LoyaltyLot.earned_at, orm.LoyaltyLot.expires_at)
-                                          .join(orm.LoyaltyLot, orm.LoyaltyLot.id == orm.LoyaltyLotUse.lot_id)
-                                          .where(orm.LoyaltyLotUse.entry_id == self._row.id).order_by(orm.LoyaltyLot.expires_at))
+        rows = await info.context.execute(
+            select(orm.LoyaltyLotUse.amount, orm.LoyaltyLot.earned_at, orm.LoyaltyLot.expires_at)
+            .join(orm.LoyaltyLot, orm.LoyaltyLot.id == orm.LoyaltyLotUse.lot_id)
+            .where(orm.LoyaltyLotUse.entry_id == self._row.id)
+            .order_by(orm.LoyaltyLot.expires_at)
+        )
         return [LoyaltyLotUse(points=a, earned_at=e, expires_at=x) for a, e, x in rows]
 
 
 @strawberry.input
 class LoyaltyEntryFilter:
-    and_: list["LoyaltyEntryFilter"] | None = strawberry.field(default=None, name="and")
-    or_: list["LoyaltyEntryFilter"] | None = strawberry.field(default=None, name="or")
-    not_: "LoyaltyEntryFilter | None" = strawberry.field(default=None, name="not")
+    and_: list[LoyaltyEntryFilter] | None = strawberry.field(default=None, name="and")
+    or_: list[LoyaltyEntryFilter] | None = strawberry.field(default=None, name="or")
+    not_: LoyaltyEntryFilter | None = strawberry.field(default=None, name="not")
     kind: StringFilter | None = None
     source_type: StringFilter | None = None
     created_at: DateTimeFilter | None = None
 
 
-ENTRY_FILTER = FilterSpec(strings={"kind": orm.LoyaltyEntry.kind, "source_type": orm.LoyaltyEntry.source_type},
-                          datetimes={"created_at": orm.LoyaltyEntry.created_at})
+ENTRY_FILTER = FilterSpec(
+    strings={"kind": orm.LoyaltyEntry.kind, "source_type": orm.LoyaltyEntry.source_type},
+    datetimes={"created_at": orm.LoyaltyEntry.created_at},
+)
 LEDGER_ORDER = [(SortKey(orm.LoyaltyEntry.seq, "int"), True)]
 
 
@@ -238,7 +315,7 @@ class LoyaltyMember(relay.Node):
     _row: strawberry.Private[Any]
 
     @classmethod
-    def from_row(cls, r) -> "LoyaltyMember":
+    def from_row(cls, r) -> LoyaltyMember:
         return cls(id=str(r.id), balance=r.balance, enrolled_at=r.enrolled_at, referral_code=r.referral_code, _row=r)
 
     resolve_nodes = node_resolver(orm.LoyaltyMember, "loyalty.read")
@@ -276,20 +353,38 @@ class LoyaltyMember(relay.Node):
         return LoyaltyProgram.from_row(await load_row(info.context, orm.LoyaltyProgram, self._row.program_id))
 
     @strawberry.field(description="The ledger, newest first.")
-    async def ledger(self, info: Info, filter: LoyaltyEntryFilter | None = None, first: int | None = None, after: str | None = None,
-                     last: int | None = None, before: str | None = None) -> Connection[LoyaltyEntry]:
+    async def ledger(
+        self,
+        info: Info,
+        filter: LoyaltyEntryFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[LoyaltyEntry]:
         statement = select(orm.LoyaltyEntry).where(orm.LoyaltyEntry.member_id == self._row.id, ENTRY_FILTER.compile(filter))
-        return await paginate(info.context, statement, LEDGER_ORDER, PageRequest(first, after, last, before), LoyaltyEntry.from_row)
+        return await paginate(
+            info.context, statement, LEDGER_ORDER, PageRequest(first, after, last, before), LoyaltyEntry.from_row
+        )
 
 
 def _member_by_contact(ctx):
     """Contact → its membership of the default program (the first created), one query per page."""
 
     async def load(contact_ids):
-        program_id = (await ctx.execute(select(orm.LoyaltyProgram.id).order_by(orm.LoyaltyProgram.created_at, orm.LoyaltyProgram.id)
-                                        .limit(1))).scalar_one_or_none()
-        found = {m.contact_id: m for m in await ctx.scalars(select(orm.LoyaltyMember).where(
-            orm.LoyaltyMember.contact_id.in_(contact_ids), orm.LoyaltyMember.program_id == program_id))}
+        program_id = (
+            await ctx.execute(
+                select(orm.LoyaltyProgram.id).order_by(orm.LoyaltyProgram.created_at, orm.LoyaltyProgram.id).limit(1)
+            )
+        ).scalar_one_or_none()
+        found = {
+            m.contact_id: m
+            for m in await ctx.scalars(
+                select(orm.LoyaltyMember).where(
+                    orm.LoyaltyMember.contact_id.in_(contact_ids), orm.LoyaltyMember.program_id == program_id
+                )
+            )
+        }
         return [found.get(c) for c in contact_ids]
 
     return load
@@ -302,8 +397,13 @@ async def contact_loyalty(root, info: Info, program_id: strawberry.ID | None = N
         row = await info.context.loader("loyalty.member_by_contact", _member_by_contact).load(root._row.id)
     else:
         program = parse_global_id(program_id, "LoyaltyProgram", "programId")
-        row = (await info.context.execute(select(orm.LoyaltyMember).where(
-            orm.LoyaltyMember.contact_id == root._row.id, orm.LoyaltyMember.program_id == program))).scalar_one_or_none()
+        row = (
+            await info.context.execute(
+                select(orm.LoyaltyMember).where(
+                    orm.LoyaltyMember.contact_id == root._row.id, orm.LoyaltyMember.program_id == program
+                )
+            )
+        ).scalar_one_or_none()
     return LoyaltyMember.from_row(row) if row else None
 
 
@@ -328,32 +428,53 @@ class LoyaltyQuery:
     @strawberry.field
     async def loyalty_programs(self, info: Info) -> list[LoyaltyProgram]:
         info.context.require("loyalty.read")
-        return [LoyaltyProgram.from_row(p) for p in await info.context.scalars(
-            select(orm.LoyaltyProgram).order_by(orm.LoyaltyProgram.created_at))]
+        return [
+            LoyaltyProgram.from_row(p)
+            for p in await info.context.scalars(select(orm.LoyaltyProgram).order_by(orm.LoyaltyProgram.created_at))
+        ]
 
     @strawberry.field(description="A member's ledger, newest first.")
-    async def points_ledger(self, info: Info, member_id: strawberry.ID, filter: LoyaltyEntryFilter | None = None,
-                            first: int | None = None, after: str | None = None, last: int | None = None,
-                            before: str | None = None) -> Connection[LoyaltyEntry]:
+    async def points_ledger(
+        self,
+        info: Info,
+        member_id: strawberry.ID,
+        filter: LoyaltyEntryFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[LoyaltyEntry]:
         info.context.require("loyalty.read")
         member = await load_row(info.context, orm.LoyaltyMember, parse_global_id(member_id, "LoyaltyMember", "memberId"))
         if member is None:
-            return await paginate(info.context, select(orm.LoyaltyEntry).where(orm.LoyaltyEntry.id.is_(None)), LEDGER_ORDER,
-                                  PageRequest(first, after, last, before), LoyaltyEntry.from_row)
+            return await paginate(
+                info.context,
+                select(orm.LoyaltyEntry).where(orm.LoyaltyEntry.id.is_(None)),
+                LEDGER_ORDER,
+                PageRequest(first, after, last, before),
+                LoyaltyEntry.from_row,
+            )
         return await LoyaltyMember.from_row(member).ledger(info, filter, first, after, last, before)
 
     @strawberry.field(description="Members with points expiring within `withinDays`, soonest first: for reminders.")
-    async def members_with_expiring_points(self, info: Info, program_id: strawberry.ID, within_days: int = 30,
-                                           first: int | None = None, after: str | None = None) -> Connection[LoyaltyMember]:
+    async def members_with_expiring_points(
+        self, info: Info, program_id: strawberry.ID, within_days: int = 30, first: int | None = None, after: str | None = None
+    ) -> Connection[LoyaltyMember]:
         info.context.require("loyalty.read")
         if within_days > MAX_WITHIN_DAYS:  # a horizon past the year 9999 overflows
             raise InvalidArgument(f"`withinDays` is at most {MAX_WITHIN_DAYS}")
         horizon = info.context.runtime.clock.now() + dt.timedelta(days=max(within_days, 0))
-        soonest = (select(orm.LoyaltyLot.member_id, func.min(orm.LoyaltyLot.expires_at).label("expires_at"))
-                   .where(orm.LoyaltyLot.status == "active", orm.LoyaltyLot.remaining > 0, orm.LoyaltyLot.expires_at <= horizon)
-                   .group_by(orm.LoyaltyLot.member_id).subquery())
-        statement = (select(orm.LoyaltyMember).join(soonest, soonest.c.member_id == orm.LoyaltyMember.id)
-                     .where(orm.LoyaltyMember.program_id == _program(program_id), orm.LoyaltyMember.contact_id.is_not(None)))
+        soonest = (
+            select(orm.LoyaltyLot.member_id, func.min(orm.LoyaltyLot.expires_at).label("expires_at"))
+            .where(orm.LoyaltyLot.status == "active", orm.LoyaltyLot.remaining > 0, orm.LoyaltyLot.expires_at <= horizon)
+            .group_by(orm.LoyaltyLot.member_id)
+            .subquery()
+        )
+        statement = (
+            select(orm.LoyaltyMember)
+            .join(soonest, soonest.c.member_id == orm.LoyaltyMember.id)
+            .where(orm.LoyaltyMember.program_id == _program(program_id), orm.LoyaltyMember.contact_id.is_not(None))
+        )
         order = [(SortKey(soonest.c.expires_at, "datetime"), False), (SortKey(orm.LoyaltyMember.id, "uuid"), False)]
         return await paginate(info.context, statement, order, PageRequest(first, after, None, None), LoyaltyMember.from_row)
 
@@ -363,9 +484,20 @@ class LoyaltyQuery:
         member = parse_global_id(member_id, "LoyaltyMember", "memberId") if member_id else None
         async with info.context.runtime.read_session() as session:
             checked, problems = await service.verify_ledger(session, member)
-        return LoyaltyLedgerCheck(ok=not problems, members_checked=checked, problems=[
-            LoyaltyLedgerProblem(member_id=strawberry.ID(to_global_id("LoyaltyMember", p.member_id)), ledger_sum=p.ledger_sum,
-                                 balance=p.balance, lots_sum=p.lots_sum, last_balance_after=p.last_balance_after) for p in problems])
+        return LoyaltyLedgerCheck(
+            ok=not problems,
+            members_checked=checked,
+            problems=[
+                LoyaltyLedgerProblem(
+                    member_id=strawberry.ID(to_global_id("LoyaltyMember", p.member_id)),
+                    ledger_sum=p.ledger_sum,
+                    balance=p.balance,
+                    lots_sum=p.lots_sum,
+                    last_balance_after=p.last_balance_after,
+                )
+                for p in problems
+            ],
+        )
 
 
 # --- mutations ----------------------------------------------------------------------------------
@@ -560,8 +692,11 @@ async def _entry_payload(info: Info, permission: str, work) -> LoyaltyEntryPaylo
 
     result, errors = await run_mutation(info, permission, run)
     entry, member = result if result else (None, None)
-    return LoyaltyEntryPayload(entry=LoyaltyEntry.from_row(entry) if entry else None,
-                               member=LoyaltyMember.from_row(member) if member else None, user_errors=errors)
+    return LoyaltyEntryPayload(
+        entry=LoyaltyEntry.from_row(entry) if entry else None,
+        member=LoyaltyMember.from_row(member) if member else None,
+        user_errors=errors,
+    )
 
 
 @strawberry.type
@@ -573,8 +708,13 @@ class LoyaltyMutation:
 
     @strawberry.mutation(description="Create the tier, or change its threshold and multiplier if it exists.")
     async def upsert_loyalty_tier(self, info: Info, input: UpsertLoyaltyTierInput) -> LoyaltyTierPayload:
-        row, errors = await run_mutation(info, "loyalty.configure", lambda uow: service.upsert_tier(
-            uow, _program(input.program_id), input.name, input.threshold, round(input.multiplier * 100)))
+        row, errors = await run_mutation(
+            info,
+            "loyalty.configure",
+            lambda uow: service.upsert_tier(
+                uow, _program(input.program_id), input.name, input.threshold, round(input.multiplier * 100)
+            ),
+        )
         return LoyaltyTierPayload(tier=LoyaltyTier.from_row(row) if row else None, user_errors=errors)
 
     @strawberry.mutation
@@ -590,58 +730,96 @@ class LoyaltyMutation:
 
     @strawberry.mutation
     async def create_loyalty_reward(self, info: Info, input: CreateLoyaltyRewardInput) -> LoyaltyRewardPayload:
-        row, errors = await run_mutation(info, "loyalty.configure", lambda uow: service.create_reward(
-            uow, _program(input.program_id), input_values(input, {"min_tier_id": "LoyaltyTier"}, skip=("program_id",))))
+        row, errors = await run_mutation(
+            info,
+            "loyalty.configure",
+            lambda uow: service.create_reward(
+                uow, _program(input.program_id), input_values(input, {"min_tier_id": "LoyaltyTier"}, skip=("program_id",))
+            ),
+        )
         return LoyaltyRewardPayload(reward=LoyaltyReward.from_row(row) if row else None, user_errors=errors)
 
     @strawberry.mutation
     async def set_earning_rule_active(self, info: Info, input: SetEarningRuleActiveInput) -> LoyaltyEarningRulePayload:
-        row, errors = await run_mutation(info, "loyalty.configure", lambda uow: service.set_rule_active(
-            uow, parse_global_id(input.rule_id, "LoyaltyEarningRule", "ruleId"), input.active))
+        row, errors = await run_mutation(
+            info,
+            "loyalty.configure",
+            lambda uow: service.set_rule_active(
+                uow, parse_global_id(input.rule_id, "LoyaltyEarningRule", "ruleId"), input.active
+            ),
+        )
         return LoyaltyEarningRulePayload(rule=LoyaltyEarningRule.from_row(row) if row else None, user_errors=errors)
 
     @strawberry.mutation
     async def update_loyalty_reward(self, info: Info, input: UpdateLoyaltyRewardInput) -> LoyaltyRewardPayload:
-        row, errors = await run_mutation(info, "loyalty.configure", lambda uow: service.update_reward(
-            uow, parse_global_id(input.reward_id, "LoyaltyReward", "rewardId"), input_values(input, skip=("reward_id",))))
+        row, errors = await run_mutation(
+            info,
+            "loyalty.configure",
+            lambda uow: service.update_reward(
+                uow, parse_global_id(input.reward_id, "LoyaltyReward", "rewardId"), input_values(input, skip=("reward_id",))
+            ),
+        )
         return LoyaltyRewardPayload(reward=LoyaltyReward.from_row(row) if row else None, user_errors=errors)
 
     @strawberry.mutation(description="Enrol a contact; enrolling twice returns the existing membership.")
     async def enroll_member(self, info: Info, input: EnrollMemberInput) -> LoyaltyMemberPayload:
-        row, errors = await run_mutation(info, "loyalty.operate", lambda uow: service.enroll(
-            uow, _program(input.program_id), parse_global_id(input.contact_id, "Contact", "contactId")))
+        row, errors = await run_mutation(
+            info,
+            "loyalty.operate",
+            lambda uow: service.enroll(
+                uow, _program(input.program_id), parse_global_id(input.contact_id, "Contact", "contactId")
+            ),
+        )
         return LoyaltyMemberPayload(member=LoyaltyMember.from_row(row) if row else None, user_errors=errors)
 
     @strawberry.mutation
     async def earn_points(self, info: Info, input: EarnPointsInput) -> LoyaltyEntryPayload:
-        return await _entry_payload(info, "loyalty.operate", lambda uow: service.earn(
-            uow, _member_id(input.member_id), input.amount, reason=input.reason, key=input.idempotency_key))
+        return await _entry_payload(
+            info,
+            "loyalty.operate",
+            lambda uow: service.earn(
+                uow, _member_id(input.member_id), input.amount, reason=input.reason, key=input.idempotency_key
+            ),
+        )
 
     @strawberry.mutation(description="Spend points, soonest-expiring first. Never below zero: `INSUFFICIENT_POINTS`.")
     async def spend_points(self, info: Info, input: SpendPointsInput) -> LoyaltyEntryPayload:
-        return await _entry_payload(info, "loyalty.operate", lambda uow: service.spend(
-            uow, _member_id(input.member_id), input.amount, reason=input.reason, key=input.idempotency_key))
+        return await _entry_payload(
+            info,
+            "loyalty.operate",
+            lambda uow: service.spend(
+                uow, _member_id(input.member_id), input.amount, reason=input.reason, key=input.idempotency_key
+            ),
+        )
 
     @strawberry.mutation(description="Correct a balance up or down; a reason is required.")
     async def adjust_points(self, info: Info, input: AdjustPointsInput) -> LoyaltyEntryPayload:
-        return await _entry_payload(info, "loyalty.adjust", lambda uow: service.adjust(
-            uow, _member_id(input.member_id), input.amount, input.reason, key=input.idempotency_key))
+        return await _entry_payload(
+            info,
+            "loyalty.adjust",
+            lambda uow: service.adjust(uow, _member_id(input.member_id), input.amount, input.reason, key=input.idempotency_key),
+        )
 
     @strawberry.mutation
     async def record_purchase(self, info: Info, input: RecordPurchaseInput) -> LoyaltyPurchasePayload:
         async def work(uow):
             lines = [{"category": line.category, "amount": line.amount} for line in input.lines]
-            result = await service.record_purchase(uow, _member_id(input.member_id), input.order_id, lines,
-                                                   _aware_named(input.purchased_at, "purchased_at"))
+            result = await service.record_purchase(
+                uow, _member_id(input.member_id), input.order_id, lines, _aware_named(input.purchased_at, "purchased_at")
+            )
             return result, await uow.session.get(orm.LoyaltyMember, result.purchase.member_id)
 
         result, errors = await run_mutation(info, "loyalty.operate", work)
         if not result:
             return LoyaltyPurchasePayload(order_id=None, points=None, locked=None, member=None, user_errors=errors)
         purchase, member = result[0], result[1]
-        return LoyaltyPurchasePayload(order_id=purchase.purchase.order_ref, points=purchase.purchase.points,
-                                      locked=bool(purchase.lot and purchase.lot.status == "locked"),
-                                      member=LoyaltyMember.from_row(member), user_errors=[])
+        return LoyaltyPurchasePayload(
+            order_id=purchase.purchase.order_ref,
+            points=purchase.purchase.points,
+            locked=bool(purchase.lot and purchase.lot.status == "locked"),
+            member=LoyaltyMember.from_row(member),
+            user_errors=[],
+        )
 
     @strawberry.mutation(description="Take back an order's points; the balance may go negative.")
     async def refund_purchase(self, info: Info, input: RefundPurchaseInput) -> LoyaltyPurchasePayload:
@@ -652,23 +830,38 @@ class LoyaltyMutation:
         result, errors = await run_mutation(info, "loyalty.operate", work)
         if not result:
             return LoyaltyPurchasePayload(order_id=None, points=None, locked=None, member=None, user_errors=errors)
-        return LoyaltyPurchasePayload(order_id=result[0].order_ref, points=-result[0].points, locked=False,
-                                      member=LoyaltyMember.from_row(result[1]), user_errors=[])
+        return LoyaltyPurchasePayload(
+            order_id=result[0].order_ref,
+            points=-result[0].points,
+            locked=False,
+            member=LoyaltyMember.from_row(result[1]),
+            user_errors=[],
+        )
 
     @strawberry.mutation(description="Stock and points move together, or not at all.")
     async def redeem_reward(self, info: Info, input: RedeemRewardInput) -> LoyaltyEntryPayload:
         async def work(uow):
-            redemption = await service.redeem(uow, _member_id(input.member_id), parse_global_id(input.reward_id, "LoyaltyReward", "rewardId"),
-                                              key=input.idempotency_key)
+            redemption = await service.redeem(
+                uow,
+                _member_id(input.member_id),
+                parse_global_id(input.reward_id, "LoyaltyReward", "rewardId"),
+                key=input.idempotency_key,
+            )
             return await uow.session.get(orm.LoyaltyEntry, redemption.entry_id)
 
         return await _entry_payload(info, "loyalty.operate", work)
 
     @strawberry.mutation
     async def record_referral(self, info: Info, input: RecordReferralInput) -> LoyaltyReferralPayload:
-        entries, errors = await run_mutation(info, "loyalty.operate", lambda uow: service.record_referral(
-            uow, parse_global_id(input.referrer_member_id, "LoyaltyMember", "referrerMemberId"),
-            parse_global_id(input.referred_member_id, "LoyaltyMember", "referredMemberId")))
+        entries, errors = await run_mutation(
+            info,
+            "loyalty.operate",
+            lambda uow: service.record_referral(
+                uow,
+                parse_global_id(input.referrer_member_id, "LoyaltyMember", "referrerMemberId"),
+                parse_global_id(input.referred_member_id, "LoyaltyMember", "referredMemberId"),
+            ),
+        )
         return LoyaltyReferralPayload(entries=[LoyaltyEntry.from_row(e) for e in entries or []], user_errors=errors)
 
 

@@ -3,6 +3,7 @@
 Every operation on a member first locks the member row (FOR UPDATE on PostgreSQL; the writer
 transaction's IMMEDIATE lock on SQLite), so concurrent spends on one member serialise and exactly
 the affordable ones succeed. Nothing here knows about GraphQL."""
+
 from __future__ import annotations
 
 import calendar
@@ -17,12 +18,29 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 
 from enishi.plugin import (
-    Checker, Contact, ContactEmail, ContactPhone, InputError, UnitOfWork, UserError, live_ids, load_for_update,
-    log_activity, shred_records,
+    Checker,
+    Contact,
+    ContactEmail,
+    ContactPhone,
+    InputError,
+    UnitOfWork,
+    UserError,
+    live_ids,
+    load_for_update,
+    log_activity,
+    shred_records,
 )
 
-from .events import (MEMBER_ENROLLED, POINTS_ADJUSTED, POINTS_EARNED, POINTS_EXPIRED, POINTS_SPENT, PURCHASE_RECORDED, PURCHASE_REFUNDED,
-                     TIER_CHANGED)
+from .events import (
+    MEMBER_ENROLLED,
+    POINTS_ADJUSTED,
+    POINTS_EARNED,
+    POINTS_EXPIRED,
+    POINTS_SPENT,
+    PURCHASE_RECORDED,
+    PURCHASE_REFUNDED,
+    TIER_CHANGED,
+)
 from .models import (
     DOWNGRADE_MODES,
     EXPIRY_MODES,
@@ -63,15 +81,23 @@ async def create_program(uow: UnitOfWork, data: dict) -> LoyaltyProgram:
     if (data.get("lock_days") or 0) < 0:
         check.fail("lock_days", "must not be negative", "OUT_OF_RANGE")
     check.done()
-    program = LoyaltyProgram(name=name, currency=(data.get("currency") or "JPY").upper()[:3], expiry_mode=expiry_mode,
-                             expiry_days=expiry_days if expiry_mode == "days" else None, lock_days=data.get("lock_days") or 0,
-                             downgrade_mode=downgrade_mode, created_at=uow.clock.now())
+    program = LoyaltyProgram(
+        name=name,
+        currency=(data.get("currency") or "JPY").upper()[:3],
+        expiry_mode=expiry_mode,
+        expiry_days=expiry_days if expiry_mode == "days" else None,
+        lock_days=data.get("lock_days") or 0,
+        downgrade_mode=downgrade_mode,
+        created_at=uow.clock.now(),
+    )
     uow.session.add(program)
     await uow.session.flush()
     return program
 
 
-async def upsert_tier(uow: UnitOfWork, program_id: uuid.UUID, name: str, threshold: int, multiplier_percent: int = 100) -> LoyaltyTier:
+async def upsert_tier(
+    uow: UnitOfWork, program_id: uuid.UUID, name: str, threshold: int, multiplier_percent: int = 100
+) -> LoyaltyTier:
     await load_for_update(uow, LoyaltyProgram, program_id, field="programId")
     check = Checker()
     name = check.text({"name": name}, "name", max_length=100, required=True)
@@ -80,7 +106,9 @@ async def upsert_tier(uow: UnitOfWork, program_id: uuid.UUID, name: str, thresho
     if not 0 < multiplier_percent <= 1000:
         check.fail("multiplier_percent", "must be between 1 and 1000", "OUT_OF_RANGE")
     check.done()
-    tier = (await uow.session.execute(select(LoyaltyTier).where(LoyaltyTier.program_id == program_id, LoyaltyTier.name == name))).scalar_one_or_none()
+    tier = (
+        await uow.session.execute(select(LoyaltyTier).where(LoyaltyTier.program_id == program_id, LoyaltyTier.name == name))
+    ).scalar_one_or_none()
     if tier is None:
         tier = LoyaltyTier(program_id=program_id, name=name)
         uow.session.add(tier)
@@ -109,10 +137,20 @@ async def create_rule(uow: UnitOfWork, program_id: uuid.UUID, data: dict) -> Loy
     if starts_at and ends_at and ends_at <= starts_at:
         check.fail("ends_at", "must be after startsAt", "OUT_OF_RANGE")
     check.done()
-    rule = LoyaltyRule(program_id=program_id, name=name, kind=kind, points=data["points"], per_amount=data.get("per_amount"),
-                       excluded_categories=sorted(set(data.get("excluded_categories") or [])),
-                       activity_type=data.get("activity_type"), limit_count=data.get("limit_count"), limit_period=limit_period,
-                       starts_at=starts_at, ends_at=ends_at, active=True)
+    rule = LoyaltyRule(
+        program_id=program_id,
+        name=name,
+        kind=kind,
+        points=data["points"],
+        per_amount=data.get("per_amount"),
+        excluded_categories=sorted(set(data.get("excluded_categories") or [])),
+        activity_type=data.get("activity_type"),
+        limit_count=data.get("limit_count"),
+        limit_period=limit_period,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        active=True,
+    )
     uow.session.add(rule)
     await uow.session.flush()
     return rule
@@ -133,8 +171,15 @@ async def create_reward(uow: UnitOfWork, program_id: uuid.UUID, data: dict) -> L
         if tier is None or tier.program_id != program_id:
             check.fail("min_tier_id", "no such tier in this program", "NOT_FOUND")
     check.done()
-    reward = LoyaltyReward(program_id=program_id, name=name, cost=data["cost"], stock=data.get("stock"),
-                           per_member_limit=data.get("per_member_limit"), min_tier_id=tier_id, active=True)
+    reward = LoyaltyReward(
+        program_id=program_id,
+        name=name,
+        cost=data["cost"],
+        stock=data.get("stock"),
+        per_member_limit=data.get("per_member_limit"),
+        min_tier_id=tier_id,
+        active=True,
+    )
     uow.session.add(reward)
     await uow.session.flush()
     return reward
@@ -173,12 +218,16 @@ async def enroll(uow: UnitOfWork, program_id: uuid.UUID, contact_id: uuid.UUID) 
     program = await load_for_update(uow, LoyaltyProgram, program_id, field="programId")
     if not await live_ids(uow, Contact, [contact_id]):
         raise _fail("contactId", "no such contact", "NOT_FOUND")
-    existing = (await uow.session.execute(select(LoyaltyMember).where(
-        LoyaltyMember.program_id == program.id, LoyaltyMember.contact_id == contact_id))).scalar_one_or_none()
+    existing = (
+        await uow.session.execute(
+            select(LoyaltyMember).where(LoyaltyMember.program_id == program.id, LoyaltyMember.contact_id == contact_id)
+        )
+    ).scalar_one_or_none()
     if existing:
         return existing
-    member = LoyaltyMember(program_id=program.id, contact_id=contact_id, balance=0, enrolled_at=uow.clock.now(),
-                           referral_code=uuid.uuid4().hex[:10])
+    member = LoyaltyMember(
+        program_id=program.id, contact_id=contact_id, balance=0, enrolled_at=uow.clock.now(), referral_code=uuid.uuid4().hex[:10]
+    )
     member.data_key(create=True)  # its ledger's reasons are sealed under it
     uow.session.add(member)
     await uow.session.flush()
@@ -195,23 +244,45 @@ async def _replay(uow: UnitOfWork, program_id, key: str | None, request_hash: st
     """The original entry of an idempotency key; a key reused for a different request is an error."""
     if not key:
         return None
-    entry = (await uow.session.execute(select(LoyaltyEntry).where(
-        LoyaltyEntry.program_id == program_id, LoyaltyEntry.idempotency_key == key))).scalar_one_or_none()
+    entry = (
+        await uow.session.execute(
+            select(LoyaltyEntry).where(LoyaltyEntry.program_id == program_id, LoyaltyEntry.idempotency_key == key)
+        )
+    ).scalar_one_or_none()
     if entry is not None and entry.request_hash != request_hash:
         raise _fail("idempotencyKey", "was already used for a different request", "IDEMPOTENCY_CONFLICT")
     return entry
 
 
-async def _append(uow: UnitOfWork, member: LoyaltyMember, kind: str, amount: int, *, reason: str | None = None,
-                  source: tuple[str, str] | None = None, key: str | None = None, request_hash: str | None = None,
-                  tier_points: int = 0) -> LoyaltyEntry:
+async def _append(
+    uow: UnitOfWork,
+    member: LoyaltyMember,
+    kind: str,
+    amount: int,
+    *,
+    reason: str | None = None,
+    source: tuple[str, str] | None = None,
+    key: str | None = None,
+    request_hash: str | None = None,
+    tier_points: int = 0,
+) -> LoyaltyEntry:
     last = (await uow.session.execute(select(func.max(LoyaltyEntry.seq)).where(LoyaltyEntry.member_id == member.id))).scalar_one()
     member.balance += amount
-    entry = LoyaltyEntry(seq=(last or 0) + 1, program_id=member.program_id, member_id=member.id, kind=kind, amount=amount,
-                         balance_after=member.balance, actor_id=uow.actor_id,
-                         source_type=source[0] if source else None, source_id=source[1] if source else None,
-                         idempotency_key=key or None, request_hash=request_hash if key else None, tier_points=tier_points,
-                         created_at=uow.clock.now())
+    entry = LoyaltyEntry(
+        seq=(last or 0) + 1,
+        program_id=member.program_id,
+        member_id=member.id,
+        kind=kind,
+        amount=amount,
+        balance_after=member.balance,
+        actor_id=uow.actor_id,
+        source_type=source[0] if source else None,
+        source_id=source[1] if source else None,
+        idempotency_key=key or None,
+        request_hash=request_hash if key else None,
+        tier_points=tier_points,
+        created_at=uow.clock.now(),
+    )
     if member.data_key() is not None:  # an erased member's ledger goes on (expiry) without text
         entry.share_key_of(member)
         entry.reason = reason
@@ -236,18 +307,35 @@ def expiry_for(program: LoyaltyProgram, earned_at: dt.datetime, zone) -> dt.date
         first_of_next = (local.replace(day=calendar.monthrange(local.year, local.month)[1]) + dt.timedelta(days=1)).date()
     else:
         first_of_next = dt.date(local.year + 1, 1, 1)
-    return dt.datetime.combine(first_of_next, dt.time(), tzinfo=zone).astimezone(dt.timezone.utc)
+    return dt.datetime.combine(first_of_next, dt.time(), tzinfo=zone).astimezone(dt.UTC)
 
 
-async def _add_lot(uow: UnitOfWork, member: LoyaltyMember, entry: LoyaltyEntry | None, amount: int, *, status: str = "active",
-                   unlocks_at=None, purchase_id=None, earned_at: dt.datetime | None = None) -> LoyaltyLot:
+async def _add_lot(
+    uow: UnitOfWork,
+    member: LoyaltyMember,
+    entry: LoyaltyEntry | None,
+    amount: int,
+    *,
+    status: str = "active",
+    unlocks_at=None,
+    purchase_id=None,
+    earned_at: dt.datetime | None = None,
+) -> LoyaltyLot:
     """New points, dated `earned_at` (a purchase's time; by default now): their expiry counts from
     it. An active lot first pays off any debt a refund left behind."""
     program = await uow.session.get_one(LoyaltyProgram, member.program_id)
     earned_at = earned_at or uow.clock.now()
-    lot = LoyaltyLot(member_id=member.id, entry_id=entry.id if entry else None, purchase_id=purchase_id, amount=amount,
-                     remaining=amount, earned_at=earned_at, unlocks_at=unlocks_at, status=status,
-                     expires_at=expiry_for(program, earned_at, uow.settings.zone))
+    lot = LoyaltyLot(
+        member_id=member.id,
+        entry_id=entry.id if entry else None,
+        purchase_id=purchase_id,
+        amount=amount,
+        remaining=amount,
+        earned_at=earned_at,
+        unlocks_at=unlocks_at,
+        status=status,
+        expires_at=expiry_for(program, earned_at, uow.settings.zone),
+    )
     if status == "active":
         await _pay_debts(uow, member, lot)
     uow.session.add(lot)
@@ -271,8 +359,15 @@ async def _pay_debts(uow: UnitOfWork, member: LoyaltyMember, lot: LoyaltyLot) ->
 
 
 async def _debts(uow: UnitOfWork, member: LoyaltyMember) -> list[LoyaltyLot]:
-    return list((await uow.session.execute(select(LoyaltyLot).where(
-        LoyaltyLot.member_id == member.id, LoyaltyLot.status == "active", LoyaltyLot.remaining < 0))).scalars())
+    return list(
+        (
+            await uow.session.execute(
+                select(LoyaltyLot).where(
+                    LoyaltyLot.member_id == member.id, LoyaltyLot.status == "active", LoyaltyLot.remaining < 0
+                )
+            )
+        ).scalars()
+    )
 
 
 async def _consume(uow: UnitOfWork, member: LoyaltyMember, entry: LoyaltyEntry, amount: int, *, first_lot_id=None) -> int:
@@ -280,8 +375,13 @@ async def _consume(uow: UnitOfWork, member: LoyaltyMember, entry: LoyaltyEntry, 
     order = [LoyaltyLot.expires_at.is_(None), LoyaltyLot.expires_at, LoyaltyLot.earned_at, LoyaltyLot.id]
     if first_lot_id is not None:
         order.insert(0, LoyaltyLot.id != first_lot_id)
-    lots = (await uow.session.execute(select(LoyaltyLot).where(
-        LoyaltyLot.member_id == member.id, LoyaltyLot.status == "active", LoyaltyLot.remaining > 0).order_by(*order))).scalars()
+    lots = (
+        await uow.session.execute(
+            select(LoyaltyLot)
+            .where(LoyaltyLot.member_id == member.id, LoyaltyLot.status == "active", LoyaltyLot.remaining > 0)
+            .order_by(*order)
+        )
+    ).scalars()
     taken = 0
     for lot in lots:
         if taken == amount:
@@ -308,8 +408,16 @@ def _positive(amount: int, field: str = "amount") -> None:
         raise _fail(field, "must be positive", "OUT_OF_RANGE")
 
 
-async def _once(uow: UnitOfWork, operation: str, member_id: uuid.UUID, amount: int, reason: str | None, key: str | None,
-                locked_operation, **extra) -> LoyaltyEntry:
+async def _once(
+    uow: UnitOfWork,
+    operation: str,
+    member_id: uuid.UUID,
+    amount: int,
+    reason: str | None,
+    key: str | None,
+    locked_operation,
+    **extra,
+) -> LoyaltyEntry:
     """Lock the member, answer a repeated idempotency key with its original entry, else run it."""
     _positive(amount)
     member = await _member(uow, member_id)
@@ -319,36 +427,59 @@ async def _once(uow: UnitOfWork, operation: str, member_id: uuid.UUID, amount: i
     return await locked_operation(uow, member, amount, reason=reason, key=key, request_hash=request_hash, **extra)
 
 
-async def earn(uow: UnitOfWork, member_id: uuid.UUID, amount: int, *, reason: str | None = None, key: str | None = None,
-               source: tuple[str, str] | None = None) -> LoyaltyEntry:
+async def earn(
+    uow: UnitOfWork,
+    member_id: uuid.UUID,
+    amount: int,
+    *,
+    reason: str | None = None,
+    key: str | None = None,
+    source: tuple[str, str] | None = None,
+) -> LoyaltyEntry:
     return await _once(uow, "earn", member_id, amount, reason, key, _earn_locked, source=source)
 
 
 async def _earn_locked(uow, member, amount, *, reason=None, key=None, request_hash=None, source=None) -> LoyaltyEntry:
-    entry = await _append(uow, member, "earn", amount, reason=reason, key=key, request_hash=request_hash, source=source, tier_points=amount)
+    entry = await _append(
+        uow, member, "earn", amount, reason=reason, key=key, request_hash=request_hash, source=source, tier_points=amount
+    )
     await _add_lot(uow, member, entry, amount)
     await uow.emit(POINTS_EARNED, member.id, {"amount": amount, "entry_id": str(entry.id)})
     await _evaluate_tier(uow, member)
     return entry
 
 
-async def spend(uow: UnitOfWork, member_id: uuid.UUID, amount: int, *, reason: str | None = None, key: str | None = None,
-                source: tuple[str, str] | None = None) -> LoyaltyEntry:
+async def spend(
+    uow: UnitOfWork,
+    member_id: uuid.UUID,
+    amount: int,
+    *,
+    reason: str | None = None,
+    key: str | None = None,
+    source: tuple[str, str] | None = None,
+) -> LoyaltyEntry:
     return await _once(uow, "spend", member_id, amount, reason, key, _spend_locked, source=source)
 
 
 async def _spend_locked(uow, member, amount, *, reason=None, key=None, request_hash=None, source=None) -> LoyaltyEntry:
     await _expire_member_lots(uow, member)
     if member.balance < amount:
-        raise _fail("amount", "the member does not have enough points" if member.balance >= 0 else
-                    "redemptions are blocked until a negative balance is back at zero", "INSUFFICIENT_POINTS")
+        raise _fail(
+            "amount",
+            "the member does not have enough points"
+            if member.balance >= 0
+            else "redemptions are blocked until a negative balance is back at zero",
+            "INSUFFICIENT_POINTS",
+        )
     entry = await _append(uow, member, "spend", -amount, reason=reason, key=key, request_hash=request_hash, source=source)
     await _consume(uow, member, entry, amount)
     await uow.emit(POINTS_SPENT, member.id, {"amount": amount, "entry_id": str(entry.id)})
     return entry
 
 
-async def adjust(uow: UnitOfWork, member_id: uuid.UUID, amount: int, reason: str | None, *, key: str | None = None) -> LoyaltyEntry:
+async def adjust(
+    uow: UnitOfWork, member_id: uuid.UUID, amount: int, reason: str | None, *, key: str | None = None
+) -> LoyaltyEntry:
     if not (reason or "").strip():
         raise _fail("reason", "an adjustment needs a reason", "REQUIRED")
     if amount == 0:
@@ -378,8 +509,13 @@ def _active_at(rule: LoyaltyRule, when: dt.datetime) -> bool:
 
 
 async def _rules(uow: UnitOfWork, program_id, kind: str, when: dt.datetime) -> list[LoyaltyRule]:
-    rules = (await uow.session.execute(select(LoyaltyRule).where(LoyaltyRule.program_id == program_id, LoyaltyRule.kind == kind)
-                                       .order_by(LoyaltyRule.name, LoyaltyRule.id))).scalars()
+    rules = (
+        await uow.session.execute(
+            select(LoyaltyRule)
+            .where(LoyaltyRule.program_id == program_id, LoyaltyRule.kind == kind)
+            .order_by(LoyaltyRule.name, LoyaltyRule.id)
+        )
+    ).scalars()
     return [r for r in rules if _active_at(r, when)]
 
 
@@ -395,8 +531,9 @@ class PurchaseResult:
     lot: LoyaltyLot | None
 
 
-async def record_purchase(uow: UnitOfWork, member_id: uuid.UUID, order_ref: str, lines: list[dict],
-                          purchased_at: dt.datetime | None = None) -> PurchaseResult:
+async def record_purchase(
+    uow: UnitOfWork, member_id: uuid.UUID, order_ref: str, lines: list[dict], purchased_at: dt.datetime | None = None
+) -> PurchaseResult:
     """Points for an order: Σ over purchase rules of ⌊eligible / perAmount⌋ × points, times the
     tier multiplier, rounded down. Lines in a rule's excluded categories (shipping) do not count.
     With a return window (`lock_days`) the points wait, locked, until it passes.
@@ -411,8 +548,11 @@ async def record_purchase(uow: UnitOfWork, member_id: uuid.UUID, order_ref: str,
         if line["amount"] < 0:
             check.fail(f"lines.{i}.amount", "must not be negative", "OUT_OF_RANGE")
     check.done()
-    existing = (await uow.session.execute(select(LoyaltyPurchase).where(
-        LoyaltyPurchase.program_id == member.program_id, LoyaltyPurchase.order_ref == order_ref))).scalar_one_or_none()
+    existing = (
+        await uow.session.execute(
+            select(LoyaltyPurchase).where(LoyaltyPurchase.program_id == member.program_id, LoyaltyPurchase.order_ref == order_ref)
+        )
+    ).scalar_one_or_none()
     if existing is not None:
         raise _fail("orderId", "this order was already recorded", "DUPLICATE_ORDER")
     when = purchased_at or uow.clock.now()
@@ -423,8 +563,15 @@ async def record_purchase(uow: UnitOfWork, member_id: uuid.UUID, order_ref: str,
         base += (rule_eligible // rule.per_amount) * rule.points
         eligible = max(eligible, rule_eligible)
     points = math.floor(base * await _multiplier(uow, member) / 100)
-    purchase = LoyaltyPurchase(program_id=member.program_id, member_id=member.id, order_ref=order_ref, total=total,
-                               eligible=eligible, points=points, purchased_at=when)
+    purchase = LoyaltyPurchase(
+        program_id=member.program_id,
+        member_id=member.id,
+        order_ref=order_ref,
+        total=total,
+        eligible=eligible,
+        points=points,
+        purchased_at=when,
+    )
     uow.session.add(purchase)
     await uow.session.flush()
     entry = lot = None
@@ -432,9 +579,13 @@ async def record_purchase(uow: UnitOfWork, member_id: uuid.UUID, order_ref: str,
     unlocks_at = when + dt.timedelta(days=program.lock_days) if program.lock_days else None
     locked = unlocks_at is not None and unlocks_at > uow.clock.now()  # a back-dated order's window may be over already
     if points and locked:
-        lot = await _add_lot(uow, member, None, points, status="locked", purchase_id=purchase.id, unlocks_at=unlocks_at, earned_at=when)
+        lot = await _add_lot(
+            uow, member, None, points, status="locked", purchase_id=purchase.id, unlocks_at=unlocks_at, earned_at=when
+        )
     elif points:
-        entry = await _append(uow, member, "earn", points, reason=f"order {order_ref}", source=("purchase", order_ref), tier_points=points)
+        entry = await _append(
+            uow, member, "earn", points, reason=f"order {order_ref}", source=("purchase", order_ref), tier_points=points
+        )
         lot = await _add_lot(uow, member, entry, points, purchase_id=purchase.id, unlocks_at=unlocks_at, earned_at=when)
         await _expire_member_lots(uow, member)  # points of an order older than the expiry are in the ledger, and expired
         await _evaluate_tier(uow, member)
@@ -445,8 +596,11 @@ async def record_purchase(uow: UnitOfWork, member_id: uuid.UUID, order_ref: str,
 async def refund_purchase(uow: UnitOfWork, program_id: uuid.UUID, order_ref: str) -> LoyaltyPurchase:
     """Take back the order's points: a locked lot is cancelled; otherwise a reverse entry takes
     them, from the order's own lot first. What is gone already leaves the balance negative."""
-    purchase = (await uow.session.execute(select(LoyaltyPurchase).where(
-        LoyaltyPurchase.program_id == program_id, LoyaltyPurchase.order_ref == order_ref))).scalar_one_or_none()
+    purchase = (
+        await uow.session.execute(
+            select(LoyaltyPurchase).where(LoyaltyPurchase.program_id == program_id, LoyaltyPurchase.order_ref == order_ref)
+        )
+    ).scalar_one_or_none()
     if purchase is None:
         raise _fail("orderId", "no such order", "NOT_FOUND")
     member = await _member(uow, purchase.member_id)
@@ -458,12 +612,25 @@ async def refund_purchase(uow: UnitOfWork, program_id: uuid.UUID, order_ref: str
     if lot is not None and lot.status == "locked":
         lot.status, lot.remaining = "cancelled", 0
     elif purchase.points:
-        entry = await _append(uow, member, "reverse", -purchase.points, reason=f"refund of order {order_ref}",
-                              source=("refund", order_ref), tier_points=-purchase.points)
+        entry = await _append(
+            uow,
+            member,
+            "reverse",
+            -purchase.points,
+            reason=f"refund of order {order_ref}",
+            source=("refund", order_ref),
+            tier_points=-purchase.points,
+        )
         taken = await _consume(uow, member, entry, purchase.points, first_lot_id=lot.id if lot else None)
         if taken < purchase.points:
-            debt = LoyaltyLot(member_id=member.id, entry_id=entry.id, amount=taken - purchase.points, remaining=taken - purchase.points,
-                              earned_at=uow.clock.now(), status="active")
+            debt = LoyaltyLot(
+                member_id=member.id,
+                entry_id=entry.id,
+                amount=taken - purchase.points,
+                remaining=taken - purchase.points,
+                earned_at=uow.clock.now(),
+                status="active",
+            )
             uow.session.add(debt)
         await _evaluate_tier(uow, member)
     await uow.session.flush()
@@ -480,14 +647,19 @@ async def redeem(uow: UnitOfWork, member_id: uuid.UUID, reward_id: uuid.UUID, *,
     reward = await load_for_update(uow, LoyaltyReward, reward_id, field="rewardId")
     request_hash = _request_hash("redeem", member=member_id, reward=reward_id)
     if (original := await _replay(uow, member.program_id, key, request_hash)) is not None:
-        return (await uow.session.execute(select(LoyaltyRedemption).where(LoyaltyRedemption.entry_id == original.id))).scalar_one()
+        return (
+            await uow.session.execute(select(LoyaltyRedemption).where(LoyaltyRedemption.entry_id == original.id))
+        ).scalar_one()
     if reward.program_id != member.program_id or not reward.active:
         raise _fail("rewardId", "is not available in this member's program", "NOT_FOUND")
     if reward.stock is not None and reward.stock <= 0:
         raise _fail("rewardId", "is out of stock", "OUT_OF_STOCK")
     if reward.per_member_limit is not None:
-        taken = (await uow.session.execute(select(func.count()).where(
-            LoyaltyRedemption.reward_id == reward.id, LoyaltyRedemption.member_id == member.id))).scalar_one()
+        taken = (
+            await uow.session.execute(
+                select(func.count()).where(LoyaltyRedemption.reward_id == reward.id, LoyaltyRedemption.member_id == member.id)
+            )
+        ).scalar_one()
         if taken >= reward.per_member_limit:
             raise _fail("rewardId", "the member has reached this reward's limit", "LIMIT_REACHED")
     if reward.min_tier_id is not None:
@@ -495,8 +667,15 @@ async def redeem(uow: UnitOfWork, member_id: uuid.UUID, reward_id: uuid.UUID, *,
         current = await uow.session.get(LoyaltyTier, member.tier_id) if member.tier_id else None
         if current is None or current.threshold < required.threshold:
             raise _fail("rewardId", f"needs tier {required.name} or higher", "TIER_TOO_LOW")
-    entry = await _spend_locked(uow, member, reward.cost, reason=f"reward: {reward.name}", key=key, request_hash=request_hash,
-                                source=("reward", str(reward.id)))
+    entry = await _spend_locked(
+        uow,
+        member,
+        reward.cost,
+        reason=f"reward: {reward.name}",
+        key=key,
+        request_hash=request_hash,
+        source=("reward", str(reward.id)),
+    )
     if reward.stock is not None:
         reward.stock -= 1
     redemption = LoyaltyRedemption(reward_id=reward.id, member_id=member.id, entry_id=entry.id, redeemed_at=uow.clock.now())
@@ -506,7 +685,9 @@ async def redeem(uow: UnitOfWork, member_id: uuid.UUID, reward_id: uuid.UUID, *,
 
 
 async def _identity_keys(uow: UnitOfWork, contact_id) -> set[str]:
-    emails = (await uow.session.execute(select(ContactEmail.address_index).where(ContactEmail.contact_id == contact_id))).scalars()
+    emails = (
+        await uow.session.execute(select(ContactEmail.address_index).where(ContactEmail.contact_id == contact_id))
+    ).scalars()
     phones = (await uow.session.execute(select(ContactPhone.e164_index).where(ContactPhone.contact_id == contact_id))).scalars()
     return {f"email:{e}" for e in emails} | {f"phone:{p}" for p in phones}
 
@@ -520,12 +701,19 @@ async def record_referral(uow: UnitOfWork, referrer_id: uuid.UUID, referred_id: 
     if referrer.program_id != referred.program_id:
         raise _fail("referredMemberId", "belongs to another program", "WRONG_PROGRAM")
     if referrer.contact_id == referred.contact_id or (
-            await _identity_keys(uow, referrer.contact_id) & await _identity_keys(uow, referred.contact_id)):
+        await _identity_keys(uow, referrer.contact_id) & await _identity_keys(uow, referred.contact_id)
+    ):
         raise _fail("referredMemberId", "a member cannot refer themselves", "SELF_REFERRAL")
     source = ("referral", str(referred.id))
-    already = (await uow.session.execute(select(func.count()).where(
-        LoyaltyEntry.program_id == referred.program_id, LoyaltyEntry.source_type == "referral",
-        LoyaltyEntry.source_id == str(referred.id)))).scalar_one()
+    already = (
+        await uow.session.execute(
+            select(func.count()).where(
+                LoyaltyEntry.program_id == referred.program_id,
+                LoyaltyEntry.source_type == "referral",
+                LoyaltyEntry.source_id == str(referred.id),
+            )
+        )
+    ).scalar_one()
     if already:
         raise _fail("referredMemberId", "was already referred", "ALREADY_REFERRED")
     entries = []
@@ -545,7 +733,7 @@ def _period_start(now: dt.datetime, period: str, zone) -> dt.datetime:
         day -= dt.timedelta(days=day.weekday())
     elif period == "month":
         day = day.replace(day=1)
-    return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.timezone.utc)
+    return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
 
 
 async def _within_limit(uow: UnitOfWork, rule: LoyaltyRule, member: LoyaltyMember) -> bool:
@@ -553,16 +741,28 @@ async def _within_limit(uow: UnitOfWork, rule: LoyaltyRule, member: LoyaltyMembe
         return True
     assert rule.limit_period is not None  # a limit comes with its period (create_rule)
     since = _period_start(uow.clock.now(), rule.limit_period, uow.settings.zone)
-    awarded = (await uow.session.execute(select(func.count()).where(
-        LoyaltyRuleAward.rule_id == rule.id, LoyaltyRuleAward.member_id == member.id, LoyaltyRuleAward.awarded_at >= since))).scalar_one()
+    awarded = (
+        await uow.session.execute(
+            select(func.count()).where(
+                LoyaltyRuleAward.rule_id == rule.id, LoyaltyRuleAward.member_id == member.id, LoyaltyRuleAward.awarded_at >= since
+            )
+        )
+    ).scalar_one()
     return awarded < rule.limit_count
 
 
 async def award_for_activity(uow: UnitOfWork, activity_type: str, contact_ids: list[uuid.UUID], activity_id: str) -> int:
     """Points for the members among `contact_ids` under every activity rule of this type."""
     awards = 0
-    members = (await uow.session.execute(select(LoyaltyMember.id).where(LoyaltyMember.contact_id.in_(contact_ids))
-                                         .order_by(LoyaltyMember.id))).scalars().all()
+    members = (
+        (
+            await uow.session.execute(
+                select(LoyaltyMember.id).where(LoyaltyMember.contact_id.in_(contact_ids)).order_by(LoyaltyMember.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
     for member_id in members:
         member = await _member(uow, member_id)
         for rule in await _rules(uow, member.program_id, "activity", uow.clock.now()):
@@ -580,14 +780,22 @@ async def award_for_activity(uow: UnitOfWork, activity_type: str, contact_ids: l
 
 
 async def earned_in_window(session, member_id, now: dt.datetime) -> int:
-    total = (await session.execute(select(func.coalesce(func.sum(LoyaltyEntry.tier_points), 0)).where(
-        LoyaltyEntry.member_id == member_id, LoyaltyEntry.created_at > now - TIER_WINDOW))).scalar_one()
+    total = (
+        await session.execute(
+            select(func.coalesce(func.sum(LoyaltyEntry.tier_points), 0)).where(
+                LoyaltyEntry.member_id == member_id, LoyaltyEntry.created_at > now - TIER_WINDOW
+            )
+        )
+    ).scalar_one()
     return int(total)
 
 
 async def tiers_of(session, program_id) -> list[LoyaltyTier]:
-    return list((await session.execute(select(LoyaltyTier).where(LoyaltyTier.program_id == program_id)
-                                       .order_by(LoyaltyTier.threshold))).scalars())
+    return list(
+        (
+            await session.execute(select(LoyaltyTier).where(LoyaltyTier.program_id == program_id).order_by(LoyaltyTier.threshold))
+        ).scalars()
+    )
 
 
 async def _evaluate_tier(uow: UnitOfWork, member: LoyaltyMember, *, review: bool = False) -> None:
@@ -602,8 +810,9 @@ async def _evaluate_tier(uow: UnitOfWork, member: LoyaltyMember, *, review: bool
     program = await uow.session.get_one(LoyaltyProgram, member.program_id)
     current_threshold = current.threshold if current else -1
     target_threshold = target.threshold if target else -1
-    if target_threshold < current_threshold and not (program.downgrade_mode == "automatic" or
-                                                     (program.downgrade_mode == "periodic" and review)):
+    if target_threshold < current_threshold and not (
+        program.downgrade_mode == "automatic" or (program.downgrade_mode == "periodic" and review)
+    ):
         return
     if target_threshold == current_threshold:
         return
@@ -612,8 +821,15 @@ async def _evaluate_tier(uow: UnitOfWork, member: LoyaltyMember, *, review: bool
     change = {"from": current.name if current else None, "to": target.name if target else None}
     await uow.emit(TIER_CHANGED, member.id, change)
     if member.contact_id is not None:
-        await log_activity(uow, {"type": "loyalty.tier_changed", "summary": f"Tier: {change['from'] or '—'} → {change['to'] or '—'}",
-                                 "contact_ids": [member.contact_id]}, source_plugin="loyalty")
+        await log_activity(
+            uow,
+            {
+                "type": "loyalty.tier_changed",
+                "summary": f"Tier: {change['from'] or '—'} → {change['to'] or '—'}",
+                "contact_ids": [member.contact_id],
+            },
+            source_plugin="loyalty",
+        )
 
 
 # --- scheduled work -----------------------------------------------------------------------------
@@ -621,8 +837,11 @@ async def _evaluate_tier(uow: UnitOfWork, member: LoyaltyMember, *, review: bool
 
 async def _due_lots(runtime, status: str, column) -> list[tuple[uuid.UUID, uuid.UUID]]:
     async with runtime.read_session() as session:
-        rows = await session.execute(select(LoyaltyLot.id, LoyaltyLot.member_id).where(
-            LoyaltyLot.status == status, column.is_not(None), column <= runtime.clock.now()).order_by(column))
+        rows = await session.execute(
+            select(LoyaltyLot.id, LoyaltyLot.member_id)
+            .where(LoyaltyLot.status == status, column.is_not(None), column <= runtime.clock.now())
+            .order_by(column)
+        )
         return list(rows)
 
 
@@ -630,9 +849,23 @@ async def _expire_member_lots(uow: UnitOfWork, member: LoyaltyMember) -> int:
     """Write an expire entry for each of the (locked) member's lots past expiry with points left.
     Called by the job and before every spend, so points past their date are never spent even when
     the job has not run yet."""
-    lots = (await uow.session.execute(select(LoyaltyLot).where(
-        LoyaltyLot.member_id == member.id, LoyaltyLot.status == "active", LoyaltyLot.remaining > 0,
-        LoyaltyLot.expires_at.is_not(None), LoyaltyLot.expires_at <= uow.clock.now()).order_by(LoyaltyLot.expires_at))).scalars().all()
+    lots = (
+        (
+            await uow.session.execute(
+                select(LoyaltyLot)
+                .where(
+                    LoyaltyLot.member_id == member.id,
+                    LoyaltyLot.status == "active",
+                    LoyaltyLot.remaining > 0,
+                    LoyaltyLot.expires_at.is_not(None),
+                    LoyaltyLot.expires_at <= uow.clock.now(),
+                )
+                .order_by(LoyaltyLot.expires_at)
+            )
+        )
+        .scalars()
+        .all()
+    )
     for lot in lots:
         entry = await _append(uow, member, "expire", -lot.remaining, reason="points expired", source=("lot", str(lot.id)))
         uow.session.add(LoyaltyLotUse(entry_id=entry.id, lot_id=lot.id, amount=lot.remaining))
@@ -661,8 +894,15 @@ async def unlock_due(runtime) -> int:
             lot = await uow.session.get(LoyaltyLot, lot_id, populate_existing=True)
             if lot.status != "locked":
                 continue
-            entry = await _append(uow, member, "unlock", lot.amount, reason="return window passed",
-                                  source=("purchase", str(lot.purchase_id)), tier_points=lot.amount)
+            entry = await _append(
+                uow,
+                member,
+                "unlock",
+                lot.amount,
+                reason="return window passed",
+                source=("purchase", str(lot.purchase_id)),
+                tier_points=lot.amount,
+            )
             lot.status, lot.entry_id = "active", entry.id  # its expiry counts from the purchase, set when recorded
             await _pay_debts(uow, member, lot)
             await _evaluate_tier(uow, member)
@@ -672,7 +912,9 @@ async def unlock_due(runtime) -> int:
 
 async def review_tiers(runtime) -> int:
     async with runtime.read_session() as session:
-        member_ids = list((await session.execute(select(LoyaltyMember.id).where(LoyaltyMember.contact_id.is_not(None)))).scalars())
+        member_ids = list(
+            (await session.execute(select(LoyaltyMember.id).where(LoyaltyMember.contact_id.is_not(None)))).scalars()
+        )
     for member_id in member_ids:
         async with runtime.unit_of_work() as uow:
             await _evaluate_tier(uow, await load_for_update(uow, LoyaltyMember, member_id), review=True)
@@ -697,12 +939,30 @@ async def verify_ledger(session, member_id: uuid.UUID | None = None) -> tuple[in
     if member_id is not None:
         members = members.where(LoyaltyMember.id == member_id)
     rows = (await session.execute(members)).scalars().all()
-    ledger = dict((await session.execute(select(LoyaltyEntry.member_id, func.sum(LoyaltyEntry.amount)).group_by(LoyaltyEntry.member_id))).all())
-    lots = dict((await session.execute(select(LoyaltyLot.member_id, func.sum(LoyaltyLot.remaining)).where(LoyaltyLot.status == "active")
-                                       .group_by(LoyaltyLot.member_id))).all())
+    ledger = dict(
+        (
+            await session.execute(select(LoyaltyEntry.member_id, func.sum(LoyaltyEntry.amount)).group_by(LoyaltyEntry.member_id))
+        ).all()
+    )
+    lots = dict(
+        (
+            await session.execute(
+                select(LoyaltyLot.member_id, func.sum(LoyaltyLot.remaining))
+                .where(LoyaltyLot.status == "active")
+                .group_by(LoyaltyLot.member_id)
+            )
+        ).all()
+    )
     latest = select(LoyaltyEntry.member_id, func.max(LoyaltyEntry.seq).label("seq")).group_by(LoyaltyEntry.member_id).subquery()
-    last = dict((await session.execute(select(LoyaltyEntry.member_id, LoyaltyEntry.balance_after).join(
-        latest, and_(latest.c.member_id == LoyaltyEntry.member_id, latest.c.seq == LoyaltyEntry.seq)))).all())
+    last = dict(
+        (
+            await session.execute(
+                select(LoyaltyEntry.member_id, LoyaltyEntry.balance_after).join(
+                    latest, and_(latest.c.member_id == LoyaltyEntry.member_id, latest.c.seq == LoyaltyEntry.seq)
+                )
+            )
+        ).all()
+    )
     problems = []
     for member in rows:
         ledger_sum, lots_sum = int(ledger.get(member.id) or 0), int(lots.get(member.id) or 0)
@@ -713,14 +973,33 @@ async def verify_ledger(session, member_id: uuid.UUID | None = None) -> tuple[in
 
 
 async def pending_points(session, member_id) -> int:
-    return int((await session.execute(select(func.coalesce(func.sum(LoyaltyLot.remaining), 0)).where(
-        LoyaltyLot.member_id == member_id, LoyaltyLot.status == "locked"))).scalar_one())
+    return int(
+        (
+            await session.execute(
+                select(func.coalesce(func.sum(LoyaltyLot.remaining), 0)).where(
+                    LoyaltyLot.member_id == member_id, LoyaltyLot.status == "locked"
+                )
+            )
+        ).scalar_one()
+    )
 
 
 async def expiring_soon(session, member_id, now: dt.datetime, within: dt.timedelta) -> list[LoyaltyLot]:
-    return list((await session.execute(select(LoyaltyLot).where(
-        LoyaltyLot.member_id == member_id, LoyaltyLot.status == "active", LoyaltyLot.remaining > 0,
-        LoyaltyLot.expires_at.is_not(None), LoyaltyLot.expires_at <= now + within).order_by(LoyaltyLot.expires_at))).scalars())
+    return list(
+        (
+            await session.execute(
+                select(LoyaltyLot)
+                .where(
+                    LoyaltyLot.member_id == member_id,
+                    LoyaltyLot.status == "active",
+                    LoyaltyLot.remaining > 0,
+                    LoyaltyLot.expires_at.is_not(None),
+                    LoyaltyLot.expires_at <= now + within,
+                )
+                .order_by(LoyaltyLot.expires_at)
+            )
+        ).scalars()
+    )
 
 
 async def merge_memberships(uow: UnitOfWork, survivor_contact_id, merged_contact_ids, dry_run: bool) -> int:
@@ -728,19 +1007,43 @@ async def merge_memberships(uow: UnitOfWork, survivor_contact_id, merged_contact
     program already, the points move lot by lot (keeping each lot's expiry) through two
     adjustments, and the emptied membership stays behind with its history."""
     moved = 0
-    merged = (await uow.session.execute(select(LoyaltyMember).where(LoyaltyMember.contact_id.in_(merged_contact_ids))
-                                        .order_by(LoyaltyMember.id).with_for_update())).scalars().all()
+    merged = (
+        (
+            await uow.session.execute(
+                select(LoyaltyMember)
+                .where(LoyaltyMember.contact_id.in_(merged_contact_ids))
+                .order_by(LoyaltyMember.id)
+                .with_for_update()
+            )
+        )
+        .scalars()
+        .all()
+    )
     for member in merged:
         moved += 1
         if dry_run:
             continue
-        survivor = (await uow.session.execute(select(LoyaltyMember).where(
-            LoyaltyMember.program_id == member.program_id, LoyaltyMember.contact_id == survivor_contact_id).with_for_update())).scalar_one_or_none()
+        survivor = (
+            await uow.session.execute(
+                select(LoyaltyMember)
+                .where(LoyaltyMember.program_id == member.program_id, LoyaltyMember.contact_id == survivor_contact_id)
+                .with_for_update()
+            )
+        ).scalar_one_or_none()
         if survivor is None:
             member.contact_id = survivor_contact_id
             continue
-        lots = (await uow.session.execute(select(LoyaltyLot).where(
-            LoyaltyLot.member_id == member.id, LoyaltyLot.status == "active", LoyaltyLot.remaining > 0))).scalars().all()
+        lots = (
+            (
+                await uow.session.execute(
+                    select(LoyaltyLot).where(
+                        LoyaltyLot.member_id == member.id, LoyaltyLot.status == "active", LoyaltyLot.remaining > 0
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
         for lot in lots:
             points = lot.remaining
             out = await _append(uow, member, "adjust", -points, reason="moved to the surviving contact on merge")
@@ -761,5 +1064,7 @@ async def unlink_member(uow: UnitOfWork, contact_id) -> dict:
     for member in members:
         member.contact_id, member.referral_code = None, None
     await uow.session.flush()
-    return {"loyalty_member:anonymise": len(members),
-            "loyalty_member:shred": await shred_records(uow, LoyaltyMemberKey.member_id, [member.id for member in members])}
+    return {
+        "loyalty_member:anonymise": len(members),
+        "loyalty_member:shred": await shred_records(uow, LoyaltyMemberKey.member_id, [member.id for member in members]),
+    }

@@ -3,6 +3,7 @@
 Append-only (the database refuses UPDATE and DELETE, see the migration) and hash-chained: each
 entry's hash covers its fields and the previous entry's hash, so removing or editing a row
 anywhere breaks `verify` from that row on. Entries hold ids and roles, never personal data."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,8 +21,15 @@ GENESIS = "0" * 64
 
 
 def _digest(entry: PrivacyAccessLog) -> str:
-    fields = [entry.at.astimezone(dt.timezone.utc).isoformat(timespec="microseconds"), str(entry.user_id or ""), entry.roles, str(entry.contact_id), entry.action, entry.purpose,
-              entry.prev_hash]
+    fields = [
+        entry.at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        str(entry.user_id or ""),
+        entry.roles,
+        str(entry.contact_id),
+        entry.action,
+        entry.purpose,
+        entry.prev_hash,
+    ]
     return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -33,12 +41,15 @@ async def append_many(uow: UnitOfWork, contact_ids, action: str, purpose: str) -
     """One entry per person, chained in order, by the unit of work's actor."""
     session = uow.session
     await one_at_a_time(uow, "privacy_access_log")  # one writer at a time extends the chain
-    last = (await session.execute(select(PrivacyAccessLog.hash).order_by(PrivacyAccessLog.seq.desc()).limit(1))).scalar() or GENESIS
+    last = (
+        await session.execute(select(PrivacyAccessLog.hash).order_by(PrivacyAccessLog.seq.desc()).limit(1))
+    ).scalar() or GENESIS
     user = await session.get(User, uow.actor_id) if uow.actor_id else None
     roles, now, entries = ",".join(sorted(user.roles)) if user else "", uow.clock.now(), []
     for contact_id in contact_ids:
-        entry = PrivacyAccessLog(at=now, user_id=uow.actor_id, roles=roles, contact_id=contact_id, action=action, purpose=purpose,
-                                 prev_hash=last)
+        entry = PrivacyAccessLog(
+            at=now, user_id=uow.actor_id, roles=roles, contact_id=contact_id, action=action, purpose=purpose, prev_hash=last
+        )
         entry.hash = last = _digest(entry)
         entries.append(entry)
     session.add_all(entries)
@@ -60,9 +71,18 @@ async def record_reads(uow: UnitOfWork, contact_ids) -> int:
         return 0
     await one_at_a_time(uow, "privacy_access_log")  # before the check: two requests at once log once
     day_start = dt.datetime.combine(day, dt.time(), tzinfo=uow.settings.zone)
-    logged = set((await uow.session.execute(select(PrivacyAccessLog.contact_id).where(
-        PrivacyAccessLog.contact_id.in_(fresh), PrivacyAccessLog.user_id == uow.actor_id, PrivacyAccessLog.action == "read",
-        PrivacyAccessLog.at >= day_start))).scalars())
+    logged = set(
+        (
+            await uow.session.execute(
+                select(PrivacyAccessLog.contact_id).where(
+                    PrivacyAccessLog.contact_id.in_(fresh),
+                    PrivacyAccessLog.user_id == uow.actor_id,
+                    PrivacyAccessLog.action == "read",
+                    PrivacyAccessLog.at >= day_start,
+                )
+            )
+        ).scalars()
+    )
     entries = await append_many(uow, sorted(set(fresh) - logged), "read", "crm")
     if len(_logged_reads) > 100_000:  # bounded memory; forgetting only costs a lookup
         _logged_reads.clear()

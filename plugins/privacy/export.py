@@ -1,6 +1,7 @@
 """The access/portability export: one JSON document with a section per plugin and the GDPR
 Art. 15 metadata, and the same data as a zip of CSV files (UTF-8 with a BOM, so Excel opens
 Japanese text correctly)."""
+
 from __future__ import annotations
 
 import csv
@@ -21,7 +22,12 @@ def document(request, sections: dict, catalog: list, recipients: list[str], gene
     return {
         "schema": SCHEMA_VERSION,
         "generated_at": generated_at.isoformat(),
-        "request": {"id": str(request.id), "type": request.type, "regime": request.regime, "received_at": request.received_at.isoformat()},
+        "request": {
+            "id": str(request.id),
+            "type": request.type,
+            "regime": request.regime,
+            "received_at": request.received_at.isoformat(),
+        },
         "metadata": {
             "purposes": sorted({p for f in fields for p in f.purposes}),
             "categories": sorted({f.category for f in fields}),

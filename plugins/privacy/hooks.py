@@ -6,6 +6,7 @@ It answers the core's `enishi_consent_check` and `enishi_record_provision` for e
 vetoes changes to a restricted person, logs reads of personal data, and serves one-click
 withdrawal links (`POST /privacy/withdraw/{token}`) and single-use export downloads
 (`GET /privacy/exports/{token}`)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,11 +21,24 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from enishi.plugin import (
-    ErasureReport, InputError, NON_ADMIN_ROLES, Permission, PersonalDataField, ScheduledJob, SubjectKey,
-    UserError, hookimpl, parse_global_id, shred_records, to_global_id,
+    ACTIVITY_LOGGED,
+    ACTIVITY_UPDATED,
+    CONTACT_MERGED,
+    CONTACT_PERSONAL_DATA_READ,
+    CONTACT_UPDATED,
+    NON_ADMIN_ROLES,
+    ErasureReport,
+    InputError,
+    Permission,
+    PersonalDataField,
+    ScheduledJob,
+    SubjectKey,
+    UserError,
+    hookimpl,
+    parse_global_id,
+    shred_records,
+    to_global_id,
 )
-
-from enishi.plugin import ACTIVITY_LOGGED, ACTIVITY_UPDATED, CONTACT_MERGED, CONTACT_PERSONAL_DATA_READ, CONTACT_UPDATED
 
 from . import access_log, events, models, requests, schema, service
 
@@ -51,8 +65,14 @@ def enishi_graphql_mutation():
 
 @hookimpl
 def enishi_graphql_type_fields():
-    return [("Contact", strawberry.field(resolver=schema.contact_consents, name="consents",
-                                         description="Current consent per purpose (privacy plugin)."))]
+    return [
+        (
+            "Contact",
+            strawberry.field(
+                resolver=schema.contact_consents, name="consents", description="Current consent per purpose (privacy plugin)."
+            ),
+        )
+    ]
 
 
 @hookimpl
@@ -62,14 +82,28 @@ def enishi_event_types():
 
 @hookimpl
 def enishi_permissions():
-    return [Permission("privacy.consent.read", "See consent states and history", NON_ADMIN_ROLES, "consent:read"),
-            Permission("privacy.consent.write", "Record and withdraw consent", ("manager", "sales", "marketing", "support", "compliance",
-                                                                                "integration"), "consent:write"),
-            Permission("privacy.request.intake", "Take a data-subject request from a person (phone, letter)", ("support", "compliance"),
-                       "privacy:requests"),
-            Permission("privacy.request.manage", "Review, run, extend and close data-subject requests; legal holds; restriction",
-                       ("compliance",), "privacy:requests"),
-            Permission("privacy.audit", "Read and verify the access log", ("compliance",), "privacy:audit")]
+    return [
+        Permission("privacy.consent.read", "See consent states and history", NON_ADMIN_ROLES, "consent:read"),
+        Permission(
+            "privacy.consent.write",
+            "Record and withdraw consent",
+            ("manager", "sales", "marketing", "support", "compliance", "integration"),
+            "consent:write",
+        ),
+        Permission(
+            "privacy.request.intake",
+            "Take a data-subject request from a person (phone, letter)",
+            ("support", "compliance"),
+            "privacy:requests",
+        ),
+        Permission(
+            "privacy.request.manage",
+            "Review, run, extend and close data-subject requests; legal holds; restriction",
+            ("compliance",),
+            "privacy:requests",
+        ),
+        Permission("privacy.audit", "Read and verify the access log", ("compliance",), "privacy:audit"),
+    ]
 
 
 @hookimpl
@@ -111,9 +145,17 @@ def _concerned(event) -> set[uuid.UUID]:
 
 
 async def _rectifying(uow, contact_ids) -> bool:
-    return (await uow.session.execute(select(models.PrivacyRequest.id).where(
-        models.PrivacyRequest.contact_id.in_(list(contact_ids)), models.PrivacyRequest.type == "rectification",
-        models.PrivacyRequest.status == "awaiting_manual").limit(1))).first() is not None
+    return (
+        await uow.session.execute(
+            select(models.PrivacyRequest.id)
+            .where(
+                models.PrivacyRequest.contact_id.in_(list(contact_ids)),
+                models.PrivacyRequest.type == "rectification",
+                models.PrivacyRequest.status == "awaiting_manual",
+            )
+            .limit(1)
+        )
+    ).first() is not None
 
 
 async def _withdraw_link(request: Request):
@@ -121,8 +163,9 @@ async def _withdraw_link(request: Request):
     try:
         contact_id, purpose = service.read_withdrawal_token(runtime.settings, request.path_params["token"])
         async with runtime.unit_of_work() as uow:
-            await service.record_consent(uow, contact_id, {"purpose": purpose, "state": "withdrawn", "source": "link",
-                                                           "method": "one_click"})
+            await service.record_consent(
+                uow, contact_id, {"purpose": purpose, "state": "withdrawn", "source": "link", "method": "one_click"}
+            )
     except InputError as error:
         return JSONResponse({"error": error.errors[0].message, "code": error.errors[0].code}, status_code=404)
     return JSONResponse({"withdrawn": True, "purpose": purpose})
@@ -136,8 +179,13 @@ async def _download(request: Request):
     if found is None:
         return JSONResponse({"error": "this link is not valid, has expired or was already used", "code": "GONE"}, status_code=410)
     fmt, content = found
-    media, name = {"json": ("application/json; charset=utf-8", "personal-data.json"), "zip": ("application/zip", "personal-data.zip")}[fmt]
-    return Response(content, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+    media, name = {
+        "json": ("application/json; charset=utf-8", "personal-data.json"),
+        "zip": ("application/zip", "personal-data.zip"),
+    }[fmt]
+    return Response(
+        content, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    )
 
 
 async def _json_object(request: Request) -> dict | None:
@@ -149,7 +197,9 @@ async def _json_object(request: Request) -> dict | None:
 
 
 def _errors(error: InputError, status: int = 422) -> JSONResponse:
-    return JSONResponse({"errors": [{"field": e.field, "message": e.message, "code": e.code} for e in error.errors]}, status_code=status)
+    return JSONResponse(
+        {"errors": [{"field": e.field, "message": e.message, "code": e.code} for e in error.errors]}, status_code=status
+    )
 
 
 async def _submit(request: Request):
@@ -158,14 +208,17 @@ async def _submit(request: Request):
     runtime = request.app.state.runtime
     body = await _json_object(request)
     if body is None:
-        return JSONResponse({"errors": [{"field": None, "message": "send a JSON object of strings", "code": "BAD_REQUEST"}]}, status_code=400)
+        return JSONResponse(
+            {"errors": [{"field": None, "message": "send a JSON object of strings", "code": "BAD_REQUEST"}]}, status_code=400
+        )
     try:
         async with runtime.unit_of_work() as uow:
             submitted = await requests.submit(uow, body)
     except InputError as error:
         return _errors(error, 429 if error.errors[0].code == "RATE_LIMITED" else 422)
-    return JSONResponse({"requestId": to_global_id("DataSubjectRequest", submitted.id), "message": requests.SUBMITTED_MESSAGE},
-                        status_code=202)
+    return JSONResponse(
+        {"requestId": to_global_id("DataSubjectRequest", submitted.id), "message": requests.SUBMITTED_MESSAGE}, status_code=202
+    )
 
 
 async def _verify(request: Request):
@@ -181,16 +234,24 @@ async def _verify(request: Request):
 
 @hookimpl
 def enishi_http_routes():
-    return [Route("/privacy/withdraw/{token}", _withdraw_link, methods=["POST"]),
-            Route("/privacy/exports/{token}", _download, methods=["GET"]),
-            Route("/privacy/requests", _submit, methods=["POST"]),
-            Route("/privacy/requests/{id}/verify", _verify, methods=["POST"])]
+    return [
+        Route("/privacy/withdraw/{token}", _withdraw_link, methods=["POST"]),
+        Route("/privacy/exports/{token}", _download, methods=["GET"]),
+        Route("/privacy/requests", _submit, methods=["POST"]),
+        Route("/privacy/requests/{id}/verify", _verify, methods=["POST"]),
+    ]
 
 
 @hookimpl
 def enishi_scheduled_jobs():
-    return [ScheduledJob("privacy.finish_held_erasures", dt.timedelta(hours=24), requests.finish_held_erasures,
-                         "finish erasures once their legal holds ended; resume requests a crash left in progress")]
+    return [
+        ScheduledJob(
+            "privacy.finish_held_erasures",
+            dt.timedelta(hours=24),
+            requests.finish_held_erasures,
+            "finish erasures once their legal holds ended; resume requests a crash left in progress",
+        )
+    ]
 
 
 @hookimpl
@@ -201,32 +262,77 @@ async def enishi_personal_data_read(uow, contact_ids):
 @hookimpl
 def enishi_personal_data():
     return [
-        PersonalDataField("privacy_consent", "state", "user.consent", purposes=("legal_obligation",), provenance="provided",
-                          erasure="retain"),
-        PersonalDataField("privacy_consent", "evidence", "user.consent", purposes=("legal_obligation",), provenance="provided",
-                          erasure="anonymise"),
+        PersonalDataField(
+            "privacy_consent", "state", "user.consent", purposes=("legal_obligation",), provenance="provided", erasure="retain"
+        ),
+        PersonalDataField(
+            "privacy_consent",
+            "evidence",
+            "user.consent",
+            purposes=("legal_obligation",),
+            provenance="provided",
+            erasure="anonymise",
+        ),
         PersonalDataField("privacy_request", "details", "user.content", purposes=("legal_obligation",), erasure="anonymise"),
-        PersonalDataField("privacy_request_run", "section", "user", purposes=("legal_obligation",), erasure="anonymise", portable=False),
+        PersonalDataField(
+            "privacy_request_run", "section", "user", purposes=("legal_obligation",), erasure="anonymise", portable=False
+        ),
         PersonalDataField("privacy_export", "content", "user", purposes=("legal_obligation",), erasure="delete", portable=False),
-        PersonalDataField("privacy_provision", "recipient", "user.provision", purposes=("legal_obligation",), provenance="observed",
-                          erasure="retain"),
+        PersonalDataField(
+            "privacy_provision",
+            "recipient",
+            "user.provision",
+            purposes=("legal_obligation",),
+            provenance="observed",
+            erasure="retain",
+        ),
     ]
 
 
 @hookimpl
 async def enishi_subject_collect(uow, subject):
-    records = (await uow.session.execute(select(models.PrivacyConsent).where(models.PrivacyConsent.contact_id == subject.contact_id)
-                                         .order_by(models.PrivacyConsent.seq))).scalars().all()
-    provisions = (await uow.session.execute(select(models.PrivacyProvision).where(models.PrivacyProvision.contact_id == subject.contact_id)
-                                            .order_by(models.PrivacyProvision.seq))).scalars().all()
+    records = (
+        (
+            await uow.session.execute(
+                select(models.PrivacyConsent)
+                .where(models.PrivacyConsent.contact_id == subject.contact_id)
+                .order_by(models.PrivacyConsent.seq)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    provisions = (
+        (
+            await uow.session.execute(
+                select(models.PrivacyProvision)
+                .where(models.PrivacyProvision.contact_id == subject.contact_id)
+                .order_by(models.PrivacyProvision.seq)
+            )
+        )
+        .scalars()
+        .all()
+    )
     if not records and not provisions:
         return None
-    return {"consents": [{"purpose": r.purpose, "state": r.state, "notice": r.notice_id, "notice_version": r.notice_version,
-                          "source": r.source, "captured_at": r.captured_at.isoformat(), "evidence": await service.evidence_of(uow, r)}
-                         for r in records],
-            # APPI Art. 29/33(5): records of provision to third parties are disclosed on request.
-            "third_party_provisions": [{"recipient": p.recipient, "purpose": p.purpose, "provided_at": p.provided_at.isoformat()}
-                                       for p in provisions]}
+    return {
+        "consents": [
+            {
+                "purpose": r.purpose,
+                "state": r.state,
+                "notice": r.notice_id,
+                "notice_version": r.notice_version,
+                "source": r.source,
+                "captured_at": r.captured_at.isoformat(),
+                "evidence": await service.evidence_of(uow, r),
+            }
+            for r in records
+        ],
+        # APPI Art. 29/33(5): records of provision to third parties are disclosed on request.
+        "third_party_provisions": [
+            {"recipient": p.recipient, "purpose": p.purpose, "provided_at": p.provided_at.isoformat()} for p in provisions
+        ],
+    }
 
 
 @hookimpl
@@ -237,9 +343,13 @@ async def enishi_subject_erase(uow, subject):
     report = ErasureReport("privacy")
     report.add("privacy_export", "delete", await requests.erase_exports(uow, subject.contact_id))
     report.add("core_subject_key", "delete", await shred_records(uow, SubjectKey.contact_id, [subject.contact_id]))
-    for model, basis in ((models.PrivacyConsent, "GDPR Art. 7(1) / APPI: proof of consent"),
-                         (models.PrivacyProvision, "APPI Art. 29: third-party provision records are kept")):
-        kept = (await uow.session.execute(select(func.count()).select_from(model).where(model.contact_id == subject.contact_id))).scalar_one()
+    for model, basis in (
+        (models.PrivacyConsent, "GDPR Art. 7(1) / APPI: proof of consent"),
+        (models.PrivacyProvision, "APPI Art. 29: third-party provision records are kept"),
+    ):
+        kept = (
+            await uow.session.execute(select(func.count()).select_from(model).where(model.contact_id == subject.contact_id))
+        ).scalar_one()
         report.retain(model.__tablename__, kept, basis)
     return report
 
@@ -247,5 +357,14 @@ async def enishi_subject_erase(uow, subject):
 @hookimpl
 async def enishi_demo_data(uow, rng, account_ids, contact_ids):
     for contact_id in rng.sample(contact_ids, k=len(contact_ids) * 7 // 10):
-        await service.record_consent(uow, contact_id, {"purpose": "marketing", "state": "granted", "notice_id": "privacy-notice",
-                                                       "notice_version": "2024-04", "source": rng.choice(["web_form", "import", "agent"])})
+        await service.record_consent(
+            uow,
+            contact_id,
+            {
+                "purpose": "marketing",
+                "state": "granted",
+                "notice_id": "privacy-notice",
+                "notice_version": "2024-04",
+                "source": rng.choice(["web_form", "import", "agent"]),
+            },
+        )

@@ -1,6 +1,7 @@
 """Privacy tables: the append-only consent ledger, data-subject requests with their per-plugin runs
 and exports, legal holds, restrictions, third-party provision records (APPI) and the hash-chained
 access log. (Subject keys are the core's: `enishi.plugin.SubjectKey`.)"""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -35,10 +36,30 @@ class PrivacyConsent(Base):
     evidence: Mapped[bytes | None] = mapped_column(LargeBinary)  # AES-GCM under the subject's key
 
 
-REQUEST_TYPES = ("access", "portability", "rectification", "erasure", "restriction", "objection", "appi_disclosure",
-                 "appi_stop_use", "appi_stop_provision")
-REQUEST_STATUSES = ("received", "identity_unverified", "pending_review", "approved", "denied", "in_progress", "awaiting_manual",
-                    "completed", "completed_with_exceptions", "failed", "canceled")
+REQUEST_TYPES = (
+    "access",
+    "portability",
+    "rectification",
+    "erasure",
+    "restriction",
+    "objection",
+    "appi_disclosure",
+    "appi_stop_use",
+    "appi_stop_provision",
+)
+REQUEST_STATUSES = (
+    "received",
+    "identity_unverified",
+    "pending_review",
+    "approved",
+    "denied",
+    "in_progress",
+    "awaiting_manual",
+    "completed",
+    "completed_with_exceptions",
+    "failed",
+    "canceled",
+)
 OPEN_STATUSES = ("received", "identity_unverified", "pending_review", "approved", "in_progress", "awaiting_manual", "failed")
 REGIMES = ("gdpr", "appi")
 

@@ -9,6 +9,7 @@ status history kept as proof.
 Execution is resumable by construction: every plugin's part is its own transaction that records
 its report, so a crash midway leaves finished parts finished, and running the request again
 (an expired lease lets another worker take it) completes the rest. Erasure hooks are idempotent."""
+
 from __future__ import annotations
 
 import calendar
@@ -21,13 +22,37 @@ import uuid
 from sqlalchemy import LargeBinary, func, or_, select, update
 
 from enishi.plugin import (
-    Base, Checker, Contact, ContactEmail, DataSubject, InputError, Sealable, UnitOfWork, UserError,
-    blind_indexes, checkpoint, decrypt, decrypt_bytes, delete_contact, encrypt, is_valid_email, normalize_email,
-    send_for_event, subject_key, token_hash,
+    Base,
+    Checker,
+    Contact,
+    ContactEmail,
+    DataSubject,
+    InputError,
+    Sealable,
+    UnitOfWork,
+    UserError,
+    blind_indexes,
+    checkpoint,
+    decrypt,
+    decrypt_bytes,
+    delete_contact,
+    encrypt,
+    is_valid_email,
+    normalize_email,
+    send_for_event,
+    subject_key,
+    token_hash,
 )
 
 from . import access_log, export, service
-from .events import LEGAL_HOLD_PLACED, LEGAL_HOLD_RELEASED, REQUEST_STATUS_CHANGED, RESTRICTED, RESTRICTION_LIFTED, VERIFICATION_CODE_ISSUED
+from .events import (
+    LEGAL_HOLD_PLACED,
+    LEGAL_HOLD_RELEASED,
+    REQUEST_STATUS_CHANGED,
+    RESTRICTED,
+    RESTRICTION_LIFTED,
+    VERIFICATION_CODE_ISSUED,
+)
 from .models import (
     OPEN_STATUSES,
     REGIMES,
@@ -93,7 +118,7 @@ def due_date(settings, regime: str, received_at: dt.datetime, extension_months: 
 
 def _end_of(settings, day: dt.date) -> dt.datetime:
     """The instant a due day ends, in the business's time zone."""
-    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=settings.zone).astimezone(dt.timezone.utc)
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=settings.zone).astimezone(dt.UTC)
 
 
 def local_due_date(settings, request: PrivacyRequest) -> dt.date:
@@ -113,7 +138,9 @@ def is_overdue(request: PrivacyRequest, now: dt.datetime) -> bool:
 
 async def _transition(uow: UnitOfWork, request: PrivacyRequest, status: str, note: str | None = None) -> None:
     request.status = status
-    uow.session.add(PrivacyRequestEvent(request_id=request.id, status=status, note=note, actor_id=uow.actor_id, at=uow.clock.now()))
+    uow.session.add(
+        PrivacyRequestEvent(request_id=request.id, status=status, note=note, actor_id=uow.actor_id, at=uow.clock.now())
+    )
     await uow.session.flush()
     await uow.emit(REQUEST_STATUS_CHANGED, request.id, {"type": request.type, "status": status})
 
@@ -143,8 +170,14 @@ async def details_of(uow: UnitOfWork, request: PrivacyRequest) -> dict:
 
 
 def _new_request(uow: UnitOfWork, request_type: str, regime: str, received_at: dt.datetime, **values) -> PrivacyRequest:
-    request = PrivacyRequest(type=request_type, regime=regime, received_at=received_at, created_by=uow.actor_id,
-                             due_at=_end_of(uow.settings, due_date(uow.settings, regime, received_at)), **values)
+    request = PrivacyRequest(
+        type=request_type,
+        regime=regime,
+        received_at=received_at,
+        created_by=uow.actor_id,
+        due_at=_end_of(uow.settings, due_date(uow.settings, regime, received_at)),
+        **values,
+    )
     uow.session.add(request)
     return request
 
@@ -165,16 +198,36 @@ async def submit(uow: UnitOfWork, data: dict) -> PrivacyRequest:
     assert request_type is not None  # refused above when missing
     indexes = blind_indexes(normalize_email(address))
     now = uow.clock.now()
-    recent = (await uow.session.execute(select(func.count()).select_from(PrivacyRequest).where(
-        PrivacyRequest.address_index.in_(indexes), PrivacyRequest.received_at > now - dt.timedelta(days=1)))).scalar_one()
+    recent = (
+        await uow.session.execute(
+            select(func.count())
+            .select_from(PrivacyRequest)
+            .where(PrivacyRequest.address_index.in_(indexes), PrivacyRequest.received_at > now - dt.timedelta(days=1))
+        )
+    ).scalar_one()
     if recent >= MAX_REQUESTS_PER_ADDRESS_PER_DAY:
         raise _fail("email", "too many requests for this address today; try again tomorrow", "RATE_LIMITED")
-    match = (await uow.session.execute(select(ContactEmail.id, ContactEmail.contact_id).join(Contact, Contact.id == ContactEmail.contact_id)
-                                       .where(ContactEmail.address_index.in_(indexes), Contact.deleted_at.is_(None))
-                                       .order_by(ContactEmail.is_primary.desc()).limit(1))).first()
+    match = (
+        await uow.session.execute(
+            select(ContactEmail.id, ContactEmail.contact_id)
+            .join(Contact, Contact.id == ContactEmail.contact_id)
+            .where(ContactEmail.address_index.in_(indexes), Contact.deleted_at.is_(None))
+            .order_by(ContactEmail.is_primary.desc())
+            .limit(1)
+        )
+    ).first()
     code = f"{secrets.randbelow(1_000_000):06d}"
-    request = _new_request(uow, request_type, regime, now, status="identity_unverified", channel="web", address_index=indexes[0],
-                           contact_id=match.contact_id if match else None, code_expires_at=now + CODE_TTL)
+    request = _new_request(
+        uow,
+        request_type,
+        regime,
+        now,
+        status="identity_unverified",
+        channel="web",
+        address_index=indexes[0],
+        contact_id=match.contact_id if match else None,
+        code_expires_at=now + CODE_TTL,
+    )
     await uow.session.flush()
     request.code_hash = token_hash(f"{request.id}:{code}")
     request.details = await _encrypt_details(uow, request.contact_id, {"details": details})
@@ -211,17 +264,21 @@ async def send_verification_code(runtime, event) -> None:
     address = row.address if row is not None else None
     if code is None or address is None:  # delivered before, or the address is gone since
         return
-    body = (f"データ主体の請求（個人情報の開示・削除等）について、本人確認コードをお送りします。\n\n    {code}\n\n"
-            f"有効期限は24時間です。お心当たりのない場合は、このメールを破棄してください。\n\n"
-            f"Your verification code for your data request: {code}\n"
-            f"It is valid for 24 hours. If you did not make a request, ignore this message.\n")
+    body = (
+        f"データ主体の請求（個人情報の開示・削除等）について、本人確認コードをお送りします。\n\n    {code}\n\n"
+        f"有効期限は24時間です。お心当たりのない場合は、このメールを破棄してください。\n\n"
+        f"Your verification code for your data request: {code}\n"
+        f"It is valid for 24 hours. If you did not make a request, ignore this message.\n"
+    )
     await send_for_event(runtime.settings, event, to=address, subject="本人確認コード / Your verification code", body=body)
 
 
 async def verify(uow: UnitOfWork, request_id, code: str) -> tuple[PrivacyRequest | None, UserError | None]:
     """Check a subject's one-time code. Returns the error instead of raising it: a wrong attempt
     must be counted, so this transaction commits either way."""
-    request = (await uow.session.execute(select(PrivacyRequest).where(PrivacyRequest.id == request_id).with_for_update())).scalar_one_or_none()
+    request = (
+        await uow.session.execute(select(PrivacyRequest).where(PrivacyRequest.id == request_id).with_for_update())
+    ).scalar_one_or_none()
     invalid = UserError("code", "the code is not valid for this request", "INVALID_CODE")
     if request is None or request.status != "identity_unverified" or request.code_hash is None:
         return None, invalid
@@ -268,7 +325,9 @@ async def create(uow: UnitOfWork, data: dict) -> PrivacyRequest:
         check.fail("contactId", "no such contact", "NOT_FOUND")
     check.done()
     assert request_type is not None and channel is not None  # refused above when missing
-    request = _new_request(uow, request_type, regime, received_at, status="received", channel=channel, contact_id=data["contact_id"])
+    request = _new_request(
+        uow, request_type, regime, received_at, status="received", channel=channel, contact_id=data["contact_id"]
+    )
     await uow.session.flush()
     request.details = await _encrypt_details(uow, data["contact_id"], {"details": details, "verification_note": note})
     await _transition(uow, request, "received", f"taken by an agent ({channel})")
@@ -277,7 +336,9 @@ async def create(uow: UnitOfWork, data: dict) -> PrivacyRequest:
 
 
 async def _load(uow: UnitOfWork, request_id, statuses: tuple[str, ...], action: str) -> PrivacyRequest:
-    request = (await uow.session.execute(select(PrivacyRequest).where(PrivacyRequest.id == request_id).with_for_update())).scalar_one_or_none()
+    request = (
+        await uow.session.execute(select(PrivacyRequest).where(PrivacyRequest.id == request_id).with_for_update())
+    ).scalar_one_or_none()
     if request is None:
         raise _fail("id", "no such request", "NOT_FOUND")
     if request.status not in statuses:
@@ -304,7 +365,9 @@ async def deny(uow: UnitOfWork, request_id, reason: str | None) -> PrivacyReques
 
 
 async def cancel(uow: UnitOfWork, request_id, reason: str | None) -> PrivacyRequest:
-    request = await _load(uow, request_id, ("received", "identity_unverified", "pending_review", "approved", "awaiting_manual"), "canceled")
+    request = await _load(
+        uow, request_id, ("received", "identity_unverified", "pending_review", "approved", "awaiting_manual"), "canceled"
+    )
     request.decision_reason = (reason or "").strip()[:1000] or None
     await _transition(uow, request, "canceled", request.decision_reason)
     return request
@@ -350,15 +413,32 @@ def _plan(runtime, request_type: str) -> list[tuple[str, str]]:
 
 
 async def active_holds(session, contact_id, today: dt.date) -> list[PrivacyLegalHold]:
-    return list((await session.execute(select(PrivacyLegalHold).where(
-        PrivacyLegalHold.contact_id == contact_id, PrivacyLegalHold.released_at.is_(None),
-        (PrivacyLegalHold.until.is_(None)) | (PrivacyLegalHold.until >= today)))).scalars())
+    return list(
+        (
+            await session.execute(
+                select(PrivacyLegalHold).where(
+                    PrivacyLegalHold.contact_id == contact_id,
+                    PrivacyLegalHold.released_at.is_(None),
+                    (PrivacyLegalHold.until.is_(None)) | (PrivacyLegalHold.until >= today),
+                )
+            )
+        ).scalars()
+    )
 
 
 async def _subject(uow: UnitOfWork, contact_id) -> DataSubject:
     holds = await active_holds(uow.session, contact_id, uow.clock.now().astimezone(uow.settings.zone).date())
-    return DataSubject(contact_id, held={(h.entity, h.record_id): {"basis": h.basis, "reference": h.reference,
-                                                                       "until": h.until.isoformat() if h.until else None} for h in holds})
+    return DataSubject(
+        contact_id,
+        held={
+            (h.entity, h.record_id): {
+                "basis": h.basis,
+                "reference": h.reference,
+                "until": h.until.isoformat() if h.until else None,
+            }
+            for h in holds
+        },
+    )
 
 
 async def _claim(runtime, request_id, actor_id, statuses: tuple[str, ...]) -> bool:
@@ -366,10 +446,18 @@ async def _claim(runtime, request_id, actor_id, statuses: tuple[str, ...]) -> bo
     An in-progress request whose lease ran out was left by a crash and may be taken again."""
     now = runtime.clock.now()
     async with runtime.unit_of_work(actor_id) as uow:
-        taken = (await uow.session.execute(update(PrivacyRequest).where(
-            PrivacyRequest.id == request_id,
-            PrivacyRequest.status.in_(statuses) | ((PrivacyRequest.status == "in_progress") & (PrivacyRequest.lease_until < now)))
-            .values(lease_until=now + lease(runtime.settings)).execution_options(synchronize_session=False))).rowcount
+        taken = (
+            await uow.session.execute(
+                update(PrivacyRequest)
+                .where(
+                    PrivacyRequest.id == request_id,
+                    PrivacyRequest.status.in_(statuses)
+                    | ((PrivacyRequest.status == "in_progress") & (PrivacyRequest.lease_until < now)),
+                )
+                .values(lease_until=now + lease(runtime.settings))
+                .execution_options(synchronize_session=False)
+            )
+        ).rowcount
         if not taken:
             return False
         request = await uow.session.get(PrivacyRequest, request_id)
@@ -377,8 +465,12 @@ async def _claim(runtime, request_id, actor_id, statuses: tuple[str, ...]) -> bo
             await _transition(uow, request, "in_progress")
         if request.type == "erasure":
             await _take_out_of_use(uow, request.contact_id)
-        known = {(r.plugin, r.action) for r in (await uow.session.execute(
-            select(PrivacyRequestRun).where(PrivacyRequestRun.request_id == request_id))).scalars()}
+        known = {
+            (r.plugin, r.action)
+            for r in (
+                await uow.session.execute(select(PrivacyRequestRun).where(PrivacyRequestRun.request_id == request_id))
+            ).scalars()
+        }
         for position, (plugin, action) in enumerate(_plan(runtime, request.type)):
             if (plugin, action) not in known:
                 uow.session.add(PrivacyRequestRun(request_id=request_id, plugin=plugin, action=action, position=position))
@@ -401,9 +493,17 @@ async def execute(runtime, request_id, actor_id=None, *, statuses: tuple[str, ..
         async with runtime.unit_of_work(actor_id) as uow:
             await _load(uow, request_id, statuses, "run now")  # raises, saying why: not found, or its status
     async with runtime.read_session() as session:
-        runs = (await session.execute(select(PrivacyRequestRun).where(PrivacyRequestRun.request_id == request_id,
-                                                                       PrivacyRequestRun.status != "done")
-                                      .order_by(PrivacyRequestRun.position))).scalars().all()
+        runs = (
+            (
+                await session.execute(
+                    select(PrivacyRequestRun)
+                    .where(PrivacyRequestRun.request_id == request_id, PrivacyRequestRun.status != "done")
+                    .order_by(PrivacyRequestRun.position)
+                )
+            )
+            .scalars()
+            .all()
+        )
     for run in runs:
         await _run_one(runtime, request_id, run, actor_id)
     async with runtime.unit_of_work(actor_id) as uow:
@@ -436,16 +536,25 @@ async def _run_one(runtime, request_id, planned: PrivacyRequestRun, actor_id) ->
                 run.affected, run.retained = affected, list(result.retained)
             run.status, run.attempts, run.error, run.finished_at = "done", run.attempts + 1, None, uow.clock.now()
     except Exception as exc:  # noqa: BLE001 - one plugin's failure is recorded and retried, never lost
-        log.error("data-subject request part failed", extra={"request": str(request_id), "plugin": planned.plugin,
-                                                              "error": type(exc).__name__})
+        log.error(
+            "data-subject request part failed",
+            extra={"request": str(request_id), "plugin": planned.plugin, "error": type(exc).__name__},
+        )
         async with runtime.unit_of_work(actor_id) as uow:
             run = await uow.session.get(PrivacyRequestRun, planned.id, with_for_update=True)
             run.status, run.attempts, run.error, run.finished_at = "failed", run.attempts + 1, type(exc).__name__, uow.clock.now()
 
 
 async def _finish(uow: UnitOfWork, request: PrivacyRequest) -> None:
-    runs = (await uow.session.execute(select(PrivacyRequestRun).where(PrivacyRequestRun.request_id == request.id)
-                                      .order_by(PrivacyRequestRun.position))).scalars().all()
+    runs = (
+        (
+            await uow.session.execute(
+                select(PrivacyRequestRun).where(PrivacyRequestRun.request_id == request.id).order_by(PrivacyRequestRun.position)
+            )
+        )
+        .scalars()
+        .all()
+    )
     request.lease_until = None
     failed = [r.plugin for r in runs if r.status != "done"]
     if failed:
@@ -458,8 +567,9 @@ async def _finish(uow: UnitOfWork, request: PrivacyRequest) -> None:
         await restrict(uow, request.contact_id, "stop_use" if request.type == "appi_stop_use" else "restriction", request.id)
     elif request.type in ("objection", "appi_stop_provision"):
         purpose = "marketing" if request.type == "objection" else "third_party_provision"
-        await service.record_consent(uow, request.contact_id, {"purpose": purpose, "state": "withdrawn", "source": "dsr",
-                                                               "method": request.type})
+        await service.record_consent(
+            uow, request.contact_id, {"purpose": purpose, "state": "withdrawn", "source": "dsr", "method": request.type}
+        )
     elif request.type == "rectification":
         await _transition(uow, request, "awaiting_manual", "apply the corrections, then complete the request")
         return
@@ -467,13 +577,22 @@ async def _finish(uow: UnitOfWork, request: PrivacyRequest) -> None:
         expected = {item["entity"] for r in runs for item in (r.retained or [])}
         if left := {table: rows for table, rows in (await leftovers(uow, request.contact_id)).items() if table not in expected}:
             # Every plugin said it erased, yet personal data is still linked to the person: not done.
-            await _transition(uow, request, "failed", "verification found personal data left in: " +
-                              ", ".join(f"{table} ({rows})" for table, rows in sorted(left.items())))
+            await _transition(
+                uow,
+                request,
+                "failed",
+                "verification found personal data left in: "
+                + ", ".join(f"{table} ({rows})" for table, rows in sorted(left.items())),
+            )
             return
     kept = [item for r in runs for item in (r.retained or []) if item.get("legal_hold")]
     request.completed_at = uow.clock.now()
-    await _transition(uow, request, "completed_with_exceptions" if kept else "completed",
-                      "kept under legal hold: " + "; ".join(f"{k['entity']} ({k['basis']})" for k in kept) if kept else None)
+    await _transition(
+        uow,
+        request,
+        "completed_with_exceptions" if kept else "completed",
+        "kept under legal hold: " + "; ".join(f"{k['entity']} ({k['basis']})" for k in kept) if kept else None,
+    )
 
 
 EMPTY: tuple[object, ...] = (None, "", {}, [])
@@ -501,12 +620,21 @@ async def leftovers(uow: UnitOfWork, contact_id) -> dict[str, int]:
             continue
         linked = or_(*(link == contact_id for link in links))
         if sealed:
-            rows = (await uow.session.execute(select(sealable[table.name]).where(linked)
-                                              .execution_options(populate_existing=True))).scalars().all()
-            count = sum(1 for row in rows if any(getattr(row, c.name) not in EMPTY for c in plain)
-                        or (_key_alive(row) and any(getattr(row, c.name) is not None for c in sealed)))
+            rows = (
+                (await uow.session.execute(select(sealable[table.name]).where(linked).execution_options(populate_existing=True)))
+                .scalars()
+                .all()
+            )
+            count = sum(
+                1
+                for row in rows
+                if any(getattr(row, c.name) not in EMPTY for c in plain)
+                or (_key_alive(row) and any(getattr(row, c.name) is not None for c in sealed))
+            )
         else:
-            count = sum(1 for row in (await uow.session.execute(select(*plain).where(linked))).all() if any(v not in EMPTY for v in row))
+            count = sum(
+                1 for row in (await uow.session.execute(select(*plain).where(linked))).all() if any(v not in EMPTY for v in row)
+            )
         if count:
             found[table.name] = count
     return found
@@ -543,16 +671,32 @@ async def finish_held_erasures(runtime) -> int:
     and requests left in progress by a crash are picked up again."""
     now = runtime.clock.now()
     async with runtime.read_session() as session:
-        waiting = (await session.execute(select(PrivacyRequest.id, PrivacyRequest.contact_id).where(
-            PrivacyRequest.type == "erasure", PrivacyRequest.status == "completed_with_exceptions"))).all()
-        stalled = (await session.execute(select(PrivacyRequest.id).where(
-            PrivacyRequest.status == "in_progress", PrivacyRequest.lease_until < now))).scalars().all()
+        waiting = (
+            await session.execute(
+                select(PrivacyRequest.id, PrivacyRequest.contact_id).where(
+                    PrivacyRequest.type == "erasure", PrivacyRequest.status == "completed_with_exceptions"
+                )
+            )
+        ).all()
+        stalled = (
+            (
+                await session.execute(
+                    select(PrivacyRequest.id).where(PrivacyRequest.status == "in_progress", PrivacyRequest.lease_until < now)
+                )
+            )
+            .scalars()
+            .all()
+        )
         today = now.astimezone(runtime.settings.zone).date()
         ready = [request_id for request_id, contact_id in waiting if not await active_holds(session, contact_id, today)]
     for request_id in ready:
         async with runtime.unit_of_work() as uow:
-            await uow.session.execute(update(PrivacyRequestRun).where(PrivacyRequestRun.request_id == request_id)
-                                      .values(status="pending").execution_options(synchronize_session=False))
+            await uow.session.execute(
+                update(PrivacyRequestRun)
+                .where(PrivacyRequestRun.request_id == request_id)
+                .values(status="pending")
+                .execution_options(synchronize_session=False)
+            )
         await execute(runtime, request_id, statuses=("completed_with_exceptions",))
     for request_id in stalled:
         await execute(runtime, request_id, statuses=())
@@ -566,20 +710,35 @@ async def _prepare_exports(uow: UnitOfWork, request: PrivacyRequest, runs) -> No
     if (key := await subject_key(uow, request.contact_id)) is None:
         raise LookupError("the subject's key was destroyed")
     sections = {r.plugin: json.loads(decrypt(key, r.section, b"privacy-section")) if r.section else None for r in runs}
-    recipients = (await uow.session.execute(select(PrivacyProvision.recipient).where(
-        PrivacyProvision.contact_id == request.contact_id))).scalars().all()
-    doc = export.document(request, sections, uow.runtime.plugins.contributions("enishi_personal_data"), list(recipients), uow.clock.now())
+    recipients = (
+        (await uow.session.execute(select(PrivacyProvision.recipient).where(PrivacyProvision.contact_id == request.contact_id)))
+        .scalars()
+        .all()
+    )
+    doc = export.document(
+        request, sections, uow.runtime.plugins.contributions("enishi_personal_data"), list(recipients), uow.clock.now()
+    )
     for fmt, content in (("json", export.to_json(doc)), ("zip", export.to_csv_zip(doc))):
-        uow.session.add(PrivacyExport(request_id=request.id, format=fmt, size=len(content), created_at=uow.clock.now(),
-                                      content=encrypt(key, content, f"privacy-export:{request.id}".encode())))
+        uow.session.add(
+            PrivacyExport(
+                request_id=request.id,
+                format=fmt,
+                size=len(content),
+                created_at=uow.clock.now(),
+                content=encrypt(key, content, f"privacy-export:{request.id}".encode()),
+            )
+        )
     await uow.session.flush()
     await access_log.append(uow, request.contact_id, "dsr_export_prepared", f"data-subject request {request.id} ({request.type})")
 
 
 async def issue_link(uow: UnitOfWork, request_id, fmt: str) -> str:
     """A fresh single-use link to an export; the token is shown once and stored hashed."""
-    row = (await uow.session.execute(select(PrivacyExport).where(PrivacyExport.request_id == request_id, PrivacyExport.format == fmt)
-                                     .with_for_update())).scalar_one_or_none()
+    row = (
+        await uow.session.execute(
+            select(PrivacyExport).where(PrivacyExport.request_id == request_id, PrivacyExport.format == fmt).with_for_update()
+        )
+    ).scalar_one_or_none()
     if row is None:
         raise _fail("requestId", "this request has no export in that format (yet)", "NOT_FOUND")
     if row.downloaded_at is not None:
@@ -594,14 +753,26 @@ async def download(uow: UnitOfWork, token: str) -> tuple[str, bytes] | None:
     """Hand out an export once. The conditional UPDATE that marks it downloaded and wipes it is what
     decides: of two clicks racing, one wins and the other finds nothing."""
     now = uow.clock.now()
-    row = (await uow.session.execute(select(PrivacyExport).where(
-        PrivacyExport.token_hash == token_hash(token), PrivacyExport.downloaded_at.is_(None), PrivacyExport.link_expires_at > now)
-    )).scalar_one_or_none()
+    row = (
+        await uow.session.execute(
+            select(PrivacyExport).where(
+                PrivacyExport.token_hash == token_hash(token),
+                PrivacyExport.downloaded_at.is_(None),
+                PrivacyExport.link_expires_at > now,
+            )
+        )
+    ).scalar_one_or_none()
     if row is None or row.content is None:
         return None
     fmt, content, request_id = row.format, row.content, row.request_id
-    won = (await uow.session.execute(update(PrivacyExport).where(PrivacyExport.id == row.id, PrivacyExport.downloaded_at.is_(None))
-                                     .values(downloaded_at=now, content=None).execution_options(synchronize_session=False))).rowcount  # type: ignore[attr-defined]  # SQLAlchemy types a DML statement's result as Result, not CursorResult
+    won = (
+        await uow.session.execute(
+            update(PrivacyExport)
+            .where(PrivacyExport.id == row.id, PrivacyExport.downloaded_at.is_(None))
+            .values(downloaded_at=now, content=None)
+            .execution_options(synchronize_session=False)
+        )
+    ).rowcount  # type: ignore[attr-defined]  # SQLAlchemy types a DML statement's result as Result, not CursorResult
     request = await uow.session.get_one(PrivacyRequest, request_id)
     key = await subject_key(uow, request.contact_id)
     if not won or key is None:
@@ -624,8 +795,16 @@ async def place_hold(uow: UnitOfWork, contact_id, entity: str, record_id, data: 
     if await uow.session.get(Contact, contact_id) is None:
         check.fail("contactId", "no such contact", "NOT_FOUND")
     check.done()
-    hold = PrivacyLegalHold(contact_id=contact_id, entity=entity, record_id=record_id, basis=basis, reference=reference,
-                            until=until, created_by=uow.actor_id, created_at=uow.clock.now())
+    hold = PrivacyLegalHold(
+        contact_id=contact_id,
+        entity=entity,
+        record_id=record_id,
+        basis=basis,
+        reference=reference,
+        until=until,
+        created_by=uow.actor_id,
+        created_at=uow.clock.now(),
+    )
     uow.session.add(hold)
     await uow.session.flush()
     await uow.emit(LEGAL_HOLD_PLACED, contact_id, {"entity": entity, "record_id": str(record_id)})
@@ -633,7 +812,9 @@ async def place_hold(uow: UnitOfWork, contact_id, entity: str, record_id, data: 
 
 
 async def release_hold(uow: UnitOfWork, hold_id) -> PrivacyLegalHold:
-    hold = (await uow.session.execute(select(PrivacyLegalHold).where(PrivacyLegalHold.id == hold_id).with_for_update())).scalar_one_or_none()
+    hold = (
+        await uow.session.execute(select(PrivacyLegalHold).where(PrivacyLegalHold.id == hold_id).with_for_update())
+    ).scalar_one_or_none()
     if hold is None or hold.released_at is not None:
         raise _fail("id", "no such active hold", "NOT_FOUND")
     hold.released_at = uow.clock.now()
@@ -646,12 +827,24 @@ async def release_hold(uow: UnitOfWork, hold_id) -> PrivacyLegalHold:
 
 async def record_provision(uow: UnitOfWork, contact_ids, recipient: str, purpose: str) -> None:
     now = uow.clock.now()
-    uow.session.add_all([PrivacyProvision(contact_id=c, recipient=recipient[:300], purpose=purpose[:200], actor_id=uow.actor_id,
-                                          provided_at=now) for c in contact_ids])
+    uow.session.add_all(
+        [
+            PrivacyProvision(
+                contact_id=c, recipient=recipient[:300], purpose=purpose[:200], actor_id=uow.actor_id, provided_at=now
+            )
+            for c in contact_ids
+        ]
+    )
     await uow.session.flush()
 
 
 async def erase_exports(uow: UnitOfWork, contact_id) -> int:
     requests = select(PrivacyRequest.id).where(PrivacyRequest.contact_id == contact_id)
-    return (await uow.session.execute(update(PrivacyExport).where(PrivacyExport.request_id.in_(requests), PrivacyExport.content.is_not(None))
-                                      .values(content=None).execution_options(synchronize_session=False))).rowcount  # type: ignore[attr-defined]  # SQLAlchemy types a DML statement's result as Result, not CursorResult
+    return (
+        await uow.session.execute(
+            update(PrivacyExport)
+            .where(PrivacyExport.request_id.in_(requests), PrivacyExport.content.is_not(None))
+            .values(content=None)
+            .execution_options(synchronize_session=False)
+        )
+    ).rowcount  # type: ignore[attr-defined]  # SQLAlchemy types a DML statement's result as Result, not CursorResult

@@ -1,5 +1,6 @@
 """Privacy's GraphQL: consent on contacts and its history; data-subject requests from intake to
 export or erasure; legal holds; restriction; the access log."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,16 +14,33 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from enishi.plugin import (
-    Connection, Contact, ContactNode, InputError, PageRequest, PUBLIC_FIELD, PUBLIC_PERMISSION, RowsByColumn,
-    SortKey, User, UserErrorType, UserNode, input_values, load_row, load_rows, node_resolver, paginate,
-    parse_global_id, run_mutation, split_global_id, to_global_id,
+    PUBLIC_FIELD,
+    PUBLIC_PERMISSION,
+    Connection,
+    Contact,
+    ContactNode,
+    InputError,
+    PageRequest,
+    RowsByColumn,
+    SortKey,
+    User,
+    UserErrorType,
+    UserNode,
+    input_values,
+    load_row,
+    load_rows,
+    node_resolver,
     node_types_by_table,
+    paginate,
+    parse_global_id,
+    run_mutation,
+    split_global_id,
+    to_global_id,
 )
 
 from . import access_log, requests, service
 from . import models as orm
 from .models import OPEN_STATUSES, PrivacyConsent
-
 
 REQUEST_RUNS = RowsByColumn(orm.PrivacyRequestRun, orm.PrivacyRequestRun.request_id, orm.PrivacyRequestRun.position)
 REQUEST_EVENTS = RowsByColumn(orm.PrivacyRequestEvent, orm.PrivacyRequestEvent.request_id, orm.PrivacyRequestEvent.seq)
@@ -41,9 +59,17 @@ class PrivacyConsentRecord:
     _row: strawberry.Private[Any]
 
     @classmethod
-    def from_row(cls, r) -> "PrivacyConsentRecord":
-        return cls(purpose=r.purpose, state=r.state, notice_id=r.notice_id, notice_version=r.notice_version, source=r.source,
-                   method=r.method, captured_at=r.captured_at, _row=r)
+    def from_row(cls, r) -> PrivacyConsentRecord:
+        return cls(
+            purpose=r.purpose,
+            state=r.state,
+            notice_id=r.notice_id,
+            notice_version=r.notice_version,
+            source=r.source,
+            method=r.method,
+            captured_at=r.captured_at,
+            _row=r,
+        )
 
 
 def _consents_factory(ctx):
@@ -61,13 +87,18 @@ def _consents_factory(ctx):
 async def contact_consents(root, info: Info) -> list[PrivacyConsentRecord]:
     """`Contact.consents`: the current state of each purpose (privacy plugin)."""
     info.context.require("privacy.consent.read")
-    return [PrivacyConsentRecord.from_row(r) for r in await info.context.loader("privacy.consents", _consents_factory).load(root._row.id)]
+    return [
+        PrivacyConsentRecord.from_row(r)
+        for r in await info.context.loader("privacy.consents", _consents_factory).load(root._row.id)
+    ]
 
 
 @strawberry.type
 class PrivacyQuery:
     @strawberry.field(description="Every consent record of a contact, oldest first: history is never rewritten.")
-    async def consent_history(self, info: Info, contact_id: strawberry.ID, purpose: str | None = None) -> list[PrivacyConsentRecord]:
+    async def consent_history(
+        self, info: Info, contact_id: strawberry.ID, purpose: str | None = None
+    ) -> list[PrivacyConsentRecord]:
         info.context.require("privacy.consent.read")
         statement = select(PrivacyConsent).where(PrivacyConsent.contact_id == parse_global_id(contact_id, "Contact", "contactId"))
         if purpose is not None:
@@ -110,15 +141,26 @@ class WithdrawConsentInput:
 class PrivacyMutation:
     @strawberry.mutation
     async def record_consent(self, info: Info, input: RecordConsentInput) -> PrivacyConsentPayload:
-        row, errors = await run_mutation(info, "privacy.consent.write", lambda uow: service.record_consent(
-            uow, parse_global_id(input.contact_id, "Contact", "contactId"), input_values(input, skip=("contact_id",))))
+        row, errors = await run_mutation(
+            info,
+            "privacy.consent.write",
+            lambda uow: service.record_consent(
+                uow, parse_global_id(input.contact_id, "Contact", "contactId"), input_values(input, skip=("contact_id",))
+            ),
+        )
         return PrivacyConsentPayload(consent=PrivacyConsentRecord.from_row(row) if row else None, user_errors=errors)
 
     @strawberry.mutation(description="As easy as giving it: one call withdraws a consent.")
     async def withdraw_consent(self, info: Info, input: WithdrawConsentInput) -> PrivacyConsentPayload:
-        row, errors = await run_mutation(info, "privacy.consent.write", lambda uow: service.record_consent(
-            uow, parse_global_id(input.contact_id, "Contact", "contactId"),
-            {"purpose": input.purpose, "state": "withdrawn", "source": input.source}))
+        row, errors = await run_mutation(
+            info,
+            "privacy.consent.write",
+            lambda uow: service.record_consent(
+                uow,
+                parse_global_id(input.contact_id, "Contact", "contactId"),
+                {"purpose": input.purpose, "state": "withdrawn", "source": input.source},
+            ),
+        )
         return PrivacyConsentPayload(consent=PrivacyConsentRecord.from_row(row) if row else None, user_errors=errors)
 
 
@@ -170,10 +212,21 @@ class DataSubjectRequest(relay.Node):
     _row: strawberry.Private[Any]
 
     @classmethod
-    def from_row(cls, r) -> "DataSubjectRequest":
-        return cls(id=str(r.id), type=r.type, status=r.status, regime=r.regime, channel=r.channel, received_at=r.received_at,
-                   due_at=r.due_at, extended=r.extended, extension_reason=r.extension_reason, decision_reason=r.decision_reason,
-                   completed_at=r.completed_at, _row=r)
+    def from_row(cls, r) -> DataSubjectRequest:
+        return cls(
+            id=str(r.id),
+            type=r.type,
+            status=r.status,
+            regime=r.regime,
+            channel=r.channel,
+            received_at=r.received_at,
+            due_at=r.due_at,
+            extended=r.extended,
+            extension_reason=r.extension_reason,
+            decision_reason=r.decision_reason,
+            completed_at=r.completed_at,
+            _row=r,
+        )
 
     resolve_nodes = node_resolver(orm.PrivacyRequest, "privacy.request.manage")
 
@@ -202,29 +255,53 @@ class DataSubjectRequest(relay.Node):
     @strawberry.field
     async def runs(self, info: Info) -> list[DataSubjectRequestRun]:
         rows = await REQUEST_RUNS.load(info.context, self._row.id)
-        return [DataSubjectRequestRun(plugin=r.plugin, action=r.action, status=r.status, attempts=r.attempts,
-                                      affected=cast(JSON, r.affected or {}), retained=cast(JSON, r.retained or []), error=r.error,
-                                      finished_at=r.finished_at) for r in rows]
+        return [
+            DataSubjectRequestRun(
+                plugin=r.plugin,
+                action=r.action,
+                status=r.status,
+                attempts=r.attempts,
+                affected=cast(JSON, r.affected or {}),
+                retained=cast(JSON, r.retained or []),
+                error=r.error,
+                finished_at=r.finished_at,
+            )
+            for r in rows
+        ]
 
     @strawberry.field
     async def history(self, info: Info) -> list[DataSubjectRequestEvent]:
         rows = await REQUEST_EVENTS.load(info.context, self._row.id)
-        users = {u.id: u for u in await load_rows(info.context, User, list({r.actor_id for r in rows if r.actor_id}))if u}
-        return [DataSubjectRequestEvent(status=r.status, note=r.note, at=r.at,
-                                        actor=UserNode.from_row(users[r.actor_id]) if r.actor_id in users else None) for r in rows]
+        users = {u.id: u for u in await load_rows(info.context, User, list({r.actor_id for r in rows if r.actor_id})) if u}
+        return [
+            DataSubjectRequestEvent(
+                status=r.status, note=r.note, at=r.at, actor=UserNode.from_row(users[r.actor_id]) if r.actor_id in users else None
+            )
+            for r in rows
+        ]
 
     @strawberry.field
     async def exports(self, info: Info) -> list[DataSubjectExport]:
         rows = await REQUEST_EXPORTS.load(info.context, self._row.id)
-        return [DataSubjectExport(format=r.format, size=r.size, created_at=r.created_at, link_expires_at=r.link_expires_at,
-                                  downloaded_at=r.downloaded_at) for r in rows]
+        return [
+            DataSubjectExport(
+                format=r.format,
+                size=r.size,
+                created_at=r.created_at,
+                link_expires_at=r.link_expires_at,
+                downloaded_at=r.downloaded_at,
+            )
+            for r in rows
+        ]
 
 
 @strawberry.input
 class DataSubjectRequestFilter:
     status: list[str] | None = None
     type: list[str] | None = None
-    overdue: bool | None = strawberry.field(default=None, description="Open requests past their deadline (or, false, not past it).")
+    overdue: bool | None = strawberry.field(
+        default=None, description="Open requests past their deadline (or, false, not past it)."
+    )
     contact_id: strawberry.ID | None = None
 
 
@@ -240,17 +317,27 @@ class LegalHold(relay.Node):
 
     @strawberry.field
     def node_type(self, info: Info) -> str:
-        # The table itself when no Node type is backed by it any more (its plugin was removed).
-        return node_types_by_table(info.schema).get(self._row.entity, self._row.entity)
+        return self._node_type(info)
 
     @strawberry.field(description="The global id of the held record.")
     def record_id(self, info: Info) -> strawberry.ID:
-        return strawberry.ID(to_global_id(self.node_type(info), self._row.record_id))
+        return strawberry.ID(to_global_id(self._node_type(info), self._row.record_id))
+
+    def _node_type(self, info: Info) -> str:
+        # The table itself when no Node type is backed by it any more (its plugin was removed).
+        return node_types_by_table(info.schema).get(self._row.entity, self._row.entity)
 
     @classmethod
-    def from_row(cls, r) -> "LegalHold":
-        return cls(id=str(r.id), basis=r.basis, reference=r.reference, until=r.until, created_at=r.created_at,
-                   released_at=r.released_at, _row=r)
+    def from_row(cls, r) -> LegalHold:
+        return cls(
+            id=str(r.id),
+            basis=r.basis,
+            reference=r.reference,
+            until=r.until,
+            created_at=r.created_at,
+            released_at=r.released_at,
+            _row=r,
+        )
 
     resolve_nodes = node_resolver(orm.PrivacyLegalHold, "privacy.request.manage")
 
@@ -277,8 +364,9 @@ class AccessLogVerification:
 @strawberry.type
 class DataSubjectRequestQuery:
     @strawberry.field(description="Data-subject requests, soonest deadline first.")
-    async def data_subject_requests(self, info: Info, filter: DataSubjectRequestFilter | None = None, first: int | None = None,
-                                    after: str | None = None) -> Connection[DataSubjectRequest]:
+    async def data_subject_requests(
+        self, info: Info, filter: DataSubjectRequestFilter | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[DataSubjectRequest]:
         info.context.require("privacy.request.manage")
         statement = select(orm.PrivacyRequest)
         if filter is not None:
@@ -287,9 +375,13 @@ class DataSubjectRequestQuery:
             if filter.type:
                 statement = statement.where(orm.PrivacyRequest.type.in_(filter.type))
             if filter.contact_id is not None:
-                statement = statement.where(orm.PrivacyRequest.contact_id == parse_global_id(filter.contact_id, "Contact", "filter.contactId"))
+                statement = statement.where(
+                    orm.PrivacyRequest.contact_id == parse_global_id(filter.contact_id, "Contact", "filter.contactId")
+                )
             if filter.overdue is not None:
-                late = orm.PrivacyRequest.status.in_(OPEN_STATUSES) & (orm.PrivacyRequest.due_at <= info.context.runtime.clock.now())
+                late = orm.PrivacyRequest.status.in_(OPEN_STATUSES) & (
+                    orm.PrivacyRequest.due_at <= info.context.runtime.clock.now()
+                )
                 statement = statement.where(late if filter.overdue else ~late)
         order = [(SortKey(orm.PrivacyRequest.due_at, "datetime"), False), (SortKey(orm.PrivacyRequest.id, "uuid"), False)]
         return await paginate(info.context, statement, order, PageRequest(first, after, None, None), DataSubjectRequest.from_row)
@@ -302,21 +394,37 @@ class DataSubjectRequestQuery:
     @strawberry.field(description="Legal holds on a contact's records.")
     async def legal_holds(self, info: Info, contact_id: strawberry.ID, active: bool = True) -> list[LegalHold]:
         info.context.require("privacy.request.manage")
-        statement = select(orm.PrivacyLegalHold).where(orm.PrivacyLegalHold.contact_id == parse_global_id(contact_id, "Contact", "contactId"))
+        statement = select(orm.PrivacyLegalHold).where(
+            orm.PrivacyLegalHold.contact_id == parse_global_id(contact_id, "Contact", "contactId")
+        )
         rows = await info.context.scalars(statement.order_by(orm.PrivacyLegalHold.created_at))
         today = info.context.runtime.clock.now().astimezone(info.context.settings.zone).date()
-        return [LegalHold.from_row(r) for r in rows
-                if not active or (r.released_at is None and (r.until is None or r.until >= today))]
+        return [
+            LegalHold.from_row(r) for r in rows if not active or (r.released_at is None and (r.until is None or r.until >= today))
+        ]
 
     @strawberry.field(description="Who read or exported this person's personal data, oldest first.")
     async def access_log(self, info: Info, contact_id: strawberry.ID) -> list[AccessLogEntry]:
         info.context.require("privacy.audit")
-        rows = await info.context.scalars(select(orm.PrivacyAccessLog).where(
-            orm.PrivacyAccessLog.contact_id == parse_global_id(contact_id, "Contact", "contactId")).order_by(orm.PrivacyAccessLog.seq))
+        rows = await info.context.scalars(
+            select(orm.PrivacyAccessLog)
+            .where(orm.PrivacyAccessLog.contact_id == parse_global_id(contact_id, "Contact", "contactId"))
+            .order_by(orm.PrivacyAccessLog.seq)
+        )
         users = {u.id: u for u in await load_rows(info.context, User, list({r.user_id for r in rows if r.user_id})) if u}
-        return [AccessLogEntry(seq=r.seq, at=r.at, user=UserNode.from_row(users[r.user_id]) if r.user_id in users else None,
-                               roles=[x for x in r.roles.split(",") if x], action=r.action, purpose=r.purpose, hash=r.hash,
-                               prev_hash=r.prev_hash) for r in rows]
+        return [
+            AccessLogEntry(
+                seq=r.seq,
+                at=r.at,
+                user=UserNode.from_row(users[r.user_id]) if r.user_id in users else None,
+                roles=[x for x in r.roles.split(",") if x],
+                action=r.action,
+                purpose=r.purpose,
+                hash=r.hash,
+                prev_hash=r.prev_hash,
+            )
+            for r in rows
+        ]
 
     @strawberry.field(description="Recompute the access log's hash chain: any edited or removed entry breaks it.")
     async def verify_access_log(self, info: Info) -> AccessLogVerification:
@@ -348,7 +456,8 @@ class PlaceLegalHoldInput:
     contact_id: strawberry.ID
     record_id: strawberry.ID = strawberry.field(
         description="The global id of a record of a type that erasure can hold back "
-                    "(`legalHoldTypes`: Activity, SupportTicket, …).")
+        "(`legalHoldTypes`: Activity, SupportTicket, …)."
+    )
     basis: str = strawberry.field(description="Why it must be kept, e.g. a statutory retention or a pending claim.")
     reference: str | None = None
     until: dt.date | None = None
@@ -377,7 +486,9 @@ class SubmitDataSubjectRequestInput:
     type: str = strawberry.field(description="access, portability, rectification, erasure, restriction, objection, appi_…")
     email: str = strawberry.field(description="An address the business knows you by: the code is sent there.")
     details: str | None = None
-    regime: str | None = strawberry.field(default=None, description="gdpr or appi; from the type and the business's zone if omitted")
+    regime: str | None = strawberry.field(
+        default=None, description="gdpr or appi; from the type and the business's zone if omitted"
+    )
 
 
 @strawberry.type
@@ -403,8 +514,11 @@ def _holdable(info: Info) -> dict[str, str]:
     """The table of each Node type a legal hold may name, by type name: hooks name holdable
     records by their table (`enishi_holdable_types`), the API by their Node type."""
     node_types = node_types_by_table(info.schema)
-    return {node_types[table]: table for _, table in info.context.runtime.plugins.contributions("enishi_holdable_types")
-            if table in node_types}
+    return {
+        node_types[table]: table
+        for _, table in info.context.runtime.plugins.contributions("enishi_holdable_types")
+        if table in node_types
+    }
 
 
 def _request_id(value) -> uuid.UUID:
@@ -416,7 +530,9 @@ async def _request_payload(info: Info, permission: str, work) -> DataSubjectRequ
     return DataSubjectRequestPayload(request=DataSubjectRequest.from_row(row) if row else None, user_errors=errors)
 
 
-async def _run_payload(info: Info, run, request_id: strawberry.ID, permission: str = "privacy.request.manage") -> DataSubjectRequestPayload:
+async def _run_payload(
+    info: Info, run, request_id: strawberry.ID, permission: str = "privacy.request.manage"
+) -> DataSubjectRequestPayload:
     """Execution spans several transactions (one per plugin), so it runs outside `run_mutation`."""
     viewer = info.context.require(permission)
     try:
@@ -426,24 +542,41 @@ async def _run_payload(info: Info, run, request_id: strawberry.ID, permission: s
         return DataSubjectRequestPayload(request=None, user_errors=[UserErrorType.of(e) for e in error.errors])
     await info.context.after_write()
     async with info.context.runtime.read_session() as session:
-        return DataSubjectRequestPayload(request=DataSubjectRequest.from_row(await session.get(orm.PrivacyRequest, raw)), user_errors=[])
+        return DataSubjectRequestPayload(
+            request=DataSubjectRequest.from_row(await session.get(orm.PrivacyRequest, raw)), user_errors=[]
+        )
 
 
 @strawberry.type
 class DataSubjectRequestMutation:
-    @strawberry.mutation(metadata=PUBLIC_FIELD, description=(
-        "A person's own request, without a token. The answer is the same whether or not the address is "
-        "known; a one-time code goes to it only if it is. Three requests per address per day."))
-    async def submit_data_subject_request(self, info: Info, input: SubmitDataSubjectRequestInput) -> SubmitDataSubjectRequestPayload:
+    @strawberry.mutation(
+        metadata=PUBLIC_FIELD,
+        description=(
+            "A person's own request, without a token. The answer is the same whether or not the address is "
+            "known; a one-time code goes to it only if it is. Three requests per address per day."
+        ),
+    )
+    async def submit_data_subject_request(
+        self, info: Info, input: SubmitDataSubjectRequestInput
+    ) -> SubmitDataSubjectRequestPayload:
         row, errors = await run_mutation(info, PUBLIC_PERMISSION, lambda uow: requests.submit(uow, input_values(input)))
-        return SubmitDataSubjectRequestPayload(request_id=to_global_id("DataSubjectRequest", row.id) if row else None,
-                                               message=requests.SUBMITTED_MESSAGE if row else None, user_errors=errors)
+        return SubmitDataSubjectRequestPayload(
+            request_id=to_global_id("DataSubjectRequest", row.id) if row else None,
+            message=requests.SUBMITTED_MESSAGE if row else None,
+            user_errors=errors,
+        )
 
-    @strawberry.mutation(metadata=PUBLIC_FIELD, description="Confirm your own request with the mailed code (five attempts, 24 hours).")
-    async def verify_data_subject_request(self, info: Info, input: VerifyDataSubjectRequestInput) -> VerifyDataSubjectRequestPayload:
+    @strawberry.mutation(
+        metadata=PUBLIC_FIELD, description="Confirm your own request with the mailed code (five attempts, 24 hours)."
+    )
+    async def verify_data_subject_request(
+        self, info: Info, input: VerifyDataSubjectRequestInput
+    ) -> VerifyDataSubjectRequestPayload:
         info.context.require(PUBLIC_PERMISSION)
         try:
-            await requests.confirm(info.context.runtime, parse_global_id(input.request_id, "DataSubjectRequest", "requestId"), input.code)
+            await requests.confirm(
+                info.context.runtime, parse_global_id(input.request_id, "DataSubjectRequest", "requestId"), input.code
+            )
         except InputError as error:
             return VerifyDataSubjectRequestPayload(verified=False, user_errors=[UserErrorType.of(e) for e in error.errors])
         await info.context.after_write()
@@ -456,7 +589,9 @@ class DataSubjectRequestMutation:
         payload = await _request_payload(info, "privacy.request.intake", lambda uow: requests.create(uow, values))
         if payload.request is not None and payload.request.status == "approved":
             # An objection to direct marketing: no review, carried out at once by whoever took it.
-            return await _run_payload(info, requests.execute, to_global_id("DataSubjectRequest", payload.request.id), "privacy.request.intake")
+            return await _run_payload(
+                info, requests.execute, to_global_id("DataSubjectRequest", payload.request.id), "privacy.request.intake"
+            )
         return payload
 
     @strawberry.mutation
@@ -468,12 +603,18 @@ class DataSubjectRequestMutation:
         return await _request_payload(info, "privacy.request.manage", lambda uow: requests.deny(uow, _request_id(id), reason))
 
     @strawberry.mutation
-    async def cancel_data_subject_request(self, info: Info, id: strawberry.ID, reason: str | None = None) -> DataSubjectRequestPayload:
+    async def cancel_data_subject_request(
+        self, info: Info, id: strawberry.ID, reason: str | None = None
+    ) -> DataSubjectRequestPayload:
         return await _request_payload(info, "privacy.request.manage", lambda uow: requests.cancel(uow, _request_id(id), reason))
 
     @strawberry.mutation(description="GDPR only, once: up to two more months, with the reason.")
-    async def extend_data_subject_request(self, info: Info, id: strawberry.ID, months: int, reason: str) -> DataSubjectRequestPayload:
-        return await _request_payload(info, "privacy.request.manage", lambda uow: requests.extend(uow, _request_id(id), months, reason))
+    async def extend_data_subject_request(
+        self, info: Info, id: strawberry.ID, months: int, reason: str
+    ) -> DataSubjectRequestPayload:
+        return await _request_payload(
+            info, "privacy.request.manage", lambda uow: requests.extend(uow, _request_id(id), months, reason)
+        )
 
     @strawberry.mutation(description="Run an approved request across every plugin.")
     async def execute_data_subject_request(self, info: Info, id: strawberry.ID) -> DataSubjectRequestPayload:
@@ -484,13 +625,20 @@ class DataSubjectRequestMutation:
         return await _run_payload(info, requests.retry, id)
 
     @strawberry.mutation(description="Close a request that needed work by hand (a rectification).")
-    async def complete_data_subject_request(self, info: Info, id: strawberry.ID, note: str | None = None) -> DataSubjectRequestPayload:
-        return await _request_payload(info, "privacy.request.manage", lambda uow: requests.complete_manual(uow, _request_id(id), note))
+    async def complete_data_subject_request(
+        self, info: Info, id: strawberry.ID, note: str | None = None
+    ) -> DataSubjectRequestPayload:
+        return await _request_payload(
+            info, "privacy.request.manage", lambda uow: requests.complete_manual(uow, _request_id(id), note)
+        )
 
     @strawberry.mutation(description="A single-use download link for a prepared export (json or zip).")
     async def data_subject_export_link(self, info: Info, request_id: strawberry.ID, format: str = "json") -> ExportLinkPayload:
-        token, errors = await run_mutation(info, "privacy.request.manage", lambda uow: requests.issue_link(
-            uow, parse_global_id(request_id, "DataSubjectRequest", "requestId"), format))
+        token, errors = await run_mutation(
+            info,
+            "privacy.request.manage",
+            lambda uow: requests.issue_link(uow, parse_global_id(request_id, "DataSubjectRequest", "requestId"), format),
+        )
         return ExportLinkPayload(url=f"/privacy/exports/{token}" if token else None, user_errors=errors)
 
     @strawberry.mutation
@@ -499,20 +647,29 @@ class DataSubjectRequestMutation:
 
         def work(uow):
             node_type, record_id = split_global_id(input.record_id, tuple(sorted(holdable)), "recordId")
-            return requests.place_hold(uow, parse_global_id(input.contact_id, "Contact", "contactId"), holdable[node_type], record_id,
-                                       input_values(input, skip=("contact_id", "record_id")))
+            return requests.place_hold(
+                uow,
+                parse_global_id(input.contact_id, "Contact", "contactId"),
+                holdable[node_type],
+                record_id,
+                input_values(input, skip=("contact_id", "record_id")),
+            )
 
         row, errors = await run_mutation(info, "privacy.request.manage", work)
         return LegalHoldPayload(hold=LegalHold.from_row(row) if row else None, user_errors=errors)
 
     @strawberry.mutation
     async def release_legal_hold(self, info: Info, id: strawberry.ID) -> LegalHoldPayload:
-        row, errors = await run_mutation(info, "privacy.request.manage", lambda uow: requests.release_hold(
-            uow, parse_global_id(id, "LegalHold", "id")))
+        row, errors = await run_mutation(
+            info, "privacy.request.manage", lambda uow: requests.release_hold(uow, parse_global_id(id, "LegalHold", "id"))
+        )
         return LegalHoldPayload(hold=LegalHold.from_row(row) if row else None, user_errors=errors)
 
     @strawberry.mutation(description="End a restriction of processing (the person asked, or its ground ended).")
     async def lift_restriction(self, info: Info, contact_id: strawberry.ID) -> RestrictionPayload:
-        _, errors = await run_mutation(info, "privacy.request.manage", lambda uow: requests.lift_restriction(
-            uow, parse_global_id(contact_id, "Contact", "contactId")))
+        _, errors = await run_mutation(
+            info,
+            "privacy.request.manage",
+            lambda uow: requests.lift_restriction(uow, parse_global_id(contact_id, "Contact", "contactId")),
+        )
         return RestrictionPayload(contact_id=None if errors else contact_id, user_errors=errors)

@@ -1,6 +1,7 @@
 """Privacy rules for consent: the consent ledger with `check`, the service other plugins reach
 through the `enishi_consent_check` hook.
 Data-subject requests live in `requests.py`, the access log in `access_log.py`."""
+
 from __future__ import annotations
 
 import base64
@@ -11,7 +12,16 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from enishi.plugin import (
-    Checker, Contact, InputError, UnitOfWork, UserError, decrypt, encrypt, sign, subject_key, verify,
+    Checker,
+    Contact,
+    InputError,
+    UnitOfWork,
+    UserError,
+    decrypt,
+    encrypt,
+    sign,
+    subject_key,
+    verify,
 )
 
 from .events import CONSENT_EVENTS
@@ -36,15 +46,25 @@ async def record_consent(uow: UnitOfWork, contact_id, data: dict) -> PrivacyCons
         check.fail("contactId", "no such contact", "NOT_FOUND")
     evidence = check.text(data, "evidence", max_length=20_000)
     check.done()
+    assert state is not None  # refused above when missing
     ciphertext = None
     if evidence:
         key = await subject_key(uow, contact_id)
         if key is None:
             raise _fail("contactId", "this subject was erased", "ERASED")
         ciphertext = encrypt(key, evidence, f"consent:{contact_id}".encode())
-    record = PrivacyConsent(contact_id=contact_id, purpose=purpose, state=state, notice_id=data.get("notice_id"),
-                            notice_version=data.get("notice_version"), source=source, method=data.get("method"),
-                            actor_id=uow.actor_id, captured_at=uow.clock.now(), evidence=ciphertext)
+    record = PrivacyConsent(
+        contact_id=contact_id,
+        purpose=purpose,
+        state=state,
+        notice_id=data.get("notice_id"),
+        notice_version=data.get("notice_version"),
+        source=source,
+        method=data.get("method"),
+        actor_id=uow.actor_id,
+        captured_at=uow.clock.now(),
+        evidence=ciphertext,
+    )
     uow.session.add(record)
     await uow.session.flush()
     await uow.emit(CONSENT_EVENTS[state], contact_id, {"purpose": purpose, "source": source})
@@ -53,8 +73,11 @@ async def record_consent(uow: UnitOfWork, contact_id, data: dict) -> PrivacyCons
 
 async def current(session, contact_ids, purpose: str | None = None) -> dict:
     """(contact id, purpose) → the latest consent record."""
-    latest = (select(PrivacyConsent.contact_id, PrivacyConsent.purpose, func.max(PrivacyConsent.seq).label("seq"))
-              .where(PrivacyConsent.contact_id.in_(list(contact_ids))).group_by(PrivacyConsent.contact_id, PrivacyConsent.purpose))
+    latest = (
+        select(PrivacyConsent.contact_id, PrivacyConsent.purpose, func.max(PrivacyConsent.seq).label("seq"))
+        .where(PrivacyConsent.contact_id.in_(list(contact_ids)))
+        .group_by(PrivacyConsent.contact_id, PrivacyConsent.purpose)
+    )
     if purpose is not None:
         latest = latest.where(PrivacyConsent.purpose == purpose)
     seqs = [row.seq for row in (await session.execute(latest)).all()]
@@ -69,13 +92,21 @@ async def check(session, contact_ids, purpose: str) -> dict:
     not withdrawn since (no record means no), and never while processing is restricted."""
     states = await current(session, contact_ids, purpose)
     held_back = await restricted(session, contact_ids)
-    return {c: c not in held_back and (record := states.get((c, purpose))) is not None and record.state == "granted" for c in contact_ids}
+    return {
+        c: c not in held_back and (record := states.get((c, purpose))) is not None and record.state == "granted"
+        for c in contact_ids
+    }
 
 
 async def restricted(session, contact_ids) -> set[uuid.UUID]:
     """The contacts whose processing is restricted (GDPR Art. 18) or stopped (APPI)."""
-    return set((await session.execute(select(PrivacyRestriction.contact_id).where(
-        PrivacyRestriction.contact_id.in_(list(contact_ids))))).scalars())
+    return set(
+        (
+            await session.execute(
+                select(PrivacyRestriction.contact_id).where(PrivacyRestriction.contact_id.in_(list(contact_ids)))
+            )
+        ).scalars()
+    )
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Business time: minutes between instants, and instants a number of business minutes later, on a
 calendar of weekly hours and holidays in its own time zone (Japanese public holidays built in)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,18 +28,26 @@ class BusinessCalendar:
     always_open: bool = False
 
     @classmethod
-    def around_the_clock(cls) -> "BusinessCalendar":
+    def around_the_clock(cls) -> BusinessCalendar:
         return cls(zone=ZoneInfo("UTC"), always_open=True)
 
     @classmethod
-    def from_row(cls, row) -> "BusinessCalendar":
-        weekly = {day: [(dt.time.fromisoformat(a), dt.time.fromisoformat(b)) for a, b in spans]
-                  for day, spans in (row.weekly_hours or {}).items()}
-        return cls(zone=ZoneInfo(row.timezone), weekly=weekly, holidays=frozenset(dt.date.fromisoformat(d) for d in row.holidays or []),
-                   holiday_country=row.holiday_country)
+    def from_row(cls, row) -> BusinessCalendar:
+        weekly = {
+            day: [(dt.time.fromisoformat(a), dt.time.fromisoformat(b)) for a, b in spans]
+            for day, spans in (row.weekly_hours or {}).items()
+        }
+        return cls(
+            zone=ZoneInfo(row.timezone),
+            weekly=weekly,
+            holidays=frozenset(dt.date.fromisoformat(d) for d in row.holidays or []),
+            holiday_country=row.holiday_country,
+        )
 
     def _is_holiday(self, day: dt.date) -> bool:
-        return day in self.holidays or (self.holiday_country is not None and day in _public_holidays(self.holiday_country, day.year))
+        return day in self.holidays or (
+            self.holiday_country is not None and day in _public_holidays(self.holiday_country, day.year)
+        )
 
     def _spans(self, start: dt.datetime, end: dt.datetime):
         """Business spans (UTC) that overlap [start, end)."""
@@ -50,8 +59,8 @@ class BusinessCalendar:
         while day <= last:
             if not self._is_holiday(day):
                 for opens, closes in self.weekly.get(DAYS[day.weekday()], []):
-                    a = dt.datetime.combine(day, opens, tzinfo=self.zone).astimezone(dt.timezone.utc)
-                    b = dt.datetime.combine(day, closes, tzinfo=self.zone).astimezone(dt.timezone.utc)
+                    a = dt.datetime.combine(day, opens, tzinfo=self.zone).astimezone(dt.UTC)
+                    b = dt.datetime.combine(day, closes, tzinfo=self.zone).astimezone(dt.UTC)
                     a, b = max(a, start), min(b, end)
                     if a < b:
                         yield a, b

@@ -1,4 +1,5 @@
 """Bundled plugin `support`: tickets, SLA clocks on business calendars, escalation, CSAT, KB, metrics."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,7 +14,14 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from enishi.plugin import (
-    ActivityType, ErasureReport, InputError, MergeMove, Permission, PersonalDataField, ScheduledJob, hookimpl,
+    ActivityType,
+    ErasureReport,
+    InputError,
+    MergeMove,
+    Permission,
+    PersonalDataField,
+    ScheduledJob,
+    hookimpl,
 )
 
 from . import events, models, schema, service
@@ -43,22 +51,42 @@ def enishi_graphql_mutation():
 
 @hookimpl
 def enishi_graphql_type_fields():
-    return [("Contact", strawberry.field(resolver=schema.contact_tickets, name="tickets", description="Support tickets (support plugin).")),
-            ("Account", strawberry.field(resolver=schema.account_tickets, name="tickets", description="Support tickets (support plugin)."))]
+    return [
+        (
+            "Contact",
+            strawberry.field(resolver=schema.contact_tickets, name="tickets", description="Support tickets (support plugin)."),
+        ),
+        (
+            "Account",
+            strawberry.field(resolver=schema.account_tickets, name="tickets", description="Support tickets (support plugin)."),
+        ),
+    ]
 
 
 @hookimpl
 def enishi_permissions():
     return [
-        Permission("support.read", "See tickets and published knowledge base articles",
-                   ("manager", "sales", "marketing", "support", "compliance", "integration"), "tickets:read"),
-        Permission("support.agent", "Work tickets: create, reply, assign, merge, macros, KB drafts", (*AGENTS, "integration"),
-                   "tickets:write"),
+        Permission(
+            "support.read",
+            "See tickets and published knowledge base articles",
+            ("manager", "sales", "marketing", "support", "compliance", "integration"),
+            "tickets:read",
+        ),
+        Permission(
+            "support.agent",
+            "Work tickets: create, reply, assign, merge, macros, KB drafts",
+            (*AGENTS, "integration"),
+            "tickets:write",
+        ),
         # Apart from support.agent so that a token can work tickets without seeing what agents
         # write to each other about the customer.
         Permission("support.internal", "Read and write internal notes on tickets", (*AGENTS, "integration"), "tickets:internal"),
-        Permission("support.configure", "Manage SLA policies, calendars, escalation rules, groups, macros, KB categories",
-                   ("manager",), "tickets:configure"),
+        Permission(
+            "support.configure",
+            "Manage SLA policies, calendars, escalation rules, groups, macros, KB categories",
+            ("manager",),
+            "tickets:configure",
+        ),
         Permission("support.metrics", "See support metrics", AGENTS, "tickets:read"),
     ]
 
@@ -71,7 +99,9 @@ def enishi_activity_types():
 @hookimpl
 def enishi_scheduled_jobs():
     return [
-        ScheduledJob("support.escalations", dt.timedelta(minutes=1), service.sweep_escalations, "fire SLA warnings and escalations"),
+        ScheduledJob(
+            "support.escalations", dt.timedelta(minutes=1), service.sweep_escalations, "fire SLA warnings and escalations"
+        ),
         ScheduledJob("support.auto_close", dt.timedelta(hours=1), service.close_solved, "close tickets solved 4 days ago"),
         ScheduledJob("support.csat", dt.timedelta(minutes=10), service.send_surveys, "send CSAT surveys a day after solving"),
     ]
@@ -84,8 +114,12 @@ SURVEY_FORM = """<h1>ご対応はいかがでしたか？ / How did we do?</h1><
 <p>{choices}</p>
 <p><label>ご意見（任意） / Comment (optional)<br><textarea name="comment" rows="4" cols="40"></textarea></label></p>
 <p><button type="submit">送信 / Send</button></p></form>"""
-SURVEY_ANSWERS = {200: "ありがとうございました。 / Thank you for your answer.", 404: "このリンクは無効です。 / This link is not valid.",
-                  409: "このアンケートには回答済みです。 / This survey was already answered.", 400: "1〜5を選んでください。 / Choose 1 to 5."}
+SURVEY_ANSWERS = {
+    200: "ありがとうございました。 / Thank you for your answer.",
+    404: "このリンクは無効です。 / This link is not valid.",
+    409: "このアンケートには回答済みです。 / This survey was already answered.",
+    400: "1〜5を選んでください。 / Choose 1 to 5.",
+}
 
 
 async def _survey_page(request: Request):
@@ -121,7 +155,9 @@ async def _submit_csat(request: Request, is_form: bool) -> tuple[int, str | None
         return 400, "BAD_REQUEST", 'send {"rating": 1..5}'
     try:
         async with request.app.state.runtime.unit_of_work() as uow:
-            await service.submit_csat(uow, request.path_params["token"], rating, comment if isinstance(comment, str) and comment else None)
+            await service.submit_csat(
+                uow, request.path_params["token"], rating, comment if isinstance(comment, str) and comment else None
+            )
     except InputError as error:
         code = error.errors[0].code
         return {"INVALID_TOKEN": 404, "ALREADY_ANSWERED": 409}.get(code, 400), code, error.errors[0].message
@@ -135,7 +171,10 @@ def enishi_event_types():
 
 @hookimpl
 def enishi_http_routes():
-    return [Route("/support/csat/{token}", _survey_page, methods=["GET"]), Route("/support/csat/{token}", _csat_answer, methods=["POST"])]
+    return [
+        Route("/support/csat/{token}", _survey_page, methods=["GET"]),
+        Route("/support/csat/{token}", _csat_answer, methods=["POST"]),
+    ]
 
 
 @hookimpl
@@ -169,19 +208,43 @@ async def enishi_merge(uow, entity, survivor_id, merged_ids, dry_run):
 
 @hookimpl
 async def enishi_subject_collect(uow, subject):
-    tickets = (await uow.session.execute(select(models.SupportTicket).where(models.SupportTicket.requester_id == subject.contact_id)
-                                         .order_by(models.SupportTicket.number))).scalars().all()
+    tickets = (
+        (
+            await uow.session.execute(
+                select(models.SupportTicket)
+                .where(models.SupportTicket.requester_id == subject.contact_id)
+                .order_by(models.SupportTicket.number)
+            )
+        )
+        .scalars()
+        .all()
+    )
     if not tickets:
         return None
     export = []
     for ticket in tickets:
         # Only the person's own messages and the public replies to them; internal notes and other
         # people's messages (a CC) are not theirs.
-        articles = (await uow.session.execute(select(models.SupportArticle).where(
-            models.SupportArticle.ticket_id == ticket.id, models.SupportArticle.public.is_(True)).order_by(models.SupportArticle.created_at))).scalars()
-        export.append({"number": ticket.number, "subject": ticket.subject, "status": ticket.status, "created_at": ticket.created_at.isoformat(),
-                       "messages": [{"from": a.author_type, "body": a.body, "at": a.created_at.isoformat()} for a in articles
-                                    if a.author_type == "agent" or a.author_contact_id in (None, subject.contact_id)]})
+        articles = (
+            await uow.session.execute(
+                select(models.SupportArticle)
+                .where(models.SupportArticle.ticket_id == ticket.id, models.SupportArticle.public.is_(True))
+                .order_by(models.SupportArticle.created_at)
+            )
+        ).scalars()
+        export.append(
+            {
+                "number": ticket.number,
+                "subject": ticket.subject,
+                "status": ticket.status,
+                "created_at": ticket.created_at.isoformat(),
+                "messages": [
+                    {"from": a.author_type, "body": a.body, "at": a.created_at.isoformat()}
+                    for a in articles
+                    if a.author_type == "agent" or a.author_contact_id in (None, subject.contact_id)
+                ],
+            }
+        )
     return {"tickets": export}
 
 
@@ -193,13 +256,23 @@ def enishi_holdable_types():
 @hookimpl
 async def enishi_subject_erase(uow, subject):
     report = ErasureReport("support")
-    tickets = (await uow.session.execute(select(models.SupportTicket.id).where(
-        models.SupportTicket.requester_id == subject.contact_id))).scalars().all()
+    tickets = (
+        (
+            await uow.session.execute(
+                select(models.SupportTicket.id).where(models.SupportTicket.requester_id == subject.contact_id)
+            )
+        )
+        .scalars()
+        .all()
+    )
     kept = report.hold_back(subject, "support_ticket", tickets)
     for ticket_id in kept:  # a held ticket keeps its messages too
         hold = subject.hold_on("support_ticket", ticket_id)
-        messages = (await uow.session.execute(select(func.count()).select_from(models.SupportArticle).where(
-            models.SupportArticle.ticket_id == ticket_id))).scalar_one()
+        messages = (
+            await uow.session.execute(
+                select(func.count()).select_from(models.SupportArticle).where(models.SupportArticle.ticket_id == ticket_id)
+            )
+        ).scalar_one()
         report.retain("support_article", messages, hold["basis"], hold.get("until"), hold.get("reference"), legal_hold=True)
     report.add_counts(await service.erase_requester(uow, subject.contact_id, kept))
     return report
@@ -211,15 +284,36 @@ DEMO_GROUP = "一次対応 / Tier 1"
 async def _demo_desk(uow) -> None:
     hours = [{"weekday": day, "opens": "09:00", "closes": "18:00"} for day in ("mon", "tue", "wed", "thu", "fri")]
     calendar = await service.create_calendar(uow, {"name": "平日 9-18", "weekly_hours": hours, "holiday_country": "JP"})
-    targets = {"urgent": {"first_reply": 60, "resolution": 480}, "high": {"first_reply": 120, "resolution": 960},
-               "normal": {"first_reply": 240, "next_reply": 480, "resolution": 2400}, "low": {"first_reply": 480}}
-    await service.create_policy(uow, {"name": "Standard", "calendar_id": calendar.id, "targets": [
-        {"priority": priority, "timer": timer, "minutes": minutes} for priority, timers in targets.items() for timer, minutes in timers.items()]})
+    targets = {
+        "urgent": {"first_reply": 60, "resolution": 480},
+        "high": {"first_reply": 120, "resolution": 960},
+        "normal": {"first_reply": 240, "next_reply": 480, "resolution": 2400},
+        "low": {"first_reply": 480},
+    }
+    await service.create_policy(
+        uow,
+        {
+            "name": "Standard",
+            "calendar_id": calendar.id,
+            "targets": [
+                {"priority": priority, "timer": timer, "minutes": minutes}
+                for priority, timers in targets.items()
+                for timer, minutes in timers.items()
+            ],
+        },
+    )
     await service.create_group(uow, DEMO_GROUP)
     await service.create_macro(uow, {"name": "解決済みにする", "reply": "ご連絡ありがとうございました。", "status": "solved"})
     for article in ("パスワードの再設定方法", "請求書の再発行", "How to export contacts to Excel"):
-        await service.save_kb_article(uow, {"title": article, "body": f"{article} — 手順 / steps.", "locale": "en" if article.isascii() else "ja",
-                                            "status": "published"})
+        await service.save_kb_article(
+            uow,
+            {
+                "title": article,
+                "body": f"{article} — 手順 / steps.",
+                "locale": "en" if article.isascii() else "ja",
+                "status": "published",
+            },
+        )
 
 
 @hookimpl
@@ -228,8 +322,14 @@ async def enishi_demo_data(uow, rng, account_ids, contact_ids):
     if not (await uow.session.execute(select(models.SupportGroup.id).where(models.SupportGroup.name == DEMO_GROUP))).first():
         await _demo_desk(uow)
     for contact_id in rng.sample(contact_ids, k=max(len(contact_ids) // 7, 1)):
-        ticket = await service.create_ticket(uow, {"subject": rng.choice(["ログインできません", "請求書が届かない", "CSV import fails"]),
-                                                   "priority": rng.choice(["low", "normal", "normal", "high", "urgent"]),
-                                                   "requester_id": contact_id, "body": "お問い合わせ内容 / details"})
+        ticket = await service.create_ticket(
+            uow,
+            {
+                "subject": rng.choice(["ログインできません", "請求書が届かない", "CSV import fails"]),
+                "priority": rng.choice(["low", "normal", "normal", "high", "urgent"]),
+                "requester_id": contact_id,
+                "body": "お問い合わせ内容 / details",
+            },
+        )
         if rng.random() < 0.6:
             await service.reply(uow, ticket.id, "確認いたします。 / We are looking into it.")

@@ -1,5 +1,6 @@
 """Support tables: tickets and their articles and status history, SLA policies on business
 calendars, escalations, assignment groups, macros, CSAT surveys, the knowledge base."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,5 @@
 """Support's GraphQL: tickets with articles, timers and history; configuration; KB; metrics."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,10 +14,33 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from enishi.plugin import (
-    Account, AccountNode, Connection, Contact, ContactNode, DateTimeFilter, FilterSpec, IDFilter,
-    InvalidArgument, NestedConnection, OrderDirection, PageRequest, RowsByColumn, SortKey, StringFilter, User,
-    UserErrorType, UserNode, check_filter_text, input_values, load_row, node_resolver, paginate,
-    parse_global_id, run_mutation, sealed_field, to_global_id,
+    Account,
+    AccountNode,
+    Connection,
+    Contact,
+    ContactNode,
+    DateTimeFilter,
+    FilterSpec,
+    IDFilter,
+    InvalidArgument,
+    NestedConnection,
+    OrderDirection,
+    PageRequest,
+    RowsByColumn,
+    SortKey,
+    StringFilter,
+    User,
+    UserErrorType,
+    UserNode,
+    check_filter_text,
+    input_values,
+    load_row,
+    node_resolver,
+    paginate,
+    parse_global_id,
+    run_mutation,
+    sealed_field,
+    to_global_id,
 )
 
 from . import models as orm
@@ -58,7 +82,7 @@ class SupportGroup(relay.Node):
     assignment: str
 
     @classmethod
-    def from_row(cls, row) -> "SupportGroup":
+    def from_row(cls, row) -> SupportGroup:
         return cls(id=str(row.id), name=row.name, assignment=row.assignment)
 
     resolve_nodes = node_resolver(orm.SupportGroup, "support.read")
@@ -73,7 +97,9 @@ class SupportTicket(relay.Node):
     priority: str
     channel: str
     tags: list[str]
-    custom_fields: JSON = sealed_field("custom_fields", "Sealed with the ticket's text: empty once the requester was erased.", empty={})
+    custom_fields: JSON = sealed_field(
+        "custom_fields", "Sealed with the ticket's text: empty once the requester was erased.", empty={}
+    )
     created_at: dt.datetime
     updated_at: dt.datetime
     solved_at: dt.datetime | None
@@ -82,10 +108,21 @@ class SupportTicket(relay.Node):
     _row: strawberry.Private[Any]
 
     @classmethod
-    def from_row(cls, r) -> "SupportTicket":
-        return cls(id=str(r.id), number=r.number, status=r.status, priority=r.priority, channel=r.channel,
-                   tags=list(r.tags or []), created_at=r.created_at, updated_at=r.updated_at,
-                   solved_at=r.solved_at, closed_at=r.closed_at, reopened_count=r.reopened_count, _row=r)
+    def from_row(cls, r) -> SupportTicket:
+        return cls(
+            id=str(r.id),
+            number=r.number,
+            status=r.status,
+            priority=r.priority,
+            channel=r.channel,
+            tags=list(r.tags or []),
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+            solved_at=r.solved_at,
+            closed_at=r.closed_at,
+            reopened_count=r.reopened_count,
+            _row=r,
+        )
 
     resolve_nodes = node_resolver(orm.SupportTicket, "support.read")
 
@@ -113,8 +150,11 @@ class SupportTicket(relay.Node):
     async def articles(self, info: Info) -> list[SupportArticle]:
         rows = await ARTICLES.load(info.context, self._row.id)
         internal = info.context.can("support.internal")
-        return [SupportArticle(public=r.public, author_type=r.author_type, channel=r.channel, created_at=r.created_at, _row=r)
-                for r in rows if r.public or internal]
+        return [
+            SupportArticle(public=r.public, author_type=r.author_type, channel=r.channel, created_at=r.created_at, _row=r)
+            for r in rows
+            if r.public or internal
+        ]
 
     @strawberry.field(description="SLA timers of the ticket's policy, computed now from its history.")
     async def timers(self, info: Info) -> list[SupportTimer]:
@@ -142,7 +182,7 @@ class SupportKbArticle(relay.Node):
     published_at: dt.datetime | None
 
     @classmethod
-    def from_row(cls, r) -> "SupportKbArticle":
+    def from_row(cls, r) -> SupportKbArticle:
         return cls(id=str(r.id), title=r.title, body=r.body, locale=r.locale, status=r.status, published_at=r.published_at)
 
     resolve_nodes = node_resolver(orm.SupportKbArticle, "support.read")
@@ -161,9 +201,9 @@ class SupportMetricsGroup(Enum):
 
 @strawberry.input
 class SupportTicketFilter:
-    and_: list["SupportTicketFilter"] | None = strawberry.field(default=None, name="and")
-    or_: list["SupportTicketFilter"] | None = strawberry.field(default=None, name="or")
-    not_: "SupportTicketFilter | None" = strawberry.field(default=None, name="not")
+    and_: list[SupportTicketFilter] | None = strawberry.field(default=None, name="and")
+    or_: list[SupportTicketFilter] | None = strawberry.field(default=None, name="or")
+    not_: SupportTicketFilter | None = strawberry.field(default=None, name="not")
     status: StringFilter | None = None
     priority: StringFilter | None = None
     requester_id: IDFilter | None = None
@@ -174,8 +214,11 @@ class SupportTicketFilter:
 
 TICKET_FILTER = FilterSpec(
     strings={"status": orm.SupportTicket.status, "priority": orm.SupportTicket.priority},
-    ids={"requester_id": (orm.SupportTicket.requester_id, "Contact"), "account_id": (orm.SupportTicket.account_id, "Account"),
-         "assignee_id": (orm.SupportTicket.assignee_id, "User")},
+    ids={
+        "requester_id": (orm.SupportTicket.requester_id, "Contact"),
+        "account_id": (orm.SupportTicket.account_id, "Account"),
+        "assignee_id": (orm.SupportTicket.assignee_id, "User"),
+    },
     datetimes={"created_at": orm.SupportTicket.created_at},
 )
 
@@ -193,9 +236,11 @@ class SupportTicketOrder:
     direction: OrderDirection = OrderDirection.DESC
 
 
-SORT = {SupportTicketOrderField.CREATED_AT: SortKey(orm.SupportTicket.created_at, "datetime"),
-        SupportTicketOrderField.UPDATED_AT: SortKey(orm.SupportTicket.updated_at, "datetime"),
-        SupportTicketOrderField.NUMBER: SortKey(orm.SupportTicket.number, "int")}
+SORT = {
+    SupportTicketOrderField.CREATED_AT: SortKey(orm.SupportTicket.created_at, "datetime"),
+    SupportTicketOrderField.UPDATED_AT: SortKey(orm.SupportTicket.updated_at, "datetime"),
+    SupportTicketOrderField.NUMBER: SortKey(orm.SupportTicket.number, "int"),
+}
 
 
 async def _ticket_list(info: Info, statement, filter, order_by, first, after, last, before) -> Connection[SupportTicket]:
@@ -210,6 +255,7 @@ async def _ticket_list(info: Info, statement, filter, order_by, first, after, la
 def _tickets_by(column):
     """(owner, ticket) pairs for a nested connection: a page of contacts or accounts with their
     tickets costs two statements, not two per row."""
+
     def pairs(owner_ids, _extra):
         return select(column.label("owner_id"), orm.SupportTicket.id.label("item_id")).where(column.in_(owner_ids))
 
@@ -217,28 +263,43 @@ def _tickets_by(column):
 
 
 NEWEST_FIRST = ((SORT[SupportTicketOrderField.CREATED_AT], True), (SortKey(orm.SupportTicket.id, "uuid"), True))
-CONTACT_TICKETS = NestedConnection("support.contact_tickets", orm.SupportTicket, NEWEST_FIRST, _tickets_by(orm.SupportTicket.requester_id))
-ACCOUNT_TICKETS = NestedConnection("support.account_tickets", orm.SupportTicket, NEWEST_FIRST, _tickets_by(orm.SupportTicket.account_id))
+CONTACT_TICKETS = NestedConnection(
+    "support.contact_tickets", orm.SupportTicket, NEWEST_FIRST, _tickets_by(orm.SupportTicket.requester_id)
+)
+ACCOUNT_TICKETS = NestedConnection(
+    "support.account_tickets", orm.SupportTicket, NEWEST_FIRST, _tickets_by(orm.SupportTicket.account_id)
+)
 
 
 async def contact_tickets(root, info: Info, first: int | None = None, after: str | None = None) -> Connection[SupportTicket]:
     """`Contact.tickets`: the contact's tickets, newest first."""
     info.context.require("support.read")
-    return await CONTACT_TICKETS.resolve(info.context, root._row.id, PageRequest(first, after, None, None), SupportTicket.from_row)
+    return await CONTACT_TICKETS.resolve(
+        info.context, root._row.id, PageRequest(first, after, None, None), SupportTicket.from_row
+    )
 
 
 async def account_tickets(root, info: Info, first: int | None = None, after: str | None = None) -> Connection[SupportTicket]:
     """`Account.tickets`: the account's tickets, newest first."""
     info.context.require("support.read")
-    return await ACCOUNT_TICKETS.resolve(info.context, root._row.id, PageRequest(first, after, None, None), SupportTicket.from_row)
+    return await ACCOUNT_TICKETS.resolve(
+        info.context, root._row.id, PageRequest(first, after, None, None), SupportTicket.from_row
+    )
 
 
 @strawberry.type
 class SupportQuery:
     @strawberry.field
-    async def tickets(self, info: Info, filter: SupportTicketFilter | None = None, order_by: list[SupportTicketOrder] | None = None,
-                      first: int | None = None, after: str | None = None, last: int | None = None,
-                      before: str | None = None) -> Connection[SupportTicket]:
+    async def tickets(
+        self,
+        info: Info,
+        filter: SupportTicketFilter | None = None,
+        order_by: list[SupportTicketOrder] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[SupportTicket]:
         return await _ticket_list(info, select(orm.SupportTicket), filter, order_by, first, after, last, before)
 
     @strawberry.field(description="One ticket by global id or by its number.")
@@ -246,14 +307,18 @@ class SupportQuery:
         info.context.require("support.read")
         if (id is None) == (number is None):
             raise InvalidArgument("give `id` or `number`")
-        condition = (orm.SupportTicket.id == parse_global_id(id, "SupportTicket", "id") if id is not None
-                     else orm.SupportTicket.number == number)
+        condition = (
+            orm.SupportTicket.id == parse_global_id(id, "SupportTicket", "id")
+            if id is not None
+            else orm.SupportTicket.number == number
+        )
         row = (await info.context.execute(select(orm.SupportTicket).where(condition))).scalar_one_or_none()
         return SupportTicket.from_row(row) if row else None
 
     @strawberry.field(description="Knowledge base articles; `search` works for Japanese. Drafts need `support.agent`.")
-    async def kb_articles(self, info: Info, search: str | None = None, locale: str | None = None, first: int | None = None,
-                          after: str | None = None) -> Connection[SupportKbArticle]:
+    async def kb_articles(
+        self, info: Info, search: str | None = None, locale: str | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[SupportKbArticle]:
         info.context.require("support.read")
         statement = select(orm.SupportKbArticle)
         if not info.context.can("support.agent"):
@@ -266,10 +331,16 @@ class SupportQuery:
         order = [(SortKey(orm.SupportKbArticle.updated_at, "datetime"), True), (SortKey(orm.SupportKbArticle.id, "uuid"), True)]
         return await paginate(info.context, statement, order, PageRequest(first, after, None, None), SupportKbArticle.from_row)
 
-    @strawberry.field(description="First reply (median), MTTR, FCR, backlog, SLA attainment and CSAT over tickets created in [from, to).")
-    async def support_metrics(self, info: Info, from_: Annotated[dt.datetime, strawberry.argument(name="from")],
-                              to: dt.datetime | None = None,
-                              group_by: SupportMetricsGroup = SupportMetricsGroup.PRIORITY) -> list[SupportMetricsRow]:
+    @strawberry.field(
+        description="First reply (median), MTTR, FCR, backlog, SLA attainment and CSAT over tickets created in [from, to)."
+    )
+    async def support_metrics(
+        self,
+        info: Info,
+        from_: Annotated[dt.datetime, strawberry.argument(name="from")],
+        to: dt.datetime | None = None,
+        group_by: SupportMetricsGroup = SupportMetricsGroup.PRIORITY,
+    ) -> list[SupportMetricsRow]:
         info.context.require("support.metrics")
         async with info.context.runtime.read_session() as session:
             rows = await service.metrics(session, from_, to, group_by.value, info.context.runtime.clock.now())
@@ -310,14 +381,18 @@ class CreateTicketInput:
     account_id: strawberry.ID | None = None
     group_id: strawberry.ID | None = None
     tags: list[str] | None = None
-    custom_fields: JSON | None = strawberry.field(default=None, description="Sealed with the ticket's text (erased with the requester).")
+    custom_fields: JSON | None = strawberry.field(
+        default=None, description="Sealed with the ticket's text (erased with the requester)."
+    )
 
 
 @strawberry.input
 class ReplyToTicketInput:
     ticket_id: strawberry.ID
     body: str
-    from_customer: bool = strawberry.field(default=False, description="A message from the requester (an inbound email, the portal).")
+    from_customer: bool = strawberry.field(
+        default=False, description="A message from the requester (an inbound email, the portal)."
+    )
 
 
 @strawberry.input
@@ -395,19 +470,26 @@ class CreateSupportCalendarInput:
     name: str
     timezone: str | None = strawberry.field(default=None, description="IANA name (Asia/Tokyo); null: the server's time zone.")
     weekly_hours: list[SupportOpeningHoursInput] = strawberry.field(
-        description="Opening spans; a day may have several (09:00-12:00, 13:00-18:00), a day without one is closed.")
+        description="Opening spans; a day may have several (09:00-12:00, 13:00-18:00), a day without one is closed."
+    )
     holidays: list[dt.date] | None = strawberry.field(default=None, description="Extra closed days.")
-    holiday_country: str | None = strawberry.field(default="JP", description="Country whose public holidays close the calendar (ISO 3166 alpha-2)")
+    holiday_country: str | None = strawberry.field(
+        default="JP", description="Country whose public holidays close the calendar (ISO 3166 alpha-2)"
+    )
 
 
 @strawberry.input(description="Minutes until a timer is due, for tickets of one priority.")
 class SupportSlaTargetInput:
     priority: SupportPriority
     timer: SupportTimerKind
-    minutes: int = strawberry.field(description="Business minutes on the policy's calendar (calendar minutes without one), 1 to 525600.")
+    minutes: int = strawberry.field(
+        description="Business minutes on the policy's calendar (calendar minutes without one), 1 to 525600."
+    )
 
 
-@strawberry.input(description="Which tickets a policy covers: each list given must match (any of its values); none given: every ticket.")
+@strawberry.input(
+    description="Which tickets a policy covers: each list given must match (any of its values); none given: every ticket."
+)
 class SupportSlaConditionsInput:
     priorities: list[SupportPriority] | None = None
     tags: list[str] | None = strawberry.field(default=None, description="Tickets with any of these tags.")
@@ -421,7 +503,9 @@ class CreateSlaPolicyInput:
     targets: list[SupportSlaTargetInput] = strawberry.field(description="At most one per priority and timer.")
     conditions: SupportSlaConditionsInput | None = None
     calendar_id: strawberry.ID | None = strawberry.field(default=None, description="null: calendar hours (24/7)")
-    position: int | None = strawberry.field(default=None, description="Policies are tried in position order; the first match wins.")
+    position: int | None = strawberry.field(
+        default=None, description="Policies are tried in position order; the first match wins."
+    )
 
 
 @strawberry.input
@@ -467,8 +551,12 @@ class SubmitCsatInput:
 
 @strawberry.input(description="Only the fields sent change.")
 class UpdateSupportSettingsInput:
-    auto_close_hours: int | None = strawberry.field(default=strawberry.UNSET, description="Solved tickets close after this long (96).")
-    csat_delay_hours: int | None = strawberry.field(default=strawberry.UNSET, description="Surveys go out this long after solving (24).")
+    auto_close_hours: int | None = strawberry.field(
+        default=strawberry.UNSET, description="Solved tickets close after this long (96)."
+    )
+    csat_delay_hours: int | None = strawberry.field(
+        default=strawberry.UNSET, description="Surveys go out this long after solving (24)."
+    )
 
 
 @strawberry.type
@@ -513,10 +601,18 @@ async def _ticket_payload(info: Info, permission: str, work) -> SupportTicketPay
 
 async def _config(info: Info, work) -> SupportConfigPayload:
     row, errors = await run_mutation(info, "support.configure", work)
-    type_names = {orm.SupportCalendar: "SupportCalendar", orm.SupportSlaPolicy: "SupportSlaPolicy", orm.SupportGroup: "SupportGroup",
-                  orm.SupportEscalationRule: "SupportEscalationRule", orm.SupportMacro: "SupportMacro",
-                  orm.SupportGroupMember: "SupportGroupMember", orm.SupportKbCategory: "SupportKbCategory"}
-    return SupportConfigPayload(id=strawberry.ID(to_global_id(type_names[type(row)], row.id)) if row else None, user_errors=errors)
+    type_names = {
+        orm.SupportCalendar: "SupportCalendar",
+        orm.SupportSlaPolicy: "SupportSlaPolicy",
+        orm.SupportGroup: "SupportGroup",
+        orm.SupportEscalationRule: "SupportEscalationRule",
+        orm.SupportMacro: "SupportMacro",
+        orm.SupportGroupMember: "SupportGroupMember",
+        orm.SupportKbCategory: "SupportKbCategory",
+    }
+    return SupportConfigPayload(
+        id=strawberry.ID(to_global_id(type_names[type(row)], row.id)) if row else None, user_errors=errors
+    )
 
 
 @strawberry.type
@@ -572,7 +668,11 @@ class SupportMutation:
     @strawberry.mutation(description="Reply, status, tags and priority from a macro, in one transaction.")
     async def apply_macro(self, info: Info, input: ApplyMacroInput) -> SupportTicketPayload:
         async def work(uow):
-            return (await service.apply_macro(uow, _ticket_id(input.ticket_id), parse_global_id(input.macro_id, "SupportMacro", "macroId"))).id
+            return (
+                await service.apply_macro(
+                    uow, _ticket_id(input.ticket_id), parse_global_id(input.macro_id, "SupportMacro", "macroId")
+                )
+            ).id
 
         return await _ticket_payload(info, "support.agent", work)
 
@@ -580,7 +680,9 @@ class SupportMutation:
     async def create_support_calendar(self, info: Info, input: CreateSupportCalendarInput) -> SupportConfigPayload:
         async def work(uow):
             data = input_values(input)
-            data["weekly_hours"] = [{"weekday": s.weekday.value, "opens": s.opens, "closes": s.closes} for s in input.weekly_hours]
+            data["weekly_hours"] = [
+                {"weekday": s.weekday.value, "opens": s.opens, "closes": s.closes} for s in input.weekly_hours
+            ]
             return await service.create_calendar(uow, data)
 
         return await _config(info, work)
@@ -589,21 +691,30 @@ class SupportMutation:
     async def create_sla_policy(self, info: Info, input: CreateSlaPolicyInput) -> SupportConfigPayload:
         async def work(uow):
             data = input_values(input, {"calendar_id": "SupportCalendar"})
-            data["targets"] = [{"priority": t.priority.value, "timer": t.timer.value, "minutes": t.minutes} for t in input.targets]
+            data["targets"] = [
+                {"priority": t.priority.value, "timer": t.timer.value, "minutes": t.minutes} for t in input.targets
+            ]
             if (c := input.conditions) is not None:
                 data["conditions"] = {
-                    "priorities": [p.value for p in c.priorities] if c.priorities is not None else None, "tags": c.tags,
+                    "priorities": [p.value for p in c.priorities] if c.priorities is not None else None,
+                    "tags": c.tags,
                     "group_ids": _ids(c.group_ids, "SupportGroup", "conditions.groupIds"),
-                    "account_ids": _ids(c.account_ids, "Account", "conditions.accountIds")}
+                    "account_ids": _ids(c.account_ids, "Account", "conditions.accountIds"),
+                }
             return await service.create_policy(uow, data)
 
         return await _config(info, work)
 
     @strawberry.mutation
     async def add_escalation_rule(self, info: Info, input: AddEscalationRuleInput) -> SupportConfigPayload:
-        return await _config(info, lambda uow: service.add_escalation_rule(
-            uow, parse_global_id(input.policy_id, "SupportSlaPolicy", "policyId"),
-            input_values(input, {"reassign_group_id": "SupportGroup"}, skip=("policy_id",))))
+        return await _config(
+            info,
+            lambda uow: service.add_escalation_rule(
+                uow,
+                parse_global_id(input.policy_id, "SupportSlaPolicy", "policyId"),
+                input_values(input, {"reassign_group_id": "SupportGroup"}, skip=("policy_id",)),
+            ),
+        )
 
     @strawberry.mutation
     async def create_support_group(self, info: Info, input: CreateSupportGroupInput) -> SupportConfigPayload:
@@ -611,23 +722,37 @@ class SupportMutation:
 
     @strawberry.mutation(description="Add an agent to a group, or mark them away (assignment skips them).")
     async def set_support_agent(self, info: Info, input: SetSupportAgentInput) -> SupportConfigPayload:
-        return await _config(info, lambda uow: service.set_member(uow, parse_global_id(input.group_id, "SupportGroup", "groupId"),
-                                                                  parse_global_id(input.user_id, "User", "userId"), input.away))
+        return await _config(
+            info,
+            lambda uow: service.set_member(
+                uow,
+                parse_global_id(input.group_id, "SupportGroup", "groupId"),
+                parse_global_id(input.user_id, "User", "userId"),
+                input.away,
+            ),
+        )
 
     @strawberry.mutation
     async def create_macro(self, info: Info, input: CreateMacroInput) -> SupportConfigPayload:
         return await _config(info, lambda uow: service.create_macro(uow, input_values(input)))
 
-    @strawberry.mutation(description="Answer a satisfaction survey with its single-use token (also at POST /support/csat/{token}).")
+    @strawberry.mutation(
+        description="Answer a satisfaction survey with its single-use token (also at POST /support/csat/{token})."
+    )
     async def submit_csat(self, info: Info, input: SubmitCsatInput) -> SupportCsatPayload:
-        done, errors = await run_mutation(info, "support.read", lambda uow: service.submit_csat(uow, input.token, input.rating, input.comment))
+        done, errors = await run_mutation(
+            info, "support.read", lambda uow: service.submit_csat(uow, input.token, input.rating, input.comment)
+        )
         return SupportCsatPayload(accepted=done is not None, user_errors=errors)
 
     @strawberry.mutation
     async def update_support_settings(self, info: Info, input: UpdateSupportSettingsInput) -> SupportSettingsPayload:
         row, errors = await run_mutation(info, "support.configure", lambda uow: service.update_settings(uow, input_values(input)))
-        return SupportSettingsPayload(auto_close_hours=row.auto_close_hours if row else None,
-                                      csat_delay_hours=row.csat_delay_hours if row else None, user_errors=errors)
+        return SupportSettingsPayload(
+            auto_close_hours=row.auto_close_hours if row else None,
+            csat_delay_hours=row.csat_delay_hours if row else None,
+            user_errors=errors,
+        )
 
     @strawberry.mutation
     async def create_kb_category(self, info: Info, input: CreateKbCategoryInput) -> SupportConfigPayload:

@@ -1,12 +1,13 @@
 """Support rules: tickets, SLA clocks on business calendars, escalation, assignment, macros,
 merging, CSAT, the knowledge base and metrics. No GraphQL here. The SLA timers themselves are
 computed in `sla`."""
+
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import secrets
 import re
+import secrets
 import statistics
 from dataclasses import dataclass
 from itertools import pairwise
@@ -14,18 +15,46 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holiday_rules
-
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from enishi.plugin import (
-    Account, Checker, Contact, ContactEmail, InputError, UnitOfWork, User, UserError, like_pattern, live_ids,
-    load_for_update, log_activity, one_at_a_time, search_key, search_query_key, send_for_event, shred_records,
+    Account,
+    Checker,
+    Contact,
+    ContactEmail,
+    InputError,
+    UnitOfWork,
+    User,
+    UserError,
+    like_pattern,
+    live_ids,
+    load_for_update,
+    log_activity,
+    one_at_a_time,
+    search_key,
+    search_query_key,
+    send_for_event,
+    shred_records,
 )
 
-from .calendar import BusinessCalendar
-from .events import (ARTICLE_ADDED, CSAT_RECEIVED, CSAT_REQUESTED, ESCALATED, FIRST_REPLIED, SLA_BREACHED, SLA_WARNING, STATUS_CHANGED,
-                     TICKET_ASSIGNED, TICKET_CLOSED, TICKET_CREATED, TICKET_REOPENED, TICKET_SOLVED, TICKET_UPDATED, TICKETS_MERGED)
+from .events import (
+    ARTICLE_ADDED,
+    CSAT_RECEIVED,
+    CSAT_REQUESTED,
+    ESCALATED,
+    FIRST_REPLIED,
+    SLA_BREACHED,
+    SLA_WARNING,
+    STATUS_CHANGED,
+    TICKET_ASSIGNED,
+    TICKET_CLOSED,
+    TICKET_CREATED,
+    TICKET_REOPENED,
+    TICKET_SOLVED,
+    TICKET_UPDATED,
+    TICKETS_MERGED,
+)
 from .models import (
     PRIORITIES,
     STATUSES,
@@ -153,8 +182,11 @@ async def set_member(uow: UnitOfWork, group_id, user_id, away: bool = False) -> 
         raise _fail("groupId", "no such group", "NOT_FOUND")
     if await uow.session.get(User, user_id) is None:
         raise _fail("userId", "no such user", "NOT_FOUND")
-    member = (await uow.session.execute(select(SupportGroupMember).where(
-        SupportGroupMember.group_id == group_id, SupportGroupMember.user_id == user_id))).scalar_one_or_none()
+    member = (
+        await uow.session.execute(
+            select(SupportGroupMember).where(SupportGroupMember.group_id == group_id, SupportGroupMember.user_id == user_id)
+        )
+    ).scalar_one_or_none()
     if member is None:
         member = SupportGroupMember(group_id=group_id, user_id=user_id)
         uow.session.add(member)
@@ -234,9 +266,15 @@ async def add_escalation_rule(uow: UnitOfWork, policy_id, data: dict) -> Support
     if after is not None and after < 0:
         check.fail("minutesAfterBreach", "must not be negative", "OUT_OF_RANGE")
     check.done()
-    rule = SupportEscalationRule(policy_id=policy_id, timer=data["timer"], level=0 if percent is not None else data.get("level") or 1,
-                                 percent=percent, minutes_after_breach=after, reassign_group_id=data.get("reassign_group_id"),
-                                 raise_priority=bool(data.get("raise_priority")))
+    rule = SupportEscalationRule(
+        policy_id=policy_id,
+        timer=data["timer"],
+        level=0 if percent is not None else data.get("level") or 1,
+        percent=percent,
+        minutes_after_breach=after,
+        reassign_group_id=data.get("reassign_group_id"),
+        raise_priority=bool(data.get("raise_priority")),
+    )
     uow.session.add(rule)
     await uow.session.flush()
     return rule
@@ -250,8 +288,14 @@ async def create_macro(uow: UnitOfWork, data: dict) -> SupportMacro:
     reply_text = check.text(data, "reply", max_length=MAX_BODY)
     add_tags, remove_tags = _tags(check, data.get("add_tags"), "add_tags"), _tags(check, data.get("remove_tags"), "remove_tags")
     check.done()
-    macro = SupportMacro(name=name, reply=reply_text, status=data.get("status"), priority=data.get("priority"),
-                         add_tags=add_tags, remove_tags=remove_tags)
+    macro = SupportMacro(
+        name=name,
+        reply=reply_text,
+        status=data.get("status"),
+        priority=data.get("priority"),
+        add_tags=add_tags,
+        remove_tags=remove_tags,
+    )
     uow.session.add(macro)
     await uow.session.flush()
     return macro
@@ -259,7 +303,9 @@ async def create_macro(uow: UnitOfWork, data: dict) -> SupportMacro:
 
 async def get_settings(session) -> SupportSettings:
     row = await session.get(SupportSettings, "default")
-    return row or SupportSettings(name="default", auto_close_hours=DEFAULT_AUTO_CLOSE_HOURS, csat_delay_hours=DEFAULT_CSAT_DELAY_HOURS)
+    return row or SupportSettings(
+        name="default", auto_close_hours=DEFAULT_AUTO_CLOSE_HOURS, csat_delay_hours=DEFAULT_CSAT_DELAY_HOURS
+    )
 
 
 async def update_settings(uow: UnitOfWork, data: dict) -> SupportSettings:
@@ -270,7 +316,9 @@ async def update_settings(uow: UnitOfWork, data: dict) -> SupportSettings:
     check.done()
     row = await uow.session.get(SupportSettings, "default", with_for_update=True)
     if row is None:
-        row = SupportSettings(name="default", auto_close_hours=DEFAULT_AUTO_CLOSE_HOURS, csat_delay_hours=DEFAULT_CSAT_DELAY_HOURS)
+        row = SupportSettings(
+            name="default", auto_close_hours=DEFAULT_AUTO_CLOSE_HOURS, csat_delay_hours=DEFAULT_CSAT_DELAY_HOURS
+        )
         uow.session.add(row)
     for field in ("auto_close_hours", "csat_delay_hours"):
         if field in data:
@@ -284,14 +332,18 @@ async def update_settings(uow: UnitOfWork, data: dict) -> SupportSettings:
 
 def _matches(policy: SupportSlaPolicy, ticket: SupportTicket) -> bool:
     c = policy.conditions or {}
-    return ((not c.get("priorities") or ticket.priority in c["priorities"])
-            and (not c.get("tags") or bool(set(c["tags"]) & set(ticket.tags or [])))
-            and (not c.get("group_ids") or str(ticket.group_id) in c["group_ids"])
-            and (not c.get("account_ids") or str(ticket.account_id) in c["account_ids"]))
+    return (
+        (not c.get("priorities") or ticket.priority in c["priorities"])
+        and (not c.get("tags") or bool(set(c["tags"]) & set(ticket.tags or [])))
+        and (not c.get("group_ids") or str(ticket.group_id) in c["group_ids"])
+        and (not c.get("account_ids") or str(ticket.account_id) in c["account_ids"])
+    )
 
 
 async def _apply_policy(uow: UnitOfWork, ticket: SupportTicket) -> None:
-    policies = (await uow.session.execute(select(SupportSlaPolicy).order_by(SupportSlaPolicy.position, SupportSlaPolicy.name))).scalars()
+    policies = (
+        await uow.session.execute(select(SupportSlaPolicy).order_by(SupportSlaPolicy.position, SupportSlaPolicy.name))
+    ).scalars()
     ticket.policy_id = next((p.id for p in policies if _matches(p, ticket)), None)
 
 
@@ -313,8 +365,11 @@ async def _set_status(uow: UnitOfWork, ticket: SupportTicket, status: str) -> No
     if previous == "solved" and status not in STOPPED:
         ticket.reopened_count += 1
         ticket.solved_at = None
-        await uow.session.execute(update(SupportCsat).where(SupportCsat.ticket_id == ticket.id, SupportCsat.status == "scheduled")
-                                  .values(status="cancelled"))
+        await uow.session.execute(
+            update(SupportCsat)
+            .where(SupportCsat.ticket_id == ticket.id, SupportCsat.status == "scheduled")
+            .values(status="cancelled")
+        )
         await uow.emit(TICKET_REOPENED, ticket.id)
     await uow.session.flush()
     await uow.emit(STATUS_CHANGED, ticket.id, {"from": previous, "to": status})
@@ -324,17 +379,35 @@ async def _auto_assign(uow: UnitOfWork, ticket: SupportTicket) -> None:
     group = await uow.session.get(SupportGroup, ticket.group_id) if ticket.group_id else None
     if group is None or group.assignment == "manual":
         return
-    members = (await uow.session.execute(select(SupportGroupMember).where(SupportGroupMember.group_id == group.id,
-                                                                         SupportGroupMember.away.is_(False)).with_for_update())).scalars().all()
+    members = (
+        (
+            await uow.session.execute(
+                select(SupportGroupMember)
+                .where(SupportGroupMember.group_id == group.id, SupportGroupMember.away.is_(False))
+                .with_for_update()
+            )
+        )
+        .scalars()
+        .all()
+    )
     if not members:
         return
-    open_counts = dict((await uow.session.execute(select(SupportTicket.assignee_id, func.count()).where(
-        SupportTicket.group_id == group.id, SupportTicket.status.not_in(STOPPED)).group_by(SupportTicket.assignee_id))).all())
-    epoch = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+    open_counts = dict(
+        (
+            await uow.session.execute(
+                select(SupportTicket.assignee_id, func.count())
+                .where(SupportTicket.group_id == group.id, SupportTicket.status.not_in(STOPPED))
+                .group_by(SupportTicket.assignee_id)
+            )
+        ).all()
+    )
+    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
 
     def fairness(member):
         recency = member.last_assigned_at or epoch
-        return (open_counts.get(member.user_id, 0), recency) if group.assignment == "least_open" else (recency, str(member.user_id))
+        return (
+            (open_counts.get(member.user_id, 0), recency) if group.assignment == "least_open" else (recency, str(member.user_id))
+        )
 
     chosen = min(members, key=fairness)
     chosen.last_assigned_at = uow.clock.now()
@@ -366,11 +439,23 @@ async def create_ticket(uow: UnitOfWork, data: dict, *, follow_up_of=None) -> Su
     custom_fields = check.custom_fields(data)
     check.done()
     now = uow.clock.now()
-    ticket = SupportTicket(number=await _next_number(uow), subject=subject, status="new", priority=priority,
-                           channel=channel, requester_id=requester_id, account_id=data.get("account_id"),
-                           group_id=data.get("group_id"), assignee_id=data.get("assignee_id"),
-                           tags=tags, custom_fields=custom_fields or None,
-                           follow_up_of_id=follow_up_of, created_at=now, updated_at=now, reopened_count=0)
+    ticket = SupportTicket(
+        number=await _next_number(uow),
+        subject=subject,
+        status="new",
+        priority=priority,
+        channel=channel,
+        requester_id=requester_id,
+        account_id=data.get("account_id"),
+        group_id=data.get("group_id"),
+        assignee_id=data.get("assignee_id"),
+        tags=tags,
+        custom_fields=custom_fields or None,
+        follow_up_of_id=follow_up_of,
+        created_at=now,
+        updated_at=now,
+        reopened_count=0,
+    )
     await _apply_policy(uow, ticket)
     if ticket.assignee_id is None:
         await _auto_assign(uow, ticket)
@@ -383,13 +468,41 @@ async def create_ticket(uow: UnitOfWork, data: dict, *, follow_up_of=None) -> Su
     return ticket
 
 
-async def _add_article(uow: UnitOfWork, ticket: SupportTicket, *, body: str, public: bool, author_type: str,
-                       author_user_id=None, author_contact_id=None, channel: str | None = None) -> SupportArticle:
+async def _add_article(
+    uow: UnitOfWork,
+    ticket: SupportTicket,
+    *,
+    body: str,
+    public: bool,
+    author_type: str,
+    author_user_id=None,
+    author_contact_id=None,
+    channel: str | None = None,
+) -> SupportArticle:
     now = uow.clock.now()
-    first_reply = public and author_type == "agent" and not (await uow.session.execute(select(SupportArticle.id).where(
-        SupportArticle.ticket_id == ticket.id, SupportArticle.public.is_(True), SupportArticle.author_type == "agent", WRITTEN_HERE))).first()
-    article = SupportArticle(ticket_id=ticket.id, public=public, author_type=author_type, author_user_id=author_user_id,
-                             author_contact_id=author_contact_id, channel=channel or ticket.channel, created_at=now)
+    first_reply = (
+        public
+        and author_type == "agent"
+        and not (
+            await uow.session.execute(
+                select(SupportArticle.id).where(
+                    SupportArticle.ticket_id == ticket.id,
+                    SupportArticle.public.is_(True),
+                    SupportArticle.author_type == "agent",
+                    WRITTEN_HERE,
+                )
+            )
+        ).first()
+    )
+    article = SupportArticle(
+        ticket_id=ticket.id,
+        public=public,
+        author_type=author_type,
+        author_user_id=author_user_id,
+        author_contact_id=author_contact_id,
+        channel=channel or ticket.channel,
+        created_at=now,
+    )
     article.share_key_of(ticket)
     article.body = body
     uow.session.add(article)
@@ -400,9 +513,19 @@ async def _add_article(uow: UnitOfWork, ticket: SupportTicket, *, body: str, pub
         await uow.emit(FIRST_REPLIED, ticket.id)
     if public and ticket.requester_id is not None:
         # The customer's history shows support next to calls and meetings.
-        await log_activity(uow, {"type": "support.message", "summary": f"#{ticket.number} {ticket.subject}", "body": body,
-                                 "channel": article.channel, "direction": "inbound" if author_type == "customer" else "outbound",
-                                 "contact_ids": [ticket.requester_id], "actor_id": author_user_id}, source_plugin="support")
+        await log_activity(
+            uow,
+            {
+                "type": "support.message",
+                "summary": f"#{ticket.number} {ticket.subject}",
+                "body": body,
+                "channel": article.channel,
+                "direction": "inbound" if author_type == "customer" else "outbound",
+                "contact_ids": [ticket.requester_id],
+                "actor_id": author_user_id,
+            },
+            source_plugin="support",
+        )
     return article
 
 
@@ -428,13 +551,26 @@ async def reply(uow: UnitOfWork, ticket_id, body: str, *, public: bool = True, a
     _refuse_erased(ticket)
     if as_customer:
         if ticket.status == "closed":
-            follow_up = await create_ticket(uow, {"subject": ticket.subject, "priority": ticket.priority, "requester_id": ticket.requester_id,
-                                                  "account_id": ticket.account_id, "group_id": ticket.group_id, "tags": ticket.tags},
-                                            follow_up_of=ticket.id)
-            return await _add_article(uow, follow_up, body=body, public=True, author_type="customer", author_contact_id=ticket.requester_id)
+            follow_up = await create_ticket(
+                uow,
+                {
+                    "subject": ticket.subject,
+                    "priority": ticket.priority,
+                    "requester_id": ticket.requester_id,
+                    "account_id": ticket.account_id,
+                    "group_id": ticket.group_id,
+                    "tags": ticket.tags,
+                },
+                follow_up_of=ticket.id,
+            )
+            return await _add_article(
+                uow, follow_up, body=body, public=True, author_type="customer", author_contact_id=ticket.requester_id
+            )
         if ticket.status in ("solved", "pending"):
             await _set_status(uow, ticket, "open")
-        return await _add_article(uow, ticket, body=body, public=True, author_type="customer", author_contact_id=ticket.requester_id)
+        return await _add_article(
+            uow, ticket, body=body, public=True, author_type="customer", author_contact_id=ticket.requester_id
+        )
     article = await _add_article(uow, ticket, body=body, public=public, author_type="agent", author_user_id=uow.actor_id)
     if public and ticket.status == "new":
         await _set_status(uow, ticket, "open")
@@ -539,8 +675,17 @@ PRIORITY_UP = {"low": "normal", "normal": "high", "high": "urgent", "urgent": "u
 
 
 async def _escalate_ticket(uow: UnitOfWork, ticket: SupportTicket, now: dt.datetime) -> int:
-    rules = (await uow.session.execute(select(SupportEscalationRule).where(SupportEscalationRule.policy_id == ticket.policy_id)
-                                       .order_by(SupportEscalationRule.level))).scalars().all()
+    rules = (
+        (
+            await uow.session.execute(
+                select(SupportEscalationRule)
+                .where(SupportEscalationRule.policy_id == ticket.policy_id)
+                .order_by(SupportEscalationRule.level)
+            )
+        )
+        .scalars()
+        .all()
+    )
     if not rules:
         return 0
     fired = 0
@@ -582,8 +727,13 @@ async def sweep_escalations(runtime) -> int:
     """Fire the escalation rules that are due. Each ticket is handled under its row lock and each
     firing is a unique row, so two sweeps at once (two workers) fire every rule exactly once."""
     async with runtime.read_session() as session:
-        ids = list((await session.execute(select(SupportTicket.id).where(SupportTicket.status.not_in(STOPPED),
-                                                                           SupportTicket.policy_id.is_not(None)))).scalars())
+        ids = list(
+            (
+                await session.execute(
+                    select(SupportTicket.id).where(SupportTicket.status.not_in(STOPPED), SupportTicket.policy_id.is_not(None))
+                )
+            ).scalars()
+        )
     fired = 0
     for ticket_id in ids:
         async with runtime.unit_of_work() as uow:
@@ -596,8 +746,15 @@ async def sweep_escalations(runtime) -> int:
 async def close_solved(runtime) -> int:
     async with runtime.read_session() as session:
         after = dt.timedelta(hours=(await get_settings(session)).auto_close_hours)
-        ids = list((await session.execute(select(SupportTicket.id).where(
-            SupportTicket.status == "solved", SupportTicket.solved_at <= runtime.clock.now() - after))).scalars())
+        ids = list(
+            (
+                await session.execute(
+                    select(SupportTicket.id).where(
+                        SupportTicket.status == "solved", SupportTicket.solved_at <= runtime.clock.now() - after
+                    )
+                )
+            ).scalars()
+        )
     for ticket_id in ids:
         async with runtime.unit_of_work() as uow:
             ticket = await uow.session.get(SupportTicket, ticket_id, with_for_update=True, populate_existing=True)
@@ -615,8 +772,17 @@ async def send_surveys(runtime) -> int:
     event (`_token`, forgotten once `mail_survey` has delivered it); the table keeps its hash."""
     sent = 0
     async with runtime.unit_of_work() as uow:
-        due = (await uow.session.execute(select(SupportCsat).where(SupportCsat.status == "scheduled",
-                                                                   SupportCsat.send_at <= runtime.clock.now()).with_for_update())).scalars().all()
+        due = (
+            (
+                await uow.session.execute(
+                    select(SupportCsat)
+                    .where(SupportCsat.status == "scheduled", SupportCsat.send_at <= runtime.clock.now())
+                    .with_for_update()
+                )
+            )
+            .scalars()
+            .all()
+        )
         for survey in due:
             token = secrets.token_urlsafe(24)
             survey.token_hash, survey.status = hash_token(token), "sent"
@@ -629,18 +795,25 @@ async def mail_survey(runtime, event) -> None:
     """Mail the survey link to the requester's primary address (the outbox delivers the event)."""
     token = event.payload.get("_token")
     async with runtime.read_session() as session:
-        number, email = (await session.execute(
-            select(SupportTicket.number, ContactEmail).join(ContactEmail, ContactEmail.contact_id == SupportTicket.requester_id)
-            .where(SupportTicket.id == event.entity_id, ContactEmail.is_primary.is_(True)))).first() or (None, None)
+        number, email = (
+            await session.execute(
+                select(SupportTicket.number, ContactEmail)
+                .join(ContactEmail, ContactEmail.contact_id == SupportTicket.requester_id)
+                .where(SupportTicket.id == event.entity_id, ContactEmail.is_primary.is_(True))
+            )
+        ).first() or (None, None)
     address = email.address if email is not None else None
     if token is None or address is None:  # delivered before, or nobody to ask any more
         return
     link = runtime.settings.public_link(f"/support/csat/{token}")
-    body = (f"お問い合わせ（#{number}）への対応はいかがでしたか。1〜5でご評価ください（1分ほどで終わります）。\n\n    {link}\n\n"
-            f"How did we do with your request #{number}? Rate us from 1 to 5 (takes a minute):\n\n    {link}\n\n"
-            f"このリンクは一度だけ使えます。 / The link works once.\n")
-    await send_for_event(runtime.settings, event, to=address, subject=f"[#{number}] ご意見をお聞かせください / How did we do?",
-                              body=body)
+    body = (
+        f"お問い合わせ（#{number}）への対応はいかがでしたか。1〜5でご評価ください（1分ほどで終わります）。\n\n    {link}\n\n"
+        f"How did we do with your request #{number}? Rate us from 1 to 5 (takes a minute):\n\n    {link}\n\n"
+        f"このリンクは一度だけ使えます。 / The link works once.\n"
+    )
+    await send_for_event(
+        runtime.settings, event, to=address, subject=f"[#{number}] ご意見をお聞かせください / How did we do?", body=body
+    )
 
 
 async def csat_status(session, token: str) -> str | None:
@@ -654,8 +827,9 @@ async def submit_csat(uow: UnitOfWork, token: str, rating: int, comment: str | N
         check.fail("rating", "must be between 1 and 5", "OUT_OF_RANGE")
     comment = check.text({"comment": comment}, "comment", max_length=5000)
     check.done()
-    survey = (await uow.session.execute(select(SupportCsat).where(SupportCsat.token_hash == hash_token(token or ""))
-                                        .with_for_update())).scalar_one_or_none()
+    survey = (
+        await uow.session.execute(select(SupportCsat).where(SupportCsat.token_hash == hash_token(token or "")).with_for_update())
+    ).scalar_one_or_none()
     if survey is None or survey.status in ("scheduled", "cancelled"):
         raise _fail("token", "is not a valid survey link", "INVALID_TOKEN")
     if survey.status == "answered":
@@ -734,22 +908,39 @@ async def metrics(session, start: dt.datetime, end: dt.datetime | None, group_by
     if end is not None:
         period = period.where(SupportTicket.created_at < end)
     tickets = (await session.execute(period)).scalars().all()
-    key_of = {"agent": lambda t: str(t.assignee_id), "group": lambda t: str(t.group_id), "priority": lambda t: t.priority}[group_by]
+    key_of = {"agent": lambda t: str(t.assignee_id), "group": lambda t: str(t.group_id), "priority": lambda t: t.priority}[
+        group_by
+    ]
     groups: dict[str, list] = {}
     for ticket in tickets:
         groups.setdefault(key_of(ticket), []).append(ticket)
     rows = []
     for key, members in sorted(groups.items()):
         ids = [t.id for t in members]
-        articles = (await session.execute(select(SupportArticle).where(SupportArticle.ticket_id.in_(ids), SupportArticle.public.is_(True),
-                                                                       SupportArticle.author_type == "agent", WRITTEN_HERE)
-                                          .order_by(SupportArticle.created_at))).scalars().all()
+        articles = (
+            (
+                await session.execute(
+                    select(SupportArticle)
+                    .where(
+                        SupportArticle.ticket_id.in_(ids),
+                        SupportArticle.public.is_(True),
+                        SupportArticle.author_type == "agent",
+                        WRITTEN_HERE,
+                    )
+                    .order_by(SupportArticle.created_at)
+                )
+            )
+            .scalars()
+            .all()
+        )
         replies: dict = {}
         for article in articles:
             replies.setdefault(article.ticket_id, []).append(article.created_at)
         first = [(replies[t.id][0] - t.created_at).total_seconds() / 60 for t in members if t.id in replies]
         solved = [t for t in members if t.solved_at is not None or t.status == "closed"]
-        resolution = [((t.solved_at or t.closed_at) - t.created_at).total_seconds() / 60 for t in solved if (t.solved_at or t.closed_at)]
+        resolution = [
+            ((t.solved_at or t.closed_at) - t.created_at).total_seconds() / 60 for t in solved if (t.solved_at or t.closed_at)
+        ]
         fcr = [t for t in solved if len(replies.get(t.id, [])) == 1 and t.reopened_count == 0]
         met = total = 0
         for ticket in members:
@@ -757,17 +948,28 @@ async def metrics(session, start: dt.datetime, end: dt.datetime | None, group_by
                 if timer.fulfilled_at is not None or timer.breached_at is not None:
                     total += 1
                     met += timer.breached_at is None
-        answers = (await session.execute(select(SupportCsat.rating).where(SupportCsat.ticket_id.in_(ids),
-                                                                          SupportCsat.status == "answered"))).scalars().all()
-        rows.append(MetricsRow(
-            key=key, tickets=len(members),
-            first_reply_median_minutes=round(statistics.median(first), 1) if first else None,
-            mttr_minutes=round(statistics.mean(resolution), 1) if resolution else None,
-            fcr_percent=round(100 * len(fcr) / len(solved), 1) if solved else None,
-            backlog=sum(1 for t in members if t.status not in STOPPED),
-            sla_attainment_percent=round(100 * met / total, 1) if total else None,
-            csat_percent=round(100 * sum(1 for r in answers if r >= 4) / len(answers), 1) if answers else None,
-            csat_answers=len(answers)))
+        answers = (
+            (
+                await session.execute(
+                    select(SupportCsat.rating).where(SupportCsat.ticket_id.in_(ids), SupportCsat.status == "answered")
+                )
+            )
+            .scalars()
+            .all()
+        )
+        rows.append(
+            MetricsRow(
+                key=key,
+                tickets=len(members),
+                first_reply_median_minutes=round(statistics.median(first), 1) if first else None,
+                mttr_minutes=round(statistics.mean(resolution), 1) if resolution else None,
+                fcr_percent=round(100 * len(fcr) / len(solved), 1) if solved else None,
+                backlog=sum(1 for t in members if t.status not in STOPPED),
+                sla_attainment_percent=round(100 * met / total, 1) if total else None,
+                csat_percent=round(100 * sum(1 for r in answers if r >= 4) / len(answers), 1) if answers else None,
+                csat_answers=len(answers),
+            )
+        )
     return rows
 
 
@@ -781,16 +983,42 @@ async def erase_requester(uow: UnitOfWork, contact_id, kept_ticket_ids=()) -> di
     cancelled. Their own messages on other people's tickets (as a CC) are emptied. Tickets in
     `kept_ticket_ids` (under a legal hold) stay whole."""
     kept = list(kept_ticket_ids)
-    tickets = (await uow.session.execute(select(SupportTicket.id).where(SupportTicket.requester_id == contact_id,
-                                                                         SupportTicket.id.not_in(kept)))).scalars().all()
+    tickets = (
+        (
+            await uow.session.execute(
+                select(SupportTicket.id).where(SupportTicket.requester_id == contact_id, SupportTicket.id.not_in(kept))
+            )
+        )
+        .scalars()
+        .all()
+    )
     shredded = await shred_records(uow, SupportTicketKey.ticket_id, tickets)
-    await uow.session.execute(update(SupportCsat).where(SupportCsat.ticket_id.in_(tickets), SupportCsat.status.in_(("scheduled", "sent")))
-                              .values(status="cancelled").execution_options(synchronize_session=False))
-    cc_messages = (await uow.session.execute(update(SupportArticle).where(
-        SupportArticle.author_contact_id == contact_id, SupportArticle.ticket_id.not_in([*tickets, *kept]))
-        .values(sealed_body=None, author_contact_id=None).execution_options(synchronize_session=False))).rowcount  # type: ignore[attr-defined]  # SQLAlchemy types a DML statement's result as Result, not CursorResult
-    await uow.session.execute(update(SupportArticle).where(SupportArticle.author_contact_id == contact_id, SupportArticle.ticket_id.in_(tickets))
-                              .values(author_contact_id=None).execution_options(synchronize_session=False))
-    requesters = (await uow.session.execute(update(SupportTicket).where(SupportTicket.id.in_(tickets))
-                                            .values(requester_id=None).execution_options(synchronize_session=False))).rowcount  # type: ignore[attr-defined]  # SQLAlchemy types a DML statement's result as Result, not CursorResult
+    await uow.session.execute(
+        update(SupportCsat)
+        .where(SupportCsat.ticket_id.in_(tickets), SupportCsat.status.in_(("scheduled", "sent")))
+        .values(status="cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    cc_messages = (
+        await uow.session.execute(
+            update(SupportArticle)
+            .where(SupportArticle.author_contact_id == contact_id, SupportArticle.ticket_id.not_in([*tickets, *kept]))
+            .values(sealed_body=None, author_contact_id=None)
+            .execution_options(synchronize_session=False)
+        )
+    ).rowcount  # type: ignore[attr-defined]  # SQLAlchemy types a DML statement's result as Result, not CursorResult
+    await uow.session.execute(
+        update(SupportArticle)
+        .where(SupportArticle.author_contact_id == contact_id, SupportArticle.ticket_id.in_(tickets))
+        .values(author_contact_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    requesters = (
+        await uow.session.execute(
+            update(SupportTicket)
+            .where(SupportTicket.id.in_(tickets))
+            .values(requester_id=None)
+            .execution_options(synchronize_session=False)
+        )
+    ).rowcount  # type: ignore[attr-defined]  # SQLAlchemy types a DML statement's result as Result, not CursorResult
     return {"support_ticket:shred": shredded, "support_article:anonymise": cc_messages, "support_ticket:anonymise": requesters}

@@ -7,6 +7,7 @@ ticket's conversation in (`merged_from_id` says where each message was written);
 answered someone else's request at another time, and counting them would rewrite the
 survivor's past: fulfil a first reply it never got, or undo a breach whose events already
 fired."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -42,8 +43,15 @@ def _active_intervals(history, until):
     return spans
 
 
-def compute_timer(calendar: BusinessCalendar, history, kind: str, target: float, start: dt.datetime,
-                  fulfilled_at: dt.datetime | None, now: dt.datetime) -> Timer:
+def compute_timer(
+    calendar: BusinessCalendar,
+    history,
+    kind: str,
+    target: float,
+    start: dt.datetime,
+    fulfilled_at: dt.datetime | None,
+    now: dt.datetime,
+) -> Timer:
     end = fulfilled_at or now
     elapsed, due = 0.0, None
     for a, b in _active_intervals(history, end):
@@ -83,20 +91,49 @@ async def timers(session, ticket: SupportTicket, now: dt.datetime) -> list[Timer
     targets = (policy.targets or {}).get(ticket.priority, {})
     calendar_row = await session.get(SupportCalendar, policy.calendar_id) if policy.calendar_id else None
     calendar = BusinessCalendar.from_row(calendar_row) if calendar_row else BusinessCalendar.around_the_clock()
-    history = [(c.changed_at, c.status) for c in (await session.execute(select(SupportStatusChange).where(
-        SupportStatusChange.ticket_id == ticket.id).order_by(SupportStatusChange.changed_at, SupportStatusChange.id))).scalars()]
-    articles = (await session.execute(select(SupportArticle).where(SupportArticle.ticket_id == ticket.id, SupportArticle.public.is_(True),
-                                                                    WRITTEN_HERE)
-                                      .order_by(SupportArticle.created_at, SupportArticle.id))).scalars().all()
+    history = [
+        (c.changed_at, c.status)
+        for c in (
+            await session.execute(
+                select(SupportStatusChange)
+                .where(SupportStatusChange.ticket_id == ticket.id)
+                .order_by(SupportStatusChange.changed_at, SupportStatusChange.id)
+            )
+        ).scalars()
+    ]
+    articles = (
+        (
+            await session.execute(
+                select(SupportArticle)
+                .where(SupportArticle.ticket_id == ticket.id, SupportArticle.public.is_(True), WRITTEN_HERE)
+                .order_by(SupportArticle.created_at, SupportArticle.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
     agent_replies = [a.created_at for a in articles if a.author_type == "agent"]
     result = []
     if "first_reply" in targets:
-        result.append(compute_timer(calendar, history, "first_reply", targets["first_reply"], ticket.created_at,
-                                    agent_replies[0] if agent_replies else None, now))
+        result.append(
+            compute_timer(
+                calendar,
+                history,
+                "first_reply",
+                targets["first_reply"],
+                ticket.created_at,
+                agent_replies[0] if agent_replies else None,
+                now,
+            )
+        )
     if "next_reply" in targets and (cycle := _next_reply_cycle(articles)) is not None:
         result.append(compute_timer(calendar, history, "next_reply", targets["next_reply"], cycle[0], cycle[1], now))
     if "periodic_update" in targets and agent_replies and ticket.status not in STOPPED:
-        result.append(compute_timer(calendar, history, "periodic_update", targets["periodic_update"], agent_replies[-1], None, now))
+        result.append(
+            compute_timer(calendar, history, "periodic_update", targets["periodic_update"], agent_replies[-1], None, now)
+        )
     if "resolution" in targets:
-        result.append(compute_timer(calendar, history, "resolution", targets["resolution"], ticket.created_at, ticket.solved_at, now))
+        result.append(
+            compute_timer(calendar, history, "resolution", targets["resolution"], ticket.created_at, ticket.solved_at, now)
+        )
     return result

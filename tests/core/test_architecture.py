@@ -4,6 +4,7 @@ core and the GraphQL layer never import a plugin.
 Read from the source with `ast`, every import statement counted wherever it stands (a function-level
 import that hides a cycle is still a cycle); only imports under `if TYPE_CHECKING:` are left out,
 since they never run (annotations)."""
+
 from __future__ import annotations
 
 import ast
@@ -25,9 +26,13 @@ def _modules() -> dict[str, Path]:
 
 
 def _type_checking_only(tree: ast.AST) -> set[int]:
-    return {id(node) for block in ast.walk(tree)
-            if isinstance(block, ast.If) and ast.unparse(block.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
-            for statement in block.body for node in ast.walk(statement)}
+    return {
+        id(node)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and ast.unparse(block.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+        for statement in block.body
+        for node in ast.walk(statement)
+    }
 
 
 def _imported(module: str, path: Path, node: ast.Import | ast.ImportFrom, modules) -> list[str]:
@@ -38,7 +43,7 @@ def _imported(module: str, path: Path, node: ast.Import | ast.ImportFrom, module
     base = node.module or ""
     if node.level:
         package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
-        package = package[:len(package) - node.level + 1]
+        package = package[: len(package) - node.level + 1]
         base = ".".join(package + ([node.module] if node.module else []))
     return [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names]
 
@@ -103,12 +108,18 @@ def test_no_import_cycles_among_enishi_modules():
     graph = import_graph()
     found = cycles(graph)
     assert not found, "import cycles (each module with the imports that close its cycle):\n" + "\n".join(
-        f"{module} -> {', '.join(sorted(graph[module] & set(component)))}" for component in found for module in component)
+        f"{module} -> {', '.join(sorted(graph[module] & set(component)))}" for component in found for module in component
+    )
 
 
 def test_the_core_and_the_graphql_layer_never_import_a_plugin():
-    offending = sorted(f"{module} -> {target}" for module, targets in import_graph().items()
-                       if not module.startswith("enishi.plugins") for target in targets if target.startswith("enishi.plugins"))
+    offending = sorted(
+        f"{module} -> {target}"
+        for module, targets in import_graph().items()
+        if not module.startswith("enishi.plugins")
+        for target in targets
+        if target.startswith("enishi.plugins")
+    )
     assert offending == []
 
 
@@ -116,8 +127,13 @@ def test_services_sit_below_the_runtime_and_know_no_graphql():
     """Services take a unit of work (`enishi.unit_of_work`); the runtime, the plugin host and the
     core's hooks are above them, the GraphQL layer above all of these."""
     above = ("enishi.runtime", "enishi.plugin_host", "enishi.hooks", "enishi.graphql")
-    offending = sorted(f"{module} -> {target}" for module, targets in import_graph().items()
-                       if module.startswith("enishi.services") for target in targets if target.startswith(above))
+    offending = sorted(
+        f"{module} -> {target}"
+        for module, targets in import_graph().items()
+        if module.startswith("enishi.services")
+        for target in targets
+        if target.startswith(above)
+    )
     assert offending == []
 
 
@@ -126,5 +142,7 @@ def test_the_graph_sees_function_level_imports_and_finds_their_cycles():
     command, and the plugin host importing the core's hooks again (as it once did) is a cycle."""
     graph = import_graph()
     assert "enishi.graphql.app" in graph["enishi.cli"]
-    assert ["enishi.hooks", "enishi.plugin_host"] in [sorted(set(c) & {"enishi.hooks", "enishi.plugin_host"})
-                                                      for c in cycles({**graph, "enishi.plugin_host": graph["enishi.plugin_host"] | {"enishi.hooks"}})]
+    assert ["enishi.hooks", "enishi.plugin_host"] in [
+        sorted(set(c) & {"enishi.hooks", "enishi.plugin_host"})
+        for c in cycles({**graph, "enishi.plugin_host": graph["enishi.plugin_host"] | {"enishi.hooks"}})
+    ]

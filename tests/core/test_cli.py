@@ -1,4 +1,5 @@
 """The `enishi` command line, as an operator runs it, against a fresh database."""
+
 import os
 import subprocess
 import sys
@@ -60,8 +61,21 @@ def test_token_create_rejects_unknown_roles(enishi_fresh_database_url):
 async def test_token_create_narrows_a_token_to_scopes_until_its_last_day(enishi_fresh_database_url, enishi_api):
     env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url}
     enishi("db", "upgrade", env=env)
-    created = enishi("token", "create", "--role", "integration", "--scope", "tickets:read", "--scope", "contacts:read",
-                     "--scope", "tickets:read", "--expires", "2099-01-31", env=env).stdout
+    created = enishi(
+        "token",
+        "create",
+        "--role",
+        "integration",
+        "--scope",
+        "tickets:read",
+        "--scope",
+        "contacts:read",
+        "--scope",
+        "tickets:read",
+        "--expires",
+        "2099-01-31",
+        env=env,
+    ).stdout
     assert "scoped to contacts:read, tickets:read, expiring 2099-02-01T00:00:00+09:00 (shown once)" in created
     enishi("token", "create", "--role", "sales", "--expires-in", "12h", env=env)
     enishi("token", "create", "--role", "admin", env=env)
@@ -80,15 +94,21 @@ async def test_token_create_narrows_a_token_to_scopes_until_its_last_day(enishi_
 def test_token_create_refuses_an_unknown_scope_or_a_past_expiry_in_one_line_and_creates_nothing(enishi_fresh_database_url):
     env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url}
     enishi("db", "upgrade", env=env)
-    unknown = enishi("token", "create", "--role", "integration", "--scope", "tickets:read", "--scope", "tickets:delete", env=env,
-                     check=False)
+    unknown = enishi(
+        "token", "create", "--role", "integration", "--scope", "tickets:read", "--scope", "tickets:delete", env=env, check=False
+    )
     assert unknown.returncode == 1 and unknown.stdout == ""
     assert unknown.stderr.startswith("enishi: error: scopes: unknown scope 'tickets:delete'; known scopes: abm:configure, ")
     assert unknown.stderr.endswith("(UNKNOWN_SCOPE)\n") and unknown.stderr.count("\n") == 1
     past = enishi("token", "create", "--role", "admin", "--expires", "2020-01-31", env=env, check=False)
     assert (past.returncode, past.stderr) == (1, "enishi: error: expiresAt: the expiry must be in the future (EXPIRY_IN_PAST)\n")
-    for bad in (["--expires", "2099-02-30"], ["--expires", "9999-12-31"], ["--expires-in", "30m"], ["--expires-in", "0d"],
-                ["--expires", "2099-01-31", "--expires-in", "30d"]):
+    for bad in (
+        ["--expires", "2099-02-30"],
+        ["--expires", "9999-12-31"],
+        ["--expires-in", "30m"],
+        ["--expires-in", "0d"],
+        ["--expires", "2099-01-31", "--expires-in", "30d"],
+    ):
         result = enishi("token", "create", "--role", "admin", *bad, env=env, check=False)
         assert result.returncode == 2 and "Traceback" not in result.stderr, bad
         assert result.stderr.splitlines()[-1].startswith("enishi: error: argument --expires"), (bad, result.stderr)
@@ -98,7 +118,9 @@ def test_token_create_refuses_an_unknown_scope_or_a_past_expiry_in_one_line_and_
 def test_committed_scope_table_matches_the_permissions_of_every_bundled_plugin():
     table = enishi("token", "scopes", env={}).stdout
     assert "| `tickets:internal` | `support.internal` |" in table
-    assert table in (ROOT / "docs" / "api.md").read_text(encoding="utf-8"), "the scopes changed: paste `enishi token scopes` into docs/api.md"
+    assert table in (ROOT / "docs" / "api.md").read_text(encoding="utf-8"), (
+        "the scopes changed: paste `enishi token scopes` into docs/api.md"
+    )
 
 
 def test_plugins_lists_bundled_plugins_with_version_and_hooks():
@@ -124,13 +146,19 @@ def test_bad_configuration_is_a_clear_message():
 
 def test_committed_sdl_matches_the_composed_schema():
     sdl = enishi("schema", env={}).stdout
-    assert (ROOT / "docs" / "schema.graphql").read_text(encoding="utf-8") == sdl, "the schema changed: run `make schema` and review"
+    assert (ROOT / "docs" / "schema.graphql").read_text(encoding="utf-8") == sdl, (
+        "the schema changed: run `make schema` and review"
+    )
 
 
 def test_importing_enishi_from_the_repository_root_does_not_shadow_graphql_core():
     assert not (ROOT / "graphql" / "__init__.py").exists()
-    result = subprocess.run([sys.executable, "-c", "import strawberry, enishi, graphql; print(graphql.__file__)"], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", "import strawberry, enishi, graphql; print(graphql.__file__)"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert "site-packages" in result.stdout
 
@@ -142,7 +170,7 @@ def test_configuration_file_with_environment_overrides(tmp_path):
     assert "abm 0.1.0 (enabled)" in out and "support 0.1.0 (disabled)" in out
     out = enishi("plugins", env={"ENISHI_CONFIG": str(config), "ENISHI_PLUGINS": "support"}).stdout
     assert "abm 0.1.0 (disabled)" in out and "support 0.1.0 (enabled)" in out
-    config.write_text('no_such_setting = 1\n', encoding="utf-8")
+    config.write_text("no_such_setting = 1\n", encoding="utf-8")
     result = enishi("plugins", env={"ENISHI_CONFIG": str(config)}, check=False)
     assert result.returncode == 2 and "unknown settings: no_such_setting" in result.stderr
 
@@ -159,7 +187,9 @@ def test_every_error_is_one_line_on_stderr_with_a_non_zero_exit(enishi_fresh_dat
     enishi("db", "upgrade", env=env)
     binary = tmp_path / "photo.csv"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
-    assert "nosuch.csv: No such file or directory" in _one_error_line(enishi("import", str(tmp_path / "nosuch.csv"), env=env, check=False))
+    assert "nosuch.csv: No such file or directory" in _one_error_line(
+        enishi("import", str(tmp_path / "nosuch.csv"), env=env, check=False)
+    )
     assert "Is a directory" in _one_error_line(enishi("import", str(tmp_path), env=env, check=False))  # unreadable as a file
     assert "INVALID_ENCODING" in _one_error_line(enishi("import", str(binary), env=env, check=False))
     assert "--resume needs an import id" in _one_error_line(enishi("import", "--resume", "nonsense", env=env, check=False))
@@ -174,8 +204,9 @@ def test_a_reader_that_stops_early_ends_the_output_quietly(tmp_path):
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        result = subprocess.run([sys.executable, "-m", "enishi.cli", "schema"], stdout=write_end, stderr=subprocess.PIPE, text=True,
-                                timeout=600)
+        result = subprocess.run(
+            [sys.executable, "-m", "enishi.cli", "schema"], stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=600
+        )
     finally:
         os.close(write_end)
     assert result.stderr == "" and result.returncode == 141  # 128 + SIGPIPE, as a shell reports a process killed by it

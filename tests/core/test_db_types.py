@@ -1,4 +1,5 @@
 """The portable column types plugins build their models from, on SQLite and PostgreSQL."""
+
 import datetime as dt
 import uuid
 
@@ -22,13 +23,17 @@ async def instants(enishi_fresh_database_url):
 
 async def test_an_instant_reads_back_as_the_same_moment_in_utc(instants):
     engine, table = instants
-    written = [dt.datetime(2025, 1, 2, 3, 4, 5, 6, tzinfo=TOKYO), dt.datetime(2024, 2, 29, 23, 59, 59, tzinfo=dt.timezone.utc),
-               dt.datetime(1999, 12, 31, 15, 0, tzinfo=dt.timezone(-dt.timedelta(hours=5))), None]
+    written = [
+        dt.datetime(2025, 1, 2, 3, 4, 5, 6, tzinfo=TOKYO),
+        dt.datetime(2024, 2, 29, 23, 59, 59, tzinfo=dt.UTC),
+        dt.datetime(1999, 12, 31, 15, 0, tzinfo=dt.timezone(-dt.timedelta(hours=5))),
+        None,
+    ]
     async with engine.begin() as connection:
         await connection.execute(table.insert(), [{"position": i, "at": at} for i, at in enumerate(written)])
         read = (await connection.execute(sa.select(table.c.at).order_by(table.c.position))).scalars().all()
     assert read == written
-    assert all(at.tzinfo is dt.timezone.utc for at in read if at is not None)
+    assert all(at.tzinfo is dt.UTC for at in read if at is not None)
     assert read[0].hour == 18 and read[0].day == 1 and read[0].microsecond == 6
 
 
@@ -46,17 +51,27 @@ async def test_instants_written_as_text_by_hand_read_back_as_utc(instants, enish
     offset, a `T`, no fraction, no time. SQLite keeps that text as it is; PostgreSQL parses it
     (naive text in the session's zone, UTC here)."""
     engine, table = instants
-    texts = ["2025-01-02 03:04:05.000006", "2025-01-02 03:04:05", "2025-01-02T12:04:05+09:00", "2025-01-02T03:04:05Z", "2025-01-02"]
+    texts = [
+        "2025-01-02 03:04:05.000006",
+        "2025-01-02 03:04:05",
+        "2025-01-02T12:04:05+09:00",
+        "2025-01-02T03:04:05Z",
+        "2025-01-02",
+    ]
     async with engine.begin() as connection:
         if not is_sqlite(enishi_fresh_database_url):
             await connection.execute(sa.text("SET TIME ZONE 'UTC'"))
         for position, text in enumerate(texts):  # literals, so each database types the text itself
             await connection.execute(sa.text(f"INSERT INTO instants (position, at) VALUES ({position}, '{text}')"))
         read = (await connection.execute(sa.select(table.c.at).order_by(table.c.position))).scalars().all()
-    utc = dt.timezone.utc
-    assert read == [dt.datetime(2025, 1, 2, 3, 4, 5, 6, tzinfo=utc), dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=utc),
-                    dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=utc), dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=utc),
-                    dt.datetime(2025, 1, 2, tzinfo=utc)]
+    utc = dt.UTC
+    assert read == [
+        dt.datetime(2025, 1, 2, 3, 4, 5, 6, tzinfo=utc),
+        dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=utc),
+        dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=utc),
+        dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=utc),
+        dt.datetime(2025, 1, 2, tzinfo=utc),
+    ]
     assert all(at.tzinfo is utc for at in read)
 
 
@@ -93,7 +108,9 @@ async def test_each_database_gets_its_connection_settings(enishi_fresh_database_
     try:
         async with engine.connect() as connection:
             if is_sqlite(enishi_fresh_database_url):
-                settings = [(await connection.exec_driver_sql(f"PRAGMA {name}")).scalar_one() for name in ("journal_mode", "foreign_keys")]
+                settings = [
+                    (await connection.exec_driver_sql(f"PRAGMA {name}")).scalar_one() for name in ("journal_mode", "foreign_keys")
+                ]
                 assert settings == ["wal", 1]
             else:
                 assert (await connection.exec_driver_sql("SHOW jit")).scalar_one() == "off"

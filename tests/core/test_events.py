@@ -1,6 +1,7 @@
 """Typed events: each type declared once (`enishi_event_types`), emitted by its declaration,
 checked when emitted (its name always, its payload while `validate_events` is on, as in tests),
 and listed in the hook reference."""
+
 import re
 from pathlib import Path
 
@@ -14,9 +15,16 @@ from enishi.events import CONTACT_CREATED, EventError
 from enishi.graphql.mutations import run_mutation
 
 ROOT = Path(__file__).resolve().parents[2]
-PINGED = EventType("hooktest.pinged", "hooktest_note", "A ping from the test plugin.", (
-    PayloadField("word", str, "what was said"), PayloadField("count", int, "how often"),
-    PayloadField("tags", list[str], "labels", required=False)))
+PINGED = EventType(
+    "hooktest.pinged",
+    "hooktest_note",
+    "A ping from the test plugin.",
+    (
+        PayloadField("word", str, "what was said"),
+        PayloadField("count", int, "how often"),
+        PayloadField("tags", list[str], "labels", required=False),
+    ),
+)
 UNDECLARED = EventType("hooktest.undeclared", "hooktest_note", "Returned by no plugin.")
 
 
@@ -67,20 +75,23 @@ async def test_hook_enishi_event_types(enishi_api):
 
 async def test_an_undeclared_event_is_refused_and_nothing_is_written(enishi_api):
     api = await enishi_api(plugins=[("hooktest", Pinger())], validate_events=False)
-    with pytest.raises(EventError, match=r"event type 'hooktest.undeclared' is not declared"):
+    with pytest.raises(EventError, match=r"event type 'hooktest.undeclared' is not declared"):  # noqa: PT012  (the declared event's write must roll back with the refused one)
         async with api.runtime.unit_of_work() as uow:
             await uow.emit(PINGED, None, {"word": "a", "count": 1})
             await uow.emit(UNDECLARED, None)
     assert await _outbox_types(api) == []
 
 
-@pytest.mark.parametrize("payload, error", [
-    ({"word": "a"}, "missing field 'count'"),
-    ({"word": "a", "count": 1, "email": "a@example.jp"}, "unknown field 'email'"),
-    ({"word": "a", "count": "1"}, "field 'count' is str, not int"),
-    ({"word": "a", "count": True}, "field 'count' is bool, not int"),
-    ({"word": "a", "count": 1, "tags": ["x", 2]}, "field 'tags' is list, not list[str]"),
-])
+@pytest.mark.parametrize(
+    ("payload", "error"),
+    [
+        ({"word": "a"}, "missing field 'count'"),
+        ({"word": "a", "count": 1, "email": "a@example.jp"}, "unknown field 'email'"),
+        ({"word": "a", "count": "1"}, "field 'count' is str, not int"),
+        ({"word": "a", "count": True}, "field 'count' is bool, not int"),
+        ({"word": "a", "count": 1, "tags": ["x", 2]}, "field 'tags' is list, not list[str]"),
+    ],
+)
 async def test_a_payload_unlike_its_declaration_is_refused_in_tests(enishi_api, payload, error):
     api = await enishi_api(plugins=[("hooktest", Pinger())])
     with pytest.raises(EventError, match=re.escape(f"hooktest.pinged payload: {error}")):
@@ -118,7 +129,9 @@ async def test_a_declaration_that_is_not_an_event_type_stops_start_up(enishi_api
         def enishi_event_types(self):
             return ["stringly.happened"]
 
-    with pytest.raises(EventError, match=r"plugin 'stringly' declared 'stringly.happened' in enishi_event_types, which is not an EventType"):
+    with pytest.raises(
+        EventError, match=r"plugin 'stringly' declared 'stringly.happened' in enishi_event_types, which is not an EventType"
+    ):
         await enishi_api(plugins=[("stringly", Stringly())])
 
 

@@ -1,5 +1,6 @@
 """Each hook, proven through the surface a plugin author relies on. The guard tests at the end
 keep this file, docs/hooks.md and core/hookspecs.py in step."""
+
 import inspect
 import re
 import subprocess
@@ -13,8 +14,20 @@ import strawberry
 from sqlalchemy import select
 from strawberry.types import Info
 
-from enishi import ActivityType, DataSubject, ErasureReport, MergeMove, Permission, PersonalDataField, ScheduledJob, hookimpl
-from enishi import hookdoc, hooks, hookspecs, models
+from enishi import (
+    ActivityType,
+    DataSubject,
+    ErasureReport,
+    MergeMove,
+    Permission,
+    PersonalDataField,
+    ScheduledJob,
+    hookdoc,
+    hookimpl,
+    hooks,
+    hookspecs,
+    models,
+)
 from enishi.errors import InputError, UserError
 from enishi.events import CONTACT_CREATED
 from enishi.graphql.relay import to_global_id
@@ -194,8 +207,9 @@ async def test_plugin_fields_disappear_when_the_plugin_is_disabled(enishi_api):
 async def test_hook_enishi_activity_types(plugged):
     _, api = plugged
     contact = await create_contact(api, familyName="田中")
-    payload = await api.mutate("logActivity", {"type": "hooktest.visit", "summary": "訪問", "contactIds": [contact["id"]]},
-                               "activity { type }")
+    payload = await api.mutate(
+        "logActivity", {"type": "hooktest.visit", "summary": "訪問", "contactIds": [contact["id"]]}, "activity { type }"
+    )
     assert payload == {"activity": {"type": "hooktest.visit"}, "userErrors": []}
     types = (await api.graphql("{ activityTypes { key labelJa plugin } }"))["activityTypes"]
     assert {"key": "hooktest.visit", "labelJa": "訪問", "plugin": "hooktest"} in types
@@ -225,11 +239,22 @@ async def test_hook_enishi_scheduled_jobs(plugged):
 
 async def test_hook_enishi_personal_data(plugged):
     _, api = plugged
-    catalog = (await api.graphql("{ personalDataCatalog { plugin entity field category provenance } }", role="compliance"))
+    catalog = await api.graphql("{ personalDataCatalog { plugin entity field category provenance } }", role="compliance")
     rows = catalog["personalDataCatalog"]
-    assert {"plugin": "hooktest", "entity": "hooktest_note", "field": "text", "category": "user.content", "provenance": "observed"} in rows
-    assert {"plugin": "core", "entity": "core_contact_email", "field": "sealed_address", "category": "user.contact.email",
-            "provenance": "provided"} in rows
+    assert {
+        "plugin": "hooktest",
+        "entity": "hooktest_note",
+        "field": "text",
+        "category": "user.content",
+        "provenance": "observed",
+    } in rows
+    assert {
+        "plugin": "core",
+        "entity": "core_contact_email",
+        "field": "sealed_address",
+        "category": "user.contact.email",
+        "provenance": "provided",
+    } in rows
 
 
 async def test_hook_enishi_on_event(plugged):
@@ -244,7 +269,10 @@ async def test_hook_enishi_on_event(plugged):
 async def test_an_event_hook_can_veto_and_everything_rolls_back(plugged):
     _plugin, api = plugged
     vetoed = await api.mutate("createContact", {"familyName": "VETO", "emails": [{"address": "v@example.jp"}]}, "contact { id }")
-    assert vetoed == {"contact": None, "userErrors": [{"field": "familyName", "message": "vetoed by the hook test plugin", "code": "VETOED"}]}
+    assert vetoed == {
+        "contact": None,
+        "userErrors": [{"field": "familyName", "message": "vetoed by the hook test plugin", "code": "VETOED"}],
+    }
     crashed = await api.post('mutation { createContact(input: {familyName: "CRASH"}) { contact { id } } }')
     assert crashed.json()["errors"][0]["extensions"]["code"] == "INTERNAL"
     for table in ("core_contact", "core_contact_email", "core_outbox"):
@@ -256,8 +284,11 @@ async def test_hook_enishi_merge(plugged):
     survivor = await create_contact(api, familyName="山田")
     duplicate = await create_contact(api, familyName="山田")
     plugin.held[uuid.UUID(_raw_id(duplicate["id"]))] = "likes green tea"
-    dry = await api.mutate("mergeContacts", {"survivorId": survivor["id"], "mergedIds": [duplicate["id"]], "dryRun": True},
-                           "moves { plugin entity count }")
+    dry = await api.mutate(
+        "mergeContacts",
+        {"survivorId": survivor["id"], "mergedIds": [duplicate["id"]], "dryRun": True},
+        "moves { plugin entity count }",
+    )
     assert {"plugin": "hooktest", "entity": "hooktest_note", "count": 1} in dry["moves"]
     assert plugin.merges == []
     await api.mutate("mergeContacts", {"survivorId": survivor["id"], "mergedIds": [duplicate["id"]]}, "contact { id }")
@@ -268,7 +299,9 @@ async def test_hook_enishi_subject_collect(plugged):
     plugin, api = plugged
     contact = await create_contact(api, familyName="山田", emails=[{"address": "taro@abc.co.jp"}])
     plugin.held[uuid.UUID(_raw_id(contact["id"]))] = "prefers email"
-    data = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { personalData } } }", {"id": contact["id"]}, role="compliance")
+    data = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on Contact { personalData } } }", {"id": contact["id"]}, role="compliance"
+    )
     assert data["node"]["personalData"]["hooktest"] == {"note": "prefers email"}
     assert data["node"]["personalData"]["core"]["contact"]["family_name"] == "山田"
 
@@ -277,24 +310,36 @@ async def test_hook_enishi_subject_erase(enishi_api):
     plugin = RecordingPlugin()
     # Disabled, yet still asked: a disabled plugin's personal data must not survive an erasure.
     api = await enishi_api(plugins=[("hooktest", plugin)], disabled_plugins=frozenset({"hooktest"}))
-    subject = await create_contact(api, familyName="山田", givenName="太郎", emails=[{"address": "taro@abc.co.jp"}],
-                                   phones=[{"number": "03-1234-5678"}])
+    subject = await create_contact(
+        api, familyName="山田", givenName="太郎", emails=[{"address": "taro@abc.co.jp"}], phones=[{"number": "03-1234-5678"}]
+    )
     other = await create_contact(api, familyName="鈴木")
     subject_id = uuid.UUID(_raw_id(subject["id"]))
     plugin.held[subject_id] = "a note"
-    await api.mutate("logActivity", {"type": "call", "summary": "only the subject", "contactIds": [subject["id"]]}, "activity { id }")
-    await api.mutate("logActivity", {"type": "meeting", "summary": "both", "contactIds": [subject["id"], other["id"]]}, "activity { id }")
+    await api.mutate(
+        "logActivity", {"type": "call", "summary": "only the subject", "contactIds": [subject["id"]]}, "activity { id }"
+    )
+    await api.mutate(
+        "logActivity", {"type": "meeting", "summary": "both", "contactIds": [subject["id"], other["id"]]}, "activity { id }"
+    )
     async with api.runtime.unit_of_work() as uow:
         reports = dict(await api.runtime.plugins.call("enishi_subject_erase", uow=uow, subject=DataSubject(subject_id)))
     assert reports["core"].affected.pop("core_contact_search_token:delete") > 0
-    assert reports["core"].affected == {"core_activity:shred": 1, "core_activity_target:delete": 2, "core_contact_email:delete": 1,
-                                        "core_contact_phone:delete": 1, "core_contact_account:delete": 0, "core_task:delete": 0,
-                                        "core_contact:anonymise": 1}
+    assert reports["core"].affected == {
+        "core_activity:shred": 1,
+        "core_activity_target:delete": 2,
+        "core_contact_email:delete": 1,
+        "core_contact_phone:delete": 1,
+        "core_contact_account:delete": 0,
+        "core_task:delete": 0,
+        "core_contact:anonymise": 1,
+    }
     assert reports["hooktest"].affected == {"hooktest_note:delete": 1}
     search = await api.graphql('{ contacts(includeDeleted: true, filter: {search: "山田"}) { totalCount } }')
     assert search["contacts"]["totalCount"] == 0
-    other_view = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { familyName timeline { totalCount } } } }",
-                                   {"id": other["id"]})
+    other_view = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on Contact { familyName timeline { totalCount } } } }", {"id": other["id"]}
+    )
     assert other_view["node"] == {"familyName": "鈴木", "timeline": {"totalCount": 1}}
     async with api.runtime.unit_of_work() as uow:  # idempotent: a second run finds nothing left
         again = dict(await api.runtime.plugins.call("enishi_subject_erase", uow=uow, subject=DataSubject(subject_id)))
@@ -307,7 +352,9 @@ async def test_hook_enishi_personal_data_read(plugged):
     plugin.reads.clear()
     await api.graphql("query($id: ID!) { node(id: $id) { id ... on Contact { createdAt } } }", {"id": person["id"]}, role="sales")
     assert plugin.reads == []  # nothing encrypted was read
-    await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { phones { e164 } } } }", {"id": person["id"]}, role="sales")
+    await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on Contact { phones { e164 } } } }", {"id": person["id"]}, role="sales"
+    )
     assert plugin.reads == [(api.user_ids["sales"], {uuid.UUID(_raw_id(person["id"]))})]
 
 
@@ -318,12 +365,20 @@ async def test_hook_enishi_holdable_types(plugged):
     types = await with_plugin.graphql("{ legalHoldTypes }", role="compliance")
     # `hooktest_note` backs no Node type: no id could name one of its rows, so it is not offered.
     assert types["legalHoldTypes"] == ["Activity", "SupportTicket", "Task"]
-    held = await with_plugin.mutate("placeLegalHold", {"contactId": person["id"], "recordId": task_id, "basis": "pending claim"},
-                                    "hold { nodeType recordId }", role="compliance")
+    held = await with_plugin.mutate(
+        "placeLegalHold",
+        {"contactId": person["id"], "recordId": task_id, "basis": "pending claim"},
+        "hold { nodeType recordId }",
+        role="compliance",
+    )
     assert held["hold"] == {"nodeType": "Task", "recordId": task_id} and held["userErrors"] == []
     # A type no plugin declared would be a hold nobody honours: refused, not silently accepted.
-    refused = await with_plugin.mutate("placeLegalHold", {"contactId": person["id"], "recordId": to_global_id("Account", uuid.uuid4()),
-                                                          "basis": "pending claim"}, "hold { id }", role="compliance")
+    refused = await with_plugin.mutate(
+        "placeLegalHold",
+        {"contactId": person["id"], "recordId": to_global_id("Account", uuid.uuid4()), "basis": "pending claim"},
+        "hold { id }",
+        role="compliance",
+    )
     assert refused["hold"] is None and refused["userErrors"][0]["code"] == "WRONG_ID_TYPE"
 
 
@@ -334,7 +389,9 @@ async def test_hook_enishi_request_finished(plugged):
     plugin.finished.clear()
     await api.graphql("query($id: ID!) { node(id: $id) { id ... on Contact { createdAt } } }", {"id": person["id"]}, role="sales")
     assert plugin.finished == [(api.runtime, api.user_ids["sales"], set())]
-    await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { phones { e164 } } } }", {"id": person["id"]}, role="sales")
+    await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on Contact { phones { e164 } } } }", {"id": person["id"]}, role="sales"
+    )
     assert plugin.finished[1] == (api.runtime, api.user_ids["sales"], {uuid.UUID(_raw_id(person["id"]))})
 
 
@@ -394,8 +451,9 @@ def _ordering_host(*plugins):
 
 async def test_tryfirst_and_trylast_order_the_calls_as_pluggy_does():
     # Registered in this order; pluggy calls tryfirst first, then the latest registered, trylast last.
-    host = _ordering_host(Answering("last", 1, trylast=True), Answering("early", 2), Answering("late", 3),
-                          Answering("first", 4, tryfirst=True))
+    host = _ordering_host(
+        Answering("last", 1, trylast=True), Answering("early", 2), Answering("late", 3), Answering("first", 4, tryfirst=True)
+    )
     calls = []
     assert await host.call("hooktest_everyone", calls=calls) == [("first", 4), ("late", 3), ("early", 2), ("last", 1)]
     assert calls == ["first", "late", "early", "last"]
@@ -403,8 +461,9 @@ async def test_tryfirst_and_trylast_order_the_calls_as_pluggy_does():
 
 
 async def test_a_firstresult_hook_stops_at_the_first_answer():
-    host = _ordering_host(Answering("trailing", "too late", trylast=True), Answering("answering", "yes"),
-                          Answering("silent", None, tryfirst=True))
+    host = _ordering_host(
+        Answering("trailing", "too late", trylast=True), Answering("answering", "yes"), Answering("silent", None, tryfirst=True)
+    )
     calls = []
     assert await host.call("hooktest_first", calls=calls) == [("answering", "yes")]
     assert calls == ["silent", "answering"]  # the plugin after the answer was never called
@@ -438,8 +497,7 @@ def test_every_hook_has_a_test():
 def test_every_hook_is_documented_and_the_reference_is_current():
     for name in hookdoc.hook_names():
         assert inspect.getdoc(getattr(hookspecs, name)), name
-    assert (ROOT / "docs" / "hooks.md").read_text(encoding="utf-8") == hookdoc.render(), \
-        "docs/hooks.md is stale: run `make docs`"
+    assert (ROOT / "docs" / "hooks.md").read_text(encoding="utf-8") == hookdoc.render(), "docs/hooks.md is stale: run `make docs`"
 
 
 def test_cli_hooks_doc_prints_the_reference():
@@ -468,10 +526,16 @@ def test_start_up_fails_naming_a_personal_looking_column_missing_from_the_catalo
     from enishi.db import Base
     from enishi.runtime import Runtime
 
-    table = Table("hooktest_diary", Base.metadata, Column("id", Uuid, primary_key=True),
-                  Column("contact_id", Uuid, ForeignKey("core_contact.id")), Column("entry", Text),
-                  Column("mood", Text, info={"personal": False}))
+    table = Table(
+        "hooktest_diary",
+        Base.metadata,
+        Column("id", Uuid, primary_key=True),
+        Column("contact_id", Uuid, ForeignKey("core_contact.id")),
+        Column("entry", Text),
+        Column("mood", Text, info={"personal": False}),
+    )
     try:
+
         class Silent:
             @hookimpl
             def enishi_activity_types(self):
@@ -491,7 +555,9 @@ def test_start_up_fails_naming_a_personal_looking_column_missing_from_the_catalo
 
 
 async def test_records_of_processing_are_generated_from_the_catalog(api):
-    records = (await api.graphql("{ recordsOfProcessing { purpose categories plugins locations } }", role="compliance"))["recordsOfProcessing"]
+    records = (await api.graphql("{ recordsOfProcessing { purpose categories plugins locations } }", role="compliance"))[
+        "recordsOfProcessing"
+    ]
     by_purpose = {r["purpose"]: r for r in records}
     assert {"crm", "loyalty", "support", "account_based_marketing"} <= set(by_purpose)
     assert "core_contact_email.sealed_address" in by_purpose["crm"]["locations"]

@@ -2,6 +2,7 @@
 committed event reaches the plugins once, a failed delivery is retried with backoff without
 holding back the others, one-time secrets are forgotten once delivered, and two workers never
 deliver the same event."""
+
 import asyncio
 import json
 
@@ -9,7 +10,6 @@ from sqlalchemy import text
 
 from enishi import EventType, PayloadField, hookimpl
 from enishi.outbox import MAX_ATTEMPTS, deliver_pending
-
 
 PING = EventType("test.ping", "test", "A ping to deliver.", (PayloadField("n", int), PayloadField("_code", str)))
 
@@ -46,12 +46,17 @@ async def _emit(api, count: int) -> None:
 
 async def _outbox(api) -> list[tuple]:
     async with api.runtime.read_session() as session:
-        rows = (await session.execute(text("SELECT payload, attempts, delivered_at IS NOT NULL FROM core_outbox "
-                                           "WHERE type = 'test.ping' ORDER BY seq"))).all()
+        rows = (
+            await session.execute(
+                text("SELECT payload, attempts, delivered_at IS NOT NULL FROM core_outbox WHERE type = 'test.ping' ORDER BY seq")
+            )
+        ).all()
     return [((p if isinstance(p, dict) else json.loads(p)), attempts, delivered) for p, attempts, delivered in rows]
 
 
-async def test_hook_enishi_deliver_event_and_a_failed_delivery_retried_with_backoff_with_secrets_forgotten_once_delivered(enishi_api):
+async def test_hook_enishi_deliver_event_and_a_failed_delivery_retried_with_backoff_with_secrets_forgotten_once_delivered(
+    enishi_api,
+):
     courier = Courier()
     api = await enishi_api(plugins=[("courier", courier)])
     await _emit(api, 3)

@@ -1,5 +1,6 @@
 """The plugin kit (`enishi.plugin`): the only Enishi module a plugin imports, every name documented,
 its API pinned by a committed snapshot and its reference generated."""
+
 import ast
 import difflib
 import subprocess
@@ -29,31 +30,40 @@ def internal_imports(source: str, package_depth: int) -> list[str]:
         elif isinstance(node, ast.ImportFrom) and node.level > package_depth:
             found.append(f"line {node.lineno}: from {'.' * node.level}{node.module or ''} import ... (leaves the plugin package)")
         elif isinstance(node, ast.Import):
-            found += [f"line {node.lineno}: import {alias.name}" for alias in node.names
-                      if (alias.name == "enishi" or alias.name.startswith("enishi.")) and alias.name != KIT]
+            found += [
+                f"line {node.lineno}: import {alias.name}"
+                for alias in node.names
+                if (alias.name == "enishi" or alias.name.startswith("enishi.")) and alias.name != KIT
+            ]
     return found
 
 
-@pytest.mark.parametrize("source, depth", [
-    ("from enishi.db import Base", 1),
-    ("from enishi import crypto", 1),
-    ("import enishi.db", 3),
-    ("import enishi", 1),
-    ("def f():\n    from enishi.models import Contact", 1),
-    ("from .. import loyalty", 1),
-    ("from ....graphql import types", 3),
-])
+@pytest.mark.parametrize(
+    ("source", "depth"),
+    [
+        ("from enishi.db import Base", 1),
+        ("from enishi import crypto", 1),
+        ("import enishi.db", 3),
+        ("import enishi", 1),
+        ("def f():\n    from enishi.models import Contact", 1),
+        ("from .. import loyalty", 1),
+        ("from ....graphql import types", 3),
+    ],
+)
 def test_the_import_check_catches_each_way_into_the_core(source, depth):
     assert internal_imports(source, depth)
 
 
-@pytest.mark.parametrize("source, depth", [
-    ("from enishi.plugin import Base, hookimpl", 1),
-    ("import enishi.plugin", 3),
-    ("from . import models", 1),
-    ("from ...models import Base", 3),
-    ("import strawberry\nfrom sqlalchemy import select", 1),
-])
+@pytest.mark.parametrize(
+    ("source", "depth"),
+    [
+        ("from enishi.plugin import Base, hookimpl", 1),
+        ("import enishi.plugin", 3),
+        ("from . import models", 1),
+        ("from ...models import Base", 3),
+        ("import strawberry\nfrom sqlalchemy import select", 1),
+    ],
+)
 def test_the_import_check_accepts_the_kit_and_the_plugins_own_package(source, depth):
     assert internal_imports(source, depth) == []
 
@@ -77,7 +87,9 @@ def test_the_kit_exports_exactly_its_documented_names():
     grouped = [name for _, group in kitdoc.groups() for name in group]
     assert grouped == names
     undocumented = [name for name in names if not kitdoc.doc(name).strip()]
-    assert not undocumented, f"document these kit names (a docstring at their definition, or under them in core/plugin.py): {undocumented}"
+    assert not undocumented, (
+        f"document these kit names (a docstring at their definition, or under them in core/plugin.py): {undocumented}"
+    )
 
 
 def test_the_kit_api_matches_its_committed_snapshot():
@@ -87,15 +99,17 @@ def test_the_kit_api_matches_its_committed_snapshot():
     assert committed == current, (
         "the plugin kit's API changed. If that is intended, run `make kit-api` (or `enishi kit-api > docs/plugin-kit-api.txt`) "
         "and record the change in CHANGELOG.md under Unreleased: a removed or changed name is a breaking change for plugins.\n"
-        + diff)
+        + diff
+    )
 
 
 def test_the_kit_reference_is_current():
-    assert (ROOT / "docs" / "plugin-kit.md").read_text(encoding="utf-8") == kitdoc.render(), \
+    assert (ROOT / "docs" / "plugin-kit.md").read_text(encoding="utf-8") == kitdoc.render(), (
         "docs/plugin-kit.md is stale: run `make docs`"
+    )
 
 
-@pytest.mark.parametrize("command, committed", [("kit-api", "plugin-kit-api.txt"), ("kit-doc", "plugin-kit.md")])
+@pytest.mark.parametrize(("command", "committed"), [("kit-api", "plugin-kit-api.txt"), ("kit-doc", "plugin-kit.md")])
 def test_cli_prints_the_kit_files(command, committed):
     result = subprocess.run([sys.executable, "-m", "enishi.cli", command], capture_output=True, text=True, check=True)
     assert result.stdout == (ROOT / "docs" / committed).read_text(encoding="utf-8")

@@ -1,6 +1,7 @@
 """`enishi.sealing` as plugin authors use it: a record's data key comes with the record (no
 statement of its own, none needed later in the session), destroyed keys read as null and refuse
 new text, and a row stored without its key stays visible."""
+
 import pytest
 from sqlalchemy import select, text
 
@@ -28,8 +29,11 @@ async def test_a_record_flushed_on_a_plain_column_still_reads_and_seals(api):
         email = await _load(uow, ContactEmail, contact_id=contact_id)
         await uow.session.flush()
         assert email.address == "taro@example.jp"
-    assert (await api.graphql(NAMES, {"id": person["id"]}))["node"] == {"familyName": "山田", "givenName": "花子",
-                                                                       "primaryEmail": "taro@example.jp"}
+    assert (await api.graphql(NAMES, {"id": person["id"]}))["node"] == {
+        "familyName": "山田",
+        "givenName": "花子",
+        "primaryEmail": "taro@example.jp",
+    }
 
 
 async def test_a_destroyed_key_reads_as_null_and_refuses_new_text(api):
@@ -45,7 +49,11 @@ async def test_a_destroyed_key_reads_as_null_and_refuses_new_text(api):
     async with api.runtime.read_session() as session:
         stored = (await session.execute(select(Contact.sealed_family_name).where(Contact.id == contact_id))).scalar_one()
     assert stored is not None  # the old ciphertext, untouched, unreadable for good
-    assert (await api.graphql(NAMES, {"id": person["id"]}))["node"] == {"familyName": None, "givenName": None, "primaryEmail": None}
+    assert (await api.graphql(NAMES, {"id": person["id"]}))["node"] == {
+        "familyName": None,
+        "givenName": None,
+        "primaryEmail": None,
+    }
 
 
 async def test_a_row_stored_without_its_key_is_listed_with_null_text(api):

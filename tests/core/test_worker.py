@@ -1,5 +1,6 @@
 """`enishi worker`: `--once` runs every job now, due or not; the long-running worker delivers
 waiting mail within a tick, not at the outbox job's next interval."""
+
 import asyncio
 
 from sqlalchemy import select
@@ -20,10 +21,14 @@ def _recipients(sent_mail, before: set) -> list[str]:
 
 
 async def test_worker_once_after_each_request_mails_each_code_and_runs_jobs_that_ran_moments_ago(
-        enishi_api, enishi_fresh_migrated, enishi_base_settings, enishi_sent_mail):
+    enishi_api, enishi_fresh_migrated, enishi_base_settings, enishi_sent_mail
+):
     api = await enishi_api(database_url=enishi_fresh_migrated)
-    env = {"ENISHI_DATABASE_URL": enishi_fresh_migrated, "ENISHI_KEK": enishi_base_settings.key_encryption_key,
-           "ENISHI_MAIL_URL": enishi_base_settings.mail_url}
+    env = {
+        "ENISHI_DATABASE_URL": enishi_fresh_migrated,
+        "ENISHI_KEK": enishi_base_settings.key_encryption_key,
+        "ENISHI_MAIL_URL": enishi_base_settings.mail_url,
+    }
     before = set(enishi_sent_mail())
     for n in (1, 2):
         await create_contact(api, familyName=f"依頼者{n}", emails=[{"address": f"subject{n}@example.jp"}])

@@ -6,6 +6,7 @@ use and the support plugin's part ran, before the core's part.
 on. On SQLite the writes cannot run beside the waiting part (it holds the one writer slot): they
 queue in this process's writer queue, and the release waits until N of them are queued, so they
 are the next to write, between this part and the core's."""
+
 import argparse
 import asyncio
 
@@ -50,7 +51,10 @@ class ErasureBarrier:
 
     @hookimpl
     def enishi_http_routes(self):
-        return [Route("/race/paused", self._wait_for_pause, methods=["GET"]), Route("/race/release", self._release, methods=["POST"])]
+        return [
+            Route("/race/paused", self._wait_for_pause, methods=["GET"]),
+            Route("/race/release", self._release, methods=["POST"]),
+        ]
 
     async def _wait_for_pause(self, _request):
         await self.paused.wait()

@@ -1,6 +1,7 @@
 """The server `enishi serve` runs, plus one plugin whose part of the first erasure creates the
 file $ENISHI_TEST_MARKER and then hangs: the crash-safety test kills the process there, in the
 middle of an erasure, with the parts before it committed and the privacy plugin's not."""
+
 import argparse
 import asyncio
 import os

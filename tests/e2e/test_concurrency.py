@@ -1,9 +1,9 @@
 """Real parallel requests against a real server process, on SQLite and PostgreSQL."""
+
 import asyncio
 import os
 import subprocess
 import sys
-
 from pathlib import Path
 
 import httpx
@@ -16,8 +16,13 @@ MERGE = """mutation($s: ID!, $m: ID!) { mergeContacts(input: {survivorId: $s, me
 def _prepare(url):
     env = {**os.environ, "ENISHI_DATABASE_URL": url}
     subprocess.run([sys.executable, "-m", "enishi.cli", "db", "upgrade"], env=env, check=True, capture_output=True)
-    token = subprocess.run([sys.executable, "-m", "enishi.cli", "token", "create", "--role", "manager"], env=env, check=True,
-                           capture_output=True, text=True).stdout.split()[-1]
+    token = subprocess.run(
+        [sys.executable, "-m", "enishi.cli", "token", "create", "--role", "manager"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()[-1]
     return {"ENISHI_DATABASE_URL": url}, {"Authorization": f"Bearer {token}"}
 
 
@@ -37,12 +42,18 @@ def test_simultaneous_opposite_merges_of_the_same_contacts_let_exactly_one_win(e
             for round_ in range(5):
                 ids = []
                 for name in ("A", "B"):
-                    data = await _gql(client, 'mutation($n: String) { createContact(input: {familyName: $n}) { contact { id } } }',
-                                      {"n": f"{name}{round_}"})
+                    data = await _gql(
+                        client,
+                        "mutation($n: String) { createContact(input: {familyName: $n}) { contact { id } } }",
+                        {"n": f"{name}{round_}"},
+                    )
                     ids.append(data["createContact"]["contact"]["id"])
                 a, b = ids
-                results = await asyncio.gather(_gql(client, MERGE, {"s": a, "m": b}), _gql(client, MERGE, {"s": b, "m": a}),
-                                               _gql(client, MERGE, {"s": a, "m": b}))
+                results = await asyncio.gather(
+                    _gql(client, MERGE, {"s": a, "m": b}),
+                    _gql(client, MERGE, {"s": b, "m": a}),
+                    _gql(client, MERGE, {"s": a, "m": b}),
+                )
                 winners = [r for r in results if not r["mergeContacts"]["userErrors"]]
                 losers = [r["mergeContacts"]["userErrors"][0]["code"] for r in results if r["mergeContacts"]["userErrors"]]
                 outcomes.append((len(winners), sorted(losers)))
@@ -63,10 +74,14 @@ def test_parallel_writes_lose_nothing(enishi_fresh_database_url, enishi_server):
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
             contact = await _gql(client, 'mutation { createContact(input: {familyName: "共有"}) { contact { id } } }')
             contact_id = contact["createContact"]["contact"]["id"]
-            log = ('mutation($id: ID!, $s: String!) { logActivity(input: {type: "note", summary: $s, contactIds: [$id]}) '
-                   '{ userErrors { code } } }')
+            log = (
+                'mutation($id: ID!, $s: String!) { logActivity(input: {type: "note", summary: $s, contactIds: [$id]}) '
+                "{ userErrors { code } } }"
+            )
             await asyncio.gather(*(_gql(client, log, {"id": contact_id, "s": f"note {i}"}) for i in range(40)))
-            data = await _gql(client, "query($id: ID!) { node(id: $id) { ... on Contact { timeline { totalCount } } } }", {"id": contact_id})
+            data = await _gql(
+                client, "query($id: ID!) { node(id: $id) { ... on Contact { timeline { totalCount } } } }", {"id": contact_id}
+            )
             return data["node"]["timeline"]["totalCount"]
 
     with enishi_server(env) as url:
@@ -78,30 +93,59 @@ def test_writes_racing_an_erasure_leave_nothing_of_the_person(enishi_fresh_datab
     by the barrier plugin, after the support plugin's part, before the core's), and after it: the
     ones in the middle find no one, so no ticket outlives the support plugin's part."""
     env, headers = _prepare(enishi_fresh_database_url)
-    compliance = subprocess.run([sys.executable, "-m", "enishi.cli", "token", "create", "--role", "compliance"],
-                                env={**os.environ, **env}, check=True, capture_output=True, text=True).stdout.split()[-1]
-    log = ('mutation($c: ID!, $s: String!) { logActivity(input: {type: "call", summary: $s, contactIds: [$c]}) '
-           '{ userErrors { code } } }')
-    ticket = 'mutation($c: ID!, $s: String!) { createTicket(input: {subject: $s, requesterId: $c}) { userErrors { code } } }'
+    compliance = subprocess.run(
+        [sys.executable, "-m", "enishi.cli", "token", "create", "--role", "compliance"],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()[-1]
+    log = (
+        'mutation($c: ID!, $s: String!) { logActivity(input: {type: "call", summary: $s, contactIds: [$c]}) '
+        "{ userErrors { code } } }"
+    )
+    ticket = "mutation($c: ID!, $s: String!) { createTicket(input: {subject: $s, requesterId: $c}) { userErrors { code } } }"
 
     async def scenario(url):
-        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client, \
-                httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {compliance}"}, timeout=60) as officer:
-            contact = (await _gql(client, 'mutation { createContact(input: {familyName: "山田", emails: [{address: "taro@abc.co.jp"}]}) '
-                                          '{ contact { id } } }'))["createContact"]["contact"]["id"]
-            request = (await _gql(officer, 'mutation($c: ID!) { createDataSubjectRequest(input: {contactId: $c, type: "erasure", '
-                                           'channel: "phone", verificationNote: "本人確認済み"}) { request { id } } }',
-                                  {"c": contact}))["createDataSubjectRequest"]["request"]["id"]
+        async with (
+            httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client,
+            httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {compliance}"}, timeout=60) as officer,
+        ):
+            contact = (
+                await _gql(
+                    client,
+                    'mutation { createContact(input: {familyName: "山田", emails: [{address: "taro@abc.co.jp"}]}) '
+                    "{ contact { id } } }",
+                )
+            )["createContact"]["contact"]["id"]
+            request = (
+                await _gql(
+                    officer,
+                    'mutation($c: ID!) { createDataSubjectRequest(input: {contactId: $c, type: "erasure", '
+                    'channel: "phone", verificationNote: "本人確認済み"}) { request { id } } }',
+                    {"c": contact},
+                )
+            )["createDataSubjectRequest"]["request"]["id"]
             await _gql(officer, "mutation($r: ID!) { approveDataSubjectRequest(id: $r) { request { status } } }", {"r": request})
 
             async def writes(first):  # the core's write and a plugin's, each twice
-                return await asyncio.gather(*(_gql(client, log, {"c": contact, "s": f"山田様と電話 {n}"}) if n % 2 == 0 else
-                                              _gql(client, ticket, {"c": contact, "s": f"山田様より問い合わせ {n}"})
-                                              for n in range(first, first + 4)))
+                return await asyncio.gather(
+                    *(
+                        _gql(client, log, {"c": contact, "s": f"山田様と電話 {n}"})
+                        if n % 2 == 0
+                        else _gql(client, ticket, {"c": contact, "s": f"山田様より問い合わせ {n}"})
+                        for n in range(first, first + 4)
+                    )
+                )
 
             before = await writes(0)
-            erasure = asyncio.create_task(_gql(officer, "mutation($r: ID!) { executeDataSubjectRequest(id: $r) { request { status } "
-                                                        "userErrors { code } } }", {"r": request}))
+            erasure = asyncio.create_task(
+                _gql(
+                    officer,
+                    "mutation($r: ID!) { executeDataSubjectRequest(id: $r) { request { status } userErrors { code } } }",
+                    {"r": request},
+                )
+            )
             assert (await officer.get("/race/paused")).status_code == 204
             during = asyncio.create_task(writes(4))
             if "sqlite" not in enishi_fresh_database_url:
@@ -109,8 +153,12 @@ def test_writes_racing_an_erasure_leave_nothing_of_the_person(enishi_fresh_datab
             assert (await officer.post("/race/release", params={"queued": 4})).status_code == 204
             outcome = await erasure
             after = await writes(8)
-            left = await _gql(officer, "query($c: ID!) { node(id: $c) { ... on Contact { familyName emails { address } "
-                                       "timeline { totalCount } tickets { totalCount } } } }", {"c": contact})
+            left = await _gql(
+                officer,
+                "query($c: ID!) { node(id: $c) { ... on Contact { familyName emails { address } "
+                "timeline { totalCount } tickets { totalCount } } } }",
+                {"c": contact},
+            )
             return outcome["executeDataSubjectRequest"], [before, await during, after], left["node"]
 
     with enishi_server(env, command=BARRIER_SERVER) as url:
@@ -118,13 +166,17 @@ def test_writes_racing_an_erasure_leave_nothing_of_the_person(enishi_fresh_datab
     errors = [[next(iter(result.values()))["userErrors"] for result in phase] for phase in (before, during, after)]
     assert errors == [[[]] * 4, [[{"code": "NOT_FOUND"}]] * 4, [[{"code": "NOT_FOUND"}]] * 4], errors
     assert outcome["request"]["status"] == "completed", outcome
-    assert left == {"familyName": None, "emails": [], "timeline": {"totalCount": 0},  # nothing slipped in behind the erasure
-                    "tickets": {"totalCount": 0}}
+    assert left == {
+        "familyName": None,
+        "emails": [],
+        "timeline": {"totalCount": 0},  # nothing slipped in behind the erasure
+        "tickets": {"totalCount": 0},
+    }
 
 
 def test_tickets_created_at_once_get_distinct_consecutive_numbers(enishi_fresh_database_url, enishi_server):
     env, headers = _prepare(enishi_fresh_database_url)
-    create = 'mutation($s: String!) { createTicket(input: {subject: $s}) { ticket { number } userErrors { code } } }'
+    create = "mutation($s: String!) { createTicket(input: {subject: $s}) { ticket { number } userErrors { code } } }"
 
     async def scenario(url):
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:

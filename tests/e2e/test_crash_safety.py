@@ -1,5 +1,6 @@
 """A real server killed (SIGKILL) in the middle of an erasure and of an import: after a restart
 the data is consistent, and running the work again completes it without repeating what was done."""
+
 import asyncio
 import base64
 import signal
@@ -51,7 +52,8 @@ def _kill(server) -> None:
 
 
 def test_a_server_killed_during_an_erasure_leaves_it_resumable_and_the_rerun_completes_it(
-        enishi_fresh_database_url, enishi_server, tmp_path):
+    enishi_fresh_database_url, enishi_server, tmp_path
+):
     marker = tmp_path / "erasing"
     env, headers = _prepare(enishi_fresh_database_url, tmp_path, ENISHI_TEST_MARKER=str(marker))
 
@@ -59,13 +61,25 @@ def test_a_server_killed_during_an_erasure_leaves_it_resumable_and_the_rerun_com
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as client:
             people = []
             for family, email in (("削除", "kieru@example.jp"), ("残留", "nokoru@example.jp")):
-                contact = await _mutate(client, "createContact", f'input: {{familyName: "{family}", emails: [{{address: "{email}"}}], '
-                                                                 'phones: [{number: "03-1234-5678"}]}', "contact { id }")
+                contact = await _mutate(
+                    client,
+                    "createContact",
+                    f'input: {{familyName: "{family}", emails: [{{address: "{email}"}}], phones: [{{number: "03-1234-5678"}}]}}',
+                    "contact { id }",
+                )
                 people.append(contact["contact"]["id"])
-            await _mutate(client, "logActivity", f'input: {{type: "meeting", summary: "打ち合わせ", contactIds: ["{people[0]}", "{people[1]}"]}}',
-                          "activity { id }")
-            request = await _mutate(client, "createDataSubjectRequest", f'input: {{contactId: "{people[0]}", type: "erasure", '
-                                                                        'channel: "letter", verificationNote: "本人確認済み"}', "request { id }")
+            await _mutate(
+                client,
+                "logActivity",
+                f'input: {{type: "meeting", summary: "打ち合わせ", contactIds: ["{people[0]}", "{people[1]}"]}}',
+                "activity { id }",
+            )
+            request = await _mutate(
+                client,
+                "createDataSubjectRequest",
+                f'input: {{contactId: "{people[0]}", type: "erasure", channel: "letter", verificationNote: "本人確認済み"}}',
+                "request { id }",
+            )
             request_id = request["request"]["id"]
             await _mutate(client, "approveDataSubjectRequest", f'id: "{request_id}"', "request { id }")
             try:
@@ -80,12 +94,16 @@ def test_a_server_killed_during_an_erasure_leaves_it_resumable_and_the_rerun_com
             await asyncio.sleep(2.5)  # the dead server's lease runs out
             await _mutate(client, "executeDataSubjectRequest", f'id: "{request_id}"', "request { status }")
             done = (await _gql(client, RUNS, {"id": request_id}))["node"]
-            remaining = await _gql(client, "query($a: ID!, $b: ID!) { a: node(id: $a) { ... on Contact { familyName emails { address } } } "
-                                            "b: node(id: $b) { ... on Contact { familyName emails { address } timeline { totalCount } } } }",
-                                   {"a": person, "b": other})
+            remaining = await _gql(
+                client,
+                "query($a: ID!, $b: ID!) { a: node(id: $a) { ... on Contact { familyName emails { address } } } "
+                "b: node(id: $b) { ... on Contact { familyName emails { address } timeline { totalCount } } } }",
+                {"a": person, "b": other},
+            )
             return midway, done, remaining
 
     with enishi_server(env, HANGING_SERVER) as url:
+
         async def erase_and_kill():
             killing = asyncio.get_running_loop().run_in_executor(None, _kill_when_marked, url, marker)
             started = await start_erasure(url)
@@ -94,31 +112,41 @@ def test_a_server_killed_during_an_erasure_leaves_it_resumable_and_the_rerun_com
 
         (person, other), request_id = asyncio.run(erase_and_kill())
 
-    state = asyncio.run(query_row(enishi_fresh_database_url,
-                                  "SELECT (SELECT status FROM privacy_request), "
-                                  "(SELECT COUNT(*) FROM privacy_request_run WHERE status = 'done'), "
-                                  "(SELECT COUNT(*) FROM core_contact_email), "
-                                  "(SELECT COUNT(*) FROM core_subject_key WHERE wrapped_key IS NOT NULL)"))
+    state = asyncio.run(
+        query_row(
+            enishi_fresh_database_url,
+            "SELECT (SELECT status FROM privacy_request), "
+            "(SELECT COUNT(*) FROM privacy_request_run WHERE status = 'done'), "
+            "(SELECT COUNT(*) FROM core_contact_email), "
+            "(SELECT COUNT(*) FROM core_subject_key WHERE wrapped_key IS NOT NULL)",
+        )
+    )
     # ABM, loyalty and support committed; the core and privacy parts not begun (both people's email and key are there)
     assert state == ("in_progress", 3, 2, 2)
 
     with enishi_server(env, HANGING_SERVER) as url:
         midway, done, remaining = asyncio.run(finish(url, request_id, person, other))
     runs = {run["plugin"]: (run["status"], run["attempts"]) for run in midway["runs"]}
-    assert {plugin: runs[plugin] for plugin in ("abm", "loyalty", "support")} == dict.fromkeys(("abm", "loyalty", "support"), ("done", 1))
+    assert {plugin: runs[plugin] for plugin in ("abm", "loyalty", "support")} == dict.fromkeys(
+        ("abm", "loyalty", "support"), ("done", 1)
+    )
     assert runs["hanging"][0] != "done" and runs["core"] == runs["privacy"] == ("pending", 0)
     assert done["status"] == "completed"
     assert all(run["status"] == "done" for run in done["runs"])
     assert {run["plugin"]: run["attempts"] for run in done["runs"] if run["plugin"] != "hanging"} == dict.fromkeys(
-        ("abm", "loyalty", "support", "core", "privacy"), 1)  # finished parts are not run again
+        ("abm", "loyalty", "support", "core", "privacy"), 1
+    )  # finished parts are not run again
     assert remaining["a"] == {"familyName": None, "emails": []}
     assert remaining["b"] == {"familyName": "残留", "emails": [{"address": "nokoru@example.jp"}], "timeline": {"totalCount": 1}}
-    keys = asyncio.run(query_row(enishi_fresh_database_url, "SELECT COUNT(*) FROM core_subject_key WHERE wrapped_key IS NOT NULL"))
+    keys = asyncio.run(
+        query_row(enishi_fresh_database_url, "SELECT COUNT(*) FROM core_subject_key WHERE wrapped_key IS NOT NULL")
+    )
     assert keys == (1,)  # the other person's
 
 
 def test_a_server_killed_during_an_import_leaves_whole_batches_and_the_resume_completes_it(
-        enishi_fresh_database_url, enishi_server, tmp_path):
+    enishi_fresh_database_url, enishi_server, tmp_path
+):
     env, headers = _prepare(enishi_fresh_database_url, tmp_path)
     rows = ["氏名,メールアドレス,会社名"] + [f"佐藤 花子{i},hanako{i}@example.jp,縁商事{i % 5}" for i in range(4000)]
     upload = base64.b64encode("\r\n".join(rows).encode("cp932")).decode()
@@ -136,12 +164,23 @@ def test_a_server_killed_during_an_import_leaves_whole_batches_and_the_resume_co
     with enishi_server(env) as url:
         import_id = asyncio.run(start_import(url))
         _kill(url)
-    status, processed, created, contacts = asyncio.run(query_row(
-        enishi_fresh_database_url, "SELECT status, processed_rows, created_count, (SELECT COUNT(*) FROM core_contact) FROM core_import"))
-    assert status == "running" and 100 <= processed < 4000 and processed == created == contacts  # whole batches, nothing half-done
+    status, processed, created, contacts = asyncio.run(
+        query_row(
+            enishi_fresh_database_url,
+            "SELECT status, processed_rows, created_count, (SELECT COUNT(*) FROM core_contact) FROM core_import",
+        )
+    )
+    assert (
+        status == "running" and 100 <= processed < 4000 and processed == created == contacts
+    )  # whole batches, nothing half-done
     resumed = enishi("import", "--resume", import_id, env=env).stdout
     assert "4000 created, 0 duplicates, 0 rows with errors" in resumed
-    counts = asyncio.run(query_row(enishi_fresh_database_url, "SELECT (SELECT COUNT(*) FROM core_contact), "
-                                                              "(SELECT COUNT(DISTINCT address_index) FROM core_contact_email), "
-                                                              "(SELECT COUNT(*) FROM core_account), (SELECT status FROM core_import)"))
+    counts = asyncio.run(
+        query_row(
+            enishi_fresh_database_url,
+            "SELECT (SELECT COUNT(*) FROM core_contact), "
+            "(SELECT COUNT(DISTINCT address_index) FROM core_contact_email), "
+            "(SELECT COUNT(*) FROM core_account), (SELECT status FROM core_import)",
+        )
+    )
     assert counts == (4000, 4000, 5, "completed")

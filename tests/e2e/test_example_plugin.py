@@ -1,6 +1,7 @@
 """The example plugin of docs/plugin-tutorial.md, installed with pip like any third-party plugin,
 adds a type, a field on Contact, a mutation, an event hook, a migration and a CLI command, with no
 change to the core."""
+
 from pathlib import Path
 
 import httpx
@@ -29,6 +30,7 @@ def test_hook_enishi_cli_commands_and_the_whole_example_plugin(plugin_site, enis
     token = run(env, "token", "create", "--role", "sales").split()[-1]
     headers = {"Authorization": f"Bearer {token}"}
     with enishi_server(env) as url:
+
         def gql(query, variables=None):
             body = httpx.post(url + "/graphql", json={"query": query, "variables": variables or {}}, headers=headers).json()
             assert "errors" not in body, body
@@ -36,19 +38,29 @@ def test_hook_enishi_cli_commands_and_the_whole_example_plugin(plugin_site, enis
 
         contact = gql('mutation { createContact(input: {familyName: "山田", givenName: "太郎"}) { contact { id } } }')
         contact_id = contact["createContact"]["contact"]["id"]
-        bad = gql("mutation($id: ID!) { recordNps(input: {contactId: $id, score: 11}) { response { score } "
-                  "userErrors { field code } } }",
-                  {"id": contact_id})
+        bad = gql(
+            "mutation($id: ID!) { recordNps(input: {contactId: $id, score: 11}) { response { score } "
+            "userErrors { field code } } }",
+            {"id": contact_id},
+        )
         assert bad["recordNps"] == {"response": None, "userErrors": [{"field": "score", "code": "OUT_OF_RANGE"}]}
-        recorded = gql("""mutation($id: ID!) { recordNps(input: {contactId: $id, score: 9, comment: "とても良い"}) {
-                            response { score category } userErrors { code } } }""", {"id": contact_id})
+        recorded = gql(
+            """mutation($id: ID!) { recordNps(input: {contactId: $id, score: 9, comment: "とても良い"}) {
+                            response { score category } userErrors { code } } }""",
+            {"id": contact_id},
+        )
         assert recorded["recordNps"] == {"response": {"score": 9, "category": "promoter"}, "userErrors": []}
         # The event hook: a meeting creates a follow-up task in the same transaction.
-        gql('mutation($id: ID!) { logActivity(input: {type: "meeting", summary: "定例", contactIds: [$id]}) '
-            '{ userErrors { code } } }',
-            {"id": contact_id})
-        node = gql("""query($id: ID!) { node(id: $id) { ... on Contact { nps { score comment } tasks { title }
-                       timeline { edges { node { type sourcePlugin } } } } } netPromoterScore }""", {"id": contact_id})
+        gql(
+            'mutation($id: ID!) { logActivity(input: {type: "meeting", summary: "定例", contactIds: [$id]}) '
+            "{ userErrors { code } } }",
+            {"id": contact_id},
+        )
+        node = gql(
+            """query($id: ID!) { node(id: $id) { ... on Contact { nps { score comment } tasks { title }
+                       timeline { edges { node { type sourcePlugin } } } } } netPromoterScore }""",
+            {"id": contact_id},
+        )
     assert node["node"]["nps"] == {"score": 9, "comment": "とても良い"}
     assert node["node"]["tasks"] == [{"title": "NPSアンケートを依頼 / Ask for an NPS score"}]
     assert {"type": "nps.response", "sourcePlugin": "nps"} in [e["node"] for e in node["node"]["timeline"]["edges"]]

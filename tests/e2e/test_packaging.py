@@ -6,6 +6,7 @@ Both run in a fresh virtual environment that sees this test environment's packag
 `.pth` line (the dependencies are not downloaded again; `.pth` files found there are not processed,
 so the checkout's own editable Enishi stays invisible). Nothing here uses the database under test,
 so the module runs once, in the SQLite pass of `make test`, not again in the PostgreSQL pass."""
+
 import json
 import os
 import shutil
@@ -20,11 +21,13 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.skipif(bool(os.environ.get("ENISHI_TEST_DATABASE_URL")),
-                                reason="independent of the database; runs in the SQLite pass")
+pytestmark = pytest.mark.skipif(
+    bool(os.environ.get("ENISHI_TEST_DATABASE_URL")), reason="independent of the database; runs in the SQLite pass"
+)
 # What a source checkout holds that a build must not see: environments, earlier builds, caches.
-NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "*.db*", ".enishi-kek",
-                                    "enishi-data")
+NOT_SOURCE = shutil.ignore_patterns(
+    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "*.db*", ".enishi-kek", "enishi-data"
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +42,12 @@ def source(tmp_path_factory) -> Path:
 def _fresh_venv(path: Path) -> Path:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
     python = path / "bin" / "python"
-    site_packages = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                   check=True, capture_output=True, text=True).stdout.strip()
+    site_packages = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     Path(site_packages, "test-environment.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8")
     return python
 
@@ -86,8 +93,11 @@ def _wait_for_server(process: subprocess.Popen, url: str) -> None:
 def test_the_built_wheel_works_outside_the_checkout(installed, tmp_path):
     work = tmp_path / "elsewhere"  # no checkout on sys.path: only the installed wheel can answer
     work.mkdir()
-    env = {**os.environ, "ENISHI_DATABASE_URL": f"sqlite+aiosqlite:///{work / 'enishi.db'}",
-           "ENISHI_KEK": "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="}
+    env = {
+        **os.environ,
+        "ENISHI_DATABASE_URL": f"sqlite+aiosqlite:///{work / 'enishi.db'}",
+        "ENISHI_KEK": "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=",
+    }
     env.pop("ENISHI_CONFIG", None)
     enishi = installed / "enishi"
 
@@ -103,19 +113,34 @@ def test_the_built_wheel_works_outside_the_checkout(installed, tmp_path):
     scaffolded = _run(enishi, "plugin", "new", "wishlist", cwd=work, env=env)  # its templates are package data
     assert scaffolded.returncode == 0, scaffolded.stderr
     written = sorted(str(path.relative_to(work / "enishi-wishlist")) for path in (work / "enishi-wishlist").rglob("*.*"))
-    assert {"pyproject.toml", "enishi_wishlist/hooks.py", "enishi_wishlist/migrations/versions/0001_wishlist_tables.py",
-            "tests/test_wishlist.py"} <= set(written), written
+    assert {
+        "pyproject.toml",
+        "enishi_wishlist/hooks.py",
+        "enishi_wishlist/migrations/versions/0001_wishlist_tables.py",
+        "tests/test_wishlist.py",
+    } <= set(written), written
 
     token = _run(enishi, "token", "create", "--role", "admin", cwd=work, env=env).stdout.split()[-1]
     port = _free_port()
-    server = subprocess.Popen([str(enishi), "serve", "--port", str(port)], cwd=work, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [str(enishi), "serve", "--port", str(port)],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         url = f"http://127.0.0.1:{port}/graphql"
         _wait_for_server(server, url)
         headers = {"Authorization": f"Bearer {token}"}
-        created = httpx.post(url, headers=headers, json={"query": 'mutation { createContact(input: {familyName: "山田"}) '
-                                                                  "{ contact { displayName } userErrors { code } } }"})
+        created = httpx.post(
+            url,
+            headers=headers,
+            json={
+                "query": 'mutation { createContact(input: {familyName: "山田"}) { contact { displayName } userErrors { code } } }'
+            },
+        )
         assert created.json()["data"]["createContact"] == {"contact": {"displayName": "山田"}, "userErrors": []}
         counted = httpx.post(url, headers=headers, json={"query": "{ contacts { totalCount } }"})
         assert json.loads(counted.text) == {"data": {"contacts": {"totalCount": 1}}}
@@ -129,8 +154,20 @@ def test_a_plain_editable_install_says_to_use_make_install(source, tmp_path):
     install = _run(python, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "-e", source, cwd=source)
     assert install.returncode != 0
     assert "Run `make install`" in install.stdout + install.stderr
-    strict = _run(python, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "-e", source,
-                  "--config-settings", "editable_mode=strict", cwd=source)
+    strict = _run(
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--no-deps",
+        "--no-build-isolation",
+        "--no-index",
+        "-e",
+        source,
+        "--config-settings",
+        "editable_mode=strict",
+        cwd=source,
+    )
     assert strict.returncode == 0, strict.stdout + strict.stderr
     imported = _run(python, "-c", "import strawberry, enishi.graphql.schema", cwd=tmp_path)
     assert imported.returncode == 0, imported.stderr

@@ -1,6 +1,7 @@
 """`enishi plugin new` writes a plugin that works at once: pip installs it (as the example plugin
 is installed, into a folder of its own), `enishi db upgrade` applies its migration branch, its own
 tests pass on Enishi's pytest plugin, and its mutation and fields answer over HTTP."""
+
 import os
 import subprocess
 import sys
@@ -23,32 +24,50 @@ def test_a_new_plugin_installs_migrates_passes_its_tests_and_serves(tmp_path, en
     enishi("db", "upgrade", env=env)
     token = enishi("token", "create", "--role", "sales", env=env).stdout.split()[-1]
     with enishi_server(env) as url:
+
         def gql(query, variables=None):
-            body = httpx.post(url + "/graphql", json={"query": query, "variables": variables or {}},
-                              headers={"Authorization": f"Bearer {token}"}).json()
+            body = httpx.post(
+                url + "/graphql",
+                json={"query": query, "variables": variables or {}},
+                headers={"Authorization": f"Bearer {token}"},
+            ).json()
             assert "errors" not in body, body
             return body["data"]
 
-        contact_id = gql('mutation { createContact(input: {familyName: "佐藤", givenName: "一郎"}) { contact { id } } }'
-                         )["createContact"]["contact"]["id"]
-        added = gql("""mutation($id: ID!) { addWishlistItem(input: {contactId: $id, note: "万年筆"}) {
-                         item { id note } userErrors { field code } } }""", {"id": contact_id})["addWishlistItem"]
+        contact_id = gql('mutation { createContact(input: {familyName: "佐藤", givenName: "一郎"}) { contact { id } } }')[
+            "createContact"
+        ]["contact"]["id"]
+        added = gql(
+            """mutation($id: ID!) { addWishlistItem(input: {contactId: $id, note: "万年筆"}) {
+                         item { id note } userErrors { field code } } }""",
+            {"id": contact_id},
+        )["addWishlistItem"]
         assert added["userErrors"] == [] and added["item"]["note"] == "万年筆"
         node = gql("query($id: ID!) { node(id: $id) { ... on Contact { wishlistItems { id note } } } }", {"id": contact_id})
     assert node["node"]["wishlistItems"] == [added["item"]]
     # The plugin's own tests, as its author runs them; on PostgreSQL on a database of their own,
     # which their session empties and migrates anew.
-    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=source, capture_output=True,
-                           text=True, timeout=600,
-                           env={**os.environ, **env, "ENISHI_TEST_DATABASE_URL": enishi_fresh_database_url})
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **env, "ENISHI_TEST_DATABASE_URL": enishi_fresh_database_url},
+    )
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert "6 passed" in tests.stdout
 
 
 def test_plugin_new_refuses_a_bad_or_taken_name_and_an_existing_directory(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    for name, reason in (("Wish_List", "is not a plugin name"), ("wish_list", "is not a plugin name"), ("2go", "is not a plugin name"),
-                         ("support", "a plugin named 'support' is already installed"), ("core", "is already installed")):
+    for name, reason in (
+        ("Wish_List", "is not a plugin name"),
+        ("wish_list", "is not a plugin name"),
+        ("2go", "is not a plugin name"),
+        ("support", "a plugin named 'support' is already installed"),
+        ("core", "is already installed"),
+    ):
         assert main(["plugin", "new", name]) == 1
         error = capsys.readouterr().err
         assert error.startswith("enishi: error: ") and error.count("\n") == 1 and reason in error, error

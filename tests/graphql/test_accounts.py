@@ -2,8 +2,14 @@ from tests.helpers import ACCOUNT_FIELDS, count_rows, create_account
 
 
 async def test_create_account_normalises_input_and_returns_it(api):
-    account = await create_account(api, name="株式会社ＡＢＣ商事", nameKana="ｴｰﾋﾞｰｼｰｼｮｳｼﾞ", domain="https://www.ABC.co.jp/about",
-                                   employeeCount=1200, customFields={"region": "関東", "score": 7})
+    account = await create_account(
+        api,
+        name="株式会社ＡＢＣ商事",
+        nameKana="ｴｰﾋﾞｰｼｰｼｮｳｼﾞ",
+        domain="https://www.ABC.co.jp/about",
+        employeeCount=1200,
+        customFields={"region": "関東", "score": 7},
+    )
     assert account["nameKana"] == "エービーシーショウジ"  # half-width katakana widened by NFKC
     assert account["domain"] == "abc.co.jp"
     assert account["customFields"] == {"region": "関東", "score": 7}
@@ -11,11 +17,16 @@ async def test_create_account_normalises_input_and_returns_it(api):
 
 
 async def test_bad_account_input_reports_every_field_and_changes_nothing(api):
-    payload = await api.mutate("createAccount", {"name": " ", "domain": "not a domain", "employeeCount": -1,
-                                                 "lifecycleStage": "bogus"}, ACCOUNT_FIELDS)
+    payload = await api.mutate(
+        "createAccount", {"name": " ", "domain": "not a domain", "employeeCount": -1, "lifecycleStage": "bogus"}, ACCOUNT_FIELDS
+    )
     assert payload["account"] is None
     assert {(e["field"], e["code"]) for e in payload["userErrors"]} == {
-        ("name", "REQUIRED"), ("domain", "INVALID_DOMAIN"), ("employeeCount", "OUT_OF_RANGE"), ("lifecycleStage", "INVALID_CHOICE")}
+        ("name", "REQUIRED"),
+        ("domain", "INVALID_DOMAIN"),
+        ("employeeCount", "OUT_OF_RANGE"),
+        ("lifecycleStage", "INVALID_CHOICE"),
+    }
     assert await count_rows(api, "core_account") == 0
     assert await count_rows(api, "core_outbox") == 0
 
@@ -25,17 +36,24 @@ async def test_parent_hierarchy_refuses_cycles(api):
     child = await create_account(api, name="Acme Japan", parentId=root["id"])
     grandchild = await create_account(api, name="Acme Osaka", parentId=child["id"])
     payload = await api.mutate("updateAccount", {"id": root["id"], "parentId": grandchild["id"]}, "account { id }")
-    assert payload["userErrors"] == [{"field": "parentId", "message": "would make the account its own ancestor", "code": "HIERARCHY_CYCLE"}]
+    assert payload["userErrors"] == [
+        {"field": "parentId", "message": "would make the account its own ancestor", "code": "HIERARCHY_CYCLE"}
+    ]
     self_parent = await api.mutate("updateAccount", {"id": root["id"], "parentId": root["id"]}, "account { id }")
     assert self_parent["userErrors"][0]["code"] == "HIERARCHY_CYCLE"
-    data = await api.graphql("query($id: ID!) { node(id: $id) { ... on Account { children { name } parent { name } } } }", {"id": child["id"]})
+    data = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on Account { children { name } parent { name } } } }", {"id": child["id"]}
+    )
     assert data["node"] == {"children": [{"name": "Acme Osaka"}], "parent": {"name": "Acme Holdings"}}
 
 
 async def test_update_changes_only_the_fields_sent_and_null_clears(api):
     account = await create_account(api, name="Globex", industry="it", employeeCount=10)
-    payload = await api.mutate("updateAccount", {"id": account["id"], "employeeCount": None, "name": "Globex Corporation"},
-                               "account { name industry employeeCount }")
+    payload = await api.mutate(
+        "updateAccount",
+        {"id": account["id"], "employeeCount": None, "name": "Globex Corporation"},
+        "account { name industry employeeCount }",
+    )
     assert payload["account"] == {"name": "Globex Corporation", "industry": "it", "employeeCount": None}
 
 
@@ -76,7 +94,9 @@ async def test_filter_by_custom_fields_and_boolean_combinators(api):
     assert await names({"customField": [{"key": "score", "gt": 30}]}) == ["Alpha", "Beta"]
     assert await names({"or": [{"employeeCount": {"gte": 1000}}, {"name": {"eq": "Beta"}}]}) == ["Alpha", "Beta"]
     assert await names({"not": {"customField": [{"key": "region", "in": ["関東"]}]}}) == ["Beta"]
-    assert await names({"and": [{"customField": [{"key": "region", "eq": "関東"}]}, {"employeeCount": {"lt": 1000}}]}) == ["Gamma"]
+    assert await names({"and": [{"customField": [{"key": "region", "eq": "関東"}]}, {"employeeCount": {"lt": 1000}}]}) == [
+        "Gamma"
+    ]
 
 
 async def test_order_by_several_fields_and_page_through_with_cursors(api):

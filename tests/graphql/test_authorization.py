@@ -1,5 +1,6 @@
 """Every root field × every role. A root field without a row in FIELD_PERMISSIONS fails the
 first test, so no field ships without an authorization decision."""
+
 import pytest
 
 from enishi.auth import ROLES
@@ -23,28 +24,76 @@ FIELD_PERMISSIONS = {
     "Query.personalDataCatalog": ("personal_data.read", "{ personalDataCatalog { entity field } }"),
     "Query.recordsOfProcessing": ("personal_data.read", "{ recordsOfProcessing { purpose } }"),
     "Mutation.createAccount": ("crm.write", 'mutation { createAccount(input: {name: ""}) { userErrors { code } } }'),
-    "Mutation.updateAccount": ("crm.write", f'mutation {{ updateAccount(input: {{id: "{NO_ACCOUNT}"}}) {{ userErrors {{ code }} }} }}'),
-    "Mutation.deleteAccount": ("crm.delete", f'mutation {{ deleteAccount(input: {{id: "{NO_ACCOUNT}"}}) {{ userErrors {{ code }} }} }}'),
-    "Mutation.restoreAccount": ("crm.delete", f'mutation {{ restoreAccount(input: {{id: "{NO_ACCOUNT}"}}) {{ userErrors {{ code }} }} }}'),
-    "Mutation.destroyAccount": ("crm.destroy", f'mutation {{ destroyAccount(input: {{id: "{NO_ACCOUNT}"}}) {{ userErrors {{ code }} }} }}'),
+    "Mutation.updateAccount": (
+        "crm.write",
+        f'mutation {{ updateAccount(input: {{id: "{NO_ACCOUNT}"}}) {{ userErrors {{ code }} }} }}',
+    ),
+    "Mutation.deleteAccount": (
+        "crm.delete",
+        f'mutation {{ deleteAccount(input: {{id: "{NO_ACCOUNT}"}}) {{ userErrors {{ code }} }} }}',
+    ),
+    "Mutation.restoreAccount": (
+        "crm.delete",
+        f'mutation {{ restoreAccount(input: {{id: "{NO_ACCOUNT}"}}) {{ userErrors {{ code }} }} }}',
+    ),
+    "Mutation.destroyAccount": (
+        "crm.destroy",
+        f'mutation {{ destroyAccount(input: {{id: "{NO_ACCOUNT}"}}) {{ userErrors {{ code }} }} }}',
+    ),
     "Mutation.createContact": ("crm.write", "mutation { createContact(input: {}) { userErrors { code } } }"),
-    "Mutation.updateContact": ("crm.write", f'mutation {{ updateContact(input: {{id: "{NO_ID}"}}) {{ userErrors {{ code }} }} }}'),
-    "Mutation.deleteContact": ("crm.delete", f'mutation {{ deleteContact(input: {{id: "{NO_ID}"}}) {{ userErrors {{ code }} }} }}'),
-    "Mutation.restoreContact": ("crm.delete", f'mutation {{ restoreContact(input: {{id: "{NO_ID}"}}) {{ userErrors {{ code }} }} }}'),
-    "Mutation.destroyContact": ("crm.destroy", f'mutation {{ destroyContact(input: {{id: "{NO_ID}"}}) {{ userErrors {{ code }} }} }}'),
-    "Mutation.logActivity": ("activity.write", 'mutation { logActivity(input: {type: "call", summary: ""}) { userErrors { code } } }'),
-    "Mutation.updateActivity": ("activity.write", f'mutation {{ updateActivity(input: {{id: "{NO_ID}"}}) {{ userErrors {{ code }} }} }}'),
-    "Mutation.deleteActivity": ("activity.write", f'mutation {{ deleteActivity(input: {{id: "{NO_ID}"}}) {{ userErrors {{ code }} }} }}'),
+    "Mutation.updateContact": (
+        "crm.write",
+        f'mutation {{ updateContact(input: {{id: "{NO_ID}"}}) {{ userErrors {{ code }} }} }}',
+    ),
+    "Mutation.deleteContact": (
+        "crm.delete",
+        f'mutation {{ deleteContact(input: {{id: "{NO_ID}"}}) {{ userErrors {{ code }} }} }}',
+    ),
+    "Mutation.restoreContact": (
+        "crm.delete",
+        f'mutation {{ restoreContact(input: {{id: "{NO_ID}"}}) {{ userErrors {{ code }} }} }}',
+    ),
+    "Mutation.destroyContact": (
+        "crm.destroy",
+        f'mutation {{ destroyContact(input: {{id: "{NO_ID}"}}) {{ userErrors {{ code }} }} }}',
+    ),
+    "Mutation.logActivity": (
+        "activity.write",
+        'mutation { logActivity(input: {type: "call", summary: ""}) { userErrors { code } } }',
+    ),
+    "Mutation.updateActivity": (
+        "activity.write",
+        f'mutation {{ updateActivity(input: {{id: "{NO_ID}"}}) {{ userErrors {{ code }} }} }}',
+    ),
+    "Mutation.deleteActivity": (
+        "activity.write",
+        f'mutation {{ deleteActivity(input: {{id: "{NO_ID}"}}) {{ userErrors {{ code }} }} }}',
+    ),
     "Mutation.createTask": ("task.write", 'mutation { createTask(input: {title: ""}) { userErrors { code } } }'),
     "Mutation.updateTask": ("task.write", f'mutation {{ updateTask(input: {{id: "{NO_ID}"}}) {{ userErrors {{ code }} }} }}'),
     "Mutation.deleteTask": ("task.write", f'mutation {{ deleteTask(input: {{id: "{NO_ID}"}}) {{ userErrors {{ code }} }} }}'),
-    "Mutation.mergeContacts": ("crm.merge", f'mutation {{ mergeContacts(input: {{survivorId: "{NO_ID}", mergedIds: []}}) {{ userErrors {{ code }} }} }}'),
+    "Mutation.mergeContacts": (
+        "crm.merge",
+        f'mutation {{ mergeContacts(input: {{survivorId: "{NO_ID}", mergedIds: []}}) {{ userErrors {{ code }} }} }}',
+    ),
     "Mutation.importContacts": ("crm.import", 'mutation { importContacts(input: {file: "!"}) { userErrors { code } } }'),
-    "Mutation.mergeAccounts": ("crm.merge", f'mutation {{ mergeAccounts(input: {{survivorId: "{NO_ACCOUNT}", mergedIds: []}}) {{ userErrors {{ code }} }} }}'),
+    "Mutation.mergeAccounts": (
+        "crm.merge",
+        f'mutation {{ mergeAccounts(input: {{survivorId: "{NO_ACCOUNT}", mergedIds: []}}) {{ userErrors {{ code }} }} }}',
+    ),
     "Query.testClock": ("crm.read", "{ testClock { id } }"),
-    "Mutation.createTestClock": ("testclock.manage", 'mutation { createTestClock(input: {frozenTime: "2030-01-01T00:00:00+00:00"}) { userErrors { code } } }'),
-    "Mutation.advanceTestClock": ("testclock.manage", f'mutation {{ advanceTestClock(input: {{id: "{NO_ID}", to: "2030-01-01T00:00:00+00:00"}}) {{ userErrors {{ code }} }} }}'),
-    "Mutation.deleteTestClock": ("testclock.manage", f'mutation {{ deleteTestClock(input: {{id: "{NO_ID}"}}) {{ userErrors {{ code }} }} }}'),
+    "Mutation.createTestClock": (
+        "testclock.manage",
+        'mutation { createTestClock(input: {frozenTime: "2030-01-01T00:00:00+00:00"}) { userErrors { code } } }',
+    ),
+    "Mutation.advanceTestClock": (
+        "testclock.manage",
+        f'mutation {{ advanceTestClock(input: {{id: "{NO_ID}", to: "2030-01-01T00:00:00+00:00"}}) {{ userErrors {{ code }} }} }}',
+    ),
+    "Mutation.deleteTestClock": (
+        "testclock.manage",
+        f'mutation {{ deleteTestClock(input: {{id: "{NO_ID}"}}) {{ userErrors {{ code }} }} }}',
+    ),
 }
 
 
@@ -69,7 +118,9 @@ async def test_each_role_reaches_exactly_the_fields_its_permissions_allow(api, r
 
 
 async def test_sales_cannot_read_compliance_only_personal_data(api):
-    created = await api.mutate("createContact", {"familyName": "山田", "emails": [{"address": "taro@abc.co.jp"}]}, "contact { id }")
+    created = await api.mutate(
+        "createContact", {"familyName": "山田", "emails": [{"address": "taro@abc.co.jp"}]}, "contact { id }"
+    )
     query = "query($id: ID!) { node(id: $id) { ... on Contact { familyName personalData } } }"
     for role in ("sales", "marketing", "support", "manager"):
         body = (await api.post(query, {"id": created["contact"]["id"]}, role=role)).json()

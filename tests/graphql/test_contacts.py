@@ -7,31 +7,57 @@ YAMADA = {"familyName": "山田", "givenName": "太郎", "familyNameKana": "ヤ�
 
 async def test_contact_with_full_width_input_is_stored_normalised(api):
     account = await create_account(api, name="株式会社ＡＢＣ")
-    contact = await create_contact(api, **YAMADA, emails=[{"address": "Taro@ABC.co.jp"}, {"address": "ｔａｒｏ＠ｇｍａｉｌ．ｃｏｍ", "primary": True}],
-                                   phones=[{"number": "０３－１２３４－５６７８"}, {"number": "090 1234 5678", "label": "mobile"}],
-                                   accounts=[{"accountId": account["id"]}])
+    contact = await create_contact(
+        api,
+        **YAMADA,
+        emails=[{"address": "Taro@ABC.co.jp"}, {"address": "ｔａｒｏ＠ｇｍａｉｌ．ｃｏｍ", "primary": True}],
+        phones=[{"number": "０３－１２３４－５６７８"}, {"number": "090 1234 5678", "label": "mobile"}],
+        accounts=[{"accountId": account["id"]}],
+    )
     assert contact["displayName"] == "山田 太郎"
     assert contact["primaryEmail"] == "taro@gmail.com"
-    assert contact["emails"] == [{"address": "Taro@ABC.co.jp", "isPrimary": False}, {"address": "taro@gmail.com", "isPrimary": True}]
+    assert contact["emails"] == [
+        {"address": "Taro@ABC.co.jp", "isPrimary": False},
+        {"address": "taro@gmail.com", "isPrimary": True},
+    ]
     assert contact["phones"] == [{"e164": "+81312345678", "isPrimary": True}, {"e164": "+819012345678", "isPrimary": False}]
     assert contact["accounts"] == [{"isPrimary": True, "account": {"id": account["id"], "name": "株式会社ＡＢＣ"}}]
 
 
 async def test_international_contacts_are_first_class(api):
-    contact = await create_contact(api, familyName="Smith", givenName="Emma", phones=[{"number": "+44 20 7946 0958"}],
-                                   emails=[{"address": "emma@example.co.uk"}])
+    contact = await create_contact(
+        api,
+        familyName="Smith",
+        givenName="Emma",
+        phones=[{"number": "+44 20 7946 0958"}],
+        emails=[{"address": "emma@example.co.uk"}],
+    )
     assert contact["displayName"] == "Emma Smith"
     assert contact["phones"][0]["e164"] == "+442079460958"
 
 
 async def test_invalid_contact_input_is_rejected_field_by_field(api):
-    payload = await api.mutate("createContact", {"familyName": "山田", "emails": [{"address": "no-at-sign"}],
-                                                 "phones": [{"number": "12"}], "accounts": [{"accountId": "bm90IGFuIGlk"}]}, "contact { id }")
+    payload = await api.mutate(
+        "createContact",
+        {
+            "familyName": "山田",
+            "emails": [{"address": "no-at-sign"}],
+            "phones": [{"number": "12"}],
+            "accounts": [{"accountId": "bm90IGFuIGlk"}],
+        },
+        "contact { id }",
+    )
     assert payload["contact"] is None
     assert {(e["field"], e["code"]) for e in payload["userErrors"]} == {("accounts.0.accountId", "INVALID_ID")}
-    payload = await api.mutate("createContact", {"familyName": "山田", "emails": [{"address": "no-at-sign"}],
-                                                 "phones": [{"number": "12"}]}, "contact { id }")
-    assert {(e["field"], e["code"]) for e in payload["userErrors"]} == {("emails.0.address", "INVALID_EMAIL"), ("phones.0.number", "INVALID_PHONE")}
+    payload = await api.mutate(
+        "createContact",
+        {"familyName": "山田", "emails": [{"address": "no-at-sign"}], "phones": [{"number": "12"}]},
+        "contact { id }",
+    )
+    assert {(e["field"], e["code"]) for e in payload["userErrors"]} == {
+        ("emails.0.address", "INVALID_EMAIL"),
+        ("phones.0.number", "INVALID_PHONE"),
+    }
     empty = await api.mutate("createContact", {}, "contact { id }")
     assert empty["userErrors"][0]["code"] == "REQUIRED"
     assert await count_rows(api, "core_contact") == 0
@@ -40,15 +66,33 @@ async def test_invalid_contact_input_is_rejected_field_by_field(api):
 async def test_search_finds_japanese_names_in_any_script_and_width(api):
     account = await create_account(api, name="株式会社ＡＢＣ", nameKana="エービーシー")
     yamada = await create_contact(api, **YAMADA, emails=[{"address": "Taro@ABC.co.jp"}], phones=[{"number": "03-1234-5678"}])
-    await create_contact(api, familyName="鈴木", givenName="花子", familyNameKana="スズキ", givenNameKana="ハナコ",
-                         accounts=[{"accountId": account["id"]}])
+    await create_contact(
+        api,
+        familyName="鈴木",
+        givenName="花子",
+        familyNameKana="スズキ",
+        givenNameKana="ハナコ",
+        accounts=[{"accountId": account["id"]}],
+    )
     await create_contact(api, familyName="Smith", givenName="Emma", emails=[{"address": "emma@example.com"}])
     query = "query($q: String!) { contacts(filter: {search: $q}) { edges { node { familyName } } } }"
 
     async def found(q):
         return sorted(e["node"]["familyName"] for e in (await api.graphql(query, {"q": q}))["contacts"]["edges"])
 
-    for spelling in ("山田", "ヤマダ", "やまだ", "ﾔﾏﾀﾞ", "山田太郎", "山田 太郎", "やまだ たろう", "taro@abc", "ＴＡＲＯ", "0312345678", "03-1234"):
+    for spelling in (
+        "山田",
+        "ヤマダ",
+        "やまだ",
+        "ﾔﾏﾀﾞ",
+        "山田太郎",
+        "山田 太郎",
+        "やまだ たろう",
+        "taro@abc",
+        "ＴＡＲＯ",
+        "0312345678",
+        "03-1234",
+    ):
         assert await found(spelling) == ["山田"], spelling
     for spelling in ("ＡＢＣ", "abc"):
         assert await found(spelling) == ["山田", "鈴木"], spelling  # 山田 by email domain, 鈴木 by company name
@@ -60,9 +104,16 @@ async def test_search_finds_japanese_names_in_any_script_and_width(api):
 
 async def test_update_replaces_lists_and_keeps_one_primary(api):
     contact = await create_contact(api, **YAMADA, emails=[{"address": "a@example.jp"}, {"address": "b@example.jp"}])
-    payload = await api.mutate("updateContact", {"id": contact["id"], "emails": [{"address": "c@example.jp"}], "jobTitle": "部長"},
-                               "contact { emails { address isPrimary } jobTitle familyName }")
-    assert payload["contact"] == {"emails": [{"address": "c@example.jp", "isPrimary": True}], "jobTitle": "部長", "familyName": "山田"}
+    payload = await api.mutate(
+        "updateContact",
+        {"id": contact["id"], "emails": [{"address": "c@example.jp"}], "jobTitle": "部長"},
+        "contact { emails { address isPrimary } jobTitle familyName }",
+    )
+    assert payload["contact"] == {
+        "emails": [{"address": "c@example.jp", "isPrimary": True}],
+        "jobTitle": "部長",
+        "familyName": "山田",
+    }
     search = await api.graphql('{ contacts(filter: {search: "a@example"}) { totalCount } }')
     assert search["contacts"]["totalCount"] == 0
 
@@ -71,7 +122,9 @@ async def test_update_cannot_leave_a_contact_without_name_email_or_phone(api):
     contact = await create_contact(api, familyName="山田", emails=[{"address": "a@example.jp"}])
     payload = await api.mutate("updateContact", {"id": contact["id"], "familyName": None, "emails": []}, "contact { id }")
     assert payload["userErrors"][0]["code"] == "REQUIRED"
-    data = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { familyName primaryEmail } } }", {"id": contact["id"]})
+    data = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on Contact { familyName primaryEmail } } }", {"id": contact["id"]}
+    )
     assert data["node"] == {"familyName": "山田", "primaryEmail": "a@example.jp"}
 
 
@@ -83,7 +136,9 @@ async def test_contact_duplicates_by_email_phone_and_name(api):
     await create_contact(api, familyName="Unique", emails=[{"address": "unique@example.jp"}])
     groups = (await api.graphql("{ contactDuplicates { reason ids } }"))["contactDuplicates"]
     assert {(g["reason"], frozenset(g["ids"])) for g in groups} == {
-        ("email", frozenset({a["id"], b["id"]})), ("phone", frozenset({c["id"], d["id"]}))}
+        ("email", frozenset({a["id"], b["id"]})),
+        ("phone", frozenset({c["id"], d["id"]})),
+    }
 
 
 POSSIBLE_DUPLICATES = "possibleDuplicates { matchedOn contact { id } }"
@@ -115,9 +170,14 @@ async def test_create_contact_is_saved_and_names_possible_duplicates_by_email_in
 
 async def test_a_shared_phone_is_a_weaker_reason_and_each_contact_is_offered_once(api):
     by_phone = await create_contact(api, familyName="佐藤", phones=[{"number": "03-1234-5678"}])
-    by_both = await create_contact(api, familyName="山田", emails=[{"address": "taro@abc.co.jp"}], phones=[{"number": "03-1234-5678"}])
-    payload = await _saved(api, "createContact", {"familyName": "山田", "emails": [{"address": "Taro@ABC.co.jp"}],
-                                                  "phones": [{"number": "+81 3 1234 5678"}]})
+    by_both = await create_contact(
+        api, familyName="山田", emails=[{"address": "taro@abc.co.jp"}], phones=[{"number": "03-1234-5678"}]
+    )
+    payload = await _saved(
+        api,
+        "createContact",
+        {"familyName": "山田", "emails": [{"address": "Taro@ABC.co.jp"}], "phones": [{"number": "+81 3 1234 5678"}]},
+    )
     assert _offered(payload) == [(by_both["id"], "EMAIL"), (by_phone["id"], "PHONE")]
 
 
@@ -127,7 +187,9 @@ async def test_deleted_merged_and_erased_contacts_are_not_offered(api):
     await api.mutate("deleteContact", {"id": deleted["id"]}, "contact { id }")
     erased = await create_contact(api, familyName="消去", emails=email)
     async with api.runtime.unit_of_work() as uow:
-        await api.runtime.plugins.call("enishi_subject_erase", uow=uow, subject=DataSubject(parse_global_id(erased["id"], "Contact", "id")))
+        await api.runtime.plugins.call(
+            "enishi_subject_erase", uow=uow, subject=DataSubject(parse_global_id(erased["id"], "Contact", "id"))
+        )
     survivor = await create_contact(api, familyName="山田", emails=email)
     merged = await create_contact(api, familyName="山田", emails=email)
     await api.mutate("mergeContacts", {"survivorId": survivor["id"], "mergedIds": [merged["id"]]}, "contact { id }")
@@ -145,36 +207,56 @@ async def test_update_contact_checks_the_emails_and_phones_it_sends(api):
     assert _offered(changed) == [(first["id"], "EMAIL")]  # and never the contact itself
     renamed = await _saved(api, "updateContact", {"id": other["id"], "jobTitle": "部長"})
     assert renamed["possibleDuplicates"] == []  # nothing sent that could make it a duplicate
-    refused = await api.mutate("updateContact", {"id": other["id"], "emails": [{"address": "no-at-sign"}]},
-                               f"contact {{ id }} {POSSIBLE_DUPLICATES}")
+    refused = await api.mutate(
+        "updateContact", {"id": other["id"], "emails": [{"address": "no-at-sign"}]}, f"contact {{ id }} {POSSIBLE_DUPLICATES}"
+    )
     assert (refused["contact"], refused["possibleDuplicates"], refused["userErrors"][0]["code"]) == (None, [], "INVALID_EMAIL")
 
 
 async def test_a_possible_duplicate_is_the_contact_as_a_reader_sees_it(api):
     first = await create_contact(api, **YAMADA, emails=[{"address": "taro@abc.co.jp"}], jobTitle="部長")
-    payload = await api.mutate("createContact", {"familyName": "山田", "emails": [{"address": "TARO@abc.co.jp"}]},
-                               "possibleDuplicates { contact { " + CONTACT_FIELDS.removeprefix("contact { ").removesuffix(" }") + " } }",
-                               role="sales")
+    payload = await api.mutate(
+        "createContact",
+        {"familyName": "山田", "emails": [{"address": "TARO@abc.co.jp"}]},
+        "possibleDuplicates { contact { " + CONTACT_FIELDS.removeprefix("contact { ").removesuffix(" }") + " } }",
+        role="sales",
+    )
     assert payload["possibleDuplicates"][0]["contact"] == {**first, "emails": [{"address": "taro@abc.co.jp", "isPrimary": True}]}
 
 
 async def test_merge_dry_run_reports_and_changes_nothing_then_merge_moves_everything(api):
     acme = await create_account(api, name="Acme")
     globex = await create_account(api, name="Globex")
-    survivor = await create_contact(api, familyName="山田", emails=[{"address": "taro@abc.co.jp"}], accounts=[{"accountId": acme["id"]}])
-    duplicate = await create_contact(api, familyName="山田", givenName="太郎", jobTitle="部長",
-                                     emails=[{"address": "TARO@abc.co.jp"}, {"address": "yamada@home.jp"}],
-                                     accounts=[{"accountId": acme["id"]}, {"accountId": globex["id"]}])
+    survivor = await create_contact(
+        api, familyName="山田", emails=[{"address": "taro@abc.co.jp"}], accounts=[{"accountId": acme["id"]}]
+    )
+    duplicate = await create_contact(
+        api,
+        familyName="山田",
+        givenName="太郎",
+        jobTitle="部長",
+        emails=[{"address": "TARO@abc.co.jp"}, {"address": "yamada@home.jp"}],
+        accounts=[{"accountId": acme["id"]}, {"accountId": globex["id"]}],
+    )
     await log_activity(api, contactIds=[duplicate["id"]], summary="shared call")
     await log_activity(api, contactIds=[survivor["id"], duplicate["id"]], summary="meeting with both")
     await api.mutate("createTask", {"title": "follow up", "contactId": duplicate["id"]}, "task { id }")
-    selection = ("contact { id givenName jobTitle emails { address } accounts { account { name } } timeline { totalCount } "
-                 "tasks { title } } moves { plugin entity count } dryRun")
+    selection = (
+        "contact { id givenName jobTitle emails { address } accounts { account { name } } timeline { totalCount } "
+        "tasks { title } } moves { plugin entity count } dryRun"
+    )
 
-    dry = await api.mutate("mergeContacts", {"survivorId": survivor["id"], "mergedIds": [duplicate["id"]], "dryRun": True}, selection)
+    dry = await api.mutate(
+        "mergeContacts", {"survivorId": survivor["id"], "mergedIds": [duplicate["id"]], "dryRun": True}, selection
+    )
     assert dry["dryRun"] is True
     assert {(m["entity"], m["count"]) for m in dry["moves"] if m["plugin"] == "core"} == {
-        ("activity_target", 1), ("contact_account", 1), ("contact_email", 1), ("contact_phone", 0), ("task", 1)}
+        ("activity_target", 1),
+        ("contact_account", 1),
+        ("contact_email", 1),
+        ("contact_phone", 0),
+        ("task", 1),
+    }
     assert dry["contact"]["givenName"] is None and dry["contact"]["timeline"]["totalCount"] == 1
     assert await count_rows(api, "core_outbox WHERE type = 'contact.merged'") == 0
 
@@ -186,7 +268,9 @@ async def test_merge_dry_run_reports_and_changes_nothing_then_merge_moves_everyt
     assert sorted(a["account"]["name"] for a in contact["accounts"]) == ["Acme", "Globex"]
     assert contact["timeline"]["totalCount"] == 2
     assert contact["tasks"] == [{"title": "follow up"}]
-    gone = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { deletedAt mergedInto { id } } } }", {"id": duplicate["id"]})
+    gone = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on Contact { deletedAt mergedInto { id } } } }", {"id": duplicate["id"]}
+    )
     assert gone["node"]["mergedInto"] == {"id": survivor["id"]}
     again = await api.mutate("mergeContacts", {"survivorId": survivor["id"], "mergedIds": [duplicate["id"]]}, "contact { id }")
     assert again["userErrors"][0]["code"] == "ALREADY_MERGED"
@@ -199,10 +283,17 @@ async def test_merge_accounts_moves_contacts_children_and_timeline(api):
     contact = await create_contact(api, familyName="田中", accounts=[{"accountId": duplicate["id"]}])
     await log_activity(api, accountIds=[duplicate["id"]], summary="account call")
     await log_activity(api, contactIds=[contact["id"]], summary="contact call")
-    payload = await api.mutate("mergeAccounts", {"survivorId": survivor["id"], "mergedIds": [duplicate["id"]]},
-                               "account { domain children { name } contacts { totalCount } timeline { totalCount } }")
-    assert payload["account"] == {"domain": "abc.example", "children": [{"name": "ABC Osaka"}], "contacts": {"totalCount": 1},
-                                  "timeline": {"totalCount": 2}}
+    payload = await api.mutate(
+        "mergeAccounts",
+        {"survivorId": survivor["id"], "mergedIds": [duplicate["id"]]},
+        "account { domain children { name } contacts { totalCount } timeline { totalCount } }",
+    )
+    assert payload["account"] == {
+        "domain": "abc.example",
+        "children": [{"name": "ABC Osaka"}],
+        "contacts": {"totalCount": 1},
+        "timeline": {"totalCount": 2},
+    }
 
 
 async def test_merge_rejects_bad_requests(api):
@@ -211,7 +302,9 @@ async def test_merge_rejects_bad_requests(api):
     same = await api.mutate("mergeContacts", {"survivorId": a["id"], "mergedIds": [a["id"]]}, "contact { id }")
     assert same["userErrors"][0]["code"] == "SURVIVOR_IN_MERGED"
     wrong_type = await api.mutate("mergeContacts", {"survivorId": a["id"], "mergedIds": [account["id"]]}, "contact { id }")
-    assert wrong_type["userErrors"] == [{"field": "mergedIds.0", "message": "must be the id of a Contact", "code": "WRONG_ID_TYPE"}]
+    assert wrong_type["userErrors"] == [
+        {"field": "mergedIds.0", "message": "must be the id of a Contact", "code": "WRONG_ID_TYPE"}
+    ]
 
 
 async def test_soft_deleted_contact_leaves_lists_but_not_the_record(api):
@@ -220,7 +313,9 @@ async def test_soft_deleted_contact_leaves_lists_but_not_the_record(api):
     assert (await api.graphql("{ contacts { totalCount } }"))["contacts"]["totalCount"] == 0
     sales_view = await api.graphql("query($id: ID!) { node(id: $id) { id } }", {"id": contact["id"]}, role="sales")
     assert sales_view["node"] is None  # sales cannot see deleted records
-    manager_view = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { deletedAt } } }", {"id": contact["id"]}, role="manager")
+    manager_view = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on Contact { deletedAt } } }", {"id": contact["id"]}, role="manager"
+    )
     assert manager_view["node"]["deletedAt"] is not None
     restored = await api.mutate("restoreContact", {"id": contact["id"]}, "contact { deletedAt }")
     assert restored["contact"]["deletedAt"] is None
@@ -229,34 +324,54 @@ async def test_soft_deleted_contact_leaves_lists_but_not_the_record(api):
 async def test_names_emails_and_phones_are_encrypted_at_rest_yet_found_and_shown(api):
     from sqlalchemy import text
 
-    contact = await create_contact(api, **YAMADA, emails=[{"address": "Taro@ABC.co.jp"}], phones=[{"number": "03-1234-5678"}],
-                                   jobTitle="営業部長", department="ＩＴ推進室")
+    contact = await create_contact(
+        api,
+        **YAMADA,
+        emails=[{"address": "Taro@ABC.co.jp"}],
+        phones=[{"number": "03-1234-5678"}],
+        jobTitle="営業部長",
+        department="ＩＴ推進室",
+    )
     await create_contact(api, familyName="佐藤", jobTitle="部長")
     cells = []
     async with api.runtime.read_session() as session:
-        for table in ("core_contact", "core_contact_email", "core_contact_phone", "core_contact_search_token", "core_subject_key"):
+        for table in (
+            "core_contact",
+            "core_contact_email",
+            "core_contact_phone",
+            "core_contact_search_token",
+            "core_subject_key",
+        ):
             for row in (await session.execute(text(f"SELECT * FROM {table}"))).all():
                 cells += [cell.decode("utf-8", "replace") if isinstance(cell, bytes) else str(cell) for cell in row]
     stored = " ".join(cells).lower()
     for spelling in ("山田", "太郎", "ヤマダ", "タロウ", "taro@abc.co.jp", "taro", "81312345678", "0312345678", "営業", "推進"):
         assert spelling.lower() not in stored, spelling
 
-    node = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { displayName familyNameKana emails { address } "
-                             "phones { e164 } } } }", {"id": contact["id"]})
-    assert node["node"] == {"displayName": "山田 太郎", "familyNameKana": "ヤマダ", "emails": [{"address": "Taro@ABC.co.jp"}],
-                            "phones": [{"e164": "+81312345678"}]}
+    node = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on Contact { displayName familyNameKana emails { address } phones { e164 } } } }",
+        {"id": contact["id"]},
+    )
+    assert node["node"] == {
+        "displayName": "山田 太郎",
+        "familyNameKana": "ヤマダ",
+        "emails": [{"address": "Taro@ABC.co.jp"}],
+        "phones": [{"e164": "+81312345678"}],
+    }
     by_email = await api.graphql('{ contacts(filter: {email: {eq: "ＴＡＲＯ@abc.co.jp"}}) { nodes { familyName } } }')
     assert by_email["contacts"]["nodes"] == [{"familyName": "山田"}]
-    without = await api.graphql('{ contacts(filter: {email: {isNull: true}}) { nodes { familyName } } }')
+    without = await api.graphql("{ contacts(filter: {email: {isNull: true}}) { nodes { familyName } } }")
     assert without["contacts"]["nodes"] == [{"familyName": "佐藤"}]
     errors = await api.errors('{ contacts(filter: {email: {contains: "taro"}}) { totalCount } }')
     assert errors[0]["extensions"]["code"] == "INVALID_ARGUMENT" and "search" in errors[0]["message"]
     # Job titles and departments: whole values through their blind indexes, any width or case.
-    by_department = await api.graphql('{ contacts(filter: {department: {in: ["it推進室", "総務部"]}}) { nodes { familyName department } } }')
+    by_department = await api.graphql(
+        '{ contacts(filter: {department: {in: ["it推進室", "総務部"]}}) { nodes { familyName department } } }'
+    )
     assert by_department["contacts"]["nodes"] == [{"familyName": "山田", "department": "ＩＴ推進室"}]
     by_title = await api.graphql('{ contacts(filter: {jobTitle: {eq: "部長"}}) { nodes { familyName } } }')
     assert by_title["contacts"]["nodes"] == [{"familyName": "佐藤"}]  # a whole value: 営業部長 is another title
-    no_department = await api.graphql('{ contacts(filter: {department: {isNull: true}}) { nodes { familyName } } }')
+    no_department = await api.graphql("{ contacts(filter: {department: {isNull: true}}) { nodes { familyName } } }")
     assert no_department["contacts"]["nodes"] == [{"familyName": "佐藤"}]
     errors = await api.errors('{ contacts(filter: {jobTitle: {startsWith: "営業"}}) { totalCount } }')
     assert errors[0]["extensions"]["code"] == "INVALID_ARGUMENT" and "encrypted at rest" in errors[0]["message"]
@@ -304,7 +419,9 @@ async def test_custom_fields_are_encrypted_at_rest_yet_filtered_by_whole_value_p
         assert errors[0]["extensions"]["code"] == "INVALID_ARGUMENT"
 
     # Changing or clearing the fields changes what finds the person; the values read back intact.
-    await api.mutate("updateContact", {"id": yamada["id"], "customFields": {"地域": "九州", "rank": 3, "vip": True}}, "contact { id }")
+    await api.mutate(
+        "updateContact", {"id": yamada["id"], "customFields": {"地域": "九州", "rank": 3, "vip": True}}, "contact { id }"
+    )
     assert await names({"key": "地域", "eq": "関東"}) == [] and await names({"key": "地域", "eq": "九州"}) == ["山田"]
     assert await names({"key": "紹介者", "exists": True}) == []
     node = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { customFields } } }", {"id": yamada["id"]})

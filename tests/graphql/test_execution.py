@@ -3,6 +3,7 @@ data: the same data, nulls and field order byte for byte, and errors graphql-cor
 their paths. (Where errors null a position, which of them arrive before it is nulled depends on the
 order fields finish in; the spec leaves it open, so ours may be fewer, never none when graphql-core
 has some.) Two apps share the database and one token; only `ENISHI_BREADTH_FIRST_EXECUTION` differs."""
+
 import datetime as dt
 import json
 
@@ -49,7 +50,11 @@ async def _same_answer(apps, query: str, variables: dict | None = None, role: st
     reference = await depth_first.client.post("/graphql", json=body, headers=headers)
     body, expected = ours.json(), reference.json()
     assert ours.status_code == reference.status_code, query
-    assert json.dumps(body.get("data"), ensure_ascii=False) == json.dumps(expected.get("data"), ensure_ascii=False), (query, body, expected)
+    assert json.dumps(body.get("data"), ensure_ascii=False) == json.dumps(expected.get("data"), ensure_ascii=False), (
+        query,
+        body,
+        expected,
+    )
     errors, expected_errors = (set(map(json.dumps, answer.get("errors", []))) for answer in (body, expected))
     assert errors <= expected_errors and bool(errors) == bool(expected_errors), (query, body, expected)
     return body
@@ -63,8 +68,12 @@ async def test_chosen_queries_get_graphql_cores_answers(enishi_api):
         assert "errors" not in body and (page.get("edges") or page.get("nodes")), body
     # A node by its global id, read from a page first.
     first_id = (await apps[0].graphql("{ contacts(first: 1) { nodes { id } } }"))["contacts"]["nodes"][0]["id"]
-    body = await _same_answer(apps, "query One($id: ID!) { node(id: $id) { __typename id ... on Contact { familyName } } "
-                                    "nodes(ids: [$id, \"Q29udGFjdDowMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDA=\"]) { id } }", {"id": first_id})
+    body = await _same_answer(
+        apps,
+        "query One($id: ID!) { node(id: $id) { __typename id ... on Contact { familyName } } "
+        'nodes(ids: [$id, "Q29udGFjdDowMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDA="]) { id } }',
+        {"id": first_id},
+    )
     assert body["data"]["node"]["__typename"] == "Contact" and body["data"]["nodes"] == [{"id": first_id}, None]
 
 
@@ -73,26 +82,33 @@ async def test_errors_inside_lists_keep_graphql_cores_paths_and_nulls(enishi_api
     answer (partial data, errors with list indices, nulls propagated as far as the spec says) is
     what the client gets."""
     apps = await _two_apps(enishi_api)
-    body = await _same_answer(apps, "query Committees { accounts(first: 10) { nodes { name abm { buyingCommittee { role } } } } }",
-                              role="support")
+    body = await _same_answer(
+        apps, "query Committees { accounts(first: 10) { nodes { name abm { buyingCommittee { role } } } } }", role="support"
+    )
     nodes = body["data"]["accounts"]["nodes"]
     assert all(node["name"] and node["abm"] is None for node in nodes)
     refused = [error["path"] for error in body["errors"] if error["extensions"]["code"] == "FORBIDDEN"]
-    assert len(refused) == len(body["errors"]) > 1 and all(path[:2] == ["accounts", "nodes"] and path[3:] == ["abm", "buyingCommittee"]
-                                                            for path in refused)
+    assert len(refused) == len(body["errors"]) > 1 and all(
+        path[:2] == ["accounts", "nodes"] and path[3:] == ["abm", "buyingCommittee"] for path in refused
+    )
     # `personalData` is non-null: the first refusal nulls the page up to `data`, and only it is reported.
     body = await _same_answer(apps, "query Refused { contacts(first: 4) { edges { node { id personalData } } } }", role="sales")
-    assert body["data"] is None and [error["path"] for error in body["errors"]] == [["contacts", "edges", 0, "node", "personalData"]]
+    assert body["data"] is None and [error["path"] for error in body["errors"]] == [
+        ["contacts", "edges", 0, "node", "personalData"]
+    ]
 
 
 async def test_queries_generated_from_the_live_schema_get_graphql_cores_answers(enishi_api):
     apps = await _two_apps(enishi_api)
     ids = await apps[0].graphql("{ contacts(first: 10) { nodes { id } } accounts(first: 10) { nodes { id } } viewer { id } }")
     real_ids = [node["id"] for page in ("contacts", "accounts") for node in ids[page]["nodes"]] + [ids["viewer"]["id"]]
-    scalars = {**SCALARS,
-               "ID": st.sampled_from(real_ids).map(nodes.String),  # random ids would stop most queries at validation
-               "DateTime": st.datetimes(min_value=dt.datetime(2020, 1, 1), max_value=dt.datetime(2030, 1, 1),
-                                        timezones=st.just(dt.timezone.utc)).map(lambda d: nodes.String(d.isoformat()))}
+    scalars = {
+        **SCALARS,
+        "ID": st.sampled_from(real_ids).map(nodes.String),  # random ids would stop most queries at validation
+        "DateTime": st.datetimes(
+            min_value=dt.datetime(2020, 1, 1), max_value=dt.datetime(2030, 1, 1), timezones=st.just(dt.UTC)
+        ).map(lambda d: nodes.String(d.isoformat())),
+    }
     documents = []
 
     @FUZZ
@@ -121,15 +137,24 @@ def test_the_executor_uses_only_public_names_of_graphql_core_and_asyncio():
     source = Path(__file__).resolve().parents[2] / "graphql" / "execution.py"
     tree = ast.parse(source.read_text(encoding="utf-8"))
     own = {node.name for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-    own |= {target.attr for node in ast.walk(tree) if isinstance(node, (ast.Assign, ast.AnnAssign))
-            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
-            if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self"}
+    own |= {
+        target.attr
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Assign, ast.AnnAssign))
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self"
+    }
     private = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.level == 0:
-            exported = getattr(importlib.import_module(node.module), "__all__", None) if node.module.startswith("graphql") else None
-            private += [f"{node.module}.{alias.name}" for alias in node.names
-                        if alias.name.startswith("_") or (exported is not None and alias.name not in exported)]
+            exported = (
+                getattr(importlib.import_module(node.module), "__all__", None) if node.module.startswith("graphql") else None
+            )
+            private += [
+                f"{node.module}.{alias.name}"
+                for alias in node.names
+                if alias.name.startswith("_") or (exported is not None and alias.name not in exported)
+            ]
         elif isinstance(node, ast.Attribute) and node.attr.startswith("_") and node.attr not in own:
             private.append(f"line {node.lineno}: .{node.attr}")
     assert private == []

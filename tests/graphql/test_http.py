@@ -1,4 +1,5 @@
 """GraphQL over HTTP: methods, media types, status codes, authentication, body limits."""
+
 import json
 
 QUERY = "{ viewer { displayName roles } }"
@@ -48,15 +49,23 @@ async def test_graphql_response_media_type_and_4xx_without_data_for_invalid_docu
 
 async def test_request_errors_have_their_status_codes(api):
     auth = await _auth(api)
-    assert (await api.client.post("/graphql", content="query=x", headers={**auth, "Content-Type": "text/plain"})).status_code == 415
-    assert (await api.client.post("/graphql", content=b"{not json", headers={**auth, "Content-Type": "application/json"})).status_code == 400
-    assert (await api.client.post("/graphql", content=b'"\xff\xfe"', headers={**auth, "Content-Type": "application/json"})).status_code == 400
+    assert (
+        await api.client.post("/graphql", content="query=x", headers={**auth, "Content-Type": "text/plain"})
+    ).status_code == 415
+    assert (
+        await api.client.post("/graphql", content=b"{not json", headers={**auth, "Content-Type": "application/json"})
+    ).status_code == 400
+    assert (
+        await api.client.post("/graphql", content=b'"\xff\xfe"', headers={**auth, "Content-Type": "application/json"})
+    ).status_code == 400
     assert (await api.client.post("/graphql", json=[1, 2], headers=auth)).status_code == 400
     assert (await api.client.post("/graphql", json={"query": 5}, headers=auth)).status_code == 400
     assert (await api.client.post("/graphql", json={"query": QUERY, "variables": [1]}, headers=auth)).status_code == 400
     assert (await api.client.post("/graphql", json={"query": QUERY}, headers={**auth, "Accept": "text/xml"})).status_code == 406
     two_operations = {"query": "query A { viewer { id } } query B { viewer { id } }"}
-    ambiguous = await api.client.post("/graphql", json=two_operations, headers={**auth, "Accept": "application/graphql-response+json"})
+    ambiguous = await api.client.post(
+        "/graphql", json=two_operations, headers={**auth, "Accept": "application/graphql-response+json"}
+    )
     assert ambiguous.status_code == 422 and "data" not in ambiguous.json()
     for hostile in (rb"a\u0000b", rb"\ud800"):  # JSON escapes of NUL and of a lone surrogate
         body = b'{"query": "{ viewer { id } }", "variables": {"v": "' + hostile + b'"}}'
@@ -92,8 +101,10 @@ async def test_deeply_nested_json_is_refused_with_the_nesting_limit(api):
     for body in (_nested(1000), _nested(101), f'{{"query": {query}, "variables": {{"v": {_nested(99)}}}}}'):
         refused = await api.client.post("/graphql", content=body, headers=auth)
         assert refused.status_code == 400, body[:40]
-        assert refused.json()["errors"][0] == {"message": "the body nests arrays and objects more than 100 levels deep",
-                                                "extensions": {"code": "JSON_TOO_DEEP"}}
+        assert refused.json()["errors"][0] == {
+            "message": "the body nests arrays and objects more than 100 levels deep",
+            "extensions": {"code": "JSON_TOO_DEEP"},
+        }
     refused = await api.client.get("/graphql", params={"query": QUERY, "variables": '{"v": ' + _nested(1000) + "}"}, headers=auth)
     assert refused.status_code == 400 and refused.json()["errors"][0]["extensions"]["code"] == "JSON_TOO_DEEP"
     # 100 levels (the body, `variables` and 98 lists) pass; brackets inside strings are text.
@@ -111,12 +122,14 @@ async def test_ten_megabyte_bodies_are_refused_on_every_route_and_change_nothing
 
     async def streamed():  # no Content-Length: the limit counts as the body arrives
         for i in range(0, len(encoded), 65536):
-            yield encoded[i:i + 65536]
+            yield encoded[i : i + 65536]
 
-    for response in (await api.client.post("/graphql", json=create, headers=auth),
-                     await api.client.post("/graphql", content=streamed(), headers={**auth, "Content-Type": "application/json"}),
-                     await api.client.post("/privacy/requests", json={"type": "access", "email": name}),
-                     await api.client.post("/support/csat/token", json={"rating": 5, "comment": name})):
+    for response in (
+        await api.client.post("/graphql", json=create, headers=auth),
+        await api.client.post("/graphql", content=streamed(), headers={**auth, "Content-Type": "application/json"}),
+        await api.client.post("/privacy/requests", json={"type": "access", "email": name}),
+        await api.client.post("/support/csat/token", json={"rating": 5, "comment": name}),
+    ):
         assert response.status_code == 413 and response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
     assert (await api.graphql("{ accounts { totalCount } }"))["accounts"]["totalCount"] == 0
 
@@ -143,10 +156,16 @@ async def test_request_logs_are_structured_and_hold_no_personal_data(api, caplog
     import logging
 
     caplog.set_level(logging.INFO, logger="enishi")
-    await api.mutate("createContact", {"familyName": "山田", "emails": [{"address": "taro@abc.co.jp"}], "phones": [{"number": "03-1234-5678"}]},
-                     "contact { id }")
-    await api.client.post("/graphql", json={"query": 'query Find { contacts(filter: {search: "山田"}) { totalCount } }',
-                                            "operationName": "Find"}, headers=await _auth(api))
+    await api.mutate(
+        "createContact",
+        {"familyName": "山田", "emails": [{"address": "taro@abc.co.jp"}], "phones": [{"number": "03-1234-5678"}]},
+        "contact { id }",
+    )
+    await api.client.post(
+        "/graphql",
+        json={"query": 'query Find { contacts(filter: {search: "山田"}) { totalCount } }', "operationName": "Find"},
+        headers=await _auth(api),
+    )
     records = [r for r in caplog.records if r.name == "enishi.http"]
     assert [(getattr(r, "operation", None), r.status) for r in records] == [(None, 200), ("Find", 200)]
     assert "山田" not in caplog.text and "taro@abc.co.jp" not in caplog.text and "1234" not in caplog.text

@@ -1,5 +1,6 @@
 """The standard introspection queries of the usual tools read the live schema of a real server in
 production mode (which keeps introspection on): the depth limit is for data, not for them."""
+
 import asyncio
 import json
 from pathlib import Path
@@ -20,19 +21,31 @@ CODEGEN_ACCEPT = "application/graphql-response+json, application/json, multipart
 
 
 def test_graphql_core_codegen_and_gql_introspect_a_live_server(enishi_fresh_database_url, enishi_server, tmp_path):
-    env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url, "ENISHI_ENVIRONMENT": "production", "ENISHI_KEK": KEK,
-           "ENISHI_PUBLIC_URL": "https://crm.example.test", "ENISHI_MAIL_URL": tmp_path.as_uri()}
+    env = {
+        "ENISHI_DATABASE_URL": enishi_fresh_database_url,
+        "ENISHI_ENVIRONMENT": "production",
+        "ENISHI_KEK": KEK,
+        "ENISHI_PUBLIC_URL": "https://crm.example.test",
+        "ENISHI_MAIL_URL": tmp_path.as_uri(),
+    }
     enishi("db", "upgrade", env=env)
     token = enishi("token", "create", "--role", "sales", env=env).stdout.split()[-1]
     headers = {"Authorization": f"Bearer {token}"}
-    graphql_core = get_introspection_query(descriptions=True, specified_by_url=True, directive_is_repeatable=True,
-                                           schema_description=True, input_value_deprecation=True)
+    graphql_core = get_introspection_query(
+        descriptions=True,
+        specified_by_url=True,
+        directive_is_repeatable=True,
+        schema_description=True,
+        input_value_deprecation=True,
+    )
 
     async def introspect(url):
         answers = {}
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
-            for name, body, accept in (("graphql-core", {"query": graphql_core}, "application/json"),
-                                       ("graphql-codegen", CODEGEN, CODEGEN_ACCEPT)):
+            for name, body, accept in (
+                ("graphql-core", {"query": graphql_core}, "application/json"),
+                ("graphql-codegen", CODEGEN, CODEGEN_ACCEPT),
+            ):
                 response = await client.post("/graphql", json=body, headers={"Accept": accept})
                 assert response.status_code == 200 and "errors" not in response.json(), (name, response.text[:500])
                 answers[name] = response.json()["data"]

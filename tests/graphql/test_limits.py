@@ -1,5 +1,6 @@
 """Abusive queries are rejected before any SQL runs (over HTTP, the token lookup included);
 internal errors never leak."""
+
 import logging
 
 import strawberry
@@ -88,7 +89,7 @@ async def test_introspection_is_bounded_by_its_own_limits(api):
     statements = _count_sql(api)
     again = '{ __type(name: "Contact") { fields { type { fields { type { fields { name } } } } } } }'
     assert (await api.errors(again))[0]["extensions"]["code"] == "INTROSPECTION_TOO_NESTED"
-    through_fragment = '{ __schema { types { ...Members } } } fragment Members on __Type { interfaces { fields { name } } }'
+    through_fragment = "{ __schema { types { ...Members } } } fragment Members on __Type { interfaces { fields { name } } }"
     assert (await api.errors(through_fragment))[0]["extensions"]["code"] == "INTROSPECTION_TOO_NESTED"
     deep = "{ __schema { queryType { " + "ofType { " * 20 + "name" + " }" * 20 + " } } }"
     assert (await api.errors(deep))[0]["extensions"] == {"code": "QUERY_TOO_DEEP", "maxDepth": 20}

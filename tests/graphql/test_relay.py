@@ -6,8 +6,9 @@ from tests.helpers import create_account, create_contact
 async def test_node_and_nodes_resolve_any_type_by_global_id(api):
     account = await create_account(api, name="Acme")
     contact = await create_contact(api, familyName="田中")
-    data = await api.graphql("""query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }""",
-                             {"ids": [contact["id"], account["id"]]})
+    data = await api.graphql(
+        """query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }""", {"ids": [contact["id"], account["id"]]}
+    )
     assert data["nodes"] == [{"__typename": "Contact", "id": contact["id"]}, {"__typename": "Account", "id": account["id"]}]
     assert base64.b64decode(account["id"]).decode().startswith("Account:")
 

@@ -1,5 +1,6 @@
 """Token expiry over HTTP, and what scopes grant. Which root field each scoped token reaches is
 checked field by field in tests/robustness/test_authorization_matrix.py."""
+
 import datetime as dt
 
 from enishi.auth import PUBLIC
@@ -32,6 +33,7 @@ async def test_write_scopes_include_reading_and_public_needs_no_scope(api):
             assert scopes[f"{area}:read"] < granted, scope
     assert all(PUBLIC not in granted for granted in scopes.values())
     token = await api.scoped_token("integration", ["loyalty:read"])
-    body = (await api.post('mutation { submitDataSubjectRequest(input: {type: "access", email: "a@b.jp"}) { message } }',
-                           token=token)).json()
+    body = (
+        await api.post('mutation { submitDataSubjectRequest(input: {type: "access", email: "a@b.jp"}) { message } }', token=token)
+    ).json()
     assert "errors" not in body, body

@@ -1,5 +1,6 @@
 """Test clocks (docs/test-clocks.md): outside production mode an admin freezes and advances the
 server's time, and SLA timers, point expiry, ABM engagement and data-subject deadlines follow; production refuses."""
+
 import pytest
 from sqlalchemy import event
 
@@ -65,7 +66,9 @@ async def test_a_created_clock_is_the_servers_now_until_deleted(dev):
 
 async def test_a_clock_cannot_start_in_the_past_or_take_a_naive_time(dev):
     past = await dev.mutate("createTestClock", {"frozenTime": "2024-06-09T23:59:59+00:00"}, CLOCK)
-    assert past["userErrors"] == [{"field": "frozenTime", "message": "must not be before the current time", "code": "IN_THE_PAST"}]
+    assert past["userErrors"] == [
+        {"field": "frozenTime", "message": "must not be before the current time", "code": "IN_THE_PAST"}
+    ]
     naive = await dev.mutate("createTestClock", {"frozenTime": "2024-07-01T00:00:00"}, CLOCK)
     assert naive["userErrors"][0]["code"] == "NAIVE_DATETIME"
     assert (await dev.graphql("{ testClock { id } }"))["testClock"] is None
@@ -74,8 +77,11 @@ async def test_a_clock_cannot_start_in_the_past_or_take_a_naive_time(dev):
 async def test_advancing_past_a_first_reply_target_breaches_the_ticket_and_runs_the_escalation_sweep(dev):
     tier2 = await _config(dev, "createSupportGroup", {"name": "Tier 2"})
     policy = await _config(dev, "createSlaPolicy", {"name": "24/7 urgent", "targets": [target("urgent", "first_reply", 240)]})
-    await _config(dev, "addEscalationRule", {"policyId": policy, "timer": "first_reply", "level": 1, "minutesAfterBreach": 0,
-                                             "reassignGroupId": tier2})
+    await _config(
+        dev,
+        "addEscalationRule",
+        {"policyId": policy, "timer": "first_reply", "level": 1, "minutesAfterBreach": 0, "reassignGroupId": tier2},
+    )
     ticket = await _ticket(dev, "urgent")  # at 2024-06-10T00:00Z: first reply due at 04:00Z
     clock = await _create(dev)
     advanced = await _advance(dev, clock["id"], "2024-06-10T03:59:00+00:00")
@@ -109,9 +115,12 @@ async def test_a_data_subject_request_becomes_overdue_when_the_clock_passes_its_
     assert (request["dueDate"], request["overdue"]) == ("2024-07-10", False)
     clock = await _create(dev)
     await _advance(dev, clock["id"], "2024-07-11T00:00:00+00:00")
-    overdue = await dev.graphql("{ dataSubjectRequests(filter: {overdue: true}) { edges { node { id overdue daysLeft } } } }",
-                                role="compliance")
-    assert [e["node"] for e in overdue["dataSubjectRequests"]["edges"]] == [{"id": request["id"], "overdue": True, "daysLeft": -1}]
+    overdue = await dev.graphql(
+        "{ dataSubjectRequests(filter: {overdue: true}) { edges { node { id overdue daysLeft } } } }", role="compliance"
+    )
+    assert [e["node"] for e in overdue["dataSubjectRequests"]["edges"]] == [
+        {"id": request["id"], "overdue": True, "daysLeft": -1}
+    ]
 
 
 async def test_a_clock_only_moves_forward(dev):
@@ -121,18 +130,23 @@ async def test_a_clock_only_moves_forward(dev):
         assert refused["testClock"] is None
         assert [(e["field"], e["code"]) for e in refused["userErrors"]] == [("to", "NOT_FORWARD")]
     assert (await dev.graphql("{ testClock { frozenTime } }"))["testClock"]["frozenTime"] == "2024-07-01T00:00:00+00:00"
-    gone = await dev.mutate("advanceTestClock", {"id": "VGVzdENsb2NrOjAwMDAwMDAwLTAwMDAtNDAwMC04MDAwLTAwMDAwMDAwMDAwMA==",
-                                                 "to": "2024-08-01T00:00:00+00:00"}, ADVANCE)
+    gone = await dev.mutate(
+        "advanceTestClock",
+        {"id": "VGVzdENsb2NrOjAwMDAwMDAwLTAwMDAtNDAwMC04MDAwLTAwMDAwMDAwMDAwMA==", "to": "2024-08-01T00:00:00+00:00"},
+        ADVANCE,
+    )
     assert [(e["field"], e["code"]) for e in gone["userErrors"]] == [("id", "NOT_FOUND")]
 
 
 async def test_only_an_admin_manages_the_clock(dev):
     clock = await _create(dev)
     for role in ("manager", "integration", "compliance"):
-        for name, input in (("createTestClock", {"frozenTime": "2024-07-01T00:00:00+00:00"}),
-                            ("advanceTestClock", {"id": clock["id"], "to": "2024-07-01T00:00:00+00:00"}),
-                            ("deleteTestClock", {"id": clock["id"]})):
-            query = (f"mutation($input: {name[0].upper()}{name[1:]}Input!) {{ {name}(input: $input) {{ userErrors {{ code }} }} }}")
+        for name, input in (
+            ("createTestClock", {"frozenTime": "2024-07-01T00:00:00+00:00"}),
+            ("advanceTestClock", {"id": clock["id"], "to": "2024-07-01T00:00:00+00:00"}),
+            ("deleteTestClock", {"id": clock["id"]}),
+        ):
+            query = f"mutation($input: {name[0].upper()}{name[1:]}Input!) {{ {name}(input: $input) {{ userErrors {{ code }} }} }}"
             errors = await dev.errors(query, {"input": input}, role=role)
             assert [e["extensions"]["code"] for e in errors] == ["FORBIDDEN"], (role, name)
     assert (await dev.graphql("{ testClock { frozenTime } }"))["testClock"]["frozenTime"] == TEST_START.isoformat()
@@ -144,13 +158,21 @@ async def test_production_mode_refuses_test_clocks_and_keeps_the_given_clock(eni
     assert production.runtime.clock is enishi_clock  # no test-clock layer at all
     refused = await production.mutate("createTestClock", {"frozenTime": "2024-07-01T00:00:00+00:00"}, CLOCK)
     assert refused["testClock"] is None
-    assert refused["userErrors"] == [{"field": None, "code": "PRODUCTION_MODE",
-                                      "message": "test clocks are refused in production mode (ENISHI_ENVIRONMENT=production)"}]
+    assert refused["userErrors"] == [
+        {
+            "field": None,
+            "code": "PRODUCTION_MODE",
+            "message": "test clocks are refused in production mode (ENISHI_ENVIRONMENT=production)",
+        }
+    ]
     # A clock left in the database by a development server changes nothing for a production one.
     clock = await _create(dev, "2024-07-01T00:00:00+00:00")
     assert (await production.graphql("{ testClock { id } }"))["testClock"] is None
     assert await _now_seen(production) == TEST_START.isoformat()
-    for name, input in (("advanceTestClock", {"id": clock["id"], "to": "2024-08-01T00:00:00+00:00"}), ("deleteTestClock", {"id": clock["id"]})):
+    for name, input in (
+        ("advanceTestClock", {"id": clock["id"], "to": "2024-08-01T00:00:00+00:00"}),
+        ("deleteTestClock", {"id": clock["id"]}),
+    ):
         assert (await production.mutate(name, input))["userErrors"][0]["code"] == "PRODUCTION_MODE"
 
 

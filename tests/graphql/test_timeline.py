@@ -36,41 +36,76 @@ async def test_account_timeline_includes_its_contacts_activities_once(api):
     tanaka = await create_contact(api, familyName="田中", accounts=[{"accountId": account["id"]}])
     suzuki = await create_contact(api, familyName="鈴木", accounts=[{"accountId": account["id"]}])
     outsider = await create_contact(api, familyName="部外者")
-    await log_activity(api, accountIds=[account["id"]], summary="account-level note", type="note", occurredAt="2024-06-01T00:00:00Z")
-    await log_activity(api, contactIds=[tanaka["id"], suzuki["id"]], accountIds=[account["id"]], summary="meeting with both",
-                       type="meeting", occurredAt="2024-06-02T00:00:00Z")
+    await log_activity(
+        api, accountIds=[account["id"]], summary="account-level note", type="note", occurredAt="2024-06-01T00:00:00Z"
+    )
+    await log_activity(
+        api,
+        contactIds=[tanaka["id"], suzuki["id"]],
+        accountIds=[account["id"]],
+        summary="meeting with both",
+        type="meeting",
+        occurredAt="2024-06-02T00:00:00Z",
+    )
     await log_activity(api, contactIds=[suzuki["id"]], summary="call with suzuki", occurredAt="2024-06-03T00:00:00Z")
     await log_activity(api, contactIds=[outsider["id"]], summary="unrelated", occurredAt="2024-06-04T00:00:00Z")
     data = await api.graphql(f"query($id: ID!) {{ node(id: $id) {{ ... on Account {{ {TIMELINE} }} }} }}", {"id": account["id"]})
-    assert [e["node"]["summary"] for e in data["node"]["timeline"]["edges"]] == ["call with suzuki", "meeting with both", "account-level note"]
+    assert [e["node"]["summary"] for e in data["node"]["timeline"]["edges"]] == [
+        "call with suzuki",
+        "meeting with both",
+        "account-level note",
+    ]
     assert data["node"]["timeline"]["totalCount"] == 3
-    typed = await api.graphql('query($id: ID!) { node(id: $id) { ... on Account { timeline(types: ["meeting"]) { totalCount } } } }',
-                              {"id": account["id"]})
+    typed = await api.graphql(
+        'query($id: ID!) { node(id: $id) { ... on Account { timeline(types: ["meeting"]) { totalCount } } } }',
+        {"id": account["id"]},
+    )
     assert typed["node"]["timeline"]["totalCount"] == 1
 
 
 async def test_activity_shows_its_targets_actor_and_source(api):
     account = await create_account(api, name="Acme")
     contact = await create_contact(api, familyName="田中")
-    activity = await log_activity(api, contactIds=[contact["id"]], accountIds=[account["id"]], durationSeconds=600,
-                                  channel="phone", direction="outbound")
-    data = await api.graphql("""query($id: ID!) { node(id: $id) { ... on Activity {
+    activity = await log_activity(
+        api, contactIds=[contact["id"]], accountIds=[account["id"]], durationSeconds=600, channel="phone", direction="outbound"
+    )
+    data = await api.graphql(
+        """query($id: ID!) { node(id: $id) { ... on Activity {
         type channel direction durationSeconds sourcePlugin contacts { familyName }
         accounts { name } actor { displayName } } } }""",
-                             {"id": activity["id"]})
-    assert data["node"] == {"type": "call", "channel": "phone", "direction": "outbound", "durationSeconds": 600, "sourcePlugin": "core",
-                            "contacts": [{"familyName": "田中"}], "accounts": [{"name": "Acme"}], "actor": {"displayName": "test admin"}}
+        {"id": activity["id"]},
+    )
+    assert data["node"] == {
+        "type": "call",
+        "channel": "phone",
+        "direction": "outbound",
+        "durationSeconds": 600,
+        "sourcePlugin": "core",
+        "contacts": [{"familyName": "田中"}],
+        "accounts": [{"name": "Acme"}],
+        "actor": {"displayName": "test admin"},
+    }
 
 
 async def test_bad_activities_are_refused_and_leave_no_trace(api):
     contact = await create_contact(api, familyName="田中")
-    payload = await api.mutate("logActivity", {"type": "carrier_pigeon", "summary": "", "contactIds": [], "direction": "sideways",
-                                               "durationSeconds": -5}, "activity { id }")
+    payload = await api.mutate(
+        "logActivity",
+        {"type": "carrier_pigeon", "summary": "", "contactIds": [], "direction": "sideways", "durationSeconds": -5},
+        "activity { id }",
+    )
     assert {(e["field"], e["code"]) for e in payload["userErrors"]} == {
-        ("type", "UNKNOWN_ACTIVITY_TYPE"), ("summary", "REQUIRED"), ("contactIds", "REQUIRED"), ("direction", "INVALID_CHOICE"),
-        ("durationSeconds", "OUT_OF_RANGE")}
-    naive = await api.mutate("logActivity", {"type": "call", "summary": "x", "contactIds": [contact["id"]],
-                                             "occurredAt": "2024-06-10T09:00:00"}, "activity { id }")
+        ("type", "UNKNOWN_ACTIVITY_TYPE"),
+        ("summary", "REQUIRED"),
+        ("contactIds", "REQUIRED"),
+        ("direction", "INVALID_CHOICE"),
+        ("durationSeconds", "OUT_OF_RANGE"),
+    }
+    naive = await api.mutate(
+        "logActivity",
+        {"type": "call", "summary": "x", "contactIds": [contact["id"]], "occurredAt": "2024-06-10T09:00:00"},
+        "activity { id }",
+    )
     assert naive["userErrors"] == [{"field": "occurredAt", "message": "needs a time zone offset", "code": "NAIVE_DATETIME"}]
     assert await count_rows(api, "core_activity") == 0
 
@@ -89,9 +124,14 @@ async def test_next_action_is_the_earliest_open_task_on_the_account_or_its_conta
     contact = await create_contact(api, familyName="田中", accounts=[{"accountId": account["id"]}])
     query = "query($id: ID!) { node(id: $id) { ... on Account { nextActionAt tasks { title } } } }"
     assert (await api.graphql(query, {"id": account["id"]}))["node"]["nextActionAt"] is None
-    late = await api.mutate("createTask", {"title": "契約書送付", "dueAt": "2024-06-20T10:00:00+09:00", "accountId": account["id"]}, "task { id }")
-    soon = await api.mutate("createTask", {"title": "電話する", "dueAt": "2024-06-12T10:00:00+09:00", "contactId": contact["id"]},
-                            "task { id status assignee { displayName } }")
+    late = await api.mutate(
+        "createTask", {"title": "契約書送付", "dueAt": "2024-06-20T10:00:00+09:00", "accountId": account["id"]}, "task { id }"
+    )
+    soon = await api.mutate(
+        "createTask",
+        {"title": "電話する", "dueAt": "2024-06-12T10:00:00+09:00", "contactId": contact["id"]},
+        "task { id status assignee { displayName } }",
+    )
     assert soon["task"]["status"] == "open" and soon["task"]["assignee"] == {"displayName": "test admin"}
     data = (await api.graphql(query, {"id": account["id"]}))["node"]
     assert data["nextActionAt"] == "2024-06-12T01:00:00+00:00"
@@ -113,15 +153,21 @@ async def test_tasks_query_lists_soonest_first(api):
 async def test_activities_can_be_corrected_and_deleted_with_events(api):
     contact = await create_contact(api, familyName="田中")
     activity = await log_activity(api, contactIds=[contact["id"]], summary="電話", occurredAt="2024-06-10T09:00:00+09:00")
-    fixed = await api.mutate("updateActivity", {"id": activity["id"], "summary": "電話（不在）", "occurredAt": "2024-06-07T17:30:00+09:00"},
-                             "activity { summary occurredAt type }")
+    fixed = await api.mutate(
+        "updateActivity",
+        {"id": activity["id"], "summary": "電話（不在）", "occurredAt": "2024-06-07T17:30:00+09:00"},
+        "activity { summary occurredAt type }",
+    )
     assert fixed["activity"] == {"summary": "電話（不在）", "occurredAt": "2024-06-07T08:30:00+00:00", "type": "call"}
     blank = await api.mutate("updateActivity", {"id": activity["id"], "summary": ""}, "activity { id }")
     assert blank["userErrors"][0]["code"] == "REQUIRED"
     deleted = await api.mutate("deleteActivity", {"id": activity["id"]}, "destroyedId")
     assert deleted["destroyedId"] == activity["id"]
-    events = [t for t in ("activity.logged", "activity.updated", "activity.deleted")
-              if await count_rows(api, f"core_outbox WHERE type = '{t}'") == 1]
+    events = [
+        t
+        for t in ("activity.logged", "activity.updated", "activity.deleted")
+        if await count_rows(api, f"core_outbox WHERE type = '{t}'") == 1
+    ]
     assert events == ["activity.logged", "activity.updated", "activity.deleted"]
     assert await count_rows(api, "core_activity") == 0
 
@@ -145,19 +191,47 @@ async def test_first_pages_of_many_timelines_come_right_in_one_page_of_owners(ap
     two = await create_contact(api, familyName="二", accounts=[{"accountId": acme["id"]}])
     five = await create_contact(api, familyName="五", accounts=[{"accountId": globex["id"]}])
     for day in (1, 2):
-        await log_activity(api, contactIds=[two["id"]], summary=f"two {day}", type="meeting", occurredAt=f"2024-06-0{day}T09:00:00Z")
+        await log_activity(
+            api, contactIds=[two["id"]], summary=f"two {day}", type="meeting", occurredAt=f"2024-06-0{day}T09:00:00Z"
+        )
     for day in range(1, 6):
-        await log_activity(api, contactIds=[five["id"], two["id"]] if day == 5 else [five["id"]], summary=f"five {day}",
-                           occurredAt=f"2024-06-0{day}T10:00:00Z")
-    await log_activity(api, accountIds=[acme["id"]], contactIds=[two["id"]], summary="acme and two", type="meeting",
-                       occurredAt="2024-05-01T00:00:00Z")
+        await log_activity(
+            api,
+            contactIds=[five["id"], two["id"]] if day == 5 else [five["id"]],
+            summary=f"five {day}",
+            occurredAt=f"2024-06-0{day}T10:00:00Z",
+        )
+    await log_activity(
+        api,
+        accountIds=[acme["id"]],
+        contactIds=[two["id"]],
+        summary="acme and two",
+        type="meeting",
+        occurredAt="2024-05-01T00:00:00Z",
+    )
     people = await api.graphql("""{ contacts(first: 10, orderBy: [{field: FAMILY_NAME}]) { nodes { familyName
         timeline(first: 3) { totalCount edges { node { summary } } pageInfo { hasNextPage } } } } }""")
-    got = {c["familyName"]: ([e["node"]["summary"] for e in c["timeline"]["edges"]], c["timeline"]["pageInfo"]["hasNextPage"],
-                             c["timeline"]["totalCount"]) for c in people["contacts"]["nodes"]}
-    assert got == {"空": ([], False, 0), "二": (["five 5", "two 2", "two 1"], True, 4), "五": (["five 5", "five 4", "five 3"], True, 5)}
+    got = {
+        c["familyName"]: (
+            [e["node"]["summary"] for e in c["timeline"]["edges"]],
+            c["timeline"]["pageInfo"]["hasNextPage"],
+            c["timeline"]["totalCount"],
+        )
+        for c in people["contacts"]["nodes"]
+    }
+    assert got == {
+        "空": ([], False, 0),
+        "二": (["five 5", "two 2", "two 1"], True, 4),
+        "五": (["five 5", "five 4", "five 3"], True, 5),
+    }
     accounts = await api.graphql("""{ accounts(first: 10) { nodes { name
         timeline(first: 2, types: ["meeting"]) { totalCount edges { node { summary } } pageInfo { hasNextPage } } } } }""")
-    got = {a["name"]: ([e["node"]["summary"] for e in a["timeline"]["edges"]], a["timeline"]["pageInfo"]["hasNextPage"],
-                       a["timeline"]["totalCount"]) for a in accounts["accounts"]["nodes"]}
+    got = {
+        a["name"]: (
+            [e["node"]["summary"] for e in a["timeline"]["edges"]],
+            a["timeline"]["pageInfo"]["hasNextPage"],
+            a["timeline"]["totalCount"],
+        )
+        for a in accounts["accounts"]["nodes"]
+    }
     assert got == {"Acme": (["two 2", "two 1"], True, 3), "Globex": ([], False, 0)}

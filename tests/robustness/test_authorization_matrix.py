@@ -6,14 +6,15 @@ anyone writing a query for it. A field without a permission decision in one of t
 the first test; a field that forgets to check its permission fails the second. Scoped tokens go
 through the same matrix: a field answers exactly when its permission is both the role's and granted
 by one of the token's scopes (the registry's scope table, which `docs/api.md` shows)."""
+
 import pytest
 from graphql import (
     GraphQLEnumType,
     GraphQLInputObjectType,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
-    GraphQLInterfaceType,
     GraphQLUnionType,
 )
 from graphql.pyutils import Undefined
@@ -26,14 +27,32 @@ from tests.plugins.privacy.test_requests import PRIVACY_FIELDS
 from tests.plugins.support.test_tickets import SUPPORT_FIELDS
 
 # (role, scopes): the integration role narrowed each way, and roles holding what it lacks.
-SCOPED = [("integration", ("tickets:read", "contacts:read")), ("integration", ("tickets:write", "loyalty:read", "consent:write")),
-          ("integration", ("tickets:internal", "contacts:write", "activities:write")), ("manager", ("loyalty:write", "abm:configure")),
-          ("admin", ("privacy:requests", "users:read", "contacts:delete"))]
-DECISIONS = {**{field: permission for field, (permission, _) in FIELD_PERMISSIONS.items()},
-             **ABM_FIELDS, **LOYALTY_FIELDS, **PRIVACY_FIELDS, **SUPPORT_FIELDS}
+SCOPED = [
+    ("integration", ("tickets:read", "contacts:read")),
+    ("integration", ("tickets:write", "loyalty:read", "consent:write")),
+    ("integration", ("tickets:internal", "contacts:write", "activities:write")),
+    ("manager", ("loyalty:write", "abm:configure")),
+    ("admin", ("privacy:requests", "users:read", "contacts:delete")),
+]
+DECISIONS = {
+    **{field: permission for field, (permission, _) in FIELD_PERMISSIONS.items()},
+    **ABM_FIELDS,
+    **LOYALTY_FIELDS,
+    **PRIVACY_FIELDS,
+    **SUPPORT_FIELDS,
+}
 NO_SUCH_ID = '"Q29udGFjdDowMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDA="'  # a Contact that does not exist
-SCALARS = {"ID": NO_SUCH_ID, "String": '"x"', "Int": "1", "Float": "1.5", "Boolean": "false", "DateTime": '"2024-06-01T00:00:00+00:00"',
-           "Date": '"2024-06-01"', "JSON": "{}", "Decimal": '"1"'}
+SCALARS = {
+    "ID": NO_SUCH_ID,
+    "String": '"x"',
+    "Int": "1",
+    "Float": "1.5",
+    "Boolean": "false",
+    "DateTime": '"2024-06-01T00:00:00+00:00"',
+    "Date": '"2024-06-01"',
+    "JSON": "{}",
+    "Decimal": '"1"',
+}
 
 
 def _literal(type_) -> str:
@@ -110,8 +129,12 @@ async def test_without_a_token_only_the_public_root_fields_answer(api):
             assert response.status_code == 200 and "FORBIDDEN" not in str(body), (field, body)
         else:
             assert response.status_code == 401, (field, response.text)
-    mixed = ("mutation { submitDataSubjectRequest(input: {type: \"access\", email: \"a@b.jp\"}) { message } "
-             "recordConsent(input: {}) { __typename } }")
-    assert (await api.client.post("/graphql", json={"query": mixed})).status_code == 401  # one protected field: no token, no answer
-    smuggled = "mutation { ...F } fragment F on Mutation { createContact(input: {familyName: \"x\"}) { contact { id } } }"
+    mixed = (
+        'mutation { submitDataSubjectRequest(input: {type: "access", email: "a@b.jp"}) { message } '
+        "recordConsent(input: {}) { __typename } }"
+    )
+    assert (
+        await api.client.post("/graphql", json={"query": mixed})
+    ).status_code == 401  # one protected field: no token, no answer
+    smuggled = 'mutation { ...F } fragment F on Mutation { createContact(input: {familyName: "x"}) { contact { id } } }'
     assert (await api.client.post("/graphql", json={"query": smuggled})).status_code == 401

@@ -4,6 +4,7 @@ with data or clean, typed errors — never a 5xx, never an unmasked internal err
 Every root field is fuzzed on its own (a bounded, derandomized number of documents each, so a run
 is reproducible and takes about a minute), with strategies for each custom scalar and for global
 ids that name real records as well as made-up ones."""
+
 import datetime as dt
 import json
 
@@ -16,24 +17,115 @@ from enishi.graphql.relay import to_global_id
 from tests.helpers import create_account, create_contact
 
 QUERIES = (
-    "node", "nodes", "viewer", "accounts", "contacts", "activities", "tasks", "contactDuplicates", "accountDuplicates", "activityTypes",
-    "personalDataCatalog", "recordsOfProcessing", "users", "tickets", "ticket", "kbArticles", "supportMetrics", "consentHistory",
-    "consentWithdrawalLink", "dataSubjectRequests", "legalHoldTypes", "legalHolds", "accessLog", "verifyAccessLog", "loyaltyPrograms",
-    "pointsLedger", "membersWithExpiringPoints", "verifyLedger", "targetAccounts", "engagementConfig", "testClock",
+    "node",
+    "nodes",
+    "viewer",
+    "accounts",
+    "contacts",
+    "activities",
+    "tasks",
+    "contactDuplicates",
+    "accountDuplicates",
+    "activityTypes",
+    "personalDataCatalog",
+    "recordsOfProcessing",
+    "users",
+    "tickets",
+    "ticket",
+    "kbArticles",
+    "supportMetrics",
+    "consentHistory",
+    "consentWithdrawalLink",
+    "dataSubjectRequests",
+    "legalHoldTypes",
+    "legalHolds",
+    "accessLog",
+    "verifyAccessLog",
+    "loyaltyPrograms",
+    "pointsLedger",
+    "membersWithExpiringPoints",
+    "verifyLedger",
+    "targetAccounts",
+    "engagementConfig",
+    "testClock",
 )
 MUTATIONS = (
-    "importContacts", "createAccount", "updateAccount", "deleteAccount", "restoreAccount", "destroyAccount", "createContact",
-    "updateContact", "deleteContact", "restoreContact", "destroyContact", "logActivity", "updateActivity", "deleteActivity", "createTask",
-    "updateTask", "deleteTask", "mergeContacts", "mergeAccounts", "createTicket", "replyToTicket", "addInternalNote", "updateTicket",
-    "assignTicket", "mergeTickets", "applyMacro", "createSupportCalendar", "createSlaPolicy", "addEscalationRule", "createSupportGroup",
-    "setSupportAgent", "createMacro", "submitCsat", "updateSupportSettings", "createKbCategory", "saveKbArticle", "recordConsent",
-    "withdrawConsent", "submitDataSubjectRequest", "verifyDataSubjectRequest", "createDataSubjectRequest", "approveDataSubjectRequest",
-    "denyDataSubjectRequest", "cancelDataSubjectRequest", "extendDataSubjectRequest", "executeDataSubjectRequest",
-    "retryDataSubjectRequest", "completeDataSubjectRequest", "dataSubjectExportLink", "placeLegalHold", "releaseLegalHold",
-    "liftRestriction", "createLoyaltyProgram", "upsertLoyaltyTier", "createEarningRule", "createLoyaltyReward", "setEarningRuleActive",
-    "updateLoyaltyReward", "enrollMember", "earnPoints", "spendPoints", "adjustPoints", "recordPurchase", "refundPurchase",
-    "redeemReward", "recordReferral", "setTargetAccount", "untargetAccount", "createDepartment", "assignBuyingRole",
-    "upsertAccountPlan", "setEngagementConfig", "createCoverageTasks", "exportAudience", "createTestClock", "advanceTestClock",
+    "importContacts",
+    "createAccount",
+    "updateAccount",
+    "deleteAccount",
+    "restoreAccount",
+    "destroyAccount",
+    "createContact",
+    "updateContact",
+    "deleteContact",
+    "restoreContact",
+    "destroyContact",
+    "logActivity",
+    "updateActivity",
+    "deleteActivity",
+    "createTask",
+    "updateTask",
+    "deleteTask",
+    "mergeContacts",
+    "mergeAccounts",
+    "createTicket",
+    "replyToTicket",
+    "addInternalNote",
+    "updateTicket",
+    "assignTicket",
+    "mergeTickets",
+    "applyMacro",
+    "createSupportCalendar",
+    "createSlaPolicy",
+    "addEscalationRule",
+    "createSupportGroup",
+    "setSupportAgent",
+    "createMacro",
+    "submitCsat",
+    "updateSupportSettings",
+    "createKbCategory",
+    "saveKbArticle",
+    "recordConsent",
+    "withdrawConsent",
+    "submitDataSubjectRequest",
+    "verifyDataSubjectRequest",
+    "createDataSubjectRequest",
+    "approveDataSubjectRequest",
+    "denyDataSubjectRequest",
+    "cancelDataSubjectRequest",
+    "extendDataSubjectRequest",
+    "executeDataSubjectRequest",
+    "retryDataSubjectRequest",
+    "completeDataSubjectRequest",
+    "dataSubjectExportLink",
+    "placeLegalHold",
+    "releaseLegalHold",
+    "liftRestriction",
+    "createLoyaltyProgram",
+    "upsertLoyaltyTier",
+    "createEarningRule",
+    "createLoyaltyReward",
+    "setEarningRuleActive",
+    "updateLoyaltyReward",
+    "enrollMember",
+    "earnPoints",
+    "spendPoints",
+    "adjustPoints",
+    "recordPurchase",
+    "refundPurchase",
+    "redeemReward",
+    "recordReferral",
+    "setTargetAccount",
+    "untargetAccount",
+    "createDepartment",
+    "assignBuyingRole",
+    "upsertAccountPlan",
+    "setEngagementConfig",
+    "createCoverageTasks",
+    "exportAudience",
+    "createTestClock",
+    "advanceTestClock",
     "deleteTestClock",
 )
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
@@ -41,8 +133,14 @@ PER_OPERATION = settings(FUZZ, max_examples=10)
 
 _NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)
 _JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**31, 2**31 - 1) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_NAMES, inner, max_size=4), max_leaves=12)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**31), 2**31 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_NAMES, inner, max_size=4),
+    max_leaves=12,
+)
 
 
 def _literal(value) -> graphql.ValueNode:
@@ -64,8 +162,9 @@ def _literal(value) -> graphql.ValueNode:
 
 _INSTANTS = st.datetimes(min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30))
 SCALARS = {
-    "DateTime": st.one_of(_INSTANTS.map(lambda d: d.replace(tzinfo=dt.timezone.utc).isoformat()), _INSTANTS.map(dt.datetime.isoformat),
-                          st.text(max_size=30)).map(nodes.String),
+    "DateTime": st.one_of(
+        _INSTANTS.map(lambda d: d.replace(tzinfo=dt.UTC).isoformat()), _INSTANTS.map(dt.datetime.isoformat), st.text(max_size=30)
+    ).map(nodes.String),
     "Date": st.one_of(st.dates().map(str), st.text(max_size=12)).map(nodes.String),
     "JSON": st.one_of(st.text(max_size=20), st.just("{}")).map(nodes.String),
 }
@@ -74,15 +173,19 @@ SCALARS = {
 # SQLite stores).
 HARSH = {
     "JSON": _JSON_VALUES.map(_literal),
-    "String": st.one_of(st.text(max_size=20), st.text(max_size=20), st.text(min_size=201, max_size=400),
-                        st.just("長" * 5_001)).map(nodes.String),
+    "String": st.one_of(
+        st.text(max_size=20), st.text(max_size=20), st.text(min_size=201, max_size=400), st.just("長" * 5_001)
+    ).map(nodes.String),
 }
 
 
 def _ids(real: list[str]) -> st.SearchStrategy:
     """Ids of records that exist, well-formed ids of any type that name nothing, and garbage."""
-    made_up = st.builds(lambda t, u: to_global_id(t, u), st.sampled_from(["Contact", "Account", "SupportTicket", "User", "Nope", ""]),
-                        st.uuids().map(str) | st.text(max_size=10))
+    made_up = st.builds(
+        lambda t, u: to_global_id(t, u),
+        st.sampled_from(["Contact", "Account", "SupportTicket", "User", "Nope", ""]),
+        st.uuids().map(str) | st.text(max_size=10),
+    )
     return st.one_of(st.sampled_from(real), made_up, st.text(max_size=20)).map(nodes.String)
 
 
@@ -99,11 +202,18 @@ def _check(operation: str, document: str, response) -> str | None:
 async def _seed(api) -> list[str]:
     """A few records for the fuzzer's ids to hit."""
     account = await create_account(api, name="Acme")
-    contact = await create_contact(api, familyName="山田", emails=[{"address": "taro@example.jp"}], accounts=[{"accountId": account["id"]}])
+    contact = await create_contact(
+        api, familyName="山田", emails=[{"address": "taro@example.jp"}], accounts=[{"accountId": account["id"]}]
+    )
     ticket = await api.mutate("createTicket", {"subject": "ログイン", "requesterId": contact["id"]}, "ticket { id }")
     program = await api.mutate("createLoyaltyProgram", {"name": "Points"}, "program { id }")
-    return [account["id"], contact["id"], ticket["ticket"]["id"], program["program"]["id"] if program["program"] else account["id"],
-            to_global_id("User", api.user_ids["admin"])]
+    return [
+        account["id"],
+        contact["id"],
+        ticket["ticket"]["id"],
+        program["program"]["id"] if program["program"] else account["id"],
+        to_global_id("User", api.user_ids["admin"]),
+    ]
 
 
 async def _fuzz(api, kind, operations) -> list[str]:

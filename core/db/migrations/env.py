@@ -1,19 +1,19 @@
 """Alembic environment: runs on the configured database (SQLite or PostgreSQL) with the one
 shared metadata, into which every installed plugin's models were imported at start-up."""
+
 import asyncio
 
 from alembic import context
 
-from enishi.db import Base, create_engine, is_sqlite
 import enishi.models  # noqa: F401  (registers the core tables on the metadata)
+from enishi.db import Base, create_engine, is_sqlite
 
 config = context.config
 url = config.attributes["database_url"]
 
 
 def run(connection) -> None:
-    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=is_sqlite(url),
-                      compare_type=True)
+    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=is_sqlite(url), compare_type=True)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -1,4 +1,5 @@
 """The hook implementations: everything Enishi learns about this plugin, it learns here."""
+
 import datetime as dt
 import uuid
 from pathlib import Path
@@ -7,10 +8,18 @@ import strawberry
 from sqlalchemy import select
 
 from enishi.plugin import (
-    ACTIVITY_LOGGED, ActivityType, CliCommand, ErasureReport, MergeMove, Permission, PersonalDataField, create_task, hookimpl,
+    ACTIVITY_LOGGED,
+    ActivityType,
+    CliCommand,
+    ErasureReport,
+    MergeMove,
+    Permission,
+    PersonalDataField,
+    create_task,
+    hookimpl,
 )
 
-from . import events, models, schema, service  # noqa: F401  (models: registers the table on the shared metadata)
+from . import events, models, schema, service
 
 
 @hookimpl
@@ -35,14 +44,22 @@ def enishi_graphql_mutation():
 
 @hookimpl
 def enishi_graphql_type_fields():
-    return [("Contact", strawberry.field(resolver=schema.contact_nps, name="nps",
-                                         description="The contact's latest NPS answer (nps plugin)."))]
+    return [
+        (
+            "Contact",
+            strawberry.field(
+                resolver=schema.contact_nps, name="nps", description="The contact's latest NPS answer (nps plugin)."
+            ),
+        )
+    ]
 
 
 @hookimpl
 def enishi_permissions():
-    return [Permission("nps.read", "See NPS results", ("manager", "sales", "support", "marketing")),
-            Permission("nps.write", "Record NPS answers", ("sales", "support", "integration"))]
+    return [
+        Permission("nps.read", "See NPS results", ("manager", "sales", "support", "marketing")),
+        Permission("nps.write", "Record NPS answers", ("sales", "support", "integration")),
+    ]
 
 
 @hookimpl
@@ -60,14 +77,22 @@ async def enishi_on_event(event, uow):
     """After a meeting, ask the contacts for a score: a follow-up task in the same transaction."""
     if event.is_(ACTIVITY_LOGGED) and event.payload["type"] == "meeting":
         for contact_id in event.payload["contact_ids"]:
-            await create_task(uow, {"title": "NPSアンケートを依頼 / Ask for an NPS score", "contact_id": uuid.UUID(contact_id),
-                                    "due_at": event.occurred_at + dt.timedelta(days=3)})
+            await create_task(
+                uow,
+                {
+                    "title": "NPSアンケートを依頼 / Ask for an NPS score",
+                    "contact_id": uuid.UUID(contact_id),
+                    "due_at": event.occurred_at + dt.timedelta(days=3),
+                },
+            )
 
 
 @hookimpl
 def enishi_personal_data():
-    return [PersonalDataField("nps_response", "score", "user.survey", provenance="provided"),
-            PersonalDataField("nps_response", "comment", "user.content", provenance="provided")]
+    return [
+        PersonalDataField("nps_response", "score", "user.survey", provenance="provided"),
+        PersonalDataField("nps_response", "comment", "user.content", provenance="provided"),
+    ]
 
 
 @hookimpl
@@ -79,7 +104,9 @@ async def enishi_merge(uow, entity, survivor_id, merged_ids, dry_run):
 
 @hookimpl
 async def enishi_subject_collect(uow, subject):
-    rows = (await uow.session.execute(select(models.NpsResponse).where(models.NpsResponse.contact_id == subject.contact_id))).scalars()
+    rows = (
+        await uow.session.execute(select(models.NpsResponse).where(models.NpsResponse.contact_id == subject.contact_id))
+    ).scalars()
     return {"responses": [{"score": r.score, "comment": r.comment, "answered_at": r.answered_at.isoformat()} for r in rows]}
 
 

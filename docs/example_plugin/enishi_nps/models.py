@@ -1,4 +1,5 @@
 """The plugin's one table. Prefixed with the plugin name; it may point at core tables."""
+
 import datetime as dt
 import uuid
 

@@ -1,4 +1,5 @@
 """GraphQL: a type, a field on the core's Contact, a query and a mutation."""
+
 import datetime as dt
 from collections import defaultdict
 
@@ -27,8 +28,9 @@ def _latest_by_contact(ctx):
     """One query for every contact of the page: no N+1."""
 
     async def load(contact_ids):
-        rows = await ctx.scalars(select(NpsResponse).where(NpsResponse.contact_id.in_(contact_ids))
-                                 .order_by(NpsResponse.answered_at))
+        rows = await ctx.scalars(
+            select(NpsResponse).where(NpsResponse.contact_id.in_(contact_ids)).order_by(NpsResponse.answered_at)
+        )
         latest = defaultdict(lambda: None)
         for row in rows:
             latest[row.contact_id] = row

@@ -1,4 +1,5 @@
 """The domain rules: no GraphQL here, only the unit of work."""
+
 import uuid
 
 from sqlalchemy import delete, func, select, update
@@ -22,8 +23,11 @@ async def record_response(uow, contact_id: uuid.UUID, score: int, comment: str |
     uow.session.add(response)
     await uow.session.flush()
     # On the shared timeline, so the account team sees it next to calls and meetings.
-    await log_activity(uow, {"type": "nps.response", "summary": f"NPS {score}", "contact_ids": [contact_id],
-                             "direction": "inbound"}, source_plugin="nps")
+    await log_activity(
+        uow,
+        {"type": "nps.response", "summary": f"NPS {score}", "contact_ids": [contact_id], "direction": "inbound"},
+        source_plugin="nps",
+    )
     await uow.emit(NPS_RECORDED, response.id, {"score": score})
     return response
 
@@ -44,7 +48,9 @@ async def net_promoter_score(session) -> float | None:
 async def move_responses(uow, survivor_id, merged_ids, dry_run: bool) -> int:
     count = (await uow.session.execute(select(func.count()).where(NpsResponse.contact_id.in_(merged_ids)))).scalar_one()
     if not dry_run:
-        await uow.session.execute(update(NpsResponse).where(NpsResponse.contact_id.in_(merged_ids)).values(contact_id=survivor_id))
+        await uow.session.execute(
+            update(NpsResponse).where(NpsResponse.contact_id.in_(merged_ids)).values(contact_id=survivor_id)
+        )
     return count
 
 

@@ -1,4 +1,5 @@
 """ABM over GraphQL: the issue's Acme Holdings example and every bullet around it."""
+
 import datetime as dt
 
 import pytest
@@ -19,38 +20,51 @@ async def _target(api, account_id, **input):
 
 
 async def _department(api, account_id, name, kind, parent=None) -> str:
-    payload = await api.mutate("createDepartment", {"accountId": account_id, "name": name, "kind": kind, "parentId": parent},
-                               "department { id }")
+    payload = await api.mutate(
+        "createDepartment", {"accountId": account_id, "name": name, "kind": kind, "parentId": parent}, "department { id }"
+    )
     assert payload["userErrors"] == [], payload
     return payload["department"]["id"]
 
 
 async def _role(api, account_id, contact_id, role, department_id=None, seniority=None):
-    payload = await api.mutate("assignBuyingRole", {"accountId": account_id, "contactId": contact_id, "role": role,
-                                                    "departmentId": department_id, "seniority": seniority}, "account { id }")
+    payload = await api.mutate(
+        "assignBuyingRole",
+        {"accountId": account_id, "contactId": contact_id, "role": role, "departmentId": department_id, "seniority": seniority},
+        "account { id }",
+    )
     assert payload["userErrors"] == [], payload
 
 
 async def _meeting(api, contact_id, day):
-    payload = await api.mutate("logActivity", {"type": "meeting", "summary": "打ち合わせ", "contactIds": [contact_id],
-                                               "occurredAt": f"2024-{day}T10:00:00+09:00"}, "activity { id }")
+    payload = await api.mutate(
+        "logActivity",
+        {"type": "meeting", "summary": "打ち合わせ", "contactIds": [contact_id], "occurredAt": f"2024-{day}T10:00:00+09:00"},
+        "activity { id }",
+    )
     assert payload["userErrors"] == []
 
 
 async def _abm(api, account_id):
-    return (await api.graphql(f"query($id: ID!) {{ node(id: $id) {{ ... on Account {{ {ABM} }} }} }}", {"id": account_id}))["node"]["abm"]
+    return (await api.graphql(f"query($id: ID!) {{ node(id: $id) {{ ... on Account {{ {ABM} }} }} }}", {"id": account_id}))[
+        "node"
+    ]["abm"]
 
 
 @pytest.fixture
 async def acme(api):
-    account = await create_account(api, name="Acme Holdings", employeeCount=5000, industry="manufacturing",
-                                   customFields={"country": "JP"})
+    account = await create_account(
+        api, name="Acme Holdings", employeeCount=5000, industry="manufacturing", customFields={"country": "JP"}
+    )
     await _target(api, account["id"], rationale="国内製造業トップ10")
     purchasing = await _department(api, account["id"], "購買部", "purchasing")
     engineering = await _department(api, account["id"], "技術部", "engineering")
     people = {}
-    for name, department, role in (("Tanaka", purchasing, "decision_maker"), ("Suzuki", engineering, "champion"),
-                                   ("Sato", engineering, "end_user")):
+    for name, department, role in (
+        ("Tanaka", purchasing, "decision_maker"),
+        ("Suzuki", engineering, "champion"),
+        ("Sato", engineering, "end_user"),
+    ):
         contact = await create_contact(api, familyName=name, accounts=[{"accountId": account["id"]}])
         await _role(api, account["id"], contact["id"], role, department)
         people[name] = contact["id"]
@@ -61,19 +75,25 @@ async def test_the_acme_holdings_example(api, acme):
     account_id, people = acme
     abm = await _abm(api, account_id)
     assert abm["tier"] == "tier_1" and abm["icpScore"] == 90
-    assert abm["coverage"] == {"required": ["decision_maker", "budget_holder", "champion", "influencer", "end_user"],
-                               "present": ["champion", "decision_maker", "end_user"], "missing": ["budget_holder", "influencer"],
-                               "percent": 60}
+    assert abm["coverage"] == {
+        "required": ["decision_maker", "budget_holder", "champion", "influencer", "end_user"],
+        "present": ["champion", "decision_maker", "end_user"],
+        "missing": ["budget_holder", "influencer"],
+        "percent": 60,
+    }
     await _meeting(api, people["Tanaka"], "05-12")
     await _meeting(api, people["Suzuki"], "05-25")
     await _meeting(api, people["Sato"], "06-05")
     abm = await _abm(api, account_id)  # evaluated 2024-06-10
     assert abm["engagement"]["raw"] == 45.0 and abm["engagement"]["departmentsEngaged"] == 2
     assert abm["engagement"]["score"] == 49.5 and abm["stage"] == "engaged"
-    assert abm["engagement"]["byRole"] == [{"name": "champion", "points": 15.0}, {"name": "decision_maker", "points": 20.0},
-                                           {"name": "end_user", "points": 10.0}]
+    assert abm["engagement"]["byRole"] == [
+        {"name": "champion", "points": 15.0},
+        {"name": "decision_maker", "points": 20.0},
+        {"name": "end_user", "points": 10.0},
+    ]
     assert abm["engagement"]["byDepartment"] == [{"name": "技術部", "points": 25.0}, {"name": "購買部", "points": 20.0}]
-    api.clock.set(dt.datetime(2024, 6, 12, tzinfo=dt.timezone.utc))
+    api.clock.set(dt.datetime(2024, 6, 12, tzinfo=dt.UTC))
     assert "abm.recompute" in await run_due_jobs(api.runtime)
     abm = await _abm(api, account_id)
     assert abm["engagement"]["score"] == 25.0 and abm["stage"] == "aware"
@@ -81,8 +101,9 @@ async def test_the_acme_holdings_example(api, acme):
 
 async def test_an_activity_with_several_participants_counts_once_at_the_highest_multiplier(api, acme):
     account_id, people = acme
-    payload = await api.mutate("logActivity", {"type": "meeting", "summary": "全員", "contactIds": list(people.values())},
-                               "activity { id }")
+    payload = await api.mutate(
+        "logActivity", {"type": "meeting", "summary": "全員", "contactIds": list(people.values())}, "activity { id }"
+    )
     assert payload["userErrors"] == []
     abm = await _abm(api, account_id)
     assert abm["engagement"]["raw"] == 20.0 and abm["engagement"]["score"] == 22.0
@@ -91,8 +112,14 @@ async def test_an_activity_with_several_participants_counts_once_at_the_highest_
 async def test_weights_by_activity_kind(api, acme):
     account_id, people = acme
     sato = people["Sato"]  # end_user: multiplier 1.0
-    for activity in ({"type": "call", "durationSeconds": 300}, {"type": "call"}, {"type": "email", "direction": "inbound"},
-                     {"type": "email", "direction": "outbound"}, {"type": "event"}, {"type": "note"}):
+    for activity in (
+        {"type": "call", "durationSeconds": 300},
+        {"type": "call"},
+        {"type": "email", "direction": "inbound"},
+        {"type": "email", "direction": "outbound"},
+        {"type": "event"},
+        {"type": "note"},
+    ):
         await api.mutate("logActivity", {"summary": "x", "contactIds": [sato], **activity}, "activity { id }")
     assert (await _abm(api, account_id))["engagement"]["raw"] == 5 + 0 + 3 + 0.5 + 8 + 0
 
@@ -149,11 +176,17 @@ async def test_hierarchy_rollup_counts_an_activity_on_several_accounts_once(api)
     for account in (parent, child):
         await _target(api, account["id"])
     contact = await create_contact(api, familyName="田中", accounts=[{"accountId": parent["id"]}, {"accountId": child["id"]}])
-    await api.mutate("logActivity", {"type": "meeting", "summary": "x", "contactIds": [contact["id"]], "accountIds": [child["id"]]},
-                     "activity { id }")
+    await api.mutate(
+        "logActivity",
+        {"type": "meeting", "summary": "x", "contactIds": [contact["id"]], "accountIds": [child["id"]]},
+        "activity { id }",
+    )
     await api.mutate("logActivity", {"type": "event", "summary": "y", "accountIds": [child["id"]]}, "activity { id }")
-    data = await api.graphql("""query($id: ID!) { node(id: $id) { ... on Account { abm {
-        engagement { score } hierarchy { parent { name } children { name } rollupScore rollupActivities } } } } }""", {"id": parent["id"]})
+    data = await api.graphql(
+        """query($id: ID!) { node(id: $id) { ... on Account { abm {
+        engagement { score } hierarchy { parent { name } children { name } rollupScore rollupActivities } } } } }""",
+        {"id": parent["id"]},
+    )
     abm = data["node"]["abm"]
     assert abm["engagement"]["score"] == 10.0  # the meeting reaches the parent through the contact
     assert abm["hierarchy"] == {"parent": None, "children": [{"name": "Acme Japan"}], "rollupScore": 18.0, "rollupActivities": 2}
@@ -178,23 +211,38 @@ async def test_target_accounts_list_filters_and_orders(api, acme):
 async def test_coverage_gaps_become_core_tasks(api, acme):
     account_id, _ = acme
     payload = await api.mutate("createCoverageTasks", {"accountId": account_id}, "tasks { title account { name } }")
-    assert [t["title"] for t in payload["tasks"]] == ["Find the budget holder at Acme Holdings", "Find the influencer at Acme Holdings"]
-    data = await api.graphql("query($id: ID!) { node(id: $id) { ... on Account { nextActionAt tasks { title } } } }", {"id": account_id})
+    assert [t["title"] for t in payload["tasks"]] == [
+        "Find the budget holder at Acme Holdings",
+        "Find the influencer at Acme Holdings",
+    ]
+    data = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on Account { nextActionAt tasks { title } } } }", {"id": account_id}
+    )
     assert len(data["node"]["tasks"]) == 2
 
 
 async def test_account_plans_and_nested_departments(api, acme):
     account_id, _ = acme
-    plan = await api.mutate("upsertAccountPlan", {"accountId": account_id, "objectives": ["PoC を完了", "全社展開"],
-                                                  "targetClose": "2024-09-30", "reviewCadence": "monthly"},
-                            "plan { objectives targetClose reviewCadence }")
+    plan = await api.mutate(
+        "upsertAccountPlan",
+        {
+            "accountId": account_id,
+            "objectives": ["PoC を完了", "全社展開"],
+            "targetClose": "2024-09-30",
+            "reviewCadence": "monthly",
+        },
+        "plan { objectives targetClose reviewCadence }",
+    )
     assert plan["plan"] == {"objectives": ["PoC を完了", "全社展開"], "targetClose": "2024-09-30", "reviewCadence": "monthly"}
     bad = await api.mutate("upsertAccountPlan", {"accountId": account_id, "reviewCadence": "hourly"}, "plan { notes }")
     assert bad["userErrors"][0]["code"] == "INVALID_CHOICE"
-    departments = (await _abm(api, account_id))
+    departments = await _abm(api, account_id)
     assert departments["buyingCommittee"][0]["department"] is not None
-    parent = (await api.graphql("query($id: ID!) { node(id: $id) { ... on Account { abm { departments { id name } } } } }",
-                                {"id": account_id}))["node"]["abm"]["departments"][0]["id"]
+    parent = (
+        await api.graphql(
+            "query($id: ID!) { node(id: $id) { ... on Account { abm { departments { id name } } } } }", {"id": account_id}
+        )
+    )["node"]["abm"]["departments"][0]["id"]
     child = await _department(api, account_id, "調達課", "purchasing", parent)
     data = await api.graphql("query($id: ID!) { node(id: $id) { ... on AbmDepartment { name parent { name } } } }", {"id": child})
     assert data["node"]["parent"]["name"] in ("技術部", "購買部")
@@ -203,39 +251,81 @@ async def test_account_plans_and_nested_departments(api, acme):
 async def test_engagement_formula_is_configurable(api, acme):
     account_id, people = acme
     await _meeting(api, people["Sato"], "06-01")
-    payload = await api.mutate("setEngagementConfig", {"weights": [{"activityType": "meeting", "weight": 12}]},
-                               "config { windowDays weights { activityType weight } }")
+    payload = await api.mutate(
+        "setEngagementConfig",
+        {"weights": [{"activityType": "meeting", "weight": 12}]},
+        "config { windowDays weights { activityType weight } }",
+    )
     assert {"activityType": "meeting", "weight": 12.0} in payload["config"]["weights"]
     assert payload["config"]["windowDays"] == 30
     assert (await _abm(api, account_id))["engagement"]["raw"] == 12.0
-    denied = await api.post('mutation { setEngagementConfig(input: {windowDays: 60}) { config { windowDays } } }', role="sales")
+    denied = await api.post("mutation { setEngagementConfig(input: {windowDays: 60}) { config { windowDays } } }", role="sales")
     assert denied.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 async def test_engagement_config_is_typed_and_every_bad_value_is_a_user_error(api, acme):
     account_id, _ = acme
-    before = await api.graphql("{ engagementConfig { windowDays tierThresholds { tier minScore } icpRules { field op value points } } }")
+    before = await api.graphql(
+        "{ engagementConfig { windowDays tierThresholds { tier minScore } icpRules { field op value points } } }"
+    )
     assert before["engagementConfig"]["icpRules"][0] == {"field": "employee_count", "op": "GTE", "value": 1000, "points": 40}
-    bad = await api.mutate("setEngagementConfig", {
-        "windowDays": 1_000_000_000, "departmentCap": -1.0,
-        "weights": [{"activityType": "meeting", "weight": 1}, {"activityType": "meeting", "weight": 2}, {"activityType": " ", "weight": 1}],
-        "roleMultipliers": [{"role": "king", "multiplier": 2}], "tierThresholds": [{"tier": "tier_1", "minScore": -5}],
-        "requiredRoles": [{"tier": "tier_9", "roles": []}, {"tier": "tier_1", "roles": ["king"]}],
-        "icpRules": [{"field": "password", "op": "EQ", "value": "x", "points": 1}, {"field": "employee_count", "op": "GTE", "value": "many", "points": 1},
-                     {"field": "custom_fields.country", "op": "IN", "value": {"a": 1}, "points": 5000}]}, "config { windowDays }")
+    bad = await api.mutate(
+        "setEngagementConfig",
+        {
+            "windowDays": 1_000_000_000,
+            "departmentCap": -1.0,
+            "weights": [
+                {"activityType": "meeting", "weight": 1},
+                {"activityType": "meeting", "weight": 2},
+                {"activityType": " ", "weight": 1},
+            ],
+            "roleMultipliers": [{"role": "king", "multiplier": 2}],
+            "tierThresholds": [{"tier": "tier_1", "minScore": -5}],
+            "requiredRoles": [{"tier": "tier_9", "roles": []}, {"tier": "tier_1", "roles": ["king"]}],
+            "icpRules": [
+                {"field": "password", "op": "EQ", "value": "x", "points": 1},
+                {"field": "employee_count", "op": "GTE", "value": "many", "points": 1},
+                {"field": "custom_fields.country", "op": "IN", "value": {"a": 1}, "points": 5000},
+            ],
+        },
+        "config { windowDays }",
+    )
     assert bad["config"] is None
     assert {(e["field"], e["code"]) for e in bad["userErrors"]} == {
-        ("windowDays", "OUT_OF_RANGE"), ("departmentCap", "OUT_OF_RANGE"), ("weights.1", "DUPLICATE"), ("weights.2.activityType", "REQUIRED"),
-        ("roleMultipliers.0.role", "INVALID_CHOICE"), ("tierThresholds.0.minScore", "OUT_OF_RANGE"),
-        ("requiredRoles.0.tier", "INVALID_CHOICE"), ("requiredRoles.1.roles", "INVALID_CHOICE"), ("icpRules.0.field", "INVALID_CHOICE"),
-        ("icpRules.1.value", "INVALID_VALUE"), ("icpRules.2.value", "INVALID_VALUE"), ("icpRules.2.points", "OUT_OF_RANGE")}
-    assert await api.graphql("{ engagementConfig { windowDays tierThresholds { tier minScore } icpRules { field op value points } } }") == before
+        ("windowDays", "OUT_OF_RANGE"),
+        ("departmentCap", "OUT_OF_RANGE"),
+        ("weights.1", "DUPLICATE"),
+        ("weights.2.activityType", "REQUIRED"),
+        ("roleMultipliers.0.role", "INVALID_CHOICE"),
+        ("tierThresholds.0.minScore", "OUT_OF_RANGE"),
+        ("requiredRoles.0.tier", "INVALID_CHOICE"),
+        ("requiredRoles.1.roles", "INVALID_CHOICE"),
+        ("icpRules.0.field", "INVALID_CHOICE"),
+        ("icpRules.1.value", "INVALID_VALUE"),
+        ("icpRules.2.value", "INVALID_VALUE"),
+        ("icpRules.2.points", "OUT_OF_RANGE"),
+    }
+    assert (
+        await api.graphql(
+            "{ engagementConfig { windowDays tierThresholds { tier minScore } icpRules { field op value points } } }"
+        )
+        == before
+    )
     # One threshold changes, the others stay; a rule comparing a text field with a number simply does not match.
-    good = await api.mutate("setEngagementConfig", {"tierThresholds": [{"tier": "tier_1", "minScore": 90}], "icpRules": [
-        {"field": "custom_fields.country", "op": "GTE", "value": 5, "points": 10}]}, "config { tierThresholds { tier minScore } }")
+    good = await api.mutate(
+        "setEngagementConfig",
+        {
+            "tierThresholds": [{"tier": "tier_1", "minScore": 90}],
+            "icpRules": [{"field": "custom_fields.country", "op": "GTE", "value": 5, "points": 10}],
+        },
+        "config { tierThresholds { tier minScore } }",
+    )
     assert good["userErrors"] == []
-    assert good["config"]["tierThresholds"] == [{"tier": "tier_1", "minScore": 90.0}, {"tier": "tier_2", "minScore": 50.0},
-                                                {"tier": "tier_3", "minScore": 30.0}]
+    assert good["config"]["tierThresholds"] == [
+        {"tier": "tier_1", "minScore": 90.0},
+        {"tier": "tier_2", "minScore": 50.0},
+        {"tier": "tier_3", "minScore": 30.0},
+    ]
     await _target(api, account_id, rationale="再評価")
     assert (await _abm(api, account_id))["icpScore"] == 0
 
@@ -292,14 +382,20 @@ async def test_hook_enishi_record_provision(enishi_api):
     privacy = FakePrivacy()
     api = await enishi_api(plugins=[("fakeprivacy", privacy)], disabled_plugins=frozenset({"privacy"}))
     await _audience_setup(api)
-    payload = await api.mutate("exportAudience", {"destination": "Partner Ads Inc.", "thirdParty": True}, EXPORT, role="marketing")
+    payload = await api.mutate(
+        "exportAudience", {"destination": "Partner Ads Inc.", "thirdParty": True}, EXPORT, role="marketing"
+    )
     assert payload["members"] == [] and payload["excludedWithoutConsent"] == 2
     assert privacy.provisions == []  # nothing provided: nothing recorded
     async with api.runtime.read_session() as session:
         privacy.consented.update((await session.execute(select(Contact.id))).scalars())
-    payload = await api.mutate("exportAudience", {"destination": "Partner Ads Inc.", "thirdParty": True}, EXPORT, role="marketing")
+    payload = await api.mutate(
+        "exportAudience", {"destination": "Partner Ads Inc.", "thirdParty": True}, EXPORT, role="marketing"
+    )
     assert len(payload["members"]) == 2
-    assert [(len(ids), recipient, purpose) for ids, recipient, purpose in privacy.provisions] == [(2, "Partner Ads Inc.", "marketing")]
+    assert [(len(ids), recipient, purpose) for ids, recipient, purpose in privacy.provisions] == [
+        (2, "Partner Ads Inc.", "marketing")
+    ]
 
 
 async def test_audience_export_works_without_a_privacy_plugin(enishi_api):
@@ -318,8 +414,9 @@ async def test_roles_are_personal_data_exported_and_erased(api, acme):
     from enishi import DataSubject
 
     account_id, people = acme
-    data = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { personalData } } }", {"id": people["Tanaka"]},
-                             role="compliance")
+    data = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on Contact { personalData } } }", {"id": people["Tanaka"]}, role="compliance"
+    )
     assert data["node"]["personalData"]["abm"] == {"buying_roles": [{"account": "Acme Holdings", "role": "decision_maker"}]}
     await _meeting(api, people["Tanaka"], "06-01")
     tanaka = uuid.UUID(base64.b64decode(people["Tanaka"]).decode().split(":")[1])
@@ -333,7 +430,9 @@ async def test_roles_are_personal_data_exported_and_erased(api, acme):
 async def test_merging_contacts_moves_their_roles(api, acme):
     account_id, people = acme
     duplicate = await create_contact(api, familyName="Tanaka", accounts=[{"accountId": account_id}])
-    payload = await api.mutate("mergeContacts", {"survivorId": duplicate["id"], "mergedIds": [people["Tanaka"]]}, "moves { plugin count }")
+    payload = await api.mutate(
+        "mergeContacts", {"survivorId": duplicate["id"], "mergedIds": [people["Tanaka"]]}, "moves { plugin count }"
+    )
     assert {"plugin": "abm", "count": 1} in payload["moves"]
     committee = (await _abm(api, account_id))["buyingCommittee"]
     assert sorted(m["role"] for m in committee) == ["champion", "decision_maker", "end_user"]
@@ -341,24 +440,36 @@ async def test_merging_contacts_moves_their_roles(api, acme):
 
 async def test_buying_committee_is_hidden_from_roles_without_people_access(api, acme):
     account_id, _ = acme
-    body = (await api.post("query($id: ID!) { node(id: $id) { ... on Account { abm { stage buyingCommittee { role } } } } }",
-                           {"id": account_id}, role="support")).json()
+    body = (
+        await api.post(
+            "query($id: ID!) { node(id: $id) { ... on Account { abm { stage buyingCommittee { role } } } } }",
+            {"id": account_id},
+            role="support",
+        )
+    ).json()
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 async def test_assigning_a_role_requires_the_contact_to_be_at_the_account(api, acme):
     account_id, _ = acme
     outsider = await create_contact(api, familyName="部外者")
-    payload = await api.mutate("assignBuyingRole", {"accountId": account_id, "contactId": outsider["id"], "role": "champion"},
-                               "account { id }")
+    payload = await api.mutate(
+        "assignBuyingRole", {"accountId": account_id, "contactId": outsider["id"], "role": "champion"}, "account { id }"
+    )
     assert payload["userErrors"][0] == {"field": "contactId", "message": "is not a contact of this account", "code": "NOT_LINKED"}
 
 
 ABM_FIELDS = {
-    "Query.targetAccounts": "abm.read", "Query.engagementConfig": "abm.read",
-    "Mutation.setTargetAccount": "abm.write", "Mutation.untargetAccount": "abm.write", "Mutation.createDepartment": "abm.write",
-    "Mutation.assignBuyingRole": "abm.write", "Mutation.upsertAccountPlan": "abm.write", "Mutation.createCoverageTasks": "abm.write",
-    "Mutation.setEngagementConfig": "abm.configure", "Mutation.exportAudience": "abm.export",
+    "Query.targetAccounts": "abm.read",
+    "Query.engagementConfig": "abm.read",
+    "Mutation.setTargetAccount": "abm.write",
+    "Mutation.untargetAccount": "abm.write",
+    "Mutation.createDepartment": "abm.write",
+    "Mutation.assignBuyingRole": "abm.write",
+    "Mutation.upsertAccountPlan": "abm.write",
+    "Mutation.createCoverageTasks": "abm.write",
+    "Mutation.setEngagementConfig": "abm.configure",
+    "Mutation.exportAudience": "abm.export",
 }
 
 
@@ -370,8 +481,13 @@ async def test_every_abm_root_field_has_a_permission(enishi_api):
 async def test_roles_reach_abm_fields_per_their_permissions(api, role):
     account = await create_account(api, name="Acme")
     granted = api.runtime.permissions.for_roles([role])
-    body = (await api.post("mutation($a: ID!) { setTargetAccount(input: {accountId: $a}) { userErrors { code } } }",
-                           {"a": account["id"]}, role=role)).json()
+    body = (
+        await api.post(
+            "mutation($a: ID!) { setTargetAccount(input: {accountId: $a}) { userErrors { code } } }",
+            {"a": account["id"]},
+            role=role,
+        )
+    ).json()
     assert ("errors" in body) == ("abm.write" not in granted), body
     body = (await api.post("{ targetAccounts { totalCount } }", role=role)).json()
     assert ("errors" in body) == ("abm.read" not in granted), body
@@ -381,9 +497,15 @@ async def test_engagement_trend_shows_the_score_week_by_week(api, acme):
     account_id, people = acme
     await _meeting(api, people["Tanaka"], "05-12")
     await _meeting(api, people["Sato"], "06-05")
-    data = await api.graphql("query($id: ID!) { node(id: $id) { ... on Account { abm { engagement { activities trend { at score } } } } } }",
-                             {"id": account_id})
+    data = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on Account { abm { engagement { activities trend { at score } } } } } }",
+        {"id": account_id},
+    )
     engagement = data["node"]["abm"]["engagement"]
     assert engagement["activities"] == 2
     assert [(p["at"][:10], p["score"]) for p in engagement["trend"]] == [
-        ("2024-05-20", 20.0), ("2024-05-27", 20.0), ("2024-06-03", 20.0), ("2024-06-10", 33.0)]
+        ("2024-05-20", 20.0),
+        ("2024-05-27", 20.0),
+        ("2024-06-03", 20.0),
+        ("2024-06-10", 33.0),
+    ]

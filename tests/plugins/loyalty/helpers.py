@@ -1,4 +1,5 @@
 """GraphQL helpers for the loyalty tests."""
+
 from tests.helpers import create_contact
 
 MEMBER = "member { id balance pending earnedLast365Days tier { name } nextTier { name pointsNeeded } }"
@@ -13,14 +14,27 @@ async def program(api, **input) -> str:
 
 async def tiers(api, program_id, gold_multiplier=1.5) -> None:
     for name, threshold, multiplier in (("Bronze", 0, 1.0), ("Silver", 1000, 1.0), ("Gold", 5000, gold_multiplier)):
-        payload = await api.mutate("upsertLoyaltyTier", {"programId": program_id, "name": name, "threshold": threshold,
-                                                         "multiplier": multiplier}, "tier { id }")
+        payload = await api.mutate(
+            "upsertLoyaltyTier",
+            {"programId": program_id, "name": name, "threshold": threshold, "multiplier": multiplier},
+            "tier { id }",
+        )
         assert payload["userErrors"] == []
 
 
 async def purchase_rule(api, program_id) -> None:
-    payload = await api.mutate("createEarningRule", {"programId": program_id, "name": "1 point per ¥100", "kind": "purchase",
-                                                     "points": 1, "perAmount": 100, "excludedCategories": ["shipping"]}, "rule { id }")
+    payload = await api.mutate(
+        "createEarningRule",
+        {
+            "programId": program_id,
+            "name": "1 point per ¥100",
+            "kind": "purchase",
+            "points": 1,
+            "perAmount": 100,
+            "excludedCategories": ["shipping"],
+        },
+        "rule { id }",
+    )
     assert payload["userErrors"] == []
 
 

@@ -1,4 +1,5 @@
 """Issue example 2, with real concurrent requests against a real server process."""
+
 import asyncio
 import os
 import subprocess
@@ -10,8 +11,13 @@ import httpx
 def _token(url: str) -> str:
     env = {**os.environ, "ENISHI_DATABASE_URL": url}
     subprocess.run([sys.executable, "-m", "enishi.cli", "db", "upgrade"], env=env, check=True, capture_output=True)
-    return subprocess.run([sys.executable, "-m", "enishi.cli", "token", "create", "--role", "manager"], env=env, check=True,
-                          capture_output=True, text=True).stdout.split()[-1]
+    return subprocess.run(
+        [sys.executable, "-m", "enishi.cli", "token", "create", "--role", "manager"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()[-1]
 
 
 async def _gql(client, query, variables=None):
@@ -23,15 +29,23 @@ async def _gql(client, query, variables=None):
 async def _member_with(client, points: int) -> str:
     program = await _gql(client, 'mutation { createLoyaltyProgram(input: {name: "P"}) { program { id } } }')
     contact = await _gql(client, 'mutation { createContact(input: {familyName: "並行"}) { contact { id } } }')
-    member = await _gql(client, "mutation($p: ID!, $c: ID!) { enrollMember(input: {programId: $p, contactId: $c}) { member { id } } }",
-                        {"p": program["createLoyaltyProgram"]["program"]["id"], "c": contact["createContact"]["contact"]["id"]})
+    member = await _gql(
+        client,
+        "mutation($p: ID!, $c: ID!) { enrollMember(input: {programId: $p, contactId: $c}) { member { id } } }",
+        {"p": program["createLoyaltyProgram"]["program"]["id"], "c": contact["createContact"]["contact"]["id"]},
+    )
     member_id = member["enrollMember"]["member"]["id"]
-    await _gql(client, "mutation($m: ID!, $a: Int!) { earnPoints(input: {memberId: $m, amount: $a}) { userErrors { code } } }",
-               {"m": member_id, "a": points})
+    await _gql(
+        client,
+        "mutation($m: ID!, $a: Int!) { earnPoints(input: {memberId: $m, amount: $a}) { userErrors { code } } }",
+        {"m": member_id, "a": points},
+    )
     return member_id
 
 
-SPEND = "mutation($m: ID!, $a: Int!) { spendPoints(input: {memberId: $m, amount: $a}) { member { balance } userErrors { code } } }"
+SPEND = (
+    "mutation($m: ID!, $a: Int!) { spendPoints(input: {memberId: $m, amount: $a}) { member { balance } userErrors { code } } }"
+)
 
 
 def test_two_parallel_spends_of_80_on_100_exactly_one_succeeds(enishi_fresh_database_url, enishi_server):
@@ -43,7 +57,9 @@ def test_two_parallel_spends_of_80_on_100_exactly_one_succeeds(enishi_fresh_data
             for _ in range(5):
                 member_id = await _member_with(client, 100)
                 pair = await asyncio.gather(*(_gql(client, SPEND, {"m": member_id, "a": 80}) for _ in range(2)))
-                balance = await _gql(client, "query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance } } }", {"id": member_id})
+                balance = await _gql(
+                    client, "query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance } } }", {"id": member_id}
+                )
                 results.append(([p["spendPoints"]["userErrors"] for p in pair], balance["node"]["balance"]))
             many = await _member_with(client, 100)
             burst = await asyncio.gather(*(_gql(client, SPEND, {"m": many, "a": 30}) for _ in range(10)))

@@ -1,4 +1,5 @@
 """Purchases, refunds, return windows, tiers and earning rules (issue examples 3 and 4)."""
+
 import datetime as dt
 
 from enishi.worker import run_due_jobs
@@ -47,8 +48,10 @@ async def test_automatic_downgrade_when_earned_points_leave_the_window(api):
     await earn(api, member_id, 1200)
     api.clock.advance(days=366)
     await run_due_jobs(api.runtime)
-    data = await api.graphql("query($id: ID!) { node(id: $id) { ... on LoyaltyMember { tier { name } balance earnedLast365Days } } }",
-                             {"id": member_id})
+    data = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on LoyaltyMember { tier { name } balance earnedLast365Days } } }",
+        {"id": member_id},
+    )
     assert data["node"] == {"tier": {"name": "Bronze"}, "balance": 1200, "earnedLast365Days": 0}
 
 
@@ -67,8 +70,9 @@ async def test_return_window_locks_purchase_points_until_it_passes(api):
     assert cancel["member"]["pending"] == 118 and cancel["member"]["balance"] == 0
     api.clock.advance(days=14)
     assert "loyalty.unlock" in await run_due_jobs(api.runtime)
-    data = await api.graphql("query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance pending earnedLast365Days } } }",
-                             {"id": member_id})
+    data = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance pending earnedLast365Days } } }", {"id": member_id}
+    )
     assert data["node"] == {"balance": 118, "pending": 0, "earnedLast365Days": 118}
     assert await ledger_ok(api)
 
@@ -93,9 +97,20 @@ async def test_refund_after_spending_goes_negative_and_blocks_redemptions_until_
 
 async def test_activity_rules_award_points_within_their_limits_and_dates(api):
     program_id = await program(api)
-    rule = await api.mutate("createEarningRule", {"programId": program_id, "name": "Event attended", "kind": "activity",
-                                                  "activityType": "event", "points": 50, "limitCount": 1, "limitPeriod": "day",
-                                                  "endsAt": "2024-06-30T15:00:00Z"}, "rule { id }")
+    rule = await api.mutate(
+        "createEarningRule",
+        {
+            "programId": program_id,
+            "name": "Event attended",
+            "kind": "activity",
+            "activityType": "event",
+            "points": 50,
+            "limitCount": 1,
+            "limitPeriod": "day",
+            "endsAt": "2024-06-30T15:00:00Z",
+        },
+        "rule { id }",
+    )
     assert rule["userErrors"] == []
     member_id = await member(api, program_id)
     contact_id = (await api.graphql("{ contacts { nodes { id } } }"))["contacts"]["nodes"][0]["id"]
@@ -110,19 +125,26 @@ async def test_activity_rules_award_points_within_their_limits_and_dates(api):
     api.clock.advance(days=30)  # the rule has ended
     await api.graphql(log, {"c": contact_id})
     assert (await api.graphql(balance, {"id": member_id}))["node"]["balance"] == 100
-    bad = await api.mutate("createEarningRule", {"programId": program_id, "name": "x", "kind": "activity", "activityType": "telepathy",
-                                                 "points": 5, "limitCount": 1}, "rule { id }")
+    bad = await api.mutate(
+        "createEarningRule",
+        {"programId": program_id, "name": "x", "kind": "activity", "activityType": "telepathy", "points": 5, "limitCount": 1},
+        "rule { id }",
+    )
     assert {e["code"] for e in bad["userErrors"]} == {"UNKNOWN_ACTIVITY_TYPE", "REQUIRED"}
 
 
 async def test_referrals_reward_both_sides_but_not_oneself_in_another_spelling(api):
     program_id = await program(api)
-    await api.mutate("createEarningRule", {"programId": program_id, "name": "Referral", "kind": "referral", "points": 300}, "rule { id }")
+    await api.mutate(
+        "createEarningRule", {"programId": program_id, "name": "Referral", "kind": "referral", "points": 300}, "rule { id }"
+    )
     referrer = await member(api, program_id, emails=[{"address": "taro@abc.co.jp"}])
     friend = await member(api, program_id, familyName="鈴木", emails=[{"address": "hanako@example.jp"}])
     alias = await member(api, program_id, familyName="ヤマダ", emails=[{"address": "ＴＡＲＯ＠ＡＢＣ．ＣＯ．ＪＰ"}])
-    query = ("mutation($a: ID!, $b: ID!) { recordReferral(input: {referrerMemberId: $a, referredMemberId: $b}) "
-             "{ entries { amount } userErrors { code } } }")
+    query = (
+        "mutation($a: ID!, $b: ID!) { recordReferral(input: {referrerMemberId: $a, referredMemberId: $b}) "
+        "{ entries { amount } userErrors { code } } }"
+    )
     ok = (await api.graphql(query, {"a": referrer, "b": friend}))["recordReferral"]
     assert ok == {"entries": [{"amount": 300}, {"amount": 300}], "userErrors": []}
     twice = (await api.graphql(query, {"a": referrer, "b": friend}))["recordReferral"]
@@ -147,8 +169,11 @@ async def test_purchases_arrive_from_shop_integrations_as_events(enishi_api):
             contact = parse_global_id(contact_id, "Contact", "contactId")
 
             async def work(uow):
-                await uow.emit(SHOP_PURCHASE, None, {
-                    "contact_id": str(contact), "order_id": order_id, "lines": [{"category": "goods", "amount": amount}]})
+                await uow.emit(
+                    SHOP_PURCHASE,
+                    None,
+                    {"contact_id": str(contact), "order_id": order_id, "lines": [{"category": "goods", "amount": amount}]},
+                )
                 return True
 
             done, _ = await run_mutation(info, "crm.write", work)
@@ -171,9 +196,11 @@ async def test_purchases_arrive_from_shop_integrations_as_events(enishi_api):
 
 async def test_end_of_year_expiry_is_computed_in_tokyo_time(api):
     member_id = await member(api, await program(api, expiryMode="end_of_year", expiryDays=None))
-    api.clock.set(dt.datetime(2024, 12, 31, 16, 0, tzinfo=dt.timezone.utc))  # 2025-01-01 01:00 in Tokyo
+    api.clock.set(dt.datetime(2024, 12, 31, 16, 0, tzinfo=dt.UTC))  # 2025-01-01 01:00 in Tokyo
     await earn(api, member_id, 10)
-    data = await api.graphql("query($id: ID!) { node(id: $id) { ... on LoyaltyMember { ledger { nodes { kind } } } } }", {"id": member_id})
+    data = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on LoyaltyMember { ledger { nodes { kind } } } } }", {"id": member_id}
+    )
     assert data["node"]["ledger"]["nodes"] == [{"kind": "earn"}]
     api.clock.advance(days=364, hours=22)  # 2025-12-31 14:00Z, 23:00 in Tokyo: still valid
     await run_due_jobs(api.runtime)
@@ -187,8 +214,19 @@ async def test_end_of_year_expiry_is_computed_in_tokyo_time(api):
 
 async def test_weekly_limits_reset_on_monday_in_tokyo(api):
     program_id = await program(api)
-    await api.mutate("createEarningRule", {"programId": program_id, "name": "Weekly visit", "kind": "activity", "activityType": "meeting",
-                                           "points": 5, "limitCount": 2, "limitPeriod": "week"}, "rule { id }")
+    await api.mutate(
+        "createEarningRule",
+        {
+            "programId": program_id,
+            "name": "Weekly visit",
+            "kind": "activity",
+            "activityType": "meeting",
+            "points": 5,
+            "limitCount": 2,
+            "limitPeriod": "week",
+        },
+        "rule { id }",
+    )
     member_id = await member(api, program_id)
     contact_id = (await api.graphql("{ contacts { nodes { id } } }"))["contacts"]["nodes"][0]["id"]
     log = 'mutation($c: ID!) { logActivity(input: {type: "meeting", summary: "訪問", contactIds: [$c]}) { userErrors { code } } }'
@@ -216,13 +254,18 @@ async def test_downgrade_modes_none_and_periodic(api):
         assert (await api.graphql(tier, {"id": member_id}))["node"]["tier"]["name"] == after_review
 
 
-LEDGER = "query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance pending ledger { edges { node { kind amount } } } } } }"
+LEDGER = (
+    "query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance pending ledger { edges { node { kind amount } } } } } }"
+)
 
 
 async def _member_state(api, member_id) -> dict:
     data = (await api.graphql(LEDGER, {"id": member_id}))["node"]
-    return {"balance": data["balance"], "pending": data["pending"],
-            "ledger": [(e["node"]["kind"], e["node"]["amount"]) for e in data["ledger"]["edges"]]}
+    return {
+        "balance": data["balance"],
+        "pending": data["pending"],
+        "ledger": [(e["node"]["kind"], e["node"]["amount"]) for e in data["ledger"]["edges"]],
+    }
 
 
 async def test_a_back_dated_purchase_expires_a_year_after_it_was_made_not_after_it_was_recorded(api):
@@ -230,8 +273,11 @@ async def test_a_back_dated_purchase_expires_a_year_after_it_was_made_not_after_
     await purchase_rule(api, program_id)
     member_id = await member(api, program_id)
     purchased_at = (api.clock.now() - dt.timedelta(days=350)).isoformat()
-    paid = await api.mutate("recordPurchase", {"memberId": member_id, "orderId": "D-1", "lines": ORDER, "purchasedAt": purchased_at},
-                            f"{PURCHASE} member {{ expiringSoon {{ points expiresAt }} }}")
+    paid = await api.mutate(
+        "recordPurchase",
+        {"memberId": member_id, "orderId": "D-1", "lines": ORDER, "purchasedAt": purchased_at},
+        f"{PURCHASE} member {{ expiringSoon {{ points expiresAt }} }}",
+    )
     expires_at = (api.clock.now() + dt.timedelta(days=15)).isoformat()
     assert paid["member"]["balance"] == 118 and paid["member"]["expiringSoon"] == [{"points": 118, "expiresAt": expires_at}]
     api.clock.advance(days=15)
@@ -245,10 +291,16 @@ async def test_the_return_window_and_the_expiry_both_count_from_the_purchase(api
     await purchase_rule(api, program_id)
     member_id = await member(api, program_id)
     long_ago = (api.clock.now() - dt.timedelta(days=300)).isoformat()
-    old = await api.mutate("recordPurchase", {"memberId": member_id, "orderId": "E-1", "lines": ORDER, "purchasedAt": long_ago}, PURCHASE)
-    assert old["locked"] is False and old["member"]["balance"] == 118 and old["member"]["pending"] == 0  # its window closed long ago
+    old = await api.mutate(
+        "recordPurchase", {"memberId": member_id, "orderId": "E-1", "lines": ORDER, "purchasedAt": long_ago}, PURCHASE
+    )
+    assert (
+        old["locked"] is False and old["member"]["balance"] == 118 and old["member"]["pending"] == 0
+    )  # its window closed long ago
     recent = (api.clock.now() - dt.timedelta(days=10)).isoformat()
-    new = await api.mutate("recordPurchase", {"memberId": member_id, "orderId": "E-2", "lines": ORDER, "purchasedAt": recent}, PURCHASE)
+    new = await api.mutate(
+        "recordPurchase", {"memberId": member_id, "orderId": "E-2", "lines": ORDER, "purchasedAt": recent}, PURCHASE
+    )
     assert new["locked"] is True and new["member"]["pending"] == 118
     api.clock.advance(days=4)  # 14 days after the purchase
     await run_due_jobs(api.runtime)
@@ -258,8 +310,11 @@ async def test_the_return_window_and_the_expiry_both_count_from_the_purchase(api
     assert (await _member_state(api, member_id))["balance"] == 118
     api.clock.advance(days=290)  # 365 days after the second purchase, though it was unlocked 351 days ago
     await run_due_jobs(api.runtime)
-    assert await _member_state(api, member_id) == {"balance": 0, "pending": 0, "ledger": [
-        ("expire", -118), ("expire", -118), ("unlock", 118), ("earn", 118)]}
+    assert await _member_state(api, member_id) == {
+        "balance": 0,
+        "pending": 0,
+        "ledger": [("expire", -118), ("expire", -118), ("unlock", 118), ("earn", 118)],
+    }
     assert await ledger_ok(api)
 
 
@@ -271,12 +326,16 @@ async def test_a_purchase_older_than_the_expiry_is_recorded_with_its_points_alre
     await spend(api, member_id, 100)
     await api.mutate("refundPurchase", {"programId": program_id, "orderId": "F-1"}, PURCHASE)  # a debt of 100 is left
     purchased_at = (api.clock.now() - dt.timedelta(days=400)).isoformat()
-    paid = await api.mutate("recordPurchase", {"memberId": member_id, "orderId": "F-2", "lines": ORDER, "purchasedAt": purchased_at},
-                            PURCHASE)
+    paid = await api.mutate(
+        "recordPurchase", {"memberId": member_id, "orderId": "F-2", "lines": ORDER, "purchasedAt": purchased_at}, PURCHASE
+    )
     assert paid["userErrors"] == [] and paid["points"] == 118
     assert paid["member"]["balance"] == -100  # expired points are worth nothing: they pay no debt
-    assert await _member_state(api, member_id) == {"balance": -100, "pending": 0, "ledger": [
-        ("expire", -118), ("earn", 118), ("reverse", -118), ("spend", -100), ("earn", 118)]}
+    assert await _member_state(api, member_id) == {
+        "balance": -100,
+        "pending": 0,
+        "ledger": [("expire", -118), ("earn", 118), ("reverse", -118), ("spend", -100), ("earn", 118)],
+    }
     again = await api.mutate("recordPurchase", {"memberId": member_id, "orderId": "F-2", "lines": ORDER}, PURCHASE)
     assert again["userErrors"][0]["code"] == "DUPLICATE_ORDER"  # the order is on record
     assert await ledger_ok(api)

@@ -1,4 +1,5 @@
 """Ledger, lots, expiry and idempotency (issue examples 1 and parts of the rest)."""
+
 from enishi.worker import run_due_jobs
 from tests.plugins.loyalty.helpers import ENTRY, earn, ledger_ok, member, program, spend
 
@@ -10,8 +11,10 @@ async def test_points_expire_after_365_days_leaving_a_ledger_that_sums_to_zero(a
     assert (await spend(api, member_id, 30))["member"]["balance"] == 70
     api.clock.advance(days=354)  # day 364
     await run_due_jobs(api.runtime)
-    query = ("query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance "
-             "ledger { edges { node { kind amount balanceAfter } } } } } }")
+    query = (
+        "query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance "
+        "ledger { edges { node { kind amount balanceAfter } } } } } }"
+    )
     assert (await api.graphql(query, {"id": member_id}))["node"]["balance"] == 70
     api.clock.advance(days=2)  # day 366
     assert "loyalty.expire" in await run_due_jobs(api.runtime)
@@ -33,10 +36,13 @@ async def test_spending_takes_the_soonest_expiring_points_first(api):
     api.clock.advance(days=25)  # 2024-07-05
     await earn(api, member_id, 60)  # expires at the end of July
     api.clock.advance(days=-10)  # back to June 25 (a back-dated spend keeps the example short)
-    spent = await api.mutate("spendPoints", {"memberId": member_id, "amount": 50},
-                             "entry { lotsUsed { points expiresAt } } member { balance }")
-    assert spent["entry"]["lotsUsed"] == [{"points": 40, "expiresAt": "2024-06-30T15:00:00+00:00"},
-                                          {"points": 10, "expiresAt": "2024-07-31T15:00:00+00:00"}]
+    spent = await api.mutate(
+        "spendPoints", {"memberId": member_id, "amount": 50}, "entry { lotsUsed { points expiresAt } } member { balance }"
+    )
+    assert spent["entry"]["lotsUsed"] == [
+        {"points": 40, "expiresAt": "2024-06-30T15:00:00+00:00"},
+        {"points": 10, "expiresAt": "2024-07-31T15:00:00+00:00"},
+    ]
     assert spent["member"]["balance"] == 50
 
 
@@ -60,7 +66,9 @@ async def test_balance_never_goes_below_zero(api):
     await earn(api, member_id, 50)
     refused = await spend(api, member_id, 51)
     assert refused["entry"] is None
-    assert refused["userErrors"] == [{"field": "amount", "message": "the member does not have enough points", "code": "INSUFFICIENT_POINTS"}]
+    assert refused["userErrors"] == [
+        {"field": "amount", "message": "the member does not have enough points", "code": "INSUFFICIENT_POINTS"}
+    ]
     zero = await spend(api, member_id, 0)
     assert zero["userErrors"][0]["code"] == "OUT_OF_RANGE"
     assert (await spend(api, member_id, 50))["member"]["balance"] == 0
@@ -83,10 +91,15 @@ async def test_adjustments_need_a_reason_and_the_adjust_permission(api):
     member_id = await member(api, await program(api))
     no_reason = await api.mutate("adjustPoints", {"memberId": member_id, "amount": 10}, ENTRY)
     assert no_reason["userErrors"][0] == {"field": "reason", "message": "an adjustment needs a reason", "code": "REQUIRED"}
-    denied = await api.post('mutation($i: AdjustPointsInput!) { adjustPoints(input: $i) { entry { id } } }',
-                            {"i": {"memberId": member_id, "amount": 10, "reason": "goodwill"}}, role="sales")
+    denied = await api.post(
+        "mutation($i: AdjustPointsInput!) { adjustPoints(input: $i) { entry { id } } }",
+        {"i": {"memberId": member_id, "amount": 10, "reason": "goodwill"}},
+        role="sales",
+    )
     assert denied.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    ok = await api.mutate("adjustPoints", {"memberId": member_id, "amount": 10, "reason": "お詫び / goodwill"}, ENTRY, role="manager")
+    ok = await api.mutate(
+        "adjustPoints", {"memberId": member_id, "amount": 10, "reason": "お詫び / goodwill"}, ENTRY, role="manager"
+    )
     assert ok["entry"]["kind"] == "adjust" and ok["member"]["balance"] == 10
     down = await api.mutate("adjustPoints", {"memberId": member_id, "amount": -11, "reason": "correction"}, ENTRY, role="manager")
     assert down["userErrors"][0]["code"] == "INSUFFICIENT_POINTS"
@@ -98,10 +111,16 @@ async def test_ledger_filters_and_pages(api):
     for amount in (10, 20, 30):
         await earn(api, member_id, amount)
     await spend(api, member_id, 5)
-    data = await api.graphql("""query($id: ID!) { pointsLedger(memberId: $id, first: 2, filter: {kind: {eq: "earn"}}) {
-        totalCount edges { node { seq amount } } pageInfo { hasNextPage endCursor } } }""", {"id": member_id})
+    data = await api.graphql(
+        """query($id: ID!) { pointsLedger(memberId: $id, first: 2, filter: {kind: {eq: "earn"}}) {
+        totalCount edges { node { seq amount } } pageInfo { hasNextPage endCursor } } }""",
+        {"id": member_id},
+    )
     assert data["pointsLedger"]["totalCount"] == 3
     assert [e["node"]["amount"] for e in data["pointsLedger"]["edges"]] == [30, 20]
-    after = await api.graphql("""query($id: ID!, $after: String) { pointsLedger(memberId: $id, after: $after, filter: {kind: {eq: "earn"}}) {
-        edges { node { seq amount } } } }""", {"id": member_id, "after": data["pointsLedger"]["pageInfo"]["endCursor"]})
+    after = await api.graphql(
+        """query($id: ID!, $after: String) { pointsLedger(memberId: $id, after: $after, filter: {kind: {eq: "earn"}}) {
+        edges { node { seq amount } } } }""",
+        {"id": member_id, "after": data["pointsLedger"]["pageInfo"]["endCursor"]},
+    )
     assert [e["node"]["amount"] for e in after["pointsLedger"]["edges"]] == [10]

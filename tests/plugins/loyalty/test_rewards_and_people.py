@@ -1,4 +1,5 @@
 """Rewards, Contact.loyalty, privacy, merges, and who may do what."""
+
 import uuid
 
 import pytest
@@ -10,13 +11,16 @@ from enishi.worker import run_due_jobs
 from tests.helpers import root_fields_added_by
 from tests.plugins.loyalty.helpers import earn, ledger_ok, member, program, tiers
 
-REDEEM = ("mutation($m: ID!, $r: ID!, $k: String) { redeemReward(input: {memberId: $m, rewardId: $r, idempotencyKey: $k}) "
-          "{ entry { amount } member { balance } userErrors { code } } }")
+REDEEM = (
+    "mutation($m: ID!, $r: ID!, $k: String) { redeemReward(input: {memberId: $m, rewardId: $r, idempotencyKey: $k}) "
+    "{ entry { amount } member { balance } userErrors { code } } }"
+)
 
 
 async def _reward(api, program_id, **input) -> str:
-    payload = await api.mutate("createLoyaltyReward", {"programId": program_id, "name": "ギフト券 ¥1,000", "cost": 100, **input},
-                               "reward { id stock }")
+    payload = await api.mutate(
+        "createLoyaltyReward", {"programId": program_id, "name": "ギフト券 ¥1,000", "cost": 100, **input}, "reward { id stock }"
+    )
     assert payload["userErrors"] == []
     return payload["reward"]["id"]
 
@@ -47,12 +51,16 @@ async def test_redemption_moves_stock_and_points_together(api):
 async def test_rewards_can_require_a_minimum_tier(api):
     program_id = await program(api)
     await tiers(api, program_id)
-    gold = (await api.graphql("query($id: ID!) { node(id: $id) { ... on LoyaltyProgram { tiers { id name } } } }", {"id": program_id}))
+    gold = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on LoyaltyProgram { tiers { id name } } } }", {"id": program_id}
+    )
     gold_id = next(t["id"] for t in gold["node"]["tiers"] if t["name"] == "Gold")
     reward_id = await _reward(api, program_id, minTierId=gold_id)
     member_id = await member(api, program_id)
     await earn(api, member_id, 1200)
-    assert (await api.graphql(REDEEM, {"m": member_id, "r": reward_id}))["redeemReward"]["userErrors"] == [{"code": "TIER_TOO_LOW"}]
+    assert (await api.graphql(REDEEM, {"m": member_id, "r": reward_id}))["redeemReward"]["userErrors"] == [
+        {"code": "TIER_TOO_LOW"}
+    ]
     await earn(api, member_id, 4000)
     assert (await api.graphql(REDEEM, {"m": member_id, "r": reward_id}))["redeemReward"]["userErrors"] == []
 
@@ -60,8 +68,11 @@ async def test_rewards_can_require_a_minimum_tier(api):
 async def test_contact_loyalty_shows_balance_pending_tier_and_expiring_points(api):
     program_id = await program(api, expiryDays=40, lockDays=7)
     await tiers(api, program_id)
-    await api.mutate("createEarningRule", {"programId": program_id, "name": "1/100", "kind": "purchase", "points": 1, "perAmount": 100},
-                     "rule { id }")
+    await api.mutate(
+        "createEarningRule",
+        {"programId": program_id, "name": "1/100", "kind": "purchase", "points": 1, "perAmount": 100},
+        "rule { id }",
+    )
     member_id = await member(api, program_id)
     await earn(api, member_id, 300)
     await api.mutate("recordPurchase", {"memberId": member_id, "orderId": "X", "lines": [{"amount": 2000}]}, "points")
@@ -69,8 +80,12 @@ async def test_contact_loyalty_shows_balance_pending_tier_and_expiring_points(ap
     data = await api.graphql("""{ contacts { nodes { loyalty { balance pending tier { name } nextTier { name pointsNeeded }
         expiringSoon { points expiresAt } } } } }""")
     assert data["contacts"]["nodes"][0]["loyalty"] == {
-        "balance": 300, "pending": 20, "tier": {"name": "Bronze"}, "nextTier": {"name": "Silver", "pointsNeeded": 700},
-        "expiringSoon": [{"points": 300, "expiresAt": "2024-07-20T00:00:00+00:00"}]}
+        "balance": 300,
+        "pending": 20,
+        "tier": {"name": "Bronze"},
+        "nextTier": {"name": "Silver", "pointsNeeded": 700},
+        "expiringSoon": [{"points": 300, "expiresAt": "2024-07-20T00:00:00+00:00"}],
+    }
 
 
 async def test_a_page_of_contacts_with_loyalty_costs_constant_queries(api):
@@ -97,7 +112,9 @@ async def test_export_and_erasure_keep_the_ledger_balanced_but_unlinked(api):
     member_id = await member(api, program_id, emails=[{"address": "taro@abc.co.jp"}])
     await earn(api, member_id, 100, reason="山田様へのお詫び")
     contact_id = (await api.graphql("{ contacts { nodes { id } } }"))["contacts"]["nodes"][0]["id"]
-    exported = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { personalData } } }", {"id": contact_id}, role="compliance")
+    exported = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on Contact { personalData } } }", {"id": contact_id}, role="compliance"
+    )
     ledger = exported["node"]["personalData"]["loyalty"]["memberships"][0]["ledger"]
     assert [(e["kind"], e["amount"], e["reason"]) for e in ledger] == [("earn", 100, "山田様へのお詫び")]
     raw_contact = uuid.UUID(__import__("base64").b64decode(contact_id).decode().split(":")[1])
@@ -108,14 +125,20 @@ async def test_export_and_erasure_keep_the_ledger_balanced_but_unlinked(api):
     async with api.runtime.read_session() as session:
         stored = (await session.execute(text("SELECT sealed_reason FROM loyalty_entry"))).scalar_one()
     assert stored is not None and "山田".encode() not in stored
-    data = await api.graphql("""query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance
-        ledger { nodes { amount reason } } } } }""", {"id": member_id})
+    data = await api.graphql(
+        """query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance
+        ledger { nodes { amount reason } } } } }""",
+        {"id": member_id},
+    )
     assert data["node"] == {"balance": 100, "ledger": {"nodes": [{"amount": 100, "reason": None}]}}
     assert (await earn(api, member_id, 1))["userErrors"][0]["code"] == "MEMBER_ERASED"
     api.clock.advance(days=400)  # the ledger goes on without the person: the points expire
     assert "loyalty.expire" in await run_due_jobs(api.runtime)
-    data = await api.graphql("""query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance
-        ledger { nodes { kind amount reason } } } } }""", {"id": member_id})
+    data = await api.graphql(
+        """query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance
+        ledger { nodes { kind amount reason } } } } }""",
+        {"id": member_id},
+    )
     assert data["node"]["balance"] == 0 and {"kind": "expire", "amount": -100, "reason": None} in data["node"]["ledger"]["nodes"]
     assert await ledger_ok(api)
 
@@ -129,8 +152,11 @@ async def test_merging_contacts_moves_points_with_their_expiry(api):
     api.clock.advance(days=100)
     await earn(api, duplicate, 50)
     contacts = (await api.graphql("{ contacts(orderBy: [{field: CREATED_AT}]) { nodes { id } } }"))["contacts"]["nodes"]
-    merged = await api.mutate("mergeContacts", {"survivorId": contacts[0]["id"], "mergedIds": [contacts[1]["id"]]},
-                              "contact { loyalty { balance expiringSoon { points } } } moves { plugin count }")
+    merged = await api.mutate(
+        "mergeContacts",
+        {"survivorId": contacts[0]["id"], "mergedIds": [contacts[1]["id"]]},
+        "contact { loyalty { balance expiringSoon { points } } } moves { plugin count }",
+    )
     assert {"plugin": "loyalty", "count": 1} in merged["moves"]
     assert merged["contact"]["loyalty"]["balance"] == 150
     api.clock.advance(days=266)  # the survivor's own 100 expire; the moved 50 keep their later date
@@ -143,14 +169,24 @@ async def test_merging_contacts_moves_points_with_their_expiry(api):
 
 
 LOYALTY_FIELDS = {
-    "Query.loyaltyPrograms": "loyalty.read", "Query.pointsLedger": "loyalty.read", "Query.verifyLedger": "loyalty.read",
-    "Mutation.createLoyaltyProgram": "loyalty.configure", "Mutation.upsertLoyaltyTier": "loyalty.configure",
-    "Mutation.createEarningRule": "loyalty.configure", "Mutation.createLoyaltyReward": "loyalty.configure",
-    "Mutation.enrollMember": "loyalty.operate", "Mutation.earnPoints": "loyalty.operate", "Mutation.spendPoints": "loyalty.operate",
+    "Query.loyaltyPrograms": "loyalty.read",
+    "Query.pointsLedger": "loyalty.read",
+    "Query.verifyLedger": "loyalty.read",
+    "Mutation.createLoyaltyProgram": "loyalty.configure",
+    "Mutation.upsertLoyaltyTier": "loyalty.configure",
+    "Mutation.createEarningRule": "loyalty.configure",
+    "Mutation.createLoyaltyReward": "loyalty.configure",
+    "Mutation.enrollMember": "loyalty.operate",
+    "Mutation.earnPoints": "loyalty.operate",
+    "Mutation.spendPoints": "loyalty.operate",
     "Query.membersWithExpiringPoints": "loyalty.read",
-    "Mutation.setEarningRuleActive": "loyalty.configure", "Mutation.updateLoyaltyReward": "loyalty.configure",
-    "Mutation.adjustPoints": "loyalty.adjust", "Mutation.recordPurchase": "loyalty.operate", "Mutation.refundPurchase": "loyalty.operate",
-    "Mutation.redeemReward": "loyalty.operate", "Mutation.recordReferral": "loyalty.operate",
+    "Mutation.setEarningRuleActive": "loyalty.configure",
+    "Mutation.updateLoyaltyReward": "loyalty.configure",
+    "Mutation.adjustPoints": "loyalty.adjust",
+    "Mutation.recordPurchase": "loyalty.operate",
+    "Mutation.refundPurchase": "loyalty.operate",
+    "Mutation.redeemReward": "loyalty.operate",
+    "Mutation.recordReferral": "loyalty.operate",
 }
 
 
@@ -177,8 +213,13 @@ async def test_roles_reach_loyalty_mutations_per_their_permissions(api, role):
     program_id = await program(api)
     member_id = await member(api, program_id)
     granted = api.runtime.permissions.for_roles([role])
-    body = (await api.post("mutation($m: ID!) { earnPoints(input: {memberId: $m, amount: 1}) { userErrors { code } } }",
-                           {"m": member_id}, role=role)).json()
+    body = (
+        await api.post(
+            "mutation($m: ID!) { earnPoints(input: {memberId: $m, amount: 1}) { userErrors { code } } }",
+            {"m": member_id},
+            role=role,
+        )
+    ).json()
     assert ("errors" in body) == ("loyalty.operate" not in granted), body
     body = (await api.post("{ loyaltyPrograms { id } }", role=role)).json()
     assert ("errors" in body) == ("loyalty.read" not in granted), body
@@ -189,16 +230,23 @@ async def test_rewards_and_rules_can_be_changed_and_switched_off(api):
     reward_id = await _reward(api, program_id, stock=5)
     member_id = await member(api, program_id)
     await earn(api, member_id, 500)
-    changed = await api.mutate("updateLoyaltyReward", {"rewardId": reward_id, "cost": 200, "active": False}, "reward { cost active stock }")
+    changed = await api.mutate(
+        "updateLoyaltyReward", {"rewardId": reward_id, "cost": 200, "active": False}, "reward { cost active stock }"
+    )
     assert changed["reward"] == {"cost": 200, "active": False, "stock": 5}
     assert (await api.graphql(REDEEM, {"m": member_id, "r": reward_id}))["redeemReward"]["userErrors"] == [{"code": "NOT_FOUND"}]
-    rule = await api.mutate("createEarningRule", {"programId": program_id, "name": "Event", "kind": "activity", "activityType": "event",
-                                                  "points": 10}, "rule { id }")
+    rule = await api.mutate(
+        "createEarningRule",
+        {"programId": program_id, "name": "Event", "kind": "activity", "activityType": "event", "points": 10},
+        "rule { id }",
+    )
     off = await api.mutate("setEarningRuleActive", {"ruleId": rule["rule"]["id"], "active": False}, "rule { active }")
     assert off["rule"] == {"active": False}
     contact_id = (await api.graphql("{ contacts { nodes { id } } }"))["contacts"]["nodes"][0]["id"]
-    await api.graphql('mutation($c: ID!) { logActivity(input: {type: "event", summary: "x", contactIds: [$c]}) { userErrors { code } } }',
-                      {"c": contact_id})
+    await api.graphql(
+        'mutation($c: ID!) { logActivity(input: {type: "event", summary: "x", contactIds: [$c]}) { userErrors { code } } }',
+        {"c": contact_id},
+    )
     data = await api.graphql("query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance } } }", {"id": member_id})
     assert data["node"]["balance"] == 500
 
@@ -211,6 +259,8 @@ async def test_reminder_query_lists_members_whose_points_expire_soon(api):
     later = await member(api, program_id, familyName="遅い")
     await earn(api, later, 10)
     query = "query($p: ID!, $d: Int) { membersWithExpiringPoints(programId: $p, withinDays: $d) { nodes { id } } }"
-    assert [n["id"] for n in (await api.graphql(query, {"p": program_id, "d": 30}))["membersWithExpiringPoints"]["nodes"]] == [soon]
+    assert [n["id"] for n in (await api.graphql(query, {"p": program_id, "d": 30}))["membersWithExpiringPoints"]["nodes"]] == [
+        soon
+    ]
     both = (await api.graphql(query, {"p": program_id, "d": 45}))["membersWithExpiringPoints"]["nodes"]
     assert [n["id"] for n in both] == [soon, later]

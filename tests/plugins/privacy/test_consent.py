@@ -1,5 +1,6 @@
 """Consent ledger (privacy part one): append-only history, check, one-click withdrawal, encrypted
 evidence, crypto-shredding on erasure, and ABM's audience export asking it."""
+
 import base64
 import uuid
 
@@ -12,9 +13,21 @@ CONSENT = "consent { purpose state source noticeVersion }"
 
 
 async def _grant(api, contact_id, purpose="marketing", **extra):
-    payload = await api.mutate("recordConsent", {"contactId": contact_id, "purpose": purpose, "state": "granted",
-                                                 "noticeId": "privacy-notice", "noticeVersion": "2024-04", "source": "web_form",
-                                                 "method": "checkbox", **extra}, CONSENT, role="marketing")
+    payload = await api.mutate(
+        "recordConsent",
+        {
+            "contactId": contact_id,
+            "purpose": purpose,
+            "state": "granted",
+            "noticeId": "privacy-notice",
+            "noticeVersion": "2024-04",
+            "source": "web_form",
+            "method": "checkbox",
+            **extra,
+        },
+        CONSENT,
+        role="marketing",
+    )
     assert payload["userErrors"] == [], payload
     return payload["consent"]
 
@@ -29,9 +42,13 @@ async def test_consent_given_and_withdrawn_keeps_its_full_history(api):
     api.clock.advance(days=3)
     withdrawn = await api.mutate("withdrawConsent", {"contactId": contact["id"], "purpose": "marketing"}, CONSENT, role="support")
     assert withdrawn["consent"]["state"] == "withdrawn"
-    history = await api.graphql("query($id: ID!) { consentHistory(contactId: $id) { state source capturedAt } }", {"id": contact["id"]})
+    history = await api.graphql(
+        "query($id: ID!) { consentHistory(contactId: $id) { state source capturedAt } }", {"id": contact["id"]}
+    )
     assert [(h["state"], h["source"]) for h in history["consentHistory"]] == [("granted", "web_form"), ("withdrawn", "agent")]
-    current = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { consents { purpose state } } } }", {"id": contact["id"]})
+    current = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on Contact { consents { purpose state } } } }", {"id": contact["id"]}
+    )
     assert current["node"]["consents"] == [{"purpose": "marketing", "state": "withdrawn"}]
     bad = await api.mutate("recordConsent", {"contactId": contact["id"], "purpose": "", "state": "maybe"}, CONSENT)
     assert {e["code"] for e in bad["userErrors"]} == {"REQUIRED", "INVALID_CHOICE"}
@@ -40,8 +57,11 @@ async def test_consent_given_and_withdrawn_keeps_its_full_history(api):
 async def test_one_click_withdrawal_link_needs_no_login(api):
     contact = await create_contact(api, familyName="鈴木")
     await _grant(api, contact["id"])
-    link = (await api.graphql("query($id: ID!) { consentWithdrawalLink(contactId: $id, purpose: \"marketing\") }",
-                              {"id": contact["id"]}))["consentWithdrawalLink"]
+    link = (
+        await api.graphql(
+            'query($id: ID!) { consentWithdrawalLink(contactId: $id, purpose: "marketing") }', {"id": contact["id"]}
+        )
+    )["consentWithdrawalLink"]
     response = await api.client.post(link)
     assert response.status_code == 200 and response.json() == {"withdrawn": True, "purpose": "marketing"}
     tampered = link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB")
@@ -59,8 +79,12 @@ async def test_audience_export_leaves_out_contacts_without_marketing_consent(api
     await _grant(api, yes["id"])
     await _grant(api, withdrew["id"])
     await api.mutate("withdrawConsent", {"contactId": withdrew["id"], "purpose": "marketing"}, CONSENT)
-    payload = await api.mutate("exportAudience", {"destination": "MA tool"}, "members { contact { familyName } } excludedWithoutConsent",
-                               role="marketing")
+    payload = await api.mutate(
+        "exportAudience",
+        {"destination": "MA tool"},
+        "members { contact { familyName } } excludedWithoutConsent",
+        role="marketing",
+    )
     assert payload["members"] == [{"contact": {"familyName": "同意"}}] and payload["excludedWithoutConsent"] == 2
 
 
@@ -69,15 +93,18 @@ async def test_evidence_is_encrypted_at_rest_and_shredded_on_erasure(api):
     await _grant(api, contact["id"], evidence="フォーム送信 IP 203.0.113.7 taro@abc.co.jp")
     async with api.runtime.read_session() as session:
         stored = (await session.execute(text("SELECT evidence FROM privacy_consent"))).scalar_one()
-    assert b"203.0.113.7" not in bytes(stored) and "taro".encode() not in bytes(stored)
-    exported = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { personalData } } }", {"id": contact["id"]},
-                                 role="compliance")
+    assert b"203.0.113.7" not in bytes(stored) and b"taro" not in bytes(stored)
+    exported = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on Contact { personalData } } }", {"id": contact["id"]}, role="compliance"
+    )
     assert exported["node"]["personalData"]["privacy"]["consents"][0]["evidence"] == "フォーム送信 IP 203.0.113.7 taro@abc.co.jp"
     async with api.runtime.unit_of_work() as uow:
         reports = dict(await api.runtime.plugins.call("enishi_subject_erase", uow=uow, subject=DataSubject(_raw(contact["id"]))))
     assert reports["privacy"].affected == {"privacy_export:delete": 0, "core_subject_key:delete": 1}
     assert reports["privacy"].retained[0]["entity"] == "privacy_consent"
     async with api.runtime.unit_of_work() as uow:
-        collected = dict(await api.runtime.plugins.call("enishi_subject_collect", uow=uow, subject=DataSubject(_raw(contact["id"]))))
+        collected = dict(
+            await api.runtime.plugins.call("enishi_subject_collect", uow=uow, subject=DataSubject(_raw(contact["id"])))
+        )
     assert collected["privacy"]["consents"][0]["evidence"] is None  # the key is gone: unreadable for good
     assert collected["privacy"]["consents"][0]["state"] == "granted"

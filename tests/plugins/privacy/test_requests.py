@@ -2,6 +2,7 @@
 extensions, every request type, exports with a section per plugin, erasure that leaves nothing
 behind (tables, raw SQLite file and WAL), a failing plugin and its retry, legal holds,
 restriction, and the hash-chained access log."""
+
 import base64
 import datetime as dt
 import io
@@ -21,20 +22,39 @@ from enishi.worker import run_due_jobs
 from tests.helpers import create_account, create_contact, log_activity, root_fields_added_by
 from tests.plugins.loyalty.helpers import program
 
-REQUEST = ("id status type regime dueDate daysLeft overdue extended "
-           "runs { plugin action status attempts affected retained error } history { status note } exports { format downloadedAt }")
+REQUEST = (
+    "id status type regime dueDate daysLeft overdue extended "
+    "runs { plugin action status attempts affected retained error } history { status note } exports { format downloadedAt }"
+)
 PRIVACY_FIELDS = {
-    "Query.consentHistory": "privacy.consent.read", "Query.consentWithdrawalLink": "privacy.consent.write",
-    "Mutation.recordConsent": "privacy.consent.write", "Mutation.withdrawConsent": "privacy.consent.write",
-    "Query.dataSubjectRequests": "privacy.request.manage", "Query.legalHolds": "privacy.request.manage",
+    "Query.consentHistory": "privacy.consent.read",
+    "Query.consentWithdrawalLink": "privacy.consent.write",
+    "Mutation.recordConsent": "privacy.consent.write",
+    "Mutation.withdrawConsent": "privacy.consent.write",
+    "Query.dataSubjectRequests": "privacy.request.manage",
+    "Query.legalHolds": "privacy.request.manage",
     "Query.legalHoldTypes": "privacy.request.manage",
-    "Query.accessLog": "privacy.audit", "Query.verifyAccessLog": "privacy.audit",
+    "Query.accessLog": "privacy.audit",
+    "Query.verifyAccessLog": "privacy.audit",
     "Mutation.createDataSubjectRequest": "privacy.request.intake",
-    "Mutation.submitDataSubjectRequest": "public", "Mutation.verifyDataSubjectRequest": "public",
-    **{f"Mutation.{name}": "privacy.request.manage" for name in (
-        "approveDataSubjectRequest", "denyDataSubjectRequest", "cancelDataSubjectRequest", "extendDataSubjectRequest",
-        "executeDataSubjectRequest", "retryDataSubjectRequest", "completeDataSubjectRequest", "dataSubjectExportLink",
-        "placeLegalHold", "releaseLegalHold", "liftRestriction")},
+    "Mutation.submitDataSubjectRequest": "public",
+    "Mutation.verifyDataSubjectRequest": "public",
+    **{
+        f"Mutation.{name}": "privacy.request.manage"
+        for name in (
+            "approveDataSubjectRequest",
+            "denyDataSubjectRequest",
+            "cancelDataSubjectRequest",
+            "extendDataSubjectRequest",
+            "executeDataSubjectRequest",
+            "retryDataSubjectRequest",
+            "completeDataSubjectRequest",
+            "dataSubjectExportLink",
+            "placeLegalHold",
+            "releaseLegalHold",
+            "liftRestriction",
+        )
+    },
 }
 
 
@@ -64,9 +84,19 @@ def _raw(global_id: str) -> uuid.UUID:
 
 
 async def _intake(api, contact_id, type, received_at=None, **extra):
-    payload = await api.mutate("createDataSubjectRequest", {"contactId": contact_id, "type": type, "channel": "phone",
-                                                            "verificationNote": "生年月日と住所で本人確認", "receivedAt": received_at, **extra},
-                               f"request {{ {REQUEST} }}", role="support")
+    payload = await api.mutate(
+        "createDataSubjectRequest",
+        {
+            "contactId": contact_id,
+            "type": type,
+            "channel": "phone",
+            "verificationNote": "生年月日と住所で本人確認",
+            "receivedAt": received_at,
+            **extra,
+        },
+        f"request {{ {REQUEST} }}",
+        role="support",
+    )
     assert payload["userErrors"] == [], payload
     return payload["request"]
 
@@ -74,8 +104,10 @@ async def _intake(api, contact_id, type, received_at=None, **extra):
 async def _act(api, mutation, request_id, **args):
     arguments = ", ".join(f"{k}: ${k}" for k in ("id", *args))
     types = ", ".join(f"${k}: {'Int!' if isinstance(v, int) else 'String!'}" for k, v in args.items())
-    query = (f"mutation($id: ID!{', ' + types if types else ''}) "
-             f"{{ {mutation}({arguments}) {{ request {{ {REQUEST} }} userErrors {{ field code }} }} }}")
+    query = (
+        f"mutation($id: ID!{', ' + types if types else ''}) "
+        f"{{ {mutation}({arguments}) {{ request {{ {REQUEST} }} userErrors {{ field code }} }} }}"
+    )
     return (await api.graphql(query, {"id": request_id, **args}, role="compliance"))[mutation]
 
 
@@ -107,13 +139,18 @@ async def _codes(api, sent_mail) -> dict:
     """The one-time codes mailed so far, by request: the worker's outbox job delivers them."""
     await deliver_pending(api.runtime)
     async with api.runtime.read_session() as session:
-        rows = (await session.execute(text("SELECT id, entity_id, payload FROM core_outbox "
-                                           "WHERE type = 'privacy.verification_code_issued'"))).all()
+        rows = (
+            await session.execute(
+                text("SELECT id, entity_id, payload FROM core_outbox WHERE type = 'privacy.verification_code_issued'")
+            )
+        ).all()
     mails = sent_mail()
     codes = {}
     for event_id, request_id, payload in rows:
         assert "_code" not in (payload if isinstance(payload, dict) else json.loads(payload))  # forgotten once delivered
-        code = re.search(r"Your verification code for your data request: (\d+)", mails[str(uuid.UUID(str(event_id)))].get_content())
+        code = re.search(
+            r"Your verification code for your data request: (\d+)", mails[str(uuid.UUID(str(event_id)))].get_content()
+        )
         assert code, "the mail carries the code"
         codes[uuid.UUID(str(request_id))] = code.group(1)
     return codes
@@ -139,10 +176,19 @@ async def test_gdpr_deadline_is_one_calendar_month_extended_once_appi_is_configu
     assert extended["request"]["dueDate"] == "2024-04-30" and extended["request"]["extended"]
     again = await _act(api, "extendDataSubjectRequest", leap["id"], months=1, reason="more")
     assert again["userErrors"] == [{"field": "id", "code": "ALREADY_EXTENDED"}]
-    assert (await _act(api, "extendDataSubjectRequest", appi["id"], months=1, reason="x"))["userErrors"][0]["code"] == "NOT_ALLOWED"
-    assert (await _act(api, "extendDataSubjectRequest", plain["id"], months=3, reason="x"))["userErrors"][0]["code"] == "OUT_OF_RANGE"
-    overdue = await api.graphql("{ dataSubjectRequests(filter: {overdue: true}) { edges { node { id dueDate } } } }", role="compliance")
-    assert [e["node"]["id"] for e in overdue["dataSubjectRequests"]["edges"]] == [plain["id"], leap["id"]]  # soonest deadline first
+    assert (await _act(api, "extendDataSubjectRequest", appi["id"], months=1, reason="x"))["userErrors"][0][
+        "code"
+    ] == "NOT_ALLOWED"
+    assert (await _act(api, "extendDataSubjectRequest", plain["id"], months=3, reason="x"))["userErrors"][0][
+        "code"
+    ] == "OUT_OF_RANGE"
+    overdue = await api.graphql(
+        "{ dataSubjectRequests(filter: {overdue: true}) { edges { node { id dueDate } } } }", role="compliance"
+    )
+    assert [e["node"]["id"] for e in overdue["dataSubjectRequests"]["edges"]] == [
+        plain["id"],
+        leap["id"],
+    ]  # soonest deadline first
     denied = await _act(api, "denyDataSubjectRequest", plain["id"], reason="")
     assert denied["userErrors"] == [{"field": "reason", "code": "REQUIRED"}]
     denied = await _act(api, "denyDataSubjectRequest", plain["id"], reason="Art. 17(3)(b): 法令上の保存義務")
@@ -162,25 +208,40 @@ async def test_subject_intake_answers_the_same_for_unknown_addresses_and_limits_
     assert known["message"] == unknown["message"] and set(known) == set(unknown) == {"requestId", "message"}
     codes = await _codes(api, enishi_sent_mail)
     assert list(codes) == [_raw(known["requestId"])]  # a code goes out only to a known address
-    assert [m["To"] for m in enishi_sent_mail().values() if codes[_raw(known["requestId"])] in m.get_content()] == ["taro@abc.co.jp"]
+    assert [m["To"] for m in enishi_sent_mail().values() if codes[_raw(known["requestId"])] in m.get_content()] == [
+        "taro@abc.co.jp"
+    ]
     code = codes[_raw(known["requestId"])]
     wrong = await _verify(api, known["requestId"], "000000" if code != "000000" else "111111", status=422)
     assert _codes_of(wrong) == {"INVALID_CODE"}
     assert (await _verify(api, known["requestId"], code))["verified"] is True
-    state = await api.graphql("query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status channel contact { id } history { status } } } }",
-                              {"id": known["requestId"]}, role="compliance")
-    assert (state["node"]["status"], state["node"]["channel"], state["node"]["contact"]["id"]) == ("pending_review", "web", person["id"])
+    state = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status channel contact { id } history { status } } } }",
+        {"id": known["requestId"]},
+        role="compliance",
+    )
+    assert (state["node"]["status"], state["node"]["channel"], state["node"]["contact"]["id"]) == (
+        "pending_review",
+        "web",
+        person["id"],
+    )
     assert [h["status"] for h in state["node"]["history"]] == ["identity_unverified", "pending_review"]
     assert _codes_of(await _verify(api, known["requestId"], code, status=422)) == {"INVALID_CODE"}  # a code works once
     for _ in range(5):
         assert _codes_of(await _verify(api, unknown["requestId"], "123456", status=422)) == {"INVALID_CODE"}
-    locked = await api.graphql("query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status } } }", {"id": unknown["requestId"]},
-                               role="compliance")
+    locked = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status } } }",
+        {"id": unknown["requestId"]},
+        role="compliance",
+    )
     assert locked["node"]["status"] == "canceled"
     for _ in range(2):
         await _submit(api, type="erasure", email="taro@abc.co.jp")
     assert _codes_of(await _submit(api, status=429, type="erasure", email="TARO@abc.co.jp")) == {"RATE_LIMITED"}
-    assert _codes_of(await _submit(api, status=422, type="everything", email="not-an-address")) == {"INVALID_CHOICE", "INVALID_EMAIL"}
+    assert _codes_of(await _submit(api, status=422, type="everything", email="not-an-address")) == {
+        "INVALID_CHOICE",
+        "INVALID_EMAIL",
+    }
     assert _codes_of(await _submit(api, status=422, email="someone@example.jp")) == {"REQUIRED"}
     assert (await api.client.post("/privacy/requests", content=b"[1, 2]")).status_code == 400
     assert _codes_of(await _verify(api, "not-an-id", "1", status=422)) == {"INVALID_ID"}
@@ -204,15 +265,20 @@ async def test_subject_intake_through_the_public_graphql_mutations_needs_no_toke
     unknown = (await anonymous(SUBMIT, {"input": {"type": "erasure", "email": "nobody@example.jp"}}))["submitDataSubjectRequest"]
     assert known["message"] == unknown["message"] and known["userErrors"] == unknown["userErrors"] == []
     invalid = (await anonymous(SUBMIT, {"input": {"type": "everything", "email": "x"}}))["submitDataSubjectRequest"]
-    assert invalid["requestId"] is None and {(e["field"], e["code"]) for e in invalid["userErrors"]} == {("type", "INVALID_CHOICE"),
-                                                                                                      ("email", "INVALID_EMAIL")}
+    assert invalid["requestId"] is None and {(e["field"], e["code"]) for e in invalid["userErrors"]} == {
+        ("type", "INVALID_CHOICE"),
+        ("email", "INVALID_EMAIL"),
+    }
     code = (await _codes(api, enishi_sent_mail))[_raw(known["requestId"])]
     wrong = (await anonymous(VERIFY, {"input": {"requestId": known["requestId"], "code": "x"}}))["verifyDataSubjectRequest"]
     assert wrong == {"verified": False, "userErrors": [{"field": "code", "code": "INVALID_CODE"}]}
     right = (await anonymous(VERIFY, {"input": {"requestId": known["requestId"], "code": code}}))["verifyDataSubjectRequest"]
     assert right == {"verified": True, "userErrors": []}
-    state = await api.graphql("query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status channel } } }",
-                              {"id": known["requestId"]}, role="compliance")
+    state = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status channel } } }",
+        {"id": known["requestId"]},
+        role="compliance",
+    )
     assert state["node"] == {"status": "pending_review", "channel": "web"}
     assert (await api.client.post("/graphql", json={"query": "{ contacts { totalCount } }"})).status_code == 401
 
@@ -227,11 +293,16 @@ async def test_expired_code_is_refused(api, enishi_sent_mail):
 
 async def test_objection_to_direct_marketing_needs_no_review(api, enishi_sent_mail):
     person = await create_contact(api, familyName="異議", emails=[{"address": "objector@example.jp"}])
-    await api.mutate("recordConsent", {"contactId": person["id"], "purpose": "marketing", "state": "granted"}, "consent { state }")
+    await api.mutate(
+        "recordConsent", {"contactId": person["id"], "purpose": "marketing", "state": "granted"}, "consent { state }"
+    )
     submitted = await _submit(api, type="objection", email="objector@example.jp")
     await _verify(api, submitted["requestId"], (await _codes(api, enishi_sent_mail))[_raw(submitted["requestId"])])
-    state = await api.graphql("query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status } } }", {"id": submitted["requestId"]},
-                              role="compliance")
+    state = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status } } }",
+        {"id": submitted["requestId"]},
+        role="compliance",
+    )
     assert state["node"]["status"] == "completed"
     history = await api.graphql("query($id: ID!) { consentHistory(contactId: $id) { state source } }", {"id": person["id"]})
     assert history["consentHistory"][-1] == {"state": "withdrawn", "source": "dsr"}
@@ -240,20 +311,34 @@ async def test_objection_to_direct_marketing_needs_no_review(api, enishi_sent_ma
     assert (await _act(api, "denyDataSubjectRequest", by_phone["id"], reason="no"))["userErrors"][0]["code"] == "INVALID_STATUS"
 
 
-@pytest.mark.parametrize(("request_type", "final_status"), [
-    ("access", "completed"), ("portability", "completed"), ("appi_disclosure", "completed"), ("rectification", "awaiting_manual"),
-    ("restriction", "completed"), ("appi_stop_use", "completed"), ("appi_stop_provision", "completed"), ("erasure", "completed"),
-])
+@pytest.mark.parametrize(
+    ("request_type", "final_status"),
+    [
+        ("access", "completed"),
+        ("portability", "completed"),
+        ("appi_disclosure", "completed"),
+        ("rectification", "awaiting_manual"),
+        ("restriction", "completed"),
+        ("appi_stop_use", "completed"),
+        ("appi_stop_provision", "completed"),
+        ("erasure", "completed"),
+    ],
+)
 async def test_each_request_type_end_to_end(api, request_type, final_status):
     person = await create_contact(api, familyName="種別", emails=[{"address": f"{request_type}@example.jp"}])
     request = await _intake(api, person["id"], request_type, details="姓の漢字が違います: 斉藤 → 齋藤")
     assert request["dueDate"] == ("2024-06-24" if request_type.startswith("appi") else "2024-07-10")
     done = await _run(api, request["id"])
     assert done["status"] == final_status and [h["status"] for h in done["history"]][-2:] == ["in_progress", final_status]
-    assert {e["format"] for e in done["exports"]} == ({"json", "zip"} if request_type in ("access", "portability", "appi_disclosure") else set())
+    assert {e["format"] for e in done["exports"]} == (
+        {"json", "zip"} if request_type in ("access", "portability", "appi_disclosure") else set()
+    )
     if request_type == "rectification":
-        details = await api.graphql("query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { details } } }", {"id": request["id"]},
-                                    role="compliance")
+        details = await api.graphql(
+            "query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { details } } }",
+            {"id": request["id"]},
+            role="compliance",
+        )
         assert details["node"]["details"]["details"] == "姓の漢字が違います: 斉藤 → 齋藤"
         fixed = await api.mutate("updateContact", {"id": person["id"], "familyName": "齋藤"}, "contact { familyName }")
         assert fixed["contact"] == {"familyName": "齋藤"}
@@ -270,23 +355,45 @@ async def test_access_export_has_a_section_per_plugin_and_downloads_once(enishi_
     notes = NotesPlugin()
     api = await enishi_api(plugins=[("notes", notes)])
     account = await create_account(api, name="ABC株式会社")
-    person = await create_contact(api, familyName="山田", givenName="太郎", familyNameKana="ヤマダ", givenNameKana="タロウ",
-                                  emails=[{"address": "Taro@ABC.co.jp"}], accounts=[{"accountId": account["id"]}])
+    person = await create_contact(
+        api,
+        familyName="山田",
+        givenName="太郎",
+        familyNameKana="ヤマダ",
+        givenNameKana="タロウ",
+        emails=[{"address": "Taro@ABC.co.jp"}],
+        accounts=[{"accountId": account["id"]}],
+    )
     other = await create_contact(api, familyName="佐藤", givenName="花子", accounts=[{"accountId": account["id"]}])
-    notes.notes[_raw(person["id"])] = ["=HYPERLINK(\"http://evil\")", "展示会で名刺交換"]
+    notes.notes[_raw(person["id"])] = ['=HYPERLINK("http://evil")', "展示会で名刺交換"]
     await log_activity(api, summary="山田様と電話", contactIds=[person["id"]])
     await log_activity(api, type="meeting", summary="定例会議", body="議事録", contactIds=[person["id"], other["id"]])
     await api.mutate("setTargetAccount", {"accountId": account["id"]}, "account { id }")
-    await api.mutate("recordConsent", {"contactId": person["id"], "purpose": "marketing", "state": "granted"}, "consent { state }")
-    shared = await api.mutate("exportAudience", {"destination": "広告代理店 株式会社エージェント", "thirdParty": True}, "excludedWithoutConsent",
-                              role="marketing")
+    await api.mutate(
+        "recordConsent", {"contactId": person["id"], "purpose": "marketing", "state": "granted"}, "consent { state }"
+    )
+    shared = await api.mutate(
+        "exportAudience",
+        {"destination": "広告代理店 株式会社エージェント", "thirdParty": True},
+        "excludedWithoutConsent",
+        role="marketing",
+    )
     assert shared["userErrors"] == []
     request = await _intake(api, person["id"], "appi_disclosure")
     done = await _run(api, request["id"])
     assert done["status"] == "completed"
-    assert {r["plugin"]: r["status"] for r in done["runs"]}.items() >= {"core": "done", "privacy": "done", "notes": "done"}.items()
-    url = (await api.graphql('mutation($id: ID!) { dataSubjectExportLink(requestId: $id, format: "json") { url userErrors { code } } }',
-                             {"id": request["id"]}, role="compliance"))["dataSubjectExportLink"]["url"]
+    assert {r["plugin"]: r["status"] for r in done["runs"]}.items() >= {
+        "core": "done",
+        "privacy": "done",
+        "notes": "done",
+    }.items()
+    url = (
+        await api.graphql(
+            'mutation($id: ID!) { dataSubjectExportLink(requestId: $id, format: "json") { url userErrors { code } } }',
+            {"id": request["id"]},
+            role="compliance",
+        )
+    )["dataSubjectExportLink"]["url"]
     response = await api.client.get(url)
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
     doc = response.json()
@@ -298,24 +405,47 @@ async def test_access_export_has_a_section_per_plugin_and_downloads_once(enishi_
     assert doc["metadata"]["recipients"] == ["広告代理店 株式会社エージェント"] and "crm" in doc["metadata"]["purposes"]
     assert "佐藤" not in json.dumps(doc, ensure_ascii=False)  # the co-attendee of the meeting is not disclosed
     assert (await api.client.get(url)).status_code == 410  # single use
-    zipped = (await api.graphql('mutation($id: ID!) { dataSubjectExportLink(requestId: $id, format: "zip") { url } }',
-                                {"id": request["id"]}, role="compliance"))["dataSubjectExportLink"]["url"]
+    zipped = (
+        await api.graphql(
+            'mutation($id: ID!) { dataSubjectExportLink(requestId: $id, format: "zip") { url } }',
+            {"id": request["id"]},
+            role="compliance",
+        )
+    )["dataSubjectExportLink"]["url"]
     archive = zipfile.ZipFile(io.BytesIO((await api.client.get(zipped)).content))
     contact_csv = archive.read("core/contact.csv").decode("utf-8")
     assert contact_csv.startswith("\ufeff") and "ヤマダ" in contact_csv
     assert "'=HYPERLINK" in archive.read("notes/notes.csv").decode("utf-8")  # no formula runs in Excel
-    again = await api.graphql('mutation($id: ID!) { dataSubjectExportLink(requestId: $id, format: "json") { url userErrors { code } } }',
-                              {"id": request["id"]}, role="compliance")
+    again = await api.graphql(
+        'mutation($id: ID!) { dataSubjectExportLink(requestId: $id, format: "json") { url userErrors { code } } }',
+        {"id": request["id"]},
+        role="compliance",
+    )
     assert again["dataSubjectExportLink"]["userErrors"] == [{"code": "ALREADY_DOWNLOADED"}]
-    log = await api.graphql("query($id: ID!) { accessLog(contactId: $id) { action roles user { displayName } } }", {"id": person["id"]},
-                            role="compliance")
+    log = await api.graphql(
+        "query($id: ID!) { accessLog(contactId: $id) { action roles user { displayName } } }",
+        {"id": person["id"]},
+        role="compliance",
+    )
     exports = [e for e in log["accessLog"] if e["action"].startswith("dsr_")]
     assert [e["action"] for e in exports] == ["dsr_export_prepared", "dsr_export_downloaded", "dsr_export_downloaded"]
     assert exports[0]["roles"] == ["compliance"]
 
 
-SPELLINGS = ["taro@abc.co.jp", "Taro@ABC.co.jp", "+81312345678", "0312345678", "03-1234-5678", "０３－１２３４－５６７８",
-             "山田", "太郎", "ヤマダ", "タロウ", "やまだ", "たろう"]
+SPELLINGS = [
+    "taro@abc.co.jp",
+    "Taro@ABC.co.jp",
+    "+81312345678",
+    "0312345678",
+    "03-1234-5678",
+    "０３－１２３４－５６７８",
+    "山田",
+    "太郎",
+    "ヤマダ",
+    "タロウ",
+    "やまだ",
+    "たろう",
+]
 
 
 async def _table_hits(api, spellings=SPELLINGS) -> dict:
@@ -323,8 +453,10 @@ async def _table_hits(api, spellings=SPELLINGS) -> dict:
     async with api.runtime.read_session() as session:
         for table in Base.metadata.sorted_tables:
             for row in (await session.execute(select(table))).all():
-                cells = " ".join(c.decode("utf-8", "replace") if isinstance(c, bytes) else json.dumps(c, ensure_ascii=False, default=str)
-                                 for c in row)
+                cells = " ".join(
+                    c.decode("utf-8", "replace") if isinstance(c, bytes) else json.dumps(c, ensure_ascii=False, default=str)
+                    for c in row
+                )
                 for spelling in spellings:
                     if spelling.lower() in cells.lower():
                         hits.setdefault(table.name, set()).add(spelling)
@@ -346,24 +478,54 @@ async def test_erasure_leaves_nothing_behind_and_a_failed_plugin_is_retried(enis
     notes = NotesPlugin()
     api = await enishi_api(plugins=[("notes", notes)], database_url=enishi_fresh_migrated)
     account = await create_account(api, name="ABC株式会社")
-    person = await create_contact(api, familyName="山田", givenName="太郎", familyNameKana="ヤマダ", givenNameKana="タロウ",
-                                  emails=[{"address": "Taro@ABC.co.jp"}], phones=[{"number": "０３－１２３４－５６７８"}],
-                                  accounts=[{"accountId": account["id"]}], customFields={"宛名": "山田 太郎 様", "携帯": "03-1234-5678"})
-    other = await create_contact(api, familyName="佐藤", givenName="花子", emails=[{"address": "hanako@xyz.co.jp"}],
-                                 phones=[{"number": "06-9876-5432"}], accounts=[{"accountId": account["id"]}])
+    person = await create_contact(
+        api,
+        familyName="山田",
+        givenName="太郎",
+        familyNameKana="ヤマダ",
+        givenNameKana="タロウ",
+        emails=[{"address": "Taro@ABC.co.jp"}],
+        phones=[{"number": "０３－１２３４－５６７８"}],
+        accounts=[{"accountId": account["id"]}],
+        customFields={"宛名": "山田 太郎 様", "携帯": "03-1234-5678"},
+    )
+    other = await create_contact(
+        api,
+        familyName="佐藤",
+        givenName="花子",
+        emails=[{"address": "hanako@xyz.co.jp"}],
+        phones=[{"number": "06-9876-5432"}],
+        accounts=[{"accountId": account["id"]}],
+    )
     notes.notes[_raw(person["id"])] = ["山田 太郎さんは Excel で管理"]
-    call = await log_activity(api, summary="山田 太郎様と電話 (03-1234-5678)", body="taro@abc.co.jp に資料送付", contactIds=[person["id"]],
-                              accountIds=[account["id"]])
+    call = await log_activity(
+        api,
+        summary="山田 太郎様と電話 (03-1234-5678)",
+        body="taro@abc.co.jp に資料送付",
+        contactIds=[person["id"]],
+        accountIds=[account["id"]],
+    )
     meeting = await log_activity(api, type="meeting", summary="定例会議", body="議事録", contactIds=[person["id"], other["id"]])
     await api.mutate("createTask", {"title": "山田様へ折り返し", "contactId": person["id"]}, "task { id }")
-    ticket = await api.mutate("createTicket", {"subject": "請求書について", "body": "山田です。電話は 03-1234-5678 まで", "requesterId": person["id"]},
-                              "ticket { id }", role="support")
-    await api.mutate("replyToTicket", {"ticketId": ticket["ticket"]["id"], "body": "山田様、お問い合わせありがとうございます"}, "ticket { id }",
-                     role="support")
+    ticket = await api.mutate(
+        "createTicket",
+        {"subject": "請求書について", "body": "山田です。電話は 03-1234-5678 まで", "requesterId": person["id"]},
+        "ticket { id }",
+        role="support",
+    )
+    await api.mutate(
+        "replyToTicket",
+        {"ticketId": ticket["ticket"]["id"], "body": "山田様、お問い合わせありがとうございます"},
+        "ticket { id }",
+        role="support",
+    )
     program_id = await program(api)
     await api.mutate("enrollMember", {"programId": program_id, "contactId": person["id"]}, "member { id }")
-    await api.mutate("recordConsent", {"contactId": person["id"], "purpose": "marketing", "state": "granted",
-                                       "evidence": "フォーム: 山田 太郎 taro@abc.co.jp"}, "consent { state }")
+    await api.mutate(
+        "recordConsent",
+        {"contactId": person["id"], "purpose": "marketing", "state": "granted", "evidence": "フォーム: 山田 太郎 taro@abc.co.jp"},
+        "consent { state }",
+    )
     access = await _intake(api, person["id"], "access", details="山田 太郎 本人より電話")
     await _run(api, access["id"])  # an export exists too, and must go with the rest
     # The scans read every table and the raw files: they find what is stored in clear (a company name)…
@@ -393,70 +555,121 @@ async def test_erasure_leaves_nothing_behind_and_a_failed_plugin_is_retried(enis
     assert await _table_hits(api) == {}
     if enishi_fresh_migrated.startswith("sqlite"):
         assert _file_hits(enishi_fresh_migrated) == {}
-    still = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { familyName emails { address } phones { e164 } "
-                              "timeline { edges { node { summary } } } } } }", {"id": other["id"]})
-    assert still["node"] == {"familyName": "佐藤", "emails": [{"address": "hanako@xyz.co.jp"}], "phones": [{"e164": "+81698765432"}],
-                             "timeline": {"edges": [{"node": {"summary": "定例会議"}}]}}
+    still = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on Contact { familyName emails { address } phones { e164 } "
+        "timeline { edges { node { summary } } } } } }",
+        {"id": other["id"]},
+    )
+    assert still["node"] == {
+        "familyName": "佐藤",
+        "emails": [{"address": "hanako@xyz.co.jp"}],
+        "phones": [{"e164": "+81698765432"}],
+        "timeline": {"edges": [{"node": {"summary": "定例会議"}}]},
+    }
     shared = await api.graphql("query($id: ID!) { node(id: $id) { ... on Activity { summary } } }", {"id": meeting["id"]})
     assert shared["node"] == {"summary": "定例会議"}
     # The log keeps the call (what, when, with which account), its text unreadable for good.
-    logged = await api.graphql("query($id: ID!) { node(id: $id) { ... on Account { timeline { nodes { id type summary body contacts { id } } } } } }",
-                               {"id": account["id"]})
+    logged = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on Account { timeline { nodes { id type summary body contacts { id } } } } } }",
+        {"id": account["id"]},
+    )
     assert [n for n in logged["node"]["timeline"]["nodes"] if n["id"] == call["id"]] == [
-        {"id": call["id"], "type": "call", "summary": None, "body": None, "contacts": []}]
+        {"id": call["id"], "type": "call", "summary": None, "body": None, "contacts": []}
+    ]
     refused = await api.mutate("updateActivity", {"id": call["id"], "summary": "復元"}, "activity { id }")
-    assert refused["userErrors"] == [{"field": "id", "message": "this activity's text was erased with the people it concerned", "code": "ERASED"}]
+    assert refused["userErrors"] == [
+        {"field": "id", "message": "this activity's text was erased with the people it concerned", "code": "ERASED"}
+    ]
 
 
 async def test_legal_hold_keeps_a_record_until_it_ends(api):
     person = await create_contact(api, familyName="保全", emails=[{"address": "hold@example.jp"}])
-    ticket = (await api.mutate("createTicket", {"subject": "返金請求", "body": "返金してください", "requesterId": person["id"]}, "ticket { id }",
-                               role="support"))["ticket"]
+    ticket = (
+        await api.mutate(
+            "createTicket",
+            {"subject": "返金請求", "body": "返金してください", "requesterId": person["id"]},
+            "ticket { id }",
+            role="support",
+        )
+    )["ticket"]
     call = await log_activity(api, summary="返金の件で電話", contactIds=[person["id"]])
-    hold = await api.mutate("placeLegalHold", {"contactId": person["id"], "recordId": ticket["id"], "basis": "係争中の返金請求 / pending claim",
-                                               "reference": "CASE-2024-17", "until": "2024-12-31"},
-                            "hold { id nodeType until }", role="compliance")
+    hold = await api.mutate(
+        "placeLegalHold",
+        {
+            "contactId": person["id"],
+            "recordId": ticket["id"],
+            "basis": "係争中の返金請求 / pending claim",
+            "reference": "CASE-2024-17",
+            "until": "2024-12-31",
+        },
+        "hold { id nodeType until }",
+        role="compliance",
+    )
     assert hold["userErrors"] == [] and hold["hold"]["nodeType"] == "SupportTicket"
-    bad = await api.mutate("placeLegalHold", {"contactId": person["id"], "recordId": person["id"], "basis": "x"}, "hold { id }",
-                           role="compliance")
-    assert bad["userErrors"] == [{"field": "recordId", "message": "must be the id of a Activity or SupportTicket", "code": "WRONG_ID_TYPE"}]
+    bad = await api.mutate(
+        "placeLegalHold", {"contactId": person["id"], "recordId": person["id"], "basis": "x"}, "hold { id }", role="compliance"
+    )
+    assert bad["userErrors"] == [
+        {"field": "recordId", "message": "must be the id of a Activity or SupportTicket", "code": "WRONG_ID_TYPE"}
+    ]
     done = await _run(api, (await _intake(api, person["id"], "erasure"))["id"])
     assert done["status"] == "completed_with_exceptions", done["history"]
     support = next(r for r in done["runs"] if r["plugin"] == "support")
     hold = {"basis": "係争中の返金請求 / pending claim", "until": "2024-12-31", "reference": "CASE-2024-17", "legal_hold": True}
-    assert support["retained"] == [{"entity": "support_ticket", "rows": 1, **hold}, {"entity": "support_article", "rows": 1, **hold}]
+    assert support["retained"] == [
+        {"entity": "support_ticket", "rows": 1, **hold},
+        {"entity": "support_article", "rows": 1, **hold},
+    ]
     assert "support_ticket" in done["history"][-1]["note"]
-    kept = await api.graphql("query($id: ID!) { node(id: $id) { ... on SupportTicket { requester { id } articles { body } } } }",
-                             {"id": ticket["id"]}, role="support")
+    kept = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on SupportTicket { requester { id } articles { body } } } }",
+        {"id": ticket["id"]},
+        role="support",
+    )
     assert kept["node"] == {"requester": {"id": person["id"]}, "articles": [{"body": "返金してください"}]}
-    erased_call = await api.graphql("query($id: ID!) { node(id: $id) { ... on Activity { summary contacts { id } } } }", {"id": call["id"]})
+    erased_call = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on Activity { summary contacts { id } } } }", {"id": call["id"]}
+    )
     assert erased_call["node"] == {"summary": None, "contacts": []}
-    api.clock.set(dt.datetime(2025, 1, 1, 0, 0, tzinfo=dt.timezone.utc))  # 09:00 on 1 January in Tokyo: the hold has ended
+    api.clock.set(dt.datetime(2025, 1, 1, 0, 0, tzinfo=dt.UTC))  # 09:00 on 1 January in Tokyo: the hold has ended
     assert "privacy.finish_held_erasures" in await run_due_jobs(api.runtime)
-    finished = await api.graphql("query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status history { note } } } }",
-                                 {"id": done["id"]}, role="compliance")
+    finished = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status history { note } } } }",
+        {"id": done["id"]},
+        role="compliance",
+    )
     assert finished["node"]["status"] == "completed"
-    gone = await api.graphql("query($id: ID!) { node(id: $id) { ... on SupportTicket { requester { id } articles { body } } } }",
-                             {"id": ticket["id"]}, role="support")
+    gone = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on SupportTicket { requester { id } articles { body } } } }",
+        {"id": ticket["id"]},
+        role="support",
+    )
     assert gone["node"] == {"requester": None, "articles": [{"body": None}]}
 
 
 async def test_restriction_allows_only_storage_and_dsr_work(api):
     account = await create_account(api, name="制限テスト")
     person = await create_contact(api, familyName="制限", accounts=[{"accountId": account["id"]}])
-    await api.mutate("recordConsent", {"contactId": person["id"], "purpose": "marketing", "state": "granted"}, "consent { state }")
+    await api.mutate(
+        "recordConsent", {"contactId": person["id"], "purpose": "marketing", "state": "granted"}, "consent { state }"
+    )
     await _run(api, (await _intake(api, person["id"], "restriction"))["id"])
     update = await api.mutate("updateContact", {"id": person["id"], "jobTitle": "部長"}, "contact { jobTitle }")
     assert update["userErrors"][0]["code"] == "RESTRICTED"
-    logged = await api.mutate("logActivity", {"type": "call", "summary": "営業電話", "contactIds": [person["id"]]}, "activity { id }")
+    logged = await api.mutate(
+        "logActivity", {"type": "call", "summary": "営業電話", "contactIds": [person["id"]]}, "activity { id }"
+    )
     assert logged["userErrors"][0]["code"] == "RESTRICTED"
     await api.mutate("setTargetAccount", {"accountId": account["id"]}, "account { id }")
     audience = await api.mutate("exportAudience", {"destination": "MA tool"}, "excludedWithoutConsent", role="marketing")
     assert audience["excludedWithoutConsent"] == 1
     access = await _run(api, (await _intake(api, person["id"], "access"))["id"])  # DSR work goes on
     assert access["status"] == "completed"
-    lifted = await api.graphql("mutation($id: ID!) { liftRestriction(contactId: $id) { contactId userErrors { code } } }",
-                               {"id": person["id"]}, role="compliance")
+    lifted = await api.graphql(
+        "mutation($id: ID!) { liftRestriction(contactId: $id) { contactId userErrors { code } } }",
+        {"id": person["id"]},
+        role="compliance",
+    )
     assert lifted["liftRestriction"] == {"contactId": person["id"], "userErrors": []}
     update = await api.mutate("updateContact", {"id": person["id"], "jobTitle": "部長"}, "contact { jobTitle }")
     assert update["userErrors"] == []
@@ -464,9 +677,14 @@ async def test_restriction_allows_only_storage_and_dsr_work(api):
 
 async def test_access_log_is_append_only_and_hash_chained(api):
     person = await create_contact(api, familyName="監査", emails=[{"address": "audit@example.jp"}])
-    await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { personalData } } }", {"id": person["id"]}, role="compliance")
-    log = await api.graphql("query($id: ID!) { accessLog(contactId: $id) { action purpose roles hash prevHash } }", {"id": person["id"]},
-                            role="compliance")
+    await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on Contact { personalData } } }", {"id": person["id"]}, role="compliance"
+    )
+    log = await api.graphql(
+        "query($id: ID!) { accessLog(contactId: $id) { action purpose roles hash prevHash } }",
+        {"id": person["id"]},
+        role="compliance",
+    )
     entries = {(e["action"], e["purpose"], tuple(e["roles"])) for e in log["accessLog"]}
     assert ("personal_data_read", "compliance_review", ("compliance",)) in entries
     assert "監査" not in json.dumps(log, ensure_ascii=False) and "audit@" not in json.dumps(log)
@@ -480,13 +698,18 @@ async def test_access_log_is_append_only_and_hash_chained(api):
 
 
 async def test_every_read_of_a_persons_names_emails_or_phones_is_logged_once_a_day(api, enishi_clock):
-    read, unread = (await create_contact(api, familyName="閲覧", emails=[{"address": "seen@example.jp"}]),
-                    await create_contact(api, familyName="未読"))
-    page = 'query($q: String!) { contacts(filter: {search: $q}) { nodes { displayName primaryEmail } } }'
+    read, unread = (
+        await create_contact(api, familyName="閲覧", emails=[{"address": "seen@example.jp"}]),
+        await create_contact(api, familyName="未読"),
+    )
+    page = "query($q: String!) { contacts(filter: {search: $q}) { nodes { displayName primaryEmail } } }"
 
     async def reads_of(person):
-        log = await api.graphql("query($id: ID!) { accessLog(contactId: $id) { action purpose roles user { displayName } } }",
-                                {"id": person["id"]}, role="compliance")
+        log = await api.graphql(
+            "query($id: ID!) { accessLog(contactId: $id) { action purpose roles user { displayName } } }",
+            {"id": person["id"]},
+            role="compliance",
+        )
         return [e for e in log["accessLog"] if e["action"] == "read" and e["roles"] == ["sales"]]
 
     for _ in range(3):  # the same page, again and again: one entry for the day
@@ -503,11 +726,17 @@ async def test_every_read_of_a_persons_names_emails_or_phones_is_logged_once_a_d
 
 async def test_a_tickets_sealed_text_is_a_read_of_its_requester_only_when_selected(api):
     person = await create_contact(api, familyName="問合")
-    await api.mutate("createTicket", {"subject": "請求書", "requesterId": person["id"], "customFields": {"注文": "A-1"}}, "ticket { id }",
-                     role="support")
+    await api.mutate(
+        "createTicket",
+        {"subject": "請求書", "requesterId": person["id"], "customFields": {"注文": "A-1"}},
+        "ticket { id }",
+        role="support",
+    )
 
     async def reads():
-        log = await api.graphql("query($id: ID!) { accessLog(contactId: $id) { action roles } }", {"id": person["id"]}, role="compliance")
+        log = await api.graphql(
+            "query($id: ID!) { accessLog(contactId: $id) { action roles } }", {"id": person["id"]}, role="compliance"
+        )
         return [e for e in log["accessLog"] if e == {"action": "read", "roles": ["sales"]}]
 
     numbers = await api.graphql("{ tickets { nodes { number status } } }", role="sales")
@@ -519,16 +748,26 @@ async def test_a_tickets_sealed_text_is_a_read_of_its_requester_only_when_select
 async def test_reading_activity_text_messages_or_ledger_reasons_is_a_read_of_the_people_they_concern(api):
     yamada, sato, suzuki = [await create_contact(api, familyName=name) for name in ("山田", "佐藤", "鈴木")]
     meeting = await log_activity(api, type="meeting", summary="山田様・佐藤様と打ち合わせ", contactIds=[yamada["id"], sato["id"]])
-    ticket = (await api.mutate("createTicket", {"subject": "請求書", "body": "山田です", "requesterId": yamada["id"]}, "ticket { id }",
-                               role="support"))["ticket"]
-    member_id = (await api.mutate("enrollMember", {"programId": await program(api), "contactId": suzuki["id"]}, "member { id }"))["member"]["id"]
+    ticket = (
+        await api.mutate(
+            "createTicket",
+            {"subject": "請求書", "body": "山田です", "requesterId": yamada["id"]},
+            "ticket { id }",
+            role="support",
+        )
+    )["ticket"]
+    member_id = (await api.mutate("enrollMember", {"programId": await program(api), "contactId": suzuki["id"]}, "member { id }"))[
+        "member"
+    ]["id"]
     await api.mutate("adjustPoints", {"memberId": member_id, "amount": 10, "reason": "鈴木様へのお詫び"}, "entry { id }")
 
     async def readers():
         """Whose personal data the sales role has read, by family name."""
         found = set()
         for person in (yamada, sato, suzuki):
-            log = await api.graphql("query($id: ID!) { accessLog(contactId: $id) { action roles } }", {"id": person["id"]}, role="compliance")
+            log = await api.graphql(
+                "query($id: ID!) { accessLog(contactId: $id) { action roles } }", {"id": person["id"]}, role="compliance"
+            )
             if {"action": "read", "roles": ["sales"]} in log["accessLog"]:
                 found.add(person["id"])
         return {p["familyName"] for p in (yamada, sato, suzuki) if p["id"] in found}
@@ -542,9 +781,13 @@ async def test_reading_activity_text_messages_or_ledger_reasons_is_a_read_of_the
     assert await readers() == set()  # nothing sealed was opened
     assert (await api.graphql(messages % "body", {"id": ticket["id"]}, role="sales"))["node"]["articles"][0]["body"] == "山田です"
     assert await readers() == {"山田"}  # the ticket's requester
-    assert (await api.graphql(ledger % "reason", {"m": member_id}, role="sales"))["pointsLedger"]["nodes"][0]["reason"] == "鈴木様へのお詫び"
+    assert (await api.graphql(ledger % "reason", {"m": member_id}, role="sales"))["pointsLedger"]["nodes"][0][
+        "reason"
+    ] == "鈴木様へのお詫び"
     assert await readers() == {"山田", "鈴木"}  # the member
-    assert (await api.graphql(activity % "summary", {"id": meeting["id"]}, role="sales"))["node"]["summary"] == "山田様・佐藤様と打ち合わせ"
+    assert (await api.graphql(activity % "summary", {"id": meeting["id"]}, role="sales"))["node"][
+        "summary"
+    ] == "山田様・佐藤様と打ち合わせ"
     assert await readers() == {"山田", "佐藤", "鈴木"}  # the activity concerns both of its people
 
 
@@ -576,20 +819,29 @@ async def test_an_erasure_cut_short_by_a_crash_is_completed_by_the_next_run(enis
     assert (await _act(api, "approveDataSubjectRequest", erasure["id"]))["userErrors"] == []
     with pytest.raises(Crash):
         await requests.execute(api.runtime, _raw(erasure["id"]))
-    state = await api.graphql("query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status runs { plugin status attempts } } } }",
-                              {"id": erasure["id"]}, role="compliance")
+    state = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status runs { plugin status attempts } } } }",
+        {"id": erasure["id"]},
+        role="compliance",
+    )
     assert state["node"]["status"] == "in_progress"
     assert {r["plugin"]: (r["status"], r["attempts"]) for r in state["node"]["runs"]}["crashing"] == ("pending", 0)
     busy = await _act(api, "executeDataSubjectRequest", erasure["id"])  # the dead worker's lease still stands
     assert busy["userErrors"] == [{"field": "id", "code": "INVALID_STATUS"}]
     api.clock.advance(minutes=16)
     assert "privacy.finish_held_erasures" in await run_due_jobs(api.runtime)
-    done = await api.graphql("query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status runs { plugin status attempts } } } }",
-                             {"id": erasure["id"]}, role="compliance")
+    done = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status runs { plugin status attempts } } } }",
+        {"id": erasure["id"]},
+        role="compliance",
+    )
     assert done["node"]["status"] == "completed" and crashing.erased == 1
     assert all(r["status"] == "done" and r["attempts"] == 1 for r in done["node"]["runs"])
-    gone = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { familyName emails { address } } } }", {"id": person["id"]},
-                             role="compliance")
+    gone = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on Contact { familyName emails { address } } } }",
+        {"id": person["id"]},
+        role="compliance",
+    )
     assert gone["node"] == {"familyName": None, "emails": []}  # compliance sees the anonymised, soft-deleted shell
 
 
@@ -604,8 +856,13 @@ class LatePlugin:
     async def enishi_subject_erase(self, uow, subject):
         from enishi.plugins.support.models import SupportArticle, SupportTicket
 
-        article = SupportArticle(ticket_id=self.ticket_id, public=True, author_type="customer", author_contact_id=subject.contact_id,
-                                 created_at=uow.clock.now())
+        article = SupportArticle(
+            ticket_id=self.ticket_id,
+            public=True,
+            author_type="customer",
+            author_contact_id=subject.contact_id,
+            created_at=uow.clock.now(),
+        )
         article.share_key_of(await uow.session.get(SupportTicket, self.ticket_id))
         article.body = "残存です。電話は 03-9999-0000"
         uow.session.add(article)
@@ -618,7 +875,9 @@ async def test_verification_fails_an_erasure_that_left_personal_data(enishi_api)
     api = await enishi_api(plugins=[("late", late)])
     person = await create_contact(api, familyName="残存", emails=[{"address": "left@example.jp"}])
     other = await create_contact(api, familyName="別人")
-    ticket = await api.mutate("createTicket", {"subject": "共有", "body": "?", "requesterId": other["id"]}, "ticket { id }", role="support")
+    ticket = await api.mutate(
+        "createTicket", {"subject": "共有", "body": "?", "requesterId": other["id"]}, "ticket { id }", role="support"
+    )
     late.ticket_id = _raw(ticket["ticket"]["id"])
     done = await _run(api, (await _intake(api, person["id"], "erasure"))["id"])
     assert done["status"] == "failed"

@@ -4,6 +4,7 @@ Revision ID: nps_0001
 Revises:
 Create Date: 2024-06-10
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -23,8 +24,9 @@ def upgrade() -> None:
         sa.Column("score", sa.Integer(), nullable=False),
         sa.Column("comment", sa.Text(), nullable=True),
         sa.Column("answered_at", enishi.plugin.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["contact_id"], ["core_contact.id"], name=op.f("fk_nps_response_contact_id_core_contact"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["contact_id"], ["core_contact.id"], name=op.f("fk_nps_response_contact_id_core_contact"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_nps_response")),
     )
     op.create_index(op.f("ix_nps_response_contact_id"), "nps_response", ["contact_id"])
