@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -82,7 +83,12 @@ def enishi(*args, env: dict, check: bool = True, cwd: Path | None = None) -> sub
 
 def pip_install(source: Path, target: Path) -> Path:
     """Install a plugin's package with pip, as a third party's, into `target`, a folder to put on
-    PYTHONPATH of the processes that should see it: the test environment itself stays as it is."""
+    PYTHONPATH of the processes that should see it: the test environment itself stays as it is.
+    pip builds from a copy beside `target`: building in place would leave a build/ folder in the
+    source tree, whose stale files a later build of another version would install too."""
+    copy = target.with_name(f"{target.name}-source")
+    shutil.copytree(source, copy, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    source = copy
     subprocess.run(
         [
             sys.executable,
