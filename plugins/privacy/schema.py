@@ -36,6 +36,7 @@ from enishi.plugin import (
     run_mutation,
     split_global_id,
     to_global_id,
+    utc_instant,
 )
 
 from . import access_log, requests, service
@@ -586,7 +587,13 @@ class DataSubjectRequestMutation:
     async def create_data_subject_request(self, info: Info, input: CreateDataSubjectRequestInput) -> DataSubjectRequestPayload:
         values = input_values(input, skip=("contact_id",))
         values["contact_id"] = parse_global_id(input.contact_id, "Contact", "contactId")
-        payload = await _request_payload(info, "privacy.request.intake", lambda uow: requests.create(uow, values))
+
+        async def create(uow):
+            # Inside the mutation, so that a receipt time without an offset is a NAIVE_DATETIME userError.
+            values["received_at"] = utc_instant(input.received_at, "receivedAt")
+            return await requests.create(uow, values)
+
+        payload = await _request_payload(info, "privacy.request.intake", create)
         if payload.request is not None and payload.request.status == "approved":
             # An objection to direct marketing: no review, carried out at once by whoever took it.
             return await _run_payload(

@@ -72,6 +72,8 @@ def test_bundled_and_example_plugins_import_only_the_kit():
     offences = {}
     for folder in PLUGIN_FOLDERS:
         for path in sorted(folder.rglob("*.py")):
+            if "build" in path.relative_to(folder).parts:  # a copy setuptools left from some earlier build, not a source
+                continue
             depth = len(path.relative_to(folder).parts) - 1
             found = internal_imports(path.read_text(encoding="utf-8"), depth)
             if found:

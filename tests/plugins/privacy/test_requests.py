@@ -883,3 +883,25 @@ async def test_verification_fails_an_erasure_that_left_personal_data(enishi_api)
     assert done["status"] == "failed"
     assert done["history"][-1]["note"] == "verification found personal data left in: support_article (1)"
     assert all(r["status"] == "done" for r in done["runs"])  # every plugin said it was done
+
+
+async def test_a_receipt_time_without_an_offset_is_a_user_error_and_records_nothing(api):
+    # Found by the fuzzer: compared with the clock's aware "now", a naive time raised TypeError (INTERNAL).
+    contact = await create_contact(api, familyName="山田")
+    payload = await api.mutate(
+        "createDataSubjectRequest",
+        {
+            "contactId": contact["id"],
+            "type": "access",
+            "channel": "phone",
+            "verificationNote": "本人確認済み",
+            "receivedAt": "2024-06-01T10:00:00",
+        },
+        "request { id }",
+        role="support",
+    )
+    assert payload == {
+        "request": None,
+        "userErrors": [{"field": "receivedAt", "message": "needs a time zone offset", "code": "NAIVE_DATETIME"}],
+    }
+    assert (await api.graphql("{ dataSubjectRequests(first: 5) { totalCount } }"))["dataSubjectRequests"]["totalCount"] == 0
