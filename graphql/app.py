@@ -141,6 +141,9 @@ def _only_public_fields(document: DocumentNode | None, operation_name: str | Non
     return all(isinstance(s, FieldNode) and (s.name.value in public or s.name.value == "__typename") for s in selections)
 
 
+NO_TOKEN = "send an API token as `Authorization: Bearer <token>`"
+
+
 def _unauthenticated(message: str) -> _RequestError:
     return _RequestError(401, message, "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"})
 
@@ -148,7 +151,7 @@ def _unauthenticated(message: str) -> _RequestError:
 async def _viewer(runtime: Runtime, header: str):
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise _unauthenticated("send an API token as `Authorization: Bearer <token>`")
+        raise _unauthenticated(NO_TOKEN)
     try:
         async with runtime.read_session() as session:
             viewer = await authenticate(session, runtime.permissions, token.strip(), runtime.clock.now())
@@ -196,7 +199,7 @@ def create_app(runtime: Runtime) -> Starlette:
             header = request.headers.get("authorization", "")
             # Without a token only public operations run, and nothing else is even analysed.
             if not header and not _only_public_fields(document, operation_name, public):
-                raise _unauthenticated("send an API token as `Authorization: Bearer <token>`")
+                raise _unauthenticated(NO_TOKEN)
             # Shape and cost read only the document: an abusive query is refused before any SQL,
             # the token lookup included.
             refusal = limits.refusal(document, operation_name, variables) if document is not None else None
