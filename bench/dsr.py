@@ -25,7 +25,7 @@ from enishi.db.migrate import upgrade
 from enishi.demo import load_demo
 from enishi.plugins.loyalty import service as loyalty
 from enishi.plugins.loyalty.models import LoyaltyProgram
-from enishi.plugins.privacy import requests
+from enishi.plugins.privacy import execution, intake, requests
 from enishi.plugins.privacy import service as privacy
 from enishi.plugins.support import service as support
 from enishi.runtime import Runtime
@@ -59,11 +59,11 @@ async def _subject(runtime, n: int):
 
 async def _request(runtime, contact_id, request_type: str) -> None:
     async with runtime.unit_of_work() as uow:
-        request = await requests.create(
+        request = await intake.create(
             uow, {"contact_id": contact_id, "type": request_type, "channel": "phone", "verification_note": "bench"}
         )
         await requests.approve(uow, request.id)
-    await requests.execute(runtime, request.id)
+    await execution.execute(runtime, request.id)
 
 
 async def measure(size: int, repeat: int, url: str | None = None) -> dict:

@@ -40,7 +40,7 @@ from enishi.plugin import (
     to_global_id,
 )
 
-from . import access_log, events, models, requests, schema, service
+from . import access_log, events, execution, export_delivery, intake, models, schema, service, types
 
 
 @hookimpl
@@ -50,7 +50,7 @@ def enishi_migrations():
 
 @hookimpl
 def enishi_graphql_types():
-    return [schema.DataSubjectRequest, schema.LegalHold]
+    return [types.DataSubjectRequest, types.LegalHold]
 
 
 @hookimpl
@@ -113,7 +113,7 @@ async def enishi_consent_check(uow, contact_ids, purpose):
 
 @hookimpl
 async def enishi_record_provision(uow, contact_ids, recipient, purpose):
-    await requests.record_provision(uow, contact_ids, recipient, purpose)
+    await service.record_provision(uow, contact_ids, recipient, purpose)
 
 
 # Changes that process a person; while restricted only storage, legal claims and data-subject work may.
@@ -135,7 +135,7 @@ async def enishi_on_event(event, uow):
 @hookimpl
 async def enishi_deliver_event(event, runtime):
     if event.is_(events.VERIFICATION_CODE_ISSUED):
-        await requests.send_verification_code(runtime, event)
+        await intake.send_verification_code(runtime, event)
 
 
 def _concerned(event) -> set[uuid.UUID]:
@@ -175,7 +175,7 @@ async def _download(request: Request):
     """GET /privacy/exports/{token}: an export, once; the link then stops working."""
     runtime = request.app.state.runtime
     async with runtime.unit_of_work() as uow:
-        found = await requests.download(uow, request.path_params["token"])
+        found = await export_delivery.download(uow, request.path_params["token"])
     if found is None:
         return JSONResponse({"error": "this link is not valid, has expired or was already used", "code": "GONE"}, status_code=410)
     fmt, content = found
@@ -213,11 +213,11 @@ async def _submit(request: Request):
         )
     try:
         async with runtime.unit_of_work() as uow:
-            submitted = await requests.submit(uow, body)
+            submitted = await intake.submit(uow, body)
     except InputError as error:
         return _errors(error, 429 if error.errors[0].code == "RATE_LIMITED" else 422)
     return JSONResponse(
-        {"requestId": to_global_id("DataSubjectRequest", submitted.id), "message": requests.SUBMITTED_MESSAGE}, status_code=202
+        {"requestId": to_global_id("DataSubjectRequest", submitted.id), "message": intake.SUBMITTED_MESSAGE}, status_code=202
     )
 
 
@@ -226,7 +226,7 @@ async def _verify(request: Request):
     body = await _json_object(request)
     try:
         request_id = parse_global_id(request.path_params["id"], "DataSubjectRequest", "id")
-        await requests.confirm(request.app.state.runtime, request_id, (body or {}).get("code") or "")
+        await intake.confirm(request.app.state.runtime, request_id, (body or {}).get("code") or "")
     except InputError as error:
         return _errors(error)
     return JSONResponse({"verified": True, "message": "Thank you: your request is confirmed."})
@@ -248,7 +248,7 @@ def enishi_scheduled_jobs():
         ScheduledJob(
             "privacy.finish_held_erasures",
             dt.timedelta(hours=24),
-            requests.finish_held_erasures,
+            execution.finish_held_erasures,
             "finish erasures once their legal holds ended; resume requests a crash left in progress",
         )
     ]
@@ -341,7 +341,7 @@ async def enishi_subject_erase(uow, subject):
     consent evidence, request details and exports become unreadable as the subject's key is
     destroyed, and stored exports are wiped."""
     report = ErasureReport("privacy")
-    report.add("privacy_export", "delete", await requests.erase_exports(uow, subject.contact_id))
+    report.add("privacy_export", "delete", await export_delivery.erase_exports(uow, subject.contact_id))
     report.add("core_subject_key", "delete", await shred_records(uow, SubjectKey.contact_id, [subject.contact_id]))
     for model, basis in (
         (models.PrivacyConsent, "GDPR Art. 7(1) / APPI: proof of consent"),

@@ -1,6 +1,8 @@
 """Privacy rules for consent: the consent ledger with `check`, the service other plugins reach
-through the `enishi_consent_check` hook.
-Data-subject requests live in `requests.py`, the access log in `access_log.py`."""
+through the `enishi_consent_check` hook; the restriction of processing that `check` honours; the
+record of provisions to third parties (`enishi_record_provision`).
+Data-subject requests live in `requests.py` (status and review), `intake.py`, `execution.py`,
+`deadlines.py`, `legal_holds.py` and `export_delivery.py`; the access log in `access_log.py`."""
 
 from __future__ import annotations
 
@@ -24,13 +26,13 @@ from enishi.plugin import (
     verify,
 )
 
-from .events import CONSENT_EVENTS
-from .models import CONSENT_SOURCES, CONSENT_STATES, PrivacyConsent, PrivacyRestriction
+from .events import CONSENT_EVENTS, RESTRICTED, RESTRICTION_LIFTED
+from .models import CONSENT_SOURCES, CONSENT_STATES, PrivacyConsent, PrivacyProvision, PrivacyRestriction
 
 PURPOSE_MAX = 60
 
 
-def _fail(field: str, message: str, code: str) -> InputError:
+def fail(field: str, message: str, code: str) -> InputError:
     return InputError(UserError(field, message, code))
 
 
@@ -51,7 +53,7 @@ async def record_consent(uow: UnitOfWork, contact_id, data: dict) -> PrivacyCons
     if evidence:
         key = await subject_key(uow, contact_id)
         if key is None:
-            raise _fail("contactId", "this subject was erased", "ERASED")
+            raise fail("contactId", "this subject was erased", "ERASED")
         ciphertext = encrypt(key, evidence, f"consent:{contact_id}".encode())
     record = PrivacyConsent(
         contact_id=contact_id,
@@ -109,6 +111,22 @@ async def restricted(session, contact_ids) -> set[uuid.UUID]:
     )
 
 
+async def restrict(uow: UnitOfWork, contact_id, kind: str, request_id=None) -> None:
+    if await uow.session.get(PrivacyRestriction, contact_id) is None:
+        uow.session.add(PrivacyRestriction(contact_id=contact_id, kind=kind, request_id=request_id, since=uow.clock.now()))
+        await uow.session.flush()
+        await uow.emit(RESTRICTED, contact_id, {"kind": kind})
+
+
+async def lift_restriction(uow: UnitOfWork, contact_id) -> None:
+    row = await uow.session.get(PrivacyRestriction, contact_id)
+    if row is None:
+        raise fail("contactId", "this contact is not restricted", "NOT_RESTRICTED")
+    await uow.session.delete(row)
+    await uow.session.flush()
+    await uow.emit(RESTRICTION_LIFTED, contact_id, {"kind": row.kind})
+
+
 @dataclass
 class Denial:
     contact_id: uuid.UUID
@@ -141,7 +159,7 @@ def read_withdrawal_token(settings, token: str) -> tuple[uuid.UUID, str]:
             raise ValueError
         return uuid.UUID(contact), purpose
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise _fail("token", "is not a valid withdrawal link", "INVALID_TOKEN") from None
+        raise fail("token", "is not a valid withdrawal link", "INVALID_TOKEN") from None
 
 
 async def evidence_of(uow: UnitOfWork, record: PrivacyConsent) -> str | None:
@@ -149,3 +167,16 @@ async def evidence_of(uow: UnitOfWork, record: PrivacyConsent) -> str | None:
         return None
     key = await subject_key(uow, record.contact_id)
     return None if key is None else decrypt(key, record.evidence, f"consent:{record.contact_id}".encode())
+
+
+async def record_provision(uow: UnitOfWork, contact_ids, recipient: str, purpose: str) -> None:
+    now = uow.clock.now()
+    uow.session.add_all(
+        [
+            PrivacyProvision(
+                contact_id=c, recipient=recipient[:300], purpose=purpose[:200], actor_id=uow.actor_id, provided_at=now
+            )
+            for c in contact_ids
+        ]
+    )
+    await uow.session.flush()

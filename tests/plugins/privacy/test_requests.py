@@ -810,7 +810,7 @@ class CrashingPlugin:
 
 
 async def test_an_erasure_cut_short_by_a_crash_is_completed_by_the_next_run(enishi_api):
-    from enishi.plugins.privacy import requests
+    from enishi.plugins.privacy import execution
 
     crashing = CrashingPlugin()
     api = await enishi_api(plugins=[("crashing", crashing)])
@@ -818,7 +818,7 @@ async def test_an_erasure_cut_short_by_a_crash_is_completed_by_the_next_run(enis
     erasure = await _intake(api, person["id"], "erasure")
     assert (await _act(api, "approveDataSubjectRequest", erasure["id"]))["userErrors"] == []
     with pytest.raises(Crash):
-        await requests.execute(api.runtime, _raw(erasure["id"]))
+        await execution.execute(api.runtime, _raw(erasure["id"]))
     state = await api.graphql(
         "query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status runs { plugin status attempts } } } }",
         {"id": erasure["id"]},
