@@ -28,7 +28,7 @@ from enishi.clock import ManualClock
 from enishi.db.migrate import upgrade
 from enishi.models import Account, Activity, ActivityKey, ActivityTarget, Contact, ContactAccount, ContactSearchToken, SubjectKey
 from enishi.plugins.abm.models import AbmBuyingRole, AbmDepartment, AbmTargetAccount
-from enishi.plugins.abm.service import recompute_all
+from enishi.plugins.abm.scoring import recompute_all
 from enishi.runtime import Runtime
 from enishi.services.contacts import bulk_contact_rows
 from enishi.settings import Settings

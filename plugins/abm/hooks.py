@@ -31,7 +31,7 @@ from enishi.plugin import (
     hookimpl,
 )
 
-from . import events, models, schema, service
+from . import committees, events, models, schema, scoring, service, targets, types
 
 _spec = pluggy.HookspecMarker("enishi")
 
@@ -53,7 +53,7 @@ def enishi_migrations():
 
 @hookimpl
 def enishi_graphql_types():
-    return [schema.AbmAccount, schema.AbmDepartment]
+    return [types.AbmAccount, types.AbmDepartment]
 
 
 @hookimpl
@@ -109,7 +109,7 @@ def enishi_scheduled_jobs():
         ScheduledJob(
             "abm.recompute",
             dt.timedelta(days=1),
-            service.recompute_all,
+            scoring.recompute_all,
             "rescore every target account (the engagement window moves with time)",
         )
     ]
@@ -118,9 +118,9 @@ def enishi_scheduled_jobs():
 @hookimpl
 async def enishi_on_event(event, uow):
     if any(event.is_(t) for t in (ACTIVITY_LOGGED, ACTIVITY_UPDATED, ACTIVITY_DELETED)):
-        await service.recompute(uow, await service.accounts_touched_by_activity(uow.session, event.entity_id))
+        await scoring.recompute(uow, await scoring.accounts_touched_by_activity(uow.session, event.entity_id))
     elif any(event.is_(t) for t in (CONTACT_UPDATED, CONTACT_DELETED, CONTACT_RESTORED, CONTACT_MERGED)):
-        await service.recompute(uow, await service.accounts_of_contacts(uow.session, [event.entity_id]))
+        await scoring.recompute(uow, await scoring.accounts_of_contacts(uow.session, [event.entity_id]))
     elif event.is_(ACCOUNT_UPDATED):
         await _refresh_icp(uow, event.entity_id)
 
@@ -219,7 +219,7 @@ async def enishi_subject_erase(uow, subject):
         await uow.session.execute(delete(models.AbmBuyingRole).where(models.AbmBuyingRole.contact_id == subject.contact_id))
     ).rowcount
     report.add("abm_buying_role", "delete", removed)
-    await service.recompute(uow, accounts)
+    await scoring.recompute(uow, accounts)
     return report
 
 
@@ -228,9 +228,9 @@ async def enishi_demo_data(uow, rng, account_ids, contact_ids):
     from enishi.plugin import ContactAccount
 
     for account_id in rng.sample(account_ids, k=max(len(account_ids) * 3 // 10, 1)):
-        await service.set_target(uow, account_id, {"rationale": "展示会で関心あり / met at the expo"})
+        await targets.set_target(uow, account_id, {"rationale": "展示会で関心あり / met at the expo"})
         departments = [
-            await service.create_department(uow, account_id, {"name": name, "kind": kind})
+            await committees.create_department(uow, account_id, {"name": name, "kind": kind})
             for name, kind in (("購買部", "purchasing"), ("技術部", "engineering"))
         ]
         people = (
@@ -245,4 +245,4 @@ async def enishi_demo_data(uow, rng, account_ids, contact_ids):
             .all()
         )
         for contact_id, role in zip(people, ("decision_maker", "champion", "influencer", "end_user"), strict=False):
-            await service.assign_role(uow, account_id, contact_id, {"role": role, "department_id": rng.choice(departments).id})
+            await committees.assign_role(uow, account_id, contact_id, {"role": role, "department_id": rng.choice(departments).id})

@@ -1,0 +1,83 @@
+"""Audience exports: the contacts of matching target accounts, without those lacking consent, for
+a marketing tool. Separate because it is where personal data leaves the CRM, through the consent
+and provision hooks of the privacy plugin."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from enishi.plugin import Checker, Contact, ContactAccount, UnitOfWork
+
+from .events import AUDIENCE_EXPORTED
+from .models import ROLES, STAGES, AbmBuyingRole, AbmTargetAccount
+
+
+@dataclass
+class AudienceMember:
+    contact_id: uuid.UUID
+    account_id: uuid.UUID
+    role: str | None
+
+
+async def export_audience(
+    uow: UnitOfWork,
+    *,
+    tier=None,
+    stage=None,
+    owner_id=None,
+    roles=None,
+    destination: str,
+    third_party: bool,
+    purpose: str = "marketing",
+) -> tuple[list[AudienceMember], int]:
+    """The contacts of the matching target accounts. With a consent provider installed (the
+    privacy plugin), contacts without consent for `purpose` are left out, and a provision to a
+    third party is recorded."""
+    check = Checker()
+    destination = check.text({"destination": destination}, "destination", max_length=200, required=True)
+    if roles and set(roles) - set(ROLES):
+        check.fail("roles", f"must be among: {', '.join(ROLES)}", "INVALID_CHOICE")
+    if stage is not None and stage not in STAGES:
+        check.fail("stage", f"must be one of: {', '.join(STAGES)}", "INVALID_CHOICE")
+    check.done()
+    statement = (
+        select(ContactAccount.contact_id, ContactAccount.account_id, AbmBuyingRole.role)
+        .join(AbmTargetAccount, AbmTargetAccount.account_id == ContactAccount.account_id)
+        .join(Contact, Contact.id == ContactAccount.contact_id)
+        .outerjoin(
+            AbmBuyingRole,
+            (AbmBuyingRole.account_id == ContactAccount.account_id) & (AbmBuyingRole.contact_id == ContactAccount.contact_id),
+        )
+        .where(Contact.deleted_at.is_(None))
+        .order_by(ContactAccount.account_id, ContactAccount.contact_id)
+    )
+    for column, value in ((AbmTargetAccount.tier, tier), (AbmTargetAccount.stage, stage), (AbmTargetAccount.owner_id, owner_id)):
+        if value is not None:
+            statement = statement.where(column == value)
+    if roles:
+        statement = statement.where(AbmBuyingRole.role.in_(roles))
+    members = [AudienceMember(c, a, r) for c, a, r in (await uow.session.execute(statement)).all()]
+    plugins = uow.runtime.plugins
+    excluded = 0
+    if members and plugins.implementations("enishi_consent_check"):
+        contact_ids = sorted({m.contact_id for m in members})
+        answers = [
+            answer or {}
+            for _, answer in await plugins.call("enishi_consent_check", uow=uow, contact_ids=contact_ids, purpose=purpose)
+        ]
+        allowed = {c for c in contact_ids if all(answer.get(c) is True for answer in answers)}
+        excluded = len([m for m in members if m.contact_id not in allowed])
+        members = [m for m in members if m.contact_id in allowed]
+    if third_party and members:
+        await plugins.call(
+            "enishi_record_provision",
+            uow=uow,
+            contact_ids=sorted({m.contact_id for m in members}),
+            recipient=destination,
+            purpose=purpose,
+        )
+    await uow.emit(AUDIENCE_EXPORTED, None, {"contacts": len(members), "excluded": excluded, "third_party": third_party})
+    return members, excluded
