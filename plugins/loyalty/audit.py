@@ -8,11 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, func, select
 
-from .models import (
-    LoyaltyEntry,
-    LoyaltyLot,
-    LoyaltyMember,
-)
+from .models import LoyaltyEntry, LoyaltyLot, LoyaltyMember
 
 
 @dataclass

@@ -19,10 +19,7 @@ from enishi.plugin import (
     load_for_update,
 )
 
-from .events import (
-    PURCHASE_RECORDED,
-    PURCHASE_REFUNDED,
-)
+from .events import PURCHASE_RECORDED, PURCHASE_REFUNDED
 from .models import (
     LoyaltyEntry,
     LoyaltyLot,

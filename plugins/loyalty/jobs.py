@@ -8,14 +8,9 @@ import uuid
 
 from sqlalchemy import select
 
-from enishi.plugin import (
-    load_for_update,
-)
+from enishi.plugin import load_for_update
 
-from .models import (
-    LoyaltyLot,
-    LoyaltyMember,
-)
+from .models import LoyaltyLot, LoyaltyMember
 from .service import append_entry, expire_member_lots, pay_debts
 from .tiers import evaluate_tier
 

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from enishi.plugin import (
-    UnitOfWork,
-    shred_records,
-)
+from enishi.plugin import UnitOfWork, shred_records
 
 from .models import (
     LoyaltyLot,

@@ -7,11 +7,7 @@ import uuid
 
 from sqlalchemy import func, select
 
-from enishi.plugin import (
-    Checker,
-    UnitOfWork,
-    load_for_update,
-)
+from enishi.plugin import Checker, UnitOfWork, load_for_update
 
 from .models import (
     LoyaltyProgram,

@@ -1,6 +1,6 @@
 """Loyalty tiers: the rolling 365-day window of earned points, upgrades and downgrades, and the
 multiplier a tier gives. Separate because tiers are judged from the ledger but never write to it,
-so every other loyalty module can ask for a tier without a circle back to the ledger."""
+so the ledger and every other loyalty module can ask for a tier without an import cycle."""
 
 from __future__ import annotations
 
@@ -16,9 +16,7 @@ from enishi.plugin import (
     log_activity,
 )
 
-from .events import (
-    TIER_CHANGED,
-)
+from .events import TIER_CHANGED
 from .models import (
     LoyaltyEntry,
     LoyaltyMember,

@@ -16,14 +16,8 @@ from enishi.plugin import (
     send_for_event,
 )
 
-from .events import (
-    CSAT_RECEIVED,
-    CSAT_REQUESTED,
-)
-from .models import (
-    SupportCsat,
-    SupportTicket,
-)
+from .events import CSAT_RECEIVED, CSAT_REQUESTED
+from .models import SupportCsat, SupportTicket
 from .service import input_error
 
 

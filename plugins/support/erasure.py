@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from enishi.plugin import (
-    UnitOfWork,
-    shred_records,
-)
+from enishi.plugin import UnitOfWork, shred_records
 
 from .models import (
     SupportArticle,

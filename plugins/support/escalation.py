@@ -9,15 +9,9 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from enishi.plugin import (
-    UnitOfWork,
-)
+from enishi.plugin import UnitOfWork
 
-from .events import (
-    ESCALATED,
-    SLA_BREACHED,
-    SLA_WARNING,
-)
+from .events import ESCALATED, SLA_BREACHED, SLA_WARNING
 from .models import (
     STOPPED,
     SupportEscalationFired,

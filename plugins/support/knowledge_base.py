@@ -12,10 +12,7 @@ from enishi.plugin import (
     search_query_key,
 )
 
-from .models import (
-    SupportKbArticle,
-    SupportKbCategory,
-)
+from .models import SupportKbArticle, SupportKbCategory
 
 
 async def create_kb_category(uow: UnitOfWork, name: str, locale: str, parent_id=None) -> SupportKbCategory:
