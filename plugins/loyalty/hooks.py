@@ -25,7 +25,7 @@ from enishi.plugin import (
     hookimpl,
 )
 
-from . import events, models, schema, service
+from . import earning, events, jobs, models, people, rewards, schema, service, tiers, types
 
 
 @hookimpl
@@ -36,12 +36,12 @@ def enishi_migrations():
 @hookimpl
 def enishi_graphql_types():
     return [
-        schema.LoyaltyProgram,
-        schema.LoyaltyMember,
-        schema.LoyaltyEntry,
-        schema.LoyaltyReward,
-        schema.LoyaltyTier,
-        schema.LoyaltyEarningRule,
+        types.LoyaltyProgram,
+        types.LoyaltyMember,
+        types.LoyaltyEntry,
+        types.LoyaltyReward,
+        types.LoyaltyTier,
+        types.LoyaltyEarningRule,
     ]
 
 
@@ -102,11 +102,9 @@ def enishi_event_types():
 @hookimpl
 def enishi_scheduled_jobs():
     return [
-        ScheduledJob(
-            "loyalty.unlock", dt.timedelta(hours=1), service.unlock_due, "unlock purchase points past their return window"
-        ),
-        ScheduledJob("loyalty.expire", dt.timedelta(hours=1), service.expire_due, "expire lots past their expiry date"),
-        ScheduledJob("loyalty.review_tiers", dt.timedelta(days=1), service.review_tiers, "periodic tier review (downgrades)"),
+        ScheduledJob("loyalty.unlock", dt.timedelta(hours=1), jobs.unlock_due, "unlock purchase points past their return window"),
+        ScheduledJob("loyalty.expire", dt.timedelta(hours=1), jobs.expire_due, "expire lots past their expiry date"),
+        ScheduledJob("loyalty.review_tiers", dt.timedelta(days=1), jobs.review_tiers, "periodic tier review (downgrades)"),
     ]
 
 
@@ -115,7 +113,7 @@ async def enishi_on_event(event, uow):
     if event.is_(ACTIVITY_LOGGED) and event.entity_id is not None:
         contacts = [uuid.UUID(c) for c in event.payload.get("contact_ids", [])]
         if contacts:
-            await service.award_for_activity(uow, event.payload.get("type"), contacts, str(event.entity_id))
+            await earning.award_for_activity(uow, event.payload.get("type"), contacts, str(event.entity_id))
     elif event.is_(events.SHOP_PURCHASE):
         await _purchase_from_integration(uow, event.payload)
 
@@ -132,7 +130,7 @@ async def _purchase_from_integration(uow, payload: dict) -> None:
             )
         ).scalar_one_or_none()
     if member_id is not None:
-        await service.record_purchase(uow, uuid.UUID(str(member_id)), str(payload["order_id"]), payload.get("lines") or [])
+        await earning.record_purchase(uow, uuid.UUID(str(member_id)), str(payload["order_id"]), payload.get("lines") or [])
 
 
 @hookimpl
@@ -156,7 +154,7 @@ def enishi_personal_data():
 async def enishi_merge(uow, entity, survivor_id, merged_ids, dry_run):
     if entity != "contact":
         return []
-    return [MergeMove("loyalty", "loyalty_member", await service.merge_memberships(uow, survivor_id, merged_ids, dry_run))]
+    return [MergeMove("loyalty", "loyalty_member", await people.merge_memberships(uow, survivor_id, merged_ids, dry_run))]
 
 
 @hookimpl
@@ -199,7 +197,7 @@ async def enishi_subject_collect(uow, subject):
 @hookimpl
 async def enishi_subject_erase(uow, subject):
     report = ErasureReport("loyalty")
-    report.add_counts(await service.unlink_member(uow, subject.contact_id))
+    report.add_counts(await people.unlink_member(uow, subject.contact_id))
     return report
 
 
@@ -207,8 +205,8 @@ async def enishi_subject_erase(uow, subject):
 async def enishi_demo_data(uow, rng, account_ids, contact_ids):
     program = await service.create_program(uow, {"name": "縁ポイント", "expiry_days": 365})
     for name, threshold, multiplier in (("Bronze", 0, 100), ("Silver", 1000, 100), ("Gold", 5000, 150)):
-        await service.upsert_tier(uow, program.id, name, threshold, multiplier)
-    await service.create_rule(
+        await tiers.upsert_tier(uow, program.id, name, threshold, multiplier)
+    await earning.create_rule(
         uow,
         program.id,
         {
@@ -219,11 +217,11 @@ async def enishi_demo_data(uow, rng, account_ids, contact_ids):
             "excluded_categories": ["shipping"],
         },
     )
-    await service.create_reward(uow, program.id, {"name": "ギフト券 ¥1,000", "cost": 1000, "stock": 50})
+    await rewards.create_reward(uow, program.id, {"name": "ギフト券 ¥1,000", "cost": 1000, "stock": 50})
     for n, contact_id in enumerate(rng.sample(contact_ids, k=len(contact_ids) * 2 // 5)):
         member = await service.enroll(uow, program.id, contact_id)
         for order in range(rng.randrange(1, 5)):
-            await service.record_purchase(
+            await earning.record_purchase(
                 uow,
                 member.id,
                 f"DEMO-{n}-{order}",

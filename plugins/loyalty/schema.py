@@ -1,371 +1,71 @@
-"""Loyalty's GraphQL: types, `Contact.loyalty`, the ledger, and the mutations. GraphQL type names
-carry the `Loyalty` prefix (global ids hold the type name); ORM classes are reached as `orm.*`."""
+"""Loyalty's GraphQL root: `Contact.loyalty`, the ledger queries, and the mutations; the types they
+return are in types.py. ORM classes are reached as `orm.*`."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections import defaultdict
-from typing import Any
 
 import strawberry
 from sqlalchemy import func, select
-from strawberry import relay
 from strawberry.types import Info
 
 from enishi.plugin import (
     Connection,
-    DateTimeFilter,
-    FilterSpec,
     InvalidArgument,
     PageRequest,
     SortKey,
-    StringFilter,
-    UserErrorType,
     camel,
     input_values,
     load_row,
-    node_resolver,
     paginate,
     parse_global_id,
     run_mutation,
-    sealed_field,
     to_global_id,
     utc_instant,
 )
 
+from . import audit, earning, rewards, service, tiers
 from . import models as orm
-from . import service
+from .types import (
+    LEDGER_ORDER,
+    AdjustPointsInput,
+    CreateEarningRuleInput,
+    CreateLoyaltyProgramInput,
+    CreateLoyaltyRewardInput,
+    EarnPointsInput,
+    EnrollMemberInput,
+    LoyaltyEarningRule,
+    LoyaltyEarningRulePayload,
+    LoyaltyEntry,
+    LoyaltyEntryFilter,
+    LoyaltyEntryPayload,
+    LoyaltyLedgerCheck,
+    LoyaltyLedgerProblem,
+    LoyaltyMember,
+    LoyaltyMemberPayload,
+    LoyaltyProgram,
+    LoyaltyProgramPayload,
+    LoyaltyPurchasePayload,
+    LoyaltyReferralPayload,
+    LoyaltyReward,
+    LoyaltyRewardPayload,
+    LoyaltyTier,
+    LoyaltyTierPayload,
+    RecordPurchaseInput,
+    RecordReferralInput,
+    RedeemRewardInput,
+    RefundPurchaseInput,
+    SetEarningRuleActiveInput,
+    SpendPointsInput,
+    UpdateLoyaltyRewardInput,
+    UpsertLoyaltyTierInput,
+)
 
-EXPIRING_WINDOW = dt.timedelta(days=30)
 MAX_WITHIN_DAYS = 36_500
 
 
-def _grouped_sum(statement_for):
-    """A batch function: member ids → an integer aggregate per member (0 where none)."""
-
-    def factory(ctx):
-        async def load(member_ids):
-            found = dict((await ctx.execute(statement_for(member_ids, ctx))).all())
-            return [int(found.get(m) or 0) for m in member_ids]
-
-        return load
-
-    return factory
-
-
-PENDING = _grouped_sum(
-    lambda ids, ctx: (
-        select(orm.LoyaltyLot.member_id, func.sum(orm.LoyaltyLot.remaining))
-        .where(orm.LoyaltyLot.member_id.in_(ids), orm.LoyaltyLot.status == "locked")
-        .group_by(orm.LoyaltyLot.member_id)
-    )
-)
-EARNED = _grouped_sum(
-    lambda ids, ctx: (
-        select(orm.LoyaltyEntry.member_id, func.sum(orm.LoyaltyEntry.tier_points))
-        .where(orm.LoyaltyEntry.member_id.in_(ids), orm.LoyaltyEntry.created_at > ctx.runtime.clock.now() - service.TIER_WINDOW)
-        .group_by(orm.LoyaltyEntry.member_id)
-    )
-)
-
-
-def _expiring_factory(ctx):
-    async def load(member_ids):
-        now = ctx.runtime.clock.now()
-        grouped = defaultdict(list)
-        for lot in await ctx.scalars(
-            select(orm.LoyaltyLot)
-            .where(
-                orm.LoyaltyLot.member_id.in_(member_ids),
-                orm.LoyaltyLot.status == "active",
-                orm.LoyaltyLot.remaining > 0,
-                orm.LoyaltyLot.expires_at.is_not(None),
-                orm.LoyaltyLot.expires_at <= now + EXPIRING_WINDOW,
-            )
-            .order_by(orm.LoyaltyLot.expires_at)
-        ):
-            grouped[lot.member_id].append(lot)
-        return [grouped.get(m, []) for m in member_ids]
-
-    return load
-
-
-def _tiers_factory(ctx):
-    async def load(program_ids):
-        grouped = defaultdict(list)
-        for tier in await ctx.scalars(
-            select(orm.LoyaltyTier).where(orm.LoyaltyTier.program_id.in_(program_ids)).order_by(orm.LoyaltyTier.threshold)
-        ):
-            grouped[tier.program_id].append(tier)
-        return [grouped.get(p, []) for p in program_ids]
-
-    return load
-
-
-# --- types --------------------------------------------------------------------------------------
-
-
-@strawberry.type
-class LoyaltyTier(relay.Node):
-    id: relay.NodeID[str]
-    name: str
-    threshold: int = strawberry.field(description="Points earned in the rolling 365 days that reach this tier.")
-    multiplier: float = strawberry.field(description="Earning multiplier: 1.5 earns one and a half times the points.")
-
-    @classmethod
-    def from_row(cls, row) -> LoyaltyTier:
-        return cls(id=str(row.id), name=row.name, threshold=row.threshold, multiplier=row.multiplier_percent / 100)
-
-    resolve_nodes = node_resolver(orm.LoyaltyTier, "loyalty.read")
-
-
-@strawberry.type
-class LoyaltyNextTier:
-    name: str
-    points_needed: int
-
-
-@strawberry.type
-class LoyaltyExpiringPoints:
-    points: int
-    expires_at: dt.datetime
-
-
-@strawberry.type
-class LoyaltyEarningRule(relay.Node):
-    id: relay.NodeID[str]
-    name: str
-    kind: str
-    points: int
-    per_amount: int | None
-    excluded_categories: list[str]
-    activity_type: str | None
-    limit_count: int | None
-    limit_period: str | None
-    starts_at: dt.datetime | None
-    ends_at: dt.datetime | None
-    active: bool
-
-    @classmethod
-    def from_row(cls, r) -> LoyaltyEarningRule:
-        return cls(
-            id=str(r.id),
-            name=r.name,
-            kind=r.kind,
-            points=r.points,
-            per_amount=r.per_amount,
-            excluded_categories=list(r.excluded_categories or []),
-            activity_type=r.activity_type,
-            limit_count=r.limit_count,
-            limit_period=r.limit_period,
-            starts_at=r.starts_at,
-            ends_at=r.ends_at,
-            active=r.active,
-        )
-
-    resolve_nodes = node_resolver(orm.LoyaltyRule, "loyalty.read")
-
-
-@strawberry.type
-class LoyaltyReward(relay.Node):
-    id: relay.NodeID[str]
-    name: str
-    cost: int
-    stock: int | None = strawberry.field(description="Left in stock; null means unlimited.")
-    per_member_limit: int | None
-    active: bool
-    _row: strawberry.Private[Any]
-
-    @classmethod
-    def from_row(cls, r) -> LoyaltyReward:
-        return cls(
-            id=str(r.id), name=r.name, cost=r.cost, stock=r.stock, per_member_limit=r.per_member_limit, active=r.active, _row=r
-        )
-
-    resolve_nodes = node_resolver(orm.LoyaltyReward, "loyalty.read")
-
-    @strawberry.field
-    async def min_tier(self, info: Info) -> LoyaltyTier | None:
-        row = await load_row(info.context, orm.LoyaltyTier, self._row.min_tier_id) if self._row.min_tier_id else None
-        return LoyaltyTier.from_row(row) if row else None
-
-
-@strawberry.type
-class LoyaltyProgram(relay.Node):
-    id: relay.NodeID[str]
-    name: str
-    currency: str
-    expiry_mode: str
-    expiry_days: int | None
-    lock_days: int = strawberry.field(description="Return window: purchase points stay locked this many days.")
-    downgrade_mode: str
-    _row: strawberry.Private[Any]
-
-    @classmethod
-    def from_row(cls, r) -> LoyaltyProgram:
-        return cls(
-            id=str(r.id),
-            name=r.name,
-            currency=r.currency,
-            expiry_mode=r.expiry_mode,
-            expiry_days=r.expiry_days,
-            lock_days=r.lock_days,
-            downgrade_mode=r.downgrade_mode,
-            _row=r,
-        )
-
-    resolve_nodes = node_resolver(orm.LoyaltyProgram, "loyalty.read")
-
-    @strawberry.field
-    async def tiers(self, info: Info) -> list[LoyaltyTier]:
-        return [LoyaltyTier.from_row(t) for t in await info.context.loader("loyalty.tiers", _tiers_factory).load(self._row.id)]
-
-    @strawberry.field
-    async def earning_rules(self, info: Info) -> list[LoyaltyEarningRule]:
-        return [
-            LoyaltyEarningRule.from_row(r)
-            for r in await info.context.scalars(
-                select(orm.LoyaltyRule).where(orm.LoyaltyRule.program_id == self._row.id).order_by(orm.LoyaltyRule.name)
-            )
-        ]
-
-    @strawberry.field
-    async def rewards(self, info: Info) -> list[LoyaltyReward]:
-        return [
-            LoyaltyReward.from_row(r)
-            for r in await info.context.scalars(
-                select(orm.LoyaltyReward).where(orm.LoyaltyReward.program_id == self._row.id).order_by(orm.LoyaltyReward.cost)
-            )
-        ]
-
-
-@strawberry.type
-class LoyaltyLotUse:
-    points: int
-    earned_at: dt.datetime
-    expires_at: dt.datetime | None
-
-
-@strawberry.type
-class LoyaltyEntry(relay.Node):
-    id: relay.NodeID[str]
-    seq: int = strawberry.field(description="Position in the member's ledger, from 1.")
-    kind: str = strawberry.field(description="earn, unlock, spend, expire, adjust or reverse")
-    amount: int
-    balance_after: int
-    reason: str | None = sealed_field("reason", "Null once the member was erased.")
-    source_type: str | None
-    source_id: str | None
-    idempotency_key: str | None
-    created_at: dt.datetime
-    _row: strawberry.Private[Any]
-
-    @classmethod
-    def from_row(cls, r) -> LoyaltyEntry:
-        return cls(
-            id=str(r.id),
-            seq=r.seq,
-            kind=r.kind,
-            amount=r.amount,
-            balance_after=r.balance_after,
-            source_type=r.source_type,
-            source_id=r.source_id,
-            idempotency_key=r.idempotency_key,
-            created_at=r.created_at,
-            _row=r,
-        )
-
-    resolve_nodes = node_resolver(orm.LoyaltyEntry, "loyalty.read")
-
-    @strawberry.field(description="The lots this entry took points from (spends, expiries, reversals).")
-    async def lots_used(self, info: Info) -> list[LoyaltyLotUse]:
-        rows = await info.context.execute(
-            select(orm.LoyaltyLotUse.amount, orm.LoyaltyLot.earned_at, orm.LoyaltyLot.expires_at)
-            .join(orm.LoyaltyLot, orm.LoyaltyLot.id == orm.LoyaltyLotUse.lot_id)
-            .where(orm.LoyaltyLotUse.entry_id == self._row.id)
-            .order_by(orm.LoyaltyLot.expires_at)
-        )
-        return [LoyaltyLotUse(points=a, earned_at=e, expires_at=x) for a, e, x in rows]
-
-
-@strawberry.input
-class LoyaltyEntryFilter:
-    and_: list[LoyaltyEntryFilter] | None = strawberry.field(default=None, name="and")
-    or_: list[LoyaltyEntryFilter] | None = strawberry.field(default=None, name="or")
-    not_: LoyaltyEntryFilter | None = strawberry.field(default=None, name="not")
-    kind: StringFilter | None = None
-    source_type: StringFilter | None = None
-    created_at: DateTimeFilter | None = None
-
-
-ENTRY_FILTER = FilterSpec(
-    strings={"kind": orm.LoyaltyEntry.kind, "source_type": orm.LoyaltyEntry.source_type},
-    datetimes={"created_at": orm.LoyaltyEntry.created_at},
-)
-LEDGER_ORDER = [(SortKey(orm.LoyaltyEntry.seq, "int"), True)]
-
-
-@strawberry.type
-class LoyaltyMember(relay.Node):
-    id: relay.NodeID[str]
-    balance: int = strawberry.field(description="Spendable points: the sum of the ledger.")
-    enrolled_at: dt.datetime
-    referral_code: str | None
-    _row: strawberry.Private[Any]
-
-    @classmethod
-    def from_row(cls, r) -> LoyaltyMember:
-        return cls(id=str(r.id), balance=r.balance, enrolled_at=r.enrolled_at, referral_code=r.referral_code, _row=r)
-
-    resolve_nodes = node_resolver(orm.LoyaltyMember, "loyalty.read")
-
-    @strawberry.field(description="Points from purchases still inside their return window: not spendable, not counted for tiers.")
-    async def pending(self, info: Info) -> int:
-        return await info.context.loader("loyalty.pending", PENDING).load(self._row.id)
-
-    @strawberry.field(description="Points earned in the rolling 365 days: what tiers are based on.")
-    async def earned_last_365_days(self, info: Info) -> int:
-        return await info.context.loader("loyalty.earned", EARNED).load(self._row.id)
-
-    @strawberry.field
-    async def tier(self, info: Info) -> LoyaltyTier | None:
-        row = await load_row(info.context, orm.LoyaltyTier, self._row.tier_id) if self._row.tier_id else None
-        return LoyaltyTier.from_row(row) if row else None
-
-    @strawberry.field
-    async def next_tier(self, info: Info) -> LoyaltyNextTier | None:
-        tiers = await info.context.loader("loyalty.tiers", _tiers_factory).load(self._row.program_id)
-        current = next((t.threshold for t in tiers if t.id == self._row.tier_id), -1)
-        higher = next((t for t in tiers if t.threshold > current), None)
-        if higher is None:
-            return None
-        earned = await self.earned_last_365_days(info)
-        return LoyaltyNextTier(name=higher.name, points_needed=max(higher.threshold - earned, 0))
-
-    @strawberry.field(description="Points expiring within 30 days, soonest first: for reminders.")
-    async def expiring_soon(self, info: Info) -> list[LoyaltyExpiringPoints]:
-        lots = await info.context.loader("loyalty.expiring", _expiring_factory).load(self._row.id)
-        return [LoyaltyExpiringPoints(points=lot.remaining, expires_at=lot.expires_at) for lot in lots]
-
-    @strawberry.field
-    async def program(self, info: Info) -> LoyaltyProgram:
-        return LoyaltyProgram.from_row(await load_row(info.context, orm.LoyaltyProgram, self._row.program_id))
-
-    @strawberry.field(description="The ledger, newest first.")
-    async def ledger(
-        self,
-        info: Info,
-        filter: LoyaltyEntryFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[LoyaltyEntry]:
-        statement = select(orm.LoyaltyEntry).where(orm.LoyaltyEntry.member_id == self._row.id, ENTRY_FILTER.compile(filter))
-        return await paginate(
-            info.context, statement, LEDGER_ORDER, PageRequest(first, after, last, before), LoyaltyEntry.from_row
-        )
+# --- Contact.loyalty and the queries ------------------------------------------------------------
 
 
 def _member_by_contact(ctx):
@@ -405,22 +105,6 @@ async def contact_loyalty(root, info: Info, program_id: strawberry.ID | None = N
             )
         ).scalar_one_or_none()
     return LoyaltyMember.from_row(row) if row else None
-
-
-@strawberry.type
-class LoyaltyLedgerProblem:
-    member_id: strawberry.ID
-    ledger_sum: int
-    balance: int
-    lots_sum: int
-    last_balance_after: int | None
-
-
-@strawberry.type
-class LoyaltyLedgerCheck:
-    ok: bool
-    members_checked: int
-    problems: list[LoyaltyLedgerProblem]
 
 
 @strawberry.type
@@ -483,7 +167,7 @@ class LoyaltyQuery:
         info.context.require("loyalty.read")
         member = parse_global_id(member_id, "LoyaltyMember", "memberId") if member_id else None
         async with info.context.runtime.read_session() as session:
-            checked, problems = await service.verify_ledger(session, member)
+            checked, problems = await audit.verify_ledger(session, member)
         return LoyaltyLedgerCheck(
             ok=not problems,
             members_checked=checked,
@@ -501,180 +185,6 @@ class LoyaltyQuery:
 
 
 # --- mutations ----------------------------------------------------------------------------------
-
-
-@strawberry.type
-class LoyaltyProgramPayload:
-    program: LoyaltyProgram | None
-    user_errors: list[UserErrorType]
-
-
-@strawberry.type
-class LoyaltyTierPayload:
-    tier: LoyaltyTier | None
-    user_errors: list[UserErrorType]
-
-
-@strawberry.type
-class LoyaltyEarningRulePayload:
-    rule: LoyaltyEarningRule | None
-    user_errors: list[UserErrorType]
-
-
-@strawberry.type
-class LoyaltyRewardPayload:
-    reward: LoyaltyReward | None
-    user_errors: list[UserErrorType]
-
-
-@strawberry.type
-class LoyaltyMemberPayload:
-    member: LoyaltyMember | None
-    user_errors: list[UserErrorType]
-
-
-@strawberry.type
-class LoyaltyEntryPayload:
-    entry: LoyaltyEntry | None
-    member: LoyaltyMember | None
-    user_errors: list[UserErrorType]
-
-
-@strawberry.type
-class LoyaltyPurchasePayload:
-    order_id: str | None
-    points: int | None
-    locked: bool | None
-    member: LoyaltyMember | None
-    user_errors: list[UserErrorType]
-
-
-@strawberry.type
-class LoyaltyReferralPayload:
-    entries: list[LoyaltyEntry]
-    user_errors: list[UserErrorType]
-
-
-@strawberry.input
-class CreateLoyaltyProgramInput:
-    name: str
-    currency: str = "JPY"
-    expiry_mode: str = strawberry.field(default="days", description="days, end_of_month, end_of_year or never")
-    expiry_days: int | None = 365
-    lock_days: int = 0
-    downgrade_mode: str = strawberry.field(default="automatic", description="none, automatic or periodic")
-
-
-@strawberry.input
-class UpsertLoyaltyTierInput:
-    program_id: strawberry.ID
-    name: str
-    threshold: int
-    multiplier: float = 1.0
-
-
-@strawberry.input
-class CreateEarningRuleInput:
-    program_id: strawberry.ID
-    name: str
-    kind: str = strawberry.field(description="purchase, activity or referral")
-    points: int
-    per_amount: int | None = strawberry.field(default=None, description="purchase rules: `points` per this much money")
-    excluded_categories: list[str] | None = None
-    activity_type: str | None = None
-    limit_count: int | None = None
-    limit_period: str | None = strawberry.field(default=None, description="day, week or month")
-    starts_at: dt.datetime | None = None
-    ends_at: dt.datetime | None = None
-
-
-@strawberry.input
-class CreateLoyaltyRewardInput:
-    program_id: strawberry.ID
-    name: str
-    cost: int
-    stock: int | None = None
-    per_member_limit: int | None = None
-    min_tier_id: strawberry.ID | None = None
-
-
-@strawberry.input
-class SetEarningRuleActiveInput:
-    rule_id: strawberry.ID
-    active: bool
-
-
-@strawberry.input(description="Only the fields sent change.")
-class UpdateLoyaltyRewardInput:
-    reward_id: strawberry.ID
-    name: str | None = strawberry.UNSET
-    cost: int | None = strawberry.UNSET
-    stock: int | None = strawberry.UNSET
-    per_member_limit: int | None = strawberry.UNSET
-    active: bool | None = strawberry.UNSET
-
-
-@strawberry.input
-class EnrollMemberInput:
-    program_id: strawberry.ID
-    contact_id: strawberry.ID
-
-
-@strawberry.input
-class EarnPointsInput:
-    member_id: strawberry.ID
-    amount: int
-    reason: str | None = None
-    idempotency_key: str | None = strawberry.field(default=None, description="The same key returns the original entry.")
-
-
-@strawberry.input
-class SpendPointsInput:
-    member_id: strawberry.ID
-    amount: int
-    reason: str | None = None
-    idempotency_key: str | None = strawberry.field(default=None, description="The same key returns the original entry.")
-
-
-@strawberry.input
-class AdjustPointsInput:
-    member_id: strawberry.ID
-    amount: int = strawberry.field(description="Positive adds points, negative removes them.")
-    reason: str | None = strawberry.field(default=None, description="Required: why the balance is corrected.")
-    idempotency_key: str | None = None
-
-
-@strawberry.input
-class PurchaseLineInput:
-    category: str | None = None
-    amount: int = strawberry.field(description="In minor units of the program's currency (yen for JPY).")
-
-
-@strawberry.input
-class RecordPurchaseInput:
-    member_id: strawberry.ID
-    order_id: str
-    lines: list[PurchaseLineInput]
-    purchased_at: dt.datetime | None = None
-
-
-@strawberry.input
-class RefundPurchaseInput:
-    program_id: strawberry.ID
-    order_id: str
-
-
-@strawberry.input
-class RedeemRewardInput:
-    member_id: strawberry.ID
-    reward_id: strawberry.ID
-    idempotency_key: str | None = None
-
-
-@strawberry.input
-class RecordReferralInput:
-    referrer_member_id: strawberry.ID
-    referred_member_id: strawberry.ID
 
 
 def _program(value) -> uuid.UUID:
@@ -711,7 +221,7 @@ class LoyaltyMutation:
         row, errors = await run_mutation(
             info,
             "loyalty.configure",
-            lambda uow: service.upsert_tier(
+            lambda uow: tiers.upsert_tier(
                 uow, _program(input.program_id), input.name, input.threshold, round(input.multiplier * 100)
             ),
         )
@@ -723,7 +233,7 @@ class LoyaltyMutation:
             data = input_values(input, skip=("program_id",))
             for name in ("starts_at", "ends_at"):
                 data[name] = _aware_named(data.get(name), name)
-            return await service.create_rule(uow, _program(input.program_id), data)
+            return await earning.create_rule(uow, _program(input.program_id), data)
 
         row, errors = await run_mutation(info, "loyalty.configure", work)
         return LoyaltyEarningRulePayload(rule=LoyaltyEarningRule.from_row(row) if row else None, user_errors=errors)
@@ -733,7 +243,7 @@ class LoyaltyMutation:
         row, errors = await run_mutation(
             info,
             "loyalty.configure",
-            lambda uow: service.create_reward(
+            lambda uow: rewards.create_reward(
                 uow, _program(input.program_id), input_values(input, {"min_tier_id": "LoyaltyTier"}, skip=("program_id",))
             ),
         )
@@ -744,7 +254,7 @@ class LoyaltyMutation:
         row, errors = await run_mutation(
             info,
             "loyalty.configure",
-            lambda uow: service.set_rule_active(
+            lambda uow: earning.set_rule_active(
                 uow, parse_global_id(input.rule_id, "LoyaltyEarningRule", "ruleId"), input.active
             ),
         )
@@ -755,7 +265,7 @@ class LoyaltyMutation:
         row, errors = await run_mutation(
             info,
             "loyalty.configure",
-            lambda uow: service.update_reward(
+            lambda uow: rewards.update_reward(
                 uow, parse_global_id(input.reward_id, "LoyaltyReward", "rewardId"), input_values(input, skip=("reward_id",))
             ),
         )
@@ -804,7 +314,7 @@ class LoyaltyMutation:
     async def record_purchase(self, info: Info, input: RecordPurchaseInput) -> LoyaltyPurchasePayload:
         async def work(uow):
             lines = [{"category": line.category, "amount": line.amount} for line in input.lines]
-            result = await service.record_purchase(
+            result = await earning.record_purchase(
                 uow, _member_id(input.member_id), input.order_id, lines, _aware_named(input.purchased_at, "purchased_at")
             )
             return result, await uow.session.get(orm.LoyaltyMember, result.purchase.member_id)
@@ -824,7 +334,7 @@ class LoyaltyMutation:
     @strawberry.mutation(description="Take back an order's points; the balance may go negative.")
     async def refund_purchase(self, info: Info, input: RefundPurchaseInput) -> LoyaltyPurchasePayload:
         async def work(uow):
-            purchase = await service.refund_purchase(uow, _program(input.program_id), input.order_id)
+            purchase = await earning.refund_purchase(uow, _program(input.program_id), input.order_id)
             return purchase, await uow.session.get(orm.LoyaltyMember, purchase.member_id)
 
         result, errors = await run_mutation(info, "loyalty.operate", work)
@@ -841,7 +351,7 @@ class LoyaltyMutation:
     @strawberry.mutation(description="Stock and points move together, or not at all.")
     async def redeem_reward(self, info: Info, input: RedeemRewardInput) -> LoyaltyEntryPayload:
         async def work(uow):
-            redemption = await service.redeem(
+            redemption = await rewards.redeem(
                 uow,
                 _member_id(input.member_id),
                 parse_global_id(input.reward_id, "LoyaltyReward", "rewardId"),
@@ -856,7 +366,7 @@ class LoyaltyMutation:
         entries, errors = await run_mutation(
             info,
             "loyalty.operate",
-            lambda uow: service.record_referral(
+            lambda uow: earning.record_referral(
                 uow,
                 parse_global_id(input.referrer_member_id, "LoyaltyMember", "referrerMemberId"),
                 parse_global_id(input.referred_member_id, "LoyaltyMember", "referredMemberId"),

@@ -24,7 +24,7 @@ from enishi.plugin import (
     hookimpl,
 )
 
-from . import events, models, schema, service
+from . import configuration, csat, erasure, escalation, events, knowledge_base, models, schema, service, types
 
 AGENTS = ("manager", "support")
 
@@ -36,7 +36,7 @@ def enishi_migrations():
 
 @hookimpl
 def enishi_graphql_types():
-    return [schema.SupportTicket, schema.SupportGroup, schema.SupportKbArticle]
+    return [types.SupportTicket, types.SupportGroup, types.SupportKbArticle]
 
 
 @hookimpl
@@ -100,10 +100,10 @@ def enishi_activity_types():
 def enishi_scheduled_jobs():
     return [
         ScheduledJob(
-            "support.escalations", dt.timedelta(minutes=1), service.sweep_escalations, "fire SLA warnings and escalations"
+            "support.escalations", dt.timedelta(minutes=1), escalation.sweep_escalations, "fire SLA warnings and escalations"
         ),
         ScheduledJob("support.auto_close", dt.timedelta(hours=1), service.close_solved, "close tickets solved 4 days ago"),
-        ScheduledJob("support.csat", dt.timedelta(minutes=10), service.send_surveys, "send CSAT surveys a day after solving"),
+        ScheduledJob("support.csat", dt.timedelta(minutes=10), csat.send_surveys, "send CSAT surveys a day after solving"),
     ]
 
 
@@ -126,7 +126,7 @@ async def _survey_page(request: Request):
     """GET /support/csat/{token}: the page the mailed link opens. Showing it answers nothing (mail
     scanners open links); the form posts back to the same address."""
     async with request.app.state.runtime.read_session() as session:
-        status = await service.csat_status(session, request.path_params["token"])
+        status = await csat.csat_status(session, request.path_params["token"])
     if status != "sent":
         return _survey_message(409 if status == "answered" else 404)
     choices = " ".join(f'<label><input type="radio" name="rating" value="{n}" required> {n}</label>' for n in range(1, 6))
@@ -155,7 +155,7 @@ async def _submit_csat(request: Request, is_form: bool) -> tuple[int, str | None
         return 400, "BAD_REQUEST", 'send {"rating": 1..5}'
     try:
         async with request.app.state.runtime.unit_of_work() as uow:
-            await service.submit_csat(
+            await csat.submit_csat(
                 uow, request.path_params["token"], rating, comment if isinstance(comment, str) and comment else None
             )
     except InputError as error:
@@ -180,7 +180,7 @@ def enishi_http_routes():
 @hookimpl
 async def enishi_deliver_event(event, runtime):
     if event.is_(events.CSAT_REQUESTED):
-        await service.mail_survey(runtime, event)
+        await csat.mail_survey(runtime, event)
 
 
 @hookimpl
@@ -274,7 +274,7 @@ async def enishi_subject_erase(uow, subject):
             )
         ).scalar_one()
         report.retain("support_article", messages, hold["basis"], hold.get("until"), hold.get("reference"), legal_hold=True)
-    report.add_counts(await service.erase_requester(uow, subject.contact_id, kept))
+    report.add_counts(await erasure.erase_requester(uow, subject.contact_id, kept))
     return report
 
 
@@ -283,14 +283,14 @@ DEMO_GROUP = "一次対応 / Tier 1"
 
 async def _demo_desk(uow) -> None:
     hours = [{"weekday": day, "opens": "09:00", "closes": "18:00"} for day in ("mon", "tue", "wed", "thu", "fri")]
-    calendar = await service.create_calendar(uow, {"name": "平日 9-18", "weekly_hours": hours, "holiday_country": "JP"})
+    calendar = await configuration.create_calendar(uow, {"name": "平日 9-18", "weekly_hours": hours, "holiday_country": "JP"})
     targets = {
         "urgent": {"first_reply": 60, "resolution": 480},
         "high": {"first_reply": 120, "resolution": 960},
         "normal": {"first_reply": 240, "next_reply": 480, "resolution": 2400},
         "low": {"first_reply": 480},
     }
-    await service.create_policy(
+    await configuration.create_policy(
         uow,
         {
             "name": "Standard",
@@ -302,10 +302,12 @@ async def _demo_desk(uow) -> None:
             ],
         },
     )
-    await service.create_group(uow, DEMO_GROUP)
-    await service.create_macro(uow, {"name": "解決済みにする", "reply": "ご連絡ありがとうございました。", "status": "solved"})
+    await configuration.create_group(uow, DEMO_GROUP)
+    await configuration.create_macro(
+        uow, {"name": "解決済みにする", "reply": "ご連絡ありがとうございました。", "status": "solved"}
+    )
     for article in ("パスワードの再設定方法", "請求書の再発行", "How to export contacts to Excel"):
-        await service.save_kb_article(
+        await knowledge_base.save_kb_article(
             uow,
             {
                 "title": article,

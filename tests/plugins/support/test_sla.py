@@ -5,7 +5,7 @@ import datetime as dt
 
 from sqlalchemy import text
 
-from enishi.plugins.support.service import sweep_escalations
+from enishi.plugins.support.escalation import sweep_escalations
 from enishi.worker import run_due_jobs
 from tests.helpers import create_contact
 from tests.plugins.support import target

@@ -1,0 +1,319 @@
+"""Earning rules: points for purchases (and taking them back on a refund), for referrals and for
+core activities, with their limits per period. Separate from the ledger in service.py, which
+these rules only write to through its earn and lot operations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from enishi.plugin import (
+    Checker,
+    ContactEmail,
+    ContactPhone,
+    UnitOfWork,
+    load_for_update,
+)
+
+from .events import PURCHASE_RECORDED, PURCHASE_REFUNDED
+from .models import (
+    LoyaltyEntry,
+    LoyaltyLot,
+    LoyaltyMember,
+    LoyaltyProgram,
+    LoyaltyPurchase,
+    LoyaltyRule,
+    LoyaltyRuleAward,
+)
+from .service import (
+    add_lot,
+    append_entry,
+    consume_lots,
+    earn_locked,
+    expire_member_lots,
+    input_error,
+    locked_member,
+)
+from .tiers import evaluate_tier, tier_multiplier
+
+RULE_KINDS = ("purchase", "activity", "referral")
+
+
+LIMIT_PERIODS = ("day", "week", "month")
+
+
+async def create_rule(uow: UnitOfWork, program_id: uuid.UUID, data: dict) -> LoyaltyRule:
+    await load_for_update(uow, LoyaltyProgram, program_id, field="programId")
+    check = Checker()
+    name = check.text(data, "name", max_length=200, required=True)
+    kind = check.choice(data, "kind", RULE_KINDS)
+    if kind is None:
+        check.fail("kind", f"must be one of: {', '.join(RULE_KINDS)}", "INVALID_CHOICE")
+    if (data.get("points") or 0) <= 0:
+        check.fail("points", "must be positive", "OUT_OF_RANGE")
+    if kind == "purchase" and not (data.get("per_amount") or 0) > 0:
+        check.fail("per_amount", "a purchase rule needs a positive amount per points", "REQUIRED")
+    if kind == "activity" and data.get("activity_type") not in uow.runtime.activity_types:
+        check.fail("activity_type", "is not a registered activity type", "UNKNOWN_ACTIVITY_TYPE")
+    limit_period = check.choice(data, "limit_period", LIMIT_PERIODS)
+    if (data.get("limit_count") is None) != (limit_period is None):
+        check.fail("limit_count", "give a limit count together with its period", "REQUIRED")
+    starts_at, ends_at = data.get("starts_at"), data.get("ends_at")
+    if starts_at and ends_at and ends_at <= starts_at:
+        check.fail("ends_at", "must be after startsAt", "OUT_OF_RANGE")
+    check.done()
+    rule = LoyaltyRule(
+        program_id=program_id,
+        name=name,
+        kind=kind,
+        points=data["points"],
+        per_amount=data.get("per_amount"),
+        excluded_categories=sorted(set(data.get("excluded_categories") or [])),
+        activity_type=data.get("activity_type"),
+        limit_count=data.get("limit_count"),
+        limit_period=limit_period,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        active=True,
+    )
+    uow.session.add(rule)
+    await uow.session.flush()
+    return rule
+
+
+async def set_rule_active(uow: UnitOfWork, rule_id: uuid.UUID, active: bool) -> LoyaltyRule:
+    rule = await load_for_update(uow, LoyaltyRule, rule_id, field="ruleId")
+    rule.active = active
+    await uow.session.flush()
+    return rule
+
+
+# --- purchases and refunds ----------------------------------------------------------------------
+
+
+def _active_at(rule: LoyaltyRule, when: dt.datetime) -> bool:
+    return rule.active and (rule.starts_at is None or rule.starts_at <= when) and (rule.ends_at is None or when < rule.ends_at)
+
+
+async def _rules(uow: UnitOfWork, program_id, kind: str, when: dt.datetime) -> list[LoyaltyRule]:
+    rules = (
+        await uow.session.execute(
+            select(LoyaltyRule)
+            .where(LoyaltyRule.program_id == program_id, LoyaltyRule.kind == kind)
+            .order_by(LoyaltyRule.name, LoyaltyRule.id)
+        )
+    ).scalars()
+    return [r for r in rules if _active_at(r, when)]
+
+
+@dataclass
+class PurchaseResult:
+    purchase: LoyaltyPurchase
+    entry: LoyaltyEntry | None
+    lot: LoyaltyLot | None
+
+
+async def record_purchase(
+    uow: UnitOfWork, member_id: uuid.UUID, order_ref: str, lines: list[dict], purchased_at: dt.datetime | None = None
+) -> PurchaseResult:
+    """Points for an order: Σ over purchase rules of ⌊eligible / perAmount⌋ × points, times the
+    tier multiplier, rounded down. Lines in a rule's excluded categories (shipping) do not count.
+    With a return window (`lock_days`) the points wait, locked, until it passes.
+    The points are dated by `purchased_at`: the return window and the expiry both count from it,
+    so a back-dated order's points may be spendable at once, or recorded and expired at once."""
+    member = await locked_member(uow, member_id)
+    check = Checker()
+    order_ref = check.text({"order_ref": order_ref}, "order_ref", max_length=200, required=True)
+    if not lines:
+        check.fail("lines", "an order needs at least one line", "REQUIRED")
+    for i, line in enumerate(lines):
+        if line["amount"] < 0:
+            check.fail(f"lines.{i}.amount", "must not be negative", "OUT_OF_RANGE")
+    check.done()
+    existing = (
+        await uow.session.execute(
+            select(LoyaltyPurchase).where(LoyaltyPurchase.program_id == member.program_id, LoyaltyPurchase.order_ref == order_ref)
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        raise input_error("orderId", "this order was already recorded", "DUPLICATE_ORDER")
+    when = purchased_at or uow.clock.now()
+    total = sum(line["amount"] for line in lines)
+    base, eligible = 0, 0
+    for rule in await _rules(uow, member.program_id, "purchase", when):
+        rule_eligible = sum(line["amount"] for line in lines if (line.get("category") or "") not in rule.excluded_categories)
+        base += (rule_eligible // rule.per_amount) * rule.points
+        eligible = max(eligible, rule_eligible)
+    points = math.floor(base * await tier_multiplier(uow, member) / 100)
+    purchase = LoyaltyPurchase(
+        program_id=member.program_id,
+        member_id=member.id,
+        order_ref=order_ref,
+        total=total,
+        eligible=eligible,
+        points=points,
+        purchased_at=when,
+    )
+    uow.session.add(purchase)
+    await uow.session.flush()
+    entry = lot = None
+    program = await uow.session.get_one(LoyaltyProgram, member.program_id)
+    unlocks_at = when + dt.timedelta(days=program.lock_days) if program.lock_days else None
+    locked = unlocks_at is not None and unlocks_at > uow.clock.now()  # a back-dated order's window may be over already
+    if points and locked:
+        lot = await add_lot(
+            uow, member, None, points, status="locked", purchase_id=purchase.id, unlocks_at=unlocks_at, earned_at=when
+        )
+    elif points:
+        entry = await append_entry(
+            uow, member, "earn", points, reason=f"order {order_ref}", source=("purchase", order_ref), tier_points=points
+        )
+        lot = await add_lot(uow, member, entry, points, purchase_id=purchase.id, unlocks_at=unlocks_at, earned_at=when)
+        await expire_member_lots(uow, member)  # points of an order older than the expiry are in the ledger, and expired
+        await evaluate_tier(uow, member)
+    await uow.emit(PURCHASE_RECORDED, member.id, {"points": points, "locked": locked})
+    return PurchaseResult(purchase, entry, lot)
+
+
+async def refund_purchase(uow: UnitOfWork, program_id: uuid.UUID, order_ref: str) -> LoyaltyPurchase:
+    """Take back the order's points: a locked lot is cancelled; otherwise a reverse entry takes
+    them, from the order's own lot first. What is gone already leaves the balance negative."""
+    purchase = (
+        await uow.session.execute(
+            select(LoyaltyPurchase).where(LoyaltyPurchase.program_id == program_id, LoyaltyPurchase.order_ref == order_ref)
+        )
+    ).scalar_one_or_none()
+    if purchase is None:
+        raise input_error("orderId", "no such order", "NOT_FOUND")
+    member = await locked_member(uow, purchase.member_id)
+    await uow.session.refresh(purchase, with_for_update=True)
+    if purchase.refunded_at is not None:
+        raise input_error("orderId", "was already refunded", "ALREADY_REFUNDED")
+    purchase.refunded_at = uow.clock.now()
+    lot = (await uow.session.execute(select(LoyaltyLot).where(LoyaltyLot.purchase_id == purchase.id))).scalar_one_or_none()
+    if lot is not None and lot.status == "locked":
+        lot.status, lot.remaining = "cancelled", 0
+    elif purchase.points:
+        entry = await append_entry(
+            uow,
+            member,
+            "reverse",
+            -purchase.points,
+            reason=f"refund of order {order_ref}",
+            source=("refund", order_ref),
+            tier_points=-purchase.points,
+        )
+        taken = await consume_lots(uow, member, entry, purchase.points, first_lot_id=lot.id if lot else None)
+        if taken < purchase.points:
+            debt = LoyaltyLot(
+                member_id=member.id,
+                entry_id=entry.id,
+                amount=taken - purchase.points,
+                remaining=taken - purchase.points,
+                earned_at=uow.clock.now(),
+                status="active",
+            )
+            uow.session.add(debt)
+        await evaluate_tier(uow, member)
+    await uow.session.flush()
+    await uow.emit(PURCHASE_REFUNDED, member.id, {"points": purchase.points})
+    return purchase
+
+
+# --- referrals ----------------------------------------------------------------------------------
+
+
+async def _identity_keys(uow: UnitOfWork, contact_id) -> set[str]:
+    emails = (
+        await uow.session.execute(select(ContactEmail.address_index).where(ContactEmail.contact_id == contact_id))
+    ).scalars()
+    phones = (await uow.session.execute(select(ContactPhone.e164_index).where(ContactPhone.contact_id == contact_id))).scalars()
+    return {f"email:{e}" for e in emails} | {f"phone:{p}" for p in phones}
+
+
+async def record_referral(uow: UnitOfWork, referrer_id: uuid.UUID, referred_id: uuid.UUID) -> list[LoyaltyEntry]:
+    """Both sides earn the program's referral rules. A person cannot refer themselves, also not
+    under a second contact record with the same email or phone (compared normalised)."""
+    first, second = sorted([referrer_id, referred_id])  # lock order: no deadlock between opposite referrals
+    members = {m: await locked_member(uow, m) for m in (first, second)}
+    referrer, referred = members[referrer_id], members[referred_id]
+    if referrer.program_id != referred.program_id:
+        raise input_error("referredMemberId", "belongs to another program", "WRONG_PROGRAM")
+    if referrer.contact_id == referred.contact_id or (
+        await _identity_keys(uow, referrer.contact_id) & await _identity_keys(uow, referred.contact_id)
+    ):
+        raise input_error("referredMemberId", "a member cannot refer themselves", "SELF_REFERRAL")
+    source = ("referral", str(referred.id))
+    already = (
+        await uow.session.execute(
+            select(func.count()).where(
+                LoyaltyEntry.program_id == referred.program_id,
+                LoyaltyEntry.source_type == "referral",
+                LoyaltyEntry.source_id == str(referred.id),
+            )
+        )
+    ).scalar_one()
+    if already:
+        raise input_error("referredMemberId", "was already referred", "ALREADY_REFERRED")
+    entries = []
+    for rule in await _rules(uow, referrer.program_id, "referral", uow.clock.now()):
+        for member in (referrer, referred):
+            entries.append(await earn_locked(uow, member, rule.points, reason=rule.name, source=source))
+    return entries
+
+
+# --- activity-driven rules, limits --------------------------------------------------------------
+
+
+def _period_start(now: dt.datetime, period: str, zone) -> dt.datetime:
+    local = now.astimezone(zone)
+    day = local.date()
+    if period == "week":
+        day -= dt.timedelta(days=day.weekday())
+    elif period == "month":
+        day = day.replace(day=1)
+    return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+
+
+async def _within_limit(uow: UnitOfWork, rule: LoyaltyRule, member: LoyaltyMember) -> bool:
+    if rule.limit_count is None:
+        return True
+    assert rule.limit_period is not None  # a limit comes with its period (create_rule)
+    since = _period_start(uow.clock.now(), rule.limit_period, uow.settings.zone)
+    awarded = (
+        await uow.session.execute(
+            select(func.count()).where(
+                LoyaltyRuleAward.rule_id == rule.id, LoyaltyRuleAward.member_id == member.id, LoyaltyRuleAward.awarded_at >= since
+            )
+        )
+    ).scalar_one()
+    return awarded < rule.limit_count
+
+
+async def award_for_activity(uow: UnitOfWork, activity_type: str, contact_ids: list[uuid.UUID], activity_id: str) -> int:
+    """Points for the members among `contact_ids` under every activity rule of this type."""
+    awards = 0
+    members = (
+        (
+            await uow.session.execute(
+                select(LoyaltyMember.id).where(LoyaltyMember.contact_id.in_(contact_ids)).order_by(LoyaltyMember.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for member_id in members:
+        member = await locked_member(uow, member_id)
+        for rule in await _rules(uow, member.program_id, "activity", uow.clock.now()):
+            if rule.activity_type != activity_type or not await _within_limit(uow, rule, member):
+                continue
+            points = math.floor(rule.points * await tier_multiplier(uow, member) / 100)
+            entry = await earn_locked(uow, member, points, reason=rule.name, source=("activity", activity_id))
+            uow.session.add(LoyaltyRuleAward(rule_id=rule.id, member_id=member.id, entry_id=entry.id, awarded_at=uow.clock.now()))
+            awards += 1
+    await uow.session.flush()
+    return awards
