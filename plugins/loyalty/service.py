@@ -400,36 +400,3 @@ async def expire_member_lots(uow: UnitOfWork, member: LoyaltyMember) -> int:
         await uow.emit(POINTS_EXPIRED, member.id, {"amount": -entry.amount})
     await uow.session.flush()
     return len(lots)
-
-
-# --- reading ------------------------------------------------------------------------------------
-
-
-async def pending_points(session, member_id) -> int:
-    return int(
-        (
-            await session.execute(
-                select(func.coalesce(func.sum(LoyaltyLot.remaining), 0)).where(
-                    LoyaltyLot.member_id == member_id, LoyaltyLot.status == "locked"
-                )
-            )
-        ).scalar_one()
-    )
-
-
-async def expiring_soon(session, member_id, now: dt.datetime, within: dt.timedelta) -> list[LoyaltyLot]:
-    return list(
-        (
-            await session.execute(
-                select(LoyaltyLot)
-                .where(
-                    LoyaltyLot.member_id == member_id,
-                    LoyaltyLot.status == "active",
-                    LoyaltyLot.remaining > 0,
-                    LoyaltyLot.expires_at.is_not(None),
-                    LoyaltyLot.expires_at <= now + within,
-                )
-                .order_by(LoyaltyLot.expires_at)
-            )
-        ).scalars()
-    )

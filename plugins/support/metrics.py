@@ -34,8 +34,9 @@ class MetricsRow:
 
 async def metrics(session, start: dt.datetime, end: dt.datetime | None, group_by: str, now: dt.datetime) -> list[MetricsRow]:
     """Over tickets created in [start, end) (no end: up to now): first-reply time (median, calendar minutes), mean
-    time to resolution, first-contact resolution (solved with one public agent reply and not
-    reopened within 7 days), backlog (open at `end`), SLA attainment (timers met), CSAT (4–5 good)."""
+    time to resolution, first-contact resolution (solved with one public agent reply and
+    never reopened: a reopen at any later time means the first answer did not resolve it), backlog
+    (open at `end`), SLA attainment (timers met), CSAT (4–5 good)."""
     period = select(SupportTicket).where(SupportTicket.created_at >= start, SupportTicket.status != "merged")
     if end is not None:
         period = period.where(SupportTicket.created_at < end)

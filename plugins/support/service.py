@@ -56,7 +56,6 @@ from .sla import WRITTEN_HERE
 
 DEFAULT_AUTO_CLOSE_HOURS = 96
 DEFAULT_CSAT_DELAY_HOURS = 24
-FCR_REOPEN_WINDOW = dt.timedelta(days=7)
 
 
 def input_error(field: str, message: str, code: str) -> InputError:
