@@ -1,6 +1,6 @@
 """The core's own hook implementations: it is registered as the plugin named `core`, so it takes
-part in every data-subject request and contributes its permissions and activity types exactly as a
-plugin would."""
+part in every data-subject request and contributes its permissions, activity types and GraphQL
+fields (`enishi.schema`) exactly as a plugin would."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ from .models import (
     Task,
 )
 from .plugin_host import hookimpl
+from .schema.mutations import CoreMutation
+from .schema.queries import CoreQuery
+from .schema.test_clocks import TestClockMutation, TestClockQuery
 from .sealing import people_read
 from .services import imports
 from .services.contacts import NAME_FIELDS, PROFILE_FIELDS, seal_names
@@ -35,6 +38,18 @@ from .services.data_keys import shred_records
 @hookimpl
 def enishi_migrations():
     return Path(__file__).parent / "db" / "migrations" / "versions"
+
+
+# tryfirst: pluggy calls the plugin registered last first, and the core is registered first; its
+# root fields lead the schema's Query and Mutation, before every plugin's.
+@hookimpl(tryfirst=True)
+def enishi_graphql_query():
+    return [CoreQuery, TestClockQuery]
+
+
+@hookimpl(tryfirst=True)
+def enishi_graphql_mutation():
+    return [CoreMutation, TestClockMutation]
 
 
 @hookimpl

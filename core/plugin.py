@@ -57,8 +57,10 @@ from enishi.events import (
 from enishi.graphql import schema as _schema
 from enishi.graphql.errors import UserErrorType
 from enishi.graphql.filters import DateTimeFilter, FilterSpec, IDFilter, IntFilter, StringFilter, check_filter_text
+from enishi.graphql.inputs import camel, input_values, utc_instant
 from enishi.graphql.loaders import RowsByColumn, load_row, load_rows
-from enishi.graphql.mutations import camel, input_values, run_mutation, utc_instant
+from enishi.graphql.mutation import run_mutation
+from enishi.graphql.nodes import node_resolver, node_types_by_table, sealed_field
 from enishi.graphql.relay import (
     Connection,
     InvalidArgument,
@@ -71,11 +73,6 @@ from enishi.graphql.relay import (
     split_global_id,
     to_global_id,
 )
-from enishi.graphql.types import Account as AccountNode
-from enishi.graphql.types import Contact as ContactNode
-from enishi.graphql.types import Task as TaskNode
-from enishi.graphql.types import User as UserNode
-from enishi.graphql.types import node_resolver, node_types_by_table, sealed_field
 from enishi.mail import send_for_event
 from enishi.models import (
     Account,
@@ -92,6 +89,10 @@ from enishi.models import (
 from enishi.normalize import is_valid_email, like_pattern, normalize_email, search_key, search_query_key
 from enishi.plugin_host import hookimpl as _hookimpl
 from enishi.runtime import Runtime, UnitOfWork
+from enishi.schema.types import Account as AccountNode
+from enishi.schema.types import Contact as ContactNode
+from enishi.schema.types import Task as TaskNode
+from enishi.schema.types import User as UserNode
 from enishi.sealing import DataKey, Sealable, Sealed, owns_key, shares_key
 from enishi.services.activities import log_activity
 from enishi.services.common import Checker, live_ids, load_for_update, one_at_a_time

@@ -30,7 +30,6 @@ from enishi.sealing import personal_reads
 from .context import Context
 from .limits import MAX_JSON_DEPTH, QueryLimits, json_too_deep, parse_document, too_many_aliases_to_parse
 from .schema import build_schema, present_result, public_root_fields
-from .test_clocks import FollowTestClock
 
 log = logging.getLogger("enishi.http")
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -308,3 +307,17 @@ class BodyLimit:
     async def _refuse(self, scope, receive, send) -> None:
         response = _error_response(413, f"request body over {self.max_bytes} bytes", "PAYLOAD_TOO_LARGE")
         await response(scope, receive, send)
+
+
+class FollowTestClock:
+    """ASGI middleware, outside production mode only: each HTTP request first reads the active test
+    clock (one small query), so everything it does, plugins' routes included, sees the time that
+    any process advanced it to. /health stays a plain database check."""
+
+    def __init__(self, app, runtime) -> None:
+        self.app, self.runtime = app, runtime
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] != "/health":
+            await self.runtime.follow_test_clock()
+        return await self.app(scope, receive, send)

@@ -1,4 +1,6 @@
-"""Composing the one GraphQL schema from the core's fields and every enabled plugin's.
+"""Composing the one GraphQL schema from what the core and every enabled plugin contribute
+through the same hooks (`enishi_graphql_query`, `enishi_graphql_mutation`, `enishi_graphql_types`,
+`enishi_graphql_type_fields`; the core is the plugin named `core`), plus Relay's `node`/`nodes`.
 
 Nothing global is mutated: each call builds a fresh schema, so tests can build several with
 different plugin sets side by side."""
@@ -31,10 +33,7 @@ from .limits import (
     RequireOperationName,
     ValidationCacheAfterLimits,
 )
-from .mutations import CoreMutation
-from .queries import CoreQuery
 from .relay import to_global_id
-from .test_clocks import TestClockMutation, TestClockQuery
 
 log = logging.getLogger("enishi.graphql")
 
@@ -172,12 +171,8 @@ def _merge(name: str, parts: list[type]) -> type:
 
 def build_schema(runtime) -> EnishiSchema:
     plugins, settings = runtime.plugins, runtime.settings
-    query = _merge(
-        "Query", [_node_query(), CoreQuery, TestClockQuery, *(t for _, t in plugins.contributions("enishi_graphql_query"))]
-    )
-    mutation = _merge(
-        "Mutation", [CoreMutation, TestClockMutation, *(t for _, t in plugins.contributions("enishi_graphql_mutation"))]
-    )
+    query = _merge("Query", [_node_query(), *(t for _, t in plugins.contributions("enishi_graphql_query"))])
+    mutation = _merge("Mutation", [t for _, t in plugins.contributions("enishi_graphql_mutation")])
     type_fields: dict[str, list] = defaultdict(list)
     for _, (type_name, field) in plugins.contributions("enishi_graphql_type_fields"):
         type_fields[type_name].append(field)

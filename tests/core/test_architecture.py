@@ -1,5 +1,5 @@
-"""The import graph of Enishi's own modules (docs/architecture.md, "Layers"): no cycles, and the
-core and the GraphQL layer never import a plugin.
+"""The import graph of Enishi's own modules (docs/architecture.md, "Layers"): no cycles, the core
+and the GraphQL layer never import a plugin, and the GraphQL layer imports none of the domain.
 
 Read from the source with `ast`, every import statement counted wherever it stands (a function-level
 import that hides a cycle is still a cycle); only imports under `if TYPE_CHECKING:` are left out,
@@ -133,6 +133,20 @@ def test_services_sit_below_the_runtime_and_know_no_graphql():
         if module.startswith("enishi.services")
         for target in targets
         if target.startswith(above)
+    )
+    assert offending == []
+
+
+def test_the_graphql_layer_is_a_framework_that_knows_no_domain():
+    """`enishi.graphql` composes and serves the schema; the core's types, queries and mutations
+    (`enishi.schema`), like a plugin's, reach it through the hooks (docs/architecture.md)."""
+    domain = ("enishi.schema", "enishi.services", "enishi.models", "enishi.hooks", "enishi.demo")
+    offending = sorted(
+        f"{module} -> {target}"
+        for module, targets in import_graph().items()
+        if module.startswith("enishi.graphql.")
+        for target in targets
+        if any(target == name or target.startswith(f"{name}.") for name in domain)
     )
     assert offending == []
 

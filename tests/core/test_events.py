@@ -12,7 +12,7 @@ from strawberry.types import Info
 
 from enishi import EventType, PayloadField, hookdoc, hookimpl
 from enishi.events import CONTACT_CREATED, EventError
-from enishi.graphql.mutations import run_mutation
+from enishi.plugin import run_mutation
 
 ROOT = Path(__file__).resolve().parents[2]
 PINGED = EventType(

@@ -158,8 +158,7 @@ async def test_purchases_arrive_from_shop_integrations_as_events(enishi_api):
     from strawberry.types import Info
 
     from enishi import hookimpl
-    from enishi.graphql.mutations import run_mutation
-    from enishi.graphql.relay import parse_global_id
+    from enishi.plugin import parse_global_id, run_mutation
     from enishi.plugins.loyalty.events import SHOP_PURCHASE
 
     @strawberry.type

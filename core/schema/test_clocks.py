@@ -1,24 +1,24 @@
 """Test clocks over GraphQL (docs/test-clocks.md): the `TestClock` type, `testClock`, the create,
-advance and delete mutations, and the HTTP middleware that makes each request follow the clock.
-Outside production mode only; the schema is the same in both modes, the mutations refuse there."""
+advance and delete mutations (each HTTP request follows the clock through `FollowTestClock`, in
+the HTTP view). Outside production mode only; the schema is the same in both modes, the mutations
+refuse there."""
 
 from __future__ import annotations
 
 import datetime as dt
 from enum import Enum
-from typing import Any
 
 import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
 from enishi import models
+from enishi.graphql.errors import UserErrorType
+from enishi.graphql.inputs import utc_instant
+from enishi.graphql.mutation import run_mutation
+from enishi.graphql.nodes import node_resolver
+from enishi.graphql.relay import parse_global_id, to_global_id
 from enishi.services import test_clocks
-
-from .errors import UserErrorType
-from .mutations import run_mutation, utc_instant
-from .relay import parse_global_id, to_global_id
-from .types import node_resolver
 
 PERMISSION = "testclock.manage"
 
@@ -159,17 +159,3 @@ class TestClockMutation:
         return DeleteTestClockPayload(
             deleted_id=strawberry.ID(to_global_id("TestClock", deleted)) if deleted else None, user_errors=errors
         )
-
-
-class FollowTestClock:
-    """ASGI middleware, outside production mode only: each HTTP request first reads the active test
-    clock (one small query), so everything it does, plugins' routes included, sees the time that
-    any process advanced it to. /health stays a plain database check."""
-
-    def __init__(self, app, runtime) -> None:
-        self.app, self.runtime = app, runtime
-
-    async def __call__(self, scope, receive, send) -> Any:
-        if scope["type"] == "http" and scope["path"] != "/health":
-            await self.runtime.follow_test_clock()
-        return await self.app(scope, receive, send)

@@ -6,121 +6,20 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING
 
 import strawberry
-from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from enishi.db import Base, unique_violation
 from enishi.errors import InputError, UserError
-from enishi.runtime import UnitOfWork
+from enishi.graphql.errors import UserErrorType
+from enishi.graphql.inputs import input_values, utc_instant
+from enishi.graphql.mutation import run_mutation
+from enishi.graphql.relay import parse_global_id, to_global_id
 from enishi.services import accounts, activities, contacts, imports, merge, tasks
 
-from .errors import UserErrorType
-from .relay import parse_global_id, to_global_id
 from .types import Account, Activity, Contact, ContactImport, PossibleDuplicate, Task
-
-R = TypeVar("R")
-
-
-def camel(name: str) -> str:
-    """The GraphQL spelling of a Python field name (`due_at` → `dueAt`), for the `field` of a user error."""
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-def input_values(data: Any, ids: dict[str, str] | None = None, skip: tuple[str, ...] = ("id",)) -> dict:
-    """The fields the caller actually sent (UNSET ones left out, explicit nulls kept), with global
-    ids decoded to uuids. `ids` maps a field to the type its id must have."""
-    ids = ids or {}
-    values = {}
-    for name, value in vars(data).items():
-        if name in skip or value is strawberry.UNSET:
-            continue
-        if name in ids and value is not None:
-            value = parse_global_id(value, ids[name], camel(name))
-        values[name] = value
-    return values
-
-
-class _DryRunDone(Exception):
-    """Raised inside a dry run's unit of work so that whatever hooks touched is rolled back."""
-
-    def __init__(self, result: Any) -> None:
-        self.result = result
-
-
-async def run_mutation(
-    info: Info, permission: str, work: Callable[[UnitOfWork], Awaitable[R]], *, dry_run: bool = False
-) -> tuple[R | None, list[UserErrorType]]:
-    """Check the permission, run `work` in one unit of work, and turn input errors into userErrors.
-    A dry run computes the same result and then rolls back. A unique constraint the write broke
-    (two macros of one name, however many checks ran before) is the caller's `DUPLICATE`."""
-    ctx = info.context
-    viewer = ctx.require(permission)
-    try:
-        async with ctx.runtime.unit_of_work(viewer.user_id) as uow:
-            result = await work(uow)
-            if dry_run:
-                uow.session.expunge_all()  # keep what was read; the rollback would expire it
-                raise _DryRunDone(result)
-    except InputError as error:
-        return None, [UserErrorType.of(_camel_error(e)) for e in error.errors]
-    except IntegrityError as error:
-        duplicate = duplicate_error(error)
-        if duplicate is None:
-            raise
-        return None, [UserErrorType.of(_camel_error(duplicate))]
-    except DataError as error:
-        refused = refused_value(error)
-        if refused is None:
-            raise
-        return None, [UserErrorType.of(refused)]
-    except StatementError as error:  # a value refused while binding it (a naive date-time)
-        if not isinstance(error.orig, InputError):
-            raise
-        return None, [UserErrorType.of(_camel_error(e)) for e in error.orig.errors]
-    except _DryRunDone as done:
-        return done.result, []
-    await ctx.after_write()
-    return result, []
-
-
-def duplicate_error(error: IntegrityError) -> UserError | None:
-    """The userError for a broken unique constraint: on its one column that is not a reference
-    (`uq_support_macro_name` → `name`, `uq_abm_department_account_id_name` → `name`), else on no
-    field. The message names no value: the database's own text may quote personal data."""
-    violation = unique_violation(error)
-    if violation is None:
-        return None
-    table = Base.metadata.tables.get(violation.table)
-    own = [c for c in violation.columns if table is None or c not in table.c or not table.c[c].foreign_keys]
-    return UserError(own[0] if len(own) == 1 else None, "already exists", "DUPLICATE")
-
-
-# PostgreSQL's refusals of a value (SQLite stores it as it is): the service's own bounds should
-# have caught it first, but a missed one must still be the caller's error, not INTERNAL.
-REFUSED_VALUES = {
-    "22001": ("a text is longer than its field allows", "TOO_LONG"),
-    "22003": ("a number is out of range", "OUT_OF_RANGE"),
-    "22021": ("a text holds a character that cannot be stored (NUL)", "INVALID_CHARACTERS"),
-    "22P05": ("a text holds a character that cannot be stored (NUL)", "INVALID_CHARACTERS"),
-}
-
-
-def refused_value(error: DataError) -> UserError | None:
-    refusal = REFUSED_VALUES.get(getattr(error.orig, "pgcode", ""))
-    return UserError(None, *refusal) if refusal else None
-
-
-def _camel_error(error: UserError) -> UserError:
-    if error.field is None:
-        return error
-    return UserError(".".join(camel(part) for part in error.field.split(".")), error.message, error.code)
-
 
 # --- payloads ----------------------------------------------------------------------------------
 
@@ -397,19 +296,6 @@ class MergeAccountsInput:
     survivor_id: strawberry.ID
     merged_ids: list[strawberry.ID]
     dry_run: bool = False
-
-
-@overload
-def utc_instant(value: dt.datetime, field: str) -> dt.datetime: ...
-@overload
-def utc_instant(value: None, field: str) -> None: ...
-def utc_instant(value: dt.datetime | None, field: str) -> dt.datetime | None:
-    """Instants enter the system as UTC; a time without an offset is ambiguous and refused."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise InputError(UserError(field, "needs a time zone offset", "NAIVE_DATETIME"))
-    return value.astimezone(dt.UTC)
 
 
 def _id(value: str, type_name: str, field: str = "id"):

@@ -10,14 +10,24 @@ from sqlalchemy import ColumnElement, and_, exists, func, select, true
 from strawberry.types import Info
 
 from enishi import models
+from enishi.graphql.filters import (
+    CustomFieldFilter,
+    DateTimeFilter,
+    FilterSpec,
+    IDFilter,
+    IntFilter,
+    StringFilter,
+    check_in,
+    id_clause,
+)
+from enishi.graphql.loaders import load_row
+from enishi.graphql.relay import Connection, InvalidArgument, OrderDirection, PageRequest, SortKey, paginate, to_global_id
 from enishi.normalize import like_pattern, search_query_key
 from enishi.services import contact_search
 from enishi.services.contacts import custom_field_value
 from enishi.services.merge import account_duplicates, contact_duplicates
 
-from .filters import CustomFieldFilter, DateTimeFilter, FilterSpec, IDFilter, IntFilter, StringFilter, check_in, id_clause
-from .loaders import TIMELINE_ORDER, load_row
-from .relay import Connection, InvalidArgument, OrderDirection, PageRequest, SortKey, paginate, to_global_id
+from .loaders import TIMELINE_ORDER
 from .types import Account, Activity, Contact, Task, User
 
 

@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import uuid
-from collections.abc import Iterable
 from enum import Enum
 from typing import Any, cast
 
@@ -18,46 +15,11 @@ from strawberry.types import Info
 from enishi import models
 from enishi.contributions import DataSubject
 from enishi.events import CONTACT_PERSONAL_DATA_READ
+from enishi.graphql.loaders import load_row, load_rows
+from enishi.graphql.nodes import node_resolver, sealed_field, visible
+from enishi.graphql.relay import Connection, PageRequest, to_global_id
 
 from . import loaders
-from .relay import Connection, PageRequest, to_global_id
-
-
-def _visible(info: Info, row) -> bool:
-    return row is not None and (getattr(row, "deleted_at", None) is None or info.context.can("crm.read_deleted"))
-
-
-def node_resolver(model, permission: str = "crm.read"):
-    """`resolve_nodes` for a Node type backed by `model` (its `from_row` builds the object): checks
-    the permission once, loads through the request's DataLoader, hides what this viewer may not
-    see. Plugins use it too: `resolve_nodes = node_resolver(orm.LoyaltyMember, "loyalty.read")`."""
-
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
-        info.context.require(permission)
-        ids: list[uuid.UUID | None] = []
-        for raw in node_ids:
-            try:
-                ids.append(uuid.UUID(raw))
-            except ValueError:
-                ids.append(None)
-        rows = await loaders.load_rows(info.context, model, [i for i in ids if i is not None])
-        by_id = {row.id: row for row in rows if row is not None}
-        return [cls.from_row(by_id[i]) if _visible(info, by_id.get(i)) else None for i in ids]
-
-    resolve_nodes.model = model  # type: ignore[attr-defined]  # read by `node_types_by_table`
-    return classmethod(resolve_nodes)
-
-
-@functools.lru_cache(maxsize=4)  # a schema lives as long as its runtime, and its types never change
-def node_types_by_table(schema) -> dict[str, str]:
-    """The Node type backed by each table (through `node_resolver`), by table name: how the API
-    names a record that hooks name by its table (`"core_activity"` → `"Activity"`)."""
-    names = {}
-    for name, concrete in schema.schema_converter.type_map.items():
-        resolve_nodes = getattr(getattr(concrete.definition, "origin", None), "resolve_nodes", None)
-        if (model := getattr(getattr(resolve_nodes, "__func__", None), "model", None)) is not None:
-            names[model.__tablename__] = name
-    return names
 
 
 @strawberry.type(description="A person who uses Enishi: a salesperson, an agent, an integration.")
@@ -84,8 +46,8 @@ async def _node(info: Info, node_type, model, record_id):
     """The related object as `node_type`, or None when unset, missing or hidden from this viewer."""
     if record_id is None:
         return None
-    row = await loaders.load_row(info.context, model, record_id)
-    return node_type.from_row(row) if _visible(info, row) else None
+    row = await load_row(info.context, model, record_id)
+    return node_type.from_row(row) if visible(info, row) else None
 
 
 async def _user(info: Info, user_id) -> User | None:
@@ -151,7 +113,7 @@ class Account(relay.Node):
     @strawberry.field
     async def children(self, info: Info) -> list[Account]:
         rows = await loaders.ACCOUNT_CHILDREN.load(info.context, self._row.id)
-        return [Account.from_row(r) for r in rows if _visible(info, r)]
+        return [Account.from_row(r) for r in rows if visible(info, r)]
 
     @strawberry.field
     async def owner(self, info: Info) -> User | None:
@@ -205,18 +167,6 @@ class AccountLink:
     @strawberry.field
     async def account(self, info: Info) -> Account | None:
         return await _node(info, Account, models.Account, self._account_id)
-
-
-def sealed_field(name: str, description: str | None = None, *, empty: Any = None):
-    """A sealed field of the type's `_row`, decrypted when a query selects it, not before: the
-    access log records who did, and a query that does not ask pays nothing. Typed by the class
-    annotation; `empty` is answered when the row holds nothing (`{}` for a JSON document)."""
-
-    def resolve(root):
-        value = getattr(root._row, name)
-        return empty if value is None else value
-
-    return strawberry.field(resolver=resolve, description=description)
 
 
 @strawberry.type(description="A person at one or more accounts.")
@@ -273,7 +223,7 @@ class Contact(relay.Node):
     @strawberry.field
     async def primary_account(self, info: Info) -> Account | None:
         row = await info.context.loader("contact.primary_account", loaders.primary_account_factory).load(self._row.id)
-        return Account.from_row(row) if _visible(info, row) else None
+        return Account.from_row(row) if visible(info, row) else None
 
     @strawberry.field
     async def owner(self, info: Info) -> User | None:
@@ -336,7 +286,7 @@ class PossibleDuplicate:
     @classmethod
     async def of(cls, info: Info, matches) -> list[PossibleDuplicate]:
         """The service's `DuplicateMatch`es, less any contact deleted since (not one to merge into)."""
-        rows = await loaders.load_rows(info.context, models.Contact, [match.contact_id for match in matches])
+        rows = await load_rows(info.context, models.Contact, [match.contact_id for match in matches])
         return [
             cls(contact=Contact.from_row(row), matched_on=DuplicateReason(match.matched_on))
             for match, row in zip(matches, rows, strict=True)
@@ -384,14 +334,14 @@ class Activity(relay.Node):
     @strawberry.field
     async def contacts(self, info: Info) -> list[Contact]:
         ids = [c for c, _ in await self._targets(info) if c is not None]
-        rows = await loaders.load_rows(info.context, models.Contact, ids)
-        return [Contact.from_row(r) for r in rows if _visible(info, r)]
+        rows = await load_rows(info.context, models.Contact, ids)
+        return [Contact.from_row(r) for r in rows if visible(info, r)]
 
     @strawberry.field
     async def accounts(self, info: Info) -> list[Account]:
         ids = [a for _, a in await self._targets(info) if a is not None]
-        rows = await loaders.load_rows(info.context, models.Account, ids)
-        return [Account.from_row(r) for r in rows if _visible(info, r)]
+        rows = await load_rows(info.context, models.Account, ids)
+        return [Account.from_row(r) for r in rows if visible(info, r)]
 
 
 @strawberry.type(description="A next action: something someone owes a contact or account by a date.")
