@@ -102,7 +102,7 @@ class Runtime:
         async with self._write_gate or nullcontext(), self._writer() as session, session.begin():
             uow = UnitOfWork(self, session, actor_id)
             yield uow
-            await uow.write_outbox()
+            await uow._write_outbox()  # the unit of work is the runtime's own: it writes the outbox at commit
 
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:
@@ -110,6 +110,8 @@ class Runtime:
             yield session
 
     async def close(self) -> None:
+        """Wait for the work `spawn` started, then close the database connections: the last call
+        of a runtime a script or a test created (`enishi serve` and the worker call it themselves)."""
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         await self.engine.dispose()

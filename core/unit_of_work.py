@@ -66,7 +66,7 @@ class UnitOfWork:
         await self.runtime.plugins.call("enishi_on_event", event=event, uow=self)
         return event
 
-    async def write_outbox(self) -> None:
+    async def _write_outbox(self) -> None:
         """The events raised, in order, into the outbox in one statement, just before the
         transaction commits (a job scoring 10,000 accounts raises 20,000: as ORM rows, each
         inserted and read back on its own, they cost more than the scoring)."""
