@@ -106,6 +106,8 @@ class Runtime:
 
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """A session for reading outside any unit of work (a loader, a report, a job's scan):
+        nothing it changes is committed; write through `unit_of_work` instead."""
         async with self._reader() as session:
             yield session
 
