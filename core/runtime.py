@@ -106,8 +106,9 @@ class Runtime:
 
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:
-        """A session for reading outside any unit of work (a loader, a report, a job's scan):
-        nothing it changes is committed; write through `unit_of_work` instead."""
+        """A session for reading outside any unit of work (a loader, a report, a job's scan). Never
+        write through it: `unit_of_work` takes the database's write lock, runs the hooks and writes
+        the outbox, and a write here would skip all three."""
         async with self._reader() as session:
             yield session
 
