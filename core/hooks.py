@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import delete, func, select
 
-from . import outbox
+from . import mail, outbox
 from .auth import NON_ADMIN_ROLES, PUBLIC
 from .contributions import ActivityType, DataSubject, ErasureReport, Permission, PersonalDataField, ScheduledJob
 from .events import CORE_EVENT_TYPES
@@ -289,5 +289,7 @@ async def enishi_subject_erase(uow, subject: DataSubject):
         contact.job_title = contact.department = contact.custom_fields = None
         contact.deleted_at = contact.deleted_at or uow.clock.now()
         report.add("core_contact", "anonymise", 1)
+    # The file transport's copies of the mail sent to them (core/mail.py files them by contact id).
+    report.add("mail", "delete", mail.forget(uow.settings, contact.id))
     await session.flush()
     return report

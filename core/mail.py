@@ -2,13 +2,20 @@
 (STARTTLS when the server offers it), `smtps://user:password@host:465`, or `file:///directory`
 (one `.eml` per message, named by its id: development and tests). In development with no URL,
 mail goes to ./enishi-data/mail; in production a missing URL is a configuration error, and the
-delivery is retried once it is set."""
+delivery is retried once it is set.
+
+Every message names the data subject it concerns (or None). The file transport is the only one
+that keeps what it sent, so it files a person's messages in a folder named by their contact id
+(an id, not their address), and erasure (the core's part, `forget`) deletes that folder: nothing
+of an erased person stays in the mail it kept. SMTP keeps nothing here."""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import smtplib
 import ssl
+import uuid
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -18,27 +25,38 @@ from .settings import ConfigError, Settings
 DEV_MAIL_DIR = Path("enishi-data/mail")
 
 
-async def send_for_event(settings: Settings, event, *, to: str, subject: str, body: str) -> None:
+async def send_for_event(settings: Settings, event, *, to: str, subject: str, body: str, data_subject: uuid.UUID | None) -> None:
     """`send` from an `enishi_deliver_event` hook: off the event loop (SMTP blocks), with the
-    event's id as Message-ID, so a retried delivery is recognisably the same message."""
-    await asyncio.to_thread(send, settings, to=to, subject=subject, body=body, message_id=str(event.id))
+    event's id as Message-ID, so a retried delivery is recognisably the same message.
+    `data_subject` is the contact the message concerns, so that their erasure removes it."""
+    await asyncio.to_thread(
+        send, settings, to=to, subject=subject, body=body, message_id=str(event.id), data_subject=data_subject
+    )
 
 
-def send(settings: Settings, *, to: str, subject: str, body: str, message_id: str) -> None:
+def _configured_url(settings: Settings) -> str:
+    return settings.mail_url or ("" if settings.is_production else DEV_MAIL_DIR.resolve().as_uri())
+
+
+def _folder(directory: Path, data_subject: uuid.UUID | None) -> Path:
+    return directory / str(data_subject) if data_subject is not None else directory
+
+
+def send(settings: Settings, *, to: str, subject: str, body: str, message_id: str, data_subject: uuid.UUID | None = None) -> None:
     """Send one plain-text UTF-8 message. `message_id` (the event's id) makes a repeated delivery
     recognisable as the same message; the file transport simply overwrites it."""
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = settings.mail_from, to, subject
     message["Message-ID"] = f"<{message_id}@enishi>"
     message.set_content(body)
-    url = settings.mail_url or ("" if settings.is_production else DEV_MAIL_DIR.resolve().as_uri())
+    url = _configured_url(settings)
     if not url:
         raise ConfigError("no mail server configured: set ENISHI_MAIL_URL")
     parts = urlsplit(url)
     if parts.scheme == "file":
-        directory = Path(unquote(parts.path))
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / f"{message_id}.eml").write_bytes(bytes(message))
+        folder = _folder(Path(unquote(parts.path)), data_subject)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{message_id}.eml").write_bytes(bytes(message))
         return
     if parts.scheme not in ("smtp", "smtps"):
         raise ConfigError("ENISHI_MAIL_URL must start with smtp://, smtps:// or file://")
@@ -52,3 +70,14 @@ def send(settings: Settings, *, to: str, subject: str, body: str, message_id: st
         if parts.username:
             server.login(unquote(parts.username), unquote(parts.password or ""))
         server.send_message(message)
+
+
+def forget(settings: Settings, data_subject: uuid.UUID) -> int:
+    """Delete the messages the file transport kept for this person; how many there were."""
+    parts = urlsplit(_configured_url(settings))
+    if parts.scheme != "file":
+        return 0
+    folder = _folder(Path(unquote(parts.path)), data_subject)
+    kept = len(list(folder.glob("*.eml"))) if folder.is_dir() else 0
+    shutil.rmtree(folder, ignore_errors=True)
+    return kept

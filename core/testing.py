@@ -110,7 +110,9 @@ def enishi_sent_mail(enishi_base_settings):
 
     def sent() -> dict[str, email.message.EmailMessage]:
         directory = Path(urlsplit(enishi_base_settings.mail_url).path)
-        return {path.stem: email.message_from_bytes(path.read_bytes(), policy=policy.default) for path in directory.glob("*.eml")}
+        return {
+            path.stem: email.message_from_bytes(path.read_bytes(), policy=policy.default) for path in directory.rglob("*.eml")
+        }
 
     return sent
 

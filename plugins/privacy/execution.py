@@ -26,7 +26,7 @@ from enishi.plugin import (
     subject_key,
 )
 
-from . import requests, service
+from . import access_log, requests, service
 from .export_delivery import prepare_exports
 from .legal_holds import active_holds
 from .models import PrivacyRequest, PrivacyRequestRun
@@ -94,6 +94,10 @@ async def _claim(runtime, request_id, actor_id, statuses: tuple[str, ...]) -> bo
             await requests.transition(uow, request, "in_progress")
         if request.type == "erasure":
             await _take_out_of_use(uow, request.contact_id)
+            # Who ran it (or retried it, or the nightly job: no user), when, which request: ids only.
+            await access_log.append(
+                uow, request.contact_id, "dsr_erasure_executed", f"data-subject request {request.id} (erasure)"
+            )
         known = {
             (r.plugin, r.action)
             for r in (

@@ -157,8 +157,7 @@ async def send_verification_code(runtime, event) -> None:
     code = event.payload.get("_code")
     async with runtime.read_session() as session:
         row = await session.get(ContactEmail, uuid.UUID(event.payload["email_id"]))
-    address = row.address if row is not None else None
-    if code is None or address is None:  # delivered before, or the address is gone since
+    if code is None or row is None or row.address is None:  # delivered before, or the address is gone since
         return
     body = (
         f"データ主体の請求（個人情報の開示・削除等）について、本人確認コードをお送りします。\n\n    {code}\n\n"
@@ -166,7 +165,14 @@ async def send_verification_code(runtime, event) -> None:
         f"Your verification code for your data request: {code}\n"
         f"It is valid for 24 hours. If you did not make a request, ignore this message.\n"
     )
-    await send_for_event(runtime.settings, event, to=address, subject="本人確認コード / Your verification code", body=body)
+    await send_for_event(
+        runtime.settings,
+        event,
+        to=row.address,
+        subject="本人確認コード / Your verification code",
+        body=body,
+        data_subject=row.contact_id,
+    )
 
 
 async def verify(uow: UnitOfWork, request_id, code: str) -> tuple[PrivacyRequest | None, UserError | None]:

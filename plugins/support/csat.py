@@ -60,8 +60,7 @@ async def mail_survey(runtime, event) -> None:
                 .where(SupportTicket.id == event.entity_id, ContactEmail.is_primary.is_(True))
             )
         ).first() or (None, None)
-    address = email.address if email is not None else None
-    if token is None or address is None:  # delivered before, or nobody to ask any more
+    if token is None or email is None or email.address is None:  # delivered before, or nobody to ask any more
         return
     link = runtime.settings.public_link(f"/support/csat/{token}")
     body = (
@@ -70,7 +69,12 @@ async def mail_survey(runtime, event) -> None:
         f"このリンクは一度だけ使えます。 / The link works once.\n"
     )
     await send_for_event(
-        runtime.settings, event, to=address, subject=f"[#{number}] ご意見をお聞かせください / How did we do?", body=body
+        runtime.settings,
+        event,
+        to=email.address,
+        subject=f"[#{number}] ご意見をお聞かせください / How did we do?",
+        body=body,
+        data_subject=email.contact_id,
     )
 
 

@@ -333,6 +333,7 @@ async def test_hook_enishi_subject_erase(enishi_api):
         "core_contact_account:delete": 0,
         "core_task:delete": 0,
         "core_contact:anonymise": 1,
+        "mail:delete": 0,
     }
     assert reports["hooktest"].affected == {"hooktest_note:delete": 1}
     search = await api.graphql('{ contacts(includeDeleted: true, filter: {search: "山田"}) { totalCount } }')

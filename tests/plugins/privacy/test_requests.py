@@ -5,11 +5,13 @@ restriction, and the hash-chained access log."""
 
 import base64
 import datetime as dt
+import email
 import io
 import json
 import re
 import uuid
 import zipfile
+from email import policy
 from pathlib import Path
 
 import pytest
@@ -463,20 +465,25 @@ async def _table_hits(api, spellings=SPELLINGS) -> dict:
     return hits
 
 
-def _file_hits(database_url: str, spellings=SPELLINGS) -> dict:
-    path = Path(database_url.split("///", 1)[1])
+def _file_hits(home: Path, spellings=SPELLINGS) -> dict:
+    """Every file under the server's home (the SQLite database and its WAL, the mail folder, …),
+    read raw and, for a message, decoded too (a body may be base64), by path under home."""
     hits: dict[str, set[str]] = {}
-    for file in (path, path.with_name(path.name + "-wal")):
-        data = file.read_bytes().lower() if file.exists() else b""
+    for file in (f for f in home.rglob("*") if f.is_file()):
+        data = file.read_bytes()
+        if file.suffix == ".eml":
+            message = email.message_from_bytes(data, policy=policy.default)
+            data += str(message.get_body()).encode() + "".join(f"{k}: {v}" for k, v in message.items()).encode()
         for spelling in spellings:
-            if spelling.lower().encode("utf-8") in data:
-                hits.setdefault(file.name, set()).add(spelling)
+            if spelling.lower().encode("utf-8") in data.lower():
+                hits.setdefault(file.relative_to(home).as_posix(), set()).add(spelling)
     return hits
 
 
-async def test_erasure_leaves_nothing_behind_and_a_failed_plugin_is_retried(enishi_api, enishi_fresh_migrated):
+async def test_erasure_leaves_nothing_behind_and_a_failed_plugin_is_retried(enishi_api, enishi_fresh_migrated, tmp_path):
     notes = NotesPlugin()
-    api = await enishi_api(plugins=[("notes", notes)], database_url=enishi_fresh_migrated)
+    # The server's home holds everything it writes: the database (on SQLite) and the mail folder.
+    api = await enishi_api(plugins=[("notes", notes)], database_url=enishi_fresh_migrated, mail_url=(tmp_path / "mail").as_uri())
     account = await create_account(api, name="ABC株式会社")
     person = await create_contact(
         api,
@@ -528,13 +535,20 @@ async def test_erasure_leaves_nothing_behind_and_a_failed_plugin_is_retried(enis
     )
     access = await _intake(api, person["id"], "access", details="山田 太郎 本人より電話")
     await _run(api, access["id"])  # an export exists too, and must go with the rest
+    await _submit(api, type="access", email="taro@abc.co.jp")  # the verification code is mailed to them
+    await deliver_pending(api.runtime)
     # The scans read every table and the raw files: they find what is stored in clear (a company name)…
     assert set(await _table_hits(api, ["ABC株式会社"])) == {"core_account"}
     # …and not one spelling of the person, even before the erasure: names, kana, emails, phones,
-    # custom fields, activity text, task titles and ticket text are sealed.
+    # custom fields, activity text, task titles and ticket text are sealed. Only the mail the file
+    # transport kept names them, filed under their id.
     assert await _table_hits(api) == {}
+    mailed = _file_hits(tmp_path)
+    assert [path.split("/")[:2] for path in mailed] == [["mail", str(_raw(person["id"]))]]
+    assert mailed.popitem()[1] == {"taro@abc.co.jp", "Taro@ABC.co.jp"}
     if enishi_fresh_migrated.startswith("sqlite"):
-        assert _file_hits(enishi_fresh_migrated, ["ABC株式会社"]) and _file_hits(enishi_fresh_migrated) == {}
+        company = set(_file_hits(tmp_path, ["ABC株式会社"]))
+        assert company and company <= {"fresh.db", "fresh.db-wal"}
 
     notes.failures_left = 1
     erasure = await _intake(api, person["id"], "erasure")
@@ -552,9 +566,25 @@ async def test_erasure_leaves_nothing_behind_and_a_failed_plugin_is_retried(enis
     assert runs["support"]["affected"]["support_ticket:shred"] == 1
     assert notes.notes == {}
 
+    assert runs["core"]["affected"]["mail:delete"] == 1
     assert await _table_hits(api) == {}
-    if enishi_fresh_migrated.startswith("sqlite"):
-        assert _file_hits(enishi_fresh_migrated) == {}
+    assert _file_hits(tmp_path) == {}
+    # The access log records the erasure itself: who ran it (and retried it), which request; ids only.
+    log = await api.graphql(
+        "query($id: ID!) { accessLog(contactId: $id) { action purpose roles user { displayName } } }",
+        {"id": person["id"]},
+        role="compliance",
+    )
+    executed = [e for e in log["accessLog"] if e["action"] == "dsr_erasure_executed"]
+    purpose = f"data-subject request {_raw(erasure['id'])} (erasure)"
+    assert executed == 2 * [
+        {
+            "action": "dsr_erasure_executed",
+            "purpose": purpose,
+            "roles": ["compliance"],
+            "user": {"displayName": "test compliance"},
+        }
+    ]
     still = await api.graphql(
         "query($id: ID!) { node(id: $id) { ... on Contact { familyName emails { address } phones { e164 } "
         "timeline { edges { node { summary } } } } } }",
