@@ -46,6 +46,45 @@ LEGAL_HOLD_RELEASED = EventType(
     (PayloadField("hold_id", str, "the hold released"),),
 )
 
+_REPORT_KIND = PayloadField(
+    "kind", str, "`gdpr_authority`, `appi_preliminary` (速報), `appi_final` (確報) or `subjects_notified`"
+)
+INCIDENT_CREATED = EventType(
+    "incident.created",
+    "privacy_incident",
+    "A personal-data breach was registered.",
+    (
+        PayloadField("cause", str, "what caused it (`unauthorized_access`, `malware`, …)"),
+        PayloadField("malicious", bool, "whether it was, or may have been, for an unlawful purpose"),
+        PayloadField("triggers", list[str], "the APPI reporting triggers that apply (`malicious`, `over_1000_people`, …)"),
+    ),
+)
+INCIDENT_REPORT_DUE = EventType(
+    "incident.report_due",
+    "privacy_incident",
+    "A report is owed for an incident, by `due_at` (to schedule reminders).",
+    (_REPORT_KIND, PayloadField("due_at", str, "when it is due (ISO 8601, UTC)")),
+    fires="in the transaction that registers the incident, once per report it owes",
+)
+INCIDENT_REPORT_RECORDED = EventType(
+    "incident.report_recorded",
+    "privacy_incident",
+    "A report on an incident was filed, or its people were notified.",
+    (_REPORT_KIND, PayloadField("filed_at", str, "when (ISO 8601, UTC)")),
+)
+INCIDENT_STATUS_CHANGED = EventType(
+    "incident.status_changed",
+    "privacy_incident",
+    "An incident moved to a new status.",
+    (PayloadField("status", str, "`open`, `contained` or `closed`"),),
+)
+INCIDENT_SUBJECT_NOTICE = EventType(
+    "incident.subject_notice",
+    "contact",
+    "A person affected by an incident is to be told (the outbox mails the incident's notice).",
+    (PayloadField("incident_id", str, "the incident"),),
+)
+
 CONSENT_EVENTS = {"granted": CONSENT_GRANTED, "withdrawn": CONSENT_WITHDRAWN}
 EVENT_TYPES = [
     CONSENT_GRANTED,
@@ -56,4 +95,9 @@ EVENT_TYPES = [
     RESTRICTION_LIFTED,
     LEGAL_HOLD_PLACED,
     LEGAL_HOLD_RELEASED,
+    INCIDENT_CREATED,
+    INCIDENT_REPORT_DUE,
+    INCIDENT_REPORT_RECORDED,
+    INCIDENT_STATUS_CHANGED,
+    INCIDENT_SUBJECT_NOTICE,
 ]

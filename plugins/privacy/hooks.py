@@ -40,7 +40,7 @@ from enishi.plugin import (
     to_global_id,
 )
 
-from . import access_log, events, execution, export_delivery, intake, models, schema, service, types
+from . import access_log, events, execution, export_delivery, incidents, intake, models, schema, service, types
 
 
 @hookimpl
@@ -50,17 +50,17 @@ def enishi_migrations():
 
 @hookimpl
 def enishi_graphql_types():
-    return [types.DataSubjectRequest, types.LegalHold]
+    return [types.DataSubjectRequest, types.LegalHold, types.Incident]
 
 
 @hookimpl
 def enishi_graphql_query():
-    return [schema.PrivacyQuery, schema.DataSubjectRequestQuery]
+    return [schema.PrivacyQuery, schema.DataSubjectRequestQuery, schema.IncidentQuery]
 
 
 @hookimpl
 def enishi_graphql_mutation():
-    return [schema.PrivacyMutation, schema.DataSubjectRequestMutation]
+    return [schema.PrivacyMutation, schema.DataSubjectRequestMutation, schema.IncidentMutation]
 
 
 @hookimpl
@@ -103,6 +103,12 @@ def enishi_permissions():
             "privacy:requests",
         ),
         Permission("privacy.audit", "Read and verify the access log", ("compliance",), "privacy:audit"),
+        Permission(
+            "privacy.incident.manage",
+            "Register breach incidents, record their reports, notify the people affected; compliance deadlines",
+            ("compliance",),
+            "privacy:incidents",
+        ),
     ]
 
 
@@ -136,6 +142,8 @@ async def enishi_on_event(event, uow):
 async def enishi_deliver_event(event, runtime):
     if event.is_(events.VERIFICATION_CODE_ISSUED):
         await intake.send_verification_code(runtime, event)
+    elif event.is_(events.INCIDENT_SUBJECT_NOTICE):
+        await incidents.send_notice(runtime, event)
 
 
 def _concerned(event) -> set[uuid.UUID]:
@@ -346,6 +354,7 @@ async def enishi_subject_erase(uow, subject):
     for model, basis in (
         (models.PrivacyConsent, "GDPR Art. 7(1) / APPI: proof of consent"),
         (models.PrivacyProvision, "APPI Art. 29: third-party provision records are kept"),
+        (models.PrivacyIncidentSubject, "GDPR Art. 33(5) / APPI Art. 26: breach records are kept"),
     ):
         kept = (
             await uow.session.execute(select(func.count()).select_from(model).where(model.contact_id == subject.contact_id))

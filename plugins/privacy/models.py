@@ -207,3 +207,78 @@ class PrivacyAccessLog(Base):
     purpose: Mapped[str] = mapped_column(String(200))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+INCIDENT_STATUSES = ("open", "contained", "closed")
+INCIDENT_CAUSES = (
+    "unauthorized_access",
+    "malware",
+    "insider",
+    "theft",
+    "loss",
+    "misdelivery",
+    "misconfiguration",
+    "processor",
+    "other",
+)
+REPORT_KINDS = ("gdpr_authority", "appi_preliminary", "appi_final", "subjects_notified")
+
+
+class PrivacyIncident(Base):
+    """A personal-data breach (GDPR Art. 33, APPI Art. 26): what happened, when the business knew,
+    what it owes and by when, and what it filed. Kept regardless of erasures: it names people by
+    contact id only (`PrivacyIncidentSubject`), and its own text is the officer's, about the breach."""
+
+    __tablename__ = "privacy_incident"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    title: Mapped[str] = mapped_column(String(200), info={"personal": False})
+    status: Mapped[str] = mapped_column(String(20), info={"personal": False})
+    cause: Mapped[str] = mapped_column(String(30), info={"personal": False})
+    malicious: Mapped[bool] = mapped_column(Boolean)
+    discovered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    aware_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    data_categories: Mapped[list] = mapped_column(JSONType, default=list, info={"personal": False})
+    sensitive_data: Mapped[bool] = mapped_column(Boolean)  # 要配慮個人情報
+    financial_harm_risk: Mapped[bool] = mapped_column(Boolean)
+    affected_count: Mapped[int] = mapped_column(Integer)
+    encrypted: Mapped[bool] = mapped_column(Boolean)
+    keys_safe: Mapped[bool] = mapped_column(Boolean)
+    appi_report_required: Mapped[bool] = mapped_column(Boolean)
+    gdpr_authority_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    appi_preliminary_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    appi_final_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    gdpr_authority_filed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    appi_preliminary_filed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    appi_final_filed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    subjects_notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The notice mailed to the people affected (the officer's template, the same for everyone).
+    notice_subject: Mapped[str | None] = mapped_column(String(200), info={"personal": False})
+    notice_body: Mapped[str | None] = mapped_column(String(10000), info={"personal": False})
+    created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class PrivacyIncidentSubject(Base):
+    """A person an incident affected. No foreign key to the contact: the record outlives an erasure."""
+
+    __tablename__ = "privacy_incident_subject"
+
+    incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("privacy_incident.id", ondelete="CASCADE"), primary_key=True)
+    contact_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, index=True)
+    notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class PrivacyIncidentEvent(Base):
+    """An incident's timeline: its creation, status changes, reports filed, people added and notified."""
+
+    __tablename__ = "privacy_incident_event"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("privacy_incident.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))  # created | status | report | subjects_added
+    detail: Mapped[str] = mapped_column(String(60))  # the new status, the report's kind, a count
+    reference: Mapped[str | None] = mapped_column(String(200))  # the authority's receipt number
+    note: Mapped[str | None] = mapped_column(String(1000))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

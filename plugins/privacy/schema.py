@@ -30,23 +30,32 @@ from enishi.plugin import (
     utc_instant,
 )
 
-from . import access_log, execution, export_delivery, intake, legal_holds, requests, service
+from . import access_log, execution, export_delivery, incidents, intake, legal_holds, requests, service
 from . import models as orm
+from .compliance import ComplianceStep
 from .models import OPEN_STATUSES, PrivacyConsent
 from .types import (
     AccessLogEntry,
     AccessLogVerification,
+    AddIncidentSubjectsFromAccessLogInput,
+    ComplianceDeadline,
+    ComplianceDeadlineKind,
     CreateDataSubjectRequestInput,
+    CreateIncidentInput,
     DataSubjectRequest,
     DataSubjectRequestFilter,
     DataSubjectRequestPayload,
     ExportLinkPayload,
+    Incident,
+    IncidentPayload,
     LegalHold,
     LegalHoldPayload,
+    NotifyIncidentSubjectsInput,
     PlaceLegalHoldInput,
     PrivacyConsentPayload,
     PrivacyConsentRecord,
     RecordConsentInput,
+    RecordIncidentReportInput,
     RestrictionPayload,
     SubmitDataSubjectRequestInput,
     SubmitDataSubjectRequestPayload,
@@ -365,3 +374,107 @@ class DataSubjectRequestMutation:
             lambda uow: service.lift_restriction(uow, parse_global_id(contact_id, "Contact", "contactId")),
         )
         return RestrictionPayload(contact_id=None if errors else contact_id, user_errors=errors)
+
+
+# --- breach incidents and compliance deadlines ---------------------------------------------------
+
+
+@strawberry.type
+class IncidentQuery:
+    @strawberry.field(description="Breach incidents, the most recent awareness first.")
+    async def incidents(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Incident]:
+        info.context.require("privacy.incident.manage")
+        order = [(SortKey(orm.PrivacyIncident.aware_at, "datetime"), True), (SortKey(orm.PrivacyIncident.id, "uuid"), True)]
+        return await paginate(
+            info.context, select(orm.PrivacyIncident), order, PageRequest(first, after, None, None), Incident.from_row
+        )
+
+    @strawberry.field(
+        description="Steps still owed — incident reports not filed, open data-subject requests — soonest due first."
+    )
+    async def compliance_deadlines(
+        self, info: Info, overdue: bool | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[ComplianceDeadline]:
+        info.context.require("privacy.incident.manage")
+        now = info.context.runtime.clock.now()
+        statement = select(ComplianceStep)
+        if overdue is not None:
+            statement = statement.where(ComplianceStep.due_at <= now if overdue else ComplianceStep.due_at > now)
+        order = [
+            (SortKey(ComplianceStep.due_at, "datetime"), False),
+            (SortKey(ComplianceStep.kind, "text"), False),
+            (SortKey(ComplianceStep.reference_id, "uuid"), False),
+        ]
+
+        def to_node(step) -> ComplianceDeadline:
+            node_type = "DataSubjectRequest" if step.kind == "dsr_response" else "Incident"
+            return ComplianceDeadline(
+                kind=ComplianceDeadlineKind(step.kind),
+                reference=to_global_id(node_type, step.reference_id),
+                due_at=step.due_at,
+                overdue=now >= step.due_at,
+            )
+
+        return await paginate(info.context, statement, order, PageRequest(first, after, None, None), to_node)
+
+
+def _incident_id(value) -> uuid.UUID:
+    return parse_global_id(value, "Incident", "incidentId")
+
+
+async def _incident_payload(info: Info, work) -> IncidentPayload:
+    row, errors = await run_mutation(info, "privacy.incident.manage", work)
+    return IncidentPayload(incident=Incident.from_row(row) if row else None, user_errors=errors)
+
+
+@strawberry.type
+class IncidentMutation:
+    @strawberry.mutation(description="Register a personal-data breach: computes what it owes and by when.")
+    async def create_incident(self, info: Info, input: CreateIncidentInput) -> IncidentPayload:
+        def create(uow):
+            values = input_values(input, skip=("contact_ids",))
+            values["discovered_at"] = utc_instant(input.discovered_at, "discoveredAt")
+            values["aware_at"] = utc_instant(input.aware_at, "awareAt")
+            values["contact_ids"] = [parse_global_id(c, "Contact", "contactIds") for c in input.contact_ids]
+            return incidents.create(uow, values)
+
+        return await _incident_payload(info, create)
+
+    @strawberry.mutation(description="Record a report filed (or the people notified), once per kind, on the timeline.")
+    async def record_incident_report(self, info: Info, input: RecordIncidentReportInput) -> IncidentPayload:
+        def record(uow):
+            values = {"kind": input.kind.value, "reference": input.reference, "note": input.note}
+            values["filed_at"] = utc_instant(input.filed_at, "filedAt")
+            return incidents.record_report(uow, _incident_id(input.incident_id), values)
+
+        return await _incident_payload(info, record)
+
+    @strawberry.mutation(description="open → contained → closed (or back to open until closed).")
+    async def update_incident_status(
+        self, info: Info, incident_id: strawberry.ID, status: str, note: str | None = None
+    ) -> IncidentPayload:
+        return await _incident_payload(info, lambda uow: incidents.change_status(uow, _incident_id(incident_id), status, note))
+
+    @strawberry.mutation(description="Add the people a (misused) account read or exported in a window, from the access log.")
+    async def add_incident_subjects_from_access_log(
+        self, info: Info, input: AddIncidentSubjectsFromAccessLogInput
+    ) -> IncidentPayload:
+        def add(uow):
+            return incidents.add_subjects_from_access_log(
+                uow,
+                _incident_id(input.incident_id),
+                parse_global_id(input.user_id, "User", "userId"),
+                utc_instant(input.since, "since"),
+                utc_instant(input.until, "until"),
+            )
+
+        return await _incident_payload(info, add)
+
+    @strawberry.mutation(description="Mail the notice to every affected person not told yet, through the outbox.")
+    async def notify_incident_subjects(self, info: Info, input: NotifyIncidentSubjectsInput) -> IncidentPayload:
+        return await _incident_payload(
+            info,
+            lambda uow: incidents.notify_subjects(
+                uow, _incident_id(input.incident_id), {"subject": input.subject, "body": input.body}
+            ),
+        )

@@ -5,6 +5,7 @@ from `schema.py`, which holds the root fields that resolve to them."""
 from __future__ import annotations
 
 import datetime as dt
+from enum import Enum
 from typing import Any, cast
 
 import strawberry
@@ -26,7 +27,7 @@ from enishi.plugin import (
     to_global_id,
 )
 
-from . import deadlines, intake
+from . import deadlines, incidents, intake
 from . import models as orm
 
 REQUEST_RUNS = RowsByColumn(orm.PrivacyRequestRun, orm.PrivacyRequestRun.request_id, orm.PrivacyRequestRun.position)
@@ -355,3 +356,178 @@ class VerifyDataSubjectRequestInput:
 class VerifyDataSubjectRequestPayload:
     verified: bool
     user_errors: list[UserErrorType]
+
+
+# --- breach incidents --------------------------------------------------------------------------
+
+
+@strawberry.enum(description="A report an incident may owe, or the notice to the people affected.")
+class IncidentReportKind(Enum):
+    GDPR_AUTHORITY = "gdpr_authority"
+    APPI_PRELIMINARY = "appi_preliminary"
+    APPI_FINAL = "appi_final"
+    SUBJECTS_NOTIFIED = "subjects_notified"
+
+
+@strawberry.enum(description="APPI 規則第7条's reporting triggers.")
+class AppiTrigger(Enum):
+    SENSITIVE_DATA = "sensitive_data"
+    FINANCIAL_HARM = "financial_harm"
+    MALICIOUS = "malicious"
+    OVER_1000_PEOPLE = "over_1000_people"
+
+
+@strawberry.type(description="A report filed on an incident (or the people notified), with when.")
+class IncidentReport:
+    kind: IncidentReportKind
+    filed_at: dt.datetime
+
+
+@strawberry.type(description="One entry of an incident's timeline: created, a status change, a report, people added.")
+class IncidentTimelineEntry:
+    kind: str
+    detail: str = strawberry.field(description="The new status, the report's kind, or how many people.")
+    reference: str | None
+    note: str | None
+    at: dt.datetime
+    actor: UserNode | None
+
+
+@strawberry.type(description="A personal-data breach, what it owes and by when (docs: plugins/privacy/README.md).")
+class Incident(relay.Node):
+    id: relay.NodeID[str]
+    title: str
+    status: str = strawberry.field(description="open, contained or closed")
+    cause: str
+    malicious: bool
+    discovered_at: dt.datetime
+    aware_at: dt.datetime
+    data_categories: list[str]
+    sensitive_data: bool = strawberry.field(description="要配慮個人情報 were affected.")
+    financial_harm_risk: bool
+    affected_count: int
+    encrypted: bool
+    keys_safe: bool
+    gdpr_authority_due_at: dt.datetime = strawberry.field(description="GDPR Art. 33: 72 hours from awareness.")
+    appi_preliminary_due_at: dt.datetime = strawberry.field(description="APPI 速報 target: the end of the configured day.")
+    appi_final_due_at: dt.datetime = strawberry.field(description="APPI 確報: the end of day 30, or 60 when malicious.")
+    appi_report_required: bool = strawberry.field(description="A trigger applies and the encryption exemption does not.")
+    _row: strawberry.Private[Any]
+
+    @classmethod
+    def from_row(cls, r) -> Incident:
+        return cls(
+            id=str(r.id),
+            **{name: getattr(r, name) for name in _INCIDENT_COLUMNS},
+            _row=r,
+        )
+
+    resolve_nodes = node_resolver(orm.PrivacyIncident, "privacy.incident.manage")
+
+    @strawberry.field(description="The 確報's due day in the business's time zone.")
+    def appi_final_due_date(self, info: Info) -> dt.date:
+        return (self._row.appi_final_due_at.astimezone(info.context.settings.zone) - dt.timedelta(microseconds=1)).date()
+
+    @strawberry.field
+    def appi_triggers(self) -> list[AppiTrigger]:
+        return [AppiTrigger(t) for t in incidents.triggers(self._row)]
+
+    @strawberry.field(description="Strongly encrypted and the keys safe: no APPI report or notice is owed.")
+    def appi_exempt(self) -> bool:
+        return incidents.appi_exempt(self._row)
+
+    @strawberry.field
+    def reports(self) -> list[IncidentReport]:
+        filed = [(kind, getattr(self._row, column)) for kind, column in incidents.FILED_COLUMNS.items()]
+        return [IncidentReport(kind=IncidentReportKind(kind), filed_at=at) for kind, at in filed if at is not None]
+
+    @strawberry.field(description="The people affected, as Contact ids (kept after an erasure).")
+    async def subject_ids(self, info: Info) -> list[strawberry.ID]:
+        async with info.context.runtime.read_session() as session:
+            return [to_global_id("Contact", c) for c in await incidents.subject_ids(session, self._row.id)]
+
+    @strawberry.field
+    async def timeline(self, info: Info) -> list[IncidentTimelineEntry]:
+        rows = await INCIDENT_EVENTS.load(info.context, self._row.id)
+        users = {u.id: u for u in await load_rows(info.context, User, list({r.actor_id for r in rows if r.actor_id})) if u}
+        return [
+            IncidentTimelineEntry(
+                kind=r.kind,
+                detail=r.detail,
+                reference=r.reference,
+                note=r.note,
+                at=r.at,
+                actor=UserNode.from_row(users[r.actor_id]) if r.actor_id in users else None,
+            )
+            for r in rows
+        ]
+
+
+_INCIDENT_COLUMNS = [
+    name for name in Incident.__annotations__ if name not in ("id", "_row") and name in orm.PrivacyIncident.__table__.c
+]
+INCIDENT_EVENTS = RowsByColumn(orm.PrivacyIncidentEvent, orm.PrivacyIncidentEvent.incident_id, orm.PrivacyIncidentEvent.seq)
+
+
+@strawberry.input
+class CreateIncidentInput:
+    title: str = strawberry.field(description="What happened, without naming the people affected.")
+    cause: str = strawberry.field(
+        description="unauthorized_access, malware, insider, theft, loss, misdelivery, misconfiguration, processor or other"
+    )
+    discovered_at: dt.datetime
+    aware_at: dt.datetime = strawberry.field(description="When the business became aware: starts every deadline.")
+    affected_count: int = strawberry.field(description="How many people are (or may be) affected.")
+    malicious: bool = strawberry.field(default=False, description="For (or possibly for) an unlawful purpose.")
+    data_categories: list[str] = strawberry.field(default_factory=list)
+    sensitive_data: bool = False
+    financial_harm_risk: bool = False
+    encrypted: bool = strawberry.field(default=False, description="Protected by strong encryption.")
+    keys_safe: bool = strawberry.field(default=False, description="The encryption keys did not leak.")
+    contact_ids: list[strawberry.ID] = strawberry.field(default_factory=list, description="People known to be affected.")
+
+
+@strawberry.input
+class RecordIncidentReportInput:
+    incident_id: strawberry.ID
+    kind: IncidentReportKind
+    filed_at: dt.datetime | None = strawberry.field(default=None, description="When it was filed (now if omitted).")
+    reference: str | None = strawberry.field(default=None, description="The authority's receipt number.")
+    note: str | None = None
+
+
+@strawberry.input
+class AddIncidentSubjectsFromAccessLogInput:
+    incident_id: strawberry.ID
+    user_id: strawberry.ID = strawberry.field(description="The account that was misused.")
+    since: dt.datetime
+    until: dt.datetime
+
+
+@strawberry.input
+class NotifyIncidentSubjectsInput:
+    incident_id: strawberry.ID
+    subject: str
+    body: str = strawberry.field(description="The notice, the same for everyone (name no one in it).")
+
+
+@strawberry.type
+class IncidentPayload:
+    incident: Incident | None
+    user_errors: list[UserErrorType]
+
+
+@strawberry.enum(description="A step owed: a report on an incident, or the answer to a data-subject request.")
+class ComplianceDeadlineKind(Enum):
+    GDPR_AUTHORITY = "gdpr_authority"
+    APPI_PRELIMINARY = "appi_preliminary"
+    APPI_FINAL = "appi_final"
+    DSR_RESPONSE = "dsr_response"
+
+
+@strawberry.type(description="A step owed, with its due time; `reference` is the Incident or DataSubjectRequest id.")
+class ComplianceDeadline:
+    kind: ComplianceDeadlineKind
+    reference: strawberry.ID
+    due_at: dt.datetime
+    overdue: bool

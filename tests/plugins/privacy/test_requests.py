@@ -38,6 +38,18 @@ PRIVACY_FIELDS = {
     "Query.legalHoldTypes": "privacy.request.manage",
     "Query.accessLog": "privacy.audit",
     "Query.verifyAccessLog": "privacy.audit",
+    "Query.incidents": "privacy.incident.manage",
+    "Query.complianceDeadlines": "privacy.incident.manage",
+    **{
+        f"Mutation.{name}": "privacy.incident.manage"
+        for name in (
+            "createIncident",
+            "recordIncidentReport",
+            "updateIncidentStatus",
+            "addIncidentSubjectsFromAccessLog",
+            "notifyIncidentSubjects",
+        )
+    },
     "Mutation.createDataSubjectRequest": "privacy.request.intake",
     "Mutation.submitDataSubjectRequest": "public",
     "Mutation.verifyDataSubjectRequest": "public",
