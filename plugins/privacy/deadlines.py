@@ -37,8 +37,13 @@ def end_of(settings, day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=settings.zone).astimezone(dt.UTC)
 
 
+def due_day(settings, due_at: dt.datetime) -> dt.date:
+    """The business day a deadline ends (`end_of` backwards): the last day it may be met on."""
+    return (due_at.astimezone(settings.zone) - dt.timedelta(microseconds=1)).date()
+
+
 def local_due_date(settings, request: PrivacyRequest) -> dt.date:
-    return (request.due_at.astimezone(settings.zone) - dt.timedelta(microseconds=1)).date()
+    return due_day(settings, request.due_at)
 
 
 def days_left(settings, request: PrivacyRequest, now: dt.datetime) -> int:

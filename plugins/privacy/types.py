@@ -426,7 +426,7 @@ class Incident(relay.Node):
 
     @strawberry.field(description="The 確報's due day in the business's time zone.")
     def appi_final_due_date(self, info: Info) -> dt.date:
-        return (self._row.appi_final_due_at.astimezone(info.context.settings.zone) - dt.timedelta(microseconds=1)).date()
+        return deadlines.due_day(info.context.settings, self._row.appi_final_due_at)
 
     @strawberry.field
     def appi_triggers(self) -> list[AppiTrigger]:

@@ -7,7 +7,7 @@ import datetime as dt
 
 from enishi.outbox import deliver_pending
 from tests.helpers import create_contact
-from tests.plugins.privacy.test_requests import _intake
+from tests.plugins.privacy.test_requests import _intake, _run
 
 JST = dt.timezone(dt.timedelta(hours=9))
 INCIDENT = (
@@ -154,6 +154,16 @@ async def test_people_a_misused_account_read_are_found_in_the_access_log_and_not
     twice = await api.mutate("notifyIncidentSubjects", notice, "incident { id }", role="compliance")
     assert [e["code"] for e in twice["userErrors"]] == ["NOTHING_TO_NOTIFY"]
 
+    # Erasing one of them keeps the incident's record of them; their copy of the notice goes.
+    erased = await _run(api, (await _intake(api, read["id"], "erasure"))["id"])
+    privacy = next(r for r in erased["runs"] if r["plugin"] == "privacy")
+    assert {"entity": "privacy_incident_subject", "rows": 1}.items() <= next(
+        k for k in privacy["retained"] if k["entity"] == "privacy_incident_subject"
+    ).items()
+    kept = await api.graphql("query($id: ID!) { node(id: $id) { ... on Incident { subjectIds } } }", {"id": incident["id"]})
+    assert sorted(kept["node"]["subjectIds"]) == sorted([read["id"], unread["id"]])
+    assert "leaked@example.jp" not in [m["To"] for m in enishi_sent_mail().values()]
+
 
 async def test_compliance_deadlines_list_unfiled_reports_and_open_requests_soonest_first(enishi_api, enishi_fresh_migrated):
     api = await enishi_api(database_url=enishi_fresh_migrated)
@@ -186,3 +196,10 @@ async def test_compliance_deadlines_list_unfiled_reports_and_open_requests_soone
     ]
     late = (await api.graphql(query, {"overdue": True}, role="compliance"))["complianceDeadlines"]["nodes"]
     assert [n["kind"] for n in late] == ["GDPR_AUTHORITY"]
+
+
+async def test_the_preliminary_report_target_is_a_setting(enishi_api):
+    api = await enishi_api(extra={"privacy_appi_preliminary_days": 5})  # the far end of 概ね3～5日以内
+    api.clock.set(dt.datetime(2025, 6, 3, 9, 0, tzinfo=JST))
+    incident = (await _create(api))["incident"]
+    assert incident["appiPreliminaryDueAt"] == "2025-06-07T15:00:00+00:00"  # the end of 7 June in Tokyo
