@@ -284,6 +284,7 @@ async def notify_subjects(uow: UnitOfWork, incident_id, data: dict) -> PrivacyIn
     if incident.subjects_notified_at is None:
         incident.subjects_notified_at = now
         await _log(uow, incident, "report", "subjects_notified", note=f"{len(pending)} notified through the outbox")
+        await uow.emit(INCIDENT_REPORT_RECORDED, incident.id, {"kind": "subjects_notified", "filed_at": now.isoformat()})
     else:
         await _log(uow, incident, "subjects_notified", str(len(pending)), note="notified through the outbox")
     return incident

@@ -4,10 +4,14 @@ register them, the timeline of reports, people affected from the access log and 
 through the outbox, and `complianceDeadlines` across incidents and data-subject requests."""
 
 import datetime as dt
+import json
+import uuid
+
+from sqlalchemy import text
 
 from enishi.outbox import deliver_pending
 from tests.helpers import create_contact
-from tests.plugins.privacy.test_requests import _intake, _run
+from tests.plugins.privacy.test_requests import _intake, _raw, _run
 
 JST = dt.timezone(dt.timedelta(hours=9))
 INCIDENT = (
@@ -26,6 +30,21 @@ EXAMPLE = {
 }
 
 
+async def _events(api, incident_id) -> list[tuple[str, dict]]:
+    """The incident's events in the outbox, in order."""
+    async with api.runtime.read_session() as session:
+        rows = (
+            await session.execute(
+                text("SELECT entity_id, type, payload FROM core_outbox WHERE type LIKE 'incident.%' ORDER BY seq")
+            )
+        ).all()
+    return [
+        (kind, payload if isinstance(payload, dict) else json.loads(payload))
+        for entity_id, kind, payload in rows
+        if uuid.UUID(str(entity_id)) == _raw(incident_id)
+    ]
+
+
 async def _create(api, role="compliance", **changes):
     return await api.mutate("createIncident", {**EXAMPLE, **changes}, f"incident {{ {INCIDENT} }}", role=role)
 
@@ -42,6 +61,12 @@ async def test_the_issues_example_owes_the_authority_in_72_hours_and_the_final_r
     assert (incident["appiExempt"], incident["appiReportRequired"]) == (False, True)
     assert incident["timeline"] == [
         {"kind": "created", "detail": "open", "reference": None, "actor": {"displayName": "test compliance"}}
+    ]
+    assert await _events(api, incident["id"]) == [
+        ("incident.created", {"cause": "unauthorized_access", "malicious": True, "triggers": ["malicious", "over_1000_people"]}),
+        ("incident.report_due", {"kind": "gdpr_authority", "due_at": "2025-06-05T01:00:00+00:00"}),
+        ("incident.report_due", {"kind": "appi_preliminary", "due_at": "2025-06-05T15:00:00+00:00"}),
+        ("incident.report_due", {"kind": "appi_final", "due_at": "2025-08-01T15:00:00+00:00"}),
     ]
 
     filed = await api.mutate(
@@ -67,6 +92,11 @@ async def test_the_issues_example_owes_the_authority_in_72_hours_and_the_final_r
         role="compliance",
     )
     assert closed["updateIncidentStatus"]["incident"] == {"status": "closed"}
+    recorded = (await _events(api, incident["id"]))[4:]
+    assert recorded == [
+        ("incident.report_recorded", {"kind": "appi_preliminary", "filed_at": "2025-06-02T23:00:00+00:00"}),
+        ("incident.status_changed", {"status": "closed"}),
+    ]
 
 
 async def test_a_non_malicious_breach_owes_the_final_report_in_30_days_and_1000_people_is_not_over_1000(api):
@@ -147,6 +177,10 @@ async def test_people_a_misused_account_read_are_found_in_the_access_log_and_not
     notice = {"incidentId": incident["id"], "subject": "個人情報漏えいのお知らせ", "body": "弊社システムへの不正アクセスにより…"}
     notified = await api.mutate("notifyIncidentSubjects", notice, "incident { reports { kind } }", role="compliance")
     assert notified["incident"]["reports"] == [{"kind": "SUBJECTS_NOTIFIED"}]
+    assert (await _events(api, incident["id"]))[-1] == (
+        "incident.report_recorded",
+        {"kind": "subjects_notified", "filed_at": "2025-06-03T00:00:00+00:00"},
+    )
     await deliver_pending(api.runtime)
     sent = [m for key, m in enishi_sent_mail().items() if key not in before]
     assert sorted(m["To"] for m in sent) == ["leaked@example.jp", "safe@example.jp"]
