@@ -106,6 +106,8 @@ class Account(relay.Node):
 
     resolve_nodes = node_resolver(models.Account)
 
+    # A field returning an awaitable names its GraphQL type (strawberry cannot read `Awaitable[...]`);
+    # a type not defined yet is named as a string: `Optional["Account"]` in its own body.
     @strawberry.field(graphql_type=Optional["Account"])
     def parent(self, info: Info) -> Awaitable[Account | None] | None:
         return _node(info, Account, models.Account, self._row.parent_id)
