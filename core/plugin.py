@@ -58,7 +58,7 @@ from enishi.graphql import schema as _schema
 from enishi.graphql.errors import UserErrorType
 from enishi.graphql.filters import DateTimeFilter, FilterSpec, IDFilter, IntFilter, StringFilter, check_filter_text
 from enishi.graphql.inputs import camel, input_values, utc_instant
-from enishi.graphql.loaders import RowsByColumn, load_row, load_rows
+from enishi.graphql.loaders import RowsByColumn, load_row, load_rows, then
 from enishi.graphql.mutation import run_mutation
 from enishi.graphql.nodes import node_resolver, node_types_by_table, sealed_field
 from enishi.graphql.relay import (
@@ -226,6 +226,7 @@ __all__ = [
     "RowsByColumn",
     "load_row",
     "load_rows",
+    "then",
     "PUBLIC_FIELD",
     # services
     "Checker",

@@ -6,7 +6,9 @@ fields gathers them as tasks — some 2,000 coroutines and 700 tasks for a page 
 much of the server's time per page. `BreadthFirstExecutor` resolves a query level by level
 instead: every field of every object at one depth is resolved, the awaitables among them are
 awaited together, and the objects they return make the next level. Batching is as good or better
-(every load of a level lands in one DataLoader batch), and a field costs a few lookups.
+(every load of a level lands in one DataLoader batch), and a field costs a few lookups. A
+relation's resolver returns its loader's future (shaped with `then`): the level waits on the
+futures themselves; only `async def` resolvers cost a Task each (`_run_side_by_side`).
 
 Errors follow the spec as graphql-core applies them: the error is located at the field (or list
 item), the value is nulled, and a null in a non-null position nulls the nearest nullable one
@@ -45,6 +47,8 @@ from graphql.execution.collect_fields import FieldDetails, collect_fields
 from graphql.execution.executor import CollectedErrors
 from graphql.pyutils import Path, inspect, is_iterable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from enishi.graphql.loaders import Then
 
 # Scalars whose output is the value itself when it has exactly this type (graphql-core's
 # serialisers return a str or bool unchanged): the page's thousands of strings skip a call each.
@@ -283,12 +287,52 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
 async def _run_side_by_side(awaitables: list) -> list[tuple[bool, Any]]:
     """Run a level's awaitables to the end together: (True, result) or (False, exception) each.
 
-    asyncio.gather, a Task per coroutine: every coroutine of the level is scheduled before any of
-    them runs, so a round's DataLoader loads still batch. Stepping the coroutines here without
-    Tasks was ~7% faster per page but had to reset a private flag of asyncio's futures
-    (`_asyncio_future_blocking`, as Task does); see bench/README.md, 2026-12-06."""
-    results = await asyncio.gather(*awaitables, return_exceptions=True)
-    return [(not isinstance(result, BaseException), result) for result in results]
+    Most are loaders' futures, bare or with the shape of their result (`then`): those are waited
+    on as they are and shaped here, with no Task. The coroutines of `async def` resolvers are
+    gathered, a Task each (stepping them without Tasks would mean resetting a private flag of
+    asyncio's futures, `_asyncio_future_blocking`, as Task does). Every load of the level was
+    asked for before anything is awaited, and the Tasks' loads join the same batches, so a round
+    of DataLoader loads still batches. The futures are waited on one after another: a batch
+    completes all of its futures at once, so the level wakes about once per batch rather than once
+    per future (bench/README.md, 2026-12-06, second session)."""
+    futures = [awaitable.future if type(awaitable) is Then else awaitable for awaitable in awaitables]
+    coroutines = [awaitable for awaitable in futures if not isinstance(awaitable, asyncio.Future)]
+    gathered = None
+    if coroutines:
+        gathered = asyncio.gather(*coroutines, return_exceptions=True)
+        futures = [gathered, *(future for future in futures if isinstance(future, asyncio.Future))]
+    try:
+        for future in futures:
+            if not future.done():
+                await asyncio.wait((future,))  # never raises the future's error: it is read below
+    finally:
+        if gathered is not None and not gathered.done():  # this request was cancelled
+            gathered.cancel()
+    gathered_results = iter(gathered.result() if gathered is not None else ())
+    outcomes = []
+    for awaitable in awaitables:
+        if type(awaitable) is Then:
+            outcomes.append(_outcome(awaitable.future, awaitable.shape))
+        elif isinstance(awaitable, asyncio.Future):
+            outcomes.append(_outcome(awaitable, None))
+        else:
+            result = next(gathered_results)
+            outcomes.append((not isinstance(result, BaseException), result))
+    return outcomes
+
+
+def _outcome(future: asyncio.Future, shape) -> tuple[bool, Any]:
+    if future.cancelled():
+        return False, asyncio.CancelledError()
+    error = future.exception()
+    if error is not None:
+        return False, error
+    if shape is None:
+        return True, future.result()
+    try:
+        return True, shape(future.result())
+    except Exception as error:  # noqa: BLE001 - a shaping error is the field's, as in an async resolver
+        return False, error
 
 
 def _close(awaitables: list) -> None:

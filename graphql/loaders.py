@@ -1,14 +1,20 @@
 """Batch loading: every relation a resolver follows goes through a DataLoader of the request, so a
 page costs a fixed number of statements whatever its size. Rows by id (`load_row`, `load_rows`) and
-rows by a column (`RowsByColumn`); the core's own relations are in `enishi.schema.loaders`."""
+rows by a column (`RowsByColumn`); the core's own relations are in `enishi.schema.loaders`. A
+resolver that only shapes what a loader returns hands back `then(load, shape)`."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
+from collections.abc import Awaitable, Callable, Generator
 from functools import cache
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import bindparam, select
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @cache
@@ -59,3 +65,34 @@ def load_row(ctx, model, id):
 def load_rows(ctx, model, ids):
     """Await the `model` rows of `ids`, in that order (None where absent), through the same loader as `load_row`."""
     return ctx.loader(("row", model), rows_by_id(model)).load_many(ids)
+
+
+def then(awaitable: Awaitable[T], shape: Callable[[T], R]) -> Awaitable[R]:
+    """`shape` applied to what `awaitable` gives, as an awaitable for a resolver to return:
+    `return then(load_row(info.context, User, id), User.from_row)` answers as `async def` with
+    `return User.from_row(await load_row(...))` does. For a loader's future (what `load_row`,
+    `load_rows`, `RowsByColumn.load` and `ctx.loader(...).load` return), the breadth-first
+    executor waits on the future itself and shapes the result, with no coroutine and no Task per
+    object (a page of 100 contacts had 800 of each; bench/README.md, 2026-12-06). An error in
+    the load or in `shape` is the field's, as in an `async def` resolver."""
+    if isinstance(awaitable, asyncio.Future):
+        return Then(awaitable, shape)
+    return _shaped(awaitable, shape)
+
+
+class Then(Generic[T, R]):
+    """A loader's future and the `shape` of its result (`then`). Awaited anywhere, it is
+    `shape(await future)`; the breadth-first executor reads `future` and `shape` instead."""
+
+    __slots__ = ("future", "shape")
+
+    def __init__(self, future: asyncio.Future[T], shape: Callable[[T], R]) -> None:
+        self.future = future
+        self.shape = shape
+
+    def __await__(self) -> Generator[Any, None, R]:
+        return self.shape((yield from self.future.__await__()))
+
+
+async def _shaped(awaitable: Awaitable[T], shape: Callable[[T], R]) -> R:
+    return shape(await awaitable)

@@ -21,6 +21,7 @@ from sqlalchemy import BindParameter, Select, and_, bindparam, column, func, or_
 from sqlalchemy.dialects import postgresql
 
 from enishi.errors import EnishiError, InputError, UserError
+from enishi.graphql.loaders import then
 
 T = TypeVar("T")
 
@@ -94,9 +95,9 @@ class Connection(Generic[T]):
     page_info: PageInfo
     _count: strawberry.Private[Callable[[], Awaitable[int]]]
 
-    @strawberry.field(description="All items matching the filter, on every page. Costs one count query.")
-    async def total_count(self) -> int:
-        return await self._count()
+    @strawberry.field(description="All items matching the filter, on every page. Costs one count query.", graphql_type=int)
+    def total_count(self) -> Awaitable[int]:
+        return self._count()
 
     @strawberry.field(description="The nodes of this page, without cursors.")
     def nodes(self) -> list[T]:
@@ -352,20 +353,30 @@ class NestedConnection:
         pairs = self.pairs(_OWNER_IDS, extra).subquery()
         return select(pairs.c.owner_id, func.count()).group_by(pairs.c.owner_id)
 
-    async def resolve(self, ctx, owner_id, page: PageRequest, to_node: Callable[[Any], Any], extra: Any = None) -> Connection:
+    def resolve(
+        self, ctx, owner_id, page: PageRequest, to_node: Callable[[Any], Any], extra: Any = None
+    ) -> Awaitable[Connection]:
+        """The owner's page, to be awaited (or returned by a resolver). A first page is a share of
+        the request's windowed load (`then`: no coroutine); a page after a cursor is paginated."""
         counter = ctx.loader((self.name, "count"), self._counts)
 
-        async def count() -> int:
-            return await counter.load((owner_id, extra))
+        def count() -> Awaitable[int]:
+            return counter.load((owner_id, extra))
 
         if page.after is not None or page.before is not None or page.last is not None:
-            pairs = self.pairs([owner_id], extra).subquery()
-            statement = select(self.model).where(self.model.id.in_(select(pairs.c.item_id)))
-            connection = await paginate(ctx, statement, self.order, page, to_node)
-            connection._count = count
-            return connection
+            return self._later_page(ctx, owner_id, page, to_node, extra, count)
         size = page.size(ctx.settings)
-        rows = await ctx.loader((self.name, "first"), self._first_pages).load((owner_id, size, extra))
         keys = [key for key, _ in self.order]
-        edges = [_edge(keys, values, to_node(item)) for item, values in rows[:size]]
-        return _connection(edges, has_next_page=len(rows) > size, has_previous_page=False, count=count)
+
+        def first_page(rows: list) -> Connection:
+            edges = [_edge(keys, values, to_node(item)) for item, values in rows[:size]]
+            return _connection(edges, has_next_page=len(rows) > size, has_previous_page=False, count=count)
+
+        return then(ctx.loader((self.name, "first"), self._first_pages).load((owner_id, size, extra)), first_page)
+
+    async def _later_page(self, ctx, owner_id, page: PageRequest, to_node, extra, count) -> Connection:
+        pairs = self.pairs([owner_id], extra).subquery()
+        statement = select(self.model).where(self.model.id.in_(select(pairs.c.item_id)))
+        connection = await paginate(ctx, statement, self.order, page, to_node)
+        connection._count = count
+        return connection

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable
 from enum import Enum
-from typing import Any, cast
+from typing import Any, Optional, cast
 
 import strawberry
 from strawberry import relay
@@ -15,7 +16,7 @@ from strawberry.types import Info
 from enishi import models
 from enishi.contributions import DataSubject
 from enishi.events import CONTACT_PERSONAL_DATA_READ
-from enishi.graphql.loaders import load_row, load_rows
+from enishi.graphql.loaders import load_row, load_rows, then
 from enishi.graphql.nodes import node_resolver, sealed_field, visible
 from enishi.graphql.relay import Connection, PageRequest, to_global_id
 
@@ -42,16 +43,15 @@ class User(relay.Node):
     resolve_nodes = node_resolver(models.User)
 
 
-async def _node(info: Info, node_type, model, record_id):
+def _node(info: Info, node_type, model, record_id) -> Awaitable[Any] | None:
     """The related object as `node_type`, or None when unset, missing or hidden from this viewer."""
     if record_id is None:
         return None
-    row = await load_row(info.context, model, record_id)
-    return node_type.from_row(row) if visible(info, row) else None
+    return then(load_row(info.context, model, record_id), lambda row: node_type.from_row(row) if visible(info, row) else None)
 
 
-async def _user(info: Info, user_id) -> User | None:
-    return await _node(info, User, models.User, user_id)
+def _user(info: Info, user_id) -> Awaitable[User | None] | None:
+    return _node(info, User, models.User, user_id)
 
 
 def _page(first, after, last, before) -> PageRequest:
@@ -106,37 +106,40 @@ class Account(relay.Node):
 
     resolve_nodes = node_resolver(models.Account)
 
-    @strawberry.field
-    async def parent(self, info: Info) -> Account | None:
-        return await _node(info, Account, models.Account, self._row.parent_id)
+    # A field returning an awaitable names its GraphQL type (strawberry cannot read `Awaitable[...]`);
+    # a type not defined yet is named as a string: `Optional["Account"]` in its own body.
+    @strawberry.field(graphql_type=Optional["Account"])
+    def parent(self, info: Info) -> Awaitable[Account | None] | None:
+        return _node(info, Account, models.Account, self._row.parent_id)
 
     @strawberry.field
     async def children(self, info: Info) -> list[Account]:
         rows = await loaders.ACCOUNT_CHILDREN.load(info.context, self._row.id)
         return [Account.from_row(r) for r in rows if visible(info, r)]
 
-    @strawberry.field
-    async def owner(self, info: Info) -> User | None:
-        return await _user(info, self._row.owner_id)
+    @strawberry.field(graphql_type=User | None)
+    def owner(self, info: Info) -> Awaitable[User | None] | None:
+        return _user(info, self._row.owner_id)
 
-    @strawberry.field(description="The merged-into account, when this one was merged away.")
-    async def merged_into(self, info: Info) -> Account | None:
-        return await _node(info, Account, models.Account, self._row.merged_into_id)
+    @strawberry.field(description="The merged-into account, when this one was merged away.", graphql_type=Optional["Account"])
+    def merged_into(self, info: Info) -> Awaitable[Account | None] | None:
+        return _node(info, Account, models.Account, self._row.merged_into_id)
 
     @strawberry.field(description="The earliest due date of an open task on the account or its contacts.")
     async def next_action_at(self, info: Info) -> dt.datetime | None:
         return await info.context.loader("account.next_action", loaders.next_action_factory).load(self._row.id)
 
-    @strawberry.field(description="Contacts linked to the account, in kana order.")
-    async def contacts(
+    @strawberry.field(description="Contacts linked to the account, in kana order.", graphql_type=Connection["Contact"])
+    def contacts(
         self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None
-    ) -> Connection[Contact]:
-        return await loaders.ACCOUNT_CONTACTS.resolve(
-            info.context, self._row.id, _page(first, after, last, before), Contact.from_row
-        )
+    ) -> Awaitable[Connection[Contact]]:
+        return loaders.ACCOUNT_CONTACTS.resolve(info.context, self._row.id, _page(first, after, last, before), Contact.from_row)
 
-    @strawberry.field(description="Activities of the account and of its contacts, newest first (by when they happened).")
-    async def timeline(
+    @strawberry.field(
+        description="Activities of the account and of its contacts, newest first (by when they happened).",
+        graphql_type=Connection["Activity"],
+    )
+    def timeline(
         self,
         info: Info,
         first: int | None = None,
@@ -144,8 +147,8 @@ class Account(relay.Node):
         last: int | None = None,
         before: str | None = None,
         types: list[str] | None = None,
-    ) -> Connection[Activity]:
-        return await loaders.ACCOUNT_TIMELINE.resolve(
+    ) -> Awaitable[Connection[Activity]]:
+        return loaders.ACCOUNT_TIMELINE.resolve(
             info.context,
             self._row.id,
             _page(first, after, last, before),
@@ -164,9 +167,9 @@ class AccountLink:
     is_primary: bool
     _account_id: strawberry.Private[Any]
 
-    @strawberry.field
-    async def account(self, info: Info) -> Account | None:
-        return await _node(info, Account, models.Account, self._account_id)
+    @strawberry.field(graphql_type=Account | None)
+    def account(self, info: Info) -> Awaitable[Account | None] | None:
+        return _node(info, Account, models.Account, self._account_id)
 
 
 @strawberry.type(description="A person at one or more accounts.")
@@ -206,9 +209,12 @@ class Contact(relay.Node):
         rows = await loaders.CONTACT_EMAILS.load(info.context, self._row.id)
         return [Email(address=r.address, label=r.label, is_primary=r.is_primary) for r in rows]
 
-    @strawberry.field
-    async def primary_email(self, info: Info) -> str | None:
-        return next((e.address for e in await self.emails(info) if e.is_primary), None)  # type: ignore[misc, arg-type]  # strawberry types a decorated method as its StrawberryField
+    @strawberry.field(graphql_type=str | None)
+    def primary_email(self, info: Info) -> Awaitable[str | None]:
+        return then(
+            loaders.CONTACT_EMAILS.load(info.context, self._row.id),
+            lambda rows: next((row.address for row in rows if row.is_primary), None),
+        )
 
     @strawberry.field
     async def phones(self, info: Info) -> list[Phone]:
@@ -220,21 +226,25 @@ class Contact(relay.Node):
         rows = await loaders.CONTACT_ACCOUNTS.load(info.context, self._row.id)
         return [AccountLink(is_primary=r.is_primary, _account_id=r.account_id) for r in rows]
 
-    @strawberry.field
-    async def primary_account(self, info: Info) -> Account | None:
-        row = await info.context.loader("contact.primary_account", loaders.primary_account_factory).load(self._row.id)
-        return Account.from_row(row) if visible(info, row) else None
+    @strawberry.field(graphql_type=Account | None)
+    def primary_account(self, info: Info) -> Awaitable[Account | None]:
+        return then(
+            info.context.loader("contact.primary_account", loaders.primary_account_factory).load(self._row.id),
+            lambda row: Account.from_row(row) if visible(info, row) else None,
+        )
 
-    @strawberry.field
-    async def owner(self, info: Info) -> User | None:
-        return await _user(info, self._row.owner_id)
+    @strawberry.field(graphql_type=User | None)
+    def owner(self, info: Info) -> Awaitable[User | None] | None:
+        return _user(info, self._row.owner_id)
 
-    @strawberry.field(description="The surviving contact, when this one was merged away.")
-    async def merged_into(self, info: Info) -> Contact | None:
-        return await _node(info, Contact, models.Contact, self._row.merged_into_id)
+    @strawberry.field(description="The surviving contact, when this one was merged away.", graphql_type=Optional["Contact"])
+    def merged_into(self, info: Info) -> Awaitable[Contact | None] | None:
+        return _node(info, Contact, models.Contact, self._row.merged_into_id)
 
-    @strawberry.field(description="Activities with this contact, newest first (by when they happened).")
-    async def timeline(
+    @strawberry.field(
+        description="Activities with this contact, newest first (by when they happened).", graphql_type=Connection["Activity"]
+    )
+    def timeline(
         self,
         info: Info,
         first: int | None = None,
@@ -242,8 +252,8 @@ class Contact(relay.Node):
         last: int | None = None,
         before: str | None = None,
         types: list[str] | None = None,
-    ) -> Connection[Activity]:
-        return await loaders.CONTACT_TIMELINE.resolve(
+    ) -> Awaitable[Connection[Activity]]:
+        return loaders.CONTACT_TIMELINE.resolve(
             info.context,
             self._row.id,
             _page(first, after, last, before),
@@ -324,9 +334,9 @@ class Activity(relay.Node):
 
     resolve_nodes = node_resolver(models.Activity)
 
-    @strawberry.field
-    async def actor(self, info: Info) -> User | None:
-        return await _user(info, self._row.actor_id)
+    @strawberry.field(graphql_type=User | None)
+    def actor(self, info: Info) -> Awaitable[User | None] | None:
+        return _user(info, self._row.actor_id)
 
     async def _targets(self, info: Info):
         return await info.context.loader("activity.targets", loaders.activity_targets_factory).load(self._row.id)
@@ -367,17 +377,17 @@ class Task(relay.Node):
 
     resolve_nodes = node_resolver(models.Task)
 
-    @strawberry.field
-    async def assignee(self, info: Info) -> User | None:
-        return await _user(info, self._row.assignee_id)
+    @strawberry.field(graphql_type=User | None)
+    def assignee(self, info: Info) -> Awaitable[User | None] | None:
+        return _user(info, self._row.assignee_id)
 
-    @strawberry.field
-    async def contact(self, info: Info) -> Contact | None:
-        return await _node(info, Contact, models.Contact, self._row.contact_id)
+    @strawberry.field(graphql_type=Contact | None)
+    def contact(self, info: Info) -> Awaitable[Contact | None] | None:
+        return _node(info, Contact, models.Contact, self._row.contact_id)
 
-    @strawberry.field
-    async def account(self, info: Info) -> Account | None:
-        return await _node(info, Account, models.Account, self._row.account_id)
+    @strawberry.field(graphql_type=Account | None)
+    def account(self, info: Info) -> Awaitable[Account | None] | None:
+        return _node(info, Account, models.Account, self._row.account_id)
 
 
 def global_id(node_type: type, id) -> str:

@@ -74,6 +74,7 @@ def enishi_graphql_type_fields():
             strawberry.field(
                 resolver=schema.account_abm,
                 name="abm",
+                graphql_type=types.AbmAccount | None,
                 description="Account-based marketing: tier, stage, engagement, committee (abm plugin).",
             ),
         )

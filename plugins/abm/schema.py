@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from enum import Enum
 
 import strawberry
@@ -21,6 +22,7 @@ from enishi.plugin import (
     paginate,
     parse_global_id,
     run_mutation,
+    then,
 )
 
 from . import audiences, committees, scoring, service, targets
@@ -69,11 +71,12 @@ def _abm(target) -> AbmAccount:
     )
 
 
-async def account_abm(root, info: Info) -> AbmAccount | None:
+def account_abm(root, info: Info) -> Awaitable[AbmAccount | None]:
     """`Account.abm`: null unless the account is a target account."""
     info.context.require("abm.read")
-    target = await info.context.loader("abm.target", _target_factory).load(root._row.id)
-    return _abm(target) if target else None
+    return then(
+        info.context.loader("abm.target", _target_factory).load(root._row.id), lambda target: _abm(target) if target else None
+    )
 
 
 SORT = {

@@ -5,6 +5,7 @@ plan, the engagement configuration, and the inputs and payloads of the mutations
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable
 from enum import Enum
 from typing import Any
 
@@ -153,9 +154,9 @@ class AbmCommitteeMember:
 class AbmHierarchy:
     _account: strawberry.Private[Any]
 
-    @strawberry.field
-    async def parent(self, info: Info) -> AccountNode | None:
-        return await AccountNode.from_row(self._account).parent(info)  # type: ignore[misc, arg-type]  # strawberry types a decorated method as its StrawberryField
+    @strawberry.field(graphql_type=AccountNode | None)
+    def parent(self, info: Info) -> Awaitable[AccountNode | None] | None:
+        return AccountNode.from_row(self._account).parent(info)
 
     @strawberry.field
     async def children(self, info: Info) -> list[AccountNode]:

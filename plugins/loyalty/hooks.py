@@ -63,6 +63,7 @@ def enishi_graphql_type_fields():
             strawberry.field(
                 resolver=schema.contact_loyalty,
                 name="loyalty",
+                graphql_type=types.LoyaltyMember | None,
                 description="Loyalty membership: balance, pending points, tier (loyalty plugin).",
             ),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Awaitable
 
 import strawberry
 from sqlalchemy import func, select
@@ -21,6 +22,7 @@ from enishi.plugin import (
     paginate,
     parse_global_id,
     run_mutation,
+    then,
     to_global_id,
     utc_instant,
 )
@@ -90,20 +92,24 @@ def _member_by_contact(ctx):
     return load
 
 
-async def contact_loyalty(root, info: Info, program_id: strawberry.ID | None = None) -> LoyaltyMember | None:
+def contact_loyalty(root, info: Info, program_id: strawberry.ID | None = None) -> Awaitable[LoyaltyMember | None]:
     """`Contact.loyalty`: the contact's membership (of the default program unless one is named)."""
     info.context.require("loyalty.read")
     if program_id is None:
-        row = await info.context.loader("loyalty.member_by_contact", _member_by_contact).load(root._row.id)
-    else:
-        program = parse_global_id(program_id, "LoyaltyProgram", "programId")
-        row = (
-            await info.context.execute(
-                select(orm.LoyaltyMember).where(
-                    orm.LoyaltyMember.contact_id == root._row.id, orm.LoyaltyMember.program_id == program
-                )
-            )
-        ).scalar_one_or_none()
+        return then(info.context.loader("loyalty.member_by_contact", _member_by_contact).load(root._row.id), _member)
+    return _membership_in(info, root._row.id, parse_global_id(program_id, "LoyaltyProgram", "programId"))
+
+
+async def _membership_in(info: Info, contact_id, program) -> LoyaltyMember | None:
+    row = (
+        await info.context.execute(
+            select(orm.LoyaltyMember).where(orm.LoyaltyMember.contact_id == contact_id, orm.LoyaltyMember.program_id == program)
+        )
+    ).scalar_one_or_none()
+    return _member(row)
+
+
+def _member(row) -> LoyaltyMember | None:
     return LoyaltyMember.from_row(row) if row else None
 
 

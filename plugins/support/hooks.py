@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from enishi.plugin import (
     ActivityType,
+    Connection,
     ErasureReport,
     InputError,
     MergeMove,
@@ -54,11 +55,21 @@ def enishi_graphql_type_fields():
     return [
         (
             "Contact",
-            strawberry.field(resolver=schema.contact_tickets, name="tickets", description="Support tickets (support plugin)."),
+            strawberry.field(
+                resolver=schema.contact_tickets,
+                name="tickets",
+                description="Support tickets (support plugin).",
+                graphql_type=Connection[types.SupportTicket],
+            ),
         ),
         (
             "Account",
-            strawberry.field(resolver=schema.account_tickets, name="tickets", description="Support tickets (support plugin)."),
+            strawberry.field(
+                resolver=schema.account_tickets,
+                name="tickets",
+                description="Support tickets (support plugin).",
+                graphql_type=Connection[types.SupportTicket],
+            ),
         ),
     ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Awaitable
 from typing import Annotated
 
 import strawberry
@@ -91,20 +92,16 @@ ACCOUNT_TICKETS = NestedConnection(
 )
 
 
-async def contact_tickets(root, info: Info, first: int | None = None, after: str | None = None) -> Connection[SupportTicket]:
+def contact_tickets(root, info: Info, first: int | None = None, after: str | None = None) -> Awaitable[Connection[SupportTicket]]:
     """`Contact.tickets`: the contact's tickets, newest first."""
     info.context.require("support.read")
-    return await CONTACT_TICKETS.resolve(
-        info.context, root._row.id, PageRequest(first, after, None, None), SupportTicket.from_row
-    )
+    return CONTACT_TICKETS.resolve(info.context, root._row.id, PageRequest(first, after, None, None), SupportTicket.from_row)
 
 
-async def account_tickets(root, info: Info, first: int | None = None, after: str | None = None) -> Connection[SupportTicket]:
+def account_tickets(root, info: Info, first: int | None = None, after: str | None = None) -> Awaitable[Connection[SupportTicket]]:
     """`Account.tickets`: the account's tickets, newest first."""
     info.context.require("support.read")
-    return await ACCOUNT_TICKETS.resolve(
-        info.context, root._row.id, PageRequest(first, after, None, None), SupportTicket.from_row
-    )
+    return ACCOUNT_TICKETS.resolve(info.context, root._row.id, PageRequest(first, after, None, None), SupportTicket.from_row)
 
 
 @strawberry.type

@@ -158,3 +158,76 @@ def test_the_executor_uses_only_public_names_of_graphql_core_and_asyncio():
         elif isinstance(node, ast.Attribute) and node.attr.startswith("_") and node.attr not in own:
             private.append(f"line {node.lineno}: .{node.attr}")
     assert private == []
+
+
+async def test_loaders_futures_are_awaited_without_a_task_and_answer_as_coroutines_do():
+    """Resolvers that return a loader's future, bare or shaped with `then`, are waited on by the
+    breadth-first executor without a Task each; one future shared by several fields of a level,
+    a failing load and a failing shape answer as graphql-core answers them (errors at the field)."""
+    import asyncio
+
+    import strawberry
+    from strawberry.dataloader import DataLoader
+
+    from enishi.graphql.execution import BreadthFirstExecutor
+    from enishi.plugin import then
+
+    async def load_people(keys: list[int]) -> list:
+        return [ValueError(f"no person {key}") if key < 0 else f"person {key}" for key in keys]
+
+    @strawberry.type
+    class Item:
+        key: int
+
+        @strawberry.field(graphql_type=str)
+        def bare(self, info: strawberry.Info):
+            return info.context["people"].load(self.key)
+
+        @strawberry.field(graphql_type=str)
+        def shaped(self, info: strawberry.Info):
+            return then(info.context["people"].load(self.key), str.upper)
+
+        @strawberry.field(graphql_type=int | None)
+        def broken_shape(self, info: strawberry.Info):
+            return then(info.context["people"].load(self.key), int)
+
+        @strawberry.field
+        async def awaited(self, info: strawberry.Info) -> str:
+            return (await info.context["people"].load(self.key)).title()
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def items(self) -> list[Item | None]:
+            return [Item(key=key) for key in (1, 1, 2, -3)]
+
+    query = "{ items { key bare shaped awaited again: shaped brokenShape } }"
+    tasks: list[str] = []
+
+    def counting(loop, coroutine, **kwargs):
+        tasks.append(coroutine.__qualname__)
+        return asyncio.Task(coroutine, loop=loop, **kwargs)
+
+    asyncio.get_running_loop().set_task_factory(counting)
+    try:
+        ours = await strawberry.Schema(Query, execution_context_class=BreadthFirstExecutor).execute(
+            query, context_value={"people": DataLoader(load_people)}
+        )
+    finally:
+        asyncio.get_running_loop().set_task_factory(None)
+    reference = await strawberry.Schema(Query).execute(query, context_value={"people": DataLoader(load_people)})
+    assert ours.data == reference.data
+    assert ours.data == {
+        "items": [
+            {"key": 1, "bare": "person 1", "shaped": "PERSON 1", "awaited": "Person 1", "again": "PERSON 1", "brokenShape": None},
+            {"key": 1, "bare": "person 1", "shaped": "PERSON 1", "awaited": "Person 1", "again": "PERSON 1", "brokenShape": None},
+            {"key": 2, "bare": "person 2", "shaped": "PERSON 2", "awaited": "Person 2", "again": "PERSON 2", "brokenShape": None},
+            None,
+        ]
+    }
+    errors = {(error.message, tuple(error.path or ())) for error in ours.errors or []}
+    assert errors <= {(error.message, tuple(error.path or ())) for error in reference.errors or []}
+    assert ("invalid literal for int() with base 10: 'person 2'", ("items", 2, "brokenShape")) in errors
+    assert ("no person -3", ("items", 3, "bare")) in errors
+    # Tasks: one per `async def` field of an item (`awaited`), and the loader's batch; none for the others.
+    assert len(tasks) == 4 + 1 and tasks.count("dispatch_batch") == 1, tasks
