@@ -13,6 +13,7 @@ import strawberry
 from graphql import GraphQLObjectType
 from strawberry import relay
 from strawberry.extensions import MaxTokensLimiter
+from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.tools import merge_types
 from strawberry.types import Info
@@ -34,6 +35,7 @@ from .limits import (
 from .mutations import CoreMutation
 from .queries import CoreQuery
 from .relay import to_global_id
+from .scalars import SCALAR_MAP
 from .test_clocks import TestClockMutation, TestClockQuery
 
 log = logging.getLogger("enishi.graphql")
@@ -198,6 +200,7 @@ def build_schema(runtime) -> EnishiSchema:
         types=[t for _, t in plugins.contributions("enishi_graphql_types")],
         extensions=extensions,
         type_fields=dict(type_fields),
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
         execution_context_class=BreadthFirstExecutor if settings.breadth_first_execution else None,
     )
 
