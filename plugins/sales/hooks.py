@@ -3,6 +3,7 @@ tax. Built on the plugin kit only (`enishi.plugin`), as any outside plugin would
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from pathlib import Path
 
@@ -16,10 +17,11 @@ from enishi.plugin import (
     MergeMove,
     Permission,
     PersonalDataField,
+    ScheduledJob,
     hookimpl,
 )
 
-from . import deals, events, people, schema, types
+from . import board, deals, events, people, quote_schema, quotes, schema, types
 from .teams import CONFIGURE, READ, READ_ALL, TEAM_MANAGE, TEAM_READ, WRITE
 
 
@@ -42,17 +44,17 @@ def enishi_permissions():
 
 @hookimpl
 def enishi_graphql_types():
-    return [types.SalesPipeline, types.SalesStage, types.SalesDeal]
+    return [types.SalesPipeline, types.SalesStage, types.SalesDeal, quote_schema.SalesProduct, quote_schema.SalesQuote]
 
 
 @hookimpl
 def enishi_graphql_query():
-    return [schema.SalesQuery]
+    return [schema.SalesQuery, board.BoardQuery, quote_schema.QuoteQuery]
 
 
 @hookimpl
 def enishi_graphql_mutation():
-    return [schema.SalesMutation]
+    return [schema.SalesMutation, quote_schema.QuoteMutation]
 
 
 @hookimpl
@@ -78,6 +80,13 @@ def enishi_graphql_type_fields():
 @hookimpl
 def enishi_activity_types():
     return [ActivityType(deals.STAGE_ACTIVITY, "Deal stage changed", "商談ステージ変更")]
+
+
+@hookimpl
+def enishi_scheduled_jobs():
+    return [
+        ScheduledJob("sales.expire_quotes", dt.timedelta(hours=1), quotes.expire_due, "expire sent quotes past their validity")
+    ]
 
 
 @hookimpl

@@ -39,6 +39,23 @@ async def _user(info: Info, user_id) -> UserNode | None:
     return UserNode.from_row(row) if row else None
 
 
+def team_node_resolver(model):
+    """`resolve_nodes` for a type whose rows belong to an account: as the kit's `node_resolver`,
+    and a viewer without `sales.read_all` gets only those of accounts whose team they are on."""
+    plain = node_resolver(model, READ).__func__
+
+    async def resolve_nodes(cls, *, info: Info, node_ids, required: bool = False):
+        found = await plain(cls, info=info, node_ids=node_ids, required=required)
+        scope = team_scope(info.context)
+        if scope is None:
+            return found
+        mine = set(await team_accounts(info, scope))
+        return [node if node is not None and node._row.account_id in mine else None for node in found]
+
+    resolve_nodes.model = model  # read by the kit's `node_types_by_table`
+    return classmethod(resolve_nodes)
+
+
 @strawberry.type(description="A column of a pipeline (sales plugin).")
 class SalesStage(relay.Node):
     id: relay.NodeID[str]
@@ -170,15 +187,7 @@ class SalesDeal(relay.Node):
             _row=row,
         )
 
-    @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids, required: bool = False):
-        """`node(id:)`: as `node_resolver`, and a rep sees only the deals of their accounts' teams."""
-        found = await _ALL_NODES.__func__(cls, info=info, node_ids=node_ids, required=required)
-        scope = team_scope(info.context)
-        if scope is None:
-            return found
-        mine = set(await team_accounts(info, scope))
-        return [deal if deal is not None and deal._row.account_id in mine else None for deal in found]
+    resolve_nodes = team_node_resolver(orm.SalesDeal)
 
     @strawberry.field(description="amount × probability / 100, rounded down.")
     def weighted_amount(self) -> MinorUnits:
@@ -216,10 +225,6 @@ class SalesDeal(relay.Node):
             SalesDealContactRole(role=r.role, is_primary=r.is_primary, _row=r)
             for r in await ROLES.load(info.context, self._row.id)
         ]
-
-
-_ALL_NODES = node_resolver(orm.SalesDeal, READ)
-SalesDeal.resolve_nodes.__func__.model = orm.SalesDeal  # type: ignore[attr-defined]  # read by `node_types_by_table`
 
 
 def is_stale(deal: orm.SalesDeal, stage: orm.SalesStage, now: dt.datetime) -> bool:

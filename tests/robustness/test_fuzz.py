@@ -50,6 +50,9 @@ QUERIES = (
     "pipelines",
     "deals",
     "salesLostReasons",
+    "dealBoard",
+    "products",
+    "quotes",
     "testClock",
 )
 MUTATIONS = (
@@ -137,6 +140,12 @@ MUTATIONS = (
     "removeDealContactRole",
     "setAccountTeamMember",
     "removeAccountTeamMember",
+    "createProduct",
+    "createQuote",
+    "reviseQuote",
+    "sendQuote",
+    "acceptQuote",
+    "declineQuote",
     "createTestClock",
     "advanceTestClock",
     "deleteTestClock",
