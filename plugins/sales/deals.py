@@ -30,6 +30,8 @@ from .teams import check_account
 DEFAULT_LOST_REASONS = ("price", "timing", "competitor", "no_budget", "no_decision", "product_fit", "other")
 MAX_COMPETITORS = 20
 STAGE_ACTIVITY = "sales.deal_stage_changed"
+CREATED_ACTIVITY = "sales.deal_created"
+OWN_ACTIVITIES = (STAGE_ACTIVITY, CREATED_ACTIVITY)
 
 
 def lost_reasons(settings) -> tuple[str, ...]:
@@ -119,6 +121,11 @@ async def create_deal(uow: UnitOfWork, data: dict, scope: uuid.UUID | None) -> S
     uow.session.add(deal)
     await uow.session.flush()
     uow.session.add(SalesStageChange(deal_id=deal.id, to_stage_id=stage.id, changed_by_id=uow.actor_id, changed_at=now))
+    await log_activity(
+        uow,
+        {"type": CREATED_ACTIVITY, "summary": f"{deal.name}: {stage.name}", "account_ids": [deal.account_id]},
+        source_plugin="sales",
+    )
     await uow.emit(
         events.DEAL_CREATED, deal.id, {"account_id": str(deal.account_id), "amount": deal.amount, "currency": deal.currency}
     )

@@ -50,4 +50,44 @@ QUOTE_STATUS_CHANGED = EventType(
     (_ACCOUNT, PayloadField("from", str), PayloadField("to", str)),
 )
 
-EVENT_TYPES = [DEAL_CREATED, DEAL_UPDATED, DEAL_STAGE_CHANGED, DEAL_WON, DEAL_LOST, QUOTE_CREATED, QUOTE_STATUS_CHANGED]
+_TERM = (
+    _ACCOUNT,
+    PayloadField("term", int, "the term's number: 1 for the first, 2 after one renewal"),
+    PayloadField("end_date", str, "the term's last day"),
+)
+CONTRACT_CREATED = EventType("contract.created", "sales_contract", "A contract's first term was written.", _TERM)
+CONTRACT_RENEWED = EventType(
+    "contract.renewed", "sales_contract", "A new term was written after the previous one (by hand or auto-renewal).", _TERM
+)
+CONTRACT_RENEWAL_DUE = EventType(
+    "contract.renewal_due",
+    "sales_contract",
+    "The renewal alert of a term: raised once per term, the configured number of days before its notice deadline.",
+    (
+        *_TERM,
+        PayloadField("notice_deadline", str, "the last day to give notice"),
+        PayloadField("task_id", str, "the task created for the contract's owner"),
+    ),
+    fires="by the scheduled job sales.contract_alerts, in the transaction that records the alert",
+)
+CONTRACT_EXPIRED = EventType(
+    "contract.expired",
+    "sales_contract",
+    "A term ended without renewal.",
+    _TERM,
+    fires="by the scheduled job sales.contract_alerts, the day after the term's end",
+)
+
+EVENT_TYPES = [
+    DEAL_CREATED,
+    DEAL_UPDATED,
+    DEAL_STAGE_CHANGED,
+    DEAL_WON,
+    DEAL_LOST,
+    QUOTE_CREATED,
+    QUOTE_STATUS_CHANGED,
+    CONTRACT_CREATED,
+    CONTRACT_RENEWED,
+    CONTRACT_RENEWAL_DUE,
+    CONTRACT_EXPIRED,
+]

@@ -21,7 +21,7 @@ from enishi.plugin import (
     hookimpl,
 )
 
-from . import board, deals, events, people, quote_schema, quotes, schema, types
+from . import board, contract_schema, contracts, deals, events, people, quote_schema, quotes, schema, types
 from .teams import CONFIGURE, READ, READ_ALL, TEAM_MANAGE, TEAM_READ, WRITE
 
 
@@ -44,17 +44,24 @@ def enishi_permissions():
 
 @hookimpl
 def enishi_graphql_types():
-    return [types.SalesPipeline, types.SalesStage, types.SalesDeal, quote_schema.SalesProduct, quote_schema.SalesQuote]
+    return [
+        types.SalesPipeline,
+        types.SalesStage,
+        types.SalesDeal,
+        quote_schema.SalesProduct,
+        quote_schema.SalesQuote,
+        contract_schema.SalesContract,
+    ]
 
 
 @hookimpl
 def enishi_graphql_query():
-    return [schema.SalesQuery, board.BoardQuery, quote_schema.QuoteQuery]
+    return [schema.SalesQuery, board.BoardQuery, quote_schema.QuoteQuery, contract_schema.ContractQuery]
 
 
 @hookimpl
 def enishi_graphql_mutation():
-    return [schema.SalesMutation, quote_schema.QuoteMutation]
+    return [schema.SalesMutation, quote_schema.QuoteMutation, contract_schema.ContractMutation]
 
 
 @hookimpl
@@ -69,6 +76,14 @@ def enishi_graphql_type_fields():
             strawberry.field(resolver=types.account_team, name="team", description="The account's team (sales plugin)."),
         ),
         (
+            "Account",
+            strawberry.field(
+                resolver=contract_schema.account_contracts,
+                name="contracts",
+                description="The account's contract terms (sales plugin).",
+            ),
+        ),
+        (
             "Contact",
             strawberry.field(
                 resolver=schema.contact_deals, name="deals", description="Deals the contact has a role on (sales plugin)."
@@ -79,13 +94,23 @@ def enishi_graphql_type_fields():
 
 @hookimpl
 def enishi_activity_types():
-    return [ActivityType(deals.STAGE_ACTIVITY, "Deal stage changed", "商談ステージ変更")]
+    return [
+        ActivityType(deals.CREATED_ACTIVITY, "Deal created", "商談作成"),
+        ActivityType(deals.STAGE_ACTIVITY, "Deal stage changed", "商談ステージ変更"),
+        ActivityType(contracts.CONTRACT_ACTIVITY, "Contract started, renewed or expired", "契約"),
+    ]
 
 
 @hookimpl
 def enishi_scheduled_jobs():
     return [
-        ScheduledJob("sales.expire_quotes", dt.timedelta(hours=1), quotes.expire_due, "expire sent quotes past their validity")
+        ScheduledJob("sales.expire_quotes", dt.timedelta(hours=1), quotes.expire_due, "expire sent quotes past their validity"),
+        ScheduledJob(
+            "sales.contract_alerts",
+            dt.timedelta(hours=1),
+            contracts.run_alerts,
+            "renewal alerts before notice deadlines; expire or auto-renew ended terms",
+        ),
     ]
 
 
@@ -96,7 +121,7 @@ def enishi_event_types():
 
 @hookimpl
 async def enishi_on_event(event, uow):
-    if event.is_(ACTIVITY_LOGGED) and event.payload.get("type") != deals.STAGE_ACTIVITY:
+    if event.is_(ACTIVITY_LOGGED) and event.payload.get("type") not in deals.OWN_ACTIVITIES:
         accounts = [uuid.UUID(a) for a in event.payload.get("account_ids", [])]
         contacts = [uuid.UUID(c) for c in event.payload.get("contact_ids", [])]
         if accounts or contacts:
@@ -132,3 +157,10 @@ async def enishi_merge(uow, entity, survivor_id, merged_ids, dry_run):
         moved = await people.merge_accounts(uow, survivor_id, merged_ids, dry_run)
         return [MergeMove("sales", table, count) for table, count in moved.items()]
     return []
+
+
+@hookimpl(optionalhook=True)
+async def enishi_abm_deal_stage(uow, account_id):
+    """ABM's own hook (plugins/abm/hooks.py), answered when ABM is installed: its `customer`
+    stage follows active contracts, its `opportunity` stage open deals."""
+    return await contracts.deal_stage(uow, account_id)

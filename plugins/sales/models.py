@@ -208,3 +208,49 @@ class SalesQuoteLine(Base):
     discount: Mapped[int] = mapped_column(BigInteger, default=0)  # an amount off the line, tax excluded
     tax_category: Mapped[str] = mapped_column(String(10))
     amount: Mapped[int] = mapped_column(BigInteger)  # quantity × unit price − discount
+
+
+BILLING_CYCLES = ("monthly", "quarterly", "semiannual", "annual", "one_time")
+CONTRACT_STATUSES = ("active", "renewed", "expired", "cancelled")
+ALERT_KINDS = ("renewal_due", "expired")
+
+
+class SalesContract(Base):
+    """One term of a contract. Renewing writes the next term as a new row pointing at this one
+    (`previous_id`) and marks this one `renewed`; `value` is per billing period."""
+
+    __tablename__ = "sales_contract"
+    __table_args__ = (CheckConstraint("end_date >= start_date", name="ends_after_start"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_account.id", ondelete="CASCADE"), index=True)
+    deal_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sales_deal.id", ondelete="SET NULL"), index=True)
+    previous_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sales_contract.id"), unique=True)
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(200))
+    term: Mapped[int] = mapped_column(Integer, default=1)
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date] = mapped_column(Date, index=True)
+    value: Mapped[int] = mapped_column(BigInteger)  # minor units per billing period
+    currency: Mapped[str] = mapped_column(String(3))
+    billing_cycle: Mapped[str] = mapped_column(String(12))  # BILLING_CYCLES
+    auto_renew: Mapped[bool] = mapped_column(default=False)
+    notice_days: Mapped[int] = mapped_column(Integer, default=0)
+    # end_date − notice_days, kept so the alert job finds due terms by index, not by date arithmetic in SQL
+    notice_deadline: Mapped[dt.date] = mapped_column(Date, index=True)
+    status: Mapped[str] = mapped_column(String(10))  # CONTRACT_STATUSES
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class SalesContractAlert(Base):
+    """That an alert of a kind was raised for a contract term: the unique key makes the
+    scheduled job raise it once, however many times and on however many workers it runs."""
+
+    __tablename__ = "sales_contract_alert"
+    __table_args__ = (UniqueConstraint("contract_id", "kind"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    contract_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sales_contract.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # ALERT_KINDS
+    task_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_task.id", ondelete="SET NULL"))
+    raised_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

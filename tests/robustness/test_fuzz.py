@@ -53,6 +53,7 @@ QUERIES = (
     "dealBoard",
     "products",
     "quotes",
+    "contracts",
     "testClock",
 )
 MUTATIONS = (
@@ -146,6 +147,8 @@ MUTATIONS = (
     "sendQuote",
     "acceptQuote",
     "declineQuote",
+    "createContract",
+    "renewContract",
     "createTestClock",
     "advanceTestClock",
     "deleteTestClock",
