@@ -21,7 +21,7 @@ from enishi.plugin import (
     hookimpl,
 )
 
-from . import board, contract_schema, contracts, deals, events, people, quote_schema, quotes, schema, types
+from . import board, contract_schema, contracts, deals, events, forecast_schema, people, quote_schema, quotes, schema, types
 from .teams import CONFIGURE, READ, READ_ALL, TEAM_MANAGE, TEAM_READ, WRITE
 
 
@@ -56,12 +56,18 @@ def enishi_graphql_types():
 
 @hookimpl
 def enishi_graphql_query():
-    return [schema.SalesQuery, board.BoardQuery, quote_schema.QuoteQuery, contract_schema.ContractQuery]
+    return [
+        schema.SalesQuery,
+        board.BoardQuery,
+        quote_schema.QuoteQuery,
+        contract_schema.ContractQuery,
+        forecast_schema.ForecastQuery,
+    ]
 
 
 @hookimpl
 def enishi_graphql_mutation():
-    return [schema.SalesMutation, quote_schema.QuoteMutation, contract_schema.ContractMutation]
+    return [schema.SalesMutation, quote_schema.QuoteMutation, contract_schema.ContractMutation, forecast_schema.ForecastMutation]
 
 
 @hookimpl

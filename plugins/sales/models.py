@@ -254,3 +254,22 @@ class SalesContractAlert(Base):
     kind: Mapped[str] = mapped_column(String(20))  # ALERT_KINDS
     task_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_task.id", ondelete="SET NULL"))
     raised_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+QUOTA_PERIODS = ("month", "quarter")
+
+
+class SalesQuota(Base):
+    """What an owner should win in a month or a quarter (in one currency): attainment compares
+    the won deals that closed in the period with it."""
+
+    __tablename__ = "sales_quota"
+    __table_args__ = (UniqueConstraint("owner_id", "period", "period_start", "currency"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"), index=True)
+    period: Mapped[str] = mapped_column(String(10))  # QUOTA_PERIODS
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

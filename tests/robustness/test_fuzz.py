@@ -54,6 +54,8 @@ QUERIES = (
     "products",
     "quotes",
     "contracts",
+    "salesForecast",
+    "salesMetrics",
     "testClock",
 )
 MUTATIONS = (
@@ -149,6 +151,7 @@ MUTATIONS = (
     "declineQuote",
     "createContract",
     "renewContract",
+    "setSalesQuota",
     "createTestClock",
     "advanceTestClock",
     "deleteTestClock",
@@ -192,6 +195,8 @@ SCALARS = {
     ).map(nodes.String),
     "Date": st.one_of(st.dates().map(str), st.text(max_size=12)).map(nodes.String),
     "JSON": st.one_of(st.text(max_size=20), st.just("{}")).map(nodes.String),
+    # Money in minor units: small, huge (past 2^53, refused), negative.
+    "MinorUnits": st.one_of(st.integers(-10, 10**7), st.integers(-(2**60), 2**60)).map(nodes.Int),
 }
 # The per-operation fuzz's own, harsher strategies (other tests reuse SCALARS to get documents
 # that mostly execute): any JSON value, and texts longer than any column (PostgreSQL refuses what
