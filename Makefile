@@ -22,6 +22,7 @@ $(VENV)/.linked: $(VENV)/.deps $(SOURCES)
 	touch $@
 
 install: $(VENV)/.linked
+	@scripts/ensure-japanese-font
 
 run: install
 	$(ENISHI) db upgrade

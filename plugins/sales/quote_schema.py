@@ -3,12 +3,14 @@ and move them (create, revise, send, accept, decline)."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from sqlalchemy import select
 from strawberry import relay
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from enishi.plugin import (
@@ -28,8 +30,8 @@ from enishi.plugin import (
     run_mutation,
 )
 
+from . import documents, quotes
 from . import models as orm
-from . import quotes
 from .teams import CONFIGURE, READ, WRITE, team_scope, visible_deals
 from .types import SalesDeal, team_node_resolver
 
@@ -155,6 +157,21 @@ class SalesQuote(relay.Node):
     async def deal(self, info: Info) -> SalesDeal | None:
         row = await load_row(info.context, orm.SalesDeal, self._row.deal_id) if self._row.deal_id else None
         return SalesDeal.from_row(row) if row else None
+
+    @strawberry.field(description="The quote as a JSON document: every figure of the qualified invoice, in minor units.")
+    async def document(self, info: Info) -> JSON:
+        return cast(JSON, documents.document(*await self._parts(info)))
+
+    @strawberry.field(description="The printable quote in Japanese, a PDF (A4) encoded in base64.")
+    async def pdf(self, info: Info) -> str:
+        quote, lines, account, seller = await self._parts(info)
+        font = info.context.runtime.settings.extra.get("sales_pdf_font")
+        return base64.b64encode(documents.pdf(quote, lines, account, seller, font)).decode()
+
+    async def _parts(self, info: Info) -> tuple:
+        account = await load_row(info.context, Account, self._row.account_id)
+        seller = info.context.runtime.settings.extra.get("sales_seller_name", "")
+        return self._row, await LINES.load(info.context, self._row.id), account.name if account else "", seller
 
     @strawberry.field(description="The version this one revised.")
     async def previous_version(self, info: Info) -> SalesQuote | None:

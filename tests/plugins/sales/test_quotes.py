@@ -2,11 +2,14 @@
 status flow, and gapless numbers under concurrent requests to a real server."""
 
 import asyncio
+import base64
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
+import pymupdf
 import pytest
 from sqlalchemy import text
 
@@ -252,3 +255,48 @@ def test_issue_example_4_twenty_parallel_quotes_get_twenty_consecutive_numbers(e
     assert all(r["createQuote"]["userErrors"] == [] for r in results)
     numbers = sorted(r["createQuote"]["quote"]["number"] for r in results)
     assert numbers == [f"Q-{n:06d}" for n in range(2, 2 + PARALLEL)]
+
+
+# Where the rendered quote is kept for a person to look at (ignored by git, as build/ is).
+ARTEFACTS = Path(os.environ.get("ENISHI_TEST_ARTEFACTS", Path(__file__).parents[3] / "build" / "test-artefacts"))
+
+
+def _render(pdf: bytes, name: str) -> tuple[str, set[str], Path]:
+    """The first page's text and font names, and its picture saved among the test artefacts."""
+    with pymupdf.open(stream=pdf, filetype="pdf") as rendered:
+        page = rendered[0]
+        ARTEFACTS.mkdir(parents=True, exist_ok=True)
+        page.get_pixmap(dpi=110).save(ARTEFACTS / name)
+        return page.get_text(), {font[3] for font in page.get_fonts()}, ARTEFACTS / name
+
+
+async def test_the_quote_renders_to_a_japanese_pdf_and_to_json(enishi_api):
+    api = await enishi_api(extra={"sales_seller_name": "縁システム株式会社"})
+    account = await create_account(api, name="株式会社テスト商事")
+    quote = (await _example_1(api, account["id"], validUntil="2024-07-10"))["quote"]
+    data = await api.graphql(f'{{ node(id: "{quote["id"]}") {{ ... on SalesQuote {{ document pdf }} }} }}')
+    document = data["node"]["document"]
+    assert document["seller"] == {"name": "縁システム株式会社", "registration_number": REGISTRATION}
+    assert document["customer"] == {"name": "株式会社テスト商事"}
+    assert (document["subtotal"], document["tax"], document["total"]) == (35_560, 3_512, 39_072)
+    assert document["tax_breakdown"][1] == {"category": "reduced", "rate_percent": 8, "subtotal": 2_160, "tax": 172}
+    pdf = base64.b64decode(data["node"]["pdf"])
+    assert pdf.startswith(b"%PDF")
+    words, fonts, png = _render(pdf, "sales-quote-example-1.png")
+    assert png.stat().st_size > 10_000
+    assert any("IPAexGothic" in name for name in fonts), fonts  # embedded, not left to the reader
+    for expected in (
+        "御見積書",
+        "株式会社テスト商事 御中",
+        "縁システム株式会社",
+        "登録番号 T7000012050002",
+        "見積番号 Q-000001",
+        "商品 SW",
+        "商品 FD※",
+        "10%対象",
+        "8%対象（軽減税率）",
+        "消費税 ¥172",
+        "合計 ¥39,072",
+        "※は軽減税率（8%）対象です。",
+    ):
+        assert expected in words, (expected, words)
