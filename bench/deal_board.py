@@ -213,13 +213,13 @@ async def run(deals: int, rounds: int, iterations: int, url: str) -> dict:
     viewer = Viewer(user_id=None, roles=frozenset({"admin"}), permissions=frozenset(runtime.permissions.for_roles(["admin"])))
     global_id = to_global_id("SalesPipeline", pipeline_id)
     board = json.loads(await enishi(runtime, schema, viewer, global_id))["dealBoard"]
-    assert sum(column["count"] for column in board) == deals
-    assert all(len(column["deals"]["edges"]) == min(PAGE, column["count"]) for column in board)
+    assert sum(stage["count"] for stage in board) == deals
+    assert all(len(stage["deals"]["edges"]) == min(PAGE, stage["count"]) for stage in board)
     # The floor computes the same board: same counts, sums and deals in each column.
     by_hand = json.loads(await floor(runtime, pipeline_id))
-    for column, hand in zip(board, by_hand, strict=True):
-        assert (column["count"], sorted(map(str, column["totals"]))) == (hand["count"], sorted(map(str, hand["totals"])))
-        assert [edge["node"] for edge in column["deals"]["edges"]] == hand["deals"]
+    for stage, hand in zip(board, by_hand, strict=True):
+        assert (stage["count"], sorted(map(str, stage["totals"]))) == (hand["count"], sorted(map(str, hand["totals"])))
+        assert [edge["node"] for edge in stage["deals"]["edges"]] == hand["deals"]
     samples: dict[str, list[float]] = {"floor": [], "enishi": []}
     for _ in range(rounds):
         samples["floor"] += await timed(lambda: floor(runtime, pipeline_id), iterations)

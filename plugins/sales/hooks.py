@@ -21,7 +21,20 @@ from enishi.plugin import (
     hookimpl,
 )
 
-from . import board, contract_schema, contracts, deals, events, forecast_schema, people, quote_schema, quotes, schema, types
+from . import (
+    board,
+    contract_schema,
+    contracts,
+    deals,
+    demo,
+    events,
+    forecast_schema,
+    people,
+    quote_schema,
+    quotes,
+    schema,
+    types,
+)
 from .teams import CONFIGURE, READ, READ_ALL, TEAM_MANAGE, TEAM_READ, WRITE
 
 
@@ -170,3 +183,9 @@ async def enishi_abm_deal_stage(uow, account_id):
     """ABM's own hook (plugins/abm/hooks.py), answered when ABM is installed: its `customer`
     stage follows active contracts, its `opportunity` stage open deals."""
     return await contracts.deal_stage(uow, account_id)
+
+
+@hookimpl
+async def enishi_demo_data(uow, rng, account_ids, contact_ids):
+    """A pipeline with deals on some demo accounts: open ones spread over the stages, a few won and lost."""
+    await demo.load(uow, rng, account_ids, contact_ids)
