@@ -49,7 +49,7 @@ class SalesContract(relay.Node):
     auto_renew: bool
     notice_days: int
     notice_deadline: dt.date = strawberry.field(description="The last day to give notice: end date − notice days.")
-    status: str = strawberry.field(description="active, renewed, expired or cancelled.")
+    status: str = strawberry.field(description="active, renewed (a later term follows) or expired.")
     created_at: dt.datetime
     _row: strawberry.Private[Any]
 

@@ -250,10 +250,11 @@ async def move_stage(
 
 
 async def set_contact_role(uow: UnitOfWork, deal_id: uuid.UUID, data: dict, scope: uuid.UUID | None) -> SalesDealContact:
-    """Give a contact a role on the deal (or change it), with an optional note (sealed)."""
+    """Give a contact a role on the deal (default `influencer`) or change what is given of it:
+    the role, whether they are the primary contact, the note about them (sealed)."""
     deal = await load_deal(uow, deal_id, scope)
     check = Checker()
-    role = check.choice(data, "role", CONTACT_ROLES) or "influencer"
+    role = check.choice(data, "role", CONTACT_ROLES)
     note = check.text(data, "note", max_length=2000)
     if not await live_ids(uow, Contact, [data["contact_id"]]):
         check.fail("contact_id", "no such contact", "NOT_FOUND")
@@ -264,9 +265,19 @@ async def set_contact_role(uow: UnitOfWork, deal_id: uuid.UUID, data: dict, scop
         select(SalesDealContact).where(SalesDealContact.deal_id == deal.id, SalesDealContact.contact_id == data["contact_id"])
     )
     if link is None:
-        link = SalesDealContact(id=new_id(), deal_id=deal.id, contact_id=data["contact_id"], created_at=uow.clock.now())
+        link = SalesDealContact(
+            id=new_id(),
+            deal_id=deal.id,
+            contact_id=data["contact_id"],
+            role=role or "influencer",
+            is_primary=False,
+            created_at=uow.clock.now(),
+        )
         uow.session.add(link)
-    link.role, link.is_primary = role, bool(data.get("is_primary"))
+    elif role is not None:  # a change that leaves the role out keeps it
+        link.role = role
+    if "is_primary" in data:
+        link.is_primary = bool(data["is_primary"])
     if "note" in data:
         link.note = note
     deal.last_activity_at = uow.clock.now()

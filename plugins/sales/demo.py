@@ -9,8 +9,9 @@ from sqlalchemy import select
 from enishi.plugin import UnitOfWork
 
 from . import deals, pipelines
-from .models import SalesStage
+from .models import SalesPipeline, SalesStage
 
+PIPELINE = "新規"
 STAGES = (
     {"name": "リード", "probability": 10, "kind": "open", "rotting_days": 14},
     {"name": "ヒアリング", "probability": 30, "kind": "open", "rotting_days": 14},
@@ -23,7 +24,10 @@ SUBJECTS = ("基幹システム刷新", "クラウド移行", "保守契約更�
 
 
 async def load(uow: UnitOfWork, rng, account_ids: list, contact_ids: list) -> None:
-    pipeline = await pipelines.create_pipeline(uow, {"name": "新規", "stages": list(STAGES)})
+    # `enishi demo --force` adds a second set on top of the first: its deals join the same pipeline.
+    pipeline = await uow.session.scalar(select(SalesPipeline).where(SalesPipeline.name == PIPELINE))
+    if pipeline is None:
+        pipeline = await pipelines.create_pipeline(uow, {"name": PIPELINE, "stages": list(STAGES)})
     stages = list(
         await uow.session.scalars(select(SalesStage).where(SalesStage.pipeline_id == pipeline.id).order_by(SalesStage.position))
     )

@@ -211,7 +211,7 @@ class SalesQuoteLine(Base):
 
 
 BILLING_CYCLES = ("monthly", "quarterly", "semiannual", "annual", "one_time")
-CONTRACT_STATUSES = ("active", "renewed", "expired", "cancelled")
+CONTRACT_STATUSES = ("active", "renewed", "expired")
 ALERT_KINDS = ("renewal_due", "expired")
 
 

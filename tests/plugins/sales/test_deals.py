@@ -85,6 +85,12 @@ async def test_moving_a_deal_records_history_and_a_timeline_entry_on_the_account
         "note": "予算決裁者",
         "contact": {"id": person["id"]},
     }
+    noted = await api.mutate(
+        "setDealContactRole",
+        {"dealId": deal["id"], "contactId": person["id"], "note": "予算決裁者（来期）"},
+        "contactRole { role isPrimary note }",
+    )
+    assert noted["contactRole"] == {"role": "decision_maker", "isPrimary": True, "note": "予算決裁者（来期）"}  # the rest kept
     api.clock.advance(days=2)
     moved = await api.mutate(
         "moveDealStage", {"id": deal["id"], "stageId": created["stages"]["提案"]}, DEAL.replace("deal {", "deal { " + HISTORY)
