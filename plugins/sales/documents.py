@@ -34,6 +34,11 @@ def money(amount: int, currency: str) -> str:
     return f"{sign}{whole:,}.{fraction:0{digits}d} {currency}" if digits else f"{sign}{whole:,} {currency}"
 
 
+def _printable(text: str) -> str:
+    """The text with what no PDF can hold (lone surrogates a JSON string may carry) as "?"."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def document(quote: SalesQuote, lines: list[SalesQuoteLine], account_name: str, seller_name: str) -> dict:
     """The quote as JSON: what the PDF shows, as numbers (minor units) and ISO dates."""
     return {
@@ -72,13 +77,14 @@ def pdf(quote: SalesQuote, lines: list[SalesQuoteLine], account_name: str, selle
     if not font.is_file():
         raise FontMissing("the PDF font is not installed (apt-get install fonts-ipaexfont-gothic, or set sales_pdf_font)")
     sheet = FPDF(format="A4")
-    sheet.set_title(f"{quote.title} {quote.number}")
+    title, account_name, seller_name = (_printable(t) for t in (quote.title, account_name, seller_name))
+    sheet.set_title(f"{title} {quote.number}")
     sheet.add_font("jp", fname=str(font))
     sheet.add_page()
     currency = quote.currency
 
     sheet.set_font("jp", size=20)
-    sheet.cell(0, 12, quote.title, align="C", new_x="LMARGIN", new_y="NEXT")
+    sheet.cell(0, 12, title, align="C", new_x="LMARGIN", new_y="NEXT")
     sheet.set_font("jp", size=10)
     version = f"（第{quote.version}版）" if quote.version > 1 else ""
     sheet.cell(0, 6, f"見積番号 {quote.number}{version}", align="R", new_x="LMARGIN", new_y="NEXT")
@@ -105,7 +111,7 @@ def pdf(quote: SalesQuote, lines: list[SalesQuoteLine], account_name: str, selle
     for line in lines:
         mark = "※" if line.tax_category == "reduced" else ""
         cells = (
-            (f"{line.description}{mark}", "L"),
+            (f"{_printable(line.description)}{mark}", "L"),
             (f"{line.quantity:,}", "R"),
             (money(line.unit_price, currency), "R"),
             (money(line.discount, currency) if line.discount else "", "R"),
