@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, NewType
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.types.scalar import ScalarDefinition
 
 MAX_MINOR_UNITS = 2**53 - 1  # what a JSON number carries exactly to a JavaScript client
@@ -15,8 +16,10 @@ MinorUnits = NewType("MinorUnits", int)
 
 
 def _parse(value: Any) -> int:
+    # A GraphQLError, not a ValueError: graphql-core reports it as the caller's invalid value
+    # (a ValueError would reach the error presenter as an unhandled exception, INTERNAL).
     if isinstance(value, bool) or not isinstance(value, int) or not -MAX_MINOR_UNITS <= value <= MAX_MINOR_UNITS:
-        raise ValueError(f"an amount is an integer count of minor units, at most {MAX_MINOR_UNITS} in size")
+        raise GraphQLError(f"an amount is an integer count of minor units, at most {MAX_MINOR_UNITS} in size")
     return value
 
 

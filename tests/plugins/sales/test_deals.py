@@ -66,6 +66,16 @@ async def test_bad_pipelines_and_deals_are_refused_with_user_errors(api):
         "createDeal", {"name": "x", "accountId": created["id"], "pipelineId": created["id"], "amount": 1}, "deal { id }"
     )
     assert wrong_type["userErrors"][0]["code"] == "WRONG_ID_TYPE"
+    too_big = (
+        await api.post(
+            "mutation($i: CreateDealInput!) { createDeal(input: $i) { deal { id } } }",
+            {"i": {"name": "x", "accountId": account["id"], "pipelineId": created["id"], "amount": 2**53}},
+        )
+    ).json()
+    assert too_big["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"  # past MinorUnits, not INTERNAL
+    literal = f'mutation {{ createDeal(input: {{name: "x", accountId: "{account["id"]}", pipelineId: "{created["id"]}", '
+    refused = (await api.post(literal + "amount: 144115188075855873}) { deal { id } } }")).json()
+    assert refused["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
     assert (await api.graphql("{ deals { totalCount } }"))["deals"]["totalCount"] == 0
 
 
