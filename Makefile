@@ -22,6 +22,7 @@ $(VENV)/.linked: $(VENV)/.deps $(SOURCES)
 	touch $@
 
 install: $(VENV)/.linked
+	@scripts/ensure-japanese-font
 
 run: install
 	$(ENISHI) db upgrade
@@ -70,6 +71,7 @@ bench: install
 	$(PY) bench/contact_page_http.py
 	$(PY) bench/dsr.py
 	$(PY) bench/csv_import.py
+	$(PY) bench/deal_board.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info enishi.db enishi.db-wal enishi.db-shm

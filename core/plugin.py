@@ -73,6 +73,7 @@ from enishi.graphql.relay import (
     split_global_id,
     to_global_id,
 )
+from enishi.graphql.scalars import MinorUnits as _MinorUnits
 from enishi.mail import send_for_event
 from enishi.models import (
     Account,
@@ -109,6 +110,11 @@ implementation of the hook of the same name: `@hookimpl def enishi_models(): ...
 JSONType = _JSONType
 """Column type for a JSON document: JSON on SQLite, JSONB on PostgreSQL
 (`mapped_column(JSONType, default=dict)`; in a migration, `enishi.plugin.JSONType`)."""
+
+MinorUnits = _MinorUnits
+"""A GraphQL scalar for money: an integer count of the currency's minor unit (yen for JPY,
+cents for USD), up to 2^53 − 1, where GraphQL's `Int` stops at 2^31 − 1 (¥2.1 billion). Annotate a
+field or an input `MinorUnits` (`amount: MinorUnits`); values are plain `int`s, never floats."""
 
 ROLES = _auth.ROLES
 """Every role a user may hold, `admin` first. Permissions name the roles that hold them by default."""
@@ -201,6 +207,7 @@ __all__ = [
     "camel",
     "utc_instant",
     "UserErrorType",
+    "MinorUnits",
     "to_global_id",
     "parse_global_id",
     "split_global_id",

@@ -15,6 +15,7 @@ import strawberry
 from graphql import GraphQLObjectType
 from strawberry import relay
 from strawberry.extensions import MaxTokensLimiter
+from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.tools import merge_types
 from strawberry.types import Info
@@ -34,6 +35,7 @@ from .limits import (
     ValidationCacheAfterLimits,
 )
 from .relay import to_global_id
+from .scalars import SCALAR_MAP
 
 log = logging.getLogger("enishi.graphql")
 
@@ -193,6 +195,7 @@ def build_schema(runtime) -> EnishiSchema:
         types=[t for _, t in plugins.contributions("enishi_graphql_types")],
         extensions=extensions,
         type_fields=dict(type_fields),
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
         execution_context_class=BreadthFirstExecutor if settings.breadth_first_execution else None,
     )
 

@@ -24,6 +24,7 @@ from tests.graphql.test_authorization import FIELD_PERMISSIONS
 from tests.plugins.abm.test_abm import ABM_FIELDS
 from tests.plugins.loyalty.test_rewards_and_people import LOYALTY_FIELDS
 from tests.plugins.privacy.test_requests import PRIVACY_FIELDS
+from tests.plugins.sales.test_authorization import SALES_FIELDS
 from tests.plugins.support.test_tickets import SUPPORT_FIELDS
 
 # (role, scopes): the integration role narrowed each way, and roles holding what it lacks.
@@ -39,6 +40,7 @@ DECISIONS = {
     **ABM_FIELDS,
     **LOYALTY_FIELDS,
     **PRIVACY_FIELDS,
+    **{field: permission for field, (permission, _) in SALES_FIELDS.items()},
     **SUPPORT_FIELDS,
 }
 NO_SUCH_ID = '"Q29udGFjdDowMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDA="'  # a Contact that does not exist
@@ -52,6 +54,7 @@ SCALARS = {
     "Date": '"2024-06-01"',
     "JSON": "{}",
     "Decimal": '"1"',
+    "MinorUnits": "1",
 }
 
 
