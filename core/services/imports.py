@@ -128,10 +128,14 @@ def _options(job: ImportJob) -> ImportOptions:
     )
 
 
-def _count(job: ImportJob, row: ImportRow) -> None:
-    setattr(job, COUNTERS[row.action], getattr(job, COUNTERS[row.action]) + 1)
-    if row.action == "rejected" and len(job.errors) < MAX_REPORTED_ERRORS:
-        job.errors = [*job.errors, *({"row": row.row_number, **problem} for problem in row.problems)]
+def _count(job: ImportJob, rows: list[ImportRow]) -> None:
+    """Add a batch's rows to the job's counts, once per batch: a change to the job before each
+    row's queries would be flushed before each of them."""
+    for action, counter in COUNTERS.items():
+        setattr(job, counter, getattr(job, counter) + sum(1 for row in rows if row.action == action))
+    errors = [{"row": row.row_number, **problem} for row in rows if row.action == "rejected" for problem in row.problems]
+    if errors and len(job.errors) < MAX_REPORTED_ERRORS:
+        job.errors = [*job.errors, *errors][:MAX_REPORTED_ERRORS]
 
 
 async def dry_run(
@@ -142,9 +146,9 @@ async def dry_run(
     job = await create_import(uow, data, filename, options)
     _, plan, rows = _open(uow.runtime, data, filename, options)
     context = RowContext(job, plan, options.overwrite)
-    for number, cells in _data_rows(rows):
-        _count(job, await import_row(uow, context, number, cells))
-        job.processed_rows += 1
+    done = [await import_row(uow, context, number, cells) for number, cells in _data_rows(rows)]
+    _count(job, done)
+    job.processed_rows = len(done)
     job.status, job.source = "completed", None
     await uow.session.flush()
     return await import_report(uow.session, job)
@@ -233,8 +237,7 @@ async def _run_batch(runtime, job_id, actor, context: RowContext, batch: list[tu
     async with runtime.unit_of_work(actor) as uow:
         job = (await uow.session.execute(select(ImportJob).where(ImportJob.id == job_id).with_for_update())).scalar_one()
         context.job = job
-        for number, cells in batch:
-            _count(job, await import_row(uow, context, number, cells))
+        _count(job, [await import_row(uow, context, number, cells) for number, cells in batch])
         job.processed_rows = min(job.processed_rows + len(batch), job.total_rows)
         job.lease_until = uow.clock.now() + LEASE
         if not batch or job.processed_rows >= job.total_rows:
