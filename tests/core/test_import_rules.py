@@ -61,20 +61,14 @@ async def test_every_format_and_date_spelling_reads_the_same(api):
 
 
 async def test_mapping_ignoring_names_custom_fields_and_addresses(api):
+    header = ["氏名", "フリガナ", "TEL2", "社員番号", "社内メモ", "メールアドレス", "郵便番号", "住所", "担当"]
+    yamada_row = ["山田　太郎", "ヤマダ タロウ", "090-1111-2222", "E-7", "不要", "a@example.jp；b@example.jp", "100-0001"]
     rows = [
-        ["氏名", "フリガナ", "TEL2", "社員番号", "社内メモ", "メールアドレス", "郵便番号", "住所"],
-        [
-            "山田　太郎",
-            "ヤマダ タロウ",
-            "090-1111-2222",
-            "E-7",
-            "不要",
-            "a@example.jp；b@example.jp",
-            "100-0001",
-            "東京都千代田区1-1",
-        ],
-        ["Taro Suzuki", "", "", "E-8", "", "suzuki@example.jp", "", ""],
-        ["真由美", "", "", "", "", "mayumi@example.jp", "", ""],
+        header,
+        [*yamada_row, "東京都千代田区1-1", "test admin"],
+        ["Taro Suzuki", "", "", "E-8", "", "suzuki@example.jp", "", "", "ADMIN@staff.example"],
+        ["真由美", "", "", "", "", "mayumi@example.jp", "", "", ""],
+        ["幽霊 さん", "", "", "", "", "ghost@example.jp", "", "", "誰か"],
     ]
     data = csv_bytes(rows)
     unmapped = await graphql_import(api, "m.csv", data)
@@ -93,10 +87,11 @@ async def test_mapping_ignoring_names_custom_fields_and_addresses(api):
         (2, "created", []),
         (3, "created", []),
         (4, "created", [{"column": "氏名", "code": "NAME_NOT_SPLIT"}]),  # ambiguous: kept whole as the family name
+        (5, "rejected", [{"column": "担当", "code": "UNKNOWN_USER"}]),  # an owner who is no user
     ]
     contacts = await api.graphql(
         "{ contacts(orderBy: [{field: CREATED_AT}]) { nodes { familyName givenName familyNameKana givenNameKana "
-        "emails { address } phones { e164 } customFields postalCode address } } }"
+        "emails { address } phones { e164 } customFields postalCode address owner { email } } } }"
     )
     by_family = {node["familyName"]: node for node in contacts["contacts"]["nodes"]}
     yamada, suzuki, mayumi = by_family["山田"], by_family["Suzuki"], by_family["真由美"]
@@ -110,6 +105,8 @@ async def test_mapping_ignoring_names_custom_fields_and_addresses(api):
     assert yamada["phones"] == [{"e164": "+819011112222"}] and yamada["customFields"] == {"employee_no": "E-7"}
     assert (yamada["postalCode"], yamada["address"]) == ("100-0001", "東京都千代田区1-1")
     assert (suzuki["familyName"], suzuki["givenName"]) == ("Suzuki", "Taro")
+    assert yamada["owner"] == suzuki["owner"] == {"email": "admin@staff.example"}  # by display name, by email
+    assert mayumi["owner"] is None
     assert (mayumi["familyName"], mayumi["givenName"]) == ("真由美", None)
 
 
