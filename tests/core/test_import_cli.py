@@ -42,3 +42,10 @@ async def test_import_options_through_the_cli(enishi_api, enishi_fresh_migrated,
     assert kept[-1] == "  note: row 2: 役職 CONFLICT"
     cli_import(enishi_fresh_migrated, tmp_path, "u.txt", changed, "--quiet", "--overwrite")
     assert (await api.graphql("{ contacts { nodes { jobTitle } } }"))["contacts"]["nodes"] == [{"jobTitle": "社長"}]
+
+
+def test_an_unclosed_quote_stops_the_cli_naming_its_row(enishi_fresh_migrated, tmp_path):
+    broken = '氏名,メールアドレス\r\n山田 太郎,taro@example.jp\r\n"佐藤 花子,hanako@example.jp\r\n鈴木 一郎,ichiro@example.jp\r\n'
+    refused = cli_import(enishi_fresh_migrated, tmp_path, "q.csv", broken.encode("cp932"), check=False)
+    assert refused.returncode != 0 and "row 3 " in refused.stderr and "UNCLOSED_QUOTE" in refused.stderr
+    assert "Traceback" not in refused.stderr
