@@ -7,8 +7,11 @@ import datetime as dt
 import json
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import text
+
+from enishi.services.imports import create_import, run_import
 from tests.core.import_files import IMPORT, csv_bytes, graphql_import, table_counts, xlsx_bytes
-from tests.helpers import create_account, create_contact
+from tests.helpers import count_rows, create_account, create_contact
 
 NOTES = "{ contacts(orderBy: [{field: FAMILY_NAME}]) { nodes { familyName timeline { edges { node { occurredAt } } } } } }"
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -187,3 +190,19 @@ async def test_a_file_uploaded_per_the_graphql_multipart_request_spec(enishi_api
     assert too_big.status_code == 413 and too_big.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
     both = await api.graphql(IMPORT, {"input": {}})
     assert [(e["field"], e["code"]) for e in both["importContacts"]["userErrors"]] == [("file", "REQUIRED")]
+
+
+async def test_the_file_is_kept_sealed_in_pieces_read_back_a_few_at_a_time_and_wiped(enishi_api):
+    api = await enishi_api(import_chunk_bytes=300)  # rows cross the pieces' edges
+    rows = [["氏名", "メールアドレス", "メモ"]] + [
+        [f"山田 太郎{i}", f"taro{i}@example.jp", "見積送付" * (i % 7)] for i in range(150)
+    ]
+    data = csv_bytes(rows, "cp932")
+    async with api.runtime.unit_of_work() as uow:
+        job = await create_import(uow, data, "p.csv")
+    async with api.runtime.read_session() as session:
+        pieces = [bytes(p) for p in (await session.execute(text("SELECT sealed_data FROM core_import_chunk"))).scalars()]
+    assert len(pieces) == -(-len(data) // 300) and not any(b"taro1" in piece for piece in pieces)
+    await run_import(api.runtime, job.id)
+    assert (await api.graphql("{ contacts { totalCount } }"))["contacts"]["totalCount"] == 150
+    assert await count_rows(api, "core_import_chunk") == 0
