@@ -72,6 +72,7 @@ bench: install
 	$(PY) bench/dsr.py
 	$(PY) bench/csv_import.py
 	$(PY) bench/deal_board.py
+	$(PY) bench/contact_import.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info enishi.db enishi.db-wal enishi.db-shm

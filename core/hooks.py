@@ -23,15 +23,17 @@ from .models import (
     ContactEmail,
     ContactPhone,
     ContactSearchToken,
+    ImportRow,
     Task,
 )
 from .plugin_host import hookimpl
+from .schema.imports import ImportMutation, ImportQuery
 from .schema.mutations import CoreMutation
 from .schema.queries import CoreQuery
 from .schema.test_clocks import TestClockMutation, TestClockQuery
 from .sealing import people_read
 from .services import imports
-from .services.contacts import NAME_FIELDS, PROFILE_FIELDS, seal_names
+from .services.contacts import ADDRESS_FIELDS, NAME_FIELDS, PROFILE_FIELDS, seal_names
 from .services.data_keys import shred_records
 
 
@@ -44,12 +46,12 @@ def enishi_migrations():
 # root fields lead the schema's Query and Mutation, before every plugin's.
 @hookimpl(tryfirst=True)
 def enishi_graphql_query():
-    return [CoreQuery, TestClockQuery]
+    return [CoreQuery, ImportQuery, TestClockQuery]
 
 
 @hookimpl(tryfirst=True)
 def enishi_graphql_mutation():
-    return [CoreMutation, TestClockMutation]
+    return [CoreMutation, ImportMutation, TestClockMutation]
 
 
 @hookimpl
@@ -105,6 +107,13 @@ def enishi_scheduled_jobs():
 
 
 @hookimpl
+def enishi_graphql_types():
+    from .schema import imports as import_schema  # the schema loads strawberry: only when a schema is built
+
+    return [import_schema.ContactImport]
+
+
+@hookimpl
 def enishi_event_types():
     return CORE_EVENT_TYPES
 
@@ -131,6 +140,8 @@ def enishi_personal_data():
         ("sealed_given_name_kana", "user.name"),
         ("sealed_job_title", "user.job_title"),
         ("sealed_department", "user.workplace"),
+        ("sealed_postal_code", "user.contact.address.postal_code"),
+        ("sealed_address", "user.contact.address"),
         ("sealed_custom_fields", "user"),
     ]
     derived = [
@@ -159,6 +170,13 @@ def enishi_personal_data():
         PersonalDataField("core_activity", "sealed_summary", "user.content", provenance="observed", erasure="shred"),
         PersonalDataField("core_activity", "sealed_body", "user.content", provenance="observed", erasure="shred"),
         PersonalDataField("core_task", "sealed_title", "user.content", provenance="observed"),
+        # A rejected import row's cells, for the error report (sealed under the import's key; the
+        # row names no contact, so they go with the import, not with a person).
+        PersonalDataField("core_import_row", "sealed_cells", "user", portable=False, erasure="retain"),
+        # The uploaded file, sealed in pieces until its import ends.
+        PersonalDataField("core_import_chunk", "sealed_data", "user", portable=False, erasure="retain"),
+        PersonalDataField("core_import_row", "contact_id", "user.unique_id", portable=False),
+        PersonalDataField("core_import_row", "note_key", "user.content", portable=False),
     ]
 
 
@@ -214,6 +232,8 @@ async def enishi_subject_collect(uow, subject: DataSubject):
             "given_name_kana": contact.given_name_kana,
             "job_title": contact.job_title,
             "department": contact.department,
+            "postal_code": contact.postal_code,
+            "address": contact.address,
             "custom_fields": contact.custom_fields,
             "created_at": _iso(contact.created_at),
             "updated_at": _iso(contact.updated_at),
@@ -280,13 +300,16 @@ async def enishi_subject_erase(uow, subject: DataSubject):
             )
         ).rowcount,
     )
-    for model in (ContactEmail, ContactPhone, ContactSearchToken, ContactAccount, Task):
+    for model in (ContactEmail, ContactPhone, ContactSearchToken, ContactAccount, Task, ImportRow):
         report.add(
             model.__tablename__, "delete", (await session.execute(delete(model).where(model.contact_id == contact.id))).rowcount
         )
-    if any(getattr(contact, f"sealed_{name}") is not None for name in (*NAME_FIELDS, *PROFILE_FIELDS, "custom_fields")):
+    if any(
+        getattr(contact, f"sealed_{name}") is not None
+        for name in (*NAME_FIELDS, *PROFILE_FIELDS, *ADDRESS_FIELDS, "custom_fields")
+    ):
         seal_names(contact, dict.fromkeys(NAME_FIELDS))
-        contact.job_title = contact.department = contact.custom_fields = None
+        contact.job_title = contact.department = contact.postal_code = contact.address = contact.custom_fields = None
         contact.deleted_at = contact.deleted_at or uow.clock.now()
         report.add("core_contact", "anonymise", 1)
     # The file transport's copies of the mail sent to them (core/mail.py files them by contact id).

@@ -25,7 +25,7 @@ from enishi.plugin import (
     hookimpl,
 )
 
-from . import earning, events, jobs, models, people, rewards, schema, service, tiers, types
+from . import earning, events, imports, jobs, models, people, rewards, schema, service, tiers, types
 
 
 @hookimpl
@@ -68,6 +68,11 @@ def enishi_graphql_type_fields():
             ),
         )
     ]
+
+
+@hookimpl
+def enishi_import_columns():
+    return [imports.POINTS, imports.TIER]
 
 
 @hookimpl
