@@ -65,10 +65,27 @@ def enishi_permissions():
         Permission(
             "crm.import", "Import contacts from CSV files", ("manager", "sales", "marketing", "integration"), "contacts:write"
         ),
+        # Its own scope: a bulk copy of everyone leaves the system, which reading page by page does
+        # not make as easy. Integrations and support read through the API; only those who work
+        # the customer list take it to Excel. Exporting also needs `crm.read` (`contacts:read`).
+        Permission(
+            "crm.export",
+            "Export contacts, accounts and activities to CSV or .xlsx files",
+            ("manager", "sales", "marketing"),
+            "contacts:export",
+        ),
         Permission(
             "testclock.manage", "Create, advance and delete the test clock (refused in production mode)", (), "testclock:write"
         ),
     ]
+
+
+@hookimpl
+def enishi_graphql_mutation():
+    # Imported here: the GraphQL layer sits above the runtime, which imports this module.
+    from .schema.exports import ExportMutation
+
+    return [ExportMutation]
 
 
 @hookimpl

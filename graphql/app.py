@@ -1,4 +1,5 @@
-"""The HTTP surface: `/graphql` per the GraphQL-over-HTTP spec, and an unauthenticated `/health`.
+"""The HTTP surface: `/graphql` per the GraphQL-over-HTTP spec, an unauthenticated `/health`, and
+`/exports/{token}`, where an export's single-use link is downloaded.
 
 A hand-written view rather than strawberry's, so that authentication, body limits, content
 negotiation and status codes are exactly what the spec and our tests say."""
@@ -15,7 +16,7 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
@@ -25,7 +26,9 @@ from strawberry.types.graphql import OperationType
 from enishi.auth import ANONYMOUS, authenticate
 from enishi.errors import TokenExpired
 from enishi.runtime import Runtime
+from enishi.schema.exports import export_file
 from enishi.sealing import personal_reads
+from enishi.services.export_files import LinkGone, LinkUnknown, claim_link, media_type
 
 from .context import Context
 from .limits import MAX_JSON_DEPTH, QueryLimits, json_too_deep, parse_document, too_many_aliases_to_parse
@@ -251,12 +254,38 @@ def create_app(runtime: Runtime) -> Starlette:
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
+    async def export_download(request: Request) -> Response:
+        """An export's file, generated now from the request its link recorded; the link works once.
+        The response is streamed: rows are read, written and sent a batch at a time."""
+        try:
+            async with runtime.unit_of_work() as uow:
+                export = await claim_link(uow, runtime.permissions, request.path_params["token"])
+        except LinkUnknown:
+            return _error_response(404, "no such export link", "NOT_FOUND")
+        except LinkGone:
+            return _error_response(410, "this export link was used already or has expired: export again", "EXPORT_LINK_GONE")
+        chunks = export_file(runtime, export.actor_id, export.kind, export.format, export.encoding, export.filter)
+        day = runtime.clock.now().astimezone(settings.zone).date().isoformat()
+        log.info("export", extra={"kind": export.kind, "format": export.format})
+        return StreamingResponse(
+            chunks,
+            media_type=media_type(export.format, export.encoding),
+            headers={
+                "Content-Disposition": f'attachment; filename="{export.kind}-{day}.{export.format}"',
+                "Cache-Control": "no-store",
+            },
+        )
+
     @asynccontextmanager
     async def lifespan(_app):
         yield
         await runtime.close()
 
-    routes = [Route("/graphql", graphql_endpoint, methods=["GET", "POST"]), Route("/health", health, methods=["GET"])]
+    routes = [
+        Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/exports/{token}", export_download, methods=["GET"]),
+    ]
     routes += [route for _, route in runtime.plugins.contributions("enishi_http_routes")]
     middleware = [Middleware(BodyLimit, max_bytes=settings.max_body_bytes)]
     if not settings.is_production:

@@ -21,6 +21,7 @@ from sqlalchemy import BindParameter, Select, and_, bindparam, column, func, or_
 from sqlalchemy.dialects import postgresql
 
 from enishi.errors import EnishiError, InputError, UserError
+from enishi.ids import global_id
 
 T = TypeVar("T")
 
@@ -37,7 +38,7 @@ class InvalidArgument(EnishiError):
 
 def to_global_id(type_name: str, id: uuid.UUID | str) -> strawberry.ID:
     """The opaque global id of a record (`base64("TypeName:uuid")`), as `node(id:)` and every `id` field answer it."""
-    return strawberry.ID(base64.b64encode(f"{type_name}:{id}".encode()).decode())
+    return strawberry.ID(global_id(type_name, id))
 
 
 def split_global_id(value: str, expected: str | tuple[str, ...], field: str) -> tuple[str, uuid.UUID]:

@@ -51,6 +51,9 @@ QUERIES = (
 )
 MUTATIONS = (
     "importContacts",
+    "exportContacts",
+    "exportAccounts",
+    "exportActivities",
     "createAccount",
     "updateAccount",
     "deleteAccount",
