@@ -30,7 +30,8 @@ from enishi.demo import JA_FAMILY, JA_GIVEN
 from enishi.normalize import normalize_phone
 from enishi.runtime import Runtime
 from enishi.services.contacts import bulk_contact_rows
-from enishi.services.imports import create_import, decode, run_import
+from enishi.services.import_files import detect_format
+from enishi.services.imports import create_import, run_import
 from enishi.settings import Settings
 from enishi.testing import wipe
 
@@ -76,7 +77,7 @@ async def enishi(data: bytes) -> float:
 async def floor(data: bytes) -> float:
     runtime = await fresh_runtime()
     started = time.perf_counter()
-    text, _ = decode(data)
+    text = data.decode(detect_format(data).encoding)
     rows_by_model: dict = {}
     now = runtime.clock.now()
     for family, given, family_kana, given_kana, email, phone, _company in list(csv.reader(io.StringIO(text)))[1:]:

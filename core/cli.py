@@ -9,22 +9,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import inspect
 import os
 import signal
 import sys
-import uuid
 from pathlib import Path
 
 from .auth import ROLES
-from .errors import InputError
+from .errors import CommandError, InputError
 from .plugin_host import PluginError
 from .settings import ConfigError, Settings
-
-
-class CommandError(Exception):
-    """A command could not do what it was asked: the message is the whole explanation."""
 
 
 class Progress:
@@ -259,58 +253,10 @@ def cmd_plugins(_args) -> None:
         print("    hooks: " + (", ".join(info.hooks) or "none"))
 
 
-def _import_id(value: str) -> uuid.UUID:
-    """The UUID the CLI printed, or the global id `importContacts` returned (base64 of `ContactImport:<uuid>`)."""
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        type_name, _, raw = base64.b64decode(value.encode(), validate=True).decode(errors="replace").partition(":")
-        if type_name != "ContactImport":
-            raise ValueError("not an import id") from None
-        return uuid.UUID(raw)
-
-
 def cmd_import(args) -> None:
-    from .errors import InputError
-    from .services.imports import create_import, run_import
+    from .import_cli import run
 
-    if bool(args.file) == bool(args.resume):
-        raise CommandError("give a CSV file, or --resume with an import id")
-    try:
-        resume_id = _import_id(args.resume) if args.resume else None
-    except ValueError:
-        raise CommandError("--resume needs an import id (the UUID, or the ContactImport id GraphQL gave)") from None
-    source = None if resume_id else Path(args.file).read_bytes()  # a missing file is reported before the database is touched
-
-    async def work():
-        runtime = await _ready_runtime()
-        try:
-            if resume_id:
-                job_id = resume_id
-            else:
-                async with runtime.unit_of_work() as uow:
-                    job_id = (await create_import(uow, source, Path(args.file).name)).id
-                print(f"import {job_id}: started (resume with `enishi import --resume {job_id}` if interrupted)", flush=True)
-            job = await run_import(
-                runtime,
-                job_id,
-                take_over=resume_id is not None,
-                progress=lambda j: print(f"{j.processed_rows}/{j.total_rows} rows", flush=True),
-            )
-            if job is None:
-                raise CommandError(f"import {job_id} is not waiting to run (finished, or running elsewhere)")
-            print(
-                f"import {job.id}: {job.created_count} created, {job.duplicate_count} duplicates, "
-                f"{job.error_count} rows with errors"
-            )
-            for error in job.errors[:20]:
-                print(f"  row {error['row']}: {error['field']} {error['code']}")
-        except InputError as error:
-            raise CommandError(f"{args.file}: {error.errors[0].message} ({error.errors[0].code})") from None
-        finally:
-            await runtime.close()
-
-    asyncio.run(work())
+    run(args, _ready_runtime)
 
 
 def cmd_export(args) -> None:
@@ -434,9 +380,12 @@ def build_parser(runtime_commands=()) -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=20241, help="random seed; the same seed gives the same data")
     demo.add_argument("--force", action="store_true", help="load even when the database already holds contacts")
     demo.set_defaults(func=cmd_demo)
-    load = sub.add_parser("import", help="import contacts from a CSV file (UTF-8 or Shift_JIS, Japanese or English headers)")
-    load.add_argument("file", nargs="?", help="the CSV file")
-    load.add_argument("--resume", metavar="ID", help="finish an import whose run was interrupted")
+    load = sub.add_parser(
+        "import", help="import contacts from an .xlsx, CSV or TSV file (upserts; Japanese or English headers; docs/import.md)"
+    )
+    from .import_cli import configure  # imports this module: loaded once it is
+
+    configure(load)
     load.set_defaults(func=cmd_import)
     export = sub.add_parser("export", help="export contacts, accounts or activities as CSV (UTF-8 with BOM, or CP932) or .xlsx")
     export.add_argument("kind", choices=("contacts", "accounts", "activities"))

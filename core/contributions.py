@@ -64,6 +64,35 @@ class CliCommand:
 
 
 @dataclass(frozen=True)
+class ImportColumn:
+    """A column of the contact import and export (`enishi import`, `importContacts`) that a plugin
+    contributes, so that its data travels in the same spreadsheet as the contact's.
+
+    `key` (`loyalty.points`) is the mapping target (`--map "列=loyalty.points"`) and the column's
+    name in reports; `headers` are the header spellings recognised (any case or width; the first
+    is what an export writes). `check(uow, text)` reads a non-empty cell and returns the value to
+    apply, raising `InputError` (its `UserError.code` is reported for the row) for a bad one; it
+    runs before the row writes anything and must write nothing itself. `apply(uow, contact_id,
+    value)` then writes it for the contact the row was matched to or created; it must be
+    idempotent (importing the same file twice changes nothing the second time), and returns
+    whether it changed anything. Without `check` and `apply` the column is export-only: the import
+    recognises its header and leaves its values alone (a derived figure such as a tier).
+    `export(session, contact_ids)` gives the cell text per contact id for an export (a dict;
+    missing ids are empty cells); without it the column is not exported. Each may be sync or async."""
+
+    key: str
+    headers: tuple[str, ...]
+    check: Callable[..., Any] | None = None
+    apply: Callable[..., Any] | None = None
+    export: Callable[..., Any] | None = None
+    description: str = ""
+
+    @property
+    def importable(self) -> bool:
+        return self.check is not None and self.apply is not None
+
+
+@dataclass(frozen=True)
 class PersonalDataField:
     """One column that holds personal data, for the catalog and records of processing.
 

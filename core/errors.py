@@ -30,6 +30,11 @@ class InputError(EnishiError):
         super().__init__("; ".join(f"{e.field}: {e.code}" for e in self.errors))
 
 
+class CommandError(Exception):
+    """A CLI command could not do what it was asked: the message is the whole explanation. Here,
+    not in cli.py, so that modules of the CLI raise the class `python -m enishi.cli` catches."""
+
+
 class NotFound(EnishiError):
     """No such record, or none this caller may see."""
 

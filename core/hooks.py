@@ -23,12 +23,13 @@ from .models import (
     ContactEmail,
     ContactPhone,
     ContactSearchToken,
+    ImportRow,
     Task,
 )
 from .plugin_host import hookimpl
 from .sealing import people_read
 from .services import imports
-from .services.contacts import NAME_FIELDS, PROFILE_FIELDS, seal_names
+from .services.contacts import ADDRESS_FIELDS, NAME_FIELDS, PROFILE_FIELDS, seal_names
 from .services.data_keys import shred_records
 
 
@@ -81,14 +82,6 @@ def enishi_permissions():
 
 
 @hookimpl
-def enishi_graphql_mutation():
-    # Imported here: the GraphQL layer sits above the runtime, which imports this module.
-    from .schema.exports import ExportMutation
-
-    return [ExportMutation]
-
-
-@hookimpl
 def enishi_scheduled_jobs():
     return [
         ScheduledJob(
@@ -104,6 +97,28 @@ def enishi_scheduled_jobs():
             "deliver committed events (mail, webhooks) through the plugins' enishi_deliver_event",
         ),
     ]
+
+
+@hookimpl
+def enishi_graphql_types():
+    from .schema import imports as import_schema  # the schema loads strawberry: only when a schema is built
+
+    return [import_schema.ContactImport]
+
+
+@hookimpl
+def enishi_graphql_query():
+    from .schema import imports as import_schema
+
+    return [import_schema.ImportQuery]
+
+
+@hookimpl
+def enishi_graphql_mutation():
+    from .schema import exports as export_schema
+    from .schema import imports as import_schema
+
+    return [import_schema.ImportMutation, export_schema.ExportMutation]
 
 
 @hookimpl
@@ -133,6 +148,8 @@ def enishi_personal_data():
         ("sealed_given_name_kana", "user.name"),
         ("sealed_job_title", "user.job_title"),
         ("sealed_department", "user.workplace"),
+        ("sealed_postal_code", "user.contact.address.postal_code"),
+        ("sealed_address", "user.contact.address"),
         ("sealed_custom_fields", "user"),
     ]
     derived = [
@@ -161,6 +178,11 @@ def enishi_personal_data():
         PersonalDataField("core_activity", "sealed_summary", "user.content", provenance="observed", erasure="shred"),
         PersonalDataField("core_activity", "sealed_body", "user.content", provenance="observed", erasure="shred"),
         PersonalDataField("core_task", "sealed_title", "user.content", provenance="observed"),
+        # A rejected import row's cells, for the error report (sealed under the import's key; the
+        # row names no contact, so they go with the import, not with a person).
+        PersonalDataField("core_import_row", "sealed_cells", "user", portable=False, erasure="retain"),
+        PersonalDataField("core_import_row", "contact_id", "user.unique_id", portable=False),
+        PersonalDataField("core_import_row", "note_key", "user.content", portable=False),
     ]
 
 
@@ -216,6 +238,8 @@ async def enishi_subject_collect(uow, subject: DataSubject):
             "given_name_kana": contact.given_name_kana,
             "job_title": contact.job_title,
             "department": contact.department,
+            "postal_code": contact.postal_code,
+            "address": contact.address,
             "custom_fields": contact.custom_fields,
             "created_at": _iso(contact.created_at),
             "updated_at": _iso(contact.updated_at),
@@ -282,13 +306,16 @@ async def enishi_subject_erase(uow, subject: DataSubject):
             )
         ).rowcount,
     )
-    for model in (ContactEmail, ContactPhone, ContactSearchToken, ContactAccount, Task):
+    for model in (ContactEmail, ContactPhone, ContactSearchToken, ContactAccount, Task, ImportRow):
         report.add(
             model.__tablename__, "delete", (await session.execute(delete(model).where(model.contact_id == contact.id))).rowcount
         )
-    if any(getattr(contact, f"sealed_{name}") is not None for name in (*NAME_FIELDS, *PROFILE_FIELDS, "custom_fields")):
+    if any(
+        getattr(contact, f"sealed_{name}") is not None
+        for name in (*NAME_FIELDS, *PROFILE_FIELDS, *ADDRESS_FIELDS, "custom_fields")
+    ):
         seal_names(contact, dict.fromkeys(NAME_FIELDS))
-        contact.job_title = contact.department = contact.custom_fields = None
+        contact.job_title = contact.department = contact.postal_code = contact.address = contact.custom_fields = None
         contact.deleted_at = contact.deleted_at or uow.clock.now()
         report.add("core_contact", "anonymise", 1)
     await session.flush()

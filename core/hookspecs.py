@@ -113,6 +113,12 @@ def enishi_cli_commands():
 
 
 @hookspec
+def enishi_import_columns():
+    """Return a list of `enishi.ImportColumn`: columns of yours that the contact import reads (and
+    the export writes) beside the core's, matched by their header spellings or mapped by key."""
+
+
+@hookspec
 def enishi_personal_data():
     """Return a list of `enishi.PersonalDataField` describing every column of yours that holds
     personal data: the catalog behind data-subject requests and records of processing.

@@ -102,7 +102,7 @@ class ActivityKey(DataKey, Base):
 
 
 class Contact(Sealable, Base):
-    """A person. Names, kana, job title, department and custom fields are sealed (`Sealed`); what
+    """A person. Names, kana, job title, department, postal address and custom fields are sealed (`Sealed`); what
     SQL needs is kept beside them: sort prefixes (two kana of the reading for 五十音 order, the
     family name's initial), blind indexes of the full name (duplicates), job title and department
     (filters), and HMAC'd search tokens and custom-field terms (`ContactSearchToken`)."""
@@ -121,6 +121,8 @@ class Contact(Sealable, Base):
     sealed_department: Mapped[bytes | None] = mapped_column(LargeBinary)
     job_title_index: Mapped[str | None] = mapped_column(String(64), index=True)
     department_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    sealed_postal_code: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sealed_address: Mapped[bytes | None] = mapped_column(LargeBinary)
     owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_user.id"), index=True)
     sealed_custom_fields: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
@@ -134,6 +136,8 @@ class Contact(Sealable, Base):
     given_name_kana = Sealed()
     job_title = Sealed(index=search_key)
     department = Sealed(index=search_key)
+    postal_code = Sealed()
+    address = Sealed()
     custom_fields = Sealed(json=True)  # None when there are none
 
     @property
@@ -340,10 +344,19 @@ class JobRun(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class ImportJob(Base):
-    """A CSV import, processed in batches. Each batch commits its rows together with the new
+class ImportKey(DataKey, Base):
+    """An import's data key: the cells of its refused rows (for the error report) are sealed under it."""
+
+    __tablename__ = "core_import_key"
+
+    import_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_import.id", ondelete="CASCADE"), primary_key=True)
+
+
+class ImportJob(Sealable, Base):
+    """A contact import, processed in batches. Each batch commits its rows together with the new
     `processed_rows`, so a crash loses nothing and the next run starts where the last one stopped.
-    The uploaded file is wiped when the import ends."""
+    The uploaded file is wiped when the import ends; `options` are how it is read (format, sheet,
+    mapping, ignored columns, overwrite) and its header."""
 
     __tablename__ = "core_import"
     __table_args__ = (CheckConstraint("status IN ('queued', 'running', 'completed', 'failed')", name="status"),)
@@ -354,9 +367,13 @@ class ImportJob(Base):
     filename: Mapped[str | None] = mapped_column(String(300))
     encoding: Mapped[str] = mapped_column(String(20))
     source: Mapped[bytes | None] = mapped_column(LargeBinary)
+    options: Mapped[dict] = mapped_column(JSONType, default=dict)
     total_rows: Mapped[int] = mapped_column(Integer)
     processed_rows: Mapped[int] = mapped_column(Integer, default=0)
     created_count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_count: Mapped[int] = mapped_column(Integer, default=0)
+    merged_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Rows that matched a contact already there and changed nothing.
     duplicate_count: Mapped[int] = mapped_column(Integer, default=0)
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     # Row number, column and code only: never the values, which are personal data.
@@ -365,6 +382,39 @@ class ImportJob(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def subject_id(self) -> uuid.UUID | None:
+        return None
+
+
+owns_key(ImportJob, ImportKey)
+
+
+class ImportRow(Sealable, Base):
+    """What an import did with one row of its file: `action` created, updated, merged (into the
+    contact an earlier row of the file created: `merged_into_row`), unchanged or rejected;
+    `problems` its column codes (why it was rejected, conflicts, notes). `note_key` is a blind
+    index of the dated note the row wrote (contact, date, text), so importing the same row again
+    writes no second note. A rejected row keeps its cells, sealed, for the error report."""
+
+    __tablename__ = "core_import_row"
+    __table_args__ = (UniqueConstraint("import_id", "row_number"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    import_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_import.id", ondelete="CASCADE"), index=True)
+    row_number: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(10))
+    contact_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_contact.id", ondelete="SET NULL"), index=True)
+    merged_into_row: Mapped[int | None] = mapped_column(Integer)
+    problems: Mapped[list] = mapped_column(JSONType, default=list, info={"personal": False})  # column names and codes
+    note_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    sealed_cells: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    cells = Sealed(json=True)
+
+
+shares_key(ImportRow, "import_id", ImportKey, "import_id")
 
 
 class ExportLink(Base):

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -16,12 +14,12 @@ from strawberry.types import Info
 
 from enishi.db import Base, unique_violation
 from enishi.errors import InputError, UserError
-from enishi.runtime import UnitOfWork
-from enishi.services import accounts, activities, contacts, imports, merge, tasks
+from enishi.services import accounts, activities, contacts, merge, tasks
+from enishi.unit_of_work import UnitOfWork  # not enishi.runtime: the core's schema modules load from its hooks
 
 from .errors import UserErrorType
 from .relay import parse_global_id, to_global_id
-from .types import Account, Activity, Contact, ContactImport, PossibleDuplicate, Task
+from .types import Account, Activity, Contact, PossibleDuplicate, Task
 
 R = TypeVar("R")
 
@@ -166,21 +164,6 @@ class TaskPayload:
 
 
 @strawberry.type
-class ImportPayload:
-    contact_import: ContactImport | None = strawberry.field(name="import")
-    user_errors: list[UserErrorType]
-
-
-@strawberry.input
-class ImportContactsInput:
-    file: str = strawberry.field(
-        description="The CSV file, base64: UTF-8 (BOM or not) or Shift_JIS, Japanese or English headers "
-        "(姓, 名, セイ, メイ, 氏名, メールアドレス, 電話番号, 会社名, 部署, 役職 or their English names)."
-    )
-    filename: str | None = None
-
-
-@strawberry.type
 class DestroyPayload:
     destroyed_id: strawberry.ID | None
     user_errors: list[UserErrorType]
@@ -270,6 +253,8 @@ class CreateContactInput:
     given_name_kana: str | None = strawberry.UNSET
     job_title: str | None = strawberry.UNSET
     department: str | None = strawberry.UNSET
+    postal_code: str | None = strawberry.UNSET
+    address: str | None = strawberry.UNSET
     emails: list[EmailInput] | None = strawberry.UNSET
     phones: list[PhoneInput] | None = strawberry.UNSET
     accounts: list[AccountLinkInput] | None = strawberry.UNSET
@@ -289,6 +274,8 @@ class UpdateContactInput:
     given_name_kana: str | None = strawberry.UNSET
     job_title: str | None = strawberry.UNSET
     department: str | None = strawberry.UNSET
+    postal_code: str | None = strawberry.UNSET
+    address: str | None = strawberry.UNSET
     emails: list[EmailInput] | None = strawberry.UNSET
     phones: list[PhoneInput] | None = strawberry.UNSET
     accounts: list[AccountLinkInput] | None = strawberry.UNSET
@@ -460,24 +447,8 @@ async def _merge(info: Info, service, data, type_name: str):
     return result, moves, errors
 
 
-def _decoded(value: str) -> bytes:
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise InputError(UserError("file", "must be base64", "INVALID_BASE64")) from None
-
-
 @strawberry.type
 class CoreMutation:
-    @strawberry.mutation(description="Import contacts from a CSV file. Runs in the background; poll the import with `node`.")
-    async def import_contacts(self, info: Info, input: ImportContactsInput) -> ImportPayload:
-        job, errors = await run_mutation(
-            info, "crm.import", lambda uow: imports.create_import(uow, _decoded(input.file), input.filename)
-        )
-        if job is not None:
-            info.context.runtime.spawn(imports.run_import(info.context.runtime, job.id), f"import {job.id}")
-        return ImportPayload(contact_import=ContactImport.from_row(job) if job else None, user_errors=errors)
-
     @strawberry.mutation
     async def create_account(self, info: Info, input: CreateAccountInput) -> AccountPayload:
         return await _account(info, "crm.write", lambda uow: accounts.create_account(uow, input_values(input, ACCOUNT_IDS)))

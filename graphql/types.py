@@ -228,6 +228,8 @@ class Contact(relay.Node):
     given_name_kana: str | None = sealed_field("given_name_kana")
     job_title: str | None = sealed_field("job_title")
     department: str | None = sealed_field("department")
+    postal_code: str | None = sealed_field("postal_code")
+    address: str | None = sealed_field("address")
     custom_fields: JSON = sealed_field(
         "custom_fields",
         "Encrypted at rest with the person's names: filter them with "
@@ -432,41 +434,3 @@ class Task(relay.Node):
 
 def global_id(node_type: type, id) -> str:
     return to_global_id(node_type.__name__, id)
-
-
-@strawberry.type(description="A CSV import of contacts: where it stands and what it found. Poll it with `node`.")
-class ContactImport(relay.Node):
-    id: relay.NodeID[str]
-    status: str = strawberry.field(description="queued, running, completed or failed")
-    filename: str | None
-    encoding: str = strawberry.field(description="utf-8-sig (UTF-8, BOM or not) or cp932 (Shift_JIS as Excel writes it)")
-    total_rows: int
-    processed_rows: int
-    created_count: int
-    duplicate_count: int = strawberry.field(
-        description="Rows whose email already belongs to a live contact (what createContact "
-        "reports in `possibleDuplicates`): not created again."
-    )
-    error_count: int
-    errors: JSON = strawberry.field(description="Refused rows: row number (the header is row 1), column and code; never values.")
-    created_at: dt.datetime
-    finished_at: dt.datetime | None
-
-    @classmethod
-    def from_row(cls, r: models.ImportJob) -> ContactImport:
-        return cls(
-            id=str(r.id),
-            status=r.status,
-            filename=r.filename,
-            encoding=r.encoding,
-            total_rows=r.total_rows,
-            processed_rows=r.processed_rows,
-            created_count=r.created_count,
-            duplicate_count=r.duplicate_count,
-            error_count=r.error_count,
-            errors=cast(JSON, list(r.errors or [])),
-            created_at=r.created_at,
-            finished_at=r.finished_at,
-        )
-
-    resolve_nodes = node_resolver(models.ImportJob, "crm.import")

@@ -1,1 +1,1 @@
-"""The core's GraphQL types and fields that the core contributes through its hooks, as a plugin would."""
+"""The core's GraphQL types, queries and mutations, registered through core/hooks.py as a plugin's are."""

@@ -143,7 +143,8 @@ async def _recorded(runtime, actor_id, kind, condition, format, encoding, report
             # may be another context): each step sets and resets the recording.
             recording = personal_reads.set(reads)
             try:
-                table = await exports.table(session, kind, condition, runtime.settings.zone)
+                plugin_columns = [column for _, column in runtime.plugins.contributions("enishi_import_columns")]
+                table = await exports.table(session, kind, condition, runtime.settings.zone, plugin_columns)
                 chunks = render(table, format, encoding, report).__aiter__()
             finally:
                 personal_reads.reset(recording)

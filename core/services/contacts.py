@@ -21,6 +21,9 @@ from .common import Checker, changed_fields, check_user, load_for_update, restor
 NAME_FIELDS = ("family_name", "given_name", "family_name_kana", "given_name_kana")
 # Sealed too, each with a blind index of its own (`Sealed(index=...)`: filters match them whole).
 PROFILE_FIELDS = ("job_title", "department")
+# Sealed, without an index: nothing filters by them.
+ADDRESS_FIELDS = ("postal_code", "address")
+MAX_ADDRESS = 500
 MAX_EMAILS = MAX_PHONES = 20
 MAX_ACCOUNTS = 50
 # What makes a live contact a possible duplicate of a person being written, strongest first: one
@@ -194,6 +197,9 @@ async def _check_contact_input(uow: UnitOfWork, data: dict, *, creating: bool) -
         if field in data:
             text = check.text(data, field, max_length=200)
             values[field] = nfkc(text) if text and field.endswith("_kana") else text
+    for field in ADDRESS_FIELDS:
+        if field in data:
+            values[field] = check.text(data, field, max_length=MAX_ADDRESS)
     if "custom_fields" in data:
         values["custom_fields"] = check.custom_fields(data) or None
     if "owner_id" in data:

@@ -10,6 +10,7 @@ access log), as a GraphQL request does. The writers (CSV, .xlsx) are in `export_
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -21,15 +22,16 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
+from ..contributions import ImportColumn
 from ..ids import global_id
 from ..models import Account, Activity, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, User
 from ..normalize import display_phone
+from .import_columns import CUSTOM_PREFIX, HEADERS
 
 KINDS = ("contacts", "accounts", "activities")
 BATCH = 500
 # Several emails or phones in one cell, primary first.
 SEPARATOR = ";"
-CUSTOM_PREFIX = "custom:"
 
 
 @dataclass(frozen=True)
@@ -41,21 +43,26 @@ class Column:
     kind: str = "text"
 
 
-CONTACT_COLUMNS = (
-    Column("ID"),
-    Column("姓"),
-    Column("名"),
-    Column("セイ"),
-    Column("メイ"),
-    Column("メールアドレス"),
-    Column("電話番号"),
-    Column("会社名"),
-    Column("部署"),
-    Column("役職"),
-    Column("郵便番号"),
-    Column("住所"),
-    Column("担当"),
-    Column("最終対応日", "date"),
+# The importer's fields, in this order, headed by the first spelling it reads (the one contract
+# between the two: `import_columns.HEADERS`).
+CONTACT_COLUMNS = tuple(
+    Column(HEADERS[field][0], "date" if field == "last_contacted" else "text")
+    for field in (
+        "id",
+        "family_name",
+        "given_name",
+        "family_name_kana",
+        "given_name_kana",
+        "email",
+        "phone",
+        "company",
+        "department",
+        "job_title",
+        "postal_code",
+        "address",
+        "owner",
+        "last_contacted",
+    )
 )
 ACCOUNT_COLUMNS = (
     Column("ID"),
@@ -105,13 +112,20 @@ async def snapshot(session: AsyncSession) -> None:
         await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
-async def table(session: AsyncSession, kind: str, condition: ColumnElement[bool], zone: ZoneInfo) -> Table:
+async def table(
+    session: AsyncSession, kind: str, condition: ColumnElement[bool], zone: ZoneInfo, plugin_columns: Sequence[ImportColumn] = ()
+) -> Table:
     """The export of `kind` for the records matching `condition` (a compiled filter; deleted and
-    merged records are left out), read in `session` from here on."""
+    merged records are left out), read in `session` from here on. Contacts end with the columns
+    plugins contribute to the import (`enishi_import_columns`) that can be exported, headed by
+    their first spelling, so that their data travels in the same file."""
     await snapshot(session)
     if kind == "contacts":
         keys = await _custom_keys(session, Contact, condition, lambda contact: contact.custom_fields)
-        return Table([*CONTACT_COLUMNS, *_custom_columns(keys)], _contact_rows(session, condition, zone, keys))
+        exported = [column for column in plugin_columns if column.export is not None]
+        columns = [*CONTACT_COLUMNS, *_custom_columns(keys), *(Column(column.headers[0]) for column in exported)]
+        exporters = [column.export for column in exported if column.export is not None]
+        return Table(columns, _contact_rows(session, condition, zone, keys, exporters))
     if kind == "accounts":
         keys = await _custom_keys(session, Account, condition, lambda account: account.custom_fields)
         return Table([*ACCOUNT_COLUMNS, *_custom_columns(keys)], _account_rows(session, condition, keys))
@@ -174,7 +188,13 @@ def _joined(values) -> str | None:
     return SEPARATOR.join(values) or None
 
 
-async def _contact_rows(session: AsyncSession, condition, zone: ZoneInfo, keys: list[str]) -> AsyncIterator[list[list[Cell]]]:
+async def _maybe_await(value):
+    return await value if inspect.isawaitable(value) else value
+
+
+async def _contact_rows(
+    session: AsyncSession, condition, zone: ZoneInfo, keys: list[str], exporters: Sequence[Callable[..., Any]]
+) -> AsyncIterator[list[list[Cell]]]:
     async for contacts in _pages(session, Contact, condition):
         ids = [contact.id for contact in contacts]
         emails = await _by_contact(session, ContactEmail, ids)
@@ -196,6 +216,7 @@ async def _contact_rows(session: AsyncSession, condition, zone: ZoneInfo, keys: 
         )
         last_contacted = dict((await session.execute(latest)).all())
         owners = await _owners(session, {contact.owner_id for contact in contacts if contact.owner_id})
+        plugin_cells = [await _maybe_await(export(session, ids)) for export in exporters]
         batch: list[list[Cell]] = []
         for contact in contacts:
             custom = contact.custom_fields or {}
@@ -212,11 +233,12 @@ async def _contact_rows(session: AsyncSession, condition, zone: ZoneInfo, keys: 
                     companies.get(contact.id),
                     contact.department,
                     contact.job_title,
-                    None,  # 郵便番号: contacts hold no postal address yet
-                    None,  # 住所
+                    contact.postal_code,
+                    contact.address,
                     owners.get(contact.owner_id) if contact.owner_id else None,
                     last.astimezone(zone).date() if last else None,
                     *(custom_cell(custom.get(key)) for key in keys),
+                    *(cells.get(contact.id) for cells in plugin_cells),
                 ]
             )
         yield batch

@@ -25,7 +25,7 @@ from enishi.plugin import (
     hookimpl,
 )
 
-from . import events, models, schema, service
+from . import events, imports, models, schema, service
 
 
 @hookimpl
@@ -67,6 +67,11 @@ def enishi_graphql_type_fields():
             ),
         )
     ]
+
+
+@hookimpl
+def enishi_import_columns():
+    return [imports.POINTS]
 
 
 @hookimpl

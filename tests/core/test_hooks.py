@@ -332,6 +332,7 @@ async def test_hook_enishi_subject_erase(enishi_api):
         "core_contact_phone:delete": 1,
         "core_contact_account:delete": 0,
         "core_task:delete": 0,
+        "core_import_row:delete": 0,
         "core_contact:anonymise": 1,
     }
     assert reports["hooktest"].affected == {"hooktest_note:delete": 1}

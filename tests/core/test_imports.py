@@ -20,7 +20,7 @@ IMPORT = (
 )
 STATE = (
     "query($id: ID!) { node(id: $id) { ... on ContactImport { status processedRows createdCount duplicateCount "
-    "errorCount errors encoding } } }"
+    "errorCount mergedCount errors encoding } } }"
 )
 
 
@@ -55,8 +55,8 @@ async def test_excel_shift_jis_file_with_japanese_headers(api):
     done = await _finished(api, started["import"]["id"])
     assert (done["encoding"], done["createdCount"], done["duplicateCount"], done["errorCount"]) == ("cp932", 2, 1, 2)
     assert done["errors"] == [
-        {"row": 4, "field": "emails.0.address", "code": "INVALID_EMAIL"},  # no values, only where
-        {"row": 7, "field": "company", "code": "TOO_LONG"},
+        {"row": 4, "column": "メールアドレス", "code": "INVALID_EMAIL"},  # no values, only where
+        {"row": 7, "column": "会社名", "code": "TOO_LONG"},
     ]
     found = await api.graphql(
         '{ contacts(filter: {search: "やまだ"}) { nodes { familyNameKana primaryEmail phones { e164 } '
@@ -98,10 +98,10 @@ async def test_a_row_repeating_a_refused_rows_email_is_created_not_counted_as_a_
         "山田 太郎,taro@example.jp,12\r\n"  # refused: the phone is not a number
         "山田 太郎,TARO@example.jp,03-1234-5678\r\n"  # the corrected row: created
         "山田 太郎,taro@example.jp,03-1234-5678\r\n"
-    )  # now a duplicate of the created one
+    )  # now the same person as the created one: merged into it
     done = await _finished(api, (await _import(api, data.encode("utf-8")))["import"]["id"])
-    assert (done["createdCount"], done["duplicateCount"], done["errorCount"]) == (1, 1, 1)
-    assert done["errors"] == [{"row": 2, "field": "phones.0.number", "code": "INVALID_PHONE"}]
+    assert (done["createdCount"], done["mergedCount"], done["errorCount"]) == (1, 1, 1)
+    assert done["errors"] == [{"row": 2, "column": "Phone", "code": "INVALID_PHONE"}]
     assert (await api.graphql("{ contacts { totalCount } }"))["contacts"]["totalCount"] == 1
 
 
@@ -124,7 +124,7 @@ async def test_the_importer_counts_as_duplicates_exactly_what_create_contact_off
     data = (
         "氏名,メールアドレス,電話番号\r\n"
         "山田 太郎,Ｔａｒｏ＠ＡＢＣ.co.jp,\r\n"  # the email of a live contact: a duplicate
-        "佐藤 花子,sato@abc.co.jp,03-1234-5678\r\n"  # only a phone shared: created, as createContact would be
+        "佐藤 花子,sato@abc.co.jp,03-1234-5678\r\n"  # a phone shared under another name (a switchboard): created
         "削除 さん,gone@ABC.co.jp,\r\n"
     )  # a deleted contact's email: created again
     done = await _finished(api, (await _import(api, data.encode("utf-8")))["import"]["id"])
@@ -133,7 +133,8 @@ async def test_the_importer_counts_as_duplicates_exactly_what_create_contact_off
 
 async def test_bad_files_are_refused_and_change_nothing(api):
     assert (await _import(api, b"\x89PNG\r\n\x1a\n\xff\xfe\x00"))["userErrors"] == [{"field": "file", "code": "INVALID_ENCODING"}]
-    assert (await _import(api, "色,形\n赤,丸\n".encode()))["userErrors"] == [{"field": "file", "code": "UNKNOWN_COLUMNS"}]
+    assert (await _import(api, "色,形\n赤,丸\n".encode()))["userErrors"] == [{"field": "file", "code": "UNMAPPED_COLUMN"}] * 2
+    assert (await _import(api, "会社名\nABC\n".encode()))["userErrors"] == [{"field": "file", "code": "UNKNOWN_COLUMNS"}]
     assert (await _import(api, b""))["userErrors"] == [{"field": "file", "code": "EMPTY_FILE"}]
     not_base64 = await api.graphql(IMPORT, {"input": {"file": "!!"}})
     assert not_base64["importContacts"]["userErrors"] == [{"field": "file", "code": "INVALID_BASE64"}]
@@ -164,7 +165,7 @@ def test_an_import_killed_midway_is_resumed_without_losing_or_repeating_rows(eni
     state = asyncio.run(query_row(enishi_fresh_database_url, "SELECT status, processed_rows, created_count FROM core_import"))
     assert state[0] == "running" and 100 <= state[1] < 3000 and state[2] == state[1]  # each batch committed whole
     resumed = enishi("import", "--resume", import_id, env=env).stdout
-    assert "3000 created, 0 duplicates, 0 rows with errors" in resumed  # counted over both runs
+    assert "3000 created, 0 updated, 0 merged, 0 unchanged, 0 rejected" in resumed  # counted over both runs
     counts = asyncio.run(
         query_row(
             enishi_fresh_database_url,

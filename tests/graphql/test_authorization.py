@@ -6,6 +6,7 @@ import pytest
 from enishi.auth import ROLES
 
 NO_ID = "Q29udGFjdDowMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDA="  # a Contact id that does not exist
+NO_IMPORT_ID = "Q29udGFjdEltcG9ydDowMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDA="  # a ContactImport's likewise
 NO_ACCOUNT = "QWNjb3VudDowMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDA="
 
 # root field → (permission needed, an operation calling it)
@@ -15,6 +16,10 @@ FIELD_PERMISSIONS = {
     "Query.viewer": (None, "{ viewer { id } }"),
     "Query.accounts": ("crm.read", "{ accounts { totalCount } }"),
     "Query.contacts": ("crm.read", "{ contacts { totalCount } }"),
+    "Query.contactImport": (
+        "crm.import",
+        '{ contactImport(id: "Q29udGFjdEltcG9ydDowMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDA=") { id } }',
+    ),
     "Query.activities": ("crm.read", "{ activities { totalCount } }"),
     "Query.tasks": ("crm.read", "{ tasks { totalCount } }"),
     "Query.contactDuplicates": ("crm.read", "{ contactDuplicates { reason } }"),

@@ -47,6 +47,8 @@ async def yamada(api) -> dict:
         givenNameKana="タロウ",
         jobTitle="部長",
         department="営業部",
+        postalCode="100-0005",
+        address="東京都千代田区丸の内1-1-1",
         emails=[{"address": "taro.home@example.jp"}, {"address": "taro@abc.co.jp", "primary": True}],
         phones=[{"number": "03-1234-5678", "primary": True}, {"number": "+1 650 253 0000"}],
         accounts=[{"accountId": account["id"], "primary": True}],
@@ -82,7 +84,7 @@ async def test_contacts_csv_is_utf8_with_a_bom_in_the_import_columns_and_the_lin
     assert response.headers["cache-control"] == "no-store"
     assert response.content.startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8 Japanese only with it
     header, row = csv_rows(response.content)
-    assert header == [*CONTACT_HEADERS, "custom:points", "custom:ランク"]
+    assert header == [*CONTACT_HEADERS, "custom:points", "custom:ランク", "ポイント残高"]
     assert dict(zip(header, row, strict=True)) == {
         "ID": person["id"],
         "姓": "山田",
@@ -94,12 +96,13 @@ async def test_contacts_csv_is_utf8_with_a_bom_in_the_import_columns_and_the_lin
         "会社名": "株式会社ABC",
         "部署": "営業部",
         "役職": "部長",
-        "郵便番号": "",
-        "住所": "",
+        "郵便番号": "100-0005",
+        "住所": "東京都千代田区丸の内1-1-1",
         "担当": "sales@staff.example",
         "最終対応日": "2024-04-15",  # the later activity, as a date in Tokyo
         "custom:points": "120",
         "custom:ランク": "A",
+        "ポイント残高": "",  # the loyalty plugin's column: not a member
     }
     second = await api.client.get(path)
     assert second.status_code == 410 and second.json()["errors"][0]["extensions"]["code"] == "EXPORT_LINK_GONE"
@@ -143,7 +146,7 @@ async def test_xlsx_has_date_cells_and_text_phone_numbers(api):
     assert response.headers["content-type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     sheet = load_workbook(io.BytesIO(response.content)).active
     rows = list(sheet.iter_rows())
-    assert [cell.value for cell in rows[0]] == [*CONTACT_HEADERS, "custom:points", "custom:ランク"]
+    assert [cell.value for cell in rows[0]] == [*CONTACT_HEADERS, "custom:points", "custom:ランク", "ポイント残高"]
     column = {cell.value: index for index, cell in enumerate(rows[0])}
     by_name = {row[column["姓"]].value: row for row in rows[1:]}
     phone = by_name["山田"][column["電話番号"]]

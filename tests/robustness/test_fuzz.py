@@ -22,6 +22,7 @@ QUERIES = (
     "viewer",
     "accounts",
     "contacts",
+    "contactImport",
     "activities",
     "tasks",
     "contactDuplicates",

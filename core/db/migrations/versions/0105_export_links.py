@@ -1,7 +1,7 @@
 """single-use export download links
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0105
+Revises: 0104
 Create Date: 2026-12-06 05:40:00
 
 The file of an export is generated when its link is used; the row keeps the link's hash and the
@@ -13,8 +13,8 @@ from alembic import op
 
 import enishi.db
 
-revision = "0012"
-down_revision = "0011"
+revision = "0105"
+down_revision = "0104"
 branch_labels = None
 depends_on = None
 

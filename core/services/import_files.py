@@ -1,0 +1,148 @@
+"""Reading an import file row by row: `.xlsx` (openpyxl, read-only: one row at a time), CSV and
+TSV in UTF-8 (BOM or not), UTF-16 (Excel's "Unicode text": tab-separated, with a BOM) and CP932
+(Excel's Shift_JIS). Nothing here decodes the whole file at once or keeps its rows: every reader is
+a generator, and the encoding is found by decoding in chunks.
+
+Rows carry their number as Excel shows it (the header is row 1; blank rows keep their numbers; a
+quoted cell spanning lines is one row). A file Python's csv module cannot read whole (a quote that
+never closes swallows every row after it) is refused with the row where the quote opened."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ..errors import InputError, UserError
+
+XLSX = "xlsx"
+XLSX_MAGIC = b"PK\x03\x04"
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+# The encodings an import is read in, as stored on the job: tried in this order for text files.
+TEXT_ENCODINGS = ("utf-8-sig", "cp932")
+_CHUNK = 1 << 16
+csv.field_size_limit(1 << 20)  # a memo of a megabyte is still a cell; past that, a broken file
+
+Cell = str | int | float | bool | dt.datetime | dt.date | dt.time | None
+
+
+def file_error(message: str, code: str, field: str = "file") -> InputError:
+    return InputError(UserError(field, message, code))
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    """How to read a file: `encoding` is xlsx for a workbook; `delimiter` is "," or "\\t" for text."""
+
+    encoding: str
+    delimiter: str = ","
+    sheet: str | None = None
+
+    @property
+    def is_xlsx(self) -> bool:
+        return self.encoding == XLSX
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        for start in range(0, len(data), _CHUNK):
+            decoder.decode(data[start : start + _CHUNK])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def detect_format(data: bytes, filename: str | None = None, sheet: str | None = None) -> FileFormat:
+    """The format of `data`: a workbook by its zip signature, UTF-16 by its BOM, else UTF-8 if it
+    decodes, else CP932; tab-separated for `.tsv`, UTF-16 and a first line with more tabs than commas."""
+    if not data.strip():
+        raise file_error("is empty", "EMPTY_FILE")
+    if data.startswith(XLSX_MAGIC):
+        return FileFormat(XLSX, sheet=sheet)
+    if data.startswith(UTF16_BOMS):
+        encoding = "utf-16"
+    elif b"\x00" in data:  # CP932 decodes almost any bytes; NUL is how binary files give themselves away
+        raise file_error("is neither a workbook nor a text file", "INVALID_ENCODING")
+    else:
+        encoding = next((e for e in TEXT_ENCODINGS if _decodes(data, e)), "")
+        if not encoding:
+            raise file_error("is neither UTF-8, UTF-16 nor Shift_JIS text", "INVALID_ENCODING")
+    first_line = data[: data.find(b"\n") if b"\n" in data else _CHUNK].decode(encoding, errors="replace")
+    tabbed = encoding == "utf-16" or (filename or "").lower().endswith(".tsv") or first_line.count("\t") > first_line.count(",")
+    return FileFormat(encoding, "\t" if tabbed else ",")
+
+
+def read_rows(data: bytes, file_format: FileFormat) -> Iterator[tuple[int, list[Cell]]]:
+    """(row number, cells) for every row, the header first, blank rows included."""
+    if file_format.is_xlsx:
+        return _xlsx_rows(data, file_format.sheet)
+    return _text_rows(data, file_format)
+
+
+def _text_rows(data: bytes, file_format: FileFormat) -> Iterator[tuple[int, list[Cell]]]:
+    text = io.TextIOWrapper(io.BytesIO(data), encoding=file_format.encoding, newline="")
+    # strict: a quote left open is an error at the end of the file, not the rest of the file in one cell
+    reader = csv.reader(text, delimiter=file_format.delimiter, strict=True)
+    number = 0
+    while True:
+        number += 1
+        started_on_line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            raise file_error(
+                f"row {number} (line {started_on_line}): a quote opens and never closes properly, so the rows after it "
+                "cannot be told apart; close the quote and import again",
+                "UNCLOSED_QUOTE",
+            ) from None
+        yield number, list(row)
+
+
+def _xlsx_rows(data: bytes, sheet: str | None) -> Iterator[tuple[int, list[Cell]]]:
+    from openpyxl import load_workbook  # imported here: only workbooks need it
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+        raise file_error("is not an .xlsx workbook Enishi can read", "INVALID_WORKBOOK") from None
+    try:
+        if sheet is not None and sheet not in workbook.sheetnames:
+            raise file_error("names no sheet of the workbook", "UNKNOWN_SHEET", "sheet")
+        worksheet = workbook[sheet] if sheet is not None else workbook.worksheets[0]
+        for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1):
+            yield number, list(values)
+    finally:
+        workbook.close()
+
+
+def cell_text(value: Cell) -> str:
+    """A cell as text: whole numbers without `.0` (Excel stores 123 as 123.0), dates as ISO."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime) and value.time() == dt.time():
+        return value.date().isoformat()
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def write_csv(header: list[str], rows: list[list[str]], file_format: FileFormat) -> bytes:
+    """A CSV of `rows` under `header`, in the file's own encoding and delimiter (a workbook's as
+    UTF-8 with a BOM, which Japanese Excel opens without garbling); characters the encoding
+    cannot hold become `?`."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=file_format.delimiter, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    encoding = "utf-8-sig" if file_format.is_xlsx else file_format.encoding
+    return out.getvalue().encode(encoding, errors="replace")
