@@ -143,7 +143,7 @@ async def _xlsx(table: Table) -> AsyncIterator[bytes]:
     def cell(value: Cell, kind: str):
         if value is None:
             return None
-        if kind == "integer":
+        if kind == "integer" or (kind == "custom" and isinstance(value, (int, float))):
             return value
         if kind == "date":
             written = WriteOnlyCell(sheet, value)

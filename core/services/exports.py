@@ -37,7 +37,8 @@ SEPARATOR = ";"
 @dataclass(frozen=True)
 class Column:
     """One column: its header, and what its cells hold: `text` (kept as text everywhere, phone
-    numbers included), `date`, `datetime` (Asia/Tokyo or the configured zone) or `integer`."""
+    numbers included), `date`, `datetime` (Asia/Tokyo or the configured zone), `integer`, or
+    `custom` (a custom field: numbers stay numbers where the file has types, anything else text)."""
 
     header: str
     kind: str = "text"
@@ -86,7 +87,7 @@ ACTIVITY_COLUMNS = (
     Column("対象"),
 )
 
-Cell = str | int | dt.date | dt.datetime | None
+Cell = str | int | float | dt.date | dt.datetime | None
 
 
 @dataclass
@@ -97,10 +98,10 @@ class Table:
     batches: AsyncIterator[list[list[Cell]]]
 
 
-def custom_cell(value: Any) -> str | None:
-    """A custom field's value as a cell: text as it is, anything else (numbers, booleans, lists)
-    as JSON, which reads back to the same value."""
-    if value is None or isinstance(value, str):
+def custom_cell(value: Any) -> str | int | float | None:
+    """A custom field's value as a cell: text and numbers as they are, anything else (booleans,
+    lists, objects) as JSON."""
+    if value is None or isinstance(value, str) or (isinstance(value, (int, float)) and not isinstance(value, bool)):
         return value
     return json.dumps(value, ensure_ascii=False)
 
@@ -135,7 +136,7 @@ async def table(
 
 
 def _custom_columns(keys: Sequence[str]) -> list[Column]:
-    return [Column(CUSTOM_PREFIX + key) for key in keys]
+    return [Column(CUSTOM_PREFIX + key, "custom") for key in keys]
 
 
 async def _pages(session: AsyncSession, model, condition, options=()) -> AsyncIterator[list]:

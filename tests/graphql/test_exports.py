@@ -154,6 +154,8 @@ async def test_xlsx_has_date_cells_and_text_phone_numbers(api):
     free_dial = by_name['=HYPERLINK("http://evil")'][column["電話番号"]]
     assert (free_dial.value, free_dial.data_type) == ("0120-123-456", "s")  # the leading zero stays
     assert by_name['=HYPERLINK("http://evil")'][column["姓"]].data_type == "s"  # text, never a formula
+    points = by_name["山田"][column["custom:points"]]
+    assert (points.value, points.data_type) == (120, "n")  # a custom field's number stays a number
     last = by_name["山田"][column["最終対応日"]]
     assert last.is_date and last.value == dt.datetime(2024, 4, 15) and last.number_format == "yyyy-mm-dd"
 
