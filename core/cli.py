@@ -298,7 +298,8 @@ def cmd_export(args) -> None:
     asyncio.run(run())
     if report.replaced:
         print(
-            f"enishi: {report.replaced} characters CP932 cannot encode were written as 〓 (export as UTF-8 to keep them)",
+            f"enishi: CP932 cannot encode {report.replaced} of the exported characters: written as 〓 "
+            "(export as UTF-8 to keep them)",
             file=sys.stderr,
         )
 

@@ -47,8 +47,12 @@ class _FilterTypes:
     recorded request) is validated and converted by the GraphQL machinery a request's is."""
 
     @strawberry.field
-    def probe(self, contacts: ContactFilter | None = None, accounts: AccountFilter | None = None,
-              activities: ActivityFilter | None = None) -> int:  # fmt: skip
+    def probe(
+        self,
+        contacts: ContactFilter | None = None,
+        accounts: AccountFilter | None = None,
+        activities: ActivityFilter | None = None,
+    ) -> int:
         return 0
 
 
@@ -118,9 +122,14 @@ def filter_json(value: Any) -> Any:
 
 
 def export_file(
-    runtime, actor_id: uuid.UUID | None, kind: str, format: str, encoding: str, filter: dict | None,
+    runtime,
+    actor_id: uuid.UUID | None,
+    kind: str,
+    format: str,
+    encoding: str,
+    filter: dict | None,
     report: EncodingReport | None = None,
-) -> AsyncIterator[bytes]:  # fmt: skip
+) -> AsyncIterator[bytes]:
     """The file's bytes as they are written. A bad request is refused here, before any output.
     Whom the export read goes to `enishi_request_finished` with `actor_id` (the access log), as
     a GraphQL request's reads do, before the last chunk is handed out; a download broken off
