@@ -131,51 +131,47 @@ def export_file(
     report: EncodingReport | None = None,
 ) -> AsyncIterator[bytes]:
     """The file's bytes as they are written. A bad request is refused here, before any output.
-    Whom the export read goes to `enishi_request_finished` with `actor_id` (the access log), as
-    a GraphQL request's reads do, before the last chunk is handed out; a download broken off
-    midway reports what was read until then."""
+    Whom the export reads goes to `enishi_request_finished` with `actor_id` (the access log), as
+    a GraphQL request's reads do, a batch of rows at a time, before the batch is written."""
     check_request(kind, format, encoding)
     condition = compile_filter(kind, filter)
     return _recorded(runtime, actor_id, kind, condition, format, encoding, report)
 
 
 async def _recorded(runtime, actor_id, kind, condition, format, encoding, report) -> AsyncIterator[bytes]:
-    reads: set = set()
+    async with runtime.read_session() as session:
+        # The first pass (the custom-field keys, for the header) is not recorded: the rows that
+        # follow decrypt the same people, in the same snapshot.
+        quiet = personal_reads.set(None)
+        try:
+            plugin_columns = [column for _, column in runtime.plugins.contributions("enishi_import_columns")]
+            table = await exports.table(session, kind, condition, runtime.settings.zone, plugin_columns)
+        finally:
+            personal_reads.reset(quiet)
+        table.batches = _reported(runtime, actor_id, table.batches)
+        async for chunk in render(table, format, encoding, report):
+            yield chunk
 
-    async def report_reads() -> None:
-        await runtime.plugins.call("enishi_request_finished", runtime=runtime, actor_id=actor_id, personal_reads=reads)
 
-    reported = False
-    try:
-        async with runtime.read_session() as session:
-            # Reads are recorded only while the export runs, never across a `yield` (whose caller
-            # may be another context): each step sets and resets the recording.
-            recording = personal_reads.set(reads)
-            try:
-                plugin_columns = [column for _, column in runtime.plugins.contributions("enishi_import_columns")]
-                table = await exports.table(session, kind, condition, runtime.settings.zone, plugin_columns)
-                chunks = render(table, format, encoding, report).__aiter__()
-            finally:
-                personal_reads.reset(recording)
-            held: bytes | None = None
-            while True:
-                recording = personal_reads.set(reads)
-                try:
-                    chunk = await chunks.__anext__()
-                except StopAsyncIteration:
-                    break
-                finally:
-                    personal_reads.reset(recording)
-                if held is not None:
-                    yield held
-                held = chunk
-        reported = True
-        await report_reads()  # raising here withholds the file's end: the download fails
-        if held is not None:
-            yield held
-    finally:
-        if not reported and reads:
-            await report_reads()
+async def _reported(runtime, actor_id, batches: AsyncIterator[list]) -> AsyncIterator[list]:
+    """The table's batches, each one's reads reported through `enishi_request_finished` before it
+    is handed to the writer: the access log always runs ahead of the file, however far a download
+    gets, and a batch at a time (not 100,000 entries in one transaction). Raising stops the file.
+    Reads are recorded only while a batch is read, never across a `yield` (whose caller may be
+    another context)."""
+    iterator = batches.__aiter__()
+    while True:
+        reads: set = set()
+        recording = personal_reads.set(reads)
+        try:
+            batch = await iterator.__anext__()
+        except StopAsyncIteration:
+            return
+        finally:
+            personal_reads.reset(recording)
+        if reads:
+            await runtime.plugins.call("enishi_request_finished", runtime=runtime, actor_id=actor_id, personal_reads=reads)
+        yield batch
 
 
 # --- GraphQL ------------------------------------------------------------------------------------
