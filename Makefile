@@ -70,6 +70,7 @@ bench: install
 	$(PY) bench/contact_page_http.py
 	$(PY) bench/dsr.py
 	$(PY) bench/csv_import.py
+	$(PY) bench/contact_import.py
 	$(PY) bench/export.py
 
 clean:

@@ -181,6 +181,8 @@ def enishi_personal_data():
         # A rejected import row's cells, for the error report (sealed under the import's key; the
         # row names no contact, so they go with the import, not with a person).
         PersonalDataField("core_import_row", "sealed_cells", "user", portable=False, erasure="retain"),
+        # The uploaded file, sealed in pieces until its import ends.
+        PersonalDataField("core_import_chunk", "sealed_data", "user", portable=False, erasure="retain"),
         PersonalDataField("core_import_row", "contact_id", "user.unique_id", portable=False),
         PersonalDataField("core_import_row", "note_key", "user.content", portable=False),
     ]

@@ -355,8 +355,9 @@ class ImportKey(DataKey, Base):
 class ImportJob(Sealable, Base):
     """A contact import, processed in batches. Each batch commits its rows together with the new
     `processed_rows`, so a crash loses nothing and the next run starts where the last one stopped.
-    The uploaded file is wiped when the import ends; `options` are how it is read (format, sheet,
-    mapping, ignored columns, overwrite) and its header."""
+    The uploaded file is kept sealed in pieces (`ImportChunk`; `source` only holds the clear file
+    of imports queued before that) and wiped when the import ends; `options` are how it is read
+    (format, sheet, mapping, ignored columns, overwrite) and its header."""
 
     __tablename__ = "core_import"
     __table_args__ = (CheckConstraint("status IN ('queued', 'running', 'completed', 'failed')", name="status"),)
@@ -415,6 +416,18 @@ class ImportRow(Sealable, Base):
 
 
 shares_key(ImportRow, "import_id", ImportKey, "import_id")
+
+
+class ImportChunk(Base):
+    """A piece of an import's uploaded file, sealed under the import's key (the file holds personal
+    data: it never sits in clear, in the database or in a file), read back one piece at a time by
+    the runs of the import and deleted when it ends."""
+
+    __tablename__ = "core_import_chunk"
+
+    import_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_import.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sealed_data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ExportLink(Base):

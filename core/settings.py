@@ -48,6 +48,10 @@ class Settings:
     max_tokens: int = 5000
     max_query_cost: int = 50_000
     max_body_bytes: int = 1_000_000
+    # A GraphQL multipart request (a file upload: importContacts' `upload`) may be this large.
+    max_upload_bytes: int = 20_000_000
+    # An import's file is stored sealed in pieces this large; a run reads four ahead of its row.
+    import_chunk_bytes: int = 1_000_000
     # Queries resolved a level at a time (graphql/execution.py); off hands them to graphql-core as it is.
     breadth_first_execution: bool = True
     log_level: str = "INFO"

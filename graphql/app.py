@@ -10,6 +10,7 @@ import json
 import logging
 import time
 from contextlib import asynccontextmanager
+from typing import Any
 
 from graphql import DocumentNode, ExecutionResult, FieldNode, OperationDefinitionNode
 from sqlalchemy import text
@@ -38,6 +39,8 @@ from .test_clocks import FollowTestClock
 log = logging.getLogger("enishi.http")
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
+MULTIPART = "multipart/form-data"
+MAX_UPLOAD_FILES = 5
 
 
 class _RequestError(Exception):
@@ -85,12 +88,61 @@ async def _read_params(request: Request) -> dict:
                 params[key] = _load_json(params[key], f"`{key}`")
         return params
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == MULTIPART:
+        return await _read_multipart(request)
     if content_type != JSON:
-        raise _RequestError(415, "send the request as application/json", "UNSUPPORTED_MEDIA_TYPE")
+        raise _RequestError(
+            415, "send the request as application/json (or multipart/form-data for uploads)", "UNSUPPORTED_MEDIA_TYPE"
+        )
     params = _load_json(await request.body(), "the body")  # BodyLimit bounds its size
     if not isinstance(params, dict):
         raise _RequestError(400, "the body must be a JSON object", "BAD_REQUEST")
     return params
+
+
+async def _read_multipart(request: Request) -> dict:
+    """A GraphQL multipart request (github.com/jaydenseric/graphql-multipart-request-spec): the
+    `operations` JSON, a `map` from file field to the variable paths it fills, then the files.
+    BodyLimit bounds it by `max_upload_bytes`."""
+    from starlette.datastructures import UploadFile
+
+    try:
+        form = await request.form(max_files=MAX_UPLOAD_FILES, max_fields=MAX_UPLOAD_FILES + 2)
+    except _TooLarge:
+        raise  # BodyLimit answers 413
+    except Exception:  # noqa: BLE001 - python-multipart raises several kinds for a malformed body
+        raise _RequestError(400, "the multipart body cannot be read", "BAD_REQUEST") from None
+    operations, mapping = form.get("operations"), form.get("map")
+    if not isinstance(operations, str) or not isinstance(mapping, str):
+        raise _RequestError(400, "a multipart request needs the `operations` and `map` fields first", "BAD_REQUEST")
+    params, files = _load_json(operations, "`operations`"), _load_json(mapping, "`map`")
+    if not isinstance(params, dict) or not isinstance(files, dict):
+        raise _RequestError(400, "`operations` and `map` must be JSON objects (batches are not supported)", "BAD_REQUEST")
+    for field_name, paths in files.items():
+        upload = form.get(field_name)
+        if not isinstance(upload, UploadFile) or not isinstance(paths, list):
+            raise _RequestError(400, f"`map` names {field_name!r}, which is not a file of the request", "BAD_REQUEST")
+        for path in paths:
+            _put(params, path, upload)
+    return params
+
+
+def _put(params: dict, path, value) -> None:
+    """Set `variables.input.upload` (a dotted path, list indexes as numbers) to the file."""
+    parts = path.split(".") if isinstance(path, str) else []
+    if len(parts) < 2 or parts[0] != "variables":
+        raise _RequestError(400, "`map` paths point into `variables`", "BAD_REQUEST")
+    target: Any = params
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        key: Any = int(part) if isinstance(target, list) and part.isdigit() else part
+        try:
+            if last:
+                target[key] = value
+            else:
+                target = target[key]
+        except (KeyError, IndexError, TypeError):
+            raise _RequestError(400, f"`map` path {path!r} is not in `operations`", "BAD_REQUEST") from None
 
 
 def _storable(value) -> bool:
@@ -287,7 +339,7 @@ def create_app(runtime: Runtime) -> Starlette:
         Route("/exports/{token}", export_download, methods=["GET"]),
     ]
     routes += [route for _, route in runtime.plugins.contributions("enishi_http_routes")]
-    middleware = [Middleware(BodyLimit, max_bytes=settings.max_body_bytes)]
+    middleware = [Middleware(BodyLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)]
     if not settings.is_production:
         middleware.append(Middleware(FollowTestClock, runtime=runtime))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
@@ -302,24 +354,29 @@ class _TooLarge(Exception):
 
 class BodyLimit:
     """Refuses request bodies over `max_bytes` on every route (plugins' public links included),
-    by the declared length up front and by counting while the body streams in."""
+    or over `max_upload_bytes` for a multipart upload, by the declared length up front and by
+    counting while the body streams in."""
 
-    def __init__(self, app, max_bytes: int) -> None:
+    def __init__(self, app, max_bytes: int, max_upload_bytes: int | None = None) -> None:
         self.app, self.max_bytes = app, max_bytes
+        self.max_upload_bytes = max_upload_bytes or max_bytes
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            return await self._refuse(scope, receive, send)
+        headers = dict(scope["headers"])
+        uploading = headers.get(b"content-type", b"").split(b";")[0].strip().lower() == MULTIPART.encode()
+        limit = self.max_upload_bytes if uploading else self.max_bytes
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            return await self._refuse(scope, receive, send, limit)
         received, started = 0, False
 
         async def counting_receive():
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.max_bytes:
+            if received > limit:
                 raise _TooLarge
             return message
 
@@ -332,8 +389,8 @@ class BodyLimit:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await self._refuse(scope, receive, send)
+                await self._refuse(scope, receive, send, limit)
 
-    async def _refuse(self, scope, receive, send) -> None:
-        response = _error_response(413, f"request body over {self.max_bytes} bytes", "PAYLOAD_TOO_LARGE")
+    async def _refuse(self, scope, receive, send, limit: int) -> None:
+        response = _error_response(413, f"request body over {limit} bytes", "PAYLOAD_TOO_LARGE")
         await response(scope, receive, send)

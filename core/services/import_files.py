@@ -25,6 +25,7 @@ UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 # The encodings an import is read in, as stored on the job: tried in this order for text files.
 TEXT_ENCODINGS = ("utf-8-sig", "cp932")
 _CHUNK = 1 << 16
+_TEXT_BUFFER = 1 << 13  # what a stream hands the decoder at a time
 csv.field_size_limit(1 << 20)  # a memo of a megabyte is still a cell; past that, a broken file
 
 Cell = str | int | float | bool | dt.datetime | dt.date | dt.time | None
@@ -78,15 +79,17 @@ def detect_format(data: bytes, filename: str | None = None, sheet: str | None = 
     return FileFormat(encoding, "\t" if tabbed else ",")
 
 
-def read_rows(data: bytes, file_format: FileFormat) -> Iterator[tuple[int, list[Cell]]]:
-    """(row number, cells) for every row, the header first, blank rows included."""
+def read_rows(data: bytes | io.RawIOBase, file_format: FileFormat) -> Iterator[tuple[int, list[Cell]]]:
+    """(row number, cells) for every row, the header first, blank rows included: from the file's
+    bytes, or for a text file from a stream of them (`import_source.SourceStream`)."""
     if file_format.is_xlsx:
+        assert isinstance(data, bytes), "a workbook is read from its bytes"
         return _xlsx_rows(data, file_format.sheet)
-    return _text_rows(data, file_format)
+    return _text_rows(io.BytesIO(data) if isinstance(data, bytes) else io.BufferedReader(data, _TEXT_BUFFER), file_format)
 
 
-def _text_rows(data: bytes, file_format: FileFormat) -> Iterator[tuple[int, list[Cell]]]:
-    text = io.TextIOWrapper(io.BytesIO(data), encoding=file_format.encoding, newline="")
+def _text_rows(binary: io.BytesIO | io.BufferedReader, file_format: FileFormat) -> Iterator[tuple[int, list[Cell]]]:
+    text = io.TextIOWrapper(binary, encoding=file_format.encoding, newline="")
     # strict: a quote left open is an error at the end of the file, not the rest of the file in one cell
     reader = csv.reader(text, delimiter=file_format.delimiter, strict=True)
     number = 0

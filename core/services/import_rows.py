@@ -208,9 +208,12 @@ async def _read_cell(uow: UnitOfWork, context: RowContext, values: RowValues, co
     else:
         if len(text) > MAX_TEXT.get(target, 200):
             raise _invalid("TOO_LONG")
-        if target == "memo" and values.memo:
-            text = values.memo + "\n" + text
-        setattr(values, target, text) if target in ("company", "memo") else values.texts.setdefault(target, text)
+        if target == "memo":
+            values.memo = f"{values.memo}\n{text}" if values.memo else text  # several memo columns: one note
+        elif target == "company":
+            values.company = values.company or text
+        else:
+            values.texts.setdefault(target, text)
 
 
 def _split_names(values: RowValues) -> None:

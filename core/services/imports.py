@@ -10,7 +10,6 @@ run's. The file is streamed (`import_files`): no run holds its rows or its decod
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from ..unit_of_work import UnitOfWork
 from .import_columns import ColumnPlan, plan_columns
 from .import_files import Cell, FileFormat, cell_text, detect_format, file_error, read_rows, write_csv
 from .import_rows import RowContext, import_row, is_blank
+from .import_source import SourceStream, store_source, wipe_source
 
 # Small batches: on SQLite a batch holds the one write lock, and other requests wait behind it.
 BATCH = 100
@@ -100,7 +100,6 @@ async def create_import(
         status="queued",
         filename=(filename or "")[:300] or None,
         encoding=file_format.encoding,
-        source=data,
         options={
             "delimiter": file_format.delimiter,
             "sheet": options.sheet,
@@ -114,9 +113,10 @@ async def create_import(
         created_at=uow.clock.now(),
         errors=[],
     )
-    job.data_key(create=True)  # its refused rows' cells are sealed under it
+    job.data_key(create=True)  # the file and the refused rows' cells are sealed under it
     uow.session.add(job)
     await uow.session.flush()
+    await store_source(uow, job, data)
     await uow.emit(IMPORT_CREATED, job.id, {"rows": total})
     return job
 
@@ -128,10 +128,14 @@ def _options(job: ImportJob) -> ImportOptions:
     )
 
 
-def _count(job: ImportJob, row: ImportRow) -> None:
-    setattr(job, COUNTERS[row.action], getattr(job, COUNTERS[row.action]) + 1)
-    if row.action == "rejected" and len(job.errors) < MAX_REPORTED_ERRORS:
-        job.errors = [*job.errors, *({"row": row.row_number, **problem} for problem in row.problems)]
+def _count(job: ImportJob, rows: list[ImportRow]) -> None:
+    """Add a batch's rows to the job's counts, once per batch: a change to the job before each
+    row's queries would be flushed before each of them."""
+    for action, counter in COUNTERS.items():
+        setattr(job, counter, getattr(job, counter) + sum(1 for row in rows if row.action == action))
+    errors = [{"row": row.row_number, **problem} for row in rows if row.action == "rejected" for problem in row.problems]
+    if errors and len(job.errors) < MAX_REPORTED_ERRORS:
+        job.errors = [*job.errors, *errors][:MAX_REPORTED_ERRORS]
 
 
 async def dry_run(
@@ -142,9 +146,9 @@ async def dry_run(
     job = await create_import(uow, data, filename, options)
     _, plan, rows = _open(uow.runtime, data, filename, options)
     context = RowContext(job, plan, options.overwrite)
-    for number, cells in _data_rows(rows):
-        _count(job, await import_row(uow, context, number, cells))
-        job.processed_rows += 1
+    done = [await import_row(uow, context, number, cells) for number, cells in _data_rows(rows)]
+    _count(job, done)
+    job.processed_rows = len(done)
     job.status, job.source = "completed", None
     await uow.session.flush()
     return await import_report(uow.session, job)
@@ -202,19 +206,28 @@ async def run_import(runtime, job_id, *, take_over: bool = False, progress=None)
     if not await _claim(runtime, job_id, take_over):
         return None
     async with runtime.read_session() as session:
-        job = await session.get(ImportJob, job_id)
-        data, filename, actor, start = job.source, job.filename, job.created_by, job.processed_rows
-        options = _options(job)
+        job = await session.get_one(ImportJob, job_id)
+        options, start = job.options or {}, job.processed_rows
+        file_format = FileFormat(job.encoding, options.get("delimiter") or ",", options.get("sheet"))
+        stream = SourceStream(runtime, job.id, job.data_key()) if job.source is None else None  # (else queued before 0104)
+    source: bytes | SourceStream = job.source if stream is None else stream
+    if stream is not None and file_format.is_xlsx:
+        source, stream = await stream.read_whole(), None
+    all_rows = read_rows(source, file_format)
+    await _fill(stream)
+    next(all_rows, None)  # the header: the import's plan was made from it when it was accepted
+    rows = _data_rows(all_rows)
     try:
-        _, plan, rows = _open(runtime, data, filename, options)
+        plan = plan_columns(options.get("header") or [], plugin_columns(runtime), options.get("mapping"), options.get("ignore"))
     except InputError:
-        raise RuntimeError(f"import {job_id}: its file no longer reads as it did when it was accepted") from None
-    del data  # the readers hold what they need
-    pending = itertools.islice(_data_rows(rows), start, None)
-    context = RowContext(job, plan, options.overwrite)
+        raise RuntimeError(f"import {job_id}: its columns no longer read as they did (a plugin gone?)") from None
+    context = RowContext(job, plan, bool(options.get("overwrite")))
+    for _ in range(start):  # the rows earlier runs did
+        await _fill(stream)
+        next(rows, None)
     while True:
         try:
-            job = await _run_batch(runtime, job_id, actor, context, list(itertools.islice(pending, BATCH)))
+            job = await _run_batch(runtime, job_id, job.created_by, context, await _take(rows, stream))
         except Exception:
             # Not a bad row (those are reported): a bug or the database. Stop, keep the file and the
             # position, and let an operator resume it once the cause is fixed.
@@ -229,16 +242,33 @@ async def run_import(runtime, job_id, *, take_over: bool = False, progress=None)
             return job
 
 
+async def _fill(stream: SourceStream | None) -> None:
+    if stream is not None:
+        await stream.fill()
+
+
+async def _take(rows: Iterator[tuple[int, list[Cell]]], stream: SourceStream | None) -> list[tuple[int, list[Cell]]]:
+    """The next batch of rows, the stream filled ahead of each."""
+    batch: list[tuple[int, list[Cell]]] = []
+    while len(batch) < BATCH:
+        await _fill(stream)
+        row = next(rows, None)
+        if row is None:
+            break
+        batch.append(row)
+    return batch
+
+
 async def _run_batch(runtime, job_id, actor, context: RowContext, batch: list[tuple[int, list[Cell]]]) -> ImportJob:
     async with runtime.unit_of_work(actor) as uow:
         job = (await uow.session.execute(select(ImportJob).where(ImportJob.id == job_id).with_for_update())).scalar_one()
         context.job = job
-        for number, cells in batch:
-            _count(job, await import_row(uow, context, number, cells))
+        _count(job, [await import_row(uow, context, number, cells) for number, cells in batch])
         job.processed_rows = min(job.processed_rows + len(batch), job.total_rows)
         job.lease_until = uow.clock.now() + LEASE
         if not batch or job.processed_rows >= job.total_rows:
             job.status, job.finished_at, job.source, job.lease_until = "completed", uow.clock.now(), None, None
+            await wipe_source(uow, job.id)
             await uow.emit(
                 IMPORT_COMPLETED,
                 job.id,

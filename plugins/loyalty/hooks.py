@@ -71,7 +71,7 @@ def enishi_graphql_type_fields():
 
 @hookimpl
 def enishi_import_columns():
-    return [imports.POINTS]
+    return [imports.POINTS, imports.TIER]
 
 
 @hookimpl

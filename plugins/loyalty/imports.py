@@ -1,4 +1,5 @@
-"""The loyalty column of the contact import and export: `ポイント残高` (points balance).
+"""The loyalty columns of the contact import and export: `ポイント残高` (points balance) and
+`会員ランク` (tier; export-only: a tier follows from the points, so the import leaves it alone).
 
 Importing a balance enrols the contact in the program (there must be exactly one) and adjusts the
 balance to the figure in the file, with the adjustment on the ledger like any other: a second
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from enishi.plugin import ImportColumn, InputError, UnitOfWork, UserError
 
 from . import service
-from .models import LoyaltyMember, LoyaltyProgram
+from .models import LoyaltyMember, LoyaltyProgram, LoyaltyTier
 
 REASON = "インポート: ポイント残高"
 
@@ -59,4 +60,21 @@ POINTS = ImportColumn(
     apply=apply_balance,
     export=export_balances,
     description="The member's points balance: importing it enrols the contact and adjusts the balance to it.",
+)
+
+
+async def export_tiers(session, contact_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    rows = await session.execute(
+        select(LoyaltyMember.contact_id, LoyaltyTier.name)
+        .join(LoyaltyTier, LoyaltyTier.id == LoyaltyMember.tier_id)
+        .where(LoyaltyMember.contact_id.in_(contact_ids))
+    )
+    return dict(rows.tuples().all())
+
+
+TIER = ImportColumn(
+    "loyalty.tier",
+    ("会員ランク", "loyalty tier"),
+    export=export_tiers,
+    description="The member's tier, exported; an import reads the column and leaves it alone (tiers follow the points).",
 )

@@ -174,7 +174,7 @@ def test_a_server_killed_during_an_import_leaves_whole_batches_and_the_resume_co
         status == "running" and 100 <= processed < 4000 and processed == created == contacts
     )  # whole batches, nothing half-done
     resumed = enishi("import", "--resume", import_id, env=env).stdout
-    assert "4000 created, 0 duplicates, 0 rows with errors" in resumed
+    assert "4000 created, 0 updated, 0 merged, 0 unchanged, 0 rejected" in resumed
     counts = asyncio.run(
         query_row(
             enishi_fresh_database_url,

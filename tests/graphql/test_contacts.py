@@ -1,3 +1,5 @@
+from sqlalchemy import text
+
 from enishi import DataSubject
 from enishi.graphql.relay import parse_global_id
 from tests.helpers import CONTACT_FIELDS, count_rows, create_account, create_contact, log_activity
@@ -430,3 +432,29 @@ async def test_custom_fields_are_encrypted_at_rest_yet_filtered_by_whole_value_p
     assert await names({"key": "rank", "eq": 3}) == ["鈴木"]
     node = await api.graphql("query($id: ID!) { node(id: $id) { ... on Contact { customFields } } }", {"id": yamada["id"]})
     assert node["node"]["customFields"] == {}
+
+
+async def test_postal_code_and_address_are_sealed_set_exported_and_erased(api):
+    created = await api.mutate(
+        "createContact",
+        {"familyName": "山田", "postalCode": "100-0001", "address": "東京都千代田区千代田1-1"},
+        "contact { id postalCode address }",
+    )
+    contact = created["contact"]
+    assert (contact["postalCode"], contact["address"]) == ("100-0001", "東京都千代田区千代田1-1")
+    updated = await api.mutate("updateContact", {"id": contact["id"], "address": "大阪府大阪市北区1-1"}, "contact { address }")
+    assert updated["contact"]["address"] == "大阪府大阪市北区1-1"
+    contact_id = parse_global_id(contact["id"], "Contact", "id")
+    async with api.runtime.read_session() as session:
+        sealed = (await session.execute(text("SELECT sealed_address FROM core_contact"))).scalar_one()
+    assert "大阪".encode() not in bytes(sealed)
+    async with api.runtime.unit_of_work() as uow:
+        collected = dict(await api.runtime.plugins.call("enishi_subject_collect", uow=uow, subject=DataSubject(contact_id)))
+    assert (collected["core"]["contact"]["postal_code"], collected["core"]["contact"]["address"]) == (
+        "100-0001",
+        "大阪府大阪市北区1-1",
+    )
+    async with api.runtime.unit_of_work() as uow:
+        await api.runtime.plugins.call("enishi_subject_erase", uow=uow, subject=DataSubject(contact_id))
+    async with api.runtime.read_session() as session:
+        assert (await session.execute(text("SELECT sealed_postal_code, sealed_address FROM core_contact"))).one() == (None, None)

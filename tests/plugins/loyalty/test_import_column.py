@@ -5,10 +5,10 @@ from tests.core.import_files import csv_bytes, graphql_import
 from tests.helpers import count_rows
 from tests.plugins.loyalty.helpers import program
 
-SHEET = [
-    ["氏名", "メールアドレス", "ポイント残高"],
-    ["山田 太郎", "taro@example.jp", "1,200"],
-    ["佐藤 花子", "hanako@example.jp", "たくさん"],
+SHEET = [  # 会員ランク is export-only: recognised (no UNMAPPED_COLUMN) and left alone
+    ["氏名", "メールアドレス", "ポイント残高", "会員ランク"],
+    ["山田 太郎", "taro@example.jp", "1,200", "Gold"],
+    ["佐藤 花子", "hanako@example.jp", "たくさん", ""],
 ]
 BALANCES = "{ contacts { nodes { familyName loyalty { balance } } } }"
 
@@ -31,6 +31,8 @@ async def test_hook_enishi_import_columns(api):
     again = (await graphql_import(api, "points.csv", csv_bytes(SHEET[:2])))["import"]
     assert [row["action"] for row in again["rows"]] == ["unchanged"]
     assert await count_rows(api, "loyalty_entry") == entries  # the balance was already there: no second adjustment
-    raised = (await graphql_import(api, "points.csv", csv_bytes([SHEET[0], ["山田 太郎", "taro@example.jp", "1500"]])))["import"]
+    raised = (await graphql_import(api, "points.csv", csv_bytes([SHEET[0], ["山田 太郎", "taro@example.jp", "1500", ""]])))[
+        "import"
+    ]
     assert [row["action"] for row in raised["rows"]] == ["updated"]
     assert (await api.graphql(BALANCES))["contacts"]["nodes"] == [{"familyName": "山田", "loyalty": {"balance": 1500}}]

@@ -1,4 +1,4 @@
-"""contacts' postal code and address (sealed); what an import did with each row
+"""contacts' postal code and address (sealed); what an import did with each row; its file, sealed in pieces
 
 Revision ID: 0104
 Revises: 0011
@@ -78,8 +78,20 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_core_import_row_import_id"), ["import_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_core_import_row_note_key"), ["note_key"], unique=False)
 
+    op.create_table(
+        "core_import_chunk",
+        sa.Column("import_id", sa.Uuid(), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("sealed_data", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["import_id"], ["core_import.id"], name=op.f("fk_core_import_chunk_import_id_core_import"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("import_id", "seq", name=op.f("pk_core_import_chunk")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("core_import_chunk")
     op.drop_table("core_import_row")
     op.drop_table("core_import_key")
     with op.batch_alter_table("core_import", schema=None) as batch_op:

@@ -1,0 +1,89 @@
+"""An import's uploaded file, kept sealed under the import's key in pieces (`ImportChunk`) and read
+back a piece at a time: a run holds a few pieces ahead of the row it reads, never the whole file
+(a workbook excepted: a zip needs random access, so its pieces are opened together, in memory)."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections import deque
+
+from sqlalchemy import delete, insert, select
+
+from .. import crypto
+from ..models import ImportChunk, ImportJob
+from ..unit_of_work import UnitOfWork
+
+CONTEXT = b"core_import_chunk.data"
+PIECES_PER_READ = 4
+
+
+async def store_source(uow: UnitOfWork, job: ImportJob, data: bytes) -> None:
+    size, key = uow.settings.import_chunk_bytes, job.data_key()
+    assert key is not None, "create_import gives the import its key first"
+    pieces = [
+        {"import_id": job.id, "seq": seq, "sealed_data": crypto.encrypt(key, data[start : start + size], CONTEXT)}
+        for seq, start in enumerate(range(0, len(data), size))
+    ]
+    await uow.session.execute(insert(ImportChunk), pieces)
+
+
+async def wipe_source(uow: UnitOfWork, import_id: uuid.UUID) -> None:
+    await uow.session.execute(delete(ImportChunk).where(ImportChunk.import_id == import_id))
+
+
+class SourceStream(io.RawIOBase):
+    """The file as a binary stream for the readers. `fill()` (awaited between rows) keeps at least
+    `read_ahead` bytes ready; a row longer than that is refused rather than read half."""
+
+    def __init__(self, runtime, import_id: uuid.UUID, data_key: bytes | None) -> None:
+        assert data_key is not None, "an import's key is destroyed only with the import"
+        super().__init__()
+        self.runtime, self.import_id, self.data_key = runtime, import_id, data_key
+        self.read_ahead = PIECES_PER_READ * runtime.settings.import_chunk_bytes
+        self._pieces: deque[memoryview] = deque()
+        self._ready = 0
+        self._next_seq = 0
+        self._ended = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        if not self._pieces:
+            if self._ended:
+                return 0
+            raise RuntimeError(f"import {self.import_id}: a row is longer than the read-ahead of {self.read_ahead} bytes")
+        piece = self._pieces[0]
+        count = min(len(target), len(piece))
+        target[:count] = piece[:count]
+        if count == len(piece):
+            self._pieces.popleft()
+        else:
+            self._pieces[0] = piece[count:]
+        self._ready -= count
+        return count
+
+    async def fill(self) -> None:
+        while not self._ended and self._ready < self.read_ahead:
+            async with self.runtime.read_session() as session:
+                rows = (
+                    await session.execute(
+                        select(ImportChunk.seq, ImportChunk.sealed_data)
+                        .where(ImportChunk.import_id == self.import_id, ImportChunk.seq >= self._next_seq)
+                        .order_by(ImportChunk.seq)
+                        .limit(PIECES_PER_READ)
+                    )
+                ).all()
+            self._ended = len(rows) < PIECES_PER_READ
+            for seq, sealed in rows:
+                piece = crypto.decrypt_bytes(self.data_key, sealed, CONTEXT)
+                self._pieces.append(memoryview(piece))
+                self._ready += len(piece)
+                self._next_seq = seq + 1
+
+    async def read_whole(self) -> bytes:
+        """Every piece at once (a workbook)."""
+        self.read_ahead = 1 << 62
+        await self.fill()
+        return b"".join(bytes(piece) for piece in self._pieces)
