@@ -84,7 +84,7 @@ async def test_contacts_csv_is_utf8_with_a_bom_in_the_import_columns_and_the_lin
     assert response.headers["cache-control"] == "no-store"
     assert response.content.startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8 Japanese only with it
     header, row = csv_rows(response.content)
-    assert header == [*CONTACT_HEADERS, "custom:points", "custom:ランク", "ポイント残高"]
+    assert header == [*CONTACT_HEADERS, "custom:points", "custom:ランク", "ポイント残高", "会員ランク"]
     assert dict(zip(header, row, strict=True)) == {
         "ID": person["id"],
         "姓": "山田",
@@ -102,7 +102,8 @@ async def test_contacts_csv_is_utf8_with_a_bom_in_the_import_columns_and_the_lin
         "最終対応日": "2024-04-15",  # the later activity, as a date in Tokyo
         "custom:points": "120",
         "custom:ランク": "A",
-        "ポイント残高": "",  # the loyalty plugin's column: not a member
+        "ポイント残高": "",  # the loyalty plugin's columns: not a member
+        "会員ランク": "",
     }
     second = await api.client.get(path)
     assert second.status_code == 410 and second.json()["errors"][0]["extensions"]["code"] == "EXPORT_LINK_GONE"
@@ -146,7 +147,7 @@ async def test_xlsx_has_date_cells_and_text_phone_numbers(api):
     assert response.headers["content-type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     sheet = load_workbook(io.BytesIO(response.content)).active
     rows = list(sheet.iter_rows())
-    assert [cell.value for cell in rows[0]] == [*CONTACT_HEADERS, "custom:points", "custom:ランク", "ポイント残高"]
+    assert [cell.value for cell in rows[0]] == [*CONTACT_HEADERS, "custom:points", "custom:ランク", "ポイント残高", "会員ランク"]
     column = {cell.value: index for index, cell in enumerate(rows[0])}
     by_name = {row[column["姓"]].value: row for row in rows[1:]}
     phone = by_name["山田"][column["電話番号"]]
