@@ -73,6 +73,7 @@ bench: install
 	$(PY) bench/csv_import.py
 	$(PY) bench/deal_board.py
 	$(PY) bench/contact_import.py
+	$(PY) bench/export.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info enishi.db enishi.db-wal enishi.db-shm

@@ -27,6 +27,7 @@ from .models import (
     Task,
 )
 from .plugin_host import hookimpl
+from .schema.exports import ExportMutation
 from .schema.imports import ImportMutation, ImportQuery
 from .schema.mutations import CoreMutation
 from .schema.queries import CoreQuery
@@ -51,7 +52,7 @@ def enishi_graphql_query():
 
 @hookimpl(tryfirst=True)
 def enishi_graphql_mutation():
-    return [CoreMutation, ImportMutation, TestClockMutation]
+    return [CoreMutation, ImportMutation, ExportMutation, TestClockMutation]
 
 
 @hookimpl
@@ -82,6 +83,15 @@ def enishi_permissions():
         Permission(
             "crm.import", "Import contacts from CSV files", ("manager", "sales", "marketing", "integration"), "contacts:write"
         ),
+        # Its own scope: a bulk copy of everyone leaves the system, which reading page by page does
+        # not make as easy. Integrations and support read through the API; only those who work
+        # the customer list take it to Excel. Exporting also needs `crm.read` (`contacts:read`).
+        Permission(
+            "crm.export",
+            "Export contacts, accounts and activities to CSV or .xlsx files",
+            ("manager", "sales", "marketing"),
+            "contacts:export",
+        ),
         Permission(
             "testclock.manage", "Create, advance and delete the test clock (refused in production mode)", (), "testclock:write"
         ),
@@ -104,6 +114,13 @@ def enishi_scheduled_jobs():
             "deliver committed events (mail, webhooks) through the plugins' enishi_deliver_event",
         ),
     ]
+
+
+@hookimpl
+def enishi_http_routes():
+    from .downloads import ROUTES  # starlette and the export writers: only when an app is built
+
+    return ROUTES
 
 
 @hookimpl

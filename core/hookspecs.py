@@ -188,7 +188,8 @@ def enishi_subject_erase(uow, subject):
 def enishi_request_finished(runtime, actor_id, personal_reads):
     """Called after each GraphQL request over HTTP, outside any transaction (open
     `runtime.unit_of_work(actor_id)` to write), before the response is sent; raising fails the
-    request. `actor_id` is the viewer's user id (None without a token); `personal_reads` the set of
+    request. An export (`enishi export`, a download link) calls it for each batch of rows, before
+    the batch is written to the file. `actor_id` is the viewer's user id (None without a token); `personal_reads` the set of
     what the request decrypted: people's contact ids, and `(model, record id)` for sealed records
     whose people the row does not name (`enishi.sealing.people_read` resolves both to people).
     The core's own implementation hands the people read to `enishi_personal_data_read`."""

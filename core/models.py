@@ -428,3 +428,28 @@ class ImportChunk(Base):
     import_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_import.id", ondelete="CASCADE"), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     sealed_data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ExportLink(Base):
+    """A single-use download link of an export (`exportContacts`). The file is never stored: it is
+    generated when the link is used, from the request recorded here. Only a SHA-256 of the link's
+    token is kept, and the request (its filter may name a person: an email, a search) is sealed
+    under a key derived from the token, so nothing in the row is readable without the link; using
+    the link wipes it."""
+
+    __tablename__ = "core_export_link"
+    __table_args__ = (
+        CheckConstraint("kind IN ('contacts', 'accounts', 'activities')", name="kind"),
+        CheckConstraint("format IN ('csv', 'xlsx')", name="format"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    format: Mapped[str] = mapped_column(String(10))
+    encoding: Mapped[str] = mapped_column(String(20))
+    sealed_request: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -132,6 +132,16 @@ def normalize_phone(value: str, default_region: str = "JP") -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def display_phone(e164: str) -> str:
+    """A stored E.164 number as people write it: Japanese numbers in national form (03-1234-5678),
+    others in international form (+1 650-253-0000); `normalize_phone` reads both back."""
+    parsed = phonenumbers.parse(e164)
+    national = parsed.country_code == 81
+    return phonenumbers.format_number(
+        parsed, phonenumbers.PhoneNumberFormat.NATIONAL if national else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+
+
 def company_match_name(name: str) -> str:
     """Company name for duplicate detection: 株式会社ABC, ABC Inc. and ＡＢＣ（株） all give `abc`."""
     text = nfkc(name).lower()

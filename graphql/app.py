@@ -1,4 +1,5 @@
-"""The HTTP surface: `/graphql` per the GraphQL-over-HTTP spec, and an unauthenticated `/health`.
+"""The HTTP surface: `/graphql` per the GraphQL-over-HTTP spec, an unauthenticated `/health`, and
+the routes the core and the plugins contribute (`enishi_http_routes`).
 
 A hand-written view rather than strawberry's, so that authentication, body limits, content
 negotiation and status codes are exactly what the spec and our tests say."""
@@ -307,7 +308,10 @@ def create_app(runtime: Runtime) -> Starlette:
         yield
         await runtime.close()
 
-    routes = [Route("/graphql", graphql_endpoint, methods=["GET", "POST"]), Route("/health", health, methods=["GET"])]
+    routes = [
+        Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
+        Route("/health", health, methods=["GET"]),
+    ]
     routes += [route for _, route in runtime.plugins.contributions("enishi_http_routes")]
     middleware = [Middleware(BodyLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)]
     if not settings.is_production:

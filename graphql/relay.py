@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql
 
 from enishi.errors import EnishiError, InputError, UserError
 from enishi.graphql.loaders import then
+from enishi.ids import global_id
 
 T = TypeVar("T")
 
@@ -38,7 +39,7 @@ class InvalidArgument(EnishiError):
 
 def to_global_id(type_name: str, id: uuid.UUID | str) -> strawberry.ID:
     """The opaque global id of a record (`base64("TypeName:uuid")`), as `node(id:)` and every `id` field answer it."""
-    return strawberry.ID(base64.b64encode(f"{type_name}:{id}".encode()).decode())
+    return strawberry.ID(global_id(type_name, id))
 
 
 def split_global_id(value: str, expected: str | tuple[str, ...], field: str) -> tuple[str, uuid.UUID]:

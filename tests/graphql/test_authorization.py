@@ -82,6 +82,9 @@ FIELD_PERMISSIONS = {
         f'mutation {{ mergeContacts(input: {{survivorId: "{NO_ID}", mergedIds: []}}) {{ userErrors {{ code }} }} }}',
     ),
     "Mutation.importContacts": ("crm.import", 'mutation { importContacts(input: {file: "!"}) { userErrors { code } } }'),
+    "Mutation.exportContacts": ("crm.export", "mutation { exportContacts(input: {}) { userErrors { code } } }"),
+    "Mutation.exportAccounts": ("crm.export", "mutation { exportAccounts(input: {}) { userErrors { code } } }"),
+    "Mutation.exportActivities": ("crm.export", "mutation { exportActivities(input: {}) { userErrors { code } } }"),
     "Mutation.mergeAccounts": (
         "crm.merge",
         f'mutation {{ mergeAccounts(input: {{survivorId: "{NO_ACCOUNT}", mergedIds: []}}) {{ userErrors {{ code }} }} }}',

@@ -63,6 +63,9 @@ QUERIES = (
 )
 MUTATIONS = (
     "importContacts",
+    "exportContacts",
+    "exportAccounts",
+    "exportActivities",
     "createAccount",
     "updateAccount",
     "deleteAccount",

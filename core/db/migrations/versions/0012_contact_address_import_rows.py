@@ -1,6 +1,6 @@
 """contacts' postal code and address (sealed); what an import did with each row; its file, sealed in pieces
 
-Revision ID: 0104
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-06 05:30:00
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 
 import enishi.db
 
-revision = "0104"
+revision = "0012"
 down_revision = "0011"
 branch_labels = None
 depends_on = None
