@@ -209,7 +209,7 @@ async def run_import(runtime, job_id, *, take_over: bool = False, progress=None)
         job = await session.get_one(ImportJob, job_id)
         options, start = job.options or {}, job.processed_rows
         file_format = FileFormat(job.encoding, options.get("delimiter") or ",", options.get("sheet"))
-        stream = SourceStream(runtime, job.id, job.data_key()) if job.source is None else None  # (else queued before migration 0012)
+        stream = SourceStream(runtime, job.id, job.data_key()) if job.source is None else None  # (else queued before 0012)
     source: bytes | SourceStream = job.source if stream is None else stream
     if stream is not None and file_format.is_xlsx:
         source, stream = await stream.read_whole(), None
