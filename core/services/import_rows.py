@@ -25,7 +25,18 @@ from sqlalchemy import func, select
 
 from .. import crypto
 from ..errors import InputError, UserError
-from ..models import Account, Contact, ContactAccount, ContactEmail, ContactPhone, ImportJob, ImportRow, User
+from ..models import (
+    Account,
+    Activity,
+    ActivityTarget,
+    Contact,
+    ContactAccount,
+    ContactEmail,
+    ContactPhone,
+    ImportJob,
+    ImportRow,
+    User,
+)
 from ..normalize import InvalidPhoneNumber, company_match_name, is_valid_email, nfkc, normalize_email, normalize_phone, search_key
 from ..unit_of_work import UnitOfWork
 from .accounts import create_account
@@ -374,6 +385,8 @@ async def _note(uow: UnitOfWork, context: RowContext, contact: Contact, values: 
     key = _note_key(contact.id, values)
     if (await uow.session.execute(select(ImportRow.id).where(ImportRow.note_key.in_(ring.blind_indexes(key))).limit(1))).first():
         return None
+    if not values.memo and await _contacted_since(uow, contact.id, values.last_contacted):
+        return None  # a bare date the timeline already shows (an export's 最終対応日 coming back) says nothing new
     memo = values.memo or NOTE_SUMMARY
     first_line = memo.splitlines()[0] if memo.strip() else NOTE_SUMMARY
     occurred_at = (
@@ -394,6 +407,20 @@ async def _note(uow: UnitOfWork, context: RowContext, contact: Contact, values: 
         },
     )
     return ring.blind_index(key)
+
+
+async def _contacted_since(uow: UnitOfWork, contact_id: uuid.UUID, day: dt.date | None) -> bool:
+    """Whether the contact's timeline has an activity on `day` (in the business's time zone) or later."""
+    if day is None:
+        return False
+    start = dt.datetime.combine(day, dt.time(), uow.settings.zone).astimezone(dt.UTC)
+    found = await uow.session.execute(
+        select(ActivityTarget.id)
+        .join(Activity, Activity.id == ActivityTarget.activity_id)
+        .where(ActivityTarget.contact_id == contact_id, Activity.occurred_at >= start)
+        .limit(1)
+    )
+    return found.first() is not None
 
 
 async def _merged_into(uow: UnitOfWork, job: ImportJob, contact_id: uuid.UUID) -> int | None:

@@ -91,9 +91,10 @@ async def test_importing_an_export_back_creates_nobody_and_changes_no_field(api,
     await database_a(api, WITH_NUMBER if format == "xlsx" else TEXT_ONLY)
     exported = tmp_path / f"contacts.{format}"
     export(api, "contacts", "--format", format, "--output", str(exported))
-    before = await contacts_as_read(api)
+    before, activities = await contacts_as_read(api), await count_rows(api, "core_activity")
     again = enishi("import", str(exported), "--quiet", env=cli_env(api.runtime.settings.database_url)).stdout.splitlines()
-    counts = again[1].split(": 2 rows: ", 1)[1].split(", ")
-    assert (counts[0], counts[2], counts[4]) == ("0 created", "0 merged", "0 rejected"), again
+    assert again[1].endswith(": 2 rows: 0 created, 0 updated, 0 merged, 2 unchanged, 0 rejected"), again
     assert differences(before, await contacts_as_read(api)) == {}
     assert await count_rows(api, "core_contact") == 2
+    # 最終対応日 comes back as a bare date the timeline already reaches: no note for it
+    assert await count_rows(api, "core_activity") == activities
