@@ -81,6 +81,21 @@ def enishi(*args, env: dict, check: bool = True, cwd: Path | None = None) -> sub
     return result
 
 
+def migrated_token(database_url: str, role: str = "manager") -> str:
+    """Upgrade the database at `database_url` and create a token for `role`, through the CLI."""
+    env = {"ENISHI_DATABASE_URL": database_url}
+    enishi("db", "upgrade", env=env)
+    return enishi("token", "create", "--role", role, env=env).stdout.split()[-1]
+
+
+async def graphql_data(client, query: str, variables: dict | None = None) -> dict:
+    """POST a query with an httpx client of a real server; its `data`, asserting no errors."""
+    response = await client.post("/graphql", json={"query": query, "variables": variables or {}})
+    body = response.json()
+    assert response.status_code == 200 and "errors" not in body, body
+    return body["data"]
+
+
 def pip_install(source: Path, target: Path) -> Path:
     """Install a plugin's package with pip, as a third party's, into `target`, a folder to put on
     PYTHONPATH of the processes that should see it: the test environment itself stays as it is.

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.helpers import graphql_data
+
 BARRIER_SERVER = (str(Path(__file__).with_name("erasure_barrier_server.py")),)
 MERGE = """mutation($s: ID!, $m: ID!) { mergeContacts(input: {survivorId: $s, mergedIds: [$m]}) {
     contact { id } userErrors { code } } }"""
@@ -26,13 +28,6 @@ def _prepare(url):
     return {"ENISHI_DATABASE_URL": url}, {"Authorization": f"Bearer {token}"}
 
 
-async def _gql(client, query, variables=None):
-    response = await client.post("/graphql", json={"query": query, "variables": variables or {}})
-    body = response.json()
-    assert response.status_code == 200 and "errors" not in body, body
-    return body["data"]
-
-
 def test_simultaneous_opposite_merges_of_the_same_contacts_let_exactly_one_win(enishi_fresh_database_url, enishi_server):
     env, headers = _prepare(enishi_fresh_database_url)
 
@@ -42,7 +37,7 @@ def test_simultaneous_opposite_merges_of_the_same_contacts_let_exactly_one_win(e
             for round_ in range(5):
                 ids = []
                 for name in ("A", "B"):
-                    data = await _gql(
+                    data = await graphql_data(
                         client,
                         "mutation($n: String) { createContact(input: {familyName: $n}) { contact { id } } }",
                         {"n": f"{name}{round_}"},
@@ -50,14 +45,14 @@ def test_simultaneous_opposite_merges_of_the_same_contacts_let_exactly_one_win(e
                     ids.append(data["createContact"]["contact"]["id"])
                 a, b = ids
                 results = await asyncio.gather(
-                    _gql(client, MERGE, {"s": a, "m": b}),
-                    _gql(client, MERGE, {"s": b, "m": a}),
-                    _gql(client, MERGE, {"s": a, "m": b}),
+                    graphql_data(client, MERGE, {"s": a, "m": b}),
+                    graphql_data(client, MERGE, {"s": b, "m": a}),
+                    graphql_data(client, MERGE, {"s": a, "m": b}),
                 )
                 winners = [r for r in results if not r["mergeContacts"]["userErrors"]]
                 losers = [r["mergeContacts"]["userErrors"][0]["code"] for r in results if r["mergeContacts"]["userErrors"]]
                 outcomes.append((len(winners), sorted(losers)))
-            live = await _gql(client, "{ contacts { totalCount } }")
+            live = await graphql_data(client, "{ contacts { totalCount } }")
             return outcomes, live["contacts"]["totalCount"]
 
     with enishi_server(env) as url:
@@ -72,14 +67,14 @@ def test_parallel_writes_lose_nothing(enishi_fresh_database_url, enishi_server):
 
     async def scenario(url):
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
-            contact = await _gql(client, 'mutation { createContact(input: {familyName: "共有"}) { contact { id } } }')
+            contact = await graphql_data(client, 'mutation { createContact(input: {familyName: "共有"}) { contact { id } } }')
             contact_id = contact["createContact"]["contact"]["id"]
             log = (
                 'mutation($id: ID!, $s: String!) { logActivity(input: {type: "note", summary: $s, contactIds: [$id]}) '
                 "{ userErrors { code } } }"
             )
-            await asyncio.gather(*(_gql(client, log, {"id": contact_id, "s": f"note {i}"}) for i in range(40)))
-            data = await _gql(
+            await asyncio.gather(*(graphql_data(client, log, {"id": contact_id, "s": f"note {i}"}) for i in range(40)))
+            data = await graphql_data(
                 client, "query($id: ID!) { node(id: $id) { ... on Contact { timeline { totalCount } } } }", {"id": contact_id}
             )
             return data["node"]["timeline"]["totalCount"]
@@ -112,35 +107,37 @@ def test_writes_racing_an_erasure_leave_nothing_of_the_person(enishi_fresh_datab
             httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {compliance}"}, timeout=60) as officer,
         ):
             contact = (
-                await _gql(
+                await graphql_data(
                     client,
                     'mutation { createContact(input: {familyName: "山田", emails: [{address: "taro@abc.co.jp"}]}) '
                     "{ contact { id } } }",
                 )
             )["createContact"]["contact"]["id"]
             request = (
-                await _gql(
+                await graphql_data(
                     officer,
                     'mutation($c: ID!) { createDataSubjectRequest(input: {contactId: $c, type: "erasure", '
                     'channel: "phone", verificationNote: "本人確認済み"}) { request { id } } }',
                     {"c": contact},
                 )
             )["createDataSubjectRequest"]["request"]["id"]
-            await _gql(officer, "mutation($r: ID!) { approveDataSubjectRequest(id: $r) { request { status } } }", {"r": request})
+            await graphql_data(
+                officer, "mutation($r: ID!) { approveDataSubjectRequest(id: $r) { request { status } } }", {"r": request}
+            )
 
             async def writes(first):  # the core's write and a plugin's, each twice
                 return await asyncio.gather(
                     *(
-                        _gql(client, log, {"c": contact, "s": f"山田様と電話 {n}"})
+                        graphql_data(client, log, {"c": contact, "s": f"山田様と電話 {n}"})
                         if n % 2 == 0
-                        else _gql(client, ticket, {"c": contact, "s": f"山田様より問い合わせ {n}"})
+                        else graphql_data(client, ticket, {"c": contact, "s": f"山田様より問い合わせ {n}"})
                         for n in range(first, first + 4)
                     )
                 )
 
             before = await writes(0)
             erasure = asyncio.create_task(
-                _gql(
+                graphql_data(
                     officer,
                     "mutation($r: ID!) { executeDataSubjectRequest(id: $r) { request { status } userErrors { code } } }",
                     {"r": request},
@@ -153,7 +150,7 @@ def test_writes_racing_an_erasure_leave_nothing_of_the_person(enishi_fresh_datab
             assert (await officer.post("/race/release", params={"queued": 4})).status_code == 204
             outcome = await erasure
             after = await writes(8)
-            left = await _gql(
+            left = await graphql_data(
                 officer,
                 "query($c: ID!) { node(id: $c) { ... on Contact { familyName emails { address } "
                 "timeline { totalCount } tickets { totalCount } } } }",
@@ -180,7 +177,7 @@ def test_tickets_created_at_once_get_distinct_consecutive_numbers(enishi_fresh_d
 
     async def scenario(url):
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
-            return await asyncio.gather(*(_gql(client, create, {"s": f"同時のお問い合わせ {n}"}) for n in range(20)))
+            return await asyncio.gather(*(graphql_data(client, create, {"s": f"同時のお問い合わせ {n}"}) for n in range(20)))
 
     with enishi_server(env) as url:
         created = asyncio.run(scenario(url))

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from tests.core.test_cli import enishi
-from tests.helpers import query_row
+from tests.helpers import graphql_data, query_row
 
 HANGING_SERVER = (str(Path(__file__).with_name("hanging_erasure_server.py")),)
 KEK = "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="
@@ -26,14 +26,8 @@ def _prepare(database_url, tmp_path, **extra_env):
     return env, {"Authorization": f"Bearer {token}"}
 
 
-async def _gql(client, query, variables=None):
-    body = (await client.post("/graphql", json={"query": query, "variables": variables or {}})).json()
-    assert "errors" not in body, body
-    return body["data"]
-
-
 async def _mutate(client, name, arguments, selection):
-    data = await _gql(client, f"mutation {{ {name}({arguments}) {{ {selection} userErrors {{ field code }} }} }}")
+    data = await graphql_data(client, f"mutation {{ {name}({arguments}) {{ {selection} userErrors {{ field code }} }} }}")
     assert data[name]["userErrors"] == [], data
     return data[name]
 
@@ -83,18 +77,20 @@ def test_a_server_killed_during_an_erasure_leaves_it_resumable_and_the_rerun_com
             request_id = request["request"]["id"]
             await _mutate(client, "approveDataSubjectRequest", f'id: "{request_id}"', "request { id }")
             try:
-                await _gql(client, f'mutation {{ executeDataSubjectRequest(id: "{request_id}") {{ request {{ status }} }} }}')
+                await graphql_data(
+                    client, f'mutation {{ executeDataSubjectRequest(id: "{request_id}") {{ request {{ status }} }} }}'
+                )
             except httpx.TransportError:
                 return people, request_id
             raise AssertionError("the erasure finished although the server was killed in it")
 
     async def finish(url, request_id, person, other):
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as client:
-            midway = (await _gql(client, RUNS, {"id": request_id}))["node"]
+            midway = (await graphql_data(client, RUNS, {"id": request_id}))["node"]
             await asyncio.sleep(2.5)  # the dead server's lease runs out
             await _mutate(client, "executeDataSubjectRequest", f'id: "{request_id}"', "request { status }")
-            done = (await _gql(client, RUNS, {"id": request_id}))["node"]
-            remaining = await _gql(
+            done = (await graphql_data(client, RUNS, {"id": request_id}))["node"]
+            remaining = await graphql_data(
                 client,
                 "query($a: ID!, $b: ID!) { a: node(id: $a) { ... on Contact { familyName emails { address } } } "
                 "b: node(id: $b) { ... on Contact { familyName emails { address } timeline { totalCount } } } }",
@@ -156,7 +152,9 @@ def test_a_server_killed_during_an_import_leaves_whole_batches_and_the_resume_co
             started = await _mutate(client, "importContacts", f'input: {{file: "{upload}"}}', "import { id }")
             import_id = started["import"]["id"]
             while True:
-                state = await _gql(client, f'{{ node(id: "{import_id}") {{ ... on ContactImport {{ processedRows }} }} }}')
+                state = await graphql_data(
+                    client, f'{{ node(id: "{import_id}") {{ ... on ContactImport {{ processedRows }} }} }}'
+                )
                 if state["node"]["processedRows"] >= 100:
                     return import_id
                 await asyncio.sleep(0.02)

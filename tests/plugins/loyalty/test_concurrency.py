@@ -1,41 +1,22 @@
 """Issue example 2, with real concurrent requests against a real server process."""
 
 import asyncio
-import os
-import subprocess
-import sys
 
 import httpx
 
-
-def _token(url: str) -> str:
-    env = {**os.environ, "ENISHI_DATABASE_URL": url}
-    subprocess.run([sys.executable, "-m", "enishi.cli", "db", "upgrade"], env=env, check=True, capture_output=True)
-    return subprocess.run(
-        [sys.executable, "-m", "enishi.cli", "token", "create", "--role", "manager"],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()[-1]
-
-
-async def _gql(client, query, variables=None):
-    body = (await client.post("/graphql", json={"query": query, "variables": variables or {}})).json()
-    assert "errors" not in body, body
-    return body["data"]
+from tests.helpers import graphql_data, migrated_token
 
 
 async def _member_with(client, points: int) -> str:
-    program = await _gql(client, 'mutation { createLoyaltyProgram(input: {name: "P"}) { program { id } } }')
-    contact = await _gql(client, 'mutation { createContact(input: {familyName: "並行"}) { contact { id } } }')
-    member = await _gql(
+    program = await graphql_data(client, 'mutation { createLoyaltyProgram(input: {name: "P"}) { program { id } } }')
+    contact = await graphql_data(client, 'mutation { createContact(input: {familyName: "並行"}) { contact { id } } }')
+    member = await graphql_data(
         client,
         "mutation($p: ID!, $c: ID!) { enrollMember(input: {programId: $p, contactId: $c}) { member { id } } }",
         {"p": program["createLoyaltyProgram"]["program"]["id"], "c": contact["createContact"]["contact"]["id"]},
     )
     member_id = member["enrollMember"]["member"]["id"]
-    await _gql(
+    await graphql_data(
         client,
         "mutation($m: ID!, $a: Int!) { earnPoints(input: {memberId: $m, amount: $a}) { userErrors { code } } }",
         {"m": member_id, "a": points},
@@ -49,21 +30,21 @@ SPEND = (
 
 
 def test_two_parallel_spends_of_80_on_100_exactly_one_succeeds(enishi_fresh_database_url, enishi_server):
-    token = _token(enishi_fresh_database_url)
+    token = migrated_token(enishi_fresh_database_url)
 
     async def scenario(url):
         async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
             results = []
             for _ in range(5):
                 member_id = await _member_with(client, 100)
-                pair = await asyncio.gather(*(_gql(client, SPEND, {"m": member_id, "a": 80}) for _ in range(2)))
-                balance = await _gql(
+                pair = await asyncio.gather(*(graphql_data(client, SPEND, {"m": member_id, "a": 80}) for _ in range(2)))
+                balance = await graphql_data(
                     client, "query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance } } }", {"id": member_id}
                 )
                 results.append(([p["spendPoints"]["userErrors"] for p in pair], balance["node"]["balance"]))
             many = await _member_with(client, 100)
-            burst = await asyncio.gather(*(_gql(client, SPEND, {"m": many, "a": 30}) for _ in range(10)))
-            check = await _gql(client, "{ verifyLedger { ok membersChecked } }")
+            burst = await asyncio.gather(*(graphql_data(client, SPEND, {"m": many, "a": 30}) for _ in range(10)))
+            check = await graphql_data(client, "{ verifyLedger { ok membersChecked } }")
             return results, burst, check
 
     with enishi_server({"ENISHI_DATABASE_URL": enishi_fresh_database_url}) as url:

@@ -4,8 +4,6 @@ status flow, and gapless numbers under concurrent requests to a real server."""
 import asyncio
 import base64
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -15,7 +13,7 @@ from sqlalchemy import text
 
 from enishi.db import create_engine, is_sqlite
 from enishi.worker import run_due_jobs
-from tests.helpers import create_account
+from tests.helpers import create_account, graphql_data, migrated_token
 from tests.plugins.sales.helpers import on_team
 
 QUOTE = (
@@ -184,24 +182,6 @@ async def test_a_rep_quotes_only_for_accounts_of_their_team(api):
     assert (await api.errors("{ quotes { totalCount } }", role="support"))[0]["extensions"]["code"] == "FORBIDDEN"
 
 
-def _token(url: str) -> str:
-    env = {**os.environ, "ENISHI_DATABASE_URL": url}
-    subprocess.run([sys.executable, "-m", "enishi.cli", "db", "upgrade"], env=env, check=True, capture_output=True)
-    return subprocess.run(
-        [sys.executable, "-m", "enishi.cli", "token", "create", "--role", "manager"],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()[-1]
-
-
-async def _gql(client, query, variables=None):
-    body = (await client.post("/graphql", json={"query": query, "variables": variables or {}})).json()
-    assert "errors" not in body, body
-    return body["data"]
-
-
 CREATE = (
     'mutation($a: ID!) { createQuote(input: {title: "並行", accountId: $a, lines: [{description: "x", unitPrice: 100}]}) '
     "{ quote { number } userErrors { code } } }"
@@ -223,16 +203,16 @@ async def _wait_for_lock_waiters(connection, count: int) -> None:
 
 
 def test_issue_example_4_twenty_parallel_quotes_get_twenty_consecutive_numbers(enishi_fresh_database_url, enishi_server):
-    token = _token(enishi_fresh_database_url)
+    token = migrated_token(enishi_fresh_database_url)
 
     async def scenario(url):
         async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120) as client:
-            account = (await _gql(client, 'mutation { createAccount(input: {name: "並行商事"}) { account { id } } }'))[
+            account = (await graphql_data(client, 'mutation { createAccount(input: {name: "並行商事"}) { account { id } } }'))[
                 "createAccount"
             ]
             account_id = account["account"]["id"]
-            first = (await _gql(client, CREATE, {"a": account_id}))["createQuote"]["quote"]["number"]
-            burst = [_gql(client, CREATE, {"a": account_id}) for _ in range(PARALLEL)]
+            first = (await graphql_data(client, CREATE, {"a": account_id}))["createQuote"]["quote"]["number"]
+            burst = [graphql_data(client, CREATE, {"a": account_id}) for _ in range(PARALLEL)]
             if is_sqlite(enishi_fresh_database_url):
                 # SQLite: every writer transaction takes the database's one write lock up front.
                 return first, await asyncio.gather(*burst)
