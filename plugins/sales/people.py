@@ -11,7 +11,7 @@ from sqlalchemy import delete, select, update
 from enishi.plugin import UnitOfWork
 
 from . import teams
-from .models import SalesDeal, SalesDealContact, SalesQuote
+from .models import SalesContract, SalesDeal, SalesDealContact, SalesQuote
 
 
 async def collect(uow: UnitOfWork, contact_id: uuid.UUID) -> dict | None:
@@ -64,9 +64,9 @@ async def merge_contacts(uow: UnitOfWork, survivor_id: uuid.UUID, merged_ids: li
 
 
 async def merge_accounts(uow: UnitOfWork, survivor_id: uuid.UUID, merged_ids: list[uuid.UUID], dry_run: bool) -> dict[str, int]:
-    """Move the merged accounts' deals, quotes and team memberships to the survivor."""
+    """Move the merged accounts' deals, quotes, contracts and team memberships to the survivor."""
     counts = {}
-    for model in (SalesDeal, SalesQuote):
+    for model in (SalesDeal, SalesQuote, SalesContract):
         condition = model.account_id.in_(merged_ids)
         if dry_run:
             counts[model.__tablename__] = len(list(await uow.session.scalars(select(model.id).where(condition))))

@@ -77,7 +77,7 @@ async def test_merging_contacts_moves_their_deal_roles(api):
     ]
 
 
-async def test_merging_accounts_moves_deals_quotes_and_team_members(api):
+async def test_merging_accounts_moves_deals_quotes_contracts_and_team_members(api):
     created = await pipeline(api)
     survivor = await create_account(api, name="株式会社エービーシー")
     duplicate = await create_account(api, name="ABC株式会社")
@@ -90,16 +90,23 @@ async def test_merging_accounts_moves_deals_quotes_and_team_members(api):
         {"title": "見積", "accountId": duplicate["id"], "lines": [{"description": "x", "unitPrice": 1}]},
         "quote { id }",
     )
+    contract = await api.mutate(
+        "createContract",
+        {"name": "保守契約", "accountId": duplicate["id"], "startDate": "2025-01-01", "endDate": "2025-12-31", "value": 1},
+        "contract { id }",
+    )
+    assert contract["userErrors"] == [], contract
     merged = await api.mutate(
         "mergeAccounts",
         {"survivorId": survivor["id"], "mergedIds": [duplicate["id"]]},
-        "account { deals { edges { node { id } } } team { role user { id } } } moves { plugin entity count }",
+        "account { deals { edges { node { id } } } contracts { id } team { role user { id } } } moves { plugin entity count }",
     )
     assert merged["userErrors"] == []
     sales_moves = {(m["entity"], m["count"]) for m in merged["moves"] if m["plugin"] == "sales"}
-    assert sales_moves == {("sales_deal", 1), ("sales_quote", 1), ("sales_team_member", 1)}
+    assert sales_moves == {("sales_deal", 1), ("sales_quote", 1), ("sales_contract", 1), ("sales_team_member", 1)}
     account = merged["account"]
     assert account["deals"]["edges"] == [{"node": {"id": moved_deal["id"]}}]
+    assert account["contracts"] == [{"id": contract["contract"]["id"]}]
     # The rep already on the survivor's team keeps that membership; the manager's moved over.
     assert sorted((m["role"], m["user"]["id"]) for m in account["team"]) == sorted(
         [("account_executive", await user_id(api, "sales")), ("technical", await user_id(api, "manager"))]
