@@ -13,7 +13,7 @@ from enishi.plugin import hookimpl
 from enishi.plugins.sales.contracts import run_alerts
 from enishi.worker import run_due_jobs
 from tests.helpers import count_rows, create_account
-from tests.plugins.sales.helpers import deal, pipeline
+from tests.plugins.sales.helpers import deal, pipeline, user_id
 
 TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")
 CONTRACT = (
@@ -55,7 +55,7 @@ async def _alert_job(runtime) -> None:
 async def test_issue_example_3_the_renewal_alert_and_task_come_on_2025_09_02_once(api):
     account = await create_account(api, name="継続商事")
     api.clock.set(_at("2025-01-01"))
-    contract = await _contract(api, account["id"])
+    contract = await _contract(api, account["id"], ownerId=await user_id(api, "sales"))
     assert contract["noticeDeadline"] == "2025-10-02"
     api.clock.set(_at("2025-09-01"))
     await _alert_job(api.runtime)
@@ -70,6 +70,7 @@ async def test_issue_example_3_the_renewal_alert_and_task_come_on_2025_09_02_onc
     listed = (await api.graphql(tasks))["node"]["tasks"]
     assert [t["title"] for t in listed] == ["契約更新の確認: 年間保守契約 (通知期限 2025-10-02)"]
     assert listed[0]["dueAt"] == "2025-10-01T15:00:00+00:00"  # the deadline's midnight in Tokyo
+    assert listed[0]["assignee"] == {"id": await user_id(api, "sales")}  # the contract's owner
     assert await count_rows(api, "sales_contract_alert") == 1
 
 
