@@ -69,7 +69,7 @@ async def export_tiers(session, contact_ids: list[uuid.UUID]) -> dict[uuid.UUID,
         .join(LoyaltyTier, LoyaltyTier.id == LoyaltyMember.tier_id)
         .where(LoyaltyMember.contact_id.in_(contact_ids))
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 TIER = ImportColumn(
