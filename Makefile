@@ -33,7 +33,8 @@ run: install
 	echo "  curl -s http://$(HOST):$(PORT)/graphql -H 'Authorization: Bearer '$$token -H 'Content-Type: application/json' \\"; \
 	echo "    -d '{\"query\":\"{ contacts(first: 3, filter: {search: \\\"やまだ\\\"}) { totalCount edges { node { displayName primaryEmail primaryAccount { name } } } } }\"}'"; \
 	echo
-	$(ENISHI) serve --host $(HOST) --port $(PORT)
+	@# Links the server hands out (export downloads, mails) point at the address it serves on.
+	ENISHI_PUBLIC_URL=$${ENISHI_PUBLIC_URL:-http://$(HOST):$(PORT)} $(ENISHI) serve --host $(HOST) --port $(PORT)
 
 test: install lint
 	$(PY) -m pytest -q
