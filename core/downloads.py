@@ -4,23 +4,18 @@ framework (`enishi.graphql`) knows nothing of exports."""
 
 from __future__ import annotations
 
-import json
 import logging
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from enishi.graphql.errors import error_response
+
 from .schema.exports import export_file
 from .services.export_files import LinkGone, LinkUnknown, claim_link, media_type
 
 log = logging.getLogger("enishi.http")  # the HTTP surface's log, as graphql/app.py's
-
-
-def _refusal(status: int, message: str, code: str) -> Response:
-    """The body every refusal of the HTTP surface has (`{"errors": [{message, extensions.code}]}`)."""
-    body = json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}, ensure_ascii=False)
-    return Response(body, status_code=status, media_type="application/json")
 
 
 async def export_download(request: Request) -> Response:
@@ -31,9 +26,9 @@ async def export_download(request: Request) -> Response:
         async with runtime.unit_of_work() as uow:
             export = await claim_link(uow, runtime.permissions, request.path_params["token"])
     except LinkUnknown:
-        return _refusal(404, "no such export link", "NOT_FOUND")
+        return error_response(404, "no such export link", "NOT_FOUND")
     except LinkGone:
-        return _refusal(410, "this export link was used already or has expired: export again", "EXPORT_LINK_GONE")
+        return error_response(410, "this export link was used already or has expired: export again", "EXPORT_LINK_GONE")
     chunks = export_file(runtime, export.actor_id, export.kind, export.format, export.encoding, export.filter)
     day = runtime.clock.now().astimezone(runtime.settings.zone).date().isoformat()
     log.info("export", extra={"kind": export.kind, "format": export.format})

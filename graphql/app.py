@@ -30,6 +30,7 @@ from enishi.runtime import Runtime
 from enishi.sealing import personal_reads
 
 from .context import Context
+from .errors import error_response
 from .limits import MAX_JSON_DEPTH, QueryLimits, json_too_deep, parse_document, too_many_aliases_to_parse
 from .schema import build_schema, present_result, public_root_fields
 
@@ -44,11 +45,6 @@ class _RequestError(Exception):
     def __init__(self, status: int, message: str, code: str, headers: dict | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.code, self.headers = status, message, code, headers or {}
-
-
-def _error_response(status: int, message: str, code: str, media_type: str = JSON, headers: dict | None = None) -> Response:
-    body = json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}, ensure_ascii=False)
-    return Response(body, status_code=status, media_type=media_type, headers=headers)
 
 
 def _negotiate(request: Request) -> str:
@@ -259,7 +255,7 @@ def create_app(runtime: Runtime) -> Starlette:
                 return _result_response(ExecutionResult(data=None, errors=[refusal]), True, media_type)
             viewer = await _viewer(runtime, header) if header else ANONYMOUS
         except _RequestError as error:
-            return _error_response(error.status, error.message, error.code, media_type, error.headers)
+            return error_response(error.status, error.message, error.code, media_type, error.headers)
         allowed = (OperationType.QUERY,) if request.method == "GET" else (OperationType.QUERY, OperationType.MUTATION)
         context = Context(runtime, viewer)
         reads: set = set()
@@ -273,9 +269,9 @@ def create_app(runtime: Runtime) -> Starlette:
                 allowed_operation_types=allowed,
             )
         except InvalidOperationTypeError:
-            return _error_response(405, "mutations must be sent with POST", "METHOD_NOT_ALLOWED", media_type, {"Allow": "POST"})
+            return error_response(405, "mutations must be sent with POST", "METHOD_NOT_ALLOWED", media_type, {"Allow": "POST"})
         except CannotGetOperationTypeError:
-            return _error_response(400, "name one operation of the document in `operationName`", "BAD_REQUEST", media_type)
+            return error_response(400, "name one operation of the document in `operationName`", "BAD_REQUEST", media_type)
         finally:
             personal_reads.reset(recording)
             await context.close()
@@ -366,7 +362,7 @@ class BodyLimit:
                 await self._refuse(scope, receive, send, limit)
 
     async def _refuse(self, scope, receive, send, limit: int) -> None:
-        response = _error_response(413, f"request body over {limit} bytes", "PAYLOAD_TOO_LARGE")
+        response = error_response(413, f"request body over {limit} bytes", "PAYLOAD_TOO_LARGE")
         await response(scope, receive, send)
 
 

@@ -3,12 +3,14 @@ an `extensions.code` for everything else, and nothing internal (no traces, no va
 
 from __future__ import annotations
 
+import json
 import logging
 import traceback
 
 import strawberry
 from graphql import GraphQLError
 from sqlalchemy.exc import StatementError
+from starlette.responses import Response
 from strawberry.relay import GlobalIDValueError
 
 from enishi.errors import EnishiError, InputError, UserError
@@ -73,3 +75,11 @@ def present_error(error: GraphQLError) -> GraphQLError:
         path=error.path,
         extensions={"code": "INTERNAL"},
     )
+
+
+def error_response(
+    status: int, message: str, code: str, media_type: str = "application/json", headers: dict | None = None
+) -> Response:
+    """A refusal of the HTTP surface, shaped as every one is: `{"errors": [{message, extensions.code}]}`."""
+    body = json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}, ensure_ascii=False)
+    return Response(body, status_code=status, media_type=media_type, headers=headers)
