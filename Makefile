@@ -36,9 +36,12 @@ run: install
 	@# Links the server hands out (export downloads, mails) point at the address it serves on.
 	ENISHI_PUBLIC_URL=$${ENISHI_PUBLIC_URL:-http://$(HOST):$(PORT)} $(ENISHI) serve --host $(HOST) --port $(PORT)
 
+# One pytest worker per core (pytest-xdist); each worker has its own database (core/testing.py).
+PYTEST := $(PY) -m pytest -q -n auto --dist worksteal
+
 test: install lint
-	$(PY) -m pytest -q
-	scripts/with-postgres $(PY) -m pytest -q
+	$(PYTEST)
+	scripts/with-postgres $(PYTEST)
 
 # Lint, format and types on the whole tree (settings in pyproject.toml; .pre-commit-config.yaml runs
 # the same before each commit). mypy checks the installed `enishi` package, then what imports it.
@@ -49,10 +52,10 @@ lint: install
 	$(VENV)/bin/mypy tests bench docs/example_plugin/enishi_nps
 
 test-sqlite: install
-	$(PY) -m pytest -q
+	$(PYTEST)
 
 test-postgres: install
-	scripts/with-postgres $(PY) -m pytest -q
+	scripts/with-postgres $(PYTEST)
 
 schema: install
 	$(ENISHI) schema > docs/schema.graphql

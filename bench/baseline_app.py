@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from contact_page import floor_page
 
 from enishi import crypto
+from enishi.clock import SystemClock
 from enishi.db import create_engine, sessionmakers
 from enishi.runtime import settle_heap
 from enishi.settings import Settings
@@ -25,7 +26,7 @@ def build(url: str) -> Starlette:
     # The floor decrypts names and emails as Enishi does: same KEK (ENISHI_KEK), no Runtime.
     crypto.install(crypto.KeyRing(Settings.from_env()))
     engine = create_engine(url)
-    reader, writer = sessionmakers(engine)
+    reader, writer = sessionmakers(engine, SystemClock())
 
     async def contacts(request):
         return Response(await floor_page(reader, int((await request.json())["first"])), media_type="application/json")

@@ -70,7 +70,7 @@ class Runtime:
         )
         check_catalog(Base.metadata, self.plugins)
         self.engine = create_engine(self.settings.database_url)
-        self._reader, self._writer = sessionmakers(self.engine)
+        self._reader, self._writer = sessionmakers(self.engine, self.clock)
         # SQLite has one writer at a time. Queueing this process's writers here instead of in
         # SQLite's busy handler (which sleeps and polls) cuts tail latency under contention; other
         # processes still wait on the database lock.

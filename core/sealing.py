@@ -19,8 +19,8 @@ import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
 
-from sqlalchemy import LargeBinary, String, inspect, select
-from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
+from sqlalchemy import LargeBinary, String, event, inspect, select
+from sqlalchemy.orm import Mapped, Session, column_property, mapped_column, relationship
 
 from . import crypto
 from .db import UTCDateTime
@@ -34,8 +34,17 @@ class DataKey:
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     # Which key-encryption key wrapped it (a fingerprint), so `enishi keys rotate` can resume.
     kek_id: Mapped[str | None] = mapped_column(String(16), info={"personal": False})
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=lambda: dt.datetime.now(dt.UTC))
+    # Dated when flushed, by the runtime's clock (`_date_new_keys`): a key is made deep inside an
+    # assignment to a sealed field, where no clock is at hand.
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     destroyed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+@event.listens_for(Session, "before_flush")
+def _date_new_keys(session: Session, _flush_context, _instances) -> None:
+    for record in session.new:
+        if isinstance(record, DataKey) and record.created_at is None:
+            record.created_at = session.info["clock"].now()
 
 
 # What sealed fields were decrypted in the current request: a person's id, or (model, record id)
@@ -168,8 +177,8 @@ class Sealable:
     @classmethod
     def bulk_rows(cls, columns: dict, **sealed) -> dict:
         """Rows for a bulk insert of one new record with a key of its own (demo data, benchmarks),
-        parents first: its plain `columns` (with its `id`), and its `sealed` fields under a new
-        key, as assigning them would."""
+        parents first: its plain `columns` (with its `id` and `created_at`, which dates the key
+        too), and its `sealed` fields under a new key, as assigning them would."""
         key_model = cls._key_model()
         ring = crypto.installed()
         data_key, wrapped = ring.new_data_key()
@@ -177,8 +186,13 @@ class Sealable:
         for name, value in sealed.items():
             row |= getattr(cls, name).columns(data_key, value)
         record_column = key_model.__table__.primary_key.columns[0].name
-        key_row = {record_column: columns["id"], "wrapped_key": wrapped, "kek_id": ring.current_id}
-        return {cls: [row], key_model: [key_row | {"created_at": columns["created_at"]} if "created_at" in columns else key_row]}
+        key_row = {
+            record_column: columns["id"],
+            "wrapped_key": wrapped,
+            "kek_id": ring.current_id,
+            "created_at": columns["created_at"],
+        }
+        return {cls: [row], key_model: [key_row]}
 
     @classmethod
     def _key_model(cls):

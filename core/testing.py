@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from .clock import ManualClock, SimulatedClock
 from .db import Base, is_sqlite
@@ -39,11 +39,29 @@ TEST_START = dt.datetime(2024, 6, 10, 0, 0, tzinfo=dt.UTC)  # Monday 09:00 in To
 
 
 @pytest.fixture(scope="session")
-def enishi_database_url(tmp_path_factory) -> str:
+def enishi_database_url(tmp_path_factory, request) -> str:
     """The session's shared database: `ENISHI_TEST_DATABASE_URL` (a PostgreSQL URL such as
     `postgresql+asyncpg://user:password@localhost/enishi_test`, whose `public` schema the session
-    drops and rebuilds), else a SQLite file in a temporary folder."""
-    return os.environ.get("ENISHI_TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('enishi')}/test.db"
+    drops and rebuilds), else a SQLite file in a temporary folder.
+
+    Under pytest-xdist (`pytest -n 2`) each worker process is a session of its own: on PostgreSQL it
+    gets its own database next to the named one (`enishi_test_gw0`, created afresh), since the
+    workers' sessions would otherwise rebuild and empty each other's tables."""
+    url = os.environ.get("ENISHI_TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('enishi')}/test.db"
+    # The worker's own configuration says it is one (the environment variable would also be seen
+    # by a pytest this session runs in a subprocess, as the scaffold test does).
+    worker = getattr(request.config, "workerinput", {}).get("workerid")
+    if worker is None:
+        return url
+    if is_sqlite(url):
+        raise pytest.UsageError("a SQLite ENISHI_TEST_DATABASE_URL cannot be shared by pytest-xdist workers; leave it unset")
+    named = make_url(url)
+    worker_database = f"{named.database}_{worker}"
+    asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{worker_database}" WITH (FORCE)'))
+    asyncio.run(_admin(url, f'CREATE DATABASE "{worker_database}"'))
+    return named.set(database=worker_database).render_as_string(hide_password=False)
 
 
 async def _admin(url: str, statement: str) -> None:
@@ -67,7 +85,7 @@ def enishi_fresh_database_url(enishi_database_url, tmp_path):
         return
     name = f"enishi_{uuid.uuid4().hex[:12]}"
     asyncio.run(_admin(enishi_database_url, f'CREATE DATABASE "{name}"'))
-    yield enishi_database_url.rsplit("/", 1)[0] + "/" + name
+    yield make_url(enishi_database_url).set(database=name).render_as_string(hide_password=False)
     asyncio.run(_admin(enishi_database_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 

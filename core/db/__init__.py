@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from ..clock import Clock
 from ..errors import InputError, UserError
 
 NAMING_CONVENTION = {
@@ -200,10 +201,11 @@ async def checkpoint(engine: AsyncEngine) -> bool:
     return not busy
 
 
-def sessionmakers(engine: AsyncEngine) -> tuple[async_sessionmaker, async_sessionmaker]:
-    """(reader, writer) session factories over one pool."""
-    reader = async_sessionmaker(engine, expire_on_commit=False)
-    writer = async_sessionmaker(engine.execution_options(enishi_write=True), expire_on_commit=False)
+def sessionmakers(engine: AsyncEngine, clock: Clock) -> tuple[async_sessionmaker, async_sessionmaker]:
+    """(reader, writer) session factories over one pool. Each session carries the runtime's
+    `clock` in `session.info`, for what is dated while flushing (a new data key)."""
+    reader = async_sessionmaker(engine, expire_on_commit=False, info={"clock": clock})
+    writer = async_sessionmaker(engine.execution_options(enishi_write=True), expire_on_commit=False, info={"clock": clock})
     return reader, writer
 
 

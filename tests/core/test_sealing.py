@@ -63,3 +63,16 @@ async def test_a_row_stored_without_its_key_is_listed_with_null_text(api):
         await uow.session.execute(text("DELETE FROM core_subject_key"))
     listed = await api.graphql("{ contacts { totalCount nodes { id familyName } } }")
     assert listed["contacts"] == {"totalCount": 1, "nodes": [{"id": person["id"], "familyName": None}]}
+
+
+async def test_a_new_data_key_is_dated_by_the_runtime_clock(api):
+    """Like every time Enishi keeps, a key's creation time comes from the injected clock."""
+    api.clock.advance(days=400)
+    person = await create_contact(api, familyName="高橋")
+    async with api.runtime.read_session() as session:
+        created_at = (
+            await session.execute(
+                select(SubjectKey.created_at).where(SubjectKey.contact_id == parse_global_id(person["id"], "Contact", "id"))
+            )
+        ).scalar_one()
+    assert created_at == api.clock.now()
