@@ -1,0 +1,246 @@
+"""The `automation.webhooks` job of `enishi worker`: POST each due delivery, signed, and record
+the attempt. Never inside a request: the outbox hands committed events to `service.fan_out`,
+which queues deliveries; this job sends them.
+
+At least once: a batch is claimed with a lease (rows another worker holds are skipped on
+PostgreSQL); a worker that dies mid-send leaves its batch to the next one once the lease ran out,
+and the receiver sees the same `webhook-id`. A failure (no 2xx in time, a redirect, a refused
+address) is retried on the Standard Webhooks schedule — 5 s, 5 min, 30 min, 2 h, 5 h, 10 h after
+each failure, plus up to 10 % random jitter — from the injected clock, then given up. A
+subscription failing for a day (or answered 410 Gone) is disabled, with an
+`automation.webhook_disabled` event."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import random
+import re
+import time
+import uuid
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy import or_, select, update
+
+from enishi.plugin import Runtime, UnitOfWork
+
+from . import urls
+from .events import WEBHOOK_DISABLED
+from .models import AutomationAttempt, AutomationDelivery, AutomationWebhook
+from .service import valid_secrets
+from .signing import headers, message_id
+
+SCHEDULE = tuple(
+    dt.timedelta(seconds=s) for s in (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600)
+)  # after the 1st … 6th failure
+JITTER = 0.1
+DISABLE_AFTER = dt.timedelta(days=1)
+TIMEOUT_SETTING = "automation_webhook_timeout_seconds"
+DEFAULT_TIMEOUT = 15.0  # the spec recommends 15 to 30 s
+BATCH = 50
+CONCURRENCY = 10  # requests in flight per worker
+SNIPPET = 200
+_EMAIL = re.compile(r"[^\s@\"'<>]+@[^\s@\"'<>]+")
+_DIGITS = re.compile(r"\+?\d[\d\s().-]{5,}\d")
+
+
+def timeout(runtime: Runtime) -> float:
+    return float(runtime.settings.extra.get(TIMEOUT_SETTING, DEFAULT_TIMEOUT))
+
+
+def redact(text: str) -> str:
+    """The start of an answer for the log: e-mail addresses and phone-like digit runs masked, so a
+    receiver echoing what it holds about someone does not leave it in our database."""
+    return _DIGITS.sub("[number]", _EMAIL.sub("[email]", text[: SNIPPET * 2]))[:SNIPPET]
+
+
+def retry_delay(failures: int) -> dt.timedelta | None:
+    """How long after its `failures`-th failure in a row a delivery is tried again; None: give up."""
+    if failures > len(SCHEDULE):
+        return None
+    return SCHEDULE[failures - 1] * (1 + random.uniform(0, JITTER))
+
+
+@dataclass
+class Claimed:
+    delivery_id: uuid.UUID
+    webhook_id: uuid.UUID
+    msg_id: str
+    body: bytes
+    url: str
+    secrets: list[str]
+    enabled: bool
+
+
+@dataclass
+class Outcome:
+    claimed: Claimed
+    attempted_at: dt.datetime
+    status_code: int | None = None
+    duration_ms: int = 0
+    error: str | None = None
+    snippet: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def body(delivery: AutomationDelivery) -> bytes:
+    """The signed document, the same on every attempt: the event type, when it occurred, and its payload."""
+    document = {"type": delivery.event_type, "timestamp": delivery.occurred_at.isoformat(), "data": delivery.payload}
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+async def _claim(runtime: Runtime) -> list[Claimed]:
+    now = runtime.clock.now()
+    lease = dt.timedelta(seconds=timeout(runtime) * 2 + 60)
+    async with runtime.unit_of_work() as uow:
+        rows = (
+            await uow.session.scalars(
+                select(AutomationDelivery)
+                .where(
+                    AutomationDelivery.status == "pending",
+                    AutomationDelivery.next_attempt_at <= now,
+                    or_(AutomationDelivery.lease_until.is_(None), AutomationDelivery.lease_until < now),
+                )
+                .order_by(AutomationDelivery.next_attempt_at, AutomationDelivery.id)
+                .limit(BATCH)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        if not rows:
+            return []
+        await uow.session.execute(
+            update(AutomationDelivery)
+            .where(AutomationDelivery.id.in_([row.id for row in rows]))
+            .values(lease_until=now + lease)
+            .execution_options(synchronize_session=False)
+        )
+        webhooks = {
+            webhook.id: webhook
+            for webhook in await uow.session.scalars(
+                select(AutomationWebhook).where(AutomationWebhook.id.in_({row.webhook_id for row in rows}))
+            )
+        }
+        return [
+            Claimed(
+                delivery_id=row.id,
+                webhook_id=row.webhook_id,
+                msg_id=message_id(row.event_id),
+                body=body(row),
+                url=webhooks[row.webhook_id].url,
+                secrets=valid_secrets(webhooks[row.webhook_id], now),
+                enabled=webhooks[row.webhook_id].enabled,
+            )
+            for row in rows
+        ]
+
+
+async def _send(runtime: Runtime, client: httpx.AsyncClient, claimed: Claimed) -> Outcome:
+    now = runtime.clock.now()
+    outcome = Outcome(claimed, now)
+    if not claimed.enabled:
+        outcome.error = "endpoint_disabled"
+        return outcome
+    started = time.perf_counter()
+    try:
+        target = await urls.check(claimed.url, runtime.settings)
+        response = await client.post(
+            target.request_url(),
+            content=claimed.body,
+            headers={**target.request_headers(), **headers(claimed.secrets, claimed.msg_id, int(now.timestamp()), claimed.body)},
+            extensions=target.extensions(),
+        )
+        outcome.status_code = response.status_code
+        outcome.snippet = redact(response.text) or None
+    except urls.UnsafeUrl:
+        outcome.error = "unsafe_url"
+    except httpx.TimeoutException:
+        outcome.error = "timeout"
+    except httpx.HTTPError:
+        outcome.error = "connection"
+    outcome.duration_ms = round((time.perf_counter() - started) * 1000)
+    return outcome
+
+
+async def _disable(uow: UnitOfWork, webhook: AutomationWebhook, reason: str) -> None:
+    webhook.enabled = False
+    webhook.disabled_reason = reason
+    failing_since = webhook.failing_since or uow.clock.now()
+    await uow.emit(WEBHOOK_DISABLED, webhook.id, {"reason": reason, "failing_since": failing_since.isoformat()})
+
+
+async def _record(runtime: Runtime, outcomes: list[Outcome]) -> None:
+    async with runtime.unit_of_work() as uow:
+        now = uow.clock.now()
+        ids = {outcome.claimed.webhook_id for outcome in outcomes}
+        webhooks = {
+            webhook.id: webhook
+            for webhook in await uow.session.scalars(
+                select(AutomationWebhook).where(AutomationWebhook.id.in_(ids)).order_by(AutomationWebhook.id).with_for_update()
+            )
+        }
+        deliveries = {
+            delivery.id: delivery
+            for delivery in await uow.session.scalars(
+                select(AutomationDelivery).where(AutomationDelivery.id.in_([o.claimed.delivery_id for o in outcomes]))
+            )
+        }
+        for outcome in outcomes:
+            delivery = deliveries.get(outcome.claimed.delivery_id)
+            webhook = webhooks.get(outcome.claimed.webhook_id)
+            if delivery is None or webhook is None:
+                continue  # deleted with its subscription while it was being sent
+            uow.session.add(
+                AutomationAttempt(
+                    delivery_id=delivery.id,
+                    attempted_at=outcome.attempted_at,
+                    status_code=outcome.status_code,
+                    duration_ms=outcome.duration_ms,
+                    error=outcome.error,
+                    response_snippet=outcome.snippet,
+                )
+            )
+            delivery.attempts += 1
+            delivery.lease_until = None
+            delivery.last_status_code = outcome.status_code
+            if outcome.succeeded:
+                delivery.status, delivery.delivered_at = "succeeded", now
+                webhook.failing_since = None
+                continue
+            delivery.failures += 1
+            delay = None if outcome.error == "endpoint_disabled" else retry_delay(delivery.failures)
+            if delay is None:
+                delivery.status = "failed"
+            else:
+                delivery.next_attempt_at = now + delay
+            if not webhook.enabled:
+                continue
+            webhook.failing_since = webhook.failing_since or outcome.attempted_at
+            if outcome.status_code == 410:
+                await _disable(uow, webhook, "gone")
+            elif now - webhook.failing_since >= DISABLE_AFTER:
+                await _disable(uow, webhook, "failing")
+
+
+async def deliver_due(runtime: Runtime) -> int:
+    """Send every delivery that is due, batch after batch; returns how many attempts were made."""
+    attempted = 0
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def send(client, claimed):
+        async with gate:
+            return await _send(runtime, client, claimed)
+
+    async with httpx.AsyncClient(follow_redirects=False, timeout=timeout(runtime), trust_env=False) as client:
+        while True:
+            batch = await _claim(runtime)
+            if not batch:
+                return attempted
+            await _record(runtime, list(await asyncio.gather(*(send(client, claimed) for claimed in batch))))
+            attempted += len(batch)
+            if len(batch) < BATCH:
+                return attempted
