@@ -22,6 +22,7 @@ from graphql.pyutils import Undefined
 from enishi.auth import PUBLIC, ROLES
 from tests.graphql.test_authorization import FIELD_PERMISSIONS
 from tests.plugins.abm.test_abm import ABM_FIELDS
+from tests.plugins.automation.test_webhooks import AUTOMATION_FIELDS
 from tests.plugins.loyalty.test_rewards_and_people import LOYALTY_FIELDS
 from tests.plugins.privacy.test_requests import PRIVACY_FIELDS
 from tests.plugins.sales.test_authorization import SALES_FIELDS
@@ -32,12 +33,14 @@ SCOPED = [
     ("integration", ("tickets:read", "contacts:read")),
     ("integration", ("tickets:write", "loyalty:read", "consent:write")),
     ("integration", ("tickets:internal", "contacts:write", "activities:write")),
+    ("integration", ("webhooks:manage",)),
     ("manager", ("loyalty:write", "abm:configure")),
     ("admin", ("privacy:requests", "users:read", "contacts:delete")),
 ]
 DECISIONS = {
     **{field: permission for field, (permission, _) in FIELD_PERMISSIONS.items()},
     **ABM_FIELDS,
+    **AUTOMATION_FIELDS,
     **LOYALTY_FIELDS,
     **PRIVACY_FIELDS,
     **{field: permission for field, (permission, _) in SALES_FIELDS.items()},

@@ -60,6 +60,9 @@ QUERIES = (
     "salesForecast",
     "salesMetrics",
     "testClock",
+    "webhooks",
+    "webhookDeliveries",
+    "webhookEventTypes",
 )
 MUTATIONS = (
     "importContacts",
@@ -166,6 +169,13 @@ MUTATIONS = (
     "createTestClock",
     "advanceTestClock",
     "deleteTestClock",
+    "createWebhook",
+    "updateWebhook",
+    "deleteWebhook",
+    "rotateWebhookSecret",
+    "sendWebhookTestEvent",
+    "replayWebhookDelivery",
+    "replayWebhookDeliveries",
 )
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
 PER_OPERATION = settings(FUZZ, max_examples=10)
