@@ -148,20 +148,30 @@ async def _send(runtime: Runtime, client: httpx.AsyncClient, claimed: Claimed) -
     started = time.perf_counter()
     try:
         target = await urls.check(claimed.url, runtime.settings)
-        response = await client.post(
-            target.request_url(),
-            content=claimed.body,
-            headers={**target.request_headers(), **headers(claimed.secrets, claimed.msg_id, int(now.timestamp()), claimed.body)},
-            extensions=target.extensions(),
-        )
-        outcome.status_code = response.status_code
-        outcome.snippet = redact(response.text) or None
+        signed = headers(claimed.secrets, claimed.msg_id, int(now.timestamp()), claimed.body)
+        # The whole exchange within the timeout (httpx's applies to each read), and only the
+        # start of the answer read: a receiver cannot hold a worker or fill its memory.
+        async with asyncio.timeout(timeout(runtime)):
+            async with client.stream(
+                "POST",
+                target.request_url(),
+                content=claimed.body,
+                headers={**target.request_headers(), **signed},
+                extensions=target.extensions(),
+            ) as response:
+                outcome.status_code = response.status_code
+                start = b""
+                async for chunk in response.aiter_bytes():
+                    start += chunk
+                    if len(start) >= SNIPPET * 4:
+                        break
+        outcome.snippet = redact(start.decode("utf-8", "replace")) or None
     except urls.UnsafeUrl:
         outcome.error = "unsafe_url"
-    except httpx.TimeoutException:
-        outcome.error = "timeout"
+    except (TimeoutError, httpx.TimeoutException):
+        outcome.status_code, outcome.error = None, "timeout"  # an answer cut short is no answer
     except httpx.HTTPError:
-        outcome.error = "connection"
+        outcome.status_code, outcome.error = None, "connection"
     outcome.duration_ms = round((time.perf_counter() - started) * 1000)
     return outcome
 
