@@ -78,6 +78,7 @@ bench: install
 	$(PY) bench/deal_board.py
 	$(PY) bench/contact_import.py
 	$(PY) bench/export.py
+	$(PY) bench/webhooks.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info enishi.db enishi.db-wal enishi.db-shm
