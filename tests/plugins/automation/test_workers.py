@@ -1,0 +1,105 @@
+"""Deliveries under several workers: a delivery one worker is sending is not sent by another, and
+one whose worker was killed mid-send is sent again — with the same webhook-id — once its lease ran
+out (at least once). The interleavings are forced: the receiver holds a request until the test
+has done what it checks."""
+
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import subprocess
+import sys
+import threading
+
+from enishi.plugins.automation.delivery import deliver_due
+from enishi.testing import TEST_START
+from enishi.worker import deliver_waiting_events
+from tests.helpers import create_account
+from tests.plugins.automation.helpers import LOOPBACK, Receiver, create_webhook, deliveries
+
+
+def hold_first_request(receiver: Receiver) -> tuple[threading.Event, threading.Event]:
+    """(arrived, release): the receiver's first request sets `arrived`, then waits for `release`."""
+    arrived, release = threading.Event(), threading.Event()
+    answer = receiver.server.RequestHandlerClass.do_POST
+
+    def held(handler):
+        if not arrived.is_set():
+            arrived.set()
+            release.wait(120)
+        with contextlib.suppress(OSError):  # its sender was killed meanwhile
+            answer(handler)
+
+    receiver.server.RequestHandlerClass.do_POST = held
+    return arrived, release
+
+
+def start_worker(env: dict) -> subprocess.Popen:
+    """`enishi worker --once` in a process of its own, not waited for."""
+    command = [sys.executable, "-m", "enishi.cli", "worker", "--once"]
+    return subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def test_two_workers_never_send_one_delivery_at_once(enishi_api):
+    first = await enishi_api(environment="development", extra=LOOPBACK)
+    second = await enishi_api(environment="development", extra=LOOPBACK)
+    receiver = Receiver()
+    arrived, release = hold_first_request(receiver)
+    try:
+        webhook, _ = await create_webhook(first, receiver.url, ["account.created"])
+        await create_account(first, name="A")
+        await deliver_waiting_events(first.runtime)  # the outbox queues the delivery; nothing is sent yet
+        sending = asyncio.create_task(deliver_due(first.runtime))
+        await asyncio.to_thread(arrived.wait, 120)
+        assert await deliver_due(second.runtime) == 0  # leased to the first worker: not sent twice
+        release.set()
+        assert await sending == 1
+    finally:
+        release.set()
+        receiver.close()
+    assert len(receiver.received) == 1
+    [delivery] = await deliveries(first, webhook["id"])
+    assert delivery["status"] == "SUCCEEDED" and delivery["attemptCount"] == 1
+
+
+async def test_a_worker_killed_mid_send_leaves_the_delivery_to_the_next_with_the_same_webhook_id(
+    enishi_api, enishi_fresh_migrated, enishi_base_settings, tmp_path
+):
+    api = await enishi_api(database_url=enishi_fresh_migrated, environment="development", extra=LOOPBACK)
+    config = tmp_path / "enishi.toml"
+    config.write_text('[extra]\nautomation_webhook_allowlist = ["127.0.0.1/32"]\n', encoding="utf-8")
+    env = {
+        "ENISHI_DATABASE_URL": enishi_fresh_migrated,
+        "ENISHI_KEK": enishi_base_settings.key_encryption_key,
+        "ENISHI_ENVIRONMENT": "development",
+        "ENISHI_CONFIG": str(config),
+    }
+    receiver = Receiver()
+    arrived, release = hold_first_request(receiver)
+    worker = None
+    try:
+        clock = await api.mutate("createTestClock", {"frozenTime": TEST_START.isoformat()}, "testClock { id }")
+        webhook, _ = await create_webhook(api, receiver.url, ["account.created"])
+        await create_account(api, name="A")
+        worker = start_worker(env)
+        await asyncio.to_thread(arrived.wait, 120)
+        worker.kill()  # mid-send: no attempt recorded, the lease still held
+        worker.wait()
+        release.set()
+        [delivery] = await deliveries(api, webhook["id"])
+        assert delivery["status"] == "PENDING" and delivery["attempts"] == []
+
+        lease_over = TEST_START + dt.timedelta(seconds=15 * 2 + 60 + 1)
+        advanced = await api.mutate(
+            "advanceTestClock", {"id": clock["testClock"]["id"], "to": lease_over.isoformat()}, "jobsRun jobsFailed"
+        )
+        assert advanced["userErrors"] == [] and "automation.webhooks" in advanced["jobsRun"], advanced
+    finally:
+        release.set()
+        if worker is not None and worker.poll() is None:
+            worker.kill()
+        receiver.close()
+    [delivery] = await deliveries(api, webhook["id"])
+    assert delivery["status"] == "SUCCEEDED" and [a["statusCode"] for a in delivery["attempts"]] == [200]
+    assert len(receiver.received) == 2  # the killed worker's request, and the next worker's
+    assert receiver.received[0].headers["webhook-id"] == receiver.received[1].headers["webhook-id"] == delivery["messageId"]
