@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from enishi.db import create_engine, is_sqlite
+from enishi.plugin import InputError, UserError, hookimpl
 from enishi.worker import run_due_jobs
 from tests.helpers import create_account, graphql_data, migrated_token
 from tests.plugins.sales.helpers import on_team
@@ -117,6 +118,49 @@ async def test_registration_numbers_and_lines_are_checked(api):
     }
     assert (await api.graphql("{ quotes { totalCount } }"))["quotes"]["totalCount"] == 0
     # Nothing was numbered: the next quote is still the first.
+    assert (await _example_1(api, account["id"]))["quote"]["number"] == "Q-000001"
+
+
+class RefuseFirstQuote:
+    """An approval plugin that vetoes the first quote written, from `enishi_on_event` inside the
+    quote's own transaction: after its number was drawn from the locked counter row."""
+
+    def __init__(self):
+        self.refused: list[str] = []
+
+    @hookimpl
+    async def enishi_on_event(self, event, uow):
+        if event.type == "quote.created" and not self.refused:
+            self.refused.append(event.payload["number"])
+            raise InputError([UserError("lines", "needs the sales director's approval", "NOT_APPROVED")])
+
+
+async def test_a_quote_failing_after_its_number_was_drawn_gives_the_number_back(enishi_api):
+    veto = RefuseFirstQuote()
+    api = await enishi_api(plugins=[("approval", veto)])
+    account = await create_account(api)
+    refused = await _example_1(api, account["id"])
+    assert refused["userErrors"] == [{"field": "lines", "message": "needs the sales director's approval", "code": "NOT_APPROVED"}]
+    assert veto.refused == ["Q-000001"]  # the number was drawn, then the transaction rolled back
+    assert (await api.graphql("{ quotes { totalCount } }"))["quotes"]["totalCount"] == 0
+    plain = {"title": "次", "accountId": account["id"], "lines": [{"description": "a", "unitPrice": 1}]}
+    accepted = await api.mutate("createQuote", plain, QUOTE)
+    assert accepted["userErrors"] == [] and accepted["quote"]["number"] == "Q-000001"  # the same number: no gap
+    assert (await api.mutate("createQuote", plain, QUOTE))["quote"]["number"] == "Q-000002"
+
+
+async def test_a_quote_whose_total_would_pass_what_an_amount_carries_is_refused_before_numbering(api):
+    account = await create_account(api)
+    huge = {"description": "大口", "unitPrice": 10**12, "quantity": 10**6}
+    for lines in ([huge], [huge] * 200):  # ¥1.1 × 10^18 with tax; 200 lines pass the database's BIGINT
+        refused = await api.mutate("createQuote", {"title": "x", "accountId": account["id"], "lines": lines}, "quote { id }")
+        assert refused["userErrors"] == [
+            {
+                "field": "lines",
+                "message": "the quote's total with tax must be at most 9007199254740991 minor units",
+                "code": "OUT_OF_RANGE",
+            }
+        ]
     assert (await _example_1(api, account["id"]))["quote"]["number"] == "Q-000001"
 
 
