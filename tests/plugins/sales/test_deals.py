@@ -4,6 +4,7 @@ import json
 
 from sqlalchemy import text
 
+from enishi.plugins.abm.models import ROLES as ABM_ROLES
 from tests.helpers import create_account, create_contact
 from tests.plugins.sales.helpers import DEAL, pipeline, user_id
 from tests.plugins.sales.helpers import deal as new_deal
@@ -248,3 +249,21 @@ async def test_amounts_beyond_32_bits_filter_sum_and_forecast_in_yen(api):
     assert board["dealBoard"][0]["totals"] == [{"amount": 10_147_483_647, "weightedAmount": 1_014_748_364}]
     forecast = '{ salesForecast(period: MONTH, from: "2025-03-01", to: "2025-03-31") { pipeline weighted } }'
     assert (await api.graphql(forecast))["salesForecast"] == [{"pipeline": 10_147_483_647, "weighted": 1_014_748_364}]
+
+
+async def test_contact_roles_are_abms_buying_roles(api):
+    """The same words as ABM's buying committee (ABM is installed here; the sales plugin does not need it)."""
+    created = await pipeline(api)
+    deal = await new_deal(api, created["id"])
+    person = await create_contact(api, familyName="佐々木", givenName="悟")
+    for role in ABM_ROLES:
+        given = await api.mutate(
+            "setDealContactRole", {"dealId": deal["id"], "contactId": person["id"], "role": role}, "contactRole { role }"
+        )
+        assert given == {"contactRole": {"role": role}, "userErrors": []}
+    refused = await api.mutate(
+        "setDealContactRole", {"dealId": deal["id"], "contactId": person["id"], "role": "cfo"}, "contactRole { role }"
+    )
+    assert refused["userErrors"] == [
+        {"field": "role", "message": f"must be one of: {', '.join(ABM_ROLES)}", "code": "INVALID_CHOICE"}
+    ]

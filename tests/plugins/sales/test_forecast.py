@@ -100,6 +100,9 @@ async def test_committed_best_case_and_quota_attainment(api):
     ]
     quarters = await api.graphql('{ salesForecast(period: QUARTER, from: "2025-01-01", to: "2025-06-30") { label closedWon } }')
     assert quarters["salesForecast"] == [{"label": "2025-Q1", "closedWon": 400_000}, {"label": "2025-Q2", "closedWon": 0}]
+    longest = await api.graphql('{ salesForecast(period: MONTH, from: "2025-01-01", to: "2035-01-09") { label } }')
+    labels = [p["label"] for p in longest["salesForecast"]]  # 3,660 days, the longest range: every month of it
+    assert (len(labels), labels[0], labels[-1]) == (121, "2025-01", "2035-01")
 
 
 BY_OWNER = """query($owner: ID) { salesForecast(period: MONTH, from: "2025-02-01", to: "2025-04-30", ownerId: $owner) {

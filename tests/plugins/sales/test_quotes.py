@@ -190,6 +190,32 @@ async def test_a_revision_keeps_the_old_version_and_the_status_moves_draft_sent_
     assert accepted["quote"] == {"status": "accepted", "decidedAt": api.clock.now().isoformat()}
 
 
+async def test_a_configured_sequence_numbers_its_own_quotes_and_a_sent_quote_can_be_declined(enishi_api):
+    default = await enishi_api()
+    account = await create_account(default)
+    plain = {
+        "title": "x",
+        "accountId": account["id"],
+        "sellerRegistrationNumber": REGISTRATION,
+        "lines": [{"description": "a", "unitPrice": 1}],
+    }
+    assert (await default.mutate("createQuote", plain, QUOTE))["quote"]["number"] == "Q-000001"
+    fiscal = await enishi_api(extra={"sales_quote_sequence": "fy2025", "sales_quote_prefix": "2025-"})
+    admin = await default.token()  # the same database: the first app's admin
+
+    async def in_fiscal(name: str, input: dict, selection: str) -> dict:
+        return await fiscal.mutate(name, input, selection, token=admin)
+
+    quote = (await in_fiscal("createQuote", plain, QUOTE))["quote"]
+    assert quote["number"] == "2025-000001"  # its own counter, from 1
+    assert (await default.mutate("createQuote", plain, QUOTE))["quote"]["number"] == "Q-000002"
+    assert (await in_fiscal("sendQuote", {"id": quote["id"]}, "quote { status }"))["quote"] == {"status": "sent"}
+    declined = await in_fiscal("declineQuote", {"id": quote["id"]}, "quote { status decidedAt }")
+    assert declined["quote"] == {"status": "declined", "decidedAt": fiscal.clock.now().isoformat()}
+    accepted = await in_fiscal("acceptQuote", {"id": quote["id"]}, "quote { status }")
+    assert accepted["userErrors"][0]["code"] == "INVALID_STATUS"
+
+
 async def test_a_sent_quote_past_its_validity_expires_once(api):
     account = await create_account(api)
     quote = (await _example_1(api, account["id"], validUntil="2024-06-11"))["quote"]
