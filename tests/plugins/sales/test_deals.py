@@ -185,9 +185,12 @@ async def test_update_deal_sets_source_competitors_next_step_and_custom_fields_a
     account = await create_account(api)
     deal = await new_deal(api, created["id"], account["id"])
     api.clock.advance(hours=1)
-    fields = "deal { source competitors nextStep customFields forecastCategory updatedAt lastActivityAt " + HISTORY + " }"
+    fields = (
+        "deal { department source competitors nextStep customFields forecastCategory updatedAt lastActivityAt " + HISTORY + " }"
+    )
     update = {
         "id": deal["id"],
+        "department": "情報システム部",
         "source": "展示会",
         "competitors": ["他社A", " 他社B ", ""],
         "nextStep": "3/5 役員プレゼン",
@@ -196,6 +199,7 @@ async def test_update_deal_sets_source_competitors_next_step_and_custom_fields_a
     updated = await api.mutate("updateDeal", update, fields)
     assert updated["userErrors"] == []
     expected = {
+        "department": "情報システム部",
         "source": "展示会",
         "competitors": ["他社A", "他社B"],  # trimmed, blanks dropped
         "nextStep": "3/5 役員プレゼン",
@@ -212,13 +216,12 @@ async def test_update_deal_sets_source_competitors_next_step_and_custom_fields_a
     timeline = f'{{ node(id: "{account["id"]}") {{ ... on Account {{ timeline {{ edges {{ node {{ type }} }} }} }} }} }}'
     assert [e["node"]["type"] for e in (await api.graphql(timeline))["node"]["timeline"]["edges"]] == ["sales.deal_created"]
     events = await _outbox(api, "deal.")
-    assert events[-1] == (
-        "deal.updated",
-        {"account_id": events[0][1]["account_id"], "fields": sorted(["source", "competitors", "next_step", "custom_fields"])},
-    )
+    changed_fields = sorted(["department", "source", "competitors", "next_step", "custom_fields"])
+    assert events[-1] == ("deal.updated", {"account_id": events[0][1]["account_id"], "fields": changed_fields})
 
     api.clock.advance(hours=1)
     for bad, field, code in (
+        ({"department": "d" * 201}, "department", "TOO_LONG"),
         ({"source": "s" * 101}, "source", "TOO_LONG"),
         ({"competitors": [f"他社{n}" for n in range(21)]}, "competitors", "TOO_LONG"),
         ({"competitors": ["x" * 201]}, "competitors", "TOO_LONG"),
