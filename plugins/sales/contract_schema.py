@@ -20,6 +20,7 @@ from enishi.plugin import (
     RowsByColumn,
     SortKey,
     UserErrorType,
+    UserNode,
     input_values,
     load_row,
     paginate,
@@ -30,7 +31,7 @@ from enishi.plugin import (
 from . import contracts
 from . import models as orm
 from .teams import READ, WRITE, team_scope, visible_deals
-from .types import SalesDeal, team_accounts, team_node_resolver
+from .types import SalesDeal, team_accounts, team_node_resolver, user_node
 
 TERMS = RowsByColumn(orm.SalesContract, orm.SalesContract.account_id, orm.SalesContract.start_date, orm.SalesContract.term)
 BY_END = [(SortKey(orm.SalesContract.created_at, "datetime"), True), (SortKey(orm.SalesContract.id, "uuid"), True)]
@@ -50,6 +51,7 @@ class SalesContract(relay.Node):
     notice_days: int
     notice_deadline: dt.date = strawberry.field(description="The last day to give notice: end date − notice days.")
     status: str = strawberry.field(description="active, renewed (a later term follows) or expired.")
+    department: str | None = strawberry.field(description="The account's department it is with.")
     created_at: dt.datetime
     _row: strawberry.Private[Any]
 
@@ -68,6 +70,7 @@ class SalesContract(relay.Node):
             notice_days=row.notice_days,
             notice_deadline=row.notice_deadline,
             status=row.status,
+            department=row.department,
             created_at=row.created_at,
             _row=row,
         )
@@ -78,6 +81,10 @@ class SalesContract(relay.Node):
     async def account(self, info: Info) -> AccountNode | None:
         row = await load_row(info.context, Account, self._row.account_id)
         return AccountNode.from_row(row) if row else None
+
+    @strawberry.field(description="Who renewal alerts go to.")
+    async def owner(self, info: Info) -> UserNode | None:
+        return await user_node(info, self._row.owner_id)
 
     @strawberry.field(description="The won deal the contract came from.")
     async def deal(self, info: Info) -> SalesDeal | None:
@@ -113,7 +120,14 @@ class CreateContractInput:
     billing_cycle: str | None = strawberry.UNSET
     auto_renew: bool | None = strawberry.UNSET
     notice_days: int | None = strawberry.UNSET
-    owner_id: strawberry.ID | None = strawberry.UNSET
+    department: str | None = strawberry.field(
+        default=strawberry.UNSET, description="The account's department it is with. Default: the deal's."
+    )
+    owner_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Who the renewal alerts go to. Left out: the account team's customer success (else account executive) "
+        "for the department, else the deal's owner, else the creator.",
+    )
 
 
 @strawberry.input

@@ -16,10 +16,13 @@ from enishi.plugin import Checker, InputError, UnitOfWork, User, UserError, crea
 from . import events
 from .models import BILLING_CYCLES, SalesContract, SalesContractAlert, SalesDeal, SalesStage
 from .tax import CURRENCY_DIGITS, DEFAULT_CURRENCY
-from .teams import check_account
+from .teams import assignee, check_account
 
 DEFAULT_ALERT_LEAD_DAYS = 30
 CONTRACT_ACTIVITY = "sales.contract"
+# Whose a renewal is on the account team, in order: customer success keeps the customer, the
+# account executive when the team has no one in customer success.
+RENEWAL_TEAM_ROLES = ("customer_success", "account_executive")
 
 
 def alert_lead_days(settings) -> int:
@@ -49,10 +52,21 @@ def _check_terms(check: Checker, data: dict) -> None:
         check.fail("notice_days", "must be from 0 to 3650 days", "OUT_OF_RANGE")
 
 
+async def renewal_owner(uow: UnitOfWork, account_id: uuid.UUID, department: str | None) -> uuid.UUID | None:
+    """The account team member a renewal goes to (RENEWAL_TEAM_ROLES, for the department)."""
+    for role in RENEWAL_TEAM_ROLES:
+        if (user_id := await assignee(uow, account_id, role, department)) is not None:
+            return user_id
+    return None
+
+
 async def create_contract(uow: UnitOfWork, data: dict, scope: uuid.UUID | None) -> SalesContract:
-    """A contract term, directly or from a won deal (whose account, value and currency it takes
-    unless given)."""
+    """A contract term, directly or from a won deal (whose account, department, value and
+    currency it takes unless given). Without `owner_id` it goes to the account team's customer
+    success (else account executive) for its department, else the deal's owner, else whoever
+    writes it."""
     check = Checker()
+    owner_given = "owner_id" in data
     deal = None
     if data.get("deal_id") is not None:
         deal = await uow.session.get(SalesDeal, data["deal_id"])
@@ -64,21 +78,32 @@ async def create_contract(uow: UnitOfWork, data: dict, scope: uuid.UUID | None) 
         check.done()
         assert deal is not None
         given = {field: value for field, value in data.items() if value is not None}
-        data = {"account_id": deal.account_id, "value": deal.amount, "currency": deal.currency, **given}
+        data = {
+            "account_id": deal.account_id,
+            "department": deal.department,
+            "value": deal.amount,
+            "currency": deal.currency,
+            **given,
+        }
     name = check.text(data, "name", max_length=200, required=True)
+    department = check.text(data, "department", max_length=200)
     for field in ("account_id", "start_date", "end_date", "value"):
         if data.get(field) is None:
             check.fail(field, "is required", "REQUIRED")
     _check_terms(check, data)
-    owner_id = data.get("owner_id", uow.actor_id)
-    if owner_id is not None and await uow.session.get(User, owner_id) is None:
+    if data.get("owner_id") is not None and await uow.session.get(User, data["owner_id"]) is None:
         check.fail("owner_id", "no such user", "NOT_FOUND")
     check.done()
     await check_account(uow, data["account_id"], scope)
+    if owner_given:
+        owner_id = data.get("owner_id")
+    else:
+        owner_id = await renewal_owner(uow, data["account_id"], department) or (deal.owner_id if deal else None) or uow.actor_id
     contract = SalesContract(
         account_id=data["account_id"],
         deal_id=data.get("deal_id"),
         owner_id=owner_id,
+        department=department,
         name=name,
         term=1,
         start_date=data["start_date"],
@@ -144,6 +169,7 @@ async def _write_term(uow: UnitOfWork, old: SalesContract, values: dict) -> Sale
         deal_id=old.deal_id,
         previous_id=old.id,
         owner_id=old.owner_id,
+        department=old.department,
         name=old.name,
         term=old.term + 1,
         currency=old.currency,
@@ -209,12 +235,15 @@ async def _renewal_alert(uow: UnitOfWork, contract_id: uuid.UUID) -> int:
         return 0
     contract = await uow.session.get_one(SalesContract, contract_id)
     deadline = contract.notice_deadline
+    owner = await uow.session.get(User, contract.owner_id) if contract.owner_id else None
+    # An owner gone (deleted, deactivated) leaves the renewal to the account team as it is today.
+    assignee_id = owner.id if owner and owner.is_active else await renewal_owner(uow, contract.account_id, contract.department)
     task = await create_task(
         uow,
         {
             "title": f"契約更新の確認: {contract.name} (通知期限 {deadline.isoformat()})",
             "account_id": contract.account_id,
-            "assignee_id": contract.owner_id,
+            "assignee_id": assignee_id,
             "due_at": dt.datetime.combine(deadline, dt.time(), tzinfo=uow.settings.zone),
         },
     )

@@ -25,7 +25,7 @@ from . import events
 from .models import CONTACT_ROLES, FORECAST_CATEGORIES, SalesDeal, SalesDealContact, SalesPipeline, SalesStage, SalesStageChange
 from .pipelines import first_open_stage, stage_of
 from .tax import CURRENCY_DIGITS, DEFAULT_CURRENCY
-from .teams import check_account
+from .teams import assignee, check_account
 
 DEFAULT_LOST_REASONS = ("price", "timing", "competitor", "no_budget", "no_decision", "product_fit", "other")
 MAX_COMPETITORS = 20
@@ -44,7 +44,7 @@ def _check_fields(check: Checker, data: dict) -> dict:
     values: dict = {}
     if "name" in data:
         values["name"] = check.text(data, "name", max_length=200, required=True)
-    for field, length in (("source", 100), ("next_step", 500)):
+    for field, length in (("department", 200), ("source", 100), ("next_step", 500)):
         if field in data:
             values[field] = check.text(data, field, max_length=length)
     if "amount" in data:
@@ -60,6 +60,8 @@ def _check_fields(check: Checker, data: dict) -> dict:
             check.fail("probability", "must be a percentage from 0 to 100", "OUT_OF_RANGE")
         values["probability"] = data["probability"]
     if "forecast_category" in data:
+        if data["forecast_category"] is None:
+            check.fail("forecast_category", f"must be one of: {', '.join(FORECAST_CATEGORIES)}", "REQUIRED")
         values["forecast_category"] = check.choice(data, "forecast_category", FORECAST_CATEGORIES)
     if "expected_close_date" in data:
         values["expected_close_date"] = data["expected_close_date"]
@@ -81,14 +83,16 @@ async def _check_owner(uow: UnitOfWork, check: Checker, owner_id) -> None:
 
 
 async def create_deal(uow: UnitOfWork, data: dict, scope: uuid.UUID | None) -> SalesDeal:
+    """A deal in its pipeline's first open stage (or the open `stage_id`). Without `owner_id` it
+    goes to the account team's member in the pipeline's team role for the deal's department
+    (see `teams.assignee`), else to whoever creates it."""
     check = Checker()
     values = _check_fields(check, {"currency": DEFAULT_CURRENCY, **data})
     if "name" not in values:
         check.fail("name", "is required", "REQUIRED")
     if "amount" not in values:
         check.fail("amount", "is required", "REQUIRED")
-    owner_id = data.get("owner_id", uow.actor_id)
-    await _check_owner(uow, check, owner_id)
+    await _check_owner(uow, check, data.get("owner_id"))
     pipeline = await uow.session.get(SalesPipeline, data["pipeline_id"])
     stage = None
     if pipeline is None:
@@ -103,7 +107,11 @@ async def create_deal(uow: UnitOfWork, data: dict, scope: uuid.UUID | None) -> S
         stage = await first_open_stage(uow, pipeline.id)
     check.done()
     await check_account(uow, data["account_id"], scope)
-    assert stage is not None  # a pipeline always has an open stage (check_stages)
+    assert pipeline is not None and stage is not None  # a pipeline always has an open stage (check_stages)
+    if "owner_id" in data:  # given, or explicitly none
+        owner_id = data["owner_id"]
+    else:
+        owner_id = await assignee(uow, data["account_id"], pipeline.team_role, values.get("department")) or uow.actor_id
     now = uow.clock.now()
     values.setdefault("probability", stage.probability)
     values.setdefault("forecast_category", "pipeline")

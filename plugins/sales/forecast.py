@@ -17,29 +17,51 @@ from .tax import CURRENCY_DIGITS
 from .teams import visible_deals
 
 COMMIT_PROBABILITY = 90  # an open deal at or above it counts as committed, whatever its category
-MAX_PERIODS = 120
 
 
 def period_start(day: dt.date, period: str) -> dt.date:
+    if period == "day":
+        return day
+    if period == "week":  # ISO weeks, Monday to Sunday
+        return day - dt.timedelta(days=day.weekday())
     month = day.month if period == "month" else 3 * ((day.month - 1) // 3) + 1
     return day.replace(month=month, day=1)
 
 
 def next_period(start: dt.date, period: str) -> dt.date:
+    if period in ("day", "week"):
+        return start + dt.timedelta(days=1 if period == "day" else 7)
     months = 1 if period == "month" else 3
     month = start.month - 1 + months
     return start.replace(year=start.year + month // 12, month=month % 12 + 1, day=1)
 
 
 def label(start: dt.date, period: str) -> str:
+    """2025-03-20 for a day, 2025-W12 for an ISO week, 2025-03 for a month, 2025-Q1 for a quarter."""
+    if period == "day":
+        return start.isoformat()
+    if period == "week":
+        year, week, _ = start.isocalendar()
+        return f"{year}-W{week:02d}"
     return f"{start:%Y-%m}" if period == "month" else f"{start.year}-Q{(start.month - 1) // 3 + 1}"
 
 
+def spans(period: str, first: dt.date, last: dt.date) -> list[tuple[str, dt.date, dt.date]]:
+    """(label, start, end) of each period covering [first, last], whole periods. The caller
+    bounds the range, and so the number of periods."""
+    result = []
+    start = period_start(first, period)
+    while start <= last:
+        following = next_period(start, period)
+        result.append((label(start, period), start, following - dt.timedelta(days=1)))
+        start = following
+    return result
+
+
 @dataclass
-class ForecastPeriod:
-    label: str
-    start: dt.date
-    end: dt.date
+class Figures:
+    """A forecast's figures for a period, overall or for one owner."""
+
     closed_won: int = 0
     committed: int = 0
     best_case: int = 0
@@ -50,16 +72,26 @@ class ForecastPeriod:
     def weighted(self) -> int:
         return self.weighted_sum // 100
 
+    def add(self, deal: SalesDeal, won: bool) -> None:
+        if won:
+            self.closed_won += deal.amount
+            return
+        committed = deal.probability >= COMMIT_PROBABILITY or deal.forecast_category == "commit"
+        self.pipeline += deal.amount
+        self.weighted_sum += deal.amount * deal.probability
+        self.committed += deal.amount if committed else 0
+        self.best_case += deal.amount if committed or deal.forecast_category == "best_case" else 0
 
-def periods(period: str, first: dt.date, last: dt.date) -> list[ForecastPeriod]:
-    """The periods covering [first, last], each as [start, end]."""
-    result: list[ForecastPeriod] = []
-    start = period_start(first, period)
-    while start <= last and len(result) < MAX_PERIODS:
-        following = next_period(start, period)
-        result.append(ForecastPeriod(label(start, period), start, following - dt.timedelta(days=1)))
-        start = following
-    return result
+
+@dataclass
+class ForecastPeriod:
+    label: str
+    start: dt.date
+    end: dt.date
+    total: Figures = field(default_factory=Figures)
+    # Every owner with a figure anywhere in the forecast, in every period (zeros where they have
+    # none), ordered by name, unowned deals (None) last: one series per owner for a chart.
+    by_owner: dict[uuid.UUID | None, Figures] = field(default_factory=dict)
 
 
 def _deals(scope: uuid.UUID | None, currency: str, owner_id: uuid.UUID | None):
@@ -74,31 +106,28 @@ def _deals(scope: uuid.UUID | None, currency: str, owner_id: uuid.UUID | None):
 async def forecast(
     session: AsyncSession, period: str, first: dt.date, last: dt.date, currency: str, owner_id, scope
 ) -> list[ForecastPeriod]:
-    """Per period: won deals by close date; open deals by expected close date as committed
-    (probability ≥ 90 % or category `commit`), best case (committed and category `best_case`),
-    pipeline (every open deal but `omitted` ones) and weighted (Σ amount × probability / 100)."""
-    buckets = periods(period, first, last)
-    if not buckets:
-        return []
+    """Per period, overall and per owner: won deals by close date; open deals by expected close
+    date as committed (probability ≥ 90 % or category `commit`), best case (committed and
+    category `best_case`), pipeline (every open deal but `omitted` ones) and weighted
+    (Σ amount × probability / 100)."""
+    buckets = [ForecastPeriod(*span) for span in spans(period, first, last)]
     lo, hi = buckets[0].start, buckets[-1].end
     by_start = {b.start: b for b in buckets}
     in_range = or_(SalesDeal.close_date.between(lo, hi), SalesDeal.expected_close_date.between(lo, hi))
     rows = await session.execute(_deals(scope, currency, owner_id).where(in_range))
     for deal, kind in rows:
         day = deal.close_date if kind == "won" else deal.expected_close_date if kind == "open" else None
-        if day is None or not lo <= day <= hi:
+        if day is None or not lo <= day <= hi or (kind == "open" and deal.forecast_category == "omitted"):
             continue
         bucket = by_start[period_start(day, period)]
-        if kind == "won":
-            bucket.closed_won += deal.amount
-            continue
-        if deal.forecast_category == "omitted":
-            continue
-        committed = deal.probability >= COMMIT_PROBABILITY or deal.forecast_category == "commit"
-        bucket.pipeline += deal.amount
-        bucket.weighted_sum += deal.amount * deal.probability
-        bucket.committed += deal.amount if committed else 0
-        bucket.best_case += deal.amount if committed or deal.forecast_category == "best_case" else 0
+        for figures in (bucket.total, bucket.by_owner.setdefault(deal.owner_id, Figures())):
+            figures.add(deal, kind == "won")
+    owners = {owner for bucket in buckets for owner in bucket.by_owner}
+    users = await session.execute(select(User.id, User.display_name).where(User.id.in_(owners - {None})))
+    names = {user.id: user.display_name for user in users}
+    ordered = sorted(owners, key=lambda owner: (owner is None, names.get(owner, ""), str(owner)))
+    for bucket in buckets:
+        bucket.by_owner = {owner: bucket.by_owner.get(owner) or Figures() for owner in ordered}
     return buckets
 
 
@@ -109,49 +138,84 @@ class StageConversion:
     converted_percent: int | None  # to the next open stage (or to won, from the last open one)
 
 
+@dataclass(frozen=True)
+class ClosedDeal:
+    close_date: dt.date
+    won: bool
+    amount: int
+    cycle_days: int  # the creation day, in the configured zone, to the close date
+
+
 @dataclass
 class Metrics:
-    won: int = 0
-    lost: int = 0
-    won_amount: int = 0
-    cycle_days: list[int] = field(default_factory=list)
+    """Deals closed in a range, and deals created in it (by their creation day in the zone)."""
+
+    closed: list[ClosedDeal] = field(default_factory=list)
+    created: list[tuple[dt.date, int]] = field(default_factory=list)  # (creation day, amount)
     conversions: list[StageConversion] = field(default_factory=list)
 
     @property
+    def won(self) -> list[ClosedDeal]:
+        return [deal for deal in self.closed if deal.won]
+
+    @property
+    def lost_count(self) -> int:
+        return len(self.closed) - len(self.won)
+
+    @property
+    def won_amount(self) -> int:
+        return sum(deal.amount for deal in self.won)
+
+    @property
     def win_rate_percent(self) -> int | None:
-        return self.won * 100 // (self.won + self.lost) if self.won + self.lost else None
+        return len(self.won) * 100 // len(self.closed) if self.closed else None
 
     @property
     def average_deal_size(self) -> int | None:
-        return self.won_amount // self.won if self.won else None
+        return self.won_amount // len(self.won) if self.won else None
 
     @property
     def cycle_mean_days(self) -> int | None:
-        return sum(self.cycle_days) // len(self.cycle_days) if self.cycle_days else None
+        days = [deal.cycle_days for deal in self.won]
+        return sum(days) // len(days) if days else None
 
     @property
     def cycle_median_days(self) -> int | None:
-        days, n = sorted(self.cycle_days), len(self.cycle_days)
+        days = sorted(deal.cycle_days for deal in self.won)
+        n = len(days)
         if not n:
             return None
         return days[n // 2] if n % 2 else (days[n // 2 - 1] + days[n // 2]) // 2
+
+    def series(self, interval: str, first: dt.date, last: dt.date) -> list[tuple[str, dt.date, dt.date, Metrics]]:
+        """The same measures per day, ISO week, month or quarter of [first, last], every period
+        present (zero where nothing happened); the first and the last are cut to the range."""
+        points = {
+            start: (name, max(start, first), min(end, last), Metrics()) for name, start, end in spans(interval, first, last)
+        }
+        for deal in self.closed:
+            points[period_start(deal.close_date, interval)][3].closed.append(deal)
+        for day, amount in self.created:
+            points[period_start(day, interval)][3].created.append((day, amount))
+        return list(points.values())
 
 
 async def metrics(
     session: AsyncSession, first: dt.date, last: dt.date, currency: str, owner_id, scope, zone, pipeline_id=None
 ) -> Metrics:
-    """Deals closed in [first, last]: win rate, average won amount, sales cycle (the day a deal
-    was created, in the configured zone, to its close date). Stage conversion over the deals of
-    `pipeline_id` created in [first, last]."""
+    """Deals closed in [first, last] (win rate, average won amount, sales cycle from the day a
+    deal was created, in the configured zone, to its close date) and deals created in it. Stage
+    conversion over the deals of `pipeline_id` created in [first, last]."""
     result = Metrics()
     closed = _deals(scope, currency, owner_id).where(SalesDeal.close_date >= first, SalesDeal.close_date <= last)
     for deal, kind in await session.execute(closed):
-        if kind == "won":
-            result.won += 1
-            result.won_amount += deal.amount
-            result.cycle_days.append((deal.close_date - deal.created_at.astimezone(zone).date()).days)
-        elif kind == "lost":
-            result.lost += 1
+        if kind in ("won", "lost"):
+            cycle = (deal.close_date - deal.created_at.astimezone(zone).date()).days
+            result.closed.append(ClosedDeal(deal.close_date, kind == "won", deal.amount, cycle))
+    since = dt.datetime.combine(first, dt.time(), tzinfo=zone)
+    until = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=zone)
+    created = _deals(scope, currency, owner_id).where(SalesDeal.created_at >= since, SalesDeal.created_at < until)
+    result.created = [(deal.created_at.astimezone(zone).date(), deal.amount) for deal, _ in await session.execute(created)]
     if pipeline_id is not None:
         result.conversions = await _conversions(session, pipeline_id, first, last, currency, owner_id, scope, zone)
     return result

@@ -26,6 +26,8 @@ class SalesPipeline(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # The account team role whose member owns a new deal created without an owner (TEAM_ROLES).
+    team_role: Mapped[str] = mapped_column(String(30), default="account_executive", server_default="account_executive")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
@@ -68,6 +70,7 @@ class SalesDeal(Base):
     expected_close_date: Mapped[dt.date | None] = mapped_column(Date)
     close_date: Mapped[dt.date | None] = mapped_column(Date)
     owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"), index=True)
+    department: Mapped[str | None] = mapped_column(String(200))  # the account's department the deal is with
     source: Mapped[str | None] = mapped_column(String(100))
     competitors: Mapped[list] = mapped_column(JSONType, default=list)
     next_step: Mapped[str | None] = mapped_column(String(500))
@@ -227,6 +230,7 @@ class SalesContract(Base):
     deal_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sales_deal.id", ondelete="SET NULL"), index=True)
     previous_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sales_contract.id"), unique=True)
     owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"))
+    department: Mapped[str | None] = mapped_column(String(200))  # the account's department it is with
     name: Mapped[str] = mapped_column(String(200))
     term: Mapped[int] = mapped_column(Integer, default=1)
     start_date: Mapped[dt.date] = mapped_column(Date)

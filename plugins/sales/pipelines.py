@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from enishi.plugin import Checker, InputError, UnitOfWork, UserError
 
-from .models import STAGE_KINDS, SalesPipeline, SalesStage
+from .models import STAGE_KINDS, TEAM_ROLES, SalesPipeline, SalesStage
 
 MAX_STAGES = 30
 
@@ -44,11 +44,12 @@ async def create_pipeline(uow: UnitOfWork, data: dict) -> SalesPipeline:
     check = Checker()
     name = check.text(data, "name", max_length=200, required=True)
     stages = check_stages(check, data.get("stages") or [])
+    team_role = check.choice(data, "team_role", TEAM_ROLES) or "account_executive"
     if name and await uow.session.scalar(select(SalesPipeline.id).where(SalesPipeline.name == name)):
         check.fail("name", "a pipeline of this name exists", "DUPLICATE")
     check.done()
     position = await uow.session.scalar(select(func.coalesce(func.max(SalesPipeline.position), 0))) or 0
-    pipeline = SalesPipeline(name=name, position=position + 1, created_at=uow.clock.now())
+    pipeline = SalesPipeline(name=name, position=position + 1, team_role=team_role, created_at=uow.clock.now())
     uow.session.add(pipeline)
     await uow.session.flush()
     for index, stage in enumerate(stages):

@@ -20,6 +20,9 @@ from .teams import check_account
 MAX_LINES = 200
 MAX_QUANTITY = 1_000_000
 MAX_UNIT_PRICE = 10**12
+# What the `MinorUnits` scalar carries (a JSON number a JavaScript client reads exactly); 200 lines
+# at the largest quantity and price would pass it, and the database's BIGINT too.
+MAX_TOTAL = 2**53 - 1
 # A quote changes state only along these arrows; `expired` comes from the scheduled job.
 TRANSITIONS = {"send": ("draft", "sent"), "accept": ("sent", "accepted"), "decline": ("sent", "declined")}
 
@@ -63,7 +66,8 @@ async def next_number(uow: UnitOfWork, sequence: str) -> int:
     return value
 
 
-async def _lines(uow: UnitOfWork, check: Checker, lines: list[dict], currency: str) -> list[SalesQuoteLine]:
+async def _lines(uow: UnitOfWork, check: Checker, lines: list[dict], currency: str, rounding: str) -> list[SalesQuoteLine]:
+    """The quote's lines, checked, and their total with tax within MAX_TOTAL."""
     if not 1 <= len(lines) <= MAX_LINES:
         check.fail("lines", f"a quote has 1 to {MAX_LINES} lines", "OUT_OF_RANGE")
     products = {
@@ -112,12 +116,18 @@ async def _lines(uow: UnitOfWork, check: Checker, lines: list[dict], currency: s
                 amount=quantity * unit_price - discount,
             )
         )
+    if not check.errors and sum(r.subtotal + r.tax for r in _per_rate(built, rounding)) > MAX_TOTAL:
+        check.fail("lines", f"the quote's total with tax must be at most {MAX_TOTAL} minor units", "OUT_OF_RANGE")
     return built
+
+
+def _per_rate(lines: list[SalesQuoteLine], rounding: str):
+    return tax_per_rate([(line.tax_category, line.amount) for line in lines], rounding)
 
 
 def _price(quote: SalesQuote, lines: list[SalesQuoteLine]) -> None:
     """Totals of the qualified invoice: a subtotal and a tax per rate, each rate's tax rounded once."""
-    per_rate = tax_per_rate([(line.tax_category, line.amount) for line in lines], quote.rounding)
+    per_rate = _per_rate(lines, quote.rounding)
     quote.tax_breakdown = [
         {"category": r.category, "rate_percent": r.rate_percent, "subtotal": r.subtotal, "tax": r.tax} for r in per_rate
     ]
@@ -165,7 +175,7 @@ async def create_quote(uow: UnitOfWork, data: dict, scope: uuid.UUID | None) -> 
     if rounding not in ROUNDINGS:  # a configuration error, not the caller's
         raise ValueError(f"[extra] sales_tax_rounding must be one of {ROUNDINGS}")
     account_id = await _deal_account(uow, check, data)
-    lines = await _lines(uow, check, data.get("lines") or [], currency)
+    lines = await _lines(uow, check, data.get("lines") or [], currency, rounding)
     check.done()
     assert account_id is not None
     await check_account(uow, account_id, scope)
@@ -223,7 +233,7 @@ async def revise_quote(uow: UnitOfWork, quote_id: uuid.UUID, data: dict, scope: 
         )
     )
     if data.get("lines") is not None:
-        lines = await _lines(uow, check, data["lines"], old.currency)
+        lines = await _lines(uow, check, data["lines"], old.currency, old.rounding)
     else:
         lines = [
             SalesQuoteLine(

@@ -35,6 +35,17 @@ from .teams import CONFIGURE, READ, TEAM_MANAGE, WRITE, team_scope, visible_deal
 from .types import SalesDeal, SalesDealContactRole, SalesPipeline, SalesTeamMember
 
 
+@strawberry.input(description="Match an amount in minor units (beyond GraphQL's 32-bit Int: ¥5,000,000,000 fits).")
+class SalesAmountFilter:
+    eq: MinorUnits | None = None
+    in_: list[MinorUnits] | None = strawberry.field(default=None, name="in")
+    gt: MinorUnits | None = None
+    gte: MinorUnits | None = None
+    lt: MinorUnits | None = None
+    lte: MinorUnits | None = None
+    is_null: bool | None = None
+
+
 @strawberry.input
 class SalesDealFilter:
     and_: list[SalesDealFilter] | None = strawberry.field(default=None, name="and")
@@ -43,7 +54,8 @@ class SalesDealFilter:
     name: StringFilter | None = None
     currency: StringFilter | None = None
     forecast_category: StringFilter | None = None
-    amount: IntFilter | None = None
+    department: StringFilter | None = None
+    amount: SalesAmountFilter | None = None
     probability: IntFilter | None = None
     account_id: IDFilter | None = None
     pipeline_id: IDFilter | None = None
@@ -58,6 +70,7 @@ DEAL_FILTER = FilterSpec(
         "name": orm.SalesDeal.name,
         "currency": orm.SalesDeal.currency,
         "forecast_category": orm.SalesDeal.forecast_category,
+        "department": orm.SalesDeal.department,
     },
     ints={"amount": orm.SalesDeal.amount, "probability": orm.SalesDeal.probability},
     ids={
@@ -129,6 +142,10 @@ class SalesStageInput:
 class CreatePipelineInput:
     name: str
     stages: list[SalesStageInput]
+    team_role: str | None = strawberry.field(
+        default=None,
+        description="The account team role whose member owns a deal created without an owner (default account_executive).",
+    )
 
 
 @strawberry.type
@@ -148,7 +165,11 @@ class CreateDealInput:
     probability: int | None = strawberry.UNSET
     forecast_category: str | None = strawberry.UNSET
     expected_close_date: dt.date | None = strawberry.UNSET
-    owner_id: strawberry.ID | None = strawberry.UNSET
+    owner_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Left out: the account team's member in the pipeline's team role for the department, else the creator.",
+    )
+    department: str | None = strawberry.field(default=strawberry.UNSET, description="The account's department the deal is with.")
     source: str | None = strawberry.UNSET
     competitors: list[str] | None = strawberry.UNSET
     next_step: str | None = strawberry.UNSET
@@ -166,6 +187,7 @@ class UpdateDealInput:
     forecast_category: str | None = strawberry.UNSET
     expected_close_date: dt.date | None = strawberry.UNSET
     owner_id: strawberry.ID | None = strawberry.UNSET
+    department: str | None = strawberry.UNSET
     source: str | None = strawberry.UNSET
     competitors: list[str] | None = strawberry.UNSET
     next_step: str | None = strawberry.UNSET
@@ -284,7 +306,7 @@ class SalesMutation:
     async def create_pipeline(self, info: Info, input: CreatePipelineInput) -> CreatePipelinePayload:
         async def work(uow):
             stages = [vars(s) for s in input.stages]
-            return await pipelines.create_pipeline(uow, {"name": input.name, "stages": stages})
+            return await pipelines.create_pipeline(uow, {"name": input.name, "stages": stages, "team_role": input.team_role})
 
         row, errors = await run_mutation(info, CONFIGURE, work)
         return CreatePipelinePayload(pipeline=SalesPipeline.from_row(row) if row else None, user_errors=errors)

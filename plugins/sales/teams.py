@@ -1,11 +1,12 @@
-"""Account teams, and the visibility they give: a user without `sales.read_all` (a `sales` rep)
-sees and changes only the deals of accounts whose team they are on."""
+"""Account teams, the visibility they give (a user without `sales.read_all`, a `sales` rep, sees
+and changes only the deals of accounts whose team they are on) and the assignment they drive (a
+deal or a renewal without an owner goes to the team member in the right role and department)."""
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, select, true, update
+from sqlalchemy import ColumnElement, delete, or_, select, true, update
 
 from enishi.plugin import Account, Checker, InputError, UnitOfWork, User, UserError, live_ids
 
@@ -44,6 +45,24 @@ async def check_account(uow: UnitOfWork, account_id: uuid.UUID, scope: uuid.UUID
     )
     if not visible:
         raise InputError([UserError(field, "no such account", "NOT_FOUND")])
+
+
+async def assignee(uow: UnitOfWork, account_id: uuid.UUID, role: str, department: str | None) -> uuid.UUID | None:
+    """Who on the account's team takes work in `role` for `department`: the active member in
+    that role covering that department, else the one covering the whole account (no
+    department); the earliest on the team first. None when the team has neither: the account
+    split by department and the work naming none is not given to one department's member."""
+    covers: ColumnElement[bool] = SalesTeamMember.department.is_(None)
+    if department is not None:
+        covers = or_(covers, SalesTeamMember.department == department)
+    candidates = await uow.session.execute(
+        select(SalesTeamMember.user_id, SalesTeamMember.department)
+        .join(User, User.id == SalesTeamMember.user_id)
+        .where(SalesTeamMember.account_id == account_id, SalesTeamMember.role == role, User.is_active, covers)
+        .order_by(SalesTeamMember.created_at, SalesTeamMember.id)
+    )
+    ranked = sorted(candidates, key=lambda member: member.department is None)  # stable: the department's first
+    return ranked[0].user_id if ranked else None
 
 
 async def add_member(uow: UnitOfWork, data: dict) -> SalesTeamMember:

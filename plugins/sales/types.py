@@ -34,7 +34,7 @@ ROLES = RowsByColumn(orm.SalesDealContact, orm.SalesDealContact.deal_id, orm.Sal
 TEAM = RowsByColumn(orm.SalesTeamMember, orm.SalesTeamMember.account_id, orm.SalesTeamMember.created_at)
 
 
-async def _user(info: Info, user_id) -> UserNode | None:
+async def user_node(info: Info, user_id) -> UserNode | None:
     row = await load_row(info.context, User, user_id) if user_id else None
     return UserNode.from_row(row) if row else None
 
@@ -84,6 +84,7 @@ class SalesPipeline(relay.Node):
     id: relay.NodeID[str]
     name: str
     position: int
+    team_role: str = strawberry.field(description="The account team role whose member owns a new deal created without an owner.")
 
     @strawberry.field
     async def stages(self, info: Info) -> list[SalesStage]:
@@ -93,7 +94,7 @@ class SalesPipeline(relay.Node):
 
     @classmethod
     def from_row(cls, row: orm.SalesPipeline) -> SalesPipeline:
-        return cls(id=str(row.id), name=row.name, position=row.position, _row=row)
+        return cls(id=str(row.id), name=row.name, position=row.position, team_role=row.team_role, _row=row)
 
     resolve_nodes = node_resolver(orm.SalesPipeline, READ)
 
@@ -114,7 +115,7 @@ class SalesStageChange:
 
     @strawberry.field
     async def changed_by(self, info: Info) -> UserNode | None:
-        return await _user(info, self._row.changed_by_id)
+        return await user_node(info, self._row.changed_by_id)
 
 
 @strawberry.type(description="A contact's role on a deal. The note is personal data.")
@@ -138,7 +139,7 @@ class SalesTeamMember:
 
     @strawberry.field
     async def user(self, info: Info) -> UserNode | None:
-        return await _user(info, self._row.user_id)
+        return await user_node(info, self._row.user_id)
 
 
 @strawberry.type(description="A deal (opportunity) on an account (sales plugin). Amounts are integer minor units.")
@@ -151,6 +152,7 @@ class SalesDeal(relay.Node):
     forecast_category: str
     expected_close_date: dt.date | None
     close_date: dt.date | None
+    department: str | None = strawberry.field(description="The account's department the deal is with.")
     source: str | None
     competitors: list[str]
     next_step: str | None
@@ -174,6 +176,7 @@ class SalesDeal(relay.Node):
             forecast_category=row.forecast_category,
             expected_close_date=row.expected_close_date,
             close_date=row.close_date,
+            department=row.department,
             source=row.source,
             competitors=list(row.competitors or []),
             next_step=row.next_step,
@@ -208,7 +211,7 @@ class SalesDeal(relay.Node):
 
     @strawberry.field
     async def owner(self, info: Info) -> UserNode | None:
-        return await _user(info, self._row.owner_id)
+        return await user_node(info, self._row.owner_id)
 
     @strawberry.field(description="Open, in a stage with `rottingDays`, and without activity for longer than that.")
     async def is_stale(self, info: Info) -> bool:

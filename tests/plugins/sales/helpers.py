@@ -1,5 +1,6 @@
 """GraphQL helpers for the sales tests."""
 
+from enishi.auth import create_user, issue_token
 from enishi.plugin import to_global_id
 from tests.helpers import create_account
 
@@ -31,10 +32,21 @@ async def user_id(api, role: str) -> str:
     return to_global_id("User", api.user_ids[role])
 
 
-async def on_team(api, account_id: str, role: str = "sales", team_role: str = "account_executive") -> None:
+async def staff(api, name: str, role: str = "sales") -> tuple[str, str]:
+    """Another user holding `role` (the fixtures give one per role): their global id and a token."""
+    async with api.runtime.unit_of_work() as uow:
+        user = await create_user(uow.session, api.runtime.clock, display_name=name, roles=[role])
+        token = await issue_token(uow.session, api.runtime.clock, api.runtime.permissions, user)
+    return to_global_id("User", user.id), token
+
+
+async def on_team(
+    api, account_id: str, role: str = "sales", team_role: str = "account_executive", *, user: str | None = None, **input
+) -> None:
+    """Put the test user of `role` (or `user`, a global id) on the account's team."""
     payload = await api.mutate(
         "setAccountTeamMember",
-        {"accountId": account_id, "userId": await user_id(api, role), "role": team_role},
+        {"accountId": account_id, "userId": user or await user_id(api, role), "role": team_role, **input},
         "member { role }",
         role="manager",
     )

@@ -4,6 +4,7 @@ import json
 
 from sqlalchemy import text
 
+from enishi.plugins.abm.models import ROLES as ABM_ROLES
 from tests.helpers import create_account, create_contact
 from tests.plugins.sales.helpers import DEAL, pipeline, user_id
 from tests.plugins.sales.helpers import deal as new_deal
@@ -177,3 +178,95 @@ async def test_deals_filter_order_and_paginate(api):
     assert [e["node"]["amount"] for e in rest["deals"]["edges"]] == [300]
     filtered = (await api.graphql(query, {"f": {"amount": {"gte": 200}, "stageKind": "open"}}))["deals"]
     assert filtered["totalCount"] == 2 and [e["node"]["name"] for e in filtered["edges"]] == ["deal 2", "deal 0"]
+
+
+async def test_update_deal_sets_source_competitors_next_step_and_custom_fields_and_refuses_bad_ones(api):
+    created = await pipeline(api)
+    account = await create_account(api)
+    deal = await new_deal(api, created["id"], account["id"])
+    api.clock.advance(hours=1)
+    fields = (
+        "deal { department source competitors nextStep customFields forecastCategory updatedAt lastActivityAt " + HISTORY + " }"
+    )
+    update = {
+        "id": deal["id"],
+        "department": "情報システム部",
+        "source": "展示会",
+        "competitors": ["他社A", " 他社B ", ""],
+        "nextStep": "3/5 役員プレゼン",
+        "customFields": {"予算": 12_000_000, "稟議": True},
+    }
+    updated = await api.mutate("updateDeal", update, fields)
+    assert updated["userErrors"] == []
+    expected = {
+        "department": "情報システム部",
+        "source": "展示会",
+        "competitors": ["他社A", "他社B"],  # trimmed, blanks dropped
+        "nextStep": "3/5 役員プレゼン",
+        "customFields": {"予算": 12_000_000, "稟議": True},
+        "forecastCategory": "pipeline",
+        "updatedAt": api.clock.now().isoformat(),
+        "lastActivityAt": api.clock.now().isoformat(),  # a change to the deal is activity: it stops rotting
+    }
+    assert {k: updated["deal"][k] for k in expected} == expected
+    read_back = f'{{ node(id: "{deal["id"]}") {{ ... on SalesDeal {{ {fields[7:-2]} }} }} }}'
+    assert (await api.graphql(read_back))["node"] == updated["deal"]
+    # The stage did not move: no stage history, no timeline entry; one `deal.updated` says what changed.
+    assert [(h["fromStage"], h["toStage"]["name"]) for h in updated["deal"]["stageHistory"]] == [(None, "リード")]
+    timeline = f'{{ node(id: "{account["id"]}") {{ ... on Account {{ timeline {{ edges {{ node {{ type }} }} }} }} }} }}'
+    assert [e["node"]["type"] for e in (await api.graphql(timeline))["node"]["timeline"]["edges"]] == ["sales.deal_created"]
+    events = await _outbox(api, "deal.")
+    changed_fields = sorted(["department", "source", "competitors", "next_step", "custom_fields"])
+    assert events[-1] == ("deal.updated", {"account_id": events[0][1]["account_id"], "fields": changed_fields})
+
+    api.clock.advance(hours=1)
+    for bad, field, code in (
+        ({"department": "d" * 201}, "department", "TOO_LONG"),
+        ({"source": "s" * 101}, "source", "TOO_LONG"),
+        ({"competitors": [f"他社{n}" for n in range(21)]}, "competitors", "TOO_LONG"),
+        ({"competitors": ["x" * 201]}, "competitors", "TOO_LONG"),
+        ({"nextStep": "n" * 501}, "nextStep", "TOO_LONG"),
+        ({"customFields": ["not", "an", "object"]}, "customFields", "INVALID_CUSTOM_FIELDS"),
+        ({"customFields": {"": 1}}, "customFields", "INVALID_CUSTOM_FIELDS"),
+        ({"customFields": {"memo": "x" * 17_000}}, "customFields", "TOO_LONG"),
+        ({"forecastCategory": None}, "forecastCategory", "REQUIRED"),
+        ({"forecastCategory": "maybe"}, "forecastCategory", "INVALID_CHOICE"),
+    ):
+        refused = await api.mutate("updateDeal", {"id": deal["id"], **bad}, "deal { id }")
+        assert [(e["field"], e["code"]) for e in refused["userErrors"]] == [(field, code)], bad
+    assert (await api.graphql(read_back))["node"] == updated["deal"]  # nothing changed, not even updatedAt
+    assert len(await _outbox(api, "deal.")) == len(events)
+
+
+async def test_amounts_beyond_32_bits_filter_sum_and_forecast_in_yen(api):
+    created = await pipeline(api)
+    account = await create_account(api)
+    for name, amount in (("大型案件", 5_000_000_000), ("小口", 2_147_483_647), ("中型", 3_000_000_000)):
+        await new_deal(api, created["id"], account["id"], name=name, amount=amount, expectedCloseDate="2025-03-10")
+    query = "query($f: SalesDealFilter) { deals(filter: $f, orderBy: [{field: AMOUNT}]) { edges { node { name amount } } } }"
+    over = (await api.graphql(query, {"f": {"amount": {"gt": 2_147_483_647}}}))["deals"]["edges"]
+    assert [e["node"] for e in over] == [{"name": "大型案件", "amount": 5_000_000_000}, {"name": "中型", "amount": 3_000_000_000}]
+    exact = await api.graphql("{ deals(filter: {amount: {in: [5000000000], lte: 5000000000}}) { totalCount } }")
+    assert exact["deals"]["totalCount"] == 1
+    board = await api.graphql(f'{{ dealBoard(pipelineId: "{created["id"]}") {{ totals {{ amount weightedAmount }} }} }}')
+    assert board["dealBoard"][0]["totals"] == [{"amount": 10_147_483_647, "weightedAmount": 1_014_748_364}]
+    forecast = '{ salesForecast(period: MONTH, from: "2025-03-01", to: "2025-03-31") { pipeline weighted } }'
+    assert (await api.graphql(forecast))["salesForecast"] == [{"pipeline": 10_147_483_647, "weighted": 1_014_748_364}]
+
+
+async def test_contact_roles_are_abms_buying_roles(api):
+    """The same words as ABM's buying committee (ABM is installed here; the sales plugin does not need it)."""
+    created = await pipeline(api)
+    deal = await new_deal(api, created["id"])
+    person = await create_contact(api, familyName="佐々木", givenName="悟")
+    for role in ABM_ROLES:
+        given = await api.mutate(
+            "setDealContactRole", {"dealId": deal["id"], "contactId": person["id"], "role": role}, "contactRole { role }"
+        )
+        assert given == {"contactRole": {"role": role}, "userErrors": []}
+    refused = await api.mutate(
+        "setDealContactRole", {"dealId": deal["id"], "contactId": person["id"], "role": "cfo"}, "contactRole { role }"
+    )
+    assert refused["userErrors"] == [
+        {"field": "role", "message": f"must be one of: {', '.join(ABM_ROLES)}", "code": "INVALID_CHOICE"}
+    ]

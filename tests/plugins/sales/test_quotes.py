@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from enishi.db import create_engine, is_sqlite
+from enishi.plugin import InputError, UserError, hookimpl
 from enishi.worker import run_due_jobs
 from tests.helpers import create_account, graphql_data, migrated_token
 from tests.plugins.sales.helpers import on_team
@@ -120,6 +121,49 @@ async def test_registration_numbers_and_lines_are_checked(api):
     assert (await _example_1(api, account["id"]))["quote"]["number"] == "Q-000001"
 
 
+class RefuseFirstQuote:
+    """An approval plugin that vetoes the first quote written, from `enishi_on_event` inside the
+    quote's own transaction: after its number was drawn from the locked counter row."""
+
+    def __init__(self):
+        self.refused: list[str] = []
+
+    @hookimpl
+    async def enishi_on_event(self, event, uow):
+        if event.type == "quote.created" and not self.refused:
+            self.refused.append(event.payload["number"])
+            raise InputError([UserError("lines", "needs the sales director's approval", "NOT_APPROVED")])
+
+
+async def test_a_quote_failing_after_its_number_was_drawn_gives_the_number_back(enishi_api):
+    veto = RefuseFirstQuote()
+    api = await enishi_api(plugins=[("approval", veto)])
+    account = await create_account(api)
+    refused = await _example_1(api, account["id"])
+    assert refused["userErrors"] == [{"field": "lines", "message": "needs the sales director's approval", "code": "NOT_APPROVED"}]
+    assert veto.refused == ["Q-000001"]  # the number was drawn, then the transaction rolled back
+    assert (await api.graphql("{ quotes { totalCount } }"))["quotes"]["totalCount"] == 0
+    plain = {"title": "次", "accountId": account["id"], "lines": [{"description": "a", "unitPrice": 1}]}
+    accepted = await api.mutate("createQuote", plain, QUOTE)
+    assert accepted["userErrors"] == [] and accepted["quote"]["number"] == "Q-000001"  # the same number: no gap
+    assert (await api.mutate("createQuote", plain, QUOTE))["quote"]["number"] == "Q-000002"
+
+
+async def test_a_quote_whose_total_would_pass_what_an_amount_carries_is_refused_before_numbering(api):
+    account = await create_account(api)
+    huge = {"description": "大口", "unitPrice": 10**12, "quantity": 10**6}
+    for lines in ([huge], [huge] * 200):  # ¥1.1 × 10^18 with tax; 200 lines pass the database's BIGINT
+        refused = await api.mutate("createQuote", {"title": "x", "accountId": account["id"], "lines": lines}, "quote { id }")
+        assert refused["userErrors"] == [
+            {
+                "field": "lines",
+                "message": "the quote's total with tax must be at most 9007199254740991 minor units",
+                "code": "OUT_OF_RANGE",
+            }
+        ]
+    assert (await _example_1(api, account["id"]))["quote"]["number"] == "Q-000001"
+
+
 async def test_a_revision_keeps_the_old_version_and_the_status_moves_draft_sent_accepted(api):
     account = await create_account(api)
     first = (await _example_1(api, account["id"], validUntil="2024-06-30"))["quote"]
@@ -144,6 +188,32 @@ async def test_a_revision_keeps_the_old_version_and_the_status_moves_draft_sent_
     await api.mutate("sendQuote", {"id": quote["id"]}, "quote { status }")
     accepted = await api.mutate("acceptQuote", {"id": quote["id"]}, "quote { status decidedAt }")
     assert accepted["quote"] == {"status": "accepted", "decidedAt": api.clock.now().isoformat()}
+
+
+async def test_a_configured_sequence_numbers_its_own_quotes_and_a_sent_quote_can_be_declined(enishi_api):
+    default = await enishi_api()
+    account = await create_account(default)
+    plain = {
+        "title": "x",
+        "accountId": account["id"],
+        "sellerRegistrationNumber": REGISTRATION,
+        "lines": [{"description": "a", "unitPrice": 1}],
+    }
+    assert (await default.mutate("createQuote", plain, QUOTE))["quote"]["number"] == "Q-000001"
+    fiscal = await enishi_api(extra={"sales_quote_sequence": "fy2025", "sales_quote_prefix": "2025-"})
+    admin = await default.token()  # the same database: the first app's admin
+
+    async def in_fiscal(name: str, input: dict, selection: str) -> dict:
+        return await fiscal.mutate(name, input, selection, token=admin)
+
+    quote = (await in_fiscal("createQuote", plain, QUOTE))["quote"]
+    assert quote["number"] == "2025-000001"  # its own counter, from 1
+    assert (await default.mutate("createQuote", plain, QUOTE))["quote"]["number"] == "Q-000002"
+    assert (await in_fiscal("sendQuote", {"id": quote["id"]}, "quote { status }"))["quote"] == {"status": "sent"}
+    declined = await in_fiscal("declineQuote", {"id": quote["id"]}, "quote { status decidedAt }")
+    assert declined["quote"] == {"status": "declined", "decidedAt": fiscal.clock.now().isoformat()}
+    accepted = await in_fiscal("acceptQuote", {"id": quote["id"]}, "quote { status }")
+    assert accepted["userErrors"][0]["code"] == "INVALID_STATUS"
 
 
 async def test_a_sent_quote_past_its_validity_expires_once(api):
