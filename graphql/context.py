@@ -23,7 +23,6 @@ class Context:
         # Resolvers run concurrently; one AsyncSession must only ever run one statement at a time.
         self._lock = asyncio.Lock()
         self._loaders: dict[Any, DataLoader] = {}
-        self._memo: dict[Any, Any] = {}
         self._finished = False
 
     @property
@@ -62,13 +61,6 @@ class Context:
         if loader is None:
             loader = self._loaders[key] = DataLoader(load_fn=factory(self))
         return loader
-
-    def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
-        """`compute()`, worked out once per request for `key`: facts about the query (what a
-        field selects) that every object of a level would otherwise work out again."""
-        if key not in self._memo:
-            self._memo[key] = compute()
-        return self._memo[key]
 
     async def after_write(self) -> None:
         """A mutation committed: later reads must see it, so drop the snapshot and the caches."""

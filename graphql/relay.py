@@ -19,7 +19,6 @@ from typing import Any, Generic, TypeVar
 import strawberry
 from sqlalchemy import BindParameter, Select, and_, bindparam, column, func, or_, select, true
 from sqlalchemy.dialects import postgresql
-from strawberry.types.nodes import SelectedField
 
 from enishi.errors import EnishiError, InputError, UserError
 from enishi.graphql.loaders import then
@@ -248,25 +247,6 @@ async def paginate(
 # --- connections nested under a list, batched ----------------------------------------------------
 
 
-_COUNT_ONLY = frozenset({"totalCount", "__typename"})
-
-
-def asks_only_count(ctx, info) -> bool:
-    """Count-only connections: whether a connection field's selection is `totalCount` alone
-    (`__typename` aside), so its items need not be loaded — a contact page showing each person's
-    ticket count. Worked out once per field and request (`info.path` names the field for every
-    object of a level; strawberry's `selected_fields` costs ~20 µs); a fragment counts as asking
-    for more."""
-    return ctx.memo(
-        ("asks_only_count", info.path),
-        lambda: all(
-            isinstance(selection, SelectedField) and selection.name in _COUNT_ONLY
-            for field in info.selected_fields
-            for selection in field.selections
-        ),
-    )
-
-
 # The owners a batch of nested connections is loaded for: one parameter, any number of ids.
 _OWNER_IDS: BindParameter[Any] = bindparam("owner_ids", expanding=True)
 
@@ -375,12 +355,10 @@ class NestedConnection:
         return select(pairs.c.owner_id, func.count()).group_by(pairs.c.owner_id)
 
     def resolve(
-        self, ctx, owner_id, page: PageRequest, to_node: Callable[[Any], Any], extra: Any = None, *, info: Any = None
+        self, ctx, owner_id, page: PageRequest, to_node: Callable[[Any], Any], extra: Any = None
     ) -> Awaitable[Connection]:
         """The owner's page, to be awaited (or returned by a resolver). A first page is a share of
-        the request's windowed load (`then`: no coroutine); a page after a cursor is paginated.
-        Given the field's `info`, a first page whose selection is `totalCount` alone loads no
-        items (`asks_only_count`): the count's grouped query is the only statement."""
+        the request's windowed load (`then`: no coroutine); a page after a cursor is paginated."""
         counter = ctx.loader((self.name, "count"), self._counts)
 
         def count() -> Awaitable[int]:
@@ -389,10 +367,6 @@ class NestedConnection:
         if page.after is not None or page.before is not None or page.last is not None:
             return self._later_page(ctx, owner_id, page, to_node, extra, count)
         size = page.size(ctx.settings)
-        if info is not None and asks_only_count(ctx, info):
-            # The count is all that is asked: its load, shaped into a connection without edges
-            # (`totalCount` then finds it in the loader's cache).
-            return then(count(), lambda _: _connection([], has_next_page=False, has_previous_page=False, count=count))
         keys = [key for key, _ in self.order]
 
         def first_page(rows: list) -> Connection:

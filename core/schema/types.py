@@ -133,9 +133,7 @@ class Account(relay.Node):
     def contacts(
         self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None
     ) -> Awaitable[Connection[Contact]]:
-        return loaders.ACCOUNT_CONTACTS.resolve(
-            info.context, self._row.id, _page(first, after, last, before), Contact.from_row, info=info
-        )
+        return loaders.ACCOUNT_CONTACTS.resolve(info.context, self._row.id, _page(first, after, last, before), Contact.from_row)
 
     @strawberry.field(
         description="Activities of the account and of its contacts, newest first (by when they happened).",
@@ -156,7 +154,6 @@ class Account(relay.Node):
             _page(first, after, last, before),
             Activity.from_row,
             tuple(sorted(types)) if types else None,
-            info=info,
         )
 
     @strawberry.field
@@ -264,7 +261,6 @@ class Contact(relay.Node):
             _page(first, after, last, before),
             Activity.from_row,
             tuple(sorted(types)) if types else None,
-            info=info,
         )
 
     @strawberry.field

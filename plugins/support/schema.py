@@ -95,17 +95,13 @@ ACCOUNT_TICKETS = NestedConnection(
 def contact_tickets(root, info: Info, first: int | None = None, after: str | None = None) -> Awaitable[Connection[SupportTicket]]:
     """`Contact.tickets`: the contact's tickets, newest first."""
     info.context.require("support.read")
-    return CONTACT_TICKETS.resolve(
-        info.context, root._row.id, PageRequest(first, after, None, None), SupportTicket.from_row, info=info
-    )
+    return CONTACT_TICKETS.resolve(info.context, root._row.id, PageRequest(first, after, None, None), SupportTicket.from_row)
 
 
 def account_tickets(root, info: Info, first: int | None = None, after: str | None = None) -> Awaitable[Connection[SupportTicket]]:
     """`Account.tickets`: the account's tickets, newest first."""
     info.context.require("support.read")
-    return ACCOUNT_TICKETS.resolve(
-        info.context, root._row.id, PageRequest(first, after, None, None), SupportTicket.from_row, info=info
-    )
+    return ACCOUNT_TICKETS.resolve(info.context, root._row.id, PageRequest(first, after, None, None), SupportTicket.from_row)
 
 
 @strawberry.type

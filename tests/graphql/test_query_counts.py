@@ -49,19 +49,3 @@ async def test_a_page_of_contacts_costs_a_constant_number_of_queries(api):
     # 16 for the page; the access log's share: the people behind the activity text read, the day's
     # entries, the chain's last hash, the reader (and two advisory locks on PostgreSQL).
     assert len(large) <= 22
-
-
-async def test_a_connection_asked_only_for_its_count_loads_no_items(api):
-    for i in range(3):
-        contact = await create_contact(api, familyName=f"Counted {i}")
-        for day in range(1, i + 2):
-            await log_activity(api, contactIds=[contact["id"]], occurredAt=f"2024-05-0{day}T00:00:00Z")
-    counted = "{ contacts { edges { node { id timeline(first: 1) { __typename totalCount } } } } }"
-    with_items = "{ contacts { edges { node { id timeline(first: 1) { __typename totalCount edges { node { id } } } } } } }"
-    answers = {
-        query: {e["node"]["id"]: e["node"]["timeline"]["totalCount"] for e in (await api.graphql(query))["contacts"]["edges"]}
-        for query in (counted, with_items)
-    }
-    assert answers[counted] == answers[with_items] and sorted(answers[counted].values()) == [1, 2, 3]
-    # The same answers, without the statement loading the first page of every contact's timeline.
-    assert len(await _statements(api, counted, {})) == len(await _statements(api, with_items, {})) - 1
