@@ -22,7 +22,56 @@ import httpx
 from contact_page import ABUSIVE, PAGE
 from loyalty_spend import free_port, load, start
 
+from enishi.auth import create_user, issue_token
+from enishi.runtime import Runtime
+from enishi.settings import Settings
+
 HERE = Path(__file__).resolve().parent
+
+
+async def admin_tokens(db: str, kek: str, n: int) -> list[str]:
+    """Tokens of `n` new admins, none of whom has read anything yet (`enishi token create` is a
+    process each)."""
+    runtime = Runtime(Settings(database_url=db, key_encryption_key=kek, log_level="WARNING"))
+    async with runtime.unit_of_work() as uow:
+        tokens = [
+            await issue_token(
+                uow.session,
+                runtime.clock,
+                runtime.permissions,
+                await create_user(uow.session, runtime.clock, display_name=f"bench reader {i}", roles=["admin"]),
+            )
+            for i in range(n)
+        ]
+    await runtime.close()
+    return tokens
+
+
+def first_reads(url: str, fresh_tokens: list[str], reader_token: str) -> dict:
+    """One client: the page read first by each fresh user (the access log writes an entry for each
+    person read), each followed by the reader's repeat of it; medians and per-pair ratios."""
+    with httpx.Client(base_url=url, timeout=60) as client:
+
+        def page(token: str) -> float:
+            started = time.perf_counter()
+            response = client.post(
+                "/graphql", json={"query": PAGE, "variables": {"first": 100}}, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert response.status_code == 200 and "errors" not in response.json(), response.text[:200]
+            return (time.perf_counter() - started) * 1000
+
+        page(reader_token)  # the reader has read the page: what follows are its repeats
+        pairs = [(page(token), page(reader_token)) for token in fresh_tokens]
+    first, repeat = [f for f, _ in pairs], [r for _, r in pairs]
+    ratios = sorted(f / r for f, r in pairs)
+    return {
+        "pairs": len(pairs),
+        "first_read_p50_ms": round(statistics.median(first), 1),
+        "repeat_p50_ms": round(statistics.median(repeat), 1),
+        "ratio_p50": round(statistics.median(first) / statistics.median(repeat), 2),
+        "pair_ratio_median": round(statistics.median(ratios), 2),
+        "pair_ratio_range": [round(ratios[len(ratios) // 10], 2), round(ratios[-1 - len(ratios) // 10], 2)],
+    }
 
 
 def main() -> None:
@@ -32,6 +81,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--max-requests", type=int, default=20000)
+    parser.add_argument("--pairs", type=int, default=30, help="first reads, each paired with a repeat, one client")
     args = parser.parse_args()
     db = os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='enishi-bench-')}/bench.db"
     env = {
@@ -46,6 +96,7 @@ def main() -> None:
     token = subprocess.run(
         [*cli, "token", "create", "--role", "admin"], env={**os.environ, **env}, check=True, capture_output=True, text=True
     ).stdout.split()[-1]
+    fresh_tokens = asyncio.run(admin_tokens(db, env["ENISHI_KEK"], args.pairs))
     enishi_port, floor_port = free_port(), free_port()
     enishi_url, floor_url = f"http://127.0.0.1:{enishi_port}", f"http://127.0.0.1:{floor_port}"
     servers = [
@@ -72,6 +123,7 @@ def main() -> None:
                     )
                 )
             )
+        reads = first_reads(enishi_url, fresh_tokens, token)
         abusive = {}
         client = httpx.Client(base_url=enishi_url, headers=auth, timeout=30)  # one connection, as a browser keeps it
         for name, query in ABUSIVE.items():
@@ -99,6 +151,11 @@ def main() -> None:
     for name, s in summary.items():
         print(f"{name:8} {s['rps']:8.1f} {s['p50_ms']:8.1f} {s['p95_ms']:8.1f} {s['p99_ms']:8.1f} {s['non_2xx']:8.0f}")
     print(f"ratio: enishi/floor p50 {ratio_p50:.2f}×, floor/enishi throughput {ratio_rps:.2f}×")
+    print(
+        f"first read / repeat, one client, {reads['pairs']} pairs: p50 {reads['first_read_p50_ms']} / "
+        f"{reads['repeat_p50_ms']} ms, {reads['ratio_p50']}× (per pair: median {reads['pair_ratio_median']}×, "
+        f"10-90 % {reads['pair_ratio_range'][0]}-{reads['pair_ratio_range'][1]}×)"
+    )
     print("abusive queries over HTTP:", abusive)
     result = {
         "workload": "contact_page_http",
@@ -109,6 +166,7 @@ def main() -> None:
         "summary": summary,
         "ratio_p50": ratio_p50,
         "ratio_throughput": ratio_rps,
+        "first_read_vs_repeat": reads,
         "abusive_queries": abusive,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }

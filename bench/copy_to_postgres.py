@@ -5,7 +5,8 @@ table with COPY: loading it again with `enishi demo` would take well over an hou
 
 The destination is upgraded first; rows are read through the same column types the application
 uses (so ids, instants, flags and JSON arrive as PostgreSQL expects them) in insertion order, which
-keeps self-references (an account's parent) valid."""
+keeps self-references (an account's parent) valid; a table without a rowid (SQLite `WITHOUT ROWID`)
+in its primary key's order."""
 
 import argparse
 import asyncio
@@ -31,6 +32,14 @@ def _writer(column):
     return None
 
 
+def _insertion_order(table) -> list:
+    """`rowid`, the order rows were inserted in; a table clustered on its primary key (`WITHOUT
+    ROWID`, the search tokens) has none and refers to no row of its own table: its key will do."""
+    if table.dialect_options["sqlite"]["with_rowid"] is False:
+        return list(table.primary_key.columns)
+    return [text("rowid")]
+
+
 async def copy(source: str, destination: str) -> None:
     runtime = Runtime(Settings(database_url=destination, key_encryption_key=KEK))
     await asyncio.to_thread(upgrade, runtime)
@@ -44,7 +53,7 @@ async def copy(source: str, destination: str) -> None:
             writers = [_writer(c) for c in columns]
             with reader.connect() as source_connection:
                 result = source_connection.execution_options(stream_results=True).execute(
-                    select(*columns).order_by(text("rowid"))
+                    select(*columns).order_by(*_insertion_order(table))
                 )
                 while rows := result.fetchmany(CHUNK):
                     records = [tuple(w(v) if w else v for w, v in zip(writers, row, strict=True)) for row in rows]

@@ -7,6 +7,7 @@ people (kana, full-width input, +81 and +1 numbers), a timeline, tasks, and ever
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import random
 from collections.abc import Callable
 
@@ -114,6 +115,9 @@ ACTIVITIES = [
 # Plugins add their share through their services, which is realistic but slow; at scale they get
 # a sample of the accounts and contacts so `--scale 10000` still loads in well under a minute.
 PLUGIN_SAMPLE_CONTACTS = 400
+# The newest contacts, the first page a list of them opens on (and the page bench/ reads): always
+# in the sample, with their primary accounts, so that every plugin has rows on that page.
+FIRST_PAGE = 100
 CHUNK = 5_000
 ACTIVITIES_PER_CONTACT = 10
 
@@ -146,6 +150,7 @@ async def load_demo(
         await _insert(runtime, {Account: rows})
         report("accounts", len(account_ids), accounts)
     contact_ids: list = []
+    newest: list[tuple] = []  # a min-heap of (created at, id, primary account) of the FIRST_PAGE newest
     for first in range(0, scale, CHUNK):
         batch: dict[type, list[dict]] = {
             Contact: [],
@@ -156,13 +161,15 @@ async def load_demo(
             ContactAccount: [],
         }
         for i in range(first, min(first + CHUNK, scale)):
-            _contact_rows(
-                batch,
+            data, created_at = (
                 _contact_data(rng, i, account_ids, users, runtime.settings),
-                runtime.settings,
                 now - dt.timedelta(days=rng.randrange(0, 720)),
             )
+            _contact_rows(batch, data, runtime.settings, created_at)
             contact_ids.append(batch[Contact][-1]["id"])
+            (heapq.heappush if len(newest) < FIRST_PAGE else heapq.heappushpop)(
+                newest, (created_at, contact_ids[-1], data["accounts"][0]["account_id"])
+            )
         await _insert(runtime, batch)
         report("contacts", len(contact_ids), scale)
     activities = scale * ACTIVITIES_PER_CONTACT
@@ -195,8 +202,8 @@ async def load_demo(
             "enishi_demo_data",
             uow=uow,
             rng=rng,
-            account_ids=_sample(rng, account_ids, PLUGIN_SAMPLE_CONTACTS // 4),
-            contact_ids=_sample(rng, contact_ids, PLUGIN_SAMPLE_CONTACTS),
+            account_ids=_sample(rng, account_ids, PLUGIN_SAMPLE_CONTACTS // 4, [account for *_, account in newest]),
+            contact_ids=_sample(rng, contact_ids, PLUGIN_SAMPLE_CONTACTS, [contact for _, contact, _ in newest]),
         )
     report("plugins' data", 1, 1)
     await analyze(runtime.engine)
@@ -209,8 +216,13 @@ async def load_demo(
     }
 
 
-def _sample(rng: random.Random, ids: list, k: int) -> list:
-    return ids if len(ids) <= k else [ids[i] for i in sorted(rng.sample(range(len(ids)), k))]
+def _sample(rng: random.Random, ids: list, k: int, included: list) -> list:
+    """`k` of `ids` (all of them if fewer), the `included` ones among them, the rest at random."""
+    if len(ids) <= k:
+        return ids
+    chosen = dict.fromkeys(list(dict.fromkeys(included))[:k])  # in order, once each
+    others = [i for i in ids if i not in chosen]
+    return [*chosen, *(others[i] for i in sorted(rng.sample(range(len(others)), k - len(chosen))))]
 
 
 async def _insert(runtime, rows_by_model: dict) -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from enishi.plugin import UnitOfWork, User, one_at_a_time
 
@@ -20,25 +21,27 @@ from .models import PrivacyAccessLog
 GENESIS = "0" * 64
 
 
-def _digest(entry: PrivacyAccessLog) -> str:
+def _digest(entry: Mapping) -> str:
     fields = [
-        entry.at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
-        str(entry.user_id or ""),
-        entry.roles,
-        str(entry.contact_id),
-        entry.action,
-        entry.purpose,
-        entry.prev_hash,
+        entry["at"].astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        str(entry["user_id"] or ""),
+        entry["roles"],
+        str(entry["contact_id"]),
+        entry["action"],
+        entry["purpose"],
+        entry["prev_hash"],
     ]
     return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode()).hexdigest()
 
 
-async def append(uow: UnitOfWork, contact_id, action: str, purpose: str) -> PrivacyAccessLog:
-    return (await append_many(uow, [contact_id], action, purpose))[0]
+async def append(uow: UnitOfWork, contact_id, action: str, purpose: str) -> None:
+    await append_many(uow, [contact_id], action, purpose)
 
 
-async def append_many(uow: UnitOfWork, contact_ids, action: str, purpose: str) -> list[PrivacyAccessLog]:
-    """One entry per person, chained in order, by the unit of work's actor."""
+async def append_many(uow: UnitOfWork, contact_ids, action: str, purpose: str) -> int:
+    """One entry per person, chained in order, by the unit of work's actor, all in one statement
+    (an executemany, in the caller's transaction): a page's first read logs some 200 people, and
+    as ORM rows each was an `INSERT … RETURNING` of its own on SQLite. Returns how many."""
     session = uow.session
     await one_at_a_time(uow, "privacy_access_log")  # one writer at a time extends the chain
     last = (
@@ -47,14 +50,20 @@ async def append_many(uow: UnitOfWork, contact_ids, action: str, purpose: str) -
     user = await session.get(User, uow.actor_id) if uow.actor_id else None
     roles, now, entries = ",".join(sorted(user.roles)) if user else "", uow.clock.now(), []
     for contact_id in contact_ids:
-        entry = PrivacyAccessLog(
-            at=now, user_id=uow.actor_id, roles=roles, contact_id=contact_id, action=action, purpose=purpose, prev_hash=last
-        )
-        entry.hash = last = _digest(entry)
+        entry = {
+            "at": now,
+            "user_id": uow.actor_id,
+            "roles": roles,
+            "contact_id": contact_id,
+            "action": action,
+            "purpose": purpose,
+            "prev_hash": last,
+        }
+        entry["hash"] = last = _digest(entry)
         entries.append(entry)
-    session.add_all(entries)
-    await session.flush()
-    return entries
+    if entries:
+        await session.execute(PrivacyAccessLog.__table__.insert(), entries)  # type: ignore[attr-defined]  # a model's __table__ is typed as a FromClause; it is its Table
+    return len(entries)
 
 
 # (user, person) → the business day of their last logged read, in this process.
@@ -64,7 +73,8 @@ _logged_reads: dict[tuple, dt.date] = {}
 async def record_reads(uow: UnitOfWork, contact_ids) -> int:
     """A `read` entry for each person the actor read, once per business day: paging through the
     same people again costs nothing after the first time (the volume stays bounded by people read
-    per user and day, not by requests). Returns how many entries were written."""
+    per user and day, not by requests). Written in the caller's transaction, which commits before
+    the response is sent. Returns how many entries were written."""
     day = uow.clock.now().astimezone(uow.settings.zone).date()
     fresh = [c for c in contact_ids if _logged_reads.get((uow.actor_id, c)) != day]
     if not fresh:
@@ -83,12 +93,18 @@ async def record_reads(uow: UnitOfWork, contact_ids) -> int:
             )
         ).scalars()
     )
-    entries = await append_many(uow, sorted(set(fresh) - logged), "read", "crm")
+    written = await append_many(uow, sorted(set(fresh) - logged), "read", "crm")
     if len(_logged_reads) > 100_000:  # bounded memory; forgetting only costs a lookup
         _logged_reads.clear()
-    # Only what is committed already: what this transaction writes is found (and kept) next time.
     _logged_reads.update(((uow.actor_id, c), day) for c in logged)
-    return len(entries)
+
+    def remember_written(_session) -> None:
+        _logged_reads.update(((uow.actor_id, c), day) for c in fresh)
+
+    # What this transaction writes is remembered only once it is committed: rolled back, the
+    # next read must log it again.
+    event.listen(uow.session.sync_session, "after_commit", remember_written, once=True)
+    return written
 
 
 @dataclass
@@ -100,8 +116,8 @@ class Verification:
 
 async def verify(session) -> Verification:
     previous, count = GENESIS, 0
-    for entry in (await session.execute(select(PrivacyAccessLog).order_by(PrivacyAccessLog.seq))).scalars():
-        if entry.prev_hash != previous or _digest(entry) != entry.hash:
-            return Verification(False, count, entry.seq)
-        previous, count = entry.hash, count + 1
+    for entry in (await session.execute(select(PrivacyAccessLog.__table__).order_by(PrivacyAccessLog.seq))).mappings():
+        if entry["prev_hash"] != previous or _digest(entry) != entry["hash"]:
+            return Verification(False, count, entry["seq"])
+        previous, count = entry["hash"], count + 1
     return Verification(True, count)
