@@ -40,7 +40,20 @@ from enishi.plugin import (
     to_global_id,
 )
 
-from . import access_log, events, execution, export_delivery, incidents, intake, models, schema, service, types
+from . import (
+    access_log,
+    events,
+    execution,
+    export_delivery,
+    incidents,
+    intake,
+    models,
+    retention,
+    retention_schema,
+    schema,
+    service,
+    types,
+)
 
 
 @hookimpl
@@ -50,17 +63,28 @@ def enishi_migrations():
 
 @hookimpl
 def enishi_graphql_types():
-    return [types.DataSubjectRequest, types.LegalHold, types.Incident]
+    return [
+        types.DataSubjectRequest,
+        types.LegalHold,
+        types.Incident,
+        retention_schema.RetentionRule,
+        retention_schema.RetentionRun,
+    ]
 
 
 @hookimpl
 def enishi_graphql_query():
-    return [schema.PrivacyQuery, schema.DataSubjectRequestQuery, schema.IncidentQuery]
+    return [schema.PrivacyQuery, schema.DataSubjectRequestQuery, schema.IncidentQuery, retention_schema.RetentionQuery]
 
 
 @hookimpl
 def enishi_graphql_mutation():
-    return [schema.PrivacyMutation, schema.DataSubjectRequestMutation, schema.IncidentMutation]
+    return [
+        schema.PrivacyMutation,
+        schema.DataSubjectRequestMutation,
+        schema.IncidentMutation,
+        retention_schema.RetentionMutation,
+    ]
 
 
 @hookimpl
@@ -108,6 +132,12 @@ def enishi_permissions():
             "Register breach incidents, record their reports, notify the people affected; compliance deadlines",
             ("compliance",),
             "privacy:incidents",
+        ),
+        Permission(
+            retention_schema.PERMISSION,
+            "Set retention rules, preview and run the retention sweep, read its runs",
+            ("compliance",),
+            "privacy:retention",
         ),
     ]
 
@@ -258,7 +288,13 @@ def enishi_scheduled_jobs():
             dt.timedelta(hours=24),
             execution.finish_held_erasures,
             "finish erasures once their legal holds ended; resume requests a crash left in progress",
-        )
+        ),
+        ScheduledJob(
+            "privacy.retention_sweep",
+            dt.timedelta(hours=24),
+            retention.scheduled_sweep,
+            "anonymise or delete the records whose retention period ran (skipping legal holds and open requests)",
+        ),
     ]
 
 

@@ -40,6 +40,19 @@ PRIVACY_FIELDS = {
     "Query.verifyAccessLog": "privacy.audit",
     "Query.incidents": "privacy.incident.manage",
     "Query.complianceDeadlines": "privacy.incident.manage",
+    **dict.fromkeys(
+        (
+            "Query.retentionEntities",
+            "Query.retentionRules",
+            "Query.retentionPreview",
+            "Query.retentionRuns",
+            "Mutation.createRetentionRule",
+            "Mutation.updateRetentionRule",
+            "Mutation.deleteRetentionRule",
+            "Mutation.runRetentionSweep",
+        ),
+        "privacy.retention.manage",
+    ),
     **{
         f"Mutation.{name}": "privacy.incident.manage"
         for name in (
