@@ -42,6 +42,8 @@ from enishi.plugin import (
 
 from . import (
     access_log,
+    documents_schema,
+    downloads,
     events,
     execution,
     export_delivery,
@@ -69,12 +71,19 @@ def enishi_graphql_types():
         types.Incident,
         retention_schema.RetentionRule,
         retention_schema.RetentionRun,
+        documents_schema.PrivacyExtractNode,
     ]
 
 
 @hookimpl
 def enishi_graphql_query():
-    return [schema.PrivacyQuery, schema.DataSubjectRequestQuery, schema.IncidentQuery, retention_schema.RetentionQuery]
+    return [
+        schema.PrivacyQuery,
+        schema.DataSubjectRequestQuery,
+        schema.IncidentQuery,
+        retention_schema.RetentionQuery,
+        documents_schema.DocumentsQuery,
+    ]
 
 
 @hookimpl
@@ -84,6 +93,7 @@ def enishi_graphql_mutation():
         schema.DataSubjectRequestMutation,
         schema.IncidentMutation,
         retention_schema.RetentionMutation,
+        documents_schema.DocumentsMutation,
     ]
 
 
@@ -138,6 +148,24 @@ def enishi_permissions():
             "Set retention rules, preview and run the retention sweep, read its runs",
             ("compliance",),
             "privacy:retention",
+        ),
+        Permission(
+            documents_schema.REPORT_PERMISSION,
+            "Records of processing, the APPI public statement and consent records for regulators",
+            ("compliance",),
+            "privacy:reports",
+        ),
+        Permission(
+            documents_schema.EXTRACT_PERMISSION,
+            "Make pseudonymised and anonymised extracts of the contacts; record provisions of anonymised ones",
+            ("manager", "marketing", "compliance"),
+            "privacy:extracts",
+        ),
+        Permission(
+            documents_schema.KEY_PERMISSION,
+            "Read a pseudonymised extract's mapping key (削除情報等)",
+            ("compliance",),
+            "privacy:extracts",
         ),
     ]
 
@@ -277,6 +305,8 @@ def enishi_http_routes():
         Route("/privacy/exports/{token}", _download, methods=["GET"]),
         Route("/privacy/requests", _submit, methods=["POST"]),
         Route("/privacy/requests/{id}/verify", _verify, methods=["POST"]),
+        Route("/privacy/downloads/{token}", downloads.route, methods=["GET"]),
+        Route("/privacy/statement", documents_schema.public_statement, methods=["GET"]),
     ]
 
 

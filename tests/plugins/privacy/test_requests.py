@@ -53,6 +53,13 @@ PRIVACY_FIELDS = {
         ),
         "privacy.retention.manage",
     ),
+    "Query.recordsOfProcessingReport": "privacy.report.read",
+    "Query.appiPublicStatement": "privacy.report.read",
+    "Mutation.privacyReportLink": "privacy.report.read",
+    "Query.privacyExtracts": "privacy.extract.create",
+    "Mutation.createPrivacyExtract": "privacy.extract.create",
+    "Mutation.providePrivacyExtract": "privacy.extract.create",
+    "Query.privacyExtractMappingKey": "privacy.extract.key",
     **{
         f"Mutation.{name}": "privacy.incident.manage"
         for name in (
