@@ -18,9 +18,10 @@ import html
 import json
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from . import export, retention
+from .extract_models import PrivacyExtract, PrivacyExtractProvision
 from .models import PrivacyConsent, PrivacyProvision
 from .retention_models import PrivacyRetentionRule
 
@@ -128,6 +129,30 @@ async def records_of_processing(runtime, session) -> dict:
     }
 
 
+async def _anonymised(runtime, session) -> list[dict]:
+    """APPI Art. 43(3)–(4): the items of each anonymised extract made, and how many times it was
+    provided to a third party (as a CSV file)."""
+    provided = (
+        select(PrivacyExtractProvision.extract_id, func.count().label("n"))
+        .group_by(PrivacyExtractProvision.extract_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(PrivacyExtract, func.coalesce(provided.c.n, 0))
+        .outerjoin(provided, provided.c.extract_id == PrivacyExtract.id)
+        .where(PrivacyExtract.kind == "anonymised")
+        .order_by(PrivacyExtract.created_at, PrivacyExtract.id)
+    )
+    return [
+        {
+            "created_on": extract.created_at.astimezone(runtime.settings.zone).date().isoformat(),
+            "items": list(extract.columns),
+            "provided_as_csv": times,
+        }
+        for extract, times in rows.all()
+    ]
+
+
 async def appi_public_statement(runtime, session) -> dict:
     """APPI Art. 32(1): the business's name, address and representative (i), the purposes of use of
     all retained personal data (ii), how to make a request and its fee (iii, Arts. 33–38), and, by
@@ -147,6 +172,7 @@ async def appi_public_statement(runtime, session) -> dict:
         "security_measures": BUILT_IN_MEASURES + list(_extra(runtime, "privacy_security_measures", [])),
         "complaints_contact": complaints,
         "accredited_organisation": _extra(runtime, "privacy_accredited_organisation", None),
+        "anonymised_information": await _anonymised(runtime, session),
         **await _sections(runtime, session),
     }
     statement["missing"] = [

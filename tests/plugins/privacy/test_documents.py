@@ -184,6 +184,7 @@ async def test_an_anonymised_extract_keeps_combinations_seen_k_times_and_counts_
     }
     rows = _rows((await _download(api, anonymised["url"])).content)
     assert {(r["age_band"], r["prefecture"]) for r in rows} == {("30-39", "東京都")} and len(rows) == 5
+    api.clock.advance(minutes=5)
     looser = await api.mutate("createPrivacyExtract", {"kind": "ANONYMISED", "purpose": "x", "k": 2}, EXTRACT, role="marketing")
     assert (looser["extract"]["rows"], looser["extract"]["suppressed"]) == (7, 0)
     rows = _rows((await _download(api, looser["url"])).content)
@@ -200,3 +201,8 @@ async def test_an_anonymised_extract_keeps_combinations_seen_k_times_and_counts_
     assert (await api.graphql(key_query, {"id": anonymised["extract"]["id"]}, role="compliance"))[
         "privacyExtractMappingKey"
     ] is None
+    statement = (await api.graphql("{ appiPublicStatement }", role="compliance"))["appiPublicStatement"]
+    assert statement["anonymised_information"] == [  # APPI Art. 43(3)-(4): the items of each made, and provisions
+        {"created_on": "2024-06-10", "items": ["age_band", "prefecture", "activities"], "provided_as_csv": 1},
+        {"created_on": "2024-06-10", "items": ["age_band", "prefecture", "activities"], "provided_as_csv": 0},
+    ]
