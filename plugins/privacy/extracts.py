@@ -146,7 +146,9 @@ async def create(uow: UnitOfWork, data: dict) -> tuple[PrivacyExtract, list[dict
     kind = check.choice(data, "kind", KINDS)
     source = check.choice(data, "source", SOURCES)
     purpose = check.text(data, "purpose", max_length=300, required=True)
-    k = data.get("k") or int(uow.settings.extra.get("privacy_anonymisation_k", DEFAULT_K))
+    k = data.get("k")
+    if k is None:
+        k = int(uow.settings.extra.get("privacy_anonymisation_k", DEFAULT_K))
     if k < 2:
         check.fail("k", "must be at least 2: k = 1 hides no one", "OUT_OF_RANGE")
     if kind == "pseudonymised" and data.get("k") is not None:
