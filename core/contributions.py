@@ -110,6 +110,35 @@ class PersonalDataField:
     portable: bool = True
 
 
+RETENTION_ACTIONS = ("anonymise", "delete")
+
+
+@dataclass(frozen=True)
+class RetainableEntity:
+    """A kind of record a retention rule may cover (`enishi_retainable_entities`): the privacy
+    plugin's sweep anonymises or deletes it once its period has run.
+
+    `name` is what rules name (`"support_ticket"`), `table` the table its ids are of (legal holds
+    and the API's ids are by table), `since` what the period counts from, in words ("closed").
+    `due(session, cutoff, action, record_ids=None)` (async, reads only) returns `(record id,
+    contact id or None)` for each record whose period began at or before `cutoff` (a UTC instant)
+    and that `action` was not applied to yet, oldest first; given `record_ids`, only those, locked
+    for update (the sweep locks them, then asks again, so a worker that waited for the lock sees
+    what the one holding it did, and no record is handled twice).
+    `apply(uow, action, record_ids)` (async) anonymises or deletes them and returns how many.
+    A `person` entity is a contact: its `anonymise` is the erasure of the person across every
+    plugin (crypto-shredding), run by the privacy plugin, so it has no `apply`."""
+
+    name: str
+    table: str
+    since: str
+    actions: tuple[str, ...]
+    due: Callable[..., Any]
+    apply: Callable[..., Any] | None = None
+    person: bool = False
+    description: str = ""
+
+
 @dataclass(frozen=True)
 class PayloadField:
     """One field of an event's payload. Payloads reach the outbox and later webhooks, so a field

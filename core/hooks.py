@@ -7,11 +7,19 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, exists, func, select
 
 from . import mail, outbox
 from .auth import NON_ADMIN_ROLES, PUBLIC
-from .contributions import ActivityType, DataSubject, ErasureReport, Permission, PersonalDataField, ScheduledJob
+from .contributions import (
+    ActivityType,
+    DataSubject,
+    ErasureReport,
+    Permission,
+    PersonalDataField,
+    RetainableEntity,
+    ScheduledJob,
+)
 from .events import CORE_EVENT_TYPES
 from .models import (
     Account,
@@ -291,6 +299,39 @@ async def enishi_request_finished(runtime, actor_id, personal_reads):
 @hookimpl
 def enishi_holdable_types():
     return ["core_activity"]
+
+
+async def _contacts_past_retention(session, cutoff: dt.datetime, action: str, record_ids=None) -> list[tuple]:
+    """Live contacts untouched since `cutoff`: not changed, and no activity concerning them after it
+    (a back-dated call counts from when it happened). Anonymising them is their erasure."""
+    later_activity = exists().where(
+        ActivityTarget.contact_id == Contact.id,
+        ActivityTarget.activity_id == Activity.id,
+        Activity.occurred_at > cutoff,
+    )
+    statement = (
+        select(Contact.id, Contact.id)
+        .where(Contact.deleted_at.is_(None), Contact.updated_at <= cutoff, ~later_activity)
+        .order_by(Contact.updated_at, Contact.id)
+    )
+    if record_ids is not None:
+        statement = statement.where(Contact.id.in_(list(record_ids))).with_for_update(of=Contact)
+    return [tuple(row) for row in (await session.execute(statement)).all()]
+
+
+@hookimpl
+def enishi_retainable_entities():
+    return [
+        RetainableEntity(
+            "contact",
+            "core_contact",
+            "last activity (last change, or the latest activity concerning them)",
+            ("anonymise",),
+            _contacts_past_retention,
+            person=True,
+            description="A person: anonymising them erases them in every plugin (their keys destroyed).",
+        )
+    ]
 
 
 @hookimpl

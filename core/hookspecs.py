@@ -212,6 +212,15 @@ def enishi_holdable_types():
     no hold is placed that no erasure would honour."""
 
 
+@hookspec
+def enishi_retainable_entities():
+    """Return a list of `enishi.RetainableEntity`: the kinds of record of yours a retention rule
+    may cover (a ticket five years after it was closed), with how to find the records whose
+    period has run and how to anonymise or delete them. The privacy plugin's sweep calls them
+    for the rules compliance sets, skipping records under a legal hold and people with an open
+    data-subject request. Called for installed plugins, enabled or not."""
+
+
 # --- cooperation hooks (a provider plugin answers; callers work without one) -------------------
 
 

@@ -25,6 +25,7 @@ from enishi.contributions import (
     PayloadField,
     Permission,
     PersonalDataField,
+    RetainableEntity,
     ScheduledJob,
 )
 from enishi.crypto import KeyRing, blind_indexes, decrypt, decrypt_bytes, encrypt, sign, token_hash, verify
@@ -195,6 +196,7 @@ __all__ = [
     "MergeMove",
     "Permission",
     "PersonalDataField",
+    "RetainableEntity",
     "ScheduledJob",
     # errors
     "EnishiError",

@@ -22,7 +22,14 @@ CORE_PLUGIN = "core"
 # Called for installed plugins whether enabled or not: personal data must never be orphaned, and an
 # event type a disabled plugin declares may still be emitted by another (a shop's purchases, for loyalty).
 ALWAYS_CALLED = frozenset(
-    {"enishi_migrations", "enishi_personal_data", "enishi_subject_collect", "enishi_subject_erase", "enishi_event_types"}
+    {
+        "enishi_migrations",
+        "enishi_personal_data",
+        "enishi_subject_collect",
+        "enishi_subject_erase",
+        "enishi_event_types",
+        "enishi_retainable_entities",
+    }
 )
 
 hookimpl = pluggy.HookimplMarker("enishi")

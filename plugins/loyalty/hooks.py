@@ -25,7 +25,7 @@ from enishi.plugin import (
     hookimpl,
 )
 
-from . import earning, events, imports, jobs, models, people, rewards, schema, service, tiers, types
+from . import earning, events, imports, jobs, models, people, retention, rewards, schema, service, tiers, types
 
 
 @hookimpl
@@ -137,6 +137,11 @@ async def _purchase_from_integration(uow, payload: dict) -> None:
         ).scalar_one_or_none()
     if member_id is not None:
         await earning.record_purchase(uow, uuid.UUID(str(member_id)), str(payload["order_id"]), payload.get("lines") or [])
+
+
+@hookimpl
+def enishi_retainable_entities():
+    return [retention.RETAINABLE]
 
 
 @hookimpl

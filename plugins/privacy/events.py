@@ -85,6 +85,18 @@ INCIDENT_SUBJECT_NOTICE = EventType(
     (PayloadField("incident_id", str, "the incident"),),
 )
 
+RETENTION_APPLIED = EventType(
+    "privacy.retention_applied",
+    "privacy_retention_run",
+    "A retention sweep anonymised or deleted a batch of records whose period had run.",
+    (
+        PayloadField("entity", str, "the retainable entity (`support_ticket`, `contact`, …)"),
+        PayloadField("action", str, "`anonymise` or `delete`"),
+        PayloadField("count", int, "how many records"),
+    ),
+    fires="in the batch's transaction, after the records are changed and before it commits",
+)
+
 CONSENT_EVENTS = {"granted": CONSENT_GRANTED, "withdrawn": CONSENT_WITHDRAWN}
 EVENT_TYPES = [
     CONSENT_GRANTED,
@@ -100,4 +112,5 @@ EVENT_TYPES = [
     INCIDENT_REPORT_RECORDED,
     INCIDENT_STATUS_CHANGED,
     INCIDENT_SUBJECT_NOTICE,
+    RETENTION_APPLIED,
 ]

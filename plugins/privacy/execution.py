@@ -93,7 +93,7 @@ async def _claim(runtime, request_id, actor_id, statuses: tuple[str, ...]) -> bo
         if request.status != "in_progress":
             await requests.transition(uow, request, "in_progress")
         if request.type == "erasure":
-            await _take_out_of_use(uow, request.contact_id)
+            await take_out_of_use(uow, request.contact_id)
             # Who ran it (or retried it, or the nightly job: no user), when, which request: ids only.
             await access_log.append(
                 uow, request.contact_id, "dsr_erasure_executed", f"data-subject request {request.id} (erasure)"
@@ -110,7 +110,7 @@ async def _claim(runtime, request_id, actor_id, statuses: tuple[str, ...]) -> bo
     return True
 
 
-async def _take_out_of_use(uow: UnitOfWork, contact_id) -> None:
+async def take_out_of_use(uow: UnitOfWork, contact_id) -> None:
     """Before any part of an erasure runs, the person leaves circulation: locked (so writes that
     share-locked them commit first, and the parts see what they wrote), then soft-deleted, so every
     later write naming them finds no one. Otherwise a ticket created after the support part ran

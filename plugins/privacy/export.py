@@ -47,16 +47,17 @@ def to_csv_zip(doc: dict) -> bytes:
     """One CSV per list of records (`<plugin>/<key>.csv`); nested values are written as JSON."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("metadata.csv", _csv([{"key": k, "value": v} for k, v in doc["metadata"].items()]))
+        archive.writestr("metadata.csv", csv_text([{"key": k, "value": v} for k, v in doc["metadata"].items()]))
         for plugin, section in doc["sections"].items():
             for key, value in section.items():
                 rows = value if isinstance(value, list) else [value]
-                archive.writestr(f"{plugin}/{key}.csv", _csv([r if isinstance(r, dict) else {key: r} for r in rows]))
+                archive.writestr(f"{plugin}/{key}.csv", csv_text([r if isinstance(r, dict) else {key: r} for r in rows]))
     return buffer.getvalue()
 
 
-def _csv(rows: list[dict]) -> str:
-    columns = list(dict.fromkeys(name for row in rows for name in row))
+def csv_text(rows: list[dict], columns: list[str] | None = None) -> str:
+    """UTF-8 with a BOM, Excel's line ends, formula-like cells quoted; `columns` heads even an empty table."""
+    columns = columns or list(dict.fromkeys(name for row in rows for name in row))
     out = io.StringIO()
     out.write(EXCEL_BOM)
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")

@@ -40,7 +40,22 @@ from enishi.plugin import (
     to_global_id,
 )
 
-from . import access_log, events, execution, export_delivery, incidents, intake, models, schema, service, types
+from . import (
+    access_log,
+    documents_schema,
+    downloads,
+    events,
+    execution,
+    export_delivery,
+    incidents,
+    intake,
+    models,
+    retention,
+    retention_schema,
+    schema,
+    service,
+    types,
+)
 
 
 @hookimpl
@@ -50,17 +65,36 @@ def enishi_migrations():
 
 @hookimpl
 def enishi_graphql_types():
-    return [types.DataSubjectRequest, types.LegalHold, types.Incident]
+    return [
+        types.DataSubjectRequest,
+        types.LegalHold,
+        types.Incident,
+        retention_schema.RetentionRule,
+        retention_schema.RetentionRun,
+        documents_schema.PrivacyExtractNode,
+    ]
 
 
 @hookimpl
 def enishi_graphql_query():
-    return [schema.PrivacyQuery, schema.DataSubjectRequestQuery, schema.IncidentQuery]
+    return [
+        schema.PrivacyQuery,
+        schema.DataSubjectRequestQuery,
+        schema.IncidentQuery,
+        retention_schema.RetentionQuery,
+        documents_schema.DocumentsQuery,
+    ]
 
 
 @hookimpl
 def enishi_graphql_mutation():
-    return [schema.PrivacyMutation, schema.DataSubjectRequestMutation, schema.IncidentMutation]
+    return [
+        schema.PrivacyMutation,
+        schema.DataSubjectRequestMutation,
+        schema.IncidentMutation,
+        retention_schema.RetentionMutation,
+        documents_schema.DocumentsMutation,
+    ]
 
 
 @hookimpl
@@ -108,6 +142,30 @@ def enishi_permissions():
             "Register breach incidents, record their reports, notify the people affected; compliance deadlines",
             ("compliance",),
             "privacy:incidents",
+        ),
+        Permission(
+            retention_schema.PERMISSION,
+            "Set retention rules, preview and run the retention sweep, read its runs",
+            ("compliance",),
+            "privacy:retention",
+        ),
+        Permission(
+            documents_schema.REPORT_PERMISSION,
+            "Records of processing, the APPI public statement and consent records for regulators",
+            ("compliance",),
+            "privacy:reports",
+        ),
+        Permission(
+            documents_schema.EXTRACT_PERMISSION,
+            "Make pseudonymised and anonymised extracts of the contacts; record provisions of anonymised ones",
+            ("manager", "marketing", "compliance"),
+            "privacy:extracts",
+        ),
+        Permission(
+            documents_schema.KEY_PERMISSION,
+            "Read a pseudonymised extract's mapping key (削除情報等)",
+            ("compliance",),
+            "privacy:extracts",
         ),
     ]
 
@@ -247,6 +305,8 @@ def enishi_http_routes():
         Route("/privacy/exports/{token}", _download, methods=["GET"]),
         Route("/privacy/requests", _submit, methods=["POST"]),
         Route("/privacy/requests/{id}/verify", _verify, methods=["POST"]),
+        Route("/privacy/downloads/{token}", downloads.route, methods=["GET"]),
+        Route("/privacy/statement", documents_schema.public_statement, methods=["GET"]),
     ]
 
 
@@ -258,7 +318,13 @@ def enishi_scheduled_jobs():
             dt.timedelta(hours=24),
             execution.finish_held_erasures,
             "finish erasures once their legal holds ended; resume requests a crash left in progress",
-        )
+        ),
+        ScheduledJob(
+            "privacy.retention_sweep",
+            dt.timedelta(hours=24),
+            retention.scheduled_sweep,
+            "anonymise or delete the records whose retention period ran (skipping legal holds and open requests)",
+        ),
     ]
 
 

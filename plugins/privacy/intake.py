@@ -78,6 +78,15 @@ def _new_request(uow: UnitOfWork, request_type: str, regime: str, received_at: d
     return request
 
 
+async def retention_erasure(uow: UnitOfWork, contact_id, note: str) -> PrivacyRequest:
+    """The erasure a retention rule calls for: no one asked, so there is no identity to verify and
+    nothing to review; it runs as any approved erasure does (`channel` `retention`)."""
+    request = _new_request(uow, "erasure", "gdpr", uow.clock.now(), status="approved", channel="retention", contact_id=contact_id)
+    await uow.session.flush()
+    await requests.transition(uow, request, "approved", note)
+    return request
+
+
 async def submit(uow: UnitOfWork, data: dict) -> PrivacyRequest:
     """A subject's own request. The answer is the same whether or not the address is known: a code
     goes to the address only if it belongs to a contact, and only that code verifies the request."""

@@ -31,13 +31,6 @@ async def erase_requester(uow: UnitOfWork, contact_id, kept_ticket_ids=()) -> di
         .scalars()
         .all()
     )
-    shredded = await shred_records(uow, SupportTicketKey.ticket_id, tickets)
-    await uow.session.execute(
-        update(SupportCsat)
-        .where(SupportCsat.ticket_id.in_(tickets), SupportCsat.status.in_(("scheduled", "sent")))
-        .values(status="cancelled")
-        .execution_options(synchronize_session=False)
-    )
     cc_messages = (
         await uow.session.execute(
             update(SupportArticle)
@@ -46,18 +39,33 @@ async def erase_requester(uow: UnitOfWork, contact_id, kept_ticket_ids=()) -> di
             .execution_options(synchronize_session=False)
         )
     ).rowcount  # type: ignore[attr-defined]  # SQLAlchemy types a DML statement's result as Result, not CursorResult
+    shredded, requesters = await anonymise_tickets(uow, tickets)
+    return {"support_ticket:shred": shredded, "support_article:anonymise": cc_messages, "support_ticket:anonymise": requesters}
+
+
+async def anonymise_tickets(uow: UnitOfWork, tickets) -> tuple[int, int]:
+    """The tickets lose their people: each ticket's key destroyed (subject, custom fields, messages
+    and survey comment unreadable for good), surveys not answered yet cancelled, requester and
+    message authors unlinked. Returns the keys destroyed and the requesters unlinked."""
+    shredded = await shred_records(uow, SupportTicketKey.ticket_id, tickets)
+    await uow.session.execute(
+        update(SupportCsat)
+        .where(SupportCsat.ticket_id.in_(tickets), SupportCsat.status.in_(("scheduled", "sent")))
+        .values(status="cancelled")
+        .execution_options(synchronize_session=False)
+    )
     await uow.session.execute(
         update(SupportArticle)
-        .where(SupportArticle.author_contact_id == contact_id, SupportArticle.ticket_id.in_(tickets))
+        .where(SupportArticle.ticket_id.in_(tickets), SupportArticle.author_contact_id.is_not(None))
         .values(author_contact_id=None)
         .execution_options(synchronize_session=False)
     )
     requesters = (
         await uow.session.execute(
             update(SupportTicket)
-            .where(SupportTicket.id.in_(tickets))
+            .where(SupportTicket.id.in_(tickets), SupportTicket.requester_id.is_not(None))
             .values(requester_id=None)
             .execution_options(synchronize_session=False)
         )
     ).rowcount  # type: ignore[attr-defined]  # SQLAlchemy types a DML statement's result as Result, not CursorResult
-    return {"support_ticket:shred": shredded, "support_article:anonymise": cc_messages, "support_ticket:anonymise": requesters}
+    return shredded, requesters

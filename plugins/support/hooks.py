@@ -25,7 +25,7 @@ from enishi.plugin import (
     hookimpl,
 )
 
-from . import configuration, csat, erasure, escalation, events, knowledge_base, models, schema, service, types
+from . import configuration, csat, erasure, escalation, events, knowledge_base, models, retention, schema, service, types
 
 AGENTS = ("manager", "support")
 
@@ -262,6 +262,11 @@ async def enishi_subject_collect(uow, subject):
 @hookimpl
 def enishi_holdable_types():
     return ["support_ticket"]
+
+
+@hookimpl
+def enishi_retainable_entities():
+    return [retention.RETAINABLE]
 
 
 @hookimpl

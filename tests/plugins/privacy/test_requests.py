@@ -40,6 +40,26 @@ PRIVACY_FIELDS = {
     "Query.verifyAccessLog": "privacy.audit",
     "Query.incidents": "privacy.incident.manage",
     "Query.complianceDeadlines": "privacy.incident.manage",
+    **dict.fromkeys(
+        (
+            "Query.retentionEntities",
+            "Query.retentionRules",
+            "Query.retentionPreview",
+            "Query.retentionRuns",
+            "Mutation.createRetentionRule",
+            "Mutation.updateRetentionRule",
+            "Mutation.deleteRetentionRule",
+            "Mutation.runRetentionSweep",
+        ),
+        "privacy.retention.manage",
+    ),
+    "Query.recordsOfProcessingReport": "privacy.report.read",
+    "Query.appiPublicStatement": "privacy.report.read",
+    "Mutation.privacyReportLink": "privacy.report.read",
+    "Query.privacyExtracts": "privacy.extract.create",
+    "Mutation.createPrivacyExtract": "privacy.extract.create",
+    "Mutation.providePrivacyExtract": "privacy.extract.create",
+    "Query.privacyExtractMappingKey": "privacy.extract.key",
     **{
         f"Mutation.{name}": "privacy.incident.manage"
         for name in (
