@@ -225,6 +225,12 @@ def enishi_consent_check(uow, contact_ids, purpose):
 
 
 @hookspec
-def enishi_record_provision(uow, contact_ids, recipient, purpose):
-    """Record that the contacts' personal data was provided to a third party `recipient` for
-    `purpose` (APPI third-party provision records). Implemented by the privacy plugin."""
+def enishi_record_provision(uow, contact_ids, recipient, purpose, data_items):
+    """Record that the contacts' personal data (`data_items`: the fields sent, e.g. `["name",
+    "email"]`) is provided outside the business to `recipient` (a name in the privacy plugin's
+    recipient register) for `purpose` (APPI 法第29条 provision records). Call it in the unit of
+    work that hands the data over, before handing it over: an implementation may refuse the
+    provision by raising `InputError` (the privacy plugin does for a recipient not registered,
+    a transfer abroad without its legal route or consent, a third party without consent), which
+    rolls back the whole unit of work. Every bundled exporter that sends data to someone else
+    calls it (ABM's third-party audience export, the core's exports given a `provision`)."""

@@ -193,11 +193,24 @@ class ExportEncoding(Enum):
 _ENCODING_HELP = "CSV only. CP932 writes characters it cannot encode as 〓."
 
 
+@strawberry.input(
+    description="The export is handed to someone outside the business: recorded as a provision of the people's data "
+    "(`enishi_record_provision`, APPI 法第29条), which may refuse it."
+)
+class ExportProvisionInput:
+    recipient: str = strawberry.field(description="The recipient's name (with the privacy plugin: as registered).")
+    purpose: str
+
+
+_PROVISION_HELP = "Set when the file goes to a third party or a processor; leave out for the business's own use."
+
+
 @strawberry.input(description="Export the contacts a `contacts` filter matches (all live ones without a filter).")
 class ExportContactsInput:
     format: ExportFormat = ExportFormat.CSV
     encoding: ExportEncoding = strawberry.field(default=ExportEncoding.UTF_8, description=_ENCODING_HELP)
     filter: ContactFilter | None = None
+    provision: ExportProvisionInput | None = strawberry.field(default=None, description=_PROVISION_HELP)
 
 
 @strawberry.input(description="Export the accounts an `accounts` filter matches (all live ones without a filter).")
@@ -212,6 +225,7 @@ class ExportActivitiesInput:
     format: ExportFormat = ExportFormat.CSV
     encoding: ExportEncoding = strawberry.field(default=ExportEncoding.UTF_8, description=_ENCODING_HELP)
     filter: ActivityFilter | None = None
+    provision: ExportProvisionInput | None = strawberry.field(default=None, description=_PROVISION_HELP)
 
 
 @strawberry.type(description="Where to download the export: once, before `expiresAt`.")
@@ -228,13 +242,31 @@ async def _export(info: Info, kind: str, input: Any) -> ExportPayload:
     for permission in EXPORT_PERMISSIONS:
         viewer = ctx.require(permission)
     recorded = filter_json(input.filter) if input.filter is not None else None
+    provision = getattr(input, "provision", None)
     try:
-        compile_filter(kind, recorded)
+        condition = compile_filter(kind, recorded)
         async with ctx.runtime.unit_of_work(viewer.user_id) as uow:
             token, link = await create_link(uow, kind, input.format.value, input.encoding.value, recorded)
+            if provision is not None:
+                await _record_provision(uow, kind, condition, provision)
     except InputError as error:
         return ExportPayload(url=None, expires_at=None, user_errors=[UserErrorType.of(e) for e in error.errors])
     return ExportPayload(url=ctx.settings.public_link(f"/exports/{token}"), expires_at=link.expires_at, user_errors=[])
+
+
+async def _record_provision(uow, kind: str, condition, provision: ExportProvisionInput) -> None:
+    """An export for someone outside is a provision of the data of everyone in it, recorded when
+    the link is issued (the link is the hand-over), in its unit of work: a refusal issues no link."""
+    people = await exports.people_exported(uow.session, kind, condition)
+    if people:
+        await uow.runtime.plugins.call(
+            "enishi_record_provision",
+            uow=uow,
+            contact_ids=people,
+            recipient=provision.recipient,
+            purpose=provision.purpose,
+            data_items=exports.data_items(kind),
+        )
 
 
 @strawberry.type

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
@@ -303,3 +303,28 @@ async def _activity_rows(session: AsyncSession, condition, zone: ZoneInfo) -> As
             for activity in activities
         ]
         session.expunge_all()
+
+
+async def people_exported(session: AsyncSession, kind: str, condition: ColumnElement[bool]) -> list[uuid.UUID]:
+    """Whose personal data an export of `kind` matching `condition` holds: the live contacts it
+    lists, or the people its activities concern (an account export holds no one's)."""
+    statement: Select[Any]
+    if kind == "contacts":
+        statement = select(Contact.id).where(condition, Contact.deleted_at.is_(None))
+    elif kind == "activities":
+        statement = (
+            select(ActivityTarget.contact_id)
+            .join(Activity, Activity.id == ActivityTarget.activity_id)
+            .join(Contact, Contact.id == ActivityTarget.contact_id)
+            .where(condition, Contact.deleted_at.is_(None))
+            .distinct()
+        )
+    else:
+        return []
+    return sorted(contact_id for contact_id in (await session.execute(statement)).scalars() if contact_id is not None)
+
+
+def data_items(kind: str) -> list[str]:
+    """The data items an export of `kind` provides: its columns' headers (custom fields as one item)."""
+    columns = {"contacts": CONTACT_COLUMNS, "activities": ACTIVITY_COLUMNS}.get(kind, ())
+    return [column.header for column in columns if column.header != "ID"] + (["カスタム項目"] if kind == "contacts" else [])

@@ -40,7 +40,23 @@ from enishi.plugin import (
     to_global_id,
 )
 
-from . import access_log, events, execution, export_delivery, incidents, intake, models, schema, service, types
+from . import (
+    access_log,
+    events,
+    execution,
+    export_delivery,
+    incidents,
+    intake,
+    models,
+    provision_models,
+    provision_schema,
+    provision_types,
+    provisions,
+    recipients,
+    schema,
+    service,
+    types,
+)
 
 
 @hookimpl
@@ -50,17 +66,22 @@ def enishi_migrations():
 
 @hookimpl
 def enishi_graphql_types():
-    return [types.DataSubjectRequest, types.LegalHold, types.Incident]
+    return [types.DataSubjectRequest, types.LegalHold, types.Incident, provision_types.ProvisionRecipient]
 
 
 @hookimpl
 def enishi_graphql_query():
-    return [schema.PrivacyQuery, schema.DataSubjectRequestQuery, schema.IncidentQuery]
+    return [schema.PrivacyQuery, schema.DataSubjectRequestQuery, schema.IncidentQuery, provision_schema.ProvisionQuery]
 
 
 @hookimpl
 def enishi_graphql_mutation():
-    return [schema.PrivacyMutation, schema.DataSubjectRequestMutation, schema.IncidentMutation]
+    return [
+        schema.PrivacyMutation,
+        schema.DataSubjectRequestMutation,
+        schema.IncidentMutation,
+        provision_schema.ProvisionMutation,
+    ]
 
 
 @hookimpl
@@ -109,6 +130,12 @@ def enishi_permissions():
             ("compliance",),
             "privacy:incidents",
         ),
+        Permission(
+            "privacy.provision.manage",
+            "Keep the register of processors and recipients, provision records and cross-border consents",
+            ("compliance",),
+            "privacy:provisions",
+        ),
     ]
 
 
@@ -118,8 +145,8 @@ async def enishi_consent_check(uow, contact_ids, purpose):
 
 
 @hookimpl
-async def enishi_record_provision(uow, contact_ids, recipient, purpose):
-    await service.record_provision(uow, contact_ids, recipient, purpose)
+async def enishi_record_provision(uow, contact_ids, recipient, purpose, data_items):
+    await provisions.record_for_plugin(uow, contact_ids, recipient, purpose, data_items)
 
 
 # Changes that process a person; while restricted only storage, legal claims and data-subject work may.
@@ -258,7 +285,13 @@ def enishi_scheduled_jobs():
             dt.timedelta(hours=24),
             execution.finish_held_erasures,
             "finish erasures once their legal holds ended; resume requests a crash left in progress",
-        )
+        ),
+        ScheduledJob(
+            "privacy.recipient_reviews",
+            dt.timedelta(hours=24),
+            recipients.remind_reviews,
+            "a task for each processor or recipient whose review date is near, once per review date",
+        ),
     ]
 
 
@@ -294,6 +327,14 @@ def enishi_personal_data():
             provenance="observed",
             erasure="retain",
         ),
+        PersonalDataField(
+            "privacy_cross_border_consent",
+            "state",
+            "user.consent",
+            purposes=("legal_obligation",),
+            provenance="provided",
+            erasure="retain",
+        ),
     ]
 
 
@@ -310,7 +351,7 @@ async def enishi_subject_collect(uow, subject):
         .scalars()
         .all()
     )
-    provisions = (
+    provided = (
         (
             await uow.session.execute(
                 select(models.PrivacyProvision)
@@ -321,7 +362,7 @@ async def enishi_subject_collect(uow, subject):
         .scalars()
         .all()
     )
-    if not records and not provisions:
+    if not records and not provided:
         return None
     return {
         "consents": [
@@ -337,9 +378,7 @@ async def enishi_subject_collect(uow, subject):
             for r in records
         ],
         # APPI Art. 29/33(5): records of provision to third parties are disclosed on request.
-        "third_party_provisions": [
-            {"recipient": p.recipient, "purpose": p.purpose, "provided_at": p.provided_at.isoformat()} for p in provisions
-        ],
+        "third_party_provisions": [provisions.disclosed(p) for p in provided],
     }
 
 
@@ -354,6 +393,7 @@ async def enishi_subject_erase(uow, subject):
     for model, basis in (
         (models.PrivacyConsent, "GDPR Art. 7(1) / APPI: proof of consent"),
         (models.PrivacyProvision, "APPI Art. 29: third-party provision records are kept"),
+        (provision_models.PrivacyCrossBorderConsent, "APPI Art. 28: proof of consent to a transfer abroad"),
         (models.PrivacyIncidentSubject, "GDPR Art. 33(5) / APPI Art. 26: breach records are kept"),
     ):
         kept = (
