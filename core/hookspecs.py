@@ -234,3 +234,21 @@ def enishi_record_provision(uow, contact_ids, recipient, purpose, data_items):
     a transfer abroad without its legal route or consent, a third party without consent), which
     rolls back the whole unit of work. Every bundled exporter that sends data to someone else
     calls it (ABM's third-party audience export, the core's exports given a `provision`)."""
+
+
+@hookspec
+def enishi_sensitive_fields(session, entity):
+    """Return the names of the fields of `entity` (`"contact"`) that hold sensitive personal data
+    (APPI 要配慮個人情報, GDPR Art. 9): `custom_fields.<key>` for a custom field. May be async; runs
+    in `session` (read it, write nothing). The core merges every plugin's answer and keeps such
+    fields out of filter terms, exports and the eyes of roles without `crm.read_sensitive`, and
+    puts each write of one to `enishi_field_write_guard`. The privacy plugin answers from its
+    register (`markFieldSensitive`)."""
+
+
+@hookspec
+def enishi_field_write_guard(uow, entity, record_id, fields):
+    """A write is about to set `fields` (sensitive ones, as `enishi_sensitive_fields` names them)
+    of the `entity` record `record_id` (None while it is being created). Raise `InputError` to
+    refuse it: the unit of work rolls back and nothing is written. The privacy plugin refuses
+    unless the person's consent (purpose `sensitive_data`) or a legal ground is recorded."""

@@ -31,6 +31,7 @@ from enishi.graphql.filters import FilterSpec
 from enishi.sealing import personal_reads
 from enishi.services import exports
 from enishi.services.export_files import EXPORT_PERMISSIONS, EncodingReport, check_request, create_link, render
+from enishi.services.sensitive import custom_keys, sensitive_fields
 
 from .queries import ACCOUNT_FILTER, ACTIVITY_FILTER, CONTACT_FILTER, AccountFilter, ActivityFilter, ContactFilter
 
@@ -146,7 +147,8 @@ async def _recorded(runtime, actor_id, kind, condition, format, encoding, report
         quiet = personal_reads.set(None)
         try:
             plugin_columns = [column for _, column in runtime.plugins.contributions("enishi_import_columns")]
-            table = await exports.table(session, kind, condition, runtime.settings.zone, plugin_columns)
+            hidden = custom_keys(await sensitive_fields(runtime.plugins, session, "contact"))
+            table = await exports.table(session, kind, condition, runtime.settings.zone, plugin_columns, hidden)
         finally:
             personal_reads.reset(quiet)
         table.batches = _reported(runtime, actor_id, table.batches)

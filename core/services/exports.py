@@ -13,7 +13,7 @@ import datetime as dt
 import inspect
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -114,15 +114,25 @@ async def snapshot(session: AsyncSession) -> None:
 
 
 async def table(
-    session: AsyncSession, kind: str, condition: ColumnElement[bool], zone: ZoneInfo, plugin_columns: Sequence[ImportColumn] = ()
+    session: AsyncSession,
+    kind: str,
+    condition: ColumnElement[bool],
+    zone: ZoneInfo,
+    plugin_columns: Sequence[ImportColumn] = (),
+    hidden: Collection[str] = (),
 ) -> Table:
     """The export of `kind` for the records matching `condition` (a compiled filter; deleted and
     merged records are left out), read in `session` from here on. Contacts end with the columns
     plugins contribute to the import (`enishi_import_columns`) that can be exported, headed by
-    their first spelling, so that their data travels in the same file."""
+    their first spelling, so that their data travels in the same file; their `hidden` (sensitive)
+    custom fields are left out."""
     await snapshot(session)
     if kind == "contacts":
-        keys = await _custom_keys(session, Contact, condition, lambda contact: contact.custom_fields)
+        keys = [
+            key
+            for key in await _custom_keys(session, Contact, condition, lambda contact: contact.custom_fields)
+            if key not in hidden
+        ]
         exported = [column for column in plugin_columns if column.export is not None]
         columns = [*CONTACT_COLUMNS, *_custom_columns(keys), *(Column(column.headers[0]) for column in exported)]
         exporters = [column.export for column in exported if column.export is not None]

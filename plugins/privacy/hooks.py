@@ -54,6 +54,8 @@ from . import (
     provisions,
     recipients,
     schema,
+    sensitive,
+    sensitive_schema,
     service,
     types,
 )
@@ -71,7 +73,13 @@ def enishi_graphql_types():
 
 @hookimpl
 def enishi_graphql_query():
-    return [schema.PrivacyQuery, schema.DataSubjectRequestQuery, schema.IncidentQuery, provision_schema.ProvisionQuery]
+    return [
+        schema.PrivacyQuery,
+        schema.DataSubjectRequestQuery,
+        schema.IncidentQuery,
+        provision_schema.ProvisionQuery,
+        sensitive_schema.SensitiveQuery,
+    ]
 
 
 @hookimpl
@@ -81,6 +89,7 @@ def enishi_graphql_mutation():
         schema.DataSubjectRequestMutation,
         schema.IncidentMutation,
         provision_schema.ProvisionMutation,
+        sensitive_schema.SensitiveMutation,
     ]
 
 
@@ -136,12 +145,28 @@ def enishi_permissions():
             ("compliance",),
             "privacy:provisions",
         ),
+        Permission(
+            "privacy.sensitive.manage",
+            "Mark fields as sensitive (要配慮個人情報) and record legal grounds",
+            ("compliance",),
+            "privacy:sensitive",
+        ),
     ]
 
 
 @hookimpl
 async def enishi_consent_check(uow, contact_ids, purpose):
     return await service.check(uow.session, contact_ids, purpose)
+
+
+@hookimpl
+async def enishi_sensitive_fields(session, entity):
+    return await sensitive.fields_of(session, entity)
+
+
+@hookimpl
+async def enishi_field_write_guard(uow, entity, record_id, fields):
+    await sensitive.guard(uow, record_id, fields)
 
 
 @hookimpl
@@ -335,6 +360,14 @@ def enishi_personal_data():
             provenance="provided",
             erasure="retain",
         ),
+        PersonalDataField(
+            "privacy_legal_ground",
+            "ground",
+            "user.consent",
+            purposes=("legal_obligation",),
+            provenance="observed",
+            erasure="retain",
+        ),
     ]
 
 
@@ -394,6 +427,7 @@ async def enishi_subject_erase(uow, subject):
         (models.PrivacyConsent, "GDPR Art. 7(1) / APPI: proof of consent"),
         (models.PrivacyProvision, "APPI Art. 29: third-party provision records are kept"),
         (provision_models.PrivacyCrossBorderConsent, "APPI Art. 28: proof of consent to a transfer abroad"),
+        (provision_models.PrivacyLegalGround, "proof of the legal ground processing relied on"),
         (models.PrivacyIncidentSubject, "GDPR Art. 33(5) / APPI Art. 26: breach records are kept"),
     ):
         kept = (

@@ -81,6 +81,9 @@ PRIVACY_FIELDS = {
         ),
         "privacy.provision.manage",
     ),
+    "Query.sensitiveFields": "privacy.sensitive.manage",
+    "Mutation.markFieldSensitive": "privacy.sensitive.manage",
+    "Mutation.recordLegalGround": "privacy.sensitive.manage",
 }
 
 
