@@ -141,13 +141,15 @@ def export_file(
 
 
 async def _recorded(runtime, actor_id, kind, condition, format, encoding, report) -> AsyncIterator[bytes]:
+    # Asked in a session of its own: the export's must begin with its snapshot (REPEATABLE READ).
+    async with runtime.read_session() as session:
+        hidden = custom_keys(await sensitive_fields(runtime.plugins, session, "contact"))
     async with runtime.read_session() as session:
         # The first pass (the custom-field keys, for the header) is not recorded: the rows that
         # follow decrypt the same people, in the same snapshot.
         quiet = personal_reads.set(None)
         try:
             plugin_columns = [column for _, column in runtime.plugins.contributions("enishi_import_columns")]
-            hidden = custom_keys(await sensitive_fields(runtime.plugins, session, "contact"))
             table = await exports.table(session, kind, condition, runtime.settings.zone, plugin_columns, hidden)
         finally:
             personal_reads.reset(quiet)
