@@ -120,23 +120,36 @@ async def by_name(uow: UnitOfWork, name: str) -> PrivacyRecipient:
     return recipient
 
 
-async def remind_reviews(runtime) -> int:
-    """The scheduled job: a task for each recipient whose review date is within the notice days
-    (or past), once per review date. Idempotent on several workers: the conditional update that
-    claims the reminder succeeds in one transaction only, which then creates the task."""
+def _due(runtime):
+    """Recipients whose review date is within the notice days (or past) and not reminded for it."""
     today = runtime.clock.now().astimezone(runtime.settings.zone).date()
     horizon = today + dt.timedelta(days=review_notice_days(runtime.settings))
-    due = (PrivacyRecipient.review_date <= horizon) & or_(
+    return (PrivacyRecipient.review_date <= horizon) & or_(
         PrivacyRecipient.reminded_for.is_(None), PrivacyRecipient.reminded_for != PrivacyRecipient.review_date
     )
+
+
+async def due_recipients(runtime) -> list[uuid.UUID]:
     async with runtime.read_session() as session:
-        candidates = list(await session.scalars(select(PrivacyRecipient.id).where(due)))
+        return list(await session.scalars(select(PrivacyRecipient.id).where(_due(runtime)).order_by(PrivacyRecipient.id)))
+
+
+async def remind_reviews(runtime) -> int:
+    """The scheduled job: a task for each recipient whose review date is within the notice days
+    (or past), once per review date."""
+    return await remind(runtime, await due_recipients(runtime))
+
+
+async def remind(runtime, recipient_ids: list[uuid.UUID]) -> int:
+    """Raise the reminders of `recipient_ids` (a list that may be stale: another worker may have
+    raised some since). Each is claimed by a conditional update that succeeds in one transaction
+    only, which then creates the task: reruns and several workers raise each once."""
     raised = 0
-    for recipient_id in candidates:
+    for recipient_id in recipient_ids:
         async with runtime.unit_of_work() as uow:
             claimed = await uow.session.execute(
                 update(PrivacyRecipient)
-                .where(PrivacyRecipient.id == recipient_id, due)
+                .where(PrivacyRecipient.id == recipient_id, _due(runtime))
                 .values(reminded_for=PrivacyRecipient.review_date)
             )
             if not claimed.rowcount:

@@ -7,7 +7,7 @@ import datetime as dt
 
 from enishi.db import is_sqlite
 from enishi.plugin import hookimpl
-from enishi.plugins.privacy.recipients import remind_reviews
+from enishi.plugins.privacy.recipients import due_recipients, remind, remind_reviews
 from enishi.worker import run_due_jobs
 from tests.helpers import count_rows
 from tests.plugins.privacy.test_provisions import JST, RECIPIENT, registered
@@ -89,13 +89,17 @@ async def test_two_workers_at_once_raise_the_reminder_once(enishi_api):
     second = await enishi_api()
     first.clock.set(_at("2025-06-20"))
     await registered(first, name="監査法人", kind="PROCESSOR", country="JP", purpose="監査", reviewDate="2025-07-01")
-    # Both have read the recipient as due; the first has claimed it and stops before committing.
+    # Both workers have read the recipient as due; the first has claimed it and created its task
+    # and stops before committing; then the second tries its claim.
+    stale = await due_recipients(second.runtime)
     running_first = asyncio.create_task(remind_reviews(first.runtime))
     await barrier.entered.wait()
-    running_second = asyncio.create_task(remind_reviews(second.runtime))
+    running_second = asyncio.create_task(remind(second.runtime, stale))
     url = first.runtime.settings.database_url
     if not is_sqlite(url):  # PostgreSQL: the second claim waits on the first's row lock
         await _lock_waiters(url)
     barrier.release.set()
     assert sorted(await asyncio.gather(running_first, running_second)) == [0, 1]
+    assert await count_rows(first, "core_task") == 1
+    assert await remind(second.runtime, stale) == 0  # and later, with the same stale list
     assert await count_rows(first, "core_task") == 1
