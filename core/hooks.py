@@ -78,6 +78,12 @@ def enishi_permissions():
         Permission("crm.merge", "Merge duplicate contacts and accounts", ("manager", "sales"), "contacts:write"),
         Permission("crm.read_deleted", "See soft-deleted records", ("manager", "compliance"), "contacts:read"),
         Permission(
+            "crm.read_sensitive",
+            "See contacts' sensitive custom fields (要配慮個人情報)",
+            ("manager", "support", "compliance"),
+            "contacts:sensitive",
+        ),
+        Permission(
             "activity.write",
             "Log and delete activities",
             ("manager", "sales", "marketing", "support", "integration"),

@@ -234,6 +234,30 @@ def enishi_consent_check(uow, contact_ids, purpose):
 
 
 @hookspec
-def enishi_record_provision(uow, contact_ids, recipient, purpose):
-    """Record that the contacts' personal data was provided to a third party `recipient` for
-    `purpose` (APPI third-party provision records). Implemented by the privacy plugin."""
+def enishi_record_provision(uow, contact_ids, recipient, purpose, data_items):
+    """Record that the contacts' personal data (`data_items`: the fields sent, e.g. `["name",
+    "email"]`) is provided outside the business to `recipient` (a name in the privacy plugin's
+    recipient register) for `purpose` (APPI 法第29条 provision records). Call it in the unit of
+    work that hands the data over, before handing it over: an implementation may refuse the
+    provision by raising `InputError` (the privacy plugin does for a recipient not registered,
+    a transfer abroad without its legal route or consent, a third party without consent), which
+    rolls back the whole unit of work. Every bundled exporter that sends data to someone else
+    calls it (ABM's third-party audience export, the core's exports given a `provision`)."""
+
+
+@hookspec
+def enishi_sensitive_fields(session, entity):
+    """Return the names of the fields of `entity` (`"contact"`) that hold sensitive personal data
+    (APPI 要配慮個人情報, GDPR Art. 9): `custom_fields.<key>` for a custom field. May be async; runs
+    in `session` (read it, write nothing). The core merges every plugin's answer and keeps such
+    fields out of filter terms, exports and the eyes of roles without `crm.read_sensitive`, and
+    puts each write of one to `enishi_field_write_guard`. The privacy plugin answers from its
+    register (`markFieldSensitive`)."""
+
+
+@hookspec
+def enishi_field_write_guard(uow, entity, record_id, fields):
+    """A write is about to set `fields` (sensitive ones, as `enishi_sensitive_fields` names them)
+    of the `entity` record `record_id` (None while it is being created). Raise `InputError` to
+    refuse it: the unit of work rolls back and nothing is written. The privacy plugin refuses
+    unless the person's consent (purpose `sensitive_data`) or a legal ground is recorded."""

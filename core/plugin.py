@@ -99,7 +99,7 @@ from enishi.schema.types import User as UserNode
 from enishi.sealing import DataKey, Sealable, Sealed, owns_key, shares_key
 from enishi.services.activities import log_activity
 from enishi.services.common import Checker, live_ids, load_for_update, one_at_a_time
-from enishi.services.contacts import delete_contact
+from enishi.services.contacts import delete_contact, reindex_custom_field
 from enishi.services.data_keys import shred_records, subject_key
 from enishi.services.tasks import create_task
 from enishi.settings import Settings
@@ -247,6 +247,7 @@ __all__ = [
     "log_activity",
     "create_task",
     "delete_contact",
+    "reindex_custom_field",
     "subject_key",
     "shred_records",
     "search_key",

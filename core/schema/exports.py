@@ -31,6 +31,7 @@ from enishi.graphql.filters import FilterSpec
 from enishi.sealing import personal_reads
 from enishi.services import exports
 from enishi.services.export_files import EXPORT_PERMISSIONS, EncodingReport, check_request, create_link, render
+from enishi.services.sensitive import custom_keys, sensitive_fields
 
 from .queries import ACCOUNT_FILTER, ACTIVITY_FILTER, CONTACT_FILTER, AccountFilter, ActivityFilter, ContactFilter
 
@@ -140,13 +141,16 @@ def export_file(
 
 
 async def _recorded(runtime, actor_id, kind, condition, format, encoding, report) -> AsyncIterator[bytes]:
+    # Asked in a session of its own: the export's must begin with its snapshot (REPEATABLE READ).
+    async with runtime.read_session() as session:
+        hidden = custom_keys(await sensitive_fields(runtime.plugins, session, "contact"))
     async with runtime.read_session() as session:
         # The first pass (the custom-field keys, for the header) is not recorded: the rows that
         # follow decrypt the same people, in the same snapshot.
         quiet = personal_reads.set(None)
         try:
             plugin_columns = [column for _, column in runtime.plugins.contributions("enishi_import_columns")]
-            table = await exports.table(session, kind, condition, runtime.settings.zone, plugin_columns)
+            table = await exports.table(session, kind, condition, runtime.settings.zone, plugin_columns, hidden)
         finally:
             personal_reads.reset(quiet)
         table.batches = _reported(runtime, actor_id, table.batches)
@@ -193,11 +197,24 @@ class ExportEncoding(Enum):
 _ENCODING_HELP = "CSV only. CP932 writes characters it cannot encode as 〓."
 
 
+@strawberry.input(
+    description="The export is handed to someone outside the business: recorded as a provision of the people's data "
+    "(`enishi_record_provision`, APPI 法第29条), which may refuse it."
+)
+class ExportProvisionInput:
+    recipient: str = strawberry.field(description="The recipient's name (with the privacy plugin: as registered).")
+    purpose: str
+
+
+_PROVISION_HELP = "Set when the file goes to a third party or a processor; leave out for the business's own use."
+
+
 @strawberry.input(description="Export the contacts a `contacts` filter matches (all live ones without a filter).")
 class ExportContactsInput:
     format: ExportFormat = ExportFormat.CSV
     encoding: ExportEncoding = strawberry.field(default=ExportEncoding.UTF_8, description=_ENCODING_HELP)
     filter: ContactFilter | None = None
+    provision: ExportProvisionInput | None = strawberry.field(default=None, description=_PROVISION_HELP)
 
 
 @strawberry.input(description="Export the accounts an `accounts` filter matches (all live ones without a filter).")
@@ -212,6 +229,7 @@ class ExportActivitiesInput:
     format: ExportFormat = ExportFormat.CSV
     encoding: ExportEncoding = strawberry.field(default=ExportEncoding.UTF_8, description=_ENCODING_HELP)
     filter: ActivityFilter | None = None
+    provision: ExportProvisionInput | None = strawberry.field(default=None, description=_PROVISION_HELP)
 
 
 @strawberry.type(description="Where to download the export: once, before `expiresAt`.")
@@ -228,13 +246,31 @@ async def _export(info: Info, kind: str, input: Any) -> ExportPayload:
     for permission in EXPORT_PERMISSIONS:
         viewer = ctx.require(permission)
     recorded = filter_json(input.filter) if input.filter is not None else None
+    provision = getattr(input, "provision", None)
     try:
-        compile_filter(kind, recorded)
+        condition = compile_filter(kind, recorded)
         async with ctx.runtime.unit_of_work(viewer.user_id) as uow:
             token, link = await create_link(uow, kind, input.format.value, input.encoding.value, recorded)
+            if provision is not None:
+                await _record_provision(uow, kind, condition, provision)
     except InputError as error:
         return ExportPayload(url=None, expires_at=None, user_errors=[UserErrorType.of(e) for e in error.errors])
     return ExportPayload(url=ctx.settings.public_link(f"/exports/{token}"), expires_at=link.expires_at, user_errors=[])
+
+
+async def _record_provision(uow, kind: str, condition, provision: ExportProvisionInput) -> None:
+    """An export for someone outside is a provision of the data of everyone in it, recorded when
+    the link is issued (the link is the hand-over), in its unit of work: a refusal issues no link."""
+    people = await exports.people_exported(uow.session, kind, condition)
+    if people:
+        await uow.runtime.plugins.call(
+            "enishi_record_provision",
+            uow=uow,
+            contact_ids=people,
+            recipient=provision.recipient,
+            purpose=provision.purpose,
+            data_items=exports.data_items(kind),
+        )
 
 
 @strawberry.type

@@ -14,7 +14,7 @@ from enishi.graphql.errors import UserErrorType
 from enishi.graphql.inputs import input_values, utc_instant
 from enishi.graphql.mutation import run_mutation
 from enishi.graphql.relay import parse_global_id, to_global_id
-from enishi.services import accounts, activities, contacts, merge, tasks
+from enishi.services import accounts, activities, contacts, merge, sensitive, tasks
 
 from .types import Account, Activity, Contact, PossibleDuplicate, Task
 
@@ -302,7 +302,10 @@ async def _save_contact(info: Info, input: CreateContactInput | UpdateContactInp
     async def work(uow):
         values = contact_values(input)
         if isinstance(input, UpdateContactInput):
-            contact = await contacts.update_contact(uow, _id(input.id, "Contact"), values)
+            contact_id = _id(input.id, "Contact")
+            if "custom_fields" in values and not info.context.can(sensitive.READ_PERMISSION):
+                values["custom_fields"] = await sensitive.keep_hidden(uow, contact_id, values["custom_fields"])
+            contact = await contacts.update_contact(uow, contact_id, values)
         else:
             contact = await contacts.create_contact(uow, values)
         # Only what was sent can make a new duplicate: a name change leaves the emails as they were.

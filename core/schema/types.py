@@ -19,6 +19,7 @@ from enishi.events import CONTACT_PERSONAL_DATA_READ
 from enishi.graphql.loaders import load_row, load_rows, then
 from enishi.graphql.nodes import node_resolver, sealed_field, visible
 from enishi.graphql.relay import Connection, PageRequest, to_global_id
+from enishi.services import sensitive
 
 from . import loaders
 
@@ -172,6 +173,16 @@ class AccountLink:
         return _node(info, Account, models.Account, self._account_id)
 
 
+def _sensitive_custom_keys(ctx):
+    """The sensitive custom-field keys of each entity, asked once per request."""
+
+    async def load(entities):
+        async with ctx.runtime.read_session() as session:
+            return [sensitive.custom_keys(await sensitive.sensitive_fields(ctx.runtime.plugins, session, e)) for e in entities]
+
+    return load
+
+
 @strawberry.type(description="A person at one or more accounts.")
 class Contact(relay.Node):
     id: relay.NodeID[str]
@@ -183,12 +194,6 @@ class Contact(relay.Node):
     department: str | None = sealed_field("department")
     postal_code: str | None = sealed_field("postal_code")
     address: str | None = sealed_field("address")
-    custom_fields: JSON = sealed_field(
-        "custom_fields",
-        "Encrypted at rest with the person's names: filter them with "
-        "`customField` (whole values, parts of text, presence; no ordering).",
-        empty={},
-    )
     created_at: dt.datetime
     updated_at: dt.datetime
     deleted_at: dt.datetime | None
@@ -197,6 +202,19 @@ class Contact(relay.Node):
     @classmethod
     def from_row(cls, row: models.Contact) -> Contact:
         return cls(id=str(row.id), created_at=row.created_at, updated_at=row.updated_at, deleted_at=row.deleted_at, _row=row)
+
+    @strawberry.field(
+        description="Encrypted at rest with the person's names: filter them with `customField` (whole values, "
+        "parts of text, presence; no ordering). Sensitive ones (要配慮個人情報) only with `crm.read_sensitive`."
+    )
+    async def custom_fields(self, info: Info) -> JSON:
+        fields = self._row.custom_fields
+        if not fields:
+            return cast(JSON, {})
+        if info.context.can(sensitive.READ_PERMISSION):
+            return cast(JSON, fields)
+        hidden = await info.context.loader("core.sensitive_custom_keys", _sensitive_custom_keys).load("contact")
+        return cast(JSON, sensitive.without(fields, hidden))
 
     resolve_nodes = node_resolver(models.Contact)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import Table, delete, select
@@ -14,8 +15,9 @@ from ..errors import InputError, UserError
 from ..events import CONTACT_CREATED, CONTACT_DELETED, CONTACT_DESTROYED, CONTACT_RESTORED, CONTACT_UPDATED
 from ..models import Account, Contact, ContactAccount, ContactEmail, ContactPhone, ContactSearchToken, SubjectKey
 from ..normalize import InvalidPhoneNumber, is_valid_email, nfkc, normalize_email, normalize_phone, search_key
-from ..sealing import Sealed
+from ..sealing import Sealed, personal_reads
 from ..unit_of_work import UnitOfWork
+from . import sensitive
 from .common import Checker, changed_fields, check_user, load_for_update, restore, soft_delete
 
 NAME_FIELDS = ("family_name", "given_name", "family_name_kana", "given_name_kana")
@@ -79,10 +81,11 @@ def custom_field_value(value) -> str | None:
     return None
 
 
-def contact_tokens(search_keys: list[str], custom_fields: dict | None) -> set[str]:
-    """A person's rows in `ContactSearchToken`: their search keys' tokens and their custom fields' terms."""
+def contact_tokens(search_keys: list[str], custom_fields: dict | None, hidden: Collection[str] = ()) -> set[str]:
+    """A person's rows in `ContactSearchToken`: their search keys' tokens and their custom fields'
+    terms, but for the `hidden` (sensitive) keys, which no filter may find anyone by."""
     ring = crypto.installed()
-    return ring.search_tokens(search_keys) | ring.term_tokens(custom_field_terms(custom_fields))
+    return ring.search_tokens(search_keys) | ring.term_tokens(custom_field_terms(sensitive.without(custom_fields, hidden)))
 
 
 def name_columns(names: dict) -> dict:
@@ -298,11 +301,30 @@ async def _emails_and_phones(session, contact_id: uuid.UUID) -> tuple[list[str],
 
 
 async def refresh_search_tokens(uow: UnitOfWork, contact: Contact) -> list[str]:
-    """Recompute the contact's search tokens from what it holds now; its search keys."""
+    """Recompute the contact's search tokens from what it holds now (and which custom fields are
+    sensitive now); its search keys."""
     emails, phones = await _emails_and_phones(uow.session, contact.id)
     keys = contact_search_keys(names_of(contact), emails, phones)
-    await write_search_tokens(uow, {contact.id: contact_tokens(keys, contact.custom_fields)})
+    hidden = sensitive.custom_keys(await sensitive.sensitive_fields(uow.runtime.plugins, uow.session, "contact"))
+    await write_search_tokens(uow, {contact.id: contact_tokens(keys, contact.custom_fields, hidden)})
     return keys
+
+
+async def reindex_custom_field(uow: UnitOfWork, key: str) -> int:
+    """Recompute the filter terms of every live contact holding custom field `key` (found by its
+    presence term under any KEK), after it became sensitive: its terms go. Not a read by the
+    actor, so the decryption is not recorded as one. The number of contacts re-indexed."""
+    tokens = set().union(*crypto.installed().query_term_tokens({custom_field_term(key)}))
+    holding = select(ContactSearchToken.contact_id).where(ContactSearchToken.token.in_(tokens))
+    holders = select(Contact).where(Contact.id.in_(holding), Contact.deleted_at.is_(None)).order_by(Contact.id)
+    contacts = list((await uow.session.execute(holders)).scalars())
+    quiet = personal_reads.set(None)
+    try:
+        for contact in contacts:
+            await refresh_search_tokens(uow, contact)
+    finally:
+        personal_reads.reset(quiet)
+    return len(contacts)
 
 
 @dataclass(frozen=True)
@@ -361,9 +383,13 @@ async def create_contacts(uow: UnitOfWork, items: list[dict]) -> list[Contact | 
     """Create several contacts with one flush (imports). Every item is checked before anything is
     written: an invalid one comes back as its InputError and writes nothing, the others are created."""
     checked: list[dict | InputError] = []
+    marked = await sensitive.sensitive_fields(uow.runtime.plugins, uow.session, "contact")
     for data in items:
         try:
-            checked.append(await _check_contact_input(uow, data, creating=True))
+            item = await _check_contact_input(uow, data, creating=True)
+            written = sensitive.custom_fields_written(None, item.get("custom_fields"))
+            await sensitive.guard(uow, "contact", None, written, marked)
+            checked.append(item)
         except InputError as error:
             checked.append(error)
     now = uow.clock.now()
@@ -386,7 +412,7 @@ async def create_contacts(uow: UnitOfWork, items: list[dict]) -> list[Contact | 
             [normalize_email(e["address"]) for e in values.get("emails", ())],
             [p["e164"] for p in values.get("phones", ())],
         )
-        tokens[contact.id] = contact_tokens(keys, values.get("custom_fields"))
+        tokens[contact.id] = contact_tokens(keys, values.get("custom_fields"), sensitive.custom_keys(marked))
         uow.session.add(contact)
         _add_children(uow.session, contact, values)
         results.append(contact)
@@ -401,6 +427,10 @@ async def create_contacts(uow: UnitOfWork, items: list[dict]) -> list[Contact | 
 async def update_contact(uow: UnitOfWork, contact_id: uuid.UUID, data: dict) -> Contact:
     contact = await load_for_update(uow, Contact, contact_id)
     values = await _check_contact_input(uow, data, creating=False)
+    if "custom_fields" in values:
+        written = sensitive.custom_fields_written(contact.custom_fields, values["custom_fields"])
+        marked = await sensitive.sensitive_fields(uow.runtime.plugins, uow.session, "contact")
+        await sensitive.guard(uow, "contact", contact.id, written, marked)
     changed = await _replace_children(uow, contact, values)
     changed += changed_fields(contact, values)
     if changed:

@@ -13,12 +13,12 @@ import datetime as dt
 import inspect
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
@@ -114,15 +114,25 @@ async def snapshot(session: AsyncSession) -> None:
 
 
 async def table(
-    session: AsyncSession, kind: str, condition: ColumnElement[bool], zone: ZoneInfo, plugin_columns: Sequence[ImportColumn] = ()
+    session: AsyncSession,
+    kind: str,
+    condition: ColumnElement[bool],
+    zone: ZoneInfo,
+    plugin_columns: Sequence[ImportColumn] = (),
+    hidden: Collection[str] = (),
 ) -> Table:
     """The export of `kind` for the records matching `condition` (a compiled filter; deleted and
     merged records are left out), read in `session` from here on. Contacts end with the columns
     plugins contribute to the import (`enishi_import_columns`) that can be exported, headed by
-    their first spelling, so that their data travels in the same file."""
+    their first spelling, so that their data travels in the same file; their `hidden` (sensitive)
+    custom fields are left out."""
     await snapshot(session)
     if kind == "contacts":
-        keys = await _custom_keys(session, Contact, condition, lambda contact: contact.custom_fields)
+        keys = [
+            key
+            for key in await _custom_keys(session, Contact, condition, lambda contact: contact.custom_fields)
+            if key not in hidden
+        ]
         exported = [column for column in plugin_columns if column.export is not None]
         columns = [*CONTACT_COLUMNS, *_custom_columns(keys), *(Column(column.headers[0]) for column in exported)]
         exporters = [column.export for column in exported if column.export is not None]
@@ -303,3 +313,28 @@ async def _activity_rows(session: AsyncSession, condition, zone: ZoneInfo) -> As
             for activity in activities
         ]
         session.expunge_all()
+
+
+async def people_exported(session: AsyncSession, kind: str, condition: ColumnElement[bool]) -> list[uuid.UUID]:
+    """Whose personal data an export of `kind` matching `condition` holds: the live contacts it
+    lists, or the people its activities concern (an account export holds no one's)."""
+    statement: Select[Any]
+    if kind == "contacts":
+        statement = select(Contact.id).where(condition, Contact.deleted_at.is_(None))
+    elif kind == "activities":
+        statement = (
+            select(ActivityTarget.contact_id)
+            .join(Activity, Activity.id == ActivityTarget.activity_id)
+            .join(Contact, Contact.id == ActivityTarget.contact_id)
+            .where(condition, Contact.deleted_at.is_(None))
+            .distinct()
+        )
+    else:
+        return []
+    return sorted(contact_id for contact_id in (await session.execute(statement)).scalars() if contact_id is not None)
+
+
+def data_items(kind: str) -> list[str]:
+    """The data items an export of `kind` provides: its columns' headers (custom fields as one item)."""
+    columns = {"contacts": CONTACT_COLUMNS, "activities": ACTIVITY_COLUMNS}.get(kind, ())
+    return [column.header for column in columns if column.header != "ID"] + (["カスタム項目"] if kind == "contacts" else [])

@@ -14,6 +14,10 @@ from enishi.plugin import Checker, Contact, ContactAccount, UnitOfWork
 from .events import AUDIENCE_EXPORTED
 from .models import ROLES, STAGES, AbmBuyingRole, AbmTargetAccount
 
+# What an audience hands over (the members' contact fields a marketing tool takes, their company
+# and buying role): the data items of the provision record.
+AUDIENCE_DATA_ITEMS = ["name", "email", "phone", "company", "buying_role"]
+
 
 @dataclass
 class AudienceMember:
@@ -35,7 +39,9 @@ async def export_audience(
 ) -> tuple[list[AudienceMember], int]:
     """The contacts of the matching target accounts. With a consent provider installed (the
     privacy plugin), contacts without consent for `purpose` are left out, and a provision to a
-    third party is recorded."""
+    third party is recorded, before anything is handed over: the privacy plugin refuses it (and
+    so the export) when the destination is not in its recipient register, or a person lacks the
+    consent to provision or to a transfer abroad that the recipient needs."""
     check = Checker()
     destination = check.text({"destination": destination}, "destination", max_length=200, required=True)
     if roles and set(roles) - set(ROLES):
@@ -78,6 +84,7 @@ async def export_audience(
             contact_ids=sorted({m.contact_id for m in members}),
             recipient=destination,
             purpose=purpose,
+            data_items=AUDIENCE_DATA_ITEMS,
         )
     await uow.emit(AUDIENCE_EXPORTED, None, {"contacts": len(members), "excluded": excluded, "third_party": third_party})
     return members, excluded

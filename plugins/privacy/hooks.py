@@ -50,9 +50,16 @@ from . import (
     incidents,
     intake,
     models,
+    provision_models,
+    provision_schema,
+    provision_types,
+    provisions,
+    recipients,
     retention,
     retention_schema,
     schema,
+    sensitive,
+    sensitive_schema,
     service,
     types,
 )
@@ -72,6 +79,7 @@ def enishi_graphql_types():
         retention_schema.RetentionRule,
         retention_schema.RetentionRun,
         documents_schema.PrivacyExtractNode,
+        provision_types.ProvisionRecipient,
     ]
 
 
@@ -83,6 +91,8 @@ def enishi_graphql_query():
         schema.IncidentQuery,
         retention_schema.RetentionQuery,
         documents_schema.DocumentsQuery,
+        provision_schema.ProvisionQuery,
+        sensitive_schema.SensitiveQuery,
     ]
 
 
@@ -94,6 +104,8 @@ def enishi_graphql_mutation():
         schema.IncidentMutation,
         retention_schema.RetentionMutation,
         documents_schema.DocumentsMutation,
+        provision_schema.ProvisionMutation,
+        sensitive_schema.SensitiveMutation,
     ]
 
 
@@ -167,6 +179,18 @@ def enishi_permissions():
             ("compliance",),
             "privacy:extracts",
         ),
+        Permission(
+            "privacy.provision.manage",
+            "Keep the register of processors and recipients, provision records and cross-border consents",
+            ("compliance",),
+            "privacy:provisions",
+        ),
+        Permission(
+            "privacy.sensitive.manage",
+            "Mark fields as sensitive (要配慮個人情報) and record legal grounds",
+            ("compliance",),
+            "privacy:sensitive",
+        ),
     ]
 
 
@@ -176,8 +200,18 @@ async def enishi_consent_check(uow, contact_ids, purpose):
 
 
 @hookimpl
-async def enishi_record_provision(uow, contact_ids, recipient, purpose):
-    await service.record_provision(uow, contact_ids, recipient, purpose)
+async def enishi_sensitive_fields(session, entity):
+    return await sensitive.fields_of(session, entity)
+
+
+@hookimpl
+async def enishi_field_write_guard(uow, entity, record_id, fields):
+    await sensitive.guard(uow, record_id, fields)
+
+
+@hookimpl
+async def enishi_record_provision(uow, contact_ids, recipient, purpose, data_items):
+    await provisions.record_for_plugin(uow, contact_ids, recipient, purpose, data_items)
 
 
 # Changes that process a person; while restricted only storage, legal claims and data-subject work may.
@@ -325,6 +359,12 @@ def enishi_scheduled_jobs():
             retention.scheduled_sweep,
             "anonymise or delete the records whose retention period ran (skipping legal holds and open requests)",
         ),
+        ScheduledJob(
+            "privacy.recipient_reviews",
+            dt.timedelta(hours=24),
+            recipients.remind_reviews,
+            "a task for each processor or recipient whose review date is near, once per review date",
+        ),
     ]
 
 
@@ -360,6 +400,22 @@ def enishi_personal_data():
             provenance="observed",
             erasure="retain",
         ),
+        PersonalDataField(
+            "privacy_cross_border_consent",
+            "state",
+            "user.consent",
+            purposes=("legal_obligation",),
+            provenance="provided",
+            erasure="retain",
+        ),
+        PersonalDataField(
+            "privacy_legal_ground",
+            "ground",
+            "user.consent",
+            purposes=("legal_obligation",),
+            provenance="observed",
+            erasure="retain",
+        ),
     ]
 
 
@@ -376,7 +432,7 @@ async def enishi_subject_collect(uow, subject):
         .scalars()
         .all()
     )
-    provisions = (
+    provided = (
         (
             await uow.session.execute(
                 select(models.PrivacyProvision)
@@ -387,7 +443,7 @@ async def enishi_subject_collect(uow, subject):
         .scalars()
         .all()
     )
-    if not records and not provisions:
+    if not records and not provided:
         return None
     return {
         "consents": [
@@ -403,9 +459,7 @@ async def enishi_subject_collect(uow, subject):
             for r in records
         ],
         # APPI Art. 29/33(5): records of provision to third parties are disclosed on request.
-        "third_party_provisions": [
-            {"recipient": p.recipient, "purpose": p.purpose, "provided_at": p.provided_at.isoformat()} for p in provisions
-        ],
+        "third_party_provisions": [provisions.disclosed(p) for p in provided],
     }
 
 
@@ -420,6 +474,8 @@ async def enishi_subject_erase(uow, subject):
     for model, basis in (
         (models.PrivacyConsent, "GDPR Art. 7(1) / APPI: proof of consent"),
         (models.PrivacyProvision, "APPI Art. 29: third-party provision records are kept"),
+        (provision_models.PrivacyCrossBorderConsent, "APPI Art. 28: proof of consent to a transfer abroad"),
+        (provision_models.PrivacyLegalGround, "proof of the legal ground processing relied on"),
         (models.PrivacyIncidentSubject, "GDPR Art. 33(5) / APPI Art. 26: breach records are kept"),
     ):
         kept = (

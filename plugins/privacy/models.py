@@ -12,6 +12,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from enishi.plugin import Base, JSONType, UTCDateTime, new_id
 
+from . import provision_models  # noqa: F401  (privacy_recipient, which provision records name)
+
 CONSENT_STATES = ("granted", "withdrawn")
 CONSENT_SOURCES = ("web_form", "import", "api", "agent", "gpc", "link", "dsr")
 
@@ -188,6 +190,17 @@ class PrivacyProvision(Base):
     purpose: Mapped[str] = mapped_column(String(200), info={"personal": False})
     actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     provided_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # The register's entry, the data items, the basis (provision_models.PROVISION_BASES), whether
+    # the record is one 法第29条 does not require (exempt), and how long it must be kept (規則第21条).
+    recipient_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("privacy_recipient.id"), index=True)
+    data_items: Mapped[list] = mapped_column(JSONType, default=list, info={"personal": False})
+    basis: Mapped[str] = mapped_column(String(30), default="consent", info={"personal": False})
+    legal_ground: Mapped[str | None] = mapped_column(String(1000), info={"personal": False})
+    exempt: Mapped[bool] = mapped_column(Boolean, default=False)
+    country: Mapped[str | None] = mapped_column(String(2), info={"personal": False})
+    record_method: Mapped[str] = mapped_column(String(20), default="individual", info={"personal": False})
+    recorded_on: Mapped[dt.date | None] = mapped_column(Date)
+    keep_until: Mapped[dt.date | None] = mapped_column(Date)
 
 
 class PrivacyAccessLog(Base):

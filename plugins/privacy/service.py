@@ -1,6 +1,6 @@
 """Privacy rules for consent: the consent ledger with `check`, the service other plugins reach
-through the `enishi_consent_check` hook; the restriction of processing that `check` honours; the
-record of provisions to third parties (`enishi_record_provision`).
+through the `enishi_consent_check` hook; the restriction of processing that `check` honours
+(provision records: `provisions.py`).
 Data-subject requests live in `requests.py` (status and review), `intake.py`, `execution.py`,
 `deadlines.py`, `legal_holds.py` and `export_delivery.py`; the access log in `access_log.py`."""
 
@@ -27,7 +27,7 @@ from enishi.plugin import (
 )
 
 from .events import CONSENT_EVENTS, RESTRICTED, RESTRICTION_LIFTED
-from .models import CONSENT_SOURCES, CONSENT_STATES, PrivacyConsent, PrivacyProvision, PrivacyRestriction
+from .models import CONSENT_SOURCES, CONSENT_STATES, PrivacyConsent, PrivacyRestriction
 
 PURPOSE_MAX = 60
 
@@ -167,16 +167,3 @@ async def evidence_of(uow: UnitOfWork, record: PrivacyConsent) -> str | None:
         return None
     key = await subject_key(uow, record.contact_id)
     return None if key is None else decrypt(key, record.evidence, f"consent:{record.contact_id}".encode())
-
-
-async def record_provision(uow: UnitOfWork, contact_ids, recipient: str, purpose: str) -> None:
-    now = uow.clock.now()
-    uow.session.add_all(
-        [
-            PrivacyProvision(
-                contact_id=c, recipient=recipient[:300], purpose=purpose[:200], actor_id=uow.actor_id, provided_at=now
-            )
-            for c in contact_ids
-        ]
-    )
-    await uow.session.flush()

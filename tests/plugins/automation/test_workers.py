@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+from typing import Any, cast
 
 from enishi.plugins.automation.delivery import deliver_due
 from enishi.testing import TEST_START
@@ -21,7 +22,9 @@ from tests.plugins.automation.helpers import LOOPBACK, Receiver, create_webhook,
 def hold_first_request(receiver: Receiver) -> tuple[threading.Event, threading.Event]:
     """(arrived, release): the receiver's first request sets `arrived`, then waits for `release`."""
     arrived, release = threading.Event(), threading.Event()
-    answer = receiver.server.RequestHandlerClass.do_POST
+    # The receiver's own handler class (typeshed types it as a plain callable).
+    handler_class = cast(Any, receiver.server.RequestHandlerClass)
+    answer = handler_class.do_POST
 
     def held(handler):
         if not arrived.is_set():
@@ -30,7 +33,7 @@ def hold_first_request(receiver: Receiver) -> tuple[threading.Event, threading.E
         with contextlib.suppress(OSError):  # its sender was killed meanwhile
             answer(handler)
 
-    receiver.server.RequestHandlerClass.do_POST = held
+    handler_class.do_POST = held
     return arrived, release
 
 

@@ -89,6 +89,21 @@ PRIVACY_FIELDS = {
             "liftRestriction",
         )
     },
+    **dict.fromkeys(
+        (
+            "Query.provisionRecipients",
+            "Query.provisionRecords",
+            "Query.crossBorderConsents",
+            "Mutation.registerRecipient",
+            "Mutation.updateRecipient",
+            "Mutation.recordProvision",
+            "Mutation.recordCrossBorderConsent",
+        ),
+        "privacy.provision.manage",
+    ),
+    "Query.sensitiveFields": "privacy.sensitive.manage",
+    "Mutation.markFieldSensitive": "privacy.sensitive.manage",
+    "Mutation.recordLegalGround": "privacy.sensitive.manage",
 }
 
 
@@ -403,8 +418,15 @@ async def test_access_export_has_a_section_per_plugin_and_downloads_once(enishi_
     await log_activity(api, summary="山田様と電話", contactIds=[person["id"]])
     await log_activity(api, type="meeting", summary="定例会議", body="議事録", contactIds=[person["id"], other["id"]])
     await api.mutate("setTargetAccount", {"accountId": account["id"]}, "account { id }")
+    for purpose in ("marketing", "third_party_provision"):
+        await api.mutate(
+            "recordConsent", {"contactId": person["id"], "purpose": purpose, "state": "granted"}, "consent { state }"
+        )
     await api.mutate(
-        "recordConsent", {"contactId": person["id"], "purpose": "marketing", "state": "granted"}, "consent { state }"
+        "registerRecipient",
+        {"name": "広告代理店 株式会社エージェント", "kind": "THIRD_PARTY", "country": "JP", "purpose": "広告配信"},
+        "recipient { id }",
+        role="compliance",
     )
     shared = await api.mutate(
         "exportAudience",
@@ -435,7 +457,17 @@ async def test_access_export_has_a_section_per_plugin_and_downloads_once(enishi_
     assert set(doc["sections"]) == {"core", "privacy", "notes"}
     assert doc["sections"]["core"]["contact"]["family_name_kana"] == "ヤマダ"
     assert doc["sections"]["core"]["emails"] == [{"address": "Taro@ABC.co.jp", "label": None, "primary": True}]
-    assert doc["sections"]["privacy"]["third_party_provisions"][0]["recipient"] == "広告代理店 株式会社エージェント"
+    # APPI 第33条第5項: the provision records, with what was provided, on which basis, kept how long.
+    (provision,) = doc["sections"]["privacy"]["third_party_provisions"]
+    assert {k: v for k, v in provision.items() if k not in ("provided_at", "keep_until")} == {
+        "recipient": "広告代理店 株式会社エージェント",
+        "country": "JP",
+        "purpose": "marketing",
+        "data_items": ["name", "email", "phone", "company", "buying_role"],
+        "basis": "consent",
+        "legal_ground": None,
+        "exempt": False,
+    }
     assert doc["metadata"]["recipients"] == ["広告代理店 株式会社エージェント"] and "crm" in doc["metadata"]["purposes"]
     assert "佐藤" not in json.dumps(doc, ensure_ascii=False)  # the co-attendee of the meeting is not disclosed
     assert (await api.client.get(url)).status_code == 410  # single use

@@ -1,8 +1,8 @@
 """single-use download links for reports and extracts; pseudonymised and anonymised extracts with
 their mapping keys and the provisions of anonymised ones
 
-Revision ID: privacy_0007_extracts
-Revises: privacy_0006_retention
+Revision ID: privacy_0008_extracts
+Revises: privacy_0007_retention
 Create Date: 2026-12-06 09:00:00
 """
 
@@ -12,8 +12,8 @@ from sqlalchemy.dialects import postgresql
 
 import enishi.plugin
 
-revision = "privacy_0007_extracts"
-down_revision = "privacy_0006_retention"
+revision = "privacy_0008_extracts"
+down_revision = "privacy_0007_retention"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """retention: rules per entity, sweep runs with their counts per rule, the records each changed
 
-Revision ID: privacy_0006_retention
-Revises: privacy_0005
+Revision ID: privacy_0007_retention
+Revises: privacy_0006
 Create Date: 2026-12-06 08:40:00
 """
 
@@ -10,8 +10,8 @@ from alembic import op
 
 import enishi.plugin
 
-revision = "privacy_0006_retention"
-down_revision = "privacy_0005"
+revision = "privacy_0007_retention"
+down_revision = "privacy_0006"
 branch_labels = None
 depends_on = None
 
