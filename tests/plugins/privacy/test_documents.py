@@ -34,6 +34,13 @@ async def test_the_record_of_processing_and_the_appi_statement_come_from_the_cat
     api = await enishi_api(extra={"privacy_controller": CONTROLLER, "privacy_security_measures": ["従業者への定期的な研修"]})
     await _rule(api, "support_ticket", "ANONYMISE", 60)
     person = await create_contact(api, familyName="提供", givenName="花子")
+    registered = await api.mutate(
+        "registerRecipient",
+        {"name": "株式会社データ分析", "kind": "JOINT_USER", "country": "JP", "purpose": "共同キャンペーン"},
+        "recipient { id }",
+        role="compliance",
+    )
+    assert registered["userErrors"] == [], registered
     async with api.runtime.unit_of_work() as uow:
         await api.runtime.plugins.call(
             "enishi_record_provision",
@@ -41,6 +48,7 @@ async def test_the_record_of_processing_and_the_appi_statement_come_from_the_cat
             contact_ids=[_raw(person["id"])],
             recipient="株式会社データ分析",
             purpose="共同キャンペーン",
+            data_items=["氏名"],
         )
     report = (await api.graphql("{ recordsOfProcessingReport }", role="compliance"))["recordsOfProcessingReport"]
     assert report["controller"] == CONTROLLER and report["missing"] == ["controller.contact"]
