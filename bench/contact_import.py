@@ -2,13 +2,18 @@
 
 The file: the issue's columns (会社名, 担当者名 as one full name, 電話番号, メールアドレス,
 最終対応日 as 2024/4/1, メモ), Shift_JIS; one row in five is a later contact with a person of an
-earlier row (merged, a second dated note). Throughput: `create_import` + `run_import` (every row
-read, matched, upserted, noted, recorded) in rows per second; (e) in csv_import.py has the
-floor for the create-only path. Peak memory: a process of its own per size (`resource.getrusage`),
-importing the file whole (`full`) or only checking and counting it as `create_import` does
-(`file`: the streamed read every run starts with), so the sizes compare.
+earlier row (merged, a second dated note). Enishi: `create_import` + `run_import` (every row
+read, matched, upserted, noted, recorded; the plugins' hooks on every event). Floor: what the
+import leaves in the database — accounts, contacts (sealed, indexed, search tokens), their links,
+one sealed note per row with its two targets — hand-written from the same file (persons told apart
+by email) and bulk-inserted in one transaction, no checks, no events. Each measurement gets a
+fresh database; rounds interleave; the throughput ratio is floor ÷ Enishi.
 
-    python bench/contact_import.py [--rows 2000] [--rss-full 10000] [--rss-file 10000,100000]
+Peak memory: a process of its own per size (`resource.getrusage`), importing the file whole
+(`full`) or only checking and counting it as `create_import` does (`file`: the streamed read every
+run starts with); the memory ratio is the largest size's peak ÷ the smallest's (1.0: flat).
+
+    python bench/contact_import.py [--rows 2000] [--rounds 2] [--rss-full 10000,100000] [--rss-file 10000,100000]
     ENISHI_BENCH_DATABASE_URL=postgresql+asyncpg://... python bench/contact_import.py
 """
 
@@ -16,20 +21,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
+import datetime as dt
+import io
 import json
 import os
 import platform
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from csv_import import fresh_runtime  # bench/ is on the path when a workload runs as a script
+from csv_import import bulk_insert, fresh_runtime  # bench/ is on the path when a workload runs as a script
 
+from enishi.db import new_id
 from enishi.demo import JA_FAMILY, JA_GIVEN
+from enishi.models import Account, Activity, ActivityTarget, ContactAccount
+from enishi.normalize import company_match_name, normalize_email, normalize_phone
+from enishi.services.accounts import account_search_text
+from enishi.services.contacts import bulk_contact_rows
 from enishi.services.import_files import detect_format, read_rows
+from enishi.services.import_values import parse_date
 from enishi.services.imports import create_import, run_import
 
 HERE = Path(__file__).resolve().parent
@@ -59,6 +74,56 @@ async def import_seconds(data: bytes) -> float:
     return elapsed
 
 
+async def floor_seconds(data: bytes) -> float:
+    runtime = await fresh_runtime()
+    started = time.perf_counter()
+    now, zone = runtime.clock.now(), runtime.settings.zone
+    rows_by_model: dict = {Account: []}  # parents first: accounts before the links and targets naming them
+    accounts: dict[str, object] = {}
+    people: dict[str, object] = {}
+
+    def add(rows: dict) -> None:
+        for model, model_rows in rows.items():
+            rows_by_model.setdefault(model, []).extend(model_rows)
+
+    for company, name, phone, email, day, memo in list(csv.reader(io.StringIO(data.decode("cp932"))))[1:]:
+        match_name = company_match_name(company)
+        if match_name not in accounts:
+            account = {"id": new_id(), "name": company, "match_name": match_name, "created_at": now, "updated_at": now}
+            accounts[match_name] = account["id"]
+            rows_by_model[Account].append(account | {"search_text": account_search_text(Account(**account))})
+        person = normalize_email(email)
+        if person not in people:
+            family, _, given = name.partition(" ")
+            contact = {"id": new_id(), "custom_fields": {}, "created_at": now, "updated_at": now}
+            people[person] = contact["id"]
+            add(bulk_contact_rows(contact, {"family_name": family, "given_name": given}, [email], [normalize_phone(phone)]))
+            link = {"id": new_id(), "contact_id": contact["id"], "account_id": accounts[match_name], "is_primary": True}
+            add({ContactAccount: [link]})
+        note = {
+            "id": new_id(),
+            "type": "note",
+            "direction": "internal",
+            "occurred_at": dt.datetime.combine(parse_date(day), dt.time(), zone).astimezone(dt.UTC),
+            "source_plugin": "core",
+            "created_at": now,
+        }
+        add(Activity.bulk_rows(note, summary=memo))
+        add(
+            {
+                ActivityTarget: [
+                    {"id": new_id(), "activity_id": note["id"], "contact_id": people[person], "account_id": None},
+                    {"id": new_id(), "activity_id": note["id"], "contact_id": None, "account_id": accounts[match_name]},
+                ]
+            }
+        )
+    rows_by_model[ActivityTarget] = rows_by_model.pop(ActivityTarget)  # after the notes' keys
+    await bulk_insert(runtime, rows_by_model)
+    elapsed = time.perf_counter() - started
+    await runtime.close()
+    return elapsed
+
+
 def child(mode: str, rows: int) -> None:
     """Run in a process of its own: import (or only read) `rows` rows, print the peak RSS in KiB."""
     data = make_file(rows)
@@ -77,17 +142,30 @@ def peak_rss_mib(mode: str, rows: int) -> float:
     return round(int(result.stdout.split()[-1]) / 1024, 1)
 
 
+def memory_ratio(peaks: dict[int, float]) -> float | None:
+    return round(peaks[max(peaks)] / peaks[min(peaks)], 2) if len(peaks) > 1 else None
+
+
 def main(args) -> dict:
     data = make_file(args.rows)
-    seconds = asyncio.run(import_seconds(data))
+    seconds: dict[str, list[float]] = {"floor": [], "enishi": []}
+    for _ in range(args.rounds):
+        seconds["floor"].append(asyncio.run(floor_seconds(data)))
+        seconds["enishi"].append(asyncio.run(import_seconds(data)))
+    rates = {name: round(args.rows / statistics.median(values)) for name, values in seconds.items()}
+    ratios = [round(enishi / floor, 2) for floor, enishi in zip(seconds["floor"], seconds["enishi"], strict=True)]
+    full = {n: peak_rss_mib("full", n) for n in args.rss_full}
+    file = {n: peak_rss_mib("file", n) for n in args.rss_file}
     return {
         "rows": args.rows,
         "database": "postgresql" if os.environ.get("ENISHI_BENCH_DATABASE_URL", "").startswith("postgresql") else "sqlite",
-        "rows_per_second": round(args.rows / seconds),
-        "peak_rss_mib": {
-            **{f"full {n}": peak_rss_mib("full", n) for n in args.rss_full},
-            **{f"file {n}": peak_rss_mib("file", n) for n in args.rss_file},
-        },
+        "rows_per_second": rates,
+        "throughput_ratio": round(rates["floor"] / rates["enishi"], 2),
+        "throughput_ratio_per_round": ratios,
+        "seconds": seconds,
+        "peak_rss_mib": {**{f"full {n}": v for n, v in full.items()}, **{f"file {n}": v for n, v in file.items()}},
+        "memory_ratio_full": memory_ratio(full),
+        "memory_ratio_file": memory_ratio(file),
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
     }
@@ -96,7 +174,8 @@ def main(args) -> dict:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2_000)
-    parser.add_argument("--rss-full", type=lambda s: [int(n) for n in s.split(",") if n], default=[10_000])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rss-full", type=lambda s: [int(n) for n in s.split(",") if n], default=[10_000, 100_000])
     parser.add_argument("--rss-file", type=lambda s: [int(n) for n in s.split(",") if n], default=[10_000, 100_000])
     parser.add_argument("--child", choices=("full", "file"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
@@ -104,7 +183,15 @@ if __name__ == "__main__":
         child(arguments.child, arguments.rows)
         sys.exit(0)
     result = main(arguments)
-    print(f"contact import of {result['rows']} rows ({result['database']}): {result['rows_per_second']} rows/s")
+    rates = result["rows_per_second"]
+    print(
+        f"contact import of {result['rows']} rows ({result['database']}): floor {rates['floor']} rows/s, "
+        f"Enishi {rates['enishi']} rows/s, throughput ratio {result['throughput_ratio']}× "
+        f"(per round {result['throughput_ratio_per_round']})"
+    )
     print("peak RSS (MiB): " + ", ".join(f"{k} rows {v}" for k, v in result["peak_rss_mib"].items()))
+    print(
+        f"memory ratio, largest ÷ smallest: whole import {result['memory_ratio_full']}, file pass {result['memory_ratio_file']}"
+    )
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "contact_import.json").write_text(json.dumps(result, indent=2))

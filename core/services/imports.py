@@ -1,5 +1,5 @@
 """Contact imports as jobs: the file checked and counted up front, then its rows imported in
-batches (`import_rows.import_row` does one), each batch committed together with the import's new
+batches (`import_writes.import_chunk` does one), each batch committed together with the import's new
 position, so a crash midway loses nothing and repeats nothing: the next run (`enishi import
 --resume`, or the worker once the lease ran out) continues from there.
 
@@ -10,6 +10,7 @@ run's. The file is streamed (`import_files`): no run holds its rows or its decod
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,11 +24,14 @@ from ..models import ImportJob, ImportRow
 from ..unit_of_work import UnitOfWork
 from .import_columns import ColumnPlan, plan_columns
 from .import_files import Cell, FileFormat, cell_text, detect_format, file_error, read_rows, write_csv
-from .import_rows import RowContext, import_row, is_blank
+from .import_rows import RowContext, is_blank
 from .import_source import SourceStream, store_source, wipe_source
+from .import_writes import import_chunk
 
-# Small batches: on SQLite a batch holds the one write lock, and other requests wait behind it.
-BATCH = 100
+# Rows per batch, and per transaction: a batch fetches what its rows may match and writes their
+# notes in a few statements (`import_writes`), so larger batches cost less per row; on SQLite a
+# batch holds the one write lock (a second or so), and other requests wait behind it.
+BATCH = 500
 LEASE = dt.timedelta(minutes=2)
 MAX_REPORTED_ERRORS = 1000
 ERROR_COLUMN = "エラー"  # the error report's extra column; the import ignores it (`import_columns.HEADERS`)
@@ -146,9 +150,11 @@ async def dry_run(
     job = await create_import(uow, data, filename, options)
     _, plan, rows = _open(uow.runtime, data, filename, options)
     context = RowContext(job, plan, options.overwrite)
-    done = [await import_row(uow, context, number, cells) for number, cells in _data_rows(rows)]
-    _count(job, done)
-    job.processed_rows = len(done)
+    data_rows, processed = _data_rows(rows), 0
+    while batch := list(itertools.islice(data_rows, BATCH)):
+        _count(job, await import_chunk(uow, context, batch))
+        processed += len(batch)
+    job.processed_rows = processed
     job.status, job.source = "completed", None
     await uow.session.flush()
     return await import_report(uow.session, job)
@@ -263,7 +269,7 @@ async def _run_batch(runtime, job_id, actor, context: RowContext, batch: list[tu
     async with runtime.unit_of_work(actor) as uow:
         job = (await uow.session.execute(select(ImportJob).where(ImportJob.id == job_id).with_for_update())).scalar_one()
         context.job = job
-        _count(job, [await import_row(uow, context, number, cells) for number, cells in batch])
+        _count(job, await import_chunk(uow, context, batch))
         job.processed_rows = min(job.processed_rows + len(batch), job.total_rows)
         job.lease_until = uow.clock.now() + LEASE
         if not batch or job.processed_rows >= job.total_rows:
