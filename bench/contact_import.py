@@ -51,16 +51,20 @@ HERE = Path(__file__).resolve().parent
 
 
 def make_file(rows: int) -> bytes:
+    """The file's bytes, encoded a line at a time: the peak memory measured is the import's and
+    the file's (~90 bytes a row), not a list of every line as text."""
     rng = random.Random(7)
-    lines = ["会社名,担当者名,電話番号,メールアドレス,最終対応日,メモ"]
+    out = io.BytesIO()
+    out.write("会社名,担当者名,電話番号,メールアドレス,最終対応日,メモ".encode("cp932"))
     for i in range(rows):
         person = i - rng.randrange(1, 50) if i % 5 == 4 and i > 50 else i  # every fifth row: someone met before
         (family, _, romaji), (given, _, given_romaji) = JA_FAMILY[person % len(JA_FAMILY)], JA_GIVEN[person % len(JA_GIVEN)]
-        lines.append(
-            f"株式会社縁{person % 300},{family} {given},03-{5000 + person % 5000:04d}-{person % 10000:04d},"
+        line = (
+            f"\r\n株式会社縁{person % 300},{family} {given},03-{5000 + person % 5000:04d}-{person % 10000:04d},"
             f"{given_romaji}.{romaji}{person}@example.jp,2024/{1 + i % 12}/{1 + i % 28},対応{i}"
         )
-    return "\r\n".join(lines).encode("cp932")
+        out.write(line.encode("cp932"))
+    return out.getvalue()
 
 
 async def import_seconds(data: bytes) -> float:

@@ -95,7 +95,7 @@ class KnownContacts:
 
 
 async def _prefetch(uow: UnitOfWork, context: RowContext, rows: list[RowValues]) -> KnownContacts:
-    """Everything the chunk's rows can match, in five statements or fewer."""
+    """Everything the chunk's rows can match, in six statements at most (whatever the chunk's size)."""
     session, known = uow.session, KnownContacts()
     ids = {values.contact_id for values in rows if values.contact_id is not None}
     emails = {address for values in rows for address in values.emails}
