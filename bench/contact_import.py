@@ -151,6 +151,10 @@ def memory_ratio(peaks: dict[int, float]) -> float | None:
 
 
 def main(args) -> dict:
+    # The processes measuring memory first: Linux keeps a process's peak RSS across the exec that
+    # starts a child, so a child of this process after its rounds would report this one's peak.
+    full = {n: peak_rss_mib("full", n) for n in args.rss_full}
+    file = {n: peak_rss_mib("file", n) for n in args.rss_file}
     data = make_file(args.rows)
     seconds: dict[str, list[float]] = {"floor": [], "enishi": [], "floor_cpu": [], "enishi_cpu": []}
     for _ in range(args.rounds):
@@ -163,8 +167,6 @@ def main(args) -> dict:
     # On a loaded machine wall time mostly measures the load; the process's CPU (SQLite's work
     # included, it runs in the process) less so. PostgreSQL's own CPU is not in it.
     cpu_ratios = [round(enishi / floor, 2) for floor, enishi in zip(seconds["floor_cpu"], seconds["enishi_cpu"], strict=True)]
-    full = {n: peak_rss_mib("full", n) for n in args.rss_full}
-    file = {n: peak_rss_mib("file", n) for n in args.rss_file}
     return {
         "rows": args.rows,
         "database": "postgresql" if os.environ.get("ENISHI_BENCH_DATABASE_URL", "").startswith("postgresql") else "sqlite",
