@@ -74,6 +74,19 @@ async def enishi(data: bytes) -> float:
     return elapsed
 
 
+async def bulk_insert(runtime: Runtime, rows_by_model: dict) -> None:
+    """Every row in one transaction, parents first, as fast as each database takes them."""
+    async with runtime.unit_of_work() as uow:
+        connection = await uow.session.connection()
+        for model, rows in rows_by_model.items():
+            if connection.dialect.name == "sqlite":  # executemany: SQLite's fastest
+                await connection.execute(model.__table__.insert(), rows)
+                continue
+            # Multi-row VALUES, as the ORM's own batched INSERT does: asyncpg's executemany is slower.
+            for first in range(0, len(rows), FLOOR_CHUNK):
+                await connection.execute(model.__table__.insert().values(rows[first : first + FLOOR_CHUNK]))
+
+
 async def floor(data: bytes) -> float:
     runtime = await fresh_runtime()
     started = time.perf_counter()
@@ -85,15 +98,7 @@ async def floor(data: bytes) -> float:
         contact = {"id": new_id(), "custom_fields": {}, "created_at": now, "updated_at": now}
         for model, rows in bulk_contact_rows(contact, names, [email], [normalize_phone(phone)]).items():  # sealed, indexed
             rows_by_model.setdefault(model, []).extend(rows)
-    async with runtime.unit_of_work() as uow:
-        connection = await uow.session.connection()
-        for model, rows in rows_by_model.items():
-            if connection.dialect.name == "sqlite":  # executemany: SQLite's fastest
-                await connection.execute(model.__table__.insert(), rows)
-                continue
-            # Multi-row VALUES, as the ORM's own batched INSERT does: asyncpg's executemany is slower.
-            for first in range(0, len(rows), FLOOR_CHUNK):
-                await connection.execute(model.__table__.insert().values(rows[first : first + FLOOR_CHUNK]))
+    await bulk_insert(runtime, rows_by_model)
     elapsed = time.perf_counter() - started
     await runtime.close()
     return elapsed

@@ -68,11 +68,6 @@ def report_lines(report: imports.ImportReport) -> list[str]:
     return lines
 
 
-class _RolledBack(Exception):
-    def __init__(self, report: imports.ImportReport) -> None:
-        self.report = report
-
-
 def _progress(quiet: bool):
     """A progress bar on a terminal (rows per second, time left), else a line per batch on stdout."""
     if quiet:
@@ -95,14 +90,9 @@ async def _run(args, ready_runtime, source: bytes | None, resume_id: uuid.UUID |
     try:
         options, name = _options(args), Path(args.file).name if args.file else None
         if args.dry_run:
-            try:
-                async with runtime.unit_of_work() as uow:
-                    report = await imports.dry_run(uow, source or b"", name, options)
-                    uow.session.expunge_all()  # keep what was read; the rollback would expire it
-                    raise _RolledBack(report)
-            except _RolledBack as done:
-                print("dry run (nothing written): " + report_lines(done.report)[0])
-                return done.report
+            report = await imports.dry_run(runtime, None, source or b"", name, options)
+            print("dry run (nothing written): " + report_lines(report)[0])
+            return report
         if resume_id:
             job_id = resume_id
         else:

@@ -6,6 +6,8 @@ plugin host registers the core's hooks, which call the services."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,6 +67,19 @@ class UnitOfWork:
         )
         await self.runtime.plugins.call("enishi_on_event", event=event, uow=self)
         return event
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A part of the transaction that fails alone: on an exception, what it wrote (the hooks'
+        writes included) and the events it raised are undone, and the exception goes on; the
+        rest of the transaction stands (an import's refused row, among the rows of its batch)."""
+        events, outbox = len(self.events), len(self._outbox)
+        try:
+            async with self.session.begin_nested():
+                yield
+        except BaseException:
+            del self.events[events:], self._outbox[outbox:]
+            raise
 
     async def _write_outbox(self) -> None:
         """The events raised, in order, into the outbox in one statement, just before the

@@ -208,14 +208,14 @@ class ImportMutation:
         options = _options(input)
         filename = input.filename or getattr(input.upload, "filename", None)
         if input.dry_run:
-
-            async def preview(uow):
-                return await imports.dry_run(uow, await _file(input), filename, options)
-
-            report, errors = await run_mutation(info, "crm.import", preview, dry_run=True)
-            return ImportPayload(
-                contact_import=ContactImport.from_row(report.job, report) if report else None, user_errors=errors
-            )
+            # Not through run_mutation: its unit of work would keep this process's other writers
+            # waiting on SQLite for the whole file (the dry run has a scratch one of its own).
+            viewer = info.context.require("crm.import")
+            try:
+                report = await imports.dry_run(info.context.runtime, viewer.user_id, await _file(input), filename, options)
+            except InputError as error:
+                return ImportPayload(contact_import=None, user_errors=[UserErrorType.of(e) for e in error.errors])
+            return ImportPayload(contact_import=ContactImport.from_row(report.job, report), user_errors=[])
 
         async def start(uow):
             return await imports.create_import(uow, await _file(input), filename, options)

@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy import delete, select
 
+from ..db import new_id
 from ..errors import InputError, UserError
 from ..events import ACTIVITY_DELETED, ACTIVITY_LOGGED, ACTIVITY_UPDATED
 from ..models import Account, Activity, ActivityTarget, Contact
@@ -22,6 +23,44 @@ async def log_activity(uow: UnitOfWork, data: dict, *, source_plugin: str = "cor
     `body`, `channel`, `direction` (inbound/outbound/internal), `duration_seconds`, `occurred_at`
     (default: now), `actor_id` (default: the unit of work's actor), and `contact_ids` / `account_ids`
     (at least one target). Bad input raises InputError; emits `activity.logged`."""
+    (activity,) = await log_activities(uow, [data], source_plugin=source_plugin)
+    return activity
+
+
+async def log_activities(uow: UnitOfWork, items: list[dict], *, source_plugin: str = "core") -> list[Activity]:
+    """`log_activity` for many entries at once (an import's notes): every entry is checked before
+    any is written (the first bad one raises its InputError), their targets are checked live in
+    one statement per kind, and they are written with one flush; each emits its `activity.logged`."""
+    contact_ids = [list(dict.fromkeys(data.get("contact_ids") or [])) for data in items]
+    account_ids = [list(dict.fromkeys(data.get("account_ids") or [])) for data in items]
+    live = {
+        model: await live_ids(uow, model, list({target for ids in lists for target in ids}))
+        for model, lists in ((Contact, contact_ids), (Account, account_ids))
+    }
+    activities = [
+        await _checked_activity(uow, data, contacts, accounts, live, source_plugin)
+        for data, contacts, accounts in zip(items, contact_ids, account_ids, strict=True)
+    ]
+    uow.session.add_all(activities)
+    await uow.session.flush()
+    for activity, contacts, accounts in zip(activities, contact_ids, account_ids, strict=True):
+        uow.session.add_all(
+            [ActivityTarget(activity_id=activity.id, contact_id=c) for c in contacts]
+            + [ActivityTarget(activity_id=activity.id, account_id=a) for a in accounts]
+        )
+    await uow.session.flush()
+    for activity, contacts, accounts in zip(activities, contact_ids, account_ids, strict=True):
+        await uow.emit(
+            ACTIVITY_LOGGED,
+            activity.id,
+            {"type": activity.type, "contact_ids": [str(c) for c in contacts], "account_ids": [str(a) for a in accounts]},
+        )
+    return activities
+
+
+async def _checked_activity(
+    uow: UnitOfWork, data: dict, contact_ids: list, account_ids: list, live: dict, source_plugin: str
+) -> Activity:
     check = Checker()
     activity_type = data.get("type")
     if activity_type not in uow.runtime.activity_types:
@@ -31,25 +70,22 @@ async def log_activity(uow: UnitOfWork, data: dict, *, source_plugin: str = "cor
     channel = check.text(data, "channel", max_length=40)
     direction = check.choice(data, "direction", DIRECTIONS) or "internal"
     duration = check.non_negative(data, "duration_seconds")
-    occurred_at = data.get("occurred_at") or uow.clock.now()
     await check_user(uow, check, data, "actor_id")
-    contact_ids = list(dict.fromkeys(data.get("contact_ids") or []))
-    account_ids = list(dict.fromkeys(data.get("account_ids") or []))
     if not contact_ids and not account_ids:
         check.fail("contactIds", "an activity needs at least one contact or account", "REQUIRED")
     if len(contact_ids) + len(account_ids) > MAX_TARGETS:
         check.fail("contactIds", f"at most {MAX_TARGETS} targets", "TOO_MANY")
     for field, model, ids in (("contactIds", Contact, contact_ids), ("accountIds", Account, account_ids)):
-        missing = set(ids) - await live_ids(uow, model, ids)
         for i, target in enumerate(ids):
-            if target in missing:
+            if target not in live[model]:
                 check.fail(f"{field}.{i}", "no such record", "NOT_FOUND")
     check.done()
-    activity = Activity(
+    return Activity(
+        id=new_id(),
         type=activity_type,
         channel=channel,
         direction=direction,
-        occurred_at=occurred_at,
+        occurred_at=data.get("occurred_at") or uow.clock.now(),
         actor_id=data.get("actor_id", uow.actor_id),
         summary=summary,
         body=body,
@@ -57,23 +93,6 @@ async def log_activity(uow: UnitOfWork, data: dict, *, source_plugin: str = "cor
         source_plugin=source_plugin,
         created_at=uow.clock.now(),
     )
-    uow.session.add(activity)
-    await uow.session.flush()
-    uow.session.add_all(
-        [ActivityTarget(activity_id=activity.id, contact_id=c) for c in contact_ids]
-        + [ActivityTarget(activity_id=activity.id, account_id=a) for a in account_ids]
-    )
-    await uow.session.flush()
-    await uow.emit(
-        ACTIVITY_LOGGED,
-        activity.id,
-        {
-            "type": activity.type,
-            "contact_ids": [str(c) for c in contact_ids],
-            "account_ids": [str(a) for a in account_ids],
-        },
-    )
-    return activity
 
 
 async def update_activity(uow: UnitOfWork, activity_id: uuid.UUID, data: dict) -> Activity:

@@ -5,7 +5,9 @@ CSV is UTF-8 with a BOM by default: Japanese Excel reads a file without one as S
 garbles it. CP932 (Excel's Shift_JIS) is offered for older tools; a character it cannot encode is
 written as 〓 (the geta mark Japanese systems print for a missing glyph) and counted, so the CLI
 can say how many. .xlsx is written by openpyxl in write-only mode: dates are date cells, text
-(phone numbers, ids, names) is text cells, never a number or a formula.
+(phone numbers, ids, names) is text cells, never a number or a formula. In a CSV, a cell a
+spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab or CR first) is written behind a `'`
+(`import_files.escape_formula`; the import takes it off again).
 
 A link records the request, not the file: nothing personal is kept on the server. Its token is
 256-bit random and only a hash of it is stored; the request (whose filter may name a person) is
@@ -33,6 +35,7 @@ from ..errors import InputError, UserError
 from ..models import ExportLink, User
 from ..unit_of_work import UnitOfWork
 from .exports import KINDS, Cell, Table
+from .import_files import escape_formula
 
 FORMATS = ("csv", "xlsx")
 # The encodings a CSV can take (Python's names); .xlsx is always UTF-8 inside.
@@ -89,9 +92,9 @@ def render(table: Table, format: str, encoding: str = "utf-8", report: EncodingR
 def _csv_text(cell: Cell) -> str:
     if cell is None:
         return ""
-    if isinstance(cell, dt.datetime):
+    if isinstance(cell, (dt.date, dt.datetime)):
         return cell.isoformat()
-    return cell.isoformat() if isinstance(cell, dt.date) else str(cell)
+    return escape_formula(str(cell))  # a name like `=HYPERLINK(…)` is text, never a formula
 
 
 def _encode(text: str, encoding: str, report: EncodingReport) -> bytes:

@@ -1,7 +1,8 @@
 """Reading an import file row by row: `.xlsx` (openpyxl, read-only: one row at a time), CSV and
 TSV in UTF-8 (BOM or not), UTF-16 (Excel's "Unicode text": tab-separated, with a BOM) and CP932
 (Excel's Shift_JIS). Nothing here decodes the whole file at once or keeps its rows: every reader is
-a generator, and the encoding is found by decoding in chunks.
+a generator, and the encoding is found by decoding in chunks. A text cell's leading `'` before
+a formula's first character is the escape Enishi's CSV files write (`escape_formula`): read without it.
 
 Rows carry their number as Excel shows it (the header is row 1; blank rows keep their numbers; a
 quoted cell spanning lines is one row). A file Python's csv module cannot read whole (a quote that
@@ -29,6 +30,18 @@ _TEXT_BUFFER = 1 << 13  # what a stream hands the decoder at a time
 csv.field_size_limit(1 << 20)  # a memo of a megabyte is still a cell; past that, a broken file
 
 Cell = str | int | float | bool | dt.datetime | dt.date | dt.time | None
+# What makes a spreadsheet run a CSV cell as a formula ("CSV injection": `=HYPERLINK(…)`, `@SUM(…)`,
+# `+1 415…`, `-2+3`): the CSV files Enishi writes put such a cell behind a `'` (`escape_formula`),
+# which Excel shows as text, and the import takes exactly that `'` off again (`unescape_formula`).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_formula(text: str) -> str:
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def unescape_formula(text: str) -> str:
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
 
 
 def file_error(message: str, code: str, field: str = "file") -> InputError:
@@ -106,7 +119,7 @@ def _text_rows(binary: io.BytesIO | io.BufferedReader, file_format: FileFormat) 
                 "cannot be told apart; close the quote and import again",
                 "UNCLOSED_QUOTE",
             ) from None
-        yield number, list(row)
+        yield number, [unescape_formula(cell) for cell in row]
 
 
 def _xlsx_rows(data: bytes, sheet: str | None) -> Iterator[tuple[int, list[Cell]]]:
@@ -142,10 +155,10 @@ def cell_text(value: Cell) -> str:
 def write_csv(header: list[str], rows: list[list[str]], file_format: FileFormat) -> bytes:
     """A CSV of `rows` under `header`, in the file's own encoding and delimiter (a workbook's as
     UTF-8 with a BOM, which Japanese Excel opens without garbling); characters the encoding
-    cannot hold become `?`."""
+    cannot hold become `?`, cells a spreadsheet would run as formulas are escaped."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=file_format.delimiter, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerow([escape_formula(cell) for cell in header])
+    writer.writerows([escape_formula(cell) for cell in row] for row in rows)
     encoding = "utf-8-sig" if file_format.is_xlsx else file_format.encoding
     return out.getvalue().encode(encoding, errors="replace")

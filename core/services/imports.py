@@ -1,33 +1,43 @@
 """Contact imports as jobs: the file checked and counted up front, then its rows imported in
-batches (`import_rows.import_row` does one), each batch committed together with the import's new
+batches (`import_writes.import_chunk` does one), each batch committed together with the import's new
 position, so a crash midway loses nothing and repeats nothing: the next run (`enishi import
 --resume`, or the worker once the lease ran out) continues from there.
 
-A dry run does exactly what the real run would, in one transaction that is then rolled back: its
-report (rows created, updated, merged, unchanged and rejected, with their row numbers) is the real
-run's. The file is streamed (`import_files`): no run holds its rows or its decoded text."""
+A dry run does exactly what the real run would, then throws its writes away (`scratch_unit_of_work`):
+its report (rows created, updated, merged, unchanged and rejected, with their row numbers) is the
+real run's. The file is streamed (`import_files`): no run holds its rows or its decoded text."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import itertools
+import sqlite3
+import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import make_url, select, update
 
 from ..contributions import ImportColumn
+from ..db import create_engine, is_sqlite, sessionmakers
 from ..errors import InputError
 from ..events import IMPORT_COMPLETED, IMPORT_CREATED
 from ..models import ImportJob, ImportRow
 from ..unit_of_work import UnitOfWork
 from .import_columns import ColumnPlan, plan_columns
 from .import_files import Cell, FileFormat, cell_text, detect_format, file_error, read_rows, write_csv
-from .import_rows import RowContext, import_row, is_blank
+from .import_rows import RowContext, is_blank
 from .import_source import SourceStream, store_source, wipe_source
+from .import_writes import import_chunk
 
-# Small batches: on SQLite a batch holds the one write lock, and other requests wait behind it.
-BATCH = 100
+# Rows per batch, and per transaction: a batch fetches what its rows may match and writes their
+# notes in a few statements (`import_writes`), so larger batches cost less per row; on SQLite a
+# batch holds the one write lock (a second or so), and other requests wait behind it.
+BATCH = 500
 LEASE = dt.timedelta(minutes=2)
 MAX_REPORTED_ERRORS = 1000
 ERROR_COLUMN = "エラー"  # the error report's extra column; the import ignores it (`import_columns.HEADERS`)
@@ -138,20 +148,62 @@ def _count(job: ImportJob, rows: list[ImportRow]) -> None:
         job.errors = [*job.errors, *errors][:MAX_REPORTED_ERRORS]
 
 
+class _Discarded(Exception):
+    """Raised at the end of a scratch unit of work on PostgreSQL, so that it rolls back."""
+
+
+@asynccontextmanager
+async def scratch_unit_of_work(runtime, actor_id: uuid.UUID | None = None) -> AsyncIterator[UnitOfWork]:
+    """A unit of work whose writes are thrown away, without keeping other writers waiting while
+    it works. SQLite has one writer at a time, from a transaction's first write to its end: there
+    it works on a copy of the database taken now (SQLite's online backup, which writers do not wait
+    for), in a folder beside it, deleted after. On PostgreSQL a writer waits only for the rows it
+    locks itself: there it is the database's own unit of work, rolled back."""
+    url = runtime.settings.database_url
+    if not is_sqlite(url):
+        try:
+            async with runtime.unit_of_work(actor_id) as uow:
+                yield uow
+                raise _Discarded
+        except _Discarded:
+            return
+    database = Path(make_url(url).database or "")
+    with tempfile.TemporaryDirectory(dir=database.parent, prefix=".enishi-scratch-") as folder:
+        copy = Path(folder) / database.name
+        await asyncio.to_thread(_copy_sqlite, database, copy)
+        engine = create_engine(f"sqlite+aiosqlite:///{copy}")
+        try:
+            async with sessionmakers(engine)[1]() as session, session.begin():
+                yield UnitOfWork(runtime, session, actor_id)
+        finally:
+            await engine.dispose()
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    with closing(sqlite3.connect(source)) as original, closing(sqlite3.connect(target)) as copy:
+        original.backup(copy)
+
+
 async def dry_run(
-    uow: UnitOfWork, data: bytes, filename: str | None = None, options: ImportOptions | None = None
+    runtime, actor_id: uuid.UUID | None, data: bytes, filename: str | None = None, options: ImportOptions | None = None
 ) -> ImportReport:
-    """Import the file in `uow` and report it; the caller rolls `uow` back, so nothing stays written."""
+    """What importing the file would do, row by row: the import run whole in a scratch unit of
+    work (`scratch_unit_of_work`), so nothing stays written and other writers go on meanwhile."""
     options = options or ImportOptions()
-    job = await create_import(uow, data, filename, options)
-    _, plan, rows = _open(uow.runtime, data, filename, options)
-    context = RowContext(job, plan, options.overwrite)
-    done = [await import_row(uow, context, number, cells) for number, cells in _data_rows(rows)]
-    _count(job, done)
-    job.processed_rows = len(done)
-    job.status, job.source = "completed", None
-    await uow.session.flush()
-    return await import_report(uow.session, job)
+    async with scratch_unit_of_work(runtime, actor_id) as uow:
+        job = await create_import(uow, data, filename, options)
+        _, plan, rows = _open(uow.runtime, data, filename, options)
+        context = RowContext(job, plan, options.overwrite)
+        data_rows, processed = _data_rows(rows), 0
+        while batch := list(itertools.islice(data_rows, BATCH)):
+            _count(job, await import_chunk(uow, context, batch))
+            processed += len(batch)
+        job.processed_rows = processed
+        job.status, job.source = "completed", None
+        await uow.session.flush()
+        report = await import_report(uow.session, job)
+        uow.session.expunge_all()  # keep what was read: the copy goes, the rollback would expire it
+    return report
 
 
 async def import_report(session, job: ImportJob) -> ImportReport:
@@ -263,7 +315,7 @@ async def _run_batch(runtime, job_id, actor, context: RowContext, batch: list[tu
     async with runtime.unit_of_work(actor) as uow:
         job = (await uow.session.execute(select(ImportJob).where(ImportJob.id == job_id).with_for_update())).scalar_one()
         context.job = job
-        _count(job, [await import_row(uow, context, number, cells) for number, cells in batch])
+        _count(job, await import_chunk(uow, context, batch))
         job.processed_rows = min(job.processed_rows + len(batch), job.total_rows)
         job.lease_until = uow.clock.now() + LEASE
         if not batch or job.processed_rows >= job.total_rows:

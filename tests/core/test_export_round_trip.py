@@ -10,7 +10,9 @@ as updated); what holds of that already is tested here."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -98,3 +100,31 @@ async def test_importing_an_export_back_creates_nobody_and_changes_no_field(api,
     assert await count_rows(api, "core_contact") == 2
     # 最終対応日 comes back as a bare date the timeline already reaches: no note for it
     assert await count_rows(api, "core_activity") == activities
+
+
+async def test_cells_a_spreadsheet_would_run_as_formulas_are_escaped_and_import_as_they_were(
+    enishi_api, enishi_fresh_migrated, api, tmp_path
+):
+    formula = '=HYPERLINK("http://example.com/x","開く")'
+    await create_contact(
+        api,
+        familyName=formula,
+        givenName="@SUM(A1)",
+        jobTitle="-部長",
+        emails=[{"address": "formula@example.jp"}],
+        # A number abroad is written as +1 …: escaped too (Excel would read it as a sum); a
+        # Japanese one as 03-…, which needs nothing.
+        phones=[{"number": "+1 415-555-0100"}, {"number": "+81 3-1234-5678"}],
+    )
+    exported = tmp_path / "contacts.csv"
+    export(api, "contacts", "--output", str(exported))
+    header, row = csv.reader(io.StringIO(exported.read_text("utf-8-sig")))
+    cells = dict(zip(header, row, strict=True))
+    assert (cells["姓"], cells["名"], cells["役職"]) == ("'" + formula, "'@SUM(A1)", "'-部長")
+    assert cells["電話番号"] == "'+1 415-555-0100;03-1234-5678"
+    b = await enishi_api(database_url=enishi_fresh_migrated)
+    imported = enishi("import", str(exported), "--quiet", env=cli_env(enishi_fresh_migrated)).stdout.splitlines()
+    assert imported[1].endswith(": 1 rows: 1 created, 0 updated, 0 merged, 0 unchanged, 0 rejected"), imported
+    in_a, in_b = await contacts_as_read(api), await contacts_as_read(b)
+    assert (in_b[0]["familyName"], in_b[0]["phones"][0]["e164"]) == (formula, "+14155550100")
+    assert differences(in_a, in_b) == {}

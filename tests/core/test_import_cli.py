@@ -1,9 +1,18 @@
 """`enishi import`'s options, as an operator runs them: --sheet, --map, --ignore, --overwrite,
---dry-run and --errors-out (the rejected rows in the input's encoding, with an error column)."""
+--dry-run and --errors-out (the rejected rows in the input's encoding, with an error column), and
+the progress bar a terminal gets."""
 
 import datetime as dt
+import fcntl
+import os
+import pty
+import re
+import struct
+import subprocess
+import sys
+import termios
 
-from tests.core.import_files import cli_import, csv_bytes, table_counts, xlsx_bytes
+from tests.core.import_files import cli_env, cli_import, csv_bytes, table_counts, xlsx_bytes
 
 HEADER = ["氏名", "TEL2", "社員番号", "社内メモ", "メールアドレス", "役職", "最終対応日"]
 ROWS = [
@@ -49,3 +58,33 @@ def test_an_unclosed_quote_stops_the_cli_naming_its_row(enishi_fresh_migrated, t
     refused = cli_import(enishi_fresh_migrated, tmp_path, "q.csv", broken.encode("cp932"), check=False)
     assert refused.returncode != 0 and "row 3 " in refused.stderr and "UNCLOSED_QUOTE" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_a_terminal_gets_a_progress_bar_with_rows_per_second_and_time_left(enishi_fresh_migrated, tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_bytes(csv_bytes([["メールアドレス"], *([f"p{i}@example.jp"] for i in range(3))]))
+    terminal, its_end = pty.openpty()  # stderr on a terminal, as an operator's shell has it
+    fcntl.ioctl(its_end, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 100 columns wide
+    done = subprocess.run(
+        [sys.executable, "-m", "enishi.cli", "import", str(path)],
+        env={**os.environ, **cli_env(enishi_fresh_migrated)},
+        stdout=subprocess.PIPE,
+        stderr=its_end,
+        text=True,
+        check=True,
+    )
+    os.close(its_end)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(terminal, 1 << 16)
+        except OSError:  # the terminal's other end is closed: everything was read
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(terminal)
+    bar = [line for line in shown.decode().split("\r") if line.strip()][-1]  # tqdm redraws its line: the last one
+    assert re.search(r"100%\|█+\| 3/3 \[\d\d:\d\d<\d\d:\d\d, +[\d.]+ rows/s\]", bar), shown
+    assert "/3 rows" not in done.stdout  # on a terminal, the bar instead of a line per batch
+    assert done.stdout.splitlines()[-2].endswith(": 3 rows: 3 created, 0 updated, 0 merged, 0 unchanged, 0 rejected")

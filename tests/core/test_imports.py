@@ -11,6 +11,7 @@ import sys
 
 from sqlalchemy import text
 
+from enishi.services.imports import BATCH
 from tests.core.test_cli import enishi
 from tests.helpers import create_account, create_contact, query_row
 
@@ -156,14 +157,14 @@ def test_an_import_killed_midway_is_resumed_without_losing_or_repeating_rows(eni
     )
     import_id = process.stdout.readline().split()[1].rstrip(":")
     for line in process.stdout:  # a progress line per committed batch
-        if line.startswith("100/"):
+        if line.startswith(f"{BATCH}/"):
             break
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
     assert process.returncode == -signal.SIGKILL
 
     state = asyncio.run(query_row(enishi_fresh_database_url, "SELECT status, processed_rows, created_count FROM core_import"))
-    assert state[0] == "running" and 100 <= state[1] < 3000 and state[2] == state[1]  # each batch committed whole
+    assert state[0] == "running" and BATCH <= state[1] < 3000 and state[2] == state[1]  # each batch committed whole
     resumed = enishi("import", "--resume", import_id, env=env).stdout
     assert "3000 created, 0 updated, 0 merged, 0 unchanged, 0 rejected" in resumed  # counted over both runs
     counts = asyncio.run(

@@ -1,0 +1,408 @@
+"""The rows of a contact import matched and written a chunk at a time (`import_chunk`).
+
+Matching, strongest first: the `ID` column (a contact's Enishi id, when it names a live one), an
+email (the duplicate rule createContact reports by), a phone (E.164), the full name within the
+same company. A matched contact gets what it lacks (empty fields filled, new emails, phones and
+custom fields added, linked to the row's company if it has none); a value that differs from a
+non-empty one is reported as a `CONFLICT` and kept, unless the import overwrites. A contact an
+earlier row of the same file created is "merged": both rows were one person.
+
+A chunk costs a few statements where a row cost a dozen:
+- its rows are read and checked first; then everything they can match — contacts by id, email,
+  phone and name within company, accounts by name, the contacts this import created — is fetched
+  in a few statements (`KnownContacts`), and kept up to date in memory as the chunk's rows write,
+  so row 9 still merges into the contact row 3 created, in the order the rows would match one by one;
+- each row writes in a savepoint of its own (`UnitOfWork.savepoint`): a row the services or a
+  plugin's hook refuse is rejected and leaves nothing behind (no account, no event);
+- the dated notes (`最終対応日` and `メモ`: one note on the contact and its account) are written
+  at the end of the chunk with one flush (`log_activities`), each still emitting its own
+  `activity.logged`. A note's blind index (`ImportRow.note_key`) keeps a second import of the same
+  row, or the same row twice in one file, from writing it again."""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import inspect
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+
+from .. import crypto
+from ..errors import InputError
+from ..models import Account, Activity, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, ImportRow
+from ..normalize import company_match_name, normalize_email, search_key
+from ..unit_of_work import UnitOfWork
+from .accounts import create_account
+from .activities import log_activities
+from .contacts import DUPLICATE_RULE, create_contact, find_possible_duplicates, update_contact
+from .import_columns import CUSTOM_PREFIX
+from .import_files import Cell, cell_text
+from .import_rows import RowContext, RowRejected, RowValues, _problem, read_row
+
+SUMMARY_LENGTH = 500
+NOTE_SUMMARY = "最終対応"  # a dated row without a memo: the note says only that contact was made
+PHONE_CANDIDATES = 20  # contacts sharing a phone looked at for one of the row's family name
+# A service's field (as its UserError names it) → the import field whose column to report.
+_SERVICE_FIELDS = {"familyName": "family_name", "emails": "email", "phones": "phone", "owner_id": "owner"}
+_EMAIL_KEY, _PHONE_KEY = (rule_field.index for _, _, rule_field in DUPLICATE_RULE)
+
+
+def _email_key(address: str) -> str:
+    return _EMAIL_KEY(address) or ""  # type: ignore[misc]  # the rule's fields are indexed
+
+
+def _phone_key(e164: str) -> str:
+    return _PHONE_KEY(e164) or ""  # type: ignore[misc]
+
+
+def _full_name(texts: dict) -> str:
+    return search_key((texts.get("family_name") or "") + (texts.get("given_name") or ""))
+
+
+@dataclass
+class KnownContacts:
+    """What a chunk's rows can match, fetched for the chunk at once and updated as its rows write.
+
+    Each index lists contacts in the duplicate rule's order (oldest first, then by id), as the
+    database would return them; `names` is each contact's full name now (an overwrite may change
+    it), `created_rows` the row of this import that created a contact."""
+
+    live: set[uuid.UUID] = field(default_factory=set)
+    order: dict[uuid.UUID, tuple[dt.datetime, uuid.UUID]] = field(default_factory=dict)
+    by_email: dict[str, list[uuid.UUID]] = field(default_factory=dict)
+    by_phone: dict[str, list[uuid.UUID]] = field(default_factory=dict)
+    by_name: dict[tuple[str, str], list[uuid.UUID]] = field(default_factory=dict)  # (full name, company match name)
+    names: dict[uuid.UUID, str] = field(default_factory=dict)
+    created_rows: dict[uuid.UUID, int] = field(default_factory=dict)
+    contacts: list[Contact] = field(default_factory=list)  # held: the session's identity map keeps them only weakly
+
+    def know(self, contact: Contact) -> None:
+        self.contacts.append(contact)
+        self.live.add(contact.id)
+        self.order[contact.id] = (contact.created_at, contact.id)
+        self.names[contact.id] = search_key((contact.family_name or "") + (contact.given_name or ""))
+
+    def add(self, index: dict, key, contact_id: uuid.UUID) -> None:
+        ids = index.setdefault(key, [])
+        if contact_id not in ids:
+            bisect.insort(ids, contact_id, key=self.order.__getitem__)
+
+    def first(self, index: dict, keys) -> list[uuid.UUID]:
+        """The contacts any of `keys` names, in the rule's order."""
+        return sorted({c for key in keys for c in index.get(key, ())}, key=self.order.__getitem__)
+
+
+async def _prefetch(uow: UnitOfWork, context: RowContext, rows: list[RowValues]) -> KnownContacts:
+    """Everything the chunk's rows can match, in six statements at most (whatever the chunk's size)."""
+    session, known = uow.session, KnownContacts()
+    ids = {values.contact_id for values in rows if values.contact_id is not None}
+    emails = {address for values in rows for address in values.emails}
+    phones = {phone for values in rows for phone in values.phones}
+    matches = await find_possible_duplicates(session, emails, phones) if emails or phones else []
+    names = {_full_name(values.texts) for values in rows if values.company} - {""}
+    companies = {company_match_name(values.company) for values in rows if values.company}
+    by_name: list[tuple[uuid.UUID, str, str]] = []
+    if names:
+        ring = crypto.installed()
+        index_of = {index: name for name in names for index in ring.blind_indexes(name)}
+        by_name = [
+            (contact_id, index_of[name_index or ""], match_name)
+            for contact_id, name_index, match_name in await session.execute(
+                select(Contact.id, Contact.name_index, Account.match_name)
+                .join(ContactAccount, ContactAccount.contact_id == Contact.id)
+                .join(Account, Account.id == ContactAccount.account_id)
+                .where(
+                    Contact.name_index.in_(list(index_of)),
+                    Contact.deleted_at.is_(None),
+                    Account.match_name.in_(list(companies)),
+                    Account.deleted_at.is_(None),
+                )
+            )
+        ]
+    candidates = ids | {match.contact_id for match in matches} | {contact_id for contact_id, _, _ in by_name}
+    if candidates:
+        for contact in (
+            await session.execute(select(Contact).where(Contact.id.in_(list(candidates)), Contact.deleted_at.is_(None)))
+        ).scalars():
+            known.know(contact)
+        created = await session.execute(
+            select(ImportRow.contact_id, ImportRow.row_number).where(
+                ImportRow.import_id == context.job.id,
+                ImportRow.action == "created",
+                ImportRow.contact_id.in_(list(candidates)),
+            )
+        )
+        known.created_rows = {contact_id: number for contact_id, number in created if contact_id is not None}
+    for match in matches:
+        known.add(known.by_email if match.matched_on == "email" else known.by_phone, match.value, match.contact_id)
+    for contact_id, name, match_name in by_name:
+        known.add(known.by_name, (name, match_name), contact_id)
+    if missing := companies - context.accounts.keys():
+        for match_name, account_id in await session.execute(
+            select(Account.match_name, Account.id)
+            .where(Account.match_name.in_(list(missing)), Account.deleted_at.is_(None))
+            .order_by(Account.created_at.desc(), Account.id.desc())  # the oldest last: it stays
+        ):
+            context.accounts[match_name] = account_id
+    return known
+
+
+async def _match(uow: UnitOfWork, known: KnownContacts, values: RowValues) -> Contact | None:
+    contact_id = values.contact_id if values.contact_id in known.live else None
+    if contact_id is None and values.emails:
+        contact_id = next(iter(known.first(known.by_email, map(_email_key, values.emails))), None)
+    if contact_id is None and values.phones:
+        # Colleagues share a switchboard number: a phone matches only a contact of the same family name (or none).
+        family_name = search_key(values.texts.get("family_name"))
+        for candidate in known.first(known.by_phone, map(_phone_key, values.phones))[:PHONE_CANDIDATES]:
+            if _names_agree(await uow.session.get_one(Contact, candidate), family_name):
+                contact_id = candidate
+                break
+    full_name = _full_name(values.texts)
+    if contact_id is None and full_name and values.company:
+        contact_id = next(
+            (
+                candidate
+                for candidate in known.first(known.by_name, [(full_name, company_match_name(values.company))])
+                if known.names[candidate] == full_name
+            ),
+            None,
+        )
+    return await uow.session.get_one(Contact, contact_id) if contact_id is not None else None
+
+
+def _names_agree(contact: Contact, family_name: str) -> bool:
+    theirs = search_key(contact.family_name)
+    return not theirs or not family_name or theirs == family_name
+
+
+async def account_for(uow: UnitOfWork, context: RowContext, company: str) -> uuid.UUID:
+    """The live account of that name (any legal form or width), created if there is none (and
+    remembered in `context.new_accounts` until the row's savepoint holds)."""
+    key = company_match_name(company)
+    if key not in context.accounts:
+        context.accounts[key] = (await create_account(uow, {"name": company})).id
+        context.new_accounts.append(key)
+    return context.accounts[key]
+
+
+def _same(current, new) -> bool:
+    return search_key(str(current)) == search_key(str(new))
+
+
+async def _update(uow: UnitOfWork, context: RowContext, contact: Contact, values: RowValues) -> tuple[bool, list[dict]]:
+    """Fill what the contact lacks: whether anything changed, and the conflicts (the contact's
+    values kept, unless the import overwrites)."""
+    data: dict = {}
+    conflicts = []
+
+    def fill(current, new, column: str) -> bool:
+        if current in (None, "") or (context.overwrite and not _same(current, new)):
+            return True
+        if not _same(current, new):
+            conflicts.append(_problem(column, "CONFLICT"))
+        return False
+
+    for name, new in values.texts.items():
+        if fill(getattr(contact, name), new, values.column(name)):
+            data[name] = new
+    if values.owner_id is not None and fill(contact.owner_id, values.owner_id, values.column("owner")):
+        data["owner_id"] = values.owner_id
+    custom = dict(contact.custom_fields or {})
+    for key, new in values.custom.items():
+        if fill(custom.get(key), new, values.column(CUSTOM_PREFIX + key)):
+            custom[key] = new
+    if custom != (contact.custom_fields or {}):
+        data["custom_fields"] = custom
+    emails = (await uow.session.execute(select(ContactEmail).where(ContactEmail.contact_id == contact.id))).scalars().all()
+    known = {normalize_email(row.address) for row in emails}
+    if new_emails := [a for a in values.emails if normalize_email(a) not in known]:
+        ordered = sorted(emails, key=lambda row: row.position)
+        data["emails"] = [{"address": r.address, "label": r.label, "primary": r.is_primary} for r in ordered]
+        data["emails"] += [{"address": a} for a in new_emails]
+    phones = (await uow.session.execute(select(ContactPhone).where(ContactPhone.contact_id == contact.id))).scalars().all()
+    if new_phones := [p for p in values.phones if p not in {row.e164 for row in phones}]:
+        ordered_phones = sorted(phones, key=lambda row: row.position)
+        data["phones"] = [{"number": r.e164, "label": r.label, "primary": r.is_primary} for r in ordered_phones]
+        data["phones"] += [{"number": p} for p in new_phones]
+    if values.company:
+        account_id = await account_for(uow, context, values.company)
+        links = (await uow.session.execute(select(ContactAccount).where(ContactAccount.contact_id == contact.id))).scalars().all()
+        if account_id not in {link.account_id for link in links}:
+            if links and not context.overwrite:
+                conflicts.append(_problem(values.column("company"), "CONFLICT"))
+            else:
+                data["accounts"] = [{"account_id": link.account_id, "primary": False} for link in links]
+                data["accounts"].append({"account_id": account_id, "primary": True})
+    if data:
+        await update_contact(uow, contact.id, data)
+    return bool(data), conflicts
+
+
+async def _create(uow: UnitOfWork, context: RowContext, values: RowValues) -> Contact:
+    data: dict = dict(values.texts)
+    if values.emails:
+        data["emails"] = [{"address": a} for a in values.emails]
+    if values.phones:
+        data["phones"] = [{"number": p} for p in values.phones]
+    if values.owner_id is not None:
+        data["owner_id"] = values.owner_id
+    if values.custom:
+        data["custom_fields"] = values.custom
+    contact = await create_contact(uow, data)
+    if values.company:
+        uow.session.add(
+            ContactAccount(contact_id=contact.id, account_id=await account_for(uow, context, values.company), is_primary=True)
+        )
+    return contact
+
+
+@dataclass
+class _Written:
+    """A row the chunk wrote: its record, contact and values, and whether it changed the contact."""
+
+    row: ImportRow
+    contact: Contact
+    values: RowValues
+    changed: bool
+
+
+async def _upsert(uow: UnitOfWork, context: RowContext, known: KnownContacts, row: ImportRow, values: RowValues) -> _Written:
+    """Write one row (in its savepoint): match, create or update, the plugins' columns."""
+    contact = await _match(uow, known, values)
+    changed = True
+    if contact is None:
+        contact, row.action = await _create(uow, context, values), "created"
+    else:
+        changed, conflicts = await _update(uow, context, contact, values)
+        values.notes += conflicts
+        row.merged_into_row = known.created_rows.get(contact.id)
+        row.action = "merged" if row.merged_into_row is not None else "updated"
+    for column, value in values.plugin_values:
+        applied = column.plugin.apply(uow, contact.id, value)  # type: ignore[union-attr,misc]  # importable plugin columns only
+        changed = bool(await applied if inspect.isawaitable(applied) else applied) or changed
+    await uow.session.flush()
+    return _Written(row, contact, values, changed)
+
+
+def _remember(known: KnownContacts, context: RowContext, written: _Written) -> None:
+    """Index what a row wrote, so the chunk's later rows match it as they would have found it."""
+    contact, values = written.contact, written.values
+    if written.row.action == "created":
+        known.know(contact)
+        known.created_rows[contact.id] = written.row.row_number
+    known.names[contact.id] = _full_name({"family_name": contact.family_name, "given_name": contact.given_name})
+    for address in values.emails:
+        known.add(known.by_email, _email_key(address), contact.id)
+    for phone in values.phones:
+        known.add(known.by_phone, _phone_key(phone), contact.id)
+    if values.company and _problem(values.column("company"), "CONFLICT") not in values.notes:  # linked to it now
+        known.add(known.by_name, (known.names[contact.id], company_match_name(values.company)), contact.id)
+
+
+async def import_chunk(uow: UnitOfWork, context: RowContext, batch: list[tuple[int, list[Cell]]]) -> list[ImportRow]:
+    """Import a chunk of non-blank rows; the records of what each did (added to the session)."""
+    job, rows, read = context.job, [], []
+    for number, cells in batch:
+        row = ImportRow(import_id=job.id, row_number=number, problems=[])
+        row.share_key_of(job)
+        rows.append(row)
+        try:
+            read.append((row, cells, await read_row(uow, context, cells)))
+        except RowRejected as rejected:
+            _rejected(row, cells, rejected.problems)
+    known = await _prefetch(uow, context, [values for _, _, values in read])
+    written: list[_Written] = []
+    for row, cells, values in read:
+        context.new_accounts = []
+        try:
+            async with uow.savepoint():
+                done = await _upsert(uow, context, known, row, values)
+        except InputError as error:
+            for key in context.new_accounts:  # rolled back with the row
+                del context.accounts[key]
+            columns = {name: values.column(target) for name, target in _SERVICE_FIELDS.items()}
+            problems = [_problem(columns.get((e.field or "").split(".")[0], e.field or "file"), e.code) for e in error.errors]
+            _rejected(row, cells, problems)
+            continue
+        _remember(known, context, done)
+        written.append(done)
+    await _write_notes(uow, context, written)
+    for done in written:
+        done.row.contact_id, done.row.problems = done.contact.id, done.values.notes
+        if done.row.action == "updated" and not (done.changed or done.row.note_key):
+            done.row.action = "unchanged"
+    uow.session.add_all(rows)
+    return rows
+
+
+def _note_key(contact_id: uuid.UUID, values: RowValues) -> str:
+    return f"note|{contact_id}|{values.last_contacted or ''}|{values.memo or ''}"
+
+
+def _day_start(uow: UnitOfWork, day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), uow.settings.zone).astimezone(dt.UTC)
+
+
+async def _write_notes(uow: UnitOfWork, context: RowContext, written: list[_Written]) -> None:
+    """Each row's dated note, unless an import already wrote it (its blind index) or the row is a
+    bare date the contact's timeline already reaches (an export's 最終対応日 coming back), in the
+    order of the rows: a note of row 3 counts for row 9."""
+    noting = [done for done in written if done.values.last_contacted is not None or done.values.memo]
+    if not noting:
+        return
+    ring = crypto.installed()
+    keys = {done.row.row_number: _note_key(done.contact.id, done.values) for done in noting}
+    indexes = {index: key for key in keys.values() for index in ring.blind_indexes(key)}
+    written_keys = {
+        indexes[index]
+        for index in (
+            await uow.session.execute(select(ImportRow.note_key).where(ImportRow.note_key.in_(list(indexes))))
+        ).scalars()
+        if index is not None
+    }
+    bare = {done.contact.id for done in noting if not done.values.memo}
+    latest: dict[uuid.UUID, dt.datetime] = {}
+    if bare:
+        reached = await uow.session.execute(
+            select(ActivityTarget.contact_id, func.max(Activity.occurred_at))
+            .join(Activity, Activity.id == ActivityTarget.activity_id)
+            .where(ActivityTarget.contact_id.in_(list(bare)))
+            .group_by(ActivityTarget.contact_id)
+        )
+        latest = {contact_id: last for contact_id, last in reached if contact_id is not None}
+    notes: list[tuple[_Written, dict]] = []
+    for done in noting:
+        key, values = keys[done.row.row_number], done.values
+        occurred_at = _day_start(uow, values.last_contacted) if values.last_contacted is not None else uow.clock.now()
+        contacted = latest.get(done.contact.id)
+        if key in written_keys or (not values.memo and contacted is not None and contacted >= occurred_at):
+            continue
+        written_keys.add(key)
+        latest[done.contact.id] = max(occurred_at, contacted or occurred_at)
+        memo = values.memo or NOTE_SUMMARY
+        first_line = memo.splitlines()[0] if memo.strip() else NOTE_SUMMARY
+        account_ids = [await account_for(uow, context, values.company)] if values.company else []
+        notes.append(
+            (
+                done,
+                {
+                    "type": "note",
+                    "summary": first_line[:SUMMARY_LENGTH],
+                    "body": memo if memo != first_line[:SUMMARY_LENGTH] else None,
+                    "occurred_at": occurred_at,
+                    "contact_ids": [done.contact.id],
+                    "account_ids": account_ids,
+                },
+            )
+        )
+    await log_activities(uow, [data for _, data in notes])
+    for done, _ in notes:
+        done.row.note_key = ring.blind_index(keys[done.row.row_number])
+
+
+def _rejected(row: ImportRow, cells: list[Cell], problems: list[dict]) -> None:
+    row.action, row.problems = "rejected", problems
+    row.cells = [cell_text(cell) for cell in cells]
