@@ -173,7 +173,7 @@ async def scratch_unit_of_work(runtime, actor_id: uuid.UUID | None = None) -> As
         await asyncio.to_thread(_copy_sqlite, database, copy)
         engine = create_engine(f"sqlite+aiosqlite:///{copy}")
         try:
-            async with sessionmakers(engine)[1]() as session, session.begin():
+            async with sessionmakers(engine, runtime.clock)[1]() as session, session.begin():
                 yield UnitOfWork(runtime, session, actor_id)
         finally:
             await engine.dispose()
