@@ -50,6 +50,8 @@ from enishi.events import (
     CONTACT_UPDATED,
     IMPORT_COMPLETED,
     IMPORT_CREATED,
+    PURCHASE_RECORDED,
+    PURCHASE_REFUNDED,
     TASK_COMPLETED,
     TASK_CREATED,
     TASK_DELETED,
@@ -84,6 +86,7 @@ from enishi.models import (
     ContactAccount,
     ContactEmail,
     ContactPhone,
+    Purchase,
     SubjectKey,
     Task,
     User,
@@ -100,6 +103,7 @@ from enishi.services.activities import log_activity
 from enishi.services.common import Checker, live_ids, load_for_update, one_at_a_time
 from enishi.services.contacts import delete_contact
 from enishi.services.data_keys import shred_records, subject_key
+from enishi.services.purchases import record_purchase, refund_purchase
 from enishi.services.tasks import create_task
 from enishi.settings import Settings
 
@@ -152,6 +156,7 @@ __all__ = [
     "ContactAccount",
     "ContactEmail",
     "ContactPhone",
+    "Purchase",
     "SubjectKey",
     "Task",
     "User",
@@ -186,6 +191,8 @@ __all__ = [
     "TASK_DELETED",
     "IMPORT_CREATED",
     "IMPORT_COMPLETED",
+    "PURCHASE_RECORDED",
+    "PURCHASE_REFUNDED",
     # contributions
     "ActivityType",
     "CliCommand",
@@ -245,6 +252,8 @@ __all__ = [
     "log_activity",
     "create_task",
     "delete_contact",
+    "record_purchase",
+    "refund_purchase",
     "subject_key",
     "shred_records",
     "search_key",

@@ -163,6 +163,8 @@ MUTATIONS = (
     "createContract",
     "renewContract",
     "setSalesQuota",
+    "createPurchase",
+    "createPurchaseRefund",
     "createTestClock",
     "advanceTestClock",
     "deleteTestClock",

@@ -153,13 +153,12 @@ async def test_referrals_reward_both_sides_but_not_oneself_in_another_spelling(a
     assert self_referral["userErrors"] == [{"code": "SELF_REFERRAL"}]
 
 
-async def test_purchases_arrive_from_shop_integrations_as_events(enishi_api):
+async def test_purchases_a_shop_integration_records_in_the_core_earn_points(enishi_api):
     import strawberry
     from strawberry.types import Info
 
     from enishi import hookimpl
-    from enishi.plugin import parse_global_id, run_mutation
-    from enishi.plugins.loyalty.events import SHOP_PURCHASE
+    from enishi.plugin import parse_global_id, record_purchase, run_mutation
 
     @strawberry.type
     class ShopMutation:
@@ -168,10 +167,14 @@ async def test_purchases_arrive_from_shop_integrations_as_events(enishi_api):
             contact = parse_global_id(contact_id, "Contact", "contactId")
 
             async def work(uow):
-                await uow.emit(
-                    SHOP_PURCHASE,
-                    None,
-                    {"contact_id": str(contact), "order_id": order_id, "lines": [{"category": "goods", "amount": amount}]},
+                await record_purchase(
+                    uow,
+                    {
+                        "contact_id": contact,
+                        "order_ref": order_id,
+                        "channel": "shop",
+                        "items": [{"category": "goods", "amount": amount}],
+                    },
                 )
                 return True
 
