@@ -228,3 +228,12 @@ def enishi_consent_check(uow, contact_ids, purpose):
 def enishi_record_provision(uow, contact_ids, recipient, purpose):
     """Record that the contacts' personal data was provided to a third party `recipient` for
     `purpose` (APPI third-party provision records). Implemented by the privacy plugin."""
+
+
+@hookspec
+def enishi_won_deals(session, until):
+    """Every deal won with a close date before `until` (a date), for revenue reports such as the
+    insights plugin's expansion revenue.
+
+    Receives a read-only session. Return a list of `WonDeal` (may be awaitable). Implemented by
+    the sales plugin; with no implementation, reports leave deal revenue out rather than show 0."""

@@ -26,6 +26,7 @@ from enishi.contributions import (
     Permission,
     PersonalDataField,
     ScheduledJob,
+    WonDeal,
 )
 from enishi.crypto import KeyRing, blind_indexes, decrypt, decrypt_bytes, encrypt, sign, token_hash, verify
 from enishi.db import Base, UTCDateTime, checkpoint, new_id
@@ -203,6 +204,7 @@ __all__ = [
     "Permission",
     "PersonalDataField",
     "ScheduledJob",
+    "WonDeal",
     # errors
     "EnishiError",
     "Forbidden",

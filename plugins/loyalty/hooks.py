@@ -140,7 +140,7 @@ def enishi_personal_data():
             "loyalty_entry", "sealed_reason", "user.content", purposes=("loyalty",), provenance="observed", erasure="shred"
         ),
         PersonalDataField(
-            "loyalty_purchase", "points", "user.financial", purposes=("loyalty",), provenance="derived", erasure="retain"
+            "loyalty_purchase", "points", "user.financial", purposes=("loyalty",), provenance="observed", erasure="retain"
         ),
     ]
 
@@ -219,6 +219,6 @@ async def enishi_demo_data(uow, rng, account_ids, contact_ids):
             await earning.record_purchase(
                 uow,
                 member.id,
-                f"DEMO-{n}-{order}",
+                f"DEMO-{program.id.hex[:8]}-{n}-{order}",  # order numbers are unique across programs
                 [{"category": "goods", "amount": rng.randrange(1000, 300000)}, {"category": "shipping", "amount": 800}],
             )

@@ -59,6 +59,10 @@ QUERIES = (
     "contracts",
     "salesForecast",
     "salesMetrics",
+    "rfmCustomers",
+    "rfmSegments",
+    "customerKpis",
+    "cohortRetention",
     "testClock",
 )
 MUTATIONS = (
