@@ -21,7 +21,6 @@ from enishi.plugin import (
     PersonalDataField,
     ScheduledJob,
     hookimpl,
-    one_at_a_time,
 )
 
 from . import rfm, schema, types
@@ -86,8 +85,6 @@ async def enishi_on_event(event, uow):
     for kind in rfm.KINDS:
         owner = event.payload.get(f"{kind}_id")
         if owner is not None:
-            # Two purchases of one customer, or a purchase during the full run, must not both insert its row.
-            await one_at_a_time(uow, f"insights.rfm.{kind}")
             await rfm.recompute_customer(uow, kind, uuid.UUID(owner))
 
 
@@ -145,6 +142,5 @@ async def enishi_merge(uow, entity, survivor_id, merged_ids, dry_run):
     count = len((await uow.session.execute(select(InsightsRfm.id).where(column.in_(merged_ids)))).all())
     if not dry_run:
         await uow.session.execute(delete(InsightsRfm).where(column.in_(merged_ids)))
-        await one_at_a_time(uow, f"insights.rfm.{entity}")
         await rfm.recompute_customer(uow, entity, survivor_id)
     return [MergeMove("insights", "insights_rfm", count)]

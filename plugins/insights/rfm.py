@@ -23,13 +23,20 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, func, insert, select
 
-from enishi.plugin import Purchase, UnitOfWork, new_id
+from enishi.plugin import Purchase, UnitOfWork, new_id, one_at_a_time
 
 from . import config
 from .models import InsightsRfm
 
 KINDS = ("contact", "account")
 BATCH = 5000
+
+
+def lock_name(kind: str) -> str:
+    """Held by whoever writes a kind's RFM rows: a rescoring must not insert a customer's row
+    while another inserts it, or while the full run replaces them all (PostgreSQL; SQLite's
+    writer is alone anyway)."""
+    return f"insights.rfm.{kind}"
 
 
 def quintile(worse: int, scored: int) -> int:
@@ -112,6 +119,7 @@ async def recompute_all(runtime) -> int:
             values = {owner: Values(last, count, int(amount)) for owner, last, count, amount in found}
         rows = _scored_rows(values, kind, rules, now)
         async with runtime.unit_of_work() as uow:
+            await one_at_a_time(uow, lock_name(kind))  # no customer's rescoring inserts its row meanwhile
             connection = await uow.session.connection()
             await connection.execute(delete(InsightsRfm).where(rfm_column(kind).is_not(None)))
             for start in range(0, len(rows), BATCH):
@@ -122,6 +130,7 @@ async def recompute_all(runtime) -> int:
 
 async def recompute_customer(uow: UnitOfWork, kind: str, owner_id: uuid.UUID) -> InsightsRfm | None:
     """One customer's RFM after a purchase or a refund of theirs (see the module's docstring)."""
+    await one_at_a_time(uow, lock_name(kind))
     settings, now = uow.settings, uow.clock.now()
     column = rfm_column(kind)
     found = (
