@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from enishi.plugin import Settings
+from enishi.plugin import EnishiError, Settings
 
 SCORES = range(1, 6)
 
@@ -44,8 +44,11 @@ DEFAULT_SEGMENTS = (
 )
 
 
-class ConfigError(ValueError):
-    """A setting under `[extra]` that cannot be used."""
+class ConfigError(EnishiError):
+    """A setting under `[extra]` that cannot be used: the operator's to fix, so the API answers
+    with the key and `MISCONFIGURED` rather than an internal error."""
+
+    code = "MISCONFIGURED"
 
 
 def _extra(settings: Settings, key: str, default):
@@ -112,7 +115,8 @@ def segment_rules(settings: Settings) -> tuple[SegmentRule, ...]:
             raise ConfigError(f"[extra] insights_rfm_segments[{n}] needs a name")
         ranges = {}
         for axis in ("r", "f", "m"):
-            low, high = rule.get(axis, (1, 5))
+            bounds = rule.get(axis, (1, 5))
+            low, high = bounds if isinstance(bounds, list | tuple) and len(bounds) == 2 else (0, 0)
             if not (low in SCORES and high in SCORES and low <= high):
                 raise ConfigError(f"[extra] insights_rfm_segments[{n}].{axis} must be [low, high] within 1-5")
             ranges[axis] = (low, high)

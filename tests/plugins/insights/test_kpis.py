@@ -126,3 +126,15 @@ async def test_without_the_sales_plugin_deal_revenue_is_left_out_not_zero(enishi
     api = await enishi_api(disabled_plugins=frozenset({"sales"}))
     kpis = (await api.graphql(ACCOUNT_KPIS, {"first": "2025-02-01", "last": "2025-02-28"}))["customerKpis"]
     assert kpis["expansionDealRevenue"] is None
+
+
+async def test_a_bad_setting_is_named_in_a_typed_error_not_an_internal_one(enishi_api):
+    api = await enishi_api(extra={"insights_gross_margin_percent": 140, "insights_rfm_segments": [{"name": "X", "r": [0]}]})
+    body = (await api.post(KPIS, {"first": "2025-02-01", "last": "2025-02-28"})).json()
+    assert [(e["message"], e["extensions"]["code"]) for e in body["errors"]] == [
+        ("[extra] insights_gross_margin_percent must be a number in (0, 100]", "MISCONFIGURED")
+    ]
+    body = (await api.post("{ rfmSegments { segment } }")).json()
+    assert [(e["message"], e["extensions"]["code"]) for e in body["errors"]] == [
+        ("[extra] insights_rfm_segments[0].r must be [low, high] within 1-5", "MISCONFIGURED")
+    ]
