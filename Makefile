@@ -71,6 +71,7 @@ kit-api: install
 bench: install
 	$(PY) bench/loyalty_spend.py
 	$(PY) bench/abm_recompute.py
+	$(PY) bench/insights_rfm.py
 	$(PY) bench/contact_page.py
 	$(PY) bench/contact_page_http.py
 	$(PY) bench/dsr.py

@@ -247,6 +247,17 @@ class DataSubject:
 
 
 @dataclass(frozen=True)
+class WonDeal:
+    """A won deal as a plugin keeping deals reports it to revenue reports (`enishi_won_deals`):
+    the account, the amount in minor units of `currency`, and the day it closed."""
+
+    account_id: uuid.UUID
+    amount: int
+    currency: str
+    closed_on: dt.date
+
+
+@dataclass(frozen=True)
 class MergeMove:
     """What a merge moved (or, in a dry run, would move) from the merged records to the survivor."""
 

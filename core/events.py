@@ -78,6 +78,20 @@ IMPORT_COMPLETED = EventType(
     "completed; delivered from the outbox after commit",
 )
 
+_PURCHASER = (
+    PayloadField("contact_id", str | None, "the contact who bought (None: an account's purchase, or erased)"),
+    PayloadField("account_id", str | None, "the account bought for, if any"),
+)
+PURCHASE_RECORDED = EventType(
+    "purchase.recorded",
+    "purchase",
+    "A purchase was recorded (`record_purchase`: the `createPurchase` mutation, loyalty's `recordPurchase`, or a "
+    "shop integration). Listeners read the `Purchase` row; `routing` carries ids a recorder addresses to one "
+    "listener (loyalty's `loyalty_member_id`: which membership earns).",
+    (*_PURCHASER, PayloadField("routing", dict, "listener-specific ids, never personal data", required=False)),
+)
+PURCHASE_REFUNDED = EventType("purchase.refunded", "purchase", "A purchase was refunded (the whole order).", _PURCHASER)
+
 CORE_EVENT_TYPES = [
     *ACCOUNT.values(),
     *CONTACT.values(),
@@ -91,6 +105,8 @@ CORE_EVENT_TYPES = [
     TASK_DELETED,
     IMPORT_CREATED,
     IMPORT_COMPLETED,
+    PURCHASE_RECORDED,
+    PURCHASE_REFUNDED,
 ]
 
 

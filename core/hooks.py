@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import delete, exists, func, select, update
 
 from . import mail, outbox
 from .auth import NON_ADMIN_ROLES, PUBLIC
@@ -32,6 +32,7 @@ from .models import (
     ContactPhone,
     ContactSearchToken,
     ImportRow,
+    Purchase,
     Task,
 )
 from .plugin_host import hookimpl
@@ -60,7 +61,16 @@ def enishi_graphql_query():
 
 @hookimpl(tryfirst=True)
 def enishi_graphql_mutation():
-    return [CoreMutation, ImportMutation, ExportMutation, TestClockMutation]
+    from .schema.purchases import PurchaseMutation
+
+    return [CoreMutation, ImportMutation, ExportMutation, PurchaseMutation, TestClockMutation]
+
+
+@hookimpl
+def enishi_graphql_type_fields():
+    from .schema import purchases as purchase_schema  # the schema loads strawberry: only when a schema is built
+
+    return purchase_schema.type_fields()
 
 
 @hookimpl
@@ -90,6 +100,13 @@ def enishi_permissions():
             "activities:write",
         ),
         Permission("task.write", "Create and update tasks", ("manager", "sales", "marketing", "support"), "tasks:write"),
+        Permission("purchase.read", "See purchases and purchase summaries", NON_ADMIN_ROLES, "purchases:read"),
+        Permission(
+            "purchase.write",
+            "Record purchases and refunds",
+            ("manager", "sales", "support", "integration"),
+            "purchases:write",
+        ),
         Permission("user.read", "See users", NON_ADMIN_ROLES, "users:read"),
         Permission("user.manage", "Create users and tokens", (), "users:write"),
         Permission(PUBLIC, "Anyone, even without a token: a person's own data-subject request", NON_ADMIN_ROLES),
@@ -208,6 +225,10 @@ def enishi_personal_data():
         PersonalDataField("core_import_chunk", "sealed_data", "user", portable=False, erasure="retain"),
         PersonalDataField("core_import_row", "contact_id", "user.unique_id", portable=False),
         PersonalDataField("core_import_row", "note_key", "user.content", portable=False),
+        # A purchase is kept for the books when its buyer is erased, no longer naming them.
+        PersonalDataField("core_purchase", "contact_id", "user.unique_id", erasure="anonymise"),
+        PersonalDataField("core_purchase", "amount", "user.financial", provenance="observed", erasure="retain"),
+        PersonalDataField("core_purchase", "items", "user.financial", provenance="observed", erasure="retain"),
     ]
 
 
@@ -254,6 +275,9 @@ async def enishi_subject_collect(uow, subject: DataSubject):
         )
     ).scalars()
     tasks = (await session.execute(select(Task).where(Task.contact_id == contact.id))).scalars()
+    purchases = (
+        await session.execute(select(Purchase).where(Purchase.contact_id == contact.id).order_by(Purchase.purchased_at))
+    ).scalars()
     return {
         "contact": {
             "id": str(contact.id),
@@ -285,6 +309,18 @@ async def enishi_subject_collect(uow, subject: DataSubject):
             for a in activities
         ],
         "tasks": [{"title": t.title, "status": t.status, "due_at": _iso(t.due_at)} for t in tasks],
+        "purchases": [
+            {
+                "channel": p.channel,
+                "order_id": p.order_ref,
+                "amount": p.amount,
+                "currency": p.currency,
+                "items": p.items,
+                "purchased_at": _iso(p.purchased_at),
+                "refunded_at": _iso(p.refunded_at),
+            }
+            for p in purchases
+        ],
     }
 
 
@@ -363,6 +399,12 @@ async def enishi_subject_erase(uow, subject: DataSubject):
                 delete(ActivityTarget).where(ActivityTarget.contact_id == contact.id, ActivityTarget.activity_id.not_in(held))
             )
         ).rowcount,
+    )
+    # Purchases stay for the books (like loyalty's ledger), no longer naming the person.
+    report.add(
+        "core_purchase",
+        "anonymise",
+        (await session.execute(update(Purchase).where(Purchase.contact_id == contact.id).values(contact_id=None))).rowcount,
     )
     for model in (ContactEmail, ContactPhone, ContactSearchToken, ContactAccount, Task, ImportRow):
         report.add(

@@ -261,3 +261,12 @@ def enishi_field_write_guard(uow, entity, record_id, fields):
     of the `entity` record `record_id` (None while it is being created). Raise `InputError` to
     refuse it: the unit of work rolls back and nothing is written. The privacy plugin refuses
     unless the person's consent (purpose `sensitive_data`) or a legal ground is recorded."""
+
+
+@hookspec
+def enishi_won_deals(session, until):
+    """Every deal won with a close date before `until` (a date), for revenue reports such as the
+    insights plugin's expansion revenue.
+
+    Receives a read-only session. Return a list of `WonDeal` (may be awaitable). Implemented by
+    the sales plugin; with no implementation, reports leave deal revenue out rather than show 0."""

@@ -8,6 +8,7 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -207,6 +208,35 @@ class ContactAccount(Base):
     contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_contact.id", ondelete="CASCADE"), index=True)
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_account.id", ondelete="CASCADE"), index=True)
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Purchase(Base):
+    """One purchase (an order) by a contact and/or an account: the one record of it that loyalty,
+    insights and any shop integration share (`record_purchase`). Money is an integer count of the
+    currency's minor unit. `items` (optional) are `{category, amount, sku, quantity}`. A refund
+    is of the whole order and only dated: the row stays, for the books. Erasing the person
+    unlinks the purchase (`contact_id` NULL), which stays counted in totals but no longer names
+    anyone."""
+
+    __tablename__ = "core_purchase"
+    __table_args__ = (
+        UniqueConstraint("channel", "order_ref"),
+        CheckConstraint("amount >= 0", name="amount"),
+        Index("ix_core_purchase_contact_purchased", "contact_id", "purchased_at"),
+        Index("ix_core_purchase_account_purchased", "account_id", "purchased_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    contact_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_contact.id", ondelete="SET NULL"))
+    account_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_account.id", ondelete="SET NULL"))
+    channel: Mapped[str] = mapped_column(String(40))
+    order_ref: Mapped[str | None] = mapped_column(String(200))  # the shop's order number, unique per channel
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    items: Mapped[list] = mapped_column(JSONType, default=list)
+    purchased_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    refunded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Activity(Sealable, Base):

@@ -27,6 +27,7 @@ from enishi.contributions import (
     PersonalDataField,
     RetainableEntity,
     ScheduledJob,
+    WonDeal,
 )
 from enishi.crypto import KeyRing, blind_indexes, decrypt, decrypt_bytes, encrypt, sign, token_hash, verify
 from enishi.db import Base, UTCDateTime, checkpoint, new_id
@@ -51,6 +52,8 @@ from enishi.events import (
     CONTACT_UPDATED,
     IMPORT_COMPLETED,
     IMPORT_CREATED,
+    PURCHASE_RECORDED,
+    PURCHASE_REFUNDED,
     TASK_COMPLETED,
     TASK_CREATED,
     TASK_DELETED,
@@ -85,6 +88,7 @@ from enishi.models import (
     ContactAccount,
     ContactEmail,
     ContactPhone,
+    Purchase,
     SubjectKey,
     Task,
     User,
@@ -101,6 +105,7 @@ from enishi.services.activities import log_activity
 from enishi.services.common import Checker, live_ids, load_for_update, one_at_a_time
 from enishi.services.contacts import delete_contact, reindex_custom_field
 from enishi.services.data_keys import shred_records, subject_key
+from enishi.services.purchases import record_purchase, refund_purchase
 from enishi.services.tasks import create_task
 from enishi.settings import Settings
 
@@ -153,6 +158,7 @@ __all__ = [
     "ContactAccount",
     "ContactEmail",
     "ContactPhone",
+    "Purchase",
     "SubjectKey",
     "Task",
     "User",
@@ -187,6 +193,8 @@ __all__ = [
     "TASK_DELETED",
     "IMPORT_CREATED",
     "IMPORT_COMPLETED",
+    "PURCHASE_RECORDED",
+    "PURCHASE_REFUNDED",
     # contributions
     "ActivityType",
     "CliCommand",
@@ -198,6 +206,7 @@ __all__ = [
     "PersonalDataField",
     "RetainableEntity",
     "ScheduledJob",
+    "WonDeal",
     # errors
     "EnishiError",
     "Forbidden",
@@ -248,6 +257,8 @@ __all__ = [
     "create_task",
     "delete_contact",
     "reindex_custom_field",
+    "record_purchase",
+    "refund_purchase",
     "subject_key",
     "shred_records",
     "search_key",

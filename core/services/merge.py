@@ -15,10 +15,11 @@ from sqlalchemy import and_, delete, func, select, update
 from ..contributions import MergeMove
 from ..errors import InputError, UserError
 from ..events import ACCOUNT_MERGED, CONTACT_MERGED
-from ..models import Account, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, Task
+from ..models import Account, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, Purchase, Task
 from ..unit_of_work import UnitOfWork
 from .accounts import account_search_text
 from .contacts import NAME_FIELDS, refresh_search_tokens, seal_names
+from .purchases import move_purchases
 
 MAX_MERGED = 20
 
@@ -171,6 +172,7 @@ async def merge_contacts(
         MergeMove("core", "contact_email", await _move_sealed(uow, ContactEmail, "address", survivor, ids, dry_run)),
         MergeMove("core", "contact_phone", await _move_sealed(uow, ContactPhone, "e164", survivor, ids, dry_run)),
         MergeMove("core", "task", await _count(uow, Task.contact_id, ids)),
+        MergeMove("core", "purchase", await move_purchases(uow, Purchase.contact_id, survivor.id, ids, dry_run)),
     ]
     if not dry_run:
         await uow.session.execute(update(Task).where(Task.contact_id.in_(ids)).values(contact_id=survivor.id))
@@ -212,6 +214,7 @@ async def merge_accounts(
         ),
         MergeMove("core", "task", await _count(uow, Task.account_id, ids)),
         MergeMove("core", "child_account", await _count(uow, Account.parent_id, ids)),
+        MergeMove("core", "purchase", await move_purchases(uow, Purchase.account_id, survivor.id, ids, dry_run)),
     ]
     if not dry_run:
         await uow.session.execute(update(Task).where(Task.account_id.in_(ids)).values(account_id=survivor.id))

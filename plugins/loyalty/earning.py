@@ -15,9 +15,12 @@ from enishi.plugin import (
     Checker,
     ContactEmail,
     ContactPhone,
+    Purchase,
     UnitOfWork,
     load_for_update,
 )
+from enishi.plugin import record_purchase as core_record_purchase
+from enishi.plugin import refund_purchase as core_refund_purchase
 
 from .events import PURCHASE_RECORDED, PURCHASE_REFUNDED
 from .models import (
@@ -41,6 +44,7 @@ from .service import (
 from .tiers import evaluate_tier, tier_multiplier
 
 RULE_KINDS = ("purchase", "activity", "referral")
+ROUTING_KEY = "loyalty_member_id"  # in `purchase.recorded`: which membership earns
 
 
 LIMIT_PERIODS = ("day", "week", "month")
@@ -112,19 +116,16 @@ async def _rules(uow: UnitOfWork, program_id, kind: str, when: dt.datetime) -> l
 
 @dataclass
 class PurchaseResult:
-    purchase: LoyaltyPurchase
-    entry: LoyaltyEntry | None
-    lot: LoyaltyLot | None
+    earned: LoyaltyPurchase
+    locked: bool
 
 
 async def record_purchase(
     uow: UnitOfWork, member_id: uuid.UUID, order_ref: str, lines: list[dict], purchased_at: dt.datetime | None = None
 ) -> PurchaseResult:
-    """Points for an order: Σ over purchase rules of ⌊eligible / perAmount⌋ × points, times the
-    tier multiplier, rounded down. Lines in a rule's excluded categories (shipping) do not count.
-    With a return window (`lock_days`) the points wait, locked, until it passes.
-    The points are dated by `purchased_at`: the return window and the expiry both count from it,
-    so a back-dated order's points may be spendable at once, or recorded and expired at once."""
+    """Loyalty's front door (`recordPurchase`): the order is recorded as the core's one purchase,
+    by the member's contact, and earns in this member's program (`earn_for_purchase`, run by the
+    `purchase.recorded` event this raises)."""
     member = await locked_member(uow, member_id)
     check = Checker()
     order_ref = check.text({"order_ref": order_ref}, "order_ref", max_length=200, required=True)
@@ -134,94 +135,138 @@ async def record_purchase(
         if line["amount"] < 0:
             check.fail(f"lines.{i}.amount", "must not be negative", "OUT_OF_RANGE")
     check.done()
-    existing = (
+    program = await uow.session.get_one(LoyaltyProgram, member.program_id)
+    purchase = await core_record_purchase(
+        uow,
+        {
+            "contact_id": member.contact_id,
+            "order_ref": order_ref,
+            "items": lines,
+            "currency": program.currency,
+            "purchased_at": purchased_at,
+        },
+        routing={ROUTING_KEY: str(member.id)},
+    )
+    earned = (
         await uow.session.execute(
-            select(LoyaltyPurchase).where(LoyaltyPurchase.program_id == member.program_id, LoyaltyPurchase.order_ref == order_ref)
+            select(LoyaltyPurchase).where(LoyaltyPurchase.purchase_id == purchase.id, LoyaltyPurchase.member_id == member.id)
         )
-    ).scalar_one_or_none()
-    if existing is not None:
-        raise input_error("orderId", "this order was already recorded", "DUPLICATE_ORDER")
-    when = purchased_at or uow.clock.now()
-    total = sum(line["amount"] for line in lines)
+    ).scalar_one()
+    lot = (await uow.session.execute(select(LoyaltyLot).where(LoyaltyLot.purchase_id == earned.id))).scalar_one_or_none()
+    return PurchaseResult(earned, lot is not None and lot.status == "locked")
+
+
+async def earn_for_purchase(uow: UnitOfWork, purchase_id: uuid.UUID, routing: dict) -> None:
+    """`purchase.recorded`: the membership named in `routing` (loyalty's own `recordPurchase`), or
+    else the buyer's first membership, earns Σ over purchase rules of ⌊eligible / perAmount⌋ ×
+    points, times the tier multiplier, rounded down. Items in a rule's excluded categories
+    (shipping) do not count; a purchase without items counts whole. With a return window
+    (`lock_days`) the points wait, locked, until it passes. The points are dated by the purchase:
+    the return window and the expiry both count from it, so a back-dated order's points may be
+    spendable at once, or recorded and expired at once."""
+    purchase = await uow.session.get_one(Purchase, purchase_id)
+    member_id = routing.get(ROUTING_KEY)
+    if member_id is None and purchase.contact_id is not None:
+        member_id = (
+            await uow.session.execute(
+                select(LoyaltyMember.id)
+                .where(LoyaltyMember.contact_id == purchase.contact_id)
+                .order_by(LoyaltyMember.enrolled_at, LoyaltyMember.id)
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+    if member_id is None:
+        return
+    member = await locked_member(uow, uuid.UUID(str(member_id)))
+    when = purchase.purchased_at
+    lines = purchase.items or [{"category": None, "amount": purchase.amount}]
     base, eligible = 0, 0
     for rule in await _rules(uow, member.program_id, "purchase", when):
         rule_eligible = sum(line["amount"] for line in lines if (line.get("category") or "") not in rule.excluded_categories)
         base += (rule_eligible // rule.per_amount) * rule.points
         eligible = max(eligible, rule_eligible)
     points = math.floor(base * await tier_multiplier(uow, member) / 100)
-    purchase = LoyaltyPurchase(
-        program_id=member.program_id,
-        member_id=member.id,
-        order_ref=order_ref,
-        total=total,
-        eligible=eligible,
-        points=points,
-        purchased_at=when,
+    earned = LoyaltyPurchase(
+        program_id=member.program_id, member_id=member.id, purchase_id=purchase.id, eligible=eligible, points=points
     )
-    uow.session.add(purchase)
+    uow.session.add(earned)
     await uow.session.flush()
-    entry = lot = None
     program = await uow.session.get_one(LoyaltyProgram, member.program_id)
     unlocks_at = when + dt.timedelta(days=program.lock_days) if program.lock_days else None
     locked = unlocks_at is not None and unlocks_at > uow.clock.now()  # a back-dated order's window may be over already
+    order = purchase.order_ref or str(purchase.id)
     if points and locked:
-        lot = await add_lot(
-            uow, member, None, points, status="locked", purchase_id=purchase.id, unlocks_at=unlocks_at, earned_at=when
-        )
+        await add_lot(uow, member, None, points, status="locked", purchase_id=earned.id, unlocks_at=unlocks_at, earned_at=when)
     elif points:
         entry = await append_entry(
-            uow, member, "earn", points, reason=f"order {order_ref}", source=("purchase", order_ref), tier_points=points
+            uow, member, "earn", points, reason=f"order {order}", source=("purchase", order), tier_points=points
         )
-        lot = await add_lot(uow, member, entry, points, purchase_id=purchase.id, unlocks_at=unlocks_at, earned_at=when)
+        await add_lot(uow, member, entry, points, purchase_id=earned.id, unlocks_at=unlocks_at, earned_at=when)
         await expire_member_lots(uow, member)  # points of an order older than the expiry are in the ledger, and expired
         await evaluate_tier(uow, member)
     await uow.emit(PURCHASE_RECORDED, member.id, {"points": points, "locked": locked})
-    return PurchaseResult(purchase, entry, lot)
 
 
 async def refund_purchase(uow: UnitOfWork, program_id: uuid.UUID, order_ref: str) -> LoyaltyPurchase:
-    """Take back the order's points: a locked lot is cancelled; otherwise a reverse entry takes
-    them, from the order's own lot first. What is gone already leaves the balance negative."""
-    purchase = (
+    """Loyalty's `refundPurchase`: refund the core purchase this program's order names; every
+    program it earned in takes its points back (`reverse_for_refund`, run by `purchase.refunded`)."""
+    earned = (
         await uow.session.execute(
-            select(LoyaltyPurchase).where(LoyaltyPurchase.program_id == program_id, LoyaltyPurchase.order_ref == order_ref)
+            select(LoyaltyPurchase)
+            .join(Purchase, Purchase.id == LoyaltyPurchase.purchase_id)
+            .where(LoyaltyPurchase.program_id == program_id, Purchase.order_ref == order_ref)
         )
     ).scalar_one_or_none()
-    if purchase is None:
+    if earned is None:
         raise input_error("orderId", "no such order", "NOT_FOUND")
-    member = await locked_member(uow, purchase.member_id)
-    await uow.session.refresh(purchase, with_for_update=True)
-    if purchase.refunded_at is not None:
-        raise input_error("orderId", "was already refunded", "ALREADY_REFUNDED")
-    purchase.refunded_at = uow.clock.now()
-    lot = (await uow.session.execute(select(LoyaltyLot).where(LoyaltyLot.purchase_id == purchase.id))).scalar_one_or_none()
-    if lot is not None and lot.status == "locked":
-        lot.status, lot.remaining = "cancelled", 0
-    elif purchase.points:
-        entry = await append_entry(
-            uow,
-            member,
-            "reverse",
-            -purchase.points,
-            reason=f"refund of order {order_ref}",
-            source=("refund", order_ref),
-            tier_points=-purchase.points,
-        )
-        taken = await consume_lots(uow, member, entry, purchase.points, first_lot_id=lot.id if lot else None)
-        if taken < purchase.points:
-            debt = LoyaltyLot(
-                member_id=member.id,
-                entry_id=entry.id,
-                amount=taken - purchase.points,
-                remaining=taken - purchase.points,
-                earned_at=uow.clock.now(),
-                status="active",
+    await core_refund_purchase(uow, earned.purchase_id, field="order_id")
+    return earned
+
+
+async def reverse_for_refund(uow: UnitOfWork, purchase_id: uuid.UUID) -> None:
+    """`purchase.refunded`: take back what the order earned in each program. A locked lot is
+    cancelled; otherwise a reverse entry takes the points, from the order's own lot first. What is
+    gone already leaves the balance negative."""
+    purchase = await uow.session.get_one(Purchase, purchase_id)
+    order = purchase.order_ref or str(purchase.id)
+    links = (
+        (
+            await uow.session.execute(
+                select(LoyaltyPurchase).where(LoyaltyPurchase.purchase_id == purchase_id).order_by(LoyaltyPurchase.member_id)
             )
-            uow.session.add(debt)
-        await evaluate_tier(uow, member)
-    await uow.session.flush()
-    await uow.emit(PURCHASE_REFUNDED, member.id, {"points": purchase.points})
-    return purchase
+        )
+        .scalars()
+        .all()
+    )
+    for earned in links:
+        member = await locked_member(uow, earned.member_id)
+        lot = (await uow.session.execute(select(LoyaltyLot).where(LoyaltyLot.purchase_id == earned.id))).scalar_one_or_none()
+        if lot is not None and lot.status == "locked":
+            lot.status, lot.remaining = "cancelled", 0
+        elif earned.points:
+            entry = await append_entry(
+                uow,
+                member,
+                "reverse",
+                -earned.points,
+                reason=f"refund of order {order}",
+                source=("refund", order),
+                tier_points=-earned.points,
+            )
+            taken = await consume_lots(uow, member, entry, earned.points, first_lot_id=lot.id if lot else None)
+            if taken < earned.points:
+                debt = LoyaltyLot(
+                    member_id=member.id,
+                    entry_id=entry.id,
+                    amount=taken - earned.points,
+                    remaining=taken - earned.points,
+                    earned_at=uow.clock.now(),
+                    status="active",
+                )
+                uow.session.add(debt)
+            await evaluate_tier(uow, member)
+        await uow.session.flush()
+        await uow.emit(PURCHASE_REFUNDED, member.id, {"points": earned.points})
 
 
 # --- referrals ----------------------------------------------------------------------------------

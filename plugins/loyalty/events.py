@@ -1,8 +1,6 @@
-"""The loyalty plugin's events, and `purchase.recorded`, which shop integrations emit for it."""
+"""The loyalty plugin's events. Orders arrive through the core's `purchase.recorded` (hooks.py)."""
 
 from __future__ import annotations
-
-import uuid
 
 from enishi.plugin import EventType, PayloadField
 
@@ -48,20 +46,6 @@ TIER_CHANGED = EventType(
     "A member moved to another tier (or out of every tier).",
     (PayloadField("from", str | None, "the previous tier's name"), PayloadField("to", str | None, "the new tier's name")),
 )
-SHOP_PURCHASE = EventType(
-    "purchase.recorded",
-    "order",
-    "Emitted by a shop integration (not by loyalty) when an order is paid: loyalty awards its points to the member, found "
-    "by `member_id` or else by `contact_id`. `entity_id` is the order's id in the shop, if it is a UUID.",
-    (
-        PayloadField("member_id", str | uuid.UUID, "the loyalty member", required=False),
-        PayloadField("contact_id", str | uuid.UUID, "the contact, when the member is not known", required=False),
-        PayloadField("order_id", str, "the shop's order reference"),
-        PayloadField("lines", list[dict], "`{category, amount}` per order line", required=False),
-    ),
-    fires="when the integration emits it, inside its transaction; loyalty writes the points in the same transaction",
-)
-
 EVENT_TYPES = [
     MEMBER_ENROLLED,
     POINTS_EARNED,
@@ -71,5 +55,4 @@ EVENT_TYPES = [
     PURCHASE_RECORDED,
     PURCHASE_REFUNDED,
     TIER_CHANGED,
-    SHOP_PURCHASE,
 ]

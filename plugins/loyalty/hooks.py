@@ -1,8 +1,8 @@
 """Bundled plugin `loyalty`: points ledger, expiry, tiers, earning rules, rewards.
 
-Earns from core activities (`activity.logged`) and from shop integrations that emit
-`purchase.recorded` (`events.SHOP_PURCHASE`, declared here) with
-`{"member_id" | "contact_id", "order_id", "lines": [{category, amount}]}`."""
+Earns from core activities (`activity.logged`) and from the core's purchases (`purchase.recorded`,
+whoever recorded them: `createPurchase`, loyalty's own `recordPurchase`, a shop integration
+calling the kit's `record_purchase`); takes points back on `purchase.refunded`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from sqlalchemy import select
 from enishi.plugin import (
     ACTIVITY_LOGGED,
     NON_ADMIN_ROLES,
+    PURCHASE_RECORDED,
+    PURCHASE_REFUNDED,
     ActivityType,
     ErasureReport,
     MergeMove,
@@ -120,23 +122,10 @@ async def enishi_on_event(event, uow):
         contacts = [uuid.UUID(c) for c in event.payload.get("contact_ids", [])]
         if contacts:
             await earning.award_for_activity(uow, event.payload.get("type"), contacts, str(event.entity_id))
-    elif event.is_(events.SHOP_PURCHASE):
-        await _purchase_from_integration(uow, event.payload)
-
-
-async def _purchase_from_integration(uow, payload: dict) -> None:
-    member_id = payload.get("member_id")
-    if member_id is None and payload.get("contact_id"):
-        member_id = (
-            await uow.session.execute(
-                select(models.LoyaltyMember.id)
-                .where(models.LoyaltyMember.contact_id == uuid.UUID(str(payload["contact_id"])))
-                .order_by(models.LoyaltyMember.enrolled_at)
-                .limit(1)
-            )
-        ).scalar_one_or_none()
-    if member_id is not None:
-        await earning.record_purchase(uow, uuid.UUID(str(member_id)), str(payload["order_id"]), payload.get("lines") or [])
+    elif event.is_(PURCHASE_RECORDED) and event.entity_id is not None:
+        await earning.earn_for_purchase(uow, event.entity_id, event.payload.get("routing") or {})
+    elif event.is_(PURCHASE_REFUNDED) and event.entity_id is not None:
+        await earning.reverse_for_refund(uow, event.entity_id)
 
 
 @hookimpl
@@ -156,7 +145,7 @@ def enishi_personal_data():
             "loyalty_entry", "sealed_reason", "user.content", purposes=("loyalty",), provenance="observed", erasure="shred"
         ),
         PersonalDataField(
-            "loyalty_purchase", "total", "user.financial", purposes=("loyalty",), provenance="observed", erasure="retain"
+            "loyalty_purchase", "points", "user.financial", purposes=("loyalty",), provenance="observed", erasure="retain"
         ),
     ]
 
@@ -235,6 +224,6 @@ async def enishi_demo_data(uow, rng, account_ids, contact_ids):
             await earning.record_purchase(
                 uow,
                 member.id,
-                f"DEMO-{n}-{order}",
+                f"DEMO-{program.id.hex[:8]}-{n}-{order}",  # order numbers are unique across programs
                 [{"category": "goods", "amount": rng.randrange(1000, 300000)}, {"category": "shipping", "amount": 800}],
             )

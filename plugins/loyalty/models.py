@@ -161,18 +161,19 @@ class LoyaltyRule(Base):
 
 
 class LoyaltyPurchase(Base):
+    """What one purchase earned in one program. The order itself (amount, items, date, refund)
+    is the core's `Purchase`, shared with every other plugin: loyalty keeps only its points.
+    Its lot points back here (`LoyaltyLot.purchase_id`)."""
+
     __tablename__ = "loyalty_purchase"
-    __table_args__ = (UniqueConstraint("program_id", "order_ref"),)
+    __table_args__ = (UniqueConstraint("program_id", "purchase_id"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     program_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("loyalty_program.id", ondelete="CASCADE"))
     member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("loyalty_member.id", ondelete="CASCADE"), index=True)
-    order_ref: Mapped[str] = mapped_column(String(200))
-    total: Mapped[int] = mapped_column(Integer)
+    purchase_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_purchase.id", ondelete="CASCADE"), index=True)
     eligible: Mapped[int] = mapped_column(Integer)
     points: Mapped[int] = mapped_column(Integer)
-    purchased_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    refunded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class LoyaltyReward(Base):

@@ -316,38 +316,43 @@ class LoyaltyMutation:
             lambda uow: service.adjust(uow, _member_id(input.member_id), input.amount, input.reason, key=input.idempotency_key),
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="Record an order as the core's purchase (see `createPurchase`), by the member's contact, "
+        "earning in the member's program."
+    )
     async def record_purchase(self, info: Info, input: RecordPurchaseInput) -> LoyaltyPurchasePayload:
         async def work(uow):
             lines = [{"category": line.category, "amount": line.amount} for line in input.lines]
             result = await earning.record_purchase(
                 uow, _member_id(input.member_id), input.order_id, lines, _aware_named(input.purchased_at, "purchased_at")
             )
-            return result, await uow.session.get(orm.LoyaltyMember, result.purchase.member_id)
+            return result.earned, result.locked, await uow.session.get(orm.LoyaltyMember, result.earned.member_id)
 
         result, errors = await run_mutation(info, "loyalty.operate", work)
         if not result:
             return LoyaltyPurchasePayload(order_id=None, points=None, locked=None, member=None, user_errors=errors)
-        purchase, member = result[0], result[1]
+        earned, locked, member = result
         return LoyaltyPurchasePayload(
-            order_id=purchase.purchase.order_ref,
-            points=purchase.purchase.points,
-            locked=bool(purchase.lot and purchase.lot.status == "locked"),
+            order_id=input.order_id.strip(),
+            points=earned.points,
+            locked=locked,
             member=LoyaltyMember.from_row(member),
             user_errors=[],
         )
 
-    @strawberry.mutation(description="Take back an order's points; the balance may go negative.")
+    @strawberry.mutation(
+        description="Refund an order (the core's purchase) and take back its points; the balance may go negative."
+    )
     async def refund_purchase(self, info: Info, input: RefundPurchaseInput) -> LoyaltyPurchasePayload:
         async def work(uow):
-            purchase = await earning.refund_purchase(uow, _program(input.program_id), input.order_id)
-            return purchase, await uow.session.get(orm.LoyaltyMember, purchase.member_id)
+            earned = await earning.refund_purchase(uow, _program(input.program_id), input.order_id)
+            return earned, await uow.session.get(orm.LoyaltyMember, earned.member_id)
 
         result, errors = await run_mutation(info, "loyalty.operate", work)
         if not result:
             return LoyaltyPurchasePayload(order_id=None, points=None, locked=None, member=None, user_errors=errors)
         return LoyaltyPurchasePayload(
-            order_id=result[0].order_ref,
+            order_id=input.order_id,
             points=-result[0].points,
             locked=False,
             member=LoyaltyMember.from_row(result[1]),

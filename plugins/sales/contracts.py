@@ -43,7 +43,7 @@ def _check_terms(check: Checker, data: dict) -> None:
     start, end = data.get("start_date"), data.get("end_date")
     if start is not None and end is not None and end < start:
         check.fail("end_date", "must not be before the start date", "OUT_OF_RANGE")
-    if "value" in data and not data["value"] >= 0:
+    if data.get("value") is not None and data["value"] < 0:
         check.fail("value", "must be zero or more (minor units per billing period)", "OUT_OF_RANGE")
     if data.get("currency") is not None and data["currency"] not in CURRENCY_DIGITS:
         check.fail("currency", f"must be an ISO 4217 code among: {', '.join(CURRENCY_DIGITS)}", "INVALID_CHOICE")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from enishi.plugin import Checker, UnitOfWork, User
+from enishi.plugin import Checker, UnitOfWork, User, WonDeal
 
 from .models import QUOTA_PERIODS, SalesDeal, SalesQuota, SalesStage, SalesStageChange
 from .tax import CURRENCY_DIGITS
@@ -299,3 +299,15 @@ async def attainment(
             (quota, sum(amount for owner, day, amount in won if owner == quota.owner_id and quota.period_start <= day < end))
         )
     return result
+
+
+async def won_deals(session: AsyncSession, until: dt.date) -> list[WonDeal]:
+    """`enishi_won_deals`: every deal won with a close date before `until`, for revenue reports
+    (the insights plugin's expansion revenue). Every team's: reports aggregate, they list no deal."""
+    rows = await session.execute(
+        select(SalesDeal.account_id, SalesDeal.amount, SalesDeal.currency, SalesDeal.close_date)
+        .join(SalesStage, SalesStage.id == SalesDeal.stage_id)
+        .where(SalesStage.kind == "won", SalesDeal.close_date < until)
+    )
+    # A won deal always has its close date (`move_stage` refuses one without).
+    return [WonDeal(account, amount, currency, closed_on) for account, amount, currency, closed_on in rows if closed_on]

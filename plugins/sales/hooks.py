@@ -28,6 +28,7 @@ from . import (
     deals,
     demo,
     events,
+    forecast,
     forecast_schema,
     people,
     quote_schema,
@@ -159,6 +160,11 @@ def enishi_personal_data():
 @hookimpl
 async def enishi_subject_collect(uow, subject):
     return await people.collect(uow, subject.contact_id)
+
+
+@hookimpl
+async def enishi_won_deals(session, until):
+    return await forecast.won_deals(session, until)
 
 
 @hookimpl

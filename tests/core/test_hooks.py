@@ -333,6 +333,7 @@ async def test_hook_enishi_subject_erase(enishi_api):
         "core_contact_account:delete": 0,
         "core_task:delete": 0,
         "core_import_row:delete": 0,
+        "core_purchase:anonymise": 0,
         "core_contact:anonymise": 1,
         "mail:delete": 0,
     }

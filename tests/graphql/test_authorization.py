@@ -6,6 +6,7 @@ import pytest
 from enishi.auth import ROLES
 
 NO_ID = "Q29udGFjdDowMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDA="  # a Contact id that does not exist
+NO_PURCHASE = "UHVyY2hhc2U6MDAwMDAwMDAtMDAwMC00MDAwLTgwMDAtMDAwMDAwMDAwMDAw"
 NO_IMPORT_ID = "Q29udGFjdEltcG9ydDowMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDA="  # a ContactImport's likewise
 NO_ACCOUNT = "QWNjb3VudDowMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDA="
 
@@ -88,6 +89,11 @@ FIELD_PERMISSIONS = {
     "Mutation.mergeAccounts": (
         "crm.merge",
         f'mutation {{ mergeAccounts(input: {{survivorId: "{NO_ACCOUNT}", mergedIds: []}}) {{ userErrors {{ code }} }} }}',
+    ),
+    "Mutation.createPurchase": ("purchase.write", "mutation { createPurchase(input: {}) { userErrors { code } } }"),
+    "Mutation.createPurchaseRefund": (
+        "purchase.write",
+        f'mutation {{ createPurchaseRefund(input: {{purchaseId: "{NO_PURCHASE}"}}) {{ userErrors {{ code }} }} }}',
     ),
     "Query.testClock": ("crm.read", "{ testClock { id } }"),
     "Mutation.createTestClock": (

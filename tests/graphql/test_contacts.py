@@ -258,6 +258,7 @@ async def test_merge_dry_run_reports_and_changes_nothing_then_merge_moves_everyt
         ("contact_email", 1),
         ("contact_phone", 0),
         ("task", 1),
+        ("purchase", 0),
     }
     assert dry["contact"]["givenName"] is None and dry["contact"]["timeline"]["totalCount"] == 1
     assert await count_rows(api, "core_outbox WHERE type = 'contact.merged'") == 0

@@ -23,6 +23,7 @@ from enishi.auth import PUBLIC, ROLES
 from tests.graphql.test_authorization import FIELD_PERMISSIONS
 from tests.plugins.abm.test_abm import ABM_FIELDS
 from tests.plugins.automation.test_webhooks import AUTOMATION_FIELDS
+from tests.plugins.insights.test_authorization import INSIGHTS_FIELDS
 from tests.plugins.loyalty.test_rewards_and_people import LOYALTY_FIELDS
 from tests.plugins.privacy.test_requests import PRIVACY_FIELDS
 from tests.plugins.sales.test_authorization import SALES_FIELDS
@@ -41,6 +42,7 @@ DECISIONS = {
     **{field: permission for field, (permission, _) in FIELD_PERMISSIONS.items()},
     **ABM_FIELDS,
     **AUTOMATION_FIELDS,
+    **{field: permission for field, (permission, _) in INSIGHTS_FIELDS.items()},
     **LOYALTY_FIELDS,
     **PRIVACY_FIELDS,
     **{field: permission for field, (permission, _) in SALES_FIELDS.items()},

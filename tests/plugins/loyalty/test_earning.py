@@ -153,13 +153,12 @@ async def test_referrals_reward_both_sides_but_not_oneself_in_another_spelling(a
     assert self_referral["userErrors"] == [{"code": "SELF_REFERRAL"}]
 
 
-async def test_purchases_arrive_from_shop_integrations_as_events(enishi_api):
+async def test_purchases_a_shop_integration_records_in_the_core_earn_points(enishi_api):
     import strawberry
     from strawberry.types import Info
 
     from enishi import hookimpl
-    from enishi.plugin import parse_global_id, run_mutation
-    from enishi.plugins.loyalty.events import SHOP_PURCHASE
+    from enishi.plugin import parse_global_id, record_purchase, run_mutation
 
     @strawberry.type
     class ShopMutation:
@@ -168,10 +167,14 @@ async def test_purchases_arrive_from_shop_integrations_as_events(enishi_api):
             contact = parse_global_id(contact_id, "Contact", "contactId")
 
             async def work(uow):
-                await uow.emit(
-                    SHOP_PURCHASE,
-                    None,
-                    {"contact_id": str(contact), "order_id": order_id, "lines": [{"category": "goods", "amount": amount}]},
+                await record_purchase(
+                    uow,
+                    {
+                        "contact_id": contact,
+                        "order_ref": order_id,
+                        "channel": "shop",
+                        "items": [{"category": "goods", "amount": amount}],
+                    },
                 )
                 return True
 
@@ -338,3 +341,28 @@ async def test_a_purchase_older_than_the_expiry_is_recorded_with_its_points_alre
     again = await api.mutate("recordPurchase", {"memberId": member_id, "orderId": "F-2", "lines": ORDER}, PURCHASE)
     assert again["userErrors"][0]["code"] == "DUPLICATE_ORDER"  # the order is on record
     assert await ledger_ok(api)
+
+
+async def test_a_core_purchase_earns_in_the_buyers_membership_and_its_refund_takes_the_points_back(enishi_api):
+    api = await enishi_api(disabled_plugins=frozenset({"insights"}))  # loyalty needs no other reader of purchases
+    program_id = await program(api)
+    await purchase_rule(api, program_id)
+    member_id = await member(api, program_id)
+    contact_id = (await api.graphql("{ contacts { nodes { id } } }"))["contacts"]["nodes"][0]["id"]
+    bought = await api.mutate(
+        "createPurchase", {"contactId": contact_id, "orderId": "W-1", "channel": "web", "items": ORDER}, "purchase { id }"
+    )
+    state = "query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance } } }"
+    assert (await api.graphql(state, {"id": member_id}))["node"]["balance"] == 118
+    await api.mutate("createPurchaseRefund", {"purchaseId": bought["purchase"]["id"]}, "purchase { id }")
+    assert (await api.graphql(state, {"id": member_id}))["node"]["balance"] == 0
+    assert await ledger_ok(api)
+
+
+async def test_purchases_are_recorded_without_loyalty_installed(enishi_api):
+    from tests.helpers import create_contact
+
+    api = await enishi_api(disabled_plugins=frozenset({"loyalty"}))
+    person = await create_contact(api, familyName="山田")
+    bought = await api.mutate("createPurchase", {"contactId": person["id"], "amount": 1000}, "purchase { amount }")
+    assert bought == {"purchase": {"amount": 1000}, "userErrors": []}

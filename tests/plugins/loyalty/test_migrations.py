@@ -1,6 +1,7 @@
 """Migration loyalty_0002 seals the ledger reasons stored before it, with nothing lost."""
 
 import asyncio
+import base64
 import dataclasses
 import datetime as dt
 import uuid
@@ -87,3 +88,62 @@ async def test_upgrading_seals_ledger_reasons_stored_in_plaintext(enishi_api, en
     api = await enishi_api(database_url=enishi_fresh_database_url)
     data = await api.graphql("{ contacts { nodes { loyalty { balance ledger { nodes { reason } } } } } }")
     assert data["contacts"]["nodes"][0]["loyalty"] == {"balance": 100, "ledger": {"nodes": [{"reason": "山田様へのお詫び"}]}}
+
+
+async def test_upgrading_moves_loyaltys_orders_into_the_cores_purchases(
+    enishi_api, enishi_fresh_database_url, enishi_base_settings
+):
+    runtime = Runtime(dataclasses.replace(enishi_base_settings, database_url=enishi_fresh_database_url))
+    await asyncio.to_thread(upgrade, runtime, "core@head")
+    await asyncio.to_thread(upgrade, runtime, "loyalty_0002")
+    now, contact_id, program_id, member_id = dt.datetime(2024, 6, 1, tzinfo=dt.UTC), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    purchase_id, entry_id = uuid.uuid4(), uuid.uuid4()
+    engine = create_engine(enishi_fresh_database_url)
+    async with engine.begin() as connection:
+        for model, rows in bulk_contact_rows(
+            {"id": contact_id, "custom_fields": {}, "created_at": now, "updated_at": now}, {"family_name": "山田"}, [], []
+        ).items():
+            if rows:
+                await connection.execute(model.__table__.insert(), rows)
+        statements = [
+            "INSERT INTO loyalty_program (id, name, currency, expiry_mode, lock_days, downgrade_mode, created_at) "
+            "VALUES (:program, '縁ポイント', 'JPY', 'never', 0, 'none', :now)",
+            "INSERT INTO loyalty_member (id, program_id, contact_id, balance, enrolled_at) "
+            "VALUES (:member, :program, :contact, 50, :now)",
+            "INSERT INTO loyalty_purchase (id, program_id, member_id, order_ref, total, eligible, points, purchased_at) "
+            "VALUES (:purchase, :program, :member, 'OLD-1', 5000, 5000, 50, :now)",
+            "INSERT INTO loyalty_entry (id, seq, program_id, member_id, kind, amount, balance_after, tier_points, created_at) "
+            "VALUES (:entry, 1, :program, :member, 'earn', 50, 50, 50, :now)",
+            "INSERT INTO loyalty_lot (id, member_id, entry_id, purchase_id, amount, remaining, earned_at, status) "
+            "VALUES (:lot, :member, :entry, :purchase, 50, 50, :now, 'active')",
+        ]
+        ids = {
+            "program": program_id,
+            "member": member_id,
+            "contact": contact_id,
+            "purchase": purchase_id,
+            "entry": entry_id,
+            "lot": uuid.uuid4(),
+        }
+        for statement in statements:
+            used = [name for name in ids if f":{name}" in statement]
+            typed = sa.text(statement).bindparams(
+                *(sa.bindparam(name, type_=sa.Uuid()) for name in used), sa.bindparam("now", type_=UTCDateTime())
+            )
+            await connection.execute(typed, {**{name: ids[name] for name in used}, "now": now})
+    await asyncio.to_thread(upgrade, runtime)
+    await engine.dispose()
+    await runtime.close()
+
+    api = await enishi_api(database_url=enishi_fresh_database_url)
+    data = await api.graphql("{ contacts { nodes { id purchases { nodes { orderId amount currency channel purchasedAt } } } } }")
+    person = data["contacts"]["nodes"][0]
+    assert person["purchases"]["nodes"] == [
+        {"orderId": "OLD-1", "amount": 5000, "currency": "JPY", "channel": "direct", "purchasedAt": now.isoformat()}
+    ]
+    refund = await api.mutate(
+        "refundPurchase",
+        {"programId": base64.b64encode(f"LoyaltyProgram:{program_id}".encode()).decode(), "orderId": "OLD-1"},
+        "points member { balance }",
+    )
+    assert refund == {"points": -50, "member": {"balance": 0}, "userErrors": []}

@@ -1,0 +1,152 @@
+"""RFM recomputation for N customers, against a floor measured in the same run.
+
+Data (bulk-inserted): N contacts with 1-6 purchases each over the past two years (a tenth of them
+refunded, a few in another currency). Enishi: the `insights.rfm` job (every contact and account
+scored again, segments named, rows replaced). Floor: one hand-written SQL statement computing the
+same three scores with window functions (`RANK()`: 1 + the customers strictly worse), nothing
+stored; checked equal to Enishi's stored scores before timing. Rounds interleave. Writes
+bench/results/insights_rfm.json.
+
+    python bench/insights_rfm.py [--customers 100000] [--rounds 2]
+"""
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import insert, select, text
+
+from enishi.clock import ManualClock
+from enishi.db.migrate import upgrade
+from enishi.models import Contact, Purchase
+from enishi.plugins.insights.models import InsightsRfm
+from enishi.plugins.insights.rfm import recompute_all
+from enishi.runtime import Runtime
+from enishi.settings import Settings
+
+HERE = Path(__file__).resolve().parent
+NOW = dt.datetime(2025, 6, 10, tzinfo=dt.UTC)
+BATCH = 5000
+FLOOR_SQL = """
+WITH per_customer AS (
+  SELECT contact_id, MAX(purchased_at) AS last_at, COUNT(*) AS orders, SUM(amount) AS spent
+    FROM core_purchase
+   WHERE contact_id IS NOT NULL AND refunded_at IS NULL AND currency = 'JPY'
+     AND purchased_at > :start AND purchased_at <= :now
+   GROUP BY contact_id
+), scored AS (SELECT COUNT(*) AS n FROM per_customer)
+SELECT contact_id,
+       1 + 5 * (RANK() OVER (ORDER BY last_at) - 1) / n,
+       1 + 5 * (RANK() OVER (ORDER BY orders) - 1) / n,
+       1 + 5 * (RANK() OVER (ORDER BY spent) - 1) / n
+  FROM per_customer, scored
+"""
+
+
+async def load(runtime, customers: int) -> int:
+    rng = random.Random(24)
+    contacts, purchases = [], []
+    for _ in range(customers):
+        contact_id = uuid.uuid4()
+        contacts.append({"id": contact_id, "created_at": NOW, "updated_at": NOW, "kana_sort": "", "name_sort": ""})
+        for _ in range(rng.randint(1, 6)):
+            when = NOW - dt.timedelta(days=rng.uniform(0, 730))
+            purchases.append(
+                {
+                    "id": uuid.uuid4(),
+                    "contact_id": contact_id,
+                    "channel": "direct",
+                    "amount": rng.randrange(500, 50000),
+                    "currency": "JPY" if rng.random() > 0.02 else "USD",
+                    "items": [],
+                    "purchased_at": when,
+                    "recorded_at": when,
+                    "refunded_at": when if rng.random() < 0.1 else None,
+                }
+            )
+    async with runtime.unit_of_work() as uow:
+        for model, rows in ((Contact, contacts), (Purchase, purchases)):
+            for start in range(0, len(rows), BATCH):
+                await uow.session.execute(insert(model), rows[start : start + BATCH])
+    return len(purchases)
+
+
+async def _floor(runtime) -> dict:
+    async with runtime.read_session() as session:
+        rows = await session.execute(text(FLOOR_SQL), {"start": NOW - dt.timedelta(days=365), "now": NOW})
+        return {uuid.UUID(str(row[0])): tuple(row[1:]) for row in rows}
+
+
+async def _stored(runtime) -> dict:
+    async with runtime.read_session() as session:
+        rows = await session.execute(
+            select(InsightsRfm.contact_id, InsightsRfm.recency_score, InsightsRfm.frequency_score, InsightsRfm.monetary_score)
+        )
+        return {row[0]: tuple(row[1:]) for row in rows}
+
+
+async def run(customers: int, rounds: int, url: str) -> dict:
+    runtime = Runtime(
+        Settings(database_url=url, environment="production", key_encryption_key="dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="),
+        clock=ManualClock(NOW),
+    )
+    await asyncio.to_thread(upgrade, runtime)
+    started = time.perf_counter()
+    purchases = await load(runtime, customers)
+    load_seconds = time.perf_counter() - started
+    await recompute_all(runtime)
+    floor_scores = await _floor(runtime)
+    assert floor_scores == await _stored(runtime), "the floor and Enishi disagree"
+    timings: dict[str, list[float]] = {"floor": [], "enishi": []}
+    for _ in range(rounds):
+        started = time.perf_counter()
+        await _floor(runtime)
+        timings["floor"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        scored = await recompute_all(runtime)
+        timings["enishi"].append(time.perf_counter() - started)
+    await runtime.close()
+    return {"purchases": purchases, "scored": scored, "load_seconds": load_seconds, "timings": timings}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    url = os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='enishi-rfm-')}/bench.db"
+    result = asyncio.run(run(args.customers, args.rounds, url))
+    floor, enishi = (statistics.median(result["timings"][k]) for k in ("floor", "enishi"))
+    database = "postgresql" if "postgresql" in url else "sqlite"
+    print(f"RFM of {args.customers} customers ({result['purchases']} purchases, {result['scored']} scored), {database}")
+    print(
+        f"  floor (one SQL statement, nothing stored): {floor:.2f} s   enishi (score, segment, store): {enishi:.2f} s"
+        f"   ratio {enishi / floor:.1f}×   ({result['scored'] / enishi:.0f} customers/s)"
+    )
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "insights_rfm.json").write_text(
+        json.dumps(
+            {
+                "workload": "insights_rfm",
+                "database": database,
+                "customers": args.customers,
+                **result,
+                "ratio": enishi / floor,
+                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""Every insights root field and field on a core type × every role: a field without a row here
+fails the first test, so none ships without an authorization decision."""
+
+import pytest
+
+from enishi.auth import ROLES
+from tests.helpers import root_fields_added_by
+
+INSIGHTS_FIELDS = {
+    "Query.rfmCustomers": ("insights.read", "{ rfmCustomers { totalCount } }"),
+    "Query.rfmSegments": ("insights.read", "{ rfmSegments { segment } }"),
+    "Query.customerKpis": ("insights.read", '{ customerKpis(firstDay: "2025-01-01", lastDay: "2025-01-31") { churnRate } }'),
+    "Query.cohortRetention": (
+        "insights.read",
+        '{ cohortRetention(firstMonth: "2025-01-01", lastMonth: "2025-01-01") { size } }',
+    ),
+}
+TYPE_FIELDS = {
+    "Contact.rfm": "query($id: ID!) { node(id: $id) { ... on Contact { rfm { score } } } }",
+    "Account.rfm": "query($id: ID!) { node(id: $id) { ... on Account { rfm { score } } } }",
+}
+
+
+async def test_every_insights_root_field_has_an_authorization_decision(enishi_api):
+    assert await root_fields_added_by(enishi_api, "insights") == set(INSIGHTS_FIELDS)
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_each_role_reaches_exactly_the_insights_fields_its_permissions_allow(api, role):
+    granted = api.runtime.permissions.for_roles([role])
+    account = (await api.mutate("createAccount", {"name": "権限確認"}, "account { id }"))["account"]["id"]
+    contact = (await api.mutate("createContact", {"familyName": "権限"}, "contact { id }"))["contact"]["id"]
+    checks = [(field, (permission,), operation, None) for field, (permission, operation) in INSIGHTS_FIELDS.items()]
+    for field, operation in TYPE_FIELDS.items():  # reached through real records (and `node` needs `crm.read`)
+        checks.append((field, ("insights.read", "crm.read"), operation, {"id": contact if "Contact" in field else account}))
+    for field, needed, operation, variables in checks:
+        body = (await api.post(operation, variables, role=role)).json()
+        codes = [e.get("extensions", {}).get("code") for e in body.get("errors", [])]
+        if all(permission in granted for permission in needed):
+            assert not codes, (field, role, body)
+        else:
+            assert codes == ["FORBIDDEN"], (field, role, body)
