@@ -12,9 +12,7 @@ implementation must pay. Rounds interleave. Writes bench/results/abm_recompute.j
 import argparse
 import asyncio
 import datetime as dt
-import json
 import os
-import platform
 import random
 import statistics
 import tempfile
@@ -22,6 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
+from report import save_result
 from sqlalchemy import insert, text
 
 from enishi.clock import ManualClock
@@ -192,19 +191,14 @@ def main() -> None:
         f"  floor (one SQL aggregate): {floor:.2f} s   enishi (score, stage, store): {enishi:.2f} s   ratio {enishi / floor:.1f}×"
         f"   ({args.accounts / enishi:.0f} accounts/s)"
     )
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "abm_recompute.json").write_text(
-        json.dumps(
-            {
-                "workload": "abm_recompute",
-                "database": database,
-                "accounts": args.accounts,
-                **result,
-                "ratio": enishi / floor,
-                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-            },
-            indent=2,
-        )
+    save_result(
+        "abm_recompute",
+        {
+            "database": database,
+            "accounts": args.accounts,
+            **result,
+            "ratio": enishi / floor,
+        },
     )
 
 

@@ -17,7 +17,6 @@ import asyncio
 import datetime as dt
 import json
 import os
-import platform
 import random
 import statistics
 import tempfile
@@ -25,6 +24,7 @@ import time
 import uuid
 from pathlib import Path
 
+from report import save_result
 from sqlalchemy import Uuid, bindparam, column, insert, select, text
 
 from enishi.auth import Viewer
@@ -245,20 +245,15 @@ def main() -> None:
         f"  floor (hand-written SQL): {floor_ms:.1f} ms   enishi (dealBoard): {enishi_ms:.1f} ms"
         f"   ratio {enishi_ms / floor_ms:.1f}×"
     )
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "deal_board.json").write_text(
-        json.dumps(
-            {
-                "workload": "deal_board",
-                "database": database,
-                "deals": args.deals,
-                **result,
-                "p50_ms": {"floor": floor_ms, "enishi": enishi_ms},
-                "ratio": enishi_ms / floor_ms,
-                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-            },
-            indent=2,
-        )
+    save_result(
+        "deal_board",
+        {
+            "database": database,
+            "deals": args.deals,
+            **result,
+            "p50_ms": {"floor": floor_ms, "enishi": enishi_ms},
+            "ratio": enishi_ms / floor_ms,
+        },
     )
 
 

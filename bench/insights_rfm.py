@@ -13,9 +13,7 @@ bench/results/insights_rfm.json.
 import argparse
 import asyncio
 import datetime as dt
-import json
 import os
-import platform
 import random
 import statistics
 import tempfile
@@ -23,6 +21,7 @@ import time
 import uuid
 from pathlib import Path
 
+from report import save_result
 from sqlalchemy import insert, select, text
 
 from enishi.clock import ManualClock
@@ -132,19 +131,14 @@ def main() -> None:
         f"  floor (one SQL statement, nothing stored): {floor:.2f} s   enishi (score, segment, store): {enishi:.2f} s"
         f"   ratio {enishi / floor:.1f}×   ({result['scored'] / enishi:.0f} customers/s)"
     )
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "insights_rfm.json").write_text(
-        json.dumps(
-            {
-                "workload": "insights_rfm",
-                "database": database,
-                "customers": args.customers,
-                **result,
-                "ratio": enishi / floor,
-                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-            },
-            indent=2,
-        )
+    save_result(
+        "insights_rfm",
+        {
+            "database": database,
+            "customers": args.customers,
+            **result,
+            "ratio": enishi / floor,
+        },
     )
 
 
