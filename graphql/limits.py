@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from graphql import (
@@ -19,8 +20,10 @@ from graphql import (
     InlineFragmentNode,
     IntValueNode,
     ListValueNode,
+    Node,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
     VariableNode,
     parse,
 )
@@ -275,10 +278,36 @@ class QueryShapeLimiter(SchemaExtension):
     def on_validate(self):
         context = self.execution_context
         if context.graphql_document is not None and context.pre_execution_errors is None:
-            refusal = self.limits.shape_refusal(context.graphql_document)
+            refusal = _nul_refusal(context.query, context.graphql_document) or self.limits.shape_refusal(context.graphql_document)
             if refusal is not None:
                 context.pre_execution_errors = [refusal]
         yield
+
+
+def _nul_refusal(query: str | None, document: DocumentNode) -> GraphQLError | None:
+    """A string literal holding NUL (written `\\u0000` in the query; a raw NUL does not parse, and
+    variables are checked by the HTTP view) can be neither stored nor compared by PostgreSQL: the
+    caller's error, for every field's arguments at once. The substring test keeps the walk off
+    every ordinary query."""
+    if query is None or "\\u0000" not in query:
+        return None
+    for literal in _string_literals(document):
+        if "\x00" in literal.value:
+            return GraphQLError(
+                "a text argument must not contain NUL characters", literal, extensions={"code": "INVALID_CHARACTERS"}
+            )
+    return None
+
+
+def _string_literals(node) -> Iterator[StringValueNode]:
+    if isinstance(node, StringValueNode):
+        yield node
+    elif isinstance(node, Node):
+        for key in node.keys:
+            yield from _string_literals(getattr(node, key, None))
+    elif isinstance(node, (list, tuple)):
+        for item in node:
+            yield from _string_literals(item)
 
 
 class QueryCostLimiter(SchemaExtension):
