@@ -12,15 +12,13 @@ implementation must pay. Rounds interleave. Writes bench/results/abm_recompute.j
 import argparse
 import asyncio
 import datetime as dt
-import os
 import random
 import statistics
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from report import save_result
+from report import database_url, save_result
 from sqlalchemy import insert, text
 
 from enishi.clock import ManualClock
@@ -182,7 +180,7 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=10000)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    url = os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='enishi-abm-')}/bench.db"
+    url = database_url("abm_recompute")
     result = asyncio.run(run(args.accounts, args.rounds, url))
     floor, enishi = (statistics.median(result["timings"][k]) for k in ("floor", "enishi"))
     database = "postgresql" if "postgresql" in url else "sqlite"

@@ -24,18 +24,16 @@ import asyncio
 import csv
 import datetime as dt
 import io
-import json
 import os
-import platform
 import random
 import resource
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from csv_import import bulk_insert, fresh_runtime  # bench/ is on the path when a workload runs as a script
+from report import save_result  # bench/ is on the path when a workload runs as a script
 
 from enishi.db import new_id
 from enishi.demo import JA_FAMILY, JA_GIVEN
@@ -46,8 +44,6 @@ from enishi.services.contacts import bulk_contact_rows
 from enishi.services.import_files import detect_format, read_rows
 from enishi.services.import_values import parse_date
 from enishi.services.imports import create_import, run_import
-
-HERE = Path(__file__).resolve().parent
 
 
 def make_file(rows: int) -> bytes:
@@ -178,8 +174,6 @@ def main(args) -> dict:
         "peak_rss_mib": {**{f"full {n}": v for n, v in full.items()}, **{f"file {n}": v for n, v in file.items()}},
         "memory_ratio_full": memory_ratio(full),
         "memory_ratio_file": memory_ratio(file),
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
     }
 
 
@@ -205,5 +199,4 @@ if __name__ == "__main__":
     print(
         f"memory ratio, largest ÷ smallest: whole import {result['memory_ratio_full']}, file pass {result['memory_ratio_file']}"
     )
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "contact_import.json").write_text(json.dumps(result, indent=2))
+    save_result("contact_import", result)

@@ -18,14 +18,11 @@ Data: `enishi demo --scale N` (SQLite in a temporary directory unless ENISHI_BEN
 import argparse
 import asyncio
 import json
-import os
-import platform
 import resource
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
+from report import database_url, save_result  # bench/ is on the path when a workload runs as a script
 from sqlalchemy import and_, event, func, or_, select
 
 from enishi import crypto
@@ -55,7 +52,6 @@ from enishi.sealing import personal_reads
 from enishi.services.contacts import NAME_FIELDS
 from enishi.settings import Settings
 
-HERE = Path(__file__).resolve().parent
 PAGE = """query Page($first: Int!) {
   contacts(first: $first, orderBy: [{field: CREATED_AT, direction: DESC}]) { edges { node {
     id familyName givenName familyNameKana givenNameKana primaryEmail
@@ -399,7 +395,7 @@ def summary(samples: list[float]) -> dict:
 
 
 async def main(args) -> dict:
-    url = os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db"
+    url = database_url("contact_page")
     settings = Settings(database_url=url, key_encryption_key="dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=", log_level="WARNING")
     runtime = Runtime(settings)
     await asyncio.to_thread(upgrade, runtime)
@@ -474,9 +470,6 @@ async def main(args) -> dict:
         "plugin_rows_on_page": on_page,
         "abusive_queries": abusive,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
     }
 
 
@@ -508,5 +501,4 @@ if __name__ == "__main__":
         f"statements {reads['statements']}"
     )
     print("abusive queries:", report["abusive_queries"])
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "contact_page.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    save_result("contact_page", report)

@@ -8,19 +8,17 @@ Also times the abusive queries over HTTP (depth 20, 500 aliases, first: 1000000)
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 from contact_page import ABUSIVE, PAGE
 from loyalty_spend import free_port, load, start
+from report import database_url, save_result  # bench/ is on the path when a workload runs as a script
 
 from enishi.auth import create_user, issue_token
 from enishi.runtime import Runtime
@@ -83,7 +81,7 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=20000)
     parser.add_argument("--pairs", type=int, default=30, help="first reads, each paired with a repeat, one client")
     args = parser.parse_args()
-    db = os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='enishi-bench-')}/bench.db"
+    db = database_url("contact_page_http")
     env = {
         "ENISHI_DATABASE_URL": db,
         "ENISHI_ENVIRONMENT": "production",
@@ -158,7 +156,6 @@ def main() -> None:
     )
     print("abusive queries over HTTP:", abusive)
     result = {
-        "workload": "contact_page_http",
         "database": "postgresql" if "postgresql" in db else "sqlite",
         "contacts": args.contacts,
         "clients": args.clients,
@@ -168,10 +165,8 @@ def main() -> None:
         "ratio_throughput": ratio_rps,
         "first_read_vs_repeat": reads,
         "abusive_queries": abusive,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "contact_page_http.json").write_text(json.dumps(result, indent=2))
+    save_result("contact_page_http", result)
 
 
 if __name__ == "__main__":

@@ -15,14 +15,11 @@ import argparse
 import asyncio
 import csv
 import io
-import json
-import os
-import platform
 import random
 import statistics
-import tempfile
 import time
-from pathlib import Path
+
+from report import database_url, save_result  # bench/ is on the path when a workload runs as a script
 
 from enishi.db import new_id
 from enishi.db.migrate import upgrade
@@ -35,7 +32,6 @@ from enishi.services.imports import create_import, run_import
 from enishi.settings import Settings
 from enishi.testing import wipe
 
-HERE = Path(__file__).resolve().parent
 FLOOR_CHUNK = 500
 
 
@@ -54,7 +50,7 @@ def make_file(rows: int) -> bytes:
 async def fresh_runtime() -> Runtime:
     """An empty database: a new SQLite file, or the PostgreSQL one emptied (a leftover contact
     would turn the next import's rows into duplicates, which cost next to nothing)."""
-    url = os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/import.db"
+    url = database_url("csv_import")
     runtime = Runtime(
         Settings(database_url=url, key_encryption_key="dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=", log_level="WARNING")
     )
@@ -116,8 +112,6 @@ async def main(args) -> dict:
         "rows_per_second": rates,
         "ratio": round(rates["floor"] / rates["enishi"], 2),
         "seconds": seconds,
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
     }
 
 
@@ -130,5 +124,4 @@ if __name__ == "__main__":
         f"CSV import of {report['rows']} rows: floor {report['rows_per_second']['floor']} rows/s, "
         f"Enishi {report['rows_per_second']['enishi']} rows/s, ratio {report['ratio']}×"
     )
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "csv_import.json").write_text(json.dumps(report, indent=2))
+    save_result("csv_import", report)

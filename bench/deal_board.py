@@ -16,15 +16,13 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import os
 import random
 import statistics
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from report import save_result
+from report import database_url, save_result
 from sqlalchemy import Uuid, bindparam, column, insert, select, text
 
 from enishi.auth import Viewer
@@ -234,9 +232,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=20)
     args = parser.parse_args()
-    url = (
-        os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='enishi-board-')}/bench.db"
-    )
+    url = database_url("deal_board")
     result = asyncio.run(run(args.deals, args.rounds, args.iterations, url))
     floor_ms, enishi_ms = (statistics.median(result["samples_ms"][k]) for k in ("floor", "enishi"))
     database = "postgresql" if "postgresql" in url else "sqlite"

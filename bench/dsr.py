@@ -10,15 +10,11 @@ set: the ratio large/small should stay near 1. Reports milliseconds and SQL stat
 
 import argparse
 import asyncio
-import json
-import os
-import platform
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 from contact_page import StatementCounter  # the script's own folder is on sys.path
+from report import database_url, save_result  # bench/ is on the path when a workload runs as a script
 from sqlalchemy import select
 
 from enishi.db.migrate import upgrade
@@ -69,7 +65,7 @@ async def _request(runtime, contact_id, request_type: str) -> None:
 async def measure(size: int, repeat: int, url: str | None = None) -> dict:
     """On a fresh data set of `size` contacts, or on the one already at `url`."""
     fresh = url is None
-    url = url or os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/dsr.db"
+    url = url or database_url("dsr")
     runtime = Runtime(Settings(database_url=url, key_encryption_key=KEK, log_level="WARNING"))
     await asyncio.to_thread(upgrade, runtime)
     if fresh:
@@ -100,8 +96,6 @@ async def main(args) -> dict:
         "small": small,
         "large": large,
         "ratio_p50": {kind: round(large[kind]["p50_ms"] / small[kind]["p50_ms"], 2) for kind in small},
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
     }
 
 
@@ -122,6 +116,4 @@ if __name__ == "__main__":
             f"{report['large'][kind]['statements']:>4} statements"
             f" | ratio {report['ratio_p50'][kind]}×"
         )
-    results = Path(__file__).resolve().parent / "results"
-    results.mkdir(exist_ok=True)
-    (results / "dsr.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    save_result("dsr", report)

@@ -14,12 +14,12 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+from report import database_url, save_result, scratch_folder  # bench/ is on the path when a workload runs as a script
 
 from enishi.db import new_id
 from enishi.db.migrate import upgrade
@@ -29,7 +29,6 @@ from enishi.services.contacts import bulk_contact_rows
 from enishi.settings import Settings
 from enishi.testing import wipe
 
-HERE = Path(__file__).resolve().parent
 KEK = "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="
 SEED_CHUNK = 2_000
 NOBODY = '{"email": {"eq": "nobody@example.invalid"}}'
@@ -81,9 +80,9 @@ def export(url: str, format: str, target: Path, *extra: str) -> dict:
 
 
 def main(args) -> dict:
-    url = os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/export.db"
-    folder = Path(tempfile.mkdtemp())
-    report: dict = {"database": url.split(":", 1)[0], "python": platform.python_version(), "cpus": os.cpu_count(), "runs": []}
+    url = database_url("export")
+    folder = scratch_folder("export-files")
+    report: dict = {"database": url.split(":", 1)[0], "runs": []}
     for size in args.sizes:
         asyncio.run(seed(url, size))
         for format in args.formats:
@@ -116,5 +115,4 @@ if __name__ == "__main__":
             f"{run['contacts']} contacts as {run['format']}: {run['rows_per_second']} rows/s, peak RSS {run['peak_rss_mib']} MiB "
             f"({run['above_floor_mib']} above the {run['floor_rss_mib']} MiB of exporting nobody), file {run['file_mib']} MiB"
         )
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "export.json").write_text(json.dumps(report, indent=2))
+    save_result("export", report)

@@ -13,15 +13,13 @@ bench/results/insights_rfm.json.
 import argparse
 import asyncio
 import datetime as dt
-import os
 import random
 import statistics
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from report import save_result
+from report import database_url, save_result
 from sqlalchemy import insert, select, text
 
 from enishi.clock import ManualClock
@@ -122,7 +120,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    url = os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='enishi-rfm-')}/bench.db"
+    url = database_url("insights_rfm")
     result = asyncio.run(run(args.customers, args.rounds, url))
     floor, enishi = (statistics.median(result["timings"][k]) for k in ("floor", "enishi"))
     database = "postgresql" if "postgresql" in url else "sqlite"

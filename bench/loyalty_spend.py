@@ -11,18 +11,16 @@ speed drifts within minutes. Prints a table and writes bench/results/loyalty_spe
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
+from report import database_url, save_result  # bench/ is on the path when a workload runs as a script
 
 HERE = Path(__file__).resolve().parent
 SPEND = "mutation($m: ID!) { spendPoints(input: {memberId: $m, amount: 1}) { userErrors { code } } }"
@@ -84,8 +82,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--max-requests", type=int, default=20000)
     args = parser.parse_args()
-    workdir = tempfile.mkdtemp(prefix="enishi-bench-")
-    db = os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{workdir}/bench.db"
+    db = database_url("loyalty_spend")
     env = {
         "ENISHI_DATABASE_URL": db,
         "ENISHI_ENVIRONMENT": "production",
@@ -159,7 +156,6 @@ def main() -> None:
         print(f"{name:8} {s['rps']:8.0f} {s['p50_ms']:8.1f} {s['p95_ms']:8.1f} {s['p99_ms']:8.1f} {s['non_2xx']:8.0f}")
     print(f"ratio: floor/enishi throughput {ratio_rps:.2f}×, enishi/floor p50 {ratio_p50:.2f}×; ledger verified: {check}")
     result = {
-        "workload": "loyalty_spend_one_member",
         "database": "postgresql" if "postgresql" in db else "sqlite",
         "clients": args.clients,
         "seconds": args.seconds,
@@ -168,10 +164,8 @@ def main() -> None:
         "ratio_throughput": ratio_rps,
         "ratio_p50": ratio_p50,
         "ledger_ok": check,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
     }
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "loyalty_spend.json").write_text(json.dumps(result, indent=2))
+    save_result("loyalty_spend", result)
 
 
 if __name__ == "__main__":

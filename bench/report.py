@@ -1,9 +1,13 @@
-"""What every benchmark writes: its figures as `bench/results/<workload>.json`, with the machine
-they were measured on (the README's figures are read from these files)."""
+"""What every benchmark shares: the database it runs on, and where it writes its figures
+(`bench/results/<workload>.json`, with the machine they were measured on; the README's figures are
+read from these files)."""
 
+import atexit
 import json
 import os
 import platform
+import shutil
+import tempfile
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -11,6 +15,18 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def save_result(workload: str, figures: dict) -> None:
     RESULTS.mkdir(exist_ok=True)
-    machine = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    machine = {"cpus": os.cpu_count(), "architecture": platform.machine(), "python": platform.python_version()}
     report = {"workload": workload, **figures, "machine": machine}
     (RESULTS / f"{workload}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def scratch_folder(workload: str) -> Path:
+    """A temporary folder removed when the bench exits (a 100k-row SQLite file is hundreds of MB)."""
+    folder = Path(tempfile.mkdtemp(prefix=f"enishi-{workload}-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
+
+
+def database_url(workload: str) -> str:
+    """`ENISHI_BENCH_DATABASE_URL` when set (PostgreSQL runs), else a new SQLite file in a scratch folder."""
+    return os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{scratch_folder(workload)}/{workload}.db"
