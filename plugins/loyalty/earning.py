@@ -199,7 +199,14 @@ async def earn_for_purchase(uow: UnitOfWork, purchase_id: uuid.UUID, routing: di
         await add_lot(uow, member, None, points, status="locked", purchase_id=earned.id, unlocks_at=unlocks_at, earned_at=when)
     elif points:
         entry = await append_entry(
-            uow, member, "earn", points, reason=f"order {order}", source=("purchase", order), tier_points=points
+            uow,
+            member,
+            "earn",
+            points,
+            reason=f"order {order}",
+            source=("purchase", order),
+            tier_points=points,
+            tier_dated_at=when,
         )
         await add_lot(uow, member, entry, points, purchase_id=earned.id, unlocks_at=unlocks_at, earned_at=when)
         await expire_member_lots(uow, member)  # points of an order older than the expiry are in the ledger, and expired
@@ -252,6 +259,7 @@ async def reverse_for_refund(uow: UnitOfWork, purchase_id: uuid.UUID) -> None:
                 reason=f"refund of order {order}",
                 source=("refund", order),
                 tier_points=-earned.points,
+                tier_dated_at=purchase.purchased_at,  # takes the points out of the window they were counted in
             )
             taken = await consume_lots(uow, member, entry, earned.points, first_lot_id=lot.id if lot else None)
             if taken < earned.points:

@@ -52,6 +52,7 @@ async def unlock_due(runtime) -> int:
                 reason="return window passed",
                 source=("purchase", str(lot.purchase_id)),
                 tier_points=lot.amount,
+                tier_dated_at=lot.earned_at,  # the purchase's date
             )
             lot.status, lot.entry_id = "active", entry.id  # its expiry counts from the purchase, set when recorded
             await pay_debts(uow, member, lot)

@@ -97,6 +97,9 @@ class LoyaltyEntry(Sealable, Base):
     request_hash: Mapped[str | None] = mapped_column(String(64))
     # Earn-type entries: counted toward tiers (not locked points until they unlock).
     tier_points: Mapped[int] = mapped_column(Integer, default=0)
+    # When the tier points count in the rolling window: the purchase's own date for a purchase's
+    # points (a back-dated order counts when it was bought, not when it was recorded), else created_at.
+    tier_dated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
     reason = Sealed()

@@ -133,6 +133,7 @@ async def append_entry(
     key: str | None = None,
     request_hash: str | None = None,
     tier_points: int = 0,
+    tier_dated_at: dt.datetime | None = None,
 ) -> LoyaltyEntry:
     last = (await uow.session.execute(select(func.max(LoyaltyEntry.seq)).where(LoyaltyEntry.member_id == member.id))).scalar_one()
     member.balance += amount
@@ -149,6 +150,7 @@ async def append_entry(
         idempotency_key=key or None,
         request_hash=request_hash if key else None,
         tier_points=tier_points,
+        tier_dated_at=tier_dated_at or uow.clock.now(),
         created_at=uow.clock.now(),
     )
     if member.data_key() is not None:  # an erased member's ledger goes on (expiry) without text

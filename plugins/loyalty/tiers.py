@@ -58,7 +58,7 @@ async def earned_in_window(session, member_id, now: dt.datetime) -> int:
     total = (
         await session.execute(
             select(func.coalesce(func.sum(LoyaltyEntry.tier_points), 0)).where(
-                LoyaltyEntry.member_id == member_id, LoyaltyEntry.created_at > now - TIER_WINDOW
+                LoyaltyEntry.member_id == member_id, LoyaltyEntry.tier_dated_at > now - TIER_WINDOW
             )
         )
     ).scalar_one()

@@ -59,7 +59,7 @@ PENDING = _grouped_sum(
 EARNED = _grouped_sum(
     lambda ids, ctx: (
         select(orm.LoyaltyEntry.member_id, func.sum(orm.LoyaltyEntry.tier_points))
-        .where(orm.LoyaltyEntry.member_id.in_(ids), orm.LoyaltyEntry.created_at > ctx.runtime.clock.now() - TIER_WINDOW)
+        .where(orm.LoyaltyEntry.member_id.in_(ids), orm.LoyaltyEntry.tier_dated_at > ctx.runtime.clock.now() - TIER_WINDOW)
         .group_by(orm.LoyaltyEntry.member_id)
     )
 )

@@ -55,6 +55,39 @@ async def test_automatic_downgrade_when_earned_points_leave_the_window(api):
     assert data["node"] == {"tier": {"name": "Bronze"}, "balance": 1200, "earnedLast365Days": 0}
 
 
+async def test_purchase_points_count_toward_tiers_from_the_purchase_date_not_from_when_recorded(api):
+    program_id = await program(api, expiryMode="never", expiryDays=None, downgradeMode="automatic")
+    await tiers(api, program_id)
+    await purchase_rule(api, program_id)
+    member_id = await member(api, program_id)
+    big_order = [{"category": "goods", "amount": 120_000}]  # 1,200 points: Silver's threshold
+
+    async def back_dated(order_id: str, days_ago: int) -> dict:
+        purchased_at = (api.clock.now() - dt.timedelta(days=days_ago)).isoformat()
+        paid = await api.mutate(
+            "recordPurchase",
+            {"memberId": member_id, "orderId": order_id, "lines": big_order, "purchasedAt": purchased_at},
+            PURCHASE,
+        )
+        assert paid["userErrors"] == [] and paid["points"] == 1200
+        return paid["member"]
+
+    outside = await back_dated("G-1", days_ago=400)
+    assert outside["earnedLast365Days"] == 0 and outside["tier"] == {"name": "Bronze"} and outside["balance"] == 1200
+    inside = await back_dated("G-2", days_ago=300)
+    assert inside["earnedLast365Days"] == 1200 and inside["tier"] == {"name": "Silver"}
+    refund = await api.mutate("refundPurchase", {"programId": program_id, "orderId": "G-1"}, PURCHASE)
+    assert refund["member"]["earnedLast365Days"] == 1200  # its points had never counted: taking them back takes none
+    assert refund["member"]["tier"] == {"name": "Silver"} and refund["member"]["balance"] == 1200
+    api.clock.advance(days=66)  # 366 days after the second purchase, 366 - 66 after it was recorded
+    await run_due_jobs(api.runtime)
+    data = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on LoyaltyMember { tier { name } earnedLast365Days } } }", {"id": member_id}
+    )
+    assert data["node"] == {"tier": {"name": "Bronze"}, "earnedLast365Days": 0}
+    assert await ledger_ok(api)
+
+
 async def test_return_window_locks_purchase_points_until_it_passes(api):
     program_id = await program(api, lockDays=14)
     await tiers(api, program_id)
