@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import strawberry
@@ -21,13 +21,16 @@ def visible(info: Info, row) -> bool:
     return row is not None and (getattr(row, "deleted_at", None) is None or info.context.can("crm.read_deleted"))
 
 
-def node_resolver(model, permission: str = "crm.read"):
+def node_resolver(model, permission: str = "crm.read", *, exists: Callable[[Info], bool] | None = None):
     """`resolve_nodes` for a Node type backed by `model` (its `from_row` builds the object): checks
     the permission once, loads through the request's DataLoader, hides what this viewer may not
-    see. Plugins use it too: `resolve_nodes = node_resolver(orm.LoyaltyMember, "loyalty.read")`."""
+    see. Plugins use it too: `resolve_nodes = node_resolver(orm.LoyaltyMember, "loyalty.read")`.
+    `exists(info)` false makes every id resolve to null (test clocks on a production server)."""
 
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
         info.context.require(permission)
+        if exists is not None and not exists(info):
+            return [None for _ in node_ids]
         ids: list[uuid.UUID | None] = []
         for raw in node_ids:
             try:

@@ -168,6 +168,8 @@ async def test_production_mode_refuses_test_clocks_and_keeps_the_given_clock(eni
     # A clock left in the database by a development server changes nothing for a production one.
     clock = await _create(dev, "2024-07-01T00:00:00+00:00")
     assert (await production.graphql("{ testClock { id } }"))["testClock"] is None
+    by_id = await production.graphql("query($id: ID!) { node(id: $id) { id } }", {"id": clock["id"]})
+    assert by_id["node"] is None  # nor is it reachable as a node
     assert await _now_seen(production) == TEST_START.isoformat()
     for name, input in (
         ("advanceTestClock", {"id": clock["id"], "to": "2024-08-01T00:00:00+00:00"}),
