@@ -2,13 +2,16 @@
 page without JavaScript or over GraphQL, recorded on the timeline, and scored in one place —
 support's CSAT included — with a 95 % interval and a zero-filled monthly trend in Asia/Tokyo."""
 
+import base64
 import datetime as dt
 import hashlib
 import re
+import uuid
 
 from sqlalchemy import text
 
 from enishi.outbox import deliver_pending
+from enishi.plugin import DataSubject
 from enishi.worker import run_due_jobs
 from tests.helpers import create_contact
 from tests.plugins.insights.helpers import buy
@@ -19,6 +22,10 @@ SCORE = """query($from: Date!, $to: Date!, $segment: InsightsAudienceInput) {
     %s(from: $from, to: $to, segment: $segment) { firstDay lastDay %s trend(interval: MONTH) { start score responses } } }"""
 QUESTION_EN = "Would you recommend us?"
 ANSWER = "mutation($input: AnswerSurveyInput!) { answerSurvey(input: $input) { accepted userErrors { field code } } }"
+
+
+def _raw(global_id: str) -> uuid.UUID:
+    return uuid.UUID(base64.b64decode(global_id).decode().split(":")[1])
 
 
 async def survey(api, kind: str, name: str | None = None) -> str:
@@ -233,3 +240,33 @@ async def test_the_trend_is_monthly_in_tokyo_and_zero_filled_and_a_segment_filte
     assert (nobody["score"], nobody["responses"], nobody["confidenceInterval"], nobody["promoters"]) == (None, 0, None, 0)
     errors = await api.errors(SCORE % ("npsScore", "score"), {"from": "2025-03-01", "to": "2025-01-01", "segment": {}})
     assert errors[0]["extensions"]["code"] == "INVALID_ARGUMENT"
+
+
+async def test_answers_are_exported_move_with_a_merge_and_are_unlinked_on_erasure(api, enishi_sent_mail):
+    api.clock.set(dt.datetime(2025, 7, 1, 12, tzinfo=JST))
+    nps = await survey(api, "NPS")
+    survivor = await answered(api, enishi_sent_mail, nps, "survivor", 3, "遅い")
+    duplicate = await answered(api, enishi_sent_mail, nps, "duplicate", 9)
+    merge = {"survivorId": survivor, "mergedIds": [duplicate]}
+    merged = await api.mutate("mergeContacts", merge, "moves { plugin entity count }")
+    assert {"plugin": "insights", "entity": "insights_survey_answer", "count": 1} in merged["moves"]
+    api.clock.advance(days=31)
+    assert (await send(api, survivor, nps))["userErrors"] == []  # a link still pending at the erasure
+    exported = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on Contact { personalData } } }", {"id": survivor}, role="compliance"
+    )
+    answers = exported["node"]["personalData"]["insights"]["surveys"]
+    assert [(a["survey"], a["kind"], a["status"], a["score"], a["comment"]) for a in answers] == [
+        ("NPS survey", "nps", "answered", 3, "遅い"),
+        ("NPS survey", "nps", "answered", 9, None),
+        ("NPS survey", "nps", "sent", None, None),
+    ]
+    async with api.runtime.unit_of_work() as uow:
+        reports = dict(await api.runtime.plugins.call("enishi_subject_erase", uow=uow, subject=DataSubject(_raw(survivor))))
+    assert reports["insights"].affected["insights_survey_answer:delete"] == 1
+    assert reports["insights"].affected["insights_survey_answer:anonymise"] == 2
+    async with api.runtime.read_session() as session:
+        links = (await session.execute(text("SELECT contact_id, activity_id, token_hash FROM insights_survey_answer"))).all()
+    assert links == [(None, None, None), (None, None, None)]
+    kept = await scores(api, "npsScore", "2025-07-01", "2025-07-31")  # anonymous scores still count
+    assert (kept["score"], kept["responses"]) == (0.0, 2)
