@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.routing import Route
 
-from enishi.plugin import survey_answer_response, survey_form, survey_refusal
+from enishi.plugin import InputError, survey_answer_response, survey_form, survey_refusal
 
 from . import surveys
 
@@ -21,10 +21,11 @@ HINTS = {
 async def survey_page(request: Request):
     """Opening the link answers nothing (mail scanners open links): it shows the question."""
     runtime = request.app.state.runtime
-    async with runtime.read_session() as session:
-        survey, problem = await surveys.open_answer(session, request.path_params["token"], runtime.clock.now())
-    if survey is None:
-        return survey_refusal(problem or "INVALID_TOKEN")
+    try:
+        async with runtime.read_session() as session:
+            survey = await surveys.open_link(session, request.path_params["token"], runtime.clock.now())
+    except InputError as refused:
+        return survey_refusal(refused.errors[0].code)
     return survey_form([survey.question_ja, survey.question_en], surveys.SCALES[survey.kind], hint=HINTS[survey.kind])
 
 

@@ -22,6 +22,7 @@ from enishi.plugin import (
     PayloadField,
     UnitOfWork,
     UserError,
+    live_ids,
     log_activity,
     send_for_event,
     token_hash,
@@ -164,27 +165,24 @@ async def mail_survey(runtime, event) -> None:
     )
 
 
-async def open_answer(session, token: str, now: dt.datetime) -> tuple[InsightsSurvey, None] | tuple[None, str]:
-    """The survey a link asks, or why it cannot be answered: `INVALID_TOKEN`, `ALREADY_ANSWERED`, `EXPIRED`."""
-    found = (
-        await session.execute(
-            select(InsightsSurveyAnswer, InsightsSurvey)
-            .join(InsightsSurvey, InsightsSurvey.id == InsightsSurveyAnswer.survey_id)
-            .where(InsightsSurveyAnswer.token_hash == token_hash(token or ""))
-        )
-    ).first()
+async def _link(session, token: str, now: dt.datetime, *, lock: bool = False):
+    """(answer row, survey) of a link, or raises the typed error saying why it cannot be answered:
+    `INVALID_TOKEN`, `ALREADY_ANSWERED`, `EXPIRED`. Locked, two answers through one link queue."""
+    statement = (
+        select(InsightsSurveyAnswer, InsightsSurvey)
+        .join(InsightsSurvey, InsightsSurvey.id == InsightsSurveyAnswer.survey_id)
+        .where(InsightsSurveyAnswer.token_hash == token_hash(token or ""))
+    )
+    found = (await session.execute(statement.with_for_update(of=InsightsSurveyAnswer) if lock else statement)).first()
     if found is None:
-        return None, "INVALID_TOKEN"
-    problem = _problem(found[0], now)
-    return (None, problem) if problem else (found[1], None)
-
-
-def _problem(answer: InsightsSurveyAnswer, now: dt.datetime) -> str | None:
-    if answer.status == "answered":
-        return "ALREADY_ANSWERED"
-    if answer.expires_at is not None and now >= answer.expires_at:
-        return "EXPIRED"
-    return None
+        problem = "INVALID_TOKEN"
+    elif found[0].status == "answered":
+        problem = "ALREADY_ANSWERED"
+    elif found[0].expires_at is not None and now >= found[0].expires_at:
+        problem = "EXPIRED"
+    else:
+        return found[0], found[1]
+    raise _error("token", TOKEN_MESSAGES[problem], problem)
 
 
 TOKEN_MESSAGES = {
@@ -194,19 +192,15 @@ TOKEN_MESSAGES = {
 }
 
 
+async def open_link(session, token: str, now: dt.datetime) -> InsightsSurvey:
+    """The survey a link asks (for its page); raises InputError like `answer_survey`."""
+    return (await _link(session, token, now))[1]
+
+
 async def answer_survey(uow: UnitOfWork, token: str, score: int, comment: str | None) -> InsightsSurveyAnswer:
-    """Record the answer once: the score on the row, the score and comment on the contact's timeline."""
-    answer = (
-        await uow.session.execute(
-            select(InsightsSurveyAnswer).where(InsightsSurveyAnswer.token_hash == token_hash(token or "")).with_for_update()
-        )
-    ).scalar_one_or_none()
-    problem = "INVALID_TOKEN" if answer is None or answer.survey_id is None else _problem(answer, uow.clock.now())
-    if problem:
-        raise _error("token", TOKEN_MESSAGES[problem], problem)
-    assert answer is not None and answer.survey_id is not None
-    survey = await uow.session.get(InsightsSurvey, answer.survey_id)
-    assert survey is not None
+    """Record the answer once: the score on the row, the score and comment on the contact's
+    timeline (unless the contact was deleted since the link was sent)."""
+    answer, survey = await _link(uow.session, token, uow.clock.now(), lock=True)
     check = Checker()
     scale = SCALES[answer.kind]
     if score not in scale:
@@ -214,7 +208,7 @@ async def answer_survey(uow: UnitOfWork, token: str, score: int, comment: str | 
     comment = check.text({"comment": comment}, "comment", max_length=5000)
     check.done()
     answer.status, answer.score, answer.answered_at = "answered", score, uow.clock.now()
-    if answer.contact_id is not None:
+    if answer.contact_id is not None and await live_ids(uow, Contact, [answer.contact_id]):
         activity = await log_activity(
             uow,
             {

@@ -2,6 +2,7 @@
 page without JavaScript or over GraphQL, recorded on the timeline, and scored in one place —
 support's CSAT included — with a 95 % interval and a zero-filled monthly trend in Asia/Tokyo."""
 
+import asyncio
 import base64
 import datetime as dt
 import hashlib
@@ -10,11 +11,13 @@ import uuid
 
 from sqlalchemy import text
 
+from enishi.db import is_sqlite
 from enishi.outbox import deliver_pending
-from enishi.plugin import DataSubject
+from enishi.plugin import SURVEY_ANSWERED, DataSubject, hookimpl
 from enishi.worker import run_due_jobs
-from tests.helpers import create_contact
+from tests.helpers import count_rows, create_contact
 from tests.plugins.insights.helpers import buy
+from tests.plugins.sales.test_contracts import _lock_waiters
 
 JST = dt.timezone(dt.timedelta(hours=9))
 FIGURES = "kind score responses promoters passives detractors satisfied confidenceInterval { low high }"
@@ -270,3 +273,48 @@ async def test_answers_are_exported_move_with_a_merge_and_are_unlinked_on_erasur
     assert links == [(None, None, None), (None, None, None)]
     kept = await scores(api, "npsScore", "2025-07-01", "2025-07-31")  # anonymous scores still count
     assert (kept["score"], kept["responses"]) == (0.0, 2)
+
+
+class HoldAnswer:
+    """Holds the first answer inside its transaction, after it marked the link answered."""
+
+    def __init__(self):
+        self.entered, self.release = asyncio.Event(), asyncio.Event()
+
+    @hookimpl
+    async def enishi_on_event(self, event, uow):
+        if event.is_(SURVEY_ANSWERED) and not self.entered.is_set():
+            self.entered.set()
+            await self.release.wait()
+
+
+async def test_two_answers_at_once_through_one_link_count_once(enishi_api, enishi_sent_mail):
+    hold = HoldAnswer()
+    first = await enishi_api(plugins=[("hold", hold)])
+    second = await enishi_api()
+    nps = await survey(first, "NPS")
+    contact_id = await person(first, "race")
+    assert (await send(first, contact_id, nps))["sent"]
+    token = await mailed_token(first, enishi_sent_mail, "race@example.jp")
+
+    async def answer(api, score: int) -> dict:  # as the person would: no sign-in
+        response = await api.client.post(
+            "/graphql", json={"query": ANSWER, "variables": {"input": {"token": token, "score": score}}}
+        )
+        return response.json()["data"]
+
+    answering_first = asyncio.create_task(answer(first, 10))
+    await hold.entered.wait()
+    answering_second = asyncio.create_task(answer(second, 0))
+    url = first.runtime.settings.database_url
+    if not is_sqlite(url):  # PostgreSQL: the second waits on the first's lock of the link's row
+        await _lock_waiters(url)
+    hold.release.set()
+    results = [r["answerSurvey"] for r in await asyncio.gather(answering_first, answering_second)]
+    assert results == [
+        {"accepted": True, "userErrors": []},
+        {"accepted": False, "userErrors": [{"field": "token", "code": "ALREADY_ANSWERED"}]},
+    ]
+    assert await count_rows(first, "core_activity WHERE type = 'insights.survey_answer'") == 1
+    today = first.clock.now().astimezone(JST).date().isoformat()
+    assert (await scores(first, "npsScore", today, today))["score"] == 100.0
