@@ -275,6 +275,16 @@ async def test_answers_are_exported_move_with_a_merge_and_are_unlinked_on_erasur
     assert (kept["score"], kept["responses"]) == (0.0, 2)
 
 
+async def _queued_behind(api, hold) -> None:
+    """On PostgreSQL, until the second transaction waits on a lock the held first one took; then
+    (or if it never waits, failing the test) the first goes on."""
+    try:
+        if not is_sqlite(api.runtime.settings.database_url):
+            await _lock_waiters(api.runtime.settings.database_url)
+    finally:
+        hold.release.set()
+
+
 class HoldAnswer:
     """Holds the first answer inside its transaction, after it marked the link answered."""
 
@@ -306,10 +316,7 @@ async def test_two_answers_at_once_through_one_link_count_once(enishi_api, enish
     answering_first = asyncio.create_task(answer(first, 10))
     await hold.entered.wait()
     answering_second = asyncio.create_task(answer(second, 0))
-    url = first.runtime.settings.database_url
-    if not is_sqlite(url):  # PostgreSQL: the second waits on the first's lock of the link's row
-        await _lock_waiters(url)
-    hold.release.set()
+    await _queued_behind(first, hold)
     results = [r["answerSurvey"] for r in await asyncio.gather(answering_first, answering_second)]
     assert results == [
         {"accepted": True, "userErrors": []},
@@ -318,3 +325,35 @@ async def test_two_answers_at_once_through_one_link_count_once(enishi_api, enish
     assert await count_rows(first, "core_activity WHERE type = 'insights.survey_answer'") == 1
     today = first.clock.now().astimezone(JST).date().isoformat()
     assert (await scores(first, "npsScore", today, today))["score"] == 100.0
+
+
+class HoldSend:
+    """Holds the first send inside its transaction, after it wrote the link."""
+
+    def __init__(self):
+        self.entered, self.release = asyncio.Event(), asyncio.Event()
+
+    @hookimpl
+    async def enishi_on_event(self, event, uow):
+        if event.type == "insights.survey_requested" and not self.entered.is_set():
+            self.entered.set()
+            await self.release.wait()
+
+
+async def test_two_sends_at_once_to_one_contact_send_one_survey(enishi_api):
+    hold = HoldSend()
+    first = await enishi_api(plugins=[("hold", hold)])
+    second = await enishi_api()
+    nps, csat = await survey(first, "NPS"), await survey(first, "CSAT")
+    contact_id = await person(first, "twice")
+    token = await first.token("support")  # one user, two servers
+    sent = "sent userErrors { field code }"
+    sending_first = asyncio.create_task(first.mutate("sendSurvey", {"contactId": contact_id, "surveyId": nps}, sent, token=token))
+    await hold.entered.wait()
+    sending_second = asyncio.create_task(
+        second.mutate("sendSurvey", {"contactId": contact_id, "surveyId": csat}, sent, token=token)
+    )
+    await _queued_behind(first, hold)
+    results = [(r["sent"], [e["code"] for e in r["userErrors"]]) for r in await asyncio.gather(sending_first, sending_second)]
+    assert results == [(True, []), (False, ["RATE_LIMITED"])]
+    assert await count_rows(first, "insights_survey_answer") == 1
