@@ -25,11 +25,11 @@ from enishi.plugin import (
 )
 
 from . import kpis, survey_scores, surveys
+from .schema import MAX_PERIOD_DAYS
 from .survey_models import InsightsSurvey as SurveyRow
 from .types import READ
 
 WRITE = "insights.survey"
-MAX_PERIOD_DAYS = 3660
 
 
 @strawberry.enum(description="A survey's scale: NPS 0-10, CSAT 1-5, CES 1-7.")

@@ -51,12 +51,13 @@ def _error(field: str, message: str, code: str) -> InputError:
 
 
 async def create_survey(uow: UnitOfWork, data: dict) -> InsightsSurvey:
+    """A survey of a kind (`nps`, `csat`, `ces`) with its question in Japanese and English."""
     check = Checker()
     name = check.text(data, "name", max_length=200, required=True)
     kind = check.choice(data, "kind", SURVEY_KINDS)
     question_ja = check.text(data, "question_ja", max_length=MAX_QUESTION_LENGTH, required=True)
     question_en = check.text(data, "question_en", max_length=MAX_QUESTION_LENGTH, required=True)
-    if kind is None and "kind" not in data:
+    if kind is None:
         check.fail("kind", "is required", "REQUIRED")
     if name and (await uow.session.execute(select(InsightsSurvey.id).where(InsightsSurvey.name == name))).first():
         check.fail("name", "another survey has this name", "DUPLICATE")
