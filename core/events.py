@@ -91,6 +91,19 @@ PURCHASE_RECORDED = EventType(
     (*_PURCHASER, PayloadField("routing", dict, "listener-specific ids, never personal data", required=False)),
 )
 PURCHASE_REFUNDED = EventType("purchase.refunded", "purchase", "A purchase was refunded (the whole order).", _PURCHASER)
+SURVEY_ANSWERED = EventType(
+    "survey.answered",
+    "survey_answer",
+    "A customer answered a satisfaction survey (`entity_id`: the answer's id in the emitting plugin). The insights "
+    "plugin emits it for its own surveys and counts the others' (support's CSAT) in its NPS, CSAT and CES figures; "
+    "the comment stays out of the payload.",
+    (
+        PayloadField("kind", str, "the scale: `nps` (0-10), `csat` (1-5) or `ces` (1-7)"),
+        PayloadField("score", int, "the answer on that scale"),
+        PayloadField("contact_id", str | None, "who answered, if known"),
+        PayloadField("source", str, "the plugin that asked (`insights`, `support`)"),
+    ),
+)
 
 CORE_EVENT_TYPES = [
     *ACCOUNT.values(),
@@ -107,6 +120,7 @@ CORE_EVENT_TYPES = [
     IMPORT_COMPLETED,
     PURCHASE_RECORDED,
     PURCHASE_REFUNDED,
+    SURVEY_ANSWERED,
 ]
 
 

@@ -54,6 +54,7 @@ from enishi.events import (
     IMPORT_CREATED,
     PURCHASE_RECORDED,
     PURCHASE_REFUNDED,
+    SURVEY_ANSWERED,
     TASK_COMPLETED,
     TASK_CREATED,
     TASK_DELETED,
@@ -108,6 +109,7 @@ from enishi.services.data_keys import shred_records, subject_key
 from enishi.services.purchases import record_purchase, refund_purchase
 from enishi.services.tasks import create_task
 from enishi.settings import Settings
+from enishi.survey_pages import survey_answer_response, survey_form, survey_refusal
 
 hookimpl = _hookimpl
 """Marks a function of the module a plugin's `enishi.plugins` entry point names as the
@@ -195,6 +197,7 @@ __all__ = [
     "IMPORT_COMPLETED",
     "PURCHASE_RECORDED",
     "PURCHASE_REFUNDED",
+    "SURVEY_ANSWERED",
     # contributions
     "ActivityType",
     "CliCommand",
@@ -276,6 +279,10 @@ __all__ = [
     "blind_indexes",
     "KeyRing",
     "send_for_event",
+    # survey links: the answer page, its refusals and its form post
+    "survey_form",
+    "survey_refusal",
+    "survey_answer_response",
     # time
     "Clock",
     # permissions and roles

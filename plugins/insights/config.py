@@ -122,3 +122,13 @@ def segment_rules(settings: Settings) -> tuple[SegmentRule, ...]:
             ranges[axis] = (low, high)
         rules.append(SegmentRule(rule["name"].strip(), **ranges))
     return tuple(rules)
+
+
+def survey_validity(settings: Settings) -> dt.timedelta:
+    """`insights_survey_valid_days` (14): how long a survey link can be answered."""
+    return dt.timedelta(days=_positive_int(settings, "survey_valid_days", 14))
+
+
+def survey_min_gap(settings: Settings) -> dt.timedelta:
+    """`insights_survey_min_days_between` (30): a contact is sent at most one survey in this many days."""
+    return dt.timedelta(days=_positive_int(settings, "survey_min_days_between", 30))

@@ -31,6 +31,7 @@ STATEMENT_SCHEMA = "enishi.appi-public-statement/1"
 PURPOSES = {
     "crm": "顧客・見込み客との連絡、商談および取引の管理",
     "support": "お問い合わせ・サポートへの対応",
+    "surveys": "顧客満足度などのアンケートの送付と集計",
     "loyalty": "ポイントプログラムの運営",
     "sales": "営業活動、見積および契約の管理",
     "account_based_marketing": "法人のお客様へのマーケティング",

@@ -1,28 +1,27 @@
 """Customer satisfaction surveys: scheduled a while after a ticket is solved, mailed with a
 single-use link, answered once. Separate from the ticket rules, which only schedule or cancel a
-survey when a ticket is solved or reopened."""
+survey when a ticket is solved or reopened. Each answer is also reported as the core's
+`survey.answered` (kind `csat`), so that the insights plugin, when installed, counts it with every
+other survey answer: one place computes CSAT across the business."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 from sqlalchemy import select
 
 from enishi.plugin import (
+    SURVEY_ANSWERED,
     Checker,
     ContactEmail,
     UnitOfWork,
     send_for_event,
+    token_hash,
 )
 
 from .events import CSAT_RECEIVED, CSAT_REQUESTED
 from .models import SupportCsat, SupportTicket
 from .service import input_error
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 async def send_surveys(runtime) -> int:
@@ -43,7 +42,7 @@ async def send_surveys(runtime) -> int:
         )
         for survey in due:
             token = secrets.token_urlsafe(24)
-            survey.token_hash, survey.status = hash_token(token), "sent"
+            survey.token_hash, survey.status = token_hash(token), "sent"
             await uow.emit(CSAT_REQUESTED, survey.ticket_id, {"_token": token})
             sent += 1
     return sent
@@ -80,7 +79,7 @@ async def mail_survey(runtime, event) -> None:
 
 async def csat_status(session, token: str) -> str | None:
     """The status of the survey a link belongs to: "sent" can be answered (the page shows the form)."""
-    return (await session.execute(select(SupportCsat.status).where(SupportCsat.token_hash == hash_token(token)))).scalar()
+    return (await session.execute(select(SupportCsat.status).where(SupportCsat.token_hash == token_hash(token)))).scalar()
 
 
 async def submit_csat(uow: UnitOfWork, token: str, rating: int, comment: str | None) -> SupportCsat:
@@ -90,7 +89,7 @@ async def submit_csat(uow: UnitOfWork, token: str, rating: int, comment: str | N
     comment = check.text({"comment": comment}, "comment", max_length=5000)
     check.done()
     survey = (
-        await uow.session.execute(select(SupportCsat).where(SupportCsat.token_hash == hash_token(token or "")).with_for_update())
+        await uow.session.execute(select(SupportCsat).where(SupportCsat.token_hash == token_hash(token or "")).with_for_update())
     ).scalar_one_or_none()
     if survey is None or survey.status in ("scheduled", "cancelled"):
         raise input_error("token", "is not a valid survey link", "INVALID_TOKEN")
@@ -99,4 +98,10 @@ async def submit_csat(uow: UnitOfWork, token: str, rating: int, comment: str | N
     survey.status, survey.rating, survey.comment, survey.answered_at = "answered", rating, comment, uow.clock.now()
     await uow.session.flush()
     await uow.emit(CSAT_RECEIVED, survey.ticket_id, {"rating": rating})
+    requester = await uow.session.scalar(select(SupportTicket.requester_id).where(SupportTicket.id == survey.ticket_id))
+    await uow.emit(
+        SURVEY_ANSWERED,
+        survey.id,
+        {"kind": "csat", "score": rating, "contact_id": str(requester) if requester else None, "source": "support"},
+    )
     return survey

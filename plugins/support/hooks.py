@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
-from urllib.parse import parse_qs
 
 import strawberry
 from sqlalchemy import func, select
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from enishi.plugin import (
     ActivityType,
     Connection,
     ErasureReport,
-    InputError,
     MergeMove,
     Permission,
     PersonalDataField,
     ScheduledJob,
     hookimpl,
+    survey_answer_response,
+    survey_form,
+    survey_refusal,
 )
 
 from . import configuration, csat, erasure, escalation, events, knowledge_base, models, retention, schema, service, types
@@ -118,61 +117,29 @@ def enishi_scheduled_jobs():
     ]
 
 
-SURVEY_PAGE = """<!doctype html><html lang="ja"><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>ご意見をお聞かせください / How did we do?</title><body style="font-family:sans-serif;max-width:32em;margin:2em auto">
-{content}</body></html>"""
-SURVEY_FORM = """<h1>ご対応はいかがでしたか？ / How did we do?</h1><form method="post">
-<p>{choices}</p>
-<p><label>ご意見（任意） / Comment (optional)<br><textarea name="comment" rows="4" cols="40"></textarea></label></p>
-<p><button type="submit">送信 / Send</button></p></form>"""
-SURVEY_ANSWERS = {
-    200: "ありがとうございました。 / Thank you for your answer.",
-    404: "このリンクは無効です。 / This link is not valid.",
-    409: "このアンケートには回答済みです。 / This survey was already answered.",
-    400: "1〜5を選んでください。 / Choose 1 to 5.",
-}
+CSAT_TITLE = "ご意見をお聞かせください / How did we do?"
+CSAT_SCALE = range(1, 6)
 
 
 async def _survey_page(request: Request):
-    """GET /support/csat/{token}: the page the mailed link opens. Showing it answers nothing (mail
-    scanners open links); the form posts back to the same address."""
+    """GET /support/csat/{token}: the page the mailed link opens (the kit's survey page)."""
     async with request.app.state.runtime.read_session() as session:
         status = await csat.csat_status(session, request.path_params["token"])
     if status != "sent":
-        return _survey_message(409 if status == "answered" else 404)
-    choices = " ".join(f'<label><input type="radio" name="rating" value="{n}" required> {n}</label>' for n in range(1, 6))
-    return HTMLResponse(SURVEY_PAGE.format(content=SURVEY_FORM.format(choices=choices)))
+        return survey_refusal("ALREADY_ANSWERED" if status == "answered" else "INVALID_TOKEN", page_title=CSAT_TITLE)
+    return survey_form(["ご対応はいかがでしたか？ / How did we do?"], CSAT_SCALE, field="rating", page_title=CSAT_TITLE)
 
 
 async def _csat_answer(request: Request):
     """POST /support/csat/{token}: {"rating": 1-5, "comment": "…"} as JSON, or the page's form."""
-    is_form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
-    status, code, message = await _submit_csat(request, is_form)
-    if is_form:
-        return _survey_message(status)
-    return JSONResponse({"accepted": True} if status == 200 else {"error": message, "code": code}, status_code=status)
 
-
-def _survey_message(status: int) -> HTMLResponse:
-    return HTMLResponse(SURVEY_PAGE.format(content=f"<p>{SURVEY_ANSWERS[status]}</p>"), status_code=status)
-
-
-async def _submit_csat(request: Request, is_form: bool) -> tuple[int, str | None, str | None]:
-    try:
-        raw = await request.body()  # BodyLimit bounds it
-        body = {k: v[0] for k, v in parse_qs(raw.decode("utf-8")).items()} if is_form else json.loads(raw or b"{}")
-        rating, comment = int(body.get("rating", "")), body.get("comment")
-    except (ValueError, TypeError, AttributeError):  # UnicodeDecodeError is a ValueError
-        return 400, "BAD_REQUEST", 'send {"rating": 1..5}'
-    try:
+    async def submit(rating: int, comment: str | None):
         async with request.app.state.runtime.unit_of_work() as uow:
-            await csat.submit_csat(
-                uow, request.path_params["token"], rating, comment if isinstance(comment, str) and comment else None
-            )
-    except InputError as error:
-        code = error.errors[0].code
-        return {"INVALID_TOKEN": 404, "ALREADY_ANSWERED": 409}.get(code, 400), code, error.errors[0].message
-    return 200, None, None
+            await csat.submit_csat(uow, request.path_params["token"], rating, comment)
+
+    return await survey_answer_response(
+        request, submit, field="rating", page_title=CSAT_TITLE, messages={400: "1〜5を選んでください。 / Choose 1 to 5."}
+    )
 
 
 @hookimpl

@@ -23,9 +23,11 @@ def run(env, *args):
 
 def test_hook_enishi_cli_commands_and_the_whole_example_plugin(plugin_site, enishi_fresh_database_url, enishi_server):
     env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url, "PYTHONPATH": str(plugin_site)}
-    assert "nps 1.0.0 (enabled)" in run(env, "plugins")
+    plugins = run(env, "plugins")
+    assert "nps 1.0.0 (enabled)" in plugins and "insights" in plugins  # beside the bundled insights surveys
     sdl = run(env, "schema")
     assert "type NpsSurveyResponse" in sdl and "nps: NpsSurveyResponse" in sdl and "recordNps(input: RecordNpsInput!)" in sdl
+    assert "type InsightsSurvey " in sdl and "npsScore(" in sdl and "netPromoterScore" in sdl
     run(env, "db", "upgrade")  # the plugin's migration branch comes along
     token = run(env, "token", "create", "--role", "sales").split()[-1]
     headers = {"Authorization": f"Bearer {token}"}
@@ -58,11 +60,13 @@ def test_hook_enishi_cli_commands_and_the_whole_example_plugin(plugin_site, enis
         )
         node = gql(
             """query($id: ID!) { node(id: $id) { ... on Contact { nps { score comment } tasks { title }
-                       timeline { edges { node { type sourcePlugin } } } } } netPromoterScore }""",
+                       timeline { edges { node { type sourcePlugin } } } } } netPromoterScore
+                       npsScore(from: "2020-01-01", to: "2029-12-31") { responses } }""",
             {"id": contact_id},
         )
     assert node["node"]["nps"] == {"score": 9, "comment": "とても良い"}
     assert node["node"]["tasks"] == [{"title": "NPSアンケートを依頼 / Ask for an NPS score"}]
     assert {"type": "nps.response", "sourcePlugin": "nps"} in [e["node"] for e in node["node"]["timeline"]["edges"]]
     assert node["netPromoterScore"] == 100.0
+    assert node["npsScore"] == {"responses": 0}  # the third-party plugin's answers are its own (no `survey.answered`)
     assert run(env, "nps-report").strip() == "NPS: 100.0"

@@ -14,6 +14,21 @@ INSIGHTS_FIELDS = {
         "insights.read",
         '{ cohortRetention(firstMonth: "2025-01-01", lastMonth: "2025-01-01") { size } }',
     ),
+    "Query.surveys": ("insights.read", "{ surveys { name } }"),
+    **{
+        f"Query.{kind}Score": ("insights.read", f'{{ {kind}Score(from: "2025-01-01", to: "2025-01-31") {{ score }} }}')
+        for kind in ("nps", "csat", "ces")
+    },
+    "Mutation.createSurvey": (
+        "insights.survey",
+        'mutation { createSurvey(input: {name: "権限", kind: NPS, questionJa: "?", questionEn: "?"}) { userErrors { code } } }',
+    ),
+    "Mutation.sendSurvey": (
+        "insights.survey",
+        'mutation { sendSurvey(input: {contactId: "x", surveyId: "y"}) { userErrors { code } } }',
+    ),
+    # The link's token is the credential: answering needs no sign-in.
+    "Mutation.answerSurvey": ("public", 'mutation { answerSurvey(input: {token: "x", score: 9}) { userErrors { code } } }'),
 }
 TYPE_FIELDS = {
     "Contact.rfm": "query($id: ID!) { node(id: $id) { ... on Contact { rfm { score } } } }",
@@ -30,6 +45,7 @@ async def test_each_role_reaches_exactly_the_insights_fields_its_permissions_all
     granted = api.runtime.permissions.for_roles([role])
     account = (await api.mutate("createAccount", {"name": "権限確認"}, "account { id }"))["account"]["id"]
     contact = (await api.mutate("createContact", {"familyName": "権限"}, "contact { id }"))["contact"]["id"]
+    granted |= {"public"}
     checks = [(field, (permission,), operation, None) for field, (permission, operation) in INSIGHTS_FIELDS.items()]
     for field, operation in TYPE_FIELDS.items():  # reached through real records (and `node` needs `crm.read`)
         checks.append((field, ("insights.read", "crm.read"), operation, {"id": contact if "Contact" in field else account}))
