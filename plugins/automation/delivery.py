@@ -266,7 +266,7 @@ async def readings(session) -> list[GaugeReading]:
     rows = await session.execute(
         select(state, func.count()).where(AutomationDelivery.status.in_(("pending", "failed"))).group_by(state)
     )
-    counts.update(dict(rows.tuples().all()))
+    counts.update(dict(rows.all()))
     return [
         GaugeReading(
             "enishi_automation_webhook_deliveries",
