@@ -91,7 +91,8 @@ async def test_text_lines_carry_the_same_fields(api, log_lines):
     await api.client.post("/graphql", json={"query": "query Count { contacts { totalCount } }"}, headers=headers)
     [line] = [line for line in lines() if " enishi.access: " in line]
     assert re.fullmatch(
-        r'\S+ INFO enishi.access: request method="POST" path="/graphql" operation="Count" outcome="ok" status=200 ms=[0-9.]+ request_id="req-0002"',
+        r'\S+ INFO enishi.access: request method="POST" path="/graphql" operation="Count" outcome="ok" '
+        r'status=200 ms=[0-9.]+ request_id="req-0002"',
         line,
     ), line
 
