@@ -40,6 +40,7 @@ OFFLINE = (
 
 def rendered(url: str, profile) -> str:
     """The page's DOM once its scripts have run."""
+    assert CHROMIUM is not None
     done = subprocess.run(
         [CHROMIUM, *OFFLINE, f"--user-data-dir={profile}", "--dump-dom", url], capture_output=True, text=True, timeout=300
     )
