@@ -30,7 +30,7 @@ from enishi.tracing import Tracing
 
 from .context import Context
 from .errors import error_response
-from .ide import GraphiQL
+from .ide import ASSETS_PATH, GraphiQL
 from .limits import MAX_JSON_DEPTH, QueryLimits, json_too_deep, parse_document, too_many_aliases_to_parse
 from .metrics import OTHER, UNNAMED, Metrics, OperationLabels
 from .observe import Observe
@@ -399,12 +399,14 @@ class BodyLimit:
 class FollowTestClock:
     """ASGI middleware, outside production mode only: each HTTP request first reads the active test
     clock (one small query), so everything it does, plugins' routes included, sees the time that
-    any process advanced it to. /health stays a plain database check, /healthz reads nothing."""
+    any process advanced it to. Not for the probes, which must answer (/readyz with its reasons)
+    whatever the database's state, nor for GraphiQL's files, which read nothing."""
 
     def __init__(self, app, runtime) -> None:
         self.app, self.runtime = app, runtime
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["path"] not in ("/health", "/healthz"):
+        path = scope["path"] if scope["type"] == "http" else ""
+        if path and path not in ("/health", "/healthz", "/readyz") and not path.startswith(ASSETS_PATH):
             await self.runtime.follow_test_clock()
         return await self.app(scope, receive, send)

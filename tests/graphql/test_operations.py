@@ -37,13 +37,17 @@ def requests_of(samples, operation: str, outcome: str) -> float:
     return samples.get(("enishi_graphql_requests_total", (("operation", operation), ("outcome", outcome))), 0.0)
 
 
-async def test_healthz_answers_without_the_database_and_readyz_says_it_is_unreachable(enishi_api, tmp_path):
-    api = await enishi_api(database_url=f"sqlite+aiosqlite:///{tmp_path}/no/such/folder/enishi.db")
+async def test_healthz_answers_without_the_database_readyz_says_it_is_unreachable_metrics_say_it_is_down(enishi_api, tmp_path):
+    # Development mode: every other request reads the test clock from the database first.
+    api = await enishi_api(environment="development", database_url=f"sqlite+aiosqlite:///{tmp_path}/no/such/folder/enishi.db")
     alive = await api.client.get("/healthz")
     assert alive.status_code == 200 and alive.json() == {"status": "ok"}
     ready = await api.client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json() == {"status": "unavailable", "reasons": ["the database cannot be reached"], "plugins": ["core", *PLUGINS]}
+    production = await enishi_api(database_url=f"sqlite+aiosqlite:///{tmp_path}/no/such/folder/enishi.db")
+    samples = await scrape(production)  # the process's own figures, and a database that did not answer
+    assert samples[("enishi_database_up", ())] == 0 and ("enishi_outbox_backlog", ()) not in samples
 
 
 async def test_readyz_is_ready_at_head_and_names_each_branch_a_database_lacks(api, enishi_fresh_database_url, enishi_api):
@@ -131,6 +135,7 @@ async def test_backlogs_lag_and_webhook_failures_are_read_from_the_database(enis
         waiting = await scrape(api)
         assert waiting[("enishi_outbox_backlog", ())] >= 1
         assert waiting[("enishi_outbox_given_up", ())] == 0
+        assert waiting[("enishi_database_up", ())] == 1
         await run_every_job(api.runtime)  # the outbox queues the delivery; its first attempt fails
         api.clock.advance(minutes=1)
         after = await scrape(api)
