@@ -7,11 +7,14 @@ import asyncio
 from dataclasses import replace
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
 
 from enishi.db.migrate import upgrade
 from enishi.graphql.app import create_app
 from enishi.graphql.metrics import OTHER, OperationLabels
+from enishi.plugin import GaugeReading, hookimpl
 from enishi.runtime import Runtime
 from enishi.worker import run_every_job
 from tests.graphql.test_limits import ExplodingPlugin
@@ -185,3 +188,34 @@ async def test_metrics_answer_this_machine_or_a_bearer_of_the_token(enishi_api):
         assert answered.status_code == 200 and "enishi_graphql_requests" in answered.text
     finally:
         await remote.aclose()
+
+
+class QueuePlugin:
+    """A plugin reporting a gauge of its own, read with the scrape's session and clock."""
+
+    def __init__(self) -> None:
+        self.asked_at: list = []
+
+    @hookimpl
+    async def enishi_metrics(self, session, now):
+        self.asked_at.append(now)
+        one = (await session.execute(text("SELECT 1"))).scalar_one()
+        return [
+            GaugeReading("enishi_queue_waiting", "Items waiting in the queue", 7 * one, {"queue": name}) for name in ("a", "b")
+        ]
+
+
+async def test_hook_enishi_metrics(enishi_api):
+    """An enabled plugin's gauges are read with the scrape's session and clock; a disabled one is not asked."""
+    plugin = QueuePlugin()
+    api = await enishi_api(plugins=[("queue", plugin)])
+    samples = await scrape(api)
+    assert samples[("enishi_queue_waiting", (("queue", "a"),))] == 7 and samples[("enishi_queue_waiting", (("queue", "b"),))] == 7
+    assert plugin.asked_at == [api.clock.now()]
+    disabled = QueuePlugin()
+    off = await enishi_api(plugins=[("queue", disabled)], disabled_plugins=frozenset({"queue"}))
+    assert ("enishi_queue_waiting", (("queue", "a"),)) not in await scrape(off) and disabled.asked_at == []
+    with pytest.raises(ValueError, match="metric name 'queue_waiting' must match"):
+        GaugeReading("queue_waiting", "not prefixed", 1)
+    with pytest.raises(ValueError, match="label names of enishi_queue_waiting must match"):
+        GaugeReading("enishi_queue_waiting", "a label with a dash", 1, {"the-queue": "a"})
