@@ -35,6 +35,10 @@ async def test_graphiql_loads_every_file_from_the_app_and_the_files_come_from_th
     page = await api.client.get("/graphql", headers={"Accept": "text/html"})
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert external_references(page.text) == []
+    # And the browser itself refuses anything from elsewhere (tests/e2e/test_graphiql_offline.py
+    # renders the page under this policy).
+    policy = dict(part.strip().split(" ", 1) for part in page.headers["content-security-policy"].split(";"))
+    assert policy["default-src"] == policy["script-src"] == policy["connect-src"] == "'self'"
     scripts = re.findall(r'<script src="([^"]+)"', page.text)
     styles = re.findall(r'<link rel="stylesheet" href="([^"]+)"', page.text)
     # React before GraphiQL, GraphiQL before its explorer plugin, and the start-up script last.
