@@ -1,8 +1,9 @@
 """GraphiQL renders its editor in a real browser with no network beyond this machine: headless
 Debian Chromium, every host but 127.0.0.1 unresolvable and every proxied request sent nowhere,
-loads /graphql from a real `enishi serve`, under the page's Content-Security-Policy. The control: strawberry's own page, which loads its
-scripts from a public CDN, stays at "Loading..." under the same flags, so the network really is
-cut off. Skipped where Debian's `chromium` is not installed (`apt-get install chromium`)."""
+loads /graphql from a real `enishi serve`, under the page's Content-Security-Policy. The control:
+strawberry's own page, which loads its scripts from a public CDN, stays at "Loading..." under the
+same flags, so the network really is cut off. Skipped where Debian's `chromium` is not installed
+(`apt-get install chromium`)."""
 
 import os
 import shutil
