@@ -70,18 +70,25 @@ async def _ready_runtime():
 
 
 def cmd_serve(args) -> None:
-    import uvicorn
-
     from enishi.graphql.app import create_app
 
     from . import logs
     from .runtime import settle_heap
 
     runtime = asyncio.run(_ready_runtime())
-    logs.configure(runtime.settings.log_level)
+    logs.configure(runtime.settings.log_level, runtime.settings.log_format)
     app = create_app(runtime)  # builds the schema: a broken plugin fails now rather than on the first request
     settle_heap()
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+    run_server(app, runtime.settings, args.host, args.port)
+
+
+def run_server(app, settings: Settings, host: str, port: int) -> None:
+    """uvicorn as `enishi serve` runs it: the app logs each request itself (uvicorn's access log
+    would print query strings), and on SIGTERM or Ctrl-C it stops accepting connections and gives
+    the requests in flight `shutdown_timeout` seconds to finish before cancelling them."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=settings.shutdown_timeout)
 
 
 def cmd_db_upgrade(_args) -> None:
@@ -214,7 +221,7 @@ def cmd_worker(args) -> None:
 
     async def run():
         runtime = await _ready_runtime()
-        logs.configure(runtime.settings.log_level)
+        logs.configure(runtime.settings.log_level, runtime.settings.log_format)
         try:
             if args.once:
                 ran = await run_every_job(runtime)

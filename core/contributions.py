@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import types
 import typing
 import uuid
@@ -51,6 +52,29 @@ class ScheduledJob:
     interval: dt.timedelta
     run: Callable[..., Any]
     description: str = ""
+
+
+METRIC_NAME = re.compile(r"enishi_[a-z][a-z0-9_]*")
+LABEL_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class GaugeReading:
+    """One value of a gauge on GET /metrics, read from the database at each scrape
+    (`enishi_metrics`). `name` begins with `enishi_` (`enishi_<plugin>_…` for a plugin's);
+    readings of one name share `help` and label names. Label values come from small fixed sets
+    (a status, a job's name), never from people or their data."""
+
+    name: str
+    help: str
+    value: float
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not METRIC_NAME.fullmatch(self.name):
+            raise ValueError(f"metric name {self.name!r} must match {METRIC_NAME.pattern}")
+        if not all(LABEL_NAME.fullmatch(label) for label in self.labels):
+            raise ValueError(f"label names of {self.name} must match {LABEL_NAME.pattern}")
 
 
 @dataclass(frozen=True)

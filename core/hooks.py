@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import delete, exists, func, select, update
 
-from . import mail, outbox
+from . import gauges, mail, outbox
 from .auth import NON_ADMIN_ROLES, PUBLIC
 from .contributions import (
     ActivityType,
@@ -422,3 +422,9 @@ async def enishi_subject_erase(uow, subject: DataSubject):
     report.add("mail", "delete", mail.forget(uow.settings, contact.id))
     await session.flush()
     return report
+
+
+@hookimpl
+async def enishi_metrics(runtime, session, now):
+    intervals = {job.name: job.interval for _, job in runtime.plugins.contributions("enishi_scheduled_jobs")}
+    return [*await gauges.outbox_readings(session, now), *await gauges.job_readings(session, now, intervals)]

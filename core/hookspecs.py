@@ -196,6 +196,14 @@ def enishi_request_finished(runtime, actor_id, personal_reads):
 
 
 @hookspec
+def enishi_metrics(runtime, session, now):
+    """Return a list of `enishi.GaugeReading` (may be async): gauges read from the database at
+    each scrape of GET /metrics, such as a backlog or recent failures, so that every server process
+    reports the same figures. `session` is a read-only session, `now` the injected clock's time.
+    Keep to a few cheap, indexed counts: a monitoring system scrapes every 15 to 60 seconds."""
+
+
+@hookspec
 def enishi_personal_data_read(uow, contact_ids):
     """People whose encrypted personal data a GraphQL request decrypted (a contact's fields, and
     records' sealed text: the people `Sealable.subjects_of` names), called after the request with

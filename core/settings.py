@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .logs import LOG_FORMATS
+
 
 class ConfigError(ValueError):
     pass
@@ -55,6 +57,15 @@ class Settings:
     # Queries resolved a level at a time (graphql/execution.py); off hands them to graphql-core as it is.
     breadth_first_execution: bool = True
     log_level: str = "INFO"
+    # One line per record: "json" (for a log collector) or "text" (key=value, for a terminal).
+    log_format: str = "json"
+    # GET /metrics answers a request bearing this token (`Authorization: Bearer …`); without one,
+    # only a client on this machine (a loopback address) is answered. docs/operations.md.
+    metrics_token: str | None = None
+    # OpenTelemetry spans of requests, GraphQL operations and SQL (needs `pip install enishi[tracing]`).
+    tracing: bool = False
+    # `enishi serve`: on SIGTERM, requests in flight have this many seconds to finish.
+    shutdown_timeout: int = 30
     # Check every emitted event's payload against its declared fields (the test fixtures turn it on).
     validate_events: bool = False
     extra: dict = field(default_factory=dict)
@@ -133,6 +144,8 @@ class Settings:
             else:
                 coerced[f.name] = raw
         settings = replace(self, **coerced)
+        if settings.log_format not in LOG_FORMATS:
+            raise ConfigError(f"log_format must be one of {', '.join(LOG_FORMATS)}")
         if settings.environment not in ("development", "production"):
             raise ConfigError("environment must be 'development' or 'production'")
         try:

@@ -290,7 +290,8 @@ def enishi_server():
         url = ServerUrl(f"http://127.0.0.1:{port}")
         url.process = process
         try:
-            deadline = time.monotonic() + 30
+            # Generous: on a loaded 2-core machine a server's imports alone have taken over 30 s.
+            deadline = time.monotonic() + 120
             while True:
                 try:
                     if httpx.get(url + "/health", timeout=1).status_code == 200:
@@ -298,6 +299,8 @@ def enishi_server():
                 except httpx.TransportError:
                     pass
                 if process.poll() is not None or time.monotonic() > deadline:
+                    if process.poll() is None:
+                        process.kill()  # its output ends only when it does: reading it would wait forever
                     raise RuntimeError(
                         "enishi serve did not start:\n"
                         + (process.stdout.read() if process.stdout else b"").decode(errors="replace")

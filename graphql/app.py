@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,9 +16,8 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
 from strawberry.types.graphql import OperationType
@@ -28,10 +26,15 @@ from enishi.auth import ANONYMOUS, authenticate
 from enishi.errors import TokenExpired
 from enishi.runtime import Runtime
 from enishi.sealing import personal_reads
+from enishi.tracing import Tracing
 
 from .context import Context
 from .errors import error_response
+from .ide import ASSETS_PATH, GraphiQL
 from .limits import MAX_JSON_DEPTH, QueryLimits, json_too_deep, parse_document, too_many_aliases_to_parse
+from .metrics import OTHER, UNNAMED, Metrics, OperationLabels
+from .observe import Observe
+from .operations import Operations
 from .schema import build_schema, present_result, public_root_fields
 
 log = logging.getLogger("enishi.http")
@@ -173,20 +176,37 @@ def _check_params(params: dict) -> tuple[str, dict | None, str | None]:
     return query, variables, operation_name
 
 
-def _only_public_fields(document: DocumentNode | None, operation_name: str | None, public: frozenset[str]) -> bool:
+def _operation(document: DocumentNode | None, operation_name: str | None) -> OperationDefinitionNode | None:
+    """The operation the request runs: the one `operationName` names, or the document's only one."""
+    if document is None:
+        return None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((d for d in operations if d.name and d.name.value == operation_name), None)
+
+
+def _only_public_fields(operation: OperationDefinitionNode | None, public: frozenset[str]) -> bool:
     """Whether the operation selects only root fields marked public (a request without a token
     may run it; anything else, or a document that does not parse, is answered 401)."""
-    if not public or document is None:
+    if not public or operation is None:
         return False
-    operations = [
-        d
-        for d in document.definitions
-        if isinstance(d, OperationDefinitionNode) and (operation_name is None or (d.name and d.name.value == operation_name))
-    ]
-    if len(operations) != 1:
-        return False
-    selections = operations[0].selection_set.selections
+    selections = operation.selection_set.selections
     return all(isinstance(s, FieldNode) and (s.name.value in public or s.name.value == "__typename") for s in selections)
+
+
+def _outcome(status: int, body: dict | None = None) -> str:
+    """ok; user_error: the request was refused (4xx, a request error) or a payload holds
+    userErrors; error: anything internal."""
+    errors = (body or {}).get("errors") or ()
+    if status >= 500 or any(error.get("extensions", {}).get("code") == "INTERNAL" for error in errors):
+        return "error"
+    if status >= 400 or errors:
+        return "user_error"
+    data = (body or {}).get("data") or {}
+    if any(isinstance(payload, dict) and payload.get("userErrors") for payload in data.values()):
+        return "user_error"
+    return "ok"
 
 
 NO_TOKEN = "send an API token as `Authorization: Bearer <token>`"
@@ -210,7 +230,9 @@ async def _viewer(runtime: Runtime, header: str):
     return viewer
 
 
-def _result_response(result: ExecutionResult | StrawberryExecutionResult, parsed: bool, media_type: str) -> Response:
+def _result_response(result: ExecutionResult | StrawberryExecutionResult, parsed: bool, media_type: str, state) -> Response:
+    """The response to an executed (or refused) request; its outcome goes to `state` for the
+    request's log line and metrics."""
     body = present_result(result)
     # An error raised before execution (syntax, validation, limits, operation, variables) has no
     # path and leaves no `data` (GraphQL spec, "Response Format"); a field error keeps `data`.
@@ -221,6 +243,7 @@ def _result_response(result: ExecutionResult | StrawberryExecutionResult, parsed
         status = 200 if media_type == JSON else 422 if parsed else 400
     else:
         status = 200
+    state.graphql_outcome = _outcome(status, body)
     return Response(json.dumps(body, ensure_ascii=False, default=str), status_code=status, media_type=media_type)
 
 
@@ -231,46 +254,58 @@ def create_app(runtime: Runtime) -> Starlette:
     schema = build_schema(runtime)
     public = public_root_fields(schema)
     limits = QueryLimits.from_settings(settings)
+    graphiql = None if settings.is_production else GraphiQL.load()
+    metrics = Metrics(runtime.engine)
+    tracing = Tracing(settings.tracing, runtime.engine)
 
     async def graphql_endpoint(request: Request) -> Response:
-        started = time.perf_counter()
-        if request.method == "GET" and "text/html" in request.headers.get("accept", "") and not settings.is_production:
-            return HTMLResponse(get_graphql_ide_html(graphql_ide="graphiql"))
+        if request.method == "GET" and "text/html" in request.headers.get("accept", "") and graphiql is not None:
+            return graphiql.page()
+        state = request.state
         media_type = JSON
-        operation_name = None
         try:
             media_type = _negotiate(request)
             query, variables, operation_name = _check_params(await _read_params(request))
+            state.graphql_operation = OTHER if operation_name is not None else UNNAMED  # until the document names it
             if too_many_aliases_to_parse(query, settings.max_aliases):
                 raise _RequestError(400, f"far more than {settings.max_aliases} aliases", "TOO_MANY_ALIASES")
             document = parse_document(query, settings.max_tokens)  # None if it does not parse: execution says why
+            operation = _operation(document, operation_name)
+            if operation is not None:
+                state.graphql_operation = OperationLabels.clean(operation.name.value if operation.name else None)
             header = request.headers.get("authorization", "")
             # Without a token only public operations run, and nothing else is even analysed.
-            if not header and not _only_public_fields(document, operation_name, public):
+            if not header and not _only_public_fields(operation, public):
                 raise _unauthenticated(NO_TOKEN)
             # Shape and cost read only the document: an abusive query is refused before any SQL,
             # the token lookup included.
             refusal = limits.refusal(document, operation_name, variables) if document is not None else None
             if refusal is not None:
-                return _result_response(ExecutionResult(data=None, errors=[refusal]), True, media_type)
+                return _result_response(ExecutionResult(data=None, errors=[refusal]), True, media_type, state)
             viewer = await _viewer(runtime, header) if header else ANONYMOUS
         except _RequestError as error:
+            state.graphql_outcome = _outcome(error.status)
             return error_response(error.status, error.message, error.code, media_type, error.headers)
         allowed = (OperationType.QUERY,) if request.method == "GET" else (OperationType.QUERY, OperationType.MUTATION)
         context = Context(runtime, viewer)
         reads: set = set()
         recording = personal_reads.set(reads)
+        kind = operation.operation.value if operation is not None else "operation"
+        name = state.graphql_operation
         try:
-            result = await schema.execute(
-                query,
-                variable_values=variables,
-                context_value=context,
-                operation_name=operation_name,
-                allowed_operation_types=allowed,
-            )
+            with tracing.span(f"{kind} {name}", {"graphql.operation.type": kind, "graphql.operation.name": name}):
+                result = await schema.execute(
+                    query,
+                    variable_values=variables,
+                    context_value=context,
+                    operation_name=operation_name,
+                    allowed_operation_types=allowed,
+                )
         except InvalidOperationTypeError:
+            state.graphql_outcome = _outcome(405)
             return error_response(405, "mutations must be sent with POST", "METHOD_NOT_ALLOWED", media_type, {"Allow": "POST"})
         except CannotGetOperationTypeError:
+            state.graphql_outcome = _outcome(400)
             return error_response(400, "name one operation of the document in `operationName`", "BAD_REQUEST", media_type)
         finally:
             personal_reads.reset(recording)
@@ -278,17 +313,7 @@ def create_app(runtime: Runtime) -> Starlette:
         # What the request decrypted goes to the plugins (the access log is the privacy plugin's);
         # the view records the reads and writes nothing itself.
         await runtime.plugins.call("enishi_request_finished", runtime=runtime, actor_id=viewer.user_id, personal_reads=reads)
-        response = _result_response(result, document is not None, media_type)
-        log.info(
-            "graphql",
-            extra={
-                "operation": operation_name,
-                "status": response.status_code,
-                "ms": round((time.perf_counter() - started) * 1000, 1),
-                "errors": len(result.errors or []),
-            },
-        )
-        return response
+        return _result_response(result, document is not None, media_type, state)
 
     async def health(_request: Request) -> Response:
         try:
@@ -307,9 +332,14 @@ def create_app(runtime: Runtime) -> Starlette:
     routes = [
         Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
         Route("/health", health, methods=["GET"]),
+        *Operations(runtime, metrics).routes(),
+        *(graphiql.routes() if graphiql is not None else ()),
     ]
     routes += [route for _, route in runtime.plugins.contributions("enishi_http_routes")]
-    middleware = [Middleware(BodyLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)]
+    middleware = [
+        Middleware(Observe, metrics=metrics, tracing=tracing),
+        Middleware(BodyLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes),
+    ]
     if not settings.is_production:
         middleware.append(Middleware(FollowTestClock, runtime=runtime))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
@@ -369,12 +399,14 @@ class BodyLimit:
 class FollowTestClock:
     """ASGI middleware, outside production mode only: each HTTP request first reads the active test
     clock (one small query), so everything it does, plugins' routes included, sees the time that
-    any process advanced it to. /health stays a plain database check."""
+    any process advanced it to. Not for the probes, which must answer (/readyz with its reasons)
+    whatever the database's state, nor for GraphiQL's files, which read nothing."""
 
     def __init__(self, app, runtime) -> None:
         self.app, self.runtime = app, runtime
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["path"] != "/health":
+        path = scope["path"] if scope["type"] == "http" else ""
+        if path and path not in ("/health", "/healthz", "/readyz") and not path.startswith(ASSETS_PATH):
             await self.runtime.follow_test_clock()
         return await self.app(scope, receive, send)

@@ -29,28 +29,47 @@ def upgrade(runtime, target: str = "heads") -> None:
     command.upgrade(alembic_config(runtime), target)
 
 
+class MigrationHeads:
+    """The heads of the installed code's migration branches (read once: the code does not change
+    while it runs), and which of them a database has not reached."""
+
+    def __init__(self, runtime) -> None:
+        from alembic.script import ScriptDirectory
+
+        self.script = ScriptDirectory.from_config(alembic_config(runtime))
+        self.heads = set(self.script.get_heads())
+
+    async def missing(self, connection) -> set[str]:
+        """The heads not reached (all of them for a database never upgraded)."""
+        from sqlalchemy import text
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            applied = {row[0] for row in await connection.execute(text("SELECT version_num FROM alembic_version"))}
+        except DBAPIError:  # no version table: never upgraded
+            return set(self.heads)
+        # The version table names only the newest revisions; one another branch depends on (privacy's
+        # 0003 on the core's 0005) is applied without being named.
+        reached = {revision.revision for revision in self.script.revision_map.iterate_revisions(tuple(applied), "base")}
+        return self.heads - reached
+
+    def branch_of(self, head: str) -> str:
+        """The branch a head belongs to (`core`, a plugin's name), from its first revision's label."""
+        for revision in self.script.revision_map.iterate_revisions(head, "base"):
+            if revision.branch_labels:
+                return sorted(revision.branch_labels)[0]
+        return head
+
+
 async def missing_migrations(runtime) -> set[str]:
     """The heads of the installed code's migration branches that the database has not reached
     (all of them for a database never upgraded). Checked on a connection of its own, so that the
     runtime's pool stays unbound to this event loop."""
-    from alembic.script import ScriptDirectory
-    from sqlalchemy import text
-    from sqlalchemy.exc import DBAPIError
-
     from . import create_engine
 
-    script = ScriptDirectory.from_config(alembic_config(runtime))
-    heads = set(script.get_heads())
     engine = create_engine(runtime.settings.database_url)
     try:
         async with engine.connect() as connection:
-            try:
-                applied = {row[0] for row in await connection.execute(text("SELECT version_num FROM alembic_version"))}
-            except DBAPIError:  # no version table: never upgraded
-                return heads
+            return await MigrationHeads(runtime).missing(connection)
     finally:
         await engine.dispose()
-    # The version table names only the newest revisions; one another branch depends on (privacy's
-    # 0003 on the core's 0005) is applied without being named.
-    reached = {revision.revision for revision in script.revision_map.iterate_revisions(tuple(applied), "base")}
-    return heads - reached

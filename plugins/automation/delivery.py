@@ -22,9 +22,9 @@ import uuid
 from dataclasses import dataclass
 
 import httpx
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, func, or_, select, update
 
-from enishi.plugin import Runtime, UnitOfWork
+from enishi.plugin import GaugeReading, Runtime, UnitOfWork
 
 from . import urls
 from .events import WEBHOOK_DISABLED
@@ -254,3 +254,25 @@ async def deliver_due(runtime: Runtime) -> int:
             attempted += len(batch)
             if len(batch) < BATCH:
                 return attempted
+
+
+async def readings(session) -> list[GaugeReading]:
+    """GET /metrics: deliveries waiting for their first attempt, retrying after failures, and
+    given up (failed for good: counted since the subscription's first delivery)."""
+    state = case(
+        (AutomationDelivery.status == "failed", "failed"), (AutomationDelivery.failures > 0, "retrying"), else_="waiting"
+    )
+    counts = dict.fromkeys(("waiting", "retrying", "failed"), 0)
+    rows = await session.execute(
+        select(state, func.count()).where(AutomationDelivery.status.in_(("pending", "failed"))).group_by(state)
+    )
+    counts.update(dict(rows.all()))
+    return [
+        GaugeReading(
+            "enishi_automation_webhook_deliveries",
+            "Webhook deliveries not succeeded: waiting (no attempt yet), retrying (failed, to be tried again), failed (given up)",
+            count,
+            {"state": name},
+        )
+        for name, count in counts.items()
+    ]

@@ -59,3 +59,8 @@ def enishi_scheduled_jobs():
 async def enishi_deliver_event(event, runtime):
     """Queue the committed event for every subscription it matches; the job above sends them."""
     await service.fan_out(runtime, event)
+
+
+@hookimpl
+async def enishi_metrics(session):
+    return await delivery.readings(session)

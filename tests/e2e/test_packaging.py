@@ -9,6 +9,7 @@ so the module runs once, in the SQLite pass of `make test`, not again in the Pos
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -104,6 +105,8 @@ def test_the_built_wheel_works_outside_the_checkout(installed, tmp_path):
     located = _run(installed / "python", "-c", "import enishi, enishi.graphql.schema; print(enishi.__file__)", cwd=work, env=env)
     assert located.returncode == 0, located.stderr
     assert Path(located.stdout.strip()).is_relative_to(installed.parent), located.stdout
+    vendored = Path(located.stdout.strip()).parent / "graphql" / "static" / "graphiql"
+    assert {"README.md", "LICENSE-react", "LICENSE-graphiql"} <= {path.name for path in vendored.iterdir()}
 
     upgraded = _run(enishi, "db", "upgrade", cwd=work, env=env)
     assert upgraded.returncode == 0 and "database is up to date" in upgraded.stdout, upgraded.stderr
@@ -144,6 +147,15 @@ def test_the_built_wheel_works_outside_the_checkout(installed, tmp_path):
         assert created.json()["data"]["createContact"] == {"contact": {"displayName": "山田"}, "userErrors": []}
         counted = httpx.post(url, headers=headers, json={"query": "{ contacts { totalCount } }"})
         assert json.loads(counted.text) == {"data": {"contacts": {"totalCount": 1}}}
+        # GraphiQL's files are package data, served from the installed wheel (graphql/ide.py).
+        page = httpx.get(url, headers={"Accept": "text/html"})
+        assets = re.findall(r'(?:src|href)="(/graphiql/assets/[^"]+)"', page.text)
+        assert len(assets) == 7, page.text
+        for asset in assets:
+            name = asset.split("?")[0].rsplit("/", 1)[1]
+            served = httpx.get(f"http://127.0.0.1:{port}{asset}")
+            assert served.status_code == 200 and served.content == (ROOT / "graphql" / "static" / "graphiql" / name).read_bytes()
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz").json()["status"] == "ready"
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -166,6 +166,6 @@ async def test_request_logs_are_structured_and_hold_no_personal_data(api, caplog
         json={"query": 'query Find { contacts(filter: {search: "山田"}) { totalCount } }', "operationName": "Find"},
         headers=await _auth(api),
     )
-    records = [r for r in caplog.records if r.name == "enishi.http"]
-    assert [(getattr(r, "operation", None), r.status) for r in records] == [(None, 200), ("Find", 200)]
+    records = [r for r in caplog.records if r.name == "enishi.access"]
+    assert [(r.operation, r.status) for r in records] == [("_anonymous", 200), ("Find", 200)]
     assert "山田" not in caplog.text and "taro@abc.co.jp" not in caplog.text and "1234" not in caplog.text

@@ -1,0 +1,104 @@
+"""The endpoints a process manager, a load balancer and a monitoring system call (docs/operations.md):
+GET /healthz (the process answers: no database), GET /readyz (it can serve: the database answers
+and holds every migration of the installed code), GET /metrics (Prometheus)."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import logging
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from enishi.contributions import GaugeReading
+from enishi.db.migrate import MigrationHeads
+from enishi.runtime import Runtime
+
+from .errors import error_response
+from .metrics import MEDIA_TYPE, Metrics
+
+log = logging.getLogger("enishi.operations")
+# A readiness probe must answer even when the database does not (asyncpg waits 60 s to connect).
+READY_TIMEOUT_SECONDS = 5.0
+PROXY_HEADERS = (b"forwarded", b"x-forwarded-for", b"x-real-ip")
+DATABASE_UP = "enishi_database_up"
+DATABASE_UP_HELP = "Whether the database answered this scrape's readings (1) or not (0: they are missing)"
+
+
+class Operations:
+    def __init__(self, runtime: Runtime, metrics: Metrics) -> None:
+        self.runtime, self.metrics = runtime, metrics
+        self.migrations = MigrationHeads(runtime)
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/healthz", self.healthz, methods=["GET"]),
+            Route("/readyz", self.readyz, methods=["GET"]),
+            Route("/metrics", self.scrape, methods=["GET"]),
+        ]
+
+    async def healthz(self, _request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(self, _request: Request) -> Response:
+        reasons = []
+        try:
+            async with asyncio.timeout(READY_TIMEOUT_SECONDS), self.runtime.engine.connect() as connection:
+                missing = await self.migrations.missing(connection)
+        except TimeoutError:
+            reasons.append(f"the database did not answer within {READY_TIMEOUT_SECONDS:g} s")
+        except Exception as exc:  # noqa: BLE001 - readiness reports the failure, it must not raise
+            log.warning("readiness: database unreachable", extra={"error": type(exc).__name__})
+            reasons.append("the database cannot be reached")
+        else:
+            if missing:
+                branches = ", ".join(sorted({self.migrations.branch_of(head) for head in missing}))
+                reasons.append(f"migrations not applied for: {branches} (run `enishi db upgrade`)")
+        plugins = [info.name for info in self.runtime.plugins.installed() if info.enabled]
+        if reasons:
+            return JSONResponse({"status": "unavailable", "reasons": reasons, "plugins": plugins}, status_code=503)
+        return JSONResponse({"status": "ready", "plugins": plugins})
+
+    async def scrape(self, request: Request) -> Response:
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
+        runtime = self.runtime
+        try:
+            async with asyncio.timeout(READY_TIMEOUT_SECONDS), runtime.read_session() as session:
+                answers = await runtime.plugins.call("enishi_metrics", runtime=runtime, session=session, now=runtime.clock.now())
+        except Exception as exc:  # noqa: BLE001 - the process's own figures are worth serving without the database's
+            log.warning("metrics: database readings failed", extra={"error": type(exc).__name__})
+            readings = [GaugeReading(DATABASE_UP, DATABASE_UP_HELP, 0)]
+        else:
+            readings = [GaugeReading(DATABASE_UP, DATABASE_UP_HELP, 1)]
+            readings += [reading for _, plugin_readings in answers for reading in plugin_readings or ()]
+        return Response(self.metrics.exposition(readings), media_type=MEDIA_TYPE)
+
+    def _refusal(self, request: Request) -> Response | None:
+        """With ENISHI_METRICS_TOKEN: the request must bear it. Without: only a client on this
+        machine, reaching the server directly (a request a proxy forwarded may come from anywhere)."""
+        token = self.runtime.settings.metrics_token
+        if token:
+            scheme, _, given = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
+                return None
+            return error_response(
+                401,
+                "send ENISHI_METRICS_TOKEN as `Authorization: Bearer <token>`",
+                "UNAUTHENTICATED",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        host = request.client.host if request.client else ""
+        try:
+            local = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            local = False
+        if local and not any(name in PROXY_HEADERS for name, _ in request.scope["headers"]):
+            return None
+        return error_response(
+            403, "/metrics answers this machine only; set ENISHI_METRICS_TOKEN to scrape it from elsewhere", "FORBIDDEN"
+        )
