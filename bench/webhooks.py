@@ -2,7 +2,8 @@
 floor measured in the same run.
 
 Data: one subscription pointing at a receiver on loopback (uvicorn, a bare ASGI app answering
-204, in a process of its own) and N pending deliveries bulk-inserted. Enishi: worker processes,
+204, in a process of its own) and N pending deliveries bulk-inserted, each about a different
+contact (so every claim runs the per-subject ordering check and none waits for another). Enishi: worker processes,
 started and then released together, each running the `automation.webhooks` job's
 `deliver_due` until the queue is empty (claim a batch under a lease, sign, POST 10 at a time,
 record every attempt); the time is from the release to the last worker's end. Floor: the same N
@@ -79,6 +80,8 @@ async def load(runtime: Runtime, receiver: str, deliveries: int) -> tuple[str, l
             "event_type": "contact.updated",
             "occurred_at": now,
             "payload": {"fields": ["job_title"]},
+            "subject": f"contact:{new_id()}",
+            "position": 1,
             "status": "pending",
             "attempts": 0,
             "failures": 0,

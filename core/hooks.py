@@ -36,6 +36,7 @@ from .models import (
     Task,
 )
 from .plugin_host import hookimpl
+from .schema.custom_fields import CustomFieldMutation, CustomFieldQuery
 from .schema.exports import ExportMutation
 from .schema.imports import ImportMutation, ImportQuery
 from .schema.mutations import CoreMutation
@@ -56,14 +57,14 @@ def enishi_migrations():
 # root fields lead the schema's Query and Mutation, before every plugin's.
 @hookimpl(tryfirst=True)
 def enishi_graphql_query():
-    return [CoreQuery, ImportQuery, TestClockQuery]
+    return [CoreQuery, CustomFieldQuery, ImportQuery, TestClockQuery]
 
 
 @hookimpl(tryfirst=True)
 def enishi_graphql_mutation():
     from .schema.purchases import PurchaseMutation
 
-    return [CoreMutation, ImportMutation, ExportMutation, PurchaseMutation, TestClockMutation]
+    return [CoreMutation, CustomFieldMutation, ImportMutation, ExportMutation, PurchaseMutation, TestClockMutation]
 
 
 @hookimpl
@@ -87,6 +88,7 @@ def enishi_permissions():
         Permission("crm.destroy", "Destroy accounts and contacts for good", ("compliance",), "contacts:delete"),
         Permission("crm.merge", "Merge duplicate contacts and accounts", ("manager", "sales"), "contacts:write"),
         Permission("crm.read_deleted", "See soft-deleted records", ("manager", "compliance"), "contacts:read"),
+        Permission("crm.configure", "Define the typed custom fields of contacts and accounts", (), "contacts:configure"),
         Permission(
             "crm.read_sensitive",
             "See contacts' sensitive custom fields (要配慮個人情報)",

@@ -483,3 +483,29 @@ class ExportLink(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class CustomFieldDefinition(Base):
+    """A typed custom field of contacts or accounts (`services/custom_fields.py`): `key` in the
+    record's `custom_fields`, its `type` (text, number, integer, date, boolean, choice with
+    `options`), labels for frontends, and whether a record must have it. Labels, never values:
+    no personal data."""
+
+    __tablename__ = "core_custom_field_definition"
+    __table_args__ = (
+        UniqueConstraint("entity", "key"),
+        CheckConstraint("entity IN ('contact', 'account')", name="entity"),
+        CheckConstraint("type IN ('text', 'number', 'integer', 'date', 'boolean', 'choice')", name="type"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    entity: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(60))
+    type: Mapped[str] = mapped_column(String(20))
+    label_ja: Mapped[str] = mapped_column(String(100))
+    label_en: Mapped[str | None] = mapped_column(String(100))
+    options: Mapped[list] = mapped_column(JSONType, default=list)
+    required: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

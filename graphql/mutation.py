@@ -92,4 +92,6 @@ def refused_value(error: DataError) -> UserError | None:
 def _camel_error(error: UserError) -> UserError:
     if error.field is None:
         return error
+    if error.field.startswith("custom_fields."):  # the rest is a custom field's key, spelled as its owner chose
+        return UserError("customFields." + error.field.removeprefix("custom_fields."), error.message, error.code)
     return UserError(".".join(camel(part) for part in error.field.split(".")), error.message, error.code)

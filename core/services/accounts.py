@@ -12,6 +12,7 @@ from ..events import ACCOUNT_CREATED, ACCOUNT_DELETED, ACCOUNT_DESTROYED, ACCOUN
 from ..models import Account
 from ..normalize import company_match_name, nfkc, search_key
 from ..unit_of_work import UnitOfWork
+from . import custom_fields
 from .common import Checker, changed_fields, check_user, load_for_update, restore, soft_delete
 
 LIFECYCLE_STAGES = ("lead", "prospect", "customer", "partner", "churned", "other")
@@ -51,8 +52,11 @@ async def _check_account_input(uow: UnitOfWork, data: dict, *, creating: bool) -
         values["employee_count"] = check.non_negative(data, "employee_count")
     if "lifecycle_stage" in data:
         values["lifecycle_stage"] = check.choice(data, "lifecycle_stage", LIFECYCLE_STAGES) or "lead"
-    if "custom_fields" in data:
-        values["custom_fields"] = check.custom_fields(data) or {}
+    if "custom_fields" in data or creating:
+        defined = await custom_fields.definitions(uow.session, "account")
+        typed = custom_fields.check_values(check, defined, check.custom_fields(data), whole=True)
+        if "custom_fields" in data or typed:
+            values["custom_fields"] = typed or {}
     if "owner_id" in data:
         await check_user(uow, check, data, "owner_id")
         values["owner_id"] = data["owner_id"]

@@ -13,11 +13,19 @@ from ..crypto import grams
 from ..db import new_id
 from ..errors import InputError, UserError
 from ..events import CONTACT_CREATED, CONTACT_DELETED, CONTACT_DESTROYED, CONTACT_RESTORED, CONTACT_UPDATED
-from ..models import Account, Contact, ContactAccount, ContactEmail, ContactPhone, ContactSearchToken, SubjectKey
+from ..models import (
+    Account,
+    Contact,
+    ContactAccount,
+    ContactEmail,
+    ContactPhone,
+    ContactSearchToken,
+    SubjectKey,
+)
 from ..normalize import InvalidPhoneNumber, is_valid_email, nfkc, normalize_email, normalize_phone, search_key
 from ..sealing import Sealed, personal_reads
 from ..unit_of_work import UnitOfWork
-from . import sensitive
+from . import custom_fields, sensitive
 from .common import Checker, changed_fields, check_user, load_for_update, restore, soft_delete
 
 NAME_FIELDS = ("family_name", "given_name", "family_name_kana", "given_name_kana")
@@ -193,7 +201,10 @@ def _primary_first(items: list[dict]) -> list[dict]:
     return [dict(item, primary=(i == chosen)) for i, item in enumerate(items)]
 
 
-async def _check_contact_input(uow: UnitOfWork, data: dict, *, creating: bool) -> dict:
+async def _check_contact_input(
+    uow: UnitOfWork, data: dict, *, creating: bool, defined: dict[str, custom_fields.FieldRule] | None = None
+) -> dict:
+    """`defined`: the contact's custom-field definitions, when the caller read them already."""
     check = Checker()
     values: dict = {}
     for field in (*NAME_FIELDS, *PROFILE_FIELDS):
@@ -203,8 +214,11 @@ async def _check_contact_input(uow: UnitOfWork, data: dict, *, creating: bool) -
     for field in ADDRESS_FIELDS:
         if field in data:
             values[field] = check.text(data, field, max_length=MAX_ADDRESS)
-    if "custom_fields" in data:
-        values["custom_fields"] = check.custom_fields(data) or None
+    if "custom_fields" in data or creating:
+        defined = await custom_fields.definitions(uow.session, "contact") if defined is None else defined
+        typed = custom_fields.check_values(check, defined, check.custom_fields(data), whole=True)
+        if "custom_fields" in data or typed:
+            values["custom_fields"] = typed or None
     if "owner_id" in data:
         await check_user(uow, check, data, "owner_id")
         values["owner_id"] = data["owner_id"]
@@ -384,9 +398,10 @@ async def create_contacts(uow: UnitOfWork, items: list[dict]) -> list[Contact | 
     written: an invalid one comes back as its InputError and writes nothing, the others are created."""
     checked: list[dict | InputError] = []
     marked = await sensitive.sensitive_fields(uow.runtime.plugins, uow.session, "contact")
+    defined = await custom_fields.definitions(uow.session, "contact")
     for data in items:
         try:
-            item = await _check_contact_input(uow, data, creating=True)
+            item = await _check_contact_input(uow, data, creating=True, defined=defined)
             written = sensitive.custom_fields_written(None, item.get("custom_fields"))
             await sensitive.guard(uow, "contact", None, written, marked)
             checked.append(item)

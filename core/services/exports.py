@@ -26,6 +26,7 @@ from ..contributions import ImportColumn
 from ..ids import global_id
 from ..models import Account, Activity, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, User
 from ..normalize import display_phone
+from . import custom_fields
 from .import_columns import CUSTOM_PREFIX, HEADERS
 
 KINDS = ("contacts", "accounts", "activities")
@@ -98,9 +99,15 @@ class Table:
     batches: AsyncIterator[list[list[Cell]]]
 
 
-def custom_cell(value: Any) -> str | int | float | None:
-    """A custom field's value as a cell: text and numbers as they are, anything else (booleans,
-    lists, objects) as JSON."""
+def custom_cell(value: Any, is_date: bool = False) -> Cell:
+    """A custom field's value as a cell: a date field's as a date (a date cell in .xlsx), text and
+    numbers as they are, anything else (booleans, lists, objects) as JSON — what the import's
+    coercion to the field's definition reads back."""
+    if is_date and isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return value  # stored before the field was defined as a date: as it is
     if value is None or isinstance(value, str) or (isinstance(value, (int, float)) and not isinstance(value, bool)):
         return value
     return json.dumps(value, ensure_ascii=False)
@@ -134,19 +141,26 @@ async def table(
             if key not in hidden
         ]
         exported = [column for column in plugin_columns if column.export is not None]
-        columns = [*CONTACT_COLUMNS, *_custom_columns(keys), *(Column(column.headers[0]) for column in exported)]
+        dates = await _date_keys(session, "contact")
+        columns = [*CONTACT_COLUMNS, *_custom_columns(keys, dates), *(Column(column.headers[0]) for column in exported)]
         exporters = [column.export for column in exported if column.export is not None]
-        return Table(columns, _contact_rows(session, condition, zone, keys, exporters))
+        return Table(columns, _contact_rows(session, condition, zone, keys, dates, exporters))
     if kind == "accounts":
         keys = await _custom_keys(session, Account, condition, lambda account: account.custom_fields)
-        return Table([*ACCOUNT_COLUMNS, *_custom_columns(keys)], _account_rows(session, condition, keys))
+        dates = await _date_keys(session, "account")
+        return Table([*ACCOUNT_COLUMNS, *_custom_columns(keys, dates)], _account_rows(session, condition, keys, dates))
     if kind == "activities":
         return Table(list(ACTIVITY_COLUMNS), _activity_rows(session, condition, zone))
     raise ValueError(f"unknown export kind {kind!r}")
 
 
-def _custom_columns(keys: Sequence[str]) -> list[Column]:
-    return [Column(CUSTOM_PREFIX + key, "custom") for key in keys]
+def _custom_columns(keys: Sequence[str], dates: Collection[str]) -> list[Column]:
+    return [Column(CUSTOM_PREFIX + key, "date" if key in dates else "custom") for key in keys]
+
+
+async def _date_keys(session: AsyncSession, entity: str) -> frozenset[str]:
+    """The custom fields defined as dates: written as dates (typed cells in .xlsx)."""
+    return frozenset(key for key, rule in (await custom_fields.definitions(session, entity)).items() if rule.type == "date")
 
 
 async def _pages(session: AsyncSession, model, condition, options=()) -> AsyncIterator[list]:
@@ -204,7 +218,12 @@ async def _maybe_await(value):
 
 
 async def _contact_rows(
-    session: AsyncSession, condition, zone: ZoneInfo, keys: list[str], exporters: Sequence[Callable[..., Any]]
+    session: AsyncSession,
+    condition,
+    zone: ZoneInfo,
+    keys: list[str],
+    dates: Collection[str],
+    exporters: Sequence[Callable[..., Any]],
 ) -> AsyncIterator[list[list[Cell]]]:
     async for contacts in _pages(session, Contact, condition):
         ids = [contact.id for contact in contacts]
@@ -248,14 +267,16 @@ async def _contact_rows(
                     contact.address,
                     owners.get(contact.owner_id) if contact.owner_id else None,
                     last.astimezone(zone).date() if last else None,
-                    *(custom_cell(custom.get(key)) for key in keys),
+                    *(custom_cell(custom.get(key), key in dates) for key in keys),
                     *(cells.get(contact.id) for cells in plugin_cells),
                 ]
             )
         yield batch
 
 
-async def _account_rows(session: AsyncSession, condition, keys: list[str]) -> AsyncIterator[list[list[Cell]]]:
+async def _account_rows(
+    session: AsyncSession, condition, keys: list[str], dates: Collection[str]
+) -> AsyncIterator[list[list[Cell]]]:
     async for accounts in _pages(session, Account, condition):
         parent_ids = {account.parent_id for account in accounts if account.parent_id}
         parents = dict((await session.execute(select(Account.id, Account.name).where(Account.id.in_(parent_ids)))).all())
@@ -270,7 +291,7 @@ async def _account_rows(session: AsyncSession, condition, keys: list[str]) -> As
                 account.employee_count,
                 parents.get(account.parent_id) if account.parent_id else None,
                 owners.get(account.owner_id) if account.owner_id else None,
-                *(custom_cell((account.custom_fields or {}).get(key)) for key in keys),
+                *(custom_cell((account.custom_fields or {}).get(key), key in dates) for key in keys),
             ]
             for account in accounts
         ]

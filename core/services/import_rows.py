@@ -20,6 +20,7 @@ from ..models import (
 )
 from ..normalize import InvalidPhoneNumber, is_valid_email, nfkc, normalize_email, normalize_phone
 from ..unit_of_work import UnitOfWork
+from . import custom_fields
 from .activities import MAX_BODY
 from .contacts import (
     ADDRESS_FIELDS,
@@ -28,6 +29,7 @@ from .contacts import (
     MAX_PHONES,
     NAME_FIELDS,
 )
+from .custom_fields import FieldRule
 from .import_columns import CUSTOM_PREFIX, IGNORED, LIST_FIELDS, Column, ColumnPlan
 from .import_files import Cell, cell_text
 from .import_values import parse_date, split_full_name, split_values
@@ -76,6 +78,7 @@ class RowContext:
     accounts: dict[str, uuid.UUID] = field(default_factory=dict)
     owners: dict[str, uuid.UUID | None] = field(default_factory=dict)
     new_accounts: list[str] = field(default_factory=list)  # `accounts` the row being written created
+    custom_fields: dict[str, FieldRule] | None = None  # the contact's definitions, read at the first custom cell
 
 
 def _problem(column: str, code: str) -> dict:
@@ -164,9 +167,20 @@ async def _read_cell(uow: UnitOfWork, context: RowContext, values: RowValues, co
             values.plugin_values.append((column, await checked if inspect.isawaitable(checked) else checked))
         return
     if target.startswith(CUSTOM_PREFIX):
-        values.custom[target[len(CUSTOM_PREFIX) :]] = (
-            cell if isinstance(cell, (int, float)) and not isinstance(cell, bool) else text
-        )
+        key = target[len(CUSTOM_PREFIX) :]
+        value = cell if isinstance(cell, (int, float, dt.date)) and not isinstance(cell, bool) else text
+        if context.custom_fields is None:
+            context.custom_fields = await custom_fields.definitions(uow.session, "contact")
+        if (rule := context.custom_fields.get(key)) is not None:
+            if custom_fields.is_blank(value):
+                return
+            try:  # the definition's type from the cell's text: "120" → 120, 令和6年4月1日 → "2024-04-01"
+                value = custom_fields.coerce(rule, value)
+            except custom_fields.Refused as refused:
+                raise _invalid(refused.code) from None
+        elif isinstance(value, dt.date):
+            value = text  # an undefined key stays text, as before definitions
+        values.custom[key] = value
     elif target in LIST_FIELDS:
         for part in split_values(text):
             if target == "email":

@@ -241,6 +241,13 @@ async def _update(uow: UnitOfWork, context: RowContext, contact: Contact, values
     return bool(data), conflicts
 
 
+def _reported_column(columns: dict[str, str], values: RowValues, field: str | None) -> str:
+    """The column a service's refusal (its UserError's field) is reported on."""
+    if field and field.startswith("custom_fields."):
+        return values.column(CUSTOM_PREFIX + field.removeprefix("custom_fields."))
+    return columns.get((field or "").split(".")[0], field or "file")
+
+
 async def _create(uow: UnitOfWork, context: RowContext, values: RowValues) -> Contact:
     data: dict = dict(values.texts)
     if values.emails:
@@ -324,7 +331,7 @@ async def import_chunk(uow: UnitOfWork, context: RowContext, batch: list[tuple[i
             for key in context.new_accounts:  # rolled back with the row
                 del context.accounts[key]
             columns = {name: values.column(target) for name, target in _SERVICE_FIELDS.items()}
-            problems = [_problem(columns.get((e.field or "").split(".")[0], e.field or "file"), e.code) for e in error.errors]
+            problems = [_problem(_reported_column(columns, values, e.field), e.code) for e in error.errors]
             _rejected(row, cells, problems)
             continue
         _remember(known, context, done)

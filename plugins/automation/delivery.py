@@ -8,12 +8,19 @@ and the receiver sees the same `webhook-id`. A failure (no 2xx in time, a redire
 address) is retried on the Standard Webhooks schedule — 5 s, 5 min, 30 min, 2 h, 5 h, 10 h after
 each failure, plus up to 10 % random jitter — from the injected clock, then given up. A
 subscription failing for a day (or answered 410 Gone) is disabled, with an
-`automation.webhook_disabled` event."""
+`automation.webhook_disabled` event; its deliveries wait, and go once it is switched back on.
+
+A receiver answering 429 or 503 with `Retry-After` (seconds or an HTTP date) is tried again no
+earlier than it asks, up to the schedule's longest step. Deliveries of one subscription about one
+record (`subject`) go in the order they were queued: one waits while an earlier one is pending
+(Svix's ordering; Standard Webhooks leaves it to the sender). One given up on no longer holds the
+later ones back."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import email.utils
 import json
 import random
 import re
@@ -22,7 +29,8 @@ import uuid
 from dataclasses import dataclass
 
 import httpx
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import case, exists, func, or_, select, update
+from sqlalchemy.orm import aliased
 
 from enishi.plugin import GaugeReading, Runtime, UnitOfWork
 
@@ -36,6 +44,8 @@ SCHEDULE = tuple(
     dt.timedelta(seconds=s) for s in (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600)
 )  # after the 1st … 6th failure
 JITTER = 0.1
+MAX_RETRY_AFTER = SCHEDULE[-1]  # a receiver asking for longer is tried after this, and may ask again
+RETRY_AFTER_STATUSES = (429, 503)
 DISABLE_AFTER = dt.timedelta(days=1)
 TIMEOUT_SETTING = "automation_webhook_timeout_seconds"
 DEFAULT_TIMEOUT = 15.0  # the spec recommends 15 to 30 s
@@ -63,6 +73,21 @@ def retry_delay(failures: int) -> dt.timedelta | None:
     return SCHEDULE[failures - 1] * (1 + random.uniform(0, JITTER))
 
 
+def retry_after(value: str | None, now: dt.datetime) -> dt.timedelta | None:
+    """How long a `Retry-After` header (delay-seconds or an HTTP date) asks to wait, capped at
+    MAX_RETRY_AFTER; None when absent or unreadable."""
+    value = (value or "").strip()
+    if value.isdigit():
+        return dt.timedelta(seconds=min(int(value[:12]), MAX_RETRY_AFTER.total_seconds()))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # HTTP dates are GMT
+        when = when.replace(tzinfo=dt.UTC)
+    return min(max(when - now, dt.timedelta(0)), MAX_RETRY_AFTER)
+
+
 @dataclass
 class Claimed:
     delivery_id: uuid.UUID
@@ -71,7 +96,6 @@ class Claimed:
     body: bytes
     url: str
     secrets: list[str]
-    enabled: bool
 
 
 @dataclass
@@ -82,6 +106,7 @@ class Outcome:
     duration_ms: int = 0
     error: str | None = None
     snippet: str | None = None
+    retry_after: dt.timedelta | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -89,9 +114,30 @@ class Outcome:
 
 
 def body(delivery: AutomationDelivery) -> bytes:
-    """The signed document, the same on every attempt: the event type, when it occurred, and its payload."""
-    document = {"type": delivery.event_type, "timestamp": delivery.occurred_at.isoformat(), "data": delivery.payload}
+    """The signed document, the same on every attempt: the event type, when it occurred, and its
+    payload, with `person` for a subscription granted personal data (gone once the person is erased)."""
+    personal = delivery.personal
+    data = delivery.payload if personal is None else {**delivery.payload, "person": personal}
+    document = {"type": delivery.event_type, "timestamp": delivery.occurred_at.isoformat(), "data": data}
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _due(now: dt.datetime) -> tuple:
+    """Pending, its time come, not leased, its subscription enabled, and no earlier delivery of
+    the same subscription and subject still pending."""
+    earlier = aliased(AutomationDelivery)
+    return (
+        AutomationDelivery.status == "pending",
+        AutomationDelivery.next_attempt_at <= now,
+        or_(AutomationDelivery.lease_until.is_(None), AutomationDelivery.lease_until < now),
+        AutomationDelivery.webhook_id.in_(select(AutomationWebhook.id).where(AutomationWebhook.enabled.is_(True))),
+        ~exists().where(
+            earlier.webhook_id == AutomationDelivery.webhook_id,
+            earlier.subject == AutomationDelivery.subject,
+            earlier.position < AutomationDelivery.position,
+            earlier.status == "pending",
+        ),
+    )
 
 
 async def _claim(runtime: Runtime) -> list[Claimed]:
@@ -101,11 +147,7 @@ async def _claim(runtime: Runtime) -> list[Claimed]:
         rows = (
             await uow.session.scalars(
                 select(AutomationDelivery)
-                .where(
-                    AutomationDelivery.status == "pending",
-                    AutomationDelivery.next_attempt_at <= now,
-                    or_(AutomationDelivery.lease_until.is_(None), AutomationDelivery.lease_until < now),
-                )
+                .where(*_due(now))
                 .order_by(AutomationDelivery.next_attempt_at, AutomationDelivery.id)
                 .limit(BATCH)
                 .with_for_update(skip_locked=True)
@@ -133,7 +175,6 @@ async def _claim(runtime: Runtime) -> list[Claimed]:
                 body=body(row),
                 url=webhooks[row.webhook_id].url,
                 secrets=valid_secrets(webhooks[row.webhook_id], now),
-                enabled=webhooks[row.webhook_id].enabled,
             )
             for row in rows
         ]
@@ -142,9 +183,6 @@ async def _claim(runtime: Runtime) -> list[Claimed]:
 async def _send(runtime: Runtime, client: httpx.AsyncClient, claimed: Claimed) -> Outcome:
     now = runtime.clock.now()
     outcome = Outcome(claimed, now)
-    if not claimed.enabled:
-        outcome.error = "endpoint_disabled"
-        return outcome
     started = time.perf_counter()
     try:
         target = await urls.check(claimed.url, runtime.settings)
@@ -160,6 +198,8 @@ async def _send(runtime: Runtime, client: httpx.AsyncClient, claimed: Claimed) -
                 extensions=target.extensions(),
             ) as response:
                 outcome.status_code = response.status_code
+                if response.status_code in RETRY_AFTER_STATUSES:
+                    outcome.retry_after = retry_after(response.headers.get("retry-after"), now)
                 start = b""
                 async for chunk in response.aiter_bytes():
                     start += chunk
@@ -222,11 +262,11 @@ async def _record(runtime: Runtime, outcomes: list[Outcome]) -> None:
                 webhook.failing_since = None
                 continue
             delivery.failures += 1
-            delay = None if outcome.error == "endpoint_disabled" else retry_delay(delivery.failures)
+            delay = retry_delay(delivery.failures)
             if delay is None:
                 delivery.status = "failed"
             else:
-                delivery.next_attempt_at = now + delay
+                delivery.next_attempt_at = now + max(delay, outcome.retry_after or delay)
             if not webhook.enabled:
                 continue
             webhook.failing_since = webhook.failing_since or outcome.attempted_at

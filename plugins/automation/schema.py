@@ -48,6 +48,14 @@ class CreateWebhookInput:
     )
     description: str | None = strawberry.UNSET
     enabled: bool | None = strawberry.UNSET
+    personal_data_purpose: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Grant the subscription the data of the person an event concerns, for this purpose (needs "
+        "`crm.export`; with the privacy plugin each delivery is recorded as a provision); empty revokes it.",
+    )
+    personal_data_recipient: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Who receives it (with the privacy plugin: a registered recipient's name)."
+    )
 
 
 @strawberry.input
@@ -57,7 +65,17 @@ class UpdateWebhookInput:
     event_types: list[str] | None = strawberry.UNSET
     filter: JSON | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
-    enabled: bool | None = strawberry.field(default=strawberry.UNSET, description="Switching it on clears a disabling.")
+    enabled: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Switching it on clears a disabling; what was queued meanwhile is sent."
+    )
+    personal_data_purpose: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Grant the subscription the data of the person an event concerns, for this purpose (needs "
+        "`crm.export`; with the privacy plugin each delivery is recorded as a provision); empty revokes it.",
+    )
+    personal_data_recipient: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Who receives it (with the privacy plugin: a registered recipient's name)."
+    )
 
 
 @strawberry.input
@@ -164,7 +182,8 @@ class AutomationMutation:
     @strawberry.mutation(description="Subscribe a URL to event types; answers the signing secret, once.")
     async def create_webhook(self, info: Info, input: CreateWebhookInput) -> WebhookSecretPayload:
         async def work(uow):
-            return await service.create_webhook(uow, info.context.runtime, input_values(input))
+            may_grant = info.context.can(service.GRANT_PERSONAL_DATA)
+            return await service.create_webhook(uow, info.context.runtime, input_values(input), may_grant=may_grant)
 
         made, errors = await run_mutation(info, MANAGE, work)
         return WebhookSecretPayload(webhook=_webhook(made and made[0]), secret=made and made[1], user_errors=errors)
@@ -173,7 +192,8 @@ class AutomationMutation:
     async def update_webhook(self, info: Info, input: UpdateWebhookInput) -> WebhookPayload:
         async def work(uow):
             webhook_id = parse_global_id(input.id, "AutomationWebhook", "id")
-            return await service.update_webhook(uow, info.context.runtime, webhook_id, input_values(input))
+            may_grant = info.context.can(service.GRANT_PERSONAL_DATA)
+            return await service.update_webhook(uow, info.context.runtime, webhook_id, input_values(input), may_grant=may_grant)
 
         row, errors = await run_mutation(info, MANAGE, work)
         return WebhookPayload(webhook=_webhook(row), user_errors=errors)

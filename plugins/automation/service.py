@@ -1,6 +1,7 @@
 """Webhook subscriptions: their rules (URL safety, event type patterns, payload filters), the
-secret and its rotation, and what puts a delivery in the queue — the outbox's fan-out, a test
-event, a replay. Sending is the worker's (delivery.py), never a request's."""
+secret and its rotation, the personal data a subscription may be granted, and what puts a
+delivery in the queue — the outbox's fan-out, a test event, a replay. Sending is the worker's
+(delivery.py), never a request's."""
 
 from __future__ import annotations
 
@@ -9,9 +10,21 @@ import fnmatch
 import re
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
-from enishi.plugin import Checker, Event, InputError, Runtime, UnitOfWork, UserError, load_for_update, new_id
+from enishi.plugin import (
+    Checker,
+    Contact,
+    ContactEmail,
+    ContactPhone,
+    Event,
+    InputError,
+    Runtime,
+    UnitOfWork,
+    UserError,
+    load_for_update,
+    new_id,
+)
 
 from . import urls
 from .events import TEST_EVENT_TYPE
@@ -19,6 +32,8 @@ from .models import AutomationDelivery, AutomationWebhook
 from .signing import new_secret
 
 MANAGE = "automation.webhook.manage"
+GRANT_PERSONAL_DATA = "crm.export"  # personal data leaving the system: whoever may export it
+PERSONAL_DATA_ITEMS = ["name", "kana", "email", "phone"]
 EVENT_PATTERN = re.compile(r"\*|[a-z0-9_]+(\.[a-z0-9_*]+)*")
 FILTER_KEY = re.compile(r"[a-z_][a-z0-9_]{0,59}")
 MAX_EVENT_TYPES = 50
@@ -82,6 +97,21 @@ def _filter(check: Checker, value) -> dict | None:
     return value
 
 
+def _personal_data_grant(check: Checker, data: dict, may_grant: bool) -> tuple[str | None, str | None]:
+    """The purpose (and the recipient, as the privacy plugin's register names it) for which a
+    subscription receives personal data; empty revokes it. Granting it is an export of people's
+    data, so it takes `crm.export` beside managing webhooks."""
+    purpose = check.text(data, "personal_data_purpose", max_length=200)
+    recipient = check.text(data, "personal_data_recipient", max_length=200)
+    if not purpose:
+        return None, None
+    if not may_grant:
+        check.fail("personal_data_purpose", f"granting personal data needs the permission {GRANT_PERSONAL_DATA}", "FORBIDDEN")
+    if not recipient:
+        check.fail("personal_data_recipient", "name the recipient the data is provided to", "REQUIRED")
+    return purpose, recipient
+
+
 async def _url(check: Checker, settings, url: str | None) -> str | None:
     if url is None:
         return None
@@ -93,8 +123,11 @@ async def _url(check: Checker, settings, url: str | None) -> str | None:
     return url.strip()
 
 
-async def create_webhook(uow: UnitOfWork, runtime: Runtime, data: dict) -> tuple[AutomationWebhook, str]:
-    """A new subscription, enabled, and its secret: shown to the caller this once."""
+async def create_webhook(
+    uow: UnitOfWork, runtime: Runtime, data: dict, *, may_grant: bool = False
+) -> tuple[AutomationWebhook, str]:
+    """A new subscription, enabled, and its secret: shown to the caller this once. `may_grant`:
+    the caller may grant it personal data (holds `crm.export`)."""
     check = Checker()
     if not data.get("url"):
         check.fail("url", "is required", "REQUIRED")
@@ -104,6 +137,7 @@ async def create_webhook(uow: UnitOfWork, runtime: Runtime, data: dict) -> tuple
     event_types = _event_types(check, runtime, data.get("event_types"))
     filter_ = _filter(check, data.get("filter"))
     description = check.text(data, "description", max_length=500)
+    purpose, recipient = _personal_data_grant(check, data, may_grant)
     check.done()
     now = uow.clock.now()
     secret = new_secret()
@@ -113,6 +147,8 @@ async def create_webhook(uow: UnitOfWork, runtime: Runtime, data: dict) -> tuple
         filter=filter_ or {},
         description=description,
         enabled=data.get("enabled", True) is not False,
+        personal_data_purpose=purpose,
+        personal_data_recipient=recipient,
         created_by_id=uow.actor_id,
         created_at=now,
         updated_at=now,
@@ -123,14 +159,19 @@ async def create_webhook(uow: UnitOfWork, runtime: Runtime, data: dict) -> tuple
     return webhook, secret
 
 
-async def update_webhook(uow: UnitOfWork, runtime: Runtime, webhook_id: uuid.UUID, data: dict) -> AutomationWebhook:
+async def update_webhook(
+    uow: UnitOfWork, runtime: Runtime, webhook_id: uuid.UUID, data: dict, *, may_grant: bool = False
+) -> AutomationWebhook:
     webhook = await load_for_update(uow, AutomationWebhook, webhook_id)
     check = Checker()
     url = await _url(check, uow.settings, data.get("url"))
     event_types = _event_types(check, runtime, data.get("event_types"))
     filter_ = _filter(check, data.get("filter"))
     description = check.text(data, "description", max_length=500)
+    purpose, recipient = _personal_data_grant(check, data, may_grant)
     check.done()
+    if "personal_data_purpose" in data:
+        webhook.personal_data_purpose, webhook.personal_data_recipient = purpose, recipient
     webhook.url = url or webhook.url
     webhook.event_types = event_types or webhook.event_types
     if "filter" in data:
@@ -178,6 +219,23 @@ def valid_secrets(webhook: AutomationWebhook, now: dt.datetime) -> list[str]:
     return valid
 
 
+def subject_of(event: Event) -> str | None:
+    """The record an event is about, whose deliveries keep their order: `<entity>:<id>`."""
+    return f"{event.entity}:{event.entity_id}" if event.entity_id is not None else None
+
+
+def person_of(event: Event) -> uuid.UUID | None:
+    """The person an event concerns, whose data a granted subscription receives: the contact
+    itself (`contact.*`), or the payload's `contact_id` (a purchase)."""
+    if event.entity == "contact":
+        return event.entity_id
+    contact_id = (event.payload or {}).get("contact_id")
+    try:
+        return uuid.UUID(contact_id) if isinstance(contact_id, str) else None
+    except ValueError:
+        return None
+
+
 def _delivery(uow: UnitOfWork, webhook_id: uuid.UUID, event_id: uuid.UUID, event_type: str, occurred_at, data: dict):
     now = uow.clock.now()
     delivery = AutomationDelivery(
@@ -196,23 +254,81 @@ def _delivery(uow: UnitOfWork, webhook_id: uuid.UUID, event_id: uuid.UUID, event
     return delivery
 
 
+async def _personal(uow: UnitOfWork, contact: Contact) -> dict:
+    """What a granted subscription receives about the person (PERSONAL_DATA_ITEMS)."""
+    emails = await uow.session.scalars(
+        select(ContactEmail).where(ContactEmail.contact_id == contact.id).order_by(ContactEmail.position)
+    )
+    phones = await uow.session.scalars(
+        select(ContactPhone).where(ContactPhone.contact_id == contact.id).order_by(ContactPhone.position)
+    )
+    return {
+        "family_name": contact.family_name,
+        "given_name": contact.given_name,
+        "family_name_kana": contact.family_name_kana,
+        "given_name_kana": contact.given_name_kana,
+        "emails": [email.address for email in emails],
+        "phones": [phone.e164 for phone in phones],
+    }
+
+
+async def _queue(uow: UnitOfWork, webhook: AutomationWebhook, event: Event, data: dict, *, provide: bool) -> bool:
+    """Queue the event for the subscription after that subject's earlier deliveries, unless it
+    already is. `provide`: with the person's data, recorded as a provision (which may refuse)."""
+    if await uow.session.scalar(
+        select(AutomationDelivery.id).where(AutomationDelivery.webhook_id == webhook.id, AutomationDelivery.event_id == event.id)
+    ):
+        return False
+    delivery = _delivery(uow, webhook.id, event.id, event.type, event.occurred_at, data)
+    delivery.subject = subject_of(event)
+    if delivery.subject is not None:
+        last = await uow.session.scalar(
+            select(func.max(AutomationDelivery.position)).where(
+                AutomationDelivery.webhook_id == webhook.id, AutomationDelivery.subject == delivery.subject
+            )
+        )
+        delivery.position = (last or 0) + 1
+    person = person_of(event) if provide else None
+    contact = await uow.session.get(Contact, person) if person is not None else None
+    if contact is not None and contact.deleted_at is None and contact.data_key() is not None:
+        await uow.runtime.plugins.call(
+            "enishi_record_provision",
+            uow=uow,
+            contact_ids=[contact.id],
+            recipient=webhook.personal_data_recipient,
+            purpose=webhook.personal_data_purpose,
+            data_items=PERSONAL_DATA_ITEMS,
+        )
+        delivery.contact_id = contact.id
+        delivery.share_key_of(contact)
+        delivery.personal = await _personal(uow, contact)
+    return True
+
+
 async def fan_out(runtime: Runtime, event: Event) -> int:
-    """Queue the event for every enabled subscription it matches, once each however often the
-    outbox hands it over (at least once: a retried outbox batch calls again). Returns how many
-    deliveries were queued now."""
+    """Queue the event for every subscription it matches — a disabled one too, which sends it
+    once switched back on — once each however often the outbox hands it over (at least once: a
+    retried outbox batch calls again). A subscription granted personal data gets the person's,
+    in a unit of work of its own: the privacy plugin refusing the provision rolls back only that
+    one, which is then queued without it. Returns how many deliveries were queued now."""
     data = event_data(event)
     async with runtime.read_session() as session:
-        webhooks = (await session.scalars(select(AutomationWebhook).where(AutomationWebhook.enabled.is_(True)))).all()
-    wanted = {webhook.id for webhook in webhooks if matches(webhook, event.type, data)}
-    if not wanted:
-        return 0
+        webhooks = (await session.scalars(select(AutomationWebhook).order_by(AutomationWebhook.id))).all()
+    wanted = [webhook for webhook in webhooks if matches(webhook, event.type, data)]
+    granted = [webhook for webhook in wanted if webhook.personal_data_purpose and person_of(event) is not None]
+    queued = 0
     async with runtime.unit_of_work() as uow:
-        queued = set(
-            await uow.session.scalars(select(AutomationDelivery.webhook_id).where(AutomationDelivery.event_id == event.id))
-        )
-        for webhook_id in wanted - queued:
-            _delivery(uow, webhook_id, event.id, event.type, event.occurred_at, data)
-    return len(wanted - queued)
+        for webhook in wanted:
+            if webhook not in granted:
+                queued += await _queue(uow, webhook, event, data, provide=False)
+    for webhook in granted:
+        try:
+            async with runtime.unit_of_work() as uow:
+                queued += await _queue(uow, webhook, event, data, provide=True)
+        except InputError:
+            async with runtime.unit_of_work() as uow:
+                queued += await _queue(uow, webhook, event, data, provide=False)
+    return queued
 
 
 async def send_test_event(uow: UnitOfWork, webhook_id: uuid.UUID) -> AutomationDelivery:

@@ -39,7 +39,7 @@ class AutomationWebhookAttempt:
     status_code: int | None = strawberry.field(description="The receiver's HTTP status; null when there was no answer.")
     duration_ms: int
     error: str | None = strawberry.field(
-        description="Why there was no answer: timeout, connection, unsafe_url (the address is refused) or endpoint_disabled."
+        description="Why there was no answer: timeout, connection or unsafe_url (the address is refused)."
     )
     response_snippet: str | None = strawberry.field(
         description="The answer's first 200 characters, e-mail addresses and long digit runs masked."
@@ -62,7 +62,12 @@ class AutomationWebhookDelivery(relay.Node):
     message_id: str = strawberry.field(description="The `webhook-id` header: the same on every attempt and replay.")
     event_type: str
     occurred_at: dt.datetime
-    payload: JSON = strawberry.field(description="The body's `data`: the event's declared payload (ids, codes, counts).")
+    payload: JSON = strawberry.field(
+        description="The body's `data`: the event's declared payload (ids, codes, counts), without the person's data."
+    )
+    carries_personal_data: bool = strawberry.field(
+        description="The body's `data.person` holds the person's data (a granted subscription, provision recorded)."
+    )
     status: AutomationDeliveryStatus
     attempt_count: int
     next_attempt_at: dt.datetime | None = strawberry.field(description="When a pending delivery is tried next.")
@@ -79,6 +84,7 @@ class AutomationWebhookDelivery(relay.Node):
             event_type=row.event_type,
             occurred_at=row.occurred_at,
             payload=cast(JSON, row.payload or {}),
+            carries_personal_data=row.sealed_personal is not None,
             status=AutomationDeliveryStatus(row.status),
             attempt_count=row.attempts,
             next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
@@ -117,6 +123,12 @@ class AutomationWebhook(relay.Node):
     previous_secret_valid_until: dt.datetime | None = strawberry.field(
         description="After a rotation: until when the previous secret still signs, beside the new one."
     )
+    personal_data_purpose: str | None = strawberry.field(
+        description="The purpose for which deliveries carry the person's data (`data.person`); null: never."
+    )
+    personal_data_recipient: str | None = strawberry.field(
+        description="Who receives it, as the privacy plugin's recipient register names them."
+    )
     created_at: dt.datetime
     updated_at: dt.datetime
     _row: strawberry.Private[Any]
@@ -133,6 +145,8 @@ class AutomationWebhook(relay.Node):
             disabled_reason=row.disabled_reason,
             failing_since=row.failing_since,
             previous_secret_valid_until=row.previous_secret_expires_at,
+            personal_data_purpose=row.personal_data_purpose,
+            personal_data_recipient=row.personal_data_recipient,
             created_at=row.created_at,
             updated_at=row.updated_at,
             _row=row,

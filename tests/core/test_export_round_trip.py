@@ -1,12 +1,12 @@
 """Export → import loses nothing: contacts exported from one database and imported with
 `enishi import` into a fresh one read the same through GraphQL, field by field.
 
-A CSV has no types: a custom field holding a number comes back as text, so the CSV round trip
-here holds text custom fields only (one that looks like a number, `0120`, must stay text); the
-.xlsx one holds a number too. Two gaps of the importer are pinned in
-tests/core/test_export_round_trip_gaps.py (not committed while they fail): a CSV's number, and
-re-importing an export into its own database (its 最終対応日 adds a dated note, and the row counts
-as updated); what holds of that already is tested here."""
+A CSV has no types: without a definition a custom field holding a number comes back as text, so
+the CSV round trip here holds text custom fields only (one that looks like a number, `0120`, must
+stay text); the .xlsx one holds a number too. With typed custom-field definitions a CSV keeps
+numbers, dates and booleans: tests/core/test_custom_field_round_trip.py. Re-importing an export
+into its own database (its 最終対応日 adds no dated note, and the rows count as unchanged) is
+tested here."""
 
 from __future__ import annotations
 

@@ -96,6 +96,20 @@ FIELD_PERMISSIONS = {
         f'mutation {{ createPurchaseRefund(input: {{purchaseId: "{NO_PURCHASE}"}}) {{ userErrors {{ code }} }} }}',
     ),
     "Query.testClock": ("crm.read", "{ testClock { id } }"),
+    "Query.customFieldDefinitions": ("crm.read", "{ customFieldDefinitions { key } }"),
+    "Mutation.createCustomFieldDefinition": (
+        "crm.configure",
+        'mutation { createCustomFieldDefinition(input: {entity: CONTACT, key: "", type: TEXT, labelJa: ""}) '
+        "{ userErrors { code } } }",
+    ),
+    "Mutation.updateCustomFieldDefinition": (
+        "crm.configure",
+        f'mutation {{ updateCustomFieldDefinition(input: {{id: "{NO_ID}"}}) {{ userErrors {{ code }} }} }}',
+    ),
+    "Mutation.deleteCustomFieldDefinition": (
+        "crm.configure",
+        f'mutation {{ deleteCustomFieldDefinition(input: {{id: "{NO_ID}"}}) {{ userErrors {{ code }} }} }}',
+    ),
     "Mutation.createTestClock": (
         "testclock.manage",
         'mutation { createTestClock(input: {frozenTime: "2030-01-01T00:00:00+00:00"}) { userErrors { code } } }',

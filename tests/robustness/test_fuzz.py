@@ -17,6 +17,7 @@ from enishi.graphql.relay import to_global_id
 from tests.helpers import create_account, create_contact
 
 QUERIES = (
+    "customFieldDefinitions",
     "node",
     "nodes",
     "viewer",
@@ -85,6 +86,9 @@ QUERIES = (
     "webhookEventTypes",
 )
 MUTATIONS = (
+    "createCustomFieldDefinition",
+    "updateCustomFieldDefinition",
+    "deleteCustomFieldDefinition",
     "importContacts",
     "exportContacts",
     "exportAccounts",

@@ -70,7 +70,7 @@ async def create_webhook(api, url: str, event_types: list[str], **extra) -> tupl
 async def deliveries(api, webhook_id: str) -> list[dict]:
     data = await api.graphql(
         """query($id: ID!) { webhookDeliveries(webhookId: $id) { edges { node {
-             id messageId eventType payload status attemptCount nextAttemptAt deliveredAt lastStatusCode
+             id messageId eventType payload carriesPersonalData status attemptCount nextAttemptAt deliveredAt lastStatusCode
              attempts { attemptedAt statusCode durationMs error responseSnippet } } } } }""",
         {"id": webhook_id},
     )

@@ -97,7 +97,7 @@ async def test_a_410_gone_disables_the_endpoint_at_once_and_its_deliveries_stop(
     dev.clock.set(dt.datetime.fromisoformat(delivery["nextAttemptAt"]))
     await run_every_job(dev.runtime)
     [delivery] = await deliveries(dev, webhook["id"])
-    assert delivery["status"] == "FAILED" and [a["error"] for a in delivery["attempts"]] == [None, "endpoint_disabled"]
+    assert delivery["status"] == "PENDING" and [a["statusCode"] for a in delivery["attempts"]] == [410]  # waits for it
     assert len(gone.received) == 1
 
 
@@ -184,23 +184,29 @@ async def test_a_test_event_and_replays_resend_with_the_same_webhook_id(dev, rec
     await run_every_job(dev.runtime)
     assert [r.headers["webhook-id"] for r in target.received] == [sent["delivery"]["messageId"]] * 2
 
-    # While switched off, deliveries fail for good; once back on, a range replay sends them again.
+    # While switched off, deliveries wait; once back on, they go without a replay.
     await dev.mutate("updateWebhook", {"id": webhook["id"], "enabled": False}, "webhook { id }")
-    failed = [
+    dev.clock.advance(seconds=1)  # the window below leaves out the first test event
+    window = {"webhookId": webhook["id"], "since": dev.clock.now().isoformat()}
+    waited = [
         (await dev.mutate("sendWebhookTestEvent", {"id": webhook["id"]}, "delivery { messageId }"))["delivery"]["messageId"]
         for _ in range(2)
     ]
     await run_every_job(dev.runtime)
     assert len(target.received) == 2
     await dev.mutate("updateWebhook", {"id": webhook["id"], "enabled": True}, "webhook { id }")
-    window = {"webhookId": webhook["id"], "since": dev.clock.now().isoformat()}
+    await run_every_job(dev.runtime)
+    assert sorted(r.headers["webhook-id"] for r in target.received[2:]) == sorted(waited)
+
     empty = await dev.mutate("replayWebhookDeliveries", {**window, "until": window["since"]}, "replayed")
     assert [e["code"] for e in empty["userErrors"]] == ["INVALID_RANGE"]
     until = (dev.clock.now() + dt.timedelta(seconds=1)).isoformat()
-    recovered = await dev.mutate("replayWebhookDeliveries", {**window, "until": until}, "replayed")
-    assert recovered == {"replayed": 2, "userErrors": []}  # the failed ones only: the test event that succeeded stays
+    none_failed = await dev.mutate("replayWebhookDeliveries", {**window, "until": until}, "replayed")
+    assert none_failed == {"replayed": 0, "userErrors": []}  # by default only those given up on
+    every = await dev.mutate("replayWebhookDeliveries", {**window, "until": until, "onlyFailed": False}, "replayed")
+    assert every == {"replayed": 2, "userErrors": []}
     await run_every_job(dev.runtime)
-    assert sorted(r.headers["webhook-id"] for r in target.received[2:]) == sorted(failed)
+    assert sorted(r.headers["webhook-id"] for r in target.received[4:]) == sorted(waited)
 
 
 async def test_payloads_drop_delivery_only_fields_and_an_event_handed_over_again_is_queued_once(dev, receiver):
