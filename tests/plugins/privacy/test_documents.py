@@ -13,7 +13,7 @@ import io
 from sqlalchemy import text
 
 from tests.helpers import count_rows, create_contact, log_activity
-from tests.plugins.privacy.test_requests import _raw
+from tests.plugins.privacy.helpers import raw_id
 from tests.plugins.privacy.test_retention import _rule
 
 CONTROLLER = {"name": "縁商事株式会社", "address": "東京都千代田区丸の内1-1-1", "representative": "代表取締役 縁 太郎"}
@@ -45,7 +45,7 @@ async def test_the_record_of_processing_and_the_appi_statement_come_from_the_cat
         await api.runtime.plugins.call(
             "enishi_record_provision",
             uow=uow,
-            contact_ids=[_raw(person["id"])],
+            contact_ids=[raw_id(person["id"])],
             recipient="株式会社データ分析",
             purpose="共同キャンペーン",
             data_items=["氏名"],
@@ -110,8 +110,8 @@ async def test_consent_records_go_to_regulators_as_csv_with_ids_and_no_one_named
     body = (await _download(api, made["privacyReportLink"]["url"])).content
     rows = _rows(body)
     assert [(r["contact_id"], r["purpose"], r["state"], r["notice_version"]) for r in rows] == [
-        (str(_raw(people[0]["id"])), "marketing", "granted", "2024-04"),
-        (str(_raw(people[1]["id"])), "marketing", "withdrawn", "2024-04"),
+        (str(raw_id(people[0]["id"])), "marketing", "granted", "2024-04"),
+        (str(raw_id(people[1]["id"])), "marketing", "withdrawn", "2024-04"),
     ]
     assert "同意" not in body.decode("utf-8-sig") and "example.jp" not in body.decode("utf-8-sig")
     async with api.runtime.read_session() as session:  # the used link keeps nothing
@@ -162,10 +162,10 @@ async def test_a_pseudonymised_extract_carries_keyed_hmacs_only_compliance_can_k
         (await api.graphql(key_query, {"id": created["extract"]["id"]}, role="compliance"))["privacyExtractMappingKey"]
     )
     by_subject = {r["subject"]: r for r in rows}
-    first = by_subject[hmac.new(key, f"enishi-extract:{_raw(people[0]['id'])}".encode(), hashlib.sha256).hexdigest()[:32]]
+    first = by_subject[hmac.new(key, f"enishi-extract:{raw_id(people[0]['id'])}".encode(), hashlib.sha256).hexdigest()[:32]]
     assert (first["age"], first["prefecture"], first["activities"]) == ("33", "東京都", "1")  # born 11 June 1990, on 10 June 2024
     assert (
-        by_subject[hmac.new(key, f"enishi-extract:{_raw(people[4]['id'])}".encode(), hashlib.sha256).hexdigest()[:32]]["age"]
+        by_subject[hmac.new(key, f"enishi-extract:{raw_id(people[4]['id'])}".encode(), hashlib.sha256).hexdigest()[:32]]["age"]
         == "30"
     )
 

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from enishi.outbox import deliver_pending
 from tests.helpers import create_contact
-from tests.plugins.privacy.test_requests import _intake, _raw, _run
+from tests.plugins.privacy.helpers import intake, raw_id, run_request
 
 JST = dt.timezone(dt.timedelta(hours=9))
 INCIDENT = (
@@ -41,7 +41,7 @@ async def _events(api, incident_id) -> list[tuple[str, dict]]:
     return [
         (kind, payload if isinstance(payload, dict) else json.loads(payload))
         for entity_id, kind, payload in rows
-        if uuid.UUID(str(entity_id)) == _raw(incident_id)
+        if uuid.UUID(str(entity_id)) == raw_id(incident_id)
     ]
 
 
@@ -189,7 +189,7 @@ async def test_people_a_misused_account_read_are_found_in_the_access_log_and_not
     assert [e["code"] for e in twice["userErrors"]] == ["NOTHING_TO_NOTIFY"]
 
     # Erasing one of them keeps the incident's record of them; their copy of the notice goes.
-    erased = await _run(api, (await _intake(api, read["id"], "erasure"))["id"])
+    erased = await run_request(api, (await intake(api, read["id"], "erasure"))["id"])
     privacy = next(r for r in erased["runs"] if r["plugin"] == "privacy")
     assert {"entity": "privacy_incident_subject", "rows": 1}.items() <= next(
         k for k in privacy["retained"] if k["entity"] == "privacy_incident_subject"
@@ -203,7 +203,7 @@ async def test_compliance_deadlines_list_unfiled_reports_and_open_requests_soone
     api = await enishi_api(database_url=enishi_fresh_migrated)
     api.clock.set(dt.datetime(2025, 6, 3, 9, 0, tzinfo=JST))
     person = await create_contact(api, familyName="期限")
-    request = await _intake(api, person["id"], "access", "2025-06-01T03:00:00+00:00")  # GDPR: due the end of 1 July
+    request = await intake(api, person["id"], "access", "2025-06-01T03:00:00+00:00")  # GDPR: due the end of 1 July
     malicious = (await _create(api))["incident"]
     exempt = (await _create(api, encrypted=True, keysSafe=True, awareAt="2025-06-02T12:00:00+09:00"))["incident"]
     await api.mutate(
