@@ -34,6 +34,7 @@ class PrivacyReport(Enum):
     RECORDS_OF_PROCESSING = "records_of_processing"
     APPI_PUBLIC_STATEMENT = "appi_public_statement"
     CONSENT_RECORDS = "consent_records"
+    PROVISION_RECORDS = "provision_records"
 
 
 @strawberry.enum
@@ -170,7 +171,7 @@ class DocumentsQuery:
 
 @strawberry.type
 class DocumentsMutation:
-    @strawberry.mutation(description="A single-use link to a report in a format (consent records: CSV).")
+    @strawberry.mutation(description="A single-use link to a report in a format (consent and provision records: CSV).")
     async def privacy_report_link(self, info: Info, input: PrivacyReportLinkInput) -> DownloadLinkPayload:
         name, format = input.report.value, input.format.value
 

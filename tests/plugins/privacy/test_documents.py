@@ -1,8 +1,9 @@
 """Reports and extracts over GraphQL: records of processing (GDPR Art. 30) and the APPI public
-statement from the catalog as JSON, CSV and printable HTML, saying what is missing; consent
-records as CSV for regulators; single-use links; pseudonymised extracts with keyed HMACs whose
-key only compliance reads and which are never provided; anonymised extracts generalised to
-k-anonymity with the suppressed rows counted."""
+statement from the catalog as JSON, CSV and printable HTML, saying what is missing, with the
+processor register and the transfers abroad; consent and provision records as CSV for
+regulators; single-use links; pseudonymised extracts with keyed HMACs whose key only compliance
+reads and which are never provided; anonymised extracts generalised to k-anonymity with the
+suppressed rows counted."""
 
 import base64
 import csv
@@ -14,6 +15,7 @@ from sqlalchemy import text
 
 from tests.helpers import count_rows, create_contact, log_activity
 from tests.plugins.privacy.helpers import raw_id
+from tests.plugins.privacy.test_provisions import provide, registered
 from tests.plugins.privacy.test_retention import _rule
 
 CONTROLLER = {"name": "縁商事株式会社", "address": "東京都千代田区丸の内1-1-1", "representative": "代表取締役 縁 太郎"}
@@ -116,6 +118,80 @@ async def test_consent_records_go_to_regulators_as_csv_with_ids_and_no_one_named
     assert "同意" not in body.decode("utf-8-sig") and "example.jp" not in body.decode("utf-8-sig")
     async with api.runtime.read_session() as session:  # the used link keeps nothing
         assert (await session.execute(text("SELECT content FROM privacy_download"))).scalars().all() == [None]
+
+
+async def test_provision_records_go_to_regulators_as_csv_and_the_reports_list_processors_and_transfers_abroad(api):
+    processor = await registered(
+        api,
+        name="Cloud Mail Pte. Ltd.",
+        kind="PROCESSOR",
+        country="SG",
+        transferRoute="EQUIVALENT_MEASURES",
+        purpose="メール配信の委託",
+        contractDate="2025-01-10",
+        dpaDate="2025-01-15",
+        reviewDate="2026-01-15",
+        securityMeasures="APEC CBPR certified",
+        subProcessors=[{"name": "Hosting LLC", "country": "US"}, {"name": "データセンター株式会社", "country": "JP"}],
+    )
+    await registered(api, name="株式会社国内提供先", kind="THIRD_PARTY", country="JP", purpose="共同販促")
+    person = await create_contact(api, familyName="提供", emails=[{"address": "provided@example.jp"}])
+    recorded = await provide(api, processor["id"], [person["id"]])
+    assert recorded["userErrors"] == [], recorded
+
+    report = (await api.graphql("{ recordsOfProcessingReport }", role="compliance"))["recordsOfProcessingReport"]
+    assert report["processors"] == [
+        {
+            "name": "Cloud Mail Pte. Ltd.",
+            "country": "SG",
+            "purpose": "メール配信の委託",
+            "contract_date": "2025-01-10",
+            "dpa_date": "2025-01-15",
+            "review_date": "2026-01-15",
+            "security_measures": "APEC CBPR certified",
+            "sub_processors": [{"name": "Hosting LLC", "country": "US"}, {"name": "データセンター株式会社", "country": "JP"}],
+        }
+    ]
+    assert report["transfers_abroad"] == [
+        {
+            "recipient": "Cloud Mail Pte. Ltd.",
+            "kind": "processor",
+            "country": "SG",
+            "route": "equivalent_measures",
+            "safeguards": "APEC CBPR certified",
+        },
+        {
+            "recipient": "Cloud Mail Pte. Ltd. / Hosting LLC",
+            "kind": "sub_processor",
+            "country": "US",
+            "route": None,
+            "safeguards": None,
+        },
+    ]
+    statement = (await api.graphql("{ appiPublicStatement }", role="compliance"))["appiPublicStatement"]
+    assert statement["foreign_countries"] == ["SG", "US"]
+
+    link = "mutation($input: PrivacyReportLinkInput!) { privacyReportLink(input: $input) { url userErrors { field code } } }"
+    refused = await api.graphql(link, {"input": {"report": "PROVISION_RECORDS", "format": "JSON"}}, role="compliance")
+    assert refused["privacyReportLink"] == {"url": None, "userErrors": [{"field": "format", "code": "INVALID_FORMAT"}]}
+    made = await api.graphql(link, {"input": {"report": "PROVISION_RECORDS", "format": "CSV"}}, role="compliance")
+    body = (await _download(api, made["privacyReportLink"]["url"])).content
+    (row,) = [r for r in _rows(body) if r["contact_id"] == str(raw_id(person["id"]))]
+    assert {k: v for k, v in row.items() if k not in ("seq", "recipient_id", "provided_at", "recorded_on", "keep_until")} == {
+        "contact_id": str(raw_id(person["id"])),
+        "recipient": "Cloud Mail Pte. Ltd.",
+        "country": "SG",
+        "purpose": "広告配信",
+        "data_items": "氏名; メールアドレス",
+        "basis": "entrustment",
+        "legal_ground": "",
+        "exempt": "True",
+        "record_method": "individual",
+    }
+    assert row["recipient_id"] == str(raw_id(processor["id"])) and row["keep_until"]
+    assert "provided@example.jp" not in body.decode("utf-8-sig") and "提供" not in body.decode("utf-8-sig")
+    forbidden = await api.errors(link, {"input": {"report": "PROVISION_RECORDS", "format": "CSV"}}, role="sales")
+    assert forbidden[0]["extensions"]["code"] == "FORBIDDEN"
 
 
 async def _people(api):
