@@ -47,6 +47,7 @@ from . import (
     events,
     execution,
     export_delivery,
+    incident_reminders,
     incidents,
     intake,
     models,
@@ -364,6 +365,12 @@ def enishi_scheduled_jobs():
             dt.timedelta(hours=24),
             recipients.remind_reviews,
             "a task for each processor or recipient whose review date is near, once per review date",
+        ),
+        ScheduledJob(
+            "privacy.incident_reminders",
+            dt.timedelta(hours=1),
+            incident_reminders.remind_incidents,
+            "a task (and `incident.report_due`) for each incident report due soon and not filed, once per report",
         ),
     ]
 

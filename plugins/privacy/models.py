@@ -265,6 +265,10 @@ class PrivacyIncident(Base):
     appi_preliminary_filed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     appi_final_filed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     subjects_notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # When the reminder of each report was raised (incident_reminders.py): once per report.
+    gdpr_authority_reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    appi_preliminary_reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    appi_final_reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # The notice mailed to the people affected (the officer's template, the same for everyone).
     notice_subject: Mapped[str | None] = mapped_column(String(200), info={"personal": False})
     notice_body: Mapped[str | None] = mapped_column(String(10000), info={"personal": False})

@@ -64,9 +64,6 @@ async def test_the_issues_example_owes_the_authority_in_72_hours_and_the_final_r
     ]
     assert await _events(api, incident["id"]) == [
         ("incident.created", {"cause": "unauthorized_access", "malicious": True, "triggers": ["malicious", "over_1000_people"]}),
-        ("incident.report_due", {"kind": "gdpr_authority", "due_at": "2025-06-05T01:00:00+00:00"}),
-        ("incident.report_due", {"kind": "appi_preliminary", "due_at": "2025-06-05T15:00:00+00:00"}),
-        ("incident.report_due", {"kind": "appi_final", "due_at": "2025-08-01T15:00:00+00:00"}),
     ]
 
     filed = await api.mutate(
@@ -92,7 +89,7 @@ async def test_the_issues_example_owes_the_authority_in_72_hours_and_the_final_r
         role="compliance",
     )
     assert closed["updateIncidentStatus"]["incident"] == {"status": "closed"}
-    recorded = (await _events(api, incident["id"]))[4:]
+    recorded = (await _events(api, incident["id"]))[1:]
     assert recorded == [
         ("incident.report_recorded", {"kind": "appi_preliminary", "filed_at": "2025-06-02T23:00:00+00:00"}),
         ("incident.status_changed", {"status": "closed"}),
@@ -107,6 +104,14 @@ async def test_a_non_malicious_breach_owes_the_final_report_in_30_days_and_1000_
     assert incident["appiReportRequired"] is True
     quiet = (await _create(api, malicious=False, affectedCount=1000, cause="loss"))["incident"]
     assert (quiet["appiTriggers"], quiet["appiReportRequired"]) == ([], False)
+
+
+async def test_the_final_report_is_not_moved_off_a_weekend_or_a_holiday(api):
+    # Decided (README, incidents.py): the 30th day is shown as it falls, the earlier, always-safe day.
+    api.clock.set(dt.datetime(2025, 6, 22, 9, 0, tzinfo=JST))
+    for aware, due in (("2025-06-12", "2025-07-12"), ("2025-06-21", "2025-07-21")):  # a Saturday; 海の日
+        incident = (await _create(api, malicious=False, sensitiveData=True, awareAt=f"{aware}T10:00:00+09:00"))["incident"]
+        assert incident["appiFinalDueDate"] == due
 
 
 async def test_strongly_encrypted_data_with_safe_keys_owes_no_appi_report(api):
