@@ -119,3 +119,30 @@ async def test_only_compliance_and_admin_mark_fields_and_record_grounds(api):
     assert (await mark(api, "custom_fields.x", role="admin"))["userErrors"] == []
     listed = (await api.graphql("{ sensitiveFields { entity field } }", role="compliance"))["sensitiveFields"]
     assert listed == [{"entity": "contact", "field": "custom_fields.x"}]
+
+
+async def test_a_merge_carries_a_sensitive_value_to_the_survivor_only_with_the_survivors_basis(api):
+    assert (await mark(api, "custom_fields.障害"))["userErrors"] == []
+    survivor = await create_contact(api, familyName="統合先", customFields={"会員番号": "S-1"})
+    merged = await create_contact(api, familyName="統合元")
+    await api.mutate(
+        "recordConsent", {"contactId": merged["id"], "purpose": "sensitive_data", "state": "granted"}, "consent { state }"
+    )
+    assert (await update(api, merged["id"], {"障害": "聴覚"}))["userErrors"] == []
+    merge = "mutation($input: MergeContactsInput!) { mergeContacts(input: $input) { userErrors { field code } } }"
+    for dry_run in (True, False):  # the merged person's consent does not cover the survivor
+        refused = await api.graphql(
+            merge, {"input": {"survivorId": survivor["id"], "mergedIds": [merged["id"]], "dryRun": dry_run}}
+        )
+        assert refused["mergeContacts"]["userErrors"] == [{"field": "customFields", "code": "SENSITIVE_DATA_BASIS_REQUIRED"}]
+    assert await fields_as(api, survivor["id"], "compliance") == {"会員番号": "S-1"}  # nothing written
+    assert await fields_as(api, merged["id"], "compliance") == {"障害": "聴覚"}  # nor merged away
+    await api.mutate(
+        "recordLegalGround",
+        {"contactId": survivor["id"], "ground": "法第20条第2項第2号: 本人の生命の保護"},
+        "legalGround { purpose }",
+        role="compliance",
+    )
+    done = await api.graphql(merge, {"input": {"survivorId": survivor["id"], "mergedIds": [merged["id"]]}})
+    assert done["mergeContacts"]["userErrors"] == []
+    assert await fields_as(api, survivor["id"], "compliance") == {"会員番号": "S-1", "障害": "聴覚"}
