@@ -1,15 +1,15 @@
 """Tables of the APPI provision and processor registers: recipients of personal data (processors,
 third parties, joint users, successors) with their country and transfer route, the cross-border
-consents that snapshot what the person was told (第28条第2項), the fields marked sensitive
-(要配慮個人情報) and the legal grounds recorded for a subject. The provision records themselves
-are `models.PrivacyProvision`."""
+consents that snapshot what the person was told (第28条第2項), the records of data received from
+third parties (第30条), the fields marked sensitive (要配慮個人情報) and the legal grounds recorded
+for a subject. The provision records themselves are `models.PrivacyProvision`."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from enishi.plugin import Base, JSONType, UTCDateTime, new_id
@@ -24,6 +24,10 @@ RECIPIENT_KINDS = ("processor", "third_party", "joint_user", "successor")
 TRANSFER_ROUTES = ("domestic", "adequacy", "equivalent_measures", "consent")
 PROVISION_BASES = ("consent", "law", "entrustment", "joint_use", "business_succession")
 RECORD_METHODS = ("individual", "bulk", "contract")
+# What data received from someone else stood on when they provided it: the person's consent
+# (法第27条第1項), the opt-out notified to the PPC (同条第2項), a law (同条第1項各号: no 法第30条 duty,
+# flagged exempt), or a relationship that is not provision to a third party (同条第5項各号, exempt).
+RECEIPT_BASES = ("consent", "opt_out", "law", "entrustment", "joint_use", "business_succession")
 
 
 class PrivacyRecipient(Base):
@@ -100,3 +104,28 @@ class PrivacyLegalGround(Base):
     ground: Mapped[str] = mapped_column(String(1000), info={"personal": False})
     actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class PrivacyReceipt(Base):
+    """A record of personal data received from a third party (法第30条, 規則第24条): who provided it
+    (name, address, representative), how they had obtained it (取得の経緯), about whom, which items,
+    on which basis, when, and how long the record is kept (規則第25条, as 第21条). Names
+    businesses, not people: the person is a contact id."""
+
+    __tablename__ = "privacy_receipt"
+    __table_args__ = (Index("ix_privacy_receipt_contact", "contact_id", "seq"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_contact.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(200), info={"personal": False})
+    provider_address: Mapped[str] = mapped_column(String(500), info={"personal": False})
+    provider_representative: Mapped[str | None] = mapped_column(String(200), info={"personal": False})
+    acquisition: Mapped[str] = mapped_column(String(1000), info={"personal": False})
+    data_items: Mapped[list] = mapped_column(JSONType, default=list, info={"personal": False})
+    basis: Mapped[str] = mapped_column(String(30), info={"personal": False})  # RECEIPT_BASES
+    exempt: Mapped[bool] = mapped_column(Boolean, default=False)
+    record_method: Mapped[str] = mapped_column(String(20), default="individual", info={"personal": False})
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    recorded_on: Mapped[dt.date] = mapped_column(Date)
+    keep_until: Mapped[dt.date] = mapped_column(Date)
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)

@@ -90,6 +90,8 @@ PRIVACY_FIELDS = {
             "Mutation.updateRecipient",
             "Mutation.recordProvision",
             "Mutation.recordCrossBorderConsent",
+            "Query.receiptRecords",
+            "Mutation.recordReceipt",
         ),
         "privacy.provision.manage",
     ),
