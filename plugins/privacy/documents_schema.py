@@ -20,13 +20,14 @@ from strawberry.types import Info
 from enishi.plugin import RowsByColumn, UserErrorType, node_resolver, parse_global_id, run_mutation
 
 from . import downloads, export, extracts, reports
-from .extract_models import PrivacyExtract, PrivacyExtractProvision
+from .extract_models import PrivacyExtract
+from .models import PrivacyProvision
 from .service import fail
 
 REPORT_PERMISSION = "privacy.report.read"
 EXTRACT_PERMISSION = "privacy.extract.create"
 KEY_PERMISSION = "privacy.extract.key"
-PROVISIONS = RowsByColumn(PrivacyExtractProvision, PrivacyExtractProvision.extract_id, PrivacyExtractProvision.provided_at)
+PROVISIONS = RowsByColumn(PrivacyProvision, PrivacyProvision.extract_id, PrivacyProvision.provided_at)
 
 
 @strawberry.enum
@@ -93,7 +94,7 @@ class PrivacyExtractNode(relay.Node):
 
     resolve_nodes = node_resolver(PrivacyExtract, EXTRACT_PERMISSION)
 
-    @strawberry.field(description="Third parties it was provided to (anonymised extracts only).")
+    @strawberry.field(description="Third parties it was provided to (anonymised extracts only; in `provisionRecords` too).")
     async def provisions(self, info: Info) -> list[PrivacyExtractProvisionRecord]:
         rows = await PROVISIONS.load(info.context, self._row.id)
         return [PrivacyExtractProvisionRecord(recipient=r.recipient, provided_at=r.provided_at) for r in rows]
@@ -129,7 +130,7 @@ class PrivacyExtractPayload:
 @strawberry.input
 class ProvidePrivacyExtractInput:
     extract_id: strawberry.ID
-    recipient: str
+    recipient: str = strawberry.field(description="A recipient's name in the register (`registerRecipient`).")
 
 
 def _link(token: str | None) -> str | None:
@@ -203,7 +204,8 @@ class DocumentsMutation:
         )
 
     @strawberry.mutation(
-        description="Record that an anonymised extract was provided to a third party; a pseudonymised one never may be."
+        description="Record in the provision register that an anonymised extract was provided to a registered recipient; "
+        "a pseudonymised one never may be."
     )
     async def provide_privacy_extract(self, info: Info, input: ProvidePrivacyExtractInput) -> PrivacyExtractPayload:
         async def work(uow):

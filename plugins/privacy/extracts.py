@@ -24,7 +24,10 @@ from sqlalchemy import func, select
 
 from enishi.plugin import Activity, ActivityTarget, Checker, Contact, ContactAccount, UnitOfWork
 
-from .extract_models import PrivacyExtract, PrivacyExtractProvision
+from . import recipients
+from .extract_models import PrivacyExtract
+from .models import PrivacyProvision
+from .provisions import kept_until
 from .service import fail
 
 KINDS = ("pseudonymised", "anonymised")
@@ -201,11 +204,13 @@ async def load(session, extract_id) -> PrivacyExtract:
     return extract
 
 
-async def provide(uow: UnitOfWork, extract_id, recipient: str | None) -> PrivacyExtractProvision:
-    """Record that an extract was provided to a third party: refused for a pseudonymised one (APPI
-    Art. 41(6): 仮名加工情報 is not provided to third parties), nothing written."""
+async def provide(uow: UnitOfWork, extract_id, recipient_name: str | None) -> PrivacyProvision:
+    """Record in the provision register that an extract was provided to a registered recipient:
+    refused for a pseudonymised one (APPI Art. 41(6): 仮名加工情報 is not provided to third
+    parties), nothing written. An anonymised extract names no one: the record has no person, its
+    items are the extract's columns, and it is `exempt` (Art. 44, not 第29条)."""
     check = Checker()
-    recipient = check.text({"recipient": recipient}, "recipient", max_length=300, required=True)
+    name = check.text({"recipient": recipient_name}, "recipient", max_length=200, required=True)
     check.done()
     extract = await load(uow.session, extract_id)
     if extract.kind == "pseudonymised":
@@ -214,8 +219,23 @@ async def provide(uow: UnitOfWork, extract_id, recipient: str | None) -> Privacy
             "a pseudonymised extract (仮名加工情報) may not be provided to a third party (APPI Art. 41(6))",
             "PSEUDONYMISED_EXTRACT_NOT_PROVIDABLE",
         )
-    provision = PrivacyExtractProvision(
-        extract_id=extract.id, recipient=recipient, actor_id=uow.actor_id, provided_at=uow.clock.now()
+    recipient = await recipients.by_name(uow, name)
+    now = uow.clock.now()
+    recorded_on, keep_until = kept_until(uow, now, "individual")
+    provision = PrivacyProvision(
+        extract_id=extract.id,
+        recipient=recipient.name,
+        recipient_id=recipient.id,
+        purpose=extract.purpose,
+        data_items=list(extract.columns),
+        basis="anonymised_information",
+        exempt=True,
+        country=recipient.country,
+        record_method="individual",
+        recorded_on=recorded_on,
+        keep_until=keep_until,
+        actor_id=uow.actor_id,
+        provided_at=now,
     )
     uow.session.add(provision)
     await uow.session.flush()

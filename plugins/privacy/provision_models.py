@@ -22,7 +22,9 @@ RECIPIENT_KINDS = ("processor", "third_party", "joint_user", "successor")
 # the EEA and the UK), a recipient keeping equivalent measures (基準適合体制, 規則第16条), or the
 # person's consent after being told the country, its regime and the recipient's measures (規則第17条).
 TRANSFER_ROUTES = ("domestic", "adequacy", "equivalent_measures", "consent")
-PROVISION_BASES = ("consent", "law", "entrustment", "joint_use", "business_succession")
+# `anonymised_information`: an anonymised extract (匿名加工情報, 法第44条), not personal data: no
+# consent, no 第28条, no 第29条 record required — kept in the same register as proof.
+PROVISION_BASES = ("consent", "law", "entrustment", "joint_use", "business_succession", "anonymised_information")
 RECORD_METHODS = ("individual", "bulk", "contract")
 # What data received from someone else stood on when they provided it: the person's consent
 # (法第27条第1項), the opt-out notified to the PPC (同条第2項), a law (同条第1項各号: no 法第30条 duty,

@@ -39,6 +39,7 @@ class ProvisionBasis(Enum):
     ENTRUSTMENT = "entrustment"
     JOINT_USE = "joint_use"
     BUSINESS_SUCCESSION = "business_succession"
+    ANONYMISED_INFORMATION = "anonymised_information"
 
 
 @strawberry.enum(description="The ground of a provision to a third party: the person's consent, or a law (法第27条第1項各号).")
@@ -114,7 +115,8 @@ class ProvisionRecipient(relay.Node):
 
 @strawberry.type(description="A record of personal data provided (APPI 法第29条); ids only, no personal data.")
 class ProvisionRecord:
-    contact_id: strawberry.ID
+    contact_id: strawberry.ID | None = strawberry.field(description="None for an anonymised extract (names no one).")
+    extract_id: strawberry.ID | None = strawberry.field(description="The anonymised extract provided, if that is what it was.")
     recipient_id: strawberry.ID | None
     recipient: str
     country: str | None
@@ -131,7 +133,8 @@ class ProvisionRecord:
     @classmethod
     def from_row(cls, r) -> ProvisionRecord:
         return cls(
-            contact_id=strawberry.ID(to_global_id("Contact", r.contact_id)),
+            contact_id=None if r.contact_id is None else strawberry.ID(to_global_id("Contact", r.contact_id)),
+            extract_id=None if r.extract_id is None else strawberry.ID(to_global_id("PrivacyExtract", r.extract_id)),
             recipient_id=None if r.recipient_id is None else strawberry.ID(to_global_id("ProvisionRecipient", r.recipient_id)),
             recipient=r.recipient,
             country=r.country,

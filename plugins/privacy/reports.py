@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import func, select
 
 from . import export, retention
-from .extract_models import PrivacyExtract, PrivacyExtractProvision
+from .extract_models import PrivacyExtract
 from .models import PrivacyConsent, PrivacyProvision
 from .provision_models import PrivacyRecipient
 from .recipients import HOME_COUNTRY
@@ -184,8 +184,9 @@ async def _anonymised(runtime, session) -> list[dict]:
     """APPI Art. 43(3)–(4): the items of each anonymised extract made, and how many times it was
     provided to a third party (as a CSV file)."""
     provided = (
-        select(PrivacyExtractProvision.extract_id, func.count().label("n"))
-        .group_by(PrivacyExtractProvision.extract_id)
+        select(PrivacyProvision.extract_id, func.count().label("n"))
+        .where(PrivacyProvision.extract_id.is_not(None))
+        .group_by(PrivacyProvision.extract_id)
         .subquery()
     )
     rows = await session.execute(
@@ -260,13 +261,15 @@ async def consent_records(runtime, session) -> list[dict]:
 
 
 async def provision_records(runtime, session) -> list[dict]:
-    """Every provision record (法第29条, 規則第20条), oldest first: ids, recipient and its country,
-    purpose, items, basis, whether exempt, and how long it is kept. No one is named."""
+    """Every provision record (法第29条, 規則第20条; an anonymised extract's has no person), oldest
+    first: ids, recipient and its country, purpose, items, basis, whether exempt, and how long it is
+    kept. No one is named."""
     rows = (await session.execute(select(PrivacyProvision).order_by(PrivacyProvision.seq))).scalars()
     return [
         {
             "seq": r.seq,
             "contact_id": str(r.contact_id) if r.contact_id else None,
+            "extract_id": str(r.extract_id) if r.extract_id else None,
             "recipient": r.recipient,
             "recipient_id": str(r.recipient_id) if r.recipient_id else None,
             "country": r.country,
@@ -288,6 +291,7 @@ CONSENT_COLUMNS = ["seq", "contact_id", "purpose", "state", "notice_id", "notice
 PROVISION_COLUMNS = [
     "seq",
     "contact_id",
+    "extract_id",
     "recipient",
     "recipient_id",
     "country",

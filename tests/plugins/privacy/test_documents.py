@@ -28,6 +28,14 @@ async def _download(api, url: str, status: int = 200):
     return response
 
 
+async def _extract_provisions(api) -> list[dict]:
+    """The provision register's records of extracts provided."""
+    fields = "contactId extractId recipient country purpose dataItems basis exempt keepUntil"
+    query = f"{{ provisionRecords(first: 100) {{ nodes {{ {fields} }} }} }}"
+    nodes = (await api.graphql(query, role="compliance"))["provisionRecords"]["nodes"]
+    return [n for n in nodes if n["extractId"]]
+
+
 def _rows(body: bytes) -> list[dict]:
     return list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
 
@@ -179,6 +187,7 @@ async def test_provision_records_go_to_regulators_as_csv_and_the_reports_list_pr
     (row,) = [r for r in _rows(body) if r["contact_id"] == str(raw_id(person["id"]))]
     assert {k: v for k, v in row.items() if k not in ("seq", "recipient_id", "provided_at", "recorded_on", "keep_until")} == {
         "contact_id": str(raw_id(person["id"])),
+        "extract_id": "",
         "recipient": "Cloud Mail Pte. Ltd.",
         "country": "SG",
         "purpose": "広告配信",
@@ -252,7 +261,7 @@ async def test_a_pseudonymised_extract_carries_keyed_hmacs_only_compliance_can_k
         role="marketing",
     )
     assert [(e["field"], e["code"]) for e in provided["userErrors"]] == [("extractId", "PSEUDONYMISED_EXTRACT_NOT_PROVIDABLE")]
-    assert await count_rows(api, "privacy_extract_provision") == 0
+    assert await _extract_provisions(api) == []
 
 
 async def test_an_anonymised_extract_keeps_combinations_seen_k_times_and_counts_the_rest(api):
@@ -280,10 +289,26 @@ async def test_an_anonymised_extract_keeps_combinations_seen_k_times_and_counts_
         assert [(e["field"], e["code"]) for e in refused["userErrors"]] == [("k", "OUT_OF_RANGE")] and refused["extract"] is None
     assert await count_rows(api, "privacy_extract") == 2
 
-    provided = await api.mutate(
-        "providePrivacyExtract", {"extractId": anonymised["extract"]["id"], "recipient": "統計研究所"}, EXTRACT, role="marketing"
-    )
+    provide = {"extractId": anonymised["extract"]["id"], "recipient": "統計研究所"}
+    unknown = await api.mutate("providePrivacyExtract", provide, EXTRACT, role="marketing")
+    assert [(e["field"], e["code"]) for e in unknown["userErrors"]] == [("recipient", "UNKNOWN_RECIPIENT")]
+    await registered(api, name="統計研究所", kind="THIRD_PARTY", country="DE", transferRoute="ADEQUACY", purpose="統計研究")
+    provided = await api.mutate("providePrivacyExtract", provide, EXTRACT, role="marketing")
     assert provided["userErrors"] == [] and provided["extract"]["provisions"] == [{"recipient": "統計研究所"}]
+    # One register: the provision is a record like any other, naming no one (APPI Art. 44).
+    assert await _extract_provisions(api) == [
+        {
+            "contactId": None,
+            "extractId": anonymised["extract"]["id"],
+            "recipient": "統計研究所",
+            "country": "DE",
+            "purpose": "地域別の年代分布",
+            "dataItems": ["age_band", "prefecture", "activities"],
+            "basis": "ANONYMISED_INFORMATION",
+            "exempt": True,
+            "keepUntil": "2027-06-10",
+        }
+    ]
     key_query = "query($id: ID!) { privacyExtractMappingKey(extractId: $id) }"
     assert (await api.graphql(key_query, {"id": anonymised["extract"]["id"]}, role="compliance"))[
         "privacyExtractMappingKey"
