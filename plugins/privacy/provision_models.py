@@ -54,6 +54,8 @@ class PrivacyRecipient(Base):
     # The review date a reminder task was raised for: one task per review date, whatever the workers.
     reminded_for: Mapped[dt.date | None] = mapped_column(Date)
     reminder_task_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # Deleted while provision records or consents name it: kept for them, receives nothing more.
+    retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -91,6 +93,22 @@ class PrivacySensitiveField(Base):
     field: Mapped[str] = mapped_column(String(120), info={"personal": False})
     marked_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     marked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class PrivacySensitiveFieldChange(Base):
+    """A field marked sensitive or unmarked, by whom, when and why (the officer's reason, about the
+    field: it names no one)."""
+
+    __tablename__ = "privacy_sensitive_field_change"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entity: Mapped[str] = mapped_column(String(30), info={"personal": False})
+    field: Mapped[str] = mapped_column(String(120), info={"personal": False})
+    change: Mapped[str] = mapped_column(String(10), info={"personal": False})  # marked | unmarked
+    reason: Mapped[str | None] = mapped_column(String(500), info={"personal": False})
+    holders: Mapped[int] = mapped_column(Integer, default=0)  # people holding a value in it then
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class PrivacyLegalGround(Base):

@@ -81,6 +81,9 @@ class ProvisionRecipient(relay.Node):
     security_measures: str | None
     sub_processors: list[SubProcessor]
     reminded_for: dt.date | None = strawberry.field(description="The review date a reminder task was raised for.")
+    retired_at: dt.datetime | None = strawberry.field(
+        description="Deleted while records named it: kept for them, receives nothing more."
+    )
     _row: strawberry.Private[Any]
 
     resolve_nodes = node_resolver(orm.PrivacyRecipient, "privacy.provision.manage")
@@ -109,6 +112,7 @@ class ProvisionRecipient(relay.Node):
             security_measures=r.security_measures,
             sub_processors=[SubProcessor(name=s["name"], country=s["country"]) for s in r.sub_processors or []],
             reminded_for=r.reminded_for,
+            retired_at=r.retired_at,
             _row=r,
         )
 
@@ -207,6 +211,13 @@ class UpdateRecipientInput:
 @strawberry.type
 class RecipientPayload:
     recipient: ProvisionRecipient | None
+    user_errors: list[UserErrorType]
+
+
+@strawberry.type
+class DeleteRecipientPayload:
+    deleted_id: strawberry.ID | None = strawberry.field(description="Set when the recipient was deleted.")
+    recipient: ProvisionRecipient | None = strawberry.field(description="Set when it was retired (records name it).")
     user_errors: list[UserErrorType]
 
 

@@ -151,6 +151,7 @@ async def record(
     record_method: str = "individual",
 ) -> list[PrivacyProvision]:
     """Judge, then write one record per person, and log the disclosure in the access log."""
+    recipients.refuse_retired(recipient)
     check = Checker()
     check_people(check, contact_ids)
     items = checked_items(check, data_items)
@@ -225,6 +226,8 @@ async def record_cross_border_consent(uow: UnitOfWork, contact_id: uuid.UUID, re
         check.fail("recipientId", "no such recipient", "NOT_FOUND")
     elif not recipients.abroad(recipient):
         check.fail("recipientId", "this recipient is in Japan: no cross-border consent applies", "NOT_ABROAD")
+    elif recipient.retired_at is not None:
+        check.fail("recipientId", "this recipient was deleted: it receives nothing more", "RECIPIENT_RETIRED")
     if not await live_ids(uow, Contact, [contact_id]):
         check.fail("contactId", "no such contact", "NOT_FOUND")
     check.done()

@@ -90,6 +90,7 @@ PRIVACY_FIELDS = {
             "Mutation.updateRecipient",
             "Mutation.recordProvision",
             "Mutation.recordCrossBorderConsent",
+            "Mutation.deleteRecipient",
             "Query.receiptRecords",
             "Mutation.recordReceipt",
         ),
@@ -97,6 +98,8 @@ PRIVACY_FIELDS = {
     ),
     "Query.sensitiveFields": "privacy.sensitive.manage",
     "Mutation.markFieldSensitive": "privacy.sensitive.manage",
+    "Mutation.unmarkFieldSensitive": "privacy.sensitive.manage",
+    "Query.sensitiveFieldChanges": "privacy.sensitive.manage",
     "Mutation.recordLegalGround": "privacy.sensitive.manage",
 }
 
