@@ -20,6 +20,7 @@ from enishi.contributions import (
     ErasureReport,
     Event,
     EventType,
+    ExtractSource,
     ImportColumn,
     MergeMove,
     PayloadField,
@@ -205,6 +206,7 @@ __all__ = [
     "Permission",
     "PersonalDataField",
     "RetainableEntity",
+    "ExtractSource",
     "ScheduledJob",
     "WonDeal",
     # errors

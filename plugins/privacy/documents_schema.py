@@ -59,7 +59,7 @@ class PrivacyExtractProvisionRecord:
 
 @strawberry.type(
     name="PrivacyExtract",
-    description="An extract of the contacts identifying no one: pseudonymised (仮名加工情報) or anonymised (匿名加工情報).",
+    description="An extract identifying no one: pseudonymised (仮名加工情報) or anonymised (匿名加工情報).",
 )
 class PrivacyExtractNode(relay.Node):
     id: relay.NodeID[str]
@@ -116,7 +116,9 @@ class DownloadLinkPayload:
 class CreatePrivacyExtractInput:
     kind: PrivacyExtractKind
     purpose: str = strawberry.field(description="What the extract is for (a pseudonymised one keeps the original purposes).")
-    source: str = "contacts"
+    source: str = strawberry.field(
+        default="contacts", description="`contacts`, or a plugin's source (`privacyExtractSources`): pseudonymised only."
+    )
     k: int | None = strawberry.field(default=None, description="Anonymised only; default 5 (`extra.privacy_anonymisation_k`).")
 
 
@@ -156,6 +158,11 @@ class DocumentsQuery:
         async with info.context.runtime.read_session() as session:
             return cast(JSON, await reports.appi_public_statement(info.context.runtime, session))
 
+    @strawberry.field(description="What an extract may be made of: `contacts`, and each plugin's source (pseudonymised only).")
+    def privacy_extract_sources(self, info: Info) -> list[str]:
+        info.context.require(EXTRACT_PERMISSION)
+        return extracts.source_names(info.context.runtime)
+
     @strawberry.field(description="Extracts made, the most recent first.")
     async def privacy_extracts(self, info: Info) -> list[PrivacyExtractNode]:
         info.context.require(EXTRACT_PERMISSION)
@@ -185,7 +192,7 @@ class DocumentsMutation:
         token, errors = await run_mutation(info, REPORT_PERMISSION, work)
         return DownloadLinkPayload(url=_link(token), user_errors=errors)
 
-    @strawberry.mutation(description="Make an extract of the contacts and a single-use link to it as CSV.")
+    @strawberry.mutation(description="Make an extract of the contacts or a plugin's records and a single-use link to it as CSV.")
     async def create_privacy_extract(self, info: Info, input: CreatePrivacyExtractInput) -> PrivacyExtractPayload:
         async def work(uow):
             extract, rows = await extracts.create(

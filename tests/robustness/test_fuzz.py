@@ -57,6 +57,7 @@ QUERIES = (
     "crossBorderConsents",
     "receiptRecords",
     "sensitiveFieldChanges",
+    "privacyExtractSources",
     "sensitiveFields",
     "loyaltyPrograms",
     "pointsLedger",

@@ -49,6 +49,7 @@ PRIVACY_FIELDS = {
     "Query.appiPublicStatement": "privacy.report.read",
     "Mutation.privacyReportLink": "privacy.report.read",
     "Query.privacyExtracts": "privacy.extract.create",
+    "Query.privacyExtractSources": "privacy.extract.create",
     "Mutation.createPrivacyExtract": "privacy.extract.create",
     "Mutation.providePrivacyExtract": "privacy.extract.create",
     "Query.privacyExtractMappingKey": "privacy.extract.key",
