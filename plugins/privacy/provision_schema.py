@@ -120,8 +120,9 @@ class ProvisionMutation:
         "is retired instead (kept, receives nothing more)."
     )
     async def delete_recipient(self, info: Info, id: strawberry.ID) -> DeleteRecipientPayload:
-        recipient_id = _recipient_id(id, "id")
-        retired, errors = await run_mutation(info, PERMISSION, lambda uow: recipients.delete_recipient(uow, recipient_id))
+        retired, errors = await run_mutation(
+            info, PERMISSION, lambda uow: recipients.delete_recipient(uow, _recipient_id(id, "id"))
+        )
         return DeleteRecipientPayload(
             deleted_id=id if not errors and retired is None else None,
             recipient=ProvisionRecipient.from_row(retired) if retired else None,
