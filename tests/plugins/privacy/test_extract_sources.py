@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 
+from enishi.plugin import ExtractSource, hookimpl
 from tests.helpers import create_contact
 from tests.plugins.loyalty.helpers import program
 from tests.plugins.privacy.helpers import raw_id
@@ -82,3 +83,28 @@ async def test_plugin_records_are_extracted_without_identifiers_under_keyed_hmac
         "createPrivacyExtract", {"kind": "PSEUDONYMISED", "source": "wishlist", "purpose": "x"}, selection, role="marketing"
     )
     assert [(e["field"], e["code"]) for e in unknown["userErrors"]] == [("source", "INVALID_CHOICE")]
+
+
+class Wishlists:
+    """A third-party plugin offering its records: a product code and the person's id."""
+
+    def __init__(self):
+        self.wishes: list[dict] = []
+
+    @hookimpl
+    def enishi_extract_sources(self):
+        async def rows(session, zone):
+            return list(self.wishes)
+
+        return [ExtractSource("wishlist_items", ("person", "product"), ("person",), rows, "wished products")]
+
+
+async def test_hook_enishi_extract_sources_and_a_plugins_records_extracted_pseudonymised(enishi_api):
+    wishlists = Wishlists()
+    api = await enishi_api(plugins=[("wishlists", wishlists)])
+    person = await create_contact(api, familyName="欲しい物")
+    wishlists.wishes = [{"person": raw_id(person["id"]), "product": "SKU-1"}, {"person": None, "product": "SKU-2"}]
+    assert "wishlist_items" in (await api.graphql("{ privacyExtractSources }", role="marketing"))["privacyExtractSources"]
+    rows, body, key = await _extract(api, "wishlist_items")
+    assert rows == [{"person": _pseudonym(key, person["id"]), "product": "SKU-1"}, {"person": "", "product": "SKU-2"}]
+    assert str(raw_id(person["id"])) not in body
