@@ -164,6 +164,24 @@ class RetainableEntity:
 
 
 @dataclass(frozen=True)
+class ExtractSource:
+    """A kind of record a plugin offers for pseudonymised extracts (仮名加工情報,
+    `enishi_extract_sources`): the privacy plugin's `createPrivacyExtract(source: name)`.
+
+    `rows(session, zone)` (async; reads only) returns one dict per record, keyed by
+    `columns`, with every identifier already left out — no names, contact details, addresses,
+    free text or custom fields; dates as business days in `zone` — and, in the `pseudonymise`
+    columns, record ids (the record's own, its person's, …), which the extract replaces by keyed
+    HMACs under its own key. Nothing else may single a person out."""
+
+    name: str
+    columns: tuple[str, ...]
+    pseudonymise: tuple[str, ...]
+    rows: Callable[..., Any]
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class PayloadField:
     """One field of an event's payload. Payloads reach the outbox and later webhooks, so a field
     holds ids (as strings), counts, keys or field names, never personal data. A field whose name

@@ -4,6 +4,7 @@ fields (`enishi.schema`) exactly as a plugin would."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
@@ -421,7 +422,8 @@ async def enishi_subject_erase(uow, subject: DataSubject):
         contact.deleted_at = contact.deleted_at or uow.clock.now()
         report.add("core_contact", "anonymise", 1)
     # The file transport's copies of the mail sent to them (core/mail.py files them by contact id).
-    report.add("mail", "delete", mail.forget(uow.settings, contact.id))
+    # Off the event loop: it waits while a delivery to them is being written.
+    report.add("mail", "delete", await asyncio.to_thread(mail.forget, uow.settings, contact.id))
     await session.flush()
     return report
 

@@ -229,6 +229,14 @@ def enishi_retainable_entities():
     data-subject request. Called for installed plugins, enabled or not."""
 
 
+@hookspec
+def enishi_extract_sources():
+    """Return a list of `enishi.ExtractSource`: the kinds of record of yours a pseudonymised extract
+    (仮名加工情報) may be made of, with how to read them with every identifier left out and which
+    columns hold ids to be replaced by keyed HMACs. The privacy plugin's `createPrivacyExtract`
+    offers them beside its own `contacts`. Called for installed plugins, enabled or not."""
+
+
 # --- cooperation hooks (a provider plugin answers; callers work without one) -------------------
 
 

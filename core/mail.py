@@ -7,15 +7,24 @@ delivery is retried once it is set.
 Every message names the data subject it concerns (or None). The file transport is the only one
 that keeps what it sent, so it files a person's messages in a folder named by their contact id
 (an id, not their address), and erasure (the core's part, `forget`) deletes that folder: nothing
-of an erased person stays in the mail it kept. SMTP keeps nothing here."""
+of an erased person stays in the mail it kept. SMTP keeps nothing here.
+
+A delivery may have read the person's address before their erasure committed and write the file
+after it deleted the folder. So the file transport writes a person's message holding a lock per
+person (`.locks/<id>`, an advisory `flock`), and `forget` takes the same lock, deletes the folder
+and leaves a marker (`.erased/<id>`, empty): a delivery holding the lock finishes before the
+folder goes, and one that comes after finds the marker and keeps nothing."""
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import shutil
 import smtplib
 import ssl
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -42,6 +51,34 @@ def _folder(directory: Path, data_subject: uuid.UUID | None) -> Path:
     return directory / str(data_subject) if data_subject is not None else directory
 
 
+def _erased_marker(directory: Path, data_subject: uuid.UUID) -> Path:
+    return directory / ".erased" / str(data_subject)
+
+
+@contextmanager
+def _person_locked(directory: Path, data_subject: uuid.UUID) -> Iterator[None]:
+    """Hold the person's mail lock (blocking): their delivery and their erasure, one at a time."""
+    locks = directory / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / str(data_subject), "ab") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+        yield
+
+
+def _keep(directory: Path, data_subject: uuid.UUID | None, message: EmailMessage, message_id: str) -> None:
+    """The file transport: write the message, unless its person was erased meanwhile."""
+    if data_subject is None:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / f"{message_id}.eml").write_bytes(bytes(message))
+        return
+    with _person_locked(directory, data_subject):
+        if _erased_marker(directory, data_subject).exists():
+            return  # erased after this delivery read their address: nothing of them is kept
+        folder = _folder(directory, data_subject)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{message_id}.eml").write_bytes(bytes(message))
+
+
 def send(settings: Settings, *, to: str, subject: str, body: str, message_id: str, data_subject: uuid.UUID | None = None) -> None:
     """Send one plain-text UTF-8 message. `message_id` (the event's id) makes a repeated delivery
     recognisable as the same message; the file transport simply overwrites it."""
@@ -54,9 +91,7 @@ def send(settings: Settings, *, to: str, subject: str, body: str, message_id: st
         raise ConfigError("no mail server configured: set ENISHI_MAIL_URL")
     parts = urlsplit(url)
     if parts.scheme == "file":
-        folder = _folder(Path(unquote(parts.path)), data_subject)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{message_id}.eml").write_bytes(bytes(message))
+        _keep(Path(unquote(parts.path)), data_subject, message, message_id)
         return
     if parts.scheme not in ("smtp", "smtps"):
         raise ConfigError("ENISHI_MAIL_URL must start with smtp://, smtps:// or file://")
@@ -73,11 +108,17 @@ def send(settings: Settings, *, to: str, subject: str, body: str, message_id: st
 
 
 def forget(settings: Settings, data_subject: uuid.UUID) -> int:
-    """Delete the messages the file transport kept for this person; how many there were."""
+    """Delete the messages the file transport kept for this person, and keep none sent later; how
+    many there were. Blocks while a delivery to them is being written (call it off the event loop)."""
     parts = urlsplit(_configured_url(settings))
     if parts.scheme != "file":
         return 0
-    folder = _folder(Path(unquote(parts.path)), data_subject)
-    kept = len(list(folder.glob("*.eml"))) if folder.is_dir() else 0
-    shutil.rmtree(folder, ignore_errors=True)
+    directory = Path(unquote(parts.path))
+    with _person_locked(directory, data_subject):
+        folder = _folder(directory, data_subject)
+        kept = len(list(folder.glob("*.eml"))) if folder.is_dir() else 0
+        shutil.rmtree(folder, ignore_errors=True)
+        marker = _erased_marker(directory, data_subject)
+        marker.parent.mkdir(exist_ok=True)
+        marker.touch()
     return kept

@@ -20,6 +20,7 @@ from enishi.contributions import (
     ErasureReport,
     Event,
     EventType,
+    ExtractSource,
     GaugeReading,
     ImportColumn,
     MergeMove,
@@ -105,7 +106,7 @@ from enishi.schema.types import User as UserNode
 from enishi.sealing import DataKey, Sealable, Sealed, owns_key, shares_key
 from enishi.services.activities import log_activity
 from enishi.services.common import Checker, live_ids, load_for_update, one_at_a_time
-from enishi.services.contacts import delete_contact, reindex_custom_field
+from enishi.services.contacts import delete_contact, reindex_custom_field, reindex_unmarked_custom_field
 from enishi.services.data_keys import shred_records, subject_key
 from enishi.services.purchases import record_purchase, refund_purchase
 from enishi.services.tasks import create_task
@@ -210,6 +211,7 @@ __all__ = [
     "Permission",
     "PersonalDataField",
     "RetainableEntity",
+    "ExtractSource",
     "ScheduledJob",
     "WonDeal",
     # errors
@@ -262,6 +264,7 @@ __all__ = [
     "create_task",
     "delete_contact",
     "reindex_custom_field",
+    "reindex_unmarked_custom_field",
     "record_purchase",
     "refund_purchase",
     "subject_key",

@@ -341,6 +341,23 @@ async def reindex_custom_field(uow: UnitOfWork, key: str) -> int:
     return len(contacts)
 
 
+async def reindex_unmarked_custom_field(uow: UnitOfWork, key: str) -> list[uuid.UUID]:
+    """Recompute the filter terms of every live contact holding custom field `key` after it stopped
+    being sensitive: it has no terms to find them by, so every live contact with custom fields is
+    read (not as a read by the actor). The ids of those holding it, whose terms it now has."""
+    candidates = select(Contact).where(Contact.sealed_custom_fields.is_not(None), Contact.deleted_at.is_(None))
+    quiet = personal_reads.set(None)
+    holders = []
+    try:
+        for contact in (await uow.session.execute(candidates.order_by(Contact.id))).scalars():
+            if key in (contact.custom_fields or {}):
+                await refresh_search_tokens(uow, contact)
+                holders.append(contact.id)
+    finally:
+        personal_reads.reset(quiet)
+    return holders
+
+
 @dataclass(frozen=True)
 class DuplicateMatch:
     contact_id: uuid.UUID

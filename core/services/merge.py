@@ -17,6 +17,7 @@ from ..errors import InputError, UserError
 from ..events import ACCOUNT_MERGED, CONTACT_MERGED
 from ..models import Account, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, Purchase, Task
 from ..unit_of_work import UnitOfWork
+from . import sensitive
 from .accounts import account_search_text
 from .contacts import NAME_FIELDS, refresh_search_tokens, seal_names
 from .purchases import move_purchases
@@ -123,14 +124,22 @@ async def _move_sealed(uow: UnitOfWork, model, field: str, survivor: Contact, me
     return moved
 
 
+def _merged_custom_fields(survivor, merged) -> dict:
+    """The survivor's custom fields after the merge: its own, then each other's it lacks, in order."""
+    custom_fields = dict(survivor.custom_fields or {})
+    for other in merged:
+        custom_fields = {**(other.custom_fields or {}), **custom_fields}
+    return custom_fields
+
+
 def _fill_blanks(survivor, merged, fields) -> None:
     for other in merged:
         for name in fields:
             if getattr(survivor, name) in (None, "") and getattr(other, name) not in (None, ""):
                 setattr(survivor, name, getattr(other, name))
-        custom_fields = {**(other.custom_fields or {}), **(survivor.custom_fields or {})}
-        if custom_fields != (survivor.custom_fields or {}):  # a contact's are sealed: not re-sealed for nothing
-            survivor.custom_fields = custom_fields
+    custom_fields = _merged_custom_fields(survivor, merged)
+    if custom_fields != (survivor.custom_fields or {}):  # a contact's are sealed: not re-sealed for nothing
+        survivor.custom_fields = custom_fields
 
 
 _MERGED_EVENT = {"contact": CONTACT_MERGED, "account": ACCOUNT_MERGED}
@@ -158,6 +167,11 @@ async def merge_contacts(
 ) -> MergeResult:
     survivor, merged = await _lock_parties(uow, Contact, survivor_id, merged_ids)
     ids = [m.id for m in merged]
+    # A sensitive value the survivor lacks is written to it by the merge: the guard decides, for
+    # the survivor (a basis recorded for the merged person does not cover someone else), dry run too.
+    written = sensitive.custom_fields_written(survivor.custom_fields, _merged_custom_fields(survivor, merged))
+    marked = await sensitive.sensitive_fields(uow.runtime.plugins, uow.session, "contact")
+    await sensitive.guard(uow, "contact", survivor.id, written, marked)
     moves = [
         MergeMove(
             "core",

@@ -27,7 +27,7 @@ from enishi.plugin import (
     hookimpl,
 )
 
-from . import earning, events, imports, jobs, models, people, retention, rewards, schema, service, tiers, types
+from . import earning, events, extract, imports, jobs, models, people, retention, rewards, schema, service, tiers, types
 
 
 @hookimpl
@@ -131,6 +131,11 @@ async def enishi_on_event(event, uow):
 @hookimpl
 def enishi_retainable_entities():
     return [retention.RETAINABLE]
+
+
+@hookimpl
+def enishi_extract_sources():
+    return [extract.SOURCE]
 
 
 @hookimpl

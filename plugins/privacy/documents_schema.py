@@ -20,13 +20,14 @@ from strawberry.types import Info
 from enishi.plugin import RowsByColumn, UserErrorType, node_resolver, parse_global_id, run_mutation
 
 from . import downloads, export, extracts, reports
-from .extract_models import PrivacyExtract, PrivacyExtractProvision
+from .extract_models import PrivacyExtract
+from .models import PrivacyProvision
 from .service import fail
 
 REPORT_PERMISSION = "privacy.report.read"
 EXTRACT_PERMISSION = "privacy.extract.create"
 KEY_PERMISSION = "privacy.extract.key"
-PROVISIONS = RowsByColumn(PrivacyExtractProvision, PrivacyExtractProvision.extract_id, PrivacyExtractProvision.provided_at)
+PROVISIONS = RowsByColumn(PrivacyProvision, PrivacyProvision.extract_id, PrivacyProvision.provided_at)
 
 
 @strawberry.enum
@@ -34,6 +35,7 @@ class PrivacyReport(Enum):
     RECORDS_OF_PROCESSING = "records_of_processing"
     APPI_PUBLIC_STATEMENT = "appi_public_statement"
     CONSENT_RECORDS = "consent_records"
+    PROVISION_RECORDS = "provision_records"
 
 
 @strawberry.enum
@@ -57,7 +59,7 @@ class PrivacyExtractProvisionRecord:
 
 @strawberry.type(
     name="PrivacyExtract",
-    description="An extract of the contacts identifying no one: pseudonymised (仮名加工情報) or anonymised (匿名加工情報).",
+    description="An extract identifying no one: pseudonymised (仮名加工情報) or anonymised (匿名加工情報).",
 )
 class PrivacyExtractNode(relay.Node):
     id: relay.NodeID[str]
@@ -92,7 +94,7 @@ class PrivacyExtractNode(relay.Node):
 
     resolve_nodes = node_resolver(PrivacyExtract, EXTRACT_PERMISSION)
 
-    @strawberry.field(description="Third parties it was provided to (anonymised extracts only).")
+    @strawberry.field(description="Third parties it was provided to (anonymised extracts only; in `provisionRecords` too).")
     async def provisions(self, info: Info) -> list[PrivacyExtractProvisionRecord]:
         rows = await PROVISIONS.load(info.context, self._row.id)
         return [PrivacyExtractProvisionRecord(recipient=r.recipient, provided_at=r.provided_at) for r in rows]
@@ -114,7 +116,9 @@ class DownloadLinkPayload:
 class CreatePrivacyExtractInput:
     kind: PrivacyExtractKind
     purpose: str = strawberry.field(description="What the extract is for (a pseudonymised one keeps the original purposes).")
-    source: str = "contacts"
+    source: str = strawberry.field(
+        default="contacts", description="`contacts`, or a plugin's source (`privacyExtractSources`): pseudonymised only."
+    )
     k: int | None = strawberry.field(default=None, description="Anonymised only; default 5 (`extra.privacy_anonymisation_k`).")
 
 
@@ -128,7 +132,7 @@ class PrivacyExtractPayload:
 @strawberry.input
 class ProvidePrivacyExtractInput:
     extract_id: strawberry.ID
-    recipient: str
+    recipient: str = strawberry.field(description="A recipient's name in the register (`registerRecipient`).")
 
 
 def _link(token: str | None) -> str | None:
@@ -154,6 +158,11 @@ class DocumentsQuery:
         async with info.context.runtime.read_session() as session:
             return cast(JSON, await reports.appi_public_statement(info.context.runtime, session))
 
+    @strawberry.field(description="What an extract may be made of: `contacts`, and each plugin's source (pseudonymised only).")
+    def privacy_extract_sources(self, info: Info) -> list[str]:
+        info.context.require(EXTRACT_PERMISSION)
+        return extracts.source_names(info.context.runtime)
+
     @strawberry.field(description="Extracts made, the most recent first.")
     async def privacy_extracts(self, info: Info) -> list[PrivacyExtractNode]:
         info.context.require(EXTRACT_PERMISSION)
@@ -170,7 +179,7 @@ class DocumentsQuery:
 
 @strawberry.type
 class DocumentsMutation:
-    @strawberry.mutation(description="A single-use link to a report in a format (consent records: CSV).")
+    @strawberry.mutation(description="A single-use link to a report in a format (consent and provision records: CSV).")
     async def privacy_report_link(self, info: Info, input: PrivacyReportLinkInput) -> DownloadLinkPayload:
         name, format = input.report.value, input.format.value
 
@@ -183,7 +192,7 @@ class DocumentsMutation:
         token, errors = await run_mutation(info, REPORT_PERMISSION, work)
         return DownloadLinkPayload(url=_link(token), user_errors=errors)
 
-    @strawberry.mutation(description="Make an extract of the contacts and a single-use link to it as CSV.")
+    @strawberry.mutation(description="Make an extract of the contacts or a plugin's records and a single-use link to it as CSV.")
     async def create_privacy_extract(self, info: Info, input: CreatePrivacyExtractInput) -> PrivacyExtractPayload:
         async def work(uow):
             extract, rows = await extracts.create(
@@ -202,7 +211,8 @@ class DocumentsMutation:
         )
 
     @strawberry.mutation(
-        description="Record that an anonymised extract was provided to a third party; a pseudonymised one never may be."
+        description="Record in the provision register that an anonymised extract was provided to a registered recipient; "
+        "a pseudonymised one never may be."
     )
     async def provide_privacy_extract(self, info: Info, input: ProvidePrivacyExtractInput) -> PrivacyExtractPayload:
         async def work(uow):

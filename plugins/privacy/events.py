@@ -62,9 +62,10 @@ INCIDENT_CREATED = EventType(
 INCIDENT_REPORT_DUE = EventType(
     "incident.report_due",
     "privacy_incident",
-    "A report is owed for an incident, by `due_at` (to schedule reminders).",
+    "A report an incident owes is not filed yet and due soon (or late), by `due_at`: a reminder.",
     (_REPORT_KIND, PayloadField("due_at", str, "when it is due (ISO 8601, UTC)")),
-    fires="in the transaction that registers the incident, once per report it owes",
+    fires="from the hourly job `privacy.incident_reminders`, once per report, with the officer's task, when the "
+    "deadline comes within the report's reminder window (`extra.privacy_incident_reminder_hours`)",
 )
 INCIDENT_REPORT_RECORDED = EventType(
     "incident.report_recorded",

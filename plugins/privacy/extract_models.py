@@ -1,6 +1,6 @@
 """Tables of the documents compliance takes out: single-use download links, and pseudonymised
-(仮名加工情報) or anonymised (匿名加工情報) extracts with their mapping keys and the provisions of
-anonymised ones. No row names a person."""
+(仮名加工情報) or anonymised (匿名加工情報) extracts with their mapping keys (the provisions of
+anonymised ones are in the provision register, `models.PrivacyProvision`). No row names a person."""
 
 from __future__ import annotations
 
@@ -59,16 +59,3 @@ class PrivacyExtract(Sealable, Base):
 
 
 owns_key(PrivacyExtract, PrivacyExtractKey)
-
-
-class PrivacyExtractProvision(Base):
-    """An anonymised extract provided to a third party (APPI Art. 44: its items and the method
-    published, the recipient told it is anonymised). Pseudonymised extracts are never provided."""
-
-    __tablename__ = "privacy_extract_provision"
-
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    extract_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("privacy_extract.id", ondelete="CASCADE"), index=True)
-    recipient: Mapped[str] = mapped_column(String(300))
-    actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    provided_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -1,4 +1,5 @@
-"""Extracts of the contacts for analysis, made so that no one in them is identified:
+"""Extracts of the contacts, or of a plugin's records (`enishi_extract_sources`: support's tickets,
+loyalty's ledger entries, …), for analysis, made so that no one in them is identified:
 
 * pseudonymised (仮名加工情報, APPI Art. 2(5), 41): names, kana, emails, phones, postal code,
   street address and custom fields are removed; the contact's and its company's ids are replaced
@@ -8,7 +9,10 @@
 * anonymised (匿名加工情報, Art. 2(6), 43): no ids at all; the quasi-identifiers are generalised
   (age → ten-year band, address → prefecture) and a row is kept only when its combination of them
   occurs at least `k` times (k-anonymity, default 5, `extra.privacy_anonymisation_k`); the rest
-  are suppressed and counted. It may be provided, and each provision is recorded.
+  are suppressed and counted. It may be provided, and each provision is recorded. Only the
+  contacts are anonymised: their quasi-identifiers are known here; a plugin's source is offered
+  for pseudonymised extracts, its id columns replaced by HMACs under the extract's key (one
+  person's id gives the same pseudonym in every column of one extract, and another in the next).
 
 Ages come from the custom field named by `extra.privacy_birth_date_field` (`birth_date`,
 `YYYY-MM-DD`), counted in the business's time zone on the day of the extract."""
@@ -22,13 +26,16 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from enishi.plugin import Activity, ActivityTarget, Checker, Contact, ContactAccount, UnitOfWork
+from enishi.plugin import Activity, ActivityTarget, Checker, Contact, ContactAccount, ExtractSource, UnitOfWork
 
-from .extract_models import PrivacyExtract, PrivacyExtractProvision
+from . import recipients
+from .extract_models import PrivacyExtract
+from .models import PrivacyProvision
+from .provisions import kept_until
 from .service import fail
 
 KINDS = ("pseudonymised", "anonymised")
-SOURCES = ("contacts",)
+CONTACTS = "contacts"
 DEFAULT_K = 5
 PSEUDONYMISED_COLUMNS = ["subject", "account", "age", "prefecture", "job_title", "department", "activities", "created_on"]
 ANONYMISED_COLUMNS = ["age_band", "prefecture", "activities"]
@@ -140,11 +147,33 @@ async def _contacts(uow: UnitOfWork):
     return (await uow.session.execute(statement)).all()
 
 
+def plugin_sources(runtime) -> dict[str, ExtractSource]:
+    return {source.name: source for _, source in runtime.plugins.contributions("enishi_extract_sources")}
+
+
+def source_names(runtime) -> list[str]:
+    return [CONTACTS, *sorted(plugin_sources(runtime))]
+
+
+async def _plugin_rows(uow: UnitOfWork, source: ExtractSource, key: bytes) -> list[dict]:
+    """A plugin's records, its id columns replaced by pseudonyms (None stays None)."""
+    rows = await source.rows(uow.session, uow.settings.zone)
+    return [
+        {c: (pseudonym(key, row[c]) if c in source.pseudonymise and row[c] is not None else row[c]) for c in source.columns}
+        for row in rows
+    ]
+
+
 async def create(uow: UnitOfWork, data: dict) -> tuple[PrivacyExtract, list[dict]]:
     """Make an extract: its record (with a new mapping key when pseudonymised) and its rows."""
     check = Checker()
     kind = check.choice(data, "kind", KINDS)
-    source = check.choice(data, "source", SOURCES)
+    source = check.choice(data, "source", tuple(source_names(uow.runtime)))
+    plugin_source = plugin_sources(uow.runtime).get(source or "")
+    if plugin_source is not None and kind == "anonymised":
+        check.fail(
+            "source", "only the contacts are anonymised; a plugin's records are extracted pseudonymised", "NOT_ANONYMISABLE"
+        )
     purpose = check.text(data, "purpose", max_length=300, required=True)
     k = data.get("k")
     if k is None:
@@ -156,10 +185,11 @@ async def create(uow: UnitOfWork, data: dict) -> tuple[PrivacyExtract, list[dict
     check.done()
     today = uow.clock.now().astimezone(uow.settings.zone).date()
     birth_field = uow.settings.extra.get("privacy_birth_date_field", "birth_date")
+    columns = list(plugin_source.columns) if plugin_source else PSEUDONYMISED_COLUMNS
     extract = PrivacyExtract(
         kind=kind,
         source=source,
-        columns=PSEUDONYMISED_COLUMNS if kind == "pseudonymised" else ANONYMISED_COLUMNS,
+        columns=columns if kind == "pseudonymised" else ANONYMISED_COLUMNS,
         k=k if kind == "anonymised" else None,
         rows=0,
         suppressed=0,
@@ -168,8 +198,14 @@ async def create(uow: UnitOfWork, data: dict) -> tuple[PrivacyExtract, list[dict
         created_at=uow.clock.now(),
     )
     uow.session.add(extract)
-    rows = []
     key = extract.data_key(create=True) if kind == "pseudonymised" else None
+    if plugin_source is not None:
+        assert key is not None  # a plugin's source is pseudonymised only
+        rows = await _plugin_rows(uow, plugin_source, key)
+        extract.rows = len(rows)
+        await uow.session.flush()
+        return extract, rows
+    rows = []
     for contact, account_id, activities in await _contacts(uow):
         years = age((contact.custom_fields or {}).get(birth_field), today)
         if key is not None:
@@ -201,11 +237,13 @@ async def load(session, extract_id) -> PrivacyExtract:
     return extract
 
 
-async def provide(uow: UnitOfWork, extract_id, recipient: str | None) -> PrivacyExtractProvision:
-    """Record that an extract was provided to a third party: refused for a pseudonymised one (APPI
-    Art. 41(6): 仮名加工情報 is not provided to third parties), nothing written."""
+async def provide(uow: UnitOfWork, extract_id, recipient_name: str | None) -> PrivacyProvision:
+    """Record in the provision register that an extract was provided to a registered recipient:
+    refused for a pseudonymised one (APPI Art. 41(6): 仮名加工情報 is not provided to third
+    parties), nothing written. An anonymised extract names no one: the record has no person, its
+    items are the extract's columns, and it is `exempt` (Art. 44, not 第29条)."""
     check = Checker()
-    recipient = check.text({"recipient": recipient}, "recipient", max_length=300, required=True)
+    name = check.text({"recipient": recipient_name}, "recipient", max_length=200, required=True)
     check.done()
     extract = await load(uow.session, extract_id)
     if extract.kind == "pseudonymised":
@@ -214,8 +252,23 @@ async def provide(uow: UnitOfWork, extract_id, recipient: str | None) -> Privacy
             "a pseudonymised extract (仮名加工情報) may not be provided to a third party (APPI Art. 41(6))",
             "PSEUDONYMISED_EXTRACT_NOT_PROVIDABLE",
         )
-    provision = PrivacyExtractProvision(
-        extract_id=extract.id, recipient=recipient, actor_id=uow.actor_id, provided_at=uow.clock.now()
+    recipient = await recipients.by_name(uow, name)
+    now = uow.clock.now()
+    recorded_on, keep_until = kept_until(uow, now, "individual")
+    provision = PrivacyProvision(
+        extract_id=extract.id,
+        recipient=recipient.name,
+        recipient_id=recipient.id,
+        purpose=extract.purpose,
+        data_items=list(extract.columns),
+        basis="anonymised_information",
+        exempt=True,
+        country=recipient.country,
+        record_method="individual",
+        recorded_on=recorded_on,
+        keep_until=keep_until,
+        actor_id=uow.actor_id,
+        provided_at=now,
     )
     uow.session.add(provision)
     await uow.session.flush()

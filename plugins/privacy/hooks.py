@@ -47,6 +47,7 @@ from . import (
     events,
     execution,
     export_delivery,
+    incident_reminders,
     incidents,
     intake,
     models,
@@ -54,6 +55,8 @@ from . import (
     provision_schema,
     provision_types,
     provisions,
+    receipt_schema,
+    receipts,
     recipients,
     retention,
     retention_schema,
@@ -92,6 +95,7 @@ def enishi_graphql_query():
         retention_schema.RetentionQuery,
         documents_schema.DocumentsQuery,
         provision_schema.ProvisionQuery,
+        receipt_schema.ReceiptQuery,
         sensitive_schema.SensitiveQuery,
     ]
 
@@ -105,6 +109,7 @@ def enishi_graphql_mutation():
         retention_schema.RetentionMutation,
         documents_schema.DocumentsMutation,
         provision_schema.ProvisionMutation,
+        receipt_schema.ReceiptMutation,
         sensitive_schema.SensitiveMutation,
     ]
 
@@ -365,6 +370,12 @@ def enishi_scheduled_jobs():
             recipients.remind_reviews,
             "a task for each processor or recipient whose review date is near, once per review date",
         ),
+        ScheduledJob(
+            "privacy.incident_reminders",
+            dt.timedelta(hours=1),
+            incident_reminders.remind_incidents,
+            "a task (and `incident.report_due`) for each incident report due soon and not filed, once per report",
+        ),
     ]
 
 
@@ -421,29 +432,9 @@ def enishi_personal_data():
 
 @hookimpl
 async def enishi_subject_collect(uow, subject):
-    records = (
-        (
-            await uow.session.execute(
-                select(models.PrivacyConsent)
-                .where(models.PrivacyConsent.contact_id == subject.contact_id)
-                .order_by(models.PrivacyConsent.seq)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    provided = (
-        (
-            await uow.session.execute(
-                select(models.PrivacyProvision)
-                .where(models.PrivacyProvision.contact_id == subject.contact_id)
-                .order_by(models.PrivacyProvision.seq)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    if not records and not provided:
+    records = await _of_subject(uow, models.PrivacyConsent, subject)
+    disclosed = await receipts.disclosures(uow.session, subject.contact_id)
+    if not records and not any(disclosed.values()):
         return None
     return {
         "consents": [
@@ -458,9 +449,13 @@ async def enishi_subject_collect(uow, subject):
             }
             for r in records
         ],
-        # APPI Art. 29/33(5): records of provision to third parties are disclosed on request.
-        "third_party_provisions": [provisions.disclosed(p) for p in provided],
+        **disclosed,
     }
+
+
+async def _of_subject(uow, model, subject) -> list:
+    statement = select(model).where(model.contact_id == subject.contact_id).order_by(model.seq)
+    return list((await uow.session.execute(statement)).scalars())
 
 
 @hookimpl
@@ -475,6 +470,7 @@ async def enishi_subject_erase(uow, subject):
         (models.PrivacyConsent, "GDPR Art. 7(1) / APPI: proof of consent"),
         (models.PrivacyProvision, "APPI Art. 29: third-party provision records are kept"),
         (provision_models.PrivacyCrossBorderConsent, "APPI Art. 28: proof of consent to a transfer abroad"),
+        (provision_models.PrivacyReceipt, "APPI Art. 30: records of data received from third parties are kept"),
         (provision_models.PrivacyLegalGround, "proof of the legal ground processing relied on"),
         (models.PrivacyIncidentSubject, "GDPR Art. 33(5) / APPI Art. 26: breach records are kept"),
     ):

@@ -28,7 +28,6 @@ from enishi.plugin import Checker, Contact, ContactEmail, UnitOfWork, send_for_e
 from . import deadlines
 from .events import (
     INCIDENT_CREATED,
-    INCIDENT_REPORT_DUE,
     INCIDENT_REPORT_RECORDED,
     INCIDENT_STATUS_CHANGED,
     INCIDENT_SUBJECT_NOTICE,
@@ -100,7 +99,8 @@ def owed(incident: PrivacyIncident) -> list[tuple[str, dt.datetime]]:
     return steps
 
 
-async def _log(uow: UnitOfWork, incident: PrivacyIncident, kind: str, detail: str, **values) -> None:
+async def log_step(uow: UnitOfWork, incident: PrivacyIncident, kind: str, detail: str, **values) -> None:
+    """A step on the incident's timeline, with who took it."""
     uow.session.add(
         PrivacyIncidentEvent(
             incident_id=incident.id, kind=kind, detail=detail, actor_id=uow.actor_id, at=uow.clock.now(), **values
@@ -161,12 +161,10 @@ async def create(uow: UnitOfWork, data: dict) -> PrivacyIncident:
     uow.session.add(incident)
     await uow.session.flush()
     uow.session.add_all(PrivacyIncidentSubject(incident_id=incident.id, contact_id=c) for c in subjects)
-    await _log(uow, incident, "created", "open", note=f"{len(subjects)} subject(s) named")
+    await log_step(uow, incident, "created", "open", note=f"{len(subjects)} subject(s) named")
     await uow.emit(
         INCIDENT_CREATED, incident.id, {"cause": cause, "malicious": incident.malicious, "triggers": triggers(incident)}
     )
-    for kind, due in owed(incident):
-        await uow.emit(INCIDENT_REPORT_DUE, incident.id, {"kind": kind, "due_at": due.isoformat()})
     return incident
 
 
@@ -196,7 +194,7 @@ async def record_report(uow: UnitOfWork, incident_id, data: dict) -> PrivacyInci
     if getattr(incident, FILED_COLUMNS[kind]) is not None:
         raise fail("kind", "this report was recorded already", "ALREADY_RECORDED")
     setattr(incident, FILED_COLUMNS[kind], filed_at)
-    await _log(uow, incident, "report", kind, reference=reference, note=note)
+    await log_step(uow, incident, "report", kind, reference=reference, note=note)
     await uow.emit(INCIDENT_REPORT_RECORDED, incident.id, {"kind": kind, "filed_at": filed_at.isoformat()})
     return incident
 
@@ -210,7 +208,7 @@ async def change_status(uow: UnitOfWork, incident_id, status: str, note: str | N
     if status not in STATUS_MOVES[incident.status]:
         raise fail("status", f"an incident that is {incident.status} cannot become {status}", "INVALID_STATUS")
     incident.status = status
-    await _log(uow, incident, "status", status, note=note)
+    await log_step(uow, incident, "status", status, note=note)
     await uow.emit(INCIDENT_STATUS_CHANGED, incident.id, {"status": status})
     return incident
 
@@ -239,7 +237,7 @@ async def add_subjects_from_access_log(uow: UnitOfWork, incident_id, user_id, si
     )
     added = sorted(read - known)
     uow.session.add_all(PrivacyIncidentSubject(incident_id=incident.id, contact_id=c) for c in added)
-    await _log(uow, incident, "subjects_added", str(len(added)), note="from the access log")
+    await log_step(uow, incident, "subjects_added", str(len(added)), note="from the access log")
     return incident
 
 
@@ -283,10 +281,10 @@ async def notify_subjects(uow: UnitOfWork, incident_id, data: dict) -> PrivacyIn
         await uow.emit(INCIDENT_SUBJECT_NOTICE, person.contact_id, {"incident_id": str(incident.id)})
     if incident.subjects_notified_at is None:
         incident.subjects_notified_at = now
-        await _log(uow, incident, "report", "subjects_notified", note=f"{len(pending)} notified through the outbox")
+        await log_step(uow, incident, "report", "subjects_notified", note=f"{len(pending)} notified through the outbox")
         await uow.emit(INCIDENT_REPORT_RECORDED, incident.id, {"kind": "subjects_notified", "filed_at": now.isoformat()})
     else:
-        await _log(uow, incident, "subjects_notified", str(len(pending)), note="notified through the outbox")
+        await log_step(uow, incident, "subjects_notified", str(len(pending)), note="notified through the outbox")
     return incident
 
 

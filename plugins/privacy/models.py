@@ -179,13 +179,15 @@ class PrivacyRestriction(Base):
 
 
 class PrivacyProvision(Base):
-    """A record of personal data provided to a third party (APPI Art. 29), disclosed on request."""
+    """A record of personal data provided to a third party (APPI Art. 29), disclosed on request; or
+    of an anonymised extract provided (Art. 44), which names no one: `extract_id`, no contact."""
 
     __tablename__ = "privacy_provision"
     __table_args__ = (Index("ix_privacy_provision_contact", "contact_id", "seq"),)
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_contact.id", ondelete="CASCADE"))
+    contact_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_contact.id", ondelete="CASCADE"))
+    extract_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("privacy_extract.id"), index=True)
     recipient: Mapped[str] = mapped_column(String(300), info={"personal": False})
     purpose: Mapped[str] = mapped_column(String(200), info={"personal": False})
     actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
@@ -265,6 +267,10 @@ class PrivacyIncident(Base):
     appi_preliminary_filed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     appi_final_filed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     subjects_notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # When the reminder of each report was raised (incident_reminders.py): once per report.
+    gdpr_authority_reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    appi_preliminary_reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    appi_final_reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # The notice mailed to the people affected (the officer's template, the same for everyone).
     notice_subject: Mapped[str | None] = mapped_column(String(200), info={"personal": False})
     notice_body: Mapped[str | None] = mapped_column(String(10000), info={"personal": False})

@@ -1,15 +1,15 @@
 """Tables of the APPI provision and processor registers: recipients of personal data (processors,
 third parties, joint users, successors) with their country and transfer route, the cross-border
-consents that snapshot what the person was told (第28条第2項), the fields marked sensitive
-(要配慮個人情報) and the legal grounds recorded for a subject. The provision records themselves
-are `models.PrivacyProvision`."""
+consents that snapshot what the person was told (第28条第2項), the records of data received from
+third parties (第30条), the fields marked sensitive (要配慮個人情報) and the legal grounds recorded
+for a subject. The provision records themselves are `models.PrivacyProvision`."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from enishi.plugin import Base, JSONType, UTCDateTime, new_id
@@ -22,8 +22,14 @@ RECIPIENT_KINDS = ("processor", "third_party", "joint_user", "successor")
 # the EEA and the UK), a recipient keeping equivalent measures (基準適合体制, 規則第16条), or the
 # person's consent after being told the country, its regime and the recipient's measures (規則第17条).
 TRANSFER_ROUTES = ("domestic", "adequacy", "equivalent_measures", "consent")
-PROVISION_BASES = ("consent", "law", "entrustment", "joint_use", "business_succession")
+# `anonymised_information`: an anonymised extract (匿名加工情報, 法第44条), not personal data: no
+# consent, no 第28条, no 第29条 record required — kept in the same register as proof.
+PROVISION_BASES = ("consent", "law", "entrustment", "joint_use", "business_succession", "anonymised_information")
 RECORD_METHODS = ("individual", "bulk", "contract")
+# What data received from someone else stood on when they provided it: the person's consent
+# (法第27条第1項), the opt-out notified to the PPC (同条第2項), a law (同条第1項各号: no 法第30条 duty,
+# flagged exempt), or a relationship that is not provision to a third party (同条第5項各号, exempt).
+RECEIPT_BASES = ("consent", "opt_out", "law", "entrustment", "joint_use", "business_succession")
 
 
 class PrivacyRecipient(Base):
@@ -48,6 +54,8 @@ class PrivacyRecipient(Base):
     # The review date a reminder task was raised for: one task per review date, whatever the workers.
     reminded_for: Mapped[dt.date | None] = mapped_column(Date)
     reminder_task_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # Deleted while provision records or consents name it: kept for them, receives nothing more.
+    retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -87,6 +95,22 @@ class PrivacySensitiveField(Base):
     marked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class PrivacySensitiveFieldChange(Base):
+    """A field marked sensitive or unmarked, by whom, when and why (the officer's reason, about the
+    field: it names no one)."""
+
+    __tablename__ = "privacy_sensitive_field_change"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entity: Mapped[str] = mapped_column(String(30), info={"personal": False})
+    field: Mapped[str] = mapped_column(String(120), info={"personal": False})
+    change: Mapped[str] = mapped_column(String(10), info={"personal": False})  # marked | unmarked
+    reason: Mapped[str | None] = mapped_column(String(500), info={"personal": False})
+    holders: Mapped[int] = mapped_column(Integer, default=0)  # people holding a value in it then
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 class PrivacyLegalGround(Base):
     """A legal ground for processing a person's data without consent (e.g. 法第20条第2項第1号: as
     a law requires), recorded by the compliance officer with the ground's text."""
@@ -100,3 +124,28 @@ class PrivacyLegalGround(Base):
     ground: Mapped[str] = mapped_column(String(1000), info={"personal": False})
     actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class PrivacyReceipt(Base):
+    """A record of personal data received from a third party (法第30条, 規則第24条): who provided it
+    (name, address, representative), how they had obtained it (取得の経緯), about whom, which items,
+    on which basis, when, and how long the record is kept (規則第25条, as 第21条). Names
+    businesses, not people: the person is a contact id."""
+
+    __tablename__ = "privacy_receipt"
+    __table_args__ = (Index("ix_privacy_receipt_contact", "contact_id", "seq"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_contact.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(200), info={"personal": False})
+    provider_address: Mapped[str] = mapped_column(String(500), info={"personal": False})
+    provider_representative: Mapped[str | None] = mapped_column(String(200), info={"personal": False})
+    acquisition: Mapped[str] = mapped_column(String(1000), info={"personal": False})
+    data_items: Mapped[list] = mapped_column(JSONType, default=list, info={"personal": False})
+    basis: Mapped[str] = mapped_column(String(30), info={"personal": False})  # RECEIPT_BASES
+    exempt: Mapped[bool] = mapped_column(Boolean, default=False)
+    record_method: Mapped[str] = mapped_column(String(20), default="individual", info={"personal": False})
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    recorded_on: Mapped[dt.date] = mapped_column(Date)
+    keep_until: Mapped[dt.date] = mapped_column(Date)
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)

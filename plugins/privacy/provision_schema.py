@@ -27,6 +27,7 @@ from .provision_models import PrivacyCrossBorderConsent, PrivacyRecipient
 from .provision_types import (
     CrossBorderConsentPayload,
     CrossBorderConsentRecord,
+    DeleteRecipientPayload,
     ProvisionRecipient,
     ProvisionRecord,
     RecipientPayload,
@@ -112,6 +113,20 @@ class ProvisionMutation:
         return await _recipient_payload(
             info,
             lambda uow: recipients.update_recipient(uow, _recipient_id(input.id, "id"), _recipient_values(input)),
+        )
+
+    @strawberry.mutation(
+        description="Delete a recipient from the register; one that provision records or cross-border consents name "
+        "is retired instead (kept, receives nothing more)."
+    )
+    async def delete_recipient(self, info: Info, id: strawberry.ID) -> DeleteRecipientPayload:
+        retired, errors = await run_mutation(
+            info, PERMISSION, lambda uow: recipients.delete_recipient(uow, _recipient_id(id, "id"))
+        )
+        return DeleteRecipientPayload(
+            deleted_id=id if not errors and retired is None else None,
+            recipient=ProvisionRecipient.from_row(retired) if retired else None,
+            user_errors=errors,
         )
 
     @strawberry.mutation(

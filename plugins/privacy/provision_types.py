@@ -39,6 +39,7 @@ class ProvisionBasis(Enum):
     ENTRUSTMENT = "entrustment"
     JOINT_USE = "joint_use"
     BUSINESS_SUCCESSION = "business_succession"
+    ANONYMISED_INFORMATION = "anonymised_information"
 
 
 @strawberry.enum(description="The ground of a provision to a third party: the person's consent, or a law (法第27条第1項各号).")
@@ -80,6 +81,9 @@ class ProvisionRecipient(relay.Node):
     security_measures: str | None
     sub_processors: list[SubProcessor]
     reminded_for: dt.date | None = strawberry.field(description="The review date a reminder task was raised for.")
+    retired_at: dt.datetime | None = strawberry.field(
+        description="Deleted while records named it: kept for them, receives nothing more."
+    )
     _row: strawberry.Private[Any]
 
     resolve_nodes = node_resolver(orm.PrivacyRecipient, "privacy.provision.manage")
@@ -108,13 +112,15 @@ class ProvisionRecipient(relay.Node):
             security_measures=r.security_measures,
             sub_processors=[SubProcessor(name=s["name"], country=s["country"]) for s in r.sub_processors or []],
             reminded_for=r.reminded_for,
+            retired_at=r.retired_at,
             _row=r,
         )
 
 
 @strawberry.type(description="A record of personal data provided (APPI 法第29条); ids only, no personal data.")
 class ProvisionRecord:
-    contact_id: strawberry.ID
+    contact_id: strawberry.ID | None = strawberry.field(description="None for an anonymised extract (names no one).")
+    extract_id: strawberry.ID | None = strawberry.field(description="The anonymised extract provided, if that is what it was.")
     recipient_id: strawberry.ID | None
     recipient: str
     country: str | None
@@ -131,7 +137,8 @@ class ProvisionRecord:
     @classmethod
     def from_row(cls, r) -> ProvisionRecord:
         return cls(
-            contact_id=strawberry.ID(to_global_id("Contact", r.contact_id)),
+            contact_id=None if r.contact_id is None else strawberry.ID(to_global_id("Contact", r.contact_id)),
+            extract_id=None if r.extract_id is None else strawberry.ID(to_global_id("PrivacyExtract", r.extract_id)),
             recipient_id=None if r.recipient_id is None else strawberry.ID(to_global_id("ProvisionRecipient", r.recipient_id)),
             recipient=r.recipient,
             country=r.country,
@@ -204,6 +211,13 @@ class UpdateRecipientInput:
 @strawberry.type
 class RecipientPayload:
     recipient: ProvisionRecipient | None
+    user_errors: list[UserErrorType]
+
+
+@strawberry.type
+class DeleteRecipientPayload:
+    deleted_id: strawberry.ID | None = strawberry.field(description="Set when the recipient was deleted.")
+    recipient: ProvisionRecipient | None = strawberry.field(description="Set when it was retired (records name it).")
     user_errors: list[UserErrorType]
 
 

@@ -48,6 +48,41 @@ def _business_day(uow: UnitOfWork, instant: dt.datetime) -> dt.date:
     return instant.astimezone(uow.settings.zone).date()
 
 
+def kept_until(uow: UnitOfWork, happened_at: dt.datetime, record_method: str) -> tuple[dt.date, dt.date]:
+    """The day a record is made (today) and the day it may go (規則第21条, and 第25条 for records of
+    data received): 3 years from today for a record per provision, 3 years from the provision for
+    one made in bulk, 1 year for one kept as a contract."""
+    today = _business_day(uow, uow.clock.now())
+    since = today if record_method == "individual" else _business_day(uow, happened_at)
+    return today, _years_after(since, 1 if record_method == "contract" else 3)
+
+
+def check_people(check: Checker, contact_ids: Sequence) -> None:
+    if not contact_ids:
+        check.fail("contactIds", "name at least one person", "REQUIRED")
+    if len(contact_ids) > MAX_SUBJECTS:
+        check.fail("contactIds", f"at most {MAX_SUBJECTS} people per record", "TOO_MANY")
+
+
+def checked_items(check: Checker, data_items: Sequence[str]) -> list[str]:
+    """The data items a record names (規則第20条, 第24条), trimmed; at least one."""
+    items = [item.strip() for item in data_items if item and item.strip()]
+    if not items:
+        check.fail("dataItems", "name the data items (規則第20条, 第24条)", "REQUIRED")
+    if len(items) > MAX_ITEMS or any(len(item) > 100 for item in items):
+        check.fail("dataItems", f"at most {MAX_ITEMS} items of 100 characters", "TOO_LONG")
+    return items
+
+
+async def existing_people(uow: UnitOfWork, contact_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """The people named, once each, all live (else a typed refusal)."""
+    people = list(dict.fromkeys(contact_ids))
+    found = set(await live_ids(uow, Contact, people))
+    if missing := [c for c in people if c not in found]:
+        raise InputError(UserError("contactIds", f"{len(missing)} of these people do not exist", "NOT_FOUND"))
+    return people
+
+
 def basis_of(recipient: PrivacyRecipient, requested: str | None) -> str:
     """The basis a provision to `recipient` stands on: fixed by the kind for those who are not
     third parties; consent or a legal ground for a third party."""
@@ -116,16 +151,10 @@ async def record(
     record_method: str = "individual",
 ) -> list[PrivacyProvision]:
     """Judge, then write one record per person, and log the disclosure in the access log."""
+    recipients.refuse_retired(recipient)
     check = Checker()
-    if not contact_ids:
-        check.fail("contactIds", "name at least one person", "REQUIRED")
-    if len(contact_ids) > MAX_SUBJECTS:
-        check.fail("contactIds", f"at most {MAX_SUBJECTS} people per record", "TOO_MANY")
-    items = [item.strip() for item in data_items if item and item.strip()]
-    if not items:
-        check.fail("dataItems", "name the data items provided (規則第20条)", "REQUIRED")
-    if len(items) > MAX_ITEMS or any(len(item) > 100 for item in items):
-        check.fail("dataItems", f"at most {MAX_ITEMS} items of 100 characters", "TOO_LONG")
+    check_people(check, contact_ids)
+    items = checked_items(check, data_items)
     purpose = check.text({"purpose": purpose}, "purpose", max_length=200, required=True)
     basis = basis_of(recipient, basis)
     if basis == "law":
@@ -139,13 +168,9 @@ async def record(
     if provided_at > now:
         check.fail("providedAt", "must not be in the future", "IN_THE_FUTURE")
     check.done()
-    people = list(dict.fromkeys(contact_ids))
-    found = set(await live_ids(uow, Contact, people))
-    if missing := [c for c in people if c not in found]:
-        raise InputError(UserError("contactIds", f"{len(missing)} of these people do not exist", "NOT_FOUND"))
+    people = await existing_people(uow, contact_ids)
     await _judge(uow, recipient, basis, people)
-    provided_on, today = _business_day(uow, provided_at), _business_day(uow, now)
-    keep_until = _years_after(today if record_method == "individual" else provided_on, 1 if record_method == "contract" else 3)
+    today, keep_until = kept_until(uow, provided_at, record_method)
     rows = [
         PrivacyProvision(
             contact_id=contact_id,
@@ -168,26 +193,20 @@ async def record(
     uow.session.add_all(rows)
     await uow.session.flush()
     if record_method != "individual":
-        await _extend_earlier(uow, recipient.id, record_method)
+        await extend_earlier(uow, PrivacyProvision.recipient_id, recipient.id, record_method)
     await access_log.append_many(uow, people, "provided", f"recipient:{recipient.id}")
     return rows
 
 
-async def _extend_earlier(uow: UnitOfWork, recipient_id: uuid.UUID, method: str) -> None:
-    """A bulk or contract record is kept from the LAST provision it covers: every record of the
-    recipient made the same way is kept as long as the latest."""
+async def extend_earlier(uow: UnitOfWork, party, party_value, method: str) -> None:
+    """A bulk or contract record is kept from the LAST provision it covers: every record with the
+    same `party` (a column of the records' table: the recipient, the provider) made the same way is
+    kept as long as the latest."""
+    model = party.class_
     latest = (
-        await uow.session.execute(
-            select(func.max(PrivacyProvision.keep_until)).where(
-                PrivacyProvision.recipient_id == recipient_id, PrivacyProvision.record_method == method
-            )
-        )
+        await uow.session.execute(select(func.max(model.keep_until)).where(party == party_value, model.record_method == method))
     ).scalar_one()
-    await uow.session.execute(
-        update(PrivacyProvision)
-        .where(PrivacyProvision.recipient_id == recipient_id, PrivacyProvision.record_method == method)
-        .values(keep_until=latest)
-    )
+    await uow.session.execute(update(model).where(party == party_value, model.record_method == method).values(keep_until=latest))
 
 
 async def record_for_plugin(uow: UnitOfWork, contact_ids, recipient_name: str, purpose: str, data_items) -> None:
@@ -207,6 +226,8 @@ async def record_cross_border_consent(uow: UnitOfWork, contact_id: uuid.UUID, re
         check.fail("recipientId", "no such recipient", "NOT_FOUND")
     elif not recipients.abroad(recipient):
         check.fail("recipientId", "this recipient is in Japan: no cross-border consent applies", "NOT_ABROAD")
+    elif recipient.retired_at is not None:
+        check.fail("recipientId", "this recipient was deleted: it receives nothing more", "RECIPIENT_RETIRED")
     if not await live_ids(uow, Contact, [contact_id]):
         check.fail("contactId", "no such contact", "NOT_FOUND")
     check.done()

@@ -12,7 +12,8 @@ from sqlalchemy import or_, select, update
 
 from enishi.plugin import Checker, InputError, UnitOfWork, User, UserError, create_task, load_for_update
 
-from .provision_models import RECIPIENT_KINDS, TRANSFER_ROUTES, PrivacyRecipient
+from .models import PrivacyProvision
+from .provision_models import RECIPIENT_KINDS, TRANSFER_ROUTES, PrivacyCrossBorderConsent, PrivacyRecipient
 
 HOME_COUNTRY = "JP"
 # Countries with a regime the PPC recognises as equivalent (規則第15条, 平成31年個人情報保護委員会告示
@@ -100,8 +101,33 @@ async def register(uow: UnitOfWork, data: dict) -> PrivacyRecipient:
     return recipient
 
 
+def refuse_retired(recipient: PrivacyRecipient, field: str = "recipientId") -> None:
+    if recipient.retired_at is not None:
+        raise InputError(UserError(field, "this recipient was deleted: it receives nothing more", "RECIPIENT_RETIRED"))
+
+
+async def delete_recipient(uow: UnitOfWork, recipient_id: uuid.UUID) -> PrivacyRecipient | None:
+    """Delete a recipient from the register; one that provision records or cross-border consents
+    name is retired instead (kept for them, refused for any new provision or consent, no more
+    review reminders) and returned."""
+    recipient = await load_for_update(uow, PrivacyRecipient, recipient_id, field="id")
+    refuse_retired(recipient, "id")
+    named = [
+        select(model.seq).where(model.recipient_id == recipient.id).limit(1)
+        for model in (PrivacyProvision, PrivacyCrossBorderConsent)
+    ]
+    if any([(await uow.session.execute(statement)).first() is not None for statement in named]):
+        recipient.retired_at = recipient.updated_at = uow.clock.now()
+        await uow.session.flush()
+        return recipient
+    await uow.session.delete(recipient)
+    await uow.session.flush()
+    return None
+
+
 async def update_recipient(uow: UnitOfWork, recipient_id: uuid.UUID, data: dict) -> PrivacyRecipient:
     recipient = await load_for_update(uow, PrivacyRecipient, recipient_id, field="id")
+    refuse_retired(recipient, "id")
     for field, value in (await _check(uow, data, recipient)).items():
         setattr(recipient, field, value)
     recipient.updated_at = uow.clock.now()
@@ -117,6 +143,7 @@ async def by_name(uow: UnitOfWork, name: str) -> PrivacyRecipient:
         raise InputError(
             UserError("recipient", "register the recipient first (registerRecipient): its country decides", "UNKNOWN_RECIPIENT")
         )
+    refuse_retired(recipient, "recipient")
     return recipient
 
 
@@ -124,8 +151,10 @@ def _due(runtime):
     """Recipients whose review date is within the notice days (or past) and not reminded for it."""
     today = runtime.clock.now().astimezone(runtime.settings.zone).date()
     horizon = today + dt.timedelta(days=review_notice_days(runtime.settings))
-    return (PrivacyRecipient.review_date <= horizon) & or_(
-        PrivacyRecipient.reminded_for.is_(None), PrivacyRecipient.reminded_for != PrivacyRecipient.review_date
+    return (
+        (PrivacyRecipient.review_date <= horizon)
+        & PrivacyRecipient.retired_at.is_(None)
+        & or_(PrivacyRecipient.reminded_for.is_(None), PrivacyRecipient.reminded_for != PrivacyRecipient.review_date)
     )
 
 

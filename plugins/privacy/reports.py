@@ -5,12 +5,13 @@ complaints desk, security measures), set in the config file's `[extra]` table:
 
 * records of processing activities (GDPR Art. 30(1)), one activity per purpose;
 * the APPI public statement (保有個人データに関する事項の公表, Art. 32(1) and 施行令第10条);
-* consent records as CSV.
+* consent records and provision records as CSV.
 
 Each renders as JSON, CSV or a printable HTML page. An item the configuration does not supply is
-listed under `missing`, so the officer sees what to add before publishing. Other sections
-(processors, cross-border transfers) join through `SECTIONS`; other regulator CSVs through
-`REGULATOR_CSV` (provision records are to be added there)."""
+listed under `missing`, so the officer sees what to add before publishing. The processor register
+(GDPR Art. 28, 30(1)(d)) and the transfers abroad with their safeguards (Art. 30(1)(e), APPI
+法第28条) come from the register of recipients; the statement names the foreign countries where
+personal data is handled (外的環境の把握, a security measure to publish under 施行令第10条第1号)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import func, select
 
 from . import export, retention
-from .extract_models import PrivacyExtract, PrivacyExtractProvision
+from .extract_models import PrivacyExtract
 from .models import PrivacyConsent, PrivacyProvision
+from .provision_models import PrivacyRecipient
+from .recipients import HOME_COUNTRY
 from .retention_models import PrivacyRetentionRule
 
 RECORDS_SCHEMA = "enishi.records-of-processing/1"
@@ -45,9 +48,6 @@ BUILT_IN_MEASURES = [
     "改ざんを検知できる閲覧記録 (ハッシュチェーン) / hash-chained access log of reads and exports",
 ]
 CONTROLLER_ITEMS = ("name", "address", "representative", "contact")
-# Extension point: `async (session, runtime) -> {section name: JSON value}` added to both reports
-# (the processor register and cross-border transfers belong here).
-SECTIONS: list[Callable[..., Awaitable[dict]]] = []
 
 
 def _extra(runtime, key: str, default):
@@ -73,11 +73,60 @@ async def _recipients(session) -> list[dict]:
     return [{"recipient": recipient, "purpose": purpose} for recipient, purpose in sorted(rows.all())]
 
 
-async def _sections(runtime, session) -> dict:
-    found: dict = {}
-    for section in SECTIONS:
-        found |= await section(session, runtime)
-    return found
+async def _register(session) -> list[PrivacyRecipient]:
+    return list((await session.execute(select(PrivacyRecipient).order_by(PrivacyRecipient.name))).scalars())
+
+
+def _day(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _processors(register: list[PrivacyRecipient]) -> list[dict]:
+    """GDPR Art. 28 and 30(1)(d): who processes personal data for us, under which contract and DPA,
+    with which measures and sub-processors, and when they are reviewed next."""
+    return [
+        {
+            "name": r.name,
+            "country": r.country,
+            "purpose": r.purpose,
+            "contract_date": _day(r.contract_date),
+            "dpa_date": _day(r.dpa_date),
+            "review_date": _day(r.review_date),
+            "security_measures": r.security_measures,
+            "sub_processors": list(r.sub_processors or []),
+        }
+        for r in register
+        if r.kind == "processor"
+    ]
+
+
+def _transfers_abroad(register: list[PrivacyRecipient]) -> list[dict]:
+    """GDPR Art. 30(1)(e) and APPI 法第28条: each recipient or sub-processor outside Japan, its
+    country and the route that makes the transfer lawful (with the safeguards it relies on)."""
+    transfers = [
+        {
+            "recipient": r.name,
+            "kind": r.kind,
+            "country": r.country,
+            "route": r.transfer_route,
+            "safeguards": r.security_measures,
+        }
+        for r in register
+        if r.country != HOME_COUNTRY
+    ]
+    transfers += [
+        {
+            "recipient": f"{r.name} / {sub['name']}",
+            "kind": "sub_processor",
+            "country": sub["country"],
+            "route": None,
+            "safeguards": None,
+        }
+        for r in register
+        for sub in r.sub_processors or []
+        if sub.get("country") and sub["country"] != HOME_COUNTRY
+    ]
+    return transfers
 
 
 def _controller(runtime) -> dict:
@@ -89,6 +138,7 @@ async def records_of_processing(runtime, session) -> dict:
     time limits for erasure, security measures."""
     controller = _controller(runtime)
     retained = await _retention_by_table(runtime, session)
+    register = await _register(session)
     by_purpose: dict[str, list] = {}
     for plugin, field in runtime.plugins.contributions("enishi_personal_data"):
         for purpose in field.purposes:
@@ -123,9 +173,10 @@ async def records_of_processing(runtime, session) -> dict:
         "dpo": _extra(runtime, "privacy_dpo", None),
         "activities": activities,
         "recipients": await _recipients(session),
+        "processors": _processors(register),
         "transfers": _extra(runtime, "privacy_transfers", []),
+        "transfers_abroad": _transfers_abroad(register),
         "security_measures": BUILT_IN_MEASURES + list(_extra(runtime, "privacy_security_measures", [])),
-        **await _sections(runtime, session),
         "missing": [f"controller.{item}" for item in CONTROLLER_ITEMS if not controller.get(item)],
     }
 
@@ -134,8 +185,9 @@ async def _anonymised(runtime, session) -> list[dict]:
     """APPI Art. 43(3)–(4): the items of each anonymised extract made, and how many times it was
     provided to a third party (as a CSV file)."""
     provided = (
-        select(PrivacyExtractProvision.extract_id, func.count().label("n"))
-        .group_by(PrivacyExtractProvision.extract_id)
+        select(PrivacyProvision.extract_id, func.count().label("n"))
+        .where(PrivacyProvision.extract_id.is_not(None))
+        .group_by(PrivacyProvision.extract_id)
         .subquery()
     )
     rows = await session.execute(
@@ -173,8 +225,9 @@ async def appi_public_statement(runtime, session) -> dict:
         "security_measures": BUILT_IN_MEASURES + list(_extra(runtime, "privacy_security_measures", [])),
         "complaints_contact": complaints,
         "accredited_organisation": _extra(runtime, "privacy_accredited_organisation", None),
+        # 外的環境の把握 (通則編 10-7): the countries where a recipient handles personal data for us.
+        "foreign_countries": sorted({t["country"] for t in _transfers_abroad(await _register(session))}),
         "anonymised_information": await _anonymised(runtime, session),
-        **await _sections(runtime, session),
     }
     statement["missing"] = [
         name
@@ -208,10 +261,55 @@ async def consent_records(runtime, session) -> list[dict]:
     ]
 
 
+async def provision_records(runtime, session) -> list[dict]:
+    """Every provision record (法第29条, 規則第20条; an anonymised extract's has no person), oldest
+    first: ids, recipient and its country, purpose, items, basis, whether exempt, and how long it is
+    kept. No one is named."""
+    rows = (await session.execute(select(PrivacyProvision).order_by(PrivacyProvision.seq))).scalars()
+    return [
+        {
+            "seq": r.seq,
+            "contact_id": str(r.contact_id) if r.contact_id else None,
+            "extract_id": str(r.extract_id) if r.extract_id else None,
+            "recipient": r.recipient,
+            "recipient_id": str(r.recipient_id) if r.recipient_id else None,
+            "country": r.country,
+            "purpose": r.purpose,
+            "data_items": "; ".join(r.data_items or []),
+            "basis": r.basis,
+            "legal_ground": r.legal_ground,
+            "exempt": r.exempt,
+            "record_method": r.record_method,
+            "provided_at": r.provided_at.isoformat(),
+            "recorded_on": _day(r.recorded_on),
+            "keep_until": _day(r.keep_until),
+        }
+        for r in rows
+    ]
+
+
 CONSENT_COLUMNS = ["seq", "contact_id", "purpose", "state", "notice_id", "notice_version", "source", "method", "captured_at"]
-# Extension point: regulator CSVs by name — (rows function, columns). Provision records go here.
+PROVISION_COLUMNS = [
+    "seq",
+    "contact_id",
+    "extract_id",
+    "recipient",
+    "recipient_id",
+    "country",
+    "purpose",
+    "data_items",
+    "basis",
+    "legal_ground",
+    "exempt",
+    "record_method",
+    "provided_at",
+    "recorded_on",
+    "keep_until",
+]
+# Regulator CSVs by name: (rows function, columns).
 REGULATOR_CSV: dict[str, tuple[Callable[..., Awaitable[list[dict]]], list[str]]] = {
     "consent_records": (consent_records, CONSENT_COLUMNS),
+    "provision_records": (provision_records, PROVISION_COLUMNS),
 }
 DOCUMENTS = {"records_of_processing": records_of_processing, "appi_public_statement": appi_public_statement}
 TITLES = {

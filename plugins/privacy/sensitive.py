@@ -12,10 +12,19 @@ import uuid
 
 from sqlalchemy import select
 
-from enishi.plugin import Checker, Contact, InputError, UnitOfWork, UserError, live_ids, reindex_custom_field
+from enishi.plugin import (
+    Checker,
+    Contact,
+    InputError,
+    UnitOfWork,
+    UserError,
+    live_ids,
+    reindex_custom_field,
+    reindex_unmarked_custom_field,
+)
 
-from . import service
-from .provision_models import PrivacyLegalGround, PrivacySensitiveField
+from . import access_log, service
+from .provision_models import PrivacyLegalGround, PrivacySensitiveField, PrivacySensitiveFieldChange
 
 SENSITIVE_PURPOSE = "sensitive_data"
 ENTITIES = ("contact",)
@@ -45,7 +54,40 @@ async def mark(uow: UnitOfWork, entity: str, field: str) -> PrivacySensitiveFiel
     row = PrivacySensitiveField(entity=entity, field=field, marked_by=uow.actor_id, marked_at=uow.clock.now())
     uow.session.add(row)
     await uow.session.flush()
-    await reindex_custom_field(uow, key)
+    holders = await reindex_custom_field(uow, key)
+    _log_change(uow, entity, field, "marked", None, holders)
+    return row
+
+
+async def unmark(uow: UnitOfWork, entity: str, field: str, reason: str | None) -> PrivacySensitiveFieldChange:
+    """Unmark a field, with the officer's reason: its values become filterable, exportable and
+    visible to every role that sees contacts again. Each person holding a value in it gets an
+    access-log entry (`sensitive_field_unmarked`, purpose the field's name): their data is now
+    open to more eyes."""
+    check = Checker()
+    why = check.text({"reason": reason}, "reason", max_length=500, required=True)
+    check.done()
+    row = (
+        await uow.session.execute(
+            select(PrivacySensitiveField).where(PrivacySensitiveField.entity == entity, PrivacySensitiveField.field == field)
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise InputError(UserError("field", "is not marked sensitive", "NOT_SENSITIVE"))
+    await uow.session.delete(row)
+    await uow.session.flush()
+    holders = await reindex_unmarked_custom_field(uow, field.removeprefix(CUSTOM_PREFIX))
+    await access_log.append_many(uow, holders, "sensitive_field_unmarked", field)
+    change = _log_change(uow, entity, field, "unmarked", why, len(holders))
+    await uow.session.flush()
+    return change
+
+
+def _log_change(uow: UnitOfWork, entity: str, field: str, change: str, reason: str | None, holders: int):
+    row = PrivacySensitiveFieldChange(
+        entity=entity, field=field, change=change, reason=reason, holders=holders, actor_id=uow.actor_id, at=uow.clock.now()
+    )
+    uow.session.add(row)
     return row
 
 

@@ -1,5 +1,6 @@
-"""Root fields for sensitive personal information: marking fields sensitive, listing them, and
-recording a legal ground for a person (`privacy.sensitive.manage`, compliance)."""
+"""Root fields for sensitive personal information: marking fields sensitive and unmarking them,
+listing them and their changes, and recording a legal ground for a person
+(`privacy.sensitive.manage`, compliance)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from strawberry.types import Info
 from enishi.plugin import UserErrorType, parse_global_id, run_mutation, to_global_id
 
 from . import sensitive
-from .provision_models import PrivacySensitiveField
+from .provision_models import PrivacySensitiveField, PrivacySensitiveFieldChange
 
 PERMISSION = "privacy.sensitive.manage"
 
@@ -36,6 +37,33 @@ class SensitiveFieldPayload:
 class MarkFieldSensitiveInput:
     field: str = strawberry.field(description="custom_fields.<key>")
     entity: str = "contact"
+
+
+@strawberry.input
+class UnmarkFieldSensitiveInput:
+    field: str = strawberry.field(description="custom_fields.<key>")
+    reason: str = strawberry.field(description="Why it no longer holds 要配慮個人情報 (kept with the change).")
+    entity: str = "contact"
+
+
+@strawberry.type(description="A field marked sensitive or unmarked: by whom, when, why, and how many people held a value.")
+class SensitiveFieldChange:
+    entity: str
+    field: str
+    change: str = strawberry.field(description="marked or unmarked")
+    reason: str | None
+    holders: int
+    at: dt.datetime
+
+    @classmethod
+    def from_row(cls, r) -> SensitiveFieldChange:
+        return cls(entity=r.entity, field=r.field, change=r.change, reason=r.reason, holders=r.holders, at=r.at)
+
+
+@strawberry.type
+class SensitiveFieldChangePayload:
+    change: SensitiveFieldChange | None
+    user_errors: list[UserErrorType]
 
 
 @strawberry.type(description="A legal ground for processing a person's data without consent.")
@@ -73,6 +101,12 @@ class SensitiveQuery:
         )
         return [_field(r) for r in rows]
 
+    @strawberry.field(description="Fields marked sensitive and unmarked, oldest first.")
+    async def sensitive_field_changes(self, info: Info) -> list[SensitiveFieldChange]:
+        info.context.require(PERMISSION)
+        rows = await info.context.scalars(select(PrivacySensitiveFieldChange).order_by(PrivacySensitiveFieldChange.seq))
+        return [SensitiveFieldChange.from_row(r) for r in rows]
+
 
 @strawberry.type
 class SensitiveMutation:
@@ -80,6 +114,15 @@ class SensitiveMutation:
     async def mark_field_sensitive(self, info: Info, input: MarkFieldSensitiveInput) -> SensitiveFieldPayload:
         row, errors = await run_mutation(info, PERMISSION, lambda uow: sensitive.mark(uow, input.entity, input.field))
         return SensitiveFieldPayload(sensitive_field=_field(row) if row else None, user_errors=errors)
+
+    @strawberry.mutation(
+        description="Unmark a sensitive field, with the reason: each person holding a value in it gets an access-log entry."
+    )
+    async def unmark_field_sensitive(self, info: Info, input: UnmarkFieldSensitiveInput) -> SensitiveFieldChangePayload:
+        row, errors = await run_mutation(
+            info, PERMISSION, lambda uow: sensitive.unmark(uow, input.entity, input.field, input.reason)
+        )
+        return SensitiveFieldChangePayload(change=SensitiveFieldChange.from_row(row) if row else None, user_errors=errors)
 
     @strawberry.mutation(description="Record a legal ground for a person (for sensitive data: instead of consent).")
     async def record_legal_ground(self, info: Info, input: RecordLegalGroundInput) -> LegalGroundPayload:

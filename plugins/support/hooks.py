@@ -24,7 +24,7 @@ from enishi.plugin import (
     survey_refusal,
 )
 
-from . import configuration, csat, erasure, escalation, events, knowledge_base, models, retention, schema, service, types
+from . import configuration, csat, erasure, escalation, events, extract, knowledge_base, models, retention, schema, service, types
 
 AGENTS = ("manager", "support")
 
@@ -234,6 +234,11 @@ def enishi_holdable_types():
 @hookimpl
 def enishi_retainable_entities():
     return [retention.RETAINABLE]
+
+
+@hookimpl
+def enishi_extract_sources():
+    return [extract.SOURCE]
 
 
 @hookimpl

@@ -8,7 +8,7 @@ from enishi.testing import TEST_START
 from enishi.worker import run_due_jobs
 from tests.helpers import create_contact
 from tests.plugins.loyalty.helpers import earn, member, program
-from tests.plugins.privacy.test_requests import _intake
+from tests.plugins.privacy.helpers import intake
 from tests.plugins.support import target
 from tests.plugins.support.test_sla import _config, _ticket, _view
 
@@ -111,7 +111,7 @@ async def test_loyalty_points_expire_when_the_clock_passes_their_expiry(dev):
 
 async def test_a_data_subject_request_becomes_overdue_when_the_clock_passes_its_deadline(dev):
     person = await create_contact(dev, familyName="期限")
-    request = await _intake(dev, person["id"], "access")  # GDPR: one calendar month, due 2024-07-10
+    request = await intake(dev, person["id"], "access")  # GDPR: one calendar month, due 2024-07-10
     assert (request["dueDate"], request["overdue"]) == ("2024-07-10", False)
     clock = await _create(dev)
     await _advance(dev, clock["id"], "2024-07-11T00:00:00+00:00")

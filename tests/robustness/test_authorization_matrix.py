@@ -25,7 +25,7 @@ from tests.plugins.abm.test_abm import ABM_FIELDS
 from tests.plugins.automation.test_webhooks import AUTOMATION_FIELDS
 from tests.plugins.insights.test_authorization import INSIGHTS_FIELDS
 from tests.plugins.loyalty.test_rewards_and_people import LOYALTY_FIELDS
-from tests.plugins.privacy.test_requests import PRIVACY_FIELDS
+from tests.plugins.privacy.helpers import PRIVACY_FIELDS
 from tests.plugins.sales.test_authorization import SALES_FIELDS
 from tests.plugins.support.test_tickets import SUPPORT_FIELDS
 

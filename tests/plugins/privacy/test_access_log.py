@@ -1,11 +1,16 @@
-"""The access log of reads over GraphQL: what a page's first read costs, and that a read whose log
-entry did not commit is logged by the next one."""
+"""The access log over GraphQL: append-only and hash-chained, every read of a person's sealed data
+logged once a day (names, emails, phones, a ticket's text, activity text, messages, ledger
+reasons), what a page's first read costs, and that a read whose log entry did not commit is
+logged by the next one."""
+
+import json
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from enishi import hookimpl
-from tests.helpers import create_contact
+from tests.helpers import create_contact, log_activity
+from tests.plugins.loyalty.helpers import program
 
 PAGE = "{ contacts(first: 50) { nodes { displayName } } }"
 
@@ -72,3 +77,119 @@ async def test_a_read_whose_log_entry_was_rolled_back_is_logged_by_the_next_read
     assert await reads_by_sales() == []
     assert (await api.graphql(query, {"id": person["id"]}, role="sales"))["node"]["displayName"]
     assert len(await reads_by_sales()) == 1
+
+
+async def test_access_log_is_append_only_and_hash_chained(api):
+    person = await create_contact(api, familyName="監査", emails=[{"address": "audit@example.jp"}])
+    await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on Contact { personalData } } }", {"id": person["id"]}, role="compliance"
+    )
+    log = await api.graphql(
+        "query($id: ID!) { accessLog(contactId: $id) { action purpose roles hash prevHash } }",
+        {"id": person["id"]},
+        role="compliance",
+    )
+    entries = {(e["action"], e["purpose"], tuple(e["roles"])) for e in log["accessLog"]}
+    assert ("personal_data_read", "compliance_review", ("compliance",)) in entries
+    assert "監査" not in json.dumps(log, ensure_ascii=False) and "audit@" not in json.dumps(log)
+    verified = await api.graphql("{ verifyAccessLog { valid entries firstBrokenSeq } }", role="compliance")
+    assert verified["verifyAccessLog"]["valid"] and verified["verifyAccessLog"]["entries"] >= 1
+    for statement in ("UPDATE privacy_access_log SET purpose = 'x'", "DELETE FROM privacy_access_log"):
+        with pytest.raises(Exception, match="append-only"):
+            async with api.runtime.unit_of_work() as uow:
+                await uow.session.execute(text(statement))
+    assert (await api.errors("{ verifyAccessLog { valid } }", role="support"))[0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_every_read_of_a_persons_names_emails_or_phones_is_logged_once_a_day(api, enishi_clock):
+    read, unread = (
+        await create_contact(api, familyName="閲覧", emails=[{"address": "seen@example.jp"}]),
+        await create_contact(api, familyName="未読"),
+    )
+    page = "query($q: String!) { contacts(filter: {search: $q}) { nodes { displayName primaryEmail } } }"
+
+    async def reads_of(person):
+        log = await api.graphql(
+            "query($id: ID!) { accessLog(contactId: $id) { action purpose roles user { displayName } } }",
+            {"id": person["id"]},
+            role="compliance",
+        )
+        return [e for e in log["accessLog"] if e["action"] == "read" and e["roles"] == ["sales"]]
+
+    for _ in range(3):  # the same page, again and again: one entry for the day
+        assert (await api.graphql(page, {"q": "閲覧"}, role="sales"))["contacts"]["nodes"][0]["primaryEmail"] == "seen@example.jp"
+    assert [(e["purpose"], e["roles"]) for e in await reads_of(read)] == [("crm", ["sales"])]
+    assert await reads_of(unread) == []
+    ids_only = await api.graphql('{ contacts(filter: {search: "未読"}) { nodes { id } } }', role="sales")
+    assert len(ids_only["contacts"]["nodes"]) == 1 and await reads_of(unread) == []  # ids are not personal data read
+    enishi_clock.advance(days=1)
+    await api.graphql(page, {"q": "閲覧"}, role="sales")
+    assert len(await reads_of(read)) == 2
+    assert (await api.graphql("{ verifyAccessLog { valid } }", role="compliance"))["verifyAccessLog"]["valid"]
+
+
+async def test_a_tickets_sealed_text_is_a_read_of_its_requester_only_when_selected(api):
+    person = await create_contact(api, familyName="問合")
+    await api.mutate(
+        "createTicket",
+        {"subject": "請求書", "requesterId": person["id"], "customFields": {"注文": "A-1"}},
+        "ticket { id }",
+        role="support",
+    )
+
+    async def reads():
+        log = await api.graphql(
+            "query($id: ID!) { accessLog(contactId: $id) { action roles } }", {"id": person["id"]}, role="compliance"
+        )
+        return [e for e in log["accessLog"] if e == {"action": "read", "roles": ["sales"]}]
+
+    numbers = await api.graphql("{ tickets { nodes { number status } } }", role="sales")
+    assert len(numbers["tickets"]["nodes"]) == 1 and await reads() == []  # nothing sealed was opened
+    subjects = await api.graphql("{ tickets { nodes { subject customFields } } }", role="sales")
+    assert subjects["tickets"]["nodes"] == [{"subject": "請求書", "customFields": {"注文": "A-1"}}] and len(await reads()) == 1
+
+
+async def test_reading_activity_text_messages_or_ledger_reasons_is_a_read_of_the_people_they_concern(api):
+    yamada, sato, suzuki = [await create_contact(api, familyName=name) for name in ("山田", "佐藤", "鈴木")]
+    meeting = await log_activity(api, type="meeting", summary="山田様・佐藤様と打ち合わせ", contactIds=[yamada["id"], sato["id"]])
+    ticket = (
+        await api.mutate(
+            "createTicket",
+            {"subject": "請求書", "body": "山田です", "requesterId": yamada["id"]},
+            "ticket { id }",
+            role="support",
+        )
+    )["ticket"]
+    member_id = (await api.mutate("enrollMember", {"programId": await program(api), "contactId": suzuki["id"]}, "member { id }"))[
+        "member"
+    ]["id"]
+    await api.mutate("adjustPoints", {"memberId": member_id, "amount": 10, "reason": "鈴木様へのお詫び"}, "entry { id }")
+
+    async def readers():
+        """Whose personal data the sales role has read, by family name."""
+        found = set()
+        for person in (yamada, sato, suzuki):
+            log = await api.graphql(
+                "query($id: ID!) { accessLog(contactId: $id) { action roles } }", {"id": person["id"]}, role="compliance"
+            )
+            if {"action": "read", "roles": ["sales"]} in log["accessLog"]:
+                found.add(person["id"])
+        return {p["familyName"] for p in (yamada, sato, suzuki) if p["id"] in found}
+
+    activity = "query($id: ID!) { node(id: $id) { ... on Activity { type %s } } }"
+    assert (await api.graphql(activity % "", {"id": meeting["id"]}, role="sales"))["node"] == {"type": "meeting"}
+    messages = "query($id: ID!) { node(id: $id) { ... on SupportTicket { number articles { public %s } } } }"
+    await api.graphql(messages % "", {"id": ticket["id"]}, role="sales")
+    ledger = "query($m: ID!) { pointsLedger(memberId: $m) { nodes { amount %s } } }"
+    await api.graphql(ledger % "", {"m": member_id}, role="sales")
+    assert await readers() == set()  # nothing sealed was opened
+    assert (await api.graphql(messages % "body", {"id": ticket["id"]}, role="sales"))["node"]["articles"][0]["body"] == "山田です"
+    assert await readers() == {"山田"}  # the ticket's requester
+    assert (await api.graphql(ledger % "reason", {"m": member_id}, role="sales"))["pointsLedger"]["nodes"][0][
+        "reason"
+    ] == "鈴木様へのお詫び"
+    assert await readers() == {"山田", "鈴木"}  # the member
+    assert (await api.graphql(activity % "summary", {"id": meeting["id"]}, role="sales"))["node"][
+        "summary"
+    ] == "山田様・佐藤様と打ち合わせ"
+    assert await readers() == {"山田", "佐藤", "鈴木"}  # the activity concerns both of its people

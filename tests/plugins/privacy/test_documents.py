@@ -1,8 +1,9 @@
 """Reports and extracts over GraphQL: records of processing (GDPR Art. 30) and the APPI public
-statement from the catalog as JSON, CSV and printable HTML, saying what is missing; consent
-records as CSV for regulators; single-use links; pseudonymised extracts with keyed HMACs whose
-key only compliance reads and which are never provided; anonymised extracts generalised to
-k-anonymity with the suppressed rows counted."""
+statement from the catalog as JSON, CSV and printable HTML, saying what is missing, with the
+processor register and the transfers abroad; consent and provision records as CSV for
+regulators; single-use links; pseudonymised extracts with keyed HMACs whose key only compliance
+reads and which are never provided; anonymised extracts generalised to k-anonymity with the
+suppressed rows counted."""
 
 import base64
 import csv
@@ -13,7 +14,8 @@ import io
 from sqlalchemy import text
 
 from tests.helpers import count_rows, create_contact, log_activity
-from tests.plugins.privacy.test_requests import _raw
+from tests.plugins.privacy.helpers import raw_id
+from tests.plugins.privacy.test_provisions import provide, registered
 from tests.plugins.privacy.test_retention import _rule
 
 CONTROLLER = {"name": "縁商事株式会社", "address": "東京都千代田区丸の内1-1-1", "representative": "代表取締役 縁 太郎"}
@@ -24,6 +26,14 @@ async def _download(api, url: str, status: int = 200):
     response = await api.client.get(url)
     assert response.status_code == status, response.text
     return response
+
+
+async def _extract_provisions(api) -> list[dict]:
+    """The provision register's records of extracts provided."""
+    fields = "contactId extractId recipient country purpose dataItems basis exempt keepUntil"
+    query = f"{{ provisionRecords(first: 100) {{ nodes {{ {fields} }} }} }}"
+    nodes = (await api.graphql(query, role="compliance"))["provisionRecords"]["nodes"]
+    return [n for n in nodes if n["extractId"]]
 
 
 def _rows(body: bytes) -> list[dict]:
@@ -45,7 +55,7 @@ async def test_the_record_of_processing_and_the_appi_statement_come_from_the_cat
         await api.runtime.plugins.call(
             "enishi_record_provision",
             uow=uow,
-            contact_ids=[_raw(person["id"])],
+            contact_ids=[raw_id(person["id"])],
             recipient="株式会社データ分析",
             purpose="共同キャンペーン",
             data_items=["氏名"],
@@ -110,12 +120,87 @@ async def test_consent_records_go_to_regulators_as_csv_with_ids_and_no_one_named
     body = (await _download(api, made["privacyReportLink"]["url"])).content
     rows = _rows(body)
     assert [(r["contact_id"], r["purpose"], r["state"], r["notice_version"]) for r in rows] == [
-        (str(_raw(people[0]["id"])), "marketing", "granted", "2024-04"),
-        (str(_raw(people[1]["id"])), "marketing", "withdrawn", "2024-04"),
+        (str(raw_id(people[0]["id"])), "marketing", "granted", "2024-04"),
+        (str(raw_id(people[1]["id"])), "marketing", "withdrawn", "2024-04"),
     ]
     assert "同意" not in body.decode("utf-8-sig") and "example.jp" not in body.decode("utf-8-sig")
     async with api.runtime.read_session() as session:  # the used link keeps nothing
         assert (await session.execute(text("SELECT content FROM privacy_download"))).scalars().all() == [None]
+
+
+async def test_provision_records_go_to_regulators_as_csv_and_the_reports_list_processors_and_transfers_abroad(api):
+    processor = await registered(
+        api,
+        name="Cloud Mail Pte. Ltd.",
+        kind="PROCESSOR",
+        country="SG",
+        transferRoute="EQUIVALENT_MEASURES",
+        purpose="メール配信の委託",
+        contractDate="2025-01-10",
+        dpaDate="2025-01-15",
+        reviewDate="2026-01-15",
+        securityMeasures="APEC CBPR certified",
+        subProcessors=[{"name": "Hosting LLC", "country": "US"}, {"name": "データセンター株式会社", "country": "JP"}],
+    )
+    await registered(api, name="株式会社国内提供先", kind="THIRD_PARTY", country="JP", purpose="共同販促")
+    person = await create_contact(api, familyName="提供", emails=[{"address": "provided@example.jp"}])
+    recorded = await provide(api, processor["id"], [person["id"]])
+    assert recorded["userErrors"] == [], recorded
+
+    report = (await api.graphql("{ recordsOfProcessingReport }", role="compliance"))["recordsOfProcessingReport"]
+    assert report["processors"] == [
+        {
+            "name": "Cloud Mail Pte. Ltd.",
+            "country": "SG",
+            "purpose": "メール配信の委託",
+            "contract_date": "2025-01-10",
+            "dpa_date": "2025-01-15",
+            "review_date": "2026-01-15",
+            "security_measures": "APEC CBPR certified",
+            "sub_processors": [{"name": "Hosting LLC", "country": "US"}, {"name": "データセンター株式会社", "country": "JP"}],
+        }
+    ]
+    assert report["transfers_abroad"] == [
+        {
+            "recipient": "Cloud Mail Pte. Ltd.",
+            "kind": "processor",
+            "country": "SG",
+            "route": "equivalent_measures",
+            "safeguards": "APEC CBPR certified",
+        },
+        {
+            "recipient": "Cloud Mail Pte. Ltd. / Hosting LLC",
+            "kind": "sub_processor",
+            "country": "US",
+            "route": None,
+            "safeguards": None,
+        },
+    ]
+    statement = (await api.graphql("{ appiPublicStatement }", role="compliance"))["appiPublicStatement"]
+    assert statement["foreign_countries"] == ["SG", "US"]
+
+    link = "mutation($input: PrivacyReportLinkInput!) { privacyReportLink(input: $input) { url userErrors { field code } } }"
+    refused = await api.graphql(link, {"input": {"report": "PROVISION_RECORDS", "format": "JSON"}}, role="compliance")
+    assert refused["privacyReportLink"] == {"url": None, "userErrors": [{"field": "format", "code": "INVALID_FORMAT"}]}
+    made = await api.graphql(link, {"input": {"report": "PROVISION_RECORDS", "format": "CSV"}}, role="compliance")
+    body = (await _download(api, made["privacyReportLink"]["url"])).content
+    (row,) = [r for r in _rows(body) if r["contact_id"] == str(raw_id(person["id"]))]
+    assert {k: v for k, v in row.items() if k not in ("seq", "recipient_id", "provided_at", "recorded_on", "keep_until")} == {
+        "contact_id": str(raw_id(person["id"])),
+        "extract_id": "",
+        "recipient": "Cloud Mail Pte. Ltd.",
+        "country": "SG",
+        "purpose": "広告配信",
+        "data_items": "氏名; メールアドレス",
+        "basis": "entrustment",
+        "legal_ground": "",
+        "exempt": "True",
+        "record_method": "individual",
+    }
+    assert row["recipient_id"] == str(raw_id(processor["id"])) and row["keep_until"]
+    assert "provided@example.jp" not in body.decode("utf-8-sig") and "提供" not in body.decode("utf-8-sig")
+    forbidden = await api.errors(link, {"input": {"report": "PROVISION_RECORDS", "format": "CSV"}}, role="sales")
+    assert forbidden[0]["extensions"]["code"] == "FORBIDDEN"
 
 
 async def _people(api):
@@ -162,10 +247,10 @@ async def test_a_pseudonymised_extract_carries_keyed_hmacs_only_compliance_can_k
         (await api.graphql(key_query, {"id": created["extract"]["id"]}, role="compliance"))["privacyExtractMappingKey"]
     )
     by_subject = {r["subject"]: r for r in rows}
-    first = by_subject[hmac.new(key, f"enishi-extract:{_raw(people[0]['id'])}".encode(), hashlib.sha256).hexdigest()[:32]]
+    first = by_subject[hmac.new(key, f"enishi-extract:{raw_id(people[0]['id'])}".encode(), hashlib.sha256).hexdigest()[:32]]
     assert (first["age"], first["prefecture"], first["activities"]) == ("33", "東京都", "1")  # born 11 June 1990, on 10 June 2024
     assert (
-        by_subject[hmac.new(key, f"enishi-extract:{_raw(people[4]['id'])}".encode(), hashlib.sha256).hexdigest()[:32]]["age"]
+        by_subject[hmac.new(key, f"enishi-extract:{raw_id(people[4]['id'])}".encode(), hashlib.sha256).hexdigest()[:32]]["age"]
         == "30"
     )
 
@@ -176,7 +261,7 @@ async def test_a_pseudonymised_extract_carries_keyed_hmacs_only_compliance_can_k
         role="marketing",
     )
     assert [(e["field"], e["code"]) for e in provided["userErrors"]] == [("extractId", "PSEUDONYMISED_EXTRACT_NOT_PROVIDABLE")]
-    assert await count_rows(api, "privacy_extract_provision") == 0
+    assert await _extract_provisions(api) == []
 
 
 async def test_an_anonymised_extract_keeps_combinations_seen_k_times_and_counts_the_rest(api):
@@ -204,10 +289,26 @@ async def test_an_anonymised_extract_keeps_combinations_seen_k_times_and_counts_
         assert [(e["field"], e["code"]) for e in refused["userErrors"]] == [("k", "OUT_OF_RANGE")] and refused["extract"] is None
     assert await count_rows(api, "privacy_extract") == 2
 
-    provided = await api.mutate(
-        "providePrivacyExtract", {"extractId": anonymised["extract"]["id"], "recipient": "統計研究所"}, EXTRACT, role="marketing"
-    )
+    provide = {"extractId": anonymised["extract"]["id"], "recipient": "統計研究所"}
+    unknown = await api.mutate("providePrivacyExtract", provide, EXTRACT, role="marketing")
+    assert [(e["field"], e["code"]) for e in unknown["userErrors"]] == [("recipient", "UNKNOWN_RECIPIENT")]
+    await registered(api, name="統計研究所", kind="THIRD_PARTY", country="DE", transferRoute="ADEQUACY", purpose="統計研究")
+    provided = await api.mutate("providePrivacyExtract", provide, EXTRACT, role="marketing")
     assert provided["userErrors"] == [] and provided["extract"]["provisions"] == [{"recipient": "統計研究所"}]
+    # One register: the provision is a record like any other, naming no one (APPI Art. 44).
+    assert await _extract_provisions(api) == [
+        {
+            "contactId": None,
+            "extractId": anonymised["extract"]["id"],
+            "recipient": "統計研究所",
+            "country": "DE",
+            "purpose": "地域別の年代分布",
+            "dataItems": ["age_band", "prefecture", "activities"],
+            "basis": "ANONYMISED_INFORMATION",
+            "exempt": True,
+            "keepUntil": "2027-06-10",
+        }
+    ]
     key_query = "query($id: ID!) { privacyExtractMappingKey(extractId: $id) }"
     assert (await api.graphql(key_query, {"id": anonymised["extract"]["id"]}, role="compliance"))[
         "privacyExtractMappingKey"

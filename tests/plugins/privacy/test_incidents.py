@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from enishi.outbox import deliver_pending
 from tests.helpers import create_contact
-from tests.plugins.privacy.test_requests import _intake, _raw, _run
+from tests.plugins.privacy.helpers import intake, raw_id, run_request
 
 JST = dt.timezone(dt.timedelta(hours=9))
 INCIDENT = (
@@ -41,7 +41,7 @@ async def _events(api, incident_id) -> list[tuple[str, dict]]:
     return [
         (kind, payload if isinstance(payload, dict) else json.loads(payload))
         for entity_id, kind, payload in rows
-        if uuid.UUID(str(entity_id)) == _raw(incident_id)
+        if uuid.UUID(str(entity_id)) == raw_id(incident_id)
     ]
 
 
@@ -64,9 +64,6 @@ async def test_the_issues_example_owes_the_authority_in_72_hours_and_the_final_r
     ]
     assert await _events(api, incident["id"]) == [
         ("incident.created", {"cause": "unauthorized_access", "malicious": True, "triggers": ["malicious", "over_1000_people"]}),
-        ("incident.report_due", {"kind": "gdpr_authority", "due_at": "2025-06-05T01:00:00+00:00"}),
-        ("incident.report_due", {"kind": "appi_preliminary", "due_at": "2025-06-05T15:00:00+00:00"}),
-        ("incident.report_due", {"kind": "appi_final", "due_at": "2025-08-01T15:00:00+00:00"}),
     ]
 
     filed = await api.mutate(
@@ -92,7 +89,7 @@ async def test_the_issues_example_owes_the_authority_in_72_hours_and_the_final_r
         role="compliance",
     )
     assert closed["updateIncidentStatus"]["incident"] == {"status": "closed"}
-    recorded = (await _events(api, incident["id"]))[4:]
+    recorded = (await _events(api, incident["id"]))[1:]
     assert recorded == [
         ("incident.report_recorded", {"kind": "appi_preliminary", "filed_at": "2025-06-02T23:00:00+00:00"}),
         ("incident.status_changed", {"status": "closed"}),
@@ -107,6 +104,14 @@ async def test_a_non_malicious_breach_owes_the_final_report_in_30_days_and_1000_
     assert incident["appiReportRequired"] is True
     quiet = (await _create(api, malicious=False, affectedCount=1000, cause="loss"))["incident"]
     assert (quiet["appiTriggers"], quiet["appiReportRequired"]) == ([], False)
+
+
+async def test_the_final_report_is_not_moved_off_a_weekend_or_a_holiday(api):
+    # Decided (README, incidents.py): the 30th day is shown as it falls, the earlier, always-safe day.
+    api.clock.set(dt.datetime(2025, 6, 22, 9, 0, tzinfo=JST))
+    for aware, due in (("2025-06-12", "2025-07-12"), ("2025-06-21", "2025-07-21")):  # a Saturday; 海の日
+        incident = (await _create(api, malicious=False, sensitiveData=True, awareAt=f"{aware}T10:00:00+09:00"))["incident"]
+        assert incident["appiFinalDueDate"] == due
 
 
 async def test_strongly_encrypted_data_with_safe_keys_owes_no_appi_report(api):
@@ -189,7 +194,7 @@ async def test_people_a_misused_account_read_are_found_in_the_access_log_and_not
     assert [e["code"] for e in twice["userErrors"]] == ["NOTHING_TO_NOTIFY"]
 
     # Erasing one of them keeps the incident's record of them; their copy of the notice goes.
-    erased = await _run(api, (await _intake(api, read["id"], "erasure"))["id"])
+    erased = await run_request(api, (await intake(api, read["id"], "erasure"))["id"])
     privacy = next(r for r in erased["runs"] if r["plugin"] == "privacy")
     assert {"entity": "privacy_incident_subject", "rows": 1}.items() <= next(
         k for k in privacy["retained"] if k["entity"] == "privacy_incident_subject"
@@ -203,7 +208,7 @@ async def test_compliance_deadlines_list_unfiled_reports_and_open_requests_soone
     api = await enishi_api(database_url=enishi_fresh_migrated)
     api.clock.set(dt.datetime(2025, 6, 3, 9, 0, tzinfo=JST))
     person = await create_contact(api, familyName="期限")
-    request = await _intake(api, person["id"], "access", "2025-06-01T03:00:00+00:00")  # GDPR: due the end of 1 July
+    request = await intake(api, person["id"], "access", "2025-06-01T03:00:00+00:00")  # GDPR: due the end of 1 July
     malicious = (await _create(api))["incident"]
     exempt = (await _create(api, encrypted=True, keysSafe=True, awareAt="2025-06-02T12:00:00+09:00"))["incident"]
     await api.mutate(

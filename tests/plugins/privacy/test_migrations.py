@@ -1,5 +1,6 @@
 """Migration privacy_0004: legal holds stored under a GraphQL type name are rewritten to name the
-held record's table, as `enishi_holdable_types` now does."""
+held record's table, as `enishi_holdable_types` now does. Migration privacy_0011: the provisions of
+anonymised extracts move into the provision register."""
 
 import asyncio
 import dataclasses
@@ -31,6 +32,7 @@ CONTACT = sa.table(
     sa.column("updated_at", UTCDateTime()),
 )
 NOW = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
+LEAP_DAY = dt.datetime(2024, 2, 29, 16, tzinfo=dt.UTC)
 
 
 async def _holds_before_0004(settings, node_types) -> Runtime:
@@ -80,4 +82,64 @@ async def test_a_hold_on_a_type_no_bundled_plugin_holds_stops_the_upgrade(enishi
             "SupportTicket",
             "WishlistItem",
         ]
+    await runtime.close()
+
+
+EXTRACT = sa.table(
+    "privacy_extract",
+    *(sa.column(name) for name in ("kind", "source", "rows", "suppressed", "purpose")),
+    sa.column("id", sa.Uuid()),
+    sa.column("columns", sa.JSON()),
+    sa.column("created_at", UTCDateTime()),
+)
+EXTRACT_PROVISION = sa.table(
+    "privacy_extract_provision",
+    sa.column("id", sa.Uuid()),
+    sa.column("extract_id", sa.Uuid()),
+    sa.column("recipient"),
+    sa.column("provided_at", UTCDateTime()),
+)
+
+
+async def test_extract_provisions_move_into_the_provision_register(enishi_fresh_database_url, enishi_base_settings):
+    runtime = Runtime(dataclasses.replace(enishi_base_settings, database_url=enishi_fresh_database_url))
+    await asyncio.to_thread(upgrade, runtime, "core@head")
+    await asyncio.to_thread(upgrade, runtime, "privacy_0010_receipts")
+    extract_id = uuid.uuid4()
+    engine = create_engine(enishi_fresh_database_url)
+    async with engine.begin() as connection:
+        await connection.execute(
+            EXTRACT.insert().values(
+                id=extract_id,
+                kind="anonymised",
+                source="contacts",
+                columns=["age_band", "prefecture"],
+                rows=5,
+                suppressed=0,
+                purpose="地域別の年代分布",
+                created_at=NOW,
+            )
+        )
+        for name in ("統計研究所", "登録のない研究所"):
+            await connection.execute(
+                EXTRACT_PROVISION.insert().values(id=uuid.uuid4(), extract_id=extract_id, recipient=name, provided_at=LEAP_DAY)
+            )
+    await engine.dispose()
+    await asyncio.to_thread(upgrade, runtime)
+    async with runtime.read_session() as session:
+        rows = (
+            await session.execute(
+                sa.text(
+                    "SELECT contact_id, recipient, purpose, basis, exempt, recorded_on, keep_until FROM privacy_provision "
+                    "WHERE extract_id IS NOT NULL"
+                )
+            )
+        ).all()
+        tables = await session.run_sync(lambda s: sa.inspect(s.connection()).get_table_names())
+    moved = sorted((r[0], r[1], r[2], r[3], bool(r[4]), str(r[5]), str(r[6])) for r in rows)
+    assert moved == [  # kept 3 years from the day in UTC; 29 February → 28 February
+        (None, name, "地域別の年代分布", "anonymised_information", True, "2024-02-29", "2027-02-28")
+        for name in sorted(["統計研究所", "登録のない研究所"])
+    ]
+    assert "privacy_extract_provision" not in tables
     await runtime.close()

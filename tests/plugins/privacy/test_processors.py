@@ -6,11 +6,11 @@ import asyncio
 import datetime as dt
 
 from enishi.db import is_sqlite
-from enishi.plugin import hookimpl
+from enishi.plugin import hookimpl, parse_global_id
 from enishi.plugins.privacy.recipients import due_recipients, remind, remind_reviews
 from enishi.worker import run_due_jobs
-from tests.helpers import count_rows
-from tests.plugins.privacy.test_provisions import JST, RECIPIENT, registered
+from tests.helpers import count_rows, create_contact
+from tests.plugins.privacy.test_provisions import JST, RECIPIENT, codes, provide, records, registered
 from tests.plugins.sales.helpers import user_id
 from tests.plugins.sales.test_contracts import _lock_waiters
 
@@ -103,3 +103,28 @@ async def test_two_workers_at_once_raise_the_reminder_once(enishi_api):
     assert await count_rows(first, "core_task") == 1
     assert await remind(second.runtime, stale) == 0  # and later, with the same stale list
     assert await count_rows(first, "core_task") == 1
+
+
+async def test_a_recipient_is_deleted_or_retired_when_records_name_it(api):
+    api.clock.set(_at("2025-06-20"))
+    delete = "mutation($id: ID!) { deleteRecipient(id: $id) { deletedId recipient { retiredAt } userErrors { field code } } }"
+    unused = await registered(api, name="削除テスト未使用", kind="PROCESSOR", country="JP", purpose="試用")
+    gone = (await api.graphql(delete, {"id": unused["id"]}, role="compliance"))["deleteRecipient"]
+    assert gone == {"deletedId": unused["id"], "recipient": None, "userErrors": []}
+    assert (await api.graphql(f'{{ node(id: "{unused["id"]}") {{ id }} }}', role="compliance"))["node"] is None
+
+    used = await registered(
+        api, name="削除テスト委託先", kind="PROCESSOR", country="JP", purpose="発送の委託", reviewDate="2025-07-01"
+    )
+    person = await create_contact(api, familyName="委託")
+    assert (await provide(api, used["id"], [person["id"]]))["userErrors"] == []
+    retired = (await api.graphql(delete, {"id": used["id"]}, role="compliance"))["deleteRecipient"]
+    assert (retired["deletedId"], retired["recipient"]) == (None, {"retiredAt": "2025-06-20T00:00:00+00:00"})
+    kept = await records(api, recipientId=used["id"])
+    assert len(kept) == 1  # the record stays, naming the recipient
+    assert codes(await provide(api, used["id"], [person["id"]])) == [("recipientId", "RECIPIENT_RETIRED")]
+    again = (await api.graphql(delete, {"id": used["id"]}, role="compliance"))["deleteRecipient"]
+    assert again["userErrors"] == [{"field": "id", "code": "RECIPIENT_RETIRED"}]
+    assert parse_global_id(used["id"], "ProvisionRecipient", "id") not in await due_recipients(api.runtime)  # no reminder
+    denied = await api.errors(delete, {"id": used["id"]}, role="sales")
+    assert denied[0]["extensions"]["code"] == "FORBIDDEN"

@@ -1,208 +1,25 @@
-"""Data-subject requests end to end over GraphQL: intake with a one-time code, deadlines and
-extensions, every request type, exports with a section per plugin, erasure that leaves nothing
-behind (tables, raw SQLite file and WAL), a failing plugin and its retry, legal holds,
-restriction, and the hash-chained access log."""
+"""Data-subject requests over GraphQL: intake with a one-time code, deadlines and extensions,
+every request type, restriction, and the access export with a section per plugin."""
 
-import base64
-import datetime as dt
-import email
 import io
 import json
-import re
-import uuid
 import zipfile
-from email import policy
-from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
 
-from enishi import ErasureReport, hookimpl
-from enishi.db import Base
-from enishi.outbox import deliver_pending
-from enishi.worker import run_due_jobs
 from tests.helpers import create_account, create_contact, log_activity, root_fields_added_by
-from tests.plugins.loyalty.helpers import program
-
-REQUEST = (
-    "id status type regime dueDate daysLeft overdue extended "
-    "runs { plugin action status attempts affected retained error } history { status note } exports { format downloadedAt }"
+from tests.plugins.privacy.helpers import (
+    PRIVACY_FIELDS,
+    NotesPlugin,
+    act,
+    error_codes,
+    intake,
+    mailed_codes,
+    raw_id,
+    run_request,
+    submit,
+    verify_code,
 )
-PRIVACY_FIELDS = {
-    "Query.consentHistory": "privacy.consent.read",
-    "Query.consentWithdrawalLink": "privacy.consent.write",
-    "Mutation.recordConsent": "privacy.consent.write",
-    "Mutation.withdrawConsent": "privacy.consent.write",
-    "Query.dataSubjectRequests": "privacy.request.manage",
-    "Query.legalHolds": "privacy.request.manage",
-    "Query.legalHoldTypes": "privacy.request.manage",
-    "Query.accessLog": "privacy.audit",
-    "Query.verifyAccessLog": "privacy.audit",
-    "Query.incidents": "privacy.incident.manage",
-    "Query.complianceDeadlines": "privacy.incident.manage",
-    **dict.fromkeys(
-        (
-            "Query.retentionEntities",
-            "Query.retentionRules",
-            "Query.retentionPreview",
-            "Query.retentionRuns",
-            "Mutation.createRetentionRule",
-            "Mutation.updateRetentionRule",
-            "Mutation.deleteRetentionRule",
-            "Mutation.runRetentionSweep",
-        ),
-        "privacy.retention.manage",
-    ),
-    "Query.recordsOfProcessingReport": "privacy.report.read",
-    "Query.appiPublicStatement": "privacy.report.read",
-    "Mutation.privacyReportLink": "privacy.report.read",
-    "Query.privacyExtracts": "privacy.extract.create",
-    "Mutation.createPrivacyExtract": "privacy.extract.create",
-    "Mutation.providePrivacyExtract": "privacy.extract.create",
-    "Query.privacyExtractMappingKey": "privacy.extract.key",
-    **{
-        f"Mutation.{name}": "privacy.incident.manage"
-        for name in (
-            "createIncident",
-            "recordIncidentReport",
-            "updateIncidentStatus",
-            "addIncidentSubjectsFromAccessLog",
-            "notifyIncidentSubjects",
-        )
-    },
-    "Mutation.createDataSubjectRequest": "privacy.request.intake",
-    "Mutation.submitDataSubjectRequest": "public",
-    "Mutation.verifyDataSubjectRequest": "public",
-    **{
-        f"Mutation.{name}": "privacy.request.manage"
-        for name in (
-            "approveDataSubjectRequest",
-            "denyDataSubjectRequest",
-            "cancelDataSubjectRequest",
-            "extendDataSubjectRequest",
-            "executeDataSubjectRequest",
-            "retryDataSubjectRequest",
-            "completeDataSubjectRequest",
-            "dataSubjectExportLink",
-            "placeLegalHold",
-            "releaseLegalHold",
-            "liftRestriction",
-        )
-    },
-    **dict.fromkeys(
-        (
-            "Query.provisionRecipients",
-            "Query.provisionRecords",
-            "Query.crossBorderConsents",
-            "Mutation.registerRecipient",
-            "Mutation.updateRecipient",
-            "Mutation.recordProvision",
-            "Mutation.recordCrossBorderConsent",
-        ),
-        "privacy.provision.manage",
-    ),
-    "Query.sensitiveFields": "privacy.sensitive.manage",
-    "Mutation.markFieldSensitive": "privacy.sensitive.manage",
-    "Mutation.recordLegalGround": "privacy.sensitive.manage",
-}
-
-
-class NotesPlugin:
-    """A third-party plugin holding personal data of its own (in memory), whose erasure can fail."""
-
-    def __init__(self):
-        self.notes: dict[uuid.UUID, list[str]] = {}
-        self.failures_left = 0
-
-    @hookimpl
-    def enishi_subject_collect(self, uow, subject):
-        return {"notes": self.notes[subject.contact_id]} if subject.contact_id in self.notes else None
-
-    @hookimpl
-    def enishi_subject_erase(self, uow, subject):
-        if self.failures_left:
-            self.failures_left -= 1
-            raise RuntimeError("CRM sync refused the erasure of 山田 太郎 <taro@abc.co.jp>")
-        report = ErasureReport("notes")
-        report.add("notes", "delete", len(self.notes.pop(subject.contact_id, [])))
-        return report
-
-
-def _raw(global_id: str) -> uuid.UUID:
-    return uuid.UUID(base64.b64decode(global_id).decode().split(":")[1])
-
-
-async def _intake(api, contact_id, type, received_at=None, **extra):
-    payload = await api.mutate(
-        "createDataSubjectRequest",
-        {
-            "contactId": contact_id,
-            "type": type,
-            "channel": "phone",
-            "verificationNote": "生年月日と住所で本人確認",
-            "receivedAt": received_at,
-            **extra,
-        },
-        f"request {{ {REQUEST} }}",
-        role="support",
-    )
-    assert payload["userErrors"] == [], payload
-    return payload["request"]
-
-
-async def _act(api, mutation, request_id, **args):
-    arguments = ", ".join(f"{k}: ${k}" for k in ("id", *args))
-    types = ", ".join(f"${k}: {'Int!' if isinstance(v, int) else 'String!'}" for k, v in args.items())
-    query = (
-        f"mutation($id: ID!{', ' + types if types else ''}) "
-        f"{{ {mutation}({arguments}) {{ request {{ {REQUEST} }} userErrors {{ field code }} }} }}"
-    )
-    return (await api.graphql(query, {"id": request_id, **args}, role="compliance"))[mutation]
-
-
-async def _run(api, request_id):
-    assert (await _act(api, "approveDataSubjectRequest", request_id))["userErrors"] == []
-    payload = await _act(api, "executeDataSubjectRequest", request_id)
-    assert payload["userErrors"] == [], payload
-    return payload["request"]
-
-
-async def _submit(api, status=202, **body):
-    """The subject's own request: plain HTTP, no login (like the withdrawal and survey links)."""
-    response = await api.client.post("/privacy/requests", json=body)
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-async def _verify(api, request_id, code, status=200):
-    response = await api.client.post(f"/privacy/requests/{request_id}/verify", json={"code": code})
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-def _codes_of(answer) -> set[str]:
-    return {e["code"] for e in answer["errors"]}
-
-
-async def _codes(api, sent_mail) -> dict:
-    """The one-time codes mailed so far, by request: the worker's outbox job delivers them."""
-    await deliver_pending(api.runtime)
-    async with api.runtime.read_session() as session:
-        rows = (
-            await session.execute(
-                text("SELECT id, entity_id, payload FROM core_outbox WHERE type = 'privacy.verification_code_issued'")
-            )
-        ).all()
-    mails = sent_mail()
-    codes = {}
-    for event_id, request_id, payload in rows:
-        assert "_code" not in (payload if isinstance(payload, dict) else json.loads(payload))  # forgotten once delivered
-        code = re.search(
-            r"Your verification code for your data request: (\d+)", mails[str(uuid.UUID(str(event_id)))].get_content()
-        )
-        assert code, "the mail carries the code"
-        codes[uuid.UUID(str(request_id))] = code.group(1)
-    return codes
 
 
 async def test_every_privacy_root_field_has_a_permission_decision(enishi_api, api):
@@ -215,20 +32,20 @@ async def test_every_privacy_root_field_has_a_permission_decision(enishi_api, ap
 
 async def test_gdpr_deadline_is_one_calendar_month_extended_once_appi_is_configurable(api):
     person = await create_contact(api, familyName="期限")
-    leap = await _intake(api, person["id"], "access", "2024-01-31T03:00:00+00:00")  # 12:00 in Tokyo
-    plain = await _intake(api, person["id"], "erasure", "2023-01-31T14:30:00+00:00")  # 23:30 on 31 January in Tokyo
-    appi = await _intake(api, person["id"], "appi_disclosure")
+    leap = await intake(api, person["id"], "access", "2024-01-31T03:00:00+00:00")  # 12:00 in Tokyo
+    plain = await intake(api, person["id"], "erasure", "2023-01-31T14:30:00+00:00")  # 23:30 on 31 January in Tokyo
+    appi = await intake(api, person["id"], "appi_disclosure")
     assert (leap["regime"], leap["dueDate"], leap["overdue"]) == ("gdpr", "2024-02-29", True)
     assert (plain["dueDate"], appi["regime"], appi["dueDate"], appi["daysLeft"]) == ("2023-02-28", "appi", "2024-06-24", 14)
     assert leap["status"] == "pending_review" and leap["daysLeft"] < 0
-    extended = await _act(api, "extendDataSubjectRequest", leap["id"], months=2, reason="複数の事業所に照会が必要")
+    extended = await act(api, "extendDataSubjectRequest", leap["id"], months=2, reason="複数の事業所に照会が必要")
     assert extended["request"]["dueDate"] == "2024-04-30" and extended["request"]["extended"]
-    again = await _act(api, "extendDataSubjectRequest", leap["id"], months=1, reason="more")
+    again = await act(api, "extendDataSubjectRequest", leap["id"], months=1, reason="more")
     assert again["userErrors"] == [{"field": "id", "code": "ALREADY_EXTENDED"}]
-    assert (await _act(api, "extendDataSubjectRequest", appi["id"], months=1, reason="x"))["userErrors"][0][
+    assert (await act(api, "extendDataSubjectRequest", appi["id"], months=1, reason="x"))["userErrors"][0][
         "code"
     ] == "NOT_ALLOWED"
-    assert (await _act(api, "extendDataSubjectRequest", plain["id"], months=3, reason="x"))["userErrors"][0][
+    assert (await act(api, "extendDataSubjectRequest", plain["id"], months=3, reason="x"))["userErrors"][0][
         "code"
     ] == "OUT_OF_RANGE"
     overdue = await api.graphql(
@@ -238,32 +55,32 @@ async def test_gdpr_deadline_is_one_calendar_month_extended_once_appi_is_configu
         plain["id"],
         leap["id"],
     ]  # soonest deadline first
-    denied = await _act(api, "denyDataSubjectRequest", plain["id"], reason="")
+    denied = await act(api, "denyDataSubjectRequest", plain["id"], reason="")
     assert denied["userErrors"] == [{"field": "reason", "code": "REQUIRED"}]
-    denied = await _act(api, "denyDataSubjectRequest", plain["id"], reason="Art. 17(3)(b): 法令上の保存義務")
+    denied = await act(api, "denyDataSubjectRequest", plain["id"], reason="Art. 17(3)(b): 法令上の保存義務")
     assert denied["request"]["status"] == "denied" and not denied["request"]["overdue"]
 
 
 async def test_appi_working_deadline_is_a_setting(enishi_api):
     api = await enishi_api(extra={"privacy_appi_response_days": 7})
     person = await create_contact(api, familyName="設定")
-    assert (await _intake(api, person["id"], "appi_stop_use"))["dueDate"] == "2024-06-17"
+    assert (await intake(api, person["id"], "appi_stop_use"))["dueDate"] == "2024-06-17"
 
 
 async def test_subject_intake_answers_the_same_for_unknown_addresses_and_limits_attempts(api, enishi_sent_mail):
     person = await create_contact(api, familyName="山田", emails=[{"address": "taro@abc.co.jp"}])
-    known = await _submit(api, type="access", email="Ｔａｒｏ＠ＡＢＣ.co.jp")  # full-width input finds the address
-    unknown = await _submit(api, type="access", email="nobody@example.com")
+    known = await submit(api, type="access", email="Ｔａｒｏ＠ＡＢＣ.co.jp")  # full-width input finds the address
+    unknown = await submit(api, type="access", email="nobody@example.com")
     assert known["message"] == unknown["message"] and set(known) == set(unknown) == {"requestId", "message"}
-    codes = await _codes(api, enishi_sent_mail)
-    assert list(codes) == [_raw(known["requestId"])]  # a code goes out only to a known address
-    assert [m["To"] for m in enishi_sent_mail().values() if codes[_raw(known["requestId"])] in m.get_content()] == [
+    codes = await mailed_codes(api, enishi_sent_mail)
+    assert list(codes) == [raw_id(known["requestId"])]  # a code goes out only to a known address
+    assert [m["To"] for m in enishi_sent_mail().values() if codes[raw_id(known["requestId"])] in m.get_content()] == [
         "taro@abc.co.jp"
     ]
-    code = codes[_raw(known["requestId"])]
-    wrong = await _verify(api, known["requestId"], "000000" if code != "000000" else "111111", status=422)
-    assert _codes_of(wrong) == {"INVALID_CODE"}
-    assert (await _verify(api, known["requestId"], code))["verified"] is True
+    code = codes[raw_id(known["requestId"])]
+    wrong = await verify_code(api, known["requestId"], "000000" if code != "000000" else "111111", status=422)
+    assert error_codes(wrong) == {"INVALID_CODE"}
+    assert (await verify_code(api, known["requestId"], code))["verified"] is True
     state = await api.graphql(
         "query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status channel contact { id } history { status } } } }",
         {"id": known["requestId"]},
@@ -275,9 +92,9 @@ async def test_subject_intake_answers_the_same_for_unknown_addresses_and_limits_
         person["id"],
     )
     assert [h["status"] for h in state["node"]["history"]] == ["identity_unverified", "pending_review"]
-    assert _codes_of(await _verify(api, known["requestId"], code, status=422)) == {"INVALID_CODE"}  # a code works once
+    assert error_codes(await verify_code(api, known["requestId"], code, status=422)) == {"INVALID_CODE"}  # a code works once
     for _ in range(5):
-        assert _codes_of(await _verify(api, unknown["requestId"], "123456", status=422)) == {"INVALID_CODE"}
+        assert error_codes(await verify_code(api, unknown["requestId"], "123456", status=422)) == {"INVALID_CODE"}
     locked = await api.graphql(
         "query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status } } }",
         {"id": unknown["requestId"]},
@@ -285,15 +102,15 @@ async def test_subject_intake_answers_the_same_for_unknown_addresses_and_limits_
     )
     assert locked["node"]["status"] == "canceled"
     for _ in range(2):
-        await _submit(api, type="erasure", email="taro@abc.co.jp")
-    assert _codes_of(await _submit(api, status=429, type="erasure", email="TARO@abc.co.jp")) == {"RATE_LIMITED"}
-    assert _codes_of(await _submit(api, status=422, type="everything", email="not-an-address")) == {
+        await submit(api, type="erasure", email="taro@abc.co.jp")
+    assert error_codes(await submit(api, status=429, type="erasure", email="TARO@abc.co.jp")) == {"RATE_LIMITED"}
+    assert error_codes(await submit(api, status=422, type="everything", email="not-an-address")) == {
         "INVALID_CHOICE",
         "INVALID_EMAIL",
     }
-    assert _codes_of(await _submit(api, status=422, email="someone@example.jp")) == {"REQUIRED"}
+    assert error_codes(await submit(api, status=422, email="someone@example.jp")) == {"REQUIRED"}
     assert (await api.client.post("/privacy/requests", content=b"[1, 2]")).status_code == 400
-    assert _codes_of(await _verify(api, "not-an-id", "1", status=422)) == {"INVALID_ID"}
+    assert error_codes(await verify_code(api, "not-an-id", "1", status=422)) == {"INVALID_ID"}
 
 
 SUBMIT = """mutation($input: SubmitDataSubjectRequestInput!) { submitDataSubjectRequest(input: $input) {
@@ -318,7 +135,7 @@ async def test_subject_intake_through_the_public_graphql_mutations_needs_no_toke
         ("type", "INVALID_CHOICE"),
         ("email", "INVALID_EMAIL"),
     }
-    code = (await _codes(api, enishi_sent_mail))[_raw(known["requestId"])]
+    code = (await mailed_codes(api, enishi_sent_mail))[raw_id(known["requestId"])]
     wrong = (await anonymous(VERIFY, {"input": {"requestId": known["requestId"], "code": "x"}}))["verifyDataSubjectRequest"]
     assert wrong == {"verified": False, "userErrors": [{"field": "code", "code": "INVALID_CODE"}]}
     right = (await anonymous(VERIFY, {"input": {"requestId": known["requestId"], "code": code}}))["verifyDataSubjectRequest"]
@@ -334,10 +151,10 @@ async def test_subject_intake_through_the_public_graphql_mutations_needs_no_toke
 
 async def test_expired_code_is_refused(api, enishi_sent_mail):
     await create_contact(api, familyName="遅延", emails=[{"address": "late@example.jp"}])
-    submitted = await _submit(api, type="portability", email="late@example.jp")
+    submitted = await submit(api, type="portability", email="late@example.jp")
     api.clock.advance(hours=25)
-    code = (await _codes(api, enishi_sent_mail))[_raw(submitted["requestId"])]
-    assert _codes_of(await _verify(api, submitted["requestId"], code, status=422)) == {"CODE_EXPIRED"}
+    code = (await mailed_codes(api, enishi_sent_mail))[raw_id(submitted["requestId"])]
+    assert error_codes(await verify_code(api, submitted["requestId"], code, status=422)) == {"CODE_EXPIRED"}
 
 
 async def test_objection_to_direct_marketing_needs_no_review(api, enishi_sent_mail):
@@ -345,8 +162,8 @@ async def test_objection_to_direct_marketing_needs_no_review(api, enishi_sent_ma
     await api.mutate(
         "recordConsent", {"contactId": person["id"], "purpose": "marketing", "state": "granted"}, "consent { state }"
     )
-    submitted = await _submit(api, type="objection", email="objector@example.jp")
-    await _verify(api, submitted["requestId"], (await _codes(api, enishi_sent_mail))[_raw(submitted["requestId"])])
+    submitted = await submit(api, type="objection", email="objector@example.jp")
+    await verify_code(api, submitted["requestId"], (await mailed_codes(api, enishi_sent_mail))[raw_id(submitted["requestId"])])
     state = await api.graphql(
         "query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status } } }",
         {"id": submitted["requestId"]},
@@ -355,9 +172,9 @@ async def test_objection_to_direct_marketing_needs_no_review(api, enishi_sent_ma
     assert state["node"]["status"] == "completed"
     history = await api.graphql("query($id: ID!) { consentHistory(contactId: $id) { state source } }", {"id": person["id"]})
     assert history["consentHistory"][-1] == {"state": "withdrawn", "source": "dsr"}
-    by_phone = await _intake(api, person["id"], "objection")
+    by_phone = await intake(api, person["id"], "objection")
     assert by_phone["status"] == "completed"
-    assert (await _act(api, "denyDataSubjectRequest", by_phone["id"], reason="no"))["userErrors"][0]["code"] == "INVALID_STATUS"
+    assert (await act(api, "denyDataSubjectRequest", by_phone["id"], reason="no"))["userErrors"][0]["code"] == "INVALID_STATUS"
 
 
 @pytest.mark.parametrize(
@@ -375,9 +192,9 @@ async def test_objection_to_direct_marketing_needs_no_review(api, enishi_sent_ma
 )
 async def test_each_request_type_end_to_end(api, request_type, final_status):
     person = await create_contact(api, familyName="種別", emails=[{"address": f"{request_type}@example.jp"}])
-    request = await _intake(api, person["id"], request_type, details="姓の漢字が違います: 斉藤 → 齋藤")
+    request = await intake(api, person["id"], request_type, details="姓の漢字が違います: 斉藤 → 齋藤")
     assert request["dueDate"] == ("2024-06-24" if request_type.startswith("appi") else "2024-07-10")
-    done = await _run(api, request["id"])
+    done = await run_request(api, request["id"])
     assert done["status"] == final_status and [h["status"] for h in done["history"]][-2:] == ["in_progress", final_status]
     assert {e["format"] for e in done["exports"]} == (
         {"json", "zip"} if request_type in ("access", "portability", "appi_disclosure") else set()
@@ -391,12 +208,12 @@ async def test_each_request_type_end_to_end(api, request_type, final_status):
         assert details["node"]["details"]["details"] == "姓の漢字が違います: 斉藤 → 齋藤"
         fixed = await api.mutate("updateContact", {"id": person["id"], "familyName": "齋藤"}, "contact { familyName }")
         assert fixed["contact"] == {"familyName": "齋藤"}
-        closed = await _act(api, "completeDataSubjectRequest", request["id"], note="姓を訂正")
+        closed = await act(api, "completeDataSubjectRequest", request["id"], note="姓を訂正")
         assert closed["request"]["status"] == "completed"
     if request_type == "appi_stop_provision":
         history = await api.graphql("query($id: ID!) { consentHistory(contactId: $id) { purpose state } }", {"id": person["id"]})
         assert history["consentHistory"] == [{"purpose": "third_party_provision", "state": "withdrawn"}]
-    again = await _act(api, "executeDataSubjectRequest", request["id"])
+    again = await act(api, "executeDataSubjectRequest", request["id"])
     assert again["userErrors"] == [{"field": "id", "code": "INVALID_STATUS"}]
 
 
@@ -414,7 +231,7 @@ async def test_access_export_has_a_section_per_plugin_and_downloads_once(enishi_
         accounts=[{"accountId": account["id"]}],
     )
     other = await create_contact(api, familyName="佐藤", givenName="花子", accounts=[{"accountId": account["id"]}])
-    notes.notes[_raw(person["id"])] = ['=HYPERLINK("http://evil")', "展示会で名刺交換"]
+    notes.notes[raw_id(person["id"])] = ['=HYPERLINK("http://evil")', "展示会で名刺交換"]
     await log_activity(api, summary="山田様と電話", contactIds=[person["id"]])
     await log_activity(api, type="meeting", summary="定例会議", body="議事録", contactIds=[person["id"], other["id"]])
     await api.mutate("setTargetAccount", {"accountId": account["id"]}, "account { id }")
@@ -435,8 +252,8 @@ async def test_access_export_has_a_section_per_plugin_and_downloads_once(enishi_
         role="marketing",
     )
     assert shared["userErrors"] == []
-    request = await _intake(api, person["id"], "appi_disclosure")
-    done = await _run(api, request["id"])
+    request = await intake(api, person["id"], "appi_disclosure")
+    done = await run_request(api, request["id"])
     assert done["status"] == "completed"
     assert {r["plugin"]: r["status"] for r in done["runs"]}.items() >= {
         "core": "done",
@@ -498,256 +315,13 @@ async def test_access_export_has_a_section_per_plugin_and_downloads_once(enishi_
     assert exports[0]["roles"] == ["compliance"]
 
 
-SPELLINGS = [
-    "taro@abc.co.jp",
-    "Taro@ABC.co.jp",
-    "+81312345678",
-    "0312345678",
-    "03-1234-5678",
-    "０３－１２３４－５６７８",
-    "山田",
-    "太郎",
-    "ヤマダ",
-    "タロウ",
-    "やまだ",
-    "たろう",
-]
-
-
-async def _table_hits(api, spellings=SPELLINGS) -> dict:
-    hits: dict[str, set[str]] = {}
-    async with api.runtime.read_session() as session:
-        for table in Base.metadata.sorted_tables:
-            for row in (await session.execute(select(table))).all():
-                cells = " ".join(
-                    c.decode("utf-8", "replace") if isinstance(c, bytes) else json.dumps(c, ensure_ascii=False, default=str)
-                    for c in row
-                )
-                for spelling in spellings:
-                    if spelling.lower() in cells.lower():
-                        hits.setdefault(table.name, set()).add(spelling)
-    return hits
-
-
-def _file_hits(home: Path, spellings=SPELLINGS) -> dict:
-    """Every file under the server's home (the SQLite database and its WAL, the mail folder, …),
-    read raw and, for a message, decoded too (a body may be base64), by path under home."""
-    hits: dict[str, set[str]] = {}
-    for file in (f for f in home.rglob("*") if f.is_file()):
-        data = file.read_bytes()
-        if file.suffix == ".eml":
-            message = email.message_from_bytes(data, policy=policy.default)
-            data += str(message.get_body()).encode() + "".join(f"{k}: {v}" for k, v in message.items()).encode()
-        for spelling in spellings:
-            if spelling.lower().encode("utf-8") in data.lower():
-                hits.setdefault(file.relative_to(home).as_posix(), set()).add(spelling)
-    return hits
-
-
-async def test_erasure_leaves_nothing_behind_and_a_failed_plugin_is_retried(enishi_api, enishi_fresh_migrated, tmp_path):
-    notes = NotesPlugin()
-    # The server's home holds everything it writes: the database (on SQLite) and the mail folder.
-    api = await enishi_api(plugins=[("notes", notes)], database_url=enishi_fresh_migrated, mail_url=(tmp_path / "mail").as_uri())
-    account = await create_account(api, name="ABC株式会社")
-    person = await create_contact(
-        api,
-        familyName="山田",
-        givenName="太郎",
-        familyNameKana="ヤマダ",
-        givenNameKana="タロウ",
-        emails=[{"address": "Taro@ABC.co.jp"}],
-        phones=[{"number": "０３－１２３４－５６７８"}],
-        accounts=[{"accountId": account["id"]}],
-        customFields={"宛名": "山田 太郎 様", "携帯": "03-1234-5678"},
-    )
-    other = await create_contact(
-        api,
-        familyName="佐藤",
-        givenName="花子",
-        emails=[{"address": "hanako@xyz.co.jp"}],
-        phones=[{"number": "06-9876-5432"}],
-        accounts=[{"accountId": account["id"]}],
-    )
-    notes.notes[_raw(person["id"])] = ["山田 太郎さんは Excel で管理"]
-    call = await log_activity(
-        api,
-        summary="山田 太郎様と電話 (03-1234-5678)",
-        body="taro@abc.co.jp に資料送付",
-        contactIds=[person["id"]],
-        accountIds=[account["id"]],
-    )
-    meeting = await log_activity(api, type="meeting", summary="定例会議", body="議事録", contactIds=[person["id"], other["id"]])
-    await api.mutate("createTask", {"title": "山田様へ折り返し", "contactId": person["id"]}, "task { id }")
-    ticket = await api.mutate(
-        "createTicket",
-        {"subject": "請求書について", "body": "山田です。電話は 03-1234-5678 まで", "requesterId": person["id"]},
-        "ticket { id }",
-        role="support",
-    )
-    await api.mutate(
-        "replyToTicket",
-        {"ticketId": ticket["ticket"]["id"], "body": "山田様、お問い合わせありがとうございます"},
-        "ticket { id }",
-        role="support",
-    )
-    program_id = await program(api)
-    await api.mutate("enrollMember", {"programId": program_id, "contactId": person["id"]}, "member { id }")
-    await api.mutate(
-        "recordConsent",
-        {"contactId": person["id"], "purpose": "marketing", "state": "granted", "evidence": "フォーム: 山田 太郎 taro@abc.co.jp"},
-        "consent { state }",
-    )
-    access = await _intake(api, person["id"], "access", details="山田 太郎 本人より電話")
-    await _run(api, access["id"])  # an export exists too, and must go with the rest
-    await _submit(api, type="access", email="taro@abc.co.jp")  # the verification code is mailed to them
-    await deliver_pending(api.runtime)
-    # The scans read every table and the raw files: they find what is stored in clear (a company name)…
-    assert set(await _table_hits(api, ["ABC株式会社"])) == {"core_account"}
-    # …and not one spelling of the person, even before the erasure: names, kana, emails, phones,
-    # custom fields, activity text, task titles and ticket text are sealed. Only the mail the file
-    # transport kept names them, filed under their id.
-    assert await _table_hits(api) == {}
-    mailed = _file_hits(tmp_path)
-    assert [path.split("/")[:2] for path in mailed] == [["mail", str(_raw(person["id"]))]]
-    assert mailed.popitem()[1] == {"taro@abc.co.jp", "Taro@ABC.co.jp"}
-    if enishi_fresh_migrated.startswith("sqlite"):
-        company = set(_file_hits(tmp_path, ["ABC株式会社"]))
-        assert company and company <= {"fresh.db", "fresh.db-wal"}
-
-    notes.failures_left = 1
-    erasure = await _intake(api, person["id"], "erasure")
-    failed = await _run(api, erasure["id"])
-    runs = {r["plugin"]: r for r in failed["runs"]}
-    assert failed["status"] == "failed" and runs["notes"]["status"] == "failed"
-    assert runs["notes"]["error"] == "RuntimeError"  # the kind only: the message quoted the person
-    assert runs["core"]["status"] == "done" and runs["privacy"]["status"] == "done"
-    assert (await _act(api, "executeDataSubjectRequest", erasure["id"]))["userErrors"][0]["code"] == "INVALID_STATUS"
-    retried = (await _act(api, "retryDataSubjectRequest", erasure["id"]))["request"]
-    runs = {r["plugin"]: r for r in retried["runs"]}
-    assert retried["status"] == "completed"
-    assert (runs["notes"]["attempts"], runs["core"]["attempts"]) == (2, 1)  # only the failed part ran again
-    assert runs["notes"]["affected"] == {"notes:delete": 1} and runs["core"]["affected"]["core_contact:anonymise"] == 1
-    assert runs["support"]["affected"]["support_ticket:shred"] == 1
-    assert notes.notes == {}
-
-    assert runs["core"]["affected"]["mail:delete"] == 1
-    assert await _table_hits(api) == {}
-    assert _file_hits(tmp_path) == {}
-    # The access log records the erasure itself: who ran it (and retried it), which request; ids only.
-    log = await api.graphql(
-        "query($id: ID!) { accessLog(contactId: $id) { action purpose roles user { displayName } } }",
-        {"id": person["id"]},
-        role="compliance",
-    )
-    executed = [e for e in log["accessLog"] if e["action"] == "dsr_erasure_executed"]
-    purpose = f"data-subject request {_raw(erasure['id'])} (erasure)"
-    assert executed == 2 * [
-        {
-            "action": "dsr_erasure_executed",
-            "purpose": purpose,
-            "roles": ["compliance"],
-            "user": {"displayName": "test compliance"},
-        }
-    ]
-    still = await api.graphql(
-        "query($id: ID!) { node(id: $id) { ... on Contact { familyName emails { address } phones { e164 } "
-        "timeline { edges { node { summary } } } } } }",
-        {"id": other["id"]},
-    )
-    assert still["node"] == {
-        "familyName": "佐藤",
-        "emails": [{"address": "hanako@xyz.co.jp"}],
-        "phones": [{"e164": "+81698765432"}],
-        "timeline": {"edges": [{"node": {"summary": "定例会議"}}]},
-    }
-    shared = await api.graphql("query($id: ID!) { node(id: $id) { ... on Activity { summary } } }", {"id": meeting["id"]})
-    assert shared["node"] == {"summary": "定例会議"}
-    # The log keeps the call (what, when, with which account), its text unreadable for good.
-    logged = await api.graphql(
-        "query($id: ID!) { node(id: $id) { ... on Account { timeline { nodes { id type summary body contacts { id } } } } } }",
-        {"id": account["id"]},
-    )
-    assert [n for n in logged["node"]["timeline"]["nodes"] if n["id"] == call["id"]] == [
-        {"id": call["id"], "type": "call", "summary": None, "body": None, "contacts": []}
-    ]
-    refused = await api.mutate("updateActivity", {"id": call["id"], "summary": "復元"}, "activity { id }")
-    assert refused["userErrors"] == [
-        {"field": "id", "message": "this activity's text was erased with the people it concerned", "code": "ERASED"}
-    ]
-
-
-async def test_legal_hold_keeps_a_record_until_it_ends(api):
-    person = await create_contact(api, familyName="保全", emails=[{"address": "hold@example.jp"}])
-    ticket = (
-        await api.mutate(
-            "createTicket",
-            {"subject": "返金請求", "body": "返金してください", "requesterId": person["id"]},
-            "ticket { id }",
-            role="support",
-        )
-    )["ticket"]
-    call = await log_activity(api, summary="返金の件で電話", contactIds=[person["id"]])
-    hold = await api.mutate(
-        "placeLegalHold",
-        {
-            "contactId": person["id"],
-            "recordId": ticket["id"],
-            "basis": "係争中の返金請求 / pending claim",
-            "reference": "CASE-2024-17",
-            "until": "2024-12-31",
-        },
-        "hold { id nodeType until }",
-        role="compliance",
-    )
-    assert hold["userErrors"] == [] and hold["hold"]["nodeType"] == "SupportTicket"
-    bad = await api.mutate(
-        "placeLegalHold", {"contactId": person["id"], "recordId": person["id"], "basis": "x"}, "hold { id }", role="compliance"
-    )
-    assert bad["userErrors"] == [
-        {"field": "recordId", "message": "must be the id of a Activity or SupportTicket", "code": "WRONG_ID_TYPE"}
-    ]
-    done = await _run(api, (await _intake(api, person["id"], "erasure"))["id"])
-    assert done["status"] == "completed_with_exceptions", done["history"]
-    support = next(r for r in done["runs"] if r["plugin"] == "support")
-    hold = {"basis": "係争中の返金請求 / pending claim", "until": "2024-12-31", "reference": "CASE-2024-17", "legal_hold": True}
-    assert support["retained"] == [
-        {"entity": "support_ticket", "rows": 1, **hold},
-        {"entity": "support_article", "rows": 1, **hold},
-    ]
-    assert "support_ticket" in done["history"][-1]["note"]
-    kept = await api.graphql(
-        "query($id: ID!) { node(id: $id) { ... on SupportTicket { requester { id } articles { body } } } }",
-        {"id": ticket["id"]},
-        role="support",
-    )
-    assert kept["node"] == {"requester": {"id": person["id"]}, "articles": [{"body": "返金してください"}]}
-    erased_call = await api.graphql(
-        "query($id: ID!) { node(id: $id) { ... on Activity { summary contacts { id } } } }", {"id": call["id"]}
-    )
-    assert erased_call["node"] == {"summary": None, "contacts": []}
-    api.clock.set(dt.datetime(2025, 1, 1, 0, 0, tzinfo=dt.UTC))  # 09:00 on 1 January in Tokyo: the hold has ended
-    assert "privacy.finish_held_erasures" in await run_due_jobs(api.runtime)
-    finished = await api.graphql(
-        "query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status history { note } } } }",
-        {"id": done["id"]},
-        role="compliance",
-    )
-    assert finished["node"]["status"] == "completed"
-    gone = await api.graphql(
-        "query($id: ID!) { node(id: $id) { ... on SupportTicket { requester { id } articles { body } } } }",
-        {"id": ticket["id"]},
-        role="support",
-    )
-    assert gone["node"] == {"requester": None, "articles": [{"body": None}]}
-
-
 async def test_restriction_allows_only_storage_and_dsr_work(api):
     account = await create_account(api, name="制限テスト")
     person = await create_contact(api, familyName="制限", accounts=[{"accountId": account["id"]}])
     await api.mutate(
         "recordConsent", {"contactId": person["id"], "purpose": "marketing", "state": "granted"}, "consent { state }"
     )
-    await _run(api, (await _intake(api, person["id"], "restriction"))["id"])
+    await run_request(api, (await intake(api, person["id"], "restriction"))["id"])
     update = await api.mutate("updateContact", {"id": person["id"], "jobTitle": "部長"}, "contact { jobTitle }")
     assert update["userErrors"][0]["code"] == "RESTRICTED"
     logged = await api.mutate(
@@ -757,7 +331,7 @@ async def test_restriction_allows_only_storage_and_dsr_work(api):
     await api.mutate("setTargetAccount", {"accountId": account["id"]}, "account { id }")
     audience = await api.mutate("exportAudience", {"destination": "MA tool"}, "excludedWithoutConsent", role="marketing")
     assert audience["excludedWithoutConsent"] == 1
-    access = await _run(api, (await _intake(api, person["id"], "access"))["id"])  # DSR work goes on
+    access = await run_request(api, (await intake(api, person["id"], "access"))["id"])  # DSR work goes on
     assert access["status"] == "completed"
     lifted = await api.graphql(
         "mutation($id: ID!) { liftRestriction(contactId: $id) { contactId userErrors { code } } }",
@@ -767,216 +341,6 @@ async def test_restriction_allows_only_storage_and_dsr_work(api):
     assert lifted["liftRestriction"] == {"contactId": person["id"], "userErrors": []}
     update = await api.mutate("updateContact", {"id": person["id"], "jobTitle": "部長"}, "contact { jobTitle }")
     assert update["userErrors"] == []
-
-
-async def test_access_log_is_append_only_and_hash_chained(api):
-    person = await create_contact(api, familyName="監査", emails=[{"address": "audit@example.jp"}])
-    await api.graphql(
-        "query($id: ID!) { node(id: $id) { ... on Contact { personalData } } }", {"id": person["id"]}, role="compliance"
-    )
-    log = await api.graphql(
-        "query($id: ID!) { accessLog(contactId: $id) { action purpose roles hash prevHash } }",
-        {"id": person["id"]},
-        role="compliance",
-    )
-    entries = {(e["action"], e["purpose"], tuple(e["roles"])) for e in log["accessLog"]}
-    assert ("personal_data_read", "compliance_review", ("compliance",)) in entries
-    assert "監査" not in json.dumps(log, ensure_ascii=False) and "audit@" not in json.dumps(log)
-    verified = await api.graphql("{ verifyAccessLog { valid entries firstBrokenSeq } }", role="compliance")
-    assert verified["verifyAccessLog"]["valid"] and verified["verifyAccessLog"]["entries"] >= 1
-    for statement in ("UPDATE privacy_access_log SET purpose = 'x'", "DELETE FROM privacy_access_log"):
-        with pytest.raises(Exception, match="append-only"):
-            async with api.runtime.unit_of_work() as uow:
-                await uow.session.execute(text(statement))
-    assert (await api.errors("{ verifyAccessLog { valid } }", role="support"))[0]["extensions"]["code"] == "FORBIDDEN"
-
-
-async def test_every_read_of_a_persons_names_emails_or_phones_is_logged_once_a_day(api, enishi_clock):
-    read, unread = (
-        await create_contact(api, familyName="閲覧", emails=[{"address": "seen@example.jp"}]),
-        await create_contact(api, familyName="未読"),
-    )
-    page = "query($q: String!) { contacts(filter: {search: $q}) { nodes { displayName primaryEmail } } }"
-
-    async def reads_of(person):
-        log = await api.graphql(
-            "query($id: ID!) { accessLog(contactId: $id) { action purpose roles user { displayName } } }",
-            {"id": person["id"]},
-            role="compliance",
-        )
-        return [e for e in log["accessLog"] if e["action"] == "read" and e["roles"] == ["sales"]]
-
-    for _ in range(3):  # the same page, again and again: one entry for the day
-        assert (await api.graphql(page, {"q": "閲覧"}, role="sales"))["contacts"]["nodes"][0]["primaryEmail"] == "seen@example.jp"
-    assert [(e["purpose"], e["roles"]) for e in await reads_of(read)] == [("crm", ["sales"])]
-    assert await reads_of(unread) == []
-    ids_only = await api.graphql('{ contacts(filter: {search: "未読"}) { nodes { id } } }', role="sales")
-    assert len(ids_only["contacts"]["nodes"]) == 1 and await reads_of(unread) == []  # ids are not personal data read
-    enishi_clock.advance(days=1)
-    await api.graphql(page, {"q": "閲覧"}, role="sales")
-    assert len(await reads_of(read)) == 2
-    assert (await api.graphql("{ verifyAccessLog { valid } }", role="compliance"))["verifyAccessLog"]["valid"]
-
-
-async def test_a_tickets_sealed_text_is_a_read_of_its_requester_only_when_selected(api):
-    person = await create_contact(api, familyName="問合")
-    await api.mutate(
-        "createTicket",
-        {"subject": "請求書", "requesterId": person["id"], "customFields": {"注文": "A-1"}},
-        "ticket { id }",
-        role="support",
-    )
-
-    async def reads():
-        log = await api.graphql(
-            "query($id: ID!) { accessLog(contactId: $id) { action roles } }", {"id": person["id"]}, role="compliance"
-        )
-        return [e for e in log["accessLog"] if e == {"action": "read", "roles": ["sales"]}]
-
-    numbers = await api.graphql("{ tickets { nodes { number status } } }", role="sales")
-    assert len(numbers["tickets"]["nodes"]) == 1 and await reads() == []  # nothing sealed was opened
-    subjects = await api.graphql("{ tickets { nodes { subject customFields } } }", role="sales")
-    assert subjects["tickets"]["nodes"] == [{"subject": "請求書", "customFields": {"注文": "A-1"}}] and len(await reads()) == 1
-
-
-async def test_reading_activity_text_messages_or_ledger_reasons_is_a_read_of_the_people_they_concern(api):
-    yamada, sato, suzuki = [await create_contact(api, familyName=name) for name in ("山田", "佐藤", "鈴木")]
-    meeting = await log_activity(api, type="meeting", summary="山田様・佐藤様と打ち合わせ", contactIds=[yamada["id"], sato["id"]])
-    ticket = (
-        await api.mutate(
-            "createTicket",
-            {"subject": "請求書", "body": "山田です", "requesterId": yamada["id"]},
-            "ticket { id }",
-            role="support",
-        )
-    )["ticket"]
-    member_id = (await api.mutate("enrollMember", {"programId": await program(api), "contactId": suzuki["id"]}, "member { id }"))[
-        "member"
-    ]["id"]
-    await api.mutate("adjustPoints", {"memberId": member_id, "amount": 10, "reason": "鈴木様へのお詫び"}, "entry { id }")
-
-    async def readers():
-        """Whose personal data the sales role has read, by family name."""
-        found = set()
-        for person in (yamada, sato, suzuki):
-            log = await api.graphql(
-                "query($id: ID!) { accessLog(contactId: $id) { action roles } }", {"id": person["id"]}, role="compliance"
-            )
-            if {"action": "read", "roles": ["sales"]} in log["accessLog"]:
-                found.add(person["id"])
-        return {p["familyName"] for p in (yamada, sato, suzuki) if p["id"] in found}
-
-    activity = "query($id: ID!) { node(id: $id) { ... on Activity { type %s } } }"
-    assert (await api.graphql(activity % "", {"id": meeting["id"]}, role="sales"))["node"] == {"type": "meeting"}
-    messages = "query($id: ID!) { node(id: $id) { ... on SupportTicket { number articles { public %s } } } }"
-    await api.graphql(messages % "", {"id": ticket["id"]}, role="sales")
-    ledger = "query($m: ID!) { pointsLedger(memberId: $m) { nodes { amount %s } } }"
-    await api.graphql(ledger % "", {"m": member_id}, role="sales")
-    assert await readers() == set()  # nothing sealed was opened
-    assert (await api.graphql(messages % "body", {"id": ticket["id"]}, role="sales"))["node"]["articles"][0]["body"] == "山田です"
-    assert await readers() == {"山田"}  # the ticket's requester
-    assert (await api.graphql(ledger % "reason", {"m": member_id}, role="sales"))["pointsLedger"]["nodes"][0][
-        "reason"
-    ] == "鈴木様へのお詫び"
-    assert await readers() == {"山田", "鈴木"}  # the member
-    assert (await api.graphql(activity % "summary", {"id": meeting["id"]}, role="sales"))["node"][
-        "summary"
-    ] == "山田様・佐藤様と打ち合わせ"
-    assert await readers() == {"山田", "佐藤", "鈴木"}  # the activity concerns both of its people
-
-
-class Crash(BaseException):
-    """The process dying midway: nothing after it runs, no handler records it."""
-
-
-class CrashingPlugin:
-    def __init__(self):
-        self.crashes_left = 1
-        self.erased = 0
-
-    @hookimpl
-    def enishi_subject_erase(self, uow, subject):
-        if self.crashes_left:
-            self.crashes_left -= 1
-            raise Crash()
-        self.erased += 1
-        return ErasureReport("crashing")
-
-
-async def test_an_erasure_cut_short_by_a_crash_is_completed_by_the_next_run(enishi_api):
-    from enishi.plugins.privacy import execution
-
-    crashing = CrashingPlugin()
-    api = await enishi_api(plugins=[("crashing", crashing)])
-    person = await create_contact(api, familyName="中断", emails=[{"address": "crash@example.jp"}])
-    erasure = await _intake(api, person["id"], "erasure")
-    assert (await _act(api, "approveDataSubjectRequest", erasure["id"]))["userErrors"] == []
-    with pytest.raises(Crash):
-        await execution.execute(api.runtime, _raw(erasure["id"]))
-    state = await api.graphql(
-        "query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status runs { plugin status attempts } } } }",
-        {"id": erasure["id"]},
-        role="compliance",
-    )
-    assert state["node"]["status"] == "in_progress"
-    assert {r["plugin"]: (r["status"], r["attempts"]) for r in state["node"]["runs"]}["crashing"] == ("pending", 0)
-    busy = await _act(api, "executeDataSubjectRequest", erasure["id"])  # the dead worker's lease still stands
-    assert busy["userErrors"] == [{"field": "id", "code": "INVALID_STATUS"}]
-    api.clock.advance(minutes=16)
-    assert "privacy.finish_held_erasures" in await run_due_jobs(api.runtime)
-    done = await api.graphql(
-        "query($id: ID!) { node(id: $id) { ... on DataSubjectRequest { status runs { plugin status attempts } } } }",
-        {"id": erasure["id"]},
-        role="compliance",
-    )
-    assert done["node"]["status"] == "completed" and crashing.erased == 1
-    assert all(r["status"] == "done" and r["attempts"] == 1 for r in done["node"]["runs"])
-    gone = await api.graphql(
-        "query($id: ID!) { node(id: $id) { ... on Contact { familyName emails { address } } } }",
-        {"id": person["id"]},
-        role="compliance",
-    )
-    assert gone["node"] == {"familyName": None, "emails": []}  # compliance sees the anonymised, soft-deleted shell
-
-
-class LatePlugin:
-    """Writes the person's words into another plugin's table while the erasure runs, after that
-    plugin's part (`trylast`), and says it erased: the verification must not take anyone's word."""
-
-    def __init__(self):
-        self.ticket_id = None
-
-    @hookimpl(trylast=True)
-    async def enishi_subject_erase(self, uow, subject):
-        from enishi.plugins.support.models import SupportArticle, SupportTicket
-
-        article = SupportArticle(
-            ticket_id=self.ticket_id,
-            public=True,
-            author_type="customer",
-            author_contact_id=subject.contact_id,
-            created_at=uow.clock.now(),
-        )
-        article.share_key_of(await uow.session.get(SupportTicket, self.ticket_id))
-        article.body = "残存です。電話は 03-9999-0000"
-        uow.session.add(article)
-        await uow.session.flush()
-        return ErasureReport("late")
-
-
-async def test_verification_fails_an_erasure_that_left_personal_data(enishi_api):
-    late = LatePlugin()
-    api = await enishi_api(plugins=[("late", late)])
-    person = await create_contact(api, familyName="残存", emails=[{"address": "left@example.jp"}])
-    other = await create_contact(api, familyName="別人")
-    ticket = await api.mutate(
-        "createTicket", {"subject": "共有", "body": "?", "requesterId": other["id"]}, "ticket { id }", role="support"
-    )
-    late.ticket_id = _raw(ticket["ticket"]["id"])
-    done = await _run(api, (await _intake(api, person["id"], "erasure"))["id"])
-    assert done["status"] == "failed"
-    assert done["history"][-1]["note"] == "verification found personal data left in: support_article (1)"
-    assert all(r["status"] == "done" for r in done["runs"])  # every plugin said it was done
 
 
 async def test_a_receipt_time_without_an_offset_is_a_user_error_and_records_nothing(api):

@@ -15,7 +15,7 @@ from enishi.plugin import RetainableEntity, Task
 from enishi.worker import run_due_jobs
 from tests.helpers import count_rows, create_contact, log_activity
 from tests.plugins.loyalty.helpers import earn, ledger_ok, member, program
-from tests.plugins.privacy.test_requests import _intake, _raw
+from tests.plugins.privacy.helpers import intake, raw_id
 from tests.plugins.sales.test_contracts import _lock_waiters
 
 JST = dt.timezone(dt.timedelta(hours=9))
@@ -114,7 +114,7 @@ async def test_tickets_are_anonymised_from_the_exact_cutoff_skipping_holds_and_o
         role="compliance",
     )
     assert hold["userErrors"] == []
-    await _intake(api, people[2], "access")  # open: the person's records are left alone meanwhile
+    await intake(api, people[2], "access")  # open: the person's records are left alone meanwhile
     await _rule(api, "support_ticket", "ANONYMISE", 60, "社内規程: 問合せ記録は完了後5年")
 
     api.clock.set(dt.datetime(2024, 6, 10, 8, 59, tzinfo=JST))  # five years less a minute
@@ -183,7 +183,7 @@ async def test_inactive_contacts_are_erased_by_the_crypto_shredding_path_unless_
     # A call long after, back-dated when logged: the period counts from when it happened.
     api.clock.set(dt.datetime(2023, 9, 1, 9, 0, tzinfo=JST))
     await log_activity(api, summary="展示会で再会", contactIds=[active], occurredAt="2023-06-01T10:00:00+09:00")
-    await _intake(api, asking, "access")
+    await intake(api, asking, "access")
     await _rule(api, "contact", "ANONYMISE", 36, "最終接触から3年")
 
     api.clock.set(dt.datetime(2024, 1, 10, 9, 0, tzinfo=JST))
@@ -204,7 +204,7 @@ async def test_inactive_contacts_are_erased_by_the_crypto_shredding_path_unless_
     async with api.runtime.read_session() as session:
         key = (
             await session.execute(
-                text("SELECT wrapped_key FROM core_subject_key WHERE contact_id = :id"), {"id": str(_raw(quiet))}
+                text("SELECT wrapped_key FROM core_subject_key WHERE contact_id = :id"), {"id": str(raw_id(quiet))}
             )
         ).all()
     assert key in ([], [(None,)])  # the subject's key is gone: every ciphertext of theirs unreadable for good

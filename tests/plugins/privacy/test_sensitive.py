@@ -119,3 +119,75 @@ async def test_only_compliance_and_admin_mark_fields_and_record_grounds(api):
     assert (await mark(api, "custom_fields.x", role="admin"))["userErrors"] == []
     listed = (await api.graphql("{ sensitiveFields { entity field } }", role="compliance"))["sensitiveFields"]
     assert listed == [{"entity": "contact", "field": "custom_fields.x"}]
+
+
+async def test_a_merge_carries_a_sensitive_value_to_the_survivor_only_with_the_survivors_basis(api):
+    assert (await mark(api, "custom_fields.障害"))["userErrors"] == []
+    survivor = await create_contact(api, familyName="統合先", customFields={"会員番号": "S-1"})
+    merged = await create_contact(api, familyName="統合元")
+    await api.mutate(
+        "recordConsent", {"contactId": merged["id"], "purpose": "sensitive_data", "state": "granted"}, "consent { state }"
+    )
+    assert (await update(api, merged["id"], {"障害": "聴覚"}))["userErrors"] == []
+    merge = "mutation($input: MergeContactsInput!) { mergeContacts(input: $input) { userErrors { field code } } }"
+    for dry_run in (True, False):  # the merged person's consent does not cover the survivor
+        refused = await api.graphql(
+            merge, {"input": {"survivorId": survivor["id"], "mergedIds": [merged["id"]], "dryRun": dry_run}}
+        )
+        assert refused["mergeContacts"]["userErrors"] == [{"field": "customFields", "code": "SENSITIVE_DATA_BASIS_REQUIRED"}]
+    assert await fields_as(api, survivor["id"], "compliance") == {"会員番号": "S-1"}  # nothing written
+    assert await fields_as(api, merged["id"], "compliance") == {"障害": "聴覚"}  # nor merged away
+    await api.mutate(
+        "recordLegalGround",
+        {"contactId": survivor["id"], "ground": "法第20条第2項第2号: 本人の生命の保護"},
+        "legalGround { purpose }",
+        role="compliance",
+    )
+    done = await api.graphql(merge, {"input": {"survivorId": survivor["id"], "mergedIds": [merged["id"]]}})
+    assert done["mergeContacts"]["userErrors"] == []
+    assert await fields_as(api, survivor["id"], "compliance") == {"会員番号": "S-1", "障害": "聴覚"}
+
+
+async def test_an_unmarked_field_is_open_again_with_its_reason_kept_and_each_holder_logged(api):
+    holder = await create_contact(api, familyName="既往", customFields={"既往歴": "経過観察"})
+    bystander = await create_contact(api, familyName="無関係", customFields={"趣味": "釣り"})
+    assert (await mark(api, "custom_fields.既往歴"))["userErrors"] == []
+    assert await found_by_condition(api, "既往歴", "経過観察") == 0
+    unmark = "change { field change reason holders } userErrors { field code }"
+
+    async def unmarked(field, reason, role="compliance"):
+        return await api.mutate("unmarkFieldSensitive", {"field": field, "reason": reason}, unmark, role=role)
+
+    assert codes(await unmarked("custom_fields.既往歴", " ")) == [("reason", "REQUIRED")]
+    assert codes(await unmarked("custom_fields.趣味", "誤り")) == [("field", "NOT_SENSITIVE")]
+    assert await found_by_condition(api, "既往歴", "経過観察") == 0  # still sensitive: nothing changed
+    denied = await api.errors(
+        'mutation { unmarkFieldSensitive(input: {field: "custom_fields.既往歴", reason: "x"}) { change { field } } }',
+        role="sales",
+    )
+    assert denied[0]["extensions"]["code"] == "FORBIDDEN"
+    reason = "健康情報を扱わない運用に変更し、項目を任意の備考欄として使うため"
+    done = await unmarked("custom_fields.既往歴", reason)
+    assert (done["userErrors"], done["change"]) == (
+        [],
+        {"field": "custom_fields.既往歴", "change": "unmarked", "reason": reason, "holders": 1},
+    )
+    assert await found_by_condition(api, "既往歴", "経過観察") == 1  # filterable again
+    assert await fields_as(api, holder["id"], "sales") == {"既往歴": "経過観察"}  # and shown to every role
+
+    async def unmark_entries(person):
+        query = "query($id: ID!) { accessLog(contactId: $id) { action purpose roles } }"
+        log = (await api.graphql(query, {"id": person["id"]}, role="compliance"))["accessLog"]
+        return [e for e in log if e["action"] == "sensitive_field_unmarked"]
+
+    assert await unmark_entries(holder) == [
+        {"action": "sensitive_field_unmarked", "purpose": "custom_fields.既往歴", "roles": ["compliance"]}
+    ]
+    assert await unmark_entries(bystander) == []
+    changes = (await api.graphql("{ sensitiveFieldChanges { field change reason holders } }", role="compliance"))[
+        "sensitiveFieldChanges"
+    ]
+    assert [c for c in changes if c["field"] == "custom_fields.既往歴"] == [
+        {"field": "custom_fields.既往歴", "change": "marked", "reason": None, "holders": 1},
+        {"field": "custom_fields.既往歴", "change": "unmarked", "reason": reason, "holders": 1},
+    ]
