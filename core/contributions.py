@@ -258,6 +258,23 @@ class WonDeal:
 
 
 @dataclass(frozen=True)
+class CustomerSignal:
+    """One fact about a customer that a plugin reports to health scores (`enishi_customer_signals`).
+    `customer_id` is the contact's or account's id, as asked. `name` says what `value` and `at`
+    mean; documented names:
+
+    * `support.tickets`: tickets opened since the asked instant (`value`);
+    * `support.sla_breaches`: SLA timers breached since the asked instant (`value`);
+    * `survey.nps`: the latest NPS answer, `value` 0-10, answered at `at`;
+    * `loyalty.last_activity`: the latest points movement (earned, spent, expired) at `at`."""
+
+    customer_id: uuid.UUID
+    name: str
+    value: int = 0
+    at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
 class MergeMove:
     """What a merge moved (or, in a dry run, would move) from the merged records to the survivor."""
 

@@ -270,3 +270,16 @@ def enishi_won_deals(session, until):
 
     Receives a read-only session. Return a list of `WonDeal` (may be awaitable). Implemented by
     the sales plugin; with no implementation, reports leave deal revenue out rather than show 0."""
+
+
+@hookspec
+def enishi_customer_signals(session, kind, customer_ids, since, now):
+    """What a plugin knows about these customers' health, for churn-risk scores (the insights
+        plugin's): `kind` is `"contact"` or `"account"`, `customer_ids` the customers asked about,
+        `since` the start of the look-back window (counts are of events at or after it, up to `now`,
+    the injected clock's instant).
+
+        Receives a read-only session. Return a list of `CustomerSignal` (may be awaitable); leave out
+        a customer you know nothing about. Support reports tickets and SLA breaches, loyalty the last
+        points movement, surveys the latest NPS answer (the names are listed on `CustomerSignal`).
+        The asker must not need the answering plugin installed, nor the other way round."""

@@ -16,6 +16,7 @@ from enishi.clock import Clock
 from enishi.contributions import (
     ActivityType,
     CliCommand,
+    CustomerSignal,
     DataSubject,
     ErasureReport,
     Event,
@@ -198,6 +199,7 @@ __all__ = [
     # contributions
     "ActivityType",
     "CliCommand",
+    "CustomerSignal",
     "DataSubject",
     "ErasureReport",
     "ImportColumn",

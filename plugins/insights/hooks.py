@@ -13,6 +13,11 @@ import strawberry
 from sqlalchemy import delete, select
 
 from enishi.plugin import (
+    ACCOUNT_DELETED,
+    ACCOUNT_RESTORED,
+    ACTIVITY_LOGGED,
+    CONTACT_DELETED,
+    CONTACT_RESTORED,
     PURCHASE_RECORDED,
     PURCHASE_REFUNDED,
     ErasureReport,
@@ -23,7 +28,7 @@ from enishi.plugin import (
     hookimpl,
 )
 
-from . import rfm, schema, types
+from . import health, health_schema, inferred_data, rfm, schema, types
 from .models import InsightsRfm
 
 
@@ -34,12 +39,12 @@ def enishi_migrations():
 
 @hookimpl
 def enishi_graphql_types():
-    return [types.InsightsRfmType]
+    return [types.InsightsRfmType, health_schema.InsightsHealthType]
 
 
 @hookimpl
 def enishi_graphql_query():
-    return [schema.InsightsQuery]
+    return [schema.InsightsQuery, health_schema.HealthQuery]
 
 
 @hookimpl
@@ -58,6 +63,7 @@ def enishi_graphql_type_fields():
                 resolver=schema.account_rfm, name="rfm", graphql_type=types.InsightsRfmType | None, description=description
             ),
         ),
+        *health_schema.type_fields(),
     ]
 
 
@@ -75,17 +81,27 @@ def enishi_permissions():
 
 @hookimpl
 def enishi_scheduled_jobs():
-    return [ScheduledJob("insights.rfm", dt.timedelta(hours=24), rfm.recompute_all, "score every customer's RFM again")]
+    return [
+        ScheduledJob("insights.rfm", dt.timedelta(hours=24), rfm.recompute_all, "score every customer's RFM again"),
+        ScheduledJob("insights.health", dt.timedelta(hours=24), health.recompute_all, "score every customer's churn risk again"),
+    ]
 
 
 @hookimpl
 async def enishi_on_event(event, uow):
-    if not (event.is_(PURCHASE_RECORDED) or event.is_(PURCHASE_REFUNDED)):
-        return
-    for kind in rfm.KINDS:
-        owner = event.payload.get(f"{kind}_id")
-        if owner is not None:
-            await rfm.recompute_customer(uow, kind, uuid.UUID(owner))
+    if event.is_(PURCHASE_RECORDED) or event.is_(PURCHASE_REFUNDED):
+        for kind in rfm.KINDS:
+            owner = event.payload.get(f"{kind}_id")
+            if owner is not None:
+                await rfm.recompute_customer(uow, kind, uuid.UUID(owner))
+                await health.recompute_customer(uow, kind, uuid.UUID(owner))
+    elif event.is_(ACTIVITY_LOGGED):
+        for kind in rfm.KINDS:
+            for owner in event.payload.get(f"{kind}_ids") or []:
+                await health.recompute_customer(uow, kind, uuid.UUID(owner))
+    elif any(event.is_(t) for t in (CONTACT_DELETED, CONTACT_RESTORED, ACCOUNT_DELETED, ACCOUNT_RESTORED)):
+        assert event.entity_id is not None  # a record's own events name it
+        await health.recompute_customer(uow, event.entity, event.entity_id)
 
 
 @hookimpl
@@ -102,6 +118,13 @@ def enishi_personal_data():
             portable=False,
         )
         for field in ("contact_id", "segment", "recency_score", "frequency_score", "monetary_score")
+    ] + [
+        PersonalDataField(table, field, "user.behavior", purposes=("analytics",), provenance="inferred", portable=False)
+        for table, fields in (
+            ("insights_health", ("contact_id", "score", "band", "reasons")),
+            ("insights_segment_member", ("contact_id", "segment_id")),
+        )
+        for field in fields
     ]
 
 
@@ -110,17 +133,18 @@ async def enishi_subject_collect(uow, subject):
     row = (
         await uow.session.execute(select(InsightsRfm).where(InsightsRfm.contact_id == subject.contact_id))
     ).scalar_one_or_none()
-    if row is None:
-        return None
+    found = {} if row is None else {"rfm": _rfm_export(row)}
+    return found | await inferred_data.collect(uow.session, subject.contact_id) or None
+
+
+def _rfm_export(row: InsightsRfm) -> dict:
     return {
-        "rfm": {
-            "segment": row.segment,
-            "score": f"{row.recency_score}{row.frequency_score}{row.monetary_score}",
-            "last_purchase_at": row.last_purchase_at.isoformat(),
-            "frequency": row.frequency,
-            "monetary": row.monetary,
-            "computed_at": row.computed_at.isoformat(),
-        }
+        "segment": row.segment,
+        "score": f"{row.recency_score}{row.frequency_score}{row.monetary_score}",
+        "last_purchase_at": row.last_purchase_at.isoformat(),
+        "frequency": row.frequency,
+        "monetary": row.monetary,
+        "computed_at": row.computed_at.isoformat(),
     }
 
 
@@ -129,6 +153,8 @@ async def enishi_subject_erase(uow, subject):
     report = ErasureReport("insights")
     removed = await uow.session.execute(delete(InsightsRfm).where(InsightsRfm.contact_id == subject.contact_id))
     report.add("insights_rfm", "delete", removed.rowcount)
+    for table, count in (await inferred_data.erase(uow.session, subject.contact_id)).items():
+        report.add(table, "delete", count)
     return report
 
 
@@ -140,7 +166,9 @@ async def enishi_merge(uow, entity, survivor_id, merged_ids, dry_run):
     if column is None:
         return []
     count = len((await uow.session.execute(select(InsightsRfm.id).where(column.in_(merged_ids)))).all())
+    moves = await inferred_data.merge(uow, entity, survivor_id, merged_ids, dry_run)
     if not dry_run:
         await uow.session.execute(delete(InsightsRfm).where(column.in_(merged_ids)))
         await rfm.recompute_customer(uow, entity, survivor_id)
-    return [MergeMove("insights", "insights_rfm", count)]
+        await health.recompute_customer(uow, entity, survivor_id)
+    return [MergeMove("insights", "insights_rfm", count), *moves]

@@ -75,6 +75,7 @@ QUERIES = (
     "rfmSegments",
     "customerKpis",
     "cohortRetention",
+    "customersAtRisk",
     "testClock",
     "webhooks",
     "webhookDeliveries",

@@ -14,10 +14,13 @@ INSIGHTS_FIELDS = {
         "insights.read",
         '{ cohortRetention(firstMonth: "2025-01-01", lastMonth: "2025-01-01") { size } }',
     ),
+    "Query.customersAtRisk": ("insights.read", "{ customersAtRisk { totalCount } }"),
 }
 TYPE_FIELDS = {
     "Contact.rfm": "query($id: ID!) { node(id: $id) { ... on Contact { rfm { score } } } }",
     "Account.rfm": "query($id: ID!) { node(id: $id) { ... on Account { rfm { score } } } }",
+    "Contact.health": "query($id: ID!) { node(id: $id) { ... on Contact { health { score } } } }",
+    "Account.health": "query($id: ID!) { node(id: $id) { ... on Account { health { score } } } }",
 }
 
 

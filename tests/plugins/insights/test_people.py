@@ -23,7 +23,11 @@ async def test_scores_are_exported_with_the_person_and_erased_with_them(api):
     assert exported["node"]["personalData"]["insights"]["rfm"]["score"] == "111"  # alone: nobody is worse
     async with api.runtime.unit_of_work() as uow:
         reports = dict(await api.runtime.plugins.call("enishi_subject_erase", uow=uow, subject=DataSubject(_raw(person))))
-    assert reports["insights"].affected == {"insights_rfm:delete": 1}
+    assert reports["insights"].affected == {
+        "insights_rfm:delete": 1,
+        "insights_health:delete": 1,
+        "insights_segment_member:delete": 0,
+    }
     assert await count_rows(api, "insights_rfm") == 0
     await run_due_jobs(api.runtime)  # the kept purchase, no longer naming anyone, is scored for nobody
     assert await count_rows(api, "insights_rfm") == 0
