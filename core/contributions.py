@@ -275,6 +275,21 @@ class CustomerSignal:
 
 
 @dataclass(frozen=True)
+class SegmentTerm:
+    """A term a plugin adds to saved segments' filters (`enishi_segment_terms`): `{key, value}`
+    in a segment's `terms`, such as `{key: "abm.tier", value: "tier_1"}`.
+
+    `customers` says which kinds of segment take it (`"contact"`, `"account"`). `members(kind,
+    value, now)` returns a SELECT of the ids of the customers of `kind` the term holds for (an
+    `InputError` or `InvalidArgument` refuses a bad value); `now` is the injected clock's."""
+
+    key: str
+    description: str
+    customers: tuple[str, ...]
+    members: Callable[[str, Any, dt.datetime], Any]
+
+
+@dataclass(frozen=True)
 class MergeMove:
     """What a merge moved (or, in a dry run, would move) from the merged records to the survivor."""
 

@@ -119,6 +119,12 @@ def enishi_import_columns():
 
 
 @hookspec
+def enishi_segment_terms():
+    """Return a list of `SegmentTerm`: the terms your plugin adds to saved segments' filters
+    (ABM's account tier, loyalty's member tier). A term's key starts with your plugin's name."""
+
+
+@hookspec
 def enishi_personal_data():
     """Return a list of `enishi.PersonalDataField` describing every column of yours that holds
     personal data: the catalog behind data-subject requests and records of processing.
@@ -283,3 +289,11 @@ def enishi_customer_signals(session, kind, customer_ids, since, now):
         a customer you know nothing about. Support reports tickets and SLA breaches, loyalty the last
         points movement, surveys the latest NPS answer (the names are listed on `CustomerSignal`).
         The asker must not need the answering plugin installed, nor the other way round."""
+
+
+@hookspec(firstresult=True)
+def enishi_segment_members(session, segment_id):
+    """The members of the saved segment `segment_id` (its raw uuid) as of its last evaluation: a
+    pair (`"contact"` or `"account"`, list of ids), or None when you keep no such segment. The
+    insights plugin answers; ABM's audience export asks (an audience can be a saved segment).
+    Receives a read session; may be async."""

@@ -28,6 +28,7 @@ from enishi.contributions import (
     PersonalDataField,
     RetainableEntity,
     ScheduledJob,
+    SegmentTerm,
     WonDeal,
 )
 from enishi.crypto import KeyRing, blind_indexes, decrypt, decrypt_bytes, encrypt, sign, token_hash, verify
@@ -97,6 +98,8 @@ from enishi.models import (
 from enishi.normalize import is_valid_email, like_pattern, normalize_email, search_key, search_query_key
 from enishi.plugin_host import hookimpl as _hookimpl
 from enishi.runtime import Runtime, UnitOfWork
+from enishi.schema.exports import compile_filter, filter_json
+from enishi.schema.queries import AccountFilter, ContactFilter
 from enishi.schema.types import Account as AccountNode
 from enishi.schema.types import Contact as ContactNode
 from enishi.schema.types import Task as TaskNode
@@ -208,6 +211,7 @@ __all__ = [
     "PersonalDataField",
     "RetainableEntity",
     "ScheduledJob",
+    "SegmentTerm",
     "WonDeal",
     # errors
     "EnishiError",
@@ -245,6 +249,10 @@ __all__ = [
     "IntFilter",
     "StringFilter",
     "check_filter_text",
+    "ContactFilter",
+    "AccountFilter",
+    "filter_json",
+    "compile_filter",
     "RowsByColumn",
     "load_row",
     "load_rows",

@@ -28,7 +28,7 @@ from enishi.plugin import (
     hookimpl,
 )
 
-from . import health, health_schema, inferred_data, rfm, schema, types
+from . import health, health_schema, inferred_data, rfm, schema, segment_schema, segments, types
 from .models import InsightsRfm
 
 
@@ -39,12 +39,27 @@ def enishi_migrations():
 
 @hookimpl
 def enishi_graphql_types():
-    return [types.InsightsRfmType, health_schema.InsightsHealthType]
+    return [
+        types.InsightsRfmType,
+        health_schema.InsightsHealthType,
+        segment_schema.InsightsSegmentType,
+        segment_schema.InsightsSegmentMemberType,
+    ]
 
 
 @hookimpl
 def enishi_graphql_query():
-    return [schema.InsightsQuery, health_schema.HealthQuery]
+    return [schema.InsightsQuery, health_schema.HealthQuery, segment_schema.SegmentQuery]
+
+
+@hookimpl
+def enishi_graphql_mutation():
+    return [segment_schema.SegmentMutation]
+
+
+@hookimpl
+def enishi_event_types():
+    return [segments.SEGMENT_ENTERED, segments.SEGMENT_LEFT]
 
 
 @hookimpl
@@ -76,6 +91,7 @@ def enishi_permissions():
             ("manager", "sales", "marketing", "support"),
             "insights:read",
         ),
+        Permission("insights.write", "Define, evaluate and delete saved segments", ("manager", "marketing"), "insights:write"),
     ]
 
 
@@ -84,7 +100,13 @@ def enishi_scheduled_jobs():
     return [
         ScheduledJob("insights.rfm", dt.timedelta(hours=24), rfm.recompute_all, "score every customer's RFM again"),
         ScheduledJob("insights.health", dt.timedelta(hours=24), health.recompute_all, "score every customer's churn risk again"),
+        ScheduledJob("insights.segments", dt.timedelta(hours=24), segments.evaluate_all, "evaluate every saved segment again"),
     ]
+
+
+@hookimpl
+async def enishi_segment_members(session, segment_id):
+    return await segments.members_of(session, segment_id)
 
 
 @hookimpl

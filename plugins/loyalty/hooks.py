@@ -27,7 +27,22 @@ from enishi.plugin import (
     hookimpl,
 )
 
-from . import earning, events, imports, jobs, models, people, retention, rewards, schema, service, signals, tiers, types
+from . import (
+    earning,
+    events,
+    imports,
+    jobs,
+    models,
+    people,
+    retention,
+    rewards,
+    schema,
+    segment_terms,
+    service,
+    signals,
+    tiers,
+    types,
+)
 
 
 @hookimpl
@@ -232,3 +247,8 @@ async def enishi_demo_data(uow, rng, account_ids, contact_ids):
 @hookimpl
 async def enishi_customer_signals(session, kind, customer_ids, now):
     return await signals.customer_signals(session, kind, customer_ids, now)
+
+
+@hookimpl
+def enishi_segment_terms():
+    return segment_terms.TERMS

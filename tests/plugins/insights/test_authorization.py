@@ -6,6 +6,8 @@ import pytest
 from enishi.auth import ROLES
 from tests.helpers import root_fields_added_by
 
+# InsightsSegment:00000000-…: no such segment, a NOT_FOUND user error for whoever may ask.
+NO_SEGMENT = '"SW5zaWdodHNTZWdtZW50OjAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMA=="'
 INSIGHTS_FIELDS = {
     "Query.rfmCustomers": ("insights.read", "{ rfmCustomers { totalCount } }"),
     "Query.rfmSegments": ("insights.read", "{ rfmSegments { segment } }"),
@@ -15,6 +17,21 @@ INSIGHTS_FIELDS = {
         '{ cohortRetention(firstMonth: "2025-01-01", lastMonth: "2025-01-01") { size } }',
     ),
     "Query.customersAtRisk": ("insights.read", "{ customersAtRisk { totalCount } }"),
+    "Query.segment": ("insights.read", f"{{ segment(id: {NO_SEGMENT}) {{ name }} }}"),
+    "Query.segments": ("insights.read", "{ segments { name } }"),
+    "Query.segmentTerms": ("insights.read", "{ segmentTerms { key } }"),
+    "Mutation.createSegment": (
+        "insights.write",
+        'mutation { createSegment(input: {name: "権限", filter: {}}) { userErrors { code } } }',
+    ),
+    "Mutation.evaluateSegment": (
+        "insights.write",
+        f"mutation {{ evaluateSegment(input: {{id: {NO_SEGMENT}}}) {{ userErrors {{ code }} }} }}",
+    ),
+    "Mutation.deleteSegment": (
+        "insights.write",
+        f"mutation {{ deleteSegment(input: {{id: {NO_SEGMENT}}}) {{ userErrors {{ code }} }} }}",
+    ),
 }
 TYPE_FIELDS = {
     "Contact.rfm": "query($id: ID!) { node(id: $id) { ... on Contact { rfm { score } } } }",
