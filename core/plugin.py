@@ -96,6 +96,7 @@ from enishi.models import (
     User,
 )
 from enishi.normalize import is_valid_email, like_pattern, normalize_email, search_key, search_query_key
+from enishi.periods import next_period, period_spans, period_start
 from enishi.plugin_host import hookimpl as _hookimpl
 from enishi.runtime import Runtime, UnitOfWork
 from enishi.schema.exports import compile_filter, filter_json
@@ -288,6 +289,9 @@ __all__ = [
     "send_for_event",
     # time
     "Clock",
+    "period_start",
+    "period_spans",
+    "next_period",
     # permissions and roles
     "ROLES",
     "NON_ADMIN_ROLES",

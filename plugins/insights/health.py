@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -34,7 +34,7 @@ from sqlalchemy import delete, insert, select
 from enishi.plugin import Account, Activity, ActivityTarget, Contact, CustomerSignal, Purchase, UnitOfWork, new_id, one_at_a_time
 
 from .config import ConfigError, _extra, _positive_int
-from .health_models import InsightsHealth
+from .health_models import InsightsHealth, InsightsHealthCount
 from .rfm import KINDS, owner_column
 
 BATCH = 5000
@@ -43,6 +43,7 @@ DAY = 86400.0
 REASON_FROM = 0.25  # a signal at a quarter of its weight or more is worth telling the caller
 DEFAULT_WEIGHTS = {"purchase": 40, "activity": 15, "support": 20, "nps": 15, "loyalty": 10}
 DEFAULT_BANDS = {"high": 60, "medium": 30}
+BANDS = ("high", "medium", "low")
 LOYALTY_IDLE_DAYS = 90  # no points movement for this long starts to count
 
 
@@ -277,12 +278,22 @@ async def recompute_all(runtime) -> int:
         async with runtime.read_session() as session:
             facts = await _facts(session, runtime.plugins, settings, kind, None, now)
         rows = [_row(kind, owner, score(f, now, settings), now) for owner, f in facts.items()]
+        day = now.astimezone(settings.zone).date()
+        bands = Counter(row["band"] for row in rows)
         async with runtime.unit_of_work() as uow:
             await one_at_a_time(uow, lock_name(kind))
             connection = await uow.session.connection()
             await connection.execute(delete(InsightsHealth).where(health_column(kind).is_not(None)))
             for start in range(0, len(rows), BATCH):
                 await connection.execute(insert(InsightsHealth), rows[start : start + BATCH])
+            # The day's distribution, for charts: a second run the same day replaces it.
+            await connection.execute(
+                delete(InsightsHealthCount).where(InsightsHealthCount.day == day, InsightsHealthCount.customer == kind)
+            )
+            await connection.execute(
+                insert(InsightsHealthCount),
+                [{"id": new_id(), "day": day, "customer": kind, "band": band, "customers": bands[band]} for band in BANDS],
+            )
         total += len(rows)
     return total
 

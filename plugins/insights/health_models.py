@@ -78,3 +78,17 @@ class InsightsSegmentCount(Base):
     segment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("insights_segment.id", ondelete="CASCADE"))
     day: Mapped[dt.date] = mapped_column(Date)
     members: Mapped[int] = mapped_column(Integer)
+
+
+class InsightsHealthCount(Base):
+    """How many customers of a kind each band held on a day (in the configured time zone), as
+    the daily health job left them: the band distribution's history, for charts."""
+
+    __tablename__ = "insights_health_count"
+    __table_args__ = (UniqueConstraint("day", "customer", "band"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    day: Mapped[dt.date] = mapped_column(Date)
+    customer: Mapped[str] = mapped_column(String(10))
+    band: Mapped[str] = mapped_column(String(10))
+    customers: Mapped[int] = mapped_column(Integer)

@@ -28,7 +28,7 @@ from enishi.plugin import (
     hookimpl,
 )
 
-from . import health, health_schema, inferred_data, rfm, schema, segment_schema, segments, types
+from . import charts, health, health_schema, inferred_data, rfm, schema, segment_schema, segments, types
 from .models import InsightsRfm
 
 
@@ -49,7 +49,7 @@ def enishi_graphql_types():
 
 @hookimpl
 def enishi_graphql_query():
-    return [schema.InsightsQuery, health_schema.HealthQuery, segment_schema.SegmentQuery]
+    return [schema.InsightsQuery, health_schema.HealthQuery, segment_schema.SegmentQuery, charts.ChartQuery]
 
 
 @hookimpl

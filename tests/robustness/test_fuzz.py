@@ -79,6 +79,7 @@ QUERIES = (
     "segment",
     "segments",
     "segmentTerms",
+    "insightsSeries",
     "testClock",
     "webhooks",
     "webhookDeliveries",

@@ -20,6 +20,10 @@ INSIGHTS_FIELDS = {
     "Query.segment": ("insights.read", f"{{ segment(id: {NO_SEGMENT}) {{ name }} }}"),
     "Query.segments": ("insights.read", "{ segments { name } }"),
     "Query.segmentTerms": ("insights.read", "{ segmentTerms { key } }"),
+    "Query.insightsSeries": (
+        "insights.read",
+        '{ insightsSeries(metric: REVENUE, firstDay: "2025-01-01", lastDay: "2025-01-31") { value } }',
+    ),
     "Mutation.createSegment": (
         "insights.write",
         'mutation { createSegment(input: {name: "権限", filter: {}}) { userErrors { code } } }',

@@ -1,4 +1,4 @@
-"""insights: customer health (churn risk) and saved segments with their members and history
+"""insights: customer health (churn risk, band history) and saved segments with members and history
 
 Revision ID: insights_0002
 Revises: insights_0001
@@ -46,6 +46,16 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("insights_health", schema=None) as batch_op:
         batch_op.create_index("ix_insights_health_score", ["score", "id"], unique=False)
+    op.create_table(
+        "insights_health_count",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("customer", sa.String(length=10), nullable=False),
+        sa.Column("band", sa.String(length=10), nullable=False),
+        sa.Column("customers", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_insights_health_count")),
+        sa.UniqueConstraint("day", "customer", "band", name=op.f("uq_insights_health_count_day_customer_band")),
+    )
     op.create_table(
         "insights_segment",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -101,4 +111,5 @@ def downgrade() -> None:
     op.drop_table("insights_segment_count")
     op.drop_table("insights_segment_member")
     op.drop_table("insights_segment")
+    op.drop_table("insights_health_count")
     op.drop_table("insights_health")
