@@ -5,6 +5,7 @@ used by ABM's audience export; sensitive fields refused."""
 import base64
 import datetime as dt
 import json
+import uuid
 
 from sqlalchemy import text
 
@@ -154,3 +155,30 @@ async def test_rfm_segment_and_loyalty_terms_compose(api):
     terms = await api.graphql("{ segmentTerms { key customers } }")
     assert {"key": "loyalty.tier", "customers": ["CONTACT"]} in terms["segmentTerms"]
     assert {"key": "abm.tier", "customers": ["CONTACT", "ACCOUNT"]} in terms["segmentTerms"]
+
+
+async def test_memberships_are_exported_with_the_person_erased_with_them_and_dropped_on_merge(api):
+    from enishi.plugin import DataSubject
+    from tests.helpers import count_rows
+
+    api.clock.set(NOW)
+    person = (await create_contact(api, familyName="山田"))["id"]
+    duplicate = (await create_contact(api, familyName="山田"))["id"]
+    payload = await _segment(api, "未接触", {"inactiveDays": 30}, customer="CONTACT")
+    assert payload["entered"] == 2
+    exported = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on Contact { personalData } } }", {"id": person}, role="compliance"
+    )
+    assert [m["segment"] for m in exported["node"]["personalData"]["insights"]["segments"]] == ["未接触"]
+    catalog = await api.graphql("{ personalDataCatalog { entity field provenance portable } }", role="compliance")
+    assert {"entity": "insights_segment_member", "field": "segment_id", "provenance": "inferred", "portable": False} in catalog[
+        "personalDataCatalog"
+    ]
+    merged = await api.mutate("mergeContacts", {"survivorId": person, "mergedIds": [duplicate]}, "moves { plugin entity count }")
+    assert {"plugin": "insights", "entity": "insights_segment_member", "count": 1} in merged["moves"]
+    async with api.runtime.unit_of_work() as uow:
+        reports = dict(
+            await api.runtime.plugins.call("enishi_subject_erase", uow=uow, subject=DataSubject(uuid.UUID(_raw(person))))
+        )
+    assert reports["insights"].affected["insights_segment_member:delete"] == 1
+    assert await count_rows(api, "insights_segment_member") == 0
