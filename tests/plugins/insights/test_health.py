@@ -56,7 +56,7 @@ async def _drifting_customer(api) -> str:
     return contact_id
 
 
-async def test_example_four_is_high_risk_with_its_three_reasons(enishi_api):
+async def test_hook_enishi_customer_signals_and_example_four_is_high_risk_with_its_three_reasons(enishi_api):
     api = await enishi_api(plugins=[("nps_answers", nps_answers)])
     contact_id = await _drifting_customer(api)
     assert "insights.health" in await run_due_jobs(api.runtime)

@@ -49,7 +49,7 @@ def _raw(global_id: str) -> str:
     return base64.b64decode(global_id).decode().split(":")[1]
 
 
-async def test_tier_1_at_risk_and_inactive_accounts_with_events_and_history(api):
+async def test_hook_enishi_segment_terms_and_tier_1_at_risk_inactive_accounts_with_events_and_history(api):
     api.clock.set(NOW)
     drifting = await _account(api, "漂流", "tier_1", [45 + 10 * n for n in range(5)])
     loyal = await _account(api, "堅調", "tier_1", [1 + 10 * n for n in range(5)])
@@ -89,7 +89,7 @@ async def test_tier_1_at_risk_and_inactive_accounts_with_events_and_history(api)
     assert other_tier not in {n["account"]["id"] for n in found["segment"]["members"]["nodes"]}
 
 
-async def test_an_abm_audience_can_be_a_saved_segment(enishi_api):
+async def test_hook_enishi_segment_members_and_an_abm_audience_can_be_a_saved_segment(enishi_api):
     api = await enishi_api(disabled_plugins=frozenset({"privacy"}))  # no consent register: everyone may be exported
     api.clock.set(NOW)
     await _account(api, "漂流", "tier_1", [45 + 10 * n for n in range(5)])
