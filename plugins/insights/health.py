@@ -172,14 +172,27 @@ class Health:
     reasons: list[Reason]
 
 
-def score(facts: Facts, now: dt.datetime, settings) -> Health:
-    weight = weights(settings)
-    window_days = signal_window(settings).days
+@dataclass(frozen=True)
+class Rules:
+    """The settings a score needs, read (and checked) once per run rather than per customer."""
+
+    weights: dict[str, int]
+    floors: dict[str, int]
+    window_days: int
+    zone: dt.tzinfo
+
+    @classmethod
+    def of(cls, settings) -> Rules:
+        return cls(weights(settings), band_floors(settings), signal_window(settings).days, settings.zone)
+
+
+def score(facts: Facts, now: dt.datetime, rules: Rules) -> Health:
+    weight = rules.weights
     parts = {
         "purchase": _overdue(facts.purchases, now, "NO_PURCHASE"),
         "activity": _overdue(facts.activities, now, "NO_ACTIVITY"),
-        "support": _support(facts, window_days),
-        "nps": _nps(facts, settings.zone),
+        "support": _support(facts, rules.window_days),
+        "nps": _nps(facts, rules.zone),
         "loyalty": _loyalty(facts, now),
     }
     total = sum(weight[name] * risk for name, (risk, _) in parts.items())
@@ -190,7 +203,7 @@ def score(facts: Facts, now: dt.datetime, settings) -> Health:
     ]
     reasons.sort(key=lambda r: -r.points)
     value = min(100, round(total))
-    return Health(value, band_of(value, band_floors(settings)), reasons)
+    return Health(value, band_of(value, rules.floors), reasons)
 
 
 # --- facts from the database --------------------------------------------------------------------
@@ -277,7 +290,8 @@ async def recompute_all(runtime) -> int:
     for kind in KINDS:
         async with runtime.read_session() as session:
             facts = await _facts(session, runtime.plugins, settings, kind, None, now)
-        rows = [_row(kind, owner, score(f, now, settings), now) for owner, f in facts.items()]
+        rules = Rules.of(settings)
+        rows = [_row(kind, owner, score(f, now, rules), now) for owner, f in facts.items()]
         day = now.astimezone(settings.zone).date()
         bands = Counter(row["band"] for row in rows)
         async with runtime.unit_of_work() as uow:
@@ -311,7 +325,7 @@ async def recompute_customer(uow: UnitOfWork, kind: str, owner_id: uuid.UUID) ->
             await uow.session.delete(row)
         return None
     facts = await _facts(uow.session, uow.runtime.plugins, uow.settings, kind, [owner_id], now)
-    values = _row(kind, owner_id, score(facts[owner_id], now, uow.settings), now)
+    values = _row(kind, owner_id, score(facts[owner_id], now, Rules.of(uow.settings)), now)
     if row is None:
         row = InsightsHealth(**{column.key: owner_id})
         uow.session.add(row)
