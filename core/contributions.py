@@ -300,6 +300,38 @@ class WonDeal:
 
 
 @dataclass(frozen=True)
+class CustomerSignal:
+    """One fact about a customer that a plugin reports to health scores (`enishi_customer_signals`).
+    `customer_id` is the contact's or account's id, as asked. `name` says what `value` and `at`
+    mean; documented names:
+
+    * `support.tickets`: tickets opened since the asked instant (`value`);
+    * `support.sla_breaches`: SLA timers breached since the asked instant (`value`);
+    * `survey.nps`: the latest NPS answer, `value` 0-10, answered at `at`;
+    * `loyalty.last_activity`: the latest points movement (earned, spent, expired) at `at`."""
+
+    customer_id: uuid.UUID
+    name: str
+    value: int = 0
+    at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class SegmentTerm:
+    """A term a plugin adds to saved segments' filters (`enishi_segment_terms`): `{key, value}`
+    in a segment's `terms`, such as `{key: "abm.tier", value: "tier_1"}`.
+
+    `customers` says which kinds of segment take it (`"contact"`, `"account"`). `members(kind,
+    value, now)` returns a SELECT of the ids of the customers of `kind` the term holds for (an
+    `InputError` or `InvalidArgument` refuses a bad value); `now` is the injected clock's."""
+
+    key: str
+    description: str
+    customers: tuple[str, ...]
+    members: Callable[[str, Any, dt.datetime], Any]
+
+
+@dataclass(frozen=True)
 class MergeMove:
     """What a merge moved (or, in a dry run, would move) from the merged records to the survivor."""
 

@@ -119,6 +119,12 @@ def enishi_import_columns():
 
 
 @hookspec
+def enishi_segment_terms():
+    """Return a list of `SegmentTerm`: the terms your plugin adds to saved segments' filters
+    (ABM's account tier, loyalty's member tier). A term's key starts with your plugin's name."""
+
+
+@hookspec
 def enishi_personal_data():
     """Return a list of `enishi.PersonalDataField` describing every column of yours that holds
     personal data: the catalog behind data-subject requests and records of processing.
@@ -286,3 +292,24 @@ def enishi_won_deals(session, until):
 
     Receives a read-only session. Return a list of `WonDeal` (may be awaitable). Implemented by
     the sales plugin; with no implementation, reports leave deal revenue out rather than show 0."""
+
+
+@hookspec
+def enishi_customer_signals(session, kind, customer_ids, since, now):
+    """What a plugin knows about these customers' health, for churn-risk scores (the insights
+        plugin's): `kind` is `"contact"` or `"account"`, `customer_ids` the customers asked about,
+        `since` the start of the look-back window (counts are of events at or after it, up to `now`,
+    the injected clock's instant).
+
+        Receives a read-only session. Return a list of `CustomerSignal` (may be awaitable); leave out
+        a customer you know nothing about. Support reports tickets and SLA breaches, loyalty the last
+        points movement, surveys the latest NPS answer (the names are listed on `CustomerSignal`).
+        The asker must not need the answering plugin installed, nor the other way round."""
+
+
+@hookspec(firstresult=True)
+def enishi_segment_members(session, segment_id):
+    """The members of the saved segment `segment_id` (its raw uuid) as of its last evaluation: a
+    pair (`"contact"` or `"account"`, list of ids), or None when you keep no such segment. The
+    insights plugin answers; ABM's audience export asks (an audience can be a saved segment).
+    Receives a read session; may be async."""

@@ -16,6 +16,7 @@ from enishi.clock import Clock
 from enishi.contributions import (
     ActivityType,
     CliCommand,
+    CustomerSignal,
     DataSubject,
     ErasureReport,
     Event,
@@ -29,6 +30,7 @@ from enishi.contributions import (
     PersonalDataField,
     RetainableEntity,
     ScheduledJob,
+    SegmentTerm,
     WonDeal,
 )
 from enishi.crypto import KeyRing, blind_indexes, decrypt, decrypt_bytes, encrypt, sign, token_hash, verify
@@ -97,8 +99,11 @@ from enishi.models import (
     User,
 )
 from enishi.normalize import is_valid_email, like_pattern, normalize_email, search_key, search_query_key
+from enishi.periods import next_period, period_spans, period_start
 from enishi.plugin_host import hookimpl as _hookimpl
 from enishi.runtime import Runtime, UnitOfWork
+from enishi.schema.exports import compile_filter, filter_json
+from enishi.schema.queries import AccountFilter, ContactFilter
 from enishi.schema.types import Account as AccountNode
 from enishi.schema.types import Contact as ContactNode
 from enishi.schema.types import Task as TaskNode
@@ -203,6 +208,7 @@ __all__ = [
     # contributions
     "ActivityType",
     "CliCommand",
+    "CustomerSignal",
     "DataSubject",
     "ErasureReport",
     "GaugeReading",
@@ -213,6 +219,7 @@ __all__ = [
     "RetainableEntity",
     "ExtractSource",
     "ScheduledJob",
+    "SegmentTerm",
     "WonDeal",
     # errors
     "EnishiError",
@@ -250,6 +257,10 @@ __all__ = [
     "IntFilter",
     "StringFilter",
     "check_filter_text",
+    "ContactFilter",
+    "AccountFilter",
+    "filter_json",
+    "compile_filter",
     "RowsByColumn",
     "load_row",
     "load_rows",
@@ -290,6 +301,9 @@ __all__ = [
     "survey_answer_response",
     # time
     "Clock",
+    "period_start",
+    "period_spans",
+    "next_period",
     # permissions and roles
     "ROLES",
     "NON_ADMIN_ROLES",

@@ -215,16 +215,20 @@ class FilterSpec:
     ids: dict[str, tuple[Any, str]] = field(default_factory=dict)
     custom_fields: Any = None
     special: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+    # Terms relative to the present ("no activity for 30 days"): compiled with the injected
+    # clock's instant, which `compile` is given.
+    relative: dict[str, Callable[[Any, dt.datetime], Any]] = field(default_factory=dict)
 
-    def compile(self, f):
+    def compile(self, f, now: dt.datetime | None = None):
         """The filter as one SQL condition; refused whole when too large (`FILTER_TOO_COMPLEX`) or
-        when a text in it is too long (`INPUT_TOO_LONG`), before any of it is compiled."""
+        when a text in it is too long (`INPUT_TOO_LONG`), before any of it is compiled. `now`
+        (the injected clock's) is needed by the spec's `relative` terms."""
         if f is None:
             return true()
         _check_size(f)
-        return self._compile(f, 0)
+        return self._compile(f, 0, now)
 
-    def _compile(self, f, depth: int):
+    def _compile(self, f, depth: int, now: dt.datetime | None):
         if depth > MAX_FILTER_DEPTH:
             raise InvalidArgument(f"filters nest at most {MAX_FILTER_DEPTH} levels")
         clauses = []
@@ -245,12 +249,17 @@ class FilterSpec:
         for name, compiler in self.special.items():
             if (value := getattr(f, name, None)) is not None:
                 clauses.append(compiler(value))
+        for name, relative in self.relative.items():
+            if (value := getattr(f, name, None)) is not None:
+                if now is None:
+                    raise TypeError(f"filter term `{name}` needs the present: pass `now` to compile")
+                clauses.append(relative(value, now))
         if f.and_:
-            clauses += [self._compile(sub, depth + 1) for sub in f.and_]
+            clauses += [self._compile(sub, depth + 1, now) for sub in f.and_]
         if f.or_:
-            clauses.append(or_(*(self._compile(sub, depth + 1) for sub in f.or_)))
+            clauses.append(or_(*(self._compile(sub, depth + 1, now) for sub in f.or_)))
         if f.not_ is not None:
-            clauses.append(not_(self._compile(f.not_, depth + 1)))
+            clauses.append(not_(self._compile(f.not_, depth + 1, now)))
         return and_(true(), *clauses)
 
 

@@ -93,12 +93,15 @@ def parse_filter(kind: str, value: Any):
     return convert_argument(coerced, annotation, schema.schema_converter.scalar_registry, schema.config)
 
 
-def compile_filter(kind: str, value: dict | None):
-    """The SQL condition of a filter given as JSON, refused as the list query refuses it."""
+def compile_filter(kind: str, value: dict | None, now: dt.datetime):
+    """The SQL condition of a filter recorded as JSON (`filter_json`) for `kind` (`"contacts"`,
+    `"accounts"`, `"activities"`), refused as the list query refuses it (`InputError` with
+    `filter.<field>` user errors); `now` (the injected clock's) anchors relative terms such as
+    `inactiveDays`. A saved segment or a link stores the JSON and compiles it when it runs."""
     _, spec = FILTERS[kind]
     parsed = parse_filter(kind, value)
     try:
-        return spec.compile(parsed)
+        return spec.compile(parsed, now)
     except InputError as error:
         errors = [UserError(f"filter.{to_camel_case(e.field)}" if e.field else "filter", e.message, e.code) for e in error.errors]
         raise InputError(errors) from None
@@ -136,7 +139,7 @@ def export_file(
     Whom the export reads goes to `enishi_request_finished` with `actor_id` (the access log), as
     a GraphQL request's reads do, a batch of rows at a time, before the batch is written."""
     check_request(kind, format, encoding)
-    condition = compile_filter(kind, filter)
+    condition = compile_filter(kind, filter, runtime.clock.now())
     return _recorded(runtime, actor_id, kind, condition, format, encoding, report)
 
 
@@ -248,7 +251,7 @@ async def _export(info: Info, kind: str, input: Any) -> ExportPayload:
     recorded = filter_json(input.filter) if input.filter is not None else None
     provision = getattr(input, "provision", None)
     try:
-        condition = compile_filter(kind, recorded)
+        condition = compile_filter(kind, recorded, ctx.runtime.clock.now())
         async with ctx.runtime.unit_of_work(viewer.user_id) as uow:
             token, link = await create_link(uow, kind, input.format.value, input.encoding.value, recorded)
             if provision is not None:

@@ -41,11 +41,37 @@ def _search(column):
     return compile
 
 
+MAX_INACTIVE_DAYS = 36600
+INACTIVE_DAYS = (
+    "No activity on the timeline for this many days (1 or more) up to now: neither at nor after "
+    "now − N days. Records never in touch count as inactive."
+)
+
+
+def _inactive(target_column, record_id):
+    """Inactive for N days: no timeline activity concerning the record that occurred after
+    now − N days (now: the injected clock's)."""
+
+    def compile(days: int, now: dt.datetime):
+        if not 1 <= days <= MAX_INACTIVE_DAYS:
+            raise InvalidArgument(f"filter `inactiveDays` takes 1 to {MAX_INACTIVE_DAYS} days")
+        return ~exists().where(
+            target_column == record_id,
+            models.Activity.id == models.ActivityTarget.activity_id,
+            models.Activity.occurred_at > now - dt.timedelta(days=days),
+        )
+
+    return compile
+
+
 # --- accounts ---------------------------------------------------------------------------------
 
 
 @strawberry.input
 class AccountFilter:
+    """The `accounts` query's filter; `filter_json` records it, `compile_filter("accounts", ...)`
+    compiles the record."""
+
     and_: list[AccountFilter] | None = strawberry.field(default=None, name="and")
     or_: list[AccountFilter] | None = strawberry.field(default=None, name="or")
     not_: AccountFilter | None = strawberry.field(default=None, name="not")
@@ -60,6 +86,7 @@ class AccountFilter:
     created_at: DateTimeFilter | None = None
     updated_at: DateTimeFilter | None = None
     custom_field: list[CustomFieldFilter] | None = None
+    inactive_days: int | None = strawberry.field(default=None, description=INACTIVE_DAYS)
 
 
 ACCOUNT_FILTER = FilterSpec(
@@ -74,6 +101,7 @@ ACCOUNT_FILTER = FilterSpec(
     ids={"owner_id": (models.Account.owner_id, "User"), "parent_id": (models.Account.parent_id, "Account")},
     custom_fields=models.Account.custom_fields,
     special={"search": _search(models.Account.search_text)},
+    relative={"inactive_days": _inactive(models.ActivityTarget.account_id, models.Account.id)},
 )
 
 
@@ -105,6 +133,9 @@ ACCOUNT_SORT = {
 
 @strawberry.input
 class ContactFilter:
+    """The `contacts` query's filter; `filter_json` records it, `compile_filter("contacts", ...)`
+    compiles the record."""
+
     and_: list[ContactFilter] | None = strawberry.field(default=None, name="and")
     or_: list[ContactFilter] | None = strawberry.field(default=None, name="or")
     not_: ContactFilter | None = strawberry.field(default=None, name="not")
@@ -131,6 +162,7 @@ class ContactFilter:
         description="Custom fields are encrypted at rest: `eq`/`in` match whole values (text in any case or "
         "width), `contains` parts of text as `search` does, `exists` keys; `gt`/`lt` are refused.",
     )
+    inactive_days: int | None = strawberry.field(default=None, description=INACTIVE_DAYS)
 
 
 def _contact_custom_fields(filters: list[CustomFieldFilter]):
@@ -200,6 +232,7 @@ CONTACT_FILTER = FilterSpec(
         "job_title": _sealed_profile("job_title", "jobTitle"),
         "department": _sealed_profile("department", "department"),
     },
+    relative={"inactive_days": _inactive(models.ActivityTarget.contact_id, models.Contact.id)},
 )
 
 
@@ -346,7 +379,7 @@ class CoreQuery:
     ) -> Connection[Account]:
         ctx = info.context
         ctx.require("crm.read_deleted" if include_deleted else "crm.read")
-        statement = select(models.Account).where(ACCOUNT_FILTER.compile(filter))
+        statement = select(models.Account).where(ACCOUNT_FILTER.compile(filter, ctx.runtime.clock.now()))
         if not include_deleted:
             statement = statement.where(models.Account.deleted_at.is_(None))
         order = _order(ACCOUNT_SORT, order_by or [AccountOrder(field=AccountOrderField.NAME)], models.Account.id)
@@ -366,7 +399,7 @@ class CoreQuery:
     ) -> Connection[Contact]:
         ctx = info.context
         ctx.require("crm.read_deleted" if include_deleted else "crm.read")
-        statement = select(models.Contact).where(CONTACT_FILTER.compile(filter))
+        statement = select(models.Contact).where(CONTACT_FILTER.compile(filter, ctx.runtime.clock.now()))
         if not include_deleted:
             statement = statement.where(models.Contact.deleted_at.is_(None))
         order = _order(CONTACT_SORT, order_by or [ContactOrder(field=ContactOrderField.KANA)], models.Contact.id)

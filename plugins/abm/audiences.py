@@ -33,6 +33,7 @@ async def export_audience(
     stage=None,
     owner_id=None,
     roles=None,
+    segment_id: uuid.UUID | None = None,
     destination: str,
     third_party: bool,
     purpose: str = "marketing",
@@ -41,13 +42,16 @@ async def export_audience(
     privacy plugin), contacts without consent for `purpose` are left out, and a provision to a
     third party is recorded, before anything is handed over: the privacy plugin refuses it (and
     so the export) when the destination is not in its recipient register, or a person lacks the
-    consent to provision or to a transfer abroad that the recipient needs."""
+    consent to provision or to a transfer abroad that the recipient needs. With `segment_id`, only
+    the members of that saved segment (`enishi_segment_members`: the insights plugin's) count: the
+    contacts in it, or the contacts of the accounts in it."""
     check = Checker()
     destination = check.text({"destination": destination}, "destination", max_length=200, required=True)
     if roles and set(roles) - set(ROLES):
         check.fail("roles", f"must be among: {', '.join(ROLES)}", "INVALID_CHOICE")
     if stage is not None and stage not in STAGES:
         check.fail("stage", f"must be one of: {', '.join(STAGES)}", "INVALID_CHOICE")
+    segment = await _segment_members(uow, segment_id, check) if segment_id is not None else None
     check.done()
     statement = (
         select(ContactAccount.contact_id, ContactAccount.account_id, AbmBuyingRole.role)
@@ -65,6 +69,9 @@ async def export_audience(
             statement = statement.where(column == value)
     if roles:
         statement = statement.where(AbmBuyingRole.role.in_(roles))
+    if segment is not None:
+        kind, ids = segment
+        statement = statement.where((ContactAccount.contact_id if kind == "contact" else ContactAccount.account_id).in_(ids))
     members = [AudienceMember(c, a, r) for c, a, r in (await uow.session.execute(statement)).all()]
     plugins = uow.runtime.plugins
     excluded = 0
@@ -88,3 +95,11 @@ async def export_audience(
         )
     await uow.emit(AUDIENCE_EXPORTED, None, {"contacts": len(members), "excluded": excluded, "third_party": third_party})
     return members, excluded
+
+
+async def _segment_members(uow: UnitOfWork, segment_id: uuid.UUID, check: Checker) -> tuple[str, list[uuid.UUID]] | None:
+    answers = await uow.runtime.plugins.call("enishi_segment_members", session=uow.session, segment_id=segment_id)
+    if not answers:
+        check.fail("segmentId", "no such saved segment", "NOT_FOUND")
+        return None
+    return answers[0][1]

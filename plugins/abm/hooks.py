@@ -31,7 +31,7 @@ from enishi.plugin import (
     hookimpl,
 )
 
-from . import committees, events, models, schema, scoring, service, targets, types
+from . import committees, events, models, schema, scoring, segment_terms, service, targets, types
 
 _spec = pluggy.HookspecMarker("enishi")
 
@@ -247,3 +247,8 @@ async def enishi_demo_data(uow, rng, account_ids, contact_ids):
         )
         for contact_id, role in zip(people, ("decision_maker", "champion", "influencer", "end_user"), strict=False):
             await committees.assign_role(uow, account_id, contact_id, {"role": role, "department_id": rng.choice(departments).id})
+
+
+@hookimpl
+def enishi_segment_terms():
+    return segment_terms.TERMS

@@ -231,6 +231,7 @@ class AbmMutation:
                 third_party=input.third_party,
                 purpose=input.purpose,
                 owner_id=parse_global_id(input.owner_id, "User", "ownerId") if input.owner_id else None,
+                segment_id=parse_global_id(input.segment_id, "InsightsSegment", "segmentId") if input.segment_id else None,
             ),
         )
         members, excluded = result if result else ([], 0)

@@ -506,3 +506,6 @@ class ExportAudienceInput:
     stage: str | None = None
     owner_id: strawberry.ID | None = None
     roles: list[str] | None = None
+    segment_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only the members of this saved segment (needs the insights plugin)."
+    )

@@ -14,6 +14,11 @@ import strawberry
 from sqlalchemy import delete, select
 
 from enishi.plugin import (
+    ACCOUNT_DELETED,
+    ACCOUNT_RESTORED,
+    ACTIVITY_LOGGED,
+    CONTACT_DELETED,
+    CONTACT_RESTORED,
     PURCHASE_RECORDED,
     PURCHASE_REFUNDED,
     SURVEY_ANSWERED,
@@ -26,7 +31,22 @@ from enishi.plugin import (
     hookimpl,
 )
 
-from . import rfm, schema, survey_links, survey_privacy, survey_schema, surveys, types
+from . import (
+    charts,
+    health,
+    health_schema,
+    inferred_data,
+    rfm,
+    schema,
+    segment_schema,
+    segments,
+    survey_links,
+    survey_privacy,
+    survey_schema,
+    survey_scores,
+    surveys,
+    types,
+)
 from .models import InsightsRfm
 
 
@@ -37,17 +57,29 @@ def enishi_migrations():
 
 @hookimpl
 def enishi_graphql_types():
-    return [types.InsightsRfmType, survey_schema.InsightsSurveyType]
+    return [
+        types.InsightsRfmType,
+        survey_schema.InsightsSurveyType,
+        health_schema.InsightsHealthType,
+        segment_schema.InsightsSegmentType,
+        segment_schema.InsightsSegmentMemberType,
+    ]
 
 
 @hookimpl
 def enishi_graphql_query():
-    return [schema.InsightsQuery, survey_schema.InsightsSurveyQuery]
+    return [
+        schema.InsightsQuery,
+        survey_schema.InsightsSurveyQuery,
+        health_schema.HealthQuery,
+        segment_schema.SegmentQuery,
+        charts.ChartQuery,
+    ]
 
 
 @hookimpl
 def enishi_graphql_mutation():
-    return [survey_schema.InsightsSurveyMutation]
+    return [survey_schema.InsightsSurveyMutation, segment_schema.SegmentMutation]
 
 
 @hookimpl
@@ -57,7 +89,7 @@ def enishi_http_routes():
 
 @hookimpl
 def enishi_event_types():
-    return [surveys.SURVEY_REQUESTED]
+    return [surveys.SURVEY_REQUESTED, segments.SEGMENT_ENTERED, segments.SEGMENT_LEFT]
 
 
 @hookimpl
@@ -87,6 +119,7 @@ def enishi_graphql_type_fields():
                 resolver=schema.account_rfm, name="rfm", graphql_type=types.InsightsRfmType | None, description=description
             ),
         ),
+        *health_schema.type_fields(),
     ]
 
 
@@ -102,42 +135,69 @@ def enishi_permissions():
         Permission(
             survey_schema.WRITE, "Create surveys and send them to contacts", ("manager", "marketing", "support"), "insights:write"
         ),
+        Permission("insights.write", "Define, evaluate and delete saved segments", ("manager", "marketing"), "insights:write"),
     ]
 
 
 @hookimpl
 def enishi_scheduled_jobs():
-    return [ScheduledJob("insights.rfm", dt.timedelta(hours=24), rfm.recompute_all, "score every customer's RFM again")]
+    return [
+        ScheduledJob("insights.rfm", dt.timedelta(hours=24), rfm.recompute_all, "score every customer's RFM again"),
+        ScheduledJob("insights.health", dt.timedelta(hours=24), health.recompute_all, "score every customer's churn risk again"),
+        ScheduledJob("insights.segments", dt.timedelta(hours=24), segments.evaluate_all, "evaluate every saved segment again"),
+    ]
+
+
+@hookimpl
+async def enishi_segment_members(session, segment_id):
+    return await segments.members_of(session, segment_id)
 
 
 @hookimpl
 async def enishi_on_event(event, uow):
     if event.is_(SURVEY_ANSWERED):
         await surveys.record_reported(uow, event)
-        return
-    if not (event.is_(PURCHASE_RECORDED) or event.is_(PURCHASE_REFUNDED)):
-        return
-    for kind in rfm.KINDS:
-        owner = event.payload.get(f"{kind}_id")
-        if owner is not None:
-            await rfm.recompute_customer(uow, kind, uuid.UUID(owner))
+    elif event.is_(PURCHASE_RECORDED) or event.is_(PURCHASE_REFUNDED):
+        for kind in rfm.KINDS:
+            owner = event.payload.get(f"{kind}_id")
+            if owner is not None:
+                await rfm.recompute_customer(uow, kind, uuid.UUID(owner))
+                await health.recompute_customer(uow, kind, uuid.UUID(owner))
+    elif event.is_(ACTIVITY_LOGGED):
+        for kind in rfm.KINDS:
+            for owner in event.payload.get(f"{kind}_ids") or []:
+                await health.recompute_customer(uow, kind, uuid.UUID(owner))
+    elif any(event.is_(t) for t in (CONTACT_DELETED, CONTACT_RESTORED, ACCOUNT_DELETED, ACCOUNT_RESTORED)):
+        assert event.entity_id is not None  # a record's own events name it
+        await health.recompute_customer(uow, event.entity, event.entity_id)
 
 
 @hookimpl
 def enishi_personal_data():
     # Scores are inferred from the person's purchases: exported with them, not portable (nothing
     # another service could take over), erased with them.
-    return [
-        PersonalDataField(
-            "insights_rfm",
-            field,
-            "user.behavior.purchase_history",
-            purposes=("analytics",),
-            provenance="inferred",
-            portable=False,
-        )
-        for field in ("contact_id", "segment", "recency_score", "frequency_score", "monetary_score")
-    ] + survey_privacy.PERSONAL_DATA
+    return (
+        [
+            PersonalDataField(
+                "insights_rfm",
+                field,
+                "user.behavior.purchase_history",
+                purposes=("analytics",),
+                provenance="inferred",
+                portable=False,
+            )
+            for field in ("contact_id", "segment", "recency_score", "frequency_score", "monetary_score")
+        ]
+        + survey_privacy.PERSONAL_DATA
+        + [
+            PersonalDataField(table, field, "user.behavior", purposes=("analytics",), provenance="inferred", portable=False)
+            for table, fields in (
+                ("insights_health", ("contact_id", "score", "band", "reasons")),
+                ("insights_segment_member", ("contact_id", "segment_id")),
+            )
+            for field in fields
+        ]
+    )
 
 
 @hookimpl
@@ -145,19 +205,21 @@ async def enishi_subject_collect(uow, subject):
     row = (
         await uow.session.execute(select(InsightsRfm).where(InsightsRfm.contact_id == subject.contact_id))
     ).scalar_one_or_none()
-    export: dict = {}
-    if row is not None:
-        export["rfm"] = {
-            "segment": row.segment,
-            "score": f"{row.recency_score}{row.frequency_score}{row.monetary_score}",
-            "last_purchase_at": row.last_purchase_at.isoformat(),
-            "frequency": row.frequency,
-            "monetary": row.monetary,
-            "computed_at": row.computed_at.isoformat(),
-        }
+    found = {} if row is None else {"rfm": _rfm_export(row)}
     if answers := await survey_privacy.collect(uow, subject.contact_id):
-        export["surveys"] = answers
-    return export or None
+        found["surveys"] = answers
+    return found | await inferred_data.collect(uow.session, subject.contact_id) or None
+
+
+def _rfm_export(row: InsightsRfm) -> dict:
+    return {
+        "segment": row.segment,
+        "score": f"{row.recency_score}{row.frequency_score}{row.monetary_score}",
+        "last_purchase_at": row.last_purchase_at.isoformat(),
+        "frequency": row.frequency,
+        "monetary": row.monetary,
+        "computed_at": row.computed_at.isoformat(),
+    }
 
 
 @hookimpl
@@ -166,6 +228,8 @@ async def enishi_subject_erase(uow, subject):
     removed = await uow.session.execute(delete(InsightsRfm).where(InsightsRfm.contact_id == subject.contact_id))
     report.add("insights_rfm", "delete", removed.rowcount)
     await survey_privacy.erase(uow, subject.contact_id, report)
+    for table, count in (await inferred_data.erase(uow.session, subject.contact_id)).items():
+        report.add(table, "delete", count)
     return report
 
 
@@ -177,10 +241,16 @@ async def enishi_merge(uow, entity, survivor_id, merged_ids, dry_run):
     if column is None:
         return []
     count = len((await uow.session.execute(select(InsightsRfm.id).where(column.in_(merged_ids)))).all())
+    moves = await inferred_data.merge(uow, entity, survivor_id, merged_ids, dry_run)
+    if entity == "contact":
+        moves.append(await survey_privacy.merge(uow, survivor_id, merged_ids, dry_run))
     if not dry_run:
         await uow.session.execute(delete(InsightsRfm).where(column.in_(merged_ids)))
         await rfm.recompute_customer(uow, entity, survivor_id)
-    moves = [MergeMove("insights", "insights_rfm", count)]
-    if entity == "contact":
-        moves.append(await survey_privacy.merge(uow, survivor_id, merged_ids, dry_run))
-    return moves
+        await health.recompute_customer(uow, entity, survivor_id)  # after the answers moved: the last NPS counts
+    return [MergeMove("insights", "insights_rfm", count), *moves]
+
+
+@hookimpl
+async def enishi_customer_signals(session, kind, customer_ids, now):
+    return await survey_scores.latest_nps(session, kind, customer_ids, now)

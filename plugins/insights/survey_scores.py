@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from enishi.plugin import CustomerSignal
+
 from .kpis import Period, _add_months
 from .models import InsightsRfm
 from .survey_models import InsightsSurveyAnswer
@@ -104,3 +106,22 @@ def monthly(kind: str, found: list[tuple[dt.datetime, int]], period: Period, zon
         series.append((month, figures(kind, by_month.get(month, []))))
         month = _add_months(month, 1)
     return series
+
+
+async def latest_nps(session, kind: str, customer_ids, now: dt.datetime) -> list[CustomerSignal]:
+    """The health scores' `survey.nps` signal: each contact's latest NPS answer (answers are a
+    person's, so accounts get none), support-reported and this plugin's alike."""
+    if kind != "contact":
+        return []
+    rows = await session.execute(
+        select(InsightsSurveyAnswer.contact_id, InsightsSurveyAnswer.score, InsightsSurveyAnswer.answered_at)
+        .where(
+            InsightsSurveyAnswer.contact_id.in_(list(customer_ids)),
+            InsightsSurveyAnswer.kind == "nps",
+            InsightsSurveyAnswer.status == "answered",
+            InsightsSurveyAnswer.answered_at <= now,
+        )
+        .order_by(InsightsSurveyAnswer.answered_at)
+    )
+    latest = {contact_id: (score, at) for contact_id, score, at in rows}  # ascending: the last answer wins
+    return [CustomerSignal(contact_id, "survey.nps", score, at) for contact_id, (score, at) in latest.items()]

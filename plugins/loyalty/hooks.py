@@ -27,7 +27,23 @@ from enishi.plugin import (
     hookimpl,
 )
 
-from . import earning, events, extract, imports, jobs, models, people, retention, rewards, schema, service, tiers, types
+from . import (
+    earning,
+    events,
+    extract,
+    imports,
+    jobs,
+    models,
+    people,
+    retention,
+    rewards,
+    schema,
+    segment_terms,
+    service,
+    signals,
+    tiers,
+    types,
+)
 
 
 @hookimpl
@@ -232,3 +248,13 @@ async def enishi_demo_data(uow, rng, account_ids, contact_ids):
                 f"DEMO-{program.id.hex[:8]}-{n}-{order}",  # order numbers are unique across programs
                 [{"category": "goods", "amount": rng.randrange(1000, 300000)}, {"category": "shipping", "amount": 800}],
             )
+
+
+@hookimpl
+async def enishi_customer_signals(session, kind, customer_ids, now):
+    return await signals.customer_signals(session, kind, customer_ids, now)
+
+
+@hookimpl
+def enishi_segment_terms():
+    return segment_terms.TERMS

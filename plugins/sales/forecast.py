@@ -10,52 +10,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from enishi.plugin import Checker, UnitOfWork, User, WonDeal
+from enishi.plugin import Checker, UnitOfWork, User, WonDeal, next_period, period_spans, period_start
 
 from .models import QUOTA_PERIODS, SalesDeal, SalesQuota, SalesStage, SalesStageChange
 from .tax import CURRENCY_DIGITS
 from .teams import visible_deals
 
 COMMIT_PROBABILITY = 90  # an open deal at or above it counts as committed, whatever its category
-
-
-def period_start(day: dt.date, period: str) -> dt.date:
-    if period == "day":
-        return day
-    if period == "week":  # ISO weeks, Monday to Sunday
-        return day - dt.timedelta(days=day.weekday())
-    month = day.month if period == "month" else 3 * ((day.month - 1) // 3) + 1
-    return day.replace(month=month, day=1)
-
-
-def next_period(start: dt.date, period: str) -> dt.date:
-    if period in ("day", "week"):
-        return start + dt.timedelta(days=1 if period == "day" else 7)
-    months = 1 if period == "month" else 3
-    month = start.month - 1 + months
-    return start.replace(year=start.year + month // 12, month=month % 12 + 1, day=1)
-
-
-def label(start: dt.date, period: str) -> str:
-    """2025-03-20 for a day, 2025-W12 for an ISO week, 2025-03 for a month, 2025-Q1 for a quarter."""
-    if period == "day":
-        return start.isoformat()
-    if period == "week":
-        year, week, _ = start.isocalendar()
-        return f"{year}-W{week:02d}"
-    return f"{start:%Y-%m}" if period == "month" else f"{start.year}-Q{(start.month - 1) // 3 + 1}"
-
-
-def spans(period: str, first: dt.date, last: dt.date) -> list[tuple[str, dt.date, dt.date]]:
-    """(label, start, end) of each period covering [first, last], whole periods. The caller
-    bounds the range, and so the number of periods."""
-    result = []
-    start = period_start(first, period)
-    while start <= last:
-        following = next_period(start, period)
-        result.append((label(start, period), start, following - dt.timedelta(days=1)))
-        start = following
-    return result
 
 
 @dataclass
@@ -110,7 +71,7 @@ async def forecast(
     date as committed (probability ≥ 90 % or category `commit`), best case (committed and
     category `best_case`), pipeline (every open deal but `omitted` ones) and weighted
     (Σ amount × probability / 100)."""
-    buckets = [ForecastPeriod(*span) for span in spans(period, first, last)]
+    buckets = [ForecastPeriod(*span) for span in period_spans(period, first, last)]
     lo, hi = buckets[0].start, buckets[-1].end
     by_start = {b.start: b for b in buckets}
     in_range = or_(SalesDeal.close_date.between(lo, hi), SalesDeal.expected_close_date.between(lo, hi))
@@ -191,7 +152,8 @@ class Metrics:
         """The same measures per day, ISO week, month or quarter of [first, last], every period
         present (zero where nothing happened); the first and the last are cut to the range."""
         points = {
-            start: (name, max(start, first), min(end, last), Metrics()) for name, start, end in spans(interval, first, last)
+            start: (name, max(start, first), min(end, last), Metrics())
+            for name, start, end in period_spans(interval, first, last)
         }
         for deal in self.closed:
             points[period_start(deal.close_date, interval)][3].closed.append(deal)

@@ -24,7 +24,21 @@ from enishi.plugin import (
     survey_refusal,
 )
 
-from . import configuration, csat, erasure, escalation, events, extract, knowledge_base, models, retention, schema, service, types
+from . import (
+    configuration,
+    csat,
+    erasure,
+    escalation,
+    events,
+    extract,
+    knowledge_base,
+    models,
+    retention,
+    schema,
+    service,
+    signals,
+    types,
+)
 
 AGENTS = ("manager", "support")
 
@@ -323,3 +337,8 @@ async def enishi_demo_data(uow, rng, account_ids, contact_ids):
         )
         if rng.random() < 0.6:
             await service.reply(uow, ticket.id, "確認いたします。 / We are looking into it.")
+
+
+@hookimpl
+async def enishi_customer_signals(session, kind, customer_ids, since, now):
+    return await signals.customer_signals(session, kind, customer_ids, since, now)

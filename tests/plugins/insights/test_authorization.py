@@ -6,6 +6,8 @@ import pytest
 from enishi.auth import ROLES
 from tests.helpers import root_fields_added_by
 
+# InsightsSegment:00000000-…: no such segment, a NOT_FOUND user error for whoever may ask.
+NO_SEGMENT = '"SW5zaWdodHNTZWdtZW50OjAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMA=="'
 INSIGHTS_FIELDS = {
     "Query.rfmCustomers": ("insights.read", "{ rfmCustomers { totalCount } }"),
     "Query.rfmSegments": ("insights.read", "{ rfmSegments { segment } }"),
@@ -29,10 +31,32 @@ INSIGHTS_FIELDS = {
     ),
     # The link's token is the credential: answering needs no sign-in.
     "Mutation.answerSurvey": ("public", 'mutation { answerSurvey(input: {token: "x", score: 9}) { userErrors { code } } }'),
+    "Query.customersAtRisk": ("insights.read", "{ customersAtRisk { totalCount } }"),
+    "Query.segment": ("insights.read", f"{{ segment(id: {NO_SEGMENT}) {{ name }} }}"),
+    "Query.segments": ("insights.read", "{ segments { name } }"),
+    "Query.segmentTerms": ("insights.read", "{ segmentTerms { key } }"),
+    "Query.insightsSeries": (
+        "insights.read",
+        '{ insightsSeries(metric: REVENUE, firstDay: "2025-01-01", lastDay: "2025-01-31") { value } }',
+    ),
+    "Mutation.createSegment": (
+        "insights.write",
+        'mutation { createSegment(input: {name: "権限", filter: {}}) { userErrors { code } } }',
+    ),
+    "Mutation.evaluateSegment": (
+        "insights.write",
+        f"mutation {{ evaluateSegment(input: {{id: {NO_SEGMENT}}}) {{ userErrors {{ code }} }} }}",
+    ),
+    "Mutation.deleteSegment": (
+        "insights.write",
+        f"mutation {{ deleteSegment(input: {{id: {NO_SEGMENT}}}) {{ userErrors {{ code }} }} }}",
+    ),
 }
 TYPE_FIELDS = {
     "Contact.rfm": "query($id: ID!) { node(id: $id) { ... on Contact { rfm { score } } } }",
     "Account.rfm": "query($id: ID!) { node(id: $id) { ... on Account { rfm { score } } } }",
+    "Contact.health": "query($id: ID!) { node(id: $id) { ... on Contact { health { score } } } }",
+    "Account.health": "query($id: ID!) { node(id: $id) { ... on Account { health { score } } } }",
 }
 
 

@@ -27,6 +27,8 @@ async def test_scores_are_exported_with_the_person_and_erased_with_them(api):
         "insights_rfm:delete": 1,
         "insights_survey_answer:delete": 0,
         "insights_survey_answer:anonymise": 0,
+        "insights_health:delete": 1,
+        "insights_segment_member:delete": 0,
     }
     assert await count_rows(api, "insights_rfm") == 0
     await run_due_jobs(api.runtime)  # the kept purchase, no longer naming anyone, is scored for nobody

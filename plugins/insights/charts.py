@@ -1,0 +1,121 @@
+"""Chart-ready series: `insightsSeries(metric, firstDay, lastDay, interval, customer)`, one point
+per day, ISO week or month of the range in the configured time zone (Asia/Tokyo by default),
+every period present. A KPI's point is the KPI of that period (README's definitions; counts and
+money are 0 in a period without purchases, a rate is None when it is undefined there). A band's
+point is how many customers the band held at the end of the period, as the daily health job last
+recorded it on or before that day (a day the job did not run carries the last count forward; 0
+before the first record)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import Enum
+
+import strawberry
+from sqlalchemy import select
+from strawberry.types import Info
+
+from enishi.plugin import InvalidArgument, period_spans
+
+from . import kpis
+from .health_models import InsightsHealthCount
+from .types import READ, InsightsCustomer
+
+MAX_POINTS = 400
+MAX_RANGE_DAYS = 3660
+
+
+@strawberry.enum(description="What a series measures: a customer KPI per period, or a churn-risk band's size.")
+class InsightsMetric(Enum):
+    REVENUE = "revenue"
+    ORDERS = "orders"
+    PURCHASERS = "purchasers"
+    NEW_CUSTOMERS = "new_customers"
+    LOST_CUSTOMERS = "lost_customers"
+    CUSTOMERS_AT_END = "customers_at_end"
+    CHURN_RATE = "churn_rate"
+    RETENTION_RATE = "retention_rate"
+    REPEAT_PURCHASE_RATE = "repeat_purchase_rate"
+    ARPU = "arpu"
+    AVERAGE_ORDER_VALUE = "average_order_value"
+    REVENUE_CHURN_RATE = "revenue_churn_rate"
+    EXPANSION_REVENUE = "expansion_revenue"
+    HEALTH_HIGH = "high"
+    HEALTH_MEDIUM = "medium"
+    HEALTH_LOW = "low"
+
+
+BAND_METRICS = {InsightsMetric.HEALTH_HIGH, InsightsMetric.HEALTH_MEDIUM, InsightsMetric.HEALTH_LOW}
+
+
+@strawberry.enum
+class InsightsInterval(Enum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+@strawberry.type(description="One period of a series: its label (2025-03-20, 2025-W12, 2025-03), days and value.")
+class InsightsSeriesPoint:
+    label: str
+    first_day: dt.date
+    last_day: dt.date
+    value: float | None = strawberry.field(description="Rates are fractions; money is in minor units.")
+
+
+async def _band_sizes(session, kind: str, band: str, first: dt.date, last: dt.date) -> list[tuple[dt.date, int]]:
+    """The band's recorded sizes in [first, last], ascending, led by the last one before `first`."""
+    columns = (InsightsHealthCount.day, InsightsHealthCount.customers)
+    mine = (InsightsHealthCount.customer == kind, InsightsHealthCount.band == band)
+    before = await session.execute(
+        select(*columns).where(*mine, InsightsHealthCount.day < first).order_by(InsightsHealthCount.day.desc()).limit(1)
+    )
+    within = await session.execute(
+        select(*columns)
+        .where(*mine, InsightsHealthCount.day >= first, InsightsHealthCount.day <= last)
+        .order_by(InsightsHealthCount.day)
+    )
+    return [tuple(row) for row in [*before.all(), *within.all()]]
+
+
+async def series(session, settings, metric: InsightsMetric, kind: str, interval: str, first: dt.date, last: dt.date):
+    periods = [(name, max(start, first), min(end, last)) for name, start, end in period_spans(interval, first, last)]
+    if len(periods) > MAX_POINTS:
+        raise InvalidArgument(f"a series has at most {MAX_POINTS} points: shorten the range or widen the interval")
+    points = []
+    if metric in BAND_METRICS:
+        sizes = await _band_sizes(session, kind, metric.value, first, last)
+        for name, start, end in periods:
+            value = next((size for day, size in reversed(sizes) if day <= end), 0)
+            points.append(InsightsSeriesPoint(label=name, first_day=start, last_day=end, value=value))
+        return points
+    for name, start, end in periods:
+        values = await kpis.compute(session, settings, kind, kpis.Period.of(start, end, settings.zone))
+        found = getattr(values, metric.value)
+        points.append(
+            InsightsSeriesPoint(label=name, first_day=start, last_day=end, value=None if found is None else float(found))
+        )
+    return points
+
+
+@strawberry.type
+class ChartQuery:
+    @strawberry.field(
+        description="A chart-ready series from `firstDay` to `lastDay` per DAY, WEEK or MONTH in the configured time zone, "
+        "every period present (the first and last cut to the range)."
+    )
+    async def insights_series(
+        self,
+        info: Info,
+        metric: InsightsMetric,
+        first_day: dt.date,
+        last_day: dt.date,
+        interval: InsightsInterval = InsightsInterval.MONTH,
+        customer: InsightsCustomer = InsightsCustomer.CONTACT,
+    ) -> list[InsightsSeriesPoint]:
+        info.context.require(READ)
+        if not 0 <= (last_day - first_day).days < MAX_RANGE_DAYS:
+            raise InvalidArgument(f"`lastDay` is from `firstDay` to {MAX_RANGE_DAYS - 1} days after it")
+        runtime = info.context.runtime
+        async with runtime.read_session() as session:
+            return await series(session, runtime.settings, metric, customer.value, interval.value, first_day, last_day)

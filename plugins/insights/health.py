@@ -1,0 +1,334 @@
+"""Customer health: a churn risk from 0 (healthy) to 100 per contact and per account, its band
+(high, medium, low) and the reasons behind it (Gainsight-style), from five signals:
+
+* **purchase**: days since the last purchase against the customer's own rhythm (the median gap
+  between their purchases; two purchases at least);
+* **activity**: days since the last timeline activity against the usual gap between activities;
+* **support**: tickets and SLA breaches in the signal window, as a support plugin reports them;
+* **nps**: the latest NPS answer, as a survey plugin reports it;
+* **loyalty**: days since the last points movement, as a loyalty plugin reports it.
+
+Each signal gives a risk from 0 to 1 (`_overdue`, `_support`, `_nps`, `_loyalty`); the score is
+Σ weight × risk, the weights (configurable, 100 in all by default) bounding each signal's share.
+A signal nobody can report (no rhythm yet, no support plugin) adds no risk. A signal whose risk
+reaches `REASON_FROM` is listed as a reason, the heaviest first. Other plugins report through
+`enishi_customer_signals` (`CustomerSignal` names the facts): nothing here imports them.
+
+Scores are stored (`insights_health`) and kept fresh by events (a purchase, a refund, an
+activity on the customer's timeline rescoring them) and by the daily `insights.health` job, which
+scores every live customer again (SLA breaches surface through it: a breach is a timer passing
+its due time, not an event on the customer)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+from sqlalchemy import delete, insert, select
+
+from enishi.plugin import Account, Activity, ActivityTarget, Contact, CustomerSignal, Purchase, UnitOfWork, new_id, one_at_a_time
+
+from .config import ConfigError, _extra, _positive_int
+from .health_models import InsightsHealth, InsightsHealthCount
+from .rfm import KINDS, owner_column
+
+BATCH = 5000
+SIGNAL_BATCH = 1000  # customers per `enishi_customer_signals` call: an IN list every database takes
+DAY = 86400.0
+REASON_FROM = 0.25  # a signal at a quarter of its weight or more is worth telling the caller
+DEFAULT_WEIGHTS = {"purchase": 40, "activity": 15, "support": 20, "nps": 15, "loyalty": 10}
+DEFAULT_BANDS = {"high": 60, "medium": 30}
+BANDS = ("high", "medium", "low")
+LOYALTY_IDLE_DAYS = 90  # no points movement for this long starts to count
+
+
+# --- settings -----------------------------------------------------------------------------------
+
+
+def weights(settings) -> dict[str, int]:
+    """`insights_health_weights` (`{purchase = 40, activity = 15, support = 20, nps = 15,
+    loyalty = 10}`): each signal's most points; the keys left out keep their default."""
+    value = _extra(settings, "health_weights", {})
+    if not isinstance(value, dict) or set(value) - set(DEFAULT_WEIGHTS):
+        raise ConfigError(f"[extra] insights_health_weights takes the keys {', '.join(DEFAULT_WEIGHTS)}")
+    merged = DEFAULT_WEIGHTS | value
+    if any(not isinstance(w, int) or isinstance(w, bool) or w < 0 for w in merged.values()) or sum(merged.values()) != 100:
+        raise ConfigError("[extra] insights_health_weights must be whole numbers, 0 or more, adding up to 100")
+    return merged
+
+
+def band_floors(settings) -> dict[str, int]:
+    """`insights_health_bands` (`{high = 60, medium = 30}`): the lowest score of each band."""
+    value = DEFAULT_BANDS | _extra(settings, "health_bands", {})
+    if set(value) != set(DEFAULT_BANDS) or not all(isinstance(v, int) for v in value.values()):
+        raise ConfigError("[extra] insights_health_bands takes whole numbers for high and medium")
+    if not 0 < value["medium"] < value["high"] <= 100:
+        raise ConfigError("[extra] insights_health_bands needs 0 < medium < high <= 100")
+    return value
+
+
+def signal_window(settings) -> dt.timedelta:
+    """`insights_health_window_days` (30): how far back tickets and SLA breaches count."""
+    return dt.timedelta(days=_positive_int(settings, "health_window_days", 30))
+
+
+def band_of(score: int, floors: dict[str, int]) -> str:
+    return "high" if score >= floors["high"] else "medium" if score >= floors["medium"] else "low"
+
+
+# --- reasons ------------------------------------------------------------------------------------
+
+# code → (English, Japanese); params fill the braces.
+REASON_TEXTS = {
+    "NO_PURCHASE": ("no purchase for {days} days (usual {usual})", "{days}日間購入なし（通常{usual}日ごと）"),
+    "NO_ACTIVITY": ("no activity for {days} days (usual {usual})", "{days}日間やり取りなし（通常{usual}日ごと）"),
+    "SLA_BREACHES": ("{count} SLA breach{plural} in {days} days", "{days}日間にSLA違反{count}件"),
+    "TICKETS": ("{count} ticket{plural} in {days} days", "{days}日間に問い合わせ{count}件"),
+    "NPS": ("NPS {score} on {date}", "{date}のNPS {score}"),
+    "NO_LOYALTY_ACTIVITY": ("no loyalty activity for {days} days", "{days}日間ポイントの利用なし"),
+}
+PLURALS = {"SLA_BREACHES": "es", "TICKETS": "s"}
+
+
+def render(code: str, params: dict, language: str) -> str:
+    english, japanese = REASON_TEXTS[code]
+    plural = PLURALS.get(code, "") if params.get("count") != 1 else ""
+    return (japanese if language == "ja" else english).format(plural=plural, **params)
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    params: dict
+    points: float  # how much of the score it explains: the order of the list
+
+
+# --- scoring ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Facts:
+    """What is known of one customer when scoring them."""
+
+    purchases: list[dt.datetime] = field(default_factory=list)  # ascending
+    activities: list[dt.datetime] = field(default_factory=list)  # ascending
+    signals: dict[str, CustomerSignal] = field(default_factory=dict)
+
+
+def _clamp(value: float) -> float:
+    return min(1.0, max(0.0, value))
+
+
+def _overdue(instants: list[dt.datetime], now: dt.datetime, code: str) -> tuple[float, Reason | None]:
+    """Risk 0 until the last instant is one and a half usual gaps old (the usual gap: the median
+    between consecutive ones; half a gap late is ordinary variation), rising to 1 at three and a
+    half: (since ÷ usual − 1.5) ÷ 2."""
+    if len(instants) < 2:
+        return 0.0, None
+    usual = max(statistics.median((b - a).total_seconds() for a, b in pairwise(instants)) / DAY, 1.0)
+    since = (now - instants[-1]).total_seconds() / DAY
+    risk = _clamp((since / usual - 1.5) / 2)
+    return risk, Reason(code, {"days": int(since), "usual": round(usual)}, 0)
+
+
+def _support(facts: Facts, window_days: int) -> tuple[float, Reason | None]:
+    """Half per SLA breach; a quarter per ticket beyond the second. One reason: breaches when
+    there are any, else tickets."""
+    breaches = facts.signals["support.sla_breaches"].value if "support.sla_breaches" in facts.signals else 0
+    tickets = facts.signals["support.tickets"].value if "support.tickets" in facts.signals else 0
+    risk = _clamp(breaches / 2 + max(0, tickets - 2) / 4)
+    if breaches:
+        return risk, Reason("SLA_BREACHES", {"count": breaches, "days": window_days}, 0)
+    return risk, Reason("TICKETS", {"count": tickets, "days": window_days}, 0)
+
+
+def _nps(facts: Facts, zone) -> tuple[float, Reason | None]:
+    """A detractor's answer (0-6) counts (7 − score) ÷ 7; passives and promoters none."""
+    answer = facts.signals.get("survey.nps")
+    if answer is None or answer.at is None:
+        return 0.0, None
+    risk = _clamp((7 - answer.value) / 7)
+    return risk, Reason("NPS", {"score": answer.value, "date": answer.at.astimezone(zone).date().isoformat()}, 0)
+
+
+def _loyalty(facts: Facts, now: dt.datetime) -> tuple[float, Reason | None]:
+    """A member idle for LOYALTY_IDLE_DAYS starts to count, fully at twice as long."""
+    last = facts.signals.get("loyalty.last_activity")
+    if last is None or last.at is None:
+        return 0.0, None
+    days = (now - last.at).total_seconds() / DAY
+    return _clamp(days / LOYALTY_IDLE_DAYS - 1), Reason("NO_LOYALTY_ACTIVITY", {"days": int(days)}, 0)
+
+
+@dataclass(frozen=True)
+class Health:
+    score: int
+    band: str
+    reasons: list[Reason]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The settings a score needs, read (and checked) once per run rather than per customer."""
+
+    weights: dict[str, int]
+    floors: dict[str, int]
+    window_days: int
+    zone: dt.tzinfo
+
+    @classmethod
+    def of(cls, settings) -> Rules:
+        return cls(weights(settings), band_floors(settings), signal_window(settings).days, settings.zone)
+
+
+def score(facts: Facts, now: dt.datetime, rules: Rules) -> Health:
+    weight = rules.weights
+    parts = {
+        "purchase": _overdue(facts.purchases, now, "NO_PURCHASE"),
+        "activity": _overdue(facts.activities, now, "NO_ACTIVITY"),
+        "support": _support(facts, rules.window_days),
+        "nps": _nps(facts, rules.zone),
+        "loyalty": _loyalty(facts, now),
+    }
+    total = sum(weight[name] * risk for name, (risk, _) in parts.items())
+    reasons = [
+        Reason(reason.code, reason.params, weight[name] * risk)
+        for name, (risk, reason) in parts.items()
+        if reason is not None and risk >= REASON_FROM and weight[name]
+    ]
+    reasons.sort(key=lambda r: -r.points)
+    value = min(100, round(total))
+    return Health(value, band_of(value, rules.floors), reasons)
+
+
+# --- facts from the database --------------------------------------------------------------------
+
+
+def health_column(kind: str):
+    return InsightsHealth.contact_id if kind == "contact" else InsightsHealth.account_id
+
+
+def target_column(kind: str):
+    return ActivityTarget.contact_id if kind == "contact" else ActivityTarget.account_id
+
+
+def customer_model(kind: str):
+    return Contact if kind == "contact" else Account
+
+
+def live_customers(kind: str):
+    model = customer_model(kind)
+    return select(model.id).where(model.deleted_at.is_(None))
+
+
+async def _facts(session, plugins, settings, kind: str, owners: list[uuid.UUID] | None, now) -> dict[uuid.UUID, Facts]:
+    """Facts of `owners` (every live customer of `kind` when None), read in a few statements."""
+    ids = owners if owners is not None else list((await session.execute(live_customers(kind))).scalars())
+    facts: dict[uuid.UUID, Facts] = defaultdict(Facts)
+    for owner in ids:
+        facts[owner] = Facts()
+    connection = await session.connection()
+    purchaser = owner_column(kind)
+    purchases = select(purchaser, Purchase.purchased_at).where(
+        purchaser.is_not(None), Purchase.refunded_at.is_(None), Purchase.purchased_at <= now
+    )
+    target = target_column(kind)
+    activities = (
+        select(target, Activity.occurred_at)
+        .join(Activity, Activity.id == ActivityTarget.activity_id)
+        .where(target.is_not(None), Activity.occurred_at <= now)
+    )
+    for statement, attribute, column in ((purchases, "purchases", purchaser), (activities, "activities", target)):
+        chunks: Iterable = [None] if owners is None else [ids[n : n + BATCH] for n in range(0, len(ids), BATCH)]
+        for chunk in chunks:
+            found = statement if chunk is None else statement.where(column.in_(chunk))
+            for owner, when in await connection.execute(found):
+                if owner in facts:
+                    getattr(facts[owner], attribute).append(when)
+    for each in facts.values():
+        each.purchases.sort()
+        each.activities.sort()
+    if plugins.has_hook("enishi_customer_signals"):
+        since = now - signal_window(settings)
+        for n in range(0, len(ids), SIGNAL_BATCH):
+            chunk = ids[n : n + SIGNAL_BATCH]
+            answers = await plugins.call(
+                "enishi_customer_signals", session=session, kind=kind, customer_ids=chunk, since=since, now=now
+            )
+            for _, signals in answers:
+                for signal in signals or []:
+                    if signal.customer_id in facts:
+                        facts[signal.customer_id].signals[signal.name] = signal
+    return dict(facts)
+
+
+def _row(kind: str, owner: uuid.UUID, health: Health, now) -> dict:
+    return {
+        "id": new_id(),
+        health_column(kind).key: owner,
+        "score": health.score,
+        "band": health.band,
+        "reasons": [{"code": r.code, "params": r.params} for r in health.reasons],
+        "computed_at": now,
+    }
+
+
+def lock_name(kind: str) -> str:
+    """Held by whoever writes a kind's health rows (as RFM's `lock_name`)."""
+    return f"insights.health.{kind}"
+
+
+async def recompute_all(runtime) -> int:
+    """The `insights.health` job: every live contact and account scored again, one transaction
+    per kind (readers see the old scores or the new). Idempotent."""
+    settings, now, total = runtime.settings, runtime.clock.now(), 0
+    for kind in KINDS:
+        async with runtime.read_session() as session:
+            facts = await _facts(session, runtime.plugins, settings, kind, None, now)
+        rules = Rules.of(settings)
+        rows = [_row(kind, owner, score(f, now, rules), now) for owner, f in facts.items()]
+        day = now.astimezone(settings.zone).date()
+        bands = Counter(row["band"] for row in rows)
+        async with runtime.unit_of_work() as uow:
+            await one_at_a_time(uow, lock_name(kind))
+            connection = await uow.session.connection()
+            await connection.execute(delete(InsightsHealth).where(health_column(kind).is_not(None)))
+            for start in range(0, len(rows), BATCH):
+                await connection.execute(insert(InsightsHealth), rows[start : start + BATCH])
+            # The day's distribution, for charts: a second run the same day replaces it.
+            await connection.execute(
+                delete(InsightsHealthCount).where(InsightsHealthCount.day == day, InsightsHealthCount.customer == kind)
+            )
+            await connection.execute(
+                insert(InsightsHealthCount),
+                [{"id": new_id(), "day": day, "customer": kind, "band": band, "customers": bands[band]} for band in BANDS],
+            )
+        total += len(rows)
+    return total
+
+
+async def recompute_customer(uow: UnitOfWork, kind: str, owner_id: uuid.UUID) -> InsightsHealth | None:
+    """One customer's health again, in the caller's transaction (after their purchase, refund or
+    activity). A customer no longer live loses their score."""
+    await one_at_a_time(uow, lock_name(kind))
+    now = uow.clock.now()
+    column = health_column(kind)
+    row = (await uow.session.execute(select(InsightsHealth).where(column == owner_id))).scalar_one_or_none()
+    live = (await uow.session.execute(live_customers(kind).where(customer_model(kind).id == owner_id))).first()
+    if live is None:
+        if row is not None:
+            await uow.session.delete(row)
+        return None
+    facts = await _facts(uow.session, uow.runtime.plugins, uow.settings, kind, [owner_id], now)
+    values = _row(kind, owner_id, score(facts[owner_id], now, Rules.of(uow.settings)), now)
+    if row is None:
+        row = InsightsHealth(**{column.key: owner_id})
+        uow.session.add(row)
+    row.score, row.band, row.reasons, row.computed_at = values["score"], values["band"], values["reasons"], now
+    await uow.session.flush()
+    return row
