@@ -3,7 +3,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import subprocess
+import sys
+
+from enishi.plugin import parse_global_id
 from enishi.plugins.automation.workflow_engine import run_due
+from enishi.services.test_clocks import advance_test_clock
 from enishi.worker import deliver_waiting_events
 from tests.plugins.sales.helpers import deal, pipeline, user_id
 
@@ -77,3 +84,25 @@ async def sent_quote_of_owned_deal(api, pipeline_name: str = "新規") -> dict:
 async def tasks(api) -> list[dict]:
     data = await api.graphql("{ tasks { edges { node { id title dueAt assignee { id } account { id } } } } }")
     return [edge["node"] for edge in data["tasks"]["edges"]]
+
+
+def worker_env(database_url: str, settings) -> dict:
+    """The environment of an `enishi worker` process on the test's database, in development mode
+    (so it follows the test clock)."""
+    return {
+        "ENISHI_DATABASE_URL": database_url,
+        "ENISHI_KEK": settings.key_encryption_key,
+        "ENISHI_ENVIRONMENT": "development",
+    }
+
+
+def start_worker(env: dict) -> subprocess.Popen:
+    """`enishi worker --once` in a process of its own, not waited for."""
+    command = [sys.executable, "-m", "enishi.cli", "worker", "--once"]
+    return subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+async def move_test_clock(api, clock_id: str, to: dt.datetime) -> None:
+    """Move the test clock without running the due jobs here: the worker processes are to run them."""
+    async with api.runtime.unit_of_work() as uow:
+        await advance_test_clock(uow, parse_global_id(clock_id, "TestClock", "id"), to)
