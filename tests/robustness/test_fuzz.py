@@ -79,6 +79,9 @@ QUERIES = (
     "webhooks",
     "webhookDeliveries",
     "webhookEventTypes",
+    "workflows",
+    "workflowRuns",
+    "workflowDefinitionSchema",
 )
 MUTATIONS = (
     "importContacts",
@@ -207,6 +210,11 @@ MUTATIONS = (
     "sendWebhookTestEvent",
     "replayWebhookDelivery",
     "replayWebhookDeliveries",
+    "createWorkflow",
+    "updateWorkflow",
+    "retryWorkflowRun",
+    "cancelWorkflowRun",
+    "dryRunWorkflow",
 )
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
 PER_OPERATION = settings(FUZZ, max_examples=10)

@@ -14,6 +14,15 @@ from enishi.services.test_clocks import advance_test_clock
 from enishi.worker import deliver_waiting_events
 from tests.plugins.sales.helpers import deal, pipeline, user_id
 
+# Every workflow root field and the permission it needs (joins the automation plugin's decisions).
+WORKFLOW_FIELDS = {
+    f"{kind}.{name}": "automation.workflow.manage"
+    for kind, names in (
+        ("Query", ("workflows", "workflowRuns", "workflowDefinitionSchema")),
+        ("Mutation", ("createWorkflow", "updateWorkflow", "retryWorkflowRun", "cancelWorkflowRun", "dryRunWorkflow")),
+    )
+    for name in names
+}
 WORKFLOW = "workflow { id name description enabled version definition versions { version eventType definition } }"
 RUN = """id status eventType entity recordId payload depth stepId dueAt attempts error version
          steps { stepId type attempt status input output error startedAt finishedAt durationMs }"""
