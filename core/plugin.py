@@ -28,6 +28,8 @@ from enishi.contributions import (
     RetainableEntity,
     ScheduledJob,
     WonDeal,
+    WorkflowStep,
+    WorkflowStepType,
 )
 from enishi.crypto import KeyRing, blind_indexes, decrypt, decrypt_bytes, encrypt, sign, token_hash, verify
 from enishi.db import Base, UTCDateTime, checkpoint, new_id
@@ -207,6 +209,8 @@ __all__ = [
     "RetainableEntity",
     "ScheduledJob",
     "WonDeal",
+    "WorkflowStep",
+    "WorkflowStepType",
     # errors
     "EnishiError",
     "Forbidden",

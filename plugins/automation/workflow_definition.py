@@ -13,14 +13,16 @@ reached through its foreign keys (`deal.owner_id` follows `deal_id`); sealed col
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import uuid
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from jsonschema import Draft202012Validator
 from sqlalchemy import select
 
-from enishi.plugin import InputError, Runtime, UnitOfWork, UserError
+from enishi.plugin import InputError, Runtime, UnitOfWork, UserError, WorkflowStepType
 
 from .models import AutomationWebhook
 
@@ -73,7 +75,7 @@ def _step(kind: str, properties: dict, required: tuple[str, ...] = ()) -> dict:
     }
 
 
-SCHEMA: dict[str, Any] = {
+_BUILT_IN: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": SCHEMA_ID,
     "title": "Enishi workflow definition",
@@ -122,14 +124,7 @@ SCHEMA: dict[str, Any] = {
         },
         "conditions": {"type": "array", "items": {"$ref": "#/$defs/condition"}, "maxItems": 20},
         "steps": {"type": "array", "items": {"$ref": "#/$defs/step"}, "maxItems": MAX_STEPS},
-        "step": {
-            "type": "object",
-            "required": ["id", "type"],
-            "properties": {"type": {"type": "string"}},
-            "allOf": [
-                {"if": {"properties": {"type": {"const": kind}}}, "then": {"$ref": f"#/$defs/{kind}"}} for kind in BUILT_IN_STEPS
-            ],
-        },
+        "step": {"type": "object", "required": ["id", "type"]},  # completed by `schema_with`
         "create_task": _step(
             "create_task",
             {
@@ -191,8 +186,35 @@ SCHEMA: dict[str, Any] = {
         ),
     },
 }
-Draft202012Validator.check_schema(SCHEMA)
-_VALIDATOR = Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+_VALIDATORS: WeakKeyDictionary[Runtime, Draft202012Validator] = WeakKeyDictionary()
+
+
+def schema_with(step_types: list[WorkflowStepType]) -> dict[str, Any]:
+    """The definition schema: the built-in steps and the step types plugins contribute."""
+    schema = copy.deepcopy(_BUILT_IN)
+    kinds = [*BUILT_IN_STEPS]
+    for contributed in sorted(step_types, key=lambda t: t.name):
+        own = _step(contributed.name, dict(contributed.parameters), contributed.required)
+        schema["$defs"][contributed.name] = {**own, "description": contributed.description}
+        kinds.append(contributed.name)
+    schema["$defs"]["step"]["properties"] = {"type": {"enum": kinds}}
+    schema["$defs"]["step"]["allOf"] = [
+        {"if": {"properties": {"type": {"const": kind}}}, "then": {"$ref": f"#/$defs/{kind}"}} for kind in kinds
+    ]
+    return schema
+
+
+def plugin_step_types(runtime: Runtime) -> list[WorkflowStepType]:
+    return [step_type for _, step_type in runtime.plugins.contributions("enishi_workflow_step_types")]
+
+
+def validator(runtime: Runtime) -> Draft202012Validator:
+    """The runtime's definition validator (its `.schema` is the published schema), built once."""
+    if runtime not in _VALIDATORS:
+        schema = schema_with(plugin_step_types(runtime))
+        Draft202012Validator.check_schema(schema)
+        _VALIDATORS[runtime] = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return _VALIDATORS[runtime]
 
 
 def field_name(path) -> str:
@@ -245,7 +267,7 @@ async def check(uow: UnitOfWork, runtime: Runtime, definition: Any) -> dict:
     """The definition, or InputError listing every problem with its JSON path."""
     errors = [
         UserError(field_name(error.absolute_path), error.message[:300], "INVALID_DEFINITION")
-        for error in sorted(_VALIDATOR.iter_errors(definition), key=lambda e: list(map(str, e.absolute_path)))
+        for error in sorted(validator(runtime).iter_errors(definition), key=lambda e: list(map(str, e.absolute_path)))
     ]
     if errors:
         raise InputError(errors[:20])

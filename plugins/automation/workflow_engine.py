@@ -36,7 +36,7 @@ from .workflow_models import (
     AutomationWorkflowVersion,
 )
 from .workflow_records import Record, holds
-from .workflow_steps import STEP_TYPES, StepContext
+from .workflow_steps import StepContext, step_types
 
 log = logging.getLogger("enishi.automation.workflows")
 
@@ -127,7 +127,7 @@ async def _take(uow: UnitOfWork, run: AutomationWorkflowRun, definition: dict, r
         return Outcome({}, {"branch": branch}, chosen[0]["id"] if chosen else following)
     if step["type"] == "stop":
         return Outcome(stopped=True)
-    step_type = STEP_TYPES[step["type"]]
+    step_type = step_types(uow.runtime)[step["type"]]
     given = await step_type.prepare(step, record)
     key = await uow.session.get(AutomationWorkflowEffect, (run.id, step["id"]))
     if key is not None:  # applied by a transaction that committed without moving the run on

@@ -26,7 +26,7 @@ from enishi.plugin import (
 
 from . import workflow_models as orm
 from . import workflow_service
-from .workflow_definition import SCHEMA
+from .workflow_definition import validator
 from .workflow_service import MANAGE_WORKFLOWS
 from .workflow_types import (
     AutomationWorkflow,
@@ -132,7 +132,7 @@ class WorkflowQuery:
     @strawberry.field(description="The JSON Schema (draft 2020-12) every workflow definition is checked against.")
     def workflow_definition_schema(self, info: Info) -> JSON:
         info.context.require(MANAGE_WORKFLOWS)
-        return cast(JSON, SCHEMA)
+        return cast(JSON, validator(info.context.runtime).schema)
 
 
 def _workflow(row) -> AutomationWorkflow | None:

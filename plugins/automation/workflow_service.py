@@ -17,7 +17,7 @@ from . import workflow_definition
 from .service import declared_event_types
 from .workflow_models import FINISHED, AutomationWorkflow, AutomationWorkflowRun, AutomationWorkflowVersion
 from .workflow_records import Record, holds, record_table
-from .workflow_steps import STEP_TYPES
+from .workflow_steps import StepType, step_types
 
 MANAGE_WORKFLOWS = "automation.workflow.manage"
 
@@ -120,13 +120,13 @@ class DryRun:
     steps: list[DryRunStep]
 
 
-async def _walk(steps: list[dict], payload: dict, record: Record, taken: list[DryRunStep]) -> bool:
+async def _walk(steps: list[dict], payload: dict, record: Record, kinds: dict[str, StepType], taken: list[DryRunStep]) -> bool:
     """Append the steps a run would take; False once one stops the run."""
     for step in steps:
         if step["type"] == "if":
             branch = "then" if await holds(step["conditions"], payload, record) else "else"
             taken.append(DryRunStep(step["id"], "if", {}, branch))
-            if not await _walk(step.get(branch) or [], payload, record, taken):
+            if not await _walk(step.get(branch) or [], payload, record, kinds, taken):
                 return False
         elif step["type"] == "stop":
             taken.append(DryRunStep(step["id"], "stop", {}))
@@ -135,7 +135,7 @@ async def _walk(steps: list[dict], payload: dict, record: Record, taken: list[Dr
             note = f"waits {dt.timedelta(**step['duration'])}" if "duration" in step else f"waits until {step['until']}"
             taken.append(DryRunStep(step["id"], "wait", {}, note))
         else:
-            taken.append(DryRunStep(step["id"], step["type"], await STEP_TYPES[step["type"]].prepare(step, record)))
+            taken.append(DryRunStep(step["id"], step["type"], await kinds[step["type"]].prepare(step, record)))
     return True
 
 
@@ -163,5 +163,5 @@ async def dry_run(
         raise InputError(UserError("recordId", "no such record", "NOT_FOUND"))
     matches = await holds(definition["trigger"].get("conditions", []), payload, record)
     taken: list[DryRunStep] = []
-    await _walk(definition["steps"], payload, record, taken)
+    await _walk(definition["steps"], payload, record, step_types(runtime), taken)
     return DryRun(matches, taken)

@@ -7,6 +7,7 @@ A step raises `InputError` (or any error) to fail: its writes roll back and it i
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,9 +19,12 @@ from enishi.plugin import (
     ACCOUNT_UPDATED,
     Account,
     InputError,
+    Runtime,
     UnitOfWork,
     User,
     UserError,
+    WorkflowStep,
+    WorkflowStepType,
     create_task,
     load_for_update,
     log_activity,
@@ -28,6 +32,7 @@ from enishi.plugin import (
 
 from .models import AutomationWebhook
 from .service import _delivery
+from .workflow_definition import plugin_step_types
 from .workflow_models import AutomationRecordTag
 from .workflow_records import Record, resolve
 
@@ -200,7 +205,26 @@ async def _apply_webhook(ctx: StepContext, given: dict) -> dict:
     return {"delivery_id": str(delivery.id)}
 
 
-STEP_TYPES: dict[str, StepType] = {
+def _contributed(step_type: WorkflowStepType) -> StepType:
+    """A plugin's step type: given what the definition says, run by the plugin's own function."""
+
+    async def prepare(step: dict, record: Record) -> dict:
+        return {name: value for name, value in step.items() if name not in ("id", "type")}
+
+    async def apply(ctx: StepContext, given: dict) -> dict:
+        step = WorkflowStep(given, ctx.record.entity, ctx.record.record_id, key=f"workflow:{ctx.run_id}:{ctx.step['id']}")
+        result = step_type.run(ctx.uow, step)
+        return dict((await result if inspect.isawaitable(result) else result) or {})
+
+    return StepType(prepare, apply)
+
+
+def step_types(runtime: Runtime) -> dict[str, StepType]:
+    """Every step type that changes something: the built-in ones and the plugins'."""
+    return {**BUILT_IN, **{t.name: _contributed(t) for t in plugin_step_types(runtime)}}
+
+
+BUILT_IN: dict[str, StepType] = {
     "create_task": StepType(_prepare_task, _apply_task),
     "update_field": StepType(_prepare_update, _apply_update),
     "add_tag": StepType(_prepare_tag, _apply_add_tag),

@@ -27,7 +27,7 @@ from enishi.plugin import (
     hookimpl,
 )
 
-from . import earning, events, imports, jobs, models, people, retention, rewards, schema, service, tiers, types
+from . import earning, events, imports, jobs, models, people, retention, rewards, schema, service, tiers, types, workflow_steps
 
 
 @hookimpl
@@ -227,3 +227,8 @@ async def enishi_demo_data(uow, rng, account_ids, contact_ids):
                 f"DEMO-{program.id.hex[:8]}-{n}-{order}",  # order numbers are unique across programs
                 [{"category": "goods", "amount": rng.randrange(1000, 300000)}, {"category": "shipping", "amount": 800}],
             )
+
+
+@hookimpl
+def enishi_workflow_step_types():
+    return workflow_steps.STEP_TYPES

@@ -25,7 +25,20 @@ from enishi.plugin import (
     hookimpl,
 )
 
-from . import configuration, csat, erasure, escalation, events, knowledge_base, models, retention, schema, service, types
+from . import (
+    configuration,
+    csat,
+    erasure,
+    escalation,
+    events,
+    knowledge_base,
+    models,
+    retention,
+    schema,
+    service,
+    types,
+    workflow_steps,
+)
 
 AGENTS = ("manager", "support")
 
@@ -351,3 +364,8 @@ async def enishi_demo_data(uow, rng, account_ids, contact_ids):
         )
         if rng.random() < 0.6:
             await service.reply(uow, ticket.id, "確認いたします。 / We are looking into it.")
+
+
+@hookimpl
+def enishi_workflow_step_types():
+    return workflow_steps.STEP_TYPES
