@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -146,26 +147,37 @@ def _error_text(error: Exception) -> str:
     return type(error).__name__
 
 
+_DEFINITIONS: dict[uuid.UUID, dict] = {}  # a version never changes once saved: read once per process
+
+
+async def _definition(uow: UnitOfWork, version_id: uuid.UUID) -> dict:
+    if version_id not in _DEFINITIONS:
+        definition = await uow.session.scalar(
+            select(AutomationWorkflowVersion.definition).where(AutomationWorkflowVersion.id == version_id)
+        )
+        assert definition is not None  # a run is deleted with its version
+        _DEFINITIONS[version_id] = definition
+    return _DEFINITIONS[version_id]
+
+
 async def take_step(uow: UnitOfWork, run: AutomationWorkflowRun) -> None:
     """Take the run's next step in this unit of work (the run's row locked by the caller)."""
-    version = await uow.session.get(AutomationWorkflowVersion, run.version_id)
-    assert version is not None  # a run is deleted with its version
+    definition = await _definition(uow, run.version_id)
     record = Record(uow.session, run.entity, run.record_id)
     now = uow.clock.now()
     started = time.perf_counter()
-    run.taken += 1
     entry = AutomationWorkflowStep(
         run_id=run.id,
-        seq=run.taken,
+        seq=run.taken + 1,
         step_id=run.step_id,
-        type=steps_by_id(version.definition)[run.step_id or ""]["type"],
+        type=steps_by_id(definition)[run.step_id or ""]["type"],
         attempt=run.attempts + 1,
         started_at=now,
     )
     first_event = len(uow.events)
     try:
         async with uow.savepoint():
-            outcome = await _take(uow, run, version.definition, record)
+            outcome = await _take(uow, run, definition, record)
     except Exception as error:  # noqa: BLE001 - any failure of a step is recorded and retried, never lost
         entry.status, entry.error, entry.input, entry.output = "failed", _error_text(error), {}, {}
         run.attempts += 1
@@ -182,6 +194,7 @@ async def take_step(uow: UnitOfWork, run: AutomationWorkflowRun) -> None:
         run.step_id, run.due_at = outcome.next_step, outcome.due_at or now
         if outcome.stopped or outcome.next_step is None:
             run.status, run.finished_at, run.due_at = ("stopped" if outcome.stopped else "succeeded"), now, None
+    run.taken = entry.seq
     entry.finished_at = uow.clock.now()
     entry.duration_ms = round((time.perf_counter() - started) * 1000)
     uow.session.add(entry)
