@@ -62,6 +62,12 @@ def enishi_scheduled_jobs():
     # sends what the outbox queued in the same run. Short: the first retry is due after 5 s.
     # Workflows before webhooks: a `send_webhook` step's delivery goes out in the same run.
     return [
+        ScheduledJob(
+            "automation.workflow_dates",
+            dt.timedelta(minutes=15),
+            workflow_engine.start_dated_runs,
+            "start date-triggered workflows",
+        ),
         ScheduledJob("automation.workflows", dt.timedelta(seconds=5), workflow_engine.run_due, "take due workflow steps"),
         ScheduledJob("automation.webhooks", dt.timedelta(seconds=5), delivery.deliver_due, "send due webhook deliveries"),
     ]

@@ -20,9 +20,9 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from jsonschema import Draft202012Validator
-from sqlalchemy import select
+from sqlalchemy import Date, DateTime, select
 
-from enishi.plugin import InputError, Runtime, UnitOfWork, UserError, WorkflowStepType
+from enishi.plugin import Base, InputError, Runtime, UnitOfWork, UserError, WorkflowStepType
 
 from .models import AutomationWebhook
 
@@ -84,13 +84,13 @@ _BUILT_IN: dict[str, Any] = {
     "properties": {
         "trigger": {
             "type": "object",
-            "properties": {
-                "type": {"const": "event"},
-                "event": {"type": "string", "pattern": r"^[a-z0-9_]+(\.[a-z0-9_]+)+$", "description": "A declared event type."},
-                "conditions": {"$ref": "#/$defs/conditions"},
-            },
-            "required": ["type", "event"],
-            "additionalProperties": False,
+            "description": "An event of a declared type, or a day relative to a date field of records.",
+            "properties": {"type": {"enum": ["event", "date"]}},
+            "required": ["type"],
+            "allOf": [
+                {"if": {"properties": {"type": {"const": kind}}}, "then": {"$ref": f"#/$defs/{kind}_trigger"}}
+                for kind in ("event", "date")
+            ],
         },
         "steps": {"$ref": "#/$defs/steps", "minItems": 1},
     },
@@ -100,6 +100,29 @@ _BUILT_IN: dict[str, Any] = {
         "step_id": {"type": "string", "pattern": STEP_ID, "description": "Unique in the definition; names the step in runs."},
         "field": {"type": "string", "pattern": FIELD_PATH},
         "reference": _REFERENCE,
+        "event_trigger": {
+            "type": "object",
+            "properties": {
+                "type": {"const": "event"},
+                "event": {"type": "string", "pattern": r"^[a-z0-9_]+(\.[a-z0-9_]+)+$", "description": "A declared event type."},
+                "conditions": {"$ref": "#/$defs/conditions"},
+            },
+            "required": ["type", "event"],
+            "additionalProperties": False,
+        },
+        "date_trigger": {
+            "type": "object",
+            "description": "Starts a run for each record whose `field` (a date) is `days_before` days after today (Tokyo).",
+            "properties": {
+                "type": {"const": "date"},
+                "entity": {"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,99}$", "description": "A table: `sales_contract`."},
+                "field": {"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,59}$", "description": "A date column: `end_date`."},
+                "days_before": {"type": "integer", "minimum": -366, "maximum": 366, "description": "Negative: days after."},
+                "conditions": {"$ref": "#/$defs/conditions"},
+            },
+            "required": ["type", "entity", "field", "days_before"],
+            "additionalProperties": False,
+        },
         "condition": {
             "oneOf": [
                 {
@@ -263,6 +286,26 @@ def steps_by_id(definition: dict) -> dict[str, dict]:
     return {step["id"]: step for step in walk(definition["steps"])}
 
 
+def trigger_key(trigger: dict) -> str:
+    """What a version is found by: its event type, or `date:<table>.<field>` (no event's name)."""
+    return trigger["event"] if trigger["type"] == "event" else f"date:{trigger['entity']}.{trigger['field']}"
+
+
+def _trigger_errors(runtime: Runtime, trigger: dict) -> list[UserError]:
+    if trigger["type"] == "event":
+        declared = {event_type.name for _, event_type in runtime.plugins.contributions("enishi_event_types")}
+        if trigger["event"] not in declared:
+            return [UserError("definition.trigger.event", "names no declared event type", "UNKNOWN_EVENT_TYPE")]
+        return []
+    table = Base.metadata.tables.get(trigger["entity"])
+    if table is None:
+        return [UserError("definition.trigger.entity", "names no table", "UNKNOWN_ENTITY")]
+    column = table.c.get(trigger["field"])
+    if column is None or not isinstance(column.type, Date) or isinstance(column.type, DateTime):
+        return [UserError("definition.trigger.field", "names no date column of the table", "NOT_A_DATE_FIELD")]
+    return []
+
+
 async def check(uow: UnitOfWork, runtime: Runtime, definition: Any) -> dict:
     """The definition, or InputError listing every problem with its JSON path."""
     errors = [
@@ -271,9 +314,7 @@ async def check(uow: UnitOfWork, runtime: Runtime, definition: Any) -> dict:
     ]
     if errors:
         raise InputError(errors[:20])
-    declared = {event_type.name for _, event_type in runtime.plugins.contributions("enishi_event_types")}
-    if definition["trigger"]["event"] not in declared:
-        errors.append(UserError("definition.trigger.event", "names no declared event type", "UNKNOWN_EVENT_TYPE"))
+    errors += _trigger_errors(runtime, definition["trigger"])
     seen: set[str] = set()
     for step in walk(definition["steps"]):
         if step["id"] in seen:

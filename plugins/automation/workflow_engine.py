@@ -36,12 +36,14 @@ from .workflow_models import (
     AutomationWorkflowStep,
     AutomationWorkflowVersion,
 )
-from .workflow_records import Record, holds
+from .workflow_records import Record, holds, record_table
 from .workflow_steps import StepContext, step_types
 
 log = logging.getLogger("enishi.automation.workflows")
 
 MAX_DEPTH = 3  # a workflow's own changes re-trigger workflows at most this many times in a chain
+LOOKBACK = dt.timedelta(days=7)
+DATED = uuid.UUID("0c3f4b8e-5d7a-4e61-9c2b-7a1e5f9d3b20")  # namespace of a date trigger's occurrences
 RETRIES = tuple(dt.timedelta(seconds=s) for s in (30, 5 * 60, 30 * 60, 2 * 3600))  # after the 1st … 4th failure
 
 
@@ -72,25 +74,33 @@ async def start_runs(runtime: Runtime, event: Event) -> int:
         payload = event_data(event)
         record = Record(session, event.entity, event.entity_id)
         matching = [v for v in versions if await holds(v.definition["trigger"].get("conditions", []), payload, record)]
-    if not matching:
+    return await _start(
+        runtime, [(version, event.id) for version in matching], event.type, event.entity, event.entity_id, payload, depth
+    )
+
+
+async def _start(runtime: Runtime, occurrences: list, event_type: str, entity: str, record_id, payload: dict, depth: int) -> int:
+    """A run per (version, occurrence) not started yet; returns how many started now."""
+    if not occurrences:
         return 0
     async with runtime.unit_of_work() as uow:
-        started = set(
-            await uow.session.scalars(
-                select(AutomationWorkflowRun.version_id).where(AutomationWorkflowRun.occurrence == event.id)
+        rows = await uow.session.execute(
+            select(AutomationWorkflowRun.version_id, AutomationWorkflowRun.occurrence).where(
+                AutomationWorkflowRun.occurrence.in_({occurrence for _, occurrence in occurrences})
             )
         )
+        started = {(version_id, occurrence) for version_id, occurrence in rows}
         now = uow.clock.now()
-        new = [version for version in matching if version.id not in started]
-        for version in new:
+        new = [(version, occurrence) for version, occurrence in occurrences if (version.id, occurrence) not in started]
+        for version, occurrence in new:
             uow.session.add(
                 AutomationWorkflowRun(
                     workflow_id=version.workflow_id,
                     version_id=version.id,
-                    occurrence=event.id,
-                    event_type=event.type,
-                    entity=event.entity,
-                    record_id=event.entity_id,
+                    occurrence=occurrence,
+                    event_type=event_type,
+                    entity=entity,
+                    record_id=record_id,
                     payload=payload,
                     depth=depth,
                     status="pending",
@@ -102,6 +112,47 @@ async def start_runs(runtime: Runtime, event: Event) -> int:
                 )
             )
     return len(new)
+
+
+async def start_dated_runs(runtime: Runtime) -> int:
+    """Date triggers: a run for each record whose date field is the trigger's `days_before` days
+    after today in the configured time zone — once per (version, record, date), however often this
+    scans. Records whose day came in the last LOOKBACK days count too: a worker down for a day
+    catches up. Returns how many runs started."""
+    today = runtime.clock.now().astimezone(runtime.settings.zone).date()
+    started = 0
+    async with runtime.read_session() as session:
+        versions = (
+            await session.scalars(
+                select(AutomationWorkflowVersion)
+                .join(AutomationWorkflow, AutomationWorkflow.id == AutomationWorkflowVersion.workflow_id)
+                .where(
+                    AutomationWorkflowVersion.event_type.like("date:%"),
+                    AutomationWorkflow.enabled.is_(True),
+                    AutomationWorkflow.version == AutomationWorkflowVersion.version,
+                )
+            )
+        ).all()
+    for version in versions:
+        trigger = version.definition["trigger"]
+        table = record_table(trigger["entity"])
+        if table is None:
+            continue  # its plugin was uninstalled
+        column = table.c[trigger["field"]]
+        last = today + dt.timedelta(days=trigger["days_before"])
+        async with runtime.read_session() as session:
+            rows = (await session.execute(select(table.c.id, column).where(column > last - LOOKBACK, column <= last))).all()
+            due = []
+            for record_id, day in rows:
+                payload = {"date": day.isoformat(), "field": trigger["field"]}
+                if await holds(trigger.get("conditions", []), payload, Record(session, trigger["entity"], record_id)):
+                    due.append((record_id, payload))
+        for record_id, payload in due:
+            occurrence = uuid.uuid5(DATED, f"{record_id}:{payload['date']}")
+            started += await _start(
+                runtime, [(version, occurrence)], version.event_type, trigger["entity"], record_id, payload, 0
+            )
+    return started
 
 
 @dataclass

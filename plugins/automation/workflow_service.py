@@ -15,6 +15,7 @@ from enishi.plugin import Checker, InputError, Runtime, UnitOfWork, UserError, l
 
 from . import workflow_definition
 from .service import declared_event_types
+from .workflow_definition import trigger_key
 from .workflow_models import FINISHED, AutomationWorkflow, AutomationWorkflowRun, AutomationWorkflowVersion
 from .workflow_records import Record, holds, record_table
 from .workflow_steps import StepType, step_types
@@ -26,7 +27,7 @@ async def _save_version(uow: UnitOfWork, workflow: AutomationWorkflow, definitio
     version = AutomationWorkflowVersion(
         workflow_id=workflow.id,
         version=workflow.version,
-        event_type=definition["trigger"]["event"],
+        event_type=trigger_key(definition["trigger"]),
         definition=definition,
         created_by_id=uow.actor_id,
         created_at=uow.clock.now(),
@@ -106,6 +107,15 @@ async def cancel_run(uow: UnitOfWork, run_id: uuid.UUID) -> AutomationWorkflowRu
     return run
 
 
+def _event_entity(runtime: Runtime, event: str) -> str:
+    for event_type in declared_event_types(runtime):
+        if event_type.name == event:
+            return event_type.entity
+    raise InputError(
+        UserError("id", "the workflow's trigger event is no longer declared (its plugin is off)", "UNKNOWN_EVENT_TYPE")
+    )
+
+
 @dataclass
 class DryRunStep:
     step_id: str
@@ -154,7 +164,8 @@ async def dry_run(
         )
     )
     assert definition is not None  # a workflow always has its current version
-    entity = next(t.entity for t in declared_event_types(runtime) if t.name == definition["trigger"]["event"])
+    trigger = definition["trigger"]
+    entity = trigger["entity"] if trigger["type"] == "date" else _event_entity(runtime, trigger["event"])
     expected = record_table(entity)
     if expected is None or expected.name != table:
         raise InputError(UserError("recordId", f"the trigger's records are {entity}, not {table}", "WRONG_RECORD_TYPE"))
