@@ -68,6 +68,12 @@ def enishi_scheduled_jobs():
             workflow_engine.start_dated_runs,
             "start date-triggered workflows",
         ),
+        ScheduledJob(
+            "automation.workflow_schedules",
+            dt.timedelta(minutes=1),
+            workflow_engine.start_scheduled_runs,
+            "start scheduled workflows",
+        ),
         ScheduledJob("automation.workflows", dt.timedelta(seconds=5), workflow_engine.run_due, "take due workflow steps"),
         ScheduledJob("automation.webhooks", dt.timedelta(seconds=5), delivery.deliver_due, "send due webhook deliveries"),
     ]

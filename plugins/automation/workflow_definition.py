@@ -19,6 +19,7 @@ import uuid
 from typing import Any
 from weakref import WeakKeyDictionary
 
+from croniter import croniter
 from jsonschema import Draft202012Validator
 from sqlalchemy import Date, DateTime, select
 
@@ -30,6 +31,7 @@ SCHEMA_ID = "https://enishi.dev/schemas/workflow-definition.schema.json"
 STEP_ID = r"^[a-z][a-z0-9_]{0,39}$"
 FIELD_PATH = r"^[a-z][a-z0-9_]{0,59}(\.[a-z][a-z0-9_]{0,59}){0,3}$"
 OPERATORS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "exists", "not_exists", "contains")
+TRIGGERS = ("event", "date", "schedule")
 BUILT_IN_STEPS = (
     "create_task",
     "update_field",
@@ -84,12 +86,12 @@ _BUILT_IN: dict[str, Any] = {
     "properties": {
         "trigger": {
             "type": "object",
-            "description": "An event of a declared type, or a day relative to a date field of records.",
-            "properties": {"type": {"enum": ["event", "date"]}},
+            "description": "An event of a declared type, a day relative to a date field of records, or a schedule.",
+            "properties": {"type": {"enum": list(TRIGGERS)}},
             "required": ["type"],
             "allOf": [
                 {"if": {"properties": {"type": {"const": kind}}}, "then": {"$ref": f"#/$defs/{kind}_trigger"}}
-                for kind in ("event", "date")
+                for kind in TRIGGERS
             ],
         },
         "steps": {"$ref": "#/$defs/steps", "minItems": 1},
@@ -108,6 +110,16 @@ _BUILT_IN: dict[str, Any] = {
                 "conditions": {"$ref": "#/$defs/conditions"},
             },
             "required": ["type", "event"],
+            "additionalProperties": False,
+        },
+        "schedule_trigger": {
+            "type": "object",
+            "description": "Starts a run at each time a cron expression names, in the configured time zone (Asia/Tokyo).",
+            "properties": {
+                "type": {"const": "schedule"},
+                "cron": {"type": "string", "maxLength": 100, "description": "Five fields: `0 9 * * 1` is Mondays at 9:00."},
+            },
+            "required": ["type", "cron"],
             "additionalProperties": False,
         },
         "date_trigger": {
@@ -287,11 +299,18 @@ def steps_by_id(definition: dict) -> dict[str, dict]:
 
 
 def trigger_key(trigger: dict) -> str:
-    """What a version is found by: its event type, or `date:<table>.<field>` (no event's name)."""
+    """What a version is found by: its event type, `date:<table>.<field>` or `schedule:<cron>`
+    (neither is an event's name)."""
+    if trigger["type"] == "schedule":
+        return f"schedule:{trigger['cron']}"
     return trigger["event"] if trigger["type"] == "event" else f"date:{trigger['entity']}.{trigger['field']}"
 
 
 def _trigger_errors(runtime: Runtime, trigger: dict) -> list[UserError]:
+    if trigger["type"] == "schedule":
+        if len(trigger["cron"].split()) != 5 or not croniter.is_valid(trigger["cron"]):
+            return [UserError("definition.trigger.cron", "is no five-field cron expression", "INVALID_CRON")]
+        return []
     if trigger["type"] == "event":
         declared = {event_type.name for _, event_type in runtime.plugins.contributions("enishi_event_types")}
         if trigger["event"] not in declared:

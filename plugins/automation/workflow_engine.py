@@ -22,6 +22,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from croniter import croniter
 from sqlalchemy import select
 
 from enishi.plugin import Event, InputError, Runtime, UnitOfWork
@@ -44,6 +45,9 @@ log = logging.getLogger("enishi.automation.workflows")
 MAX_DEPTH = 3  # a workflow's own changes re-trigger workflows at most this many times in a chain
 LOOKBACK = dt.timedelta(days=7)
 DATED = uuid.UUID("0c3f4b8e-5d7a-4e61-9c2b-7a1e5f9d3b20")  # namespace of a date trigger's occurrences
+SCHEDULED = uuid.UUID("9a4e2c71-3b8f-4d05-8e6a-1f7c0b2d4e93")  # namespace of a schedule's occurrences
+SCHEDULE_LOOKBACK = dt.timedelta(days=1)
+MAX_SCHEDULED = 1440  # times per version and scan: every minute for the look-back day
 RETRIES = tuple(dt.timedelta(seconds=s) for s in (30, 5 * 60, 30 * 60, 2 * 3600))  # after the 1st … 4th failure
 
 
@@ -152,6 +156,38 @@ async def start_dated_runs(runtime: Runtime) -> int:
             started += await _start(
                 runtime, [(version, occurrence)], version.event_type, trigger["entity"], record_id, payload, 0
             )
+    return started
+
+
+async def start_scheduled_runs(runtime: Runtime) -> int:
+    """Schedule triggers: a run for each time the cron expression named since the version was
+    saved (at most a day back: a worker down longer does not replay older ones), in the configured
+    time zone, once per (version, time) however often this scans. Returns how many started."""
+    now = runtime.clock.now().astimezone(runtime.settings.zone)
+    async with runtime.read_session() as session:
+        versions = (
+            await session.scalars(
+                select(AutomationWorkflowVersion)
+                .join(AutomationWorkflow, AutomationWorkflow.id == AutomationWorkflowVersion.workflow_id)
+                .where(
+                    AutomationWorkflowVersion.event_type.like("schedule:%"),
+                    AutomationWorkflow.enabled.is_(True),
+                    AutomationWorkflow.version == AutomationWorkflowVersion.version,
+                )
+            )
+        ).all()
+    started = 0
+    for version in versions:
+        times = croniter(
+            version.definition["trigger"]["cron"], max(version.created_at, now - SCHEDULE_LOOKBACK).astimezone(now.tzinfo)
+        )
+        due: list[dt.datetime] = []
+        while (at := times.get_next(dt.datetime)) <= now and len(due) < MAX_SCHEDULED:
+            due.append(at)
+        for at in due:
+            occurrence = uuid.uuid5(SCHEDULED, f"{version.id}:{at.isoformat()}")
+            payload = {"scheduled_at": at.isoformat()}
+            started += await _start(runtime, [(version, occurrence)], version.event_type, "schedule", None, payload, 0)
     return started
 
 

@@ -165,6 +165,8 @@ async def dry_run(
     )
     assert definition is not None  # a workflow always has its current version
     trigger = definition["trigger"]
+    if trigger["type"] == "schedule":
+        raise InputError(UserError("id", "a scheduled workflow is about no record", "NO_RECORD_TRIGGER"))
     entity = trigger["entity"] if trigger["type"] == "date" else _event_entity(runtime, trigger["event"])
     expected = record_table(entity)
     if expected is None or expected.name != table:
