@@ -78,6 +78,39 @@ class GaugeReading:
 
 
 @dataclass(frozen=True)
+class WorkflowStep:
+    """What a plugin's workflow step is given when a run takes it: `params` (what the definition
+    says beside `id` and `type`, checked against the step type's `parameters`), the run's trigger
+    record (`entity`, as the triggering event names it, and `record_id`), and `key`, the same on
+    every attempt of this step of this run: pass it to your own idempotency where you keep one."""
+
+    params: Mapping[str, Any]
+    entity: str
+    record_id: uuid.UUID | None
+    key: str
+
+
+@dataclass(frozen=True)
+class WorkflowStepType:
+    """A step type a plugin adds to workflows (`enishi_workflow_step_types`; the automation plugin
+    runs them). `name` is `<plugin>.<verb>` (`sales.move_deal_stage`), a definition's step `type`.
+    `parameters` maps each parameter to its JSON Schema (`{"stage": {"type": "string"}}`) and
+    `required` names those a step must give: the published definition schema includes them.
+
+    `run(uow, step)` (may be async) applies it, given a `WorkflowStep`, inside the run's
+    transaction beside the step's idempotency key, so it is applied once however many workers
+    run; it returns a JSON-ready dict (the step's output, shown in the run's history: ids and
+    codes, no personal data). Raise `InputError` to fail this attempt: its writes roll back and
+    the step is retried with backoff."""
+
+    name: str
+    description: str
+    run: Callable[..., Any]
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CliCommand:
     """`enishi <name>`: `configure(parser)` adds arguments; `run(runtime, args)` may be async."""
 

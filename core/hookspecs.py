@@ -113,6 +113,15 @@ def enishi_cli_commands():
 
 
 @hookspec
+def enishi_workflow_step_types():
+    """Return a list of `enishi.WorkflowStepType`: steps workflow definitions may use beside the
+    built-in ones (`create_task`, `wait`, …), such as the sales plugin's `sales.move_deal_stage`.
+    The automation plugin checks a definition's step against its `parameters` and runs it exactly
+    once per run. A plugin's triggers are its declared event types (`enishi_event_types`): any
+    of them may start a workflow."""
+
+
+@hookspec
 def enishi_import_columns():
     """Return a list of `enishi.ImportColumn`: columns of yours that the contact import reads (and
     the export writes) beside the core's, matched by their header spellings or mapped by key."""

@@ -32,6 +32,8 @@ from enishi.contributions import (
     ScheduledJob,
     SegmentTerm,
     WonDeal,
+    WorkflowStep,
+    WorkflowStepType,
 )
 from enishi.crypto import KeyRing, blind_indexes, decrypt, decrypt_bytes, encrypt, sign, token_hash, verify
 from enishi.db import Base, UTCDateTime, checkpoint, new_id
@@ -221,6 +223,8 @@ __all__ = [
     "ScheduledJob",
     "SegmentTerm",
     "WonDeal",
+    "WorkflowStep",
+    "WorkflowStepType",
     # errors
     "EnishiError",
     "Forbidden",

@@ -1,5 +1,6 @@
-"""Bundled plugin `automation`: outbound webhooks to the Standard Webhooks specification.
-Built on the plugin kit only (`enishi.plugin`), as any outside plugin would be."""
+"""Bundled plugin `automation`: outbound webhooks to the Standard Webhooks specification, and
+workflows (trigger, conditions, steps) run exactly once by the worker. Built on the plugin kit
+only (`enishi.plugin`), as any outside plugin would be."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 
 from enishi.plugin import Permission, ScheduledJob, hookimpl
 
-from . import delivery, events, schema, service, types
+from . import delivery, events, schema, service, types, workflow_engine, workflow_schema, workflow_types
+from .workflow_service import MANAGE_WORKFLOWS
 
 
 @hookimpl
@@ -24,23 +26,29 @@ def enishi_permissions():
             "Manage webhook subscriptions, read their delivery log, replay and test deliveries",
             ("integration",),
             "webhooks:manage",
-        )
+        ),
+        Permission(MANAGE_WORKFLOWS, "Define workflows, read their runs, retry, cancel and dry-run them", (), "workflows:manage"),
     ]
 
 
 @hookimpl
 def enishi_graphql_types():
-    return [types.AutomationWebhook, types.AutomationWebhookDelivery]
+    return [
+        types.AutomationWebhook,
+        types.AutomationWebhookDelivery,
+        workflow_types.AutomationWorkflow,
+        workflow_types.AutomationWorkflowRun,
+    ]
 
 
 @hookimpl
 def enishi_graphql_query():
-    return [schema.AutomationQuery]
+    return [schema.AutomationQuery, workflow_schema.WorkflowQuery]
 
 
 @hookimpl
 def enishi_graphql_mutation():
-    return [schema.AutomationMutation]
+    return [schema.AutomationMutation, workflow_schema.WorkflowMutation]
 
 
 @hookimpl
@@ -52,13 +60,31 @@ def enishi_event_types():
 def enishi_scheduled_jobs():
     # Last, after the core's outbox job: `enishi worker --once` (and a test clock's advance) then
     # sends what the outbox queued in the same run. Short: the first retry is due after 5 s.
-    return [ScheduledJob("automation.webhooks", dt.timedelta(seconds=5), delivery.deliver_due, "send due webhook deliveries")]
+    # Workflows before webhooks: a `send_webhook` step's delivery goes out in the same run.
+    return [
+        ScheduledJob(
+            "automation.workflow_dates",
+            dt.timedelta(minutes=15),
+            workflow_engine.start_dated_runs,
+            "start date-triggered workflows",
+        ),
+        ScheduledJob(
+            "automation.workflow_schedules",
+            dt.timedelta(minutes=1),
+            workflow_engine.start_scheduled_runs,
+            "start scheduled workflows",
+        ),
+        ScheduledJob("automation.workflows", dt.timedelta(seconds=5), workflow_engine.run_due, "take due workflow steps"),
+        ScheduledJob("automation.webhooks", dt.timedelta(seconds=5), delivery.deliver_due, "send due webhook deliveries"),
+    ]
 
 
 @hookimpl
 async def enishi_deliver_event(event, runtime):
-    """Queue the committed event for every subscription it matches; the job above sends them."""
+    """Queue the committed event for every subscription it matches, and start the workflows it
+    triggers; the jobs above send and run them."""
     await service.fan_out(runtime, event)
+    await workflow_engine.start_runs(runtime, event)
 
 
 @hookimpl

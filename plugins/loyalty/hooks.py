@@ -43,6 +43,7 @@ from . import (
     signals,
     tiers,
     types,
+    workflow_steps,
 )
 
 
@@ -258,3 +259,7 @@ async def enishi_customer_signals(session, kind, customer_ids, now):
 @hookimpl
 def enishi_segment_terms():
     return segment_terms.TERMS
+
+
+def enishi_workflow_step_types():
+    return workflow_steps.STEP_TYPES

@@ -35,6 +35,7 @@ from . import (
     quotes,
     schema,
     types,
+    workflow_steps,
 )
 from .teams import CONFIGURE, READ, READ_ALL, TEAM_MANAGE, TEAM_READ, WRITE
 
@@ -195,3 +196,8 @@ async def enishi_abm_deal_stage(uow, account_id):
 async def enishi_demo_data(uow, rng, account_ids, contact_ids):
     """A pipeline with deals on some demo accounts: open ones spread over the stages, a few won and lost."""
     await demo.load(uow, rng, account_ids, contact_ids)
+
+
+@hookimpl
+def enishi_workflow_step_types():
+    return workflow_steps.STEP_TYPES

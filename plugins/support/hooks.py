@@ -38,6 +38,7 @@ from . import (
     service,
     signals,
     types,
+    workflow_steps,
 )
 
 AGENTS = ("manager", "support")
@@ -342,3 +343,8 @@ async def enishi_demo_data(uow, rng, account_ids, contact_ids):
 @hookimpl
 async def enishi_customer_signals(session, kind, customer_ids, since, now):
     return await signals.customer_signals(session, kind, customer_ids, since, now)
+
+
+@hookimpl
+def enishi_workflow_step_types():
+    return workflow_steps.STEP_TYPES

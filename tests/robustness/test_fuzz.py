@@ -92,6 +92,9 @@ QUERIES = (
     "webhooks",
     "webhookDeliveries",
     "webhookEventTypes",
+    "workflows",
+    "workflowRuns",
+    "workflowDefinitionSchema",
 )
 MUTATIONS = (
     "createCustomFieldDefinition",
@@ -232,6 +235,11 @@ MUTATIONS = (
     "sendWebhookTestEvent",
     "replayWebhookDelivery",
     "replayWebhookDeliveries",
+    "createWorkflow",
+    "updateWorkflow",
+    "retryWorkflowRun",
+    "cancelWorkflowRun",
+    "dryRunWorkflow",
 )
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
 PER_OPERATION = settings(FUZZ, max_examples=10)

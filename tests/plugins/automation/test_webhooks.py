@@ -8,6 +8,7 @@ import pytest
 from enishi.auth import ROLES
 from tests.helpers import root_fields_added_by
 from tests.plugins.automation.helpers import LOOPBACK, NONE, WEBHOOK, create_webhook
+from tests.plugins.automation.workflow_helpers import WORKFLOW_FIELDS
 
 ERRORS = "{ userErrors { code } }"
 AUTOMATION_FIELDS = {
@@ -21,6 +22,7 @@ AUTOMATION_FIELDS = {
     "Mutation.sendWebhookTestEvent": "automation.webhook.manage",
     "Mutation.replayWebhookDelivery": "automation.webhook.manage",
     "Mutation.replayWebhookDeliveries": "automation.webhook.manage",
+    **WORKFLOW_FIELDS,
 }
 
 

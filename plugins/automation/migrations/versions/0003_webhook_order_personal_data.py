@@ -1,15 +1,15 @@
 """automation webhooks: deliveries ordered per subject, personal data granted to a subscription
 
-Revision ID: automation_webhooks_0002
-Revises: automation_0001
+Revision ID: automation_0003
+Revises: automation_0002
 Create Date: 2026-12-06
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "automation_webhooks_0002"
-down_revision = "automation_0001"
+revision = "automation_0003"
+down_revision = "automation_0002"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,358 @@
+"""A workflow's definition: the JSON document an admin writes, its published JSON Schema
+(docs/workflow-definition.schema.json, the `workflowDefinitionSchema` query), and the checks the
+schema cannot express (step ids unique, the event type declared, the webhook existing).
+
+    {"trigger": {"type": "event", "event": "quote.status_changed",
+                 "conditions": [{"source": "payload", "field": "to", "op": "eq", "value": "sent"}]},
+     "steps": [{"id": "wait", "type": "wait", "duration": {"days": 3}},
+               {"id": "follow_up", "type": "create_task", "title": "見積のフォロー",
+                "assignee": {"field": "deal.owner_id"}, "account": {"field": "account_id"}}]}
+
+A `field` names a column of the trigger's record (`status`, `custom_fields.segment`), or one
+reached through its foreign keys (`deal.owner_id` follows `deal_id`); sealed columns are never read."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import uuid
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from croniter import croniter
+from jsonschema import Draft202012Validator
+from sqlalchemy import Date, DateTime, select
+
+from enishi.plugin import Base, InputError, Runtime, UnitOfWork, UserError, WorkflowStepType
+
+from .models import AutomationWebhook
+
+SCHEMA_ID = "https://enishi.dev/schemas/workflow-definition.schema.json"
+STEP_ID = r"^[a-z][a-z0-9_]{0,39}$"
+FIELD_PATH = r"^[a-z][a-z0-9_]{0,59}(\.[a-z][a-z0-9_]{0,59}){0,3}$"
+OPERATORS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "exists", "not_exists", "contains")
+TRIGGERS = ("event", "date", "schedule")
+BUILT_IN_STEPS = (
+    "create_task",
+    "update_field",
+    "add_tag",
+    "remove_tag",
+    "create_activity",
+    "wait",
+    "if",
+    "stop",
+    "send_webhook",
+)
+MAX_STEPS = 100
+
+_SCALAR = {"type": ["string", "number", "boolean", "null"], "maxLength": 500}
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 500}
+_DURATION = {
+    "type": "object",
+    "description": "A length of time; at least one part, the total at most a year.",
+    "properties": {part: {"type": "integer", "minimum": 0, "maximum": 366 * 24 * 60} for part in ("days", "hours", "minutes")},
+    "additionalProperties": False,
+    "minProperties": 1,
+}
+_REFERENCE = {
+    "description": 'A value read from the trigger\'s record (`{"field": "deal.owner_id"}`) or given as is (`{"value": …}`).',
+    "oneOf": [
+        {
+            "type": "object",
+            "properties": {"field": {"$ref": "#/$defs/field"}},
+            "required": ["field"],
+            "additionalProperties": False,
+        },
+        {"type": "object", "properties": {"value": _SCALAR}, "required": ["value"], "additionalProperties": False},
+    ],
+}
+
+
+def _step(kind: str, properties: dict, required: tuple[str, ...] = ()) -> dict:
+    return {
+        "type": "object",
+        "properties": {"id": {"$ref": "#/$defs/step_id"}, "type": {"const": kind}, **properties},
+        "required": ["id", "type", *required],
+        "additionalProperties": False,
+    }
+
+
+_BUILT_IN: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": SCHEMA_ID,
+    "title": "Enishi workflow definition",
+    "description": "A trigger, conditions on it, and the steps a run takes (automation plugin).",
+    "type": "object",
+    "properties": {
+        "trigger": {
+            "type": "object",
+            "description": "An event of a declared type, a day relative to a date field of records, or a schedule.",
+            "properties": {"type": {"enum": list(TRIGGERS)}},
+            "required": ["type"],
+            "allOf": [
+                {"if": {"properties": {"type": {"const": kind}}}, "then": {"$ref": f"#/$defs/{kind}_trigger"}}
+                for kind in TRIGGERS
+            ],
+        },
+        "steps": {"$ref": "#/$defs/steps", "minItems": 1},
+    },
+    "required": ["trigger", "steps"],
+    "additionalProperties": False,
+    "$defs": {
+        "step_id": {"type": "string", "pattern": STEP_ID, "description": "Unique in the definition; names the step in runs."},
+        "field": {"type": "string", "pattern": FIELD_PATH},
+        "reference": _REFERENCE,
+        "event_trigger": {
+            "type": "object",
+            "properties": {
+                "type": {"const": "event"},
+                "event": {"type": "string", "pattern": r"^[a-z0-9_]+(\.[a-z0-9_]+)+$", "description": "A declared event type."},
+                "conditions": {"$ref": "#/$defs/conditions"},
+            },
+            "required": ["type", "event"],
+            "additionalProperties": False,
+        },
+        "schedule_trigger": {
+            "type": "object",
+            "description": "Starts a run at each time a cron expression names, in the configured time zone (Asia/Tokyo).",
+            "properties": {
+                "type": {"const": "schedule"},
+                "cron": {"type": "string", "maxLength": 100, "description": "Five fields: `0 9 * * 1` is Mondays at 9:00."},
+            },
+            "required": ["type", "cron"],
+            "additionalProperties": False,
+        },
+        "date_trigger": {
+            "type": "object",
+            "description": "Starts a run for each record whose `field` (a date) is `days_before` days after today (Tokyo).",
+            "properties": {
+                "type": {"const": "date"},
+                "entity": {"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,99}$", "description": "A table: `sales_contract`."},
+                "field": {"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,59}$", "description": "A date column: `end_date`."},
+                "days_before": {"type": "integer", "minimum": -366, "maximum": 366, "description": "Negative: days after."},
+                "conditions": {"$ref": "#/$defs/conditions"},
+            },
+            "required": ["type", "entity", "field", "days_before"],
+            "additionalProperties": False,
+        },
+        "condition": {
+            "oneOf": [
+                {
+                    "type": "object",
+                    "properties": {
+                        "source": {"enum": ["payload", "record"], "description": "The event's payload, or the record now."},
+                        "field": {"$ref": "#/$defs/field"},
+                        "op": {"enum": list(OPERATORS)},
+                        "value": {"oneOf": [_SCALAR, {"type": "array", "items": _SCALAR, "maxItems": 50}]},
+                    },
+                    "required": ["source", "field", "op"],
+                    "additionalProperties": False,
+                },
+                {
+                    "type": "object",
+                    "description": "True when any of its conditions is.",
+                    "properties": {"any": {"$ref": "#/$defs/conditions", "minItems": 1}},
+                    "required": ["any"],
+                    "additionalProperties": False,
+                },
+            ]
+        },
+        "conditions": {"type": "array", "items": {"$ref": "#/$defs/condition"}, "maxItems": 20},
+        "steps": {"type": "array", "items": {"$ref": "#/$defs/step"}, "maxItems": MAX_STEPS},
+        "step": {"type": "object", "required": ["id", "type"]},  # completed by `schema_with`
+        "create_task": _step(
+            "create_task",
+            {
+                "title": _TEXT,
+                "assignee": {"$ref": "#/$defs/reference", "description": "A user id; the task is unassigned without one."},
+                "account": {"$ref": "#/$defs/reference"},
+                "contact": {"$ref": "#/$defs/reference"},
+                "due_in": _DURATION,
+            },
+            ("title",),
+        ),
+        "update_field": _step(
+            "update_field",
+            {
+                "field": {
+                    "type": "string",
+                    "pattern": r"^(industry|owner_id|custom_fields\.[a-z][a-z0-9_]{0,59})$",
+                    "description": "A field of the account the record is or belongs to (its `account_id`).",
+                },
+                "value": {"$ref": "#/$defs/reference"},
+            },
+            ("field", "value"),
+        ),
+        "add_tag": _step("add_tag", {"tag": {"type": "string", "pattern": r"^[a-z0-9_\-]{1,40}$"}}, ("tag",)),
+        "remove_tag": _step("remove_tag", {"tag": {"type": "string", "pattern": r"^[a-z0-9_\-]{1,40}$"}}, ("tag",)),
+        "create_activity": _step(
+            "create_activity",
+            {
+                "activity_type": {"type": "string", "maxLength": 60},
+                "summary": _TEXT,
+                "account": {"$ref": "#/$defs/reference"},
+                "contact": {"$ref": "#/$defs/reference"},
+            },
+            ("activity_type", "summary"),
+        ),
+        "wait": {
+            **_step(
+                "wait",
+                {
+                    "duration": _DURATION,
+                    "until": {"type": "string", "format": "date-time", "description": "An instant with its offset."},
+                },
+            ),
+            "oneOf": [{"required": ["duration"]}, {"required": ["until"]}],
+        },
+        "if": _step(
+            "if",
+            {"conditions": {"$ref": "#/$defs/conditions"}, "then": {"$ref": "#/$defs/steps"}, "else": {"$ref": "#/$defs/steps"}},
+            ("conditions",),
+        ),
+        "stop": _step("stop", {}),
+        "send_webhook": _step(
+            "send_webhook",
+            {
+                "webhook_id": {"type": "string", "format": "uuid", "description": "A subscription (its uuid)."},
+                "data": {"type": "object", "additionalProperties": _SCALAR, "maxProperties": 20},
+            },
+            ("webhook_id",),
+        ),
+    },
+}
+_VALIDATORS: WeakKeyDictionary[Runtime, Draft202012Validator] = WeakKeyDictionary()
+
+
+def schema_with(step_types: list[WorkflowStepType]) -> dict[str, Any]:
+    """The definition schema: the built-in steps and the step types plugins contribute."""
+    schema = copy.deepcopy(_BUILT_IN)
+    kinds = [*BUILT_IN_STEPS]
+    for contributed in sorted(step_types, key=lambda t: t.name):
+        own = _step(contributed.name, dict(contributed.parameters), contributed.required)
+        schema["$defs"][contributed.name] = {**own, "description": contributed.description}
+        kinds.append(contributed.name)
+    schema["$defs"]["step"]["properties"] = {"type": {"enum": kinds}}
+    schema["$defs"]["step"]["allOf"] = [
+        {"if": {"properties": {"type": {"const": kind}}}, "then": {"$ref": f"#/$defs/{kind}"}} for kind in kinds
+    ]
+    return schema
+
+
+def plugin_step_types(runtime: Runtime) -> list[WorkflowStepType]:
+    return [step_type for _, step_type in runtime.plugins.contributions("enishi_workflow_step_types")]
+
+
+def validator(runtime: Runtime) -> Draft202012Validator:
+    """The runtime's definition validator (its `.schema` is the published schema), built once."""
+    if runtime not in _VALIDATORS:
+        schema = schema_with(plugin_step_types(runtime))
+        Draft202012Validator.check_schema(schema)
+        _VALIDATORS[runtime] = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return _VALIDATORS[runtime]
+
+
+def field_name(path) -> str:
+    """A JSON path as a userError's field: `definition.steps.1.duration.days`."""
+    return ".".join(["definition", *(str(part) for part in path)])
+
+
+def walk(steps: list[dict]):
+    """Every step, branches included, in document order."""
+    for step in steps:
+        yield step
+        if step["type"] == "if":
+            yield from walk(step.get("then", []))
+            yield from walk(step.get("else", []))
+
+
+def successors(steps: list[dict], after: str | None = None) -> dict[str, str | None]:
+    """Each step's id → the id of the step that follows it once it is done (None: the run ends).
+    The last step of a branch is followed by what follows its `if`."""
+    following: dict[str, str | None] = {}
+    for index, step in enumerate(steps):
+        next_id = steps[index + 1]["id"] if index + 1 < len(steps) else after
+        following[step["id"]] = next_id
+        if step["type"] == "if":
+            following.update(successors(step.get("then", []), next_id))
+            following.update(successors(step.get("else", []), next_id))
+    return following
+
+
+def _instant(text: str) -> dt.datetime | None:
+    try:
+        instant = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return instant if instant.tzinfo is not None else None
+
+
+def until(step: dict) -> dt.datetime:
+    """A checked `wait` step's instant, in UTC."""
+    instant = _instant(step["until"])
+    assert instant is not None  # checked when the definition was saved
+    return instant.astimezone(dt.UTC)
+
+
+def steps_by_id(definition: dict) -> dict[str, dict]:
+    return {step["id"]: step for step in walk(definition["steps"])}
+
+
+def trigger_key(trigger: dict) -> str:
+    """What a version is found by: its event type, `date:<table>.<field>` or `schedule:<cron>`
+    (neither is an event's name)."""
+    if trigger["type"] == "schedule":
+        return f"schedule:{trigger['cron']}"
+    return trigger["event"] if trigger["type"] == "event" else f"date:{trigger['entity']}.{trigger['field']}"
+
+
+def _trigger_errors(runtime: Runtime, trigger: dict) -> list[UserError]:
+    if trigger["type"] == "schedule":
+        if len(trigger["cron"].split()) != 5 or not croniter.is_valid(trigger["cron"]):
+            return [UserError("definition.trigger.cron", "is no five-field cron expression", "INVALID_CRON")]
+        return []
+    if trigger["type"] == "event":
+        declared = {event_type.name for _, event_type in runtime.plugins.contributions("enishi_event_types")}
+        if trigger["event"] not in declared:
+            return [UserError("definition.trigger.event", "names no declared event type", "UNKNOWN_EVENT_TYPE")]
+        return []
+    table = Base.metadata.tables.get(trigger["entity"])
+    if table is None:
+        return [UserError("definition.trigger.entity", "names no table", "UNKNOWN_ENTITY")]
+    column = table.c.get(trigger["field"])
+    if column is None or not isinstance(column.type, Date) or isinstance(column.type, DateTime):
+        return [UserError("definition.trigger.field", "names no date column of the table", "NOT_A_DATE_FIELD")]
+    return []
+
+
+async def check(uow: UnitOfWork, runtime: Runtime, definition: Any) -> dict:
+    """The definition, or InputError listing every problem with its JSON path."""
+    errors = [
+        UserError(field_name(error.absolute_path), error.message[:300], "INVALID_DEFINITION")
+        for error in sorted(validator(runtime).iter_errors(definition), key=lambda e: list(map(str, e.absolute_path)))
+    ]
+    if errors:
+        raise InputError(errors[:20])
+    errors += _trigger_errors(runtime, definition["trigger"])
+    seen: set[str] = set()
+    for step in walk(definition["steps"]):
+        if step["id"] in seen:
+            errors.append(UserError("definition.steps", f"step id {step['id']!r} is used twice", "DUPLICATE_STEP_ID"))
+        seen.add(step["id"])
+        if step["type"] == "create_activity" and step["activity_type"] not in runtime.activity_types:
+            errors.append(
+                UserError("definition.steps", f"{step['activity_type']!r} is no activity type", "UNKNOWN_ACTIVITY_TYPE")
+            )
+        if step["type"] == "wait" and "until" in step and _instant(step["until"]) is None:
+            errors.append(
+                UserError("definition.steps", f"step {step['id']!r}: `until` is no ISO 8601 instant with offset", "INVALID_DATE")
+            )
+        if step["type"] == "send_webhook":
+            found = await uow.session.scalar(
+                select(AutomationWebhook.id).where(AutomationWebhook.id == uuid.UUID(step["webhook_id"]))
+            )
+            if found is None:
+                errors.append(UserError("definition.steps", f"step {step['id']!r}: no such webhook", "NOT_FOUND"))
+    if errors:
+        raise InputError(errors)
+    return definition

@@ -1,0 +1,312 @@
+"""Running workflows, exactly once on any number of workers.
+
+* Start: the outbox hands each committed event to `start_runs` (at least once); every enabled
+  workflow whose current version triggers on its type and whose conditions hold gets one run,
+  unique per (version, event id) — a second hand-over starts nothing.
+* Step: the worker's `automation.workflows` job takes due runs one step per transaction: the
+  run's row is locked (`FOR UPDATE SKIP LOCKED` on PostgreSQL: another worker takes another run;
+  SQLite has one writer at a time), the step's idempotency key, its effect, its log and the run's
+  next position commit together or not at all. A worker killed mid-step leaves nothing behind —
+  its transaction dies with its connection and the lock with it — and the next worker takes the
+  step again. A second worker reaching a step already applied finds its key and applies nothing.
+* Fail: a failed step's writes roll back (a savepoint); it is retried after 30 s, 5 min, 30 min
+  and 2 h (the injected clock), then the run is `failed` until `retryWorkflowRun`.
+* Loops: events a step raised remember the run's depth; a run they trigger is one deeper, and
+  none starts deeper than MAX_DEPTH."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from croniter import croniter
+from sqlalchemy import select
+
+from enishi.plugin import Event, InputError, Runtime, UnitOfWork
+
+from .service import event_data
+from .workflow_definition import steps_by_id, successors, until
+from .workflow_models import (
+    AutomationWorkflow,
+    AutomationWorkflowEffect,
+    AutomationWorkflowEventOrigin,
+    AutomationWorkflowRun,
+    AutomationWorkflowStep,
+    AutomationWorkflowVersion,
+)
+from .workflow_records import Record, holds, record_table
+from .workflow_steps import StepContext, step_types
+
+log = logging.getLogger("enishi.automation.workflows")
+
+MAX_DEPTH = 3  # a workflow's own changes re-trigger workflows at most this many times in a chain
+LOOKBACK = dt.timedelta(days=7)
+DATED = uuid.UUID("0c3f4b8e-5d7a-4e61-9c2b-7a1e5f9d3b20")  # namespace of a date trigger's occurrences
+SCHEDULED = uuid.UUID("9a4e2c71-3b8f-4d05-8e6a-1f7c0b2d4e93")  # namespace of a schedule's occurrences
+SCHEDULE_LOOKBACK = dt.timedelta(days=1)
+MAX_SCHEDULED = 1440  # times per version and scan: every minute for the look-back day
+RETRIES = tuple(dt.timedelta(seconds=s) for s in (30, 5 * 60, 30 * 60, 2 * 3600))  # after the 1st … 4th failure
+
+
+async def start_runs(runtime: Runtime, event: Event) -> int:
+    """One run per matching workflow for the event (none when it already started one); returns
+    how many started now."""
+    async with runtime.read_session() as session:
+        versions = (
+            await session.scalars(
+                select(AutomationWorkflowVersion)
+                .join(AutomationWorkflow, AutomationWorkflow.id == AutomationWorkflowVersion.workflow_id)
+                .where(
+                    AutomationWorkflowVersion.event_type == event.type,
+                    AutomationWorkflow.enabled.is_(True),
+                    AutomationWorkflow.version == AutomationWorkflowVersion.version,
+                )
+            )
+        ).all()
+        if not versions:
+            return 0
+        origin = await session.scalar(
+            select(AutomationWorkflowEventOrigin.depth).where(AutomationWorkflowEventOrigin.event_id == event.id)
+        )
+        depth = 0 if origin is None else origin + 1
+        if depth > MAX_DEPTH:
+            log.warning("workflow loop cut", extra={"event_type": event.type, "depth": depth})
+            return 0
+        payload = event_data(event)
+        record = Record(session, event.entity, event.entity_id)
+        matching = [v for v in versions if await holds(v.definition["trigger"].get("conditions", []), payload, record)]
+    return await _start(
+        runtime, [(version, event.id) for version in matching], event.type, event.entity, event.entity_id, payload, depth
+    )
+
+
+async def _start(runtime: Runtime, occurrences: list, event_type: str, entity: str, record_id, payload: dict, depth: int) -> int:
+    """A run per (version, occurrence) not started yet; returns how many started now."""
+    if not occurrences:
+        return 0
+    async with runtime.unit_of_work() as uow:
+        rows = await uow.session.execute(
+            select(AutomationWorkflowRun.version_id, AutomationWorkflowRun.occurrence).where(
+                AutomationWorkflowRun.occurrence.in_({occurrence for _, occurrence in occurrences})
+            )
+        )
+        started = {(version_id, occurrence) for version_id, occurrence in rows}
+        now = uow.clock.now()
+        new = [(version, occurrence) for version, occurrence in occurrences if (version.id, occurrence) not in started]
+        for version, occurrence in new:
+            uow.session.add(
+                AutomationWorkflowRun(
+                    workflow_id=version.workflow_id,
+                    version_id=version.id,
+                    occurrence=occurrence,
+                    event_type=event_type,
+                    entity=entity,
+                    record_id=record_id,
+                    payload=payload,
+                    depth=depth,
+                    status="pending",
+                    step_id=version.definition["steps"][0]["id"],
+                    due_at=now,
+                    attempts=0,
+                    taken=0,
+                    created_at=now,
+                )
+            )
+    return len(new)
+
+
+async def start_dated_runs(runtime: Runtime) -> int:
+    """Date triggers: a run for each record whose date field is the trigger's `days_before` days
+    after today in the configured time zone — once per (version, record, date), however often this
+    scans. Records whose day came in the last LOOKBACK days count too: a worker down for a day
+    catches up. Returns how many runs started."""
+    today = runtime.clock.now().astimezone(runtime.settings.zone).date()
+    started = 0
+    async with runtime.read_session() as session:
+        versions = (
+            await session.scalars(
+                select(AutomationWorkflowVersion)
+                .join(AutomationWorkflow, AutomationWorkflow.id == AutomationWorkflowVersion.workflow_id)
+                .where(
+                    AutomationWorkflowVersion.event_type.like("date:%"),
+                    AutomationWorkflow.enabled.is_(True),
+                    AutomationWorkflow.version == AutomationWorkflowVersion.version,
+                )
+            )
+        ).all()
+    for version in versions:
+        trigger = version.definition["trigger"]
+        table = record_table(trigger["entity"])
+        if table is None:
+            continue  # its plugin was uninstalled
+        column = table.c[trigger["field"]]
+        last = today + dt.timedelta(days=trigger["days_before"])
+        async with runtime.read_session() as session:
+            rows = (await session.execute(select(table.c.id, column).where(column > last - LOOKBACK, column <= last))).all()
+            due = []
+            for record_id, day in rows:
+                payload = {"date": day.isoformat(), "field": trigger["field"]}
+                if await holds(trigger.get("conditions", []), payload, Record(session, trigger["entity"], record_id)):
+                    due.append((record_id, payload))
+        for record_id, payload in due:
+            occurrence = uuid.uuid5(DATED, f"{record_id}:{payload['date']}")
+            started += await _start(
+                runtime, [(version, occurrence)], version.event_type, trigger["entity"], record_id, payload, 0
+            )
+    return started
+
+
+async def start_scheduled_runs(runtime: Runtime) -> int:
+    """Schedule triggers: a run for each time the cron expression named since the version was
+    saved (at most a day back: a worker down longer does not replay older ones), in the configured
+    time zone, once per (version, time) however often this scans. Returns how many started."""
+    now = runtime.clock.now().astimezone(runtime.settings.zone)
+    async with runtime.read_session() as session:
+        versions = (
+            await session.scalars(
+                select(AutomationWorkflowVersion)
+                .join(AutomationWorkflow, AutomationWorkflow.id == AutomationWorkflowVersion.workflow_id)
+                .where(
+                    AutomationWorkflowVersion.event_type.like("schedule:%"),
+                    AutomationWorkflow.enabled.is_(True),
+                    AutomationWorkflow.version == AutomationWorkflowVersion.version,
+                )
+            )
+        ).all()
+    started = 0
+    for version in versions:
+        times = croniter(
+            version.definition["trigger"]["cron"], max(version.created_at, now - SCHEDULE_LOOKBACK).astimezone(now.tzinfo)
+        )
+        due: list[dt.datetime] = []
+        while (at := times.get_next(dt.datetime)) <= now and len(due) < MAX_SCHEDULED:
+            due.append(at)
+        for at in due:
+            occurrence = uuid.uuid5(SCHEDULED, f"{version.id}:{at.isoformat()}")
+            payload = {"scheduled_at": at.isoformat()}
+            started += await _start(runtime, [(version, occurrence)], version.event_type, "schedule", None, payload, 0)
+    return started
+
+
+@dataclass
+class Outcome:
+    """What a step did: what it was given and made, where the run goes next, and when."""
+
+    input: dict = field(default_factory=dict)
+    output: dict = field(default_factory=dict)
+    next_step: str | None = None
+    due_at: dt.datetime | None = None
+    stopped: bool = False
+
+
+async def _take(uow: UnitOfWork, run: AutomationWorkflowRun, definition: dict, record: Record) -> Outcome:
+    step = steps_by_id(definition)[run.step_id or ""]
+    following = successors(definition["steps"])[step["id"]]
+    now = uow.clock.now()
+    if step["type"] == "wait":
+        resume = now + dt.timedelta(**step["duration"]) if "duration" in step else until(step)
+        return Outcome({}, {"until": resume.isoformat()}, following, max(resume, now))
+    if step["type"] == "if":
+        branch = "then" if await holds(step["conditions"], run.payload, record) else "else"
+        chosen = step.get(branch) or []
+        return Outcome({}, {"branch": branch}, chosen[0]["id"] if chosen else following)
+    if step["type"] == "stop":
+        return Outcome(stopped=True)
+    step_type = step_types(uow.runtime)[step["type"]]
+    given = await step_type.prepare(step, record)
+    key = await uow.session.get(AutomationWorkflowEffect, (run.id, step["id"]))
+    if key is not None:  # applied by a transaction that committed without moving the run on
+        return Outcome(given, {"already_applied": True}, following)
+    uow.session.add(AutomationWorkflowEffect(run_id=run.id, step_id=step["id"], applied_at=now))
+    await uow.session.flush()  # the key first: a second worker applying this step stops here
+    context = StepContext(uow, record, run.id, run.workflow_id, step)
+    return Outcome(given, await step_type.apply(context, given), following)
+
+
+def _error_text(error: Exception) -> str:
+    """Why a step failed, without values (no personal data): the fields and codes of an input
+    error, else the exception's type."""
+    if isinstance(error, InputError):
+        return "; ".join(f"{e.field}: {e.code}" for e in error.errors)[:300]
+    return type(error).__name__
+
+
+_DEFINITIONS: dict[uuid.UUID, dict] = {}  # a version never changes once saved: read once per process
+
+
+async def _definition(uow: UnitOfWork, version_id: uuid.UUID) -> dict:
+    if version_id not in _DEFINITIONS:
+        definition = await uow.session.scalar(
+            select(AutomationWorkflowVersion.definition).where(AutomationWorkflowVersion.id == version_id)
+        )
+        assert definition is not None  # a run is deleted with its version
+        _DEFINITIONS[version_id] = definition
+    return _DEFINITIONS[version_id]
+
+
+async def take_step(uow: UnitOfWork, run: AutomationWorkflowRun) -> None:
+    """Take the run's next step in this unit of work (the run's row locked by the caller)."""
+    definition = await _definition(uow, run.version_id)
+    record = Record(uow.session, run.entity, run.record_id)
+    now = uow.clock.now()
+    started = time.perf_counter()
+    entry = AutomationWorkflowStep(
+        run_id=run.id,
+        seq=run.taken + 1,
+        step_id=run.step_id,
+        type=steps_by_id(definition)[run.step_id or ""]["type"],
+        attempt=run.attempts + 1,
+        started_at=now,
+    )
+    first_event = len(uow.events)
+    try:
+        async with uow.savepoint():
+            outcome = await _take(uow, run, definition, record)
+    except Exception as error:  # noqa: BLE001 - any failure of a step is recorded and retried, never lost
+        entry.status, entry.error, entry.input, entry.output = "failed", _error_text(error), {}, {}
+        run.attempts += 1
+        run.error = entry.error
+        if run.attempts > len(RETRIES):
+            run.status, run.finished_at = "failed", now
+        else:
+            run.due_at = now + RETRIES[run.attempts - 1]
+    else:
+        for event in uow.events[first_event:]:
+            uow.session.add(AutomationWorkflowEventOrigin(event_id=event.id, run_id=run.id, depth=run.depth))
+        entry.status, entry.input, entry.output = "succeeded", outcome.input, outcome.output
+        run.attempts, run.error = 0, None
+        run.step_id, run.due_at = outcome.next_step, outcome.due_at or now
+        if outcome.stopped or outcome.next_step is None:
+            run.status, run.finished_at, run.due_at = ("stopped" if outcome.stopped else "succeeded"), now, None
+    run.taken = entry.seq
+    entry.finished_at = uow.clock.now()
+    entry.duration_ms = round((time.perf_counter() - started) * 1000)
+    uow.session.add(entry)
+
+
+async def _step_one(runtime: Runtime) -> bool:
+    async with runtime.unit_of_work() as uow:
+        run = (
+            await uow.session.scalars(
+                select(AutomationWorkflowRun)
+                .where(AutomationWorkflowRun.status == "pending", AutomationWorkflowRun.due_at <= uow.clock.now())
+                .order_by(AutomationWorkflowRun.due_at, AutomationWorkflowRun.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+        ).first()
+        if run is None:
+            return False
+        await take_step(uow, run)
+        return True
+
+
+async def run_due(runtime: Runtime) -> int:
+    """Take every due step, one transaction each; returns how many were taken."""
+    taken = 0
+    while await _step_one(runtime):
+        taken += 1
+    return taken

@@ -1,0 +1,234 @@
+"""The steps that change something: each is `prepare` (what it would do, read from the record —
+all a dry run shows) and `apply` (do it, inside the run's transaction, beside the step's
+idempotency key). Waits, branches and stops are the engine's own (workflow_engine.py).
+
+A step raises `InputError` (or any error) to fail: its writes roll back and it is retried."""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from enishi.plugin import (
+    ACCOUNT_UPDATED,
+    Account,
+    InputError,
+    Runtime,
+    UnitOfWork,
+    User,
+    UserError,
+    WorkflowStep,
+    WorkflowStepType,
+    create_task,
+    load_for_update,
+    log_activity,
+)
+
+from .models import AutomationWebhook
+from .service import _delivery
+from .workflow_definition import plugin_step_types
+from .workflow_models import AutomationRecordTag
+from .workflow_records import Record, resolve
+
+WEBHOOK_EVENT_TYPE = "automation.workflow"  # the `type` of a delivery a `send_webhook` step queues
+ORIGIN = uuid.UUID("6f1d0b53-8c1e-4f43-9a50-2c0e8f5b7a11")  # namespace of a step's webhook event id
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What a step sees: the run's transaction and record, and the run."""
+
+    uow: UnitOfWork
+    record: Record
+    run_id: uuid.UUID
+    workflow_id: uuid.UUID
+    step: dict
+
+
+@dataclass(frozen=True)
+class StepType:
+    prepare: Callable[[dict, Record], Awaitable[dict]]
+    apply: Callable[[StepContext, dict], Awaitable[dict]]
+
+
+def _uuid(value: Any, field: str) -> uuid.UUID | None:
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise InputError(UserError(field, "is no id", "INVALID_ID")) from None
+
+
+def _duration(parts: dict | None) -> dt.timedelta | None:
+    return None if parts is None else dt.timedelta(**parts)
+
+
+async def _prepare_task(step: dict, record: Record) -> dict:
+    due_in = _duration(step.get("due_in"))
+    return {
+        "title": step["title"],
+        "assignee_id": await resolve(step.get("assignee"), record),
+        "account_id": await resolve(step.get("account"), record),
+        "contact_id": await resolve(step.get("contact"), record),
+        "due_in_seconds": int(due_in.total_seconds()) if due_in else None,
+    }
+
+
+async def _apply_task(ctx: StepContext, given: dict) -> dict:
+    due = given["due_in_seconds"]
+    task = await create_task(
+        ctx.uow,
+        {
+            "title": given["title"],
+            "assignee_id": _uuid(given["assignee_id"], "assignee_id"),
+            "account_id": _uuid(given["account_id"], "account_id"),
+            "contact_id": _uuid(given["contact_id"], "contact_id"),
+            **({"due_at": ctx.uow.clock.now() + dt.timedelta(seconds=due)} if due is not None else {}),
+        },
+    )
+    return {"task_id": str(task.id)}
+
+
+async def _account_of(record: Record) -> Any:
+    """The record's account: itself when it is one, else the one its `account_id` names."""
+    if record.table is not None and record.table.name == Account.__tablename__:
+        return str(record.record_id) if record.record_id else None
+    return await resolve({"field": "account_id"}, record)
+
+
+async def _prepare_update(step: dict, record: Record) -> dict:
+    return {"account_id": await _account_of(record), "field": step["field"], "value": await resolve(step["value"], record)}
+
+
+async def _apply_update(ctx: StepContext, given: dict) -> dict:
+    account_id = _uuid(given["account_id"], "account_id")
+    if account_id is None:
+        raise InputError(UserError("account_id", "the record has no account", "NOT_FOUND"))
+    account = await load_for_update(ctx.uow, Account, account_id, field="account_id")
+    field, value = given["field"], given["value"]
+    if field.startswith("custom_fields."):
+        key = field.removeprefix("custom_fields.")
+        before = (account.custom_fields or {}).get(key)
+        account.custom_fields = {**(account.custom_fields or {}), key: value}
+    elif field == "owner_id":
+        owner = _uuid(value, "value")
+        if owner is not None and await ctx.uow.session.get(User, owner) is None:
+            raise InputError(UserError("value", "no such user", "NOT_FOUND"))
+        before, account.owner_id = str(account.owner_id) if account.owner_id else None, owner
+    else:
+        before, account.industry = account.industry, None if value is None else str(value)[:100]
+    if before != value:
+        account.updated_at = ctx.uow.clock.now()
+        await ctx.uow.session.flush()
+        await ctx.uow.emit(ACCOUNT_UPDATED, account.id, {"fields": [field.split(".")[0]]})
+    return {"account_id": str(account.id), "before": before, "changed": before != value}
+
+
+async def _prepare_tag(step: dict, record: Record) -> dict:
+    return {"entity": record.entity, "record_id": str(record.record_id) if record.record_id else None, "tag": step["tag"]}
+
+
+def _tag_filter(given: dict) -> tuple:
+    if given["record_id"] is None:
+        raise InputError(UserError("record_id", "the trigger names no record", "NOT_FOUND"))
+    return (
+        AutomationRecordTag.entity == given["entity"],
+        AutomationRecordTag.record_id == uuid.UUID(given["record_id"]),
+        AutomationRecordTag.tag == given["tag"],
+    )
+
+
+async def _apply_add_tag(ctx: StepContext, given: dict) -> dict:
+    where = _tag_filter(given)
+    if await ctx.uow.session.scalar(select(AutomationRecordTag.id).where(*where)) is not None:
+        return {"added": False}
+    ctx.uow.session.add(
+        AutomationRecordTag(
+            entity=given["entity"], record_id=uuid.UUID(given["record_id"]), tag=given["tag"], created_at=ctx.uow.clock.now()
+        )
+    )
+    return {"added": True}
+
+
+async def _apply_remove_tag(ctx: StepContext, given: dict) -> dict:
+    removed = await ctx.uow.session.execute(delete(AutomationRecordTag).where(*_tag_filter(given)))
+    return {"removed": bool(removed.rowcount)}  # type: ignore[attr-defined]
+
+
+async def _prepare_activity(step: dict, record: Record) -> dict:
+    account = await resolve(step["account"], record) if "account" in step else await _account_of(record)
+    return {
+        "type": step["activity_type"],
+        "summary": step["summary"],
+        "account_id": account,
+        "contact_id": await resolve(step.get("contact"), record),
+    }
+
+
+async def _apply_activity(ctx: StepContext, given: dict) -> dict:
+    account, contact = _uuid(given["account_id"], "account_id"), _uuid(given["contact_id"], "contact_id")
+    activity = await log_activity(
+        ctx.uow,
+        {
+            "type": given["type"],
+            "summary": given["summary"],
+            "account_ids": [account] if account else [],
+            "contact_ids": [contact] if contact else [],
+        },
+        source_plugin="automation",
+    )
+    return {"activity_id": str(activity.id)}
+
+
+async def _prepare_webhook(step: dict, record: Record) -> dict:
+    record_id = str(record.record_id) if record.record_id else None
+    return {"webhook_id": step["webhook_id"], "data": {**step.get("data", {}), "entity": record.entity, "record_id": record_id}}
+
+
+async def _apply_webhook(ctx: StepContext, given: dict) -> dict:
+    """Queue a delivery on the subscription, sent (signed, retried) like any other; its webhook-id
+    comes from the run and step, the same however often the step were tried."""
+    webhook = await ctx.uow.session.get(AutomationWebhook, uuid.UUID(given["webhook_id"]))
+    if webhook is None:
+        raise InputError(UserError("webhook_id", "no such webhook", "NOT_FOUND"))
+    data = {**given["data"], "workflow_id": str(ctx.workflow_id), "run_id": str(ctx.run_id), "step_id": ctx.step["id"]}
+    event_id = uuid.uuid5(ORIGIN, f"{ctx.run_id}:{ctx.step['id']}")
+    delivery = _delivery(ctx.uow, webhook.id, event_id, WEBHOOK_EVENT_TYPE, ctx.uow.clock.now(), data)
+    await ctx.uow.session.flush()
+    return {"delivery_id": str(delivery.id)}
+
+
+def _contributed(step_type: WorkflowStepType) -> StepType:
+    """A plugin's step type: given what the definition says, run by the plugin's own function."""
+
+    async def prepare(step: dict, record: Record) -> dict:
+        return {name: value for name, value in step.items() if name not in ("id", "type")}
+
+    async def apply(ctx: StepContext, given: dict) -> dict:
+        step = WorkflowStep(given, ctx.record.entity, ctx.record.record_id, key=f"workflow:{ctx.run_id}:{ctx.step['id']}")
+        result = step_type.run(ctx.uow, step)
+        return dict((await result if inspect.isawaitable(result) else result) or {})
+
+    return StepType(prepare, apply)
+
+
+def step_types(runtime: Runtime) -> dict[str, StepType]:
+    """Every step type that changes something: the built-in ones and the plugins'."""
+    return {**BUILT_IN, **{t.name: _contributed(t) for t in plugin_step_types(runtime)}}
+
+
+BUILT_IN: dict[str, StepType] = {
+    "create_task": StepType(_prepare_task, _apply_task),
+    "update_field": StepType(_prepare_update, _apply_update),
+    "add_tag": StepType(_prepare_tag, _apply_add_tag),
+    "remove_tag": StepType(_prepare_tag, _apply_remove_tag),
+    "create_activity": StepType(_prepare_activity, _apply_activity),
+    "send_webhook": StepType(_prepare_webhook, _apply_webhook),
+}

@@ -1,0 +1,89 @@
+"""Step types plugins contribute through `enishi_workflow_step_types`: the sales plugin's
+`sales.move_deal_stage`, loyalty's `loyalty.award_points`, support's `support.escalate_ticket` —
+each checked against its parameters when a definition is saved, and applied once per run."""
+
+from tests.helpers import create_contact
+from tests.plugins.automation.workflow_helpers import WORKFLOW, create_workflow, runs, sent_quote_of_owned_deal, work
+from tests.plugins.loyalty.helpers import member, program
+
+
+def on(event: str, step: dict, conditions: list | None = None) -> dict:
+    return {"trigger": {"type": "event", "event": event, "conditions": conditions or []}, "steps": [step]}
+
+
+async def test_the_sales_step_moves_the_deal_of_a_sent_quote_to_the_named_stage(api):
+    await create_workflow(
+        api,
+        on(
+            "quote.status_changed",
+            {"id": "propose", "type": "sales.move_deal_stage", "stage": "提案"},
+            [{"source": "payload", "field": "to", "op": "eq", "value": "sent"}],
+        ),
+    )
+    made = await sent_quote_of_owned_deal(api)
+    await work(api)
+    await work(api)
+    deal = await api.graphql(
+        "query($id: ID!) { node(id: $id) { ... on SalesDeal { stage { name } } } }", {"id": made["deal"]["id"]}
+    )
+    assert deal["node"]["stage"]["name"] == "提案"
+    [run] = await runs(api)
+    assert run["status"] == "SUCCEEDED" and run["steps"][0]["input"] == {"stage": "提案"}
+    assert set(run["steps"][0]["output"]) == {"deal_id", "from_stage_id", "to_stage_id"}
+
+
+async def test_the_loyalty_step_awards_points_to_a_new_member_once(api):
+    await create_workflow(
+        api, on("loyalty.member_enrolled", {"id": "welcome", "type": "loyalty.award_points", "points": 100, "reason": "入会特典"})
+    )
+    member_id = await member(api, await program(api))
+    await work(api)
+    await work(api)
+    balance = await api.graphql("query($id: ID!) { node(id: $id) { ... on LoyaltyMember { balance } } }", {"id": member_id})
+    assert balance["node"]["balance"] == 100
+    [run] = await runs(api)
+    assert run["status"] == "SUCCEEDED" and run["steps"][0]["output"]["points"] == 100
+
+
+async def test_the_support_step_escalates_a_high_priority_ticket(api):
+    await create_workflow(
+        api,
+        on(
+            "support.ticket_created",
+            {"id": "escalate", "type": "support.escalate_ticket"},
+            [{"source": "payload", "field": "priority", "op": "eq", "value": "high"}],
+        ),
+    )
+    requester = await create_contact(api, familyName="佐藤")
+    numbers = []
+    for priority in ("normal", "high"):
+        created = await api.mutate(
+            "createTicket",
+            {"subject": "至急", "priority": priority, "requesterId": requester["id"]},
+            "ticket { id }",
+            role="support",
+        )
+        numbers.append(created["ticket"]["id"])
+    await work(api)
+    priorities = [
+        (await api.graphql("query($id: ID!) { node(id: $id) { ... on SupportTicket { priority } } }", {"id": t}))["node"][
+            "priority"
+        ]
+        for t in numbers
+    ]
+    assert [p.lower() for p in priorities] == ["normal", "urgent"]
+    [run] = await runs(api)
+    assert run["steps"][0]["output"]["priority_before"] == "high" and run["steps"][0]["output"]["priority"] == "urgent"
+
+
+async def test_hook_enishi_workflow_step_types_and_their_parameters_in_the_published_schema(api):
+    missing = await api.mutate(
+        "createWorkflow", {"name": "x", "definition": on("deal.created", {"id": "s", "type": "sales.move_deal_stage"})}, WORKFLOW
+    )
+    assert [(e["field"], e["code"]) for e in missing["userErrors"]] == [("definition.steps.0", "INVALID_DEFINITION")]
+    unknown = await api.mutate(
+        "createWorkflow", {"name": "x", "definition": on("deal.created", {"id": "s", "type": "sales.teleport"})}, WORKFLOW
+    )
+    assert [(e["field"], e["code"]) for e in unknown["userErrors"]] == [("definition.steps.0.type", "INVALID_DEFINITION")]
+    served = (await api.graphql("{ workflowDefinitionSchema }"))["workflowDefinitionSchema"]
+    assert {"sales.move_deal_stage", "loyalty.award_points", "support.escalate_ticket"} <= set(served["$defs"])

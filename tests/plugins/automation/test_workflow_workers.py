@@ -1,0 +1,191 @@
+"""Workflows under real `enishi worker` processes: the issue's example 2 with two workers at once,
+and — on PostgreSQL, where two workers write at the same time — a step held mid-transaction by a
+lock the test takes on the tasks table: a second worker passes the run by, and a worker killed
+there leaves nothing behind, so the next one applies the step once.
+
+SQLite runs one write transaction at a time (BEGIN IMMEDIATE): no worker can be caught inside a
+step there, so the two interleaving tests need PostgreSQL."""
+
+import asyncio
+import datetime as dt
+import time
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from enishi.db import is_sqlite
+from enishi.testing import TEST_START
+from tests.helpers import create_account, enishi
+from tests.plugins.automation.workflow_helpers import (
+    QUOTE_FOLLOW_UP,
+    create_workflow,
+    move_test_clock,
+    runs,
+    sent_quote_of_owned_deal,
+    start_worker,
+    tasks,
+    worker_env,
+)
+
+TASK_ON_NEW_ACCOUNT = {
+    "trigger": {"type": "event", "event": "account.created"},
+    "steps": [{"id": "call", "type": "create_task", "title": "最初の電話", "account": {"field": "id"}}],
+}
+
+
+async def _two_workers_at_once(env: dict) -> None:
+    ran = await asyncio.gather(*(asyncio.to_thread(enishi, "worker", "--once", env=env) for _ in range(2)))
+    assert all(r.returncode == 0 for r in ran)
+
+
+async def _test_clock(api) -> str:
+    created = await api.mutate("createTestClock", {"frozenTime": TEST_START.isoformat()}, "testClock { id }")
+    assert created["userErrors"] == []
+    return created["testClock"]["id"]
+
+
+async def test_example_2_a_sent_quote_gets_one_follow_up_task_for_the_deal_owner_three_days_later(
+    enishi_api, enishi_fresh_migrated, enishi_base_settings
+):
+    api = await enishi_api(database_url=enishi_fresh_migrated, environment="development")
+    env = worker_env(enishi_fresh_migrated, enishi_base_settings)
+    clock_id = await _test_clock(api)
+    workflow = await create_workflow(api, QUOTE_FOLLOW_UP)
+    made = await sent_quote_of_owned_deal(api)
+
+    await _two_workers_at_once(env)  # the outbox starts the run; the wait is taken
+    [run] = await runs(api, workflow["id"])
+    assert run["status"] == "PENDING" and run["stepId"] == "follow_up"
+    assert dt.datetime.fromisoformat(run["dueAt"]) == TEST_START + dt.timedelta(days=3)
+
+    await move_test_clock(api, clock_id, TEST_START + dt.timedelta(days=3) - dt.timedelta(seconds=1))
+    await _two_workers_at_once(env)
+    assert await tasks(api) == []  # not yet
+
+    await move_test_clock(api, clock_id, TEST_START + dt.timedelta(days=3))
+    await _two_workers_at_once(env)
+    await _two_workers_at_once(env)
+    [task] = await tasks(api)
+    assert task["title"] == "見積のフォローアップ" and task["assignee"]["id"] == made["owner"]
+    [run] = await runs(api, workflow["id"])
+    assert run["status"] == "SUCCEEDED"
+    assert [(s["stepId"], s["attempt"], s["status"]) for s in run["steps"]] == [
+        ("three_days", 1, "SUCCEEDED"),
+        ("follow_up", 1, "SUCCEEDED"),
+    ]
+
+
+@pytest.fixture
+def postgres_url(enishi_fresh_migrated):
+    if is_sqlite(enishi_fresh_migrated):
+        pytest.skip("SQLite writes one transaction at a time: no worker can be held inside a step")
+    return enishi_fresh_migrated
+
+
+class TasksTableLock:
+    """The tasks table locked against inserts by a transaction of the test's own, and the
+    server process of the worker that waits for it."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = create_async_engine(url)
+
+    async def __aenter__(self):
+        self.holder = await self.engine.connect()
+        await self.holder.execute(text("LOCK TABLE core_task IN SHARE ROW EXCLUSIVE MODE"))
+        return self
+
+    async def waiting_backend(self) -> int:
+        """The database backend of the worker once it waits for the lock, mid-step."""
+        deadline = time.monotonic() + 120
+        async with self.engine.connect() as probe:
+            while time.monotonic() < deadline:
+                pid = (
+                    await probe.execute(
+                        text(
+                            "SELECT l.pid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                            "WHERE c.relname = 'core_task' AND NOT l.granted"
+                        )
+                    )
+                ).scalar()
+                if pid is not None:
+                    return int(pid)
+                await asyncio.sleep(0.05)
+        raise AssertionError("no worker waited for the tasks table")
+
+    async def gone(self, pid: int) -> None:
+        deadline = time.monotonic() + 120
+        async with self.engine.connect() as probe:
+            while (await probe.execute(text("SELECT 1 FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid})).first():
+                assert time.monotonic() < deadline, "the killed worker's backend stayed"
+                await asyncio.sleep(0.05)
+
+    async def release(self) -> None:
+        if not self.holder.closed:
+            await self.holder.rollback()
+            await self.holder.close()
+
+    async def __aexit__(self, *exc) -> None:
+        await self.release()
+        await self.engine.dispose()
+
+
+async def test_a_second_worker_passes_by_a_run_another_is_taking_a_step_of(enishi_api, postgres_url, enishi_base_settings):
+    api = await enishi_api(database_url=postgres_url, environment="development")
+    env = worker_env(postgres_url, enishi_base_settings)
+    clock_id = await _test_clock(api)
+    await create_workflow(api, TASK_ON_NEW_ACCOUNT)
+    await create_account(api, name="株式会社ヒノキ")
+    async with TasksTableLock(postgres_url) as lock:
+        first = start_worker(env)
+        try:
+            await lock.waiting_backend()  # the first worker is inside the step: key written, task insert waiting
+            # Past the job's interval, so the second worker runs the workflows job too, and finds
+            # the run's row locked: it skips it rather than wait or take the step again.
+            await move_test_clock(api, clock_id, TEST_START + dt.timedelta(seconds=10))
+            second = await asyncio.to_thread(enishi, "worker", "--once", env=env)
+            assert "automation.workflows" in second.stdout, second.stdout
+            [run] = await runs(api)
+            assert run["status"] == "PENDING" and run["steps"] == []
+            await lock.release()
+            assert await asyncio.to_thread(first.wait, 120) == 0
+        finally:
+            if first.poll() is None:
+                first.kill()
+    [task] = await tasks(api)
+    assert task["title"] == "最初の電話"
+    [run] = await runs(api)
+    assert run["status"] == "SUCCEEDED" and [(s["stepId"], s["attempt"]) for s in run["steps"]] == [("call", 1)]
+
+
+async def test_a_worker_killed_mid_step_leaves_nothing_and_the_next_applies_the_step_once(
+    enishi_api, postgres_url, enishi_base_settings
+):
+    api = await enishi_api(database_url=postgres_url, environment="development")
+    env = worker_env(postgres_url, enishi_base_settings)
+    clock_id = await _test_clock(api)
+    await create_workflow(api, TASK_ON_NEW_ACCOUNT)
+    await create_account(api, name="株式会社カエデ")
+    async with TasksTableLock(postgres_url) as lock:
+        doomed = start_worker(env)
+        try:
+            backend = await lock.waiting_backend()
+            doomed.kill()  # SIGKILL inside the step's transaction
+            doomed.wait()
+            await lock.release()
+            await lock.gone(backend)  # its transaction rolled back with its connection
+        finally:
+            if doomed.poll() is None:
+                doomed.kill()
+    [run] = await runs(api)
+    assert run["status"] == "PENDING" and run["steps"] == [] and await tasks(api) == []
+
+    await move_test_clock(api, clock_id, TEST_START + dt.timedelta(seconds=10))  # the dead worker's job claim lapses
+    await asyncio.to_thread(enishi, "worker", "--once", env=env)
+    await asyncio.to_thread(enishi, "worker", "--once", env=env)
+    [task] = await tasks(api)
+    assert task["title"] == "最初の電話"
+    [run] = await runs(api)
+    assert run["status"] == "SUCCEEDED" and [(s["stepId"], s["attempt"], s["status"]) for s in run["steps"]] == [
+        ("call", 1, "SUCCEEDED")
+    ]

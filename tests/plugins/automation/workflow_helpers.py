@@ -1,0 +1,117 @@
+"""Calls the workflow tests share: defining a workflow, reading its runs, the issue's example 2
+(a sent quote of a deal with an owner), and driving the worker's work in this process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+
+from enishi.plugin import parse_global_id
+from enishi.plugins.automation.workflow_engine import run_due
+from enishi.services.test_clocks import advance_test_clock
+from enishi.worker import deliver_waiting_events
+from tests.plugins.sales.helpers import deal, pipeline, user_id
+
+# Every workflow root field and the permission it needs (joins the automation plugin's decisions).
+WORKFLOW_FIELDS = {
+    f"{kind}.{name}": "automation.workflow.manage"
+    for kind, names in (
+        ("Query", ("workflows", "workflowRuns", "workflowDefinitionSchema")),
+        ("Mutation", ("createWorkflow", "updateWorkflow", "retryWorkflowRun", "cancelWorkflowRun", "dryRunWorkflow")),
+    )
+    for name in names
+}
+WORKFLOW = "workflow { id name description enabled version definition versions { version eventType definition } }"
+RUN = """id status eventType entity recordId payload depth stepId dueAt attempts error version
+         steps { stepId type attempt status input output error startedAt finishedAt durationMs }"""
+
+QUOTE_FOLLOW_UP = {
+    "trigger": {
+        "type": "event",
+        "event": "quote.status_changed",
+        "conditions": [{"source": "payload", "field": "to", "op": "eq", "value": "sent"}],
+    },
+    "steps": [
+        {"id": "three_days", "type": "wait", "duration": {"days": 3}},
+        {
+            "id": "follow_up",
+            "type": "create_task",
+            "title": "見積のフォローアップ",
+            "assignee": {"field": "deal.owner_id"},
+            "account": {"field": "account_id"},
+            "due_in": {"days": 1},
+        },
+    ],
+}
+
+
+async def create_workflow(api, definition: dict, name: str = "フォローアップ", **extra) -> dict:
+    payload = await api.mutate("createWorkflow", {"name": name, "definition": definition, **extra}, WORKFLOW)
+    assert payload["userErrors"] == [], payload
+    return payload["workflow"]
+
+
+async def runs(api, workflow_id: str | None = None) -> list[dict]:
+    data = await api.graphql(
+        f"query($id: ID) {{ workflowRuns(workflowId: $id) {{ edges {{ node {{ {RUN} }} }} }} }}", {"id": workflow_id}
+    )
+    return [edge["node"] for edge in data["workflowRuns"]["edges"]]
+
+
+async def work(api) -> int:
+    """What a worker does in one round, here: deliver the outbox (starting runs), take due steps."""
+    await deliver_waiting_events(api.runtime)
+    taken = await run_due(api.runtime)
+    await deliver_waiting_events(api.runtime)
+    return taken
+
+
+async def sent_quote_of_owned_deal(api, pipeline_name: str = "新規") -> dict:
+    """A deal owned by the sales user (in a new pipeline), a quote on it, sent: {"deal", "quote", "owner"}."""
+    owner = await user_id(api, "sales")
+    stages = await pipeline(api, pipeline_name)
+    made = await deal(api, stages["id"], ownerId=owner)
+    quote = await api.mutate(
+        "createQuote",
+        {
+            "title": "御見積書",
+            "accountId": made["account"]["id"],
+            "dealId": made["id"],
+            "sellerRegistrationNumber": "T7000012050002",
+            "lines": [{"description": "導入支援", "unitPrice": 500_000}],
+        },
+        "quote { id }",
+    )
+    assert quote["userErrors"] == [], quote
+    sent = await api.mutate("sendQuote", {"id": quote["quote"]["id"]}, "quote { status }")
+    assert sent["userErrors"] == [] and sent["quote"]["status"] == "sent", sent
+    return {"deal": made, "quote": quote["quote"], "owner": owner}
+
+
+async def tasks(api) -> list[dict]:
+    data = await api.graphql("{ tasks { edges { node { id title dueAt assignee { id } account { id } } } } }")
+    return [edge["node"] for edge in data["tasks"]["edges"]]
+
+
+def worker_env(database_url: str, settings) -> dict:
+    """The environment of an `enishi worker` process on the test's database, in development mode
+    (so it follows the test clock)."""
+    return {
+        "ENISHI_DATABASE_URL": database_url,
+        "ENISHI_KEK": settings.key_encryption_key,
+        "ENISHI_ENVIRONMENT": "development",
+    }
+
+
+def start_worker(env: dict) -> subprocess.Popen:
+    """`enishi worker --once` in a process of its own, not waited for."""
+    command = [sys.executable, "-m", "enishi.cli", "worker", "--once"]
+    return subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+async def move_test_clock(api, clock_id: str, to: dt.datetime) -> None:
+    """Move the test clock without running the due jobs here: the worker processes are to run them."""
+    async with api.runtime.unit_of_work() as uow:
+        await advance_test_clock(uow, parse_global_id(clock_id, "TestClock", "id"), to)
