@@ -261,5 +261,6 @@ def enishi_segment_terms():
     return segment_terms.TERMS
 
 
+@hookimpl
 def enishi_workflow_step_types():
     return workflow_steps.STEP_TYPES
