@@ -74,20 +74,59 @@ def cmd_serve(args) -> None:
 
     from enishi.graphql.app import create_app
 
+    from . import deployment
+
+    async def check():
+        runtime = await _ready_runtime()
+        try:
+            await deployment.check(runtime)
+            create_app(runtime)  # builds the schema: a broken plugin fails here, once, rather than in every process
+        finally:
+            await runtime.close()
+
+    if args.workers < 1:
+        raise CommandError("--workers must be at least 1")
+    asyncio.run(check())
+    # Each process builds its own runtime (`server_app`): they share nothing but the database.
+    uvicorn.run(
+        "enishi.cli:server_app",
+        factory=True,
+        workers=args.workers,
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        access_log=False,
+    )
+
+
+def server_app():
+    """The application of one `enishi serve` process, built in that process (uvicorn's factory)."""
+    from enishi.graphql.app import create_app
+
     from . import logs
     from .runtime import settle_heap
 
-    runtime = asyncio.run(_ready_runtime())
+    runtime = _runtime()
     logs.configure(runtime.settings.log_level)
-    app = create_app(runtime)  # builds the schema: a broken plugin fails now rather than on the first request
+    app = create_app(runtime)
     settle_heap()
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+    return app
 
 
 def cmd_db_upgrade(_args) -> None:
+    from . import deployment
     from .db.migrate import upgrade
 
-    upgrade(_runtime())
+    runtime = _runtime()
+    upgrade(runtime)
+
+    async def record():
+        try:
+            await deployment.record(runtime)
+        finally:
+            await runtime.close()
+
+    asyncio.run(record())
     print("database is up to date")
 
 
@@ -209,13 +248,14 @@ def cmd_token_scopes(_args) -> None:
 
 
 def cmd_worker(args) -> None:
-    from . import logs
-    from .worker import run_every_job, run_forever
+    from . import deployment, logs
+    from .worker import only_worker_on_sqlite, run_every_job, run_forever
 
     async def run():
         runtime = await _ready_runtime()
         logs.configure(runtime.settings.log_level)
         try:
+            await deployment.check(runtime)
             if args.once:
                 ran = await run_every_job(runtime)
                 print("ran: " + (", ".join(ran) or "nothing (every job is running in another worker)"))
@@ -224,7 +264,8 @@ def cmd_worker(args) -> None:
         finally:
             await runtime.close()
 
-    asyncio.run(run())
+    with only_worker_on_sqlite(Settings.from_env().database_url):
+        asyncio.run(run())
 
 
 def cmd_schema(_args) -> None:
@@ -373,6 +414,9 @@ def build_parser(runtime_commands=()) -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the GraphQL API with uvicorn")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers", type=int, default=1, help="server processes sharing the port; they share nothing but the database"
+    )
     serve.set_defaults(func=cmd_serve)
     db = sub.add_parser("db", help="database commands").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply the migrations of the core and every installed plugin").set_defaults(func=cmd_db_upgrade)
