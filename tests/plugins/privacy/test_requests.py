@@ -5,23 +5,19 @@ restriction, and the hash-chained access log."""
 
 import base64
 import datetime as dt
-import email
 import io
 import json
 import re
 import uuid
 import zipfile
-from email import policy
-from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from enishi import ErasureReport, hookimpl
-from enishi.db import Base
 from enishi.outbox import deliver_pending
 from enishi.worker import run_due_jobs
-from tests.helpers import create_account, create_contact, log_activity, root_fields_added_by
+from tests.helpers import create_account, create_contact, file_hits, log_activity, root_fields_added_by, table_hits
 from tests.plugins.loyalty.helpers import program
 
 REQUEST = (
@@ -498,52 +494,6 @@ async def test_access_export_has_a_section_per_plugin_and_downloads_once(enishi_
     assert exports[0]["roles"] == ["compliance"]
 
 
-SPELLINGS = [
-    "taro@abc.co.jp",
-    "Taro@ABC.co.jp",
-    "+81312345678",
-    "0312345678",
-    "03-1234-5678",
-    "０３－１２３４－５６７８",
-    "山田",
-    "太郎",
-    "ヤマダ",
-    "タロウ",
-    "やまだ",
-    "たろう",
-]
-
-
-async def _table_hits(api, spellings=SPELLINGS) -> dict:
-    hits: dict[str, set[str]] = {}
-    async with api.runtime.read_session() as session:
-        for table in Base.metadata.sorted_tables:
-            for row in (await session.execute(select(table))).all():
-                cells = " ".join(
-                    c.decode("utf-8", "replace") if isinstance(c, bytes) else json.dumps(c, ensure_ascii=False, default=str)
-                    for c in row
-                )
-                for spelling in spellings:
-                    if spelling.lower() in cells.lower():
-                        hits.setdefault(table.name, set()).add(spelling)
-    return hits
-
-
-def _file_hits(home: Path, spellings=SPELLINGS) -> dict:
-    """Every file under the server's home (the SQLite database and its WAL, the mail folder, …),
-    read raw and, for a message, decoded too (a body may be base64), by path under home."""
-    hits: dict[str, set[str]] = {}
-    for file in (f for f in home.rglob("*") if f.is_file()):
-        data = file.read_bytes()
-        if file.suffix == ".eml":
-            message = email.message_from_bytes(data, policy=policy.default)
-            data += str(message.get_body()).encode() + "".join(f"{k}: {v}" for k, v in message.items()).encode()
-        for spelling in spellings:
-            if spelling.lower().encode("utf-8") in data.lower():
-                hits.setdefault(file.relative_to(home).as_posix(), set()).add(spelling)
-    return hits
-
-
 async def test_erasure_leaves_nothing_behind_and_a_failed_plugin_is_retried(enishi_api, enishi_fresh_migrated, tmp_path):
     notes = NotesPlugin()
     # The server's home holds everything it writes: the database (on SQLite) and the mail folder.
@@ -602,16 +552,16 @@ async def test_erasure_leaves_nothing_behind_and_a_failed_plugin_is_retried(enis
     await _submit(api, type="access", email="taro@abc.co.jp")  # the verification code is mailed to them
     await deliver_pending(api.runtime)
     # The scans read every table and the raw files: they find what is stored in clear (a company name)…
-    assert set(await _table_hits(api, ["ABC株式会社"])) == {"core_account"}
+    assert set(await table_hits(api.runtime, ["ABC株式会社"])) == {"core_account"}
     # …and not one spelling of the person, even before the erasure: names, kana, emails, phones,
     # custom fields, activity text, task titles and ticket text are sealed. Only the mail the file
     # transport kept names them, filed under their id.
-    assert await _table_hits(api) == {}
-    mailed = _file_hits(tmp_path)
+    assert await table_hits(api.runtime) == {}
+    mailed = file_hits(tmp_path)
     assert [path.split("/")[:2] for path in mailed] == [["mail", str(_raw(person["id"]))]]
     assert mailed.popitem()[1] == {"taro@abc.co.jp", "Taro@ABC.co.jp"}
     if enishi_fresh_migrated.startswith("sqlite"):
-        company = set(_file_hits(tmp_path, ["ABC株式会社"]))
+        company = set(file_hits(tmp_path, ["ABC株式会社"]))
         assert company and company <= {"fresh.db", "fresh.db-wal"}
 
     notes.failures_left = 1
@@ -631,8 +581,8 @@ async def test_erasure_leaves_nothing_behind_and_a_failed_plugin_is_retried(enis
     assert notes.notes == {}
 
     assert runs["core"]["affected"]["mail:delete"] == 1
-    assert await _table_hits(api) == {}
-    assert _file_hits(tmp_path) == {}
+    assert await table_hits(api.runtime) == {}
+    assert file_hits(tmp_path) == {}
     # The access log records the erasure itself: who ran it (and retried it), which request; ids only.
     log = await api.graphql(
         "query($id: ID!) { accessLog(contactId: $id) { action purpose roles user { displayName } } }",
