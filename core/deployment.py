@@ -23,10 +23,14 @@ from . import crypto
 from .models import Deployment
 from .settings import ConfigError
 
-# Settings that may differ between processes: where this process connects to, and its log.
-# Everything else must be the same everywhere. The KEKs themselves are compared by fingerprint.
-PER_PROCESS_SETTINGS = frozenset(
+# Settings left out of the settings digest: those that may differ between processes (where this
+# process connects to, its log), and those the other digests cover (which plugins are enabled;
+# the KEKs, compared by fingerprint). Everything else must be the same everywhere.
+UNDIGESTED_SETTINGS = frozenset(
     {
+        "enabled_plugins",
+        "disabled_plugins",
+        "plugin_autoload",
         "database_url",
         "read_database_url",
         "pgbouncer",
@@ -45,7 +49,7 @@ def fingerprint(runtime) -> dict[str, str]:
     """A digest of each part of this process's configuration: the enabled plugins with their
     versions, the key-encryption keys by fingerprint (never the keys), the shared settings."""
     plugins = sorted((info.name, info.version) for info in runtime.plugins.installed() if info.enabled)
-    settings = {name: value for name, value in asdict(runtime.settings).items() if name not in PER_PROCESS_SETTINGS}
+    settings = {name: value for name, value in asdict(runtime.settings).items() if name not in UNDIGESTED_SETTINGS}
     return {
         "plugins": _digest(plugins),
         "keys": _digest(list(crypto.installed().keks)),

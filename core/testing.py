@@ -290,7 +290,9 @@ def enishi_server():
         url = ServerUrl(f"http://127.0.0.1:{port}")
         url.process = process
         try:
-            deadline = time.monotonic() + 30
+            # A guard against a server that never answers, not a speed limit: several processes
+            # (`serve --workers 2`) on a loaded machine take a while.
+            deadline = time.monotonic() + 180
             while True:
                 try:
                     if httpx.get(url + "/health", timeout=1).status_code == 200:
@@ -298,6 +300,7 @@ def enishi_server():
                 except httpx.TransportError:
                     pass
                 if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()  # its output ends only once it is gone
                     raise RuntimeError(
                         "enishi serve did not start:\n"
                         + (process.stdout.read() if process.stdout else b"").decode(errors="replace")

@@ -41,7 +41,7 @@ async def missing_migrations(runtime) -> set[str]:
 
     script = ScriptDirectory.from_config(alembic_config(runtime))
     heads = set(script.get_heads())
-    engine = create_engine(runtime.settings.database_url)
+    engine = create_engine(runtime.settings.database_url, pgbouncer=runtime.settings.pgbouncer)
     try:
         async with engine.connect() as connection:
             try:
