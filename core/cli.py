@@ -72,29 +72,72 @@ async def _ready_runtime():
 def cmd_serve(args) -> None:
     from enishi.graphql.app import create_app
 
+    from . import deployment
+
+    async def check() -> Settings:
+        runtime = await _ready_runtime()
+        try:
+            await deployment.check(runtime)
+            create_app(runtime)  # builds the schema: a broken plugin fails here, once, rather than in every process
+            return runtime.settings
+        finally:
+            await runtime.close()
+
+    if args.workers < 1:
+        raise CommandError("--workers must be at least 1")
+    settings = asyncio.run(check())
+    # Each process builds its own runtime (`server_app`): they share nothing but the database.
+    run_server("enishi.cli:server_app", settings, args.host, args.port, workers=args.workers)
+
+
+def server_app():
+    """The application of one `enishi serve` process, built in that process (uvicorn's factory)."""
+    from enishi.graphql.app import create_app
+
     from . import logs
     from .runtime import settle_heap
 
-    runtime = asyncio.run(_ready_runtime())
+    runtime = _runtime()
     logs.configure(runtime.settings.log_level, runtime.settings.log_format)
-    app = create_app(runtime)  # builds the schema: a broken plugin fails now rather than on the first request
+    app = create_app(runtime)
     settle_heap()
-    run_server(app, runtime.settings, args.host, args.port)
+    return app
 
 
-def run_server(app, settings: Settings, host: str, port: int) -> None:
-    """uvicorn as `enishi serve` runs it: the app logs each request itself (uvicorn's access log
-    would print query strings), and on SIGTERM or Ctrl-C it stops accepting connections and gives
-    the requests in flight `shutdown_timeout` seconds to finish before cancelling them."""
+def run_server(app, settings: Settings, host: str, port: int, *, workers: int = 1) -> None:
+    """uvicorn as `enishi serve` runs it: `app` is an application, or the import string of a
+    factory that builds one in each of `workers` processes. The app logs each request itself
+    (uvicorn's access log would print query strings), and on SIGTERM or Ctrl-C it stops accepting
+    connections and gives the requests in flight `shutdown_timeout` seconds to finish before
+    cancelling them."""
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=settings.shutdown_timeout)
+    uvicorn.run(
+        app,
+        factory=isinstance(app, str),
+        workers=workers,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=settings.shutdown_timeout,
+    )
 
 
 def cmd_db_upgrade(_args) -> None:
+    from . import deployment
     from .db.migrate import upgrade
 
-    upgrade(_runtime())
+    runtime = _runtime()
+    upgrade(runtime)
+
+    async def record():
+        try:
+            await deployment.record(runtime)
+        finally:
+            await runtime.close()
+
+    asyncio.run(record())
     print("database is up to date")
 
 
@@ -216,13 +259,14 @@ def cmd_token_scopes(_args) -> None:
 
 
 def cmd_worker(args) -> None:
-    from . import logs
-    from .worker import run_every_job, run_forever
+    from . import deployment, logs
+    from .worker import only_worker_on_sqlite, run_every_job, run_forever
 
     async def run():
         runtime = await _ready_runtime()
         logs.configure(runtime.settings.log_level, runtime.settings.log_format)
         try:
+            await deployment.check(runtime)
             if args.once:
                 ran = await run_every_job(runtime)
                 print("ran: " + (", ".join(ran) or "nothing (every job is running in another worker)"))
@@ -231,7 +275,8 @@ def cmd_worker(args) -> None:
         finally:
             await runtime.close()
 
-    asyncio.run(run())
+    with only_worker_on_sqlite(Settings.from_env().database_url):
+        asyncio.run(run())
 
 
 def cmd_schema(_args) -> None:
@@ -380,6 +425,9 @@ def build_parser(runtime_commands=()) -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the GraphQL API with uvicorn")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers", type=int, default=1, help="server processes sharing the port; they share nothing but the database"
+    )
     serve.set_defaults(func=cmd_serve)
     db = sub.add_parser("db", help="database commands").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply the migrations of the core and every installed plugin").set_defaults(func=cmd_db_upgrade)

@@ -361,15 +361,29 @@ class TestClock(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class Deployment(Base):
+    """The configuration every process on this database must have, as digests by part (plugins,
+    keys, settings; core/deployment.py). At most one: every row takes slot 1."""
+
+    __tablename__ = "core_deployment"
+    __table_args__ = (CheckConstraint("slot = 1", name="one_deployment"),)
+
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    fingerprint: Mapped[dict] = mapped_column(JSONType, info={"personal": False})
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 class JobRun(Base):
     """When each scheduled job last started and finished; claiming a run is one conditional
-    UPDATE, so two workers never run the same job at once."""
+    UPDATE taking a lease, so two workers never run the same job at once."""
 
     __tablename__ = "core_job_run"
 
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Set while a worker runs the job, renewed by it (core/worker.py); once past, that worker died.
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     runs: Mapped[int] = mapped_column(Integer, default=0)
     failures: Mapped[int] = mapped_column(Integer, default=0)
 

@@ -2,7 +2,8 @@
 job hands each undelivered event, oldest first, to every plugin's `enishi_deliver_event`.
 
 A batch is claimed with a lease in one conditional UPDATE, so two workers never deliver the same
-event at once; a worker that dies leaves its batch to the next one once the lease ran out. A
+event at once; a worker that dies leaves the rest of its batch to the next one once the lease ran
+out (the event it was delivering at that moment included: delivery is at least once). A
 failed delivery is retried with exponential backoff and given up after MAX_ATTEMPTS (the event
 stays undelivered, with its attempts, for an operator). Payload keys beginning with `_` (one-time
 codes) are for delivery only and are removed once the event is delivered."""
@@ -97,7 +98,10 @@ async def _claim(runtime) -> list[OutboxEvent]:
 
 
 async def _deliver(runtime, rows: list[OutboxEvent]) -> int:
-    outcomes: dict[int, Exception | None] = {}
+    """Each event's outcome is committed as soon as it is known, not at the end of the batch: a
+    worker killed mid-batch leaves only the event it was delivering to be delivered again (with
+    the same id, by which a receiver can tell), not the ones it had already sent."""
+    delivered = 0
     for row in rows:
         event = Event(
             type=row.type,
@@ -110,23 +114,19 @@ async def _deliver(runtime, rows: list[OutboxEvent]) -> int:
         )
         try:
             await runtime.plugins.call("enishi_deliver_event", event=event, runtime=runtime)
-            outcomes[row.seq] = None
         except Exception as exc:  # noqa: BLE001 - one event's failure must not hold back the others
             log.error("event delivery failed", extra={"event_type": row.type, "seq": row.seq, "error": type(exc).__name__})
-            outcomes[row.seq] = exc
-    now = runtime.clock.now()
-    async with runtime.unit_of_work() as uow:
-        for row in rows:
-            if outcomes[row.seq] is None:
-                values = {"delivered_at": now, "lease_until": None, "attempts": row.attempts + 1}
-                if any(key.startswith("_") for key in row.payload or {}):
-                    values["payload"] = {key: value for key, value in row.payload.items() if not key.startswith("_")}
-            else:
-                values = {"attempts": row.attempts + 1, "lease_until": now + _backoff(row.attempts)}
+            values = {"attempts": row.attempts + 1, "lease_until": runtime.clock.now() + _backoff(row.attempts)}
+        else:
+            delivered += 1
+            values = {"delivered_at": runtime.clock.now(), "lease_until": None, "attempts": row.attempts + 1}
+            if any(key.startswith("_") for key in row.payload or {}):
+                values["payload"] = {key: value for key, value in row.payload.items() if not key.startswith("_")}
+        async with runtime.unit_of_work() as uow:
             await uow.session.execute(
                 update(OutboxEvent)
                 .where(OutboxEvent.seq == row.seq)
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
-    return sum(outcome is None for outcome in outcomes.values())
+    return delivered

@@ -45,7 +45,8 @@ def settle_heap() -> None:
 
 class Runtime:
     """The running application a hook receives: `settings`, `clock`, `plugins` (the plugin host),
-    `engine`; `unit_of_work(actor_id)` opens a write transaction, `read_session()` a read-only one."""
+    `engine`; `unit_of_work(actor_id)` opens a write transaction, `read_session()` a read-only one,
+    `replica_session()` one on the read replica for analytics."""
 
     def __init__(
         self, settings: Settings | None = None, *, clock: Clock | None = None, extra_plugins: Iterable[tuple[str, object]] = ()
@@ -69,8 +70,14 @@ class Runtime:
             self.plugins.contributions("enishi_event_types"), check_payloads=self.settings.validate_events
         )
         check_catalog(Base.metadata, self.plugins)
-        self.engine = create_engine(self.settings.database_url)
+        self.engine = create_engine(self.settings.database_url, pgbouncer=self.settings.pgbouncer)
         self._reader, self._writer = sessionmakers(self.engine, self.clock)
+        self.replica_engine = (
+            create_engine(self.settings.read_database_url, pgbouncer=self.settings.pgbouncer)
+            if self.settings.read_database_url
+            else self.engine
+        )
+        self._replica_reader = sessionmakers(self.replica_engine, self.clock)[0]
         # SQLite has one writer at a time. Queueing this process's writers here instead of in
         # SQLite's busy handler (which sleeps and polls) cuts tail latency under contention; other
         # processes still wait on the database lock.
@@ -112,9 +119,19 @@ class Runtime:
         async with self._reader() as session:
             yield session
 
+    @asynccontextmanager
+    async def replica_session(self) -> AsyncIterator[AsyncSession]:
+        """A read session on `ENISHI_READ_DATABASE_URL` (the primary when unset), for reports that
+        read much and may lag a moment behind (analytics). Never for what must see a write just
+        made, the access log's reads of personal data, or erasure checks (docs/deployment.md)."""
+        async with self._replica_reader() as session:
+            yield session
+
     async def close(self) -> None:
         """Wait for the work `spawn` started, then close the database connections: the last call
         of a runtime a script or a test created (`enishi serve` and the worker call it themselves)."""
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         await self.engine.dispose()
+        if self.replica_engine is not self.engine:
+            await self.replica_engine.dispose()

@@ -28,6 +28,12 @@ class Settings:
     `[extra]` table, such as `extra.privacy_appi_response_days`); the rest is the core's."""
 
     database_url: str = "sqlite+aiosqlite:///./enishi.db"
+    # A replica for analytics and exports only, which never read their own writes (empty: the
+    # primary). Replicas lag: nothing that must see what it just wrote reads there.
+    read_database_url: str = ""
+    # PostgreSQL behind PgBouncer in transaction pooling mode: no prepared statements cached on a
+    # connection, which the next transaction may find on another server connection.
+    pgbouncer: bool = False
     environment: str = "development"  # development | production
     timezone: str = "Asia/Tokyo"
     default_phone_region: str = "JP"

@@ -290,8 +290,9 @@ def enishi_server():
         url = ServerUrl(f"http://127.0.0.1:{port}")
         url.process = process
         try:
-            # Generous: on a loaded 2-core machine a server's imports alone have taken over 30 s.
-            deadline = time.monotonic() + 120
+            # A guard against a server that never answers, not a speed limit: several processes
+            # (`serve --workers 2`) on a loaded machine take a while.
+            deadline = time.monotonic() + 180
             while True:
                 try:
                     if httpx.get(url + "/health", timeout=1).status_code == 200:
@@ -299,8 +300,7 @@ def enishi_server():
                 except httpx.TransportError:
                     pass
                 if process.poll() is not None or time.monotonic() > deadline:
-                    if process.poll() is None:
-                        process.kill()  # its output ends only when it does: reading it would wait forever
+                    process.kill()  # its output ends only once it is gone
                     raise RuntimeError(
                         "enishi serve did not start:\n"
                         + (process.stdout.read() if process.stdout else b"").decode(errors="replace")

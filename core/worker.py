@@ -3,9 +3,10 @@
 A run is claimed with one conditional UPDATE, so any number of workers may run side by side and
 never run the same job at once: on its schedule a job is claimed once it is due (not started
 within its interval); `enishi worker --once` claims every job that is not running right now,
-due or not, because an operator running it wants the work done now. Jobs must still be
-idempotent, because a worker that dies mid-run leaves the job to be claimed again when the claim
-expires (one interval later).
+due or not, because an operator running it wants the work done now. A claim is a lease the
+worker renews while the job runs, however long it takes; a worker that dies (SIGKILL, a lost
+machine) stops renewing it, and once it has run out the next worker runs the job again at once.
+Jobs must therefore be idempotent: the run that died may have done part of its work.
 
 Outbox delivery (`core.outbox`: mail such as one-time codes, webhooks) is not left to its
 interval: the long-running worker looks for waiting events every OUTBOX_TICK and delivers them
@@ -14,29 +15,61 @@ at once, so a code reaches its reader seconds after the request, not at the next
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
+import fcntl
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import make_url, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import outbox
+from . import deployment, outbox
 from .contributions import ScheduledJob
 from .models import JobRun
 from .plugin_host import await_me_maybe
+from .settings import ConfigError
 
 log = logging.getLogger("enishi.worker")
 
 OUTBOX_JOB = "core.outbox"  # contributed in core/hooks.py
 OUTBOX_TICK = 1.0  # seconds between looks at the outbox
+# A claimed run is the worker's until its lease runs out; the worker renews it while the job runs,
+# so it runs out only once the worker died (then the next worker runs the job again at once).
+JOB_LEASE = dt.timedelta(minutes=5)
+JOB_LEASE_RENEWAL = 60.0  # seconds
+
+
+@contextlib.contextmanager
+def only_worker_on_sqlite(database_url: str) -> Iterator[None]:
+    """On SQLite, hold the one worker's place for as long as this worker runs: a lock on a file
+    beside the database, which the system releases whenever the process ends, SIGKILL included.
+    SQLite has one writer at a time and no SKIP LOCKED, so a second worker would only queue behind
+    the first; several workers are for PostgreSQL. Elsewhere, nothing."""
+    path = make_url(database_url).database if database_url.startswith("sqlite") else None
+    if not path or path == ":memory:":
+        yield
+        return
+    with open(Path(path).with_name(Path(path).name + ".worker-lock"), "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(
+                "another enishi worker is running on this SQLite database: "
+                "SQLite supports one worker (use PostgreSQL for several)"
+            ) from None
+        yield
 
 
 def scheduled_jobs(runtime) -> list[ScheduledJob]:
     return [job for _, job in runtime.plugins.contributions("enishi_scheduled_jobs")]
 
 
-async def _claim(runtime, job: ScheduledJob, *, due_or_not: bool) -> bool:
+async def _claim(runtime, job: ScheduledJob, *, due_or_not: bool) -> dt.datetime | None:
+    """Claim a run of `job`: its start time, or None when it is running elsewhere or not due."""
     now = runtime.clock.now()
     async with runtime.unit_of_work() as uow:
         if await uow.session.get(JobRun, job.name) is None:
@@ -45,16 +78,32 @@ async def _claim(runtime, job: ScheduledJob, *, due_or_not: bool) -> bool:
                     uow.session.add(JobRun(name=job.name, runs=0, failures=0))
             except IntegrityError:
                 pass  # another worker registered it first
-        claimable = [JobRun.started_at.is_(None), JobRun.started_at <= now - job.interval]
-        if due_or_not:  # any run that is not under way: the last one finished (or its claim expired, above)
-            claimable.append(JobRun.finished_at >= JobRun.started_at)
+        wanted = [JobRun.started_at.is_(None), JobRun.started_at <= now - job.interval]
+        if due_or_not:  # an operator running `--once` wants it done now
+            wanted.append(JobRun.started_at.is_not(None))
+        else:  # a run whose worker died (its lease ran out, below) is run again at once
+            wanted.append(JobRun.lease_until.is_not(None))
         claimed = await uow.session.execute(
             update(JobRun)
-            .where(JobRun.name == job.name, or_(*claimable))
-            .values(started_at=now)
+            .where(JobRun.name == job.name, or_(JobRun.lease_until.is_(None), JobRun.lease_until <= now), or_(*wanted))
+            .values(started_at=now, lease_until=now + JOB_LEASE)
             .execution_options(synchronize_session=False)
         )
-        return claimed.rowcount == 1
+        return now if claimed.rowcount == 1 else None
+
+
+async def _hold(runtime, job: ScheduledJob, started_at: dt.datetime) -> None:
+    """Renew the lease on our run of `job` while it lasts, however long: it runs out only when
+    this worker is gone. Only our run's: a run another worker claimed since is not ours to hold."""
+    while True:
+        await asyncio.sleep(JOB_LEASE_RENEWAL)
+        async with runtime.unit_of_work() as uow:
+            await uow.session.execute(
+                update(JobRun)
+                .where(JobRun.name == job.name, JobRun.started_at == started_at)
+                .values(lease_until=runtime.clock.now() + JOB_LEASE)
+                .execution_options(synchronize_session=False)
+            )
 
 
 @dataclass(frozen=True)
@@ -67,18 +116,24 @@ async def _run_jobs(runtime, jobs: list[ScheduledJob], *, due_or_not: bool) -> l
     await runtime.follow_test_clock()  # due at the test clock's time, if one is active
     ran = []
     for job in jobs:
-        if not await _claim(runtime, job, due_or_not=due_or_not):
+        started_at = await _claim(runtime, job, due_or_not=due_or_not)
+        if started_at is None:
             continue
         started = time.perf_counter()
         failed = False
+        holding = asyncio.create_task(_hold(runtime, job, started_at), name=f"lease of {job.name}")
         try:
             await await_me_maybe(lambda job=job: job.run(runtime))
         except Exception as exc:  # noqa: BLE001 - a failing job must not stop the others
             failed = True
             log.error("job failed", extra={"job": job.name, "error": type(exc).__name__})
+        finally:
+            holding.cancel()
+            await asyncio.gather(holding, return_exceptions=True)
         async with runtime.unit_of_work() as uow:
             row = (await uow.session.execute(select(JobRun).where(JobRun.name == job.name).with_for_update())).scalar_one()
             row.finished_at = runtime.clock.now()
+            row.lease_until = None
             row.runs += 1
             row.failures += int(failed)
         log.info("job ran", extra={"job": job.name, "ms": round((time.perf_counter() - started) * 1000, 1), "failed": failed})
@@ -112,10 +167,12 @@ async def deliver_waiting_events(runtime) -> list[str]:
 
 
 async def run_forever(runtime, poll_seconds: float = 5.0, tick_seconds: float = OUTBOX_TICK) -> None:
-    """Due jobs every `poll_seconds`; waiting events every `tick_seconds` in between."""
+    """Due jobs every `poll_seconds`; waiting events every `tick_seconds` in between. Raises
+    `ConfigError` once `enishi db upgrade` recorded another configuration than this worker's."""
     loop = asyncio.get_running_loop()
     while True:
         next_round = loop.time() + poll_seconds
+        await deployment.check(runtime)  # a worker left running from before a configuration change stops here
         await run_due_jobs(runtime)
         while loop.time() < next_round:
             await asyncio.sleep(min(tick_seconds, max(0.0, next_round - loop.time())))

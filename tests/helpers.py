@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import email
+import json
 import os
 import shutil
 import subprocess
 import sys
+from email import policy
 from pathlib import Path
 
 ACCOUNT_FIELDS = "account { id name nameKana domain employeeCount lifecycleStage customFields deletedAt }"
@@ -121,3 +124,54 @@ def pip_install(source: Path, target: Path) -> Path:
         capture_output=True,
     )
     return target
+
+
+SPELLINGS = [
+    "taro@abc.co.jp",
+    "Taro@ABC.co.jp",
+    "+81312345678",
+    "0312345678",
+    "03-1234-5678",
+    "０３－１２３４－５６７８",
+    "山田",
+    "太郎",
+    "ヤマダ",
+    "タロウ",
+    "やまだ",
+    "たろう",
+]
+
+
+async def table_hits(runtime, spellings=SPELLINGS) -> dict:
+    """Every table read raw, by table: which spellings of the test person appear in clear."""
+    from sqlalchemy import select
+
+    from enishi.db import Base
+
+    hits: dict[str, set[str]] = {}
+    async with runtime.read_session() as session:
+        for table in Base.metadata.sorted_tables:
+            for row in (await session.execute(select(table))).all():
+                cells = " ".join(
+                    c.decode("utf-8", "replace") if isinstance(c, bytes) else json.dumps(c, ensure_ascii=False, default=str)
+                    for c in row
+                )
+                for spelling in spellings:
+                    if spelling.lower() in cells.lower():
+                        hits.setdefault(table.name, set()).add(spelling)
+    return hits
+
+
+def file_hits(home: Path, spellings=SPELLINGS) -> dict:
+    """Every file under the server's home (the SQLite database and its WAL, the mail folder, …),
+    read raw and, for a message, decoded too (a body may be base64), by path under home."""
+    hits: dict[str, set[str]] = {}
+    for file in (f for f in home.rglob("*") if f.is_file()):
+        data = file.read_bytes()
+        if file.suffix == ".eml":
+            message = email.message_from_bytes(data, policy=policy.default)
+            data += str(message.get_body()).encode() + "".join(f"{k}: {v}" for k, v in message.items()).encode()
+        for spelling in spellings:
+            if spelling.lower().encode("utf-8") in data.lower():
+                hits.setdefault(file.relative_to(home).as_posix(), set()).add(spelling)
+    return hits

@@ -123,18 +123,15 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, *, echo: bool = False, foreign_keys: bool = True) -> AsyncEngine:
+def create_engine(url: str, *, echo: bool = False, foreign_keys: bool = True, pgbouncer: bool = False) -> AsyncEngine:
     """`foreign_keys=False` is for migrations only: SQLite alters a table by copying it, and
-    dropping the original would cascade-delete every row that references it."""
+    dropping the original would cascade-delete every row that references it. `pgbouncer`: the URL
+    leads to PgBouncer in transaction pooling mode (`ENISHI_PGBOUNCER`, docs/deployment.md)."""
     if is_sqlite(url):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         engine.dialect.colspecs = {**engine.dialect.colspecs, Uuid: _SQLiteUuid}  # this engine's only
         _configure_sqlite(engine, foreign_keys)
     else:
-        # JIT off: our statements are short, and compiling one costs 100-200 ms, paid whenever an
-        # estimate runs high (a table not analysed yet, a long IN list) on a query that takes 5 ms.
-        # Set at connection start-up by asyncpg (the driver we ship); another driver keeps the
-        # server's setting.
         asyncpg = make_url(url).get_driver_name() == "asyncpg"
         engine = create_async_engine(
             url,
@@ -142,9 +139,30 @@ def create_engine(url: str, *, echo: bool = False, foreign_keys: bool = True) ->
             pool_size=10,
             max_overflow=20,
             pool_pre_ping=True,
-            connect_args={"server_settings": {"jit": "off"}} if asyncpg else {},
+            connect_args=(_behind_pgbouncer() if pgbouncer else _jit_off()) if asyncpg else {},
         )
     return engine
+
+
+def _jit_off() -> dict:
+    """JIT off: our statements are short, and compiling one costs 100-200 ms, paid whenever an
+    estimate runs high (a table not analysed yet, a long IN list) on a query that takes 5 ms. Set
+    at connection start-up by asyncpg (the driver we ship); another driver keeps the server's
+    setting."""
+    return {"server_settings": {"jit": "off"}}
+
+
+def _behind_pgbouncer() -> dict:
+    """Each transaction may run on another server connection: a statement prepared on one is
+    unknown on the next (or, named alike, "already exists" there), so asyncpg and SQLAlchemy
+    cache none and name each one uniquely. No start-up settings either (PgBouncer refuses the
+    ones it does not track): set `jit = off` on the database instead (docs/deployment.md). The
+    rest of the code keeps no session state (advisory locks are per transaction)."""
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": lambda: f"__enishi_{uuid.uuid4().hex}__",
+    }
 
 
 def _configure_sqlite(engine: AsyncEngine, foreign_keys: bool) -> None:

@@ -67,7 +67,7 @@ async def missing_migrations(runtime) -> set[str]:
     runtime's pool stays unbound to this event loop."""
     from . import create_engine
 
-    engine = create_engine(runtime.settings.database_url)
+    engine = create_engine(runtime.settings.database_url, pgbouncer=runtime.settings.pgbouncer)
     try:
         async with engine.connect() as connection:
             return await MigrationHeads(runtime).missing(connection)

@@ -135,7 +135,7 @@ class InsightsQuery:
         info.context.require(READ)
         runtime = info.context.runtime
         period = _period(first_day, last_day, runtime.settings.zone)
-        async with runtime.read_session() as session:
+        async with runtime.replica_session() as session:  # reports may lag: the replica, if any
             values = await kpis.compute(session, runtime.settings, customer.value, period)
             deals = await _deal_revenue(info, session, period, values.currency) if customer == InsightsCustomer.ACCOUNT else None
         return InsightsKpis.of(period, values, deals)
@@ -158,7 +158,7 @@ class InsightsQuery:
         first_month, last_month = first_month.replace(day=1), last_month.replace(day=1)
         _period(first_month, last_month, info.context.runtime.settings.zone)
         runtime = info.context.runtime
-        async with runtime.read_session() as session:
+        async with runtime.replica_session() as session:  # reports may lag: the replica, if any
             found = await kpis.cohorts(
                 session, runtime.settings, customer.value, first_month, last_month, months, runtime.clock.now()
             )

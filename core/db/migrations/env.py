@@ -19,7 +19,7 @@ def run(connection) -> None:
 
 
 async def main() -> None:
-    engine = create_engine(url, foreign_keys=False)
+    engine = create_engine(url, foreign_keys=False, pgbouncer=config.attributes["settings"].pgbouncer)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(run)

@@ -138,3 +138,16 @@ async def test_a_bad_setting_is_named_in_a_typed_error_not_an_internal_one(enish
     assert [(e["message"], e["extensions"]["code"]) for e in body["errors"]] == [
         ("[extra] insights_rfm_segments[0].r must be [low, high] within 1-5", "MISCONFIGURED")
     ]
+
+
+async def test_reports_read_the_replica_when_one_is_configured(enishi_api, enishi_fresh_migrated):
+    """`ENISHI_READ_DATABASE_URL`: here an empty database standing in for a replica that has not
+    caught up, so what the reports read there is told apart from the primary."""
+    primary = await enishi_api()
+    with_replica = await enishi_api(read_database_url=enishi_fresh_migrated)
+    primary.clock.set(day(2025, 4, 1))
+    await customers_buying(with_replica, [[day(2025, 2, 10)], [day(2025, 2, 11)]])  # written to the primary
+    period = {"first": "2025-02-01", "last": "2025-02-28"}
+    assert (await with_replica.graphql(KPIS, period))["customerKpis"]["orders"] == 0
+    same_user = await with_replica.token()  # one admin: the two apps share the primary's users
+    assert (await primary.graphql(KPIS, period, token=same_user))["customerKpis"]["orders"] == 2

@@ -9,9 +9,9 @@ import pytest
 from enishi import ErasureReport, hookimpl
 from enishi.outbox import deliver_pending
 from enishi.worker import run_due_jobs
-from tests.helpers import create_account, create_contact, log_activity
+from tests.helpers import create_account, create_contact, file_hits, log_activity, table_hits
 from tests.plugins.loyalty.helpers import program
-from tests.plugins.privacy.helpers import NotesPlugin, act, file_hits, intake, raw_id, run_request, submit, table_hits
+from tests.plugins.privacy.helpers import NotesPlugin, act, intake, raw_id, run_request, submit
 
 
 async def test_erasure_leaves_nothing_behind_and_a_failed_plugin_is_retried(enishi_api, enishi_fresh_migrated, tmp_path):
@@ -72,11 +72,11 @@ async def test_erasure_leaves_nothing_behind_and_a_failed_plugin_is_retried(enis
     await submit(api, type="access", email="taro@abc.co.jp")  # the verification code is mailed to them
     await deliver_pending(api.runtime)
     # The scans read every table and the raw files: they find what is stored in clear (a company name)…
-    assert set(await table_hits(api, ["ABC株式会社"])) == {"core_account"}
+    assert set(await table_hits(api.runtime, ["ABC株式会社"])) == {"core_account"}
     # …and not one spelling of the person, even before the erasure: names, kana, emails, phones,
     # custom fields, activity text, task titles and ticket text are sealed. Only the mail the file
     # transport kept names them, filed under their id.
-    assert await table_hits(api) == {}
+    assert await table_hits(api.runtime) == {}
     mailed = file_hits(tmp_path)
     assert [path.split("/")[:2] for path in mailed] == [["mail", str(raw_id(person["id"]))]]
     assert mailed.popitem()[1] == {"taro@abc.co.jp", "Taro@ABC.co.jp"}
@@ -101,7 +101,7 @@ async def test_erasure_leaves_nothing_behind_and_a_failed_plugin_is_retried(enis
     assert notes.notes == {}
 
     assert runs["core"]["affected"]["mail:delete"] == 1
-    assert await table_hits(api) == {}
+    assert await table_hits(api.runtime) == {}
     assert file_hits(tmp_path) == {}
     # The access log records the erasure itself: who ran it (and retried it), which request; ids only.
     log = await api.graphql(

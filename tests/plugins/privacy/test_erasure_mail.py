@@ -11,8 +11,8 @@ import pytest
 
 from enishi import mail
 from enishi.outbox import deliver_pending
-from tests.helpers import create_contact
-from tests.plugins.privacy.helpers import file_hits, intake, run_request, submit
+from tests.helpers import create_contact, file_hits
+from tests.plugins.privacy.helpers import intake, run_request, submit
 
 
 class HeldLocks:
