@@ -39,6 +39,25 @@ class User(Base):
     roles: Mapped[list] = mapped_column(JSONType, default=list)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # The console's sign-in (`enishi user password`): scrypt, its parameters inside (core/auth.py).
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    # The console's language as the user chose it; NULL: the browser's Accept-Language decides.
+    ui_locale: Mapped[str | None] = mapped_column(String(10))
+
+
+class ConsoleSession(Base):
+    """A signed-in console session. The cookie holds a 256-bit random id; only its SHA-256 is kept,
+    so a copy of the database signs no one in. `roles` is what the user held at sign-in: a session
+    whose user's roles changed since, or who was deactivated, is ended at its next request."""
+
+    __tablename__ = "core_console_session"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"), index=True)
+    roles: Mapped[list] = mapped_column(JSONType)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class ApiToken(Base):

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
@@ -29,6 +29,7 @@ from enishi.errors import TokenExpired
 from enishi.runtime import Runtime
 from enishi.sealing import personal_reads
 
+from .console import console_routes
 from .context import Context
 from .errors import error_response
 from .limits import MAX_JSON_DEPTH, QueryLimits, json_too_deep, parse_document, too_many_aliases_to_parse
@@ -224,6 +225,37 @@ def _result_response(result: ExecutionResult | StrawberryExecutionResult, parsed
     return Response(json.dumps(body, ensure_ascii=False, default=str), status_code=status, media_type=media_type)
 
 
+async def execute_as(
+    runtime: Runtime,
+    schema,
+    viewer,
+    query: str,
+    variables: dict | None = None,
+    operation_name: str | None = None,
+    allowed: tuple[OperationType, ...] = (OperationType.QUERY, OperationType.MUTATION),
+) -> StrawberryExecutionResult:
+    """Run one operation as `viewer`: the one way to the data for `/graphql` and the console alike,
+    so both pass the same authorization and services, and both leave the same access-log entries."""
+    context = Context(runtime, viewer)
+    reads: set = set()
+    recording = personal_reads.set(reads)
+    try:
+        result = await schema.execute(
+            query,
+            variable_values=variables,
+            context_value=context,
+            operation_name=operation_name,
+            allowed_operation_types=allowed,
+        )
+    finally:
+        personal_reads.reset(recording)
+        await context.close()
+    # What the request decrypted goes to the plugins (the access log is the privacy plugin's);
+    # the view records the reads and writes nothing itself.
+    await runtime.plugins.call("enishi_request_finished", runtime=runtime, actor_id=viewer.user_id, personal_reads=reads)
+    return result
+
+
 def create_app(runtime: Runtime) -> Starlette:
     """The app serving `runtime`, its GraphQL schema built here, once, from the enabled plugins (a
     broken contribution stops start-up rather than the first request); `app.state.schema`."""
@@ -257,27 +289,12 @@ def create_app(runtime: Runtime) -> Starlette:
         except _RequestError as error:
             return error_response(error.status, error.message, error.code, media_type, error.headers)
         allowed = (OperationType.QUERY,) if request.method == "GET" else (OperationType.QUERY, OperationType.MUTATION)
-        context = Context(runtime, viewer)
-        reads: set = set()
-        recording = personal_reads.set(reads)
         try:
-            result = await schema.execute(
-                query,
-                variable_values=variables,
-                context_value=context,
-                operation_name=operation_name,
-                allowed_operation_types=allowed,
-            )
+            result = await execute_as(runtime, schema, viewer, query, variables, operation_name, allowed)
         except InvalidOperationTypeError:
             return error_response(405, "mutations must be sent with POST", "METHOD_NOT_ALLOWED", media_type, {"Allow": "POST"})
         except CannotGetOperationTypeError:
             return error_response(400, "name one operation of the document in `operationName`", "BAD_REQUEST", media_type)
-        finally:
-            personal_reads.reset(recording)
-            await context.close()
-        # What the request decrypted goes to the plugins (the access log is the privacy plugin's);
-        # the view records the reads and writes nothing itself.
-        await runtime.plugins.call("enishi_request_finished", runtime=runtime, actor_id=viewer.user_id, personal_reads=reads)
         response = _result_response(result, document is not None, media_type)
         log.info(
             "graphql",
@@ -304,11 +321,12 @@ def create_app(runtime: Runtime) -> Starlette:
         yield
         await runtime.close()
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
         Route("/health", health, methods=["GET"]),
     ]
     routes += [route for _, route in runtime.plugins.contributions("enishi_http_routes")]
+    routes += console_routes(runtime, schema)
     middleware = [Middleware(BodyLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)]
     if not settings.is_production:
         middleware.append(Middleware(FollowTestClock, runtime=runtime))

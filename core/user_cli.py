@@ -1,0 +1,102 @@
+"""`enishi user`: people who sign in to the console with a password. The password is read from
+standard input (one line) when it is not a terminal, else asked twice without echo: never from an
+argument, which would stay in the shell's history and the process list."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+
+from sqlalchemy import select
+
+from .auth import ROLES, check_password_strength, create_user, hash_password, validate_roles
+from .errors import CommandError
+from .models import User
+from .normalize import normalize_email
+
+
+def _read_password() -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise CommandError("the two passwords differ")
+    return first
+
+
+async def _user_by_email(session, email: str) -> User:
+    user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
+    if user is None:
+        raise CommandError("no user has this email address")
+    return user
+
+
+def _run(work) -> None:
+    from .cli import _ready_runtime
+
+    async def main():
+        runtime = await _ready_runtime()
+        try:
+            async with runtime.unit_of_work() as uow:
+                return await work(uow.session, runtime)
+        finally:
+            await runtime.close()
+
+    print(asyncio.run(main()))
+
+
+def cmd_user_create(args) -> None:
+    email = normalize_email(args.email)
+    password = _read_password()
+    check_password_strength(password)
+
+    async def work(session, runtime):
+        if (await session.execute(select(User.id).where(User.email == email))).first() is not None:
+            raise CommandError("a user with this email address exists already")
+        user = await create_user(session, runtime.clock, display_name=args.name, roles=args.role, email=email)
+        user.password_hash = hash_password(password)
+        return f"created user {user.id} with roles {', '.join(user.roles)}; they sign in at /console"
+
+    _run(work)
+
+
+def cmd_user_password(args) -> None:
+    email = normalize_email(args.email)
+    password = _read_password()
+    check_password_strength(password)
+
+    async def work(session, _runtime):
+        user = await _user_by_email(session, email)
+        user.password_hash = hash_password(password)
+        return "password set"
+
+    _run(work)
+
+
+def cmd_user_roles(args) -> None:
+    email = normalize_email(args.email)
+    roles = validate_roles(args.role)
+
+    async def work(session, _runtime):
+        user = await _user_by_email(session, email)
+        user.roles = roles
+        return f"roles now {', '.join(roles)}; their console sessions end at their next request"
+
+    _run(work)
+
+
+def add_user_commands(sub) -> None:
+    user = sub.add_parser("user", help="people who sign in to the console").add_subparsers(dest="user_command", required=True)
+    create = user.add_parser("create", help="create a user who signs in with a password (read from stdin or asked)")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", required=True, help="display name")
+    create.add_argument("--role", required=True, action="append", choices=ROLES, help="repeatable")
+    create.set_defaults(func=cmd_user_create)
+    password = user.add_parser("password", help="set a user's password (read from stdin or asked)")
+    password.add_argument("--email", required=True)
+    password.set_defaults(func=cmd_user_password)
+    roles = user.add_parser("roles", help="replace a user's roles (ends their console sessions)")
+    roles.add_argument("--email", required=True)
+    roles.add_argument("--role", required=True, action="append", choices=ROLES, help="repeatable")
+    roles.set_defaults(func=cmd_user_roles)
