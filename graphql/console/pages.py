@@ -3,6 +3,8 @@ as the signed-in user; a refusal of the API (FORBIDDEN, a bad id) is the page's 
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -57,11 +59,12 @@ class Pages:
         page = self.console.page
         return [
             Route("/requests", page(self._guard(self.queue))),
-            Route("/requests/{id}", page(self._guard(self.request_page))),
-            Route("/requests/{id}/{action}", page(self._guard(self.request_action)), methods=["POST"]),
+            # Global ids are standard base64 (a `/` may occur): they travel as parameters, not in paths.
+            Route("/request", page(self._guard(self.request_page))),
+            Route("/request/{action}", page(self._guard(self.request_action)), methods=["POST"]),
             Route("/holds", page(self._guard(self.holds))),
             Route("/holds/place", page(self._guard(self.place_hold)), methods=["POST"]),
-            Route("/holds/{id}/release", page(self._guard(self.release_hold)), methods=["POST"]),
+            Route("/holds/release", page(self._guard(self.release_hold)), methods=["POST"]),
             Route("/consent", page(self._guard(self.consent))),
             Route("/consent/withdraw", page(self._guard(self.withdraw)), methods=["POST"]),
             Route("/access-log", page(self._guard(self.access_log))),
@@ -110,8 +113,11 @@ class Pages:
             chosen={"status": status, "type": kind, "overdue": overdue},
         )
 
-    async def request_page(self, request: Request, staff: Staff, errors=(), export_url: str | None = None) -> Response:
-        data = await self._run(staff, documents.REQUEST_PAGE, {"id": request.path_params["id"]})
+    async def request_page(
+        self, request: Request, staff: Staff, errors=(), export_url: str | None = None, request_id: str | None = None
+    ) -> Response:
+        request_id = request_id or request.query_params.get("id") or ""
+        data = await self._run(staff, documents.REQUEST_PAGE, {"id": request_id})
         if not data["node"]:
             raise _Refused(404, "no such request")
         status = 422 if errors else 200
@@ -120,12 +126,12 @@ class Pages:
         )
 
     async def request_action(self, request: Request, staff: Staff) -> Response:
-        request_id, action = request.path_params["id"], request.path_params["action"]
-        fields = await request.form()
+        action, fields = request.path_params["action"], await request.form()
+        request_id = str(fields.get("id") or "")
         if action == "export":
             data = await self._run(staff, documents.EXPORT_LINK, {"id": request_id, "format": fields.get("format") or "json"})
             errors, url = data["result"]["userErrors"], data["result"]["url"]
-            return await self.request_page(request, staff, errors=errors, export_url=url)
+            return await self.request_page(request, staff, errors=errors, export_url=url, request_id=request_id)
         if action not in documents.REQUEST_ACTIONS:
             raise _Refused(404, "no such action")
         variables: dict = {"id": request_id}
@@ -134,8 +140,8 @@ class Pages:
             variables |= {"months": int(months) if months.isdigit() else 0, "reason": str(fields.get("reason") or "")}
         errors = await self._mutate(staff, documents.REQUEST_ACTIONS[action], variables)
         if errors:
-            return await self.request_page(request, staff, errors=errors)
-        return self._back(f"/requests/{request_id}")
+            return await self.request_page(request, staff, errors=errors, request_id=request_id)
+        return self._back(f"/request?{urlencode({'id': request_id})}")
 
     async def _subjects(self, request: Request, staff: Staff) -> list[dict]:
         search = (request.query_params.get("q") or "").strip()
@@ -169,17 +175,18 @@ class Pages:
         }
         errors = await self._mutate(staff, documents.PLACE_HOLD, {"input": hold})
         if errors:
-            request.scope["query_string"] = f"contact={contact}".encode()
+            request.scope["query_string"] = urlencode({"contact": contact}).encode()
             return await self.holds(request, staff, errors=errors)
-        return self._back(f"/holds?contact={contact}")
+        return self._back(f"/holds?{urlencode({'contact': contact})}")
 
     async def release_hold(self, request: Request, staff: Staff) -> Response:
-        contact = str((await request.form()).get("contact") or "")
-        errors = await self._mutate(staff, documents.RELEASE_HOLD, {"id": request.path_params["id"]})
+        fields = await request.form()
+        contact = str(fields.get("contact") or "")
+        errors = await self._mutate(staff, documents.RELEASE_HOLD, {"id": str(fields.get("id") or "")})
         if errors:
-            request.scope["query_string"] = f"contact={contact}".encode()
+            request.scope["query_string"] = urlencode({"contact": contact}).encode()
             return await self.holds(request, staff, errors=errors)
-        return self._back(f"/holds?contact={contact}")
+        return self._back(f"/holds?{urlencode({'contact': contact})}")
 
     async def consent(self, request: Request, staff: Staff, errors=()) -> Response:
         contact = request.query_params.get("contact")
@@ -211,9 +218,9 @@ class Pages:
         }
         errors = await self._mutate(staff, documents.WITHDRAW_CONSENT, {"input": consent})
         if errors:
-            request.scope["query_string"] = f"contact={contact}".encode()
+            request.scope["query_string"] = urlencode({"contact": contact}).encode()
             return await self.consent(request, staff, errors=errors)
-        return self._back(f"/consent?contact={contact}")
+        return self._back(f"/consent?{urlencode({'contact': contact})}")
 
     async def access_log(self, request: Request, staff: Staff) -> Response:
         contact = request.query_params.get("contact")
