@@ -156,7 +156,8 @@ def console_routes(runtime: Runtime, schema) -> list[BaseRoute]:
         Route("/sign-in", console.sign_in, methods=["GET", "POST"]),
         Route("/sign-out", console.page(console.sign_out), methods=["POST"]),
         Route("/language", console.page(console.language), methods=["POST"]),
-        Mount("/static", app=StaticFiles(directory=HERE / "static"), name="console-static"),
+        # follow_symlink: the strict editable install links each file of the package into place.
+        Mount("/static", app=StaticFiles(directory=HERE / "static", follow_symlink=True), name="console-static"),
         *pages.routes(),
     ]
     return [Mount(COOKIE_PATH, routes=routes)]
