@@ -88,6 +88,7 @@ bench: install
 	$(PY) bench/contact_import.py
 	$(PY) bench/export.py
 	$(PY) bench/webhooks.py
+	$(PY) bench/console.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info enishi.db enishi.db-wal enishi.db-shm
