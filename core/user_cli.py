@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import sys
+from functools import partial
 
 from sqlalchemy import select
 
@@ -32,11 +33,9 @@ async def _user_by_email(session, email: str) -> User:
     return user
 
 
-def _run(work) -> None:
-    from .cli import _ready_runtime
-
+def _run(ready_runtime, work) -> None:
     async def main():
-        runtime = await _ready_runtime()
+        runtime = await ready_runtime()
         try:
             async with runtime.unit_of_work() as uow:
                 return await work(uow.session, runtime)
@@ -46,7 +45,7 @@ def _run(work) -> None:
     print(asyncio.run(main()))
 
 
-def cmd_user_create(args) -> None:
+def cmd_user_create(ready_runtime, args) -> None:
     email = normalize_email(args.email)
     password = _read_password()
     check_password_strength(password)
@@ -58,10 +57,10 @@ def cmd_user_create(args) -> None:
         user.password_hash = hash_password(password)
         return f"created user {user.id} with roles {', '.join(user.roles)}; they sign in at /console"
 
-    _run(work)
+    _run(ready_runtime, work)
 
 
-def cmd_user_password(args) -> None:
+def cmd_user_password(ready_runtime, args) -> None:
     email = normalize_email(args.email)
     password = _read_password()
     check_password_strength(password)
@@ -71,10 +70,10 @@ def cmd_user_password(args) -> None:
         user.password_hash = hash_password(password)
         return "password set"
 
-    _run(work)
+    _run(ready_runtime, work)
 
 
-def cmd_user_roles(args) -> None:
+def cmd_user_roles(ready_runtime, args) -> None:
     email = normalize_email(args.email)
     roles = validate_roles(args.role)
 
@@ -83,20 +82,21 @@ def cmd_user_roles(args) -> None:
         user.roles = roles
         return f"roles now {', '.join(roles)}; their console sessions end at their next request"
 
-    _run(work)
+    _run(ready_runtime, work)
 
 
-def add_user_commands(sub) -> None:
+def add_user_commands(sub, ready_runtime) -> None:
+    """`ready_runtime` is the CLI's (a runtime on a database that is up to date)."""
     user = sub.add_parser("user", help="people who sign in to the console").add_subparsers(dest="user_command", required=True)
     create = user.add_parser("create", help="create a user who signs in with a password (read from stdin or asked)")
     create.add_argument("--email", required=True)
     create.add_argument("--name", required=True, help="display name")
     create.add_argument("--role", required=True, action="append", choices=ROLES, help="repeatable")
-    create.set_defaults(func=cmd_user_create)
+    create.set_defaults(func=partial(cmd_user_create, ready_runtime))
     password = user.add_parser("password", help="set a user's password (read from stdin or asked)")
     password.add_argument("--email", required=True)
-    password.set_defaults(func=cmd_user_password)
+    password.set_defaults(func=partial(cmd_user_password, ready_runtime))
     roles = user.add_parser("roles", help="replace a user's roles (ends their console sessions)")
     roles.add_argument("--email", required=True)
     roles.add_argument("--role", required=True, action="append", choices=ROLES, help="repeatable")
-    roles.set_defaults(func=cmd_user_roles)
+    roles.set_defaults(func=partial(cmd_user_roles, ready_runtime))

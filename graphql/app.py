@@ -27,12 +27,11 @@ from strawberry.types.graphql import OperationType
 from enishi.auth import ANONYMOUS, authenticate
 from enishi.errors import TokenExpired
 from enishi.runtime import Runtime
-from enishi.sealing import personal_reads
 
 from .console import console_routes
-from .context import Context
 from .errors import error_response
 from .limits import MAX_JSON_DEPTH, QueryLimits, json_too_deep, parse_document, too_many_aliases_to_parse
+from .operations import execute_as
 from .schema import build_schema, present_result, public_root_fields
 
 log = logging.getLogger("enishi.http")
@@ -223,37 +222,6 @@ def _result_response(result: ExecutionResult | StrawberryExecutionResult, parsed
     else:
         status = 200
     return Response(json.dumps(body, ensure_ascii=False, default=str), status_code=status, media_type=media_type)
-
-
-async def execute_as(
-    runtime: Runtime,
-    schema,
-    viewer,
-    query: str,
-    variables: dict | None = None,
-    operation_name: str | None = None,
-    allowed: tuple[OperationType, ...] = (OperationType.QUERY, OperationType.MUTATION),
-) -> StrawberryExecutionResult:
-    """Run one operation as `viewer`: the one way to the data for `/graphql` and the console alike,
-    so both pass the same authorization and services, and both leave the same access-log entries."""
-    context = Context(runtime, viewer)
-    reads: set = set()
-    recording = personal_reads.set(reads)
-    try:
-        result = await schema.execute(
-            query,
-            variable_values=variables,
-            context_value=context,
-            operation_name=operation_name,
-            allowed_operation_types=allowed,
-        )
-    finally:
-        personal_reads.reset(recording)
-        await context.close()
-    # What the request decrypted goes to the plugins (the access log is the privacy plugin's);
-    # the view records the reads and writes nothing itself.
-    await runtime.plugins.call("enishi_request_finished", runtime=runtime, actor_id=viewer.user_id, personal_reads=reads)
-    return result
 
 
 def create_app(runtime: Runtime) -> Starlette:

@@ -12,26 +12,21 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from enishi.runtime import Runtime
+from enishi.web_sessions import SESSION_LIFETIME, check_password, end_session, open_session, set_ui_locale
 
 from . import i18n
 from .sessions import (
     COOKIE_PATH,
     SESSION_COOKIE,
-    SESSION_LIFETIME,
     SIGN_IN_COOKIE,
     Staff,
-    check_password,
     current_staff,
-    end_session,
+    delete_cookie,
     may_use_console,
-    open_session,
     same_token,
     set_cookie,
-    set_locale,
 )
 
 HERE = Path(__file__).parent
@@ -118,13 +113,13 @@ class Console:
         session_id = await open_session(self.runtime, user)
         response = RedirectResponse(f"{COOKIE_PATH}/requests", status_code=303, headers=SECURITY_HEADERS)
         set_cookie(response, SESSION_COOKIE, session_id, max_age=int(SESSION_LIFETIME.total_seconds()))
-        response.delete_cookie(SIGN_IN_COOKIE, path=COOKIE_PATH, secure=True, httponly=True, samesite="strict")
+        delete_cookie(response, SIGN_IN_COOKIE)
         return response
 
     async def sign_out(self, request: Request, staff: Staff) -> Response:
         await end_session(self.runtime, staff.session_id)
         response = RedirectResponse(f"{COOKIE_PATH}/sign-in", status_code=303, headers=SECURITY_HEADERS)
-        response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH, secure=True, httponly=True, samesite="strict")
+        delete_cookie(response, SESSION_COOKIE)
         return response
 
     async def language(self, request: Request, staff: Staff) -> Response:
@@ -132,32 +127,8 @@ class Console:
         if locale not in i18n.LOCALES:
             return self.refuse(request, staff, 400, "bad-locale")
         assert isinstance(locale, str)
-        await set_locale(self.runtime, staff, locale)
+        await set_ui_locale(self.runtime, staff.user_id, locale)
         # Back to the page the switch was on: a path of the console only, never another site.
         back = (await request.form()).get("next")
         target = back if isinstance(back, str) and back.startswith(COOKIE_PATH + "/") and "//" not in back else COOKIE_PATH
         return RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
-
-
-def console_routes(runtime: Runtime, schema) -> list[BaseRoute]:
-    """The /console mount, or nothing when the privacy plugin (whose operations it shows) is off."""
-    if "dataSubjectRequests" not in schema.as_str():
-        return []
-    from .pages import Pages
-
-    console = Console(runtime, schema)
-    pages = Pages(console)
-
-    async def home(_request: Request) -> Response:
-        return RedirectResponse(f"{COOKIE_PATH}/requests", status_code=303, headers=SECURITY_HEADERS)
-
-    routes: list[BaseRoute] = [
-        Route("/", home),
-        Route("/sign-in", console.sign_in, methods=["GET", "POST"]),
-        Route("/sign-out", console.page(console.sign_out), methods=["POST"]),
-        Route("/language", console.page(console.language), methods=["POST"]),
-        # follow_symlink: the strict editable install links each file of the package into place.
-        Mount("/static", app=StaticFiles(directory=HERE / "static", follow_symlink=True), name="console-static"),
-        *pages.routes(),
-    ]
-    return [Mount(COOKIE_PATH, routes=routes)]

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from enishi.graphql.app import execute_as
+from enishi.graphql.operations import execute_as
 from enishi.graphql.schema import present_result
 
 from . import documents
