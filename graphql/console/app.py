@@ -53,11 +53,13 @@ class Console:
             return staff.ui_locale
         return i18n.from_accept_language(request.headers.get("accept-language", ""))
 
+    def gettext(self, request: Request, staff: Staff | None):
+        return i18n.translations(self.locale_for(request, staff)).gettext
+
     def render(self, request: Request, template: str, staff: Staff | None, status: int = 200, **values) -> HTMLResponse:
         locale = self.locale_for(request, staff)
-        catalog = i18n.translations(locale)
         html = self.templates.get_template(template).render(
-            _=catalog.gettext,
+            _=i18n.translations(locale).gettext,
             locale=locale,
             fmt=i18n.Formatter(locale, self.runtime.settings.zone),
             staff=staff,

@@ -59,3 +59,12 @@ ACCESS_LOG = """query ConsoleAccessLog($contact: ID!) {
   verifyAccessLog { valid entries firstBrokenSeq }
 }"""
 VERIFY_ACCESS_LOG = "query ConsoleVerify { verifyAccessLog { valid entries firstBrokenSeq } }"
+
+OVERVIEW = """query ConsoleOverview {
+  complianceDeadlines(first: 50) { totalCount nodes { kind reference dueAt overdue } }
+  incidents(first: 20) { nodes { id title status malicious awareAt affectedCount gdprAuthorityDueAt appiPreliminaryDueAt
+    appiFinalDueAt appiFinalDueDate appiReportRequired appiExempt appiTriggers reports { kind filedAt } } }
+  retentionRules { entity action periodMonths basis active }
+  retentionRuns(first: 1) { nodes { startedAt finishedAt rules { entity action applied held openRequest failed } } }
+  provisionRecipients(first: 100) { nodes { name kind country transferRoute purpose dpaDate reviewDate abroad } }
+}"""

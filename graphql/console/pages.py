@@ -68,6 +68,7 @@ class Pages:
             Route("/consent", page(self._guard(self.consent))),
             Route("/consent/withdraw", page(self._guard(self.withdraw)), methods=["POST"]),
             Route("/access-log", page(self._guard(self.access_log))),
+            Route("/overview", page(self._guard(self.overview))),
         ]
 
     def _guard(self, handler):
@@ -246,3 +247,15 @@ class Pages:
             staff_name=staff_name,
             verification=verification,
         )
+
+    async def overview(self, request: Request, staff: Staff) -> Response:
+        """What is owed and by when, incidents and their clocks, retention, the processor register."""
+        data = await self._run(staff, documents.OVERVIEW)
+        _ = self.console.gettext(request, staff)
+        deadline_names = {
+            "GDPR_AUTHORITY": _("GDPR: notify the authority"),
+            "APPI_PRELIMINARY": _("APPI: preliminary report (速報)"),
+            "APPI_FINAL": _("APPI: final report (確報)"),
+            "DSR_RESPONSE": _("Answer a data-subject request"),
+        }
+        return self.console.render(request, "overview.html", staff, data=data, deadline_names=deadline_names)

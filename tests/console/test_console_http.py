@@ -141,3 +141,24 @@ async def test_the_language_follows_the_browser_then_the_users_choice(api, offic
 def test_the_queue_filters_offer_the_privacy_plugins_statuses_and_types():
     assert REQUEST_STATUSES == privacy_models.REQUEST_STATUSES
     assert REQUEST_TYPES == privacy_models.REQUEST_TYPES
+
+
+async def test_the_overview_shows_an_incidents_clocks_and_what_is_overdue(api, officer, seeded):
+    incident = {
+        "title": "委託先からの顧客リスト流出",
+        "cause": "unauthorized_access",
+        "discoveredAt": "2024-06-03T09:00:00+09:00",
+        "awareAt": "2024-06-03T10:00:00+09:00",
+        "affectedCount": 1200,
+        "malicious": True,
+    }
+    assert (await api.mutate("createIncident", incident, "incident { id }"))["userErrors"] == []
+    officer.language = "ja"
+    page = (await officer.get("/console/overview")).text
+    row = page[page.index("委託先からの顧客リスト流出") :].split("</tr>")[0]
+    # 72 hours after awareness; 確報 due on day 60 (malicious); over 1,000 people and malicious.
+    assert "2024/06/06 10:00:00 (Asia/Tokyo)" in row and "<td>2024/08/02</td>" in row
+    assert "必要" in row and "MALICIOUS" in row and "OVER_1000_PEOPLE" in row
+    deadlines = page[page.index('id="deadlines"') : page.index('id="incidents"')]
+    # On 10 June: the authority's 72 hours, the 速報's 3 days and the erasure request are past.
+    assert deadlines.count('<tr class="overdue">') == 3

@@ -144,6 +144,12 @@ def test_a_compliance_officers_day(browser_page):
     assert first.get_attribute("class") == "overdue" and "erasure" in first.inner_text() and "超過" in first.inner_text()
     officer.check("02-queue")
 
+    # The overview: the erasure is among the deadlines owed, overdue.
+    page.get_by_role("link", name="概要").click()
+    assert "本人からの請求への回答" in page.locator("tr.overdue").first.inner_text()
+    officer.check("02b-overview")
+    page.go_back()
+
     # Extend it, with the reason.
     first.get_by_role("link").click()
     request_url = page.url

@@ -144,6 +144,11 @@ def test_the_built_wheel_works_outside_the_checkout(installed, tmp_path):
         assert created.json()["data"]["createContact"] == {"contact": {"displayName": "山田"}, "userErrors": []}
         counted = httpx.post(url, headers=headers, json={"query": "{ contacts { totalCount } }"})
         assert json.loads(counted.text) == {"data": {"contacts": {"totalCount": 1}}}
+        # The console's templates, stylesheet and compiled Japanese catalog are package data.
+        console = url.removesuffix("/graphql") + "/console"
+        sign_in = httpx.get(console + "/sign-in", headers={"Accept-Language": "ja"})
+        assert sign_in.status_code == 200 and "<h1>サインイン</h1>" in sign_in.text
+        assert httpx.get(console + "/static/console.css").status_code == 200
     finally:
         server.terminate()
         server.wait(timeout=30)
