@@ -16,32 +16,38 @@ from . import documents
 from .app import COOKIE_PATH, SECURITY_HEADERS, Console
 from .sessions import Staff
 
-# The privacy plugin's (plugins/privacy/models.py; the core imports no plugin, so
-# tests/console/test_console_pages.py checks the two agree): the queue's filter choices.
-REQUEST_STATUSES = (
-    "received",
-    "identity_unverified",
-    "pending_review",
-    "approved",
-    "denied",
-    "in_progress",
-    "awaiting_manual",
-    "completed",
-    "completed_with_exceptions",
-    "failed",
-    "canceled",
-)
-REQUEST_TYPES = (
-    "access",
-    "portability",
-    "rectification",
-    "erasure",
-    "restriction",
-    "objection",
-    "appi_disclosure",
-    "appi_stop_use",
-    "appi_stop_provision",
-)
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogs (`make catalogs` finds it); the page translates it."""
+    return message
+
+
+# The privacy plugin's statuses and types (plugins/privacy/models.py; the core imports no plugin,
+# so tests/console/test_console_http.py checks the two agree), with the words the pages show.
+STATUS_LABELS = {
+    "received": N_("received"),
+    "identity_unverified": N_("identity not verified"),
+    "pending_review": N_("pending review"),
+    "approved": N_("approved"),
+    "denied": N_("denied"),
+    "in_progress": N_("in progress"),
+    "awaiting_manual": N_("awaiting manual work"),
+    "completed": N_("completed"),
+    "completed_with_exceptions": N_("completed with exceptions"),
+    "failed": N_("failed"),
+    "canceled": N_("canceled"),
+}
+TYPE_LABELS = {
+    "access": N_("access"),
+    "portability": N_("portability"),
+    "rectification": N_("rectification"),
+    "erasure": N_("erasure"),
+    "restriction": N_("restriction"),
+    "objection": N_("objection"),
+    "appi_disclosure": N_("APPI disclosure"),
+    "appi_stop_use": N_("APPI stop of use"),
+    "appi_stop_provision": N_("APPI stop of provision"),
+}
 ERROR_STATUS = {"FORBIDDEN": 403, "UNAUTHENTICATED": 401, "NOT_FOUND": 404, "INTERNAL": 500}
 
 
@@ -54,6 +60,7 @@ class _Refused(Exception):
 class Pages:
     def __init__(self, console: Console) -> None:
         self.console = console
+        console.templates.globals.update(status_labels=STATUS_LABELS, type_labels=TYPE_LABELS)
 
     def routes(self) -> list[Route]:
         page = self.console.page
@@ -109,8 +116,8 @@ class Pages:
             requests=[edge["node"] for edge in connection["edges"]],
             total=connection["totalCount"],
             page_info=connection["pageInfo"],
-            statuses=REQUEST_STATUSES,
-            types=REQUEST_TYPES,
+            statuses=STATUS_LABELS,
+            types=TYPE_LABELS,
             chosen={"status": status, "type": kind, "overdue": overdue},
         )
 

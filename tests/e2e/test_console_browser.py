@@ -53,7 +53,9 @@ def axe_source() -> str:
 
 def _cli(env: dict, *args: str, password: str | None = None) -> str:
     command = [sys.executable, "-m", "enishi.cli", *args]
-    return subprocess.run(command, env={**os.environ, **env}, input=password, check=True, capture_output=True, text=True).stdout
+    done = subprocess.run(command, env={**os.environ, **env}, input=password, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 @pytest.fixture
@@ -141,7 +143,7 @@ def test_a_compliance_officers_day(browser_page):
     # The queue: the overdue erasure first, in red, with how late it is.
     assert page.locator("h1").inner_text() == "本人からの請求"
     first = page.locator("tbody tr").first
-    assert first.get_attribute("class") == "overdue" and "erasure" in first.inner_text() and "超過" in first.inner_text()
+    assert first.get_attribute("class") == "overdue" and "消去" in first.inner_text() and "超過" in first.inner_text()
     officer.check("02-queue")
 
     # The overview: the erasure is among the deadlines owed, overdue.
@@ -174,9 +176,9 @@ def test_a_compliance_officers_day(browser_page):
     # Approve and execute the erasure: the held record is kept, and said so.
     page.goto(request_url)
     page.get_by_role("button", name="承認", exact=True).click()
-    assert "approved" in page.locator("h1").inner_text()
+    assert "承認済み" in page.locator("h1").inner_text()
     page.get_by_role("button", name="実行", exact=True).click()
-    assert "completed" in page.locator("h1").inner_text()
+    assert "完了" in page.locator("h1").inner_text()
     results = page.locator("section", has=page.locator("#runs")).inner_text()
     assert "erase" in results and "リーガルホールド" in results
     officer.check("05-erasure-executed")
