@@ -8,7 +8,7 @@ import hashlib
 from sqlalchemy import func, select
 
 from enishi.graphql.console.pages import STATUS_LABELS, TYPE_LABELS
-from enishi.models import ConsoleSession
+from enishi.models import ConsoleSession, User
 from enishi.plugins.privacy import models as privacy_models
 from tests.console.conftest import ConsoleClient, add_user
 from tests.console.seed import OFFICER
@@ -90,8 +90,6 @@ async def test_extending_through_the_console_is_the_api_mutation(api, officer, s
 async def test_a_role_change_ends_the_session_at_the_next_request(api, officer):
     assert (await officer.get("/console/requests")).status_code == 200
     async with api.runtime.unit_of_work() as uow:
-        from enishi.models import User
-
         user = (await uow.session.execute(select(User).where(User.email == OFFICER[0]))).scalar_one()
         user.roles = ["compliance", "support"]
     response = await officer.get("/console/requests")
@@ -162,3 +160,16 @@ async def test_the_overview_shows_an_incidents_clocks_and_what_is_overdue(api, o
     deadlines = page[page.index('id="deadlines"') : page.index('id="incidents"')]
     # On 10 June: the authority's 72 hours, the 速報's 3 days and the erasure request are past.
     assert deadlines.count('<tr class="overdue">') == 3
+
+
+async def test_a_session_ends_after_eight_hours_and_when_its_user_is_deactivated(api, officer):
+    api.clock.advance(hours=7, minutes=59)
+    assert (await officer.get("/console/requests")).status_code == 200
+    api.clock.advance(minutes=1)
+    assert (await officer.get("/console/requests")).headers["location"] == "/console/sign-in"
+    assert (await officer.sign_in(OFFICER[0])).status_code == 303
+    async with api.runtime.unit_of_work() as uow:
+        (await uow.session.execute(select(User).where(User.email == OFFICER[0]))).scalar_one().is_active = False
+    assert (await officer.get("/console/requests")).headers["location"] == "/console/sign-in"
+    assert await _sessions(api) == 0
+    assert (await officer.sign_in(OFFICER[0])).status_code == 401
