@@ -17,13 +17,14 @@ import time
 import httpx
 from report import save_result
 
-from enishi.auth import create_user, hash_password, issue_token
+from enishi.auth import create_user, issue_token
 from enishi.clock import ManualClock
 from enishi.db.migrate import upgrade
 from enishi.graphql.app import create_app
 from enishi.graphql.console import documents
 from enishi.runtime import Runtime
 from enishi.settings import Settings
+from enishi.web_sessions import set_password
 
 NOW = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
 OFFICER, PASSWORD = "officer@bench.example", "bench password of the officer"
@@ -77,7 +78,7 @@ async def run(requests: int, rounds: int, iterations: int, url: str) -> dict:
     await asyncio.to_thread(upgrade, runtime)
     async with runtime.unit_of_work() as uow:
         user = await create_user(uow.session, runtime.clock, display_name="監査 担当", roles=["compliance"], email=OFFICER)
-        user.password_hash = hash_password(PASSWORD)
+        await set_password(uow.session, user.id, PASSWORD)
         token = await issue_token(uow.session, runtime.clock, runtime.permissions, user)
         admin = await create_user(uow.session, runtime.clock, display_name="bench admin", roles=["admin"])
         admin_token = await issue_token(uow.session, runtime.clock, runtime.permissions, admin)

@@ -39,9 +39,18 @@ class User(Base):
     roles: Mapped[list] = mapped_column(JSONType, default=list)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    # The console's sign-in (`enishi user password`): scrypt, its parameters inside (core/auth.py).
+
+
+class ConsoleAccount(Base):
+    """What a user needs to sign in to the console, apart from `User` (which plugins see through
+    the kit): the password's hash and the console language they chose."""
+
+    __tablename__ = "core_console_account"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"), primary_key=True)
+    # scrypt, its parameters inside (core/auth.py); set by `enishi user create` / `enishi user password`.
     password_hash: Mapped[str | None] = mapped_column(String(200))
-    # The console's language as the user chose it; NULL: the browser's Accept-Language decides.
+    # NULL: the browser's Accept-Language decides.
     ui_locale: Mapped[str | None] = mapped_column(String(10))
 
 

@@ -11,10 +11,11 @@ from functools import partial
 
 from sqlalchemy import select
 
-from .auth import ROLES, check_password_strength, create_user, hash_password, validate_roles
+from .auth import ROLES, check_password_strength, create_user, validate_roles
 from .errors import CommandError
 from .models import User
 from .normalize import normalize_email
+from .web_sessions import set_password
 
 
 def _read_password() -> str:
@@ -54,7 +55,7 @@ def cmd_user_create(ready_runtime, args) -> None:
         if (await session.execute(select(User.id).where(User.email == email))).first() is not None:
             raise CommandError("a user with this email address exists already")
         user = await create_user(session, runtime.clock, display_name=args.name, roles=args.role, email=email)
-        user.password_hash = hash_password(password)
+        await set_password(session, user.id, password)
         return f"created user {user.id} with roles {', '.join(user.roles)}; they sign in at /console"
 
     _run(ready_runtime, work)
@@ -67,7 +68,7 @@ def cmd_user_password(ready_runtime, args) -> None:
 
     async def work(session, _runtime):
         user = await _user_by_email(session, email)
-        user.password_hash = hash_password(password)
+        await set_password(session, user.id, password)
         return "password set"
 
     _run(ready_runtime, work)

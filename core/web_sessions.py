@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 
-from .auth import hash_token, verify_password
-from .models import ConsoleSession, User
+from .auth import check_password_strength, hash_password, hash_token, verify_password
+from .models import ConsoleAccount, ConsoleSession, User
 from .normalize import normalize_email
 from .runtime import Runtime
 
@@ -31,12 +31,32 @@ class SignedIn:
     ui_locale: str | None
 
 
+async def _account(session, user_id: uuid.UUID) -> ConsoleAccount:
+    account = await session.get(ConsoleAccount, user_id)
+    if account is None:
+        account = ConsoleAccount(user_id=user_id)
+        session.add(account)
+    return account
+
+
+async def set_password(session, user_id: uuid.UUID, password: str) -> None:
+    """Give a user a console password (at least MIN_PASSWORD_LENGTH characters), replacing theirs."""
+    check_password_strength(password)
+    (await _account(session, user_id)).password_hash = hash_password(password)
+
+
 async def check_password(runtime: Runtime, email: str, password: str) -> User | None:
     """The active user with this address and password, or None (in the same time either way)."""
     async with runtime.read_session() as session:
-        user = (await session.execute(select(User).where(User.email == normalize_email(email)))).scalar_one_or_none()
-    matches = verify_password(password, user.password_hash if user is not None else None)
-    return user if matches and user is not None and user.is_active else None
+        row = (
+            await session.execute(
+                select(User, ConsoleAccount.password_hash)
+                .outerjoin(ConsoleAccount, ConsoleAccount.user_id == User.id)
+                .where(User.email == normalize_email(email))
+            )
+        ).first()
+    matches = verify_password(password, row.password_hash if row is not None else None)
+    return row.User if matches and row is not None and row.User.is_active else None
 
 
 async def open_session(runtime: Runtime, user: User) -> str:
@@ -67,22 +87,21 @@ async def signed_in(runtime: Runtime, session_id: str) -> SignedIn | None:
     async with runtime.read_session() as session:
         row = (
             await session.execute(
-                select(ConsoleSession, User)
+                select(ConsoleSession, User, ConsoleAccount.ui_locale)
                 .join(User, User.id == ConsoleSession.user_id)
+                .outerjoin(ConsoleAccount, ConsoleAccount.user_id == User.id)
                 .where(ConsoleSession.session_hash == hash_token(session_id))
             )
         ).first()
     if row is None:
         return None
-    stored, user = row
+    stored, user, ui_locale = row
     if stored.expires_at <= runtime.clock.now() or not user.is_active or sorted(user.roles) != stored.roles:
         await end_session(runtime, session_id)
         return None
-    return SignedIn(user.id, user.display_name, frozenset(user.roles), user.ui_locale)
+    return SignedIn(user.id, user.display_name, frozenset(user.roles), ui_locale)
 
 
 async def set_ui_locale(runtime: Runtime, user_id: uuid.UUID, locale: str) -> None:
     async with runtime.unit_of_work() as uow:
-        user = await uow.session.get(User, user_id)
-        if user is not None:
-            user.ui_locale = locale
+        (await _account(uow.session, user_id)).ui_locale = locale

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 
 import pytest_asyncio
 
-from enishi.auth import create_user, hash_password
+from enishi.auth import create_user
 from enishi.testing import Api
+from enishi.web_sessions import set_password
 from tests.console.seed import OFFICER, PASSWORD, Seeded, seed
 
 CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
@@ -55,7 +56,7 @@ class ConsoleClient:
 async def add_user(api: Api, email: str, name: str, roles: list[str], password: str = PASSWORD) -> None:
     async with api.runtime.unit_of_work() as uow:
         user = await create_user(uow.session, api.runtime.clock, display_name=name, roles=roles, email=email)
-        user.password_hash = hash_password(password)
+        await set_password(uow.session, user.id, password)
 
 
 @pytest_asyncio.fixture

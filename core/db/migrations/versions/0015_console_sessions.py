@@ -1,4 +1,4 @@
-"""console sign-in: users' password hashes and language, server-side console sessions
+"""console sign-in: users' password hashes and console language, server-side console sessions
 
 Revision ID: 0015
 Revises: 0014
@@ -17,9 +17,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("core_user", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("password_hash", sa.String(length=200), nullable=True))
-        batch_op.add_column(sa.Column("ui_locale", sa.String(length=10), nullable=True))
+    op.create_table(
+        "core_console_account",
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("password_hash", sa.String(length=200), nullable=True),
+        sa.Column("ui_locale", sa.String(length=10), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["core_user.id"], name=op.f("fk_core_console_account_user_id_core_user"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_core_console_account")),
+    )
     op.create_table(
         "core_console_session",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -42,6 +49,4 @@ def downgrade() -> None:
     with op.batch_alter_table("core_console_session", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_core_console_session_user_id"))
     op.drop_table("core_console_session")
-    with op.batch_alter_table("core_user", schema=None) as batch_op:
-        batch_op.drop_column("ui_locale")
-        batch_op.drop_column("password_hash")
+    op.drop_table("core_console_account")
