@@ -57,6 +57,7 @@ class Console:
         return i18n.translations(self.locale_for(request, staff)).gettext
 
     def render(self, request: Request, template: str, staff: Staff | None, status: int = 200, **values) -> HTMLResponse:
+        """The page in the reader's language, with the console's security headers."""
         locale = self.locale_for(request, staff)
         html = self.templates.get_template(template).render(
             _=i18n.translations(locale).gettext,
@@ -72,7 +73,7 @@ class Console:
     def refuse(self, request: Request, staff: Staff | None, status: int, message: str) -> HTMLResponse:
         return self.render(request, "refused.html", staff, status=status, message=message)
 
-    def page(self, handler: Handler, *, form: bool = False):
+    def page(self, handler: Handler):
         """A handler for signed-in console users: others go to the sign-in page (a GET) or are
         refused (a POST); a POST without the session's CSRF token is refused with 403."""
 
@@ -125,12 +126,13 @@ class Console:
         return response
 
     async def language(self, request: Request, staff: Staff) -> Response:
-        locale = (await request.form()).get("locale")
+        fields = await request.form()
+        locale = fields.get("locale")
         if locale not in i18n.LOCALES:
             return self.refuse(request, staff, 400, "bad-locale")
         assert isinstance(locale, str)
         await set_ui_locale(self.runtime, staff.user_id, locale)
         # Back to the page the switch was on: a path of the console only, never another site.
-        back = (await request.form()).get("next")
+        back = fields.get("next")
         target = back if isinstance(back, str) and back.startswith(COOKIE_PATH + "/") and "//" not in back else COOKIE_PATH
         return RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
