@@ -7,7 +7,7 @@ SOURCES := $(shell find core graphql plugins -name '*.py' -o -name '*.mako' -o -
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-sqlite test-postgres lint install schema docs kit-api bench clean
+.PHONY: run test test-sqlite test-postgres lint install schema docs catalogs kit-api bench clean
 
 $(VENV)/.deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,14 @@ docs: install
 	$(ENISHI) hooks-doc > docs/hooks.md
 	$(ENISHI) kit-doc > docs/plugin-kit.md
 
+# The console's messages: extract them, merge them into each language's .po (translate the new
+# ones there by hand), compile the .mo files the package ships.
+CONSOLE := graphql/console
+catalogs: install
+	$(VENV)/bin/pybabel extract -F $(CONSOLE)/babel.cfg -o $(CONSOLE)/locale/messages.pot --no-location --omit-header --sort-output $(CONSOLE)
+	$(VENV)/bin/pybabel update -i $(CONSOLE)/locale/messages.pot -d $(CONSOLE)/locale -D messages --no-fuzzy-matching --ignore-obsolete
+	$(VENV)/bin/pybabel compile -d $(CONSOLE)/locale -D messages --statistics
+
 # The plugin kit's API snapshot: regenerate it only for a deliberate change, recorded in CHANGELOG.md.
 kit-api: install
 	$(ENISHI) kit-api > docs/plugin-kit-api.txt
@@ -80,6 +88,7 @@ bench: install
 	$(PY) bench/contact_import.py
 	$(PY) bench/export.py
 	$(PY) bench/webhooks.py
+	$(PY) bench/console.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info enishi.db enishi.db-wal enishi.db-shm

@@ -19,6 +19,7 @@ from .auth import ROLES
 from .errors import CommandError, InputError
 from .plugin_host import PluginError
 from .settings import ConfigError, Settings
+from .user_cli import add_user_commands
 
 
 class Progress:
@@ -399,6 +400,7 @@ BUILTIN_COMMANDS = (
     "export",
     "keys",
     "token",
+    "user",
     "worker",
     "schema",
     "plugins",
@@ -471,6 +473,7 @@ def build_parser(runtime_commands=()) -> argparse.ArgumentParser:
     expiry.add_argument("--expires-in", type=_expires_in, metavar="DURATION", help="how long the token works: 30d, 12h")
     create.set_defaults(func=cmd_token_create)
     token.add_parser("list", help="list API tokens with their roles, scopes and expiry").set_defaults(func=cmd_token_list)
+    add_user_commands(sub, _ready_runtime)
     token.add_parser("scopes", help="print the token scopes and the permissions each grants").set_defaults(func=cmd_token_scopes)
     worker = sub.add_parser("worker", help="run the scheduled jobs of the core and the enabled plugins")
     worker.add_argument("--once", action="store_true", help="run every job now, due or not, then exit")

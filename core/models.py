@@ -41,6 +41,34 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class ConsoleAccount(Base):
+    """What a user needs to sign in to the console, apart from `User` (which plugins see through
+    the kit): the password's hash and the console language they chose."""
+
+    __tablename__ = "core_console_account"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"), primary_key=True)
+    # scrypt, its parameters inside (core/auth.py); set by `enishi user create` / `enishi user password`.
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    # NULL: the browser's Accept-Language decides.
+    ui_locale: Mapped[str | None] = mapped_column(String(10))
+
+
+class ConsoleSession(Base):
+    """A signed-in console session. The cookie holds a 256-bit random id; only its SHA-256 is kept,
+    so a copy of the database signs no one in. `roles` is what the user held at sign-in: a session
+    whose user's roles changed since, or who was deactivated, is ended at its next request."""
+
+    __tablename__ = "core_console_session"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"), index=True)
+    roles: Mapped[list] = mapped_column(JSONType)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 class ApiToken(Base):
     """Only a SHA-256 of the token is stored: tokens are 256-bit random, so a slow hash buys
     nothing and would cost every request."""

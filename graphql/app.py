@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
 from strawberry.types.graphql import OperationType
@@ -25,10 +25,10 @@ from strawberry.types.graphql import OperationType
 from enishi.auth import ANONYMOUS, authenticate
 from enishi.errors import TokenExpired
 from enishi.runtime import Runtime
-from enishi.sealing import personal_reads
 from enishi.tracing import Tracing
 
-from .context import Context
+from .as_viewer import execute_as
+from .console import console_routes
 from .errors import error_response
 from .ide import ASSETS_PATH, GraphiQL
 from .limits import MAX_JSON_DEPTH, QueryLimits, json_too_deep, parse_document, too_many_aliases_to_parse
@@ -287,32 +287,17 @@ def create_app(runtime: Runtime) -> Starlette:
             state.graphql_outcome = _outcome(error.status)
             return error_response(error.status, error.message, error.code, media_type, error.headers)
         allowed = (OperationType.QUERY,) if request.method == "GET" else (OperationType.QUERY, OperationType.MUTATION)
-        context = Context(runtime, viewer)
-        reads: set = set()
-        recording = personal_reads.set(reads)
         kind = operation.operation.value if operation is not None else "operation"
         name = state.graphql_operation
         try:
             with tracing.span(f"{kind} {name}", {"graphql.operation.type": kind, "graphql.operation.name": name}):
-                result = await schema.execute(
-                    query,
-                    variable_values=variables,
-                    context_value=context,
-                    operation_name=operation_name,
-                    allowed_operation_types=allowed,
-                )
+                result = await execute_as(runtime, schema, viewer, query, variables, operation_name, allowed)
         except InvalidOperationTypeError:
             state.graphql_outcome = _outcome(405)
             return error_response(405, "mutations must be sent with POST", "METHOD_NOT_ALLOWED", media_type, {"Allow": "POST"})
         except CannotGetOperationTypeError:
             state.graphql_outcome = _outcome(400)
             return error_response(400, "name one operation of the document in `operationName`", "BAD_REQUEST", media_type)
-        finally:
-            personal_reads.reset(recording)
-            await context.close()
-        # What the request decrypted goes to the plugins (the access log is the privacy plugin's);
-        # the view records the reads and writes nothing itself.
-        await runtime.plugins.call("enishi_request_finished", runtime=runtime, actor_id=viewer.user_id, personal_reads=reads)
         return _result_response(result, document is not None, media_type, state)
 
     async def health(_request: Request) -> Response:
@@ -329,13 +314,14 @@ def create_app(runtime: Runtime) -> Starlette:
         yield
         await runtime.close()
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
         Route("/health", health, methods=["GET"]),
         *Operations(runtime, metrics).routes(),
         *(graphiql.routes() if graphiql is not None else ()),
     ]
     routes += [route for _, route in runtime.plugins.contributions("enishi_http_routes")]
+    routes += console_routes(runtime, schema)
     middleware = [
         Middleware(Observe, metrics=metrics, tracing=tracing),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes),

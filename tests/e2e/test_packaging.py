@@ -156,6 +156,11 @@ def test_the_built_wheel_works_outside_the_checkout(installed, tmp_path):
             served = httpx.get(f"http://127.0.0.1:{port}{asset}")
             assert served.status_code == 200 and served.content == (ROOT / "graphql" / "static" / "graphiql" / name).read_bytes()
         assert httpx.get(f"http://127.0.0.1:{port}/readyz").json()["status"] == "ready"
+        # The console's templates, stylesheet and compiled Japanese catalog are package data.
+        console = url.removesuffix("/graphql") + "/console"
+        sign_in = httpx.get(console + "/sign-in", headers={"Accept-Language": "ja"})
+        assert sign_in.status_code == 200 and "<h1>サインイン</h1>" in sign_in.text
+        assert httpx.get(console + "/static/console.css").status_code == 200
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -1,0 +1,138 @@
+"""The console's routes: sign-in and sign-out, the language switch, and the pages (pages.py).
+
+Every answer carries a strict Content-Security-Policy (nothing but the console's own stylesheet
+may load; no script at all), refuses framing and caching; every POST carries the CSRF token."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from enishi.runtime import Runtime
+from enishi.web_sessions import SESSION_LIFETIME, check_password, end_session, open_session, set_ui_locale
+
+from . import i18n
+from .sessions import (
+    COOKIE_PATH,
+    SESSION_COOKIE,
+    SIGN_IN_COOKIE,
+    Staff,
+    current_staff,
+    delete_cookie,
+    may_use_console,
+    same_token,
+    set_cookie,
+)
+
+HERE = Path(__file__).parent
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+Handler = Callable[[Request, Staff], Awaitable[Response]]
+
+
+class Console:
+    def __init__(self, runtime: Runtime, schema) -> None:
+        self.runtime, self.schema = runtime, schema
+        templates = FileSystemLoader(HERE / "templates")
+        self.templates = Environment(loader=templates, autoescape=select_autoescape(), auto_reload=False)
+
+    def locale_for(self, request: Request, staff: Staff | None = None) -> str:
+        if staff is not None and staff.ui_locale in i18n.LOCALES:
+            return staff.ui_locale
+        return i18n.from_accept_language(request.headers.get("accept-language", ""))
+
+    def gettext(self, request: Request, staff: Staff | None):
+        return i18n.translations(self.locale_for(request, staff)).gettext
+
+    def render(self, request: Request, template: str, staff: Staff | None, status: int = 200, **values) -> HTMLResponse:
+        """The page in the reader's language, with the console's security headers."""
+        locale = self.locale_for(request, staff)
+        html = self.templates.get_template(template).render(
+            _=i18n.translations(locale).gettext,
+            locale=locale,
+            fmt=i18n.Formatter(locale, self.runtime.settings.zone),
+            staff=staff,
+            csrf=staff.csrf_token if staff else None,
+            request=request,
+            **values,
+        )
+        return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+    def refuse(self, request: Request, staff: Staff | None, status: int, message: str) -> HTMLResponse:
+        return self.render(request, "refused.html", staff, status=status, message=message)
+
+    def page(self, handler: Handler):
+        """A handler for signed-in console users: others go to the sign-in page (a GET) or are
+        refused (a POST); a POST without the session's CSRF token is refused with 403."""
+
+        async def endpoint(request: Request) -> Response:
+            staff = await current_staff(self.runtime, request)
+            if staff is None:
+                if request.method == "GET":
+                    return RedirectResponse(f"{COOKIE_PATH}/sign-in", status_code=303, headers=SECURITY_HEADERS)
+                return self.refuse(request, None, 401, "sign-in required")
+            if not may_use_console(staff.viewer.roles):
+                return self.refuse(request, staff, 403, "forbidden-role")
+            if request.method == "POST":
+                fields = await request.form()
+                if not same_token(fields.get("csrf"), staff.csrf_token):
+                    return self.refuse(request, staff, 403, "csrf")
+            return await handler(request, staff)
+
+        return endpoint
+
+    async def sign_in_form(self, request: Request, status: int = 200, error: str | None = None) -> Response:
+        token = secrets.token_urlsafe(32)
+        response = self.render(request, "sign_in.html", None, status=status, sign_in_token=token, error=error)
+        set_cookie(response, SIGN_IN_COOKIE, token, max_age=3600)
+        return response
+
+    async def sign_in(self, request: Request) -> Response:
+        if request.method == "GET":
+            return await self.sign_in_form(request)
+        fields = await request.form()
+        if not same_token(fields.get("csrf"), request.cookies.get(SIGN_IN_COOKIE)):
+            return self.refuse(request, None, 403, "csrf")
+        email, password = fields.get("email"), fields.get("password")
+        if not isinstance(email, str) or not isinstance(password, str) or not email or len(password) > 1000:
+            return await self.sign_in_form(request, 400, "bad-credentials")
+        user = await check_password(self.runtime, email, password)
+        if user is None:
+            return await self.sign_in_form(request, 401, "bad-credentials")
+        if not may_use_console(user.roles):
+            return self.refuse(request, None, 403, "forbidden-role")
+        session_id = await open_session(self.runtime, user)
+        response = RedirectResponse(f"{COOKIE_PATH}/requests", status_code=303, headers=SECURITY_HEADERS)
+        set_cookie(response, SESSION_COOKIE, session_id, max_age=int(SESSION_LIFETIME.total_seconds()))
+        delete_cookie(response, SIGN_IN_COOKIE)
+        return response
+
+    async def sign_out(self, request: Request, staff: Staff) -> Response:
+        await end_session(self.runtime, staff.session_id)
+        response = RedirectResponse(f"{COOKIE_PATH}/sign-in", status_code=303, headers=SECURITY_HEADERS)
+        delete_cookie(response, SESSION_COOKIE)
+        return response
+
+    async def language(self, request: Request, staff: Staff) -> Response:
+        fields = await request.form()
+        locale = fields.get("locale")
+        if locale not in i18n.LOCALES:
+            return self.refuse(request, staff, 400, "bad-locale")
+        assert isinstance(locale, str)
+        await set_ui_locale(self.runtime, staff.user_id, locale)
+        # Back to the page the switch was on: a path of the console only, never another site.
+        back = fields.get("next")
+        target = back if isinstance(back, str) and back.startswith(COOKIE_PATH + "/") and "//" not in back else COOKIE_PATH
+        return RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)

@@ -1,0 +1,68 @@
+"""The console's languages: Japanese and English from gettext catalogs (locale/*/LC_MESSAGES/
+messages.mo, compiled from the .po beside it with `pybabel compile`), the user's choice or else the
+browser's Accept-Language; dates in the configured zone (Asia/Tokyo by default)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.core import negotiate_locale
+from babel.dates import get_date_format, get_datetime_format, get_time_format
+from babel.support import NullTranslations, Translations
+
+LOCALES = ("ja", "en")
+DEFAULT_LOCALE = "ja"
+LOCALE_DIR = Path(__file__).with_name("locale")
+
+
+@cache
+def translations(locale: str) -> NullTranslations:
+    # English is the catalogs' source language: its messages are the msgids themselves.
+    if locale == "en":
+        return NullTranslations()
+    return Translations.load(str(LOCALE_DIR), [locale], domain="messages")
+
+
+def from_accept_language(header: str) -> str:
+    """The best of LOCALES for an Accept-Language header (RFC 9110 §12.5.4: by q, then order)."""
+    ranked = []
+    for position, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                continue
+        if tag and quality > 0:
+            ranked.append((-quality, position, tag.strip().replace("_", "-")))
+    preferred = [tag for _, _, tag in sorted(ranked)]
+    return negotiate_locale(preferred, LOCALES, sep="-") or DEFAULT_LOCALE
+
+
+class Formatter:
+    """Dates and times for one locale in one zone, for the templates: Babel's medium formats, their
+    patterns parsed once per page rather than once per value (format_datetime's cost on a queue of
+    50 rows was a third of the page's time)."""
+
+    def __init__(self, locale: str, zone: ZoneInfo) -> None:
+        self.locale, self.zone = Locale.parse(locale), zone
+        self._date = get_date_format("medium", locale=self.locale)
+        self._time = get_time_format("medium", locale=self.locale)
+        self._joined = str(get_datetime_format("medium", locale=self.locale)).replace("'", "")
+
+    def datetime(self, value: str | dt.datetime | None) -> str:
+        if value is None:
+            return "—"
+        moment = (dt.datetime.fromisoformat(value) if isinstance(value, str) else value).astimezone(self.zone)
+        time, date = self._time.apply(moment, self.locale), self._date.apply(moment, self.locale)
+        return f"{self._joined.replace('{0}', time).replace('{1}', date)} ({self.zone.key})"
+
+    def date(self, value: str | dt.date | None) -> str:
+        if value is None:
+            return "—"
+        return self._date.apply(dt.date.fromisoformat(value) if isinstance(value, str) else value, self.locale)
