@@ -9,13 +9,11 @@ The ratio of medians is what rendering a page costs over answering its query.
 import argparse
 import asyncio
 import datetime as dt
-import os
 import statistics
-import tempfile
 import time
 
 import httpx
-from report import save_result
+from report import database_url, save_result
 
 from enishi.auth import create_user, issue_token
 from enishi.clock import ManualClock
@@ -113,10 +111,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=20)
     args = parser.parse_args()
-    url = (
-        os.environ.get("ENISHI_BENCH_DATABASE_URL")
-        or f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='enishi-console-')}/bench.db"
-    )
+    url = database_url("console")
     result = asyncio.run(run(args.requests, args.rounds, args.iterations, url))
     p50 = {name: statistics.median(values) for name, values in result["samples_ms"].items()}
     ratios = {page: p50[f"{page}_page"] / p50[f"{page}_graphql"] for page in ("queue", "request")}

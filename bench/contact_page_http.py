@@ -17,8 +17,8 @@ from pathlib import Path
 
 import httpx
 from contact_page import ABUSIVE, PAGE
-from loyalty_spend import free_port, load, start
-from report import database_url, save_result  # bench/ is on the path when a workload runs as a script
+from loyalty_spend import load, start
+from report import database_url, free_port, save_result  # bench/ is on the path when a workload runs as a script
 
 from enishi.auth import create_user, issue_token
 from enishi.runtime import Runtime

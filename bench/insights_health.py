@@ -14,15 +14,13 @@ timing. Rounds interleave. Writes bench/results/insights_health.json.
 import argparse
 import asyncio
 import datetime as dt
-import os
 import random
 import statistics
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from report import save_result
+from report import database_url, save_result
 from sqlalchemy import bindparam, insert, select, text
 
 from enishi.clock import ManualClock
@@ -173,9 +171,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    url = (
-        os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='enishi-health-')}/bench.db"
-    )
+    url = database_url("insights_health")
     result = asyncio.run(run(args.customers, args.rounds, url))
     floor, enishi = (statistics.median(result["timings"][k]) for k in ("floor", "enishi"))
     database = "postgresql" if "postgresql" in url else "sqlite"

@@ -12,7 +12,6 @@ speed drifts within minutes. Prints a table and writes bench/results/loyalty_spe
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,16 +19,10 @@ import time
 from pathlib import Path
 
 import httpx
-from report import database_url, save_result  # bench/ is on the path when a workload runs as a script
+from report import database_url, free_port, save_result  # bench/ is on the path when a workload runs as a script
 
 HERE = Path(__file__).resolve().parent
 SPEND = "mutation($m: ID!) { spendPoints(input: {memberId: $m, amount: 1}) { userErrors { code } } }"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(command: list[str], env: dict, url: str) -> subprocess.Popen:

@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -30,3 +31,10 @@ def scratch_folder(workload: str) -> Path:
 def database_url(workload: str) -> str:
     """`ENISHI_BENCH_DATABASE_URL` when set (PostgreSQL runs), else a new SQLite file in a scratch folder."""
     return os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{scratch_folder(workload)}/{workload}.db"
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (for a server the bench starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

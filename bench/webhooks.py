@@ -19,16 +19,14 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import os
 import platform
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
+from report import database_url, free_port, save_result, scratch_folder  # bench/ is on the path when a workload runs as a script
 from sqlalchemy import delete, func, insert, select, update
 
 from enishi.clock import SystemClock
@@ -60,12 +58,6 @@ def settings(url: str) -> Settings:
         key_encryption_key=KEK,
         extra={"automation_webhook_allowlist": ["127.0.0.1/32"]},
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def load(runtime: Runtime, receiver: str, deliveries: int) -> tuple[str, list[bytes]]:
@@ -168,7 +160,7 @@ async def count_succeeded(runtime: Runtime) -> int:
 def start_receiver() -> tuple[subprocess.Popen, str]:
     """The receiver in a process of its own, once it answers."""
     port = free_port()
-    receiver_app = Path(tempfile.mkdtemp()) / "receiver.py"
+    receiver_app = scratch_folder("webhooks-receiver") / "receiver.py"
     receiver_app.write_text(RECEIVER, encoding="utf-8")
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "receiver:app", "--port", str(port), "--log-level", "warning", "--no-access-log"],
@@ -216,7 +208,7 @@ def main() -> None:
     if args.worker:
         asyncio.run(worker(args.worker))
         return
-    url = os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/webhooks.db"
+    url = database_url("webhooks")
     server, receiver = start_receiver()
     try:
         result = asyncio.run(run(args.deliveries, args.rounds, url, receiver))
@@ -224,8 +216,7 @@ def main() -> None:
         server.terminate()
         server.wait()
     print(json.dumps(result, indent=2))
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "webhooks.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    save_result("webhooks", result)
 
 
 if __name__ == "__main__":

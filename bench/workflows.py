@@ -16,14 +16,12 @@ bench/results/workflows.json.
 
 import argparse
 import asyncio
-import os
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 
-from report import save_result
+from report import database_url, save_result
 from sqlalchemy import delete, func, insert, select, update
 
 from enishi.clock import SystemClock
@@ -182,7 +180,7 @@ def main() -> None:
     if args.worker:
         asyncio.run(worker(args.worker))
         return
-    url = os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/workflows.db"
+    url = database_url("workflows")
     result = asyncio.run(run(args.runs, args.rounds, url))
     print(result)
     save_result("workflows", result)
