@@ -8,7 +8,10 @@ import os
 import platform
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -38,3 +41,23 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def timed_workers(script: str, url: str, count: int) -> float:
+    """Seconds until `count` processes of `script --worker URL` have all finished, timed from
+    their release: each prints "ready" once connected and warmed up, and starts at a "go" line."""
+    processes = [
+        subprocess.Popen([sys.executable, script, "--worker", url], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for _ in range(count)
+    ]
+    for process in processes:
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+    started = time.perf_counter()
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    for process in processes:
+        process.communicate()
+        assert process.returncode == 0
+    return time.perf_counter() - started

@@ -26,7 +26,13 @@ import time
 from pathlib import Path
 
 import httpx
-from report import database_url, free_port, save_result, scratch_folder  # bench/ is on the path when a workload runs as a script
+from report import (  # bench/ is on the path when a workload runs as a script
+    database_url,
+    free_port,
+    save_result,
+    scratch_folder,
+    timed_workers,
+)
 from sqlalchemy import delete, func, insert, select, update
 
 from enishi.clock import SystemClock
@@ -119,30 +125,6 @@ async def floor(receiver: str, secret: str, bodies: list[bytes]) -> float:
     return time.perf_counter() - started
 
 
-def workers(url: str, count: int) -> float:
-    """Start `count` worker processes, release them together once ready, wait for them all."""
-    processes = [
-        subprocess.Popen(
-            [sys.executable, __file__, "--worker", url],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(count)
-    ]
-    for process in processes:
-        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
-    started = time.perf_counter()
-    for process in processes:
-        assert process.stdin is not None
-        process.stdin.write("go\n")
-        process.stdin.flush()
-    for process in processes:
-        process.communicate()
-        assert process.returncode == 0
-    return time.perf_counter() - started
-
-
 async def worker(url: str) -> None:
     runtime = Runtime(settings(url), clock=SystemClock())
     await count_succeeded(runtime)  # connected and warmed up before the release, not after
@@ -185,7 +167,7 @@ async def run(deliveries: int, rounds: int, url: str, receiver: str) -> dict:
         samples["floor"].append(await floor(receiver, secret, bodies))
         for name, count in (("one worker", 1), ("two workers", 2)):
             await reset(runtime)
-            samples[name].append(await asyncio.to_thread(workers, url, count))
+            samples[name].append(await asyncio.to_thread(timed_workers, __file__, url, count))
             assert await count_succeeded(runtime) == deliveries
     await runtime.close()
     best = {name: min(values) for name, values in samples.items()}

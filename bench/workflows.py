@@ -16,12 +16,11 @@ bench/results/workflows.json.
 
 import argparse
 import asyncio
-import subprocess
 import sys
 import time
 import uuid
 
-from report import database_url, save_result
+from report import database_url, save_result, timed_workers
 from sqlalchemy import delete, func, insert, select, update
 
 from enishi.clock import SystemClock
@@ -111,25 +110,6 @@ async def floor(runtime: Runtime, records: list[uuid.UUID]) -> float:
     return time.perf_counter() - started
 
 
-def workers(url: str, count: int) -> float:
-    """Start `count` worker processes, release them together once ready, wait for them all."""
-    processes = [
-        subprocess.Popen([sys.executable, __file__, "--worker", url], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        for _ in range(count)
-    ]
-    for process in processes:
-        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
-    started = time.perf_counter()
-    for process in processes:
-        assert process.stdin is not None
-        process.stdin.write("go\n")
-        process.stdin.flush()
-    for process in processes:
-        process.communicate()
-        assert process.returncode == 0
-    return time.perf_counter() - started
-
-
 async def worker(url: str) -> None:
     runtime = Runtime(settings(url), clock=SystemClock())
     await succeeded(runtime)  # connected and warmed up before the release, not after
@@ -155,7 +135,7 @@ async def run(runs: int, rounds: int, url: str) -> dict:
         samples["floor"].append(await floor(runtime, records))
         for name, count in (("one worker", 1), ("two workers", 2)):
             await reset(runtime)
-            samples[name].append(await asyncio.to_thread(workers, url, count))
+            samples[name].append(await asyncio.to_thread(timed_workers, __file__, url, count))
             assert await succeeded(runtime) == runs
             async with runtime.read_session() as session:  # exactly once: one key per run and step
                 assert (await session.execute(select(func.count()).select_from(AutomationWorkflowEffect))).scalar_one() == steps
