@@ -118,6 +118,22 @@ async def _start(runtime: Runtime, occurrences: list, event_type: str, entity: s
     return len(new)
 
 
+async def _current_versions(runtime: Runtime, trigger_kind: str) -> list[AutomationWorkflowVersion]:
+    """The current version of every enabled workflow whose trigger is of this kind (`date`, `schedule`)."""
+    async with runtime.read_session() as session:
+        return list(
+            await session.scalars(
+                select(AutomationWorkflowVersion)
+                .join(AutomationWorkflow, AutomationWorkflow.id == AutomationWorkflowVersion.workflow_id)
+                .where(
+                    AutomationWorkflowVersion.event_type.like(f"{trigger_kind}:%"),
+                    AutomationWorkflow.enabled.is_(True),
+                    AutomationWorkflow.version == AutomationWorkflowVersion.version,
+                )
+            )
+        )
+
+
 async def start_dated_runs(runtime: Runtime) -> int:
     """Date triggers: a run for each record whose date field is the trigger's `days_before` days
     after today in the configured time zone — once per (version, record, date), however often this
@@ -125,18 +141,7 @@ async def start_dated_runs(runtime: Runtime) -> int:
     catches up. Returns how many runs started."""
     today = runtime.clock.now().astimezone(runtime.settings.zone).date()
     started = 0
-    async with runtime.read_session() as session:
-        versions = (
-            await session.scalars(
-                select(AutomationWorkflowVersion)
-                .join(AutomationWorkflow, AutomationWorkflow.id == AutomationWorkflowVersion.workflow_id)
-                .where(
-                    AutomationWorkflowVersion.event_type.like("date:%"),
-                    AutomationWorkflow.enabled.is_(True),
-                    AutomationWorkflow.version == AutomationWorkflowVersion.version,
-                )
-            )
-        ).all()
+    versions = await _current_versions(runtime, "date")
     for version in versions:
         trigger = version.definition["trigger"]
         table = record_table(trigger["entity"])
@@ -164,18 +169,7 @@ async def start_scheduled_runs(runtime: Runtime) -> int:
     saved (at most a day back: a worker down longer does not replay older ones), in the configured
     time zone, once per (version, time) however often this scans. Returns how many started."""
     now = runtime.clock.now().astimezone(runtime.settings.zone)
-    async with runtime.read_session() as session:
-        versions = (
-            await session.scalars(
-                select(AutomationWorkflowVersion)
-                .join(AutomationWorkflow, AutomationWorkflow.id == AutomationWorkflowVersion.workflow_id)
-                .where(
-                    AutomationWorkflowVersion.event_type.like("schedule:%"),
-                    AutomationWorkflow.enabled.is_(True),
-                    AutomationWorkflow.version == AutomationWorkflowVersion.version,
-                )
-            )
-        ).all()
+    versions = await _current_versions(runtime, "schedule")
     started = 0
     for version in versions:
         times = croniter(
