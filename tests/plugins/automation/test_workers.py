@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from enishi.plugins.automation.delivery import deliver_due
 from enishi.testing import TEST_START
-from enishi.worker import deliver_waiting_events
+from enishi.worker import JOB_LEASE, deliver_waiting_events
 from tests.helpers import create_account
 from tests.plugins.automation.helpers import LOOPBACK, Receiver, create_webhook, deliveries
 
@@ -92,7 +92,8 @@ async def test_a_worker_killed_mid_send_leaves_the_delivery_to_the_next_with_the
         [delivery] = await deliveries(api, webhook["id"])
         assert delivery["status"] == "PENDING" and delivery["attempts"] == []
 
-        lease_over = TEST_START + dt.timedelta(seconds=15 * 2 + 60 + 1)
+        # Both leases of the killed worker run out: the delivery's and its run of the job (JOB_LEASE).
+        lease_over = TEST_START + max(dt.timedelta(seconds=15 * 2 + 60), JOB_LEASE) + dt.timedelta(seconds=1)
         advanced = await api.mutate(
             "advanceTestClock", {"id": clock["testClock"]["id"], "to": lease_over.isoformat()}, "jobsRun jobsFailed"
         )
