@@ -35,7 +35,9 @@ TASK_ON_NEW_ACCOUNT = {
 
 
 async def _two_workers_at_once(env: dict) -> None:
-    ran = await asyncio.gather(*(asyncio.to_thread(enishi, "worker", "--once", env=env) for _ in range(2)))
+    """Two `enishi worker --once` at the same time; one on SQLite, which refuses a second worker."""
+    count = 1 if is_sqlite(env["ENISHI_DATABASE_URL"]) else 2
+    ran = await asyncio.gather(*(asyncio.to_thread(enishi, "worker", "--once", env=env) for _ in range(count)))
     assert all(r.returncode == 0 for r in ran)
 
 

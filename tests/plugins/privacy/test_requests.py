@@ -271,7 +271,7 @@ async def test_access_export_has_a_section_per_plugin_and_downloads_once(enishi_
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
     doc = response.json()
     assert doc["schema"] == "enishi.dsr-export/1" and doc["request"]["regime"] == "appi"
-    assert set(doc["sections"]) == {"core", "privacy", "notes"}
+    assert set(doc["sections"]) == {"core", "privacy", "notes", "insights"}  # insights: the person's health score
     assert doc["sections"]["core"]["contact"]["family_name_kana"] == "ヤマダ"
     assert doc["sections"]["core"]["emails"] == [{"address": "Taro@ABC.co.jp", "label": None, "primary": True}]
     # APPI 第33条第5項: the provision records, with what was provided, on which basis, kept how long.
