@@ -24,6 +24,9 @@ $(VENV)/.linked: $(VENV)/.deps $(SOURCES)
 install: $(VENV)/.linked
 	@scripts/ensure-japanese-font
 
+# Links the server hands out (export downloads, mails) point at the address it serves on; every
+# command below shares the setting, since `db upgrade` records the configuration servers must match.
+run: export ENISHI_PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: install
 	$(ENISHI) db upgrade
 	$(ENISHI) demo
@@ -33,8 +36,7 @@ run: install
 	echo "  curl -s http://$(HOST):$(PORT)/graphql -H 'Authorization: Bearer '$$token -H 'Content-Type: application/json' \\"; \
 	echo "    -d '{\"query\":\"{ contacts(first: 3, filter: {search: \\\"やまだ\\\"}) { totalCount edges { node { displayName primaryEmail primaryAccount { name } } } } }\"}'"; \
 	echo
-	@# Links the server hands out (export downloads, mails) point at the address it serves on.
-	ENISHI_PUBLIC_URL=$${ENISHI_PUBLIC_URL:-http://$(HOST):$(PORT)} $(ENISHI) serve --host $(HOST) --port $(PORT)
+	$(ENISHI) serve --host $(HOST) --port $(PORT)
 
 # One pytest worker per core (pytest-xdist); each worker has its own database (core/testing.py).
 PYTEST := $(PY) -m pytest -q -n auto --dist worksteal
