@@ -94,7 +94,12 @@ async def _lock_waiters(url: str) -> None:
         async with engine.connect() as connection:
             for _ in range(6000):
                 waiting = (
-                    await connection.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
+                    await connection.execute(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity"
+                            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                        )
+                    )
                 ).scalar_one()
                 await connection.rollback()  # a new snapshot of the activity view each time
                 if waiting:
@@ -120,9 +125,12 @@ async def test_two_workers_at_once_raise_the_alert_once(enishi_api):
     await barrier.entered.wait()
     running_second = asyncio.create_task(run_alerts(second.runtime))
     url = first.runtime.settings.database_url
-    if not is_sqlite(url):  # PostgreSQL: the second insert waits on the first's unique key
-        await _lock_waiters(url)
-    barrier.release.set()
+    try:
+        if not is_sqlite(url):  # PostgreSQL: the second insert waits on the first's unique key
+            await _lock_waiters(url)
+    finally:
+        # Released even when the wait fails, so the held transaction cannot hang the teardown.
+        barrier.release.set()
     assert sorted(await asyncio.gather(running_first, running_second)) == [0, 1]
     assert len(await _events(first, "contract.renewal_due")) == 1
     assert await count_rows(first, "sales_contract_alert") == 1
