@@ -39,7 +39,8 @@ run: install
 	$(ENISHI) serve --host $(HOST) --port $(PORT)
 
 # One pytest worker per core (pytest-xdist); each worker has its own database (core/testing.py).
-PYTEST := $(PY) -m pytest -q -n auto --dist worksteal
+# The 15 slowest tests are listed at the end, so a CI log shows where the suite's time goes.
+PYTEST := $(PY) -m pytest -q -n auto --dist worksteal --durations=15
 
 test: install lint
 	$(PYTEST)

@@ -236,7 +236,9 @@ def person_of(event: Event) -> uuid.UUID | None:
         return None
 
 
-def _delivery(uow: UnitOfWork, webhook_id: uuid.UUID, event_id: uuid.UUID, event_type: str, occurred_at, data: dict):
+def new_delivery(uow: UnitOfWork, webhook_id: uuid.UUID, event_id: uuid.UUID, event_type: str, occurred_at, data: dict):
+    """A pending delivery of one message to one subscription (events, test events and workflow
+    webhook steps all queue theirs here)."""
     now = uow.clock.now()
     delivery = AutomationDelivery(
         webhook_id=webhook_id,
@@ -279,7 +281,7 @@ async def _queue(uow: UnitOfWork, webhook: AutomationWebhook, event: Event, data
         select(AutomationDelivery.id).where(AutomationDelivery.webhook_id == webhook.id, AutomationDelivery.event_id == event.id)
     ):
         return False
-    delivery = _delivery(uow, webhook.id, event.id, event.type, event.occurred_at, data)
+    delivery = new_delivery(uow, webhook.id, event.id, event.type, event.occurred_at, data)
     delivery.subject = subject_of(event)
     if delivery.subject is not None:
         last = await uow.session.scalar(
@@ -334,7 +336,7 @@ async def fan_out(runtime: Runtime, event: Event) -> int:
 async def send_test_event(uow: UnitOfWork, webhook_id: uuid.UUID) -> AutomationDelivery:
     """Queue an `automation.test` delivery for the subscription, whatever its event types."""
     webhook = await load_for_update(uow, AutomationWebhook, webhook_id)
-    delivery = _delivery(uow, webhook.id, new_id(), TEST_EVENT_TYPE, uow.clock.now(), {"webhook_id": str(webhook.id)})
+    delivery = new_delivery(uow, webhook.id, new_id(), TEST_EVENT_TYPE, uow.clock.now(), {"webhook_id": str(webhook.id)})
     await uow.session.flush()
     return delivery
 

@@ -31,7 +31,7 @@ from enishi.plugin import (
 )
 
 from .models import AutomationWebhook
-from .service import _delivery
+from .service import new_delivery
 from .workflow_definition import plugin_step_types
 from .workflow_models import AutomationRecordTag
 from .workflow_records import Record, resolve
@@ -200,7 +200,7 @@ async def _apply_webhook(ctx: StepContext, given: dict) -> dict:
         raise InputError(UserError("webhook_id", "no such webhook", "NOT_FOUND"))
     data = {**given["data"], "workflow_id": str(ctx.workflow_id), "run_id": str(ctx.run_id), "step_id": ctx.step["id"]}
     event_id = uuid.uuid5(ORIGIN, f"{ctx.run_id}:{ctx.step['id']}")
-    delivery = _delivery(ctx.uow, webhook.id, event_id, WEBHOOK_EVENT_TYPE, ctx.uow.clock.now(), data)
+    delivery = new_delivery(ctx.uow, webhook.id, event_id, WEBHOOK_EVENT_TYPE, ctx.uow.clock.now(), data)
     await ctx.uow.session.flush()
     return {"delivery_id": str(delivery.id)}
 

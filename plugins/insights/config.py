@@ -51,12 +51,13 @@ class ConfigError(EnishiError):
     code = "MISCONFIGURED"
 
 
-def _extra(settings: Settings, key: str, default):
+def extra_setting(settings: Settings, key: str, default):
+    """An `insights_<key>` value of the `[extra]` settings (what every insights setting reads)."""
     return settings.extra.get(f"insights_{key}", default)
 
 
-def _positive_int(settings: Settings, key: str, default: int) -> int:
-    value = _extra(settings, key, default)
+def positive_int(settings: Settings, key: str, default: int) -> int:
+    value = extra_setting(settings, key, default)
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise ConfigError(f"[extra] insights_{key} must be a positive whole number")
     return value
@@ -64,22 +65,22 @@ def _positive_int(settings: Settings, key: str, default: int) -> int:
 
 def rfm_window(settings: Settings) -> dt.timedelta:
     """`insights_rfm_window_days` (365): only purchases this recent count for RFM."""
-    return dt.timedelta(days=_positive_int(settings, "rfm_window_days", 365))
+    return dt.timedelta(days=positive_int(settings, "rfm_window_days", 365))
 
 
 def currency(settings: Settings) -> str:
     """`insights_currency` ("JPY"): the currency RFM and the KPIs count; purchases in another are left out."""
-    return str(_extra(settings, "currency", "JPY")).upper()
+    return str(extra_setting(settings, "currency", "JPY")).upper()
 
 
 def active_window(settings: Settings) -> dt.timedelta:
     """`insights_active_days` (90): a customer is active while their last purchase is this recent."""
-    return dt.timedelta(days=_positive_int(settings, "active_days", 90))
+    return dt.timedelta(days=positive_int(settings, "active_days", 90))
 
 
 def gross_margin_percent(settings: Settings) -> float | None:
     """`insights_gross_margin_percent` (unset): LTV is only computed once it is configured."""
-    value = _extra(settings, "gross_margin_percent", None)
+    value = extra_setting(settings, "gross_margin_percent", None)
     if value is None:
         return None
     if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value <= 100:
@@ -90,7 +91,7 @@ def gross_margin_percent(settings: Settings) -> float | None:
 def acquisition_spend(settings: Settings) -> dict[str, int]:
     """`insights_acquisition_spend` ({}): marketing and sales spend to acquire customers, in minor
     units of `insights_currency`, by month (`{"2025-01": 500000, ...}`)."""
-    value = _extra(settings, "acquisition_spend", {})
+    value = extra_setting(settings, "acquisition_spend", {})
     if not isinstance(value, dict):
         raise ConfigError("[extra] insights_acquisition_spend must be a table of month = amount")
     for month, amount in value.items():
@@ -106,7 +107,7 @@ def acquisition_spend(settings: Settings) -> dict[str, int]:
 def segment_rules(settings: Settings) -> tuple[SegmentRule, ...]:
     """`insights_rfm_segments`: a list of `{name, r = [low, high], f = [...], m = [...]}`, the
     first match naming the segment (ranges default to [1, 5]); DEFAULT_SEGMENTS when unset."""
-    value = _extra(settings, "rfm_segments", None)
+    value = extra_setting(settings, "rfm_segments", None)
     if value is None:
         return DEFAULT_SEGMENTS
     rules = []
@@ -126,9 +127,9 @@ def segment_rules(settings: Settings) -> tuple[SegmentRule, ...]:
 
 def survey_validity(settings: Settings) -> dt.timedelta:
     """`insights_survey_valid_days` (14): how long a survey link can be answered."""
-    return dt.timedelta(days=_positive_int(settings, "survey_valid_days", 14))
+    return dt.timedelta(days=positive_int(settings, "survey_valid_days", 14))
 
 
 def survey_min_gap(settings: Settings) -> dt.timedelta:
     """`insights_survey_min_days_between` (30): a contact is sent at most one survey in this many days."""
-    return dt.timedelta(days=_positive_int(settings, "survey_min_days_between", 30))
+    return dt.timedelta(days=positive_int(settings, "survey_min_days_between", 30))

@@ -33,7 +33,7 @@ from sqlalchemy import delete, insert, select
 
 from enishi.plugin import Account, Activity, ActivityTarget, Contact, CustomerSignal, Purchase, UnitOfWork, new_id, one_at_a_time
 
-from .config import ConfigError, _extra, _positive_int
+from .config import ConfigError, extra_setting, positive_int
 from .health_models import InsightsHealth, InsightsHealthCount
 from .rfm import KINDS, owner_column
 
@@ -53,7 +53,7 @@ LOYALTY_IDLE_DAYS = 90  # no points movement for this long starts to count
 def weights(settings) -> dict[str, int]:
     """`insights_health_weights` (`{purchase = 40, activity = 15, support = 20, nps = 15,
     loyalty = 10}`): each signal's most points; the keys left out keep their default."""
-    value = _extra(settings, "health_weights", {})
+    value = extra_setting(settings, "health_weights", {})
     if not isinstance(value, dict) or set(value) - set(DEFAULT_WEIGHTS):
         raise ConfigError(f"[extra] insights_health_weights takes the keys {', '.join(DEFAULT_WEIGHTS)}")
     merged = DEFAULT_WEIGHTS | value
@@ -64,7 +64,7 @@ def weights(settings) -> dict[str, int]:
 
 def band_floors(settings) -> dict[str, int]:
     """`insights_health_bands` (`{high = 60, medium = 30}`): the lowest score of each band."""
-    value = DEFAULT_BANDS | _extra(settings, "health_bands", {})
+    value = DEFAULT_BANDS | extra_setting(settings, "health_bands", {})
     if set(value) != set(DEFAULT_BANDS) or not all(isinstance(v, int) for v in value.values()):
         raise ConfigError("[extra] insights_health_bands takes whole numbers for high and medium")
     if not 0 < value["medium"] < value["high"] <= 100:
@@ -74,7 +74,7 @@ def band_floors(settings) -> dict[str, int]:
 
 def signal_window(settings) -> dt.timedelta:
     """`insights_health_window_days` (30): how far back tickets and SLA breaches count."""
-    return dt.timedelta(days=_positive_int(settings, "health_window_days", 30))
+    return dt.timedelta(days=positive_int(settings, "health_window_days", 30))
 
 
 def band_of(score: int, floors: dict[str, int]) -> str:

@@ -170,14 +170,15 @@ class Cohort:
     by_month: list[float | None]  # share buying in each following calendar month (None: not over yet)
 
 
-def _add_months(day: dt.date, months: int) -> dt.date:
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The first day of the month `months` after `day`'s month."""
     index = day.year * 12 + day.month - 1 + months
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
 def _add_months_exact(instant: dt.datetime, months: int, zone) -> dt.datetime:
     local = instant.astimezone(zone)
-    target = _add_months(local.date().replace(day=1), months)
+    target = add_months(local.date().replace(day=1), months)
     day = min(local.day, calendar.monthrange(target.year, target.month)[1])
     return local.replace(year=target.year, month=target.month, day=day).astimezone(dt.UTC)
 
@@ -190,7 +191,7 @@ async def cohorts(session, settings, kind: str, first_month: dt.date, last_month
     column, counted = _counted(settings, kind)
 
     def month_start(month: dt.date, offset: int = 0) -> dt.datetime:
-        return Period.of(_add_months(month, offset), _add_months(month, offset), zone).start
+        return Period.of(add_months(month, offset), add_months(month, offset), zone).start
 
     firsts = (
         select(column.label("owner"), func.min(Purchase.purchased_at).label("first")).where(*counted).group_by(column).subquery()
@@ -224,7 +225,7 @@ async def cohorts(session, settings, kind: str, first_month: dt.date, last_month
         ]
         known = month_start(month, months + 1) <= now  # the last member's horizon has passed
         result.append(Cohort(month, len(owners), _share(within, len(owners)) if known else None, by_month))
-        month = _add_months(month, 1)
+        month = add_months(month, 1)
     return result
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from enishi.plugin import CustomerSignal
 
-from .kpis import Period, _add_months
+from .kpis import Period, add_months
 from .models import InsightsRfm
 from .survey_models import InsightsSurveyAnswer
 
@@ -104,7 +104,7 @@ def monthly(kind: str, found: list[tuple[dt.datetime, int]], period: Period, zon
     series = []
     while month <= last:
         series.append((month, figures(kind, by_month.get(month, []))))
-        month = _add_months(month, 1)
+        month = add_months(month, 1)
     return series
 
 
