@@ -242,7 +242,8 @@ async def test_a_retired_recipient_shows_as_retired_in_every_report(api):
     (row,) = _rows((await _download(api, made["privacyReportLink"]["url"])).content)
     assert (row["recipient"], row["recipient_retired_at"]) == ("Retired Mail Inc.", since)
     made = await api.graphql(link, {"input": {"report": "RECORDS_OF_PROCESSING", "format": "CSV"}}, role="compliance")
-    processors = [r for r in _rows((await _download(api, made["privacyReportLink"]["url"])).content) if r["section"] == "processors"]
+    rows = _rows((await _download(api, made["privacyReportLink"]["url"])).content)
+    processors = [r for r in rows if r["section"] == "processors"]
     assert len(processors) == 1 and f'"retired_at": "{since}"' in processors[0]["item"]
 
 
