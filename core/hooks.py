@@ -93,7 +93,7 @@ def enishi_permissions():
         Permission("crm.configure", "Define the typed custom fields of contacts and accounts", (), "contacts:configure"),
         Permission(
             "crm.read_sensitive",
-            "See contacts' sensitive custom fields (要配慮個人情報)",
+            "See the sensitive custom fields (要配慮個人情報) of contacts and of plugins' records",
             ("manager", "support", "compliance"),
             "contacts:sensitive",
         ),
