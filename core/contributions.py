@@ -215,6 +215,35 @@ class ExtractSource:
 
 
 @dataclass(frozen=True)
+class SensitiveCapableField:
+    """A field of your records that may hold sensitive personal data (APPI 要配慮個人情報: medical
+    history, creed, criminal record, …; GDPR Art. 9), which compliance may therefore mark sensitive
+    (`enishi_sensitive_capable_fields`; the privacy plugin's `markFieldSensitive(entity, field)`).
+
+    `entity` is what marks name (`"contact"`, `"support_ticket"`); `field` the field as the API
+    names it, or `"custom_fields.*"` for the keys of a custom-field document, marked one at a time
+    (`custom_fields.<key>`). `table` and `column` say where it is kept, which must be a sealed
+    column (`sealed_…`, encrypted under a record's or person's key): a field kept in clear cannot
+    be marked, so a marked field is always sealed. Once one is marked, the declaring plugin puts
+    each write setting it to the guard with the people the record is about
+    (`guard_sensitive_custom_fields`: refused without their consent or a legal ground, nothing
+    written), keeps it for viewers who cannot see it (`keep_sensitive_custom_fields`), shows it
+    only to `crm.read_sensitive` (`visible_custom_fields`), and leaves it out of whatever selects
+    or scores people or hands data out (segments, marketing, exports, webhooks).
+    `holders(uow, field, marked)` (async) runs when `field` was just marked (`marked` True) or
+    unmarked: it re-indexes what it must (without recording reads) and returns the ids of the
+    contacts holding a value in it, counted in the change log and, on unmarking, each given an
+    access-log entry."""
+
+    entity: str
+    field: str
+    table: str
+    column: str
+    holders: Callable[..., Any]
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class PayloadField:
     """One field of an event's payload. Payloads reach the outbox and later webhooks, so a field
     holds ids (as strings), counts, keys or field names, never personal data. A field whose name

@@ -20,6 +20,7 @@ from .contributions import (
     PersonalDataField,
     RetainableEntity,
     ScheduledJob,
+    SensitiveCapableField,
 )
 from .events import CORE_EVENT_TYPES
 from .models import (
@@ -45,7 +46,7 @@ from .schema.queries import CoreQuery
 from .schema.test_clocks import TestClockMutation, TestClockQuery
 from .sealing import people_read
 from .services import imports
-from .services.contacts import ADDRESS_FIELDS, NAME_FIELDS, PROFILE_FIELDS, seal_names
+from .services.contacts import ADDRESS_FIELDS, NAME_FIELDS, PROFILE_FIELDS, custom_field_holders, seal_names
 from .services.data_keys import shred_records
 
 
@@ -92,7 +93,7 @@ def enishi_permissions():
         Permission("crm.configure", "Define the typed custom fields of contacts and accounts", (), "contacts:configure"),
         Permission(
             "crm.read_sensitive",
-            "See contacts' sensitive custom fields (要配慮個人情報)",
+            "See the sensitive custom fields (要配慮個人情報) of contacts and of plugins' records",
             ("manager", "support", "compliance"),
             "contacts:sensitive",
         ),
@@ -232,6 +233,28 @@ def enishi_personal_data():
         PersonalDataField("core_purchase", "contact_id", "user.unique_id", erasure="anonymise"),
         PersonalDataField("core_purchase", "amount", "user.financial", provenance="observed", erasure="retain"),
         PersonalDataField("core_purchase", "items", "user.financial", provenance="observed", erasure="retain"),
+    ]
+
+
+@hookimpl
+def enishi_sensitive_capable_fields():
+    """A contact's custom fields are where the business records what it chose to know about a
+    person (a medical history, a disability, a religion), so compliance may mark any of them. The
+    core's other fields may not be: names, kana, addresses, emails and phones identify a person
+    and job titles and departments describe their work, none of them 要配慮 by nature (法第2条第3項,
+    施行令第2条); an activity's summary and body are free text that may concern several people and
+    is written by staff, and marking it would put every note behind every such person's consent
+    (record 要配慮 information in a marked custom field instead); an account is a company, not a
+    person, so there is no one whose consent or legal ground a write could rest on."""
+    return [
+        SensitiveCapableField(
+            "contact",
+            "custom_fields.*",
+            "core_contact",
+            "sealed_custom_fields",
+            custom_field_holders,
+            description="A contact's custom field: kept out of filter terms, segments, exports and webhooks.",
+        )
     ]
 
 

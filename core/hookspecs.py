@@ -245,6 +245,15 @@ def enishi_retainable_entities():
 
 
 @hookspec
+def enishi_sensitive_capable_fields():
+    """Return a list of `enishi.SensitiveCapableField`: the sealed fields of your records that may
+    hold sensitive personal data (要配慮個人情報), which compliance may mark sensitive with the
+    privacy plugin's `markFieldSensitive` — the core offers its contacts' custom fields. Marked,
+    such a field needs the person's consent or a legal ground to be written, and you keep it out of
+    everything that selects people or hands data out."""
+
+
+@hookspec
 def enishi_extract_sources():
     """Return a list of `enishi.ExtractSource`: the kinds of record of yours a pseudonymised extract
     (仮名加工情報) may be made of, with how to read them with every identifier left out and which
@@ -278,20 +287,23 @@ def enishi_record_provision(uow, contact_ids, recipient, purpose, data_items):
 
 @hookspec
 def enishi_sensitive_fields(session, entity):
-    """Return the names of the fields of `entity` (`"contact"`) that hold sensitive personal data
-    (APPI 要配慮個人情報, GDPR Art. 9): `custom_fields.<key>` for a custom field. May be async; runs
-    in `session` (read it, write nothing). The core merges every plugin's answer and keeps such
-    fields out of filter terms, exports and the eyes of roles without `crm.read_sensitive`, and
-    puts each write of one to `enishi_field_write_guard`. The privacy plugin answers from its
+    """Return the names of the fields of `entity` (`"contact"`, `"support_ticket"`, …) that hold
+    sensitive personal data (APPI 要配慮個人情報, GDPR Art. 9): `custom_fields.<key>` for a custom
+    field. May be async; runs in `session` (read it, write nothing). The core merges every plugin's
+    answer and keeps such fields of contacts out of filter terms, exports and the eyes of roles
+    without `crm.read_sensitive`, and puts each write of one to `enishi_field_write_guard`; a
+    plugin does the same for its records through the kit. The privacy plugin answers from its
     register (`markFieldSensitive`)."""
 
 
 @hookspec
-def enishi_field_write_guard(uow, entity, record_id, fields):
+def enishi_field_write_guard(uow, entity, record_id, subject_ids, fields):
     """A write is about to set `fields` (sensitive ones, as `enishi_sensitive_fields` names them)
-    of the `entity` record `record_id` (None while it is being created). Raise `InputError` to
-    refuse it: the unit of work rolls back and nothing is written. The privacy plugin refuses
-    unless the person's consent (purpose `sensitive_data`) or a legal ground is recorded."""
+    of the `entity` record `record_id` (None while it is being created), which holds data about the
+    contacts `subject_ids` (the contact itself, a ticket's requester; empty when no one is known
+    yet). Raise `InputError` to refuse it: the unit of work rolls back and nothing is written. The
+    privacy plugin refuses unless every one of them has consented (purpose `sensitive_data`) or
+    has a legal ground recorded — and when no one is named."""
 
 
 @hookspec

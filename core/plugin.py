@@ -31,6 +31,7 @@ from enishi.contributions import (
     RetainableEntity,
     ScheduledJob,
     SegmentTerm,
+    SensitiveCapableField,
     WonDeal,
     WorkflowStep,
     WorkflowStepType,
@@ -110,12 +111,16 @@ from enishi.schema.types import Account as AccountNode
 from enishi.schema.types import Contact as ContactNode
 from enishi.schema.types import Task as TaskNode
 from enishi.schema.types import User as UserNode
-from enishi.sealing import DataKey, Sealable, Sealed, owns_key, shares_key
+from enishi.schema.types import visible_custom_fields
+from enishi.sealing import DataKey, Sealable, Sealed, owns_key, shares_key, unrecorded_reads
 from enishi.services.activities import log_activity
 from enishi.services.common import Checker, live_ids, load_for_update, one_at_a_time
-from enishi.services.contacts import delete_contact, reindex_custom_field, reindex_unmarked_custom_field
+from enishi.services.contacts import delete_contact
 from enishi.services.data_keys import shred_records, subject_key
 from enishi.services.purchases import record_purchase, refund_purchase
+from enishi.services.sensitive import READ_PERMISSION as SENSITIVE_READ_PERMISSION
+from enishi.services.sensitive import guard_custom_fields as guard_sensitive_custom_fields
+from enishi.services.sensitive import keep_hidden as keep_sensitive_custom_fields
 from enishi.services.tasks import create_task
 from enishi.settings import Settings
 from enishi.survey_pages import survey_answer_response, survey_form, survey_refusal
@@ -220,6 +225,7 @@ __all__ = [
     "PersonalDataField",
     "RetainableEntity",
     "ExtractSource",
+    "SensitiveCapableField",
     "ScheduledJob",
     "SegmentTerm",
     "WonDeal",
@@ -278,8 +284,11 @@ __all__ = [
     "log_activity",
     "create_task",
     "delete_contact",
-    "reindex_custom_field",
-    "reindex_unmarked_custom_field",
+    "guard_sensitive_custom_fields",
+    "keep_sensitive_custom_fields",
+    "visible_custom_fields",
+    "SENSITIVE_READ_PERMISSION",
+    "unrecorded_reads",
     "record_purchase",
     "refund_purchase",
     "subject_key",

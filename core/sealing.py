@@ -16,7 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 from sqlalchemy import LargeBinary, String, event, inspect, select
@@ -52,6 +53,19 @@ def _date_new_keys(session: Session, _flush_context, _instances) -> None:
 # to `enishi_request_finished`; the core's implementation resolves it with `people_read` for
 # `enishi_personal_data_read` (the access log).
 personal_reads: ContextVar[set | None] = ContextVar("enishi_personal_reads", default=None)
+
+
+@contextmanager
+def unrecorded_reads() -> Iterator[None]:
+    """Decrypt within without it counting as the viewer's read of the people (not in the access
+    log): for the system's own work done during someone's request, such as re-indexing every
+    holder of a field just marked sensitive."""
+    quiet = personal_reads.set(None)
+    try:
+        yield
+    finally:
+        personal_reads.reset(quiet)
+
 
 _SUBJECTS_BATCH = 1000
 

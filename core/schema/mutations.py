@@ -10,6 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from enishi import models
 from enishi.graphql.errors import UserErrorType
 from enishi.graphql.inputs import input_values, utc_instant
 from enishi.graphql.mutation import run_mutation
@@ -304,7 +305,9 @@ async def _save_contact(info: Info, input: CreateContactInput | UpdateContactInp
         if isinstance(input, UpdateContactInput):
             contact_id = _id(input.id, "Contact")
             if "custom_fields" in values and not info.context.can(sensitive.READ_PERMISSION):
-                values["custom_fields"] = await sensitive.keep_hidden(uow, contact_id, values["custom_fields"])
+                current = await uow.session.get(models.Contact, contact_id)
+                kept = current.custom_fields if current else None
+                values["custom_fields"] = await sensitive.keep_hidden(uow, "contact", kept, values["custom_fields"])
             contact = await contacts.update_contact(uow, contact_id, values)
         else:
             contact = await contacts.create_contact(uow, values)

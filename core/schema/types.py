@@ -183,6 +183,15 @@ def _sensitive_custom_keys(ctx):
     return load
 
 
+async def visible_custom_fields(info: Info, entity: str, fields: dict | None) -> JSON:
+    """A record's custom fields as the viewer may see them: the sensitive ones (要配慮個人情報) only
+    with `crm.read_sensitive`."""
+    if not fields or info.context.can(sensitive.READ_PERMISSION):
+        return cast(JSON, fields or {})
+    hidden = await info.context.loader("core.sensitive_custom_keys", _sensitive_custom_keys).load(entity)
+    return cast(JSON, sensitive.without(fields, hidden))
+
+
 @strawberry.type(description="A person at one or more accounts.")
 class Contact(relay.Node):
     id: relay.NodeID[str]
@@ -208,13 +217,7 @@ class Contact(relay.Node):
         "parts of text, presence; no ordering). Sensitive ones (要配慮個人情報) only with `crm.read_sensitive`."
     )
     async def custom_fields(self, info: Info) -> JSON:
-        fields = self._row.custom_fields
-        if not fields:
-            return cast(JSON, {})
-        if info.context.can(sensitive.READ_PERMISSION):
-            return cast(JSON, fields)
-        hidden = await info.context.loader("core.sensitive_custom_keys", _sensitive_custom_keys).load("contact")
-        return cast(JSON, sensitive.without(fields, hidden))
+        return await visible_custom_fields(info, "contact", self._row.custom_fields)
 
     resolve_nodes = node_resolver(models.Contact)
 

@@ -23,7 +23,7 @@ from ..models import (
     SubjectKey,
 )
 from ..normalize import InvalidPhoneNumber, is_valid_email, nfkc, normalize_email, normalize_phone, search_key
-from ..sealing import Sealed, personal_reads
+from ..sealing import Sealed, unrecorded_reads
 from ..unit_of_work import UnitOfWork
 from . import custom_fields, sensitive
 from .common import Checker, changed_fields, check_user, load_for_update, restore, soft_delete
@@ -324,21 +324,18 @@ async def refresh_search_tokens(uow: UnitOfWork, contact: Contact) -> list[str]:
     return keys
 
 
-async def reindex_custom_field(uow: UnitOfWork, key: str) -> int:
+async def reindex_custom_field(uow: UnitOfWork, key: str) -> list[uuid.UUID]:
     """Recompute the filter terms of every live contact holding custom field `key` (found by its
     presence term under any KEK), after it became sensitive: its terms go. Not a read by the
-    actor, so the decryption is not recorded as one. The number of contacts re-indexed."""
+    actor, so the decryption is not recorded as one. The ids of the contacts re-indexed."""
     tokens = set().union(*crypto.installed().query_term_tokens({custom_field_term(key)}))
     holding = select(ContactSearchToken.contact_id).where(ContactSearchToken.token.in_(tokens))
     holders = select(Contact).where(Contact.id.in_(holding), Contact.deleted_at.is_(None)).order_by(Contact.id)
     contacts = list((await uow.session.execute(holders)).scalars())
-    quiet = personal_reads.set(None)
-    try:
+    with unrecorded_reads():
         for contact in contacts:
             await refresh_search_tokens(uow, contact)
-    finally:
-        personal_reads.reset(quiet)
-    return len(contacts)
+    return [contact.id for contact in contacts]
 
 
 async def reindex_unmarked_custom_field(uow: UnitOfWork, key: str) -> list[uuid.UUID]:
@@ -346,16 +343,20 @@ async def reindex_unmarked_custom_field(uow: UnitOfWork, key: str) -> list[uuid.
     being sensitive: it has no terms to find them by, so every live contact with custom fields is
     read (not as a read by the actor). The ids of those holding it, whose terms it now has."""
     candidates = select(Contact).where(Contact.sealed_custom_fields.is_not(None), Contact.deleted_at.is_(None))
-    quiet = personal_reads.set(None)
     holders = []
-    try:
+    with unrecorded_reads():
         for contact in (await uow.session.execute(candidates.order_by(Contact.id))).scalars():
             if key in (contact.custom_fields or {}):
                 await refresh_search_tokens(uow, contact)
                 holders.append(contact.id)
-    finally:
-        personal_reads.reset(quiet)
     return holders
+
+
+async def custom_field_holders(uow: UnitOfWork, field: str, marked: bool) -> list[uuid.UUID]:
+    """The contacts holding a value in custom field `field` (`custom_fields.<key>`) just marked
+    sensitive (`marked`) or unmarked, their filter terms recomputed (`SensitiveCapableField.holders`)."""
+    key = field.removeprefix(sensitive.CUSTOM_PREFIX)
+    return await (reindex_custom_field(uow, key) if marked else reindex_unmarked_custom_field(uow, key))
 
 
 @dataclass(frozen=True)
@@ -420,7 +421,7 @@ async def create_contacts(uow: UnitOfWork, items: list[dict]) -> list[Contact | 
         try:
             item = await _check_contact_input(uow, data, creating=True, defined=defined)
             written = sensitive.custom_fields_written(None, item.get("custom_fields"))
-            await sensitive.guard(uow, "contact", None, written, marked)
+            await sensitive.guard(uow, "contact", None, (), written, marked)  # no one to hold a basis yet
             checked.append(item)
         except InputError as error:
             checked.append(error)
@@ -460,9 +461,9 @@ async def update_contact(uow: UnitOfWork, contact_id: uuid.UUID, data: dict) -> 
     contact = await load_for_update(uow, Contact, contact_id)
     values = await _check_contact_input(uow, data, creating=False)
     if "custom_fields" in values:
-        written = sensitive.custom_fields_written(contact.custom_fields, values["custom_fields"])
-        marked = await sensitive.sensitive_fields(uow.runtime.plugins, uow.session, "contact")
-        await sensitive.guard(uow, "contact", contact.id, written, marked)
+        await sensitive.guard_custom_fields(
+            uow, "contact", contact.id, [contact.id], contact.custom_fields, values["custom_fields"]
+        )
     changed = await _replace_children(uow, contact, values)
     changed += changed_fields(contact, values)
     if changed:

@@ -169,9 +169,9 @@ async def merge_contacts(
     ids = [m.id for m in merged]
     # A sensitive value the survivor lacks is written to it by the merge: the guard decides, for
     # the survivor (a basis recorded for the merged person does not cover someone else), dry run too.
-    written = sensitive.custom_fields_written(survivor.custom_fields, _merged_custom_fields(survivor, merged))
-    marked = await sensitive.sensitive_fields(uow.runtime.plugins, uow.session, "contact")
-    await sensitive.guard(uow, "contact", survivor.id, written, marked)
+    await sensitive.guard_custom_fields(
+        uow, "contact", survivor.id, [survivor.id], survivor.custom_fields, _merged_custom_fields(survivor, merged)
+    )
     moves = [
         MergeMove(
             "core",

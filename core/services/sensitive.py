@@ -1,16 +1,18 @@
 """Fields holding sensitive personal data (APPI 要配慮個人情報, GDPR Art. 9), as plugins declare
-them (`enishi_sensitive_fields`; the privacy plugin keeps a register), and what the core does
-about them: a write that sets one is first put to `enishi_field_write_guard` (which may refuse
-it); a contact's sensitive custom fields get no filter terms (no `customField` filter or segment
-finds anyone by them), are left out of exports, and are shown only to holders of
-`crm.read_sensitive`. Field names are `custom_fields.<key>` for custom fields."""
+them (`enishi_sensitive_fields`; the privacy plugin keeps a register of the fields compliance
+marked among those `enishi_sensitive_capable_fields` offers), and what the core does about them:
+a write that sets one is first put to `enishi_field_write_guard` (which may refuse it); a
+contact's sensitive custom fields get no filter terms (no `customField` filter or segment finds
+anyone by them), are left out of exports, and are shown only to holders of `crm.read_sensitive`.
+A plugin's records get the same through the kit (`guard_sensitive_custom_fields`,
+`keep_sensitive_custom_fields`, `visible_custom_fields`). Field names are `custom_fields.<key>`
+for custom fields."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
 
-from ..models import Contact
 from ..unit_of_work import UnitOfWork
 
 CUSTOM_PREFIX = "custom_fields."
@@ -18,7 +20,7 @@ READ_PERMISSION = "crm.read_sensitive"
 
 
 async def sensitive_fields(plugins, session, entity: str) -> frozenset[str]:
-    """The fields of `entity` (`"contact"`) some plugin marks sensitive."""
+    """The fields of `entity` (`"contact"`, `"support_ticket"`) some plugin marks sensitive."""
     if not plugins.implementations("enishi_sensitive_fields"):
         return frozenset()
     answers = await plugins.call("enishi_sensitive_fields", session=session, entity=entity)
@@ -44,20 +46,47 @@ def custom_fields_written(before: dict | None, after: dict | None) -> set[str]:
 
 
 async def guard(
-    uow: UnitOfWork, entity: str, record_id: uuid.UUID | None, written: Collection[str], sensitive: Collection[str]
+    uow: UnitOfWork,
+    entity: str,
+    record_id: uuid.UUID | None,
+    subject_ids: Collection[uuid.UUID],
+    written: Collection[str],
+    sensitive: Collection[str],
 ) -> None:
-    """Put a write of sensitive fields to `enishi_field_write_guard`, which raises to refuse it."""
+    """Put a write of sensitive fields of the record, which is about the people `subject_ids`, to
+    `enishi_field_write_guard`, which raises to refuse it."""
     touched = sorted(set(written) & set(sensitive))
     if touched:
-        await uow.runtime.plugins.call("enishi_field_write_guard", uow=uow, entity=entity, record_id=record_id, fields=touched)
+        await uow.runtime.plugins.call(
+            "enishi_field_write_guard",
+            uow=uow,
+            entity=entity,
+            record_id=record_id,
+            subject_ids=sorted(set(subject_ids)),
+            fields=touched,
+        )
 
 
-async def keep_hidden(uow: UnitOfWork, contact_id: uuid.UUID, sent: dict | None) -> dict | None:
+async def guard_custom_fields(
+    uow: UnitOfWork,
+    entity: str,
+    record_id: uuid.UUID | None,
+    subject_ids: Collection[uuid.UUID],
+    before: dict | None,
+    after: dict | None,
+) -> None:
+    """A write replacing a record's custom fields `before` by `after`: put to the guard when it
+    sets a sensitive one (clearing one is not writing it)."""
+    if written := custom_fields_written(before, after):
+        await guard(
+            uow, entity, record_id, subject_ids, written, await sensitive_fields(uow.runtime.plugins, uow.session, entity)
+        )
+
+
+async def keep_hidden(uow: UnitOfWork, entity: str, current: dict | None, sent: dict | None) -> dict | None:
     """The custom fields to store when someone who cannot see the sensitive ones replaces them:
     what they sent, over the sensitive values kept as they were (not seeing a field must not
     erase it)."""
-    hidden = custom_keys(await sensitive_fields(uow.runtime.plugins, uow.session, "contact"))
-    contact = await uow.session.get(Contact, contact_id) if hidden else None
-    current = (contact.custom_fields if contact else None) or {}
-    kept = {key: value for key, value in current.items() if key in hidden}
+    hidden = custom_keys(await sensitive_fields(uow.runtime.plugins, uow.session, entity))
+    kept = {key: value for key, value in (current or {}).items() if key in hidden}
     return {**kept, **(sent or {})} if kept else sent

@@ -210,8 +210,8 @@ async def enishi_sensitive_fields(session, entity):
 
 
 @hookimpl
-async def enishi_field_write_guard(uow, entity, record_id, fields):
-    await sensitive.guard(uow, record_id, fields)
+async def enishi_field_write_guard(uow, entity, record_id, subject_ids, fields):
+    await sensitive.guard(uow, subject_ids, fields)
 
 
 @hookimpl

@@ -69,31 +69,42 @@ async def _retention_by_table(runtime, session) -> dict[str, str]:
 
 
 async def _recipients(session) -> list[dict]:
-    rows = await session.execute(select(PrivacyProvision.recipient, PrivacyProvision.purpose).distinct())
-    return [{"recipient": recipient, "purpose": purpose} for recipient, purpose in sorted(rows.all())]
+    """GDPR Art. 30(1)(d): each recipient and purpose the provision records name; one retired from
+    the register (it receives nothing more) carries when it was retired."""
+    rows = await session.execute(
+        select(PrivacyProvision.recipient, PrivacyProvision.purpose, PrivacyRecipient.retired_at)
+        .outerjoin(PrivacyRecipient, PrivacyRecipient.id == PrivacyProvision.recipient_id)
+        .distinct()
+    )
+    return [
+        {"recipient": recipient, "purpose": purpose, "retired_at": _iso(retired_at)}
+        for recipient, purpose, retired_at in sorted(rows.all(), key=lambda row: (row[0], row[1]))
+    ]
 
 
 async def _register(session) -> list[PrivacyRecipient]:
     return list((await session.execute(select(PrivacyRecipient).order_by(PrivacyRecipient.name))).scalars())
 
 
-def _day(value) -> str | None:
+def _iso(value) -> str | None:
     return value.isoformat() if value else None
 
 
 def _processors(register: list[PrivacyRecipient]) -> list[dict]:
     """GDPR Art. 28 and 30(1)(d): who processes personal data for us, under which contract and DPA,
-    with which measures and sub-processors, and when they are reviewed next."""
+    with which measures and sub-processors, and when they are reviewed next; one retired from the
+    register (kept because records name it, processing nothing more) says since when."""
     return [
         {
             "name": r.name,
             "country": r.country,
             "purpose": r.purpose,
-            "contract_date": _day(r.contract_date),
-            "dpa_date": _day(r.dpa_date),
-            "review_date": _day(r.review_date),
+            "contract_date": _iso(r.contract_date),
+            "dpa_date": _iso(r.dpa_date),
+            "review_date": _iso(r.review_date),
             "security_measures": r.security_measures,
             "sub_processors": list(r.sub_processors or []),
+            "retired_at": _iso(r.retired_at),
         }
         for r in register
         if r.kind == "processor"
@@ -102,7 +113,8 @@ def _processors(register: list[PrivacyRecipient]) -> list[dict]:
 
 def _transfers_abroad(register: list[PrivacyRecipient]) -> list[dict]:
     """GDPR Art. 30(1)(e) and APPI 法第28条: each recipient or sub-processor outside Japan, its
-    country and the route that makes the transfer lawful (with the safeguards it relies on)."""
+    country and the route that makes the transfer lawful (with the safeguards it relies on); a
+    retired recipient's (and its sub-processors') say since when it receives nothing more."""
     transfers = [
         {
             "recipient": r.name,
@@ -110,6 +122,7 @@ def _transfers_abroad(register: list[PrivacyRecipient]) -> list[dict]:
             "country": r.country,
             "route": r.transfer_route,
             "safeguards": r.security_measures,
+            "retired_at": _iso(r.retired_at),
         }
         for r in register
         if r.country != HOME_COUNTRY
@@ -121,6 +134,7 @@ def _transfers_abroad(register: list[PrivacyRecipient]) -> list[dict]:
             "country": sub["country"],
             "route": None,
             "safeguards": None,
+            "retired_at": _iso(r.retired_at),
         }
         for r in register
         for sub in r.sub_processors or []
@@ -225,8 +239,11 @@ async def appi_public_statement(runtime, session) -> dict:
         "security_measures": BUILT_IN_MEASURES + list(_extra(runtime, "privacy_security_measures", [])),
         "complaints_contact": complaints,
         "accredited_organisation": _extra(runtime, "privacy_accredited_organisation", None),
-        # 外的環境の把握 (通則編 10-7): the countries where a recipient handles personal data for us.
-        "foreign_countries": sorted({t["country"] for t in _transfers_abroad(await _register(session))}),
+        # 外的環境の把握 (通則編 10-7): the countries where a recipient handles personal data for us
+        # now — a retired one handles none (the record of processing still lists it, retired).
+        "foreign_countries": sorted(
+            {t["country"] for t in _transfers_abroad(await _register(session)) if t["retired_at"] is None}
+        ),
         "anonymised_information": await _anonymised(runtime, session),
     }
     statement["missing"] = [
@@ -263,9 +280,13 @@ async def consent_records(runtime, session) -> list[dict]:
 
 async def provision_records(runtime, session) -> list[dict]:
     """Every provision record (法第29条, 規則第20条; an anonymised extract's has no person), oldest
-    first: ids, recipient and its country, purpose, items, basis, whether exempt, and how long it is
-    kept. No one is named."""
-    rows = (await session.execute(select(PrivacyProvision).order_by(PrivacyProvision.seq))).scalars()
+    first: ids, recipient and its country (and since when it is retired from the register, if it
+    is), purpose, items, basis, whether exempt, and how long it is kept. No one is named."""
+    rows = await session.execute(
+        select(PrivacyProvision, PrivacyRecipient.retired_at)
+        .outerjoin(PrivacyRecipient, PrivacyRecipient.id == PrivacyProvision.recipient_id)
+        .order_by(PrivacyProvision.seq)
+    )
     return [
         {
             "seq": r.seq,
@@ -273,6 +294,7 @@ async def provision_records(runtime, session) -> list[dict]:
             "extract_id": str(r.extract_id) if r.extract_id else None,
             "recipient": r.recipient,
             "recipient_id": str(r.recipient_id) if r.recipient_id else None,
+            "recipient_retired_at": _iso(retired_at),
             "country": r.country,
             "purpose": r.purpose,
             "data_items": "; ".join(r.data_items or []),
@@ -281,10 +303,10 @@ async def provision_records(runtime, session) -> list[dict]:
             "exempt": r.exempt,
             "record_method": r.record_method,
             "provided_at": r.provided_at.isoformat(),
-            "recorded_on": _day(r.recorded_on),
-            "keep_until": _day(r.keep_until),
+            "recorded_on": _iso(r.recorded_on),
+            "keep_until": _iso(r.keep_until),
         }
-        for r in rows
+        for r, retired_at in rows.all()
     ]
 
 
@@ -295,6 +317,7 @@ PROVISION_COLUMNS = [
     "extract_id",
     "recipient",
     "recipient_id",
+    "recipient_retired_at",
     "country",
     "purpose",
     "data_items",

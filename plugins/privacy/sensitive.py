@@ -1,9 +1,11 @@
 """Sensitive personal information (要配慮個人情報, 法第2条第3項; GDPR Art. 9): the register of
-fields marked sensitive, which the core reads through `enishi_sensitive_fields` (and then keeps
-them out of filter terms, exports and the view of roles without `crm.read_sensitive`), and the
-guard on writing one (`enishi_field_write_guard`): acquiring such data needs the person's consent
-(法第20条第2項; purpose `sensitive_data` in the consent ledger) or a legal ground recorded for
-them (`recordLegalGround`, 同項各号: a law requires it, to protect a life, …). A new contact has
+fields marked sensitive — among those the core and plugins offer (`enishi_sensitive_capable_fields`:
+a contact's custom fields, a support ticket's) — which the core and the declaring plugins read
+through `enishi_sensitive_fields` (and then keep them out of filter terms, segments, exports and
+the view of roles without `crm.read_sensitive`), and the guard on writing one
+(`enishi_field_write_guard`): acquiring such data needs each person's consent (法第20条第2項;
+purpose `sensitive_data` in the consent ledger) or a legal ground recorded for them
+(`recordLegalGround`, 同項各号: a law requires it, to protect a life, …). A new contact has
 neither yet, so a sensitive field is written once the person exists and the basis is recorded."""
 
 from __future__ import annotations
@@ -13,22 +15,23 @@ import uuid
 from sqlalchemy import select
 
 from enishi.plugin import (
+    Base,
     Checker,
     Contact,
     InputError,
+    SensitiveCapableField,
     UnitOfWork,
     UserError,
+    camel,
     live_ids,
-    reindex_custom_field,
-    reindex_unmarked_custom_field,
 )
 
 from . import access_log, service
 from .provision_models import PrivacyLegalGround, PrivacySensitiveField, PrivacySensitiveFieldChange
 
 SENSITIVE_PURPOSE = "sensitive_data"
-ENTITIES = ("contact",)
 CUSTOM_PREFIX = "custom_fields."
+KEYED = CUSTOM_PREFIX + "*"
 
 
 async def fields_of(session, entity: str) -> list[str]:
@@ -37,15 +40,55 @@ async def fields_of(session, entity: str) -> list[str]:
     )
 
 
+def capable(runtime) -> list[SensitiveCapableField]:
+    return [field for _, field in runtime.plugins.contributions("enishi_sensitive_capable_fields")]
+
+
+def offered_name(spec: SensitiveCapableField) -> str:
+    """How the API shows what may be marked: `custom_fields.<key>` for a custom-field document."""
+    return spec.field.replace("*", "<key>")
+
+
+def _offered(spec: SensitiveCapableField, field: str) -> bool:
+    if spec.field != KEYED:
+        return field == spec.field
+    key = field.removeprefix(CUSTOM_PREFIX)
+    return field.startswith(CUSTOM_PREFIX) and bool(key.strip()) and len(key) <= 100
+
+
+def _spec(runtime, entity: str, field: str) -> SensitiveCapableField | None:
+    return next((s for s in capable(runtime) if s.entity == entity and _offered(s, field)), None)
+
+
+def _sealed(spec: SensitiveCapableField) -> bool:
+    table = Base.metadata.tables.get(spec.table)
+    return table is not None and spec.column in table.c and spec.column.startswith("sealed_")
+
+
+def _checked_spec(runtime, entity: str, field: str) -> SensitiveCapableField:
+    """The declaration offering `field` of `entity` for marking, or a typed refusal: an entity no
+    one offers (accounts are companies, not people), a field it does not offer (a name is not
+    要配慮 by nature), or one kept in clear (a marked field is always sealed)."""
+    offered = capable(runtime)
+    entities = sorted({s.entity for s in offered})
+    check = Checker()
+    if entity not in entities:
+        check.fail("entity", f"fields of {', '.join(entities)} can be marked (accounts are not people)", "INVALID_ENTITY")
+        check.done()
+    spec = _spec(runtime, entity, field)
+    if spec is None:
+        names = ", ".join(offered_name(s) for s in offered if s.entity == entity)
+        check.fail("field", f"name one of: {names} (a key of at most 100 characters)", "INVALID_FIELD")
+    elif not _sealed(spec):
+        check.fail("field", "is kept in clear by its plugin: it cannot hold sensitive data", "NOT_SEALED")
+    check.done()
+    assert spec is not None
+    return spec
+
+
 async def mark(uow: UnitOfWork, entity: str, field: str) -> PrivacySensitiveField:
     """Mark a field sensitive from now on; the filter terms of what people already hold in it go."""
-    check = Checker()
-    if entity not in ENTITIES:
-        check.fail("entity", "only contacts' fields can be marked (accounts are not people)", "INVALID_ENTITY")
-    key = field[len(CUSTOM_PREFIX) :] if field.startswith(CUSTOM_PREFIX) else ""
-    if not key.strip() or len(key) > 100:
-        check.fail("field", "name a custom field as custom_fields.<key> (at most 100 characters)", "INVALID_FIELD")
-    check.done()
+    spec = _checked_spec(uow.runtime, entity, field)
     taken = await uow.session.execute(
         select(PrivacySensitiveField.id).where(PrivacySensitiveField.entity == entity, PrivacySensitiveField.field == field)
     )
@@ -54,16 +97,17 @@ async def mark(uow: UnitOfWork, entity: str, field: str) -> PrivacySensitiveFiel
     row = PrivacySensitiveField(entity=entity, field=field, marked_by=uow.actor_id, marked_at=uow.clock.now())
     uow.session.add(row)
     await uow.session.flush()
-    holders = await reindex_custom_field(uow, key)
-    _log_change(uow, entity, field, "marked", None, holders)
+    holders = await spec.holders(uow, field, True)
+    _log_change(uow, entity, field, "marked", None, len(holders))
     return row
 
 
 async def unmark(uow: UnitOfWork, entity: str, field: str, reason: str | None) -> PrivacySensitiveFieldChange:
     """Unmark a field, with the officer's reason: its values become filterable, exportable and
-    visible to every role that sees contacts again. Each person holding a value in it gets an
+    visible to every role that sees the records again. Each person holding a value in it gets an
     access-log entry (`sensitive_field_unmarked`, purpose the field's name): their data is now
-    open to more eyes."""
+    open to more eyes. A field whose plugin no longer offers it (uninstalled) is unmarked with no
+    one to re-index or log."""
     check = Checker()
     why = check.text({"reason": reason}, "reason", max_length=500, required=True)
     check.done()
@@ -76,7 +120,8 @@ async def unmark(uow: UnitOfWork, entity: str, field: str, reason: str | None) -
         raise InputError(UserError("field", "is not marked sensitive", "NOT_SENSITIVE"))
     await uow.session.delete(row)
     await uow.session.flush()
-    holders = await reindex_unmarked_custom_field(uow, field.removeprefix(CUSTOM_PREFIX))
+    spec = _spec(uow.runtime, entity, field)
+    holders = await spec.holders(uow, field, False) if spec else []
     await access_log.append_many(uow, holders, "sensitive_field_unmarked", field)
     change = _log_change(uow, entity, field, "unmarked", why, len(holders))
     await uow.session.flush()
@@ -104,13 +149,18 @@ async def has_basis(session, contact_id: uuid.UUID) -> bool:
     return ground.first() is not None
 
 
-async def guard(uow: UnitOfWork, record_id: uuid.UUID | None, fields: list[str]) -> None:
-    if record_id is None or not await has_basis(uow.session, record_id):
+async def guard(uow: UnitOfWork, subject_ids: list[uuid.UUID], fields: list[str]) -> None:
+    """Refuse the write unless every person the record is about has a basis; with no one named (a
+    contact being created, a ticket without a requester) there is no one whose basis it could be."""
+    lacking = [s for s in subject_ids if not await has_basis(uow.session, s)]
+    if lacking or not subject_ids:
+        names = ", ".join(f.removeprefix(CUSTOM_PREFIX) for f in fields)
+        where = "customFields" if fields[0].startswith(CUSTOM_PREFIX) else camel(fields[0])
         raise InputError(
             UserError(
-                "customFields",
-                f"{', '.join(f.removeprefix(CUSTOM_PREFIX) for f in fields)}: sensitive data (要配慮個人情報) needs the "
-                f"person's consent ({SENSITIVE_PURPOSE}) or a recorded legal ground first",
+                where,
+                f"{names}: sensitive data (要配慮個人情報) needs the person's consent ({SENSITIVE_PURPOSE}) "
+                "or a recorded legal ground first",
                 "SENSITIVE_DATA_BASIS_REQUIRED",
             )
         )

@@ -33,10 +33,18 @@ class SensitiveFieldPayload:
     user_errors: list[UserErrorType]
 
 
+@strawberry.type(description="A field that may hold 要配慮個人情報, offered by the core or a plugin for marking.")
+class SensitiveCapableField:
+    entity: str
+    field: str = strawberry.field(description="custom_fields.<key> marks one key of the record's custom fields.")
+    plugin: str
+    description: str
+
+
 @strawberry.input
 class MarkFieldSensitiveInput:
-    field: str = strawberry.field(description="custom_fields.<key>")
-    entity: str = "contact"
+    field: str = strawberry.field(description="custom_fields.<key>, as `sensitiveCapableFields` offers")
+    entity: str = strawberry.field(default="contact", description="contact, support_ticket, …")
 
 
 @strawberry.input
@@ -101,6 +109,15 @@ class SensitiveQuery:
         )
         return [_field(r) for r in rows]
 
+    @strawberry.field(description="The fields that may be marked sensitive, by entity.")
+    def sensitive_capable_fields(self, info: Info) -> list[SensitiveCapableField]:
+        info.context.require(PERMISSION)
+        offered = info.context.runtime.plugins.contributions("enishi_sensitive_capable_fields")
+        return [
+            SensitiveCapableField(entity=f.entity, field=sensitive.offered_name(f), plugin=plugin, description=f.description)
+            for plugin, f in sorted(offered, key=lambda item: (item[1].entity, item[1].field))
+        ]
+
     @strawberry.field(description="Fields marked sensitive and unmarked, oldest first.")
     async def sensitive_field_changes(self, info: Info) -> list[SensitiveFieldChange]:
         info.context.require(PERMISSION)
@@ -110,7 +127,10 @@ class SensitiveQuery:
 
 @strawberry.type
 class SensitiveMutation:
-    @strawberry.mutation(description="Mark a contact's custom field as holding 要配慮個人情報, from now on.")
+    @strawberry.mutation(
+        description="Mark a field (`sensitiveCapableFields`) as holding 要配慮個人情報, from now on: written only with "
+        "each person's consent or legal ground, never filtered, exported or shown without `crm.read_sensitive`."
+    )
     async def mark_field_sensitive(self, info: Info, input: MarkFieldSensitiveInput) -> SensitiveFieldPayload:
         row, errors = await run_mutation(info, PERMISSION, lambda uow: sensitive.mark(uow, input.entity, input.field))
         return SensitiveFieldPayload(sensitive_field=_field(row) if row else None, user_errors=errors)

@@ -35,6 +35,7 @@ from . import (
     models,
     retention,
     schema,
+    sensitive,
     service,
     signals,
     types,
@@ -254,6 +255,11 @@ def enishi_retainable_entities():
 @hookimpl
 def enishi_extract_sources():
     return [extract.SOURCE]
+
+
+@hookimpl
+def enishi_sensitive_capable_fields():
+    return sensitive.CAPABLE_FIELDS
 
 
 @hookimpl

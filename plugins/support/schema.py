@@ -13,6 +13,7 @@ from sqlalchemy import select
 from strawberry.types import Info
 
 from enishi.plugin import (
+    SENSITIVE_READ_PERMISSION,
     Connection,
     InvalidArgument,
     NestedConnection,
@@ -226,7 +227,8 @@ class SupportMutation:
     async def update_ticket(self, info: Info, input: UpdateTicketInput) -> SupportTicketPayload:
         async def work(uow):
             data = input_values(input, {"group_id": "SupportGroup"}, skip=("ticket_id",))
-            return (await service.update_ticket(uow, _ticket_id(input.ticket_id), data)).id
+            sees_sensitive = info.context.can(SENSITIVE_READ_PERMISSION)
+            return (await service.update_ticket(uow, _ticket_id(input.ticket_id), data, sees_sensitive=sees_sensitive)).id
 
         return await _ticket_payload(info, "support.agent", work)
 

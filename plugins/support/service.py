@@ -20,6 +20,8 @@ from enishi.plugin import (
     UnitOfWork,
     User,
     UserError,
+    guard_sensitive_custom_fields,
+    keep_sensitive_custom_fields,
     live_ids,
     load_for_update,
     log_activity,
@@ -52,6 +54,7 @@ from .models import (
     SupportStatusChange,
     SupportTicket,
 )
+from .sensitive import TICKET_ENTITY
 from .sla import WRITTEN_HERE
 
 DEFAULT_AUTO_CLOSE_HOURS = 96
@@ -194,6 +197,10 @@ async def auto_assign(uow: UnitOfWork, ticket: SupportTicket) -> None:
     ticket.assignee_id = chosen.user_id
 
 
+def _people(requester_id) -> list:
+    return [requester_id] if requester_id is not None else []
+
+
 async def _next_number(uow: UnitOfWork) -> int:
     """The next ticket number. Two tickets created at once on PostgreSQL both read the same
     maximum and the second failed on the unique number (caught racing an erasure in the e2e test):
@@ -218,6 +225,8 @@ async def create_ticket(uow: UnitOfWork, data: dict, *, follow_up_of=None) -> Su
     tags = checked_tags(check, data.get("tags"), "tags")
     custom_fields = check.custom_fields(data)
     check.done()
+    # A ticket's custom fields are about its requester: a sensitive one needs their basis.
+    await guard_sensitive_custom_fields(uow, TICKET_ENTITY, None, _people(requester_id), None, custom_fields)
     now = uow.clock.now()
     ticket = SupportTicket(
         number=await _next_number(uow),
@@ -357,7 +366,9 @@ async def reply(uow: UnitOfWork, ticket_id, body: str, *, public: bool = True, a
     return article
 
 
-async def update_ticket(uow: UnitOfWork, ticket_id, data: dict) -> SupportTicket:
+async def update_ticket(uow: UnitOfWork, ticket_id, data: dict, *, sees_sensitive: bool = True) -> SupportTicket:
+    """`sees_sensitive`: whether the caller sees the custom fields marked sensitive; one who does
+    not replaces the others and keeps those as they are."""
     ticket = await _ticket(uow, ticket_id)
     check = Checker()
     status = check.choice(data, "status", tuple(s for s in STATUSES if s != "merged"))
@@ -375,6 +386,11 @@ async def update_ticket(uow: UnitOfWork, ticket_id, data: dict) -> SupportTicket
     if subject:
         ticket.subject = subject
     if "custom_fields" in data:
+        if not sees_sensitive:
+            custom_fields = await keep_sensitive_custom_fields(uow, TICKET_ENTITY, ticket.custom_fields, custom_fields)
+        await guard_sensitive_custom_fields(
+            uow, TICKET_ENTITY, ticket.id, _people(ticket.requester_id), ticket.custom_fields, custom_fields
+        )
         ticket.custom_fields = custom_fields or None
     if priority:
         ticket.priority = priority

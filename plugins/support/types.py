@@ -31,10 +31,12 @@ from enishi.plugin import (
     load_row,
     node_resolver,
     sealed_field,
+    visible_custom_fields,
 )
 
 from . import metrics, sla
 from . import models as orm
+from .sensitive import TICKET_ENTITY
 
 ARTICLES = RowsByColumn(orm.SupportArticle, orm.SupportArticle.ticket_id, orm.SupportArticle.created_at)
 
@@ -91,9 +93,6 @@ class SupportTicket(relay.Node):
     priority: str
     channel: str
     tags: list[str]
-    custom_fields: JSON = sealed_field(
-        "custom_fields", "Sealed with the ticket's text: empty once the requester was erased.", empty={}
-    )
     created_at: dt.datetime
     updated_at: dt.datetime
     solved_at: dt.datetime | None
@@ -119,6 +118,13 @@ class SupportTicket(relay.Node):
         )
 
     resolve_nodes = node_resolver(orm.SupportTicket, "support.read")
+
+    @strawberry.field(
+        description="Sealed with the ticket's text: empty once the requester was erased. Those marked "
+        "sensitive (要配慮個人情報) only with `crm.read_sensitive`."
+    )
+    async def custom_fields(self, info: Info) -> JSON:
+        return await visible_custom_fields(info, TICKET_ENTITY, self._row.custom_fields)
 
     @strawberry.field
     async def requester(self, info: Info) -> ContactNode | None:

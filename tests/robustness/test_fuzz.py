@@ -60,6 +60,7 @@ QUERIES = (
     "sensitiveFieldChanges",
     "privacyExtractSources",
     "sensitiveFields",
+    "sensitiveCapableFields",
     "loyaltyPrograms",
     "pointsLedger",
     "membersWithExpiringPoints",

@@ -94,6 +94,7 @@ PRIVACY_FIELDS = {
         "privacy.provision.manage",
     ),
     "Query.sensitiveFields": "privacy.sensitive.manage",
+    "Query.sensitiveCapableFields": "privacy.sensitive.manage",
     "Mutation.markFieldSensitive": "privacy.sensitive.manage",
     "Mutation.unmarkFieldSensitive": "privacy.sensitive.manage",
     "Query.sensitiveFieldChanges": "privacy.sensitive.manage",

@@ -7,6 +7,7 @@ suppressed rows counted."""
 
 import base64
 import csv
+import datetime as dt
 import hashlib
 import hmac
 import io
@@ -15,7 +16,7 @@ from sqlalchemy import text
 
 from tests.helpers import count_rows, create_contact, log_activity
 from tests.plugins.privacy.helpers import raw_id
-from tests.plugins.privacy.test_provisions import provide, registered
+from tests.plugins.privacy.test_provisions import JST, provide, registered
 from tests.plugins.privacy.test_retention import _rule
 
 CONTROLLER = {"name": "縁商事株式会社", "address": "東京都千代田区丸の内1-1-1", "representative": "代表取締役 縁 太郎"}
@@ -74,7 +75,7 @@ async def test_the_record_of_processing_and_the_appi_statement_come_from_the_cat
         "erasure": "shred",
         "retention": "60 months after closed, then anonymise",
     } in support["fields"]
-    assert report["recipients"] == [{"recipient": "株式会社データ分析", "purpose": "共同キャンペーン"}]
+    assert report["recipients"] == [{"recipient": "株式会社データ分析", "purpose": "共同キャンペーン", "retired_at": None}]
     assert report["security_measures"][-1] == "従業者への定期的な研修"
 
     statement = (await api.graphql("{ appiPublicStatement }", role="compliance"))["appiPublicStatement"]
@@ -158,6 +159,7 @@ async def test_provision_records_go_to_regulators_as_csv_and_the_reports_list_pr
             "review_date": "2026-01-15",
             "security_measures": "APEC CBPR certified",
             "sub_processors": [{"name": "Hosting LLC", "country": "US"}, {"name": "データセンター株式会社", "country": "JP"}],
+            "retired_at": None,
         }
     ]
     assert report["transfers_abroad"] == [
@@ -167,6 +169,7 @@ async def test_provision_records_go_to_regulators_as_csv_and_the_reports_list_pr
             "country": "SG",
             "route": "equivalent_measures",
             "safeguards": "APEC CBPR certified",
+            "retired_at": None,
         },
         {
             "recipient": "Cloud Mail Pte. Ltd. / Hosting LLC",
@@ -174,6 +177,7 @@ async def test_provision_records_go_to_regulators_as_csv_and_the_reports_list_pr
             "country": "US",
             "route": None,
             "safeguards": None,
+            "retired_at": None,
         },
     ]
     statement = (await api.graphql("{ appiPublicStatement }", role="compliance"))["appiPublicStatement"]
@@ -189,6 +193,7 @@ async def test_provision_records_go_to_regulators_as_csv_and_the_reports_list_pr
         "contact_id": str(raw_id(person["id"])),
         "extract_id": "",
         "recipient": "Cloud Mail Pte. Ltd.",
+        "recipient_retired_at": "",
         "country": "SG",
         "purpose": "広告配信",
         "data_items": "氏名; メールアドレス",
@@ -201,6 +206,45 @@ async def test_provision_records_go_to_regulators_as_csv_and_the_reports_list_pr
     assert "provided@example.jp" not in body.decode("utf-8-sig") and "提供" not in body.decode("utf-8-sig")
     forbidden = await api.errors(link, {"input": {"report": "PROVISION_RECORDS", "format": "CSV"}}, role="sales")
     assert forbidden[0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_retired_recipient_shows_as_retired_in_every_report(api):
+    api.clock.set(dt.datetime(2025, 6, 20, 9, tzinfo=JST))
+    processor = await registered(
+        api,
+        name="Retired Mail Inc.",
+        kind="PROCESSOR",
+        country="US",
+        transferRoute="EQUIVALENT_MEASURES",
+        purpose="メール配信の委託 (終了)",
+        securityMeasures="SOC 2 Type II",
+        subProcessors=[{"name": "Old Hosting GmbH", "country": "DE"}],
+    )
+    person = await create_contact(api, familyName="終了")
+    assert (await provide(api, processor["id"], [person["id"]]))["userErrors"] == []
+    delete = "mutation($id: ID!) { deleteRecipient(id: $id) { recipient { retiredAt } userErrors { field code } } }"
+    retired = (await api.graphql(delete, {"id": processor["id"]}, role="compliance"))["deleteRecipient"]
+    since = "2025-06-20T00:00:00+00:00"
+    assert retired == {"recipient": {"retiredAt": since}, "userErrors": []}
+
+    report = (await api.graphql("{ recordsOfProcessingReport }", role="compliance"))["recordsOfProcessingReport"]
+    assert [(p["name"], p["retired_at"]) for p in report["processors"]] == [("Retired Mail Inc.", since)]
+    assert [(t["recipient"], t["retired_at"]) for t in report["transfers_abroad"]] == [
+        ("Retired Mail Inc.", since),
+        ("Retired Mail Inc. / Old Hosting GmbH", since),
+    ]
+    assert report["recipients"] == [{"recipient": "Retired Mail Inc.", "purpose": "広告配信", "retired_at": since}]
+    statement = (await api.graphql("{ appiPublicStatement }", role="compliance"))["appiPublicStatement"]
+    assert statement["foreign_countries"] == []  # it handles nothing for the business any more
+
+    link = "mutation($input: PrivacyReportLinkInput!) { privacyReportLink(input: $input) { url } }"
+    made = await api.graphql(link, {"input": {"report": "PROVISION_RECORDS", "format": "CSV"}}, role="compliance")
+    (row,) = _rows((await _download(api, made["privacyReportLink"]["url"])).content)
+    assert (row["recipient"], row["recipient_retired_at"]) == ("Retired Mail Inc.", since)
+    made = await api.graphql(link, {"input": {"report": "RECORDS_OF_PROCESSING", "format": "CSV"}}, role="compliance")
+    rows = _rows((await _download(api, made["privacyReportLink"]["url"])).content)
+    processors = [r for r in rows if r["section"] == "processors"]
+    assert len(processors) == 1 and f'"retired_at": "{since}"' in processors[0]["item"]
 
 
 async def _people(api):
