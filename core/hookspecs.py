@@ -258,7 +258,8 @@ def enishi_extract_sources():
     """Return a list of `enishi.ExtractSource`: the kinds of record of yours a pseudonymised extract
     (仮名加工情報) may be made of, with how to read them with every identifier left out and which
     columns hold ids to be replaced by keyed HMACs. The privacy plugin's `createPrivacyExtract`
-    offers them beside its own `contacts`. Called for installed plugins, enabled or not."""
+    offers them beside its own `contacts`. Called for enabled plugins only: a disabled plugin's
+    records are not offered until it is enabled again."""
 
 
 # --- cooperation hooks (a provider plugin answers; callers work without one) -------------------
