@@ -111,9 +111,11 @@ from enishi.schema.types import Contact as ContactNode
 from enishi.schema.types import Task as TaskNode
 from enishi.schema.types import User as UserNode
 from enishi.sealing import DataKey, Sealable, Sealed, owns_key, shares_key
+from enishi.services.accounts import update_account
 from enishi.services.activities import log_activity
 from enishi.services.common import Checker, live_ids, load_for_update, one_at_a_time
-from enishi.services.contacts import delete_contact, reindex_custom_field, reindex_unmarked_custom_field
+from enishi.services.contacts import delete_contact, reindex_custom_field, reindex_unmarked_custom_field, update_contact
+from enishi.services.custom_fields import check_custom_field
 from enishi.services.data_keys import shred_records, subject_key
 from enishi.services.purchases import record_purchase, refund_purchase
 from enishi.services.tasks import create_task
@@ -278,6 +280,9 @@ __all__ = [
     "log_activity",
     "create_task",
     "delete_contact",
+    "update_contact",
+    "update_account",
+    "check_custom_field",
     "reindex_custom_field",
     "reindex_unmarked_custom_field",
     "record_purchase",
