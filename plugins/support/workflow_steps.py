@@ -41,11 +41,11 @@ async def _customer(uow: UnitOfWork, step: WorkflowStep, kind: str) -> uuid.UUID
         return None
     if step.entity == kind:
         return step.record_id
-    table = Base.metadata.tables.get(step.entity)
-    column = next((table.c[name] for name in _CUSTOMER_COLUMNS[kind] if table is not None and name in table.c), None)
-    if table is None or column is None:
+    table = Base.metadata.tables.get(step.entity)  # a plugin's record (a core event's entity is a contact or an account)
+    columns = [table.c[name] for name in _CUSTOMER_COLUMNS[kind] if name in table.c] if table is not None else []
+    if table is None or not columns:
         return None
-    return await uow.session.scalar(select(column).where(table.c.id == step.record_id))
+    return await uow.session.scalar(select(columns[0]).where(table.c.id == step.record_id))
 
 
 async def create_ticket_for(uow: UnitOfWork, step: WorkflowStep) -> dict:
