@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from enishi.models import OutboxEvent
 from enishi.testing import TEST_START
-from tests.helpers import enishi, log_activity
+from tests.helpers import create_account, enishi, log_activity
 from tests.plugins.automation.workflow_helpers import (
     DORMANT_DAYS,
     WORKFLOW,
@@ -86,6 +86,25 @@ async def test_conditions_on_the_customer_and_one_run_per_entry_however_often_th
     await work(api)
     [run] = await runs(api)
     assert run["recordId"] == raw_id(kept["id"]) and run["status"] == "SUCCEEDED"
+
+
+async def test_an_account_entering_an_account_segment_starts_a_run_about_the_account(api):
+    account = await create_account(api, name="株式会社スギ")
+    await log_activity(api, accountIds=[account["id"]], occurredAt=api.clock.now().isoformat())
+    made = await api.mutate(
+        "createSegment",
+        {"name": "休眠法人", "customer": "ACCOUNT", "filter": {"inactiveDays": DORMANT_DAYS}},
+        "segment { id }",
+        role="marketing",
+    )
+    note = {"id": "note", "type": "create_activity", "activity_type": "note", "summary": "休眠法人になりました"}
+    await create_workflow(api, on_entering(raw_id(made["segment"]["id"]), note))
+    api.clock.advance(days=DORMANT_DAYS + 1)
+    assert (await api.mutate("evaluateSegment", {"id": made["segment"]["id"]}, "entered", role="marketing"))["entered"] == 1
+    await work(api)
+    [run] = await runs(api)
+    assert (run["status"], run["entity"], run["recordId"]) == ("SUCCEEDED", "account", raw_id(account["id"]))
+    assert run["payload"]["account_id"] == raw_id(account["id"]) and run["payload"]["contact_id"] is None
 
 
 async def test_a_segment_trigger_is_refused_without_the_insights_plugin(enishi_api):
