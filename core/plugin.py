@@ -113,9 +113,11 @@ from enishi.schema.types import Task as TaskNode
 from enishi.schema.types import User as UserNode
 from enishi.schema.types import visible_custom_fields
 from enishi.sealing import DataKey, Sealable, Sealed, owns_key, shares_key, unrecorded_reads
+from enishi.services.accounts import update_account
 from enishi.services.activities import log_activity
 from enishi.services.common import Checker, live_ids, load_for_update, one_at_a_time
-from enishi.services.contacts import delete_contact
+from enishi.services.contacts import delete_contact, update_contact
+from enishi.services.custom_fields import check_custom_field
 from enishi.services.data_keys import shred_records, subject_key
 from enishi.services.purchases import record_purchase, refund_purchase
 from enishi.services.sensitive import READ_PERMISSION as SENSITIVE_READ_PERMISSION
@@ -289,6 +291,9 @@ __all__ = [
     "visible_custom_fields",
     "SENSITIVE_READ_PERMISSION",
     "unrecorded_reads",
+    "update_contact",
+    "update_account",
+    "check_custom_field",
     "record_purchase",
     "refund_purchase",
     "subject_key",

@@ -86,6 +86,9 @@ async def create_account(uow: UnitOfWork, data: dict) -> Account:
 
 
 async def update_account(uow: UnitOfWork, account_id: uuid.UUID, data: dict) -> Account:
+    """Change the fields in `data` (snake_case, as `updateAccount` takes them; `custom_fields`
+    replaces the whole document, checked against the typed definitions); emits `account.updated`
+    with the fields that changed. Raises InputError for bad input."""
     account = await load_for_update(uow, Account, account_id)
     values = await _check_account_input(uow, data, creating=False)
     if values.get("parent_id") is not None:

@@ -458,6 +458,10 @@ async def create_contacts(uow: UnitOfWork, items: list[dict]) -> list[Contact | 
 
 
 async def update_contact(uow: UnitOfWork, contact_id: uuid.UUID, data: dict) -> Contact:
+    """Change the fields in `data` (snake_case, as `updateContact` takes them; `custom_fields`
+    replaces the whole document, checked against the typed definitions; a sensitive field set is
+    first put to `enishi_field_write_guard`); emits `contact.updated` with the fields that changed.
+    Raises InputError for bad input."""
     contact = await load_for_update(uow, Contact, contact_id)
     values = await _check_contact_input(uow, data, creating=False)
     if "custom_fields" in values:

@@ -184,6 +184,16 @@ def check_values(
     return coerced
 
 
+async def check_custom_field(session: AsyncSession, entity: str, key: str, value: Any) -> Any:
+    """One custom field's value as a write of `entity` (`contact`, `account`) would store it:
+    coerced against the key's definition, as given when none defines it. Raises InputError on
+    `custom_fields.<key>` when the definition refuses it (a workflow checks a value it will write)."""
+    check = Checker()
+    coerced = check_values(check, await definitions(session, entity), {key: value}, whole=False)
+    check.done()
+    return (coerced or {}).get(key)
+
+
 def _definition_input(check: Checker, data: dict, *, kind: str | None) -> dict:
     values: dict = {}
     for name, required in (("label_ja", kind is not None), ("label_en", False)):

@@ -22,8 +22,9 @@ from weakref import WeakKeyDictionary
 from croniter import croniter
 from jsonschema import Draft202012Validator
 from sqlalchemy import Date, DateTime, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from enishi.plugin import Base, InputError, Runtime, UnitOfWork, UserError, WorkflowStepType
+from enishi.plugin import Base, InputError, Runtime, UnitOfWork, UserError, WorkflowStepType, check_custom_field
 
 from .models import AutomationWebhook
 
@@ -31,7 +32,12 @@ SCHEMA_ID = "https://enishi.dev/schemas/workflow-definition.schema.json"
 STEP_ID = r"^[a-z][a-z0-9_]{0,39}$"
 FIELD_PATH = r"^[a-z][a-z0-9_]{0,59}(\.[a-z][a-z0-9_]{0,59}){0,3}$"
 OPERATORS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "exists", "not_exists", "contains")
-TRIGGERS = ("event", "date", "schedule")
+TRIGGERS = ("event", "date", "schedule", "segment")
+SEGMENT_ENTERED = "insights.segment_entered"  # the insights plugin's event a segment trigger follows (by name: no import)
+# Fields `update_field` sets besides custom fields, per record kind: a contact's names, e-mails,
+# phones and address are who the person is, not for a rule to rewrite.
+UPDATABLE = {"account": ("industry", "owner_id"), "contact": ("owner_id", "job_title", "department")}
+CUSTOM_FIELD = r"custom_fields\.[^\s.:]{1,60}"  # any key a custom-field definition allows
 BUILT_IN_STEPS = (
     "create_task",
     "update_field",
@@ -86,7 +92,10 @@ _BUILT_IN: dict[str, Any] = {
     "properties": {
         "trigger": {
             "type": "object",
-            "description": "An event of a declared type, a day relative to a date field of records, or a schedule.",
+            "description": (
+                "An event of a declared type, a day relative to a date field of records, a schedule, "
+                "or a customer entering a saved segment."
+            ),
             "properties": {"type": {"enum": list(TRIGGERS)}},
             "required": ["type"],
             "allOf": [
@@ -120,6 +129,20 @@ _BUILT_IN: dict[str, Any] = {
                 "cron": {"type": "string", "maxLength": 100, "description": "Five fields: `0 9 * * 1` is Mondays at 9:00."},
             },
             "required": ["type", "cron"],
+            "additionalProperties": False,
+        },
+        "segment_trigger": {
+            "type": "object",
+            "description": (
+                "Starts a run each time a customer enters the saved segment (insights plugin), about that contact "
+                "or account: a customer who left and comes back enters again."
+            ),
+            "properties": {
+                "type": {"const": "segment"},
+                "segment_id": {"type": "string", "format": "uuid", "description": "A saved segment (its uuid)."},
+                "conditions": {"$ref": "#/$defs/conditions"},
+            },
+            "required": ["type", "segment_id"],
             "additionalProperties": False,
         },
         "date_trigger": {
@@ -171,18 +194,26 @@ _BUILT_IN: dict[str, Any] = {
             },
             ("title",),
         ),
-        "update_field": _step(
-            "update_field",
-            {
-                "field": {
-                    "type": "string",
-                    "pattern": r"^(industry|owner_id|custom_fields\.[a-z][a-z0-9_]{0,59})$",
-                    "description": "A field of the account the record is or belongs to (its `account_id`).",
+        "update_field": {
+            **_step(
+                "update_field",
+                {
+                    "entity": {
+                        "enum": list(UPDATABLE),
+                        "description": (
+                            "Whose field: the account the record is or belongs to (its `account_id`; the default), "
+                            "or the contact it is or names (`contact_id`)."
+                        ),
+                    },
+                    "field": {"type": "string", "description": "A core field the entity allows, or `custom_fields.<key>`."},
+                    "value": {"$ref": "#/$defs/reference"},
                 },
-                "value": {"$ref": "#/$defs/reference"},
-            },
-            ("field", "value"),
-        ),
+                ("field", "value"),
+            ),
+            "if": {"properties": {"entity": {"const": "contact"}}, "required": ["entity"]},
+            "then": {"properties": {"field": {"pattern": f"^({'|'.join(UPDATABLE['contact'])}|{CUSTOM_FIELD})$"}}},
+            "else": {"properties": {"field": {"pattern": f"^({'|'.join(UPDATABLE['account'])}|{CUSTOM_FIELD})$"}}},
+        },
         "add_tag": _step("add_tag", {"tag": {"type": "string", "pattern": r"^[a-z0-9_\-]{1,40}$"}}, ("tag",)),
         "remove_tag": _step("remove_tag", {"tag": {"type": "string", "pattern": r"^[a-z0-9_\-]{1,40}$"}}, ("tag",)),
         "create_activity": _step(
@@ -257,13 +288,19 @@ def field_name(path) -> str:
     return ".".join(["definition", *(str(part) for part in path)])
 
 
+def located(steps: list[dict], path: tuple = ("steps",)):
+    """Every step with its JSON path (`("steps", 1, "then", 0)`), branches included, in document order."""
+    for index, step in enumerate(steps):
+        yield (*path, index), step
+        if step["type"] == "if":
+            yield from located(step.get("then", []), (*path, index, "then"))
+            yield from located(step.get("else", []), (*path, index, "else"))
+
+
 def walk(steps: list[dict]):
     """Every step, branches included, in document order."""
-    for step in steps:
+    for _, step in located(steps):
         yield step
-        if step["type"] == "if":
-            yield from walk(step.get("then", []))
-            yield from walk(step.get("else", []))
 
 
 def successors(steps: list[dict], after: str | None = None) -> dict[str, str | None]:
@@ -299,10 +336,12 @@ def steps_by_id(definition: dict) -> dict[str, dict]:
 
 
 def trigger_key(trigger: dict) -> str:
-    """What a version is found by: its event type, `date:<table>.<field>` or `schedule:<cron>`
-    (neither is an event's name)."""
+    """What a version is found by: its event type, `date:<table>.<field>`, `schedule:<cron>` or
+    `segment:<segment id>` (none is an event's name)."""
     if trigger["type"] == "schedule":
         return f"schedule:{trigger['cron']}"
+    if trigger["type"] == "segment":
+        return f"segment:{trigger['segment_id']}"
     return trigger["event"] if trigger["type"] == "event" else f"date:{trigger['entity']}.{trigger['field']}"
 
 
@@ -325,34 +364,72 @@ def _trigger_errors(runtime: Runtime, trigger: dict) -> list[UserError]:
     return []
 
 
+async def segment_kind(session: AsyncSession, runtime: Runtime, segment_id: str) -> str | None:
+    """A saved segment's kind (`contact` or `account`), asked of the plugin keeping segments
+    (`enishi_segment_members`: insights); None when there is no such segment."""
+    answers = await runtime.plugins.call("enishi_segment_members", session=session, segment_id=uuid.UUID(segment_id))
+    return answers[0][1][0] if answers else None
+
+
+def segments_kept(runtime: Runtime) -> bool:
+    """Whether a plugin keeps saved segments (the insights plugin is installed)."""
+    return bool(runtime.plugins.implementations("enishi_segment_members"))
+
+
+async def _segment_errors(uow: UnitOfWork, runtime: Runtime, trigger: dict) -> list[UserError]:
+    if not segments_kept(runtime):
+        return [
+            UserError(
+                "definition.trigger.segment_id",
+                "saved segments need the insights plugin, which is not installed",
+                "SEGMENTS_UNAVAILABLE",
+            )
+        ]
+    if await segment_kind(uow.session, runtime, trigger["segment_id"]) is None:
+        return [UserError("definition.trigger.segment_id", "no such saved segment", "NOT_FOUND")]
+    return []
+
+
+async def _step_errors(uow: UnitOfWork, runtime: Runtime, step: dict, at: str) -> list[UserError]:
+    """What the schema cannot tell of one step, each error at the step's JSON path `at`."""
+    if step["type"] == "create_activity" and step["activity_type"] not in runtime.activity_types:
+        return [UserError(f"{at}.activity_type", f"{step['activity_type']!r} is no activity type", "UNKNOWN_ACTIVITY_TYPE")]
+    if step["type"] == "wait" and "until" in step and _instant(step["until"]) is None:
+        return [UserError(f"{at}.until", "is no ISO 8601 instant with offset", "INVALID_DATE")]
+    if step["type"] == "send_webhook":
+        found = await uow.session.scalar(
+            select(AutomationWebhook.id).where(AutomationWebhook.id == uuid.UUID(step["webhook_id"]))
+        )
+        return [] if found is not None else [UserError(f"{at}.webhook_id", "no such webhook", "NOT_FOUND")]
+    if step["type"] == "update_field" and step["field"].startswith("custom_fields.") and "value" in step["value"]:
+        # A value given as is must suit the custom field's definition now (a value read from the
+        # record is checked when the step runs, as any write is).
+        key = step["field"].removeprefix("custom_fields.")
+        try:
+            await check_custom_field(uow.session, step.get("entity", "account"), key, step["value"]["value"])
+        except InputError as refused:
+            return [UserError(f"{at}.value", error.message, error.code) for error in refused.errors]
+    return []
+
+
 async def check(uow: UnitOfWork, runtime: Runtime, definition: Any) -> dict:
-    """The definition, or InputError listing every problem with its JSON path."""
+    """The definition, or InputError listing every problem at its JSON path (camelCased by
+    `run_mutation`, as every userError's field: `definition.trigger.daysBefore`)."""
     errors = [
         UserError(field_name(error.absolute_path), error.message[:300], "INVALID_DEFINITION")
         for error in sorted(validator(runtime).iter_errors(definition), key=lambda e: list(map(str, e.absolute_path)))
     ]
     if errors:
         raise InputError(errors[:20])
-    errors += _trigger_errors(runtime, definition["trigger"])
+    trigger = definition["trigger"]
+    errors += await _segment_errors(uow, runtime, trigger) if trigger["type"] == "segment" else _trigger_errors(runtime, trigger)
     seen: set[str] = set()
-    for step in walk(definition["steps"]):
+    for path, step in located(definition["steps"]):
+        at = field_name(path)
         if step["id"] in seen:
-            errors.append(UserError("definition.steps", f"step id {step['id']!r} is used twice", "DUPLICATE_STEP_ID"))
+            errors.append(UserError(f"{at}.id", f"step id {step['id']!r} is used twice", "DUPLICATE_STEP_ID"))
         seen.add(step["id"])
-        if step["type"] == "create_activity" and step["activity_type"] not in runtime.activity_types:
-            errors.append(
-                UserError("definition.steps", f"{step['activity_type']!r} is no activity type", "UNKNOWN_ACTIVITY_TYPE")
-            )
-        if step["type"] == "wait" and "until" in step and _instant(step["until"]) is None:
-            errors.append(
-                UserError("definition.steps", f"step {step['id']!r}: `until` is no ISO 8601 instant with offset", "INVALID_DATE")
-            )
-        if step["type"] == "send_webhook":
-            found = await uow.session.scalar(
-                select(AutomationWebhook.id).where(AutomationWebhook.id == uuid.UUID(step["webhook_id"]))
-            )
-            if found is None:
-                errors.append(UserError("definition.steps", f"step {step['id']!r}: no such webhook", "NOT_FOUND"))
+        errors += await _step_errors(uow, runtime, step, at)
     if errors:
         raise InputError(errors)
     return definition

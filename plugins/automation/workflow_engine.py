@@ -28,7 +28,7 @@ from sqlalchemy import select
 from enishi.plugin import Event, InputError, Runtime, UnitOfWork
 
 from .service import event_data
-from .workflow_definition import steps_by_id, successors, until
+from .workflow_definition import SEGMENT_ENTERED, steps_by_id, successors, until
 from .workflow_models import (
     AutomationWorkflow,
     AutomationWorkflowEffect,
@@ -51,16 +51,29 @@ MAX_SCHEDULED = 1440  # times per version and scan: every minute for the look-ba
 RETRIES = tuple(dt.timedelta(seconds=s) for s in (30, 5 * 60, 30 * 60, 2 * 3600))  # after the 1st … 4th failure
 
 
+def _triggered(event: Event, payload: dict) -> dict[str, tuple[str, uuid.UUID | None]]:
+    """The version keys the event starts runs of, each with the record those runs are about: its
+    own type, about its own record; a customer entering a segment also `segment:<id>`, about
+    the customer (a contact or an account)."""
+    keys: dict[str, tuple[str, uuid.UUID | None]] = {event.type: (event.entity, event.entity_id)}
+    if event.type == SEGMENT_ENTERED:
+        kind = "contact" if payload.get("contact_id") else "account"
+        keys[f"segment:{payload['segment_id']}"] = (kind, uuid.UUID(payload[f"{kind}_id"]))
+    return keys
+
+
 async def start_runs(runtime: Runtime, event: Event) -> int:
     """One run per matching workflow for the event (none when it already started one); returns
     how many started now."""
+    payload = event_data(event)
+    triggered = _triggered(event, payload)
     async with runtime.read_session() as session:
         versions = (
             await session.scalars(
                 select(AutomationWorkflowVersion)
                 .join(AutomationWorkflow, AutomationWorkflow.id == AutomationWorkflowVersion.workflow_id)
                 .where(
-                    AutomationWorkflowVersion.event_type == event.type,
+                    AutomationWorkflowVersion.event_type.in_(triggered),
                     AutomationWorkflow.enabled.is_(True),
                     AutomationWorkflow.version == AutomationWorkflowVersion.version,
                 )
@@ -75,12 +88,15 @@ async def start_runs(runtime: Runtime, event: Event) -> int:
         if depth > MAX_DEPTH:
             log.warning("workflow loop cut", extra={"event_type": event.type, "depth": depth})
             return 0
-        payload = event_data(event)
-        record = Record(session, event.entity, event.entity_id)
-        matching = [v for v in versions if await holds(v.definition["trigger"].get("conditions", []), payload, record)]
-    return await _start(
-        runtime, [(version, event.id) for version in matching], event.type, event.entity, event.entity_id, payload, depth
-    )
+        records = {key: Record(session, entity, record_id) for key, (entity, record_id) in triggered.items()}
+        matching = [
+            v for v in versions if await holds(v.definition["trigger"].get("conditions", []), payload, records[v.event_type])
+        ]
+    started = 0
+    for key, (entity, record_id) in triggered.items():
+        occurrences = [(version, event.id) for version in matching if version.event_type == key]
+        started += await _start(runtime, occurrences, key, entity, record_id, payload, depth)
+    return started
 
 
 async def _start(runtime: Runtime, occurrences: list, event_type: str, entity: str, record_id, payload: dict, depth: int) -> int:

@@ -15,7 +15,7 @@ from enishi.plugin import Checker, InputError, Runtime, UnitOfWork, UserError, l
 
 from . import workflow_definition
 from .service import declared_event_types
-from .workflow_definition import trigger_key
+from .workflow_definition import segment_kind, segments_kept, trigger_key
 from .workflow_models import FINISHED, AutomationWorkflow, AutomationWorkflowRun, AutomationWorkflowVersion
 from .workflow_records import Record, holds, record_table
 from .workflow_steps import StepType, step_types
@@ -116,6 +116,18 @@ def _event_entity(runtime: Runtime, event: str) -> str:
     )
 
 
+async def _trigger_entity(session: AsyncSession, runtime: Runtime, trigger: dict) -> str:
+    """The kind of record a trigger's runs are about."""
+    if trigger["type"] == "date":
+        return trigger["entity"]
+    if trigger["type"] == "event":
+        return _event_entity(runtime, trigger["event"])
+    kind = await segment_kind(session, runtime, trigger["segment_id"]) if segments_kept(runtime) else None
+    if kind is None:
+        raise InputError(UserError("id", "the workflow's saved segment is gone (or the insights plugin is off)", "NOT_FOUND"))
+    return kind
+
+
 @dataclass
 class DryRunStep:
     step_id: str
@@ -167,7 +179,7 @@ async def dry_run(
     trigger = definition["trigger"]
     if trigger["type"] == "schedule":
         raise InputError(UserError("id", "a scheduled workflow is about no record", "NO_RECORD_TRIGGER"))
-    entity = trigger["entity"] if trigger["type"] == "date" else _event_entity(runtime, trigger["event"])
+    entity = await _trigger_entity(session, runtime, trigger)
     expected = record_table(entity)
     if expected is None or expected.name != table:
         raise InputError(UserError("recordId", f"the trigger's records are {entity}, not {table}", "WRONG_RECORD_TYPE"))

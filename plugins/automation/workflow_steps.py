@@ -16,25 +16,26 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from enishi.plugin import (
-    ACCOUNT_UPDATED,
     Account,
+    Contact,
     InputError,
     Runtime,
     UnitOfWork,
-    User,
     UserError,
     WorkflowStep,
     WorkflowStepType,
     create_task,
     load_for_update,
     log_activity,
+    update_account,
+    update_contact,
 )
 
 from .models import AutomationWebhook
 from .service import new_delivery
 from .workflow_definition import plugin_step_types
 from .workflow_models import AutomationRecordTag
-from .workflow_records import Record, resolve
+from .workflow_records import Record, jsonable, resolve
 
 WEBHOOK_EVENT_TYPE = "automation.workflow"  # the `type` of a delivery a `send_webhook` step queues
 ORIGIN = uuid.UUID("6f1d0b53-8c1e-4f43-9a50-2c0e8f5b7a11")  # namespace of a step's webhook event id
@@ -96,39 +97,55 @@ async def _apply_task(ctx: StepContext, given: dict) -> dict:
     return {"task_id": str(task.id)}
 
 
-async def _account_of(record: Record) -> Any:
-    """The record's account: itself when it is one, else the one its `account_id` names."""
-    if record.table is not None and record.table.name == Account.__tablename__:
+async def _own_or_named(record: Record, model: Any) -> Any:
+    """The record's account or contact: itself when it is one, else the one its `account_id` /
+    `contact_id` names."""
+    if record.table is not None and record.table.name == model.__tablename__:
         return str(record.record_id) if record.record_id else None
-    return await resolve({"field": "account_id"}, record)
+    return await resolve({"field": f"{model.__tablename__.removeprefix('core_')}_id"}, record)
+
+
+async def _account_of(record: Record) -> Any:
+    return await _own_or_named(record, Account)
 
 
 async def _prepare_update(step: dict, record: Record) -> dict:
+    if step.get("entity") == "contact":
+        # A contact's fields are personal data, sealed at rest; the run's history is not: it keeps
+        # which field of whom, and `apply` reads the value from the definition again.
+        return {"contact_id": await _own_or_named(record, Contact), "field": step["field"]}
     return {"account_id": await _account_of(record), "field": step["field"], "value": await resolve(step["value"], record)}
 
 
+def _text(value: Any) -> Any:
+    """A value read from a record (a number, a flag) for a text field."""
+    return value if value is None or isinstance(value, str) else str(value)
+
+
 async def _apply_update(ctx: StepContext, given: dict) -> dict:
-    account_id = _uuid(given["account_id"], "account_id")
-    if account_id is None:
-        raise InputError(UserError("account_id", "the record has no account", "NOT_FOUND"))
-    account = await load_for_update(ctx.uow, Account, account_id, field="account_id")
-    field, value = given["field"], given["value"]
+    """Set one field through the service the GraphQL update mutation uses: its checks, the typed
+    custom-field definitions, the privacy plugin's guard on sensitive fields, its event."""
+    contact = "contact_id" in given
+    model, update = (Contact, update_contact) if contact else (Account, update_account)
+    id_field = "contact_id" if contact else "account_id"
+    record_id = _uuid(given[id_field], id_field)
+    if record_id is None:
+        raise InputError(UserError(id_field, f"the record has no {id_field.removesuffix('_id')}", "NOT_FOUND"))
+    row: Any = await load_for_update(ctx.uow, model, record_id, field=id_field)
+    field = given["field"]
+    value = await resolve(ctx.step["value"], ctx.record) if contact else given["value"]
     if field.startswith("custom_fields."):
-        key = field.removeprefix("custom_fields.")
-        before = (account.custom_fields or {}).get(key)
-        account.custom_fields = {**(account.custom_fields or {}), key: value}
-    elif field == "owner_id":
-        owner = _uuid(value, "value")
-        if owner is not None and await ctx.uow.session.get(User, owner) is None:
-            raise InputError(UserError("value", "no such user", "NOT_FOUND"))
-        before, account.owner_id = str(account.owner_id) if account.owner_id else None, owner
+        key, current = field.removeprefix("custom_fields."), row.custom_fields or {}
+        before = current.get(key)
+        await update(ctx.uow, record_id, {"custom_fields": {**current, key: value}})
+        after = (row.custom_fields or {}).get(key)
     else:
-        before, account.industry = account.industry, None if value is None else str(value)[:100]
-    if before != value:
-        account.updated_at = ctx.uow.clock.now()
-        await ctx.uow.session.flush()
-        await ctx.uow.emit(ACCOUNT_UPDATED, account.id, {"fields": [field.split(".")[0]]})
-    return {"account_id": str(account.id), "before": before, "changed": before != value}
+        before = jsonable(getattr(row, field))
+        await update(ctx.uow, record_id, {field: _uuid(value, "value") if field == "owner_id" else _text(value)})
+        after = jsonable(getattr(row, field))
+    if contact:
+        return {"contact_id": str(record_id), "field": field, "changed": before != after}
+    return {"account_id": str(record_id), "before": before, "changed": before != after}
 
 
 async def _prepare_tag(step: dict, record: Record) -> dict:

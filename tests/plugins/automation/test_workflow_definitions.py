@@ -47,11 +47,23 @@ async def test_every_problem_is_a_user_error_at_its_json_path_and_nothing_is_sav
     semantic["trigger"]["event"] = "quote.teleported"
     semantic["steps"].append({"id": "follow_up", "type": "stop"})
     semantic["steps"].append({"id": "later", "type": "wait", "until": "2024-06-10T09:00:00"})  # no offset
+    semantic["steps"].append(
+        {
+            "id": "branch",
+            "type": "if",
+            "conditions": [],
+            "then": [{"id": "note", "type": "create_activity", "activity_type": "telepathy", "summary": "x"}],
+            "else": [{"id": "ping", "type": "send_webhook", "webhook_id": "00000000-0000-4000-8000-000000000000"}],
+        }
+    )
     payload = await api.mutate("createWorkflow", {"name": "x", "definition": semantic}, WORKFLOW)
+    # Each at the JSON path of what is wrong, branches included, camelCased as every userError's field.
     assert {(e["field"], e["code"]) for e in payload["userErrors"]} == {
         ("definition.trigger.event", "UNKNOWN_EVENT_TYPE"),
-        ("definition.steps", "DUPLICATE_STEP_ID"),
-        ("definition.steps", "INVALID_DATE"),
+        ("definition.steps.2.id", "DUPLICATE_STEP_ID"),
+        ("definition.steps.3.until", "INVALID_DATE"),
+        ("definition.steps.4.then.0.activityType", "UNKNOWN_ACTIVITY_TYPE"),
+        ("definition.steps.4.else.0.webhookId", "NOT_FOUND"),
     }
     not_an_object = await api.mutate("createWorkflow", {"name": "x", "definition": [1, 2]}, WORKFLOW)
     assert [(e["field"], e["code"]) for e in not_an_object["userErrors"]] == [("definition", "INVALID_DEFINITION")]

@@ -1,7 +1,8 @@
 """Workflows under real `enishi worker` processes: the issue's example 2 with two workers at once,
 and — on PostgreSQL, where two workers write at the same time — a step held mid-transaction by a
-lock the test takes on the tasks table: a second worker passes the run by, and a worker killed
-there leaves nothing behind, so the next one applies the step once.
+lock the test takes on the table it inserts into (tasks; tickets for the support plugin's
+`support.create_ticket`): a second worker passes the run by, and a worker killed there leaves
+nothing behind, so the next one applies the step once.
 
 SQLite runs one write transaction at a time (BEGIN IMMEDIATE): no worker can be caught inside a
 step there, so the two interleaving tests need PostgreSQL."""
@@ -18,13 +19,14 @@ from enishi.db import is_sqlite
 from enishi.plugins.automation import workflow_engine
 from enishi.testing import TEST_START
 from enishi.worker import JOB_LEASE
-from tests.helpers import create_account, enishi
+from tests.helpers import create_account, create_contact, enishi
 from tests.plugins.automation.workflow_helpers import (
     QUOTE_FOLLOW_UP,
     create_workflow,
     move_test_clock,
     runs,
     sent_quote_of_owned_deal,
+    start_test_clock,
     start_worker,
     tasks,
     worker_env,
@@ -43,18 +45,12 @@ async def _two_workers_at_once(env: dict) -> None:
     assert all(r.returncode == 0 for r in ran)
 
 
-async def _test_clock(api) -> str:
-    created = await api.mutate("createTestClock", {"frozenTime": TEST_START.isoformat()}, "testClock { id }")
-    assert created["userErrors"] == []
-    return created["testClock"]["id"]
-
-
 async def test_example_2_a_sent_quote_gets_one_follow_up_task_for_the_deal_owner_three_days_later(
     enishi_api, enishi_fresh_migrated, enishi_base_settings
 ):
     api = await enishi_api(database_url=enishi_fresh_migrated, environment="development")
     env = worker_env(enishi_fresh_migrated, enishi_base_settings)
-    clock_id = await _test_clock(api)
+    clock_id = await start_test_clock(api)
     workflow = await create_workflow(api, QUOTE_FOLLOW_UP)
     made = await sent_quote_of_owned_deal(api)
 
@@ -87,16 +83,17 @@ def postgres_url(enishi_fresh_migrated):
     return enishi_fresh_migrated
 
 
-class TasksTableLock:
-    """The tasks table locked against inserts by a transaction of the test's own, and the
-    server process of the worker that waits for it."""
+class TableLock:
+    """A table (the tasks by default) locked against inserts by a transaction of the test's own,
+    and the server process of the worker that waits for it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, table: str = "core_task") -> None:
         self.engine = create_async_engine(url)
+        self.table = table
 
     async def __aenter__(self):
         self.holder = await self.engine.connect()
-        await self.holder.execute(text("LOCK TABLE core_task IN SHARE ROW EXCLUSIVE MODE"))
+        await self.holder.execute(text(f"LOCK TABLE {self.table} IN SHARE ROW EXCLUSIVE MODE"))
         return self
 
     async def waiting_backend(self) -> int:
@@ -108,14 +105,15 @@ class TasksTableLock:
                     await probe.execute(
                         text(
                             "SELECT l.pid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                            "WHERE c.relname = 'core_task' AND NOT l.granted"
-                        )
+                            "WHERE c.relname = :table AND NOT l.granted"
+                        ),
+                        {"table": self.table},
                     )
                 ).scalar()
                 if pid is not None:
                     return int(pid)
                 await asyncio.sleep(0.05)
-        raise AssertionError("no worker waited for the tasks table")
+        raise AssertionError(f"no worker waited for {self.table}")
 
     async def gone(self, pid: int) -> None:
         deadline = time.monotonic() + 120
@@ -137,10 +135,10 @@ class TasksTableLock:
 async def test_a_second_worker_passes_by_a_run_another_is_taking_a_step_of(enishi_api, postgres_url, enishi_base_settings):
     api = await enishi_api(database_url=postgres_url, environment="development")
     env = worker_env(postgres_url, enishi_base_settings)
-    await _test_clock(api)  # the runs fall due on the test clock, which the worker follows
+    await start_test_clock(api)  # the runs fall due on the test clock, which the worker follows
     await create_workflow(api, TASK_ON_NEW_ACCOUNT)
     await create_account(api, name="株式会社ヒノキ")
-    async with TasksTableLock(postgres_url) as lock:
+    async with TableLock(postgres_url) as lock:
         first = start_worker(env)
         try:
             await lock.waiting_backend()  # the first worker is inside the step: key written, task insert waiting
@@ -161,15 +159,42 @@ async def test_a_second_worker_passes_by_a_run_another_is_taking_a_step_of(enish
     assert run["status"] == "SUCCEEDED" and [(s["stepId"], s["attempt"]) for s in run["steps"]] == [("call", 1)]
 
 
+async def _ticket_titles(api) -> list[str]:
+    return [t["subject"] for t in (await api.graphql("{ tickets { nodes { subject } } }"))["tickets"]["nodes"]]
+
+
+async def _task_titles(api) -> list[str]:
+    return [t["title"] for t in await tasks(api)]
+
+
+TICKET_ON_NEW_CONTACT = {
+    "trigger": {"type": "event", "event": "contact.created"},
+    "steps": [{"id": "call", "type": "support.create_ticket", "subject": "初回フォロー"}],
+}
+# (definition, the table its step inserts into, making its trigger, reading the titles of what its step made)
+KILLED_MID_STEP = {
+    "create_task": (TASK_ON_NEW_ACCOUNT, "core_task", lambda api: create_account(api, name="株式会社カエデ"), _task_titles),
+    "support.create_ticket": (
+        TICKET_ON_NEW_CONTACT,
+        "support_ticket",
+        lambda api: create_contact(api, familyName="楓"),
+        _ticket_titles,
+    ),
+}
+MADE = {"create_task": "最初の電話", "support.create_ticket": "初回フォロー"}
+
+
+@pytest.mark.parametrize("step_type", list(KILLED_MID_STEP))
 async def test_a_worker_killed_mid_step_leaves_nothing_and_the_next_applies_the_step_once(
-    enishi_api, postgres_url, enishi_base_settings
+    enishi_api, postgres_url, enishi_base_settings, step_type
 ):
+    definition, table, trigger, made = KILLED_MID_STEP[step_type]
     api = await enishi_api(database_url=postgres_url, environment="development")
     env = worker_env(postgres_url, enishi_base_settings)
-    clock_id = await _test_clock(api)
-    await create_workflow(api, TASK_ON_NEW_ACCOUNT)
-    await create_account(api, name="株式会社カエデ")
-    async with TasksTableLock(postgres_url) as lock:
+    clock_id = await start_test_clock(api)
+    await create_workflow(api, definition)
+    await trigger(api)
+    async with TableLock(postgres_url, table) as lock:
         doomed = start_worker(env)
         try:
             backend = await lock.waiting_backend()
@@ -181,13 +206,12 @@ async def test_a_worker_killed_mid_step_leaves_nothing_and_the_next_applies_the_
             if doomed.poll() is None:
                 doomed.kill()
     [run] = await runs(api)
-    assert run["status"] == "PENDING" and run["steps"] == [] and await tasks(api) == []
+    assert run["status"] == "PENDING" and run["steps"] == [] and await made(api) == []
 
     await move_test_clock(api, clock_id, TEST_START + JOB_LEASE + dt.timedelta(seconds=1))  # the dead worker's lease lapses
     await asyncio.to_thread(enishi, "worker", "--once", env=env)
     await asyncio.to_thread(enishi, "worker", "--once", env=env)
-    [task] = await tasks(api)
-    assert task["title"] == "最初の電話"
+    assert await made(api) == [MADE[step_type]]
     [run] = await runs(api)
     assert run["status"] == "SUCCEEDED" and [(s["stepId"], s["attempt"], s["status"]) for s in run["steps"]] == [
         ("call", 1, "SUCCEEDED")

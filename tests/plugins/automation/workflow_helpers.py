@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import os
 import subprocess
 import sys
+import uuid
 
 from enishi.plugin import parse_global_id
 from enishi.plugins.automation.workflow_engine import run_due
 from enishi.services.test_clocks import advance_test_clock
+from enishi.testing import TEST_START
 from enishi.worker import deliver_waiting_events
+from tests.helpers import create_contact, log_activity
 from tests.plugins.sales.helpers import deal, pipeline, user_id
 
 # Every workflow root field and the permission it needs (joins the automation plugin's decisions).
@@ -95,6 +99,27 @@ async def tasks(api) -> list[dict]:
     return [edge["node"] for edge in data["tasks"]["edges"]]
 
 
+DORMANT_DAYS = 30
+
+
+async def dormant_segment(api) -> str:
+    """A saved segment of contacts without activity for DORMANT_DAYS days: its global id."""
+    made = await api.mutate(
+        "createSegment",
+        {"name": "休眠顧客", "customer": "CONTACT", "filter": {"inactiveDays": DORMANT_DAYS}},
+        "segment { id }",
+        role="marketing",
+    )
+    assert made["userErrors"] == [], made
+    return made["segment"]["id"]
+
+
+async def active_contact(api, name: str, when: dt.datetime) -> dict:
+    person = await create_contact(api, familyName=name)
+    await log_activity(api, contactIds=[person["id"]], occurredAt=when.isoformat())
+    return person
+
+
 def worker_env(database_url: str, settings) -> dict:
     """The environment of an `enishi worker` process on the test's database, in development mode
     (so it follows the test clock)."""
@@ -109,6 +134,18 @@ def start_worker(env: dict) -> subprocess.Popen:
     """`enishi worker --once` in a process of its own, not waited for."""
     command = [sys.executable, "-m", "enishi.cli", "worker", "--once"]
     return subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+async def start_test_clock(api) -> str:
+    """A test clock frozen at TEST_START, which worker processes follow (development mode)."""
+    created = await api.mutate("createTestClock", {"frozenTime": TEST_START.isoformat()}, "testClock { id }")
+    assert created["userErrors"] == []
+    return created["testClock"]["id"]
+
+
+def raw_id(global_id: str) -> str:
+    """The uuid in a global id, as a definition names records (`segment_id`, `webhook_id`)."""
+    return str(uuid.UUID(base64.b64decode(global_id).decode().partition(":")[2]))
 
 
 async def move_test_clock(api, clock_id: str, to: dt.datetime) -> None:
