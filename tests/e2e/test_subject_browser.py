@@ -20,8 +20,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_console_browser import CHROMIUM, _cli, axe_source, browser_page  # noqa: F401  (fixtures)
+from tests.e2e import test_console_browser as console_browser
 from tests.helpers import graphql_data
+
+CHROMIUM, _cli = console_browser.CHROMIUM, console_browser._cli
+# The console's browser and axe-core; `browser_page` opens this module's `console_site`.
+axe_source, browser_page = console_browser.axe_source, console_browser.browser_page
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="no Chromium on this machine (apt-get install chromium chromium-driver) for the browser tests"
@@ -85,7 +89,7 @@ def _admin(url: str, headers: dict, query: str, variables: dict | None = None) -
 def _mailed_code(site: Site) -> str:
     """The code the worker's outbox delivered through the file transport."""
     _cli(site.env, "worker", "--once")
-    (mail,) = [path for path in site.mail.rglob("*.eml")]
+    (mail,) = list(site.mail.rglob("*.eml"))
     text = BytesParser(policy=policy.default).parsebytes(mail.read_bytes()).get_body().get_content()  # type: ignore[union-attr]
     return re.search(r"Your verification code for your data request: (\d{6})", text).group(1)  # type: ignore[union-attr]
 
