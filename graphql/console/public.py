@@ -15,6 +15,8 @@ from pathlib import Path
 
 from babel.support import NullTranslations, Translations
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
@@ -47,8 +49,7 @@ class PublicPages:
 
     def locale(self, request: Request, form: dict[str, str] | None = None) -> str:
         chosen = (form or {}).get("lang") or request.query_params.get("lang")
-        if chosen in i18n.LOCALES:
-            assert chosen is not None
+        if chosen is not None and chosen in i18n.LOCALES:
             return chosen
         return i18n.from_accept_language(request.headers.get("accept-language", ""))
 
@@ -83,16 +84,21 @@ class PublicPages:
 
     async def from_page(self, request: Request) -> bool:
         """Whether a POST came from a form of these pages (the only ones to carry a `csrf` field),
-        rather than from an API client at the same address."""
-        return _is_form(request) and "csrf" in await request.form()
+        rather than from an API client at the same address; a form too odd to read counts, so
+        that `form` refuses it with a page."""
+        if not _is_form(request):
+            return False
+        fields = await _read_form(request)
+        return fields is None or "csrf" in fields
 
     async def form(self, request: Request) -> dict[str, str] | None:
         """The fields of a form one of these pages served (the first value of each name), or None
         when it is not: another content type, a field too long, or a CSRF token not the cookie's."""
-        if not _is_form(request):
+        posted = await _read_form(request) if _is_form(request) else None
+        if posted is None:
             return None
         fields: dict[str, str] = {}
-        for name, value in (await request.form()).multi_items():
+        for name, value in posted.multi_items():
             if not isinstance(value, str) or len(value) > _MAX_FIELD:
                 return None
             fields.setdefault(name, value)
@@ -109,6 +115,15 @@ def _same_page(request: Request, locale: str) -> str:
 
 def _is_form(request: Request) -> bool:
     return request.headers.get("content-type", "").split(";")[0].strip() == _FORM_TYPE
+
+
+async def _read_form(request: Request) -> FormData | None:
+    """The posted form, or None when Starlette refuses to read it (over 1,000 fields): its own
+    refusal would be a plain-text 400 rather than a page."""
+    try:
+        return await request.form()
+    except HTTPException:
+        return None
 
 
 # Each language named in itself, so a reader who cannot read the page's can find theirs.

@@ -152,6 +152,9 @@ async def test_a_form_without_this_sites_token_is_refused(api, subject):
         ("GET", "/privacy/exports/%F0%9F%92%A5", None, 410),
         ("POST", NEW, b"csrf=%ZZ&type=\xff\xfe&email=%00", 403),
         ("POST", NEW, b"\x00\x01\x02", 403),
+        ("POST", NEW, b"&".join(b"f%d=1" % n for n in range(5000)), 403),
+        ("POST", "/privacy/withdraw/not-a-token", b"&".join(b"csrf=%d" % n for n in range(5000)), 404),
+        ("POST", "/privacy/exports/whatever", b"&".join(b"f%d=1" % n for n in range(5000)), 403),
         ("POST", CONFIRM, b"code=123456", 403),
         ("POST", "/privacy/exports/whatever", b"csrf=x", 403),
         ("POST", "/privacy/withdraw/not-a-token", b"csrf=x", 404),
@@ -207,6 +210,9 @@ async def test_the_withdrawal_link_lands_on_a_page_whose_button_withdraws(api, s
     one_click = await api.client.post(link, data={"List-Unsubscribe": "One-Click"})
     assert one_click.json() == {"withdrawn": True, "purpose": "marketing"}
     assert (await subject.post(link, {"csrf": "forged"})).status_code == 403
+    unreadable = b"&".join(b"f%d=1" % n for n in range(5000))  # more fields than Starlette reads
+    refused = await api.client.post(link, content=unreadable, headers={"content-type": "application/x-www-form-urlencoded"})
+    assert refused.status_code == 403 and refused.headers["content-type"].startswith("text/html")
 
 
 async def _exported(api, subject: Subject, enishi_sent_mail) -> str:
