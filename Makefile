@@ -67,13 +67,16 @@ docs: install
 	$(ENISHI) hooks-doc > docs/hooks.md
 	$(ENISHI) kit-doc > docs/plugin-kit.md
 
-# The console's messages: extract them, merge them into each language's .po (translate the new
-# ones there by hand), compile the .mo files the package ships.
-CONSOLE := graphql/console
+# The console's messages, and the data subject's pages' (the privacy plugin's own catalog): extract
+# them, merge them into each language's .po (translate the new ones there by hand), compile the .mo
+# files the package ships.
+CATALOGS := graphql/console plugins/privacy
 catalogs: install
-	$(VENV)/bin/pybabel extract -F $(CONSOLE)/babel.cfg -o $(CONSOLE)/locale/messages.pot --no-location --omit-header --sort-output $(CONSOLE)
-	$(VENV)/bin/pybabel update -i $(CONSOLE)/locale/messages.pot -d $(CONSOLE)/locale -D messages --no-fuzzy-matching --ignore-obsolete
-	$(VENV)/bin/pybabel compile -d $(CONSOLE)/locale -D messages --statistics
+	for dir in $(CATALOGS); do \
+	  $(VENV)/bin/pybabel extract -F $$dir/babel.cfg -o $$dir/locale/messages.pot --no-location --omit-header --sort-output $$dir && \
+	  $(VENV)/bin/pybabel update -i $$dir/locale/messages.pot -d $$dir/locale -D messages --no-fuzzy-matching --ignore-obsolete && \
+	  $(VENV)/bin/pybabel compile -d $$dir/locale -D messages --statistics || exit 1; \
+	done
 
 # The plugin kit's API snapshot: regenerate it only for a deliberate change, recorded in CHANGELOG.md.
 kit-api: install

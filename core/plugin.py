@@ -68,6 +68,7 @@ from enishi.events import (
     TASK_UPDATED,
 )
 from enishi.graphql import schema as _schema
+from enishi.graphql.console.public import PublicPages
 from enishi.graphql.errors import UserErrorType
 from enishi.graphql.filters import DateTimeFilter, FilterSpec, IDFilter, IntFilter, StringFilter, check_filter_text
 from enishi.graphql.inputs import camel, input_values, utc_instant
@@ -317,6 +318,8 @@ __all__ = [
     "survey_form",
     "survey_refusal",
     "survey_answer_response",
+    # pages for people who do not sign in (data subjects), in the console's look and languages
+    "PublicPages",
     # time
     "Clock",
     "period_start",

@@ -62,12 +62,12 @@ async def issue_link(uow: UnitOfWork, request_id, fmt: str) -> str:
     return token
 
 
-async def download(uow: UnitOfWork, token: str) -> tuple[str, bytes] | None:
-    """Hand out an export once. The conditional UPDATE that marks it downloaded and wipes it is what
-    decides: of two clicks racing, one wins and the other finds nothing."""
-    now = uow.clock.now()
+async def _waiting(session, token: str, now: dt.datetime) -> PrivacyExport | None:
+    """The export a link leads to while it can still be downloaded: not yet, and not expired."""
+    if len(token) > 100:
+        return None
     row = (
-        await uow.session.execute(
+        await session.execute(
             select(PrivacyExport).where(
                 PrivacyExport.token_hash == token_hash(token),
                 PrivacyExport.downloaded_at.is_(None),
@@ -75,6 +75,21 @@ async def download(uow: UnitOfWork, token: str) -> tuple[str, bytes] | None:
             )
         )
     ).scalar_one_or_none()
+    return None if row is None or row.content is None else row
+
+
+async def describe(session, token: str, now: dt.datetime) -> tuple[str, int, dt.datetime] | None:
+    """What a link would hand out — `(format, size, link expiry)` — without handing it out: the
+    subject's landing page, which a mail scanner may open without using the link up."""
+    row = await _waiting(session, token, now)
+    return None if row is None or row.link_expires_at is None else (row.format, row.size, row.link_expires_at)
+
+
+async def download(uow: UnitOfWork, token: str) -> tuple[str, bytes] | None:
+    """Hand out an export once. The conditional UPDATE that marks it downloaded and wipes it is what
+    decides: of two clicks racing, one wins and the other finds nothing."""
+    now = uow.clock.now()
+    row = await _waiting(uow.session, token, now)
     if row is None or row.content is None:
         return None
     fmt, content, request_id = row.format, row.content, row.request_id

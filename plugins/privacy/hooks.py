@@ -4,8 +4,8 @@ third-party provision records and the access log.
 
 It answers the core's `enishi_consent_check` and `enishi_record_provision` for every other plugin,
 vetoes changes to a restricted person, logs reads of personal data, and serves one-click
-withdrawal links (`POST /privacy/withdraw/{token}`) and single-use export downloads
-(`GET /privacy/exports/{token}`)."""
+withdrawal links (`POST /privacy/withdraw/{token}`), single-use export downloads
+(`GET /privacy/exports/{token}`) and the data subject's own pages around them (pages.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import strawberry
 from sqlalchemy import func, select
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from enishi.plugin import (
@@ -51,6 +51,7 @@ from . import (
     incidents,
     intake,
     models,
+    pages,
     provision_models,
     provision_schema,
     provision_types,
@@ -264,6 +265,10 @@ async def _rectifying(uow, contact_ids) -> bool:
 
 
 async def _withdraw_link(request: Request):
+    """GET, or POST from its page: the subject's page (pages.py). Any other POST — an API client,
+    a mail client's one-click (RFC 8058) — withdraws and answers JSON."""
+    if request.method == "GET" or await pages.PAGES.from_page(request):
+        return await pages.withdrawal(request)
     runtime = request.app.state.runtime
     try:
         contact_id, purpose = service.read_withdrawal_token(runtime.settings, request.path_params["token"])
@@ -277,20 +282,17 @@ async def _withdraw_link(request: Request):
 
 
 async def _download(request: Request):
-    """GET /privacy/exports/{token}: an export, once; the link then stops working."""
+    """GET /privacy/exports/{token}: an export, once; the link then stops working. A browser (one
+    that asks for HTML) gets the subject's page instead, whose button downloads it (pages.py): a
+    mail scanner opening the link does not use it up."""
+    if request.method == "POST" or "text/html" in request.headers.get("accept", ""):
+        return await pages.export(request)
     runtime = request.app.state.runtime
     async with runtime.unit_of_work() as uow:
         found = await export_delivery.download(uow, request.path_params["token"])
     if found is None:
         return JSONResponse({"error": "this link is not valid, has expired or was already used", "code": "GONE"}, status_code=410)
-    fmt, content = found
-    media, name = {
-        "json": ("application/json; charset=utf-8", "personal-data.json"),
-        "zip": ("application/zip", "personal-data.zip"),
-    }[fmt]
-    return Response(
-        content, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
-    )
+    return pages.export_file(*found)
 
 
 async def _json_object(request: Request) -> dict | None:
@@ -340,9 +342,11 @@ async def _verify(request: Request):
 @hookimpl
 def enishi_http_routes():
     return [
-        Route("/privacy/withdraw/{token}", _withdraw_link, methods=["POST"]),
-        Route("/privacy/exports/{token}", _download, methods=["GET"]),
+        Route("/privacy/withdraw/{token}", _withdraw_link, methods=["GET", "POST"]),
+        Route("/privacy/exports/{token}", _download, methods=["GET", "POST"]),
         Route("/privacy/requests", _submit, methods=["POST"]),
+        Route("/privacy/requests/new", pages.new_request, methods=["GET", "POST"]),
+        Route("/privacy/requests/confirm", pages.confirm_request, methods=["GET", "POST"]),
         Route("/privacy/requests/{id}/verify", _verify, methods=["POST"]),
         Route("/privacy/downloads/{token}", downloads.route, methods=["GET"]),
         Route("/privacy/statement", documents_schema.public_statement, methods=["GET"]),

@@ -161,6 +161,9 @@ def test_the_built_wheel_works_outside_the_checkout(installed, tmp_path):
         sign_in = httpx.get(console + "/sign-in", headers={"Accept-Language": "ja"})
         assert sign_in.status_code == 200 and "<h1>サインイン</h1>" in sign_in.text
         assert httpx.get(console + "/static/console.css").status_code == 200
+        # So are the privacy plugin's pages for data subjects, with their own catalog.
+        subject = httpx.get(url.removesuffix("/graphql") + "/privacy/requests/new", headers={"Accept-Language": "ja"})
+        assert subject.status_code == 200 and "<h1>ご自身の個人データについての請求</h1>" in subject.text
     finally:
         server.terminate()
         server.wait(timeout=30)
