@@ -22,12 +22,14 @@ from tests.helpers import create_account, enishi
 from tests.plugins.automation.workflow_helpers import (
     QUOTE_FOLLOW_UP,
     create_workflow,
+    frozen_test_clock,
     move_test_clock,
     runs,
     sent_quote_of_owned_deal,
     start_worker,
     tasks,
     worker_env,
+    workers_at_once,
 )
 
 TASK_ON_NEW_ACCOUNT = {
@@ -36,40 +38,27 @@ TASK_ON_NEW_ACCOUNT = {
 }
 
 
-async def _two_workers_at_once(env: dict) -> None:
-    """Two `enishi worker --once` at the same time; one on SQLite, which refuses a second worker."""
-    count = 1 if is_sqlite(env["ENISHI_DATABASE_URL"]) else 2
-    ran = await asyncio.gather(*(asyncio.to_thread(enishi, "worker", "--once", env=env) for _ in range(count)))
-    assert all(r.returncode == 0 for r in ran)
-
-
-async def _test_clock(api) -> str:
-    created = await api.mutate("createTestClock", {"frozenTime": TEST_START.isoformat()}, "testClock { id }")
-    assert created["userErrors"] == []
-    return created["testClock"]["id"]
-
-
 async def test_example_2_a_sent_quote_gets_one_follow_up_task_for_the_deal_owner_three_days_later(
     enishi_api, enishi_fresh_migrated, enishi_base_settings
 ):
     api = await enishi_api(database_url=enishi_fresh_migrated, environment="development")
     env = worker_env(enishi_fresh_migrated, enishi_base_settings)
-    clock_id = await _test_clock(api)
+    clock_id = await frozen_test_clock(api)
     workflow = await create_workflow(api, QUOTE_FOLLOW_UP)
     made = await sent_quote_of_owned_deal(api)
 
-    await _two_workers_at_once(env)  # the outbox starts the run; the wait is taken
+    await workers_at_once(env)  # the outbox starts the run; the wait is taken
     [run] = await runs(api, workflow["id"])
     assert run["status"] == "PENDING" and run["stepId"] == "follow_up"
     assert dt.datetime.fromisoformat(run["dueAt"]) == TEST_START + dt.timedelta(days=3)
 
     await move_test_clock(api, clock_id, TEST_START + dt.timedelta(days=3) - dt.timedelta(seconds=1))
-    await _two_workers_at_once(env)
+    await workers_at_once(env)
     assert await tasks(api) == []  # not yet
 
     await move_test_clock(api, clock_id, TEST_START + dt.timedelta(days=3))
-    await _two_workers_at_once(env)
-    await _two_workers_at_once(env)
+    await workers_at_once(env)
+    await workers_at_once(env)
     [task] = await tasks(api)
     assert task["title"] == "見積のフォローアップ" and task["assignee"]["id"] == made["owner"]
     [run] = await runs(api, workflow["id"])
@@ -137,7 +126,7 @@ class TasksTableLock:
 async def test_a_second_worker_passes_by_a_run_another_is_taking_a_step_of(enishi_api, postgres_url, enishi_base_settings):
     api = await enishi_api(database_url=postgres_url, environment="development")
     env = worker_env(postgres_url, enishi_base_settings)
-    await _test_clock(api)  # the runs fall due on the test clock, which the worker follows
+    await frozen_test_clock(api)  # the runs fall due on the test clock, which the worker follows
     await create_workflow(api, TASK_ON_NEW_ACCOUNT)
     await create_account(api, name="株式会社ヒノキ")
     async with TasksTableLock(postgres_url) as lock:
@@ -166,7 +155,7 @@ async def test_a_worker_killed_mid_step_leaves_nothing_and_the_next_applies_the_
 ):
     api = await enishi_api(database_url=postgres_url, environment="development")
     env = worker_env(postgres_url, enishi_base_settings)
-    clock_id = await _test_clock(api)
+    clock_id = await frozen_test_clock(api)
     await create_workflow(api, TASK_ON_NEW_ACCOUNT)
     await create_account(api, name="株式会社カエデ")
     async with TasksTableLock(postgres_url) as lock:

@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import subprocess
 import sys
 
+from enishi.db import is_sqlite
 from enishi.plugin import parse_global_id
 from enishi.plugins.automation.workflow_engine import run_due
 from enishi.services.test_clocks import advance_test_clock
+from enishi.testing import TEST_START
 from enishi.worker import deliver_waiting_events
+from tests.helpers import enishi
 from tests.plugins.sales.helpers import deal, pipeline, user_id
 
 # Every workflow root field and the permission it needs (joins the automation plugin's decisions).
@@ -97,12 +101,27 @@ async def tasks(api) -> list[dict]:
 
 def worker_env(database_url: str, settings) -> dict:
     """The environment of an `enishi worker` process on the test's database, in development mode
-    (so it follows the test clock)."""
+    (so it follows the test clock), mailing into the test's mail folder (`enishi_sent_mail`)."""
     return {
         "ENISHI_DATABASE_URL": database_url,
         "ENISHI_KEK": settings.key_encryption_key,
         "ENISHI_ENVIRONMENT": "development",
+        "ENISHI_MAIL_URL": settings.mail_url,
     }
+
+
+async def workers_at_once(env: dict) -> None:
+    """Two `enishi worker --once` at the same time; one on SQLite, which refuses a second worker."""
+    count = 1 if is_sqlite(env["ENISHI_DATABASE_URL"]) else 2
+    ran = await asyncio.gather(*(asyncio.to_thread(enishi, "worker", "--once", env=env) for _ in range(count)))
+    assert all(r.returncode == 0 for r in ran)
+
+
+async def frozen_test_clock(api) -> str:
+    """A test clock frozen at TEST_START (a worker in development mode follows it); its id."""
+    created = await api.mutate("createTestClock", {"frozenTime": TEST_START.isoformat()}, "testClock { id }")
+    assert created["userErrors"] == []
+    return created["testClock"]["id"]
 
 
 def start_worker(env: dict) -> subprocess.Popen:
