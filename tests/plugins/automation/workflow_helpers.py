@@ -22,8 +22,11 @@ from tests.plugins.sales.helpers import deal, pipeline, user_id
 WORKFLOW_FIELDS = {
     f"{kind}.{name}": "automation.workflow.manage"
     for kind, names in (
-        ("Query", ("workflows", "workflowRuns", "workflowDefinitionSchema")),
-        ("Mutation", ("createWorkflow", "updateWorkflow", "retryWorkflowRun", "cancelWorkflowRun", "dryRunWorkflow")),
+        ("Query", ("workflows", "workflowRuns", "workflowDefinitionSchema", "frequencyCaps")),
+        (
+            "Mutation",
+            ("createWorkflow", "updateWorkflow", "retryWorkflowRun", "cancelWorkflowRun", "dryRunWorkflow", "setFrequencyCap"),
+        ),
     )
     for name in names
 }
