@@ -198,9 +198,11 @@ async def test_two_workflows_mailing_one_contact_at_once_pass_a_cap_of_one_once(
     taking_first = asyncio.create_task(_take_step(api, first, hold))
     await inside.wait()
     taking_second = asyncio.create_task(_take_step(api, second))
-    await _lock_waiters(api.runtime.settings.database_url)  # the second step waits on the contact's row
-    release.set()
-    await asyncio.gather(taking_first, taking_second)
+    try:
+        await _lock_waiters(api.runtime.settings.database_url)  # the second step waits on the contact's row
+    finally:  # released even when the second never waited: a transaction left open would hang the teardown
+        release.set()
+        await asyncio.gather(taking_first, taking_second)
 
     await deliver_waiting_events(api.runtime)
     assert len(_mails_to(enishi_sent_mail, "racing")) == 1
