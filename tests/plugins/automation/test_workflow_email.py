@@ -4,16 +4,17 @@ workflow (and, on PostgreSQL, not passed twice by two workflows at once), the dr
 nothing personal kept but the mail the file transport files under the person."""
 
 import asyncio
+import uuid
 
 import pytest
 from sqlalchemy import select, text
 
 from enishi.db import is_sqlite
-from enishi.plugin import split_global_id
+from enishi.plugin import DataSubject, split_global_id
 from enishi.plugins.automation import workflow_engine
 from enishi.plugins.automation.workflow_models import AutomationWorkflowRun
 from enishi.worker import deliver_waiting_events
-from tests.helpers import create_account, create_contact
+from tests.helpers import count_rows, create_account, create_contact
 from tests.plugins.automation.workflow_helpers import WORKFLOW, create_workflow, runs, work
 from tests.plugins.sales.test_contracts import _lock_waiters
 
@@ -84,6 +85,16 @@ async def test_each_consenting_contact_gets_the_rendered_mail_once_and_nothing_p
     for table in ("core_outbox", "automation_workflow_run", "automation_workflow_step", "automation_contact_send"):
         kept = await _raw_text(api, table)
         assert "yamada" not in kept and "mail.example.jp" not in kept, table
+
+    # The send the caps count is the person's data: in their export, gone with their erasure.
+    query = "query($id: ID!) { node(id: $id) { ... on Contact { personalData } } }"
+    exported = (await api.graphql(query, {"id": yamada}, role="compliance"))["node"]["personalData"]["automation"]
+    assert [(m["channel"], m["purpose"]) for m in exported["workflow_messages"]] == [("email", "marketing")]
+    async with api.runtime.unit_of_work() as uow:
+        subject = DataSubject(uuid.UUID(_raw(yamada)))
+        reports = dict(await api.runtime.plugins.call("enishi_subject_erase", uow=uow, subject=subject))
+    assert reports["automation"].affected == {"automation_contact_send:delete": 1}
+    assert await count_rows(api, "automation_contact_send") == 0
 
 
 async def test_without_consent_the_step_is_skipped_and_the_dry_run_says_so_without_sending(api, enishi_sent_mail):
