@@ -7,9 +7,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 
-from enishi.plugin import ErasureReport, Permission, PersonalDataField, ScheduledJob, hookimpl
+from enishi.plugin import ErasureReport, MergeMove, Permission, PersonalDataField, ScheduledJob, hookimpl
 
 from . import (
     caps_schema,
@@ -135,3 +135,15 @@ async def enishi_subject_erase(uow, subject):
     removed = await uow.session.execute(delete(AutomationContactSend).where(mine))
     report.add("automation_contact_send", "delete", removed.rowcount)
     return report
+
+
+@hookimpl
+async def enishi_merge(uow, entity, survivor_id, merged_ids, dry_run):
+    """The merged contacts' sends become the survivor's: the caps count them for the one person."""
+    if entity != "contact":
+        return []
+    theirs = AutomationContactSend.contact_id.in_(merged_ids)
+    count = await uow.session.scalar(select(func.count()).where(theirs))
+    if not dry_run:
+        await uow.session.execute(update(AutomationContactSend).where(theirs).values(contact_id=survivor_id))
+    return [MergeMove("automation", "automation_contact_send", count or 0)]

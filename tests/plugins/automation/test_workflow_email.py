@@ -151,6 +151,15 @@ async def test_a_frequency_cap_is_shared_by_every_workflow_and_slides_with_its_w
         await work(api)
     assert len(_mails_to(enishi_sent_mail, "capped")) == 4
 
+    # A duplicate merged into the person brings its sends along: the cap counts them for the one person.
+    duplicate = await _person(api, "duplicate")
+    merged = await api.mutate("mergeContacts", {"survivorId": duplicate, "mergedIds": [contact]}, "moves { plugin entity count }")
+    assert {"plugin": "automation", "entity": "automation_contact_send", "count": 4} in merged["moves"]
+    await _update(api, duplicate)
+    for _ in range(3):
+        await work(api)
+    assert _mails_to(enishi_sent_mail, "duplicate") == []
+
     removed = await api.mutate("setFrequencyCap", {"channel": "email", "purpose": "marketing", "maxSends": None}, CAP)
     assert removed == {"frequencyCap": None, "userErrors": []}
     assert (await api.graphql("{ frequencyCaps { purpose } }"))["frequencyCaps"] == []
