@@ -34,12 +34,14 @@ from .settings import ConfigError, Settings
 DEV_MAIL_DIR = Path("enishi-data/mail")
 
 
-async def send_for_event(settings: Settings, event, *, to: str, subject: str, body: str, data_subject: uuid.UUID | None) -> None:
+async def send_for_event(
+    settings: Settings, event, *, to: str, subject: str, body: str, data_subject: uuid.UUID | None, html: str | None = None
+) -> None:
     """`send` from an `enishi_deliver_event` hook: off the event loop (SMTP blocks), with the
     event's id as Message-ID, so a retried delivery is recognisably the same message.
     `data_subject` is the contact the message concerns, so that their erasure removes it."""
     await asyncio.to_thread(
-        send, settings, to=to, subject=subject, body=body, message_id=str(event.id), data_subject=data_subject
+        send, settings, to=to, subject=subject, body=body, message_id=str(event.id), data_subject=data_subject, html=html
     )
 
 
@@ -79,13 +81,25 @@ def _keep(directory: Path, data_subject: uuid.UUID | None, message: EmailMessage
         (folder / f"{message_id}.eml").write_bytes(bytes(message))
 
 
-def send(settings: Settings, *, to: str, subject: str, body: str, message_id: str, data_subject: uuid.UUID | None = None) -> None:
-    """Send one plain-text UTF-8 message. `message_id` (the event's id) makes a repeated delivery
-    recognisable as the same message; the file transport simply overwrites it."""
+def send(
+    settings: Settings,
+    *,
+    to: str,
+    subject: str,
+    body: str,
+    message_id: str,
+    data_subject: uuid.UUID | None = None,
+    html: str | None = None,
+) -> None:
+    """Send one UTF-8 message: plain text, with `html` as its alternative when given. `message_id`
+    (the event's id) makes a repeated delivery recognisable as the same message; the file
+    transport simply overwrites it."""
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = settings.mail_from, to, subject
     message["Message-ID"] = f"<{message_id}@enishi>"
     message.set_content(body)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
     url = _configured_url(settings)
     if not url:
         raise ConfigError("no mail server configured: set ENISHI_MAIL_URL")

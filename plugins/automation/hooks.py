@@ -7,9 +7,23 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from enishi.plugin import Permission, ScheduledJob, hookimpl
+from sqlalchemy import delete, func, select, update
 
-from . import delivery, events, schema, service, types, workflow_engine, workflow_schema, workflow_types
+from enishi.plugin import ErasureReport, MergeMove, Permission, PersonalDataField, ScheduledJob, hookimpl
+
+from . import (
+    caps_schema,
+    delivery,
+    events,
+    schema,
+    service,
+    types,
+    workflow_email,
+    workflow_engine,
+    workflow_schema,
+    workflow_types,
+)
+from .frequency_caps import AutomationContactSend
 from .workflow_service import MANAGE_WORKFLOWS
 
 
@@ -43,17 +57,17 @@ def enishi_graphql_types():
 
 @hookimpl
 def enishi_graphql_query():
-    return [schema.AutomationQuery, workflow_schema.WorkflowQuery]
+    return [schema.AutomationQuery, workflow_schema.WorkflowQuery, caps_schema.FrequencyCapQuery]
 
 
 @hookimpl
 def enishi_graphql_mutation():
-    return [schema.AutomationMutation, workflow_schema.WorkflowMutation]
+    return [schema.AutomationMutation, workflow_schema.WorkflowMutation, caps_schema.FrequencyCapMutation]
 
 
 @hookimpl
 def enishi_event_types():
-    return events.EVENT_TYPES
+    return [*events.EVENT_TYPES, workflow_email.WORKFLOW_EMAIL]
 
 
 @hookimpl(trylast=True)
@@ -85,8 +99,51 @@ async def enishi_deliver_event(event, runtime):
     triggers; the jobs above send and run them."""
     await service.fan_out(runtime, event)
     await workflow_engine.start_runs(runtime, event)
+    if event.type == workflow_email.WORKFLOW_EMAIL.name:
+        await workflow_email.deliver(runtime, event)
 
 
 @hookimpl
 async def enishi_metrics(session):
     return await delivery.readings(session)
+
+
+@hookimpl
+def enishi_personal_data():
+    # Who got which workflow e-mail when: what the frequency caps count, erased with the person.
+    return [
+        PersonalDataField("automation_contact_send", field, "user.behavior", purposes=("marketing",), portable=False)
+        for field in ("contact_id", "sent_at")
+    ]
+
+
+@hookimpl
+async def enishi_subject_collect(uow, subject):
+    sends = await uow.session.scalars(
+        select(AutomationContactSend)
+        .where(AutomationContactSend.contact_id == subject.contact_id)
+        .order_by(AutomationContactSend.sent_at)
+    )
+    found = [{"channel": s.channel, "purpose": s.purpose, "sent_at": s.sent_at.isoformat()} for s in sends]
+    return {"workflow_messages": found} if found else None
+
+
+@hookimpl
+async def enishi_subject_erase(uow, subject):
+    report = ErasureReport("automation")
+    mine = AutomationContactSend.contact_id == subject.contact_id
+    removed = await uow.session.execute(delete(AutomationContactSend).where(mine))
+    report.add("automation_contact_send", "delete", removed.rowcount)
+    return report
+
+
+@hookimpl
+async def enishi_merge(uow, entity, survivor_id, merged_ids, dry_run):
+    """The merged contacts' sends become the survivor's: the caps count them for the one person."""
+    if entity != "contact":
+        return []
+    theirs = AutomationContactSend.contact_id.in_(merged_ids)
+    count = await uow.session.scalar(select(func.count()).where(theirs))
+    if not dry_run:
+        await uow.session.execute(update(AutomationContactSend).where(theirs).values(contact_id=survivor_id))
+    return [MergeMove("automation", "automation_contact_send", count or 0)]

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from enishi.plugin import Base, InputError, Runtime, UnitOfWork, UserError, WorkflowStepType, check_custom_field
 
+from .email_templates import RECIPIENTS, template_errors
 from .models import AutomationWebhook
 
 SCHEMA_ID = "https://enishi.dev/schemas/workflow-definition.schema.json"
@@ -48,6 +49,7 @@ BUILT_IN_STEPS = (
     "if",
     "stop",
     "send_webhook",
+    "send_email",
 )
 MAX_STEPS = 100
 
@@ -250,6 +252,36 @@ _BUILT_IN: dict[str, Any] = {
             },
             ("webhook_id",),
         ),
+        "send_email": _step(
+            "send_email",
+            {
+                "to": {
+                    "enum": list(RECIPIENTS),
+                    "description": "`contact`: the trigger's contact (the record, or its `contact_id`); "
+                    "`account_contacts`: every contact of the trigger's account. Each is mailed at its primary address.",
+                },
+                "purpose": {
+                    "type": "string",
+                    "pattern": r"^[a-z][a-z0-9_]{0,59}$",
+                    "description": "What the mail is for (`marketing`): the consent it needs (privacy plugin) and the "
+                    "frequency cap it counts against.",
+                },
+                "subject": {**_TEXT, "description": "A Jinja2 template (plain text): `{{ record.name }}`."},
+                "body": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 20000,
+                    "description": "A Jinja2 template, plain text. Variables: `contact`, `record`, `account`, `event`.",
+                },
+                "html": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 100000,
+                    "description": "An HTML alternative, a Jinja2 template whose values are escaped.",
+                },
+            },
+            ("to", "purpose", "subject", "body"),
+        ),
     },
 }
 _VALIDATORS: WeakKeyDictionary[Runtime, Draft202012Validator] = WeakKeyDictionary()
@@ -396,6 +428,8 @@ async def _step_errors(uow: UnitOfWork, runtime: Runtime, step: dict, at: str) -
         return [UserError(f"{at}.activity_type", f"{step['activity_type']!r} is no activity type", "UNKNOWN_ACTIVITY_TYPE")]
     if step["type"] == "wait" and "until" in step and _instant(step["until"]) is None:
         return [UserError(f"{at}.until", "is no ISO 8601 instant with offset", "INVALID_DATE")]
+    if step["type"] == "send_email":
+        return template_errors(step, at)
     if step["type"] == "send_webhook":
         found = await uow.session.scalar(
             select(AutomationWebhook.id).where(AutomationWebhook.id == uuid.UUID(step["webhook_id"]))

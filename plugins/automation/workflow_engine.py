@@ -286,7 +286,9 @@ async def take_step(uow: UnitOfWork, run: AutomationWorkflowRun) -> None:
     else:
         for event in uow.events[first_event:]:
             uow.session.add(AutomationWorkflowEventOrigin(event_id=event.id, run_id=run.id, depth=run.depth))
-        entry.status, entry.input, entry.output = "succeeded", outcome.input, outcome.output
+        # A step that chose to do nothing (an e-mail without consent) says why in `skipped`: no failure.
+        entry.status = "skipped" if "skipped" in outcome.output else "succeeded"
+        entry.input, entry.output = outcome.input, outcome.output
         run.attempts, run.error = 0, None
         run.step_id, run.due_at = outcome.next_step, outcome.due_at or now
         if outcome.stopped or outcome.next_step is None:

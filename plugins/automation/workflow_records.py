@@ -91,6 +91,13 @@ class Record:
             return jsonable(value)
         return MISSING
 
+    async def fields(self) -> dict[str, Any]:
+        """Every readable column of the record itself, JSON-ready; {} when there is none."""
+        if self.table is None or self.record_id is None:
+            return {}
+        row = await self._row(self.table, self.record_id)
+        return {} if row is None else {name: jsonable(value) for name, value in row.items() if _readable(self.table, name)}
+
     async def tags(self) -> list[str]:
         if self.record_id is None:
             return []

@@ -186,9 +186,7 @@ class WorkflowMutation:
             type_name, record_id = split_global_id(input.record_id, tuple(tables), "recordId")
             payload = input.payload if isinstance(input.payload, dict) else {}
             workflow_id = parse_global_id(input.id, "AutomationWorkflow", "id")
-            return await workflow_service.dry_run(
-                uow.session, info.context.runtime, workflow_id, tables[type_name], record_id, payload
-            )
+            return await workflow_service.dry_run(uow, info.context.runtime, workflow_id, tables[type_name], record_id, payload)
 
         result, errors = await run_mutation(info, MANAGE_WORKFLOWS, work, dry_run=True)
         if result is None:

@@ -142,13 +142,15 @@ class DryRun:
     steps: list[DryRunStep]
 
 
-async def _walk(steps: list[dict], payload: dict, record: Record, kinds: dict[str, StepType], taken: list[DryRunStep]) -> bool:
+async def _walk(
+    uow: UnitOfWork, steps: list[dict], payload: dict, record: Record, kinds: dict[str, StepType], taken: list[DryRunStep]
+) -> bool:
     """Append the steps a run would take; False once one stops the run."""
     for step in steps:
         if step["type"] == "if":
             branch = "then" if await holds(step["conditions"], payload, record) else "else"
             taken.append(DryRunStep(step["id"], "if", {}, branch))
-            if not await _walk(step.get(branch) or [], payload, record, kinds, taken):
+            if not await _walk(uow, step.get(branch) or [], payload, record, kinds, taken):
                 return False
         elif step["type"] == "stop":
             taken.append(DryRunStep(step["id"], "stop", {}))
@@ -157,16 +159,19 @@ async def _walk(steps: list[dict], payload: dict, record: Record, kinds: dict[st
             note = f"waits {dt.timedelta(**step['duration'])}" if "duration" in step else f"waits until {step['until']}"
             taken.append(DryRunStep(step["id"], "wait", {}, note))
         else:
-            taken.append(DryRunStep(step["id"], step["type"], await kinds[step["type"]].prepare(step, record)))
+            kind = kinds[step["type"]]
+            given = await kind.prepare(step, record)
+            taken.append(DryRunStep(step["id"], step["type"], await kind.preview(uow, given) if kind.preview else given))
     return True
 
 
 async def dry_run(
-    session: AsyncSession, runtime: Runtime, workflow_id: uuid.UUID, table: str, record_id: uuid.UUID, payload: dict
+    uow: UnitOfWork, runtime: Runtime, workflow_id: uuid.UUID, table: str, record_id: uuid.UUID, payload: dict
 ) -> DryRun:
     """What the workflow's current version would do if its trigger fired for this record with
     this payload: whether the trigger's conditions hold and which steps would run, with what
     (branches decided on the record as it is now, waits not waited). Reads only."""
+    session = uow.session
     workflow = await session.get(AutomationWorkflow, workflow_id)
     if workflow is None:
         raise InputError(UserError("id", "no such record", "NOT_FOUND"))
@@ -188,5 +193,5 @@ async def dry_run(
         raise InputError(UserError("recordId", "no such record", "NOT_FOUND"))
     matches = await holds(definition["trigger"].get("conditions", []), payload, record)
     taken: list[DryRunStep] = []
-    await _walk(definition["steps"], payload, record, step_types(runtime), taken)
+    await _walk(uow, definition["steps"], payload, record, step_types(runtime), taken)
     return DryRun(matches, taken)

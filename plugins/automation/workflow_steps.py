@@ -31,6 +31,7 @@ from enishi.plugin import (
     update_contact,
 )
 
+from . import workflow_email
 from .models import AutomationWebhook
 from .service import new_delivery
 from .workflow_definition import plugin_step_types
@@ -56,6 +57,8 @@ class StepContext:
 class StepType:
     prepare: Callable[[dict, Record], Awaitable[dict]]
     apply: Callable[[StepContext, dict], Awaitable[dict]]
+    # What a dry run shows beyond `prepare` (whether the step would be skipped, and why); reads only.
+    preview: Callable[[UnitOfWork, dict], Awaitable[dict]] | None = None
 
 
 def _uuid(value: Any, field: str) -> uuid.UUID | None:
@@ -222,6 +225,10 @@ async def _apply_webhook(ctx: StepContext, given: dict) -> dict:
     return {"delivery_id": str(delivery.id)}
 
 
+async def _prepare_email(step: dict, record: Record) -> dict:
+    return await workflow_email.prepare(step, record, await _account_of(record))
+
+
 def _contributed(step_type: WorkflowStepType) -> StepType:
     """A plugin's step type: given what the definition says, run by the plugin's own function."""
 
@@ -248,4 +255,5 @@ BUILT_IN: dict[str, StepType] = {
     "remove_tag": StepType(_prepare_tag, _apply_remove_tag),
     "create_activity": StepType(_prepare_activity, _apply_activity),
     "send_webhook": StepType(_prepare_webhook, _apply_webhook),
+    "send_email": StepType(_prepare_email, workflow_email.apply, workflow_email.preview),
 }

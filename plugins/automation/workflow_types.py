@@ -42,6 +42,7 @@ class AutomationWorkflowRunStatus(Enum):
 class AutomationWorkflowStepStatus(Enum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    SKIPPED = strawberry.enum_value("skipped", description="Done without effect, its output's `skipped` saying why (no consent).")
 
 
 @strawberry.type(description="One saved definition of a workflow; never changed once saved.")

@@ -96,6 +96,7 @@ QUERIES = (
     "workflows",
     "workflowRuns",
     "workflowDefinitionSchema",
+    "frequencyCaps",
 )
 MUTATIONS = (
     "createCustomFieldDefinition",
@@ -241,6 +242,7 @@ MUTATIONS = (
     "retryWorkflowRun",
     "cancelWorkflowRun",
     "dryRunWorkflow",
+    "setFrequencyCap",
 )
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
 PER_OPERATION = settings(FUZZ, max_examples=10)

@@ -30,19 +30,13 @@ from tests.plugins.automation.workflow_helpers import (
     start_worker,
     tasks,
     worker_env,
+    workers_at_once,
 )
 
 TASK_ON_NEW_ACCOUNT = {
     "trigger": {"type": "event", "event": "account.created"},
     "steps": [{"id": "call", "type": "create_task", "title": "最初の電話", "account": {"field": "id"}}],
 }
-
-
-async def _two_workers_at_once(env: dict) -> None:
-    """Two `enishi worker --once` at the same time; one on SQLite, which refuses a second worker."""
-    count = 1 if is_sqlite(env["ENISHI_DATABASE_URL"]) else 2
-    ran = await asyncio.gather(*(asyncio.to_thread(enishi, "worker", "--once", env=env) for _ in range(count)))
-    assert all(r.returncode == 0 for r in ran)
 
 
 async def test_example_2_a_sent_quote_gets_one_follow_up_task_for_the_deal_owner_three_days_later(
@@ -54,18 +48,18 @@ async def test_example_2_a_sent_quote_gets_one_follow_up_task_for_the_deal_owner
     workflow = await create_workflow(api, QUOTE_FOLLOW_UP)
     made = await sent_quote_of_owned_deal(api)
 
-    await _two_workers_at_once(env)  # the outbox starts the run; the wait is taken
+    await workers_at_once(env)  # the outbox starts the run; the wait is taken
     [run] = await runs(api, workflow["id"])
     assert run["status"] == "PENDING" and run["stepId"] == "follow_up"
     assert dt.datetime.fromisoformat(run["dueAt"]) == TEST_START + dt.timedelta(days=3)
 
     await move_test_clock(api, clock_id, TEST_START + dt.timedelta(days=3) - dt.timedelta(seconds=1))
-    await _two_workers_at_once(env)
+    await workers_at_once(env)
     assert await tasks(api) == []  # not yet
 
     await move_test_clock(api, clock_id, TEST_START + dt.timedelta(days=3))
-    await _two_workers_at_once(env)
-    await _two_workers_at_once(env)
+    await workers_at_once(env)
+    await workers_at_once(env)
     [task] = await tasks(api)
     assert task["title"] == "見積のフォローアップ" and task["assignee"]["id"] == made["owner"]
     [run] = await runs(api, workflow["id"])

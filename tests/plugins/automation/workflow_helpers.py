@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import os
@@ -10,20 +11,24 @@ import subprocess
 import sys
 import uuid
 
+from enishi.db import is_sqlite
 from enishi.plugin import parse_global_id
 from enishi.plugins.automation.workflow_engine import run_due
 from enishi.services.test_clocks import advance_test_clock
 from enishi.testing import TEST_START
 from enishi.worker import deliver_waiting_events
-from tests.helpers import create_contact, log_activity
+from tests.helpers import create_contact, enishi, log_activity
 from tests.plugins.sales.helpers import deal, pipeline, user_id
 
 # Every workflow root field and the permission it needs (joins the automation plugin's decisions).
 WORKFLOW_FIELDS = {
     f"{kind}.{name}": "automation.workflow.manage"
     for kind, names in (
-        ("Query", ("workflows", "workflowRuns", "workflowDefinitionSchema")),
-        ("Mutation", ("createWorkflow", "updateWorkflow", "retryWorkflowRun", "cancelWorkflowRun", "dryRunWorkflow")),
+        ("Query", ("workflows", "workflowRuns", "workflowDefinitionSchema", "frequencyCaps")),
+        (
+            "Mutation",
+            ("createWorkflow", "updateWorkflow", "retryWorkflowRun", "cancelWorkflowRun", "dryRunWorkflow", "setFrequencyCap"),
+        ),
     )
     for name in names
 }
@@ -122,12 +127,20 @@ async def active_contact(api, name: str, when: dt.datetime) -> dict:
 
 def worker_env(database_url: str, settings) -> dict:
     """The environment of an `enishi worker` process on the test's database, in development mode
-    (so it follows the test clock)."""
+    (so it follows the test clock), mailing into the test's mail folder (`enishi_sent_mail`)."""
     return {
         "ENISHI_DATABASE_URL": database_url,
         "ENISHI_KEK": settings.key_encryption_key,
         "ENISHI_ENVIRONMENT": "development",
+        "ENISHI_MAIL_URL": settings.mail_url,
     }
+
+
+async def workers_at_once(env: dict) -> None:
+    """Two `enishi worker --once` at the same time; one on SQLite, which refuses a second worker."""
+    count = 1 if is_sqlite(env["ENISHI_DATABASE_URL"]) else 2
+    ran = await asyncio.gather(*(asyncio.to_thread(enishi, "worker", "--once", env=env) for _ in range(count)))
+    assert all(r.returncode == 0 for r in ran)
 
 
 def start_worker(env: dict) -> subprocess.Popen:

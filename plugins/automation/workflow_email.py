@@ -1,0 +1,230 @@
+"""The `send_email` step: a message from the step's templates to contacts of the trigger's record,
+sent through the outbox.
+
+    {"id": "renewal_mail", "type": "send_email", "to": "account_contacts", "purpose": "marketing",
+     "subject": "{{ record.name }}の更新のご案内",
+     "body": "{{ contact.family_name }} 様\\n\\n{{ record.end_date }}に満了します。"}
+
+* `to`: `contact` (the trigger's record when it is a contact, else the contact its `contact_id`
+  names) or `account_contacts` (every contact linked to the trigger's account: itself, or the
+  one its `account_id` names). Each recipient is judged on its own, in contact-id order.
+* A recipient is skipped — the reason in the step's output, never a failure — when it has no
+  primary address (`no_email`), has not granted the step's `purpose` where a consent ledger is
+  installed (`no_consent`; the privacy plugin; with none installed the purpose is not checked),
+  or the purpose's frequency cap on `email` is reached (`frequency_cap`, frequency_caps.py). A
+  step sending to nobody is `skipped`, its output's `skipped` naming the reasons.
+* The step, in its transaction (beside its idempotency key: a retried step sends nothing twice),
+  records each send for the caps and emits `automation.workflow_email` per recipient: ids only.
+  The outbox's delivery of that event reads the address, renders the templates and sends
+  (`send_for_event`: Message-ID is the event's id; the file transport files it under the contact,
+  and erasure deletes it). Nothing rendered — names, addresses — is stored anywhere.
+
+Templates (email_templates.py) are Jinja2 in a sandbox, checked when the definition is saved;
+`subject` and `body` are plain text, the optional `html` is escaped automatically. Variables:
+`contact` (`family_name`, `given_name`, `family_name_kana`, `given_name_kana` of the recipient),
+`record` (the trigger's record: its columns, never sealed ones), `account` (the account's
+columns, when there is one) and `event` (the run's trigger payload). A missing one renders empty."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import TemplateError
+from sqlalchemy import select
+
+from enishi.plugin import (
+    Account,
+    Contact,
+    ContactAccount,
+    ContactEmail,
+    EventType,
+    PayloadField,
+    Runtime,
+    UnitOfWork,
+    send_for_event,
+)
+
+from .email_templates import render
+from .frequency_caps import AutomationContactSend, capped, lock_contact
+from .workflow_definition import steps_by_id
+from .workflow_models import AutomationWorkflowRun, AutomationWorkflowVersion
+from .workflow_records import Record, resolve
+
+if TYPE_CHECKING:
+    from .workflow_steps import StepContext
+
+log = logging.getLogger("enishi.automation.workflows")
+
+CHANNEL = "email"
+NO_EMAIL, NO_CONSENT, CAPPED, NO_RECIPIENT = "no_email", "no_consent", "frequency_cap", "no_recipient"
+
+WORKFLOW_EMAIL = EventType(
+    "automation.workflow_email",
+    "contact",
+    "A workflow's `send_email` step mails a contact: the outbox's delivery renders the step's templates and sends them "
+    "to the contact's primary address.",
+    (
+        PayloadField("workflow_id", str, "the workflow"),
+        PayloadField("run_id", str, "the run"),
+        PayloadField("step_id", str, "the step's id in the run's version"),
+        PayloadField("purpose", str, "the purpose the message serves (`marketing`)"),
+        PayloadField("account_id", str | None, "the account of the trigger's record, for the templates' `account`"),
+    ),
+    fires="by the scheduled job automation.workflows, in the transaction that takes the step",
+)
+
+
+async def _recipients(record: Record, to: str, account_id: Any) -> list[str]:
+    if to == "contact":
+        if record.table is not None and record.table.name == Contact.__tablename__:
+            return [str(record.record_id)] if record.record_id else []
+        contact_id = await resolve({"field": "contact_id"}, record)
+        return [str(contact_id)] if contact_id else []
+    if account_id is None:
+        return []
+    linked = await record.session.scalars(
+        select(ContactAccount.contact_id)
+        .join(Contact, Contact.id == ContactAccount.contact_id)
+        .where(ContactAccount.account_id == uuid.UUID(str(account_id)), Contact.deleted_at.is_(None))
+        .order_by(ContactAccount.contact_id)
+    )
+    return [str(contact_id) for contact_id in linked]
+
+
+async def prepare(step: dict, record: Record, account_id: Any) -> dict:
+    """Who the step mails, and for what: ids only (a dry run and the step's log show this)."""
+    return {
+        "to": step["to"],
+        "purpose": step["purpose"],
+        "account_id": account_id,
+        "contact_ids": await _recipients(record, step["to"], account_id),
+    }
+
+
+async def _consenting(uow: UnitOfWork, contact_ids: list[uuid.UUID], purpose: str) -> set[uuid.UUID] | None:
+    """The contacts who granted the purpose, per every consent ledger installed; None without one."""
+    plugins = uow.runtime.plugins
+    if not contact_ids or not plugins.implementations("enishi_consent_check"):
+        return None
+    ledgers = await plugins.call("enishi_consent_check", uow=uow, contact_ids=contact_ids, purpose=purpose)
+    answers = [answer or {} for _, answer in ledgers]
+    return {c for c in contact_ids if all(answer.get(c) is True for answer in answers)}
+
+
+async def _has_address(uow: UnitOfWork, contact_id: uuid.UUID) -> bool:
+    found = await uow.session.scalar(
+        select(ContactEmail.id).where(ContactEmail.contact_id == contact_id, ContactEmail.is_primary.is_(True))
+    )
+    return found is not None
+
+
+async def verdicts(uow: UnitOfWork, given: dict, *, lock: bool) -> list[tuple[uuid.UUID, str | None]]:
+    """Each recipient with why it is skipped (None: it is sent). `lock`: the contact's row is
+    locked first, so the cap's count holds until the transaction ends."""
+    contact_ids = [uuid.UUID(contact_id) for contact_id in given["contact_ids"]]
+    consenting = await _consenting(uow, contact_ids, given["purpose"])
+    now = uow.clock.now()
+    judged: list[tuple[uuid.UUID, str | None]] = []
+    for contact_id in contact_ids:
+        if lock and not await lock_contact(uow.session, contact_id):
+            reason: str | None = NO_RECIPIENT
+        elif not await _has_address(uow, contact_id):
+            reason = NO_EMAIL
+        elif consenting is not None and contact_id not in consenting:
+            reason = NO_CONSENT
+        elif await capped(uow.session, contact_id, CHANNEL, given["purpose"], now):
+            reason = CAPPED
+        else:
+            reason = None
+        judged.append((contact_id, reason))
+    return judged
+
+
+def _summary(recipients: list[dict]) -> dict:
+    output: dict[str, Any] = {"recipients": recipients, "sent": sum("skipped" not in r for r in recipients)}
+    if output["sent"] == 0:
+        output["skipped"] = ", ".join(sorted({r["skipped"] for r in recipients})) or NO_RECIPIENT
+    return output
+
+
+async def preview(uow: UnitOfWork, given: dict) -> dict:
+    """What the step would do now (the dry run): each recipient sent or skipped, and why."""
+    judged = await verdicts(uow, given, lock=False)
+    return {**given, **_summary([_recipient(c, reason) for c, reason in judged])}
+
+
+def _recipient(contact_id: uuid.UUID, reason: str | None) -> dict:
+    return {"contact_id": str(contact_id), **({"skipped": reason} if reason else {})}
+
+
+async def apply(ctx: StepContext, given: dict) -> dict:
+    """Record each send and queue its message; the skipped ones with their reason."""
+    recipients = []
+    for contact_id, reason in await verdicts(ctx.uow, given, lock=True):
+        if reason is None:
+            ctx.uow.session.add(
+                AutomationContactSend(
+                    contact_id=contact_id,
+                    channel=CHANNEL,
+                    purpose=given["purpose"],
+                    run_id=ctx.run_id,
+                    step_id=ctx.step["id"],
+                    sent_at=ctx.uow.clock.now(),
+                )
+            )
+            payload = {
+                "workflow_id": str(ctx.workflow_id),
+                "run_id": str(ctx.run_id),
+                "step_id": ctx.step["id"],
+                "purpose": given["purpose"],
+                "account_id": given["account_id"],
+            }
+            await ctx.uow.emit(WORKFLOW_EMAIL, contact_id, payload)
+        recipients.append(_recipient(contact_id, reason))
+    await ctx.uow.session.flush()
+    return _summary(recipients)
+
+
+async def _variables(session, run: AutomationWorkflowRun, contact: Contact, account_id: str | None) -> dict:
+    return {
+        "contact": {
+            "family_name": contact.family_name,
+            "given_name": contact.given_name,
+            "family_name_kana": contact.family_name_kana,
+            "given_name_kana": contact.given_name_kana,
+        },
+        "record": await Record(session, run.entity, run.record_id).fields(),
+        "account": await Record(session, Account.__tablename__, uuid.UUID(account_id)).fields() if account_id else {},
+        "event": run.payload,
+    }
+
+
+async def deliver(runtime: Runtime, event) -> None:
+    """Render the step's templates for the contact and send the message (the outbox delivers the
+    event at least once; a repeat has the same Message-ID). Nothing is sent when the run, the
+    contact or their primary address is gone by now."""
+    payload = event.payload
+    async with runtime.read_session() as session:
+        run = await session.get(AutomationWorkflowRun, uuid.UUID(payload["run_id"]))
+        contact = await session.get(Contact, event.entity_id)
+        email = await session.scalar(
+            select(ContactEmail).where(ContactEmail.contact_id == event.entity_id, ContactEmail.is_primary.is_(True))
+        )
+        if run is None or contact is None or contact.deleted_at is not None or email is None or email.address is None:
+            return
+        definition = await session.scalar(
+            select(AutomationWorkflowVersion.definition).where(AutomationWorkflowVersion.id == run.version_id)
+        )
+        step = steps_by_id(definition or {"steps": []}).get(payload["step_id"])
+        if step is None:
+            return
+        variables = await _variables(session, run, contact, payload.get("account_id"))
+        try:
+            subject, body, html = render(step, variables)
+        except TemplateError as error:  # the sandbox refused something, or a filter failed: no retry mends it
+            log.warning("workflow e-mail not rendered", extra={"run_id": str(run.id), "error": type(error).__name__})
+            return
+        address = email.address
+    await send_for_event(runtime.settings, event, to=address, subject=subject, body=body, html=html, data_subject=contact.id)
