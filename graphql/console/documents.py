@@ -53,11 +53,18 @@ SUBJECT_CONSENT = """query ConsoleConsent($contact: ID!) {
 WITHDRAW_CONSENT = """mutation($input: RecordConsentInput!) {
   result: recordConsent(input: $input) { consent { purpose state } userErrors { field message code } } }"""
 
-ACCESS_LOG = """query ConsoleAccessLog($contact: ID!) {
-  contact: node(id: $contact) { ... on Contact { id displayName } }
-  accessLog(contactId: $contact) { seq at user { id displayName } roles action purpose }
-  verifyAccessLog { valid entries firstBrokenSeq }
-}"""
+ACCESS_LOG_ENTRY = "seq at user { id displayName } contactId roles action purpose"
+ACCESS_LOG = f"""query ConsoleAccessLog($contact: ID!) {{
+  contact: node(id: $contact) {{ ... on Contact {{ id displayName }} }}
+  accessLog(contactId: $contact) {{ {ACCESS_LOG_ENTRY} }}
+  verifyAccessLog {{ valid entries firstBrokenSeq }}
+}}"""
+STAFF = "query ConsoleStaff { users { id displayName } }"
+STAFF_ACCESS_LOG = f"""query ConsoleStaffAccessLog($user: ID!, $last: Int!) {{
+  accessLog(userId: $user, last: $last) {{ {ACCESS_LOG_ENTRY} }}
+  verifyAccessLog {{ valid entries firstBrokenSeq }}
+}}"""
+SUBJECT_NAMES = "query ConsoleSubjectNames($ids: [ID!]!) { nodes(ids: $ids) { ... on Contact { id displayName } } }"
 VERIFY_ACCESS_LOG = "query ConsoleVerify { verifyAccessLog { valid entries firstBrokenSeq } }"
 
 OVERVIEW = """query ConsoleOverview {
