@@ -71,7 +71,12 @@ OVERVIEW = """query ConsoleOverview {
   complianceDeadlines(first: 50) { totalCount nodes { kind reference dueAt overdue } }
   incidents(first: 20) { nodes { id title status malicious awareAt affectedCount gdprAuthorityDueAt appiPreliminaryDueAt
     appiFinalDueAt appiFinalDueDate appiReportRequired appiExempt appiTriggers reports { kind filedAt } } }
-  retentionRules { entity action periodMonths basis active }
+  retentionRules { id entity action periodMonths basis active }
   retentionRuns(first: 1) { nodes { startedAt finishedAt rules { entity action applied held openRequest failed } } }
-  provisionRecipients(first: 100) { nodes { name kind country transferRoute purpose dpaDate reviewDate abroad } }
+  provisionRecipients(first: 100) { nodes { id name kind country transferRoute purpose dpaDate reviewDate abroad } }
 }"""
+# What the overview edits in place: a retention rule's period, basis and state, a recipient's review date.
+UPDATE_RETENTION_RULE = """mutation($input: UpdateRetentionRuleInput!) {
+  result: updateRetentionRule(input: $input) { rule { id } userErrors { field message code } } }"""
+UPDATE_RECIPIENT = """mutation($input: UpdateRecipientInput!) {
+  result: updateRecipient(input: $input) { recipient { id } userErrors { field message code } } }"""

@@ -78,6 +78,8 @@ class Pages:
             Route("/consent/withdraw", page(self._guard(self.withdraw)), methods=["POST"]),
             Route("/access-log", page(self._guard(self.access_log))),
             Route("/overview", page(self._guard(self.overview))),
+            Route("/overview/retention-rule", page(self._guard(self.update_retention_rule)), methods=["POST"]),
+            Route("/overview/recipient", page(self._guard(self.update_recipient)), methods=["POST"]),
         ]
 
     def _guard(self, handler):
@@ -272,7 +274,7 @@ class Pages:
         nodes = (await self._run(staff, documents.SUBJECT_NAMES, {"ids": sorted(ids)}))["nodes"]
         return {node["id"]: node["displayName"] for node in nodes if node}
 
-    async def overview(self, request: Request, staff: Staff) -> Response:
+    async def overview(self, request: Request, staff: Staff, errors=()) -> Response:
         """What is owed and by when, incidents and their clocks, retention, the processor register."""
         data = await self._run(staff, documents.OVERVIEW)
         _ = self.console.gettext(request, staff)
@@ -282,4 +284,30 @@ class Pages:
             "APPI_FINAL": _("APPI: final report (確報)"),
             "DSR_RESPONSE": _("Answer a data-subject request"),
         }
-        return self.console.render(request, "overview.html", staff, data=data, deadline_names=deadline_names)
+        status = 422 if errors else 200
+        return self.console.render(
+            request, "overview.html", staff, status=status, data=data, deadline_names=deadline_names, errors=errors
+        )
+
+    async def update_retention_rule(self, request: Request, staff: Staff) -> Response:
+        fields = await request.form()
+        months = str(fields.get("months") or "")
+        rule = {
+            "id": str(fields.get("id") or ""),
+            # Not a number of months: 0, which the service refuses with its own message.
+            "periodMonths": int(months) if months.isdigit() and len(months) <= 4 else 0,
+            "basis": str(fields.get("basis") or ""),
+            "active": fields.get("active") == "1",
+        }
+        return await self._edit_overview(request, staff, documents.UPDATE_RETENTION_RULE, rule, "#retention")
+
+    async def update_recipient(self, request: Request, staff: Staff) -> Response:
+        fields = await request.form()
+        recipient = {"id": str(fields.get("id") or ""), "reviewDate": str(fields.get("review") or "") or None}
+        return await self._edit_overview(request, staff, documents.UPDATE_RECIPIENT, recipient, "#processors")
+
+    async def _edit_overview(self, request: Request, staff: Staff, document: str, values: dict, section: str) -> Response:
+        errors = await self._mutate(staff, document, {"input": values})
+        if errors:
+            return await self.overview(request, staff, errors=errors)
+        return self._back(f"/overview{section}")

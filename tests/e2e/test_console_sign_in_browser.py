@@ -11,6 +11,8 @@ import time
 from email import policy
 from pathlib import Path
 
+import httpx
+
 from enishi.sign_in_throttle import ACCOUNT_LIMIT
 from tests.console.seed import OFFICER
 from tests.e2e import test_console_browser as browser
@@ -99,3 +101,23 @@ def test_the_japanese_era_and_one_staff_members_access_log(browser_page):
     assert "山田 太郎" in page.locator("tbody").inner_text()
     assert "ハッシュチェーン検証済み" in page.get_by_role("status").inner_text()
     officer.check("18-access-log-by-staff")
+
+
+def test_editing_a_retention_rule_from_the_overview(browser_page):
+    officer, _seeded, headers = browser_page
+    page = officer.page
+    create = (
+        'mutation { createRetentionRule(input: {entity: "contact", action: ANONYMISE, periodMonths: 36, basis: "社内規程"}) '
+        "{ rule { id } } }"
+    )
+    with httpx.Client(base_url=officer.url, headers=headers, trust_env=False) as client:  # Playwright's loop runs in this thread
+        assert client.post("/graphql", json={"query": create}).json()["data"]["createRetentionRule"]["rule"]["id"]
+    officer.sign_in(OFFICER[0])
+    page.get_by_role("link", name="概要").click()
+    retention = page.locator("section", has=page.locator("#retention"))
+    retention.get_by_label("月数").fill("60")
+    retention.get_by_label("根拠").fill("社内規程 第12条")
+    retention.get_by_role("button", name="保存").click()
+    assert "社内規程 第12条" in retention.locator("tbody").inner_text()
+    assert page.url.endswith("/console/overview#retention")
+    officer.check("19-overview-retention-edited")
