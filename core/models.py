@@ -52,6 +52,34 @@ class ConsoleAccount(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     # NULL: the browser's Accept-Language decides.
     ui_locale: Mapped[str | None] = mapped_column(String(10))
+    # Dates shown in the Japanese era calendar (令和8年12月6日) rather than the Gregorian one.
+    japanese_era: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ConsoleSignInLink(Base):
+    """A one-time sign-in link mailed to a console user. Only the SHA-256 of its 256-bit token is
+    kept; it signs in once (`used_at`), before `expires_at`."""
+
+    __tablename__ = "core_console_sign_in_link"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class SignInThrottle(Base):
+    """Console sign-in attempts that did not sign in, counted per account and per client address
+    in a window, in the database so that every server process counts the same. The key is the
+    SHA-256 of `account:<email>` or `address:<ip>`: neither is kept in clear."""
+
+    __tablename__ = "core_sign_in_throttle"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class ConsoleSession(Base):

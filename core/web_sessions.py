@@ -29,6 +29,7 @@ class SignedIn:
     display_name: str
     roles: frozenset[str]
     ui_locale: str | None
+    japanese_era: bool
 
 
 async def _account(session, user_id: uuid.UUID) -> ConsoleAccount:
@@ -87,7 +88,7 @@ async def signed_in(runtime: Runtime, session_id: str) -> SignedIn | None:
     async with runtime.read_session() as session:
         row = (
             await session.execute(
-                select(ConsoleSession, User, ConsoleAccount.ui_locale)
+                select(ConsoleSession, User, ConsoleAccount.ui_locale, ConsoleAccount.japanese_era)
                 .join(User, User.id == ConsoleSession.user_id)
                 .outerjoin(ConsoleAccount, ConsoleAccount.user_id == User.id)
                 .where(ConsoleSession.session_hash == hash_token(session_id))
@@ -95,13 +96,17 @@ async def signed_in(runtime: Runtime, session_id: str) -> SignedIn | None:
         ).first()
     if row is None:
         return None
-    stored, user, ui_locale = row
+    stored, user, ui_locale, japanese_era = row
     if stored.expires_at <= runtime.clock.now() or not user.is_active or sorted(user.roles) != stored.roles:
         await end_session(runtime, session_id)
         return None
-    return SignedIn(user.id, user.display_name, frozenset(user.roles), ui_locale)
+    return SignedIn(user.id, user.display_name, frozenset(user.roles), ui_locale, bool(japanese_era))
 
 
-async def set_ui_locale(runtime: Runtime, user_id: uuid.UUID, locale: str) -> None:
+async def set_preferences(runtime: Runtime, user_id: uuid.UUID, locale: str, japanese_era: bool | None) -> None:
+    """The console language, and the calendar of its dates unless `japanese_era` is None."""
     async with runtime.unit_of_work() as uow:
-        (await _account(uow.session, user_id)).ui_locale = locale
+        account = await _account(uow.session, user_id)
+        account.ui_locale = locale
+        if japanese_era is not None:
+            account.japanese_era = japanese_era

@@ -78,6 +78,15 @@ def parse_date(value: object) -> dt.date:
     raise ValueError("not a date")
 
 
+def era_date(date: dt.date) -> str:
+    """The date in the Japanese era calendar, as written in Japanese: 令和8年12月6日, 令和元年5月1日."""
+    for era, (offset, began) in ERAS.items():  # newest era first
+        if date >= began:
+            year = date.year - offset
+            return f"{era}{'元' if year == 1 else year}年{date.month}月{date.day}日"
+    return f"{date.year}年{date.month}月{date.day}日"  # before Meiji's calendar: the Gregorian year
+
+
 def split_values(text: str) -> list[str]:
     """The values of a cell holding several (emails, phones): separated by `;`, `；` or lines."""
     return [part.strip() for part in _VALUE_SEPARATOR.split(nfkc(text)) if part.strip()]

@@ -12,6 +12,7 @@ from enishi.runtime import Runtime
 
 from .app import COOKIE_PATH, HERE, SECURITY_HEADERS, Console
 from .pages import Pages
+from .sign_in import SignIn
 
 
 def console_routes(runtime: Runtime, schema) -> list[BaseRoute]:
@@ -19,13 +20,18 @@ def console_routes(runtime: Runtime, schema) -> list[BaseRoute]:
     if "dataSubjectRequests" not in schema.as_str():
         return []
     console = Console(runtime, schema)
+    sign_in = SignIn(console)
 
     async def home(_request: Request) -> Response:
         return RedirectResponse(f"{COOKIE_PATH}/requests", status_code=303, headers=SECURITY_HEADERS)
 
     routes: list[BaseRoute] = [
         Route("/", home),
-        Route("/sign-in", console.sign_in, methods=["GET", "POST"]),
+        Route("/sign-in", sign_in.page),
+        Route("/sign-in", sign_in.password, methods=["POST"]),
+        Route("/sign-in/link", sign_in.link_page),
+        Route("/sign-in/link", sign_in.ask_link, methods=["POST"]),
+        Route("/sign-in/link/use", sign_in.use_link, methods=["POST"]),
         Route("/sign-out", console.page(console.sign_out), methods=["POST"]),
         Route("/language", console.page(console.language), methods=["POST"]),
         # follow_symlink: the strict editable install links each file of the package into place.

@@ -1,11 +1,11 @@
-"""The console's routes: sign-in and sign-out, the language switch, and the pages (pages.py).
+"""The console's frame: rendering, the signed-in guard, sign-out and the preferences (language,
+calendar); sign-in is sign_in.py's, the pages are pages.py's.
 
 Every answer carries a strict Content-Security-Policy (nothing but the console's own stylesheet
 may load; no script at all), refuses framing and caching; every POST carries the CSRF token."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -14,19 +14,17 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from enishi.runtime import Runtime
-from enishi.web_sessions import SESSION_LIFETIME, check_password, end_session, open_session, set_ui_locale
+from enishi.web_sessions import end_session, set_preferences
 
 from . import i18n
 from .sessions import (
     COOKIE_PATH,
     SESSION_COOKIE,
-    SIGN_IN_COOKIE,
     Staff,
     current_staff,
     delete_cookie,
     may_use_console,
     same_token,
-    set_cookie,
 )
 
 HERE = Path(__file__).parent
@@ -39,6 +37,7 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
+CALENDARS = ("gregorian", "japanese")
 Handler = Callable[[Request, Staff], Awaitable[Response]]
 
 
@@ -62,7 +61,7 @@ class Console:
         html = self.templates.get_template(template).render(
             _=i18n.translations(locale).gettext,
             locale=locale,
-            fmt=i18n.Formatter(locale, self.runtime.settings.zone),
+            fmt=i18n.Formatter(locale, self.runtime.settings.zone, staff is not None and staff.japanese_era),
             staff=staff,
             csrf=staff.csrf_token if staff else None,
             request=request,
@@ -93,32 +92,6 @@ class Console:
 
         return endpoint
 
-    async def sign_in_form(self, request: Request, status: int = 200, error: str | None = None) -> Response:
-        token = secrets.token_urlsafe(32)
-        response = self.render(request, "sign_in.html", None, status=status, sign_in_token=token, error=error)
-        set_cookie(response, SIGN_IN_COOKIE, token, max_age=3600)
-        return response
-
-    async def sign_in(self, request: Request) -> Response:
-        if request.method == "GET":
-            return await self.sign_in_form(request)
-        fields = await request.form()
-        if not same_token(fields.get("csrf"), request.cookies.get(SIGN_IN_COOKIE)):
-            return self.refuse(request, None, 403, "csrf")
-        email, password = fields.get("email"), fields.get("password")
-        if not isinstance(email, str) or not isinstance(password, str) or not email or len(password) > 1000:
-            return await self.sign_in_form(request, 400, "bad-credentials")
-        user = await check_password(self.runtime, email, password)
-        if user is None:
-            return await self.sign_in_form(request, 401, "bad-credentials")
-        if not may_use_console(user.roles):
-            return self.refuse(request, None, 403, "forbidden-role")
-        session_id = await open_session(self.runtime, user)
-        response = RedirectResponse(f"{COOKIE_PATH}/requests", status_code=303, headers=SECURITY_HEADERS)
-        set_cookie(response, SESSION_COOKIE, session_id, max_age=int(SESSION_LIFETIME.total_seconds()))
-        delete_cookie(response, SIGN_IN_COOKIE)
-        return response
-
     async def sign_out(self, request: Request, staff: Staff) -> Response:
         await end_session(self.runtime, staff.session_id)
         response = RedirectResponse(f"{COOKIE_PATH}/sign-in", status_code=303, headers=SECURITY_HEADERS)
@@ -126,12 +99,15 @@ class Console:
         return response
 
     async def language(self, request: Request, staff: Staff) -> Response:
+        """The language and, when the form has it, the calendar of dates (`gregorian`, `japanese`)."""
         fields = await request.form()
-        locale = fields.get("locale")
+        locale, calendar = fields.get("locale"), fields.get("calendar")
         if locale not in i18n.LOCALES:
             return self.refuse(request, staff, 400, "bad-locale")
+        if calendar not in (None, *CALENDARS):
+            return self.refuse(request, staff, 400, "bad-calendar")
         assert isinstance(locale, str)
-        await set_ui_locale(self.runtime, staff.user_id, locale)
+        await set_preferences(self.runtime, staff.user_id, locale, None if calendar is None else calendar == "japanese")
         # Back to the page the switch was on: a path of the console only, never another site.
         back = fields.get("next")
         target = back if isinstance(back, str) and back.startswith(COOKIE_PATH + "/") and "//" not in back else COOKIE_PATH

@@ -53,18 +53,30 @@ SUBJECT_CONSENT = """query ConsoleConsent($contact: ID!) {
 WITHDRAW_CONSENT = """mutation($input: RecordConsentInput!) {
   result: recordConsent(input: $input) { consent { purpose state } userErrors { field message code } } }"""
 
-ACCESS_LOG = """query ConsoleAccessLog($contact: ID!) {
-  contact: node(id: $contact) { ... on Contact { id displayName } }
-  accessLog(contactId: $contact) { seq at user { id displayName } roles action purpose }
-  verifyAccessLog { valid entries firstBrokenSeq }
-}"""
+ACCESS_LOG_ENTRY = "seq at user { id displayName } contactId roles action purpose"
+ACCESS_LOG = f"""query ConsoleAccessLog($contact: ID!) {{
+  contact: node(id: $contact) {{ ... on Contact {{ id displayName }} }}
+  accessLog(contactId: $contact) {{ {ACCESS_LOG_ENTRY} }}
+  verifyAccessLog {{ valid entries firstBrokenSeq }}
+}}"""
+STAFF = "query ConsoleStaff { users { id displayName } }"
+STAFF_ACCESS_LOG = f"""query ConsoleStaffAccessLog($user: ID!, $last: Int!) {{
+  accessLog(userId: $user, last: $last) {{ {ACCESS_LOG_ENTRY} }}
+  verifyAccessLog {{ valid entries firstBrokenSeq }}
+}}"""
+SUBJECT_NAMES = "query ConsoleSubjectNames($ids: [ID!]!) { nodes(ids: $ids) { ... on Contact { id displayName } } }"
 VERIFY_ACCESS_LOG = "query ConsoleVerify { verifyAccessLog { valid entries firstBrokenSeq } }"
 
 OVERVIEW = """query ConsoleOverview {
   complianceDeadlines(first: 50) { totalCount nodes { kind reference dueAt overdue } }
   incidents(first: 20) { nodes { id title status malicious awareAt affectedCount gdprAuthorityDueAt appiPreliminaryDueAt
     appiFinalDueAt appiFinalDueDate appiReportRequired appiExempt appiTriggers reports { kind filedAt } } }
-  retentionRules { entity action periodMonths basis active }
+  retentionRules { id entity action periodMonths basis active }
   retentionRuns(first: 1) { nodes { startedAt finishedAt rules { entity action applied held openRequest failed } } }
-  provisionRecipients(first: 100) { nodes { name kind country transferRoute purpose dpaDate reviewDate abroad } }
+  provisionRecipients(first: 100) { nodes { id name kind country transferRoute purpose dpaDate reviewDate abroad } }
 }"""
+# What the overview edits in place: a retention rule's period, basis and state, a recipient's review date.
+UPDATE_RETENTION_RULE = """mutation($input: UpdateRetentionRuleInput!) {
+  result: updateRetentionRule(input: $input) { rule { id } userErrors { field message code } } }"""
+UPDATE_RECIPIENT = """mutation($input: UpdateRecipientInput!) {
+  result: updateRecipient(input: $input) { recipient { id } userErrors { field message code } } }"""

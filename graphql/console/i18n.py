@@ -1,6 +1,7 @@
 """The console's languages: Japanese and English from gettext catalogs (locale/*/LC_MESSAGES/
 messages.mo, compiled from the .po beside it with `pybabel compile`), the user's choice or else the
-browser's Accept-Language; dates in the configured zone (Asia/Tokyo by default)."""
+browser's Accept-Language; dates in the configured zone (Asia/Tokyo by default), in the Japanese era
+calendar (令和8年12月6日) for a user who chose it."""
 
 from __future__ import annotations
 
@@ -14,9 +15,16 @@ from babel.core import negotiate_locale
 from babel.dates import get_date_format, get_datetime_format, get_time_format
 from babel.support import NullTranslations, Translations
 
+from enishi.services.import_values import era_date
+
 LOCALES = ("ja", "en")
 DEFAULT_LOCALE = "ja"
 LOCALE_DIR = Path(__file__).with_name("locale")
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogs (`make catalogs` finds it); the page translates it."""
+    return message
 
 
 @cache
@@ -49,8 +57,8 @@ class Formatter:
     patterns parsed once per page rather than once per value (format_datetime's cost on a queue of
     50 rows was a third of the page's time)."""
 
-    def __init__(self, locale: str, zone: ZoneInfo) -> None:
-        self.locale, self.zone = Locale.parse(locale), zone
+    def __init__(self, locale: str, zone: ZoneInfo, japanese_era: bool = False) -> None:
+        self.locale, self.zone, self.japanese_era = Locale.parse(locale), zone, japanese_era
         self._date = get_date_format("medium", locale=self.locale)
         self._time = get_time_format("medium", locale=self.locale)
         self._joined = str(get_datetime_format("medium", locale=self.locale)).replace("'", "")
@@ -59,10 +67,13 @@ class Formatter:
         if value is None:
             return "—"
         moment = (dt.datetime.fromisoformat(value) if isinstance(value, str) else value).astimezone(self.zone)
-        time, date = self._time.apply(moment, self.locale), self._date.apply(moment, self.locale)
+        time, date = self._time.apply(moment, self.locale), self._calendar_date(moment.date())
         return f"{self._joined.replace('{0}', time).replace('{1}', date)} ({self.zone.key})"
 
     def date(self, value: str | dt.date | None) -> str:
         if value is None:
             return "—"
-        return self._date.apply(dt.date.fromisoformat(value) if isinstance(value, str) else value, self.locale)
+        return self._calendar_date(dt.date.fromisoformat(value) if isinstance(value, str) else value)
+
+    def _calendar_date(self, date: dt.date) -> str:
+        return era_date(date) if self.japanese_era else self._date.apply(date, self.locale)

@@ -12,15 +12,10 @@ from starlette.routing import Route
 from enishi.graphql.as_viewer import execute_as
 from enishi.graphql.schema import present_result
 
-from . import documents
+from . import documents, values
 from .app import COOKIE_PATH, SECURITY_HEADERS, Console
+from .i18n import N_
 from .sessions import Staff
-
-
-def N_(message: str) -> str:
-    """Marks a message for the catalogs (`make catalogs` finds it); the page translates it."""
-    return message
-
 
 # The privacy plugin's statuses and types (plugins/privacy/models.py; the core imports no plugin,
 # so tests/console/test_console_http.py checks the two agree), with the words the pages show.
@@ -60,7 +55,14 @@ class _Refused(Exception):
 class Pages:
     def __init__(self, console: Console) -> None:
         self.console = console
-        console.templates.globals.update(status_labels=STATUS_LABELS, type_labels=TYPE_LABELS)
+        console.templates.globals.update(
+            status_labels=STATUS_LABELS,
+            type_labels=TYPE_LABELS,
+            regime_labels=values.REGIME_LABELS,
+            channel_labels=values.CHANNEL_LABELS,
+            run_labels=values.RUN_LABELS,
+            note_label=values.note_label,
+        )
 
     def routes(self) -> list[Route]:
         page = self.console.page
@@ -76,6 +78,8 @@ class Pages:
             Route("/consent/withdraw", page(self._guard(self.withdraw)), methods=["POST"]),
             Route("/access-log", page(self._guard(self.access_log))),
             Route("/overview", page(self._guard(self.overview))),
+            Route("/overview/retention-rule", page(self._guard(self.update_retention_rule)), methods=["POST"]),
+            Route("/overview/recipient", page(self._guard(self.update_recipient)), methods=["POST"]),
         ]
 
     def _guard(self, handler):
@@ -231,31 +235,46 @@ class Pages:
         return self._back(f"/consent?{urlencode({'contact': contact})}")
 
     async def access_log(self, request: Request, staff: Staff) -> Response:
-        contact = request.query_params.get("contact")
+        """One person's entries (filtered by a staff member's name), or one staff member's newest
+        entries across people; the chain's verification either way."""
+        contact, user = request.query_params.get("contact"), request.query_params.get("user")
         staff_name = (request.query_params.get("staff") or "").strip()
-        if contact:
+        data, entries, names = None, [], {}
+        if user:
+            last = self.console.runtime.settings.max_page_size
+            data = await self._run(staff, documents.STAFF_ACCESS_LOG, {"user": user, "last": last})
+            entries = data["accessLog"]
+            names = await self._subject_names({entry["contactId"] for entry in entries}, staff)
+        elif contact:
             data = await self._run(staff, documents.ACCESS_LOG, {"contact": contact})
             entries = [
                 entry
                 for entry in data["accessLog"]
                 if not staff_name or (entry["user"] and staff_name.casefold() in entry["user"]["displayName"].casefold())
             ]
-            verification = data["verifyAccessLog"]
-        else:
-            data, entries = None, []
-            verification = (await self._run(staff, documents.VERIFY_ACCESS_LOG))["verifyAccessLog"]
+        verification = (data or await self._run(staff, documents.VERIFY_ACCESS_LOG))["verifyAccessLog"]
         return self.console.render(
             request,
             "access_log.html",
             staff,
             subjects=await self._subjects(request, staff),
+            staff_members=(await self._run(staff, documents.STAFF))["users"],
+            chosen_user=user,
             data=data,
             entries=entries,
+            subject_names=names,
             staff_name=staff_name,
             verification=verification,
         )
 
-    async def overview(self, request: Request, staff: Staff) -> Response:
+    async def _subject_names(self, ids: set[str], staff: Staff) -> dict[str, str]:
+        """The names of the people an access log speaks of (an erased person has none)."""
+        if not ids:
+            return {}
+        nodes = (await self._run(staff, documents.SUBJECT_NAMES, {"ids": sorted(ids)}))["nodes"]
+        return {node["id"]: node["displayName"] for node in nodes if node}
+
+    async def overview(self, request: Request, staff: Staff, errors=()) -> Response:
         """What is owed and by when, incidents and their clocks, retention, the processor register."""
         data = await self._run(staff, documents.OVERVIEW)
         _ = self.console.gettext(request, staff)
@@ -265,4 +284,30 @@ class Pages:
             "APPI_FINAL": _("APPI: final report (確報)"),
             "DSR_RESPONSE": _("Answer a data-subject request"),
         }
-        return self.console.render(request, "overview.html", staff, data=data, deadline_names=deadline_names)
+        status = 422 if errors else 200
+        return self.console.render(
+            request, "overview.html", staff, status=status, data=data, deadline_names=deadline_names, errors=errors
+        )
+
+    async def update_retention_rule(self, request: Request, staff: Staff) -> Response:
+        fields = await request.form()
+        months = str(fields.get("months") or "")
+        rule = {
+            "id": str(fields.get("id") or ""),
+            # Not a number of months: 0, which the service refuses with its own message.
+            "periodMonths": int(months) if months.isdigit() and len(months) <= 4 else 0,
+            "basis": str(fields.get("basis") or ""),
+            "active": fields.get("active") == "1",
+        }
+        return await self._edit_overview(request, staff, documents.UPDATE_RETENTION_RULE, rule, "#retention")
+
+    async def update_recipient(self, request: Request, staff: Staff) -> Response:
+        fields = await request.form()
+        recipient = {"id": str(fields.get("id") or ""), "reviewDate": str(fields.get("review") or "") or None}
+        return await self._edit_overview(request, staff, documents.UPDATE_RECIPIENT, recipient, "#processors")
+
+    async def _edit_overview(self, request: Request, staff: Staff, document: str, values: dict, section: str) -> Response:
+        errors = await self._mutate(staff, document, {"input": values})
+        if errors:
+            return await self.overview(request, staff, errors=errors)
+        return self._back(f"/overview{section}")

@@ -31,6 +31,7 @@ class Staff:
     user_id: uuid.UUID
     display_name: str
     ui_locale: str | None
+    japanese_era: bool
     viewer: Viewer
 
     @property
@@ -60,7 +61,7 @@ async def current_staff(runtime: Runtime, request: Request) -> Staff | None:
     if user is None:
         return None
     viewer = Viewer(user_id=user.user_id, roles=user.roles, permissions=runtime.permissions.for_roles(user.roles))
-    return Staff(session_id, user.user_id, user.display_name, user.ui_locale, viewer)
+    return Staff(session_id, user.user_id, user.display_name, user.ui_locale, user.japanese_era, viewer)
 
 
 def may_use_console(roles) -> bool:

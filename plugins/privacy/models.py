@@ -211,7 +211,7 @@ class PrivacyAccessLog(Base):
     never personal data, and deliberately no foreign key: it outlives the records it speaks of."""
 
     __tablename__ = "privacy_access_log"
-    __table_args__ = ({"info": {"append_only": True}},)
+    __table_args__ = (Index("ix_privacy_access_log_user_seq", "user_id", "seq"), {"info": {"append_only": True}})
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -14,6 +14,7 @@ from enishi.plugin import (
     PUBLIC_PERMISSION,
     Connection,
     InputError,
+    InvalidArgument,
     PageRequest,
     SortKey,
     User,
@@ -174,20 +175,39 @@ class DataSubjectRequestQuery:
             LegalHold.from_row(r) for r in rows if not active or (r.released_at is None and (r.until is None or r.until >= today))
         ]
 
-    @strawberry.field(description="Who read or exported this person's personal data, oldest first.")
-    async def access_log(self, info: Info, contact_id: strawberry.ID) -> list[AccessLogEntry]:
+    @strawberry.field(
+        description="Who read or exported personal data, oldest first: one person's entries (`contactId`), one "
+        "staff member's across people (`userId`), or both. `last`: only the newest that many."
+    )
+    async def access_log(
+        self,
+        info: Info,
+        contact_id: strawberry.ID | None = None,
+        user_id: strawberry.ID | None = None,
+        last: int | None = None,
+    ) -> list[AccessLogEntry]:
         info.context.require("privacy.audit")
-        rows = await info.context.scalars(
-            select(orm.PrivacyAccessLog)
-            .where(orm.PrivacyAccessLog.contact_id == parse_global_id(contact_id, "Contact", "contactId"))
-            .order_by(orm.PrivacyAccessLog.seq)
-        )
+        if contact_id is None and user_id is None:
+            raise InvalidArgument("give contactId, userId or both")
+        if last is not None and not 0 < last <= info.context.settings.max_page_size:
+            raise InvalidArgument(f"last must be between 1 and {info.context.settings.max_page_size}")
+        statement = select(orm.PrivacyAccessLog)
+        if contact_id is not None:
+            statement = statement.where(orm.PrivacyAccessLog.contact_id == parse_global_id(contact_id, "Contact", "contactId"))
+        if user_id is not None:
+            statement = statement.where(orm.PrivacyAccessLog.user_id == parse_global_id(user_id, "User", "userId"))
+        if last is None:
+            rows = await info.context.scalars(statement.order_by(orm.PrivacyAccessLog.seq))
+        else:
+            newest = await info.context.scalars(statement.order_by(orm.PrivacyAccessLog.seq.desc()).limit(last))
+            rows = list(reversed(newest))
         users = {u.id: u for u in await load_rows(info.context, User, list({r.user_id for r in rows if r.user_id})) if u}
         return [
             AccessLogEntry(
                 seq=r.seq,
                 at=r.at,
                 user=UserNode.from_row(users[r.user_id]) if r.user_id in users else None,
+                contact_id=to_global_id("Contact", r.contact_id),
                 roles=[x for x in r.roles.split(",") if x],
                 action=r.action,
                 purpose=r.purpose,

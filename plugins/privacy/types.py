@@ -268,6 +268,9 @@ class AccessLogEntry:
     seq: int
     at: dt.datetime
     user: UserNode | None
+    contact_id: strawberry.ID = strawberry.field(
+        description="The person whose data it was (a Contact's id, kept after their erasure)."
+    )
     roles: list[str]
     action: str
     purpose: str

@@ -32,7 +32,8 @@ class ConsoleClient:
                 self.cookies[name] = value
 
     async def get(self, path: str, **params):
-        response = await self.api.client.get(path, params=params, headers=self._headers())
+        # No `params` at all when none is given: an empty one would replace the query of `path`.
+        response = await self.api.client.get(path, params=params or None, headers=self._headers())
         self._keep(response)
         return response
 

@@ -1,0 +1,155 @@
+"""Console sign-in by a one-time mailed link, and sign-in throttling per account and per client
+address (counted in the database: two apps on one database, as two server processes, count together).
+The clock is the test's: windows and expiries are crossed by advancing it."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from enishi.models import ConsoleSignInLink, SignInThrottle, User
+from enishi.sign_in_links import LINK_LIFETIME
+from enishi.sign_in_throttle import ACCOUNT_LIMIT, ADDRESS_LIMIT, WINDOW
+from tests.console.conftest import ConsoleClient, add_user
+from tests.console.seed import OFFICER
+
+LINK = re.compile(r"https://crm\.example\.test(/console/sign-in/link\?token=[\w-]+)")
+LINK_SENT = "If this address belongs to a console user, a sign-in link is on its way to it."
+
+
+async def _links(api) -> list[ConsoleSignInLink]:
+    async with api.runtime.read_session() as session:
+        return list((await session.execute(select(ConsoleSignInLink))).scalars().all())
+
+
+def _mailed_link(sent_mail, link: ConsoleSignInLink) -> str:
+    """The path of the link in the message mailed for `link` (its Message-ID is the link's id)."""
+    message = sent_mail()[str(link.id)]
+    assert message["To"] == OFFICER[0] and "Sign in to the Enishi console" in message["Subject"]
+    found = LINK.search(message.get_content())
+    assert found is not None
+    return found.group(1)
+
+
+async def _ask_link(client: ConsoleClient, email: str):
+    return await client.post("/console/sign-in/link", {"email": email}, csrf_from="/console/sign-in")
+
+
+async def _use_link(client: ConsoleClient, path: str):
+    token = path.split("token=")[1]
+    return await client.post("/console/sign-in/link/use", {"token": token}, csrf_from=path)
+
+
+async def test_a_mailed_link_signs_in_once_and_only_its_hash_is_kept(api, enishi_sent_mail):
+    await add_user(api, OFFICER[0], OFFICER[1], ["compliance"])
+    client = ConsoleClient(api)
+    asked = await _ask_link(client, OFFICER[0])
+    assert asked.status_code == 200 and LINK_SENT in asked.text
+    [link] = await _links(api)
+    path = _mailed_link(enishi_sent_mail, link)
+    token = path.split("token=")[1]
+    assert link.token_hash != token and len(link.token_hash) == 64 and link.expires_at - link.created_at == LINK_LIFETIME
+
+    # Opening the link (as a mail scanner would) uses nothing up: only the button's POST does.
+    landing = await client.get(path)
+    assert landing.status_code == 200 and f'name="token" value="{token}"' in landing.text
+    assert (await _links(api))[0].used_at is None
+    used = await _use_link(client, path)
+    assert used.status_code == 303 and used.headers["location"] == "/console/requests"
+    assert (await client.get("/console/requests")).status_code == 200
+
+    again = await _use_link(ConsoleClient(api), path)
+    assert again.status_code == 400 and "This sign-in link does not work" in again.text
+    assert "enishi_console=" not in str(again.headers)
+
+
+async def test_asking_for_a_link_answers_alike_for_any_address_and_mails_only_a_console_user(api, enishi_sent_mail):
+    await add_user(api, OFFICER[0], OFFICER[1], ["compliance"])
+    await add_user(api, "seller@staff.example", "営業", ["sales"])
+    await add_user(api, "former@staff.example", "退職者", ["compliance"])
+    async with api.runtime.unit_of_work() as uow:
+        (await uow.session.execute(select(User).where(User.email == "former@staff.example"))).scalar_one().is_active = False
+    before = set(enishi_sent_mail())
+    answers = [
+        await _ask_link(ConsoleClient(api), email)
+        for email in (OFFICER[0], "nobody@staff.example", "seller@staff.example", "former@staff.example")
+    ]
+    csrf = re.compile(r'value="[\w-]{43}"')
+    assert {(a.status_code, csrf.sub("", a.text)) for a in answers} == {(200, csrf.sub("", answers[0].text))}
+    [link] = await _links(api)
+    assert set(enishi_sent_mail()) - before == {str(link.id)}
+
+
+async def test_a_link_expires_after_its_lifetime(api, enishi_sent_mail):
+    await add_user(api, OFFICER[0], OFFICER[1], ["compliance"])
+    client = ConsoleClient(api)
+    await _ask_link(client, OFFICER[0])
+    [link] = await _links(api)
+    api.clock.advance(seconds=LINK_LIFETIME.total_seconds())
+    expired = await _use_link(client, _mailed_link(enishi_sent_mail, link))
+    assert expired.status_code == 400 and (await client.get("/console/requests")).status_code == 303
+
+
+async def test_a_link_of_a_user_who_lost_the_console_role_signs_no_one_in(api, enishi_sent_mail):
+    await add_user(api, OFFICER[0], OFFICER[1], ["compliance"])
+    client = ConsoleClient(api)
+    await _ask_link(client, OFFICER[0])
+    [link] = await _links(api)
+    async with api.runtime.unit_of_work() as uow:
+        (await uow.session.execute(select(User).where(User.email == OFFICER[0]))).scalar_one().roles = ["sales"]
+    refused = await _use_link(client, _mailed_link(enishi_sent_mail, link))
+    assert refused.status_code == 403 and "enishi_console=" not in str(refused.headers)
+
+
+async def test_wrong_passwords_block_the_account_with_429_until_the_window_ends(api):
+    await add_user(api, OFFICER[0], OFFICER[1], ["compliance"])
+    await add_user(api, "colleague@staff.example", "同僚", ["compliance"])
+    client = ConsoleClient(api)
+    for _ in range(ACCOUNT_LIMIT - 1):
+        assert (await client.sign_in(OFFICER[0], "wrong password here")).status_code == 401
+    blocked = await client.sign_in(OFFICER[0], "wrong password here")
+    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) == WINDOW.total_seconds()
+    assert "Too many sign-in attempts from this account or this address. Try again after" in blocked.text
+    # The right password is not even checked now; a link is not sent either.
+    assert (await client.sign_in(OFFICER[0])).status_code == 429
+    assert (await _ask_link(client, OFFICER[0])).status_code == 429
+    # Another account from the same address is not blocked.
+    assert (await ConsoleClient(api).sign_in("colleague@staff.example")).status_code == 303
+
+    api.clock.advance(seconds=WINDOW.total_seconds())
+    assert (await client.sign_in(OFFICER[0])).status_code == 303
+    async with api.runtime.read_session() as session:
+        stored = (await session.execute(select(SignInThrottle.key_hash))).scalars().all()
+    assert all(OFFICER[0] not in key and "127.0.0.1" not in key for key in stored)  # hashes only
+
+
+async def test_signing_in_clears_the_accounts_count(api):
+    await add_user(api, OFFICER[0], OFFICER[1], ["compliance"])
+    client = ConsoleClient(api)
+    for _ in range(ACCOUNT_LIMIT - 1):
+        await client.sign_in(OFFICER[0], "wrong password here")
+    assert (await client.sign_in(OFFICER[0])).status_code == 303
+    for _ in range(ACCOUNT_LIMIT - 1):
+        assert (await ConsoleClient(api).sign_in(OFFICER[0], "wrong password here")).status_code == 401
+
+
+async def test_one_address_trying_many_accounts_is_blocked_in_every_server_process(enishi_api):
+    """Two apps on one database stand for two server processes: the second sees the first's count."""
+    first, second = await enishi_api(), await enishi_api()
+    await add_user(first, OFFICER[0], OFFICER[1], ["compliance"])
+    for number in range(ADDRESS_LIMIT - 1):
+        assert (await ConsoleClient(first).sign_in(f"guess{number}@staff.example")).status_code == 401
+    last_guess = await ConsoleClient(second).sign_in("guess-last@staff.example")
+    assert last_guess.status_code == 429
+    refused = await ConsoleClient(first).sign_in(OFFICER[0])
+    assert refused.status_code == 429 and "enishi_console=" not in str(refused.headers)
+    assert (await _ask_link(ConsoleClient(second), OFFICER[0])).status_code == 429
+
+
+async def test_wrong_links_count_against_the_address(api):
+    client = ConsoleClient(api)
+    for number in range(ADDRESS_LIMIT - 1):
+        assert (await _use_link(client, f"/console/sign-in/link?token=guess{number}")).status_code == 400
+    assert (await _use_link(client, "/console/sign-in/link?token=guess-last")).status_code == 400
+    assert (await _use_link(client, "/console/sign-in/link?token=one-more")).status_code == 429
