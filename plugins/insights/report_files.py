@@ -196,6 +196,7 @@ def chart_png(content: ReportContent) -> bytes:
     bands.bar_label(sizes, fmt="{:,.0f}")
     bands.yaxis.set_major_locator(MaxNLocator(integer=True))  # customers: whole numbers
     bands.margins(y=0.15)  # room for the counts above the bars
+    bands.yaxis.set_major_formatter(lambda value, _: f"{value:,.0f}")
     bands.set_title(_label("解約リスク", "Churn risk"), fontdict=font)
     for tick in bands.get_xticklabels():
         tick.set_fontsize(8)
@@ -210,8 +211,8 @@ def chart_png(content: ReportContent) -> bytes:
 def to_html(content: ReportContent, chart_id: str) -> str:
     """A short summary: the main figures against the period before, the chart, what is attached."""
     cells = "".join(
-        f"<tr><th>{html.escape(ja)}</th><td>{_shown(content.current[key], kind)}</td>"
-        f"<td>{_shown(content.previous[key], kind)}</td></tr>"
+        f'<tr><th scope="row" align="left">{html.escape(ja)}</th><td align="right">{_shown(content.current[key], kind)}</td>'
+        f'<td align="right">{_shown(content.previous[key], kind)}</td></tr>'
         for key, ja, _, kind in ROWS
     )
     people = (
