@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import html
 import io
 from dataclasses import dataclass, field
@@ -174,13 +175,20 @@ def _label(ja: str, en: str, joiner: str = " ") -> str:
     return f"{ja}{joiner}{en}" if JAPANESE_FONT.exists() else en
 
 
+@functools.cache
+def _japanese_family() -> str | None:
+    """The IPAex font's family name, registered with matplotlib once per process; None without it."""
+    if not JAPANESE_FONT.exists():
+        return None
+    font_manager.fontManager.addfont(str(JAPANESE_FONT))
+    return font_manager.FontProperties(fname=str(JAPANESE_FONT)).get_name()
+
+
 def chart_png(content: ReportContent) -> bytes:
     """Revenue per day and the churn-risk bands, side by side. A `Figure` of its own (no pyplot
     state), so concurrent deliveries draw independently."""
-    font: dict = {}
-    if JAPANESE_FONT.exists():
-        font_manager.fontManager.addfont(str(JAPANESE_FONT))
-        font = {"family": font_manager.FontProperties(fname=str(JAPANESE_FONT)).get_name()}
+    family = _japanese_family()
+    font: dict = {"family": family} if family else {}
     figure = Figure(figsize=(9, 3.8), dpi=100, layout="constrained")
     revenue, bands = figure.subplots(1, 2, width_ratios=(2.6, 1))
     days = [day.strftime("%m/%d") for day, _ in content.revenue_by_day]
