@@ -9,6 +9,7 @@ window functions), nothing stored; checked equal (to rounding) to Enishi's store
 timing. Rounds interleave. Writes bench/results/insights_health.json.
 
     python bench/insights_health.py [--customers 100000] [--rounds 2]
+    scripts/with-postgres sh -c 'ENISHI_BENCH_DATABASE_URL=$ENISHI_TEST_DATABASE_URL python bench/insights_health.py'
 """
 
 import argparse

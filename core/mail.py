@@ -23,8 +23,9 @@ import shutil
 import smtplib
 import ssl
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -34,14 +35,42 @@ from .settings import ConfigError, Settings
 DEV_MAIL_DIR = Path("enishi-data/mail")
 
 
+@dataclass(frozen=True)
+class MailAttachment:
+    """A file sent with a message. With `inline_id` it is an image the HTML part shows
+    (`<img src="cid:{inline_id}">`) rather than a file offered for download."""
+
+    filename: str
+    content_type: str  # "text/csv", "image/png", …
+    data: bytes
+    inline_id: str | None = None
+
+
 async def send_for_event(
-    settings: Settings, event, *, to: str, subject: str, body: str, data_subject: uuid.UUID | None, html: str | None = None
+    settings: Settings,
+    event,
+    *,
+    to: str,
+    subject: str,
+    body: str,
+    data_subject: uuid.UUID | None,
+    html: str | None = None,
+    attachments: Sequence[MailAttachment] = (),
 ) -> None:
     """`send` from an `enishi_deliver_event` hook: off the event loop (SMTP blocks), with the
     event's id as Message-ID, so a retried delivery is recognisably the same message.
-    `data_subject` is the contact the message concerns, so that their erasure removes it."""
+    `data_subject` is the contact the message concerns, so that their erasure removes it.
+    `html` is an alternative to the plain-text `body`, showing the inline `attachments`."""
     await asyncio.to_thread(
-        send, settings, to=to, subject=subject, body=body, message_id=str(event.id), data_subject=data_subject, html=html
+        send,
+        settings,
+        to=to,
+        subject=subject,
+        body=body,
+        message_id=str(event.id),
+        data_subject=data_subject,
+        html=html,
+        attachments=attachments,
     )
 
 
@@ -81,6 +110,24 @@ def _keep(directory: Path, data_subject: uuid.UUID | None, message: EmailMessage
         (folder / f"{message_id}.eml").write_bytes(bytes(message))
 
 
+def _compose(body: str, html: str | None, attachments: Sequence[MailAttachment]) -> EmailMessage:
+    """Plain text; with `html`, multipart/alternative whose HTML part holds the inline images
+    (multipart/related); then the files (multipart/mixed)."""
+    message = EmailMessage()
+    message.set_content(body)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+        shown = message.get_body(preferencelist=("html",))
+        assert shown is not None  # just added
+        for image in (a for a in attachments if a.inline_id is not None):
+            maintype, subtype = image.content_type.split("/", 1)
+            shown.add_related(image.data, maintype, subtype, cid=f"<{image.inline_id}>", filename=image.filename)
+    for file in (a for a in attachments if a.inline_id is None):
+        maintype, subtype = file.content_type.split("/", 1)
+        message.add_attachment(file.data, maintype, subtype, filename=file.filename)
+    return message
+
+
 def send(
     settings: Settings,
     *,
@@ -90,16 +137,14 @@ def send(
     message_id: str,
     data_subject: uuid.UUID | None = None,
     html: str | None = None,
+    attachments: Sequence[MailAttachment] = (),
 ) -> None:
-    """Send one UTF-8 message: plain text, with `html` as its alternative when given. `message_id`
-    (the event's id) makes a repeated delivery recognisable as the same message; the file
-    transport simply overwrites it."""
-    message = EmailMessage()
+    """Send one UTF-8 message: `body` as plain text, optionally an `html` alternative, and
+    `attachments`. `message_id` (the event's id) makes a repeated delivery recognisable as the
+    same message; the file transport simply overwrites it."""
+    message = _compose(body, html, attachments)
     message["From"], message["To"], message["Subject"] = settings.mail_from, to, subject
     message["Message-ID"] = f"<{message_id}@enishi>"
-    message.set_content(body)
-    if html is not None:
-        message.add_alternative(html, subtype="html")
     url = _configured_url(settings)
     if not url:
         raise ConfigError("no mail server configured: set ENISHI_MAIL_URL")

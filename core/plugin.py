@@ -88,7 +88,7 @@ from enishi.graphql.relay import (
     to_global_id,
 )
 from enishi.graphql.scalars import MinorUnits as _MinorUnits
-from enishi.mail import send_for_event
+from enishi.mail import MailAttachment, send_for_event
 from enishi.models import (
     Account,
     Activity,
@@ -314,6 +314,7 @@ __all__ = [
     "blind_indexes",
     "KeyRing",
     "send_for_event",
+    "MailAttachment",
     # survey links: the answer page, its refusals and its form post
     "survey_form",
     "survey_refusal",

@@ -4,7 +4,8 @@ every period present. A KPI's point is the KPI of that period (README's definiti
 money are 0 in a period without purchases, a rate is None when it is undefined there). A band's
 point is how many customers the band held at the end of the period, as the daily health job last
 recorded it on or before that day (a day the job did not run carries the last count forward; 0
-before the first record)."""
+before the first record). A survey metric's point is the NPS, CSAT or CES of the answers given in
+that period (survey_scores.py; None in a period nobody answered, like an undefined rate)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from strawberry.types import Info
 
 from enishi.plugin import InvalidArgument, period_spans
 
-from . import kpis
+from . import kpis, survey_scores
 from .health_models import InsightsHealthCount
 from .types import READ, InsightsCustomer
 
@@ -32,6 +33,7 @@ class InsightsMetric(Enum):
     PURCHASERS = "purchasers"
     NEW_CUSTOMERS = "new_customers"
     LOST_CUSTOMERS = "lost_customers"
+    CUSTOMERS_AT_START = "customers_at_start"
     CUSTOMERS_AT_END = "customers_at_end"
     CHURN_RATE = "churn_rate"
     RETENTION_RATE = "retention_rate"
@@ -40,12 +42,20 @@ class InsightsMetric(Enum):
     AVERAGE_ORDER_VALUE = "average_order_value"
     REVENUE_CHURN_RATE = "revenue_churn_rate"
     EXPANSION_REVENUE = "expansion_revenue"
+    LTV = "ltv"
+    ACQUISITION_SPEND = "acquisition_spend"
+    CAC = "cac"
+    CAC_PAYBACK_MONTHS = "cac_payback_months"
     HEALTH_HIGH = "high"
     HEALTH_MEDIUM = "medium"
     HEALTH_LOW = "low"
+    NPS = "nps"
+    CSAT = "csat"
+    CES = "ces"
 
 
 BAND_METRICS = {InsightsMetric.HEALTH_HIGH, InsightsMetric.HEALTH_MEDIUM, InsightsMetric.HEALTH_LOW}
+SURVEY_METRICS = {InsightsMetric.NPS, InsightsMetric.CSAT, InsightsMetric.CES}
 
 
 @strawberry.enum
@@ -88,6 +98,16 @@ async def series(session, settings, metric: InsightsMetric, kind: str, interval:
         for name, start, end in periods:
             value = next((size for day, size in reversed(sizes) if day <= end), 0)
             points.append(InsightsSeriesPoint(label=name, first_day=start, last_day=end, value=value))
+        return points
+    if metric in SURVEY_METRICS:
+        zone = settings.zone
+        found = await survey_scores.answers(
+            session, metric.value, kpis.Period.of(first, last, zone), survey_scores.Audience(), None
+        )
+        for name, start, end in periods:
+            given = [score for when, score in found if start <= when.astimezone(zone).date() <= end]
+            score = survey_scores.figures(metric.value, given).score
+            points.append(InsightsSeriesPoint(label=name, first_day=start, last_day=end, value=score))
         return points
     for name, start, end in periods:
         values = await kpis.compute(session, settings, kind, kpis.Period.of(start, end, settings.zone))

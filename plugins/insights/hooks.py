@@ -36,6 +36,8 @@ from . import (
     health,
     health_schema,
     inferred_data,
+    report_schema,
+    reports,
     rfm,
     schema,
     segment_schema,
@@ -63,6 +65,7 @@ def enishi_graphql_types():
         health_schema.InsightsHealthType,
         segment_schema.InsightsSegmentType,
         segment_schema.InsightsSegmentMemberType,
+        report_schema.ScheduledReportType,
     ]
 
 
@@ -74,12 +77,13 @@ def enishi_graphql_query():
         health_schema.HealthQuery,
         segment_schema.SegmentQuery,
         charts.ChartQuery,
+        report_schema.ReportQuery,
     ]
 
 
 @hookimpl
 def enishi_graphql_mutation():
-    return [survey_schema.InsightsSurveyMutation, segment_schema.SegmentMutation]
+    return [survey_schema.InsightsSurveyMutation, segment_schema.SegmentMutation, report_schema.ReportMutation]
 
 
 @hookimpl
@@ -89,7 +93,7 @@ def enishi_http_routes():
 
 @hookimpl
 def enishi_event_types():
-    return [surveys.SURVEY_REQUESTED, segments.SEGMENT_ENTERED, segments.SEGMENT_LEFT]
+    return [surveys.SURVEY_REQUESTED, segments.SEGMENT_ENTERED, segments.SEGMENT_LEFT, reports.REPORT_DUE]
 
 
 @hookimpl
@@ -101,6 +105,8 @@ def enishi_activity_types():
 async def enishi_deliver_event(event, runtime):
     if event.is_(surveys.SURVEY_REQUESTED):
         await surveys.mail_survey(runtime, event)
+    elif event.is_(reports.REPORT_DUE):
+        await reports.mail_report(runtime, event)
 
 
 @hookimpl
@@ -136,6 +142,9 @@ def enishi_permissions():
             survey_schema.WRITE, "Create surveys and send them to contacts", ("manager", "marketing", "support"), "insights:write"
         ),
         Permission("insights.write", "Define, evaluate and delete saved segments", ("manager", "marketing"), "insights:write"),
+        # A report mails figures (and, to those who may export them, customers' names) to other
+        # staff every week or month: the manager's decision, like who reads what.
+        Permission(report_schema.MANAGE, "Schedule reports mailed to users or roles", ("manager",), "insights:write"),
     ]
 
 
@@ -145,6 +154,12 @@ def enishi_scheduled_jobs():
         ScheduledJob("insights.rfm", dt.timedelta(hours=24), rfm.recompute_all, "score every customer's RFM again"),
         ScheduledJob("insights.health", dt.timedelta(hours=24), health.recompute_all, "score every customer's churn risk again"),
         ScheduledJob("insights.segments", dt.timedelta(hours=24), segments.evaluate_all, "evaluate every saved segment again"),
+        ScheduledJob(
+            "insights.reports",
+            dt.timedelta(hours=1),
+            reports.report_due_periods,
+            "mail the scheduled reports of periods just over",
+        ),
     ]
 
 

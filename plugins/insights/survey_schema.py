@@ -25,6 +25,7 @@ from enishi.plugin import (
 )
 
 from . import kpis, survey_scores, surveys
+from .health_models import InsightsSegment
 from .schema import MAX_PERIOD_DAYS
 from .survey_models import InsightsSurvey as SurveyRow
 from .types import READ
@@ -127,19 +128,27 @@ class InsightsSurveyScore(InsightsSurveyFigures):
 
 
 @strawberry.input(
-    description="Whose answers count: give one way of naming the audience. Today an RFM segment of the contacts "
-    "(as scored now); a saved segment's id will be the other."
+    description="Whose answers count: give exactly one way of naming the audience, an RFM segment of the contacts "
+    "(as scored now) or a saved segment (its members as of its last evaluation; an account segment's contacts)."
 )
 class InsightsAudienceInput:
     rfm_segment: str | None = None
+    saved_segment_id: strawberry.ID | None = None
 
 
-def _audience(segment: InsightsAudienceInput | None) -> survey_scores.Audience:
+async def _audience(session, segment: InsightsAudienceInput | None) -> survey_scores.Audience:
     if segment is None:
         return survey_scores.Audience()
-    if segment.rfm_segment is None:
-        raise InvalidArgument("`segment` needs `rfmSegment`")
-    return survey_scores.Audience(rfm_segment=segment.rfm_segment)
+    saved_id = segment.saved_segment_id
+    if (segment.rfm_segment is None) == (saved_id is None):
+        raise InvalidArgument("`segment` needs exactly one of `rfmSegment` and `savedSegmentId`")
+    if saved_id is None:
+        return survey_scores.Audience(rfm_segment=segment.rfm_segment)
+    segment_id = parse_global_id(saved_id, "InsightsSegment", "segment.savedSegmentId")
+    saved = await session.get(InsightsSegment, segment_id)
+    if saved is None:
+        raise InvalidArgument("`segment.savedSegmentId` names no saved segment")
+    return survey_scores.Audience(saved_segment=(saved.customer, saved.id))
 
 
 async def _score(info: Info, kind: str, first_day: dt.date, last_day: dt.date, segment, survey_id) -> InsightsSurveyScore:
@@ -148,11 +157,11 @@ async def _score(info: Info, kind: str, first_day: dt.date, last_day: dt.date, s
         raise InvalidArgument("`to` must not be before `from`")
     if (last_day - first_day).days >= MAX_PERIOD_DAYS:
         raise InvalidArgument(f"a period is at most {MAX_PERIOD_DAYS} days")
-    audience = _audience(segment)
     survey = parse_global_id(survey_id, "InsightsSurvey", "surveyId") if survey_id is not None else None
     runtime = info.context.runtime
     period = kpis.Period.of(first_day, last_day, runtime.settings.zone)
     async with runtime.read_session() as session:
+        audience = await _audience(session, segment)
         found = await survey_scores.answers(session, kind, period, audience, survey)
     return InsightsSurveyScore(
         first_day=first_day,

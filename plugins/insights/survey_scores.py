@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from enishi.plugin import CustomerSignal
+from enishi.plugin import ContactAccount, CustomerSignal
 
+from .health_models import InsightsSegmentMember
 from .kpis import Period, add_months
 from .models import InsightsRfm
 from .survey_models import InsightsSurveyAnswer
@@ -25,10 +26,12 @@ BOUNDS = {"nps": (-100.0, 100.0), "csat": (0.0, 100.0), "ces": (1.0, 7.0)}
 
 @dataclass(frozen=True)
 class Audience:
-    """Whose answers count: everyone, or the contacts of one RFM segment (as scored now). A saved
-    segment's id will be a second way to name an audience."""
+    """Whose answers count: everyone, the contacts of one RFM segment (as scored now), or the
+    members of a saved segment as of its last evaluation (an account segment: the contacts of its
+    accounts)."""
 
     rfm_segment: str | None = None
+    saved_segment: tuple[str, uuid.UUID] | None = None  # (its customer kind, its id)
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,16 @@ async def answers(
         statement = statement.where(
             InsightsSurveyAnswer.contact_id.in_(select(InsightsRfm.contact_id).where(InsightsRfm.segment == audience.rfm_segment))
         )
+    if audience.saved_segment is not None:
+        kind, segment_id = audience.saved_segment
+        members = select(InsightsSegmentMember.contact_id).where(InsightsSegmentMember.segment_id == segment_id)
+        if kind == "account":
+            members = select(ContactAccount.contact_id).where(
+                ContactAccount.account_id.in_(
+                    select(InsightsSegmentMember.account_id).where(InsightsSegmentMember.segment_id == segment_id)
+                )
+            )
+        statement = statement.where(InsightsSurveyAnswer.contact_id.in_(members))
     return [(when, score) for when, score in (await session.execute(statement)).all()]
 
 

@@ -8,6 +8,7 @@ from tests.helpers import root_fields_added_by
 
 # InsightsSegment:00000000-…: no such segment, a NOT_FOUND user error for whoever may ask.
 NO_SEGMENT = '"SW5zaWdodHNTZWdtZW50OjAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMA=="'
+NO_REPORT = '"U2NoZWR1bGVkUmVwb3J0OjAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMA=="'  # ScheduledReport:0…
 INSIGHTS_FIELDS = {
     "Query.rfmCustomers": ("insights.read", "{ rfmCustomers { totalCount } }"),
     "Query.rfmSegments": ("insights.read", "{ rfmSegments { segment } }"),
@@ -50,6 +51,19 @@ INSIGHTS_FIELDS = {
     "Mutation.deleteSegment": (
         "insights.write",
         f"mutation {{ deleteSegment(input: {{id: {NO_SEGMENT}}}) {{ userErrors {{ code }} }} }}",
+    ),
+    "Query.scheduledReports": ("insights.report", "{ scheduledReports { name } }"),
+    "Mutation.createScheduledReport": (
+        "insights.report",
+        'mutation { createScheduledReport(input: {name: "権限", frequency: WEEK}) { userErrors { code } } }',
+    ),
+    "Mutation.updateScheduledReport": (
+        "insights.report",
+        f"mutation {{ updateScheduledReport(input: {{id: {NO_REPORT}}}) {{ userErrors {{ code }} }} }}",
+    ),
+    "Mutation.deleteScheduledReport": (
+        "insights.report",
+        f"mutation {{ deleteScheduledReport(input: {{id: {NO_REPORT}}}) {{ userErrors {{ code }} }} }}",
     ),
 }
 TYPE_FIELDS = {

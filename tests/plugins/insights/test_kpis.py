@@ -50,6 +50,11 @@ async def test_example_three_monthly_churn_of_a_month_starting_with_200_losing_1
         "expansionRevenue": 190000,  # bought in February by customers active on 1 February
         "expansionDealRevenue": None,  # deals are per account
     }
+    for metric, value in (("LTV", 8032), ("CAC", 20000), ("CUSTOMERS_AT_START", 200), ("ACQUISITION_SPEND", 600000)):
+        series = await api.graphql(
+            f'{{ insightsSeries(metric: {metric}, firstDay: "2025-02-01", lastDay: "2025-02-28") {{ label value }} }}'
+        )
+        assert series["insightsSeries"] == [{"label": "2025-02", "value": value}], metric
 
 
 async def test_example_three_one_year_retention_of_a_january_cohort_is_80_percent(api):

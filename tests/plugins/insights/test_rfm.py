@@ -107,3 +107,11 @@ async def test_account_rfm_counts_the_purchases_bought_for_the_account(api):
         "query($id: ID!) { node(id: $id) { ... on Account { rfm { score frequency monetary } } } }", {"id": company["id"]}
     )
     assert data["node"]["rfm"] == {"score": "111", "frequency": 2, "monetary": 10000}
+
+
+async def test_purchases_score_without_the_loyalty_plugin(enishi_api):
+    """The core keeps the one purchase record: insights reads it with loyalty uninstalled (and
+    loyalty works without insights: tests/plugins/loyalty/test_earning.py)."""
+    api = await enishi_api(disabled_plugins=frozenset({"loyalty"}))
+    buyer = await customer(api, "単独", [(3, 5000), (10, 2000)])
+    assert (await rfm_of(api, buyer))["frequency"] == 2
