@@ -1,6 +1,9 @@
 """What a scheduled report holds and how it looks: the figures of one period beside the period
 before (customer KPIs, NPS, churn-risk bands), the revenue per day, and — only for a recipient
-allowed to take personal data away (report_rules.may_see_people) — the riskiest customers by name.
+allowed to take personal data away (report_rules.may_see_people) — the riskiest customers: a
+company by its name, a person by their id only (a mail is a file the server may keep — the
+development file transport does — outside any person's folder, so it names no one: the id opens
+the person in the API or the console, and an erasure leaves nothing behind in old reports).
 Rendered as CSV (aggregates only), .xlsx (a sheet per table), a PNG chart drawn by matplotlib's
 Agg backend on the server, and a short HTML summary showing the chart."""
 
@@ -20,7 +23,7 @@ from matplotlib.ticker import MaxNLocator
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from enishi.plugin import Account, Contact
+from enishi.plugin import Account, to_global_id
 
 from . import charts, config, kpis, survey_scores
 from .health import BANDS, customer_model, health_column, render
@@ -88,14 +91,10 @@ async def _at_risk(session, kind: str) -> list[AtRisk]:
     )
     listed = []
     for customer, health in rows:
-        name = customer.name if isinstance(customer, Account) else _person(customer)
+        name = customer.name if isinstance(customer, Account) else to_global_id("Contact", customer.id)
         reasons = "、".join(render(r["code"], r["params"], "ja") for r in health.reasons)
         listed.append(AtRisk(name, health.score, reasons))
     return listed
-
-
-def _person(contact: Contact) -> str:
-    return f"{contact.family_name or ''} {contact.given_name or ''}".strip()
 
 
 async def gather(session, settings, title: str, kind: str, first: dt.date, last: dt.date, *, people: bool) -> ReportContent:

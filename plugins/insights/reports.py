@@ -10,9 +10,9 @@ under the report's row lock. A second worker running the job (the job lease make
 lease that ran out makes it possible) finds the period recorded and queues nothing.
 
 Who gets what: a recipient needs `insights.read` (else nothing is sent to them, and a report for
-them is refused); the names of the riskiest customers come only to a recipient whose role may
-take personal data out of Enishi — `crm.read` and `crm.export`, what exporting contacts needs —
-and everyone else receives the aggregates only."""
+them is refused); the riskiest customers (a person by id, never by name) come only to a
+recipient whose role may take personal data out of Enishi — `crm.read` and `crm.export`, what
+exporting contacts needs — and everyone else receives the aggregates only."""
 
 from __future__ import annotations
 
