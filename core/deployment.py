@@ -35,6 +35,8 @@ UNDIGESTED_SETTINGS = frozenset(
         "read_database_url",
         "pgbouncer",
         "log_level",
+        "worker_metrics_port",
+        "worker_metrics_host",
         "key_encryption_key",
         "previous_key_encryption_key",
     }

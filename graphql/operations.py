@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from enishi.contributions import GaugeReading
 from enishi.db.migrate import MigrationHeads
+from enishi.gauges import read_gauges
 from enishi.runtime import Runtime
 
 from .errors import error_response
@@ -24,8 +24,6 @@ log = logging.getLogger("enishi.operations")
 # A readiness probe must answer even when the database does not (asyncpg waits 60 s to connect).
 READY_TIMEOUT_SECONDS = 5.0
 PROXY_HEADERS = (b"forwarded", b"x-forwarded-for", b"x-real-ip")
-DATABASE_UP = "enishi_database_up"
-DATABASE_UP_HELP = "Whether the database answered this scrape's readings (1) or not (0: they are missing)"
 
 
 class Operations:
@@ -66,16 +64,7 @@ class Operations:
         refusal = self._refusal(request)
         if refusal is not None:
             return refusal
-        runtime = self.runtime
-        try:
-            async with asyncio.timeout(READY_TIMEOUT_SECONDS), runtime.read_session() as session:
-                answers = await runtime.plugins.call("enishi_metrics", runtime=runtime, session=session, now=runtime.clock.now())
-        except Exception as exc:  # noqa: BLE001 - the process's own figures are worth serving without the database's
-            log.warning("metrics: database readings failed", extra={"error": type(exc).__name__})
-            readings = [GaugeReading(DATABASE_UP, DATABASE_UP_HELP, 0)]
-        else:
-            readings = [GaugeReading(DATABASE_UP, DATABASE_UP_HELP, 1)]
-            readings += [reading for _, plugin_readings in answers for reading in plugin_readings or ()]
+        readings = await read_gauges(self.runtime, READY_TIMEOUT_SECONDS)
         return Response(self.metrics.exposition(readings), media_type=MEDIA_TYPE)
 
     def _refusal(self, request: Request) -> Response | None:
