@@ -100,7 +100,7 @@ def server_app():
 
     runtime = _runtime()
     logs.configure(runtime.settings.log_level, runtime.settings.log_format)
-    app = create_app(runtime)
+    app = create_app(runtime, watch_configuration=True)  # refuses requests once the recorded configuration changed
     settle_heap()
     return app
 

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from enishi.db.migrate import MigrationHeads
+from enishi.deployment import ConfigurationWatch
 from enishi.gauges import read_gauges
 from enishi.runtime import Runtime
 
@@ -27,8 +28,8 @@ PROXY_HEADERS = (b"forwarded", b"x-forwarded-for", b"x-real-ip")
 
 
 class Operations:
-    def __init__(self, runtime: Runtime, metrics: Metrics) -> None:
-        self.runtime, self.metrics = runtime, metrics
+    def __init__(self, runtime: Runtime, metrics: Metrics, watch: ConfigurationWatch | None = None) -> None:
+        self.runtime, self.metrics, self.watch = runtime, metrics, watch
         self.migrations = MigrationHeads(runtime)
 
     def routes(self) -> list[Route]:
@@ -55,6 +56,9 @@ class Operations:
             if missing:
                 branches = ", ".join(sorted({self.migrations.branch_of(head) for head in missing}))
                 reasons.append(f"migrations not applied for: {branches} (run `enishi db upgrade`)")
+            mismatch = await self.watch.refusal() if self.watch is not None else None
+            if mismatch is not None:
+                reasons.append(mismatch)
         plugins = [info.name for info in self.runtime.plugins.installed() if info.enabled]
         if reasons:
             return JSONResponse({"status": "unavailable", "reasons": reasons, "plugins": plugins}, status_code=503)

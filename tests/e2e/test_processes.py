@@ -1,7 +1,7 @@
 """Several `enishi serve` processes on one database share nothing else: what one process caches
 (unwrapped personal-data keys, AES-GCM ciphers) never outlives an erasure made through another,
 and a process whose plugins, keys or settings differ from the recorded configuration refuses to
-start."""
+start, or, already serving when it changed, refuses requests until it is the same again."""
 
 import asyncio
 import os
@@ -19,6 +19,7 @@ PERSON = """{ familyName: "山田", givenName: "太郎", familyNameKana: "ヤマ
     phones: [{number: "03-1234-5678"}] }"""
 READ = "query($c: ID!) { node(id: $c) { ... on Contact { familyName givenName emails { address } phones { e164 } } } }"
 SEARCH = 'query { contacts(filter: {search: "山田"}) { totalCount } }'
+VIEWER = {"query": "{ viewer { id } }"}
 
 
 async def _erase(officer: httpx.AsyncClient, contact: str) -> dict:
@@ -136,3 +137,36 @@ def test_a_process_configured_unlike_the_others_refuses_to_start(enishi_fresh_da
     assert worker.returncode == 2 and left.splitlines()[-1].startswith("enishi: error: this process's settings differ"), left
     with enishi_server(paris) as url:
         assert httpx.get(url + "/health").status_code == 200
+
+
+def _refused_once_recheck_came(url: str, headers: dict) -> httpx.Response:
+    """POST a query until the server's next look at the recorded configuration (at most
+    RECHECK_EVERY after the change) refuses it; that refusal."""
+    while (response := httpx.post(url + "/graphql", json=VIEWER, headers=headers, timeout=60)).status_code == 200:
+        pass
+    return response
+
+
+def test_a_server_running_when_the_configuration_changes_refuses_requests_until_it_matches_again(
+    enishi_fresh_database_url, enishi_server
+):
+    env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url, "ENISHI_LOG_LEVEL": "WARNING"}
+    headers = {"Authorization": f"Bearer {migrated_token(enishi_fresh_database_url)}"}
+    paris = {**env, "ENISHI_TIMEZONE": "Europe/Paris"}
+    with enishi_server(env) as tokyo:
+        assert httpx.post(tokyo + "/graphql", json=VIEWER, headers=headers).status_code == 200
+        enishi("db", "upgrade", env=paris)  # the operator changed the configuration while it ran
+        refused = _refused_once_recheck_came(tokyo, headers)
+        assert refused.status_code == 503
+        error = refused.json()["errors"][0]
+        assert error["extensions"]["code"] == "CONFIGURATION_MISMATCH"
+        assert error["message"].startswith("this process's settings differ from the configuration `enishi db upgrade` recorded")
+        ready = httpx.get(tokyo + "/readyz")
+        assert ready.status_code == 503 and ready.json()["reasons"] == [error["message"]]
+        assert httpx.get(tokyo + "/healthz").status_code == 200  # alive: the process manager need not kill it
+        with enishi_server(paris) as restarted:  # a server started with the new configuration serves
+            assert httpx.post(restarted + "/graphql", json=VIEWER, headers=headers).status_code == 200
+        enishi("db", "upgrade", env=env)  # changed back: the first server answers again
+        while httpx.post(tokyo + "/graphql", json=VIEWER, headers=headers).status_code != 200:
+            pass
+        assert httpx.get(tokyo + "/readyz").status_code == 200
