@@ -328,10 +328,10 @@ def create_app(runtime: Runtime, *, watch_configuration: bool = False) -> Starle
         Middleware(Observe, metrics=metrics, tracing=tracing),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes),
     ]
-    if watch is not None:
-        middleware.append(Middleware(RefuseOnConfigurationMismatch, watch=watch))
     if not settings.is_production:
         middleware.append(Middleware(FollowTestClock, runtime=runtime))
+    if watch is not None:  # inside FollowTestClock: the check reads the time the request runs at
+        middleware.append(Middleware(RefuseOnConfigurationMismatch, watch=watch))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.runtime = runtime
     app.state.schema = schema
