@@ -7,7 +7,7 @@ SOURCES := $(shell find core graphql plugins -name '*.py' -o -name '*.mako' -o -
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-sqlite test-postgres lint install schema docs catalogs kit-api bench clean
+.PHONY: run test test-sqlite test-postgres lint install schema docs catalogs kit-api bench load clean
 
 $(VENV)/.deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -95,6 +95,13 @@ bench: install
 	$(PY) bench/export.py
 	$(PY) bench/webhooks.py
 	$(PY) bench/console.py
+
+# The mixed load of bench/load.py on a throw-away PostgreSQL behind PgBouncer (needs the pgbouncer
+# binary): 1 then 2 servers with 2 workers, LOAD_SECONDS each. Installs locust (the `bench` extra).
+LOAD_SECONDS ?= 150
+load: install
+	$(PY) -m pip install -q -e '.[bench]' --config-settings editable_mode=strict
+	scripts/with-postgres $(PY) bench/load.py --seconds $(LOAD_SECONDS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info enishi.db enishi.db-wal enishi.db-shm

@@ -100,7 +100,7 @@ def server_app():
 
     runtime = _runtime()
     logs.configure(runtime.settings.log_level, runtime.settings.log_format)
-    app = create_app(runtime)
+    app = create_app(runtime, watch_configuration=True)  # refuses requests once the recorded configuration changed
     settle_heap()
     return app
 
@@ -261,18 +261,16 @@ def cmd_token_scopes(_args) -> None:
 
 def cmd_worker(args) -> None:
     from . import deployment, logs
-    from .worker import only_worker_on_sqlite, run_every_job, run_forever
+    from .worker import only_worker_on_sqlite, work
 
     async def run():
         runtime = await _ready_runtime()
         logs.configure(runtime.settings.log_level, runtime.settings.log_format)
         try:
             await deployment.check(runtime)
+            ran = await work(runtime, once=args.once, poll_seconds=args.poll)
             if args.once:
-                ran = await run_every_job(runtime)
                 print("ran: " + (", ".join(ran) or "nothing (every job is running in another worker)"))
-            else:
-                await run_forever(runtime, args.poll)
         finally:
             await runtime.close()
 

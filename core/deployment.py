@@ -5,15 +5,19 @@ plugin's fields missing, a key it cannot unwrap, another time zone in a deadline
 like that, it refuses to start.
 
 `enishi db upgrade` records the configuration's fingerprint (`core_deployment`); `enishi serve`
-and `enishi worker` compare theirs at start-up, and the long-running worker again every round, so
-one left from before a change stops instead of working on. A database no upgrade recorded a
+and `enishi worker` compare theirs at start-up, the long-running worker again every round, so
+one left from before a change stops instead of working on, and a running server again at most
+every RECHECK_EVERY (`ConfigurationWatch`), refusing requests (503, with the reason) for as long
+as its configuration is not the recorded one. A database no upgrade recorded a
 fingerprint in takes the first process's. Changing the configuration is therefore: stop every
 process, change it everywhere, `enishi db upgrade`, start them again (docs/deployment.md)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import logging
 from dataclasses import asdict
 
 from sqlalchemy import select
@@ -22,6 +26,11 @@ from sqlalchemy.exc import IntegrityError
 from . import crypto
 from .models import Deployment
 from .settings import ConfigError
+
+log = logging.getLogger("enishi.deployment")
+# How stale a server's view of the recorded configuration may be: one indexed read per process
+# this often, by the injected clock.
+RECHECK_EVERY = dt.timedelta(seconds=5)
 
 # Settings left out of the settings digest: those that may differ between processes (where this
 # process connects to, its log), and those the other digests cover (which plugins are enabled;
@@ -35,6 +44,8 @@ UNDIGESTED_SETTINGS = frozenset(
         "read_database_url",
         "pgbouncer",
         "log_level",
+        "worker_metrics_port",
+        "worker_metrics_host",
         "key_encryption_key",
         "previous_key_encryption_key",
     }
@@ -87,3 +98,32 @@ async def check(runtime) -> None:
             "every process on this database: give every server and worker the same configuration, "
             "then run `enishi db upgrade` with it (docs/deployment.md)"
         )
+
+
+class ConfigurationWatch:
+    """A running server's view of whether its configuration is still the recorded one: compared
+    again once RECHECK_EVERY passed on the injected clock (a request meanwhile gets the last
+    answer), so that a server started before a configuration change refuses to answer, with the
+    reason, instead of answering with the old configuration."""
+
+    def __init__(self, runtime) -> None:
+        self.runtime = runtime
+        self.checked_at: dt.datetime | None = None
+        self.mismatch: str | None = None
+
+    async def refusal(self) -> str | None:
+        """Why this server must not answer now (its configuration differs), or None."""
+        now = self.runtime.clock.now()
+        if self.checked_at is not None and self.checked_at <= now < self.checked_at + RECHECK_EVERY:
+            return self.mismatch
+        self.checked_at = now  # the requests arriving while this one reads take the last answer
+        try:
+            await check(self.runtime)
+        except ConfigError as exc:
+            self.mismatch = str(exc)
+        except Exception as exc:  # noqa: BLE001 - an unreachable database is /readyz's to report, not a mismatch
+            log.warning("configuration check failed", extra={"error": type(exc).__name__})
+            self.checked_at = None
+        else:
+            self.mismatch = None
+        return self.mismatch

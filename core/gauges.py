@@ -1,16 +1,38 @@
 """The core's gauges on GET /metrics (`enishi_metrics`), read from the database at each scrape:
-the outbox's backlog and the scheduled jobs' lag, the same whichever process is asked."""
+the outbox's backlog and the scheduled jobs' lag, the same whichever process is asked; and the
+collector that serves such readings (a server's /metrics, a worker's)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
+from collections.abc import Iterable
 
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .contributions import GaugeReading
 from .models import JobRun, OutboxEvent
 from .outbox import MAX_ATTEMPTS
+
+log = logging.getLogger("enishi.metrics")
+DATABASE_UP = "enishi_database_up"
+DATABASE_UP_HELP = "Whether the database answered the last readings (1) or not (0: they are missing)"
+
+
+async def read_gauges(runtime, within_seconds: float) -> list[GaugeReading]:
+    """Every gauge the core and the plugins read from the database (`enishi_metrics`), and whether
+    the database answered them within `within_seconds` (if not, that alone)."""
+    try:
+        async with asyncio.timeout(within_seconds), runtime.read_session() as session:
+            answers = await runtime.plugins.call("enishi_metrics", runtime=runtime, session=session, now=runtime.clock.now())
+    except Exception as exc:  # noqa: BLE001 - the process's own figures are worth serving without the database's
+        log.warning("metrics: database readings failed", extra={"error": type(exc).__name__})
+        return [GaugeReading(DATABASE_UP, DATABASE_UP_HELP, 0)]
+    return [GaugeReading(DATABASE_UP, DATABASE_UP_HELP, 1), *(r for _, readings in answers for r in readings or ())]
 
 
 async def outbox_readings(session: AsyncSession, now: dt.datetime) -> list[GaugeReading]:
@@ -45,3 +67,19 @@ async def job_readings(session: AsyncSession, now: dt.datetime, intervals: dict[
         readings.append(GaugeReading("enishi_job_lag_seconds", "How long past due the next run of a job is", lag, labels))
         readings.append(GaugeReading("enishi_job_failures", "Failed runs of a job so far", run.failures, labels))
     return readings
+
+
+class ReadingsCollector(Collector):
+    """GaugeReadings (already read from the database) as Prometheus metric families."""
+
+    def __init__(self, readings: Iterable[GaugeReading]) -> None:
+        self.readings = list(readings)
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        families: dict[str, GaugeMetricFamily] = {}
+        for reading in self.readings:
+            family = families.get(reading.name)
+            if family is None:
+                family = families[reading.name] = GaugeMetricFamily(reading.name, reading.help, labels=sorted(reading.labels))
+            family.add_metric([reading.labels[key] for key in sorted(reading.labels)], reading.value)
+        return list(families.values())

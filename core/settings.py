@@ -70,8 +70,12 @@ class Settings:
     metrics_token: str | None = None
     # OpenTelemetry spans of requests, GraphQL operations and SQL (needs `pip install enishi[tracing]`).
     tracing: bool = False
-    # `enishi serve`: on SIGTERM, requests in flight have this many seconds to finish.
+    # On SIGTERM, `enishi serve`'s requests in flight and `enishi worker`'s job have this many seconds to finish.
     shutdown_timeout: int = 30
+    # `enishi worker` serves its Prometheus metrics on this port (0: not at all), on this address
+    # (the endpoint asks for no token: keep it on loopback or a monitoring-only network).
+    worker_metrics_port: int = 0
+    worker_metrics_host: str = "127.0.0.1"
     # Check every emitted event's payload against its declared fields (the test fixtures turn it on).
     validate_events: bool = False
     extra: dict = field(default_factory=dict)

@@ -10,7 +10,13 @@ Jobs must therefore be idempotent: the run that died may have done part of its w
 
 Outbox delivery (`core.outbox`: mail such as one-time codes, webhooks) is not left to its
 interval: the long-running worker looks for waiting events every OUTBOX_TICK and delivers them
-at once, so a code reaches its reader seconds after the request, not at the next round."""
+at once, so a code reaches its reader seconds after the request, not at the next round.
+
+SIGTERM or SIGINT stops a worker gracefully (`work`): it claims nothing more, and the job it is
+running has ENISHI_SHUTDOWN_TIMEOUT seconds to finish; one still running then is cancelled and
+its lease released (made to run out now), so that the next worker runs it again at once instead
+of waiting out JOB_LEASE as after a crash. With ENISHI_WORKER_METRICS_PORT the worker serves its
+Prometheus metrics (core/worker_metrics.py)."""
 
 from __future__ import annotations
 
@@ -19,9 +25,10 @@ import contextlib
 import datetime as dt
 import fcntl
 import logging
+import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import make_url, or_, select, update
@@ -32,6 +39,7 @@ from .contributions import ScheduledJob
 from .models import JobRun
 from .plugin_host import await_me_maybe
 from .settings import ConfigError
+from .worker_metrics import WorkerMetrics
 
 log = logging.getLogger("enishi.worker")
 
@@ -112,32 +120,87 @@ class JobOutcome:
     failed: bool
 
 
-async def _run_jobs(runtime, jobs: list[ScheduledJob], *, due_or_not: bool) -> list[JobOutcome]:
+@dataclass
+class Shift:
+    """A worker's shift, for as long as it runs: `stopping` is set once it is asked to stop
+    (SIGTERM, SIGINT), after which a job in progress has `grace` seconds to finish; `metrics`
+    counts its runs. A bare call (`run_due`, tests) has a shift no one ends."""
+
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    grace: float = 30.0
+    metrics: WorkerMetrics | None = None
+
+    async def pause(self, seconds: float) -> None:
+        """Wait `seconds`, or less once asked to stop."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+
+
+async def _run_to_end_or_stop(runtime, job: ScheduledJob, shift: Shift) -> bool | None:
+    """Run `job`: whether it failed, or None when a stop request cut it short (cancelled after
+    the shift's grace; the transaction it was in rolls back)."""
+    work = asyncio.ensure_future(await_me_maybe(lambda: job.run(runtime)))
+    stop_requested = asyncio.ensure_future(shift.stopping.wait())
+    try:
+        await asyncio.wait({work, stop_requested}, return_when=asyncio.FIRST_COMPLETED)
+        if not work.done():
+            log.warning("stopping: the job in progress may finish", extra={"job": job.name, "seconds": shift.grace})
+            await asyncio.wait({work}, timeout=shift.grace)
+    finally:
+        stop_requested.cancel()
+    if not work.done():
+        work.cancel()
+        await asyncio.gather(work, return_exceptions=True)
+        return None
+    if work.exception() is not None:
+        log.error("job failed", extra={"job": job.name, "error": type(work.exception()).__name__})
+        return True
+    return False
+
+
+async def _release(runtime, job: ScheduledJob, started_at: dt.datetime) -> None:
+    """Let our run of `job` go as a dead worker's would, without the wait: its lease runs out now."""
+    async with runtime.unit_of_work() as uow:
+        await uow.session.execute(
+            update(JobRun)
+            .where(JobRun.name == job.name, JobRun.started_at == started_at)
+            .values(lease_until=runtime.clock.now())
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def _run_jobs(runtime, jobs: list[ScheduledJob], *, due_or_not: bool, shift: Shift | None = None) -> list[JobOutcome]:
     await runtime.follow_test_clock()  # due at the test clock's time, if one is active
+    shift = shift or Shift()
     ran = []
     for job in jobs:
+        if shift.stopping.is_set():
+            break
         started_at = await _claim(runtime, job, due_or_not=due_or_not)
         if started_at is None:
             continue
         started = time.perf_counter()
-        failed = False
         holding = asyncio.create_task(_hold(runtime, job, started_at), name=f"lease of {job.name}")
         try:
-            await await_me_maybe(lambda job=job: job.run(runtime))
-        except Exception as exc:  # noqa: BLE001 - a failing job must not stop the others
-            failed = True
-            log.error("job failed", extra={"job": job.name, "error": type(exc).__name__})
+            failed = await _run_to_end_or_stop(runtime, job, shift)
         finally:
             holding.cancel()
             await asyncio.gather(holding, return_exceptions=True)
-        async with runtime.unit_of_work() as uow:
-            row = (await uow.session.execute(select(JobRun).where(JobRun.name == job.name).with_for_update())).scalar_one()
-            row.finished_at = runtime.clock.now()
-            row.lease_until = None
-            row.runs += 1
-            row.failures += int(failed)
-        log.info("job ran", extra={"job": job.name, "ms": round((time.perf_counter() - started) * 1000, 1), "failed": failed})
-        ran.append(JobOutcome(job.name, failed))
+        seconds = time.perf_counter() - started
+        if failed is None:
+            await _release(runtime, job, started_at)
+            log.warning("job released unfinished", extra={"job": job.name, "ms": round(seconds * 1000, 1)})
+        else:
+            async with runtime.unit_of_work() as uow:
+                row = (await uow.session.execute(select(JobRun).where(JobRun.name == job.name).with_for_update())).scalar_one()
+                row.finished_at = runtime.clock.now()
+                row.lease_until = None
+                row.runs += 1
+                row.failures += int(failed)
+            log.info("job ran", extra={"job": job.name, "ms": round(seconds * 1000, 1), "failed": failed})
+            ran.append(JobOutcome(job.name, failed))
+        if shift.metrics is not None:
+            shift.metrics.observe_job(job.name, "released" if failed is None else "failed" if failed else "ok", seconds)
     return ran
 
 
@@ -158,22 +221,50 @@ async def run_every_job(runtime) -> list[str]:
     return [outcome.name for outcome in await _run_jobs(runtime, scheduled_jobs(runtime), due_or_not=True)]
 
 
-async def deliver_waiting_events(runtime) -> list[str]:
+async def deliver_waiting_events(runtime, shift: Shift | None = None) -> list[str]:
     """Run the outbox job now if an event waits for delivery (and no other worker is at it)."""
     if not await outbox.has_pending(runtime):
         return []
     outbox_jobs = [job for job in scheduled_jobs(runtime) if job.name == OUTBOX_JOB]
-    return [outcome.name for outcome in await _run_jobs(runtime, outbox_jobs, due_or_not=True)]
+    return [outcome.name for outcome in await _run_jobs(runtime, outbox_jobs, due_or_not=True, shift=shift)]
 
 
-async def run_forever(runtime, poll_seconds: float = 5.0, tick_seconds: float = OUTBOX_TICK) -> None:
-    """Due jobs every `poll_seconds`; waiting events every `tick_seconds` in between. Raises
-    `ConfigError` once `enishi db upgrade` recorded another configuration than this worker's."""
+async def run_forever(runtime, poll_seconds: float = 5.0, tick_seconds: float = OUTBOX_TICK, shift: Shift | None = None) -> None:
+    """Due jobs every `poll_seconds`; waiting events every `tick_seconds` in between; until the
+    shift is asked to stop. Raises `ConfigError` once `enishi db upgrade` recorded another
+    configuration than this worker's."""
+    shift = shift or Shift()
     loop = asyncio.get_running_loop()
-    while True:
+    while not shift.stopping.is_set():
         next_round = loop.time() + poll_seconds
         await deployment.check(runtime)  # a worker left running from before a configuration change stops here
-        await run_due_jobs(runtime)
-        while loop.time() < next_round:
-            await asyncio.sleep(min(tick_seconds, max(0.0, next_round - loop.time())))
-            await deliver_waiting_events(runtime)
+        await _run_jobs(runtime, scheduled_jobs(runtime), due_or_not=False, shift=shift)
+        while loop.time() < next_round and not shift.stopping.is_set():
+            await shift.pause(min(tick_seconds, max(0.0, next_round - loop.time())))
+            await deliver_waiting_events(runtime, shift)
+
+
+async def work(runtime, *, once: bool, poll_seconds: float = 5.0) -> list[str]:
+    """`enishi worker`: run every job now (`once`), or run forever; either way until SIGTERM or
+    SIGINT, which stop it gracefully (the module's docstring). Returns the names of the jobs a
+    `once` run ran."""
+    settings = runtime.settings
+    shift = Shift(grace=settings.shutdown_timeout, metrics=WorkerMetrics() if settings.worker_metrics_port else None)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, shift.stopping.set)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            if shift.metrics is not None:
+                await stack.enter_async_context(
+                    shift.metrics.served(runtime, settings.worker_metrics_host, settings.worker_metrics_port)
+                )
+            if once:
+                return [
+                    outcome.name for outcome in await _run_jobs(runtime, scheduled_jobs(runtime), due_or_not=True, shift=shift)
+                ]
+            await run_forever(runtime, poll_seconds, shift=shift)
+            return []
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)

@@ -23,6 +23,7 @@ from strawberry.types.execution import ExecutionResult as StrawberryExecutionRes
 from strawberry.types.graphql import OperationType
 
 from enishi.auth import ANONYMOUS, authenticate
+from enishi.deployment import ConfigurationWatch
 from enishi.errors import TokenExpired
 from enishi.runtime import Runtime
 from enishi.tracing import Tracing
@@ -247,7 +248,7 @@ def _result_response(result: ExecutionResult | StrawberryExecutionResult, parsed
     return Response(json.dumps(body, ensure_ascii=False, default=str), status_code=status, media_type=media_type)
 
 
-def create_app(runtime: Runtime) -> Starlette:
+def create_app(runtime: Runtime, *, watch_configuration: bool = False) -> Starlette:
     """The app serving `runtime`, its GraphQL schema built here, once, from the enabled plugins (a
     broken contribution stops start-up rather than the first request); `app.state.schema`."""
     settings = runtime.settings
@@ -314,10 +315,11 @@ def create_app(runtime: Runtime) -> Starlette:
         yield
         await runtime.close()
 
+    watch = ConfigurationWatch(runtime) if watch_configuration else None
     routes: list[BaseRoute] = [
         Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
         Route("/health", health, methods=["GET"]),
-        *Operations(runtime, metrics).routes(),
+        *Operations(runtime, metrics, watch).routes(),
         *(graphiql.routes() if graphiql is not None else ()),
     ]
     routes += [route for _, route in runtime.plugins.contributions("enishi_http_routes")]
@@ -328,6 +330,8 @@ def create_app(runtime: Runtime) -> Starlette:
     ]
     if not settings.is_production:
         middleware.append(Middleware(FollowTestClock, runtime=runtime))
+    if watch is not None:  # inside FollowTestClock: the check reads the time the request runs at
+        middleware.append(Middleware(RefuseOnConfigurationMismatch, watch=watch))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.runtime = runtime
     app.state.schema = schema
@@ -395,4 +399,23 @@ class FollowTestClock:
         path = scope["path"] if scope["type"] == "http" else ""
         if path and path not in ("/health", "/healthz", "/readyz") and not path.startswith(ASSETS_PATH):
             await self.runtime.follow_test_clock()
+        return await self.app(scope, receive, send)
+
+
+class RefuseOnConfigurationMismatch:
+    """ASGI middleware of `enishi serve`'s app (`watch_configuration`): while this server's
+    configuration is not the one `enishi db upgrade` last recorded (a change made while it ran),
+    every request gets 503 with the reason, code CONFIGURATION_MISMATCH, rather than an answer from
+    the old configuration (core/deployment.py). The probes and /metrics still answer: /readyz with
+    the reason, so that a load balancer takes the server out."""
+
+    def __init__(self, app, watch: ConfigurationWatch) -> None:
+        self.app, self.watch = app, watch
+
+    async def __call__(self, scope, receive, send) -> None:
+        path = scope["path"] if scope["type"] == "http" else ""
+        if path and path not in ("/health", "/healthz", "/readyz", "/metrics") and not path.startswith(ASSETS_PATH):
+            reason = await self.watch.refusal()
+            if reason is not None:
+                return await error_response(503, reason, "CONFIGURATION_MISMATCH")(scope, receive, send)
         return await self.app(scope, receive, send)

@@ -32,11 +32,10 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 from sqlalchemy import event
 
 from enishi.contributions import GaugeReading
+from enishi.gauges import ReadingsCollector
 
 MAX_OPERATION_NAMES = 200
 MAX_NAME_LENGTH = 64
@@ -75,22 +74,6 @@ class OperationLabels:
                 return OTHER
             self.seen.add(name)
         return name
-
-
-class _Readings(Collector):
-    """GaugeReadings (already read from the database) as metric families, for one scrape."""
-
-    def __init__(self, readings: Iterable[GaugeReading]) -> None:
-        self.readings = list(readings)
-
-    def collect(self) -> list[GaugeMetricFamily]:
-        families: dict[str, GaugeMetricFamily] = {}
-        for reading in self.readings:
-            family = families.get(reading.name)
-            if family is None:
-                family = families[reading.name] = GaugeMetricFamily(reading.name, reading.help, labels=sorted(reading.labels))
-            family.add_metric([reading.labels[key] for key in sorted(reading.labels)], reading.value)
-        return list(families.values())
 
 
 class Metrics:
@@ -157,5 +140,5 @@ class Metrics:
         for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
             process.register(collector)
         read = CollectorRegistry()
-        read.register(_Readings(readings))
+        read.register(ReadingsCollector(readings))
         return generate_latest(counted) + generate_latest(process) + generate_latest(read)

@@ -13,8 +13,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from enishi.contributions import GaugeReading
 from enishi.db.migrate import MigrationHeads
+from enishi.deployment import ConfigurationWatch
+from enishi.gauges import read_gauges
 from enishi.runtime import Runtime
 
 from .errors import error_response
@@ -24,13 +25,11 @@ log = logging.getLogger("enishi.operations")
 # A readiness probe must answer even when the database does not (asyncpg waits 60 s to connect).
 READY_TIMEOUT_SECONDS = 5.0
 PROXY_HEADERS = (b"forwarded", b"x-forwarded-for", b"x-real-ip")
-DATABASE_UP = "enishi_database_up"
-DATABASE_UP_HELP = "Whether the database answered this scrape's readings (1) or not (0: they are missing)"
 
 
 class Operations:
-    def __init__(self, runtime: Runtime, metrics: Metrics) -> None:
-        self.runtime, self.metrics = runtime, metrics
+    def __init__(self, runtime: Runtime, metrics: Metrics, watch: ConfigurationWatch | None = None) -> None:
+        self.runtime, self.metrics, self.watch = runtime, metrics, watch
         self.migrations = MigrationHeads(runtime)
 
     def routes(self) -> list[Route]:
@@ -57,6 +56,9 @@ class Operations:
             if missing:
                 branches = ", ".join(sorted({self.migrations.branch_of(head) for head in missing}))
                 reasons.append(f"migrations not applied for: {branches} (run `enishi db upgrade`)")
+            mismatch = await self.watch.refusal() if self.watch is not None else None
+            if mismatch is not None:
+                reasons.append(mismatch)
         plugins = [info.name for info in self.runtime.plugins.installed() if info.enabled]
         if reasons:
             return JSONResponse({"status": "unavailable", "reasons": reasons, "plugins": plugins}, status_code=503)
@@ -66,16 +68,7 @@ class Operations:
         refusal = self._refusal(request)
         if refusal is not None:
             return refusal
-        runtime = self.runtime
-        try:
-            async with asyncio.timeout(READY_TIMEOUT_SECONDS), runtime.read_session() as session:
-                answers = await runtime.plugins.call("enishi_metrics", runtime=runtime, session=session, now=runtime.clock.now())
-        except Exception as exc:  # noqa: BLE001 - the process's own figures are worth serving without the database's
-            log.warning("metrics: database readings failed", extra={"error": type(exc).__name__})
-            readings = [GaugeReading(DATABASE_UP, DATABASE_UP_HELP, 0)]
-        else:
-            readings = [GaugeReading(DATABASE_UP, DATABASE_UP_HELP, 1)]
-            readings += [reading for _, plugin_readings in answers for reading in plugin_readings or ()]
+        readings = await read_gauges(self.runtime, READY_TIMEOUT_SECONDS)
         return Response(self.metrics.exposition(readings), media_type=MEDIA_TYPE)
 
     def _refusal(self, request: Request) -> Response | None:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import email
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 from email import policy
 from pathlib import Path
+
+from sqlalchemy import make_url
 
 ACCOUNT_FIELDS = "account { id name nameKana domain employeeCount lifecycleStage customFields deletedAt }"
 CONTACT_FIELDS = (
@@ -175,3 +180,44 @@ def file_hits(home: Path, spellings=SPELLINGS) -> dict:
             if spelling.lower().encode("utf-8") in data.lower():
                 hits.setdefault(file.relative_to(home).as_posix(), set()).add(spelling)
     return hits
+
+
+PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def pgbouncer(database_url: str, *, pool_size: int):
+    """A PgBouncer on a random loopback port in front of `database_url`'s server, pooling each
+    database in transaction mode on `pool_size` server connections; yields the URL leading through it."""
+    target, port = make_url(database_url), free_port()
+    with tempfile.TemporaryDirectory() as home:
+        config = Path(home, "pgbouncer.ini")
+        Path(home, "users.txt").write_text(f'"{target.username}" ""\n')
+        config.write_text(
+            f"[databases]\n* = host={target.host} port={target.port}\n"
+            f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+            f"auth_type = trust\nauth_file = {home}/users.txt\npool_mode = transaction\n"
+            f"default_pool_size = {pool_size}\nmax_client_conn = 500\n"
+        )
+        as_user = ["-u", "postgres"] if os.geteuid() == 0 else []  # PgBouncer refuses to run as root
+        if as_user:
+            shutil.chown(home, "postgres")
+            os.chmod(home, 0o755)
+        process = subprocess.Popen([PGBOUNCER, *as_user, str(config)], stderr=subprocess.PIPE, text=True)
+        try:
+            while True:  # until it listens
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                with socket.socket() as probe:
+                    if probe.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+            yield target.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)

@@ -6,57 +6,12 @@ installs PgBouncer so that CI never skips it."""
 
 import asyncio
 import contextlib
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import make_url
 
-from tests.helpers import enishi, graphql_data
-
-PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextlib.contextmanager
-def pgbouncer(database_url: str):
-    """A PgBouncer on a random loopback port in front of `database_url`'s server, pooling each
-    database in transaction mode on two server connections; yields the URL leading through it."""
-    target, port = make_url(database_url), _free_port()
-    with tempfile.TemporaryDirectory() as home:
-        config = Path(home, "pgbouncer.ini")
-        Path(home, "users.txt").write_text(f'"{target.username}" ""\n')
-        config.write_text(
-            f"[databases]\n* = host={target.host} port={target.port}\n"
-            f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
-            f"auth_type = trust\nauth_file = {home}/users.txt\npool_mode = transaction\n"
-            "default_pool_size = 2\nmax_client_conn = 200\n"
-        )
-        as_user = ["-u", "postgres"] if os.geteuid() == 0 else []  # PgBouncer refuses to run as root
-        if as_user:
-            shutil.chown(home, "postgres")
-            os.chmod(home, 0o755)
-        process = subprocess.Popen([PGBOUNCER, *as_user, str(config)], stderr=subprocess.PIPE, text=True)
-        try:
-            while True:  # until it listens
-                assert process.poll() is None, process.stderr.read() if process.stderr else ""
-                with socket.socket() as probe:
-                    if probe.connect_ex(("127.0.0.1", port)) == 0:
-                        break
-            yield target.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+from tests.helpers import PGBOUNCER, enishi, graphql_data, pgbouncer
 
 
 def test_enishi_works_behind_pgbouncer_in_transaction_pooling_mode(enishi_fresh_database_url, enishi_server):
@@ -64,7 +19,7 @@ def test_enishi_works_behind_pgbouncer_in_transaction_pooling_mode(enishi_fresh_
         pytest.skip("PgBouncer pools PostgreSQL: this test runs in the PostgreSQL pass of `make test`")
     if not Path(PGBOUNCER).exists():
         pytest.skip("the pgbouncer binary is missing (apt-get install pgbouncer; .ci/run installs it)")
-    with pgbouncer(enishi_fresh_database_url) as url:
+    with pgbouncer(enishi_fresh_database_url, pool_size=2) as url:
         env = {"ENISHI_DATABASE_URL": url, "ENISHI_PGBOUNCER": "1"}
         assert enishi("db", "upgrade", env=env).stdout.strip() == "database is up to date"
         token = enishi("token", "create", "--role", "manager", env=env).stdout.split()[-1]

@@ -1,7 +1,7 @@
 """Several `enishi serve` processes on one database share nothing else: what one process caches
 (unwrapped personal-data keys, AES-GCM ciphers) never outlives an erasure made through another,
 and a process whose plugins, keys or settings differ from the recorded configuration refuses to
-start."""
+start, or, already serving when it changed, refuses requests until it is the same again."""
 
 import asyncio
 import os
@@ -19,6 +19,9 @@ PERSON = """{ familyName: "山田", givenName: "太郎", familyNameKana: "ヤマ
     phones: [{number: "03-1234-5678"}] }"""
 READ = "query($c: ID!) { node(id: $c) { ... on Contact { familyName givenName emails { address } phones { e164 } } } }"
 SEARCH = 'query { contacts(filter: {search: "山田"}) { totalCount } }'
+VIEWER = {"query": "{ viewer { id } }"}
+CREATE_CLOCK = "mutation($at: DateTime!) { createTestClock(input: {frozenTime: $at}) { testClock { id } } }"
+ADVANCE_CLOCK = "mutation($c: ID!, $to: DateTime!) { advanceTestClock(input: {id: $c, to: $to}) { userErrors { code } } }"
 
 
 async def _erase(officer: httpx.AsyncClient, contact: str) -> dict:
@@ -136,3 +139,38 @@ def test_a_process_configured_unlike_the_others_refuses_to_start(enishi_fresh_da
     assert worker.returncode == 2 and left.splitlines()[-1].startswith("enishi: error: this process's settings differ"), left
     with enishi_server(paris) as url:
         assert httpx.get(url + "/health").status_code == 200
+
+
+def test_a_server_running_when_the_configuration_changes_refuses_requests_from_its_next_check(
+    enishi_fresh_database_url, enishi_server
+):
+    env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url, "ENISHI_LOG_LEVEL": "WARNING"}
+    headers = {"Authorization": f"Bearer {migrated_token(enishi_fresh_database_url, role='admin')}"}
+    paris = {**env, "ENISHI_TIMEZONE": "Europe/Paris"}
+
+    def post(url: str, query: dict) -> httpx.Response:
+        return httpx.post(url + "/graphql", json=query, headers=headers, timeout=60)
+
+    with enishi_server(env) as tokyo:  # development mode: its checks run on the test clock below
+        created = post(
+            tokyo,
+            {"query": 'mutation { createTestClock(input: {frozenTime: "2027-01-04T09:00:00+09:00"}) { testClock { id } } }'},
+        )
+        clock = created.json()["data"]["createTestClock"]["testClock"]["id"]
+        assert post(tokyo, VIEWER).status_code == 200  # checked at 09:00:00
+        enishi("db", "upgrade", env=paris)  # the operator changed the configuration while it ran
+        assert post(tokyo, VIEWER).status_code == 200  # until its next check, the last answer stands
+        advance = (
+            'mutation($c: ID!) { advanceTestClock(input: {id: $c, to: "2027-01-04T09:00:05+09:00"}) { userErrors { code } } }'
+        )
+        assert post(tokyo, {"query": advance, "variables": {"c": clock}}).status_code == 200
+        refused = post(tokyo, VIEWER)  # RECHECK_EVERY later: checked again
+        assert refused.status_code == 503
+        error = refused.json()["errors"][0]
+        assert error["extensions"]["code"] == "CONFIGURATION_MISMATCH"
+        assert error["message"].startswith("this process's settings differ from the configuration `enishi db upgrade` recorded")
+        ready = httpx.get(tokyo + "/readyz")
+        assert ready.status_code == 503 and ready.json()["reasons"] == [error["message"]]
+        assert httpx.get(tokyo + "/healthz").status_code == 200  # alive: the process manager need not kill it
+        with enishi_server(paris) as restarted:  # a server started with the new configuration serves
+            assert post(restarted, VIEWER).status_code == 200
