@@ -121,15 +121,21 @@ def enishi_base_settings(enishi_database_url, tmp_path_factory) -> Settings:
 
 @pytest.fixture
 def enishi_sent_mail(enishi_base_settings):
-    """The messages sent so far, by Message-ID's local part (the event id), parsed."""
+    """The messages this test sent so far, by Message-ID's local part (the event id), parsed.
+    The mail folder is the session's, so what earlier tests sent is left out: a test never reads
+    another's mail (a link or a code meant for someone else)."""
     import email
     from email import policy
     from urllib.parse import urlsplit
 
+    directory = Path(urlsplit(enishi_base_settings.mail_url).path)
+    earlier = set(directory.rglob("*.eml"))
+
     def sent() -> dict[str, email.message.EmailMessage]:
-        directory = Path(urlsplit(enishi_base_settings.mail_url).path)
         return {
-            path.stem: email.message_from_bytes(path.read_bytes(), policy=policy.default) for path in directory.rglob("*.eml")
+            path.stem: email.message_from_bytes(path.read_bytes(), policy=policy.default)
+            for path in directory.rglob("*.eml")
+            if path not in earlier
         }
 
     return sent

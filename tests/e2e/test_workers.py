@@ -92,41 +92,47 @@ def _stop_at_the_fourth_event(env: dict, api, log: Path, lock: Path, *, let_it_f
         return worker.wait(), lines
 
 
-async def test_a_worker_asked_to_stop_mid_job_finishes_it_and_claims_nothing_more(
-    enishi_api, enishi_fresh_migrated, enishi_base_settings, tmp_path
+async def _six_events_and_a_worker_stopped_at_the_fourth(
+    enishi_api, database_url: str, settings, tmp_path, *, shutdown_timeout: int, let_it_finish: bool
 ):
+    """(the app, what was delivered, the worker's exit status, its log lines)."""
     log, lock = tmp_path / "delivered", tmp_path / "lock"
-    api = await enishi_api(plugins=[("recorder", Recorder(log))], database_url=enishi_fresh_migrated)
+    api = await enishi_api(plugins=[("recorder", Recorder(log))], database_url=database_url)
     async with api.runtime.unit_of_work() as uow:
         for n in range(6):
             await uow.emit(PING, None, {"n": n})
-    env = {**_env(enishi_base_settings, enishi_fresh_migrated), "ENISHI_SHUTDOWN_TIMEOUT": "3600"}
-    status, lines = await asyncio.to_thread(_stop_at_the_fourth_event, env, api, log, lock, let_it_finish=True)
+    env = {**_env(settings, database_url), "ENISHI_SHUTDOWN_TIMEOUT": str(shutdown_timeout)}
+    status, lines = await asyncio.to_thread(_stop_at_the_fourth_event, env, api, log, lock, let_it_finish=let_it_finish)
+    return api, Recorder(log), status, lines
+
+
+async def test_a_worker_asked_to_stop_mid_job_finishes_it_and_claims_nothing_more(
+    enishi_api, enishi_fresh_migrated, enishi_base_settings, tmp_path
+):
+    api, recorder, status, lines = await _six_events_and_a_worker_stopped_at_the_fourth(
+        enishi_api, enishi_fresh_migrated, enishi_base_settings, tmp_path, shutdown_timeout=3600, let_it_finish=True
+    )
     assert status == 0, lines
-    assert Recorder(log).delivered() == [0, 1, 2, 3, 4, 5]  # the batch it was at, to its end
+    assert recorder.delivered() == [0, 1, 2, 3, 4, 5]  # the batch it was at, to its end
     after_the_request = lines[next(n for n, line in enumerate(lines) if STOPPING in line) :]
     ended = [line for line in after_the_request if '"job ran"' in line or '"job released' in line]
     assert len(ended) == 1 and '"job ran"' in ended[0] and f'"job": "{OUTBOX_JOB}"' in ended[0], ended  # no job claimed after
     assert OUTBOX_JOB in await run_every_job(api.runtime)  # its run ended: the job is free
-    assert Recorder(log).delivered() == [0, 1, 2, 3, 4, 5]
+    assert recorder.delivered() == [0, 1, 2, 3, 4, 5]
 
 
 async def test_a_worker_stopped_past_the_shutdown_timeout_releases_its_job_to_the_next_worker_at_once(
     enishi_api, enishi_fresh_migrated, enishi_base_settings, tmp_path
 ):
-    log, lock = tmp_path / "delivered", tmp_path / "lock"
-    api = await enishi_api(plugins=[("recorder", Recorder(log))], database_url=enishi_fresh_migrated)
-    async with api.runtime.unit_of_work() as uow:
-        for n in range(6):
-            await uow.emit(PING, None, {"n": n})
-    env = {**_env(enishi_base_settings, enishi_fresh_migrated), "ENISHI_SHUTDOWN_TIMEOUT": "1"}
-    status, lines = await asyncio.to_thread(_stop_at_the_fourth_event, env, api, log, lock, let_it_finish=False)
+    api, recorder, status, lines = await _six_events_and_a_worker_stopped_at_the_fourth(
+        enishi_api, enishi_fresh_migrated, enishi_base_settings, tmp_path, shutdown_timeout=1, let_it_finish=False
+    )
     assert status == 0, lines
     assert any('"job released unfinished"' in line and OUTBOX_JOB in line for line in lines), lines
-    assert Recorder(log).delivered() == [0, 1, 2]
+    assert recorder.delivered() == [0, 1, 2]
     # At the very time it stopped (a killed worker's job waits out JOB_LEASE): the rest, each once.
     assert OUTBOX_JOB in await run_every_job(api.runtime)
-    assert Recorder(log).delivered() == [0, 1, 2, 3, 4, 5]
+    assert recorder.delivered() == [0, 1, 2, 3, 4, 5]
 
 
 async def test_a_worker_serves_its_metrics_and_stops_cleanly_on_sigterm(enishi_api, enishi_fresh_migrated, enishi_base_settings):
