@@ -193,3 +193,24 @@ async def test_reading_activity_text_messages_or_ledger_reasons_is_a_read_of_the
         "summary"
     ] == "山田様・佐藤様と打ち合わせ"
     assert await readers() == {"山田", "佐藤", "鈴木"}  # the activity concerns both of its people
+
+
+async def test_activity_text_read_on_a_contacts_timeline_is_a_read_of_every_person_it_concerns(api):
+    """The timeline's entries are lean records (not ORM objects): their reads still name the
+    activity, whose targets are the people read."""
+    kato, ito = [await create_contact(api, familyName=name) for name in ("加藤", "伊藤")]
+    await log_activity(api, type="meeting", summary="加藤様・伊藤様と面談", contactIds=[kato["id"], ito["id"]])
+    timeline = "query($id: ID!) { node(id: $id) { ... on Contact { timeline(first: 3) { nodes { type %s } } } } }"
+    await api.graphql(timeline % "", {"id": kato["id"]}, role="support")
+
+    async def read_by_support(person) -> bool:
+        log = await api.graphql(
+            "query($id: ID!) { accessLog(contactId: $id) { action roles } }", {"id": person["id"]}, role="compliance"
+        )
+        return {"action": "read", "roles": ["support"]} in log["accessLog"]
+
+    assert [await read_by_support(p) for p in (kato, ito)] == [False, False]  # no text opened
+    page = await api.graphql(timeline % "summary", {"id": kato["id"]}, role="support")
+    assert page["node"]["timeline"]["nodes"] == [{"type": "meeting", "summary": "加藤様・伊藤様と面談"}]
+    assert [await read_by_support(p) for p in (kato, ito)] == [True, True]
+    assert await _entries(api)  # and the chain verifies
