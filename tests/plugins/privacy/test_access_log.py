@@ -101,14 +101,14 @@ class HoldsTheFirstLog:
             await self.release.wait()
 
 
-async def _waiting_for_the_chain(api) -> None:
-    """Until the second request waits for the chain's lock: on PostgreSQL the advisory lock is
-    seen waiting; on SQLite the unit of work's write gate admits it only after the first commits,
-    whenever it arrives, so having come to log is enough."""
+async def _waiting_for_the_chain(api, second: asyncio.Task) -> None:
+    """Until the second request waits for the chain's lock (or, were there none, has finished):
+    on PostgreSQL the advisory lock is seen waiting; on SQLite the unit of work's write gate admits
+    it only after the first commits, whenever it arrives, so having come to log is enough."""
     if api.runtime.engine.dialect.name != "postgresql":
         return
     waiting = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-    while True:
+    while not second.done():
         async with api.runtime.read_session() as session:
             if (await session.execute(waiting)).scalar_one():
                 return
@@ -126,7 +126,7 @@ async def test_two_first_reads_at_once_each_log_every_person_on_one_valid_chain(
     await holder.first_holding.wait()  # the sales reads are written, not committed, the chain's lock held
     second = asyncio.create_task(api.graphql(page, role="support"))
     await holder.second_logging.wait()  # the support reads are done and come to be logged
-    await _waiting_for_the_chain(api)
+    await _waiting_for_the_chain(api, second)
     holder.release.set()
     await asyncio.gather(first, second)
     for person in people:
