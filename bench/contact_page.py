@@ -18,11 +18,17 @@ Data: `enishi demo --scale N` (SQLite in a temporary directory unless ENISHI_BEN
 import argparse
 import asyncio
 import json
+import os
 import resource
 import statistics
 import time
 
-from report import database_url, save_result  # bench/ is on the path when a workload runs as a script
+from report import (  # bench/ is on the path when a workload runs as a script
+    database_url,
+    describe_ratios,
+    paired_ratios,
+    save_result,
+)
 from sqlalchemy import and_, event, func, or_, select
 
 from enishi import crypto
@@ -352,15 +358,12 @@ async def first_reads_and_repeats(runtime, schema, reader: Viewer, counter, pair
             await page(viewer)()
             samples[name].append((time.perf_counter() - started) * 1000)
             samples[f"{name}_cpu"].append((time.process_time() - cpu) * 1000)
-    ratios = sorted(first / repeat for first, repeat in zip(samples["first_read"], samples["repeat"], strict=True))
     return {
         "first_read": summary(samples["first_read"]),
         "repeat": summary(samples["repeat"]),
-        "ratio_p50": round(statistics.median(samples["first_read"]) / statistics.median(samples["repeat"]), 2),
-        "pair_ratio_median": round(statistics.median(ratios), 2),
-        "pair_ratio_range": [round(ratios[len(ratios) // 10], 2), round(ratios[-1 - len(ratios) // 10], 2)],
+        "wall": paired_ratios(samples["first_read"], samples["repeat"]),
         "cpu_p50_ms": {name: round(statistics.median(samples[f"{name}_cpu"]), 1) for name in ("first_read", "repeat")},
-        "cpu_ratio_p50": round(statistics.median(samples["first_read_cpu"]) / statistics.median(samples["repeat_cpu"]), 2),
+        "cpu": paired_ratios(samples["first_read_cpu"], samples["repeat_cpu"]),
         "statements": statements,
     }
 
@@ -444,12 +447,15 @@ async def main(args) -> dict:
         }
     settle_heap()  # as `enishi serve` does; the floor, in this same process, gets it too
     samples: dict[str, dict[str, list[float]]] = {name: {"floor": [], "enishi": []} for name in workloads}
+    round_medians: dict[str, dict[str, list[float]]] = {name: {"floor": [], "enishi": []} for name in workloads}
     for _ in range(args.rounds):
         for name, (floor, ours) in workloads.items():
             await floor()  # warm both paths before each timed block
             await ours()
-            samples[name]["floor"] += await timed(floor, args.iterations)
-            samples[name]["enishi"] += await timed(ours, args.iterations)
+            for side, work in (("floor", floor), ("enishi", ours)):
+                times = await timed(work, args.iterations)
+                samples[name][side] += times
+                round_medians[name][side].append(statistics.median(times))
     first_reads = await first_reads_and_repeats(runtime, schema, viewer, counter, args.rounds * args.iterations)
     await runtime.close()
     results = {}
@@ -459,6 +465,7 @@ async def main(args) -> dict:
             "floor": floor_summary,
             "enishi": ours_summary,
             "ratio_p50": round(ours_summary["p50_ms"] / floor_summary["p50_ms"], 2),
+            "per_round": paired_ratios(round_medians[name]["enishi"], round_medians[name]["floor"]),
         }
     return {
         "contacts": contacts,
@@ -482,22 +489,22 @@ if __name__ == "__main__":
     report = asyncio.run(main(parser.parse_args()))
     print(
         f"{report['contacts']} contacts on {report['database']} (loaded in {report['load_seconds']} s), "
+        f"load average {os.getloadavg()[0]:.1f}, "
         f"peak RSS {report['peak_rss_mib']} MiB; on the page: {report['plugin_rows_on_page']}"
     )
-    print(f"{'workload':<14} {'floor p50/p95/p99 ms':>24} {'Enishi p50/p95/p99 ms':>26} {'ratio':>6}")
+    print(f"{'workload':<14} {'floor p50/p95/p99 ms':>24} {'Enishi p50/p95/p99 ms':>26} {'ratio':>6}  per round")
     for name, r in report["results"].items():
         f, e = r["floor"], r["enishi"]
         print(
             f"{name:<14} {f['p50_ms']:>8}/{f['p95_ms']}/{f['p99_ms']:<8} "
-            f"{e['p50_ms']:>10}/{e['p95_ms']}/{e['p99_ms']:<8} {r['ratio_p50']:>5}×"
+            f"{e['p50_ms']:>10}/{e['p95_ms']}/{e['p99_ms']:<8} {r['ratio_p50']:>5}×  {describe_ratios(r['per_round'])}"
         )
     print("SQL statements per request:", report["statements_per_request"])
     reads = report["first_read_vs_repeat"]
     print(
         f"(a) first read / repeat: p50 {reads['first_read']['p50_ms']} / {reads['repeat']['p50_ms']} ms, "
-        f"{reads['ratio_p50']}× (per pair: median {reads['pair_ratio_median']}×, "
-        f"10-90 % {reads['pair_ratio_range'][0]}-{reads['pair_ratio_range'][1]}×); process CPU p50 "
-        f"{reads['cpu_p50_ms']['first_read']} / {reads['cpu_p50_ms']['repeat']} ms, {reads['cpu_ratio_p50']}×; "
+        f"{describe_ratios(reads['wall'])}; process CPU p50 "
+        f"{reads['cpu_p50_ms']['first_read']} / {reads['cpu_p50_ms']['repeat']} ms, {describe_ratios(reads['cpu'])}; "
         f"statements {reads['statements']}"
     )
     print("abusive queries:", report["abusive_queries"])

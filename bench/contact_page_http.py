@@ -1,9 +1,12 @@
 """Workload (b): the contact page of workload (a) over HTTP under concurrent load, against a bare
 starlette endpoint running the hand-written queries (baseline_app.py `/contacts`), both on the same
-`enishi demo` data. C concurrent clients on loopback, bounded in time and count; rounds interleave.
-Also times the abusive queries over HTTP (depth 20, 500 aliases, first: 1000000).
+`enishi demo` data. C concurrent clients on loopback, for S seconds and at least N requests a round;
+rounds interleave and each Enishi round is compared with the floor's before it (p50, throughput,
+and each server's own CPU per request, which the load generator sharing the cores does not
+distort; the generator's CPU per request is reported too). Then first reads against repeats with
+one client, and the abusive queries over HTTP (depth 20, 500 aliases, first: 1000000).
 
-    python bench/contact_page_http.py [--contacts 10000] [--clients 16] [--seconds 5] [--rounds 2]
+    python bench/contact_page_http.py [--contacts 10000] [--clients 16] [--seconds 5] [--min-requests 200] [--rounds 3]
 """
 
 import argparse
@@ -18,7 +21,14 @@ from pathlib import Path
 import httpx
 from contact_page import ABUSIVE, PAGE
 from loyalty_spend import load, start
-from report import database_url, free_port, save_result  # bench/ is on the path when a workload runs as a script
+from report import (  # bench/ is on the path when a workload runs as a script
+    database_url,
+    describe_ratios,
+    free_port,
+    paired_ratios,
+    process_cpu_seconds,
+    save_result,
+)
 
 from enishi.auth import create_user, issue_token
 from enishi.runtime import Runtime
@@ -61,15 +71,20 @@ def first_reads(url: str, fresh_tokens: list[str], reader_token: str) -> dict:
         page(reader_token)  # the reader has read the page: what follows are its repeats
         pairs = [(page(token), page(reader_token)) for token in fresh_tokens]
     first, repeat = [f for f, _ in pairs], [r for _, r in pairs]
-    ratios = sorted(f / r for f, r in pairs)
     return {
-        "pairs": len(pairs),
         "first_read_p50_ms": round(statistics.median(first), 1),
         "repeat_p50_ms": round(statistics.median(repeat), 1),
-        "ratio_p50": round(statistics.median(first) / statistics.median(repeat), 2),
-        "pair_ratio_median": round(statistics.median(ratios), 2),
-        "pair_ratio_range": [round(ratios[len(ratios) // 10], 2), round(ratios[-1 - len(ratios) // 10], 2)],
+        **paired_ratios(first, repeat),
     }
+
+
+def timed_round(server: subprocess.Popen, url: str, path: str, body: dict, headers: dict, args) -> dict:
+    """One round of load on one server, with the server's own CPU per request (read from /proc):
+    unlike latency, it does not depend on how much of the cores the load generator took."""
+    cpu = process_cpu_seconds(server.pid)
+    figures = asyncio.run(load(url, path, body, headers, args.clients, args.seconds, args.max_requests, args.min_requests))
+    figures["server_cpu_ms_per_request"] = (process_cpu_seconds(server.pid) - cpu) * 1000 / figures["requests"]
+    return figures
 
 
 def main() -> None:
@@ -77,8 +92,9 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--max-requests", type=int, default=20000)
+    parser.add_argument("--min-requests", type=int, default=200, help="per round and server, for a stable p50")
     parser.add_argument("--pairs", type=int, default=30, help="first reads, each paired with a repeat, one client")
     args = parser.parse_args()
     db = database_url("contact_page_http")
@@ -97,30 +113,15 @@ def main() -> None:
     fresh_tokens = asyncio.run(admin_tokens(db, env["ENISHI_KEK"], args.pairs))
     enishi_port, floor_port = free_port(), free_port()
     enishi_url, floor_url = f"http://127.0.0.1:{enishi_port}", f"http://127.0.0.1:{floor_port}"
-    servers = [
-        start([*cli, "serve", "--port", str(enishi_port)], env, enishi_url),
-        start([sys.executable, str(HERE / "baseline_app.py"), "--port", str(floor_port), "--db", db], env, floor_url),
-    ]
+    enishi_server = start([*cli, "serve", "--port", str(enishi_port)], env, enishi_url)
+    floor_server = start([sys.executable, str(HERE / "baseline_app.py"), "--port", str(floor_port), "--db", db], env, floor_url)
     auth = {"Authorization": f"Bearer {token}"}
     try:
         rounds: dict[str, list] = {"floor": [], "enishi": []}
         for _ in range(args.rounds):
-            rounds["floor"].append(
-                asyncio.run(load(floor_url, "/contacts", {"first": 100}, {}, args.clients, args.seconds, args.max_requests))
-            )
-            rounds["enishi"].append(
-                asyncio.run(
-                    load(
-                        enishi_url,
-                        "/graphql",
-                        {"query": PAGE, "variables": {"first": 100}},
-                        auth,
-                        args.clients,
-                        args.seconds,
-                        args.max_requests,
-                    )
-                )
-            )
+            rounds["floor"].append(timed_round(floor_server, floor_url, "/contacts", {"first": 100}, {}, args))
+            page = {"query": PAGE, "variables": {"first": 100}}
+            rounds["enishi"].append(timed_round(enishi_server, enishi_url, "/graphql", page, auth, args))
         reads = first_reads(enishi_url, fresh_tokens, token)
         abusive = {}
         client = httpx.Client(base_url=enishi_url, headers=auth, timeout=30)  # one connection, as a browser keeps it
@@ -134,25 +135,36 @@ def main() -> None:
             abusive[name] = {"p50_ms": round(statistics.median(times), 2), "codes": sorted(c for c in codes if c)}
         client.close()
     finally:
-        for server in servers:
+        for server in (enishi_server, floor_server):
             server.terminate()
             server.wait(timeout=10)
     summary = {name: {key: statistics.median(r[key] for r in runs) for key in runs[0]} for name, runs in rounds.items()}
-    ratio_p50 = summary["enishi"]["p50_ms"] / summary["floor"]["p50_ms"]
-    ratio_rps = summary["floor"]["rps"] / summary["enishi"]["rps"]
+    floor, enishi = rounds["floor"], rounds["enishi"]
+    # Each Enishi round against the floor's round just before it.
+    per_round = {
+        "p50": paired_ratios([r["p50_ms"] for r in enishi], [r["p50_ms"] for r in floor]),
+        "throughput": paired_ratios([r["rps"] for r in floor], [r["rps"] for r in enishi]),
+        "server_cpu": paired_ratios(
+            [r["server_cpu_ms_per_request"] for r in enishi], [r["server_cpu_ms_per_request"] for r in floor]
+        ),
+    }
     print(
         f"contact page of 100 over HTTP, {args.contacts} contacts, {args.clients} clients, "
-        f"{args.seconds:g}s × {args.rounds} rounds, "
-        f"{'PostgreSQL' if 'postgresql' in db else 'SQLite'}"
+        f"{args.seconds:g}s (at least {args.min_requests} requests) × {args.rounds} rounds, "
+        f"{'PostgreSQL' if 'postgresql' in db else 'SQLite'}, load average {os.getloadavg()[0]:.1f}"
     )
-    print(f"{'':8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    print(f"{'':8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'server CPU':>11} {'client CPU':>11}")
     for name, s in summary.items():
-        print(f"{name:8} {s['rps']:8.1f} {s['p50_ms']:8.1f} {s['p95_ms']:8.1f} {s['p99_ms']:8.1f} {s['non_2xx']:8.0f}")
-    print(f"ratio: enishi/floor p50 {ratio_p50:.2f}×, floor/enishi throughput {ratio_rps:.2f}×")
+        print(
+            f"{name:8} {s['rps']:8.1f} {s['p50_ms']:8.1f} {s['p95_ms']:8.1f} {s['p99_ms']:8.1f} {s['non_2xx']:8.0f} "
+            f"{s['server_cpu_ms_per_request']:8.1f} ms {s['generator_cpu_ms_per_request']:8.1f} ms"
+        )
+    print(f"enishi / floor p50: {describe_ratios(per_round['p50'])}")
+    print(f"floor / enishi throughput: {describe_ratios(per_round['throughput'])}")
+    print(f"enishi / floor server CPU per request: {describe_ratios(per_round['server_cpu'])}")
     print(
-        f"first read / repeat, one client, {reads['pairs']} pairs: p50 {reads['first_read_p50_ms']} / "
-        f"{reads['repeat_p50_ms']} ms, {reads['ratio_p50']}× (per pair: median {reads['pair_ratio_median']}×, "
-        f"10-90 % {reads['pair_ratio_range'][0]}-{reads['pair_ratio_range'][1]}×)"
+        f"first read / repeat, one client: p50 {reads['first_read_p50_ms']} / {reads['repeat_p50_ms']} ms, "
+        f"{describe_ratios(reads)}"
     )
     print("abusive queries over HTTP:", abusive)
     result = {
@@ -161,8 +173,7 @@ def main() -> None:
         "clients": args.clients,
         "rounds": rounds,
         "summary": summary,
-        "ratio_p50": ratio_p50,
-        "ratio_throughput": ratio_rps,
+        "per_round_ratios": per_round,
         "first_read_vs_repeat": reads,
         "abusive_queries": abusive,
     }

@@ -37,16 +37,22 @@ def start(command: list[str], env: dict, url: str) -> subprocess.Popen:
     raise SystemExit(f"server did not start: {command}")
 
 
-async def load(url: str, path: str, body, headers: dict, clients: int, seconds: float, max_requests: int) -> dict:
+async def load(
+    url: str, path: str, body, headers: dict, clients: int, seconds: float, max_requests: int, min_requests: int = 0
+) -> dict:
+    """`clients` concurrent clients POSTing `body` for `seconds`, and on until `min_requests` are done
+    (a p50 of a few dozen requests moves with every slow one), never more than `max_requests`. Also
+    the load generator's own CPU per request: it shares the machine's cores with the server."""
     latencies, failures, sent = [], 0, 0
     deadline = time.perf_counter() + seconds
+    generator_cpu = time.process_time()
     async with httpx.AsyncClient(
         base_url=url, headers=headers, timeout=30, limits=httpx.Limits(max_connections=clients)
     ) as client:
 
         async def worker():
             nonlocal failures, sent
-            while time.perf_counter() < deadline and sent < max_requests:
+            while (time.perf_counter() < deadline or sent < min_requests) and sent < max_requests:
                 sent += 1
                 started = time.perf_counter()
                 response = await client.post(path, json=body)
@@ -56,6 +62,7 @@ async def load(url: str, path: str, body, headers: dict, clients: int, seconds: 
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
         elapsed = time.perf_counter() - began
+    generator_cpu = time.process_time() - generator_cpu
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
     return {
@@ -65,6 +72,7 @@ async def load(url: str, path: str, body, headers: dict, clients: int, seconds: 
         "p95_ms": pick(0.95),
         "p99_ms": pick(0.99),
         "non_2xx": failures,
+        "generator_cpu_ms_per_request": generator_cpu * 1000 / len(latencies),
     }
 
 

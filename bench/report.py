@@ -8,6 +8,7 @@ import os
 import platform
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -19,7 +20,12 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def save_result(workload: str, figures: dict) -> None:
     RESULTS.mkdir(exist_ok=True)
-    machine = {"cpus": os.cpu_count(), "architecture": platform.machine(), "python": platform.python_version()}
+    machine = {
+        "cpus": os.cpu_count(),
+        "architecture": platform.machine(),
+        "python": platform.python_version(),
+        "load_average": os.getloadavg(),  # the machine is shared: how busy it was when the figures were taken
+    }
     report = {"workload": workload, **figures, "machine": machine}
     (RESULTS / f"{workload}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -61,3 +67,34 @@ def timed_workers(script: str, url: str, count: int) -> float:
         process.communicate()
         assert process.returncode == 0
     return time.perf_counter() - started
+
+
+def paired_ratios(numerators: list[float], denominators: list[float]) -> dict:
+    """Ratios of samples measured in pairs (a first read and the repeat after it, an Enishi round and
+    the floor's beside it): the ratio of the medians, and the median and the 10-90 % range of the
+    per-pair ratios (with fewer than ten pairs, the whole range). A machine whose speed drifts moves
+    both halves of a pair together, so the per-pair ratios are the steadier figure."""
+    ratios = sorted(n / d for n, d in zip(numerators, denominators, strict=True))
+    cut = len(ratios) // 10
+    return {
+        "pairs": len(ratios),
+        "ratio_of_medians": round(statistics.median(numerators) / statistics.median(denominators), 2),
+        "pair_ratio_median": round(statistics.median(ratios), 2),
+        "pair_ratio_range": [round(ratios[cut], 2), round(ratios[-1 - cut], 2)],
+    }
+
+
+def describe_ratios(ratios: dict) -> str:
+    """`paired_ratios` in one line of a report."""
+    low, high = ratios["pair_ratio_range"]
+    return (
+        f"{ratios['ratio_of_medians']}× (per pair, {ratios['pairs']} pairs: median {ratios['pair_ratio_median']}×, "
+        f"range {low}-{high}×)"
+    )
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a running process (every thread), from /proc (Linux): what a
+    server spent, whatever else the machine's cores were doing."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -74,7 +74,7 @@ from enishi.graphql.filters import DateTimeFilter, FilterSpec, IDFilter, IntFilt
 from enishi.graphql.inputs import camel, input_values, utc_instant
 from enishi.graphql.loaders import RowsByColumn, load_row, load_rows, then
 from enishi.graphql.mutation import run_mutation
-from enishi.graphql.nodes import node_resolver, node_types_by_table, sealed_field
+from enishi.graphql.nodes import deferred_sealed_field, node_resolver, node_types_by_table, sealed_field
 from enishi.graphql.relay import (
     Connection,
     InvalidArgument,
@@ -113,7 +113,7 @@ from enishi.schema.types import Contact as ContactNode
 from enishi.schema.types import Task as TaskNode
 from enishi.schema.types import User as UserNode
 from enishi.schema.types import visible_custom_fields
-from enishi.sealing import DataKey, Sealable, Sealed, owns_key, shares_key, unrecorded_reads
+from enishi.sealing import DataKey, Sealable, Sealed, lean_record, owns_key, shares_key, unrecorded_reads
 from enishi.services.accounts import update_account
 from enishi.services.activities import log_activity
 from enishi.services.common import Checker, live_ids, load_for_update, one_at_a_time
@@ -170,6 +170,7 @@ __all__ = [
     "Sealed",
     "owns_key",
     "shares_key",
+    "lean_record",
     "Account",
     "Activity",
     "ActivityTarget",
@@ -254,6 +255,7 @@ __all__ = [
     "node_resolver",
     "node_types_by_table",
     "sealed_field",
+    "deferred_sealed_field",
     "AccountNode",
     "ContactNode",
     "TaskNode",

@@ -13,12 +13,14 @@ docs/plugin-tutorial.md."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any, ClassVar
 
 from sqlalchemy import LargeBinary, String, event, inspect, select
 from sqlalchemy.orm import Mapped, Session, column_property, mapped_column, relationship
@@ -99,7 +101,7 @@ class Sealed:
         opened[self.name] = (sealed, value)
         if value is not None and (reads := personal_reads.get()) is not None:
             subject = row.subject_id
-            reads.add(subject if subject is not None else (type(row), row.id))
+            reads.add(subject if subject is not None else (row.sealed_model or type(row), row.id))
         return value
 
     def __set__(self, row, value) -> None:
@@ -138,6 +140,8 @@ class Sealable:
     key: DataKey | None
     wrapped_key: bytes | None
     kek_id: str | None
+    # The model whose record this is, when the row is not an instance of it (a `LeanRecord`).
+    sealed_model: ClassVar[type[Sealable] | None] = None
 
     @property
     def subject_id(self) -> uuid.UUID | None:
@@ -218,6 +222,36 @@ class Sealable:
         data_key, wrapped = crypto.installed().new_data_key()
         self.key = self._key_model()(wrapped_key=wrapped, kek_id=crypto.installed().current_id)
         return data_key
+
+
+class LeanRecord(Sealable):
+    """A read-only record of a sealed model built from a row of some of its columns, without an
+    ORM object (identity map entry, instrumented attributes, change tracking) for each: what a
+    long list shows, such as the timeline entries of a page of contacts (lean records,
+    docs/architecture.md). Its `Sealed` fields decrypt and cache as the model's do, and their
+    reads name the model, so the access log resolves them with the model's own. Made by
+    `lean_record`; nothing is ever written through one."""
+
+    names: ClassVar[tuple[str, ...]]
+    id: uuid.UUID  # every sealed model's primary key
+
+    def __init__(self, values: Sequence[Any]) -> None:
+        self.__dict__.update(zip(self.names, values, strict=True))
+
+    @classmethod
+    def columns(cls) -> list:
+        """What a statement selects to build these records, in `names` order (the data key's
+        columns are the model's scalar subqueries: the same statement reads them)."""
+        return [getattr(cls.sealed_model, name) for name in cls.names]
+
+
+def lean_record(model: type[Sealable], *, leave_out: tuple[str, ...] = ()) -> type[LeanRecord]:
+    """The `LeanRecord` class of `model`: every mapped column, less `leave_out` (a large sealed
+    column a list seldom shows); a `Sealed` field whose column is left out is absent."""
+    names = tuple(attribute.key for attribute in inspect(model).column_attrs if attribute.key not in leave_out)
+    sealed = {field.name: copy.copy(field) for field in _sealed_fields(model) if field.column in names}
+    namespace = {"sealed_model": model, "names": names, "__tablename__": getattr(model, "__tablename__"), **sealed}  # noqa: B009 - a mixin's model: mypy does not see its table
+    return type(f"Lean{model.__name__}", (LeanRecord,), namespace)
 
 
 async def people_read(session, reads: set) -> set[uuid.UUID]:

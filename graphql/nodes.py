@@ -12,7 +12,9 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from .loaders import load_rows
+from enishi.sealing import LeanRecord
+
+from .loaders import load_row, load_rows, then
 
 
 def visible(info: Info, row) -> bool:
@@ -65,5 +67,19 @@ def sealed_field(name: str, description: str | None = None, *, empty: Any = None
     def resolve(root):
         value = getattr(root._row, name)
         return empty if value is None else value
+
+    return strawberry.field(resolver=resolve, description=description)
+
+
+def deferred_sealed_field(name: str, model, description: str | None = None):
+    """`sealed_field` for a field that lean records leave out (lean records, docs/architecture.md):
+    a `LeanRecord` without the column has the model's row read by id, through the request's
+    loader (one statement for every record of a level that asks); an ORM row answers itself."""
+
+    def resolve(root, info: Info):
+        row = root._row
+        if isinstance(row, LeanRecord) and f"sealed_{name}" not in row.names:
+            return then(load_row(info.context, model, row.id), lambda full: None if full is None else getattr(full, name))
+        return getattr(row, name)
 
     return strawberry.field(resolver=resolve, description=description)

@@ -5,6 +5,7 @@ rows are inserted, whatever the page depth (offset paging degrades with both).""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import datetime as dt
@@ -14,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache, partial
+from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -88,13 +90,61 @@ class PageInfo:
         return self._edges[-1]._position() if self._edges else None
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectionPage:
+    """The items of one page of a connection and where it stands."""
+
+    edges: list[Edge]
+    page_info: PageInfo
+
+
+class LazyPage:
+    """A page that is loaded only when a query selects `edges`, `nodes` or `pageInfo` (count-only
+    connections, docs/architecture.md): `tickets { totalCount }` on a page of contacts runs the
+    count and no page query. `load()` asks the request's loader (which gives every caller of a
+    key the same future); `shape` builds the page from the rows, once."""
+
+    __slots__ = ("load", "page", "shape")
+
+    def __init__(self, load: Callable[[], Any], shape: Callable[[Any], ConnectionPage]) -> None:
+        self.load, self.shape = load, shape
+        self.page: ConnectionPage | None = None
+
+    def part(self, pick: Callable[[ConnectionPage], Any]) -> Any:
+        if self.page is not None:
+            return pick(self.page)
+
+        def shaped(rows: Any) -> Any:
+            if self.page is None:
+                self.page = self.shape(rows)
+            return pick(self.page)
+
+        return then(self.load(), shaped)
+
+
+def _nodes(page: ConnectionPage) -> list:
+    return [edge.node for edge in page.edges]
+
+
 @strawberry.type
 class Connection(Generic[T]):
-    """A Relay connection: `Connection[MyNode]` as a field's type, built by `paginate`."""
+    """A Relay connection: `Connection[MyNode]` as a field's type, built by `paginate` (and by
+    `NestedConnection`, whose page is loaded only if selected)."""
 
-    edges: list[Edge[T]]
-    page_info: PageInfo
+    _page: strawberry.Private[ConnectionPage | LazyPage]
     _count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    def _part(self, pick: Callable[[ConnectionPage], Any]) -> Any:
+        page = self._page
+        return pick(page) if isinstance(page, ConnectionPage) else page.part(pick)
+
+    @strawberry.field
+    def edges(self) -> list[Edge[T]]:
+        return self._part(attrgetter("edges"))
+
+    @strawberry.field
+    def page_info(self) -> PageInfo:
+        return self._part(attrgetter("page_info"))
 
     @strawberry.field(description="All items matching the filter, on every page. Costs one count query.", graphql_type=int)
     def total_count(self) -> Awaitable[int]:
@@ -102,7 +152,7 @@ class Connection(Generic[T]):
 
     @strawberry.field(description="The nodes of this page, without cursors.")
     def nodes(self) -> list[T]:
-        return [edge.node for edge in self.edges]
+        return self._part(_nodes)
 
 
 @strawberry.enum
@@ -158,14 +208,8 @@ def _edge(keys: Sequence[SortKey], values: Sequence[Any], node: Any) -> Edge:
     return Edge(node=node, _position=partial(_encode_cursor, keys, values))
 
 
-def _connection(
-    edges: list[Edge], has_next_page: bool, has_previous_page: bool, count: Callable[[], Awaitable[int]]
-) -> Connection:
-    return Connection(
-        edges=edges,
-        page_info=PageInfo(has_next_page=has_next_page, has_previous_page=has_previous_page, _edges=edges),
-        _count=count,
-    )
+def _page(edges: list[Edge], has_next_page: bool, has_previous_page: bool) -> ConnectionPage:
+    return ConnectionPage(edges, PageInfo(has_next_page=has_next_page, has_previous_page=has_previous_page, _edges=edges))
 
 
 def _decode_cursor(cursor: str, keys: Sequence[SortKey], field: str) -> list[Any]:
@@ -236,11 +280,13 @@ async def paginate(
     async def count() -> int:
         return (await ctx.execute(count_statement)).scalar_one()
 
-    return _connection(
-        edges,
-        has_next_page=has_more if not backwards else page.before is not None,
-        has_previous_page=has_more if backwards else page.after is not None,
-        count=count,
+    return Connection(
+        _page=_page(
+            edges,
+            has_next_page=has_more if not backwards else page.before is not None,
+            has_previous_page=has_more if backwards else page.after is not None,
+        ),
+        _count=count,
     )
 
 
@@ -258,12 +304,21 @@ class NestedConnection:
     `pairs(owner_ids)` returns a select of (owner_id, item_id) rows. The first page of every
     owner in a request is fetched by one windowed query and the counts by one grouped query, so a
     page of 100 accounts with their first contacts costs two statements, not two hundred. Pages
-    after a cursor are rarer and asked for one owner at a time; they use `paginate`."""
+    after a cursor are rarer and asked for one owner at a time; they use `paginate`.
+
+    With `record` (a `lean_record` of the model), first pages are built of those records from
+    the row's columns rather than of ORM objects (lean records, docs/architecture.md); `to_node`
+    must take both."""
 
     name: str
     model: Any
     order: tuple[tuple[SortKey, bool], ...]
     pairs: Callable[..., Select]
+    record: Any = None
+
+    def _items(self) -> tuple:
+        """What a first-page statement selects for each item."""
+        return tuple(self.record.columns()) if self.record is not None else (self.model,)
 
     def _first_pages(self, ctx):
         async def load(keys: list[tuple[Any, int, Any]]) -> list[list[tuple[Any, list[Any]]]]:
@@ -274,8 +329,10 @@ class NestedConnection:
             for (size, extra), owner_ids in groups.items():
                 statement = self._first_pages_statement(size, extra, ctx.runtime.engine.dialect.name)
                 rows = await ctx.execute(statement, {"owner_ids": owner_ids})
-                for owner_id, item, *values in rows.all():
-                    results[(owner_id, size, extra)].append((item, values))
+                width = len(self.record.names) if self.record is not None else 1
+                for row in rows.all():
+                    item = self.record(row[1 : 1 + width]) if self.record is not None else row[1]
+                    results[(row[0], size, extra)].append((item, row[1 + width :]))
             return [results[key] for key in keys]
 
         return load
@@ -300,7 +357,7 @@ class NestedConnection:
             .subquery()
         )
         return (
-            select(ranked.c.owner_id, self.model, *(ranked.c[f"sort_{i}"] for i in range(len(self.order))))
+            select(ranked.c.owner_id, *self._items(), *(ranked.c[f"sort_{i}"] for i in range(len(self.order))))
             .join(self.model, self.model.id == ranked.c.item_id)
             .where(ranked.c.rank <= size + 1)
             .order_by(ranked.c.owner_id, ranked.c.rank)
@@ -326,7 +383,7 @@ class NestedConnection:
         )
         sorts = [first.c[f"sort_{i}"] for i in range(len(self.order))]
         return (
-            select(owners.c.owner_id, self.model, *sorts)
+            select(owners.c.owner_id, *self._items(), *sorts)
             .select_from(owners)
             .join(first, true())
             .join(self.model, self.model.id == first.c.item_id)
@@ -358,7 +415,8 @@ class NestedConnection:
         self, ctx, owner_id, page: PageRequest, to_node: Callable[[Any], Any], extra: Any = None
     ) -> Awaitable[Connection]:
         """The owner's page, to be awaited (or returned by a resolver). A first page is a share of
-        the request's windowed load (`then`: no coroutine); a page after a cursor is paginated."""
+        the request's windowed load, asked for only if the query selects the page's items (a
+        `LazyPage`); a page after a cursor is paginated."""
         counter = ctx.loader((self.name, "count"), self._counts)
 
         def count() -> Awaitable[int]:
@@ -369,11 +427,22 @@ class NestedConnection:
         size = page.size(ctx.settings)
         keys = [key for key, _ in self.order]
 
-        def first_page(rows: list) -> Connection:
+        def first_page(rows: list) -> ConnectionPage:
             edges = [_edge(keys, values, to_node(item)) for item, values in rows[:size]]
-            return _connection(edges, has_next_page=len(rows) > size, has_previous_page=False, count=count)
+            return _page(edges, has_next_page=len(rows) > size, has_previous_page=False)
 
-        return then(ctx.loader((self.name, "first"), self._first_pages).load((owner_id, size, extra)), first_page)
+        def load():
+            return ctx.loader((self.name, "first"), self._first_pages).load((owner_id, size, extra))
+
+        return self._ready(Connection(_page=LazyPage(load, first_page), _count=count))
+
+    @staticmethod
+    def _ready(connection: Connection) -> asyncio.Future[Connection]:
+        """`resolve` answers an awaitable (callers may await it); the breadth-first executor takes
+        a done future as it is."""
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(connection)
+        return future
 
     async def _later_page(self, ctx, owner_id, page: PageRequest, to_node, extra, count) -> Connection:
         pairs = self.pairs([owner_id], extra).subquery()

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, func, select, union
 from enishi.graphql.loaders import RowsByColumn
 from enishi.graphql.relay import NestedConnection, SortKey
 from enishi.models import Account, Activity, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, Task
+from enishi.sealing import lean_record
 
 
 def next_action_factory(ctx):
@@ -106,8 +107,11 @@ def _account_contact_pairs(owner_ids, _extra):
 
 
 TIMELINE_ORDER = ((SortKey(Activity.occurred_at, "datetime"), True), (SortKey(Activity.id, "uuid"), True))
-CONTACT_TIMELINE = NestedConnection("contact.timeline", Activity, TIMELINE_ORDER, _contact_timeline_pairs)
-ACCOUNT_TIMELINE = NestedConnection("account.timeline", Activity, TIMELINE_ORDER, _account_timeline_pairs)
+# A page of contacts shows 300 timeline entries: lean records, without the body (read by id when
+# a query asks for it, see `Activity.body`).
+TIMELINE_ENTRY = lean_record(Activity, leave_out=("sealed_body",))
+CONTACT_TIMELINE = NestedConnection("contact.timeline", Activity, TIMELINE_ORDER, _contact_timeline_pairs, TIMELINE_ENTRY)
+ACCOUNT_TIMELINE = NestedConnection("account.timeline", Activity, TIMELINE_ORDER, _account_timeline_pairs, TIMELINE_ENTRY)
 ACCOUNT_CONTACTS = NestedConnection(
     "account.contacts",
     Contact,

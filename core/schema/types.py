@@ -17,7 +17,7 @@ from enishi import models
 from enishi.contributions import DataSubject
 from enishi.events import CONTACT_PERSONAL_DATA_READ
 from enishi.graphql.loaders import load_row, load_rows, then
-from enishi.graphql.nodes import node_resolver, sealed_field, visible
+from enishi.graphql.nodes import deferred_sealed_field, node_resolver, sealed_field, visible
 from enishi.graphql.relay import Connection, PageRequest, to_global_id
 from enishi.services import sensitive
 
@@ -335,7 +335,7 @@ class Activity(relay.Node):
     direction: str
     occurred_at: dt.datetime
     summary: str | None = sealed_field("summary", "Null once erased: the entry stays in the log, its text unreadable for good.")
-    body: str | None = sealed_field("body")
+    body: str | None = deferred_sealed_field("body", models.Activity)
     duration_seconds: int | None
     source_plugin: str
     created_at: dt.datetime

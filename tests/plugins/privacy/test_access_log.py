@@ -3,6 +3,7 @@ logged once a day (names, emails, phones, a ticket's text, activity text, messag
 reasons), what a page's first read costs, and that a read whose log entry did not commit is
 logged by the next one."""
 
+import asyncio
 import json
 
 import pytest
@@ -77,6 +78,64 @@ async def test_a_read_whose_log_entry_was_rolled_back_is_logged_by_the_next_read
     assert await reads_by_sales() == []
     assert (await api.graphql(query, {"id": person["id"]}, role="sales"))["node"]["displayName"]
     assert len(await reads_by_sales()) == 1
+
+
+class HoldsTheFirstLog:
+    """Holds the first access-log transaction open, its entries written, until released; tells
+    when a second request, its reads done, has come to log them."""
+
+    def __init__(self):
+        self.logs = 0
+        self.first_holding, self.second_logging, self.release = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    @hookimpl(tryfirst=True)
+    def enishi_request_finished(self, runtime, actor_id, personal_reads):
+        if self.first_holding.is_set():
+            self.second_logging.set()
+
+    @hookimpl(trylast=True)
+    async def enishi_personal_data_read(self, uow, contact_ids):
+        self.logs += 1
+        if self.logs == 1:
+            self.first_holding.set()
+            await self.release.wait()
+
+
+async def _waiting_for_the_chain(api, second: asyncio.Task) -> None:
+    """Until the second request waits for the chain's lock (or, were there none, has finished):
+    on PostgreSQL the advisory lock is seen waiting; on SQLite the unit of work's write gate admits
+    it only after the first commits, whenever it arrives, so having come to log is enough."""
+    if api.runtime.engine.dialect.name != "postgresql":
+        return
+    waiting = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    while not second.done():
+        async with api.runtime.read_session() as session:
+            if (await session.execute(waiting)).scalar_one():
+                return
+        await asyncio.sleep(0.01)
+
+
+async def test_two_first_reads_at_once_each_log_every_person_on_one_valid_chain(enishi_api):
+    holder = HoldsTheFirstLog()
+    api = await enishi_api(plugins=[("holds_the_first_log", holder)])
+    people = [await create_contact(api, familyName=f"同時{i}") for i in range(20)]
+    page = "{ contacts(first: 50) { nodes { displayName } } }"
+    for role in ("sales", "support"):  # their users and tokens made now: that is a write, which would wait
+        await api.graphql("{ viewer { id } }", role=role)
+    first = asyncio.create_task(api.graphql(page, role="sales"))
+    await holder.first_holding.wait()  # the sales reads are written, not committed, the chain's lock held
+    second = asyncio.create_task(api.graphql(page, role="support"))
+    await holder.second_logging.wait()  # the support reads are done and come to be logged
+    await _waiting_for_the_chain(api, second)
+    holder.release.set()
+    await asyncio.gather(first, second)
+    for person in people:
+        log = await api.graphql(
+            "query($id: ID!) { accessLog(contactId: $id) { action roles } }", {"id": person["id"]}, role="compliance"
+        )
+        reads = sorted(e["roles"][0] for e in log["accessLog"] if e["action"] == "read")
+        assert reads == ["sales", "support"], (person, log)
+    assert await _entries(api) >= 40  # every entry of both, on one chain that verifies
 
 
 async def test_access_log_is_append_only_and_hash_chained(api):
@@ -193,3 +252,24 @@ async def test_reading_activity_text_messages_or_ledger_reasons_is_a_read_of_the
         "summary"
     ] == "山田様・佐藤様と打ち合わせ"
     assert await readers() == {"山田", "佐藤", "鈴木"}  # the activity concerns both of its people
+
+
+async def test_activity_text_read_on_a_contacts_timeline_is_a_read_of_every_person_it_concerns(api):
+    """The timeline's entries are lean records (not ORM objects): their reads still name the
+    activity, whose targets are the people read."""
+    kato, ito = [await create_contact(api, familyName=name) for name in ("加藤", "伊藤")]
+    await log_activity(api, type="meeting", summary="加藤様・伊藤様と面談", contactIds=[kato["id"], ito["id"]])
+    timeline = "query($id: ID!) { node(id: $id) { ... on Contact { timeline(first: 3) { nodes { type %s } } } } }"
+    await api.graphql(timeline % "", {"id": kato["id"]}, role="support")
+
+    async def read_by_support(person) -> bool:
+        log = await api.graphql(
+            "query($id: ID!) { accessLog(contactId: $id) { action roles } }", {"id": person["id"]}, role="compliance"
+        )
+        return {"action": "read", "roles": ["support"]} in log["accessLog"]
+
+    assert [await read_by_support(p) for p in (kato, ito)] == [False, False]  # no text opened
+    page = await api.graphql(timeline % "summary", {"id": kato["id"]}, role="support")
+    assert page["node"]["timeline"]["nodes"] == [{"type": "meeting", "summary": "加藤様・伊藤様と面談"}]
+    assert [await read_by_support(p) for p in (kato, ito)] == [True, True]
+    assert await _entries(api)  # and the chain verifies
