@@ -4,7 +4,9 @@ either count reaches its limit within the window, sign-in from that account or a
 until the window ends.
 
 The counts live in the database (`SignInThrottle`), so every server process of a deployment counts
-the same attempts; the rows are keyed by a SHA-256, so no address is kept in clear."""
+the same attempts; the rows are keyed by an HMAC under the key-encryption key (the key ring's blind
+index), so neither an e-mail nor a client address can be read back from them — an unkeyed hash of
+an IPv4 address is undone by trying all four billion. A key rotation starts the counts afresh."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from .auth import hash_token
+from .crypto import installed as key_ring
 from .models import SignInThrottle
 from .normalize import normalize_email
 from .runtime import Runtime
@@ -32,11 +34,11 @@ class ThrottleKey:
 
 
 def account_key(email: str) -> ThrottleKey:
-    return ThrottleKey(hash_token(f"account:{normalize_email(email)}"), ACCOUNT_LIMIT)
+    return ThrottleKey(key_ring().blind_index(f"sign-in-account:{normalize_email(email)}"), ACCOUNT_LIMIT)
 
 
 def address_key(address: str) -> ThrottleKey:
-    return ThrottleKey(hash_token(f"address:{address}"), ADDRESS_LIMIT)
+    return ThrottleKey(key_ring().blind_index(f"sign-in-address:{address}"), ADDRESS_LIMIT)
 
 
 async def blocked_until(runtime: Runtime, keys: list[ThrottleKey]) -> dt.datetime | None:

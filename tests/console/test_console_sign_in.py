@@ -8,6 +8,7 @@ import re
 
 from sqlalchemy import select
 
+from enishi.auth import hash_token
 from enishi.models import ConsoleSignInLink, SignInThrottle, User
 from enishi.sign_in_links import LINK_LIFETIME
 from enishi.sign_in_throttle import ACCOUNT_LIMIT, ADDRESS_LIMIT, WINDOW
@@ -122,6 +123,7 @@ async def test_wrong_passwords_block_the_account_with_429_until_the_window_ends(
     async with api.runtime.read_session() as session:
         stored = (await session.execute(select(SignInThrottle.key_hash))).scalars().all()
     assert all(OFFICER[0] not in key and "127.0.0.1" not in key for key in stored)  # hashes only
+    assert hash_token(f"account:{OFFICER[0]}") not in stored  # keyed: not one anybody can recompute
 
 
 async def test_signing_in_clears_the_accounts_count(api):
