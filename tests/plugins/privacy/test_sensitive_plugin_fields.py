@@ -129,7 +129,7 @@ class ClearField:
         return [SensitiveCapableField("sales_deal", "custom_fields.*", "sales_deal", "custom_fields", no_one)]
 
 
-async def test_a_field_kept_in_clear_cannot_be_marked(enishi_api):
+async def test_hook_enishi_sensitive_capable_fields_and_a_field_kept_in_clear_cannot_be_marked(enishi_api):
     api = await enishi_api(plugins=[("clear_field", ClearField())])
     refused = await mark(api, "custom_fields.既往歴", entity="sales_deal")
     assert (refused["sensitiveField"], codes(refused)) == (None, [("field", "NOT_SEALED")])
