@@ -4,13 +4,15 @@ every period present. A KPI's point is the KPI of that period (README's definiti
 money are 0 in a period without purchases, a rate is None when it is undefined there). A band's
 point is how many customers the band held at the end of the period, as the daily health job last
 recorded it on or before that day (a day the job did not run carries the last count forward; 0
-before the first record). A survey metric's point is the NPS, CSAT or CES of the answers given in
-that period (survey_scores.py; None in a period nobody answered, like an undefined rate)."""
+before the first record); an RFM segment's point likewise, as the daily RFM job recorded it.
+A survey metric's point is the NPS, CSAT or CES of the answers given in that period
+(survey_scores.py; None in a period nobody answered, like an undefined rate)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 from sqlalchemy import select
@@ -20,13 +22,17 @@ from enishi.plugin import InvalidArgument, period_spans
 
 from . import kpis, survey_scores
 from .health_models import InsightsHealthCount
+from .models import InsightsRfmCount
 from .types import READ, InsightsCustomer
 
 MAX_POINTS = 400
 MAX_RANGE_DAYS = 3660
 
 
-@strawberry.enum(description="What a series measures: a customer KPI per period, or a churn-risk band's size.")
+@strawberry.enum(
+    description="What a series measures: a customer KPI per period, a churn-risk band's size, or an RFM segment's "
+    "size (`RFM_SEGMENT`, the segment named by `rfmSegment`)."
+)
 class InsightsMetric(Enum):
     REVENUE = "revenue"
     ORDERS = "orders"
@@ -49,6 +55,7 @@ class InsightsMetric(Enum):
     HEALTH_HIGH = "high"
     HEALTH_MEDIUM = "medium"
     HEALTH_LOW = "low"
+    RFM_SEGMENT = "rfm_segment"
     NPS = "nps"
     CSAT = "csat"
     CES = "ces"
@@ -73,28 +80,29 @@ class InsightsSeriesPoint:
     value: float | None = strawberry.field(description="Rates are fractions; money is in minor units.")
 
 
-async def _band_sizes(session, kind: str, band: str, first: dt.date, last: dt.date) -> list[tuple[dt.date, int]]:
-    """The band's recorded sizes in [first, last], ascending, led by the last one before `first`."""
-    columns = (InsightsHealthCount.day, InsightsHealthCount.customers)
-    mine = (InsightsHealthCount.customer == kind, InsightsHealthCount.band == band)
-    before = await session.execute(
-        select(*columns).where(*mine, InsightsHealthCount.day < first).order_by(InsightsHealthCount.day.desc()).limit(1)
-    )
-    within = await session.execute(
-        select(*columns)
-        .where(*mine, InsightsHealthCount.day >= first, InsightsHealthCount.day <= last)
-        .order_by(InsightsHealthCount.day)
-    )
+async def _recorded_sizes(session, model, group, kind: str, first: dt.date, last: dt.date) -> list[tuple[dt.date, int]]:
+    """A group's (a band's, a segment's) daily recorded sizes in [first, last], ascending, led by
+    the last one before `first`."""
+    columns = (model.day, model.customers)
+    mine = (model.customer == kind, group)
+    before = await session.execute(select(*columns).where(*mine, model.day < first).order_by(model.day.desc()).limit(1))
+    within = await session.execute(select(*columns).where(*mine, model.day >= first, model.day <= last).order_by(model.day))
     return [tuple(row) for row in [*before.all(), *within.all()]]
 
 
-async def series(session, settings, metric: InsightsMetric, kind: str, interval: str, first: dt.date, last: dt.date):
+async def series(
+    session, settings, metric: InsightsMetric, kind: str, interval: str, first: dt.date, last: dt.date, rfm_segment=None
+):
     periods = [(name, max(start, first), min(end, last)) for name, start, end in period_spans(interval, first, last)]
     if len(periods) > MAX_POINTS:
         raise InvalidArgument(f"a series has at most {MAX_POINTS} points: shorten the range or widen the interval")
     points = []
-    if metric in BAND_METRICS:
-        sizes = await _band_sizes(session, kind, metric.value, first, last)
+    if metric in BAND_METRICS or metric is InsightsMetric.RFM_SEGMENT:
+        if metric is InsightsMetric.RFM_SEGMENT:
+            sizes = await _recorded_sizes(session, InsightsRfmCount, InsightsRfmCount.segment == rfm_segment, kind, first, last)
+        else:
+            group = InsightsHealthCount.band == metric.value
+            sizes = await _recorded_sizes(session, InsightsHealthCount, group, kind, first, last)
         for name, start, end in periods:
             value = next((size for day, size in reversed(sizes) if day <= end), 0)
             points.append(InsightsSeriesPoint(label=name, first_day=start, last_day=end, value=value))
@@ -132,10 +140,18 @@ class ChartQuery:
         last_day: dt.date,
         interval: InsightsInterval = InsightsInterval.MONTH,
         customer: InsightsCustomer = InsightsCustomer.CONTACT,
+        rfm_segment: Annotated[
+            str | None,
+            strawberry.argument(description="With `RFM_SEGMENT`, and only with it: the segment's name (see `rfmSegments`)."),
+        ] = None,
     ) -> list[InsightsSeriesPoint]:
         info.context.require(READ)
         if not 0 <= (last_day - first_day).days < MAX_RANGE_DAYS:
             raise InvalidArgument(f"`lastDay` is from `firstDay` to {MAX_RANGE_DAYS - 1} days after it")
+        if (metric is InsightsMetric.RFM_SEGMENT) != (rfm_segment is not None):
+            raise InvalidArgument("`rfmSegment` names the segment of `RFM_SEGMENT`, and goes with no other metric")
         runtime = info.context.runtime
         async with runtime.read_session() as session:
-            return await series(session, runtime.settings, metric, customer.value, interval.value, first_day, last_day)
+            return await series(
+                session, runtime.settings, metric, customer.value, interval.value, first_day, last_day, rfm_segment
+            )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from enishi.plugin import Base, UTCDateTime, new_id
@@ -35,3 +35,18 @@ class InsightsRfm(Base):
     monetary_score: Mapped[int] = mapped_column(Integer)
     segment: Mapped[str] = mapped_column(String(60))
     computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class InsightsRfmCount(Base):
+    """How many customers of a kind each RFM segment held on a day (in the configured time zone),
+    as the `insights.rfm` job left them: the segment distribution's history, for charts (as
+    `InsightsHealthCount` is the bands')."""
+
+    __tablename__ = "insights_rfm_count"
+    __table_args__ = (UniqueConstraint("day", "customer", "segment"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    day: Mapped[dt.date] = mapped_column(Date)
+    customer: Mapped[str] = mapped_column(String(10))
+    segment: Mapped[str] = mapped_column(String(60))
+    customers: Mapped[int] = mapped_column(Integer)

@@ -8,7 +8,8 @@ customer alone: nobody is worse). Only customers with at least one
 purchase (not refunded, in the configured currency) inside the window are scored; the others have
 no RFM row.
 
-`recompute_all` (the `insights.rfm` job) scores everyone again from the purchases. A purchase or a
+`recompute_all` (the `insights.rfm` job) scores everyone again from the purchases and records how
+many customers each segment holds that day (`InsightsRfmCount`, for charts). A purchase or a
 refund rescoring its customer at once (`recompute_customer`): their values are exact, and their
 scores are ranked against everyone else's stored values, which may lag by the window's passing or
 by this one customer's move until the next full run."""
@@ -18,6 +19,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,7 +28,7 @@ from sqlalchemy import delete, func, insert, select
 from enishi.plugin import Purchase, UnitOfWork, new_id, one_at_a_time
 
 from . import config
-from .models import InsightsRfm
+from .models import InsightsRfm, InsightsRfmCount
 
 KINDS = ("contact", "account")
 BATCH = 5000
@@ -111,19 +113,32 @@ async def recompute_all(runtime) -> int:
     """The scheduled job: every contact and every account scored again from their purchases, in
     one transaction per kind (a reader sees the old scores or the new, never half). Idempotent."""
     settings, rules, now = runtime.settings, config.segment_rules(runtime.settings), runtime.clock.now()
-    total = 0
+    day, total = now.astimezone(settings.zone).date(), 0
     for kind in KINDS:
         # Core statements on the connection: the ORM's row and bulk machinery cost half the run.
         async with runtime.read_session() as session:
             found = await (await session.connection()).execute(_purchases_in_window(settings, now, kind))
             values = {owner: Values(last, count, int(amount)) for owner, last, count, amount in found}
         rows = _scored_rows(values, kind, rules, now)
+        segments = Counter(row["segment"] for row in rows)
         async with runtime.unit_of_work() as uow:
             await one_at_a_time(uow, lock_name(kind))  # no customer's rescoring inserts its row meanwhile
             connection = await uow.session.connection()
             await connection.execute(delete(InsightsRfm).where(rfm_column(kind).is_not(None)))
             for start in range(0, len(rows), BATCH):
                 await connection.execute(insert(InsightsRfm), rows[start : start + BATCH])
+            # The day's distribution, every rule's segment (0 included: an emptied segment is not
+            # carried forward by the chart); a second run the same day replaces it.
+            await connection.execute(
+                delete(InsightsRfmCount).where(InsightsRfmCount.day == day, InsightsRfmCount.customer == kind)
+            )
+            await connection.execute(
+                insert(InsightsRfmCount),
+                [
+                    {"id": new_id(), "day": day, "customer": kind, "segment": name, "customers": segments[name]}
+                    for name in dict.fromkeys(rule.name for rule in rules)  # two rules may share a name
+                ],
+            )
         total += len(rows)
     return total
 

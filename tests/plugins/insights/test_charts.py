@@ -1,5 +1,5 @@
-"""`insightsSeries`: KPIs and the churn-risk band distribution per day, week or month in
-Asia/Tokyo, every period present (zero-filled)."""
+"""`insightsSeries`: KPIs, the churn-risk band and the RFM segment distributions per day, week or
+month in Asia/Tokyo, every period present (zero-filled)."""
 
 import datetime as dt
 
@@ -62,6 +62,52 @@ async def test_band_distribution_per_day_from_the_daily_health_job(api):
     assert await _series(api, "HEALTH_HIGH", "2025-06-02", "2025-06-03", "WEEK") == [
         ("2025-W23", "2025-06-02", "2025-06-03", 0.0)
     ]
+
+
+async def _rfm_segment_series(api, name: str, first: str, last: str, interval: str) -> list[tuple]:
+    data = await api.graphql(
+        "query($s: String!, $f: Date!, $l: Date!, $i: InsightsInterval!) { insightsSeries(metric: RFM_SEGMENT, "
+        "rfmSegment: $s, firstDay: $f, lastDay: $l, interval: $i) { label firstDay lastDay value } }",
+        {"s": name, "f": first, "l": last, "i": interval},
+    )
+    return [(p["label"], p["firstDay"], p["lastDay"], p["value"]) for p in data["insightsSeries"]]
+
+
+async def test_rfm_segment_distribution_per_day_from_the_daily_rfm_job(api):
+    # 08:00 on 1 June in Tokyo is still 31 May in UTC: the job records Tokyo's day.
+    api.clock.set(dt.datetime(2025, 6, 1, 8, 0, tzinfo=JST))
+    await customer(api, "常連", [(1 + n, 5000) for n in range(5)])
+    await customer(api, "新規", [(2, 1000)])
+    await run_due_jobs(api.runtime)  # N = 2: the regular 333 Loyal, the newcomer 111 Lost
+    api.clock.set(dt.datetime(2025, 6, 3, 12, 0, tzinfo=JST))  # the job did not run on the 2nd
+    await customer(api, "初回", [(1, 500)])
+    await run_due_jobs(api.runtime)  # N = 3: the regular 244 Can't lose, 112 Lost, the newest 411 New
+    ranked = (await api.graphql("{ rfmSegments { segment customers } }"))["rfmSegments"]
+    assert {r["segment"]: r["customers"] for r in ranked if r["customers"]} == {"New": 1, "Can't lose": 1, "Lost": 1}
+    assert await _rfm_segment_series(api, "Loyal", "2025-05-31", "2025-06-03", "DAY") == [
+        ("2025-05-31", "2025-05-31", "2025-05-31", 0.0),  # before the first run
+        ("2025-06-01", "2025-06-01", "2025-06-01", 1.0),
+        ("2025-06-02", "2025-06-02", "2025-06-02", 1.0),  # carried forward
+        ("2025-06-03", "2025-06-03", "2025-06-03", 0.0),  # emptied: recorded as 0, not carried
+    ]
+    assert await _rfm_segment_series(api, "New", "2025-05-26", "2025-06-08", "WEEK") == [
+        ("2025-W22", "2025-05-26", "2025-06-01", 0.0),
+        ("2025-W23", "2025-06-02", "2025-06-08", 1.0),
+    ]
+    assert await _rfm_segment_series(api, "Lost", "2025-05-01", "2025-06-30", "MONTH") == [
+        ("2025-05", "2025-05-01", "2025-05-31", 0.0),
+        ("2025-06", "2025-06-01", "2025-06-30", 1.0),
+    ]
+    accounts = await api.graphql(
+        '{ insightsSeries(metric: RFM_SEGMENT, rfmSegment: "Lost", firstDay: "2025-06-03", lastDay: "2025-06-03", '
+        "interval: DAY, customer: ACCOUNT) { value } }"
+    )
+    assert accounts["insightsSeries"] == [{"value": 0.0}]  # contacts without an account: no account scored
+    for query in (
+        '{ insightsSeries(metric: RFM_SEGMENT, firstDay: "2025-06-01", lastDay: "2025-06-03") { value } }',
+        '{ insightsSeries(metric: REVENUE, rfmSegment: "Lost", firstDay: "2025-06-01", lastDay: "2025-06-03") { value } }',
+    ):
+        assert [e["extensions"]["code"] for e in await api.errors(query)] == ["INVALID_ARGUMENT"]
 
 
 async def test_ranges_are_bounded(api):
