@@ -274,6 +274,15 @@ def enishi_consent_check(uow, contact_ids, purpose):
     only when some plugin implements it: with no consent ledger installed they proceed."""
 
 
+@hookspec(firstresult=True)
+def enishi_consent_withdrawal_link(settings, contact_id, purpose):
+    """An absolute link with which the contact withdraws their consent to `purpose` without a
+    login (for the mails that purpose allows: an unsubscribe link, RFC 8058's `List-Unsubscribe`),
+    or None when you keep no consent ledger. Implemented by the privacy plugin (its one-click
+    `/privacy/withdraw/{token}`, under `ENISHI_PUBLIC_URL`); the automation plugin's `send_email`
+    step asks. Raises `ConfigError` when links need a public address and none is set."""
+
+
 @hookspec
 def enishi_record_provision(uow, contact_ids, recipient, purpose, data_items):
     """Record that the contacts' personal data (`data_items`: the fields sent, e.g. `["name",

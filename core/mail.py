@@ -56,11 +56,13 @@ async def send_for_event(
     data_subject: uuid.UUID | None,
     html: str | None = None,
     attachments: Sequence[MailAttachment] = (),
+    unsubscribe: str | None = None,
 ) -> None:
     """`send` from an `enishi_deliver_event` hook: off the event loop (SMTP blocks), with the
     event's id as Message-ID, so a retried delivery is recognisably the same message.
     `data_subject` is the contact the message concerns, so that their erasure removes it.
-    `html` is an alternative to the plain-text `body`, showing the inline `attachments`."""
+    `html` is an alternative to the plain-text `body`, showing the inline `attachments`.
+    `unsubscribe`: a link that withdraws the recipient's consent by a POST (see `send`)."""
     await asyncio.to_thread(
         send,
         settings,
@@ -71,6 +73,7 @@ async def send_for_event(
         data_subject=data_subject,
         html=html,
         attachments=attachments,
+        unsubscribe=unsubscribe,
     )
 
 
@@ -138,13 +141,19 @@ def send(
     data_subject: uuid.UUID | None = None,
     html: str | None = None,
     attachments: Sequence[MailAttachment] = (),
+    unsubscribe: str | None = None,
 ) -> None:
     """Send one UTF-8 message: `body` as plain text, optionally an `html` alternative, and
     `attachments`. `message_id` (the event's id) makes a repeated delivery recognisable as the
-    same message; the file transport simply overwrites it."""
+    same message; the file transport simply overwrites it. With `unsubscribe` (an https link
+    that unsubscribes by a POST), the `List-Unsubscribe` headers of RFC 8058 let the mail client
+    offer a one-click unsubscribe."""
     message = _compose(body, html, attachments)
     message["From"], message["To"], message["Subject"] = settings.mail_from, to, subject
     message["Message-ID"] = f"<{message_id}@enishi>"
+    if unsubscribe is not None:
+        message["List-Unsubscribe"] = f"<{unsubscribe}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     url = _configured_url(settings)
     if not url:
         raise ConfigError("no mail server configured: set ENISHI_MAIL_URL")

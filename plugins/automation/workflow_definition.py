@@ -271,7 +271,8 @@ _BUILT_IN: dict[str, Any] = {
                     "type": "string",
                     "minLength": 1,
                     "maxLength": 20000,
-                    "description": "A Jinja2 template, plain text. Variables: `contact`, `record`, `account`, `event`.",
+                    "description": "A Jinja2 template, plain text. Variables: `contact`, `record`, `account`, `event`, "
+                    "`unsubscribe_url` (withdraws the recipient's consent to `purpose`; empty without the privacy plugin).",
                 },
                 "html": {
                     "type": "string",

@@ -23,7 +23,10 @@ Templates (email_templates.py) are Jinja2 in a sandbox, checked when the definit
 `subject` and `body` are plain text, the optional `html` is escaped automatically. Variables:
 `contact` (`family_name`, `given_name`, `family_name_kana`, `given_name_kana` of the recipient),
 `record` (the trigger's record: its columns, never sealed ones), `account` (the account's
-columns, when there is one) and `event` (the run's trigger payload). A missing one renders empty."""
+columns, when there is one), `event` (the run's trigger payload) and `unsubscribe_url` (the link
+withdrawing the recipient's consent to the step's purpose: the privacy plugin's one-click
+`/privacy/withdraw/{token}` under ENISHI_PUBLIC_URL, also sent as the `List-Unsubscribe` header;
+empty without a consent ledger). A missing one renders empty."""
 
 from __future__ import annotations
 
@@ -187,7 +190,9 @@ async def apply(ctx: StepContext, given: dict) -> dict:
     return _summary(recipients)
 
 
-async def _variables(session, run: AutomationWorkflowRun, contact: Contact, account_id: str | None) -> dict:
+async def _variables(
+    session, run: AutomationWorkflowRun, contact: Contact, account_id: str | None, unsubscribe: str | None
+) -> dict:
     return {
         "contact": {
             "family_name": contact.family_name,
@@ -198,15 +203,27 @@ async def _variables(session, run: AutomationWorkflowRun, contact: Contact, acco
         "record": await Record(session, run.entity, run.record_id).fields(),
         "account": await Record(session, Account.__tablename__, uuid.UUID(account_id)).fields() if account_id else {},
         "event": run.payload,
+        "unsubscribe_url": unsubscribe or "",
     }
+
+
+async def _withdrawal_link(runtime: Runtime, contact_id: uuid.UUID, purpose: str) -> str | None:
+    """The consent ledger's link withdrawing the purpose's consent (the privacy plugin's); None without one."""
+    answers = await runtime.plugins.call(
+        "enishi_consent_withdrawal_link", settings=runtime.settings, contact_id=contact_id, purpose=purpose
+    )
+    return answers[0][1] if answers else None
 
 
 async def deliver(runtime: Runtime, event) -> None:
     """Render the step's templates for the contact and send the message (the outbox delivers the
     event at least once; a repeat has the same Message-ID). Nothing is sent when the run, the
-    contact or their primary address is gone by now."""
+    contact or their primary address is gone by now, or when they withdrew the purpose's consent
+    since the step was taken: consent is asked again here, in the transaction that reads the
+    address, so a withdrawal committed before it stops the mail."""
     payload = event.payload
-    async with runtime.read_session() as session:
+    async with runtime.unit_of_work() as uow:  # a unit of work only because the consent hook takes one; it writes nothing
+        session = uow.session
         run = await session.get(AutomationWorkflowRun, uuid.UUID(payload["run_id"]))
         contact = await session.get(Contact, event.entity_id)
         email = await session.scalar(
@@ -220,11 +237,25 @@ async def deliver(runtime: Runtime, event) -> None:
         step = steps_by_id(definition or {"steps": []}).get(payload["step_id"])
         if step is None:
             return
-        variables = await _variables(session, run, contact, payload.get("account_id"))
+        consenting = await _consenting(uow, [contact.id], payload["purpose"])
+        if consenting is not None and contact.id not in consenting:
+            log.info("workflow e-mail not sent: consent withdrawn", extra={"run_id": str(run.id), "step_id": step["id"]})
+            return
+        unsubscribe = await _withdrawal_link(runtime, contact.id, payload["purpose"])
+        variables = await _variables(session, run, contact, payload.get("account_id"), unsubscribe)
         try:
             subject, body, html = render(step, variables)
         except TemplateError as error:  # the sandbox refused something, or a filter failed: no retry mends it
             log.warning("workflow e-mail not rendered", extra={"run_id": str(run.id), "error": type(error).__name__})
             return
         address = email.address
-    await send_for_event(runtime.settings, event, to=address, subject=subject, body=body, html=html, data_subject=contact.id)
+    await send_for_event(
+        runtime.settings,
+        event,
+        to=address,
+        subject=subject,
+        body=body,
+        html=html,
+        data_subject=contact.id,
+        unsubscribe=unsubscribe,
+    )

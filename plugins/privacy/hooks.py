@@ -206,6 +206,11 @@ async def enishi_consent_check(uow, contact_ids, purpose):
 
 
 @hookimpl
+def enishi_consent_withdrawal_link(settings, contact_id, purpose):
+    return settings.public_link(service.withdrawal_path(settings, contact_id, purpose))
+
+
+@hookimpl
 async def enishi_sensitive_fields(session, entity):
     return await sensitive.fields_of(session, entity)
 

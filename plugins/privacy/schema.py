@@ -102,8 +102,7 @@ class PrivacyQuery:
     @strawberry.field(description="A one-click withdrawal link path for emails: POST it to withdraw, no login needed.")
     def consent_withdrawal_link(self, info: Info, contact_id: strawberry.ID, purpose: str) -> str:
         info.context.require("privacy.consent.write")
-        token = service.withdrawal_token(info.context.settings, parse_global_id(contact_id, "Contact", "contactId"), purpose)
-        return f"/privacy/withdraw/{token}"
+        return service.withdrawal_path(info.context.settings, parse_global_id(contact_id, "Contact", "contactId"), purpose)
 
 
 @strawberry.type

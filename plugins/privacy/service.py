@@ -150,6 +150,11 @@ def withdrawal_token(settings, contact_id, purpose: str) -> str:
     return base64.urlsafe_b64encode(message.encode()).decode().rstrip("=") + "." + sign(settings, message)
 
 
+def withdrawal_path(settings, contact_id, purpose: str) -> str:
+    """The path of the one-click withdrawal link (POST withdraws; GET shows the subject's page)."""
+    return f"/privacy/withdraw/{withdrawal_token(settings, contact_id, purpose)}"
+
+
 def read_withdrawal_token(settings, token: str) -> tuple[uuid.UUID, str]:
     try:
         body, signature = token.split(".", 1)
