@@ -17,16 +17,10 @@ import datetime as dt
 import re
 
 from ..normalize import nfkc
+from ..wareki import ERAS
 
 # Excel's day 0 (it counts 1900-02-29, which never was, so serials from 61 on are off by one from 1900-01-01).
 EXCEL_EPOCH = dt.date(1899, 12, 30)
-ERAS = {
-    "令和": (2018, dt.date(2019, 5, 1)),
-    "平成": (1988, dt.date(1989, 1, 8)),
-    "昭和": (1925, dt.date(1926, 12, 25)),
-    "大正": (1911, dt.date(1912, 7, 30)),
-    "明治": (1867, dt.date(1868, 1, 25)),
-}
 ERA_LETTERS = {"r": "令和", "h": "平成", "s": "昭和", "t": "大正", "m": "明治"}
 _SEPARATED = re.compile(r"^(\d{4})\s*[/.\-年]\s*(\d{1,2})\s*[/.\-月]\s*(\d{1,2})\s*日?(?:[ t]\d{1,2}:\d{2}(?::\d{2})?)?$")
 _ERA = re.compile(r"^(令和|平成|昭和|大正|明治|[rhstm])\s*(\d{1,2}|元)\s*[/.\-年]\s*(\d{1,2})\s*[/.\-月]\s*(\d{1,2})\s*日?$")
@@ -76,15 +70,6 @@ def parse_date(value: object) -> dt.date:
             raise ValueError("before the era began")
         return date
     raise ValueError("not a date")
-
-
-def era_date(date: dt.date) -> str:
-    """The date in the Japanese era calendar, as written in Japanese: 令和8年12月6日, 令和元年5月1日."""
-    for era, (offset, began) in ERAS.items():  # newest era first
-        if date >= began:
-            year = date.year - offset
-            return f"{era}{'元' if year == 1 else year}年{date.month}月{date.day}日"
-    return f"{date.year}年{date.month}月{date.day}日"  # before Meiji's calendar: the Gregorian year
 
 
 def split_values(text: str) -> list[str]:

@@ -15,7 +15,7 @@ from babel.core import negotiate_locale
 from babel.dates import get_date_format, get_datetime_format, get_time_format
 from babel.support import NullTranslations, Translations
 
-from enishi.services.import_values import era_date
+from enishi.wareki import era_date
 
 LOCALES = ("ja", "en")
 DEFAULT_LOCALE = "ja"

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import secrets
+from typing import TYPE_CHECKING
 
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from enishi.models import User
 from enishi.settings import ConfigError
 from enishi.sign_in_links import LINK_LIFETIME, IssuedLink, issue_link, redeem_link, send_link
 from enishi.sign_in_throttle import ThrottleKey, account_key, address_key, blocked_until, clear, record_failure
@@ -22,6 +22,9 @@ from enishi.web_sessions import SESSION_LIFETIME, check_password, open_session
 
 from .app import SECURITY_HEADERS, Console
 from .sessions import COOKIE_PATH, SESSION_COOKIE, SIGN_IN_COOKIE, delete_cookie, may_use_console, same_token, set_cookie
+
+if TYPE_CHECKING:  # a type only: the console reaches users through the core's session services
+    from enishi.models import User
 
 log = logging.getLogger("enishi.http")
 LINK_PATH = f"{COOKIE_PATH}/sign-in/link"

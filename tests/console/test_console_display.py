@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from enishi.graphql.console.values import note_label
-from enishi.services.import_values import era_date
+from enishi.wareki import era_date
 from tests.console.conftest import ConsoleClient, add_user
 from tests.console.seed import OFFICER
 

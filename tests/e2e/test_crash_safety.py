@@ -117,14 +117,14 @@ def test_a_server_killed_during_an_erasure_leaves_it_resumable_and_the_rerun_com
             "(SELECT COUNT(*) FROM core_subject_key WHERE wrapped_key IS NOT NULL)",
         )
     )
-    # ABM, insights, loyalty, sales and support committed; the core and privacy parts not begun
-    # (both people's email and key are there)
-    assert state == ("in_progress", 5, 2, 2)
+    # ABM, automation, insights, loyalty, sales and support committed; the core and privacy parts
+    # not begun (both people's email and key are there)
+    assert state == ("in_progress", 6, 2, 2)
 
     with enishi_server(env, HANGING_SERVER) as url:
         midway, done, remaining = asyncio.run(finish(url, request_id, person, other))
     runs = {run["plugin"]: (run["status"], run["attempts"]) for run in midway["runs"]}
-    finished_first = ("abm", "insights", "loyalty", "sales", "support")
+    finished_first = ("abm", "automation", "insights", "loyalty", "sales", "support")
     assert {plugin: runs[plugin] for plugin in finished_first} == dict.fromkeys(finished_first, ("done", 1))
     assert runs["hanging"][0] != "done" and runs["core"] == runs["privacy"] == ("pending", 0)
     assert done["status"] == "completed"

@@ -1,0 +1,24 @@
+"""The Japanese era calendar (和暦): the eras since Meiji and a date written in it. Shared by the
+import (which reads 令和6年4月1日 in a cell) and the console (which may show dates this way)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+# Each era: (the Gregorian year before its first year, the day it began), newest first.
+ERAS = {
+    "令和": (2018, dt.date(2019, 5, 1)),
+    "平成": (1988, dt.date(1989, 1, 8)),
+    "昭和": (1925, dt.date(1926, 12, 25)),
+    "大正": (1911, dt.date(1912, 7, 30)),
+    "明治": (1867, dt.date(1868, 1, 25)),
+}
+
+
+def era_date(date: dt.date) -> str:
+    """The date in the Japanese era calendar, as written in Japanese: 令和8年12月6日, 令和元年5月1日."""
+    for era, (offset, began) in ERAS.items():  # newest era first
+        if date >= began:
+            year = date.year - offset
+            return f"{era}{'元' if year == 1 else year}年{date.month}月{date.day}日"
+    return f"{date.year}年{date.month}月{date.day}日"  # before Meiji's calendar: the Gregorian year
