@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import os
 import shutil
 import smtplib
 import ssl
@@ -103,14 +104,22 @@ def _keep(directory: Path, data_subject: uuid.UUID | None, message: EmailMessage
     """The file transport: write the message, unless its person was erased meanwhile."""
     if data_subject is None:
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / f"{message_id}.eml").write_bytes(bytes(message))
+        _write_whole(directory / f"{message_id}.eml", bytes(message))
         return
     with _person_locked(directory, data_subject):
         if _erased_marker(directory, data_subject).exists():
             return  # erased after this delivery read their address: nothing of them is kept
         folder = _folder(directory, data_subject)
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{message_id}.eml").write_bytes(bytes(message))
+        _write_whole(folder / f"{message_id}.eml", bytes(message))
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    """Write beside `path`, then rename: whoever reads the mail folder (a mail client, a test
+    waiting for a message) sees the whole message or none of it, never its first bytes."""
+    partial = path.with_name(f"{path.name}.partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)
 
 
 def _compose(body: str, html: str | None, attachments: Sequence[MailAttachment]) -> EmailMessage:
