@@ -168,8 +168,8 @@ async def test_a_frequency_cap_is_shared_by_every_workflow_and_slides_with_its_w
 async def test_a_message_whose_template_fails_when_delivered_is_not_counted_against_the_cap(api, enishi_sent_mail):
     one_a_week = {"channel": "email", "purpose": "marketing", "maxSends": 1, "periodDays": 7}
     assert (await api.mutate("setFrequencyCap", one_a_week, CAP))["userErrors"] == []
-    # Compiles, so it is saved; the sandbox refuses it only when rendered, at delivery.
-    failing = {**ON_CONTACT_UPDATE["steps"][0], "body": "{{ contact.__class__ }}"}
+    # Compiles, so it is saved; it fails only when rendered, at delivery (a key of a missing variable).
+    failing = {**ON_CONTACT_UPDATE["steps"][0], "body": "{{ contact.nickname.first }}"}
     broken = await create_workflow(api, {**ON_CONTACT_UPDATE, "steps": [failing]}, name="壊れた")
     contact = await _person(api, "broken")
     await _update(api, contact)
