@@ -22,6 +22,7 @@ from .. import crypto
 from ..models import Contact, ContactCustomDateIndex, CustomFieldDefinition
 from ..sealing import unrecorded_reads
 from ..unit_of_work import UnitOfWork
+from .sensitive import hidden_contact_keys
 
 LEAP_DAY = "02-29"
 
@@ -116,8 +117,6 @@ async def reindex_dates(runtime, batch: int = 200) -> int:
     reindex-dates`: contacts written before the index existed, or a date field defined over values
     already stored). Opens each contact holding custom fields once, a batch per transaction (not a
     read by anyone: no access-log entry). Returns how many contacts were read."""
-    from .contacts import hidden_custom_keys  # contacts imports this module
-
     done = 0
     after: uuid.UUID | None = None
     while True:
@@ -126,7 +125,7 @@ async def reindex_dates(runtime, batch: int = 200) -> int:
             if after is not None:
                 query = query.where(Contact.id > after)
             contacts = list((await uow.session.scalars(query)).all())
-            keys, hidden = await date_keys(uow.session), await hidden_custom_keys(uow)
+            keys, hidden = await date_keys(uow.session), await hidden_contact_keys(uow)
             with unrecorded_reads():
                 await write_date_indexes(uow, {c.id: month_day_indexes(c.custom_fields, keys, hidden) for c in contacts})
         done += len(contacts)

@@ -314,17 +314,12 @@ async def _emails_and_phones(session, contact_id: uuid.UUID) -> tuple[list[str],
     return emails, phones
 
 
-async def hidden_custom_keys(uow: UnitOfWork) -> frozenset[str]:
-    """The contact custom fields marked sensitive now, which no filter or index may find anyone by."""
-    return sensitive.custom_keys(await sensitive.sensitive_fields(uow.runtime.plugins, uow.session, "contact"))
-
-
 async def refresh_search_tokens(uow: UnitOfWork, contact: Contact) -> list[str]:
     """Recompute the contact's search tokens and the month-day indexes of their date custom fields
     from what it holds now (and which custom fields are sensitive now); its search keys."""
     emails, phones = await _emails_and_phones(uow.session, contact.id)
     keys = contact_search_keys(names_of(contact), emails, phones)
-    hidden = await hidden_custom_keys(uow)
+    hidden = await sensitive.hidden_contact_keys(uow)
     await write_search_tokens(uow, {contact.id: contact_tokens(keys, contact.custom_fields, hidden)})
     dates = contact_dates.month_day_indexes(contact.custom_fields, await contact_dates.date_keys(uow.session), hidden)
     await contact_dates.write_date_indexes(uow, {contact.id: dates})
