@@ -224,7 +224,7 @@ async def _unsent(uow: UnitOfWork, payload: dict, contact_id: uuid.UUID, why: st
             AutomationContactSend.contact_id == contact_id,
         )
     )
-    log.info("workflow e-mail not sent", extra={"reason": why, "run_id": payload["run_id"], "step_id": payload["step_id"]})
+    log.info("workflow e-mail not sent: %s", why, extra={"run_id": payload["run_id"], "step_id": payload["step_id"]})
 
 
 async def deliver(runtime: Runtime, event) -> None:
