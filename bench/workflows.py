@@ -10,7 +10,15 @@ transaction per step, from one process with no workflow engine — what a transa
 at the least. Rounds interleave; between rounds the runs are reset. Writes
 bench/results/workflows.json.
 
-    python bench/workflows.py [--runs 1000] [--rounds 2]
+`--email`: the `send_email` step, mails per second through the outbox, in one process. Data: N
+contacts with a primary address, and a run each of a one-step workflow mailing the run's contact
+(templates with the contact's name and the run's payload). Enishi: `run_due` (lock the contact,
+count and record the send, emit `automation.workflow_email`), then the outbox's delivery (read the
+address and names, render, write the message with the file transport). Floor: the same messages
+read, rendered and written by the file transport, one contact after another, with no engine and
+no outbox. Each round mails new runs into a fresh folder. Writes bench/results/workflow_email.json.
+
+    python bench/workflows.py [--runs 1000] [--rounds 2] [--email]
     ENISHI_BENCH_DATABASE_URL=postgresql+asyncpg://… python bench/workflows.py
 """
 
@@ -20,13 +28,16 @@ import sys
 import time
 import uuid
 
-from report import database_url, save_result, timed_workers
+from report import database_url, save_result, scratch_folder, timed_workers
 from sqlalchemy import delete, func, insert, select, update
 
+from enishi import mail
 from enishi.clock import SystemClock
 from enishi.db import new_id
 from enishi.db.migrate import upgrade
+from enishi.models import Contact, ContactEmail
 from enishi.plugins.automation import workflow_engine, workflow_service
+from enishi.plugins.automation.email_templates import render
 from enishi.plugins.automation.workflow_models import (
     AutomationRecordTag,
     AutomationWorkflowEffect,
@@ -35,7 +46,9 @@ from enishi.plugins.automation.workflow_models import (
     AutomationWorkflowVersion,
 )
 from enishi.runtime import Runtime
+from enishi.services.contacts import bulk_contact_rows
 from enishi.settings import Settings
+from enishi.worker import deliver_waiting_events
 
 KEK = "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="
 STEPS = [
@@ -46,8 +59,26 @@ STEPS = [
 DEFINITION = {"trigger": {"type": "event", "event": "account.created"}, "steps": STEPS}
 
 
-def settings(url: str) -> Settings:
-    return Settings(database_url=url, environment="development", key_encryption_key=KEK)
+MAIL = {
+    "id": "mail",
+    "type": "send_email",
+    "to": "contact",
+    "purpose": "service",
+    "subject": "{{ contact.family_name }}様へのお知らせ",
+    "body": "{{ contact.family_name }} {{ contact.given_name }} 様\n\nご登録ありがとうございます（{{ event.source }}）。\n",
+    "html": "<p>{{ contact.family_name }} {{ contact.given_name }} 様</p>",
+}
+
+
+def settings(url: str, mail_url: str = "") -> Settings:
+    # Without the privacy plugin: no consent ledger, so every contact with an address is mailed.
+    return Settings(
+        database_url=url,
+        environment="development",
+        key_encryption_key=KEK,
+        mail_url=mail_url,
+        disabled_plugins=frozenset({"privacy"}),
+    )
 
 
 async def load(runtime: Runtime, runs: int) -> list[uuid.UUID]:
@@ -151,14 +182,125 @@ async def run(runs: int, rounds: int, url: str) -> dict:
     }
 
 
+async def mail_contacts(runtime: Runtime, count: int) -> list[uuid.UUID]:
+    now = runtime.clock.now()
+    ids = [new_id() for _ in range(count)]
+    async with runtime.unit_of_work() as uow:
+        for n, contact_id in enumerate(ids):
+            contact = {"id": contact_id, "created_at": now, "updated_at": now}
+            names = {"family_name": "山田", "given_name": f"太郎{n}"}
+            for model, rows in bulk_contact_rows(contact, names, [f"taro{n}@example.jp"], []).items():
+                if rows:
+                    await uow.session.execute(insert(model), rows)
+    return ids
+
+
+async def mail_runs(runtime: Runtime, version_id: uuid.UUID, workflow_id: uuid.UUID, contacts: list[uuid.UUID]) -> None:
+    now = runtime.clock.now()
+    rows = [
+        {
+            "id": new_id(),
+            "workflow_id": workflow_id,
+            "version_id": version_id,
+            "occurrence": new_id(),
+            "event_type": "contact.created",
+            "entity": "contact",
+            "record_id": contact_id,
+            "payload": {"source": "bench"},
+            "depth": 0,
+            "status": "pending",
+            "step_id": MAIL["id"],
+            "due_at": now,
+            "attempts": 0,
+            "taken": 0,
+            "created_at": now,
+        }
+        for contact_id in contacts
+    ]
+    async with runtime.unit_of_work() as uow:
+        await uow.session.execute(insert(AutomationWorkflowRun), rows)
+
+
+async def mail_floor(runtime: Runtime, contacts: list[uuid.UUID]) -> float:
+    """Read each contact's names and address, render the same templates, write with the file transport."""
+    started = time.perf_counter()
+    for contact_id in contacts:
+        async with runtime.read_session() as session:
+            contact = await session.get(Contact, contact_id)
+            email = await session.scalar(
+                select(ContactEmail).where(ContactEmail.contact_id == contact_id, ContactEmail.is_primary.is_(True))
+            )
+            assert contact is not None and email is not None
+            names = {"family_name": contact.family_name, "given_name": contact.given_name}
+            subject, body, html = render(MAIL, {"contact": names, "event": {"source": "bench"}})
+            address = email.address
+        await asyncio.to_thread(
+            mail.send,
+            runtime.settings,
+            to=address,
+            subject=subject,
+            body=body,
+            html=html,
+            message_id=str(new_id()),
+            data_subject=contact_id,
+        )
+    return time.perf_counter() - started
+
+
+async def run_email(runs: int, rounds: int, url: str) -> dict:
+    folder = scratch_folder("workflow-email")
+    setup = Runtime(settings(url), clock=SystemClock())
+    await asyncio.to_thread(upgrade, setup)
+    contacts = await mail_contacts(setup, runs)
+    definition = {"trigger": {"type": "event", "event": "contact.created"}, "steps": [MAIL]}
+    async with setup.unit_of_work() as uow:
+        workflow = await workflow_service.create_workflow(uow, setup, {"name": "bench mail", "definition": definition})
+        workflow_id = workflow.id
+    async with setup.read_session() as session:
+        version_id = await session.scalar(
+            select(AutomationWorkflowVersion.id).where(AutomationWorkflowVersion.workflow_id == workflow_id)
+        )
+    assert version_id is not None
+    await setup.close()
+    samples: dict[str, list[float]] = {"floor": [], "send_email": []}
+    for n in range(rounds):
+        floor_runtime = Runtime(settings(url, (folder / f"floor{n}").as_uri()), clock=SystemClock())
+        samples["floor"].append(await mail_floor(floor_runtime, contacts))
+        await floor_runtime.close()
+        runtime = Runtime(settings(url, (folder / f"engine{n}").as_uri()), clock=SystemClock())
+        await mail_runs(runtime, version_id, workflow_id, contacts)
+        started = time.perf_counter()
+        await workflow_engine.run_due(runtime)
+        await deliver_waiting_events(runtime)
+        samples["send_email"].append(time.perf_counter() - started)
+        await runtime.close()
+        written = len(list((folder / f"engine{n}").rglob("*.eml")))
+        assert written == runs, f"{written} of {runs} messages written"
+    best = {name: min(values) for name, values in samples.items()}
+    return {
+        "runs": runs,
+        "rounds": rounds,
+        "database": url.split(":")[0],
+        "mails_per_second": {name: round(runs / seconds) for name, seconds in best.items()},
+        "ratio_to_floor": round(best["send_email"] / best["floor"], 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--email", action="store_true", help="the send_email step through the outbox")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         asyncio.run(worker(args.worker))
+        return
+    if args.email:
+        url = database_url("workflow_email")
+        result = asyncio.run(run_email(args.runs, args.rounds, url))
+        print(result)
+        save_result("workflow_email", result)
         return
     url = database_url("workflows")
     result = asyncio.run(run(args.runs, args.rounds, url))

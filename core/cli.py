@@ -142,6 +142,19 @@ def cmd_db_upgrade(_args) -> None:
     print("database is up to date")
 
 
+def cmd_db_reindex_dates(_args) -> None:
+    from .services.contact_dates import reindex_dates
+
+    async def run():
+        runtime = await _ready_runtime()
+        try:
+            print(f"month-day indexes of date custom fields rebuilt: {await reindex_dates(runtime)} contacts read")
+        finally:
+            await runtime.close()
+
+    asyncio.run(run())
+
+
 def cmd_demo(args) -> None:
     from .demo import load_demo
 
@@ -431,6 +444,10 @@ def build_parser(runtime_commands=()) -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
     db = sub.add_parser("db", help="database commands").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply the migrations of the core and every installed plugin").set_defaults(func=cmd_db_upgrade)
+    db.add_parser(
+        "reindex-dates",
+        help="rebuild the month-day indexes of contacts' date custom fields (birthdays) from their sealed custom fields",
+    ).set_defaults(func=cmd_db_reindex_dates)
     demo = sub.add_parser("demo", help="load realistic Japanese and English demo data")
     demo.add_argument("--scale", type=int, default=200, help="number of contacts (accounts and activities scale with it)")
     demo.add_argument("--seed", type=int, default=20241, help="random seed; the same seed gives the same data")

@@ -12,6 +12,9 @@ class UserError:
     field: str | None
     message: str
     code: str
+    # The field is already spelled as the API shows it (camelCase where the schema names a key,
+    # keys a user chose as written): `run_mutation` leaves it as is instead of camelCasing it.
+    spelled: bool = False
 
 
 class EnishiError(Exception):

@@ -30,6 +30,7 @@ from .models import (
     ActivityTarget,
     Contact,
     ContactAccount,
+    ContactCustomDateIndex,
     ContactEmail,
     ContactPhone,
     ContactSearchToken,
@@ -211,6 +212,8 @@ def enishi_personal_data():
         PersonalDataField("core_contact_phone", "sealed_e164", "user.contact.phone_number"),
         PersonalDataField("core_contact_phone", "e164_index", "user.contact.phone_number", portable=False),
         PersonalDataField("core_contact_search_token", "token", "user.name", portable=False),
+        # A date custom field's month-day (a birthday's), blind-indexed for yearly date triggers.
+        PersonalDataField("core_contact_custom_date_index", "md_index", "user", portable=False),
         PersonalDataField(
             "core_subject_key",
             "wrapped_key",
@@ -432,7 +435,7 @@ async def enishi_subject_erase(uow, subject: DataSubject):
         "anonymise",
         (await session.execute(update(Purchase).where(Purchase.contact_id == contact.id).values(contact_id=None))).rowcount,
     )
-    for model in (ContactEmail, ContactPhone, ContactSearchToken, ContactAccount, Task, ImportRow):
+    for model in (ContactEmail, ContactPhone, ContactSearchToken, ContactCustomDateIndex, ContactAccount, Task, ImportRow):
         report.add(
             model.__tablename__, "delete", (await session.execute(delete(model).where(model.contact_id == contact.id))).rowcount
         )

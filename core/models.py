@@ -254,6 +254,22 @@ class ContactSearchToken(Base):
     token: Mapped[str] = mapped_column(String(16), primary_key=True)
 
 
+class ContactCustomDateIndex(Base):
+    """The month-day of each of a contact's date custom fields (keys defined with type `date`), as
+    a blind index (`blind_index("<key>|MM-DD")`, keyed by the KEK): what a yearly date trigger (a
+    birthday greeting) finds people by without opening anyone's sealed custom fields. It tells a
+    reader holding the database alone which people share a month-day, and one holding the KEK too
+    the month-day (no year): written wherever the custom fields are (`write_date_indexes`),
+    deleted by erasure and with the field's definition."""
+
+    __tablename__ = "core_contact_custom_date_index"
+    __table_args__ = (Index("ix_core_contact_custom_date_index_field_md", "field", "md_index"),)
+
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_contact.id", ondelete="CASCADE"), primary_key=True)
+    field: Mapped[str] = mapped_column(String(60), primary_key=True)
+    md_index: Mapped[str] = mapped_column(String(64))
+
+
 class ContactAccount(Base):
     """Links a contact to an account; at most one link per contact `is_primary`."""
 

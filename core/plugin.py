@@ -73,7 +73,7 @@ from enishi.graphql.errors import UserErrorType
 from enishi.graphql.filters import DateTimeFilter, FilterSpec, IDFilter, IntFilter, StringFilter, check_filter_text
 from enishi.graphql.inputs import camel, input_values, utc_instant
 from enishi.graphql.loaders import RowsByColumn, load_row, load_rows, then
-from enishi.graphql.mutation import run_mutation
+from enishi.graphql.mutation import api_spelling, run_mutation
 from enishi.graphql.nodes import deferred_sealed_field, node_resolver, node_types_by_table, sealed_field
 from enishi.graphql.relay import (
     Connection,
@@ -117,8 +117,9 @@ from enishi.sealing import DataKey, Sealable, Sealed, lean_record, owns_key, sha
 from enishi.services.accounts import update_account
 from enishi.services.activities import log_activity
 from enishi.services.common import Checker, live_ids, load_for_update, one_at_a_time
+from enishi.services.contact_dates import contacts_on_yearly_dates, yearly_month_days
 from enishi.services.contacts import delete_contact, update_contact
-from enishi.services.custom_fields import check_custom_field
+from enishi.services.custom_fields import check_custom_field, custom_field_type
 from enishi.services.data_keys import shred_records, subject_key
 from enishi.services.purchases import record_purchase, refund_purchase
 from enishi.services.sensitive import READ_PERMISSION as SENSITIVE_READ_PERMISSION
@@ -244,6 +245,7 @@ __all__ = [
     "UserError",
     # GraphQL: mutations, ids and nodes, connections, filters, loaders
     "run_mutation",
+    "api_spelling",
     "input_values",
     "camel",
     "utc_instant",
@@ -297,6 +299,9 @@ __all__ = [
     "update_contact",
     "update_account",
     "check_custom_field",
+    "custom_field_type",
+    "contacts_on_yearly_dates",
+    "yearly_month_days",
     "record_purchase",
     "refund_purchase",
     "subject_key",

@@ -41,12 +41,12 @@ async def run_mutation(
                 uow.session.expunge_all()  # keep what was read; the rollback would expire it
                 raise _DryRunDone(result)
     except InputError as error:
-        return None, [UserErrorType.of(_camel_error(e)) for e in error.errors]
+        return None, [UserErrorType.of(api_spelling(e)) for e in error.errors]
     except IntegrityError as error:
         duplicate = duplicate_error(error)
         if duplicate is None:
             raise
-        return None, [UserErrorType.of(_camel_error(duplicate))]
+        return None, [UserErrorType.of(api_spelling(duplicate))]
     except DataError as error:
         refused = refused_value(error)
         if refused is None:
@@ -55,7 +55,7 @@ async def run_mutation(
     except StatementError as error:  # a value refused while binding it (a naive date-time)
         if not isinstance(error.orig, InputError):
             raise
-        return None, [UserErrorType.of(_camel_error(e)) for e in error.orig.errors]
+        return None, [UserErrorType.of(api_spelling(e)) for e in error.orig.errors]
     except _DryRunDone as done:
         return done.result, []
     await ctx.after_write()
@@ -89,8 +89,10 @@ def refused_value(error: DataError) -> UserError | None:
     return UserError(None, *refusal) if refusal else None
 
 
-def _camel_error(error: UserError) -> UserError:
-    if error.field is None:
+def api_spelling(error: UserError) -> UserError:
+    """The error with its field as the API shows it: camelCased (`due_at` → `dueAt`), a custom
+    field's key as its owner wrote it (`customFields.ランク`), a field already `spelled` as is."""
+    if error.field is None or error.spelled:
         return error
     if error.field.startswith("custom_fields."):  # the rest is a custom field's key, spelled as its owner chose
         return UserError("customFields." + error.field.removeprefix("custom_fields."), error.message, error.code)

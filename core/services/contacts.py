@@ -25,7 +25,7 @@ from ..models import (
 from ..normalize import InvalidPhoneNumber, is_valid_email, nfkc, normalize_email, normalize_phone, search_key
 from ..sealing import Sealed, unrecorded_reads
 from ..unit_of_work import UnitOfWork
-from . import custom_fields, sensitive
+from . import contact_dates, custom_fields, sensitive
 from .common import Checker, changed_fields, check_user, load_for_update, restore, soft_delete
 
 NAME_FIELDS = ("family_name", "given_name", "family_name_kana", "given_name_kana")
@@ -315,12 +315,14 @@ async def _emails_and_phones(session, contact_id: uuid.UUID) -> tuple[list[str],
 
 
 async def refresh_search_tokens(uow: UnitOfWork, contact: Contact) -> list[str]:
-    """Recompute the contact's search tokens from what it holds now (and which custom fields are
-    sensitive now); its search keys."""
+    """Recompute the contact's search tokens and the month-day indexes of their date custom fields
+    from what it holds now (and which custom fields are sensitive now); its search keys."""
     emails, phones = await _emails_and_phones(uow.session, contact.id)
     keys = contact_search_keys(names_of(contact), emails, phones)
-    hidden = sensitive.custom_keys(await sensitive.sensitive_fields(uow.runtime.plugins, uow.session, "contact"))
+    hidden = await sensitive.hidden_contact_keys(uow)
     await write_search_tokens(uow, {contact.id: contact_tokens(keys, contact.custom_fields, hidden)})
+    dates = contact_dates.month_day_indexes(contact.custom_fields, await contact_dates.date_keys(uow.session), hidden)
+    await contact_dates.write_date_indexes(uow, {contact.id: dates})
     return keys
 
 
@@ -428,6 +430,8 @@ async def create_contacts(uow: UnitOfWork, items: list[dict]) -> list[Contact | 
     now = uow.clock.now()
     results: list[Contact | InputError] = []
     tokens: dict[uuid.UUID, set[str]] = {}
+    dates: dict[uuid.UUID, dict[str, str]] = {}
+    date_keys = {key for key, rule in defined.items() if rule.type == "date"}
     for values in checked:
         if isinstance(values, InputError):
             results.append(values)
@@ -445,12 +449,15 @@ async def create_contacts(uow: UnitOfWork, items: list[dict]) -> list[Contact | 
             [normalize_email(e["address"]) for e in values.get("emails", ())],
             [p["e164"] for p in values.get("phones", ())],
         )
-        tokens[contact.id] = contact_tokens(keys, values.get("custom_fields"), sensitive.custom_keys(marked))
+        hidden = sensitive.custom_keys(marked)
+        tokens[contact.id] = contact_tokens(keys, values.get("custom_fields"), hidden)
+        dates[contact.id] = contact_dates.month_day_indexes(values.get("custom_fields"), date_keys, hidden)
         uow.session.add(contact)
         _add_children(uow.session, contact, values)
         results.append(contact)
     await uow.session.flush()
     await write_search_tokens(uow, tokens, new=True)
+    await contact_dates.write_date_indexes(uow, dates, new=True)
     for result in results:
         if isinstance(result, Contact):
             await uow.emit(CONTACT_CREATED, result.id)

@@ -26,6 +26,7 @@ from ..errors import InputError, UserError
 from ..models import CustomFieldDefinition
 from ..normalize import nfkc
 from ..unit_of_work import UnitOfWork
+from . import contact_dates
 from .common import Checker, load_for_update
 from .import_values import parse_date
 
@@ -194,6 +195,14 @@ async def check_custom_field(session: AsyncSession, entity: str, key: str, value
     return (coerced or {}).get(key)
 
 
+async def custom_field_type(session: AsyncSession, entity: str, key: str) -> str | None:
+    """The type a definition gives custom field `key` of `entity` (`date`, `text`, …); None when
+    none defines it."""
+    return await session.scalar(
+        select(CustomFieldDefinition.type).where(CustomFieldDefinition.entity == entity, CustomFieldDefinition.key == key)
+    )
+
+
 def _definition_input(check: Checker, data: dict, *, kind: str | None) -> dict:
     values: dict = {}
     for name, required in (("label_ja", kind is not None), ("label_en", False)):
@@ -264,9 +273,12 @@ async def update_definition(uow: UnitOfWork, definition_id: uuid.UUID, data: dic
 
 
 async def delete_definition(uow: UnitOfWork, definition_id: uuid.UUID) -> uuid.UUID:
-    """The values stay on the records, untyped from now on."""
+    """The values stay on the records, untyped from now on; a contact date field's month-day
+    indexes go (only date fields are indexed)."""
     definition = await uow.session.get(CustomFieldDefinition, definition_id)
     if definition is None:
         raise InputError(UserError("id", "no such custom field", "NOT_FOUND"))
+    if (definition.entity, definition.type) == ("contact", "date"):
+        await contact_dates.forget_field(uow, definition.key)
     await uow.session.delete(definition)
     return definition_id

@@ -32,6 +32,11 @@ def custom_keys(fields: Collection[str]) -> frozenset[str]:
     return frozenset(field[len(CUSTOM_PREFIX) :] for field in fields if field.startswith(CUSTOM_PREFIX))
 
 
+async def hidden_contact_keys(uow: UnitOfWork) -> frozenset[str]:
+    """The contact custom fields marked sensitive now, which no filter or index may find anyone by."""
+    return custom_keys(await sensitive_fields(uow.runtime.plugins, uow.session, "contact"))
+
+
 def without(custom_fields: dict | None, keys: Collection[str]) -> dict | None:
     """A custom-field document without the sensitive keys."""
     if not custom_fields or not keys:

@@ -18,6 +18,7 @@ from . import (
     schema,
     service,
     types,
+    workflow_dates,
     workflow_email,
     workflow_engine,
     workflow_schema,
@@ -79,8 +80,14 @@ def enishi_scheduled_jobs():
         ScheduledJob(
             "automation.workflow_dates",
             dt.timedelta(minutes=15),
-            workflow_engine.start_dated_runs,
+            workflow_dates.start_dated_runs,
             "start date-triggered workflows",
+        ),
+        ScheduledJob(
+            "automation.workflow_segments",
+            dt.timedelta(minutes=15),
+            workflow_engine.flag_missing_segments,
+            "flag workflows whose trigger's segment is gone",
         ),
         ScheduledJob(
             "automation.workflow_schedules",

@@ -21,13 +21,23 @@ from weakref import WeakKeyDictionary
 
 from croniter import croniter
 from jsonschema import Draft202012Validator
-from sqlalchemy import Date, DateTime, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from enishi.plugin import Base, InputError, Runtime, UnitOfWork, UserError, WorkflowStepType, check_custom_field
+from enishi.plugin import (
+    InputError,
+    Runtime,
+    UnitOfWork,
+    UserError,
+    WorkflowStepType,
+    camel,
+    check_custom_field,
+    custom_field_type,
+)
 
 from .email_templates import RECIPIENTS, template_errors
 from .models import AutomationWebhook
+from .workflow_records import date_field, record_table
 
 SCHEMA_ID = "https://enishi.dev/schemas/workflow-definition.schema.json"
 STEP_ID = r"^[a-z][a-z0-9_]{0,39}$"
@@ -38,7 +48,9 @@ SEGMENT_ENTERED = "insights.segment_entered"  # the insights plugin's event a se
 # Fields `update_field` sets besides custom fields, per record kind: a contact's names, e-mails,
 # phones and address are who the person is, not for a rule to rewrite.
 UPDATABLE = {"account": ("industry", "owner_id"), "contact": ("owner_id", "job_title", "department")}
-CUSTOM_FIELD = r"custom_fields\.[^\s.:]{1,60}"  # any key a custom-field definition allows
+CUSTOM_KEY = r"[^\s.:]{1,60}"  # any key a custom-field definition allows
+CUSTOM_FIELD = rf"custom_fields\.{CUSTOM_KEY}"
+CUSTOM_FIELD_ENTITIES = ("contact", "account")  # the entities with typed custom-field definitions
 BUILT_IN_STEPS = (
     "create_task",
     "update_field",
@@ -149,12 +161,31 @@ _BUILT_IN: dict[str, Any] = {
         },
         "date_trigger": {
             "type": "object",
-            "description": "Starts a run for each record whose `field` (a date) is `days_before` days after today (Tokyo).",
+            "description": (
+                "Starts a run for each record whose `field` (a date) is `days_before` days after today (Tokyo); "
+                "`yearly`: whose date's month-day is (a birthday: 29 February on 28 February in other years)."
+            ),
             "properties": {
                 "type": {"const": "date"},
-                "entity": {"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,99}$", "description": "A table: `sales_contract`."},
-                "field": {"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,59}$", "description": "A date column: `end_date`."},
+                "entity": {
+                    "type": "string",
+                    "pattern": r"^[a-z][a-z0-9_]{0,99}$",
+                    "description": "A table: `sales_contract`, `contact`, `account`.",
+                },
+                "field": {
+                    "type": "string",
+                    "pattern": rf"^[a-z][a-z0-9_]{{0,59}}(\.{CUSTOM_KEY})?$",
+                    "description": (
+                        "A date or datetime column (`end_date`, `created_at`: its date in Tokyo), or a date key of a JSON "
+                        "column (`custom_fields.birth_date`; a contact's or an account's defined with type `date`)."
+                    ),
+                },
                 "days_before": {"type": "integer", "minimum": -366, "maximum": 366, "description": "Negative: days after."},
+                "yearly": {
+                    "type": "boolean",
+                    "description": "Every year on the date's month-day, once per record and year (a contact's custom field: "
+                    "required, only its month-day is indexed).",
+                },
                 "conditions": {"$ref": "#/$defs/conditions"},
             },
             "required": ["type", "entity", "field", "days_before"],
@@ -321,6 +352,34 @@ def field_name(path) -> str:
     return ".".join(["definition", *(str(part) for part in path)])
 
 
+def _declared_keys(schema: Any, keys: set[str], maps: set[str]) -> None:
+    """Collect the keys the schema declares, and those of them whose value is a map of keys a
+    user chooses (`send_webhook`'s `data`)."""
+    if isinstance(schema, dict):
+        for key, value in (schema.get("properties") or {}).items():
+            keys.add(key)
+            if isinstance(value, dict) and isinstance(value.get("additionalProperties"), dict):
+                maps.add(key)
+        for value in schema.values():
+            _declared_keys(value, keys, maps)
+    elif isinstance(schema, list):
+        for value in schema:
+            _declared_keys(value, keys, maps)
+
+
+def spelled(runtime: Runtime, error: UserError) -> UserError:
+    """The error at its path as the API shows it: the schema's keys camelCased
+    (`definition.trigger.daysBefore`), keys a user chose (`data.my_key`) and indexes as written."""
+    keys: set[str] = set()
+    maps: set[str] = set()
+    _declared_keys(validator(runtime).schema, keys, maps)
+    parts, previous = [], ""
+    for part in (error.field or "").split("."):
+        parts.append(camel(part) if part in keys and previous not in maps else part)
+        previous = part
+    return UserError(".".join(parts), error.message, error.code, spelled=True)
+
+
 def located(steps: list[dict], path: tuple = ("steps",)):
     """Every step with its JSON path (`("steps", 1, "then", 0)`), branches included, in document order."""
     for index, step in enumerate(steps):
@@ -387,13 +446,26 @@ def _trigger_errors(runtime: Runtime, trigger: dict) -> list[UserError]:
         declared = {event_type.name for _, event_type in runtime.plugins.contributions("enishi_event_types")}
         if trigger["event"] not in declared:
             return [UserError("definition.trigger.event", "names no declared event type", "UNKNOWN_EVENT_TYPE")]
-        return []
-    table = Base.metadata.tables.get(trigger["entity"])
-    if table is None:
+    return []
+
+
+async def _date_trigger_errors(uow: UnitOfWork, trigger: dict) -> list[UserError]:
+    if record_table(trigger["entity"]) is None:
         return [UserError("definition.trigger.entity", "names no table", "UNKNOWN_ENTITY")]
-    column = table.c.get(trigger["field"])
-    if column is None or not isinstance(column.type, Date) or isinstance(column.type, DateTime):
-        return [UserError("definition.trigger.field", "names no date column of the table", "NOT_A_DATE_FIELD")]
+    where = date_field(trigger)
+    if where is None:
+        return [UserError("definition.trigger.field", "names no date of the table", "NOT_A_DATE_FIELD")]
+    entity = where.table.name.removeprefix("core_")
+    typed = where.key is not None and entity in CUSTOM_FIELD_ENTITIES
+    if typed and await custom_field_type(uow.session, entity, where.key or "") != "date":
+        return [UserError("definition.trigger.field", "names no custom field defined with type date", "NOT_A_DATE_FIELD")]
+    yearly = trigger.get("yearly", False)
+    if where.kind == "sealed" and not yearly:
+        # Sealed with the person's other custom fields: only the month-day is indexed, not the year.
+        return [UserError("definition.trigger.yearly", "a contact's custom date triggers yearly only", "YEARLY_REQUIRED")]
+    if where.kind == "datetime" and yearly:
+        # Its month-day in Tokyo is no portable SQL expression: it would read every record each scan.
+        return [UserError("definition.trigger.yearly", "a datetime column triggers once, not yearly", "YEARLY_NOT_SUPPORTED")]
     return []
 
 
@@ -448,16 +520,21 @@ async def _step_errors(uow: UnitOfWork, runtime: Runtime, step: dict, at: str) -
 
 
 async def check(uow: UnitOfWork, runtime: Runtime, definition: Any) -> dict:
-    """The definition, or InputError listing every problem at its JSON path (camelCased by
-    `run_mutation`, as every userError's field: `definition.trigger.daysBefore`)."""
+    """The definition, or InputError listing every problem at its JSON path, the schema's keys
+    camelCased as every userError's field (`definition.trigger.daysBefore`; `spelled`)."""
     errors = [
         UserError(field_name(error.absolute_path), error.message[:300], "INVALID_DEFINITION")
         for error in sorted(validator(runtime).iter_errors(definition), key=lambda e: list(map(str, e.absolute_path)))
     ]
     if errors:
-        raise InputError(errors[:20])
+        raise InputError([spelled(runtime, error) for error in errors[:20]])
     trigger = definition["trigger"]
-    errors += await _segment_errors(uow, runtime, trigger) if trigger["type"] == "segment" else _trigger_errors(runtime, trigger)
+    if trigger["type"] == "segment":
+        errors += await _segment_errors(uow, runtime, trigger)
+    elif trigger["type"] == "date":
+        errors += await _date_trigger_errors(uow, trigger)
+    else:
+        errors += _trigger_errors(runtime, trigger)
     seen: set[str] = set()
     for path, step in located(definition["steps"]):
         at = field_name(path)
@@ -466,5 +543,5 @@ async def check(uow: UnitOfWork, runtime: Runtime, definition: Any) -> dict:
         seen.add(step["id"])
         errors += await _step_errors(uow, runtime, step, at)
     if errors:
-        raise InputError(errors)
+        raise InputError([spelled(runtime, error) for error in errors])
     return definition

@@ -35,7 +35,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import TemplateError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from enishi.plugin import (
     Account,
@@ -215,14 +215,27 @@ async def _withdrawal_link(runtime: Runtime, contact_id: uuid.UUID, purpose: str
     return answers[0][1] if answers else None
 
 
+async def _unsent(uow: UnitOfWork, payload: dict, contact_id: uuid.UUID, why: str) -> None:
+    """The message is not sent after all: its send no longer counts against the frequency cap."""
+    await uow.session.execute(
+        delete(AutomationContactSend).where(
+            AutomationContactSend.run_id == uuid.UUID(payload["run_id"]),
+            AutomationContactSend.step_id == payload["step_id"],
+            AutomationContactSend.contact_id == contact_id,
+        )
+    )
+    log.info("workflow e-mail not sent: %s", why, extra={"run_id": payload["run_id"], "step_id": payload["step_id"]})
+
+
 async def deliver(runtime: Runtime, event) -> None:
     """Render the step's templates for the contact and send the message (the outbox delivers the
-    event at least once; a repeat has the same Message-ID). Nothing is sent when the run, the
-    contact or their primary address is gone by now, or when they withdrew the purpose's consent
-    since the step was taken: consent is asked again here, in the transaction that reads the
-    address, so a withdrawal committed before it stops the mail."""
+    event at least once; a repeat has the same Message-ID). Nothing is sent — and the send stops
+    counting against the frequency cap — when the run, the contact or their primary address is
+    gone by now, when they withdrew the purpose's consent since the step was taken (consent is
+    asked again here, in the transaction that reads the address, so a withdrawal committed before
+    it stops the mail), or when a template fails to render."""
     payload = event.payload
-    async with runtime.unit_of_work() as uow:  # a unit of work only because the consent hook takes one; it writes nothing
+    async with runtime.unit_of_work() as uow:
         session = uow.session
         run = await session.get(AutomationWorkflowRun, uuid.UUID(payload["run_id"]))
         contact = await session.get(Contact, event.entity_id)
@@ -230,23 +243,25 @@ async def deliver(runtime: Runtime, event) -> None:
             select(ContactEmail).where(ContactEmail.contact_id == event.entity_id, ContactEmail.is_primary.is_(True))
         )
         if run is None or contact is None or contact.deleted_at is not None or email is None or email.address is None:
+            await _unsent(uow, payload, event.entity_id, "no run, recipient or address")
             return
         definition = await session.scalar(
             select(AutomationWorkflowVersion.definition).where(AutomationWorkflowVersion.id == run.version_id)
         )
         step = steps_by_id(definition or {"steps": []}).get(payload["step_id"])
         if step is None:
+            await _unsent(uow, payload, contact.id, "no step")
             return
         consenting = await _consenting(uow, [contact.id], payload["purpose"])
         if consenting is not None and contact.id not in consenting:
-            log.info("workflow e-mail not sent: consent withdrawn", extra={"run_id": str(run.id), "step_id": step["id"]})
+            await _unsent(uow, payload, contact.id, "consent withdrawn")
             return
         unsubscribe = await _withdrawal_link(runtime, contact.id, payload["purpose"])
         variables = await _variables(session, run, contact, payload.get("account_id"), unsubscribe)
         try:
             subject, body, html = render(step, variables)
         except TemplateError as error:  # the sandbox refused something, or a filter failed: no retry mends it
-            log.warning("workflow e-mail not rendered", extra={"run_id": str(run.id), "error": type(error).__name__})
+            await _unsent(uow, payload, contact.id, f"not rendered ({type(error).__name__})")
             return
         address = email.address
     await send_for_event(

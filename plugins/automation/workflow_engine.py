@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 
 from croniter import croniter
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from enishi.plugin import Event, InputError, Runtime, UnitOfWork
+from enishi.plugin import Event, InputError, Runtime, UnitOfWork, api_spelling
 
 from .service import event_data
-from .workflow_definition import SEGMENT_ENTERED, steps_by_id, successors, until
+from .workflow_definition import SEGMENT_ENTERED, segment_kind, segments_kept, steps_by_id, successors, until
 from .workflow_models import (
     AutomationWorkflow,
     AutomationWorkflowEffect,
@@ -37,15 +38,14 @@ from .workflow_models import (
     AutomationWorkflowStep,
     AutomationWorkflowVersion,
 )
-from .workflow_records import Record, holds, record_table
+from .workflow_records import Record, holds
 from .workflow_steps import StepContext, step_types
 
 log = logging.getLogger("enishi.automation.workflows")
 
 MAX_DEPTH = 3  # a workflow's own changes re-trigger workflows at most this many times in a chain
-LOOKBACK = dt.timedelta(days=7)
-DATED = uuid.UUID("0c3f4b8e-5d7a-4e61-9c2b-7a1e5f9d3b20")  # namespace of a date trigger's occurrences
 SCHEDULED = uuid.UUID("9a4e2c71-3b8f-4d05-8e6a-1f7c0b2d4e93")  # namespace of a schedule's occurrences
+SEGMENT_GONE = uuid.UUID("5e1d7c3a-8b42-4f96-a0d1-2c9e6b7f4a85")  # namespace of a missing segment's flag
 SCHEDULE_LOOKBACK = dt.timedelta(days=1)
 MAX_SCHEDULED = 1440  # times per version and scan: every minute for the look-back day
 RETRIES = tuple(dt.timedelta(seconds=s) for s in (30, 5 * 60, 30 * 60, 2 * 3600))  # after the 1st … 4th failure
@@ -95,14 +95,27 @@ async def start_runs(runtime: Runtime, event: Event) -> int:
     started = 0
     for key, (entity, record_id) in triggered.items():
         occurrences = [(version, event.id) for version in matching if version.event_type == key]
-        started += await _start(runtime, occurrences, key, entity, record_id, payload, depth)
+        started += await start(runtime, occurrences, key, entity, record_id, payload, depth)
     return started
 
 
-async def _start(runtime: Runtime, occurrences: list, event_type: str, entity: str, record_id, payload: dict, depth: int) -> int:
-    """A run per (version, occurrence) not started yet; returns how many started now."""
+async def start(runtime: Runtime, occurrences: list, event_type: str, entity: str, record_id, payload: dict, depth: int) -> int:
+    """A run per (version, occurrence) not started yet; returns how many started now. One
+    occurrence a concurrent scan started first (both saw none, its insert committed first: the
+    unique key refuses ours) is not started again."""
     if not occurrences:
         return 0
+    try:
+        return await _insert_runs(runtime, occurrences, event_type, entity, record_id, payload, depth)
+    except IntegrityError:
+        if len(occurrences) > 1:
+            raise  # an event's runs: the outbox hands it over again, and the check above then sees them
+        return 0
+
+
+async def _insert_runs(
+    runtime: Runtime, occurrences: list, event_type: str, entity: str, record_id, payload: dict, depth: int
+) -> int:
     async with runtime.unit_of_work() as uow:
         rows = await uow.session.execute(
             select(AutomationWorkflowRun.version_id, AutomationWorkflowRun.occurrence).where(
@@ -134,7 +147,7 @@ async def _start(runtime: Runtime, occurrences: list, event_type: str, entity: s
     return len(new)
 
 
-async def _current_versions(runtime: Runtime, trigger_kind: str) -> list[AutomationWorkflowVersion]:
+async def current_versions(runtime: Runtime, trigger_kind: str) -> list[AutomationWorkflowVersion]:
     """The current version of every enabled workflow whose trigger is of this kind (`date`, `schedule`)."""
     async with runtime.read_session() as session:
         return list(
@@ -150,42 +163,12 @@ async def _current_versions(runtime: Runtime, trigger_kind: str) -> list[Automat
         )
 
 
-async def start_dated_runs(runtime: Runtime) -> int:
-    """Date triggers: a run for each record whose date field is the trigger's `days_before` days
-    after today in the configured time zone — once per (version, record, date), however often this
-    scans. Records whose day came in the last LOOKBACK days count too: a worker down for a day
-    catches up. Returns how many runs started."""
-    today = runtime.clock.now().astimezone(runtime.settings.zone).date()
-    started = 0
-    versions = await _current_versions(runtime, "date")
-    for version in versions:
-        trigger = version.definition["trigger"]
-        table = record_table(trigger["entity"])
-        if table is None:
-            continue  # its plugin was uninstalled
-        column = table.c[trigger["field"]]
-        last = today + dt.timedelta(days=trigger["days_before"])
-        async with runtime.read_session() as session:
-            rows = (await session.execute(select(table.c.id, column).where(column > last - LOOKBACK, column <= last))).all()
-            due = []
-            for record_id, day in rows:
-                payload = {"date": day.isoformat(), "field": trigger["field"]}
-                if await holds(trigger.get("conditions", []), payload, Record(session, trigger["entity"], record_id)):
-                    due.append((record_id, payload))
-        for record_id, payload in due:
-            occurrence = uuid.uuid5(DATED, f"{record_id}:{payload['date']}")
-            started += await _start(
-                runtime, [(version, occurrence)], version.event_type, trigger["entity"], record_id, payload, 0
-            )
-    return started
-
-
 async def start_scheduled_runs(runtime: Runtime) -> int:
     """Schedule triggers: a run for each time the cron expression named since the version was
     saved (at most a day back: a worker down longer does not replay older ones), in the configured
     time zone, once per (version, time) however often this scans. Returns how many started."""
     now = runtime.clock.now().astimezone(runtime.settings.zone)
-    versions = await _current_versions(runtime, "schedule")
+    versions = await current_versions(runtime, "schedule")
     started = 0
     for version in versions:
         times = croniter(
@@ -197,8 +180,51 @@ async def start_scheduled_runs(runtime: Runtime) -> int:
         for at in due:
             occurrence = uuid.uuid5(SCHEDULED, f"{version.id}:{at.isoformat()}")
             payload = {"scheduled_at": at.isoformat()}
-            started += await _start(runtime, [(version, occurrence)], version.event_type, "schedule", None, payload, 0)
+            started += await start(runtime, [(version, occurrence)], version.event_type, "schedule", None, payload, 0)
     return started
+
+
+async def flag_missing_segments(runtime: Runtime) -> int:
+    """Segment triggers whose saved segment is gone (deleted since the workflow was saved, or the
+    insights plugin uninstalled) can start no run any more: rather than sit idle, each such version
+    gets one failed run, about no record, whose error says why (`SEGMENT_NOT_FOUND`), seen in
+    `workflowRuns` from the next scan on. Returns how many versions were flagged now."""
+    now = runtime.clock.now()
+    flagged = 0
+    for version in await current_versions(runtime, "segment"):
+        segment_id = version.definition["trigger"]["segment_id"]
+        async with runtime.read_session() as session:
+            if segments_kept(runtime) and await segment_kind(session, runtime, segment_id) is not None:
+                continue
+        try:
+            async with runtime.unit_of_work() as uow:
+                occurrence = uuid.uuid5(SEGMENT_GONE, str(version.id))
+                known = await uow.session.scalar(
+                    select(AutomationWorkflowRun.id).where(
+                        AutomationWorkflowRun.version_id == version.id, AutomationWorkflowRun.occurrence == occurrence
+                    )
+                )
+                if known is not None:
+                    continue
+                uow.session.add(
+                    AutomationWorkflowRun(
+                        workflow_id=version.workflow_id,
+                        version_id=version.id,
+                        occurrence=occurrence,
+                        event_type=version.event_type,
+                        entity="segment",
+                        payload={"segment_id": segment_id},
+                        status="failed",
+                        error="definition.trigger.segmentId: SEGMENT_NOT_FOUND",
+                        created_at=now,
+                        finished_at=now,
+                    )
+                )
+        except IntegrityError:
+            continue  # another worker flagged it at the same moment
+        log.warning("workflow trigger's segment is gone", extra={"workflow_id": str(version.workflow_id)})
+        flagged += 1
+    return flagged
 
 
 @dataclass
@@ -237,10 +263,10 @@ async def _take(uow: UnitOfWork, run: AutomationWorkflowRun, definition: dict, r
 
 
 def _error_text(error: Exception) -> str:
-    """Why a step failed, without values (no personal data): the fields and codes of an input
-    error, else the exception's type."""
+    """Why a step failed, without values (no personal data): the fields of an input error, as
+    userErrors spell them (`customFields.ランク`, `ownerId`), and their codes; else the exception's type."""
     if isinstance(error, InputError):
-        return "; ".join(f"{e.field}: {e.code}" for e in error.errors)[:300]
+        return "; ".join(f"{api_spelling(e).field}: {e.code}" for e in error.errors)[:300]
     return type(error).__name__
 
 

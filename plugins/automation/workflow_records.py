@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import LargeBinary, Table, select
+from sqlalchemy import JSON, Date, DateTime, LargeBinary, Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from enishi.plugin import Base
@@ -21,6 +22,7 @@ from .workflow_models import AutomationRecordTag
 
 HIDDEN = ("search_text", "match_name")
 MISSING = object()
+SEALED_CUSTOM_FIELDS = ("core_contact", "custom_fields")  # a contact's: sealed, not a column
 
 
 def record_table(entity: str) -> Table | None:
@@ -28,6 +30,37 @@ def record_table(entity: str) -> Table | None:
     a short name (`contact` for `core_contact`)."""
     tables = Base.metadata.tables
     return tables[entity] if entity in tables else tables.get(f"core_{entity}")
+
+
+@dataclass(frozen=True)
+class DateField:
+    """Where a trigger's dates are: `kind` is `date`, `datetime`, `json` (a key of a JSON column)
+    or `sealed` (a contact's custom field)."""
+
+    table: Table
+    column: str
+    key: str | None
+    kind: str
+
+
+def date_field(trigger: dict) -> DateField | None:
+    """The trigger's field, or None when it names no date, datetime or JSON column (a custom
+    field's type is checked apart: `workflow_definition`)."""
+    table = record_table(trigger["entity"])
+    if table is None:
+        return None
+    column, _, key = trigger["field"].partition(".")
+    if key:
+        if (table.name, column) == SEALED_CUSTOM_FIELDS:
+            return DateField(table, column, key, "sealed")
+        readable_json = _readable(table, column) and isinstance(table.c[column].type, JSON)
+        return DateField(table, column, key, "json") if readable_json else None
+    if not _readable(table, column):
+        return None
+    kind = getattr(table.c[column].type, "impl", table.c[column].type)  # UTCDateTime decorates DateTime
+    if isinstance(kind, DateTime):
+        return DateField(table, column, None, "datetime")
+    return DateField(table, column, None, "date") if isinstance(kind, Date) else None
 
 
 def _readable(table: Table, name: str) -> bool:

@@ -92,6 +92,8 @@ async def retry_run(uow: UnitOfWork, run_id: uuid.UUID) -> AutomationWorkflowRun
     run = await load_for_update(uow, AutomationWorkflowRun, run_id)
     if run.status != "failed":
         raise InputError(UserError("id", f"the run is {run.status}; only a failed run is retried", "NOT_FAILED"))
+    if run.step_id is None:  # it failed before any step: its trigger is broken (a segment gone)
+        raise InputError(UserError("id", "the run has no step to take again: see its error", "NOTHING_TO_RETRY"))
     run.status, run.attempts, run.due_at, run.finished_at = "pending", 0, uow.clock.now(), None
     await uow.session.flush()
     return run

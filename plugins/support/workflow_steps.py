@@ -11,7 +11,7 @@ import uuid
 
 from sqlalchemy import select
 
-from enishi.plugin import Base, InputError, UnitOfWork, UserError, WorkflowStep, WorkflowStepType
+from enishi.plugin import Account, Base, ContactAccount, InputError, UnitOfWork, UserError, WorkflowStep, WorkflowStepType
 
 from .escalation import PRIORITY_UP
 from .events import TICKET
@@ -48,7 +48,19 @@ async def _customer(uow: UnitOfWork, step: WorkflowStep, kind: str) -> uuid.UUID
     return await uow.session.scalar(select(columns[0]).where(table.c.id == step.record_id))
 
 
+async def _primary_account(uow: UnitOfWork, contact_id: uuid.UUID | None) -> uuid.UUID | None:
+    """The contact's main account (its primary link), if live."""
+    if contact_id is None:
+        return None
+    return await uow.session.scalar(
+        select(ContactAccount.account_id)
+        .join(Account, Account.id == ContactAccount.account_id)
+        .where(ContactAccount.contact_id == contact_id, ContactAccount.is_primary.is_(True), Account.deleted_at.is_(None))
+    )
+
+
 async def create_ticket_for(uow: UnitOfWork, step: WorkflowStep) -> dict:
+    requester = await _customer(uow, step, "contact")
     ticket = await create_ticket(
         uow,
         {
@@ -57,8 +69,9 @@ async def create_ticket_for(uow: UnitOfWork, step: WorkflowStep) -> dict:
             "priority": step.params.get("priority"),
             "tags": step.params.get("tags"),
             "channel": "workflow",
-            "requester_id": await _customer(uow, step, "contact"),
-            "account_id": await _customer(uow, step, "account"),
+            "requester_id": requester,
+            # The account the record is or names; for a contact alone, their main account.
+            "account_id": await _customer(uow, step, "account") or await _primary_account(uow, requester),
         },
     )
     return {"ticket_id": str(ticket.id), "number": ticket.number, "priority": ticket.priority}
@@ -74,7 +87,7 @@ STEP_TYPES = [
     WorkflowStepType(
         "support.create_ticket",
         "Open a ticket (channel `workflow`) for the trigger's customer: the contact it is or names (its requester) and "
-        "the account it is or names; its assignee and SLA policy as for any new ticket.",
+        "the account it is or names (else the contact's main account); its assignee and SLA policy as for any new ticket.",
         create_ticket_for,
         parameters={
             "subject": {"type": "string", "minLength": 1, "maxLength": 300},

@@ -38,7 +38,13 @@ def test_hook_enishi_demo_data_and_the_operator_journey(enishi_fresh_database_ur
 
 def test_commands_on_a_database_never_upgraded_say_so_and_change_nothing(enishi_fresh_database_url):
     env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url}
-    for command in (["demo"], ["token", "create", "--role", "admin"], ["worker", "--once"], ["serve", "--port", "9"]):
+    for command in (
+        ["demo"],
+        ["token", "create", "--role", "admin"],
+        ["worker", "--once"],
+        ["serve", "--port", "9"],
+        ["db", "reindex-dates"],
+    ):
         result = enishi(*command, env=env, check=False)
         assert result.returncode == 2, command
         assert "not up to date: run `enishi db upgrade`" in result.stderr and "Traceback" not in result.stderr, command

@@ -330,6 +330,7 @@ async def test_hook_enishi_subject_erase(enishi_api):
         "core_activity_target:delete": 2,
         "core_contact_email:delete": 1,
         "core_contact_phone:delete": 1,
+        "core_contact_custom_date_index:delete": 0,
         "core_contact_account:delete": 0,
         "core_task:delete": 0,
         "core_import_row:delete": 0,

@@ -54,11 +54,18 @@ def test_a_server_killed_during_an_erasure_leaves_it_resumable_and_the_rerun_com
     async def start_erasure(url):
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as client:
             people = []
+            await _mutate(
+                client,
+                "createCustomFieldDefinition",
+                'input: {entity: CONTACT, key: "birth_date", type: DATE, labelJa: "生年月日"}',
+                "definition { id }",
+            )
             for family, email in (("削除", "kieru@example.jp"), ("残留", "nokoru@example.jp")):
                 contact = await _mutate(
                     client,
                     "createContact",
-                    f'input: {{familyName: "{family}", emails: [{{address: "{email}"}}], phones: [{{number: "03-1234-5678"}}]}}',
+                    f'input: {{familyName: "{family}", emails: [{{address: "{email}"}}], phones: [{{number: "03-1234-5678"}}], '
+                    'customFields: {birth_date: "1990-06-10"}}',
                     "contact { id }",
                 )
                 people.append(contact["contact"]["id"])
@@ -114,12 +121,13 @@ def test_a_server_killed_during_an_erasure_leaves_it_resumable_and_the_rerun_com
             "SELECT (SELECT status FROM privacy_request), "
             "(SELECT COUNT(*) FROM privacy_request_run WHERE status = 'done'), "
             "(SELECT COUNT(*) FROM core_contact_email), "
-            "(SELECT COUNT(*) FROM core_subject_key WHERE wrapped_key IS NOT NULL)",
+            "(SELECT COUNT(*) FROM core_subject_key WHERE wrapped_key IS NOT NULL), "
+            "(SELECT COUNT(*) FROM core_contact_custom_date_index)",
         )
     )
     # ABM, automation, insights, loyalty, sales and support committed; the core and privacy parts
-    # not begun (both people's email and key are there)
-    assert state == ("in_progress", 6, 2, 2)
+    # not begun (both people's email, key and birthday's month-day index are there)
+    assert state == ("in_progress", 6, 2, 2, 2)
 
     with enishi_server(env, HANGING_SERVER) as url:
         midway, done, remaining = asyncio.run(finish(url, request_id, person, other))
@@ -135,9 +143,13 @@ def test_a_server_killed_during_an_erasure_leaves_it_resumable_and_the_rerun_com
     assert remaining["a"] == {"familyName": None, "emails": []}
     assert remaining["b"] == {"familyName": "残留", "emails": [{"address": "nokoru@example.jp"}], "timeline": {"totalCount": 1}}
     keys = asyncio.run(
-        query_row(enishi_fresh_database_url, "SELECT COUNT(*) FROM core_subject_key WHERE wrapped_key IS NOT NULL")
+        query_row(
+            enishi_fresh_database_url,
+            "SELECT (SELECT COUNT(*) FROM core_subject_key WHERE wrapped_key IS NOT NULL), "
+            "(SELECT COUNT(*) FROM core_contact_custom_date_index)",
+        )
     )
-    assert keys == (1,)  # the other person's
+    assert keys == (1, 1)  # the other person's
 
 
 def test_a_server_killed_during_an_import_leaves_whole_batches_and_the_resume_completes_it(

@@ -104,7 +104,9 @@ async def test_a_value_a_custom_field_definition_refuses_is_a_definition_error_o
     person = await create_contact(api, familyName="鈴木")
     await work(api)
     [run] = await runs(api)
-    assert run["status"] == "PENDING" and run["error"] == "custom_fields.来店回数: INVALID_NUMBER"
+    # Spelled as a userError is (and as a definition error's path), the key as its owner wrote it.
+    assert run["status"] == "PENDING" and run["error"] == "customFields.来店回数: INVALID_NUMBER"
+    assert [step["error"] for step in run["steps"]] == ["customFields.来店回数: INVALID_NUMBER"]
     assert (await contact(api, person["id"]))["customFields"] == {}
 
 

@@ -4,7 +4,7 @@ worker scans."""
 
 import datetime as dt
 
-from enishi.plugins.automation.workflow_engine import start_dated_runs
+from enishi.plugins.automation.workflow_dates import start_dated_runs
 from tests.helpers import create_account
 from tests.plugins.automation.workflow_helpers import WORKFLOW, create_workflow, runs, tasks, work
 from tests.plugins.sales.helpers import user_id
@@ -63,3 +63,65 @@ async def test_a_date_trigger_must_name_a_date_column(api):
             "createWorkflow", {"name": "x", "definition": {**BEFORE_THE_END, "trigger": trigger}}, WORKFLOW
         )
         assert [(e["field"], e["code"]) for e in refused["userErrors"]] == [(field, code)]
+
+
+async def test_a_datetime_column_counts_by_its_date_in_tokyo(api):
+    # Three days after an account was created, by the Tokyo calendar.
+    await create_workflow(
+        api,
+        {
+            "trigger": {"type": "date", "entity": "account", "field": "created_at", "days_before": -3},
+            "steps": [{"id": "call", "type": "create_task", "title": "導入後の電話", "account": {"field": "id"}}],
+        },
+    )
+    api.clock.set(dt.datetime(2024, 6, 10, 23, 30, tzinfo=dt.UTC))  # 08:30 on the 11th in Tokyo
+    await create_account(api, name="株式会社深夜")
+    api.clock.set(dt.datetime(2024, 6, 13, 14, 59, tzinfo=dt.UTC))  # 23:59 on the 13th in Tokyo: three days by UTC only
+    assert await start_dated_runs(api.runtime) == 0
+    api.clock.set(dt.datetime(2024, 6, 13, 15, 0, tzinfo=dt.UTC))  # the 14th in Tokyo
+    assert await start_dated_runs(api.runtime) == 1
+    [run] = await runs(api)
+    assert run["payload"] == {"date": "2024-06-11", "field": "created_at"}
+    refused = await api.mutate(
+        "createWorkflow",
+        {
+            "name": "x",
+            "definition": {
+                "trigger": {"type": "date", "entity": "account", "field": "created_at", "days_before": 0, "yearly": True},
+                "steps": [{"id": "s", "type": "stop"}],
+            },
+        },
+        WORKFLOW,
+    )
+    assert [(e["field"], e["code"]) for e in refused["userErrors"]] == [("definition.trigger.yearly", "YEARLY_NOT_SUPPORTED")]
+
+
+async def test_an_accounts_date_custom_field_once_or_yearly(api):
+    for key in ("renewal_date", "founded"):
+        made = await api.mutate(
+            "createCustomFieldDefinition",
+            {"entity": "ACCOUNT", "key": key, "type": "DATE", "labelJa": key},
+            "definition { id } userErrors { code }",
+        )
+        assert made["userErrors"] == [], made
+    step = [{"id": "call", "type": "create_task", "title": "連絡", "account": {"field": "id"}}]
+    renewal = {"type": "date", "entity": "account", "field": "custom_fields.renewal_date", "days_before": 7}
+    anniversary = {"type": "date", "entity": "account", "field": "custom_fields.founded", "days_before": 0, "yearly": True}
+    await create_workflow(api, {"trigger": renewal, "steps": step}, name="更新")
+    await create_workflow(api, {"trigger": anniversary, "steps": step}, name="創業記念")
+    await create_account(api, name="株式会社更新", customFields={"renewal_date": "2024/6/20", "founded": "1950-06-18"})
+    await create_account(api, name="株式会社老舗", customFields={"renewal_date": "2025-06-20", "founded": "1904-02-29"})
+    assert await start_dated_runs(api.runtime) == 0  # 2024-06-10
+
+    api.clock.set(dt.datetime(2024, 6, 13, 0, 0, tzinfo=dt.UTC))  # a week before the 20th
+    assert await start_dated_runs(api.runtime) == 1
+    api.clock.set(dt.datetime(2024, 6, 18, 0, 0, tzinfo=dt.UTC))
+    assert await start_dated_runs(api.runtime) == 1  # the founding's anniversary
+    api.clock.set(dt.datetime(2025, 2, 28, 0, 0, tzinfo=dt.UTC))
+    assert await start_dated_runs(api.runtime) == 1  # founded on a 29 February
+    payloads = sorted((run["eventType"], run["payload"]["date"]) for run in await runs(api))
+    assert payloads == [
+        ("date:account.custom_fields.founded", "2024-06-18"),
+        ("date:account.custom_fields.founded", "2025-02-28"),
+        ("date:account.custom_fields.renewal_date", "2024-06-20"),
+    ]

@@ -70,6 +70,24 @@ async def test_every_problem_is_a_user_error_at_its_json_path_and_nothing_is_sav
     assert (await api.graphql("{ workflows { totalCount } }"))["workflows"]["totalCount"] == 0
 
 
+async def test_keys_a_user_chose_stay_as_written_in_an_error_path(api):
+    definition = copy.deepcopy(QUOTE_FOLLOW_UP)
+    definition["steps"] = [
+        {
+            "id": "ping",
+            "type": "send_webhook",
+            "webhook_id": "00000000-0000-4000-8000-000000000000",
+            # The schema's keys are camelCased; `data`'s keys are the admin's own.
+            "data": {"my_key": "x" * 501, "due_in": {"days": 1}},
+        }
+    ]
+    payload = await api.mutate("createWorkflow", {"name": "x", "definition": definition}, WORKFLOW)
+    assert {(e["field"], e["code"]) for e in payload["userErrors"]} == {
+        ("definition.steps.0.data.my_key", "INVALID_DEFINITION"),
+        ("definition.steps.0.data.due_in", "INVALID_DEFINITION"),
+    }
+
+
 async def test_the_published_schema_is_the_one_definitions_are_checked_against(api):
     served = (await api.graphql("{ workflowDefinitionSchema }"))["workflowDefinitionSchema"]
     assert served == json.loads(DOCS_SCHEMA.read_text(encoding="utf-8"))

@@ -165,6 +165,26 @@ async def test_a_frequency_cap_is_shared_by_every_workflow_and_slides_with_its_w
     assert (await api.graphql("{ frequencyCaps { purpose } }"))["frequencyCaps"] == []
 
 
+async def test_a_message_whose_template_fails_when_delivered_is_not_counted_against_the_cap(api, enishi_sent_mail):
+    one_a_week = {"channel": "email", "purpose": "marketing", "maxSends": 1, "periodDays": 7}
+    assert (await api.mutate("setFrequencyCap", one_a_week, CAP))["userErrors"] == []
+    # Compiles, so it is saved; it fails only when rendered, at delivery (a key of a missing variable).
+    failing = {**ON_CONTACT_UPDATE["steps"][0], "body": "{{ contact.nickname.first }}"}
+    broken = await create_workflow(api, {**ON_CONTACT_UPDATE, "steps": [failing]}, name="壊れた")
+    contact = await _person(api, "broken")
+    await _update(api, contact)
+    await work(api)
+    assert _mails_to(enishi_sent_mail, "broken") == []
+    assert await count_rows(api, "automation_contact_send") == 0  # not sent: not counted
+
+    disabled = await api.mutate("updateWorkflow", {"id": broken["id"], "enabled": False}, WORKFLOW)
+    assert disabled["userErrors"] == []
+    await create_workflow(api, ON_CONTACT_UPDATE, name="正常")
+    await _update(api, contact, "桜")
+    await work(api)
+    assert len(_mails_to(enishi_sent_mail, "broken")) == 1  # the cap of one still had room
+
+
 async def test_bad_caps_and_templates_are_refused_with_typed_errors(api):
     for values, expected in (
         ({"channel": "sms", "purpose": "marketing", "maxSends": 1, "periodDays": 1}, [("channel", "UNKNOWN_CHANNEL")]),

@@ -7,7 +7,7 @@ from sqlalchemy import update
 
 from enishi.models import OutboxEvent
 from enishi.plugins.automation.workflow_engine import MAX_DEPTH
-from tests.helpers import create_contact
+from tests.helpers import create_account, create_contact
 from tests.plugins.automation.workflow_helpers import (
     DORMANT_DAYS,
     WORKFLOW,
@@ -121,6 +121,21 @@ async def test_the_support_step_opens_one_ticket_for_a_customer_turning_dormant(
     }
     [run] = await runs(api)
     assert run["status"] == "SUCCEEDED" and run["steps"][0]["output"]["number"] == 1
+
+
+async def test_a_ticket_opened_for_a_contact_is_on_their_main_account(api):
+    await create_workflow(api, on("contact.created", {"id": "ticket", "type": "support.create_ticket", "subject": "初回"}))
+    side = await create_account(api, name="株式会社サブ")
+    main = await create_account(api, name="株式会社メイン")
+    person = await create_contact(
+        api, familyName="主", accounts=[{"accountId": side["id"]}, {"accountId": main["id"], "primary": True}]
+    )
+    await create_contact(api, familyName="無所属")
+    await work(api)
+    tickets = (await api.graphql("{ tickets { nodes { requester { id familyName } account { id } } } }"))["tickets"]["nodes"]
+    accounts = {t["requester"]["familyName"]: t["account"] for t in tickets}
+    assert accounts == {"主": {"id": main["id"]}, "無所属": None}
+    assert person["id"] in {t["requester"]["id"] for t in tickets}
 
 
 async def test_tickets_a_workflow_opens_on_new_tickets_retrigger_it_only_to_the_depth_limit(api):

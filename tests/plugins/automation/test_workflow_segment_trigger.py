@@ -10,6 +10,7 @@ import datetime as dt
 from sqlalchemy import update
 
 from enishi.models import OutboxEvent
+from enishi.plugins.automation.workflow_engine import flag_missing_segments
 from enishi.testing import TEST_START
 from tests.helpers import create_account, enishi, log_activity
 from tests.plugins.automation.workflow_helpers import (
@@ -126,3 +127,17 @@ async def test_a_segment_trigger_names_a_saved_segment_and_dry_runs_on_its_kind_
     )
     assert tried["userErrors"] == [] and tried["triggerMatches"] is True
     assert tried["steps"][0]["input"]["contact_id"] == raw_id(person["id"])
+
+
+async def test_a_workflow_whose_segment_is_deleted_is_flagged_once_in_its_run_history(api):
+    segment = await dormant_segment(api)
+    workflow = await create_workflow(api, on_entering(raw_id(segment), CALL))
+    assert await flag_missing_segments(api.runtime) == 0  # the segment is there
+    deleted = await api.mutate("deleteSegment", {"id": segment}, "deletedId", role="marketing")
+    assert deleted["userErrors"] == [], deleted
+    assert await flag_missing_segments(api.runtime) == 1
+    assert await flag_missing_segments(api.runtime) == 0  # once per version
+    [run] = await runs(api, workflow["id"])
+    assert (run["status"], run["error"], run["steps"]) == ("FAILED", "definition.trigger.segmentId: SEGMENT_NOT_FOUND", [])
+    retried = await api.mutate("retryWorkflowRun", {"id": run["id"]}, "run { id }")
+    assert [e["code"] for e in retried["userErrors"]] == ["NOTHING_TO_RETRY"]

@@ -92,10 +92,15 @@ class TableLock:
 
     async def waiting_backend(self) -> int:
         """The database backend of the worker once it waits for the lock, mid-step."""
+        [pid] = await self.waiting_backends(1)
+        return pid
+
+    async def waiting_backends(self, count: int) -> list[int]:
+        """The database backends waiting for the lock, once `count` of them do."""
         deadline = time.monotonic() + 120
         async with self.engine.connect() as probe:
             while time.monotonic() < deadline:
-                pid = (
+                pids = (
                     await probe.execute(
                         text(
                             "SELECT l.pid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
@@ -103,11 +108,11 @@ class TableLock:
                         ),
                         {"table": self.table},
                     )
-                ).scalar()
-                if pid is not None:
-                    return int(pid)
+                ).scalars()
+                if len(waiting := sorted({int(pid) for pid in pids})) >= count:
+                    return waiting[:count]
                 await asyncio.sleep(0.05)
-        raise AssertionError(f"no worker waited for {self.table}")
+        raise AssertionError(f"fewer than {count} backends waited for {self.table}")
 
     async def gone(self, pid: int) -> None:
         deadline = time.monotonic() + 120

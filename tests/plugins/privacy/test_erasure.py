@@ -9,7 +9,7 @@ import pytest
 from enishi import ErasureReport, hookimpl
 from enishi.outbox import deliver_pending
 from enishi.worker import run_due_jobs
-from tests.helpers import create_account, create_contact, file_hits, log_activity, table_hits
+from tests.helpers import count_rows, create_account, create_contact, file_hits, log_activity, table_hits
 from tests.plugins.loyalty.helpers import program
 from tests.plugins.privacy.helpers import NotesPlugin, act, intake, raw_id, run_request, submit
 
@@ -19,6 +19,12 @@ async def test_erasure_leaves_nothing_behind_and_a_failed_plugin_is_retried(enis
     # The server's home holds everything it writes: the database (on SQLite) and the mail folder.
     api = await enishi_api(plugins=[("notes", notes)], database_url=enishi_fresh_migrated, mail_url=(tmp_path / "mail").as_uri())
     account = await create_account(api, name="ABC株式会社")
+    birth_date = await api.mutate(
+        "createCustomFieldDefinition",
+        {"entity": "CONTACT", "key": "birth_date", "type": "DATE", "labelJa": "生年月日"},
+        "definition { id }",
+    )
+    assert birth_date["userErrors"] == []
     person = await create_contact(
         api,
         familyName="山田",
@@ -28,7 +34,7 @@ async def test_erasure_leaves_nothing_behind_and_a_failed_plugin_is_retried(enis
         emails=[{"address": "Taro@ABC.co.jp"}],
         phones=[{"number": "０３－１２３４－５６７８"}],
         accounts=[{"accountId": account["id"]}],
-        customFields={"宛名": "山田 太郎 様", "携帯": "03-1234-5678"},
+        customFields={"宛名": "山田 太郎 様", "携帯": "03-1234-5678", "birth_date": "1980-06-10"},
     )
     other = await create_contact(
         api,
@@ -101,6 +107,8 @@ async def test_erasure_leaves_nothing_behind_and_a_failed_plugin_is_retried(enis
     assert notes.notes == {}
 
     assert runs["core"]["affected"]["mail:delete"] == 1
+    assert runs["core"]["affected"]["core_contact_custom_date_index:delete"] == 1  # the birthday's month-day
+    assert await count_rows(api, "core_contact_custom_date_index") == 0
     assert await table_hits(api.runtime) == {}
     assert file_hits(tmp_path) == {}
     # The access log records the erasure itself: who ran it (and retried it), which request; ids only.
