@@ -138,8 +138,8 @@ class Deals:
         self.stages = {}
 
     @hookimpl
-    def enishi_abm_deal_stage(self, uow, account_id):
-        return self.stages.get(account_id)
+    def enishi_abm_deal_stages(self, uow, account_ids):
+        return {a: self.stages[a] for a in account_ids if a in self.stages}
 
 
 async def test_deal_plugins_move_accounts_to_opportunity_and_customer(enishi_api):
