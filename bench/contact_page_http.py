@@ -20,13 +20,12 @@ from pathlib import Path
 
 import httpx
 from contact_page import ABUSIVE, PAGE
-from loyalty_spend import load, start
+from loyalty_spend import start, timed_round
 from report import (  # bench/ is on the path when a workload runs as a script
     database_url,
     describe_ratios,
     free_port,
     paired_ratios,
-    process_cpu_seconds,
     save_result,
 )
 
@@ -76,15 +75,6 @@ def first_reads(url: str, fresh_tokens: list[str], reader_token: str) -> dict:
         "repeat_p50_ms": round(statistics.median(repeat), 1),
         **paired_ratios(first, repeat),
     }
-
-
-def timed_round(server: subprocess.Popen, url: str, path: str, body: dict, headers: dict, args) -> dict:
-    """One round of load on one server, with the server's own CPU per request (read from /proc):
-    unlike latency, it does not depend on how much of the cores the load generator took."""
-    cpu = process_cpu_seconds(server.pid)
-    figures = asyncio.run(load(url, path, body, headers, args.clients, args.seconds, args.max_requests, args.min_requests))
-    figures["server_cpu_ms_per_request"] = (process_cpu_seconds(server.pid) - cpu) * 1000 / figures["requests"]
-    return figures
 
 
 def main() -> None:

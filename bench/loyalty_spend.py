@@ -3,9 +3,11 @@
 Framework: `spendPoints` over GraphQL/HTTP on a real `enishi serve`. Floor: a bare starlette
 endpoint doing one guarded UPDATE on the same kind of database (baseline_app.py). Both take
 C concurrent clients on loopback for a bounded time; rounds interleave, because this machine's
-speed drifts within minutes. Prints a table and writes bench/results/loyalty_spend.json.
+speed drifts within minutes, and each Enishi round is compared with the floor's before it
+(throughput, p50, and each server's own CPU per request, read from /proc). Prints a table and
+writes bench/results/loyalty_spend.json.
 
-    python bench/loyalty_spend.py [--clients 16] [--seconds 5] [--rounds 2]
+    python bench/loyalty_spend.py [--clients 16] [--seconds 5] [--rounds 3]
     ENISHI_BENCH_DATABASE_URL=postgresql+asyncpg://… python bench/loyalty_spend.py
 """
 
@@ -19,7 +21,14 @@ import time
 from pathlib import Path
 
 import httpx
-from report import database_url, free_port, save_result  # bench/ is on the path when a workload runs as a script
+from report import (  # bench/ is on the path when a workload runs as a script
+    database_url,
+    describe_ratios,
+    free_port,
+    paired_ratios,
+    process_cpu_seconds,
+    save_result,
+)
 
 HERE = Path(__file__).resolve().parent
 SPEND = "mutation($m: ID!) { spendPoints(input: {memberId: $m, amount: 1}) { userErrors { code } } }"
@@ -76,12 +85,22 @@ async def load(
     }
 
 
+def timed_round(server: subprocess.Popen, url: str, path: str, body: dict, headers: dict, args) -> dict:
+    """One round of load on one server, with the server's own CPU per request (read from /proc):
+    unlike latency, it does not depend on how much of the cores the load generator took."""
+    cpu = process_cpu_seconds(server.pid)
+    figures = asyncio.run(load(url, path, body, headers, args.clients, args.seconds, args.max_requests, args.min_requests))
+    figures["server_cpu_ms_per_request"] = (process_cpu_seconds(server.pid) - cpu) * 1000 / figures["requests"]
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--max-requests", type=int, default=20000)
+    parser.add_argument("--min-requests", type=int, default=200, help="per round and server, for a stable p50")
     args = parser.parse_args()
     db = database_url("loyalty_spend")
     env = {
@@ -97,10 +116,8 @@ def main() -> None:
     ).stdout.split()[-1]
     enishi_port, floor_port = free_port(), free_port()
     enishi_url, floor_url = f"http://127.0.0.1:{enishi_port}", f"http://127.0.0.1:{floor_port}"
-    servers = [
-        start([*cli, "serve", "--port", str(enishi_port)], env, enishi_url),
-        start([sys.executable, str(HERE / "baseline_app.py"), "--port", str(floor_port), "--db", db], env, floor_url),
-    ]
+    enishi_server = start([*cli, "serve", "--port", str(enishi_port)], env, enishi_url)
+    floor_server = start([sys.executable, str(HERE / "baseline_app.py"), "--port", str(floor_port), "--db", db], env, floor_url)
     try:
         auth = {"Authorization": f"Bearer {token}"}
 
@@ -123,47 +140,47 @@ def main() -> None:
         gql("mutation($m: ID!) { earnPoints(input: {memberId: $m, amount: 1000000}) { userErrors { code } } }", {"m": member_id})
         httpx.post(floor_url + "/setup", json={"balance": 1000000}, timeout=30)
         rounds: dict[str, list] = {"floor": [], "enishi": []}
+        spend = {"query": SPEND, "variables": {"m": member_id}}
         for _ in range(args.rounds):
-            rounds["floor"].append(
-                asyncio.run(load(floor_url, "/spend", {"amount": 1}, {}, args.clients, args.seconds, args.max_requests))
-            )
-            rounds["enishi"].append(
-                asyncio.run(
-                    load(
-                        enishi_url,
-                        "/graphql",
-                        {"query": SPEND, "variables": {"m": member_id}},
-                        auth,
-                        args.clients,
-                        args.seconds,
-                        args.max_requests,
-                    )
-                )
-            )
+            rounds["floor"].append(timed_round(floor_server, floor_url, "/spend", {"amount": 1}, {}, args))
+            rounds["enishi"].append(timed_round(enishi_server, enishi_url, "/graphql", spend, auth, args))
         check = gql("{ verifyLedger { ok } }")["verifyLedger"]["ok"]
     finally:
-        for server in servers:
+        for server in (enishi_server, floor_server):
             server.terminate()
             server.wait(timeout=10)
     summary = {name: {key: statistics.median(r[key] for r in runs) for key in runs[0]} for name, runs in rounds.items()}
-    ratio_rps = summary["floor"]["rps"] / summary["enishi"]["rps"]
-    ratio_p50 = summary["enishi"]["p50_ms"] / summary["floor"]["p50_ms"]
+    floor, enishi = rounds["floor"], rounds["enishi"]
+    # Each Enishi round against the floor's round just before it.
+    per_round = {
+        "throughput": paired_ratios([r["rps"] for r in floor], [r["rps"] for r in enishi]),
+        "p50": paired_ratios([r["p50_ms"] for r in enishi], [r["p50_ms"] for r in floor]),
+        "server_cpu": paired_ratios(
+            [r["server_cpu_ms_per_request"] for r in enishi], [r["server_cpu_ms_per_request"] for r in floor]
+        ),
+    }
+    database = "PostgreSQL" if "postgresql" in db else "SQLite"
     print(
-        f"loyalty spend on one member, {args.clients} clients, {args.seconds:g}s × {args.rounds} interleaved rounds, "
-        f"{'PostgreSQL' if 'postgresql' in db else 'SQLite'}"
+        f"loyalty spend on one member, {args.clients} clients, {args.seconds:g}s (at least {args.min_requests} requests) "
+        f"× {args.rounds} interleaved rounds, {database}, load average {os.getloadavg()[0]:.1f}"
     )
-    print(f"{'':8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    print(f"{'':8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'server CPU':>11} {'client CPU':>11}")
     for name, s in summary.items():
-        print(f"{name:8} {s['rps']:8.0f} {s['p50_ms']:8.1f} {s['p95_ms']:8.1f} {s['p99_ms']:8.1f} {s['non_2xx']:8.0f}")
-    print(f"ratio: floor/enishi throughput {ratio_rps:.2f}×, enishi/floor p50 {ratio_p50:.2f}×; ledger verified: {check}")
+        print(
+            f"{name:8} {s['rps']:8.0f} {s['p50_ms']:8.1f} {s['p95_ms']:8.1f} {s['p99_ms']:8.1f} {s['non_2xx']:8.0f} "
+            f"{s['server_cpu_ms_per_request']:8.2f} ms {s['generator_cpu_ms_per_request']:8.2f} ms"
+        )
+    print(f"floor / enishi throughput: {describe_ratios(per_round['throughput'])}")
+    print(f"enishi / floor p50: {describe_ratios(per_round['p50'])}")
+    print(f"enishi / floor server CPU per request: {describe_ratios(per_round['server_cpu'])}")
+    print(f"ledger verified: {check}")
     result = {
-        "database": "postgresql" if "postgresql" in db else "sqlite",
+        "database": database.lower(),
         "clients": args.clients,
         "seconds": args.seconds,
         "rounds": rounds,
         "summary": summary,
-        "ratio_throughput": ratio_rps,
-        "ratio_p50": ratio_p50,
+        "per_round": per_round,
         "ledger_ok": check,
     }
     save_result("loyalty_spend", result)

@@ -97,6 +97,7 @@ async def load_for_update(
     row = (await uow.session.execute(select(model).where(model.id == id).with_for_update())).scalar_one_or_none()
     if row is None or (not include_deleted and getattr(row, "deleted_at", None) is not None):
         raise InputError(UserError(field, "no such record", "NOT_FOUND"))
+    uow.locked_rows.append(row)
     return row
 
 

@@ -1,6 +1,6 @@
 """Bundled plugin `abm`: target accounts, buying committees, departments, engagement scoring.
 
-It declares one hook of its own, `enishi_abm_deal_stage`, which a deals or contracts plugin
+It declares one hook of its own, `enishi_abm_deal_stages`, which a deals or contracts plugin
 implements so that stages can reach `opportunity` and `customer`."""
 
 from __future__ import annotations
@@ -38,9 +38,11 @@ _spec = pluggy.HookspecMarker("enishi")
 
 class AbmHookSpecs:
     @_spec
-    def enishi_abm_deal_stage(self, uow, account_id):
-        """Say where the account's deals stand: `"won"` (a won deal or an active contract),
-        `"open"` (an open opportunity) or `None`. Called when the account is rescored."""
+    def enishi_abm_deal_stages(self, uow, account_ids):
+        """Say where each account's deals stand, as a dict from account id to `"won"` (a won deal
+        or an active contract) or `"open"` (an open opportunity); accounts with neither are left
+        out. Called once for all the accounts a rescoring covers (the daily job: 500 at a time),
+        so answer each question in one statement for them all."""
 
 
 ENISHI_HOOKSPECS = AbmHookSpecs

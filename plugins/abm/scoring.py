@@ -15,7 +15,9 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from enishi.plugin import Account, Activity, ActivityTarget, ContactAccount, UnitOfWork
 
@@ -147,44 +149,67 @@ def stage_for(engagement: Engagement, deal: str | None, config: dict) -> str:
     return "target"
 
 
-async def deal_stage(uow: UnitOfWork, account_id) -> str | None:
-    """What deal plugins say of the account: "won" beats "open" beats nothing."""
-    if not uow.runtime.plugins.has_hook("enishi_abm_deal_stage"):
-        return None
-    answers = [answer for _, answer in await uow.runtime.plugins.call("enishi_abm_deal_stage", uow=uow, account_id=account_id)]
-    return "won" if "won" in answers else "open" if "open" in answers else None
+async def deal_stages(uow: UnitOfWork, account_ids: list) -> dict:
+    """What deal plugins say of the accounts, asked once for them all: "won" beats "open" beats
+    nothing (an account no plugin names)."""
+    stages: dict = {}
+    if not uow.runtime.plugins.has_hook("enishi_abm_deal_stages"):
+        return stages
+    for _, answers in await uow.runtime.plugins.call("enishi_abm_deal_stages", uow=uow, account_ids=account_ids):
+        for account_id, stage in (answers or {}).items():
+            if stages.get(account_id) != "won":
+                stages[account_id] = stage
+    return stages
 
 
 async def recompute(uow: UnitOfWork, account_ids) -> int:
     """Recompute and store score and stage of the target accounts among `account_ids`; emit
-    `abm.score_changed` / `abm.stage_changed` for what moved. Returns how many were scored."""
+    `abm.score_changed` / `abm.stage_changed` for what moved. Returns how many were scored.
+
+    The targets are read and written as rows (the daily job does 500 at a time): the changed
+    ones in one executemany UPDATE, and a target the session holds as an object (the one
+    `set_target` returns) is brought up to date with the stored values."""
     targets = (
-        (
-            await uow.session.execute(
-                select(AbmTargetAccount)
-                .where(AbmTargetAccount.account_id.in_(list(account_ids)))
-                .order_by(AbmTargetAccount.account_id)
-                .with_for_update()
-            )
+        await uow.session.execute(
+            select(*_STORED, AbmTargetAccount.id, AbmTargetAccount.account_id)
+            .where(AbmTargetAccount.account_id.in_(list(account_ids)))
+            .order_by(AbmTargetAccount.account_id)
+            .with_for_update()
         )
-        .scalars()
-        .all()
-    )
+    ).all()
     if not targets:
         return 0
     config = await get_config(uow.session)
     now = uow.clock.now()
     engagement = await compute_engagement(uow.session, {t.account_id: [t.account_id] for t in targets}, now, config)
+    deals = await deal_stages(uow, [t.account_id for t in targets])
+    changed, moves = [], []
     for target in targets:
         result = engagement[target.account_id]
-        stage = stage_for(result, await deal_stage(uow, target.account_id), config)
+        stage = stage_for(result, deals.get(target.account_id), config)
         if result.score != target.score:
-            await uow.emit(SCORE_CHANGED, target.account_id, {"from": target.score, "to": result.score})
+            moves.append((SCORE_CHANGED, target.account_id, {"from": target.score, "to": result.score}))
         if stage != target.stage:
-            await uow.emit(STAGE_CHANGED, target.account_id, {"from": target.stage, "to": stage})
-        target.score, target.raw, target.stage, target.scored_at = result.score, result.raw, stage, now
-    await uow.session.flush()
+            moves.append((STAGE_CHANGED, target.account_id, {"from": target.stage, "to": stage}))
+        stored = {"score": result.score, "raw": result.raw, "stage": stage, "scored_at": now}
+        if any(getattr(target, column.key) != value for column, value in zip(_STORED, stored.values(), strict=True)):
+            changed.append({"target_id": target.id, **stored})
+    await uow.emit_many(moves)
+    if changed:
+        await uow.session.execute(_STORE, changed)
+        for values in changed:
+            if (held := uow.session.identity_map.get(identity_key(AbmTargetAccount, values["target_id"]))) is not None:
+                for column in _STORED:
+                    set_committed_value(held, column.key, values[column.key])
     return len(targets)
+
+
+_STORED = (AbmTargetAccount.score, AbmTargetAccount.raw, AbmTargetAccount.stage, AbmTargetAccount.scored_at)
+_STORE = (
+    update(AbmTargetAccount.__table__)  # type: ignore[arg-type]  # SQLAlchemy types a model's __table__ as a FromClause; it is its Table
+    .where(AbmTargetAccount.__table__.c.id == bindparam("target_id"))
+    .values({column.key: bindparam(column.key) for column in _STORED})
+)
 
 
 async def accounts_touched_by_activity(session, activity_id) -> set:

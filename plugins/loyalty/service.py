@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -240,18 +241,37 @@ async def _debts(uow: UnitOfWork, member: LoyaltyMember) -> list[LoyaltyLot]:
     )
 
 
-async def consume_lots(uow: UnitOfWork, member: LoyaltyMember, entry: LoyaltyEntry, amount: int, *, first_lot_id=None) -> int:
-    """Take `amount` from active lots, soonest-expiring first (then oldest); returns what was taken."""
+async def spendable_lots(uow: UnitOfWork, member: LoyaltyMember, *, first_lot_id=None) -> list[LoyaltyLot]:
+    """The member's active lots with points left, in the order points are taken: soonest-expiring
+    first (then oldest), `first_lot_id` before all. Lots past their expiry come first of all
+    (their dates are the soonest), so one read serves `expire_due_lots` and `consume_lots`."""
     order = [LoyaltyLot.expires_at.is_(None), LoyaltyLot.expires_at, LoyaltyLot.earned_at, LoyaltyLot.id]
     if first_lot_id is not None:
         order.insert(0, LoyaltyLot.id != first_lot_id)
-    lots = (
-        await uow.session.execute(
-            select(LoyaltyLot)
-            .where(LoyaltyLot.member_id == member.id, LoyaltyLot.status == "active", LoyaltyLot.remaining > 0)
-            .order_by(*order)
-        )
-    ).scalars()
+    return list(
+        (
+            await uow.session.execute(
+                select(LoyaltyLot)
+                .where(LoyaltyLot.member_id == member.id, LoyaltyLot.status == "active", LoyaltyLot.remaining > 0)
+                .order_by(*order)
+            )
+        ).scalars()
+    )
+
+
+async def consume_lots(
+    uow: UnitOfWork,
+    member: LoyaltyMember,
+    entry: LoyaltyEntry,
+    amount: int,
+    *,
+    first_lot_id=None,
+    lots: list[LoyaltyLot] | None = None,
+) -> int:
+    """Take `amount` from `lots` (by default `spendable_lots`, read now), in their order; returns
+    what was taken."""
+    if lots is None:
+        lots = await spendable_lots(uow, member, first_lot_id=first_lot_id)
     taken = 0
     for lot in lots:
         if taken == amount:
@@ -332,7 +352,7 @@ async def spend(
 
 
 async def spend_locked(uow, member, amount, *, reason=None, key=None, request_hash=None, source=None) -> LoyaltyEntry:
-    await expire_member_lots(uow, member)
+    lots = await expire_due_lots(uow, member, await spendable_lots(uow, member))
     if member.balance < amount:
         raise input_error(
             "amount",
@@ -342,7 +362,7 @@ async def spend_locked(uow, member, amount, *, reason=None, key=None, request_ha
             "INSUFFICIENT_POINTS",
         )
     entry = await append_entry(uow, member, "spend", -amount, reason=reason, key=key, request_hash=request_hash, source=source)
-    await consume_lots(uow, member, entry, amount)
+    await consume_lots(uow, member, entry, amount, lots=lots)
     await uow.emit(POINTS_SPENT, member.id, {"amount": amount, "entry_id": str(entry.id)})
     return entry
 
@@ -359,14 +379,14 @@ async def adjust(
     if (original := await replay(uow, member.program_id, key, request_hash)) is not None:
         return original
     if amount < 0:
-        await expire_member_lots(uow, member)
+        lots = await expire_due_lots(uow, member, await spendable_lots(uow, member))
         if member.balance < -amount:
             raise input_error("amount", "would take the balance below zero", "INSUFFICIENT_POINTS")
     entry = await append_entry(uow, member, "adjust", amount, reason=reason, key=key, request_hash=request_hash)
     if amount > 0:
         await add_lot(uow, member, entry, amount)
     else:
-        await consume_lots(uow, member, entry, -amount)
+        await consume_lots(uow, member, entry, -amount, lots=lots)
     await uow.emit(POINTS_ADJUSTED, member.id, {"amount": amount, "entry_id": str(entry.id)})
     return entry
 
@@ -376,9 +396,10 @@ async def adjust(
 
 async def expire_member_lots(uow: UnitOfWork, member: LoyaltyMember) -> int:
     """Write an expire entry for each of the (locked) member's lots past expiry with points left.
-    Called by the job and before every spend, so points past their date are never spent even when
-    the job has not run yet."""
-    lots = (
+    Called by the job and after a back-dated purchase; a spend expires the due lots of its own
+    read (`expire_due_lots`), so points past their date are never spent even when the job has
+    not run yet."""
+    due = (
         (
             await uow.session.execute(
                 select(LoyaltyLot)
@@ -389,16 +410,34 @@ async def expire_member_lots(uow: UnitOfWork, member: LoyaltyMember) -> int:
                     LoyaltyLot.expires_at.is_not(None),
                     LoyaltyLot.expires_at <= uow.clock.now(),
                 )
-                .order_by(LoyaltyLot.expires_at)
+                .order_by(LoyaltyLot.expires_at, LoyaltyLot.earned_at, LoyaltyLot.id)
             )
         )
         .scalars()
         .all()
     )
+    await _expire(uow, member, due)
+    return len(due)
+
+
+async def expire_due_lots(uow: UnitOfWork, member: LoyaltyMember, lots: list[LoyaltyLot]) -> list[LoyaltyLot]:
+    """Expire the lots past their date among `lots` (`spendable_lots`, where they come first) and
+    return the others, still spendable."""
+    now = uow.clock.now()
+    due = []
+    for lot in lots:
+        if lot.expires_at is None or lot.expires_at > now:
+            break
+        due.append(lot)
+    await _expire(uow, member, due)
+    return lots[len(due) :]
+
+
+async def _expire(uow: UnitOfWork, member: LoyaltyMember, lots: Sequence[LoyaltyLot]) -> None:
     for lot in lots:
         entry = await append_entry(uow, member, "expire", -lot.remaining, reason="points expired", source=("lot", str(lot.id)))
         uow.session.add(LoyaltyLotUse(entry_id=entry.id, lot_id=lot.id, amount=lot.remaining))
         lot.remaining, lot.status = 0, "expired"
         await uow.emit(POINTS_EXPIRED, member.id, {"amount": -entry.amount})
-    await uow.session.flush()
-    return len(lots)
+    if lots:
+        await uow.session.flush()

@@ -288,26 +288,26 @@ async def _end_of_term(uow: UnitOfWork, contract_id: uuid.UUID, now_day: dt.date
     return 1
 
 
-async def deal_stage(uow: UnitOfWork, account_id: uuid.UUID) -> str | None:
-    """ABM's question (`enishi_abm_deal_stage`): "won" while the account has an active contract
-    term today, else "open" while it has an open deal, else None."""
+async def deal_stages(uow: UnitOfWork, account_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """ABM's question (`enishi_abm_deal_stages`), for many accounts in two statements: "won"
+    while an account has an active contract term today, else "open" while it has an open deal;
+    an account with neither is left out."""
     now_day = today(uow.clock, uow.settings)
-    active = await uow.session.scalar(
-        select(SalesContract.id)
+    won = await uow.session.scalars(
+        select(SalesContract.account_id)
         .where(
-            SalesContract.account_id == account_id,
+            SalesContract.account_id.in_(account_ids),
             SalesContract.status.in_(("active", "renewed")),
             SalesContract.start_date <= now_day,
             SalesContract.end_date >= now_day,
         )
-        .limit(1)
+        .distinct()
     )
-    if active is not None:
-        return "won"
-    open_deal = await uow.session.scalar(
-        select(SalesDeal.id)
+    stages = dict.fromkeys(won, "won")
+    open_deals = await uow.session.scalars(
+        select(SalesDeal.account_id)
         .join(SalesStage, SalesStage.id == SalesDeal.stage_id)
-        .where(SalesDeal.account_id == account_id, SalesStage.kind == "open")
-        .limit(1)
+        .where(SalesDeal.account_id.in_([a for a in account_ids if a not in stages]), SalesStage.kind == "open")
+        .distinct()
     )
-    return "open" if open_deal is not None else None
+    return stages | dict.fromkeys(open_deals, "open")

@@ -186,10 +186,10 @@ async def enishi_merge(uow, entity, survivor_id, merged_ids, dry_run):
 
 
 @hookimpl(optionalhook=True)
-async def enishi_abm_deal_stage(uow, account_id):
+async def enishi_abm_deal_stages(uow, account_ids):
     """ABM's own hook (plugins/abm/hooks.py), answered when ABM is installed: its `customer`
     stage follows active contracts, its `opportunity` stage open deals."""
-    return await contracts.deal_stage(uow, account_id)
+    return await contracts.deal_stages(uow, account_ids)
 
 
 @hookimpl

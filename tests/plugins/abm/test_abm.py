@@ -1,6 +1,8 @@
 """ABM over GraphQL: the issue's Acme Holdings example and every bullet around it."""
 
+import base64
 import datetime as dt
+import uuid
 
 import pytest
 
@@ -138,8 +140,8 @@ class Deals:
         self.stages = {}
 
     @hookimpl
-    def enishi_abm_deal_stage(self, uow, account_id):
-        return self.stages.get(account_id)
+    def enishi_abm_deal_stages(self, uow, account_ids):
+        return {a: self.stages[a] for a in account_ids if a in self.stages}
 
 
 async def test_deal_plugins_move_accounts_to_opportunity_and_customer(enishi_api):
@@ -508,4 +510,67 @@ async def test_engagement_trend_shows_the_score_week_by_week(api, acme):
         ("2024-05-27", 20.0),
         ("2024-06-03", 20.0),
         ("2024-06-10", 33.0),
+    ]
+
+
+async def test_the_daily_job_stores_the_scores_and_stages_each_account_computes_alone(enishi_api):
+    """The job scores 500 accounts at a time; what it stores for a varied set of accounts is what
+    each account's live engagement computes alone, and what the job stored before it batched."""
+    deals = Deals()
+    api = await enishi_api(plugins=[("deals", deals)])
+    kinds = [
+        {"type": "meeting"},
+        {"type": "call", "durationSeconds": 300},
+        {"type": "call"},
+        {"type": "email", "direction": "inbound"},
+        {"type": "email", "direction": "outbound"},
+        {"type": "event"},
+    ]
+    roles = ["decision_maker", "champion", "influencer", "end_user", None]
+    accounts = []
+    for i in range(6):
+        account = await create_account(api, name=f"Account {i}")
+        await _target(api, account["id"])
+        departments = [await _department(api, account["id"], f"部{n}", "other") for n in range(i % 3)]
+        people = []
+        for n in range(i % 4 + 1):
+            person = await create_contact(api, familyName=f"P{i}-{n}", accounts=[{"accountId": account["id"]}])
+            if (role := roles[(i + n) % len(roles)]) is not None:
+                await _role(api, account["id"], person["id"], role, departments[n % len(departments)] if departments else None)
+            people.append(person["id"])
+        for n in range(i * 2):
+            await api.mutate(
+                "logActivity",
+                {
+                    "summary": "x",
+                    "contactIds": people[n % len(people) :][:2],
+                    "occurredAt": f"2024-{5 + n % 2:02d}-{1 + 4 * n % 28:02d}T10:00:00+09:00",
+                    **kinds[(i + n) % len(kinds)],
+                },
+                "activity { id }",
+            )
+        accounts.append(account["id"])
+    await api.mutate(
+        "logActivity", {"type": "event", "summary": "y", "accountIds": accounts[1:3], "contactIds": []}, "activity { id }"
+    )
+    deals.stages[uuid.UUID(base64.b64decode(accounts[5]).decode().split(":")[1])] = "open"
+    api.clock.set(dt.datetime(2024, 6, 20, tzinfo=dt.UTC))
+    assert "abm.recompute" in await run_due_jobs(api.runtime)
+    stored = []
+    for account_id in accounts:
+        data = await api.graphql(
+            "query($id: ID!) { node(id: $id) { ... on Account { abm { stage engagement { score raw trend { score } } } } } }",
+            {"id": account_id},
+        )
+        abm = data["node"]["abm"]
+        assert abm["engagement"]["score"] == abm["engagement"]["trend"][-1]["score"]  # live, this account alone
+        stored.append((abm["stage"], abm["engagement"]["score"], abm["engagement"]["raw"]))
+    # As the job stored them when it scored, asked deal plugins and wrote one account at a time.
+    assert stored == [
+        ("target", 0.0, 0.0),
+        ("aware", 8.0, 8.0),
+        ("aware", 22.7, 20.6),
+        ("aware", 16.0, 16.0),
+        ("aware", 21.5, 21.5),
+        ("opportunity", 50.6, 46.0),
     ]
