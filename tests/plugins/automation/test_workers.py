@@ -1,20 +1,22 @@
 """Deliveries under several workers: a delivery one worker is sending is not sent by another, and
 one whose worker was killed mid-send is sent again — with the same webhook-id — once its lease ran
-out (at least once). The interleavings are forced: the receiver holds a request until the test
-has done what it checks."""
+out (at least once); one whose worker was asked to stop (SIGTERM) mid-send, at once. The
+interleavings are forced: the receiver holds a request until the test has done what it checks."""
 
 import asyncio
 import contextlib
 import datetime as dt
 import os
+import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Any, cast
 
 from enishi.plugins.automation.delivery import deliver_due
 from enishi.testing import TEST_START
-from enishi.worker import JOB_LEASE, deliver_waiting_events
+from enishi.worker import JOB_LEASE, deliver_waiting_events, run_every_job
 from tests.helpers import create_account
 from tests.plugins.automation.helpers import LOOPBACK, Receiver, create_webhook, deliveries
 
@@ -35,6 +37,18 @@ def hold_first_request(receiver: Receiver) -> tuple[threading.Event, threading.E
 
     handler_class.do_POST = held
     return arrived, release
+
+
+def worker_env(database_url: str, settings, folder: Path) -> dict:
+    """What an `enishi worker` process needs to send to the test's loopback receiver, on the test clock."""
+    config = folder / "enishi.toml"
+    config.write_text('[extra]\nautomation_webhook_allowlist = ["127.0.0.1/32"]\n', encoding="utf-8")
+    return {
+        "ENISHI_DATABASE_URL": database_url,
+        "ENISHI_KEK": settings.key_encryption_key,
+        "ENISHI_ENVIRONMENT": "development",
+        "ENISHI_CONFIG": str(config),
+    }
 
 
 def start_worker(env: dict) -> subprocess.Popen:
@@ -69,14 +83,7 @@ async def test_a_worker_killed_mid_send_leaves_the_delivery_to_the_next_with_the
     enishi_api, enishi_fresh_migrated, enishi_base_settings, tmp_path
 ):
     api = await enishi_api(database_url=enishi_fresh_migrated, environment="development", extra=LOOPBACK)
-    config = tmp_path / "enishi.toml"
-    config.write_text('[extra]\nautomation_webhook_allowlist = ["127.0.0.1/32"]\n', encoding="utf-8")
-    env = {
-        "ENISHI_DATABASE_URL": enishi_fresh_migrated,
-        "ENISHI_KEK": enishi_base_settings.key_encryption_key,
-        "ENISHI_ENVIRONMENT": "development",
-        "ENISHI_CONFIG": str(config),
-    }
+    env = worker_env(enishi_fresh_migrated, enishi_base_settings, tmp_path)
     receiver = Receiver()
     arrived, release = hold_first_request(receiver)
     worker = None
@@ -106,4 +113,37 @@ async def test_a_worker_killed_mid_send_leaves_the_delivery_to_the_next_with_the
     [delivery] = await deliveries(api, webhook["id"])
     assert delivery["status"] == "SUCCEEDED" and [a["statusCode"] for a in delivery["attempts"]] == [200]
     assert len(receiver.received) == 2  # the killed worker's request, and the next worker's
+    assert receiver.received[0].headers["webhook-id"] == receiver.received[1].headers["webhook-id"] == delivery["messageId"]
+
+
+async def test_a_worker_stopped_mid_send_releases_the_delivery_to_the_next_at_once(
+    enishi_api, enishi_fresh_migrated, enishi_base_settings, tmp_path
+):
+    api = await enishi_api(database_url=enishi_fresh_migrated, environment="development", extra=LOOPBACK)
+    env = {**worker_env(enishi_fresh_migrated, enishi_base_settings, tmp_path), "ENISHI_SHUTDOWN_TIMEOUT": "1"}
+    receiver = Receiver()
+    arrived, release = hold_first_request(receiver)
+    worker = None
+    try:
+        await api.mutate("createTestClock", {"frozenTime": TEST_START.isoformat()}, "testClock { id }")
+        webhook, _ = await create_webhook(api, receiver.url, ["account.created"])
+        await create_account(api, name="A")
+        worker = start_worker(env)
+        await asyncio.to_thread(arrived.wait, 120)
+        worker.send_signal(signal.SIGTERM)  # mid-send: the job is cancelled once its second of grace is over
+        assert await asyncio.to_thread(worker.wait) == 0
+        release.set()
+        [delivery] = await deliveries(api, webhook["id"])
+        assert delivery["status"] == "PENDING" and delivery["attempts"] == []
+
+        # At the very time it stopped: neither the delivery's lease nor the job's is left to run out.
+        assert "automation.webhooks" in await run_every_job(api.runtime)
+    finally:
+        release.set()
+        if worker is not None and worker.poll() is None:
+            worker.kill()
+        receiver.close()
+    [delivery] = await deliveries(api, webhook["id"])
+    assert delivery["status"] == "SUCCEEDED" and [a["statusCode"] for a in delivery["attempts"]] == [200]
+    assert len(receiver.received) == 2  # the stopped worker's request, and the next worker's
     assert receiver.received[0].headers["webhook-id"] == receiver.received[1].headers["webhook-id"] == delivery["messageId"]
