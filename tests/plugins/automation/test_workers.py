@@ -57,6 +57,22 @@ def start_worker(env: dict) -> subprocess.Popen:
     return subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def _let_go(release: threading.Event, worker: subprocess.Popen | None, receiver: Receiver) -> None:
+    """A test's end, passed or failed: the held request let go, the worker gone, the receiver closed."""
+    release.set()
+    if worker is not None and worker.poll() is None:
+        worker.kill()
+    receiver.close()
+
+
+async def _sent_again_with_the_same_webhook_id(api, webhook: dict, receiver: Receiver) -> None:
+    """The delivery succeeded at the receiver's second request, which carried the first's webhook-id."""
+    [delivery] = await deliveries(api, webhook["id"])
+    assert delivery["status"] == "SUCCEEDED" and [a["statusCode"] for a in delivery["attempts"]] == [200]
+    assert len(receiver.received) == 2
+    assert receiver.received[0].headers["webhook-id"] == receiver.received[1].headers["webhook-id"] == delivery["messageId"]
+
+
 async def test_two_workers_never_send_one_delivery_at_once(enishi_api):
     first = await enishi_api(environment="development", extra=LOOPBACK)
     second = await enishi_api(environment="development", extra=LOOPBACK)
@@ -106,14 +122,8 @@ async def test_a_worker_killed_mid_send_leaves_the_delivery_to_the_next_with_the
         )
         assert advanced["userErrors"] == [] and "automation.webhooks" in advanced["jobsRun"], advanced
     finally:
-        release.set()
-        if worker is not None and worker.poll() is None:
-            worker.kill()
-        receiver.close()
-    [delivery] = await deliveries(api, webhook["id"])
-    assert delivery["status"] == "SUCCEEDED" and [a["statusCode"] for a in delivery["attempts"]] == [200]
-    assert len(receiver.received) == 2  # the killed worker's request, and the next worker's
-    assert receiver.received[0].headers["webhook-id"] == receiver.received[1].headers["webhook-id"] == delivery["messageId"]
+        _let_go(release, worker, receiver)
+    await _sent_again_with_the_same_webhook_id(api, webhook, receiver)  # the killed worker's request, and the next's
 
 
 async def test_a_worker_stopped_mid_send_releases_the_delivery_to_the_next_at_once(
@@ -139,11 +149,5 @@ async def test_a_worker_stopped_mid_send_releases_the_delivery_to_the_next_at_on
         # At the very time it stopped: neither the delivery's lease nor the job's is left to run out.
         assert "automation.webhooks" in await run_every_job(api.runtime)
     finally:
-        release.set()
-        if worker is not None and worker.poll() is None:
-            worker.kill()
-        receiver.close()
-    [delivery] = await deliveries(api, webhook["id"])
-    assert delivery["status"] == "SUCCEEDED" and [a["statusCode"] for a in delivery["attempts"]] == [200]
-    assert len(receiver.received) == 2  # the stopped worker's request, and the next worker's
-    assert receiver.received[0].headers["webhook-id"] == receiver.received[1].headers["webhook-id"] == delivery["messageId"]
+        _let_go(release, worker, receiver)
+    await _sent_again_with_the_same_webhook_id(api, webhook, receiver)  # the stopped worker's request, and the next's

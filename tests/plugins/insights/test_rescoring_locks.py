@@ -9,14 +9,14 @@ import datetime as dt
 import uuid
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from enishi.db import create_engine, is_sqlite
 from enishi.plugin import log_activity, record_purchase, split_global_id
 from enishi.plugins.insights import health
 from enishi.plugins.insights.health_models import InsightsHealth
 from enishi.plugins.insights.models import InsightsRfm
-from tests.helpers import create_contact
+from tests.helpers import backends_waiting_on_a_lock, create_contact
 
 
 @pytest.fixture(autouse=True)
@@ -48,16 +48,7 @@ async def _finished_or_waiting(url: str, task: asyncio.Task) -> str:
     try:
         async with engine.connect() as connection:
             while not task.done():
-                waiting = (
-                    await connection.execute(
-                        text(
-                            "SELECT count(*) FROM pg_stat_activity"
-                            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-                        )
-                    )
-                ).scalar_one()
-                await connection.rollback()  # a new snapshot of the activity view each time
-                if waiting:
+                if await backends_waiting_on_a_lock(connection):
                     return "waiting"
                 await asyncio.sleep(0.01)
     finally:
