@@ -112,8 +112,9 @@ def machine_busy_seconds() -> float:
 
 
 class Sampler(threading.Thread):
-    """Every second while the load runs: the database's client connections by state, and the
-    connections each server has checked out of its pool (its /metrics gauge)."""
+    """Every second while the load runs: the database's client connections by state, those of them
+    waiting on a lock, and the connections each server has checked out of its pool (its /metrics
+    gauge)."""
 
     def __init__(self, database_url: str, servers: list[str]) -> None:
         super().__init__(daemon=True)
@@ -133,6 +134,9 @@ class Sampler(threading.Thread):
                         "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() GROUP BY 1"
                     )
                 )
+                states["waiting on a lock"] = await connection.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                )
                 pools = [pool_in_use(server) for server in self.servers]
                 self.samples.append({"database": states, "pools": pools})
         finally:
@@ -145,6 +149,7 @@ class Sampler(threading.Thread):
         return {
             "database_active": mean_max([s["database"].get("active", 0) for s in self.samples]),
             "database_idle_in_transaction": mean_max([s["database"].get("idle in transaction", 0) for s in self.samples]),
+            "database_waiting_on_a_lock": mean_max([s["database"]["waiting on a lock"] for s in self.samples]),
             "server_pool_in_use": mean_max([sum(s["pools"]) for s in self.samples]),
         }
 
@@ -166,6 +171,8 @@ def run_load(
     folder.mkdir()
     (folder / "seed.json").write_text(json.dumps({**seed_data, "servers": servers}))
     env = {**os.environ, "ENISHI_LOAD_SEED": str(folder / "seed.json"), "ENISHI_LOAD_OUT": str(folder)}
+    if args.only:
+        env["ENISHI_LOAD_ONLY"] = args.only
     command = [sys.executable, "-m", "locust", "-f", str(HERE / "locustfile.py"), "--headless", "--only-summary"]
     command += [
         "-u",
@@ -291,6 +298,7 @@ def main() -> None:
     parser.add_argument("--servers", default="1,2", help="the server counts to load in turn")
     parser.add_argument("--scale", type=int, default=500, help="demo contacts loaded first")
     parser.add_argument("--pool-size", type=int, default=20, help="PgBouncer's server connections (deploy/pgbouncer)")
+    parser.add_argument("--only", help="one task of bench/locustfile.py instead of the mix (`reply`: ticket replies only)")
     args = parser.parse_args()
     direct_url = os.environ.get("ENISHI_BENCH_DATABASE_URL") or os.environ.get("ENISHI_TEST_DATABASE_URL", "")
     if not direct_url.startswith("postgresql"):

@@ -4,7 +4,8 @@ as the issue's mix — reads of contact pages and timelines 70 %, searches 10 %,
 the figures are the servers' capacity, and the latencies are under that saturation).
 
 Inputs from bench/load.py, in the environment: ENISHI_LOAD_SEED (a JSON file: the token, the
-servers' URLs, contact, member and ticket ids the seed made) and ENISHI_LOAD_OUT (a folder).
+servers' URLs, contact, member and ticket ids the seed made), ENISHI_LOAD_OUT (a folder) and
+optionally ENISHI_LOAD_ONLY (the one task to run, by its method's name).
 Outputs there: `writes.jsonl`, one line per acknowledged write (what was written and its id, so
 that load.py can look every one of them up afterwards), and `summary.json` at exit (per
 operation: requests, failures, 5xx, throughput, p50/p95/p99)."""
@@ -20,6 +21,7 @@ from typing import Any
 from locust import FastHttpUser, events, task
 
 SEED = json.loads(Path(os.environ["ENISHI_LOAD_SEED"]).read_text())
+ONLY = os.environ.get("ENISHI_LOAD_ONLY")  # one task's name (`load.py --only reply`): a focused run
 OUT = Path(os.environ["ENISHI_LOAD_OUT"])
 WRITES = (OUT / "writes.jsonl").open("a", buffering=1)  # one line per write, whole (greenlets share it)
 SERVERS = itertools.cycle(SEED["servers"])  # users take the servers in turn: an even split
@@ -117,6 +119,10 @@ class CrmUser(FastHttpUser):
         ticket, body = random.choice(SEED["tickets"]), f"返信 {uuid.uuid4().hex}"
         if self.graphql("ticket reply", REPLY, {"ticket": ticket, "body": body}, "replyToTicket") is not None:
             WRITES.write(json.dumps({"kind": "reply", "id": ticket, "body": body}) + "\n")
+
+
+if ONLY:
+    CrmUser.tasks = [getattr(CrmUser, ONLY)]
 
 
 @events.request.add_listener

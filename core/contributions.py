@@ -46,7 +46,11 @@ class Permission:
 @dataclass(frozen=True)
 class ScheduledJob:
     """A job the worker runs every `interval`. `run(runtime)` may be sync or async and must be
-    idempotent: two workers may run it at once, and a crashed run is simply run again."""
+    idempotent: two workers may run it at once, and a crashed run is simply run again. A worker
+    asked to stop cancels an async run still going after ENISHI_SHUTDOWN_TIMEOUT: a run holding
+    leases of its own on rows (a batch it claimed) ends them on `asyncio.CancelledError` before
+    letting it go on, so that the next worker takes those rows at once (as `automation.webhooks`
+    does); the worker ends the run's own lease itself."""
 
     name: str
     interval: dt.timedelta

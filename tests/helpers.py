@@ -14,7 +14,7 @@ import tempfile
 from email import policy
 from pathlib import Path
 
-from sqlalchemy import make_url
+from sqlalchemy import make_url, text
 
 ACCOUNT_FIELDS = "account { id name nameKana domain employeeCount lifecycleStage customFields deletedAt }"
 CONTACT_FIELDS = (
@@ -221,3 +221,15 @@ def pgbouncer(database_url: str, *, pool_size: int):
         finally:
             process.terminate()
             process.wait(timeout=30)
+
+
+async def backends_waiting_on_a_lock(connection) -> int:
+    """How many of the database's backends wait on a lock now (PostgreSQL), from a new snapshot of
+    the activity view: the transaction the view is read in ends with the read."""
+    waiting = (
+        await connection.execute(
+            text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
+        )
+    ).scalar_one()
+    await connection.rollback()
+    return waiting

@@ -101,12 +101,15 @@ async def load_for_update(
     return row
 
 
-async def one_at_a_time(uow: UnitOfWork, name: str) -> None:
+async def one_at_a_time(uow: UnitOfWork, name: str, *, shared: bool = False) -> None:
     """Until this transaction ends, no other transaction passes `one_at_a_time(uow, name)`: for
     "read the last, write the next" sections (a ticket number, a hash chain) that no row lock
-    covers. A PostgreSQL advisory transaction lock; SQLite's writer transaction already is alone."""
+    covers. `shared`: any number of transactions pass together, but none while another holds it
+    unshared, nor it while they do — many writers of one row each beside a job rewriting every
+    row. A PostgreSQL advisory transaction lock; SQLite's writer transaction already is alone."""
     if uow.session.get_bind().dialect.name == "postgresql":
-        await uow.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        await uow.session.execute(text(f"SELECT {function}(hashtext(:name))"), {"name": name})
 
 
 async def live_ids(uow: UnitOfWork, model, ids: list[uuid.UUID]) -> set[uuid.UUID]:

@@ -4,11 +4,13 @@ which queues deliveries; this job sends them.
 
 At least once: a batch is claimed with a lease (rows another worker holds are skipped on
 PostgreSQL); a worker that dies mid-send leaves its batch to the next one once the lease ran out,
-and the receiver sees the same `webhook-id`. A failure (no 2xx in time, a redirect, a refused
-address) is retried on the Standard Webhooks schedule — 5 s, 5 min, 30 min, 2 h, 5 h, 10 h after
-each failure, plus up to 10 % random jitter — from the injected clock, then given up. A
-subscription failing for a day (or answered 410 Gone) is disabled, with an
-`automation.webhook_disabled` event; its deliveries wait, and go once it is switched back on.
+and the receiver sees the same `webhook-id`; a worker asked to stop (SIGTERM) that cancels the
+job mid-batch ends the batch's leases itself, so the next worker sends them at once. A failure
+(no 2xx in time, a redirect, a refused address) is retried on the Standard Webhooks schedule —
+5 s, 5 min, 30 min, 2 h, 5 h, 10 h after each failure, plus up to 10 % random jitter — from the
+injected clock, then given up. A subscription failing for a day (or answered 410 Gone) is
+disabled, with an `automation.webhook_disabled` event; its deliveries wait, and go once it is
+switched back on.
 
 A receiver answering 429 or 503 with `Retry-After` (seconds or an HTTP date) is tried again no
 earlier than it asks, up to the schedule's longest step. Deliveries of one subscription about one
@@ -96,6 +98,7 @@ class Claimed:
     body: bytes
     url: str
     secrets: list[str]
+    lease_until: dt.datetime
 
 
 @dataclass
@@ -142,7 +145,7 @@ def _due(now: dt.datetime) -> tuple:
 
 async def _claim(runtime: Runtime) -> list[Claimed]:
     now = runtime.clock.now()
-    lease = dt.timedelta(seconds=timeout(runtime) * 2 + 60)
+    lease_until = now + dt.timedelta(seconds=timeout(runtime) * 2 + 60)
     async with runtime.unit_of_work() as uow:
         rows = (
             await uow.session.scalars(
@@ -158,7 +161,7 @@ async def _claim(runtime: Runtime) -> list[Claimed]:
         await uow.session.execute(
             update(AutomationDelivery)
             .where(AutomationDelivery.id.in_([row.id for row in rows]))
-            .values(lease_until=now + lease)
+            .values(lease_until=lease_until)
             .execution_options(synchronize_session=False)
         )
         webhooks = {
@@ -175,9 +178,25 @@ async def _claim(runtime: Runtime) -> list[Claimed]:
                 body=body(row),
                 url=webhooks[row.webhook_id].url,
                 secrets=valid_secrets(webhooks[row.webhook_id], now),
+                lease_until=lease_until,
             )
             for row in rows
         ]
+
+
+async def _release(runtime: Runtime, batch: list[Claimed]) -> None:
+    """End our lease on those of `batch` not recorded yet: the next worker sends them now (one sent
+    before the stop may reach its receiver twice, with the same `webhook-id`, as after a crash)."""
+    async with runtime.unit_of_work() as uow:
+        await uow.session.execute(
+            update(AutomationDelivery)
+            .where(
+                AutomationDelivery.id.in_([claimed.delivery_id for claimed in batch]),
+                AutomationDelivery.lease_until == batch[0].lease_until,
+            )
+            .values(lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def _send(runtime: Runtime, client: httpx.AsyncClient, claimed: Claimed) -> Outcome:
@@ -290,7 +309,11 @@ async def deliver_due(runtime: Runtime) -> int:
             batch = await _claim(runtime)
             if not batch:
                 return attempted
-            await _record(runtime, list(await asyncio.gather(*(send(client, claimed) for claimed in batch))))
+            try:
+                await _record(runtime, list(await asyncio.gather(*(send(client, claimed) for claimed in batch))))
+            except asyncio.CancelledError:  # the worker is stopping (core/worker.py): not a crash
+                await _release(runtime, batch)
+                raise
             attempted += len(batch)
             if len(batch) < BATCH:
                 return attempted

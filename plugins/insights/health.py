@@ -35,7 +35,7 @@ from enishi.plugin import Account, Activity, ActivityTarget, Contact, CustomerSi
 
 from .config import ConfigError, extra_setting, positive_int
 from .health_models import InsightsHealth, InsightsHealthCount
-from .rfm import KINDS, owner_column
+from .rfm import KINDS, lock_customer, owner_column
 
 BATCH = 5000
 SIGNAL_BATCH = 1000  # customers per `enishi_customer_signals` call: an IN list every database takes
@@ -279,7 +279,8 @@ def _row(kind: str, owner: uuid.UUID, health: Health, now) -> dict:
 
 
 def lock_name(kind: str) -> str:
-    """Held by whoever writes a kind's health rows (as RFM's `lock_name`)."""
+    """Held alone by the full run replacing a kind's health rows, shared by rescorings of one
+    customer (as RFM's `lock_name`)."""
     return f"insights.health.{kind}"
 
 
@@ -315,7 +316,7 @@ async def recompute_all(runtime) -> int:
 async def recompute_customer(uow: UnitOfWork, kind: str, owner_id: uuid.UUID) -> InsightsHealth | None:
     """One customer's health again, in the caller's transaction (after their purchase, refund or
     activity). A customer no longer live loses their score."""
-    await one_at_a_time(uow, lock_name(kind))
+    await lock_customer(uow, lock_name(kind), owner_id)
     now = uow.clock.now()
     column = health_column(kind)
     row = (await uow.session.execute(select(InsightsHealth).where(column == owner_id))).scalar_one_or_none()

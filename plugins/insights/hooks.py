@@ -180,8 +180,9 @@ async def enishi_on_event(event, uow):
                 await health.recompute_customer(uow, kind, uuid.UUID(owner))
     elif event.is_(ACTIVITY_LOGGED):
         for kind in rfm.KINDS:
-            for owner in event.payload.get(f"{kind}_ids") or []:
-                await health.recompute_customer(uow, kind, uuid.UUID(owner))
+            # In id order: two activities naming the same customers lock them in the same order.
+            for owner in sorted(uuid.UUID(owner) for owner in event.payload.get(f"{kind}_ids") or []):
+                await health.recompute_customer(uow, kind, owner)
     elif any(event.is_(t) for t in (CONTACT_DELETED, CONTACT_RESTORED, ACCOUNT_DELETED, ACCOUNT_RESTORED)):
         assert event.entity_id is not None  # a record's own events name it
         await health.recompute_customer(uow, event.entity, event.entity_id)

@@ -15,12 +15,11 @@ from strawberry import relay
 from strawberry.types import Info
 
 from enishi.plugin import (
-    InputError,
     User,
-    UserError,
     UserErrorType,
     UserNode,
     input_values,
+    load_for_update,
     load_row,
     node_resolver,
     parse_global_id,
@@ -140,10 +139,7 @@ def _values(input) -> dict:
 
 
 async def _report(uow, report_id: str) -> InsightsReport:
-    row = await uow.session.get(InsightsReport, parse_global_id(report_id, "ScheduledReport", "id"), with_for_update=True)
-    if row is None:
-        raise InputError(UserError("id", "no such report", "NOT_FOUND"))
-    return row
+    return await load_for_update(uow, InsightsReport, parse_global_id(report_id, "ScheduledReport", "id"))
 
 
 @strawberry.type

@@ -35,10 +35,20 @@ BATCH = 5000
 
 
 def lock_name(kind: str) -> str:
-    """Held by whoever writes a kind's RFM rows: a rescoring must not insert a customer's row
-    while another inserts it, or while the full run replaces them all (PostgreSQL; SQLite's
-    writer is alone anyway)."""
+    """Held alone by the full run replacing a kind's RFM rows, shared by rescorings of one
+    customer (`lock_customer`) (PostgreSQL; SQLite's writer is alone anyway)."""
     return f"insights.rfm.{kind}"
+
+
+async def lock_customer(uow: UnitOfWork, kind_lock: str, owner_id: uuid.UUID) -> None:
+    """Before rewriting one customer's row under `kind_lock` (RFM's or health's `lock_name`):
+    alongside other customers' rescorings, never while the full run replaces every row (it holds
+    the kind's lock alone), and one transaction at a time per customer (two would both insert
+    their row). Not the kind's lock alone, as before: every activity logged rescores its
+    customers' health, so every activity in the system, ticket replies among them, waited for
+    the one before it to commit (bench/README.md, "ticket replies under load")."""
+    await one_at_a_time(uow, kind_lock, shared=True)
+    await one_at_a_time(uow, f"{kind_lock}:{owner_id}")
 
 
 def quintile(worse: int, scored: int) -> int:
@@ -145,7 +155,7 @@ async def recompute_all(runtime) -> int:
 
 async def recompute_customer(uow: UnitOfWork, kind: str, owner_id: uuid.UUID) -> InsightsRfm | None:
     """One customer's RFM after a purchase or a refund of theirs (see the module's docstring)."""
-    await one_at_a_time(uow, lock_name(kind))
+    await lock_customer(uow, lock_name(kind), owner_id)
     settings, now = uow.settings, uow.clock.now()
     column = rfm_column(kind)
     found = (

@@ -22,13 +22,12 @@ from enishi.plugin import (
     Connection,
     ContactFilter,
     ContactNode,
-    InputError,
     InvalidArgument,
     PageRequest,
     SortKey,
-    UserError,
     UserErrorType,
     filter_json,
+    load_for_update,
     node_resolver,
     paginate,
     parse_global_id,
@@ -183,10 +182,7 @@ class DeleteSegmentPayload:
 
 
 async def _segment(uow, segment_id: str) -> InsightsSegment:
-    row = await uow.session.get(InsightsSegment, parse_global_id(segment_id, "InsightsSegment", "id"), with_for_update=True)
-    if row is None:
-        raise InputError(UserError("id", "no such segment", "NOT_FOUND"))
-    return row
+    return await load_for_update(uow, InsightsSegment, parse_global_id(segment_id, "InsightsSegment", "id"))
 
 
 @strawberry.type

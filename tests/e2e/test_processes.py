@@ -4,9 +4,11 @@ and a process whose plugins, keys or settings differ from the recorded configura
 start, or, already serving when it changed, refuses requests until it is the same again."""
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +21,7 @@ PERSON = """{ familyName: "山田", givenName: "太郎", familyNameKana: "ヤマ
     phones: [{number: "03-1234-5678"}] }"""
 READ = "query($c: ID!) { node(id: $c) { ... on Contact { familyName givenName emails { address } phones { e164 } } } }"
 SEARCH = 'query { contacts(filter: {search: "山田"}) { totalCount } }'
-VIEWER = {"query": "{ viewer { id } }"}
+VIEWER = "{ viewer { id } }"
 CREATE_CLOCK = "mutation($at: DateTime!) { createTestClock(input: {frozenTime: $at}) { testClock { id } } }"
 ADVANCE_CLOCK = "mutation($c: ID!, $to: DateTime!) { advanceTestClock(input: {id: $c, to: $to}) { userErrors { code } } }"
 
@@ -141,30 +143,37 @@ def test_a_process_configured_unlike_the_others_refuses_to_start(enishi_fresh_da
         assert httpx.get(url + "/health").status_code == 200
 
 
+def _post(url: str, headers: dict, query: str, variables: dict | None = None) -> httpx.Response:
+    return httpx.post(url + "/graphql", json={"query": query, "variables": variables or {}}, headers=headers, timeout=60)
+
+
+def _advance(url: str, headers: dict, clock: str, to: str) -> None:
+    advanced = _post(url, headers, ADVANCE_CLOCK, {"c": clock, "to": to})
+    assert advanced.json() == {"data": {"advanceTestClock": {"userErrors": []}}}, advanced.text
+
+
+@contextlib.contextmanager
+def _refusing_since_the_configuration_changed(enishi_server, env: dict, headers: dict) -> Iterator[tuple[str, str]]:
+    """A server started with `env` in development mode (its checks run on a test clock frozen at
+    09:00:00), then `enishi db upgrade` with another time zone while it runs, then the clock at
+    09:00:05, RECHECK_EVERY later: (the server, the clock), the server refusing requests."""
+    with enishi_server(env) as tokyo:
+        created = _post(tokyo, headers, CREATE_CLOCK, {"at": "2027-01-04T09:00:00+09:00"})
+        clock = created.json()["data"]["createTestClock"]["testClock"]["id"]
+        assert _post(tokyo, headers, VIEWER).status_code == 200  # checked at 09:00:00
+        enishi("db", "upgrade", env={**env, "ENISHI_TIMEZONE": "Europe/Paris"})  # changed while it ran
+        assert _post(tokyo, headers, VIEWER).status_code == 200  # until its next check, the last answer stands
+        _advance(tokyo, headers, clock, "2027-01-04T09:00:05+09:00")
+        yield tokyo, clock
+
+
 def test_a_server_running_when_the_configuration_changes_refuses_requests_from_its_next_check(
     enishi_fresh_database_url, enishi_server
 ):
     env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url, "ENISHI_LOG_LEVEL": "WARNING"}
     headers = {"Authorization": f"Bearer {migrated_token(enishi_fresh_database_url, role='admin')}"}
-    paris = {**env, "ENISHI_TIMEZONE": "Europe/Paris"}
-
-    def post(url: str, query: dict) -> httpx.Response:
-        return httpx.post(url + "/graphql", json=query, headers=headers, timeout=60)
-
-    with enishi_server(env) as tokyo:  # development mode: its checks run on the test clock below
-        created = post(
-            tokyo,
-            {"query": 'mutation { createTestClock(input: {frozenTime: "2027-01-04T09:00:00+09:00"}) { testClock { id } } }'},
-        )
-        clock = created.json()["data"]["createTestClock"]["testClock"]["id"]
-        assert post(tokyo, VIEWER).status_code == 200  # checked at 09:00:00
-        enishi("db", "upgrade", env=paris)  # the operator changed the configuration while it ran
-        assert post(tokyo, VIEWER).status_code == 200  # until its next check, the last answer stands
-        advance = (
-            'mutation($c: ID!) { advanceTestClock(input: {id: $c, to: "2027-01-04T09:00:05+09:00"}) { userErrors { code } } }'
-        )
-        assert post(tokyo, {"query": advance, "variables": {"c": clock}}).status_code == 200
-        refused = post(tokyo, VIEWER)  # RECHECK_EVERY later: checked again
+    with _refusing_since_the_configuration_changed(enishi_server, env, headers) as (tokyo, _):
+        refused = _post(tokyo, headers, VIEWER)  # RECHECK_EVERY later: checked again
         assert refused.status_code == 503
         error = refused.json()["errors"][0]
         assert error["extensions"]["code"] == "CONFIGURATION_MISMATCH"
@@ -172,5 +181,25 @@ def test_a_server_running_when_the_configuration_changes_refuses_requests_from_i
         ready = httpx.get(tokyo + "/readyz")
         assert ready.status_code == 503 and ready.json()["reasons"] == [error["message"]]
         assert httpx.get(tokyo + "/healthz").status_code == 200  # alive: the process manager need not kill it
-        with enishi_server(paris) as restarted:  # a server started with the new configuration serves
-            assert post(restarted, VIEWER).status_code == 200
+        with enishi_server({**env, "ENISHI_TIMEZONE": "Europe/Paris"}) as restarted:  # started with the new one: serves
+            assert _post(restarted, headers, VIEWER).status_code == 200
+
+
+def test_a_refusing_server_answers_again_from_its_next_check_once_its_configuration_is_recorded_again(
+    enishi_fresh_database_url, enishi_server
+):
+    env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url, "ENISHI_LOG_LEVEL": "WARNING"}
+    headers = {"Authorization": f"Bearer {migrated_token(enishi_fresh_database_url, role='admin')}"}
+    with _refusing_since_the_configuration_changed(enishi_server, env, headers) as (tokyo, clock):
+        assert _post(tokyo, headers, VIEWER).status_code == 503
+        enishi("db", "upgrade", env=env)  # the operator went back to the configuration this server has
+        assert _post(tokyo, headers, VIEWER).status_code == 503  # checked at 09:00:05: the last answer stands
+        assert httpx.get(tokyo + "/readyz").status_code == 503
+        # The refusing server refuses the test clock's mutation too: another one, configured alike, moves it.
+        with enishi_server(env) as other:
+            _advance(other, headers, clock, "2027-01-04T09:00:09+09:00")
+            assert _post(tokyo, headers, VIEWER).status_code == 503  # 4 s after its check: not checked again yet
+            _advance(other, headers, clock, "2027-01-04T09:00:10+09:00")
+        answered = _post(tokyo, headers, VIEWER)  # RECHECK_EVERY after its last check: the same again
+        assert answered.status_code == 200 and answered.json()["data"]["viewer"]["id"], answered.text
+        assert httpx.get(tokyo + "/readyz").status_code == 200

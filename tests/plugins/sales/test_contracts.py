@@ -12,7 +12,7 @@ from enishi.db import create_engine, is_sqlite
 from enishi.plugin import hookimpl
 from enishi.plugins.sales.contracts import run_alerts
 from enishi.worker import run_due_jobs
-from tests.helpers import count_rows, create_account
+from tests.helpers import backends_waiting_on_a_lock, count_rows, create_account
 from tests.plugins.sales.helpers import deal, pipeline, user_id
 
 TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")
@@ -93,16 +93,7 @@ async def _lock_waiters(url: str) -> None:
     try:
         async with engine.connect() as connection:
             for _ in range(6000):
-                waiting = (
-                    await connection.execute(
-                        text(
-                            "SELECT count(*) FROM pg_stat_activity"
-                            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-                        )
-                    )
-                ).scalar_one()
-                await connection.rollback()  # a new snapshot of the activity view each time
-                if waiting:
+                if await backends_waiting_on_a_lock(connection):
                     return
                 await asyncio.sleep(0.01)
         raise AssertionError("the second worker never waited on the first")
