@@ -187,14 +187,15 @@ async def recompute(uow: UnitOfWork, account_ids) -> int:
     return len(targets)
 
 
-async def accounts_touched_by_activity(session, activity_id) -> set:
+async def accounts_touched_by_activities(session, activity_ids) -> set:
+    """The accounts the activities target, directly or through a contact's account."""
     direct = select(ActivityTarget.account_id).where(
-        ActivityTarget.activity_id == activity_id, ActivityTarget.account_id.is_not(None)
+        ActivityTarget.activity_id.in_(list(activity_ids)), ActivityTarget.account_id.is_not(None)
     )
     via_contacts = (
         select(ContactAccount.account_id)
         .join(ActivityTarget, ActivityTarget.contact_id == ContactAccount.contact_id)
-        .where(ActivityTarget.activity_id == activity_id)
+        .where(ActivityTarget.activity_id.in_(list(activity_ids)))
     )
     return set((await session.execute(direct.union(via_contacts))).scalars())
 
