@@ -36,7 +36,7 @@ from ..errors import InputError
 from ..models import Account, Activity, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, ImportRow
 from ..normalize import company_match_name, normalize_email, search_key
 from ..unit_of_work import UnitOfWork
-from .accounts import create_account
+from .accounts import create_account, create_accounts
 from .activities import log_activities
 from .contacts import DUPLICATE_RULE, NewContacts, find_possible_duplicates, update_contact
 from .import_columns import CUSTOM_PREFIX
@@ -341,6 +341,8 @@ async def _write_rows(
     new_contacts = await NewContacts.reading(uow)
     written: list[_Written] = []
     context.new_accounts = []
+    if not row_by_row:  # every row writes: each company its account, all created at once
+        await _create_accounts(uow, context, [values.company for _, _, values in read if values.company])
     for row, cells, values in read:
         if not row_by_row:
             done = await _upsert(uow, context, known, new_contacts, row, values)
@@ -360,6 +362,18 @@ async def _write_rows(
         written.append(done)
     await new_contacts.write(uow)
     return written
+
+
+async def _create_accounts(uow: UnitOfWork, context: RowContext, companies: list[str]) -> None:
+    """The companies no account has yet, each created under its first spelling, with one flush."""
+    missing: dict[str, str] = {}
+    for company in companies:
+        if (key := company_match_name(company)) not in context.accounts:
+            missing.setdefault(key, company)
+    if missing:
+        for key, account in zip(missing, await create_accounts(uow, [{"name": name} for name in missing.values()]), strict=True):
+            context.accounts[key] = account.id
+            context.new_accounts.append(key)
 
 
 def _forget_new_accounts(context: RowContext) -> None:
