@@ -11,7 +11,9 @@ fresh database; rounds interleave; the throughput ratio is floor ÷ Enishi.
 
 Peak memory: a process of its own per size (`resource.getrusage`), importing the file whole
 (`full`) or only checking and counting it as `create_import` does (`file`: the streamed read every
-run starts with); the memory ratio is the largest size's peak ÷ the smallest's (1.0: flat).
+run starts with), the file written to a temporary file first and handed over open, as the CLI and
+an upload hand it; the memory ratio is the largest size's peak ÷ the smallest's (1.0: flat).
+Statements: every SQL statement the import sends, per row.
 
     python bench/contact_import.py [--rows 2000] [--rounds 2] [--rss-full 10000,100000] [--rss-file 10000,100000]
     ENISHI_BENCH_DATABASE_URL=postgresql+asyncpg://... python bench/contact_import.py
@@ -30,10 +32,13 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from typing import BinaryIO
 
 from csv_import import bulk_insert, fresh_runtime  # bench/ is on the path when a workload runs as a script
 from report import save_result  # bench/ is on the path when a workload runs as a script
+from sqlalchemy import event
 
 from enishi.db import new_id
 from enishi.demo import JA_FAMILY, JA_GIVEN
@@ -47,10 +52,14 @@ from enishi.services.imports import create_import, run_import
 
 
 def make_file(rows: int) -> bytes:
-    """The file's bytes, encoded a line at a time: the peak memory measured is the import's and
-    the file's (~90 bytes a row), not a list of every line as text."""
-    rng = random.Random(7)
     out = io.BytesIO()
+    write_file(out, rows)
+    return out.getvalue()
+
+
+def write_file(out: BinaryIO, rows: int) -> None:
+    """The file, encoded a line at a time into `out`: nothing holds its lines."""
+    rng = random.Random(7)
     out.write("会社名,担当者名,電話番号,メールアドレス,最終対応日,メモ".encode("cp932"))
     for i in range(rows):
         person = i - rng.randrange(1, 50) if i % 5 == 4 and i > 50 else i  # every fifth row: someone met before
@@ -60,21 +69,28 @@ def make_file(rows: int) -> bytes:
             f"{given_romaji}.{romaji}{person}@example.jp,2024/{1 + i % 12}/{1 + i % 28},対応{i}"
         )
         out.write(line.encode("cp932"))
-    return out.getvalue()
 
 
-async def import_seconds(data: bytes) -> tuple[float, float]:
+async def import_seconds(data: bytes | BinaryIO) -> tuple[float, float, int]:
+    """Wall and process CPU seconds of the import, and the statements it sent."""
     runtime = await fresh_runtime()
+    statements = 0
+
+    def count(*_) -> None:
+        nonlocal statements
+        statements += 1
+
+    event.listen(runtime.engine.sync_engine, "before_cursor_execute", count)
     started, cpu_started = time.perf_counter(), time.process_time()
     async with runtime.unit_of_work() as uow:
         job = await create_import(uow, data, "bench.csv")
     await run_import(runtime, job.id)
-    elapsed = time.perf_counter() - started, time.process_time() - cpu_started  # wall, and this process's CPU
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started  # wall, and this process's CPU
     await runtime.close()
-    return elapsed
+    return wall, cpu, statements
 
 
-async def floor_seconds(data: bytes) -> tuple[float, float]:
+async def floor_seconds(data: bytes) -> tuple[float, float, int]:
     runtime = await fresh_runtime()
     started, cpu_started = time.perf_counter(), time.process_time()
     now, zone = runtime.clock.now(), runtime.settings.zone
@@ -121,17 +137,18 @@ async def floor_seconds(data: bytes) -> tuple[float, float]:
     await bulk_insert(runtime, rows_by_model)
     elapsed = time.perf_counter() - started, time.process_time() - cpu_started  # wall, and this process's CPU
     await runtime.close()
-    return elapsed
+    return (*elapsed, 0)
 
 
 def child(mode: str, rows: int) -> None:
     """Run in a process of its own: import (or only read) `rows` rows, print the peak RSS in KiB."""
-    data = make_file(rows)
-    if mode == "full":
-        asyncio.run(import_seconds(data))
-    else:
-        file_format = detect_format(data, "bench.csv")
-        assert sum(1 for _ in read_rows(data, file_format)) == rows + 1
+    with tempfile.TemporaryFile() as file:
+        write_file(file, rows)
+        if mode == "full":
+            asyncio.run(import_seconds(file))
+        else:
+            file_format = detect_format(file, "bench.csv")
+            assert sum(1 for _ in read_rows(file, file_format)) == rows + 1
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
@@ -153,11 +170,14 @@ def main(args) -> dict:
     file = {n: peak_rss_mib("file", n) for n in args.rss_file}
     data = make_file(args.rows)
     seconds: dict[str, list[float]] = {"floor": [], "enishi": [], "floor_cpu": [], "enishi_cpu": []}
+    statements: list[int] = []
     for _ in range(args.rounds):
         for name, measure in (("floor", floor_seconds), ("enishi", import_seconds)):
-            wall, cpu = asyncio.run(measure(data))
+            wall, cpu, sent = asyncio.run(measure(data))
             seconds[name].append(wall)
             seconds[f"{name}_cpu"].append(cpu)
+            if name == "enishi":
+                statements.append(sent)
     rates = {name: round(args.rows / statistics.median(seconds[name])) for name in ("floor", "enishi")}
     ratios = [round(enishi / floor, 2) for floor, enishi in zip(seconds["floor"], seconds["enishi"], strict=True)]
     # On a loaded machine wall time mostly measures the load; the process's CPU (SQLite's work
@@ -170,6 +190,7 @@ def main(args) -> dict:
         "throughput_ratio": round(rates["floor"] / rates["enishi"], 2),
         "throughput_ratio_per_round": ratios,
         "cpu_ratio_per_round": cpu_ratios,
+        "statements_per_row": round(statistics.median(statements) / args.rows, 1),
         "seconds": seconds,
         "peak_rss_mib": {**{f"full {n}": v for n, v in full.items()}, **{f"file {n}": v for n, v in file.items()}},
         "memory_ratio_full": memory_ratio(full),
@@ -193,7 +214,8 @@ if __name__ == "__main__":
     print(
         f"contact import of {result['rows']} rows ({result['database']}): floor {rates['floor']} rows/s, "
         f"Enishi {rates['enishi']} rows/s, throughput ratio {result['throughput_ratio']}× "
-        f"(per round {result['throughput_ratio_per_round']}); CPU per row: Enishi ÷ floor {result['cpu_ratio_per_round']}"
+        f"(per round {result['throughput_ratio_per_round']}); CPU per row: Enishi ÷ floor {result['cpu_ratio_per_round']}; "
+        f"{result['statements_per_row']} statements a row"
     )
     print("peak RSS (MiB): " + ", ".join(f"{k} rows {v}" for k, v in result["peak_rss_mib"].items()), flush=True)
     print(

@@ -164,6 +164,23 @@ def enishi_on_event(event, uow):
 
 
 @hookspec
+def enishi_on_events(events, uow):
+    """Events of one type raised together (`uow.emit_many`: an import's chunk of 500 notes, or of
+    new contacts), at once, inside the transaction that caused them: react to the lot in a few
+    statements instead of a few an event (the bundled plugins check, look up and update for all
+    the events' contacts and accounts at once).
+
+    Which hook hears what: events raised together (two or more) go to `enishi_on_events` if your
+    plugin implements it, else one by one to `enishi_on_event`; an event raised alone (`uow.emit`,
+    or `emit_many` of one) goes to `enishi_on_event` if you implement it, else to
+    `enishi_on_events` as a list of one. Either way
+    each event reaches your plugin exactly once, so a plugin implementing both handles in
+    `enishi_on_events` every type it hears (the bundled ones call their own `enishi_on_event` for
+    the types they do not batch). The plugins run one after the other, each on the whole list:
+    raise to veto, and the whole unit of work rolls back, as with `enishi_on_event`."""
+
+
+@hookspec
 def enishi_deliver_event(event, runtime):
     """Deliver a committed event outside Enishi — send the mail (`enishi.mail.send_for_event`), call the
     webhook — if it is yours to deliver; ignore the others. The worker's `core.outbox` job calls

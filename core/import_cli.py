@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import io
 import sys
 import uuid
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import CommandError, InputError
 from .services import imports
@@ -85,19 +88,19 @@ def _progress(quiet: bool):
     return advance, bar
 
 
-async def _run(args, ready_runtime, source: bytes | None, resume_id: uuid.UUID | None) -> imports.ImportReport:
+async def _run(args, ready_runtime, source: BinaryIO | None, resume_id: uuid.UUID | None) -> imports.ImportReport:
     runtime = await ready_runtime()
     try:
         options, name = _options(args), Path(args.file).name if args.file else None
         if args.dry_run:
-            report = await imports.dry_run(runtime, None, source or b"", name, options)
+            report = await imports.dry_run(runtime, None, source or io.BytesIO(), name, options)
             print("dry run (nothing written): " + report_lines(report)[0])
             return report
         if resume_id:
             job_id = resume_id
         else:
             async with runtime.unit_of_work() as uow:
-                job_id = (await imports.create_import(uow, source or b"", name, options)).id
+                job_id = (await imports.create_import(uow, source or io.BytesIO(), name, options)).id
             print(f"import {job_id}: started (resume with `enishi import --resume {job_id}` if interrupted)", flush=True)
         progress, bar = _progress(args.quiet)
         try:
@@ -134,12 +137,15 @@ def run(args, ready_runtime) -> None:
         resume_id = _import_id(args.resume) if args.resume else None
     except ValueError:
         raise CommandError("--resume needs an import id (the UUID, or the ContactImport id GraphQL gave)") from None
-    source = None if resume_id else Path(args.file).read_bytes()  # a missing file is reported before the database is touched
-    try:
-        report = asyncio.run(_run(args, ready_runtime, source, resume_id))
-    except InputError as error:
-        reasons = "; ".join(f"{e.message} ({e.code})" for e in error.errors)
-        raise CommandError(f"{args.file}: {reasons}") from None
+    # Opened now, so that a missing file is reported before the database is touched; read as it is
+    # needed, never whole.
+    with contextlib.ExitStack() as opened:
+        source = None if resume_id else opened.enter_context(Path(args.file).open("rb"))
+        try:
+            report = asyncio.run(_run(args, ready_runtime, source, resume_id))
+        except InputError as error:
+            reasons = "; ".join(f"{e.message} ({e.code})" for e in error.errors)
+            raise CommandError(f"{args.file}: {reasons}") from None
     for line in report_lines(report)[1:]:
         print(line)
     if args.errors_out and report.error_report is not None:

@@ -67,6 +67,7 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self._versions: dict[str, str] = {}
         self._implementations: dict[str, tuple[pluggy.HookImpl, ...]] = {}
+        self._event_listeners: tuple[tuple[pluggy.HookImpl | None, pluggy.HookImpl | None], ...] | None = None
         if core is not None:
             self._register(CORE_PLUGIN, core, _distribution_version("enishi"))
         if settings.plugin_autoload:
@@ -182,6 +183,37 @@ class PluginHost:
             elif result is not None:
                 return [(impl.plugin_name, result)]
         return results
+
+    def event_listeners(self) -> tuple[tuple[pluggy.HookImpl | None, pluggy.HookImpl | None], ...]:
+        """Each enabled plugin that hears events, as (its `enishi_on_event`, its `enishi_on_events`),
+        either None, in calling order: pluggy's for the first it implements (tryfirst, then the
+        last registered first, then trylast). Worked out once, as `implementations`."""
+        listeners = self._event_listeners
+        if listeners is None:
+            one = {impl.plugin_name: impl for impl in self.implementations("enishi_on_event")}
+            many = {impl.plugin_name: impl for impl in self.implementations("enishi_on_events")}
+            registered = list(self._versions)
+
+            def order(name: str) -> tuple[int, int]:
+                impl = one.get(name) or many[name]
+                return (0 if impl.tryfirst else 2 if impl.trylast else 1, -registered.index(name))
+
+            listeners = tuple((one.get(name), many.get(name)) for name in sorted(one.keys() | many.keys(), key=order))
+            self._event_listeners = listeners
+        return listeners
+
+    async def deliver_events(self, events: list, uow: Any, *, together: bool) -> None:
+        """Run the plugins' event hooks on `events` (of one type), plugin by plugin. Events raised
+        `together` (`uow.emit_many`) go to a plugin's `enishi_on_events` at once, else one by one
+        to its `enishi_on_event`; an event raised alone (`uow.emit`) goes to `enishi_on_event`, else
+        to `enishi_on_events` as a list of one. Every plugin hears every event exactly once."""
+        for one, many in self.event_listeners():
+            if many is not None and (together or one is None):
+                await self.call_one(many, events=events, uow=uow)
+            else:
+                assert one is not None  # a listener implements one of the two
+                for event in events:
+                    await self.call_one(one, event=event, uow=uow)
 
     @staticmethod
     async def call_one(impl: pluggy.HookImpl, **kwargs: Any) -> Any:

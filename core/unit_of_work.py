@@ -6,7 +6,7 @@ plugin host registers the core's hooks, which call the services."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -47,44 +47,49 @@ class UnitOfWork:
         """Record an event of a declared type in the outbox and run every enabled plugin's
         `enishi_on_event` now, inside this transaction. An undeclared type is refused, and so is
         a payload unlike its declaration when `Settings.validate_events` is on (as in tests)."""
-        return (await self.emit_many([(event_type, entity_id, payload)]))[0]
+        event = self._record(event_type, entity_id, self._checked(event_type, payload))
+        await self.runtime.plugins.deliver_events([event], self, together=False)
+        return event
 
-    async def emit_many(self, events: Iterable[tuple[EventType, uuid.UUID | None, dict | None]]) -> list[Event]:
-        """`emit` for each (event type, entity id, payload), in order, as one call: for a job
-        raising thousands (a rescoring's moves), the hook implementations to run are looked up
-        once, not per event. Every event is checked before any is recorded or any hook runs."""
-        checked = []
-        for event_type, entity_id, payload in events:
-            payload = dict(payload or {})
-            self.runtime.events.check(event_type, payload)
-            checked.append((event_type, entity_id, payload))
-        handlers = self.runtime.plugins.implementations("enishi_on_event")
-        emitted = []
-        for event_type, entity_id, payload in checked:
-            event = Event(
-                type=event_type.name,
-                entity=event_type.entity,
-                entity_id=entity_id,
-                occurred_at=self.clock.now(),
-                actor_id=self.actor_id,
-                payload=payload,
-            )
-            self.events.append(event)
-            self._outbox.append(
-                {
-                    "id": event.id,
-                    "type": event.type,
-                    "entity": event.entity,
-                    "entity_id": entity_id,
-                    "payload": _jsonable(event.payload),
-                    "actor_id": self.actor_id,
-                    "occurred_at": event.occurred_at,
-                }
-            )
-            for handler in handlers:
-                await self.runtime.plugins.call_one(handler, event=event, uow=self)
-            emitted.append(event)
-        return emitted
+    async def emit_many(self, event_type: EventType, items: Sequence[tuple[uuid.UUID | None, dict | None]]) -> list[Event]:
+        """`emit` for events of one type raised together (an import chunk's notes, its new
+        contacts), as (entity id, payload) pairs: recorded in order, then handed to each plugin at
+        once, to its `enishi_on_events` (a plugin that implements only `enishi_on_event` hears
+        them one by one), so that a plugin reacting to a chunk runs a few statements, not a few a
+        row. A single item is delivered as `emit` delivers it."""
+        payloads = [self._checked(event_type, payload) for _, payload in items]  # all, before any is recorded
+        events = [self._record(event_type, entity_id, payload) for (entity_id, _), payload in zip(items, payloads, strict=True)]
+        if events:  # one event is heard as if raised alone: `log_activity` keeps the one-event path
+            await self.runtime.plugins.deliver_events(events, self, together=len(events) > 1)
+        return events
+
+    def _checked(self, event_type: EventType, payload: dict | None) -> dict:
+        payload = dict(payload or {})
+        self.runtime.events.check(event_type, payload)
+        return payload
+
+    def _record(self, event_type: EventType, entity_id: uuid.UUID | None, payload: dict) -> Event:
+        event = Event(
+            type=event_type.name,
+            entity=event_type.entity,
+            entity_id=entity_id,
+            occurred_at=self.clock.now(),
+            actor_id=self.actor_id,
+            payload=payload,
+        )
+        self.events.append(event)
+        self._outbox.append(
+            {
+                "id": event.id,
+                "type": event.type,
+                "entity": event.entity,
+                "entity_id": entity_id,
+                "payload": _jsonable(event.payload),
+                "actor_id": self.actor_id,
+                "occurred_at": event.occurred_at,
+            }
+        )
+        return event
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:

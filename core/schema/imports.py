@@ -7,8 +7,9 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import io
 import uuid
-from typing import cast
+from typing import BinaryIO, cast
 
 import strawberry
 from sqlalchemy import select
@@ -178,13 +179,15 @@ class ImportPayload:
     user_errors: list[UserErrorType]
 
 
-async def _file(input: ImportContactsInput) -> bytes:
+async def _file(input: ImportContactsInput) -> BinaryIO:
+    """The file: an upload as starlette spooled it (on disk beyond a megabyte, never read whole
+    here), or `file` decoded (base64 in the request body, which is in memory already)."""
     if (input.file is None) == (input.upload is None):
         raise InputError(UserError("file", "send the file as `file` (base64) or as `upload`, one of them", "REQUIRED"))
     if input.upload is not None:
-        return await input.upload.read()  # type: ignore[attr-defined]  # starlette's UploadFile
+        return input.upload.file  # type: ignore[attr-defined]  # starlette's UploadFile: a SpooledTemporaryFile
     try:
-        return base64.b64decode(cast(str, input.file), validate=True)
+        return io.BytesIO(base64.b64decode(cast(str, input.file), validate=True))
     except (binascii.Error, ValueError):
         raise InputError(UserError("file", "must be base64", "INVALID_BASE64")) from None
 

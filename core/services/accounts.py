@@ -33,7 +33,10 @@ def _normalize_domain(value: str | None) -> str | None:
     return value.removeprefix("www.") or None
 
 
-async def _check_account_input(uow: UnitOfWork, data: dict, *, creating: bool) -> dict:
+async def _check_account_input(
+    uow: UnitOfWork, data: dict, *, creating: bool, defined: dict[str, custom_fields.FieldRule] | None = None
+) -> dict:
+    """`defined`: the account's custom-field definitions, when the caller read them already."""
     check = Checker()
     values: dict = {}
     if creating or "name" in data:
@@ -53,7 +56,7 @@ async def _check_account_input(uow: UnitOfWork, data: dict, *, creating: bool) -
     if "lifecycle_stage" in data:
         values["lifecycle_stage"] = check.choice(data, "lifecycle_stage", LIFECYCLE_STAGES) or "lead"
     if "custom_fields" in data or creating:
-        defined = await custom_fields.definitions(uow.session, "account")
+        defined = await custom_fields.definitions(uow.session, "account") if defined is None else defined
         typed = custom_fields.check_values(check, defined, check.custom_fields(data), whole=True)
         if "custom_fields" in data or typed:
             values["custom_fields"] = typed or {}
@@ -72,17 +75,29 @@ async def _check_account_input(uow: UnitOfWork, data: dict, *, creating: bool) -
 
 
 async def create_account(uow: UnitOfWork, data: dict) -> Account:
-    values = await _check_account_input(uow, data, creating=True)
-    now = uow.clock.now()
-    account = Account(**values, created_at=now, updated_at=now)
-    account.lifecycle_stage = account.lifecycle_stage or "lead"
-    account.custom_fields = account.custom_fields or {}
-    account.match_name = company_match_name(account.name)
-    account.search_text = account_search_text(account)
-    uow.session.add(account)
-    await uow.session.flush()
-    await uow.emit(ACCOUNT_CREATED, account.id)
+    (account,) = await create_accounts(uow, [data])
     return account
+
+
+async def create_accounts(uow: UnitOfWork, items: list[dict]) -> list[Account]:
+    """Create accounts with one flush (an import chunk's new companies), their `account.created`
+    raised together. Every item is checked first: the first bad one raises its InputError, and
+    nothing is written."""
+    defined = await custom_fields.definitions(uow.session, "account")
+    checked = [await _check_account_input(uow, data, creating=True, defined=defined) for data in items]
+    now = uow.clock.now()
+    accounts = []
+    for values in checked:
+        account = Account(**values, created_at=now, updated_at=now)
+        account.lifecycle_stage = account.lifecycle_stage or "lead"
+        account.custom_fields = account.custom_fields or {}
+        account.match_name = company_match_name(account.name)
+        account.search_text = account_search_text(account)
+        accounts.append(account)
+    uow.session.add_all(accounts)
+    await uow.session.flush()
+    await uow.emit_many(ACCOUNT_CREATED, [(account.id, None) for account in accounts])
+    return accounts
 
 
 async def update_account(uow: UnitOfWork, account_id: uuid.UUID, data: dict) -> Account:

@@ -30,7 +30,8 @@ async def log_activity(uow: UnitOfWork, data: dict, *, source_plugin: str = "cor
 async def log_activities(uow: UnitOfWork, items: list[dict], *, source_plugin: str = "core") -> list[Activity]:
     """`log_activity` for many entries at once (an import's notes): every entry is checked before
     any is written (the first bad one raises its InputError), their targets are checked live in
-    one statement per kind, and they are written with one flush; each emits its `activity.logged`."""
+    one statement per kind, and they are written with one flush; their `activity.logged` are raised
+    together (`uow.emit_many`)."""
     contact_ids = [list(dict.fromkeys(data.get("contact_ids") or [])) for data in items]
     account_ids = [list(dict.fromkeys(data.get("account_ids") or [])) for data in items]
     live = {
@@ -49,12 +50,16 @@ async def log_activities(uow: UnitOfWork, items: list[dict], *, source_plugin: s
             + [ActivityTarget(activity_id=activity.id, account_id=a) for a in accounts]
         )
     await uow.session.flush()
-    for activity, contacts, accounts in zip(activities, contact_ids, account_ids, strict=True):
-        await uow.emit(
-            ACTIVITY_LOGGED,
-            activity.id,
-            {"type": activity.type, "contact_ids": [str(c) for c in contacts], "account_ids": [str(a) for a in accounts]},
-        )
+    await uow.emit_many(
+        ACTIVITY_LOGGED,
+        [
+            (
+                activity.id,
+                {"type": activity.type, "contact_ids": [str(c) for c in contacts], "account_ids": [str(a) for a in accounts]},
+            )
+            for activity, contacts, accounts in zip(activities, contact_ids, account_ids, strict=True)
+        ],
+    )
     return activities
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -268,27 +269,27 @@ async def _check_contact_input(
     return values
 
 
-def _add_children(session, contact: Contact, values: dict) -> list[str]:
-    """Add the lists given in `values` (popped from it) as rows of `contact`; the names of the lists."""
-    added = []
+def _add_children(session, contact: Contact, values: dict) -> dict[str, list]:
+    """Add the lists given in `values` (popped from it) as rows of `contact`: the rows added, by
+    the name of their list."""
+    added: dict[str, list] = {}
     if "emails" in values:
-        session.add_all(
+        added["emails"] = [
             email_row(contact, e["address"], label=e.get("label"), is_primary=e["primary"], position=i)
             for i, e in enumerate(values.pop("emails"))
-        )
-        added.append("emails")
+        ]
     if "phones" in values:
-        session.add_all(
+        added["phones"] = [
             phone_row(contact, p["e164"], label=p.get("label"), is_primary=p["primary"], position=i)
             for i, p in enumerate(values.pop("phones"))
-        )
-        added.append("phones")
+        ]
     if "accounts" in values:
-        session.add_all(
+        added["accounts"] = [
             ContactAccount(contact_id=contact.id, account_id=link["account_id"], is_primary=link["primary"])
             for link in values.pop("accounts")
-        )
-        added.append("accounts")
+        ]
+    for rows in added.values():
+        session.add_all(rows)
     return added
 
 
@@ -297,7 +298,7 @@ async def _replace_children(uow: UnitOfWork, contact: Contact, values: dict) -> 
     for key, model in (("emails", ContactEmail), ("phones", ContactPhone), ("accounts", ContactAccount)):
         if key in values:
             await uow.session.execute(delete(model).where(model.contact_id == contact.id))
-    changed = _add_children(uow.session, contact, values)
+    changed = list(_add_children(uow.session, contact, values))
     await uow.session.flush()
     return changed
 
@@ -407,35 +408,43 @@ async def possible_duplicates_of(uow: UnitOfWork, contact: Contact) -> list[Dupl
 
 
 async def create_contact(uow: UnitOfWork, data: dict) -> Contact:
-    (result,) = await create_contacts(uow, [data])
-    if isinstance(result, InputError):
-        raise result
-    return result
+    """Create a contact from `data` (snake_case, as `createContact` takes it); emits
+    `contact.created`. Raises InputError for bad input, having written nothing."""
+    new = await NewContacts.reading(uow)
+    contact = await new.add(uow, data)
+    await new.write(uow)
+    return contact
 
 
-async def create_contacts(uow: UnitOfWork, items: list[dict]) -> list[Contact | InputError]:
-    """Create several contacts with one flush (imports). Every item is checked before anything is
-    written: an invalid one comes back as its InputError and writes nothing, the others are created."""
-    checked: list[dict | InputError] = []
-    marked = await sensitive.sensitive_fields(uow.runtime.plugins, uow.session, "contact")
-    defined = await custom_fields.definitions(uow.session, "contact")
-    for data in items:
-        try:
-            item = await _check_contact_input(uow, data, creating=True, defined=defined)
-            written = sensitive.custom_fields_written(None, item.get("custom_fields"))
-            await sensitive.guard(uow, "contact", None, (), written, marked)  # no one to hold a basis yet
-            checked.append(item)
-        except InputError as error:
-            checked.append(error)
-    now = uow.clock.now()
-    results: list[Contact | InputError] = []
-    tokens: dict[uuid.UUID, set[str]] = {}
-    dates: dict[uuid.UUID, dict[str, str]] = {}
-    date_keys = {key for key, rule in defined.items() if rule.type == "date"}
-    for values in checked:
-        if isinstance(values, InputError):
-            results.append(values)
-            continue
+@dataclass
+class NewContacts:
+    """Contacts created together (an import's chunk): each checked as it is `add`ed (an InputError
+    then, and nothing of it is written), then all written by `write` with one flush, their search
+    tokens in one statement and their `contact.created` raised together (`uow.emit_many`). Until
+    then `unwritten` gives a contact's object and `children` its emails, phones and account links,
+    so that a caller need not flush to read them back."""
+
+    sensitive_fields: frozenset[str]  # as `sensitive.sensitive_fields` names them, read once for them all
+    definitions: dict[str, custom_fields.FieldRule]
+    unwritten: dict[uuid.UUID, Contact] = dataclasses.field(default_factory=dict)
+    children: dict[uuid.UUID, list[ContactEmail | ContactPhone | ContactAccount]] = dataclasses.field(default_factory=dict)
+    tokens: dict[uuid.UUID, set[str]] = dataclasses.field(default_factory=dict)
+    dates: dict[uuid.UUID, dict[str, str]] = dataclasses.field(default_factory=dict)  # the birthday index's rows
+
+    @classmethod
+    async def reading(cls, uow: UnitOfWork) -> NewContacts:
+        """Ready to add contacts: what sensitive fields and custom-field definitions there are, now."""
+        return cls(
+            await sensitive.sensitive_fields(uow.runtime.plugins, uow.session, "contact"),
+            await custom_fields.definitions(uow.session, "contact"),
+        )
+
+    async def add(self, uow: UnitOfWork, data: dict) -> Contact:
+        """A contact for `data`, checked and added to the session (unflushed, with its id)."""
+        values = await _check_contact_input(uow, data, creating=True, defined=self.definitions)
+        written = sensitive.custom_fields_written(None, values.get("custom_fields"))
+        await sensitive.guard(uow, "contact", None, (), written, self.sensitive_fields)  # no one to hold a basis yet
+        now = uow.clock.now()
         contact = Contact(
             id=new_id(),
             **{k: v for k, v in values.items() if k not in ("emails", "phones", "accounts", *NAME_FIELDS)},
@@ -449,19 +458,35 @@ async def create_contacts(uow: UnitOfWork, items: list[dict]) -> list[Contact | 
             [normalize_email(e["address"]) for e in values.get("emails", ())],
             [p["e164"] for p in values.get("phones", ())],
         )
-        hidden = sensitive.custom_keys(marked)
-        tokens[contact.id] = contact_tokens(keys, values.get("custom_fields"), hidden)
-        dates[contact.id] = contact_dates.month_day_indexes(values.get("custom_fields"), date_keys, hidden)
+        hidden = sensitive.custom_keys(self.sensitive_fields)
+        self.tokens[contact.id] = contact_tokens(keys, values.get("custom_fields"), hidden)
+        date_keys = {key for key, rule in self.definitions.items() if rule.type == "date"}
+        self.dates[contact.id] = contact_dates.month_day_indexes(values.get("custom_fields"), date_keys, hidden)
         uow.session.add(contact)
-        _add_children(uow.session, contact, values)
-        results.append(contact)
-    await uow.session.flush()
-    await write_search_tokens(uow, tokens, new=True)
-    await contact_dates.write_date_indexes(uow, dates, new=True)
-    for result in results:
-        if isinstance(result, Contact):
-            await uow.emit(CONTACT_CREATED, result.id)
-    return results
+        self.children[contact.id] = [row for rows in _add_children(uow.session, contact, values).values() for row in rows]
+        self.unwritten[contact.id] = contact
+        return contact
+
+    def forget(self) -> None:
+        """Drop what was added since the last `write` (a savepoint holding it was rolled back)."""
+        self.unwritten, self.children, self.tokens, self.dates = {}, {}, {}, {}
+
+    def link(self, uow: UnitOfWork, contact: Contact, account_id: uuid.UUID) -> None:
+        """Link the unwritten `contact` to its primary account, written with it."""
+        link = ContactAccount(contact_id=contact.id, account_id=account_id, is_primary=True)
+        uow.session.add(link)
+        self.children[contact.id].append(link)
+
+    async def write(self, uow: UnitOfWork) -> None:
+        """Write every contact added since the last `write`."""
+        if not self.unwritten:
+            return
+        contacts, tokens, dates = list(self.unwritten), self.tokens, self.dates
+        self.forget()
+        await uow.session.flush()
+        await write_search_tokens(uow, tokens, new=True)
+        await contact_dates.write_date_indexes(uow, dates, new=True)
+        await uow.emit_many(CONTACT_CREATED, [(contact_id, None) for contact_id in contacts])
 
 
 async def update_contact(uow: UnitOfWork, contact_id: uuid.UUID, data: dict) -> Contact:

@@ -1,7 +1,8 @@
 """Reading an import file row by row: `.xlsx` (openpyxl, read-only: one row at a time), CSV and
 TSV in UTF-8 (BOM or not), UTF-16 (Excel's "Unicode text": tab-separated, with a BOM) and CP932
-(Excel's Shift_JIS). Nothing here decodes the whole file at once or keeps its rows: every reader is
-a generator, and the encoding is found by decoding in chunks. A text cell's leading `'` before
+(Excel's Shift_JIS). Nothing here holds the whole file, decodes it at once or keeps its rows: a file
+is an open binary file (an upload spooled to disk, the CLI's file; bytes are taken too), every
+reader is a generator, and the format is found by reading it in chunks. A text cell's leading `'` before
 a formula's first character is the escape Enishi's CSV files write (`escape_formula`): read without it.
 
 Rows carry their number as Excel shows it (the header is row 1; blank rows keep their numbers; a
@@ -17,6 +18,7 @@ import io
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from ..errors import InputError, UserError
 
@@ -61,48 +63,75 @@ class FileFormat:
         return self.encoding == XLSX
 
 
-def _decodes(data: bytes, encoding: str) -> bool:
+def binary_file(data: bytes | BinaryIO) -> BinaryIO:
+    """A file's bytes as a file (callers holding bytes: a base64 upload, tests)."""
+    return io.BytesIO(data) if isinstance(data, bytes) else data
+
+
+def _chunks(file: BinaryIO) -> Iterator[bytes]:
+    file.seek(0)
+    while chunk := file.read(_CHUNK):
+        yield chunk
+
+
+def _decodes(file: BinaryIO, encoding: str) -> bool:
     decoder = codecs.getincrementaldecoder(encoding)()
     try:
-        for start in range(0, len(data), _CHUNK):
-            decoder.decode(data[start : start + _CHUNK])
+        for chunk in _chunks(file):
+            decoder.decode(chunk)
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False
     return True
 
 
-def detect_format(data: bytes, filename: str | None = None, sheet: str | None = None) -> FileFormat:
-    """The format of `data`: a workbook by its zip signature, UTF-16 by its BOM, else UTF-8 if it
+def detect_format(data: bytes | BinaryIO, filename: str | None = None, sheet: str | None = None) -> FileFormat:
+    """The format of a file: a workbook by its zip signature, UTF-16 by its BOM, else UTF-8 if it
     decodes, else CP932; tab-separated for `.tsv`, UTF-16 and a first line with more tabs than commas."""
-    if not data.strip():
+    file = binary_file(data)
+    blank, nul = True, False
+    for chunk in _chunks(file):
+        blank, nul = blank and not chunk.strip(), nul or b"\x00" in chunk
+    if blank:
         raise file_error("is empty", "EMPTY_FILE")
-    if data.startswith(XLSX_MAGIC):
+    file.seek(0)
+    start = file.read(_CHUNK)
+    if start.startswith(XLSX_MAGIC):
         return FileFormat(XLSX, sheet=sheet)
-    if data.startswith(UTF16_BOMS):
+    if start.startswith(UTF16_BOMS):
         encoding = "utf-16"
-    elif b"\x00" in data:  # CP932 decodes almost any bytes; NUL is how binary files give themselves away
+    elif nul:  # CP932 decodes almost any bytes; NUL is how binary files give themselves away
         raise file_error("is neither a workbook nor a text file", "INVALID_ENCODING")
     else:
-        encoding = next((e for e in TEXT_ENCODINGS if _decodes(data, e)), "")
+        encoding = next((e for e in TEXT_ENCODINGS if _decodes(file, e)), "")
         if not encoding:
             raise file_error("is neither UTF-8, UTF-16 nor Shift_JIS text", "INVALID_ENCODING")
-    first_line = data[: data.find(b"\n") if b"\n" in data else _CHUNK].decode(encoding, errors="replace")
+    first_line = start[: start.find(b"\n") if b"\n" in start else _CHUNK].decode(encoding, errors="replace")
     tabbed = encoding == "utf-16" or (filename or "").lower().endswith(".tsv") or first_line.count("\t") > first_line.count(",")
     return FileFormat(encoding, "\t" if tabbed else ",")
 
 
-def read_rows(data: bytes | io.RawIOBase, file_format: FileFormat) -> Iterator[tuple[int, list[Cell]]]:
-    """(row number, cells) for every row, the header first, blank rows included: from the file's
-    bytes, or for a text file from a stream of them (`import_source.SourceStream`)."""
-    if file_format.is_xlsx:
-        assert isinstance(data, bytes), "a workbook is read from its bytes"
-        return _xlsx_rows(data, file_format.sheet)
-    return _text_rows(io.BytesIO(data) if isinstance(data, bytes) else io.BufferedReader(data, _TEXT_BUFFER), file_format)
+def read_rows(data: bytes | BinaryIO | io.RawIOBase, file_format: FileFormat) -> Iterator[tuple[int, list[Cell]]]:
+    """(row number, cells) for every row, the header first, blank rows included: from the start of
+    a file (or its bytes), or for a text file from a stream of them as they come
+    (`import_source.SourceStream`)."""
+    if isinstance(data, io.RawIOBase):
+        assert not file_format.is_xlsx, "a workbook is read from a file: a zip needs to seek"
+        return _text_rows(io.BufferedReader(data, _TEXT_BUFFER), file_format)
+    file = binary_file(data)
+    file.seek(0)
+    return _xlsx_rows(file, file_format.sheet) if file_format.is_xlsx else _text_rows(file, file_format)
 
 
-def _text_rows(binary: io.BytesIO | io.BufferedReader, file_format: FileFormat) -> Iterator[tuple[int, list[Cell]]]:
+def _text_rows(binary: BinaryIO | io.BufferedReader, file_format: FileFormat) -> Iterator[tuple[int, list[Cell]]]:
     text = io.TextIOWrapper(binary, encoding=file_format.encoding, newline="")
+    try:
+        yield from _csv_rows(text, file_format)
+    finally:
+        text.detach()  # the file stays open: its owner reads it again (a dry run) or closes it
+
+
+def _csv_rows(text: io.TextIOWrapper, file_format: FileFormat) -> Iterator[tuple[int, list[Cell]]]:
     # strict: a quote left open is an error at the end of the file, not the rest of the file in one cell
     reader = csv.reader(text, delimiter=file_format.delimiter, strict=True)
     number = 0
@@ -122,11 +151,11 @@ def _text_rows(binary: io.BytesIO | io.BufferedReader, file_format: FileFormat) 
         yield number, [unescape_formula(cell) for cell in row]
 
 
-def _xlsx_rows(data: bytes, sheet: str | None) -> Iterator[tuple[int, list[Cell]]]:
+def _xlsx_rows(file: BinaryIO, sheet: str | None) -> Iterator[tuple[int, list[Cell]]]:
     from openpyxl import load_workbook  # imported here: only workbooks need it
 
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:  # read-only: openpyxl parses the sheet's XML a row at a time, straight from the zip in the file
+        workbook = load_workbook(file, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError):
         raise file_error("is not an .xlsx workbook Enishi can read", "INVALID_WORKBOOK") from None
     try:

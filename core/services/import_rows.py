@@ -77,7 +77,7 @@ class RowContext:
     overwrite: bool
     accounts: dict[str, uuid.UUID] = field(default_factory=dict)
     owners: dict[str, uuid.UUID | None] = field(default_factory=dict)
-    new_accounts: list[str] = field(default_factory=list)  # `accounts` the row being written created
+    new_accounts: list[str] = field(default_factory=list)  # `accounts` the row (or chunk) being written created
     custom_fields: dict[str, FieldRule] | None = None  # the contact's definitions, read at the first custom cell
 
 

@@ -1,12 +1,14 @@
 """An import's uploaded file, kept sealed under the import's key in pieces (`ImportChunk`) and read
-back a piece at a time: a run holds a few pieces ahead of the row it reads, never the whole file
-(a workbook excepted: a zip needs random access, so its pieces are opened together, in memory)."""
+back a piece at a time: neither storing nor a run holds the whole file (a run holds a few pieces
+ahead of the row it reads; a workbook, whose zip needs to seek, is spooled to a temporary file)."""
 
 from __future__ import annotations
 
 import io
+import tempfile
 import uuid
 from collections import deque
+from typing import BinaryIO
 
 from sqlalchemy import delete, insert, select
 
@@ -16,16 +18,23 @@ from ..unit_of_work import UnitOfWork
 
 CONTEXT = b"core_import_chunk.data"
 PIECES_PER_READ = 4
+SPOOLED_IN_MEMORY = 1 << 20  # a workbook's file beyond this goes to disk
 
 
-async def store_source(uow: UnitOfWork, job: ImportJob, data: bytes) -> None:
+async def store_source(uow: UnitOfWork, job: ImportJob, file: BinaryIO) -> None:
+    """The file, from its start, sealed a piece at a time (one statement for each few pieces)."""
     size, key = uow.settings.import_chunk_bytes, job.data_key()
     assert key is not None, "create_import gives the import its key first"
-    pieces = [
-        {"import_id": job.id, "seq": seq, "sealed_data": crypto.encrypt(key, data[start : start + size], CONTEXT)}
-        for seq, start in enumerate(range(0, len(data), size))
-    ]
-    await uow.session.execute(insert(ImportChunk), pieces)
+    file.seek(0)
+    seq = 0
+    while True:
+        pieces: list[dict] = []
+        while len(pieces) < PIECES_PER_READ and (piece := file.read(size)):
+            pieces.append({"import_id": job.id, "seq": seq, "sealed_data": crypto.encrypt(key, piece, CONTEXT)})
+            seq += 1
+        if not pieces:
+            return
+        await uow.session.execute(insert(ImportChunk), pieces)
 
 
 async def wipe_source(uow: UnitOfWork, import_id: uuid.UUID) -> None:
@@ -82,8 +91,14 @@ class SourceStream(io.RawIOBase):
                 self._ready += len(piece)
                 self._next_seq = seq + 1
 
-    async def read_whole(self) -> bytes:
-        """Every piece at once (a workbook)."""
-        self.read_ahead = 1 << 62
-        await self.fill()
-        return b"".join(bytes(piece) for piece in self._pieces)
+    async def spool(self) -> BinaryIO:
+        """The whole file in a temporary file (a workbook, which is read by seeking), a few pieces at
+        a time; on disk beyond `SPOOLED_IN_MEMORY`, gone once closed."""
+        spooled = tempfile.SpooledTemporaryFile(max_size=SPOOLED_IN_MEMORY)  # noqa: SIM115  # the caller closes it
+        while True:
+            await self.fill()
+            if not self._pieces:
+                return spooled  # type: ignore[return-value]  # a binary SpooledTemporaryFile is a BinaryIO
+            while self._pieces:
+                spooled.write(self._pieces.popleft())
+            self._ready = 0

@@ -12,11 +12,13 @@ A chunk costs a few statements where a row cost a dozen:
   phone and name within company, accounts by name, the contacts this import created — is fetched
   in a few statements (`KnownContacts`), and kept up to date in memory as the chunk's rows write,
   so row 9 still merges into the contact row 3 created, in the order the rows would match one by one;
-- each row writes in a savepoint of its own (`UnitOfWork.savepoint`): a row the services or a
-  plugin's hook refuse is rejected and leaves nothing behind (no account, no event);
+- the rows write together, the chunk's new contacts with one flush (`NewContacts`), in one
+  savepoint (`UnitOfWork.savepoint`); a row the services or a plugin's hook refuse rolls it back,
+  and the chunk writes again a row at a time, each in a savepoint of its own: the refused row is
+  rejected and leaves nothing behind (no account, no event), the others land;
 - the dated notes (`最終対応日` and `メモ`: one note on the contact and its account) are written
-  at the end of the chunk with one flush (`log_activities`), each still emitting its own
-  `activity.logged`. A note's blind index (`ImportRow.note_key`) keeps a second import of the same
+  at the end of the chunk with one flush (`log_activities`), their `activity.logged` raised
+  together (`enishi_on_events`). A note's blind index (`ImportRow.note_key`) keeps a second import of the same
   row, or the same row twice in one file, from writing it again."""
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ from ..errors import InputError
 from ..models import Account, Activity, ActivityTarget, Contact, ContactAccount, ContactEmail, ContactPhone, ImportRow
 from ..normalize import company_match_name, normalize_email, search_key
 from ..unit_of_work import UnitOfWork
-from .accounts import create_account
+from .accounts import create_account, create_accounts
 from .activities import log_activities
-from .contacts import DUPLICATE_RULE, create_contact, find_possible_duplicates, update_contact
+from .contacts import DUPLICATE_RULE, NewContacts, find_possible_duplicates, update_contact
 from .import_columns import CUSTOM_PREFIX
 from .import_files import Cell, cell_text
 from .import_rows import RowContext, RowRejected, RowValues, _problem, read_row
@@ -149,7 +151,21 @@ async def _prefetch(uow: UnitOfWork, context: RowContext, rows: list[RowValues])
     return known
 
 
-async def _match(uow: UnitOfWork, known: KnownContacts, values: RowValues) -> Contact | None:
+async def _contact(uow: UnitOfWork, new_contacts: NewContacts, contact_id: uuid.UUID) -> Contact:
+    """A contact by id; one the chunk created and has not written yet from memory (a query would write it)."""
+    unwritten = new_contacts.unwritten.get(contact_id)
+    return unwritten if unwritten is not None else await uow.session.get_one(Contact, contact_id)
+
+
+async def _children(uow: UnitOfWork, new_contacts: NewContacts, model, contact_id: uuid.UUID) -> list:
+    """A contact's emails, phones or account links (`model`); an unwritten contact's from memory."""
+    unwritten = new_contacts.children.get(contact_id)
+    if unwritten is not None:
+        return [row for row in unwritten if isinstance(row, model)]
+    return list((await uow.session.execute(select(model).where(model.contact_id == contact_id))).scalars())
+
+
+async def _match(uow: UnitOfWork, known: KnownContacts, new_contacts: NewContacts, values: RowValues) -> Contact | None:
     contact_id = values.contact_id if values.contact_id in known.live else None
     if contact_id is None and values.emails:
         contact_id = next(iter(known.first(known.by_email, map(_email_key, values.emails))), None)
@@ -157,7 +173,7 @@ async def _match(uow: UnitOfWork, known: KnownContacts, values: RowValues) -> Co
         # Colleagues share a switchboard number: a phone matches only a contact of the same family name (or none).
         family_name = search_key(values.texts.get("family_name"))
         for candidate in known.first(known.by_phone, map(_phone_key, values.phones))[:PHONE_CANDIDATES]:
-            if _names_agree(await uow.session.get_one(Contact, candidate), family_name):
+            if _names_agree(await _contact(uow, new_contacts, candidate), family_name):
                 contact_id = candidate
                 break
     full_name = _full_name(values.texts)
@@ -170,7 +186,7 @@ async def _match(uow: UnitOfWork, known: KnownContacts, values: RowValues) -> Co
             ),
             None,
         )
-    return await uow.session.get_one(Contact, contact_id) if contact_id is not None else None
+    return await _contact(uow, new_contacts, contact_id) if contact_id is not None else None
 
 
 def _names_agree(contact: Contact, family_name: str) -> bool:
@@ -180,7 +196,7 @@ def _names_agree(contact: Contact, family_name: str) -> bool:
 
 async def account_for(uow: UnitOfWork, context: RowContext, company: str) -> uuid.UUID:
     """The live account of that name (any legal form or width), created if there is none (and
-    remembered in `context.new_accounts` until the row's savepoint holds)."""
+    remembered in `context.new_accounts` until the row's, or the chunk's, savepoint holds)."""
     key = company_match_name(company)
     if key not in context.accounts:
         context.accounts[key] = (await create_account(uow, {"name": company})).id
@@ -192,7 +208,9 @@ def _same(current, new) -> bool:
     return search_key(str(current)) == search_key(str(new))
 
 
-async def _update(uow: UnitOfWork, context: RowContext, contact: Contact, values: RowValues) -> tuple[bool, list[dict]]:
+async def _update(
+    uow: UnitOfWork, context: RowContext, new_contacts: NewContacts, contact: Contact, values: RowValues
+) -> tuple[bool, list[dict]]:
     """Fill what the contact lacks: whether anything changed, and the conflicts (the contact's
     values kept, unless the import overwrites)."""
     data: dict = {}
@@ -216,20 +234,20 @@ async def _update(uow: UnitOfWork, context: RowContext, contact: Contact, values
             custom[key] = new
     if custom != (contact.custom_fields or {}):
         data["custom_fields"] = custom
-    emails = (await uow.session.execute(select(ContactEmail).where(ContactEmail.contact_id == contact.id))).scalars().all()
+    emails = await _children(uow, new_contacts, ContactEmail, contact.id)
     known = {normalize_email(row.address) for row in emails}
     if new_emails := [a for a in values.emails if normalize_email(a) not in known]:
         ordered = sorted(emails, key=lambda row: row.position)
         data["emails"] = [{"address": r.address, "label": r.label, "primary": r.is_primary} for r in ordered]
         data["emails"] += [{"address": a} for a in new_emails]
-    phones = (await uow.session.execute(select(ContactPhone).where(ContactPhone.contact_id == contact.id))).scalars().all()
+    phones = await _children(uow, new_contacts, ContactPhone, contact.id)
     if new_phones := [p for p in values.phones if p not in {row.e164 for row in phones}]:
         ordered_phones = sorted(phones, key=lambda row: row.position)
         data["phones"] = [{"number": r.e164, "label": r.label, "primary": r.is_primary} for r in ordered_phones]
         data["phones"] += [{"number": p} for p in new_phones]
     if values.company:
         account_id = await account_for(uow, context, values.company)
-        links = (await uow.session.execute(select(ContactAccount).where(ContactAccount.contact_id == contact.id))).scalars().all()
+        links = await _children(uow, new_contacts, ContactAccount, contact.id)
         if account_id not in {link.account_id for link in links}:
             if links and not context.overwrite:
                 conflicts.append(_problem(values.column("company"), "CONFLICT"))
@@ -237,6 +255,7 @@ async def _update(uow: UnitOfWork, context: RowContext, contact: Contact, values
                 data["accounts"] = [{"account_id": link.account_id, "primary": False} for link in links]
                 data["accounts"].append({"account_id": account_id, "primary": True})
     if data:
+        await new_contacts.write(uow)  # the chunk's new contacts first: their contact.created before this contact.updated
         await update_contact(uow, contact.id, data)
     return bool(data), conflicts
 
@@ -248,7 +267,7 @@ def _reported_column(columns: dict[str, str], values: RowValues, field: str | No
     return columns.get((field or "").split(".")[0], field or "file")
 
 
-async def _create(uow: UnitOfWork, context: RowContext, values: RowValues) -> Contact:
+async def _create(uow: UnitOfWork, context: RowContext, new_contacts: NewContacts, values: RowValues) -> Contact:
     data: dict = dict(values.texts)
     if values.emails:
         data["emails"] = [{"address": a} for a in values.emails]
@@ -258,43 +277,45 @@ async def _create(uow: UnitOfWork, context: RowContext, values: RowValues) -> Co
         data["owner_id"] = values.owner_id
     if values.custom:
         data["custom_fields"] = values.custom
-    contact = await create_contact(uow, data)
+    contact = await new_contacts.add(uow, data)
     if values.company:
-        uow.session.add(
-            ContactAccount(contact_id=contact.id, account_id=await account_for(uow, context, values.company), is_primary=True)
-        )
+        new_contacts.link(uow, contact, await account_for(uow, context, values.company))
     return contact
 
 
 @dataclass
 class _Written:
-    """A row the chunk wrote: its record, contact and values, and whether it changed the contact."""
+    """A row the chunk wrote: its record, contact and values, whether it changed the contact, and
+    the conflicts it found (kept apart from `values`, which a chunk written again reads afresh)."""
 
     row: ImportRow
     contact: Contact
     values: RowValues
     changed: bool
+    conflicts: list[dict]
 
 
-async def _upsert(uow: UnitOfWork, context: RowContext, known: KnownContacts, row: ImportRow, values: RowValues) -> _Written:
-    """Write one row (in its savepoint): match, create or update, the plugins' columns."""
-    contact = await _match(uow, known, values)
-    changed = True
+async def _upsert(
+    uow: UnitOfWork, context: RowContext, known: KnownContacts, new_contacts: NewContacts, row: ImportRow, values: RowValues
+) -> _Written:
+    """Write one row: match, create (in `new_contacts`, written later) or update, the plugins' columns."""
+    contact = await _match(uow, known, new_contacts, values)
+    changed, conflicts = True, list[dict]()
     if contact is None:
-        contact, row.action = await _create(uow, context, values), "created"
+        contact, row.action = await _create(uow, context, new_contacts, values), "created"
     else:
-        changed, conflicts = await _update(uow, context, contact, values)
-        values.notes += conflicts
+        changed, conflicts = await _update(uow, context, new_contacts, contact, values)
         row.merged_into_row = known.created_rows.get(contact.id)
         row.action = "merged" if row.merged_into_row is not None else "updated"
+    if values.plugin_values:
+        await new_contacts.write(uow)  # a plugin's rows may name the contact: it exists first
     for column, value in values.plugin_values:
         applied = column.plugin.apply(uow, contact.id, value)  # type: ignore[union-attr,misc]  # importable plugin columns only
         changed = bool(await applied if inspect.isawaitable(applied) else applied) or changed
-    await uow.session.flush()
-    return _Written(row, contact, values, changed)
+    return _Written(row, contact, values, changed, conflicts)
 
 
-def _remember(known: KnownContacts, context: RowContext, written: _Written) -> None:
+def _remember(known: KnownContacts, written: _Written) -> None:
     """Index what a row wrote, so the chunk's later rows match it as they would have found it."""
     contact, values = written.contact, written.values
     if written.row.action == "created":
@@ -305,12 +326,68 @@ def _remember(known: KnownContacts, context: RowContext, written: _Written) -> N
         known.add(known.by_email, _email_key(address), contact.id)
     for phone in values.phones:
         known.add(known.by_phone, _phone_key(phone), contact.id)
-    if values.company and _problem(values.column("company"), "CONFLICT") not in values.notes:  # linked to it now
+    if values.company and _problem(values.column("company"), "CONFLICT") not in written.conflicts:  # linked to it now
         known.add(known.by_name, (known.names[contact.id], company_match_name(values.company)), contact.id)
 
 
+async def _write_rows(
+    uow: UnitOfWork, context: RowContext, read: list[tuple[ImportRow, list[Cell], RowValues]], *, row_by_row: bool
+) -> list[_Written]:
+    """Match and write the chunk's checked rows, in order, the new contacts with one flush at the
+    end (`NewContacts`). `row_by_row`: each row in a savepoint of its own, a refused one rejected
+    (its account, events and writes undone); else the first refusal raises its InputError, and
+    `context.new_accounts` holds the accounts the chunk had created."""
+    known = await _prefetch(uow, context, [values for _, _, values in read])
+    new_contacts = await NewContacts.reading(uow)
+    written: list[_Written] = []
+    context.new_accounts = []
+    if not row_by_row:  # every row writes: each company its account, all created at once
+        await _create_accounts(uow, context, [values.company for _, _, values in read if values.company])
+    for row, cells, values in read:
+        if not row_by_row:
+            done = await _upsert(uow, context, known, new_contacts, row, values)
+        else:
+            context.new_accounts = []
+            try:
+                async with uow.savepoint():
+                    done = await _upsert(uow, context, known, new_contacts, row, values)
+                    await new_contacts.write(uow)
+            except InputError as error:
+                _forget_new_accounts(context)
+                new_contacts.forget()
+                columns = {name: values.column(target) for name, target in _SERVICE_FIELDS.items()}
+                _rejected(row, cells, [_problem(_reported_column(columns, values, e.field), e.code) for e in error.errors])
+                continue
+        _remember(known, done)
+        written.append(done)
+    await new_contacts.write(uow)
+    return written
+
+
+async def _create_accounts(uow: UnitOfWork, context: RowContext, companies: list[str]) -> None:
+    """The companies no account has yet, each created under its first spelling, with one flush."""
+    missing: dict[str, str] = {}
+    for company in companies:
+        if (key := company_match_name(company)) not in context.accounts:
+            missing.setdefault(key, company)
+    if missing:
+        for key, account in zip(missing, await create_accounts(uow, [{"name": name} for name in missing.values()]), strict=True):
+            context.accounts[key] = account.id
+            context.new_accounts.append(key)
+
+
+def _forget_new_accounts(context: RowContext) -> None:
+    for key in context.new_accounts:  # rolled back with the row (or the chunk)
+        del context.accounts[key]
+
+
 async def import_chunk(uow: UnitOfWork, context: RowContext, batch: list[tuple[int, list[Cell]]]) -> list[ImportRow]:
-    """Import a chunk of non-blank rows; the records of what each did (added to the session)."""
+    """Import a chunk of non-blank rows; the records of what each did (added to the session).
+
+    The chunk's rows are written together, in one savepoint; should the services or a plugin's
+    hook refuse one (rare: the cells were checked first), that savepoint is rolled back and the
+    chunk written again a row at a time, each row in a savepoint of its own, so that the refused
+    row alone is rejected and leaves nothing behind."""
     job, rows, read = context.job, [], []
     for number, cells in batch:
         row = ImportRow(import_id=job.id, row_number=number, problems=[])
@@ -320,25 +397,15 @@ async def import_chunk(uow: UnitOfWork, context: RowContext, batch: list[tuple[i
             read.append((row, cells, await read_row(uow, context, cells)))
         except RowRejected as rejected:
             _rejected(row, cells, rejected.problems)
-    known = await _prefetch(uow, context, [values for _, _, values in read])
-    written: list[_Written] = []
-    for row, cells, values in read:
-        context.new_accounts = []
-        try:
-            async with uow.savepoint():
-                done = await _upsert(uow, context, known, row, values)
-        except InputError as error:
-            for key in context.new_accounts:  # rolled back with the row
-                del context.accounts[key]
-            columns = {name: values.column(target) for name, target in _SERVICE_FIELDS.items()}
-            problems = [_problem(_reported_column(columns, values, e.field), e.code) for e in error.errors]
-            _rejected(row, cells, problems)
-            continue
-        _remember(known, context, done)
-        written.append(done)
+    try:
+        async with uow.savepoint():
+            written = await _write_rows(uow, context, read, row_by_row=False)
+    except InputError:
+        _forget_new_accounts(context)
+        written = await _write_rows(uow, context, read, row_by_row=True)
     await _write_notes(uow, context, written)
     for done in written:
-        done.row.contact_id, done.row.problems = done.contact.id, done.values.notes
+        done.row.contact_id, done.row.problems = done.contact.id, done.values.notes + done.conflicts
         if done.row.action == "updated" and not (done.changed or done.row.note_key):
             done.row.action = "unchanged"
     uow.session.add_all(rows)
@@ -411,5 +478,5 @@ async def _write_notes(uow: UnitOfWork, context: RowContext, written: list[_Writ
 
 
 def _rejected(row: ImportRow, cells: list[Cell], problems: list[dict]) -> None:
-    row.action, row.problems = "rejected", problems
+    row.action, row.problems, row.merged_into_row = "rejected", problems, None
     row.cells = [cell_text(cell) for cell in cells]

@@ -5,7 +5,8 @@ position, so a crash midway loses nothing and repeats nothing: the next run (`en
 
 A dry run does exactly what the real run would, then throws its writes away (`scratch_unit_of_work`):
 its report (rows created, updated, merged, unchanged and rejected, with their row numbers) is the
-real run's. The file is streamed (`import_files`): no run holds its rows or its decoded text."""
+real run's. The file is streamed (`import_files`): it arrives as an open file (an upload spooled to
+disk, the CLI's own file), and neither accepting it nor a run holds its bytes, rows or decoded text."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import make_url, select, update
 
@@ -29,7 +31,7 @@ from ..events import IMPORT_COMPLETED, IMPORT_CREATED
 from ..models import ImportJob, ImportRow
 from ..unit_of_work import UnitOfWork
 from .import_columns import ColumnPlan, plan_columns
-from .import_files import Cell, FileFormat, cell_text, detect_format, file_error, read_rows, write_csv
+from .import_files import Cell, FileFormat, binary_file, cell_text, detect_format, file_error, read_rows, write_csv
 from .import_rows import RowContext, is_blank
 from .import_source import SourceStream, store_source, wipe_source
 from .import_writes import import_chunk
@@ -83,10 +85,10 @@ def plugin_columns(runtime) -> list[ImportColumn]:
     return [column for _, column in runtime.plugins.contributions("enishi_import_columns")]
 
 
-def _open(runtime, data: bytes, filename: str | None, options: ImportOptions) -> tuple[FileFormat, ColumnPlan, Iterator]:
+def _open(runtime, file: BinaryIO, filename: str | None, options: ImportOptions) -> tuple[FileFormat, ColumnPlan, Iterator]:
     """The file's format, its column plan, and its data rows (streamed)."""
-    file_format = detect_format(data, filename, options.sheet)
-    rows = read_rows(data, file_format)
+    file_format = detect_format(file, filename, options.sheet)
+    rows = read_rows(file, file_format)
     first = next(rows, None)
     if first is None:
         raise file_error("is empty", "EMPTY_FILE")
@@ -99,11 +101,12 @@ def _data_rows(rows: Iterator[tuple[int, list[Cell]]]) -> Iterator[tuple[int, li
 
 
 async def create_import(
-    uow: UnitOfWork, data: bytes, filename: str | None = None, options: ImportOptions | None = None
+    uow: UnitOfWork, data: bytes | BinaryIO, filename: str | None = None, options: ImportOptions | None = None
 ) -> ImportJob:
-    """Check the file whole (format, columns, quotes) and queue it; InputError writes nothing."""
-    options = options or ImportOptions()
-    file_format, plan, rows = _open(uow.runtime, data, filename, options)
+    """Check the file whole (format, columns, quotes) and queue it; InputError writes nothing.
+    `data`: the file open for reading (or its bytes), read from its start and left open."""
+    options, file = options or ImportOptions(), binary_file(data)
+    file_format, plan, rows = _open(uow.runtime, file, filename, options)
     total = sum(1 for _ in _data_rows(rows))
     job = ImportJob(
         kind="contacts",
@@ -126,7 +129,7 @@ async def create_import(
     job.data_key(create=True)  # the file and the refused rows' cells are sealed under it
     uow.session.add(job)
     await uow.session.flush()
-    await store_source(uow, job, data)
+    await store_source(uow, job, file)
     await uow.emit(IMPORT_CREATED, job.id, {"rows": total})
     return job
 
@@ -185,14 +188,14 @@ def _copy_sqlite(source: Path, target: Path) -> None:
 
 
 async def dry_run(
-    runtime, actor_id: uuid.UUID | None, data: bytes, filename: str | None = None, options: ImportOptions | None = None
+    runtime, actor_id: uuid.UUID | None, data: bytes | BinaryIO, filename: str | None = None, options: ImportOptions | None = None
 ) -> ImportReport:
     """What importing the file would do, row by row: the import run whole in a scratch unit of
     work (`scratch_unit_of_work`), so nothing stays written and other writers go on meanwhile."""
-    options = options or ImportOptions()
+    options, file = options or ImportOptions(), binary_file(data)
     async with scratch_unit_of_work(runtime, actor_id) as uow:
-        job = await create_import(uow, data, filename, options)
-        _, plan, rows = _open(uow.runtime, data, filename, options)
+        job = await create_import(uow, file, filename, options)
+        _, plan, rows = _open(uow.runtime, file, filename, options)
         context = RowContext(job, plan, options.overwrite)
         data_rows, processed = _data_rows(rows), 0
         while batch := list(itertools.islice(data_rows, BATCH)):
@@ -259,13 +262,21 @@ async def run_import(runtime, job_id, *, take_over: bool = False, progress=None)
         return None
     async with runtime.read_session() as session:
         job = await session.get_one(ImportJob, job_id)
-        options, start = job.options or {}, job.processed_rows
+        options = job.options or {}
         file_format = FileFormat(job.encoding, options.get("delimiter") or ",", options.get("sheet"))
         stream = SourceStream(runtime, job.id, job.data_key()) if job.source is None else None  # (else queued before 0012)
-    source: bytes | SourceStream = job.source if stream is None else stream
-    if stream is not None and file_format.is_xlsx:
-        source, stream = await stream.read_whole(), None
-    all_rows = read_rows(source, file_format)
+    workbook = await stream.spool() if stream is not None and file_format.is_xlsx else None
+    source: bytes | BinaryIO | SourceStream = workbook or (job.source if stream is None else stream)
+    try:
+        return await _run_rows(runtime, job, read_rows(source, file_format), None if workbook else stream, progress)
+    finally:
+        if workbook is not None:
+            workbook.close()
+
+
+async def _run_rows(runtime, job: ImportJob, all_rows: Iterator, stream: SourceStream | None, progress) -> ImportJob | None:
+    """`run_import` once its file is open: `stream` (a text file's stored pieces) is filled ahead of each row."""
+    job_id, options, start = job.id, job.options or {}, job.processed_rows
     await _fill(stream)
     next(all_rows, None)  # the header: the import's plan was made from it when it was accepted
     rows = _data_rows(all_rows)

@@ -121,11 +121,21 @@ def enishi_scheduled_jobs():
 @hookimpl
 async def enishi_on_event(event, uow):
     if any(event.is_(t) for t in (ACTIVITY_LOGGED, ACTIVITY_UPDATED, ACTIVITY_DELETED)):
-        await scoring.recompute(uow, await scoring.accounts_touched_by_activity(uow.session, event.entity_id))
+        await scoring.recompute(uow, await scoring.accounts_touched_by_activities(uow.session, [event.entity_id]))
     elif any(event.is_(t) for t in (CONTACT_UPDATED, CONTACT_DELETED, CONTACT_RESTORED, CONTACT_MERGED)):
         await scoring.recompute(uow, await scoring.accounts_of_contacts(uow.session, [event.entity_id]))
     elif event.is_(ACCOUNT_UPDATED):
         await _refresh_icp(uow, event.entity_id)
+
+
+@hookimpl
+async def enishi_on_events(events, uow):
+    """Events raised together (an import's notes): the accounts they touch rescored once."""
+    if events[0].is_(ACTIVITY_LOGGED):
+        await scoring.recompute(uow, await scoring.accounts_touched_by_activities(uow.session, [e.entity_id for e in events]))
+    else:
+        for event in events:
+            await enishi_on_event(event, uow)
 
 
 async def _refresh_icp(uow, account_id) -> None:

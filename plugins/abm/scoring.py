@@ -183,18 +183,19 @@ async def recompute(uow: UnitOfWork, account_ids) -> int:
     now = uow.clock.now()
     engagement = await compute_engagement(uow.session, {t.account_id: [t.account_id] for t in targets}, now, config)
     deals = await deal_stages(uow, [t.account_id for t in targets])
-    changed, moves = [], []
+    changed, scores_moved, stages_moved = [], [], []
     for target in targets:
         result = engagement[target.account_id]
         stage = stage_for(result, deals.get(target.account_id), config)
         if result.score != target.score:
-            moves.append((SCORE_CHANGED, target.account_id, {"from": target.score, "to": result.score}))
+            scores_moved.append((target.account_id, {"from": target.score, "to": result.score}))
         if stage != target.stage:
-            moves.append((STAGE_CHANGED, target.account_id, {"from": target.stage, "to": stage}))
+            stages_moved.append((target.account_id, {"from": target.stage, "to": stage}))
         stored = {"score": result.score, "raw": result.raw, "stage": stage, "scored_at": now}
         if any(getattr(target, column.key) != value for column, value in zip(_STORED, stored.values(), strict=True)):
             changed.append({"target_id": target.id, **stored})
-    await uow.emit_many(moves)
+    await uow.emit_many(SCORE_CHANGED, scores_moved)  # each account's score move before its stage move
+    await uow.emit_many(STAGE_CHANGED, stages_moved)
     if changed:
         await uow.session.execute(_STORE, changed)
         for values in changed:
@@ -212,14 +213,15 @@ _STORE = (
 )
 
 
-async def accounts_touched_by_activity(session, activity_id) -> set:
+async def accounts_touched_by_activities(session, activity_ids) -> set:
+    """The accounts the activities target, directly or through a contact's account."""
     direct = select(ActivityTarget.account_id).where(
-        ActivityTarget.activity_id == activity_id, ActivityTarget.account_id.is_not(None)
+        ActivityTarget.activity_id.in_(list(activity_ids)), ActivityTarget.account_id.is_not(None)
     )
     via_contacts = (
         select(ContactAccount.account_id)
         .join(ActivityTarget, ActivityTarget.contact_id == ContactAccount.contact_id)
-        .where(ActivityTarget.activity_id == activity_id)
+        .where(ActivityTarget.activity_id.in_(list(activity_ids)))
     )
     return set((await session.execute(direct.union(via_contacts))).scalars())
 

@@ -35,7 +35,7 @@ from enishi.plugin import Account, Activity, ActivityTarget, Contact, CustomerSi
 
 from .config import ConfigError, extra_setting, positive_int
 from .health_models import InsightsHealth, InsightsHealthCount
-from .rfm import KINDS, lock_customer, owner_column
+from .rfm import KINDS, lock_customers, owner_column
 
 BATCH = 5000
 SIGNAL_BATCH = 1000  # customers per `enishi_customer_signals` call: an IN list every database takes
@@ -316,20 +316,33 @@ async def recompute_all(runtime) -> int:
 async def recompute_customer(uow: UnitOfWork, kind: str, owner_id: uuid.UUID) -> InsightsHealth | None:
     """One customer's health again, in the caller's transaction (after their purchase, refund or
     activity). A customer no longer live loses their score."""
-    await lock_customer(uow, lock_name(kind), owner_id)
+    return (await recompute_customers(uow, kind, [owner_id])).get(owner_id)
+
+
+async def recompute_customers(uow: UnitOfWork, kind: str, owner_ids: list[uuid.UUID]) -> dict[uuid.UUID, InsightsHealth]:
+    """`recompute_customer` for several customers of `kind` at once (an import's notes), in a few
+    statements whatever their number; the rows of those still live."""
+    await lock_customers(uow, lock_name(kind), owner_ids)
     now = uow.clock.now()
     column = health_column(kind)
-    row = (await uow.session.execute(select(InsightsHealth).where(column == owner_id))).scalar_one_or_none()
-    live = (await uow.session.execute(live_customers(kind).where(customer_model(kind).id == owner_id))).first()
-    if live is None:
-        if row is not None:
-            await uow.session.delete(row)
-        return None
-    facts = await _facts(uow.session, uow.runtime.plugins, uow.settings, kind, [owner_id], now)
-    values = _row(kind, owner_id, score(facts[owner_id], now, Rules.of(uow.settings)), now)
-    if row is None:
-        row = InsightsHealth(**{column.key: owner_id})
-        uow.session.add(row)
-    row.score, row.band, row.reasons, row.computed_at = values["score"], values["band"], values["reasons"], now
+    owners = list(dict.fromkeys(owner_ids))
+    rows = {
+        getattr(row, column.key): row
+        for row in (await uow.session.execute(select(InsightsHealth).where(column.in_(owners)))).scalars()
+    }
+    live_ids = set((await uow.session.execute(live_customers(kind).where(customer_model(kind).id.in_(owners)))).scalars())
+    for gone in set(owners) - live_ids:
+        if gone in rows:
+            await uow.session.delete(rows.pop(gone))
+    live = [owner for owner in owners if owner in live_ids]
+    facts = await _facts(uow.session, uow.runtime.plugins, uow.settings, kind, live, now) if live else {}
+    rules = Rules.of(uow.settings)
+    for owner in live:
+        values = _row(kind, owner, score(facts[owner], now, rules), now)
+        row = rows.get(owner)
+        if row is None:
+            row = rows[owner] = InsightsHealth(**{column.key: owner})
+            uow.session.add(row)
+        row.score, row.band, row.reasons, row.computed_at = values["score"], values["band"], values["reasons"], now
     await uow.session.flush()
-    return row
+    return rows

@@ -189,6 +189,19 @@ async def enishi_on_event(event, uow):
 
 
 @hookimpl
+async def enishi_on_events(events, uow):
+    """Events raised together (an import's notes): every customer they concern rescored at once."""
+    if events[0].is_(ACTIVITY_LOGGED):
+        for kind in rfm.KINDS:
+            owners = [uuid.UUID(owner) for event in events for owner in event.payload.get(f"{kind}_ids") or []]
+            if owners:
+                await health.recompute_customers(uow, kind, owners)
+    else:
+        for event in events:
+            await enishi_on_event(event, uow)
+
+
+@hookimpl
 def enishi_personal_data():
     # Scores are inferred from the person's purchases: exported with them, not portable (nothing
     # another service could take over), erased with them.

@@ -20,7 +20,7 @@ import bisect
 import datetime as dt
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, insert, select
@@ -36,19 +36,20 @@ BATCH = 5000
 
 def lock_name(kind: str) -> str:
     """Held alone by the full run replacing a kind's RFM rows, shared by rescorings of one
-    customer (`lock_customer`) (PostgreSQL; SQLite's writer is alone anyway)."""
+    customer (`lock_customers`) (PostgreSQL; SQLite's writer is alone anyway)."""
     return f"insights.rfm.{kind}"
 
 
-async def lock_customer(uow: UnitOfWork, kind_lock: str, owner_id: uuid.UUID) -> None:
-    """Before rewriting one customer's row under `kind_lock` (RFM's or health's `lock_name`):
+async def lock_customers(uow: UnitOfWork, kind_lock: str, owner_ids: Iterable[uuid.UUID]) -> None:
+    """Before rewriting customers' rows under `kind_lock` (RFM's or health's `lock_name`):
     alongside other customers' rescorings, never while the full run replaces every row (it holds
     the kind's lock alone), and one transaction at a time per customer (two would both insert
     their row). Not the kind's lock alone, as before: every activity logged rescores its
     customers' health, so every activity in the system, ticket replies among them, waited for
     the one before it to commit (bench/README.md, "ticket replies under load")."""
     await one_at_a_time(uow, kind_lock, shared=True)
-    await one_at_a_time(uow, f"{kind_lock}:{owner_id}")
+    for owner_id in sorted(set(owner_ids)):  # in id order: two such calls on the same customers cannot deadlock
+        await one_at_a_time(uow, f"{kind_lock}:{owner_id}")
 
 
 def quintile(worse: int, scored: int) -> int:
@@ -155,7 +156,7 @@ async def recompute_all(runtime) -> int:
 
 async def recompute_customer(uow: UnitOfWork, kind: str, owner_id: uuid.UUID) -> InsightsRfm | None:
     """One customer's RFM after a purchase or a refund of theirs (see the module's docstring)."""
-    await lock_customer(uow, lock_name(kind), owner_id)
+    await lock_customers(uow, lock_name(kind), [owner_id])
     settings, now = uow.settings, uow.clock.now()
     column = rfm_column(kind)
     found = (

@@ -146,6 +146,23 @@ async def enishi_on_event(event, uow):
 
 
 @hookimpl
+async def enishi_on_events(events, uow):
+    """Events raised together (an import's notes): the members among their contacts found at once."""
+    if events[0].is_(ACTIVITY_LOGGED):
+        await earning.award_for_activities(
+            uow,
+            [
+                (event.payload.get("type"), [uuid.UUID(c) for c in event.payload.get("contact_ids", [])], str(event.entity_id))
+                for event in events
+                if event.entity_id is not None
+            ],
+        )
+    else:
+        for event in events:
+            await enishi_on_event(event, uow)
+
+
+@hookimpl
 def enishi_retainable_entities():
     return [retention.RETAINABLE]
 

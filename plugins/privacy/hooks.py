@@ -238,7 +238,23 @@ async def enishi_on_event(event, uow):
         if contact_ids and (held := await service.restricted(uow.session, contact_ids)):
             if event.is_(CONTACT_UPDATED) and await _rectifying(uow, held):
                 return  # the rectification a data-subject request asked for
-            raise InputError(UserError(None, "processing of this person is restricted (data-subject request)", "RESTRICTED"))
+            raise _restricted()
+
+
+@hookimpl
+async def enishi_on_events(events, uow):
+    """Events raised together (an import's notes): one restriction check for all their people."""
+    if events[0].type in _PROCESSING_EVENTS and not events[0].is_(CONTACT_UPDATED):
+        contact_ids = set().union(*map(_concerned, events))
+        if contact_ids and await service.restricted(uow.session, contact_ids):
+            raise _restricted()
+    else:
+        for event in events:
+            await enishi_on_event(event, uow)
+
+
+def _restricted() -> InputError:
+    return InputError(UserError(None, "processing of this person is restricted (data-subject request)", "RESTRICTED"))
 
 
 @hookimpl

@@ -318,3 +318,31 @@ async def touch(uow: UnitOfWork, account_ids: list[uuid.UUID], contact_ids: list
         .values(last_activity_at=at)
         .execution_options(synchronize_session=False)
     )
+
+
+async def touch_many(uow: UnitOfWork, touches: list[tuple[list[uuid.UUID], list[uuid.UUID], dt.datetime]]) -> None:
+    """`touch` for many activities at once (an import's notes), as (account ids, contact ids, when):
+    the deals of all their accounts and contacts found in one statement, each then moved to its
+    latest activity (one update per distinct time, none when no deal is touched)."""
+    latest: dict[uuid.UUID, dt.datetime] = {}  # an account or contact → its latest activity here
+    for account_ids, contact_ids, at in touches:
+        for party in (*account_ids, *contact_ids):
+            latest[party] = max(at, latest.get(party, at))
+    if not latest:
+        return
+    parties = list(latest)
+    deals = await uow.session.execute(
+        select(SalesDeal.id, SalesDeal.account_id.label("party"))
+        .where(SalesDeal.account_id.in_(parties))
+        .union_all(select(SalesDealContact.deal_id, SalesDealContact.contact_id).where(SalesDealContact.contact_id.in_(parties)))
+    )
+    deal_at: dict[uuid.UUID, dt.datetime] = {}
+    for deal_id, party in deals:
+        deal_at[deal_id] = max(latest[party], deal_at.get(deal_id, latest[party]))
+    for at in sorted(set(deal_at.values())):
+        await uow.session.execute(
+            update(SalesDeal)
+            .where(SalesDeal.id.in_([deal for deal, when in deal_at.items() if when == at]), SalesDeal.last_activity_at < at)
+            .values(last_activity_at=at)
+            .execution_options(synchronize_session=False)
+        )

@@ -150,6 +150,27 @@ async def enishi_on_event(event, uow):
 
 
 @hookimpl
+async def enishi_on_events(events, uow):
+    """Events raised together (an import's notes): the deals of all their accounts and contacts touched at once."""
+    if events[0].is_(ACTIVITY_LOGGED):
+        await deals.touch_many(
+            uow,
+            [
+                (
+                    [uuid.UUID(a) for a in event.payload.get("account_ids", [])],
+                    [uuid.UUID(c) for c in event.payload.get("contact_ids", [])],
+                    event.occurred_at,
+                )
+                for event in events
+                if event.payload.get("type") not in deals.OWN_ACTIVITIES
+            ],
+        )
+    else:
+        for event in events:
+            await enishi_on_event(event, uow)
+
+
+@hookimpl
 def enishi_personal_data():
     return [
         PersonalDataField("sales_deal_contact", "contact_id", "user.unique_id", purposes=("sales",), erasure="delete"),

@@ -149,13 +149,13 @@ async def test_emit_many_raises_each_event_in_order_and_checks_all_before_any(en
     pinger = Pinger()
     api = await enishi_api(plugins=[("hooktest", pinger)])
     async with api.runtime.unit_of_work() as uow:
-        emitted = await uow.emit_many([(PINGED, None, {"word": w, "count": len(w)}) for w in ("縁", "ご縁", "良縁です")])
+        emitted = await uow.emit_many(PINGED, [(None, {"word": w, "count": len(w)}) for w in ("縁", "ご縁", "良縁です")])
     assert [e.payload["word"] for e in emitted] == ["縁", "ご縁", "良縁です"]
     assert [payload["count"] for _, _, payload in pinger.heard] == [1, 2, 4]
     assert await _outbox_types(api) == ["hooktest.pinged"] * 3
     pinger.heard.clear()
     with pytest.raises(EventError, match=re.escape("hooktest.pinged payload: missing field 'count'")):
         async with api.runtime.unit_of_work() as uow:
-            await uow.emit_many([(PINGED, None, {"word": "a", "count": 1}), (PINGED, None, {"word": "b"})])
+            await uow.emit_many(PINGED, [(None, {"word": "a", "count": 1}), (None, {"word": "b"})])
     assert pinger.heard == []  # the bad second event stopped the first's hooks too
     assert await _outbox_types(api) == ["hooktest.pinged"] * 3

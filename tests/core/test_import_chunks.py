@@ -1,13 +1,18 @@
 """The import's rows written a chunk at a time: a row refused midway leaves nothing behind (its
-savepoint), and a dry run leaves other writers free while it reads the file."""
+savepoint), a dry run leaves other writers free while it reads the file, and the file is read as
+it goes, never whole."""
 
 import asyncio
+import io
 import sqlite3
 
 from sqlalchemy import make_url, text
 
 from enishi.db import is_sqlite
+from enishi.errors import InputError, UserError
+from enishi.models import Contact
 from enishi.plugin import ImportColumn, hookimpl
+from enishi.services.imports import create_import, run_import
 from tests.core.import_files import csv_bytes, graphql_import, table_counts
 from tests.helpers import count_rows, create_contact
 
@@ -87,3 +92,73 @@ async def test_other_writers_go_on_while_a_dry_run_is_mid_file(enishi_api):
     report = (await dry_run)["import"]
     assert (report["dryRun"], report["createdCount"], report["total"]) == (True, 2, 2)
     assert await table_counts(api) == {**before, "core_contact": 1, "core_contact_email": 1, "core_outbox": 1}
+
+
+class ReadsRecorded(io.BytesIO):
+    """A file that remembers the most it was asked for at once (None: everything)."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.largest: int | None = 0
+
+    def _asked(self, size) -> None:
+        if self.largest is not None:
+            self.largest = None if size is None or size < 0 else max(self.largest, size)
+
+    def read(self, size=-1, /) -> bytes:
+        self._asked(size)
+        return super().read(size)
+
+    def read1(self, size=-1, /) -> bytes:
+        self._asked(size)
+        return super().read1(size)
+
+
+async def test_an_import_reads_its_file_a_piece_at_a_time(enishi_api):
+    api = await enishi_api(import_chunk_bytes=1 << 15)
+    rows = [[*HEADER, "役職"]] + [[f"person{i}@example.jp", f"会社{i % 7}", "営業" * 75] for i in range(300)]
+    file = ReadsRecorded(csv_bytes(rows))  # 300 rows of 450 bytes and more
+    async with api.runtime.unit_of_work() as uow:
+        job = await create_import(uow, file, "big.csv")
+    assert file.largest is not None and file.largest <= 1 << 16  # a chunk read to check it, a piece to store it
+    assert len(file.getvalue()) > 1 << 17
+    done = await run_import(api.runtime, job.id)
+    assert done is not None and (done.status, done.created_count, done.error_count) == ("completed", 300, 0)
+    assert await count_rows(api, "core_contact") == 300
+
+
+class RefusesSome:
+    """Vetoes a contact created under the family name 拒否, as a plugin's `contact.created` hook may."""
+
+    @hookimpl
+    async def enishi_on_events(self, events, uow):
+        for event in events:
+            await self.enishi_on_event(event, uow)
+
+    @hookimpl
+    async def enishi_on_event(self, event, uow):
+        if event.type == "contact.created":
+            contact = await uow.session.get(Contact, event.entity_id)
+            if contact.family_name == "拒否":
+                raise InputError(UserError("familyName", "refused by a plugin", "REFUSED"))
+
+
+async def test_a_row_refused_by_a_hook_on_its_new_contact_is_rejected_alone(enishi_api):
+    api = await enishi_api(plugins=[("refuses", RefusesSome())])
+    rows = [
+        ["姓", "名", "メールアドレス", "会社名"],
+        ["山田", "太郎", "taro@example.jp", "縁商事"],
+        ["拒否", "一郎", "ichiro@example.jp", "拒否商事"],
+        ["佐藤", "花子", "hanako@example.jp", "縁商事"],
+        ["山田", "太郎", "taro@example.jp", "縁商事"],  # row 2's person again: merged into it
+    ]
+    done = (await graphql_import(api, "a.csv", csv_bytes(rows)))["import"]
+    assert [(r["row"], r["action"], r["mergedIntoRow"], r["problems"]) for r in done["rows"]] == [
+        (2, "created", None, []),
+        (3, "rejected", None, [{"column": "姓", "code": "REFUSED"}]),
+        (4, "created", None, []),
+        (5, "merged", 2, []),
+    ]
+    assert (await api.graphql(ACCOUNTS))["accounts"]["nodes"] == [{"name": "縁商事", "contacts": {"totalCount": 2}}]
+    assert await _account_events(api) == 1  # 拒否商事's went with row 3
+    assert await count_rows(api, "core_contact") == 2
