@@ -106,6 +106,7 @@ def main() -> None:
     parser.add_argument("--min-requests", type=int, default=200, help="per round and server, for a stable p50")
     parser.add_argument("--pairs", type=int, default=30, help="first reads, each paired with a repeat, one client")
     parser.add_argument("--query", choices=sorted(QUERIES), default="page", help="the bench's page, or the issue's frontend page")
+    parser.add_argument("--reuse", action="store_true", help="use the data already in ENISHI_BENCH_DATABASE_URL")
     parser.add_argument("--before-site", help="a folder with an older Enishi installed (pip --target), served beside this one")
     args = parser.parse_args()
     db = database_url("contact_page_http")
@@ -116,7 +117,8 @@ def main() -> None:
         "ENISHI_KEK": "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=",
     }
     cli = [sys.executable, "-m", "enishi.cli"]
-    for command in (["db", "upgrade"], ["demo", "--scale", str(args.contacts), "--force"]):
+    loading = [] if args.reuse else [["demo", "--scale", str(args.contacts), "--force"]]
+    for command in (["db", "upgrade"], *loading):
         subprocess.run([*cli, *command], env={**os.environ, **env}, check=True, capture_output=True)
     token = subprocess.run(
         [*cli, "token", "create", "--role", "admin"], env={**os.environ, **env}, check=True, capture_output=True, text=True

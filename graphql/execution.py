@@ -185,9 +185,10 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
             raise _StandDown
         resolve = field_def.resolve or self.field_resolver
         batch_resolver = field_def.extensions.get(BATCH)
-        if self.middleware_manager:  # middleware wraps a resolver per object: batch fields go one at a time
-            resolve = self.middleware_manager.get_field_resolver(resolve)
-            batch_resolver = None
+        if self.middleware_manager:
+            wrapped = self.middleware_manager.get_field_resolver(resolve)
+            if wrapped is not resolve:  # middleware wraps a resolver per object: batch fields go one at a time
+                resolve, batch_resolver = wrapped, None
         info = self.build_resolve_info(
             field_def, [details.node for details in fields], parent_type, Path(None, response_name, parent_type.name)
         )

@@ -3,6 +3,8 @@ response for every object of that level, through a plugin that counts the calls.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from strawberry.types import Info
 
@@ -15,9 +17,11 @@ class BatchCountingPlugin:
 
     def __init__(self) -> None:
         self.calls: list[int] = []
+        self.callers: set[str] = set()  # the coroutine of the task each call ran in
 
     def echo(self, contacts: list, info: Info, suffix: str = "!") -> list:
         self.calls.append(len(contacts))
+        self.callers.add(asyncio.current_task().get_coro().__qualname__)  # type: ignore[union-attr]
         return [
             ValueError("no echo for this one") if contact._row.family_name == "ERR" else contact._row.family_name + suffix
             for contact in contacts
@@ -54,8 +58,10 @@ async def test_a_batch_field_is_resolved_with_one_call_per_level(counted):
     assert sorted(node["batchTestEcho"] for node in nodes) == [f"人{i}!" for i in range(6)]
     inner = [e["node"]["batchTestEcho"] for node in nodes for e in node["primaryAccount"]["contacts"]["edges"]]
     assert sorted(inner) == sorted(f"人{i}?" for i in range(6) for _ in range(6))
-    # The 6 contacts in one call; the 36 contacts of their accounts' lists (6 each) in a second.
+    # The 6 contacts in one call; the 36 contacts of their accounts' lists (6 each) in a second,
+    # made by the executor itself: no DataLoader gathered them (its batches run in a task of their own).
     assert plugin.calls == [6, 36]
+    assert not any("dispatch_batch" in caller for caller in plugin.callers), plugin.callers
 
 
 async def test_an_error_in_a_batch_fields_answer_is_that_objects_alone(counted):
@@ -80,3 +86,4 @@ async def test_outside_the_breadth_first_executor_a_batch_field_is_batched_by_a_
     data = await api.graphql('{ contacts(first: 10) { edges { node { batchTestEcho(suffix: "?") } } } }')
     assert sorted(edge["node"]["batchTestEcho"] for edge in data["contacts"]["edges"]) == [f"人{i}?" for i in range(6)]
     assert plugin.calls == [6]
+    assert plugin.callers == {"dispatch_batch"}
