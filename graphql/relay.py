@@ -386,12 +386,14 @@ class NestedConnection:
     async def _load_first_pages(self, ctx, keys: list[tuple[Any, int, Any]]) -> list[list[tuple[Any, Any]]]:
         """The first page's rows — (item, its sort values) — of each (owner id, page size, extra)."""
         results: dict[tuple, list] = {key: [] for key in keys}
-        groups: dict[tuple, list] = {}
+        # Each owner once: a level may hold several connections of one owner (the contacts of one
+        # account under each of its contacts), and PostgreSQL's LATERAL pages each id it is given.
+        groups: dict[tuple, dict] = {}
         for owner_id, size, extra in keys:
-            groups.setdefault((size, extra), []).append(owner_id)
+            groups.setdefault((size, extra), {})[owner_id] = None
         for (size, extra), owner_ids in groups.items():
             statement = self._first_pages_statement(size, extra, ctx.runtime.engine.dialect.name)
-            rows = await ctx.execute(statement, {"owner_ids": owner_ids})
+            rows = await ctx.execute(statement, {"owner_ids": list(owner_ids)})
             width = len(self.record.names) if self.record is not None else 1
             for row in rows.all():
                 item = self.record(row[1 : 1 + width]) if self.record is not None else row[1]
@@ -457,11 +459,11 @@ class NestedConnection:
     async def _load_counts(self, ctx, keys: list[tuple[Any, Any]]) -> list[int]:
         """The number of items of each (owner id, extra)."""
         counts: dict[tuple, int] = {}
-        groups: dict[Any, list] = {}
+        groups: dict[Any, dict] = {}
         for owner_id, extra in keys:
-            groups.setdefault(extra, []).append(owner_id)
+            groups.setdefault(extra, {})[owner_id] = None
         for extra, owner_ids in groups.items():
-            rows = await ctx.execute(self._counts_statement(extra), {"owner_ids": owner_ids})
+            rows = await ctx.execute(self._counts_statement(extra), {"owner_ids": list(owner_ids)})
             counts.update({(owner_id, extra): n for owner_id, n in rows})
         return [counts.get(key, 0) for key in keys]
 
