@@ -1,6 +1,7 @@
 """Floors served by a bare starlette app on the same database: for `loyalty_spend.py`, the least a
 guarded spend can do (one conditional UPDATE of one row in its own write transaction); for
-`contact_page_http.py`, the hand-written queries of `contact_page.floor_page` behind a route."""
+`contact_page_http.py`, the hand-written queries of `contact_page.floor_page` (or, with
+`"shape": "frontend"`, `floor_frontend_page`) behind a route."""
 
 import argparse
 import os
@@ -13,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from contact_page import floor_page
+from contact_page import FLOORS
 
 from enishi import crypto
 from enishi.clock import SystemClock
@@ -29,7 +30,9 @@ def build(url: str) -> Starlette:
     reader, writer = sessionmakers(engine, SystemClock())
 
     async def contacts(request):
-        return Response(await floor_page(reader, int((await request.json())["first"])), media_type="application/json")
+        body = await request.json()
+        page = FLOORS[body.get("shape", "page")]
+        return Response(await page(reader, int(body["first"])), media_type="application/json")
 
     async def spend(request):
         amount = (await request.json())["amount"]

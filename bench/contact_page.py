@@ -3,7 +3,9 @@
 (a) A page of contacts with primary account (and its ABM tier), owner, primary email, latest 3
     activities, loyalty balance and tickets (count and latest 3), through the GraphQL schema.
     Floor: the same data fetched by hand-written SQLAlchemy Core queries (one per relation, the
-    timeline and tickets with a window function) and serialised to JSON.
+    timeline and tickets with a window function) and serialised to JSON. `a_frontend_100`: the
+    page as the issue's frontend asks it (`FRONTEND`: phones, primary account and ABM tier, latest
+    3 activities, loyalty balance and tier, ticket count) against its own floor.
 (c) Contact search for a Japanese substring (`contacts(filter: {search: "山田"})`, first 20): names, kana,
     emails, phones and the names of the contact's companies.
     Floor: the same LIKEs over the stored search texts, hand-written.
@@ -45,13 +47,14 @@ from enishi.models import (
     Contact,
     ContactAccount,
     ContactEmail,
+    ContactPhone,
     ContactSearchToken,
     SubjectKey,
     User,
 )
 from enishi.normalize import search_key
 from enishi.plugins.abm.models import AbmTargetAccount
-from enishi.plugins.loyalty.models import LoyaltyMember
+from enishi.plugins.loyalty.models import LoyaltyMember, LoyaltyTier
 from enishi.plugins.support.models import SupportTicket
 from enishi.runtime import Runtime, settle_heap
 from enishi.sealing import personal_reads
@@ -77,6 +80,19 @@ ABUSIVE = {
     "aliases_500": "{ " + " ".join(f"a{i}: viewer {{ id }}" for i in range(500)) + " }",
     "first_1000000": "{ contacts(first: 1000000) { edges { node { id } } } }",
 }
+# The page as the issue's frontend asks it: phones, primary account with its ABM tier, the last 3
+# activities, loyalty balance and tier, the ticket count.
+FRONTEND = """query Frontend($first: Int!) {
+  contacts(first: $first, orderBy: [{field: CREATED_AT, direction: DESC}]) { edges { node {
+    id familyName givenName
+    phones { e164 label }
+    primaryAccount { id name abm { tier } }
+    timeline(first: 3) { edges { node { id type summary occurredAt } } }
+    loyalty { balance tier { name } }
+    tickets { totalCount }
+  } } }
+}"""
+QUERIES = {"page": PAGE, "frontend": FRONTEND}
 SEARCH = """query Search($q: String!) { contacts(first: 20, filter: {search: $q}) {
     edges { node { id familyName givenName primaryEmail } } } }"""
 
@@ -101,19 +117,89 @@ def _latest(partition, order, statement_columns, where, limit=3):
     return select(ranked).where(ranked.c.rank <= limit)
 
 
+async def _floor_contacts(session, first: int) -> list[dict]:
+    rows = (
+        await session.execute(
+            select(Contact.id, *SEALED_NAMES, Contact.owner_id, SubjectKey.kek_id, SubjectKey.wrapped_key)
+            .join(SubjectKey, SubjectKey.contact_id == Contact.id)
+            .where(Contact.deleted_at.is_(None))
+            .order_by(Contact.created_at.desc(), Contact.id.desc())
+            .limit(first)
+        )
+    ).all()
+    return [_opened(row) for row in rows]
+
+
+async def _floor_accounts(session, ids: list) -> dict:
+    """Each contact's primary account with its ABM tier, joined."""
+    return {
+        r["contact_id"]: r
+        for r in (
+            await session.execute(
+                select(ContactAccount.contact_id, Account.id, Account.name, AbmTargetAccount.tier)
+                .join(Account, Account.id == ContactAccount.account_id)
+                .outerjoin(AbmTargetAccount, AbmTargetAccount.account_id == Account.id)
+                .where(ContactAccount.contact_id.in_(ids), ContactAccount.is_primary.is_(True))
+            )
+        ).mappings()
+    }
+
+
+async def _floor_timeline(session, ids: list) -> dict:
+    """Each contact's latest 3 activities, decrypted."""
+    rows = (
+        await session.execute(
+            _latest(
+                ActivityTarget.contact_id,
+                (Activity.occurred_at.desc(), Activity.id.desc()),
+                (
+                    ActivityTarget.contact_id,
+                    Activity.id,
+                    Activity.type,
+                    Activity.sealed_summary,
+                    Activity.occurred_at,
+                    ActivityKey.kek_id,
+                    ActivityKey.wrapped_key,
+                ),
+                and_(
+                    ActivityTarget.contact_id.in_(ids),
+                    Activity.id == ActivityTarget.activity_id,
+                    ActivityKey.activity_id == Activity.id,
+                ),
+            ).order_by("contact_id", "rank")
+        )
+    ).mappings()
+    return {
+        contact_id: [
+            {"id": str(a["id"]), "type": a["type"], "summary": _open_activity(a), "occurredAt": a["occurred_at"].isoformat()}
+            for a in activities
+        ]
+        for contact_id, activities in _by(rows, "contact_id").items()
+    }
+
+
+async def _floor_ticket_counts(session, ids: list) -> dict:
+    return dict(
+        (
+            await session.execute(
+                select(SupportTicket.requester_id, func.count())
+                .where(SupportTicket.requester_id.in_(ids))
+                .group_by(SupportTicket.requester_id)
+            )
+        ).all()
+    )
+
+
+def _account(account) -> dict | None:
+    if account is None:
+        return None
+    return {"id": str(account["id"]), "name": account["name"], "abm": {"tier": account["tier"]} if account["tier"] else None}
+
+
 async def floor_page(read_session, first: int) -> str:
     """`read_session` opens a read-only session: the runtime's, or the bare baseline app's."""
     async with read_session() as session:
-        rows = (
-            await session.execute(
-                select(Contact.id, *SEALED_NAMES, Contact.owner_id, SubjectKey.kek_id, SubjectKey.wrapped_key)
-                .join(SubjectKey, SubjectKey.contact_id == Contact.id)
-                .where(Contact.deleted_at.is_(None))
-                .order_by(Contact.created_at.desc(), Contact.id.desc())
-                .limit(first)
-            )
-        ).all()
-        contacts = [_opened(row) for row in rows]
+        contacts = await _floor_contacts(session, first)
         by_id = {c["id"]: c for c in contacts}
         ids = list(by_id)
         emails = {
@@ -126,17 +212,7 @@ async def floor_page(read_session, first: int) -> str:
                 )
             ).all()
         }
-        accounts = {
-            r["contact_id"]: r
-            for r in (
-                await session.execute(
-                    select(ContactAccount.contact_id, Account.id, Account.name, AbmTargetAccount.tier)
-                    .join(Account, Account.id == ContactAccount.account_id)
-                    .outerjoin(AbmTargetAccount, AbmTargetAccount.account_id == Account.id)
-                    .where(ContactAccount.contact_id.in_(ids), ContactAccount.is_primary.is_(True))
-                )
-            ).mappings()
-        }
+        accounts = await _floor_accounts(session, ids)
         owners = dict(
             (
                 await session.execute(
@@ -144,31 +220,7 @@ async def floor_page(read_session, first: int) -> str:
                 )
             ).all()
         )
-        timeline = _by(
-            (
-                await session.execute(
-                    _latest(
-                        ActivityTarget.contact_id,
-                        (Activity.occurred_at.desc(), Activity.id.desc()),
-                        (
-                            ActivityTarget.contact_id,
-                            Activity.id,
-                            Activity.type,
-                            Activity.sealed_summary,
-                            Activity.occurred_at,
-                            ActivityKey.kek_id,
-                            ActivityKey.wrapped_key,
-                        ),
-                        and_(
-                            ActivityTarget.contact_id.in_(ids),
-                            Activity.id == ActivityTarget.activity_id,
-                            ActivityKey.activity_id == Activity.id,
-                        ),
-                    ).order_by("contact_id", "rank")
-                )
-            ).mappings(),
-            "contact_id",
-        )
+        timeline = await _floor_timeline(session, ids)
         balances = dict(
             (
                 await session.execute(
@@ -176,15 +228,7 @@ async def floor_page(read_session, first: int) -> str:
                 )
             ).all()
         )
-        ticket_counts = dict(
-            (
-                await session.execute(
-                    select(SupportTicket.requester_id, func.count())
-                    .where(SupportTicket.requester_id.in_(ids))
-                    .group_by(SupportTicket.requester_id)
-                )
-            ).all()
-        )
+        ticket_counts = await _floor_ticket_counts(session, ids)
         tickets = _by(
             (
                 await session.execute(
@@ -200,7 +244,6 @@ async def floor_page(read_session, first: int) -> str:
         )
     page = []
     for c in contacts:
-        account = accounts.get(c["id"])
         page.append(
             {
                 "id": str(c["id"]),
@@ -209,23 +252,9 @@ async def floor_page(read_session, first: int) -> str:
                 "familyNameKana": c["family_name_kana"],
                 "givenNameKana": c["given_name_kana"],
                 "primaryEmail": emails.get(c["id"]),
-                "primaryAccount": {
-                    "id": str(account["id"]),
-                    "name": account["name"],
-                    "abm": {"tier": account["tier"]} if account["tier"] else None,
-                }
-                if account
-                else None,
+                "primaryAccount": _account(accounts.get(c["id"])),
                 "owner": {"id": str(c["owner_id"]), "displayName": owners[c["owner_id"]]} if c["owner_id"] in owners else None,
-                "timeline": [
-                    {
-                        "id": str(a["id"]),
-                        "type": a["type"],
-                        "summary": _open_activity(a),
-                        "occurredAt": a["occurred_at"].isoformat(),
-                    }
-                    for a in timeline.get(c["id"], [])
-                ],
+                "timeline": timeline.get(c["id"], []),
                 "loyalty": {"balance": balances[c["id"]]} if c["id"] in balances else None,
                 "tickets": {
                     "totalCount": ticket_counts.get(c["id"], 0),
@@ -234,6 +263,62 @@ async def floor_page(read_session, first: int) -> str:
             }
         )
     return json.dumps({"contacts": page}, ensure_ascii=False)
+
+
+async def floor_frontend_page(read_session, first: int) -> str:
+    """The issue's frontend page (`FRONTEND`) by hand: phones, primary account with its ABM tier,
+    the latest 3 activities, loyalty balance and tier (joined), the ticket count."""
+    async with read_session() as session:
+        contacts = await _floor_contacts(session, first)
+        by_id = {c["id"]: c for c in contacts}
+        ids = list(by_id)
+        phones = _by(
+            (
+                await session.execute(
+                    select(ContactPhone.contact_id, ContactPhone.sealed_e164, ContactPhone.label)
+                    .where(ContactPhone.contact_id.in_(ids))
+                    .order_by(ContactPhone.contact_id, ContactPhone.position)
+                )
+            ).mappings(),
+            "contact_id",
+        )
+        accounts = await _floor_accounts(session, ids)
+        timeline = await _floor_timeline(session, ids)
+        loyalty = {
+            r["contact_id"]: r
+            for r in (
+                await session.execute(
+                    select(LoyaltyMember.contact_id, LoyaltyMember.balance, LoyaltyTier.name)
+                    .outerjoin(LoyaltyTier, LoyaltyTier.id == LoyaltyMember.tier_id)
+                    .where(LoyaltyMember.contact_id.in_(ids))
+                )
+            ).mappings()
+        }
+        ticket_counts = await _floor_ticket_counts(session, ids)
+    page = []
+    for c in contacts:
+        member = loyalty.get(c["id"])
+        page.append(
+            {
+                "id": str(c["id"]),
+                "familyName": c["family_name"],
+                "givenName": c["given_name"],
+                "phones": [
+                    {"e164": _open(c, p["sealed_e164"], "core_contact_phone.e164"), "label": p["label"]}
+                    for p in phones.get(c["id"], [])
+                ],
+                "primaryAccount": _account(accounts.get(c["id"])),
+                "timeline": timeline.get(c["id"], []),
+                "loyalty": {"balance": member["balance"], "tier": {"name": member["name"]} if member["name"] else None}
+                if member
+                else None,
+                "tickets": {"totalCount": ticket_counts.get(c["id"], 0)},
+            }
+        )
+    return json.dumps({"contacts": page}, ensure_ascii=False)
+
+
+FLOORS = {"page": floor_page, "frontend": floor_frontend_page}
 
 
 def _opened(row) -> dict:
@@ -382,13 +467,16 @@ class StatementCounter:
         return self.count - before
 
 
-async def timed(work, iterations: int) -> list[float]:
-    samples = []
+async def timed(work, iterations: int) -> tuple[list[float], list[float]]:
+    """Wall time and process CPU time (every thread: SQLite's work runs in aiosqlite's) of each
+    call, in ms. On a machine shared with other work the CPU time is the steadier of the two."""
+    samples, cpu = [], []
     for _ in range(iterations):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         await work()
         samples.append((time.perf_counter() - started) * 1000)
-    return samples
+        cpu.append((time.process_time() - cpu_started) * 1000)
+    return samples, cpu
 
 
 def summary(samples: list[float]) -> dict:
@@ -416,6 +504,10 @@ async def main(args) -> dict:
             lambda: floor_page(runtime.read_session, 100),
             lambda: enishi(runtime, schema, viewer, PAGE, {"first": 100}),
         ),
+        "a_frontend_100": (
+            lambda: floor_frontend_page(runtime.read_session, 100),
+            lambda: enishi(runtime, schema, viewer, FRONTEND, {"first": 100}),
+        ),
         "c_search_ja": (
             lambda: floor_search(runtime.read_session, "山田"),
             lambda: enishi(runtime, schema, viewer, SEARCH, {"q": "山田"}),
@@ -428,6 +520,8 @@ async def main(args) -> dict:
         "floor_page_100": await counter.per_call(lambda: floor_page(runtime.read_session, 100)),
         "enishi_page_10": await counter.per_call(lambda: enishi(runtime, schema, viewer, PAGE, {"first": 10})),
         "enishi_page_100": await counter.per_call(lambda: enishi(runtime, schema, viewer, PAGE, {"first": 100})),
+        "floor_frontend_100": await counter.per_call(lambda: floor_frontend_page(runtime.read_session, 100)),
+        "enishi_frontend_100": await counter.per_call(lambda: enishi(runtime, schema, viewer, FRONTEND, {"first": 100})),
         "enishi_search": await counter.per_call(lambda: enishi(runtime, schema, viewer, SEARCH, {"q": "山田"})),
     }
     abusive = {}
@@ -448,14 +542,16 @@ async def main(args) -> dict:
     settle_heap()  # as `enishi serve` does; the floor, in this same process, gets it too
     samples: dict[str, dict[str, list[float]]] = {name: {"floor": [], "enishi": []} for name in workloads}
     round_medians: dict[str, dict[str, list[float]]] = {name: {"floor": [], "enishi": []} for name in workloads}
+    round_cpu: dict[str, dict[str, list[float]]] = {name: {"floor": [], "enishi": []} for name in workloads}
     for _ in range(args.rounds):
         for name, (floor, ours) in workloads.items():
             await floor()  # warm both paths before each timed block
             await ours()
             for side, work in (("floor", floor), ("enishi", ours)):
-                times = await timed(work, args.iterations)
+                times, cpu = await timed(work, args.iterations)
                 samples[name][side] += times
                 round_medians[name][side].append(statistics.median(times))
+                round_cpu[name][side].append(statistics.median(cpu))
     first_reads = await first_reads_and_repeats(runtime, schema, viewer, counter, args.rounds * args.iterations)
     await runtime.close()
     results = {}
@@ -466,6 +562,8 @@ async def main(args) -> dict:
             "enishi": ours_summary,
             "ratio_p50": round(ours_summary["p50_ms"] / floor_summary["p50_ms"], 2),
             "per_round": paired_ratios(round_medians[name]["enishi"], round_medians[name]["floor"]),
+            "cpu_p50_ms": {side: round(statistics.median(round_cpu[name][side]), 1) for side in ("floor", "enishi")},
+            "per_round_cpu": paired_ratios(round_cpu[name]["enishi"], round_cpu[name]["floor"]),
         }
     return {
         "contacts": contacts,
@@ -498,6 +596,10 @@ if __name__ == "__main__":
         print(
             f"{name:<14} {f['p50_ms']:>8}/{f['p95_ms']}/{f['p99_ms']:<8} "
             f"{e['p50_ms']:>10}/{e['p95_ms']}/{e['p99_ms']:<8} {r['ratio_p50']:>5}×  {describe_ratios(r['per_round'])}"
+        )
+        print(
+            f"{'':<14} process CPU p50 ms {r['cpu_p50_ms']['floor']} / {r['cpu_p50_ms']['enishi']}: "
+            f"{describe_ratios(r['per_round_cpu'])}"
         )
     print("SQL statements per request:", report["statements_per_request"])
     reads = report["first_read_vs_repeat"]

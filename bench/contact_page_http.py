@@ -7,6 +7,15 @@ distort; the generator's CPU per request is reported too). Then first reads agai
 one client, and the abusive queries over HTTP (depth 20, 500 aliases, first: 1000000).
 
     python bench/contact_page_http.py [--contacts 10000] [--clients 16] [--seconds 5] [--min-requests 200] [--rounds 3]
+        [--query page|frontend]
+
+`--before-site DIR` serves an older Enishi too (installed with `pip install --no-deps --target DIR
+<its checkout>`), on the same data: each round then runs the floor, the older version and this one,
+so a change is measured before and after in one sitting (its ratios are printed as `before`).
+
+`--query frontend` asks exactly the issue's frontend page (`contact_page.FRONTEND`: phones, primary
+account with its ABM tier, the last 3 activities, loyalty balance and tier, the ticket count), and
+the floor answers the same (`floor_frontend_page`).
 """
 
 import argparse
@@ -19,7 +28,7 @@ import time
 from pathlib import Path
 
 import httpx
-from contact_page import ABUSIVE, PAGE
+from contact_page import ABUSIVE, QUERIES
 from loyalty_spend import start, timed_round
 from report import (  # bench/ is on the path when a workload runs as a script
     database_url,
@@ -54,7 +63,7 @@ async def admin_tokens(db: str, kek: str, n: int) -> list[str]:
     return tokens
 
 
-def first_reads(url: str, fresh_tokens: list[str], reader_token: str) -> dict:
+def first_reads(url: str, query: str, fresh_tokens: list[str], reader_token: str) -> dict:
     """One client: the page read first by each fresh user (the access log writes an entry for each
     person read), each followed by the reader's repeat of it; medians and per-pair ratios."""
     with httpx.Client(base_url=url, timeout=60) as client:
@@ -62,7 +71,7 @@ def first_reads(url: str, fresh_tokens: list[str], reader_token: str) -> dict:
         def page(token: str) -> float:
             started = time.perf_counter()
             response = client.post(
-                "/graphql", json={"query": PAGE, "variables": {"first": 100}}, headers={"Authorization": f"Bearer {token}"}
+                "/graphql", json={"query": query, "variables": {"first": 100}}, headers={"Authorization": f"Bearer {token}"}
             )
             assert response.status_code == 200 and "errors" not in response.json(), response.text[:200]
             return (time.perf_counter() - started) * 1000
@@ -86,6 +95,9 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=20000)
     parser.add_argument("--min-requests", type=int, default=200, help="per round and server, for a stable p50")
     parser.add_argument("--pairs", type=int, default=30, help="first reads, each paired with a repeat, one client")
+    parser.add_argument("--query", choices=sorted(QUERIES), default="page", help="the bench's page, or the issue's frontend page")
+    parser.add_argument("--reuse", action="store_true", help="use the data already in ENISHI_BENCH_DATABASE_URL")
+    parser.add_argument("--before-site", help="a folder with an older Enishi installed (pip --target), served beside this one")
     args = parser.parse_args()
     db = database_url("contact_page_http")
     env = {
@@ -95,7 +107,8 @@ def main() -> None:
         "ENISHI_KEK": "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=",
     }
     cli = [sys.executable, "-m", "enishi.cli"]
-    for command in (["db", "upgrade"], ["demo", "--scale", str(args.contacts), "--force"]):
+    loading = [] if args.reuse else [["demo", "--scale", str(args.contacts), "--force"]]
+    for command in (["db", "upgrade"], *loading):
         subprocess.run([*cli, *command], env={**os.environ, **env}, check=True, capture_output=True)
     token = subprocess.run(
         [*cli, "token", "create", "--role", "admin"], env={**os.environ, **env}, check=True, capture_output=True, text=True
@@ -105,14 +118,22 @@ def main() -> None:
     enishi_url, floor_url = f"http://127.0.0.1:{enishi_port}", f"http://127.0.0.1:{floor_port}"
     enishi_server = start([*cli, "serve", "--port", str(enishi_port)], env, enishi_url)
     floor_server = start([sys.executable, str(HERE / "baseline_app.py"), "--port", str(floor_port), "--db", db], env, floor_url)
+    graphql_servers = {"enishi": (enishi_server, enishi_url)}
+    if args.before_site:
+        before_url = f"http://127.0.0.1:{(before_port := free_port())}"
+        before_env = {**env, "PYTHONPATH": os.path.abspath(args.before_site)}
+        graphql_servers = {"before": (start([*cli, "serve", "--port", str(before_port)], before_env, before_url), before_url)}
+        graphql_servers["enishi"] = (enishi_server, enishi_url)
     auth = {"Authorization": f"Bearer {token}"}
     try:
-        rounds: dict[str, list] = {"floor": [], "enishi": []}
+        rounds: dict[str, list] = {"floor": [], **{name: [] for name in graphql_servers}}
         for _ in range(args.rounds):
-            rounds["floor"].append(timed_round(floor_server, floor_url, "/contacts", {"first": 100}, {}, args))
-            page = {"query": PAGE, "variables": {"first": 100}}
-            rounds["enishi"].append(timed_round(enishi_server, enishi_url, "/graphql", page, auth, args))
-        reads = first_reads(enishi_url, fresh_tokens, token)
+            floor_body = {"first": 100, "shape": args.query}
+            rounds["floor"].append(timed_round(floor_server, floor_url, "/contacts", floor_body, {}, args))
+            page = {"query": QUERIES[args.query], "variables": {"first": 100}}
+            for name, (server, url) in graphql_servers.items():
+                rounds[name].append(timed_round(server, url, "/graphql", page, auth, args))
+        reads = first_reads(enishi_url, QUERIES[args.query], fresh_tokens, token)
         abusive = {}
         client = httpx.Client(base_url=enishi_url, headers=auth, timeout=30)  # one connection, as a browser keeps it
         for name, query in ABUSIVE.items():
@@ -125,7 +146,7 @@ def main() -> None:
             abusive[name] = {"p50_ms": round(statistics.median(times), 2), "codes": sorted(c for c in codes if c)}
         client.close()
     finally:
-        for server in (enishi_server, floor_server):
+        for server in (floor_server, *(server for server, _ in graphql_servers.values())):
             server.terminate()
             server.wait(timeout=10)
     summary = {name: {key: statistics.median(r[key] for r in runs) for key in runs[0]} for name, runs in rounds.items()}
@@ -139,7 +160,7 @@ def main() -> None:
         ),
     }
     print(
-        f"contact page of 100 over HTTP, {args.contacts} contacts, {args.clients} clients, "
+        f"contact page ({args.query}) of 100 over HTTP, {args.contacts} contacts, {args.clients} clients, "
         f"{args.seconds:g}s (at least {args.min_requests} requests) × {args.rounds} rounds, "
         f"{'PostgreSQL' if 'postgresql' in db else 'SQLite'}, load average {os.getloadavg()[0]:.1f}"
     )
@@ -152,6 +173,18 @@ def main() -> None:
     print(f"enishi / floor p50: {describe_ratios(per_round['p50'])}")
     print(f"floor / enishi throughput: {describe_ratios(per_round['throughput'])}")
     print(f"enishi / floor server CPU per request: {describe_ratios(per_round['server_cpu'])}")
+    if "before" in rounds:
+        before = rounds["before"]
+        per_round["before_p50"] = paired_ratios([r["p50_ms"] for r in before], [r["p50_ms"] for r in floor])
+        per_round["before_server_cpu"] = paired_ratios(
+            [r["server_cpu_ms_per_request"] for r in before], [r["server_cpu_ms_per_request"] for r in floor]
+        )
+        per_round["enishi_vs_before_server_cpu"] = paired_ratios(
+            [r["server_cpu_ms_per_request"] for r in enishi], [r["server_cpu_ms_per_request"] for r in before]
+        )
+        print(f"before / floor p50: {describe_ratios(per_round['before_p50'])}")
+        print(f"before / floor server CPU per request: {describe_ratios(per_round['before_server_cpu'])}")
+        print(f"enishi / before server CPU per request: {describe_ratios(per_round['enishi_vs_before_server_cpu'])}")
     print(
         f"first read / repeat, one client: p50 {reads['first_read_p50_ms']} / {reads['repeat_p50_ms']} ms, "
         f"{describe_ratios(reads)}"
@@ -161,13 +194,14 @@ def main() -> None:
         "database": "postgresql" if "postgresql" in db else "sqlite",
         "contacts": args.contacts,
         "clients": args.clients,
+        "query": args.query,
         "rounds": rounds,
         "summary": summary,
         "per_round_ratios": per_round,
         "first_read_vs_repeat": reads,
         "abusive_queries": abusive,
     }
-    save_result("contact_page_http", result)
+    save_result("contact_page_http" if args.query == "page" else f"contact_page_http_{args.query}", result)
 
 
 if __name__ == "__main__":

@@ -68,11 +68,12 @@ from enishi.events import (
     TASK_UPDATED,
 )
 from enishi.graphql import schema as _schema
+from enishi.graphql.batch import batch_field
 from enishi.graphql.console.public import PublicPages
 from enishi.graphql.errors import UserErrorType
 from enishi.graphql.filters import DateTimeFilter, FilterSpec, IDFilter, IntFilter, StringFilter, check_filter_text
 from enishi.graphql.inputs import camel, input_values, utc_instant
-from enishi.graphql.loaders import RowsByColumn, load_row, load_rows, then
+from enishi.graphql.loaders import RowsByColumn, fetch_rows, load_row, load_rows, then
 from enishi.graphql.mutation import api_spelling, run_mutation
 from enishi.graphql.nodes import deferred_sealed_field, node_resolver, node_types_by_table, sealed_field
 from enishi.graphql.relay import (
@@ -243,7 +244,7 @@ __all__ = [
     "InvalidArgument",
     "NotFound",
     "UserError",
-    # GraphQL: mutations, ids and nodes, connections, filters, loaders
+    # GraphQL: mutations, ids and nodes, connections, filters, batch fields and loaders
     "run_mutation",
     "api_spelling",
     "input_values",
@@ -278,6 +279,8 @@ __all__ = [
     "AccountFilter",
     "filter_json",
     "compile_filter",
+    "batch_field",
+    "fetch_rows",
     "RowsByColumn",
     "load_row",
     "load_rows",

@@ -54,12 +54,14 @@ class Context:
     async def scalars(self, statement, parameters: dict | None = None) -> list:
         return list((await self.execute(statement, parameters)).scalars())
 
-    def loader(self, key: Any, factory: Callable[[Context], Callable]) -> DataLoader:
+    def loader(self, key: Any, factory: Callable[[Context], Callable], *, cache: bool = True) -> DataLoader:
         """The request's DataLoader for `key`, created on first use from `factory(context)`,
-        which returns the batch function. Plugins use this for their fields on core types."""
+        which returns the batch function. Plugins use this for their fields on core types.
+        `cache=False` for keys that are not hashable or not worth remembering (each load joins
+        the next batch)."""
         loader = self._loaders.get(key)
         if loader is None:
-            loader = self._loaders[key] = DataLoader(load_fn=factory(self))
+            loader = self._loaders[key] = DataLoader(load_fn=factory(self), cache=cache)
         return loader
 
     async def after_write(self) -> None:

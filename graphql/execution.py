@@ -7,8 +7,10 @@ much of the server's time per page. `BreadthFirstExecutor` resolves a query leve
 instead: every field of every object at one depth is resolved, the awaitables among them are
 awaited together, and the objects they return make the next level. Batching is as good or better
 (every load of a level lands in one DataLoader batch), and a field costs a few lookups. A
-relation's resolver returns its loader's future (shaped with `then`): the level waits on the
-futures themselves; only `async def` resolvers cost a Task each (`_run_side_by_side`).
+field declared with `batch_field` (graphql/batch.py) is resolved once per level for all of its
+objects: one call, answering their values in order. Other relations return a loader's future
+(shaped with `then`): the level waits on the futures themselves; only `async def` resolvers (and
+async batch functions) cost a Task each (`_run_side_by_side`).
 
 Errors follow the spec as graphql-core applies them: the error is located at the field (or list
 item), the value is nulled, and a null in a non-null position nulls the nearest nullable one
@@ -48,6 +50,7 @@ from graphql.execution.executor import CollectedErrors
 from graphql.pyutils import Path, inspect, is_iterable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from enishi.graphql.batch import BATCH
 from enishi.graphql.loaders import Then
 
 # Scalars whose output is the value itself when it has exactly this type (graphql-core's
@@ -69,6 +72,7 @@ class _FieldPlan(NamedTuple):
     fields: list[FieldDetails]
     leaf_type: Any  # the scalar or enum a leaf field completes to; None for objects and lists
     passthrough: type | None  # a value of exactly this type is already its output (str for String and ID)
+    batch: Any  # a batch field's function for this level: parents → their values; None for a field resolved per object
 
 
 class _Slot(NamedTuple):
@@ -123,7 +127,8 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
         is_awaitable = self.is_awaitable
         while level:
             next_level: list[_Level] = []
-            waiting: list = []
+            waiting: list = []  # (awaitable, plan, the object or a batch's objects, response name)
+            batches: dict[int, tuple[_FieldPlan, str, list[_Level]]] = {}  # by field: the objects asking for it
             try:
                 for item in level:
                     if self.collected_errors.errors and self._nulled(item.slot):
@@ -132,6 +137,10 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
                         plan = plans.get(id(fields)) or plans.setdefault(
                             id(fields), self._plan(item.object_type, response_name, fields)
                         )
+                        if plan.batch is not None:
+                            item.out[response_name] = None  # keeps the response's field order
+                            batches.setdefault(id(fields), (plan, response_name, []))[2].append(item)
+                            continue
                         try:
                             value = plan.resolve(item.source, plan.info, **plan.arguments)
                         except Exception as error:  # noqa: BLE001 - a resolver's error is the field's, as graphql-core does
@@ -142,15 +151,30 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
                             waiting.append((value, plan, item, response_name))
                         else:
                             self._complete_field(plan, item, response_name, value, next_level)
+                for plan, response_name, items in batches.values():
+                    try:
+                        values = plan.batch([item.source for item in items])
+                    except Exception as error:  # noqa: BLE001 - the batch's error is each object's field error
+                        self._batch_error(error, plan, items, response_name)
+                        continue
+                    if is_awaitable(values):
+                        waiting.append((values, plan, items, response_name))
+                    else:
+                        self._complete_batch(plan, items, response_name, values, next_level)
             except _StandDown:
                 _close([awaitable for awaitable, *_ in waiting])
                 raise
             outcomes = await _run_side_by_side([awaitable for awaitable, *_ in waiting])
-            for (_, plan, item, response_name), (finished, value) in zip(waiting, outcomes, strict=True):
-                if finished:
-                    self._complete_field(plan, item, response_name, value, next_level)
+            for (_, plan, target, response_name), (finished, value) in zip(waiting, outcomes, strict=True):
+                if type(target) is list:
+                    if finished:
+                        self._complete_batch(plan, target, response_name, value, next_level)
+                    else:
+                        self._batch_error(value, plan, target, response_name)
+                elif finished:
+                    self._complete_field(plan, target, response_name, value, next_level)
                 else:
-                    self._field_error(value, plan, item, response_name)
+                    self._field_error(value, plan, target, response_name)
             level = next_level
         return data
 
@@ -160,8 +184,11 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
         if field_def is None:
             raise _StandDown
         resolve = field_def.resolve or self.field_resolver
+        batch_resolver = field_def.extensions.get(BATCH)
         if self.middleware_manager:
-            resolve = self.middleware_manager.get_field_resolver(resolve)
+            wrapped = self.middleware_manager.get_field_resolver(resolve)
+            if wrapped is not resolve:  # middleware wraps a resolver per object: batch fields go one at a time
+                resolve, batch_resolver = wrapped, None
         info = self.build_resolve_info(
             field_def, [details.node for details in fields], parent_type, Path(None, response_name, parent_type.name)
         )
@@ -179,6 +206,7 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
             fields,
             named if isinstance(named, GraphQLLeafType) else None,
             _PASSTHROUGH.get(named),
+            batch_resolver.bind(info, arguments) if batch_resolver is not None else None,
         )
 
     def _complete_field(self, plan: _FieldPlan, item: _Level, response_name: str, value: Any, next_level: list) -> None:
@@ -198,6 +226,24 @@ class BreadthFirstExecutor(StrawberryGraphQLCoreExecutionContext):
             raise
         except Exception as error:  # noqa: BLE001 - a completion error nulls its position (spec)
             self._error(error, plan, slot)
+
+    def _complete_batch(self, plan: _FieldPlan, items: list[_Level], response_name: str, values: Any, next_level: list) -> None:
+        """A batch field's values, one per object of `items` in order; an exception among them is that object's error."""
+        values = list(values) if is_iterable(values) else None
+        if values is None or len(values) != len(items):
+            # The values themselves stay out of the message: they may be personal data.
+            error = TypeError(
+                f"The batch field {plan.info.parent_type}.{plan.info.field_name} must answer a list of one value "
+                f"per object ({len(items)})."
+            )
+            self._batch_error(error, plan, items, response_name)
+            return
+        for item, value in zip(items, values, strict=True):
+            self._complete_field(plan, item, response_name, value, next_level)
+
+    def _batch_error(self, error: Exception, plan: _FieldPlan, items: list[_Level], response_name: str) -> None:
+        for item in items:
+            self._field_error(error, plan, item, response_name)
 
     def _field_slot(self, plan: _FieldPlan, item: _Level, response_name: str) -> _Slot:
         return _Slot(item.out, response_name, not isinstance(plan.return_type, GraphQLNonNull), item.slot, item.object_type.name)

@@ -1,7 +1,10 @@
-"""Batch loading: every relation a resolver follows goes through a DataLoader of the request, so a
-page costs a fixed number of statements whatever its size. Rows by id (`load_row`, `load_rows`) and
-rows by a column (`RowsByColumn`); the core's own relations are in `enishi.schema.loaders`. A
-resolver that only shapes what a loader returns hands back `then(load, shape)`."""
+"""Batch loading: every relation a field follows is loaded for all the objects of a level at once,
+so a page costs a fixed number of statements whatever its size. A batch field (`batch_field`,
+graphql/batch.py) reads its rows with one statement for the whole level: rows by id
+(`fetch_rows`), rows by a column (`RowsByColumn.fetch`). A resolver of one object goes through a
+DataLoader of the request instead (`load_row`, `load_rows`, `RowsByColumn.load`), and if it only
+shapes what the loader returns hands back `then(load, shape)`. The core's own relations are in
+`enishi.schema.loaders`."""
 
 from __future__ import annotations
 
@@ -18,17 +21,25 @@ R = TypeVar("R")
 
 
 @cache
+def _by_ids(model):
+    """The statement reading `model` rows by id, built once per model (an expanding parameter takes any number of ids)."""
+    return select(model).where(model.id.in_(bindparam("ids", expanding=True)))
+
+
+async def fetch_rows(ctx, model, ids: list) -> list:
+    """The `model` rows of `ids`, in that order (None where an id is None or has no row), read now
+    in one statement: what a batch field's function reads its related rows with. `ctx` is `info.context`."""
+    wanted = list({i for i in ids if i is not None})
+    found = {row.id: row for row in await ctx.scalars(_by_ids(model), {"ids": wanted})} if wanted else {}
+    return [found.get(i) for i in ids]
+
+
+@cache
 def rows_by_id(model):
-    """Factory of a batch function: ids → rows (None where missing). One per model, its statement
-    built once (an expanding parameter takes any number of ids)."""
-    statement = select(model).where(model.id.in_(bindparam("ids", expanding=True)))
+    """Factory of a DataLoader's batch function: ids → rows (None where missing), one per model."""
 
     def factory(ctx):
-        async def load(ids: list) -> list:
-            rows = {row.id: row for row in await ctx.scalars(statement, {"ids": ids})}
-            return [rows.get(i) for i in ids]
-
-        return load
+        return lambda ids: fetch_rows(ctx, model, ids)
 
     return factory
 
@@ -37,23 +48,26 @@ class RowsByColumn:
     """The rows whose `column` equals a key, in `order_by` order, loaded in one statement for every
     key a request level asks for. Declared once, at module level (building the statement's
     expressions per call costs more than the load): `EMAILS = RowsByColumn(ContactEmail,
-    ContactEmail.contact_id, ContactEmail.position)`, then `await EMAILS.load(info.context, id)`."""
+    ContactEmail.contact_id, ContactEmail.position)`, then `await EMAILS.fetch(info.context, ids)`
+    in a batch field, or `await EMAILS.load(info.context, id)` in a resolver of one object."""
 
     def __init__(self, model, column, *order_by):
         self.column = column
         self.statement = select(model).where(column.in_(bindparam("keys", expanding=True))).order_by(*order_by)
 
+    async def fetch(self, ctx, keys: list) -> list[list]:
+        """The rows of each key, in `keys`' order, read now in one statement."""
+        grouped: dict[Any, list] = defaultdict(list)
+        for row in await ctx.scalars(self.statement, {"keys": list(set(keys))}):
+            grouped[getattr(row, self.column.key)].append(row)
+        return [grouped.get(k, []) for k in keys]
+
     def load(self, ctx, key):
+        """The rows of `key`, through the request's DataLoader (a resolver of one object)."""
         return ctx.loader(self, self._batch).load(key)
 
     def _batch(self, ctx):
-        async def load(keys: list) -> list[list]:
-            grouped: dict[Any, list] = defaultdict(list)
-            for row in await ctx.scalars(self.statement, {"keys": keys}):
-                grouped[getattr(row, self.column.key)].append(row)
-            return [grouped.get(k, []) for k in keys]
-
-        return load
+        return lambda keys: self.fetch(ctx, keys)
 
 
 def load_row(ctx, model, id):

@@ -21,8 +21,10 @@ from typing import Any, Generic, TypeVar
 import strawberry
 from sqlalchemy import BindParameter, Select, and_, bindparam, column, func, or_, select, true
 from sqlalchemy.dialects import postgresql
+from strawberry.types import Info
 
 from enishi.errors import EnishiError, InputError, UserError
+from enishi.graphql.batch import batch_field
 from enishi.graphql.loaders import then
 from enishi.ids import global_id
 
@@ -99,60 +101,121 @@ class ConnectionPage:
 
 
 class LazyPage:
-    """A page that is loaded only when a query selects `edges`, `nodes` or `pageInfo` (count-only
-    connections, docs/architecture.md): `tickets { totalCount }` on a page of contacts runs the
-    count and no page query. `load()` asks the request's loader (which gives every caller of a
-    key the same future); `shape` builds the page from the rows, once."""
+    """A nested connection's first page, loaded only when a query selects `edges`, `nodes` or
+    `pageInfo` (count-only connections, docs/architecture.md), and then for every connection of
+    the level at once: `tickets { totalCount }` on a page of contacts runs the count and no page
+    query. `page` is the page once loaded (or the error shaping it raised); `loading` the load it
+    is part of, which the level's other page fields (`edges` and `pageInfo` both) wait on too."""
 
-    __slots__ = ("load", "page", "shape")
+    __slots__ = ("ctx", "key", "loading", "page", "shape", "source")
 
-    def __init__(self, load: Callable[[], Any], shape: Callable[[Any], ConnectionPage]) -> None:
-        self.load, self.shape = load, shape
-        self.page: ConnectionPage | None = None
-
-    def part(self, pick: Callable[[ConnectionPage], Any]) -> Any:
-        if self.page is not None:
-            return pick(self.page)
-
-        def shaped(rows: Any) -> Any:
-            if self.page is None:
-                self.page = self.shape(rows)
-            return pick(self.page)
-
-        return then(self.load(), shaped)
+    def __init__(self, source: NestedConnection, ctx, key: tuple, shape: Callable[[Any], ConnectionPage]) -> None:
+        self.source, self.ctx, self.key, self.shape = source, ctx, key, shape
+        self.loading: asyncio.Future | None = None
+        self.page: ConnectionPage | Exception | None = None
 
 
-def _nodes(page: ConnectionPage) -> list:
-    return [edge.node for edge in page.edges]
+class LazyCount:
+    """A nested connection's `totalCount`, counted for every connection of a level that asks in
+    one grouped statement."""
+
+    __slots__ = ("ctx", "key", "source")
+
+    def __init__(self, source: NestedConnection, ctx, key: tuple) -> None:
+        self.source, self.ctx, self.key = source, ctx, key
+
+
+async def _load_pages(pages: list[LazyPage]) -> None:
+    """Load `pages`, one statement per nested connection among them; a page another field of the
+    level is already loading is waited for, not loaded again."""
+    groups: dict[int, list[LazyPage]] = {}
+    for page in pages:
+        if page.loading is None:
+            groups.setdefault(id(page.source), []).append(page)
+    for group in groups.values():
+        loading = asyncio.get_running_loop().create_future()
+        for page in group:
+            page.loading = loading
+    for group in groups.values():
+        try:
+            await _load_group(group)
+        except BaseException as error:
+            for page in group:  # the other fields waiting on these pages answer the error too
+                page.page = error if isinstance(error, Exception) else RuntimeError("the request was cancelled")
+            raise
+        finally:
+            group[0].loading.set_result(None)  # type: ignore[union-attr]
+    for page in pages:
+        await page.loading  # type: ignore[misc]  # done already, unless another field is loading it
+
+
+async def _load_group(pages: list[LazyPage]) -> None:
+    rows_per_page = await pages[0].source._load_first_pages(pages[0].ctx, [page.key for page in pages])
+    for page, rows in zip(pages, rows_per_page, strict=True):
+        try:
+            page.page = page.shape(rows)
+        except Exception as error:  # noqa: BLE001 - a page that cannot be shaped is its connection's error
+            page.page = error
+
+
+def _parts(connections: list[Connection], pick: Callable[[ConnectionPage], Any]) -> list | Awaitable[list]:
+    """`pick` of each connection's page (or its error), the first pages not loaded yet loaded together."""
+
+    def picked(_: object = None) -> list:
+        parts = []
+        for connection in connections:
+            page = connection._page.page if type(connection._page) is LazyPage else connection._page
+            parts.append(page if isinstance(page, Exception) else pick(page))  # type: ignore[arg-type]  # loaded: not None
+        return parts
+
+    unloaded = [c._page for c in connections if type(c._page) is LazyPage and c._page.page is None]
+    return then(_load_pages(unloaded), picked) if unloaded else picked()
+
+
+def _edges(connections: list[Connection], info: Info) -> list | Awaitable[list]:
+    return _parts(connections, attrgetter("edges"))
+
+
+def _page_infos(connections: list[Connection], info: Info) -> list | Awaitable[list]:
+    return _parts(connections, attrgetter("page_info"))
+
+
+def _nodes(connections: list[Connection], info: Info) -> list | Awaitable[list]:
+    return _parts(connections, lambda page: [edge.node for edge in page.edges])
+
+
+async def _total_counts(connections: list[Connection], info: Info) -> list[int]:
+    """Each connection's count: a nested connection's with one grouped statement per nested
+    connection, a root connection's (`paginate`) with its own."""
+    groups: dict[int, list[LazyCount]] = {}
+    for connection in connections:
+        if type(connection._count) is LazyCount:
+            groups.setdefault(id(connection._count.source), []).append(connection._count)
+    counted: dict[int, int] = {}
+    for group in groups.values():
+        counts = await group[0].source._load_counts(group[0].ctx, [count.key for count in group])
+        counted.update({id(count): n for count, n in zip(group, counts, strict=True)})
+    return [
+        counted[id(connection._count)] if type(connection._count) is LazyCount else await connection._count()  # type: ignore[operator]
+        for connection in connections
+    ]
 
 
 @strawberry.type
 class Connection(Generic[T]):
     """A Relay connection: `Connection[MyNode]` as a field's type, built by `paginate` (and by
-    `NestedConnection`, whose page is loaded only if selected)."""
+    `NestedConnection`, whose pages and counts are loaded for a whole level, and only if selected).
+    Its fields are batch fields (`batch_field`)."""
 
     _page: strawberry.Private[ConnectionPage | LazyPage]
-    _count: strawberry.Private[Callable[[], Awaitable[int]]]
+    _count: strawberry.Private[Callable[[], Awaitable[int]] | LazyCount]
 
-    def _part(self, pick: Callable[[ConnectionPage], Any]) -> Any:
-        page = self._page
-        return pick(page) if isinstance(page, ConnectionPage) else page.part(pick)
-
-    @strawberry.field
-    def edges(self) -> list[Edge[T]]:
-        return self._part(attrgetter("edges"))
-
-    @strawberry.field
-    def page_info(self) -> PageInfo:
-        return self._part(attrgetter("page_info"))
-
-    @strawberry.field(description="All items matching the filter, on every page. Costs one count query.", graphql_type=int)
-    def total_count(self) -> Awaitable[int]:
-        return self._count()
-
-    @strawberry.field(description="The nodes of this page, without cursors.")
-    def nodes(self) -> list[T]:
-        return self._part(_nodes)
+    edges = batch_field(_edges, graphql_type=list[Edge[T]])
+    page_info = batch_field(_page_infos, graphql_type=PageInfo)
+    total_count = batch_field(
+        _total_counts, graphql_type=int, description="All items matching the filter, on every page. Costs one count query."
+    )
+    nodes = batch_field(_nodes, graphql_type=list[T], description="The nodes of this page, without cursors.")
 
 
 @strawberry.enum
@@ -320,22 +383,22 @@ class NestedConnection:
         """What a first-page statement selects for each item."""
         return tuple(self.record.columns()) if self.record is not None else (self.model,)
 
-    def _first_pages(self, ctx):
-        async def load(keys: list[tuple[Any, int, Any]]) -> list[list[tuple[Any, list[Any]]]]:
-            results: dict[tuple, list] = {key: [] for key in keys}
-            groups: dict[tuple, list] = {}
-            for owner_id, size, extra in keys:
-                groups.setdefault((size, extra), []).append(owner_id)
-            for (size, extra), owner_ids in groups.items():
-                statement = self._first_pages_statement(size, extra, ctx.runtime.engine.dialect.name)
-                rows = await ctx.execute(statement, {"owner_ids": owner_ids})
-                width = len(self.record.names) if self.record is not None else 1
-                for row in rows.all():
-                    item = self.record(row[1 : 1 + width]) if self.record is not None else row[1]
-                    results[(row[0], size, extra)].append((item, row[1 + width :]))
-            return [results[key] for key in keys]
-
-        return load
+    async def _load_first_pages(self, ctx, keys: list[tuple[Any, int, Any]]) -> list[list[tuple[Any, Any]]]:
+        """The first page's rows — (item, its sort values) — of each (owner id, page size, extra)."""
+        results: dict[tuple, list] = {key: [] for key in keys}
+        # Each owner once: a level may hold several connections of one owner (the contacts of one
+        # account under each of its contacts), and PostgreSQL's LATERAL pages each id it is given.
+        groups: dict[tuple, dict] = {}
+        for owner_id, size, extra in keys:
+            groups.setdefault((size, extra), {})[owner_id] = None
+        for (size, extra), owner_ids in groups.items():
+            statement = self._first_pages_statement(size, extra, ctx.runtime.engine.dialect.name)
+            rows = await ctx.execute(statement, {"owner_ids": list(owner_ids)})
+            width = len(self.record.names) if self.record is not None else 1
+            for row in rows.all():
+                item = self.record(row[1 : 1 + width]) if self.record is not None else row[1]
+                results[(row[0], size, extra)].append((item, row[1 + width :]))
+        return [results[key] for key in keys]
 
     @lru_cache(maxsize=64)  # noqa: B019 - every NestedConnection is a module constant: nothing to leak
     def _first_pages_statement(self, size: int, extra: Any, dialect: str) -> Select:
@@ -393,37 +456,32 @@ class NestedConnection:
             )
         )
 
-    def _counts(self, ctx):
-        async def load(keys: list[tuple[Any, Any]]) -> list[int]:
-            counts: dict[tuple, int] = {}
-            groups: dict[Any, list] = {}
-            for owner_id, extra in keys:
-                groups.setdefault(extra, []).append(owner_id)
-            for extra, owner_ids in groups.items():
-                rows = await ctx.execute(self._counts_statement(extra), {"owner_ids": owner_ids})
-                counts.update({(owner_id, extra): n for owner_id, n in rows})
-            return [counts.get(key, 0) for key in keys]
-
-        return load
+    async def _load_counts(self, ctx, keys: list[tuple[Any, Any]]) -> list[int]:
+        """The number of items of each (owner id, extra)."""
+        counts: dict[tuple, int] = {}
+        groups: dict[Any, dict] = {}
+        for owner_id, extra in keys:
+            groups.setdefault(extra, {})[owner_id] = None
+        for extra, owner_ids in groups.items():
+            rows = await ctx.execute(self._counts_statement(extra), {"owner_ids": list(owner_ids)})
+            counts.update({(owner_id, extra): n for owner_id, n in rows})
+        return [counts.get(key, 0) for key in keys]
 
     @lru_cache(maxsize=64)  # noqa: B019 - as above
     def _counts_statement(self, extra: Any) -> Select:
         pairs = self.pairs(_OWNER_IDS, extra).subquery()
         return select(pairs.c.owner_id, func.count()).group_by(pairs.c.owner_id)
 
-    def resolve(
-        self, ctx, owner_id, page: PageRequest, to_node: Callable[[Any], Any], extra: Any = None
-    ) -> Awaitable[Connection]:
-        """The owner's page, to be awaited (or returned by a resolver). A first page is a share of
-        the request's windowed load, asked for only if the query selects the page's items (a
-        `LazyPage`); a page after a cursor is paginated."""
-        counter = ctx.loader((self.name, "count"), self._counts)
-
-        def count() -> Awaitable[int]:
-            return counter.load((owner_id, extra))
-
+    def connections(
+        self, ctx, owner_ids: list, page: PageRequest, to_node: Callable[[Any], Any], extra: Any = None
+    ) -> list[Connection] | Awaitable[list]:
+        """The connection of each owner, for a batch field (`batch_field`): a first page and a count
+        are loaded for all of them together, and only if a query selects them (`LazyPage`,
+        `LazyCount`); a page after a cursor is paginated for each owner."""
         if page.after is not None or page.before is not None or page.last is not None:
-            return self._later_page(ctx, owner_id, page, to_node, extra, count)
+            return asyncio.gather(
+                *(self._later_page(ctx, owner_id, page, to_node, extra) for owner_id in owner_ids), return_exceptions=True
+            )
         size = page.size(ctx.settings)
         keys = [key for key, _ in self.order]
 
@@ -431,22 +489,27 @@ class NestedConnection:
             edges = [_edge(keys, values, to_node(item)) for item, values in rows[:size]]
             return _page(edges, has_next_page=len(rows) > size, has_previous_page=False)
 
-        def load():
-            return ctx.loader((self.name, "first"), self._first_pages).load((owner_id, size, extra))
+        return [
+            Connection(
+                _page=LazyPage(self, ctx, (owner_id, size, extra), first_page), _count=LazyCount(self, ctx, (owner_id, extra))
+            )
+            for owner_id in owner_ids
+        ]
 
-        return self._ready(Connection(_page=LazyPage(load, first_page), _count=count))
-
-    @staticmethod
-    def _ready(connection: Connection) -> asyncio.Future[Connection]:
-        """`resolve` answers an awaitable (callers may await it); the breadth-first executor takes
-        a done future as it is."""
+    def resolve(
+        self, ctx, owner_id, page: PageRequest, to_node: Callable[[Any], Any], extra: Any = None
+    ) -> Awaitable[Connection]:
+        """One owner's connection, to be awaited (or returned by a resolver); `connections` for a
+        batch field."""
+        if page.after is not None or page.before is not None or page.last is not None:
+            return self._later_page(ctx, owner_id, page, to_node, extra)
         future = asyncio.get_running_loop().create_future()
-        future.set_result(connection)
+        future.set_result(self.connections(ctx, [owner_id], page, to_node, extra)[0])  # type: ignore[index]
         return future
 
-    async def _later_page(self, ctx, owner_id, page: PageRequest, to_node, extra, count) -> Connection:
+    async def _later_page(self, ctx, owner_id, page: PageRequest, to_node, extra) -> Connection:
         pairs = self.pairs([owner_id], extra).subquery()
         statement = select(self.model).where(self.model.id.in_(select(pairs.c.item_id)))
         connection = await paginate(ctx, statement, self.order, page, to_node)
-        connection._count = count
+        connection._count = LazyCount(self, ctx, (owner_id, extra))
         return connection

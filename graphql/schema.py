@@ -24,6 +24,7 @@ from strawberry.utils.str_converters import to_camel_case
 
 from enishi.plugin_host import PluginError
 
+from .batch import BATCH, BatchResolver
 from .errors import present_error
 from .execution import BreadthFirstExecutor
 from .limits import (
@@ -63,6 +64,7 @@ class EnishiSchema(strawberry.Schema):
         self._type_fields = type_fields or {}
         super().__init__(*args, **kwargs)
         _call_plain_resolvers_directly(self)
+        _install_batch_resolvers(self)
 
     def get_fields(self, type_definition):
         return type_definition.fields + self._type_fields.get(type_definition.name, [])
@@ -101,6 +103,23 @@ def _call_plain_resolvers_directly(schema: strawberry.Schema) -> None:
                 argument.graphql_name or to_camel_case(argument.python_name): argument.python_name for argument in field.arguments
             }
             graphql_field.resolve = _direct(resolver, field, names)
+
+
+def _install_batch_resolvers(schema: strawberry.Schema) -> None:
+    """Give each batch field (`batch_field`, graphql/batch.py) the `BatchResolver` the breadth-first
+    executor calls. Its arguments must be scalars or lists of them: graphql-core hands those over
+    as the function takes them, with no conversion per level."""
+    for graphql_type in schema._schema.type_map.values():
+        if not isinstance(graphql_type, GraphQLObjectType):
+            continue
+        for name, graphql_field in graphql_type.fields.items():
+            field = graphql_field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+            load_many = (getattr(field, "metadata", None) or {}).get(BATCH)
+            if load_many is None:
+                continue
+            if not all(_plain_scalar(argument.type) for argument in field.arguments):
+                raise PluginError(f"batch field {graphql_type.name}.{name}: arguments must be scalars or lists of scalars")
+            graphql_field.extensions[BATCH] = BatchResolver(field, load_many)
 
 
 def _plain_scalar(annotation) -> bool:

@@ -1,5 +1,6 @@
-"""The core types' relations, batched: each loads what a request level asks for in one statement
-(`enishi.graphql.loaders` and `NestedConnection` do the batching)."""
+"""The core types' relations, batched: each loads what a level of the response asks for in one
+statement (the core's fields are batch fields; `enishi.graphql.loaders` and `NestedConnection`
+read the rows)."""
 
 from __future__ import annotations
 
@@ -14,24 +15,20 @@ from enishi.models import Account, Activity, ActivityTarget, Contact, ContactAcc
 from enishi.sealing import lean_record
 
 
-def next_action_factory(ctx):
-    """Earliest due date of an open task on the account or on any of its contacts."""
-
-    async def load(account_ids: list) -> list:
-        via_contacts = (
-            select(ContactAccount.account_id.label("account_id"), Task.due_at)
-            .join(Task, Task.contact_id == ContactAccount.contact_id)
-            .where(ContactAccount.account_id.in_(account_ids), Task.status == "open")
-        )
-        direct = select(Task.account_id.label("account_id"), Task.due_at).where(
-            Task.account_id.in_(account_ids), Task.status == "open"
-        )
-        both = union(direct, via_contacts).subquery()
-        rows = await ctx.execute(select(both.c.account_id, func.min(both.c.due_at)).group_by(both.c.account_id))
-        found = {account_id: due for account_id, due in rows}  # MIN() keeps the column's UTCDateTime type  # noqa: C416 - dict() would read the Result as a mapping (it has keys())
-        return [found.get(a) for a in account_ids]
-
-    return load
+async def next_actions(ctx, account_ids: list) -> list:
+    """Earliest due date of an open task on each account or on any of its contacts."""
+    via_contacts = (
+        select(ContactAccount.account_id.label("account_id"), Task.due_at)
+        .join(Task, Task.contact_id == ContactAccount.contact_id)
+        .where(ContactAccount.account_id.in_(account_ids), Task.status == "open")
+    )
+    direct = select(Task.account_id.label("account_id"), Task.due_at).where(
+        Task.account_id.in_(account_ids), Task.status == "open"
+    )
+    both = union(direct, via_contacts).subquery()
+    rows = await ctx.execute(select(both.c.account_id, func.min(both.c.due_at)).group_by(both.c.account_id))
+    found = {account_id: due for account_id, due in rows}  # MIN() keeps the column's UTCDateTime type  # noqa: C416 - dict() would read the Result as a mapping (it has keys())
+    return [found.get(a) for a in account_ids]
 
 
 _PRIMARY_ACCOUNTS = (
@@ -42,32 +39,26 @@ _PRIMARY_ACCOUNTS = (
 )
 
 
-def primary_account_factory(ctx):
-    """Contact ids → the account each is primarily linked to, or None: one statement, the links
-    joined in rather than loaded as rows of their own and followed."""
-
-    async def load(contact_ids: list) -> list:
-        found: dict = {}
-        for contact_id, account in await ctx.execute(_PRIMARY_ACCOUNTS, {"keys": contact_ids}):
-            found.setdefault(contact_id, account)
-        return [found.get(c) for c in contact_ids]
-
-    return load
+async def primary_accounts(ctx, contact_ids: list) -> list:
+    """The account each contact is primarily linked to, or None: one statement, the links joined
+    in rather than loaded as rows of their own and followed."""
+    found: dict = {}
+    for contact_id, account in await ctx.execute(_PRIMARY_ACCOUNTS, {"keys": contact_ids}):
+        found.setdefault(contact_id, account)
+    return [found.get(c) for c in contact_ids]
 
 
-def activity_targets_factory(ctx):
-    async def load(activity_ids: list) -> list[list]:
-        grouped: dict[Any, list] = defaultdict(list)
-        rows = await ctx.execute(
-            select(ActivityTarget.activity_id, ActivityTarget.contact_id, ActivityTarget.account_id).where(
-                ActivityTarget.activity_id.in_(activity_ids)
-            )
+async def activity_targets(ctx, activity_ids: list) -> list[list]:
+    """(contact id, account id) of each target of each activity."""
+    grouped: dict[Any, list] = defaultdict(list)
+    rows = await ctx.execute(
+        select(ActivityTarget.activity_id, ActivityTarget.contact_id, ActivityTarget.account_id).where(
+            ActivityTarget.activity_id.in_(activity_ids)
         )
-        for activity_id, contact_id, account_id in rows:
-            grouped[activity_id].append((contact_id, account_id))
-        return [grouped.get(a, []) for a in activity_ids]
-
-    return load
+    )
+    for activity_id, contact_id, account_id in rows:
+        grouped[activity_id].append((contact_id, account_id))
+    return [grouped.get(a, []) for a in activity_ids]
 
 
 def _contact_timeline_pairs(owner_ids, types):

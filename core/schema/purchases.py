@@ -15,16 +15,16 @@ from strawberry import relay
 from strawberry.types import Info
 
 from enishi import models
+from enishi.graphql.batch import batch_field
 from enishi.graphql.errors import UserErrorType
 from enishi.graphql.inputs import input_values, utc_instant
-from enishi.graphql.loaders import then
 from enishi.graphql.mutation import run_mutation
 from enishi.graphql.nodes import node_resolver
 from enishi.graphql.relay import Connection, NestedConnection, PageRequest, SortKey, parse_global_id
 from enishi.graphql.scalars import MinorUnits
 from enishi.services import purchases
 
-from .types import Account, Contact, _node
+from .types import Account, Contact, _related
 
 READ, WRITE = "purchase.read", "purchase.write"
 
@@ -68,15 +68,12 @@ class Purchase(relay.Node):
             _row=row,
         )
 
-    @strawberry.field(
-        description="Who bought, unless they were erased (the purchase stays, for the books).", graphql_type=Contact | None
+    contact = batch_field(
+        _related(models.Contact, "contact_id", Contact.from_row),
+        graphql_type=Contact | None,
+        description="Who bought, unless they were erased (the purchase stays, for the books).",
     )
-    def contact(self, info: Info) -> Awaitable[Contact | None] | None:
-        return _node(info, Contact, models.Contact, self._row.contact_id)
-
-    @strawberry.field(graphql_type=Account | None)
-    def account(self, info: Info) -> Awaitable[Account | None] | None:
-        return _node(info, Account, models.Account, self._row.account_id)
+    account = batch_field(_related(models.Account, "account_id", Account.from_row), graphql_type=Account | None)
 
     resolve_nodes = node_resolver(models.Purchase, READ)
 
@@ -119,43 +116,54 @@ ACCOUNT_PURCHASES = NestedConnection("account.purchases", models.Purchase, _ORDE
 
 
 def contact_purchases(
-    root, info: Info, first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None
-) -> Awaitable[Connection[Purchase]]:
-    """`Contact.purchases`: newest first, refunded ones included (with `refundedAt`)."""
+    contacts: list,
+    info: Info,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> list[Connection[Purchase]] | Awaitable[list]:
+    """`Contact.purchases` of every contact of a level (a batch field): newest first, refunded ones
+    included (with `refundedAt`)."""
     info.context.require(READ)
-    return CONTACT_PURCHASES.resolve(info.context, root._row.id, PageRequest(first, after, last, before), Purchase.from_row)
+    return CONTACT_PURCHASES.connections(
+        info.context, [c._row.id for c in contacts], PageRequest(first, after, last, before), Purchase.from_row
+    )
 
 
 def account_purchases(
-    root, info: Info, first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None
-) -> Awaitable[Connection[Purchase]]:
-    """`Account.purchases`: newest first, those of its contacts bought for it included."""
+    accounts: list,
+    info: Info,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> list[Connection[Purchase]] | Awaitable[list]:
+    """`Account.purchases` of every account of a level (a batch field): newest first, those of its
+    contacts bought for it included."""
     info.context.require(READ)
-    return ACCOUNT_PURCHASES.resolve(info.context, root._row.id, PageRequest(first, after, last, before), Purchase.from_row)
+    return ACCOUNT_PURCHASES.connections(
+        info.context, [a._row.id for a in accounts], PageRequest(first, after, last, before), Purchase.from_row
+    )
 
 
 def _summaries(column):
-    def factory(ctx):
-        async def load(owner_ids):
-            found: dict = {owner: [] for owner in owner_ids}
-            for row in (await ctx.execute(purchases.summaries_statement(column, owner_ids))).all():
-                found[row[0]].append(PurchaseSummary.of(purchases.summary_of(row)))
-            return [found[owner] for owner in owner_ids]
+    """`purchaseSummary` of every owner of a level (a batch field): count, total, average order
+    value, first and last purchase, per currency, in one statement."""
 
-        return load
+    async def load_many(owners: list, info: Info) -> list[list[PurchaseSummary]]:
+        info.context.require(READ)
+        owner_ids = [owner._row.id for owner in owners]
+        found: dict = {owner: [] for owner in owner_ids}
+        for row in (await info.context.execute(purchases.summaries_statement(column, list(found)))).all():
+            found[row[0]].append(PurchaseSummary.of(purchases.summary_of(row)))
+        return [list(found[owner]) for owner in owner_ids]
 
-    return factory
-
-
-def contact_purchase_summary(root, info: Info) -> Awaitable[list[PurchaseSummary]]:
-    """Count, total, average order value, first and last purchase, per currency."""
-    info.context.require(READ)
-    return then(info.context.loader("contact.purchase_summary", _summaries(models.Purchase.contact_id)).load(root._row.id), list)
+    return load_many
 
 
-def account_purchase_summary(root, info: Info) -> Awaitable[list[PurchaseSummary]]:
-    info.context.require(READ)
-    return then(info.context.loader("account.purchase_summary", _summaries(models.Purchase.account_id)).load(root._row.id), list)
+contact_purchase_summary = _summaries(models.Purchase.contact_id)
+account_purchase_summary = _summaries(models.Purchase.account_id)
 
 
 def type_fields() -> list[tuple[str, Any]]:
@@ -168,15 +176,11 @@ def type_fields() -> list[tuple[str, Any]]:
         fields += [
             (
                 type_name,
-                strawberry.field(
-                    resolver=connection, name="purchases", graphql_type=Connection[Purchase], description="Newest first."
-                ),
+                batch_field(connection, name="purchases", graphql_type=Connection[Purchase], description="Newest first."),
             ),
             (
                 type_name,
-                strawberry.field(
-                    resolver=summaries, name="purchaseSummary", graphql_type=list[PurchaseSummary], description=summary
-                ),
+                batch_field(summaries, name="purchaseSummary", graphql_type=list[PurchaseSummary], description=summary),
             ),
         ]
     return fields

@@ -1,10 +1,11 @@
-"""The core's GraphQL object types. Resolvers are thin: relations go through the DataLoaders in
-`loaders.py`; authorization is checked once per object (reading a node) or per sensitive field."""
+"""The core's GraphQL object types. Resolvers are thin: relations are batch fields (`batch_field`),
+each loading what a level of the response asks for in one statement (`loaders.py`);
+authorization is checked once per object (reading a node) or per sensitive field."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from enum import Enum
 from typing import Any, Optional, cast
 
@@ -16,7 +17,8 @@ from strawberry.types import Info
 from enishi import models
 from enishi.contributions import DataSubject
 from enishi.events import CONTACT_PERSONAL_DATA_READ
-from enishi.graphql.loaders import load_row, load_rows, then
+from enishi.graphql.batch import batch_field
+from enishi.graphql.loaders import fetch_rows, load_rows
 from enishi.graphql.nodes import deferred_sealed_field, node_resolver, sealed_field, visible
 from enishi.graphql.relay import Connection, PageRequest, to_global_id
 from enishi.services import sensitive
@@ -44,15 +46,28 @@ class User(relay.Node):
     resolve_nodes = node_resolver(models.User)
 
 
-def _node(info: Info, node_type, model, record_id) -> Awaitable[Any] | None:
-    """The related object as `node_type`, or None when unset, missing or hidden from this viewer."""
-    if record_id is None:
-        return None
-    return then(load_row(info.context, model, record_id), lambda row: node_type.from_row(row) if visible(info, row) else None)
+def _related(model, foreign_key: str, to_node: Callable[[Any], Any]):
+    """A batch field's function: the row each parent's `_row.<foreign_key>` points at, as
+    `to_node(row)`, or None when unset, missing or hidden from this viewer. One statement a level."""
+
+    async def load_many(parents: list, info: Info) -> list:
+        rows = await fetch_rows(info.context, model, [getattr(parent._row, foreign_key) for parent in parents])
+        return [to_node(row) if visible(info, row) else None for row in rows]
+
+    return load_many
 
 
-def _user(info: Info, user_id) -> Awaitable[User | None] | None:
-    return _node(info, User, models.User, user_id)
+def _rows_of(rows_by_column, shape: Callable[[list], Any]):
+    """A batch field's function: each parent's rows of a `RowsByColumn` keyed by its id, shaped."""
+
+    async def load_many(parents: list, info: Info) -> list:
+        return [shape(rows) for rows in await rows_by_column.fetch(info.context, [parent._row.id for parent in parents])]
+
+    return load_many
+
+
+def _ids(parents: list) -> list:
+    return [parent._row.id for parent in parents]
 
 
 def _page(first, after, last, before) -> PageRequest:
@@ -107,70 +122,80 @@ class Account(relay.Node):
 
     resolve_nodes = node_resolver(models.Account)
 
-    # A field returning an awaitable names its GraphQL type (strawberry cannot read `Awaitable[...]`);
-    # a type not defined yet is named as a string: `Optional["Account"]` in its own body.
-    @strawberry.field(graphql_type=Optional["Account"])
-    def parent(self, info: Info) -> Awaitable[Account | None] | None:
-        return _node(info, Account, models.Account, self._row.parent_id)
+    # Batch fields name their GraphQL type; a type not defined yet is named as a string:
+    # `Optional["Account"]` in its own body.
+    parent = batch_field(
+        _related(models.Account, "parent_id", lambda row: Account.from_row(row)), graphql_type=Optional["Account"]
+    )
 
-    @strawberry.field
-    async def children(self, info: Info) -> list[Account]:
-        rows = await loaders.ACCOUNT_CHILDREN.load(info.context, self._row.id)
-        return [Account.from_row(r) for r in rows if visible(info, r)]
+    @batch_field(graphql_type=list["Account"])
+    async def children(accounts: list[Account], info: Info) -> list[list[Account]]:
+        return [
+            [Account.from_row(r) for r in rows if visible(info, r)]
+            for rows in await loaders.ACCOUNT_CHILDREN.fetch(info.context, _ids(accounts))
+        ]
 
-    @strawberry.field(graphql_type=User | None)
-    def owner(self, info: Info) -> Awaitable[User | None] | None:
-        return _user(info, self._row.owner_id)
+    owner = batch_field(_related(models.User, "owner_id", User.from_row), graphql_type=User | None)
+    merged_into = batch_field(
+        _related(models.Account, "merged_into_id", lambda row: Account.from_row(row)),
+        graphql_type=Optional["Account"],
+        description="The merged-into account, when this one was merged away.",
+    )
 
-    @strawberry.field(description="The merged-into account, when this one was merged away.", graphql_type=Optional["Account"])
-    def merged_into(self, info: Info) -> Awaitable[Account | None] | None:
-        return _node(info, Account, models.Account, self._row.merged_into_id)
+    @batch_field(
+        graphql_type=dt.datetime | None, description="The earliest due date of an open task on the account or its contacts."
+    )
+    async def next_action_at(accounts: list[Account], info: Info) -> list[dt.datetime | None]:
+        return await loaders.next_actions(info.context, _ids(accounts))
 
-    @strawberry.field(description="The earliest due date of an open task on the account or its contacts.")
-    async def next_action_at(self, info: Info) -> dt.datetime | None:
-        return await info.context.loader("account.next_action", loaders.next_action_factory).load(self._row.id)
-
-    @strawberry.field(description="Contacts linked to the account, in kana order.", graphql_type=Connection["Contact"])
+    @batch_field(graphql_type=Connection["Contact"], description="Contacts linked to the account, in kana order.")
     def contacts(
-        self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None
-    ) -> Awaitable[Connection[Contact]]:
-        return loaders.ACCOUNT_CONTACTS.resolve(info.context, self._row.id, _page(first, after, last, before), Contact.from_row)
+        accounts: list[Account],
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> list[Connection[Contact]] | Awaitable[list]:
+        return loaders.ACCOUNT_CONTACTS.connections(
+            info.context, _ids(accounts), _page(first, after, last, before), Contact.from_row
+        )
 
-    @strawberry.field(
-        description="Activities of the account and of its contacts, newest first (by when they happened).",
+    @batch_field(
         graphql_type=Connection["Activity"],
+        description="Activities of the account and of its contacts, newest first (by when they happened).",
     )
     def timeline(
-        self,
+        accounts: list[Account],
         info: Info,
         first: int | None = None,
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
         types: list[str] | None = None,
-    ) -> Awaitable[Connection[Activity]]:
-        return loaders.ACCOUNT_TIMELINE.resolve(
+    ) -> list[Connection[Activity]] | Awaitable[list]:
+        return loaders.ACCOUNT_TIMELINE.connections(
             info.context,
-            self._row.id,
+            _ids(accounts),
             _page(first, after, last, before),
             Activity.from_row,
             tuple(sorted(types)) if types else None,
         )
 
-    @strawberry.field
-    async def tasks(self, info: Info, status: str | None = "open") -> list[Task]:
-        rows = await loaders.ACCOUNT_TASKS.load(info.context, self._row.id)
-        return [Task.from_row(r) for r in rows if status is None or r.status == status]
+    @batch_field(graphql_type=list["Task"])
+    async def tasks(accounts: list[Account], info: Info, status: str | None = "open") -> list[list[Task]]:
+        return [
+            [Task.from_row(r) for r in rows if status is None or r.status == status]
+            for rows in await loaders.ACCOUNT_TASKS.fetch(info.context, _ids(accounts))
+        ]
 
 
 @strawberry.type
 class AccountLink:
     is_primary: bool
-    _account_id: strawberry.Private[Any]
+    _row: strawberry.Private[Any]  # the ContactAccount link
 
-    @strawberry.field(graphql_type=Account | None)
-    def account(self, info: Info) -> Awaitable[Account | None] | None:
-        return _node(info, Account, models.Account, self._account_id)
+    account = batch_field(_related(models.Account, "account_id", Account.from_row), graphql_type=Account | None)
 
 
 def _sensitive_custom_keys(ctx):
@@ -227,67 +252,63 @@ class Contact(relay.Node):
         japanese = any(ord(ch) > 0x2E80 for ch in family + given)
         return (f"{family} {given}" if japanese else f"{given} {family}").strip()
 
-    @strawberry.field
-    async def emails(self, info: Info) -> list[Email]:
-        rows = await loaders.CONTACT_EMAILS.load(info.context, self._row.id)
-        return [Email(address=r.address, label=r.label, is_primary=r.is_primary) for r in rows]
+    emails = batch_field(
+        _rows_of(
+            loaders.CONTACT_EMAILS, lambda rows: [Email(address=r.address, label=r.label, is_primary=r.is_primary) for r in rows]
+        ),
+        graphql_type=list[Email],
+    )
+    primary_email = batch_field(
+        _rows_of(loaders.CONTACT_EMAILS, lambda rows: next((row.address for row in rows if row.is_primary), None)),
+        graphql_type=str | None,
+    )
+    phones = batch_field(
+        _rows_of(loaders.CONTACT_PHONES, lambda rows: [Phone(e164=r.e164, label=r.label, is_primary=r.is_primary) for r in rows]),
+        graphql_type=list[Phone],
+    )
+    accounts = batch_field(
+        _rows_of(loaders.CONTACT_ACCOUNTS, lambda rows: [AccountLink(is_primary=r.is_primary, _row=r) for r in rows]),
+        graphql_type=list[AccountLink],
+    )
 
-    @strawberry.field(graphql_type=str | None)
-    def primary_email(self, info: Info) -> Awaitable[str | None]:
-        return then(
-            loaders.CONTACT_EMAILS.load(info.context, self._row.id),
-            lambda rows: next((row.address for row in rows if row.is_primary), None),
-        )
+    @batch_field(graphql_type=Account | None)
+    async def primary_account(contacts: list[Contact], info: Info) -> list[Account | None]:
+        rows = await loaders.primary_accounts(info.context, _ids(contacts))
+        return [Account.from_row(row) if visible(info, row) else None for row in rows]
 
-    @strawberry.field
-    async def phones(self, info: Info) -> list[Phone]:
-        rows = await loaders.CONTACT_PHONES.load(info.context, self._row.id)
-        return [Phone(e164=r.e164, label=r.label, is_primary=r.is_primary) for r in rows]
+    owner = batch_field(_related(models.User, "owner_id", User.from_row), graphql_type=User | None)
+    merged_into = batch_field(
+        _related(models.Contact, "merged_into_id", lambda row: Contact.from_row(row)),
+        graphql_type=Optional["Contact"],
+        description="The surviving contact, when this one was merged away.",
+    )
 
-    @strawberry.field
-    async def accounts(self, info: Info) -> list[AccountLink]:
-        rows = await loaders.CONTACT_ACCOUNTS.load(info.context, self._row.id)
-        return [AccountLink(is_primary=r.is_primary, _account_id=r.account_id) for r in rows]
-
-    @strawberry.field(graphql_type=Account | None)
-    def primary_account(self, info: Info) -> Awaitable[Account | None]:
-        return then(
-            info.context.loader("contact.primary_account", loaders.primary_account_factory).load(self._row.id),
-            lambda row: Account.from_row(row) if visible(info, row) else None,
-        )
-
-    @strawberry.field(graphql_type=User | None)
-    def owner(self, info: Info) -> Awaitable[User | None] | None:
-        return _user(info, self._row.owner_id)
-
-    @strawberry.field(description="The surviving contact, when this one was merged away.", graphql_type=Optional["Contact"])
-    def merged_into(self, info: Info) -> Awaitable[Contact | None] | None:
-        return _node(info, Contact, models.Contact, self._row.merged_into_id)
-
-    @strawberry.field(
-        description="Activities with this contact, newest first (by when they happened).", graphql_type=Connection["Activity"]
+    @batch_field(
+        graphql_type=Connection["Activity"], description="Activities with this contact, newest first (by when they happened)."
     )
     def timeline(
-        self,
+        contacts: list[Contact],
         info: Info,
         first: int | None = None,
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
         types: list[str] | None = None,
-    ) -> Awaitable[Connection[Activity]]:
-        return loaders.CONTACT_TIMELINE.resolve(
+    ) -> list[Connection[Activity]] | Awaitable[list]:
+        return loaders.CONTACT_TIMELINE.connections(
             info.context,
-            self._row.id,
+            _ids(contacts),
             _page(first, after, last, before),
             Activity.from_row,
             tuple(sorted(types)) if types else None,
         )
 
-    @strawberry.field
-    async def tasks(self, info: Info, status: str | None = "open") -> list[Task]:
-        rows = await loaders.CONTACT_TASKS.load(info.context, self._row.id)
-        return [Task.from_row(r) for r in rows if status is None or r.status == status]
+    @batch_field(graphql_type=list["Task"])
+    async def tasks(contacts: list[Contact], info: Info, status: str | None = "open") -> list[list[Task]]:
+        return [
+            [Task.from_row(r) for r in rows if status is None or r.status == status]
+            for rows in await loaders.CONTACT_TASKS.fetch(info.context, _ids(contacts))
+        ]
 
     @strawberry.field(
         description="Everything every plugin holds about this person, as the data-subject "
@@ -357,24 +378,25 @@ class Activity(relay.Node):
 
     resolve_nodes = node_resolver(models.Activity)
 
-    @strawberry.field(graphql_type=User | None)
-    def actor(self, info: Info) -> Awaitable[User | None] | None:
-        return _user(info, self._row.actor_id)
+    actor = batch_field(_related(models.User, "actor_id", User.from_row), graphql_type=User | None)
 
-    async def _targets(self, info: Info):
-        return await info.context.loader("activity.targets", loaders.activity_targets_factory).load(self._row.id)
+    @batch_field(graphql_type=list[Contact])
+    async def contacts(activities: list[Activity], info: Info) -> list[list[Contact]]:
+        return await _targets(activities, info, 0, models.Contact, Contact.from_row)
 
-    @strawberry.field
-    async def contacts(self, info: Info) -> list[Contact]:
-        ids = [c for c, _ in await self._targets(info) if c is not None]
-        rows = await load_rows(info.context, models.Contact, ids)
-        return [Contact.from_row(r) for r in rows if visible(info, r)]
+    @batch_field(graphql_type=list[Account])
+    async def accounts(activities: list[Activity], info: Info) -> list[list[Account]]:
+        return await _targets(activities, info, 1, models.Account, Account.from_row)
 
-    @strawberry.field
-    async def accounts(self, info: Info) -> list[Account]:
-        ids = [a for _, a in await self._targets(info) if a is not None]
-        rows = await load_rows(info.context, models.Account, ids)
-        return [Account.from_row(r) for r in rows if visible(info, r)]
+
+async def _targets(activities: list[Activity], info: Info, position: int, model, to_node) -> list[list]:
+    """The contacts (`position` 0) or accounts (1) each activity concerns, visible to this viewer."""
+    targets = [
+        [target[position] for target in pairs if target[position] is not None]
+        for pairs in await loaders.activity_targets(info.context, _ids(activities))
+    ]
+    rows = iter(await fetch_rows(info.context, model, [i for ids in targets for i in ids]))
+    return [[to_node(row) for row in [next(rows) for _ in ids] if visible(info, row)] for ids in targets]
 
 
 @strawberry.type(description="A next action: something someone owes a contact or account by a date.")
@@ -400,17 +422,9 @@ class Task(relay.Node):
 
     resolve_nodes = node_resolver(models.Task)
 
-    @strawberry.field(graphql_type=User | None)
-    def assignee(self, info: Info) -> Awaitable[User | None] | None:
-        return _user(info, self._row.assignee_id)
-
-    @strawberry.field(graphql_type=Contact | None)
-    def contact(self, info: Info) -> Awaitable[Contact | None] | None:
-        return _node(info, Contact, models.Contact, self._row.contact_id)
-
-    @strawberry.field(graphql_type=Account | None)
-    def account(self, info: Info) -> Awaitable[Account | None] | None:
-        return _node(info, Account, models.Account, self._row.account_id)
+    assignee = batch_field(_related(models.User, "assignee_id", User.from_row), graphql_type=User | None)
+    contact = batch_field(_related(models.Contact, "contact_id", Contact.from_row), graphql_type=Contact | None)
+    account = batch_field(_related(models.Account, "account_id", Account.from_row), graphql_type=Account | None)
 
 
 def global_id(node_type: type, id) -> str:

@@ -9,7 +9,6 @@ import datetime as dt
 from pathlib import Path
 
 import pluggy
-import strawberry
 from sqlalchemy import delete, select
 
 from enishi.plugin import (
@@ -28,6 +27,7 @@ from enishi.plugin import (
     Permission,
     PersonalDataField,
     ScheduledJob,
+    batch_field,
     hookimpl,
 )
 
@@ -73,8 +73,8 @@ def enishi_graphql_type_fields():
     return [
         (
             "Account",
-            strawberry.field(
-                resolver=schema.account_abm,
+            batch_field(
+                schema.account_abm,
                 name="abm",
                 graphql_type=types.AbmAccount | None,
                 description="Account-based marketing: tier, stage, engagement, committee (abm plugin).",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable
 from enum import Enum
 
 import strawberry
@@ -22,7 +21,6 @@ from enishi.plugin import (
     paginate,
     parse_global_id,
     run_mutation,
-    then,
 )
 
 from . import audiences, committees, scoring, service, targets
@@ -54,29 +52,24 @@ from .types import (
 )
 
 
-def _target_factory(ctx):
-    async def load(account_ids):
-        rows = {
-            t.account_id: t
-            for t in await ctx.scalars(select(orm.AbmTargetAccount).where(orm.AbmTargetAccount.account_id.in_(account_ids)))
-        }
-        return [rows.get(a) for a in account_ids]
-
-    return load
-
-
 def _abm(target) -> AbmAccount:
     return AbmAccount(
         tier=target.tier, stage=target.stage, icp_score=target.icp_score, rationale=target.rationale, _target=target
     )
 
 
-def account_abm(root, info: Info) -> Awaitable[AbmAccount | None]:
-    """`Account.abm`: null unless the account is a target account."""
+async def account_abm(accounts: list[AccountNode], info: Info) -> list[AbmAccount | None]:
+    """`Account.abm` of every account of a level (a batch field, one statement): null unless the
+    account is a target account."""
     info.context.require("abm.read")
-    return then(
-        info.context.loader("abm.target", _target_factory).load(root._row.id), lambda target: _abm(target) if target else None
-    )
+    ids = [account._row.id for account in accounts]
+    targets = {
+        t.account_id: t
+        for t in await info.context.scalars(
+            select(orm.AbmTargetAccount).where(orm.AbmTargetAccount.account_id.in_(list(set(ids))))
+        )
+    }
+    return [_abm(targets[i]) if i in targets else None for i in ids]
 
 
 SORT = {

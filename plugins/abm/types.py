@@ -160,7 +160,7 @@ class AbmHierarchy:
 
     @strawberry.field
     async def children(self, info: Info) -> list[AccountNode]:
-        return await AccountNode.from_row(self._account).children(info)  # type: ignore[misc, arg-type]  # strawberry types a decorated method as its StrawberryField
+        return await AccountNode.from_row(self._account).children(info)  # the core's field, resolved for one account
 
     async def _rollup(self, info: Info):
         async with info.context.runtime.read_session() as session:

@@ -10,7 +10,6 @@ import datetime as dt
 import uuid
 from pathlib import Path
 
-import strawberry
 from sqlalchemy import select
 
 from enishi.plugin import (
@@ -24,6 +23,7 @@ from enishi.plugin import (
     Permission,
     PersonalDataField,
     ScheduledJob,
+    batch_field,
     hookimpl,
 )
 
@@ -79,8 +79,8 @@ def enishi_graphql_type_fields():
     return [
         (
             "Contact",
-            strawberry.field(
-                resolver=schema.contact_loyalty,
+            batch_field(
+                schema.contact_loyalty,
                 name="loyalty",
                 graphql_type=types.LoyaltyMember | None,
                 description="Loyalty membership: balance, pending points, tier (loyalty plugin).",

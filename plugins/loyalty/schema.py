@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Awaitable
 
 import strawberry
 from sqlalchemy import func, select
@@ -22,7 +21,6 @@ from enishi.plugin import (
     paginate,
     parse_global_id,
     run_mutation,
-    then,
     to_global_id,
     utc_instant,
 )
@@ -70,47 +68,25 @@ MAX_WITHIN_DAYS = 36_500
 # --- Contact.loyalty and the queries ------------------------------------------------------------
 
 
-def _member_by_contact(ctx):
-    """Contact → its membership of the default program (the first created), one query per page."""
-
-    async def load(contact_ids):
-        program_id = (
-            await ctx.execute(
-                select(orm.LoyaltyProgram.id).order_by(orm.LoyaltyProgram.created_at, orm.LoyaltyProgram.id).limit(1)
-            )
-        ).scalar_one_or_none()
-        found = {
-            m.contact_id: m
-            for m in await ctx.scalars(
-                select(orm.LoyaltyMember).where(
-                    orm.LoyaltyMember.contact_id.in_(contact_ids), orm.LoyaltyMember.program_id == program_id
-                )
-            )
-        }
-        return [found.get(c) for c in contact_ids]
-
-    return load
+# The default program: the first created.
+_DEFAULT_PROGRAM = (
+    select(orm.LoyaltyProgram.id).order_by(orm.LoyaltyProgram.created_at, orm.LoyaltyProgram.id).limit(1).scalar_subquery()
+)
 
 
-def contact_loyalty(root, info: Info, program_id: strawberry.ID | None = None) -> Awaitable[LoyaltyMember | None]:
-    """`Contact.loyalty`: the contact's membership (of the default program unless one is named)."""
+async def contact_loyalty(contacts: list, info: Info, program_id: strawberry.ID | None = None) -> list[LoyaltyMember | None]:
+    """`Contact.loyalty` of every contact of a level (a batch field): each one's membership of the
+    default program unless one is named, with its tier joined in — one statement."""
     info.context.require("loyalty.read")
-    if program_id is None:
-        return then(info.context.loader("loyalty.member_by_contact", _member_by_contact).load(root._row.id), _member)
-    return _membership_in(info, root._row.id, parse_global_id(program_id, "LoyaltyProgram", "programId"))
-
-
-async def _membership_in(info: Info, contact_id, program) -> LoyaltyMember | None:
-    row = (
-        await info.context.execute(
-            select(orm.LoyaltyMember).where(orm.LoyaltyMember.contact_id == contact_id, orm.LoyaltyMember.program_id == program)
-        )
-    ).scalar_one_or_none()
-    return _member(row)
-
-
-def _member(row) -> LoyaltyMember | None:
-    return LoyaltyMember.from_row(row) if row else None
+    program = _DEFAULT_PROGRAM if program_id is None else parse_global_id(program_id, "LoyaltyProgram", "programId")
+    ids = [contact._row.id for contact in contacts]
+    rows = await info.context.execute(
+        select(orm.LoyaltyMember, orm.LoyaltyTier)
+        .outerjoin(orm.LoyaltyTier, orm.LoyaltyTier.id == orm.LoyaltyMember.tier_id)
+        .where(orm.LoyaltyMember.contact_id.in_(list(set(ids))), orm.LoyaltyMember.program_id == program)
+    )
+    found = {member.contact_id: LoyaltyMember.from_row(member, tier) for member, tier in rows}
+    return [found.get(i) for i in ids]
 
 
 @strawberry.type

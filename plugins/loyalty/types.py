@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Awaitable
 from typing import Any
 
 import strawberry
@@ -22,10 +23,13 @@ from enishi.plugin import (
     SortKey,
     StringFilter,
     UserErrorType,
+    batch_field,
+    fetch_rows,
     load_row,
     node_resolver,
     paginate,
     sealed_field,
+    then,
 )
 
 from . import models as orm
@@ -300,6 +304,20 @@ ENTRY_FILTER = FilterSpec(
 LEDGER_ORDER = [(SortKey(orm.LoyaltyEntry.seq, "int"), True)]
 
 
+NOT_JOINED = object()
+
+
+def _member_tiers(members: list[LoyaltyMember], info: Info) -> list[LoyaltyTier | None] | Awaitable[list[LoyaltyTier | None]]:
+    """`LoyaltyMember.tier` of a level: the tier joined in when the members were read, or else one statement."""
+    if any(member._tier is NOT_JOINED for member in members):
+        return then(fetch_rows(info.context, orm.LoyaltyTier, [m._row.tier_id for m in members]), _tiers)
+    return _tiers([member._tier for member in members])
+
+
+def _tiers(rows: list) -> list[LoyaltyTier | None]:
+    return [LoyaltyTier.from_row(row) if row is not None else None for row in rows]
+
+
 @strawberry.type
 class LoyaltyMember(relay.Node):
     id: relay.NodeID[str]
@@ -307,10 +325,13 @@ class LoyaltyMember(relay.Node):
     enrolled_at: dt.datetime
     referral_code: str | None
     _row: strawberry.Private[Any]
+    # The member's tier row (or None) where the query reading the member joined it in
+    # (`Contact.loyalty`); NOT_JOINED elsewhere, and `tier` reads it.
+    _tier: strawberry.Private[Any] = NOT_JOINED
 
     @classmethod
-    def from_row(cls, r) -> LoyaltyMember:
-        return cls(id=str(r.id), balance=r.balance, enrolled_at=r.enrolled_at, referral_code=r.referral_code, _row=r)
+    def from_row(cls, r, tier: Any = NOT_JOINED) -> LoyaltyMember:
+        return cls(id=str(r.id), balance=r.balance, enrolled_at=r.enrolled_at, referral_code=r.referral_code, _row=r, _tier=tier)
 
     resolve_nodes = node_resolver(orm.LoyaltyMember, "loyalty.read")
 
@@ -322,10 +343,7 @@ class LoyaltyMember(relay.Node):
     async def earned_last_365_days(self, info: Info) -> int:
         return await info.context.loader("loyalty.earned", EARNED).load(self._row.id)
 
-    @strawberry.field
-    async def tier(self, info: Info) -> LoyaltyTier | None:
-        row = await load_row(info.context, orm.LoyaltyTier, self._row.tier_id) if self._row.tier_id else None
-        return LoyaltyTier.from_row(row) if row else None
+    tier = batch_field(_member_tiers, graphql_type=LoyaltyTier | None)
 
     @strawberry.field
     async def next_tier(self, info: Info) -> LoyaltyNextTier | None:

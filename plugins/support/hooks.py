@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import strawberry
 from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.routing import Route
@@ -18,6 +17,7 @@ from enishi.plugin import (
     Permission,
     PersonalDataField,
     ScheduledJob,
+    batch_field,
     hookimpl,
     survey_answer_response,
     survey_form,
@@ -70,8 +70,8 @@ def enishi_graphql_type_fields():
     return [
         (
             "Contact",
-            strawberry.field(
-                resolver=schema.contact_tickets,
+            batch_field(
+                schema.contact_tickets,
                 name="tickets",
                 description="Support tickets (support plugin).",
                 graphql_type=Connection[types.SupportTicket],
@@ -79,8 +79,8 @@ def enishi_graphql_type_fields():
         ),
         (
             "Account",
-            strawberry.field(
-                resolver=schema.account_tickets,
+            batch_field(
+                schema.account_tickets,
                 name="tickets",
                 description="Support tickets (support plugin).",
                 graphql_type=Connection[types.SupportTicket],

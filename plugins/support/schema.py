@@ -93,16 +93,24 @@ ACCOUNT_TICKETS = NestedConnection(
 )
 
 
-def contact_tickets(root, info: Info, first: int | None = None, after: str | None = None) -> Awaitable[Connection[SupportTicket]]:
-    """`Contact.tickets`: the contact's tickets, newest first."""
+def contact_tickets(
+    contacts: list, info: Info, first: int | None = None, after: str | None = None
+) -> list[Connection[SupportTicket]] | Awaitable[list]:
+    """`Contact.tickets` of every contact of a level (a batch field): their tickets, newest first."""
     info.context.require("support.read")
-    return CONTACT_TICKETS.resolve(info.context, root._row.id, PageRequest(first, after, None, None), SupportTicket.from_row)
+    return CONTACT_TICKETS.connections(
+        info.context, [c._row.id for c in contacts], PageRequest(first, after, None, None), SupportTicket.from_row
+    )
 
 
-def account_tickets(root, info: Info, first: int | None = None, after: str | None = None) -> Awaitable[Connection[SupportTicket]]:
-    """`Account.tickets`: the account's tickets, newest first."""
+def account_tickets(
+    accounts: list, info: Info, first: int | None = None, after: str | None = None
+) -> list[Connection[SupportTicket]] | Awaitable[list]:
+    """`Account.tickets` of every account of a level (a batch field): their tickets, newest first."""
     info.context.require("support.read")
-    return ACCOUNT_TICKETS.resolve(info.context, root._row.id, PageRequest(first, after, None, None), SupportTicket.from_row)
+    return ACCOUNT_TICKETS.connections(
+        info.context, [a._row.id for a in accounts], PageRequest(first, after, None, None), SupportTicket.from_row
+    )
 
 
 @strawberry.type
