@@ -88,6 +88,14 @@ def test_the_japanese_era_and_one_staff_members_access_log(browser_page):
     page.get_by_role("button", name="切替").click()
     assert "令和" in page.locator("tbody").inner_text()
     officer.check("16-queue-japanese-era")
+    # In English the era is romanised, the Western year beside it; back to Japanese after.
+    page.get_by_label("言語").select_option("en")
+    page.get_by_role("button", name="切替").click()
+    dates = page.locator("tbody").inner_text()
+    assert "Reiwa" in dates and "令和" not in dates
+    officer.check("16b-queue-japanese-era-english")
+    page.get_by_label("Language").select_option("ja")
+    page.get_by_role("button", name="Switch").click()
 
     page.locator("tbody tr").first.get_by_role("link").click()
     facts = page.locator("dl.facts").inner_text()
