@@ -6,7 +6,8 @@ interleaved, all in process (httpx's ASGI transport):
 - the pages that stand on no operation — the sign-in page, a sign-in link's landing, the subject's
   request form and code form, a withdrawal link's landing — against the least a server-rendered form
   page does: a bare Starlette route rendering a small Jinja2 form with a fresh CSRF token and its
-  cookie (`FLOOR_FORM`);
+  cookie (`FLOOR_FORM`), served by the same app (a plugin's route, so behind the same middleware:
+  metrics, tracing, request logging);
 - an export link's landing against that render after the one SELECT it stands on (the export by
   its token's hash), written by hand.
 
@@ -27,11 +28,11 @@ import httpx
 from jinja2 import Environment
 from report import database_url, save_result
 from sqlalchemy import text
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from enishi import hookimpl
 from enishi.auth import create_user, hash_token, issue_token
 from enishi.clock import ManualClock
 from enishi.db.migrate import upgrade
@@ -95,13 +96,19 @@ def _floor_page(facts: list[tuple[str, str]]) -> HTMLResponse:
     return response
 
 
-def floor_app(runtime: Runtime) -> Starlette:
-    """The floors: a form page rendered and nothing else; an export's landing, its row read by hand."""
+class Floors:
+    """The floors, as a plugin's routes of the app under test: a form page rendered and nothing
+    else; an export's landing, its row read by hand."""
 
-    async def form(_request: Request) -> HTMLResponse:
+    @hookimpl
+    def enishi_http_routes(self):
+        return [Route("/bench/floor/form", self.form), Route("/bench/floor/export/{token}", self.export)]
+
+    async def form(self, _request: Request) -> HTMLResponse:
         return _floor_page([])
 
-    async def export(request: Request) -> HTMLResponse:
+    async def export(self, request: Request) -> HTMLResponse:
+        runtime = request.app.state.runtime
         found = text(
             "SELECT format, size, link_expires_at FROM privacy_export "
             "WHERE token_hash = :hash AND downloaded_at IS NULL AND link_expires_at > :now"
@@ -111,8 +118,6 @@ def floor_app(runtime: Runtime) -> Starlette:
                 await session.execute(found, {"hash": hash_token(request.path_params["token"]), "now": runtime.clock.now()})
             ).one()
         return _floor_page([("format", row.format), ("size", str(row.size)), ("expires", str(row.link_expires_at))])
-
-    return Starlette(routes=[Route("/form", form), Route("/export/{token}", export)])
 
 
 async def _subject_links(client: httpx.AsyncClient, token: str) -> tuple[str, str]:
@@ -156,7 +161,7 @@ async def _timed(work, iterations: int) -> list[float]:
 
 async def run(requests: int, rounds: int, iterations: int, url: str) -> dict:
     settings = Settings(database_url=url, key_encryption_key="dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=", log_level="WARNING")
-    runtime = Runtime(settings, clock=ManualClock(NOW))
+    runtime = Runtime(settings, clock=ManualClock(NOW), extra_plugins=[("bench_floors", Floors())])
     await asyncio.to_thread(upgrade, runtime)
     async with runtime.unit_of_work() as uow:
         user = await create_user(uow.session, runtime.clock, display_name="監査 担当", roles=["compliance"], email=OFFICER)
@@ -165,9 +170,8 @@ async def run(requests: int, rounds: int, iterations: int, url: str) -> dict:
         admin = await create_user(uow.session, runtime.clock, display_name="bench admin", roles=["admin"])
         admin_token = await issue_token(uow.session, runtime.clock, runtime.permissions, admin)
     app = create_app(runtime)
-    floor = httpx.AsyncClient(transport=httpx.ASGITransport(app=floor_app(runtime)), base_url="https://floor.example")
     # https: the console's cookie is Secure, and httpx sends it only to an https address.
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://bench.example") as client, floor:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://bench.example") as client:
         request_id = await _load(client, admin_token, requests)
         withdrawal_path, export_path = await _subject_links(client, admin_token)
         issued = await issue_link(runtime, OFFICER, may_use_console)
@@ -184,13 +188,13 @@ async def run(requests: int, rounds: int, iterations: int, url: str) -> dict:
             "queue_page": lambda: client.get("/console/requests"),
             "request_graphql": lambda: client.post("/graphql", json=page_body, headers=bearer),
             "request_page": lambda: client.get("/console/request", params={"id": request_id}),
-            "form_floor": lambda: floor.get("/form"),
+            "form_floor": lambda: client.get("/bench/floor/form"),
             "sign_in_page": lambda: client.get("/console/sign-in"),
             "link_landing_page": lambda: client.get("/console/sign-in/link", params={"token": issued.token}),
             "request_form_page": lambda: client.get("/privacy/requests/new"),
             "code_form_page": lambda: client.get("/privacy/requests/confirm", params={"request": request_id}),
             "withdrawal_page": lambda: client.get(withdrawal_path),
-            "export_floor": lambda: floor.get("/export/" + export_path.rsplit("/", 1)[1]),
+            "export_floor": lambda: client.get("/bench/floor/export/" + export_path.rsplit("/", 1)[1]),
             "export_page": lambda: client.get(export_path, headers={"accept": "text/html"}),
         }
         samples: dict[str, list[float]] = {name: [] for name in work}
