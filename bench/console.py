@@ -11,7 +11,8 @@ interleaved, all in process (httpx's ASGI transport):
 - an export link's landing against that render after the one SELECT it stands on (the export by
   its token's hash), written by hand.
 
-The ratio of medians is what the page costs over its floor.
+Every request of every page and floor in turn, so a page and its floor meet the same load; the
+ratio of medians is what the page costs over its floor.
 
     python bench/console.py [--requests 200] [--rounds 3] [--iterations 20]
 """
@@ -149,14 +150,12 @@ async def _subject_links(client: httpx.AsyncClient, token: str) -> tuple[str, st
     return urlsplit(withdrawal["consentWithdrawalLink"]).path, urlsplit(url).path
 
 
-async def _timed(work, iterations: int) -> list[float]:
-    samples = []
-    for _ in range(iterations):
-        started = time.perf_counter()
-        response = await work()
-        samples.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200, response.status_code
-    return samples
+async def _timed(work) -> float:
+    started = time.perf_counter()
+    response = await work()
+    elapsed = (time.perf_counter() - started) * 1000
+    assert response.status_code == 200, response.status_code
+    return elapsed
 
 
 async def run(requests: int, rounds: int, iterations: int, url: str) -> dict:
@@ -198,9 +197,10 @@ async def run(requests: int, rounds: int, iterations: int, url: str) -> dict:
             "export_page": lambda: client.get(export_path, headers={"accept": "text/html"}),
         }
         samples: dict[str, list[float]] = {name: [] for name in work}
-        for _ in range(rounds):
+        # Interleaved request by request: on a shared machine, a page and its floor meet the same load.
+        for _ in range(rounds * iterations):
             for name, call in work.items():
-                samples[name] += await _timed(call, iterations)
+                samples[name].append(await _timed(call))
     await runtime.close()
     return {"samples_ms": samples}
 
