@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import delete, exists, func, select, update
 
-from . import gauges, mail, outbox
+from . import gauges, mail, outbox, sign_in_links, throttle, web_sessions
 from .auth import NON_ADMIN_ROLES, PUBLIC
 from .contributions import (
     ActivityType,
@@ -149,7 +149,20 @@ def enishi_scheduled_jobs():
             outbox.deliver_pending,
             "deliver committed events (mail, webhooks) through the plugins' enishi_deliver_event",
         ),
+        ScheduledJob(
+            "core.purge_expired",
+            dt.timedelta(hours=24),
+            _purge_expired,
+            "delete throttle counts whose window ended, and expired console sessions and sign-in links",
+        ),
     ]
+
+
+async def _purge_expired(runtime) -> None:
+    async with runtime.unit_of_work() as uow:
+        await throttle.purge_expired(uow)
+        await web_sessions.purge_expired(uow)
+        await sign_in_links.purge_expired(uow)
 
 
 @hookimpl

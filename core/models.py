@@ -70,16 +70,18 @@ class ConsoleSignInLink(Base):
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
-class SignInThrottle(Base):
-    """Console sign-in attempts that did not sign in, counted per account and per client address
-    in a window, in the database so that every server process counts the same. The key is the
-    SHA-256 of `account:<email>` or `address:<ip>`: neither is kept in clear."""
+class ThrottleCount(Base):
+    """Attempts counted against one key of a throttle (enishi.throttle: console sign-in per account
+    and per client address, a data subject's requests per client address) in its current window,
+    in the database so that every server process counts the same. The key is the key ring's blind
+    index (an HMAC) of the throttle's scope and the account or address: neither is kept in clear.
+    A daily job deletes the rows whose window ended."""
 
-    __tablename__ = "core_sign_in_throttle"
+    __tablename__ = "core_throttle"
 
     key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer)
-    window_started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer)
+    window_ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class ConsoleSession(Base):

@@ -129,6 +129,7 @@ from enishi.services.sensitive import keep_hidden as keep_sensitive_custom_field
 from enishi.services.tasks import create_task
 from enishi.settings import Settings
 from enishi.survey_pages import survey_answer_response, survey_form, survey_refusal
+from enishi.throttle import Throttle
 
 hookimpl = _hookimpl
 """Marks a function of the module a plugin's `enishi.plugins` entry point names as the
@@ -331,6 +332,8 @@ __all__ = [
     "survey_answer_response",
     # pages for people who do not sign in (data subjects), in the console's look and languages
     "PublicPages",
+    # how often a client may do something (a request form sent), counted in the database
+    "Throttle",
     # time
     "Clock",
     "period_start",

@@ -10,14 +10,17 @@ import secrets
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from . import mail
 from .auth import hash_token
 from .models import ConsoleSignInLink, User
 from .normalize import normalize_email
-from .runtime import Runtime
+
+if TYPE_CHECKING:  # annotations only: the runtime imports the core's hooks, which run these
+    from .runtime import Runtime, UnitOfWork
 
 LINK_LIFETIME = dt.timedelta(minutes=15)
 
@@ -85,3 +88,8 @@ async def redeem_link(runtime: Runtime, token: str) -> User | None:
         ).scalar_one_or_none()
         user = await uow.session.get(User, user_id) if user_id is not None else None
     return user if user is not None and user.is_active else None
+
+
+async def purge_expired(uow: UnitOfWork) -> None:
+    """Delete the links past their expiry, used or not: they sign no one in any more."""
+    await uow.session.execute(delete(ConsoleSignInLink).where(ConsoleSignInLink.expires_at <= uow.clock.now()))

@@ -10,13 +10,16 @@ import datetime as dt
 import secrets
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 
 from .auth import check_password_strength, hash_password, hash_token, verify_password
 from .models import ConsoleAccount, ConsoleSession, User
 from .normalize import normalize_email
-from .runtime import Runtime
+
+if TYPE_CHECKING:  # annotations only: the runtime imports the core's hooks, which run these
+    from .runtime import Runtime, UnitOfWork
 
 SESSION_LIFETIME = dt.timedelta(hours=8)
 
@@ -80,6 +83,11 @@ async def open_session(runtime: Runtime, user: User) -> str:
 async def end_session(runtime: Runtime, session_id: str) -> None:
     async with runtime.unit_of_work() as uow:
         await uow.session.execute(delete(ConsoleSession).where(ConsoleSession.session_hash == hash_token(session_id)))
+
+
+async def purge_expired(uow: UnitOfWork) -> None:
+    """Delete the sessions past their expiry that no request came to end."""
+    await uow.session.execute(delete(ConsoleSession).where(ConsoleSession.expires_at <= uow.clock.now()))
 
 
 async def signed_in(runtime: Runtime, session_id: str) -> SignedIn | None:

@@ -26,6 +26,7 @@ from enishi.auth import ANONYMOUS, authenticate
 from enishi.deployment import ConfigurationWatch
 from enishi.errors import TokenExpired
 from enishi.runtime import Runtime
+from enishi.throttle import client_address
 from enishi.tracing import Tracing
 
 from .as_viewer import execute_as
@@ -292,7 +293,9 @@ def create_app(runtime: Runtime, *, watch_configuration: bool = False) -> Starle
         name = state.graphql_operation
         try:
             with tracing.span(f"{kind} {name}", {"graphql.operation.type": kind, "graphql.operation.name": name}):
-                result = await execute_as(runtime, schema, viewer, query, variables, operation_name, allowed)
+                result = await execute_as(
+                    runtime, schema, viewer, query, variables, operation_name, allowed, client_address(request)
+                )
         except InvalidOperationTypeError:
             state.graphql_outcome = _outcome(405)
             return error_response(405, "mutations must be sent with POST", "METHOD_NOT_ALLOWED", media_type, {"Allow": "POST"})

@@ -20,10 +20,12 @@ async def execute_as(
     variables: dict | None = None,
     operation_name: str | None = None,
     allowed: tuple[OperationType, ...] = (OperationType.QUERY, OperationType.MUTATION),
+    client_address: str | None = None,
 ) -> StrawberryExecutionResult:
-    """Run one operation as `viewer`: the one way to the data for `/graphql` and the console alike,
-    so both pass the same authorization and services, and both leave the same access-log entries."""
-    context = Context(runtime, viewer)
+    """Run one operation as `viewer` (from `client_address`, over HTTP): the one way to the data for
+    `/graphql` and the console alike, so both pass the same authorization and services, and both
+    leave the same access-log entries."""
+    context = Context(runtime, viewer, client_address)
     reads: set = set()
     recording = personal_reads.set(reads)
     try:

@@ -15,9 +15,12 @@ from enishi.runtime import Runtime
 
 
 class Context:
-    def __init__(self, runtime: Runtime, viewer: Viewer | None) -> None:
+    def __init__(self, runtime: Runtime, viewer: Viewer | None, client_address: str | None = None) -> None:
         self.runtime = runtime
         self.viewer = viewer
+        # The HTTP client's address (None in process, for the console): what a throttle per client
+        # counts, such as the privacy plugin's on requests made without a token.
+        self.client_address = client_address
         self._session: AsyncSession | None = None
         self._session_cm: Any = None
         # Resolvers run concurrently; one AsyncSession must only ever run one statement at a time.

@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -39,6 +41,15 @@ SECURITY_HEADERS = {
 }
 CALENDARS = ("gregorian", "japanese")
 Handler = Callable[[Request, Staff], Awaitable[Response]]
+
+
+async def read_form(request: Request) -> FormData | None:
+    """The posted form, or None when Starlette refuses to read it (over 1,000 fields, a broken
+    multipart body): its own refusal would be a plain-text 400 rather than a page."""
+    try:
+        return await request.form()
+    except HTTPException:
+        return None
 
 
 class Console:
@@ -85,7 +96,10 @@ class Console:
             if not may_use_console(staff.viewer.roles):
                 return self.refuse(request, staff, 403, "forbidden-role")
             if request.method == "POST":
-                fields = await request.form()
+                # Read once here: the handler's own `request.form()` gets the same, already parsed.
+                fields = await read_form(request)
+                if fields is None:
+                    return self.refuse(request, staff, 400, "unreadable-form")
                 if not same_token(fields.get("csrf"), staff.csrf_token):
                     return self.refuse(request, staff, 403, "csrf")
             return await handler(request, staff)
@@ -95,7 +109,7 @@ class Console:
     async def sign_out(self, request: Request, staff: Staff) -> Response:
         await end_session(self.runtime, staff.session_id)
         response = RedirectResponse(f"{COOKIE_PATH}/sign-in", status_code=303, headers=SECURITY_HEADERS)
-        delete_cookie(response, SESSION_COOKIE)
+        delete_cookie(response, request, SESSION_COOKIE)
         return response
 
     async def language(self, request: Request, staff: Staff) -> Response:

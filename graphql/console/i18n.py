@@ -1,7 +1,7 @@
 """The console's languages: Japanese and English from gettext catalogs (locale/*/LC_MESSAGES/
 messages.mo, compiled from the .po beside it with `pybabel compile`), the user's choice or else the
 browser's Accept-Language; dates in the configured zone (Asia/Tokyo by default), in the Japanese era
-calendar (令和8年12月6日) for a user who chose it."""
+calendar for a user who chose it: 令和8年12月6日 in Japanese, Reiwa 8 (2026) Dec 6 in English."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.core import negotiate_locale
-from babel.dates import get_date_format, get_datetime_format, get_time_format
+from babel.dates import get_date_format, get_datetime_format, get_time_format, parse_pattern
 from babel.support import NullTranslations, Translations
 
-from enishi.wareki import era_date
+from enishi.wareki import english_era_year, era_date
 
 LOCALES = ("ja", "en")
 DEFAULT_LOCALE = "ja"
@@ -62,6 +62,7 @@ class Formatter:
         self._date = get_date_format("medium", locale=self.locale)
         self._time = get_time_format("medium", locale=self.locale)
         self._joined = str(get_datetime_format("medium", locale=self.locale)).replace("'", "")
+        self._month_day = parse_pattern("MMM d")
 
     def datetime(self, value: str | dt.datetime | None) -> str:
         if value is None:
@@ -75,5 +76,14 @@ class Formatter:
             return "—"
         return self._calendar_date(dt.date.fromisoformat(value) if isinstance(value, str) else value)
 
+    def country(self, code: str) -> str:
+        """A country's name in this locale (ISO 3166 `JP` → 日本, Japan), or the code if it has none."""
+        return self.locale.territories.get(code, code)
+
     def _calendar_date(self, date: dt.date) -> str:
-        return era_date(date) if self.japanese_era else self._date.apply(date, self.locale)
+        if not self.japanese_era:
+            return self._date.apply(date, self.locale)
+        if self.locale.language == "ja":
+            return era_date(date)
+        # Not 令和 in an English sentence: the era's name romanised, the Western year beside it.
+        return f"{english_era_year(date)} {self._month_day.apply(date, self.locale)}"

@@ -14,35 +14,8 @@ from enishi.graphql.schema import present_result
 
 from . import documents, values
 from .app import COOKIE_PATH, SECURITY_HEADERS, Console
-from .i18n import N_
 from .sessions import Staff
 
-# The privacy plugin's statuses and types (plugins/privacy/models.py; the core imports no plugin,
-# so tests/console/test_console_http.py checks the two agree), with the words the pages show.
-STATUS_LABELS = {
-    "received": N_("received"),
-    "identity_unverified": N_("identity not verified"),
-    "pending_review": N_("pending review"),
-    "approved": N_("approved"),
-    "denied": N_("denied"),
-    "in_progress": N_("in progress"),
-    "awaiting_manual": N_("awaiting manual work"),
-    "completed": N_("completed"),
-    "completed_with_exceptions": N_("completed with exceptions"),
-    "failed": N_("failed"),
-    "canceled": N_("canceled"),
-}
-TYPE_LABELS = {
-    "access": N_("access"),
-    "portability": N_("portability"),
-    "rectification": N_("rectification"),
-    "erasure": N_("erasure"),
-    "restriction": N_("restriction"),
-    "objection": N_("objection"),
-    "appi_disclosure": N_("APPI disclosure"),
-    "appi_stop_use": N_("APPI stop of use"),
-    "appi_stop_provision": N_("APPI stop of provision"),
-}
 ERROR_STATUS = {"FORBIDDEN": 403, "UNAUTHENTICATED": 401, "NOT_FOUND": 404, "INTERNAL": 500}
 
 
@@ -56,12 +29,22 @@ class Pages:
     def __init__(self, console: Console) -> None:
         self.console = console
         console.templates.globals.update(
-            status_labels=STATUS_LABELS,
-            type_labels=TYPE_LABELS,
+            status_labels=values.STATUS_LABELS,
+            type_labels=values.TYPE_LABELS,
             regime_labels=values.REGIME_LABELS,
             channel_labels=values.CHANNEL_LABELS,
             run_labels=values.RUN_LABELS,
             note_label=values.note_label,
+            access_action_labels=values.ACCESS_ACTION_LABELS,
+            role_labels=values.ROLE_LABELS,
+            access_purpose_label=values.access_purpose_label,
+            retention_entity_labels=values.RETENTION_ENTITY_LABELS,
+            retention_action_labels=values.RETENTION_ACTION_LABELS,
+            incident_status_labels=values.INCIDENT_STATUS_LABELS,
+            report_kind_labels=values.REPORT_KIND_LABELS,
+            appi_trigger_labels=values.APPI_TRIGGER_LABELS,
+            recipient_kind_labels=values.RECIPIENT_KIND_LABELS,
+            transfer_route_labels=values.TRANSFER_ROUTE_LABELS,
         )
 
     def routes(self) -> list[Route]:
@@ -120,8 +103,8 @@ class Pages:
             requests=[edge["node"] for edge in connection["edges"]],
             total=connection["totalCount"],
             page_info=connection["pageInfo"],
-            statuses=STATUS_LABELS,
-            types=TYPE_LABELS,
+            statuses=values.STATUS_LABELS,
+            types=values.TYPE_LABELS,
             chosen={"status": status, "type": kind, "overdue": overdue},
         )
 

@@ -1,5 +1,5 @@
 """The console's side of sign-in (enishi.web_sessions keeps the sessions): the session cookie
-(Secure, HttpOnly, SameSite=Strict) and the CSRF token every form carries."""
+(HttpOnly, SameSite=Strict, Secure when served over HTTPS) and the CSRF token every form carries."""
 
 from __future__ import annotations
 
@@ -44,12 +44,26 @@ def csrf_token_for(session_id: str) -> str:
     return hmac.new(session_id.encode(), b"console-csrf", hashlib.sha256).hexdigest()
 
 
-def set_cookie(response: Response, name: str, value: str, max_age: int) -> None:
-    response.set_cookie(name, value, max_age=max_age, path=COOKIE_PATH, secure=True, httponly=True, samesite="strict")
+def secure_cookies(request: Request) -> bool:
+    """Whether the cookies set are `Secure` (sent back over HTTPS only): when the server's public
+    address (ENISHI_PUBLIC_URL) is https, or this request came over https. A server reached over
+    plain HTTP (a development box on the office network) sets them without it: a browser would drop
+    a Secure cookie from a plain-HTTP answer, and no form could be sent."""
+    public_url = request.app.state.runtime.settings.public_url
+    return request.url.scheme == "https" or public_url.lower().startswith("https://")
 
 
-def delete_cookie(response: Response, name: str) -> None:
-    response.delete_cookie(name, path=COOKIE_PATH, secure=True, httponly=True, samesite="strict")
+def set_cookie(
+    response: Response, request: Request, name: str, value: str, max_age: int | None = None, path: str = COOKIE_PATH
+) -> None:
+    """An HttpOnly, SameSite=Strict cookie for `path` (until the browser closes, without `max_age`),
+    Secure as `secure_cookies` says."""
+    secure = secure_cookies(request)
+    response.set_cookie(name, value, max_age=max_age, path=path, secure=secure, httponly=True, samesite="strict")
+
+
+def delete_cookie(response: Response, request: Request, name: str) -> None:
+    response.delete_cookie(name, path=COOKIE_PATH, secure=secure_cookies(request), httponly=True, samesite="strict")
 
 
 async def current_staff(runtime: Runtime, request: Request) -> Staff | None:

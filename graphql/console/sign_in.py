@@ -1,5 +1,5 @@
 """Signing in to the console: by password, or by a one-time link sent by mail (enishi.sign_in_links),
-both throttled per account and per client address (enishi.sign_in_throttle), both ending in the same
+both throttled per account and per client address (enishi.throttle), both ending in the same
 kind of session (enishi.web_sessions).
 
 Before sign-in there is no session to bind a CSRF token to: each sign-in form's token is also set as
@@ -17,10 +17,10 @@ from starlette.responses import RedirectResponse, Response
 
 from enishi.settings import ConfigError
 from enishi.sign_in_links import LINK_LIFETIME, IssuedLink, issue_link, redeem_link, send_link
-from enishi.sign_in_throttle import ThrottleKey, account_key, address_key, blocked_until, clear, record_failure
+from enishi.throttle import ThrottleKey, account_key, address_key, blocked_until, clear, client_address, record, retry_after
 from enishi.web_sessions import SESSION_LIFETIME, check_password, open_session
 
-from .app import SECURITY_HEADERS, Console
+from .app import SECURITY_HEADERS, Console, read_form
 from .sessions import COOKIE_PATH, SESSION_COOKIE, SIGN_IN_COOKIE, delete_cookie, may_use_console, same_token, set_cookie
 
 if TYPE_CHECKING:  # a type only: the console reaches users through the core's session services
@@ -43,17 +43,20 @@ class SignIn:
         token = secrets.token_urlsafe(32)
         response = self.console.render(request, template, None, status=status, sign_in_token=token, **values)
         response.headers.update(headers or {})
-        set_cookie(response, SIGN_IN_COOKIE, token, max_age=3600)
+        set_cookie(response, request, SIGN_IN_COOKIE, token, max_age=3600)
         return response
 
     async def page(self, request: Request) -> Response:
         return self.form(request)
 
-    async def _fields(self, request: Request) -> dict[str, str] | None:
-        """The form's text fields, or None when its CSRF token is not the sign-in cookie's."""
-        fields = await request.form()
+    async def _fields(self, request: Request) -> dict[str, str] | Response:
+        """The form's text fields, or the refusal: 400 for a form Starlette will not read (over
+        1,000 fields), 403 when its CSRF token is not the sign-in cookie's."""
+        fields = await read_form(request)
+        if fields is None:
+            return self.console.refuse(request, None, 400, "unreadable-form")
         if not same_token(fields.get("csrf"), request.cookies.get(SIGN_IN_COOKIE)):
-            return None
+            return self.console.refuse(request, None, 403, "csrf")
         return {name: value for name, value in fields.items() if isinstance(value, str) and len(value) <= MAX_FIELD}
 
     async def _too_many(self, request: Request, keys: list[ThrottleKey]) -> Response | None:
@@ -61,16 +64,16 @@ class SignIn:
         until = await blocked_until(self.runtime, keys)
         if until is None:
             return None
-        seconds = max(1, int((until - self.runtime.clock.now()).total_seconds()))
-        return self.form(request, status=429, headers={"Retry-After": str(seconds)}, error="too-many", retry_at=until)
+        headers = {"Retry-After": retry_after(until, self.runtime.clock.now())}
+        return self.form(request, status=429, headers=headers, error="too-many", retry_at=until)
 
     def _address(self, request: Request) -> ThrottleKey:
-        return address_key(request.client.host if request.client else "unknown")
+        return address_key(client_address(request))
 
     async def password(self, request: Request) -> Response:
         fields = await self._fields(request)
-        if fields is None:
-            return self.console.refuse(request, None, 403, "csrf")
+        if isinstance(fields, Response):
+            return fields
         email, password = fields.get("email", ""), fields.get("password")
         if not email or password is None:
             return self.form(request, status=400, error="bad-credentials")
@@ -79,7 +82,7 @@ class SignIn:
             return refused
         user = await check_password(self.runtime, email, password)
         if user is None:
-            await record_failure(self.runtime, keys)
+            await record(self.runtime, keys)
             return await self._too_many(request, keys) or self.form(request, status=401, error="bad-credentials")
         return await self._signed_in(request, user)
 
@@ -87,8 +90,8 @@ class SignIn:
         """Mail a link to a console user's address: the same answer for any address, the mail sent
         after it (the time to answer tells nothing either)."""
         fields = await self._fields(request)
-        if fields is None:
-            return self.console.refuse(request, None, 403, "csrf")
+        if isinstance(fields, Response):
+            return fields
         email = fields.get("email", "").strip()
         if not email:
             return self.form(request, status=400, error="no-email")
@@ -96,7 +99,7 @@ class SignIn:
         keys = [account_key(email), self._address(request)]
         if refused := await self._too_many(request, keys):
             return refused
-        await record_failure(self.runtime, keys)
+        await record(self.runtime, keys)
         issued = await issue_link(self.runtime, email, may_use_console)
         response = self.form(request, notice="link-sent", minutes=int(LINK_LIFETIME.total_seconds() // 60))
         if issued is not None:
@@ -117,14 +120,14 @@ class SignIn:
 
     async def use_link(self, request: Request) -> Response:
         fields = await self._fields(request)
-        if fields is None:
-            return self.console.refuse(request, None, 403, "csrf")
+        if isinstance(fields, Response):
+            return fields
         keys = [self._address(request)]
         if refused := await self._too_many(request, keys):
             return refused
         user = await redeem_link(self.runtime, fields.get("token", ""))
         if user is None:
-            await record_failure(self.runtime, keys)
+            await record(self.runtime, keys)
             return self.form(request, status=400, error="bad-link")
         return await self._signed_in(request, user)
 
@@ -135,6 +138,6 @@ class SignIn:
             await clear(self.runtime, account_key(user.email))
         session_id = await open_session(self.runtime, user)
         response = RedirectResponse(f"{COOKIE_PATH}/requests", status_code=303, headers=SECURITY_HEADERS)
-        set_cookie(response, SESSION_COOKIE, session_id, max_age=int(SESSION_LIFETIME.total_seconds()))
-        delete_cookie(response, SIGN_IN_COOKIE)
+        set_cookie(response, request, SESSION_COOKIE, session_id, max_age=int(SESSION_LIFETIME.total_seconds()))
+        delete_cookie(response, request, SIGN_IN_COOKIE)
         return response

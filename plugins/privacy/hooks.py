@@ -339,6 +339,11 @@ async def _submit(request: Request):
         return JSONResponse(
             {"errors": [{"field": None, "message": "send a JSON object of strings", "code": "BAD_REQUEST"}]}, status_code=400
         )
+    if until := await intake.REQUESTS_PER_CLIENT.take(runtime, pages.PAGES.client(request)):
+        too_many = UserError(None, "too many requests from this client; try again later", "RATE_LIMITED")
+        response = _errors(InputError(too_many), 429)
+        response.headers["Retry-After"] = intake.REQUESTS_PER_CLIENT.retry_after(runtime, until)
+        return response
     try:
         async with runtime.unit_of_work() as uow:
             submitted = await intake.submit(uow, body)

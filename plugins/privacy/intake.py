@@ -16,6 +16,7 @@ from enishi.plugin import (
     Contact,
     ContactEmail,
     InputError,
+    Throttle,
     UnitOfWork,
     UserError,
     blind_indexes,
@@ -39,6 +40,10 @@ AGENT_CHANNELS = ("phone", "letter", "email", "in_person", "web")
 CODE_TTL = dt.timedelta(hours=24)
 MAX_CODE_ATTEMPTS = 5
 MAX_REQUESTS_PER_ADDRESS_PER_DAY = 3
+# Requests from one client (its network address), whatever the addresses they name: each may send a
+# code, so one client cannot mail every customer or fill the queue; an office behind one address still
+# has room for its people. The form and the JSON route count together; a GraphQL client is a token.
+REQUESTS_PER_CLIENT = Throttle("privacy-request-client", 10, dt.timedelta(hours=1))
 
 
 def _regime(check: Checker, data: dict, request_type: str | None) -> str:

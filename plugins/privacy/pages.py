@@ -63,6 +63,8 @@ PROBLEMS = {
     "CODE_EXPIRED": N_("The code has expired. Please make the request again."),
 }
 OTHER_PROBLEM = N_("This could not be accepted.")
+# The per-client throttle's answer (intake.REQUESTS_PER_CLIENT); `%(time)s`: when to try again.
+TOO_MANY = N_("Too many requests were sent from your network in the last hour. Please try again after %(time)s.")
 # Where a refusal shows on the form: the service's field names, mapped to the form's.
 FORM_FIELDS = {"type": "type", "regime": "type", "email": "email", "details": "details", "code": "code"}
 
@@ -100,6 +102,8 @@ async def new_request(request: Request) -> Response:
     form = await PAGES.form(request)
     if form is None:
         return _refuse(request, "form")
+    if until := await intake.REQUESTS_PER_CLIENT.take(request.app.state.runtime, PAGES.client(request)):
+        return PAGES.too_many(request, "subject_request.html", until, **_request_form_values(form, {"form": TOO_MANY}))
     values = {name: form.get(name) or None for name in ("type", "email", "details")}
     try:
         async with request.app.state.runtime.unit_of_work() as uow:
@@ -112,16 +116,11 @@ async def new_request(request: Request) -> Response:
 
 
 def _request_form(request: Request, form: dict[str, str], problems: dict[str, str], status: int = 200) -> Response:
-    return PAGES.render(
-        request,
-        "subject_request.html",
-        status=status,
-        form=form or None,
-        values=form,
-        problems=problems,
-        choices=REQUEST_CHOICES,
-        regimes=REGIME_NAMES,
-    )
+    return PAGES.render(request, "subject_request.html", status=status, **_request_form_values(form, problems))
+
+
+def _request_form_values(form: dict[str, str], problems: dict[str, str]) -> dict:
+    return {"form": form or None, "values": form, "problems": problems, "choices": REQUEST_CHOICES, "regimes": REGIME_NAMES}
 
 
 async def confirm_request(request: Request) -> Response:

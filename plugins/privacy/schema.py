@@ -18,6 +18,7 @@ from enishi.plugin import (
     PageRequest,
     SortKey,
     User,
+    UserError,
     UserErrorType,
     UserNode,
     input_values,
@@ -267,12 +268,19 @@ class DataSubjectRequestMutation:
         metadata=PUBLIC_FIELD,
         description=(
             "A person's own request, without a token. The answer is the same whether or not the address is "
-            "known; a one-time code goes to it only if it is. Three requests per address per day."
+            "known; a one-time code goes to it only if it is. Three requests per address per day; without a "
+            "token, ten an hour from one client address (counted with the form and `POST /privacy/requests`)."
         ),
     )
     async def submit_data_subject_request(
         self, info: Info, input: SubmitDataSubjectRequestInput
     ) -> SubmitDataSubjectRequestPayload:
+        context = info.context
+        # Without a token, a client is counted per address as at the JSON route and the form.
+        anonymous_client = context.client_address if context.viewer.user_id is None else None
+        if anonymous_client is not None and await intake.REQUESTS_PER_CLIENT.take(context.runtime, anonymous_client):
+            too_many = UserError(None, "too many requests from this client; try again in an hour", "RATE_LIMITED")
+            return SubmitDataSubjectRequestPayload(request_id=None, message=None, user_errors=[UserErrorType.of(too_many)])
         row, errors = await run_mutation(info, PUBLIC_PERMISSION, lambda uow: intake.submit(uow, input_values(input)))
         return SubmitDataSubjectRequestPayload(
             request_id=to_global_id("DataSubjectRequest", row.id) if row else None,

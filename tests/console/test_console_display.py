@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from enishi.graphql.console.values import note_label
-from enishi.wareki import era_date
+from enishi.wareki import english_era_year, era_date
 from tests.console.conftest import ConsoleClient, add_user
 from tests.console.seed import OFFICER
 
@@ -20,6 +20,10 @@ def test_era_dates_begin_each_era_with_its_first_year():
     assert era_date(dt.date(2019, 5, 1)) == "令和元年5月1日"
     assert era_date(dt.date(2019, 4, 30)) == "平成31年4月30日"
     assert era_date(dt.date(1989, 1, 7)) == "昭和64年1月7日"
+    assert english_era_year(dt.date(2026, 12, 6)) == "Reiwa 8 (2026)"
+    assert english_era_year(dt.date(2019, 5, 1)) == "Reiwa 1 (2019)"
+    assert english_era_year(dt.date(2019, 4, 30)) == "Heisei 31 (2019)"
+    assert english_era_year(dt.date(1868, 1, 24)) == "1868"  # before Meiji's calendar
 
 
 async def test_an_officer_who_chose_the_japanese_era_sees_its_dates(api, officer, seeded):
@@ -33,8 +37,12 @@ async def test_an_officer_who_chose_the_japanese_era_sees_its_dates(api, officer
     assert "<dd>令和6年5月1日 9:00:00 (Asia/Tokyo)</dd>" in shown
     assert 'value="japanese" selected' in shown
     # A language switch without the calendar field keeps the choice; an unknown calendar is refused.
+    # In English the era is romanised, the Western year beside it: no 令和 inside an English date.
     await officer.post("/console/language", {"locale": "en", "next": page}, csrf_from=page)
-    assert "<dd>令和6年5月1日, 9:00:00\u202fAM (Asia/Tokyo)</dd>" in (await officer.get(page)).text
+    english = (await officer.get(page)).text
+    assert "<dd>Reiwa 6 (2024) May 1, 9:00:00\u202fAM (Asia/Tokyo)</dd>" in english
+    facts = english[english.index('<dl class="facts">') : english.index("</dl>")]
+    assert "令和" not in facts and "年" not in facts
     bad = await officer.post("/console/language", {"locale": "ja", "calendar": "mayan"}, csrf_from=page)
     assert bad.status_code == 400
 

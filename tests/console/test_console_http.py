@@ -7,7 +7,7 @@ import hashlib
 
 from sqlalchemy import func, select
 
-from enishi.graphql.console.pages import STATUS_LABELS, TYPE_LABELS
+from enishi.graphql.console.values import STATUS_LABELS, TYPE_LABELS
 from enishi.models import ConsoleSession, User
 from enishi.plugins.privacy import models as privacy_models
 from tests.console.conftest import ConsoleClient, add_user
@@ -156,7 +156,7 @@ async def test_the_overview_shows_an_incidents_clocks_and_what_is_overdue(api, o
     row = page[page.index("委託先からの顧客リスト流出") :].split("</tr>")[0]
     # 72 hours after awareness; 確報 due on day 60 (malicious); over 1,000 people and malicious.
     assert "2024/06/06 10:00:00 (Asia/Tokyo)" in row and "<td>2024/08/02</td>" in row
-    assert "必要" in row and "MALICIOUS" in row and "OVER_1000_PEOPLE" in row
+    assert "必要: 不正の目的, 1,000人超" in row and "MALICIOUS" not in row
     deadlines = page[page.index('id="deadlines"') : page.index('id="incidents"')]
     # On 10 June: the authority's 72 hours, the 速報's 3 days and the erasure request are past.
     assert deadlines.count('<tr class="overdue">') == 3
@@ -173,3 +173,41 @@ async def test_a_session_ends_after_eight_hours_and_when_its_user_is_deactivated
     assert (await officer.get("/console/requests")).headers["location"] == "/console/sign-in"
     assert await _sessions(api) == 0
     assert (await officer.sign_in(OFFICER[0])).status_code == 401
+
+
+def _is_secure(response, name: str) -> bool:
+    cookie = next(header for header in response.headers.get_list("set-cookie") if header.startswith(name + "="))
+    return "secure" in {part.strip().lower() for part in cookie.split(";")[1:]}
+
+
+async def test_cookies_are_secure_when_the_public_address_or_the_request_is_https(enishi_api):
+    """Over plain HTTP (a server on the office network, ENISHI_PUBLIC_URL http) a browser would drop
+    a Secure cookie and no form could be sent; behind TLS they are Secure."""
+    plain = await enishi_api(public_url="http://crm.intranet.example")
+    await add_user(plain, OFFICER[0], OFFICER[1], ["compliance"])
+    client = ConsoleClient(plain)
+    assert not _is_secure(await client.get("/console/sign-in"), "enishi_console_signin")
+    signed_in = await client.sign_in(OFFICER[0])
+    assert signed_in.status_code == 303 and not _is_secure(signed_in, "enishi_console")
+    assert (await client.get("/console/requests")).status_code == 200
+    assert not _is_secure(await client.get("/privacy/requests/new"), "enishi_public_csrf")
+    # The same server reached over https: Secure.
+    over_tls = await plain.client.get("https://enishi.test/console/sign-in")
+    assert _is_secure(over_tls, "enishi_console_signin")
+    # An https public address (behind a proxy that ends TLS, the request reaches the app as http): Secure.
+    behind_tls = ConsoleClient(await enishi_api(public_url="https://crm.example.test"))
+    assert _is_secure(await behind_tls.get("/console/sign-in"), "enishi_console_signin")
+    assert _is_secure(await behind_tls.sign_in(OFFICER[0]), "enishi_console")
+    assert _is_secure(await behind_tls.get("/privacy/requests/new"), "enishi_public_csrf")
+
+
+async def test_a_form_of_over_a_thousand_fields_gets_a_page_in_the_readers_language(api, officer):
+    """Starlette reads at most 1,000 fields; its own refusal would be a plain-text 400."""
+    fields = b"&".join(b"f%d=1" % number for number in range(1001))
+    for language, says in (("ja", "このフォームは読み取れませんでした"), ("en", "This form could not be read")):
+        officer.language = language
+        headers = {**officer._headers(), "content-type": "application/x-www-form-urlencoded"}
+        for path in ("/console/request/approve", "/console/sign-in", "/console/sign-in/link/use"):
+            refused = await api.client.post(path, content=fields, headers=headers)
+            assert refused.status_code == 400 and refused.headers["content-type"].startswith("text/html"), (path, refused.text)
+            assert says in refused.text and "default-src 'none'" in refused.headers["content-security-policy"]

@@ -4,15 +4,21 @@ The clock is the test's: windows and expiries are crossed by advancing it."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import datetime as dt
 import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 
 from enishi.auth import hash_token
-from enishi.models import ConsoleSignInLink, SignInThrottle, User
+from enishi.models import ConsoleSession, ConsoleSignInLink, ThrottleCount, User
 from enishi.sign_in_links import LINK_LIFETIME
-from enishi.sign_in_throttle import ACCOUNT_LIMIT, ADDRESS_LIMIT, WINDOW
-from tests.console.conftest import ConsoleClient, add_user
+from enishi.throttle import SIGN_IN_ACCOUNT, SIGN_IN_ADDRESS, SIGN_IN_WINDOW
+from enishi.web_sessions import SESSION_LIFETIME
+from enishi.worker import scheduled_jobs
+from tests.console.conftest import CSRF_FIELD, ConsoleClient, add_user
 from tests.console.seed import OFFICER
 
 LINK = re.compile(r"https://crm\.example\.test(/console/sign-in/link\?token=[\w-]+)")
@@ -107,10 +113,10 @@ async def test_wrong_passwords_block_the_account_with_429_until_the_window_ends(
     await add_user(api, OFFICER[0], OFFICER[1], ["compliance"])
     await add_user(api, "colleague@staff.example", "同僚", ["compliance"])
     client = ConsoleClient(api)
-    for _ in range(ACCOUNT_LIMIT - 1):
+    for _ in range(SIGN_IN_ACCOUNT.limit - 1):
         assert (await client.sign_in(OFFICER[0], "wrong password here")).status_code == 401
     blocked = await client.sign_in(OFFICER[0], "wrong password here")
-    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) == WINDOW.total_seconds()
+    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) == SIGN_IN_WINDOW.total_seconds()
     assert "Too many sign-in attempts from this account or this address. Try again after" in blocked.text
     # The right password is not even checked now; a link is not sent either.
     assert (await client.sign_in(OFFICER[0])).status_code == 429
@@ -118,10 +124,10 @@ async def test_wrong_passwords_block_the_account_with_429_until_the_window_ends(
     # Another account from the same address is not blocked.
     assert (await ConsoleClient(api).sign_in("colleague@staff.example")).status_code == 303
 
-    api.clock.advance(seconds=WINDOW.total_seconds())
+    api.clock.advance(seconds=SIGN_IN_WINDOW.total_seconds())
     assert (await client.sign_in(OFFICER[0])).status_code == 303
     async with api.runtime.read_session() as session:
-        stored = (await session.execute(select(SignInThrottle.key_hash))).scalars().all()
+        stored = (await session.execute(select(ThrottleCount.key_hash))).scalars().all()
     assert all(OFFICER[0] not in key and "127.0.0.1" not in key for key in stored)  # hashes only
     assert hash_token(f"account:{OFFICER[0]}") not in stored  # keyed: not one anybody can recompute
 
@@ -129,10 +135,10 @@ async def test_wrong_passwords_block_the_account_with_429_until_the_window_ends(
 async def test_signing_in_clears_the_accounts_count(api):
     await add_user(api, OFFICER[0], OFFICER[1], ["compliance"])
     client = ConsoleClient(api)
-    for _ in range(ACCOUNT_LIMIT - 1):
+    for _ in range(SIGN_IN_ACCOUNT.limit - 1):
         await client.sign_in(OFFICER[0], "wrong password here")
     assert (await client.sign_in(OFFICER[0])).status_code == 303
-    for _ in range(ACCOUNT_LIMIT - 1):
+    for _ in range(SIGN_IN_ACCOUNT.limit - 1):
         assert (await ConsoleClient(api).sign_in(OFFICER[0], "wrong password here")).status_code == 401
 
 
@@ -140,7 +146,7 @@ async def test_one_address_trying_many_accounts_is_blocked_in_every_server_proce
     """Two apps on one database stand for two server processes: the second sees the first's count."""
     first, second = await enishi_api(), await enishi_api()
     await add_user(first, OFFICER[0], OFFICER[1], ["compliance"])
-    for number in range(ADDRESS_LIMIT - 1):
+    for number in range(SIGN_IN_ADDRESS.limit - 1):
         assert (await ConsoleClient(first).sign_in(f"guess{number}@staff.example")).status_code == 401
     last_guess = await ConsoleClient(second).sign_in("guess-last@staff.example")
     assert last_guess.status_code == 429
@@ -151,7 +157,97 @@ async def test_one_address_trying_many_accounts_is_blocked_in_every_server_proce
 
 async def test_wrong_links_count_against_the_address(api):
     client = ConsoleClient(api)
-    for number in range(ADDRESS_LIMIT - 1):
+    for number in range(SIGN_IN_ADDRESS.limit - 1):
         assert (await _use_link(client, f"/console/sign-in/link?token=guess{number}")).status_code == 400
     assert (await _use_link(client, "/console/sign-in/link?token=guess-last")).status_code == 400
     assert (await _use_link(client, "/console/sign-in/link?token=one-more")).status_code == 429
+
+
+async def _rows(api, model, live: bool) -> int:
+    """How many rows of `model` are live (not yet expired) or expired, by the test clock."""
+    ends = ThrottleCount.window_ends_at if model is ThrottleCount else model.expires_at
+    now = api.clock.now()
+    async with api.runtime.read_session() as session:
+        return (
+            await session.execute(select(func.count()).select_from(model).where(ends > now if live else ends <= now))
+        ).scalar_one()
+
+
+async def test_the_daily_job_deletes_expired_counts_sessions_and_links_and_keeps_live_ones(api, enishi_sent_mail):
+    await add_user(api, OFFICER[0], OFFICER[1], ["compliance"])
+    yesterday = ConsoleClient(api)
+    await yesterday.sign_in("someone@staff.example", "wrong password here")  # counted for that account and the address
+    await _ask_link(yesterday, OFFICER[0])
+    assert (await yesterday.sign_in(OFFICER[0])).status_code == 303
+    api.clock.advance(seconds=SESSION_LIFETIME.total_seconds())  # the session, the link and the counts expire
+    today = ConsoleClient(api)
+    await _ask_link(today, OFFICER[0])
+    assert (await today.sign_in(OFFICER[0])).status_code == 303
+    expired = [await _rows(api, model, live=False) for model in (ThrottleCount, ConsoleSession, ConsoleSignInLink)]
+    assert all(expired), expired
+
+    [job] = [job for job in scheduled_jobs(api.runtime) if job.name == "core.purge_expired"]
+    assert job.interval == dt.timedelta(days=1)
+    await job.run(api.runtime)
+    assert [await _rows(api, model, live=False) for model in (ThrottleCount, ConsoleSession, ConsoleSignInLink)] == [0, 0, 0]
+    assert [await _rows(api, model, live=True) for model in (ThrottleCount, ConsoleSession, ConsoleSignInLink)] == [1, 1, 1]
+    assert (await today.get("/console/requests")).status_code == 200  # the live session still works
+
+
+@contextlib.asynccontextmanager
+async def _holding_the_redemption(api, link_id) -> AsyncIterator[Callable[[int], Awaitable[None]]]:
+    """Holds what using a link must wait for: on PostgreSQL the link's row, locked in a transaction
+    of the test's; on SQLite the runtime's write gate (one writer at a time). Yields a wait for
+    `count` redemptions to be stuck behind it; releases it on leaving."""
+    if api.runtime.engine.dialect.name == "postgresql":
+        waiting = text(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE core_console_sign_in_link%'"
+        )
+
+        async def stuck(count: int) -> None:
+            while True:
+                async with api.runtime.read_session() as session:
+                    if (await session.execute(waiting)).scalar_one() >= count:
+                        return
+                await asyncio.sleep(0.01)
+
+        async with api.runtime.engine.connect() as holder, holder.begin():
+            locking = text("SELECT id FROM core_console_sign_in_link WHERE id = :id FOR UPDATE")
+            await holder.execute(locking, {"id": link_id})
+            yield stuck
+        return
+
+    async def queued(count: int) -> None:
+        gate = api.runtime._write_gate  # an asyncio.Lock: its waiters are the writers queued behind the test
+        while True:
+            if len(gate._waiters or ()) >= count:
+                return
+            await asyncio.sleep(0.01)
+
+    async with api.runtime.unit_of_work():
+        yield queued
+
+
+async def test_one_link_used_twice_at_once_signs_in_exactly_once(api, enishi_sent_mail):
+    await add_user(api, OFFICER[0], OFFICER[1], ["compliance"])
+    await _ask_link(ConsoleClient(api), OFFICER[0])
+    [link] = await _links(api)
+    path = _mailed_link(enishi_sent_mail, link)
+    # Two browsers on the link's page, each with its own form token, press the button at once.
+    browsers = [ConsoleClient(api), ConsoleClient(api)]
+    forms = []
+    for browser in browsers:
+        page = await browser.get(path)
+        forms.append({"csrf": CSRF_FIELD.search(page.text).group(1), "token": path.split("token=")[1]})
+    async with _holding_the_redemption(api, link.id) as stuck:
+        uses = [asyncio.create_task(b.post("/console/sign-in/link/use", form)) for b, form in zip(browsers, forms, strict=True)]
+        await stuck(2)  # both came past every check and wait to use the link up
+    answers = await asyncio.gather(*uses)
+    assert sorted(answer.status_code for answer in answers) == [303, 400]
+    async with api.runtime.read_session() as session:
+        assert (await session.execute(select(func.count()).select_from(ConsoleSession))).scalar_one() == 1
+    signed_in = [browser for browser, answer in zip(browsers, answers, strict=True) if answer.status_code == 303]
+    assert [(await browser.get("/console/requests")).status_code for browser in browsers] == [
+        200 if browser in signed_in else 303 for browser in browsers
+    ]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from enishi.sign_in_throttle import ACCOUNT_LIMIT
+from enishi.throttle import SIGN_IN_ACCOUNT
 from tests.console.seed import OFFICER
 from tests.e2e import test_console_browser as browser
 
@@ -72,7 +72,7 @@ def test_too_many_wrong_passwords_show_when_to_try_again(browser_page):
             page.get_by_role("button", name="サインイン", exact=True).click()
         return answer.value.status
 
-    assert [wrong_password() for _ in range(ACCOUNT_LIMIT - 1)] == [401] * (ACCOUNT_LIMIT - 1)
+    assert [wrong_password() for _ in range(SIGN_IN_ACCOUNT.limit - 1)] == [401] * (SIGN_IN_ACCOUNT.limit - 1)
     officer.check("14-wrong-password", status=401)
     assert wrong_password() == 429
     assert "サインインの試行が多すぎます" in page.get_by_role("alert").inner_text()
@@ -88,6 +88,14 @@ def test_the_japanese_era_and_one_staff_members_access_log(browser_page):
     page.get_by_role("button", name="切替").click()
     assert "令和" in page.locator("tbody").inner_text()
     officer.check("16-queue-japanese-era")
+    # In English the era is romanised, the Western year beside it; back to Japanese after.
+    page.get_by_label("言語").select_option("en")
+    page.get_by_role("button", name="切替").click()
+    dates = page.locator("tbody").inner_text()
+    assert "Reiwa" in dates and "令和" not in dates
+    officer.check("16b-queue-japanese-era-english")
+    page.get_by_label("Language").select_option("ja")
+    page.get_by_role("button", name="Switch").click()
 
     page.locator("tbody tr").first.get_by_role("link").click()
     facts = page.locator("dl.facts").inner_text()

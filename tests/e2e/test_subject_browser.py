@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from enishi.plugins.privacy.intake import REQUESTS_PER_CLIENT
 from tests.e2e import test_console_browser as console_browser
 from tests.helpers import graphql_data
 
@@ -158,7 +159,7 @@ def test_the_withdrawal_link_lands_on_a_page_that_withdraws(browser_page):
     subject, site, headers = browser_page
     page = subject.page
     page.goto(subject.url + site.withdrawal_link)
-    assert "「marketing」への同意を撤回します" in page.locator("main").inner_text()
+    assert "「マーケティング」への同意を撤回します" in page.locator("main").inner_text()  # not the stored "marketing"
     subject.check("subject-08-withdrawal-landing")
     page.get_by_role("button", name="同意を撤回する").focus()
     page.keyboard.press("Enter")
@@ -168,3 +169,23 @@ def test_the_withdrawal_link_lands_on_a_page_that_withdraws(browser_page):
         subject.url, headers, "query($c: ID!) { node(id: $c) { ... on Contact { consents { state } } } }", {"c": site.person}
     )
     assert consents["node"]["consents"] == [{"state": "withdrawn"}]
+
+
+def test_one_client_sending_too_many_requests_gets_a_page_saying_when_to_try_again(browser_page):
+    subject, _site, _headers = browser_page
+    page = subject.page
+    # The same client (this machine's address) sent its hour's worth already, through the JSON route.
+    with httpx.Client(base_url=subject.url, trust_env=False) as client:
+        for number in range(REQUESTS_PER_CLIENT.limit):
+            made = client.post("/privacy/requests", json={"type": "access", "email": f"person{number}@example.jp"})
+            assert made.status_code == 202, made.text
+    page.goto(subject.url + "/privacy/requests/new")
+    page.get_by_label("ご請求の内容").select_option("access")
+    page.get_by_label("メールアドレス").fill("one-more@example.jp")
+    with page.expect_response(subject.url + "/privacy/requests/new") as answer:
+        page.get_by_role("button", name="請求を送信する").click()
+    # The server's own clock: the hour began with the first of those requests.
+    assert answer.value.status == 429 and 0 < int(answer.value.headers["retry-after"]) <= 3600
+    assert "このネットワークから送られた請求が多すぎます" in page.get_by_role("alert").inner_text()
+    assert page.get_by_label("メールアドレス").input_value() == "one-more@example.jp"  # the form kept
+    subject.check("subject-10-too-many-requests", status=429)

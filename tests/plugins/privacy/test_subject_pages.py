@@ -10,7 +10,10 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from sqlalchemy import select
 
+from enishi.models import ThrottleCount
+from enishi.plugins.privacy.intake import REQUESTS_PER_CLIENT
 from tests.console.conftest import CSRF_FIELD, ConsoleClient
 from tests.helpers import create_contact
 from tests.plugins.privacy.helpers import mailed_codes, run_request
@@ -122,6 +125,35 @@ async def test_a_refused_request_says_what_and_where_and_changes_nothing(api, su
     assert count["dataSubjectRequests"]["totalCount"] == 3
 
 
+async def test_one_client_asking_for_many_addresses_is_stopped_with_429_for_an_hour(api, subject):
+    """Each address may be new (the per-address limit never bites): the client's own count does."""
+    limit, window = REQUESTS_PER_CLIENT.limit, int(REQUESTS_PER_CLIENT.window.total_seconds())
+    for number in range(limit):
+        assert (await subject.make_request(f"person{number}@example.jp")).status_code == 303
+    refused = await subject.make_request("one-more@example.jp", details="急ぎです")
+    assert refused.status_code == 429 and refused.headers["retry-after"] == str(window)
+    assert "このネットワークから送られた請求が多すぎます" in refused.text and 'value="one-more@example.jp"' in refused.text
+    subject.language = "en"
+    english = await subject.make_request("one-more@example.jp")
+    assert english.status_code == 429 and "Too many requests were sent from your network in the last hour" in english.text
+    # The JSON route counts with the form: the same client is refused there too.
+    by_api = await api.client.post("/privacy/requests", json={"type": "access", "email": "api@example.jp"})
+    assert by_api.status_code == 429 and by_api.headers["retry-after"] == str(window)
+    assert by_api.json()["errors"][0]["code"] == "RATE_LIMITED"
+    submit = """mutation { submitDataSubjectRequest(input: {type: "access", email: "gql@example.jp"}) {
+        requestId userErrors { code } } }"""
+    by_graphql = (await api.client.post("/graphql", json={"query": submit})).json()["data"]["submitDataSubjectRequest"]
+    assert by_graphql == {"requestId": None, "userErrors": [{"code": "RATE_LIMITED"}]}  # without a token, counted too
+    count = await api.graphql("{ dataSubjectRequests { totalCount } }", role="compliance")
+    assert count["dataSubjectRequests"]["totalCount"] == limit  # nothing was made past the limit
+    async with api.runtime.read_session() as session:
+        keys = (await session.execute(select(ThrottleCount.key_hash))).scalars().all()
+    assert keys and all("127.0.0.1" not in key and "testclient" not in key for key in keys)  # a blind index only
+
+    api.clock.advance(seconds=window)
+    assert (await subject.make_request("later@example.jp")).status_code == 303
+
+
 async def test_a_form_without_this_sites_token_is_refused(api, subject):
     await subject.get(NEW)  # the cookie is set
     forged = await subject.post(NEW, {"csrf": "forged", "type": "access", "email": "hanako@example.jp"})
@@ -200,7 +232,8 @@ async def test_the_withdrawal_link_lands_on_a_page_whose_button_withdraws(api, s
     person = await _person(api)
     link = await _withdrawal_link(api, person["id"])
     landing = await subject.get(link)
-    assert landing.status_code == 200 and "「marketing」への同意を撤回します" in landing.text
+    # The purpose by its name in the reader's language, not as stored ("marketing").
+    assert landing.status_code == 200 and "「マーケティング」への同意を撤回します" in landing.text
     assert "花山" not in landing.text and "hanako" not in landing.text  # nothing about whose link it is
     assert await _consents(api, person["id"]) == [{"state": "granted"}]  # opening the link changed nothing
     done = await subject.post(link, {"lang": "ja"}, csrf_from=link)
