@@ -88,7 +88,7 @@ def new_database(kind: str, sqlite_file: Path, template: str | None = None):
             # Through SQLite's backup API rather than a file copy: it reads a consistent database
             # whatever its journal holds.
             with (
-                contextlib.closing(sqlite3.connect(make_url(template).database)) as source,
+                contextlib.closing(sqlite3.connect(str(make_url(template).database))) as source,
                 contextlib.closing(sqlite3.connect(sqlite_file)) as target,
             ):
                 source.backup(target)
