@@ -242,8 +242,16 @@ async def restore(runtime, rows: dict[str, list[dict]]) -> None:
     await wipe(runtime)
     async with runtime.unit_of_work() as uow:
         for table in reversed(_emptied_tables()):  # parents first
-            if rows[table.name]:
-                await uow.session.execute(insert(table), rows[table.name])
+            if not rows[table.name]:
+                continue
+            await uow.session.execute(insert(table), rows[table.name])
+            numbered = table.autoincrement_column
+            if numbered is not None and not is_sqlite(runtime.settings.database_url):
+                # `wipe` restarted the sequence at 1: move it past the numbers put back.
+                await uow.session.execute(
+                    text(f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', '{numbered.name}'), :last)"),
+                    {"last": max(row[numbered.name] for row in rows[table.name])},
+                )
 
 
 @dataclass
