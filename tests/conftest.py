@@ -31,6 +31,8 @@ SLOWEST = (
     "tests/e2e/test_scaffold.py",
     "tests/e2e/test_example_plugin.py",
     "tests/core/test_imports.py::test_an_import_killed_midway",
+    "tests/core/test_import_example.py::test_the_issue_example_through_the_cli",
+    "tests/core/test_import_cli.py::test_import_options_through_the_cli",
     "tests/robustness/test_fuzz.py",
 )
 
