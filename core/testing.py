@@ -14,9 +14,12 @@ session and every table is emptied after each test. Tests are `async def` under 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
+import sqlite3
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -76,30 +79,67 @@ async def _admin(url: str, statement: str) -> None:
         await engine.dispose()
 
 
+@contextlib.contextmanager
+def new_database(kind: str, sqlite_file: Path, template: str | None = None):
+    """A new database of `kind`'s (a SQLite file at `sqlite_file`, or a database on `kind`'s
+    PostgreSQL server), a copy of the database at `template` when given; dropped afterwards."""
+    if is_sqlite(kind):
+        if template is not None:
+            # Through SQLite's backup API rather than a file copy: it reads a consistent database
+            # whatever its journal holds.
+            with (
+                contextlib.closing(sqlite3.connect(str(make_url(template).database))) as source,
+                contextlib.closing(sqlite3.connect(sqlite_file)) as target,
+            ):
+                source.backup(target)
+        yield f"sqlite+aiosqlite:///{sqlite_file}"
+        return
+    name = f"enishi_{uuid.uuid4().hex[:12]}"
+    copy_of = "" if template is None else f' TEMPLATE "{make_url(template).database}"'
+    asyncio.run(_admin(kind, f'CREATE DATABASE "{name}"{copy_of}'))
+    yield make_url(kind).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_admin(kind, f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture
 def enishi_fresh_database_url(enishi_database_url, tmp_path):
     """The URL of a new, empty database of the kind under test, dropped after the test: for
     `enishi db upgrade` and server processes (`enishi_server`) that must not share the session's."""
-    if is_sqlite(enishi_database_url):
-        yield f"sqlite+aiosqlite:///{tmp_path}/fresh.db"
-        return
-    name = f"enishi_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(enishi_database_url, f'CREATE DATABASE "{name}"'))
-    yield make_url(enishi_database_url).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(_admin(enishi_database_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
+    with new_database(enishi_database_url, tmp_path / "fresh.db") as url:
+        yield url
 
 
-@pytest.fixture
-def enishi_fresh_migrated(enishi_fresh_database_url, enishi_base_settings) -> str:
-    """The URL of a new database with every migration applied: for tests that inspect the whole
-    database, files included (`await enishi_api(database_url=enishi_fresh_migrated)`)."""
+@pytest.fixture(scope="session")
+def enishi_migrated_template(enishi_database_url, enishi_base_settings, tmp_path_factory):
+    """The URL of a database holding every migration, made once per session (per pytest-xdist
+    worker) for `enishi_fresh_migrated` to copy: applying the migrations takes seconds, a copy a
+    fraction of one. Like a database `enishi db upgrade` migrated, except that no configuration is
+    recorded in it: the first server or worker on a copy records its own (core/deployment.py)."""
     from .db.migrate import upgrade
     from .runtime import Runtime
 
-    runtime = Runtime(replace(enishi_base_settings, database_url=enishi_fresh_database_url))
+    if is_sqlite(enishi_database_url):
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('template')}/template.db"
+    else:
+        template = f"{make_url(enishi_database_url).database}_template"
+        asyncio.run(_admin(enishi_database_url, f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
+        asyncio.run(_admin(enishi_database_url, f'CREATE DATABASE "{template}"'))
+        url = make_url(enishi_database_url).set(database=template).render_as_string(hide_password=False)
+    runtime = Runtime(replace(enishi_base_settings, database_url=url))
     upgrade(runtime)
-    asyncio.run(runtime.close())
-    return enishi_fresh_database_url
+    asyncio.run(runtime.close())  # PostgreSQL copies a template only while no one is connected to it
+    yield url
+    if not is_sqlite(url):
+        asyncio.run(_admin(enishi_database_url, f'DROP DATABASE "{make_url(url).database}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def enishi_fresh_migrated(enishi_database_url, enishi_migrated_template, tmp_path) -> Iterator[str]:
+    """The URL of a new database with every migration applied (a copy of `enishi_migrated_template`),
+    dropped after the test: for server and worker processes, and for tests that inspect the whole
+    database, files included (`await enishi_api(database_url=enishi_fresh_migrated)`)."""
+    with new_database(enishi_database_url, tmp_path / "migrated.db", enishi_migrated_template) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -168,15 +208,50 @@ def enishi_migrated(enishi_base_settings) -> Settings:
     return enishi_base_settings
 
 
+def _emptied_tables() -> list:
+    """The tables `wipe` empties, children first. Append-only tables refuse deletes; their rows name
+    random ids, so later tests are not disturbed."""
+    return [table for table in reversed(Base.metadata.sorted_tables) if not table.info.get("append_only")]
+
+
 async def wipe(runtime) -> None:
     async with runtime.unit_of_work() as uow:
-        # Append-only tables refuse deletes; their rows name random ids, so later tests are not disturbed.
-        tables = [t.name for t in reversed(Base.metadata.sorted_tables) if not t.info.get("append_only")]
+        tables = [table.name for table in _emptied_tables()]
         if is_sqlite(runtime.settings.database_url):
             for name in tables:
                 await uow.session.execute(text(f'DELETE FROM "{name}"'))
         else:
             await uow.session.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in tables) + " RESTART IDENTITY CASCADE"))
+
+
+async def table_rows(runtime) -> dict[str, list[dict]]:
+    """The rows of every table `wipe` empties, by table name: a state for `restore` to bring back."""
+    from sqlalchemy import select
+
+    async with runtime.read_session() as session:
+        return {
+            table.name: [dict(row) for row in (await session.execute(select(table))).mappings()] for table in _emptied_tables()
+        }
+
+
+async def restore(runtime, rows: dict[str, list[dict]]) -> None:
+    """Empty what `wipe` empties, then put back `rows` (from `table_rows`): one database behind a
+    server process a module's tests share starts each test as the module set it up."""
+    from sqlalchemy import insert
+
+    await wipe(runtime)
+    async with runtime.unit_of_work() as uow:
+        for table in reversed(_emptied_tables()):  # parents first
+            if not rows[table.name]:
+                continue
+            await uow.session.execute(insert(table), rows[table.name])
+            numbered = table.autoincrement_column
+            if numbered is not None and not is_sqlite(runtime.settings.database_url):
+                # `wipe` restarted the sequence at 1: move it past the numbers put back.
+                await uow.session.execute(
+                    text(f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', '{numbered.name}'), :last)"),
+                    {"last": max(row[numbered.name] for row in rows[table.name])},
+                )
 
 
 @dataclass
@@ -270,11 +345,11 @@ class ServerUrl(str):
     process: object
 
 
-@pytest.fixture
-def enishi_server():
-    """A factory of real `enishi serve` processes: `with enishi_server(env) as url: ...`, where `url`
-    also holds the `process` (to kill it); `command` runs another server script (taking `--port`)."""
-    import contextlib
+@contextlib.contextmanager
+def serve(env: dict, command: tuple[str, ...] = ("-m", "enishi.cli", "serve")) -> Iterator[ServerUrl]:
+    """A real `enishi serve` process (or another server script taking `--port`, `command`) with
+    `env` added to this process's environment, once it answers /health; stopped afterwards. The
+    `enishi_server` fixture hands it out; a module-scoped fixture may call it directly."""
     import socket
     import subprocess
     import sys
@@ -282,45 +357,47 @@ def enishi_server():
 
     import httpx
 
-    @contextlib.contextmanager
-    def start(env: dict, command: tuple[str, ...] = ("-m", "enishi.cli", "serve")):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        process = subprocess.Popen(
-            [sys.executable, *command, "--port", str(port)],
-            env={**os.environ, **env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        url = ServerUrl(f"http://127.0.0.1:{port}")
-        url.process = process
-        try:
-            # A guard against a server that never answers, not a speed limit: several processes
-            # (`serve --workers 2`) on a loaded machine take a while.
-            deadline = time.monotonic() + 180
-            while True:
-                try:
-                    if httpx.get(url + "/health", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    process.kill()  # its output ends only once it is gone
-                    raise RuntimeError(
-                        "enishi serve did not start:\n"
-                        + (process.stdout.read() if process.stdout else b"").decode(errors="replace")
-                    )
-                time.sleep(0.1)
-            yield url
-        finally:
-            process.terminate()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, *command, "--port", str(port)],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = ServerUrl(f"http://127.0.0.1:{port}")
+    url.process = process
+    try:
+        # A guard against a server that never answers, not a speed limit: several processes
+        # (`serve --workers 2`) on a loaded machine take a while.
+        deadline = time.monotonic() + 180
+        while True:
             try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()  # its output ends only once it is gone
+                raise RuntimeError(
+                    "enishi serve did not start:\n" + (process.stdout.read() if process.stdout else b"").decode(errors="replace")
+                )
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
-    return start
+
+@pytest.fixture
+def enishi_server():
+    """A factory of real `enishi serve` processes: `with enishi_server(env) as url: ...`, where `url`
+    also holds the `process` (to kill it); `command` runs another server script (taking `--port`)."""
+    return serve
 
 
 @pytest.fixture

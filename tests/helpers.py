@@ -89,11 +89,10 @@ def enishi(*args, env: dict, check: bool = True, cwd: Path | None = None) -> sub
     return result
 
 
-def migrated_token(database_url: str, role: str = "manager") -> str:
-    """Upgrade the database at `database_url` and create a token for `role`, through the CLI."""
-    env = {"ENISHI_DATABASE_URL": database_url}
-    enishi("db", "upgrade", env=env)
-    return enishi("token", "create", "--role", role, env=env).stdout.split()[-1]
+def cli_token(database_url: str, role: str = "manager") -> str:
+    """A token for `role` on the migrated database at `database_url` (`enishi_fresh_migrated`),
+    created through the CLI."""
+    return enishi("token", "create", "--role", role, env={"ENISHI_DATABASE_URL": database_url}).stdout.split()[-1]
 
 
 async def graphql_data(client, query: str, variables: dict | None = None) -> dict:

@@ -10,6 +10,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.no_database  # reads the source only
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = {"core": "enishi", "graphql": "enishi.graphql", "plugins": "enishi.plugins"}
 

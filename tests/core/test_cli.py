@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.helpers import enishi
 
@@ -52,9 +53,8 @@ def test_commands_on_a_database_never_upgraded_say_so_and_change_nothing(enishi_
     assert "50 accounts" in enishi("demo", "--scale", "200", env=env).stdout
 
 
-def test_demo_with_force_adds_people_on_top_of_an_earlier_demo(enishi_fresh_database_url):
-    env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url}
-    enishi("db", "upgrade", env=env)
+def test_demo_with_force_adds_people_on_top_of_an_earlier_demo(enishi_fresh_migrated):
+    env = {"ENISHI_DATABASE_URL": enishi_fresh_migrated}
     for _ in range(2):
         assert "40 contacts" in enishi("demo", "--scale", "40", "--force", env=env).stdout
 
@@ -64,9 +64,8 @@ def test_token_create_rejects_unknown_roles(enishi_fresh_database_url):
     assert result.returncode != 0 and "invalid choice" in result.stderr
 
 
-async def test_token_create_narrows_a_token_to_scopes_until_its_last_day(enishi_fresh_database_url, enishi_api):
-    env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url}
-    enishi("db", "upgrade", env=env)
+async def test_token_create_narrows_a_token_to_scopes_until_its_last_day(enishi_fresh_migrated, enishi_api):
+    env = {"ENISHI_DATABASE_URL": enishi_fresh_migrated}
     created = enishi(
         "token",
         "create",
@@ -89,7 +88,7 @@ async def test_token_create_narrows_a_token_to_scopes_until_its_last_day(enishi_
     assert listed[0].startswith("active  roles integration  scopes contacts:read,tickets:read  expires 2099-02-01T00:00:00+09:00")
     assert listed[1].startswith("active  roles sales  scopes all  expires ") and "expires never" not in listed[1]
     assert listed[2].startswith("active  roles admin  scopes all  expires never")
-    api = await enishi_api(database_url=enishi_fresh_database_url)
+    api = await enishi_api(database_url=enishi_fresh_migrated)
     query = "{ tickets { totalCount } contacts { totalCount } }"
     body = (await api.post(query, token=created.split()[-1])).json()
     assert body == {"data": {"tickets": {"totalCount": 0}, "contacts": {"totalCount": 0}}}
@@ -97,9 +96,8 @@ async def test_token_create_narrows_a_token_to_scopes_until_its_last_day(enishi_
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
-def test_token_create_refuses_an_unknown_scope_or_a_past_expiry_in_one_line_and_creates_nothing(enishi_fresh_database_url):
-    env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url}
-    enishi("db", "upgrade", env=env)
+def test_token_create_refuses_an_unknown_scope_or_a_past_expiry_in_one_line_and_creates_nothing(enishi_fresh_migrated):
+    env = {"ENISHI_DATABASE_URL": enishi_fresh_migrated}
     unknown = enishi(
         "token", "create", "--role", "integration", "--scope", "tickets:read", "--scope", "tickets:delete", env=env, check=False
     )
@@ -121,6 +119,7 @@ def test_token_create_refuses_an_unknown_scope_or_a_past_expiry_in_one_line_and_
     assert enishi("token", "list", env=env).stdout == ""  # no user and no token left behind
 
 
+@pytest.mark.no_database
 def test_committed_scope_table_matches_the_permissions_of_every_bundled_plugin():
     table = enishi("token", "scopes", env={}).stdout
     assert "| `tickets:internal` | `support.internal` |" in table
@@ -129,6 +128,7 @@ def test_committed_scope_table_matches_the_permissions_of_every_bundled_plugin()
     )
 
 
+@pytest.mark.no_database
 def test_plugins_lists_bundled_plugins_with_version_and_hooks():
     out = enishi("plugins", env={}).stdout
     for name in ("core", "abm", "loyalty", "privacy", "support"):
@@ -136,6 +136,7 @@ def test_plugins_lists_bundled_plugins_with_version_and_hooks():
     assert "enishi_subject_erase" in out
 
 
+@pytest.mark.no_database
 def test_plugins_can_be_disabled_by_configuration():
     out = enishi("plugins", env={"ENISHI_PLUGINS": "abm,privacy"}).stdout
     assert "abm 0.1.0 (enabled)" in out and "loyalty 0.1.0 (disabled)" in out
@@ -143,6 +144,7 @@ def test_plugins_can_be_disabled_by_configuration():
     assert result.returncode == 2 and "not installed: nonexistent" in result.stderr
 
 
+@pytest.mark.no_database
 def test_bad_configuration_is_a_clear_message():
     result = enishi("schema", env={"ENISHI_TIMEZONE": "Mars/Olympus"}, check=False)
     assert result.returncode == 2 and "unknown time zone" in result.stderr
@@ -150,6 +152,7 @@ def test_bad_configuration_is_a_clear_message():
     assert result.returncode == 2 and "must be an integer" in result.stderr
 
 
+@pytest.mark.no_database
 def test_committed_sdl_matches_the_composed_schema():
     sdl = enishi("schema", env={}).stdout
     assert (ROOT / "docs" / "schema.graphql").read_text(encoding="utf-8") == sdl, (
@@ -157,6 +160,7 @@ def test_committed_sdl_matches_the_composed_schema():
     )
 
 
+@pytest.mark.no_database
 def test_importing_enishi_from_the_repository_root_does_not_shadow_graphql_core():
     assert not (ROOT / "graphql" / "__init__.py").exists()
     result = subprocess.run(
@@ -169,6 +173,7 @@ def test_importing_enishi_from_the_repository_root_does_not_shadow_graphql_core(
     assert "site-packages" in result.stdout
 
 
+@pytest.mark.no_database
 def test_configuration_file_with_environment_overrides(tmp_path):
     config = tmp_path / "enishi.toml"
     config.write_text('enabled_plugins = ["abm"]\ntimezone = "Europe/Berlin"\n', encoding="utf-8")
@@ -188,9 +193,8 @@ def _one_error_line(result) -> str:
     return lines[0]
 
 
-def test_every_error_is_one_line_on_stderr_with_a_non_zero_exit(enishi_fresh_database_url, tmp_path):
-    env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url}
-    enishi("db", "upgrade", env=env)
+def test_every_error_is_one_line_on_stderr_with_a_non_zero_exit(enishi_fresh_migrated, tmp_path):
+    env = {"ENISHI_DATABASE_URL": enishi_fresh_migrated}
     binary = tmp_path / "photo.csv"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
     assert "nosuch.csv: No such file or directory" in _one_error_line(
@@ -218,9 +222,8 @@ def test_a_reader_that_stops_early_ends_the_output_quietly(tmp_path):
     assert result.stderr == "" and result.returncode == 141  # 128 + SIGPIPE, as a shell reports a process killed by it
 
 
-def test_long_commands_show_their_progress_on_stderr(enishi_fresh_database_url):
-    env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url}
-    enishi("db", "upgrade", env=env)
+def test_long_commands_show_their_progress_on_stderr(enishi_fresh_migrated):
+    env = {"ENISHI_DATABASE_URL": enishi_fresh_migrated}
     result = enishi("demo", "--scale", "20", env=env)
     assert result.stdout.startswith("loaded demo data")  # the result stays alone on stdout
     for stage in ("accounts: 5/5", "contacts: 20/20", "activities: 200/200"):

@@ -492,18 +492,21 @@ def _raw_id(global_id: str) -> str:
     return base64.b64decode(global_id).decode().split(":", 1)[1]
 
 
+@pytest.mark.no_database
 def test_every_hook_has_a_test():
     tests = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests").rglob("test_*.py"))
     missing = [name for name in hookdoc.hook_names() if not re.search(rf"def test_hook_{name}(\(|_and_)", tests)]
     assert missing == []
 
 
+@pytest.mark.no_database
 def test_every_hook_is_documented_and_the_reference_is_current():
     for name in hookdoc.hook_names():
         assert inspect.getdoc(getattr(hookspecs, name)), name
     assert (ROOT / "docs" / "hooks.md").read_text(encoding="utf-8") == hookdoc.render(), "docs/hooks.md is stale: run `make docs`"
 
 
+@pytest.mark.no_database
 def test_cli_hooks_doc_prints_the_reference():
     out = subprocess.run([sys.executable, "-m", "enishi.cli", "hooks-doc"], capture_output=True, text=True, check=True).stdout
     assert re.search(r"^## `enishi_on_event\(event, uow\)`", out, re.M)

@@ -144,9 +144,8 @@ async def test_bad_files_are_refused_and_change_nothing(api):
     assert (await api.graphql("{ contacts { totalCount } }"))["contacts"]["totalCount"] == 0
 
 
-def test_an_import_killed_midway_is_resumed_without_losing_or_repeating_rows(enishi_fresh_database_url, tmp_path):
-    env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url}
-    enishi("db", "upgrade", env=env)
+def test_an_import_killed_midway_is_resumed_without_losing_or_repeating_rows(enishi_fresh_migrated, tmp_path):
+    env = {"ENISHI_DATABASE_URL": enishi_fresh_migrated}
     rows = ["氏名,メールアドレス,電話番号,会社名"] + [
         f"山田 太郎{i},taro{i}@example.jp,03-5555-{i:04d},縁商事{i % 7}株式会社" for i in range(3000)
     ]
@@ -163,13 +162,13 @@ def test_an_import_killed_midway_is_resumed_without_losing_or_repeating_rows(eni
     process.wait(timeout=10)
     assert process.returncode == -signal.SIGKILL
 
-    state = asyncio.run(query_row(enishi_fresh_database_url, "SELECT status, processed_rows, created_count FROM core_import"))
+    state = asyncio.run(query_row(enishi_fresh_migrated, "SELECT status, processed_rows, created_count FROM core_import"))
     assert state[0] == "running" and BATCH <= state[1] < 3000 and state[2] == state[1]  # each batch committed whole
     resumed = enishi("import", "--resume", import_id, env=env).stdout
     assert "3000 created, 0 updated, 0 merged, 0 unchanged, 0 rejected" in resumed  # counted over both runs
     counts = asyncio.run(
         query_row(
-            enishi_fresh_database_url,
+            enishi_fresh_migrated,
             "SELECT (SELECT COUNT(*) FROM core_contact), "
             "(SELECT COUNT(DISTINCT address_index) FROM core_contact_email), "
             "(SELECT COUNT(*) FROM core_account), (SELECT status FROM core_import), "

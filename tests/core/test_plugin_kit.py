@@ -12,6 +12,7 @@ import pytest
 import enishi.plugin as kit
 from enishi import kitdoc
 
+pytestmark = pytest.mark.no_database  # reads the kit and the source only
 ROOT = Path(__file__).resolve().parents[2]
 # Each folder holds plugin packages: plugins/abm/, docs/example_plugin/enishi_nps/, ...
 PLUGIN_FOLDERS = (ROOT / "plugins", ROOT / "docs" / "example_plugin")

@@ -17,7 +17,6 @@ MERGE = """mutation($s: ID!, $m: ID!) { mergeContacts(input: {survivorId: $s, me
 
 def _prepare(url):
     env = {**os.environ, "ENISHI_DATABASE_URL": url}
-    subprocess.run([sys.executable, "-m", "enishi.cli", "db", "upgrade"], env=env, check=True, capture_output=True)
     token = subprocess.run(
         [sys.executable, "-m", "enishi.cli", "token", "create", "--role", "manager"],
         env=env,
@@ -28,8 +27,8 @@ def _prepare(url):
     return {"ENISHI_DATABASE_URL": url}, {"Authorization": f"Bearer {token}"}
 
 
-def test_simultaneous_opposite_merges_of_the_same_contacts_let_exactly_one_win(enishi_fresh_database_url, enishi_server):
-    env, headers = _prepare(enishi_fresh_database_url)
+def test_simultaneous_opposite_merges_of_the_same_contacts_let_exactly_one_win(enishi_fresh_migrated, enishi_server):
+    env, headers = _prepare(enishi_fresh_migrated)
 
     async def scenario(url):
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
@@ -62,8 +61,8 @@ def test_simultaneous_opposite_merges_of_the_same_contacts_let_exactly_one_win(e
     assert live == 5  # one survivor per round, never zero, never two
 
 
-def test_parallel_writes_lose_nothing(enishi_fresh_database_url, enishi_server):
-    env, headers = _prepare(enishi_fresh_database_url)
+def test_parallel_writes_lose_nothing(enishi_fresh_migrated, enishi_server):
+    env, headers = _prepare(enishi_fresh_migrated)
 
     async def scenario(url):
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
@@ -83,11 +82,11 @@ def test_parallel_writes_lose_nothing(enishi_fresh_database_url, enishi_server):
         assert asyncio.run(scenario(url)) == 40
 
 
-def test_writes_racing_an_erasure_leave_nothing_of_the_person(enishi_fresh_database_url, enishi_server):
+def test_writes_racing_an_erasure_leave_nothing_of_the_person(enishi_fresh_migrated, enishi_server):
     """Writes about a person before their erasure, while it is between two plugins' parts (held there
     by the barrier plugin, after the support plugin's part, before the core's), and after it: the
     ones in the middle find no one, so no ticket outlives the support plugin's part."""
-    env, headers = _prepare(enishi_fresh_database_url)
+    env, headers = _prepare(enishi_fresh_migrated)
     compliance = subprocess.run(
         [sys.executable, "-m", "enishi.cli", "token", "create", "--role", "compliance"],
         env={**os.environ, **env},
@@ -145,7 +144,7 @@ def test_writes_racing_an_erasure_leave_nothing_of_the_person(enishi_fresh_datab
             )
             assert (await officer.get("/race/paused")).status_code == 204
             during = asyncio.create_task(writes(4))
-            if "sqlite" not in enishi_fresh_database_url:
+            if "sqlite" not in enishi_fresh_migrated:
                 await asyncio.wait([during])  # PostgreSQL: they run beside the waiting part; SQLite: they queue behind it
             assert (await officer.post("/race/release", params={"queued": 4})).status_code == 204
             outcome = await erasure
@@ -171,8 +170,8 @@ def test_writes_racing_an_erasure_leave_nothing_of_the_person(enishi_fresh_datab
     }
 
 
-def test_tickets_created_at_once_get_distinct_consecutive_numbers(enishi_fresh_database_url, enishi_server):
-    env, headers = _prepare(enishi_fresh_database_url)
+def test_tickets_created_at_once_get_distinct_consecutive_numbers(enishi_fresh_migrated, enishi_server):
+    env, headers = _prepare(enishi_fresh_migrated)
     create = "mutation($s: String!) { createTicket(input: {subject: $s}) { ticket { number } userErrors { code } } }"
 
     async def scenario(url):

@@ -3,6 +3,9 @@ serve`, on SQLite and PostgreSQL. A compliance officer's day end to end, CSRF re
 user refused, and axe-core on every page (no serious or critical violation). Screenshots go to
 test-artefacts/console/<database>/ for a person to look at.
 
+One server and one Chromium serve the module's tests (starting them is most of a test's time):
+each test gets a browser context of its own, and the database as the module set it up (`fresh`).
+
 Skipped only where no Chromium is installed (`apt-get install chromium chromium-driver`)."""
 
 from __future__ import annotations
@@ -14,11 +17,17 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
 import pytest
 
+from enishi.runtime import Runtime
+from enishi.settings import Settings
+from enishi.testing import new_database, restore, serve, table_rows
 from tests.console.seed import OFFICER, PASSWORD, seed
 from tests.helpers import graphql_data
 
@@ -58,27 +67,85 @@ def _cli(env: dict, *args: str, password: str | None = None) -> str:
     return done.stdout
 
 
-@pytest.fixture
-def console_site(enishi_fresh_database_url, enishi_server, tmp_path):
-    """A served console with an officer, a seller, and the seeded morning; (url, seeded, admin headers)."""
-    env = {
-        "ENISHI_DATABASE_URL": enishi_fresh_database_url,
-        "ENISHI_HOME": str(tmp_path / "home"),
-        "ENISHI_MAIL_URL": (tmp_path / "mail").as_uri(),  # where a sign-in link's mail is read
-    }
-    _cli(env, "db", "upgrade")
-    admin = _cli(env, "token", "create", "--role", "admin").split()[-1]
+@dataclass
+class Served:
+    """A module's `enishi serve` on a database of its own, and the rows each test starts from."""
+
+    url: str
+    env: dict
+    mail: Path
+    headers: dict  # an admin's
+    settings: Settings  # of this process's runtimes on the database
+    rows: dict  # the database as the module set it up (`enishi.testing.table_rows`)
+
+
+def beside_the_browser(coroutine: Coroutine):
+    """Run `coroutine` to its end in a thread of its own: while Playwright's synchronous API is open
+    it keeps an event loop running in this one, where `asyncio.run` is refused."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
+
+
+def _in_runtime(settings: Settings, work):
+    async def run():
+        runtime = Runtime(settings)
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.close()
+
+    return beside_the_browser(run())
+
+
+@contextlib.contextmanager
+def served_site(kind: str, template: str, settings: Settings, home: Path, set_up) -> Iterator[Served]:
+    """A database of its own (a copy of the migrated `template`), set up through the CLI by
+    `set_up(env)`, which returns an admin's token, and one `enishi serve` on it, mail in files."""
+    with new_database(kind, home / "site.db", template) as database_url:
+        env = {
+            "ENISHI_DATABASE_URL": database_url,
+            "ENISHI_HOME": str(home / "home"),
+            "ENISHI_MAIL_URL": (home / "mail").as_uri(),
+        }
+        headers = {"Authorization": f"Bearer {set_up(env)}"}
+        settings = replace(settings, database_url=database_url)
+        with serve(env) as url:  # started before the rows are read: they include the configuration it recorded
+            yield Served(url, env, home / "mail", headers, settings, _in_runtime(settings, table_rows))
+
+
+def fresh(site: Served) -> None:
+    """Bring the module's database back to the rows it was set up with and empty its mail folder:
+    a test starts from that state, whatever the tests before it did."""
+    _in_runtime(site.settings, lambda runtime: restore(runtime, site.rows))
+    for message in site.mail.rglob("*.eml"):
+        message.unlink()
+
+
+def _console_staff(env: dict) -> str:
     _cli(env, "user", "create", "--email", OFFICER[0], "--name", OFFICER[1], "--role", "compliance", password=PASSWORD + "\n")
     _cli(env, "user", "create", "--email", SELLER, "--name", "営業 一郎", "--role", "sales", password=PASSWORD + "\n")
-    headers = {"Authorization": f"Bearer {admin}"}
-    with enishi_server(env) as url:
+    return _cli(env, "token", "create", "--role", "admin").split()[-1]
 
-        async def morning():
-            async with httpx.AsyncClient(base_url=url, headers=headers, trust_env=False) as client:
-                served_at = email.utils.parsedate_to_datetime((await client.get("/health")).headers["date"])  # the server's clock
-                return await seed(lambda query, variables: graphql_data(client, query, variables), served_at)
 
-        yield url, asyncio.run(morning()), headers
+@pytest.fixture(scope="module")
+def site_server(enishi_database_url, enishi_migrated_template, enishi_base_settings, tmp_path_factory) -> Iterator[Served]:
+    """One served console for the module's tests: an officer, a seller and an admin's token."""
+    home = tmp_path_factory.mktemp("console")
+    with served_site(enishi_database_url, enishi_migrated_template, enishi_base_settings, home, _console_staff) as site:
+        yield site
+
+
+@pytest.fixture
+def console_site(site_server):
+    """The module's console as it was set up, with the seeded morning; (url, seeded, admin headers)."""
+    fresh(site_server)
+
+    async def morning():
+        async with httpx.AsyncClient(base_url=site_server.url, headers=site_server.headers, trust_env=False) as client:
+            served_at = email.utils.parsedate_to_datetime((await client.get("/health")).headers["date"])  # the server's clock
+            return await seed(lambda query, variables: graphql_data(client, query, variables), served_at)
+
+    return site_server.url, beside_the_browser(morning()), site_server.headers
 
 
 class Officer:
@@ -116,26 +183,27 @@ class Officer:
         self.page.get_by_role("button", name="サインイン").click()
 
 
-@pytest.fixture
-def browser_page(console_site, axe_source, enishi_database_url, tmp_path):
+@pytest.fixture(scope="module")
+def chromium(site_server):
+    """One Chromium for the module's tests; each opens a context of its own (`browser_page`). Started
+    after the module's site and closed before it, which is set up and removed with `asyncio.run`."""
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        with contextlib.closing(browser):
+            yield browser
+
+
+@pytest.fixture
+def browser_page(chromium, console_site, axe_source, enishi_database_url):
+    """A page in a new browser context (no cookie or storage of an earlier test's) on `console_site`."""
     url, seeded, headers = console_site
     artefacts = ROOT / "test-artefacts" / "console" / ("sqlite" if enishi_database_url.startswith("sqlite") else "postgresql")
     artefacts.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            locale="ja-JP",
-            timezone_id="Asia/Tokyo",
-            viewport={"width": 1280, "height": 900},
-        )
-        with contextlib.closing(context):
-            page = context.new_page()
-            yield Officer(page, url, axe_source, artefacts), seeded, headers
+    context = chromium.new_context(locale="ja-JP", timezone_id="Asia/Tokyo", viewport={"width": 1280, "height": 900})
+    with contextlib.closing(context):
+        yield Officer(context.new_page(), url, axe_source, artefacts), seeded, headers
 
 
 def test_a_compliance_officers_day(browser_page):

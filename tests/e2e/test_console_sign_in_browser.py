@@ -17,8 +17,10 @@ from enishi.throttle import SIGN_IN_ACCOUNT
 from tests.console.seed import OFFICER
 from tests.e2e import test_console_browser as browser
 
-# The server, the officer's page and its checks, and the skip where no Chromium is installed.
-axe_source, console_site, browser_page = browser.axe_source, browser.console_site, browser.browser_page
+# The server (one for this module too), the browser, the officer's page and its checks, and the
+# skip where no Chromium is installed.
+axe_source, chromium, browser_page = browser.axe_source, browser.chromium, browser.browser_page
+site_server, console_site = browser.site_server, browser.console_site
 pytestmark = browser.pytestmark
 
 LINK = re.compile(r"https?://[^/\s]+(/console/sign-in/link\?token=[\w-]+)")
@@ -38,7 +40,7 @@ def _mailed_link(directory: Path) -> str:
     return found.group(1)
 
 
-def test_signing_in_by_a_mailed_link_once(browser_page, tmp_path):
+def test_signing_in_by_a_mailed_link_once(browser_page, site_server):
     officer, _seeded, _headers = browser_page
     page = officer.page
     page.goto(officer.url + "/console/sign-in")
@@ -47,7 +49,7 @@ def test_signing_in_by_a_mailed_link_once(browser_page, tmp_path):
     assert "サインイン用リンクを送りました" in page.get_by_role("status").inner_text()
     officer.check("11-link-asked")
 
-    link = _mailed_link(tmp_path / "mail")
+    link = _mailed_link(site_server.mail)
     page.goto(officer.url + link)
     officer.check("12-link-landing")
     page.get_by_role("button", name="サインイン", exact=True).click()

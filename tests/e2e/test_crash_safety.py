@@ -21,7 +21,6 @@ def _prepare(database_url, tmp_path, **extra_env):
     config = tmp_path / "enishi.toml"
     config.write_text("[extra]\nprivacy_request_lease_seconds = 2\n")
     env = {"ENISHI_DATABASE_URL": database_url, "ENISHI_KEK": KEK, "ENISHI_CONFIG": str(config), **extra_env}
-    enishi("db", "upgrade", env=env)
     token = enishi("token", "create", "--role", "admin", env=env).stdout.split()[-1]
     return env, {"Authorization": f"Bearer {token}"}
 
@@ -46,10 +45,10 @@ def _kill(server) -> None:
 
 
 def test_a_server_killed_during_an_erasure_leaves_it_resumable_and_the_rerun_completes_it(
-    enishi_fresh_database_url, enishi_server, tmp_path
+    enishi_fresh_migrated, enishi_server, tmp_path
 ):
     marker = tmp_path / "erasing"
-    env, headers = _prepare(enishi_fresh_database_url, tmp_path, ENISHI_TEST_MARKER=str(marker))
+    env, headers = _prepare(enishi_fresh_migrated, tmp_path, ENISHI_TEST_MARKER=str(marker))
 
     async def start_erasure(url):
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as client:
@@ -117,7 +116,7 @@ def test_a_server_killed_during_an_erasure_leaves_it_resumable_and_the_rerun_com
 
     state = asyncio.run(
         query_row(
-            enishi_fresh_database_url,
+            enishi_fresh_migrated,
             "SELECT (SELECT status FROM privacy_request), "
             "(SELECT COUNT(*) FROM privacy_request_run WHERE status = 'done'), "
             "(SELECT COUNT(*) FROM core_contact_email), "
@@ -144,7 +143,7 @@ def test_a_server_killed_during_an_erasure_leaves_it_resumable_and_the_rerun_com
     assert remaining["b"] == {"familyName": "残留", "emails": [{"address": "nokoru@example.jp"}], "timeline": {"totalCount": 1}}
     keys = asyncio.run(
         query_row(
-            enishi_fresh_database_url,
+            enishi_fresh_migrated,
             "SELECT (SELECT COUNT(*) FROM core_subject_key WHERE wrapped_key IS NOT NULL), "
             "(SELECT COUNT(*) FROM core_contact_custom_date_index)",
         )
@@ -153,9 +152,9 @@ def test_a_server_killed_during_an_erasure_leaves_it_resumable_and_the_rerun_com
 
 
 def test_a_server_killed_during_an_import_leaves_whole_batches_and_the_resume_completes_it(
-    enishi_fresh_database_url, enishi_server, tmp_path
+    enishi_fresh_migrated, enishi_server, tmp_path
 ):
-    env, headers = _prepare(enishi_fresh_database_url, tmp_path)
+    env, headers = _prepare(enishi_fresh_migrated, tmp_path)
     rows = ["氏名,メールアドレス,会社名"] + [f"佐藤 花子{i},hanako{i}@example.jp,縁商事{i % 5}" for i in range(4000)]
     upload = base64.b64encode("\r\n".join(rows).encode("cp932")).decode()
 
@@ -176,7 +175,7 @@ def test_a_server_killed_during_an_import_leaves_whole_batches_and_the_resume_co
         _kill(url)
     status, processed, created, contacts = asyncio.run(
         query_row(
-            enishi_fresh_database_url,
+            enishi_fresh_migrated,
             "SELECT status, processed_rows, created_count, (SELECT COUNT(*) FROM core_contact) FROM core_import",
         )
     )
@@ -187,7 +186,7 @@ def test_a_server_killed_during_an_import_leaves_whole_batches_and_the_resume_co
     assert "4000 created, 0 updated, 0 merged, 0 unchanged, 0 rejected" in resumed
     counts = asyncio.run(
         query_row(
-            enishi_fresh_database_url,
+            enishi_fresh_migrated,
             "SELECT (SELECT COUNT(*) FROM core_contact), "
             "(SELECT COUNT(DISTINCT address_index) FROM core_contact_email), "
             "(SELECT COUNT(*) FROM core_account), (SELECT status FROM core_import)",

@@ -21,8 +21,8 @@ def run(env, *args):
     return enishi(*args, env=env).stdout
 
 
-def test_hook_enishi_cli_commands_and_the_whole_example_plugin(plugin_site, enishi_fresh_database_url, enishi_server):
-    env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url, "PYTHONPATH": str(plugin_site)}
+def test_hook_enishi_cli_commands_and_the_whole_example_plugin(plugin_site, enishi_fresh_migrated, enishi_server):
+    env = {"ENISHI_DATABASE_URL": enishi_fresh_migrated, "PYTHONPATH": str(plugin_site)}
     plugins = run(env, "plugins")
     assert "nps 1.0.0 (enabled)" in plugins and "insights" in plugins  # beside the bundled insights surveys
     sdl = run(env, "schema")

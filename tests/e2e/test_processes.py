@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from enishi.runtime import Runtime
-from tests.helpers import enishi, file_hits, graphql_data, migrated_token, table_hits
+from tests.helpers import cli_token, enishi, file_hits, graphql_data, table_hits
 
 PERSON = """{ familyName: "山田", givenName: "太郎", familyNameKana: "ヤマダ", emails: [{address: "taro@abc.co.jp"}],
     phones: [{number: "03-1234-5678"}] }"""
@@ -44,10 +44,10 @@ async def _erase(officer: httpx.AsyncClient, contact: str) -> dict:
 
 
 def test_an_erasure_through_one_server_leaves_nothing_readable_through_another(
-    enishi_fresh_database_url, enishi_server, enishi_base_settings
+    enishi_fresh_migrated, enishi_server, enishi_base_settings
 ):
-    env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url}
-    manager = {"Authorization": f"Bearer {migrated_token(enishi_fresh_database_url)}"}
+    env = {"ENISHI_DATABASE_URL": enishi_fresh_migrated}
+    manager = {"Authorization": f"Bearer {cli_token(enishi_fresh_migrated)}"}
     compliance = enishi("token", "create", "--role", "compliance", env=env).stdout.split()[-1]
 
     async def scenario(a: str, b: str):
@@ -78,20 +78,20 @@ def test_an_erasure_through_one_server_leaves_nothing_readable_through_another(
     assert found == 0
 
     async def scan():
-        runtime = Runtime(replace(enishi_base_settings, database_url=enishi_fresh_database_url))
+        runtime = Runtime(replace(enishi_base_settings, database_url=enishi_fresh_migrated))
         try:
             return await table_hits(runtime)
         finally:
             await runtime.close()
 
     assert asyncio.run(scan()) == {}
-    if enishi_fresh_database_url.startswith("sqlite"):  # the database file and its WAL, read raw
-        assert file_hits(Path(enishi_fresh_database_url.removeprefix("sqlite+aiosqlite:///")).parent) == {}
+    if enishi_fresh_migrated.startswith("sqlite"):  # the database file and its WAL, read raw
+        assert file_hits(Path(enishi_fresh_migrated.removeprefix("sqlite+aiosqlite:///")).parent) == {}
 
 
-def test_serve_workers_runs_that_many_processes_answering_on_one_port(enishi_fresh_database_url, enishi_server):
-    env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url}
-    headers = {"Authorization": f"Bearer {migrated_token(enishi_fresh_database_url)}"}
+def test_serve_workers_runs_that_many_processes_answering_on_one_port(enishi_fresh_migrated, enishi_server):
+    env = {"ENISHI_DATABASE_URL": enishi_fresh_migrated}
+    headers = {"Authorization": f"Bearer {cli_token(enishi_fresh_migrated)}"}
     with enishi_server(env, command=("-m", "enishi.cli", "serve", "--workers", "2")) as url:
         supervisor = url.process.pid
         children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
@@ -106,9 +106,9 @@ def test_serve_workers_runs_that_many_processes_answering_on_one_port(enishi_fre
     assert len(servers) == 2  # uvicorn's supervisor started two server processes (and its resource tracker)
 
 
-def test_a_process_configured_unlike_the_others_refuses_to_start(enishi_fresh_database_url, enishi_server):
-    env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url}
-    assert enishi("db", "upgrade", env=env).stdout.strip() == "database is up to date"
+def test_a_process_configured_unlike_the_others_refuses_to_start(enishi_fresh_migrated, enishi_server):
+    env = {"ENISHI_DATABASE_URL": enishi_fresh_migrated}
+    assert enishi("db", "upgrade", env=env).stdout.strip() == "database is up to date"  # records the configuration
     unlike = {
         "plugins": {"ENISHI_DISABLED_PLUGINS": "loyalty"},
         "keys": {"ENISHI_KEK_PREVIOUS": "b3RoZXIta2V5LWVuY3J5cHRpb24ta2V5LTMyLWJ5dGU="},
@@ -168,10 +168,10 @@ def _refusing_since_the_configuration_changed(enishi_server, env: dict, headers:
 
 
 def test_a_server_running_when_the_configuration_changes_refuses_requests_from_its_next_check(
-    enishi_fresh_database_url, enishi_server
+    enishi_fresh_migrated, enishi_server
 ):
-    env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url, "ENISHI_LOG_LEVEL": "WARNING"}
-    headers = {"Authorization": f"Bearer {migrated_token(enishi_fresh_database_url, role='admin')}"}
+    env = {"ENISHI_DATABASE_URL": enishi_fresh_migrated, "ENISHI_LOG_LEVEL": "WARNING"}
+    headers = {"Authorization": f"Bearer {cli_token(enishi_fresh_migrated, role='admin')}"}
     with _refusing_since_the_configuration_changed(enishi_server, env, headers) as (tokyo, _):
         refused = _post(tokyo, headers, VIEWER)  # RECHECK_EVERY later: checked again
         assert refused.status_code == 503
@@ -186,10 +186,10 @@ def test_a_server_running_when_the_configuration_changes_refuses_requests_from_i
 
 
 def test_a_refusing_server_answers_again_from_its_next_check_once_its_configuration_is_recorded_again(
-    enishi_fresh_database_url, enishi_server
+    enishi_fresh_migrated, enishi_server
 ):
-    env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url, "ENISHI_LOG_LEVEL": "WARNING"}
-    headers = {"Authorization": f"Bearer {migrated_token(enishi_fresh_database_url, role='admin')}"}
+    env = {"ENISHI_DATABASE_URL": enishi_fresh_migrated, "ENISHI_LOG_LEVEL": "WARNING"}
+    headers = {"Authorization": f"Bearer {cli_token(enishi_fresh_migrated, role='admin')}"}
     with _refusing_since_the_configuration_changed(enishi_server, env, headers) as (tokyo, clock):
         assert _post(tokyo, headers, VIEWER).status_code == 503
         enishi("db", "upgrade", env=env)  # the operator went back to the configuration this server has

@@ -13,15 +13,15 @@ from tests.core.test_plugin_kit import internal_imports
 from tests.helpers import enishi, pip_install
 
 
-def test_a_new_plugin_installs_migrates_passes_its_tests_and_serves(tmp_path, enishi_fresh_database_url, enishi_server):
+def test_a_new_plugin_installs_migrates_passes_its_tests_and_serves(tmp_path, enishi_fresh_migrated, enishi_server):
     written = enishi("plugin", "new", "wishlist", env={}, cwd=tmp_path).stdout
     assert "wrote the plugin wishlist to enishi-wishlist" in written
     source = tmp_path / "enishi-wishlist"
     for path in (source / "enishi_wishlist").rglob("*.py"):  # Enishi only through the kit
         assert internal_imports(path.read_text(encoding="utf-8"), len(path.relative_to(source).parts) - 1) == [], path
-    env = {"ENISHI_DATABASE_URL": enishi_fresh_database_url, "PYTHONPATH": str(pip_install(source, tmp_path / "site"))}
+    env = {"ENISHI_DATABASE_URL": enishi_fresh_migrated, "PYTHONPATH": str(pip_install(source, tmp_path / "site"))}
     assert "wishlist 0.1.0 (enabled)" in enishi("plugins", env=env).stdout
-    enishi("db", "upgrade", env=env)
+    enishi("db", "upgrade", env=env)  # the plugin's migration branch
     token = enishi("token", "create", "--role", "sales", env=env).stdout.split()[-1]
     with enishi_server(env) as url:
 
@@ -53,7 +53,7 @@ def test_a_new_plugin_installs_migrates_passes_its_tests_and_serves(tmp_path, en
         capture_output=True,
         text=True,
         timeout=600,
-        env={**os.environ, **env, "ENISHI_TEST_DATABASE_URL": enishi_fresh_database_url},
+        env={**os.environ, **env, "ENISHI_TEST_DATABASE_URL": enishi_fresh_migrated},
     )
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert "6 passed" in tests.stdout

@@ -9,7 +9,6 @@ serves its own site, with mail written to files. Skipped where no Chromium is in
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from tests.helpers import graphql_data
 
 CHROMIUM, _cli = console_browser.CHROMIUM, console_browser._cli
 # The console's browser and axe-core; `browser_page` opens this module's `console_site`.
-axe_source, browser_page = console_browser.axe_source, console_browser.browser_page
+axe_source, chromium, browser_page = console_browser.axe_source, console_browser.chromium, console_browser.browser_page
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="no Chromium on this machine (apt-get install chromium chromium-driver) for the browser tests"
@@ -42,41 +41,47 @@ class Site:
     person: str
 
 
+def _admin_token(env: dict) -> str:
+    return _cli(env, "token", "create", "--role", "admin").split()[-1]
+
+
+@pytest.fixture(scope="module")
+def site_server(enishi_database_url, enishi_migrated_template, enishi_base_settings, tmp_path_factory):
+    """One served site for the module's tests, mail kept in files, and an admin's token."""
+    home = tmp_path_factory.mktemp("subject")
+    template, settings = enishi_migrated_template, enishi_base_settings
+    with console_browser.served_site(enishi_database_url, template, settings, home, _admin_token) as site:
+        yield site
+
+
 @pytest.fixture
-def console_site(enishi_fresh_database_url, enishi_server, tmp_path):
-    """Overrides the console's site for `browser_page`: a person with an address and a marketing
-    consent, mail kept in files; (url, Site, admin headers)."""
-    mail = tmp_path / "mail"
-    env = {
-        "ENISHI_DATABASE_URL": enishi_fresh_database_url,
-        "ENISHI_HOME": str(tmp_path / "home"),
-        "ENISHI_MAIL_URL": mail.as_uri(),
-    }
-    _cli(env, "db", "upgrade")
-    headers = {"Authorization": f"Bearer {_cli(env, 'token', 'create', '--role', 'admin').split()[-1]}"}
-    with enishi_server(env) as url:
+def console_site(site_server):
+    """Overrides the console's site for `browser_page`: the module's site as it was set up, with a
+    person with an address and a marketing consent; (url, Site, admin headers)."""
+    console_browser.fresh(site_server)
+    url, headers = site_server.url, site_server.headers
 
-        async def person() -> Site:
-            async with httpx.AsyncClient(base_url=url, headers=headers, trust_env=False) as client:
-                created = await graphql_data(
-                    client,
-                    'mutation($e: String!) { createContact(input: {familyName: "花山", givenName: "花子", '
-                    "emails: [{address: $e}]}) { contact { id } } }",
-                    {"e": EMAIL},
-                )
-                contact = created["createContact"]["contact"]["id"]
-                await graphql_data(
-                    client,
-                    'mutation($c: ID!) { recordConsent(input: {contactId: $c, purpose: "marketing", state: "granted"}) '
-                    "{ userErrors { code } } }",
-                    {"c": contact},
-                )
-                link = await graphql_data(
-                    client, 'query($c: ID!) { consentWithdrawalLink(contactId: $c, purpose: "marketing") }', {"c": contact}
-                )
-                return Site(env, mail, link["consentWithdrawalLink"], contact)
+    async def person() -> Site:
+        async with httpx.AsyncClient(base_url=url, headers=headers, trust_env=False) as client:
+            created = await graphql_data(
+                client,
+                'mutation($e: String!) { createContact(input: {familyName: "花山", givenName: "花子", '
+                "emails: [{address: $e}]}) { contact { id } } }",
+                {"e": EMAIL},
+            )
+            contact = created["createContact"]["contact"]["id"]
+            await graphql_data(
+                client,
+                'mutation($c: ID!) { recordConsent(input: {contactId: $c, purpose: "marketing", state: "granted"}) '
+                "{ userErrors { code } } }",
+                {"c": contact},
+            )
+            link = await graphql_data(
+                client, 'query($c: ID!) { consentWithdrawalLink(contactId: $c, purpose: "marketing") }', {"c": contact}
+            )
+            return Site(site_server.env, site_server.mail, link["consentWithdrawalLink"], contact)
 
-        yield url, asyncio.run(person()), headers
+    return url, console_browser.beside_the_browser(person()), headers
 
 
 def _admin(url: str, headers: dict, query: str, variables: dict | None = None) -> dict:

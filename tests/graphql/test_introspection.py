@@ -20,15 +20,14 @@ CODEGEN = json.loads(Path(__file__).with_name("fixtures").joinpath("graphql_code
 CODEGEN_ACCEPT = "application/graphql-response+json, application/json, multipart/mixed"
 
 
-def test_graphql_core_codegen_and_gql_introspect_a_live_server(enishi_fresh_database_url, enishi_server, tmp_path):
+def test_graphql_core_codegen_and_gql_introspect_a_live_server(enishi_fresh_migrated, enishi_server, tmp_path):
     env = {
-        "ENISHI_DATABASE_URL": enishi_fresh_database_url,
+        "ENISHI_DATABASE_URL": enishi_fresh_migrated,
         "ENISHI_ENVIRONMENT": "production",
         "ENISHI_KEK": KEK,
         "ENISHI_PUBLIC_URL": "https://crm.example.test",
         "ENISHI_MAIL_URL": tmp_path.as_uri(),
     }
-    enishi("db", "upgrade", env=env)
     token = enishi("token", "create", "--role", "sales", env=env).stdout.split()[-1]
     headers = {"Authorization": f"Bearer {token}"}
     graphql_core = get_introspection_query(

@@ -4,7 +4,7 @@ import asyncio
 
 import httpx
 
-from tests.helpers import graphql_data, migrated_token
+from tests.helpers import cli_token, graphql_data
 
 
 async def _member_with(client, points: int) -> str:
@@ -29,8 +29,8 @@ SPEND = (
 )
 
 
-def test_two_parallel_spends_of_80_on_100_exactly_one_succeeds(enishi_fresh_database_url, enishi_server):
-    token = migrated_token(enishi_fresh_database_url)
+def test_two_parallel_spends_of_80_on_100_exactly_one_succeeds(enishi_fresh_migrated, enishi_server):
+    token = cli_token(enishi_fresh_migrated)
 
     async def scenario(url):
         async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
@@ -47,7 +47,7 @@ def test_two_parallel_spends_of_80_on_100_exactly_one_succeeds(enishi_fresh_data
             check = await graphql_data(client, "{ verifyLedger { ok membersChecked } }")
             return results, burst, check
 
-    with enishi_server({"ENISHI_DATABASE_URL": enishi_fresh_database_url}) as url:
+    with enishi_server({"ENISHI_DATABASE_URL": enishi_fresh_migrated}) as url:
         results, burst, check = asyncio.run(scenario(url))
     for errors, balance in results:
         assert sorted(map(len, errors)) == [0, 1] and balance == 20, results

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from enishi.db import create_engine, is_sqlite
 from enishi.plugin import InputError, UserError, hookimpl
 from enishi.worker import run_due_jobs
-from tests.helpers import create_account, graphql_data, migrated_token
+from tests.helpers import cli_token, create_account, graphql_data
 from tests.plugins.sales.helpers import on_team
 
 QUOTE = (
@@ -272,8 +272,8 @@ async def _wait_for_lock_waiters(connection, count: int) -> None:
     raise AssertionError(f"{count} requests never queued on the counter row")
 
 
-def test_issue_example_4_twenty_parallel_quotes_get_twenty_consecutive_numbers(enishi_fresh_database_url, enishi_server):
-    token = migrated_token(enishi_fresh_database_url)
+def test_issue_example_4_twenty_parallel_quotes_get_twenty_consecutive_numbers(enishi_fresh_migrated, enishi_server):
+    token = cli_token(enishi_fresh_migrated)
 
     async def scenario(url):
         async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120) as client:
@@ -283,12 +283,12 @@ def test_issue_example_4_twenty_parallel_quotes_get_twenty_consecutive_numbers(e
             account_id = account["account"]["id"]
             first = (await graphql_data(client, CREATE, {"a": account_id}))["createQuote"]["quote"]["number"]
             burst = [graphql_data(client, CREATE, {"a": account_id}) for _ in range(PARALLEL)]
-            if is_sqlite(enishi_fresh_database_url):
+            if is_sqlite(enishi_fresh_migrated):
                 # SQLite: every writer transaction takes the database's one write lock up front.
                 return first, await asyncio.gather(*burst)
             # PostgreSQL: hold the counter row so that all 20 requests are inside their
             # transactions, queued on it, before any of them may take a number.
-            engine = create_engine(enishi_fresh_database_url)
+            engine = create_engine(enishi_fresh_migrated)
             try:
                 async with engine.connect() as holder, engine.connect() as watcher:
                     await holder.execute(text("SELECT next_value FROM sales_sequence WHERE name = 'quote' FOR UPDATE"))
@@ -299,7 +299,7 @@ def test_issue_example_4_twenty_parallel_quotes_get_twenty_consecutive_numbers(e
             finally:
                 await engine.dispose()
 
-    with enishi_server({"ENISHI_DATABASE_URL": enishi_fresh_database_url}) as url:
+    with enishi_server({"ENISHI_DATABASE_URL": enishi_fresh_migrated}) as url:
         first, results = asyncio.run(scenario(url))
     assert first == "Q-000001"
     assert all(r["createQuote"]["userErrors"] == [] for r in results)
