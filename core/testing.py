@@ -350,6 +350,7 @@ def serve(env: dict, command: tuple[str, ...] = ("-m", "enishi.cli", "serve")) -
     """A real `enishi serve` process (or another server script taking `--port`, `command`) with
     `env` added to this process's environment, once it answers /health; stopped afterwards. The
     `enishi_server` fixture hands it out; a module-scoped fixture may call it directly."""
+    import signal
     import socket
     import subprocess
     import sys
@@ -365,6 +366,7 @@ def serve(env: dict, command: tuple[str, ...] = ("-m", "enishi.cli", "serve")) -
         env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: `serve --workers N` children are killed with it
     )
     url = ServerUrl(f"http://127.0.0.1:{port}")
     url.process = process
@@ -379,7 +381,10 @@ def serve(env: dict, command: tuple[str, ...] = ("-m", "enishi.cli", "serve")) -
             except httpx.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()  # its output ends only once it is gone
+                # Its output ends only once every process holding it is gone: the group, since
+                # a supervisor killed alone leaves its workers writing to the pipe.
+                with contextlib.suppress(ProcessLookupError):  # none of the group left
+                    os.killpg(process.pid, signal.SIGKILL)
                 raise RuntimeError(
                     "enishi serve did not start:\n" + (process.stdout.read() if process.stdout else b"").decode(errors="replace")
                 )
@@ -390,7 +395,7 @@ def serve(env: dict, command: tuple[str, ...] = ("-m", "enishi.cli", "serve")) -
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture
