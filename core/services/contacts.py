@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -439,6 +440,16 @@ class NewContacts:
             await custom_fields.definitions(uow.session, "contact"),
         )
 
+    @functools.cached_property
+    def hidden_keys(self) -> frozenset[str]:
+        """The custom-field keys marked sensitive: neither searchable nor in the date index."""
+        return sensitive.custom_keys(self.sensitive_fields)
+
+    @functools.cached_property
+    def date_keys(self) -> frozenset[str]:
+        """The custom fields defined as dates (their month-days are indexed)."""
+        return frozenset(key for key, rule in self.definitions.items() if rule.type == "date")
+
     async def add(self, uow: UnitOfWork, data: dict) -> Contact:
         """A contact for `data`, checked and added to the session (unflushed, with its id)."""
         values = await _check_contact_input(uow, data, creating=True, defined=self.definitions)
@@ -458,10 +469,8 @@ class NewContacts:
             [normalize_email(e["address"]) for e in values.get("emails", ())],
             [p["e164"] for p in values.get("phones", ())],
         )
-        hidden = sensitive.custom_keys(self.sensitive_fields)
-        self.tokens[contact.id] = contact_tokens(keys, values.get("custom_fields"), hidden)
-        date_keys = {key for key, rule in self.definitions.items() if rule.type == "date"}
-        self.dates[contact.id] = contact_dates.month_day_indexes(values.get("custom_fields"), date_keys, hidden)
+        self.tokens[contact.id] = contact_tokens(keys, values.get("custom_fields"), self.hidden_keys)
+        self.dates[contact.id] = contact_dates.month_day_indexes(values.get("custom_fields"), self.date_keys, self.hidden_keys)
         uow.session.add(contact)
         self.children[contact.id] = [row for rows in _add_children(uow.session, contact, values).values() for row in rows]
         self.unwritten[contact.id] = contact
