@@ -35,6 +35,7 @@ from report import (  # bench/ is on the path when a workload runs as a script
     describe_ratios,
     free_port,
     paired_ratios,
+    process_cpu_seconds,
     save_result,
 )
 
@@ -63,26 +64,33 @@ async def admin_tokens(db: str, kek: str, n: int) -> list[str]:
     return tokens
 
 
-def first_reads(url: str, query: str, fresh_tokens: list[str], reader_token: str) -> dict:
+def first_reads(server: subprocess.Popen, url: str, query: str, fresh_tokens: list[str], reader_token: str) -> dict:
     """One client: the page read first by each fresh user (the access log writes an entry for each
-    person read), each followed by the reader's repeat of it; medians and per-pair ratios."""
+    person read), each followed by the reader's repeat of it; medians and per-pair ratios of the
+    wall time and of the server's own CPU for the request (one request at a time, so the server's
+    CPU in between is that request's; the steadier figure when other work shares the cores)."""
     with httpx.Client(base_url=url, timeout=60) as client:
 
-        def page(token: str) -> float:
-            started = time.perf_counter()
+        def page(token: str) -> tuple[float, float]:
+            started, cpu_before = time.perf_counter(), process_cpu_seconds(server.pid)
             response = client.post(
                 "/graphql", json={"query": query, "variables": {"first": 100}}, headers={"Authorization": f"Bearer {token}"}
             )
             assert response.status_code == 200 and "errors" not in response.json(), response.text[:200]
-            return (time.perf_counter() - started) * 1000
+            return (time.perf_counter() - started) * 1000, (process_cpu_seconds(server.pid) - cpu_before) * 1000
 
         page(reader_token)  # the reader has read the page: what follows are its repeats
         pairs = [(page(token), page(reader_token)) for token in fresh_tokens]
     first, repeat = [f for f, _ in pairs], [r for _, r in pairs]
     return {
-        "first_read_p50_ms": round(statistics.median(first), 1),
-        "repeat_p50_ms": round(statistics.median(repeat), 1),
-        **paired_ratios(first, repeat),
+        "first_read_p50_ms": round(statistics.median(wall for wall, _ in first), 1),
+        "repeat_p50_ms": round(statistics.median(wall for wall, _ in repeat), 1),
+        **paired_ratios([wall for wall, _ in first], [wall for wall, _ in repeat]),
+        "server_cpu": {
+            "first_read_p50_ms": round(statistics.median(cpu for _, cpu in first), 1),
+            "repeat_p50_ms": round(statistics.median(cpu for _, cpu in repeat), 1),
+            **paired_ratios([cpu for _, cpu in first], [cpu for _, cpu in repeat]),
+        },
     }
 
 
@@ -133,7 +141,7 @@ def main() -> None:
             page = {"query": QUERIES[args.query], "variables": {"first": 100}}
             for name, (server, url) in graphql_servers.items():
                 rounds[name].append(timed_round(server, url, "/graphql", page, auth, args))
-        reads = first_reads(enishi_url, QUERIES[args.query], fresh_tokens, token)
+        reads = first_reads(enishi_server, enishi_url, QUERIES[args.query], fresh_tokens, token)
         abusive = {}
         client = httpx.Client(base_url=enishi_url, headers=auth, timeout=30)  # one connection, as a browser keeps it
         for name, query in ABUSIVE.items():
@@ -189,6 +197,8 @@ def main() -> None:
         f"first read / repeat, one client: p50 {reads['first_read_p50_ms']} / {reads['repeat_p50_ms']} ms, "
         f"{describe_ratios(reads)}"
     )
+    cpu = reads["server_cpu"]
+    print(f"first read / repeat, server CPU: p50 {cpu['first_read_p50_ms']} / {cpu['repeat_p50_ms']} ms, {describe_ratios(cpu)}")
     print("abusive queries over HTTP:", abusive)
     result = {
         "database": "postgresql" if "postgresql" in db else "sqlite",
