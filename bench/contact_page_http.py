@@ -168,6 +168,11 @@ def main() -> None:
             [r["server_cpu_ms_per_request"] for r in enishi], [r["server_cpu_ms_per_request"] for r in floor]
         ),
     }
+    if "database_cpu_ms_per_request" in floor[0]:  # PostgreSQL's own CPU measured: the whole cost of a request
+        per_round["server_and_database_cpu"] = paired_ratios(
+            [r["server_cpu_ms_per_request"] + r["database_cpu_ms_per_request"] for r in enishi],
+            [r["server_cpu_ms_per_request"] + r["database_cpu_ms_per_request"] for r in floor],
+        )
     print(
         f"contact page ({args.query}) of 100 over HTTP, {args.contacts} contacts, {args.clients} clients, "
         f"{args.seconds:g}s (at least {args.min_requests} requests) × {args.rounds} rounds, "
@@ -182,6 +187,10 @@ def main() -> None:
     print(f"enishi / floor p50: {describe_ratios(per_round['p50'])}")
     print(f"floor / enishi throughput: {describe_ratios(per_round['throughput'])}")
     print(f"enishi / floor server CPU per request: {describe_ratios(per_round['server_cpu'])}")
+    if "server_and_database_cpu" in per_round:
+        database = {name: s["database_cpu_ms_per_request"] for name, s in summary.items()}
+        print(f"database CPU per request: {', '.join(f'{name} {ms:.1f} ms' for name, ms in database.items())}")
+        print(f"enishi / floor server and database CPU per request: {describe_ratios(per_round['server_and_database_cpu'])}")
     if "before" in rounds:
         before = rounds["before"]
         per_round["before_p50"] = paired_ratios([r["p50_ms"] for r in before], [r["p50_ms"] for r in floor])

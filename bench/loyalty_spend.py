@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 from report import (  # bench/ is on the path when a workload runs as a script
+    database_cpu_seconds,
     database_url,
     describe_ratios,
     free_port,
@@ -88,9 +89,11 @@ async def load(
 def timed_round(server: subprocess.Popen, url: str, path: str, body: dict, headers: dict, args) -> dict:
     """One round of load on one server, with the server's own CPU per request (read from /proc):
     unlike latency, it does not depend on how much of the cores the load generator took."""
-    cpu = process_cpu_seconds(server.pid)
+    cpu, database_cpu = process_cpu_seconds(server.pid), database_cpu_seconds()
     figures = asyncio.run(load(url, path, body, headers, args.clients, args.seconds, args.max_requests, args.min_requests))
     figures["server_cpu_ms_per_request"] = (process_cpu_seconds(server.pid) - cpu) * 1000 / figures["requests"]
+    if database_cpu is not None and (database_cpu_after := database_cpu_seconds()) is not None:
+        figures["database_cpu_ms_per_request"] = (database_cpu_after - database_cpu) * 1000 / figures["requests"]
     return figures
 
 

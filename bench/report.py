@@ -93,8 +93,35 @@ def describe_ratios(ratios: dict) -> str:
     )
 
 
+def _stat_fields(pid: int | str) -> list[str]:
+    """/proc/PID/stat after the command name: state, ppid, …; utime and stime at 11 and 12, the
+    reaped children's cutime and cstime at 13 and 14 (clock ticks)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def process_cpu_seconds(pid: int) -> float:
     """User and system CPU time of a running process (every thread), from /proc (Linux): what a
     server spent, whatever else the machine's cores were doing."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = _stat_fields(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def database_cpu_seconds() -> float | None:
+    """CPU time of the PostgreSQL cluster whose postmaster's pid is `ENISHI_BENCH_POSTGRES_PID`
+    (the first line of its data folder's postmaster.pid), or None when it is not set: on
+    PostgreSQL a server's own CPU leaves out the work it hands to the database, which the floor
+    and Enishi both do. The postmaster with its reaped children, and every live backend; only a
+    cluster the bench alone uses says what the bench cost."""
+    if not (postmaster := os.environ.get("ENISHI_BENCH_POSTGRES_PID")):
+        return None
+    own = _stat_fields(postmaster)
+    ticks = sum(int(value) for value in own[11:15])
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = _stat_fields(entry.name)
+            except (FileNotFoundError, ProcessLookupError):  # gone meanwhile: reaped, so counted above
+                continue
+            if fields[1] == postmaster:
+                ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
