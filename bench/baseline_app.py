@@ -5,6 +5,7 @@ write transaction), kept as a second figure. For `contact_page_http.py`, the han
 `contact_page.floor_page` (or, with `"shape": "frontend"`, `floor_frontend_page`) behind a route."""
 
 import argparse
+import asyncio
 import os
 import sys
 
@@ -20,7 +21,7 @@ from floor_spend import floor_spend
 
 from enishi import crypto
 from enishi.clock import SystemClock
-from enishi.db import create_engine, sessionmakers
+from enishi.db import create_engine, is_sqlite, sessionmakers
 from enishi.runtime import settle_heap
 from enishi.settings import Settings
 
@@ -31,6 +32,7 @@ def build(url: str) -> Starlette:
     engine = create_engine(url)
     clock = SystemClock()
     reader, writer = sessionmakers(engine, clock)
+    write_gate = asyncio.Lock() if is_sqlite(url) else None  # one writer at a time, as in Enishi's Runtime
 
     async def contacts(request):
         body = await request.json()
@@ -39,7 +41,7 @@ def build(url: str) -> Starlette:
 
     async def spend(request):
         header = request.headers.get("authorization", "")
-        return JSONResponse(await floor_spend(reader, writer, clock, header, await request.json()))
+        return JSONResponse(await floor_spend(reader, writer, write_gate, clock, header, await request.json()))
 
     async def spend_update(request):
         amount = (await request.json())["amount"]

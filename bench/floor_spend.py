@@ -3,7 +3,9 @@ no ORM, no GraphQL, doing what Enishi's `spendPoints` must do, on Enishi's own t
 
 - authentication: the bearer token's SHA-256 looked up with its user, one SELECT (a read session,
   as Enishi's HTTP view does before it executes);
-- in one write transaction (BEGIN IMMEDIATE on SQLite, the member row FOR UPDATE on PostgreSQL):
+- in one write transaction (BEGIN IMMEDIATE on SQLite, the member row FOR UPDATE on PostgreSQL;
+  on SQLite this process's writers queue on an asyncio lock first, as Enishi's unit of work does,
+  rather than in SQLite's busy handler, which sleeps and polls):
   the member locked and read, its spendable lots read in the order points are taken (soonest
   expiring first, then oldest), the next ledger sequence number, the balance updated, the ledger
   entry inserted (sequence number, balance after, actor, dates), the lots consumed in that order
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from contextlib import nullcontext
 
 from sqlalchemy import func, insert, or_, select, update
 
@@ -52,14 +55,14 @@ async def _actor(reader, header: str, now: dt.datetime) -> uuid.UUID | None:
     return row.id
 
 
-async def floor_spend(reader, writer, clock, header: str, body: dict) -> dict:
+async def floor_spend(reader, writer, write_gate, clock, header: str, body: dict) -> dict:
     """`{"memberId": …, "amount": n}` → the answer's shape of `spendPoints { userErrors { code } }`."""
     now = clock.now()
     actor = await _actor(reader, header, now)
     if actor is None:
         return {"errors": [{"extensions": {"code": "UNAUTHENTICATED"}}]}
     member_id, amount = uuid.UUID(body["memberId"]), int(body["amount"])
-    async with writer() as session, session.begin():
+    async with write_gate or nullcontext(), writer() as session, session.begin():
         member = (
             await session.execute(select(MEMBER.c.program_id, MEMBER.c.balance).where(MEMBER.c.id == member_id).with_for_update())
         ).one()
