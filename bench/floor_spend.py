@@ -7,7 +7,7 @@ no ORM, no GraphQL, doing what Enishi's `spendPoints` must do, on Enishi's own t
   on SQLite this process's writers queue on an asyncio lock first, as Enishi's unit of work does,
   rather than in SQLite's busy handler, which sleeps and polls):
   the member locked and read, its spendable lots read in the order points are taken (soonest
-  expiring first, then oldest), the next ledger sequence number, the balance updated, the ledger
+  expiring first, then oldest), the balance and the ledger's last sequence number updated, the ledger
   entry inserted (sequence number, balance after, actor, dates), the lots consumed in that order
   with one lot-use row each, and the `loyalty.points_spent` event written to the outbox.
 
@@ -37,6 +37,11 @@ MEMBER, LOT, ENTRY, LOT_USE, OUTBOX = (
     OutboxEvent.__table__,
 )
 
+# The ledger's next number, as the Enishi code beside it takes it (a "before" figure runs an older
+# checkout, the floor included): from the member's counter (loyalty_0005), else max(seq).
+COUNTED = "last_seq" in MEMBER.c
+MEMBER_READ = [MEMBER.c.program_id, MEMBER.c.balance, *([MEMBER.c.last_seq] if COUNTED else [])]
+
 
 async def _actor(reader, header: str, now: dt.datetime) -> uuid.UUID | None:
     scheme, _, token = header.partition(" ")
@@ -63,9 +68,7 @@ async def floor_spend(reader, writer, write_gate, clock, header: str, body: dict
         return {"errors": [{"extensions": {"code": "UNAUTHENTICATED"}}]}
     member_id, amount = uuid.UUID(body["memberId"]), int(body["amount"])
     async with write_gate or nullcontext(), writer() as session, session.begin():
-        member = (
-            await session.execute(select(MEMBER.c.program_id, MEMBER.c.balance).where(MEMBER.c.id == member_id).with_for_update())
-        ).one()
+        member = (await session.execute(select(*MEMBER_READ).where(MEMBER.c.id == member_id).with_for_update())).one()
         if member.balance < amount:
             return {"data": {"spendPoints": {"userErrors": [{"code": "INSUFFICIENT_POINTS"}]}}}
         lots = (
@@ -80,14 +83,19 @@ async def floor_spend(reader, writer, write_gate, clock, header: str, body: dict
                 .order_by(LOT.c.expires_at.is_(None), LOT.c.expires_at, LOT.c.earned_at, LOT.c.id)
             )
         ).all()
-        last = (await session.execute(select(func.max(ENTRY.c.seq)).where(ENTRY.c.member_id == member_id))).scalar_one()
         balance = member.balance - amount
-        await session.execute(update(MEMBER).where(MEMBER.c.id == member_id).values(balance=balance))
+        if COUNTED:
+            seq = member.last_seq + 1
+            await session.execute(update(MEMBER).where(MEMBER.c.id == member_id).values(balance=balance, last_seq=seq))
+        else:
+            last = (await session.execute(select(func.max(ENTRY.c.seq)).where(ENTRY.c.member_id == member_id))).scalar_one()
+            seq = (last or 0) + 1
+            await session.execute(update(MEMBER).where(MEMBER.c.id == member_id).values(balance=balance))
         entry_id = new_id()
         await session.execute(
             insert(ENTRY).values(
                 id=entry_id,
-                seq=(last or 0) + 1,
+                seq=seq,
                 program_id=member.program_id,
                 member_id=member_id,
                 kind="spend",

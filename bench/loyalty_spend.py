@@ -7,12 +7,12 @@ entry, balance, lot use, outbox), the ratio the target is about; and **the bare 
 of one counter row, the least a guarded spend can do, reported beside it. Every server takes C
 concurrent clients on loopback for a bounded time; rounds interleave, because this machine's speed
 drifts within minutes, and each Enishi round is compared with the floors' rounds just before it
-(throughput, p50, and each server's own CPU per request, read from /proc). With `--before DIR` (a
-`pip install --no-deps --target DIR` of another commit sharing this schema), a second Enishi
-server runs that code on the same database in the same rounds. Prints a table and writes
-bench/results/loyalty_spend.json; the ledger, written by every server, must verify at the end.
+(throughput, p50, and each server's own CPU per request, read from /proc). Prints a table and
+writes bench/results/loyalty_spend.json; the ledger, written by every server, must verify at the end.
+A "before" figure runs another commit whole (`pip install --no-deps --target DIR <checkout>`, then
+`PYTHONPATH=DIR`): its migrations, its server, and the floor on its models.
 
-    python bench/loyalty_spend.py [--clients 16] [--seconds 5] [--rounds 3] [--before DIR]
+    python bench/loyalty_spend.py [--clients 16] [--seconds 5] [--rounds 3]
     ENISHI_BENCH_DATABASE_URL=postgresql+asyncpg://… python bench/loyalty_spend.py
 """
 
@@ -108,7 +108,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--max-requests", type=int, default=20000)
     parser.add_argument("--min-requests", type=int, default=200, help="per round and server, for a stable p50")
-    parser.add_argument("--before", help="an installed tree of other Enishi code, served beside this one")
     args = parser.parse_args()
     db = database_url("loyalty_spend")
     env = {
@@ -130,10 +129,6 @@ def main() -> None:
         ),
     }
     urls = {"enishi": enishi_url, "floor": floor_url, "update": floor_url}
-    if args.before:
-        urls["before"] = f"http://127.0.0.1:{free_port()}"
-        before_env = {**env, "PYTHONPATH": os.path.abspath(args.before)}
-        servers["before"] = start([*cli, "serve", "--port", urls["before"].rsplit(":", 1)[1]], before_env, urls["before"])
     servers["update"] = servers["floor"]
     try:
         auth = {"Authorization": f"Bearer {token}"}
@@ -163,8 +158,6 @@ def main() -> None:
             "update": ("/spend-update", {"amount": 1}, {}),
             "enishi": ("/graphql", spend, auth),
         }
-        if args.before:
-            requests["before"] = ("/graphql", spend, auth)
         for name, (path, body, headers) in requests.items():  # untimed: first compilations, pools, caches
             asyncio.run(load(urls[name], path, body, headers, args.clients, 0, WARM_UP, WARM_UP))
         rounds: dict[str, list] = {name: [] for name in requests}
@@ -197,10 +190,7 @@ def report(rounds: dict[str, list], args, db: str, ledger_ok: bool) -> None:
             ),
         }
 
-    codes = [code for code in ("enishi", "before") if code in rounds]
-    per_round = {f"{code}/{floor}": against(code, floor) for code in codes for floor in ("floor", "update")}
-    if "before" in rounds:
-        per_round["enishi/before"] = against("enishi", "before")
+    per_round = {f"enishi/{floor}": against("enishi", floor) for floor in ("floor", "update")}
     database = "PostgreSQL" if "postgresql" in db else "SQLite"
     print(
         f"loyalty spend on one member, {args.clients} clients, {args.seconds:g}s (at least {args.min_requests} requests) "
