@@ -25,16 +25,12 @@ from contextlib import nullcontext
 from sqlalchemy import func, insert, or_, select, update
 
 from enishi.auth import TOKEN_PREFIX, hash_token
-from enishi.db import new_id
+from enishi.db import Base, new_id
 from enishi.models import ApiToken, OutboxEvent, User
 from enishi.plugins.loyalty.models import LoyaltyEntry, LoyaltyLot, LoyaltyLotUse, LoyaltyMember
 
 MEMBER, LOT, ENTRY, LOT_USE, OUTBOX = (
-    LoyaltyMember.__table__,
-    LoyaltyLot.__table__,
-    LoyaltyEntry.__table__,
-    LoyaltyLotUse.__table__,
-    OutboxEvent.__table__,
+    Base.metadata.tables[model.__tablename__] for model in (LoyaltyMember, LoyaltyLot, LoyaltyEntry, LoyaltyLotUse, OutboxEvent)
 )
 
 # The ledger's next number, as the Enishi code beside it takes it (a "before" figure runs an older

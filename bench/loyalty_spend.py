@@ -153,7 +153,7 @@ def main() -> None:
         httpx.post(floor_url + "/setup", json={"balance": 1000000}, timeout=30)
         spend = {"query": SPEND, "variables": {"m": member_id}}
         # (path, body, headers) of each server's spend, in the order a round runs them.
-        requests = {
+        requests: dict[str, tuple[str, dict, dict]] = {
             "floor": ("/spend", {"memberId": _member_uuid(member_id), "amount": 1}, auth),
             "update": ("/spend-update", {"amount": 1}, {}),
             "enishi": ("/graphql", spend, auth),
