@@ -213,8 +213,8 @@ async def issue_token(
 
 
 # Built once: every API request runs it, and composing the statement anew (columns compared,
-# joined, filtered) cost more CPU than running it (443 against 277 µs a lookup on SQLite,
-# bench/README.md, seventh session's loyalty spend).
+# joined, filtered) added 166 µs of CPU to a 277-µs lookup on SQLite (bench/README.md, the
+# seventh session's loyalty spend).
 _TOKEN_LOOKUP = (
     select(User.id, User.roles, User.is_active, ApiToken.scopes, ApiToken.expires_at)
     .join(ApiToken, ApiToken.user_id == User.id)
