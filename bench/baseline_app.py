@@ -1,9 +1,11 @@
-"""Floors served by a bare starlette app on the same database: for `loyalty_spend.py`, the least a
-guarded spend can do (one conditional UPDATE of one row in its own write transaction); for
-`contact_page_http.py`, the hand-written queries of `contact_page.floor_page` (or, with
-`"shape": "frontend"`, `floor_frontend_page`) behind a route."""
+"""Floors served by a bare starlette app on the same database. For `loyalty_spend.py`, two: `/spend`,
+a hand-written spend doing the work Enishi's `spendPoints` must do (`floor_spend` below), and
+`/spend-update`, the least a guarded spend can do (one conditional UPDATE of one row in its own
+write transaction), kept as a second figure. For `contact_page_http.py`, the hand-written queries of
+`contact_page.floor_page` (or, with `"shape": "frontend"`, `floor_frontend_page`) behind a route."""
 
 import argparse
+import asyncio
 import os
 import sys
 
@@ -15,10 +17,11 @@ from starlette.routing import Route
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from contact_page import FLOORS
+from floor_spend import floor_spend
 
 from enishi import crypto
 from enishi.clock import SystemClock
-from enishi.db import create_engine, sessionmakers
+from enishi.db import create_engine, is_sqlite, sessionmakers
 from enishi.runtime import settle_heap
 from enishi.settings import Settings
 
@@ -27,7 +30,9 @@ def build(url: str) -> Starlette:
     # The floor decrypts names and emails as Enishi does: same KEK (ENISHI_KEK), no Runtime.
     crypto.install(crypto.KeyRing(Settings.from_env()))
     engine = create_engine(url)
-    reader, writer = sessionmakers(engine, SystemClock())
+    clock = SystemClock()
+    reader, writer = sessionmakers(engine, clock)
+    write_gate = asyncio.Lock() if is_sqlite(url) else None  # one writer at a time, as in Enishi's Runtime
 
     async def contacts(request):
         body = await request.json()
@@ -35,6 +40,10 @@ def build(url: str) -> Starlette:
         return Response(await page(reader, int(body["first"])), media_type="application/json")
 
     async def spend(request):
+        header = request.headers.get("authorization", "")
+        return JSONResponse(await floor_spend(reader, writer, write_gate, clock, header, await request.json()))
+
+    async def spend_update(request):
         amount = (await request.json())["amount"]
         async with writer() as session, session.begin():
             done = await session.execute(
@@ -54,6 +63,7 @@ def build(url: str) -> Starlette:
     return Starlette(
         routes=[
             Route("/spend", spend, methods=["POST"]),
+            Route("/spend-update", spend_update, methods=["POST"]),
             Route("/setup", setup, methods=["POST"]),
             Route("/contacts", contacts, methods=["POST"]),
         ]

@@ -1,11 +1,16 @@
 """Spend throughput on one loyalty member under contention, against a floor measured in the same run.
 
-Framework: `spendPoints` over GraphQL/HTTP on a real `enishi serve`. Floor: a bare starlette
-endpoint doing one guarded UPDATE on the same kind of database (baseline_app.py). Both take
-C concurrent clients on loopback for a bounded time; rounds interleave, because this machine's
-speed drifts within minutes, and each Enishi round is compared with the floor's before it
+Framework: `spendPoints` over GraphQL/HTTP on a real `enishi serve`. Floors, served by a bare
+starlette app on the same database (baseline_app.py): **the same-work floor**, a spend written by
+hand on the same member and tables (floor_spend.py: token lookup, member lock, lots FIFO, ledger
+entry, balance, lot use, outbox), the ratio the target is about; and **the bare guarded UPDATE**
+of one counter row, the least a guarded spend can do, reported beside it. Every server takes C
+concurrent clients on loopback for a bounded time; rounds interleave, because this machine's speed
+drifts within minutes, and each Enishi round is compared with the floors' rounds just before it
 (throughput, p50, and each server's own CPU per request, read from /proc). Prints a table and
-writes bench/results/loyalty_spend.json.
+writes bench/results/loyalty_spend.json; the ledger, written by every server, must verify at the end.
+A "before" figure runs another commit whole (`pip install --no-deps --target DIR <checkout>`, then
+`PYTHONPATH=DIR`): its migrations, its server, and the floor on its models.
 
     python bench/loyalty_spend.py [--clients 16] [--seconds 5] [--rounds 3]
     ENISHI_BENCH_DATABASE_URL=postgresql+asyncpg://… python bench/loyalty_spend.py
@@ -13,6 +18,7 @@ writes bench/results/loyalty_spend.json.
 
 import argparse
 import asyncio
+import base64
 import os
 import statistics
 import subprocess
@@ -32,6 +38,7 @@ from report import (  # bench/ is on the path when a workload runs as a script
 )
 
 HERE = Path(__file__).resolve().parent
+WARM_UP = 100  # requests to each server before the rounds
 SPEND = "mutation($m: ID!) { spendPoints(input: {memberId: $m, amount: 1}) { userErrors { code } } }"
 
 
@@ -117,10 +124,15 @@ def main() -> None:
     token = subprocess.run(
         [*cli, "token", "create", "--role", "manager"], env={**os.environ, **env}, check=True, capture_output=True, text=True
     ).stdout.split()[-1]
-    enishi_port, floor_port = free_port(), free_port()
-    enishi_url, floor_url = f"http://127.0.0.1:{enishi_port}", f"http://127.0.0.1:{floor_port}"
-    enishi_server = start([*cli, "serve", "--port", str(enishi_port)], env, enishi_url)
-    floor_server = start([sys.executable, str(HERE / "baseline_app.py"), "--port", str(floor_port), "--db", db], env, floor_url)
+    enishi_url, floor_url = f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
+    servers = {
+        "enishi": start([*cli, "serve", "--port", enishi_url.rsplit(":", 1)[1]], env, enishi_url),
+        "floor": start(
+            [sys.executable, str(HERE / "baseline_app.py"), "--port", floor_url.rsplit(":", 1)[1], "--db", db], env, floor_url
+        ),
+    }
+    urls = {"enishi": enishi_url, "floor": floor_url, "update": floor_url}
+    servers["update"] = servers["floor"]
     try:
         auth = {"Authorization": f"Bearer {token}"}
 
@@ -142,41 +154,63 @@ def main() -> None:
         member_id = member["enrollMember"]["member"]["id"]
         gql("mutation($m: ID!) { earnPoints(input: {memberId: $m, amount: 1000000}) { userErrors { code } } }", {"m": member_id})
         httpx.post(floor_url + "/setup", json={"balance": 1000000}, timeout=30)
-        rounds: dict[str, list] = {"floor": [], "enishi": []}
         spend = {"query": SPEND, "variables": {"m": member_id}}
+        # (path, body, headers) of each server's spend, in the order a round runs them.
+        requests: dict[str, tuple[str, dict, dict]] = {
+            "floor": ("/spend", {"memberId": _member_uuid(member_id), "amount": 1}, auth),
+            "update": ("/spend-update", {"amount": 1}, {}),
+            "enishi": ("/graphql", spend, auth),
+        }
+        for name, (path, body, headers) in requests.items():  # untimed: first compilations, pools, caches
+            asyncio.run(load(urls[name], path, body, headers, args.clients, 0, WARM_UP, WARM_UP))
+        rounds: dict[str, list] = {name: [] for name in requests}
         for _ in range(args.rounds):
-            rounds["floor"].append(timed_round(floor_server, floor_url, "/spend", {"amount": 1}, {}, args))
-            rounds["enishi"].append(timed_round(enishi_server, enishi_url, "/graphql", spend, auth, args))
+            for name, (path, body, headers) in requests.items():
+                rounds[name].append(timed_round(servers[name], urls[name], path, body, headers, args))
         check = gql("{ verifyLedger { ok } }")["verifyLedger"]["ok"]
     finally:
-        for server in (enishi_server, floor_server):
+        for server in {id(s): s for s in servers.values()}.values():
             server.terminate()
             server.wait(timeout=10)
+    report(rounds, args, db, check)
+
+
+def _member_uuid(member_id: str) -> str:
+    """The member's UUID in an Enishi global ID (base64 of `LoyaltyMember:<uuid>`), for the floor."""
+    return base64.b64decode(member_id).decode().rsplit(":", 1)[1]
+
+
+def report(rounds: dict[str, list], args, db: str, ledger_ok: bool) -> None:
     summary = {name: {key: statistics.median(r[key] for r in runs) for key in runs[0]} for name, runs in rounds.items()}
-    floor, enishi = rounds["floor"], rounds["enishi"]
-    # Each Enishi round against the floor's round just before it.
-    per_round = {
-        "throughput": paired_ratios([r["rps"] for r in floor], [r["rps"] for r in enishi]),
-        "p50": paired_ratios([r["p50_ms"] for r in enishi], [r["p50_ms"] for r in floor]),
-        "server_cpu": paired_ratios(
-            [r["server_cpu_ms_per_request"] for r in enishi], [r["server_cpu_ms_per_request"] for r in floor]
-        ),
-    }
+
+    def against(code: str, floor: str) -> dict:
+        ours, theirs = rounds[code], rounds[floor]
+        return {
+            "throughput": paired_ratios([r["rps"] for r in theirs], [r["rps"] for r in ours]),
+            "p50": paired_ratios([r["p50_ms"] for r in ours], [r["p50_ms"] for r in theirs]),
+            "server_cpu": paired_ratios(
+                [r["server_cpu_ms_per_request"] for r in ours], [r["server_cpu_ms_per_request"] for r in theirs]
+            ),
+        }
+
+    per_round = {f"enishi/{floor}": against("enishi", floor) for floor in ("floor", "update")}
     database = "PostgreSQL" if "postgresql" in db else "SQLite"
     print(
         f"loyalty spend on one member, {args.clients} clients, {args.seconds:g}s (at least {args.min_requests} requests) "
         f"× {args.rounds} interleaved rounds, {database}, load average {os.getloadavg()[0]:.1f}"
     )
+    print("floor: the same-work spend (floor_spend.py); update: the bare guarded UPDATE")
     print(f"{'':8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'server CPU':>11} {'client CPU':>11}")
     for name, s in summary.items():
         print(
             f"{name:8} {s['rps']:8.0f} {s['p50_ms']:8.1f} {s['p95_ms']:8.1f} {s['p99_ms']:8.1f} {s['non_2xx']:8.0f} "
             f"{s['server_cpu_ms_per_request']:8.2f} ms {s['generator_cpu_ms_per_request']:8.2f} ms"
         )
-    print(f"floor / enishi throughput: {describe_ratios(per_round['throughput'])}")
-    print(f"enishi / floor p50: {describe_ratios(per_round['p50'])}")
-    print(f"enishi / floor server CPU per request: {describe_ratios(per_round['server_cpu'])}")
-    print(f"ledger verified: {check}")
+    for pair, ratios in per_round.items():
+        code, floor = pair.split("/")
+        print(f"{code} against {floor}: server CPU per request {describe_ratios(ratios['server_cpu'])}")
+        print(f"{'':{len(code) + 10}} throughput {describe_ratios(ratios['throughput'])}; p50 {describe_ratios(ratios['p50'])}")
+    print(f"ledger verified: {ledger_ok}")
     result = {
         "database": database.lower(),
         "clients": args.clients,
@@ -184,7 +218,7 @@ def main() -> None:
         "rounds": rounds,
         "summary": summary,
         "per_round": per_round,
-        "ledger_ok": check,
+        "ledger_ok": ledger_ok,
     }
     save_result("loyalty_spend", result)
 

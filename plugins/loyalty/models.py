@@ -63,6 +63,9 @@ class LoyaltyMember(Sealable, Base):
     contact_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_contact.id", ondelete="SET NULL"), index=True)
     tier_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("loyalty_tier.id", ondelete="SET NULL"))
     balance: Mapped[int] = mapped_column(Integer, default=0)
+    # The `seq` of the newest ledger entry (0 before the first): the next entry's number is read
+    # from this row, which every ledger write locks first, rather than from the ledger.
+    last_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     referral_code: Mapped[str | None] = mapped_column(String(40))
     enrolled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 

@@ -15,7 +15,7 @@ import json
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from enishi.plugin import (
@@ -95,7 +95,12 @@ async def enroll(uow: UnitOfWork, program_id: uuid.UUID, contact_id: uuid.UUID) 
     if existing:
         return existing
     member = LoyaltyMember(
-        program_id=program.id, contact_id=contact_id, balance=0, enrolled_at=uow.clock.now(), referral_code=uuid.uuid4().hex[:10]
+        program_id=program.id,
+        contact_id=contact_id,
+        balance=0,
+        last_seq=0,
+        enrolled_at=uow.clock.now(),
+        referral_code=uuid.uuid4().hex[:10],
     )
     member.data_key(create=True)  # its ledger's reasons are sealed under it
     uow.session.add(member)
@@ -136,10 +141,10 @@ async def append_entry(
     tier_points: int = 0,
     tier_dated_at: dt.datetime | None = None,
 ) -> LoyaltyEntry:
-    last = (await uow.session.execute(select(func.max(LoyaltyEntry.seq)).where(LoyaltyEntry.member_id == member.id))).scalar_one()
     member.balance += amount
+    member.last_seq += 1  # the member is locked: no other transaction numbers its ledger meanwhile
     entry = LoyaltyEntry(
-        seq=(last or 0) + 1,
+        seq=member.last_seq,
         program_id=member.program_id,
         member_id=member.id,
         kind=kind,

@@ -1,4 +1,5 @@
-"""Migration loyalty_0002 seals the ledger reasons stored before it, with nothing lost."""
+"""Loyalty's data migrations: reasons sealed (0002), orders moved to the core (0003), the member's
+ledger counter (0005), each with nothing lost."""
 
 import asyncio
 import base64
@@ -12,6 +13,7 @@ from enishi.db import UTCDateTime, create_engine
 from enishi.db.migrate import upgrade
 from enishi.runtime import Runtime
 from enishi.services.contacts import bulk_contact_rows
+from tests.plugins.loyalty.helpers import ledger_ok
 
 
 async def test_upgrading_seals_ledger_reasons_stored_in_plaintext(enishi_api, enishi_fresh_database_url, enishi_base_settings):
@@ -125,12 +127,7 @@ async def test_upgrading_moves_loyaltys_orders_into_the_cores_purchases(
             "entry": entry_id,
             "lot": uuid.uuid4(),
         }
-        for statement in statements:
-            used = [name for name in ids if f":{name}" in statement]
-            typed = sa.text(statement).bindparams(
-                *(sa.bindparam(name, type_=sa.Uuid()) for name in used), sa.bindparam("now", type_=UTCDateTime())
-            )
-            await connection.execute(typed, {**{name: ids[name] for name in used}, "now": now})
+        await _insert(connection, statements, ids, now)
     await asyncio.to_thread(upgrade, runtime)
     await engine.dispose()
     await runtime.close()
@@ -147,3 +144,58 @@ async def test_upgrading_moves_loyaltys_orders_into_the_cores_purchases(
         "points member { balance }",
     )
     assert refund == {"points": -50, "member": {"balance": 0}, "userErrors": []}
+
+
+async def _insert(connection, statements: list[str], ids: dict, now: dt.datetime) -> None:
+    """Rows as an older schema held them: each statement's `:name` ids typed as UUIDs, `:now` a time."""
+    for statement in statements:
+        used = [name for name in ids if f":{name}" in statement]
+        typed = sa.text(statement).bindparams(
+            *(sa.bindparam(name, type_=sa.Uuid()) for name in used), sa.bindparam("now", type_=UTCDateTime())
+        )
+        await connection.execute(typed, {**{name: ids[name] for name in used}, "now": now})
+
+
+async def test_upgrading_gives_each_member_its_ledgers_last_number(enishi_api, enishi_fresh_database_url, enishi_base_settings):
+    runtime = Runtime(dataclasses.replace(enishi_base_settings, database_url=enishi_fresh_database_url))
+    await asyncio.to_thread(upgrade, runtime, "core@head")
+    await asyncio.to_thread(upgrade, runtime, "loyalty_0004")
+    now, contact_id = dt.datetime(2024, 6, 1, tzinfo=dt.UTC), uuid.uuid4()
+    ids = {"program": uuid.uuid4(), "member": uuid.uuid4(), "contact": contact_id, "earn": uuid.uuid4(), "spend": uuid.uuid4()}
+    ids |= {"empty": uuid.uuid4(), "lot": uuid.uuid4()}
+    engine = create_engine(enishi_fresh_database_url)
+    async with engine.begin() as connection:
+        for model, rows in bulk_contact_rows(
+            {"id": contact_id, "custom_fields": {}, "created_at": now, "updated_at": now}, {"family_name": "山田"}, [], []
+        ).items():
+            if rows:
+                await connection.execute(model.__table__.insert(), rows)
+        entry = (
+            "INSERT INTO loyalty_entry (id, seq, program_id, member_id, kind, amount, balance_after, tier_points, "
+            "tier_dated_at, created_at) VALUES "
+        )
+        statements = [
+            "INSERT INTO loyalty_program (id, name, currency, expiry_mode, lock_days, downgrade_mode, created_at) "
+            "VALUES (:program, '縁ポイント', 'JPY', 'never', 0, 'none', :now)",
+            "INSERT INTO loyalty_member (id, program_id, contact_id, balance, enrolled_at) "
+            "VALUES (:member, :program, :contact, 70, :now)",
+            "INSERT INTO loyalty_member (id, program_id, contact_id, balance, enrolled_at) "
+            "VALUES (:empty, :program, NULL, 0, :now)",
+            entry + "(:earn, 1, :program, :member, 'earn', 100, 100, 100, :now, :now)",
+            entry + "(:spend, 2, :program, :member, 'spend', -30, 70, 0, :now, :now)",
+            "INSERT INTO loyalty_lot (id, member_id, entry_id, amount, remaining, earned_at, status) "
+            "VALUES (:lot, :member, :earn, 100, 70, :now, 'active')",
+        ]
+        await _insert(connection, statements, ids, now)
+    await asyncio.to_thread(upgrade, runtime)
+    async with engine.connect() as connection:
+        counters = dict((await connection.execute(sa.text("SELECT id, last_seq FROM loyalty_member"))).all())
+    await engine.dispose()
+    await runtime.close()
+    assert sorted(counters.values()) == [0, 2]  # the empty membership starts at 0
+
+    api = await enishi_api(database_url=enishi_fresh_database_url)
+    member_id = base64.b64encode(f"LoyaltyMember:{ids['member']}".encode()).decode()
+    spent = await api.mutate("spendPoints", {"memberId": member_id, "amount": 10}, "entry { seq } member { balance }")
+    assert spent == {"entry": {"seq": 3}, "member": {"balance": 60}, "userErrors": []}
+    assert await ledger_ok(api)

@@ -39,4 +39,6 @@ async def test_a_spend_reads_the_member_and_its_lots_once(api):
     # and the spend share the read), whatever the spend takes from two lots.
     assert len(_selects_from("loyalty_member", statements)) == 1, statements
     assert len(_selects_from("loyalty_lot", statements)) == 1, statements
+    # The entry's number comes from the locked member's counter: the ledger is written, never read.
+    assert _selects_from("loyalty_entry", statements) == [], statements
     assert await ledger_ok(api)
