@@ -15,7 +15,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import Float, Integer, and_, bindparam, case, func, literal, select, true, union, update
+from sqlalchemy import Float, Integer, String, and_, bindparam, case, func, literal, select, union_all, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.expression import ColumnElement
@@ -53,8 +53,10 @@ class _Grouping:
     def unit(self, account_column) -> ColumnElement:
         return literal(0, Integer) if self.as_one else account_column
 
-    def same_unit(self, account_column, other_account_column) -> ColumnElement:
-        return true() if self.as_one else account_column == other_account_column
+    def role_counts(self, role_account, link_account) -> ColumnElement:
+        """Whether a contact's role at `role_account` counts for the unit the contact reaches
+        through its link to `link_account`: the same account, or any account of a grouped unit."""
+        return role_account.in_(self.accounts) if self.as_one else role_account == link_account
 
 
 def _weight(config: dict) -> ColumnElement:
@@ -74,117 +76,95 @@ def _weight(config: dict) -> ColumnElement:
 
 
 async def _engagement_of(session, grouping: _Grouping, now: dt.datetime, config: dict) -> dict:
-    """Engagement per unit of `grouping`, in two statements that aggregate per unit (Python then
-    adds a handful of rows per unit, not one per activity).
+    """Engagement per unit of `grouping` in one statement that aggregates per unit, best role and
+    department: Python then adds a handful of rows per unit, not one per activity.
 
-    Each activity reached in the horizon is placed once per unit with the best of its participants'
-    roles: the roles are ranked by (multiplier, name), so `MAX` of the rank picks the role whose
-    multiplier applies. The first statement sums weights per unit and rank (the raw score, the
-    points by role, the activities, the last one, the decision maker); the second per unit,
-    department and rank (the departments engaged and their points)."""
+    The activities reach a unit through its accounts and its contacts; each contact path carries
+    the participant's role at the unit (roles ranked by multiplier, then name, so that the `MAX` of
+    the rank over an activity's rows picks the role whose multiplier applies) and its department.
+    An activity has as many rows as paths and participants: window functions mark its first row
+    (it counts once: activities, points by role) and its first row per department (the points by
+    department)."""
     window_start = now - dt.timedelta(days=config["window_days"])
     horizon = min(window_start, now - dt.timedelta(days=config["aware_days"]))
     multipliers = config["role_multipliers"]
     ranked_roles = sorted(ROLES, key=lambda role: (multipliers.get(role, 1.0), role))
     accounts = grouping.accounts
-    reach = union(
-        select(grouping.unit(ActivityTarget.account_id).label("unit"), ActivityTarget.activity_id).where(
-            ActivityTarget.account_id.in_(accounts)
-        ),
-        select(grouping.unit(ContactAccount.account_id), ActivityTarget.activity_id)
+    no_role = literal(None, Integer)
+    paths = union_all(
+        select(
+            grouping.unit(ActivityTarget.account_id).label("unit"),
+            ActivityTarget.activity_id,
+            no_role.label("rank"),
+            no_role.label("mqa"),
+            literal(None, String).label("department"),
+        ).where(ActivityTarget.account_id.in_(accounts)),
+        select(
+            grouping.unit(ContactAccount.account_id),
+            ActivityTarget.activity_id,
+            case(*((AbmBuyingRole.role == role, rank) for rank, role in enumerate(ranked_roles, 1))),
+            case((AbmBuyingRole.role.in_(MQA_ROLES), 1), else_=0),
+            AbmDepartment.name,
+        )
         .select_from(ContactAccount)
         .join(ActivityTarget, ActivityTarget.contact_id == ContactAccount.contact_id)
-        .where(ContactAccount.account_id.in_(accounts)),
-    ).subquery("reach")
-    # A participant's role counts when the participant is a contact of the unit and the role is at one of its accounts.
-    at_the_unit = (
-        select(ContactAccount.id)
-        .where(
-            ContactAccount.contact_id == AbmBuyingRole.contact_id,
-            ContactAccount.account_id.in_(accounts),
-            grouping.same_unit(ContactAccount.account_id, AbmBuyingRole.account_id),
+        .outerjoin(
+            AbmBuyingRole,
+            and_(
+                AbmBuyingRole.contact_id == ContactAccount.contact_id,
+                grouping.role_counts(AbmBuyingRole.account_id, ContactAccount.account_id),
+            ),
         )
-        .exists()
-    )
-    placed = (
-        select(
-            grouping.unit(AbmBuyingRole.account_id).label("unit"),
-            ActivityTarget.activity_id,
-            case(*((AbmBuyingRole.role == role, rank) for rank, role in enumerate(ranked_roles, 1))).label("rank"),
-            case((AbmBuyingRole.role.in_(MQA_ROLES), 1), else_=0).label("mqa"),
-            AbmDepartment.name.label("department"),
-        )
-        .select_from(ActivityTarget)
-        .join(AbmBuyingRole, AbmBuyingRole.contact_id == ActivityTarget.contact_id)
         .outerjoin(AbmDepartment, AbmDepartment.id == AbmBuyingRole.department_id)
-        .where(AbmBuyingRole.account_id.in_(accounts), at_the_unit)
-        .subquery("placed")
-    )
-    best = (
-        select(placed.c.unit, placed.c.activity_id, func.max(placed.c.rank).label("rank"), func.max(placed.c.mqa).label("mqa"))
-        .group_by(placed.c.unit, placed.c.activity_id)
-        .subquery("best")
-    )
+        .where(ContactAccount.account_id.in_(accounts)),
+    ).subquery("paths")
     weight = _weight(config)
-    per_activity = (
+    per_activity = (paths.c.unit, paths.c.activity_id)
+    rows = (
         select(
-            reach.c.unit,
-            reach.c.activity_id,
+            paths.c.unit,
+            paths.c.department,
+            paths.c.mqa,
             Activity.occurred_at,
-            best.c.rank,
-            best.c.mqa,
+            func.max(paths.c.rank).over(partition_by=per_activity).label("rank"),
+            func.row_number().over(partition_by=per_activity, order_by=paths.c.department).label("nth"),
+            func.row_number().over(partition_by=(*per_activity, paths.c.department)).label("nth_in_department"),
             # counted: in the window with a positive weight; the rest only mark the account aware
             case((and_(Activity.occurred_at >= window_start, weight > 0), weight)).label("weight"),
             case((Activity.occurred_at >= window_start, 1), else_=0).label("in_window"),
         )
-        .join(Activity, Activity.id == reach.c.activity_id)
-        .outerjoin(best, and_(best.c.unit == reach.c.unit, best.c.activity_id == reach.c.activity_id))
+        .join(Activity, Activity.id == paths.c.activity_id)
         .where(Activity.occurred_at >= horizon, Activity.occurred_at <= now)
-        .subquery("per_activity")
+        .subquery("rows")
     )
-    by_rank = select(
-        per_activity.c.unit,
-        per_activity.c.rank,
-        func.sum(per_activity.c.in_window),
-        func.count(per_activity.c.weight),
-        func.sum(per_activity.c.weight),
-        func.max(per_activity.c.occurred_at),
-        func.max(case((per_activity.c.weight.is_not(None), per_activity.c.mqa))),
-    ).group_by(per_activity.c.unit, per_activity.c.rank)
-    departments = (
-        select(placed.c.unit, placed.c.activity_id, placed.c.department)
-        .where(placed.c.department.is_not(None))
-        .distinct()
-        .subquery("departments")
-    )
-    by_department = (
-        select(per_activity.c.unit, departments.c.department, per_activity.c.rank, func.sum(per_activity.c.weight))
-        .join(
-            departments,
-            and_(departments.c.unit == per_activity.c.unit, departments.c.activity_id == per_activity.c.activity_id),
-        )
-        .where(per_activity.c.weight.is_not(None))
-        .group_by(per_activity.c.unit, departments.c.department, per_activity.c.rank)
-    )
-
-    def role_of(rank: int | None) -> tuple[str | None, float]:
-        role = ranked_roles[rank - 1] if rank else None
-        return role, multipliers.get(role, 1.0)
+    first = rows.c.nth == 1
+    aggregate = select(
+        rows.c.unit,
+        rows.c.rank,
+        rows.c.department,
+        func.sum(case((first, rows.c.in_window))),
+        func.count(case((first, rows.c.weight))),
+        func.sum(case((first, rows.c.weight))),
+        func.sum(case((rows.c.nth_in_department == 1, rows.c.weight))),
+        func.max(rows.c.occurred_at),
+        func.max(case((rows.c.weight.is_not(None), rows.c.mqa))),
+    ).group_by(rows.c.unit, rows.c.rank, rows.c.department)
 
     results: dict = defaultdict(Engagement)
-    for unit, rank, in_window, counted, weights, last_at, mqa in await session.execute(by_rank):
+    for unit, rank, department, in_window, counted, points, department_points, last_at, mqa in await session.execute(aggregate):
         engagement = results[unit]
-        engagement.activities += in_window
+        engagement.activities += in_window or 0
         if engagement.last_activity_at is None or last_at > engagement.last_activity_at:
             engagement.last_activity_at = last_at
+        role = ranked_roles[rank - 1] if rank else None
+        multiplier = multipliers.get(role, 1.0)
         if counted:
-            role, multiplier = role_of(rank)
-            engagement.raw += weights * multiplier
-            engagement.by_role[role or "none"] += weights * multiplier
-            engagement.decision_maker_engaged |= bool(mqa)
-    for unit, department, rank, weights in await session.execute(by_department):
-        results[unit].departments.add(department)
-        results[unit].by_department[department] += weights * role_of(rank)[1]
+            engagement.raw += points * multiplier
+            engagement.by_role[role or "none"] += points * multiplier
+        if department is not None and department_points is not None:
+            engagement.departments.add(department)
+            engagement.by_department[department] += department_points * multiplier
+        engagement.decision_maker_engaged |= bool(mqa)
     for engagement in results.values():
         factor = min(1 + config["department_bonus"] * (max(len(engagement.departments), 1) - 1), config["department_cap"])
         engagement.raw = round(engagement.raw, 4)
