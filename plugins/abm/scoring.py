@@ -15,14 +15,15 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Float, Integer, String, and_, bindparam, case, func, literal, select, union_all, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql.expression import ColumnElement
 
 from enishi.plugin import Account, Activity, ActivityTarget, ContactAccount, UnitOfWork
 
 from .events import SCORE_CHANGED, STAGE_CHANGED
-from .models import AbmBuyingRole, AbmDepartment, AbmTargetAccount
+from .models import ROLES, AbmBuyingRole, AbmDepartment, AbmTargetAccount
 from .service import get_config
 
 MQA_ROLES = ("decision_maker", "budget_holder")
@@ -41,93 +42,148 @@ class Engagement:
     activities: int = 0  # distinct activities in the window, whatever their weight
 
 
-def activity_weight(config: dict, activity_type: str, direction: str, duration_seconds: int | None) -> float:
-    weights = config["weights"]
-    if activity_type == "call":
-        return weights.get("call_connected" if duration_seconds else "call", 0)
-    if activity_type == "email":
-        return weights.get(f"email_{direction}", 0)
-    return weights.get(activity_type, 0)
+class _Grouping:
+    """How the accounts of one engagement query form units: each account its own unit (the job, the
+    live engagement of a page's accounts), or all of them one unit (a hierarchy's rollup), in which
+    an activity reaching several of them counts once."""
+
+    def __init__(self, accounts: list, as_one: bool) -> None:
+        self.accounts, self.as_one = accounts, as_one
+
+    def unit(self, account_column) -> ColumnElement:
+        return literal(0, Integer) if self.as_one else account_column
+
+    def role_counts(self, role_account, link_account) -> ColumnElement:
+        """Whether a contact's role at `role_account` counts for the unit the contact reaches
+        through its link to `link_account`: the same account, or any account of a grouped unit."""
+        return role_account.in_(self.accounts) if self.as_one else role_account == link_account
 
 
-async def compute_engagement(session, units: dict, now: dt.datetime, config: dict) -> dict:
-    """Engagement for each unit (a key → the account ids it spans: one account, or a hierarchy),
-    in a fixed number of queries whatever the number of units."""
-    all_accounts = {a for ids in units.values() for a in ids}
-    if not all_accounts:
-        return {}
+def _weight(config: dict) -> ColumnElement:
+    """An activity's weight: a call's is `call_connected` when it lasted, else `call`; an email's is
+    `email_<direction>`; any other's its type's; 0 for what the weights do not name."""
+    weights = {key: literal(float(value), Float) for key, value in config["weights"].items()}
+    zero = literal(0.0, Float)
+    lasted = func.coalesce(Activity.duration_seconds, 0) != 0
+    call = case((lasted, weights.get("call_connected", zero)), else_=weights.get("call", zero))
+    emails = [(Activity.direction == key.removeprefix("email_"), w) for key, w in weights.items() if key.startswith("email_")]
+    others = [(Activity.type == key, w) for key, w in weights.items() if key not in ("call", "email")]
+    return case(
+        (Activity.type == "call", call),
+        (Activity.type == "email", case(*emails, else_=zero) if emails else zero),
+        else_=case(*others, else_=zero) if others else zero,
+    )
+
+
+async def _engagement_of(session, grouping: _Grouping, now: dt.datetime, config: dict) -> dict:
+    """Engagement per unit of `grouping` in one statement that aggregates per unit, best role and
+    department: Python then adds a handful of rows per unit, not one per activity.
+
+    The activities reach a unit through its accounts and its contacts; each contact path carries
+    the participant's role at the unit (roles ranked by multiplier, then name, so that the `MAX` of
+    the rank over an activity's rows picks the role whose multiplier applies) and its department.
+    An activity has as many rows as paths and participants: window functions mark its first row
+    (it counts once: activities, points by role) and its first row per department (the points by
+    department)."""
     window_start = now - dt.timedelta(days=config["window_days"])
     horizon = min(window_start, now - dt.timedelta(days=config["aware_days"]))
-    links = (
-        await session.execute(
-            select(ContactAccount.account_id, ContactAccount.contact_id).where(ContactAccount.account_id.in_(all_accounts))
+    multipliers = config["role_multipliers"]
+    ranked_roles = sorted(ROLES, key=lambda role: (multipliers.get(role, 1.0), role))
+    accounts = grouping.accounts
+    no_role = literal(None, Integer)
+    paths = union_all(
+        select(
+            grouping.unit(ActivityTarget.account_id).label("unit"),
+            ActivityTarget.activity_id,
+            no_role.label("rank"),
+            no_role.label("mqa"),
+            literal(None, String).label("department"),
+        ).where(ActivityTarget.account_id.in_(accounts)),
+        select(
+            grouping.unit(ContactAccount.account_id),
+            ActivityTarget.activity_id,
+            case(*((AbmBuyingRole.role == role, rank) for rank, role in enumerate(ranked_roles, 1))),
+            case((AbmBuyingRole.role.in_(MQA_ROLES), 1), else_=0),
+            AbmDepartment.name,
         )
-    ).all()
-    contacts_of = defaultdict(set)
-    for account_id, contact_id in links:
-        contacts_of[account_id].add(contact_id)
-    roles = (
-        await session.execute(
-            select(AbmBuyingRole.account_id, AbmBuyingRole.contact_id, AbmBuyingRole.role, AbmDepartment.name)
-            .outerjoin(AbmDepartment, AbmDepartment.id == AbmBuyingRole.department_id)
-            .where(AbmBuyingRole.account_id.in_(all_accounts))
+        .select_from(ContactAccount)
+        .join(ActivityTarget, ActivityTarget.contact_id == ContactAccount.contact_id)
+        .outerjoin(
+            AbmBuyingRole,
+            and_(
+                AbmBuyingRole.contact_id == ContactAccount.contact_id,
+                grouping.role_counts(AbmBuyingRole.account_id, ContactAccount.account_id),
+            ),
         )
-    ).all()
-    role_of = {(account_id, contact_id): (role, department) for account_id, contact_id, role, department in roles}
-    all_contacts = {c for _, c in links}
-    activity_columns = (Activity.id, Activity.type, Activity.direction, Activity.duration_seconds, Activity.occurred_at)
-    in_horizon = (Activity.occurred_at >= horizon, Activity.occurred_at <= now)
+        .outerjoin(AbmDepartment, AbmDepartment.id == AbmBuyingRole.department_id)
+        .where(ContactAccount.account_id.in_(accounts)),
+    ).subquery("paths")
+    weight = _weight(config)
+    per_activity = (paths.c.unit, paths.c.activity_id)
     rows = (
-        await session.execute(
-            select(ActivityTarget.account_id, ActivityTarget.contact_id, *activity_columns)
-            .join(Activity, Activity.id == ActivityTarget.activity_id)
-            .where(or_(ActivityTarget.account_id.in_(all_accounts), ActivityTarget.contact_id.in_(all_contacts)), *in_horizon)
+        select(
+            paths.c.unit,
+            paths.c.department,
+            paths.c.mqa,
+            Activity.occurred_at,
+            func.max(paths.c.rank).over(partition_by=per_activity).label("rank"),
+            func.row_number().over(partition_by=per_activity, order_by=paths.c.department).label("nth"),
+            func.row_number().over(partition_by=(*per_activity, paths.c.department)).label("nth_in_department"),
+            # counted: in the window with a positive weight; the rest only mark the account aware
+            case((and_(Activity.occurred_at >= window_start, weight > 0), weight)).label("weight"),
+            case((Activity.occurred_at >= window_start, 1), else_=0).label("in_window"),
         )
-    ).all()
-    activities, contact_targets = {}, defaultdict(set)
-    by_account, by_contact = defaultdict(set), defaultdict(set)
-    for account_id, contact_id, activity_id, *details in rows:
-        activities[activity_id] = details
-        if account_id is not None:
-            by_account[account_id].add(activity_id)
-        if contact_id is not None:
-            contact_targets[activity_id].add(contact_id)
-            by_contact[contact_id].add(activity_id)
-    results = {}
-    for key, account_ids in units.items():
-        account_set = set(account_ids)
-        unit_contacts = set().union(*(contacts_of[a] for a in account_set))
-        reached = set().union(*(by_account[a] for a in account_set), *(by_contact[c] for c in unit_contacts))
-        engagement = Engagement()
-        for activity_id in reached:
-            activity_type, direction, duration, occurred_at = activities[activity_id]
-            participants = contact_targets[activity_id] & unit_contacts
-            if engagement.last_activity_at is None or occurred_at > engagement.last_activity_at:
-                engagement.last_activity_at = occurred_at
-            if occurred_at < window_start:
-                continue
-            engagement.activities += 1
-            weight = activity_weight(config, activity_type, direction, duration)
-            if weight <= 0:
-                continue
-            placed = [role_of[(a, c)] for c in participants for a in account_set if (a, c) in role_of]
-            multiplier, best_role = max(
-                ((config["role_multipliers"].get(role, 1.0), role) for role, _ in placed), default=(1.0, None)
-            )
-            points = weight * multiplier
-            engagement.raw += points
-            engagement.by_role[best_role or "none"] += points
-            for role, department in placed:
-                if department:
-                    engagement.departments.add(department)
-                if role in MQA_ROLES:
-                    engagement.decision_maker_engaged = True
-            for department in {d for _, d in placed if d}:
-                engagement.by_department[department] += points
+        .join(Activity, Activity.id == paths.c.activity_id)
+        .where(Activity.occurred_at >= horizon, Activity.occurred_at <= now)
+        .subquery("rows")
+    )
+    first = rows.c.nth == 1
+    aggregate = select(
+        rows.c.unit,
+        rows.c.rank,
+        rows.c.department,
+        func.sum(case((first, rows.c.in_window))),
+        func.count(case((first, rows.c.weight))),
+        func.sum(case((first, rows.c.weight))),
+        func.sum(case((rows.c.nth_in_department == 1, rows.c.weight))),
+        func.max(rows.c.occurred_at),
+        func.max(case((rows.c.weight.is_not(None), rows.c.mqa))),
+    ).group_by(rows.c.unit, rows.c.rank, rows.c.department)
+
+    results: dict = defaultdict(Engagement)
+    for unit, rank, department, in_window, counted, points, department_points, last_at, mqa in await session.execute(aggregate):
+        engagement = results[unit]
+        engagement.activities += in_window or 0
+        if engagement.last_activity_at is None or last_at > engagement.last_activity_at:
+            engagement.last_activity_at = last_at
+        role = ranked_roles[rank - 1] if rank else None
+        multiplier = multipliers.get(role, 1.0)
+        if counted:
+            engagement.raw += points * multiplier
+            engagement.by_role[role or "none"] += points * multiplier
+        if department is not None and department_points is not None:
+            engagement.departments.add(department)
+            engagement.by_department[department] += department_points * multiplier
+        engagement.decision_maker_engaged |= bool(mqa)
+    for engagement in results.values():
         factor = min(1 + config["department_bonus"] * (max(len(engagement.departments), 1) - 1), config["department_cap"])
         engagement.raw = round(engagement.raw, 4)
         engagement.score = round(engagement.raw * factor, 1)
-        results[key] = engagement
+    return results
+
+
+async def compute_engagement(session, units: dict, now: dt.datetime, config: dict) -> dict:
+    """Engagement for each unit (a key → the account ids it spans: one account, or a hierarchy):
+    the single-account units in one pass whatever their number, each larger unit in one of its own."""
+    singles = {key: ids[0] for key, ids in units.items() if len(set(ids)) == 1}
+    results = {key: Engagement() for key in units}
+    if singles:
+        per_account = await _engagement_of(session, _Grouping(list(set(singles.values())), as_one=False), now, config)
+        results.update({key: per_account[account_id] for key, account_id in singles.items() if account_id in per_account})
+    for key, ids in units.items():
+        if key not in singles and ids:
+            as_one = await _engagement_of(session, _Grouping(list(set(ids)), as_one=True), now, config)
+            results[key] = as_one.get(0, Engagement())
     return results
 
 
