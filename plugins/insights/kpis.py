@@ -4,13 +4,14 @@ or an account (`kind`). Periods are whole days in the configured time zone, both
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import datetime as dt
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, cast, func, select
 
 from enishi.plugin import Purchase
 
@@ -18,6 +19,9 @@ from . import config
 from .rfm import owner_column
 
 DAYS_PER_MONTH = 365.25 / 12
+# Every time zone's offset from UTC is a whole number of quarter hours, so a quarter hour counted
+# from a local midnight lies within one local day, summer time or not.
+QUARTER_HOUR = 900  # seconds
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,48 @@ async def _new_customers(session, settings, kind: str, period: Period) -> int:
             select(func.count()).select_from(firsts).where(firsts.c.first >= period.start, firsts.c.first < period.end)
         )
     ).scalar_one()
+
+
+def _whole_seconds_since(session, instant_column, start: dt.datetime):
+    """SQL: the whole seconds from `start` to an instant column, rounded down."""
+    if session.get_bind().dialect.name == "postgresql":
+        since_epoch = cast(func.floor(func.extract("epoch", instant_column)), BigInteger)
+    else:
+        # SQLite stores UTC text ("2025-06-01 14:59:59.999999") and its date functions round it to
+        # the millisecond — into the next day at 23:59:59.9995: the fraction is cut off first.
+        since_epoch = cast(func.strftime("%s", func.substr(instant_column, 1, 19)), BigInteger)
+    return since_epoch - int(start.timestamp())
+
+
+@dataclass(frozen=True)
+class Sales:
+    revenue: int
+    orders: int
+
+    @property
+    def average_order_value(self) -> int | None:
+        return self.revenue // self.orders if self.orders else None
+
+
+async def sales_by_period(session, settings, kind: str, periods: list[Period]) -> list[Sales]:
+    """`compute`'s revenue and orders of each of `periods` (consecutive, ascending) by one grouped
+    statement rather than a computation per period: the counted purchases summed per quarter hour
+    since the first period's start (QUARTER_HOUR), each quarter hour added to the period it starts in."""
+    _, counted = _counted(settings, kind)
+    start = periods[0].start
+    quarter = (_whole_seconds_since(session, Purchase.purchased_at, start) // QUARTER_HOUR).label("quarter")
+    rows = await session.execute(
+        select(quarter, func.sum(Purchase.amount), func.count())
+        .where(*counted, Purchase.purchased_at >= start, Purchase.purchased_at < periods[-1].end)
+        .group_by(quarter)
+    )
+    ends = [period.end for period in periods]
+    revenue, orders = [0] * len(periods), [0] * len(periods)
+    for quarters, amount, count in rows:
+        index = bisect.bisect_right(ends, start + dt.timedelta(seconds=quarters * QUARTER_HOUR))
+        revenue[index] += int(amount)
+        orders[index] += count
+    return [Sales(*figures) for figures in zip(revenue, orders, strict=True)]
 
 
 def _share(part: int | float, whole: int | float) -> float | None:
