@@ -10,7 +10,9 @@ and the HTML, mailed to a folder (the file transport). Floor: the same figures b
 (one statement per month, one for the days, one for the bands, one for the riskiest), checked equal
 to Enishi's before timing, then the same writers (`report_files`: CSV, .xlsx, chart, HTML), no
 mail. Each round also times Enishi's figures alone (`report_files.gather`) against the floor's SQL
-alone, to tell the engine's share from the writers'. Writes bench/results/insights_reports.json.
+alone, to tell the engine's share from the writers'. Every timing has this process's CPU beside
+it (on SQLite all the work; on PostgreSQL the client's share). Writes
+bench/results/insights_reports.json.
 
     python bench/insights_reports.py [--customers 20000] [--rounds 5]
     scripts/with-postgres sh -c 'ENISHI_BENCH_DATABASE_URL=$ENISHI_TEST_DATABASE_URL python bench/insights_reports.py'
