@@ -27,7 +27,7 @@ import uuid
 from collections import defaultdict
 from pathlib import Path
 
-from report import database_url, describe_ratios, paired_ratios, save_result, scratch_folder
+from report import analyze_after_load, database_url, describe_ratios, paired_ratios, save_result, scratch_folder
 from sqlalchemy import bindparam, insert, text
 
 from enishi.clock import ManualClock
@@ -275,6 +275,7 @@ async def run(customers: int, rounds: int, url: str) -> dict:
     started = time.perf_counter()
     data = await load(runtime, customers)
     load_seconds = time.perf_counter() - started
+    await analyze_after_load(runtime)
     title = "月次"
     _same(await floor_content(runtime, database, title), await enishi_content(runtime, title))
     event = _event(data)
