@@ -87,6 +87,27 @@ async def test_sales_series_equal_each_periods_kpis_across_refunds_currencies_em
 SALES_METRICS = ("REVENUE", "ORDERS", "AVERAGE_ORDER_VALUE")
 
 
+async def test_sales_per_day_follow_local_midnights_across_summer_time(enishi_api):
+    """In a zone with summer time a day lasts 23 or 25 hours: each purchase still falls on its
+    local day (Berlin: summer time from 30 March 2025, standard time again from 26 October)."""
+    api = await enishi_api(timezone="Europe/Berlin")
+    api.clock.set(dt.datetime(2025, 11, 1, tzinfo=dt.UTC))
+    buyer = (await create_contact(api, familyName="購入者"))["id"]
+    summer, winter = dt.timezone(dt.timedelta(hours=2)), dt.timezone(dt.timedelta(hours=1))
+    for when, amount in (
+        (dt.datetime(2025, 3, 30, 0, 30, tzinfo=winter), 100),
+        (dt.datetime(2025, 3, 30, 23, 59, tzinfo=summer), 200),  # the 23-hour day's last minute
+        (dt.datetime(2025, 3, 31, 0, 0, tzinfo=summer), 400),
+        (dt.datetime(2025, 10, 26, 23, 59, tzinfo=winter), 800),  # the 25-hour day's last minute
+        (dt.datetime(2025, 10, 27, 0, 0, tzinfo=winter), 1600),
+    ):
+        await buy(api, buyer, amount, purchasedAt=when.isoformat())
+    for first, last, revenue in (("2025-03-30", "2025-03-31", [300.0, 400.0]), ("2025-10-26", "2025-10-27", [800.0, 1600.0])):
+        days = await _series(api, "REVENUE", first, last, "DAY")
+        assert [value for *_, value in days] == revenue
+        assert [(await _sales_kpis(api, label, label))[0] for label, *_ in days] == revenue
+
+
 async def test_a_sales_series_costs_the_same_statements_whatever_its_number_of_points(api):
     """One grouped statement reads every point (it was a full KPI computation per point)."""
     api.clock.set(dt.datetime(2025, 8, 1, tzinfo=JST))
