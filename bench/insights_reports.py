@@ -10,7 +10,9 @@ and the HTML, mailed to a folder (the file transport). Floor: the same figures b
 (one statement per month, one for the days, one for the bands, one for the riskiest), checked equal
 to Enishi's before timing, then the same writers (`report_files`: CSV, .xlsx, chart, HTML), no
 mail. Each round also times Enishi's figures alone (`report_files.gather`) against the floor's SQL
-alone, to tell the engine's share from the writers'. Writes bench/results/insights_reports.json.
+alone, to tell the engine's share from the writers'. Every timing has this process's CPU beside
+it (on SQLite all the work; on PostgreSQL the client's share). Writes
+bench/results/insights_reports.json.
 
     python bench/insights_reports.py [--customers 20000] [--rounds 5]
     scripts/with-postgres sh -c 'ENISHI_BENCH_DATABASE_URL=$ENISHI_TEST_DATABASE_URL python bench/insights_reports.py'
@@ -22,9 +24,10 @@ import datetime as dt
 import random
 import time
 import uuid
+from collections import defaultdict
 from pathlib import Path
 
-from report import database_url, describe_ratios, paired_ratios, save_result, scratch_folder
+from report import analyze_after_load, database_url, describe_ratios, paired_ratios, save_result, scratch_folder
 from sqlalchemy import bindparam, insert, text
 
 from enishi.clock import ManualClock
@@ -249,10 +252,13 @@ def _same(mine: report_files.ReportContent, theirs: report_files.ReportContent) 
     assert [row.name for row in mine.at_risk or []] == [row.name for row in theirs.at_risk or []]
 
 
-async def _timed(work) -> float:
-    started = time.perf_counter()
+async def _timed(work, timings: dict[str, list[float]], name: str) -> None:
+    """Times `work` into `timings[name]` (wall seconds) and `timings[name + "_cpu"]` (this process's
+    CPU seconds: on SQLite all of the work, on PostgreSQL the client's share)."""
+    started, cpu_started = time.perf_counter(), time.process_time()
     await work
-    return time.perf_counter() - started
+    timings[name].append(time.perf_counter() - started)
+    timings[f"{name}_cpu"].append(time.process_time() - cpu_started)
 
 
 async def run(customers: int, rounds: int, url: str) -> dict:
@@ -269,6 +275,7 @@ async def run(customers: int, rounds: int, url: str) -> dict:
     started = time.perf_counter()
     data = await load(runtime, customers)
     load_seconds = time.perf_counter() - started
+    await analyze_after_load(runtime)
     title = "月次"
     _same(await floor_content(runtime, database, title), await enishi_content(runtime, title))
     event = _event(data)
@@ -279,12 +286,12 @@ async def run(customers: int, rounds: int, url: str) -> dict:
     async def floor() -> None:
         floor_files(await floor_content(runtime, database, title), floor_folder)
 
-    timings: dict[str, list[float]] = {"floor": [], "enishi": [], "floor_sql": [], "enishi_figures": []}
+    timings: dict[str, list[float]] = defaultdict(list)
     for _ in range(rounds):
-        timings["floor"].append(await _timed(floor()))
-        timings["enishi"].append(await _timed(reports.mail_report(runtime, event)))
-        timings["floor_sql"].append(await _timed(floor_content(runtime, database, title)))
-        timings["enishi_figures"].append(await _timed(enishi_content(runtime, title)))
+        await _timed(floor(), timings, "floor")
+        await _timed(reports.mail_report(runtime, event), timings, "enishi")
+        await _timed(floor_content(runtime, database, title), timings, "floor_sql")
+        await _timed(enishi_content(runtime, title), timings, "enishi_figures")
     mails = list((folder / "mail").glob("*.eml"))
     assert mails, "no report was mailed"
     await runtime.close()
@@ -293,7 +300,7 @@ async def run(customers: int, rounds: int, url: str) -> dict:
         "customers": customers,
         **{k: v for k, v in data.items() if k in ("purchases", "answers")},
         "load_seconds": load_seconds,
-        "timings": timings,
+        "timings": dict(timings),
     }
 
 
@@ -306,14 +313,19 @@ def main() -> None:
     timings = result["timings"]
     whole = paired_ratios(timings["enishi"], timings["floor"])
     part = paired_ratios(timings["enishi_figures"], timings["floor_sql"])
+    whole_cpu = paired_ratios(timings["enishi_cpu"], timings["floor_cpu"])
+    part_cpu = paired_ratios(timings["enishi_figures_cpu"], timings["floor_sql_cpu"])
     ms = {name: round(1000 * sorted(values)[len(values) // 2], 1) for name, values in timings.items()}
     print(
         f"A monthly report over {args.customers} customers ({result['purchases']} purchases, {result['answers']} NPS answers), "
         f"{result['database']}, {args.rounds} rounds"
     )
     print(f"  whole report: floor {ms['floor']} ms, enishi {ms['enishi']} ms: {describe_ratios(whole)}")
+    print(f"    process CPU: floor {ms['floor_cpu']} ms, enishi {ms['enishi_cpu']} ms: {describe_ratios(whole_cpu)}")
     print(f"  figures only: floor SQL {ms['floor_sql']} ms, enishi {ms['enishi_figures']} ms: {describe_ratios(part)}")
-    save_result("insights_reports", {**result, "median_ms": ms, "whole": whole, "figures": part})
+    print(f"    process CPU: floor {ms['floor_sql_cpu']} ms, enishi {ms['enishi_figures_cpu']} ms: {describe_ratios(part_cpu)}")
+    ratios = {"whole": whole, "figures": part, "whole_cpu": whole_cpu, "figures_cpu": part_cpu}
+    save_result("insights_reports", {**result, "median_ms": ms, **ratios})
 
 
 if __name__ == "__main__":

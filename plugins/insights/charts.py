@@ -61,6 +61,8 @@ class InsightsMetric(Enum):
     CES = "ces"
 
 
+# The KPIs of sales alone, read for every period of a series at once (kpis.sales_by_period).
+SALES_METRICS = {InsightsMetric.REVENUE, InsightsMetric.ORDERS, InsightsMetric.AVERAGE_ORDER_VALUE}
 BAND_METRICS = {InsightsMetric.HEALTH_HIGH, InsightsMetric.HEALTH_MEDIUM, InsightsMetric.HEALTH_LOW}
 SURVEY_METRICS = {InsightsMetric.NPS, InsightsMetric.CSAT, InsightsMetric.CES}
 
@@ -117,9 +119,13 @@ async def series(
             score = survey_scores.figures(metric.value, given).score
             points.append(InsightsSeriesPoint(label=name, first_day=start, last_day=end, value=score))
         return points
-    for name, start, end in periods:
-        values = await kpis.compute(session, settings, kind, kpis.Period.of(start, end, settings.zone))
-        found = getattr(values, metric.value)
+    spans = [kpis.Period.of(start, end, settings.zone) for _, start, end in periods]
+    if metric in SALES_METRICS:
+        values: list = await kpis.sales_by_period(session, settings, kind, spans)
+    else:
+        values = [await kpis.compute(session, settings, kind, span) for span in spans]
+    for (name, start, end), value in zip(periods, values, strict=True):
+        found = getattr(value, metric.value)
         points.append(
             InsightsSeriesPoint(label=name, first_day=start, last_day=end, value=None if found is None else float(found))
         )

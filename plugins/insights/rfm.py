@@ -9,29 +9,27 @@ purchase (not refunded, in the configured currency) inside the window are scored
 no RFM row.
 
 `recompute_all` (the `insights.rfm` job) scores everyone again from the purchases and records how
-many customers each segment holds that day (`InsightsRfmCount`, for charts). A purchase or a
+many customers each segment holds that day (`InsightsRfmCount`, for charts): in the database, one
+`INSERT … SELECT` ranking every customer (`RANK()`: 1 + L), naming segments (`CASE` over the
+rules) and storing the rows, so no customer crosses into Python and back. A purchase or a
 refund rescoring its customer at once (`recompute_customer`): their values are exact, and their
 scores are ranked against everyone else's stored values, which may lag by the window's passing or
 by this one customer's move until the next full run."""
 
 from __future__ import annotations
 
-import bisect
-import datetime as dt
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import and_, case, delete, func, insert, literal, select
 
-from enishi.plugin import Purchase, UnitOfWork, new_id, one_at_a_time
+from enishi.plugin import Purchase, UnitOfWork, UTCDateTime, new_id, one_at_a_time
 
 from . import config
 from .models import InsightsRfm, InsightsRfmCount
 
 KINDS = ("contact", "account")
-BATCH = 5000
 
 
 def lock_name(kind: str) -> str:
@@ -68,7 +66,12 @@ def rfm_column(kind: str):
 def _purchases_in_window(settings, now, kind: str):
     column = owner_column(kind)
     return (
-        select(column, func.max(Purchase.purchased_at), func.count(), func.sum(Purchase.amount))
+        select(
+            column.label("owner"),
+            func.max(Purchase.purchased_at).label("last_purchase_at"),
+            func.count().label("frequency"),
+            func.sum(Purchase.amount).label("monetary"),
+        )
         .where(
             column.is_not(None),
             Purchase.refunded_at.is_(None),
@@ -84,40 +87,57 @@ def segment_of(rules: Sequence[config.SegmentRule], r: int, f: int, m: int) -> s
     return next((rule.name for rule in rules if rule.matches(r, f, m)), "")
 
 
-@dataclass(frozen=True)
-class Values:
-    last_purchase_at: dt.datetime
-    frequency: int
-    monetary: int
+def _segment_sql(rules: Sequence[config.SegmentRule], r, f, m):
+    """`segment_of` in SQL."""
+    if not rules:
+        return literal("")
+    return case(
+        *((and_(r.between(*rule.r), f.between(*rule.f), m.between(*rule.m)), literal(rule.name)) for rule in rules),
+        else_=literal(""),
+    )
 
 
-def _scored_rows(values: dict[uuid.UUID, Values], kind: str, rules, now) -> list[dict]:
-    """Every customer's scores, ranked with sorted value lists (L by bisection)."""
-    scored = len(values)
-    lasts = sorted(v.last_purchase_at for v in values.values())
-    frequencies = sorted(v.frequency for v in values.values())
-    monetaries = sorted(v.monetary for v in values.values())
-    column = rfm_column(kind).key
-    rows = []
-    for owner, v in values.items():
-        r = quintile(bisect.bisect_left(lasts, v.last_purchase_at), scored)
-        f = quintile(bisect.bisect_left(frequencies, v.frequency), scored)
-        m = quintile(bisect.bisect_left(monetaries, v.monetary), scored)
-        rows.append(
-            {
-                "id": new_id(),
-                column: owner,
-                "last_purchase_at": v.last_purchase_at,
-                "frequency": v.frequency,
-                "monetary": v.monetary,
-                "recency_score": r,
-                "frequency_score": f,
-                "monetary_score": m,
-                "segment": segment_of(rules, r, f, m),
-                "computed_at": now,
-            }
-        )
-    return rows
+def _random_id_sql(dialect: str):
+    """A random (version 4) UUID per row, as `new_id` gives, in its stored form: PostgreSQL's own;
+    on SQLite 32 hex digits (how SQLAlchemy stores a `Uuid` there), version and variant set."""
+    if dialect == "postgresql":
+        return func.gen_random_uuid()
+
+    def digits(count: int):
+        return func.lower(func.hex(func.randomblob(count // 2)))
+
+    variant = func.substr("89ab", 1 + func.abs(func.random()) % 4, 1)
+    three = func.substr(digits(4), 2)
+    return digits(12).concat("4").concat(three).concat(variant).concat(func.substr(digits(4), 2)).concat(digits(12))
+
+
+def _store_scores(dialect: str, settings, kind: str, rules, now):
+    """INSERT … SELECT: every customer with purchases in the window, scored and named."""
+    window = _purchases_in_window(settings, now, kind).subquery()
+    scored = func.count().over()
+
+    def score(value):  # quintile(): L, the customers strictly worse, is the rank less one
+        return 1 + 5 * (func.rank().over(order_by=value) - 1) // scored
+
+    ranked = select(
+        window,
+        score(window.c.last_purchase_at).label("r"),
+        score(window.c.frequency).label("f"),
+        score(window.c.monetary).label("m"),
+    ).subquery()
+    columns = {
+        "id": _random_id_sql(dialect),
+        rfm_column(kind).key: ranked.c.owner,
+        "last_purchase_at": ranked.c.last_purchase_at,
+        "frequency": ranked.c.frequency,
+        "monetary": ranked.c.monetary,
+        "recency_score": ranked.c.r,
+        "frequency_score": ranked.c.f,
+        "monetary_score": ranked.c.m,
+        "segment": _segment_sql(rules, ranked.c.r, ranked.c.f, ranked.c.m),
+        "computed_at": literal(now, UTCDateTime()),
+    }
+    return insert(InsightsRfm).from_select(list(columns), select(*columns.values()))
 
 
 async def recompute_all(runtime) -> int:
@@ -126,18 +146,15 @@ async def recompute_all(runtime) -> int:
     settings, rules, now = runtime.settings, config.segment_rules(runtime.settings), runtime.clock.now()
     day, total = now.astimezone(settings.zone).date(), 0
     for kind in KINDS:
-        # Core statements on the connection: the ORM's row and bulk machinery cost half the run.
-        async with runtime.read_session() as session:
-            found = await (await session.connection()).execute(_purchases_in_window(settings, now, kind))
-            values = {owner: Values(last, count, int(amount)) for owner, last, count, amount in found}
-        rows = _scored_rows(values, kind, rules, now)
-        segments = Counter(row["segment"] for row in rows)
         async with runtime.unit_of_work() as uow:
             await one_at_a_time(uow, lock_name(kind))  # no customer's rescoring inserts its row meanwhile
             connection = await uow.session.connection()
             await connection.execute(delete(InsightsRfm).where(rfm_column(kind).is_not(None)))
-            for start in range(0, len(rows), BATCH):
-                await connection.execute(insert(InsightsRfm), rows[start : start + BATCH])
+            await connection.execute(_store_scores(connection.dialect.name, settings, kind, rules, now))
+            stored = await connection.execute(
+                select(InsightsRfm.segment, func.count()).where(rfm_column(kind).is_not(None)).group_by(InsightsRfm.segment)
+            )
+            segments = Counter(dict(stored.all()))
             # The day's distribution, every rule's segment (0 included: an emptied segment is not
             # carried forward by the chart); a second run the same day replaces it.
             await connection.execute(
@@ -150,7 +167,7 @@ async def recompute_all(runtime) -> int:
                     for name in dict.fromkeys(rule.name for rule in rules)  # two rules may share a name
                 ],
             )
-        total += len(rows)
+        total += segments.total()
     return total
 
 

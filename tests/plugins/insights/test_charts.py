@@ -3,9 +3,11 @@ month in Asia/Tokyo, every period present (zero-filled)."""
 
 import datetime as dt
 
+from sqlalchemy import event
+
 from enishi.worker import run_due_jobs
 from tests.helpers import create_contact
-from tests.plugins.insights.helpers import customer
+from tests.plugins.insights.helpers import buy, customer
 
 JST = dt.timezone(dt.timedelta(hours=9))
 
@@ -41,6 +43,91 @@ async def test_revenue_per_month_is_zero_filled_and_cut_in_tokyo_time(api):
     assert weeks == [("2025-W05", "2025-01-27", "2025-02-02", 1.0), ("2025-W06", "2025-02-03", "2025-02-09", 0.0)]
     rates = await _series(api, "CHURN_RATE", "2024-12-01", "2024-12-02", "DAY")
     assert rates == [("2024-12-01", "2024-12-01", "2024-12-01", None), ("2024-12-02", "2024-12-02", "2024-12-02", None)]
+
+
+SALES = "revenue orders averageOrderValue"
+
+
+async def _sales_kpis(api, first: str, last: str) -> tuple:
+    data = await api.graphql(
+        f"query($f: Date!, $l: Date!) {{ customerKpis(firstDay: $f, lastDay: $l) {{ {SALES} }} }}", {"f": first, "l": last}
+    )
+    values = data["customerKpis"]
+    return tuple(None if value is None else float(value) for value in values.values())
+
+
+async def test_sales_series_equal_each_periods_kpis_across_refunds_currencies_empty_days_and_tokyo_midnight(api):
+    """Revenue, orders and the average order value per day and per week are read in one grouped
+    statement; each point is still exactly the customerKpis of its period."""
+    api.clock.set(dt.datetime(2025, 6, 20, tzinfo=JST))
+    buyer = (await create_contact(api, familyName="購入者"))["id"]
+    for when, amount, currency in (
+        (dt.datetime(2025, 6, 1, 10, 0, tzinfo=JST), 1000, "JPY"),
+        (dt.datetime(2025, 6, 1, 23, 59, 59, 999999, tzinfo=JST), 201, "JPY"),  # the last instant of 1 June in Tokyo
+        (dt.datetime(2025, 6, 2, 0, 0, tzinfo=JST), 300, "JPY"),  # Tokyo's midnight: 1 June 15:00 in UTC
+        (dt.datetime(2025, 6, 4, 12, 0, tzinfo=JST), 700, "USD"),  # another currency: not counted
+        (dt.datetime(2025, 6, 4, 12, 0, tzinfo=JST), 400, "JPY"),
+        (dt.datetime(2025, 6, 5, 8, 59, 59, tzinfo=JST), 900, "JPY"),  # still 4 June in UTC
+    ):
+        await buy(api, buyer, amount, purchasedAt=when.isoformat(), currency=currency)
+    refunded = await buy(api, buyer, 5000, purchasedAt=dt.datetime(2025, 6, 2, 9, tzinfo=JST).isoformat())
+    payload = await api.mutate("createPurchaseRefund", {"purchaseId": refunded}, "userErrors { code }")
+    assert payload["userErrors"] == []
+    days = {metric: await _series(api, metric, "2025-05-31", "2025-06-05", "DAY") for metric in SALES_METRICS}
+    assert [value for *_, value in days["REVENUE"]] == [0.0, 1201.0, 300.0, 0.0, 400.0, 900.0]
+    assert [value for *_, value in days["AVERAGE_ORDER_VALUE"]] == [None, 600.0, 300.0, None, 400.0, 900.0]
+    for index, (label, *_) in enumerate(days["REVENUE"]):
+        kpis = await _sales_kpis(api, label, label)
+        assert tuple(days[metric][index][3] for metric in SALES_METRICS) == kpis, label
+    weeks = {metric: await _series(api, metric, "2025-05-28", "2025-06-04", "WEEK") for metric in SALES_METRICS}
+    for index, (_, first, last, _) in enumerate(weeks["REVENUE"]):
+        assert tuple(weeks[metric][index][3] for metric in SALES_METRICS) == await _sales_kpis(api, first, last), first
+
+
+SALES_METRICS = ("REVENUE", "ORDERS", "AVERAGE_ORDER_VALUE")
+
+
+async def test_sales_per_day_follow_local_midnights_across_summer_time(enishi_api):
+    """In a zone with summer time a day lasts 23 or 25 hours: each purchase still falls on its
+    local day (Berlin: summer time from 30 March 2025, standard time again from 26 October)."""
+    api = await enishi_api(timezone="Europe/Berlin")
+    api.clock.set(dt.datetime(2025, 11, 1, tzinfo=dt.UTC))
+    buyer = (await create_contact(api, familyName="購入者"))["id"]
+    summer, winter = dt.timezone(dt.timedelta(hours=2)), dt.timezone(dt.timedelta(hours=1))
+    for when, amount in (
+        (dt.datetime(2025, 3, 30, 0, 30, tzinfo=winter), 100),
+        (dt.datetime(2025, 3, 30, 23, 59, tzinfo=summer), 200),  # the 23-hour day's last minute
+        (dt.datetime(2025, 3, 31, 0, 0, tzinfo=summer), 400),
+        (dt.datetime(2025, 10, 26, 23, 59, tzinfo=winter), 800),  # the 25-hour day's last minute
+        (dt.datetime(2025, 10, 27, 0, 0, tzinfo=winter), 1600),
+    ):
+        await buy(api, buyer, amount, purchasedAt=when.isoformat())
+    for first, last, revenue in (("2025-03-30", "2025-03-31", [300.0, 400.0]), ("2025-10-26", "2025-10-27", [800.0, 1600.0])):
+        days = await _series(api, "REVENUE", first, last, "DAY")
+        assert [value for *_, value in days] == revenue
+        assert [(await _sales_kpis(api, label, label))[0] for label, *_ in days] == revenue
+
+
+async def test_a_sales_series_costs_the_same_statements_whatever_its_number_of_points(api):
+    """One grouped statement reads every point (it was a full KPI computation per point)."""
+    api.clock.set(dt.datetime(2025, 8, 1, tzinfo=JST))
+    await customer(api, "購入者", [(days, 1000) for days in (3, 20, 45)])
+    sent = 0
+
+    def count(*_) -> None:
+        nonlocal sent
+        sent += 1
+
+    counts = []
+    event.listen(api.runtime.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        for last in ("2025-07-02", "2025-07-31"):
+            sent = 0
+            assert len(await _series(api, "REVENUE", "2025-07-01", last, "DAY")) in (2, 31)
+            counts.append(sent)
+    finally:
+        event.remove(api.runtime.engine.sync_engine, "before_cursor_execute", count)
+    assert counts[0] == counts[1], counts
 
 
 async def test_band_distribution_per_day_from_the_daily_health_job(api):
