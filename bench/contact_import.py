@@ -1,21 +1,24 @@
 """Workload (h): the contact import's throughput and peak memory, on an office's 顧客管理表.
 
 The file: the issue's columns (会社名, 担当者名 as one full name, 電話番号, メールアドレス,
-最終対応日 as 2024/4/1, メモ), Shift_JIS; one row in five is a later contact with a person of an
-earlier row (merged, a second dated note). Enishi: `create_import` + `run_import` (every row
-read, matched, upserted, noted, recorded; the plugins' hooks on every event). Floor: what the
-import leaves in the database — accounts, contacts (sealed, indexed, search tokens), their links,
-one sealed note per row with its two targets — hand-written from the same file (persons told apart
-by email) and bulk-inserted in one transaction, no checks, no events. Each measurement gets a
-fresh database; rounds interleave; the throughput ratio is floor ÷ Enishi.
+最終対応日, メモ), as Shift_JIS CSV (dates as 2024/4/1) or, `--format xlsx`, as a workbook (date
+cells); one row in five is a later contact with a person of an earlier row (merged, a second dated
+note), everyone else is a person of their own by every rule the import matches by (`file_rows`).
+Enishi: `create_import` + `run_import` (every row read, matched, upserted, noted, recorded; the
+plugins' hooks on every event). Floor: what the import leaves in the database — accounts, contacts
+(sealed, indexed, search tokens), their links, one sealed note per row with its two targets —
+hand-written from the same file and inserted with one executemany per table in one transaction,
+no checks, no events, no import records. Every round checks, after timing, that the floor wrote
+what the import wrote (`written`); each measurement gets a fresh database; rounds interleave; the
+throughput ratio is floor ÷ Enishi in rows per second (Enishi's seconds ÷ the floor's).
 
 Peak memory: a process of its own per size (`resource.getrusage`), importing the file whole
 (`full`) or only checking and counting it as `create_import` does (`file`: the streamed read every
 run starts with), the file written to a temporary file first and handed over open, as the CLI and
 an upload hand it; the memory ratio is the largest size's peak ÷ the smallest's (1.0: flat).
-Statements: every SQL statement the import sends, per row.
+Statements: every SQL statement the import (and the floor's insert) sends, per row.
 
-    python bench/contact_import.py [--rows 2000] [--rounds 2] [--rss-full 10000,100000] [--rss-file 10000,100000]
+    python bench/contact_import.py [--rows 2000] [--rounds 2] [--format csv|xlsx] [--rss-full 10000,100000] [--rss-file 10000,100000]
     ENISHI_BENCH_DATABASE_URL=postgresql+asyncpg://... python bench/contact_import.py
 """
 
