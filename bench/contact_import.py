@@ -18,7 +18,8 @@ run starts with), the file written to a temporary file first and handed over ope
 an upload hand it; the memory ratio is the largest size's peak ÷ the smallest's (1.0: flat).
 Statements: every SQL statement the import (and the floor's insert) sends, per row.
 
-    python bench/contact_import.py [--rows 2000] [--rounds 2] [--format csv|xlsx] [--rss-full 10000,100000] [--rss-file 10000,100000]
+    python bench/contact_import.py [--rows 2000] [--rounds 2] [--format csv|xlsx]
+        [--rss-full 10000,100000] [--rss-file 10000,100000]
     ENISHI_BENCH_DATABASE_URL=postgresql+asyncpg://... python bench/contact_import.py
 """
 
