@@ -4,7 +4,7 @@ The file: N contacts as a Japanese office exports them from Excel (Shift_JIS, Ja
 name, kana, email, phone, company). Enishi: `create_import` + `run_import` (every row through
 `create_contact`: validation, normalisation, duplicate check, account matching, events, plugin
 hooks, a savepoint per row, batches that commit with their position). Floor: the same file decoded,
-normalised and bulk-inserted into the contact, email and phone tables with multi-row Core INSERTs in one
+normalised and bulk-inserted into the contact, email and phone tables with one Core executemany each, in one
 transaction (no validation, no duplicates check, no accounts, no events). Each measurement gets a
 fresh database; rounds interleave.
 
@@ -31,8 +31,6 @@ from enishi.services.import_files import detect_format
 from enishi.services.imports import create_import, run_import
 from enishi.settings import Settings
 from enishi.testing import wipe
-
-FLOOR_CHUNK = 500
 
 
 def make_file(rows: int) -> bytes:
@@ -71,16 +69,13 @@ async def enishi(data: bytes) -> float:
 
 
 async def bulk_insert(runtime: Runtime, rows_by_model: dict) -> None:
-    """Every row in one transaction, parents first, as fast as each database takes them."""
+    """Every row in one transaction, parents first, one executemany per table: one statement
+    compiled once and its rows sent together (asyncpg pipelines them). Multi-row `VALUES` of 500,
+    as before, cost three times as much on PostgreSQL: each chunk a new statement, compiled afresh."""
     async with runtime.unit_of_work() as uow:
         connection = await uow.session.connection()
         for model, rows in rows_by_model.items():
-            if connection.dialect.name == "sqlite":  # executemany: SQLite's fastest
-                await connection.execute(model.__table__.insert(), rows)
-                continue
-            # Multi-row VALUES, as the ORM's own batched INSERT does: asyncpg's executemany is slower.
-            for first in range(0, len(rows), FLOOR_CHUNK):
-                await connection.execute(model.__table__.insert().values(rows[first : first + FLOOR_CHUNK]))
+            await connection.execute(model.__table__.insert(), rows)
 
 
 async def floor(data: bytes) -> float:

@@ -46,8 +46,8 @@ async def lock_customers(uow: UnitOfWork, kind_lock: str, owner_ids: Iterable[uu
     customers' health, so every activity in the system, ticket replies among them, waited for
     the one before it to commit (bench/README.md, "ticket replies under load")."""
     await one_at_a_time(uow, kind_lock, shared=True)
-    for owner_id in sorted(set(owner_ids)):  # in id order: two such calls on the same customers cannot deadlock
-        await one_at_a_time(uow, f"{kind_lock}:{owner_id}")
+    # In id order (two such calls on the same customers cannot deadlock), in one statement.
+    await one_at_a_time(uow, *(f"{kind_lock}:{owner_id}" for owner_id in sorted(set(owner_ids))))
 
 
 def quintile(worse: int, scored: int) -> int:

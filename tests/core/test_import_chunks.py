@@ -6,6 +6,7 @@ import asyncio
 import io
 import sqlite3
 
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import make_url, text
 
 from enishi.db import is_sqlite
@@ -162,3 +163,32 @@ async def test_a_row_refused_by_a_hook_on_its_new_contact_is_rejected_alone(enis
     assert (await api.graphql(ACCOUNTS))["accounts"]["nodes"] == [{"name": "縁商事", "contacts": {"totalCount": 2}}]
     assert await _account_events(api) == 1  # 拒否商事's went with row 3
     assert await count_rows(api, "core_contact") == 2
+
+
+async def test_an_import_sends_as_many_statements_for_two_hundred_rows_as_for_twenty(enishi_api):
+    """A chunk's statements do not grow with its rows: on PostgreSQL each customer whose health a
+    note rescores is locked (insights' `lock_customers`), and those locks are one statement a
+    chunk (`one_at_a_time` with several names), not one a customer."""
+    api = await enishi_api()
+    twenty, two_hundred = await _statements_of_import(api, 20), await _statements_of_import(api, 200)
+    assert two_hundred == twenty, (twenty, two_hundred)
+
+
+async def _statements_of_import(api, rows: int) -> int:
+    """The SQL statements an import of `rows` new people, each with a dated note, sends."""
+    header = ["メールアドレス", "会社名", "最終対応日", "メモ"]
+    lines = [[f"count{rows}-{i}@example.jp", f"数会社{rows}-{i}", "2024/4/1", f"対応{i}"] for i in range(rows)]
+    statements: list[str] = []
+
+    def record(_connection, _cursor, statement, *_) -> None:
+        statements.append(statement)
+
+    sqlalchemy_event.listen(api.runtime.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with api.runtime.unit_of_work() as uow:
+            job = await create_import(uow, csv_bytes([header, *lines]), "count.csv")
+        done = await run_import(api.runtime, job.id)
+    finally:
+        sqlalchemy_event.remove(api.runtime.engine.sync_engine, "before_cursor_execute", record)
+    assert done is not None and (done.created_count, done.error_count) == (rows, 0)
+    return len(statements)
