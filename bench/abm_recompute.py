@@ -2,13 +2,14 @@
 
 Data (bulk-inserted): N accounts, 3 contacts each with buying roles in two departments, and 5
 activities per account in the scoring window. Enishi: the `abm.recompute` job (every target
-account rescored and stored, in chunks). Floor: one hand-written SQL aggregate of activity weights
-per account over the same rows (no multipliers, no departments, nothing stored): the scan any
-implementation must pay. Every round starts from unscored targets (score 0, stage `target`,
-untimed), so each times a first scoring: every target stored and its two events raised. The
-tables are analyzed once loaded, as a live database's are. Rounds
-interleave; each Enishi round is compared with the floor's beside it. Writes
-bench/results/abm_recompute.json.
+account rescored and stored, in chunks). Two floors over the same rows: the same-work floor
+(`same_work_floor`: the job's reads, scoring and writes by hand with SQLAlchemy Core, in the job's
+chunks, checked equal to what the job stores before timing), and the aggregate-only floor (one
+hand-written SQL aggregate of activity weights per account; no multipliers, no departments,
+nothing stored). Every round starts from unscored targets (score 0, stage `target`, untimed), so
+each times a first scoring: every target stored and its two events raised. The tables are
+analyzed once loaded (on SQLite too), as a live database's are. Each Enishi round is compared
+with the floors' rounds just before it. Writes bench/results/abm_recompute.json.
 
     python bench/abm_recompute.py [--accounts 10000] [--rounds 3]
 """
