@@ -166,10 +166,16 @@ async def _engagement_of(session, grouping: _Grouping, now: dt.datetime, config:
             engagement.by_department[department] += department_points * multiplier
         engagement.decision_maker_engaged |= bool(mqa)
     for engagement in results.values():
-        factor = min(1 + config["department_bonus"] * (max(len(engagement.departments), 1) - 1), config["department_cap"])
-        engagement.raw = round(engagement.raw, 4)
-        engagement.score = round(engagement.raw * factor, 1)
+        settle_score(engagement, config)
     return results
+
+
+def settle_score(engagement: Engagement, config: dict) -> None:
+    """The score from the summed raw points: the departments' bonus applied, both rounded (the
+    raw to absorb the order the points were added in)."""
+    factor = min(1 + config["department_bonus"] * (max(len(engagement.departments), 1) - 1), config["department_cap"])
+    engagement.raw = round(engagement.raw, 4)
+    engagement.score = round(engagement.raw * factor, 1)
 
 
 async def compute_engagement(session, units: dict, now: dt.datetime, config: dict) -> dict:
