@@ -47,11 +47,7 @@ async def test_upgrading_seals_ledger_reasons_stored_in_plaintext(enishi_api, en
     )
     engine = create_engine(enishi_fresh_database_url)
     async with engine.begin() as connection:
-        for model, rows in bulk_contact_rows(
-            {"id": contact_id, "custom_fields": {}, "created_at": now, "updated_at": now}, {"family_name": "山田"}, [], []
-        ).items():
-            if rows:
-                await connection.execute(model.__table__.insert(), rows)
+        await _insert_contact(connection, contact_id, now)
         await connection.execute(
             program.insert().values(
                 id=program_id,
@@ -102,11 +98,7 @@ async def test_upgrading_moves_loyaltys_orders_into_the_cores_purchases(
     purchase_id, entry_id = uuid.uuid4(), uuid.uuid4()
     engine = create_engine(enishi_fresh_database_url)
     async with engine.begin() as connection:
-        for model, rows in bulk_contact_rows(
-            {"id": contact_id, "custom_fields": {}, "created_at": now, "updated_at": now}, {"family_name": "山田"}, [], []
-        ).items():
-            if rows:
-                await connection.execute(model.__table__.insert(), rows)
+        await _insert_contact(connection, contact_id, now)
         statements = [
             "INSERT INTO loyalty_program (id, name, currency, expiry_mode, lock_days, downgrade_mode, created_at) "
             "VALUES (:program, '縁ポイント', 'JPY', 'never', 0, 'none', :now)",
@@ -146,6 +138,15 @@ async def test_upgrading_moves_loyaltys_orders_into_the_cores_purchases(
     assert refund == {"points": -50, "member": {"balance": 0}, "userErrors": []}
 
 
+async def _insert_contact(connection, contact_id: uuid.UUID, now: dt.datetime) -> None:
+    """山田, a contact as the core's bulk rows make one, for the older plugin schema's rows to name."""
+    for model, rows in bulk_contact_rows(
+        {"id": contact_id, "custom_fields": {}, "created_at": now, "updated_at": now}, {"family_name": "山田"}, [], []
+    ).items():
+        if rows:
+            await connection.execute(model.__table__.insert(), rows)
+
+
 async def _insert(connection, statements: list[str], ids: dict, now: dt.datetime) -> None:
     """Rows as an older schema held them: each statement's `:name` ids typed as UUIDs, `:now` a time."""
     for statement in statements:
@@ -165,11 +166,7 @@ async def test_upgrading_gives_each_member_its_ledgers_last_number(enishi_api, e
     ids |= {"empty": uuid.uuid4(), "lot": uuid.uuid4()}
     engine = create_engine(enishi_fresh_database_url)
     async with engine.begin() as connection:
-        for model, rows in bulk_contact_rows(
-            {"id": contact_id, "custom_fields": {}, "created_at": now, "updated_at": now}, {"family_name": "山田"}, [], []
-        ).items():
-            if rows:
-                await connection.execute(model.__table__.insert(), rows)
+        await _insert_contact(connection, contact_id, now)
         entry = (
             "INSERT INTO loyalty_entry (id, seq, program_id, member_id, kind, amount, balance_after, tier_points, "
             "tier_dated_at, created_at) VALUES "
