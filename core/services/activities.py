@@ -51,7 +51,8 @@ async def log_activities(uow: UnitOfWork, items: list[dict], *, source_plugin: s
         for activity, contacts, accounts in zip(activities, contact_ids, account_ids, strict=True)
         for contact_id, account_id in [(c, None) for c in contacts] + [(None, a) for a in accounts]
     ]
-    await (await uow.session.connection()).execute(insert(ActivityTarget), targets)
+    if targets:  # an empty executemany would insert one row of defaults
+        await (await uow.session.connection()).execute(insert(ActivityTarget), targets)
     await uow.emit_many(
         ACTIVITY_LOGGED,
         [
