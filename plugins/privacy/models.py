@@ -211,17 +211,21 @@ class PrivacyAccessLog(Base):
     never personal data, and deliberately no foreign key: it outlives the records it speaks of."""
 
     __tablename__ = "privacy_access_log"
-    __table_args__ = (Index("ix_privacy_access_log_user_seq", "user_id", "seq"), {"info": {"append_only": True}})
+    __table_args__ = (
+        Index("ix_privacy_access_log_user_seq", "user_id", "seq"),
+        Index("ix_privacy_access_log_contact_user_at", "contact_id", "user_id", "at"),
+        {"info": {"append_only": True}},
+    )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     roles: Mapped[str] = mapped_column(String(200))
-    contact_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    contact_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     action: Mapped[str] = mapped_column(String(60))
     purpose: Mapped[str] = mapped_column(String(200))
     prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64))  # unforgeable by the chain; no index (see migration privacy_0014)
 
 
 INCIDENT_STATUSES = ("open", "contained", "closed")

@@ -1,6 +1,8 @@
 """Migration privacy_0004: legal holds stored under a GraphQL type name are rewritten to name the
 held record's table, as `enishi_holdable_types` now does. Migration privacy_0011: the provisions of
-anonymised extracts move into the provision register."""
+anonymised extracts move into the provision register. Migration privacy_0014: the access log loses
+its unique index on `hash` (on SQLite by copying the table) with every entry, the chain and the
+append-only triggers kept."""
 
 import asyncio
 import dataclasses
@@ -142,4 +144,36 @@ async def test_extract_provisions_move_into_the_provision_register(enishi_fresh_
         for name in sorted(["統計研究所", "登録のない研究所"])
     ]
     assert "privacy_extract_provision" not in tables
+    await runtime.close()
+
+
+async def test_the_access_log_keeps_its_entries_chain_and_triggers_through_privacy_0014(
+    enishi_api, enishi_fresh_database_url, enishi_base_settings
+):
+    from alembic import command
+
+    from enishi.db.migrate import alembic_config
+    from tests.helpers import create_contact
+
+    settings = dataclasses.replace(enishi_base_settings, database_url=enishi_fresh_database_url)
+    runtime = Runtime(settings)
+    await asyncio.to_thread(upgrade, runtime)
+    api = await enishi_api(database_url=enishi_fresh_database_url)
+    for i in range(5):
+        await create_contact(api, familyName=f"移行{i}")
+    await api.graphql("{ contacts(first: 10) { nodes { displayName } } }", role="sales")
+    before = (await api.graphql("{ verifyAccessLog { valid entries } }", role="compliance"))["verifyAccessLog"]
+    assert before["valid"] and before["entries"] >= 5
+    await api.runtime.engine.dispose()  # its pooled connections would hold the downgrade up on PostgreSQL
+    # Back to the log as privacy_0013 left it (unique `hash`), then up again: what a deployment does.
+    await asyncio.to_thread(command.downgrade, alembic_config(runtime), "privacy_0013_access_log_by_user")
+    await asyncio.to_thread(upgrade, runtime)
+    assert (await api.graphql("{ verifyAccessLog { valid entries } }", role="compliance"))["verifyAccessLog"] == before
+    for statement in ("UPDATE privacy_access_log SET purpose = 'x'", "DELETE FROM privacy_access_log"):
+        with pytest.raises(Exception, match="append-only"):
+            async with api.runtime.unit_of_work() as uow:
+                await uow.session.execute(sa.text(statement))
+    await api.graphql("{ contacts(first: 10) { nodes { displayName } } }", role="support")  # new entries chain on
+    after = (await api.graphql("{ verifyAccessLog { valid entries } }", role="compliance"))["verifyAccessLog"]
+    assert after == {"valid": True, "entries": before["entries"] + 5}
     await runtime.close()
