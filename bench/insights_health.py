@@ -23,11 +23,11 @@ import uuid
 from collections import defaultdict
 from pathlib import Path
 
-from report import analyze_after_load, database_url, describe_ratios, paired_ratios, save_result
+from report import database_url, describe_ratios, paired_ratios, save_result
 from sqlalchemy import bindparam, insert, select, text
 
 from enishi.clock import ManualClock
-from enishi.db import UTCDateTime
+from enishi.db import UTCDateTime, analyze
 from enishi.db.migrate import upgrade
 from enishi.models import Activity, ActivityTarget, Contact, Purchase
 from enishi.plugins.insights.health import recompute_all
@@ -153,7 +153,7 @@ async def run(customers: int, rounds: int, url: str) -> dict:
     started = time.perf_counter()
     purchases, activities = await load(runtime, customers)
     load_seconds = time.perf_counter() - started
-    await analyze_after_load(runtime)
+    await analyze(runtime.engine)  # PostgreSQL only: see its docstring
     await recompute_all(runtime)
     floor_points, stored = await _floor(runtime, database), await _stored(runtime)
     disagree = [owner for owner, points in floor_points.items() if abs(stored[owner] - points) > 0.5 + 1e-6]

@@ -27,12 +27,12 @@ import uuid
 from collections import defaultdict
 from pathlib import Path
 
-from report import analyze_after_load, database_url, describe_ratios, paired_ratios, save_result, scratch_folder
+from report import database_url, describe_ratios, paired_ratios, save_result, scratch_folder
 from sqlalchemy import bindparam, insert, text
 
 from enishi.clock import ManualClock
 from enishi.contributions import Event
-from enishi.db import UTCDateTime
+from enishi.db import UTCDateTime, analyze
 from enishi.db.migrate import upgrade
 from enishi.models import Contact, Purchase, User
 from enishi.plugin import to_global_id
@@ -275,7 +275,7 @@ async def run(customers: int, rounds: int, url: str) -> dict:
     started = time.perf_counter()
     data = await load(runtime, customers)
     load_seconds = time.perf_counter() - started
-    await analyze_after_load(runtime)
+    await analyze(runtime.engine)  # PostgreSQL only: see its docstring
     title = "月次"
     _same(await floor_content(runtime, database, title), await enishi_content(runtime, title))
     event = _event(data)

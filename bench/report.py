@@ -15,8 +15,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import text
-
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -42,15 +40,6 @@ def scratch_folder(workload: str) -> Path:
 def database_url(workload: str) -> str:
     """`ENISHI_BENCH_DATABASE_URL` when set (PostgreSQL runs), else a new SQLite file in a scratch folder."""
     return os.environ.get("ENISHI_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{scratch_folder(workload)}/{workload}.db"
-
-
-async def analyze_after_load(runtime) -> None:
-    """PostgreSQL's statistics of the tables a bench just bulk-loaded (what autovacuum gives a
-    database a minute later): without them the first run's foreign-key checks plan for empty
-    tables and scan 100,000 contacts for each row inserted — minutes, not seconds."""
-    async with runtime.unit_of_work() as uow:
-        if uow.session.get_bind().dialect.name == "postgresql":
-            await uow.session.execute(text("ANALYZE"))
 
 
 def free_port() -> int:

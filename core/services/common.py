@@ -90,13 +90,21 @@ class Checker:
 
 
 async def load_for_update(
-    uow: UnitOfWork, model: type[Record], id: uuid.UUID, *, field: str = "id", include_deleted: bool = False
+    uow: UnitOfWork,
+    model: type[Record],
+    id: uuid.UUID,
+    *,
+    field: str = "id",
+    include_deleted: bool = False,
+    what: str = "record",
 ) -> Record:
     """The row, locked for this transaction (FOR UPDATE on PostgreSQL; on SQLite the writer
-    transaction already holds the database's write lock)."""
+    transaction already holds the database's write lock). Missing: a NOT_FOUND userError on
+    `field` saying what was not found (`what`: "no such scheduled report"), as the API's other
+    NOT_FOUND errors do."""
     row = (await uow.session.execute(select(model).where(model.id == id).with_for_update())).scalar_one_or_none()
     if row is None or (not include_deleted and getattr(row, "deleted_at", None) is not None):
-        raise InputError(UserError(field, "no such record", "NOT_FOUND"))
+        raise InputError(UserError(field, f"no such {what}", "NOT_FOUND"))
     uow.locked_rows.append(row)
     return row
 

@@ -36,10 +36,6 @@ from .import_values import parse_date, split_full_name, split_values
 
 TEXT_FIELDS = (*NAME_FIELDS, "job_title", "department", *ADDRESS_FIELDS)
 MAX_TEXT = {"company": 300, "memo": MAX_BODY, **dict.fromkeys(ADDRESS_FIELDS, MAX_ADDRESS)}
-SUMMARY_LENGTH = 500
-NOTE_SUMMARY = "最終対応"  # a dated row without a memo: the note says only that contact was made
-# A service's field (as its UserError names it) → the import field whose column to report.
-_SERVICE_FIELDS = {"familyName": "family_name", "emails": "email", "phones": "phone", "owner_id": "owner"}
 
 
 class RowRejected(Exception):
@@ -220,7 +216,8 @@ async def _read_cell(uow: UnitOfWork, context: RowContext, values: RowValues, co
 
 
 def _split_names(values: RowValues) -> None:
-    """A full-name column fills the family and given names that no column of their own gave."""
+    """A full-name column fills the family and given names that no column of their own gave;
+    a problem with either (a name too long once normalised) is then reported on that column."""
     for full, family, given in (
         ("full_name", "family_name", "given_name"),
         ("full_name_kana", "family_name_kana", "given_name_kana"),
@@ -229,6 +226,7 @@ def _split_names(values: RowValues) -> None:
         if text is None or family in values.texts or given in values.texts:
             continue
         values.texts[family], given_name, ambiguous = split_full_name(text)
+        values.columns[family] = values.columns[given] = values.column(full)
         if given_name:
             values.texts[given] = given_name
         if ambiguous:

@@ -260,11 +260,15 @@ async def _update(
     return bool(data), conflicts
 
 
-def _reported_column(columns: dict[str, str], values: RowValues, field: str | None) -> str:
-    """The column a service's refusal (its UserError's field) is reported on."""
+def _reported_column(values: RowValues, field: str | None) -> str:
+    """The column a service's refusal (its UserError's field) is reported on: the one the row's
+    value for that field came from (a full-name column for the names it filled), else the field."""
     if field and field.startswith("custom_fields."):
         return values.column(CUSTOM_PREFIX + field.removeprefix("custom_fields."))
-    return columns.get((field or "").split(".")[0], field or "file")
+    head = (field or "").split(".")[0]
+    if head in _SERVICE_FIELDS:
+        return values.column(_SERVICE_FIELDS[head])
+    return values.columns.get(head, field or "file")
 
 
 async def _create(uow: UnitOfWork, context: RowContext, new_contacts: NewContacts, values: RowValues) -> Contact:
@@ -355,8 +359,7 @@ async def _write_rows(
             except InputError as error:
                 _forget_new_accounts(context)
                 new_contacts.forget()
-                columns = {name: values.column(target) for name, target in _SERVICE_FIELDS.items()}
-                _rejected(row, cells, [_problem(_reported_column(columns, values, e.field), e.code) for e in error.errors])
+                _rejected(row, cells, [_problem(_reported_column(values, e.field), e.code) for e in error.errors])
                 continue
         _remember(known, done)
         written.append(done)

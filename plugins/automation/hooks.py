@@ -21,6 +21,7 @@ from . import (
     workflow_dates,
     workflow_email,
     workflow_engine,
+    workflow_erasure,
     workflow_schema,
     workflow_types,
 )
@@ -138,6 +139,7 @@ async def enishi_subject_collect(uow, subject):
 @hookimpl
 async def enishi_subject_erase(uow, subject):
     report = ErasureReport("automation")
+    report.add_counts(await workflow_erasure.forget_person(uow, subject.contact_id))  # before the sends: they lead to runs
     mine = AutomationContactSend.contact_id == subject.contact_id
     removed = await uow.session.execute(delete(AutomationContactSend).where(mine))
     report.add("automation_contact_send", "delete", removed.rowcount)

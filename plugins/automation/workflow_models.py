@@ -61,6 +61,7 @@ class AutomationWorkflowRun(Base):
         UniqueConstraint("version_id", "occurrence"),
         Index("ix_automation_workflow_run_due", "status", "due_at"),
         Index("ix_automation_workflow_run_workflow_created", "workflow_id", "created_at", "id"),
+        Index("ix_automation_workflow_run_record", "record_id"),  # a data subject's erasure finds their runs
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)

@@ -139,7 +139,9 @@ def _values(input) -> dict:
 
 
 async def _report(uow, report_id: str) -> InsightsReport:
-    return await load_for_update(uow, InsightsReport, parse_global_id(report_id, "ScheduledReport", "id"))
+    return await load_for_update(
+        uow, InsightsReport, parse_global_id(report_id, "ScheduledReport", "id"), what="scheduled report"
+    )
 
 
 @strawberry.type

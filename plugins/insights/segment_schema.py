@@ -182,7 +182,7 @@ class DeleteSegmentPayload:
 
 
 async def _segment(uow, segment_id: str) -> InsightsSegment:
-    return await load_for_update(uow, InsightsSegment, parse_global_id(segment_id, "InsightsSegment", "id"))
+    return await load_for_update(uow, InsightsSegment, parse_global_id(segment_id, "InsightsSegment", "id"), what="saved segment")
 
 
 @strawberry.type

@@ -197,7 +197,7 @@ async def test_the_daily_job_deletes_expired_counts_sessions_and_links_and_keeps
 @contextlib.asynccontextmanager
 async def _holding_the_redemption(api, link_id) -> AsyncIterator[Callable[[int], Awaitable[None]]]:
     """Holds what using a link must wait for: on PostgreSQL the link's row, locked in a transaction
-    of the test's; on SQLite the runtime's write gate (one writer at a time). Yields a wait for
+    of the test's; on SQLite the one writer slot, by a unit of work of the test's. Yields a wait for
     `count` redemptions to be stuck behind it; releases it on leaving."""
     if api.runtime.engine.dialect.name == "postgresql":
         waiting = text(
@@ -218,15 +218,33 @@ async def _holding_the_redemption(api, link_id) -> AsyncIterator[Callable[[int],
             yield stuck
         return
 
-    async def queued(count: int) -> None:
-        gate = api.runtime._write_gate  # an asyncio.Lock: its waiters are the writers queued behind the test
-        while True:
-            if len(gate._waiters or ()) >= count:
-                return
-            await asyncio.sleep(0.01)
+    # SQLite: the test's own unit of work holds the one writer slot; every redemption's unit of
+    # work (the use of a link opens one, once past every check) is counted as it opens. Nothing is
+    # awaited between the count and the slot's lock, so a redemption counted is a redemption
+    # queued behind the test's.
+    opened = asyncio.Condition()
+    entered = 0
+    unit_of_work = api.runtime.unit_of_work
 
-    async with api.runtime.unit_of_work():
-        yield queued
+    @contextlib.asynccontextmanager
+    async def counted(actor_id=None):
+        nonlocal entered
+        async with opened:
+            entered += 1
+            opened.notify_all()
+        async with unit_of_work(actor_id) as uow:
+            yield uow
+
+    async def queued(count: int) -> None:
+        async with opened:
+            await opened.wait_for(lambda: entered >= count)
+
+    async with unit_of_work():
+        api.runtime.unit_of_work = counted
+        try:
+            yield queued
+        finally:
+            del api.runtime.unit_of_work  # the runtime's own method again
 
 
 async def test_one_link_used_twice_at_once_signs_in_exactly_once(api, enishi_sent_mail):

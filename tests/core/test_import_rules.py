@@ -113,6 +113,20 @@ async def test_mapping_ignoring_names_custom_fields_and_addresses(api):
     assert (mayumi["familyName"], mayumi["givenName"]) == ("真由美", None)
 
 
+async def test_a_full_name_refused_once_split_is_reported_on_its_column(api):
+    # ㍿ is one character in the cell and 株式会社 once normalised: each half is then too long.
+    rows = [
+        ["氏名", "メールアドレス"],
+        ["㍿" * 60 + " 太郎", "family@example.jp"],
+        ["山田 " + "㍿" * 60, "given@example.jp"],
+    ]
+    done = (await graphql_import(api, "n.csv", csv_bytes(rows)))["import"]
+    assert done["errors"] == [{"row": 2, "column": "氏名", "code": "TOO_LONG"}, {"row": 3, "column": "氏名", "code": "TOO_LONG"}]
+    report = base64.b64decode(done["errorReport"]).decode("utf-8-sig")
+    assert [line.rsplit(",", 1)[1] for line in report.splitlines()[1:]] == ["氏名: TOO_LONG"] * 2
+    assert await count_rows(api, "core_contact") == 0
+
+
 async def test_upsert_matches_by_id_then_email_then_phone_then_name_and_company(api):
     account = await create_account(api, name="株式会社ＡＢＣ")
     by_id = await create_contact(api, familyName="井上", jobTitle="課長", emails=[{"address": "old@abc.jp"}])

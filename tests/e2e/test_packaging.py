@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(
@@ -70,12 +71,6 @@ def installed(source, tmp_path_factory) -> Path:
     return python.parent
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _wait_for_server(process: subprocess.Popen, url: str) -> None:
     """Polls until the server answers (start-up time varies with the machine's load); a server
     that exits fails at once with its output."""
@@ -124,7 +119,7 @@ def test_the_built_wheel_works_outside_the_checkout(installed, tmp_path):
     } <= set(written), written
 
     token = _run(enishi, "token", "create", "--role", "admin", cwd=work, env=env).stdout.split()[-1]
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [str(enishi), "serve", "--port", str(port)],
         cwd=work,

@@ -185,3 +185,7 @@ async def test_reports_are_managed_by_managers_with_typed_errors(api):
     deleted = await api.mutate("deleteScheduledReport", {"id": report_id}, "deletedId", role="manager")
     assert deleted == {"deletedId": report_id, "userErrors": []}
     assert (await api.graphql("{ scheduledReports { name } }", role="manager"))["scheduledReports"] == []
+    # Gone: the error says what was not found.
+    for mutation in ("updateScheduledReport", "deleteScheduledReport"):
+        missing = await api.mutate(mutation, {"id": report_id}, role="manager")
+        assert missing["userErrors"] == [{"field": "id", "message": "no such scheduled report", "code": "NOT_FOUND"}]

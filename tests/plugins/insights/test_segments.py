@@ -134,6 +134,12 @@ async def test_bad_segments_are_refused_with_typed_errors(api):
     for filter, customer, expected in cases:
         payload = await _segment(api, "不正", filter, customer=customer)
         assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [expected], (filter, payload)
+    made = await _segment(api, "消す", {"inactiveDays": 30}, customer="CONTACT")
+    gone = made["segment"]["id"]
+    assert (await api.mutate("deleteSegment", {"id": gone}, role="marketing"))["userErrors"] == []
+    for mutation in ("evaluateSegment", "deleteSegment"):  # the error says what was not found
+        missing = await api.mutate(mutation, {"id": gone}, role="marketing")
+        assert missing["userErrors"] == [{"field": "id", "message": "no such saved segment", "code": "NOT_FOUND"}]
     errors = await api.errors('mutation { createSegment(input: {name: "x", filter: {}}) { userErrors { code } } }', role="sales")
     assert [e["extensions"]["code"] for e in errors] == ["FORBIDDEN"]
 
