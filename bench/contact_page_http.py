@@ -31,6 +31,7 @@ import httpx
 from contact_page import ABUSIVE, QUERIES
 from loyalty_spend import start, timed_round
 from report import (  # bench/ is on the path when a workload runs as a script
+    database_cpu_seconds,
     database_url,
     describe_ratios,
     free_port,
@@ -70,16 +71,19 @@ def first_reads(server: subprocess.Popen, url: str, query: str, fresh_tokens: li
     wall time, and the server's own CPU for all first reads against all repeats (one request at a
     time, so the server's CPU in between is that request's; /proc counts it in 10 ms ticks, too
     coarse for one request, so the totals are compared). The CPU is the steadier figure when other
-    work shares the cores."""
+    work shares the cores. On PostgreSQL with `ENISHI_BENCH_POSTGRES_PID` set, the database's CPU
+    is added, read outside the timed request: much of a first read's writing is the database's."""
     with httpx.Client(base_url=url, timeout=60) as client:
 
         def page(token: str) -> tuple[float, float]:
+            database_before = database_cpu_seconds() or 0.0
             started, cpu_before = time.perf_counter(), process_cpu_seconds(server.pid)
             response = client.post(
                 "/graphql", json={"query": query, "variables": {"first": 100}}, headers={"Authorization": f"Bearer {token}"}
             )
+            wall, cpu = time.perf_counter() - started, process_cpu_seconds(server.pid) - cpu_before
             assert response.status_code == 200 and "errors" not in response.json(), response.text[:200]
-            return (time.perf_counter() - started) * 1000, (process_cpu_seconds(server.pid) - cpu_before) * 1000
+            return wall * 1000, (cpu + (database_cpu_seconds() or 0.0) - database_before) * 1000
 
         page(reader_token)  # the reader has read the page: what follows are its repeats
         pairs = [(page(token), page(reader_token)) for token in fresh_tokens]
@@ -92,7 +96,58 @@ def first_reads(server: subprocess.Popen, url: str, query: str, fresh_tokens: li
         "server_cpu_ms_per_first_read": round(first_cpu / len(pairs), 1),
         "server_cpu_ms_per_repeat": round(repeat_cpu / len(pairs), 1),
         "server_cpu_ratio": round(first_cpu / repeat_cpu, 2),
+        "cpu_counts_the_database": database_cpu_seconds() is not None,
     }
+
+
+def round_ratios(rounds: dict, args, db: str) -> tuple[dict, dict]:
+    """Each server's medians over the rounds, and each Enishi (or older) round against the floor's
+    round just before it; printed."""
+    summary = {name: {key: statistics.median(r[key] for r in runs) for key in runs[0]} for name, runs in rounds.items()}
+    floor, enishi = rounds["floor"], rounds["enishi"]
+    per_round = {
+        "p50": paired_ratios([r["p50_ms"] for r in enishi], [r["p50_ms"] for r in floor]),
+        "throughput": paired_ratios([r["rps"] for r in floor], [r["rps"] for r in enishi]),
+        "server_cpu": paired_ratios(
+            [r["server_cpu_ms_per_request"] for r in enishi], [r["server_cpu_ms_per_request"] for r in floor]
+        ),
+    }
+    if "database_cpu_ms_per_request" in floor[0]:  # PostgreSQL's own CPU measured: the whole cost of a request
+        per_round["server_and_database_cpu"] = paired_ratios(
+            [r["server_cpu_ms_per_request"] + r["database_cpu_ms_per_request"] for r in enishi],
+            [r["server_cpu_ms_per_request"] + r["database_cpu_ms_per_request"] for r in floor],
+        )
+    print(
+        f"contact page ({args.query}) of 100 over HTTP, {args.contacts} contacts, {args.clients} clients, "
+        f"{args.seconds:g}s (at least {args.min_requests} requests) × {args.rounds} rounds, "
+        f"{'PostgreSQL' if 'postgresql' in db else 'SQLite'}, load average {os.getloadavg()[0]:.1f}"
+    )
+    print(f"{'':8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'server CPU':>11} {'client CPU':>11}")
+    for name, s in summary.items():
+        print(
+            f"{name:8} {s['rps']:8.1f} {s['p50_ms']:8.1f} {s['p95_ms']:8.1f} {s['p99_ms']:8.1f} {s['non_2xx']:8.0f} "
+            f"{s['server_cpu_ms_per_request']:8.1f} ms {s['generator_cpu_ms_per_request']:8.1f} ms"
+        )
+    print(f"enishi / floor p50: {describe_ratios(per_round['p50'])}")
+    print(f"floor / enishi throughput: {describe_ratios(per_round['throughput'])}")
+    print(f"enishi / floor server CPU per request: {describe_ratios(per_round['server_cpu'])}")
+    if "server_and_database_cpu" in per_round:
+        database = {name: s["database_cpu_ms_per_request"] for name, s in summary.items()}
+        print(f"database CPU per request: {', '.join(f'{name} {ms:.1f} ms' for name, ms in database.items())}")
+        print(f"enishi / floor server and database CPU per request: {describe_ratios(per_round['server_and_database_cpu'])}")
+    if "before" in rounds:
+        before = rounds["before"]
+        per_round["before_p50"] = paired_ratios([r["p50_ms"] for r in before], [r["p50_ms"] for r in floor])
+        per_round["before_server_cpu"] = paired_ratios(
+            [r["server_cpu_ms_per_request"] for r in before], [r["server_cpu_ms_per_request"] for r in floor]
+        )
+        per_round["enishi_vs_before_server_cpu"] = paired_ratios(
+            [r["server_cpu_ms_per_request"] for r in enishi], [r["server_cpu_ms_per_request"] for r in before]
+        )
+        print(f"before / floor p50: {describe_ratios(per_round['before_p50'])}")
+        print(f"before / floor server CPU per request: {describe_ratios(per_round['before_server_cpu'])}")
+        print(f"enishi / before server CPU per request: {describe_ratios(per_round['enishi_vs_before_server_cpu'])}")
+    return summary, per_round
 
 
 def main() -> None:
@@ -100,7 +155,7 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="0: first reads and abusive queries only")
     parser.add_argument("--max-requests", type=int, default=20000)
     parser.add_argument("--min-requests", type=int, default=200, help="per round and server, for a stable p50")
     parser.add_argument("--pairs", type=int, default=30, help="first reads, each paired with a repeat, one client")
@@ -158,57 +213,14 @@ def main() -> None:
         for server in (floor_server, *(server for server, _ in graphql_servers.values())):
             server.terminate()
             server.wait(timeout=10)
-    summary = {name: {key: statistics.median(r[key] for r in runs) for key in runs[0]} for name, runs in rounds.items()}
-    floor, enishi = rounds["floor"], rounds["enishi"]
-    # Each Enishi round against the floor's round just before it.
-    per_round = {
-        "p50": paired_ratios([r["p50_ms"] for r in enishi], [r["p50_ms"] for r in floor]),
-        "throughput": paired_ratios([r["rps"] for r in floor], [r["rps"] for r in enishi]),
-        "server_cpu": paired_ratios(
-            [r["server_cpu_ms_per_request"] for r in enishi], [r["server_cpu_ms_per_request"] for r in floor]
-        ),
-    }
-    if "database_cpu_ms_per_request" in floor[0]:  # PostgreSQL's own CPU measured: the whole cost of a request
-        per_round["server_and_database_cpu"] = paired_ratios(
-            [r["server_cpu_ms_per_request"] + r["database_cpu_ms_per_request"] for r in enishi],
-            [r["server_cpu_ms_per_request"] + r["database_cpu_ms_per_request"] for r in floor],
-        )
-    print(
-        f"contact page ({args.query}) of 100 over HTTP, {args.contacts} contacts, {args.clients} clients, "
-        f"{args.seconds:g}s (at least {args.min_requests} requests) × {args.rounds} rounds, "
-        f"{'PostgreSQL' if 'postgresql' in db else 'SQLite'}, load average {os.getloadavg()[0]:.1f}"
-    )
-    print(f"{'':8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'server CPU':>11} {'client CPU':>11}")
-    for name, s in summary.items():
-        print(
-            f"{name:8} {s['rps']:8.1f} {s['p50_ms']:8.1f} {s['p95_ms']:8.1f} {s['p99_ms']:8.1f} {s['non_2xx']:8.0f} "
-            f"{s['server_cpu_ms_per_request']:8.1f} ms {s['generator_cpu_ms_per_request']:8.1f} ms"
-        )
-    print(f"enishi / floor p50: {describe_ratios(per_round['p50'])}")
-    print(f"floor / enishi throughput: {describe_ratios(per_round['throughput'])}")
-    print(f"enishi / floor server CPU per request: {describe_ratios(per_round['server_cpu'])}")
-    if "server_and_database_cpu" in per_round:
-        database = {name: s["database_cpu_ms_per_request"] for name, s in summary.items()}
-        print(f"database CPU per request: {', '.join(f'{name} {ms:.1f} ms' for name, ms in database.items())}")
-        print(f"enishi / floor server and database CPU per request: {describe_ratios(per_round['server_and_database_cpu'])}")
-    if "before" in rounds:
-        before = rounds["before"]
-        per_round["before_p50"] = paired_ratios([r["p50_ms"] for r in before], [r["p50_ms"] for r in floor])
-        per_round["before_server_cpu"] = paired_ratios(
-            [r["server_cpu_ms_per_request"] for r in before], [r["server_cpu_ms_per_request"] for r in floor]
-        )
-        per_round["enishi_vs_before_server_cpu"] = paired_ratios(
-            [r["server_cpu_ms_per_request"] for r in enishi], [r["server_cpu_ms_per_request"] for r in before]
-        )
-        print(f"before / floor p50: {describe_ratios(per_round['before_p50'])}")
-        print(f"before / floor server CPU per request: {describe_ratios(per_round['before_server_cpu'])}")
-        print(f"enishi / before server CPU per request: {describe_ratios(per_round['enishi_vs_before_server_cpu'])}")
+    summary, per_round = round_ratios(rounds, args, db) if args.rounds else ({}, {})
     print(
         f"first read / repeat, one client: p50 {reads['first_read_p50_ms']} / {reads['repeat_p50_ms']} ms, "
         f"{describe_ratios(reads)}"
     )
     print(
-        f"first read / repeat, server CPU ({reads['pairs']} of each): {reads['server_cpu_ms_per_first_read']} / "
+        f"first read / repeat, {'server and database' if reads['cpu_counts_the_database'] else 'server'} CPU "
+        f"({reads['pairs']} of each): {reads['server_cpu_ms_per_first_read']} / "
         f"{reads['server_cpu_ms_per_repeat']} ms a request, {reads['server_cpu_ratio']}×"
     )
     print("abusive queries over HTTP:", abusive)
