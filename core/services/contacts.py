@@ -527,7 +527,7 @@ class NewContacts:
         """Drop what was added since the last `write` (a savepoint holding it was rolled back)."""
         self.unwritten, self.children, self.rows, self.tokens, self.dates = {}, {}, {}, {}, {}
 
-    def link(self, uow: UnitOfWork, contact: Contact, account_id: uuid.UUID) -> None:
+    def link(self, contact: Contact, account_id: uuid.UUID) -> None:
         """Link the unwritten `contact` to its primary account, written with it."""
         link = link_row(contact.id, account_id, primary=True)
         self.rows.setdefault(ContactAccount, []).append(link)

@@ -280,7 +280,7 @@ async def _create(uow: UnitOfWork, context: RowContext, new_contacts: NewContact
         data["custom_fields"] = values.custom
     contact = await new_contacts.add(uow, data)
     if values.company:
-        new_contacts.link(uow, contact, await account_for(uow, context, values.company))
+        new_contacts.link(contact, await account_for(uow, context, values.company))
     return contact
 
 
