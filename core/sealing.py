@@ -197,20 +197,29 @@ class Sealable:
         """Rows for a bulk insert of one new record with a key of its own (demo data, benchmarks),
         parents first: its plain `columns` (with its `id` and `created_at`, which dates the key
         too), and its `sealed` fields under a new key, as assigning them would."""
-        key_model = cls._key_model()
-        ring = crypto.installed()
-        data_key, wrapped = ring.new_data_key()
+        data_key, key_row = cls._new_key_row(columns["id"], columns["created_at"])
         row = dict(columns)
         for name, value in sealed.items():
             row |= getattr(cls, name).columns(data_key, value)
+        return {cls: [row], cls._key_model(): [key_row]}
+
+    def new_key_row(self, created_at: dt.datetime) -> tuple[bytes, dict]:
+        """Give this new record (its `id` set, nothing sealed yet) its data key now; the key, and
+        its wrapped form as a row of the key table for the caller to insert once the record is
+        flushed: keys as rows. A batch of new records (an import's contacts and notes) then costs
+        no key object each — construction, attribute events and flush bookkeeping for a row
+        nothing in the transaction reads back as an object (the record keeps its key in memory)."""
+        data_key, key_row = self._new_key_row(self.id, created_at)  # type: ignore[attr-defined]  # every sealed model's primary key
+        self.__dict__["_data_key"] = data_key
+        return data_key, key_row
+
+    @classmethod
+    def _new_key_row(cls, record_id: uuid.UUID, created_at: dt.datetime) -> tuple[bytes, dict]:
+        """A new data key, and its wrapped form as a row of the key table naming the record."""
+        key_model, ring = cls._key_model(), crypto.installed()
+        data_key, wrapped = ring.new_data_key()
         record_column = key_model.__table__.primary_key.columns[0].name
-        key_row = {
-            record_column: columns["id"],
-            "wrapped_key": wrapped,
-            "kek_id": ring.current_id,
-            "created_at": columns["created_at"],
-        }
-        return {cls: [row], key_model: [key_row]}
+        return data_key, {record_column: record_id, "wrapped_key": wrapped, "kek_id": ring.current_id, "created_at": created_at}
 
     @classmethod
     def _key_model(cls):

@@ -9,7 +9,7 @@ from sqlalchemy import delete, insert, select
 from ..db import new_id
 from ..errors import InputError, UserError
 from ..events import ACTIVITY_DELETED, ACTIVITY_LOGGED, ACTIVITY_UPDATED
-from ..models import Account, Activity, ActivityTarget, Contact
+from ..models import Account, Activity, ActivityKey, ActivityTarget, Contact
 from ..unit_of_work import UnitOfWork
 from .common import Checker, changed_fields, check_user, live_ids
 
@@ -32,27 +32,33 @@ async def log_activities(uow: UnitOfWork, items: list[dict], *, source_plugin: s
     any is written (the first bad one raises its InputError), their targets are checked live in
     one statement per kind, and they are written with one flush; their `activity.logged` are raised
     together (`uow.emit_many`)."""
+    if not items:  # nothing to check or write (and an empty executemany would insert a row of defaults)
+        return []
     contact_ids = [list(dict.fromkeys(data.get("contact_ids") or [])) for data in items]
     account_ids = [list(dict.fromkeys(data.get("account_ids") or [])) for data in items]
     live = {
         model: await live_ids(uow, model, list({target for ids in lists for target in ids}))
         for model, lists in ((Contact, contact_ids), (Account, account_ids))
     }
-    activities = [
+    checked = [
         await _checked_activity(uow, data, contacts, accounts, live, source_plugin)
         for data, contacts, accounts in zip(items, contact_ids, account_ids, strict=True)
     ]
+    activities = [activity for activity, _ in checked]
     uow.session.add_all(activities)
     await uow.session.flush()
-    # The targets as plain rows, one executemany: nothing reads them back as objects in this
-    # transaction, and an import's two a note made ORM objects (and their flush) a tenth of its CPU.
+    connection = await uow.session.connection()
+    # The keys and the targets as plain rows, one executemany each (keys as rows,
+    # `Sealable.new_key_row`): nothing reads them back as objects in this transaction, and as
+    # objects (built, tracked, flushed) an import's three a note cost more than the floor's rows.
+    await connection.execute(insert(ActivityKey), [key_row for _, key_row in checked])
     targets = [
         {"id": new_id(), "activity_id": activity.id, "contact_id": contact_id, "account_id": account_id}
         for activity, contacts, accounts in zip(activities, contact_ids, account_ids, strict=True)
         for contact_id, account_id in [(c, None) for c in contacts] + [(None, a) for a in accounts]
     ]
     if targets:  # an empty executemany would insert one row of defaults
-        await (await uow.session.connection()).execute(insert(ActivityTarget), targets)
+        await connection.execute(insert(ActivityTarget), targets)
     await uow.emit_many(
         ACTIVITY_LOGGED,
         [
@@ -68,7 +74,8 @@ async def log_activities(uow: UnitOfWork, items: list[dict], *, source_plugin: s
 
 async def _checked_activity(
     uow: UnitOfWork, data: dict, contact_ids: list, account_ids: list, live: dict, source_plugin: str
-) -> Activity:
+) -> tuple[Activity, dict]:
+    """The activity for `data` (checked: an InputError if it is bad), unflushed, and its key's row."""
     check = Checker()
     activity_type = data.get("type")
     if activity_type not in uow.runtime.activity_types:
@@ -88,19 +95,21 @@ async def _checked_activity(
             if target not in live[model]:
                 check.fail(f"{field}.{i}", "no such record", "NOT_FOUND")
     check.done()
-    return Activity(
+    now = uow.clock.now()
+    activity = Activity(
         id=new_id(),
         type=activity_type,
         channel=channel,
         direction=direction,
-        occurred_at=data.get("occurred_at") or uow.clock.now(),
+        occurred_at=data.get("occurred_at") or now,
         actor_id=data.get("actor_id", uow.actor_id),
-        summary=summary,
-        body=body,
         duration_seconds=duration,
         source_plugin=source_plugin,
-        created_at=uow.clock.now(),
+        created_at=now,
     )
+    _, key_row = activity.new_key_row(now)  # before the text is sealed under it
+    activity.summary, activity.body = summary, body
+    return activity, key_row
 
 
 async def update_activity(uow: UnitOfWork, activity_id: uuid.UUID, data: dict) -> Activity:

@@ -158,10 +158,11 @@ async def _contact(uow: UnitOfWork, new_contacts: NewContacts, contact_id: uuid.
 
 
 async def _children(uow: UnitOfWork, new_contacts: NewContacts, model, contact_id: uuid.UUID) -> list:
-    """A contact's emails, phones or account links (`model`); an unwritten contact's from memory."""
+    """A contact's emails, phones or account links (`model`); an unwritten contact's from memory
+    (its rows as `NewContacts` holds them: the same attributes)."""
     unwritten = new_contacts.children.get(contact_id)
     if unwritten is not None:
-        return [row for row in unwritten if isinstance(row, model)]
+        return unwritten.get(model, [])
     return list((await uow.session.execute(select(model).where(model.contact_id == contact_id))).scalars())
 
 
@@ -283,7 +284,7 @@ async def _create(uow: UnitOfWork, context: RowContext, new_contacts: NewContact
         data["custom_fields"] = values.custom
     contact = await new_contacts.add(uow, data)
     if values.company:
-        new_contacts.link(uow, contact, await account_for(uow, context, values.company))
+        new_contacts.link(contact, await account_for(uow, context, values.company))
     return contact
 
 
