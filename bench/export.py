@@ -7,11 +7,12 @@ process of its own, which reports its own peak RSS (`resource.getrusage`); the f
 command exporting nobody (`--filter` matching no one): the process, its imports and its schema.
 Memory per size is the peak above that floor.
 
-    python bench/export.py [--sizes 10000 100000] [--formats csv xlsx]
+    python bench/export.py [--sizes 10000 100000] [--formats csv xlsx] [--rounds 1]
 """
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -85,13 +86,14 @@ def main(args) -> dict:
     report: dict = {"database": url.split(":", 1)[0], "runs": []}
     for size in args.sizes:
         asyncio.run(seed(url, size))
-        for format in args.formats:
+        for format, round_ in itertools.product(args.formats, range(1, args.rounds + 1)):
             floor = export(url, format, folder / f"nobody.{format}", "--filter", NOBODY)
             run = export(url, format, folder / f"contacts.{format}")
             report["runs"].append(
                 {
                     "contacts": size,
                     "format": format,
+                    "round": round_,
                     # The floor's seconds are the process's start (imports, migrations check): not the export's.
                     "rows_per_second": round(size / max(run["seconds"] - floor["seconds"], 1e-9)),
                     "seconds": round(run["seconds"], 2),
@@ -109,10 +111,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--formats", nargs="+", choices=("csv", "xlsx"), default=["csv", "xlsx"])
+    parser.add_argument("--rounds", type=int, default=1, help="each export and its floor this many times, in turn")
     report = main(parser.parse_args())
     for run in report["runs"]:
         print(
-            f"{run['contacts']} contacts as {run['format']}: {run['rows_per_second']} rows/s, peak RSS {run['peak_rss_mib']} MiB "
+            f"{run['contacts']} contacts as {run['format']} (round {run['round']}): {run['rows_per_second']} rows/s, "
+            f"peak RSS {run['peak_rss_mib']} MiB "
             f"({run['above_floor_mib']} above the {run['floor_rss_mib']} MiB of exporting nobody), file {run['file_mib']} MiB"
         )
     save_result("export", report)
