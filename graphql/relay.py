@@ -356,6 +356,15 @@ async def paginate(
 # --- connections nested under a list, batched ----------------------------------------------------
 
 
+def _known_count(count: int) -> Callable[[], Awaitable[int]]:
+    """A connection's `totalCount` its caller counted already (`NestedConnection.connections`'s `counts`)."""
+
+    async def known() -> int:
+        return count
+
+    return known
+
+
 # The owners a batch of nested connections is loaded for: one parameter, any number of ids.
 _OWNER_IDS: BindParameter[Any] = bindparam("owner_ids", expanding=True)
 
@@ -473,11 +482,22 @@ class NestedConnection:
         return select(pairs.c.owner_id, func.count()).group_by(pairs.c.owner_id)
 
     def connections(
-        self, ctx, owner_ids: list, page: PageRequest, to_node: Callable[[Any], Any], extra: Any = None
+        self,
+        ctx,
+        owner_ids: list,
+        page: PageRequest,
+        to_node: Callable[[Any], Any],
+        extra: Any = None,
+        counts: Sequence[int] | None = None,
     ) -> list[Connection] | Awaitable[list]:
         """The connection of each owner, for a batch field (`batch_field`): a first page and a count
         are loaded for all of them together, and only if a query selects them (`LazyPage`,
-        `LazyCount`); a page after a cursor is paginated for each owner."""
+        `LazyCount`); a page after a cursor is paginated for each owner.
+
+        `counts` (known counts): each owner's number of items when the caller has counted them
+        already, with the same condition (the deal board's grouped sums count every column's
+        deals): a first page's `totalCount` then answers them and runs no count statement of its
+        own (a page after a cursor, rarer, counts as before)."""
         if page.after is not None or page.before is not None or page.last is not None:
             return asyncio.gather(
                 *(self._later_page(ctx, owner_id, page, to_node, extra) for owner_id in owner_ids), return_exceptions=True
@@ -491,20 +511,22 @@ class NestedConnection:
 
         return [
             Connection(
-                _page=LazyPage(self, ctx, (owner_id, size, extra), first_page), _count=LazyCount(self, ctx, (owner_id, extra))
+                _page=LazyPage(self, ctx, (owner_id, size, extra), first_page),
+                _count=LazyCount(self, ctx, (owner_id, extra)) if counts is None else _known_count(counts[n]),
             )
-            for owner_id in owner_ids
+            for n, owner_id in enumerate(owner_ids)
         ]
 
     def resolve(
-        self, ctx, owner_id, page: PageRequest, to_node: Callable[[Any], Any], extra: Any = None
+        self, ctx, owner_id, page: PageRequest, to_node: Callable[[Any], Any], extra: Any = None, count: int | None = None
     ) -> Awaitable[Connection]:
         """One owner's connection, to be awaited (or returned by a resolver); `connections` for a
-        batch field."""
+        batch field. `count`: the owner's number of items, when the caller knows it (`connections`'s `counts`)."""
         if page.after is not None or page.before is not None or page.last is not None:
             return self._later_page(ctx, owner_id, page, to_node, extra)
+        counts = None if count is None else [count]
         future = asyncio.get_running_loop().create_future()
-        future.set_result(self.connections(ctx, [owner_id], page, to_node, extra)[0])  # type: ignore[index]
+        future.set_result(self.connections(ctx, [owner_id], page, to_node, extra, counts)[0])  # type: ignore[index]
         return future
 
     async def _later_page(self, ctx, owner_id, page: PageRequest, to_node, extra) -> Connection:

@@ -45,8 +45,15 @@ class SalesBoardColumn:
 
     @strawberry.field(description="The column's deals, newest first.")
     async def deals(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[SalesDeal]:
+        # The column's `count` is its deals' `totalCount` (the same deals, counted by the board's
+        # grouped sums): known, so counting them again costs no statement.
         return await COLUMN_DEALS.resolve(
-            info.context, uuid.UUID(self.stage.id), PageRequest(first, after, None, None), SalesDeal.from_row, self._scope
+            info.context,
+            uuid.UUID(self.stage.id),
+            PageRequest(first, after, None, None),
+            SalesDeal.from_row,
+            self._scope,
+            count=self.count,
         )
 
 
