@@ -373,7 +373,9 @@ _OWNER_IDS: BindParameter[Any] = bindparam("owner_ids", expanding=True)
 class NestedConnection:
     """A connection under each item of a list (`Account.contacts`, `Contact.timeline`).
 
-    `pairs(owner_ids)` returns a select of (owner_id, item_id) rows. The first page of every
+    `pairs(owner_ids)` returns a select of (owner_id, item_id) rows — and may add the order's
+    values labelled `sort_0`, `sort_1`, … when they are columns of the pairs' own table (sorted
+    pairs, `_sorted_pairs`: PostgreSQL then pages each owner by index). The first page of every
     owner in a request is fetched by one windowed query and the counts by one grouped query, so a
     page of 100 accounts with their first contacts costs two statements, not two hundred. Pages
     after a cursor are rarer and asked for one owner at a time; they use `paginate`.
@@ -444,15 +446,27 @@ class NestedConnection:
         owners = func.unnest(owner_ids).table_valued(column("owner_id", owner_type)).render_derived(name="owners")
         listed = func.unnest(owner_ids).table_valued(column("owner_id", owner_type)).render_derived(name="listed")
         pairs = self.pairs(select(listed.c.owner_id), extra).subquery()
-        first = (
-            select(pairs.c.item_id, *sort_columns)
-            .join(self.model, self.model.id == pairs.c.item_id)
-            .where(pairs.c.owner_id == owners.c.owner_id)
-            .correlate(owners)
-            .order_by(*order)
-            .limit(size + 1)
-            .lateral("first_page")
-        )
+        if self._sorted_pairs(pairs):
+            # Sorted pairs: each owner's page read in page order from the pairs themselves.
+            pair_sorts = [pairs.c[f"sort_{i}"] for i in range(len(self.order))]
+            first = (
+                select(pairs.c.item_id, *pair_sorts)
+                .where(pairs.c.owner_id == owners.c.owner_id)
+                .correlate(owners)
+                .order_by(*(sort.desc() if desc else sort.asc() for sort, (_, desc) in zip(pair_sorts, self.order, strict=True)))
+                .limit(size + 1)
+                .lateral("first_page")
+            )
+        else:
+            first = (
+                select(pairs.c.item_id, *sort_columns)
+                .join(self.model, self.model.id == pairs.c.item_id)
+                .where(pairs.c.owner_id == owners.c.owner_id)
+                .correlate(owners)
+                .order_by(*order)
+                .limit(size + 1)
+                .lateral("first_page")
+            )
         sorts = [first.c[f"sort_{i}"] for i in range(len(self.order))]
         return (
             select(owners.c.owner_id, *self._items(), *sorts)
@@ -464,6 +478,14 @@ class NestedConnection:
                 *(sort.desc() if descending else sort.asc() for sort, (_, descending) in zip(sorts, self.order, strict=True)),
             )
         )
+
+    def _sorted_pairs(self, pairs) -> bool:
+        """Whether `pairs` also selects the order's values, labelled `sort_0`, `sort_1`, … (sorted
+        pairs). Items that carry their owner's id in their own table (a deal its stage) can: then
+        PostgreSQL reads each owner's first page from an index on (owner, order) and stops at its
+        end, where ordering by the items' columns joined every item of the owner to sort them
+        (the deal board's five columns of 2,000 deals: 21-64 ms against under 1)."""
+        return all(f"sort_{i}" in pairs.c for i in range(len(self.order)))
 
     async def _load_counts(self, ctx, keys: list[tuple[Any, Any]]) -> list[int]:
         """The number of items of each (owner id, extra)."""
