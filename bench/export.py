@@ -18,6 +18,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from report import database_url, save_result, scratch_folder  # bench/ is on the path when a workload runs as a script
@@ -85,7 +86,9 @@ def main(args) -> dict:
     folder = scratch_folder("export-files")
     report: dict = {"database": url.split(":", 1)[0], "runs": []}
     for size in args.sizes:
+        started = time.perf_counter()
         asyncio.run(seed(url, size))
+        print(f"{size} contacts seeded in {time.perf_counter() - started:.0f} s", flush=True)
         for format, round_ in itertools.product(args.formats, range(1, args.rounds + 1)):
             floor = export(url, format, folder / f"nobody.{format}", "--filter", NOBODY)
             run = export(url, format, folder / f"contacts.{format}")
@@ -104,7 +107,17 @@ def main(args) -> dict:
                     "file_mib": round((folder / f"contacts.{format}").stat().st_size / 2**20, 1),
                 }
             )
+            show(report["runs"][-1])  # as each is measured: a 100k run is long, and may be cut short
     return report
+
+
+def show(run: dict) -> None:
+    print(
+        f"{run['contacts']} contacts as {run['format']} (round {run['round']}): {run['rows_per_second']} rows/s, "
+        f"peak RSS {run['peak_rss_mib']} MiB "
+        f"({run['above_floor_mib']} above the {run['floor_rss_mib']} MiB of exporting nobody), file {run['file_mib']} MiB",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":
@@ -112,11 +125,4 @@ if __name__ == "__main__":
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--formats", nargs="+", choices=("csv", "xlsx"), default=["csv", "xlsx"])
     parser.add_argument("--rounds", type=int, default=1, help="each export and its floor this many times, in turn")
-    report = main(parser.parse_args())
-    for run in report["runs"]:
-        print(
-            f"{run['contacts']} contacts as {run['format']} (round {run['round']}): {run['rows_per_second']} rows/s, "
-            f"peak RSS {run['peak_rss_mib']} MiB "
-            f"({run['above_floor_mib']} above the {run['floor_rss_mib']} MiB of exporting nobody), file {run['file_mib']} MiB"
-        )
-    save_result("export", report)
+    save_result("export", main(parser.parse_args()))
