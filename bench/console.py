@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from jinja2 import Environment
-from report import database_url, save_result
+from report import database_url, round_ratios, save_result
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -228,11 +228,19 @@ def main() -> None:
     result = asyncio.run(run(args.requests, args.rounds, args.iterations, url))
     p50 = {name: statistics.median(values) for name, values in result["samples_ms"].items()}
     ratios = {page: p50[page] / p50[floor] for page, floor in FLOORS.items()}
+    samples = result["samples_ms"]
+    rounds = {page: round_ratios(samples[page], samples[floor], args.rounds) for page, floor in FLOORS.items()}
     database = "postgresql" if "postgresql" in url else "sqlite"
     print(f"console pages over {args.requests} requests, {database}, {args.rounds} × {args.iterations}")
     for page, floor in FLOORS.items():
-        print(f"  {page}: {p50[page]:.1f} ms   {floor} {p50[floor]:.1f} ms   ratio {ratios[page]:.2f}×")
-    save_result("console", {"database": database, "requests": args.requests, **result, "p50_ms": p50, "ratio": ratios})
+        print(
+            f"  {page}: {p50[page]:.1f} ms   {floor} {p50[floor]:.1f} ms   ratio {ratios[page]:.2f}×"
+            f" (rounds {min(rounds[page]):.2f}–{max(rounds[page]):.2f}×)"
+        )
+    save_result(
+        "console",
+        {"database": database, "requests": args.requests, **result, "p50_ms": p50, "ratio": ratios, "round_ratios": rounds},
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
-from report import database_url, save_result
+from report import analyze_after_load, database_url, round_ratios, save_result
 from sqlalchemy import Uuid, bindparam, column, insert, select, text
 
 from enishi.auth import Viewer
@@ -206,6 +206,7 @@ async def run(deals: int, rounds: int, iterations: int, url: str) -> dict:
     await asyncio.to_thread(upgrade, runtime)
     started = time.perf_counter()
     pipeline_id = await load(runtime, deals)
+    await analyze_after_load(runtime)
     load_seconds = time.perf_counter() - started
     schema = build_schema(runtime)
     viewer = Viewer(user_id=None, roles=frozenset({"admin"}), permissions=frozenset(runtime.permissions.for_roles(["admin"])))
@@ -235,11 +236,12 @@ def main() -> None:
     url = database_url("deal_board")
     result = asyncio.run(run(args.deals, args.rounds, args.iterations, url))
     floor_ms, enishi_ms = (statistics.median(result["samples_ms"][k]) for k in ("floor", "enishi"))
+    rounds = round_ratios(result["samples_ms"]["enishi"], result["samples_ms"]["floor"], args.rounds)
     database = "postgresql" if "postgresql" in url else "sqlite"
     print(f"deal board over {args.deals} deals (5 columns, first {PAGE} each), {database}, {args.rounds} × {args.iterations}")
     print(
         f"  floor (hand-written SQL): {floor_ms:.1f} ms   enishi (dealBoard): {enishi_ms:.1f} ms"
-        f"   ratio {enishi_ms / floor_ms:.1f}×"
+        f"   ratio {enishi_ms / floor_ms:.2f}× (rounds {min(rounds):.2f}–{max(rounds):.2f}×)"
     )
     save_result(
         "deal_board",
@@ -249,6 +251,7 @@ def main() -> None:
             **result,
             "p50_ms": {"floor": floor_ms, "enishi": enishi_ms},
             "ratio": enishi_ms / floor_ms,
+            "round_ratios": rounds,
         },
     )
 

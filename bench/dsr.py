@@ -14,7 +14,7 @@ import statistics
 import time
 
 from contact_page import StatementCounter  # the script's own folder is on sys.path
-from report import database_url, save_result  # bench/ is on the path when a workload runs as a script
+from report import analyze_after_load, database_url, save_result  # bench/ is on the path when a workload runs as a script
 from sqlalchemy import select
 
 from enishi.db.migrate import upgrade
@@ -70,6 +70,7 @@ async def measure(size: int, repeat: int, url: str | None = None) -> dict:
     await asyncio.to_thread(upgrade, runtime)
     if fresh:
         await load_demo(runtime, scale=size, force=True)
+        await analyze_after_load(runtime)
     counter = StatementCounter(runtime.engine)
     timings: dict[str, list[float]] = {"access": [], "erasure": []}
     statements = {}
@@ -83,8 +84,19 @@ async def measure(size: int, repeat: int, url: str | None = None) -> dict:
             statements[kind] = counter.count - before
     await runtime.close()
     return {
-        kind: {"p50_ms": round(statistics.median(values), 1), "statements": statements[kind]} for kind, values in timings.items()
+        kind: {
+            "p50_ms": round(statistics.median(values), 1),
+            "ms": [round(value, 1) for value in values],
+            "statements": statements[kind],
+        }
+        for kind, values in timings.items()
     }
+
+
+def _pair_range(large: list[float], small: list[float]) -> list[float]:
+    """The lowest and highest of the n-th subject's time on the large set over the n-th's on the small."""
+    ratios = [big / little for big, little in zip(large, small, strict=True)]
+    return [round(min(ratios), 2), round(max(ratios), 2)]
 
 
 async def main(args) -> dict:
@@ -96,6 +108,8 @@ async def main(args) -> dict:
         "small": small,
         "large": large,
         "ratio_p50": {kind: round(large[kind]["p50_ms"] / small[kind]["p50_ms"], 2) for kind in small},
+        # The n-th subject of the large set against the n-th of the small: the ratio's range.
+        "ratio_range": {kind: _pair_range(large[kind]["ms"], small[kind]["ms"]) for kind in small},
     }
 
 
@@ -114,6 +128,6 @@ if __name__ == "__main__":
             f"{report['small'][kind]['statements']:>4} statements"
             f" | {report['large_contacts']:>7} contacts: {report['large'][kind]['p50_ms']:>7} ms "
             f"{report['large'][kind]['statements']:>4} statements"
-            f" | ratio {report['ratio_p50'][kind]}×"
+            f" | ratio {report['ratio_p50'][kind]}× ({report['ratio_range'][kind][0]}–{report['ratio_range'][kind][1]}×)"
         )
     save_result("dsr", report)

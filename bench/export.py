@@ -7,16 +7,18 @@ process of its own, which reports its own peak RSS (`resource.getrusage`); the f
 command exporting nobody (`--filter` matching no one): the process, its imports and its schema.
 Memory per size is the peak above that floor.
 
-    python bench/export.py [--sizes 10000 100000] [--formats csv xlsx]
+    python bench/export.py [--sizes 10000 100000] [--formats csv xlsx] [--rounds 1]
 """
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from report import database_url, save_result, scratch_folder  # bench/ is on the path when a workload runs as a script
@@ -84,14 +86,17 @@ def main(args) -> dict:
     folder = scratch_folder("export-files")
     report: dict = {"database": url.split(":", 1)[0], "runs": []}
     for size in args.sizes:
+        started = time.perf_counter()
         asyncio.run(seed(url, size))
-        for format in args.formats:
+        print(f"{size} contacts seeded in {time.perf_counter() - started:.0f} s", flush=True)
+        for format, round_ in itertools.product(args.formats, range(1, args.rounds + 1)):
             floor = export(url, format, folder / f"nobody.{format}", "--filter", NOBODY)
             run = export(url, format, folder / f"contacts.{format}")
             report["runs"].append(
                 {
                     "contacts": size,
                     "format": format,
+                    "round": round_,
                     # The floor's seconds are the process's start (imports, migrations check): not the export's.
                     "rows_per_second": round(size / max(run["seconds"] - floor["seconds"], 1e-9)),
                     "seconds": round(run["seconds"], 2),
@@ -102,17 +107,22 @@ def main(args) -> dict:
                     "file_mib": round((folder / f"contacts.{format}").stat().st_size / 2**20, 1),
                 }
             )
+            show(report["runs"][-1])  # as each is measured: a 100k run is long, and may be cut short
     return report
+
+
+def show(run: dict) -> None:
+    print(
+        f"{run['contacts']} contacts as {run['format']} (round {run['round']}): {run['rows_per_second']} rows/s, "
+        f"peak RSS {run['peak_rss_mib']} MiB "
+        f"({run['above_floor_mib']} above the {run['floor_rss_mib']} MiB of exporting nobody), file {run['file_mib']} MiB",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--formats", nargs="+", choices=("csv", "xlsx"), default=["csv", "xlsx"])
-    report = main(parser.parse_args())
-    for run in report["runs"]:
-        print(
-            f"{run['contacts']} contacts as {run['format']}: {run['rows_per_second']} rows/s, peak RSS {run['peak_rss_mib']} MiB "
-            f"({run['above_floor_mib']} above the {run['floor_rss_mib']} MiB of exporting nobody), file {run['file_mib']} MiB"
-        )
-    save_result("export", report)
+    parser.add_argument("--rounds", type=int, default=1, help="each export and its floor this many times, in turn")
+    save_result("export", main(parser.parse_args()))

@@ -30,6 +30,14 @@ def save_result(workload: str, figures: dict) -> None:
     (RESULTS / f"{workload}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def round_ratios(samples: list[float], floor: list[float], rounds: int) -> list[float]:
+    """Each round's median of `samples` against the floor's median of the same round (the samples
+    in round order, the same number in each): the ratio's range over the rounds."""
+    size = len(samples) // rounds
+    parts = [slice(n * size, (n + 1) * size) for n in range(rounds)]
+    return [statistics.median(samples[part]) / statistics.median(floor[part]) for part in parts]
+
+
 def scratch_folder(workload: str) -> Path:
     """A temporary folder removed when the bench exits (a 100k-row SQLite file is hundreds of MB)."""
     folder = Path(tempfile.mkdtemp(prefix=f"enishi-{workload}-"))

@@ -356,6 +356,15 @@ async def paginate(
 # --- connections nested under a list, batched ----------------------------------------------------
 
 
+def _known_count(count: int) -> Callable[[], Awaitable[int]]:
+    """A connection's `totalCount` its caller counted already (`NestedConnection.connections`'s `counts`)."""
+
+    async def known() -> int:
+        return count
+
+    return known
+
+
 # The owners a batch of nested connections is loaded for: one parameter, any number of ids.
 _OWNER_IDS: BindParameter[Any] = bindparam("owner_ids", expanding=True)
 
@@ -364,7 +373,9 @@ _OWNER_IDS: BindParameter[Any] = bindparam("owner_ids", expanding=True)
 class NestedConnection:
     """A connection under each item of a list (`Account.contacts`, `Contact.timeline`).
 
-    `pairs(owner_ids)` returns a select of (owner_id, item_id) rows. The first page of every
+    `pairs(owner_ids)` returns a select of (owner_id, item_id) rows — and may add the order's
+    values labelled `sort_0`, `sort_1`, … when they are columns of the pairs' own table (sorted
+    pairs, `_sorted_pairs`: PostgreSQL then pages each owner by index). The first page of every
     owner in a request is fetched by one windowed query and the counts by one grouped query, so a
     page of 100 accounts with their first contacts costs two statements, not two hundred. Pages
     after a cursor are rarer and asked for one owner at a time; they use `paginate`.
@@ -435,15 +446,27 @@ class NestedConnection:
         owners = func.unnest(owner_ids).table_valued(column("owner_id", owner_type)).render_derived(name="owners")
         listed = func.unnest(owner_ids).table_valued(column("owner_id", owner_type)).render_derived(name="listed")
         pairs = self.pairs(select(listed.c.owner_id), extra).subquery()
-        first = (
-            select(pairs.c.item_id, *sort_columns)
-            .join(self.model, self.model.id == pairs.c.item_id)
-            .where(pairs.c.owner_id == owners.c.owner_id)
-            .correlate(owners)
-            .order_by(*order)
-            .limit(size + 1)
-            .lateral("first_page")
-        )
+        if self._sorted_pairs(pairs):
+            # Sorted pairs: each owner's page read in page order from the pairs themselves.
+            pair_sorts = [pairs.c[f"sort_{i}"] for i in range(len(self.order))]
+            first = (
+                select(pairs.c.item_id, *pair_sorts)
+                .where(pairs.c.owner_id == owners.c.owner_id)
+                .correlate(owners)
+                .order_by(*(sort.desc() if desc else sort.asc() for sort, (_, desc) in zip(pair_sorts, self.order, strict=True)))
+                .limit(size + 1)
+                .lateral("first_page")
+            )
+        else:
+            first = (
+                select(pairs.c.item_id, *sort_columns)
+                .join(self.model, self.model.id == pairs.c.item_id)
+                .where(pairs.c.owner_id == owners.c.owner_id)
+                .correlate(owners)
+                .order_by(*order)
+                .limit(size + 1)
+                .lateral("first_page")
+            )
         sorts = [first.c[f"sort_{i}"] for i in range(len(self.order))]
         return (
             select(owners.c.owner_id, *self._items(), *sorts)
@@ -455,6 +478,14 @@ class NestedConnection:
                 *(sort.desc() if descending else sort.asc() for sort, (_, descending) in zip(sorts, self.order, strict=True)),
             )
         )
+
+    def _sorted_pairs(self, pairs) -> bool:
+        """Whether `pairs` also selects the order's values, labelled `sort_0`, `sort_1`, … (sorted
+        pairs). Items that carry their owner's id in their own table (a deal its stage) can: then
+        PostgreSQL reads each owner's first page from an index on (owner, order) and stops at its
+        end, where ordering by the items' columns joined every item of the owner to sort them
+        (the deal board's five columns of 2,000 deals: 21-64 ms against under 1)."""
+        return all(f"sort_{i}" in pairs.c for i in range(len(self.order)))
 
     async def _load_counts(self, ctx, keys: list[tuple[Any, Any]]) -> list[int]:
         """The number of items of each (owner id, extra)."""
@@ -473,11 +504,22 @@ class NestedConnection:
         return select(pairs.c.owner_id, func.count()).group_by(pairs.c.owner_id)
 
     def connections(
-        self, ctx, owner_ids: list, page: PageRequest, to_node: Callable[[Any], Any], extra: Any = None
+        self,
+        ctx,
+        owner_ids: list,
+        page: PageRequest,
+        to_node: Callable[[Any], Any],
+        extra: Any = None,
+        counts: Sequence[int] | None = None,
     ) -> list[Connection] | Awaitable[list]:
         """The connection of each owner, for a batch field (`batch_field`): a first page and a count
         are loaded for all of them together, and only if a query selects them (`LazyPage`,
-        `LazyCount`); a page after a cursor is paginated for each owner."""
+        `LazyCount`); a page after a cursor is paginated for each owner.
+
+        `counts` (known counts): each owner's number of items when the caller has counted them
+        already, with the same condition (the deal board's grouped sums count every column's
+        deals): a first page's `totalCount` then answers them and runs no count statement of its
+        own (a page after a cursor, rarer, counts as before)."""
         if page.after is not None or page.before is not None or page.last is not None:
             return asyncio.gather(
                 *(self._later_page(ctx, owner_id, page, to_node, extra) for owner_id in owner_ids), return_exceptions=True
@@ -491,20 +533,22 @@ class NestedConnection:
 
         return [
             Connection(
-                _page=LazyPage(self, ctx, (owner_id, size, extra), first_page), _count=LazyCount(self, ctx, (owner_id, extra))
+                _page=LazyPage(self, ctx, (owner_id, size, extra), first_page),
+                _count=LazyCount(self, ctx, (owner_id, extra)) if counts is None else _known_count(counts[n]),
             )
-            for owner_id in owner_ids
+            for n, owner_id in enumerate(owner_ids)
         ]
 
     def resolve(
-        self, ctx, owner_id, page: PageRequest, to_node: Callable[[Any], Any], extra: Any = None
+        self, ctx, owner_id, page: PageRequest, to_node: Callable[[Any], Any], extra: Any = None, count: int | None = None
     ) -> Awaitable[Connection]:
         """One owner's connection, to be awaited (or returned by a resolver); `connections` for a
-        batch field."""
+        batch field. `count`: the owner's number of items, when the caller knows it (`connections`'s `counts`)."""
         if page.after is not None or page.before is not None or page.last is not None:
             return self._later_page(ctx, owner_id, page, to_node, extra)
+        counts = None if count is None else [count]
         future = asyncio.get_running_loop().create_future()
-        future.set_result(self.connections(ctx, [owner_id], page, to_node, extra)[0])  # type: ignore[index]
+        future.set_result(self.connections(ctx, [owner_id], page, to_node, extra, counts)[0])  # type: ignore[index]
         return future
 
     async def _later_page(self, ctx, owner_id, page: PageRequest, to_node, extra) -> Connection:

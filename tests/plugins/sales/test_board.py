@@ -98,3 +98,21 @@ async def test_a_deal_rots_after_its_stage_days_without_activity_and_an_activity
     await log_activity(api, contactIds=[person["id"]])  # a call with the deal's contact
     revived = (await api.graphql(stale.format(lead["id"])))["node"]
     assert revived == {"isStale": False, "lastActivityAt": api.clock.now().isoformat()}
+
+
+async def test_a_columns_total_count_is_its_count_and_costs_no_statement(api):
+    """The board's grouped sums count every column's deals: `totalCount` answers that count
+    (known counts, NestedConnection) — for a rep too, within their team's accounts."""
+    created = await pipeline(api)
+    mine, other = await create_account(api, name="担当"), await create_account(api, name="他")
+    await on_team(api, mine["id"])
+    for n in range(3):
+        await deal(api, created["id"], mine["id"] if n else other["id"], name=f"d{n}")
+    counted = """query($p: ID!) { dealBoard(pipelineId: $p) { count deals(first: 1) { totalCount edges { node { name } } } } }"""
+    uncounted = """query($p: ID!) { dealBoard(pipelineId: $p) { count deals(first: 1) { edges { node { name } } } } }"""
+    board, with_count = await _selects(api, counted, {"p": created["id"]})
+    _, without = await _selects(api, uncounted, {"p": created["id"]})
+    assert [(c["count"], c["deals"]["totalCount"]) for c in board["dealBoard"]] == [(3, 3), (0, 0), (0, 0), (0, 0), (0, 0)]
+    assert with_count == without, (with_count, without)
+    rep = (await api.graphql(counted, {"p": created["id"]}, role="sales"))["dealBoard"][0]
+    assert (rep["count"], rep["deals"]["totalCount"]) == (2, 2)
