@@ -24,12 +24,22 @@ from dataclasses import dataclass, field
 
 from croniter import croniter
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from enishi.plugin import Event, InputError, Runtime, UnitOfWork, api_spelling
 
 from .service import event_data
-from .workflow_definition import SEGMENT_ENTERED, segment_kind, segments_kept, steps_by_id, successors, until
+from .workflow_definition import (
+    SEGMENT_ENTERED,
+    segment_kind,
+    segments_kept,
+    steps_by_id,
+    successors,
+    until,
+    version_definition,
+)
 from .workflow_models import (
     AutomationWorkflow,
     AutomationWorkflowEffect,
@@ -238,6 +248,19 @@ class Outcome:
     stopped: bool = False
 
 
+async def _claim_key(uow: UnitOfWork, run_id: uuid.UUID, step_id: str) -> bool:
+    """Write the step's idempotency key before its effect: True when this transaction wrote it,
+    False when it was there already (the step applied). One statement, `INSERT … ON CONFLICT DO
+    NOTHING`, rather than a read and then an insert: a step is a transaction of a dozen
+    statements, each a round trip, and this is on every step of every run (bench/workflows.py).
+    A second worker applying the step at the same moment waits on the key's primary key and then
+    writes nothing."""
+    insert = postgresql_insert if uow.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    key = insert(AutomationWorkflowEffect).values(run_id=run_id, step_id=step_id, applied_at=uow.clock.now())
+    written = await uow.session.execute(key.on_conflict_do_nothing())
+    return bool(written.rowcount)  # type: ignore[attr-defined]
+
+
 async def _take(uow: UnitOfWork, run: AutomationWorkflowRun, definition: dict, record: Record) -> Outcome:
     step = steps_by_id(definition)[run.step_id or ""]
     following = successors(definition["steps"])[step["id"]]
@@ -253,11 +276,8 @@ async def _take(uow: UnitOfWork, run: AutomationWorkflowRun, definition: dict, r
         return Outcome(stopped=True)
     step_type = step_types(uow.runtime)[step["type"]]
     given = await step_type.prepare(step, record)
-    key = await uow.session.get(AutomationWorkflowEffect, (run.id, step["id"]))
-    if key is not None:  # applied by a transaction that committed without moving the run on
+    if not await _claim_key(uow, run.id, step["id"]):  # applied by a transaction that committed without moving the run on
         return Outcome(given, {"already_applied": True}, following)
-    uow.session.add(AutomationWorkflowEffect(run_id=run.id, step_id=step["id"], applied_at=now))
-    await uow.session.flush()  # the key first: a second worker applying this step stops here
     context = StepContext(uow, record, run.id, run.workflow_id, step)
     return Outcome(given, await step_type.apply(context, given), following)
 
@@ -270,22 +290,9 @@ def _error_text(error: Exception) -> str:
     return type(error).__name__
 
 
-_DEFINITIONS: dict[uuid.UUID, dict] = {}  # a version never changes once saved: read once per process
-
-
-async def _definition(uow: UnitOfWork, version_id: uuid.UUID) -> dict:
-    if version_id not in _DEFINITIONS:
-        definition = await uow.session.scalar(
-            select(AutomationWorkflowVersion.definition).where(AutomationWorkflowVersion.id == version_id)
-        )
-        assert definition is not None  # a run is deleted with its version
-        _DEFINITIONS[version_id] = definition
-    return _DEFINITIONS[version_id]
-
-
 async def take_step(uow: UnitOfWork, run: AutomationWorkflowRun) -> None:
     """Take the run's next step in this unit of work (the run's row locked by the caller)."""
-    definition = await _definition(uow, run.version_id)
+    definition = await version_definition(uow.session, run.version_id)
     record = Record(uow.session, run.entity, run.record_id)
     now = uow.clock.now()
     started = time.perf_counter()
