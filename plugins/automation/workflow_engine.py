@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from enishi.plugin import Event, InputError, Runtime, UnitOfWork, api_spelling
 
@@ -72,36 +73,33 @@ def _triggered(event: Event, payload: dict) -> dict[str, tuple[str, uuid.UUID | 
     return keys
 
 
-async def start_runs(runtime: Runtime, event: Event) -> int:
+async def start_runs(runtime: Runtime, event: Event, session: AsyncSession) -> int:
     """One run per matching workflow for the event (none when it already started one); returns
-    how many started now."""
+    how many started now. `session`: the hand-over's read session (hooks.py)."""
     payload = event_data(event)
     triggered = _triggered(event, payload)
-    async with runtime.read_session() as session:
-        versions = (
-            await session.scalars(
-                select(AutomationWorkflowVersion)
-                .join(AutomationWorkflow, AutomationWorkflow.id == AutomationWorkflowVersion.workflow_id)
-                .where(
-                    AutomationWorkflowVersion.event_type.in_(triggered),
-                    AutomationWorkflow.enabled.is_(True),
-                    AutomationWorkflow.version == AutomationWorkflowVersion.version,
-                )
+    versions = (
+        await session.scalars(
+            select(AutomationWorkflowVersion)
+            .join(AutomationWorkflow, AutomationWorkflow.id == AutomationWorkflowVersion.workflow_id)
+            .where(
+                AutomationWorkflowVersion.event_type.in_(triggered),
+                AutomationWorkflow.enabled.is_(True),
+                AutomationWorkflow.version == AutomationWorkflowVersion.version,
             )
-        ).all()
-        if not versions:
-            return 0
-        origin = await session.scalar(
-            select(AutomationWorkflowEventOrigin.depth).where(AutomationWorkflowEventOrigin.event_id == event.id)
         )
-        depth = 0 if origin is None else origin + 1
-        if depth > MAX_DEPTH:
-            log.warning("workflow loop cut", extra={"event_type": event.type, "depth": depth})
-            return 0
-        records = {key: Record(session, entity, record_id) for key, (entity, record_id) in triggered.items()}
-        matching = [
-            v for v in versions if await holds(v.definition["trigger"].get("conditions", []), payload, records[v.event_type])
-        ]
+    ).all()
+    if not versions:
+        return 0
+    origin = await session.scalar(
+        select(AutomationWorkflowEventOrigin.depth).where(AutomationWorkflowEventOrigin.event_id == event.id)
+    )
+    depth = 0 if origin is None else origin + 1
+    if depth > MAX_DEPTH:
+        log.warning("workflow loop cut", extra={"event_type": event.type, "depth": depth})
+        return 0
+    records = {key: Record(session, entity, record_id) for key, (entity, record_id) in triggered.items()}
+    matching = [v for v in versions if await holds(v.definition["trigger"].get("conditions", []), payload, records[v.event_type])]
     started = 0
     for key, (entity, record_id) in triggered.items():
         occurrences = [(version, event.id) for version in matching if version.event_type == key]
