@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 
 from croniter import croniter
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,6 +46,7 @@ from .workflow_models import (
     AutomationWorkflowRun,
     AutomationWorkflowStep,
     AutomationWorkflowVersion,
+    insert_new,
 )
 from .workflow_records import Record, holds
 from .workflow_steps import StepContext, step_types
@@ -246,19 +245,6 @@ class Outcome:
     stopped: bool = False
 
 
-async def _claim_key(uow: UnitOfWork, run_id: uuid.UUID, step_id: str) -> bool:
-    """Write the step's idempotency key before its effect: True when this transaction wrote it,
-    False when it was there already (the step applied). One statement, `INSERT … ON CONFLICT DO
-    NOTHING`, rather than a read and then an insert: a step is a transaction of a dozen
-    statements, each a round trip, and this is on every step of every run (bench/workflows.py).
-    A second worker applying the step at the same moment waits on the key's primary key and then
-    writes nothing."""
-    insert = postgresql_insert if uow.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    key = insert(AutomationWorkflowEffect).values(run_id=run_id, step_id=step_id, applied_at=uow.clock.now())
-    written = await uow.session.execute(key.on_conflict_do_nothing())
-    return bool(written.rowcount)  # type: ignore[attr-defined]
-
-
 async def _take(uow: UnitOfWork, run: AutomationWorkflowRun, definition: dict, record: Record) -> Outcome:
     step = steps_by_id(definition)[run.step_id or ""]
     following = successors(definition["steps"])[step["id"]]
@@ -274,7 +260,9 @@ async def _take(uow: UnitOfWork, run: AutomationWorkflowRun, definition: dict, r
         return Outcome(stopped=True)
     step_type = step_types(uow.runtime)[step["type"]]
     given = await step_type.prepare(step, record)
-    if not await _claim_key(uow, run.id, step["id"]):  # applied by a transaction that committed without moving the run on
+    # The key before the effect: a second worker applying this step stops here. Found already: applied by
+    # a transaction that committed without moving the run on.
+    if not await insert_new(uow.session, AutomationWorkflowEffect, run_id=run.id, step_id=step["id"], applied_at=now):
         return Outcome(given, {"already_applied": True}, following)
     context = StepContext(uow, record, run.id, run.workflow_id, step)
     return Outcome(given, await step_type.apply(context, given), following)

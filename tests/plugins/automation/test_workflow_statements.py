@@ -1,8 +1,9 @@
-"""What one workflow e-mail reads (issue 26, bench/workflows.py --email): the step judges its
-recipient in one statement (the contact locked, its primary address and the purpose's cap
-joined) and writes its idempotency key without reading it first; the outbox's delivery takes the
-version's definition from the process's cache and reads the trigger's record only when a template
-names it. Counted per statement, on either database."""
+"""What a workflow step reads (issue 26, bench/workflows.py): every step writes its idempotency
+key, and `add_tag` its tag, by one insert that does nothing when the row is there (no read
+first); a `send_email` step judges its recipient in one statement (the contact locked, its
+primary address and the purpose's cap joined), and the outbox's delivery takes the version's
+definition from the process's cache and reads the trigger's record only when a template names
+it. Counted per statement, on either database."""
 
 import re
 
@@ -10,8 +11,9 @@ from sqlalchemy import event
 
 from enishi.plugins.automation import workflow_engine
 from enishi.worker import deliver_waiting_events
-from tests.helpers import create_contact
+from tests.helpers import create_account, create_contact
 from tests.plugins.automation.test_workflow_email import ON_CONTACT_UPDATE
+from tests.plugins.automation.test_workflow_runs import on_account
 from tests.plugins.automation.workflow_helpers import create_workflow, runs
 
 
@@ -57,3 +59,16 @@ async def test_a_workflow_mail_judges_its_recipient_in_one_read_and_the_delivery
     assert [s for s in _reading("automation_workflow_version", delivery) if "JOIN automation_workflow " not in s] == []
     [run] = await runs(api, workflow["id"])
     assert run["status"] == "SUCCEEDED" and run["steps"][0]["output"]["sent"] == 1
+
+
+async def test_a_tag_already_there_is_not_added_again_and_no_step_reads_before_it_writes(api):
+    tag_twice = ({"id": "tag", "type": "add_tag", "tag": "vip"}, {"id": "again", "type": "add_tag", "tag": "vip"})
+    workflow = await create_workflow(api, on_account("account.created", *tag_twice))
+    await create_account(api, name="株式会社タグ")
+    await deliver_waiting_events(api.runtime)  # the outbox starts the run
+
+    steps = await _statements(api, workflow_engine.run_due)
+    [run] = await runs(api, workflow["id"])
+    assert [(s["stepId"], s["output"]) for s in run["steps"]] == [("tag", {"added": True}), ("again", {"added": False})]
+    assert _reading("automation_record_tag", steps) == []
+    assert _reading("automation_workflow_effect", steps) == []
