@@ -1,7 +1,8 @@
 """What a workflow step reads (issue 26, bench/workflows.py): every step writes its idempotency
 key, and `add_tag` its tag, by one insert that does nothing when the row is there (no read
 first); a `send_email` step judges its recipient in one statement (the contact locked, its
-primary address and the purpose's cap joined), and the outbox's delivery takes the version's
+primary address and the purpose's cap joined) and reads no row for a field its record has no
+column for (a contact's `account_id`), and the outbox's delivery takes the version's
 definition from the process's cache and reads the trigger's record only when a template names
 it. Counted per statement, on either database."""
 
@@ -49,6 +50,7 @@ async def test_a_workflow_mail_judges_its_recipient_in_one_read_and_the_delivery
     step = await _statements(api, workflow_engine.run_due)
     [judged] = _reading("core_contact_email", step)  # lock, address and cap: one statement
     assert _reading("automation_frequency_cap", step) == [judged]
+    assert _reading("core_contact", step) == [judged]  # not the row again for an account it has no column for
     assert _reading("automation_workflow_effect", step) == []  # the key is written, not looked up first
 
     delivery = await _statements(api, deliver_waiting_events)
