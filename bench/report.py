@@ -25,6 +25,7 @@ def save_result(workload: str, figures: dict) -> None:
         "architecture": platform.machine(),
         "python": platform.python_version(),
         "load_average": os.getloadavg(),  # the machine is shared: how busy it was when the figures were taken
+        "finished_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
     }
     report = {"workload": workload, **figures, "machine": machine}
     (RESULTS / f"{workload}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -90,6 +91,12 @@ def paired_ratios(numerators: list[float], denominators: list[float]) -> dict:
         "pair_ratio_median": round(statistics.median(ratios), 2),
         "pair_ratio_range": [round(ratios[cut], 2), round(ratios[-1 - cut], 2)],
     }
+
+
+def rounds_against_floor(samples: dict[str, list[float]]) -> dict:
+    """Each workload's seconds per round against the floor's of the same round (`paired_ratios`),
+    for benches that time a floor and one or more Enishi variants in every round."""
+    return {name: paired_ratios(seconds, samples["floor"]) for name, seconds in samples.items() if name != "floor"}
 
 
 def describe_ratios(ratios: dict) -> str:

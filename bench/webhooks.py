@@ -29,6 +29,7 @@ import httpx
 from report import (  # bench/ is on the path when a workload runs as a script
     database_url,
     free_port,
+    rounds_against_floor,
     save_result,
     scratch_folder,
     timed_workers,
@@ -178,6 +179,8 @@ async def run(deliveries: int, rounds: int, url: str, receiver: str) -> dict:
         "python": platform.python_version(),
         "per_second": {name: round(deliveries / seconds) for name, seconds in best.items()},
         "ratio_to_floor": {name: round(seconds / best["floor"], 2) for name, seconds in best.items() if name != "floor"},
+        "per_round": rounds_against_floor(samples),
+        "seconds": samples,
     }
 
 

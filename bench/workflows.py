@@ -28,7 +28,7 @@ import sys
 import time
 import uuid
 
-from report import database_url, save_result, scratch_folder, timed_workers
+from report import database_url, rounds_against_floor, save_result, scratch_folder, timed_workers
 from sqlalchemy import delete, func, insert, select, update
 
 from enishi import mail
@@ -179,6 +179,8 @@ async def run(runs: int, rounds: int, url: str) -> dict:
         "database": url.split(":")[0],
         "steps_per_second": {name: round(steps / seconds) for name, seconds in best.items()},
         "ratio_to_floor": {name: round(seconds / best["floor"], 2) for name, seconds in best.items() if name != "floor"},
+        "per_round": rounds_against_floor(samples),
+        "seconds": samples,
     }
 
 
@@ -283,6 +285,8 @@ async def run_email(runs: int, rounds: int, url: str) -> dict:
         "database": url.split(":")[0],
         "mails_per_second": {name: round(runs / seconds) for name, seconds in best.items()},
         "ratio_to_floor": round(best["send_email"] / best["floor"], 2),
+        "per_round": rounds_against_floor(samples),
+        "seconds": samples,
     }
 
 

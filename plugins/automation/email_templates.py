@@ -4,7 +4,9 @@ when a definition is saved and rendered when the outbox delivers the message."""
 
 from __future__ import annotations
 
-from jinja2 import TemplateSyntaxError
+import functools
+
+from jinja2 import TemplateSyntaxError, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from enishi.plugin import UserError
@@ -38,3 +40,17 @@ def render(step: dict, variables: dict) -> tuple[str, str, str | None]:
     subject = " ".join(PLAIN.from_string(step["subject"]).render(variables).split())
     html = HTML.from_string(step["html"]).render(variables) if "html" in step else None
     return subject, PLAIN.from_string(step["body"]).render(variables), html
+
+
+@functools.lru_cache(maxsize=256)
+def _names(part: str, source: str) -> frozenset[str]:
+    return frozenset(meta.find_undeclared_variables(environment(part).parse(source)))
+
+
+def variables_named(step: dict) -> frozenset[str]:
+    """The variables the step's templates use (`contact`, `record`, …), so that a delivery reads
+    only those: `record` and `account` are a row each, read per message, and most templates name
+    neither. Jinja2 finds them in the parsed templates (a template reaches no variable by a name
+    it does not spell: the sandbox gives it no access to its context); cached per template, as a
+    run's templates are the same for every recipient."""
+    return frozenset().union(*(_names(part, step[part]) for part in TEMPLATES if part in step))

@@ -5,9 +5,9 @@ change theirs in the application: a setting would be part of the configuration e
 must share (a restart of all of them per change).
 
 Enforced atomically: a send locks the contact's row first (`FOR UPDATE` on PostgreSQL; SQLite
-writes one transaction at a time), then counts the contact's sends in the window and records its
-own, in the step's transaction. Two workers or two workflows sending to one person queue on the
-lock, and the second counts the first's send."""
+writes one transaction at a time; the cap is read by the same statement), then counts the
+contact's sends in the window and records its own, in the step's transaction. Two workers or
+two workflows sending to one person queue on the lock, and the second counts the first's send."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Uuid, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from enishi.plugin import Base, Checker, Contact, UnitOfWork, UTCDateTime, new_id
+from enishi.plugin import Base, Checker, UnitOfWork, UTCDateTime, new_id
 
 CHANNELS = ("email",)
 PURPOSE = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
@@ -85,26 +85,20 @@ async def set_cap(uow: UnitOfWork, data: dict) -> AutomationFrequencyCap | None:
     return cap
 
 
-async def lock_contact(session: AsyncSession, contact_id: uuid.UUID) -> bool:
-    """Lock the contact's row until the transaction ends (its sends queue here); False when the
-    contact is gone or deleted."""
-    found = await session.scalar(
-        select(Contact.id).where(Contact.id == contact_id, Contact.deleted_at.is_(None)).with_for_update()
-    )
-    return found is not None
-
-
-async def capped(session: AsyncSession, contact_id: uuid.UUID, channel: str, purpose: str, now: dt.datetime) -> bool:
-    """Whether the cap of (channel, purpose) forbids another send to the contact now."""
-    cap = await session.get(AutomationFrequencyCap, (channel, purpose))
+async def capped(
+    session: AsyncSession, contact_id: uuid.UUID, channel: str, purpose: str, now: dt.datetime, cap: tuple[int, int] | None
+) -> bool:
+    """Whether the cap — (max_sends, period_days) of (channel, purpose), read with the contact's
+    lock; None: there is none — forbids another send to the contact now."""
     if cap is None:
         return False
+    max_sends, period_days = cap
     sent = await session.scalar(
         select(func.count()).where(
             AutomationContactSend.contact_id == contact_id,
             AutomationContactSend.channel == channel,
             AutomationContactSend.purpose == purpose,
-            AutomationContactSend.sent_at > now - dt.timedelta(days=cap.period_days),
+            AutomationContactSend.sent_at > now - dt.timedelta(days=period_days),
         )
     )
-    return (sent or 0) >= cap.max_sends
+    return (sent or 0) >= max_sends

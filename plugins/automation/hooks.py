@@ -104,9 +104,13 @@ def enishi_scheduled_jobs():
 @hookimpl
 async def enishi_deliver_event(event, runtime):
     """Queue the committed event for every subscription it matches, and start the workflows it
-    triggers; the jobs above send and run them."""
-    await service.fan_out(runtime, event)
-    await workflow_engine.start_runs(runtime, event)
+    triggers; the jobs above send and run them. Both look up what the event leads to in one read
+    session, the hand-over's: every event the outbox delivers comes through here, and a session
+    of its own for each look-up cost a connection's checkout, a BEGIN and its end per event
+    (bench/workflows.py --email)."""
+    async with runtime.read_session() as session:
+        await service.fan_out(runtime, event, session)
+        await workflow_engine.start_runs(runtime, event, session)
     if event.type == workflow_email.WORKFLOW_EMAIL.name:
         await workflow_email.deliver(runtime, event)
 

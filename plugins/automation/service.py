@@ -11,6 +11,7 @@ import re
 import uuid
 
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from enishi.plugin import (
     Checker,
@@ -307,15 +308,15 @@ async def _queue(uow: UnitOfWork, webhook: AutomationWebhook, event: Event, data
     return True
 
 
-async def fan_out(runtime: Runtime, event: Event) -> int:
+async def fan_out(runtime: Runtime, event: Event, session: AsyncSession) -> int:
     """Queue the event for every subscription it matches — a disabled one too, which sends it
     once switched back on — once each however often the outbox hands it over (at least once: a
     retried outbox batch calls again). A subscription granted personal data gets the person's,
     in a unit of work of its own: the privacy plugin refusing the provision rolls back only that
-    one, which is then queued without it. Returns how many deliveries were queued now."""
+    one, which is then queued without it. `session`: the hand-over's read session (hooks.py).
+    Returns how many deliveries were queued now."""
     data = event_data(event)
-    async with runtime.read_session() as session:
-        webhooks = (await session.scalars(select(AutomationWebhook).order_by(AutomationWebhook.id))).all()
+    webhooks = (await session.scalars(select(AutomationWebhook).order_by(AutomationWebhook.id))).all()
     wanted = [webhook for webhook in webhooks if matches(webhook, event.type, data)]
     granted = [webhook for webhook in wanted if webhook.personal_data_purpose and person_of(event) is not None]
     queued = 0

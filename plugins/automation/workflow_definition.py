@@ -37,6 +37,7 @@ from enishi.plugin import (
 
 from .email_templates import RECIPIENTS, template_errors
 from .models import AutomationWebhook
+from .workflow_models import AutomationWorkflowVersion
 from .workflow_records import date_field, record_table
 
 SCHEMA_ID = "https://enishi.dev/schemas/workflow-definition.schema.json"
@@ -425,6 +426,22 @@ def until(step: dict) -> dt.datetime:
 
 def steps_by_id(definition: dict) -> dict[str, dict]:
     return {step["id"]: step for step in walk(definition["steps"])}
+
+
+_DEFINITIONS: dict[uuid.UUID, dict] = {}  # a version never changes once saved: read once per process
+
+
+async def version_definition(session: AsyncSession, version_id: uuid.UUID) -> dict:
+    """The definition of a saved version, read once per process (the engine's steps and the
+    outbox's `send_email` deliveries ask for it per run). Only for a version known to exist —
+    a run's: a run is deleted with its version."""
+    if version_id not in _DEFINITIONS:
+        definition = await session.scalar(
+            select(AutomationWorkflowVersion.definition).where(AutomationWorkflowVersion.id == version_id)
+        )
+        assert definition is not None  # a run is deleted with its version
+        _DEFINITIONS[version_id] = definition
+    return _DEFINITIONS[version_id]
 
 
 def trigger_key(trigger: dict) -> str:

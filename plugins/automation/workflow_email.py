@@ -35,7 +35,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import TemplateError
-from sqlalchemy import delete, select
+from sqlalchemy import Row, delete, select
 
 from enishi.plugin import (
     Account,
@@ -49,10 +49,10 @@ from enishi.plugin import (
     send_for_event,
 )
 
-from .email_templates import render
-from .frequency_caps import AutomationContactSend, capped, lock_contact
-from .workflow_definition import steps_by_id
-from .workflow_models import AutomationWorkflowRun, AutomationWorkflowVersion
+from .email_templates import render, variables_named
+from .frequency_caps import AutomationContactSend, AutomationFrequencyCap, capped
+from .workflow_definition import steps_by_id, version_definition
+from .workflow_models import AutomationWorkflowRun
 from .workflow_records import Record, resolve
 
 if TYPE_CHECKING:
@@ -116,11 +116,25 @@ async def _consenting(uow: UnitOfWork, contact_ids: list[uuid.UUID], purpose: st
     return {c for c in contact_ids if all(answer.get(c) is True for answer in answers)}
 
 
-async def _has_address(uow: UnitOfWork, contact_id: uuid.UUID) -> bool:
-    found = await uow.session.scalar(
-        select(ContactEmail.id).where(ContactEmail.contact_id == contact_id, ContactEmail.is_primary.is_(True))
+async def _standing(uow: UnitOfWork, contact_id: uuid.UUID, purpose: str, *, lock: bool) -> Row | None:
+    """One read of what decides a recipient (a step is a transaction of a dozen round trips, and
+    this is one per recipient instead of three): whether the contact is there — with `lock`, not
+    deleted, and its row locked until the transaction ends (`FOR UPDATE OF` the contact only: the
+    address and the cap are outer-joined), so the cap's count holds —, whether it has a primary
+    address, and the purpose's cap on e-mail. None: no such contact (with `lock`, or a deleted one)."""
+    cap = AutomationFrequencyCap
+    primary = (ContactEmail.contact_id == Contact.id) & ContactEmail.is_primary.is_(True)
+    query = (
+        select(ContactEmail.id.label("address"), cap.max_sends, cap.period_days)
+        .select_from(Contact)
+        .outerjoin(ContactEmail, primary)
+        .outerjoin(cap, (cap.channel == CHANNEL) & (cap.purpose == purpose))
+        .where(Contact.id == contact_id)
+        .limit(1)
     )
-    return found is not None
+    if lock:
+        query = query.where(Contact.deleted_at.is_(None)).with_for_update(of=Contact)
+    return (await uow.session.execute(query)).first()
 
 
 async def verdicts(uow: UnitOfWork, given: dict, *, lock: bool) -> list[tuple[uuid.UUID, str | None]]:
@@ -131,13 +145,15 @@ async def verdicts(uow: UnitOfWork, given: dict, *, lock: bool) -> list[tuple[uu
     now = uow.clock.now()
     judged: list[tuple[uuid.UUID, str | None]] = []
     for contact_id in contact_ids:
-        if lock and not await lock_contact(uow.session, contact_id):
+        standing = await _standing(uow, contact_id, given["purpose"], lock=lock)
+        cap = None if standing is None or standing.max_sends is None else (standing.max_sends, standing.period_days)
+        if lock and standing is None:
             reason: str | None = NO_RECIPIENT
-        elif not await _has_address(uow, contact_id):
+        elif standing is None or standing.address is None:
             reason = NO_EMAIL
         elif consenting is not None and contact_id not in consenting:
             reason = NO_CONSENT
-        elif await capped(uow.session, contact_id, CHANNEL, given["purpose"], now):
+        elif await capped(uow.session, contact_id, CHANNEL, given["purpose"], now, cap):
             reason = CAPPED
         else:
             reason = None
@@ -191,8 +207,10 @@ async def apply(ctx: StepContext, given: dict) -> dict:
 
 
 async def _variables(
-    session, run: AutomationWorkflowRun, contact: Contact, account_id: str | None, unsubscribe: str | None
+    session, step: dict, run: AutomationWorkflowRun, contact: Contact, account_id: str | None, unsubscribe: str | None
 ) -> dict:
+    """The templates' variables; the trigger's record and the account read only when a template names them."""
+    named = variables_named(step)
     return {
         "contact": {
             "family_name": contact.family_name,
@@ -200,8 +218,10 @@ async def _variables(
             "family_name_kana": contact.family_name_kana,
             "given_name_kana": contact.given_name_kana,
         },
-        "record": await Record(session, run.entity, run.record_id).fields(),
-        "account": await Record(session, Account.__tablename__, uuid.UUID(account_id)).fields() if account_id else {},
+        "record": await Record(session, run.entity, run.record_id).fields() if "record" in named else {},
+        "account": await Record(session, Account.__tablename__, uuid.UUID(account_id)).fields()
+        if account_id and "account" in named
+        else {},
         "event": run.payload,
         "unsubscribe_url": unsubscribe or "",
     }
@@ -245,10 +265,7 @@ async def deliver(runtime: Runtime, event) -> None:
         if run is None or contact is None or contact.deleted_at is not None or email is None or email.address is None:
             await _unsent(uow, payload, event.entity_id, "no run, recipient or address")
             return
-        definition = await session.scalar(
-            select(AutomationWorkflowVersion.definition).where(AutomationWorkflowVersion.id == run.version_id)
-        )
-        step = steps_by_id(definition or {"steps": []}).get(payload["step_id"])
+        step = steps_by_id(await version_definition(session, run.version_id)).get(payload["step_id"])
         if step is None:
             await _unsent(uow, payload, contact.id, "no step")
             return
@@ -257,7 +274,7 @@ async def deliver(runtime: Runtime, event) -> None:
             await _unsent(uow, payload, contact.id, "consent withdrawn")
             return
         unsubscribe = await _withdrawal_link(runtime, contact.id, payload["purpose"])
-        variables = await _variables(session, run, contact, payload.get("account_id"), unsubscribe)
+        variables = await _variables(session, step, run, contact, payload.get("account_id"), unsubscribe)
         try:
             subject, body, html = render(step, variables)
         except TemplateError as error:  # the sandbox refused something, or a filter failed: no retry mends it

@@ -25,11 +25,20 @@ from dataclasses import dataclass, field
 from croniter import croniter
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from enishi.plugin import Event, InputError, Runtime, UnitOfWork, api_spelling
 
 from .service import event_data
-from .workflow_definition import SEGMENT_ENTERED, segment_kind, segments_kept, steps_by_id, successors, until
+from .workflow_definition import (
+    SEGMENT_ENTERED,
+    segment_kind,
+    segments_kept,
+    steps_by_id,
+    successors,
+    until,
+    version_definition,
+)
 from .workflow_models import (
     AutomationWorkflow,
     AutomationWorkflowEffect,
@@ -37,6 +46,7 @@ from .workflow_models import (
     AutomationWorkflowRun,
     AutomationWorkflowStep,
     AutomationWorkflowVersion,
+    insert_new,
 )
 from .workflow_records import Record, holds
 from .workflow_steps import StepContext, step_types
@@ -62,36 +72,33 @@ def _triggered(event: Event, payload: dict) -> dict[str, tuple[str, uuid.UUID | 
     return keys
 
 
-async def start_runs(runtime: Runtime, event: Event) -> int:
+async def start_runs(runtime: Runtime, event: Event, session: AsyncSession) -> int:
     """One run per matching workflow for the event (none when it already started one); returns
-    how many started now."""
+    how many started now. `session`: the hand-over's read session (hooks.py)."""
     payload = event_data(event)
     triggered = _triggered(event, payload)
-    async with runtime.read_session() as session:
-        versions = (
-            await session.scalars(
-                select(AutomationWorkflowVersion)
-                .join(AutomationWorkflow, AutomationWorkflow.id == AutomationWorkflowVersion.workflow_id)
-                .where(
-                    AutomationWorkflowVersion.event_type.in_(triggered),
-                    AutomationWorkflow.enabled.is_(True),
-                    AutomationWorkflow.version == AutomationWorkflowVersion.version,
-                )
+    versions = (
+        await session.scalars(
+            select(AutomationWorkflowVersion)
+            .join(AutomationWorkflow, AutomationWorkflow.id == AutomationWorkflowVersion.workflow_id)
+            .where(
+                AutomationWorkflowVersion.event_type.in_(triggered),
+                AutomationWorkflow.enabled.is_(True),
+                AutomationWorkflow.version == AutomationWorkflowVersion.version,
             )
-        ).all()
-        if not versions:
-            return 0
-        origin = await session.scalar(
-            select(AutomationWorkflowEventOrigin.depth).where(AutomationWorkflowEventOrigin.event_id == event.id)
         )
-        depth = 0 if origin is None else origin + 1
-        if depth > MAX_DEPTH:
-            log.warning("workflow loop cut", extra={"event_type": event.type, "depth": depth})
-            return 0
-        records = {key: Record(session, entity, record_id) for key, (entity, record_id) in triggered.items()}
-        matching = [
-            v for v in versions if await holds(v.definition["trigger"].get("conditions", []), payload, records[v.event_type])
-        ]
+    ).all()
+    if not versions:
+        return 0
+    origin = await session.scalar(
+        select(AutomationWorkflowEventOrigin.depth).where(AutomationWorkflowEventOrigin.event_id == event.id)
+    )
+    depth = 0 if origin is None else origin + 1
+    if depth > MAX_DEPTH:
+        log.warning("workflow loop cut", extra={"event_type": event.type, "depth": depth})
+        return 0
+    records = {key: Record(session, entity, record_id) for key, (entity, record_id) in triggered.items()}
+    matching = [v for v in versions if await holds(v.definition["trigger"].get("conditions", []), payload, records[v.event_type])]
     started = 0
     for key, (entity, record_id) in triggered.items():
         occurrences = [(version, event.id) for version in matching if version.event_type == key]
@@ -253,11 +260,10 @@ async def _take(uow: UnitOfWork, run: AutomationWorkflowRun, definition: dict, r
         return Outcome(stopped=True)
     step_type = step_types(uow.runtime)[step["type"]]
     given = await step_type.prepare(step, record)
-    key = await uow.session.get(AutomationWorkflowEffect, (run.id, step["id"]))
-    if key is not None:  # applied by a transaction that committed without moving the run on
+    # The key before the effect: a second worker applying this step stops here. Found already: applied by
+    # a transaction that committed without moving the run on.
+    if not await insert_new(uow.session, AutomationWorkflowEffect, run_id=run.id, step_id=step["id"], applied_at=now):
         return Outcome(given, {"already_applied": True}, following)
-    uow.session.add(AutomationWorkflowEffect(run_id=run.id, step_id=step["id"], applied_at=now))
-    await uow.session.flush()  # the key first: a second worker applying this step stops here
     context = StepContext(uow, record, run.id, run.workflow_id, step)
     return Outcome(given, await step_type.apply(context, given), following)
 
@@ -270,22 +276,9 @@ def _error_text(error: Exception) -> str:
     return type(error).__name__
 
 
-_DEFINITIONS: dict[uuid.UUID, dict] = {}  # a version never changes once saved: read once per process
-
-
-async def _definition(uow: UnitOfWork, version_id: uuid.UUID) -> dict:
-    if version_id not in _DEFINITIONS:
-        definition = await uow.session.scalar(
-            select(AutomationWorkflowVersion.definition).where(AutomationWorkflowVersion.id == version_id)
-        )
-        assert definition is not None  # a run is deleted with its version
-        _DEFINITIONS[version_id] = definition
-    return _DEFINITIONS[version_id]
-
-
 async def take_step(uow: UnitOfWork, run: AutomationWorkflowRun) -> None:
     """Take the run's next step in this unit of work (the run's row locked by the caller)."""
-    definition = await _definition(uow, run.version_id)
+    definition = await version_definition(uow.session, run.version_id)
     record = Record(uow.session, run.entity, run.record_id)
     now = uow.clock.now()
     started = time.perf_counter()

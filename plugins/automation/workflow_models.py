@@ -10,6 +10,9 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from enishi.plugin import Base, JSONType, UTCDateTime, new_id
@@ -138,3 +141,14 @@ class AutomationRecordTag(Base):
     record_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     tag: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+async def insert_new(session: AsyncSession, model: type[Base], **values) -> bool:
+    """Insert the row unless one with the same unique key is there (`INSERT … ON CONFLICT DO
+    NOTHING`, on either database): True when it was written. One statement where a read and then
+    an insert were two — a workflow step is a transaction of about ten round trips, and the
+    steps' idempotency keys and `add_tag` write this way (bench/workflows.py). A concurrent
+    transaction inserting the same key makes this one wait for it, then write nothing."""
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    written = await session.execute(insert(model).values(**values).on_conflict_do_nothing())
+    return bool(written.rowcount)  # type: ignore[attr-defined]

@@ -102,22 +102,25 @@ class Record:
 
     async def get(self, path: str) -> Any:
         """The field's value (JSON-ready: ids and instants as text), or MISSING when the record, a
-        record on the way or the field is not there."""
+        record on the way or the field is not there. A field the table has no readable column for
+        is MISSING without reading the row: a step asking a contact for its `account_id` (a
+        contact has none: its accounts are links) costs no statement."""
         if path == "tags":
             return await self.tags()
         table, row_id = self.table, self.record_id
         parts = path.split(".")
         while table is not None and row_id is not None:
+            head, rest = parts[0], parts[1:]
+            follows = bool(rest) and _readable(table, f"{head}_id") and bool(table.c[f"{head}_id"].foreign_keys)
+            if not follows and not _readable(table, head):
+                return MISSING
             row = await self._row(table, row_id)
             if row is None:
                 return MISSING
-            head, rest = parts[0], parts[1:]
-            if rest and _readable(table, f"{head}_id") and table.c[f"{head}_id"].foreign_keys:
+            if follows:
                 target = next(iter(table.c[f"{head}_id"].foreign_keys)).column.table
                 table, row_id, parts = target, row[f"{head}_id"], rest
                 continue
-            if not _readable(table, head):
-                return MISSING
             value = row[head]
             for key in rest:  # into a JSON column
                 value = value.get(key, MISSING) if isinstance(value, dict) else MISSING

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from enishi.plugin import (
     Account,
@@ -35,7 +35,7 @@ from . import workflow_email
 from .models import AutomationWebhook
 from .service import new_delivery
 from .workflow_definition import plugin_step_types
-from .workflow_models import AutomationRecordTag
+from .workflow_models import AutomationRecordTag, insert_new
 from .workflow_records import Record, jsonable, resolve
 
 WEBHOOK_EVENT_TYPE = "automation.workflow"  # the `type` of a delivery a `send_webhook` step queues
@@ -155,30 +155,26 @@ async def _prepare_tag(step: dict, record: Record) -> dict:
     return {"entity": record.entity, "record_id": str(record.record_id) if record.record_id else None, "tag": step["tag"]}
 
 
-def _tag_filter(given: dict) -> tuple:
+def _tagged(given: dict) -> uuid.UUID:
+    """The record a tag step is about; an input error when the trigger names none."""
     if given["record_id"] is None:
         raise InputError(UserError("record_id", "the trigger names no record", "NOT_FOUND"))
-    return (
-        AutomationRecordTag.entity == given["entity"],
-        AutomationRecordTag.record_id == uuid.UUID(given["record_id"]),
-        AutomationRecordTag.tag == given["tag"],
-    )
+    return uuid.UUID(given["record_id"])
 
 
 async def _apply_add_tag(ctx: StepContext, given: dict) -> dict:
-    where = _tag_filter(given)
-    if await ctx.uow.session.scalar(select(AutomationRecordTag.id).where(*where)) is not None:
-        return {"added": False}
-    ctx.uow.session.add(
-        AutomationRecordTag(
-            entity=given["entity"], record_id=uuid.UUID(given["record_id"]), tag=given["tag"], created_at=ctx.uow.clock.now()
-        )
-    )
-    return {"added": True}
+    tag = {"entity": given["entity"], "record_id": _tagged(given), "tag": given["tag"]}
+    return {"added": await insert_new(ctx.uow.session, AutomationRecordTag, **tag, created_at=ctx.uow.clock.now())}
 
 
 async def _apply_remove_tag(ctx: StepContext, given: dict) -> dict:
-    removed = await ctx.uow.session.execute(delete(AutomationRecordTag).where(*_tag_filter(given)))
+    removed = await ctx.uow.session.execute(
+        delete(AutomationRecordTag).where(
+            AutomationRecordTag.entity == given["entity"],
+            AutomationRecordTag.record_id == _tagged(given),
+            AutomationRecordTag.tag == given["tag"],
+        )
+    )
     return {"removed": bool(removed.rowcount)}  # type: ignore[attr-defined]
 
 
