@@ -83,14 +83,14 @@ def rhythms_sql(dialect: str, instants):
         source.c.at,
         (micro - func.lag(micro).over(partition_by=source.c.owner, order_by=micro)).label("gap"),
     ).subquery()
-    per_owner = {"partition_by": steps.c.owner}
+    owner = steps.c.owner
     ranked = (
         select(
             steps.c.owner,
             steps.c.gap,
-            func.max(steps.c.at).over(**per_owner).label("last"),
-            func.row_number().over(**per_owner, order_by=steps.c.gap).label("n"),
-            func.count().over(**per_owner).label("gaps"),
+            func.max(steps.c.at).over(partition_by=owner).label("last"),
+            func.row_number().over(partition_by=owner, order_by=steps.c.gap).label("n"),
+            func.count().over(partition_by=owner).label("gaps"),
         )
         .where(steps.c.gap.is_not(None))  # every instant but each owner's first
         .subquery()
