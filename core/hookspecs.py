@@ -345,14 +345,15 @@ def enishi_won_deals(session, until):
 @hookspec
 def enishi_customer_signals(session, kind, customer_ids, since, now):
     """What a plugin knows about these customers' health, for churn-risk scores (the insights
-        plugin's): `kind` is `"contact"` or `"account"`, `customer_ids` the customers asked about,
-        `since` the start of the look-back window (counts are of events at or after it, up to `now`,
-    the injected clock's instant).
+    plugin's): `kind` is `"contact"` or `"account"`, `customer_ids` the customers asked about,
+    or None for every customer of `kind` you know something about (the daily job scoring
+    everyone asks once rather than in IN lists of 1,000 ids); `since` the start of the look-back
+    window (counts are of events at or after it, up to `now`, the injected clock's instant).
 
-        Receives a read-only session. Return a list of `CustomerSignal` (may be awaitable); leave out
-        a customer you know nothing about. Support reports tickets and SLA breaches, loyalty the last
-        points movement, surveys the latest NPS answer (the names are listed on `CustomerSignal`).
-        The asker must not need the answering plugin installed, nor the other way round."""
+    Receives a read-only session. Return a list of `CustomerSignal` (may be awaitable); leave out
+    a customer you know nothing about. Support reports tickets and SLA breaches, loyalty the last
+    points movement, surveys the latest NPS answer (the names are listed on `CustomerSignal`).
+    The asker must not need the answering plugin installed, nor the other way round."""
 
 
 @hookspec(firstresult=True)

@@ -22,20 +22,20 @@ its due time, not an event on the customer)."""
 from __future__ import annotations
 
 import datetime as dt
-import statistics
+import json
 import uuid
-from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections import Counter
 from dataclasses import dataclass, field
-from itertools import pairwise
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Integer, Text, Uuid, cast, delete, func, insert, literal, literal_column, select
+from sqlalchemy.dialects.postgresql import JSONB
 
-from enishi.plugin import Account, Activity, ActivityTarget, Contact, CustomerSignal, Purchase, UnitOfWork, new_id, one_at_a_time
+from enishi.plugin import Account, Contact, CustomerSignal, UnitOfWork, UTCDateTime, new_id, one_at_a_time
 
 from .config import ConfigError, extra_setting, positive_int
 from .health_models import InsightsHealth, InsightsHealthCount
-from .rfm import KINDS, lock_customers, owner_column
+from .rfm import KINDS, lock_customers, random_id_sql
+from .rhythm import Rhythm, activity_instants, purchase_instants, rhythms
 
 BATCH = 5000
 SIGNAL_BATCH = 1000  # customers per `enishi_customer_signals` call: an IN list every database takes
@@ -113,10 +113,11 @@ class Reason:
 
 @dataclass
 class Facts:
-    """What is known of one customer when scoring them."""
+    """What is known of one customer when scoring them: their purchase and activity rhythms
+    (None below two of them) and the plugins' signals."""
 
-    purchases: list[dt.datetime] = field(default_factory=list)  # ascending
-    activities: list[dt.datetime] = field(default_factory=list)  # ascending
+    purchases: Rhythm | None = None
+    activities: Rhythm | None = None
     signals: dict[str, CustomerSignal] = field(default_factory=dict)
 
 
@@ -124,14 +125,14 @@ def _clamp(value: float) -> float:
     return min(1.0, max(0.0, value))
 
 
-def _overdue(instants: list[dt.datetime], now: dt.datetime, code: str) -> tuple[float, Reason | None]:
+def _overdue(rhythm: Rhythm | None, now: dt.datetime, code: str) -> tuple[float, Reason | None]:
     """Risk 0 until the last instant is one and a half usual gaps old (the usual gap: the median
-    between consecutive ones; half a gap late is ordinary variation), rising to 1 at three and a
-    half: (since ÷ usual − 1.5) ÷ 2."""
-    if len(instants) < 2:
+    between consecutive ones, a day at least; half a gap late is ordinary variation), rising to 1
+    at three and a half: (since ÷ usual − 1.5) ÷ 2. None (fewer than two instants): no rhythm."""
+    if rhythm is None:
         return 0.0, None
-    usual = max(statistics.median((b - a).total_seconds() for a, b in pairwise(instants)) / DAY, 1.0)
-    since = (now - instants[-1]).total_seconds() / DAY
+    usual = max(rhythm.usual_seconds / DAY, 1.0)
+    since = (now - rhythm.last).total_seconds() / DAY
     risk = _clamp((since / usual - 1.5) / 2)
     return risk, Reason(code, {"days": int(since), "usual": round(usual)}, 0)
 
@@ -187,18 +188,24 @@ class Rules:
 
 
 def score(facts: Facts, now: dt.datetime, rules: Rules) -> Health:
+    """Σ weight × risk over the signals known of the customer, in a fixed order. A signal nothing
+    is known of (no rhythm, no plugin's signal) is skipped rather than scored 0: the same sum (x +
+    0.0 is x) for a fraction of the work, the daily job scoring 100,000 customers most of whom
+    have one or two signals."""
     weight = rules.weights
-    parts = {
-        "purchase": _overdue(facts.purchases, now, "NO_PURCHASE"),
-        "activity": _overdue(facts.activities, now, "NO_ACTIVITY"),
-        "support": _support(facts, rules.window_days),
-        "nps": _nps(facts, rules.zone),
-        "loyalty": _loyalty(facts, now),
-    }
-    total = sum(weight[name] * risk for name, (risk, _) in parts.items())
+    parts = []
+    if facts.purchases is not None:
+        parts.append(("purchase", *_overdue(facts.purchases, now, "NO_PURCHASE")))
+    if facts.activities is not None:
+        parts.append(("activity", *_overdue(facts.activities, now, "NO_ACTIVITY")))
+    if facts.signals:
+        parts.append(("support", *_support(facts, rules.window_days)))
+        parts.append(("nps", *_nps(facts, rules.zone)))
+        parts.append(("loyalty", *_loyalty(facts, now)))
+    total = sum(weight[name] * risk for name, risk, _ in parts)
     reasons = [
         Reason(reason.code, reason.params, weight[name] * risk)
-        for name, (risk, reason) in parts.items()
+        for name, risk, reason in parts
         if reason is not None and risk >= REASON_FROM and weight[name]
     ]
     reasons.sort(key=lambda r: -r.points)
@@ -213,10 +220,6 @@ def health_column(kind: str):
     return InsightsHealth.contact_id if kind == "contact" else InsightsHealth.account_id
 
 
-def target_column(kind: str):
-    return ActivityTarget.contact_id if kind == "contact" else ActivityTarget.account_id
-
-
 def customer_model(kind: str):
     return Contact if kind == "contact" else Account
 
@@ -227,36 +230,18 @@ def live_customers(kind: str):
 
 
 async def _facts(session, plugins, settings, kind: str, owners: list[uuid.UUID] | None, now) -> dict[uuid.UUID, Facts]:
-    """Facts of `owners` (every live customer of `kind` when None), read in a few statements."""
+    """Facts of `owners` (every live customer of `kind` when None), read in a few statements: the
+    rhythms reduced in SQL (rhythm.py), the signals from the plugins."""
     ids = owners if owners is not None else list((await session.execute(live_customers(kind))).scalars())
-    facts: dict[uuid.UUID, Facts] = defaultdict(Facts)
-    for owner in ids:
-        facts[owner] = Facts()
     connection = await session.connection()
-    purchaser = owner_column(kind)
-    purchases = select(purchaser, Purchase.purchased_at).where(
-        purchaser.is_not(None), Purchase.refunded_at.is_(None), Purchase.purchased_at <= now
-    )
-    target = target_column(kind)
-    activities = (
-        select(target, Activity.occurred_at)
-        .join(Activity, Activity.id == ActivityTarget.activity_id)
-        .where(target.is_not(None), Activity.occurred_at <= now)
-    )
-    for statement, attribute, column in ((purchases, "purchases", purchaser), (activities, "activities", target)):
-        chunks: Iterable = [None] if owners is None else [ids[n : n + BATCH] for n in range(0, len(ids), BATCH)]
-        for chunk in chunks:
-            found = statement if chunk is None else statement.where(column.in_(chunk))
-            for owner, when in await connection.execute(found):
-                if owner in facts:
-                    getattr(facts[owner], attribute).append(when)
-    for each in facts.values():
-        each.purchases.sort()
-        each.activities.sort()
+    purchases = await rhythms(connection, purchase_instants(kind, now), owners, BATCH)
+    activities = await rhythms(connection, activity_instants(kind, now), owners, BATCH)
+    facts = {owner: Facts(purchases.get(owner), activities.get(owner)) for owner in ids}
     if plugins.has_hook("enishi_customer_signals"):
         since = now - signal_window(settings)
-        for n in range(0, len(ids), SIGNAL_BATCH):
-            chunk = ids[n : n + SIGNAL_BATCH]
+        # Everyone's run asks once for every customer a plugin knows of (None), not in IN lists.
+        chunks = [None] if owners is None else [ids[n : n + SIGNAL_BATCH] for n in range(0, len(ids), SIGNAL_BATCH)]
+        for chunk in chunks:
             answers = await plugins.call(
                 "enishi_customer_signals", session=session, kind=kind, customer_ids=chunk, since=since, now=now
             )
@@ -264,18 +249,44 @@ async def _facts(session, plugins, settings, kind: str, owners: list[uuid.UUID] 
                 for signal in signals or []:
                     if signal.customer_id in facts:
                         facts[signal.customer_id].signals[signal.name] = signal
-    return dict(facts)
+    return facts
 
 
-def _row(kind: str, owner: uuid.UUID, health: Health, now) -> dict:
+def _row(kind: str, owner: uuid.UUID, health: Health) -> dict:
+    """A health row's values but its id and `computed_at` (`_store_rows`, or the ORM's)."""
     return {
-        "id": new_id(),
         health_column(kind).key: owner,
         "score": health.score,
         "band": health.band,
         "reasons": [{"code": r.code, "params": r.params} for r in health.reasons],
-        "computed_at": now,
     }
+
+
+def _store_rows(dialect: str, kind: str, rows: list[dict], now: dt.datetime):
+    """The job's rows as one JSON document: an `INSERT … SELECT` over its elements (PostgreSQL's
+    `jsonb_array_elements`, SQLite's `json_each`), the ids made by the database (`random_id_sql`,
+    as RFM's) and the one `computed_at` written in the statement. Why: 100,000 rows sent as
+    parameters (executemany) took 6.5 s on PostgreSQL, each row's values bound and its JSON
+    serialised one by one; the document is serialised once and the server reads it whole."""
+    owner = health_column(kind).key
+    document = json.dumps([[row[owner].hex, row["score"], row["band"], row["reasons"]] for row in rows])
+    if dialect == "postgresql":
+        elements = func.jsonb_array_elements(cast(literal(document, Text), JSONB)).table_valued("value")
+    else:
+        elements = func.json_each(literal(document, Text)).table_valued("value")
+
+    def item(n: int, operator: str = "->>"):  # ->> a scalar as SQL text/number, -> JSON as it is
+        return elements.c.value.op(operator, return_type=Text)(literal_column(str(n)))
+
+    columns = {
+        "id": random_id_sql(dialect),
+        owner: cast(item(0), Uuid) if dialect == "postgresql" else item(0),  # SQLite keeps 32 hex digits
+        "score": cast(item(1), Integer),
+        "band": item(2),
+        "reasons": item(3, "->"),
+        "computed_at": literal(now, UTCDateTime()),
+    }
+    return insert(InsightsHealth).from_select(list(columns), select(*columns.values()).select_from(elements))
 
 
 def lock_name(kind: str) -> str:
@@ -292,15 +303,14 @@ async def recompute_all(runtime) -> int:
         async with runtime.read_session() as session:
             facts = await _facts(session, runtime.plugins, settings, kind, None, now)
         rules = Rules.of(settings)
-        rows = [_row(kind, owner, score(f, now, rules), now) for owner, f in facts.items()]
+        rows = [_row(kind, owner, score(f, now, rules)) for owner, f in facts.items()]
         day = now.astimezone(settings.zone).date()
         bands = Counter(row["band"] for row in rows)
         async with runtime.unit_of_work() as uow:
             await one_at_a_time(uow, lock_name(kind))
             connection = await uow.session.connection()
             await connection.execute(delete(InsightsHealth).where(health_column(kind).is_not(None)))
-            for start in range(0, len(rows), BATCH):
-                await connection.execute(insert(InsightsHealth), rows[start : start + BATCH])
+            await connection.execute(_store_rows(connection.dialect.name, kind, rows, now))
             # The day's distribution, for charts: a second run the same day replaces it.
             await connection.execute(
                 delete(InsightsHealthCount).where(InsightsHealthCount.day == day, InsightsHealthCount.customer == kind)
@@ -338,7 +348,7 @@ async def recompute_customers(uow: UnitOfWork, kind: str, owner_ids: list[uuid.U
     facts = await _facts(uow.session, uow.runtime.plugins, uow.settings, kind, live, now) if live else {}
     rules = Rules.of(uow.settings)
     for owner in live:
-        values = _row(kind, owner, score(facts[owner], now, rules), now)
+        values = _row(kind, owner, score(facts[owner], now, rules))
         row = rows.get(owner)
         if row is None:
             row = rows[owner] = InsightsHealth(**{column.key: owner})

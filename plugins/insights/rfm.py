@@ -97,7 +97,7 @@ def _segment_sql(rules: Sequence[config.SegmentRule], r, f, m):
     )
 
 
-def _random_id_sql(dialect: str):
+def random_id_sql(dialect: str):
     """A random (version 4) UUID per row, as `new_id` gives, in its stored form: PostgreSQL's own;
     on SQLite 32 hex digits (how SQLAlchemy stores a `Uuid` there), version and variant set."""
     if dialect == "postgresql":
@@ -126,7 +126,7 @@ def _store_scores(dialect: str, settings, kind: str, rules, now):
         score(window.c.monetary).label("m"),
     ).subquery()
     columns = {
-        "id": _random_id_sql(dialect),
+        "id": random_id_sql(dialect),
         rfm_column(kind).key: ranked.c.owner,
         "last_purchase_at": ranked.c.last_purchase_at,
         "frequency": ranked.c.frequency,

@@ -123,13 +123,16 @@ def monthly(kind: str, found: list[tuple[dt.datetime, int]], period: Period, zon
 
 async def latest_nps(session, kind: str, customer_ids, now: dt.datetime) -> list[CustomerSignal]:
     """The health scores' `survey.nps` signal: each contact's latest NPS answer (answers are a
-    person's, so accounts get none), support-reported and this plugin's alike."""
+    person's, so accounts get none), support-reported and this plugin's alike; of every contact
+    with one when `customer_ids` is None."""
     if kind != "contact":
         return []
     rows = await session.execute(
         select(InsightsSurveyAnswer.contact_id, InsightsSurveyAnswer.score, InsightsSurveyAnswer.answered_at)
         .where(
-            InsightsSurveyAnswer.contact_id.in_(list(customer_ids)),
+            InsightsSurveyAnswer.contact_id.is_not(None)
+            if customer_ids is None
+            else InsightsSurveyAnswer.contact_id.in_(list(customer_ids)),
             InsightsSurveyAnswer.kind == "nps",
             InsightsSurveyAnswer.status == "answered",
             InsightsSurveyAnswer.answered_at <= now,

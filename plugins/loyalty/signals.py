@@ -14,13 +14,14 @@ MEMBER_MOVES = ("earn", "spend")
 
 
 async def customer_signals(session, kind: str, customer_ids, now) -> list[CustomerSignal]:
+    """Of `customer_ids`, or of every member when None."""
     if kind != "contact":
         return []
     rows = await session.execute(
         select(LoyaltyMember.contact_id, func.max(LoyaltyEntry.created_at))
         .join(LoyaltyEntry, LoyaltyEntry.member_id == LoyaltyMember.id)
         .where(
-            LoyaltyMember.contact_id.in_(list(customer_ids)),
+            LoyaltyMember.contact_id.is_not(None) if customer_ids is None else LoyaltyMember.contact_id.in_(list(customer_ids)),
             LoyaltyEntry.kind.in_(MEMBER_MOVES),
             LoyaltyEntry.created_at <= now,
         )

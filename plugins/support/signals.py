@@ -17,12 +17,13 @@ from .sla import timers
 
 
 async def customer_signals(session, kind: str, customer_ids, since: dt.datetime, now: dt.datetime) -> list[CustomerSignal]:
+    """Of `customer_ids`, or of every customer of `kind` with a ticket when None."""
     column = SupportTicket.requester_id if kind == "contact" else SupportTicket.account_id
     # A breach in the window belongs to a ticket opened in it or still open during it.
     tickets = (
         await session.execute(
             select(SupportTicket).where(
-                column.in_(list(customer_ids)),
+                column.is_not(None) if customer_ids is None else column.in_(list(customer_ids)),
                 SupportTicket.status != "merged",
                 or_(SupportTicket.created_at >= since, SupportTicket.status.not_in(STOPPED)),
                 SupportTicket.created_at <= now,

@@ -5,7 +5,7 @@ import datetime as dt
 
 from enishi.plugin import DataSubject
 from enishi.worker import run_due_jobs
-from tests.helpers import count_rows, create_contact
+from tests.helpers import count_rows, create_contact, log_activity
 from tests.plugins.insights.helpers import buy, customer
 from tests.plugins.insights.test_people import _raw
 from tests.plugins.insights.test_surveys import ANSWER, mailed_token, send, survey
@@ -178,3 +178,48 @@ async def test_health_is_exported_with_the_person_erased_with_them_and_merged_re
         reports = dict(await api.runtime.plugins.call("enishi_subject_erase", uow=uow, subject=DataSubject(_raw(person))))
     assert reports["insights"].affected["insights_health:delete"] == 1
     assert await count_rows(api, "insights_health") == 0
+
+
+async def test_the_usual_gap_is_the_median_of_the_gaps_to_the_microsecond_as_the_daily_job_reads_them(api):
+    """The rhythms are reduced in SQL (rhythm.py): the middle gap of an odd number, the mean of
+    the two middle ones of an even number, equal gaps and purchases at one instant, a single
+    purchase, a refund, another currency, a customer with activities and no purchase. Every
+    instant is off the whole second (microseconds included), and the first customer sits exactly
+    on the reason threshold (risk ¼): a gap read a hair long would drop the reason."""
+    at = NOW + dt.timedelta(microseconds=123_457)
+    api.clock.set(at)
+    odd = await customer(api, "奇数", [(32, 3000), (22, 3000), (16, 3000), (12, 3000)])  # gaps 10, 6, 4
+    even = await customer(api, "偶数", [(33, 3000), (23, 3000), (17, 3000), (13, 3000), (12, 3000)])  # 10, 6, 4, 1
+    same = await customer(api, "同時", [(30, 3000), (30, 3000), (30, 3000), (20, 3000)])  # 0, 0, 10
+    once = await customer(api, "一回", [(90, 3000)])
+    refunded = await customer(api, "返品", [(40, 3000), (30, 3000)])
+    order = await buy(api, refunded, 3000, days_ago=20)
+    payload = await api.mutate("createPurchaseRefund", {"purchaseId": order}, "userErrors { code }")
+    assert payload["userErrors"] == [], payload
+    dollars = await customer(api, "外貨", [(30, 3000), (20, 3000)])
+    await buy(api, dollars, 20, days_ago=40, currency="USD")
+    talks = (await create_contact(api, familyName="会話"))["id"]
+    for days in (40, 30, 20):
+        await log_activity(api, contactIds=[talks], occurredAt=(at - dt.timedelta(days=days)).isoformat())
+    assert "insights.health" in await run_due_jobs(api.runtime)
+    found = {
+        name: await health_of(api, contact)
+        for name, contact in [
+            ("odd", odd),
+            ("even", even),
+            ("same", same),
+            ("once", once),
+            ("refunded", refunded),
+            ("dollars", dollars),
+            ("talks", talks),
+        ]
+    }
+    assert {name: (h["score"], [r["text"] for r in h["reasons"]]) for name, h in found.items()} == {
+        "odd": (10, ["no purchase for 12 days (usual 6)"]),  # (12 ÷ 6 − 1.5) ÷ 2 = ¼ of 40
+        "even": (18, ["no purchase for 12 days (usual 5)"]),  # usual (4 + 6) ÷ 2: (2.4 − 1.5) ÷ 2 of 40
+        "same": (40, ["no purchase for 20 days (usual 1)"]),  # median 0, a day at least
+        "once": (0, []),
+        "refunded": (40 * 3 // 4, ["no purchase for 30 days (usual 10)"]),  # the refunded one does not count
+        "dollars": (10, ["no purchase for 20 days (usual 10)"]),  # a purchase in dollars is a visit
+        "talks": (4, ["no activity for 20 days (usual 10)"]),  # 15 × ¼ = 3.75
+    }
