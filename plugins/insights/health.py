@@ -275,15 +275,20 @@ def _store_rows(dialect: str, kind: str, rows: list[dict], now: dt.datetime):
     else:
         elements = func.json_each(literal(document, Text)).table_valued("value")
 
-    def item(n: int, operator: str = "->>"):  # ->> a scalar as SQL text/number, -> JSON as it is
-        return elements.c.value.op(operator, return_type=Text)(literal_column(str(n)))
+    def item(n: int, as_json: bool = False):
+        """A row's element `n`: a scalar as its SQL text or number, or (`as_json`) JSON as it is.
+        SQLite's `json_extract` gives both (an array as its JSON text); its `->` operators would
+        need SQLite 3.38."""
+        if dialect != "postgresql":
+            return func.json_extract(elements.c.value, f"$[{n}]", type_=Text)
+        return elements.c.value.op("->" if as_json else "->>", return_type=Text)(literal_column(str(n)))
 
     columns = {
         "id": random_id_sql(dialect),
         owner: cast(item(0), Uuid) if dialect == "postgresql" else item(0),  # SQLite keeps 32 hex digits
         "score": cast(item(1), Integer),
         "band": item(2),
-        "reasons": item(3, "->"),
+        "reasons": item(3, as_json=True),
         "computed_at": literal(now, UTCDateTime()),
     }
     return insert(InsightsHealth).from_select(list(columns), select(*columns.values()).select_from(elements))

@@ -48,10 +48,12 @@ class Rhythm:
 def epoch_microseconds(dialect: str, instant):
     """An instant as whole microseconds since 1970, exactly: PostgreSQL's `EXTRACT(EPOCH …)` is a
     numeric; SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff" (UTC), whole seconds and the digits after
-    the dot read apart."""
+    the dot read apart. The seconds from the text without its fraction: SQLite's `strftime` rounds
+    a fraction to the millisecond, so .9995 and later would gain a second."""
     if dialect == "postgresql":
         return cast(extract("epoch", instant) * 1_000_000, BigInteger)
-    return cast(func.strftime("%s", instant), Integer) * 1_000_000 + cast(func.substr(instant, 21, 6), Integer)
+    whole_seconds = func.strftime("%s", func.substr(instant, 1, 19))
+    return cast(whole_seconds, Integer) * 1_000_000 + cast(func.substr(instant, 21, 6), Integer)
 
 
 def purchase_instants(kind: str, now: dt.datetime):

@@ -66,6 +66,9 @@ async def append_many(uow: UnitOfWork, contact_ids, action: str, purpose: str) -
 async def _extend_chain(uow: UnitOfWork, contact_ids, action: str, purpose: str) -> int:
     """`append_many` for a caller already holding the chain's lock. The chain's head and the
     actor's roles come in one statement, the entries go in one (`_insert_entries`)."""
+    contact_ids = list(contact_ids)
+    if not contact_ids:
+        return 0
     session = uow.session
     head = select(PrivacyAccessLog.hash).order_by(PrivacyAccessLog.seq.desc()).limit(1).scalar_subquery()
     roles = select(User.roles).where(User.id == uow.actor_id).scalar_subquery()
@@ -99,7 +102,7 @@ async def _insert_entries(session, entries: list[dict]) -> None:
             bindparam("prev_hashes", [e["prev_hash"] for e in entries], type_=ARRAY(String)),
             bindparam("hashes", [e["hash"] for e in entries], type_=ARRAY(String)),
         )
-        .table_valued("contact_id", "prev_hash", "hash")
+        .table_valued("contact_id", "prev_hash", "hash", with_ordinality="position")
         .render_derived(name="batch")
     )
     rows = select(
@@ -111,7 +114,7 @@ async def _insert_entries(session, entries: list[dict]) -> None:
         bindparam("purpose", shared["purpose"], type_=String),
         batch.c.prev_hash,
         batch.c.hash,
-    )
+    ).order_by(batch.c.position)  # the rows take their `seq` in the chain's order
     columns = ["at", "user_id", "roles", "contact_id", "action", "purpose", "prev_hash", "hash"]
     await session.execute(table.insert().from_select(columns, rows))  # type: ignore[attr-defined]  # as above
 

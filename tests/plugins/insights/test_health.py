@@ -223,3 +223,19 @@ async def test_the_usual_gap_is_the_median_of_the_gaps_to_the_microsecond_as_the
         "dollars": (10, ["no purchase for 20 days (usual 10)"]),  # a purchase in dollars is a visit
         "talks": (4, ["no activity for 20 days (usual 10)"]),  # 15 × ¼ = 3.75
     }
+
+
+async def test_instants_late_in_their_second_are_read_to_the_microsecond(api):
+    """SQLite's `strftime('%s')` rounds a fraction to the millisecond: read whole, an instant at
+    .9997 s would gain a second. Here the middle of three gaps ends at such an instant, 300 µs
+    short of 6 days: read right, the customer is a hair past the reason threshold (12 days since,
+    usual just under 6) and has the reason; a second late, the usual gap is over 6 days and the
+    reason is gone."""
+    api.clock.set(NOW)
+    late = await customer(api, "秒末", [(32, 3000), (22, 3000), (12, 3000)])
+    api.clock.set(NOW - dt.timedelta(microseconds=300))  # this one at hh:mm:59.999700
+    await buy(api, late, 3000, days_ago=16)  # gaps 10 days, 6 days − 300 µs, 4 days + 300 µs
+    api.clock.set(NOW)
+    assert "insights.health" in await run_due_jobs(api.runtime)
+    found = await health_of(api, late)
+    assert (found["score"], [r["text"] for r in found["reasons"]]) == (10, ["no purchase for 12 days (usual 6)"])
