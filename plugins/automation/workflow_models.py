@@ -109,8 +109,9 @@ class AutomationWorkflowStep(Base):
 
 
 class AutomationWorkflowEffect(Base):
-    """The idempotency key of a step's side effect, written in the transaction that applies it: a
-    second worker applying the same step fails on this key and its transaction rolls back whole."""
+    """The idempotency key of a step's side effect, written in the transaction that applies it
+    (`insert_new`): a second worker applying the same step waits for the first's transaction,
+    writes nothing, and finds the effect already applied."""
 
     __tablename__ = "automation_workflow_effect"
 
