@@ -124,9 +124,8 @@ def bulk_contact_rows(contact: dict, names: dict, emails: list[str], phones: lis
     """Rows for a bulk insert of one new contact (demo data, benchmarks), parents first: the
     contact's columns in `contact` (job title and department sealed), its names, emails and
     E.164 phones sealed and indexed as the services do it."""
-    ring = crypto.installed()
-    data_key, wrapped = ring.new_data_key()
     contact_id = contact["id"]
+    data_key, key_row = Contact._new_key_row(contact_id, contact["created_at"])  # as `Sealable.bulk_rows` makes it
     sealed = (
         {field: names.get(field) for field in NAME_FIELDS}
         | {field: contact.get(field) for field in PROFILE_FIELDS}
@@ -142,9 +141,7 @@ def bulk_contact_rows(contact: dict, names: dict, emails: list[str], phones: lis
     }
     return {
         Contact: [row],
-        SubjectKey: [
-            {"contact_id": contact_id, "wrapped_key": wrapped, "kek_id": ring.current_id, "created_at": contact["created_at"]}
-        ],
+        SubjectKey: [key_row],
         **child_rows(contact_id, data_key, children),
         ContactSearchToken: [
             {"contact_id": contact_id, "token": token} for token in contact_tokens(keys, sealed["custom_fields"])
