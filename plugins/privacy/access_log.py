@@ -81,8 +81,7 @@ async def _extend_chain(uow: UnitOfWork, contact_ids, action: str, purpose: str)
         "purpose": purpose,
     }
     entries = _chained_entries(last or GENESIS, shared, contact_ids)
-    if entries:
-        await _insert_entries(session, entries)
+    await _insert_entries(session, entries)
     return len(entries)
 
 
