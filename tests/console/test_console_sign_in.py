@@ -202,7 +202,8 @@ async def _holding_the_redemption(api, link_id) -> AsyncIterator[Callable[[int],
     if api.runtime.engine.dialect.name == "postgresql":
         waiting = text(
             "SELECT count(*) FROM pg_stat_activity "
-            "WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE core_console_sign_in_link%'"
+            "WHERE wait_event_type = 'Lock' AND datname = current_database() "
+            "AND query LIKE 'UPDATE core_console_sign_in_link%'"
         )
 
         async def stuck(count: int) -> None:

@@ -103,7 +103,10 @@ class TableLock:
                 pids = (
                     await probe.execute(
                         text(
+                            # pg_locks spans the cluster, and the other test processes' databases,
+                            # made from one template, give their tables the same oids as ours.
                             "SELECT l.pid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                            "JOIN pg_database d ON d.oid = l.database AND d.datname = current_database() "
                             "WHERE c.relname = :table AND NOT l.granted"
                         ),
                         {"table": self.table},

@@ -107,7 +107,10 @@ async def _waiting_for_the_chain(api, second: asyncio.Task) -> None:
     it only after the first commits, whenever it arrives, so having come to log is enough."""
     if api.runtime.engine.dialect.name != "postgresql":
         return
-    waiting = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    waiting = text(  # pg_locks spans the cluster: only this database's waiters, not other test processes'
+        "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+        "WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = current_database()"
+    )
     while not second.done():
         async with api.runtime.read_session() as session:
             if (await session.execute(waiting)).scalar_one():

@@ -263,7 +263,12 @@ async def _wait_for_lock_waiters(connection, count: int) -> None:
     """Until `count` backends wait on a lock (the 20 requests, queued behind the test's row lock)."""
     for _ in range(6000):
         waiting = (
-            await connection.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
+            await connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND datname = current_database()"  # not other test processes'
+                )
+            )
         ).scalar_one()
         await connection.rollback()  # the activity view is a snapshot per transaction: take a new one
         if waiting >= count:
