@@ -4,11 +4,10 @@ measured in the same run.
 Data: a workflow of three steps (`add_tag`, `add_tag`, `remove_tag`: effects of their own, no
 core service) and N runs bulk-inserted, due now. Enishi: worker processes, started and then
 released together, each running the `automation.workflows` job's `run_due` until no step is due
-(lock a run, write the step's idempotency key, apply it, log it, move the run on: one transaction
-per step); the time is from the release to the last worker's end. Floor: the same tag writes, one
-transaction per step, from one process with no workflow engine — what a transaction per step costs
-at the least. Rounds interleave; between rounds the runs are reset. Writes
-bench/results/workflows.json.
+(lock a run, apply its step, log it, move the run on: one transaction per step); the time is
+from the release to the last worker's end. Floor: the same tag writes, one transaction per step,
+from one process with no workflow engine — what a transaction per step costs at the least.
+Rounds interleave; between rounds the runs are reset. Writes bench/results/workflows.json.
 
 `--email`: the `send_email` step, mails per second through the outbox, in one process. Data: N
 contacts with a primary address, and a run each of a one-step workflow mailing the run's contact
@@ -40,7 +39,6 @@ from enishi.plugins.automation import workflow_engine, workflow_service
 from enishi.plugins.automation.email_templates import render
 from enishi.plugins.automation.workflow_models import (
     AutomationRecordTag,
-    AutomationWorkflowEffect,
     AutomationWorkflowRun,
     AutomationWorkflowStep,
     AutomationWorkflowVersion,
@@ -118,7 +116,7 @@ async def load(runtime: Runtime, runs: int) -> list[uuid.UUID]:
 
 async def reset(runtime: Runtime) -> None:
     async with runtime.unit_of_work() as uow:
-        for table in (AutomationWorkflowStep, AutomationWorkflowEffect, AutomationRecordTag):
+        for table in (AutomationWorkflowStep, AutomationRecordTag):
             await uow.session.execute(delete(table))
         await uow.session.execute(
             update(AutomationWorkflowRun).values(
@@ -168,8 +166,8 @@ async def run(runs: int, rounds: int, url: str) -> dict:
             await reset(runtime)
             samples[name].append(await asyncio.to_thread(timed_workers, __file__, url, count))
             assert await succeeded(runtime) == runs
-            async with runtime.read_session() as session:  # exactly once: one key per run and step
-                assert (await session.execute(select(func.count()).select_from(AutomationWorkflowEffect))).scalar_one() == steps
+            async with runtime.read_session() as session:  # exactly once: one logged attempt per run and step
+                assert (await session.execute(select(func.count()).select_from(AutomationWorkflowStep))).scalar_one() == steps
     await runtime.close()
     best = {name: min(values) for name, values in samples.items()}
     return {

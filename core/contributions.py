@@ -101,9 +101,9 @@ class WorkflowStepType:
     `parameters` maps each parameter to its JSON Schema (`{"stage": {"type": "string"}}`) and
     `required` names those a step must give: the published definition schema includes them.
 
-    `run(uow, step)` (may be async) applies it, given a `WorkflowStep`, inside the run's
-    transaction beside the step's idempotency key, so it is applied once however many workers
-    run; it returns a JSON-ready dict (the step's output, shown in the run's history: ids and
+    `run(uow, step)` (may be async) applies it, given a `WorkflowStep`, inside the transaction
+    that moves the run on (its row locked), so it is applied once however many workers run —
+    write only through `uow`, never call out; it returns a JSON-ready dict (the step's output, shown in the run's history: ids and
     codes, no personal data). Raise `InputError` to fail this attempt: its writes roll back and
     the step is retried with backoff."""
 

@@ -13,7 +13,7 @@ sent through the outbox.
   installed (`no_consent`; the privacy plugin; with none installed the purpose is not checked),
   or the purpose's frequency cap on `email` is reached (`frequency_cap`, frequency_caps.py). A
   step sending to nobody is `skipped`, its output's `skipped` naming the reasons.
-* The step, in its transaction (beside its idempotency key: a retried step sends nothing twice),
+* The step, in the transaction that moves the run on (a retried step sends nothing twice),
   records each send for the caps and emits `automation.workflow_email` per recipient: ids only.
   The outbox's delivery of that event reads the address, renders the templates and sends
   (`send_for_event`: Message-ID is the event's id; the file transport files it under the contact,

@@ -5,12 +5,17 @@
   unique per (version, event id) — a second hand-over starts nothing.
 * Step: the worker's `automation.workflows` job takes due runs one step per transaction: the
   run's row is locked (`FOR UPDATE SKIP LOCKED` on PostgreSQL: another worker takes another run;
-  SQLite has one writer at a time), the step's idempotency key, its effect, its log and the run's
-  next position commit together or not at all. A worker killed mid-step leaves nothing behind —
-  its transaction dies with its connection and the lock with it — and the next worker takes the
-  step again. A second worker reaching a step already applied finds its key and applies nothing.
-* Fail: a failed step's writes roll back (a savepoint); it is retried after 30 s, 5 min, 30 min
-  and 2 h (the injected clock), then the run is `failed` until `retryWorkflowRun`.
+  SQLite has one writer at a time), and the step's effect, its log entry and the run's next
+  position commit together or not at all. The run's position is the step's idempotency key: a
+  second worker locks the run only after the first committed, and then finds it moved on; the
+  log entry's unique (run, seq) would refuse a second record of the same attempt all the same.
+  A worker killed mid-step leaves nothing behind — its transaction dies with its connection and
+  the lock with it — and the next worker takes the step again.
+* Fail: a failed step's transaction rolls back whole (no savepoint on the way of every step that
+  succeeds: two round trips of a step's five), and the failure is logged in a transaction of
+  its own (`record_failure`), unless another worker took the step meanwhile. It is retried after
+  30 s, 5 min, 30 min and 2 h (the injected clock), then the run is `failed` until
+  `retryWorkflowRun`.
 * Loops: events a step raised remember the run's depth; a run they trigger is one deeper, and
   none starts deeper than MAX_DEPTH."""
 
@@ -41,12 +46,10 @@ from .workflow_definition import (
 )
 from .workflow_models import (
     AutomationWorkflow,
-    AutomationWorkflowEffect,
     AutomationWorkflowEventOrigin,
     AutomationWorkflowRun,
     AutomationWorkflowStep,
     AutomationWorkflowVersion,
-    insert_new,
 )
 from .workflow_records import Record, holds
 from .workflow_steps import StepContext, step_types
@@ -260,10 +263,6 @@ async def _take(uow: UnitOfWork, run: AutomationWorkflowRun, definition: dict, r
         return Outcome(stopped=True)
     step_type = step_types(uow.runtime)[step["type"]]
     given = await step_type.prepare(step, record)
-    # The key before the effect: a second worker applying this step stops here. Found already: applied by
-    # a transaction that committed without moving the run on.
-    if not await insert_new(uow.session, AutomationWorkflowEffect, run_id=run.id, step_id=step["id"], applied_at=now):
-        return Outcome(given, {"already_applied": True}, following)
     context = StepContext(uow, record, run.id, run.workflow_id, step)
     return Outcome(given, await step_type.apply(context, given), following)
 
@@ -276,12 +275,25 @@ def _error_text(error: Exception) -> str:
     return type(error).__name__
 
 
+class StepFailed(Exception):
+    """A step failed: its transaction is to roll back whole, and its log entry, carried out of
+    it, is written in the next (`record_failure`)."""
+
+    def __init__(self, entry: AutomationWorkflowStep, error: Exception) -> None:
+        super().__init__(type(error).__name__)
+        self.entry = entry
+        entry.status, entry.error, entry.input, entry.output = "failed", _error_text(error), {}, {}
+
+
 async def take_step(uow: UnitOfWork, run: AutomationWorkflowRun) -> None:
-    """Take the run's next step in this unit of work (the run's row locked by the caller)."""
+    """Take the run's next step in this unit of work (the run's row locked by the caller). A step
+    that fails raises `StepFailed`: the caller's transaction rolls back, and the failure is
+    logged in the next (`record_failure`)."""
     definition = await version_definition(uow.session, run.version_id)
     record = Record(uow.session, run.entity, run.record_id)
     now = uow.clock.now()
     started = time.perf_counter()
+    # Made before the step, not added yet: a failed flush leaves the run's attributes unreadable.
     entry = AutomationWorkflowStep(
         run_id=run.id,
         seq=run.taken + 1,
@@ -292,47 +304,69 @@ async def take_step(uow: UnitOfWork, run: AutomationWorkflowRun) -> None:
     )
     first_event = len(uow.events)
     try:
-        async with uow.savepoint():
-            outcome = await _take(uow, run, definition, record)
-    except Exception as error:  # noqa: BLE001 - any failure of a step is recorded and retried, never lost
-        entry.status, entry.error, entry.input, entry.output = "failed", _error_text(error), {}, {}
+        outcome = await _take(uow, run, definition, record)
+        await uow.session.flush()  # what the effect wrote is checked here: a refused write is the step's failure
+    except Exception as error:  # any failure of a step is recorded and retried, never lost
+        raise StepFailed(_finished(entry, uow, started), error) from error
+    for event in uow.events[first_event:]:
+        uow.session.add(AutomationWorkflowEventOrigin(event_id=event.id, run_id=run.id, depth=run.depth))
+    # A step that chose to do nothing (an e-mail without consent) says why in `skipped`: no failure.
+    entry.status = "skipped" if "skipped" in outcome.output else "succeeded"
+    entry.input, entry.output = outcome.input, outcome.output
+    run.attempts, run.error, run.taken = 0, None, entry.seq
+    run.step_id, run.due_at = outcome.next_step, outcome.due_at or now
+    if outcome.stopped or outcome.next_step is None:
+        run.status, run.finished_at, run.due_at = ("stopped" if outcome.stopped else "succeeded"), now, None
+    uow.session.add(_finished(entry, uow, started))
+
+
+def _finished(entry: AutomationWorkflowStep, uow: UnitOfWork, started: float) -> AutomationWorkflowStep:
+    entry.finished_at = uow.clock.now()
+    entry.duration_ms = round((time.perf_counter() - started) * 1000)
+    return entry
+
+
+async def record_failure(runtime: Runtime, failed: StepFailed) -> None:
+    """Log the failed attempt and put the run's retry off (or fail the run after the last), in a
+    transaction of its own — unless the run moved on since the step's rolled back: another
+    worker took the step again (its own outcome is logged), or someone cancelled the run."""
+    run_table = AutomationWorkflowRun
+    async with runtime.unit_of_work() as uow:
+        run = await uow.session.scalar(
+            select(run_table)
+            .where(run_table.id == failed.entry.run_id, run_table.taken == failed.entry.seq - 1, run_table.status == "pending")
+            .with_for_update(skip_locked=True)
+        )
+        if run is None:
+            return
+        now = uow.clock.now()
         run.attempts += 1
-        run.error = entry.error
+        run.error, run.taken = failed.entry.error, failed.entry.seq
         if run.attempts > len(RETRIES):
             run.status, run.finished_at = "failed", now
         else:
             run.due_at = now + RETRIES[run.attempts - 1]
-    else:
-        for event in uow.events[first_event:]:
-            uow.session.add(AutomationWorkflowEventOrigin(event_id=event.id, run_id=run.id, depth=run.depth))
-        # A step that chose to do nothing (an e-mail without consent) says why in `skipped`: no failure.
-        entry.status = "skipped" if "skipped" in outcome.output else "succeeded"
-        entry.input, entry.output = outcome.input, outcome.output
-        run.attempts, run.error = 0, None
-        run.step_id, run.due_at = outcome.next_step, outcome.due_at or now
-        if outcome.stopped or outcome.next_step is None:
-            run.status, run.finished_at, run.due_at = ("stopped" if outcome.stopped else "succeeded"), now, None
-    run.taken = entry.seq
-    entry.finished_at = uow.clock.now()
-    entry.duration_ms = round((time.perf_counter() - started) * 1000)
-    uow.session.add(entry)
+        uow.session.add(failed.entry)
 
 
 async def _step_one(runtime: Runtime) -> bool:
-    async with runtime.unit_of_work() as uow:
-        run = (
-            await uow.session.scalars(
-                select(AutomationWorkflowRun)
-                .where(AutomationWorkflowRun.status == "pending", AutomationWorkflowRun.due_at <= uow.clock.now())
-                .order_by(AutomationWorkflowRun.due_at, AutomationWorkflowRun.id)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            )
-        ).first()
-        if run is None:
-            return False
-        await take_step(uow, run)
-        return True
+    try:
+        async with runtime.unit_of_work() as uow:
+            run = (
+                await uow.session.scalars(
+                    select(AutomationWorkflowRun)
+                    .where(AutomationWorkflowRun.status == "pending", AutomationWorkflowRun.due_at <= uow.clock.now())
+                    .order_by(AutomationWorkflowRun.due_at, AutomationWorkflowRun.id)
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                )
+            ).first()
+            if run is None:
+                return False
+            await take_step(uow, run)
+    except StepFailed as failed:
+        await record_failure(runtime, failed)
+    return True
 
 
 async def run_due(runtime: Runtime) -> int:

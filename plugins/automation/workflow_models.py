@@ -1,5 +1,5 @@
-"""Workflow tables: definitions and their versions, runs and every step attempt, the idempotency
-key of each step's effect, the origin of events a step raised (the loop cut), and record tags.
+"""Workflow tables: definitions and their versions, runs and every step attempt, the origin of
+events a step raised (the loop cut), and record tags.
 
 No personal data: a run keeps its trigger's payload (ids and codes by the kit's rule), and a step
 keeps what it was given and what it made (ids, titles the admin wrote)."""
@@ -108,18 +108,6 @@ class AutomationWorkflowStep(Base):
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class AutomationWorkflowEffect(Base):
-    """The idempotency key of a step's side effect, written in the transaction that applies it
-    (`insert_new`): a second worker applying the same step waits for the first's transaction,
-    writes nothing, and finds the effect already applied."""
-
-    __tablename__ = "automation_workflow_effect"
-
-    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("automation_workflow_run.id", ondelete="CASCADE"), primary_key=True)
-    step_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    applied_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-
-
 class AutomationWorkflowEventOrigin(Base):
     """An event a workflow step raised, with the depth of the run that raised it: a run it
     triggers is one deeper, and none starts beyond the depth limit (loops are cut)."""
@@ -147,9 +135,9 @@ class AutomationRecordTag(Base):
 async def insert_new(session: AsyncSession, model: type[Base], **values) -> bool:
     """Insert the row unless one with the same unique key is there (`INSERT … ON CONFLICT DO
     NOTHING`, on either database): True when it was written. One statement where a read and then
-    an insert were two — a workflow step is a transaction of about ten round trips, and the
-    steps' idempotency keys and `add_tag` write this way (bench/workflows.py). A concurrent
-    transaction inserting the same key makes this one wait for it, then write nothing."""
+    an insert were two — a workflow step is a transaction of a few round trips, and `add_tag`
+    writes this way (bench/workflows.py). A concurrent transaction inserting the same key makes
+    this one wait for it, then write nothing."""
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     written = await session.execute(insert(model).values(**values).on_conflict_do_nothing())
     return bool(written.rowcount)  # type: ignore[attr-defined]

@@ -1,6 +1,6 @@
 """The steps that change something: each is `prepare` (what it would do, read from the record —
-all a dry run shows) and `apply` (do it, inside the run's transaction, beside the step's
-idempotency key). Waits, branches and stops are the engine's own (workflow_engine.py).
+all a dry run shows) and `apply` (do it, inside the transaction that moves the run on: applied
+once). Waits, branches and stops are the engine's own (workflow_engine.py).
 
 A step raises `InputError` (or any error) to fail: its writes roll back and it is retried."""
 

@@ -1,7 +1,8 @@
-"""What a workflow step reads (issue 26, bench/workflows.py): every step writes its idempotency
-key, and `add_tag` its tag, by one insert that does nothing when the row is there (no read
-first); a `send_email` step judges its recipient in one statement (the contact locked, its
-primary address and the purpose's cap joined) and reads no row for a field its record has no
+"""What a workflow step reads and writes (issue 26, bench/workflows.py): a step is its run
+locked, its effect, its log entry and the run moved on, with no savepoint and no key of its own;
+`add_tag` writes its tag by one insert that does nothing when the row is there (no read first);
+a `send_email` step judges its recipient in one statement (the contact locked, its primary
+address and the purpose's cap joined) and reads no row for a field its record has no
 column for (a contact's `account_id`), and the outbox's delivery takes the version's
 definition from the process's cache and reads the trigger's record only when a template names
 it. Counted per statement, on either database."""
@@ -51,7 +52,6 @@ async def test_a_workflow_mail_judges_its_recipient_in_one_read_and_the_delivery
     [judged] = _reading("core_contact_email", step)  # lock, address and cap: one statement
     assert _reading("automation_frequency_cap", step) == [judged]
     assert _reading("core_contact", step) == [judged]  # not the row again for an account it has no column for
-    assert _reading("automation_workflow_effect", step) == []  # the key is written, not looked up first
 
     delivery = await _statements(api, deliver_waiting_events)
     [mail] = [m for m in enishi_sent_mail().values() if m["To"] == "yamada@mail.example.jp"]
@@ -73,4 +73,10 @@ async def test_a_tag_already_there_is_not_added_again_and_no_step_reads_before_i
     [run] = await runs(api, workflow["id"])
     assert [(s["stepId"], s["output"]) for s in run["steps"]] == [("tag", {"added": True}), ("again", {"added": False})]
     assert _reading("automation_record_tag", steps) == []
-    assert _reading("automation_workflow_effect", steps) == []
+    # Each step: its run locked, the tag written, the run moved on, the step logged — no savepoint,
+    # no key of its own (the run's position is the key); then the look for the next due run.
+    kinds = [s.split(" ")[0] for s in steps if not s.startswith("SELECT automation_workflow_version")]
+    assert [kind for kind in kinds if kind != "BEGIN"] == [  # SQLite's BEGIN IMMEDIATE is a statement
+        *("SELECT", "INSERT", "UPDATE", "INSERT") * 2,
+        "SELECT",
+    ]
