@@ -125,7 +125,7 @@ def bulk_contact_rows(contact: dict, names: dict, emails: list[str], phones: lis
     contact's columns in `contact` (job title and department sealed), its names, emails and
     E.164 phones sealed and indexed as the services do it."""
     contact_id = contact["id"]
-    data_key, key_row = Contact._new_key_row(contact_id, contact["created_at"])  # as `Sealable.bulk_rows` makes it
+    data_key, key_row = Contact.new_key_for(contact_id, contact["created_at"])
     sealed = (
         {field: names.get(field) for field in NAME_FIELDS}
         | {field: contact.get(field) for field in PROFILE_FIELDS}
