@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 
-from ..db import new_id
+from ..db import insert_rows, new_id
 from ..errors import InputError, UserError
 from ..events import ACTIVITY_DELETED, ACTIVITY_LOGGED, ACTIVITY_UPDATED
 from ..models import Account, Activity, ActivityKey, ActivityTarget, Contact
@@ -32,7 +32,7 @@ async def log_activities(uow: UnitOfWork, items: list[dict], *, source_plugin: s
     any is written (the first bad one raises its InputError), their targets are checked live in
     one statement per kind, and they are written with one flush; their `activity.logged` are raised
     together (`uow.emit_many`)."""
-    if not items:  # nothing to check or write (and an empty executemany would insert a row of defaults)
+    if not items:  # nothing to check or write
         return []
     contact_ids = [list(dict.fromkeys(data.get("contact_ids") or [])) for data in items]
     account_ids = [list(dict.fromkeys(data.get("account_ids") or [])) for data in items]
@@ -51,14 +51,13 @@ async def log_activities(uow: UnitOfWork, items: list[dict], *, source_plugin: s
     # The keys and the targets as plain rows, one executemany each (keys as rows,
     # `Sealable.new_key_row`): nothing reads them back as objects in this transaction, and as
     # objects (built, tracked, flushed) an import's three a note cost more than the floor's rows.
-    await connection.execute(insert(ActivityKey), [key_row for _, key_row in checked])
+    await insert_rows(connection, ActivityKey, [key_row for _, key_row in checked])
     targets = [
         {"id": new_id(), "activity_id": activity.id, "contact_id": contact_id, "account_id": account_id}
         for activity, contacts, accounts in zip(activities, contact_ids, account_ids, strict=True)
         for contact_id, account_id in [(c, None) for c in contacts] + [(None, a) for a in accounts]
     ]
-    if targets:  # an empty executemany would insert one row of defaults
-        await connection.execute(insert(ActivityTarget), targets)
+    await insert_rows(connection, ActivityTarget, targets)
     await uow.emit_many(
         ACTIVITY_LOGGED,
         [

@@ -9,11 +9,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import Table, delete, select
 
 from .. import crypto
 from ..crypto import grams
-from ..db import new_id
+from ..db import insert_rows, new_id
 from ..errors import InputError, UserError
 from ..events import CONTACT_CREATED, CONTACT_DELETED, CONTACT_DESTROYED, CONTACT_RESTORED, CONTACT_UPDATED
 from ..models import (
@@ -226,8 +226,7 @@ async def write_search_tokens(uow: UnitOfWork, tokens_by_contact: dict, *, new: 
     if not new:
         await connection.execute(delete(table).where(ContactSearchToken.contact_id.in_(list(tokens_by_contact))))
     rows = [{"contact_id": contact_id, "token": token} for contact_id, tokens in tokens_by_contact.items() for token in tokens]
-    if rows:
-        await connection.execute(table.insert(), rows)
+    await insert_rows(connection, table, rows)
 
 
 def _primary_first(items: list[dict]) -> list[dict]:
@@ -539,8 +538,7 @@ class NewContacts:
         await uow.session.flush()
         connection = await uow.session.connection()
         for model, model_rows in rows.items():
-            if model_rows:  # an empty executemany would insert one row of defaults
-                await connection.execute(insert(model), model_rows)
+            await insert_rows(connection, model, model_rows)
         await write_search_tokens(uow, tokens, new=True)
         await contact_dates.write_date_indexes(uow, dates, new=True)
         await uow.emit_many(CONTACT_CREATED, [(contact_id, None) for contact_id in contacts])
