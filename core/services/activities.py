@@ -11,7 +11,7 @@ from ..errors import InputError, UserError
 from ..events import ACTIVITY_DELETED, ACTIVITY_LOGGED, ACTIVITY_UPDATED
 from ..models import Account, Activity, ActivityKey, ActivityTarget, Contact
 from ..unit_of_work import UnitOfWork
-from .common import Checker, changed_fields, check_user, live_ids
+from .common import Checker, changed_fields, check_user, live_ids, record_kind
 
 DIRECTIONS = ("inbound", "outbound", "internal")
 MAX_TARGETS = 100
@@ -92,7 +92,7 @@ async def _checked_activity(
     for field, model, ids in (("contactIds", Contact, contact_ids), ("accountIds", Account, account_ids)):
         for i, target in enumerate(ids):
             if target not in live[model]:
-                check.fail(f"{field}.{i}", "no such record", "NOT_FOUND")
+                check.fail(f"{field}.{i}", f"no such {record_kind(model)}", "NOT_FOUND")
     check.done()
     now = uow.clock.now()
     activity = Activity(
@@ -118,7 +118,7 @@ async def update_activity(uow: UnitOfWork, activity_id: uuid.UUID, data: dict) -
         await uow.session.execute(select(Activity).where(Activity.id == activity_id).with_for_update())
     ).scalar_one_or_none()
     if activity is None:
-        raise InputError(UserError("id", "no such record", "NOT_FOUND"))
+        raise InputError(UserError("id", "no such activity", "NOT_FOUND"))
     check = Checker()
     values: dict = {}
     if ("summary" in data or "body" in data) and activity.data_key() is None:
@@ -148,7 +148,7 @@ async def delete_activity(uow: UnitOfWork, activity_id: uuid.UUID) -> uuid.UUID:
         await uow.session.execute(select(Activity).where(Activity.id == activity_id).with_for_update())
     ).scalar_one_or_none()
     if activity is None:
-        raise InputError(UserError("id", "no such record", "NOT_FOUND"))
+        raise InputError(UserError("id", "no such activity", "NOT_FOUND"))
     await uow.emit(ACTIVITY_DELETED, activity.id, {"type": activity.type})
     await uow.session.execute(delete(Activity).where(Activity.id == activity.id))
     return activity.id
