@@ -182,7 +182,8 @@ async def dry_run(
             AutomationWorkflowVersion.workflow_id == workflow.id, AutomationWorkflowVersion.version == workflow.version
         )
     )
-    assert definition is not None  # a workflow always has its current version
+    if definition is None:  # the services write a workflow with its current version; no constraint does
+        raise RuntimeError(f"workflow {workflow.id}: its current version {workflow.version} is missing")
     trigger = definition["trigger"]
     if trigger["type"] == "schedule":
         raise InputError(UserError("id", "a scheduled workflow is about no record", "NO_RECORD_TRIGGER"))
