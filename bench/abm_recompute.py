@@ -30,7 +30,7 @@ from report import database_url, describe_ratios, paired_ratios, save_result
 from sqlalchemy import Float, String, Table, Uuid, bindparam, column, insert, select, text, update
 
 from enishi.clock import ManualClock
-from enishi.db import UTCDateTime, analyze
+from enishi.db import UTCDateTime, analyze, insert_rows
 from enishi.db.migrate import upgrade
 from enishi.models import (
     Account,
@@ -263,7 +263,7 @@ async def same_work_floor(runtime) -> None:
                 if stage != target.stage:
                     stage_events.append(_outbox_row("abm.stage_changed", target.account_id, target.stage, stage))
             await connection.execute(STORE, stored)
-            await connection.execute(OUTBOX.insert(), score_events + stage_events)
+            await insert_rows(connection, OUTBOX, score_events + stage_events)
 
 
 def _outbox_row(event_type: str, account_id, moved_from, moved_to) -> dict:

@@ -32,7 +32,7 @@ from sqlalchemy import delete, func, insert, select, update
 
 from enishi import mail
 from enishi.clock import SystemClock
-from enishi.db import new_id
+from enishi.db import insert_rows, new_id
 from enishi.db.migrate import upgrade
 from enishi.models import Contact, ContactEmail
 from enishi.plugins.automation import workflow_engine, workflow_service
@@ -190,8 +190,7 @@ async def mail_contacts(runtime: Runtime, count: int) -> list[uuid.UUID]:
             contact = {"id": contact_id, "created_at": now, "updated_at": now}
             names = {"family_name": "山田", "given_name": f"太郎{n}"}
             for model, rows in bulk_contact_rows(contact, names, [f"taro{n}@example.jp"], []).items():
-                if rows:
-                    await uow.session.execute(insert(model), rows)
+                await insert_rows(uow.session, model, rows)
     return ids
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 
 from .auth import create_user
-from .db import analyze, new_id
+from .db import analyze, insert_rows, new_id
 from .models import (
     Account,
     Activity,
@@ -229,8 +229,7 @@ async def _insert(runtime, rows_by_model: dict) -> None:
     async with runtime.unit_of_work() as uow:
         connection = await uow.session.connection()
         for model, rows in rows_by_model.items():  # parents before children
-            if rows:
-                await connection.execute(model.__table__.insert(), rows)  # Core executemany: no ORM bookkeeping
+            await insert_rows(connection, model, rows)  # Core executemany on the connection: no ORM bookkeeping
 
 
 def _account_row(data: dict, created_at: dt.datetime) -> dict:

@@ -117,7 +117,7 @@ from enishi.schema.types import visible_custom_fields
 from enishi.sealing import DataKey, Sealable, Sealed, lean_record, owns_key, shares_key, unrecorded_reads
 from enishi.services.accounts import update_account
 from enishi.services.activities import log_activity
-from enishi.services.common import Checker, live_ids, load_for_update, one_at_a_time
+from enishi.services.common import Checker, live_ids, load_for_update, one_at_a_time, record_kind
 from enishi.services.contact_dates import contacts_on_yearly_dates, yearly_month_days
 from enishi.services.contacts import delete_contact, update_contact
 from enishi.services.custom_fields import check_custom_field, custom_field_type
@@ -291,6 +291,7 @@ __all__ = [
     "Checker",
     "live_ids",
     "load_for_update",
+    "record_kind",
     "one_at_a_time",
     "log_activity",
     "create_task",

@@ -43,6 +43,28 @@ def settle_heap() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+class WriterQueue:
+    """This process's units of work, one at a time, on SQLite (one writer at a time): queueing
+    them here instead of in SQLite's busy handler (which sleeps and polls) cuts tail latency under
+    contention; other processes still wait on the database lock. `waiting` is how many wait for
+    their turn now, for whoever must know that writes are queued behind the one writing (the
+    erasure race test, tests/e2e/erasure_barrier_server.py)."""
+
+    def __init__(self) -> None:
+        self._turn = asyncio.Lock()
+        self.waiting = 0
+
+    async def __aenter__(self) -> None:
+        self.waiting += 1
+        try:
+            await self._turn.acquire()
+        finally:
+            self.waiting -= 1
+
+    async def __aexit__(self, *_exc) -> None:
+        self._turn.release()
+
+
 class Runtime:
     """The running application a hook receives: `settings`, `clock`, `plugins` (the plugin host),
     `engine`; `unit_of_work(actor_id)` opens a write transaction, `read_session()` a read-only one,
@@ -78,10 +100,8 @@ class Runtime:
             else self.engine
         )
         self._replica_reader = sessionmakers(self.replica_engine, self.clock)[0]
-        # SQLite has one writer at a time. Queueing this process's writers here instead of in
-        # SQLite's busy handler (which sleeps and polls) cuts tail latency under contention; other
-        # processes still wait on the database lock.
-        self._write_gate = asyncio.Lock() if is_sqlite(self.settings.database_url) else None
+        # None on PostgreSQL: its writers run side by side, waiting only on the rows they lock.
+        self.writer_queue = WriterQueue() if is_sqlite(self.settings.database_url) else None
         self._background: set[asyncio.Task] = set()
 
     def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> None:
@@ -106,7 +126,7 @@ class Runtime:
     @asynccontextmanager
     async def unit_of_work(self, actor_id: uuid.UUID | None = None) -> AsyncIterator[UnitOfWork]:
         """Commit on success, roll back on any exception (a hook's included)."""
-        async with self._write_gate or nullcontext(), self._writer() as session, session.begin():
+        async with self.writer_queue or nullcontext(), self._writer() as session, session.begin():
             uow = UnitOfWork(self, session, actor_id)
             yield uow
             await uow._write_outbox()  # the unit of work is the runtime's own: it writes the outbox at commit

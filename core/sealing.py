@@ -197,7 +197,7 @@ class Sealable:
         """Rows for a bulk insert of one new record with a key of its own (demo data, benchmarks),
         parents first: its plain `columns` (with its `id` and `created_at`, which dates the key
         too), and its `sealed` fields under a new key, as assigning them would."""
-        data_key, key_row = cls._new_key_row(columns["id"], columns["created_at"])
+        data_key, key_row = cls.new_key_for(columns["id"], columns["created_at"])
         row = dict(columns)
         for name, value in sealed.items():
             row |= getattr(cls, name).columns(data_key, value)
@@ -209,13 +209,17 @@ class Sealable:
         flushed: keys as rows. A batch of new records (an import's contacts and notes) then costs
         no key object each — construction, attribute events and flush bookkeeping for a row
         nothing in the transaction reads back as an object (the record keeps its key in memory)."""
-        data_key, key_row = self._new_key_row(self.id, created_at)  # type: ignore[attr-defined]  # every sealed model's primary key
+        data_key, key_row = self.new_key_for(self.id, created_at)  # type: ignore[attr-defined]  # every sealed model's primary key
         self.__dict__["_data_key"] = data_key
         return data_key, key_row
 
     @classmethod
-    def _new_key_row(cls, record_id: uuid.UUID, created_at: dt.datetime) -> tuple[bytes, dict]:
-        """A new data key, and its wrapped form as a row of the key table naming the record."""
+    def new_key_for(cls, record_id: uuid.UUID, created_at: dt.datetime) -> tuple[bytes, dict]:
+        """A new data key for the record `record_id` of this model (one with a key of its own), and
+        its wrapped form as a row of the key table naming the record, dated `created_at`: for a
+        bulk insert that builds the record as a row too and seals more than its own fields under
+        the key (`Sealed.columns`), such as a contact's emails and phones. `bulk_rows` and
+        `new_key_row` make their keys with it."""
         key_model, ring = cls._key_model(), crypto.installed()
         data_key, wrapped = ring.new_data_key()
         record_column = key_model.__table__.primary_key.columns[0].name

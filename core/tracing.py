@@ -49,7 +49,7 @@ class Tracing:
 
     def _trace_statements(self, engine) -> None:
         tracer = self.tracer
-        assert tracer is not None
+        assert tracer is not None  # called from __init__ only once the tracer is set
         system = "postgresql" if engine.dialect.name == "postgresql" else engine.dialect.name
 
         @event.listens_for(engine, "before_cursor_execute")

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .clock import Clock
 from .contributions import Event, EventType
+from .db import insert_rows
 from .models import OutboxEvent
 from .settings import Settings
 
@@ -108,9 +109,8 @@ class UnitOfWork:
         """The events raised, in order, into the outbox in one statement, just before the
         transaction commits (a job scoring 10,000 accounts raises 20,000: as ORM rows, each
         inserted and read back on its own, they cost more than the scoring)."""
-        if self._outbox:
-            rows, self._outbox = self._outbox, []
-            await self.session.execute(OutboxEvent.__table__.insert(), rows)  # type: ignore[attr-defined]  # SQLAlchemy types a model's __table__ as a FromClause; it is its Table
+        rows, self._outbox = self._outbox, []
+        await insert_rows(self.session, OutboxEvent.__table__, rows)  # type: ignore[arg-type]  # SQLAlchemy types a model's __table__ as a FromClause; it is its Table
 
 
 def _jsonable(payload: dict) -> dict:

@@ -7,12 +7,13 @@ import datetime as dt
 import functools
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import JSON, DateTime, MetaData, PrimaryKeyConstraint, UniqueConstraint, Uuid, event, make_url
+from sqlalchemy import JSON, DateTime, MetaData, PrimaryKeyConstraint, Table, UniqueConstraint, Uuid, event, insert, make_url
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -117,6 +118,16 @@ JSONType = JSON().with_variant(postgresql.JSONB(), "postgresql")
 def new_id() -> uuid.UUID:
     """Subject and record ids are random: they must not carry personal data or ordering hints."""
     return uuid.uuid4()
+
+
+async def insert_rows(executor: AsyncSession | AsyncConnection, target: type[Base] | Table, rows: Sequence[dict]) -> None:
+    """Insert `rows` (dicts of column values) into `target`, a model or its table, in one
+    executemany; nothing when there are none. SQLAlchemy runs an INSERT given an empty list as
+    one statement without parameters, which inserts a row of defaults (or fails on a NOT NULL
+    column): every bulk writer whose batch may be empty (a contact without phones, a chunk where
+    no score moved) would need the same check."""
+    if rows:
+        await executor.execute(insert(target), rows)
 
 
 def is_sqlite(url: str) -> bool:

@@ -77,7 +77,7 @@ def parse_filter(kind: str, value: Any):
     schema = _filter_schema()
     input_class, _ = FILTERS[kind]
     graphql_type = schema._schema.get_type(input_class.__name__)
-    assert isinstance(graphql_type, GraphQLInputObjectType)
+    assert isinstance(graphql_type, GraphQLInputObjectType)  # FILTERS names the schema's filter input types
     problems: list[str] = []
 
     def note(error, path) -> None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 
-from ..db import new_id
+from ..db import insert_rows, new_id
 from ..errors import InputError, UserError
 from ..events import ACTIVITY_DELETED, ACTIVITY_LOGGED, ACTIVITY_UPDATED
 from ..models import Account, Activity, ActivityKey, ActivityTarget, Contact
 from ..unit_of_work import UnitOfWork
-from .common import Checker, changed_fields, check_user, live_ids
+from .common import Checker, changed_fields, check_user, live_ids, record_kind
 
 DIRECTIONS = ("inbound", "outbound", "internal")
 MAX_TARGETS = 100
@@ -32,7 +32,7 @@ async def log_activities(uow: UnitOfWork, items: list[dict], *, source_plugin: s
     any is written (the first bad one raises its InputError), their targets are checked live in
     one statement per kind, and they are written with one flush; their `activity.logged` are raised
     together (`uow.emit_many`)."""
-    if not items:  # nothing to check or write (and an empty executemany would insert a row of defaults)
+    if not items:  # nothing to check or write
         return []
     contact_ids = [list(dict.fromkeys(data.get("contact_ids") or [])) for data in items]
     account_ids = [list(dict.fromkeys(data.get("account_ids") or [])) for data in items]
@@ -51,14 +51,13 @@ async def log_activities(uow: UnitOfWork, items: list[dict], *, source_plugin: s
     # The keys and the targets as plain rows, one executemany each (keys as rows,
     # `Sealable.new_key_row`): nothing reads them back as objects in this transaction, and as
     # objects (built, tracked, flushed) an import's three a note cost more than the floor's rows.
-    await connection.execute(insert(ActivityKey), [key_row for _, key_row in checked])
+    await insert_rows(connection, ActivityKey, [key_row for _, key_row in checked])
     targets = [
         {"id": new_id(), "activity_id": activity.id, "contact_id": contact_id, "account_id": account_id}
         for activity, contacts, accounts in zip(activities, contact_ids, account_ids, strict=True)
         for contact_id, account_id in [(c, None) for c in contacts] + [(None, a) for a in accounts]
     ]
-    if targets:  # an empty executemany would insert one row of defaults
-        await connection.execute(insert(ActivityTarget), targets)
+    await insert_rows(connection, ActivityTarget, targets)
     await uow.emit_many(
         ACTIVITY_LOGGED,
         [
@@ -93,7 +92,7 @@ async def _checked_activity(
     for field, model, ids in (("contactIds", Contact, contact_ids), ("accountIds", Account, account_ids)):
         for i, target in enumerate(ids):
             if target not in live[model]:
-                check.fail(f"{field}.{i}", "no such record", "NOT_FOUND")
+                check.fail(f"{field}.{i}", f"no such {record_kind(model)}", "NOT_FOUND")
     check.done()
     now = uow.clock.now()
     activity = Activity(
@@ -119,7 +118,7 @@ async def update_activity(uow: UnitOfWork, activity_id: uuid.UUID, data: dict) -
         await uow.session.execute(select(Activity).where(Activity.id == activity_id).with_for_update())
     ).scalar_one_or_none()
     if activity is None:
-        raise InputError(UserError("id", "no such record", "NOT_FOUND"))
+        raise InputError(UserError("id", "no such activity", "NOT_FOUND"))
     check = Checker()
     values: dict = {}
     if ("summary" in data or "body" in data) and activity.data_key() is None:
@@ -149,7 +148,7 @@ async def delete_activity(uow: UnitOfWork, activity_id: uuid.UUID) -> uuid.UUID:
         await uow.session.execute(select(Activity).where(Activity.id == activity_id).with_for_update())
     ).scalar_one_or_none()
     if activity is None:
-        raise InputError(UserError("id", "no such record", "NOT_FOUND"))
+        raise InputError(UserError("id", "no such activity", "NOT_FOUND"))
     await uow.emit(ACTIVITY_DELETED, activity.id, {"type": activity.type})
     await uow.session.execute(delete(Activity).where(Activity.id == activity.id))
     return activity.id

@@ -7,14 +7,12 @@ import json
 import uuid
 from typing import Any, Literal, Protocol, TypeVar, overload
 
-from sqlalchemy import ARRAY, Text, bindparam, select, text
+from sqlalchemy import ARRAY, Table, Text, bindparam, select, text
 
 from ..contributions import EventType
-from ..errors import InputError, NotFound, UserError
+from ..errors import InputError, UserError
 from ..models import User
 from ..unit_of_work import UnitOfWork
-
-T = TypeVar("T")
 
 
 class _Identified(Protocol):
@@ -89,6 +87,14 @@ class Checker:
             raise InputError(self.errors)
 
 
+def record_kind(model: type | Table) -> str:
+    """What a record of `model` (a model or its table) is called in an error message, such as
+    NOT_FOUND's "no such workflow run": its table's name without the namespace every table's
+    name starts with (`core_contact` → "contact", `automation_workflow_run` → "workflow run")."""
+    name = model.name if isinstance(model, Table) else model.__tablename__  # type: ignore[attr-defined]  # every model names its table
+    return name.split("_", 1)[1].replace("_", " ")
+
+
 async def load_for_update(
     uow: UnitOfWork,
     model: type[Record],
@@ -96,15 +102,16 @@ async def load_for_update(
     *,
     field: str = "id",
     include_deleted: bool = False,
-    what: str = "record",
+    what: str | None = None,
 ) -> Record:
     """The row, locked for this transaction (FOR UPDATE on PostgreSQL; on SQLite the writer
     transaction already holds the database's write lock). Missing: a NOT_FOUND userError on
-    `field` saying what was not found (`what`: "no such scheduled report"), as the API's other
-    NOT_FOUND errors do."""
+    `field` saying what was not found, as the API's other NOT_FOUND errors do: "no such
+    workflow run", the model's `record_kind`, unless `what` names it otherwise ("no such
+    scheduled report" for an `insights_report`)."""
     row = (await uow.session.execute(select(model).where(model.id == id).with_for_update())).scalar_one_or_none()
     if row is None or (not include_deleted and getattr(row, "deleted_at", None) is not None):
-        raise InputError(UserError(field, f"no such {what}", "NOT_FOUND"))
+        raise InputError(UserError(field, f"no such {what or record_kind(model)}", "NOT_FOUND"))
     uow.locked_rows.append(row)
     return row
 
@@ -152,12 +159,6 @@ def changed_fields(row: Any, values: dict) -> list[str]:
             setattr(row, name, value)
             changed.append(name)
     return changed
-
-
-def require_found(row: T | None) -> T:
-    if row is None:
-        raise NotFound("no such record")
-    return row
 
 
 async def soft_delete(uow: UnitOfWork, model, record_id: uuid.UUID, deleted: EventType):

@@ -19,6 +19,7 @@ from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import crypto
+from ..db import insert_rows
 from ..models import Contact, ContactCustomDateIndex, CustomFieldDefinition
 from ..sealing import unrecorded_reads
 from ..unit_of_work import UnitOfWork
@@ -68,8 +69,7 @@ async def write_date_indexes(uow: UnitOfWork, by_contact: dict[uuid.UUID, dict[s
         for contact_id, indexes in by_contact.items()
         for key, index in indexes.items()
     ]
-    if rows:
-        await connection.execute(table.insert(), rows)
+    await insert_rows(connection, table, rows)
 
 
 async def forget_field(uow: UnitOfWork, key: str) -> None:

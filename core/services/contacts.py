@@ -9,11 +9,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import Table, delete, select
 
 from .. import crypto
 from ..crypto import grams
-from ..db import new_id
+from ..db import insert_rows, new_id
 from ..errors import InputError, UserError
 from ..events import CONTACT_CREATED, CONTACT_DELETED, CONTACT_DESTROYED, CONTACT_RESTORED, CONTACT_UPDATED
 from ..models import (
@@ -125,7 +125,7 @@ def bulk_contact_rows(contact: dict, names: dict, emails: list[str], phones: lis
     contact's columns in `contact` (job title and department sealed), its names, emails and
     E.164 phones sealed and indexed as the services do it."""
     contact_id = contact["id"]
-    data_key, key_row = Contact._new_key_row(contact_id, contact["created_at"])  # as `Sealable.bulk_rows` makes it
+    data_key, key_row = Contact.new_key_for(contact_id, contact["created_at"])
     sealed = (
         {field: names.get(field) for field in NAME_FIELDS}
         | {field: contact.get(field) for field in PROFILE_FIELDS}
@@ -226,8 +226,7 @@ async def write_search_tokens(uow: UnitOfWork, tokens_by_contact: dict, *, new: 
     if not new:
         await connection.execute(delete(table).where(ContactSearchToken.contact_id.in_(list(tokens_by_contact))))
     rows = [{"contact_id": contact_id, "token": token} for contact_id, tokens in tokens_by_contact.items() for token in tokens]
-    if rows:
-        await connection.execute(table.insert(), rows)
+    await insert_rows(connection, table, rows)
 
 
 def _primary_first(items: list[dict]) -> list[dict]:
@@ -539,8 +538,7 @@ class NewContacts:
         await uow.session.flush()
         connection = await uow.session.connection()
         for model, model_rows in rows.items():
-            if model_rows:  # an empty executemany would insert one row of defaults
-                await connection.execute(insert(model), model_rows)
+            await insert_rows(connection, model, model_rows)
         await write_search_tokens(uow, tokens, new=True)
         await contact_dates.write_date_indexes(uow, dates, new=True)
         await uow.emit_many(CONTACT_CREATED, [(contact_id, None) for contact_id in contacts])

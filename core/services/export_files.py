@@ -51,7 +51,7 @@ _XLSX_CHUNK = 1 << 16
 
 
 def _missing_glyph(error: UnicodeError) -> tuple[str, int]:
-    assert isinstance(error, UnicodeEncodeError)
+    assert isinstance(error, UnicodeEncodeError)  # registered for encoding only (the export's text)
     return MISSING_GLYPH * (error.end - error.start), error.end
 
 
@@ -153,7 +153,7 @@ async def _xlsx(table: Table) -> AsyncIterator[bytes]:
             written.number_format = "yyyy-mm-dd"
             return written
         if kind == "datetime":
-            assert isinstance(value, dt.datetime)
+            assert isinstance(value, dt.datetime)  # a datetime column's value (UTCDateTime), None handled above
             written = WriteOnlyCell(sheet, value.replace(tzinfo=None))  # Excel has no zones: the configured zone's wall time
             written.number_format = "yyyy-mm-dd hh:mm:ss"
             return written

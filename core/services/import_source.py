@@ -46,7 +46,8 @@ class SourceStream(io.RawIOBase):
     `read_ahead` bytes ready; a row longer than that is refused rather than read half."""
 
     def __init__(self, runtime, import_id: uuid.UUID, data_key: bytes | None) -> None:
-        assert data_key is not None, "an import's key is destroyed only with the import"
+        if data_key is None:  # destroyed only with the import, but read from the database by the run
+            raise RuntimeError(f"import {import_id}: its key was destroyed")
         super().__init__()
         self.runtime, self.import_id, self.data_key = runtime, import_id, data_key
         self.read_ahead = PIECES_PER_READ * runtime.settings.import_chunk_bytes

@@ -19,6 +19,7 @@ from ..models import Account, ActivityTarget, Contact, ContactAccount, ContactEm
 from ..unit_of_work import UnitOfWork
 from . import sensitive
 from .accounts import account_search_text
+from .common import record_kind
 from .contacts import NAME_FIELDS, refresh_search_tokens, seal_names
 from .purchases import move_purchases
 
@@ -57,7 +58,7 @@ async def _lock_parties(uow: UnitOfWork, model, survivor_id: uuid.UUID, merged_i
     for field, record_id in [("survivorId", survivor_id), *(("mergedIds", m) for m in merged_ids)]:
         row = by_id.get(record_id)
         if row is None:
-            errors.append(UserError(field, "no such record", "NOT_FOUND"))
+            errors.append(UserError(field, f"no such {record_kind(model)}", "NOT_FOUND"))
         elif row.merged_into_id is not None:
             errors.append(UserError(field, "was already merged", "ALREADY_MERGED"))
         elif row.deleted_at is not None:

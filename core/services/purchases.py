@@ -16,7 +16,7 @@ from ..errors import InputError, UserError
 from ..events import PURCHASE_RECORDED, PURCHASE_REFUNDED
 from ..models import Account, Contact, ContactAccount, Purchase
 from ..unit_of_work import UnitOfWork
-from .common import Checker, live_ids
+from .common import Checker, live_ids, record_kind
 
 DEFAULT_CHANNEL = "direct"
 CURRENCY_LENGTH = 3
@@ -63,7 +63,7 @@ async def record_purchase(uow: UnitOfWork, data: dict, *, routing: dict | None =
         check.fail("contact_id", "give the contact or the account who bought", "REQUIRED")
     for field, model, value in (("contact_id", Contact, contact_id), ("account_id", Account, account_id)):
         if value is not None and not await live_ids(uow, model, [value]):
-            check.fail(field, "no such record", "NOT_FOUND")
+            check.fail(field, f"no such {record_kind(model)}", "NOT_FOUND")
     channel = check.text(data, "channel", max_length=40) or DEFAULT_CHANNEL
     order_ref = check.text(data, "order_ref", max_length=200)
     currency = (check.text(data, "currency", max_length=CURRENCY_LENGTH) or "JPY").upper()

@@ -9,7 +9,7 @@ from sqlalchemy import delete
 from ..events import TASK_COMPLETED, TASK_CREATED, TASK_DELETED, TASK_UPDATED
 from ..models import Account, Contact, Task
 from ..unit_of_work import UnitOfWork
-from .common import Checker, changed_fields, check_user, live_ids, load_for_update
+from .common import Checker, changed_fields, check_user, live_ids, load_for_update, record_kind
 
 STATUSES = ("open", "done", "canceled")
 
@@ -28,7 +28,7 @@ async def _check_task_input(uow: UnitOfWork, data: dict, *, creating: bool) -> d
         values["assignee_id"] = data["assignee_id"]
     for field, model in (("contact_id", Contact), ("account_id", Account)):
         if data.get(field) is not None and not await live_ids(uow, model, [data[field]]):
-            check.fail(field, "no such record", "NOT_FOUND")
+            check.fail(field, f"no such {record_kind(model)}", "NOT_FOUND")
         if field in data:
             values[field] = data[field]
     check.done()

@@ -120,7 +120,7 @@ class Console:
             return self.refuse(request, staff, 400, "bad-locale")
         if calendar not in (None, *CALENDARS):
             return self.refuse(request, staff, 400, "bad-calendar")
-        assert isinstance(locale, str)
+        assert isinstance(locale, str)  # one of i18n.LOCALES, checked above
         await set_preferences(self.runtime, staff.user_id, locale, None if calendar is None else calendar == "japanese")
         # Back to the page the switch was on: a path of the console only, never another site.
         back = fields.get("next")

@@ -65,7 +65,7 @@ def _selection(runtime: Runtime, where: DateField, days: list[dt.date], yearly: 
 async def _dated(session: AsyncSession, runtime: Runtime, where: DateField, days: list[dt.date], yearly: bool):
     """(record id, the day among `days` it is due on) for every live record of the field."""
     if where.kind == "sealed":
-        assert where.key is not None
+        assert where.key is not None  # date_field makes a sealed DateField with the custom field's key
         return await contacts_on_yearly_dates(session, where.key, days)
     table, first, last = where.table, min(days), max(days)
     value, chosen = _selection(runtime, where, days, yearly)

@@ -420,7 +420,8 @@ def _instant(text: str) -> dt.datetime | None:
 def until(step: dict) -> dt.datetime:
     """A checked `wait` step's instant, in UTC."""
     instant = _instant(step["until"])
-    assert instant is not None  # checked when the definition was saved
+    if instant is None:  # checked when the definition was saved; read back from the database
+        raise ValueError(f"wait step {step['id']}: `until` is no instant with a time zone offset")
     return instant.astimezone(dt.UTC)
 
 
@@ -439,7 +440,7 @@ async def version_definition(session: AsyncSession, version_id: uuid.UUID) -> di
         definition = await session.scalar(
             select(AutomationWorkflowVersion.definition).where(AutomationWorkflowVersion.id == version_id)
         )
-        assert definition is not None  # a run is deleted with its version
+        assert definition is not None  # a run's version_id is a foreign key (ON DELETE CASCADE)
         _DEFINITIONS[version_id] = definition
     return _DEFINITIONS[version_id]
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from enishi.plugin import Checker, InputError, Runtime, UnitOfWork, UserError, load_for_update
+from enishi.plugin import Checker, InputError, Runtime, UnitOfWork, UserError, load_for_update, record_kind
 
 from . import workflow_definition
 from .service import declared_event_types
@@ -176,13 +176,14 @@ async def dry_run(
     session = uow.session
     workflow = await session.get(AutomationWorkflow, workflow_id)
     if workflow is None:
-        raise InputError(UserError("id", "no such record", "NOT_FOUND"))
+        raise InputError(UserError("id", "no such workflow", "NOT_FOUND"))
     definition: dict[str, Any] | None = await session.scalar(
         select(AutomationWorkflowVersion.definition).where(
             AutomationWorkflowVersion.workflow_id == workflow.id, AutomationWorkflowVersion.version == workflow.version
         )
     )
-    assert definition is not None  # a workflow always has its current version
+    if definition is None:  # the services write a workflow with its current version; no constraint does
+        raise RuntimeError(f"workflow {workflow.id}: its current version {workflow.version} is missing")
     trigger = definition["trigger"]
     if trigger["type"] == "schedule":
         raise InputError(UserError("id", "a scheduled workflow is about no record", "NO_RECORD_TRIGGER"))
@@ -192,7 +193,7 @@ async def dry_run(
         raise InputError(UserError("recordId", f"the trigger's records are {entity}, not {table}", "WRONG_RECORD_TYPE"))
     record = Record(session, entity, record_id)
     if not await record.exists():
-        raise InputError(UserError("recordId", "no such record", "NOT_FOUND"))
+        raise InputError(UserError("recordId", f"no such {record_kind(expected)}", "NOT_FOUND"))
     matches = await holds(definition["trigger"].get("conditions", []), payload, record)
     taken: list[DryRunStep] = []
     await _walk(uow, definition["steps"], payload, record, step_types(runtime), taken)

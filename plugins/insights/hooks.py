@@ -184,7 +184,8 @@ async def enishi_on_event(event, uow):
             for owner in sorted(uuid.UUID(owner) for owner in event.payload.get(f"{kind}_ids") or []):
                 await health.recompute_customer(uow, kind, owner)
     elif any(event.is_(t) for t in (CONTACT_DELETED, CONTACT_RESTORED, ACCOUNT_DELETED, ACCOUNT_RESTORED)):
-        assert event.entity_id is not None  # a record's own events name it
+        if event.entity_id is None:  # the core's services name the record; an event read from the outbox is data
+            raise ValueError(f"event {event.type}: names no {event.entity}")
         await health.recompute_customer(uow, event.entity, event.entity_id)
 
 

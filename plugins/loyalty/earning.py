@@ -335,7 +335,8 @@ def _period_start(now: dt.datetime, period: str, zone) -> dt.datetime:
 async def _within_limit(uow: UnitOfWork, rule: LoyaltyRule, member: LoyaltyMember) -> bool:
     if rule.limit_count is None:
         return True
-    assert rule.limit_period is not None  # a limit comes with its period (create_rule)
+    if rule.limit_period is None:  # create_rule gives both or neither; no constraint does
+        raise RuntimeError(f"loyalty rule {rule.id}: a limit count without its period")
     since = _period_start(uow.clock.now(), rule.limit_period, uow.settings.zone)
     awarded = (
         await uow.session.execute(

@@ -176,7 +176,8 @@ def expiry_for(program: LoyaltyProgram, earned_at: dt.datetime, zone) -> dt.date
     if program.expiry_mode == "never":
         return None
     if program.expiry_mode == "days":
-        assert program.expiry_days is not None  # required with this mode (create_program)
+        if program.expiry_days is None:  # create_program requires it with this mode; no constraint does
+            raise RuntimeError(f"loyalty program {program.id}: expiry mode 'days' without its number of days")
         return earned_at + dt.timedelta(days=program.expiry_days)
     local = earned_at.astimezone(zone)
     if program.expiry_mode == "end_of_month":

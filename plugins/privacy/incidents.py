@@ -187,7 +187,7 @@ async def record_report(uow: UnitOfWork, incident_id, data: dict) -> PrivacyInci
     if filed_at > uow.clock.now():
         check.fail("filedAt", "must not be in the future", "OUT_OF_RANGE")
     check.done()
-    assert kind is not None  # the API's enum
+    assert kind is not None  # the API's enum requires it, and check.choice refused anything else
     incident = await load(uow, incident_id)
     if filed_at < incident.aware_at:
         raise fail("filedAt", "must not be before the business became aware of the incident", "OUT_OF_RANGE")

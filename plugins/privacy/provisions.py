@@ -231,7 +231,7 @@ async def record_cross_border_consent(uow: UnitOfWork, contact_id: uuid.UUID, re
     if not await live_ids(uow, Contact, [contact_id]):
         check.fail("contactId", "no such contact", "NOT_FOUND")
     check.done()
-    assert recipient is not None
+    assert recipient is not None  # check.done() raised when it was missing
     row = PrivacyCrossBorderConsent(
         contact_id=contact_id,
         recipient_id=recipient.id,

@@ -366,7 +366,7 @@ def render(name: str, document: dict | list, format: str) -> bytes:
         rows = document if isinstance(document, list) else _flatten(document)
         columns = REGULATOR_CSV[name][1] if name in REGULATOR_CSV else None
         return export.csv_text(rows, columns).encode()
-    assert isinstance(document, dict)
+    assert isinstance(document, dict)  # check() allows HTML only for DOCUMENTS, which build dicts
     return _html(TITLES[name], document).encode()
 
 

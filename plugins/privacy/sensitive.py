@@ -82,7 +82,7 @@ def _checked_spec(runtime, entity: str, field: str) -> SensitiveCapableField:
     elif not _sealed(spec):
         check.fail("field", "is kept in clear by its plugin: it cannot hold sensitive data", "NOT_SEALED")
     check.done()
-    assert spec is not None
+    assert spec is not None  # check.done() raised when it was missing
     return spec
 
 

@@ -76,7 +76,7 @@ async def create_contract(uow: UnitOfWork, data: dict, scope: uuid.UUID | None) 
         elif stage.kind != "won":
             check.fail("deal_id", "a contract follows a won deal", "DEAL_NOT_WON")
         check.done()
-        assert deal is not None
+        assert deal is not None  # check.done() raised when it was missing
         given = {field: value for field, value in data.items() if value is not None}
         data = {
             "account_id": deal.account_id,
@@ -250,7 +250,7 @@ async def _renewal_alert(uow: UnitOfWork, contract_id: uuid.UUID) -> int:
     alert = await uow.session.scalar(
         select(SalesContractAlert).where(SalesContractAlert.contract_id == contract_id, SalesContractAlert.kind == "renewal_due")
     )
-    assert alert is not None
+    assert alert is not None  # _raise_once inserted it in this transaction
     alert.task_id = task.id
     await uow.emit(
         events.CONTRACT_RENEWAL_DUE,

@@ -107,7 +107,9 @@ async def create_deal(uow: UnitOfWork, data: dict, scope: uuid.UUID | None) -> S
         stage = await first_open_stage(uow, pipeline.id)
     check.done()
     await check_account(uow, data["account_id"], scope)
-    assert pipeline is not None and stage is not None  # a pipeline always has an open stage (check_stages)
+    assert pipeline is not None  # check.done() raised when it was missing
+    if stage is None:  # check_stages keeps an open stage in every pipeline; no constraint does
+        raise RuntimeError(f"sales pipeline {pipeline.id}: no open stage")
     if "owner_id" in data:  # given, or explicitly none
         owner_id = data["owner_id"]
     else:
@@ -210,7 +212,7 @@ async def move_stage(
     check.done()
     now = uow.clock.now()
     previous = await uow.session.get(SalesStage, deal.stage_id)
-    assert previous is not None
+    assert previous is not None  # the deal's stage_id is a foreign key to it
     deal.stage_id, deal.probability = stage.id, stage.probability
     deal.stage_entered_at = deal.updated_at = deal.last_activity_at = now
     deal.close_date = close_date if stage.kind != "open" else None

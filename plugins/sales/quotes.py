@@ -177,7 +177,7 @@ async def create_quote(uow: UnitOfWork, data: dict, scope: uuid.UUID | None) -> 
     account_id = await _deal_account(uow, check, data)
     lines = await _lines(uow, check, data.get("lines") or [], currency, rounding)
     check.done()
-    assert account_id is not None
+    assert account_id is not None  # _deal_account failed the check when it found none, and check.done() raised
     await check_account(uow, account_id, scope)
     sequence = settings_value(uow.settings, "quote_sequence", "quote")
     number = f"{settings_value(uow.settings, 'quote_prefix', 'Q-')}{await next_number(uow, sequence):06d}"

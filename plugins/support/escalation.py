@@ -47,7 +47,8 @@ async def _escalate_ticket(uow: UnitOfWork, ticket: SupportTicket, now: dt.datet
             if rule.percent is not None:
                 due = timer.elapsed_business_minutes >= timer.target_minutes * rule.percent / 100
             else:
-                assert rule.minutes_after_breach is not None  # a rule has one or the other (add_escalation_rule)
+                if rule.minutes_after_breach is None:  # add_escalation_rule gives one or the other; no constraint does
+                    raise RuntimeError(f"escalation rule {rule.id}: neither a percent nor minutes after the breach")
                 due = timer.breached_at is not None and now >= timer.breached_at + dt.timedelta(minutes=rule.minutes_after_breach)
             if not due:
                 continue

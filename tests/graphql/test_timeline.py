@@ -1,3 +1,6 @@
+import uuid
+
+from enishi.plugin import to_global_id
 from tests.helpers import count_rows, create_account, create_contact, log_activity
 
 TIMELINE = "timeline { totalCount edges { node { summary occurredAt } } pageInfo { hasNextPage endCursor } }"
@@ -180,6 +183,29 @@ async def test_tasks_can_be_deleted(api):
     assert again["userErrors"][0]["code"] == "NOT_FOUND"
     assert await count_rows(api, "core_task") == 0
     assert await count_rows(api, "core_outbox WHERE type = 'task.deleted'") == 1
+
+
+async def test_not_found_says_what_kind_of_record_was_not_found(api):
+    def missing(type_name: str) -> str:
+        return to_global_id(type_name, uuid.uuid4())
+
+    def not_found(field: str, what: str) -> list[dict]:
+        return [{"field": field, "message": f"no such {what}", "code": "NOT_FOUND"}]
+
+    activity = (await api.mutate("updateActivity", {"id": missing("Activity"), "summary": "x"}))["userErrors"]
+    assert activity == not_found("id", "activity")
+    assert (await api.mutate("deleteActivity", {"id": missing("Activity")}))["userErrors"] == not_found("id", "activity")
+    target = await api.mutate("logActivity", {"type": "call", "summary": "x", "contactIds": [missing("Contact")]})
+    assert target["userErrors"] == not_found("contactIds.0", "contact")
+    task = await api.mutate("createTask", {"title": "電話する", "accountId": missing("Account")})
+    assert task["userErrors"] == not_found("accountId", "account")
+    assert (await api.mutate("deleteTask", {"id": missing("Task")}))["userErrors"] == not_found("id", "task")
+    purchase = await api.mutate("createPurchase", {"contactId": missing("Contact"), "amount": 1000})
+    assert purchase["userErrors"] == not_found("contactId", "contact")
+    survivor = await create_contact(api, familyName="田中")
+    merged = await api.mutate("mergeContacts", {"survivorId": survivor["id"], "mergedIds": [missing("Contact")]})
+    assert merged["userErrors"] == not_found("mergedIds", "contact")
+    assert [await count_rows(api, table) for table in ("core_activity", "core_task", "core_purchase")] == [0, 0, 0]
 
 
 async def test_first_pages_of_many_timelines_come_right_in_one_page_of_owners(api):

@@ -2,8 +2,9 @@
 which steps would run (branches decided on the record now) with what, and writes nothing."""
 
 import copy
+import uuid
 
-from enishi.plugin import split_global_id
+from enishi.plugin import split_global_id, to_global_id
 from tests.helpers import count_rows
 from tests.plugins.automation.workflow_helpers import QUOTE_FOLLOW_UP, create_workflow, runs, sent_quote_of_owned_deal, tasks
 
@@ -83,3 +84,15 @@ async def test_a_dry_run_refuses_a_record_its_trigger_is_not_about(api):
     assert [(e["field"], e["code"]) for e in wrong["userErrors"]] == [("recordId", "WRONG_RECORD_TYPE")]
     garbage = await api.mutate("dryRunWorkflow", {"id": workflow["id"], "recordId": "nonsense"}, STEPS)
     assert [(e["field"], e["code"]) for e in garbage["userErrors"]] == [("recordId", "INVALID_ID")]
+
+
+async def test_a_dry_run_of_a_missing_workflow_or_record_says_which_was_not_found(api):
+    made = await sent_quote_of_owned_deal(api)
+    workflow = await create_workflow(api, QUOTE_FOLLOW_UP)
+    missing = to_global_id("AutomationWorkflow", uuid.uuid4())
+    no_workflow = await api.mutate("dryRunWorkflow", {"id": missing, "recordId": made["quote"]["id"]}, "triggerMatches")
+    assert no_workflow["userErrors"] == [{"field": "id", "message": "no such workflow", "code": "NOT_FOUND"}]
+    no_quote = await api.mutate(
+        "dryRunWorkflow", {"id": workflow["id"], "recordId": to_global_id("SalesQuote", uuid.uuid4())}, "triggerMatches"
+    )
+    assert no_quote["userErrors"] == [{"field": "recordId", "message": "no such quote", "code": "NOT_FOUND"}]

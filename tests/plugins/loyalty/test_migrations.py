@@ -9,7 +9,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from enishi.db import UTCDateTime, create_engine
+from enishi.db import UTCDateTime, create_engine, insert_rows
 from enishi.db.migrate import upgrade
 from enishi.runtime import Runtime
 from enishi.services.contacts import bulk_contact_rows
@@ -143,8 +143,7 @@ async def _insert_contact(connection, contact_id: uuid.UUID, now: dt.datetime) -
     for model, rows in bulk_contact_rows(
         {"id": contact_id, "custom_fields": {}, "created_at": now, "updated_at": now}, {"family_name": "山田"}, [], []
     ).items():
-        if rows:
-            await connection.execute(model.__table__.insert(), rows)
+        await insert_rows(connection, model, rows)
 
 
 async def _insert(connection, statements: list[str], ids: dict, now: dt.datetime) -> None:
