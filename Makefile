@@ -89,12 +89,15 @@ bench: install
 	$(PY) bench/contact_page.py
 	$(PY) bench/contact_page_http.py
 	$(PY) bench/dsr.py
-	$(PY) bench/csv_import.py
 	$(PY) bench/deal_board.py
 	$(PY) bench/contact_import.py
 	$(PY) bench/export.py
 	$(PY) bench/webhooks.py
 	$(PY) bench/console.py
+	$(PY) bench/insights_health.py
+	$(PY) bench/insights_reports.py
+	$(PY) bench/workflows.py
+	$(PY) bench/workflows.py --email
 
 # The mixed load of bench/load.py on a throw-away PostgreSQL behind PgBouncer (needs the pgbouncer
 # binary): 1 then 2 servers with 2 workers, LOAD_SECONDS each. Installs locust (the `bench` extra).
