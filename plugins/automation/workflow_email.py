@@ -53,6 +53,7 @@ from .email_templates import render, variables_named
 from .frequency_caps import AutomationContactSend, AutomationFrequencyCap, capped
 from .workflow_definition import steps_by_id, version_definition
 from .workflow_models import AutomationWorkflowRun
+from .workflow_people import note_recipients
 from .workflow_records import Record, resolve
 
 if TYPE_CHECKING:
@@ -179,9 +180,12 @@ def _recipient(contact_id: uuid.UUID, reason: str | None) -> dict:
 
 
 async def apply(ctx: StepContext, given: dict) -> dict:
-    """Record each send and queue its message; the skipped ones with their reason."""
+    """Record each send and queue its message; the skipped ones with their reason. Every
+    recipient the step's log names is indexed for a data subject's erasure (workflow_people.py)."""
     recipients = []
-    for contact_id, reason in await verdicts(ctx.uow, given, lock=True):
+    judged = await verdicts(ctx.uow, given, lock=True)
+    await note_recipients(ctx.uow.session, ctx.run_id, (contact_id for contact_id, _ in judged))
+    for contact_id, reason in judged:
         if reason is None:
             ctx.uow.session.add(
                 AutomationContactSend(
