@@ -147,7 +147,7 @@ async def enishi_subject_collect(uow, subject):
 @hookimpl
 async def enishi_subject_erase(uow, subject):
     report = ErasureReport("automation")
-    report.add_counts(await workflow_erasure.forget_person(uow, subject.contact_id))
+    report.add_counts(await workflow_erasure.forget_person(uow, subject.contact_id))  # before the sends: they lead to runs
     mine = AutomationContactSend.contact_id == subject.contact_id
     removed = await uow.session.execute(delete(AutomationContactSend).where(mine))
     report.add("automation_contact_send", "delete", removed.rowcount)

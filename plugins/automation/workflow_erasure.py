@@ -6,8 +6,10 @@ were about. The runs concerned are found by index, so an erasure does not grow w
   index;
 * runs whose trigger's payload names them (`activity.logged`'s `contact_ids`, `purchase.recorded`'s
   and `survey.answered`'s `contact_id`, any field an event type declares `names_contact`), and
-  runs whose `send_email` step logged them as a recipient, sent or skipped: the index of the
-  people a run names (workflow_people.py), whose rows about them this deletes.
+  runs whose `send_email` step skipped them: the index of the people a run names
+  (workflow_people.py), whose rows about them this deletes;
+* runs whose `send_email` step mailed them: the frequency caps' sends name the run (a send
+  withdrawn at delivery is indexed above instead).
 
 In these runs' payloads and step logs (`contact_ids`, `recipients`) the person's id becomes null,
 keeping the counts (`sent`) and the other people. The tags workflows put on the person go: they
@@ -32,11 +34,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, union
 
 from enishi.plugin import UnitOfWork
 
 from . import workflow_people
+from .frequency_caps import AutomationContactSend
 from .workflow_models import FINISHED, AutomationRecordTag, AutomationWorkflowRun, AutomationWorkflowStep
 
 
@@ -53,11 +56,13 @@ def _without(value, person: str):
 
 async def forget_person(uow: UnitOfWork, contact_id: uuid.UUID) -> dict[str, int]:
     """Detach the person from the runs and step logs naming them; delete their tags and index
-    rows. Counts the rows changed, so a second call reports zero."""
+    rows. Must run before their sends are deleted (they lead to the runs that mailed them).
+    Counts the rows changed, so a second call reports zero."""
     session, run = uow.session, AutomationWorkflowRun
     named = await workflow_people.forget(session, contact_id)
-    about_them = await session.scalars(select(run.id).where(run.entity == "contact", run.record_id == contact_id))
-    run_ids = {*named, *about_them}
+    about_them = select(run.id).where(run.entity == "contact", run.record_id == contact_id)
+    mailed_them = select(AutomationContactSend.run_id).where(AutomationContactSend.contact_id == contact_id)
+    run_ids = {*named, *await session.scalars(union(about_them, mailed_them))}
     person, now = str(contact_id), uow.clock.now()
     runs = 0
     # Locked: a worker taking a step of one of these runs finishes first, or finds it cancelled.

@@ -1,11 +1,15 @@
 """Who a workflow run names besides its record, by index: the contacts its trigger's payload names
 (the payload fields its event type declares `names_contact`: `activity.logged`'s `contact_ids`,
 `purchase.recorded`'s and `survey.answered`'s `contact_id`, a third-party plugin's alike) and
-the recipients its `send_email` steps logged, sent or skipped. A data subject's erasure reads
-their rows here (workflow_erasure.py) rather than searching the log's JSON, so it does not grow
-with the log, and deletes them: the index is personal data of its own (which runs were about whom).
+the recipients its `send_email` steps logged without a send to show for it (skipped, or the send
+withdrawn at delivery). A data subject's erasure reads their rows here (workflow_erasure.py)
+rather than searching the log's JSON, so it does not grow with the log, and deletes them: the
+index is personal data of its own (which runs were about whom).
 
-A run about a contact (`record_id`) is found by the run's own index and has no row here. Other
+Not indexed here, found by an index of their own: a run about a contact (`record_id`), and a
+recipient mailed (the frequency caps' send names the run) — so a step mailing everyone, the
+common case and the one bench/workflows.py --email measures, writes no row, and a trigger whose
+payload names no one (`contact.updated`, a deal's event) costs run start no statement. Other
 step types log no one the run's record or payload does not name already; a plugin's step type
 that logs people beyond them is not indexed (nor are the ids an admin wrote into a definition)."""
 
@@ -74,7 +78,7 @@ async def note_started(runtime: Runtime, session: AsyncSession, event_type: str,
 
 
 async def note_recipients(session: AsyncSession, run_id: uuid.UUID, contact_ids: Iterable[uuid.UUID]) -> None:
-    """Index a `send_email` step's recipients, sent or skipped, in the step's transaction."""
+    """Index recipients a `send_email` step logged with no send naming the run; no statement for none."""
     if rows := [{"contact_id": contact_id, "run_id": run_id} for contact_id in dict.fromkeys(contact_ids)]:
         await _index(session, rows)
 

@@ -5,7 +5,9 @@ a run still waiting for them or started by what they did is cancelled, and the t
 are gone."""
 
 from enishi.plugin import DataSubject
-from tests.helpers import create_account, log_activity, table_hits
+from enishi.plugins.automation.workflow_engine import run_due
+from enishi.worker import deliver_waiting_events
+from tests.helpers import count_rows, create_account, log_activity, table_hits
 from tests.plugins.automation.test_workflow_email import ON_NEW_ACCOUNT, STEP, _person
 from tests.plugins.automation.workflow_helpers import DORMANT_DAYS, create_workflow, dormant_segment, runs, work
 from tests.plugins.insights.helpers import buy
@@ -66,7 +68,7 @@ async def test_erasure_detaches_the_person_from_runs_and_step_logs_and_keeps_the
         "automation_workflow_step:anonymise": 2,  # the tag's step, the mail's step
         "automation_record_tag:delete": 1,
         "automation_contact_send:delete": 1,
-        "automation_workflow_person:delete": 3,  # the activity's, the purchase's and the mail's runs
+        "automation_workflow_person:delete": 2,  # the activity's and the purchase's runs (the mail's: its send)
     }
 
     tagged_runs = await runs(api, tagging["id"])
@@ -139,6 +141,28 @@ async def test_a_skipped_recipient_is_erased_from_the_step_log_of_a_run_that_mai
     assert step["output"]["sent"] == 1 and sorted(map(str, step["input"]["contact_ids"])) == sorted(
         ["None", "None", str(raw_id(willing))]
     )
+
+
+async def test_a_recipient_whose_send_was_withdrawn_at_delivery_is_erased_from_the_step_log(api):
+    """The step mailed them, but their address was gone when the outbox delivered: the send stops
+    counting against the cap (deleted), the step's log still names them as sent — indexed then."""
+    mailing = await create_workflow(api, ON_NEW_ACCOUNT, name="歓迎メール")
+    account = await create_account(api, name="縁商事")
+    person = await _person(api, "yamada", account_id=account["id"])
+    await deliver_waiting_events(api.runtime)  # the run starts
+    await run_due(api.runtime)  # the step sends: its mail's event is queued
+    removed = await api.mutate("updateContact", {"id": person, "emails": []}, "userErrors { code }")
+    assert removed["userErrors"] == [], removed
+    await deliver_waiting_events(api.runtime)  # no address now: not sent after all
+    assert await count_rows(api, "automation_contact_send") == 0
+    [run] = await runs(api, mailing["id"])
+    assert run["steps"][0]["output"]["recipients"] == [{"contact_id": str(raw_id(person))}]
+
+    affected = await _erase(api, person)
+    assert (affected["automation_workflow_step:anonymise"], affected["automation_workflow_person:delete"]) == (1, 1)
+    assert await _automation_tables_naming(api, person) == set()
+    [run] = await runs(api, mailing["id"])
+    assert run["steps"][0]["output"] == {"recipients": [{"contact_id": None}], "sent": 1}
 
 
 def _waiting(days: int) -> list[dict]:

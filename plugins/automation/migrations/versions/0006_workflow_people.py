@@ -28,7 +28,8 @@ def _named(bind) -> set[tuple[uuid.UUID, uuid.UUID]]:
     """(contact, run) for what the code indexes from now on: the payload's contact references —
     every event type declaring one (`names_contact`) calls it `contact_id` or `contact_ids`, and a
     one-time search of the text is fine here, unlike in every erasure — and the recipients of
-    `send_email` steps."""
+    `send_email` steps: all of them, a send withdrawn at delivery having left no send to find the
+    run by (the code indexes only those from now on, and the skipped)."""
     run = sa.table("automation_workflow_run", sa.column("id", sa.Uuid()), sa.column("payload", sa.JSON()))
     step = sa.table("automation_workflow_step", sa.column("run_id", sa.Uuid()), sa.column("type"), sa.column("output", sa.JSON()))
     named = set()
