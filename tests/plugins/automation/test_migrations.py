@@ -1,4 +1,4 @@
-"""The automation plugin's data migration: the index of the people a run names (0006) filled for
+"""The automation plugin's data migration: the index of the people a run names (0007) filled for
 the runs logged before it — their payloads' contacts and their `send_email` steps' recipients —
 so an erasure after the upgrade finds those runs too."""
 
@@ -37,7 +37,7 @@ def _run(run_id: uuid.UUID, version_id: uuid.UUID, workflow_id: uuid.UUID, event
 async def test_upgrading_indexes_the_people_the_runs_already_logged_name(enishi_fresh_database_url, enishi_base_settings):
     runtime = Runtime(dataclasses.replace(enishi_base_settings, database_url=enishi_fresh_database_url))
     await asyncio.to_thread(upgrade, runtime, "core@head")
-    await asyncio.to_thread(upgrade, runtime, "automation_0005")
+    await asyncio.to_thread(upgrade, runtime, "automation_0006")
     workflow_id, version_id = uuid.uuid4(), uuid.uuid4()
     meeting, purchase, mailing, update = (uuid.uuid4() for _ in range(4))
     a, b, c, d = (uuid.uuid4() for _ in range(4))

@@ -1,8 +1,8 @@
 """automation: the people a workflow run names beyond its record, by index (a data subject's erasure
 finds their runs there), filled for the runs already logged
 
-Revision ID: automation_0006
-Revises: automation_0005
+Revision ID: automation_0007
+Revises: automation_0006
 Create Date: 2026-12-07
 """
 
@@ -11,8 +11,8 @@ import uuid
 import sqlalchemy as sa
 from alembic import op
 
-revision = "automation_0006"
-down_revision = "automation_0005"
+revision = "automation_0007"
+down_revision = "automation_0006"
 branch_labels = None
 depends_on = None
 
