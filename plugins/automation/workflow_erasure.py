@@ -16,14 +16,17 @@ keeping the counts (`sent`) and the other people. The tags workflows put on the 
 describe them.
 
 A pending run about them or whose payload names them is cancelled: no further step for someone
-erased. For a run about their purchase or activity this is needed, not only tidy: each plugin's
-part of an erasure is a transaction of its own, and the core's part — the one that unlinks the
-purchase (`contact_id`) and the activity from them — runs last, possibly retried hours later.
-Until it commits a later step still reaches them through the record: a `send_email` to the
-purchase's `contact` resolves them (and, as they are out of use by then, logs them as skipped —
-their id back in a step log this part has already cleared), a `create_task` or `create_activity`
-naming the record's `contact_id` logs them in its input. A run cancelled here takes no step.
-This holds for any record a plugin's event names them in, up to that plugin's own part.
+erased. For a run about their purchase this is needed, not only tidy: each plugin's part of an
+erasure is a transaction of its own, and the core's part — the one that nulls the purchase's
+`contact_id` — runs last, possibly retried hours later. Until it commits a later step still
+reaches them through the record: a `send_email` to the purchase's `contact` resolves them (and,
+as they are out of use by then, logs them as skipped — their id back in a step log this part has
+already cleared), a `create_task` or `create_activity` naming the record's `contact_id` logs them
+in its input. The same holds for any plugin's record an event names them in (a survey answer's
+`contact_id`), up to that plugin's own part, and for a plugin's step type reading an activity's
+links (a held activity keeps them). Runs of other people's shared activities are cancelled with
+them: the price of a rule that needs no knowledge of what each step type can reach. A run
+cancelled here takes no step.
 
 A pending run that only mailed them (a `send_email` to an account's contacts) goes on for the
 others: its later steps find the account's contacts through links a soft-deleted contact no
