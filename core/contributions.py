@@ -254,12 +254,18 @@ class PayloadField:
     begins with `_` (a one-time code) is for delivery only: the outbox forgets it once delivered.
 
     `type` is a class (`str`, `int`, `bool`, `dict`), `list[<class>]`, or a union of these
-    (`str | None`)."""
+    (`str | None`).
+
+    `names_contact`: the field holds a contact's id, or a list of them (`contact_id`,
+    `contact_ids`). Declare it on every such field: whatever keeps payloads (a workflow run keeps
+    its trigger's) finds by it what a data subject's erasure must clear, without searching the
+    stored JSON. The event's own `entity_id` needs no marking: its `entity` says what it is."""
 
     name: str
     type: Any
     description: str = ""
     required: bool = True
+    names_contact: bool = False
 
     def conforms(self, value: Any) -> bool:
         return _conforms(value, self.type)

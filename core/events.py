@@ -47,7 +47,7 @@ ACTIVITY_LOGGED = EventType(
     "An interaction was logged on the timeline.",
     (
         ACTIVITY_KIND,
-        PayloadField("contact_ids", list[str], "the contacts it concerns"),
+        PayloadField("contact_ids", list[str], "the contacts it concerns", names_contact=True),
         PayloadField("account_ids", list[str], "the accounts it concerns"),
     ),
 )
@@ -79,7 +79,7 @@ IMPORT_COMPLETED = EventType(
 )
 
 _PURCHASER = (
-    PayloadField("contact_id", str | None, "the contact who bought (None: an account's purchase, or erased)"),
+    PayloadField("contact_id", str | None, "the contact who bought (None: an account's purchase, or erased)", names_contact=True),
     PayloadField("account_id", str | None, "the account bought for, if any"),
 )
 PURCHASE_RECORDED = EventType(
@@ -100,7 +100,7 @@ SURVEY_ANSWERED = EventType(
     (
         PayloadField("kind", str, "the scale: `nps` (0-10), `csat` (1-5) or `ces` (1-7)"),
         PayloadField("score", int, "the answer on that scale"),
-        PayloadField("contact_id", str | None, "who answered, if known"),
+        PayloadField("contact_id", str | None, "who answered, if known", names_contact=True),
         PayloadField("source", str, "the plugin that asked (`insights`, `support`)"),
     ),
 )

@@ -31,7 +31,8 @@ def render_events(registry: EventRegistry) -> list[str]:
         "",
         "Every event type the core and the bundled plugins declare (`enishi_event_types`), with its payload. "
         "`entity_id` names a record of the entity given; ids in payloads are strings. Payloads never hold personal "
-        "data: they reach the outbox and, from there, webhooks. A field beginning with `_` is for delivery only.",
+        "data: they reach the outbox and, from there, webhooks. A field beginning with `_` is for delivery only; "
+        "one declared `names_contact` holds contact ids (what keeps payloads finds a data subject's by it).",
         "",
     ]
     names = sorted(registry.types, key=lambda name: (registry.declared_by[name] != CORE_PLUGIN, registry.declared_by[name]))
@@ -48,7 +49,8 @@ def render_events(registry: EventRegistry) -> list[str]:
         if event_type.payload:
             lines += ["| Field | Type | Required | Meaning |", "|---|---|---|---|"]
             lines += [
-                f"| `{f.name}` | `{f.type_name}` | {'yes' if f.required else 'no'} | {f.description} |"
+                f"| `{f.name}` | `{f.type_name}` | {'yes' if f.required else 'no'} | {f.description}"
+                f"{' (`names_contact`)' if f.names_contact else ''} |"
                 for f in event_type.payload
             ]
         else:

@@ -123,9 +123,13 @@ async def enishi_metrics(session):
 @hookimpl
 def enishi_personal_data():
     # Who got which workflow e-mail when: what the frequency caps count, erased with the person.
+    # Which runs named whom (workflow_people.py): the index an erasure finds their runs by.
     return [
-        PersonalDataField("automation_contact_send", field, "user.behavior", purposes=("marketing",), portable=False)
-        for field in ("contact_id", "sent_at")
+        *(
+            PersonalDataField("automation_contact_send", field, "user.behavior", purposes=("marketing",), portable=False)
+            for field in ("contact_id", "sent_at")
+        ),
+        PersonalDataField("automation_workflow_person", "contact_id", "user.unique_id", provenance="observed", portable=False),
     ]
 
 

@@ -53,6 +53,7 @@ from .email_templates import render, variables_named
 from .frequency_caps import AutomationContactSend, AutomationFrequencyCap, capped
 from .workflow_definition import steps_by_id, version_definition
 from .workflow_models import AutomationWorkflowRun
+from .workflow_people import note_recipients
 from .workflow_records import Record, resolve
 
 if TYPE_CHECKING:
@@ -179,9 +180,13 @@ def _recipient(contact_id: uuid.UUID, reason: str | None) -> dict:
 
 
 async def apply(ctx: StepContext, given: dict) -> dict:
-    """Record each send and queue its message; the skipped ones with their reason."""
+    """Record each send and queue its message; the skipped ones with their reason. A data
+    subject's erasure finds the run through either: a send names it, and a skipped recipient is
+    indexed (workflow_people.py) — a step mailing everyone writes no index row."""
     recipients = []
-    for contact_id, reason in await verdicts(ctx.uow, given, lock=True):
+    judged = await verdicts(ctx.uow, given, lock=True)
+    await note_recipients(ctx.uow.session, ctx.run_id, (contact_id for contact_id, reason in judged if reason))
+    for contact_id, reason in judged:
         if reason is None:
             ctx.uow.session.add(
                 AutomationContactSend(
@@ -235,15 +240,20 @@ async def _withdrawal_link(runtime: Runtime, contact_id: uuid.UUID, purpose: str
     return answers[0][1] if answers else None
 
 
-async def _unsent(uow: UnitOfWork, payload: dict, contact_id: uuid.UUID, why: str) -> None:
-    """The message is not sent after all: its send no longer counts against the frequency cap."""
-    await uow.session.execute(
+async def _unsent(uow: UnitOfWork, payload: dict, contact_id: uuid.UUID, why: str, *, logged: bool = True) -> None:
+    """The message is not sent after all: its send no longer counts against the frequency cap.
+    The step's log (`logged`: the run is still there) names the recipient still, and no send leads
+    a data subject's erasure to the run any more: the recipient is indexed instead."""
+    run_id = uuid.UUID(payload["run_id"])
+    removed = await uow.session.execute(
         delete(AutomationContactSend).where(
-            AutomationContactSend.run_id == uuid.UUID(payload["run_id"]),
+            AutomationContactSend.run_id == run_id,
             AutomationContactSend.step_id == payload["step_id"],
             AutomationContactSend.contact_id == contact_id,
         )
     )
+    if logged and removed.rowcount:  # type: ignore[attr-defined]  # a DML statement's result
+        await note_recipients(uow.session, run_id, [contact_id])
     log.info("workflow e-mail not sent: %s", why, extra={"run_id": payload["run_id"], "step_id": payload["step_id"]})
 
 
@@ -263,7 +273,7 @@ async def deliver(runtime: Runtime, event) -> None:
             select(ContactEmail).where(ContactEmail.contact_id == event.entity_id, ContactEmail.is_primary.is_(True))
         )
         if run is None or contact is None or contact.deleted_at is not None or email is None or email.address is None:
-            await _unsent(uow, payload, event.entity_id, "no run, recipient or address")
+            await _unsent(uow, payload, event.entity_id, "no run, recipient or address", logged=run is not None)
             return
         step = steps_by_id(await version_definition(session, run.version_id)).get(payload["step_id"])
         if step is None:

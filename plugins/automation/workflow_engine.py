@@ -51,6 +51,7 @@ from .workflow_models import (
     AutomationWorkflowStep,
     AutomationWorkflowVersion,
 )
+from .workflow_people import note_started
 from .workflow_records import Record, holds
 from .workflow_steps import StepContext, step_types
 
@@ -154,6 +155,7 @@ async def _insert_runs(
                     created_at=now,
                 )
             )
+        await note_started(runtime, uow.session, event_type, payload)
     return len(new)
 
 

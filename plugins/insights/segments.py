@@ -44,7 +44,7 @@ MAX_SEGMENT_DEPTH = 5
 MAX_RFM_SEGMENTS = 50
 _MEMBER = (
     PayloadField("segment_id", str, "the saved segment"),
-    PayloadField("contact_id", str | None, "the contact that entered or left (a contact segment)"),
+    PayloadField("contact_id", str | None, "the contact that entered or left (a contact segment)", names_contact=True),
     PayloadField("account_id", str | None, "the account that entered or left (an account segment)"),
 )
 _FIRES = "when a segment is evaluated (created, `evaluateSegment`, the daily `insights.segments` job), in its transaction"

@@ -52,6 +52,8 @@ async def test_a_workflow_mail_judges_its_recipient_in_one_read_and_the_delivery
     [judged] = _reading("core_contact_email", step)  # lock, address and cap: one statement
     assert _reading("automation_frequency_cap", step) == [judged]
     assert _reading("core_contact", step) == [judged]  # not the row again for an account it has no column for
+    # Mailed: the send names the run for a data subject's erasure; no row in the index of people.
+    assert [s for s in step if "automation_workflow_person" in s] == []
 
     delivery = await _statements(api, deliver_waiting_events)
     [mail] = [m for m in enishi_sent_mail().values() if m["To"] == "yamada@mail.example.jp"]
@@ -67,7 +69,7 @@ async def test_a_tag_already_there_is_not_added_again_and_no_step_reads_before_i
     tag_twice = ({"id": "tag", "type": "add_tag", "tag": "vip"}, {"id": "again", "type": "add_tag", "tag": "vip"})
     workflow = await create_workflow(api, on_account("account.created", *tag_twice))
     await create_account(api, name="株式会社タグ")
-    await deliver_waiting_events(api.runtime)  # the outbox starts the run
+    start = await _statements(api, deliver_waiting_events)  # the outbox starts the run
 
     steps = await _statements(api, workflow_engine.run_due)
     [run] = await runs(api, workflow["id"])
@@ -80,3 +82,5 @@ async def test_a_tag_already_there_is_not_added_again_and_no_step_reads_before_i
         *("SELECT", "INSERT", "UPDATE", "INSERT") * 2,
         "SELECT",
     ]
+    # Its trigger's payload names no contact: neither its start nor a tag touches the index of people.
+    assert [s for s in start + steps if "automation_workflow_person" in s] == []
