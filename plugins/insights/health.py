@@ -203,7 +203,8 @@ def score(facts: Facts, now: dt.datetime, rules: Rules) -> Health:
     if facts.activities is not None:
         risks.append(("activity", _overdue(facts.activities, now, "NO_ACTIVITY")))
     if facts.signals:
-        risks += [("support", _support(facts, rules.window_days)), ("nps", _nps(facts, rules.zone))]
+        risks.append(("support", _support(facts, rules.window_days)))
+        risks.append(("nps", _nps(facts, rules.zone)))
         risks.append(("loyalty", _loyalty(facts, now)))
     total, reasons = 0.0, []
     for name, known in risks:
