@@ -2,8 +2,12 @@
 NPS), the signals' reasons, bands, the call list, recomputation on events, and the settings."""
 
 import datetime as dt
+import re
+
+from sqlalchemy import event
 
 from enishi.plugin import DataSubject
+from enishi.plugins.insights.health import recompute_all
 from enishi.worker import run_due_jobs
 from tests.helpers import count_rows, create_contact, log_activity
 from tests.plugins.insights.helpers import buy, customer
@@ -239,3 +243,42 @@ async def test_instants_late_in_their_second_are_read_to_the_microsecond(api):
     assert "insights.health" in await run_due_jobs(api.runtime)
     found = await health_of(api, late)
     assert (found["score"], [r["text"] for r in found["reasons"]]) == (10, ["no purchase for 12 days (usual 6)"])
+
+
+async def test_the_daily_job_reads_who_is_live_and_both_rhythms_in_one_statement_per_kind(api):
+    """rhythm.customer_rhythms: per kind, one statement reads the live customers with their
+    purchases and activities (the live ids, then each source, were three). A customer with no
+    rhythm is scored all the same, a deleted one not at all."""
+    api.clock.set(NOW)
+    regular = await customer(api, "常連", [(40, 3000), (30, 3000), (25, 3000)])
+    await log_activity(api, contactIds=[regular], occurredAt=(NOW - dt.timedelta(days=50)).isoformat())
+    await log_activity(api, contactIds=[regular], occurredAt=(NOW - dt.timedelta(days=45)).isoformat())
+    quiet = (await create_contact(api, familyName="未購入"))["id"]
+    gone = await customer(api, "削除", [(40, 3000), (30, 3000)])
+    deleted = await api.mutate("deleteContact", {"id": gone}, "contact { id }")
+    assert deleted["userErrors"] == [], deleted
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(api.runtime.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        assert await recompute_all(api.runtime) == 2
+    finally:
+        event.remove(api.runtime.engine.sync_engine, "before_cursor_execute", record)
+
+    def reading(table: str) -> list[str]:
+        return [s for s in statements if s.startswith("SELECT") and re.search(rf"(FROM|JOIN) {table}\b", s)]
+
+    for customers in ("core_contact", "core_account"):
+        [facts] = reading(customers)
+        assert "core_purchase" in facts and "core_activity_target" in facts, facts
+    assert len(reading("core_purchase")) == len(reading("core_activity_target")) == 2  # one per kind, no more
+    found = await health_of(api, regular)  # purchases: gaps 10 and 5 days; activities: 5 days
+    assert (found["score"], [r["text"] for r in found["reasons"]]) == (
+        52,  # 40 × (25 ÷ 7.5 − 1.5) ÷ 2 + 15 × 1
+        ["no purchase for 25 days (usual 8)", "no activity for 45 days (usual 5)"],
+    )
+    assert await health_of(api, quiet) == {"score": 0, "band": "LOW", "reasons": []}
+    assert await count_rows(api, "insights_health") == 2
