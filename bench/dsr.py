@@ -20,8 +20,10 @@ small set, then loaded the large one and timed it in the process that had just l
   second to the next; timed one set after the other, the ratio was the load's drift (2.3–2.6×
   on 2026-12-07 with the same 104 / 142 statements at both sizes).
 
-On PostgreSQL give each set a database of its own (`--small-url`, `--large-url`); `--load-only`
-loads them and exits, so that a long load can run outside the bench lock and the timing inside.
+On PostgreSQL each set has a database of its own: `--small-url` and `--large-url`, or, without
+them, two created beside `ENISHI_BENCH_DATABASE_URL`'s (its name + `_dsr_small`, `_dsr_large`;
+until 2026-12-07 the large set was loaded on top of the small one). `--load-only` loads the sets
+at the URLs given and exits, so that a long load can run outside the bench lock and the timing in it.
 
     python bench/dsr.py [--small 2000] [--large 20000] [--repeat 3]
                         [--small-url URL] [--large-url URL] [--load-only]
@@ -36,7 +38,8 @@ import time
 
 from contact_page import StatementCounter  # the script's own folder is on sys.path
 from report import database_url, save_result  # bench/ is on the path when a workload runs as a script
-from sqlalchemy import select
+from sqlalchemy import make_url, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from enishi.db import analyze
 from enishi.db.migrate import upgrade
@@ -53,6 +56,22 @@ from enishi.settings import Settings
 
 KEK = "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="
 KINDS = ("access", "erasure")
+
+
+async def _new_database(suffix: str) -> str:
+    """A scratch SQLite file, or on PostgreSQL an empty database `<the bench database>_<suffix>`
+    created (again) on the same server."""
+    url = database_url("dsr")
+    if not url.startswith("postgresql"):
+        return url
+    base = make_url(url)
+    engine = create_async_engine(base, isolation_level="AUTOCOMMIT")
+    name = f"{base.database}_{suffix}"
+    async with engine.connect() as connection:
+        await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    await engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def _runtime(url: str) -> Runtime:
@@ -147,12 +166,10 @@ def _pair_range(large: list[float], small: list[float]) -> list[float]:
 
 
 async def main(args) -> dict:
-    if os.environ.get("ENISHI_BENCH_DATABASE_URL") and not (args.small_url and args.large_url):
-        sys.exit("on PostgreSQL give each set a database of its own: --small-url and --large-url")
     if args.load_only and not (args.small_url and args.large_url):
         sys.exit("--load-only loads the sets at --small-url and --large-url")
     sizes = {"small": args.small, "large": args.large}
-    urls = {"small": args.small_url or database_url("dsr"), "large": args.large_url or database_url("dsr")}
+    urls = {name: getattr(args, f"{name}_url") or await _new_database(f"dsr_{name}") for name in sizes}
     # Sets named by URL are loaded only with --load-only; otherwise they are taken as they are (the 1M set).
     to_load = list(sizes) if args.load_only else [name for name in sizes if not getattr(args, f"{name}_url")]
     after_load = {name: await load(sizes[name], urls[name], not args.load_only) for name in to_load}
