@@ -38,12 +38,13 @@ import time
 
 from contact_page import StatementCounter  # the script's own folder is on sys.path
 from report import database_url, save_result  # bench/ is on the path when a workload runs as a script
-from sqlalchemy import make_url, select, text
+from sqlalchemy import func, make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from enishi.db import analyze
 from enishi.db.migrate import upgrade
 from enishi.demo import load_demo
+from enishi.models import Contact
 from enishi.plugins.loyalty import service as loyalty
 from enishi.plugins.loyalty.models import LoyaltyProgram
 from enishi.plugins.privacy import execution, intake, requests
@@ -134,19 +135,22 @@ async def load(size: int, url: str, first_requests: bool) -> dict:
 
 async def measure(urls: dict[str, str], repeat: int) -> dict:
     """Both sets open at once, each warmed by an untimed subject, then `repeat` subjects whose
-    requests alternate between the sets (the large set first for odd subjects)."""
+    requests alternate between the sets (the large set first for every other subject)."""
     runtimes = {name: _runtime(url) for name, url in urls.items()}
     counters = {name: StatementCounter(runtime.engine) for name, runtime in runtimes.items()}
+    contacts = {}
     for name, runtime in runtimes.items():
+        async with runtime.read_session() as session:  # what the set holds, whoever loaded it
+            contacts[name] = (await session.execute(select(func.count()).select_from(Contact))).scalar_one()
         await _timed_requests(runtime, counters[name], 0)
     timings: dict[str, dict[str, list]] = {name: {kind: [] for kind in KINDS} for name in urls}
     for n in range(1, repeat + 1):
-        for name in sorted(urls, reverse=n % 2 == 1):  # "small", "large" / "large", "small"
+        for name in ("large", "small") if n % 2 else ("small", "large"):
             for kind, figure in (await _timed_requests(runtimes[name], counters[name], n)).items():
                 timings[name][kind].append(figure)
     for runtime in runtimes.values():
         await runtime.close()
-    return {
+    return {f"{name}_contacts": contacts[name] for name in urls} | {
         name: {
             kind: {
                 "p50_ms": round(statistics.median(ms for ms, _ in figures), 1),
@@ -179,8 +183,6 @@ async def main(args) -> dict:
     return {
         "utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
         "load_average": os.getloadavg(),
-        "small_contacts": args.small,
-        "large_contacts": args.large if "large" in to_load else "existing",
         **report,
         "ratio_p50": {kind: round(report["large"][kind]["p50_ms"] / report["small"][kind]["p50_ms"], 2) for kind in KINDS},
         # The n-th subject of the large set against the n-th of the small, timed side by side.
