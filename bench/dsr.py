@@ -137,6 +137,8 @@ async def measure(urls: dict[str, str], repeat: int) -> dict:
     """Both sets open at once, each warmed by an untimed subject, then `repeat` subjects whose
     requests alternate between the sets (the large set first for every other subject)."""
     runtimes = {name: _runtime(url) for name, url in urls.items()}
+    for runtime in runtimes.values():  # a set loaded by an older checkout gains this one's migrations
+        await asyncio.to_thread(upgrade, runtime)
     counters = {name: StatementCounter(runtime.engine) for name, runtime in runtimes.items()}
     contacts = {}
     for name, runtime in runtimes.items():
