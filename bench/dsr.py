@@ -23,7 +23,8 @@ small set, then loaded the large one and timed it in the process that had just l
 On PostgreSQL each set has a database of its own: `--small-url` and `--large-url`, or, without
 them, two created beside `ENISHI_BENCH_DATABASE_URL`'s (its name + `_dsr_small`, `_dsr_large`;
 until 2026-12-07 the large set was loaded on top of the small one). `--load-only` loads the sets
-at the URLs given and exits, so that a long load can run outside the bench lock and the timing in it.
+at the URLs given and exits, so that a long load can run outside the bench lock and the timing in
+it; a set loaded beforehand is upgraded first (`enishi db upgrade`, as before a server starts).
 
     python bench/dsr.py [--small 2000] [--large 20000] [--repeat 3]
                         [--small-url URL] [--large-url URL] [--load-only]
