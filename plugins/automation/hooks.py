@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 
 from enishi.plugin import ErasureReport, MergeMove, Permission, PersonalDataField, ScheduledJob, hookimpl
 
@@ -141,16 +141,17 @@ async def enishi_subject_collect(uow, subject):
         .order_by(AutomationContactSend.sent_at)
     )
     found = [{"channel": s.channel, "purpose": s.purpose, "sent_at": s.sent_at.isoformat()} for s in sends]
-    return {"workflow_messages": found} if found else None
+    section = {
+        "workflow_messages": found,
+        "workflow_runs": await workflow_erasure.runs_for_access(uow.session, subject.contact_id),
+    }
+    return {name: items for name, items in section.items() if items} or None
 
 
 @hookimpl
 async def enishi_subject_erase(uow, subject):
     report = ErasureReport("automation")
-    report.add_counts(await workflow_erasure.forget_person(uow, subject.contact_id))  # before the sends: they lead to runs
-    mine = AutomationContactSend.contact_id == subject.contact_id
-    removed = await uow.session.execute(delete(AutomationContactSend).where(mine))
-    report.add("automation_contact_send", "delete", removed.rowcount)
+    report.add_counts(await workflow_erasure.forget_person(uow, subject.contact_id))
     return report
 
 

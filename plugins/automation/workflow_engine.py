@@ -51,7 +51,7 @@ from .workflow_models import (
     AutomationWorkflowStep,
     AutomationWorkflowVersion,
 )
-from .workflow_people import note_started
+from .workflow_people import note_recipients, note_started
 from .workflow_records import Record, holds
 from .workflow_steps import StepContext, step_types
 
@@ -278,77 +278,88 @@ def _error_text(error: Exception) -> str:
 
 
 class StepFailed(Exception):
-    """A step failed: its transaction is to roll back whole, and its log entry, carried out of
-    it, is written in the next (`record_failure`)."""
+    """A step failed: its transaction is to roll back whole, and its log entry (an
+    `AutomationWorkflowStep`'s columns), carried out of it, is written in the next (`record_failure`)."""
 
-    def __init__(self, entry: AutomationWorkflowStep, error: Exception) -> None:
+    def __init__(self, entry: dict, error: Exception) -> None:
         super().__init__(type(error).__name__)
-        self.entry = entry
-        entry.status, entry.error, entry.input, entry.output = "failed", _error_text(error), {}, {}
+        self.entry = {**entry, "status": "failed", "error": _error_text(error), "input": {}, "output": {}}
+
+
+def _contacts_logged(run: AutomationWorkflowRun, outcome: Outcome) -> set[uuid.UUID]:
+    """The contacts a step's log names at its top level (`contact_id`: a task's, an activity's, a
+    contact's field update) other than the run's own contact record: a run about a task or a deal
+    names the contact its record points to only here, so the people index must learn of it for
+    an erasure to find it. A `send_email` step indexes its own recipients (workflow_email.py)."""
+    own = run.record_id if run.entity == "contact" else None
+    logged = {(outcome.input | outcome.output).get("contact_id")}
+    return {uuid.UUID(str(c)) for c in logged if c and str(c) != str(own)}
 
 
 async def take_step(uow: UnitOfWork, run: AutomationWorkflowRun) -> None:
     """Take the run's next step in this unit of work (the run's row locked by the caller). A step
-    that fails raises `StepFailed`: the caller's transaction rolls back, and the failure is
-    logged in the next (`record_failure`)."""
+    that fails — in its effect or in what the step's log, the run's move or its events' origins
+    write — raises `StepFailed`: the caller's transaction rolls back, and the failure is logged in
+    the next (`record_failure`)."""
     definition = await version_definition(uow.session, run.version_id)
     record = Record(uow.session, run.entity, run.record_id)
     now = uow.clock.now()
     started = time.perf_counter()
-    # Made before the step, not added yet: a failed flush leaves the run's attributes unreadable.
-    entry = AutomationWorkflowStep(
-        run_id=run.id,
-        seq=run.taken + 1,
-        step_id=run.step_id,
-        type=steps_by_id(definition)[run.step_id or ""]["type"],
-        attempt=run.attempts + 1,
-        started_at=now,
-    )
+    # Read before the step: a failed flush leaves the run's attributes unreadable.
+    entry = {
+        "run_id": run.id,
+        "seq": run.taken + 1,
+        "step_id": run.step_id,
+        "type": steps_by_id(definition)[run.step_id or ""]["type"],
+        "attempt": run.attempts + 1,
+        "started_at": now,
+    }
     first_event = len(uow.events)
     try:
         outcome = await _take(uow, run, definition, record)
-        await uow.session.flush()  # what the effect wrote is checked here: a refused write is the step's failure
+        for event in uow.events[first_event:]:
+            uow.session.add(AutomationWorkflowEventOrigin(event_id=event.id, run_id=run.id, depth=run.depth))
+        await note_recipients(uow.session, run.id, _contacts_logged(run, outcome))
+        # A step that chose to do nothing (an e-mail without consent) says why in `skipped`: no failure.
+        status = "skipped" if "skipped" in outcome.output else "succeeded"
+        run.attempts, run.error, run.taken = 0, None, entry["seq"]
+        run.step_id, run.due_at = outcome.next_step, outcome.due_at or now
+        if outcome.stopped or outcome.next_step is None:
+            run.status, run.finished_at, run.due_at = ("stopped" if outcome.stopped else "succeeded"), now, None
+        finished = _finished(entry, uow, started)
+        uow.session.add(AutomationWorkflowStep(**finished, status=status, input=outcome.input, output=outcome.output))
+        await uow.session.flush()  # checked here, all of it: a refused write (a non-JSON output too) is the step's failure
     except Exception as error:  # any failure of a step is recorded and retried, never lost
         raise StepFailed(_finished(entry, uow, started), error) from error
-    for event in uow.events[first_event:]:
-        uow.session.add(AutomationWorkflowEventOrigin(event_id=event.id, run_id=run.id, depth=run.depth))
-    # A step that chose to do nothing (an e-mail without consent) says why in `skipped`: no failure.
-    entry.status = "skipped" if "skipped" in outcome.output else "succeeded"
-    entry.input, entry.output = outcome.input, outcome.output
-    run.attempts, run.error, run.taken = 0, None, entry.seq
-    run.step_id, run.due_at = outcome.next_step, outcome.due_at or now
-    if outcome.stopped or outcome.next_step is None:
-        run.status, run.finished_at, run.due_at = ("stopped" if outcome.stopped else "succeeded"), now, None
-    uow.session.add(_finished(entry, uow, started))
 
 
-def _finished(entry: AutomationWorkflowStep, uow: UnitOfWork, started: float) -> AutomationWorkflowStep:
-    entry.finished_at = uow.clock.now()
-    entry.duration_ms = round((time.perf_counter() - started) * 1000)
-    return entry
+def _finished(entry: dict, uow: UnitOfWork, started: float) -> dict:
+    return {**entry, "finished_at": uow.clock.now(), "duration_ms": round((time.perf_counter() - started) * 1000)}
 
 
 async def record_failure(runtime: Runtime, failed: StepFailed) -> None:
     """Log the failed attempt and put the run's retry off (or fail the run after the last), in a
     transaction of its own — unless the run moved on since the step's rolled back: another
-    worker took the step again (its own outcome is logged), or someone cancelled the run."""
-    run_table = AutomationWorkflowRun
+    worker took the step again (its own outcome is logged), or someone cancelled the run. Waits
+    for the run's lock (whoever holds it may be moving the run on: the check after the wait
+    decides); it holds no other lock meanwhile."""
+    run_table, entry = AutomationWorkflowRun, failed.entry
     async with runtime.unit_of_work() as uow:
         run = await uow.session.scalar(
             select(run_table)
-            .where(run_table.id == failed.entry.run_id, run_table.taken == failed.entry.seq - 1, run_table.status == "pending")
-            .with_for_update(skip_locked=True)
+            .where(run_table.id == entry["run_id"], run_table.taken == entry["seq"] - 1, run_table.status == "pending")
+            .with_for_update()
         )
         if run is None:
             return
         now = uow.clock.now()
         run.attempts += 1
-        run.error, run.taken = failed.entry.error, failed.entry.seq
+        run.error, run.taken = entry["error"], entry["seq"]
         if run.attempts > len(RETRIES):
             run.status, run.finished_at = "failed", now
         else:
             run.due_at = now + RETRIES[run.attempts - 1]
-        uow.session.add(failed.entry)
+        uow.session.add(AutomationWorkflowStep(**entry))
 
 
 async def _step_one(runtime: Runtime) -> bool:

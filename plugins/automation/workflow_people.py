@@ -9,13 +9,13 @@ index is personal data of its own (which runs were about whom).
 Not indexed here, found by an index of their own: a run about a contact (`record_id`), and a
 recipient mailed (the frequency caps' send names the run) — so a step mailing everyone, the
 common case and the one bench/workflows.py --email measures, writes no row, and a trigger whose
-payload names no one (`contact.updated`, a deal's event) costs run start no statement. Other
-step types log no one the run's record or payload does not name already; a plugin's step type
-that logs people beyond them is not indexed (nor are the ids an admin wrote into a definition)."""
+payload names no one (`contact.updated`, a deal's event) costs run start no statement. A step's
+log naming a contact at its top level (`contact_id`: a task, an activity or a field update of a
+run about a task or a deal) is indexed by the engine. A plugin's step type that logs people
+deeper in its output is not (nor are the ids an admin wrote into a definition)."""
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Iterable
 
@@ -41,9 +41,8 @@ class AutomationWorkflowPerson(Base):
     )
 
 
-@functools.cache
 def _contact_fields(event_type: EventType) -> tuple[str, ...]:
-    """The payload fields the event type declares as naming contacts; once per type (run start is hot)."""
+    """The payload fields the event type declares as naming contacts."""
     return tuple(field.name for field in event_type.payload if field.names_contact)
 
 
@@ -78,7 +77,9 @@ async def note_started(runtime: Runtime, session: AsyncSession, event_type: str,
 
 
 async def note_recipients(session: AsyncSession, run_id: uuid.UUID, contact_ids: Iterable[uuid.UUID]) -> None:
-    """Index recipients a `send_email` step logged with no send naming the run; no statement for none."""
+    """Index contacts a step logged that no other index leads to: a `send_email` step's recipients
+    with no send naming the run, the contact a task, an activity or a field update names in a run
+    about another record (workflow_engine.py). No statement for none."""
     if rows := [{"contact_id": contact_id, "run_id": run_id} for contact_id in dict.fromkeys(contact_ids)]:
         await _index(session, rows)
 

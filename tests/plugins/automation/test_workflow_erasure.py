@@ -7,8 +7,9 @@ are gone."""
 from enishi.plugin import DataSubject
 from enishi.plugins.automation.workflow_engine import run_due
 from enishi.worker import deliver_waiting_events
-from tests.helpers import count_rows, create_account, log_activity, table_hits
+from tests.helpers import count_rows, create_account, create_contact, log_activity, table_hits
 from tests.plugins.automation.test_workflow_email import ON_NEW_ACCOUNT, STEP, _person
+from tests.plugins.automation.test_workflow_step_failures import HalfDone
 from tests.plugins.automation.workflow_helpers import DORMANT_DAYS, create_workflow, dormant_segment, runs, work
 from tests.plugins.insights.helpers import buy
 from tests.plugins.insights.test_surveys import answered, survey
@@ -58,6 +59,18 @@ async def test_erasure_detaches_the_person_from_runs_and_step_logs_and_keeps_the
     tagged = {run["recordId"]: run["status"] for run in await runs(api, tagging["id"])}
     assert tagged == {person: "PENDING", other: "PENDING"}  # waiting three days
     assert person in str(await runs(api, mailing["id"]))  # the mail step's log names its recipients
+
+    # Their access request shows the same runs their erasure will detach, and nothing of the other's.
+    query = "query($id: ID!) { node(id: $id) { ... on Contact { personalData } } }"
+    exported = (await api.graphql(query, {"id": yamada}, role="compliance"))["node"]["personalData"]["automation"]
+    shown = sorted((r["workflow"], r["trigger"], r["status"], [s["step"] for s in r["steps"]]) for r in exported["workflow_runs"])
+    assert shown == [
+        ("タグ付け", "contact.updated", "pending", ["mark", "later"]),
+        ("歓迎メール", "account.created", "succeeded", ["welcome"]),
+        ("活動", "activity.logged", "succeeded", ["pause"]),
+        ("購入", "purchase.recorded", "succeeded", ["pause"]),
+    ]
+    assert other not in str(exported) and person not in str(exported)
 
     erasure = await intake(api, yamada, "erasure")
     done = await run_request(api, erasure["id"])
@@ -243,3 +256,54 @@ async def test_between_this_part_and_the_cores_the_cancelled_run_cannot_log_the_
     api.clock.advance(days=2)
     await work(api)
     assert await _automation_tables_naming(api, person) == set()
+
+
+async def test_a_step_naming_the_contact_of_a_run_about_a_task_is_erased_from_its_log(api):
+    """A run about a task names the task's contact only in its step's log (a follow-up activity
+    for `contact_id`): the engine indexes it, so the erasure finds the run."""
+    follow_up = {
+        "trigger": {"type": "event", "event": "task.created"},
+        "steps": [
+            {
+                "id": "note",
+                "type": "create_activity",
+                "activity_type": "note",
+                "summary": "フォロー",
+                "contact": {"field": "contact_id"},
+            }
+        ],
+    }
+    await create_workflow(api, follow_up, name="タスクのフォロー")
+    person = await create_contact(api, familyName="小林")
+    made = await api.mutate("createTask", {"title": "電話", "contactId": person["id"]}, "task { id }")
+    assert made["userErrors"] == [], made
+    await work(api)
+    [run] = await runs(api)
+    assert run["status"] == "SUCCEEDED" and run["steps"][0]["input"]["contact_id"] == str(raw_id(person["id"]))
+
+    assert (await _erase(api, person["id"]))["automation_workflow_step:anonymise"] == 1
+    assert await _automation_tables_naming(api, person["id"]) == set()
+    [run] = await runs(api)
+    assert run["steps"][0]["input"]["contact_id"] is None
+
+
+async def test_a_failed_run_about_the_person_is_cancelled_so_no_retry_by_hand_takes_it_up(enishi_api):
+    api = await enishi_api(plugins=[("halfdone", HalfDone())])
+    failing = {
+        "trigger": {"type": "event", "event": "contact.updated"},
+        "steps": [{"id": "tag", "type": "halfdone.tag", "fail": "raise"}],
+    }
+    await create_workflow(api, failing, name="失敗する")
+    person = await create_contact(api, familyName="中村")
+    await _touch(api, person["id"])
+    for _ in range(6):  # the first attempt and four retries, each after its backoff
+        await work(api)
+        api.clock.advance(hours=3)
+    [run] = await runs(api)
+    assert run["status"] == "FAILED" and run["attempts"] == 5
+
+    await _erase(api, person["id"])
+    [run] = await runs(api)
+    assert run["status"] == "CANCELLED" and run["recordId"] is None
+    retried = await api.mutate("retryWorkflowRun", {"id": run["id"]}, "run { status }")
+    assert retried["run"] is None and retried["userErrors"][0]["code"] == "NOT_FAILED"

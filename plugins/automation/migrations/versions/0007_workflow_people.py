@@ -20,8 +20,14 @@ BATCH = 1000
 
 
 def _ids(value) -> list[uuid.UUID]:
-    values = value if isinstance(value, list) else [value]
-    return [uuid.UUID(str(v)) for v in values if v]
+    """The contact ids in a payload's or a log's value; what is no id (a third party's payload) is skipped."""
+    ids = []
+    for v in value if isinstance(value, list) else [value]:
+        try:
+            ids.append(uuid.UUID(str(v)))
+        except ValueError:
+            continue
+    return ids
 
 
 def _named(bind) -> set[tuple[uuid.UUID, uuid.UUID]]:
