@@ -291,9 +291,9 @@ def _contacts_logged(run: AutomationWorkflowRun, outcome: Outcome) -> set[uuid.U
     contact's field update) other than the run's own contact record: a run about a task or a deal
     names the contact its record points to only here, so the people index must learn of it for
     an erasure to find it. A `send_email` step indexes its own recipients (workflow_email.py)."""
+    logged = (outcome.input | outcome.output).get("contact_id")
     own = run.record_id if run.entity == "contact" else None
-    logged = {(outcome.input | outcome.output).get("contact_id")}
-    return {uuid.UUID(str(c)) for c in logged if c and str(c) != str(own)}
+    return {uuid.UUID(str(logged))} if logged and str(logged) != str(own) else set()
 
 
 async def take_step(uow: UnitOfWork, run: AutomationWorkflowRun) -> None:

@@ -138,6 +138,13 @@ async def insert_new(session: AsyncSession, model: type[Base], **values) -> bool
     an insert were two — a workflow step is a transaction of a few round trips, and `add_tag`
     writes this way (bench/workflows.py). A concurrent transaction inserting the same key makes
     this one wait for it, then write nothing."""
+    return bool(await insert_new_rows(session, model, [values]))
+
+
+async def insert_new_rows(session: AsyncSession, model: type[Base], rows: list[dict]) -> int:
+    """`insert_new` for several rows in one statement; how many were written (none for no rows)."""
+    if not rows:
+        return 0
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    written = await session.execute(insert(model).values(**values).on_conflict_do_nothing())
-    return bool(written.rowcount)  # type: ignore[attr-defined]
+    written = await session.execute(insert(model).values(rows).on_conflict_do_nothing())
+    return written.rowcount  # type: ignore[attr-defined]  # a DML statement's result

@@ -20,14 +20,12 @@ import uuid
 from collections.abc import Iterable
 
 from sqlalchemy import ForeignKey, Uuid, delete
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from enishi.plugin import Base, EventType, Runtime
 
-from .workflow_models import AutomationWorkflowRun
+from .workflow_models import AutomationWorkflowRun, insert_new_rows
 
 
 class AutomationWorkflowPerson(Base):
@@ -58,12 +56,6 @@ def named_in(event_type: EventType | None, payload: dict) -> set[uuid.UUID]:
     return named
 
 
-async def _index(session: AsyncSession, rows: list[dict]) -> None:
-    """One INSERT of the rows, those already there left alone (a second step mailing the same person)."""
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    await session.execute(insert(AutomationWorkflowPerson).values(rows).on_conflict_do_nothing())
-
-
 async def note_started(runtime: Runtime, session: AsyncSession, event_type: str, payload: dict) -> None:
     """Index the contacts the trigger's payload names for the runs just added to `session` (the
     engine's `_insert_runs` calls this after adding them). Nothing at all — no statement — for a
@@ -73,15 +65,16 @@ async def note_started(runtime: Runtime, session: AsyncSession, event_type: str,
     if not runs:
         return
     await session.flush()  # the runs first: their ids, and the rows below refer to them
-    await _index(session, [{"contact_id": c, "run_id": run.id} for run in runs for c in named])
+    rows = [{"contact_id": c, "run_id": run.id} for run in runs for c in named]
+    await insert_new_rows(session, AutomationWorkflowPerson, rows)
 
 
 async def note_recipients(session: AsyncSession, run_id: uuid.UUID, contact_ids: Iterable[uuid.UUID]) -> None:
     """Index contacts a step logged that no other index leads to: a `send_email` step's recipients
     with no send naming the run, the contact a task, an activity or a field update names in a run
     about another record (workflow_engine.py). No statement for none."""
-    if rows := [{"contact_id": contact_id, "run_id": run_id} for contact_id in dict.fromkeys(contact_ids)]:
-        await _index(session, rows)
+    rows = [{"contact_id": contact_id, "run_id": run_id} for contact_id in dict.fromkeys(contact_ids)]
+    await insert_new_rows(session, AutomationWorkflowPerson, rows)
 
 
 async def forget(session: AsyncSession, contact_id: uuid.UUID) -> list[uuid.UUID]:
